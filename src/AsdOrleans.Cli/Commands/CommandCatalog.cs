@@ -1,0 +1,12 @@
+using System.CommandLine;
+
+namespace AsdOrleans.Cli.Commands;
+
+/// <summary>Every `asd` subcommand, in the order `asd --help` lists them.</summary>
+public static class CommandCatalog
+{
+    public static IEnumerable<Command> All()
+    {
+        yield break;
+    }
+}
