@@ -7,6 +7,10 @@ public static class CommandCatalog
 {
     public static IEnumerable<Command> All()
     {
+        yield return DemoCommand.Create();
+        yield return ExperimentCommand.Create();
+        yield return SynthEmbeddingsCommand.Create();
         yield return MetricsCommand.Create();
+        yield return BenchCommand.Create();
     }
 }

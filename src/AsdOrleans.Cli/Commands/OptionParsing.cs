@@ -1,0 +1,32 @@
+using System.Globalization;
+using AsdOrleans.Core.Strategies;
+
+namespace AsdOrleans.Cli.Commands;
+
+/// <summary>Parsers for list-valued options such as --budgets 0,0.05,0.1.</summary>
+public static class OptionParsing
+{
+    public static IReadOnlyList<double> Doubles(string option, string text)
+    {
+        var values = new List<double>();
+        foreach (var part in text.Split(',', StringSplitOptions.TrimEntries))
+        {
+            if (!double.TryParse(part, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || !double.IsFinite(value))
+                throw new UsageException($"{option}: '{part}' is not a finite number");
+            values.Add(value);
+        }
+        return values;
+    }
+
+    public static IReadOnlyList<QueryStrategyKind> Strategies(string text)
+    {
+        try
+        {
+            return text.Split(',', StringSplitOptions.TrimEntries).Select(QueryStrategyNames.Parse).ToList();
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException($"--strategies: {e.Message}");
+        }
+    }
+}

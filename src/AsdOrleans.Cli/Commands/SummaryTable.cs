@@ -1,0 +1,50 @@
+using System.Globalization;
+using AsdOrleans.Core.Experiments;
+using AsdOrleans.Core.Strategies;
+using Spectre.Console;
+
+namespace AsdOrleans.Cli.Commands;
+
+/// <summary>Prints an experiment summary: the harmonic-mean table with 95% intervals, then AUC/pAUC per machine.</summary>
+public static class SummaryTable
+{
+    public static void Print(IAnsiConsole console, IReadOnlyList<SummaryRow> summary, EmbeddingTable table, ExperimentSettings settings)
+    {
+        var lookup = summary.ToDictionary(r => (r.Machine, r.Strategy, r.Budget, r.Metric));
+        int machines = table.Machines.Count;
+        console.WriteLine();
+        var hmean = new Table().Title(Markup.Escape($"Harmonic mean over {machines} machines, mean [95% CI] over {settings.Trials} trials")).Border(TableBorder.Simple);
+        hmean.AddColumns("strategy", "budget", "AUC", "pAUC", "AUC (source)", "AUC (target)", "official score", "labelled");
+        foreach (var strategy in settings.Strategies)
+            foreach (var budget in settings.Budgets)
+            {
+                string Cell(string metric) => Interval(lookup[(ExperimentSummary.HarmonicMeanMachine, strategy, budget, metric)]);
+                AddRow(hmean, strategy.ToName(), F(budget, "0.###"), Cell("auc"), Cell("pauc"), Cell("auc_source"), Cell("auc_target"),
+                    Cell(ExperimentSummary.OfficialScore), F(lookup[(ExperimentSummary.HarmonicMeanMachine, strategy, budget, "realised_budget")].Mean, "0.000"));
+            }
+        console.Write(hmean);
+
+        var perMachine = new Table().Title("Per machine: mean AUC / pAUC over trials").Border(TableBorder.Simple);
+        perMachine.AddColumn("machine");
+        perMachine.AddColumn("strategy");
+        foreach (var budget in settings.Budgets)
+            perMachine.AddColumn("b = " + F(budget, "0.###"));
+        foreach (var machine in table.Machines)
+            foreach (var strategy in settings.Strategies)
+            {
+                var cells = new List<string> { machine, strategy.ToName() };
+                foreach (var budget in settings.Budgets)
+                    cells.Add($"{F(lookup[(machine, strategy, budget, "auc")].Mean, "0.000")} / {F(lookup[(machine, strategy, budget, "pauc")].Mean, "0.000")}");
+                AddRow(perMachine, cells.ToArray());
+            }
+        console.Write(perMachine);
+    }
+
+    /// <summary>Cells as plain text: interval brackets must not be read as Spectre markup.</summary>
+    private static void AddRow(Table table, params string[] cells) => table.AddRow(cells.Select(c => new Text(c)));
+
+    private static string Interval(SummaryRow row)
+        => double.IsNaN(row.Ci95Low) ? F(row.Mean, "0.000") : $"{F(row.Mean, "0.000")} [{F(row.Ci95Low, "0.000")}, {F(row.Ci95High, "0.000")}]";
+
+    private static string F(double value, string format) => value.ToString(format, CultureInfo.InvariantCulture);
+}

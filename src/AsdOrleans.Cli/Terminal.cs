@@ -1,0 +1,44 @@
+using Spectre.Console;
+
+namespace AsdOrleans.Cli;
+
+/// <summary>Spectre.Console consoles for a command's output: rich on a terminal, plain text when redirected or captured.</summary>
+public static class Terminal
+{
+    public static bool IsInteractive(TextWriter output)
+        => ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected && !Console.IsErrorRedirected;
+
+    public static IAnsiConsole For(TextWriter output)
+    {
+        if (IsInteractive(output))
+            return AnsiConsole.Console;
+        return AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(output),
+            Ansi = AnsiSupport.No,
+            ColorSystem = ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.No,
+        });
+    }
+
+    /// <summary>Runs <paramref name="work"/> with a progress bar on a terminal, silently otherwise.</summary>
+    public static T WithProgress<T>(TextWriter output, string description, Func<Action<int, int>, T> work)
+    {
+        if (!IsInteractive(output))
+            return work((_, _) => { });
+        T result = default!;
+        AnsiConsole.Progress()
+            .AutoClear(true)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Start(context =>
+            {
+                var task = context.AddTask(description);
+                result = work((done, total) =>
+                {
+                    task.MaxValue = total;
+                    task.Value = done;
+                });
+            });
+        return result;
+    }
+}

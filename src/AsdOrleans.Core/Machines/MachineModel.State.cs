@@ -1,0 +1,197 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using AsdOrleans.Core.Randomness;
+using AsdOrleans.Core.Scoring;
+using AsdOrleans.Core.Strategies;
+
+namespace AsdOrleans.Core.Machines;
+
+/// <summary>
+/// The machine's compact binary state: everything Algorithm 1 needs to continue exactly where it
+/// stopped (sets, scores, thresholds, b̂, RNG, strategy state, counters). Little-endian, versioned;
+/// a round trip is bit-exact. Derived caches (the QBC committee's subsets) are rebuilt, not stored.
+/// </summary>
+public sealed partial class MachineModel
+{
+    private const uint Magic = 0x4D445341; // "ASDM"
+    private const ushort FormatVersion = 1;
+
+    public byte[] Serialize()
+    {
+        using var stream = new MemoryStream(EstimateSize());
+        using (var w = new BinaryWriter(stream))
+        {
+            w.Write(Magic);
+            w.Write(FormatVersion);
+            WriteConfig(w, Config);
+            w.Write(ModelVersion);
+            w.Write(Dimension);
+            WriteSet(w, ReferenceSet);
+            WriteSet(w, AnomalySet);
+            w.Write(_normalScores.Count);
+            w.Write(MemoryMarshal.AsBytes(CollectionsMarshal.AsSpan(_normalScores)));
+            w.Write(LabellingThreshold);
+            w.Write(DecisionThreshold);
+            w.Write(SpentBudget);
+            w.Write(_random.S0); w.Write(_random.S1); w.Write(_random.S2); w.Write(_random.S3);
+            w.Write(ClipsSeen); w.Write(Queries); w.Write(NormalLabels); w.Write(AnomalousLabels);
+            w.Write(LabelledNormals is not null);
+            if (LabelledNormals is not null)
+                WriteSet(w, LabelledNormals);
+            w.Write(QuantileFilter is not null);
+            if (QuantileFilter is not null)
+            {
+                w.Write(QuantileFilter.Utilities.Count);
+                foreach (var u in QuantileFilter.Utilities) w.Write(u);
+                w.Write(QuantileFilter.Observed);
+                w.Write(QuantileFilter.Queried);
+            }
+        }
+        return stream.ToArray();
+    }
+
+    /// <summary>Restores a machine from <see cref="Serialize"/>'s bytes.</summary>
+    /// <exception cref="InvalidDataException">Truncated, foreign or inconsistent data.</exception>
+    public static MachineModel Deserialize(ReadOnlySpan<byte> bytes)
+    {
+        try
+        {
+            return Read(new StateReader(bytes));
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"machine state is inconsistent: {e.Message}", e);
+        }
+    }
+
+    private static MachineModel Read(StateReader r)
+    {
+        if (r.UInt32() != Magic)
+            throw new InvalidDataException("not a machine state (bad magic number)");
+        ushort version = r.UInt16();
+        if (version != FormatVersion)
+            throw new InvalidDataException($"machine state format {version} is not supported (this build reads {FormatVersion})");
+        var config = ReadConfig(ref r).Validate();
+        string modelVersion = r.String();
+        int dimension = r.Int32();
+        if (dimension <= 0)
+            throw new InvalidDataException($"machine state has dimension {dimension}");
+        var reference = ReadSet(ref r, dimension);
+        var anomalies = ReadSet(ref r, dimension);
+        var scores = new List<double>(r.Doubles(r.Count()).ToArray());
+        double h = r.Double(), phi = r.Double(), spent = r.Double();
+        var random = new RandomState(r.UInt64(), r.UInt64(), r.UInt64(), r.UInt64());
+        long seen = r.Int64(), queries = r.Int64(), normalLabels = r.Int64(), anomalousLabels = r.Int64();
+        EmbeddingSet? pool = r.Bool() ? ReadSet(ref r, dimension) : null;
+        var model = new MachineModel(config, modelVersion, reference, anomalies, scores, pool)
+        {
+            LabellingThreshold = h,
+            DecisionThreshold = phi,
+            SpentBudget = spent,
+            ClipsSeen = seen,
+            Queries = queries,
+            NormalLabels = normalLabels,
+            AnomalousLabels = anomalousLabels,
+        };
+        model._random = random;
+        bool hasFilter = r.Bool();
+        if (hasFilter != (model.QuantileFilter is not null))
+            throw new InvalidDataException("machine state's quantile-filter section does not match its strategy");
+        if (model.QuantileFilter is not null)
+        {
+            var utilities = r.Doubles(r.Count()).ToArray();
+            model.QuantileFilter.Restore(utilities, r.Int64(), r.Int64());
+        }
+        if (!r.AtEnd)
+            throw new InvalidDataException("machine state has trailing bytes");
+        if (reference.Count == 0 || seen < 0 || queries < 0 || queries > seen || !double.IsFinite(h) || !double.IsFinite(phi) || !(spent >= 0 && spent <= 1))
+            throw new InvalidDataException("machine state has out-of-range values");
+        return model;
+    }
+
+    private int EstimateSize()
+        => 256 + ModelVersion.Length * 3 + 4 * (ReferenceSet.Values.Length + AnomalySet.Values.Length + (LabelledNormals?.Values.Length ?? 0))
+           + 8 * (_normalScores.Count + (QuantileFilter?.Utilities.Count ?? 0));
+
+    private static void WriteConfig(BinaryWriter w, MachineConfig c)
+    {
+        w.Write((byte)c.Strategy);
+        w.Write(c.Budget); w.Write(c.Gamma); w.Write(c.Alpha); w.Write(c.BudgetWindow); w.Write(c.RandomShare);
+        w.Write(c.CommitteeSize); w.Write(c.CommitteeSubsetFraction); w.Write(c.UtilityWindow); w.Write(c.ToleranceWindow);
+        w.Write(c.SourceClusters); w.Write(c.LabellingQuantile); w.Write(c.DecisionQuantile); w.Write(c.Seed);
+    }
+
+    private static MachineConfig ReadConfig(ref StateReader r) => new()
+    {
+        Strategy = (QueryStrategyKind)r.Byte(),
+        Budget = r.Double(), Gamma = r.Double(), Alpha = r.Double(), BudgetWindow = r.Int32(), RandomShare = r.Double(),
+        CommitteeSize = r.Int32(), CommitteeSubsetFraction = r.Double(), UtilityWindow = r.Int32(), ToleranceWindow = r.Int32(),
+        SourceClusters = r.Int32(), LabellingQuantile = r.Double(), DecisionQuantile = r.Double(), Seed = r.UInt64(),
+    };
+
+    private static void WriteSet(BinaryWriter w, EmbeddingSet set)
+    {
+        w.Write(set.Count);
+        w.Write(MemoryMarshal.AsBytes(set.Values));
+    }
+
+    private static EmbeddingSet ReadSet(ref StateReader r, int dimension)
+    {
+        int count = r.Count();
+        var values = r.Floats(checked(count * dimension));
+        foreach (var v in values)
+            if (!float.IsFinite(v)) throw new InvalidDataException("machine state holds a non-finite embedding value");
+        return EmbeddingSet.FromValues(dimension, values);
+    }
+
+    /// <summary>Bounds-checked little-endian reader over the state bytes.</summary>
+    private ref struct StateReader(ReadOnlySpan<byte> bytes)
+    {
+        private ReadOnlySpan<byte> _rest = bytes;
+
+        public readonly bool AtEnd => _rest.IsEmpty;
+
+        private ReadOnlySpan<byte> Take(int length)
+        {
+            if (length < 0 || length > _rest.Length)
+                throw new InvalidDataException("machine state is truncated");
+            var slice = _rest[..length];
+            _rest = _rest[length..];
+            return slice;
+        }
+
+        public byte Byte() => Take(1)[0];
+        public bool Bool() => Byte() switch { 0 => false, 1 => true, var b => throw new InvalidDataException($"machine state has flag byte {b}") };
+        public ushort UInt16() => BinaryPrimitives.ReadUInt16LittleEndian(Take(2));
+        public uint UInt32() => BinaryPrimitives.ReadUInt32LittleEndian(Take(4));
+        public int Int32() => BinaryPrimitives.ReadInt32LittleEndian(Take(4));
+        public long Int64() => BinaryPrimitives.ReadInt64LittleEndian(Take(8));
+        public ulong UInt64() => BinaryPrimitives.ReadUInt64LittleEndian(Take(8));
+        public double Double() => BinaryPrimitives.ReadDoubleLittleEndian(Take(8));
+
+        public int Count()
+        {
+            int count = Int32();
+            if (count < 0) throw new InvalidDataException($"machine state has a negative count {count}");
+            return count;
+        }
+
+        public ReadOnlySpan<float> Floats(int count) => MemoryMarshal.Cast<byte, float>(Take(checked(count * 4)));
+        public ReadOnlySpan<double> Doubles(int count) => MemoryMarshal.Cast<byte, double>(Take(checked(count * 8)));
+
+        public string String()
+        {
+            // BinaryWriter.Write(string) prefixes a 7-bit-encoded length.
+            int length = 0, shift = 0;
+            byte b;
+            do
+            {
+                if (shift > 28) throw new InvalidDataException("machine state has a malformed string length");
+                b = Byte();
+                length |= (b & 0x7F) << shift;
+                shift += 7;
+            } while ((b & 0x80) != 0);
+            return System.Text.Encoding.UTF8.GetString(Take(length));
+        }
+    }
+}
