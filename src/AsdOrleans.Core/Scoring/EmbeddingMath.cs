@@ -11,19 +11,27 @@ public static class EmbeddingMath
     {
         if (destination.Length != source.Length)
             throw new ArgumentException($"destination has {destination.Length} components, source {source.Length}");
+        // Squares are non-negative, so one NaN or infinity anywhere makes the sum non-finite:
+        // the vectorised sum doubles as the finiteness check, and the slow path explains the failure.
+        double sum = TensorPrimitives.SumOfSquares(source);
+        if (!double.IsFinite(sum) || sum == 0)
+            sum = CheckedSumOfSquares(source);
+        float inverse = (float)(1.0 / Math.Sqrt(sum));
+        TensorPrimitives.Multiply(source, inverse, destination);
+    }
+
+    private static double CheckedSumOfSquares(ReadOnlySpan<float> source)
+    {
+        double sum = 0;
         for (int i = 0; i < source.Length; i++)
         {
             if (!float.IsFinite(source[i]))
                 throw new ArgumentException($"embedding component {i} is {source[i]}, not a finite number");
-        }
-        // Accumulate in double: float sums of 128 squares lose the last bits that make round trips exact.
-        double sum = 0;
-        for (int i = 0; i < source.Length; i++)
             sum += (double)source[i] * source[i];
+        }
         if (sum == 0 || !double.IsFinite(sum))
             throw new ArgumentException("embedding has zero (or overflowing) length and no direction");
-        float inverse = (float)(1.0 / Math.Sqrt(sum));
-        TensorPrimitives.Multiply(source, inverse, destination);
+        return sum;
     }
 
     public static float[] Normalized(ReadOnlySpan<float> source)

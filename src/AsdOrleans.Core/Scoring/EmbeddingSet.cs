@@ -1,5 +1,3 @@
-using System.Numerics.Tensors;
-
 namespace AsdOrleans.Core.Scoring;
 
 /// <summary>
@@ -48,15 +46,7 @@ public sealed class EmbeddingSet
     {
         if (normalizedQuery.Length != Dimension)
             throw new ArgumentException($"query has {normalizedQuery.Length} dimensions, the set {Dimension}");
-        float best = float.NegativeInfinity;
-        var values = Values;
-        for (int offset = 0; offset < values.Length; offset += Dimension)
-        {
-            float cosine = TensorPrimitives.Dot(values.Slice(offset, Dimension), normalizedQuery);
-            if (cosine > best)
-                best = cosine;
-        }
-        return best;
+        return DotKernels.MaxDot(Values, Dimension, normalizedQuery);
     }
 
     /// <summary>cos(query, e) for every row, written to <paramref name="destination"/> (length Count).</summary>
@@ -64,9 +54,9 @@ public sealed class EmbeddingSet
     {
         if (destination.Length < Count)
             throw new ArgumentException("destination is shorter than the set");
-        var values = Values;
-        for (int i = 0; i < Count; i++)
-            destination[i] = TensorPrimitives.Dot(values.Slice(i * Dimension, Dimension), normalizedQuery);
+        if (normalizedQuery.Length != Dimension)
+            throw new ArgumentException($"query has {normalizedQuery.Length} dimensions, the set {Dimension}");
+        DotKernels.DotRows(Values, Dimension, normalizedQuery, destination[..Count]);
     }
 
     public EmbeddingSet Clone()

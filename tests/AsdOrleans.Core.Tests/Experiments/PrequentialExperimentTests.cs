@@ -1,0 +1,98 @@
+using AsdOrleans.Core.Experiments;
+using AsdOrleans.Core.Strategies;
+
+namespace AsdOrleans.Core.Tests.Experiments;
+
+public class PrequentialExperimentTests
+{
+    private static readonly EmbeddingTable Plant = SyntheticEmbeddings.Generate(new SyntheticEmbeddingSettings { Machines = 3, Seed = 3, SourceTrain = 300 });
+
+    private static CancellationToken Token => TestContext.Current.CancellationToken;
+
+    private static readonly ExperimentSettings Settings = new()
+    {
+        Strategies = [QueryStrategyKind.None, QueryStrategyKind.Random, QueryStrategyKind.Hybrid, QueryStrategyKind.Qbc],
+        Budgets = [0, 0.1],
+        Trials = 3,
+        Seed = 9,
+    };
+
+    [Fact]
+    public void Every_run_is_reported_and_deterministic_whatever_the_parallelism()
+    {
+        var a = PrequentialExperiment.Run(Plant, Settings with { MaxDegreeOfParallelism = 1 }, cancellation: Token);
+        var b = PrequentialExperiment.Run(Plant, Settings with { MaxDegreeOfParallelism = 2 }, cancellation: Token);
+        Assert.Equal(3 * 4 * 2 * 3, a.Count);
+        Assert.Equal(a, b);
+        var c = PrequentialExperiment.Run(Plant, Settings with { Seed = 10 }, cancellation: Token);
+        Assert.NotEqual(a.Select(r => r.Auc), c.Select(r => r.Auc));
+    }
+
+    [Fact]
+    public void Budget_zero_is_the_offline_model_for_every_strategy_and_its_auc_does_not_depend_on_order()
+    {
+        var results = PrequentialExperiment.Run(Plant, Settings, cancellation: Token);
+        foreach (var machine in Plant.Machines)
+        {
+            var offline = results.Where(r => r.Machine == machine && r.Budget == 0).ToList();
+            Assert.All(offline, r => Assert.Equal(0, r.Queries));
+            Assert.Single(offline.Select(r => r.Auc).Distinct());  // same scores, any order, same AUC
+            Assert.Single(offline.Select(r => r.PartialAuc).Distinct());
+        }
+    }
+
+    [Fact]
+    public void Strategies_of_one_trial_see_the_same_stream_order()
+    {
+        var order = PrequentialExperiment.StreamOrder(200, 9, "machine-00", 2);
+        Assert.Equal(order, PrequentialExperiment.StreamOrder(200, 9, "machine-00", 2));
+        Assert.NotEqual(order, PrequentialExperiment.StreamOrder(200, 9, "machine-00", 3));
+        Assert.NotEqual(order, PrequentialExperiment.StreamOrder(200, 9, "machine-01", 2));
+        Assert.Equal(Enumerable.Range(0, 200), order.Order());
+        Assert.Equal(PrequentialExperiment.RunConfig(Settings, "m", QueryStrategyKind.Random, 0.1, 1).Seed,
+            PrequentialExperiment.RunConfig(Settings, "m", QueryStrategyKind.Qbc, 0.2, 1).Seed);
+    }
+
+    [Fact]
+    public void Labels_help_on_the_synthetic_plant_as_the_generator_intends()
+    {
+        var results = PrequentialExperiment.Run(Plant, Settings, cancellation: Token);
+        var summary = ExperimentSummary.Summarise(results);
+        double Auc(QueryStrategyKind s, double b) => summary.Single(r => r.Machine == "hmean" && r.Strategy == s && r.Budget == b && r.Metric == "auc").Mean;
+        double offline = Auc(QueryStrategyKind.None, 0.1);
+        Assert.InRange(offline, 0.65, 0.85); // clearly imperfect offline model
+        Assert.True(Auc(QueryStrategyKind.Hybrid, 0.1) > offline + 0.05, "hybrid labels should improve AUC clearly");
+        Assert.True(Auc(QueryStrategyKind.Random, 0.1) > offline - 0.02);
+    }
+
+    [Fact]
+    public void Summary_intervals_use_student_t_and_harmonic_means_per_trial()
+    {
+        var (mean, low, high) = ExperimentSummary.MeanWithConfidence([1.0, 2, 3]);
+        Assert.Equal(2, mean);
+        double half = 4.302652729749464 / Math.Sqrt(3); // t(0.975, 2) · s / √n with s = 1
+        Assert.Equal(2 - half, low, 12);
+        Assert.Equal(2 + half, high, 12);
+        Assert.True(double.IsNaN(ExperimentSummary.MeanWithConfidence([0.7]).Low));
+
+        var results = PrequentialExperiment.Run(Plant, Settings, cancellation: Token);
+        var summary = ExperimentSummary.Summarise(results);
+        var trialZero = results.Where(r => r.Strategy == QueryStrategyKind.Hybrid && r.Budget == 0.1 && r.Trial == 0).ToList();
+        double expectedHmean = 3 / trialZero.Sum(r => 1 / r.Auc);
+        var trialMeans = Enumerable.Range(0, 3).Select(t =>
+            3 / results.Where(r => r.Strategy == QueryStrategyKind.Hybrid && r.Budget == 0.1 && r.Trial == t).Sum(r => 1 / r.Auc)).ToList();
+        Assert.Equal(expectedHmean, trialMeans[0], 12);
+        var row = summary.Single(r => r.Machine == "hmean" && r.Strategy == QueryStrategyKind.Hybrid && r.Budget == 0.1 && r.Metric == "auc");
+        Assert.Equal(trialMeans.Average(), row.Mean, 12);
+        Assert.Contains(summary, r => r.Metric == ExperimentSummary.OfficialScore);
+    }
+
+    [Fact]
+    public void A_machine_without_anomalous_test_clips_is_refused_before_any_run()
+    {
+        var records = Plant.Records.Where(r => !(r.Machine == "machine-01" && r.IsAnomaly)).ToList();
+        var e = Assert.Throws<Io.InputDataException>(() => PrequentialExperiment.Run(new EmbeddingTable(records, Plant.Dimension, "plant.csv"), Settings, cancellation: Token));
+        Assert.Contains("machine-01", e.Message);
+        Assert.Contains("plant.csv", e.Message);
+    }
+}
