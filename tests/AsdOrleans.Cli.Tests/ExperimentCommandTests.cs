@@ -1,0 +1,356 @@
+using AsdOrleans.Core.Metrics;
+using static AsdOrleans.Cli.Tests.CliHarness;
+
+namespace AsdOrleans.Cli.Tests;
+
+/// <summary>`asd experiment` end to end, in-process, on a small generated embedding set.</summary>
+public sealed class ExperimentCommandTests : IDisposable
+{
+    private const string ResultsHeader = "machine,strategy,budget,trial,auc,pauc,auc_source,auc_target,clips,queries,realised_budget,normal_labels,anomalous_labels";
+    private const string SummaryHeader = "machine,strategy,budget,metric,trials,mean,ci95_low,ci95_high";
+    private static readonly string[] Strategies = ["none", "random", "hybrid", "qbc"];
+    private static readonly string[] Budgets = ["0", "0.25"];
+    private static readonly string[] Machines = ["machine-00", "machine-01"];
+    private const int Trials = 2;
+    private const int TestClipsPerMachine = 48; // 4 × TestPerDomainAndLabel
+
+    private readonly string _dir = Directory.CreateTempSubdirectory("asd-experiment-tests-").FullName;
+    private readonly string _embeddings;
+
+    public ExperimentCommandTests() => _embeddings = WriteSmallEmbeddings(Path.Combine(_dir, "embeddings.csv"));
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    /// <summary>Runs `experiment` with the small protocol; <paramref name="extra"/> option/value pairs add to or replace it.</summary>
+    private Task<(int Code, string Output, string Error)> Experiment(string embeddings, string outDir, params string[] extra)
+    {
+        var options = new List<(string Name, string Value)>
+        {
+            ("--embeddings", embeddings), ("--out", outDir),
+            ("--strategies", string.Join(',', Strategies)), ("--budgets", string.Join(',', Budgets)), ("--trials", Trials.ToString()),
+        };
+        for (int i = 0; i < extra.Length; i += 2)
+        {
+            options.RemoveAll(o => o.Name == extra[i]);
+            options.Add((extra[i], extra[i + 1]));
+        }
+        return Run(["experiment", .. options.SelectMany(o => new[] { o.Name, o.Value })]);
+    }
+
+    // ------------------------------------------------------------------ happy path
+
+    [Fact]
+    public async Task WritesResultsAndSummaryAndPrintsTheTable()
+    {
+        string outDir = Path.Combine(_dir, "run");
+
+        var (code, output, error) = await Experiment(_embeddings, outDir, "--seed", "7");
+
+        Assert.True(code == 0, $"exit code {code}, stderr: {error}");
+        Assert.Equal("", error);
+        Assert.Equal(new[] { "results.csv", "summary.csv" }, Directory.GetFiles(outDir).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray());
+
+        // results.csv: one row per machine × strategy × budget × trial, values in range.
+        var results = ReadCsv(Path.Combine(outDir, "results.csv"));
+        Assert.Equal(ResultsHeader, string.Join(',', results[0]));
+        var rows = results.Skip(1).ToList();
+        Assert.All(rows, r => Assert.Equal(13, r.Length));
+        var expectedKeys = (from m in Machines from s in Strategies from b in Budgets from t in Enumerable.Range(0, Trials)
+                            select $"{m}|{s}|{b}|{t}").Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(expectedKeys, rows.Select(r => $"{r[0]}|{r[1]}|{r[2]}|{r[3]}").Order(StringComparer.Ordinal).ToArray());
+        foreach (var r in rows)
+        {
+            string where = string.Join(',', r);
+            for (int c = 4; c <= 7; c++)
+                Assert.True(D(r[c]) is >= 0 and <= 1, $"column {results[0][c]} out of [0, 1]: {where}");
+            int clips = int.Parse(r[8]);
+            long queries = long.Parse(r[9]), normal = long.Parse(r[11]), anomalous = long.Parse(r[12]);
+            Assert.Equal(TestClipsPerMachine, clips);
+            Assert.True(queries >= 0 && queries <= clips, where);
+            Assert.Equal((double)queries / clips, D(r[10]), 12);
+            Assert.True(normal >= 0 && anomalous >= 0, where);
+            Assert.Equal(queries, normal + anomalous);
+            if (r[2] == "0" || r[1] == "none")
+                Assert.True(queries == 0, $"no queries expected at budget 0 or strategy none: {where}");
+        }
+        Assert.Contains(rows, r => r[1] == "random" && long.Parse(r[9]) > 0);
+
+        // summary.csv: per machine × metric, plus hmean rows including the official score.
+        var summary = ReadCsv(Path.Combine(outDir, "summary.csv"));
+        Assert.Equal(SummaryHeader, string.Join(',', summary[0]));
+        var srows = summary.Skip(1).ToList();
+        string[] machineMetrics = ["auc", "pauc", "auc_source", "auc_target", "realised_budget"];
+        var expectedSummaryKeys = (from s in Strategies from b in Budgets
+                                   from key in (from m in Machines from metric in machineMetrics select $"{m}|{metric}")
+                                       .Concat(machineMetrics.Append("official_score").Select(metric => $"hmean|{metric}"))
+                                   select $"{s}|{b}|{key}").Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(expectedSummaryKeys, srows.Select(r => $"{r[1]}|{r[2]}|{r[0]}|{r[3]}").Order(StringComparer.Ordinal).ToArray());
+        foreach (var r in srows)
+        {
+            string where = string.Join(',', r);
+            Assert.Equal(Trials.ToString(), r[4]);
+            double mean = D(r[5]), low = D(r[6]), high = D(r[7]);
+            Assert.True(mean is >= 0 and <= 1, where);
+            Assert.True(low <= mean + 1e-12 && mean <= high + 1e-12, $"mean outside its interval: {where}");
+        }
+
+        // The official score is the per-trial harmonic mean of every machine's AUC(source), AUC(target), pAUC, averaged over trials.
+        foreach (var s in Strategies)
+            foreach (var b in Budgets)
+            {
+                double expected = Enumerable.Range(0, Trials).Average(t => DetectionMetrics.HarmonicMean(
+                    rows.Where(r => r[1] == s && r[2] == b && r[3] == t.ToString())
+                        .SelectMany(r => new[] { D(r[6]), D(r[7]), D(r[5]) }).ToArray()));
+                var official = srows.Single(r => r[0] == "hmean" && r[1] == s && r[2] == b && r[3] == "official_score");
+                Assert.Equal(expected, D(official[5]), 12);
+            }
+
+        // stdout: the summary table.
+        Assert.Contains($"Harmonic mean over {Machines.Length} machines", output);
+        Assert.Contains("Per machine", output);
+        foreach (var name in Strategies.Concat(Machines))
+            Assert.Contains(name, output);
+        var noneAuc = srows.Single(r => r[0] == "hmean" && r[1] == "none" && r[2] == "0" && r[3] == "auc");
+        Assert.Contains(D(noneAuc[5]).ToString("0.000", System.Globalization.CultureInfo.InvariantCulture), output);
+        Assert.Contains($"{Machines.Length * Strategies.Length * Budgets.Length * Trials} runs in", output);
+    }
+
+    // ------------------------------------------------------------------ determinism
+
+    [Fact]
+    public async Task SameSeedGivesIdenticalFilesAndThreadCountDoesNotMatter()
+    {
+        async Task<(byte[] Results, byte[] Summary)> RunWith(string name, params string[] extra)
+        {
+            string outDir = Path.Combine(_dir, name);
+            var (code, _, error) = await Experiment(_embeddings, outDir, extra);
+            Assert.True(code == 0, $"{name}: exit code {code}, stderr: {error}");
+            return (File.ReadAllBytes(Path.Combine(outDir, "results.csv")), File.ReadAllBytes(Path.Combine(outDir, "summary.csv")));
+        }
+
+        var first = await RunWith("a", "--seed", "11");
+        var again = await RunWith("b", "--seed", "11");
+        var oneThread = await RunWith("c", "--seed", "11", "--threads", "1");
+        var twoThreads = await RunWith("d", "--seed", "11", "--threads", "2");
+        var otherSeed = await RunWith("e", "--seed", "12");
+
+        Assert.Equal(first.Results, again.Results);
+        Assert.Equal(first.Summary, again.Summary);
+        Assert.Equal(oneThread.Results, twoThreads.Results);
+        Assert.Equal(oneThread.Summary, twoThreads.Summary);
+        Assert.Equal(first.Results, oneThread.Results);
+        Assert.Equal(first.Summary, oneThread.Summary);
+        Assert.NotEqual(first.Results, otherSeed.Results);
+    }
+
+    // ------------------------------------------------------------------ bad embeddings files
+
+    /// <summary>Cases of a broken embeddings CSV: the file text, the line the error must name (null: none), and the problem.</summary>
+    private static (string Content, int? Line, string Problem) BadCase(string name, string[] valid)
+    {
+        var lines = valid.Select(l => l.Split(',')).ToList();
+        string Text(IEnumerable<string[]> ls) => string.Join('\n', ls.Select(l => string.Join(',', l))) + "\n";
+        int FirstLine(Func<string[], bool> predicate) => lines.FindIndex(1, l => predicate(l)) + 1;
+        (string, int?, string) SetField(int line, int field, string value, string problem)
+        {
+            lines[line - 1][field] = value;
+            return (Text(lines), line, problem);
+        }
+        int testNormal = FirstLine(l => l[1] == "test" && l[3] == "normal");
+        int testAnomaly = FirstLine(l => l[1] == "test" && l[3] == "anomaly");
+        int train = FirstLine(l => l[1] == "train") + 3;
+
+        return name switch
+        {
+            "missing embedding column" => (Text(lines.Select(l => l.Where((_, i) => i != 5 + 3).ToArray())), 1, "embedding column 4 is 'e4', expected 'e3'"),
+            "missing leading column" => (Text(lines.Select(l => l.Where((_, i) => i != 4).ToArray())), 1, "column 5 is 'e0'"),
+            "no embedding columns" => (Text(lines.Select(l => l.Take(5).ToArray())), 1, "no embedding columns"),
+            "extra column" => (Text(lines.Select((l, i) => l.Append(i == 0 ? "weight" : "1").ToArray())), 1, "embedding column 9 is 'weight', expected 'e8'"),
+            "wrong leading header" => (Text(lines.Select((l, i) => i == 0 ? [l[0], l[1], l[3], l[2], .. l[4..]] : l)), 1, "header must start with machine,split,domain,label,file,e0,e1,…; column 3 is 'label'"),
+            "duplicate header column" => SetField(1, 7, "e1", "header column 'e1' appears twice"),
+            "NaN value" => SetField(testNormal, 7, "NaN", "column 'e2': NaN is not a finite number"),
+            "infinite value" => SetField(testAnomaly, 5, "1e999", "column 'e0': 1e999 is not a finite number"),
+            "-Infinity value" => SetField(train, 6, "-Infinity", "column 'e1': -Infinity is not a finite number"),
+            "beyond single precision" => SetField(train, 6, "1e39", "column 'e1': 1e39 is out of single-precision range"),
+            "non-number" => SetField(testNormal, 12, "0.1x", "column 'e7': '0.1x' is not a number"),
+            "empty value" => SetField(testNormal, 12, "", "column 'e7': '' is not a number"),
+            "unknown label" => SetField(testAnomaly, 3, "broken", "label 'broken' is neither 'normal' nor 'anomaly'"),
+            "unknown domain" => SetField(testNormal, 2, "elsewhere", "domain 'elsewhere' is neither 'source' nor 'target'"),
+            "unknown split" => SetField(train, 1, "validation", "split 'validation' is neither 'train' nor 'test'"),
+            "invalid machine name" => SetField(train, 0, "bad machine!", "machine 'bad machine!' is not a valid name"),
+            "empty file name" => SetField(train, 4, "", "column 'file' is empty"),
+            "quoted field" => SetField(train, 4, "\"a.wav\"", "quoted fields are not supported"),
+            "training clip labelled anomaly" => SetField(train, 3, "anomaly", "a training clip is labelled anomaly"),
+            "all-zero embedding" => (Text(lines.Select((l, i) => i + 1 == testNormal ? l.Select((f, c) => c >= 5 ? "0" : f).ToArray() : l)), testNormal, "the embedding is all zeros"),
+            "ragged row (short)" => (Text(lines.Select((l, i) => i + 1 == testNormal ? l[..^1] : l)), testNormal, "expected 13 fields as in the header, found 12"),
+            "ragged row (long)" => (Text(lines.Select((l, i) => i + 1 == train ? l.Append("0.5").ToArray() : l)), train, "expected 13 fields as in the header, found 14"),
+            "duplicate clip" => (Text(lines.Append(lines[train - 1])), lines.Count + 1, $"clip '{lines[train - 1][4]}' appears twice for machine 'machine-00' in split 'train'"),
+            "empty file" => ("", null, "the file is empty"),
+            "blank lines only" => ("\n \n", null, "the file is empty"),
+            "header only" => (Text(lines.Take(1)), null, "the file has a header but no rows"),
+            "machine with no anomalous test clips" => (Text(lines.Where(l => !(l[0] == "machine-01" && l[1] == "test" && l[3] == "anomaly"))), null,
+                "machine 'machine-01' needs normal and anomalous test clips"),
+            "machine with no normal test clips" => (Text(lines.Where(l => !(l[0] == "machine-00" && l[1] == "test" && l[3] == "normal"))), null,
+                "machine 'machine-00' needs normal and anomalous test clips"),
+            "machine with no target normal test clips" => (Text(lines.Where(l => !(l[0] == "machine-00" && l[1] == "test" && l[2] == "target" && l[3] == "normal"))), null,
+                "machine 'machine-00' has no target-domain normal test clips"),
+            "machine with no training clips" => (Text(lines.Where(l => !(l[0] == "machine-01" && l[1] == "train"))), null,
+                "machine 'machine-01' has no training clips"),
+            _ => throw new ArgumentException($"no case '{name}'"),
+        };
+    }
+
+    [Theory]
+    [InlineData("missing embedding column")]
+    [InlineData("missing leading column")]
+    [InlineData("no embedding columns")]
+    [InlineData("extra column")]
+    [InlineData("wrong leading header")]
+    [InlineData("duplicate header column")]
+    [InlineData("NaN value")]
+    [InlineData("infinite value")]
+    [InlineData("-Infinity value")]
+    [InlineData("beyond single precision")]
+    [InlineData("non-number")]
+    [InlineData("empty value")]
+    [InlineData("unknown label")]
+    [InlineData("unknown domain")]
+    [InlineData("unknown split")]
+    [InlineData("invalid machine name")]
+    [InlineData("empty file name")]
+    [InlineData("quoted field")]
+    [InlineData("training clip labelled anomaly")]
+    [InlineData("all-zero embedding")]
+    [InlineData("ragged row (short)")]
+    [InlineData("ragged row (long)")]
+    [InlineData("duplicate clip")]
+    [InlineData("empty file")]
+    [InlineData("blank lines only")]
+    [InlineData("header only")]
+    [InlineData("machine with no anomalous test clips")]
+    [InlineData("machine with no normal test clips")]
+    [InlineData("machine with no target normal test clips")]
+    [InlineData("machine with no training clips")]
+    public async Task BadEmbeddingsAreRejectedNamingFileLineAndProblemAndWriteNothing(string what)
+    {
+        var (content, line, problem) = BadCase(what, File.ReadAllLines(_embeddings));
+        string path = Path.Combine(_dir, "bad.csv");
+        File.WriteAllText(path, content);
+        string outDir = Path.Combine(_dir, "out");
+
+        var (code, output, error) = await Experiment(path, outDir);
+
+        Assert.True(code == CliRunner.BadInput, $"{what}: exit code {code}, stderr: {error}");
+        Assert.Equal("", output);
+        Assert.StartsWith(line is null ? $"error: {path}: " : $"error: {path}:{line}: ", error);
+        Assert.Contains(problem, error);
+        Assert.Single(error.TrimEnd().Split('\n'));
+        Assert.False(Directory.Exists(outDir), $"{what}: --out folder was created");
+    }
+
+    [Theory]
+    [InlineData("NaN value")]
+    [InlineData("header only")]
+    [InlineData("machine with no anomalous test clips")]
+    public async Task BadEmbeddingsLeaveAnExistingOutputFolderAsItWas(string what)
+    {
+        var (content, _, problem) = BadCase(what, File.ReadAllLines(_embeddings));
+        string path = Path.Combine(_dir, "bad.csv");
+        File.WriteAllText(path, content);
+        string outDir = Directory.CreateDirectory(Path.Combine(_dir, "existing")).FullName;
+        File.WriteAllText(Path.Combine(outDir, "notes.txt"), "keep me\n");
+        var before = Snapshot(outDir);
+
+        var (code, _, error) = await Experiment(path, outDir);
+
+        Assert.Equal(CliRunner.BadInput, code);
+        Assert.Contains(problem, error);
+        Assert.Equal(before, Snapshot(outDir));
+    }
+
+    [Fact]
+    public async Task NonexistentEmbeddingsFileIsNamed()
+    {
+        string path = Path.Combine(_dir, "no-such.csv");
+        string outDir = Path.Combine(_dir, "out");
+
+        var (code, _, error) = await Experiment(path, outDir);
+
+        Assert.Equal(CliRunner.BadInput, code);
+        Assert.StartsWith($"error: {path}: ", error);
+        Assert.Contains("no such file", error);
+        Assert.False(Directory.Exists(outDir));
+    }
+
+    // ------------------------------------------------------------------ impossible parameters
+
+    [Theory]
+    [InlineData("--budgets", "1.5", "budget 1.5 is outside [0, 1]")]
+    [InlineData("--budgets", "-0.1", "budget -0.1 is outside [0, 1]")]
+    [InlineData("--budgets", "abc", "--budgets: 'abc' is not a finite number")]
+    [InlineData("--budgets", "0,NaN", "--budgets: 'NaN' is not a finite number")]
+    [InlineData("--budgets", "0.1,0.1", "a budget is listed twice")]
+    [InlineData("--strategies", "foo", "--strategies: unknown query strategy 'foo'")]
+    [InlineData("--strategies", "none,none", "a strategy is listed twice")]
+    [InlineData("--trials", "0", "trials must be at least 1")]
+    [InlineData("--gamma", "2", "gamma γ must be in [0, 1], got 2")]
+    [InlineData("--alpha", "1", "alpha α must be in [0, 1), got 1")]
+    [InlineData("--window", "0", "budget window w must be at least 1, got 0")]
+    [InlineData("--v", "-1", "random share v must be in [0, 1], got -1")]
+    [InlineData("--threads", "0", "parallelism must be at least 1")]
+    public async Task ImpossibleParametersAreUsageErrors(string option, string value, string problem)
+    {
+        string outDir = Path.Combine(_dir, "out");
+
+        var (code, output, error) = await Experiment(_embeddings, outDir, option, value);
+
+        Assert.True(code == CliRunner.BadInput, $"{option} {value}: exit code {code}, stderr: {error}");
+        Assert.Equal("", output);
+        Assert.StartsWith("error: ", error);
+        Assert.Contains(problem, error);
+        Assert.False(Directory.Exists(outDir));
+    }
+
+    [Fact]
+    public async Task ImpossibleParametersLeaveAnExistingOutputFolderAsItWas()
+    {
+        string outDir = Directory.CreateDirectory(Path.Combine(_dir, "existing")).FullName;
+        File.WriteAllText(Path.Combine(outDir, "results.csv"), "old results\n");
+        var before = Snapshot(outDir);
+
+        var (code, _, _) = await Experiment(_embeddings, outDir, "--trials", "0");
+
+        Assert.Equal(CliRunner.BadInput, code);
+        Assert.Equal(before, Snapshot(outDir));
+    }
+
+    [Fact]
+    public async Task OutPointingAtAFileIsAUsageErrorAndTheFileIsKept()
+    {
+        string file = Path.Combine(_dir, "taken");
+        File.WriteAllText(file, "not a folder\n");
+
+        var (code, _, error) = await Experiment(_embeddings, file);
+
+        Assert.Equal(CliRunner.BadInput, code);
+        Assert.StartsWith("error: --out: ", error);
+        Assert.Contains("is a file", error);
+        Assert.Equal("not a folder\n", File.ReadAllText(file));
+        Assert.Equal(new[] { "embeddings.csv", "taken" }, Directory.GetFileSystemEntries(_dir).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray());
+    }
+
+    [Fact(Skip = "bug: ExperimentCommand.Run (src/AsdOrleans.Cli/Commands/ExperimentCommand.cs:89) calls Directory.CreateDirectory only after the whole run, and the IOException it throws when --out lies under a file is not caught by CliRunner: the process dies with an unhandled DirectoryNotFoundException (exit 134) instead of 'error: …' and exit 2")]
+    public async Task OutUnderAFileIsAUsageError()
+    {
+        string file = Path.Combine(_dir, "taken");
+        File.WriteAllText(file, "not a folder\n");
+        string outDir = Path.Combine(file, "run");
+
+        var (code, _, error) = await Experiment(_embeddings, outDir);
+
+        Assert.Equal(CliRunner.BadInput, code);
+        Assert.StartsWith("error: ", error);
+        Assert.Contains(outDir, error);
+        Assert.Equal("not a folder\n", File.ReadAllText(file));
+    }
+}
