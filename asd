@@ -4,6 +4,7 @@
 #   ./asd setup            install missing host requirements (Debian/Ubuntu)
 #   ./asd doctor           report host requirements (ok / MISSING)
 #   ./asd test [args...]   run the test suite (args go to `dotnet test`)
+#   ./asd help [command]   the CLI's help (for a command)
 #   ./asd <anything else>  run the CLI (src/AsdOrleans.Cli), building it first if stale
 #
 # See docs/setup.md.
@@ -388,6 +389,7 @@ main() {
         doctor) shift; cmd_doctor "$@" ;;
         test) shift; cmd_test "$@" ;;
         "") run_cli --help ;;
+        help) shift; run_cli "$@" --help ;;
         *) run_cli "$@" ;;
     esac
 }

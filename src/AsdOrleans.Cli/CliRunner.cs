@@ -8,6 +8,8 @@ public static class CliRunner
 {
     public const int BadInput = 2;
 
+    private static bool IsHelpRequest(string[] args) => args.Any(a => a is "-h" or "--help" or "-?");
+
     public static async Task<int> RunAsync(RootCommand root, string[] args, TextWriter? output = null, TextWriter? error = null)
     {
         var config = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
@@ -16,7 +18,15 @@ public static class CliRunner
         var err = error ?? Console.Error;
         try
         {
-            return await root.Parse(args).InvokeAsync(config);
+            var parse = root.Parse(args);
+            if (parse.Errors.Count > 0 && !IsHelpRequest(args))
+            {
+                foreach (var parseError in parse.Errors)
+                    await err.WriteLineAsync($"error: {parseError.Message}");
+                await err.WriteLineAsync("(see --help)");
+                return BadInput;
+            }
+            return await parse.InvokeAsync(config);
         }
         catch (InputDataException e)
         {
@@ -29,6 +39,11 @@ public static class CliRunner
             return BadInput;
         }
         catch (ArgumentException e)
+        {
+            await err.WriteLineAsync($"error: {e.Message}");
+            return BadInput;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             await err.WriteLineAsync($"error: {e.Message}");
             return BadInput;

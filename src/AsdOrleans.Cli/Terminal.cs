@@ -5,6 +5,8 @@ namespace AsdOrleans.Cli;
 /// <summary>Spectre.Console consoles for a command's output: rich on a terminal, plain text when redirected or captured.</summary>
 public static class Terminal
 {
+    public const int RedirectedWidth = 180;
+
     public static bool IsInteractive(TextWriter output)
         => ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected && !Console.IsErrorRedirected;
 
@@ -12,13 +14,15 @@ public static class Terminal
     {
         if (IsInteractive(output))
             return AnsiConsole.Console;
-        return AnsiConsole.Create(new AnsiConsoleSettings
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
         {
             Out = new AnsiConsoleOutput(output),
             Ansi = AnsiSupport.No,
             ColorSystem = ColorSystemSupport.NoColors,
             Interactive = InteractionSupport.No,
         });
+        console.Profile.Width = RedirectedWidth; // files and logs have no terminal width; don't wrap tables at 80
+        return console;
     }
 
     /// <summary>Runs <paramref name="work"/> with a progress bar on a terminal, silently otherwise.</summary>

@@ -21,7 +21,7 @@ public static class ScoringBenchmark
         var data = SyntheticEmbeddings.Generate(new SyntheticEmbeddingSettings { Machines = 1, Seed = 42 });
         var train = data.Records.Where(r => !r.IsTest).Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList();
         var stream = data.Records.Where(r => r.IsTest).Select(r => r.Embedding).ToArray();
-        output.WriteLine($"scoring benchmark: d = {data.Dimension}, one thread, {secondsPerCase:0.#} s per case, {Environment.ProcessorCount} cores present");
+        output.WriteLine($"scoring benchmark: d = {data.Dimension}, one thread, {secondsPerCase:0.###} s per case, {Environment.ProcessorCount} cores present");
         output.WriteLine($"{"case",-44} {"J",6} {"calls/s",12} {"ns/call",9}");
 
         foreach (int clusters in new[] { 32, 990 })

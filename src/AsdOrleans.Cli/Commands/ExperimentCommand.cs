@@ -47,6 +47,11 @@ public static class ExperimentCommand
                     RandomShare = parse.GetValue(V),
                 },
             };
+            if (settings.MaxDegreeOfParallelism < 1)
+                throw new UsageException($"--threads must be at least 1, got {settings.MaxDegreeOfParallelism}");
+            foreach (var b in settings.Budgets)
+                if (!(b >= 0 && b <= 1))
+                    throw new UsageException($"--budgets: {b} is outside [0, 1]");
             try
             {
                 return settings.Validate();
@@ -94,9 +99,6 @@ public static class ExperimentCommand
         return summary;
     }
 
-    public static void CheckOutputFolder(string path)
-    {
-        if (File.Exists(path))
-            throw new UsageException($"--out: '{path}' is a file, not a folder");
-    }
+    /// <summary>Refuses an output folder that cannot be created, before any work is done.</summary>
+    public static void CheckOutputFolder(string path) => OutputPaths.CheckFolder("--out", path);
 }

@@ -19,8 +19,7 @@ public static class SynthEmbeddingsCommand
         command.SetAction(parse =>
         {
             string path = parse.GetValue(outFile)!;
-            if (Directory.Exists(path))
-                throw new UsageException($"--out: '{path}' is a folder, not a file");
+            OutputPaths.CheckFile("--out", path);
             SyntheticEmbeddingSettings settings;
             try
             {
