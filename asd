@@ -390,6 +390,7 @@ main() {
         test) shift; cmd_test "$@" ;;
         "") run_cli --help ;;
         help) shift; run_cli "$@" --help ;;
+        demo) all_checks_pass || cmd_setup; run_cli "$@" ;;
         *) run_cli "$@" ;;
     esac
 }
