@@ -1,0 +1,223 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using AsdOrleans.Core.Features;
+using AsdOrleans.Encoder.Frontend;
+using AsdOrleans.Encoder.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace AsdOrleans.Encoder;
+
+/// <summary>
+/// A trained encoder ready for inference on one device: waveforms in, embeddings out, in padded batches
+/// whose masks make each clip's embedding independent of its batch. Also reads and writes model files:
+/// magic, format version, JSON metadata (<see cref="EncoderModelInfo"/>), then the weights.
+/// </summary>
+public sealed class EncoderModel : IDisposable
+{
+    private static readonly byte[] Magic = "ASDENC"u8.ToArray();
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+
+    private EncoderModel(AsdEncoder encoder, EncoderModelInfo info, Device device)
+    {
+        Encoder = encoder;
+        Info = info;
+        Device = device;
+        Frontend = new TorchLogStft(info.FrontEnd, device);
+        Encoder.to(device);
+        Encoder.eval();
+    }
+
+    public AsdEncoder Encoder { get; }
+    public EncoderModelInfo Info { get; }
+    public Device Device { get; }
+    public TorchLogStft Frontend { get; }
+    public string VersionId => Info.VersionId;
+    public int EmbeddingDimension => Info.Architecture.EmbeddingDimension;
+
+    /// <summary>Wraps a freshly built or trained encoder; the version id is computed from its weights.</summary>
+    public static EncoderModel FromEncoder(AsdEncoder encoder, EncoderModelInfo info, Device device)
+    {
+        var complete = info with { ParameterCount = encoder.ParameterCount, VersionId = "" };
+        complete = complete with { VersionId = ComputeVersionId(complete, WeightBytes(encoder)) };
+        return new EncoderModel(encoder, complete, device);
+    }
+
+    /// <summary>Embeds clips of any lengths (16 kHz mono samples) in one padded batch.</summary>
+    public float[][] Embed(IReadOnlyList<float[]> waveforms)
+    {
+        if (waveforms.Count == 0)
+            return [];
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var (spectrogram, lengths) = Features(waveforms);
+        var embeddings = Encoder.forward(spectrogram, lengths).to(CPU).contiguous();
+        var flat = embeddings.data<float>().ToArray();
+        int d = EmbeddingDimension;
+        var result = new float[waveforms.Count][];
+        for (int i = 0; i < result.Length; i++)
+            result[i] = flat.AsSpan(i * d, d).ToArray();
+        return result;
+    }
+
+    /// <summary>
+    /// Log-STFT of each clip on its own samples (equal-length clips share one torch.stft call), padded with
+    /// zeros to the longest clip: (B, bins, T) and (B) valid frame counts.
+    /// </summary>
+    public (Tensor Spectrogram, Tensor Lengths) Features(IReadOnlyList<float[]> waveforms)
+    {
+        var settings = Info.FrontEnd;
+        foreach (var w in waveforms)
+            if (w.Length < settings.MinimumSamples)
+                throw new ArgumentException($"a clip of {w.Length} samples is too short: the front end needs at least {settings.MinimumSamples}");
+        long maxFrames = waveforms.Max(w => settings.FrameCount(w.Length));
+        var parts = new List<Tensor>();
+        var order = new List<int>();
+        foreach (var group in Enumerable.Range(0, waveforms.Count).GroupBy(i => waveforms[i].Length))
+        {
+            var indices = group.ToArray();
+            int n = group.Key;
+            var flat = new float[indices.Length * n];
+            for (int k = 0; k < indices.Length; k++)
+                waveforms[indices[k]].CopyTo(flat, k * n);
+            var batch = tensor(flat, [indices.Length, n]).to(Device);
+            var frames = Frontend.Compute(batch);
+            long pad = maxFrames - frames.shape[2];
+            parts.Add(pad == 0 ? frames : nn.functional.pad(frames, [0, pad]));
+            order.AddRange(indices);
+        }
+        var stacked = parts.Count == 1 ? parts[0] : cat(parts, 0);
+        var inverse = new long[order.Count];
+        for (int position = 0; position < order.Count; position++)
+            inverse[order[position]] = position;
+        var spectrogram = stacked.index_select(0, tensor(inverse, device: Device));
+        var lengths = tensor(waveforms.Select(w => (long)settings.FrameCount(w.Length)).ToArray(), device: Device);
+        return (spectrogram, lengths);
+    }
+
+    /// <summary>Writes the model file atomically.</summary>
+    public void Save(string path)
+    {
+        string full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        string temp = full + ".tmp-" + Environment.ProcessId;
+        try
+        {
+            using (var stream = File.Create(temp))
+            using (var writer = new BinaryWriter(stream))
+            {
+                writer.Write(Magic);
+                writer.Write((ushort)EncoderModelInfo.CurrentFormatVersion);
+                var json = JsonSerializer.SerializeToUtf8Bytes(Info, Json);
+                writer.Write(json.Length);
+                writer.Write(json);
+                writer.Write(WeightBytes(Encoder));
+            }
+            File.Move(temp, full, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temp)) File.Delete(temp);
+        }
+    }
+
+    /// <summary>Reads only the metadata of a model file (no Torch needed).</summary>
+    public static EncoderModelInfo ReadInfo(string path)
+    {
+        using var stream = OpenModel(path);
+        using var reader = new BinaryReader(stream);
+        return ReadHeader(reader, path);
+    }
+
+    public static EncoderModel Load(string path, string? device = "auto")
+    {
+        var selected = TorchRuntime.SelectDevice(device);
+        using var stream = OpenModel(path);
+        using var reader = new BinaryReader(stream);
+        var info = ReadHeader(reader, path);
+        var encoder = new AsdEncoder(info.Architecture);
+        try
+        {
+            encoder.load(reader, strict: true);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            encoder.Dispose();
+            throw new InvalidDataException($"{path}: the weights do not match the model's architecture or are damaged ({e.Message})", e);
+        }
+        if (stream.Position != stream.Length)
+        {
+            encoder.Dispose();
+            throw new InvalidDataException($"{path}: trailing bytes after the weights");
+        }
+        string recomputed = ComputeVersionId(info with { VersionId = "" }, WeightBytes(encoder));
+        if (recomputed != info.VersionId)
+        {
+            encoder.Dispose();
+            throw new InvalidDataException($"{path}: version id {info.VersionId} does not match the weights ({recomputed}); the file is damaged");
+        }
+        return new EncoderModel(encoder, info, selected);
+    }
+
+    private static FileStream OpenModel(string path)
+    {
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"{path}: no such model file", path);
+        return File.OpenRead(path);
+    }
+
+    private static EncoderModelInfo ReadHeader(BinaryReader reader, string path)
+    {
+        try
+        {
+            var magic = reader.ReadBytes(Magic.Length);
+            if (!magic.AsSpan().SequenceEqual(Magic))
+                throw new InvalidDataException($"{path}: not an AsdOrleans encoder model file");
+            ushort version = reader.ReadUInt16();
+            if (version != EncoderModelInfo.CurrentFormatVersion)
+                throw new InvalidDataException($"{path}: model format {version} is not supported (this build reads {EncoderModelInfo.CurrentFormatVersion})");
+            int length = reader.ReadInt32();
+            if (length <= 0 || length > 16 << 20)
+                throw new InvalidDataException($"{path}: model metadata has an impossible length {length}");
+            var json = reader.ReadBytes(length);
+            if (json.Length != length)
+                throw new InvalidDataException($"{path}: the model file is truncated");
+            var info = JsonSerializer.Deserialize<EncoderModelInfo>(json, Json)
+                ?? throw new InvalidDataException($"{path}: empty model metadata");
+            info.Architecture.Validate();
+            info.FrontEnd.Validate();
+            return info;
+        }
+        catch (EndOfStreamException)
+        {
+            throw new InvalidDataException($"{path}: the model file is truncated");
+        }
+        catch (Exception e) when (e is JsonException or ArgumentException)
+        {
+            throw new InvalidDataException($"{path}: model metadata is malformed ({e.Message})", e);
+        }
+    }
+
+    private static byte[] WeightBytes(AsdEncoder encoder)
+    {
+        using var memory = new MemoryStream();
+        using (var writer = new BinaryWriter(memory, Encoding.UTF8, leaveOpen: true))
+            encoder.save(writer);
+        return memory.ToArray();
+    }
+
+    private static string ComputeVersionId(EncoderModelInfo infoWithoutId, byte[] weights)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        sha.AppendData(JsonSerializer.SerializeToUtf8Bytes(infoWithoutId with { CreatedUtc = default, Training = null }, Json));
+        sha.AppendData(weights);
+        return "enc-" + Convert.ToHexStringLower(sha.GetHashAndReset())[..12];
+    }
+
+    public void Dispose()
+    {
+        Frontend.Dispose();
+        Encoder.Dispose();
+    }
+}

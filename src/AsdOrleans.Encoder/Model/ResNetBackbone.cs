@@ -1,0 +1,54 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace AsdOrleans.Encoder.Model;
+
+/// <summary>wespeaker-style ResNet trunk: 3×3 stem (no max-pool), then the stages of BasicBlocks.</summary>
+internal sealed class ResNetBackbone : Module<Tensor, Tensor, (Tensor Features, Tensor Lengths)>
+{
+    private readonly Conv2d stem;
+    private readonly BatchNorm2d stemNorm;
+    private readonly ModuleList<BasicBlock> blocks;
+    private readonly int[] blockStrides;
+
+    public ResNetBackbone(EncoderArchitecture architecture) : base("backbone")
+    {
+        stem = Conv2d(1, architecture.Width, 3, stride: 1, padding: 1, bias: false);
+        stemNorm = BatchNorm2d(architecture.Width);
+        blocks = new ModuleList<BasicBlock>();
+        var strides = new List<int>();
+        int inChannels = architecture.Width;
+        for (int stage = 0; stage < architecture.BlocksPerStage.Length; stage++)
+        {
+            int outChannels = architecture.StageChannels(stage);
+            for (int b = 0; b < architecture.BlocksPerStage[stage]; b++)
+            {
+                int stride = b == 0 ? architecture.StageStrides[stage] : 1;
+                blocks.Add(new BasicBlock($"stage{stage + 1}_block{b + 1}", inChannels, outChannels, stride));
+                strides.Add(stride);
+                inChannels = outChannels;
+            }
+        }
+        blockStrides = strides.ToArray();
+        RegisterComponents();
+    }
+
+    /// <param name="spectrogram">(B, F, T) log-magnitude frames, zero beyond each clip's length.</param>
+    /// <param name="lengths">(B) int64 valid frames per clip.</param>
+    public override (Tensor Features, Tensor Lengths) forward(Tensor spectrogram, Tensor lengths)
+    {
+        var x = spectrogram.unsqueeze(1);
+        var mask = LengthMasks.TimeMask(lengths, x.shape[3], x.dtype);
+        x = functional.relu(stemNorm.forward(stem.forward(x.mul(mask)))).mul(mask);
+        for (int i = 0; i < blocks.Count; i++)
+        {
+            lengths = LengthMasks.AfterStride(lengths, blockStrides[i]);
+            long frames = blockStrides[i] == 1 ? x.shape[3] : (x.shape[3] + blockStrides[i] - 1) / blockStrides[i];
+            mask = LengthMasks.TimeMask(lengths, frames, x.dtype);
+            x = blocks[i].forward(x, mask);
+        }
+        return (x, lengths);
+    }
+}

@@ -1,0 +1,69 @@
+using TorchSharp;
+
+namespace AsdOrleans.Encoder;
+
+/// <summary>TorchSharp's native library is missing or cannot load on this host.</summary>
+public sealed class TorchUnavailableException(string message, Exception inner) : Exception(message, inner);
+
+/// <summary>
+/// Loads TorchSharp's native library once, with a clear explanation when it cannot (on Debian 12 the
+/// usual cause is libstdc++ without GLIBCXX_3.4.32), and picks the device: CUDA when available, else CPU.
+/// </summary>
+public static class TorchRuntime
+{
+    private static readonly Lazy<Exception?> LoadFailure = new(TryLoad);
+
+    public static void EnsureAvailable()
+    {
+        if (LoadFailure.Value is { } failure)
+            throw new TorchUnavailableException(Explain(failure), failure);
+    }
+
+    /// <summary>"auto" (CUDA if available, else CPU), "cpu", "cuda" or "cuda:N".</summary>
+    public static torch.Device SelectDevice(string? requested = "auto")
+    {
+        EnsureAvailable();
+        string name = string.IsNullOrWhiteSpace(requested) ? "auto" : requested.Trim().ToLowerInvariant();
+        if (name == "auto")
+            return torch.cuda.is_available() ? torch.CUDA : torch.CPU;
+        if (name == "cpu")
+            return torch.CPU;
+        if (name.StartsWith("cuda", StringComparison.Ordinal))
+        {
+            if (!torch.cuda.is_available())
+                throw new ArgumentException($"device '{requested}' was asked for, but CUDA is not available (this build uses {BuildBackend}; GPU images build with -p:TorchBackend=cuda)");
+            return torch.device(name);
+        }
+        throw new ArgumentException($"unknown device '{requested}': use auto, cpu, cuda or cuda:N");
+    }
+
+    /// <summary>Which TorchSharp backend package this build references.</summary>
+    public static string BuildBackend =>
+        AppDomain.CurrentDomain.GetAssemblies().Any(a => a.GetName().Name?.Contains("cuda", StringComparison.OrdinalIgnoreCase) == true)
+            ? "TorchSharp-cuda" : "TorchSharp-cpu";
+
+    private static Exception? TryLoad()
+    {
+        try
+        {
+            torch.InitializeDeviceType(DeviceType.CPU);
+            return null;
+        }
+        catch (Exception e)
+        {
+            return e;
+        }
+    }
+
+    private static string Explain(Exception failure)
+    {
+        var messages = new List<string>();
+        for (var e = failure; e is not null; e = e.InnerException)
+            messages.Add(e.Message);
+        string all = string.Join(" | ", messages);
+        string cause = all.Contains("GLIBCXX", StringComparison.Ordinal)
+            ? "the C++ runtime (libstdc++) is too old: TorchSharp 0.107 needs GLIBCXX_3.4.32 (GCC 13+), Debian 12 ships GCC 12. Fix: run ./asd setup (it installs libstdc++6 from Debian trixie, pinned at low priority)"
+            : "see the loader's message; ./asd doctor checks the known requirements";
+        return $"TorchSharp's native library could not be loaded: {cause}. Loader said: {all}";
+    }
+}

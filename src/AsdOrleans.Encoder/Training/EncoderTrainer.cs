@@ -1,0 +1,185 @@
+using System.Text.Json;
+using AsdOrleans.Core.Features;
+using AsdOrleans.Core.Randomness;
+using AsdOrleans.Encoder.Frontend;
+using AsdOrleans.Encoder.Model;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace AsdOrleans.Encoder.Training;
+
+/// <summary>
+/// Trains the encoder with sub-center ArcFace over machine type × section × attribute classes (DESIGN §1):
+/// each step takes a seeded batch of random crops, computes log-STFT frames on the device, and minimises
+/// the cross-entropy of the margin logits. Seeded end to end; resumable from per-epoch checkpoints.
+/// </summary>
+public static class EncoderTrainer
+{
+    private static readonly byte[] CheckpointMagic = "ASDCKPT1"u8.ToArray();
+
+    private sealed record CheckpointHeader(int CompletedEpochs, long Step, string Fingerprint, double LastLoss, double LastAccuracy);
+
+    public static EncoderModel Train(EncoderArchitecture architecture, LogStftSettings frontEnd, IReadOnlyList<string> classes,
+        IReadOnlyList<TrainingClip> clips, TrainingOptions options, string dataDescription = "",
+        Action<EpochReport>? onEpoch = null, Action<long, long, double>? onStep = null, CancellationToken cancellation = default)
+    {
+        options.Validate();
+        architecture.Validate();
+        frontEnd.Validate();
+        if (classes.Count < 2) throw new ArgumentException($"training needs at least 2 classes, got {classes.Count}");
+        if (clips.Count < options.BatchSize) throw new ArgumentException($"training needs at least one full batch: {clips.Count} clips < batch size {options.BatchSize}");
+        foreach (var clip in clips)
+            if (clip.ClassIndex < 0 || clip.ClassIndex >= classes.Count)
+                throw new ArgumentException($"class index {clip.ClassIndex} is outside the {classes.Count} classes");
+
+        var device = TorchRuntime.SelectDevice(options.Device);
+        int cropSamples = (int)Math.Min(Math.Round(options.CropSeconds * frontEnd.SampleRate), clips.Min(c => c.Samples.Length));
+        if (cropSamples < frontEnd.MinimumSamples)
+            throw new ArgumentException($"the shortest clip ({clips.Min(c => c.Samples.Length)} samples) is shorter than the front end's minimum {frontEnd.MinimumSamples}");
+
+        torch.manual_seed((long)(options.Seed & 0x7FFFFFFFFFFFFFFF));
+        var encoder = new AsdEncoder(architecture);
+        var head = new SubCenterArcFace(architecture.EmbeddingDimension, classes.Count, options.SubCenters, options.Scale);
+        encoder.to(device);
+        head.to(device);
+        var parameters = encoder.parameters().Concat(head.parameters()).ToList();
+        var optimizer = optim.AdamW(parameters, lr: options.LearningRate, weight_decay: options.WeightDecay);
+        using var frontend = new TorchLogStft(frontEnd, device);
+
+        int batchesPerEpoch = clips.Count / options.BatchSize; // the incomplete last batch is dropped (BN needs full batches)
+        long totalSteps = (long)batchesPerEpoch * options.Epochs;
+        string fingerprint = Fingerprint(architecture, frontEnd, classes, clips, options);
+        int startEpoch = 0;
+        long step = 0;
+        double loss = double.NaN, accuracy = double.NaN;
+        if (options.CheckpointPath is { } checkpoint && File.Exists(checkpoint))
+        {
+            var header = LoadCheckpoint(checkpoint, fingerprint, encoder, head, optimizer);
+            (startEpoch, step, loss, accuracy) = (header.CompletedEpochs, header.Step, header.LastLoss, header.LastAccuracy);
+            onEpoch?.Invoke(new EpochReport(startEpoch, options.Epochs, loss, accuracy, options.MarginAt(Math.Max(0, step - 1), totalSteps), TimeSpan.Zero, Resumed: true));
+        }
+
+        for (int epoch = startEpoch; epoch < options.Epochs; epoch++)
+        {
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            encoder.train();
+            head.train();
+            var random = RandomState.FromSeed(RandomState.DeriveSeed(options.Seed, (ulong)epoch, 0x7A /* training order */));
+            var order = Shuffle(clips.Count, ref random);
+            double lossSum = 0;
+            long correct = 0, seen = 0;
+            for (int b = 0; b < batchesPerEpoch; b++)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                using var scope = NewDisposeScope();
+                var flat = new float[options.BatchSize * cropSamples];
+                var targets = new long[options.BatchSize];
+                for (int k = 0; k < options.BatchSize; k++)
+                {
+                    var clip = clips[order[b * options.BatchSize + k]];
+                    int offset = random.NextInt(clip.Samples.Length - cropSamples + 1);
+                    clip.Samples.AsSpan(offset, cropSamples).CopyTo(flat.AsSpan(k * cropSamples));
+                    targets[k] = clip.ClassIndex;
+                }
+                var waveforms = tensor(flat, [options.BatchSize, cropSamples]).to(device);
+                var labels = tensor(targets, device: device);
+                var frames = frontend.Compute(waveforms);
+                var lengths = full([options.BatchSize], frames.shape[2], dtype: int64, device: device);
+                head.Margin = options.MarginAt(step, totalSteps);
+                var embeddings = encoder.forward(frames, lengths);
+                var logits = head.forward(embeddings, labels);
+                var batchLoss = nn.functional.cross_entropy(logits, labels);
+                optimizer.zero_grad();
+                batchLoss.backward();
+                optimizer.step();
+                double value = batchLoss.item<float>();
+                lossSum += value;
+                using (no_grad())
+                    correct += head.Cosines(embeddings).argmax(1).eq(labels).sum().item<long>();
+                seen += options.BatchSize;
+                step++;
+                onStep?.Invoke(step, totalSteps, value);
+            }
+            loss = lossSum / batchesPerEpoch;
+            accuracy = (double)correct / seen;
+            if (options.CheckpointPath is { } path)
+                SaveCheckpoint(path, new CheckpointHeader(epoch + 1, step, fingerprint, loss, accuracy), encoder, head, optimizer);
+            onEpoch?.Invoke(new EpochReport(epoch + 1, options.Epochs, loss, accuracy, head.Margin, watch.Elapsed, Resumed: false));
+        }
+
+        head.Dispose();
+        var info = new EncoderModelInfo
+        {
+            Architecture = architecture,
+            FrontEnd = frontEnd,
+            Classes = classes.ToList(),
+            Training = new TrainingSummary(options.Epochs, options.BatchSize, (double)cropSamples / frontEnd.SampleRate, options.LearningRate,
+                options.Seed, clips.Count, loss, accuracy, dataDescription),
+            CreatedUtc = DateTimeOffset.UtcNow,
+        };
+        return EncoderModel.FromEncoder(encoder, info, device);
+    }
+
+    private static int[] Shuffle(int count, ref RandomState random)
+    {
+        var order = Enumerable.Range(0, count).ToArray();
+        for (int i = count - 1; i > 0; i--)
+        {
+            int j = random.NextInt(i + 1);
+            (order[i], order[j]) = (order[j], order[i]);
+        }
+        return order;
+    }
+
+    /// <summary>A checkpoint may only resume the same training: same settings, classes and data.</summary>
+    private static string Fingerprint(EncoderArchitecture architecture, LogStftSettings frontEnd, IReadOnlyList<string> classes,
+        IReadOnlyList<TrainingClip> clips, TrainingOptions options)
+    {
+        ulong dataHash = 14695981039346656037UL;
+        foreach (var clip in clips)
+        {
+            dataHash = (dataHash ^ (ulong)clip.ClassIndex) * 1099511628211UL;
+            dataHash = (dataHash ^ (ulong)clip.Samples.Length) * 1099511628211UL;
+            for (int i = 0; i < clip.Samples.Length; i += 997)
+                dataHash = (dataHash ^ BitConverter.SingleToUInt32Bits(clip.Samples[i])) * 1099511628211UL;
+        }
+        var relevant = new { architecture, frontEnd, classes, options = options with { CheckpointPath = null, Device = "" }, dataHash };
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(relevant)))[..16];
+    }
+
+    private static void SaveCheckpoint(string path, CheckpointHeader header, AsdEncoder encoder, SubCenterArcFace head, OptimizerHelper optimizer)
+    {
+        string full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        string temp = full + ".tmp-" + Environment.ProcessId;
+        using (var stream = File.Create(temp))
+        using (var writer = new BinaryWriter(stream))
+        {
+            writer.Write(CheckpointMagic);
+            var json = JsonSerializer.SerializeToUtf8Bytes(header);
+            writer.Write(json.Length);
+            writer.Write(json);
+            encoder.save(writer);
+            head.save(writer);
+            optimizer.save_state_dict(writer);
+        }
+        File.Move(temp, full, overwrite: true);
+    }
+
+    private static CheckpointHeader LoadCheckpoint(string path, string fingerprint, AsdEncoder encoder, SubCenterArcFace head, OptimizerHelper optimizer)
+    {
+        using var stream = File.OpenRead(path);
+        using var reader = new BinaryReader(stream);
+        if (!reader.ReadBytes(CheckpointMagic.Length).AsSpan().SequenceEqual(CheckpointMagic))
+            throw new InvalidDataException($"{path}: not a training checkpoint");
+        var header = JsonSerializer.Deserialize<CheckpointHeader>(reader.ReadBytes(reader.ReadInt32()))
+            ?? throw new InvalidDataException($"{path}: empty checkpoint header");
+        if (header.Fingerprint != fingerprint)
+            throw new InvalidDataException($"{path}: the checkpoint belongs to a different training run (settings, classes or data differ); delete it or choose another output");
+        encoder.load(reader, strict: true);
+        head.load(reader, strict: true);
+        optimizer.load_state_dict(reader);
+        return header;
+    }
+}

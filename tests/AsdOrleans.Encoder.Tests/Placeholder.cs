@@ -1,1 +1,0 @@
-namespace AsdOrleans.Encoder.Tests; public class Placeholder { [Fact] public void Builds() => Assert.True(true); }
