@@ -19,6 +19,23 @@ public static class TorchRuntime
             throw new TorchUnavailableException(Explain(failure), failure);
     }
 
+    private static readonly Lock SeedLock = new();
+
+    /// <summary>
+    /// Runs <paramref name="create"/> right after seeding Torch's global generator, under a process-wide lock:
+    /// module constructors draw their initial weights from that one generator, so two seeded constructions on
+    /// different threads would otherwise interleave their draws and neither would be reproducible.
+    /// </summary>
+    public static T CreateSeeded<T>(ulong seed, Func<T> create)
+    {
+        EnsureAvailable();
+        lock (SeedLock)
+        {
+            torch.manual_seed((long)(seed & 0x7FFFFFFFFFFFFFFF));
+            return create();
+        }
+    }
+
     /// <summary>"auto" (CUDA if available, else CPU), "cpu", "cuda" or "cuda:N".</summary>
     public static torch.Device SelectDevice(string? requested = "auto")
     {

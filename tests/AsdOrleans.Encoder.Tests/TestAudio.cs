@@ -33,8 +33,7 @@ internal static class TestAudio
 
     public static EncoderModel UntrainedModel(EncoderArchitecture? architecture = null, long seed = 1)
     {
-        TorchSharp.torch.manual_seed(seed);
-        var encoder = new AsdEncoder(architecture ?? Tiny);
+        var encoder = TorchRuntime.CreateSeeded((ulong)seed, () => new AsdEncoder(architecture ?? Tiny));
         return EncoderModel.FromEncoder(encoder, new EncoderModelInfo { Architecture = encoder.Architecture, FrontEnd = LogStftSettings.Paper, Classes = ["a", "b"] }, TorchSharp.torch.CPU);
     }
 

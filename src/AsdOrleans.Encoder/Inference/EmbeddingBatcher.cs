@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using System.Threading.Channels;
+using System.Collections.Concurrent;
 
 namespace AsdOrleans.Encoder.Inference;
 
@@ -32,12 +32,12 @@ public readonly record struct BatcherStatistics(long Batches, long Clips, long C
 /// </summary>
 public sealed class EmbeddingBatcher : IAsyncDisposable
 {
-    private sealed record Request(float[] Samples, TaskCompletionSource<float[]> Completion, long ArrivalTicks, CancellationToken Cancellation);
+    private sealed record Request(float[] Samples, TaskCompletionSource<float[]> Completion, long ArrivalTicks);
 
     private readonly Func<IReadOnlyList<float[]>, float[][]> _embed;
     private readonly BatcherOptions _options;
-    private readonly Channel<Request> _queue = Channel.CreateUnbounded<Request>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly Task _worker;
+    private readonly BlockingCollection<Request> _queue = new();
+    private readonly Thread _worker;
     private long _batches, _clips, _cancelled, _failed;
 
     public EmbeddingBatcher(EncoderModel model, BatcherOptions? options = null) : this(model.Embed, options) { }
@@ -47,8 +47,10 @@ public sealed class EmbeddingBatcher : IAsyncDisposable
     {
         _embed = embed;
         _options = (options ?? new BatcherOptions()).Validate();
-        // One worker loop: forward passes run one at a time, never concurrently on the device.
-        _worker = Task.Run(RunAsync);
+        // One dedicated OS thread owns the model: native Torch keeps per-thread caches, and calling it from
+        // ever-changing pool threads grew the process by about 250 MB per new thread (measured).
+        _worker = new Thread(Run) { IsBackground = true, Name = "embedding-batcher" };
+        _worker.Start();
     }
 
     public BatcherStatistics Statistics => new(Interlocked.Read(ref _batches), Interlocked.Read(ref _clips), Interlocked.Read(ref _cancelled), Interlocked.Read(ref _failed));
@@ -61,57 +63,47 @@ public sealed class EmbeddingBatcher : IAsyncDisposable
         var completion = new TaskCompletionSource<float[]>(TaskCreationOptions.RunContinuationsAsynchronously);
         if (cancellation.CanBeCanceled)
             cancellation.Register(() => completion.TrySetCanceled(cancellation));
-        if (!_queue.Writer.TryWrite(new Request(samples, completion, Stopwatch.GetTimestamp(), cancellation)))
+        try
+        {
+            _queue.Add(new Request(samples, completion, Stopwatch.GetTimestamp()));
+        }
+        catch (InvalidOperationException)
+        {
             throw new ObjectDisposedException(nameof(EmbeddingBatcher), "the batcher is shut down");
+        }
         return completion.Task;
     }
 
-    private async Task RunAsync()
+    private void Run()
     {
-        var reader = _queue.Reader;
         var batch = new List<Request>(_options.MaxBatchSize);
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        while (_queue.TryTake(out var first, Timeout.Infinite))
         {
             batch.Clear();
-            long deadline = 0;
+            Accept(first, batch);
+            long deadline = first.ArrivalTicks + (long)(_options.MaxDelay.TotalSeconds * Stopwatch.Frequency);
             while (batch.Count < _options.MaxBatchSize)
             {
-                if (reader.TryRead(out var request))
-                {
-                    if (request.Completion.Task.IsCompleted) { Interlocked.Increment(ref _cancelled); continue; }
-                    if (batch.Count == 0)
-                        deadline = request.ArrivalTicks + (long)(_options.MaxDelay.TotalSeconds * Stopwatch.Frequency);
-                    batch.Add(request);
-                    continue;
-                }
-                if (batch.Count == 0)
-                    break;
                 var remaining = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), deadline);
-                if (remaining <= TimeSpan.Zero)
-                    break;
-                using var timeout = new CancellationTokenSource(remaining);
-                try
-                {
-                    if (!await reader.WaitToReadAsync(timeout.Token).ConfigureAwait(false))
-                        break; // completed: run what we have
-                }
-                catch (OperationCanceledException)
-                {
-                    break; // the oldest request has waited long enough
-                }
+                if (!_queue.TryTake(out var next, remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero))
+                    break; // the oldest request has waited long enough, or the queue is closed
+                Accept(next, batch);
             }
-            batch.RemoveAll(r =>
-            {
-                if (!r.Completion.Task.IsCompleted) return false;
-                Interlocked.Increment(ref _cancelled);
-                return true;
-            });
             if (batch.Count > 0)
-                Run(batch);
+                Execute(batch);
         }
     }
 
-    private void Run(List<Request> batch)
+    /// <summary>Cancelled requests are dropped before they cost a forward pass.</summary>
+    private void Accept(Request request, List<Request> batch)
+    {
+        if (request.Completion.Task.IsCompleted)
+            Interlocked.Increment(ref _cancelled);
+        else
+            batch.Add(request);
+    }
+
+    private void Execute(List<Request> batch)
     {
         try
         {
@@ -127,7 +119,7 @@ public sealed class EmbeddingBatcher : IAsyncDisposable
             if (batch.Count > 1)
             {
                 foreach (var request in batch)
-                    Run([request]);
+                    Execute([request]);
                 return;
             }
             Interlocked.Increment(ref _failed);
@@ -135,9 +127,11 @@ public sealed class EmbeddingBatcher : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync()
     {
-        _queue.Writer.TryComplete();
-        await _worker.ConfigureAwait(false);
+        _queue.CompleteAdding();
+        _worker.Join();
+        _queue.Dispose();
+        return ValueTask.CompletedTask;
     }
 }

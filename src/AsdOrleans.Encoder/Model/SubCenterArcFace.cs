@@ -53,7 +53,7 @@ public sealed class SubCenterArcFace : Module<Tensor, Tensor, Tensor>
         var threshold = Math.Cos(Math.PI - m);
         var fallback = cosine.sub(Math.Sin(Math.PI - m) * m);
         shifted = where(cosine.gt(threshold), shifted, fallback);
-        var oneHot = zeros_like(cosine).scatter_(1, targets.view(-1, 1), 1.0);
+        var oneHot = functional.one_hot(targets, classes).to_type(cosine.dtype);
         return oneHot.mul(shifted).add(oneHot.neg().add(1).mul(cosine)).mul(Scale);
     }
 }

@@ -38,9 +38,8 @@ public static class EncoderTrainer
         if (cropSamples < frontEnd.MinimumSamples)
             throw new ArgumentException($"the shortest clip ({clips.Min(c => c.Samples.Length)} samples) is shorter than the front end's minimum {frontEnd.MinimumSamples}");
 
-        torch.manual_seed((long)(options.Seed & 0x7FFFFFFFFFFFFFFF));
-        var encoder = new AsdEncoder(architecture);
-        var head = new SubCenterArcFace(architecture.EmbeddingDimension, classes.Count, options.SubCenters, options.Scale);
+        var (encoder, head) = TorchRuntime.CreateSeeded(options.Seed, () =>
+            (new AsdEncoder(architecture), new SubCenterArcFace(architecture.EmbeddingDimension, classes.Count, options.SubCenters, options.Scale)));
         encoder.to(device);
         head.to(device);
         var parameters = encoder.parameters().Concat(head.parameters()).ToList();
