@@ -1,0 +1,26 @@
+namespace AsdOrleans.Core.Tests.Data;
+
+/// <summary>Finds ../shared/data next to the repository, from wherever the test binaries run.</summary>
+internal static class SharedData
+{
+    private static readonly Lazy<string> MiniRoot = new(() => Locate(Path.Combine("shared", "data", "dcase2023-mini")));
+
+    /// <summary>28 real DCASE 2023 development clips laid out as dev_data/raw/&lt;machine&gt;/{train,test}/.</summary>
+    public static string Dcase2023Mini => MiniRoot.Value;
+
+    public static IReadOnlyList<string> Dcase2023MiniWavFiles() =>
+        Directory.EnumerateFiles(Dcase2023Mini, "*.wav", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToList();
+
+    private static string Locate(string relative)
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine(dir.FullName, relative);
+            if (Directory.Exists(candidate))
+                return candidate;
+        }
+        throw new InvalidOperationException(
+            $"cannot find '{relative}' in {AppContext.BaseDirectory} or any directory above it; " +
+            "these tests expect the repository's parent directory to hold shared/ (shared/data/dcase2023-mini)");
+    }
+}
