@@ -1,5 +1,7 @@
 using System.CommandLine;
+using AsdOrleans.Core.Audio;
 using AsdOrleans.Core.Io;
+using AsdOrleans.Encoder;
 
 namespace AsdOrleans.Cli;
 
@@ -7,6 +9,25 @@ namespace AsdOrleans.Cli;
 public static class CliRunner
 {
     public const int BadInput = 2;
+    /// <summary>The host lacks something the command needs (e.g. a loadable TorchSharp); ./asd setup fixes it.</summary>
+    public const int MissingRequirement = 3;
+
+    /// <summary>
+    /// Known failures (bad input, bad files, a host requirement missing) become one line and an exit code;
+    /// anything else is a bug and keeps its stack trace. Parallel loops wrap failures, so aggregates are unwrapped.
+    /// </summary>
+    private static (string Message, int ExitCode)? Classify(Exception e)
+    {
+        if (e is AggregateException aggregate && aggregate.Flatten().InnerExceptions is [var first, ..])
+            return Classify(first);
+        return e switch
+        {
+            TorchUnavailableException => (e.Message, MissingRequirement),
+            InputDataException or UsageException or ArgumentException or AudioFormatException
+                or IOException or InvalidDataException or UnauthorizedAccessException => (e.Message, BadInput),
+            _ => null,
+        };
+    }
 
     private static bool IsHelpRequest(string[] args) => args.Any(a => a is "-h" or "--help" or "-?");
 
@@ -28,25 +49,10 @@ public static class CliRunner
             }
             return await parse.InvokeAsync(config);
         }
-        catch (InputDataException e)
+        catch (Exception e) when (Classify(e) is { } known)
         {
-            await err.WriteLineAsync($"error: {e.Message}");
-            return BadInput;
-        }
-        catch (UsageException e)
-        {
-            await err.WriteLineAsync($"error: {e.Message}");
-            return BadInput;
-        }
-        catch (ArgumentException e)
-        {
-            await err.WriteLineAsync($"error: {e.Message}");
-            return BadInput;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            await err.WriteLineAsync($"error: {e.Message}");
-            return BadInput;
+            await err.WriteLineAsync($"error: {known.Message}");
+            return known.ExitCode;
         }
     }
 }

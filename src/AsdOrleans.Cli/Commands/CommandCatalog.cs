@@ -10,6 +10,9 @@ public static class CommandCatalog
         yield return DemoCommand.Create();
         yield return ExperimentCommand.Create();
         yield return SynthEmbeddingsCommand.Create();
+        yield return TrainCommand.Create();
+        yield return EmbedCommand.Create();
+        yield return ModelInfoCommand.Create();
         yield return MetricsCommand.Create();
         yield return BenchCommand.Create();
     }

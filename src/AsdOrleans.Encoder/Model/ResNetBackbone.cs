@@ -39,15 +39,19 @@ internal sealed class ResNetBackbone : Module<Tensor, Tensor, (Tensor Features, 
     /// <param name="lengths">(B) int64 valid frames per clip.</param>
     public override (Tensor Features, Tensor Lengths) forward(Tensor spectrogram, Tensor lengths)
     {
-        var x = spectrogram.unsqueeze(1);
-        var mask = LengthMasks.TimeMask(lengths, x.shape[3], x.dtype);
-        x = functional.relu(stemNorm.forward(stem.forward(x.mul(mask)))).mul(mask);
+        bool inPlace = !is_grad_enabled();
+        Tensor x;
+        var mask = LengthMasks.TimeMask(lengths, spectrogram.shape[2], spectrogram.dtype);
+        using (var input = spectrogram.unsqueeze(1).mul(mask))
+        using (var convolved = stem.forward(input))
+            x = BasicBlock.ReluMasked(stemNorm.forward(convolved), mask, inPlace);
         for (int i = 0; i < blocks.Count; i++)
         {
             lengths = LengthMasks.AfterStride(lengths, blockStrides[i]);
             long frames = blockStrides[i] == 1 ? x.shape[3] : (x.shape[3] + blockStrides[i] - 1) / blockStrides[i];
             mask = LengthMasks.TimeMask(lengths, frames, x.dtype);
-            x = blocks[i].forward(x, mask);
+            using var previous = x; // freed once the block has consumed it
+            x = blocks[i].forward(previous, mask);
         }
         return (x, lengths);
     }

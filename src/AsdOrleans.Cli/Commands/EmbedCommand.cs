@@ -1,0 +1,64 @@
+using System.CommandLine;
+using AsdOrleans.Core.Experiments;
+using AsdOrleans.Encoder;
+
+namespace AsdOrleans.Cli.Commands;
+
+/// <summary>`asd embed`: embeds every clip of a data set into the CSV that `asd experiment` reads.</summary>
+public static class EmbedCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "model file from `asd train`", Required = true };
+        var data = new Option<string>("--data") { Description = "data set root (DCASE layout)", Required = true };
+        var output = new Option<string>("--out") { Description = "embeddings CSV to write", Required = true };
+        var groundTruth = new Option<string?>("--ground-truth") { Description = "official ground truth, for evaluation test clips" };
+        var batch = new Option<int>("--batch-size") { Description = "clips per forward pass", DefaultValueFactory = _ => 8 };
+        var device = new Option<string>("--device") { Description = "auto (CUDA if available), cpu, cuda, cuda:N", DefaultValueFactory = _ => "auto" };
+        var command = new Command("embed", "embed all clips (train and test) with a trained model: machine,split,domain,label,file,e0,…") { model, data, output, groundTruth, batch, device };
+        command.SetAction(parse =>
+        {
+            var writer = parse.InvocationConfiguration.Output;
+            string outPath = parse.GetValue(output)!;
+            OutputPaths.CheckFile("--out", outPath);
+            int batchSize = parse.GetValue(batch);
+            if (batchSize < 1) throw new UsageException($"--batch-size must be at least 1, got {batchSize}");
+            var clips = AudioData.Scan(parse.GetValue(data)!, parse.GetValue(groundTruth), _ => true);
+            var unlabelled = clips.FirstOrDefault(c => c.IsAnomaly is null);
+            if (unlabelled is not null)
+                throw new UsageException($"{unlabelled.Path}: no label; evaluation test clips need --ground-truth");
+            using var encoder = Load(parse.GetValue(model)!, parse.GetValue(device)!);
+            var table = Terminal.WithProgress(writer, "embedding", progress => Embed(encoder, clips, batchSize, progress));
+            table.Save(outPath);
+            writer.WriteLine($"wrote {table.Records.Count} embeddings (d = {table.Dimension}, model {encoder.VersionId}) to {outPath}");
+            return 0;
+        });
+        return command;
+    }
+
+    public static EncoderModel Load(string path, string device)
+    {
+        if (!File.Exists(path)) throw new UsageException($"--model: '{path}' does not exist");
+        TorchRuntime.EnsureAvailable();
+        return EncoderModel.Load(path, device);
+    }
+
+    /// <summary>Reads and embeds clips batch by batch, so memory holds one batch of audio at a time.</summary>
+    public static EmbeddingTable Embed(EncoderModel encoder, IReadOnlyList<Core.Data.DcaseClip> clips, int batchSize, Action<int, int> progress)
+    {
+        var records = new EmbeddingRecord[clips.Count];
+        for (int start = 0; start < clips.Count; start += batchSize)
+        {
+            var batch = clips.Skip(start).Take(batchSize).ToList();
+            var samples = AudioData.Load(batch, (_, _) => { });
+            var embeddings = encoder.Embed(samples);
+            for (int k = 0; k < batch.Count; k++)
+            {
+                var c = batch[k];
+                records[start + k] = new EmbeddingRecord(AudioData.MachineName(c), c.IsTest, c.IsTarget, c.IsAnomaly!.Value, c.FileName, embeddings[k]);
+            }
+            progress(Math.Min(start + batchSize, clips.Count), clips.Count);
+        }
+        return new EmbeddingTable(records, encoder.EmbeddingDimension, "(embedded)");
+    }
+}

@@ -1,0 +1,43 @@
+using System.CommandLine;
+using System.Text.Json;
+using AsdOrleans.Encoder;
+
+namespace AsdOrleans.Cli.Commands;
+
+/// <summary>`asd model-info`: what a model file says about itself (no Torch needed).</summary>
+public static class ModelInfoCommand
+{
+    public static Command Create()
+    {
+        var model = new Argument<string>("MODEL") { Description = "model file" };
+        var json = new Option<bool>("--json") { Description = "print the metadata as JSON" };
+        var command = new Command("model-info", "print a model file's architecture, front end, classes, version and exact parameter count") { model, json };
+        command.SetAction(parse =>
+        {
+            var w = parse.InvocationConfiguration.Output;
+            string path = parse.GetValue(model)!;
+            if (!File.Exists(path)) throw new UsageException($"'{path}' does not exist");
+            var info = EncoderModel.ReadInfo(path);
+            if (parse.GetValue(json))
+            {
+                w.WriteLine(JsonSerializer.Serialize(info, new JsonSerializerOptions { WriteIndented = true }));
+                return 0;
+            }
+            var a = info.Architecture;
+            var f = info.FrontEnd;
+            w.WriteLine($"model        {path}");
+            w.WriteLine($"version      {info.VersionId} (format {info.FormatVersion})");
+            w.WriteLine($"parameters   {info.ParameterCount:N0}");
+            w.WriteLine($"architecture ResNet {string.Join("-", a.BlocksPerStage)} blocks, widths {string.Join("/", a.BlocksPerStage.Select((_, s) => a.StageChannels(s)))}, strides {string.Join(",", a.StageStrides)}, " +
+                        $"{a.FrequencyBins} bins → {a.FinalFrequencyBins}, mean+std pooling ({a.PooledFeatures:N0} features) → {a.EmbeddingDimension}-d");
+            w.WriteLine($"front end    {f.SampleRate} Hz, log(|STFT| + {f.LogEpsilon:G}), window {f.WindowLength}, hop {f.Hop}, FFT {f.FftSize} ({f.Bins} bins)");
+            w.WriteLine($"classes      {info.Classes.Count}: {string.Join(", ", info.Classes.Take(6))}{(info.Classes.Count > 6 ? ", …" : "")}");
+            if (info.Training is { } t)
+                w.WriteLine($"training     {t.Epochs} epochs × {t.TrainingClips} clips, batch {t.BatchSize}, crops {t.CropSeconds:0.##} s, lr {t.LearningRate:G}, seed {t.Seed}; " +
+                            $"final loss {t.FinalLoss:F4}, accuracy {t.FinalAccuracy:P1}; data {t.Data}");
+            w.WriteLine($"created      {info.CreatedUtc:u}");
+            return 0;
+        });
+        return command;
+    }
+}

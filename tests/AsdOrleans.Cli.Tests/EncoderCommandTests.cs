@@ -1,0 +1,101 @@
+using System.Text.Json;
+using AsdOrleans.Core.Experiments;
+
+namespace AsdOrleans.Cli.Tests;
+
+/// <summary>`train`, `model-info` and `embed` on the 28 real DCASE 2023 clips, with a tiny encoder.</summary>
+public sealed class EncoderCommandTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("asd-encoder-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static string Mini
+    {
+        get
+        {
+            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            {
+                string candidate = Path.Combine(dir.FullName, "shared", "data", "dcase2023-mini");
+                if (Directory.Exists(candidate)) return candidate;
+            }
+            throw new InvalidOperationException("cannot find shared/data/dcase2023-mini above the test binaries");
+        }
+    }
+
+    private static readonly string[] TinyTraining =
+        ["--epochs", "2", "--batch-size", "4", "--width", "4", "--embedding-dim", "16", "--seconds", "0.5", "--seed", "1", "--device", "cpu"];
+
+    [Fact]
+    public async Task Train_then_model_info_then_embed_on_real_clips()
+    {
+        string model = Path.Combine(_dir, "tiny.asdm");
+        var (code, output, error) = await CliHarness.Run(["train", "--data", Mini, "--out", model, .. TinyTraining]);
+        Assert.True(code == 0, error);
+        Assert.Contains("14 training clips of 7 machine types", output);
+        Assert.Contains("epoch 2/2", output);
+        Assert.True(File.Exists(model));
+        Assert.False(File.Exists(model + ".checkpoint"), "a finished training removes its checkpoint");
+
+        (code, output, error) = await CliHarness.Run("model-info", model);
+        Assert.True(code == 0, error);
+        Assert.Contains("version      enc-", output);
+        Assert.Contains("16-d", output);
+        (code, output, _) = await CliHarness.Run("model-info", model, "--json");
+        using var json = JsonDocument.Parse(output);
+        Assert.Equal(4, json.RootElement.GetProperty("Architecture").GetProperty("Width").GetInt32());
+        Assert.Equal(12, json.RootElement.GetProperty("Classes").GetArrayLength()); // 14 clips, two attribute strings repeat
+
+        string embeddings = Path.Combine(_dir, "emb.csv");
+        (code, output, error) = await CliHarness.Run("embed", "--model", model, "--data", Mini, "--out", embeddings, "--device", "cpu");
+        Assert.True(code == 0, error);
+        var table = EmbeddingTable.Load(embeddings);
+        Assert.Equal(28, table.Records.Count);
+        Assert.Equal(16, table.Dimension);
+        Assert.Equal(7, table.Machines.Count);
+        Assert.Equal(5, table.Records.Count(r => r.IsAnomaly));
+        Assert.Contains(table.Records, r => r.Machine == "ToyCar" && r.File == "section_00_source_train_normal_0362_car_C2_spd_31V_mic_1.wav");
+
+        // Too few test clips per machine for an experiment: a clear error, not a crash.
+        (code, _, error) = await CliHarness.Run("experiment", "--embeddings", embeddings, "--out", Path.Combine(_dir, "run"), "--trials", "1");
+        Assert.Equal(2, code);
+        Assert.Contains("needs normal and anomalous test clips", error);
+    }
+
+    [Fact]
+    public async Task Bad_inputs_are_clear_errors_and_write_nothing()
+    {
+        string model = Path.Combine(_dir, "m.asdm");
+        var (code, _, error) = await CliHarness.Run(["train", "--data", Path.Combine(_dir, "nowhere"), "--out", model, .. TinyTraining]);
+        Assert.Equal(2, code);
+        Assert.Contains("is not a folder", error);
+        (code, _, error) = await CliHarness.Run(["train", "--data", Mini, "--out", model, .. TinyTraining.Select(a => a == "4" ? "1" : a)]);
+        Assert.Equal(2, code);
+        Assert.Contains("batch size", error);
+        Assert.False(File.Exists(model));
+
+        File.WriteAllText(model, "not a model");
+        (code, _, error) = await CliHarness.Run("model-info", model);
+        Assert.Equal(2, code);
+        Assert.Contains("not an AsdOrleans encoder model", error);
+        (code, _, error) = await CliHarness.Run("embed", "--model", model, "--data", Mini, "--out", Path.Combine(_dir, "e.csv"));
+        Assert.Equal(2, code);
+        Assert.False(File.Exists(Path.Combine(_dir, "e.csv")));
+
+        // A damaged WAV in the data set names itself, and no model is written.
+        string data = Path.Combine(_dir, "data");
+        foreach (var file in Directory.EnumerateFiles(Mini, "*.wav", SearchOption.AllDirectories))
+        {
+            string target = Path.Combine(data, Path.GetRelativePath(Mini, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+        string broken = Directory.EnumerateFiles(data, "*train*.wav", SearchOption.AllDirectories).Order().First();
+        File.WriteAllBytes(broken, File.ReadAllBytes(broken).AsSpan(0, 2_000).ToArray());
+        string model2 = Path.Combine(_dir, "m2.asdm");
+        (code, _, error) = await CliHarness.Run(["train", "--data", data, "--out", model2, .. TinyTraining]);
+        Assert.Equal(2, code);
+        Assert.Contains(Path.GetFileName(broken), error);
+        Assert.False(File.Exists(model2));
+    }
+}
