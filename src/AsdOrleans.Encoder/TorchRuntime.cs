@@ -72,7 +72,7 @@ public static class TorchRuntime
         }
     }
 
-    private static string Explain(Exception failure)
+    internal static string Explain(Exception failure)
     {
         var messages = new List<string>();
         for (var e = failure; e is not null; e = e.InnerException)
