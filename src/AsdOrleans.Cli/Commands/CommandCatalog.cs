@@ -10,6 +10,7 @@ public static class CommandCatalog
         yield return DemoCommand.Create();
         yield return ExperimentCommand.Create();
         yield return SynthEmbeddingsCommand.Create();
+        yield return SynthCommand.Create();
         yield return TrainCommand.Create();
         yield return EmbedCommand.Create();
         yield return ModelInfoCommand.Create();
