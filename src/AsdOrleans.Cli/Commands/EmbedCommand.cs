@@ -31,6 +31,9 @@ public static class EmbedCommand
             var table = Terminal.WithProgress(writer, "embedding", progress => Embed(encoder, clips, batchSize, progress));
             table.Save(outPath);
             writer.WriteLine($"wrote {table.Records.Count} embeddings (d = {table.Dimension}, model {encoder.VersionId}) to {outPath}");
+            if (table.Machines.Count > 1 && table.Records.Any(r => r.IsTest) && table.Records.Any(r => !r.IsTest))
+                writer.WriteLine($"held-out test clips whose 5 nearest training embeddings vote for their own machine: " +
+                                 $"{EmbeddingDiagnostics.NearestNeighbourMachineAccuracy(table):P1} (chance ≈ {1.0 / table.Machines.Count:P0})");
             return 0;
         });
         return command;
