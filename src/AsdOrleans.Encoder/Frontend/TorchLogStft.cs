@@ -29,7 +29,8 @@ public sealed class TorchLogStft : IDisposable
         using var precise = waveforms.to_type(float64);
         using var spectrum = stft(precise, Settings.FftSize, hop_length: Settings.Hop, win_length: Settings.WindowLength,
             window: window, center: true, pad_mode: PaddingModes.Reflect, normalized: false, onesided: true, return_complex: true);
-        using var logMagnitude = spectrum.abs().add_(Settings.LogEpsilon).log_();
+        using var epsilon = Settings.LogEpsilon.ToScalar(); // explicit and alive until the call returns (docs/decisions.md, TorchSharp Scalars)
+        using var logMagnitude = spectrum.abs().add_(epsilon).log_();
         return logMagnitude.to_type(float32);
     }
 

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace AsdOrleans.Encoder.Model;
@@ -20,5 +21,12 @@ internal static class LengthMasks
     /// <remarks>floor_divide, not div(…, rounding_mode: floor): TorchSharp 0.107 ignores that rounding mode and
     /// returns 8.5 for 17 / 2, which silently widened masks by one frame.</remarks>
     public static Tensor AfterStride(Tensor lengths, long stride)
-        => stride == 1 ? lengths : lengths.add(stride - 1).floor_divide(stride);
+    {
+        if (stride == 1)
+            return lengths;
+        using var rounding = (stride - 1).ToScalar();
+        using var divisor = stride.ToScalar();
+        using var raised = lengths.add(rounding);
+        return raised.floor_divide(divisor);
+    }
 }

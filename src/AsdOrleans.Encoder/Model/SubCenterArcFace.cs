@@ -46,14 +46,21 @@ public sealed class SubCenterArcFace : Module<Tensor, Tensor, Tensor>
     public override Tensor forward(Tensor embeddings, Tensor targets)
     {
         var cosine = Cosines(embeddings);
-        var sine = cosine.pow(2).neg().add(1).clamp(0, 1).sqrt();
         double m = Margin;
-        var shifted = cosine.mul(Math.Cos(m)).sub(sine.mul(Math.Sin(m)));
+        using var zero = 0.ToScalar();
+        using var one = 1.ToScalar();
+        using var two = 2.ToScalar();
+        using var cosMargin = Math.Cos(m).ToScalar();
+        using var sinMargin = Math.Sin(m).ToScalar();
         // Beyond θ = π − m, cos(θ + m) stops decreasing; use a linear continuation there (as in ArcFace's reference code).
-        var threshold = Math.Cos(Math.PI - m);
-        var fallback = cosine.sub(Math.Sin(Math.PI - m) * m);
+        using var threshold = Math.Cos(Math.PI - m).ToScalar();
+        using var continuation = (Math.Sin(Math.PI - m) * m).ToScalar();
+        using var scale = Scale.ToScalar();
+        var sine = cosine.pow(two).neg().add(one).clamp(zero, one).sqrt();
+        var shifted = cosine.mul(cosMargin).sub(sine.mul(sinMargin));
+        var fallback = cosine.sub(continuation);
         shifted = where(cosine.gt(threshold), shifted, fallback);
         var oneHot = functional.one_hot(targets, classes).to_type(cosine.dtype);
-        return oneHot.mul(shifted).add(oneHot.neg().add(1).mul(cosine)).mul(Scale);
+        return oneHot.mul(shifted).add(oneHot.neg().add(one).mul(cosine)).mul(scale);
     }
 }

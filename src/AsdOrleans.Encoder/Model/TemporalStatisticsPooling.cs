@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
@@ -24,8 +25,11 @@ internal sealed class TemporalStatisticsPooling : Module<Tensor, Tensor, Tensor>
         var count = lengths.to_type(features.dtype).view(-1, 1, 1);
         var mean = features.mul(mask).sum(-1).div(count);
         var centred = features.sub(mean.unsqueeze(-1)).mul(mask);
-        var variance = centred.pow(2).sum(-1).div(count.sub(1).clamp_min(1));
-        var std = variance.add(varianceEpsilon).sqrt();
+        using var one = 1.ToScalar();
+        using var two = 2.ToScalar();
+        using var epsilon = varianceEpsilon.ToScalar();
+        var variance = centred.pow(two).sum(-1).div(count.sub(one).clamp_min(one));
+        var std = variance.add(epsilon).sqrt();
         return cat([mean.flatten(1), std.flatten(1)], 1);
     }
 }

@@ -84,7 +84,8 @@ public static class EncoderTrainer
                 var waveforms = tensor(flat, [options.BatchSize, cropSamples]).to(device);
                 var labels = tensor(targets, device: device);
                 var frames = frontend.Compute(waveforms);
-                var lengths = full([options.BatchSize], frames.shape[2], dtype: int64, device: device);
+                using var frameCount = frames.shape[2].ToScalar();
+                var lengths = full([options.BatchSize], frameCount, dtype: int64, device: device);
                 head.Margin = options.MarginAt(step, totalSteps);
                 var embeddings = encoder.forward(frames, lengths);
                 var logits = head.forward(embeddings, labels);
