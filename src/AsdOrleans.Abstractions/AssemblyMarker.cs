@@ -1,0 +1,1 @@
+namespace AsdOrleans.Abstractions; internal static class AssemblyMarker { }

@@ -1,0 +1,1 @@
+namespace AsdOrleans.Grains; internal static class AssemblyMarker { }
