@@ -16,6 +16,34 @@ public sealed partial class MachineModel
     private const uint Magic = 0x4D445341; // "ASDM"
     private const ushort FormatVersion = 1;
 
+    /// <summary>
+    /// The same machine under new parameters: N, A, M, h, b̂, counters and the RNG carry over; φ is refitted when
+    /// the decision quantile changed. QBC needs the labelled-normal pool, which only an enrollment under QBC keeps.
+    /// </summary>
+    public MachineModel WithConfig(MachineConfig config)
+    {
+        config.Validate();
+        if (config.Strategy == QueryStrategyKind.Qbc && LabelledNormals is null)
+            throw new ArgumentException("switching to qbc needs the labelled normal embeddings, which this machine did not keep: re-enroll it under qbc");
+        var pool = config.Strategy == QueryStrategyKind.Qbc ? LabelledNormals!.Clone() : null;
+        var model = new MachineModel(config, ModelVersion, ReferenceSet.Clone(), AnomalySet.Clone(), _normalScores.ToList(), pool)
+        {
+            LabellingThreshold = LabellingThreshold,
+            DecisionThreshold = config.DecisionQuantile == Config.DecisionQuantile
+                ? DecisionThreshold
+                : Enrollment.ScoreQuantiles.GammaFitQuantile(_normalScores, config.DecisionQuantile),
+            SpentBudget = SpentBudget,
+            ClipsSeen = ClipsSeen,
+            Queries = Queries,
+            NormalLabels = NormalLabels,
+            AnomalousLabels = AnomalousLabels,
+        };
+        model._random = _random;
+        if (model.QuantileFilter is not null && QuantileFilter is not null)
+            model.QuantileFilter.Restore(QuantileFilter.Utilities, QuantileFilter.Observed, QuantileFilter.Queried);
+        return model;
+    }
+
     public byte[] Serialize()
     {
         using var stream = new MemoryStream(EstimateSize());

@@ -112,6 +112,24 @@ public class MachineModelTests
     }
 
     [Fact]
+    public void Reconfiguring_keeps_the_sets_and_counters_and_applies_the_new_parameters()
+    {
+        var model = Enrolled(QueryStrategyKind.Hybrid);
+        Stream(model, Data.Test.Take(60));
+        var changed = model.WithConfig(model.Config with { Strategy = QueryStrategyKind.Random, Budget = 0.3, DecisionQuantile = 0.95 });
+        Assert.Equal(model.ReferenceSet.Values.ToArray(), changed.ReferenceSet.Values.ToArray());
+        Assert.Equal(model.AnomalySet.Count, changed.AnomalySet.Count);
+        Assert.Equal(model.ClipsSeen, changed.ClipsSeen);
+        Assert.Equal(model.SpentBudget, changed.SpentBudget);
+        Assert.Equal(QueryStrategyKind.Random, changed.Config.Strategy);
+        Assert.True(changed.DecisionThreshold > model.DecisionThreshold);
+        var same = model.WithConfig(model.Config);
+        Assert.Equal(model.Serialize(), same.Serialize());
+        Assert.Contains("re-enroll", Assert.Throws<ArgumentException>(() => model.WithConfig(model.Config with { Strategy = QueryStrategyKind.Qbc })).Message);
+        Assert.Throws<ArgumentException>(() => model.WithConfig(model.Config with { Budget = 2 }));
+    }
+
+    [Fact]
     public void Corrupt_state_is_refused_with_a_clear_error()
     {
         var bytes = Enrolled(QueryStrategyKind.Qbc).Serialize();

@@ -1,1 +1,0 @@
-namespace AsdOrleans.Abstractions; internal static class AssemblyMarker { }

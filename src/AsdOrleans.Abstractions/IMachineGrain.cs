@@ -1,0 +1,26 @@
+namespace AsdOrleans.Abstractions;
+
+/// <summary>
+/// One monitored machine (key: machine id such as <c>plant-a.line-3.bandsaw-07</c>: letters, digits, '.', '_',
+/// '-', at most 128 characters). Holds its normal and anomalous embedding sets and budget state; scores clips,
+/// raises alerts, asks for labels within its budget, and learns from the labels. Bad input is refused with an
+/// ArgumentException and changes nothing.
+/// </summary>
+public interface IMachineGrain : IGrainWithStringKey
+{
+    /// <summary>Sets the method's parameters. Changing them keeps the sets; switching to qbc needs re-enrollment.</summary>
+    Task<MachineStatus> Configure(MachineSettings settings);
+
+    /// <summary>Builds N, M, h and φ from training clips; replaces any earlier enrollment and pending requests.</summary>
+    Task<MachineStatus> Enroll(EnrollmentRequest request);
+
+    /// <summary>Scores one clip, decides whether to ask for its label, and persists a new label request before returning.</summary>
+    Task<ClipVerdict> ProcessClip(ClipSubmission clip);
+
+    /// <summary>Applies a label to a clip the machine asked about. Idempotent; an unknown clip is an error.</summary>
+    Task<LabelReceipt> SubmitLabel(string clipId, ClipLabelValue label);
+
+    Task<IReadOnlyList<LabelRequest>> GetPendingLabelRequests(int limit);
+
+    Task<MachineStatus> GetStatus();
+}
