@@ -1,1 +1,0 @@
-namespace AsdOrleans.Grains; internal static class AssemblyMarker { }

@@ -1,0 +1,228 @@
+using AsdOrleans.Abstractions;
+using AsdOrleans.Core.Experiments;
+using AsdOrleans.Core.Machines;
+using Microsoft.Extensions.Logging;
+using CoreEnrollmentClip = AsdOrleans.Core.Enrollment.EnrollmentClip;
+
+namespace AsdOrleans.Grains;
+
+/// <summary>
+/// One monitored machine, thin over Core's <see cref="MachineModel"/> (the same code the experiment harness runs).
+/// Enrollments, labels and new label requests are written before the call returns; the per-clip budget state of
+/// clips that ask for nothing is written at most <see cref="FlushInterval"/> later and on deactivation, so a crash
+/// can cost the last few seconds of b̂/h/counter updates, never an acknowledged label or request. Processing is
+/// idempotent per clip id over the last 1,000 clips: a device's retry returns the original verdict.
+/// </summary>
+public sealed class MachineGrain(
+    [PersistentState("machine", MachineGrain.StorageName)] IPersistentState<MachineGrainState> state,
+    ILogger<MachineGrain> logger) : Grain, IMachineGrain
+{
+    public const string StorageName = "machines";
+    public static readonly TimeSpan FlushInterval = TimeSpan.FromSeconds(5);
+    private const int AnsweredMemory = 10_000;
+    private const int RecentClipMemory = 1_000;
+    private const int MaxClipIdLength = 128;
+
+    private MachineModel? _model;
+    private bool _dirty;
+
+    private string MachineId => this.GetPrimaryKeyString();
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (state.State.Model is { } bytes)
+            _model = MachineModel.Deserialize(bytes);
+        this.RegisterGrainTimer(FlushIfDirty, FlushInterval, FlushInterval);
+        return Task.CompletedTask;
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) => FlushIfDirty(cancellationToken);
+
+    public async Task<MachineStatus> Configure(MachineSettings settings)
+    {
+        RequireValidId();
+        var config = settings.ToConfig(MachineId);
+        var reconfigured = _model?.WithConfig(config);
+        await Persist(s => { s.Settings = settings; if (reconfigured is not null) s.Model = reconfigured.Serialize(); });
+        _model = reconfigured ?? _model;
+        return Status();
+    }
+
+    public async Task<MachineStatus> Enroll(EnrollmentRequest request)
+    {
+        RequireValidId();
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.Clips is null || request.Clips.Count == 0)
+            throw new ArgumentException($"machine {MachineId}: enrollment needs at least one training clip");
+        if (string.IsNullOrWhiteSpace(request.ModelVersion))
+            throw new ArgumentException($"machine {MachineId}: enrollment needs the encoder model version of its embeddings");
+        var clips = request.Clips.Select(c => new CoreEnrollmentClip(c.Embedding ?? throw new ArgumentException("an enrollment clip has no embedding"), c.IsTargetDomain)).ToList();
+        var model = MachineModel.Enroll(state.State.Settings.ToConfig(MachineId), clips, request.ModelVersion);
+        await Persist(s =>
+        {
+            s.Model = model.Serialize();
+            s.Pending.Clear();
+            s.Answered.Clear();
+            s.AnsweredOrder.Clear();
+            s.RecentVerdicts.Clear();
+            s.RecentOrder.Clear();
+        });
+        _model = model;
+        logger.LogInformation("machine {Machine} enrolled from {Clips} clips, model {Version}", MachineId, clips.Count, request.ModelVersion);
+        return Status();
+    }
+
+    public async Task<ClipVerdict> ProcessClip(ClipSubmission clip)
+    {
+        RequireValidId();
+        ArgumentNullException.ThrowIfNull(clip);
+        var model = RequireEnrolled();
+        RequireValidClipId(clip.ClipId);
+        if (state.State.RecentVerdicts.TryGetValue(clip.ClipId, out var earlier))
+            return earlier; // a retry of a recent clip: same answer, counted once
+        if (state.State.Pending.ContainsKey(clip.ClipId) || state.State.Answered.ContainsKey(clip.ClipId))
+            throw new ArgumentException($"machine {MachineId}: clip id '{clip.ClipId}' was already used");
+        if (clip.ModelVersion != model.ModelVersion)
+            throw new ArgumentException($"machine {MachineId} holds embeddings of model {model.ModelVersion}, but this clip was embedded by {clip.ModelVersion}; re-enroll the machine with the new model");
+        if (clip.Embedding is null)
+            throw new ArgumentException("the clip has no embedding");
+
+        var outcome = model.Process(clip.Embedding); // validates the embedding before changing anything
+        var verdict = new ClipVerdict(clip.ClipId, outcome.Score, outcome.Anomalous, outcome.LabelRequested, outcome.ClipIndex);
+        Remember(verdict);
+        _dirty = true;
+        if (outcome.LabelRequested)
+        {
+            var request = new PendingLabel
+            {
+                ClipId = clip.ClipId, Embedding = (float[])clip.Embedding.Clone(), Score = outcome.Score,
+                RequestedAt = DateTimeOffset.UtcNow, AudioReference = clip.AudioReference,
+            };
+            await Persist(s => { s.Pending[clip.ClipId] = request; s.Model = model.Serialize(); });
+        }
+        return verdict;
+    }
+
+    private void Remember(ClipVerdict verdict)
+    {
+        var s = state.State;
+        s.RecentVerdicts[verdict.ClipId] = verdict;
+        s.RecentOrder.Add(verdict.ClipId);
+        while (s.RecentOrder.Count > RecentClipMemory)
+        {
+            s.RecentVerdicts.Remove(s.RecentOrder[0]);
+            s.RecentOrder.RemoveAt(0);
+        }
+    }
+
+    public async Task<LabelReceipt> SubmitLabel(string clipId, ClipLabelValue label)
+    {
+        RequireValidId();
+        var model = RequireEnrolled();
+        if (!Enum.IsDefined(label))
+            throw new ArgumentException($"label {(int)label} is neither normal nor anomalous");
+        if (state.State.Answered.TryGetValue(clipId ?? "", out var earlier))
+        {
+            if (earlier != label)
+                throw new ArgumentException($"machine {MachineId}: clip '{clipId}' was already labelled {earlier.ToString().ToLowerInvariant()}");
+            return Receipt(clipId!, label, alreadyApplied: true);
+        }
+        if (clipId is null || !state.State.Pending.TryGetValue(clipId, out var pending))
+            throw new ArgumentException($"machine {MachineId} has no label request for clip '{clipId}'");
+
+        model.ApplyLabel(pending.Embedding, pending.Score, label == ClipLabelValue.Anomalous ? ClipLabel.Anomalous : ClipLabel.Normal);
+        await Persist(s =>
+        {
+            s.Pending.Remove(clipId);
+            s.Answered[clipId] = label;
+            s.AnsweredOrder.Add(clipId);
+            while (s.AnsweredOrder.Count > AnsweredMemory)
+            {
+                s.Answered.Remove(s.AnsweredOrder[0]);
+                s.AnsweredOrder.RemoveAt(0);
+            }
+            s.Model = model.Serialize();
+        });
+        return Receipt(clipId, label, alreadyApplied: false);
+    }
+
+    public Task<IReadOnlyList<LabelRequest>> GetPendingLabelRequests(int limit)
+    {
+        if (limit < 1) throw new ArgumentException($"limit must be at least 1, got {limit}");
+        IReadOnlyList<LabelRequest> requests = state.State.Pending.Values
+            .OrderBy(p => p.RequestedAt).ThenBy(p => p.ClipId, StringComparer.Ordinal).Take(limit)
+            .Select(p => new LabelRequest(MachineId, p.ClipId, p.Score, p.RequestedAt, p.AudioReference)).ToList();
+        return Task.FromResult(requests);
+    }
+
+    public Task<MachineStatus> GetStatus()
+    {
+        RequireValidId();
+        return Task.FromResult(Status());
+    }
+
+    /// <summary>
+    /// Applies <paramref name="change"/> and writes the state. If the write fails, the grain deactivates, so the
+    /// next call reloads what storage holds instead of running on in-memory changes nobody acknowledged.
+    /// </summary>
+    private async Task Persist(Action<MachineGrainState> change)
+    {
+        change(state.State);
+        if (_model is not null && state.State.Model is null)
+            state.State.Model = _model.Serialize();
+        try
+        {
+            await state.WriteStateAsync();
+            _dirty = false;
+        }
+        catch
+        {
+            DeactivateOnIdle();
+            throw;
+        }
+    }
+
+    private async Task FlushIfDirty(CancellationToken cancellation)
+    {
+        if (!_dirty || _model is null)
+            return;
+        await Persist(s => s.Model = _model.Serialize());
+    }
+
+    private MachineModel RequireEnrolled()
+        => _model ?? throw new InvalidOperationException($"machine {MachineId} is not enrolled yet: enroll it from training clips first");
+
+    private void RequireValidId()
+    {
+        if (!EmbeddingTable.IsValidMachineName(MachineId))
+            throw new ArgumentException($"'{MachineId}' is not a valid machine id (letters, digits, '.', '_', '-'; at most 128 characters)");
+    }
+
+    private static void RequireValidClipId(string? clipId)
+    {
+        if (string.IsNullOrEmpty(clipId) || clipId.Length > MaxClipIdLength || clipId.Any(c => char.IsControl(c) || char.IsWhiteSpace(c)))
+            throw new ArgumentException($"clip id '{clipId}' must be 1–{MaxClipIdLength} characters without spaces or control characters");
+    }
+
+    private LabelReceipt Receipt(string clipId, ClipLabelValue label, bool alreadyApplied)
+        => new(clipId, label, alreadyApplied, _model!.ReferenceSet.Count, _model.AnomalySet.Count);
+
+    private MachineStatus Status() => new()
+    {
+        MachineId = MachineId,
+        Enrolled = _model is not null,
+        Settings = state.State.Settings,
+        ModelVersion = _model?.ModelVersion,
+        ReferenceSetSize = _model?.ReferenceSet.Count ?? 0,
+        AnomalySetSize = _model?.AnomalySet.Count ?? 0,
+        ClipsSeen = _model?.ClipsSeen ?? 0,
+        Queries = _model?.Queries ?? 0,
+        RealisedBudget = _model?.RealisedBudget ?? 0,
+        SpentBudget = _model?.SpentBudget ?? 0,
+        LabellingThreshold = _model?.LabellingThreshold ?? 0,
+        DecisionThreshold = _model?.DecisionThreshold ?? 0,
+        PendingLabelRequests = state.State.Pending.Count,
+        NormalLabels = _model?.NormalLabels ?? 0,
+        AnomalousLabels = _model?.AnomalousLabels ?? 0,
+    };
+}

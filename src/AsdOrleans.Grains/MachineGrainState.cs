@@ -1,0 +1,30 @@
+using AsdOrleans.Abstractions;
+
+namespace AsdOrleans.Grains;
+
+/// <summary>A clip the machine asked about, kept until it is labelled: its embedding and score as processed.</summary>
+[GenerateSerializer]
+public sealed class PendingLabel
+{
+    [Id(0)] public required string ClipId { get; init; }
+    [Id(1)] public required float[] Embedding { get; init; }
+    [Id(2)] public required double Score { get; init; }
+    [Id(3)] public required DateTimeOffset RequestedAt { get; init; }
+    [Id(4)] public string? AudioReference { get; init; }
+}
+
+/// <summary>What a machine grain persists: the method's state as Core's bytes, plus the grain's own bookkeeping.</summary>
+[GenerateSerializer]
+public sealed class MachineGrainState
+{
+    [Id(0)] public MachineSettings Settings { get; set; } = new();
+    /// <summary><c>MachineModel.Serialize()</c>; null until enrolled.</summary>
+    [Id(1)] public byte[]? Model { get; set; }
+    [Id(2)] public Dictionary<string, PendingLabel> Pending { get; set; } = [];
+    /// <summary>Recently answered clips, so a repeated label is recognised (idempotency).</summary>
+    [Id(3)] public Dictionary<string, ClipLabelValue> Answered { get; set; } = [];
+    [Id(4)] public List<string> AnsweredOrder { get; set; } = [];
+    /// <summary>Verdicts of the most recent clips, so a device's retry gets the original answer instead of a second count.</summary>
+    [Id(5)] public Dictionary<string, ClipVerdict> RecentVerdicts { get; set; } = [];
+    [Id(6)] public List<string> RecentOrder { get; set; } = [];
+}

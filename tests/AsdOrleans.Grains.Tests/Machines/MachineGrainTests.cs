@@ -1,0 +1,136 @@
+using AsdOrleans.Abstractions;
+using AsdOrleans.Core.Experiments;
+using AsdOrleans.Core.Machines;
+using AsdOrleans.Grains;
+using CoreEnrollmentClip = AsdOrleans.Core.Enrollment.EnrollmentClip;
+
+namespace AsdOrleans.Grains.Tests.Machines;
+
+public sealed class MachineGrainTests(MachineClusterFixture fixture) : IClassFixture<MachineClusterFixture>
+{
+    private const string Model = "enc-test0001";
+    private static readonly EmbeddingTable Plant = SyntheticEmbeddings.Generate(new SyntheticEmbeddingSettings { Machines = 1, Seed = 5, SourceTrain = 200 });
+    private static readonly List<EmbeddingRecord> Train = Plant.Records.Where(r => !r.IsTest).ToList();
+    private static readonly List<EmbeddingRecord> Test = Plant.Records.Where(r => r.IsTest).ToList();
+
+    private IMachineGrain Machine(string id) => fixture.Cluster.GrainFactory.GetGrain<IMachineGrain>(id);
+
+    private static EnrollmentRequest Enrollment() =>
+        new(Train.Select(r => new Abstractions.EnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model);
+
+    private async Task<IMachineGrain> Enrolled(string id, MachineSettings settings)
+    {
+        var grain = Machine(id);
+        await grain.Configure(settings);
+        await grain.Enroll(Enrollment());
+        return grain;
+    }
+
+    [Theory]
+    [InlineData("hybrid")]
+    [InlineData("qbc")]
+    [InlineData("random")]
+    public async Task The_grain_gives_the_same_scores_and_decisions_as_Core_for_the_same_seed(string strategy)
+    {
+        var settings = new MachineSettings { Strategy = strategy, Budget = 0.2, Seed = 11 };
+        var grain = await Enrolled($"equivalence.{strategy}", settings);
+        var core = MachineModel.Enroll(settings.ToConfig("ignored") with { Seed = 11 }, Train.Select(r => new CoreEnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model);
+
+        for (int i = 0; i < Test.Count; i++)
+        {
+            var clip = Test[i];
+            var verdict = await grain.ProcessClip(new ClipSubmission($"clip-{i}", clip.Embedding, Model));
+            var expected = core.Process(clip.Embedding);
+            Assert.Equal(expected.Score, verdict.Score);
+            Assert.Equal(expected.LabelRequested, verdict.LabelRequested);
+            Assert.Equal(expected.Anomalous, verdict.Anomalous);
+            if (verdict.LabelRequested)
+            {
+                var label = clip.IsAnomaly ? ClipLabelValue.Anomalous : ClipLabelValue.Normal;
+                await grain.SubmitLabel($"clip-{i}", label);
+                core.ApplyLabel(clip.Embedding, expected.Score, clip.IsAnomaly ? ClipLabel.Anomalous : ClipLabel.Normal);
+            }
+        }
+        var status = await grain.GetStatus();
+        Assert.Equal(core.Queries, status.Queries);
+        Assert.Equal(core.ReferenceSet.Count, status.ReferenceSetSize);
+        Assert.Equal(0, status.PendingLabelRequests);
+    }
+
+    [Fact]
+    public async Task Labels_are_idempotent_and_unknown_or_conflicting_labels_are_refused_without_change()
+    {
+        var grain = await Enrolled("labels.machine-1", new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 1 });
+        var verdict = await grain.ProcessClip(new ClipSubmission("c1", Test[0].Embedding, Model, "/audio/c1.wav"));
+        Assert.True(verdict.LabelRequested); // b = 1: the random strategy asks about every clip while b̂ < 1
+        var pending = await grain.GetPendingLabelRequests(10);
+        Assert.Equal("c1", Assert.Single(pending).ClipId);
+        Assert.Equal("/audio/c1.wav", pending[0].AudioReference);
+
+        var first = await grain.SubmitLabel("c1", ClipLabelValue.Anomalous);
+        var again = await grain.SubmitLabel("c1", ClipLabelValue.Anomalous);
+        Assert.False(first.AlreadyApplied);
+        Assert.True(again.AlreadyApplied);
+        Assert.Equal(1, again.AnomalySetSize);
+
+        var before = await grain.GetStatus();
+        Assert.Contains("already labelled anomalous", (await Assert.ThrowsAsync<ArgumentException>(() => grain.SubmitLabel("c1", ClipLabelValue.Normal))).Message);
+        Assert.Contains("no label request for clip 'nope'", (await Assert.ThrowsAsync<ArgumentException>(() => grain.SubmitLabel("nope", ClipLabelValue.Normal))).Message);
+        Assert.Equal(before, await grain.GetStatus());
+        Assert.Empty(await grain.GetPendingLabelRequests(10));
+    }
+
+    [Fact]
+    public async Task Bad_input_is_refused_and_changes_nothing()
+    {
+        var grain = await Enrolled("bad-input.machine", new MachineSettings { Seed = 2 });
+        var original = await grain.ProcessClip(new ClipSubmission("ok-1", Test[0].Embedding, Model));
+        var before = await grain.GetStatus();
+        Assert.Equal(original, await grain.ProcessClip(new ClipSubmission("ok-1", Test[0].Embedding, Model))); // a retry
+        Assert.Equal(before, await grain.GetStatus());
+
+        var nan = (float[])Test[1].Embedding.Clone();
+        nan[3] = float.NaN;
+        await Assert.ThrowsAsync<ArgumentException>(() => grain.ProcessClip(new ClipSubmission("x1", nan, Model)));
+        await Assert.ThrowsAsync<ArgumentException>(() => grain.ProcessClip(new ClipSubmission("x2", new float[7], Model)));
+        Assert.Contains("re-enroll", (await Assert.ThrowsAsync<ArgumentException>(() => grain.ProcessClip(new ClipSubmission("x3", Test[1].Embedding, "enc-other")))).Message);
+        await Assert.ThrowsAsync<ArgumentException>(() => grain.ProcessClip(new ClipSubmission("has space", Test[1].Embedding, Model)));
+        await Assert.ThrowsAsync<ArgumentException>(() => grain.Configure(new MachineSettings { Budget = 1.5 }));
+        await Assert.ThrowsAsync<ArgumentException>(() => grain.Configure(new MachineSettings { Strategy = "psychic" }));
+        await Assert.ThrowsAsync<ArgumentException>(() => grain.Enroll(new EnrollmentRequest([], Model)));
+        Assert.Equal(before, await grain.GetStatus());
+
+        Assert.Contains("not a valid machine id", (await Assert.ThrowsAsync<ArgumentException>(() => Machine("bad id/../x").GetStatus())).Message);
+        Assert.Contains("not enrolled", (await Assert.ThrowsAsync<InvalidOperationException>(() => Machine("fresh.machine").ProcessClip(new ClipSubmission("a", Test[0].Embedding, Model)))).Message);
+    }
+
+    [Fact]
+    public async Task State_survives_deactivation_and_the_stream_continues_where_it_stopped()
+    {
+        var settings = new MachineSettings { Strategy = "hybrid", Budget = 0.2, Seed = 3 };
+        var grain = await Enrolled("restart.machine", settings);
+        var core = MachineModel.Enroll(settings.ToConfig("x") with { Seed = 3 }, Train.Select(r => new CoreEnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model);
+        async Task Run(int from, int to)
+        {
+            for (int i = from; i < to; i++)
+            {
+                var verdict = await grain.ProcessClip(new ClipSubmission($"r{i}", Test[i].Embedding, Model));
+                var expected = core.Process(Test[i].Embedding);
+                Assert.Equal(expected.Score, verdict.Score);
+                Assert.Equal(expected.LabelRequested, verdict.LabelRequested);
+                if (verdict.LabelRequested)
+                {
+                    await grain.SubmitLabel($"r{i}", Test[i].IsAnomaly ? ClipLabelValue.Anomalous : ClipLabelValue.Normal);
+                    core.ApplyLabel(Test[i].Embedding, expected.Score, Test[i].IsAnomaly ? ClipLabel.Anomalous : ClipLabel.Normal);
+                }
+            }
+        }
+        await Run(0, 80);
+        var before = await grain.GetStatus();
+        var management = fixture.Cluster.GrainFactory.GetGrain<IManagementGrain>(0);
+        await management.ForceActivationCollection(TimeSpan.Zero); // deactivates every idle grain: state is flushed
+        Assert.Equal(before, await grain.GetStatus());
+        await Run(80, Test.Count);
+        Assert.Equal(core.ClipsSeen, (await grain.GetStatus()).ClipsSeen);
+    }
+}
