@@ -1,0 +1,17 @@
+namespace AsdOrleans.Abstractions;
+
+/// <summary>A clip's embedding and the encoder model version that made it.</summary>
+[GenerateSerializer, Immutable]
+public sealed record ClipEmbedding([property: Id(0)] float[] Embedding, [property: Id(1)] string ModelVersion, [property: Id(2)] double Seconds);
+
+/// <summary>
+/// Stateless encoder worker: turns audio into embeddings through the silo's one batching engine, so clips from
+/// all streams that arrive together share forward passes. Bad audio is refused with an ArgumentException.
+/// </summary>
+public interface IEncoderWorkerGrain : IGrainWithIntegerKey
+{
+    Task<ClipEmbedding> Embed(byte[] wav, string sourceName);
+
+    /// <summary>Embeds a clip and hands it to its machine: the ingest path of DESIGN §2 (clip → encoder → machine).</summary>
+    Task<ClipVerdict> Ingest(string machineId, string clipId, byte[] wav, string? audioReference);
+}

@@ -1,0 +1,103 @@
+using AsdOrleans.Abstractions;
+using AsdOrleans.Core.Audio;
+using AsdOrleans.Core.Features;
+using AsdOrleans.Core.Synthesis;
+using AsdOrleans.Encoder;
+using AsdOrleans.Encoder.Model;
+using AsdOrleans.Grains.Encoding;
+using Orleans.TestingHost;
+
+namespace AsdOrleans.Grains.Tests.Encoding;
+
+/// <summary>A test cluster whose silo has a tiny encoder model and memory storage.</summary>
+public sealed class EncoderClusterFixture : IAsyncLifetime
+{
+    public static readonly string ModelPath = Path.Combine(Path.GetTempPath(), $"asd-worker-model-{Guid.NewGuid():N}.asdm");
+    public TestCluster Cluster { get; private set; } = null!;
+    public EncoderModel Model { get; private set; } = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        var architecture = new EncoderArchitecture { Width = 4, EmbeddingDimension = 16 };
+        Model = EncoderModel.FromEncoder(TorchRuntime.CreateSeeded(5, () => new AsdEncoder(architecture)),
+            new EncoderModelInfo { Architecture = architecture, FrontEnd = LogStftSettings.Paper }, TorchSharp.torch.CPU);
+        Model.Save(ModelPath);
+        var builder = new TestClusterBuilder(1);
+        builder.AddSiloBuilderConfigurator<SiloConfigurator>();
+        Cluster = builder.Build();
+        await Cluster.DeployAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Cluster.StopAllSilosAsync();
+        await Cluster.DisposeAsync();
+        Model.Dispose();
+        File.Delete(ModelPath);
+    }
+
+    private sealed class SiloConfigurator : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder silo)
+        {
+            silo.AddMemoryGrainStorage(MachineGrain.StorageName);
+            silo.Services.AddAsdEncoder(o => { o.ModelPath = ModelPath; o.Device = "cpu"; o.MaxDelay = TimeSpan.FromMilliseconds(20); });
+        }
+    }
+}
+
+public sealed class EncoderWorkerTests(EncoderClusterFixture fixture) : IClassFixture<EncoderClusterFixture>
+{
+    private static readonly SynthPlan Plan = SynthPlan.Create(new SynthSettings { MachineTypes = 1, SourceTrain = 12, TargetTrain = 2, Test = 8, Seconds = 1, Seed = 9 });
+    private static byte[] Wav(ClipSpec clip) => WavEncoder.EncodeMono16(ClipSynthesizer.Render(clip), 16_000);
+
+    private IEncoderWorkerGrain Worker => fixture.Cluster.GrainFactory.GetGrain<IEncoderWorkerGrain>(0);
+
+    [Fact]
+    public async Task Audio_flows_through_the_worker_into_the_machine_and_scores_as_the_model_alone_would()
+    {
+        var train = Plan.Clips.Where(c => c.Split == SynthSplit.Train).ToList();
+        var embedded = await Task.WhenAll(train.Select(c => Worker.Embed(Wav(c), c.FileName)));
+        Assert.All(embedded, e => Assert.Equal(fixture.Model.VersionId, e.ModelVersion));
+        for (int i = 0; i < train.Count; i++) // the worker's batched embedding equals the model's, alone
+            Assert.True(MaxDifference(fixture.Model.Embed([DecodedSamples(train[i])])[0], embedded[i].Embedding) < 1e-5);
+
+        var machine = fixture.Cluster.GrainFactory.GetGrain<IMachineGrain>("worker.machine-1");
+        await machine.Configure(new MachineSettings { Strategy = "random", Budget = 0.5, Seed = 4 });
+        await machine.Enroll(new EnrollmentRequest(
+            embedded.Select((e, i) => new Abstractions.EnrollmentClip(e.Embedding, train[i].Domain == SynthDomain.Target)).ToList(), fixture.Model.VersionId));
+
+        var test = Plan.Clips.Where(c => c.Split == SynthSplit.Test).ToList();
+        var verdicts = await Task.WhenAll(test.Select((c, i) => Worker.Ingest("worker.machine-1", $"t{i}", Wav(c), $"audio/t{i}.wav")));
+        Assert.Equal(test.Count, verdicts.Select(v => v.ClipIndex).Distinct().Count());
+        Assert.All(verdicts, v => Assert.True(double.IsFinite(v.Score)));
+        var status = await machine.GetStatus();
+        Assert.Equal(test.Count, status.ClipsSeen);
+        Assert.Equal(verdicts.Count(v => v.LabelRequested), status.PendingLabelRequests);
+    }
+
+    [Fact]
+    public async Task Bad_audio_is_a_clear_error_and_changes_nothing()
+    {
+        var machine = fixture.Cluster.GrainFactory.GetGrain<IMachineGrain>("worker.machine-2");
+        var train = Plan.Clips.Where(c => c.Split == SynthSplit.Train).ToList();
+        var embedded = await Task.WhenAll(train.Select(c => Worker.Embed(Wav(c), c.FileName)));
+        await machine.Enroll(new EnrollmentRequest(embedded.Select(e => new Abstractions.EnrollmentClip(e.Embedding, false)).ToList(), fixture.Model.VersionId));
+        var before = await machine.GetStatus();
+
+        var notWav = "this is not audio"u8.ToArray();
+        var e = await Assert.ThrowsAsync<ArgumentException>(() => Worker.Ingest("worker.machine-2", "bad-1", notWav, null));
+        Assert.Contains("worker.machine-2/bad-1", e.Message);
+        var truncated = Wav(train[0])[..2_000];
+        await Assert.ThrowsAsync<ArgumentException>(() => Worker.Ingest("worker.machine-2", "bad-2", truncated, null));
+        Assert.Equal(before, await machine.GetStatus());
+    }
+
+    private static float[] DecodedSamples(ClipSpec clip)
+    {
+        using var stream = new MemoryStream(Wav(clip));
+        return WavDecoder.Read(stream, clip.FileName).Samples;
+    }
+
+    private static double MaxDifference(float[] a, float[] b) => a.Zip(b, (x, y) => Math.Abs((double)x - y)).Max();
+}
