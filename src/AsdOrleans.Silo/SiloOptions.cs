@@ -1,0 +1,27 @@
+namespace AsdOrleans.Silo;
+
+/// <summary>Configuration of a silo host (section "Asd"; environment variables Asd__ApiKeys__Device__0 etc.).</summary>
+public sealed class SiloOptions
+{
+    public const string Section = "Asd";
+
+    /// <summary>Where grain state and queried clips' audio live in the embedded default.</summary>
+    public string DataDirectory { get; set; } = "asd-data";
+    /// <summary>Encoder model file; empty on silos without the encoder role.</summary>
+    public string ModelPath { get; set; } = "";
+    public string Device { get; set; } = "auto";
+    public ApiKeyOptions ApiKeys { get; set; } = new();
+    /// <summary>Orleans ports of the embedded (localhost) cluster.</summary>
+    public int SiloPort { get; set; } = 11111;
+    public int GatewayPort { get; set; } = 30000;
+    /// <summary>Largest accepted clip upload.</summary>
+    public long MaxClipBytes { get; set; } = 16L << 20;
+}
+
+/// <summary>API keys per role; a key grants its role only (operators also pass labeller checks).</summary>
+public sealed class ApiKeyOptions
+{
+    public List<string> Device { get; set; } = [];
+    public List<string> Labeller { get; set; } = [];
+    public List<string> Operator { get; set; } = [];
+}

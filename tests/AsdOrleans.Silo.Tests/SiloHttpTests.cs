@@ -1,0 +1,178 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json;
+using AsdOrleans.Abstractions;
+using AsdOrleans.Core.Audio;
+using AsdOrleans.Core.Features;
+using AsdOrleans.Core.Synthesis;
+using AsdOrleans.Encoder;
+using AsdOrleans.Encoder.Model;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace AsdOrleans.Silo.Tests;
+
+/// <summary>A real silo host on 127.0.0.1 with a tiny encoder, driven over HTTP.</summary>
+public sealed class SiloFixture : IAsyncLifetime
+{
+    public const string DeviceKey = "device-key-1", LabellerKey = "labeller-key-1", OperatorKey = "operator-key-1";
+    private readonly string _dir = Directory.CreateTempSubdirectory("asd-silo-").FullName;
+    private WebApplication _app = null!;
+    public HttpClient Http { get; } = new();
+    public EncoderModel Model { get; private set; } = null!;
+    public string DataDirectory => Path.Combine(_dir, "data");
+
+    public async ValueTask InitializeAsync()
+    {
+        var architecture = new EncoderArchitecture { Width = 4, EmbeddingDimension = 16 };
+        Model = EncoderModel.FromEncoder(TorchRuntime.CreateSeeded(7, () => new AsdEncoder(architecture)),
+            new EncoderModelInfo { Architecture = architecture, FrontEnd = LogStftSettings.Paper }, TorchSharp.torch.CPU);
+        string modelPath = Path.Combine(_dir, "tiny.asdm");
+        Model.Save(modelPath);
+        _app = SiloApp.Build([], builder =>
+        {
+            builder.WebHost.UseUrls("http://127.0.0.1:0");
+            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Asd:DataDirectory"] = DataDirectory,
+                ["Asd:ModelPath"] = modelPath,
+                ["Asd:Device"] = "cpu",
+                ["Asd:SiloPort"] = FreePort().ToString(),
+                ["Asd:GatewayPort"] = FreePort().ToString(),
+                ["Asd:MaxClipBytes"] = (1 << 20).ToString(),
+                ["Asd:ApiKeys:Device:0"] = DeviceKey,
+                ["Asd:ApiKeys:Labeller:0"] = LabellerKey,
+                ["Asd:ApiKeys:Operator:0"] = OperatorKey,
+            });
+        });
+        await _app.StartAsync();
+        string address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        Http.BaseAddress = new Uri(address);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        Model.Dispose();
+        Http.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
+{
+    private static readonly SynthPlan Plan = SynthPlan.Create(new SynthSettings { MachineTypes = 1, SourceTrain = 12, TargetTrain = 2, Test = 8, Seconds = 1, Seed = 3 });
+    private static byte[] Wav(ClipSpec c) => WavEncoder.EncodeMono16(ClipSynthesizer.Render(c), 16_000);
+
+    private async Task<HttpResponseMessage> Send(HttpMethod method, string path, string? key, HttpContent? content = null)
+    {
+        using var request = new HttpRequestMessage(method, path) { Content = content };
+        if (key is not null) request.Headers.Add("X-Api-Key", key);
+        return await silo.Http.SendAsync(request);
+    }
+
+    private static ByteArrayContent WavContent(byte[] wav)
+    {
+        var content = new ByteArrayContent(wav);
+        content.Headers.ContentType = new MediaTypeHeaderValue("audio/wav");
+        return content;
+    }
+
+    private async Task Enroll(string machine, MachineSettings settings)
+    {
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Put, $"/api/machines/{machine}", SiloFixture.OperatorKey, JsonContent.Create(settings))).StatusCode);
+        var train = Plan.Clips.Where(c => c.Split == SynthSplit.Train).ToList();
+        var embeddings = silo.Model.Embed(train.Select(c => ClipSynthesizer.Render(c)).ToList());
+        var request = new EnrollmentRequest(embeddings.Select((e, i) => new EnrollmentClip(e, train[i].Domain == SynthDomain.Target)).ToList(), silo.Model.VersionId);
+        var response = await Send(HttpMethod.Post, $"/api/machines/{machine}/enrollment", SiloFixture.OperatorKey, JsonContent.Create(request));
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+    }
+
+    private async Task<JsonElement> Status(string machine)
+        => JsonDocument.Parse(await (await Send(HttpMethod.Get, $"/api/machines/{machine}", SiloFixture.LabellerKey)).Content.ReadAsStringAsync()).RootElement;
+
+    [Fact]
+    public async Task Health_and_roles()
+    {
+        Assert.Equal(HttpStatusCode.OK, (await silo.Http.GetAsync("/healthz")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await silo.Http.GetAsync("/readyz")).StatusCode);
+        static JsonContent Settings() => JsonContent.Create(new MachineSettings());
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Send(HttpMethod.Put, "/api/machines/roles.m1", null, Settings())).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await Send(HttpMethod.Put, "/api/machines/roles.m1", SiloFixture.DeviceKey, Settings())).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await Send(HttpMethod.Put, "/api/machines/roles.m1", "wrong", Settings())).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Put, "/api/machines/roles.m1", SiloFixture.OperatorKey, Settings())).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await Send(HttpMethod.Get, "/api/label-requests", SiloFixture.DeviceKey)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Get, "/api/label-requests", SiloFixture.OperatorKey)).StatusCode);
+    }
+
+    [Fact]
+    public async Task Clips_label_requests_audio_and_labels_over_http()
+    {
+        await Enroll("http.machine-1", new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 2 });
+        var clip = Plan.Clips.First(c => c.Split == SynthSplit.Test);
+        var response = await Send(HttpMethod.Post, "/api/machines/http.machine-1/clips?clipId=c-1", SiloFixture.DeviceKey, WavContent(Wav(clip)));
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        var verdict = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal("c-1", verdict.GetProperty("clipId").GetString());
+        Assert.True(verdict.GetProperty("labelRequested").GetBoolean()); // b = 1
+
+        var requests = JsonDocument.Parse(await (await Send(HttpMethod.Get, "/api/label-requests?machine=http.machine-1", SiloFixture.LabellerKey)).Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal("c-1", requests[0].GetProperty("clipId").GetString());
+        var audio = await Send(HttpMethod.Get, "/api/machines/http.machine-1/clips/c-1/audio", SiloFixture.LabellerKey);
+        Assert.Equal(HttpStatusCode.OK, audio.StatusCode);
+        Assert.Equal(Wav(clip), await audio.Content.ReadAsByteArrayAsync());
+
+        var label = await Send(HttpMethod.Post, "/api/machines/http.machine-1/clips/c-1/label", SiloFixture.LabellerKey, JsonContent.Create(new { label = "anomalous" }));
+        Assert.True(label.IsSuccessStatusCode, await label.Content.ReadAsStringAsync());
+        var again = await Send(HttpMethod.Post, "/api/machines/http.machine-1/clips/c-1/label", SiloFixture.LabellerKey, JsonContent.Create(new { label = "anomalous" }));
+        Assert.True(JsonDocument.Parse(await again.Content.ReadAsStringAsync()).RootElement.GetProperty("alreadyApplied").GetBoolean());
+        Assert.Equal(1, (await Status("http.machine-1")).GetProperty("anomalySetSize").GetInt32());
+        Assert.False(File.Exists(Path.Combine(silo.DataDirectory, "clips", "http.machine-1", "c-1.wav")), "labelled audio is removed");
+    }
+
+    [Fact]
+    public async Task Bad_input_gets_a_4xx_and_changes_nothing()
+    {
+        await Enroll("http.machine-2", new MachineSettings { Strategy = "hybrid", Seed = 5 });
+        var before = (await Status("http.machine-2")).GetRawText();
+        var good = Wav(Plan.Clips.First(c => c.Split == SynthSplit.Test));
+        async Task Expect(HttpStatusCode code, HttpResponseMessage response, string? containing = null)
+        {
+            string body = await response.Content.ReadAsStringAsync();
+            Assert.True(code == response.StatusCode, $"expected {code}, got {response.StatusCode}: {body}");
+            if (containing is not null) Assert.Contains(containing, body);
+        }
+        string clips = "/api/machines/http.machine-2/clips";
+        await Expect(HttpStatusCode.BadRequest, await Send(HttpMethod.Post, clips + "?clipId=x1", SiloFixture.DeviceKey, WavContent("not a wav at all"u8.ToArray())), "RIFF");
+        await Expect(HttpStatusCode.BadRequest, await Send(HttpMethod.Post, clips + "?clipId=x2", SiloFixture.DeviceKey, WavContent(good[..3_000])), "truncated");
+        var withNaN = WavEncoder.EncodeFloat32(new float[4_000], 16_000); // the encoder refuses NaN, so it goes in afterwards
+        int data = withNaN.AsSpan().IndexOf("data"u8) + 8;
+        BitConverter.GetBytes(float.NaN).CopyTo(withNaN, data + 40);
+        await Expect(HttpStatusCode.BadRequest, await Send(HttpMethod.Post, clips + "?clipId=x3", SiloFixture.DeviceKey, WavContent(withNaN)), "NaN");
+        await Expect(HttpStatusCode.UnsupportedMediaType, await Send(HttpMethod.Post, clips + "?clipId=x4", SiloFixture.DeviceKey, new ByteArrayContent(good)));
+        await Expect(HttpStatusCode.RequestEntityTooLarge, await Send(HttpMethod.Post, clips + "?clipId=x5", SiloFixture.DeviceKey, WavContent(new byte[(1 << 20) + 1])));
+        await Expect(HttpStatusCode.BadRequest, await Send(HttpMethod.Post, clips + "?clipId=../../etc", SiloFixture.DeviceKey, WavContent(good)));
+        await Expect(HttpStatusCode.BadRequest, await Send(HttpMethod.Post, "/api/machines/bad%20id/clips", SiloFixture.DeviceKey, WavContent(good)), "not a valid machine id");
+        await Expect(HttpStatusCode.Conflict, await Send(HttpMethod.Post, "/api/machines/never.enrolled/clips", SiloFixture.DeviceKey, WavContent(good)), "not enrolled");
+        await Expect(HttpStatusCode.BadRequest, await Send(HttpMethod.Post, "/api/machines/http.machine-2/clips/none/label", SiloFixture.LabellerKey, JsonContent.Create(new { label = "normal" })), "no label request");
+        await Expect(HttpStatusCode.BadRequest, await Send(HttpMethod.Post, "/api/machines/http.machine-2/clips/none/label", SiloFixture.LabellerKey, JsonContent.Create(new { label = "maybe" })), "normal");
+        await Expect(HttpStatusCode.BadRequest, await Send(HttpMethod.Put, "/api/machines/http.machine-2", SiloFixture.OperatorKey, JsonContent.Create(new MachineSettings { Budget = 3 })), "budget");
+        Assert.Equal(before, (await Status("http.machine-2")).GetRawText());
+        Assert.False(Directory.Exists(Path.Combine(silo.DataDirectory, "clips", "http.machine-2")) &&
+                     Directory.EnumerateFiles(Path.Combine(silo.DataDirectory, "clips", "http.machine-2")).Any(), "refused clips leave no audio behind");
+    }
+}
