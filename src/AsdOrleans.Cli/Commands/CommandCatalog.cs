@@ -14,6 +14,7 @@ public static class CommandCatalog
         yield return TrainCommand.Create();
         yield return EmbedCommand.Create();
         yield return ModelInfoCommand.Create();
+        yield return SiloCommand.Create();
         yield return MetricsCommand.Create();
         yield return BenchCommand.Create();
     }

@@ -1,0 +1,61 @@
+using System.CommandLine;
+using System.Security.Cryptography;
+using AsdOrleans.Silo;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
+
+namespace AsdOrleans.Cli.Commands;
+
+/// <summary>`asd silo`: one silo host (grains + HTTP API) on the embedded default.</summary>
+public static class SiloCommand
+{
+    public static Command Create()
+    {
+        var urls = new Option<string>("--urls") { Description = "HTTP listen addresses", DefaultValueFactory = _ => "http://127.0.0.1:5080" };
+        var dataDir = new Option<string>("--data-dir") { Description = "grain state and queried clips' audio", DefaultValueFactory = _ => "asd-data" };
+        var model = new Option<string?>("--model") { Description = "encoder model file (silos with the encoder role)" };
+        var device = new Option<string>("--device") { Description = "auto, cpu, cuda, cuda:N", DefaultValueFactory = _ => "auto" };
+        var siloPort = new Option<int>("--silo-port") { Description = "Orleans silo port", DefaultValueFactory = _ => 11111 };
+        var gatewayPort = new Option<int>("--gateway-port") { Description = "Orleans gateway port (for .NET clients)", DefaultValueFactory = _ => 30000 };
+        var command = new Command("silo", "run a silo host: machine grains, encoder workers and the HTTP API (API keys from Asd:ApiKeys or Asd__ApiKeys__Device__0 …)")
+        {
+            urls, dataDir, model, device, siloPort, gatewayPort,
+        };
+        command.SetAction(async (parse, cancellation) =>
+        {
+            var output = parse.InvocationConfiguration.Output;
+            string? modelPath = parse.GetValue(model);
+            if (modelPath is not null && !File.Exists(modelPath))
+                throw new UsageException($"--model: '{modelPath}' does not exist");
+            var app = SiloApp.Build([], builder =>
+            {
+                builder.WebHost.UseUrls(parse.GetValue(urls)!);
+                var overrides = new Dictionary<string, string?>
+                {
+                    ["Asd:DataDirectory"] = parse.GetValue(dataDir),
+                    ["Asd:ModelPath"] = modelPath is null ? null : Path.GetFullPath(modelPath),
+                    ["Asd:Device"] = parse.GetValue(device),
+                    ["Asd:SiloPort"] = parse.GetValue(siloPort).ToString(),
+                    ["Asd:GatewayPort"] = parse.GetValue(gatewayPort).ToString(),
+                };
+                // Without configured keys nothing could call the API; generate one per role for this run instead of opening it.
+                var keys = builder.Configuration.GetSection("Asd:ApiKeys");
+                foreach (var role in new[] { "Device", "Labeller", "Operator" })
+                {
+                    if (keys.GetSection(role).GetChildren().Any()) continue;
+                    string key = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+                    overrides[$"Asd:ApiKeys:{role}:0"] = key;
+                    output.WriteLine($"generated {role.ToLowerInvariant()} API key for this run: {key}");
+                }
+                builder.Configuration.AddInMemoryCollection(overrides.Where(o => o.Value is not null));
+            });
+            await app.StartAsync(cancellation);
+            output.WriteLine($"silo up: {string.Join(", ", app.Urls)}; data in {Path.GetFullPath(parse.GetValue(dataDir)!)}; Ctrl+C stops it");
+            await app.WaitForShutdownAsync(cancellation);
+            return 0;
+        });
+        return command;
+    }
+}
