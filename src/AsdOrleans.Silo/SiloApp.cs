@@ -1,5 +1,6 @@
 using AsdOrleans.Grains;
 using AsdOrleans.Grains.Encoding;
+using AsdOrleans.Grains.Storage;
 
 namespace AsdOrleans.Silo;
 
@@ -19,8 +20,9 @@ public static class SiloApp
         builder.UseOrleans(silo =>
         {
             silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort);
-            // Embedded default, for now in memory: the SQLite provider replaces this (issue 4, in progress).
-            silo.AddMemoryGrainStorage(MachineGrain.StorageName);
+            // Embedded default: grain state in one SQLite file under the data directory (WAL, synchronous=FULL).
+            silo.AddSqliteGrainStorage(MachineGrain.StorageName,
+                o => o.DatabasePath = Path.Combine(Path.GetFullPath(options.DataDirectory), "grains.db"));
         });
         var app = builder.Build();
         app.UseExceptionHandler();
