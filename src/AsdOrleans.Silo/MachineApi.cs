@@ -43,6 +43,35 @@ public static class MachineApi
             return Results.Ok(status);
         })).RequireRole(ApiRole.Operator);
 
+        // Enrollment from training audio: multipart parts named "source" or "target", each a WAV; the silo's
+        // encoder embeds them, so the machine's model version is the silo's.
+        api.MapPost("/machines/{id}/enrollment/audio", (string id, HttpRequest request, IClusterClient client) => Guarded(id, async () =>
+        {
+            if (!request.HasFormContentType)
+                return Results.Problem("send the training clips as multipart/form-data parts named source or target", statusCode: StatusCodes.Status415UnsupportedMediaType);
+            var form = await request.ReadFormAsync();
+            if (form.Files.Count == 0)
+                throw new ArgumentException("no training clips in the request");
+            var worker = client.GetGrain<IEncoderWorkerGrain>(0);
+            var clips = await Task.WhenAll(form.Files.Select(async file =>
+            {
+                bool target = file.Name switch
+                {
+                    "target" => true,
+                    "source" => false,
+                    _ => throw new ArgumentException($"part '{file.Name}' ({file.FileName}) must be named source or target"),
+                };
+                using var buffer = new MemoryStream();
+                await file.CopyToAsync(buffer);
+                var embedded = await worker.Embed(buffer.ToArray(), file.FileName);
+                return (embedded, target);
+            }));
+            var enrollment = new EnrollmentRequest(clips.Select(c => new EnrollmentClip(c.embedded.Embedding, c.target)).ToList(), clips[0].embedded.ModelVersion);
+            var status = await client.GetGrain<IMachineGrain>(id).Enroll(enrollment);
+            await client.GetGrain<IMachineRegistryGrain>(0).Register(id);
+            return Results.Ok(status);
+        })).RequireRole(ApiRole.Operator).DisableAntiforgery();
+
         api.MapPost("/machines/{id}/clips", (string id, string? clipId, HttpRequest request, IClusterClient client, ClipAudioStore audio,
             IOptions<SiloOptions> options, CancellationToken cancellation) => Guarded(id, async () =>
         {

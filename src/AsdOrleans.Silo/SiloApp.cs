@@ -16,10 +16,16 @@ public static class SiloApp
         builder.Services.AddSingleton<ApiKeys>();
         builder.Services.AddSingleton<ClipAudioStore>();
         builder.Services.AddProblemDetails();
+        // Enrollment uploads all training clips at once (a DCASE machine: 1,000 clips × 10 s ≈ 320 MB).
+        builder.Services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(f => f.MultipartBodyLengthLimit = 1L << 30);
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 1L << 30);
         builder.Services.AddAsdEncoder(e => { e.ModelPath = options.ModelPath; e.Device = options.Device; });
         builder.UseOrleans(silo =>
         {
             silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort);
+            // A backlog of clips waiting for the encoder is normal (an enrollment sends a machine's whole training
+            // set at once: 210 × 10 s clips took 35 s at width 16 on 2 cores), so calls may take minutes.
+            silo.Configure<Orleans.Configuration.SiloMessagingOptions>(m => m.ResponseTimeout = TimeSpan.FromMinutes(5));
             // Embedded default: grain state in one SQLite file under the data directory (WAL, synchronous=FULL).
             silo.AddSqliteGrainStorage(MachineGrain.StorageName,
                 o => o.DatabasePath = Path.Combine(Path.GetFullPath(options.DataDirectory), "grains.db"));

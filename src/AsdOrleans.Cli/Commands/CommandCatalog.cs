@@ -15,6 +15,8 @@ public static class CommandCatalog
         yield return EmbedCommand.Create();
         yield return ModelInfoCommand.Create();
         yield return SiloCommand.Create();
+        yield return EnrollCommand.Create();
+        yield return PushCommand.Create();
         yield return MetricsCommand.Create();
         yield return BenchCommand.Create();
     }

@@ -1,0 +1,62 @@
+using System.Net.Http.Headers;
+using System.Text.Json;
+
+namespace AsdOrleans.Cli.Commands;
+
+/// <summary>
+/// The CLI talks to a silo through its HTTP API, as devices and labelling services do: the same API keys and
+/// roles apply, and it needs no Orleans gateway access (the .NET client library is for services inside the plant).
+/// </summary>
+public sealed class ClusterHttp : IDisposable
+{
+    private readonly HttpClient _http;
+
+    public ClusterHttp(string url, string key)
+    {
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+            throw new UsageException($"--url: '{url}' is not an http(s) address");
+        if (string.IsNullOrWhiteSpace(key))
+            throw new UsageException("--key: an API key is required");
+        _http = new HttpClient { BaseAddress = uri, Timeout = TimeSpan.FromMinutes(30) };
+        _http.DefaultRequestHeaders.Add("X-Api-Key", key);
+    }
+
+    public async Task<JsonElement> SendAsync(HttpMethod method, string path, HttpContent? content, CancellationToken cancellation, string? key = null)
+    {
+        using var request = new HttpRequestMessage(method, path) { Content = content };
+        if (key is not null)
+        {
+            request.Headers.Remove("X-Api-Key");
+            request.Headers.Add("X-Api-Key", key);
+        }
+        HttpResponseMessage response;
+        try
+        {
+            response = await _http.SendAsync(request, cancellation);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new UsageException($"cannot reach the silo at {_http.BaseAddress}: {e.Message}");
+        }
+        using (response)
+        {
+            string body = await response.Content.ReadAsStringAsync(cancellation);
+            if (!response.IsSuccessStatusCode)
+            {
+                string detail = body;
+                try { detail = JsonDocument.Parse(body).RootElement.GetProperty("detail").GetString() ?? body; } catch (JsonException) { } catch (KeyNotFoundException) { }
+                throw new UsageException($"{method} {path}: {(int)response.StatusCode} {response.ReasonPhrase}: {detail}");
+            }
+            return JsonDocument.Parse(body).RootElement.Clone();
+        }
+    }
+
+    public static ByteArrayContent Wav(byte[] bytes)
+    {
+        var content = new ByteArrayContent(bytes);
+        content.Headers.ContentType = new MediaTypeHeaderValue("audio/wav");
+        return content;
+    }
+
+    public void Dispose() => _http.Dispose();
+}

@@ -1,0 +1,37 @@
+using System.CommandLine;
+using AsdOrleans.Core.Data;
+
+namespace AsdOrleans.Cli.Commands;
+
+/// <summary>`asd enroll`: sends a machine's training WAVs to a silo, which embeds them and enrolls the machine.</summary>
+public static class EnrollCommand
+{
+    public static Command Create()
+    {
+        var url = new Option<string>("--url") { Description = "silo address, e.g. http://127.0.0.1:5080", Required = true };
+        var key = new Option<string>("--key") { Description = "operator API key", Required = true };
+        var machine = new Option<string>("--machine") { Description = "machine id", Required = true };
+        var data = new Option<string>("--data") { Description = "folder of training WAVs (DCASE names give the domain; others count as source)", Required = true };
+        var command = new Command("enroll", "enroll a machine from its training clips through a silo's HTTP API") { url, key, machine, data };
+        command.SetAction(async (parse, cancellation) =>
+        {
+            string folder = parse.GetValue(data)!;
+            if (!Directory.Exists(folder)) throw new UsageException($"--data: '{folder}' is not a folder");
+            var files = Directory.EnumerateFiles(folder, "*.wav").Order(StringComparer.Ordinal).ToList();
+            if (files.Count == 0) throw new UsageException($"--data: no .wav files in '{folder}'");
+            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
+            using var form = new MultipartFormDataContent();
+            foreach (var file in files)
+            {
+                bool target = DcaseFileName.TryParse(Path.GetFileName(file), out var parts) && parts!.IsTarget == true;
+                form.Add(ClusterHttp.Wav(await File.ReadAllBytesAsync(file, cancellation)), target ? "target" : "source", Path.GetFileName(file));
+            }
+            string id = parse.GetValue(machine)!;
+            var status = await http.SendAsync(HttpMethod.Post, $"/api/machines/{Uri.EscapeDataString(id)}/enrollment/audio", form, cancellation);
+            parse.InvocationConfiguration.Output.WriteLine(
+                $"enrolled {id} from {files.Count} clips: |N| = {status.GetProperty("referenceSetSize").GetInt32()}, model {status.GetProperty("modelVersion").GetString()}");
+            return 0;
+        });
+        return command;
+    }
+}

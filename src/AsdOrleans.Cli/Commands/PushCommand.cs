@@ -1,0 +1,97 @@
+using System.CommandLine;
+using System.Diagnostics;
+using AsdOrleans.Core.Data;
+using AsdOrleans.Core.Metrics;
+
+namespace AsdOrleans.Cli.Commands;
+
+/// <summary>
+/// `asd push`: streams a folder of WAVs to a machine like a plant gateway would; with --oracle it also answers the
+/// label requests it caused from the file names' ground truth, as an annotator would, and ends with the
+/// prequential AUC/pAUC of what it sent.
+/// </summary>
+public static class PushCommand
+{
+    public static Command Create()
+    {
+        var url = new Option<string>("--url") { Description = "silo address", Required = true };
+        var key = new Option<string>("--key") { Description = "device API key", Required = true };
+        var labellerKey = new Option<string?>("--labeller-key") { Description = "labeller API key for --oracle (default: --key)" };
+        var machine = new Option<string>("--machine") { Description = "machine id", Required = true };
+        var data = new Option<string>("--data") { Description = "folder of WAVs to stream, in name order", Required = true };
+        var rate = new Option<double>("--rate") { Description = "clips per second (0: as fast as the silo answers)", DefaultValueFactory = _ => 0 };
+        var oracle = new Option<bool>("--oracle") { Description = "answer label requests from the DCASE file names" };
+        var seed = new Option<int?>("--shuffle-seed") { Description = "stream in a seeded random order instead of name order" };
+        var command = new Command("push", "stream WAVs to a machine through a silo's HTTP API; --oracle labels what it is asked") { url, key, labellerKey, machine, data, rate, oracle, seed };
+        command.SetAction(async (parse, cancellation) =>
+        {
+            var output = parse.InvocationConfiguration.Output;
+            string folder = parse.GetValue(data)!;
+            if (!Directory.Exists(folder)) throw new UsageException($"--data: '{folder}' is not a folder");
+            var files = Directory.EnumerateFiles(folder, "*.wav").Order(StringComparer.Ordinal).ToList();
+            if (files.Count == 0) throw new UsageException($"--data: no .wav files in '{folder}'");
+            if (parse.GetValue(seed) is int s) files = files.Shuffle(s);
+            double perSecond = parse.GetValue(rate);
+            if (!(perSecond >= 0)) throw new UsageException("--rate must be ≥ 0");
+            bool answer = parse.GetValue(oracle);
+            var truth = files.Select(f => DcaseFileName.TryParse(Path.GetFileName(f), out var parts) ? parts : null).ToList();
+            if (answer && truth.Any(t => t?.IsAnomaly is null))
+                throw new UsageException("--oracle needs DCASE test file names (…_normal_… / …_anomaly_…) for every clip");
+
+            string id = Uri.EscapeDataString(parse.GetValue(machine)!);
+            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
+            string labeller = parse.GetValue(labellerKey) ?? parse.GetValue(key)!;
+            var scores = new List<double>();
+            int requested = 0, labelled = 0;
+            var watch = Stopwatch.StartNew();
+            for (int i = 0; i < files.Count; i++)
+            {
+                if (perSecond > 0)
+                {
+                    var due = TimeSpan.FromSeconds(i / perSecond) - watch.Elapsed;
+                    if (due > TimeSpan.Zero) await Task.Delay(due, cancellation);
+                }
+                string clipId = Path.GetFileNameWithoutExtension(files[i]);
+                var verdict = await http.SendAsync(HttpMethod.Post, $"/api/machines/{id}/clips?clipId={Uri.EscapeDataString(clipId)}",
+                    ClusterHttp.Wav(await File.ReadAllBytesAsync(files[i], cancellation)), cancellation);
+                scores.Add(verdict.GetProperty("score").GetDouble());
+                if (verdict.GetProperty("labelRequested").GetBoolean())
+                {
+                    requested++;
+                    if (answer)
+                    {
+                        string label = truth[i]!.IsAnomaly == true ? "anomalous" : "normal";
+                        await http.SendAsync(HttpMethod.Post, $"/api/machines/{id}/clips/{Uri.EscapeDataString(clipId)}/label",
+                            System.Net.Http.Json.JsonContent.Create(new { label }), cancellation, labeller);
+                        labelled++;
+                    }
+                }
+            }
+            output.WriteLine($"pushed {files.Count} clips in {watch.Elapsed.TotalSeconds:F1} s ({files.Count / watch.Elapsed.TotalSeconds:F2} clips/s); " +
+                             $"{requested} label requests ({(double)requested / files.Count:P1}), {labelled} answered");
+            if (truth.All(t => t?.IsAnomaly is not null && t.IsTarget is not null))
+            {
+                var isAnomaly = truth.Select(t => t!.IsAnomaly!.Value).ToArray();
+                var isTarget = truth.Select(t => t!.IsTarget!.Value).ToArray();
+                if (isAnomaly.Distinct().Count() == 2 && isAnomaly.Zip(isTarget).Where(p => !p.First).Select(p => p.Second).Distinct().Count() == 2)
+                {
+                    var m = DetectionMetrics.Evaluate(scores.ToArray(), isAnomaly, isTarget);
+                    output.WriteLine($"prequential AUC {m.Auc:F4}, pAUC {m.PartialAuc:F4}, AUC(source) {m.AucSource:F4}, AUC(target) {m.AucTarget:F4}");
+                }
+            }
+            return 0;
+        });
+        return command;
+    }
+
+    private static List<string> Shuffle(this List<string> items, int seed)
+    {
+        var random = new Random(seed);
+        for (int i = items.Count - 1; i > 0; i--)
+        {
+            int j = random.Next(i + 1);
+            (items[i], items[j]) = (items[j], items[i]);
+        }
+        return items;
+    }
+}
