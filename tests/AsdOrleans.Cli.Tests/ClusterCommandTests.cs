@@ -1,0 +1,101 @@
+using System.Net;
+using System.Net.Sockets;
+using AsdOrleans.Core.Audio;
+using AsdOrleans.Core.Features;
+using AsdOrleans.Core.Synthesis;
+using AsdOrleans.Encoder;
+using AsdOrleans.Encoder.Model;
+using AsdOrleans.Silo;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace AsdOrleans.Cli.Tests;
+
+/// <summary>`asd enroll` and `asd push --oracle` against a real silo on 127.0.0.1 with a tiny encoder.</summary>
+public sealed class ClusterCommandTests : IAsyncLifetime
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("asd-cluster-cli-").FullName;
+    private WebApplication _app = null!;
+    private string _url = "";
+
+    public async ValueTask InitializeAsync()
+    {
+        var architecture = new EncoderArchitecture { Width = 4, EmbeddingDimension = 16 };
+        using var model = EncoderModel.FromEncoder(TorchRuntime.CreateSeeded(4, () => new AsdEncoder(architecture)),
+            new EncoderModelInfo { Architecture = architecture, FrontEnd = LogStftSettings.Paper }, TorchSharp.torch.CPU);
+        model.Save(Path.Combine(_dir, "tiny.asdm"));
+        var plan = SynthPlan.Create(new SynthSettings { MachineTypes = 1, SourceTrain = 12, TargetTrain = 2, Test = 16, Seconds = 1, Seed = 2 });
+        foreach (var clip in plan.Clips)
+        {
+            string folder = Path.Combine(_dir, clip.Split == SynthSplit.Train ? "train" : "test");
+            Directory.CreateDirectory(folder);
+            WavEncoder.WriteMono16(Path.Combine(folder, clip.FileName), ClipSynthesizer.Render(clip), 16_000);
+        }
+        _app = SiloApp.Build([], builder =>
+        {
+            builder.WebHost.UseUrls("http://127.0.0.1:0");
+            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Asd:DataDirectory"] = Path.Combine(_dir, "data"),
+                ["Asd:ModelPath"] = Path.Combine(_dir, "tiny.asdm"),
+                ["Asd:Device"] = "cpu",
+                ["Asd:SiloPort"] = FreePort().ToString(),
+                ["Asd:GatewayPort"] = FreePort().ToString(),
+                ["Asd:ApiKeys:Device:0"] = "dev",
+                ["Asd:ApiKeys:Labeller:0"] = "lab",
+                ["Asd:ApiKeys:Operator:0"] = "op",
+            });
+        });
+        await _app.StartAsync();
+        _url = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    [Fact]
+    public async Task Enroll_then_push_with_the_oracle_labels_what_it_is_asked_and_reports_auc()
+    {
+        var (code, output, error) = await CliHarness.Run("enroll", "--url", _url, "--key", "op", "--machine", "cli.m1", "--data", Path.Combine(_dir, "train"));
+        Assert.True(code == 0, error);
+        Assert.Contains("enrolled cli.m1 from 14 clips", output);
+
+        (code, output, error) = await CliHarness.Run("push", "--url", _url, "--key", "dev", "--labeller-key", "lab", "--machine", "cli.m1",
+            "--data", Path.Combine(_dir, "test"), "--oracle", "--shuffle-seed", "3");
+        Assert.True(code == 0, error);
+        Assert.Contains("pushed 16 clips", output);
+        Assert.Contains("prequential AUC", output);
+        var requested = int.Parse(System.Text.RegularExpressions.Regex.Match(output, @"(\d+) label requests").Groups[1].Value);
+        Assert.Contains($"{requested} answered", output);
+        Assert.True(requested > 0);
+    }
+
+    [Fact]
+    public async Task Wrong_keys_and_unreachable_silos_are_clear_errors()
+    {
+        var (code, _, error) = await CliHarness.Run("push", "--url", _url, "--key", "lab", "--machine", "cli.m2", "--data", Path.Combine(_dir, "test"));
+        Assert.Equal(2, code);
+        Assert.Contains("403", error);
+        (code, _, error) = await CliHarness.Run("enroll", "--url", "http://127.0.0.1:1", "--key", "op", "--machine", "cli.m2", "--data", Path.Combine(_dir, "train"));
+        Assert.Equal(2, code);
+        Assert.Contains("cannot reach the silo", error);
+        (code, _, error) = await CliHarness.Run("push", "--url", _url, "--key", "dev", "--machine", "cli.never-enrolled", "--data", Path.Combine(_dir, "test"));
+        Assert.Equal(2, code);
+        Assert.Contains("not enrolled", error);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
