@@ -4,7 +4,7 @@ using AsdOrleans.Grains.Storage;
 
 namespace AsdOrleans.Silo;
 
-/// <summary>One silo host process: the grains, the HTTP API, on the embedded default (localhost clustering).</summary>
+/// <summary>One silo host process: the grains and the HTTP API, embedded (localhost, SQLite) or in a Redis cluster.</summary>
 public static class SiloApp
 {
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
@@ -22,13 +22,25 @@ public static class SiloApp
         builder.Services.AddAsdEncoder(e => { e.ModelPath = options.ModelPath; e.Device = options.Device; });
         builder.UseOrleans(silo =>
         {
-            silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort);
+            if (string.IsNullOrWhiteSpace(options.Redis))
+            {
+                silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort);
+                // Embedded default: grain state in one SQLite file under the data directory (WAL, synchronous=FULL).
+                silo.AddSqliteGrainStorage(MachineGrain.StorageName,
+                    o => o.DatabasePath = Path.Combine(Path.GetFullPath(options.DataDirectory), "grains.db"));
+            }
+            else
+            {
+                // Cluster: Orleans' Redis providers for membership and grain state; redis-server runs with
+                // appendonly yes / appendfsync always so an acknowledged write survives a crash.
+                silo.Configure<Orleans.Configuration.ClusterOptions>(c => { c.ClusterId = options.ClusterId; c.ServiceId = options.ServiceId; });
+                silo.ConfigureEndpoints(System.Net.IPAddress.Loopback, options.SiloPort, options.GatewayPort);
+                silo.UseRedisClustering(options.Redis);
+                silo.AddRedisGrainStorage(MachineGrain.StorageName, o => o.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(options.Redis));
+            }
             // A backlog of clips waiting for the encoder is normal (an enrollment sends a machine's whole training
             // set at once: 210 × 10 s clips took 35 s at width 16 on 2 cores), so calls may take minutes.
             silo.Configure<Orleans.Configuration.SiloMessagingOptions>(m => m.ResponseTimeout = TimeSpan.FromMinutes(5));
-            // Embedded default: grain state in one SQLite file under the data directory (WAL, synchronous=FULL).
-            silo.AddSqliteGrainStorage(MachineGrain.StorageName,
-                o => o.DatabasePath = Path.Combine(Path.GetFullPath(options.DataDirectory), "grains.db"));
         });
         var app = builder.Build();
         app.UseExceptionHandler();

@@ -11,7 +11,12 @@ public sealed class SiloOptions
     public string ModelPath { get; set; } = "";
     public string Device { get; set; } = "auto";
     public ApiKeyOptions ApiKeys { get; set; } = new();
-    /// <summary>Orleans ports of the embedded (localhost) cluster.</summary>
+    /// <summary>Redis connection string: when set, the silo joins a cluster with Redis membership and grain state;
+    /// otherwise it runs the embedded default (localhost clustering, SQLite).</summary>
+    public string? Redis { get; set; }
+    public string ClusterId { get; set; } = "asd";
+    public string ServiceId { get; set; } = "asd-orleans";
+    /// <summary>Orleans ports of this silo.</summary>
     public int SiloPort { get; set; } = 11111;
     public int GatewayPort { get; set; } = 30000;
     /// <summary>Largest accepted clip upload.</summary>

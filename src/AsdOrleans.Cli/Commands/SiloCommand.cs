@@ -18,10 +18,11 @@ public static class SiloCommand
         var model = new Option<string?>("--model") { Description = "encoder model file (silos with the encoder role)" };
         var device = new Option<string>("--device") { Description = "auto, cpu, cuda, cuda:N", DefaultValueFactory = _ => "auto" };
         var siloPort = new Option<int>("--silo-port") { Description = "Orleans silo port", DefaultValueFactory = _ => 11111 };
+        var cluster = new Option<string?>("--cluster") { Description = "Redis connection string: join a cluster (Redis membership and state) instead of the embedded default" };
         var gatewayPort = new Option<int>("--gateway-port") { Description = "Orleans gateway port (for .NET clients)", DefaultValueFactory = _ => 30000 };
         var command = new Command("silo", "run a silo host: machine grains, encoder workers and the HTTP API (API keys from Asd:ApiKeys or Asd__ApiKeys__Device__0 …)")
         {
-            urls, dataDir, model, device, siloPort, gatewayPort,
+            urls, dataDir, model, device, cluster, siloPort, gatewayPort,
         };
         command.SetAction(async (parse, cancellation) =>
         {
@@ -39,6 +40,7 @@ public static class SiloCommand
                     ["Asd:Device"] = parse.GetValue(device),
                     ["Asd:SiloPort"] = parse.GetValue(siloPort).ToString(),
                     ["Asd:GatewayPort"] = parse.GetValue(gatewayPort).ToString(),
+                    ["Asd:Redis"] = parse.GetValue(cluster),
                 };
                 // Without configured keys nothing could call the API; generate one per role for this run instead of opening it.
                 var keys = builder.Configuration.GetSection("Asd:ApiKeys");

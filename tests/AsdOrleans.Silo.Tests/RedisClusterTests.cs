@@ -1,0 +1,113 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json;
+using AsdOrleans.Abstractions;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace AsdOrleans.Silo.Tests;
+
+/// <summary>Two silos in one Redis cluster on loopback, with a real redis-server started by the test.</summary>
+public sealed class RedisClusterTests : IAsyncLifetime
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("asd-redis-").FullName;
+    private Process _redis = null!;
+    private string _connection = "";
+    private readonly List<(WebApplication App, HttpClient Http)> _silos = [];
+
+    public async ValueTask InitializeAsync()
+    {
+        int port = FreePort();
+        var start = new ProcessStartInfo("redis-server",
+            ["--port", port.ToString(), "--bind", "127.0.0.1", "--dir", _dir, "--appendonly", "yes", "--appendfsync", "always", "--save", ""])
+        { RedirectStandardOutput = true, RedirectStandardError = true };
+        try
+        {
+            _redis = Process.Start(start)!;
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new InvalidOperationException("redis-server is not installed; run ./asd setup", e);
+        }
+        _connection = $"127.0.0.1:{port},abortConnect=false";
+        for (int i = 0; i < 100; i++)
+        {
+            try { using var client = new TcpClient(); await client.ConnectAsync(IPAddress.Loopback, port); break; }
+            catch (SocketException) { await Task.Delay(50); }
+        }
+        for (int i = 0; i < 2; i++)
+            _silos.Add(await StartSilo());
+    }
+
+    private async Task<(WebApplication, HttpClient)> StartSilo()
+    {
+        var app = SiloApp.Build([], builder =>
+        {
+            builder.WebHost.UseUrls("http://127.0.0.1:0");
+            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Asd:Redis"] = _connection,
+                ["Asd:ClusterId"] = "test-" + Path.GetFileName(_dir),
+                ["Asd:DataDirectory"] = Path.Combine(_dir, "shared"),
+                ["Asd:SiloPort"] = FreePort().ToString(),
+                ["Asd:GatewayPort"] = FreePort().ToString(),
+                ["Asd:ApiKeys:Operator:0"] = "op",
+            });
+        });
+        await app.StartAsync();
+        var http = new HttpClient { BaseAddress = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()) };
+        http.DefaultRequestHeaders.Add("X-Api-Key", "op");
+        return (app, http);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var (app, http) in _silos)
+        {
+            http.Dispose();
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+        _redis.Kill();
+        await _redis.WaitForExitAsync();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    [Fact]
+    public async Task Both_silos_serve_the_same_machines_and_state_lives_in_redis()
+    {
+        var random = new Random(1);
+        float[] Vector() => Enumerable.Range(0, 16).Select(_ => (float)random.NextDouble() - 0.5f).ToArray();
+        var enrollment = new EnrollmentRequest(Enumerable.Range(0, 30).Select(i => new EnrollmentClip(Vector(), i % 10 == 0)).ToList(), "enc-redis");
+        var (_, a) = _silos[0];
+        var (_, b) = _silos[1];
+        for (int m = 0; m < 12; m++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await a.PutAsJsonAsync($"/api/machines/redis.m{m}", new MachineSettings { Seed = (ulong)m })).StatusCode);
+            var enrolled = await b.PostAsJsonAsync($"/api/machines/redis.m{m}/enrollment", enrollment);
+            Assert.True(enrolled.IsSuccessStatusCode, await enrolled.Content.ReadAsStringAsync());
+        }
+        // Either silo answers for any machine, from the one activation the cluster holds.
+        for (int m = 0; m < 12; m++)
+            Assert.Equal(await a.GetStringAsync($"/api/machines/redis.m{m}"), await b.GetStringAsync($"/api/machines/redis.m{m}"));
+        var list = JsonDocument.Parse(await b.GetStringAsync("/api/machines")).RootElement;
+        Assert.Equal(12, list.GetArrayLength());
+
+        // Grain state is in Redis (the append-only file grows), not in a silo's memory.
+        Assert.True(Directory.EnumerateFiles(_dir, "*.aof*", SearchOption.AllDirectories).Any(f => new FileInfo(f).Length > 0),
+            "redis wrote no append-only file");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
