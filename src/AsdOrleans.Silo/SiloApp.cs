@@ -37,6 +37,9 @@ public static class SiloApp
                 silo.ConfigureEndpoints(System.Net.IPAddress.Loopback, options.SiloPort, options.GatewayPort);
                 silo.UseRedisClustering(options.Redis);
                 silo.AddRedisGrainStorage(MachineGrain.StorageName, o => o.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(options.Redis));
+                // Orleans' binary serializer for grain state, as in the embedded store (the silo-wide default is JSON).
+                silo.Services.AddOptions<Orleans.Persistence.RedisStorageOptions>(MachineGrain.StorageName)
+                    .Configure<Orleans.Serialization.Serializer>((o, serializer) => o.GrainStorageSerializer = new Orleans.Storage.OrleansGrainStorageSerializer(serializer));
             }
             // A backlog of clips waiting for the encoder is normal (an enrollment sends a machine's whole training
             // set at once: 210 × 10 s clips took 35 s at width 16 on 2 cores), so calls may take minutes.

@@ -99,6 +99,24 @@ public sealed class RedisClusterTests : IAsyncLifetime
         var list = JsonDocument.Parse(await b.GetStringAsync("/api/machines")).RootElement;
         Assert.Equal(12, list.GetArrayLength());
 
+        // State is stored with Orleans' binary serializer, not the silo-wide JSON default.
+        using (var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(_connection))
+        {
+            var server = redis.GetServers()[0];
+            var values = new List<byte[]>();
+            foreach (var key in server.Keys(pattern: "*redis.m*"))
+            {
+                var type = await redis.GetDatabase().KeyTypeAsync(key);
+                if (type == StackExchange.Redis.RedisType.Hash)
+                    values.AddRange((await redis.GetDatabase().HashGetAllAsync(key)).Select(e => (byte[])e.Value!));
+                else if (type == StackExchange.Redis.RedisType.String)
+                    values.Add((byte[])(await redis.GetDatabase().StringGetAsync(key))!);
+            }
+            Assert.NotEmpty(values);
+            Assert.DoesNotContain(values, v => v.Length > 1000 && v[0] == (byte)'{');
+            Assert.Contains(values, v => v.Length > 1000); // the machine state itself
+        }
+
         // Grain state is in Redis (the append-only file grows), not in a silo's memory.
         Assert.True(Directory.EnumerateFiles(_dir, "*.aof*", SearchOption.AllDirectories).Any(f => new FileInfo(f).Length > 0),
             "redis wrote no append-only file");
