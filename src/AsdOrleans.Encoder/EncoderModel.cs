@@ -52,6 +52,13 @@ public sealed class EncoderModel : IDisposable
         return new EncoderModel(encoder, complete, device);
     }
 
+    /// <summary>A freshly initialised (untrained) encoder with seeded weights: for benchmarks and tests.</summary>
+    public static EncoderModel Untrained(EncoderArchitecture architecture, ulong seed, Device device, LogStftSettings? frontEnd = null)
+    {
+        var encoder = TorchRuntime.CreateSeeded(seed, () => new AsdEncoder(architecture));
+        return FromEncoder(encoder, new EncoderModelInfo { Architecture = architecture, FrontEnd = frontEnd ?? LogStftSettings.Paper }, device);
+    }
+
     /// <summary>Embeds clips of any lengths (16 kHz mono samples) in one padded batch.</summary>
     public float[][] Embed(IReadOnlyList<float[]> waveforms)
     {

@@ -25,8 +25,7 @@ public sealed class ClusterCommandTests : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         var architecture = new EncoderArchitecture { Width = 4, EmbeddingDimension = 16 };
-        using var model = EncoderModel.FromEncoder(TorchRuntime.CreateSeeded(4, () => new AsdEncoder(architecture)),
-            new EncoderModelInfo { Architecture = architecture, FrontEnd = LogStftSettings.Paper }, TorchSharp.torch.CPU);
+        using var model = EncoderModel.Untrained(architecture, seed: 4, TorchSharp.torch.CPU);
         model.Save(Path.Combine(_dir, "tiny.asdm"));
         var plan = SynthPlan.Create(new SynthSettings { MachineTypes = 1, SourceTrain = 12, TargetTrain = 2, Test = 16, Seconds = 1, Seed = 2 });
         foreach (var clip in plan.Clips)

@@ -33,8 +33,7 @@ internal static class TestAudio
 
     public static EncoderModel UntrainedModel(EncoderArchitecture? architecture = null, long seed = 1)
     {
-        var encoder = TorchRuntime.CreateSeeded((ulong)seed, () => new AsdEncoder(architecture ?? Tiny));
-        return EncoderModel.FromEncoder(encoder, new EncoderModelInfo { Architecture = encoder.Architecture, FrontEnd = LogStftSettings.Paper, Classes = ["a", "b"] }, TorchSharp.torch.CPU);
+        return EncoderModel.Untrained(architecture ?? Tiny, (ulong)seed, TorchSharp.torch.CPU);
     }
 
     public static double MaxAbsDifference(float[] a, float[] b) => a.Zip(b, (x, y) => Math.Abs((double)x - y)).Max();

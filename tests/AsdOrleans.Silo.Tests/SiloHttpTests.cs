@@ -31,8 +31,7 @@ public sealed class SiloFixture : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         var architecture = new EncoderArchitecture { Width = 4, EmbeddingDimension = 16 };
-        Model = EncoderModel.FromEncoder(TorchRuntime.CreateSeeded(7, () => new AsdEncoder(architecture)),
-            new EncoderModelInfo { Architecture = architecture, FrontEnd = LogStftSettings.Paper }, TorchSharp.torch.CPU);
+        Model = EncoderModel.Untrained(architecture, seed: 7, TorchSharp.torch.CPU);
         string modelPath = Path.Combine(_dir, "tiny.asdm");
         Model.Save(modelPath);
         _app = SiloApp.Build([], builder =>

@@ -78,8 +78,7 @@ public sealed class SiloRestartTests : IDisposable
     public async Task Labels_pending_requests_and_their_audio_survive_a_restart()
     {
         var architecture = new EncoderArchitecture { Width = 4, EmbeddingDimension = 16 };
-        using var model = EncoderModel.FromEncoder(TorchRuntime.CreateSeeded(9, () => new AsdEncoder(architecture)),
-            new EncoderModelInfo { Architecture = architecture, FrontEnd = LogStftSettings.Paper }, TorchSharp.torch.CPU);
+        using var model = EncoderModel.Untrained(architecture, seed: 9, TorchSharp.torch.CPU);
         _modelPath = Path.Combine(_dir, "tiny.asdm");
         model.Save(_modelPath);
         var plan = SynthPlan.Create(new SynthSettings { MachineTypes = 1, SourceTrain = 12, TargetTrain = 2, Test = 8, Seconds = 1, Seed = 6 });

@@ -24,8 +24,7 @@ public static class EncoderBenchmark
         int samples = (int)(s.ClipSeconds * frontEnd.SampleRate);
         int frames = frontEnd.FrameCount(samples);
         double flopsPerClip = EncoderFlops.Forward(architecture, frames);
-        using var model = EncoderModel.FromEncoder(TorchRuntime.CreateSeeded(1, () => new AsdEncoder(architecture)),
-            new EncoderModelInfo { Architecture = architecture, FrontEnd = frontEnd }, device);
+        using var model = EncoderModel.Untrained(architecture, seed: 1, device, frontEnd);
         output.WriteLine($"encoder benchmark on {device} ({TorchRuntime.BuildBackend}, {get_num_threads()} Torch threads, {Environment.ProcessorCount} cores)");
         output.WriteLine($"width {s.Width}: {model.Info.ParameterCount:N0} parameters; clip {s.ClipSeconds:0.##} s = {frames} frames × {frontEnd.Bins} bins; " +
                          $"{flopsPerClip / 1e9:F1} GFLOP per clip (counted)");

@@ -19,8 +19,7 @@ public sealed class EncoderClusterFixture : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         var architecture = new EncoderArchitecture { Width = 4, EmbeddingDimension = 16 };
-        Model = EncoderModel.FromEncoder(TorchRuntime.CreateSeeded(5, () => new AsdEncoder(architecture)),
-            new EncoderModelInfo { Architecture = architecture, FrontEnd = LogStftSettings.Paper }, TorchSharp.torch.CPU);
+        Model = EncoderModel.Untrained(architecture, seed: 5, TorchSharp.torch.CPU);
         Model.Save(ModelPath);
         var builder = new TestClusterBuilder(1);
         builder.AddSiloBuilderConfigurator<SiloConfigurator>();
