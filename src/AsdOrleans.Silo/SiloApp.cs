@@ -7,6 +7,37 @@ namespace AsdOrleans.Silo;
 /// <summary>One silo host process: the grains and the HTTP API, embedded (localhost, SQLite) or in a Redis cluster.</summary>
 public static class SiloApp
 {
+    /// <summary>
+    /// Starts a silo on 127.0.0.1 with HTTP and Orleans on free ports (unless <paramref name="settings"/> names
+    /// them, as "Asd:SiloPort" …) and returns it with its HTTP address: for tests and in-process runs.
+    /// </summary>
+    public static async Task<(WebApplication App, Uri Address)> StartOnLoopbackAsync(IReadOnlyDictionary<string, string?> settings)
+    {
+        var app = Build([], builder =>
+        {
+            builder.WebHost.UseUrls("http://127.0.0.1:0");
+            var values = new Dictionary<string, string?>
+            {
+                ["Asd:SiloPort"] = FreeLoopbackPort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["Asd:GatewayPort"] = FreeLoopbackPort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            };
+            foreach (var (key, value) in settings) values[key] = value;
+            builder.Configuration.AddInMemoryCollection(values);
+        });
+        await app.StartAsync();
+        var addresses = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
+            .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses;
+        return (app, new Uri(addresses.First()));
+    }
+
+    /// <summary>A TCP port nothing listens on right now, on 127.0.0.1.</summary>
+    public static int FreeLoopbackPort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateBuilder(args);

@@ -34,23 +34,16 @@ public sealed class ClusterCommandTests : IAsyncLifetime
             Directory.CreateDirectory(folder);
             WavEncoder.WriteMono16(Path.Combine(folder, clip.FileName), ClipSynthesizer.Render(clip), 16_000);
         }
-        _app = SiloApp.Build([], builder =>
+        (_app, var address) = await SiloApp.StartOnLoopbackAsync(new Dictionary<string, string?>
         {
-            builder.WebHost.UseUrls("http://127.0.0.1:0");
-            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-            {
-                ["Asd:DataDirectory"] = Path.Combine(_dir, "data"),
-                ["Asd:ModelPath"] = Path.Combine(_dir, "tiny.asdm"),
-                ["Asd:Device"] = "cpu",
-                ["Asd:SiloPort"] = FreePort().ToString(),
-                ["Asd:GatewayPort"] = FreePort().ToString(),
-                ["Asd:ApiKeys:Device:0"] = "dev",
-                ["Asd:ApiKeys:Labeller:0"] = "lab",
-                ["Asd:ApiKeys:Operator:0"] = "op",
-            });
+            ["Asd:DataDirectory"] = Path.Combine(_dir, "data"),
+            ["Asd:ModelPath"] = Path.Combine(_dir, "tiny.asdm"),
+            ["Asd:Device"] = "cpu",
+            ["Asd:ApiKeys:Device:0"] = "dev",
+            ["Asd:ApiKeys:Labeller:0"] = "lab",
+            ["Asd:ApiKeys:Operator:0"] = "op",
         });
-        await _app.StartAsync();
-        _url = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        _url = address.ToString();
     }
 
     public async ValueTask DisposeAsync()
@@ -91,10 +84,4 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         Assert.Contains("not enrolled", error);
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

@@ -23,7 +23,7 @@ public sealed class RedisClusterTests : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        int port = FreePort();
+        int port = SiloApp.FreeLoopbackPort();
         var start = new ProcessStartInfo("redis-server",
             ["--port", port.ToString(), "--bind", "127.0.0.1", "--dir", _dir, "--appendonly", "yes", "--appendfsync", "always", "--save", ""])
         { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -45,23 +45,17 @@ public sealed class RedisClusterTests : IAsyncLifetime
             _silos.Add(await StartSilo());
     }
 
+
     private async Task<(WebApplication, HttpClient)> StartSilo()
     {
-        var app = SiloApp.Build([], builder =>
+        var (app, address) = await SiloApp.StartOnLoopbackAsync(new Dictionary<string, string?>
         {
-            builder.WebHost.UseUrls("http://127.0.0.1:0");
-            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-            {
-                ["Asd:Redis"] = _connection,
-                ["Asd:ClusterId"] = "test-" + Path.GetFileName(_dir),
-                ["Asd:DataDirectory"] = Path.Combine(_dir, "shared"),
-                ["Asd:SiloPort"] = FreePort().ToString(),
-                ["Asd:GatewayPort"] = FreePort().ToString(),
-                ["Asd:ApiKeys:Operator:0"] = "op",
-            });
+            ["Asd:Redis"] = _connection,
+            ["Asd:ClusterId"] = "test-" + Path.GetFileName(_dir),
+            ["Asd:DataDirectory"] = Path.Combine(_dir, "shared"),
+            ["Asd:ApiKeys:Operator:0"] = "op",
         });
-        await app.StartAsync();
-        var http = new HttpClient { BaseAddress = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()) };
+        var http = new HttpClient { BaseAddress = address };
         http.DefaultRequestHeaders.Add("X-Api-Key", "op");
         return (app, http);
     }
@@ -122,10 +116,4 @@ public sealed class RedisClusterTests : IAsyncLifetime
             "redis wrote no append-only file");
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

@@ -34,25 +34,17 @@ public sealed class SiloFixture : IAsyncLifetime
         Model = EncoderModel.Untrained(architecture, seed: 7, TorchSharp.torch.CPU);
         string modelPath = Path.Combine(_dir, "tiny.asdm");
         Model.Save(modelPath);
-        _app = SiloApp.Build([], builder =>
+        (_app, var address) = await SiloApp.StartOnLoopbackAsync(new Dictionary<string, string?>
         {
-            builder.WebHost.UseUrls("http://127.0.0.1:0");
-            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-            {
-                ["Asd:DataDirectory"] = DataDirectory,
-                ["Asd:ModelPath"] = modelPath,
-                ["Asd:Device"] = "cpu",
-                ["Asd:SiloPort"] = FreePort().ToString(),
-                ["Asd:GatewayPort"] = FreePort().ToString(),
-                ["Asd:MaxClipBytes"] = (1 << 20).ToString(),
-                ["Asd:ApiKeys:Device:0"] = DeviceKey,
-                ["Asd:ApiKeys:Labeller:0"] = LabellerKey,
-                ["Asd:ApiKeys:Operator:0"] = OperatorKey,
-            });
+            ["Asd:DataDirectory"] = DataDirectory,
+            ["Asd:ModelPath"] = modelPath,
+            ["Asd:Device"] = "cpu",
+            ["Asd:MaxClipBytes"] = (1 << 20).ToString(),
+            ["Asd:ApiKeys:Device:0"] = DeviceKey,
+            ["Asd:ApiKeys:Labeller:0"] = LabellerKey,
+            ["Asd:ApiKeys:Operator:0"] = OperatorKey,
         });
-        await _app.StartAsync();
-        string address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        Http.BaseAddress = new Uri(address);
+        Http.BaseAddress = address;
     }
 
     public async ValueTask DisposeAsync()
@@ -64,12 +56,6 @@ public sealed class SiloFixture : IAsyncLifetime
         Directory.Delete(_dir, recursive: true);
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }
 
 public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>

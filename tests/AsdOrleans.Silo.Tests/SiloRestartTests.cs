@@ -28,22 +28,15 @@ public sealed class SiloRestartTests : IDisposable
 
     private async Task<(WebApplication App, HttpClient Http)> Start()
     {
-        var app = SiloApp.Build([], builder =>
+        var (app, address) = await SiloApp.StartOnLoopbackAsync(new Dictionary<string, string?>
         {
-            builder.WebHost.UseUrls("http://127.0.0.1:0");
-            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-            {
-                ["Asd:DataDirectory"] = Path.Combine(_dir, "data"),
-                ["Asd:SiloPort"] = FreePort().ToString(),
-                ["Asd:GatewayPort"] = FreePort().ToString(),
-                ["Asd:ApiKeys:Operator:0"] = "op",
-                ["Asd:ApiKeys:Device:0"] = "dev",
-                ["Asd:ModelPath"] = _modelPath,
-                ["Asd:Device"] = "cpu",
-            });
+            ["Asd:DataDirectory"] = Path.Combine(_dir, "data"),
+            ["Asd:ApiKeys:Operator:0"] = "op",
+            ["Asd:ApiKeys:Device:0"] = "dev",
+            ["Asd:ModelPath"] = _modelPath,
+            ["Asd:Device"] = "cpu",
         });
-        await app.StartAsync();
-        var http = new HttpClient { BaseAddress = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()) };
+        var http = new HttpClient { BaseAddress = address };
         http.DefaultRequestHeaders.Add("X-Api-Key", "op");
         return (app, http);
     }
@@ -128,10 +121,4 @@ public sealed class SiloRestartTests : IDisposable
         http.Dispose();
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }
