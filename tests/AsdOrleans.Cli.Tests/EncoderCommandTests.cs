@@ -10,18 +10,7 @@ public sealed class EncoderCommandTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static string Mini
-    {
-        get
-        {
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            {
-                string candidate = Path.Combine(dir.FullName, "shared", "data", "dcase2023-mini");
-                if (Directory.Exists(candidate)) return candidate;
-            }
-            throw new InvalidOperationException("cannot find shared/data/dcase2023-mini above the test binaries");
-        }
-    }
+    private static string Mini => SharedData.Dcase2023Mini;
 
     private static readonly string[] TinyTraining =
         ["--epochs", "2", "--batch-size", "4", "--width", "4", "--embedding-dim", "16", "--seconds", "0.5", "--seed", "1", "--device", "cpu"];

@@ -309,18 +309,7 @@ public sealed class MetricsCommandTests : IDisposable
         return (Write("d1.csv", csv.ToString()), d1.GetProperty("expected").Clone());
     }
 
-    private static JsonDocument LoadVectors()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "shared", "data", "metric_vectors.json");
-            if (File.Exists(candidate))
-                return JsonDocument.Parse(File.ReadAllText(candidate));
-        }
-        throw new FileNotFoundException(
-            $"shared/data/metric_vectors.json not found in any ancestor of {AppContext.BaseDirectory}; " +
-            "it is expected beside the repository (the repository's parent directory holds shared/).");
-    }
+    private static JsonDocument LoadVectors() => JsonDocument.Parse(File.ReadAllText(SharedData.MetricVectors));
 
     /// <summary>40 clips: 10 per (domain, label), scores on a coarse grid so ties occur.</summary>
     private static Machine GenerateMachine(string name, int seed, bool devNames)

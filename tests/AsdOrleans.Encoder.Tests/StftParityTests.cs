@@ -9,14 +9,7 @@ namespace AsdOrleans.Encoder.Tests;
 public class StftParityTests
 {
     private static string MiniClip(string machine)
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "shared", "data", "dcase2023-mini", "dev_data", "raw", machine, "train");
-            if (Directory.Exists(candidate)) return Directory.EnumerateFiles(candidate, "*.wav").Order().First();
-        }
-        throw new InvalidOperationException("cannot find shared/data/dcase2023-mini above the test binaries");
-    }
+        => Directory.EnumerateFiles(Path.Combine(SharedData.Dcase2023Mini, "dev_data", "raw", machine, "train"), "*.wav").Order().First();
 
     public static TheoryData<string> Signals => ["fan", "ToyCar", "bearing", "noise", "silence-then-tone"];
 

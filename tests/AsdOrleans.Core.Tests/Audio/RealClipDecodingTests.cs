@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using AsdOrleans.Core.Audio;
 using AsdOrleans.Core.Features;
-using AsdOrleans.Core.Tests.Data;
 
 namespace AsdOrleans.Core.Tests.Audio;
 

@@ -333,18 +333,5 @@ internal static class MetricVectors
 
     public static JsonDocument Document => Lazy.Value;
 
-    public static string Locate()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "shared", "data", "metric_vectors.json");
-            if (File.Exists(candidate))
-                return candidate;
-        }
-        throw new FileNotFoundException(
-            $"shared/data/metric_vectors.json not found in any ancestor of {AppContext.BaseDirectory}; " +
-            "it is expected beside the repository (the repository's parent directory holds shared/).");
-    }
-
-    private static JsonDocument Load() => JsonDocument.Parse(File.ReadAllText(Locate()));
+    private static JsonDocument Load() => JsonDocument.Parse(File.ReadAllText(SharedData.MetricVectors));
 }
