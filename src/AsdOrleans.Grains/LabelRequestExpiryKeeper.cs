@@ -30,19 +30,25 @@ internal sealed class LabelRequestExpiryKeeper(
         var due = LabelRequestExpiry.Due(state(), now, _ttl);
         if (due.Count == 0)
             return;
-        foreach (var request in due)
+        RemoveAudio(due.Select(d => d.ClipId));
+        await persist(s => LabelRequestExpiry.MarkExpired(s, due, now));
+        logger.LogInformation("machine {Machine}: {Count} label request(s) expired unanswered after {Ttl}", machineId, due.Count, _ttl);
+    }
+
+    /// <summary>Removes the stored audio of requests that are dropped (expired, or cleared by a re-enrollment).</summary>
+    public void RemoveAudio(IEnumerable<string> clipIds)
+    {
+        foreach (var clipId in clipIds)
         {
             try
             {
-                _audio?.Remove(machineId, request.ClipId);
+                _audio?.Remove(machineId, clipId);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                logger.LogWarning(e, "machine {Machine}: could not remove the audio of expired clip {Clip}", machineId, request.ClipId);
+                logger.LogWarning(e, "machine {Machine}: could not remove the audio of dropped clip {Clip}", machineId, clipId);
             }
         }
-        await persist(s => LabelRequestExpiry.MarkExpired(s, due, now));
-        logger.LogInformation("machine {Machine}: {Count} label request(s) expired unanswered after {Ttl}", machineId, due.Count, _ttl);
     }
 
     /// <summary>Registers the reminder when requests are pending and it is not, removes it when none are. A failure is

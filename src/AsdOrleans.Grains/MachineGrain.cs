@@ -66,6 +66,7 @@ public sealed class MachineGrain(
             throw new ArgumentException($"machine {MachineId}: enrollment needs the encoder model version of its embeddings");
         var clips = request.Clips.Select(c => new CoreEnrollmentClip(c.Embedding ?? throw new ArgumentException("an enrollment clip has no embedding"), c.IsTargetDomain)).ToList();
         var model = MachineModel.Enroll(state.State.Settings.ToConfig(MachineId), clips, request.ModelVersion);
+        var dropped = state.State.Pending.Keys.ToList();
         await Persist(s =>
         {
             s.Model = model.Serialize();
@@ -74,7 +75,12 @@ public sealed class MachineGrain(
             s.AnsweredOrder.Clear();
             s.RecentVerdicts.Clear();
             s.RecentOrder.Clear();
+            s.Expired.Clear();
+            s.ExpiredOrder.Clear();
+            s.ExpiredCount = 0;
         });
+        Expiry.RemoveAudio(dropped); // after the write: a crash in between costs orphaned files, never a request without audio
+        await Expiry.SyncReminder();
         _model = model;
         logger.LogInformation("machine {Machine} enrolled from {Clips} clips, model {Version}", MachineId, clips.Count, request.ModelVersion);
         return Status();

@@ -30,6 +30,6 @@ public sealed class MachineGrainState
     /// <summary>Recently expired requests (clip id → when), so a late label is told "expired", not "unknown clip".</summary>
     [Id(7)] public Dictionary<string, DateTimeOffset> Expired { get; set; } = [];
     [Id(8)] public List<string> ExpiredOrder { get; set; } = [];
-    /// <summary>All requests expired since enrollment.</summary>
+    /// <summary>All requests expired since the last enrollment.</summary>
     [Id(9)] public long ExpiredCount { get; set; }
 }

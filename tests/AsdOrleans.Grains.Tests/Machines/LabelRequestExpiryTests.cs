@@ -187,6 +187,34 @@ public sealed class LabelRequestExpiryTests : IDisposable
     }
 
     [Fact]
+    public async Task Re_enrollment_drops_pending_requests_with_their_audio_and_the_reminder()
+    {
+        const string machine = "expiry.reenroll-1";
+        var audio = new FolderAudio(_folder.File("clips"));
+        var cluster = await StartSilo(TimeSpan.FromHours(1), audio);
+        try
+        {
+            var grain = cluster.Client.GetGrain<IMachineGrain>(machine);
+            var enrollment = new EnrollmentRequest(Plant.Records.Where(r => !r.IsTest).Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model);
+            await grain.Configure(new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 6 });
+            await grain.Enroll(enrollment);
+            Directory.CreateDirectory(Path.GetDirectoryName(audio.PathOf(machine, "c-1"))!);
+            await File.WriteAllBytesAsync(audio.PathOf(machine, "c-1"), [1, 2, 3]);
+            Assert.True((await grain.ProcessClip(new ClipSubmission("c-1", Plant.Records.First(r => r.IsTest).Embedding, Model, audio.PathOf(machine, "c-1")))).LabelRequested);
+            Assert.Equal(1, ReminderRows(machine));
+
+            await grain.Enroll(enrollment);
+            Assert.False(File.Exists(audio.PathOf(machine, "c-1")), "a re-enrollment removes the audio of the requests it drops");
+            Assert.Equal(0, ReminderRows(machine));
+            Assert.Empty(await grain.GetPendingLabelRequests(10));
+        }
+        finally
+        {
+            await Stop(cluster);
+        }
+    }
+
+    [Fact]
     public async Task An_expired_request_is_never_listed_even_before_its_reminder_ticks()
     {
         const string machine = "expiry.listing-1";
