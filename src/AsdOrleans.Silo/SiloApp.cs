@@ -90,6 +90,7 @@ public static class SiloApp
                 silo.Services.AddOptions<Orleans.Persistence.RedisStorageOptions>(MachineGrain.StorageName)
                     .Configure<Orleans.Serialization.Serializer>((o, serializer) => o.GrainStorageSerializer = new Orleans.Storage.OrleansGrainStorageSerializer(serializer));
             }
+            silo.AddAsdRemindersAndExpiry(options, builder.Configuration);
             // A backlog of clips waiting for the encoder is normal (an enrollment sends a machine's whole training
             // set at once: 210 × 10 s clips took 35 s at width 16 on 2 cores), so calls may take minutes.
             silo.Configure<Orleans.Configuration.SiloMessagingOptions>(m => m.ResponseTimeout = TimeSpan.FromMinutes(5));
