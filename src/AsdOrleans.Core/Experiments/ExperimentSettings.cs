@@ -77,6 +77,6 @@ public sealed record ExperimentSettings
     private static void RequireDistinct<T>(string name, IReadOnlyList<T> values)
     {
         if (values.Count == 0) throw new ArgumentException($"at least one {name} value is needed");
-        if (values.Distinct().Count() != values.Count) throw new ArgumentException($"a {name} value is listed twice");
+        if (values.Distinct().Count() != values.Count) throw new ArgumentException($"{name}: a value is listed twice");
     }
 }
