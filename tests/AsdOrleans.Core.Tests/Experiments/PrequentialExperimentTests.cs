@@ -47,7 +47,7 @@ public class PrequentialExperimentTests
         var run = plan.Runs.First(r => r.Strategy == QueryStrategyKind.Hybrid && r.Budget == 0.1 && r.Trial == 1);
         var machine = plan.Machines[run.MachineIndex];
         var trace = PrequentialExperiment.RunInProcess(machine, run);
-        var model = Machines.MachineModel.Enroll(run.Config, machine.Training.ToList());
+        var model = AsdOrleans.Core.Machines.MachineModel.Enroll(run.Config, machine.Training.ToList());
         for (int i = 0; i < run.Order.Length; i++)
         {
             var record = machine.TestRecords[run.Order[i]];
@@ -55,7 +55,7 @@ public class PrequentialExperimentTests
             Assert.Equal(trace.Scores[i], outcome.Score);
             Assert.Equal(trace.Queried[i], outcome.LabelRequested);
             if (outcome.LabelRequested)
-                model.ApplyLabel(record.Embedding, outcome.Score, record.IsAnomaly ? Machines.ClipLabel.Anomalous : Machines.ClipLabel.Normal);
+                model.ApplyLabel(record.Embedding, outcome.Score, record.IsAnomaly ? AsdOrleans.Core.Machines.ClipLabel.Anomalous : AsdOrleans.Core.Machines.ClipLabel.Normal);
         }
         Assert.Contains(true, trace.Queried);
     }
