@@ -44,8 +44,8 @@ public static class ExperimentReport
         md.AppendLine($"| k-means centres, decision quantile | {settings.Method.SourceClusters}, {F(settings.Method.DecisionQuantile)} |");
         md.AppendLine($"| runs | {run.Mode}; {run.ComputedRuns} streams computed (offline streams are shared by every strategy, budget 0 and sweep point) |");
         if (run.Embedding is { } e)
-            md.AppendLine($"| embedding | {e.Clips} clips, {e.FromCache} from the cache, {e.Embedded} embedded, {e.Elapsed.TotalSeconds:F1} s |");
-        md.AppendLine($"| prequential loop | {run.Loop.TotalSeconds:F1} s |").AppendLine();
+            md.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| embedding | {e.Clips} clips, {e.FromCache} from the cache, {e.Embedded} embedded, {e.Elapsed.TotalSeconds:F1} s |"));
+        md.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| prequential loop | {run.Loop.TotalSeconds:F1} s |")).AppendLine();
         md.AppendLine("Every value is the mean over trials with its Student-t 95% confidence interval in brackets. Harmonic means are taken")
           .AppendLine("across machine types within a trial (as the DCASE evaluator does), then averaged over trials.").AppendLine();
 
@@ -67,7 +67,7 @@ public static class ExperimentReport
                 {
                     string Cell(string metric) => Interval(lookup[(point, ExperimentSummary.HarmonicMeanMachine, strategy, budget, metric)]);
                     md.AppendLine($"| {strategy.ToName()} | {F(budget)} | {Cell("auc")} | {Cell("pauc")} | {Cell("auc_source")} | {Cell("auc_target")} | "
-                        + $"{Cell(ExperimentSummary.OfficialScore)} | {lookup[(point, ExperimentSummary.HarmonicMeanMachine, strategy, budget, "realised_budget")].Mean:0.000} |");
+                        + $"{Cell(ExperimentSummary.OfficialScore)} | {M(lookup[(point, ExperimentSummary.HarmonicMeanMachine, strategy, budget, "realised_budget")].Mean)} |");
                 }
             md.AppendLine();
             md.AppendLine($"## Per machine type: AUC / pAUC{suffix}").AppendLine();
@@ -76,7 +76,7 @@ public static class ExperimentReport
             foreach (var machine in machines)
                 foreach (var strategy in settings.Strategies)
                     md.AppendLine($"| {machine} | {strategy.ToName()} | " + string.Join(" | ", settings.Budgets.Select(b =>
-                        $"{lookup[(point, machine, strategy, b, "auc")].Mean:0.000} / {lookup[(point, machine, strategy, b, "pauc")].Mean:0.000}")) + " |");
+                        $"{M(lookup[(point, machine, strategy, b, "auc")].Mean)} / {M(lookup[(point, machine, strategy, b, "pauc")].Mean)}")) + " |");
             md.AppendLine();
             var figures = run.Figures.Where(f => settings.Points.Count == 1 || f.Contains(point.Label, StringComparison.Ordinal)).ToList();
             if (figures.Count > 0)
@@ -147,5 +147,6 @@ public static class ExperimentReport
             : string.Create(CultureInfo.InvariantCulture, $"{row.Mean:0.000} [{row.Ci95Low:0.000}, {row.Ci95High:0.000}]");
 
     private static string F(double value) => value.ToString("0.###", CultureInfo.InvariantCulture);
+    private static string M(double value) => value.ToString("0.000", CultureInfo.InvariantCulture);
     private static string R(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 }
