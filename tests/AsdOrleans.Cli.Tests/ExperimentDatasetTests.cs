@@ -92,6 +92,7 @@ public sealed class ExperimentDatasetTests : IAsyncLifetime
         Assert.Contains($"asd experiment --data {Plant} --model {Model}", report);
         Assert.Contains("## Table 1 analogue: the offline model", report);
         Assert.Contains("![auc_hmean](figures/auc_hmean.png)", report);
+        Assert.Contains("| b | AUC random − offline | AUC hybrid − offline | pAUC random − offline | pAUC hybrid − offline | pAUC hybrid − random |", report);
         var table1 = ReadCsv(Path.Combine(run, "table1.csv"));
         Assert.Equal(1 + 3 * 4, table1.Count); // 2 machine types + hmean, 4 metrics
     }

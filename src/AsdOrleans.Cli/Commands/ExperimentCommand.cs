@@ -189,7 +189,7 @@ public static class ExperimentCommand
         ExperimentSummary.WriteSummary(Path.Combine(outputFolder, "summary.csv"), summary);
         EvaluatorFiles.Write(outputFolder, outcomes, settings.Points.Count > 1);
         var figures = ExperimentFigures.Write(outputFolder, summary, settings);
-        ExperimentReport.Write(outputFolder, summary, settings, new RunDescription(inputs.CommandLine, inputs.Source, inputs.ModelVersion, inputs.Embedding,
+        ExperimentReport.Write(outputFolder, results, summary, settings, new RunDescription(inputs.CommandLine, inputs.Source, inputs.ModelVersion, inputs.Embedding,
             loop, inputs.Mode, computedRuns, figures));
         SummaryTable.Print(Terminal.For(output), summary, table, settings);
         output.WriteLine($"{results.Count} runs ({computedRuns} streams computed, {inputs.Mode}) in {loop.TotalSeconds:F1} s; "

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using AsdOrleans.Core.Experiments;
 using AsdOrleans.Core.Io;
+using AsdOrleans.Core.Metrics;
 using AsdOrleans.Core.Strategies;
 
 namespace AsdOrleans.Cli.Experiments;
@@ -19,7 +20,7 @@ public static class ExperimentReport
     private static readonly (string Metric, string Label)[] TableOneMetrics =
         [("auc_source", "AUC (source)"), ("auc_target", "AUC (target)"), ("auc", "AUC (mixed)"), ("pauc", "pAUC")];
 
-    public static void Write(string runFolder, IReadOnlyList<SummaryRow> summary, ExperimentSettings settings, RunDescription run)
+    public static void Write(string runFolder, IReadOnlyList<TrialResult> results, IReadOnlyList<SummaryRow> summary, ExperimentSettings settings, RunDescription run)
     {
         var lookup = summary.ToDictionary(r => (r.Point, r.Machine, r.Strategy, r.Budget, r.Metric));
         var machines = summary.Select(r => r.Machine).Where(m => m != ExperimentSummary.HarmonicMeanMachine).Distinct().Order(StringComparer.Ordinal).ToList();
@@ -78,6 +79,7 @@ public static class ExperimentReport
                     md.AppendLine($"| {machine} | {strategy.ToName()} | " + string.Join(" | ", settings.Budgets.Select(b =>
                         $"{M(lookup[(point, machine, strategy, b, "auc")].Mean)} / {M(lookup[(point, machine, strategy, b, "pauc")].Mean)}")) + " |");
             md.AppendLine();
+            AppendPairedDifferences(md, results, settings, point, suffix);
             var figures = run.Figures.Where(f => settings.Points.Count == 1 || f.Contains(point.Label, StringComparison.Ordinal)).ToList();
             if (figures.Count > 0)
             {
@@ -111,6 +113,46 @@ public static class ExperimentReport
         md.AppendLine($"- `{ExperimentFigures.Folder}/`: AUC and pAUC against budget (the paper's Figures 3 and 4).");
         AtomicFile.WriteAllText(Path.Combine(runFolder, "report.md"), md.ToString());
     }
+
+    /// <summary>
+    /// Differences within a trial (same stream order and seeds), harmonic mean across machine types per trial, then
+    /// mean and 95% interval over trials: each strategy's AUC and pAUC against the offline model, and hybrid's pAUC
+    /// against every other strategy.
+    /// </summary>
+    private static void AppendPairedDifferences(StringBuilder md, IReadOnlyList<TrialResult> results, ExperimentSettings settings, SweepPoint point, string suffix)
+    {
+        var offline = OfflineKey(settings);
+        var byRun = results.Where(r => r.Point == point).GroupBy(r => (r.Strategy, r.Budget, r.Trial)).ToDictionary(g => g.Key, g => g.ToList());
+        double H(QueryStrategyKind strategy, double budget, int trial, Func<TrialResult, double> metric)
+            => DetectionMetrics.HarmonicMean(byRun[(strategy, budget, trial)].Select(metric).ToArray());
+        string Difference(Func<int, double> perTrial)
+        {
+            var (mean, low, high) = ExperimentSummary.MeanWithConfidence(Enumerable.Range(0, settings.Trials).Select(perTrial).ToList());
+            return double.IsNaN(low) ? Signed(mean) : $"{Signed(mean)} [{Signed(low)}, {Signed(high)}]";
+        }
+        var strategies = settings.Strategies.Where(s => s != QueryStrategyKind.None).ToList();
+        var budgets = settings.Budgets.Where(b => b > 0).ToList();
+        if (strategies.Count == 0 || budgets.Count == 0)
+            return;
+        var columns = new List<(string Header, Func<double, int, double> Value)>();
+        foreach (var strategy in strategies)
+            columns.Add(($"AUC {strategy.ToName()} − offline", (b, t) => H(strategy, b, t, r => r.Auc) - H(offline.Strategy, offline.Budget, t, r => r.Auc)));
+        foreach (var strategy in strategies)
+            columns.Add(($"pAUC {strategy.ToName()} − offline", (b, t) => H(strategy, b, t, r => r.PartialAuc) - H(offline.Strategy, offline.Budget, t, r => r.PartialAuc)));
+        if (strategies.Contains(QueryStrategyKind.Hybrid))
+            foreach (var other in strategies.Where(s => s != QueryStrategyKind.Hybrid))
+                columns.Add(($"pAUC hybrid − {other.ToName()}", (b, t) => H(QueryStrategyKind.Hybrid, b, t, r => r.PartialAuc) - H(other, b, t, r => r.PartialAuc)));
+        md.AppendLine($"## Paired differences{suffix}").AppendLine();
+        md.AppendLine("Per trial (same stream order and seeds for every strategy), harmonic mean across machine types, then the difference;")
+          .AppendLine("mean [95% CI] over trials. An interval that excludes 0 is a difference these trials resolve.").AppendLine();
+        md.AppendLine("| b | " + string.Join(" | ", columns.Select(c => c.Header)) + " |");
+        md.AppendLine("|---|" + string.Concat(columns.Select(_ => "---|")));
+        foreach (var budget in budgets)
+            md.AppendLine($"| {F(budget)} | " + string.Join(" | ", columns.Select(c => Difference(t => c.Value(budget, t)))) + " |");
+        md.AppendLine();
+    }
+
+    private static string Signed(double value) => value.ToString("+0.000;−0.000;0.000", CultureInfo.InvariantCulture);
 
     /// <summary>The summary key of the offline model: (none, 0) when run, else any strategy at budget 0, else none at any budget.</summary>
     public static (QueryStrategyKind Strategy, double Budget) OfflineKey(ExperimentSettings settings)
