@@ -43,7 +43,7 @@ public static class DemoPlant
                         Progress = progress,
                         Cancellation = cancellation,
                         CommandLine = SynthCommand.CommandLine(InstanceFolder(plantFolder, instance), plan.Settings),
-                    }));
+                    }), linesWhenRedirected: true);
             }
             AtomicFile.WriteAllText(Path.Combine(plantFolder, FingerprintFile), settings.PlantFingerprint + "\n");
             writer.WriteLine($"plant: {settings.MachineTypes} machine types × {settings.MachinesPerType} machines, " +
