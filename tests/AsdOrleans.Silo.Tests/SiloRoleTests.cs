@@ -11,6 +11,7 @@ using AsdOrleans.Grains.Encoding;
 using AsdOrleans.Grains.Placement;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using Orleans.Runtime.Placement;
 using Orleans.Runtime.MembershipService.SiloMetadata;
 
 namespace AsdOrleans.Silo.Tests;
@@ -139,16 +140,28 @@ public sealed class SiloRoleTests : IAsyncLifetime
             Assert.True(double.IsFinite(score) && score >= 0, $"score {score}");
         }
 
+        // Asked outright to activate a machine on C (a placement hint, which every placement director honours when
+        // the silo is a candidate), Orleans still places it on A or B: the role filter removed C from the candidates.
+        RequestContext.Set(IPlacementDirector.PlacementHintKey, C.Address);
+        try
+        {
+            await C.App.Services.GetRequiredService<IClusterClient>().GetGrain<IMachineGrain>("roles.hinted").Configure(new MachineSettings());
+        }
+        finally
+        {
+            RequestContext.Clear();
+        }
+
         var management = B.App.Services.GetRequiredService<IClusterClient>().GetGrain<IManagementGrain>(0);
         // Stateless workers are counted per silo but not listed one by one (they sit behind one worker context).
         var workers = (await management.GetSimpleGrainStatistics())
             .Where(a => a.GrainType.Contains(nameof(EncoderWorkerGrain), StringComparison.Ordinal) && a.ActivationCount > 0).ToList();
         var activations = await management.GetDetailedGrainStatistics();
         var machineGrains = activations.Where(a => a.GrainType.Contains(nameof(Grains.MachineGrain), StringComparison.Ordinal)
-            && a.GrainId.Key.ToString()!.StartsWith("roles.m", StringComparison.Ordinal)).ToList();
+            && a.GrainId.Key.ToString()!.StartsWith("roles.", StringComparison.Ordinal)).ToList();
         Assert.NotEmpty(workers);
         Assert.All(workers, w => Assert.True(w.SiloAddress.Equals(A.Address) || w.SiloAddress.Equals(C.Address), $"encoder worker on {w.SiloAddress}"));
-        Assert.Equal(machines.Count, machineGrains.Count);
+        Assert.Equal(machines.Count + 1, machineGrains.Count);
         Assert.All(machineGrains, m => Assert.True(m.SiloAddress.Equals(A.Address) || m.SiloAddress.Equals(B.Address), $"machine grain on {m.SiloAddress}"));
 
         // B never loaded a model (it has none); the encoder silos did the embedding between them.
