@@ -18,6 +18,7 @@ public static class SiloWebSurface
     /// <summary>Services for the OpenAPI document (the dashboard's are added on the silo builder: AddDashboard).</summary>
     public static WebApplicationBuilder AddAsdWebSurface(this WebApplicationBuilder builder)
     {
+        builder.Services.AddExceptionHandler<MissingRoleHandler>();
         builder.Services.AddOpenApi(options =>
         {
             options.AddDocumentTransformer((document, _, _) =>
@@ -70,6 +71,34 @@ public static class SiloWebSurface
                 };
             });
         return app;
+    }
+}
+
+/// <summary>A grain whose role no active silo has: 503 with what to start, instead of a bare 500.</summary>
+internal sealed class MissingRoleHandler(IProblemDetailsService problems) : Microsoft.AspNetCore.Diagnostics.IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken cancellation)
+    {
+        var missing = Chain(exception).OfType<AsdOrleans.Grains.Placement.NoSiloWithRoleException>().FirstOrDefault();
+        if (missing is null) return false;
+        http.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+        http.Response.Headers.RetryAfter = "30";
+        return await problems.TryWriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = http,
+            Exception = exception,
+            ProblemDetails = { Status = StatusCodes.Status503ServiceUnavailable, Title = "No silo with the needed role", Detail = missing.Message },
+        });
+    }
+
+    private static IEnumerable<Exception> Chain(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+        {
+            if (e is AggregateException aggregate)
+                foreach (var inner in aggregate.InnerExceptions.SelectMany(Chain)) yield return inner;
+            yield return e;
+        }
     }
 }
 

@@ -191,3 +191,47 @@ public sealed class SiloRoleParsingTests
         Assert.False(SiloRoles.Includes(null, SiloRoles.Encoder));
     }
 }
+
+/// <summary>A cluster that lacks a role answers the calls that need it with 503 and what to start, and stores nothing.</summary>
+public sealed class MissingRoleTests
+{
+    [Theory]
+    [InlineData("machines", "encoder")]
+    [InlineData("encoder", "machines")]
+    public async Task A_call_needing_an_absent_role_is_a_503_naming_the_role(string roles, string missing)
+    {
+        var dir = Directory.CreateTempSubdirectory("asd-missing-role-").FullName;
+        var (app, address) = await SiloApp.StartOnLoopbackAsync(new Dictionary<string, string?>
+        {
+            ["Asd:DataDirectory"] = dir,
+            ["Asd:Roles"] = roles,
+            ["Asd:ApiKeys:Operator:0"] = "op",
+            ["Asd:ApiKeys:Device:0"] = "dev",
+        });
+        try
+        {
+            using var http = new HttpClient { BaseAddress = address };
+            using var request = missing == SiloRoles.Encoder
+                ? new HttpRequestMessage(HttpMethod.Post, "/api/machines/lonely.m1/clips?clipId=c1")
+                {
+                    Content = new ByteArrayContent(WavEncoder.EncodeMono16(new float[16_000], 16_000)) { Headers = { ContentType = new MediaTypeHeaderValue("audio/wav") } },
+                }
+                : new HttpRequestMessage(HttpMethod.Put, "/api/machines/lonely.m1") { Content = JsonContent.Create(new MachineSettings()) };
+            request.Headers.Add("X-Api-Key", missing == SiloRoles.Encoder ? "dev" : "op");
+            var response = await http.SendAsync(request);
+            string body = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.ServiceUnavailable, $"{response.StatusCode}: {body}");
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            Assert.Contains($"no active silo has the {missing} role", body);
+            Assert.Empty(Directory.EnumerateFiles(dir, "*.wav", SearchOption.AllDirectories));
+            if (missing == SiloRoles.Machines)
+                Assert.Equal(HttpStatusCode.ServiceUnavailable, (await http.GetAsync("/readyz")).StatusCode);
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}

@@ -80,13 +80,25 @@ public sealed class SiloRoleFilter(string role) : PlacementFilterStrategy(order:
 
 /// <summary>
 /// Keeps the candidate silos that publish the role. A silo whose metadata has not reached this silo yet is not a
-/// candidate; when none is left, placement fails with "no active nodes are compatible" rather than ignore the role.
+/// candidate; when none is left, placement fails with <see cref="NoSiloWithRoleException"/> rather than ignore the role.
 /// </summary>
 public sealed class SiloRoleFilterDirector(ISiloMetadataCache metadata) : IPlacementFilterDirector
 {
     public IEnumerable<SiloAddress> Filter(PlacementFilterStrategy filterStrategy, PlacementTarget target, IEnumerable<SiloAddress> silos)
     {
         string role = ((SiloRoleFilter)filterStrategy).Role;
-        return silos.Where(silo => SiloRoles.Includes(metadata.GetSiloMetadata(silo).Metadata.GetValueOrDefault(SiloRoles.MetadataKey), role));
+        var kept = silos.Where(silo => SiloRoles.Includes(metadata.GetSiloMetadata(silo).Metadata.GetValueOrDefault(SiloRoles.MetadataKey), role)).ToList();
+        return kept.Count > 0 ? kept : throw new NoSiloWithRoleException(role, target.GrainIdentity.Type.ToString());
     }
+}
+
+/// <summary>No active silo of the cluster has the role a grain needs (the HTTP API answers 503).</summary>
+[GenerateSerializer, Alias("AsdOrleans.NoSiloWithRoleException")]
+public sealed class NoSiloWithRoleException : OrleansException
+{
+    [Id(0)] public string Role { get; private set; }
+
+    public NoSiloWithRoleException(string role, string grainType)
+        : base($"no active silo has the {role} role, which {grainType} grains need; start one (asd silo --roles {role})")
+        => Role = role;
 }
