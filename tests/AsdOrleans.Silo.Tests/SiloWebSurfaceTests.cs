@@ -148,12 +148,18 @@ public sealed class SiloWebSurfaceTests(WebSurfaceFixture silo) : IClassFixture<
             Assert.Contains(security.EnumerateArray(), requirement => requirement.TryGetProperty("ApiKey", out _));
             Assert.Contains("Role: ", operation.GetProperty("description").GetString());
             var responses = operation.GetProperty("responses");
+            Assert.True(responses.TryGetProperty("200", out _), $"{method.ToUpperInvariant()} {path}: no 200 response");
             foreach (var status in new[] { "401", "403" })
                 Assert.True(responses.GetProperty(status).GetProperty("content").TryGetProperty("application/problem+json", out _),
                     $"{method.ToUpperInvariant()} {path}: no {status} problem response");
         }
         // A route's own problems are described too, and the dashboard's endpoints are not part of the API.
-        Assert.True(paths.GetProperty("/api/machines/{id}/clips").GetProperty("post").GetProperty("responses").TryGetProperty("413", out _));
+        var clips = paths.GetProperty("/api/machines/{id}/clips").GetProperty("post").GetProperty("responses");
+        Assert.True(clips.TryGetProperty("413", out _));
+        var verdict = clips.GetProperty("200").GetProperty("content").GetProperty("application/json").GetProperty("schema");
+        string verdictSchema = verdict.GetProperty("$ref").GetString()!.Split('/')[^1];
+        var verdictFields = document.GetProperty("components").GetProperty("schemas").GetProperty(verdictSchema).GetProperty("properties");
+        Assert.Equal(["clipId", "score", "anomalous", "labelRequested"], verdictFields.EnumerateObject().Select(p => p.Name));
         Assert.DoesNotContain(paths.EnumerateObject(), p => p.Name.StartsWith("/dashboard", StringComparison.Ordinal));
     }
 
