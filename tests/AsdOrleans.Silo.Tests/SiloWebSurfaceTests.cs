@@ -156,6 +156,7 @@ public sealed class SiloWebSurfaceTests(WebSurfaceFixture silo) : IClassFixture<
         // A route's own problems are described too, and the dashboard's endpoints are not part of the API.
         var clips = paths.GetProperty("/api/machines/{id}/clips").GetProperty("post").GetProperty("responses");
         Assert.True(clips.TryGetProperty("413", out _));
+        Assert.True(clips.TryGetProperty("503", out _), "a cluster without an encoder silo answers 503");
         var verdict = clips.GetProperty("200").GetProperty("content").GetProperty("application/json").GetProperty("schema");
         string verdictSchema = verdict.GetProperty("$ref").GetString()!.Split('/')[^1];
         var verdictFields = document.GetProperty("components").GetProperty("schemas").GetProperty(verdictSchema).GetProperty("properties");
