@@ -1,8 +1,8 @@
 using AsdOrleans.Grains;
 using AsdOrleans.Grains.Encoding;
 using AsdOrleans.Grains.Placement;
-using Orleans.Dashboard;
 using AsdOrleans.Grains.Storage;
+using Orleans.Dashboard;
 
 namespace AsdOrleans.Silo;
 
