@@ -25,16 +25,20 @@ public sealed class SiloCommandTests
     }
 
     [Fact]
-    public async Task A_machines_only_silo_process_serves_the_api_description_and_the_dashboard()
+    public async Task A_machines_only_silo_process_configured_by_environment_serves_the_api_description_and_the_dashboard()
     {
         var data = Directory.CreateTempSubdirectory("asd-cli-silo-").FullName;
         int http = SiloApp.FreeLoopbackPort();
         var start = new ProcessStartInfo("dotnet",
         [
-            Path.Combine(AppContext.BaseDirectory, "asd.dll"), "silo", "--roles", "machines", "--urls", $"http://127.0.0.1:{http}",
-            "--data-dir", data, "--silo-port", SiloApp.FreeLoopbackPort().ToString(), "--gateway-port", SiloApp.FreeLoopbackPort().ToString(),
+            Path.Combine(AppContext.BaseDirectory, "asd.dll"), "silo", "--urls", $"http://127.0.0.1:{http}",
+            "--silo-port", SiloApp.FreeLoopbackPort().ToString(), "--gateway-port", SiloApp.FreeLoopbackPort().ToString(),
         ])
         { RedirectStandardOutput = true, RedirectStandardError = true };
+        // Containers configure a silo through the environment: options left out must not override it with their defaults.
+        start.Environment["Asd__Roles"] = "machines";
+        start.Environment["Asd__DataDirectory"] = data;
+        start.Environment["Asd__ApiKeys__Operator__0"] = "operator-from-env";
         using var silo = Process.Start(start)!;
         var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
         silo.OutputDataReceived += (_, e) => { if (e.Data is not null) output.Enqueue(e.Data); };
@@ -49,8 +53,10 @@ public sealed class SiloCommandTests
                 Assert.True(DateTime.UtcNow < deadline, "asd silo did not start within 90 s: " + string.Join('\n', output));
             }
             Assert.Contains(output, l => l.StartsWith("silo up (machines)", StringComparison.Ordinal) && l.Contains("/dashboard"));
-            // Keys were generated for this run: the operator's is printed.
-            string operatorKey = output.First(l => l.StartsWith("generated operator API key", StringComparison.Ordinal)).Split(' ')[^1];
+            // The operator key came from the environment; the other roles' keys were generated for this run.
+            Assert.DoesNotContain(output, l => l.StartsWith("generated operator API key", StringComparison.Ordinal));
+            Assert.Contains(output, l => l.StartsWith("generated device API key", StringComparison.Ordinal));
+            string operatorKey = "operator-from-env";
 
             using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{http}") };
             var document = JsonDocument.Parse(await client.GetStringAsync(SiloWebSurface.OpenApiPath)).RootElement;
@@ -59,7 +65,7 @@ public sealed class SiloCommandTests
             using var configure = new HttpRequestMessage(HttpMethod.Put, "/api/machines/cli.m1") { Content = new StringContent("{}", System.Text.Encoding.UTF8, "application/json") };
             configure.Headers.Add("X-Api-Key", operatorKey);
             Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(configure)).StatusCode);
-            Assert.True(File.Exists(Path.Combine(data, "grains.db")), "grain state goes under --data-dir");
+            Assert.True(File.Exists(Path.Combine(data, "grains.db")), "grain state goes under Asd__DataDirectory");
         }
         finally
         {

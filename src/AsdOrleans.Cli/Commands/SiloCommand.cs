@@ -33,32 +33,43 @@ public static class SiloCommand
         command.SetAction(async (parse, cancellation) =>
         {
             var output = parse.InvocationConfiguration.Output;
-            string? modelPath = parse.GetValue(model);
-            if (modelPath is not null && !File.Exists(modelPath))
-                throw new UsageException($"--model: '{modelPath}' does not exist");
-            IReadOnlyList<string> siloRoles;
-            try { siloRoles = SiloRoles.Parse(parse.GetValue(roles)); }
-            catch (ArgumentException e) { throw new UsageException($"--roles: {e.Message}"); }
-            bool encoder = siloRoles.Contains(SiloRoles.Encoder);
-            if (encoder && modelPath is null)
-                throw new UsageException("--roles includes encoder, which needs --model (or run this silo with --roles machines)");
-            if (!encoder && modelPath is not null)
-                throw new UsageException("--model is for silos with the encoder role; add encoder to --roles or drop --model");
+            IReadOnlyList<string> siloRoles = [];
+            string dataDirectory = "";
             var app = SiloApp.Build([], builder =>
             {
-                builder.WebHost.UseUrls(parse.GetValue(urls)!);
+                // An option given on the command line wins; otherwise appsettings.json / Asd__… environment variables
+                // (how containers configure a silo); otherwise the option's default.
+                var configuration = builder.Configuration;
+                string? Effective<T>(Option<T> option, string key)
+                    => parse.GetResult(option) is { Implicit: false } || configuration[key] is null
+                        ? Convert.ToString(parse.GetValue(option), System.Globalization.CultureInfo.InvariantCulture)
+                        : configuration[key];
+                if (parse.GetResult(urls) is { Implicit: false } || configuration["urls"] is null)
+                    builder.WebHost.UseUrls(parse.GetValue(urls)!);
+                string? modelPath = Effective(model, "Asd:ModelPath");
+                if (string.IsNullOrEmpty(modelPath)) modelPath = null;
+                if (modelPath is not null && !File.Exists(modelPath))
+                    throw new UsageException($"--model: '{modelPath}' does not exist");
+                try { siloRoles = SiloRoles.Parse(Effective(roles, "Asd:Roles")); }
+                catch (ArgumentException e) { throw new UsageException($"--roles: {e.Message}"); }
+                bool encoder = siloRoles.Contains(SiloRoles.Encoder);
+                if (encoder && modelPath is null)
+                    throw new UsageException("--roles includes encoder, which needs --model (or run this silo with --roles machines)");
+                if (!encoder && modelPath is not null)
+                    throw new UsageException("--model is for silos with the encoder role; add encoder to --roles or drop --model");
+                dataDirectory = Effective(dataDir, "Asd:DataDirectory")!;
                 var overrides = new Dictionary<string, string?>
                 {
-                    ["Asd:DataDirectory"] = parse.GetValue(dataDir),
+                    ["Asd:DataDirectory"] = dataDirectory,
                     ["Asd:ModelPath"] = modelPath is null ? null : Path.GetFullPath(modelPath),
-                    ["Asd:Device"] = parse.GetValue(device),
-                    ["Asd:SiloPort"] = parse.GetValue(siloPort).ToString(),
-                    ["Asd:GatewayPort"] = parse.GetValue(gatewayPort).ToString(),
-                    ["Asd:Redis"] = parse.GetValue(cluster),
+                    ["Asd:Device"] = Effective(device, "Asd:Device"),
+                    ["Asd:SiloPort"] = Effective(siloPort, "Asd:SiloPort"),
+                    ["Asd:GatewayPort"] = Effective(gatewayPort, "Asd:GatewayPort"),
+                    ["Asd:Redis"] = Effective(cluster, "Asd:Redis"),
                     ["Asd:Roles"] = string.Join(",", siloRoles),
                 };
                 // Without configured keys nothing could call the API; generate one per role for this run instead of opening it.
-                var keys = builder.Configuration.GetSection("Asd:ApiKeys");
+                var keys = configuration.GetSection("Asd:ApiKeys");
                 foreach (var role in new[] { "Device", "Labeller", "Operator" })
                 {
                     if (keys.GetSection(role).GetChildren().Any()) continue;
@@ -66,10 +77,10 @@ public static class SiloCommand
                     overrides[$"Asd:ApiKeys:{role}:0"] = key;
                     output.WriteLine($"generated {role.ToLowerInvariant()} API key for this run: {key}");
                 }
-                builder.Configuration.AddInMemoryCollection(overrides.Where(o => o.Value is not null));
+                configuration.AddInMemoryCollection(overrides.Where(o => !string.IsNullOrEmpty(o.Value)));
             });
             await app.StartAsync(cancellation);
-            output.WriteLine($"silo up ({string.Join(",", siloRoles)}): {string.Join(", ", app.Urls)}; data in {Path.GetFullPath(parse.GetValue(dataDir)!)}; "
+            output.WriteLine($"silo up ({string.Join(",", siloRoles)}): {string.Join(", ", app.Urls)}; data in {Path.GetFullPath(dataDirectory)}; "
                 + $"dashboard at {SiloWebSurface.DashboardPath}, API description at {SiloWebSurface.OpenApiPath}; Ctrl+C stops it");
             await app.WaitForShutdownAsync(cancellation);
             return 0;
