@@ -94,6 +94,8 @@ public static class SiloApp
                     .Configure<Orleans.Serialization.Serializer>((o, serializer) => o.GrainStorageSerializer = new Orleans.Storage.OrleansGrainStorageSerializer(serializer));
             }
             silo.AddAsdRemindersAndExpiry(options, builder.Configuration);
+            // Failure detection (probe timeouts, missed probes, votes) can be tuned as Asd:Membership:ProbeTimeout … .
+            silo.Configure<Orleans.Configuration.ClusterMembershipOptions>(builder.Configuration.GetSection("Asd:Membership"));
             // A backlog of clips waiting for the encoder is normal (an enrollment sends a machine's whole training
             // set at once: 210 × 10 s clips took 35 s at width 16 on 2 cores), so calls may take minutes.
             silo.Configure<Orleans.Configuration.SiloMessagingOptions>(m => m.ResponseTimeout = TimeSpan.FromMinutes(5));
@@ -102,6 +104,7 @@ public static class SiloApp
         var app = builder.Build();
         app.UseExceptionHandler();
         MachineApi.Map(app);
+        ClusterApi.Map(app);
         app.MapAsdWebSurface();
         return app;
     }

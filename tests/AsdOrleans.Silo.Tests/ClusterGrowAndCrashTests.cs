@@ -1,0 +1,328 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Reflection;
+using System.Text.Json;
+using AsdOrleans.Abstractions;
+using AsdOrleans.Core.Audio;
+using AsdOrleans.Core.Synthesis;
+using AsdOrleans.Encoder;
+using AsdOrleans.Encoder.Model;
+
+namespace AsdOrleans.Silo.Tests;
+
+/// <summary>
+/// A Redis cluster of silo processes (this test executable again, running only <see cref="SiloChild"/>) under a
+/// steady load of clips and labels: it grows from 2 to 3 silos and new machine grains land on the new one; then one
+/// silo is killed with SIGKILL, its machines come back on the others, and every acknowledged label is still applied.
+/// </summary>
+public sealed class ClusterGrowAndCrashTests : IAsyncLifetime
+{
+    private const string ChildSettingsVariable = "ASD_SILO_CHILD_SETTINGS";
+    private const string OperatorKey = "op", DeviceKey = "dev", LabellerKey = "lab";
+    private readonly string _dir = Directory.CreateTempSubdirectory("asd-grow-crash-").FullName;
+    private RedisServer _redis = null!;
+    private EncoderModel _model = null!;
+    private string _modelPath = "";
+    private readonly List<ChildSilo> _silos = [];
+
+    public async ValueTask InitializeAsync()
+    {
+        _redis = await RedisServer.StartAsync(_dir);
+        _model = EncoderModel.Untrained(new EncoderArchitecture { Width = 2, EmbeddingDimension = 16 }, seed: 5, TorchSharp.torch.CPU);
+        _modelPath = Path.Combine(_dir, "tiny.asdm");
+        _model.Save(_modelPath);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var silo in _silos) silo.Dispose();
+        await _redis.DisposeAsync();
+        _model.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    [Fact]
+    public async Task Grows_under_load_then_survives_kill_9_of_a_silo_without_losing_an_acknowledged_label()
+    {
+        var cancellation = TestContext.Current.CancellationToken;
+        var a = await StartSilo("a");
+        var b = await StartSilo("b");
+        var load = new Load(this);
+        for (int m = 0; m < 12; m++) await load.AddMachine($"grow.m{m:00}", a);
+        var running = load.RunAsync();
+
+        await load.WaitForClips(40, TimeSpan.FromSeconds(120));
+        var c = await StartSilo("c");
+        await WaitFor(async () => (await Cluster(a)).Count(s => s.Status == "Active") == 3, TimeSpan.FromSeconds(60), "3 active silos");
+        // The plant grows with the cluster: machines enrolled now are placed across all three silos.
+        for (int m = 12; m < 36; m++) await load.AddMachine($"grow.m{m:00}", m % 2 == 0 ? c : a);
+        await load.WaitForClips(load.Clips + 60, TimeSpan.FromSeconds(120));
+        List<SiloView> grown = [];
+        await WaitFor(async () => (grown = await Cluster(a)).Count == 3, TimeSpan.FromSeconds(30), "the cluster view");
+        var onC = grown.Single(s => s.Address.Contains($":{c.SiloPort}:", StringComparison.Ordinal));
+        Assert.True(onC.MachineGrains > 0, "no machine grain on the new silo: " + JsonSerializer.Serialize(grown));
+
+        // kill -9 a silo that holds machines, while clips and labels keep coming.
+        var victim = (await Cluster(a)).Where(s => s.Status == "Active" && !s.Address.Contains($":{a.SiloPort}:", StringComparison.Ordinal))
+            .OrderByDescending(s => s.MachineGrains).First();
+        var killed = _silos.Single(s => victim.Address.Contains($":{s.SiloPort}:", StringComparison.Ordinal));
+        Assert.True(victim.MachineGrains > 0);
+        int labelsBeforeKill = load.AcknowledgedLabels.Count;
+        killed.Kill();
+        await WaitFor(async () => (await Cluster(a)).Any(s => s.Address == victim.Address && s.Status == "Dead"), TimeSpan.FromSeconds(90), "the killed silo declared dead");
+        int clipsAtDeath = load.Clips;
+        await load.WaitForClips(clipsAtDeath + 60, TimeSpan.FromSeconds(120));
+        await load.StopAsync(running);
+
+        Assert.True(load.AcknowledgedLabels.Count > labelsBeforeKill, "no label was acknowledged after the kill");
+        var survivor = _silos.First(s => s != killed);
+        // Every machine answers again, from the surviving silos only.
+        foreach (var machine in load.Machines)
+            Assert.True((await survivor.Http(OperatorKey).GetAsync($"/api/machines/{machine}", cancellation)).IsSuccessStatusCode, machine);
+        var after = await Cluster(survivor);
+        Assert.Equal(0, after.Single(s => s.Address == victim.Address).MachineGrains);
+        Assert.True(after.Where(s => s.Status == "Active").Sum(s => s.MachineGrains) >= load.Machines.Count);
+
+        // No acknowledged label is lost: each one is already applied (the same answer again changes nothing), and
+        // each machine's label counts cover what it acknowledged.
+        foreach (var (machine, clipId, label) in load.AcknowledgedLabels)
+        {
+            var again = await survivor.Http(LabellerKey).PostAsJsonAsync($"/api/machines/{machine}/clips/{clipId}/label", new { label }, cancellation);
+            Assert.True(again.IsSuccessStatusCode, $"{machine}/{clipId}: {await again.Content.ReadAsStringAsync(cancellation)}");
+            Assert.True(JsonDocument.Parse(await again.Content.ReadAsStringAsync(cancellation)).RootElement.GetProperty("alreadyApplied").GetBoolean(),
+                $"{machine}/{clipId}: the acknowledged label {label} was lost");
+        }
+        foreach (var group in load.AcknowledgedLabels.GroupBy(l => l.Machine))
+        {
+            var status = JsonDocument.Parse(await survivor.Http(OperatorKey).GetStringAsync($"/api/machines/{group.Key}", cancellation)).RootElement;
+            long labels = status.GetProperty("normalLabels").GetInt64() + status.GetProperty("anomalousLabels").GetInt64();
+            Assert.True(labels >= group.Count(), $"{group.Key}: {labels} labels applied, {group.Count()} acknowledged");
+        }
+        TestContext.Current.SendDiagnosticMessage(
+            $"{load.Clips} clips and {load.AcknowledgedLabels.Count} labels acknowledged ({load.AcknowledgedLabels.Count - labelsBeforeKill} after kill -9 of {victim.Address}, " +
+            $"which held {victim.MachineGrains} machines); {load.Retries} calls retried on another silo; new silo held {onC.MachineGrains} of {load.Machines.Count} machines.");
+    }
+
+    /// <summary>The silo side: runs only in a child process started by this class (explicit, a no-op without the variable).</summary>
+    [Fact(Explicit = true)]
+    public async Task SiloChild()
+    {
+        if (Environment.GetEnvironmentVariable(ChildSettingsVariable) is not { } json)
+            return;
+        var settings = JsonSerializer.Deserialize<Dictionary<string, string?>>(json)!;
+        var (app, address) = await SiloApp.StartOnLoopbackAsync(settings);
+        var stdout = Console.OpenStandardOutput(); // raw stdout, not the runner's captured Console.Out
+        stdout.Write(System.Text.Encoding.ASCII.GetBytes($"READY {address}\n"));
+        stdout.Flush();
+        await Task.Delay(Timeout.Infinite, CancellationToken.None); // until the test kills this process
+        GC.KeepAlive(app);
+    }
+
+    private async Task<ChildSilo> StartSilo(string name)
+    {
+        int siloPort = SiloApp.FreeLoopbackPort();
+        var settings = new Dictionary<string, string?>
+        {
+            ["Asd:Redis"] = _redis.Connection,
+            ["Asd:ClusterId"] = "grow-" + Path.GetFileName(_dir),
+            ["Asd:DataDirectory"] = Path.Combine(_dir, "shared"),
+            ["Asd:ModelPath"] = _modelPath,
+            ["Asd:Device"] = "cpu",
+            ["Asd:SiloPort"] = siloPort.ToString(),
+            ["Asd:ApiKeys:Operator:0"] = OperatorKey,
+            ["Asd:ApiKeys:Device:0"] = DeviceKey,
+            ["Asd:ApiKeys:Labeller:0"] = LabellerKey,
+            // Declare a dead silo within seconds, not Orleans' production defaults.
+            ["Asd:Membership:ProbeTimeout"] = "00:00:01",
+            ["Asd:Membership:NumMissedProbesLimit"] = "2",
+            ["Asd:Membership:TableRefreshTimeout"] = "00:00:02",
+            ["Asd:Membership:IAmAliveTablePublishTimeout"] = "00:00:05",
+            ["Logging:LogLevel:Default"] = "Warning",
+        };
+        var host = Environment.ProcessPath ?? throw new InvalidOperationException("no process path");
+        var info = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (string.Equals(Path.GetFileNameWithoutExtension(host), "dotnet", StringComparison.OrdinalIgnoreCase))
+            info.ArgumentList.Add(Assembly.GetExecutingAssembly().Location);
+        foreach (var argument in new[] { "-method", $"{typeof(ClusterGrowAndCrashTests).FullName}.{nameof(SiloChild)}", "-explicit", "only", "-noColor" })
+            info.ArgumentList.Add(argument);
+        info.Environment[ChildSettingsVariable] = JsonSerializer.Serialize(settings);
+        var process = Process.Start(info) ?? throw new InvalidOperationException("could not start a silo process");
+        var log = new ConcurrentQueue<string>();
+        var ready = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            log.Enqueue(e.Data);
+            if (e.Data.StartsWith("READY ", StringComparison.Ordinal)) ready.TrySetResult(new Uri(e.Data[6..]));
+        };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) log.Enqueue(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var silo = new ChildSilo(name, process, siloPort, log);
+        lock (_silos) _silos.Add(silo);
+        var started = await Task.WhenAny(ready.Task, Task.Delay(TimeSpan.FromSeconds(90)));
+        Assert.True(started == ready.Task, $"silo {name} did not start: {string.Join('\n', log)}");
+        silo.Address = ready.Task.Result;
+        return silo;
+    }
+
+    private static async Task<List<SiloView>> Cluster(ChildSilo through)
+        => (await through.Http(OperatorKey).GetFromJsonAsync<List<SiloView>>("/api/cluster", TestContext.Current.CancellationToken))!;
+
+    private static async Task WaitFor(Func<Task<bool>> condition, TimeSpan limit, string what)
+    {
+        var deadline = DateTime.UtcNow + limit;
+        async Task<bool> Check()
+        {
+            try { return await condition(); }
+            catch (HttpRequestException) { return false; } // the management grain asked a silo that just died
+        }
+        while (!await Check())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
+            await Task.Delay(250);
+        }
+    }
+
+    private sealed class ChildSilo(string name, Process process, int siloPort, ConcurrentQueue<string> log) : IDisposable
+    {
+        private readonly Dictionary<string, HttpClient> _clients = [];
+        public string Name { get; } = name;
+        public int SiloPort { get; } = siloPort;
+        public Uri Address { get; set; } = null!;
+        public bool Killed { get; private set; }
+        public ConcurrentQueue<string> Log { get; } = log;
+
+        public HttpClient Http(string key)
+        {
+            lock (_clients)
+            {
+                if (!_clients.TryGetValue(key, out var client))
+                {
+                    client = new HttpClient { BaseAddress = Address, Timeout = TimeSpan.FromSeconds(30) };
+                    client.DefaultRequestHeaders.Add("X-Api-Key", key);
+                    _clients[key] = client;
+                }
+                return client;
+            }
+        }
+
+        public void Kill()
+        {
+            Killed = true;
+            process.Kill(); // SIGKILL: no shutdown, no flush, no leaving the cluster
+            process.WaitForExit();
+        }
+
+        public void Dispose()
+        {
+            if (!process.HasExited) process.Kill();
+            process.WaitForExit();
+            process.Dispose();
+            lock (_clients) foreach (var client in _clients.Values) client.Dispose();
+        }
+    }
+
+    /// <summary>Devices pushing clips round-robin over the machines and a labeller answering every request, each call
+    /// through a random live silo and retried on another when a silo fails.</summary>
+    private sealed class Load(ClusterGrowAndCrashTests test)
+    {
+        private static readonly byte[][] Clips4 = SynthPlan.Create(new SynthSettings { MachineTypes = 1, SourceTrain = 12, TargetTrain = 2, Test = 4, Seconds = 0.25, Seed = 9 })
+            .Clips.Where(c => c.Split == SynthSplit.Test).Select(c => WavEncoder.EncodeMono16(ClipSynthesizer.Render(c), 16_000)).ToArray();
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Random _random = new(4);
+        private int _clips, _retries, _sequence;
+        public List<string> Machines { get; } = [];
+        public ConcurrentBag<(string Machine, string ClipId, string Label)> AcknowledgedLabels { get; } = [];
+        public int Clips => Volatile.Read(ref _clips);
+        public int Retries => Volatile.Read(ref _retries);
+
+        public async Task AddMachine(string id, ChildSilo through)
+        {
+            var plan = SynthPlan.Create(new SynthSettings { MachineTypes = 1, SourceTrain = 12, TargetTrain = 2, Test = 4, Seconds = 0.25, Seed = 9 });
+            var train = plan.Clips.Where(c => c.Split == SynthSplit.Train).ToList();
+            var embeddings = test._model.Embed(train.Select(c => ClipSynthesizer.Render(c)).ToList());
+            var enrollment = new EnrollmentRequest(embeddings.Select((e, i) => new EnrollmentClip(e, train[i].Domain == SynthDomain.Target)).ToList(), test._model.VersionId);
+            var http = through.Http(OperatorKey);
+            var configured = await http.PutAsJsonAsync($"/api/machines/{id}", new MachineSettings { Strategy = "random", Budget = 0.3, BudgetWindow = 10 });
+            Assert.True(configured.IsSuccessStatusCode, await configured.Content.ReadAsStringAsync());
+            var enrolled = await http.PostAsJsonAsync($"/api/machines/{id}/enrollment", enrollment);
+            Assert.True(enrolled.IsSuccessStatusCode, await enrolled.Content.ReadAsStringAsync());
+            lock (Machines) Machines.Add(id);
+        }
+
+        public Task RunAsync() => Task.WhenAll(Enumerable.Range(0, 3).Select(_ => Task.Run(Device)));
+
+        public async Task StopAsync(Task running)
+        {
+            _stop.Cancel();
+            await running;
+        }
+
+        public async Task WaitForClips(int count, TimeSpan limit)
+        {
+            var deadline = DateTime.UtcNow + limit;
+            while (Clips < count)
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"the load reached only {Clips} of {count} clips");
+                await Task.Delay(100);
+            }
+        }
+
+        private async Task Device()
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                int n = Interlocked.Increment(ref _sequence);
+                string machine;
+                lock (Machines) machine = Machines[n % Machines.Count];
+                string clipId = $"c{n:000000}";
+                // A retried clip keeps its id: the machine answers a retry of a recent clip without counting it twice.
+                var verdict = await WithFailover(DeviceKey, http =>
+                {
+                    var content = new ByteArrayContent(Clips4[n % Clips4.Length]);
+                    content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("audio/wav");
+                    return http.PostAsync($"/api/machines/{machine}/clips?clipId={clipId}", content);
+                });
+                if (verdict is null) return;
+                Interlocked.Increment(ref _clips);
+                if (!verdict.Value.GetProperty("labelRequested").GetBoolean()) continue;
+                string label = n % 5 == 0 ? "anomalous" : "normal";
+                var receipt = await WithFailover(LabellerKey, http => http.PostAsJsonAsync($"/api/machines/{machine}/clips/{clipId}/label", new { label }));
+                if (receipt is null) return;
+                AcknowledgedLabels.Add((machine, clipId, label)); // acknowledged: the silo answered 200
+            }
+        }
+
+        /// <summary>Sends through a random live silo until one answers 2xx; connection failures and 5xx (a call to a
+        /// machine on a silo that just died) go to another silo. Null once the load is stopped.</summary>
+        private async Task<JsonElement?> WithFailover(string key, Func<HttpClient, Task<HttpResponseMessage>> send)
+        {
+            for (int attempt = 0; ; attempt++)
+            {
+                if (_stop.IsCancellationRequested && attempt > 0) return null;
+                ChildSilo silo;
+                lock (test._silos)
+                {
+                    var live = test._silos.Where(s => !s.Killed && s.Address is not null).ToList();
+                    lock (_random) silo = live[_random.Next(live.Count)];
+                }
+                try
+                {
+                    using var response = await send(silo.Http(key));
+                    string body = await response.Content.ReadAsStringAsync();
+                    if (response.IsSuccessStatusCode) return JsonDocument.Parse(body).RootElement.Clone();
+                    Assert.True((int)response.StatusCode >= 500, $"{response.StatusCode} from silo {silo.Name}: {body}");
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+                {
+                }
+                Interlocked.Increment(ref _retries);
+                Assert.True(attempt < 200, "a call failed on every silo for too long");
+                await Task.Delay(200);
+            }
+        }
+    }
+}
