@@ -1,6 +1,7 @@
 using AsdOrleans.Abstractions;
 using AsdOrleans.Core.Experiments;
 using AsdOrleans.Core.Machines;
+using AsdOrleans.Grains.Streams;
 using Microsoft.Extensions.Logging;
 using CoreEnrollmentClip = AsdOrleans.Core.Enrollment.EnrollmentClip;
 
@@ -25,6 +26,7 @@ public sealed class MachineGrain(
 
     private MachineModel? _model;
     private bool _dirty;
+    private MachineEventPublisher _events = null!;
 
     private string MachineId => this.GetPrimaryKeyString();
 
@@ -33,10 +35,15 @@ public sealed class MachineGrain(
         if (state.State.Model is { } bytes)
             _model = MachineModel.Deserialize(bytes);
         this.RegisterGrainTimer(FlushIfDirty, FlushInterval, FlushInterval);
+        _events = MachineEventPublisher.For(this, logger);
         return Task.CompletedTask;
     }
 
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) => FlushIfDirty(cancellationToken);
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        await FlushIfDirty(cancellationToken);
+        await _events.DrainAsync();
+    }
 
     public async Task<MachineStatus> Configure(MachineSettings settings)
     {
@@ -91,15 +98,17 @@ public sealed class MachineGrain(
         var verdict = new ClipVerdict(clip.ClipId, outcome.Score, outcome.Anomalous, outcome.LabelRequested, outcome.ClipIndex);
         Remember(verdict);
         _dirty = true;
+        PendingLabel? request = null;
         if (outcome.LabelRequested)
         {
-            var request = new PendingLabel
+            request = new PendingLabel
             {
                 ClipId = clip.ClipId, Embedding = (float[])clip.Embedding.Clone(), Score = outcome.Score,
                 RequestedAt = DateTimeOffset.UtcNow, AudioReference = clip.AudioReference,
             };
             await Persist(s => { s.Pending[clip.ClipId] = request; s.Model = model.Serialize(); });
         }
+        _events.Publish(MachineId, verdict, model.DecisionThreshold, clip.AudioReference, request); // after persisting; never waits or throws
         return verdict;
     }
 

@@ -1,6 +1,7 @@
 using AsdOrleans.Grains;
 using AsdOrleans.Grains.Encoding;
 using AsdOrleans.Grains.Storage;
+using AsdOrleans.Grains.Streams;
 
 namespace AsdOrleans.Silo;
 
@@ -72,6 +73,8 @@ public static class SiloApp
                 silo.Services.AddOptions<Orleans.Persistence.RedisStorageOptions>(MachineGrain.StorageName)
                     .Configure<Orleans.Serialization.Serializer>((o, serializer) => o.GrainStorageSerializer = new Orleans.Storage.OrleansGrainStorageSerializer(serializer));
             }
+            // Alerts and label requests on Orleans streams; subscriptions kept in the grain storage chosen above.
+            silo.AddMachineEventStreams();
             // A backlog of clips waiting for the encoder is normal (an enrollment sends a machine's whole training
             // set at once: 210 × 10 s clips took 35 s at width 16 on 2 cores), so calls may take minutes.
             silo.Configure<Orleans.Configuration.SiloMessagingOptions>(m => m.ResponseTimeout = TimeSpan.FromMinutes(5));
