@@ -19,6 +19,10 @@ public sealed class AsdClientOptions
     /// <summary>Orleans gateway port of the embedded silo on localhost (silo setting <c>Asd:GatewayPort</c>).</summary>
     public int GatewayPort { get; set; } = 30000;
 
+    /// <summary>How long <see cref="AsdClusterClient.ConnectAsync"/> keeps trying to reach a gateway (retrying every
+    /// second, e.g. while the silo starts) before it gives up.</summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>How long one grain call may take. Long, as on the silos: enrolling a machine from its training audio
     /// waits for the encoder to embed every clip.</summary>
     public TimeSpan ResponseTimeout { get; set; } = TimeSpan.FromMinutes(5);

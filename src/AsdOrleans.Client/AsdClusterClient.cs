@@ -50,25 +50,39 @@ public sealed class AsdClusterClient : IAsyncDisposable
     public static async Task<AsdClusterClient> ConnectAsync(AsdClientOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
+        if (options.ConnectTimeout <= TimeSpan.Zero)
+            throw new ArgumentException($"the connect timeout must be positive, got {options.ConnectTimeout}");
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.UseOrleansClient(client => client.ConfigureAsdClient(options));
+        var deadline = DateTime.UtcNow + options.ConnectTimeout;
+        builder.UseOrleansClient(client => client.ConfigureAsdClient(options).UseConnectionRetryFilter(async (_, cancellation) =>
+        {
+            if (DateTime.UtcNow + RetryDelay >= deadline)
+                return false;
+            await Task.Delay(RetryDelay, cancellation);
+            return true;
+        }));
         var host = builder.Build();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.ConnectTimeout);
         try
         {
-            await host.StartAsync(cancellationToken);
+            await host.StartAsync(timeout.Token);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
             host.Dispose();
             string where = string.IsNullOrWhiteSpace(options.Redis)
                 ? $"the silo gateway on localhost:{options.GatewayPort}"
                 : $"a gateway of cluster '{options.ClusterId}' (service '{options.ServiceId}') listed in Redis";
-            throw new InvalidOperationException($"cannot connect to {where}: {e.Message}", e);
+            string why = e is OperationCanceledException ? $"no answer within {options.ConnectTimeout.TotalSeconds:0.#} s" : e.Message;
+            throw new InvalidOperationException($"cannot connect to {where}: {why}", e);
         }
         return new AsdClusterClient(host.Services.GetRequiredService<IClusterClient>(), host,
             host.Services.GetRequiredService<ILoggerFactory>().CreateLogger<AsdClusterClient>(), options.SubscriptionBuffer);
     }
+
+    private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(1);
 
     private IMachineGrain Machine(string machineId)
     {

@@ -10,10 +10,12 @@ public sealed class AsdClusterClientTests(EmbeddedSiloFixture silo) : IClassFixt
     private AsdClusterClient Client => silo.Client;
 
     /// <summary>Budget 1 with random queries: the machine asks for every clip's label.</summary>
-    private async Task EnrollAskingForEveryLabel(string machine)
+    private async Task EnrollAskingForEveryLabel(string machine, bool fromAudio = false)
     {
         await Client.ConfigureAsync(machine, new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 2 });
-        var status = await Client.EnrollFromAudioAsync(machine, TestClips.Training);
+        var status = fromAudio
+            ? await Client.EnrollFromAudioAsync(machine, TestClips.Training)
+            : await Client.EnrollAsync(machine, await silo.TrainingEnrollment());
         Assert.True(status.Enrolled);
     }
 
@@ -27,7 +29,7 @@ public sealed class AsdClusterClientTests(EmbeddedSiloFixture silo) : IClassFixt
     public async Task Alerts_and_label_requests_arrive_and_a_label_changes_the_machine()
     {
         const string machine = "client.machine-1";
-        await EnrollAskingForEveryLabel(machine);
+        await EnrollAskingForEveryLabel(machine, fromAudio: true);
         await using var alerts = await Client.SubscribeToAlertsAsync(machine);
         await using var requests = await Client.SubscribeToLabelRequestsAsync(machine);
 
@@ -161,8 +163,10 @@ public sealed class AsdClusterClientTests(EmbeddedSiloFixture silo) : IClassFixt
     [Fact]
     public async Task Connecting_to_a_port_without_a_gateway_is_a_clear_error()
     {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var e = await Assert.ThrowsAsync<InvalidOperationException>(() =>
-            AsdClusterClient.ConnectAsync(new AsdClientOptions { GatewayPort = Silo.SiloApp.FreeLoopbackPort() }));
+            AsdClusterClient.ConnectAsync(new AsdClientOptions { GatewayPort = Silo.SiloApp.FreeLoopbackPort(), ConnectTimeout = TimeSpan.FromSeconds(3) }));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"gave up after {clock.Elapsed}, not within the 3 s connect timeout");
         Assert.Contains("cannot connect to the silo gateway on localhost", e.Message);
     }
 }

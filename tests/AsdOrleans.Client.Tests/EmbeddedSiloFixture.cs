@@ -1,3 +1,4 @@
+using AsdOrleans.Abstractions;
 using AsdOrleans.Core.Audio;
 using AsdOrleans.Core.Synthesis;
 using AsdOrleans.Encoder;
@@ -29,6 +30,18 @@ public sealed class EmbeddedSiloFixture : IAsyncLifetime
             ["Asd:GatewayPort"] = GatewayPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
         });
         Client = await AsdClusterClient.ConnectAsync(new AsdClientOptions { GatewayPort = GatewayPort });
+    }
+
+    private Task<EnrollmentRequest>? _enrollment;
+
+    /// <summary>The training clips embedded once by the silo's encoder, for tests that need an enrolled machine quickly.</summary>
+    public Task<EnrollmentRequest> TrainingEnrollment() => _enrollment ??= EmbedTraining();
+
+    private async Task<EnrollmentRequest> EmbedTraining()
+    {
+        var worker = Client.Orleans.GetGrain<IEncoderWorkerGrain>(0);
+        var embedded = await Task.WhenAll(TestClips.Training.Select(c => worker.Embed(c.Wav, c.Name)));
+        return new EnrollmentRequest(embedded.Select((e, i) => new EnrollmentClip(e.Embedding, TestClips.Training[i].IsTargetDomain)).ToList(), embedded[0].ModelVersion);
     }
 
     public async ValueTask DisposeAsync()
