@@ -45,6 +45,8 @@ public sealed class MachineEventSubscription<T> : IAsyncEnumerable<T>, IAsyncDis
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1)
             return;
+        // Complete first: a delivery waiting for room in a full buffer fails at once instead of holding up the unsubscribe.
+        _buffer.Writer.TryComplete();
         try
         {
             if (_handle is not null)
@@ -52,7 +54,6 @@ public sealed class MachineEventSubscription<T> : IAsyncEnumerable<T>, IAsyncDis
         }
         finally
         {
-            _buffer.Writer.TryComplete();
             await _onDisposed(this);
         }
     }
