@@ -17,9 +17,11 @@ public interface IMachineGrain : IGrainWithStringKey
     /// <summary>Scores one clip, decides whether to ask for its label, and persists a new label request before returning.</summary>
     Task<ClipVerdict> ProcessClip(ClipSubmission clip);
 
-    /// <summary>Applies a label to a clip the machine asked about. Idempotent; an unknown clip is an error.</summary>
+    /// <summary>Applies a label to a clip the machine asked about. Idempotent; an unknown clip is an error, and a clip
+    /// whose request outlived its time-to-live gets <see cref="LabelRequestExpiredException"/>.</summary>
     Task<LabelReceipt> SubmitLabel(string clipId, ClipLabelValue label);
 
+    /// <summary>Pending requests, oldest first; expired ones are dropped (with their audio) before listing.</summary>
     Task<IReadOnlyList<LabelRequest>> GetPendingLabelRequests(int limit);
 
     Task<MachineStatus> GetStatus();

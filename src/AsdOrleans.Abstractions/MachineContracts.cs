@@ -83,4 +83,6 @@ public sealed record MachineStatus
     [Id(12)] public int PendingLabelRequests { get; init; }
     [Id(13)] public long NormalLabels { get; init; }
     [Id(14)] public long AnomalousLabels { get; init; }
+    /// <summary>Label requests dropped unanswered after their time-to-live, since the last enrollment.</summary>
+    [Id(15)] public long ExpiredLabelRequests { get; init; }
 }

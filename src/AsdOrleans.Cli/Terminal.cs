@@ -45,4 +45,25 @@ public static class Terminal
             });
         return result;
     }
+
+    /// <summary>The asynchronous form of <see cref="WithProgress{T}"/>.</summary>
+    public static async Task<T> WithProgressAsync<T>(TextWriter output, string description, Func<Action<int, int>, Task<T>> work)
+    {
+        if (!IsInteractive(output))
+            return await work((_, _) => { });
+        T result = default!;
+        await AnsiConsole.Progress()
+            .AutoClear(true)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .StartAsync(async context =>
+            {
+                var task = context.AddTask(description);
+                result = await work((done, total) =>
+                {
+                    task.MaxValue = total;
+                    task.Value = done;
+                });
+            });
+        return result;
+    }
 }

@@ -152,7 +152,9 @@ public sealed class AsdClusterClient : IAsyncDisposable
     }
 
     /// <summary>Answers a label request. Submitting the same label again is harmless (<see cref="LabelReceipt.AlreadyApplied"/>);
-    /// a clip the machine did not ask about, or a different label for an answered clip, is an <see cref="ArgumentException"/>.</summary>
+    /// a clip the machine did not ask about, or a different label for an answered clip, is an <see cref="ArgumentException"/>;
+    /// a request that expired unanswered is a <see cref="LabelRequestExpiredException"/>. The clip's stored audio, if the
+    /// silo kept any, is removed once labelled.</summary>
     public Task<LabelReceipt> SubmitLabelAsync(string machineId, string clipId, ClipLabelValue label) => Machine(machineId).SubmitLabel(clipId, label);
 
     /// <summary>Subscribes to anomaly alerts of every machine, or of <paramref name="machineId"/> only.</summary>

@@ -16,7 +16,7 @@ namespace AsdOrleans.Grains;
 /// </summary>
 public sealed class MachineGrain(
     [PersistentState("machine", MachineGrain.StorageName)] IPersistentState<MachineGrainState> state,
-    ILogger<MachineGrain> logger) : Grain, IMachineGrain
+    ILogger<MachineGrain> logger) : Grain, IMachineGrain, IRemindable
 {
     public const string StorageName = "machines";
     public static readonly TimeSpan FlushInterval = TimeSpan.FromSeconds(5);
@@ -26,23 +26,34 @@ public sealed class MachineGrain(
 
     private MachineModel? _model;
     private bool _dirty;
-    private MachineEventPublisher _events = null!;
+    private LabelRequestExpiryKeeper? _expiry;
+    private MachineEventPublisher? _events;
+
+    /// <summary>Label requests expire after a TTL (<see cref="LabelRequestExpiryKeeper"/>).</summary>
+    private LabelRequestExpiryKeeper Expiry => _expiry ??= new(this, ServiceProvider, MachineId, () => state.State, Persist, logger);
+
+    /// <summary>Alerts and label requests go out on Orleans streams (<see cref="MachineEventPublisher"/>).</summary>
+    private MachineEventPublisher Events => _events ??= MachineEventPublisher.For(this, logger);
 
     private string MachineId => this.GetPrimaryKeyString();
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         if (state.State.Model is { } bytes)
             _model = MachineModel.Deserialize(bytes);
         this.RegisterGrainTimer(FlushIfDirty, FlushInterval, FlushInterval);
-        _events = MachineEventPublisher.For(this, logger);
-        return Task.CompletedTask;
+        await Expiry.ExpireDue();
+        await Expiry.SyncReminder();
     }
+
+    public Task ReceiveReminder(string reminderName, TickStatus status)
+        => reminderName == LabelRequestExpiry.ReminderName ? Expiry.OnReminder() : Task.CompletedTask;
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         await FlushIfDirty(cancellationToken);
-        await _events.DrainAsync();
+        if (_events is not null)
+            await _events.DrainAsync();
     }
 
     public async Task<MachineStatus> Configure(MachineSettings settings)
@@ -65,6 +76,7 @@ public sealed class MachineGrain(
             throw new ArgumentException($"machine {MachineId}: enrollment needs the encoder model version of its embeddings");
         var clips = request.Clips.Select(c => new CoreEnrollmentClip(c.Embedding ?? throw new ArgumentException("an enrollment clip has no embedding"), c.IsTargetDomain)).ToList();
         var model = MachineModel.Enroll(state.State.Settings.ToConfig(MachineId), clips, request.ModelVersion);
+        var dropped = state.State.Pending.Keys.ToList();
         await Persist(s =>
         {
             s.Model = model.Serialize();
@@ -73,7 +85,12 @@ public sealed class MachineGrain(
             s.AnsweredOrder.Clear();
             s.RecentVerdicts.Clear();
             s.RecentOrder.Clear();
+            s.Expired.Clear();
+            s.ExpiredOrder.Clear();
+            s.ExpiredCount = 0;
         });
+        Expiry.RemoveAudio(dropped); // after the write: a crash in between costs orphaned files, never a request without audio
+        await Expiry.SyncReminder();
         _model = model;
         logger.LogInformation("machine {Machine} enrolled from {Clips} clips, model {Version}", MachineId, clips.Count, request.ModelVersion);
         return Status();
@@ -87,7 +104,7 @@ public sealed class MachineGrain(
         RequireValidClipId(clip.ClipId);
         if (state.State.RecentVerdicts.TryGetValue(clip.ClipId, out var earlier))
             return earlier; // a retry of a recent clip: same answer, counted once
-        if (state.State.Pending.ContainsKey(clip.ClipId) || state.State.Answered.ContainsKey(clip.ClipId))
+        if (state.State.Pending.ContainsKey(clip.ClipId) || state.State.Answered.ContainsKey(clip.ClipId) || state.State.Expired.ContainsKey(clip.ClipId))
             throw new ArgumentException($"machine {MachineId}: clip id '{clip.ClipId}' was already used");
         if (clip.ModelVersion != model.ModelVersion)
             throw new ArgumentException($"machine {MachineId} holds embeddings of model {model.ModelVersion}, but this clip was embedded by {clip.ModelVersion}; re-enroll the machine with the new model");
@@ -107,8 +124,9 @@ public sealed class MachineGrain(
                 RequestedAt = DateTimeOffset.UtcNow, AudioReference = clip.AudioReference,
             };
             await Persist(s => { s.Pending[clip.ClipId] = request; s.Model = model.Serialize(); });
+            await Expiry.SyncReminder();
         }
-        _events.Publish(MachineId, verdict, model.DecisionThreshold, clip.AudioReference, request); // after persisting; never waits or throws
+        Events.Publish(MachineId, verdict, model.DecisionThreshold, clip.AudioReference, request); // after persisting; never waits or throws
         return verdict;
     }
 
@@ -136,6 +154,8 @@ public sealed class MachineGrain(
                 throw new ArgumentException($"machine {MachineId}: clip '{clipId}' was already labelled {earlier.ToString().ToLowerInvariant()}");
             return Receipt(clipId!, label, alreadyApplied: true);
         }
+        await Expiry.ExpireDue();
+        LabelRequestExpiry.ThrowIfExpired(state.State, MachineId, clipId);
         if (clipId is null || !state.State.Pending.TryGetValue(clipId, out var pending))
             throw new ArgumentException($"machine {MachineId} has no label request for clip '{clipId}'");
 
@@ -152,22 +172,26 @@ public sealed class MachineGrain(
             }
             s.Model = model.Serialize();
         });
+        Expiry.RemoveAudio([clipId]); // labelled (over HTTP or through the client library): the stored audio has served
+        await Expiry.SyncReminder();
         return Receipt(clipId, label, alreadyApplied: false);
     }
 
-    public Task<IReadOnlyList<LabelRequest>> GetPendingLabelRequests(int limit)
+    public async Task<IReadOnlyList<LabelRequest>> GetPendingLabelRequests(int limit)
     {
         if (limit < 1) throw new ArgumentException($"limit must be at least 1, got {limit}");
+        await Expiry.ExpireDue();
         IReadOnlyList<LabelRequest> requests = state.State.Pending.Values
             .OrderBy(p => p.RequestedAt).ThenBy(p => p.ClipId, StringComparer.Ordinal).Take(limit)
             .Select(p => new LabelRequest(MachineId, p.ClipId, p.Score, p.RequestedAt, p.AudioReference)).ToList();
-        return Task.FromResult(requests);
+        return requests;
     }
 
-    public Task<MachineStatus> GetStatus()
+    public async Task<MachineStatus> GetStatus()
     {
         RequireValidId();
-        return Task.FromResult(Status());
+        await Expiry.ExpireDue();
+        return Status();
     }
 
     /// <summary>
@@ -233,5 +257,6 @@ public sealed class MachineGrain(
         PendingLabelRequests = state.State.Pending.Count,
         NormalLabels = _model?.NormalLabels ?? 0,
         AnomalousLabels = _model?.AnomalousLabels ?? 0,
+        ExpiredLabelRequests = state.State.ExpiredCount,
     };
 }

@@ -27,4 +27,9 @@ public sealed class MachineGrainState
     /// <summary>Verdicts of the most recent clips, so a device's retry gets the original answer instead of a second count.</summary>
     [Id(5)] public Dictionary<string, ClipVerdict> RecentVerdicts { get; set; } = [];
     [Id(6)] public List<string> RecentOrder { get; set; } = [];
+    /// <summary>Recently expired requests (clip id → when), so a late label is told "expired", not "unknown clip".</summary>
+    [Id(7)] public Dictionary<string, DateTimeOffset> Expired { get; set; } = [];
+    [Id(8)] public List<string> ExpiredOrder { get; set; } = [];
+    /// <summary>All requests expired since the last enrollment.</summary>
+    [Id(9)] public long ExpiredCount { get; set; }
 }

@@ -133,7 +133,7 @@ public static class MachineApi
         })).RequireRole(ApiRole.Labeller);
     }
 
-    /// <summary>Bad input → 400 and an unenrolled machine → 409, as problem details; the grain changed nothing.</summary>
+    /// <summary>Bad input → 400, a label for an expired request → 410 and an unenrolled machine → 409, as problem details; the grain changed nothing.</summary>
     private static async Task<IResult> Guarded(string machineId, Func<Task<IResult>> action)
     {
         if (!EmbeddingTable.IsValidMachineName(machineId))
@@ -141,6 +141,10 @@ public static class MachineApi
         try
         {
             return await action();
+        }
+        catch (LabelRequestExpiredException e)
+        {
+            return Results.Problem(e.Message, statusCode: StatusCodes.Status410Gone);
         }
         catch (ArgumentException e)
         {

@@ -39,6 +39,22 @@ public static class SiloApp
         return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 
+    /// <summary>The address a cluster silo advertises: 127.0.0.1 when empty, else the IP given or the host name's first IPv4 address.</summary>
+    public static System.Net.IPAddress ResolveAdvertisedAddress(string? address)
+    {
+        if (string.IsNullOrWhiteSpace(address)) return System.Net.IPAddress.Loopback;
+        if (System.Net.IPAddress.TryParse(address, out var ip)) return ip;
+        System.Net.IPAddress[] found;
+        try { found = System.Net.Dns.GetHostAddresses(address); }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            throw new InvalidOperationException($"Asd:AdvertisedAddress '{address}' does not resolve: {e.Message}", e);
+        }
+        return found.FirstOrDefault(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork)
+            ?? found.FirstOrDefault()
+            ?? throw new InvalidOperationException($"Asd:AdvertisedAddress '{address}' resolves to no address");
+    }
+
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateBuilder(args);
@@ -66,13 +82,16 @@ public static class SiloApp
                 // Cluster: Orleans' Redis providers for membership and grain state; redis-server runs with
                 // appendonly yes / appendfsync always so an acknowledged write survives a crash.
                 silo.Configure<Orleans.Configuration.ClusterOptions>(c => { c.ClusterId = options.ClusterId; c.ServiceId = options.ServiceId; });
-                silo.ConfigureEndpoints(System.Net.IPAddress.Loopback, options.SiloPort, options.GatewayPort);
+                // A routable advertised address (containers) needs the silo to listen on all interfaces.
+                var advertised = ResolveAdvertisedAddress(options.AdvertisedAddress);
+                silo.ConfigureEndpoints(advertised, options.SiloPort, options.GatewayPort, listenOnAnyHostAddress: !System.Net.IPAddress.IsLoopback(advertised));
                 silo.UseRedisClustering(options.Redis);
                 silo.AddRedisGrainStorage(MachineGrain.StorageName, o => o.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(options.Redis));
                 // Orleans' binary serializer for grain state, as in the embedded store (the silo-wide default is JSON).
                 silo.Services.AddOptions<Orleans.Persistence.RedisStorageOptions>(MachineGrain.StorageName)
                     .Configure<Orleans.Serialization.Serializer>((o, serializer) => o.GrainStorageSerializer = new Orleans.Storage.OrleansGrainStorageSerializer(serializer));
             }
+            silo.AddAsdRemindersAndExpiry(options, builder.Configuration);
             // Alerts and label requests on Orleans streams; subscriptions kept in the grain storage chosen above.
             silo.AddMachineEventStreams();
             // A backlog of clips waiting for the encoder is normal (an enrollment sends a machine's whole training

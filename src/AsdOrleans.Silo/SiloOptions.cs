@@ -19,6 +19,9 @@ public sealed class SiloOptions
     /// <summary>Orleans ports of this silo.</summary>
     public int SiloPort { get; set; } = 11111;
     public int GatewayPort { get; set; } = 30000;
+    /// <summary>Where other silos of a cluster reach this one: an IP address or a host name (in containers the
+    /// pod IP or the container's host name). Empty: 127.0.0.1, for silos on one host.</summary>
+    public string AdvertisedAddress { get; set; } = "";
     /// <summary>Largest accepted clip upload.</summary>
     public long MaxClipBytes { get; set; } = 16L << 20;
 }

@@ -150,6 +150,26 @@ public sealed class AsdClusterClientTests(EmbeddedSiloFixture silo) : IClassFixt
     }
 
     [Fact]
+    public async Task A_clip_pushed_over_http_reaches_the_subscriber_and_a_client_label_removes_its_stored_audio()
+    {
+        const string machine = "client.machine-6";
+        await EnrollAskingForEveryLabel(machine);
+        await using var requests = await Client.SubscribeToLabelRequestsAsync(machine);
+        using var wav = new ByteArrayContent(TestClips.Test[5]);
+        wav.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("audio/wav");
+        var pushed = await silo.Http.PostAsync($"/api/machines/{machine}/clips?clipId=h-1", wav);
+        Assert.True(pushed.IsSuccessStatusCode, await pushed.Content.ReadAsStringAsync());
+
+        var request = (await Next(requests)).Request;
+        Assert.Equal("h-1", request.ClipId);
+        Assert.True(File.Exists(request.AudioReference), $"the event should point at the stored audio, got '{request.AudioReference}'");
+        Assert.Equal(TestClips.Test[5], await File.ReadAllBytesAsync(request.AudioReference!));
+
+        await Client.SubmitLabelAsync(machine, "h-1", ClipLabelValue.Normal);
+        Assert.False(File.Exists(request.AudioReference), "a label through the client removes the stored audio, as one over HTTP does");
+    }
+
+    [Fact]
     public async Task Clips_are_processed_when_nobody_listens()
     {
         const string machine = "client.machine-5";

@@ -13,7 +13,11 @@ public sealed class EmbeddedSiloFixture : IAsyncLifetime
     private readonly string _dir = Directory.CreateTempSubdirectory("asd-client-").FullName;
     private WebApplication _silo = null!;
 
+    public const string DeviceKey = "client-tests-device";
+
     public AsdClusterClient Client { get; private set; } = null!;
+    /// <summary>The silo's HTTP API, with the device key.</summary>
+    public HttpClient Http { get; } = new();
     public int GatewayPort { get; } = Silo.SiloApp.FreeLoopbackPort();
     public string DatabasePath => Path.Combine(_dir, "data", "grains.db");
 
@@ -22,13 +26,16 @@ public sealed class EmbeddedSiloFixture : IAsyncLifetime
         string modelPath = Path.Combine(_dir, "tiny.asdm");
         using (var model = EncoderModel.Untrained(new EncoderArchitecture { Width = 4, EmbeddingDimension = 16 }, seed: 7, TorchSharp.torch.CPU))
             model.Save(modelPath);
-        (_silo, _) = await Silo.SiloApp.StartOnLoopbackAsync(new Dictionary<string, string?>
+        (_silo, var address) = await Silo.SiloApp.StartOnLoopbackAsync(new Dictionary<string, string?>
         {
+            ["Asd:ApiKeys:Device:0"] = DeviceKey,
             ["Asd:DataDirectory"] = Path.Combine(_dir, "data"),
             ["Asd:ModelPath"] = modelPath,
             ["Asd:Device"] = "cpu",
             ["Asd:GatewayPort"] = GatewayPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
         });
+        Http.BaseAddress = address;
+        Http.DefaultRequestHeaders.Add("X-Api-Key", DeviceKey);
         Client = await AsdClusterClient.ConnectAsync(new AsdClientOptions { GatewayPort = GatewayPort });
     }
 
@@ -47,6 +54,7 @@ public sealed class EmbeddedSiloFixture : IAsyncLifetime
     public async ValueTask DisposeAsync()
     {
         await Client.DisposeAsync();
+        Http.Dispose();
         await _silo.StopAsync();
         await _silo.DisposeAsync();
         Directory.Delete(_dir, recursive: true);

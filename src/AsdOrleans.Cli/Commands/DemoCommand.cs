@@ -1,43 +1,56 @@
 using System.CommandLine;
-using AsdOrleans.Core.Experiments;
+using AsdOrleans.Cli.Demo;
+using AsdOrleans.Encoder;
 
 namespace AsdOrleans.Cli.Commands;
 
 /// <summary>
-/// `asd demo`: until the cluster exists, the prequential experiment on a generated embedding set,
-/// so a newcomer sees offline vs active-learning AUC/pAUC in one command.
+/// `asd demo`: the product on one machine — a synthetic plant, a small encoder, an embedded silo, enrollment and
+/// streaming with an oracle annotator, then AUC/pAUC without and with active learning (see <see cref="DemoRun"/>).
 /// </summary>
 public static class DemoCommand
 {
     public static Command Create()
     {
-        var outDir = new Option<string>("--out") { Description = "run folder", DefaultValueFactory = _ => Path.Combine("out", "demo") };
-        var machines = new Option<int>("--machines") { Description = "generated machine types", DefaultValueFactory = _ => 7 };
-        var protocol = new ExperimentCommand.ProtocolOptions();
-        var command = new Command("demo", "generate a synthetic plant's embeddings and run the active-learning experiment on them") { outDir, machines };
-        protocol.AddTo(command);
-        command.SetAction(parse =>
+        var d = new DemoSettings();
+        var outDir = new Option<string>("--out") { Description = "demo folder: the plant and the encoder are cached there and reused", DefaultValueFactory = _ => Path.Combine("out", "demo") };
+        var keepRunning = new Option<bool>("--keep-running") { Description = "leave the silo (HTTP API and dashboard) up until Ctrl+C" };
+        var machineTypes = new Option<int>("--machine-types") { Description = "synthetic machine types", DefaultValueFactory = _ => d.MachineTypes };
+        var perType = new Option<int>("--machines-per-type") { Description = "machines of each type, each in its own factory", DefaultValueFactory = _ => d.MachinesPerType };
+        var train = new Option<int>("--train") { Description = "source-domain training clips per machine", DefaultValueFactory = _ => d.SourceTrain };
+        var targetTrain = new Option<int>("--target-train") { Description = "target-domain training clips per machine", DefaultValueFactory = _ => d.TargetTrain };
+        var test = new Option<int>("--test") { Description = "test clips streamed per machine (a multiple of 4)", DefaultValueFactory = _ => d.Test };
+        var seconds = new Option<double>("--seconds") { Description = "clip length in seconds", DefaultValueFactory = _ => d.Seconds };
+        var width = new Option<int>("--width") { Description = "encoder width (the paper: 32)", DefaultValueFactory = _ => d.Width };
+        var epochs = new Option<int>("--epochs") { Description = "encoder training epochs", DefaultValueFactory = _ => d.Epochs };
+        var strategy = new Option<string>("--strategy") { Description = "query strategy of the active-learning machines", DefaultValueFactory = _ => d.Strategy };
+        var budget = new Option<double>("--budget") { Description = "labelling budget b", DefaultValueFactory = _ => d.Budget };
+        var seed = new Option<ulong>("--seed") { Description = "seed of the plant, the encoder and the streams", DefaultValueFactory = _ => d.Seed };
+        var command = new Command("demo", "run the product on this machine: synthetic plant, small encoder, embedded silo, streaming with an oracle annotator, AUC/pAUC without and with active learning")
         {
-            var settings = protocol.Read(parse);
-            string output = parse.GetValue(outDir)!;
-            ExperimentCommand.CheckOutputFolder(output);
-            SyntheticEmbeddingSettings synth;
+            outDir, keepRunning, machineTypes, perType, train, targetTrain, test, seconds, width, epochs, strategy, budget, seed,
+        };
+        command.SetAction(async (parse, cancellation) =>
+        {
+            DemoSettings settings;
             try
             {
-                synth = new SyntheticEmbeddingSettings { Machines = parse.GetValue(machines), Seed = settings.Seed }.Validate();
+                settings = new DemoSettings
+                {
+                    MachineTypes = parse.GetValue(machineTypes), MachinesPerType = parse.GetValue(perType),
+                    SourceTrain = parse.GetValue(train), TargetTrain = parse.GetValue(targetTrain), Test = parse.GetValue(test),
+                    Seconds = parse.GetValue(seconds), Width = parse.GetValue(width), Epochs = parse.GetValue(epochs),
+                    Strategy = parse.GetValue(strategy)!, Budget = parse.GetValue(budget), Seed = parse.GetValue(seed),
+                }.Validate();
             }
             catch (ArgumentException e)
             {
-                throw new UsageException(e.Message);
+                throw new UsageException(SynthCommand.SpellOptions(e.Message));
             }
-            var writer = parse.InvocationConfiguration.Output;
-            writer.WriteLine($"Generating embeddings for {synth.Machines} machine types ({synth.SourceTrain} source + {synth.TargetTrain} target training clips, {4 * synth.TestPerDomainAndLabel} test clips each)…");
-            var table = SyntheticEmbeddings.Generate(synth);
-            Directory.CreateDirectory(output);
-            table.Save(Path.Combine(output, "embeddings.csv"));
-            writer.WriteLine($"Running {settings.Strategies.Count} strategies × {settings.Budgets.Count} budgets × {settings.Trials} trials per machine…");
-            ExperimentCommand.Run(table, settings, output, writer);
-            return 0;
+            string output = parse.GetValue(outDir)!;
+            OutputPaths.CheckFolder("--out", output);
+            TorchRuntime.EnsureAvailable();
+            return await DemoRun.RunAsync(settings, output, parse.GetValue(keepRunning), parse.InvocationConfiguration.Output, cancellation);
         });
         return command;
     }

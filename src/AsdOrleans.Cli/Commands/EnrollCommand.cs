@@ -1,6 +1,4 @@
 using System.CommandLine;
-using AsdOrleans.Core.Data;
-
 namespace AsdOrleans.Cli.Commands;
 
 /// <summary>`asd enroll`: sends a machine's training WAVs to a silo, which embeds them and enrolls the machine.</summary>
@@ -20,14 +18,8 @@ public static class EnrollCommand
             var files = Directory.EnumerateFiles(folder, "*.wav").Order(StringComparer.Ordinal).ToList();
             if (files.Count == 0) throw new UsageException($"--data: no .wav files in '{folder}'");
             using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
-            using var form = new MultipartFormDataContent();
-            foreach (var file in files)
-            {
-                bool target = DcaseFileName.TryParse(Path.GetFileName(file), out var parts) && parts!.IsTarget == true;
-                form.Add(ClusterHttp.Wav(await File.ReadAllBytesAsync(file, cancellation)), target ? "target" : "source", Path.GetFileName(file));
-            }
             string id = parse.GetValue(machine)!;
-            var status = await http.SendAsync(HttpMethod.Post, $"/api/machines/{Uri.EscapeDataString(id)}/enrollment/audio", form, cancellation);
+            var status = await SiloFeed.EnrollAsync(http, id, files, cancellation);
             parse.InvocationConfiguration.Output.WriteLine(
                 $"enrolled {id} from {files.Count} clips: |N| = {status.GetProperty("referenceSetSize").GetInt32()}, model {status.GetProperty("modelVersion").GetString()}");
             return 0;

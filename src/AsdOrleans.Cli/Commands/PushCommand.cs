@@ -38,7 +38,7 @@ public static class PushCommand
             if (answer && truth.Any(t => t?.IsAnomaly is null))
                 throw new UsageException("--oracle needs DCASE test file names (…_normal_… / …_anomaly_…) for every clip");
 
-            string id = Uri.EscapeDataString(parse.GetValue(machine)!);
+            string id = parse.GetValue(machine)!;
             using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
             string labeller = parse.GetValue(labellerKey) ?? parse.GetValue(key)!;
             var scores = new List<double>();
@@ -51,21 +51,10 @@ public static class PushCommand
                     var due = TimeSpan.FromSeconds(i / perSecond) - watch.Elapsed;
                     if (due > TimeSpan.Zero) await Task.Delay(due, cancellation);
                 }
-                string clipId = Path.GetFileNameWithoutExtension(files[i]);
-                var verdict = await http.SendAsync(HttpMethod.Post, $"/api/machines/{id}/clips?clipId={Uri.EscapeDataString(clipId)}",
-                    ClusterHttp.Wav(await File.ReadAllBytesAsync(files[i], cancellation)), cancellation);
-                scores.Add(verdict.GetProperty("score").GetDouble());
-                if (verdict.GetProperty("labelRequested").GetBoolean())
-                {
-                    requested++;
-                    if (answer)
-                    {
-                        string label = truth[i]!.IsAnomaly == true ? "anomalous" : "normal";
-                        await http.SendAsync(HttpMethod.Post, $"/api/machines/{id}/clips/{Uri.EscapeDataString(clipId)}/label",
-                            System.Net.Http.Json.JsonContent.Create(new { label }), cancellation, labeller);
-                        labelled++;
-                    }
-                }
+                var pushed = await SiloFeed.PushAsync(http, id, files[i], answer ? truth[i]!.IsAnomaly : null, labeller, cancellation);
+                scores.Add(pushed.Score);
+                if (pushed.LabelRequested) requested++;
+                if (pushed.Labelled) labelled++;
             }
             output.WriteLine($"pushed {files.Count} clips in {watch.Elapsed.TotalSeconds:F1} s ({files.Count / watch.Elapsed.TotalSeconds:F2} clips/s); " +
                              $"{requested} label requests ({(double)requested / files.Count:P1}), {labelled} answered");

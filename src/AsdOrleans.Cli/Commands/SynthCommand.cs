@@ -18,6 +18,9 @@ public static partial class SynthCommand
     [GeneratedRegex(@"(?<![\w-])(machine-types|target-train|train|test|seconds)(?![\w-])")]
     private static partial Regex OptionNames();
 
+    /// <summary>Core's messages name parameters bare ("train must …"); on the command line they are options.</summary>
+    public static string SpellOptions(string message) => OptionNames().Replace(message, "--$1");
+
     public static Command Create()
     {
         var defaults = new SynthSettings();
@@ -51,7 +54,7 @@ public static partial class SynthCommand
             }
             catch (ArgumentException e)
             {
-                throw new UsageException(OptionNames().Replace(e.Message, "--$1"));
+                throw new UsageException(SpellOptions(e.Message));
             }
             int threadCount = parse.GetValue(threads);
             if (threadCount < 1)

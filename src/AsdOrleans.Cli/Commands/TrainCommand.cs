@@ -52,23 +52,32 @@ public static class TrainCommand
             var watch = Stopwatch.StartNew();
             string root = parse.GetValue(data)!;
             var clips = AudioData.Scan(root, null, c => !c.IsTest);
-            var classes = clips.Select(c => c.ClassKey).Distinct().Order(StringComparer.Ordinal).ToList();
-            writer.WriteLine($"{clips.Count} training clips of {clips.Select(c => c.MachineType).Distinct().Count()} machine types, {classes.Count} classes");
-            var samples = Terminal.WithProgress(writer, "reading audio", p => AudioData.Load(clips, p));
-            var classIndex = classes.Select((c, i) => (c, i)).ToDictionary(x => x.c, x => x.i);
-            var training = clips.Select((c, i) => new TrainingClip(samples[i], classIndex[c.ClassKey])).ToList();
-
-            using var model = Terminal.WithProgress(writer, "training", progress =>
-                EncoderTrainer.Train(architecture, LogStftSettings.Paper, classes, training, options, Path.GetFullPath(root),
-                    onEpoch: r => writer.WriteLine(r.Resumed
-                        ? $"resumed after epoch {r.Epoch}/{r.Epochs} from {options.CheckpointPath}"
-                        : $"epoch {r.Epoch}/{r.Epochs}: loss {r.Loss:F4}, accuracy {r.Accuracy:P1}, margin {r.Margin:F3}, {r.Elapsed.TotalSeconds:F1} s"),
-                    onStep: (step, total, _) => progress((int)step, (int)total), cancellation: cancellation));
+            using var model = TrainOn(clips, architecture, options, Path.GetFullPath(root), writer, cancellation);
             model.Save(modelPath);
             File.Delete(options.CheckpointPath!); // the finished model supersedes it
             writer.WriteLine($"wrote {modelPath}: version {model.VersionId}, {model.Info.ParameterCount:N0} parameters, {watch.Elapsed.TotalSeconds:F0} s on {model.Device}");
             return Task.FromResult(0);
         });
         return command;
+    }
+
+    /// <summary>
+    /// Trains on the given training clips, one class per machine type × section × attributes; prints a line per epoch.
+    /// <paramref name="dataIdentity"/> names the data in the checkpoint's fingerprint, so a resume never mixes data sets.
+    /// </summary>
+    public static EncoderModel TrainOn(IReadOnlyList<AsdOrleans.Core.Data.DcaseClip> clips, EncoderArchitecture architecture, TrainingOptions options,
+        string dataIdentity, TextWriter writer, CancellationToken cancellation)
+    {
+        var classes = clips.Select(c => c.ClassKey).Distinct().Order(StringComparer.Ordinal).ToList();
+        writer.WriteLine($"{clips.Count} training clips of {clips.Select(c => c.MachineType).Distinct().Count()} machine types, {classes.Count} classes");
+        var samples = Terminal.WithProgress(writer, "reading audio", p => AudioData.Load(clips, p));
+        var classIndex = classes.Select((c, i) => (c, i)).ToDictionary(x => x.c, x => x.i);
+        var training = clips.Select((c, i) => new TrainingClip(samples[i], classIndex[c.ClassKey])).ToList();
+        return Terminal.WithProgress(writer, "training", progress =>
+            EncoderTrainer.Train(architecture, LogStftSettings.Paper, classes, training, options, dataIdentity,
+                onEpoch: r => writer.WriteLine(r.Resumed
+                    ? $"resumed after epoch {r.Epoch}/{r.Epochs} from {options.CheckpointPath}"
+                    : $"epoch {r.Epoch}/{r.Epochs}: loss {r.Loss:F4}, accuracy {r.Accuracy:P1}, margin {r.Margin:F3}, {r.Elapsed.TotalSeconds:F1} s"),
+                onStep: (step, total, _) => progress((int)step, (int)total), cancellation: cancellation));
     }
 }

@@ -1,0 +1,73 @@
+{{/* Release-scoped name of the chart's objects, at most 63 characters. */}}
+{{- define "asd.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "asd.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "asd.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "asd.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "asd.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 }}
+{{ include "asd.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{/* Secret with the API keys: the user's, or the chart's own. */}}
+{{- define "asd.apiKeysSecret" -}}
+{{- if .Values.apiKeys.existingSecret -}}
+{{- .Values.apiKeys.existingSecret -}}
+{{- else -}}
+{{- include "asd.fullname" . }}-api-keys
+{{- end -}}
+{{- end -}}
+
+{{/* Secret and key holding the silos' Redis connection string. */}}
+{{- define "asd.redisSecret" -}}
+{{- if and (not .Values.redis.deploy) .Values.redis.existingSecret -}}
+{{- .Values.redis.existingSecret -}}
+{{- else -}}
+{{- include "asd.fullname" . }}-redis
+{{- end -}}
+{{- end -}}
+
+{{- define "asd.redisSecretKey" -}}
+{{- if and (not .Values.redis.deploy) .Values.redis.existingSecret -}}
+{{- .Values.redis.existingSecretKey -}}
+{{- else -}}
+connection-string
+{{- end -}}
+{{- end -}}
+
+{{/* The connection string the chart puts into its Redis secret. */}}
+{{- define "asd.redisConnectionString" -}}
+{{- if .Values.redis.deploy -}}
+{{- include "asd.fullname" . }}-redis:6379,abortConnect=false
+{{- if .Values.redis.password -}},password={{ .Values.redis.password }}{{- end -}}
+{{- else -}}
+{{- required "redis.connectionString (or redis.existingSecret) is required when redis.deploy is false" .Values.redis.connectionString -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "asd.clipsClaim" -}}
+{{- if .Values.clipStore.existingClaim -}}
+{{- .Values.clipStore.existingClaim -}}
+{{- else -}}
+{{- include "asd.fullname" . }}-clips
+{{- end -}}
+{{- end -}}

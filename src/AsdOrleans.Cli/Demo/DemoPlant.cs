@@ -1,0 +1,102 @@
+using System.Diagnostics;
+using AsdOrleans.Cli.Commands;
+using AsdOrleans.Core.Data;
+using AsdOrleans.Core.Io;
+using AsdOrleans.Core.Synthesis;
+using AsdOrleans.Encoder;
+using AsdOrleans.Encoder.Model;
+using AsdOrleans.Encoder.Training;
+
+namespace AsdOrleans.Cli.Demo;
+
+/// <summary>One monitored machine of the demo plant: its id and its DCASE-layout clips.</summary>
+public sealed record DemoMachine(string Id, string MachineType, IReadOnlyList<string> TrainingFiles, IReadOnlyList<DcaseClip> TestClips)
+{
+    /// <summary>The same machine's twin that never asks for labels: the offline model the demo compares against.</summary>
+    public string OfflineId => Id + ".offline";
+}
+
+/// <summary>
+/// The demo's synthetic plant (one `asd synth` data set per machine instance, so each machine has its own factory)
+/// and its encoder, both cached in the demo folder and reused while their settings stay the same.
+/// </summary>
+public static class DemoPlant
+{
+    private const string FingerprintFile = "demo-settings.txt";
+
+    public static IReadOnlyList<DemoMachine> Prepare(DemoSettings settings, string folder, TextWriter writer, CancellationToken cancellation)
+    {
+        string plantFolder = Path.Combine(folder, "plant");
+        if (ReadFingerprint(plantFolder) == settings.PlantFingerprint)
+            writer.WriteLine($"plant: reusing {plantFolder}");
+        else
+        {
+            var watch = Stopwatch.StartNew();
+            if (Directory.Exists(plantFolder)) Directory.Delete(plantFolder, recursive: true);
+            for (int instance = 1; instance <= settings.MachinesPerType; instance++)
+            {
+                var plan = SynthPlan.Create(settings.Plant(instance));
+                Terminal.WithProgress(writer, $"synthesising machines #{instance}", progress =>
+                    SynthDataset.Write(plan, InstanceFolder(plantFolder, instance), new SynthWriteOptions
+                    {
+                        Progress = progress,
+                        Cancellation = cancellation,
+                        CommandLine = SynthCommand.CommandLine(InstanceFolder(plantFolder, instance), plan.Settings),
+                    }));
+            }
+            AtomicFile.WriteAllText(Path.Combine(plantFolder, FingerprintFile), settings.PlantFingerprint + "\n");
+            writer.WriteLine($"plant: {settings.MachineTypes} machine types × {settings.MachinesPerType} machines, " +
+                             $"{settings.SourceTrain}+{settings.TargetTrain} training and {settings.Test} test clips of {settings.Seconds:0.##} s each, " +
+                             $"written in {watch.Elapsed.TotalSeconds:F1} s");
+        }
+
+        var machines = new List<DemoMachine>();
+        for (int instance = 1; instance <= settings.MachinesPerType; instance++)
+        {
+            var clips = DcaseDataset.Scan(InstanceFolder(plantFolder, instance), null);
+            foreach (var type in clips.Select(c => c.MachineType).Distinct().Order(StringComparer.Ordinal))
+                machines.Add(new DemoMachine($"demo.{type}-{instance}", type,
+                    clips.Where(c => c.MachineType == type && !c.IsTest).Select(c => c.Path).ToList(),
+                    clips.Where(c => c.MachineType == type && c.IsTest).ToList()));
+        }
+        return machines.OrderBy(m => m.Id, StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>Trains the encoder on every machine's training clips, or reuses the cached one.</summary>
+    public static string EnsureModel(DemoSettings settings, string folder, IReadOnlyList<DemoMachine> machines, TextWriter writer, CancellationToken cancellation)
+    {
+        string modelPath = Path.Combine(folder, "model.asdm");
+        string fingerprintPath = modelPath + ".settings.txt";
+        if (File.Exists(modelPath) && File.Exists(fingerprintPath) && File.ReadAllText(fingerprintPath).Trim() == settings.ModelFingerprint)
+        {
+            writer.WriteLine($"encoder: reusing {modelPath} (version {EncoderModel.ReadInfo(modelPath).VersionId})");
+            return modelPath;
+        }
+        var watch = Stopwatch.StartNew();
+        var architecture = new EncoderArchitecture { Width = settings.Width }.Validate();
+        var options = new TrainingOptions
+        {
+            Epochs = settings.Epochs, BatchSize = settings.BatchSize, CropSeconds = settings.CropSeconds, Seed = settings.Seed,
+            CheckpointPath = modelPath + ".checkpoint",
+        }.Validate();
+        writer.WriteLine($"encoder: training a width-{settings.Width} ResNet18 with sub-center ArcFace for {settings.Epochs} epochs…");
+        var plantFolder = Path.Combine(folder, "plant");
+        var clips = Enumerable.Range(1, settings.MachinesPerType)
+            .SelectMany(i => DcaseDataset.Scan(InstanceFolder(plantFolder, i), null).Where(c => !c.IsTest)).ToList();
+        using var model = TrainCommand.TrainOn(clips, architecture, options, settings.ModelFingerprint, writer, cancellation);
+        File.Delete(fingerprintPath);
+        model.Save(modelPath);
+        File.Delete(options.CheckpointPath!);
+        AtomicFile.WriteAllText(fingerprintPath, settings.ModelFingerprint + "\n");
+        writer.WriteLine($"encoder: version {model.VersionId}, {model.Info.ParameterCount:N0} parameters, trained in {watch.Elapsed.TotalSeconds:F0} s");
+        return modelPath;
+    }
+
+    private static string InstanceFolder(string plantFolder, int instance) => Path.Combine(plantFolder, $"machines-{instance}");
+
+    private static string? ReadFingerprint(string plantFolder)
+    {
+        string path = Path.Combine(plantFolder, FingerprintFile);
+        return File.Exists(path) ? File.ReadAllText(path).Trim() : null;
+    }
+}

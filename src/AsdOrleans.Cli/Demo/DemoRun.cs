@@ -1,0 +1,176 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using AsdOrleans.Cli.Commands;
+using AsdOrleans.Core.Io;
+using AsdOrleans.Core.Metrics;
+using AsdOrleans.Core.Randomness;
+using AsdOrleans.Silo;
+using Spectre.Console;
+
+namespace AsdOrleans.Cli.Demo;
+
+/// <summary>
+/// `asd demo` end to end on the embedded default: plant and encoder (cached), a silo in this process, enrollment and
+/// the test streams through the HTTP API with an oracle annotator, then offline vs active-learning AUC/pAUC.
+/// Every machine has a twin with strategy none fed the same clips: the offline model, scored on the same stream.
+/// </summary>
+public static class DemoRun
+{
+    public const string ResultsFile = "results.csv";
+
+    private sealed record StreamResult(DemoMachine Machine, bool Offline, double[] Scores, int Queries, int Labels);
+
+    public static async Task<int> RunAsync(DemoSettings settings, string folder, bool keepRunning, TextWriter writer, CancellationToken cancellation)
+    {
+        var total = Stopwatch.StartNew();
+        Directory.CreateDirectory(folder);
+        var machines = DemoPlant.Prepare(settings, folder, writer, cancellation);
+        string modelPath = DemoPlant.EnsureModel(settings, folder, machines, writer, cancellation);
+
+        // A fresh silo state each run: the demo's machines start from their enrollment.
+        string siloData = Path.Combine(folder, "silo");
+        if (Directory.Exists(siloData)) Directory.Delete(siloData, recursive: true);
+        var keys = new[] { "Device", "Labeller", "Operator" }.ToDictionary(r => r, _ => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)));
+        var siloSettings = new Dictionary<string, string?>
+        {
+            ["Asd:DataDirectory"] = siloData,
+            ["Asd:ModelPath"] = Path.GetFullPath(modelPath),
+            ["Logging:LogLevel:Default"] = "Warning",
+            ["Logging:LogLevel:Orleans"] = "Error", // start-up advice (ServerGC, watchdog) is not for the demo's reader
+        };
+        foreach (var (role, key) in keys) siloSettings[$"Asd:ApiKeys:{role}:0"] = key;
+        var (app, address) = await SiloApp.StartOnLoopbackAsync(siloSettings);
+        try
+        {
+            writer.WriteLine($"silo: embedded (localhost clustering, SQLite state in {siloData}) at {address}");
+            using var operatorHttp = new ClusterHttp(address.ToString(), keys["Operator"]);
+            using var deviceHttp = new ClusterHttp(address.ToString(), keys["Device"]);
+
+            var enrollWatch = Stopwatch.StartNew();
+            int enrolled = 0;
+            await Terminal.WithProgressAsync(writer, "enrolling", async progress =>
+            {
+                await Task.WhenAll(machines.SelectMany(m => new[] { (m, false), (m, true) }).Select(async pair =>
+                {
+                    var (machine, offline) = pair;
+                    string id = offline ? machine.OfflineId : machine.Id;
+                    var configuration = offline
+                        ? new { strategy = "none", budget = 0.0 }
+                        : new { strategy = settings.Strategy, budget = settings.Budget };
+                    await operatorHttp.SendAsync(HttpMethod.Put, $"/api/machines/{id}", System.Net.Http.Json.JsonContent.Create(configuration), cancellation);
+                    await SiloFeed.EnrollAsync(operatorHttp, id, machine.TrainingFiles, cancellation);
+                    progress(Interlocked.Increment(ref enrolled), 2 * machines.Count);
+                }));
+                return 0;
+            });
+            writer.WriteLine($"enrolled {machines.Count} machines and their offline twins from {machines.Sum(m => m.TrainingFiles.Count)} training clips in {enrollWatch.Elapsed.TotalSeconds:F1} s");
+
+            var streamWatch = Stopwatch.StartNew();
+            int streamed = 0, clipsInAll = 2 * machines.Sum(m => m.TestClips.Count);
+            var results = await Terminal.WithProgressAsync(writer, "streaming test clips", progress =>
+                Task.WhenAll(machines.SelectMany(m => new[] { (m, false), (m, true) }).Select(async pair =>
+                {
+                    var (machine, offline) = pair;
+                    // Each machine's device sends its clips in its own seeded order; twins see the same order.
+                    var order = Shuffled(machine.TestClips.Count, RandomState.DeriveSeed(settings.Seed, RandomState.StableHash(machine.Id)));
+                    var scores = new double[machine.TestClips.Count];
+                    int queries = 0, labels = 0;
+                    foreach (int i in order)
+                    {
+                        var clip = machine.TestClips[i];
+                        var pushed = await SiloFeed.PushAsync(deviceHttp, offline ? machine.OfflineId : machine.Id, clip.Path,
+                            offline ? null : clip.IsAnomaly, keys["Labeller"], cancellation);
+                        scores[i] = pushed.Score;
+                        if (pushed.LabelRequested) queries++;
+                        if (pushed.Labelled) labels++;
+                        progress(Interlocked.Increment(ref streamed), clipsInAll);
+                    }
+                    return new StreamResult(machine, offline, scores, queries, labels);
+                })));
+            double seconds = streamWatch.Elapsed.TotalSeconds;
+            writer.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"streamed {clipsInAll} clips in {seconds:F1} s ({clipsInAll / seconds:F1} clips/s through the HTTP API, encoder and grains); the oracle answered {results.Sum(r => r.Labels)} label requests"));
+
+            PrintAndSave(settings, results, folder, writer);
+            string dashboard = new Uri(address, "/dashboard").ToString();
+            writer.WriteLine($"dashboard: {dashboard}   (the whole demo took {total.Elapsed.TotalSeconds:F0} s)");
+            if (keepRunning)
+            {
+                writer.WriteLine($"the silo keeps running at {address} — API keys: device {keys["Device"]}, labeller {keys["Labeller"]}, operator {keys["Operator"]}");
+                writer.WriteLine("Ctrl+C stops it");
+                await WaitForInterrupt(cancellation);
+            }
+            return 0;
+        }
+        finally
+        {
+            await app.StopAsync(CancellationToken.None);
+            await app.DisposeAsync();
+        }
+    }
+
+    private static void PrintAndSave(DemoSettings settings, StreamResult[] results, string folder, TextWriter writer)
+    {
+        var console = Terminal.For(writer);
+        var table = new Table().Border(TableBorder.Simple)
+            .Title(Markup.Escape($"Offline model vs active learning ({settings.Strategy}, b = {settings.Budget.ToString(CultureInfo.InvariantCulture)}), prequential over each machine's test stream"));
+        table.AddColumns("machine", "clips", "labels asked", "AUC offline", "AUC with AL", "pAUC offline", "pAUC with AL");
+        var csv = new StringBuilder("machine,mode,clips,label_requests,labels,auc,pauc,auc_source,auc_target\n");
+        var aucs = new List<double>[] { [], [] };
+        var paucs = new List<double>[] { [], [] };
+        foreach (var group in results.GroupBy(r => r.Machine.Id).OrderBy(g => g.Key, StringComparer.Ordinal))
+        {
+            var offline = group.Single(r => r.Offline);
+            var active = group.Single(r => !r.Offline);
+            var clips = active.Machine.TestClips;
+            var isAnomaly = clips.Select(c => c.IsAnomaly!.Value).ToArray();
+            var isTarget = clips.Select(c => c.IsTarget).ToArray();
+            var m0 = DetectionMetrics.Evaluate(offline.Scores, isAnomaly, isTarget);
+            var m1 = DetectionMetrics.Evaluate(active.Scores, isAnomaly, isTarget);
+            aucs[0].Add(m0.Auc); aucs[1].Add(m1.Auc);
+            paucs[0].Add(m0.PartialAuc); paucs[1].Add(m1.PartialAuc);
+            table.AddRow(group.Key, clips.Count.ToString(CultureInfo.InvariantCulture), $"{active.Queries} ({(double)active.Queries / clips.Count:P0})",
+                F(m0.Auc), F(m1.Auc), F(m0.PartialAuc), F(m1.PartialAuc));
+            foreach (var (r, m) in new[] { (offline, m0), (active, m1) })
+                csv.Append(string.Create(CultureInfo.InvariantCulture,
+                    $"{group.Key},{(r.Offline ? "offline" : settings.Strategy)},{clips.Count},{r.Queries},{r.Labels},{m.Auc:R},{m.PartialAuc:R},{m.AucSource:R},{m.AucTarget:R}\n"));
+        }
+        table.AddEmptyRow();
+        table.AddRow("harmonic mean", "", "", F(DetectionMetrics.HarmonicMean(aucs[0].ToArray())), F(DetectionMetrics.HarmonicMean(aucs[1].ToArray())),
+            F(DetectionMetrics.HarmonicMean(paucs[0].ToArray())), F(DetectionMetrics.HarmonicMean(paucs[1].ToArray())));
+        console.Write(table);
+        AtomicFile.WriteAllText(Path.Combine(folder, ResultsFile), csv.ToString());
+        writer.WriteLine($"per-machine figures in {Path.Combine(folder, ResultsFile)}");
+    }
+
+    private static int[] Shuffled(int count, ulong seed)
+    {
+        var random = RandomState.FromSeed(seed);
+        var order = Enumerable.Range(0, count).ToArray();
+        for (int i = count - 1; i > 0; i--)
+        {
+            int j = random.NextInt(i + 1);
+            (order[i], order[j]) = (order[j], order[i]);
+        }
+        return order;
+    }
+
+    /// <summary>Blocks until Ctrl+C or SIGTERM (System.CommandLine 2.0.0 leaves them to the default handler, which kills the process).</summary>
+    private static async Task WaitForInterrupt(CancellationToken cancellation)
+    {
+        var stopped = new TaskCompletionSource();
+        void Stop(System.Runtime.InteropServices.PosixSignalContext context)
+        {
+            context.Cancel = true;
+            stopped.TrySetResult();
+        }
+        using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, Stop);
+        using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, Stop);
+        using var registration = cancellation.Register(() => stopped.TrySetResult());
+        await stopped.Task;
+    }
+
+    private static string F(double value) => value.ToString("0.000", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,72 @@
+using AsdOrleans.Abstractions;
+
+namespace AsdOrleans.Grains;
+
+/// <summary>How long a label request waits for its label (silo option <c>Asd:LabelRequestTtl</c>).</summary>
+public sealed class LabelRequestExpiryOptions
+{
+    public static readonly TimeSpan DefaultTtl = TimeSpan.FromDays(7);
+    public static readonly TimeSpan MinimumTtl = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan MaximumTtl = TimeSpan.FromDays(365);
+
+    /// <summary>Time-to-live of a pending label request; after it the request and its audio are dropped.</summary>
+    public TimeSpan LabelRequestTtl { get; set; } = DefaultTtl;
+
+    /// <summary>How often a machine with pending requests checks for expired ones: a quarter of the TTL, within
+    /// 1 s – 1 h (a request outlives its TTL by at most this much in storage; it is never served after it).</summary>
+    public TimeSpan CheckPeriod => TimeSpan.FromTicks(Math.Clamp(LabelRequestTtl.Ticks / 4, TimeSpan.TicksPerSecond, TimeSpan.TicksPerHour));
+
+    /// <summary>Null when valid, else what is wrong.</summary>
+    public string? Problem() => LabelRequestTtl < MinimumTtl || LabelRequestTtl > MaximumTtl
+        ? $"Asd:LabelRequestTtl must be between {MinimumTtl} and {MaximumTtl} (d.hh:mm:ss), got {LabelRequestTtl}"
+        : null;
+}
+
+/// <summary>Removes a dropped request's stored audio; the host that stores the audio provides it (none: nothing to remove).</summary>
+public interface IClipAudioRemover
+{
+    void Remove(string machineId, string clipId);
+}
+
+/// <summary>The expiry rule over a machine's persisted state, in plain code (no Orleans calls).</summary>
+public static class LabelRequestExpiry
+{
+    public const string ReminderName = "label-request-expiry";
+    private const int ExpiredMemory = 10_000;
+
+    public static bool IsExpired(PendingLabel request, DateTimeOffset now, TimeSpan ttl) => now - request.RequestedAt >= ttl;
+
+    /// <summary>Pending requests whose TTL has passed, oldest first.</summary>
+    public static IReadOnlyList<PendingLabel> Due(MachineGrainState state, DateTimeOffset now, TimeSpan ttl)
+        => state.Pending.Values.Where(p => IsExpired(p, now, ttl)).OrderBy(p => p.RequestedAt).ToList();
+
+    /// <summary>When the next pending request expires; null when none is pending.</summary>
+    public static DateTimeOffset? NextExpiry(MachineGrainState state, TimeSpan ttl)
+        => state.Pending.Count == 0 ? null : state.Pending.Values.Min(p => p.RequestedAt) + ttl;
+
+    /// <summary>Moves <paramref name="due"/> from the pending requests to the (bounded) memory of expired ones.</summary>
+    public static void MarkExpired(MachineGrainState state, IEnumerable<PendingLabel> due, DateTimeOffset now)
+    {
+        foreach (var request in due)
+        {
+            if (!state.Pending.Remove(request.ClipId))
+                continue;
+            state.Expired[request.ClipId] = now;
+            state.ExpiredOrder.Add(request.ClipId);
+            state.ExpiredCount++;
+        }
+        while (state.ExpiredOrder.Count > ExpiredMemory)
+        {
+            state.Expired.Remove(state.ExpiredOrder[0]);
+            state.ExpiredOrder.RemoveAt(0);
+        }
+    }
+
+    /// <summary>Throws <see cref="LabelRequestExpiredException"/> when <paramref name="clipId"/>'s request expired.</summary>
+    public static void ThrowIfExpired(MachineGrainState state, string machineId, string? clipId)
+    {
+        if (clipId is not null && state.Expired.TryGetValue(clipId, out var when))
+            throw new LabelRequestExpiredException(
+                $"machine {machineId}: the label request for clip '{clipId}' expired at {when:u} unanswered; its audio was removed and the label is not applied");
+    }
+}

@@ -1,0 +1,93 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Hosting;
+
+namespace AsdOrleans.Grains;
+
+/// <summary>
+/// A machine grain's side of label-request expiry: drops expired requests (audio first, then the persisted state)
+/// and keeps one Orleans reminder registered exactly while requests are pending, so a machine nobody calls still
+/// cleans up. Runs on the grain's own turn (created and called by the grain only).
+/// </summary>
+internal sealed class LabelRequestExpiryKeeper(
+    Grain grain, IServiceProvider services, string machineId, Func<MachineGrainState> state, Func<Action<MachineGrainState>, Task> persist, ILogger logger)
+{
+    private readonly TimeSpan _ttl = services.GetRequiredService<IOptions<LabelRequestExpiryOptions>>().Value.LabelRequestTtl;
+    private readonly TimeSpan _checkPeriod = services.GetRequiredService<IOptions<LabelRequestExpiryOptions>>().Value.CheckPeriod;
+    private readonly IClipAudioRemover? _audio = services.GetService<IClipAudioRemover>();
+    // Silos without a reminder service (bare test clusters) still expire requests on calls and activation.
+    private readonly bool _remindersAvailable = services.GetService<IReminderTable>() is not null;
+    private bool? _reminderRegistered;
+
+    public TimeSpan Ttl => _ttl;
+
+    /// <summary>Drops every request past its TTL. The audio goes first: if the state write then fails, the request is
+    /// still expired by the clock and is dropped again next time, so no audio file is left without a request.</summary>
+    public async Task ExpireDue()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var due = LabelRequestExpiry.Due(state(), now, _ttl);
+        if (due.Count == 0)
+            return;
+        RemoveAudio(due.Select(d => d.ClipId));
+        await persist(s => LabelRequestExpiry.MarkExpired(s, due, now));
+        logger.LogInformation("machine {Machine}: {Count} label request(s) expired unanswered after {Ttl}", machineId, due.Count, _ttl);
+    }
+
+    /// <summary>Removes the stored audio of requests that are dropped (expired, or cleared by a re-enrollment).</summary>
+    public void RemoveAudio(IEnumerable<string> clipIds)
+    {
+        foreach (var clipId in clipIds)
+        {
+            try
+            {
+                _audio?.Remove(machineId, clipId);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                logger.LogWarning(e, "machine {Machine}: could not remove the audio of dropped clip {Clip}", machineId, clipId);
+            }
+        }
+    }
+
+    /// <summary>Registers the reminder when requests are pending and it is not, removes it when none are. A failure is
+    /// logged, not thrown: the caller's change is already persisted, and the next call or activation tries again.</summary>
+    public async Task SyncReminder()
+    {
+        if (!_remindersAvailable)
+            return;
+        try
+        {
+            var next = LabelRequestExpiry.NextExpiry(state(), _ttl);
+            _reminderRegistered ??= await grain.GetReminder(LabelRequestExpiry.ReminderName) is not null;
+            if (next is { } due && _reminderRegistered == false)
+            {
+                var minimum = services.GetService<IOptions<ReminderOptions>>()?.Value.MinimumReminderPeriod ?? TimeSpan.Zero;
+                var period = _checkPeriod > minimum ? _checkPeriod : minimum;
+                var dueIn = due - DateTimeOffset.UtcNow;
+                await grain.RegisterOrUpdateReminder(LabelRequestExpiry.ReminderName, dueIn > TimeSpan.Zero ? dueIn : TimeSpan.Zero, period);
+                _reminderRegistered = true;
+            }
+            else if (next is null && _reminderRegistered == true)
+            {
+                if (await grain.GetReminder(LabelRequestExpiry.ReminderName) is { } reminder)
+                    await grain.UnregisterReminder(reminder);
+                _reminderRegistered = false;
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _reminderRegistered = null; // unknown: ask the reminder service next time
+            logger.LogWarning(e, "machine {Machine}: could not update its label-request expiry reminder", machineId);
+        }
+    }
+
+    /// <summary>The reminder's tick: drop what expired, then drop the reminder if nothing is pending.</summary>
+    public async Task OnReminder()
+    {
+        _reminderRegistered = true;
+        await ExpireDue();
+        await SyncReminder();
+    }
+}

@@ -1,0 +1,40 @@
+using AsdOrleans.Grains;
+using AsdOrleans.Grains.Storage;
+using Microsoft.Extensions.Options;
+using Orleans.Hosting;
+
+namespace AsdOrleans.Silo;
+
+/// <summary>Reminders (SQLite embedded, Redis in a cluster) and label-request expiry for a silo host.</summary>
+public static class ReminderWiring
+{
+    /// <summary>
+    /// Adds the reminder service (a SQLite table next to grains.db when embedded; Orleans' Redis reminders in a cluster),
+    /// binds and validates <c>Asd:LabelRequestTtl</c>, and lets machine grains remove an expired request's audio.
+    /// </summary>
+    public static ISiloBuilder AddAsdRemindersAndExpiry(this ISiloBuilder silo, SiloOptions options, IConfiguration configuration)
+    {
+        if (string.IsNullOrWhiteSpace(options.Redis))
+            silo.UseSqliteReminderService(o => o.DatabasePath = Path.Combine(Path.GetFullPath(options.DataDirectory), "reminders.db"));
+        else
+            silo.UseRedisReminderService(o => o.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(options.Redis));
+
+        silo.Services.AddOptions<LabelRequestExpiryOptions>()
+            .Bind(configuration.GetSection(SiloOptions.Section))
+            .Validate(o => o.Problem() is null, "Asd:LabelRequestTtl must be between 00:00:01 and 365.00:00:00 (d.hh:mm:ss)")
+            .ValidateOnStart();
+        // A tiny TTL (tests, demos) needs checks more often than Orleans' one-minute floor for reminder periods.
+        silo.Services.AddOptions<ReminderOptions>().Configure<IOptions<LabelRequestExpiryOptions>>((reminders, expiry) =>
+        {
+            if (expiry.Value.Problem() is null && expiry.Value.CheckPeriod < reminders.MinimumReminderPeriod)
+                reminders.MinimumReminderPeriod = expiry.Value.CheckPeriod;
+        });
+        silo.Services.AddSingleton<IClipAudioRemover, StoredClipAudioRemover>();
+        return silo;
+    }
+
+    private sealed class StoredClipAudioRemover(ClipAudioStore store) : IClipAudioRemover
+    {
+        public void Remove(string machineId, string clipId) => store.Delete(machineId, clipId);
+    }
+}

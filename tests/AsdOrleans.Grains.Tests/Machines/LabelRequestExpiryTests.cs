@@ -1,0 +1,257 @@
+using AsdOrleans.Abstractions;
+using AsdOrleans.Core.Experiments;
+using AsdOrleans.Grains.Storage;
+using AsdOrleans.Grains.Tests.Storage;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Hosting;
+using Orleans.TestingHost;
+
+namespace AsdOrleans.Grains.Tests.Machines;
+
+/// <summary>The expiry rule in plain code, and expiry driven by a durable reminder in a real in-process silo.</summary>
+public sealed class LabelRequestExpiryTests : IDisposable
+{
+    private const string Model = "enc-expiry01";
+    private static readonly EmbeddingTable Plant = SyntheticEmbeddings.Generate(new SyntheticEmbeddingSettings { Machines = 1, Seed = 8, SourceTrain = 120 });
+    private readonly TempFolder _folder = new();
+
+    public void Dispose() => _folder.Dispose();
+
+    private static PendingLabel Request(string clip, DateTimeOffset at) => new() { ClipId = clip, Embedding = [1f], Score = 0.5, RequestedAt = at };
+
+    [Fact]
+    public void Requests_past_their_TTL_move_to_the_expired_memory_and_are_counted()
+    {
+        var t0 = new DateTimeOffset(2026, 11, 25, 8, 0, 0, TimeSpan.Zero);
+        var ttl = TimeSpan.FromHours(1);
+        var state = new MachineGrainState();
+        state.Pending["old"] = Request("old", t0);
+        state.Pending["edge"] = Request("edge", t0.AddMinutes(30));
+        state.Pending["new"] = Request("new", t0.AddMinutes(59));
+        var now = t0.AddMinutes(90);
+
+        var due = LabelRequestExpiry.Due(state, now, ttl);
+        Assert.Equal(["old", "edge"], due.Select(d => d.ClipId)); // exactly one TTL old counts as expired
+        Assert.Equal(t0.AddMinutes(60), LabelRequestExpiry.NextExpiry(state, ttl));
+        LabelRequestExpiry.MarkExpired(state, due, now);
+        LabelRequestExpiry.MarkExpired(state, due, now); // a second pass over the same requests changes nothing
+        Assert.Equal(["new"], state.Pending.Keys);
+        Assert.Equal(2, state.ExpiredCount);
+        Assert.Equal(now, state.Expired["old"]);
+        Assert.Equal(t0.AddMinutes(119), LabelRequestExpiry.NextExpiry(state, ttl));
+
+        var late = Assert.Throws<LabelRequestExpiredException>(() => LabelRequestExpiry.ThrowIfExpired(state, "m1", "old"));
+        Assert.Contains("expired", late.Message);
+        LabelRequestExpiry.ThrowIfExpired(state, "m1", "new");
+        LabelRequestExpiry.ThrowIfExpired(state, "m1", "never-asked");
+        LabelRequestExpiry.MarkExpired(state, [state.Pending["new"]], now);
+        Assert.Null(LabelRequestExpiry.NextExpiry(state, ttl));
+    }
+
+    [Fact]
+    public void The_expired_memory_is_bounded_but_the_count_is_not()
+    {
+        var state = new MachineGrainState();
+        var t0 = DateTimeOffset.UnixEpoch;
+        for (int i = 0; i < 10_050; i++)
+            state.Pending[$"c{i}"] = Request($"c{i}", t0);
+        LabelRequestExpiry.MarkExpired(state, LabelRequestExpiry.Due(state, t0.AddDays(8), TimeSpan.FromDays(7)), t0.AddDays(8));
+        Assert.Equal(10_050, state.ExpiredCount);
+        Assert.Equal(10_000, state.Expired.Count);
+        Assert.Equal(10_000, state.ExpiredOrder.Count);
+        Assert.Empty(state.Pending);
+    }
+
+    [Theory]
+    [InlineData("7.00:00:00", null, 3600)]
+    [InlineData("00:00:02", null, 1)]
+    [InlineData("00:20:00", null, 300)]
+    [InlineData("00:00:00", "between", 0)]
+    [InlineData("-00:01:00", "between", 0)]
+    [InlineData("400.00:00:00", "between", 0)]
+    public void The_TTL_is_validated_and_sets_how_often_a_machine_checks(string ttl, string? problem, int checkSeconds)
+    {
+        var options = new LabelRequestExpiryOptions { LabelRequestTtl = TimeSpan.Parse(ttl, System.Globalization.CultureInfo.InvariantCulture) };
+        if (problem is null)
+        {
+            Assert.Null(options.Problem());
+            Assert.Equal(TimeSpan.FromSeconds(checkSeconds), options.CheckPeriod);
+        }
+        else
+        {
+            Assert.Contains(problem, options.Problem());
+        }
+        Assert.Equal(TimeSpan.FromDays(7), new LabelRequestExpiryOptions().LabelRequestTtl);
+    }
+
+    /// <summary>Removes a stored clip as the silo's audio store does: one file per machine and clip under a folder.</summary>
+    private sealed class FolderAudio(string root) : IClipAudioRemover
+    {
+        public string PathOf(string machine, string clip) => Path.Combine(root, machine, clip + ".wav");
+        public void Remove(string machineId, string clipId) => File.Delete(PathOf(machineId, clipId));
+    }
+
+    private async Task<InProcessTestCluster> StartSilo(TimeSpan ttl, FolderAudio audio)
+    {
+        var builder = new InProcessTestClusterBuilder(1);
+        builder.ConfigureSilo((_, silo) =>
+        {
+            silo.AddSqliteGrainStorage(MachineGrain.StorageName, o => o.DatabasePath = _folder.File("grains.db"));
+            silo.UseSqliteReminderService(o => o.DatabasePath = _folder.File("reminders.db"));
+            silo.Services.Configure<LabelRequestExpiryOptions>(o => o.LabelRequestTtl = ttl);
+            silo.Services.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
+            silo.Services.AddSingleton<IClipAudioRemover>(audio);
+        });
+        var cluster = builder.Build();
+        await cluster.DeployAsync();
+        return cluster;
+    }
+
+    private static async Task Stop(InProcessTestCluster cluster)
+    {
+        await cluster.StopAllSilosAsync();
+        await cluster.DisposeAsync();
+    }
+
+    private long ReminderRows(string machine)
+    {
+        using var connection = new SqliteConnection($"Data Source={_folder.File("reminders.db")};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM reminders WHERE grain_id LIKE $m";
+        command.Parameters.AddWithValue("$m", "%" + machine);
+        return (long)command.ExecuteScalar()!;
+    }
+
+    private static async Task Eventually(Func<bool> condition, string what, int seconds = 30)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting until {what}");
+            await Task.Delay(100);
+        }
+    }
+
+    [Fact]
+    public async Task A_pending_request_expires_through_its_reminder_after_a_silo_restart_without_any_call()
+    {
+        const string machine = "expiry.restart-1";
+        var audio = new FolderAudio(_folder.File("clips"));
+        var ttl = TimeSpan.FromSeconds(4);
+        var first = await StartSilo(ttl, audio);
+        string asked;
+        try
+        {
+            var grain = first.Client.GetGrain<IMachineGrain>(machine);
+            await grain.Configure(new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 3 });
+            await grain.Enroll(new EnrollmentRequest(Plant.Records.Where(r => !r.IsTest).Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model));
+            var clip = Plant.Records.First(r => r.IsTest);
+            Directory.CreateDirectory(Path.GetDirectoryName(audio.PathOf(machine, "c-1"))!);
+            await File.WriteAllBytesAsync(audio.PathOf(machine, "c-1"), [1, 2, 3]);
+            var verdict = await grain.ProcessClip(new ClipSubmission("c-1", clip.Embedding, Model, audio.PathOf(machine, "c-1")));
+            Assert.True(verdict.LabelRequested); // budget 1
+            asked = verdict.ClipId;
+            Assert.Equal(1, ReminderRows(machine)); // registered while a request is pending
+        }
+        finally
+        {
+            await Stop(first);
+        }
+
+        // The silo is down past the TTL; the restarted silo's reminder service reads the table and wakes the machine.
+        await Task.Delay(ttl);
+        Assert.True(File.Exists(audio.PathOf(machine, asked)));
+        var second = await StartSilo(ttl, audio);
+        try
+        {
+            await Eventually(() => !File.Exists(audio.PathOf(machine, asked)), "the reminder removed the expired clip's audio");
+            await Eventually(() => ReminderRows(machine) == 0, "the machine dropped its reminder with nothing pending");
+
+            var grain = second.Client.GetGrain<IMachineGrain>(machine);
+            Assert.Empty(await grain.GetPendingLabelRequests(10));
+            var status = await grain.GetStatus();
+            Assert.Equal(0, status.PendingLabelRequests);
+            Assert.Equal(1, status.ExpiredLabelRequests);
+            var late = await Assert.ThrowsAsync<LabelRequestExpiredException>(() => grain.SubmitLabel(asked, ClipLabelValue.Anomalous));
+            Assert.Contains("expired", late.Message);
+            var unknown = await Assert.ThrowsAsync<ArgumentException>(() => grain.SubmitLabel("never-asked", ClipLabelValue.Normal));
+            Assert.IsNotType<LabelRequestExpiredException>(unknown);
+            Assert.Equal(status, await grain.GetStatus()); // the late label changed nothing
+        }
+        finally
+        {
+            await Stop(second);
+        }
+    }
+
+    [Fact]
+    public async Task Re_enrollment_drops_pending_requests_with_their_audio_and_the_reminder()
+    {
+        const string machine = "expiry.reenroll-1";
+        var audio = new FolderAudio(_folder.File("clips"));
+        var cluster = await StartSilo(TimeSpan.FromHours(1), audio);
+        try
+        {
+            var grain = cluster.Client.GetGrain<IMachineGrain>(machine);
+            var enrollment = new EnrollmentRequest(Plant.Records.Where(r => !r.IsTest).Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model);
+            await grain.Configure(new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 6 });
+            await grain.Enroll(enrollment);
+            Directory.CreateDirectory(Path.GetDirectoryName(audio.PathOf(machine, "c-1"))!);
+            await File.WriteAllBytesAsync(audio.PathOf(machine, "c-1"), [1, 2, 3]);
+            Assert.True((await grain.ProcessClip(new ClipSubmission("c-1", Plant.Records.First(r => r.IsTest).Embedding, Model, audio.PathOf(machine, "c-1")))).LabelRequested);
+            Assert.Equal(1, ReminderRows(machine));
+
+            await grain.Enroll(enrollment);
+            Assert.False(File.Exists(audio.PathOf(machine, "c-1")), "a re-enrollment removes the audio of the requests it drops");
+            Assert.Equal(0, ReminderRows(machine));
+            Assert.Empty(await grain.GetPendingLabelRequests(10));
+        }
+        finally
+        {
+            await Stop(cluster);
+        }
+    }
+
+    [Fact]
+    public async Task An_expired_request_is_never_listed_even_before_its_reminder_ticks()
+    {
+        const string machine = "expiry.listing-1";
+        var audio = new FolderAudio(_folder.File("clips"));
+        // A long TTL for registration, then a silo with a short one: the activation check alone must hide the request.
+        var first = await StartSilo(TimeSpan.FromHours(1), audio);
+        try
+        {
+            var grain = first.Client.GetGrain<IMachineGrain>(machine);
+            await grain.Configure(new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 4 });
+            await grain.Enroll(new EnrollmentRequest(Plant.Records.Where(r => !r.IsTest).Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model));
+            foreach (var (clip, i) in Plant.Records.Where(r => r.IsTest).Take(3).Select((c, i) => (c, i)))
+                Assert.True((await grain.ProcessClip(new ClipSubmission($"c-{i}", clip.Embedding, Model))).LabelRequested);
+            Assert.Equal(3, (await grain.GetPendingLabelRequests(10)).Count);
+            await grain.SubmitLabel("c-0", ClipLabelValue.Normal);
+        }
+        finally
+        {
+            await Stop(first);
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(1.5)); // the requests are now older than the second silo's TTL
+        var second = await StartSilo(TimeSpan.FromSeconds(1), audio);
+        try
+        {
+            var grain = second.Client.GetGrain<IMachineGrain>(machine);
+            Assert.Empty(await grain.GetPendingLabelRequests(10));
+            var status = await grain.GetStatus();
+            Assert.Equal(2, status.ExpiredLabelRequests);
+            Assert.Equal(1, status.NormalLabels);
+            Assert.True((await grain.SubmitLabel("c-0", ClipLabelValue.Normal)).AlreadyApplied); // answered before: still idempotent
+            await Assert.ThrowsAsync<LabelRequestExpiredException>(() => grain.SubmitLabel("c-1", ClipLabelValue.Normal));
+            await Eventually(() => ReminderRows(machine) == 0, "the machine dropped its reminder with nothing pending");
+        }
+        finally
+        {
+            await Stop(second);
+        }
+    }
+}
