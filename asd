@@ -115,12 +115,33 @@ check_redis() {
     CHECK_INFO="redis-server ${version:-(unknown version)} ($(command -v redis-server))"
 }
 
-CHECKS=(check_dotnet_sdk check_libstdcxx check_redis)
+# The headless browser the dashboard test renders /dashboard with (the same names the test looks for).
+chromium_path() {
+    local name
+    for name in chromium chromium-browser google-chrome; do
+        if command -v "$name" >/dev/null 2>&1; then command -v "$name"; return 0; fi
+    done
+    return 1
+}
+
+check_chromium() {
+    CHECK_FIX="run ./asd setup (installs the Debian package chromium, without recommended packages)"
+    local path version
+    if ! path="$(chromium_path)"; then
+        CHECK_INFO="chromium not found on PATH (the dashboard test renders /dashboard with it)"
+        return 1
+    fi
+    version="$("$path" --version 2>/dev/null | head -n 1 || true)"
+    CHECK_INFO="${version:-chromium (unknown version)} ($path)"
+}
+
+CHECKS=(check_dotnet_sdk check_libstdcxx check_redis check_chromium)
 check_label() {
     case "$1" in
         check_dotnet_sdk) echo ".NET SDK" ;;
         check_libstdcxx) echo "libstdc++" ;;
         check_redis) echo "redis" ;;
+        check_chromium) echo "chromium" ;;
     esac
 }
 
@@ -280,6 +301,17 @@ setup_redis() {
     say "installed $CHECK_INFO (system service not started)"
 }
 
+setup_chromium() {
+    check_chromium && return 0
+    need_apt "chromium (a headless-capable Chromium or Chrome on PATH)"
+    apt_update_once
+    say "installing chromium…"
+    apt_run install --no-install-recommends chromium
+    hash -r
+    check_chromium || die "chromium was installed but $CHECK_INFO; see $SETUP_LOG"
+    say "installed $CHECK_INFO"
+}
+
 cmd_setup() {
     case "${1:-}" in
         -h|--help)
@@ -288,6 +320,7 @@ usage: ./asd setup
   Installs what is missing on a Debian/Ubuntu host (as root, or via sudo):
     - libstdc++ with GLIBCXX_3.4.32 (Debian 12: libstdc++6 from trixie, pinned at priority 100)
     - redis-server (binary only; the system service is not started)
+    - chromium (headless, for the dashboard test; without recommended packages)
   The .NET 10 SDK must already be installed. Idempotent; prints nothing when
   everything is present. apt output goes to .asd/setup.log. See docs/setup.md.
 EOF
@@ -306,6 +339,7 @@ EOF
     local start=$SECONDS
     check_libstdcxx || setup_libstdcxx
     check_redis || setup_redis
+    check_chromium || setup_chromium
     say "done in $((SECONDS - start))s"
 }
 

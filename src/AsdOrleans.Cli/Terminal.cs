@@ -25,11 +25,14 @@ public static class Terminal
         return console;
     }
 
-    /// <summary>Runs <paramref name="work"/> with a progress bar on a terminal, silently otherwise.</summary>
-    public static T WithProgress<T>(TextWriter output, string description, Func<Action<int, int>, T> work)
+    /// <summary>
+    /// Runs <paramref name="work"/> with a progress bar on a terminal; otherwise silently, or with a line per tenth
+    /// done when <paramref name="linesWhenRedirected"/> (long runs into a log).
+    /// </summary>
+    public static T WithProgress<T>(TextWriter output, string description, Func<Action<int, int>, T> work, bool linesWhenRedirected = false)
     {
         if (!IsInteractive(output))
-            return work((_, _) => { });
+            return work(linesWhenRedirected ? ProgressLines(output, description) : (_, _) => { });
         T result = default!;
         AnsiConsole.Progress()
             .AutoClear(true)
@@ -47,10 +50,10 @@ public static class Terminal
     }
 
     /// <summary>The asynchronous form of <see cref="WithProgress{T}"/>.</summary>
-    public static async Task<T> WithProgressAsync<T>(TextWriter output, string description, Func<Action<int, int>, Task<T>> work)
+    public static async Task<T> WithProgressAsync<T>(TextWriter output, string description, Func<Action<int, int>, Task<T>> work, bool linesWhenRedirected = false)
     {
         if (!IsInteractive(output))
-            return await work((_, _) => { });
+            return await work(linesWhenRedirected ? ProgressLines(output, description) : (_, _) => { });
         T result = default!;
         await AnsiConsole.Progress()
             .AutoClear(true)
@@ -65,5 +68,23 @@ public static class Terminal
                 });
             });
         return result;
+    }
+
+    /// <summary>A progress callback that writes "description: done/total (p%)" at every further tenth, thread-safely.</summary>
+    public static Action<int, int> ProgressLines(TextWriter output, string description)
+    {
+        int reported = 0;
+        var gate = new object();
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        return (done, total) =>
+        {
+            int tenth = total == 0 ? 10 : (int)(10L * done / total);
+            lock (gate)
+            {
+                if (tenth <= reported) return;
+                reported = tenth;
+                output.WriteLine($"{description}: {done}/{total} ({100L * done / Math.Max(total, 1)}%, {watch.Elapsed.TotalSeconds:F0} s)");
+            }
+        };
     }
 }

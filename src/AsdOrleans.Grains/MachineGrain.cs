@@ -1,6 +1,7 @@
 using AsdOrleans.Abstractions;
 using AsdOrleans.Core.Experiments;
 using AsdOrleans.Core.Machines;
+using AsdOrleans.Grains.Placement;
 using AsdOrleans.Grains.Streams;
 using Microsoft.Extensions.Logging;
 using CoreEnrollmentClip = AsdOrleans.Core.Enrollment.EnrollmentClip;
@@ -14,6 +15,7 @@ namespace AsdOrleans.Grains;
 /// can cost the last few seconds of b̂/h/counter updates, never an acknowledged label or request. Processing is
 /// idempotent per clip id over the last 1,000 clips: a device's retry returns the original verdict.
 /// </summary>
+[RequiresSiloRole(SiloRoles.Machines)]
 public sealed class MachineGrain(
     [PersistentState("machine", MachineGrain.StorageName)] IPersistentState<MachineGrainState> state,
     ILogger<MachineGrain> logger) : Grain, IMachineGrain, IRemindable

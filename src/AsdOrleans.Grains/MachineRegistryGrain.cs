@@ -1,4 +1,5 @@
 using AsdOrleans.Abstractions;
+using AsdOrleans.Grains.Placement;
 
 namespace AsdOrleans.Grains;
 
@@ -9,6 +10,7 @@ public sealed class MachineRegistryState
 }
 
 /// <summary>One registry of machine ids, written when a machine is configured (rare next to clips).</summary>
+[RequiresSiloRole(SiloRoles.Machines)]
 public sealed class MachineRegistryGrain(
     [PersistentState("registry", MachineGrain.StorageName)] IPersistentState<MachineRegistryState> state) : Grain, IMachineRegistryGrain
 {

@@ -29,11 +29,15 @@ public sealed class ApiKeys(IOptions<SiloOptions> options)
     }
 }
 
+/// <summary>Endpoint metadata: the role an endpoint's X-Api-Key must have (read by the OpenAPI document).</summary>
+public sealed record RequiredApiRole(ApiRole Role);
+
 public static class ApiKeyEndpointExtensions
 {
     /// <summary>401 without a key, 403 with a key of another role.</summary>
     public static TBuilder RequireRole<TBuilder>(this TBuilder builder, ApiRole role) where TBuilder : IEndpointConventionBuilder
-        => builder.AddEndpointFilter(async (context, next) =>
+        => builder.WithMetadata(new RequiredApiRole(role), Problem(StatusCodes.Status401Unauthorized), Problem(StatusCodes.Status403Forbidden))
+            .AddEndpointFilter(async (context, next) =>
         {
             var keys = context.HttpContext.RequestServices.GetRequiredService<ApiKeys>();
             string? key = context.HttpContext.Request.Headers[ApiKeys.Header];
@@ -43,4 +47,8 @@ public static class ApiKeyEndpointExtensions
                 return Results.Problem($"this key does not have the {role.ToString().ToLowerInvariant()} role", statusCode: StatusCodes.Status403Forbidden);
             return await next(context);
         });
+
+    /// <summary>Declares a problem-details response of an endpoint for the OpenAPI document.</summary>
+    public static ProducesResponseTypeMetadata Problem(int status)
+        => new(status, typeof(Microsoft.AspNetCore.Mvc.ProblemDetails), ["application/problem+json"]);
 }

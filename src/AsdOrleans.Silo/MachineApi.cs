@@ -8,6 +8,8 @@ namespace AsdOrleans.Silo;
 public static class MachineApi
 {
     public sealed record LabelBody(string? Label);
+    /// <summary>The answer to one clip: DESIGN §2's {clipId, score, anomalous, labelRequested}.</summary>
+    public sealed record ClipResponse(string ClipId, double Score, bool Anomalous, bool LabelRequested);
 
     public static void Map(WebApplication app)
     {
@@ -24,24 +26,27 @@ public static class MachineApi
             var status = await client.GetGrain<IMachineGrain>(id).Configure(settings);
             await client.GetGrain<IMachineRegistryGrain>(0).Register(id);
             return Results.Ok(status);
-        })).RequireRole(ApiRole.Operator);
+        })).RequireRole(ApiRole.Operator).Produces<MachineStatus>()
+            .ProducesProblem(400).ProducesProblem(409).ProducesProblem(503);
 
         api.MapGet("/machines", async (IClusterClient client) =>
         {
             var ids = await client.GetGrain<IMachineRegistryGrain>(0).List();
             var statuses = await Task.WhenAll(ids.Select(id => client.GetGrain<IMachineGrain>(id).GetStatus()));
             return Results.Ok(statuses);
-        }).RequireRole(ApiRole.Labeller);
+        }).RequireRole(ApiRole.Labeller).Produces<MachineStatus[]>().ProducesProblem(503);
 
         api.MapGet("/machines/{id}", (string id, IClusterClient client) => Guarded(id, async () =>
-            Results.Ok(await client.GetGrain<IMachineGrain>(id).GetStatus()))).RequireRole(ApiRole.Labeller);
+            Results.Ok(await client.GetGrain<IMachineGrain>(id).GetStatus()))).RequireRole(ApiRole.Labeller).Produces<MachineStatus>()
+            .ProducesProblem(400).ProducesProblem(409).ProducesProblem(503);
 
         api.MapPost("/machines/{id}/enrollment", (string id, EnrollmentRequest request, IClusterClient client) => Guarded(id, async () =>
         {
             var status = await client.GetGrain<IMachineGrain>(id).Enroll(request);
             await client.GetGrain<IMachineRegistryGrain>(0).Register(id);
             return Results.Ok(status);
-        })).RequireRole(ApiRole.Operator);
+        })).RequireRole(ApiRole.Operator).Produces<MachineStatus>()
+            .ProducesProblem(400).ProducesProblem(409).ProducesProblem(503);
 
         // Enrollment from training audio: multipart parts named "source" or "target", each a WAV; the silo's
         // encoder embeds them, so the machine's model version is the silo's.
@@ -70,7 +75,8 @@ public static class MachineApi
             var status = await client.GetGrain<IMachineGrain>(id).Enroll(enrollment);
             await client.GetGrain<IMachineRegistryGrain>(0).Register(id);
             return Results.Ok(status);
-        })).RequireRole(ApiRole.Operator).DisableAntiforgery();
+        })).RequireRole(ApiRole.Operator).DisableAntiforgery().Produces<MachineStatus>()
+            .ProducesProblem(400).ProducesProblem(409).ProducesProblem(415).ProducesProblem(503);
 
         api.MapPost("/machines/{id}/clips", (string id, string? clipId, HttpRequest request, IClusterClient client, ClipAudioStore audio,
             IOptions<SiloOptions> options, CancellationToken cancellation) => Guarded(id, async () =>
@@ -88,14 +94,15 @@ public static class MachineApi
             {
                 var verdict = await client.GetGrain<IEncoderWorkerGrain>(0).Ingest(id, clipId, wav, path);
                 if (!verdict.LabelRequested) audio.Delete(id, clipId);
-                return Results.Ok(new { verdict.ClipId, verdict.Score, verdict.Anomalous, verdict.LabelRequested });
+                return Results.Ok(new ClipResponse(verdict.ClipId, verdict.Score, verdict.Anomalous, verdict.LabelRequested));
             }
             catch
             {
                 audio.Delete(id, clipId);
                 throw;
             }
-        })).RequireRole(ApiRole.Device);
+        })).RequireRole(ApiRole.Device).Produces<ClipResponse>()
+            .ProducesProblem(400).ProducesProblem(409).ProducesProblem(413).ProducesProblem(415).ProducesProblem(503);
 
         api.MapGet("/label-requests", async (string? machine, int? limit, IClusterClient client) =>
         {
@@ -107,7 +114,7 @@ public static class MachineApi
                 return Results.Problem($"'{machine}' is not a valid machine id", statusCode: StatusCodes.Status400BadRequest);
             var lists = await Task.WhenAll(ids.Select(id => client.GetGrain<IMachineGrain>(id).GetPendingLabelRequests(take)));
             return Results.Ok(lists.SelectMany(l => l).OrderBy(r => r.RequestedAt).Take(take).ToList());
-        }).RequireRole(ApiRole.Labeller);
+        }).RequireRole(ApiRole.Labeller).Produces<LabelRequest[]>().ProducesProblem(400).ProducesProblem(503);
 
         api.MapGet("/machines/{id}/clips/{clipId}/audio", (string id, string clipId, ClipAudioStore audio) => Guarded(id, () =>
         {
@@ -116,7 +123,8 @@ public static class MachineApi
             return Task.FromResult(File.Exists(path)
                 ? Results.File(path, "audio/wav")
                 : Results.Problem($"no stored audio for clip '{clipId}' of machine {id}", statusCode: StatusCodes.Status404NotFound));
-        })).RequireRole(ApiRole.Labeller);
+        })).RequireRole(ApiRole.Labeller).Produces(200, contentType: "audio/wav")
+            .ProducesProblem(400).ProducesProblem(404);
 
         api.MapPost("/machines/{id}/clips/{clipId}/label", (string id, string clipId, LabelBody body, IClusterClient client, ClipAudioStore audio) => Guarded(id, async () =>
         {
@@ -130,7 +138,8 @@ public static class MachineApi
             var receipt = await client.GetGrain<IMachineGrain>(id).SubmitLabel(clipId, label);
             audio.Delete(id, clipId); // labelled: the audio has served its purpose
             return Results.Ok(receipt);
-        })).RequireRole(ApiRole.Labeller);
+        })).RequireRole(ApiRole.Labeller).Produces<LabelReceipt>()
+            .ProducesProblem(400).ProducesProblem(409).ProducesProblem(503);
     }
 
     /// <summary>Bad input → 400, a label for an expired request → 410 and an unenrolled machine → 409, as problem details; the grain changed nothing.</summary>

@@ -1,7 +1,9 @@
 using AsdOrleans.Grains;
 using AsdOrleans.Grains.Encoding;
+using AsdOrleans.Grains.Placement;
 using AsdOrleans.Grains.Storage;
 using AsdOrleans.Grains.Streams;
+using Orleans.Dashboard;
 
 namespace AsdOrleans.Silo;
 
@@ -68,6 +70,7 @@ public static class SiloApp
         builder.Services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(f => f.MultipartBodyLengthLimit = 1L << 30);
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 1L << 30);
         builder.Services.AddAsdEncoder(e => { e.ModelPath = options.ModelPath; e.Device = options.Device; });
+        builder.AddAsdWebSurface();
         builder.UseOrleans(silo =>
         {
             if (string.IsNullOrWhiteSpace(options.Redis))
@@ -97,10 +100,12 @@ public static class SiloApp
             // A backlog of clips waiting for the encoder is normal (an enrollment sends a machine's whole training
             // set at once: 210 × 10 s clips took 35 s at width 16 on 2 cores), so calls may take minutes.
             silo.Configure<Orleans.Configuration.SiloMessagingOptions>(m => m.ResponseTimeout = TimeSpan.FromMinutes(5));
+            silo.AddAsdSiloRoles(options.Roles).AddDashboard();
         });
         var app = builder.Build();
         app.UseExceptionHandler();
         MachineApi.Map(app);
+        app.MapAsdWebSurface();
         return app;
     }
 }

@@ -10,6 +10,8 @@ public sealed class SiloOptions
     /// <summary>Encoder model file; empty on silos without the encoder role.</summary>
     public string ModelPath { get; set; } = "";
     public string Device { get; set; } = "auto";
+    /// <summary>What this silo hosts: "encoder" (encoder workers; needs the model), "machines" (machine grains), or both.</summary>
+    public string Roles { get; set; } = AsdOrleans.Grains.Placement.SiloRoles.All;
     public ApiKeyOptions ApiKeys { get; set; } = new();
     /// <summary>Redis connection string: when set, the silo joins a cluster with Redis membership and grain state;
     /// otherwise it runs the embedded default (localhost clustering, SQLite).</summary>

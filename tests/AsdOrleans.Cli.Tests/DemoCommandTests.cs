@@ -19,7 +19,7 @@ public sealed class DemoCommandTests : IDisposable
 
         Assert.True(code == 0, $"exit code {code}, stderr: {error}");
         Assert.Equal("", error);
-        Assert.Equal(new[] { "embeddings.csv", "results.csv", "summary.csv" },
+        Assert.Equal(new[] { "embeddings.csv", "evaluator", "figures", "report.md", "results.csv", "summary.csv", "table1.csv" },
             Directory.GetFileSystemEntries(outDir).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray());
         Assert.Contains("Generating embeddings for 2 machine types", output);
         Assert.Contains("Harmonic mean over 2 machines", output);
@@ -30,9 +30,9 @@ public sealed class DemoCommandTests : IDisposable
         // Default protocol: 5 strategies × 4 budgets × 2 trials per machine.
         int runs = 2 * 5 * 4 * 2;
         Assert.Equal(1 + runs, File.ReadAllLines(Path.Combine(outDir, "results.csv")).Length);
-        Assert.Contains($"{runs} runs in", output);
+        Assert.Contains($"{runs} runs (", output);
         var summary = ReadCsv(Path.Combine(outDir, "summary.csv"));
-        Assert.Equal("machine,strategy,budget,metric,trials,mean,ci95_low,ci95_high", string.Join(',', summary[0]));
+        Assert.Equal("machine,strategy,budget,metric,trials,mean,ci95_low,ci95_high,gamma,alpha,window,v", string.Join(',', summary[0]));
         Assert.Contains(summary, r => r[0] == "hmean" && r[3] == "official_score");
     }
 

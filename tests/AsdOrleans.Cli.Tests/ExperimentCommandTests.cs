@@ -6,8 +6,8 @@ namespace AsdOrleans.Cli.Tests;
 /// <summary>`asd experiment` end to end, in-process, on a small generated embedding set.</summary>
 public sealed class ExperimentCommandTests : IDisposable
 {
-    private const string ResultsHeader = "machine,strategy,budget,trial,auc,pauc,auc_source,auc_target,clips,queries,realised_budget,normal_labels,anomalous_labels";
-    private const string SummaryHeader = "machine,strategy,budget,metric,trials,mean,ci95_low,ci95_high";
+    private const string ResultsHeader = "machine,strategy,budget,trial,auc,pauc,auc_source,auc_target,clips,queries,realised_budget,normal_labels,anomalous_labels,gamma,alpha,window,v";
+    private const string SummaryHeader = "machine,strategy,budget,metric,trials,mean,ci95_low,ci95_high,gamma,alpha,window,v";
     private static readonly string[] Strategies = ["none", "random", "hybrid", "qbc"];
     private static readonly string[] Budgets = ["0", "0.25"];
     private static readonly string[] Machines = ["machine-00", "machine-01"];
@@ -48,13 +48,13 @@ public sealed class ExperimentCommandTests : IDisposable
 
         Assert.True(code == 0, $"exit code {code}, stderr: {error}");
         Assert.Equal("", error);
-        Assert.Equal(new[] { "results.csv", "summary.csv" }, Directory.GetFiles(outDir).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray());
+        Assert.Equal(new[] { "report.md", "results.csv", "summary.csv", "table1.csv" }, Directory.GetFiles(outDir).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray());
 
         // results.csv: one row per machine × strategy × budget × trial, values in range.
         var results = ReadCsv(Path.Combine(outDir, "results.csv"));
         Assert.Equal(ResultsHeader, string.Join(',', results[0]));
         var rows = results.Skip(1).ToList();
-        Assert.All(rows, r => Assert.Equal(13, r.Length));
+        Assert.All(rows, r => Assert.Equal(17, r.Length));
         var expectedKeys = (from m in Machines from s in Strategies from b in Budgets from t in Enumerable.Range(0, Trials)
                             select $"{m}|{s}|{b}|{t}").Order(StringComparer.Ordinal).ToArray();
         Assert.Equal(expectedKeys, rows.Select(r => $"{r[0]}|{r[1]}|{r[2]}|{r[3]}").Order(StringComparer.Ordinal).ToArray());
@@ -112,7 +112,39 @@ public sealed class ExperimentCommandTests : IDisposable
             Assert.Contains(name, output);
         var noneAuc = srows.Single(r => r[0] == "hmean" && r[1] == "none" && r[2] == "0" && r[3] == "auc");
         Assert.Contains(D(noneAuc[5]).ToString("0.000", System.Globalization.CultureInfo.InvariantCulture), output);
-        Assert.Contains($"{Machines.Length * Strategies.Length * Budgets.Length * Trials} runs in", output);
+        Assert.Contains($"{Machines.Length * Strategies.Length * Budgets.Length * Trials} runs (", output);
+    }
+
+    // ------------------------------------------------------------------ sweeps
+
+    [Fact]
+    public async Task ListsOfGammaAndVSweepEveryCombinationAndTheReportShowsEachAxis()
+    {
+        string outDir = Path.Combine(_dir, "sweep");
+
+        var (code, _, error) = await Experiment(_embeddings, outDir, "--gamma", "0.2,0.8", "--v", "0.1,0.6", "--strategies", "random,hybrid");
+
+        Assert.True(code == 0, error);
+        var results = ReadCsv(Path.Combine(outDir, "results.csv"));
+        var rows = results.Skip(1).ToList();
+        Assert.Equal(Machines.Length * 2 * Budgets.Length * 4 * Trials, rows.Count);
+        var points = rows.Select(r => $"{r[13]}|{r[14]}|{r[15]}|{r[16]}").Distinct().Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(new[] { "0.2|0.01|200|0.1", "0.2|0.01|200|0.6", "0.8|0.01|200|0.1", "0.8|0.01|200|0.6" }, points);
+        // γ changes what labelled anomalies do to the scores: the hybrid runs differ between γ values.
+        double MeanAuc(string gamma) => rows.Where(r => r[1] == "hybrid" && r[2] == "0.25" && r[13] == gamma).Average(r => D(r[4]));
+        Assert.NotEqual(MeanAuc("0.2"), MeanAuc("0.8"));
+        // The offline model depends on none of them: budget 0 rows agree across points.
+        Assert.Single(rows.Where(r => r[2] == "0" && r[0] == Machines[0] && r[3] == "0").Select(r => r[4]).Distinct());
+
+        var summary = ReadCsv(Path.Combine(outDir, "summary.csv"));
+        Assert.Equal(4, summary.Skip(1).Select(r => $"{r[8]}|{r[9]}|{r[10]}|{r[11]}").Distinct().Count());
+        string report = File.ReadAllText(Path.Combine(outDir, "report.md"));
+        Assert.Contains("## Sweep over gamma", report);
+        Assert.Contains("## Sweep over v", report);
+        Assert.DoesNotContain("## Sweep over alpha", report);
+        Assert.Contains("## Harmonic mean over machine types — g0.8_a0.01_w200_v0.6", report);
+        Assert.True(File.Exists(Path.Combine(outDir, "figures", "auc_hmean_g0.2_a0.01_w200_v0.6.png")));
+        Assert.True(Directory.Exists(Path.Combine(outDir, "evaluator", "g0.8_a0.01_w200_v0.1", "hybrid", "b0.25", "trial_01")));
     }
 
     // ------------------------------------------------------------------ determinism
@@ -298,6 +330,11 @@ public sealed class ExperimentCommandTests : IDisposable
     [InlineData("--window", "0", "budget window w must be at least 1, got 0")]
     [InlineData("--v", "-1", "random share v must be in [0, 1], got -1")]
     [InlineData("--threads", "0", "--threads must be at least 1")]
+    [InlineData("--gamma", "0.2,1.5", "gamma γ must be in [0, 1], got 1.5")]
+    [InlineData("--gamma", "0.2,x", "--gamma: 'x' is not a finite number")]
+    [InlineData("--window", "100,2.5", "--window: '2.5' is not a whole number")]
+    [InlineData("--alpha", "0.01,0.01", "alpha: a value is listed twice")]
+    [InlineData("--v", "", "--v: '' is not a finite number")]
     public async Task ImpossibleParametersAreUsageErrors(string option, string value, string problem)
     {
         string outDir = Path.Combine(_dir, "out");

@@ -1,7 +1,5 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Text.Json;
 using AsdOrleans.Abstractions;
 using Microsoft.AspNetCore.Builder;
@@ -17,30 +15,14 @@ namespace AsdOrleans.Silo.Tests;
 public sealed class RedisClusterTests : IAsyncLifetime
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("asd-redis-").FullName;
-    private Process _redis = null!;
+    private RedisServer _redis = null!;
     private string _connection = "";
     private readonly List<(WebApplication App, HttpClient Http)> _silos = [];
 
     public async ValueTask InitializeAsync()
     {
-        int port = SiloApp.FreeLoopbackPort();
-        var start = new ProcessStartInfo("redis-server",
-            ["--port", port.ToString(), "--bind", "127.0.0.1", "--dir", _dir, "--appendonly", "yes", "--appendfsync", "always", "--save", ""])
-        { RedirectStandardOutput = true, RedirectStandardError = true };
-        try
-        {
-            _redis = Process.Start(start)!;
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            throw new InvalidOperationException("redis-server is not installed; run ./asd setup", e);
-        }
-        _connection = $"127.0.0.1:{port},abortConnect=false";
-        for (int i = 0; i < 100; i++)
-        {
-            try { using var client = new TcpClient(); await client.ConnectAsync(IPAddress.Loopback, port); break; }
-            catch (SocketException) { await Task.Delay(50); }
-        }
+        _redis = await RedisServer.StartAsync(_dir);
+        _connection = _redis.Connection;
         for (int i = 0; i < 2; i++)
             _silos.Add(await StartSilo());
     }
@@ -68,8 +50,7 @@ public sealed class RedisClusterTests : IAsyncLifetime
             await app.StopAsync();
             await app.DisposeAsync();
         }
-        _redis.Kill();
-        await _redis.WaitForExitAsync();
+        await _redis.DisposeAsync();
         Directory.Delete(_dir, recursive: true);
     }
 

@@ -1,27 +1,37 @@
 using System.CommandLine;
+using System.Diagnostics;
+using AsdOrleans.Cli.Experiments;
+using AsdOrleans.Core.Data;
 using AsdOrleans.Core.Experiments;
 using AsdOrleans.Core.Machines;
 using AsdOrleans.Core.Strategies;
 
 namespace AsdOrleans.Cli.Commands;
 
-/// <summary>`asd experiment`: the prequential protocol over an embeddings CSV, with results.csv and summary.csv.</summary>
+/// <summary>
+/// `asd experiment`: the prequential protocol over an embeddings CSV, or over a DCASE-layout data set embedded once with a
+/// model (cached), in-process or through a live silo; writes results, summary, the official evaluator's files, figures,
+/// the Table 1 analogue and report.md.
+/// </summary>
 public static class ExperimentCommand
 {
     public const string DefaultStrategies = "none,random,variable-uncertainty,hybrid,qbc";
     public const string DefaultBudgets = "0,0.05,0.1,0.2";
+    /// <summary>The paper's setting for the data-set form: budget 0 is the offline model every line starts from.</summary>
+    public const string DatasetStrategies = "random,qbc,hybrid";
+    public const string DatasetBudgets = "0,0.05,0.1,0.2,0.3,0.5";
 
     /// <summary>The method and protocol options shared by `experiment` and `demo`.</summary>
     public sealed class ProtocolOptions
     {
-        public Option<string> Strategies { get; } = new("--strategies") { Description = $"comma-separated strategies: {string.Join(", ", QueryStrategyNames.All)}", DefaultValueFactory = _ => DefaultStrategies };
-        public Option<string> Budgets { get; } = new("--budgets") { Description = "comma-separated label budgets b in [0, 1]", DefaultValueFactory = _ => DefaultBudgets };
+        public Option<string?> Strategies { get; } = new("--strategies") { Description = $"comma-separated strategies: {string.Join(", ", QueryStrategyNames.All)} (default: {DefaultStrategies}; with --data: {DatasetStrategies})" };
+        public Option<string?> Budgets { get; } = new("--budgets") { Description = $"comma-separated label budgets b in [0, 1]; 0 is the offline model (default: {DefaultBudgets}; with --data: {DatasetBudgets})" };
         public Option<int> Trials { get; } = new("--trials") { Description = "trials (stream shuffles) per machine, strategy and budget", DefaultValueFactory = _ => 10 };
         public Option<ulong> Seed { get; } = new("--seed") { Description = "seed from which every trial's seeds derive", DefaultValueFactory = _ => 0UL };
-        public Option<double> Gamma { get; } = new("--gamma") { Description = "γ of Eq. 3, weight of the similarity to labelled anomalies", DefaultValueFactory = _ => 0.5 };
-        public Option<double> Alpha { get; } = new("--alpha") { Description = "α, the variable-uncertainty threshold step", DefaultValueFactory = _ => 0.01 };
-        public Option<int> Window { get; } = new("--window") { Description = "w, the window of the spent-budget estimate", DefaultValueFactory = _ => 200 };
-        public Option<double> V { get; } = new("--v") { Description = "v, the hybrid strategy's random share", DefaultValueFactory = _ => 0.1 };
+        public Option<string> Gamma { get; } = new("--gamma") { Description = "γ of Eq. 3, weight of the similarity to labelled anomalies; a comma-separated list sweeps it", DefaultValueFactory = _ => "0.5" };
+        public Option<string> Alpha { get; } = new("--alpha") { Description = "α, the variable-uncertainty threshold step; a list sweeps it", DefaultValueFactory = _ => "0.01" };
+        public Option<string> Window { get; } = new("--window") { Description = "w, the window of the spent-budget estimate; a list sweeps it", DefaultValueFactory = _ => "200" };
+        public Option<string> V { get; } = new("--v") { Description = "v, the hybrid strategy's random share; a list sweeps it", DefaultValueFactory = _ => "0.1" };
         public Option<int> Threads { get; } = new("--threads") { Description = "parallel runs (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
 
         public void AddTo(Command command)
@@ -30,22 +40,21 @@ public static class ExperimentCommand
                 command.Options.Add(option);
         }
 
-        public ExperimentSettings Read(ParseResult parse)
+        public ExperimentSettings Read(ParseResult parse, string defaultStrategies = DefaultStrategies, string defaultBudgets = DefaultBudgets)
         {
+            var gammas = OptionParsing.Doubles("--gamma", parse.GetValue(Gamma)!);
+            var alphas = OptionParsing.Doubles("--alpha", parse.GetValue(Alpha)!);
+            var windows = OptionParsing.Integers("--window", parse.GetValue(Window)!);
+            var shares = OptionParsing.Doubles("--v", parse.GetValue(V)!);
             var settings = new ExperimentSettings
             {
-                Strategies = OptionParsing.Strategies(parse.GetValue(Strategies)!),
-                Budgets = OptionParsing.Doubles("--budgets", parse.GetValue(Budgets)!),
+                Strategies = OptionParsing.Strategies(parse.GetValue(Strategies) ?? defaultStrategies),
+                Budgets = OptionParsing.Doubles("--budgets", parse.GetValue(Budgets) ?? defaultBudgets),
                 Trials = parse.GetValue(Trials),
                 Seed = parse.GetValue(Seed),
                 MaxDegreeOfParallelism = parse.GetValue(Threads),
-                Method = new MachineConfig
-                {
-                    Gamma = parse.GetValue(Gamma),
-                    Alpha = parse.GetValue(Alpha),
-                    BudgetWindow = parse.GetValue(Window),
-                    RandomShare = parse.GetValue(V),
-                },
+                Method = new MachineConfig { Gamma = gammas[0], Alpha = alphas[0], BudgetWindow = windows[0], RandomShare = shares[0] },
+                Gammas = gammas, Alphas = alphas, Windows = windows, RandomShares = shares,
             };
             if (settings.MaxDegreeOfParallelism < 1)
                 throw new UsageException($"--threads must be at least 1, got {settings.MaxDegreeOfParallelism}");
@@ -65,40 +74,131 @@ public static class ExperimentCommand
 
     public static Command Create()
     {
-        var embeddings = new Option<string>("--embeddings") { Description = "embeddings CSV: machine,split,domain,label,file,e0,e1,…", Required = true };
-        var outDir = new Option<string>("--out") { Description = "run folder for results.csv and summary.csv", Required = true };
+        var embeddings = new Option<string?>("--embeddings") { Description = "embeddings CSV: machine,split,domain,label,file,e0,e1,… (or give --data and --model)" };
+        var data = new Option<string?>("--data") { Description = "data set root in the DCASE layout (real, or from `asd synth`); embedded once with --model" };
+        var model = new Option<string?>("--model") { Description = "encoder model file for --data" };
+        var groundTruth = new Option<string?>("--ground-truth") { Description = "official ground truth, for evaluation test clips in --data" };
+        var cache = new Option<string?>("--cache") { Description = $"embedding cache folder, by model version and file content (default: {EmbeddingCache.DefaultFolder()})" };
+        var device = new Option<string>("--device") { Description = "auto (CUDA if available), cpu, cuda, cuda:N", DefaultValueFactory = _ => "auto" };
+        var batch = new Option<int>("--batch-size") { Description = "clips per forward pass when embedding", DefaultValueFactory = _ => 8 };
+        var viaCluster = new Option<string?>("--via-cluster") { Description = "run every stream through a live silo at this address (its HTTP API), one machine grain per run", HelpName = "URL" };
+        var key = new Option<string?>("--key") { Description = "API key for --via-cluster with the operator role (configure, enroll, label)" };
+        var deviceKey = new Option<string?>("--device-key") { Description = "API key with the device role for posting clips (default: --key)" };
+        var outDir = new Option<string>("--out") { Description = "run folder for results.csv, summary.csv, table1.csv, report.md, evaluator/ and figures/", Required = true };
         var protocol = new ProtocolOptions();
-        var command = new Command("experiment", "prequential active-learning experiment (the paper's Section 4.4) on an embeddings CSV");
-        command.Options.Add(embeddings);
-        command.Options.Add(outDir);
-        protocol.AddTo(command);
-        command.SetAction(parse =>
+        var command = new Command("experiment", "prequential active-learning experiment (the paper's Section 4.4) on an embeddings CSV or a data set")
         {
-            var settings = protocol.Read(parse);
-            string output = parse.GetValue(outDir)!;
-            CheckOutputFolder(output);
-            var table = EmbeddingTable.Load(parse.GetValue(embeddings)!);
-            Run(table, settings, output, parse.InvocationConfiguration.Output);
+            embeddings, data, model, groundTruth, cache, device, batch, viaCluster, key, deviceKey, outDir,
+        };
+        protocol.AddTo(command);
+        command.SetAction(async (parse, cancellation) =>
+        {
+            var output = parse.InvocationConfiguration.Output;
+            string? csv = parse.GetValue(embeddings), root = parse.GetValue(data), modelPath = parse.GetValue(model), cluster = parse.GetValue(viaCluster);
+            if ((csv is null) == (root is null))
+                throw new UsageException("give either --embeddings CSV or --data ROOT with --model, not both");
+            if (root is not null && modelPath is null)
+                throw new UsageException("--data needs --model (the encoder that embeds the clips)");
+            if (csv is not null && (modelPath is not null || parse.GetValue(groundTruth) is not null || parse.GetValue(cache) is not null))
+                throw new UsageException("--model, --ground-truth and --cache go with --data, not --embeddings");
+            if (cluster is not null && root is null)
+                throw new UsageException("--via-cluster posts the clips' audio: it needs --data and --model");
+            if (cluster is null && (parse.GetValue(key) is not null || parse.GetValue(deviceKey) is not null))
+                throw new UsageException("--key and --device-key go with --via-cluster");
+            if (cluster is not null && string.IsNullOrWhiteSpace(parse.GetValue(key)))
+                throw new UsageException("--via-cluster needs --key (an operator key; --device-key for posting clips if it differs)");
+            if (cluster is not null && (!Uri.TryCreate(cluster, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")))
+                throw new UsageException($"--via-cluster: '{cluster}' is not an http(s) address");
+            var settings = root is null ? protocol.Read(parse) : protocol.Read(parse, DatasetStrategies, DatasetBudgets);
+            string folder = parse.GetValue(outDir)!;
+            CheckOutputFolder(folder);
+            string commandLine = "asd " + string.Join(' ', parse.Tokens.Select(t => Quote(t.Value)));
+
+            if (csv is not null)
+            {
+                var table = EmbeddingTable.Load(csv);
+                Run(table, settings, folder, output, new RunInputs(commandLine, csv, null, null));
+                return 0;
+            }
+
+            int batchSize = parse.GetValue(batch);
+            if (batchSize < 1) throw new UsageException($"--batch-size must be at least 1, got {batchSize}");
+            if (!File.Exists(modelPath)) throw new UsageException($"--model: '{modelPath}' does not exist");
+            string cacheFolder = parse.GetValue(cache) ?? EmbeddingCache.DefaultFolder();
+            OutputPaths.CheckFolder("--cache", cacheFolder);
+            var clips = AudioData.Scan(root!, parse.GetValue(groundTruth), _ => true);
+            var unlabelled = clips.FirstOrDefault(c => c.IsAnomaly is null);
+            if (unlabelled is not null)
+                throw new UsageException($"{unlabelled.Path}: no label; evaluation test clips need --ground-truth");
+            var embedder = new EmbeddingCache(cacheFolder);
+            var (embedded, report) = Terminal.WithProgress(output, "embedding", progress =>
+                embedder.Embed(clips, modelPath!, parse.GetValue(device)!, batchSize, progress), linesWhenRedirected: true);
+            output.WriteLine($"embedding: {report.Clips} clips, {report.FromCache} from the cache, {report.Embedded} embedded in {report.Elapsed.TotalSeconds:F1} s (cache {embedder.Folder})");
+            string version = Encoder.EncoderModel.ReadInfo(modelPath!).VersionId;
+            var inputs = new RunInputs(commandLine, Path.GetFullPath(root!), version, report);
+            if (cluster is null)
+            {
+                Run(embedded, settings, folder, output, inputs);
+                return 0;
+            }
+            var paths = clips.Where(c => c.IsTest).ToDictionary(c => (AudioData.MachineName(c), c.FileName), c => c.Path);
+            using var operatorApi = new ClusterHttp(cluster, parse.GetValue(key)!);
+            using var deviceApi = new ClusterHttp(cluster, parse.GetValue(deviceKey) ?? parse.GetValue(key)!);
+            var runner = new ClusterExperiment(operatorApi, deviceApi, ClusterExperiment.NewRunId());
+            await RunViaClusterAsync(embedded, settings, folder, output, inputs with { Mode = $"through the silo at {cluster}" },
+                runner, version, (machine, file) => paths[(machine, file)], cancellation);
             return 0;
         });
         return command;
     }
 
-    /// <summary>Runs, writes results.csv and summary.csv (each atomically, after the whole run succeeded) and prints the summary.</summary>
-    public static IReadOnlyList<SummaryRow> Run(EmbeddingTable table, ExperimentSettings settings, string outputFolder, TextWriter output)
+    /// <summary>Where the numbers came from, for the report.</summary>
+    public sealed record RunInputs(string CommandLine, string Source, string? ModelVersion, EmbeddingCacheReport? Embedding)
     {
-        var started = System.Diagnostics.Stopwatch.StartNew();
-        var results = Terminal.WithProgress(output, "prequential runs",
-            progress => PrequentialExperiment.Run(table, settings, progress));
+        public string Mode { get; init; } = "in-process";
+    }
+
+    /// <summary>Runs in-process and writes every output (atomically per file, after the whole run succeeded).</summary>
+    public static IReadOnlyList<SummaryRow> Run(EmbeddingTable table, ExperimentSettings settings, string outputFolder, TextWriter output, RunInputs? inputs = null)
+    {
+        var started = Stopwatch.StartNew();
+        var plan = PrequentialExperiment.Plan(table, settings);
+        var outcomes = Terminal.WithProgress(output, "prequential runs",
+            progress => PrequentialExperiment.RunDetailed(plan, settings.MaxDegreeOfParallelism, progress), linesWhenRedirected: inputs?.Embedding is not null);
+        return Finish(table, settings, outputFolder, output, inputs ?? new RunInputs("asd experiment", table.Source, null, null), plan.Runs.Count, outcomes, started.Elapsed);
+    }
+
+    public static async Task<IReadOnlyList<SummaryRow>> RunViaClusterAsync(EmbeddingTable table, ExperimentSettings settings, string outputFolder, TextWriter output,
+        RunInputs inputs, ClusterExperiment runner, string modelVersion, Func<string, string, string> audioPath, CancellationToken cancellation)
+    {
+        var started = Stopwatch.StartNew();
+        var plan = PrequentialExperiment.Plan(table, settings);
+        var traces = await runner.RunAsync(plan, modelVersion, audioPath, settings.MaxDegreeOfParallelism,
+            Terminal.ProgressLines(output, "streams through the silo"), cancellation);
+        var outcomes = PrequentialExperiment.Assemble(plan, traces);
+        return Finish(table, settings, outputFolder, output, inputs, plan.Runs.Count, outcomes, started.Elapsed);
+    }
+
+    private static IReadOnlyList<SummaryRow> Finish(EmbeddingTable table, ExperimentSettings settings, string outputFolder, TextWriter output,
+        RunInputs inputs, int computedRuns, IReadOnlyList<TrialOutcome> outcomes, TimeSpan loop)
+    {
+        var results = outcomes.Select(o => o.Result).ToList();
         var summary = ExperimentSummary.Summarise(results);
         Directory.CreateDirectory(outputFolder);
         ExperimentSummary.WriteResults(Path.Combine(outputFolder, "results.csv"), results);
         ExperimentSummary.WriteSummary(Path.Combine(outputFolder, "summary.csv"), summary);
+        EvaluatorFiles.Write(outputFolder, outcomes, settings.Points.Count > 1);
+        var figures = ExperimentFigures.Write(outputFolder, summary, settings);
+        ExperimentReport.Write(outputFolder, results, summary, settings, new RunDescription(inputs.CommandLine, inputs.Source, inputs.ModelVersion, inputs.Embedding,
+            loop, inputs.Mode, computedRuns, figures));
         SummaryTable.Print(Terminal.For(output), summary, table, settings);
-        output.WriteLine($"{results.Count} runs in {started.Elapsed.TotalSeconds:F1} s; results.csv and summary.csv in {Path.GetFullPath(outputFolder)}");
+        output.WriteLine($"{results.Count} runs ({computedRuns} streams computed, {inputs.Mode}) in {loop.TotalSeconds:F1} s; "
+            + $"results.csv, summary.csv, table1.csv, report.md, {EvaluatorFiles.Folder}/ and {ExperimentFigures.Folder}/ in {Path.GetFullPath(outputFolder)}");
         return summary;
     }
 
     /// <summary>Refuses an output folder that cannot be created, before any work is done.</summary>
     public static void CheckOutputFolder(string path) => OutputPaths.CheckFolder("--out", path);
+
+    private static string Quote(string token) => token.Length > 0 && token.All(c => char.IsAsciiLetterOrDigit(c) || "-_./:,=+@".Contains(c)) ? token : $"'{token.Replace("'", "'\\''")}'";
 }

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using AsdOrleans.Core.Data;
 using AsdOrleans.Core.Io;
 using AsdOrleans.Core.Metrics;
 
@@ -138,9 +139,6 @@ public static partial class MetricsCommand
 
     // ------------------------------------------------------------------ official evaluator layout
 
-    [GeneratedRegex(@"^ground_truth_(?<machine>.+)_section_(?<section>\d+)_test\.csv$")]
-    private static partial Regex GroundTruthName();
-
     [GeneratedRegex(@"^anomaly_score_(?<machine>.+)_section_(?<section>\d+)_test\.csv$")]
     private static partial Regex AnomalyScoreName();
 
@@ -152,12 +150,12 @@ public static partial class MetricsCommand
     {
         RequireDirectory(scoresDir);
         RequireDirectory(groundTruthDir);
+        var truthReader = DcaseGroundTruth.Open(groundTruthDir);
         string officialLabels = Path.Combine(groundTruthDir, "ground_truth_data");
         string labelsDir = Directory.Exists(officialLabels) ? officialLabels : groundTruthDir;
-        string officialDomains = Path.Combine(groundTruthDir, "ground_truth_domain");
-        string? domainsDir = Directory.Exists(officialDomains) ? officialDomains : null;
-
-        var groundTruth = FilesMatching(labelsDir, GroundTruthName());
+        var groundTruth = new SortedDictionary<SectionKey, string>(SectionOrder);
+        foreach (var (machine, section, labelFile) in truthReader.LabelledSections())
+            groundTruth.Add(new SectionKey(machine, section), labelFile);
         if (groundTruth.Count == 0)
             throw new InputDataException(labelsDir, null, "no ground_truth_<machine>_section_<NN>_test.csv files here");
         var scoreFiles = FilesMatching(scoresDir, AnomalyScoreName());
@@ -180,7 +178,7 @@ public static partial class MetricsCommand
                 throw new InputDataException(Path.Combine(scoresDir, $"decision_result_{key.Machine}_section_{key.Section}_test.csv"), null,
                     "no such file, but other machine sections have decision results (give them for every section or for none)");
 
-            var truth = ReadGroundTruth(truthPath, domainsDir);
+            var truth = ReadGroundTruth(truthReader, key, truthPath);
             var scores = ReadPerClip(scorePath, truth, (path, line, text) => CsvRecords.ParseFinite(path, line, "score", text));
             bool[]? decisions = decisionPath is null ? null
                 : ReadPerClip(decisionPath, truth, (path, line, text) => ParseDecision(path, line, "decision", text));
@@ -203,13 +201,15 @@ public static partial class MetricsCommand
     /// <summary>A section's clips in ground-truth order, with an index by clip name for matching score rows.</summary>
     private sealed record GroundTruth(string FilePath, string[] Clips, Dictionary<string, int> IndexOf, bool[] IsAnomaly, bool[] IsTarget);
 
+    private static readonly IComparer<SectionKey> SectionOrder = Comparer<SectionKey>.Create((a, b) =>
+    {
+        int byMachine = string.CompareOrdinal(a.Machine, b.Machine);
+        return byMachine != 0 ? byMachine : string.CompareOrdinal(a.Section, b.Section);
+    });
+
     private static SortedDictionary<SectionKey, string> FilesMatching(string dir, Regex pattern)
     {
-        var found = new SortedDictionary<SectionKey, string>(Comparer<SectionKey>.Create((a, b) =>
-        {
-            int byMachine = string.CompareOrdinal(a.Machine, b.Machine);
-            return byMachine != 0 ? byMachine : string.CompareOrdinal(a.Section, b.Section);
-        }));
+        var found = new SortedDictionary<SectionKey, string>(SectionOrder);
         foreach (var path in Directory.EnumerateFiles(dir))
         {
             var match = pattern.Match(Path.GetFileName(path));
@@ -222,51 +222,35 @@ public static partial class MetricsCommand
     private static string GroundTruthPath(string labelsDir, SectionKey key) =>
         Path.Combine(labelsDir, $"ground_truth_{key.Machine}_section_{key.Section}_test.csv");
 
-    private static GroundTruth ReadGroundTruth(string path, string? domainsDir)
+    /// <summary>A section's clips from Core's reader of the official layout; a clip no file gives a domain takes it from its name.</summary>
+    private static GroundTruth ReadGroundTruth(DcaseGroundTruth official, SectionKey key, string path)
     {
-        // file_name,label or file_name,label,domain: the first row decides, every row must agree.
-        int fieldCount = FirstRowFieldCount(path) == 3 ? 3 : 2;
-        var rows = CsvRecords.ReadHeaderless(path, fieldCount);
-        if (rows.Count == 0)
+        var listed = official.SectionClips(key.Machine, key.Section);
+        if (listed.Count == 0)
             throw new InputDataException(path, null, "the file is empty (expected rows file_name,label[,domain])");
-
-        var clips = new string[rows.Count];
-        var index = new Dictionary<string, int>(rows.Count, StringComparer.Ordinal);
-        var isAnomaly = new bool[rows.Count];
-        var isTarget = new bool[rows.Count];
-        for (int i = 0; i < rows.Count; i++)
+        var clips = new string[listed.Count];
+        var index = new Dictionary<string, int>(listed.Count, StringComparer.Ordinal);
+        var isAnomaly = new bool[listed.Count];
+        var isTarget = new bool[listed.Count];
+        for (int i = 0; i < listed.Count; i++)
         {
-            var (line, fields) = rows[i];
-            clips[i] = fields[0];
-            if (clips[i].Length == 0)
-                throw new InputDataException(path, line, "the file name is empty");
-            if (!index.TryAdd(clips[i], i))
-                throw new InputDataException(path, line, $"clip '{clips[i]}' appears twice (first on line {rows[index[clips[i]]].Line})");
-            isAnomaly[i] = ParseLabel(path, line, "label", fields[1]);
-            if (fieldCount == 3)
-                isTarget[i] = ParseDomain(path, line, "domain", fields[2]);
+            var (clip, entry) = listed[i];
+            clips[i] = clip;
+            index.Add(clip, i);
+            isAnomaly[i] = entry.IsAnomaly ?? throw new InputDataException(path, null, $"clip '{clip}' has no label");
+            if (entry.IsTarget is { } target)
+            {
+                isTarget[i] = target;
+                continue;
+            }
+            bool source = clip.Contains("_source_", StringComparison.Ordinal);
+            bool inTarget = clip.Contains("_target_", StringComparison.Ordinal);
+            if (source == inTarget)
+                throw new InputDataException(path, null,
+                    $"clip '{clip}' has no domain: give a third column (0 = source, 1 = target), a ground_truth_domain/ file, or a name containing _source_ or _target_");
+            isTarget[i] = inTarget;
         }
-        var truth = new GroundTruth(path, clips, index, isAnomaly, isTarget);
-        if (fieldCount == 3)
-            return truth;
-
-        string? domainPath = domainsDir is null ? null : Path.Combine(domainsDir, Path.GetFileName(path));
-        if (domainPath is not null && File.Exists(domainPath))
-        {
-            var domains = ReadPerClip(domainPath, truth, (p, line, text) => ParseDomain(p, line, "domain", text));
-            domains.CopyTo(isTarget, 0);
-            return truth;
-        }
-        for (int i = 0; i < rows.Count; i++)
-        {
-            bool source = clips[i].Contains("_source_", StringComparison.Ordinal);
-            bool target = clips[i].Contains("_target_", StringComparison.Ordinal);
-            if (source == target)
-                throw new InputDataException(path, rows[i].Line,
-                    $"clip '{clips[i]}' has no domain: give a third column (0 = source, 1 = target), a ground_truth_domain/ file, or a name containing _source_ or _target_");
-            isTarget[i] = target;
-        }
-        return truth;
+        return new GroundTruth(path, clips, index, isAnomaly, isTarget);
     }
 
     /// <summary>Reads headerless file_name,value rows that must cover exactly the ground truth's clips, once each.</summary>
@@ -349,13 +333,6 @@ public static partial class MetricsCommand
             if (line.Trim().Length > 0) return number;
         }
         return 1;
-    }
-
-    private static int FirstRowFieldCount(string path)
-    {
-        if (!File.Exists(path)) return 0;
-        var first = File.ReadLines(path).FirstOrDefault(l => l.Trim().Length > 0);
-        return first is null ? 0 : first.Split(',').Length;
     }
 
     private static string Quoted(IEnumerable<string> names) => string.Join(", ", names.Select(n => $"'{n}'"));

@@ -18,6 +18,18 @@ public static class OptionParsing
         return values;
     }
 
+    public static IReadOnlyList<int> Integers(string option, string text)
+    {
+        var values = new List<int>();
+        foreach (var part in text.Split(',', StringSplitOptions.TrimEntries))
+        {
+            if (!int.TryParse(part, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value))
+                throw new UsageException($"{option}: '{part}' is not a whole number");
+            values.Add(value);
+        }
+        return values;
+    }
+
     public static IReadOnlyList<QueryStrategyKind> Strategies(string text)
     {
         try

@@ -10,10 +10,16 @@ public static class SummaryTable
 {
     public static void Print(IAnsiConsole console, IReadOnlyList<SummaryRow> summary, EmbeddingTable table, ExperimentSettings settings)
     {
+        foreach (var point in settings.Points)
+            Print(console, summary.Where(r => r.Point == point).ToList(), table, settings, settings.Points.Count > 1 ? $" ({point.Label})" : "");
+    }
+
+    private static void Print(IAnsiConsole console, IReadOnlyList<SummaryRow> summary, EmbeddingTable table, ExperimentSettings settings, string suffix)
+    {
         var lookup = summary.ToDictionary(r => (r.Machine, r.Strategy, r.Budget, r.Metric));
         int machines = table.Machines.Count;
         console.WriteLine();
-        var hmean = new Table().Title(Markup.Escape($"Harmonic mean over {machines} machines, mean [95% CI] over {settings.Trials} trials")).Border(TableBorder.Simple);
+        var hmean = new Table().Title(Markup.Escape($"Harmonic mean over {machines} machines, mean [95% CI] over {settings.Trials} trials{suffix}")).Border(TableBorder.Simple);
         hmean.AddColumns("strategy", "budget", "AUC", "pAUC", "AUC (source)", "AUC (target)", "official score", "labelled");
         foreach (var strategy in settings.Strategies)
             foreach (var budget in settings.Budgets)
@@ -24,7 +30,7 @@ public static class SummaryTable
             }
         console.Write(hmean);
 
-        var perMachine = new Table().Title("Per machine: mean AUC / pAUC over trials").Border(TableBorder.Simple);
+        var perMachine = new Table().Title(Markup.Escape($"Per machine: mean AUC / pAUC over trials{suffix}")).Border(TableBorder.Simple);
         perMachine.AddColumn("machine");
         perMachine.AddColumn("strategy");
         foreach (var budget in settings.Budgets)

@@ -78,6 +78,6 @@ public static class TrainCommand
                 onEpoch: r => writer.WriteLine(r.Resumed
                     ? $"resumed after epoch {r.Epoch}/{r.Epochs} from {options.CheckpointPath}"
                     : $"epoch {r.Epoch}/{r.Epochs}: loss {r.Loss:F4}, accuracy {r.Accuracy:P1}, margin {r.Margin:F3}, {r.Elapsed.TotalSeconds:F1} s"),
-                onStep: (step, total, _) => progress((int)step, (int)total), cancellation: cancellation));
+                onStep: (step, total, _) => progress((int)step, (int)total), cancellation: cancellation), linesWhenRedirected: true);
     }
 }

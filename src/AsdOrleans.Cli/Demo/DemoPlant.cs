@@ -2,6 +2,7 @@ using System.Diagnostics;
 using AsdOrleans.Cli.Commands;
 using AsdOrleans.Core.Data;
 using AsdOrleans.Core.Io;
+using AsdOrleans.Core.Randomness;
 using AsdOrleans.Core.Synthesis;
 using AsdOrleans.Encoder;
 using AsdOrleans.Encoder.Model;
@@ -42,7 +43,7 @@ public static class DemoPlant
                         Progress = progress,
                         Cancellation = cancellation,
                         CommandLine = SynthCommand.CommandLine(InstanceFolder(plantFolder, instance), plan.Settings),
-                    }));
+                    }), linesWhenRedirected: true);
             }
             AtomicFile.WriteAllText(Path.Combine(plantFolder, FingerprintFile), settings.PlantFingerprint + "\n");
             writer.WriteLine($"plant: {settings.MachineTypes} machine types × {settings.MachinesPerType} machines, " +
@@ -77,8 +78,11 @@ public static class DemoPlant
         var options = new TrainingOptions
         {
             Epochs = settings.Epochs, BatchSize = settings.BatchSize, CropSeconds = settings.CropSeconds, Seed = settings.Seed,
-            CheckpointPath = modelPath + ".checkpoint",
+            // Named by the settings: an interrupted demo resumes its own training, never another configuration's.
+            CheckpointPath = Path.Combine(folder, $"model-{RandomState.StableHash(settings.ModelFingerprint):x16}.checkpoint"),
         }.Validate();
+        foreach (var stale in Directory.EnumerateFiles(folder, "model-*.checkpoint").Where(f => Path.GetFullPath(f) != Path.GetFullPath(options.CheckpointPath!)))
+            File.Delete(stale);
         writer.WriteLine($"encoder: training a width-{settings.Width} ResNet18 with sub-center ArcFace for {settings.Epochs} epochs…");
         var plantFolder = Path.Combine(folder, "plant");
         var clips = Enumerable.Range(1, settings.MachinesPerType)

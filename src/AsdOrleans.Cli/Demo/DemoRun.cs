@@ -88,7 +88,7 @@ public static class DemoRun
                         progress(Interlocked.Increment(ref streamed), clipsInAll);
                     }
                     return new StreamResult(machine, offline, scores, queries, labels);
-                })));
+                })), linesWhenRedirected: true);
             double seconds = streamWatch.Elapsed.TotalSeconds;
             writer.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"streamed {clipsInAll} clips in {seconds:F1} s ({clipsInAll / seconds:F1} clips/s through the HTTP API, encoder and grains); the oracle answered {results.Sum(r => r.Labels)} label requests"));

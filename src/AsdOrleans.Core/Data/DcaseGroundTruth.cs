@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using AsdOrleans.Core.Io;
 
 namespace AsdOrleans.Core.Data;
@@ -19,7 +20,7 @@ public sealed record DcaseGroundTruthEntry(bool? IsAnomaly, bool? IsTarget, stri
 /// Files are headerless and read on first use. A file that exists must list every clip looked up in it, and files that
 /// state the same fact must agree; both are <see cref="InputDataException"/>s naming the file.
 /// </summary>
-public sealed class DcaseGroundTruth
+public sealed partial class DcaseGroundTruth
 {
     private const string LabelsFolder = "ground_truth_data";
     private const string DomainsFolder = "ground_truth_domain";
@@ -85,6 +86,40 @@ public sealed class DcaseGroundTruth
                 throw new InputDataException(file, null, $"clip '{fileName}' is not listed, but it is in the data set's {machineType} test folder");
         }
         return new DcaseGroundTruthEntry(clip!.IsAnomaly, clip.IsTarget, clip.Attributes);
+    }
+
+    [GeneratedRegex(@"^ground_truth_(?<machine>.+)_section_(?<section>\d+)_test\.csv$")]
+    private static partial Regex SectionFileName();
+
+    /// <summary>The machine sections that have a label file, in ordinal order of machine type then section.</summary>
+    public IReadOnlyList<(string MachineType, string Section, string LabelFile)> LabelledSections()
+        => System.IO.Directory.EnumerateFiles(labelsDirectory)
+            .Select(path => (Path: path, Match: SectionFileName().Match(Path.GetFileName(path))))
+            .Where(f => f.Match.Success)
+            .Select(f => (f.Match.Groups["machine"].Value, f.Match.Groups["section"].Value, f.Path))
+            .OrderBy(s => s.Item1, StringComparer.Ordinal).ThenBy(s => s.Item2, StringComparer.Ordinal)
+            .ToList();
+
+    /// <summary>
+    /// Every clip the section's files list, with what they say about it (null where no file says it).
+    /// </summary>
+    /// <exception cref="InputDataException">A file is malformed, files disagree, or one file lists a clip another does not.</exception>
+    public IReadOnlyList<(string FileName, DcaseGroundTruthEntry Entry)> SectionClips(string machineType, string section)
+    {
+        if (!sections.TryGetValue((machineType, section), out var truth))
+        {
+            truth = Load(machineType, section);
+            sections.Add((machineType, section), truth);
+        }
+        var clips = new List<(string, DcaseGroundTruthEntry)>(truth.Clips.Count);
+        foreach (var (name, clip) in truth.Clips)
+        {
+            foreach (var file in truth.Files)
+                if (!clip.ListedIn.Contains(file))
+                    throw new InputDataException(file, null, $"clip '{name}' is not listed, but {clip.ListedIn[0]} lists it");
+            clips.Add((name, new DcaseGroundTruthEntry(clip.IsAnomaly, clip.IsTarget, clip.Attributes)));
+        }
+        return clips;
     }
 
     // ------------------------------------------------------------------ loading

@@ -9,7 +9,11 @@ namespace AsdOrleans.Core.Experiments;
 
 /// <summary>Mean and Student-t 95% confidence interval of one metric over trials.</summary>
 public sealed record SummaryRow(string Machine, QueryStrategyKind Strategy, double Budget, string Metric,
-    int Trials, double Mean, double Ci95Low, double Ci95High);
+    int Trials, double Mean, double Ci95Low, double Ci95High)
+{
+    /// <summary>The γ, α, w and v of the runs summarised.</summary>
+    public SweepPoint Point { get; init; }
+}
 
 /// <summary>
 /// Aggregates trial results: per machine × strategy × budget, and harmonic-mean rows (machine "hmean")
@@ -26,13 +30,17 @@ public static class ExperimentSummary
     {
         var rows = new List<SummaryRow>();
         var machines = results.Select(r => r.Machine).Distinct().Order(StringComparer.Ordinal).ToList();
-        foreach (var group in results.GroupBy(r => (r.Strategy, r.Budget)).OrderBy(g => g.Key.Strategy).ThenBy(g => g.Key.Budget))
+        var groups = results.GroupBy(r => (r.Point, r.Strategy, r.Budget))
+            .OrderBy(g => g.Key.Point.Gamma).ThenBy(g => g.Key.Point.Alpha).ThenBy(g => g.Key.Point.Window).ThenBy(g => g.Key.Point.V)
+            .ThenBy(g => g.Key.Strategy).ThenBy(g => g.Key.Budget);
+        foreach (var group in groups)
         {
+            var point = group.Key.Point;
             foreach (var machine in machines)
             {
                 var runs = group.Where(r => r.Machine == machine).OrderBy(r => r.Trial).ToList();
                 foreach (var metric in MachineMetrics)
-                    rows.Add(Row(machine, group.Key.Strategy, group.Key.Budget, metric, runs.Select(r => Value(r, metric))));
+                    rows.Add(Row(machine, group.Key.Strategy, group.Key.Budget, point, metric, runs.Select(r => Value(r, metric))));
             }
             var trials = group.GroupBy(r => r.Trial).OrderBy(t => t.Key).ToList();
             foreach (var metric in MachineMetrics)
@@ -41,10 +49,10 @@ public static class ExperimentSummary
                 Func<double[], double> across = metric == "realised_budget"
                     ? v => DetectionMetrics.ArithmeticMean(v)
                     : v => DetectionMetrics.HarmonicMean(v);
-                rows.Add(Row(HarmonicMeanMachine, group.Key.Strategy, group.Key.Budget, metric,
+                rows.Add(Row(HarmonicMeanMachine, group.Key.Strategy, group.Key.Budget, point, metric,
                     trials.Select(t => across(t.Select(r => Value(r, metric)).ToArray()))));
             }
-            rows.Add(Row(HarmonicMeanMachine, group.Key.Strategy, group.Key.Budget, OfficialScore,
+            rows.Add(Row(HarmonicMeanMachine, group.Key.Strategy, group.Key.Budget, point, OfficialScore,
                 trials.Select(t => DetectionMetrics.HarmonicMean(t.SelectMany(r => new[] { r.AucSource, r.AucTarget, r.PartialAuc }).ToArray()))));
         }
         return rows;
@@ -73,26 +81,28 @@ public static class ExperimentSummary
 
     public static void WriteResults(string path, IReadOnlyList<TrialResult> results)
     {
-        var b = new StringBuilder("machine,strategy,budget,trial,auc,pauc,auc_source,auc_target,clips,queries,realised_budget,normal_labels,anomalous_labels\n");
+        var b = new StringBuilder("machine,strategy,budget,trial,auc,pauc,auc_source,auc_target,clips,queries,realised_budget,normal_labels,anomalous_labels,gamma,alpha,window,v\n");
         foreach (var r in results)
             b.AppendJoin(',', r.Machine, r.Strategy.ToName(), F(r.Budget), r.Trial, F(r.Auc), F(r.PartialAuc), F(r.AucSource), F(r.AucTarget),
-                r.Clips, r.Queries, F(r.RealisedBudget), r.NormalLabels, r.AnomalousLabels).Append('\n');
+                r.Clips, r.Queries, F(r.RealisedBudget), r.NormalLabels, r.AnomalousLabels,
+                F(r.Point.Gamma), F(r.Point.Alpha), r.Point.Window, F(r.Point.V)).Append('\n');
         AtomicFile.WriteAllText(path, b.ToString());
     }
 
     public static void WriteSummary(string path, IReadOnlyList<SummaryRow> rows)
     {
-        var b = new StringBuilder("machine,strategy,budget,metric,trials,mean,ci95_low,ci95_high\n");
+        var b = new StringBuilder("machine,strategy,budget,metric,trials,mean,ci95_low,ci95_high,gamma,alpha,window,v\n");
         foreach (var r in rows)
-            b.AppendJoin(',', r.Machine, r.Strategy.ToName(), F(r.Budget), r.Metric, r.Trials, F(r.Mean), F(r.Ci95Low), F(r.Ci95High)).Append('\n');
+            b.AppendJoin(',', r.Machine, r.Strategy.ToName(), F(r.Budget), r.Metric, r.Trials, F(r.Mean), F(r.Ci95Low), F(r.Ci95High),
+                F(r.Point.Gamma), F(r.Point.Alpha), r.Point.Window, F(r.Point.V)).Append('\n');
         AtomicFile.WriteAllText(path, b.ToString());
     }
 
-    private static SummaryRow Row(string machine, QueryStrategyKind strategy, double budget, string metric, IEnumerable<double> values)
+    private static SummaryRow Row(string machine, QueryStrategyKind strategy, double budget, SweepPoint point, string metric, IEnumerable<double> values)
     {
         var list = values.ToList();
         var (mean, low, high) = MeanWithConfidence(list);
-        return new SummaryRow(machine, strategy, budget, metric, list.Count, mean, low, high);
+        return new SummaryRow(machine, strategy, budget, metric, list.Count, mean, low, high) { Point = point };
     }
 
     private static string F(double value) => value.ToString("R", CultureInfo.InvariantCulture);

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using AsdOrleans.Core.Enrollment;
 using AsdOrleans.Core.Io;
 using AsdOrleans.Core.Machines;
@@ -8,73 +9,148 @@ using AsdOrleans.Core.Strategies;
 
 namespace AsdOrleans.Core.Experiments;
 
-/// <summary>What to run: every machine × strategy × budget × trial, with shared method parameters.</summary>
-public sealed record ExperimentSettings
-{
-    public IReadOnlyList<QueryStrategyKind> Strategies { get; init; } =
-        [QueryStrategyKind.None, QueryStrategyKind.Random, QueryStrategyKind.VariableUncertainty, QueryStrategyKind.Hybrid, QueryStrategyKind.Qbc];
-    public IReadOnlyList<double> Budgets { get; init; } = [0, 0.05, 0.1, 0.2];
-    public int Trials { get; init; } = 10;
-    public ulong Seed { get; init; }
-    /// <summary>γ, α, w, v and the rest; Strategy, Budget and Seed are set per run.</summary>
-    public MachineConfig Method { get; init; } = new();
-    public int MaxDegreeOfParallelism { get; init; } = Environment.ProcessorCount;
-
-    public ExperimentSettings Validate()
-    {
-        if (Strategies.Count == 0) throw new ArgumentException("at least one strategy is needed");
-        if (Strategies.Distinct().Count() != Strategies.Count) throw new ArgumentException("a strategy is listed twice");
-        if (Budgets.Count == 0) throw new ArgumentException("at least one budget is needed");
-        foreach (var b in Budgets)
-            if (!(b >= 0 && b <= 1)) throw new ArgumentException($"budget {b} is outside [0, 1]");
-        if (Budgets.Distinct().Count() != Budgets.Count) throw new ArgumentException("a budget is listed twice");
-        if (Trials < 1) throw new ArgumentException($"trials must be at least 1, got {Trials}");
-        if (MaxDegreeOfParallelism < 1) throw new ArgumentException("parallelism must be at least 1");
-        Method.Validate();
-        return this;
-    }
-}
-
-/// <summary>One prequential run: a machine's shuffled test stream under one strategy, budget and trial.</summary>
+/// <summary>One prequential run: a machine's shuffled test stream under one strategy, budget, sweep point and trial.</summary>
 public sealed record TrialResult(
     string Machine, QueryStrategyKind Strategy, double Budget, int Trial,
     double Auc, double PartialAuc, double AucSource, double AucTarget,
     int Clips, long Queries, long NormalLabels, long AnomalousLabels)
 {
     public double RealisedBudget => (double)Queries / Clips;
+    /// <summary>The γ, α, w and v of the run.</summary>
+    public SweepPoint Point { get; init; }
 }
+
+/// <summary>What one run did clip by clip, in stream order: the official evaluator's files are written from it.</summary>
+public sealed record StreamTrace(string[] Files, double[] Scores, bool[] Alerts, bool[] Queried, bool[] IsAnomaly, bool[] IsTarget);
+
+/// <summary>A machine's data, prepared once and shared read-only by its runs.</summary>
+public sealed class PreparedMachine
+{
+    private readonly ConcurrentDictionary<ulong, Lazy<MachineEnrollment>> _enrollments = new();
+
+    internal PreparedMachine(string name, IReadOnlyList<EnrollmentClip> training, IReadOnlyList<EmbeddingRecord> test)
+    {
+        Name = name;
+        Training = training;
+        TestRecords = test;
+        Test = test.Select(r => EmbeddingMath.Normalized(r.Embedding)).ToArray();
+        IsAnomaly = test.Select(r => r.IsAnomaly).ToArray();
+        IsTarget = test.Select(r => r.IsTarget).ToArray();
+    }
+
+    public string Name { get; }
+    /// <summary>Training clips in table order, as an enrollment request sends them.</summary>
+    public IReadOnlyList<EnrollmentClip> Training { get; }
+    public IReadOnlyList<EmbeddingRecord> TestRecords { get; }
+    public float[][] Test { get; }
+    public bool[] IsAnomaly { get; }
+    public bool[] IsTarget { get; }
+
+    /// <summary>The enrollment <see cref="MachineModel.Enroll"/> builds under <paramref name="config"/>, built once per seed.</summary>
+    public MachineEnrollment EnrollmentFor(MachineConfig config)
+    {
+        ulong seed = MachineModel.EnrollmentSeed(config);
+        return _enrollments.GetOrAdd(seed, s => new Lazy<MachineEnrollment>(() => MachineEnrollment.Build(Training, config.SourceClusters, s))).Value;
+    }
+}
+
+/// <summary>A run to compute: which machine, under which configuration, in which stream order.</summary>
+public sealed record PlannedRun(int MachineIndex, QueryStrategyKind Strategy, double Budget, SweepPoint Point, int Trial, MachineConfig Config, int[] Order)
+{
+    /// <summary>Budget 0 or strategy none: never queries, so its scores depend on neither the strategy nor the sweep point.</summary>
+    public bool IsOffline => Strategy == QueryStrategyKind.None || Budget == 0;
+}
+
+/// <summary>Every row the experiment reports and the computed run that gives it (offline runs are shared).</summary>
+public sealed record ExperimentPlan(IReadOnlyList<PreparedMachine> Machines, IReadOnlyList<PlannedRun> Runs,
+    IReadOnlyList<(int Run, QueryStrategyKind Strategy, double Budget, SweepPoint Point)> Rows);
+
+/// <summary>A reported row with its clip-by-clip trace.</summary>
+public sealed record TrialOutcome(TrialResult Result, StreamTrace Stream);
 
 /// <summary>
 /// The paper's prequential evaluation (Section 4.4, DESIGN §1): per machine and trial, shuffle the test
 /// clips with the trial's seed, score each clip with the state before its own label, then query and
-/// label from the ground truth; AUC and pAUC over all scores of the stream.
+/// label from the ground truth; AUC and pAUC over all scores of the stream. Each run enrolls exactly as a
+/// machine grain does (<see cref="MachineModel.Enroll"/> under the run's configuration), so the same
+/// stream sent through a silo gives the same numbers.
 /// </summary>
 public static class PrequentialExperiment
 {
-    /// <summary>A machine's data, prepared once and shared read-only by its runs.</summary>
-    private sealed record PreparedMachine(string Name, MachineEnrollment Enrollment, float[][] Test, bool[] IsAnomaly, bool[] IsTarget);
-
     public static IReadOnlyList<TrialResult> Run(EmbeddingTable table, ExperimentSettings settings,
         Action<int, int>? progress = null, CancellationToken cancellation = default)
+        => RunDetailed(table, settings, progress, cancellation).Select(o => o.Result).ToList();
+
+    public static IReadOnlyList<TrialOutcome> RunDetailed(EmbeddingTable table, ExperimentSettings settings,
+        Action<int, int>? progress = null, CancellationToken cancellation = default)
+        => RunDetailed(Plan(table, settings), settings.MaxDegreeOfParallelism, progress, cancellation);
+
+    /// <summary>Computes a plan's runs in parallel (each run alone is sequential) and assembles its rows.</summary>
+    public static IReadOnlyList<TrialOutcome> RunDetailed(ExperimentPlan plan, int parallelism,
+        Action<int, int>? progress = null, CancellationToken cancellation = default)
     {
-        settings.Validate();
-        var machines = Prepare(table, settings);
-        var items = (from m in Enumerable.Range(0, machines.Count)
-                     from s in settings.Strategies
-                     from b in settings.Budgets
-                     from t in Enumerable.Range(0, settings.Trials)
-                     select (Machine: m, Strategy: s, Budget: b, Trial: t)).ToArray();
-        var results = new TrialResult[items.Length];
+        var traces = new StreamTrace[plan.Runs.Count];
         int done = 0;
-        Parallel.For(0, items.Length,
-            new ParallelOptions { MaxDegreeOfParallelism = settings.MaxDegreeOfParallelism, CancellationToken = cancellation },
+        Parallel.For(0, plan.Runs.Count,
+            new ParallelOptions { MaxDegreeOfParallelism = parallelism, CancellationToken = cancellation },
             i =>
             {
-                var item = items[i];
-                results[i] = RunOne(machines[item.Machine], item.Strategy, item.Budget, item.Trial, settings);
-                progress?.Invoke(Interlocked.Increment(ref done), items.Length);
+                traces[i] = RunInProcess(plan.Machines[plan.Runs[i].MachineIndex], plan.Runs[i]);
+                progress?.Invoke(Interlocked.Increment(ref done), plan.Runs.Count);
             });
-        return results;
+        return Assemble(plan, traces);
+    }
+
+    /// <summary>The rows in a fixed order (machine, strategy, budget, point, trial) and the distinct runs behind them.</summary>
+    public static ExperimentPlan Plan(EmbeddingTable table, ExperimentSettings settings)
+    {
+        settings.Validate();
+        var machines = Prepare(table);
+        var runs = new List<PlannedRun>();
+        var offline = new Dictionary<(int, int), int>();
+        var rows = new List<(int, QueryStrategyKind, double, SweepPoint)>();
+        var points = settings.Points;
+        for (int m = 0; m < machines.Count; m++)
+        {
+            var machine = machines[m];
+            foreach (var strategy in settings.Strategies)
+                foreach (var budget in settings.Budgets)
+                    foreach (var point in points)
+                        for (int trial = 0; trial < settings.Trials; trial++)
+                        {
+                            var order = StreamOrder(machine.Test.Length, settings.Seed, machine.Name, trial);
+                            var config = RunConfig(settings, machine.Name, strategy, budget, trial, point);
+                            var run = new PlannedRun(m, strategy, budget, point, trial, config, order);
+                            int index;
+                            if (run.IsOffline)
+                            {
+                                if (!offline.TryGetValue((m, trial), out index))
+                                {
+                                    index = runs.Count;
+                                    offline[(m, trial)] = index;
+                                    runs.Add(run with { Strategy = QueryStrategyKind.None, Budget = 0, Point = points[0],
+                                        Config = RunConfig(settings, machine.Name, QueryStrategyKind.None, 0, trial, points[0]) });
+                                }
+                            }
+                            else
+                            {
+                                index = runs.Count;
+                                runs.Add(run);
+                            }
+                            rows.Add((index, strategy, budget, point));
+                        }
+        }
+        return new ExperimentPlan(machines, runs, rows);
+    }
+
+    /// <summary>Metrics of each reported row from the traces of the plan's runs.</summary>
+    public static IReadOnlyList<TrialOutcome> Assemble(ExperimentPlan plan, IReadOnlyList<StreamTrace> traces)
+    {
+        var computed = new TrialResult[plan.Runs.Count];
+        for (int i = 0; i < plan.Runs.Count; i++)
+            computed[i] = Measure(plan.Machines[plan.Runs[i].MachineIndex].Name, plan.Runs[i], traces[i]);
+        return plan.Rows.Select(row => new TrialOutcome(
+            computed[row.Run] with { Strategy = row.Strategy, Budget = row.Budget, Point = row.Point }, traces[row.Run])).ToList();
     }
 
     /// <summary>One trial's stream order: a permutation of the test clips seeded by (seed, machine, trial) only,
@@ -92,37 +168,47 @@ public static class PrequentialExperiment
     }
 
     /// <summary>The machine configuration of one run; its seed depends on (seed, machine, trial), not the strategy.</summary>
-    public static MachineConfig RunConfig(ExperimentSettings settings, string machine, QueryStrategyKind strategy, double budget, int trial)
-        => settings.Method with
+    public static MachineConfig RunConfig(ExperimentSettings settings, string machine, QueryStrategyKind strategy, double budget, int trial, SweepPoint? point = null)
+        => (point ?? settings.Points[0]).Apply(settings.Method) with
         {
             Strategy = strategy,
             Budget = budget,
             Seed = RandomState.DeriveSeed(settings.Seed, RandomState.StableHash(machine), (ulong)trial, 0x3A /* machine */),
         };
 
-    private static TrialResult RunOne(PreparedMachine machine, QueryStrategyKind strategy, double budget, int trial, ExperimentSettings settings)
+    /// <summary>Algorithm 1 over the stream with Core's machine model; labels come from the ground truth.</summary>
+    public static StreamTrace RunInProcess(PreparedMachine machine, PlannedRun run)
     {
-        var model = MachineModel.Create(RunConfig(settings, machine.Name, strategy, budget, trial), machine.Enrollment);
-        var order = StreamOrder(machine.Test.Length, settings.Seed, machine.Name, trial);
-        var scores = new double[order.Length];
-        var isAnomaly = new bool[order.Length];
-        var isTarget = new bool[order.Length];
-        for (int i = 0; i < order.Length; i++)
+        var model = MachineModel.Create(run.Config, machine.EnrollmentFor(run.Config));
+        var trace = NewTrace(machine, run.Order);
+        for (int i = 0; i < run.Order.Length; i++)
         {
-            int clip = order[i];
+            int clip = run.Order[i];
             var outcome = model.ProcessNormalized(machine.Test[clip]);
             if (outcome.LabelRequested)
                 model.ApplyLabelNormalized(machine.Test[clip], outcome.Score, machine.IsAnomaly[clip] ? ClipLabel.Anomalous : ClipLabel.Normal);
-            scores[i] = outcome.Score;
-            isAnomaly[i] = machine.IsAnomaly[clip];
-            isTarget[i] = machine.IsTarget[clip];
+            trace.Scores[i] = outcome.Score;
+            trace.Alerts[i] = outcome.Anomalous;
+            trace.Queried[i] = outcome.LabelRequested;
         }
-        var metrics = DetectionMetrics.Evaluate(scores, isAnomaly, isTarget);
-        return new TrialResult(machine.Name, strategy, budget, trial, metrics.Auc, metrics.PartialAuc, metrics.AucSource, metrics.AucTarget,
-            order.Length, model.Queries, model.NormalLabels, model.AnomalousLabels);
+        return trace;
     }
 
-    private static List<PreparedMachine> Prepare(EmbeddingTable table, ExperimentSettings settings)
+    /// <summary>A trace with files and ground truth in stream order, scores still to fill in.</summary>
+    public static StreamTrace NewTrace(PreparedMachine machine, int[] order)
+        => new(order.Select(c => machine.TestRecords[c].File).ToArray(), new double[order.Length], new bool[order.Length], new bool[order.Length],
+            order.Select(c => machine.IsAnomaly[c]).ToArray(), order.Select(c => machine.IsTarget[c]).ToArray());
+
+    private static TrialResult Measure(string machine, PlannedRun run, StreamTrace trace)
+    {
+        var metrics = DetectionMetrics.Evaluate(trace.Scores, trace.IsAnomaly, trace.IsTarget);
+        long queries = trace.Queried.Count(q => q);
+        long anomalous = trace.Queried.Where((q, i) => q && trace.IsAnomaly[i]).LongCount();
+        return new TrialResult(machine, run.Strategy, run.Budget, run.Trial, metrics.Auc, metrics.PartialAuc, metrics.AucSource, metrics.AucTarget,
+            trace.Scores.Length, queries, queries - anomalous, anomalous) { Point = run.Point };
+    }
+
+    private static List<PreparedMachine> Prepare(EmbeddingTable table)
     {
         var prepared = new List<PreparedMachine>();
         foreach (var name in table.Machines)
@@ -137,12 +223,7 @@ public static class PrequentialExperiment
             foreach (bool target in new[] { false, true })
                 if (!test.Any(r => !r.IsAnomaly && r.IsTarget == target))
                     throw new InputDataException(table.Source, null, $"machine '{name}' has no {(target ? "target" : "source")}-domain normal test clips (AUC({(target ? "target" : "source")}) is undefined)");
-            ulong enrollSeed = RandomState.DeriveSeed(settings.Seed, RandomState.StableHash(name), 0x4B4D /* k-means */);
-            var enrollment = MachineEnrollment.Build(train, settings.Method.SourceClusters, enrollSeed);
-            prepared.Add(new PreparedMachine(name, enrollment,
-                test.Select(r => EmbeddingMath.Normalized(r.Embedding)).ToArray(),
-                test.Select(r => r.IsAnomaly).ToArray(),
-                test.Select(r => r.IsTarget).ToArray()));
+            prepared.Add(new PreparedMachine(name, train, test));
         }
         return prepared;
     }

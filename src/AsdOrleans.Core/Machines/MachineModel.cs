@@ -92,9 +92,12 @@ public sealed partial class MachineModel
     public static MachineModel Enroll(MachineConfig config, IReadOnlyList<EnrollmentClip> clips, string modelVersion = "")
     {
         config.Validate();
-        var enrollment = MachineEnrollment.Build(clips, config.SourceClusters, RandomState.DeriveSeed(config.Seed, 0x4B4D /* k-means */), modelVersion);
+        var enrollment = MachineEnrollment.Build(clips, config.SourceClusters, EnrollmentSeed(config), modelVersion);
         return Create(config, enrollment);
     }
+
+    /// <summary>The k-means seed of an enrollment under <paramref name="config"/>.</summary>
+    public static ulong EnrollmentSeed(MachineConfig config) => RandomState.DeriveSeed(config.Seed, 0x4B4D /* k-means */);
 
     /// <summary>Eq. 3 for a raw (not necessarily normalised) embedding.</summary>
     public double Score(ReadOnlySpan<float> embedding)

@@ -32,6 +32,8 @@ public sealed class EncoderService(EncoderServiceOptions options) : IAsyncDispos
 
     public EncoderServiceOptions Options => options;
     public string ModelVersion => _engine.Value.Model.VersionId;
+    /// <summary>Whether this silo has loaded its model (silos without the encoder role never do).</summary>
+    public bool IsLoaded => _engine.IsValueCreated;
     public BatcherStatistics Statistics => _engine.IsValueCreated ? _engine.Value.Batcher.Statistics : default;
 
     public Task<float[]> EmbedAsync(float[] samples, CancellationToken cancellation = default) => _engine.Value.Batcher.EmbedAsync(samples, cancellation);

@@ -1,14 +1,16 @@
 using AsdOrleans.Abstractions;
 using AsdOrleans.Core.Audio;
+using AsdOrleans.Grains.Placement;
 using Orleans.Concurrency;
 
 namespace AsdOrleans.Grains.Encoding;
 
 /// <summary>
 /// Decodes audio (NAudio providers: downmix, resample to 16 kHz, refuse bad files) and embeds it through the
-/// silo's shared batcher. Stateless and reentrant: many activations and calls feed one batching engine.
+/// silo's shared batcher. Stateless and reentrant: many activations and calls feed one batching engine. Only on silos
+/// with the encoder role: a call from a silo without it goes to an encoder silo, so that silo never loads a model.
 /// </summary>
-[StatelessWorker, Reentrant]
+[StatelessWorker, Reentrant, RequiresSiloRole(SiloRoles.Encoder)]
 public sealed class EncoderWorkerGrain(EncoderService encoder) : Grain, IEncoderWorkerGrain
 {
     public async Task<ClipEmbedding> Embed(byte[] wav, string sourceName)

@@ -184,6 +184,26 @@ public sealed class DcaseDatasetTests : IDisposable
     }
 
     [Fact]
+    public void GroundTruthListsItsSectionsAndEverySectionClip()
+    {
+        Write("gt/ground_truth_data/ground_truth_bandsaw_section_00_test.csv", "section_00_0000.wav,0\nsection_00_0001.wav,1\n");
+        Write("gt/ground_truth_data/ground_truth_bandsaw_section_01_test.csv", "section_01_0000.wav,1\n");
+        Write("gt/ground_truth_data/ground_truth_ToyCar_section_00_test.csv", "section_00_0000.wav,0\n");
+        Write("gt/ground_truth_data/notes.txt", "not a ground-truth file\n");
+        string domains = Write("gt/ground_truth_domain/ground_truth_bandsaw_section_00_test.csv", "section_00_0000.wav,1\n");
+        var truth = DcaseGroundTruth.Open(dir.File("gt"));
+
+        Assert.Equal([("ToyCar", "00"), ("bandsaw", "00"), ("bandsaw", "01")], truth.LabelledSections().Select(s => (s.MachineType, s.Section)));
+        var toyCar = Assert.Single(truth.SectionClips("ToyCar", "00"));
+        Assert.Equal("section_00_0000.wav", toyCar.FileName);
+        Assert.Equal(new DcaseGroundTruthEntry(false, null, null), toyCar.Entry);
+        // The domain file leaves out a clip the label file lists: named, not guessed.
+        var e = Assert.Throws<InputDataException>(() => truth.SectionClips("bandsaw", "00"));
+        Assert.Equal(domains, e.File);
+        Assert.Contains("clip 'section_00_0001.wav' is not listed", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void AttributesGroundTruthGivesDomainLabelAndAttributes()
     {
         EvalLayout();

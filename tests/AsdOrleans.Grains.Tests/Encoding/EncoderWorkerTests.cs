@@ -5,6 +5,7 @@ using AsdOrleans.Core.Synthesis;
 using AsdOrleans.Encoder;
 using AsdOrleans.Encoder.Model;
 using AsdOrleans.Grains.Encoding;
+using AsdOrleans.Grains.Placement;
 using Orleans.TestingHost;
 
 namespace AsdOrleans.Grains.Tests.Encoding;
@@ -39,7 +40,7 @@ public sealed class EncoderClusterFixture : IAsyncLifetime
     {
         public void Configure(ISiloBuilder silo)
         {
-            silo.AddMemoryGrainStorage(MachineGrain.StorageName);
+            silo.AddMemoryGrainStorage(MachineGrain.StorageName).AddAsdSiloRoles(SiloRoles.All);
             silo.Services.AddAsdEncoder(o => { o.ModelPath = ModelPath; o.Device = "cpu"; o.MaxDelay = TimeSpan.FromMilliseconds(20); });
         }
     }

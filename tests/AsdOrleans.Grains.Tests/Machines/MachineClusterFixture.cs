@@ -1,4 +1,5 @@
 using AsdOrleans.Grains;
+using AsdOrleans.Grains.Placement;
 using Orleans.TestingHost;
 
 namespace AsdOrleans.Grains.Tests.Machines;
@@ -24,6 +25,6 @@ public sealed class MachineClusterFixture : IAsyncLifetime
 
     private sealed class SiloConfigurator : ISiloConfigurator
     {
-        public void Configure(ISiloBuilder silo) => silo.AddMemoryGrainStorage(MachineGrain.StorageName);
+        public void Configure(ISiloBuilder silo) => silo.AddMemoryGrainStorage(MachineGrain.StorageName).AddAsdSiloRoles(SiloRoles.All);
     }
 }

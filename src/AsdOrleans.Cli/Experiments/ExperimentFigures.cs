@@ -1,0 +1,71 @@
+using AsdOrleans.Core.Experiments;
+using AsdOrleans.Core.Strategies;
+using ScottPlot;
+
+namespace AsdOrleans.Cli.Experiments;
+
+/// <summary>
+/// The paper's Figures 3 and 4: AUC and pAUC against the label budget, one line per strategy with its 95%
+/// confidence interval as error bars; one PNG per machine type and one for the harmonic mean, per sweep point.
+/// Budget 0 is the offline model, the common start of every line.
+/// </summary>
+public static class ExperimentFigures
+{
+    public const string Folder = "figures";
+    public static readonly (string Metric, string Label)[] Metrics = [("auc", "AUC"), ("pauc", "pAUC")];
+
+    /// <summary>Writes the figures and returns their paths relative to the run folder.</summary>
+    public static IReadOnlyList<string> Write(string runFolder, IReadOnlyList<SummaryRow> summary, ExperimentSettings settings)
+    {
+        var written = new List<string>();
+        var lookup = summary.ToDictionary(r => (r.Point, r.Machine, r.Strategy, r.Budget, r.Metric));
+        var machines = summary.Select(r => r.Machine).Where(m => m != ExperimentSummary.HarmonicMeanMachine).Distinct().Order(StringComparer.Ordinal)
+            .Prepend(ExperimentSummary.HarmonicMeanMachine).ToList();
+        var strategies = settings.Strategies.Where(s => s != QueryStrategyKind.None).ToList();
+        if (strategies.Count == 0) strategies = [QueryStrategyKind.None];
+        var budgets = settings.Budgets.Order().ToList();
+        bool sweeping = settings.Points.Count > 1;
+        foreach (var point in settings.Points)
+            foreach (var (metric, label) in Metrics)
+                foreach (var machine in machines)
+                {
+                    string name = $"{metric}_{machine}" + (sweeping ? "_" + point.Label : "") + ".png";
+                    string title = (machine == ExperimentSummary.HarmonicMeanMachine ? $"{label}, harmonic mean over {machines.Count - 1} machine types" : $"{label}, {machine}")
+                        + (sweeping ? $" ({point.Label})" : "");
+                    var lines = strategies.Select(s => (s.ToName(), budgets.Select(b => lookup[(point, machine, s, b, metric)]).ToList())).ToList();
+                    Render(Path.Combine(runFolder, Folder, name), title, label, budgets, lines);
+                    written.Add(Path.Combine(Folder, name));
+                }
+        return written;
+    }
+
+    private static void Render(string path, string title, string metricLabel, IReadOnlyList<double> budgets,
+        IReadOnlyList<(string Name, List<SummaryRow> Rows)> lines)
+    {
+        var plot = new Plot();
+        var palette = new ScottPlot.Palettes.Category10();
+        double span = budgets.Count > 1 ? budgets[^1] - budgets[0] : 1;
+        for (int i = 0; i < lines.Count; i++)
+        {
+            // Strategies are nudged apart along x so their error bars do not hide each other.
+            double nudge = (i - (lines.Count - 1) / 2.0) * span * 0.006;
+            double[] xs = budgets.Select(b => b + nudge).ToArray();
+            double[] ys = lines[i].Rows.Select(r => r.Mean).ToArray();
+            double[] half = lines[i].Rows.Select(r => double.IsNaN(r.Ci95High) ? 0 : r.Ci95High - r.Mean).ToArray();
+            var color = palette.GetColor(i);
+            var bars = plot.Add.ErrorBar(xs, ys, half);
+            bars.Color = color;
+            var scatter = plot.Add.Scatter(xs, ys);
+            scatter.Color = color;
+            scatter.LineWidth = 2;
+            scatter.MarkerSize = 7;
+            scatter.LegendText = lines[i].Name;
+        }
+        plot.Title(title);
+        plot.XLabel("label budget b (0 = offline model)");
+        plot.YLabel($"{metricLabel} (mean, 95% CI)");
+        plot.ShowLegend(Alignment.LowerRight);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        plot.SavePng(path, 800, 560);
+    }
+}

@@ -1,0 +1,194 @@
+using System.Globalization;
+using System.Text;
+using AsdOrleans.Core.Experiments;
+using AsdOrleans.Core.Io;
+using AsdOrleans.Core.Metrics;
+using AsdOrleans.Core.Strategies;
+
+namespace AsdOrleans.Cli.Experiments;
+
+/// <summary>How a run came about, for report.md.</summary>
+public sealed record RunDescription(string CommandLine, string Source, string? ModelVersion, EmbeddingCacheReport? Embedding,
+    TimeSpan Loop, string Mode, int ComputedRuns, IReadOnlyList<string> Figures);
+
+/// <summary>
+/// report.md (settings, exact command, the Table 1 analogue, harmonic-mean and per-machine tables, the sweeps and the
+/// figures) and table1.csv (the offline model per machine type: AUC over source, target and mixed test clips, and pAUC).
+/// </summary>
+public static class ExperimentReport
+{
+    private static readonly (string Metric, string Label)[] TableOneMetrics =
+        [("auc_source", "AUC (source)"), ("auc_target", "AUC (target)"), ("auc", "AUC (mixed)"), ("pauc", "pAUC")];
+
+    public static void Write(string runFolder, IReadOnlyList<TrialResult> results, IReadOnlyList<SummaryRow> summary, ExperimentSettings settings, RunDescription run)
+    {
+        var lookup = summary.ToDictionary(r => (r.Point, r.Machine, r.Strategy, r.Budget, r.Metric));
+        var machines = summary.Select(r => r.Machine).Where(m => m != ExperimentSummary.HarmonicMeanMachine).Distinct().Order(StringComparer.Ordinal).ToList();
+        var point0 = settings.Points[0];
+        var offline = OfflineKey(settings);
+        WriteTableOneCsv(Path.Combine(runFolder, "table1.csv"), machines, k => lookup[(point0, k.Machine, offline.Strategy, offline.Budget, k.Metric)]);
+
+        var md = new StringBuilder();
+        md.AppendLine("# Prequential active-learning experiment").AppendLine();
+        md.AppendLine("Command:").AppendLine().AppendLine("```").AppendLine(run.CommandLine).AppendLine("```").AppendLine();
+        md.AppendLine("| setting | value |").AppendLine("|---|---|");
+        md.AppendLine($"| data | {run.Source} |");
+        if (run.ModelVersion is not null) md.AppendLine($"| encoder model | {run.ModelVersion} |");
+        md.AppendLine($"| machine types | {machines.Count}: {string.Join(", ", machines)} |");
+        md.AppendLine($"| strategies | {string.Join(", ", settings.Strategies.Select(s => s.ToName()))} |");
+        md.AppendLine($"| budgets b | {string.Join(", ", settings.Budgets.Select(F))} (0 = the offline model) |");
+        md.AppendLine($"| trials | {settings.Trials} (seed {settings.Seed}) |");
+        md.AppendLine($"| γ | {string.Join(", ", settings.GammaValues.Select(F))} |");
+        md.AppendLine($"| α | {string.Join(", ", settings.AlphaValues.Select(F))} |");
+        md.AppendLine($"| w | {string.Join(", ", settings.WindowValues)} |");
+        md.AppendLine($"| v | {string.Join(", ", settings.RandomShareValues.Select(F))} |");
+        md.AppendLine($"| k-means centres, decision quantile | {settings.Method.SourceClusters}, {F(settings.Method.DecisionQuantile)} |");
+        md.AppendLine($"| runs | {run.Mode}; {run.ComputedRuns} streams computed (offline streams are shared by every strategy, budget 0 and sweep point) |");
+        if (run.Embedding is { } e)
+            md.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| embedding | {e.Clips} clips, {e.FromCache} from the cache, {e.Embedded} embedded, {e.Elapsed.TotalSeconds:F1} s |"));
+        md.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| prequential loop | {run.Loop.TotalSeconds:F1} s |")).AppendLine();
+        md.AppendLine("Every value is the mean over trials with its Student-t 95% confidence interval in brackets. Harmonic means are taken")
+          .AppendLine("across machine types within a trial (as the DCASE evaluator does), then averaged over trials.").AppendLine();
+
+        md.AppendLine("## Table 1 analogue: the offline model").AppendLine();
+        md.AppendLine("| machine type | " + string.Join(" | ", TableOneMetrics.Select(m => m.Label)) + " |");
+        md.AppendLine("|---|" + string.Concat(TableOneMetrics.Select(_ => "---|")));
+        foreach (var machine in machines.Append(ExperimentSummary.HarmonicMeanMachine))
+            md.AppendLine($"| {(machine == ExperimentSummary.HarmonicMeanMachine ? "harmonic mean" : machine)} | "
+                + string.Join(" | ", TableOneMetrics.Select(m => Interval(lookup[(point0, machine, offline.Strategy, offline.Budget, m.Metric)]))) + " |");
+        md.AppendLine().AppendLine("(also in table1.csv; the offline model does not depend on γ, α, w or v)").AppendLine();
+
+        foreach (var point in settings.Points)
+        {
+            string suffix = settings.Points.Count > 1 ? $" — {point.Label}" : "";
+            md.AppendLine($"## Harmonic mean over machine types{suffix}").AppendLine();
+            md.AppendLine("| strategy | b | AUC | pAUC | AUC (source) | AUC (target) | official score | labelled |").AppendLine("|---|---|---|---|---|---|---|---|");
+            foreach (var strategy in settings.Strategies)
+                foreach (var budget in settings.Budgets)
+                {
+                    string Cell(string metric) => Interval(lookup[(point, ExperimentSummary.HarmonicMeanMachine, strategy, budget, metric)]);
+                    md.AppendLine($"| {strategy.ToName()} | {F(budget)} | {Cell("auc")} | {Cell("pauc")} | {Cell("auc_source")} | {Cell("auc_target")} | "
+                        + $"{Cell(ExperimentSummary.OfficialScore)} | {M(lookup[(point, ExperimentSummary.HarmonicMeanMachine, strategy, budget, "realised_budget")].Mean)} |");
+                }
+            md.AppendLine();
+            md.AppendLine($"## Per machine type: AUC / pAUC{suffix}").AppendLine();
+            md.AppendLine("| machine type | strategy | " + string.Join(" | ", settings.Budgets.Select(b => "b = " + F(b))) + " |");
+            md.AppendLine("|---|---|" + string.Concat(settings.Budgets.Select(_ => "---|")));
+            foreach (var machine in machines)
+                foreach (var strategy in settings.Strategies)
+                    md.AppendLine($"| {machine} | {strategy.ToName()} | " + string.Join(" | ", settings.Budgets.Select(b =>
+                        $"{M(lookup[(point, machine, strategy, b, "auc")].Mean)} / {M(lookup[(point, machine, strategy, b, "pauc")].Mean)}")) + " |");
+            md.AppendLine();
+            AppendPairedDifferences(md, results, settings, point, suffix);
+            var figures = run.Figures.Where(f => settings.Points.Count == 1 || f.Contains(point.Label, StringComparison.Ordinal)).ToList();
+            if (figures.Count > 0)
+            {
+                md.AppendLine($"## Figures{suffix}").AppendLine();
+                foreach (var figure in figures)
+                    md.AppendLine($"![{Path.GetFileNameWithoutExtension(figure)}]({figure.Replace('\\', '/')})");
+                md.AppendLine();
+            }
+        }
+
+        foreach (var axis in settings.SweptAxes)
+        {
+            md.AppendLine($"## Sweep over {axis}").AppendLine();
+            md.AppendLine($"Harmonic-mean AUC / pAUC; the other parameters at each listed value.").AppendLine();
+            md.AppendLine($"| {axis} | other parameters | strategy | " + string.Join(" | ", settings.Budgets.Select(b => "b = " + F(b))) + " |");
+            md.AppendLine("|---|---|---|" + string.Concat(settings.Budgets.Select(_ => "---|")));
+            foreach (var point in settings.Points.OrderBy(p => AxisValue(p, axis)))
+                foreach (var strategy in settings.Strategies)
+                    md.AppendLine($"| {F(AxisValue(point, axis))} | {point.Label} | {strategy.ToName()} | " + string.Join(" | ", settings.Budgets.Select(b =>
+                        $"{Interval(lookup[(point, ExperimentSummary.HarmonicMeanMachine, strategy, b, "auc")])} / {Interval(lookup[(point, ExperimentSummary.HarmonicMeanMachine, strategy, b, "pauc")])}")) + " |");
+            md.AppendLine();
+        }
+
+        md.AppendLine("## Files").AppendLine();
+        md.AppendLine("- `results.csv`: one row per machine type × strategy × budget × sweep point × trial.");
+        md.AppendLine("- `summary.csv`: mean and 95% interval per machine type (and `hmean`) × strategy × budget × sweep point × metric.");
+        md.AppendLine("- `table1.csv`: the offline model (Table 1 analogue).");
+        md.AppendLine($"- `{EvaluatorFiles.Folder}/`: per trial the official evaluator's `anomaly_score_*` and `decision_result_*` files and, in "
+            + $"`{EvaluatorFiles.Folder}/{EvaluatorFiles.GroundTruthFolder}/`, the ground truth in its layout. Score one trial with");
+        md.AppendLine($"  `asd metrics --dcase {EvaluatorFiles.Folder}/…/trial_00 --ground-truth {EvaluatorFiles.Folder}/{EvaluatorFiles.GroundTruthFolder}`.");
+        md.AppendLine($"- `{ExperimentFigures.Folder}/`: AUC and pAUC against budget (the paper's Figures 3 and 4).");
+        AtomicFile.WriteAllText(Path.Combine(runFolder, "report.md"), md.ToString());
+    }
+
+    /// <summary>
+    /// Differences within a trial (same stream order and seeds), harmonic mean across machine types per trial, then
+    /// mean and 95% interval over trials: each strategy's AUC and pAUC against the offline model, and hybrid's pAUC
+    /// against every other strategy.
+    /// </summary>
+    private static void AppendPairedDifferences(StringBuilder md, IReadOnlyList<TrialResult> results, ExperimentSettings settings, SweepPoint point, string suffix)
+    {
+        var offline = OfflineKey(settings);
+        var byRun = results.Where(r => r.Point == point).GroupBy(r => (r.Strategy, r.Budget, r.Trial)).ToDictionary(g => g.Key, g => g.ToList());
+        double H(QueryStrategyKind strategy, double budget, int trial, Func<TrialResult, double> metric)
+            => DetectionMetrics.HarmonicMean(byRun[(strategy, budget, trial)].Select(metric).ToArray());
+        string Difference(Func<int, double> perTrial)
+        {
+            var (mean, low, high) = ExperimentSummary.MeanWithConfidence(Enumerable.Range(0, settings.Trials).Select(perTrial).ToList());
+            return double.IsNaN(low) ? Signed(mean) : $"{Signed(mean)} [{Signed(low)}, {Signed(high)}]";
+        }
+        var strategies = settings.Strategies.Where(s => s != QueryStrategyKind.None).ToList();
+        var budgets = settings.Budgets.Where(b => b > 0).ToList();
+        if (strategies.Count == 0 || budgets.Count == 0)
+            return;
+        var columns = new List<(string Header, Func<double, int, double> Value)>();
+        foreach (var strategy in strategies)
+            columns.Add(($"AUC {strategy.ToName()} − offline", (b, t) => H(strategy, b, t, r => r.Auc) - H(offline.Strategy, offline.Budget, t, r => r.Auc)));
+        foreach (var strategy in strategies)
+            columns.Add(($"pAUC {strategy.ToName()} − offline", (b, t) => H(strategy, b, t, r => r.PartialAuc) - H(offline.Strategy, offline.Budget, t, r => r.PartialAuc)));
+        if (strategies.Contains(QueryStrategyKind.Hybrid))
+            foreach (var other in strategies.Where(s => s != QueryStrategyKind.Hybrid))
+                columns.Add(($"pAUC hybrid − {other.ToName()}", (b, t) => H(QueryStrategyKind.Hybrid, b, t, r => r.PartialAuc) - H(other, b, t, r => r.PartialAuc)));
+        md.AppendLine($"## Paired differences{suffix}").AppendLine();
+        md.AppendLine("Per trial (same stream order and seeds for every strategy), harmonic mean across machine types, then the difference;")
+          .AppendLine("mean [95% CI] over trials. An interval that excludes 0 is a difference these trials resolve.").AppendLine();
+        md.AppendLine("| b | " + string.Join(" | ", columns.Select(c => c.Header)) + " |");
+        md.AppendLine("|---|" + string.Concat(columns.Select(_ => "---|")));
+        foreach (var budget in budgets)
+            md.AppendLine($"| {F(budget)} | " + string.Join(" | ", columns.Select(c => Difference(t => c.Value(budget, t)))) + " |");
+        md.AppendLine();
+    }
+
+    private static string Signed(double value) => value.ToString("+0.000;−0.000;0.000", CultureInfo.InvariantCulture);
+
+    /// <summary>The summary key of the offline model: (none, 0) when run, else any strategy at budget 0, else none at any budget.</summary>
+    public static (QueryStrategyKind Strategy, double Budget) OfflineKey(ExperimentSettings settings)
+    {
+        if (settings.Budgets.Contains(0))
+            return (settings.Strategies.Contains(QueryStrategyKind.None) ? QueryStrategyKind.None : settings.Strategies[0], 0);
+        if (settings.Strategies.Contains(QueryStrategyKind.None))
+            return (QueryStrategyKind.None, settings.Budgets[0]);
+        throw new InvalidOperationException("no offline run: list budget 0 or strategy none");
+    }
+
+    private static void WriteTableOneCsv(string path, IReadOnlyList<string> machines, Func<(string Machine, string Metric), SummaryRow> row)
+    {
+        var b = new StringBuilder("machine,metric,trials,mean,ci95_low,ci95_high\n");
+        foreach (var machine in machines.Append(ExperimentSummary.HarmonicMeanMachine))
+            foreach (var (metric, _) in TableOneMetrics)
+            {
+                var r = row((machine, metric));
+                b.AppendJoin(',', machine, metric, r.Trials, R(r.Mean), R(r.Ci95Low), R(r.Ci95High)).Append('\n');
+            }
+        AtomicFile.WriteAllText(path, b.ToString());
+    }
+
+    private static double AxisValue(SweepPoint point, string axis) => axis switch
+    {
+        "gamma" => point.Gamma,
+        "alpha" => point.Alpha,
+        "window" => point.Window,
+        _ => point.V,
+    };
+
+    private static string Interval(SummaryRow row)
+        => double.IsNaN(row.Ci95Low) ? row.Mean.ToString("0.000", CultureInfo.InvariantCulture)
+            : string.Create(CultureInfo.InvariantCulture, $"{row.Mean:0.000} [{row.Ci95Low:0.000}, {row.Ci95High:0.000}]");
+
+    private static string F(double value) => value.ToString("0.###", CultureInfo.InvariantCulture);
+    private static string M(double value) => value.ToString("0.000", CultureInfo.InvariantCulture);
+    private static string R(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,120 @@
+using System.Net;
+using Microsoft.AspNetCore.OpenApi;
+using Microsoft.OpenApi;
+using Orleans.Dashboard;
+
+namespace AsdOrleans.Silo;
+
+/// <summary>
+/// The silo host's web surface besides the API itself: the Orleans dashboard at /dashboard (operators and loopback
+/// clients only) and the API's OpenAPI document at /openapi/v1.json.
+/// </summary>
+public static class SiloWebSurface
+{
+    public const string DashboardPath = "/dashboard";
+    public const string OpenApiPath = "/openapi/v1.json";
+    public const string ApiKeyScheme = "ApiKey";
+
+    /// <summary>Services for the OpenAPI document (the dashboard's are added on the silo builder: AddDashboard).</summary>
+    public static WebApplicationBuilder AddAsdWebSurface(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddExceptionHandler<MissingRoleHandler>();
+        builder.Services.AddOpenApi(options =>
+        {
+            options.AddDocumentTransformer((document, _, _) =>
+            {
+                document.Info.Title = "AsdOrleans silo HTTP API";
+                document.Info.Description = "Anomalous sound detection with stream-based active learning. Every /api endpoint needs an "
+                    + $"{ApiKeys.Header} header holding a key of the role its description names (device, labeller, operator; "
+                    + "operator keys also pass labeller checks). Errors are RFC 9457 problem details.";
+                document.Components ??= new OpenApiComponents();
+                document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
+                document.Components.SecuritySchemes[ApiKeyScheme] = new OpenApiSecurityScheme
+                {
+                    Type = SecuritySchemeType.ApiKey,
+                    In = ParameterLocation.Header,
+                    Name = ApiKeys.Header,
+                    Description = "API key of a role: device (clips), labeller (label requests, audio, labels), operator (machines, enrollment)",
+                };
+                return Task.CompletedTask;
+            });
+            options.AddOperationTransformer((operation, context, _) =>
+            {
+                if (context.Description.ActionDescriptor.EndpointMetadata.OfType<RequiredApiRole>().LastOrDefault() is not { } required)
+                    return Task.CompletedTask;
+                operation.Security ??= [];
+                operation.Security.Add(new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(ApiKeyScheme, context.Document)] = [] });
+                string role = required.Role.ToString().ToLowerInvariant();
+                operation.Description = string.IsNullOrEmpty(operation.Description) ? $"Role: {role}." : $"{operation.Description} Role: {role}.";
+                return Task.CompletedTask;
+            });
+        });
+        return builder;
+    }
+
+    public static WebApplication MapAsdWebSurface(this WebApplication app)
+    {
+        app.MapOpenApi(OpenApiPath);
+        app.MapOrleansDashboard(routePrefix: DashboardPath)
+            .ExcludeFromDescription()
+            .AddEndpointFilter(async (context, next) =>
+            {
+                var http = context.HttpContext;
+                var keys = http.RequestServices.GetRequiredService<ApiKeys>();
+                return DashboardAccessRule.Decide(http.Connection.RemoteIpAddress, http.Request.Headers[ApiKeys.Header], keys) switch
+                {
+                    DashboardAccess.Allowed => await next(context),
+                    DashboardAccess.NoKey => Results.Problem(
+                        $"the dashboard answers loopback clients, or others with an operator key in the {ApiKeys.Header} header",
+                        statusCode: StatusCodes.Status401Unauthorized),
+                    _ => Results.Problem("the dashboard needs a key with the operator role", statusCode: StatusCodes.Status403Forbidden),
+                };
+            });
+        return app;
+    }
+}
+
+/// <summary>A grain whose role no active silo has: 503 with what to start, instead of a bare 500.</summary>
+internal sealed class MissingRoleHandler(IProblemDetailsService problems) : Microsoft.AspNetCore.Diagnostics.IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken cancellation)
+    {
+        var missing = Chain(exception).OfType<AsdOrleans.Grains.Placement.NoSiloWithRoleException>().FirstOrDefault();
+        if (missing is null) return false;
+        http.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+        http.Response.Headers.RetryAfter = "30";
+        return await problems.TryWriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = http,
+            Exception = exception,
+            ProblemDetails = { Status = StatusCodes.Status503ServiceUnavailable, Title = "No silo with the needed role", Detail = missing.Message },
+        });
+    }
+
+    private static IEnumerable<Exception> Chain(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+        {
+            if (e is AggregateException aggregate)
+                foreach (var inner in aggregate.InnerExceptions.SelectMany(Chain)) yield return inner;
+            yield return e;
+        }
+    }
+}
+
+/// <summary>
+/// Who may see the dashboard: a client on this machine (an SSH tunnel, a local browser), or anyone presenting an
+/// operator key. The client address is the TCP peer's: behind a reverse proxy on the same host every request
+/// would look local, so such a proxy must require its own authentication (or inject the operator key).
+/// </summary>
+public enum DashboardAccess { Allowed, NoKey, WrongKey }
+
+public static class DashboardAccessRule
+{
+    public static DashboardAccess Decide(IPAddress? client, string? key, ApiKeys keys)
+    {
+        if (keys.Allows(key, ApiRole.Operator)) return DashboardAccess.Allowed;
+        if (client is not null && IPAddress.IsLoopback(client.IsIPv4MappedToIPv6 ? client.MapToIPv4() : client)) return DashboardAccess.Allowed;
+        return string.IsNullOrEmpty(key) ? DashboardAccess.NoKey : DashboardAccess.WrongKey;
+    }
+}

@@ -1,0 +1,83 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using AsdOrleans.Silo;
+
+namespace AsdOrleans.Cli.Tests;
+
+/// <summary>`asd silo`'s options: roles and model checked before anything starts; a real machines-only silo process.</summary>
+public sealed class SiloCommandTests
+{
+    [Theory]
+    [InlineData("--roles gpu", "--roles: unknown silo role(s) 'gpu'")]
+    [InlineData("--roles ,", "--roles: a silo needs at least one role")]
+    [InlineData("--roles encoder", "--roles includes encoder, which needs --model")]
+    [InlineData("", "--roles includes encoder, which needs --model")]
+    [InlineData("--roles machines --model MODEL", "--model is for silos with the encoder role")]
+    public async Task Roles_and_model_must_agree(string options, string message)
+    {
+        using var model = new TempFile();
+        var args = new List<string> { "silo" };
+        args.AddRange(options.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(a => a == "MODEL" ? model.Path : a));
+        var (code, _, error) = await CliHarness.Run([.. args]);
+        Assert.Equal(2, code);
+        Assert.Contains(message, error);
+    }
+
+    [Fact]
+    public async Task A_machines_only_silo_process_configured_by_environment_serves_the_api_description_and_the_dashboard()
+    {
+        var data = Directory.CreateTempSubdirectory("asd-cli-silo-").FullName;
+        int http = SiloApp.FreeLoopbackPort();
+        var start = new ProcessStartInfo("dotnet",
+        [
+            Path.Combine(AppContext.BaseDirectory, "asd.dll"), "silo", "--urls", $"http://127.0.0.1:{http}",
+            "--silo-port", SiloApp.FreeLoopbackPort().ToString(), "--gateway-port", SiloApp.FreeLoopbackPort().ToString(),
+        ])
+        { RedirectStandardOutput = true, RedirectStandardError = true };
+        // Containers configure a silo through the environment: options left out must not override it with their defaults.
+        start.Environment["Asd__Roles"] = "machines";
+        start.Environment["Asd__DataDirectory"] = data;
+        start.Environment["Asd__ApiKeys__Operator__0"] = "operator-from-env";
+        using var silo = Process.Start(start)!;
+        var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        silo.OutputDataReceived += (_, e) => { if (e.Data is not null) output.Enqueue(e.Data); };
+        silo.ErrorDataReceived += (_, e) => { if (e.Data is not null) output.Enqueue(e.Data); };
+        silo.BeginOutputReadLine();
+        silo.BeginErrorReadLine();
+        try
+        {
+            for (var deadline = DateTime.UtcNow.AddSeconds(90); !output.Any(l => l.StartsWith("silo up", StringComparison.Ordinal)); await Task.Delay(100))
+            {
+                Assert.False(silo.HasExited, "asd silo exited: " + string.Join('\n', output));
+                Assert.True(DateTime.UtcNow < deadline, "asd silo did not start within 90 s: " + string.Join('\n', output));
+            }
+            Assert.Contains(output, l => l.StartsWith("silo up (machines)", StringComparison.Ordinal) && l.Contains("/dashboard"));
+            // The operator key came from the environment; the other roles' keys were generated for this run.
+            Assert.DoesNotContain(output, l => l.StartsWith("generated operator API key", StringComparison.Ordinal));
+            Assert.Contains(output, l => l.StartsWith("generated device API key", StringComparison.Ordinal));
+            string operatorKey = "operator-from-env";
+
+            using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{http}") };
+            var document = JsonDocument.Parse(await client.GetStringAsync(SiloWebSurface.OpenApiPath)).RootElement;
+            Assert.True(document.GetProperty("paths").TryGetProperty("/api/machines/{id}/clips", out _));
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/dashboard/")).StatusCode);
+            using var configure = new HttpRequestMessage(HttpMethod.Put, "/api/machines/cli.m1") { Content = new StringContent("{}", System.Text.Encoding.UTF8, "application/json") };
+            configure.Headers.Add("X-Api-Key", operatorKey);
+            Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(configure)).StatusCode);
+            Assert.True(File.Exists(Path.Combine(data, "grains.db")), "grain state goes under Asd__DataDirectory");
+        }
+        finally
+        {
+            silo.Kill(entireProcessTree: true);
+            await silo.WaitForExitAsync();
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
+    private sealed class TempFile : IDisposable
+    {
+        public string Path { get; } = System.IO.Path.GetTempFileName();
+        public void Dispose() => File.Delete(Path);
+    }
+}
