@@ -1,61 +1,80 @@
-using AsdOrleans.Core.Experiments;
+using System.Globalization;
 using static AsdOrleans.Cli.Tests.CliHarness;
 
 namespace AsdOrleans.Cli.Tests;
 
-/// <summary>`asd demo`, in-process, with 2 machines and 2 trials.</summary>
+/// <summary>`asd demo` in-process with a tiny plant and encoder: the whole product path, twice (the second run reuses the cache).</summary>
 public sealed class DemoCommandTests : IDisposable
 {
+    private static readonly string[] Tiny =
+        ["--train", "8", "--target-train", "2", "--test", "12", "--seconds", "0.5", "--width", "2", "--epochs", "1"];
     private readonly string _dir = Directory.CreateTempSubdirectory("asd-demo-tests-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     [Fact]
-    public async Task WritesEmbeddingsResultsAndSummaryAndPrintsTheTable()
+    public async Task Runs_the_plant_through_an_embedded_silo_and_reuses_the_plant_and_encoder()
     {
         string outDir = Path.Combine(_dir, "demo");
 
-        var (code, output, error) = await Run("demo", "--machines", "2", "--trials", "2", "--out", outDir);
+        var (code, output, error) = await Run(["demo", "--out", outDir, .. Tiny]);
 
-        Assert.True(code == 0, $"exit code {code}, stderr: {error}");
-        Assert.Equal("", error);
-        Assert.Equal(new[] { "embeddings.csv", "evaluator", "figures", "report.md", "results.csv", "summary.csv", "table1.csv" },
-            Directory.GetFileSystemEntries(outDir).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray());
-        Assert.Contains("Generating embeddings for 2 machine types", output);
-        Assert.Contains("Harmonic mean over 2 machines", output);
-        Assert.Contains("Per machine", output);
+        Assert.True(code == 0, $"exit code {code}, stderr: {error}\n{output}");
+        Assert.Contains("plant: 3 machine types × 2 machines", output);
+        Assert.Contains("encoder: training a width-2 ResNet18", output);
+        Assert.Contains("enrolled 6 machines and their offline twins from 60 training clips", output);
+        Assert.Contains("streamed 144 clips", output);
+        Assert.Contains("harmonic mean", output);
+        Assert.Matches(@"dashboard: http://127\.0\.0\.1:\d+/dashboard", output);
 
-        var table = EmbeddingTable.Load(Path.Combine(outDir, "embeddings.csv"));
-        Assert.Equal(2, table.Machines.Count);
-        // Default protocol: 5 strategies × 4 budgets × 2 trials per machine.
-        int runs = 2 * 5 * 4 * 2;
-        Assert.Equal(1 + runs, File.ReadAllLines(Path.Combine(outDir, "results.csv")).Length);
-        Assert.Contains($"{runs} runs (", output);
-        var summary = ReadCsv(Path.Combine(outDir, "summary.csv"));
-        Assert.Equal("machine,strategy,budget,metric,trials,mean,ci95_low,ci95_high,gamma,alpha,window,v", string.Join(',', summary[0]));
-        Assert.Contains(summary, r => r[0] == "hmean" && r[3] == "official_score");
+        // One row per machine and mode; the oracle answered every request, and the offline twins asked nothing.
+        var rows = ReadCsv(Path.Combine(outDir, "results.csv"));
+        Assert.Equal("machine,mode,clips,label_requests,labels,auc,pauc,auc_source,auc_target", string.Join(',', rows[0]));
+        Assert.Equal(12, rows.Count - 1);
+        Assert.Equal(6, rows.Skip(1).Select(r => r[0]).Distinct().Count());
+        foreach (var row in rows.Skip(1))
+        {
+            Assert.Equal("12", row[2]);
+            Assert.Equal(row[3], row[4]);
+            if (row[1] == "offline") Assert.Equal("0", row[3]);
+            double auc = double.Parse(row[5], CultureInfo.InvariantCulture);
+            Assert.InRange(auc, 0, 1);
+        }
+        Assert.Contains(rows.Skip(1), r => r[1] == "hybrid" && int.Parse(r[3], CultureInfo.InvariantCulture) > 0);
+
+        var second = await Run(["demo", "--out", outDir, .. Tiny]);
+        Assert.True(second.Code == 0, second.Error);
+        Assert.Contains("plant: reusing", second.Output);
+        Assert.Contains("encoder: reusing", second.Output);
+        // The same seed gives the same streams, decisions and scores.
+        Assert.Equal(rows.Select(r => string.Join(',', r)), ReadCsv(Path.Combine(outDir, "results.csv")).Select(r => string.Join(',', r)));
     }
 
-    [Fact]
-    public async Task ImpossibleMachineCountCreatesNoFolder()
+    [Theory]
+    [InlineData("--machines-per-type", "0", "--machines-per-type must be between 1 and 9")]
+    [InlineData("--strategy", "none", "--strategy: the demo compares")]
+    [InlineData("--strategy", "magic", "unknown query strategy 'magic'")]
+    [InlineData("--budget", "0", "--budget must be in (0, 1]")]
+    [InlineData("--test", "6", "--test must be a positive multiple of 4")]
+    [InlineData("--machine-types", "8", "--machine-types must be between 1 and 7")]
+    public async Task Bad_settings_are_usage_errors_and_create_nothing(string option, string value, string message)
     {
         string outDir = Path.Combine(_dir, "demo");
 
-        var (code, _, error) = await Run("demo", "--machines", "0", "--trials", "2", "--out", outDir);
+        var (code, _, error) = await Run("demo", "--out", outDir, option, value);
 
         Assert.Equal(CliRunner.BadInput, code);
-        Assert.StartsWith("error: ", error);
-        Assert.Contains("machines must be at least 1", error);
+        Assert.Contains(message, error);
         Assert.False(Directory.Exists(outDir));
     }
 
     [Fact]
-    public async Task OutPointingAtAFileIsAUsageError()
+    public async Task Out_pointing_at_a_file_is_a_usage_error()
     {
         string file = Path.Combine(_dir, "taken");
         File.WriteAllText(file, "not a folder\n");
 
-        var (code, _, error) = await Run("demo", "--machines", "2", "--trials", "2", "--out", file);
+        var (code, _, error) = await Run("demo", "--out", file);
 
         Assert.Equal(CliRunner.BadInput, code);
         Assert.Contains("is a file", error);
