@@ -2,6 +2,7 @@ using AsdOrleans.Abstractions;
 using AsdOrleans.Core.Experiments;
 using AsdOrleans.Core.Machines;
 using AsdOrleans.Grains.Placement;
+using AsdOrleans.Grains.Streams;
 using Microsoft.Extensions.Logging;
 using CoreEnrollmentClip = AsdOrleans.Core.Enrollment.EnrollmentClip;
 
@@ -28,9 +29,13 @@ public sealed class MachineGrain(
     private MachineModel? _model;
     private bool _dirty;
     private LabelRequestExpiryKeeper? _expiry;
+    private MachineEventPublisher? _events;
 
     /// <summary>Label requests expire after a TTL (<see cref="LabelRequestExpiryKeeper"/>).</summary>
     private LabelRequestExpiryKeeper Expiry => _expiry ??= new(this, ServiceProvider, MachineId, () => state.State, Persist, logger);
+
+    /// <summary>Alerts and label requests go out on Orleans streams (<see cref="MachineEventPublisher"/>).</summary>
+    private MachineEventPublisher Events => _events ??= MachineEventPublisher.For(this, logger);
 
     private string MachineId => this.GetPrimaryKeyString();
 
@@ -46,7 +51,12 @@ public sealed class MachineGrain(
     public Task ReceiveReminder(string reminderName, TickStatus status)
         => reminderName == LabelRequestExpiry.ReminderName ? Expiry.OnReminder() : Task.CompletedTask;
 
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) => FlushIfDirty(cancellationToken);
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        await FlushIfDirty(cancellationToken);
+        if (_events is not null)
+            await _events.DrainAsync();
+    }
 
     public async Task<MachineStatus> Configure(MachineSettings settings)
     {
@@ -107,9 +117,10 @@ public sealed class MachineGrain(
         var verdict = new ClipVerdict(clip.ClipId, outcome.Score, outcome.Anomalous, outcome.LabelRequested, outcome.ClipIndex);
         Remember(verdict);
         _dirty = true;
+        PendingLabel? request = null;
         if (outcome.LabelRequested)
         {
-            var request = new PendingLabel
+            request = new PendingLabel
             {
                 ClipId = clip.ClipId, Embedding = (float[])clip.Embedding.Clone(), Score = outcome.Score,
                 RequestedAt = DateTimeOffset.UtcNow, AudioReference = clip.AudioReference,
@@ -117,6 +128,7 @@ public sealed class MachineGrain(
             await Persist(s => { s.Pending[clip.ClipId] = request; s.Model = model.Serialize(); });
             await Expiry.SyncReminder();
         }
+        Events.Publish(MachineId, verdict, model.DecisionThreshold, clip.AudioReference, request); // after persisting; never waits or throws
         return verdict;
     }
 
@@ -162,6 +174,7 @@ public sealed class MachineGrain(
             }
             s.Model = model.Serialize();
         });
+        Expiry.RemoveAudio([clipId]); // labelled (over HTTP or through the client library): the stored audio has served
         await Expiry.SyncReminder();
         return Receipt(clipId, label, alreadyApplied: false);
     }

@@ -2,6 +2,7 @@ using AsdOrleans.Grains;
 using AsdOrleans.Grains.Encoding;
 using AsdOrleans.Grains.Placement;
 using AsdOrleans.Grains.Storage;
+using AsdOrleans.Grains.Streams;
 using Orleans.Dashboard;
 
 namespace AsdOrleans.Silo;
@@ -96,6 +97,8 @@ public static class SiloApp
             silo.AddAsdRemindersAndExpiry(options, builder.Configuration);
             // Failure detection (probe timeouts, missed probes, votes) can be tuned as Asd:Membership:ProbeTimeout … .
             silo.Configure<Orleans.Configuration.ClusterMembershipOptions>(builder.Configuration.GetSection("Asd:Membership"));
+            // Alerts and label requests on Orleans streams; subscriptions kept in the grain storage chosen above.
+            silo.AddMachineEventStreams();
             // A backlog of clips waiting for the encoder is normal (an enrollment sends a machine's whole training
             // set at once: 210 × 10 s clips took 35 s at width 16 on 2 cores), so calls may take minutes.
             silo.Configure<Orleans.Configuration.SiloMessagingOptions>(m => m.ResponseTimeout = TimeSpan.FromMinutes(5));

@@ -1,3 +1,4 @@
+using AsdOrleans.Grains.Placement;
 using AsdOrleans.Abstractions;
 using AsdOrleans.Core.Experiments;
 using AsdOrleans.Grains.Storage;
@@ -102,6 +103,7 @@ public sealed class LabelRequestExpiryTests : IDisposable
             silo.Services.Configure<LabelRequestExpiryOptions>(o => o.LabelRequestTtl = ttl);
             silo.Services.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
             silo.Services.AddSingleton<IClipAudioRemover>(audio);
+            silo.AddAsdSiloRoles(SiloRoles.All);
         });
         var cluster = builder.Build();
         await cluster.DeployAsync();

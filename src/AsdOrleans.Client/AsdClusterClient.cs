@@ -1,0 +1,247 @@
+using System.Collections.Concurrent;
+using AsdOrleans.Abstractions;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Orleans.Streams;
+
+namespace AsdOrleans.Client;
+
+/// <summary>
+/// A .NET service inside the cluster network (labelling service, plant gateway) talking to the AsdOrleans grains
+/// directly through an Orleans gateway: machines, clips, label requests and labels, and live alert / label-request
+/// events. Devices and labellers outside the cluster network use the silo's HTTP API instead (see docs/client.md).
+/// Bad input is refused by the grains with an <see cref="ArgumentException"/> carrying their message, and changes
+/// nothing; a machine that is not enrolled yet gives an <see cref="InvalidOperationException"/>.
+/// </summary>
+public sealed class AsdClusterClient : IAsyncDisposable
+{
+    private readonly IHost? _host;
+    private readonly IStreamProvider _streams;
+    private readonly ILogger _logger;
+    private readonly int _subscriptionBuffer;
+    private readonly ConcurrentDictionary<object, Func<ValueTask>> _subscriptions = new();
+
+    /// <summary>Wraps an Orleans client the caller hosts (configured with <see cref="AsdClientBuilderExtensions.ConfigureAsdClient"/>);
+    /// disposing this object then leaves that client running.</summary>
+    public AsdClusterClient(IClusterClient orleans, ILogger<AsdClusterClient>? logger = null, int subscriptionBuffer = 10_000)
+        : this(orleans, host: null, logger ?? NullLogger<AsdClusterClient>.Instance, subscriptionBuffer)
+    {
+    }
+
+    private AsdClusterClient(IClusterClient orleans, IHost? host, ILogger logger, int subscriptionBuffer)
+    {
+        ArgumentNullException.ThrowIfNull(orleans);
+        if (subscriptionBuffer < 1)
+            throw new ArgumentException($"the subscription buffer must hold at least one event, got {subscriptionBuffer}");
+        Orleans = orleans;
+        _host = host;
+        _logger = logger;
+        _subscriptionBuffer = subscriptionBuffer;
+        _streams = orleans.GetStreamProvider(MachineEventStreams.ProviderName);
+    }
+
+    /// <summary>The underlying Orleans client, for grain calls this class does not wrap.</summary>
+    public IClusterClient Orleans { get; }
+
+    /// <summary>Connects to the cluster's gateway and returns once connected.</summary>
+    /// <exception cref="InvalidOperationException">No gateway answered.</exception>
+    public static async Task<AsdClusterClient> ConnectAsync(AsdClientOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.ConnectTimeout <= TimeSpan.Zero)
+            throw new ArgumentException($"the connect timeout must be positive, got {options.ConnectTimeout}");
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        var deadline = DateTime.UtcNow + options.ConnectTimeout;
+        builder.UseOrleansClient(client => client.ConfigureAsdClient(options).UseConnectionRetryFilter(async (_, cancellation) =>
+        {
+            if (DateTime.UtcNow + RetryDelay >= deadline)
+                return false;
+            await Task.Delay(RetryDelay, cancellation);
+            return true;
+        }));
+        var host = builder.Build();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.ConnectTimeout);
+        try
+        {
+            await host.StartAsync(timeout.Token);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            host.Dispose();
+            string where = string.IsNullOrWhiteSpace(options.Redis)
+                ? $"the silo gateway on localhost:{options.GatewayPort}"
+                : $"a gateway of cluster '{options.ClusterId}' (service '{options.ServiceId}') listed in Redis";
+            string why = e is OperationCanceledException ? $"no answer within {options.ConnectTimeout.TotalSeconds:0.#} s" : e.Message;
+            throw new InvalidOperationException($"cannot connect to {where}: {why}", e);
+        }
+        return new AsdClusterClient(host.Services.GetRequiredService<IClusterClient>(), host,
+            host.Services.GetRequiredService<ILoggerFactory>().CreateLogger<AsdClusterClient>(), options.SubscriptionBuffer);
+    }
+
+    private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(1);
+
+    private IMachineGrain Machine(string machineId)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(machineId);
+        return Orleans.GetGrain<IMachineGrain>(machineId);
+    }
+
+    private IMachineRegistryGrain Registry => Orleans.GetGrain<IMachineRegistryGrain>(0);
+
+    /// <summary>Ids of all configured or enrolled machines.</summary>
+    public Task<IReadOnlyList<string>> ListMachinesAsync() => Registry.List();
+
+    /// <summary>One machine's settings, set sizes, counters and budget.</summary>
+    public Task<MachineStatus> GetStatusAsync(string machineId) => Machine(machineId).GetStatus();
+
+    /// <summary>Sets a machine's method settings and lists it in the registry (creating it if new).</summary>
+    public async Task<MachineStatus> ConfigureAsync(string machineId, MachineSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var status = await Machine(machineId).Configure(settings);
+        await Registry.Register(machineId);
+        return status;
+    }
+
+    /// <summary>Enrolls a machine from embeddings made by the cluster's encoder model version.</summary>
+    public async Task<MachineStatus> EnrollAsync(string machineId, EnrollmentRequest request)
+    {
+        var status = await Machine(machineId).Enroll(request);
+        await Registry.Register(machineId);
+        return status;
+    }
+
+    /// <summary>Enrolls a machine from training WAVs, embedded by the cluster's encoder workers (as the HTTP API's
+    /// <c>enrollment/audio</c> does).</summary>
+    public async Task<MachineStatus> EnrollFromAudioAsync(string machineId, IReadOnlyList<TrainingClip> clips)
+    {
+        ArgumentNullException.ThrowIfNull(clips);
+        if (clips.Count == 0)
+            throw new ArgumentException("no training clips");
+        var worker = Orleans.GetGrain<IEncoderWorkerGrain>(0);
+        var embedded = await Task.WhenAll(clips.Select(c => worker.Embed(c.Wav, c.Name)));
+        var request = new EnrollmentRequest(embedded.Select((e, i) => new EnrollmentClip(e.Embedding, clips[i].IsTargetDomain)).ToList(), embedded[0].ModelVersion);
+        return await EnrollAsync(machineId, request);
+    }
+
+    /// <summary>
+    /// Scores one clip: the encoder worker embeds the WAV and hands it to the machine (the HTTP API's ingest path).
+    /// The silo keeps no audio for clips pushed this way: pass in <paramref name="audioReference"/> where your
+    /// labellers can fetch the clip, and it travels with any label request. Retrying a recent clip id returns the
+    /// original verdict.
+    /// </summary>
+    public Task<ClipVerdict> PushClipAsync(string machineId, string clipId, byte[] wav, string? audioReference = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(machineId);
+        ArgumentNullException.ThrowIfNull(wav);
+        return Orleans.GetGrain<IEncoderWorkerGrain>(0).Ingest(machineId, clipId, wav, audioReference);
+    }
+
+    /// <summary>Pending label requests, oldest first: of one machine, or of every machine in the registry.</summary>
+    public async Task<IReadOnlyList<LabelRequest>> GetPendingLabelRequestsAsync(string? machineId = null, int limit = 100)
+    {
+        if (limit is < 1 or > 10_000)
+            throw new ArgumentException($"limit must be in 1..10000, got {limit}");
+        IReadOnlyList<string> machines = machineId is null ? await ListMachinesAsync() : [machineId];
+        var lists = await Task.WhenAll(machines.Select(id => Machine(id).GetPendingLabelRequests(limit)));
+        return lists.SelectMany(l => l).OrderBy(r => r.RequestedAt).ThenBy(r => r.MachineId, StringComparer.Ordinal).Take(limit).ToList();
+    }
+
+    /// <summary>Answers a label request. Submitting the same label again is harmless (<see cref="LabelReceipt.AlreadyApplied"/>);
+    /// a clip the machine did not ask about, or a different label for an answered clip, is an <see cref="ArgumentException"/>;
+    /// a request that expired unanswered is a <see cref="LabelRequestExpiredException"/>. The clip's stored audio, if the
+    /// silo kept any, is removed once labelled.</summary>
+    public Task<LabelReceipt> SubmitLabelAsync(string machineId, string clipId, ClipLabelValue label) => Machine(machineId).SubmitLabel(clipId, label);
+
+    /// <summary>Subscribes to anomaly alerts of every machine, or of <paramref name="machineId"/> only.</summary>
+    public Task<MachineEventSubscription<AnomalyAlert>> SubscribeToAlertsAsync(string? machineId = null)
+        => Subscribe<AnomalyAlert>(MachineEventStreams.AlertNamespace, machineId);
+
+    /// <summary>Subscribes to new label requests of every machine, or of <paramref name="machineId"/> only.</summary>
+    public Task<MachineEventSubscription<LabelRequestEvent>> SubscribeToLabelRequestsAsync(string? machineId = null)
+        => Subscribe<LabelRequestEvent>(MachineEventStreams.LabelRequestNamespace, machineId);
+
+    /// <summary>Calls <paramref name="onAlert"/> for each anomaly alert (of one machine, or all) until the returned
+    /// handle is disposed. A callback that throws is logged and the event skipped, so it cannot stall delivery.</summary>
+    public Task<IAsyncDisposable> OnAlertAsync(Func<AnomalyAlert, Task> onAlert, string? machineId = null)
+        => Subscribe(MachineEventStreams.AlertNamespace, machineId, onAlert);
+
+    /// <summary>Calls <paramref name="onRequest"/> for each new label request (of one machine, or all) until the
+    /// returned handle is disposed. A callback that throws is logged and the event skipped.</summary>
+    public Task<IAsyncDisposable> OnLabelRequestAsync(Func<LabelRequestEvent, Task> onRequest, string? machineId = null)
+        => Subscribe(MachineEventStreams.LabelRequestNamespace, machineId, onRequest);
+
+    private IAsyncStream<T> Stream<T>(string streamNamespace) => _streams.GetStream<T>(StreamId.Create(streamNamespace, MachineEventStreams.PlantKey));
+
+    private async Task<MachineEventSubscription<T>> Subscribe<T>(string streamNamespace, string? machineId) where T : IMachineEvent
+    {
+        var subscription = await MachineEventSubscription<T>.StartAsync(Stream<T>(streamNamespace), machineId, _subscriptionBuffer,
+            s => { _subscriptions.TryRemove(s, out _); return ValueTask.CompletedTask; });
+        _subscriptions[subscription] = subscription.DisposeAsync;
+        return subscription;
+    }
+
+    private async Task<IAsyncDisposable> Subscribe<T>(string streamNamespace, string? machineId, Func<T, Task> callback) where T : IMachineEvent
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        var observer = new FilteringObserver<T>(machineId, async (item, _) =>
+        {
+            try
+            {
+                await callback(item);
+            }
+            catch (Exception e)
+            {
+                _logger.LogError(e, "{Event} handler failed for machine {Machine}; the event is skipped", typeof(T).Name, item.MachineId);
+            }
+        }, error => _logger.LogWarning(error, "{Event} stream reported an error", typeof(T).Name), () => { });
+        var handle = await Stream<T>(streamNamespace).SubscribeAsync(observer);
+        var registration = new CallbackSubscription(async () => await handle.UnsubscribeAsync(), this);
+        _subscriptions[registration] = registration.DisposeAsync;
+        return registration;
+    }
+
+    /// <summary>Unsubscribes what is still subscribed and, when this object made the connection, disconnects.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var unsubscribe in _subscriptions.Values.ToList())
+        {
+            try
+            {
+                await unsubscribe();
+            }
+            catch (Exception e)
+            {
+                _logger.LogWarning(e, "could not unsubscribe while disconnecting");
+            }
+        }
+        if (_host is not null)
+        {
+            await _host.StopAsync();
+            _host.Dispose();
+        }
+    }
+
+    private sealed class CallbackSubscription(Func<Task> unsubscribe, AsdClusterClient owner) : IAsyncDisposable
+    {
+        private int _disposed;
+
+        public async ValueTask DisposeAsync()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 1)
+                return;
+            owner._subscriptions.TryRemove(this, out _);
+            await unsubscribe();
+        }
+    }
+}
+
+/// <summary>One training WAV for <see cref="AsdClusterClient.EnrollFromAudioAsync"/>.</summary>
+/// <param name="Wav">The file's bytes.</param>
+/// <param name="IsTargetDomain">Whether the clip comes from the target domain (DCASE: the few target-domain training clips).</param>
+/// <param name="Name">A name for error messages, such as the file name.</param>
+public sealed record TrainingClip(byte[] Wav, bool IsTargetDomain, string Name);

@@ -1,0 +1,93 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using AsdOrleans.Abstractions;
+using AsdOrleans.Encoder;
+using AsdOrleans.Encoder.Model;
+using Microsoft.AspNetCore.Builder;
+
+namespace AsdOrleans.Client.Tests;
+
+/// <summary>Cluster mode: a real redis-server started by the test, a silo clustered through it, and a client that finds
+/// the silo's gateway through Redis; stream subscriptions are kept in Redis grain storage.</summary>
+public sealed class RedisClusterClientTests : IAsyncLifetime
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("asd-client-redis-").FullName;
+    private Process _redis = null!;
+    private string _connection = "";
+    private WebApplication _silo = null!;
+    private string ClusterId => "client-test-" + Path.GetFileName(_dir);
+
+    public async ValueTask InitializeAsync()
+    {
+        int port = Silo.SiloApp.FreeLoopbackPort();
+        var start = new ProcessStartInfo("redis-server",
+            ["--port", port.ToString(), "--bind", "127.0.0.1", "--dir", _dir, "--appendonly", "yes", "--appendfsync", "always", "--save", ""])
+        { RedirectStandardOutput = true, RedirectStandardError = true };
+        try
+        {
+            _redis = Process.Start(start)!;
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new InvalidOperationException("redis-server is not installed; run ./asd setup", e);
+        }
+        _connection = $"127.0.0.1:{port},abortConnect=false";
+        for (int i = 0; i < 100; i++)
+        {
+            try { using var probe = new TcpClient(); await probe.ConnectAsync(IPAddress.Loopback, port); break; }
+            catch (SocketException) { await Task.Delay(50); }
+        }
+        string modelPath = Path.Combine(_dir, "tiny.asdm");
+        using (var model = EncoderModel.Untrained(new EncoderArchitecture { Width = 4, EmbeddingDimension = 16 }, seed: 7, TorchSharp.torch.CPU))
+            model.Save(modelPath);
+        (_silo, _) = await Silo.SiloApp.StartOnLoopbackAsync(new Dictionary<string, string?>
+        {
+            ["Asd:Redis"] = _connection,
+            ["Asd:ClusterId"] = ClusterId,
+            ["Asd:DataDirectory"] = Path.Combine(_dir, "shared"),
+            ["Asd:ModelPath"] = modelPath,
+            ["Asd:Device"] = "cpu",
+        });
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _silo.StopAsync();
+        await _silo.DisposeAsync();
+        _redis.Kill();
+        await _redis.WaitForExitAsync();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    [Fact]
+    public async Task A_client_found_through_redis_gets_label_requests_and_answers_them()
+    {
+        await using var client = await AsdClusterClient.ConnectAsync(new AsdClientOptions { Redis = _connection, ClusterId = ClusterId });
+        const string machine = "redis.client-1";
+        await client.ConfigureAsync(machine, new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 4 });
+        await client.EnrollFromAudioAsync(machine, TestClips.Training.Take(6).ToList());
+        await using var requests = await client.SubscribeToLabelRequestsAsync(machine);
+
+        var verdict = await client.PushClipAsync(machine, "r-1", TestClips.Test[0], "store://r-1");
+        Assert.True(verdict.LabelRequested);
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+        {
+            var request = await requests.ReadAsync(timeout.Token);
+            Assert.Equal((machine, "r-1", "store://r-1"), (request.MachineId, request.Request.ClipId, request.Request.AudioReference));
+        }
+        await client.SubmitLabelAsync(machine, "r-1", ClipLabelValue.Normal);
+        Assert.Equal((1L, 0), (await client.GetStatusAsync(machine)) is var s ? (s.NormalLabels, s.PendingLabelRequests) : default);
+
+        using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(_connection);
+        Assert.NotEmpty(redis.GetServers()[0].Keys(pattern: "*pubsubrendezvous*"));
+    }
+
+    [Fact]
+    public async Task A_cluster_id_no_silo_uses_is_a_clear_error()
+    {
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => AsdClusterClient.ConnectAsync(
+            new AsdClientOptions { Redis = _connection, ClusterId = "no-such-cluster", ConnectTimeout = TimeSpan.FromSeconds(3) }));
+        Assert.Contains("cluster 'no-such-cluster'", e.Message);
+    }
+}
