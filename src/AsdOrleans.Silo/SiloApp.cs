@@ -69,7 +69,14 @@ public static class SiloApp
         // Enrollment uploads all training clips at once (a DCASE machine: 1,000 clips × 10 s ≈ 320 MB).
         builder.Services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(f => f.MultipartBodyLengthLimit = 1L << 30);
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 1L << 30);
-        builder.Services.AddAsdEncoder(e => { e.ModelPath = options.ModelPath; e.Device = options.Device; });
+        // A machine's microphone sends mono (DESIGN §2 lists stereo as bad input): more channels are refused, not
+        // averaged. Other sample rates are resampled to 16 kHz.
+        builder.Services.AddAsdEncoder(e =>
+        {
+            e.ModelPath = options.ModelPath;
+            e.Device = options.Device;
+            e.Audio = AsdOrleans.Core.Audio.AudioLoadOptions.Default with { MaxChannels = 1 };
+        });
         builder.AddAsdWebSurface();
         builder.UseOrleans(silo =>
         {

@@ -148,6 +148,8 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         int data = withNaN.AsSpan().IndexOf("data"u8) + 8;
         BitConverter.GetBytes(float.NaN).CopyTo(withNaN, data + 40);
         await Expect(HttpStatusCode.BadRequest, await Send(HttpMethod.Post, clips + "?clipId=x3", SiloFixture.DeviceKey, WavContent(withNaN)), "NaN");
+        var stereo = WavEncoder.EncodeFloat32(new float[8_000], 16_000, channels: 2);
+        await Expect(HttpStatusCode.BadRequest, await Send(HttpMethod.Post, clips + "?clipId=x6", SiloFixture.DeviceKey, WavContent(stereo)), "only mono");
         await Expect(HttpStatusCode.UnsupportedMediaType, await Send(HttpMethod.Post, clips + "?clipId=x4", SiloFixture.DeviceKey, new ByteArrayContent(good)));
         await Expect(HttpStatusCode.RequestEntityTooLarge, await Send(HttpMethod.Post, clips + "?clipId=x5", SiloFixture.DeviceKey, WavContent(new byte[(1 << 20) + 1])));
         await Expect(HttpStatusCode.BadRequest, await Send(HttpMethod.Post, clips + "?clipId=../../etc", SiloFixture.DeviceKey, WavContent(good)));

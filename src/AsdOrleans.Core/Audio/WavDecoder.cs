@@ -284,7 +284,7 @@ public static class WavDecoder
             if (channels < 1)
                 throw new AudioFormatException(source, $"the header declares {channels} channels");
             if (channels > options.MaxChannels)
-                throw new AudioFormatException(source, $"{channels} channels; at most {options.MaxChannels} are supported");
+                throw new AudioFormatException(source, options.MaxChannels == 1 ? $"{channels} channels; only mono is accepted here" : $"{channels} channels; at most {options.MaxChannels} are supported");
             if (rate < MinSampleRate || rate > MaxSampleRate)
                 throw new AudioFormatException(source, $"unsupported sample rate {rate} Hz; {MinSampleRate} to {MaxSampleRate} Hz are read");
             int blockAlign = channels * (bits / 8);
