@@ -50,7 +50,7 @@ public static class SiloApp
         // Enrollment uploads all training clips at once (a DCASE machine: 1,000 clips × 10 s ≈ 320 MB).
         builder.Services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(f => f.MultipartBodyLengthLimit = 1L << 30);
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 1L << 30);
-        builder.Services.AddAsdEncoder(e => { e.ModelPath = options.ModelPath; e.Device = options.Device; });
+        builder.Services.AddAsdEncoder(e => { e.ModelPath = options.ModelPath; e.Device = options.Device; e.MaxBatchSize = options.EncoderMaxBatchSize; });
         builder.UseOrleans(silo =>
         {
             if (string.IsNullOrWhiteSpace(options.Redis))

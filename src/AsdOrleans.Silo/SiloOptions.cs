@@ -10,6 +10,8 @@ public sealed class SiloOptions
     /// <summary>Encoder model file; empty on silos without the encoder role.</summary>
     public string ModelPath { get; set; } = "";
     public string Device { get; set; } = "auto";
+    /// <summary>Most clips the encoder's batcher gathers into one call of the model (1 turns batching off).</summary>
+    public int EncoderMaxBatchSize { get; set; } = 16;
     public ApiKeyOptions ApiKeys { get; set; } = new();
     /// <summary>Redis connection string: when set, the silo joins a cluster with Redis membership and grain state;
     /// otherwise it runs the embedded default (localhost clustering, SQLite).</summary>

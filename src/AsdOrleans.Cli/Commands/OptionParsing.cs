@@ -18,6 +18,19 @@ public static class OptionParsing
         return values;
     }
 
+    /// <summary>Comma-separated whole numbers within [min, max], e.g. --machines 1000,10000.</summary>
+    public static IReadOnlyList<int> Integers(string option, string text, int min, int max)
+    {
+        var values = new List<int>();
+        foreach (var part in text.Split(',', StringSplitOptions.TrimEntries))
+        {
+            if (!int.TryParse(part, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
+                throw new UsageException($"{option}: '{part}' is not a whole number in [{min}, {max}]");
+            values.Add(value);
+        }
+        return values;
+    }
+
     public static IReadOnlyList<QueryStrategyKind> Strategies(string text)
     {
         try
