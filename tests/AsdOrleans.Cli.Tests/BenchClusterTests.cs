@@ -50,6 +50,7 @@ public sealed class BenchClusterTests
     [InlineData("--width", "0", "error: --width must be in [1, 256]")]
     [InlineData("--seconds", "0.01", "error: --seconds must be in [0.1, 60]")]
     [InlineData("--concurrency", "0", "error: --concurrency must be in [1, 1000]")]
+    [InlineData("--strategy", "hybrid,random", "error: --strategy: ")]
     [InlineData("--parts", "scoring,gpu", "error: --parts: 'scoring,gpu' must name scoring, ingest or both")]
     public async Task BenchClusterRejectsBadOptionsBeforeStartingAnything(string option, string value, string message)
     {

@@ -29,12 +29,14 @@ public static partial class ClusterBenchmark
         /// <summary>Concurrent devices posting clips over HTTP, one machine each.</summary>
         public required int Devices { get; init; }
         public required string Device { get; init; }
+        /// <summary>Query strategy of the scoring machines (the paper's: hybrid).</summary>
+        public string Strategy { get; init; } = "hybrid";
         public bool Scoring { get; init; } = true;
         public bool Ingest { get; init; } = true;
     }
 
     // Enrollment as in DESIGN §1, smaller: k-means to 32 centres from 200 source embeddings + 10 target ones (J = 42).
-    private const int SourceTrain = 200, TargetTrain = 10;
+    private const int SourceTrain = 64, TargetTrain = 10;
     private const string SyntheticModelVersion = "bench-synthetic";
 
     public static async Task RunAsync(TextWriter output, Settings settings)
@@ -56,7 +58,7 @@ public static partial class ClusterBenchmark
     private static async Task RunScoringAsync(TextWriter output, Settings settings, IReadOnlyList<EnrollmentClip> enrollmentClips, float[][] stream)
     {
         output.WriteLine();
-        output.WriteLine($"grain scoring: IMachineGrain.ProcessClip with precomputed embeddings (d = {stream[0].Length}), hybrid, b = 0.1, " +
+        output.WriteLine($"grain scoring: IMachineGrain.ProcessClip with precomputed embeddings (d = {stream[0].Length}), {settings.Strategy}, b = 0.1, " +
                          $"J = 42 (enrolled from {SourceTrain} source + {TargetTrain} target embeddings); {settings.Callers} concurrent callers " +
                          $"through the silo's own client, {settings.Duration:0.###} s per case");
         await using var silo = await EmbeddedSilo.StartAsync(new Dictionary<string, string?>());
@@ -79,7 +81,11 @@ public static partial class ClusterBenchmark
             var before = MemoryNow();
             var enrollWatch = Stopwatch.StartNew();
             var newcomers = Enumerable.Range(machines.Count, added).Select(i => grains.GetGrain<IMachineGrain>($"bench.machine-{i:D6}")).ToList();
-            await Parallel.ForEachAsync(newcomers, new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (machine, _) => await machine.Enroll(enrollment));
+            await Parallel.ForEachAsync(newcomers, new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (machine, _) =>
+            {
+                if (settings.Strategy != "hybrid") await machine.Configure(new MachineSettings { Strategy = settings.Strategy });
+                await machine.Enroll(enrollment);
+            });
             enrollWatch.Stop();
             machines.AddRange(newcomers);
             var after = MemoryNow();

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using AsdOrleans.Cli.Benchmarks;
+using AsdOrleans.Core.Strategies;
 
 namespace AsdOrleans.Cli.Commands;
 
@@ -50,11 +51,12 @@ public static class BenchCommand
         var seconds = new Option<double>("--seconds") { Description = "length of the ingested clips, seconds (the paper: 10)", DefaultValueFactory = _ => 2.0 };
         var concurrency = new Option<int>("--concurrency") { Description = "concurrent devices posting clips over HTTP", DefaultValueFactory = _ => 8 };
         var device = new Option<string>("--device") { Description = "encoder device: auto (CUDA if available), cpu, cuda, cuda:N", DefaultValueFactory = _ => "auto" };
+        var strategy = new Option<string>("--strategy") { Description = "query strategy of the scoring machines (none isolates scoring from persisted label requests)", DefaultValueFactory = _ => "hybrid" };
         var parts = new Option<string>("--parts") { Description = "what to measure: scoring (grain calls and memory), ingest (HTTP with the encoder), or both", DefaultValueFactory = _ => "scoring,ingest" };
         var command = new Command("cluster", "one embedded silo: grain scoring calls/s and p50/p99 with 1,000 and 10,000 machines, memory per grain, " +
                                              "HTTP ingest clips/s with the encoder, batching on vs max batch 1")
         {
-            machines, callers, duration, width, seconds, concurrency, device, parts,
+            machines, callers, duration, width, seconds, concurrency, device, strategy, parts,
         };
         command.SetAction(async parse =>
         {
@@ -70,12 +72,22 @@ public static class BenchCommand
             if (parse.GetValue(width) is < 1 or > 256) throw new UsageException("--width must be in [1, 256]");
             if (parse.GetValue(callers) is < 1 or > 100_000) throw new UsageException("--callers must be in [1, 100000]");
             if (parse.GetValue(concurrency) is < 1 or > 1_000) throw new UsageException("--concurrency must be in [1, 1000]");
+            string strategyName;
+            try
+            {
+                strategyName = QueryStrategyNames.Parse(parse.GetValue(strategy)!).ToName();
+            }
+            catch (ArgumentException e)
+            {
+                throw new UsageException($"--strategy: {e.Message}");
+            }
             bool ingest = partNames.Contains("ingest");
             if (ingest) Encoder.TorchRuntime.EnsureAvailable();
             await ClusterBenchmark.RunAsync(parse.InvocationConfiguration.Output, new ClusterBenchmark.Settings
             {
                 Machines = counts, Callers = parse.GetValue(callers), Duration = d, Width = parse.GetValue(width), ClipSeconds = clip,
                 Devices = parse.GetValue(concurrency), Device = parse.GetValue(device)!, Scoring = partNames.Contains("scoring"), Ingest = ingest,
+                Strategy = strategyName,
             });
             return 0;
         });
