@@ -16,8 +16,8 @@ public sealed class BenchClusterTests
             "--width", "4", "--seconds", "0.5", "--concurrency", "2", "--device", "cpu");
 
         Assert.True(code == 0, $"exit code {code}, stderr: {error}\n{output}");
-        // Scoring rows: machines, enroll s, enroll/s, heap KB/grain, WS KB/grain, calls, calls/s, p50, p99, queried %.
-        var scoring = Regex.Matches(output, @"^\s*(\d+)\s+([\d.]+)\s+(\d+)\s+(-?[\d.]+)\s+(-?[\d.]+)\s+(\d+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)%\s*$", RegexOptions.Multiline);
+        // Scoring rows: machines, enroll s, enroll/s, heap KB/grain, WS KB/grain, calls, calls/s, p50, p99, queried %, disk MB/s.
+        var scoring = Regex.Matches(output, @"^\s*(\d+)\s+([\d.]+)\s+(\d+)\s+(-?[\d.]+)\s+(-?[\d.]+)\s+(\d+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)%\s+([\d.]+|n/a)\s*$", RegexOptions.Multiline);
         Assert.Equal(["40", "120"], scoring.Select(m => m.Groups[1].Value));
         foreach (Match row in scoring)
         {

@@ -72,7 +72,7 @@ public static partial class ClusterBenchmark
         for (int i = 0; i < 200; i++)
             await warmup.ProcessClip(new ClipSubmission($"w{i}", stream[i % stream.Length], SyntheticModelVersion));
 
-        output.WriteLine($"{"machines",8} {"enroll s",9} {"enroll/s",9} {"heap KB/grain",14} {"WS KB/grain",12} {"calls",9} {"calls/s",9} {"p50 ms",8} {"p99 ms",8} {"queried",8}");
+        output.WriteLine($"{"machines",8} {"enroll s",9} {"enroll/s",9} {"heap KB/grain",14} {"WS KB/grain",12} {"calls",9} {"calls/s",9} {"p50 ms",8} {"p99 ms",8} {"queried",8} {"disk MB/s",9}");
         int step = 0;
         foreach (int target in settings.Machines.Order())
         {
@@ -93,14 +93,17 @@ public static partial class ClusterBenchmark
             var warmupDuration = TimeSpan.FromSeconds(Math.Min(1, settings.Duration / 4));
             await ScoreAsync(machines, stream, settings.Callers, warmupDuration, $"w{step}");
             long queried = 0;
+            long? writtenBefore = BytesWritten();
             var load = await ScoreAsync(machines, stream, settings.Callers, TimeSpan.FromSeconds(settings.Duration), $"s{step}", () => Interlocked.Increment(ref queried));
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{target,8} {enrollWatch.Elapsed.TotalSeconds,9:F2} {added / enrollWatch.Elapsed.TotalSeconds,9:F0} " +
                 $"{(after.Heap - before.Heap) / 1024.0 / added,14:F1} {(after.WorkingSet - before.WorkingSet) / 1024.0 / added,12:F1} " +
-                $"{load.Calls,9} {load.CallsPerSecond,9:F0} {load.P50Milliseconds,8:F3} {load.P99Milliseconds,8:F3} {100.0 * queried / load.Calls,7:F1}%"));
+                $"{load.Calls,9} {load.CallsPerSecond,9:F0} {load.P50Milliseconds,8:F3} {load.P99Milliseconds,8:F3} {100.0 * queried / load.Calls,7:F1}% " +
+                $"{(BytesWritten() - writtenBefore is { } written ? (written / 1e6 / load.Elapsed.TotalSeconds).ToString("F1", CultureInfo.InvariantCulture) : "n/a"),9}"));
         }
         output.WriteLine("(heap and WS KB/grain: managed heap after a full GC and process working set, before and after enrolling the " +
-                         "machines added in that row, divided by their number; queried: share of calls that asked for a label, each persisted before returning)");
+                         "machines added in that row, divided by their number; queried: share of calls that asked for a label, each persisted before returning; " +
+                         "disk MB/s: bytes this process wrote to storage while measuring, grain state writes included)");
     }
 
     private static Task<LoadResult> ScoreAsync(List<IMachineGrain> machines, float[][] stream, int callers, TimeSpan duration, string clipPrefix, Action? labelRequested = null)
@@ -121,6 +124,21 @@ public static partial class ClusterBenchmark
         long heap = GC.GetTotalMemory(forceFullCollection: true);
         using var process = Process.GetCurrentProcess();
         return (heap, process.WorkingSet64);
+    }
+
+    /// <summary>Bytes this process has caused to be written to storage (Linux /proc/self/io), or null where unknown.</summary>
+    private static long? BytesWritten()
+    {
+        try
+        {
+            if (!File.Exists("/proc/self/io")) return null;
+            var line = File.ReadLines("/proc/self/io").FirstOrDefault(l => l.StartsWith("write_bytes:", StringComparison.Ordinal));
+            return line is null ? null : long.Parse(line["write_bytes:".Length..].Trim(), CultureInfo.InvariantCulture);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
     }
 
     private static string LoadAverage()
