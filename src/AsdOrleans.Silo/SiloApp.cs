@@ -75,6 +75,7 @@ public static class SiloApp
         {
             e.ModelPath = options.ModelPath;
             e.Device = options.Device;
+            e.MaxBatchSize = options.EncoderMaxBatchSize;
             e.Audio = AsdOrleans.Core.Audio.AudioLoadOptions.Default with { MaxChannels = 1 };
         });
         builder.AddAsdWebSurface();

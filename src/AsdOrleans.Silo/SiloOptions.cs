@@ -12,6 +12,8 @@ public sealed class SiloOptions
     public string Device { get; set; } = "auto";
     /// <summary>What this silo hosts: "encoder" (encoder workers; needs the model), "machines" (machine grains), or both.</summary>
     public string Roles { get; set; } = AsdOrleans.Grains.Placement.SiloRoles.All;
+    /// <summary>Most clips the encoder's batcher gathers into one call of the model (1 turns batching off).</summary>
+    public int EncoderMaxBatchSize { get; set; } = 16;
     public ApiKeyOptions ApiKeys { get; set; } = new();
     /// <summary>Redis connection string: when set, the silo joins a cluster with Redis membership and grain state;
     /// otherwise it runs the embedded default (localhost clustering, SQLite).</summary>

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using AsdOrleans.Cli.Benchmarks;
+using AsdOrleans.Core.Strategies;
 
 namespace AsdOrleans.Cli.Commands;
 
@@ -38,6 +39,58 @@ public static class BenchCommand
                 new EncoderBenchmark.Settings(parse.GetValue(width), clip, sizes, Math.Max(0, parse.GetValue(minSeconds)), parse.GetValue(device)!));
             return 0;
         });
-        return new Command("bench", "benchmark programs") { scoring, encoder };
+        return new Command("bench", "benchmark programs") { scoring, encoder, Cluster() };
+    }
+
+    private static Command Cluster()
+    {
+        var machines = new Option<string>("--machines") { Description = "enrolled machine counts, comma-separated, measured in increasing order on one silo", DefaultValueFactory = _ => "1000,10000" };
+        var callers = new Option<int>("--callers") { Description = "concurrent callers of the machine grains", DefaultValueFactory = _ => 256 };
+        var duration = new Option<double>("--duration") { Description = "measuring time per case, seconds", DefaultValueFactory = _ => 10.0 };
+        var width = new Option<int>("--width") { Description = "encoder width for the HTTP ingest (the paper: 32)", DefaultValueFactory = _ => 16 };
+        var seconds = new Option<double>("--seconds") { Description = "length of the ingested clips, seconds (the paper: 10)", DefaultValueFactory = _ => 2.0 };
+        var concurrency = new Option<int>("--concurrency") { Description = "concurrent devices posting clips over HTTP", DefaultValueFactory = _ => 8 };
+        var device = new Option<string>("--device") { Description = "encoder device: auto (CUDA if available), cpu, cuda, cuda:N", DefaultValueFactory = _ => "auto" };
+        var strategy = new Option<string>("--strategy") { Description = "query strategy of the scoring machines (none isolates scoring from persisted label requests)", DefaultValueFactory = _ => "hybrid" };
+        var parts = new Option<string>("--parts") { Description = "what to measure: scoring (grain calls and memory), ingest (HTTP with the encoder), or both", DefaultValueFactory = _ => "scoring,ingest" };
+        var command = new Command("cluster", "one embedded silo: grain scoring calls/s and p50/p99 with 1,000 and 10,000 machines, memory per grain, " +
+                                             "HTTP ingest clips/s with the encoder, batching on vs max batch 1")
+        {
+            machines, callers, duration, width, seconds, concurrency, device, strategy, parts,
+        };
+        command.SetAction(async parse =>
+        {
+            var counts = OptionParsing.Integers("--machines", parse.GetValue(machines)!, 1, 1_000_000);
+            if (counts.Distinct().Count() != counts.Count) throw new UsageException("--machines: each count may appear once");
+            var partNames = parse.GetValue(parts)!.Split(',', StringSplitOptions.TrimEntries);
+            if (partNames.Length == 0 || partNames.Any(p => p is not ("scoring" or "ingest")))
+                throw new UsageException($"--parts: '{parse.GetValue(parts)}' must name scoring, ingest or both, comma-separated");
+            double d = parse.GetValue(duration);
+            if (!(d > 0 && d <= 600)) throw new UsageException("--duration must be in (0, 600]");
+            double clip = parse.GetValue(seconds);
+            if (!(clip >= 0.1 && clip <= 60)) throw new UsageException("--seconds must be in [0.1, 60]");
+            if (parse.GetValue(width) is < 1 or > 256) throw new UsageException("--width must be in [1, 256]");
+            if (parse.GetValue(callers) is < 1 or > 100_000) throw new UsageException("--callers must be in [1, 100000]");
+            if (parse.GetValue(concurrency) is < 1 or > 1_000) throw new UsageException("--concurrency must be in [1, 1000]");
+            string strategyName;
+            try
+            {
+                strategyName = QueryStrategyNames.Parse(parse.GetValue(strategy)!).ToName();
+            }
+            catch (ArgumentException e)
+            {
+                throw new UsageException($"--strategy: {e.Message}");
+            }
+            bool ingest = partNames.Contains("ingest");
+            if (ingest) Encoder.TorchRuntime.EnsureAvailable();
+            await ClusterBenchmark.RunAsync(parse.InvocationConfiguration.Output, new ClusterBenchmark.Settings
+            {
+                Machines = counts, Callers = parse.GetValue(callers), Duration = d, Width = parse.GetValue(width), ClipSeconds = clip,
+                Devices = parse.GetValue(concurrency), Device = parse.GetValue(device)!, Scoring = partNames.Contains("scoring"), Ingest = ingest,
+                Strategy = strategyName,
+            });
+            return 0;
+        });
+        return command;
     }
 }

@@ -18,13 +18,16 @@ public static class OptionParsing
         return values;
     }
 
-    public static IReadOnlyList<int> Integers(string option, string text)
+    /// <summary>Comma-separated whole numbers, optionally within [min, max], e.g. --machines 1000,10000.</summary>
+    public static IReadOnlyList<int> Integers(string option, string text, int min = int.MinValue, int max = int.MaxValue)
     {
         var values = new List<int>();
         foreach (var part in text.Split(',', StringSplitOptions.TrimEntries))
         {
             if (!int.TryParse(part, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value))
                 throw new UsageException($"{option}: '{part}' is not a whole number");
+            if (value < min || value > max)
+                throw new UsageException($"{option}: '{part}' is not a whole number in [{min}, {max}]");
             values.Add(value);
         }
         return values;

@@ -1,0 +1,63 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using static AsdOrleans.Cli.Tests.CliHarness;
+
+namespace AsdOrleans.Cli.Tests;
+
+/// <summary>`asd bench cluster` at tiny sizes: a real embedded silo, grain calls and HTTP ingest with a width-4 encoder.</summary>
+public sealed class BenchClusterTests
+{
+    private static double Number(string text) => double.Parse(text.Replace(",", ""), NumberStyles.Float, CultureInfo.InvariantCulture);
+
+    [Fact]
+    public async Task BenchClusterPrintsPositiveFiguresForEveryMachineCountAndBothIngestModes()
+    {
+        var (code, output, error) = await Run("bench", "cluster", "--machines", "40,120", "--callers", "8", "--duration", "0.6",
+            "--width", "4", "--seconds", "0.5", "--concurrency", "2", "--device", "cpu");
+
+        Assert.True(code == 0, $"exit code {code}, stderr: {error}\n{output}");
+        // Scoring rows: machines, enroll s, enroll/s, heap KB/grain, WS KB/grain, calls, calls/s, p50, p99, queried %, disk MB/s.
+        var scoring = Regex.Matches(output, @"^\s*(\d+)\s+([\d.]+)\s+(\d+)\s+(-?[\d.]+)\s+(-?[\d.]+)\s+(\d+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)%\s+([\d.]+|n/a)\s*$", RegexOptions.Multiline);
+        Assert.Equal(["40", "120"], scoring.Select(m => m.Groups[1].Value));
+        foreach (Match row in scoring)
+        {
+            foreach (int column in new[] { 2, 3, 4, 6, 7, 8, 9 })
+                Assert.True(Number(row.Groups[column].Value) > 0, $"column {column} of '{row.Value}'");
+            Assert.True(Number(row.Groups[8].Value) <= Number(row.Groups[9].Value), $"p50 ≤ p99 in '{row.Value}'");
+            // A grain holds at least its reference set: J = 42 embeddings of 128 floats = 21 KB.
+            Assert.True(Number(row.Groups[4].Value) > 21, $"heap per grain in '{row.Value}'");
+        }
+
+        // Ingest rows: mode, max batch, clips, clips/s, p50, p99, batches, mean batch.
+        var ingest = Regex.Matches(output, @"^(batching|batch 1)\s+(\d+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+([\d.]+)\s*$", RegexOptions.Multiline)
+            .ToDictionary(m => m.Groups[1].Value);
+        Assert.Equal(2, ingest.Count);
+        foreach (var row in ingest.Values)
+            foreach (int column in new[] { 3, 4, 5, 6, 7, 8 })
+                Assert.True(Number(row.Groups[column].Value) > 0, $"column {column} of '{row.Value}'");
+        Assert.Equal("1", ingest["batch 1"].Groups[2].Value);
+        Assert.Equal(1.0, Number(ingest["batch 1"].Groups[8].Value)); // max batch 1: every model call has one clip
+        Assert.InRange(Number(ingest["batching"].Groups[8].Value), 1.0, 2.0); // never more clips per call than devices
+        // Every measured clip went through the batcher once.
+        Assert.Equal(Number(ingest["batch 1"].Groups[3].Value), Number(ingest["batch 1"].Groups[7].Value));
+        Assert.Matches(@"ratio batching / batch 1: \d+\.\d\dx", output);
+    }
+
+    [Theory]
+    [InlineData("--machines", "100,abc", "error: --machines: 'abc' is not a whole number")]
+    [InlineData("--machines", "0", "error: --machines: '0' is not a whole number")]
+    [InlineData("--duration", "0", "error: --duration must be in (0, 600]")]
+    [InlineData("--width", "0", "error: --width must be in [1, 256]")]
+    [InlineData("--seconds", "0.01", "error: --seconds must be in [0.1, 60]")]
+    [InlineData("--concurrency", "0", "error: --concurrency must be in [1, 1000]")]
+    [InlineData("--strategy", "hybrid,random", "error: --strategy: ")]
+    [InlineData("--parts", "scoring,gpu", "error: --parts: 'scoring,gpu' must name scoring, ingest or both")]
+    public async Task BenchClusterRejectsBadOptionsBeforeStartingAnything(string option, string value, string message)
+    {
+        var (code, output, error) = await Run("bench", "cluster", option, value);
+
+        Assert.Equal(CliRunner.BadInput, code);
+        Assert.Equal("", output);
+        Assert.StartsWith(message, error);
+    }
+}
