@@ -148,7 +148,7 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         int data = withNaN.AsSpan().IndexOf("data"u8) + 8;
         BitConverter.GetBytes(float.NaN).CopyTo(withNaN, data + 40);
         await Expect(HttpStatusCode.BadRequest, await Send(HttpMethod.Post, clips + "?clipId=x3", SiloFixture.DeviceKey, WavContent(withNaN)), "NaN");
-        var stereo = WavEncoder.EncodeFloat32(new float[8_000], 16_000, channels: 2);
+        var stereo = StereoWav(8_000);
         await Expect(HttpStatusCode.BadRequest, await Send(HttpMethod.Post, clips + "?clipId=x6", SiloFixture.DeviceKey, WavContent(stereo)), "only mono");
         await Expect(HttpStatusCode.UnsupportedMediaType, await Send(HttpMethod.Post, clips + "?clipId=x4", SiloFixture.DeviceKey, new ByteArrayContent(good)));
         await Expect(HttpStatusCode.RequestEntityTooLarge, await Send(HttpMethod.Post, clips + "?clipId=x5", SiloFixture.DeviceKey, WavContent(new byte[(1 << 20) + 1])));
@@ -161,5 +161,18 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         Assert.Equal(before, (await Status("http.machine-2")).GetRawText());
         Assert.False(Directory.Exists(Path.Combine(silo.DataDirectory, "clips", "http.machine-2")) &&
                      Directory.EnumerateFiles(Path.Combine(silo.DataDirectory, "clips", "http.machine-2")).Any(), "refused clips leave no audio behind");
+    }
+
+    /// <summary>A 16-bit PCM stereo WAV of silence: a well-formed file a mono-only ingest must refuse.</summary>
+    private static byte[] StereoWav(int frames)
+    {
+        using var stream = new MemoryStream();
+        using var writer = new BinaryWriter(stream);
+        writer.Write("RIFF"u8); writer.Write(36 + frames * 4); writer.Write("WAVE"u8);
+        writer.Write("fmt "u8); writer.Write(16); writer.Write((short)1); writer.Write((short)2);
+        writer.Write(16_000); writer.Write(16_000 * 4); writer.Write((short)4); writer.Write((short)16);
+        writer.Write("data"u8); writer.Write(frames * 4); writer.Write(new byte[frames * 4]);
+        writer.Flush();
+        return stream.ToArray();
     }
 }
