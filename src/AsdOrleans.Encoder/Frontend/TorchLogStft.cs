@@ -30,7 +30,9 @@ public sealed class TorchLogStft : IDisposable
         using var spectrum = stft(precise, Settings.FftSize, hop_length: Settings.Hop, win_length: Settings.WindowLength,
             window: window, center: true, pad_mode: PaddingModes.Reflect, normalized: false, onesided: true, return_complex: true);
         using var epsilon = Settings.LogEpsilon.ToScalar(); // explicit and alive until the call returns (docs/decisions.md, TorchSharp Scalars)
-        using var logMagnitude = spectrum.abs().add_(epsilon).log_();
+        // add_(Scalar) would pass an implicit alpha = 1 Scalar that the GC may finalize during the native call.
+        using var one = 1.ToScalar();
+        using var logMagnitude = spectrum.abs().add_(epsilon, one).log_();
         return logMagnitude.to_type(float32);
     }
 

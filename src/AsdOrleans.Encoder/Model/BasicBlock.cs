@@ -61,9 +61,10 @@ internal sealed class BasicBlock : Module<Tensor, Tensor, Tensor>
 
     private static Tensor Accumulate(Tensor x, Tensor other, bool inPlace)
     {
+        using var one = 1.ToScalar(); // explicit alpha: add's implicit one can be finalized mid-call
         if (inPlace)
-            return x.add_(other);
+            return x.add_(other, one);
         using (x)
-            return x.add(other);
+            return x.add(other, one);
     }
 }

@@ -26,7 +26,8 @@ internal static class LengthMasks
             return lengths;
         using var rounding = (stride - 1).ToScalar();
         using var divisor = stride.ToScalar();
-        using var raised = lengths.add(rounding);
+        using var one = 1.ToScalar(); // explicit alpha: add's implicit one can be finalized mid-call
+        using var raised = lengths.add(rounding, one);
         return raised.floor_divide(divisor);
     }
 }

@@ -56,11 +56,11 @@ public sealed class SubCenterArcFace : Module<Tensor, Tensor, Tensor>
         using var threshold = Math.Cos(Math.PI - m).ToScalar();
         using var continuation = (Math.Sin(Math.PI - m) * m).ToScalar();
         using var scale = Scale.ToScalar();
-        var sine = cosine.pow(two).neg().add(one).clamp(zero, one).sqrt();
+        var sine = cosine.pow(two).neg().add(one, one).clamp(zero, one).sqrt();
         var shifted = cosine.mul(cosMargin).sub(sine.mul(sinMargin));
         var fallback = cosine.sub(continuation);
         shifted = where(cosine.gt(threshold), shifted, fallback);
         var oneHot = functional.one_hot(targets, classes).to_type(cosine.dtype);
-        return oneHot.mul(shifted).add(oneHot.neg().add(one).mul(cosine)).mul(scale);
+        return oneHot.mul(shifted).add(oneHot.neg().add(one, one).mul(cosine), one).mul(scale);
     }
 }

@@ -29,7 +29,7 @@ internal sealed class TemporalStatisticsPooling : Module<Tensor, Tensor, Tensor>
         using var two = 2.ToScalar();
         using var epsilon = varianceEpsilon.ToScalar();
         var variance = centred.pow(two).sum(-1).div(count.sub(one).clamp_min(one));
-        var std = variance.add(epsilon).sqrt();
+        var std = variance.add(epsilon, one).sqrt();
         return cat([mean.flatten(1), std.flatten(1)], 1);
     }
 }
