@@ -271,7 +271,7 @@ public sealed partial class SqliteGrainStorage : IGrainStorage, ILifecyclePartic
 
             connection = new SqliteConnection(_writeConnectionString);
             connection.Open();
-            Execute(connection, $"PRAGMA busy_timeout = {(long)_options.BusyTimeout.TotalMilliseconds};");
+            connection.Execute($"PRAGMA busy_timeout = {(long)_options.BusyTimeout.TotalMilliseconds};");
 
             // Durability. In WAL mode a commit appends to the -wal file; with synchronous=FULL SQLite fsyncs that file
             // before COMMIT returns, and this provider completes a write's task only after COMMIT. So an acknowledged
@@ -280,17 +280,17 @@ public sealed partial class SqliteGrainStorage : IGrainStorage, ILifecyclePartic
             // (which synchronous=NORMAL would not: in WAL mode NORMAL fsyncs only at checkpoints, so the last commits
             // could roll back). WAL also lets reads proceed while a write commits. journal_mode is stored in the file;
             // synchronous is per connection, and this is the only connection that writes.
-            var journalMode = Convert.ToString(Scalar(connection, "PRAGMA journal_mode = WAL;"), CultureInfo.InvariantCulture);
+            var journalMode = Convert.ToString(connection.Scalar("PRAGMA journal_mode = WAL;"), CultureInfo.InvariantCulture);
             if (!string.Equals(journalMode, "wal", StringComparison.OrdinalIgnoreCase))
                 throw new SqliteGrainStorageException(
                     $"SQLite grain storage '{_name}': '{DatabasePath}' could not be switched to WAL journal mode (it reports '{journalMode}').");
-            Execute(connection, "PRAGMA synchronous = FULL;");
+            connection.Execute("PRAGMA synchronous = FULL;");
 
-            var schema = Convert.ToInt64(Scalar(connection, "PRAGMA user_version;"), CultureInfo.InvariantCulture);
+            var schema = Convert.ToInt64(connection.Scalar("PRAGMA user_version;"), CultureInfo.InvariantCulture);
             if (schema > SchemaVersion)
                 throw new SqliteGrainStorageException(
                     $"SQLite grain storage '{_name}': '{DatabasePath}' has schema version {schema}, newer than this build's {SchemaVersion}.");
-            Execute(connection, """
+            connection.Execute("""
                 CREATE TABLE IF NOT EXISTS grain_state (
                     state_name TEXT    NOT NULL,
                     grain_id   TEXT    NOT NULL,
@@ -301,9 +301,9 @@ public sealed partial class SqliteGrainStorage : IGrainStorage, ILifecyclePartic
                 ) WITHOUT ROWID;
                 """);
             if (schema < SchemaVersion)
-                Execute(connection, $"PRAGMA user_version = {SchemaVersion};");
+                connection.Execute($"PRAGMA user_version = {SchemaVersion};");
 
-            var rows = Convert.ToInt64(Scalar(connection, "SELECT count(*) FROM grain_state;"), CultureInfo.InvariantCulture);
+            var rows = Convert.ToInt64(connection.Scalar("SELECT count(*) FROM grain_state;"), CultureInfo.InvariantCulture);
             LogOpened(_name, DatabasePath, rows);
             var writer = new Writer(connection);
             connection = null;
@@ -433,20 +433,6 @@ public sealed partial class SqliteGrainStorage : IGrainStorage, ILifecyclePartic
         return MemoryMarshal.TryGetArray(memory, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
             ? segment.Array
             : memory.ToArray();
-    }
-
-    private static void Execute(SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
-    }
-
-    private static object? Scalar(SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        return command.ExecuteScalar();
     }
 
     /// <summary>A write (Payload set) or a clear (Payload null) waiting for the writer.</summary>

@@ -212,17 +212,17 @@ public sealed partial class SqliteReminderTable : IReminderTable, IDisposable
         try
         {
             connection.Open();
-            Execute(connection, $"PRAGMA busy_timeout = {(long)_options.BusyTimeout.TotalMilliseconds};");
+            connection.Execute($"PRAGMA busy_timeout = {(long)_options.BusyTimeout.TotalMilliseconds};");
             // WAL + synchronous=FULL: COMMIT returns after the -wal file is fsynced, so an acknowledged registration
             // survives a process kill and a power loss (see SqliteGrainStorage for the longer argument).
-            var journalMode = Convert.ToString(Scalar(connection, "PRAGMA journal_mode = WAL;"), CultureInfo.InvariantCulture);
+            var journalMode = Convert.ToString(connection.Scalar("PRAGMA journal_mode = WAL;"), CultureInfo.InvariantCulture);
             if (!string.Equals(journalMode, "wal", StringComparison.OrdinalIgnoreCase))
                 throw new SqliteReminderTableException($"SQLite reminder table: '{DatabasePath}' could not be switched to WAL journal mode (it reports '{journalMode}').");
-            Execute(connection, "PRAGMA synchronous = FULL;");
-            var schema = Convert.ToInt64(Scalar(connection, "PRAGMA user_version;"), CultureInfo.InvariantCulture);
+            connection.Execute("PRAGMA synchronous = FULL;");
+            var schema = Convert.ToInt64(connection.Scalar("PRAGMA user_version;"), CultureInfo.InvariantCulture);
             if (schema > SchemaVersion)
                 throw new SqliteReminderTableException($"SQLite reminder table: '{DatabasePath}' has schema version {schema}, newer than this build's {SchemaVersion}.");
-            Execute(connection, """
+            connection.Execute("""
                 CREATE TABLE IF NOT EXISTS reminders (
                     grain_id       TEXT    NOT NULL,
                     reminder_name  TEXT    NOT NULL,
@@ -235,8 +235,8 @@ public sealed partial class SqliteReminderTable : IReminderTable, IDisposable
                 CREATE INDEX IF NOT EXISTS reminders_by_hash ON reminders (grain_hash);
                 """);
             if (schema < SchemaVersion)
-                Execute(connection, $"PRAGMA user_version = {SchemaVersion};");
-            var rows = Convert.ToInt64(Scalar(connection, "SELECT count(*) FROM reminders;"), CultureInfo.InvariantCulture);
+                connection.Execute($"PRAGMA user_version = {SchemaVersion};");
+            var rows = Convert.ToInt64(connection.Scalar("SELECT count(*) FROM reminders;"), CultureInfo.InvariantCulture);
             LogOpened(DatabasePath, rows);
             _writer = connection;
             return connection;
@@ -255,20 +255,6 @@ public sealed partial class SqliteReminderTable : IReminderTable, IDisposable
         DateTimeKind.Local => time.ToUniversalTime(),
         _ => DateTime.SpecifyKind(time, DateTimeKind.Utc), // Orleans passes UTC times
     };
-
-    private static void Execute(SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
-    }
-
-    private static object? Scalar(SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        return command.ExecuteScalar();
-    }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "SQLite reminder table opened '{Path}' ({Rows} reminders)")]
     private partial void LogOpened(string path, long rows);
