@@ -84,4 +84,55 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         Assert.Contains("not enrolled", error);
     }
 
+    [Fact]
+    public async Task A_labeller_lists_requests_fetches_audio_and_answers_them()
+    {
+        var (code, _, error) = await CliHarness.Run("enroll", "--url", _url, "--key", "op", "--machine", "cli.m3", "--data", Path.Combine(_dir, "train"));
+        Assert.True(code == 0, error);
+        using (var http = new HttpClient { BaseAddress = new Uri(_url) })
+        {
+            http.DefaultRequestHeaders.Add("X-Api-Key", "op");
+            var settings = await http.PutAsync("/api/machines/cli.m3", System.Net.Http.Json.JsonContent.Create(new { strategy = "random", budget = 1.0 }));
+            Assert.True(settings.IsSuccessStatusCode);
+        }
+        (code, _, error) = await CliHarness.Run("push", "--url", _url, "--key", "dev", "--machine", "cli.m3", "--data", Path.Combine(_dir, "test"));
+        Assert.True(code == 0, error);
+
+        var (listed, output, listError) = await CliHarness.Run("label", "list", "--url", _url, "--key", "lab", "--machine", "cli.m3");
+        Assert.True(listed == 0, listError);
+        Assert.Contains("16 pending", output);
+        string clip = Path.GetFileNameWithoutExtension(Directory.GetFiles(Path.Combine(_dir, "test")).Order(StringComparer.Ordinal).First());
+        Assert.Contains(clip, output);
+
+        string wav = Path.Combine(_dir, "heard.wav");
+        (code, _, error) = await CliHarness.Run("label", "audio", "--url", _url, "--key", "lab", "--machine", "cli.m3", "--clip", clip, "--out", wav);
+        Assert.True(code == 0, error);
+        Assert.Equal(await File.ReadAllBytesAsync(Path.Combine(_dir, "test", clip + ".wav")), await File.ReadAllBytesAsync(wav));
+        (code, _, error) = await CliHarness.Run("label", "audio", "--url", _url, "--key", "lab", "--machine", "cli.m3", "--clip", clip, "--out", wav);
+        Assert.Equal(2, code);
+        Assert.Contains("already exists", error);
+
+        (code, output, error) = await CliHarness.Run("label", "submit", "--url", _url, "--key", "lab", "--machine", "cli.m3", "--clip", clip, "--label", "normal");
+        Assert.True(code == 0, error);
+        Assert.Contains("labelled normal", output);
+        (code, output, _) = await CliHarness.Run("label", "submit", "--url", _url, "--key", "lab", "--machine", "cli.m3", "--clip", clip, "--label", "normal");
+        Assert.Equal(0, code);
+        Assert.Contains("already labelled normal; nothing changed", output);
+        (code, _, error) = await CliHarness.Run("label", "submit", "--url", _url, "--key", "lab", "--machine", "cli.m3", "--clip", clip, "--label", "anomalous");
+        Assert.Equal(2, code);
+        Assert.Contains("already labelled normal", error);
+        (code, _, error) = await CliHarness.Run("label", "submit", "--url", _url, "--key", "lab", "--machine", "cli.m3", "--clip", "never-asked", "--label", "normal");
+        Assert.Equal(2, code);
+        Assert.Contains("no label request", error);
+        (code, _, error) = await CliHarness.Run("label", "submit", "--url", _url, "--key", "lab", "--machine", "cli.m3", "--clip", clip, "--label", "maybe");
+        Assert.Equal(2, code);
+        (code, _, error) = await CliHarness.Run("label", "list", "--url", _url, "--key", "dev");
+        Assert.Equal(2, code);
+        Assert.Contains("403", error);
+
+        (code, output, _) = await CliHarness.Run("label", "list", "--url", _url, "--key", "lab", "--machine", "cli.m3");
+        Assert.Equal(0, code);
+        Assert.Contains("15 pending", output);
+        Assert.DoesNotContain(clip, output);
+    }
 }

@@ -23,6 +23,13 @@ public sealed class ClusterHttp : IDisposable
 
     public async Task<JsonElement> SendAsync(HttpMethod method, string path, HttpContent? content, CancellationToken cancellation, string? key = null)
     {
+        string body = System.Text.Encoding.UTF8.GetString(await SendForBytesAsync(method, path, content, cancellation, key));
+        return JsonDocument.Parse(body).RootElement.Clone();
+    }
+
+    /// <summary>The response body as bytes (e.g. a clip's audio); a non-2xx answer is a <see cref="UsageException"/> with the problem's detail.</summary>
+    public async Task<byte[]> SendForBytesAsync(HttpMethod method, string path, HttpContent? content, CancellationToken cancellation, string? key = null)
+    {
         using var request = new HttpRequestMessage(method, path) { Content = content };
         if (key is not null)
         {
@@ -40,14 +47,15 @@ public sealed class ClusterHttp : IDisposable
         }
         using (response)
         {
-            string body = await response.Content.ReadAsStringAsync(cancellation);
+            var bytes = await response.Content.ReadAsByteArrayAsync(cancellation);
             if (!response.IsSuccessStatusCode)
             {
+                string body = System.Text.Encoding.UTF8.GetString(bytes);
                 string detail = body;
-                try { detail = JsonDocument.Parse(body).RootElement.GetProperty("detail").GetString() ?? body; } catch (JsonException) { } catch (KeyNotFoundException) { }
+                try { detail = JsonDocument.Parse(body).RootElement.GetProperty("detail").GetString() ?? body; } catch (JsonException) { } catch (KeyNotFoundException) { } catch (InvalidOperationException) { }
                 throw new UsageException($"{method} {path}: {(int)response.StatusCode} {response.ReasonPhrase}: {detail}");
             }
-            return JsonDocument.Parse(body).RootElement.Clone();
+            return bytes;
         }
     }
 

@@ -17,6 +17,7 @@ public static class CommandCatalog
         yield return SiloCommand.Create();
         yield return EnrollCommand.Create();
         yield return PushCommand.Create();
+        yield return LabelCommand.Create();
         yield return MetricsCommand.Create();
         yield return BenchCommand.Create();
     }

@@ -1,0 +1,101 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Net.Http.Json;
+using Spectre.Console;
+
+namespace AsdOrleans.Cli.Commands;
+
+/// <summary>
+/// `asd label`: a labeller at a terminal — list the machines' pending label requests, fetch a queried clip's audio to
+/// listen to, and answer normal or anomalous, through the silo's HTTP API with a labeller key.
+/// </summary>
+public static class LabelCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("label", "answer label requests through a silo's HTTP API: list, audio, submit");
+        command.Subcommands.Add(List());
+        command.Subcommands.Add(Audio());
+        command.Subcommands.Add(Submit());
+        return command;
+    }
+
+    private static (Option<string> Url, Option<string> Key) Connection() =>
+        (new Option<string>("--url") { Description = "silo address, e.g. http://127.0.0.1:5080", Required = true },
+         new Option<string>("--key") { Description = "labeller API key", Required = true });
+
+    private static Command List()
+    {
+        var (url, key) = Connection();
+        var machine = new Option<string?>("--machine") { Description = "only this machine's requests" };
+        var limit = new Option<int>("--limit") { Description = "most requests listed, oldest first (1–10000)", DefaultValueFactory = _ => 100 };
+        var command = new Command("list", "pending label requests, oldest first") { url, key, machine, limit };
+        command.SetAction(async (parse, cancellation) =>
+        {
+            int take = parse.GetValue(limit);
+            if (take is < 1 or > 10_000) throw new UsageException($"--limit must be in 1..10000, got {take}");
+            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
+            string query = $"/api/label-requests?limit={take}" + (parse.GetValue(machine) is { } m ? $"&machine={Uri.EscapeDataString(m)}" : "");
+            var requests = await http.SendAsync(HttpMethod.Get, query, null, cancellation);
+            var output = parse.InvocationConfiguration.Output;
+            if (requests.GetArrayLength() == 0)
+            {
+                output.WriteLine("no pending label requests");
+                return 0;
+            }
+            var table = new Table().Border(TableBorder.Simple).AddColumns("machine", "clip", "score", "requested at (UTC)");
+            foreach (var r in requests.EnumerateArray())
+                table.AddRow(new Text(r.GetProperty("machineId").GetString()!), new Text(r.GetProperty("clipId").GetString()!),
+                    new Text(r.GetProperty("score").GetDouble().ToString("0.0000", CultureInfo.InvariantCulture)),
+                    new Text(r.GetProperty("requestedAt").GetDateTimeOffset().UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)));
+            Terminal.For(output).Write(table);
+            output.WriteLine($"{requests.GetArrayLength()} pending");
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Audio()
+    {
+        var (url, key) = Connection();
+        var machine = new Option<string>("--machine") { Description = "machine id", Required = true };
+        var clip = new Option<string>("--clip") { Description = "clip id", Required = true };
+        var output = new Option<string>("--out") { Description = "WAV file to write (not overwritten)", Required = true };
+        var command = new Command("audio", "save a queried clip's audio to listen to") { url, key, machine, clip, output };
+        command.SetAction(async (parse, cancellation) =>
+        {
+            string path = parse.GetValue(output)!;
+            OutputPaths.CheckFile("--out", path);
+            if (File.Exists(path)) throw new UsageException($"--out: '{path}' already exists");
+            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
+            var bytes = await http.SendForBytesAsync(HttpMethod.Get,
+                $"/api/machines/{Uri.EscapeDataString(parse.GetValue(machine)!)}/clips/{Uri.EscapeDataString(parse.GetValue(clip)!)}/audio", null, cancellation);
+            await File.WriteAllBytesAsync(path, bytes, cancellation);
+            parse.InvocationConfiguration.Output.WriteLine($"wrote {path} ({bytes.Length:N0} bytes)");
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Submit()
+    {
+        var (url, key) = Connection();
+        var machine = new Option<string>("--machine") { Description = "machine id", Required = true };
+        var clip = new Option<string>("--clip") { Description = "clip id", Required = true };
+        var label = new Option<string>("--label") { Description = "normal or anomalous", Required = true };
+        label.AcceptOnlyFromAmong("normal", "anomalous");
+        var command = new Command("submit", "answer a label request; the same answer again changes nothing") { url, key, machine, clip, label };
+        command.SetAction(async (parse, cancellation) =>
+        {
+            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
+            string id = parse.GetValue(machine)!, clipId = parse.GetValue(clip)!;
+            var receipt = await http.SendAsync(HttpMethod.Post, $"/api/machines/{Uri.EscapeDataString(id)}/clips/{Uri.EscapeDataString(clipId)}/label",
+                JsonContent.Create(new { label = parse.GetValue(label) }), cancellation);
+            parse.InvocationConfiguration.Output.WriteLine(receipt.GetProperty("alreadyApplied").GetBoolean()
+                ? $"{id} {clipId}: already labelled {parse.GetValue(label)}; nothing changed"
+                : $"{id} {clipId}: labelled {parse.GetValue(label)}; |N| = {receipt.GetProperty("referenceSetSize").GetInt32()}, |A| = {receipt.GetProperty("anomalySetSize").GetInt32()}");
+            return 0;
+        });
+        return command;
+    }
+}
