@@ -75,7 +75,7 @@ public static class MachineApi
             var status = await client.GetGrain<IMachineGrain>(id).Enroll(enrollment);
             await client.GetGrain<IMachineRegistryGrain>(0).Register(id);
             return Results.Ok(status);
-        })).RequireRole(ApiRole.Operator).DisableAntiforgery().Produces<MachineStatus>()
+        })).RequireRole(ApiRole.Operator).DisableAntiforgery().Produces<MachineStatus>().WithMetadata(RawRequestBody.TrainingWavs)
             .ProducesProblem(400).ProducesProblem(409).ProducesProblem(415).ProducesProblem(503);
 
         api.MapPost("/machines/{id}/clips", (string id, string? clipId, HttpRequest request, IClusterClient client, ClipAudioStore audio,
@@ -101,7 +101,7 @@ public static class MachineApi
                 audio.Delete(id, clipId);
                 throw;
             }
-        })).RequireRole(ApiRole.Device).Produces<ClipResponse>()
+        })).RequireRole(ApiRole.Device).Produces<ClipResponse>().WithMetadata(RawRequestBody.Wav)
             .ProducesProblem(400).ProducesProblem(409).ProducesProblem(413).ProducesProblem(415).ProducesProblem(503);
 
         api.MapGet("/label-requests", async (string? machine, int? limit, IClusterClient client) =>

@@ -40,6 +40,9 @@ public static class SiloWebSurface
             });
             options.AddOperationTransformer((operation, context, _) =>
             {
+                // Bodies the handlers read themselves (so that audio/x-wav is as welcome as audio/wav) are described here.
+                if (context.Description.ActionDescriptor.EndpointMetadata.OfType<RawRequestBody>().LastOrDefault() is { } body)
+                    operation.RequestBody = body.Describe();
                 if (context.Description.ActionDescriptor.EndpointMetadata.OfType<RequiredApiRole>().LastOrDefault() is not { } required)
                     return Task.CompletedTask;
                 operation.Security ??= [];
@@ -116,5 +119,32 @@ public static class DashboardAccessRule
         if (keys.Allows(key, ApiRole.Operator)) return DashboardAccess.Allowed;
         if (client is not null && IPAddress.IsLoopback(client.IsIPv4MappedToIPv6 ? client.MapToIPv4() : client)) return DashboardAccess.Allowed;
         return string.IsNullOrEmpty(key) ? DashboardAccess.NoKey : DashboardAccess.WrongKey;
+    }
+}
+
+/// <summary>OpenAPI description of a request body an endpoint reads itself: raw audio, or multipart WAV parts.</summary>
+public sealed record RawRequestBody(string Description, IReadOnlyList<string> ContentTypes, IReadOnlyList<string>? MultipartParts = null)
+{
+    public static readonly RawRequestBody Wav = new("One clip as a WAV file (mono; PCM or IEEE float; other rates are resampled to 16 kHz).", ["audio/wav", "audio/x-wav"]);
+
+    public static readonly RawRequestBody TrainingWavs = new("Training clips as multipart/form-data WAV files, each part named source or target (its domain).",
+        ["multipart/form-data"], ["source", "target"]);
+
+    public OpenApiRequestBody Describe()
+    {
+        var binary = new OpenApiSchema { Type = JsonSchemaType.String, Format = "binary" };
+        IOpenApiSchema schema = MultipartParts is null
+            ? binary
+            : new OpenApiSchema
+            {
+                Type = JsonSchemaType.Object,
+                Properties = MultipartParts.ToDictionary(p => p, _ => (IOpenApiSchema)new OpenApiSchema { Type = JsonSchemaType.Array, Items = binary }),
+            };
+        return new OpenApiRequestBody
+        {
+            Required = true,
+            Description = Description,
+            Content = ContentTypes.ToDictionary(t => t, _ => new OpenApiMediaType { Schema = schema }),
+        };
     }
 }

@@ -162,6 +162,14 @@ public sealed class SiloWebSurfaceTests(WebSurfaceFixture silo) : IClassFixture<
         var verdictFields = document.GetProperty("components").GetProperty("schemas").GetProperty(verdictSchema).GetProperty("properties");
         Assert.Equal(["clipId", "score", "anomalous", "labelRequested"], verdictFields.EnumerateObject().Select(p => p.Name));
         Assert.DoesNotContain(paths.EnumerateObject(), p => p.Name.StartsWith("/dashboard", StringComparison.Ordinal));
+
+        // Bodies the handlers read themselves: a clip as audio/wav (or audio/x-wav), training clips as multipart parts.
+        var clipBody = paths.GetProperty("/api/machines/{id}/clips").GetProperty("post").GetProperty("requestBody").GetProperty("content");
+        foreach (var type in new[] { "audio/wav", "audio/x-wav" })
+            Assert.Equal("binary", clipBody.GetProperty(type).GetProperty("schema").GetProperty("format").GetString());
+        var trainingBody = paths.GetProperty("/api/machines/{id}/enrollment/audio").GetProperty("post").GetProperty("requestBody")
+            .GetProperty("content").GetProperty("multipart/form-data").GetProperty("schema").GetProperty("properties");
+        Assert.Equal(["source", "target"], trainingBody.EnumerateObject().Select(p => p.Name));
     }
 
     [Fact]
