@@ -51,14 +51,8 @@ public static class LabelRequestExpiry
         {
             if (!state.Pending.Remove(request.ClipId))
                 continue;
-            state.Expired[request.ClipId] = now;
-            state.ExpiredOrder.Add(request.ClipId);
+            BoundedMemory.Remember(state.Expired, state.ExpiredOrder, request.ClipId, now, ExpiredMemory);
             state.ExpiredCount++;
-        }
-        while (state.ExpiredOrder.Count > ExpiredMemory)
-        {
-            state.Expired.Remove(state.ExpiredOrder[0]);
-            state.ExpiredOrder.RemoveAt(0);
         }
     }
 

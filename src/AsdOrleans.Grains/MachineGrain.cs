@@ -82,14 +82,7 @@ public sealed class MachineGrain(
         await Persist(s =>
         {
             s.Model = model.Serialize();
-            s.Pending.Clear();
-            s.Answered.Clear();
-            s.AnsweredOrder.Clear();
-            s.RecentVerdicts.Clear();
-            s.RecentOrder.Clear();
-            s.Expired.Clear();
-            s.ExpiredOrder.Clear();
-            s.ExpiredCount = 0;
+            s.ForgetHistory();
         });
         Expiry.RemoveAudio(dropped); // after the write: a crash in between costs orphaned files, never a request without audio
         await Expiry.SyncReminder();
@@ -133,16 +126,7 @@ public sealed class MachineGrain(
     }
 
     private void Remember(ClipVerdict verdict)
-    {
-        var s = state.State;
-        s.RecentVerdicts[verdict.ClipId] = verdict;
-        s.RecentOrder.Add(verdict.ClipId);
-        while (s.RecentOrder.Count > RecentClipMemory)
-        {
-            s.RecentVerdicts.Remove(s.RecentOrder[0]);
-            s.RecentOrder.RemoveAt(0);
-        }
-    }
+        => BoundedMemory.Remember(state.State.RecentVerdicts, state.State.RecentOrder, verdict.ClipId, verdict, RecentClipMemory);
 
     public async Task<LabelReceipt> SubmitLabel(string clipId, ClipLabelValue label)
     {
@@ -165,13 +149,7 @@ public sealed class MachineGrain(
         await Persist(s =>
         {
             s.Pending.Remove(clipId);
-            s.Answered[clipId] = label;
-            s.AnsweredOrder.Add(clipId);
-            while (s.AnsweredOrder.Count > AnsweredMemory)
-            {
-                s.Answered.Remove(s.AnsweredOrder[0]);
-                s.AnsweredOrder.RemoveAt(0);
-            }
+            BoundedMemory.Remember(s.Answered, s.AnsweredOrder, clipId, label, AnsweredMemory);
             s.Model = model.Serialize();
         });
         Expiry.RemoveAudio([clipId]); // labelled (over HTTP or through the client library): the stored audio has served
@@ -242,23 +220,5 @@ public sealed class MachineGrain(
     private LabelReceipt Receipt(string clipId, ClipLabelValue label, bool alreadyApplied)
         => new(clipId, label, alreadyApplied, _model!.ReferenceSet.Count, _model.AnomalySet.Count);
 
-    private MachineStatus Status() => new()
-    {
-        MachineId = MachineId,
-        Enrolled = _model is not null,
-        Settings = state.State.Settings,
-        ModelVersion = _model?.ModelVersion,
-        ReferenceSetSize = _model?.ReferenceSet.Count ?? 0,
-        AnomalySetSize = _model?.AnomalySet.Count ?? 0,
-        ClipsSeen = _model?.ClipsSeen ?? 0,
-        Queries = _model?.Queries ?? 0,
-        RealisedBudget = _model?.RealisedBudget ?? 0,
-        SpentBudget = _model?.SpentBudget ?? 0,
-        LabellingThreshold = _model?.LabellingThreshold ?? 0,
-        DecisionThreshold = _model?.DecisionThreshold ?? 0,
-        PendingLabelRequests = state.State.Pending.Count,
-        NormalLabels = _model?.NormalLabels ?? 0,
-        AnomalousLabels = _model?.AnomalousLabels ?? 0,
-        ExpiredLabelRequests = state.State.ExpiredCount,
-    };
+    private MachineStatus Status() => MachineStatusMapping.Describe(MachineId, state.State, _model);
 }

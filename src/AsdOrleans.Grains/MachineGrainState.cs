@@ -32,4 +32,17 @@ public sealed class MachineGrainState
     [Id(8)] public List<string> ExpiredOrder { get; set; } = [];
     /// <summary>All requests expired since the last enrollment.</summary>
     [Id(9)] public long ExpiredCount { get; set; }
+
+    /// <summary>A new enrollment starts a new history: no pending, answered, recent or expired clips.</summary>
+    public void ForgetHistory()
+    {
+        Pending.Clear();
+        Answered.Clear();
+        AnsweredOrder.Clear();
+        RecentVerdicts.Clear();
+        RecentOrder.Clear();
+        Expired.Clear();
+        ExpiredOrder.Clear();
+        ExpiredCount = 0;
+    }
 }
