@@ -24,7 +24,8 @@ public static class CliRunner
         {
             TorchUnavailableException => (e.Message, MissingRequirement),
             InputDataException or UsageException or ArgumentException or AudioFormatException
-                or IOException or InvalidDataException or UnauthorizedAccessException => (e.Message, BadInput),
+                or IOException or InvalidDataException or UnauthorizedAccessException
+                or AsdOrleans.Silo.SiloConfigurationException => (e.Message, BadInput),
             _ => null,
         };
     }

@@ -79,6 +79,8 @@ public static class SiloApp
             e.Audio = AsdOrleans.Core.Audio.AudioLoadOptions.Default with { MaxChannels = 1 };
         });
         builder.AddAsdWebSurface();
+        if (!string.IsNullOrWhiteSpace(options.Redis) && options.RequireDurableRedis)
+            RedisDurability.Require(options.Redis);
         builder.UseOrleans(silo =>
         {
             if (string.IsNullOrWhiteSpace(options.Redis))

@@ -18,6 +18,8 @@ public sealed class SiloOptions
     /// <summary>Redis connection string: when set, the silo joins a cluster with Redis membership and grain state;
     /// otherwise it runs the embedded default (localhost clustering, SQLite).</summary>
     public string? Redis { get; set; }
+    /// <summary>Refuse to start against a Redis that does not fsync its append-only file on every write (cluster mode).</summary>
+    public bool RequireDurableRedis { get; set; } = true;
     public string ClusterId { get; set; } = "asd";
     public string ServiceId { get; set; } = "asd-orleans";
     /// <summary>Orleans ports of this silo.</summary>

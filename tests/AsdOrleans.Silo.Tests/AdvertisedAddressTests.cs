@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Net.NetworkInformation;
@@ -34,19 +33,11 @@ public sealed class AdvertisedAddressTests
         if (hostAddress is null) Assert.Skip("this host has no non-loopback IPv4 address");
 
         string dir = Directory.CreateTempSubdirectory("asd-advertised-").FullName;
-        int redisPort = SiloApp.FreeLoopbackPort();
-        using var redis = Process.Start(new ProcessStartInfo("redis-server",
-            ["--port", redisPort.ToString(), "--bind", "127.0.0.1", "--dir", dir, "--save", ""])
-        { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        await using var redis = await RedisServer.StartAsync(dir);
         var silos = new List<(Microsoft.AspNetCore.Builder.WebApplication App, HttpClient Http)>();
         try
         {
-            for (int i = 0; i < 100; i++)
-            {
-                try { using var probe = new TcpClient(); await probe.ConnectAsync(IPAddress.Loopback, redisPort); break; }
-                catch (SocketException) { await Task.Delay(50); }
-            }
-            string connection = $"127.0.0.1:{redisPort},abortConnect=false";
+            string connection = redis.Connection;
             var siloPorts = new List<int>();
             for (int i = 0; i < 2; i++)
             {
@@ -100,8 +91,6 @@ public sealed class AdvertisedAddressTests
                 await app.StopAsync();
                 await app.DisposeAsync();
             }
-            redis.Kill();
-            await redis.WaitForExitAsync();
             Directory.Delete(dir, recursive: true);
         }
     }

@@ -97,4 +97,32 @@ public sealed class RedisClusterTests : IAsyncLifetime
             "redis wrote no append-only file");
     }
 
+    [Fact]
+    public async Task A_silo_refuses_a_redis_that_could_lose_acknowledged_labels_unless_told_otherwise()
+    {
+        string dir = Directory.CreateTempSubdirectory("asd-volatile-redis-").FullName;
+        try
+        {
+            await using var volatileRedis = await RedisServer.StartAsync(dir, durable: false);
+            var settings = new Dictionary<string, string?>
+            {
+                ["Asd:Redis"] = volatileRedis.Connection,
+                ["Asd:ClusterId"] = "volatile",
+                ["Asd:DataDirectory"] = Path.Combine(dir, "shared"),
+                ["Asd:ApiKeys:Operator:0"] = "op",
+            };
+            var refused = await Assert.ThrowsAsync<SiloConfigurationException>(() => SiloApp.StartOnLoopbackAsync(settings));
+            Assert.Contains("appendonly no", refused.Message);
+            Assert.Contains("appendfsync always", refused.Message);
+
+            settings["Asd:RequireDurableRedis"] = "false";
+            var (app, _) = await SiloApp.StartOnLoopbackAsync(settings);
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }

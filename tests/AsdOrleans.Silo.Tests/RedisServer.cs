@@ -14,11 +14,13 @@ public sealed class RedisServer : IAsyncDisposable
 
     private RedisServer(Process process, string directory, string connection) => (_process, Directory, Connection) = (process, directory, connection);
 
-    public static async Task<RedisServer> StartAsync(string directory)
+    /// <param name="durable">false starts Redis as Debian's default configuration does: no append-only file.</param>
+    public static async Task<RedisServer> StartAsync(string directory, bool durable = true)
     {
         int port = SiloApp.FreeLoopbackPort();
+        string[] persistence = durable ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"];
         var start = new ProcessStartInfo("redis-server",
-            ["--port", port.ToString(), "--bind", "127.0.0.1", "--dir", directory, "--appendonly", "yes", "--appendfsync", "always", "--save", ""])
+            ["--port", port.ToString(), "--bind", "127.0.0.1", "--dir", directory, .. persistence, "--save", ""])
         { RedirectStandardOutput = true, RedirectStandardError = true };
         Process process;
         try
