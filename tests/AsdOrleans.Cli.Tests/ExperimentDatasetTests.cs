@@ -84,9 +84,13 @@ public sealed class ExperimentDatasetTests : IAsyncLifetime
         Assert.Equal(2, Directory.GetDirectories(Path.Combine(run, EvaluatorFiles.Folder, "offline")).Length); // offline written once per trial
 
         var figures = Directory.GetFiles(Path.Combine(run, ExperimentFigures.Folder)).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray();
-        Assert.Equal(new[] { "auc_hmean.png", "auc_synth-fan.png", "auc_synth-pump.png", "pauc_hmean.png", "pauc_synth-fan.png", "pauc_synth-pump.png" }, figures);
-        foreach (var figure in figures)
+        Assert.Equal(new[] { "auc_hmean.png", "auc_panels.png", "auc_synth-fan.png", "auc_synth-pump.png",
+            "pauc_hmean.png", "pauc_panels.png", "pauc_synth-fan.png", "pauc_synth-pump.png" }, figures);
+        foreach (var figure in figures.Where(f => !f!.Contains("_panels")))
             AssertPng(Path.Combine(run, ExperimentFigures.Folder, figure!), 800, 560);
+        // The Figures 3/4 layout: harmonic mean and both machine types, two panels to a row.
+        foreach (var metric in new[] { "auc", "pauc" })
+            AssertPng(Path.Combine(run, ExperimentFigures.Folder, $"{metric}_panels.png"), 1600, 1120);
 
         string report = File.ReadAllText(Path.Combine(run, "report.md"));
         Assert.Contains($"asd experiment --data {Plant} --model {Model}", report);

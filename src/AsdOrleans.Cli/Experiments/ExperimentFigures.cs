@@ -27,6 +27,8 @@ public static class ExperimentFigures
         bool sweeping = settings.Points.Count > 1;
         foreach (var point in settings.Points)
             foreach (var (metric, label) in Metrics)
+            {
+                var panels = new List<string>();
                 foreach (var machine in machines)
                 {
                     string name = $"{metric}_{machine}" + (sweeping ? "_" + point.Label : "") + ".png";
@@ -35,7 +37,13 @@ public static class ExperimentFigures
                     var lines = strategies.Select(s => (s.ToName(), budgets.Select(b => lookup[(point, machine, s, b, metric)]).ToList())).ToList();
                     Render(Path.Combine(runFolder, Folder, name), title, label, budgets, lines);
                     written.Add(Path.Combine(Folder, name));
+                    panels.Add(Path.Combine(runFolder, Folder, name));
                 }
+                // The paper's Figures 3 and 4 put every machine type side by side: the same panels in one image.
+                string grid = $"{metric}_panels" + (sweeping ? "_" + point.Label : "") + ".png";
+                Compose(Path.Combine(runFolder, Folder, grid), panels);
+                written.Add(Path.Combine(Folder, grid));
+            }
         return written;
     }
 
@@ -67,5 +75,29 @@ public static class ExperimentFigures
         plot.ShowLegend(Alignment.LowerRight);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         plot.SavePng(path, 800, 560);
+    }
+
+    /// <summary>Lays the panel PNGs out row by row, two or three to a row, into one PNG.</summary>
+    private static void Compose(string path, IReadOnlyList<string> panels)
+    {
+        var images = panels.Select(SkiaSharp.SKBitmap.Decode).ToList();
+        try
+        {
+            int columns = images.Count <= 4 ? 2 : 3;
+            int rows = (images.Count + columns - 1) / columns;
+            int width = images[0].Width, height = images[0].Height;
+            using var surface = SkiaSharp.SKSurface.Create(new SkiaSharp.SKImageInfo(columns * width, rows * height));
+            surface.Canvas.Clear(SkiaSharp.SKColors.White);
+            for (int i = 0; i < images.Count; i++)
+                surface.Canvas.DrawBitmap(images[i], i % columns * width, i / columns * height);
+            using var snapshot = surface.Snapshot();
+            using var png = snapshot.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100);
+            using var file = File.Create(path);
+            png.SaveTo(file);
+        }
+        finally
+        {
+            foreach (var image in images) image.Dispose();
+        }
     }
 }
