@@ -13,13 +13,12 @@ using AsdOrleans.Encoder.Model;
 namespace AsdOrleans.Silo.Tests;
 
 /// <summary>
-/// A Redis cluster of silo processes (this test executable again, running only <see cref="SiloChild"/>) under a
+/// A Redis cluster of silo processes (this test executable again, running only <see cref="SiloChildHost"/>) under a
 /// steady load of clips and labels: it grows from 2 to 3 silos and new machine grains land on the new one; then one
 /// silo is killed with SIGKILL, its machines come back on the others, and every acknowledged label is still applied.
 /// </summary>
 public sealed class ClusterGrowAndCrashTests : IAsyncLifetime
 {
-    private const string ChildSettingsVariable = "ASD_SILO_CHILD_SETTINGS";
     private const string OperatorKey = "op", DeviceKey = "dev", LabellerKey = "lab";
     private readonly string _dir = Directory.CreateTempSubdirectory("asd-grow-crash-").FullName;
     private RedisServer _redis = null!;
@@ -105,21 +104,6 @@ public sealed class ClusterGrowAndCrashTests : IAsyncLifetime
             $"which held {victim.MachineGrains} machines); {load.Retries} calls retried on another silo; new silo held {onC.MachineGrains} of {load.Machines.Count} machines.");
     }
 
-    /// <summary>The silo side: runs only in a child process started by this class (explicit, a no-op without the variable).</summary>
-    [Fact(Explicit = true)]
-    public async Task SiloChild()
-    {
-        if (Environment.GetEnvironmentVariable(ChildSettingsVariable) is not { } json)
-            return;
-        var settings = JsonSerializer.Deserialize<Dictionary<string, string?>>(json)!;
-        var (app, address) = await SiloApp.StartOnLoopbackAsync(settings);
-        var stdout = Console.OpenStandardOutput(); // raw stdout, not the runner's captured Console.Out
-        stdout.Write(System.Text.Encoding.ASCII.GetBytes($"READY {address}\n"));
-        stdout.Flush();
-        await Task.Delay(Timeout.Infinite, CancellationToken.None); // until the test kills this process
-        GC.KeepAlive(app);
-    }
-
     private async Task<ChildSilo> StartSilo(string name)
     {
         int siloPort = SiloApp.FreeLoopbackPort();
@@ -145,9 +129,9 @@ public sealed class ClusterGrowAndCrashTests : IAsyncLifetime
         var info = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         if (string.Equals(Path.GetFileNameWithoutExtension(host), "dotnet", StringComparison.OrdinalIgnoreCase))
             info.ArgumentList.Add(Assembly.GetExecutingAssembly().Location);
-        foreach (var argument in new[] { "-method", $"{typeof(ClusterGrowAndCrashTests).FullName}.{nameof(SiloChild)}", "-explicit", "only", "-noColor" })
+        foreach (var argument in new[] { "-method", $"{typeof(SiloChildHost).FullName}.{nameof(SiloChildHost.Run)}", "-explicit", "only", "-noColor" })
             info.ArgumentList.Add(argument);
-        info.Environment[ChildSettingsVariable] = JsonSerializer.Serialize(settings);
+        info.Environment[SiloChildHost.SettingsVariable] = JsonSerializer.Serialize(settings);
         var process = Process.Start(info) ?? throw new InvalidOperationException("could not start a silo process");
         var log = new ConcurrentQueue<string>();
         var ready = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
