@@ -1,6 +1,3 @@
-using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using AsdOrleans.Abstractions;
 using AsdOrleans.Encoder;
 using AsdOrleans.Encoder.Model;
@@ -13,31 +10,15 @@ namespace AsdOrleans.Client.Tests;
 public sealed class RedisClusterClientTests : IAsyncLifetime
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("asd-client-redis-").FullName;
-    private Process _redis = null!;
+    private RedisServer _redis = null!;
     private string _connection = "";
     private WebApplication _silo = null!;
     private string ClusterId => "client-test-" + Path.GetFileName(_dir);
 
     public async ValueTask InitializeAsync()
     {
-        int port = Silo.SiloApp.FreeLoopbackPort();
-        var start = new ProcessStartInfo("redis-server",
-            ["--port", port.ToString(), "--bind", "127.0.0.1", "--dir", _dir, "--appendonly", "yes", "--appendfsync", "always", "--save", ""])
-        { RedirectStandardOutput = true, RedirectStandardError = true };
-        try
-        {
-            _redis = Process.Start(start)!;
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            throw new InvalidOperationException("redis-server is not installed; run ./asd setup", e);
-        }
-        _connection = $"127.0.0.1:{port},abortConnect=false";
-        for (int i = 0; i < 100; i++)
-        {
-            try { using var probe = new TcpClient(); await probe.ConnectAsync(IPAddress.Loopback, port); break; }
-            catch (SocketException) { await Task.Delay(50); }
-        }
+        _redis = await RedisServer.StartAsync(_dir);
+        _connection = _redis.Connection;
         string modelPath = Path.Combine(_dir, "tiny.asdm");
         using (var model = EncoderModel.Untrained(new EncoderArchitecture { Width = 4, EmbeddingDimension = 16 }, seed: 7, TorchSharp.torch.CPU))
             model.Save(modelPath);
@@ -55,8 +36,7 @@ public sealed class RedisClusterClientTests : IAsyncLifetime
     {
         await _silo.StopAsync();
         await _silo.DisposeAsync();
-        _redis.Kill();
-        await _redis.WaitForExitAsync();
+        await _redis.DisposeAsync();
         Directory.Delete(_dir, recursive: true);
     }
 

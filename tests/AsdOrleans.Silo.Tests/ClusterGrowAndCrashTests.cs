@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
-using System.Reflection;
 using System.Text.Json;
 using AsdOrleans.Abstractions;
 using AsdOrleans.Core.Audio;
@@ -125,13 +124,8 @@ public sealed class ClusterGrowAndCrashTests : IAsyncLifetime
             ["Asd:Membership:IAmAliveTablePublishTimeout"] = "00:00:05",
             ["Logging:LogLevel:Default"] = "Warning",
         };
-        var host = Environment.ProcessPath ?? throw new InvalidOperationException("no process path");
-        var info = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        if (string.Equals(Path.GetFileNameWithoutExtension(host), "dotnet", StringComparison.OrdinalIgnoreCase))
-            info.ArgumentList.Add(Assembly.GetExecutingAssembly().Location);
-        foreach (var argument in new[] { "-method", $"{typeof(SiloChildHost).FullName}.{nameof(SiloChildHost.Run)}", "-explicit", "only", "-noColor" })
-            info.ArgumentList.Add(argument);
-        info.Environment[SiloChildHost.SettingsVariable] = JsonSerializer.Serialize(settings);
+        var info = ChildTestProcess.StartInfo(typeof(SiloChildHost), nameof(SiloChildHost.Run),
+            new Dictionary<string, string> { [SiloChildHost.SettingsVariable] = JsonSerializer.Serialize(settings) });
         var process = Process.Start(info) ?? throw new InvalidOperationException("could not start a silo process");
         var log = new ConcurrentQueue<string>();
         var ready = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -213,8 +207,10 @@ public sealed class ClusterGrowAndCrashTests : IAsyncLifetime
     /// through a random live silo and retried on another when a silo fails.</summary>
     private sealed class Load(ClusterGrowAndCrashTests test)
     {
-        private static readonly byte[][] Clips4 = SynthPlan.Create(new SynthSettings { MachineTypes = 1, SourceTrain = 12, TargetTrain = 2, Test = 4, Seconds = 0.25, Seed = 9 })
-            .Clips.Where(c => c.Split == SynthSplit.Test).Select(c => WavEncoder.EncodeMono16(ClipSynthesizer.Render(c), 16_000)).ToArray();
+        private static readonly SynthPlan Plan = SynthPlan.Create(new SynthSettings { MachineTypes = 1, SourceTrain = 12, TargetTrain = 2, Test = 4, Seconds = 0.25, Seed = 9 });
+        private static readonly byte[][] Clips4 = Plan.Clips.Where(c => c.Split == SynthSplit.Test)
+            .Select(c => WavEncoder.EncodeMono16(ClipSynthesizer.Render(c), 16_000)).ToArray();
+        private EnrollmentRequest? _enrollment;
         private readonly CancellationTokenSource _stop = new();
         private readonly Random _random = new(4);
         private int _clips, _retries, _sequence;
@@ -225,16 +221,20 @@ public sealed class ClusterGrowAndCrashTests : IAsyncLifetime
 
         public async Task AddMachine(string id, ChildSilo through)
         {
-            var plan = SynthPlan.Create(new SynthSettings { MachineTypes = 1, SourceTrain = 12, TargetTrain = 2, Test = 4, Seconds = 0.25, Seed = 9 });
-            var train = plan.Clips.Where(c => c.Split == SynthSplit.Train).ToList();
-            var embeddings = test._model.Embed(train.Select(c => ClipSynthesizer.Render(c)).ToList());
-            var enrollment = new EnrollmentRequest(embeddings.Select((e, i) => new EnrollmentClip(e, train[i].Domain == SynthDomain.Target)).ToList(), test._model.VersionId);
+            var enrollment = _enrollment ??= Enrollment(test._model); // every machine enrolls from the same clips: embed them once
             var http = through.Http(OperatorKey);
             var configured = await http.PutAsJsonAsync($"/api/machines/{id}", new MachineSettings { Strategy = "random", Budget = 0.3, BudgetWindow = 10 });
             Assert.True(configured.IsSuccessStatusCode, await configured.Content.ReadAsStringAsync());
             var enrolled = await http.PostAsJsonAsync($"/api/machines/{id}/enrollment", enrollment);
             Assert.True(enrolled.IsSuccessStatusCode, await enrolled.Content.ReadAsStringAsync());
             lock (Machines) Machines.Add(id);
+        }
+
+        private static EnrollmentRequest Enrollment(EncoderModel model)
+        {
+            var train = Plan.Clips.Where(c => c.Split == SynthSplit.Train).ToList();
+            var embeddings = model.Embed(train.Select(c => ClipSynthesizer.Render(c)).ToList());
+            return new EnrollmentRequest(embeddings.Select((e, i) => new EnrollmentClip(e, train[i].Domain == SynthDomain.Target)).ToList(), model.VersionId);
         }
 
         public Task RunAsync() => Task.WhenAll(Enumerable.Range(0, 3).Select(_ => Task.Run(Device)));

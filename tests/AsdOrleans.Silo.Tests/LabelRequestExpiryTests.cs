@@ -1,8 +1,6 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Text.Json;
 using AsdOrleans.Abstractions;
 using AsdOrleans.Core.Audio;
@@ -148,51 +146,35 @@ public sealed class LabelRequestExpiryTests : IDisposable
     [Fact]
     public async Task Cluster_mode_keeps_the_reminder_in_redis_and_expires_the_request()
     {
-        int port = SiloApp.FreeLoopbackPort();
-        using var redis = Process.Start(new ProcessStartInfo("redis-server",
-            ["--port", port.ToString(), "--bind", "127.0.0.1", "--dir", _dir, "--appendonly", "yes", "--appendfsync", "always", "--save", ""])
-        { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        await using var redis = await RedisServer.StartAsync(_dir);
+        string connection = redis.Connection;
+        var (app, http) = await StartSilo(new() { ["Asd:Redis"] = connection, ["Asd:ClusterId"] = "expiry-" + Path.GetFileName(_dir) });
         try
         {
-            for (int i = 0; i < 100; i++)
-            {
-                try { using var probe = new TcpClient(); await probe.ConnectAsync(IPAddress.Loopback, port); break; }
-                catch (SocketException) { await Task.Delay(50); }
-            }
-            string connection = $"127.0.0.1:{port},abortConnect=false";
-            var (app, http) = await StartSilo(new() { ["Asd:Redis"] = connection, ["Asd:ClusterId"] = "expiry-" + Path.GetFileName(_dir) });
-            try
-            {
-                const string machine = "expiry.redis-1";
-                var random = new Random(4);
-                float[] Vector() => Enumerable.Range(0, 16).Select(_ => (float)random.NextDouble() - 0.5f).ToArray();
-                await Expect(HttpStatusCode.OK, await http.PutAsJsonAsync($"/api/machines/{machine}", new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 1 }));
-                await Expect(HttpStatusCode.OK, await http.PostAsJsonAsync($"/api/machines/{machine}/enrollment",
-                    new EnrollmentRequest(Enumerable.Range(0, 30).Select(i => new EnrollmentClip(Vector(), i % 10 == 0)).ToList(), "enc-redis")));
-                // This silo has no encoder: the stored audio and the embedded clip go in as the ingest endpoint would.
-                var store = app.Services.GetRequiredService<ClipAudioStore>();
-                string audio = await store.SaveAsync(machine, "c-1", [1, 2, 3, 4], CancellationToken.None);
-                var grain = app.Services.GetRequiredService<IClusterClient>().GetGrain<IMachineGrain>(machine);
-                Assert.True((await grain.ProcessClip(new ClipSubmission("c-1", Vector(), "enc-redis", audio))).LabelRequested);
+            const string machine = "expiry.redis-1";
+            var random = new Random(4);
+            float[] Vector() => Enumerable.Range(0, 16).Select(_ => (float)random.NextDouble() - 0.5f).ToArray();
+            await Expect(HttpStatusCode.OK, await http.PutAsJsonAsync($"/api/machines/{machine}", new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 1 }));
+            await Expect(HttpStatusCode.OK, await http.PostAsJsonAsync($"/api/machines/{machine}/enrollment",
+                new EnrollmentRequest(Enumerable.Range(0, 30).Select(i => new EnrollmentClip(Vector(), i % 10 == 0)).ToList(), "enc-redis")));
+            // This silo has no encoder: the stored audio and the embedded clip go in as the ingest endpoint would.
+            var store = app.Services.GetRequiredService<ClipAudioStore>();
+            string audio = await store.SaveAsync(machine, "c-1", [1, 2, 3, 4], CancellationToken.None);
+            var grain = app.Services.GetRequiredService<IClusterClient>().GetGrain<IMachineGrain>(machine);
+            Assert.True((await grain.ProcessClip(new ClipSubmission("c-1", Vector(), "enc-redis", audio))).LabelRequested);
 
-                using var redisClient = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(connection);
-                async Task<int> Reminders() => (await redisClient.GetDatabase().SortedSetRangeByRankAsync("asd-orleans/reminders"))
-                    .Count(member => member.ToString().Contains(machine, StringComparison.Ordinal));
-                Assert.Equal(1, await Reminders());
+            using var redisClient = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(connection);
+            async Task<int> Reminders() => (await redisClient.GetDatabase().SortedSetRangeByRankAsync("asd-orleans/reminders"))
+                .Count(member => member.ToString().Contains(machine, StringComparison.Ordinal));
+            Assert.Equal(1, await Reminders());
 
-                await Eventually(() => Task.FromResult(!File.Exists(audio)), "the reminder removed the expired clip's audio");
-                await Eventually(async () => await Reminders() == 0, "the machine dropped its reminder from redis");
-                await AssertExpiredOverHttp(http, machine, "c-1", audio);
-            }
-            finally
-            {
-                await Stop(app, http);
-            }
+            await Eventually(() => Task.FromResult(!File.Exists(audio)), "the reminder removed the expired clip's audio");
+            await Eventually(async () => await Reminders() == 0, "the machine dropped its reminder from redis");
+            await AssertExpiredOverHttp(http, machine, "c-1", audio);
         }
         finally
         {
-            redis.Kill();
-            await redis.WaitForExitAsync();
+            await Stop(app, http);
         }
     }
 }

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Reflection;
 using AsdOrleans.Grains.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -96,22 +95,7 @@ public sealed class SqliteGrainStorageCrashTests
     }
 
     private static ProcessStartInfo ChildStartInfo(string databasePath)
-    {
-        var host = Environment.ProcessPath ?? throw new InvalidOperationException("no process path");
-        var info = new ProcessStartInfo(host)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        // Under `dotnet test` the host is the test apphost; under `dotnet exec` it is dotnet and needs the assembly.
-        if (string.Equals(Path.GetFileNameWithoutExtension(host), "dotnet", StringComparison.OrdinalIgnoreCase))
-            info.ArgumentList.Add(Assembly.GetExecutingAssembly().Location);
-        foreach (var argument in new[] { "-method", $"{typeof(SqliteGrainStorageCrashTests).FullName}.{nameof(CrashChild)}", "-explicit", "only", "-noColor" })
-            info.ArgumentList.Add(argument);
-        info.Environment[ChildDatabaseVariable] = databasePath;
-        return info;
-    }
+        => ChildTestProcess.StartInfo(typeof(SqliteGrainStorageCrashTests), nameof(CrashChild), new Dictionary<string, string> { [ChildDatabaseVariable] = databasePath });
 
     private static int Record(string line, int[] acked)
     {

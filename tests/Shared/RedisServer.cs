@@ -2,9 +2,9 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
-namespace AsdOrleans.Silo.Tests;
+namespace AsdOrleans.Tests;
 
-/// <summary>A real redis-server on a free loopback port, with DESIGN's durability settings, in its own folder.</summary>
+/// <summary>(Linked into the test projects that run silos.) A real redis-server on a free loopback port, with DESIGN's durability settings, in its own folder.</summary>
 public sealed class RedisServer : IAsyncDisposable
 {
     private readonly Process _process;
@@ -17,7 +17,7 @@ public sealed class RedisServer : IAsyncDisposable
     /// <param name="durable">false starts Redis as Debian's default configuration does: no append-only file.</param>
     public static async Task<RedisServer> StartAsync(string directory, bool durable = true)
     {
-        int port = SiloApp.FreeLoopbackPort();
+        int port = AsdOrleans.Silo.SiloApp.FreeLoopbackPort();
         string[] persistence = durable ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"];
         var start = new ProcessStartInfo("redis-server",
             ["--port", port.ToString(), "--bind", "127.0.0.1", "--dir", directory, .. persistence, "--save", ""])
