@@ -34,10 +34,7 @@ public static class Terminal
         if (!IsInteractive(output))
             return work(linesWhenRedirected ? ProgressLines(output, description) : (_, _) => { });
         T result = default!;
-        AnsiConsole.Progress()
-            .AutoClear(true)
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-            .Start(context =>
+        Bar().Start(context =>
             {
                 var task = context.AddTask(description);
                 result = work((done, total) =>
@@ -55,10 +52,7 @@ public static class Terminal
         if (!IsInteractive(output))
             return await work(linesWhenRedirected ? ProgressLines(output, description) : (_, _) => { });
         T result = default!;
-        await AnsiConsole.Progress()
-            .AutoClear(true)
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-            .StartAsync(async context =>
+        await Bar().StartAsync(async context =>
             {
                 var task = context.AddTask(description);
                 result = await work((done, total) =>
@@ -87,4 +81,9 @@ public static class Terminal
             }
         };
     }
+
+    /// <summary>The progress display both forms use: description, bar, percentage, time left; cleared when done.</summary>
+    private static Progress Bar() => AnsiConsole.Progress()
+        .AutoClear(true)
+        .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn());
 }

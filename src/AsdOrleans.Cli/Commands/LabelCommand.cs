@@ -24,6 +24,10 @@ public static class LabelCommand
         (new Option<string>("--url") { Description = "silo address, e.g. http://127.0.0.1:5080", Required = true },
          new Option<string>("--key") { Description = "labeller API key", Required = true });
 
+    private static (Option<string> Machine, Option<string> Clip) Clip() =>
+        (new Option<string>("--machine") { Description = "machine id", Required = true },
+         new Option<string>("--clip") { Description = "clip id", Required = true });
+
     private static Command List()
     {
         var (url, key) = Connection();
@@ -58,8 +62,7 @@ public static class LabelCommand
     private static Command Audio()
     {
         var (url, key) = Connection();
-        var machine = new Option<string>("--machine") { Description = "machine id", Required = true };
-        var clip = new Option<string>("--clip") { Description = "clip id", Required = true };
+        var (machine, clip) = Clip();
         var output = new Option<string>("--out") { Description = "WAV file to write (not overwritten)", Required = true };
         var command = new Command("audio", "save a queried clip's audio to listen to") { url, key, machine, clip, output };
         command.SetAction(async (parse, cancellation) =>
@@ -80,8 +83,7 @@ public static class LabelCommand
     private static Command Submit()
     {
         var (url, key) = Connection();
-        var machine = new Option<string>("--machine") { Description = "machine id", Required = true };
-        var clip = new Option<string>("--clip") { Description = "clip id", Required = true };
+        var (machine, clip) = Clip();
         var label = new Option<string>("--label") { Description = "normal or anomalous", Required = true };
         label.AcceptOnlyFromAmong("normal", "anomalous");
         var command = new Command("submit", "answer a label request; the same answer again changes nothing") { url, key, machine, clip, label };

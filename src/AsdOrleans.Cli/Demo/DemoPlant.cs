@@ -11,7 +11,7 @@ using AsdOrleans.Encoder.Training;
 namespace AsdOrleans.Cli.Demo;
 
 /// <summary>One monitored machine of the demo plant: its id and its DCASE-layout clips.</summary>
-public sealed record DemoMachine(string Id, string MachineType, IReadOnlyList<string> TrainingFiles, IReadOnlyList<DcaseClip> TestClips)
+public sealed record DemoMachine(string Id, int Instance, string MachineType, IReadOnlyList<DcaseClip> TrainingClips, IReadOnlyList<DcaseClip> TestClips)
 {
     /// <summary>The same machine's twin that never asks for labels: the offline model the demo compares against.</summary>
     public string OfflineId => Id + ".offline";
@@ -56,8 +56,8 @@ public static class DemoPlant
         {
             var clips = DcaseDataset.Scan(InstanceFolder(plantFolder, instance), null);
             foreach (var type in clips.Select(c => c.MachineType).Distinct().Order(StringComparer.Ordinal))
-                machines.Add(new DemoMachine($"demo.{type}-{instance}", type,
-                    clips.Where(c => c.MachineType == type && !c.IsTest).Select(c => c.Path).ToList(),
+                machines.Add(new DemoMachine($"demo.{type}-{instance}", instance, type,
+                    clips.Where(c => c.MachineType == type && !c.IsTest).ToList(),
                     clips.Where(c => c.MachineType == type && c.IsTest).ToList()));
         }
         return machines.OrderBy(m => m.Id, StringComparer.Ordinal).ToList();
@@ -84,9 +84,8 @@ public static class DemoPlant
         foreach (var stale in Directory.EnumerateFiles(folder, "model-*.checkpoint").Where(f => Path.GetFullPath(f) != Path.GetFullPath(options.CheckpointPath!)))
             File.Delete(stale);
         writer.WriteLine($"encoder: training a width-{settings.Width} ResNet18 with sub-center ArcFace for {settings.Epochs} epochs…");
-        var plantFolder = Path.Combine(folder, "plant");
-        var clips = Enumerable.Range(1, settings.MachinesPerType)
-            .SelectMany(i => DcaseDataset.Scan(InstanceFolder(plantFolder, i), null).Where(c => !c.IsTest)).ToList();
+        // The plant's training clips in data-set order (instance by instance, types as scanned), as Prepare found them.
+        var clips = machines.OrderBy(m => m.Instance).ThenBy(m => m.MachineType, StringComparer.Ordinal).SelectMany(m => m.TrainingClips).ToList();
         using var model = TrainCommand.TrainOn(clips, architecture, options, settings.ModelFingerprint, writer, cancellation);
         File.Delete(fingerprintPath);
         model.Save(modelPath);

@@ -60,12 +60,12 @@ public static class DemoRun
                         ? new { strategy = "none", budget = 0.0 }
                         : new { strategy = settings.Strategy, budget = settings.Budget };
                     await operatorHttp.SendAsync(HttpMethod.Put, $"/api/machines/{id}", System.Net.Http.Json.JsonContent.Create(configuration), cancellation);
-                    await SiloFeed.EnrollAsync(operatorHttp, id, machine.TrainingFiles, cancellation);
+                    await SiloFeed.EnrollAsync(operatorHttp, id, machine.TrainingClips.Select(c => c.Path).ToList(), cancellation);
                     progress(Interlocked.Increment(ref enrolled), 2 * machines.Count);
                 }));
                 return 0;
             });
-            writer.WriteLine($"enrolled {machines.Count} machines and their offline twins from {machines.Sum(m => m.TrainingFiles.Count)} training clips in {enrollWatch.Elapsed.TotalSeconds:F1} s");
+            writer.WriteLine($"enrolled {machines.Count} machines and their offline twins from {machines.Sum(m => m.TrainingClips.Count)} training clips in {enrollWatch.Elapsed.TotalSeconds:F1} s");
 
             var streamWatch = Stopwatch.StartNew();
             int streamed = 0, clipsInAll = 2 * machines.Sum(m => m.TestClips.Count);
