@@ -23,8 +23,8 @@ public sealed class ClusterHttp : IDisposable
 
     public async Task<JsonElement> SendAsync(HttpMethod method, string path, HttpContent? content, CancellationToken cancellation, string? key = null)
     {
-        string body = System.Text.Encoding.UTF8.GetString(await SendForBytesAsync(method, path, content, cancellation, key));
-        return JsonDocument.Parse(body).RootElement.Clone();
+        using var document = JsonDocument.Parse(await SendForBytesAsync(method, path, content, cancellation, key));
+        return document.RootElement.Clone();
     }
 
     /// <summary>The response body as bytes (e.g. a clip's audio); a non-2xx answer is a <see cref="UsageException"/> with the problem's detail.</summary>
