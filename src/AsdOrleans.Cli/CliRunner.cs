@@ -11,6 +11,8 @@ public static class CliRunner
     public const int BadInput = 2;
     /// <summary>The host lacks something the command needs (e.g. a loadable TorchSharp); ./asd setup fixes it.</summary>
     public const int MissingRequirement = 3;
+    /// <summary>Training or embedding produced a NaN or infinity; the message says where and what to try.</summary>
+    public const int NonFiniteNumber = 4;
 
     /// <summary>
     /// Known failures (bad input, bad files, a host requirement missing) become one line and an exit code;
@@ -23,6 +25,7 @@ public static class CliRunner
         return e switch
         {
             TorchUnavailableException => (e.Message, MissingRequirement),
+            NonFiniteValueException => (e.Message, NonFiniteNumber),
             InputDataException or UsageException or ArgumentException or AudioFormatException
                 or IOException or InvalidDataException or UnauthorizedAccessException
                 or AsdOrleans.Silo.SiloConfigurationException => (e.Message, BadInput),

@@ -76,7 +76,12 @@ public sealed class EncoderModel : IDisposable
             var (spectrogram, lengths) = Features(chunk);
             var flat = Encoder.forward(spectrogram, lengths).to(CPU).contiguous().data<float>().ToArray();
             for (int i = 0; i < chunk.Count; i++)
+            {
                 result[start + i] = flat.AsSpan(i * d, d).ToArray();
+                foreach (float value in result[start + i])
+                    if (!float.IsFinite(value))
+                        throw NonFiniteValueException.InEmbedding(start + i, waveforms.Count);
+            }
         }
         return result;
     }

@@ -24,6 +24,7 @@ public static class EncoderTrainer
         IReadOnlyList<TrainingClip> clips, TrainingOptions options, string dataDescription = "",
         Action<EpochReport>? onEpoch = null, Action<long, long, double>? onStep = null, CancellationToken cancellation = default)
     {
+        TorchRuntime.EnsureAvailable(TorchWorkload.Training);
         options.Validate();
         architecture.Validate();
         frontEnd.Validate();
@@ -42,7 +43,8 @@ public static class EncoderTrainer
             (new AsdEncoder(architecture), new SubCenterArcFace(architecture.EmbeddingDimension, classes.Count, options.SubCenters, options.Scale)));
         encoder.to(device);
         head.to(device);
-        var parameters = encoder.parameters().Concat(head.parameters()).ToList();
+        var namedParameters = encoder.named_parameters().Concat(head.named_parameters().Select(p => ("head." + p.name, p.parameter))).ToList();
+        var parameters = namedParameters.Select(p => p.Item2).ToList();
         var optimizer = optim.AdamW(parameters, lr: options.LearningRate, weight_decay: options.WeightDecay);
         using var frontend = new TorchLogStft(frontEnd, device);
 
@@ -90,10 +92,14 @@ public static class EncoderTrainer
                 var embeddings = encoder.forward(frames, lengths);
                 var logits = head.forward(embeddings, labels);
                 var batchLoss = nn.functional.cross_entropy(logits, labels);
+                double value = batchLoss.item<float>();
+                if (!double.IsFinite(value))
+                    throw NonFiniteValueException.InTraining("loss", epoch, step, $" (loss {value})");
                 optimizer.zero_grad();
                 batchLoss.backward();
+                if (NonFiniteGradients(namedParameters) is { Count: > 0 } bad)
+                    throw NonFiniteValueException.InTraining("gradient", epoch, step, $" (in {bad.Count} of {namedParameters.Count} parameters: {string.Join(", ", bad.Count <= 6 ? bad : [.. bad.Take(3), "…", .. bad.TakeLast(3)])})");
                 optimizer.step();
-                double value = batchLoss.item<float>();
                 lossSum += value;
                 using (no_grad())
                     correct += head.Cosines(embeddings).argmax(1).eq(labels).sum().item<long>();
@@ -119,6 +125,19 @@ public static class EncoderTrainer
             CreatedUtc = DateTimeOffset.UtcNow,
         };
         return EncoderModel.FromEncoder(encoder, info, device);
+    }
+
+    /// <summary>Names of parameters whose gradient holds a NaN or infinity; one reduction when all are finite.</summary>
+    private static List<string> NonFiniteGradients(IReadOnlyList<(string Name, Parameter Parameter)> parameters)
+    {
+        var gradients = parameters.Where(p => p.Parameter.grad is not null).ToList();
+        using (no_grad())
+        {
+            using var sums = stack(gradients.Select(p => p.Parameter.grad!.sum()).ToArray());
+            if (double.IsFinite(sums.sum().item<float>()))
+                return [];
+            return gradients.Where(p => !p.Parameter.grad!.isfinite().all().item<bool>()).Select(p => p.Name).ToList();
+        }
     }
 
     private static int[] Shuffle(int count, ref RandomState random)
@@ -153,18 +172,25 @@ public static class EncoderTrainer
         string full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
         string temp = full + ".tmp-" + Environment.ProcessId;
-        using (var stream = File.Create(temp))
-        using (var writer = new BinaryWriter(stream))
+        try
         {
-            writer.Write(CheckpointMagic);
-            var json = JsonSerializer.SerializeToUtf8Bytes(header);
-            writer.Write(json.Length);
-            writer.Write(json);
-            encoder.save(writer);
-            head.save(writer);
-            optimizer.save_state_dict(writer);
+            using (var stream = File.Create(temp))
+            using (var writer = new BinaryWriter(stream))
+            {
+                writer.Write(CheckpointMagic);
+                var json = JsonSerializer.SerializeToUtf8Bytes(header);
+                writer.Write(json.Length);
+                writer.Write(json);
+                encoder.save(writer);
+                head.save(writer);
+                optimizer.save_state_dict(writer);
+            }
+            File.Move(temp, full, overwrite: true);
         }
-        File.Move(temp, full, overwrite: true);
+        finally
+        {
+            if (File.Exists(temp)) File.Delete(temp);
+        }
     }
 
     private static CheckpointHeader LoadCheckpoint(string path, string fingerprint, AsdEncoder encoder, SubCenterArcFace head, OptimizerHelper optimizer)
