@@ -93,6 +93,7 @@ public static partial class MetricsCommand
                 throw new UsageException("--ground-truth is only used with --dcase SCORES_DIR");
             if (file is null)
                 throw new UsageException("give a CSV FILE, or --dcase SCORES_DIR --ground-truth GT_DIR");
+            InputChecks.ExistingFile("FILE", file);
             var metrics = EvaluateCsv(file);
             if (json) WriteJson(output, metrics);
             else WriteTable(output, metrics);
