@@ -146,6 +146,22 @@ public sealed class ExperimentDatasetTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_machine_without_target_normals_is_refused_before_anything_is_embedded()
+    {
+        foreach (var wav in Directory.EnumerateFiles(Plant, "*target_test_normal*.wav", SearchOption.AllDirectories).Where(f => f.Contains("fan")).ToList())
+            File.Delete(wav);
+        string outDir = Path.Combine(_dir, "no-target");
+
+        var (code, _, error) = await Experiment(outDir);
+
+        Assert.True(code == CliRunner.BadInput, error);
+        Assert.Contains("machine 'synth-fan'", error);
+        Assert.Contains("no target-domain normal test clips", error);
+        Assert.False(Directory.Exists(outDir));
+        Assert.False(Directory.Exists(Cache));
+    }
+
+    [Fact]
     public async Task A_file_that_is_not_a_model_is_refused_before_anything_is_embedded()
     {
         string outDir = Path.Combine(_dir, "bad-model");

@@ -137,6 +137,7 @@ public static class ExperimentCommand
             var unlabelled = clips.FirstOrDefault(c => c.IsAnomaly is null);
             if (unlabelled is not null)
                 throw new UsageException($"{unlabelled.Path}: no label; evaluation test clips need --ground-truth");
+            CheckStreams(root!, clips);
             var embedder = new EmbeddingCache(cacheFolder);
             var (embedded, report) = Terminal.WithProgress(output, "embedding", progress =>
                 embedder.Embed(clips, modelPath!, parse.GetValue(device)!, batchSize, progress), linesWhenRedirected: true);
@@ -156,6 +157,27 @@ public static class ExperimentCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>
+    /// What the protocol will need of each machine, checked from the clip names before anything is embedded (the same
+    /// conditions <see cref="PrequentialExperiment.Plan"/> checks on the embeddings): training clips, and test clips of
+    /// both classes with normals of both domains, without which AUC, AUC(source) or AUC(target) is undefined.
+    /// </summary>
+    public static void CheckStreams(string root, IReadOnlyList<Core.Data.DcaseClip> clips)
+    {
+        foreach (var machine in clips.GroupBy(AudioData.MachineName).OrderBy(g => g.Key, StringComparer.Ordinal))
+        {
+            var test = machine.Where(c => c.IsTest).ToList();
+            string? missing =
+                !machine.Any(c => !c.IsTest) ? "no training clips to enroll from"
+                : !test.Any(c => c.IsAnomaly == true) || !test.Any(c => c.IsAnomaly == false) ? "no normal or no anomalous test clips (AUC is undefined)"
+                : !test.Any(c => c.IsAnomaly == false && !c.IsTarget) ? "no source-domain normal test clips (AUC(source) is undefined)"
+                : !test.Any(c => c.IsAnomaly == false && c.IsTarget) ? "no target-domain normal test clips (AUC(target) is undefined)"
+                : null;
+            if (missing is not null)
+                throw new UsageException($"--data: machine '{machine.Key}' in '{root}' has {missing}");
+        }
     }
 
     /// <summary>Where the numbers came from, for the report.</summary>
