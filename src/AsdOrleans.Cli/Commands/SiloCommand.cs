@@ -48,8 +48,6 @@ public static class SiloCommand
                     builder.WebHost.UseUrls(parse.GetValue(urls)!);
                 string? modelPath = Effective(model, "Asd:ModelPath");
                 if (string.IsNullOrEmpty(modelPath)) modelPath = null;
-                if (modelPath is not null)
-                    InputChecks.ModelVersion("--model", modelPath);
                 InputChecks.Device("--device", Effective(device, "Asd:Device")!);
                 foreach (var (option, key) in new[] { (siloPort, "Asd:SiloPort"), (gatewayPort, "Asd:GatewayPort") })
                     if (!int.TryParse(Effective(option, key), System.Globalization.CultureInfo.InvariantCulture, out int port) || port is < 1 or > 65535)
@@ -66,6 +64,8 @@ public static class SiloCommand
                     throw new UsageException("--roles includes encoder, which needs --model (or run this silo with --roles machines)");
                 if (!encoder && modelPath is not null)
                     throw new UsageException("--model is for silos with the encoder role; add encoder to --roles or drop --model");
+                if (modelPath is not null)
+                    InputChecks.ModelVersion("--model", modelPath);
                 dataDirectory = Effective(dataDir, "Asd:DataDirectory")!;
                 OutputPaths.CheckFolder("--data-dir", dataDirectory);
                 var overrides = new Dictionary<string, string?>
