@@ -75,19 +75,11 @@ public static class TrainCommand
         var samples = Terminal.WithProgress(writer, "reading audio", p => AudioData.Load(clips, p));
         var classIndex = classes.Select((c, i) => (c, i)).ToDictionary(x => x.c, x => x.i);
         var training = clips.Select((c, i) => new TrainingClip(samples[i], classIndex[c.ClassKey])).ToList();
-        var model = Terminal.WithProgress(writer, "training", progress =>
+        return Terminal.WithProgress(writer, "training", progress =>
             EncoderTrainer.Train(architecture, LogStftSettings.Paper, classes, training, options, dataIdentity,
                 onEpoch: r => writer.WriteLine(r.Resumed
                     ? $"resumed after epoch {r.Epoch}/{r.Epochs} from {options.CheckpointPath}"
                     : $"epoch {r.Epoch}/{r.Epochs}: loss {r.Loss:F4}, accuracy {r.Accuracy:P1}, margin {r.Margin:F3}, {r.Elapsed.TotalSeconds:F1} s"),
                 onStep: (step, total, _) => progress((int)step, (int)total), cancellation: cancellation), linesWhenRedirected: true);
-        // A model whose training ended in NaN/∞ is useless and cannot be saved (its summary is JSON): exit 4, not a
-        // serializer's complaint. The encoder's own non-finite guard, when it lands, stops training earlier.
-        if (model.Info.Training is { } summary && !double.IsFinite(summary.FinalLoss))
-        {
-            model.Dispose();
-            throw new NotFiniteNumberException($"training ended with a non-finite loss ({summary.FinalLoss}); no model was written", summary.FinalLoss);
-        }
-        return model;
     }
 }
