@@ -5,35 +5,62 @@ using AsdOrleans.Encoder;
 
 namespace AsdOrleans.Cli;
 
-/// <summary>Runs the command line and turns known failures into one clear message and exit code 2.</summary>
+/// <summary>
+/// Runs the command line and turns every failure into one line on stderr (<c>error: …</c>, plus a hint where one helps)
+/// and a documented exit code (<see cref="ExitCodesHelp"/>); never a stack trace, unless <c>--verbose</c> or
+/// <c>ASD_DEBUG=1</c> asks for it.
+/// </summary>
 public static class CliRunner
 {
+    public const int Ok = 0;
+    /// <summary>An unexpected failure (a bug, or something no check foresaw).</summary>
+    public const int InternalError = 1;
+    /// <summary>Bad input: an option out of range, a missing or malformed file, an unwritable output, options that do not go together.</summary>
     public const int BadInput = 2;
     /// <summary>The host lacks something the command needs (e.g. a loadable TorchSharp); ./asd setup fixes it.</summary>
     public const int MissingRequirement = 3;
-    /// <summary>Training or embedding produced a NaN or infinity; the message says where and what to try.</summary>
+    /// <summary>A computation produced a non-finite number (NaN or ±∞), e.g. while training or embedding.</summary>
     public const int NonFiniteNumber = 4;
+    /// <summary>Interrupted (Ctrl-C), as shells report SIGINT.</summary>
+    public const int Cancelled = 130;
+
+    public const string VerboseOption = "--verbose";
+    public const string DebugVariable = "ASD_DEBUG";
+
+    /// <summary>The exit codes, for `asd --help` and the README.</summary>
+    public const string ExitCodesHelp = """
+        Exit codes: 0 ok; 1 unexpected error (a bug: rerun with --verbose or ASD_DEBUG=1 for the stack trace);
+        2 bad input or usage (nothing was written); 3 a host requirement is missing (./asd setup);
+        4 a computation gave a non-finite number (NaN/∞) while training or embedding; 130 interrupted.
+        """;
 
     /// <summary>
-    /// Known failures (bad input, bad files, a host requirement missing) become one line and an exit code;
-    /// anything else is a bug and keeps its stack trace. Parallel loops wrap failures, so aggregates are unwrapped.
+    /// The one place where exception types map to exit codes and hints. Parallel loops and tasks wrap failures, so
+    /// aggregates are unwrapped. Anything not listed is an internal error (exit 1), still printed as one line.
     /// </summary>
-    private static (string Message, int ExitCode)? Classify(Exception e)
+    public static (string Message, int ExitCode, string? Hint) Classify(Exception e)
     {
         if (e is AggregateException aggregate && aggregate.Flatten().InnerExceptions is [var first, ..])
             return Classify(first);
+        if (e is System.Reflection.TargetInvocationException { InnerException: { } inner })
+            return Classify(inner);
         return e switch
         {
-            TorchUnavailableException => (e.Message, MissingRequirement),
-            NonFiniteValueException => (e.Message, NonFiniteNumber),
+            TorchUnavailableException => (e.Message, MissingRequirement, null),
+            NonFiniteValueException or NotFiniteNumberException => (e.Message, NonFiniteNumber, null),
+            OperationCanceledException => ("interrupted", Cancelled, null),
             InputDataException or UsageException or ArgumentException or AudioFormatException
                 or IOException or InvalidDataException or UnauthorizedAccessException
-                or AsdOrleans.Silo.SiloConfigurationException => (e.Message, BadInput),
-            _ => null,
+                or AsdOrleans.Silo.SiloConfigurationException => (e.Message, BadInput, null),
+            OutOfMemoryException => ($"out of memory: {e.Message}", InternalError, "try smaller --batch-size or --threads"),
+            _ => ($"{e.Message} ({e.GetType().Name})", InternalError, $"this is a bug; rerun with {VerboseOption} or {DebugVariable}=1 for the stack trace"),
         };
     }
 
     private static bool IsHelpRequest(string[] args) => args.Any(a => a is "-h" or "--help" or "-?");
+
+    private static bool WantsStackTrace(string[] args) =>
+        args.Contains(VerboseOption) || Environment.GetEnvironmentVariable(DebugVariable) is { Length: > 0 } v && v != "0";
 
     public static async Task<int> RunAsync(RootCommand root, string[] args, TextWriter? output = null, TextWriter? error = null)
     {
@@ -41,6 +68,9 @@ public static class CliRunner
         if (output is not null) config.Output = output;
         if (error is not null) config.Error = error;
         var err = error ?? Console.Error;
+        bool verbose = WantsStackTrace(args);
+        if (!root.Options.Any(o => o.Name == VerboseOption))
+            root.Options.Add(new Option<bool>(VerboseOption) { Description = $"on an error, also print its stack trace (or set {DebugVariable}=1)", Recursive = true });
         try
         {
             var parse = root.Parse(args);
@@ -53,10 +83,13 @@ public static class CliRunner
             }
             return await parse.InvokeAsync(config);
         }
-        catch (Exception e) when (Classify(e) is { } known)
+        catch (Exception e)
         {
-            await err.WriteLineAsync($"error: {known.Message}");
-            return known.ExitCode;
+            var (message, code, hint) = Classify(e);
+            await err.WriteLineAsync($"error: {message}");
+            if (hint is not null) await err.WriteLineAsync($"hint: {hint}");
+            if (verbose) await err.WriteLineAsync(e.ToString());
+            return code;
         }
     }
 }

@@ -9,6 +9,7 @@ public static class OutputPaths
         if (File.Exists(path))
             throw new UsageException($"{option}: '{path}' is a file, not a folder");
         CheckAncestors(option, path);
+        CheckWritable(option, path);
     }
 
     public static void CheckFile(string option, string path)
@@ -17,6 +18,33 @@ public static class OutputPaths
         if (Directory.Exists(path))
             throw new UsageException($"{option}: '{path}' is a folder, not a file");
         CheckAncestors(option, path);
+        CheckWritable(option, Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".");
+    }
+
+    /// <summary>
+    /// The folder, or the nearest folder above it that exists, accepts a new file (tried with a temporary file, removed
+    /// at once), so a run that would fail at its end for want of permission fails at its start.
+    /// </summary>
+    public static void CheckWritable(string option, string path)
+    {
+        string? folder = Path.GetFullPath(path);
+        while (!string.IsNullOrEmpty(folder) && !Directory.Exists(folder))
+            folder = Path.GetDirectoryName(folder);
+        if (string.IsNullOrEmpty(folder))
+            return;
+        string probe = Path.Combine(folder, $".asd-write-check-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        try
+        {
+            using (File.Create(probe, 1, FileOptions.DeleteOnClose)) { }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"{option}: cannot write in '{folder}': {e.Message}");
+        }
+        finally
+        {
+            try { File.Delete(probe); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
     }
 
     private static void CheckNonEmpty(string option, string path)

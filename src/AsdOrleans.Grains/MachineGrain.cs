@@ -213,8 +213,8 @@ public sealed class MachineGrain(
 
     private static void RequireValidClipId(string? clipId)
     {
-        if (string.IsNullOrEmpty(clipId) || clipId.Length > MaxClipIdLength || clipId.Any(c => char.IsControl(c) || char.IsWhiteSpace(c)))
-            throw new ArgumentException($"clip id '{clipId}' must be 1–{MaxClipIdLength} characters without spaces or control characters");
+        if (!AsdOrleans.Core.Vocabulary.Identifiers.IsValidClipId(clipId))
+            throw new ArgumentException(AsdOrleans.Core.Vocabulary.Identifiers.InvalidClipId(clipId));
     }
 
     private LabelReceipt Receipt(string clipId, ClipLabelValue label, bool alreadyApplied)

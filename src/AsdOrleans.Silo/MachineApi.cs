@@ -167,10 +167,8 @@ public static class MachineApi
 
     private static void RequireSafeId(string id, string what)
     {
-        if (!EmbeddingTable.IsValidMachineName(id))
-            throw new ArgumentException($"{what} '{id}' must be 1–128 letters, digits, '.', '_' or '-'");
-        if (id is "." or "..")
-            throw new ArgumentException($"{what} '{id}' is not allowed");
+        if (!AsdOrleans.Core.Vocabulary.Identifiers.IsValidClipId(id))
+            throw new ArgumentException($"{what} '{id}' must be 1–128 letters, digits, '.', '_' or '-' (not '.' or '..')");
     }
 
     private static async Task<byte[]?> ReadLimited(HttpRequest request, long limit, CancellationToken cancellation)

@@ -130,6 +130,54 @@ public sealed class ExperimentDatasetTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Without_budget_0_or_none_the_offline_run_is_added_and_the_tables_are_written()
+    {
+        string run = Path.Combine(_dir, "no-offline");
+        var (code, output, error) = await Run(["experiment", "--data", Plant, "--model", Model, "--cache", Cache, "--out", run,
+            "--strategies", "random,hybrid", "--budgets", "0.1", "--trials", "2", "--device", "cpu"]);
+
+        Assert.True(code == 0, error);
+        Assert.Contains("budget 0 (the offline model", output);
+        var results = ReadCsv(Path.Combine(run, "results.csv"));
+        int budget = Array.IndexOf(results[0], "budget");
+        Assert.Equal(new[] { "0", "0.1" }, results.Skip(1).Select(r => r[budget]).Distinct().Order(StringComparer.Ordinal).ToArray());
+        Assert.True(File.Exists(Path.Combine(run, "table1.csv")));
+        Assert.Contains("## Table 1 analogue: the offline model", File.ReadAllText(Path.Combine(run, "report.md")));
+    }
+
+    [Fact]
+    public async Task A_machine_without_target_normals_is_refused_before_anything_is_embedded()
+    {
+        foreach (var wav in Directory.EnumerateFiles(Plant, "*target_test_normal*.wav", SearchOption.AllDirectories).Where(f => f.Contains("fan")).ToList())
+            File.Delete(wav);
+        string outDir = Path.Combine(_dir, "no-target");
+
+        var (code, _, error) = await Experiment(outDir);
+
+        Assert.True(code == CliRunner.BadInput, error);
+        Assert.Contains("machine 'synth-fan'", error);
+        Assert.Contains("no target-domain normal test clips", error);
+        Assert.False(Directory.Exists(outDir));
+        Assert.False(Directory.Exists(Cache));
+    }
+
+    [Fact]
+    public async Task A_file_that_is_not_a_model_is_refused_before_anything_is_embedded()
+    {
+        string outDir = Path.Combine(_dir, "bad-model");
+        string notAModel = Path.Combine(_dir, "not-a-model.asdm");
+        File.WriteAllText(notAModel, "this is not a model file");
+
+        var (code, _, error) = await Run(["experiment", "--data", Plant, "--model", notAModel, "--cache", Cache, "--out", outDir, .. Small]);
+
+        Assert.True(code == CliRunner.BadInput, error);
+        Assert.StartsWith("error: --model: ", error);
+        Assert.DoesNotContain("   at ", error);
+        Assert.False(Directory.Exists(outDir));
+        Assert.False(Directory.Exists(Cache));
+    }
+
+    [Fact]
     public async Task Bad_inputs_exit_2_and_write_nothing()
     {
         string outDir = Path.Combine(_dir, "bad");

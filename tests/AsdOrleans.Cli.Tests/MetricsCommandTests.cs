@@ -75,8 +75,8 @@ public sealed class MetricsCommandTests : IDisposable
     [InlineData("NaN score", GoodHeader + "\n" + GoodRows + "e.wav,normal,source,NaN\n", 6, "not a finite number")]
     [InlineData("infinite score", GoodHeader + "\n" + GoodRows + "e.wav,normal,source,1e999\n", 6, "not a finite number")]
     [InlineData("non-numeric score", GoodHeader + "\n" + GoodRows + "e.wav,normal,source,high\n", 6, "'high' is not a number")]
-    [InlineData("unknown label", GoodHeader + "\na.wav,normal,source,0.1\nb.wav,broken,source,0.9\n", 3, "'broken' is not normal, anomaly, 0 or 1")]
-    [InlineData("unknown domain", GoodHeader + "\na.wav,normal,elsewhere,0.1\n", 2, "'elsewhere' is not source, target, 0 or 1")]
+    [InlineData("unknown label", GoodHeader + "\na.wav,normal,source,0.1\nb.wav,broken,source,0.9\n", 3, "column 'label': 'broken' is not normal, anomaly (or anomalous), 0 or 1")]
+    [InlineData("unknown domain", GoodHeader + "\na.wav,normal,elsewhere,0.1\n", 2, "column 'domain': 'elsewhere' is not source, target, 0 or 1")]
     [InlineData("bad decision", "file,label,domain,score,decision\na.wav,normal,source,0.1,yes\n", 2, "'yes' is not 0 or 1")]
     [InlineData("ragged row", GoodHeader + "\n" + GoodRows + "e.wav,normal,0.5\n", 6, "expected 4 fields")]
     [InlineData("header only", GoodHeader + "\n", 1, "only a header")]
@@ -95,8 +95,6 @@ public sealed class MetricsCommandTests : IDisposable
 
     [Theory]
     [InlineData("empty file", "", "empty")]
-    [InlineData("only one class", GoodHeader + "\na.wav,normal,source,0.1\nb.wav,normal,target,0.9\n", "all 2 clips are normal: AUC is undefined")]
-    [InlineData("no target normals", GoodHeader + "\na.wav,normal,source,0.1\nb.wav,anomaly,target,0.9\n", "AUC(target) is undefined")]
     public async Task FileWideProblemsNameTheFile(string what, string content, string problem)
     {
         var path = Write("bad.csv", content);
@@ -107,6 +105,83 @@ public sealed class MetricsCommandTests : IDisposable
         Assert.StartsWith($"error: {path}: ", error);
         Assert.Contains(problem, error);
         Assert.DoesNotContain("(Parameter", error);
+    }
+
+    [Fact]
+    public async Task ClipsOfOneDomainGetAucAndPaucAndAnUndefinedOtherDomain()
+    {
+        var path = Write("source-only.csv", "file,label,domain,score,decision\na.wav,normal,source,0.1,0\nb.wav,Anomalous,0,0.35,0\n"
+            + "c.wav,anomaly,source,0.8,1\nd.wav,0,source,0.4,1\ne.wav,NORMAL,source,0.2,0\n");
+        double[] scores = [0.1, 0.35, 0.8, 0.4, 0.2];
+        bool[] isAnomaly = [false, true, true, false, false];
+        var roc = AsdOrleans.Core.Metrics.DetectionMetrics.Roc(scores, isAnomaly);
+
+        var (code, output, error) = await Run(path);
+        Assert.True(code == 0, error);
+        Assert.Equal("", error);
+        Assert.Contains(roc.Auc.ToString("F6", CultureInfo.InvariantCulture), output);
+        Assert.Contains(roc.PartialAuc.ToString("F6", CultureInfo.InvariantCulture), output);
+        Assert.Matches(@"AUC\(target\)\s+undefined", output);
+        Assert.Contains("undefined: no normal clips in the target domain", output);
+
+        (code, output, error) = await Run(path, "--json");
+        Assert.True(code == 0, error);
+        using var json = JsonDocument.Parse(output);
+        var root = json.RootElement;
+        Assert.Equal(roc.Auc, root.GetProperty("auc").GetDouble());
+        Assert.Equal(roc.PartialAuc, root.GetProperty("pauc").GetDouble());
+        Assert.Equal(roc.Auc, root.GetProperty("auc_source").GetDouble());
+        Assert.Equal(JsonValueKind.Null, root.GetProperty("auc_target").ValueKind);
+        Assert.Contains("AUC(target) is undefined", root.GetProperty("undefined")[0].GetString());
+        Assert.Equal(0.0, root.GetProperty("precision_target").GetDouble()); // no target clips: zero division gives 0, as scikit-learn
+    }
+
+    [Fact]
+    public async Task OneClassLeavesEveryAucUndefinedButStillSucceeds()
+    {
+        var path = Write("normal-only.csv", GoodHeader + "\na.wav,normal,source,0.1\nb.wav,normal,target,0.9\n");
+
+        var (code, output, error) = await Run(path, "--json");
+
+        Assert.True(code == 0, error);
+        using var json = JsonDocument.Parse(output);
+        foreach (var key in new[] { "auc", "pauc", "auc_source", "auc_target" })
+            Assert.Equal(JsonValueKind.Null, json.RootElement.GetProperty(key).ValueKind);
+        Assert.Contains("all 2 clips are normal", json.RootElement.GetProperty("undefined")[0].GetString());
+    }
+
+    [Fact]
+    public async Task DcaseSectionWithoutTargetNormalsIsLeftOutOfTheHarmonicMeans()
+    {
+        var full = GenerateMachine("fan", 1, devNames: false);
+        var sourceOnly = GenerateMachine("pump", 2, devNames: false);
+        var keep = Enumerable.Range(0, sourceOnly.Clips.Length).Where(i => !(sourceOnly.IsTarget[i] && !sourceOnly.IsAnomaly[i])).ToArray();
+        sourceOnly = new Machine("pump", [.. keep.Select(i => sourceOnly.Clips[i])], [.. keep.Select(i => sourceOnly.IsAnomaly[i])],
+            [.. keep.Select(i => sourceOnly.IsTarget[i])], [.. keep.Select(i => sourceOnly.Scores[i])], [.. keep.Select(i => sourceOnly.Decisions[i])]);
+        var (scoresDir, truthDir) = WriteOfficialLayout([full, sourceOnly], withDecisions: false);
+
+        var (code, output, error) = await Run("--dcase", scoresDir, "--ground-truth", truthDir, "--json");
+
+        Assert.True(code == 0, error);
+        using var json = JsonDocument.Parse(output);
+        var root = json.RootElement;
+        var pump = root.GetProperty("sections").EnumerateArray().Single(s => s.GetProperty("machine").GetString() == "pump");
+        Assert.Equal(JsonValueKind.Null, pump.GetProperty("auc_target").ValueKind);
+        AssertClose(PairwiseAuc(sourceOnly, target: false), pump.GetProperty("auc_source").GetDouble());
+        // The harmonic means are over the defined values only: 5 of the 6.
+        var evaluation = MetricsCommand.EvaluateDcase(scoresDir, truthDir);
+        var fan = evaluation.Sections.Single(s => s.Machine == "fan").Metrics;
+        var p = evaluation.Sections.Single(s => s.Machine == "pump").Metrics;
+        double expected = AsdOrleans.Core.Metrics.DetectionMetrics.HarmonicMean([fan.AucSource!.Value, p.AucSource!.Value, fan.AucTarget!.Value, fan.PartialAuc!.Value, p.PartialAuc!.Value]);
+        Assert.Equal(expected, root.GetProperty("official_score").GetDouble());
+        Assert.Equal(fan.AucTarget!.Value, root.GetProperty("hmean_auc_target").GetDouble(), 12);
+        Assert.Equal(5, root.GetProperty("official_score_values").GetInt32());
+        Assert.Equal(1, root.GetProperty("official_score_undefined").GetInt32());
+
+        (code, output, error) = await Run("--dcase", scoresDir, "--ground-truth", truthDir);
+        Assert.True(code == 0, error);
+        Assert.Contains("the 5 defined of 6 values", output);
+        Assert.Contains("undefined: pump section 00: no normal clips in the target domain", output);
     }
 
     [Theory]
@@ -424,6 +499,6 @@ public sealed class MetricsCommandTests : IDisposable
         return tp == 0 ? 0.0 : 2.0 * tp / (2.0 * tp + fp + fn);
     }
 
-    private static void AssertClose(double expected, double actual) =>
-        Assert.True(Math.Abs(expected - actual) <= Tolerance, $"expected {expected:R}, got {actual:R}");
+    private static void AssertClose(double expected, double? actual) =>
+        Assert.True(actual is { } a && Math.Abs(expected - a) <= Tolerance, $"expected {expected:R}, got {actual:R}");
 }

@@ -29,11 +29,13 @@ public static class BenchCommand
         };
         encoder.SetAction(parse =>
         {
-            var sizes = OptionParsing.Doubles("--batch-sizes", parse.GetValue(batches)!).Select(v => (int)v).ToList();
-            if (sizes.Any(b => b < 1)) throw new UsageException("--batch-sizes must be positive integers");
+            var sizes = OptionParsing.Integers("--batch-sizes", parse.GetValue(batches)!, 1, 4096).ToList();
+            double min = parse.GetValue(minSeconds);
+            if (!(min >= 0 && min <= 3600)) throw new UsageException("--min-seconds must be in [0, 3600]");
+            InputChecks.Device("--device", parse.GetValue(device)!);
             double clip = parse.GetValue(clipSeconds);
             if (!(clip >= 0.1 && clip <= 60)) throw new UsageException("--clip-seconds must be in [0.1, 60]");
-            if (parse.GetValue(width) < 1) throw new UsageException("--width must be positive");
+            if (parse.GetValue(width) is < 1 or > 256) throw new UsageException("--width must be in [1, 256]");
             Encoder.TorchRuntime.EnsureAvailable();
             EncoderBenchmark.Run(parse.InvocationConfiguration.Output,
                 new EncoderBenchmark.Settings(parse.GetValue(width), clip, sizes, Math.Max(0, parse.GetValue(minSeconds)), parse.GetValue(device)!));
@@ -72,6 +74,7 @@ public static class BenchCommand
             if (parse.GetValue(width) is < 1 or > 256) throw new UsageException("--width must be in [1, 256]");
             if (parse.GetValue(callers) is < 1 or > 100_000) throw new UsageException("--callers must be in [1, 100000]");
             if (parse.GetValue(concurrency) is < 1 or > 1_000) throw new UsageException("--concurrency must be in [1, 1000]");
+            InputChecks.Device("--device", parse.GetValue(device)!);
             string strategyName;
             try
             {

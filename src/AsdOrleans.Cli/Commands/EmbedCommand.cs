@@ -23,6 +23,10 @@ public static class EmbedCommand
             OutputPaths.CheckFile("--out", outPath);
             int batchSize = parse.GetValue(batch);
             if (batchSize < 1) throw new UsageException($"--batch-size must be at least 1, got {batchSize}");
+            InputChecks.Device("--device", parse.GetValue(device)!);
+            InputChecks.ModelVersion("--model", parse.GetValue(model)!);
+            InputChecks.ExistingFolder("--data", parse.GetValue(data)!);
+            if (parse.GetValue(groundTruth) is { } gt) InputChecks.ExistingFolder("--ground-truth", gt);
             var clips = AudioData.Scan(parse.GetValue(data)!, parse.GetValue(groundTruth), _ => true);
             var unlabelled = clips.FirstOrDefault(c => c.IsAnomaly is null);
             if (unlabelled is not null)
@@ -41,7 +45,7 @@ public static class EmbedCommand
 
     public static EncoderModel Load(string path, string device)
     {
-        if (!File.Exists(path)) throw new UsageException($"--model: '{path}' does not exist");
+        InputChecks.ExistingFile("--model", path);
         TorchRuntime.EnsureAvailable();
         return EncoderModel.Load(path, device);
     }

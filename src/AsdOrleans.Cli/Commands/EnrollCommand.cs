@@ -14,9 +14,11 @@ public static class EnrollCommand
         command.SetAction(async (parse, cancellation) =>
         {
             string folder = parse.GetValue(data)!;
-            if (!Directory.Exists(folder)) throw new UsageException($"--data: '{folder}' is not a folder");
+            InputChecks.MachineId("--machine", parse.GetValue(machine)!);
+            InputChecks.ExistingFolder("--data", folder);
             var files = Directory.EnumerateFiles(folder, "*.wav").Order(StringComparer.Ordinal).ToList();
             if (files.Count == 0) throw new UsageException($"--data: no .wav files in '{folder}'");
+            foreach (var file in files) InputChecks.ExistingFile("--data", file);
             using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
             string id = parse.GetValue(machine)!;
             var status = await SiloFeed.EnrollAsync(http, id, files, cancellation);

@@ -84,11 +84,12 @@ public static class ExperimentCommand
         var viaCluster = new Option<string?>("--via-cluster") { Description = "run every stream through a live silo at this address (its HTTP API), one machine grain per run", HelpName = "URL" };
         var key = new Option<string?>("--key") { Description = "API key for --via-cluster with the operator role (configure, enroll, label)" };
         var deviceKey = new Option<string?>("--device-key") { Description = "API key with the device role for posting clips (default: --key)" };
-        var outDir = new Option<string>("--out") { Description = "run folder for results.csv, summary.csv, table1.csv, report.md, evaluator/ and figures/", Required = true };
+        var outDir = new Option<string>("--out") { Description = "run folder for results.csv, summary.csv, table1.csv, report.md, evaluator/ and figures/ (an existing non-empty folder needs --force)", Required = true };
+        var force = new Option<bool>("--force") { Description = "write into a non-empty --out, replacing the files a run writes" };
         var protocol = new ProtocolOptions();
         var command = new Command("experiment", "prequential active-learning experiment (the paper's Section 4.4) on an embeddings CSV or a data set")
         {
-            embeddings, data, model, groundTruth, cache, device, batch, viaCluster, key, deviceKey, outDir,
+            embeddings, data, model, groundTruth, cache, device, batch, viaCluster, key, deviceKey, outDir, force,
         };
         protocol.AddTo(command);
         command.SetAction(async (parse, cancellation) =>
@@ -111,11 +112,12 @@ public static class ExperimentCommand
                 throw new UsageException($"--via-cluster: '{cluster}' is not an http(s) address");
             var settings = root is null ? protocol.Read(parse) : protocol.Read(parse, DatasetStrategies, DatasetBudgets);
             string folder = parse.GetValue(outDir)!;
-            CheckOutputFolder(folder);
+            CheckOutputFolder(folder, parse.GetValue(force));
             string commandLine = "asd " + string.Join(' ', parse.Tokens.Select(t => Quote(t.Value)));
 
             if (csv is not null)
             {
+                InputChecks.ExistingFile("--embeddings", csv);
                 var table = EmbeddingTable.Load(csv);
                 Run(table, settings, folder, output, new RunInputs(commandLine, csv, null, null));
                 return 0;
@@ -123,18 +125,23 @@ public static class ExperimentCommand
 
             int batchSize = parse.GetValue(batch);
             if (batchSize < 1) throw new UsageException($"--batch-size must be at least 1, got {batchSize}");
-            if (!File.Exists(modelPath)) throw new UsageException($"--model: '{modelPath}' does not exist");
+            InputChecks.Device("--device", parse.GetValue(device)!);
+            InputChecks.ExistingFolder("--data", root!);
+            InputChecks.ExistingFile("--model", modelPath!);
+            if (parse.GetValue(groundTruth) is { } gt) InputChecks.ExistingFolder("--ground-truth", gt);
+            // The model's header (format, metadata, version) is checked before two minutes of embedding, not after.
+            string version = InputChecks.ModelVersion("--model", modelPath!);
             string cacheFolder = parse.GetValue(cache) ?? EmbeddingCache.DefaultFolder();
             OutputPaths.CheckFolder("--cache", cacheFolder);
             var clips = AudioData.Scan(root!, parse.GetValue(groundTruth), _ => true);
             var unlabelled = clips.FirstOrDefault(c => c.IsAnomaly is null);
             if (unlabelled is not null)
                 throw new UsageException($"{unlabelled.Path}: no label; evaluation test clips need --ground-truth");
+            CheckStreams(root!, clips);
             var embedder = new EmbeddingCache(cacheFolder);
             var (embedded, report) = Terminal.WithProgress(output, "embedding", progress =>
                 embedder.Embed(clips, modelPath!, parse.GetValue(device)!, batchSize, progress), linesWhenRedirected: true);
             output.WriteLine($"embedding: {report.Clips} clips, {report.FromCache} from the cache, {report.Embedded} embedded in {report.Elapsed.TotalSeconds:F1} s (cache {embedder.Folder})");
-            string version = Encoder.EncoderModel.ReadInfo(modelPath!).VersionId;
             var inputs = new RunInputs(commandLine, Path.GetFullPath(root!), version, report);
             if (cluster is null)
             {
@@ -152,6 +159,27 @@ public static class ExperimentCommand
         return command;
     }
 
+    /// <summary>
+    /// What the protocol will need of each machine, checked from the clip names before anything is embedded (the same
+    /// conditions <see cref="PrequentialExperiment.Plan"/> checks on the embeddings): training clips, and test clips of
+    /// both classes with normals of both domains, without which AUC, AUC(source) or AUC(target) is undefined.
+    /// </summary>
+    public static void CheckStreams(string root, IReadOnlyList<Core.Data.DcaseClip> clips)
+    {
+        foreach (var machine in clips.GroupBy(AudioData.MachineName).OrderBy(g => g.Key, StringComparer.Ordinal))
+        {
+            var test = machine.Where(c => c.IsTest).ToList();
+            string? missing =
+                !machine.Any(c => !c.IsTest) ? "no training clips to enroll from"
+                : !test.Any(c => c.IsAnomaly == true) || !test.Any(c => c.IsAnomaly == false) ? "no normal or no anomalous test clips (AUC is undefined)"
+                : !test.Any(c => c.IsAnomaly == false && !c.IsTarget) ? "no source-domain normal test clips (AUC(source) is undefined)"
+                : !test.Any(c => c.IsAnomaly == false && c.IsTarget) ? "no target-domain normal test clips (AUC(target) is undefined)"
+                : null;
+            if (missing is not null)
+                throw new UsageException($"--data: machine '{machine.Key}' in '{root}' has {missing}");
+        }
+    }
+
     /// <summary>Where the numbers came from, for the report.</summary>
     public sealed record RunInputs(string CommandLine, string Source, string? ModelVersion, EmbeddingCacheReport? Embedding)
     {
@@ -161,6 +189,7 @@ public static class ExperimentCommand
     /// <summary>Runs in-process and writes every output (atomically per file, after the whole run succeeded).</summary>
     public static IReadOnlyList<SummaryRow> Run(EmbeddingTable table, ExperimentSettings settings, string outputFolder, TextWriter output, RunInputs? inputs = null)
     {
+        settings = WithOfflineRun(settings, output);
         var started = Stopwatch.StartNew();
         var plan = PrequentialExperiment.Plan(table, settings);
         var outcomes = Terminal.WithProgress(output, "prequential runs",
@@ -171,6 +200,7 @@ public static class ExperimentCommand
     public static async Task<IReadOnlyList<SummaryRow>> RunViaClusterAsync(EmbeddingTable table, ExperimentSettings settings, string outputFolder, TextWriter output,
         RunInputs inputs, ClusterExperiment runner, string modelVersion, Func<string, string, string> audioPath, CancellationToken cancellation)
     {
+        settings = WithOfflineRun(settings, output);
         var started = Stopwatch.StartNew();
         var plan = PrequentialExperiment.Plan(table, settings);
         var traces = await runner.RunAsync(plan, modelVersion, audioPath, settings.MaxDegreeOfParallelism,
@@ -197,8 +227,26 @@ public static class ExperimentCommand
         return summary;
     }
 
-    /// <summary>Refuses an output folder that cannot be created, before any work is done.</summary>
-    public static void CheckOutputFolder(string path) => OutputPaths.CheckFolder("--out", path);
+    /// <summary>Refuses an output folder that cannot be created or written, or that holds files and no --force, before any work is done.</summary>
+    public static void CheckOutputFolder(string path, bool force = false)
+    {
+        OutputPaths.CheckFolder("--out", path);
+        if (!force && Directory.Exists(path) && Directory.EnumerateFileSystemEntries(path).Any())
+            throw new UsageException($"--out: '{path}' is not empty; pass --force to write this run's files into it (the files it writes are replaced)");
+    }
+
+    /// <summary>
+    /// The summary's table 1, the paired differences and every figure start from the offline model. A run that lists
+    /// neither budget 0 nor strategy none gets budget 0 added in front (its runs never query, so they are computed once
+    /// per machine and trial and shared by every strategy); a run that lists one is left as it is, row for row.
+    /// </summary>
+    public static ExperimentSettings WithOfflineRun(ExperimentSettings settings, TextWriter? output = null)
+    {
+        if (settings.Budgets.Contains(0) || settings.Strategies.Contains(QueryStrategyKind.None))
+            return settings;
+        output?.WriteLine("note: budget 0 (the offline model, which table1.csv and the paired differences compare against) was added to --budgets");
+        return settings with { Budgets = [0, .. settings.Budgets] };
+    }
 
     private static string Quote(string token) => token.Length > 0 && token.All(c => char.IsAsciiLetterOrDigit(c) || "-_./:,=+@".Contains(c)) ? token : $"'{token.Replace("'", "'\\''")}'";
 }

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Net.Http.Json;
+using System.Text.Json;
+using AsdOrleans.Core.Vocabulary;
 using Spectre.Console;
 
 namespace AsdOrleans.Cli.Commands;
@@ -33,15 +35,28 @@ public static class LabelCommand
         var (url, key) = Connection();
         var machine = new Option<string?>("--machine") { Description = "only this machine's requests" };
         var limit = new Option<int>("--limit") { Description = "most requests listed, oldest first (1–10000)", DefaultValueFactory = _ => 100 };
-        var command = new Command("list", "pending label requests, oldest first") { url, key, machine, limit };
+        var json = new Option<bool>("--json") { Description = "print a JSON array of {machineId, clipId, score, requestedAt} instead of a table" };
+        var command = new Command("list", "pending label requests, oldest first") { url, key, machine, limit, json };
         command.SetAction(async (parse, cancellation) =>
         {
             int take = parse.GetValue(limit);
             if (take is < 1 or > 10_000) throw new UsageException($"--limit must be in 1..10000, got {take}");
+            if (parse.GetValue(machine) is { } only) InputChecks.MachineId("--machine", only);
             using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
             string query = $"/api/label-requests?limit={take}" + (parse.GetValue(machine) is { } m ? $"&machine={Uri.EscapeDataString(m)}" : "");
             var requests = await http.SendAsync(HttpMethod.Get, query, null, cancellation);
             var output = parse.InvocationConfiguration.Output;
+            if (parse.GetValue(json))
+            {
+                output.WriteLine(JsonSerializer.Serialize(requests.EnumerateArray().Select(r => new
+                {
+                    machineId = r.GetProperty("machineId").GetString(),
+                    clipId = r.GetProperty("clipId").GetString(),
+                    score = r.GetProperty("score").GetDouble(),
+                    requestedAt = r.GetProperty("requestedAt").GetDateTimeOffset(),
+                }), new JsonSerializerOptions { WriteIndented = true }));
+                return 0;
+            }
             if (requests.GetArrayLength() == 0)
             {
                 output.WriteLine("no pending label requests");
@@ -68,6 +83,8 @@ public static class LabelCommand
         command.SetAction(async (parse, cancellation) =>
         {
             string path = parse.GetValue(output)!;
+            InputChecks.MachineId("--machine", parse.GetValue(machine)!);
+            InputChecks.ClipId("--clip", parse.GetValue(clip)!);
             OutputPaths.CheckFile("--out", path);
             if (File.Exists(path)) throw new UsageException($"--out: '{path}' already exists");
             using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
@@ -84,18 +101,21 @@ public static class LabelCommand
     {
         var (url, key) = Connection();
         var (machine, clip) = Clip();
-        var label = new Option<string>("--label") { Description = "normal or anomalous", Required = true };
-        label.AcceptOnlyFromAmong("normal", "anomalous");
+        var label = new Option<string>("--label") { Description = $"the clip's label: {ClipWords.LabelChoices} (case-insensitive)", Required = true };
         var command = new Command("submit", "answer a label request; the same answer again changes nothing") { url, key, machine, clip, label };
         command.SetAction(async (parse, cancellation) =>
         {
-            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
             string id = parse.GetValue(machine)!, clipId = parse.GetValue(clip)!;
+            InputChecks.MachineId("--machine", id);
+            InputChecks.ClipId("--clip", clipId);
+            bool anomaly = ClipWords.TryParseLabel(parse.GetValue(label)) ?? throw new UsageException(ClipWords.NotALabel("--label", parse.GetValue(label)!));
+            string word = ClipWords.Label(anomaly);
+            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
             var receipt = await http.SendAsync(HttpMethod.Post, $"/api/machines/{Uri.EscapeDataString(id)}/clips/{Uri.EscapeDataString(clipId)}/label",
-                JsonContent.Create(new { label = parse.GetValue(label) }), cancellation);
+                JsonContent.Create(new { label = word }), cancellation);
             parse.InvocationConfiguration.Output.WriteLine(receipt.GetProperty("alreadyApplied").GetBoolean()
-                ? $"{id} {clipId}: already labelled {parse.GetValue(label)}; nothing changed"
-                : $"{id} {clipId}: labelled {parse.GetValue(label)}; |N| = {receipt.GetProperty("referenceSetSize").GetInt32()}, |A| = {receipt.GetProperty("anomalySetSize").GetInt32()}");
+                ? $"{id} {clipId}: already labelled {word}; nothing changed"
+                : $"{id} {clipId}: labelled {word}; |N| = {receipt.GetProperty("referenceSetSize").GetInt32()}, |A| = {receipt.GetProperty("anomalySetSize").GetInt32()}");
             return 0;
         });
         return command;

@@ -6,21 +6,31 @@ using System.Text.RegularExpressions;
 using AsdOrleans.Core.Data;
 using AsdOrleans.Core.Io;
 using AsdOrleans.Core.Metrics;
+using AsdOrleans.Core.Vocabulary;
 
 namespace AsdOrleans.Cli.Commands;
 
 /// <summary>One machine section scored in --dcase mode.</summary>
-public sealed record SectionMetrics(string Machine, string Section, DomainMetrics Metrics);
+public sealed record SectionMetrics(string Machine, string Section, DefinedMetrics Metrics);
 
 /// <summary>Every section of a --dcase run plus the DCASE 2023 official score.</summary>
-/// <param name="OfficialScore">Harmonic mean over every section's AUC(source), AUC(target) and pAUC, each once.</param>
+/// <param name="OfficialScore">
+/// Harmonic mean over every section's AUC(source), AUC(target) and pAUC, each once. An undefined value (a section
+/// without normals of a domain, or without one of the classes) is left out of every harmonic mean, which is then over
+/// the defined values only (<see cref="OfficialScoreValues"/> of <see cref="OfficialScoreSlots"/>); null when none is defined.
+/// </param>
 public sealed record DcaseEvaluation(
     IReadOnlyList<SectionMetrics> Sections,
-    double OfficialScore,
-    double HarmonicMeanAucSource,
-    double HarmonicMeanAucTarget,
-    double HarmonicMeanPartialAuc,
-    bool HasDecisions);
+    double? OfficialScore,
+    double? HarmonicMeanAucSource,
+    double? HarmonicMeanAucTarget,
+    double? HarmonicMeanPartialAuc,
+    bool HasDecisions)
+{
+    public int OfficialScoreSlots => 3 * Sections.Count;
+
+    public int OfficialScoreValues => Sections.Sum(s => (s.Metrics.AucSource.HasValue ? 1 : 0) + (s.Metrics.AucTarget.HasValue ? 1 : 0) + (s.Metrics.PartialAuc.HasValue ? 1 : 0));
+}
 
 /// <summary>
 /// `asd metrics`: DCASE 2023 Task 2 metrics from a labelled score CSV, or from a directory laid out for
@@ -33,7 +43,9 @@ public static partial class MetricsCommand
 
     private const string FileHelp = """
         CSV with the header file,label,domain,score[,decision] (any column order);
-        label normal|anomaly (or 0|1), domain source|target (or 0|1), decision 0|1
+        label normal|anomaly (or anomalous, 0|1), domain source|target (or 0|1), decision 0|1.
+        A metric whose clips are missing (e.g. AUC(target) without target normals)
+        is reported as undefined (null in --json)
         """;
 
     private const string ScoresDirHelp = """
@@ -41,7 +53,8 @@ public static partial class MetricsCommand
         section or for none, decision_result_<machine>_section_<NN>_test.csv;
         no header, rows file_name,value (the official evaluator's format);
         each must list exactly its ground truth's clips. The official score is
-        the harmonic mean of every section's AUC(source), AUC(target) and pAUC
+        the harmonic mean of every section's AUC(source), AUC(target) and pAUC;
+        undefined values are left out of it (the count used is printed)
         """;
 
     private const string GroundTruthHelp = """
@@ -80,6 +93,7 @@ public static partial class MetricsCommand
                 throw new UsageException("--ground-truth is only used with --dcase SCORES_DIR");
             if (file is null)
                 throw new UsageException("give a CSV FILE, or --dcase SCORES_DIR --ground-truth GT_DIR");
+            InputChecks.ExistingFile("FILE", file);
             var metrics = EvaluateCsv(file);
             if (json) WriteJson(output, metrics);
             else WriteTable(output, metrics);
@@ -98,7 +112,7 @@ public static partial class MetricsCommand
     // ------------------------------------------------------------------ single labelled CSV
 
     /// <summary>Reads a file,label,domain,score[,decision] CSV and computes its metrics.</summary>
-    public static DomainMetrics EvaluateCsv(string path)
+    public static DefinedMetrics EvaluateCsv(string path)
     {
         var (header, rows) = CsvRecords.ReadWithHeader(path);
         int headerLine = FirstNonBlankLine(path);
@@ -128,8 +142,8 @@ public static partial class MetricsCommand
                 throw new InputDataException(path, line, "column 'file' is empty");
             if (!firstLineOfClip.TryAdd(clip, line))
                 throw new InputDataException(path, line, $"clip '{clip}' appears twice (first on line {firstLineOfClip[clip]})");
-            isAnomaly[i] = ParseLabel(path, line, "label", fields[labelCol]);
-            isTarget[i] = ParseDomain(path, line, "domain", fields[domainCol]);
+            isAnomaly[i] = ClipWords.ParseLabel(path, line, "label", fields[labelCol]);
+            isTarget[i] = ClipWords.ParseDomain(path, line, "domain", fields[domainCol]);
             scores[i] = CsvRecords.ParseFinite(path, line, "score", fields[scoreCol]);
             if (decisions is not null)
                 decisions[i] = ParseDecision(path, line, DecisionColumn, fields[decisionCol]);
@@ -189,10 +203,10 @@ public static partial class MetricsCommand
         var sourceAucs = sections.Select(s => s.Metrics.AucSource).ToArray();
         var targetAucs = sections.Select(s => s.Metrics.AucTarget).ToArray();
         var partialAucs = sections.Select(s => s.Metrics.PartialAuc).ToArray();
-        double official = DetectionMetrics.HarmonicMean([.. sourceAucs, .. targetAucs, .. partialAucs]);
+        double? official = DetectionMetrics.HarmonicMeanOfDefined([.. sourceAucs, .. targetAucs, .. partialAucs]);
         return new DcaseEvaluation(
             sections, official,
-            DetectionMetrics.HarmonicMean(sourceAucs), DetectionMetrics.HarmonicMean(targetAucs), DetectionMetrics.HarmonicMean(partialAucs),
+            DetectionMetrics.HarmonicMeanOfDefined(sourceAucs), DetectionMetrics.HarmonicMeanOfDefined(targetAucs), DetectionMetrics.HarmonicMeanOfDefined(partialAucs),
             hasDecisions);
     }
 
@@ -276,13 +290,13 @@ public static partial class MetricsCommand
 
     // ------------------------------------------------------------------ shared parsing
 
-    private static DomainMetrics Evaluate(string path, double[] scores, bool[] isAnomaly, bool[] isTarget, bool[]? decisions)
+    private static DefinedMetrics Evaluate(string path, double[] scores, bool[] isAnomaly, bool[] isTarget, bool[]? decisions)
     {
         try
         {
             return decisions is null
-                ? DetectionMetrics.Evaluate(scores, isAnomaly, isTarget)
-                : DetectionMetrics.Evaluate(scores, isAnomaly, isTarget, decisions);
+                ? DetectionMetrics.EvaluateWhereDefined(scores, isAnomaly, isTarget)
+                : DetectionMetrics.EvaluateWhereDefined(scores, isAnomaly, isTarget, decisions);
         }
         catch (ArgumentException e)
         {
@@ -290,20 +304,6 @@ public static partial class MetricsCommand
             throw new InputDataException(path, null, WithoutParameterSuffix(e));
         }
     }
-
-    private static bool ParseLabel(string path, int line, string column, string text) => text.ToLowerInvariant() switch
-    {
-        "normal" or "0" => false,
-        "anomaly" or "1" => true,
-        _ => throw new InputDataException(path, line, $"column '{column}': '{text}' is not normal, anomaly, 0 or 1"),
-    };
-
-    private static bool ParseDomain(string path, int line, string column, string text) => text.ToLowerInvariant() switch
-    {
-        "source" or "0" => false,
-        "target" or "1" => true,
-        _ => throw new InputDataException(path, line, $"column '{column}': '{text}' is not source, target, 0 or 1"),
-    };
 
     private static bool ParseDecision(string path, int line, string column, string text) => text switch
     {
@@ -339,7 +339,7 @@ public static partial class MetricsCommand
 
     // ------------------------------------------------------------------ output
 
-    public static void WriteTable(TextWriter output, DomainMetrics metrics)
+    public static void WriteTable(TextWriter output, DefinedMetrics metrics)
     {
         var rows = new List<string[]>
         {
@@ -349,6 +349,8 @@ public static partial class MetricsCommand
             new[] { "AUC(target)", Fixed(metrics.AucTarget) },
         };
         WriteAligned(output, ["metric", "value"], rows);
+        foreach (var reason in metrics.Undefined)
+            output.WriteLine($"{Undefined}: {reason}");
         if (metrics.DecisionsSource is not { } source || metrics.DecisionsTarget is not { } target)
             return;
         output.WriteLine();
@@ -359,7 +361,7 @@ public static partial class MetricsCommand
         ]);
     }
 
-    public static void WriteJson(TextWriter output, DomainMetrics metrics) =>
+    public static void WriteJson(TextWriter output, DefinedMetrics metrics) =>
         output.WriteLine(Json(writer =>
         {
             writer.WriteStartObject();
@@ -388,18 +390,29 @@ public static partial class MetricsCommand
         while (means.Count < header.Count) means.Add("");
         rows.Add([.. means]);
         WriteAligned(output, [.. header], rows);
+        foreach (var section in evaluation.Sections)
+            foreach (var reason in section.Metrics.Undefined)
+                output.WriteLine($"{Undefined}: {section.Machine} section {section.Section}: {reason}");
         output.WriteLine();
-        output.WriteLine($"official score (harmonic mean of {3 * evaluation.Sections.Count} values: AUC(source), AUC(target), pAUC per section): {Fixed(evaluation.OfficialScore)}");
+        string count = evaluation.OfficialScoreValues == evaluation.OfficialScoreSlots
+            ? $"{evaluation.OfficialScoreSlots} values"
+            : $"the {evaluation.OfficialScoreValues} defined of {evaluation.OfficialScoreSlots} values";
+        output.WriteLine($"official score (harmonic mean of {count}: AUC(source), AUC(target), pAUC per section): {Fixed(evaluation.OfficialScore)}");
     }
 
     public static void WriteJson(TextWriter output, DcaseEvaluation evaluation) =>
         output.WriteLine(Json(writer =>
         {
             writer.WriteStartObject();
-            writer.WriteNumber("official_score", evaluation.OfficialScore);
-            writer.WriteNumber("hmean_auc_source", evaluation.HarmonicMeanAucSource);
-            writer.WriteNumber("hmean_auc_target", evaluation.HarmonicMeanAucTarget);
-            writer.WriteNumber("hmean_pauc", evaluation.HarmonicMeanPartialAuc);
+            Number(writer, "official_score", evaluation.OfficialScore);
+            Number(writer, "hmean_auc_source", evaluation.HarmonicMeanAucSource);
+            Number(writer, "hmean_auc_target", evaluation.HarmonicMeanAucTarget);
+            Number(writer, "hmean_pauc", evaluation.HarmonicMeanPartialAuc);
+            if (evaluation.OfficialScoreValues != evaluation.OfficialScoreSlots)
+            {
+                writer.WriteNumber("official_score_values", evaluation.OfficialScoreValues);
+                writer.WriteNumber("official_score_undefined", evaluation.OfficialScoreSlots - evaluation.OfficialScoreValues);
+            }
             writer.WriteStartArray("sections");
             foreach (var section in evaluation.Sections)
             {
@@ -413,12 +426,19 @@ public static partial class MetricsCommand
             writer.WriteEndObject();
         }));
 
-    private static void WriteMetricFields(Utf8JsonWriter writer, DomainMetrics metrics)
+    private static void WriteMetricFields(Utf8JsonWriter writer, DefinedMetrics metrics)
     {
-        writer.WriteNumber("auc", metrics.Auc);
-        writer.WriteNumber("pauc", metrics.PartialAuc);
-        writer.WriteNumber("auc_source", metrics.AucSource);
-        writer.WriteNumber("auc_target", metrics.AucTarget);
+        Number(writer, "auc", metrics.Auc);
+        Number(writer, "pauc", metrics.PartialAuc);
+        Number(writer, "auc_source", metrics.AucSource);
+        Number(writer, "auc_target", metrics.AucTarget);
+        if (metrics.Undefined.Count > 0)
+        {
+            writer.WriteStartArray("undefined");
+            foreach (var reason in metrics.Undefined)
+                writer.WriteStringValue(reason);
+            writer.WriteEndArray();
+        }
         if (metrics.DecisionsSource is not { } source || metrics.DecisionsTarget is not { } target)
             return;
         writer.WriteNumber("precision_source", source.Precision);
@@ -444,7 +464,16 @@ public static partial class MetricsCommand
         Count(c.TrueNegatives), Count(c.FalsePositives), Count(c.FalseNegatives), Count(c.TruePositives),
     ];
 
-    private static string Fixed(double value) => value.ToString("F6", CultureInfo.InvariantCulture);
+    /// <summary>How text output shows a metric that is not defined for these clips (JSON writes null).</summary>
+    public const string Undefined = "undefined";
+
+    private static string Fixed(double? value) => value is { } v ? v.ToString("F6", CultureInfo.InvariantCulture) : Undefined;
+
+    private static void Number(Utf8JsonWriter writer, string name, double? value)
+    {
+        if (value is { } v) writer.WriteNumber(name, v);
+        else writer.WriteNull(name);
+    }
 
     private static string Count(int value) => value.ToString(CultureInfo.InvariantCulture);
 

@@ -16,7 +16,7 @@ public static class ModelInfoCommand
         {
             var w = parse.InvocationConfiguration.Output;
             string path = parse.GetValue(model)!;
-            if (!File.Exists(path)) throw new UsageException($"'{path}' does not exist");
+            InputChecks.ModelVersion("MODEL", path);
             var info = EncoderModel.ReadInfo(path);
             if (parse.GetValue(json))
             {

@@ -27,12 +27,15 @@ public static class PushCommand
         {
             var output = parse.InvocationConfiguration.Output;
             string folder = parse.GetValue(data)!;
-            if (!Directory.Exists(folder)) throw new UsageException($"--data: '{folder}' is not a folder");
+            InputChecks.MachineId("--machine", parse.GetValue(machine)!);
+            InputChecks.ExistingFolder("--data", folder);
             var files = Directory.EnumerateFiles(folder, "*.wav").Order(StringComparer.Ordinal).ToList();
             if (files.Count == 0) throw new UsageException($"--data: no .wav files in '{folder}'");
             if (parse.GetValue(seed) is int s) files = files.Shuffle(s);
             double perSecond = parse.GetValue(rate);
-            if (!(perSecond >= 0)) throw new UsageException("--rate must be ≥ 0");
+            if (!(perSecond >= 0 && double.IsFinite(perSecond))) throw new UsageException("--rate must be a finite number ≥ 0");
+            if (!parse.GetValue(oracle) && parse.GetValue(labellerKey) is not null)
+                throw new UsageException("--labeller-key goes with --oracle");
             bool answer = parse.GetValue(oracle);
             var truth = files.Select(f => DcaseFileName.TryParse(Path.GetFileName(f), out var parts) ? parts : null).ToList();
             if (answer && truth.Any(t => t?.IsAnomaly is null))
@@ -41,6 +44,7 @@ public static class PushCommand
             string id = parse.GetValue(machine)!;
             using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
             string labeller = parse.GetValue(labellerKey) ?? parse.GetValue(key)!;
+            if (string.IsNullOrWhiteSpace(labeller)) throw new UsageException("--labeller-key: an API key is required");
             var scores = new List<double>();
             int requested = 0, labelled = 0;
             var watch = Stopwatch.StartNew();
@@ -62,11 +66,10 @@ public static class PushCommand
             {
                 var isAnomaly = truth.Select(t => t!.IsAnomaly!.Value).ToArray();
                 var isTarget = truth.Select(t => t!.IsTarget!.Value).ToArray();
-                if (isAnomaly.Distinct().Count() == 2 && isAnomaly.Zip(isTarget).Where(p => !p.First).Select(p => p.Second).Distinct().Count() == 2)
-                {
-                    var m = DetectionMetrics.Evaluate(scores.ToArray(), isAnomaly, isTarget);
-                    output.WriteLine($"prequential AUC {m.Auc:F4}, pAUC {m.PartialAuc:F4}, AUC(source) {m.AucSource:F4}, AUC(target) {m.AucTarget:F4}");
-                }
+                var m = DetectionMetrics.EvaluateWhereDefined(scores.ToArray(), isAnomaly, isTarget);
+                static string F(double? v) => v is { } x ? x.ToString("F4", System.Globalization.CultureInfo.InvariantCulture) : "undefined";
+                if (m.Auc is not null)
+                    output.WriteLine($"prequential AUC {F(m.Auc)}, pAUC {F(m.PartialAuc)}, AUC(source) {F(m.AucSource)}, AUC(target) {F(m.AucTarget)}");
             }
             return 0;
         });

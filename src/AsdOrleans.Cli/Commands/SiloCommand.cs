@@ -48,8 +48,15 @@ public static class SiloCommand
                     builder.WebHost.UseUrls(parse.GetValue(urls)!);
                 string? modelPath = Effective(model, "Asd:ModelPath");
                 if (string.IsNullOrEmpty(modelPath)) modelPath = null;
-                if (modelPath is not null && !File.Exists(modelPath))
-                    throw new UsageException($"--model: '{modelPath}' does not exist");
+                InputChecks.Device("--device", Effective(device, "Asd:Device")!);
+                foreach (var (option, key) in new[] { (siloPort, "Asd:SiloPort"), (gatewayPort, "Asd:GatewayPort") })
+                    if (!int.TryParse(Effective(option, key), System.Globalization.CultureInfo.InvariantCulture, out int port) || port is < 1 or > 65535)
+                        throw new UsageException($"{option.Name}: '{Effective(option, key)}' is not a port in 1..65535");
+                if (Effective(siloPort, "Asd:SiloPort") == Effective(gatewayPort, "Asd:GatewayPort"))
+                    throw new UsageException("--silo-port and --gateway-port must differ");
+                foreach (var address in parse.GetValue(urls)!.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                    if (!Uri.TryCreate(address.Replace("*", "localhost").Replace("+", "localhost"), UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+                        throw new UsageException($"--urls: '{address}' is not an http(s) address");
                 try { siloRoles = SiloRoles.Parse(Effective(roles, "Asd:Roles")); }
                 catch (ArgumentException e) { throw new UsageException($"--roles: {e.Message}"); }
                 bool encoder = siloRoles.Contains(SiloRoles.Encoder);
@@ -57,7 +64,10 @@ public static class SiloCommand
                     throw new UsageException("--roles includes encoder, which needs --model (or run this silo with --roles machines)");
                 if (!encoder && modelPath is not null)
                     throw new UsageException("--model is for silos with the encoder role; add encoder to --roles or drop --model");
+                if (modelPath is not null)
+                    InputChecks.ModelVersion("--model", modelPath);
                 dataDirectory = Effective(dataDir, "Asd:DataDirectory")!;
+                OutputPaths.CheckFolder("--data-dir", dataDirectory);
                 var overrides = new Dictionary<string, string?>
                 {
                     ["Asd:DataDirectory"] = dataDirectory,

@@ -1,5 +1,6 @@
 using System.Net.Http.Json;
 using AsdOrleans.Core.Data;
+using AsdOrleans.Core.Vocabulary;
 
 namespace AsdOrleans.Cli.Commands;
 
@@ -39,7 +40,7 @@ public static class SiloFeed
         if (requested && oracleLabel is bool anomalous)
         {
             await http.SendAsync(HttpMethod.Post, $"/api/machines/{id}/clips/{Uri.EscapeDataString(clipId)}/label",
-                JsonContent.Create(new { label = anomalous ? "anomalous" : "normal" }), cancellation, labellerKey);
+                JsonContent.Create(new { label = ClipWords.Label(anomalous) }), cancellation, labellerKey);
             labelled = true;
         }
         return new PushedClip(clipId, verdict.GetProperty("score").GetDouble(), verdict.GetProperty("anomalous").GetBoolean(), requested, labelled);

@@ -31,7 +31,9 @@ public static class TrainCommand
         {
             var writer = parse.InvocationConfiguration.Output;
             string modelPath = parse.GetValue(output)!;
+            InputChecks.ExistingFolder("--data", parse.GetValue(data)!);
             OutputPaths.CheckFile("--out", modelPath);
+            InputChecks.Device("--device", parse.GetValue(device)!);
             EncoderArchitecture architecture;
             TrainingOptions options;
             try

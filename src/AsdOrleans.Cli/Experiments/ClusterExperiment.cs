@@ -6,6 +6,7 @@ using AsdOrleans.Abstractions;
 using AsdOrleans.Cli.Commands;
 using AsdOrleans.Core.Experiments;
 using AsdOrleans.Core.Strategies;
+using AsdOrleans.Core.Vocabulary;
 
 namespace AsdOrleans.Cli.Experiments;
 
@@ -75,7 +76,7 @@ public sealed class ClusterExperiment(ClusterHttp operatorApi, ClusterHttp devic
             trace.Queried[i] = verdict.GetProperty("labelRequested").GetBoolean();
             if (trace.Queried[i])
             {
-                var label = new { label = machine.IsAnomaly[clip] ? "anomalous" : "normal" };
+                var label = new { label = ClipWords.Label(machine.IsAnomaly[clip]) };
                 await operatorApi.SendAsync(HttpMethod.Post, $"/api/machines/{id}/clips/{clipId}/label", JsonContent.Create(label, options: Json), cancellation);
             }
         }

@@ -59,9 +59,14 @@ public static class ExperimentFigures
             double nudge = (i - (lines.Count - 1) / 2.0) * span * 0.006;
             double[] xs = budgets.Select(b => b + nudge).ToArray();
             double[] ys = lines[i].Rows.Select(r => r.Mean).ToArray();
-            double[] half = lines[i].Rows.Select(r => double.IsNaN(r.Ci95High) ? 0 : r.Ci95High - r.Mean).ToArray();
+            // AUC and pAUC live in [0, 1]: a Student-t interval over few trials can reach past either end, so the
+            // whiskers stop at the bounds (the interval in summary.csv is left as computed).
+            double[] up = lines[i].Rows.Select(r => double.IsNaN(r.Ci95High) ? 0 : Math.Max(0, Math.Min(r.Ci95High, 1) - r.Mean)).ToArray();
+            double[] down = lines[i].Rows.Select(r => double.IsNaN(r.Ci95Low) ? 0 : Math.Max(0, r.Mean - Math.Max(r.Ci95Low, 0))).ToArray();
             var color = palette.GetColor(i);
-            var bars = plot.Add.ErrorBar(xs, ys, half);
+            var bars = plot.Add.ErrorBar(xs, ys, up);
+            bars.YErrorPositive = up;
+            bars.YErrorNegative = down;
             bars.Color = color;
             var scatter = plot.Add.Scatter(xs, ys);
             scatter.Color = color;
@@ -73,6 +78,9 @@ public static class ExperimentFigures
         plot.XLabel("label budget b (0 = offline model)");
         plot.YLabel($"{metricLabel} (mean, 95% CI)");
         plot.ShowLegend(Alignment.LowerRight);
+        plot.Axes.AutoScale();
+        var limits = plot.Axes.GetLimits();
+        plot.Axes.SetLimitsY(Math.Max(limits.Bottom, 0), Math.Min(limits.Top, 1));
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         plot.SavePng(path, 800, 560);
     }

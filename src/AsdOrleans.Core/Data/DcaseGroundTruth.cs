@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using AsdOrleans.Core.Io;
+using AsdOrleans.Core.Vocabulary;
 
 namespace AsdOrleans.Core.Data;
 
@@ -224,19 +225,9 @@ public sealed partial class DcaseGroundTruth
         _ => value?.ToString() ?? "",
     };
 
-    private static bool ParseLabel(string path, int line, string text) => text.ToLowerInvariant() switch
-    {
-        "normal" or "0" => false,
-        "anomaly" or "1" => true,
-        _ => throw new InputDataException(path, line, $"label '{text}' is not normal, anomaly, 0 or 1"),
-    };
+    private static bool ParseLabel(string path, int line, string text) => ClipWords.ParseLabel(path, line, "label", text);
 
-    private static bool ParseDomain(string path, int line, string text) => text.ToLowerInvariant() switch
-    {
-        "source" or "0" => false,
-        "target" or "1" => true,
-        _ => throw new InputDataException(path, line, $"domain '{text}' is not source, target, 0 or 1"),
-    };
+    private static bool ParseDomain(string path, int line, string text) => ClipWords.ParseDomain(path, line, "domain", text);
 
     private static int FirstRowFieldCount(string path)
     {

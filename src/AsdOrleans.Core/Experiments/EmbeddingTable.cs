@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using AsdOrleans.Core.Io;
+using AsdOrleans.Core.Vocabulary;
 
 namespace AsdOrleans.Core.Experiments;
 
@@ -43,7 +44,7 @@ public sealed class EmbeddingTable
             var f = row.Fields;
             string machine = f[0];
             if (!IsValidMachineName(machine))
-                throw new InputDataException(path, row.Line, $"machine '{machine}' is not a valid name (letters, digits, '.', '_', '-'; at most 128 characters)");
+                throw new InputDataException(path, row.Line, $"machine {Identifiers.InvalidMachineId(machine)}");
             bool isTest = f[1] switch
             {
                 "train" => false,
@@ -86,29 +87,19 @@ public sealed class EmbeddingTable
         foreach (var r in Records)
         {
             builder.Append(r.Machine).Append(',').Append(r.IsTest ? "test" : "train").Append(',')
-                .Append(r.IsTarget ? "target" : "source").Append(',').Append(r.IsAnomaly ? "anomaly" : "normal").Append(',').Append(r.File);
+                .Append(ClipWords.Domain(r.IsTarget)).Append(',').Append(ClipWords.Label(r.IsAnomaly)).Append(',').Append(r.File);
             foreach (var v in r.Embedding) builder.Append(',').Append(v.ToString("R", CultureInfo.InvariantCulture));
             builder.Append('\n');
         }
         AtomicFile.WriteAllText(path, builder.ToString());
     }
 
-    public static bool IsValidMachineName(string name)
-        => name.Length is > 0 and <= 128 && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
+    /// <summary>The machine id rule (<see cref="Identifiers.IsValidMachineId"/>), kept here for existing callers.</summary>
+    public static bool IsValidMachineName(string name) => Identifiers.IsValidMachineId(name);
 
-    public static bool ParseDomain(string path, int line, string text) => text.ToLowerInvariant() switch
-    {
-        "source" or "0" => false,
-        "target" or "1" => true,
-        _ => throw new InputDataException(path, line, $"domain '{text}' is neither 'source' nor 'target' (or 0/1)"),
-    };
+    public static bool ParseDomain(string path, int line, string text) => ClipWords.ParseDomain(path, line, "domain", text);
 
-    public static bool ParseLabel(string path, int line, string text) => text.ToLowerInvariant() switch
-    {
-        "normal" or "0" => false,
-        "anomaly" or "anomalous" or "1" => true,
-        _ => throw new InputDataException(path, line, $"label '{text}' is neither 'normal' nor 'anomaly' (or 0/1)"),
-    };
+    public static bool ParseLabel(string path, int line, string text) => ClipWords.ParseLabel(path, line, "label", text);
 
     private static int ValidateHeader(string path, string[] header)
     {

@@ -53,6 +53,27 @@ public readonly record struct DomainMetrics(
 }
 
 /// <summary>
+/// The DCASE 2023 Task 2 numbers for one machine section where they are defined, null where they are not: AUC and pAUC
+/// need a normal and an anomalous clip, AUC(source) a source normal and an anomaly, AUC(target) a target normal and an
+/// anomaly. Defined values are computed exactly as <see cref="DetectionMetrics.Evaluate(ReadOnlySpan{double}, ReadOnlySpan{bool}, ReadOnlySpan{bool})"/>
+/// computes them (the same numbers, bit for bit). <paramref name="Undefined"/> says, per undefined metric, why.
+/// </summary>
+public readonly record struct DefinedMetrics(
+    double? Auc,
+    double? PartialAuc,
+    double? PartialAucRawArea,
+    double? AucSource,
+    double? AucTarget,
+    int AucSourceClipCount,
+    int AucTargetClipCount,
+    ConfusionCounts? DecisionsSource,
+    ConfusionCounts? DecisionsTarget,
+    IReadOnlyList<string> Undefined)
+{
+    public bool HasDecisions => DecisionsSource.HasValue;
+}
+
+/// <summary>
 /// Anomaly-detection metrics exactly as the official DCASE 2023 Task 2 evaluator computes them
 /// (scikit-learn roc_auc_score, scipy hmean). Higher score = more anomalous.
 /// Every metric is one O(n log n) sort plus one sweep over tied-score groups; buffers come from the
@@ -124,7 +145,22 @@ public static class DetectionMetrics
     /// source normals plus ALL anomalies, AUC(target) likewise.
     /// </summary>
     public static DomainMetrics Evaluate(ReadOnlySpan<double> scores, ReadOnlySpan<bool> isAnomaly, ReadOnlySpan<bool> isTarget) =>
+        Strict(EvaluateCore(scores, isAnomaly, isTarget, default, hasDecisions: false));
+
+    /// <summary>
+    /// As <see cref="Evaluate(ReadOnlySpan{double}, ReadOnlySpan{bool}, ReadOnlySpan{bool})"/>, but a metric whose clips are
+    /// missing (e.g. AUC(target) on clips of the source domain only) is null instead of an error.
+    /// </summary>
+    public static DefinedMetrics EvaluateWhereDefined(ReadOnlySpan<double> scores, ReadOnlySpan<bool> isAnomaly, ReadOnlySpan<bool> isTarget) =>
         EvaluateCore(scores, isAnomaly, isTarget, default, hasDecisions: false);
+
+    /// <summary>As the other overload, plus precision/recall/F1 per domain (always defined; zero division gives 0).</summary>
+    public static DefinedMetrics EvaluateWhereDefined(ReadOnlySpan<double> scores, ReadOnlySpan<bool> isAnomaly, ReadOnlySpan<bool> isTarget, ReadOnlySpan<bool> decisions)
+    {
+        if (decisions.Length != scores.Length)
+            throw new ArgumentException($"scores has {scores.Length} values but decisions has {decisions.Length}", nameof(decisions));
+        return EvaluateCore(scores, isAnomaly, isTarget, decisions, hasDecisions: true);
+    }
 
     /// <summary>As the other overload, plus precision/recall/F1 per domain from that domain's clips only.</summary>
     /// <param name="decisions">true = the system decided "anomaly".</param>
@@ -132,7 +168,17 @@ public static class DetectionMetrics
     {
         if (decisions.Length != scores.Length)
             throw new ArgumentException($"scores has {scores.Length} values but decisions has {decisions.Length}", nameof(decisions));
-        return EvaluateCore(scores, isAnomaly, isTarget, decisions, hasDecisions: true);
+        return Strict(EvaluateCore(scores, isAnomaly, isTarget, decisions, hasDecisions: true));
+    }
+
+    /// <summary>
+    /// The harmonic mean (as <see cref="HarmonicMean"/>) of the defined values only; null when none is defined.
+    /// An undefined value is left out, not counted as 0 or as machine epsilon: callers report how many were left out.
+    /// </summary>
+    public static double? HarmonicMeanOfDefined(IEnumerable<double?> values)
+    {
+        var defined = values.Where(v => v.HasValue).Select(v => v!.Value).ToArray();
+        return defined.Length == 0 ? null : HarmonicMean(defined);
     }
 
     /// <summary>scipy hmean after raising every value to at least machine epsilon (so a 0 does not divide by zero).</summary>
@@ -164,7 +210,16 @@ public static class DetectionMetrics
         return sum / values.Length;
     }
 
-    private static DomainMetrics EvaluateCore(
+    /// <summary>The strict form: the first undefined metric's reason is an error (in the order all-normal, all-anomalous, source, target).</summary>
+    private static DomainMetrics Strict(DefinedMetrics m)
+    {
+        if (m.Undefined.Count > 0)
+            throw new ArgumentException(m.Undefined[0], m.Auc is null ? "isAnomaly" : "isTarget");
+        return new DomainMetrics(m.Auc!.Value, m.PartialAuc!.Value, m.PartialAucRawArea!.Value, m.AucSource!.Value, m.AucTarget!.Value,
+            m.AucSourceClipCount, m.AucTargetClipCount, m.DecisionsSource, m.DecisionsTarget);
+    }
+
+    private static DefinedMetrics EvaluateCore(
         ReadOnlySpan<double> scores, ReadOnlySpan<bool> isAnomaly, ReadOnlySpan<bool> isTarget, ReadOnlySpan<bool> decisions, bool hasDecisions)
     {
         ValidateScores(scores, isAnomaly.Length, nameof(isAnomaly));
@@ -198,27 +253,41 @@ public static class DetectionMetrics
                     else if (decided) sFp++; else sTn++;
                 }
             }
+            var undefined = new List<string>(2);
             if (anomalies == 0)
-                throw new ArgumentException($"all {n} clips are normal: AUC is undefined without at least one anomalous clip", nameof(isAnomaly));
-            if (anomalies == n)
-                throw new ArgumentException($"all {n} clips are anomalous: AUC is undefined without at least one normal clip", nameof(isAnomaly));
-            if (sourceNormals == 0)
-                throw new ArgumentException("no normal clips in the source domain: AUC(source) is undefined", nameof(isTarget));
-            if (targetNormals == 0)
-                throw new ArgumentException("no normal clips in the target domain: AUC(target) is undefined", nameof(isTarget));
+                undefined.Add($"all {n} clips are normal: AUC is undefined without at least one anomalous clip");
+            else if (anomalies == n)
+                undefined.Add($"all {n} clips are anomalous: AUC is undefined without at least one normal clip");
+            else
+            {
+                if (sourceNormals == 0)
+                    undefined.Add("no normal clips in the source domain: AUC(source) is undefined");
+                if (targetNormals == 0)
+                    undefined.Add("no normal clips in the target domain: AUC(target) is undefined");
+            }
 
-            var sweep = Sweep(keys, kinds, anomalies, sourceNormals, targetNormals, DefaultMaxFpr);
-            double auc = (sweep.TwiceWinsSource + sweep.TwiceWinsTarget) / (2.0 * anomalies * (sourceNormals + targetNormals));
-            return new DomainMetrics(
+            double? auc = null, partialAuc = null, rawArea = null, aucSource = null, aucTarget = null;
+            if (anomalies > 0 && anomalies < n)
+            {
+                var sweep = Sweep(keys, kinds, anomalies, sourceNormals, targetNormals, DefaultMaxFpr);
+                double all = (sweep.TwiceWinsSource + sweep.TwiceWinsTarget) / (2.0 * anomalies * (sourceNormals + targetNormals));
+                auc = all;
+                partialAuc = Standardise(sweep.PartialArea, DefaultMaxFpr, all);
+                rawArea = sweep.PartialArea;
+                if (sourceNormals > 0) aucSource = sweep.TwiceWinsSource / (2.0 * anomalies * sourceNormals);
+                if (targetNormals > 0) aucTarget = sweep.TwiceWinsTarget / (2.0 * anomalies * targetNormals);
+            }
+            return new DefinedMetrics(
                 Auc: auc,
-                PartialAuc: Standardise(sweep.PartialArea, DefaultMaxFpr, auc),
-                PartialAucRawArea: sweep.PartialArea,
-                AucSource: sweep.TwiceWinsSource / (2.0 * anomalies * sourceNormals),
-                AucTarget: sweep.TwiceWinsTarget / (2.0 * anomalies * targetNormals),
+                PartialAuc: partialAuc,
+                PartialAucRawArea: rawArea,
+                AucSource: aucSource,
+                AucTarget: aucTarget,
                 AucSourceClipCount: anomalies + sourceNormals,
                 AucTargetClipCount: anomalies + targetNormals,
                 DecisionsSource: hasDecisions ? new ConfusionCounts(sTn, sFp, sFn, sTp) : null,
-                DecisionsTarget: hasDecisions ? new ConfusionCounts(tTn, tFp, tFn, tTp) : null);
+                DecisionsTarget: hasDecisions ? new ConfusionCounts(tTn, tFp, tFn, tTp) : null,
+                Undefined: undefined);
         }
         finally
         {

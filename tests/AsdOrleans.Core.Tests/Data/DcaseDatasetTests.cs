@@ -295,7 +295,7 @@ public sealed class DcaseDatasetTests : IDisposable
         var e = Assert.Throws<InputDataException>(() => DcaseDataset.Scan(dir.Path, dir.File("gt")));
 
         Assert.Equal((domains, (int?)2), (e.File, e.Line));
-        Assert.Contains("domain 'left' is not source, target, 0 or 1", e.Message, StringComparison.Ordinal);
+        Assert.Contains("column 'domain': 'left' is not source, target, 0 or 1", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -61,6 +61,56 @@ public class DetectionMetricsTests
         Assert.False(withoutDecisions.HasDecisions);
         Assert.Equal(m.AucSource, withoutDecisions.AucSource);
         Assert.Equal(m.PartialAuc, withoutDecisions.PartialAuc);
+
+        // Where everything is defined, the nullable form gives the same numbers bit for bit.
+        var defined = DetectionMetrics.EvaluateWhereDefined(scores, isAnomaly, isTarget, decisions);
+        Assert.Empty(defined.Undefined);
+        Assert.Equal(m.Auc, defined.Auc);
+        Assert.Equal(m.PartialAuc, defined.PartialAuc);
+        Assert.Equal(m.PartialAucRawArea, defined.PartialAucRawArea);
+        Assert.Equal(m.AucSource, defined.AucSource);
+        Assert.Equal(m.AucTarget, defined.AucTarget);
+        Assert.Equal(m.DecisionsSource, defined.DecisionsSource);
+        Assert.Equal(m.DecisionsTarget, defined.DecisionsTarget);
+    }
+
+    [Fact]
+    public void OneDomainGivesAucAndPaucAndLeavesTheOtherDomainUndefined()
+    {
+        double[] scores = [0.1, 0.4, 0.35, 0.8, 0.2];
+        bool[] isAnomaly = [false, false, true, true, false];
+        bool[] source = [false, false, false, false, false];
+
+        var m = DetectionMetrics.EvaluateWhereDefined(scores, isAnomaly, source, [false, true, false, true, false]);
+
+        var roc = DetectionMetrics.Roc(scores, isAnomaly);
+        Assert.Equal(roc.Auc, m.Auc);
+        Assert.Equal(roc.PartialAuc, m.PartialAuc);
+        Assert.Equal(roc.Auc, m.AucSource);
+        Assert.Null(m.AucTarget);
+        Assert.Equal(2, m.AucTargetClipCount);
+        Assert.Equal(new ConfusionCounts(2, 1, 1, 1), m.DecisionsSource);
+        Assert.Equal(new ConfusionCounts(0, 0, 0, 0), m.DecisionsTarget);
+        Assert.Equal(["no normal clips in the target domain: AUC(target) is undefined"], m.Undefined);
+    }
+
+    [Fact]
+    public void OneClassLeavesEveryAucUndefined()
+    {
+        var m = DetectionMetrics.EvaluateWhereDefined([0.1, 0.2], [false, false], [false, true]);
+        Assert.Null(m.Auc);
+        Assert.Null(m.PartialAuc);
+        Assert.Null(m.AucSource);
+        Assert.Null(m.AucTarget);
+        Assert.Contains("all 2 clips are normal", Assert.Single(m.Undefined));
+    }
+
+    [Fact]
+    public void HarmonicMeanOfDefinedLeavesUndefinedValuesOut()
+    {
+        Assert.Equal(DetectionMetrics.HarmonicMean([0.5, 0.8]), DetectionMetrics.HarmonicMeanOfDefined([0.5, null, 0.8]));
+        Assert.Null(DetectionMetrics.HarmonicMeanOfDefined([null, null]));
+        Assert.Null(DetectionMetrics.HarmonicMeanOfDefined([]));
     }
 
     [Theory]
