@@ -55,6 +55,49 @@ public sealed class FeatureStandardizer
         return new FeatureStandardizer(mean, scale);
     }
 
+    /// <summary>
+    /// A bit-exact binary form for a machine's stored state: "FSTD", int32 version 1, int32 dimension, then the means and
+    /// the scales as little-endian doubles.
+    /// </summary>
+    public byte[] ToBytes()
+    {
+        var bytes = new byte[12 + 16 * Dimension];
+        "FSTD"u8.CopyTo(bytes);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(4), 1);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(8), Dimension);
+        for (int j = 0; j < Dimension; j++)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteDoubleLittleEndian(bytes.AsSpan(12 + 8 * j), _mean[j]);
+            System.Buffers.Binary.BinaryPrimitives.WriteDoubleLittleEndian(bytes.AsSpan(12 + 8 * (Dimension + j)), _scale[j]);
+        }
+        return bytes;
+    }
+
+    /// <summary>Reads <see cref="ToBytes"/>'s form; anything else is refused.</summary>
+    public static FeatureStandardizer FromBytes(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length < 12 || !bytes[..4].SequenceEqual("FSTD"u8) || System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(bytes[4..]) != 1)
+            throw new InvalidDataException("not a stored feature standardiser (FSTD version 1)");
+        int d = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(bytes[8..]);
+        if (d < 1 || bytes.Length != 12 + 16L * d)
+            throw new InvalidDataException($"stored feature standardiser: dimension {d} does not match {bytes.Length} bytes");
+        var mean = new double[d];
+        var scale = new double[d];
+        for (int j = 0; j < d; j++)
+        {
+            mean[j] = System.Buffers.Binary.BinaryPrimitives.ReadDoubleLittleEndian(bytes[(12 + 8 * j)..]);
+            scale[j] = System.Buffers.Binary.BinaryPrimitives.ReadDoubleLittleEndian(bytes[(12 + 8 * (d + j))..]);
+        }
+        try
+        {
+            return new FeatureStandardizer(mean, scale);
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"stored feature standardiser: {e.Message}");
+        }
+    }
+
     public float[] Transform(ReadOnlySpan<float> x)
     {
         if (x.Length != Dimension) throw new ArgumentException($"expected {Dimension} values, got {x.Length}", nameof(x));

@@ -125,6 +125,25 @@ public class SpectralStatisticsEmbedderTests
     }
 
     [Fact]
+    public void StandardizerRoundTripsBitExactlyAndRefusesDamagedBytes()
+    {
+        var random = new Random(5);
+        var rows = Enumerable.Range(0, 20).Select(_ => Enumerable.Range(0, 256).Select(_ => (float)random.NextDouble()).ToArray()).ToList();
+        var s = FeatureStandardizer.Fit(rows);
+        var bytes = s.ToBytes();
+        Assert.Equal(12 + 16 * 256, bytes.Length);
+        var back = FeatureStandardizer.FromBytes(bytes);
+        Assert.Equal(s.Mean, back.Mean);
+        Assert.Equal(s.Scale, back.Scale);
+        Assert.Equal(bytes, back.ToBytes());
+        Assert.Throws<InvalidDataException>(() => FeatureStandardizer.FromBytes(bytes.AsSpan(0, bytes.Length - 1)));
+        var badScale = (byte[])bytes.Clone();
+        BitConverter.TryWriteBytes(badScale.AsSpan(12 + 8 * 256), 0.0);
+        Assert.Throws<InvalidDataException>(() => FeatureStandardizer.FromBytes(badScale));
+        Assert.Throws<InvalidDataException>(() => FeatureStandardizer.FromBytes("XSTD"u8));
+    }
+
+    [Fact]
     public void TablesAreStandardisedPerMachineOnTrainingClipsOnly()
     {
         var records = new List<EmbeddingRecord>
