@@ -63,7 +63,9 @@ public static class ExperimentReport
         if (run.Baseline is { } baseline)
             md.AppendLine($"| {Embedders.BaselineLabel}, harmonic mean | "
                 + string.Join(" | ", TableOneMetrics.Select(m => Interval(baseline[ExperimentSummary.HarmonicMeanMachine, m.Metric]))) + " |");
-        md.AppendLine().AppendLine("(also in table1.csv; the offline model does not depend on γ, α, w or v)").AppendLine();
+        md.AppendLine().AppendLine(run.Baseline is null
+            ? "(also in table1.csv; the offline model does not depend on γ, α, w or v)"
+            : "(the model's rows also in table1.csv, the baseline's in baseline.csv; the offline model does not depend on γ, α, w or v)").AppendLine();
         if (run.Baseline is { } b0)
         {
             md.AppendLine($"### {Embedders.BaselineLabel}").AppendLine();
