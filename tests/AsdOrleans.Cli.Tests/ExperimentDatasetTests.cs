@@ -99,6 +99,14 @@ public sealed class ExperimentDatasetTests : IAsyncLifetime
         Assert.Contains("| b | AUC random − offline | AUC hybrid − offline | pAUC random − offline | pAUC hybrid − offline | pAUC hybrid − random |", report);
         var table1 = ReadCsv(Path.Combine(run, "table1.csv"));
         Assert.Equal(1 + 3 * 4, table1.Count); // 2 machine types + hmean, 4 metrics
+
+        // The training-free baseline's offline run on the same clips, beside the model's (issue 11).
+        Assert.Contains("| baseline (training-free), harmonic mean |", report);
+        Assert.Contains("| baseline (training-free) | 0 |", report);
+        Assert.Contains("baseline (training-free)", output);
+        var baseline = ReadCsv(Path.Combine(run, BaselineRun.FileName));
+        Assert.Equal(1 + 3 * 4 + 1, baseline.Count); // 2 machine types + hmean, 4 metrics, and the official score
+        Assert.All(baseline.Skip(1), r => Assert.Equal("2", r[2])); // trials
     }
 
     [Fact]

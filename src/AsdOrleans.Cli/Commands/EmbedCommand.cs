@@ -1,4 +1,5 @@
 using System.CommandLine;
+using AsdOrleans.Cli.Experiments;
 using AsdOrleans.Core.Experiments;
 using AsdOrleans.Encoder;
 
@@ -9,13 +10,15 @@ public static class EmbedCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "model file from `asd train`", Required = true };
+        var model = new Option<string?>("--model") { Description = "model file from `asd train` (for --embedder model)" };
+        var embedderName = new Option<string>("--embedder") { Description = Embedders.Description, DefaultValueFactory = _ => Embedders.Model };
+        var raw = new Option<bool>("--raw") { Description = "baseline: write the log-mel statistics as computed, not standardised per machine on its training clips" };
         var data = new Option<string>("--data") { Description = "data set root (DCASE layout)", Required = true };
         var output = new Option<string>("--out") { Description = "embeddings CSV to write", Required = true };
         var groundTruth = new Option<string?>("--ground-truth") { Description = "official ground truth, for evaluation test clips" };
         var batch = new Option<int>("--batch-size") { Description = "clips per forward pass", DefaultValueFactory = _ => 8 };
         var device = new Option<string>("--device") { Description = "auto (CUDA if available), cpu, cuda, cuda:N", DefaultValueFactory = _ => "auto" };
-        var command = new Command("embed", "embed all clips (train and test) with a trained model: machine,split,domain,label,file,e0,…") { model, data, output, groundTruth, batch, device };
+        var command = new Command("embed", "embed all clips (train and test) with a trained model: machine,split,domain,label,file,e0,…") { model, embedderName, raw, data, output, groundTruth, batch, device };
         command.SetAction(parse =>
         {
             var writer = parse.InvocationConfiguration.Output;
@@ -31,10 +34,29 @@ public static class EmbedCommand
             var unlabelled = clips.FirstOrDefault(c => c.IsAnomaly is null);
             if (unlabelled is not null)
                 throw new UsageException($"{unlabelled.Path}: no label; evaluation test clips need --ground-truth");
-            using var encoder = Load(parse.GetValue(model)!, parse.GetValue(device)!);
+            string kind = Embedders.Parse(parse.GetValue(embedderName));
+            string? modelPath = parse.GetValue(model);
+            if (kind == Embedders.Model && modelPath is null)
+                throw new UsageException("--model is required (or --embedder baseline, which needs no model)");
+            if (kind == Embedders.Baseline && modelPath is not null)
+                throw new UsageException("--model goes with --embedder model; the baseline is training-free");
+            if (kind == Embedders.Model && parse.GetValue(raw))
+                throw new UsageException("--raw goes with --embedder baseline");
+            using IClipEmbedder encoder = kind == Embedders.Model
+                ? new ModelClipEmbedder(Load(modelPath!, parse.GetValue(device)!))
+                : new BaselineClipEmbedder();
             var table = Terminal.WithProgress(writer, "embedding", progress => Embed(encoder, clips, batchSize, progress));
+            string what = $"model {encoder.Version}";
+            if (kind == Embedders.Baseline && !parse.GetValue(raw))
+            {
+                var untrained = clips.GroupBy(AudioData.MachineName).FirstOrDefault(g => g.All(c => c.IsTest));
+                if (untrained is not null)
+                    throw new UsageException($"--data: machine '{untrained.Key}' has no training clips to standardise the baseline on (--raw writes it unstandardised)");
+                table = EmbeddingStandardization.PerMachine(table);
+                what += ", standardised per machine on its training clips";
+            }
             table.Save(outPath);
-            writer.WriteLine($"wrote {table.Records.Count} embeddings (d = {table.Dimension}, model {encoder.VersionId}) to {outPath}");
+            writer.WriteLine($"wrote {table.Records.Count} embeddings (d = {table.Dimension}, {what}) to {outPath}");
             if (table.Machines.Count > 1 && table.Records.Any(r => r.IsTest) && table.Records.Any(r => !r.IsTest))
                 writer.WriteLine($"held-out test clips whose 5 nearest training embeddings vote for their own machine: " +
                                  $"{EmbeddingDiagnostics.NearestNeighbourMachineAccuracy(table):P1} (chance ≈ {1.0 / table.Machines.Count:P0})");
@@ -51,7 +73,7 @@ public static class EmbedCommand
     }
 
     /// <summary>Reads and embeds clips batch by batch, so memory holds one batch of audio at a time.</summary>
-    public static EmbeddingTable Embed(EncoderModel encoder, IReadOnlyList<Core.Data.DcaseClip> clips, int batchSize, Action<int, int> progress)
+    public static EmbeddingTable Embed(IClipEmbedder encoder, IReadOnlyList<Core.Data.DcaseClip> clips, int batchSize, Action<int, int> progress)
     {
         var records = new EmbeddingRecord[clips.Count];
         for (int start = 0; start < clips.Count; start += batchSize)
@@ -66,6 +88,6 @@ public static class EmbedCommand
             }
             progress(Math.Min(start + batchSize, clips.Count), clips.Count);
         }
-        return new EmbeddingTable(records, encoder.EmbeddingDimension, "(embedded)");
+        return new EmbeddingTable(records, records[0].Embedding.Length, "(embedded)");
     }
 }

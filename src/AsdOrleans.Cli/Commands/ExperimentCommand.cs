@@ -76,7 +76,10 @@ public static class ExperimentCommand
     {
         var embeddings = new Option<string?>("--embeddings") { Description = "embeddings CSV: machine,split,domain,label,file,e0,e1,… (or give --data and --model)" };
         var data = new Option<string?>("--data") { Description = "data set root in the DCASE layout (real, or from `asd synth`); embedded once with --model" };
-        var model = new Option<string?>("--model") { Description = "encoder model file for --data" };
+        var model = new Option<string?>("--model") { Description = "encoder model file for --data (with it, the training-free baseline's offline run is reported beside the model's)" };
+        var embedderName = new Option<string>("--embedder") { Description = "with --data: " + Embedders.Description, DefaultValueFactory = _ => Embedders.Model };
+        var enrollFromTest = new Option<string?>("--enroll-from-test") { Description = "with --data: enroll each machine from its first S source-normal and T target-normal test clips (by index) and stream the rest, for data sets with test clips only", HelpName = "S,T" };
+        var clusters = new Option<int?>("--clusters") { Description = $"k-means centres of each machine's source training embeddings (default {Core.Enrollment.ReferenceSetBuilder.DefaultSourceClusters}); at least the number of source clips keeps every clip (1-NN)" };
         var groundTruth = new Option<string?>("--ground-truth") { Description = "official ground truth, for evaluation test clips in --data" };
         var cache = new Option<string?>("--cache") { Description = $"embedding cache folder, by model version and file content (default: {EmbeddingCache.DefaultFolder()})" };
         var device = new Option<string>("--device") { Description = "auto (CUDA if available), cpu, cuda, cuda:N", DefaultValueFactory = _ => "auto" };
@@ -89,7 +92,7 @@ public static class ExperimentCommand
         var protocol = new ProtocolOptions();
         var command = new Command("experiment", "prequential active-learning experiment (the paper's Section 4.4) on an embeddings CSV or a data set")
         {
-            embeddings, data, model, groundTruth, cache, device, batch, viaCluster, key, deviceKey, outDir, force,
+            embeddings, data, model, embedderName, enrollFromTest, clusters, groundTruth, cache, device, batch, viaCluster, key, deviceKey, outDir, force,
         };
         protocol.AddTo(command);
         command.SetAction(async (parse, cancellation) =>
@@ -98,8 +101,15 @@ public static class ExperimentCommand
             string? csv = parse.GetValue(embeddings), root = parse.GetValue(data), modelPath = parse.GetValue(model), cluster = parse.GetValue(viaCluster);
             if ((csv is null) == (root is null))
                 throw new UsageException("give either --embeddings CSV or --data ROOT with --model, not both");
-            if (root is not null && modelPath is null)
-                throw new UsageException("--data needs --model (the encoder that embeds the clips)");
+            string kind = Embedders.Parse(parse.GetValue(embedderName));
+            if (root is not null && kind == Embedders.Model && modelPath is null)
+                throw new UsageException("--data needs --model (the encoder that embeds the clips), or --embedder baseline");
+            if (kind == Embedders.Baseline && (root is null || modelPath is not null))
+                throw new UsageException("--embedder baseline goes with --data and without --model (the baseline is training-free)");
+            if (kind == Embedders.Baseline && cluster is not null)
+                throw new UsageException("--via-cluster embeds in the silo with its model; --embedder baseline runs in-process only");
+            if (root is null && parse.GetValue(enrollFromTest) is not null)
+                throw new UsageException("--enroll-from-test goes with --data");
             if (csv is not null && (modelPath is not null || parse.GetValue(groundTruth) is not null || parse.GetValue(cache) is not null))
                 throw new UsageException("--model, --ground-truth and --cache go with --data, not --embeddings");
             if (cluster is not null && root is null)
@@ -111,6 +121,11 @@ public static class ExperimentCommand
             if (cluster is not null && (!Uri.TryCreate(cluster, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")))
                 throw new UsageException($"--via-cluster: '{cluster}' is not an http(s) address");
             var settings = root is null ? protocol.Read(parse) : protocol.Read(parse, DatasetStrategies, DatasetBudgets);
+            if (parse.GetValue(clusters) is int k)
+            {
+                if (k < 1) throw new UsageException($"--clusters must be at least 1, got {k}");
+                settings = settings with { Method = settings.Method with { SourceClusters = k } };
+            }
             string folder = parse.GetValue(outDir)!;
             CheckOutputFolder(folder, parse.GetValue(force));
             string commandLine = "asd " + string.Join(' ', parse.Tokens.Select(t => Quote(t.Value)));
@@ -127,22 +142,50 @@ public static class ExperimentCommand
             if (batchSize < 1) throw new UsageException($"--batch-size must be at least 1, got {batchSize}");
             InputChecks.Device("--device", parse.GetValue(device)!);
             InputChecks.ExistingFolder("--data", root!);
-            InputChecks.ExistingFile("--model", modelPath!);
             if (parse.GetValue(groundTruth) is { } gt) InputChecks.ExistingFolder("--ground-truth", gt);
-            // The model's header (format, metadata, version) is checked before two minutes of embedding, not after.
-            string version = InputChecks.ModelVersion("--model", modelPath!);
+            string? version = null;
+            if (kind == Embedders.Model)
+            {
+                InputChecks.ExistingFile("--model", modelPath!);
+                // The model's header (format, metadata, version) is checked before two minutes of embedding, not after.
+                version = InputChecks.ModelVersion("--model", modelPath!);
+            }
             string cacheFolder = parse.GetValue(cache) ?? EmbeddingCache.DefaultFolder();
             OutputPaths.CheckFolder("--cache", cacheFolder);
             var clips = AudioData.Scan(root!, parse.GetValue(groundTruth), _ => true);
             var unlabelled = clips.FirstOrDefault(c => c.IsAnomaly is null);
             if (unlabelled is not null)
                 throw new UsageException($"{unlabelled.Path}: no label; evaluation test clips need --ground-truth");
+            if (parse.GetValue(enrollFromTest) is string enrollCounts)
+            {
+                var counts = OptionParsing.Integers("--enroll-from-test", enrollCounts);
+                if (counts.Count != 2 || counts.Any(c => c < 0) || counts.Sum() == 0)
+                    throw new UsageException($"--enroll-from-test: expected S,T (source and target normal clips per machine), got '{enrollCounts}'");
+                clips = Embedders.EnrollFromTest(clips, counts[0], counts[1]);
+            }
+            var machineWithoutTraining = clips.GroupBy(AudioData.MachineName).FirstOrDefault(g => g.All(c => c.IsTest));
+            if (machineWithoutTraining is not null)
+                throw new UsageException($"--data: machine '{machineWithoutTraining.Key}' has no training clips to enroll (--enroll-from-test S,T takes normals from its test clips)");
             CheckStreams(root!, clips);
             var embedder = new EmbeddingCache(cacheFolder);
+            if (kind == Embedders.Baseline)
+            {
+                var (standardised, baselineReport) = Terminal.WithProgress(output, "embedding (baseline)", progress =>
+                    Embedders.EmbedBaseline(embedder, clips, batchSize, progress), linesWhenRedirected: true);
+                output.WriteLine($"embedding: {baselineReport.Clips} clips, {baselineReport.FromCache} from the cache, {baselineReport.Embedded} embedded in {baselineReport.Elapsed.TotalSeconds:F1} s (cache {embedder.Folder})");
+                Run(standardised, settings, folder, output, new RunInputs(commandLine, Path.GetFullPath(root!), Embedders.BaselineVersion + " (standardised per machine)", baselineReport));
+                return 0;
+            }
             var (embedded, report) = Terminal.WithProgress(output, "embedding", progress =>
                 embedder.Embed(clips, modelPath!, parse.GetValue(device)!, batchSize, progress), linesWhenRedirected: true);
             output.WriteLine($"embedding: {report.Clips} clips, {report.FromCache} from the cache, {report.Embedded} embedded in {report.Elapsed.TotalSeconds:F1} s (cache {embedder.Folder})");
-            var inputs = new RunInputs(commandLine, Path.GetFullPath(root!), version, report);
+            var (baselineTable, baselineEmbedding) = Terminal.WithProgress(output, "embedding (baseline)", progress =>
+                Embedders.EmbedBaseline(embedder, clips, batchSize, progress), linesWhenRedirected: true);
+            output.WriteLine($"baseline: {baselineEmbedding.Clips} clips, {baselineEmbedding.FromCache} from the cache, {baselineEmbedding.Embedded} embedded in {baselineEmbedding.Elapsed.TotalSeconds:F1} s");
+            var inputs = new RunInputs(commandLine, Path.GetFullPath(root!), version!, report)
+            {
+                Baseline = BaselineRun.Compute(baselineTable, settings, Embedders.BaselineVersion),
+            };
             if (cluster is null)
             {
                 Run(embedded, settings, folder, output, inputs);
@@ -184,6 +227,8 @@ public static class ExperimentCommand
     public sealed record RunInputs(string CommandLine, string Source, string? ModelVersion, EmbeddingCacheReport? Embedding)
     {
         public string Mode { get; init; } = "in-process";
+        /// <summary>The training-free baseline's offline run on the same clips, when the run is from audio with a model.</summary>
+        public BaselineRun? Baseline { get; init; }
     }
 
     /// <summary>Runs in-process and writes every output (atomically per file, after the whole run succeeded).</summary>
@@ -218,12 +263,13 @@ public static class ExperimentCommand
         ExperimentSummary.WriteResults(Path.Combine(outputFolder, "results.csv"), results);
         ExperimentSummary.WriteSummary(Path.Combine(outputFolder, "summary.csv"), summary);
         EvaluatorFiles.Write(outputFolder, outcomes, settings.Points.Count > 1);
+        inputs.Baseline?.Write(outputFolder);
         var figures = ExperimentFigures.Write(outputFolder, summary, settings);
         ExperimentReport.Write(outputFolder, results, summary, settings, new RunDescription(inputs.CommandLine, inputs.Source, inputs.ModelVersion, inputs.Embedding,
-            loop, inputs.Mode, computedRuns, figures));
-        SummaryTable.Print(Terminal.For(output), summary, table, settings);
+            loop, inputs.Mode, computedRuns, figures) { Baseline = inputs.Baseline });
+        SummaryTable.Print(Terminal.For(output), summary, table, settings, inputs.Baseline);
         output.WriteLine($"{results.Count} runs ({computedRuns} streams computed, {inputs.Mode}) in {loop.TotalSeconds:F1} s; "
-            + $"results.csv, summary.csv, table1.csv, report.md, {EvaluatorFiles.Folder}/ and {ExperimentFigures.Folder}/ in {Path.GetFullPath(outputFolder)}");
+            + $"results.csv, summary.csv, table1.csv, {(inputs.Baseline is null ? "" : BaselineRun.FileName + ", ")}report.md, {EvaluatorFiles.Folder}/ and {ExperimentFigures.Folder}/ in {Path.GetFullPath(outputFolder)}");
         return summary;
     }
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using AsdOrleans.Cli.Experiments;
 using AsdOrleans.Core.Experiments;
 using AsdOrleans.Core.Strategies;
 using Spectre.Console;
@@ -8,13 +9,13 @@ namespace AsdOrleans.Cli.Commands;
 /// <summary>Prints an experiment summary: the harmonic-mean table with 95% intervals, then AUC/pAUC per machine.</summary>
 public static class SummaryTable
 {
-    public static void Print(IAnsiConsole console, IReadOnlyList<SummaryRow> summary, EmbeddingTable table, ExperimentSettings settings)
+    public static void Print(IAnsiConsole console, IReadOnlyList<SummaryRow> summary, EmbeddingTable table, ExperimentSettings settings, BaselineRun? baseline = null)
     {
         foreach (var point in settings.Points)
-            Print(console, summary.Where(r => r.Point == point).ToList(), table, settings, settings.Points.Count > 1 ? $" ({point.Label})" : "");
+            Print(console, summary.Where(r => r.Point == point).ToList(), table, settings, settings.Points.Count > 1 ? $" ({point.Label})" : "", baseline);
     }
 
-    private static void Print(IAnsiConsole console, IReadOnlyList<SummaryRow> summary, EmbeddingTable table, ExperimentSettings settings, string suffix)
+    private static void Print(IAnsiConsole console, IReadOnlyList<SummaryRow> summary, EmbeddingTable table, ExperimentSettings settings, string suffix, BaselineRun? baseline)
     {
         var lookup = summary.ToDictionary(r => (r.Machine, r.Strategy, r.Budget, r.Metric));
         int machines = table.Machines.Count;
@@ -28,6 +29,11 @@ public static class SummaryTable
                 AddRow(hmean, strategy.ToName(), F(budget, "0.###"), Cell("auc"), Cell("pauc"), Cell("auc_source"), Cell("auc_target"),
                     Cell(ExperimentSummary.OfficialScore), F(lookup[(ExperimentSummary.HarmonicMeanMachine, strategy, budget, "realised_budget")].Mean, "0.000"));
             }
+        if (baseline is not null)
+        {
+            string Cell(string metric) => Interval(baseline[ExperimentSummary.HarmonicMeanMachine, metric]);
+            AddRow(hmean, Embedders.BaselineLabel, "0", Cell("auc"), Cell("pauc"), Cell("auc_source"), Cell("auc_target"), Cell(ExperimentSummary.OfficialScore), "0.000");
+        }
         console.Write(hmean);
 
         var perMachine = new Table().Title(Markup.Escape($"Per machine: mean AUC / pAUC over trials{suffix}")).Border(TableBorder.Simple);
@@ -43,6 +49,10 @@ public static class SummaryTable
                     cells.Add($"{F(lookup[(machine, strategy, budget, "auc")].Mean, "0.000")} / {F(lookup[(machine, strategy, budget, "pauc")].Mean, "0.000")}");
                 AddRow(perMachine, cells.ToArray());
             }
+        if (baseline is not null)
+            foreach (var machine in table.Machines)
+                AddRow(perMachine, [machine, Embedders.BaselineLabel, .. settings.Budgets.Select((b, i) => i == 0
+                    ? $"{F(baseline[machine, "auc"].Mean, "0.000")} / {F(baseline[machine, "pauc"].Mean, "0.000")} (b = 0)" : "")]);
         console.Write(perMachine);
     }
 

@@ -10,8 +10,8 @@ namespace AsdOrleans.Cli.Experiments;
 public sealed record EmbeddingCacheReport(int Clips, int FromCache, int Embedded, TimeSpan Elapsed);
 
 /// <summary>
-/// Embeddings of audio files, kept on disk by encoder model version and file content (SHA-256):
-/// <c>CACHE/&lt;model version&gt;/&lt;hash[0..2]&gt;/&lt;hash&gt;.f32</c>, a little-endian int32 dimension then the floats.
+/// Embeddings of audio files, kept on disk by embedder (an encoder model's version id, or the training-free baseline's
+/// settings id) and file content (SHA-256): <c>CACHE/&lt;model version&gt;/&lt;hash[0..2]&gt;/&lt;hash&gt;.f32</c>, a little-endian int32 dimension then the floats.
 /// A changed file or a different model finds no entry and is embedded again; nothing else is.
 /// </summary>
 public sealed class EmbeddingCache(string folder)
@@ -32,8 +32,27 @@ public sealed class EmbeddingCache(string folder)
     public (EmbeddingTable Table, EmbeddingCacheReport Report) Embed(IReadOnlyList<DcaseClip> clips, string modelPath, string device, int batchSize,
         Action<int, int> progress)
     {
-        var started = System.Diagnostics.Stopwatch.StartNew();
         string version = EncoderModel.ReadInfo(modelPath).VersionId;
+        return Embed(clips, version, () =>
+        {
+            var encoder = new ModelClipEmbedder(EmbedCommand.Load(modelPath, device));
+            if (encoder.Version != version)
+            {
+                encoder.Dispose();
+                throw new InvalidDataException($"{modelPath}: the model changed while it was read");
+            }
+            return encoder;
+        }, batchSize, progress);
+    }
+
+    /// <summary>
+    /// Embeddings of every clip in <paramref name="clips"/> order under the embedding function named
+    /// <paramref name="version"/>; <paramref name="open"/> is called only when something is missing.
+    /// </summary>
+    public (EmbeddingTable Table, EmbeddingCacheReport Report) Embed(IReadOnlyList<DcaseClip> clips, string version, Func<IClipEmbedder> open, int batchSize,
+        Action<int, int> progress)
+    {
+        var started = System.Diagnostics.Stopwatch.StartNew();
         var hashes = new string[clips.Count];
         Parallel.For(0, clips.Count, i => hashes[i] = ContentHash(clips[i].Path));
         var embeddings = new float[clips.Count][];
@@ -45,9 +64,7 @@ public sealed class EmbeddingCache(string folder)
         }
         if (missing.Count > 0)
         {
-            using var encoder = EmbedCommand.Load(modelPath, device);
-            if (encoder.VersionId != version)
-                throw new InvalidDataException($"{modelPath}: the model changed while it was read");
+            using var encoder = open();
             for (int start = 0; start < missing.Count; start += batchSize)
             {
                 var batch = missing.Skip(start).Take(batchSize).ToList();

@@ -9,7 +9,11 @@ namespace AsdOrleans.Cli.Experiments;
 
 /// <summary>How a run came about, for report.md.</summary>
 public sealed record RunDescription(string CommandLine, string Source, string? ModelVersion, EmbeddingCacheReport? Embedding,
-    TimeSpan Loop, string Mode, int ComputedRuns, IReadOnlyList<string> Figures);
+    TimeSpan Loop, string Mode, int ComputedRuns, IReadOnlyList<string> Figures)
+{
+    /// <summary>The training-free baseline's offline run on the same clips, shown beside the model's (issue 11).</summary>
+    public BaselineRun? Baseline { get; init; }
+}
 
 /// <summary>
 /// report.md (settings, exact command, the Table 1 analogue, harmonic-mean and per-machine tables, the sweeps and the
@@ -56,7 +60,25 @@ public static class ExperimentReport
         foreach (var machine in machines.Append(ExperimentSummary.HarmonicMeanMachine))
             md.AppendLine($"| {(machine == ExperimentSummary.HarmonicMeanMachine ? "harmonic mean" : machine)} | "
                 + string.Join(" | ", TableOneMetrics.Select(m => Interval(lookup[(point0, machine, offline.Strategy, offline.Budget, m.Metric)]))) + " |");
-        md.AppendLine().AppendLine("(also in table1.csv; the offline model does not depend on γ, α, w or v)").AppendLine();
+        if (run.Baseline is { } baseline)
+            md.AppendLine($"| {Embedders.BaselineLabel}, harmonic mean | "
+                + string.Join(" | ", TableOneMetrics.Select(m => Interval(baseline[ExperimentSummary.HarmonicMeanMachine, m.Metric]))) + " |");
+        md.AppendLine().AppendLine(run.Baseline is null
+            ? "(also in table1.csv; the offline model does not depend on γ, α, w or v)"
+            : "(the model's rows also in table1.csv, the baseline's in baseline.csv; the offline model does not depend on γ, α, w or v)").AppendLine();
+        if (run.Baseline is { } b0)
+        {
+            md.AppendLine($"### {Embedders.BaselineLabel}").AppendLine();
+            md.AppendLine("The same clips, enrollment settings and trials, embedded without training: per clip the mean and standard deviation over time")
+              .AppendLine($"of a 128-band log-mel spectrogram (1024-point FFT, hop 512), standardised per machine on its training clips ({b0.Version}).")
+              .AppendLine("Offline (b = 0). Also in baseline.csv.").AppendLine();
+            md.AppendLine("| machine type | " + string.Join(" | ", TableOneMetrics.Select(m => m.Label)) + " |");
+            md.AppendLine("|---|" + string.Concat(TableOneMetrics.Select(_ => "---|")));
+            foreach (var machine in machines.Append(ExperimentSummary.HarmonicMeanMachine))
+                md.AppendLine($"| {(machine == ExperimentSummary.HarmonicMeanMachine ? "harmonic mean" : machine)} | "
+                    + string.Join(" | ", TableOneMetrics.Select(m => Interval(b0[machine, m.Metric]))) + " |");
+            md.AppendLine();
+        }
 
         foreach (var point in settings.Points)
         {
@@ -70,6 +92,11 @@ public static class ExperimentReport
                     md.AppendLine($"| {strategy.ToName()} | {F(budget)} | {Cell("auc")} | {Cell("pauc")} | {Cell("auc_source")} | {Cell("auc_target")} | "
                         + $"{Cell(ExperimentSummary.OfficialScore)} | {M(lookup[(point, ExperimentSummary.HarmonicMeanMachine, strategy, budget, "realised_budget")].Mean)} |");
                 }
+            if (run.Baseline is { } b1)
+            {
+                string Cell(string metric) => Interval(b1[ExperimentSummary.HarmonicMeanMachine, metric]);
+                md.AppendLine($"| {Embedders.BaselineLabel} | 0 | {Cell("auc")} | {Cell("pauc")} | {Cell("auc_source")} | {Cell("auc_target")} | {Cell(ExperimentSummary.OfficialScore)} | 0.000 |");
+            }
             md.AppendLine();
             md.AppendLine($"## Per machine type: AUC / pAUC{suffix}").AppendLine();
             md.AppendLine("| machine type | strategy | " + string.Join(" | ", settings.Budgets.Select(b => "b = " + F(b))) + " |");
@@ -107,6 +134,8 @@ public static class ExperimentReport
         md.AppendLine("- `results.csv`: one row per machine type × strategy × budget × sweep point × trial.");
         md.AppendLine("- `summary.csv`: mean and 95% interval per machine type (and `hmean`) × strategy × budget × sweep point × metric.");
         md.AppendLine("- `table1.csv`: the offline model (Table 1 analogue).");
+        if (run.Baseline is not null)
+            md.AppendLine($"- `{BaselineRun.FileName}`: the training-free baseline's offline run, in table1.csv's columns plus the official score.");
         md.AppendLine($"- `{EvaluatorFiles.Folder}/`: per trial the official evaluator's `anomaly_score_*` and `decision_result_*` files and, in "
             + $"`{EvaluatorFiles.Folder}/{EvaluatorFiles.GroundTruthFolder}/`, the ground truth in its layout. Score one trial with");
         md.AppendLine($"  `asd metrics --dcase {EvaluatorFiles.Folder}/…/trial_00 --ground-truth {EvaluatorFiles.Folder}/{EvaluatorFiles.GroundTruthFolder}`.");

@@ -1,0 +1,65 @@
+using System.Globalization;
+using System.Text;
+using AsdOrleans.Core.Experiments;
+using AsdOrleans.Core.Io;
+using AsdOrleans.Core.Strategies;
+
+namespace AsdOrleans.Cli.Experiments;
+
+/// <summary>
+/// The training-free baseline's offline run (issue 11), reported beside the model's as DCASE reports carry their
+/// baseline: the same clips, machines, trials, seed and enrollment settings, strategy none at b = 0, on the baseline's
+/// per-machine standardised embeddings. Written to baseline.csv (table1.csv's columns) and shown as
+/// "baseline (training-free)" rows in the printed summary and report.md; results.csv, summary.csv and table1.csv hold the
+/// model's rows only, as before.
+/// </summary>
+public sealed class BaselineRun
+{
+    public const string FileName = "baseline.csv";
+    public static readonly string[] Metrics = ["auc_source", "auc_target", "auc", "pauc", ExperimentSummary.OfficialScore];
+
+    private readonly Dictionary<(string Machine, string Metric), SummaryRow> _rows;
+
+    private BaselineRun(IReadOnlyList<SummaryRow> rows, string version)
+    {
+        Rows = rows;
+        Version = version;
+        _rows = rows.ToDictionary(r => (r.Machine, r.Metric));
+    }
+
+    /// <summary>The summary rows: per machine type and "hmean", strategy none, budget 0.</summary>
+    public IReadOnlyList<SummaryRow> Rows { get; }
+    /// <summary>The baseline's settings id.</summary>
+    public string Version { get; }
+
+    public SummaryRow this[string machine, string metric] => _rows[(machine, metric)];
+    public bool Has(string machine, string metric) => _rows.ContainsKey((machine, metric));
+
+    /// <summary>Runs the offline protocol of <paramref name="settings"/> (its first sweep point) on the baseline table.</summary>
+    public static BaselineRun Compute(EmbeddingTable standardised, ExperimentSettings settings, string version)
+    {
+        var offline = settings with
+        {
+            Strategies = [QueryStrategyKind.None], Budgets = [0],
+            Method = settings.Points[0].Apply(settings.Method), Gammas = null, Alphas = null, Windows = null, RandomShares = null,
+        };
+        var results = PrequentialExperiment.Run(standardised, offline);
+        return new BaselineRun(ExperimentSummary.Summarise(results), version);
+    }
+
+    /// <summary>baseline.csv: machine,metric,trials,mean,ci95_low,ci95_high (table1.csv's columns, plus the official score).</summary>
+    public void Write(string runFolder)
+    {
+        var b = new StringBuilder("machine,metric,trials,mean,ci95_low,ci95_high\n");
+        var machines = Rows.Select(r => r.Machine).Where(m => m != ExperimentSummary.HarmonicMeanMachine).Distinct().Order(StringComparer.Ordinal);
+        foreach (var machine in machines.Append(ExperimentSummary.HarmonicMeanMachine))
+            foreach (var metric in Metrics.Where(m => Has(machine, m)))
+            {
+                var r = this[machine, metric];
+                b.AppendJoin(',', machine, metric, r.Trials, R(r.Mean), R(r.Ci95Low), R(r.Ci95High)).Append('\n');
+            }
+        AtomicFile.WriteAllText(Path.Combine(runFolder, FileName), b.ToString());
+    }
+
+    private static string R(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,84 @@
+using AsdOrleans.Cli.Commands;
+using AsdOrleans.Core.Data;
+using AsdOrleans.Core.Experiments;
+using AsdOrleans.Core.Features;
+using AsdOrleans.Encoder;
+
+namespace AsdOrleans.Cli.Experiments;
+
+/// <summary>Turns decoded 16 kHz clips into embeddings; <see cref="EmbeddingCache"/> keys its entries by <see cref="Version"/>.</summary>
+public interface IClipEmbedder : IDisposable
+{
+    /// <summary>Names the embedding function: a trained model's version id, or the baseline's settings id.</summary>
+    string Version { get; }
+    float[][] Embed(float[][] samples);
+}
+
+/// <summary>A trained encoder model (`--embedder model --model FILE`).</summary>
+public sealed class ModelClipEmbedder(EncoderModel model) : IClipEmbedder
+{
+    public string Version => model.VersionId;
+    public float[][] Embed(float[][] samples) => model.Embed(samples);
+    public void Dispose() => model.Dispose();
+}
+
+/// <summary>The training-free spectral-statistics baseline (`--embedder baseline`): log-mel mean and std per clip, clips in parallel.</summary>
+public sealed class BaselineClipEmbedder(SpectralStatisticsSettings? settings = null) : IClipEmbedder
+{
+    private readonly SpectralStatisticsEmbedder _embedder = new(settings);
+
+    public string Version => _embedder.Id;
+    public float[][] Embed(float[][] samples)
+    {
+        var embeddings = new float[samples.Length][];
+        Parallel.For(0, samples.Length, i => embeddings[i] = _embedder.Embed(samples[i]));
+        return embeddings;
+    }
+    public void Dispose() { }
+}
+
+/// <summary>The `--embedder` names and what the baseline needs around its embedder.</summary>
+public static class Embedders
+{
+    public const string Model = "model";
+    public const string Baseline = "baseline";
+    public const string Description = "model (a trained encoder, --model) or baseline (training-free log-mel mean/std, standardised per machine on its training clips)";
+    public const string BaselineLabel = "baseline (training-free)";
+
+    public static string Parse(string? name) => name switch
+    {
+        null or Model => Model,
+        Baseline => Baseline,
+        _ => throw new UsageException($"--embedder: '{name}' is neither '{Model}' nor '{Baseline}'"),
+    };
+
+    public static string BaselineVersion => SpectralStatisticsSettings.Default.Id;
+
+    /// <summary>
+    /// Moves, per machine, the first <paramref name="source"/> source-normal and first <paramref name="target"/>
+    /// target-normal test clips (by file name, i.e. by index) into the training split: the protocol for a data set that
+    /// has test clips only (e.g. the real valve clips: 20 + 4 enrolled, the other 176 streamed). Anomalous clips never move.
+    /// </summary>
+    public static IReadOnlyList<DcaseClip> EnrollFromTest(IReadOnlyList<DcaseClip> clips, int source, int target)
+    {
+        var moved = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var machine in clips.Where(c => c.IsTest).GroupBy(AudioData.MachineName, StringComparer.Ordinal))
+        {
+            foreach (var (isTarget, count) in new[] { (false, source), (true, target) })
+            {
+                var normals = machine.Where(c => c.IsAnomaly == false && c.IsTarget == isTarget).OrderBy(c => c.FileName, StringComparer.Ordinal).ToList();
+                if (normals.Count < count)
+                    throw new UsageException($"--enroll-from-test: machine '{machine.Key}' has {normals.Count} {(isTarget ? "target" : "source")}-domain normal test clips, fewer than {count}");
+                foreach (var c in normals.Take(count)) moved.Add(c.Path);
+            }
+        }
+        return clips.Select(c => moved.Contains(c.Path) ? c with { IsTest = false } : c).ToList();
+    }
+
+    /// <summary>The baseline's table: embedded (cached) and standardised per machine on its training clips.</summary>
+    public static (EmbeddingTable Table, EmbeddingCacheReport Report) EmbedBaseline(EmbeddingCache cache, IReadOnlyList<DcaseClip> clips, int batchSize, Action<int, int> progress)
+    {
+        var (raw, report) = cache.Embed(clips, BaselineVersion, () => new BaselineClipEmbedder(), batchSize, progress);
+        return (EmbeddingStandardization.PerMachine(raw), report);
+    }
+}
