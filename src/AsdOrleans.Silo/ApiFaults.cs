@@ -72,7 +72,8 @@ public static class ApiFaults
                 case SiloUnavailableException or OrleansMessageRejectionException or ConnectionFailedException
                     or RedisConnectionException or TimeoutException or InconsistentStateException or MachineStateUnavailableException:
                     return new("The cluster is unavailable", e, 5);
-                case SqliteException or IOException or UnauthorizedAccessException:
+                case SqliteException or IOException or UnauthorizedAccessException
+                    or Orleans.Persistence.Redis.RedisStorageException or AsdOrleans.Grains.Storage.SqliteGrainStorageException:
                     return new("Storage is unavailable", e, 30);
                 case UnavailableExceptionFallbackException fallback when FallbackTypes.Any(t => fallback.ExceptionType?.EndsWith(t, StringComparison.Ordinal) == true):
                     return new("The cluster or its storage is unavailable", e, 5);
@@ -81,7 +82,7 @@ public static class ApiFaults
         return null;
     }
 
-    private static readonly string[] FallbackTypes = ["RedisConnectionException", "RedisTimeoutException", "SqliteException", "IOException", "TimeoutException"];
+    private static readonly string[] FallbackTypes = ["RedisConnectionException", "RedisTimeoutException", "RedisStorageException", "SqliteException", "SqliteGrainStorageException", "IOException", "TimeoutException"];
 
     private static IEnumerable<Exception> Chain(Exception? e)
     {

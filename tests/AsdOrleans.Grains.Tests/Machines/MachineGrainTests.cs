@@ -74,7 +74,7 @@ public sealed class MachineGrainTests(MachineClusterFixture fixture) : IClassFix
         Assert.Equal(1, again.AnomalySetSize);
 
         var before = await grain.GetStatus();
-        Assert.Contains("already labelled anomalous", (await Assert.ThrowsAsync<ArgumentException>(() => grain.SubmitLabel("c1", ClipLabelValue.Normal))).Message);
+        Assert.Contains("already labelled anomalous", (await Assert.ThrowsAsync<LabelConflictException>(() => grain.SubmitLabel("c1", ClipLabelValue.Normal))).Message);
         Assert.Contains("no label request for clip 'nope'", (await Assert.ThrowsAsync<ArgumentException>(() => grain.SubmitLabel("nope", ClipLabelValue.Normal))).Message);
         Assert.Equal(before, await grain.GetStatus());
         Assert.Empty(await grain.GetPendingLabelRequests(10));
