@@ -25,7 +25,9 @@ public static class SiloWebSurface
                 document.Info.Title = "AsdOrleans silo HTTP API";
                 document.Info.Description = "Anomalous sound detection with stream-based active learning. Every /api endpoint needs an "
                     + $"{ApiKeys.Header} header holding a key of the role its description names (device, labeller, operator; "
-                    + "operator keys also pass labeller checks). Errors are RFC 9457 problem details.";
+                    + "operator keys also pass labeller checks; a missing or unknown key is 401, a key without the role 403). Keys and "
+                    + "body limits (413) are checked before a body is read. Errors are RFC 9457 problem details; 503 with Retry-After "
+                    + "means a cluster or storage fault of the silo: retry the same request.";
                 document.Components ??= new OpenApiComponents();
                 document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
                 document.Components.SecuritySchemes[ApiKeyScheme] = new OpenApiSecurityScheme
