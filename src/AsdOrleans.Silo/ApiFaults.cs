@@ -34,8 +34,7 @@ internal sealed class ApiExceptionHandler(IProblemDetailsService problems, ILogg
         }
         else
         {
-            logger.LogError(exception, "{Method} {Path} failed", http.Request.Method, http.Request.Path);
-            return false; // the default handler answers 500 with a problem document
+            return false; // the exception handler middleware logs it and answers 500 with a problem document
         }
         http.Response.StatusCode = status;
         return await problems.TryWriteAsync(new ProblemDetailsContext
