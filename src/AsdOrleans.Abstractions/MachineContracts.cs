@@ -35,14 +35,15 @@ public sealed record ClipSubmission(
     [property: Id(2)] string ModelVersion,
     [property: Id(3)] string? AudioReference = null);
 
-/// <summary>The machine's answer for one clip (DESIGN §2, Flow).</summary>
+/// <summary>The machine's answer for one clip (DESIGN §2, Flow); <see cref="Repeated"/> when it answers a retry of a clip it already had.</summary>
 [GenerateSerializer, Immutable]
 public sealed record ClipVerdict(
     [property: Id(0)] string ClipId,
     [property: Id(1)] double Score,
     [property: Id(2)] bool Anomalous,
     [property: Id(3)] bool LabelRequested,
-    [property: Id(4)] long ClipIndex);
+    [property: Id(4)] long ClipIndex,
+    [property: Id(5)] bool Repeated = false);
 
 public enum ClipLabelValue { Normal = 0, Anomalous = 1 }
 

@@ -26,6 +26,10 @@ public sealed class LabelRequestExpiryOptions
 public interface IClipAudioRemover
 {
     void Remove(string machineId, string clipId);
+
+    /// <summary>Removes this machine's stored audio older than <paramref name="olderThan"/> that no pending request
+    /// points at: audio whose removal failed, or whose clip's fate a failed write left unknown.</summary>
+    void RemoveOrphans(string machineId, IReadOnlySet<string> pendingClipIds, TimeSpan olderThan) { }
 }
 
 /// <summary>The expiry rule over a machine's persisted state, in plain code (no Orleans calls).</summary>

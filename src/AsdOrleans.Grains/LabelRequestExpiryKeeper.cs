@@ -51,6 +51,22 @@ internal sealed class LabelRequestExpiryKeeper(
         }
     }
 
+    /// <summary>Audio younger than this may belong to a clip still on its way to the grain (stored before the call).</summary>
+    public static readonly TimeSpan OrphanedAudioAge = TimeSpan.FromHours(1);
+
+    /// <summary>Sweeps stored audio no pending request points at (on activation and on reminder ticks); a failure is logged.</summary>
+    public void RemoveOrphanedAudio()
+    {
+        try
+        {
+            _audio?.RemoveOrphans(machineId, state().Pending.Keys.ToHashSet(), OrphanedAudioAge);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            logger.LogWarning(e, "machine {Machine}: could not sweep orphaned clip audio", machineId);
+        }
+    }
+
     /// <summary>Registers the reminder when requests are pending and it is not, removes it when none are. A failure is
     /// logged, not thrown: the caller's change is already persisted, and the next call or activation tries again.</summary>
     public async Task SyncReminder()
@@ -88,6 +104,7 @@ internal sealed class LabelRequestExpiryKeeper(
     {
         _reminderRegistered = true;
         await ExpireDue();
+        RemoveOrphanedAudio();
         await SyncReminder();
     }
 }

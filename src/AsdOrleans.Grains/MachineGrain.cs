@@ -28,6 +28,8 @@ public sealed class MachineGrain(
 
     private MachineModel? _model;
     private bool _dirty;
+    /// <summary>Set when a write failed: memory then holds changes nobody acknowledged, which must never be written.</summary>
+    private bool _discarded;
     private LabelRequestExpiryKeeper? _expiry;
     private MachineEventPublisher? _events;
 
@@ -46,6 +48,7 @@ public sealed class MachineGrain(
         this.RegisterGrainTimer(FlushIfDirty, FlushInterval, FlushInterval);
         await Expiry.ExpireDue();
         await Expiry.SyncReminder();
+        Expiry.RemoveOrphanedAudio();
     }
 
     public Task ReceiveReminder(string reminderName, TickStatus status)
@@ -98,7 +101,7 @@ public sealed class MachineGrain(
         var model = RequireEnrolled();
         RequireValidClipId(clip.ClipId);
         if (state.State.RecentVerdicts.TryGetValue(clip.ClipId, out var earlier))
-            return earlier; // a retry of a recent clip: same answer, counted once
+            return earlier with { Repeated = true }; // a retry of a recent clip: same answer, counted once
         if (state.State.Pending.ContainsKey(clip.ClipId) || state.State.Answered.ContainsKey(clip.ClipId) || state.State.Expired.ContainsKey(clip.ClipId))
             throw new ArgumentException($"machine {MachineId}: clip id '{clip.ClipId}' was already used");
         if (clip.ModelVersion != model.ModelVersion)
@@ -137,7 +140,7 @@ public sealed class MachineGrain(
         if (state.State.Answered.TryGetValue(clipId ?? "", out var earlier))
         {
             if (earlier != label)
-                throw new ArgumentException($"machine {MachineId}: clip '{clipId}' was already labelled {earlier.ToString().ToLowerInvariant()}");
+                throw new LabelConflictException($"machine {MachineId}: clip '{clipId}' was already labelled {earlier.ToString().ToLowerInvariant()}");
             return Receipt(clipId!, label, alreadyApplied: true);
         }
         await Expiry.ExpireDue();
@@ -175,11 +178,15 @@ public sealed class MachineGrain(
     }
 
     /// <summary>
-    /// Applies <paramref name="change"/> and writes the state. If the write fails, the grain deactivates, so the
-    /// next call reloads what storage holds instead of running on in-memory changes nobody acknowledged.
+    /// Applies <paramref name="change"/> and writes the state. If the write fails, this activation is discarded: it
+    /// writes nothing more (not even its deactivation flush) and deactivates, so the next call reloads what storage
+    /// holds (which, after a timed-out write that landed after all, includes the change) instead of running on, or
+    /// later persisting, in-memory changes nobody acknowledged.
     /// </summary>
     private async Task Persist(Action<MachineGrainState> change)
     {
+        if (_discarded)
+            throw new MachineStateUnavailableException($"machine {MachineId} is reloading its state after a failed write; retry");
         change(state.State);
         if (_model is not null && state.State.Model is null)
             state.State.Model = _model.Serialize();
@@ -188,8 +195,10 @@ public sealed class MachineGrain(
             await state.WriteStateAsync();
             _dirty = false;
         }
-        catch
+        catch (Exception e)
         {
+            _discarded = true;
+            logger.LogWarning(e, "machine {Machine}: writing its state failed; the activation is discarded and reloads from storage", MachineId);
             DeactivateOnIdle();
             throw;
         }
@@ -197,7 +206,7 @@ public sealed class MachineGrain(
 
     private async Task FlushIfDirty(CancellationToken cancellation)
     {
-        if (!_dirty || _model is null)
+        if (!_dirty || _model is null || _discarded)
             return;
         await Persist(s => s.Model = _model.Serialize());
     }

@@ -6,14 +6,19 @@ namespace AsdOrleans.Silo;
 
 public enum ApiRole { Device, Labeller, Operator }
 
+/// <summary>What a key is worth for a role: 401 when missing or unknown, 403 when it belongs to another role.</summary>
+public enum KeyCheck { Allowed, Unauthenticated, WrongRole }
+
 /// <summary>Checks X-Api-Key against the configured keys of a role, in constant time.</summary>
 public sealed class ApiKeys(IOptions<SiloOptions> options)
 {
     public const string Header = "X-Api-Key";
 
-    public bool Allows(string? key, ApiRole role)
+    public bool Allows(string? key, ApiRole role) => Check(key, role) == KeyCheck.Allowed;
+
+    public KeyCheck Check(string? key, ApiRole role)
     {
-        if (string.IsNullOrEmpty(key)) return false;
+        if (string.IsNullOrEmpty(key)) return KeyCheck.Unauthenticated;
         var keys = options.Value.ApiKeys;
         IEnumerable<string> accepted = role switch
         {
@@ -21,32 +26,28 @@ public sealed class ApiKeys(IOptions<SiloOptions> options)
             ApiRole.Labeller => keys.Labeller.Concat(keys.Operator),
             _ => keys.Operator,
         };
+        if (Matches(key, accepted)) return KeyCheck.Allowed;
+        return Matches(key, keys.Device.Concat(keys.Labeller).Concat(keys.Operator)) ? KeyCheck.WrongRole : KeyCheck.Unauthenticated;
+    }
+
+    private static bool Matches(string key, IEnumerable<string> candidates)
+    {
         var given = Encoding.UTF8.GetBytes(key);
         bool match = false;
-        foreach (var candidate in accepted)
+        foreach (var candidate in candidates)
             match |= CryptographicOperations.FixedTimeEquals(given, Encoding.UTF8.GetBytes(candidate));
         return match;
     }
 }
 
-/// <summary>Endpoint metadata: the role an endpoint's X-Api-Key must have (read by the OpenAPI document).</summary>
+/// <summary>Endpoint metadata: the role an endpoint's X-Api-Key must have (checked by <see cref="RequestGate"/>, read by the OpenAPI document).</summary>
 public sealed record RequiredApiRole(ApiRole Role);
 
 public static class ApiKeyEndpointExtensions
 {
-    /// <summary>401 without a key, 403 with a key of another role.</summary>
+    /// <summary>401 without a key or with an unknown one, 403 with a key of another role; checked before the body is read.</summary>
     public static TBuilder RequireRole<TBuilder>(this TBuilder builder, ApiRole role) where TBuilder : IEndpointConventionBuilder
-        => builder.WithMetadata(new RequiredApiRole(role), Problem(StatusCodes.Status401Unauthorized), Problem(StatusCodes.Status403Forbidden))
-            .AddEndpointFilter(async (context, next) =>
-        {
-            var keys = context.HttpContext.RequestServices.GetRequiredService<ApiKeys>();
-            string? key = context.HttpContext.Request.Headers[ApiKeys.Header];
-            if (string.IsNullOrEmpty(key))
-                return Results.Problem($"missing {ApiKeys.Header} header", statusCode: StatusCodes.Status401Unauthorized);
-            if (!keys.Allows(key, role))
-                return Results.Problem($"this key does not have the {role.ToString().ToLowerInvariant()} role", statusCode: StatusCodes.Status403Forbidden);
-            return await next(context);
-        });
+        => builder.WithMetadata(new RequiredApiRole(role), Problem(StatusCodes.Status401Unauthorized), Problem(StatusCodes.Status403Forbidden));
 
     /// <summary>Declares a problem-details response of an endpoint for the OpenAPI document.</summary>
     public static ProducesResponseTypeMetadata Problem(int status)

@@ -2,23 +2,72 @@ using Microsoft.Extensions.Options;
 
 namespace AsdOrleans.Silo;
 
-/// <summary>Queried clips' audio, kept on disk until labelled: DataDirectory/clips/&lt;machine&gt;/&lt;clip&gt;.wav.</summary>
-public sealed class ClipAudioStore(IOptions<SiloOptions> options)
+/// <summary>
+/// Queried clips' audio, kept on disk until labelled: DataDirectory/clips/&lt;machine&gt;/&lt;clip&gt;.wav. A file is
+/// written only for a clip that passed validation, never over an existing one; once its machine keeps the clip as a
+/// label request, the machine grain is the one that removes it (labelled, expired, re-enrolled, or swept as an orphan).
+/// </summary>
+public sealed class ClipAudioStore(IOptions<SiloOptions> options, ILogger<ClipAudioStore> logger)
 {
-    private string Root => Path.Combine(Path.GetFullPath(options.Value.DataDirectory), "clips");
+    private const string TempMarker = ".tmp-";
+
+    public string Root => Path.Combine(Path.GetFullPath(options.Value.DataDirectory), "clips");
 
     /// <summary>Machine and clip ids are validated before they get here, so they are safe path segments.</summary>
     public string PathOf(string machineId, string clipId) => Path.Combine(Root, machineId, clipId + ".wav");
 
-    public async Task<string> SaveAsync(string machineId, string clipId, byte[] wav, CancellationToken cancellation)
+    public bool HasFolderFor(string machineId) => Directory.Exists(Path.Combine(Root, machineId));
+
+    /// <summary>Stores a clip's audio unless the clip already has some: false leaves the existing file untouched.</summary>
+    public async Task<bool> SaveIfAbsentAsync(string machineId, string clipId, byte[] wav, CancellationToken cancellation)
     {
         string path = PathOf(machineId, clipId);
+        if (File.Exists(path)) return false;
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        string temp = path + ".tmp-" + Guid.NewGuid().ToString("N");
+        string temp = path + TempMarker + Guid.NewGuid().ToString("N");
         await File.WriteAllBytesAsync(temp, wav, cancellation);
-        File.Move(temp, path, overwrite: true);
-        return path;
+        try
+        {
+            File.Move(temp, path, overwrite: false);
+            return true;
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            File.Delete(temp); // a concurrent retry of the same clip stored it first
+            return false;
+        }
     }
 
     public void Delete(string machineId, string clipId) => File.Delete(PathOf(machineId, clipId));
+
+    /// <summary>Best-effort removal: a failure is logged with its cause, and the machine's orphan sweep retries it.</summary>
+    public void TryDelete(string machineId, string clipId)
+    {
+        try
+        {
+            Delete(machineId, clipId);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            logger.LogWarning(e, "could not remove the audio of clip {Clip} of machine {Machine}; the machine's orphan sweep retries", clipId, machineId);
+        }
+    }
+
+    /// <summary>Removes the machine's audio files (and abandoned temporary files) older than <paramref name="olderThan"/> that no pending request points at.</summary>
+    public void RemoveOrphans(string machineId, IReadOnlySet<string> pendingClipIds, TimeSpan olderThan)
+    {
+        var folder = new DirectoryInfo(Path.Combine(Root, machineId));
+        if (!folder.Exists) return;
+        var cutoff = DateTime.UtcNow - olderThan;
+        foreach (var file in folder.EnumerateFiles())
+        {
+            bool temporary = file.Name.Contains(TempMarker, StringComparison.Ordinal);
+            bool orphan = temporary || (file.Extension == ".wav" && !pendingClipIds.Contains(Path.GetFileNameWithoutExtension(file.Name)));
+            if (orphan && file.LastWriteTimeUtc < cutoff)
+            {
+                file.Delete();
+                logger.LogInformation("removed orphaned audio {File} of machine {Machine}", file.Name, machineId);
+            }
+        }
+    }
 }

@@ -13,20 +13,14 @@ public static class MachineApi
 
     public static void Map(WebApplication app)
     {
-        app.MapGet("/healthz", () => Results.Ok(new { status = "ok" }));
-        app.MapGet("/readyz", async (IClusterClient client) =>
-        {
-            await client.GetGrain<IMachineRegistryGrain>(0).List();
-            return Results.Ok(new { status = "ready" });
-        });
-
+        var limits = app.Services.GetRequiredService<IOptions<SiloOptions>>().Value;
         var api = app.MapGroup("/api");
         api.MapPut("/machines/{id}", (string id, MachineSettings settings, IClusterClient client) => Guarded(id, async () =>
         {
             var status = await client.GetGrain<IMachineGrain>(id).Configure(settings);
             await client.GetGrain<IMachineRegistryGrain>(0).Register(id);
             return Results.Ok(status);
-        })).RequireRole(ApiRole.Operator).Produces<MachineStatus>()
+        })).RequireRole(ApiRole.Operator).LimitBody(RequestGate.DefaultBodyLimit).Produces<MachineStatus>()
             .ProducesProblem(400).ProducesProblem(409).ProducesProblem(503);
 
         api.MapGet("/machines", async (IClusterClient client) =>
@@ -45,16 +39,24 @@ public static class MachineApi
             var status = await client.GetGrain<IMachineGrain>(id).Enroll(request);
             await client.GetGrain<IMachineRegistryGrain>(0).Register(id);
             return Results.Ok(status);
-        })).RequireRole(ApiRole.Operator).Produces<MachineStatus>()
+        })).RequireRole(ApiRole.Operator).LimitBody(limits.MaxEnrollmentJsonBytes).Produces<MachineStatus>()
             .ProducesProblem(400).ProducesProblem(409).ProducesProblem(503);
 
         // Enrollment from training audio: multipart parts named "source" or "target", each a WAV; the silo's
         // encoder embeds them, so the machine's model version is the silo's.
-        api.MapPost("/machines/{id}/enrollment/audio", (string id, HttpRequest request, IClusterClient client) => Guarded(id, async () =>
+        api.MapPost("/machines/{id}/enrollment/audio", (string id, HttpRequest request, IClusterClient client, CancellationToken cancellation) => Guarded(id, async () =>
         {
             if (!request.HasFormContentType)
                 return Results.Problem("send the training clips as multipart/form-data parts named source or target", statusCode: StatusCodes.Status415UnsupportedMediaType);
-            var form = await request.ReadFormAsync();
+            IFormCollection form;
+            try
+            {
+                form = await request.ReadFormAsync(cancellation);
+            }
+            catch (Exception e) when (e is InvalidDataException || (e is IOException and not BadHttpRequestException))
+            {
+                return Results.Problem($"the multipart body is malformed: {e.Message}", statusCode: StatusCodes.Status400BadRequest);
+            }
             if (form.Files.Count == 0)
                 throw new ArgumentException("no training clips in the request");
             var worker = client.GetGrain<IEncoderWorkerGrain>(0);
@@ -75,7 +77,7 @@ public static class MachineApi
             var status = await client.GetGrain<IMachineGrain>(id).Enroll(enrollment);
             await client.GetGrain<IMachineRegistryGrain>(0).Register(id);
             return Results.Ok(status);
-        })).RequireRole(ApiRole.Operator).DisableAntiforgery().Produces<MachineStatus>().WithMetadata(RawRequestBody.TrainingWavs)
+        })).RequireRole(ApiRole.Operator).LimitBody(limits.MaxEnrollmentAudioBytes).DisableAntiforgery().Produces<MachineStatus>().WithMetadata(RawRequestBody.TrainingWavs)
             .ProducesProblem(400).ProducesProblem(409).ProducesProblem(415).ProducesProblem(503);
 
         api.MapPost("/machines/{id}/clips", (string id, string? clipId, HttpRequest request, IClusterClient client, ClipAudioStore audio,
@@ -88,21 +90,31 @@ public static class MachineApi
             var wav = await ReadLimited(request, options.Value.MaxClipBytes, cancellation);
             if (wav is null)
                 return Results.Problem($"the clip is larger than {options.Value.MaxClipBytes} bytes", statusCode: StatusCodes.Status413PayloadTooLarge);
-            // The audio is stored first, so a label request never points at missing audio; it is dropped when not needed.
-            string path = await audio.SaveAsync(id, clipId, wav, cancellation);
+            // Bad audio is refused here, before anything is stored.
+            var embedded = await client.GetGrain<IEncoderWorkerGrain>(0).Embed(wav, $"{id}/{clipId}");
+            var machine = client.GetGrain<IMachineGrain>(id);
+            // Audio folders exist for enrolled machines only: a device key cannot make folders for invented ids.
+            if (!audio.HasFolderFor(id) && !(await machine.GetStatus()).Enrolled)
+                throw new InvalidOperationException($"machine {id} is not enrolled yet: enroll it from training clips first");
+            // Stored before the machine sees the clip, so a label request never points at missing audio; never over
+            // the audio of an earlier clip with this id.
+            bool stored = await audio.SaveIfAbsentAsync(id, clipId, wav, cancellation);
+            ClipVerdict verdict;
             try
             {
-                var verdict = await client.GetGrain<IEncoderWorkerGrain>(0).Ingest(id, clipId, wav, path);
-                if (!verdict.LabelRequested) audio.Delete(id, clipId);
-                return Results.Ok(new ClipResponse(verdict.ClipId, verdict.Score, verdict.Anomalous, verdict.LabelRequested));
+                verdict = await machine.ProcessClip(new ClipSubmission(clipId, embedded.Embedding, embedded.ModelVersion, audio.PathOf(id, clipId)));
             }
-            catch
+            catch (Exception e) when (stored && e is ArgumentException or InvalidOperationException)
             {
-                audio.Delete(id, clipId);
+                audio.TryDelete(id, clipId); // refused: the machine changed nothing, so nothing points at this file
                 throw;
             }
-        })).RequireRole(ApiRole.Device).Produces<ClipResponse>().WithMetadata(RawRequestBody.Wav)
-            .ProducesProblem(400).ProducesProblem(409).ProducesProblem(413).ProducesProblem(415).ProducesProblem(503);
+            // Other failures leave the file: a timed-out write may have landed after all; if not, the machine's orphan sweep removes it.
+            if (stored && (!verdict.LabelRequested || verdict.Repeated))
+                audio.TryDelete(id, clipId); // not asked for, or a retry: the original clip's audio (if any) is the one kept
+            return Results.Ok(new ClipResponse(verdict.ClipId, verdict.Score, verdict.Anomalous, verdict.LabelRequested));
+        })).RequireRole(ApiRole.Device).LimitBody(limits.MaxClipBytes).Produces<ClipResponse>().WithMetadata(RawRequestBody.Wav)
+            .ProducesProblem(400).ProducesProblem(409).ProducesProblem(415).ProducesProblem(503);
 
         api.MapGet("/label-requests", async (string? machine, int? limit, IClusterClient client) =>
         {
@@ -126,7 +138,7 @@ public static class MachineApi
         })).RequireRole(ApiRole.Labeller).Produces(200, contentType: "audio/wav")
             .ProducesProblem(400).ProducesProblem(404);
 
-        api.MapPost("/machines/{id}/clips/{clipId}/label", (string id, string clipId, LabelBody body, IClusterClient client, ClipAudioStore audio) => Guarded(id, async () =>
+        api.MapPost("/machines/{id}/clips/{clipId}/label", (string id, string clipId, LabelBody body, IClusterClient client) => Guarded(id, async () =>
         {
             RequireSafeId(clipId, "clip id");
             var label = body.Label?.Trim().ToLowerInvariant() switch
@@ -135,14 +147,16 @@ public static class MachineApi
                 "anomalous" or "anomaly" => ClipLabelValue.Anomalous,
                 _ => throw new ArgumentException($"label must be \"normal\" or \"anomalous\", got \"{body.Label}\""),
             };
-            var receipt = await client.GetGrain<IMachineGrain>(id).SubmitLabel(clipId, label);
-            audio.Delete(id, clipId); // labelled: the audio has served its purpose
-            return Results.Ok(receipt);
-        })).RequireRole(ApiRole.Labeller).Produces<LabelReceipt>()
-            .ProducesProblem(400).ProducesProblem(409).ProducesProblem(503);
+            // The machine removes the clip's audio once the label is stored (best effort: a failure is logged and swept later).
+            return Results.Ok(await client.GetGrain<IMachineGrain>(id).SubmitLabel(clipId, label));
+        })).RequireRole(ApiRole.Labeller).LimitBody(RequestGate.DefaultBodyLimit).Produces<LabelReceipt>()
+            .ProducesProblem(400).ProducesProblem(409).ProducesProblem(410).ProducesProblem(503);
     }
 
-    /// <summary>Bad input → 400, a label for an expired request → 410 and an unenrolled machine → 409, as problem details; the grain changed nothing.</summary>
+    /// <summary>
+    /// Bad input → 400, a label for an expired request → 410, a conflicting label or an unenrolled machine → 409, as
+    /// problem details; the grain changed nothing. Faults of ours go on to <see cref="ApiExceptionHandler"/> (503/500).
+    /// </summary>
     private static async Task<IResult> Guarded(string machineId, Func<Task<IResult>> action)
     {
         if (!EmbeddingTable.IsValidMachineName(machineId))
@@ -154,6 +168,10 @@ public static class MachineApi
         catch (LabelRequestExpiredException e)
         {
             return Results.Problem(e.Message, statusCode: StatusCodes.Status410Gone);
+        }
+        catch (LabelConflictException e)
+        {
+            return Results.Problem(e.Message, statusCode: StatusCodes.Status409Conflict);
         }
         catch (ArgumentException e)
         {

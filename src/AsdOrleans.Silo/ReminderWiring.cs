@@ -36,5 +36,7 @@ public static class ReminderWiring
     private sealed class StoredClipAudioRemover(ClipAudioStore store) : IClipAudioRemover
     {
         public void Remove(string machineId, string clipId) => store.Delete(machineId, clipId);
+
+        public void RemoveOrphans(string machineId, IReadOnlySet<string> pendingClipIds, TimeSpan olderThan) => store.RemoveOrphans(machineId, pendingClipIds, olderThan);
     }
 }

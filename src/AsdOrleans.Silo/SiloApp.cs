@@ -66,9 +66,17 @@ public static class SiloApp
         builder.Services.AddSingleton<ApiKeys>();
         builder.Services.AddSingleton<ClipAudioStore>();
         builder.Services.AddProblemDetails();
-        // Enrollment uploads all training clips at once (a DCASE machine: 1,000 clips × 10 s ≈ 320 MB).
-        builder.Services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(f => f.MultipartBodyLengthLimit = 1L << 30);
-        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 1L << 30);
+        builder.Services.AddExceptionHandler<ApiExceptionHandler>();
+        // Binding failures throw BadHttpRequestException (the handler answers a problem document saying what was wrong).
+        builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(r => r.ThrowOnBadRequest = true);
+        builder.Services.AddSiloHealthChecks(options);
+        // Body limits are per endpoint (RequestGate); Kestrel's default is the small one, so unknown routes read little.
+        builder.Services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(f => f.MultipartBodyLengthLimit = options.MaxEnrollmentAudioBytes);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Limits.MaxRequestBodySize = RequestGate.DefaultBodyLimit;
+            k.Limits.MaxRequestLineSize = RequestGate.KestrelRequestLineLimit;
+        });
         // A machine's microphone sends mono (DESIGN §2 lists stereo as bad input): more channels are refused, not
         // averaged. Other sample rates are resampled to 16 kHz.
         builder.Services.AddAsdEncoder(e =>
@@ -111,11 +119,17 @@ public static class SiloApp
             silo.AddMachineEventStreams();
             // A backlog of clips waiting for the encoder is normal (an enrollment sends a machine's whole training
             // set at once: 210 × 10 s clips took 35 s at width 16 on 2 cores), so calls may take minutes.
+            // This bounds a call to a silo that is gone but not yet declared dead as well: those fail sooner, with
+            // connection errors (ConnectionOptions.OpenConnectionTimeout, 5 s per attempt), answered 503 (ApiFaults).
             silo.Configure<Orleans.Configuration.SiloMessagingOptions>(m => m.ResponseTimeout = TimeSpan.FromMinutes(5));
             silo.AddAsdSiloRoles(options.Roles).AddDashboard();
         });
         var app = builder.Build();
         app.UseExceptionHandler();
+        app.UseStatusCodePages(); // a 4xx the framework answers with an empty body (404, 405, 415 …) gets a problem document
+        app.UseRouting();
+        app.UseRequestGate();
+        app.MapSiloHealthChecks();
         MachineApi.Map(app);
         ClusterApi.Map(app);
         app.MapAsdWebSurface();

@@ -30,6 +30,10 @@ public sealed class SiloOptions
     public string AdvertisedAddress { get; set; } = "";
     /// <summary>Largest accepted clip upload.</summary>
     public long MaxClipBytes { get; set; } = 16L << 20;
+    /// <summary>Largest JSON enrollment (embeddings): 1,000 clips × 256 dimensions as JSON is about 3 MB.</summary>
+    public long MaxEnrollmentJsonBytes { get; set; } = 32L << 20;
+    /// <summary>Largest multipart enrollment from training audio (a DCASE machine: 1,000 clips × 10 s ≈ 320 MB).</summary>
+    public long MaxEnrollmentAudioBytes { get; set; } = 1L << 30;
 }
 
 /// <summary>API keys per role; a key grants its role only (operators also pass labeller checks).</summary>

@@ -18,7 +18,6 @@ public static class SiloWebSurface
     /// <summary>Services for the OpenAPI document (the dashboard's are added on the silo builder: AddDashboard).</summary>
     public static WebApplicationBuilder AddAsdWebSurface(this WebApplicationBuilder builder)
     {
-        builder.Services.AddExceptionHandler<MissingRoleHandler>();
         builder.Services.AddOpenApi(options =>
         {
             options.AddDocumentTransformer((document, _, _) =>
@@ -26,7 +25,9 @@ public static class SiloWebSurface
                 document.Info.Title = "AsdOrleans silo HTTP API";
                 document.Info.Description = "Anomalous sound detection with stream-based active learning. Every /api endpoint needs an "
                     + $"{ApiKeys.Header} header holding a key of the role its description names (device, labeller, operator; "
-                    + "operator keys also pass labeller checks). Errors are RFC 9457 problem details.";
+                    + "operator keys also pass labeller checks; a missing or unknown key is 401, a key without the role 403). Keys and "
+                    + "body limits (413) are checked before a body is read. Errors are RFC 9457 problem details; 503 with Retry-After "
+                    + "means a cluster or storage fault of the silo: retry the same request.";
                 document.Components ??= new OpenApiComponents();
                 document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
                 document.Components.SecuritySchemes[ApiKeyScheme] = new OpenApiSecurityScheme
@@ -67,8 +68,8 @@ public static class SiloWebSurface
                 return DashboardAccessRule.Decide(http.Connection.RemoteIpAddress, http.Request.Headers[ApiKeys.Header], keys) switch
                 {
                     DashboardAccess.Allowed => await next(context),
-                    DashboardAccess.NoKey => Results.Problem(
-                        $"the dashboard answers loopback clients, or others with an operator key in the {ApiKeys.Header} header",
+                    DashboardAccess.Unauthenticated => Results.Problem(
+                        $"the dashboard answers loopback clients, or others with a known operator key in the {ApiKeys.Header} header",
                         statusCode: StatusCodes.Status401Unauthorized),
                     _ => Results.Problem("the dashboard needs a key with the operator role", statusCode: StatusCodes.Status403Forbidden),
                 };
@@ -77,48 +78,21 @@ public static class SiloWebSurface
     }
 }
 
-/// <summary>A grain whose role no active silo has: 503 with what to start, instead of a bare 500.</summary>
-internal sealed class MissingRoleHandler(IProblemDetailsService problems) : Microsoft.AspNetCore.Diagnostics.IExceptionHandler
-{
-    public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken cancellation)
-    {
-        var missing = Chain(exception).OfType<AsdOrleans.Grains.Placement.NoSiloWithRoleException>().FirstOrDefault();
-        if (missing is null) return false;
-        http.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-        http.Response.Headers.RetryAfter = "30";
-        return await problems.TryWriteAsync(new ProblemDetailsContext
-        {
-            HttpContext = http,
-            Exception = exception,
-            ProblemDetails = { Status = StatusCodes.Status503ServiceUnavailable, Title = "No silo with the needed role", Detail = missing.Message },
-        });
-    }
-
-    private static IEnumerable<Exception> Chain(Exception? e)
-    {
-        for (; e is not null; e = e.InnerException)
-        {
-            if (e is AggregateException aggregate)
-                foreach (var inner in aggregate.InnerExceptions.SelectMany(Chain)) yield return inner;
-            yield return e;
-        }
-    }
-}
-
 /// <summary>
 /// Who may see the dashboard: a client on this machine (an SSH tunnel, a local browser), or anyone presenting an
 /// operator key. The client address is the TCP peer's: behind a reverse proxy on the same host every request
 /// would look local, so such a proxy must require its own authentication (or inject the operator key).
 /// </summary>
-public enum DashboardAccess { Allowed, NoKey, WrongKey }
+public enum DashboardAccess { Allowed, Unauthenticated, WrongRole }
 
 public static class DashboardAccessRule
 {
     public static DashboardAccess Decide(IPAddress? client, string? key, ApiKeys keys)
     {
-        if (keys.Allows(key, ApiRole.Operator)) return DashboardAccess.Allowed;
+        var check = keys.Check(key, ApiRole.Operator);
+        if (check == KeyCheck.Allowed) return DashboardAccess.Allowed;
         if (client is not null && IPAddress.IsLoopback(client.IsIPv4MappedToIPv6 ? client.MapToIPv4() : client)) return DashboardAccess.Allowed;
-        return string.IsNullOrEmpty(key) ? DashboardAccess.NoKey : DashboardAccess.WrongKey;
+        return check == KeyCheck.Unauthenticated ? DashboardAccess.Unauthenticated : DashboardAccess.WrongRole;
     }
 }
 

@@ -97,7 +97,7 @@ public sealed class AsdClusterClientTests(EmbeddedSiloFixture silo) : IClassFixt
         Assert.Equal(before, await Client.GetStatusAsync(machine) with { Settings = before.Settings });
 
         Assert.False((await Client.SubmitLabelAsync(machine, "c-1", ClipLabelValue.Normal)).AlreadyApplied);
-        var conflicting = await Assert.ThrowsAsync<ArgumentException>(() => Client.SubmitLabelAsync(machine, "c-1", ClipLabelValue.Anomalous));
+        var conflicting = await Assert.ThrowsAsync<LabelConflictException>(() => Client.SubmitLabelAsync(machine, "c-1", ClipLabelValue.Anomalous));
         Assert.Contains("already labelled normal", conflicting.Message);
         Assert.Equal(before.NormalLabels + 1, (await Client.GetStatusAsync(machine)).NormalLabels);
     }

@@ -159,7 +159,8 @@ public sealed class LabelRequestExpiryTests : IDisposable
                 new EnrollmentRequest(Enumerable.Range(0, 30).Select(i => new EnrollmentClip(Vector(), i % 10 == 0)).ToList(), "enc-redis")));
             // This silo has no encoder: the stored audio and the embedded clip go in as the ingest endpoint would.
             var store = app.Services.GetRequiredService<ClipAudioStore>();
-            string audio = await store.SaveAsync(machine, "c-1", [1, 2, 3, 4], CancellationToken.None);
+            Assert.True(await store.SaveIfAbsentAsync(machine, "c-1", [1, 2, 3, 4], CancellationToken.None));
+            string audio = store.PathOf(machine, "c-1");
             var grain = app.Services.GetRequiredService<IClusterClient>().GetGrain<IMachineGrain>(machine);
             Assert.True((await grain.ProcessClip(new ClipSubmission("c-1", Vector(), "enc-redis", audio))).LabelRequested);
 

@@ -47,6 +47,35 @@ public sealed class SiloFixture : IAsyncLifetime
         Http.BaseAddress = address;
     }
 
+    public static readonly SynthPlan Plan = SynthPlan.Create(new SynthSettings { MachineTypes = 1, SourceTrain = 12, TargetTrain = 2, Test = 8, Seconds = 1, Seed = 3 });
+    public static byte[] Wav(ClipSpec c) => WavEncoder.EncodeMono16(ClipSynthesizer.Render(c), 16_000);
+    public static byte[] TestWav(int index) => Wav(Plan.Clips.Where(c => c.Split == SynthSplit.Test).ElementAt(index));
+
+    public async Task<HttpResponseMessage> Send(HttpMethod method, string path, string? key, HttpContent? content = null)
+    {
+        using var request = new HttpRequestMessage(method, path) { Content = content };
+        if (key is not null) request.Headers.Add("X-Api-Key", key);
+        return await Http.SendAsync(request);
+    }
+
+    public static ByteArrayContent WavContent(byte[] wav)
+    {
+        var content = new ByteArrayContent(wav);
+        content.Headers.ContentType = new MediaTypeHeaderValue("audio/wav");
+        return content;
+    }
+
+    /// <summary>Configures <paramref name="machine"/> and enrolls it from the plan's training clips, over HTTP.</summary>
+    public async Task Enroll(string machine, MachineSettings settings)
+    {
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Put, $"/api/machines/{machine}", OperatorKey, JsonContent.Create(settings))).StatusCode);
+        var train = Plan.Clips.Where(c => c.Split == SynthSplit.Train).ToList();
+        var embeddings = Model.Embed(train.Select(c => ClipSynthesizer.Render(c)).ToList());
+        var request = new EnrollmentRequest(embeddings.Select((e, i) => new EnrollmentClip(e, train[i].Domain == SynthDomain.Target)).ToList(), Model.VersionId);
+        var response = await Send(HttpMethod.Post, $"/api/machines/{machine}/enrollment", OperatorKey, JsonContent.Create(request));
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _app.StopAsync();
@@ -60,32 +89,11 @@ public sealed class SiloFixture : IAsyncLifetime
 
 public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
 {
-    private static readonly SynthPlan Plan = SynthPlan.Create(new SynthSettings { MachineTypes = 1, SourceTrain = 12, TargetTrain = 2, Test = 8, Seconds = 1, Seed = 3 });
-    private static byte[] Wav(ClipSpec c) => WavEncoder.EncodeMono16(ClipSynthesizer.Render(c), 16_000);
-
-    private async Task<HttpResponseMessage> Send(HttpMethod method, string path, string? key, HttpContent? content = null)
-    {
-        using var request = new HttpRequestMessage(method, path) { Content = content };
-        if (key is not null) request.Headers.Add("X-Api-Key", key);
-        return await silo.Http.SendAsync(request);
-    }
-
-    private static ByteArrayContent WavContent(byte[] wav)
-    {
-        var content = new ByteArrayContent(wav);
-        content.Headers.ContentType = new MediaTypeHeaderValue("audio/wav");
-        return content;
-    }
-
-    private async Task Enroll(string machine, MachineSettings settings)
-    {
-        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Put, $"/api/machines/{machine}", SiloFixture.OperatorKey, JsonContent.Create(settings))).StatusCode);
-        var train = Plan.Clips.Where(c => c.Split == SynthSplit.Train).ToList();
-        var embeddings = silo.Model.Embed(train.Select(c => ClipSynthesizer.Render(c)).ToList());
-        var request = new EnrollmentRequest(embeddings.Select((e, i) => new EnrollmentClip(e, train[i].Domain == SynthDomain.Target)).ToList(), silo.Model.VersionId);
-        var response = await Send(HttpMethod.Post, $"/api/machines/{machine}/enrollment", SiloFixture.OperatorKey, JsonContent.Create(request));
-        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
-    }
+    private static SynthPlan Plan => SiloFixture.Plan;
+    private static byte[] Wav(ClipSpec c) => SiloFixture.Wav(c);
+    private Task<HttpResponseMessage> Send(HttpMethod method, string path, string? key, HttpContent? content = null) => silo.Send(method, path, key, content);
+    private static ByteArrayContent WavContent(byte[] wav) => SiloFixture.WavContent(wav);
+    private Task Enroll(string machine, MachineSettings settings) => silo.Enroll(machine, settings);
 
     private async Task<JsonElement> Status(string machine)
         => JsonDocument.Parse(await (await Send(HttpMethod.Get, $"/api/machines/{machine}", SiloFixture.LabellerKey)).Content.ReadAsStringAsync()).RootElement;
@@ -98,7 +106,7 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         static JsonContent Settings() => JsonContent.Create(new MachineSettings());
         Assert.Equal(HttpStatusCode.Unauthorized, (await Send(HttpMethod.Put, "/api/machines/roles.m1", null, Settings())).StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await Send(HttpMethod.Put, "/api/machines/roles.m1", SiloFixture.DeviceKey, Settings())).StatusCode);
-        Assert.Equal(HttpStatusCode.Forbidden, (await Send(HttpMethod.Put, "/api/machines/roles.m1", "wrong", Settings())).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Send(HttpMethod.Put, "/api/machines/roles.m1", "wrong", Settings())).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Put, "/api/machines/roles.m1", SiloFixture.OperatorKey, Settings())).StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await Send(HttpMethod.Get, "/api/label-requests", SiloFixture.DeviceKey)).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Get, "/api/label-requests", SiloFixture.OperatorKey)).StatusCode);

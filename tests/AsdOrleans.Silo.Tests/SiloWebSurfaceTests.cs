@@ -100,7 +100,7 @@ public sealed class SiloWebSurfaceTests(WebSurfaceFixture silo) : IClassFixture<
         Assert.Equal("application/problem+json", keyless.Content.Headers.ContentType?.MediaType);
         Assert.Equal(HttpStatusCode.Unauthorized, (await Get(remote, "/dashboard/")).StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await Get(remote, "/dashboard/DashboardCounters", WebSurfaceFixture.DeviceKey)).StatusCode);
-        Assert.Equal(HttpStatusCode.Forbidden, (await Get(remote, "/dashboard/DashboardCounters", "not-a-key")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Get(remote, "/dashboard/DashboardCounters", "not-a-key")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await Get(remote, "/dashboard/DashboardCounters", WebSurfaceFixture.OperatorKey)).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await Get(remote, "/dashboard/", WebSurfaceFixture.OperatorKey)).StatusCode);
     }
@@ -114,12 +114,12 @@ public sealed class SiloWebSurfaceTests(WebSurfaceFixture silo) : IClassFixture<
         foreach (var remote in new[] { "192.0.2.7", "10.1.2.3", "2001:db8::5", "::ffff:192.0.2.7" })
         {
             var address = IPAddress.Parse(remote);
-            Assert.Equal(DashboardAccess.NoKey, DashboardAccessRule.Decide(address, null, keys));
-            Assert.Equal(DashboardAccess.NoKey, DashboardAccessRule.Decide(address, "", keys));
-            Assert.Equal(DashboardAccess.WrongKey, DashboardAccessRule.Decide(address, WebSurfaceFixture.DeviceKey, keys));
+            Assert.Equal(DashboardAccess.Unauthenticated, DashboardAccessRule.Decide(address, null, keys));
+            Assert.Equal(DashboardAccess.Unauthenticated, DashboardAccessRule.Decide(address, "", keys));
+            Assert.Equal(DashboardAccess.WrongRole, DashboardAccessRule.Decide(address, WebSurfaceFixture.DeviceKey, keys));
             Assert.Equal(DashboardAccess.Allowed, DashboardAccessRule.Decide(address, WebSurfaceFixture.OperatorKey, keys));
         }
-        Assert.Equal(DashboardAccess.NoKey, DashboardAccessRule.Decide(null, null, keys));
+        Assert.Equal(DashboardAccess.Unauthenticated, DashboardAccessRule.Decide(null, null, keys));
     }
 
     [Fact]

@@ -9,18 +9,20 @@ public sealed class RedisServer : IAsyncDisposable
 {
     private readonly Process _process;
     public string Directory { get; }
+    public int Port { get; }
     /// <summary>StackExchange.Redis connection string, as `asd silo --cluster` takes it.</summary>
     public string Connection { get; }
 
-    private RedisServer(Process process, string directory, string connection) => (_process, Directory, Connection) = (process, directory, connection);
+    private RedisServer(Process process, string directory, int port, string connection) => (_process, Directory, Port, Connection) = (process, directory, port, connection);
 
     /// <param name="durable">false starts Redis as Debian's default configuration does: no append-only file.</param>
-    public static async Task<RedisServer> StartAsync(string directory, bool durable = true)
+    /// <param name="port">A port to reuse (a restart of a stopped server over its own folder); default a free one.</param>
+    public static async Task<RedisServer> StartAsync(string directory, bool durable = true, int? port = null)
     {
-        int port = AsdOrleans.Silo.SiloApp.FreeLoopbackPort();
+        port ??= AsdOrleans.Silo.SiloApp.FreeLoopbackPort();
         string[] persistence = durable ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"];
         var start = new ProcessStartInfo("redis-server",
-            ["--port", port.ToString(), "--bind", "127.0.0.1", "--dir", directory, .. persistence, "--save", ""])
+            ["--port", port.Value.ToString(), "--bind", "127.0.0.1", "--dir", directory, .. persistence, "--save", ""])
         { RedirectStandardOutput = true, RedirectStandardError = true };
         Process process;
         try
@@ -33,14 +35,19 @@ public sealed class RedisServer : IAsyncDisposable
         }
         for (int i = 0; i < 100; i++)
         {
-            try { using var client = new TcpClient(); await client.ConnectAsync(IPAddress.Loopback, port); break; }
+            try { using var client = new TcpClient(); await client.ConnectAsync(IPAddress.Loopback, port.Value); break; }
             catch (SocketException) { await Task.Delay(50); }
         }
-        return new RedisServer(process, directory, $"127.0.0.1:{port},abortConnect=false");
+        return new RedisServer(process, directory, port.Value, $"127.0.0.1:{port},abortConnect=false");
     }
 
+    private bool _stopped;
+
+    /// <summary>Kills the server (as a crash would); a second call does nothing.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (_stopped) return;
+        _stopped = true;
         _process.Kill();
         await _process.WaitForExitAsync();
         _process.Dispose();

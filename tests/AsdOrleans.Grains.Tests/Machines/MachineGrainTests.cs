@@ -74,7 +74,7 @@ public sealed class MachineGrainTests(MachineClusterFixture fixture) : IClassFix
         Assert.Equal(1, again.AnomalySetSize);
 
         var before = await grain.GetStatus();
-        Assert.Contains("already labelled anomalous", (await Assert.ThrowsAsync<ArgumentException>(() => grain.SubmitLabel("c1", ClipLabelValue.Normal))).Message);
+        Assert.Contains("already labelled anomalous", (await Assert.ThrowsAsync<LabelConflictException>(() => grain.SubmitLabel("c1", ClipLabelValue.Normal))).Message);
         Assert.Contains("no label request for clip 'nope'", (await Assert.ThrowsAsync<ArgumentException>(() => grain.SubmitLabel("nope", ClipLabelValue.Normal))).Message);
         Assert.Equal(before, await grain.GetStatus());
         Assert.Empty(await grain.GetPendingLabelRequests(10));
@@ -86,7 +86,7 @@ public sealed class MachineGrainTests(MachineClusterFixture fixture) : IClassFix
         var grain = await Enrolled("bad-input.machine", new MachineSettings { Seed = 2 });
         var original = await grain.ProcessClip(new ClipSubmission("ok-1", Test[0].Embedding, Model));
         var before = await grain.GetStatus();
-        Assert.Equal(original, await grain.ProcessClip(new ClipSubmission("ok-1", Test[0].Embedding, Model))); // a retry
+        Assert.Equal(original with { Repeated = true }, await grain.ProcessClip(new ClipSubmission("ok-1", Test[0].Embedding, Model))); // a retry: same answer, marked
         Assert.Equal(before, await grain.GetStatus());
 
         var nan = (float[])Test[1].Embedding.Clone();

@@ -1,0 +1,95 @@
+using AsdOrleans.Abstractions;
+using AsdOrleans.Grains.Placement;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.Data.Sqlite;
+using Orleans.Runtime;
+using Orleans.Runtime.Messaging;
+using Orleans.Serialization;
+using Orleans.Storage;
+using StackExchange.Redis;
+
+namespace AsdOrleans.Silo;
+
+/// <summary>
+/// Exceptions that reach the top of a request: a request the framework could not bind is the client's 4xx; a
+/// cluster or storage fault is ours, logged with its cause and answered 503 with Retry-After (the request changed
+/// nothing acknowledged, so retrying it is safe); anything else stays a logged 500.
+/// </summary>
+internal sealed class ApiExceptionHandler(IProblemDetailsService problems, ILogger<ApiExceptionHandler> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken cancellation)
+    {
+        int status;
+        string title, detail;
+        if (exception is BadHttpRequestException bad)
+        {
+            (status, title, detail) = (bad.StatusCode, "Bad request", BindingDetail(bad));
+            logger.LogDebug(exception, "refused {Method} {Path}: {Status}", http.Request.Method, http.Request.Path, status);
+        }
+        else if (ApiFaults.Classify(exception) is { } fault)
+        {
+            (status, title, detail) = (StatusCodes.Status503ServiceUnavailable, fault.Title, fault.Cause.Message);
+            http.Response.Headers.RetryAfter = fault.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            logger.LogWarning(exception, "{Method} {Path} answered 503 ({Title})", http.Request.Method, http.Request.Path, fault.Title);
+        }
+        else
+        {
+            return false; // the exception handler middleware logs it and answers 500 with a problem document
+        }
+        http.Response.StatusCode = status;
+        return await problems.TryWriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = http,
+            Exception = exception,
+            ProblemDetails = { Status = status, Title = title, Detail = detail },
+        });
+    }
+
+    /// <summary>The framework's message names the parameter; the JSON reader's (inner) says what was wrong with it.</summary>
+    private static string BindingDetail(BadHttpRequestException e)
+        => e.InnerException is { } inner ? $"{e.Message} {inner.Message}" : e.Message;
+}
+
+/// <summary>A fault of ours that a retry may get past, and how long to wait before it.</summary>
+public sealed record TransientFault(string Title, Exception Cause, int RetryAfterSeconds);
+
+public static class ApiFaults
+{
+    /// <summary>
+    /// Cluster faults (a silo not yet declared dead, rejected or timed-out messages, Redis unreachable) and storage
+    /// faults (disk full or read-only, SQLite busy, full or read-only); null for anything else. Exceptions of types a
+    /// silo could not load arrive as Orleans' fallback exception and are matched by type name.
+    /// </summary>
+    public static TransientFault? Classify(Exception exception)
+    {
+        foreach (var e in Chain(exception))
+        {
+            switch (e)
+            {
+                case NoSiloWithRoleException:
+                    return new("No silo with the needed role", e, 30);
+                case SiloUnavailableException or OrleansMessageRejectionException or ConnectionFailedException
+                    or RedisConnectionException or TimeoutException or InconsistentStateException or MachineStateUnavailableException:
+                    return new("The cluster is unavailable", e, 5);
+                case SqliteException or IOException or UnauthorizedAccessException
+                    or Orleans.Persistence.Redis.RedisStorageException or AsdOrleans.Grains.Storage.SqliteGrainStorageException:
+                    return new("Storage is unavailable", e, 30);
+                case UnavailableExceptionFallbackException fallback when FallbackTypes.Any(t => fallback.ExceptionType?.EndsWith(t, StringComparison.Ordinal) == true):
+                    return new("The cluster or its storage is unavailable", e, 5);
+            }
+        }
+        return null;
+    }
+
+    private static readonly string[] FallbackTypes = ["RedisConnectionException", "RedisTimeoutException", "RedisStorageException", "SqliteException", "SqliteGrainStorageException", "IOException", "TimeoutException"];
+
+    private static IEnumerable<Exception> Chain(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+        {
+            yield return e;
+            if (e is AggregateException aggregate)
+                foreach (var inner in aggregate.InnerExceptions.SelectMany(Chain)) yield return inner;
+        }
+    }
+}

@@ -1,0 +1,69 @@
+using Microsoft.AspNetCore.Http.Features;
+
+namespace AsdOrleans.Silo;
+
+/// <summary>Endpoint metadata: the largest request body the endpoint accepts (413 beyond it).</summary>
+public sealed record RequestBodyLimit(long Bytes);
+
+/// <summary>
+/// What every request passes before its endpoint runs, so that nothing reads, buffers or parses a body first: the
+/// request target's length (414), the API key (401/403) and the endpoint's body limit (413), each refused as a
+/// problem document.
+/// </summary>
+public static class RequestGate
+{
+    /// <summary>Bodies of endpoints that declare no limit (settings, labels): small JSON documents.</summary>
+    public const long DefaultBodyLimit = 64 * 1024;
+    /// <summary>Longest path and query answered (Kestrel's own, larger limit answers 414 without a body).</summary>
+    public const int MaxRequestTargetLength = 8 * 1024;
+    /// <summary>Kestrel's request-line limit, above <see cref="MaxRequestTargetLength"/> so that the gate answers first.</summary>
+    public const int KestrelRequestLineLimit = 64 * 1024;
+
+    public static TBuilder LimitBody<TBuilder>(this TBuilder builder, long bytes) where TBuilder : IEndpointConventionBuilder
+        => builder.WithMetadata(new RequestBodyLimit(bytes), ApiKeyEndpointExtensions.Problem(StatusCodes.Status413PayloadTooLarge));
+
+    public static IApplicationBuilder UseRequestGate(this IApplicationBuilder app) => app.Use(async (http, next) =>
+    {
+        var request = http.Request;
+        if (request.Path.Value?.Length + request.QueryString.Value?.Length > MaxRequestTargetLength)
+        {
+            await Refuse(http, StatusCodes.Status414UriTooLong, $"the request target is longer than {MaxRequestTargetLength} characters");
+            return;
+        }
+        var endpoint = http.GetEndpoint();
+        if (endpoint?.Metadata.GetMetadata<RequiredApiRole>() is { } required)
+        {
+            var check = http.RequestServices.GetRequiredService<ApiKeys>().Check(request.Headers[ApiKeys.Header], required.Role);
+            if (check != KeyCheck.Allowed)
+            {
+                await (check == KeyCheck.Unauthenticated
+                    ? Refuse(http, StatusCodes.Status401Unauthorized, $"missing or unknown {ApiKeys.Header} header")
+                    : Refuse(http, StatusCodes.Status403Forbidden, $"this key does not have the {required.Role.ToString().ToLowerInvariant()} role"));
+                return;
+            }
+        }
+        long limit = endpoint?.Metadata.GetMetadata<RequestBodyLimit>()?.Bytes ?? DefaultBodyLimit;
+        if (request.ContentLength > limit)
+        {
+            await Refuse(http, StatusCodes.Status413PayloadTooLarge, $"the body is larger than this endpoint's limit of {limit} bytes");
+            return;
+        }
+        // A body without Content-Length is cut off by Kestrel at the limit (BadHttpRequestException 413).
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
+            size.MaxRequestBodySize = limit;
+        await next(http);
+    });
+
+    private static async Task Refuse(HttpContext http, int status, string detail)
+    {
+        http.Response.StatusCode = status;
+        // An unread body is not drained (that would read it after all): the connection closes after this answer.
+        if (http.Request.ContentLength > 0 || http.Request.Headers.TransferEncoding.Count > 0)
+            http.Response.Headers.Connection = "close";
+        await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = http,
+            ProblemDetails = { Status = status, Detail = detail },
+        });
+    }
+}

@@ -1,0 +1,142 @@
+using System.Text.Json;
+using AsdOrleans.Abstractions;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace AsdOrleans.Silo;
+
+/// <summary>
+/// /healthz: the process answers (liveness, no checks). /readyz: this silo can take work, so 503 while the data
+/// directory cannot be written, its grain state store (SQLite embedded, Redis in a cluster) cannot take a write,
+/// or the cluster does not answer.
+/// </summary>
+public static class SiloHealthChecks
+{
+    private static readonly TimeSpan CheckTimeout = TimeSpan.FromSeconds(5);
+
+    public static void AddSiloHealthChecks(this IServiceCollection services, SiloOptions options)
+    {
+        var checks = services.AddHealthChecks()
+            .AddCheck<DataDirectoryCheck>("data-directory", timeout: CheckTimeout)
+            .AddCheck<ClusterCheck>("cluster", timeout: CheckTimeout);
+        if (string.IsNullOrWhiteSpace(options.Redis))
+            checks.AddCheck<SqliteCheck>("sqlite", timeout: CheckTimeout);
+        else
+        {
+            services.AddSingleton<RedisCheck>();
+            checks.AddCheck<RedisCheck>("redis", timeout: CheckTimeout);
+        }
+    }
+
+    public static void MapSiloHealthChecks(this WebApplication app)
+    {
+        app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = Write });
+        app.MapHealthChecks("/readyz", new HealthCheckOptions { ResponseWriter = Write });
+    }
+
+    private static Task Write(HttpContext http, HealthReport report)
+    {
+        http.Response.ContentType = "application/json";
+        if (report.Status == HealthStatus.Unhealthy) http.Response.Headers.RetryAfter = "10";
+        return http.Response.WriteAsync(JsonSerializer.Serialize(new
+        {
+            status = report.Status == HealthStatus.Healthy ? "ok" : report.Status.ToString().ToLowerInvariant(),
+            checks = report.Entries.ToDictionary(e => e.Key, e => new { status = e.Value.Status.ToString().ToLowerInvariant(), description = e.Value.Description ?? e.Value.Exception?.Message }),
+        }));
+    }
+
+    /// <summary>Writes, flushes and deletes a probe file in the data directory and in the clip audio folder.</summary>
+    private sealed class DataDirectoryCheck(IOptions<SiloOptions> options, ClipAudioStore audio) : IHealthCheck
+    {
+        public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellation)
+        {
+            foreach (var folder in new[] { Path.GetFullPath(options.Value.DataDirectory), audio.Root })
+            {
+                string probe = Path.Combine(folder, ".ready-probe-" + Guid.NewGuid().ToString("N"));
+                try
+                {
+                    Directory.CreateDirectory(folder);
+                    await using (var file = new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.WriteThrough))
+                        await file.WriteAsync(new byte[4096], cancellation);
+                    File.Delete(probe);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    return HealthCheckResult.Unhealthy($"{folder} cannot be written: {e.Message}", e);
+                }
+            }
+            return HealthCheckResult.Healthy();
+        }
+    }
+
+    /// <summary>Takes SQLite's write lock on the grain database and lets go (fails when it is read-only or locked).</summary>
+    private sealed class SqliteCheck(IOptions<SiloOptions> options) : IHealthCheck
+    {
+        public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellation)
+        {
+            string path = Path.Combine(Path.GetFullPath(options.Value.DataDirectory), "grains.db");
+            try
+            {
+                await using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWrite, DefaultTimeout = 2 }.ToString());
+                await connection.OpenAsync(cancellation);
+                await using var command = connection.CreateCommand();
+                command.CommandText = "BEGIN IMMEDIATE; ROLLBACK;";
+                await command.ExecuteNonQueryAsync(cancellation);
+                return HealthCheckResult.Healthy();
+            }
+            catch (SqliteException e)
+            {
+                return HealthCheckResult.Unhealthy($"{path}: {e.Message}", e);
+            }
+        }
+    }
+
+    /// <summary>PINGs Redis over one connection kept for the checks.</summary>
+    private sealed class RedisCheck(IOptions<SiloOptions> options) : IHealthCheck, IDisposable
+    {
+        private readonly Lazy<Task<ConnectionMultiplexer>> _redis = new(() =>
+        {
+            var configuration = ConfigurationOptions.Parse(options.Value.Redis!);
+            configuration.AbortOnConnectFail = false;
+            return ConnectionMultiplexer.ConnectAsync(configuration);
+        });
+
+        public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellation)
+        {
+            try
+            {
+                await (await _redis.Value).GetDatabase().PingAsync();
+                return HealthCheckResult.Healthy();
+            }
+            catch (Exception e) when (e is RedisException or TimeoutException)
+            {
+                return HealthCheckResult.Unhealthy($"Redis does not answer: {e.Message}", e);
+            }
+        }
+
+        public void Dispose()
+        {
+            if (_redis.IsValueCreated && _redis.Value.IsCompletedSuccessfully) _redis.Value.Result.Dispose();
+        }
+    }
+
+    /// <summary>The machine registry answers through Orleans (the cluster is up and this silo is part of it).</summary>
+    private sealed class ClusterCheck(IClusterClient client) : IHealthCheck
+    {
+        public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellation)
+        {
+            try
+            {
+                await client.GetGrain<IMachineRegistryGrain>(0).List().WaitAsync(cancellation);
+                return HealthCheckResult.Healthy();
+            }
+            catch (Exception e) when (ApiFaults.Classify(e) is not null)
+            {
+                return HealthCheckResult.Unhealthy($"the cluster does not answer: {e.Message}", e);
+            }
+        }
+    }
+}

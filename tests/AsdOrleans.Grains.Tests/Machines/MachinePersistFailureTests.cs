@@ -1,0 +1,71 @@
+using AsdOrleans.Abstractions;
+using AsdOrleans.Core.Experiments;
+using AsdOrleans.Grains.Placement;
+using AsdOrleans.Grains.Storage;
+using AsdOrleans.Grains.Tests.Storage;
+using Microsoft.Data.Sqlite;
+using Orleans.TestingHost;
+
+namespace AsdOrleans.Grains.Tests.Machines;
+
+/// <summary>
+/// Issue 9 D5: a state change whose write failed must not reach storage later. Another connection holds SQLite's
+/// write lock, so the grain's write fails (busy) exactly as a storage outage would; the lock is released while
+/// the failed activation is still around.
+/// </summary>
+public sealed class MachinePersistFailureTests : IAsyncLifetime
+{
+    private const string Model = "enc-persist1";
+    private static readonly EmbeddingTable Plant = SyntheticEmbeddings.Generate(new SyntheticEmbeddingSettings { Machines = 1, Seed = 9, SourceTrain = 120 });
+    private readonly TempFolder _folder = new();
+    private InProcessTestCluster _cluster = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        var builder = new InProcessTestClusterBuilder(1);
+        builder.ConfigureSilo((_, silo) =>
+        {
+            silo.AddSqliteGrainStorage(MachineGrain.StorageName, o => { o.DatabasePath = _folder.File("grains.db"); o.BusyTimeout = TimeSpan.FromSeconds(1); });
+            silo.AddAsdSiloRoles(SiloRoles.All);
+        });
+        _cluster = builder.Build();
+        await _cluster.DeployAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _cluster.StopAllSilosAsync();
+        await _cluster.DisposeAsync();
+        _folder.Dispose();
+    }
+
+    private SqliteConnection HoldWriteLock()
+    {
+        var connection = new SqliteConnection($"Data Source={_folder.File("grains.db")};Pooling=False");
+        connection.Open();
+        using var begin = connection.CreateCommand();
+        begin.CommandText = "BEGIN EXCLUSIVE";
+        begin.ExecuteNonQuery();
+        return connection;
+    }
+
+    [Fact]
+    public async Task D5_a_label_request_whose_write_failed_is_never_persisted_later()
+    {
+        var grain = _cluster.Client.GetGrain<IMachineGrain>("persist.m1");
+        await grain.Configure(new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 3 });
+        await grain.Enroll(new EnrollmentRequest(Plant.Records.Where(r => !r.IsTest).Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model));
+        var clip = Plant.Records.First(r => r.IsTest);
+
+        var locked = HoldWriteLock();
+        await Assert.ThrowsAnyAsync<Exception>(() => grain.ProcessClip(new ClipSubmission("c-1", clip.Embedding, Model, "audio/c-1.wav")));
+        locked.Dispose(); // storage is back while the failed activation may still try to write
+
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Assert.Empty(await grain.GetPendingLabelRequests(10));
+        Assert.Equal(0, (await grain.GetStatus()).ClipsSeen);
+        // The device's retry is processed as a new clip, not refused as a reused id.
+        Assert.True((await grain.ProcessClip(new ClipSubmission("c-1", clip.Embedding, Model, "audio/c-1.wav"))).LabelRequested);
+        Assert.Single(await grain.GetPendingLabelRequests(10));
+    }
+}

@@ -1,0 +1,92 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using AsdOrleans.Abstractions;
+using AsdOrleans.Tests;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace AsdOrleans.Silo.Tests;
+
+/// <summary>
+/// Issue 9 D4/D5 against a real redis-server that is stopped and started again: requests answer 503 with
+/// Retry-After while Redis is away, /readyz is not ready, and a label request whose write failed is not in Redis
+/// once it is back.
+/// </summary>
+public sealed class SiloFaultTests : IAsyncLifetime
+{
+    private const string Key = "fault-operator";
+    private readonly string _dir = Directory.CreateTempSubdirectory("asd-fault-").FullName;
+    private RedisServer _redis = null!;
+    private WebApplication _app = null!;
+    private HttpClient _http = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        _redis = await RedisServer.StartAsync(_dir);
+        Uri address;
+        (_app, address) = await SiloApp.StartOnLoopbackAsync(new Dictionary<string, string?>
+        {
+            ["Asd:Redis"] = _redis.Connection,
+            ["Asd:ClusterId"] = "fault-" + Path.GetFileName(_dir),
+            ["Asd:DataDirectory"] = Path.Combine(_dir, "data"),
+            ["Asd:ApiKeys:Operator:0"] = Key,
+        });
+        _http = new HttpClient { BaseAddress = address };
+        _http.DefaultRequestHeaders.Add("X-Api-Key", Key);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _http.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        await _redis.DisposeAsync();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    [Fact]
+    public async Task D4_D5_while_redis_is_away_requests_get_503_and_a_failed_label_request_is_not_persisted_later()
+    {
+        const string machine = "fault.m1";
+        var random = new Random(5);
+        float[] Vector() => Enumerable.Range(0, 16).Select(_ => (float)random.NextDouble() - 0.5f).ToArray();
+        Assert.Equal(HttpStatusCode.OK, (await _http.PutAsJsonAsync($"/api/machines/{machine}", new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 1 })).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await _http.PostAsJsonAsync($"/api/machines/{machine}/enrollment",
+            new EnrollmentRequest(Enumerable.Range(0, 30).Select(i => new EnrollmentClip(Vector(), i % 10 == 0)).ToList(), "enc-fault"))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync("/readyz")).StatusCode);
+
+        int port = _redis.Port;
+        await _redis.DisposeAsync();
+
+        var ready = await _http.GetAsync("/readyz");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        Assert.Contains("redis", await ready.Content.ReadAsStringAsync());
+
+        var settings = await _http.PutAsJsonAsync($"/api/machines/{machine}", new MachineSettings { Strategy = "random", Budget = 0.5, Seed = 1 });
+        string body = await settings.Content.ReadAsStringAsync();
+        Assert.True(settings.StatusCode == HttpStatusCode.ServiceUnavailable, body);
+        Assert.NotNull(settings.Headers.RetryAfter);
+        Assert.Equal(503, JsonDocument.Parse(body).RootElement.GetProperty("status").GetInt32());
+
+        // This silo has no encoder: the embedded clip goes in as the ingest endpoint would send it.
+        var grain = _app.Services.GetRequiredService<IClusterClient>().GetGrain<IMachineGrain>(machine);
+        await Assert.ThrowsAnyAsync<Exception>(() => grain.ProcessClip(new ClipSubmission("lost-1", Vector(), "enc-fault")));
+
+        _redis = await RedisServer.StartAsync(_redis.Directory, port: port);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while ((await _http.GetAsync("/readyz")).StatusCode != HttpStatusCode.OK)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "ready again once Redis is back");
+            await Task.Delay(500);
+        }
+        await Task.Delay(MachineGrainFlushWait);
+        var status = JsonDocument.Parse(await _http.GetStringAsync($"/api/machines/{machine}")).RootElement;
+        Assert.Equal(1.0, status.GetProperty("settings").GetProperty("budget").GetDouble()); // the refused settings change is not there
+        Assert.Equal(0, status.GetProperty("pendingLabelRequests").GetInt32());
+        Assert.Empty(await grain.GetPendingLabelRequests(10));
+    }
+
+    /// <summary>Longer than the grain's flush interval: a flush of the failed change would have happened by then.</summary>
+    private static readonly TimeSpan MachineGrainFlushWait = AsdOrleans.Grains.MachineGrain.FlushInterval + TimeSpan.FromSeconds(2);
+}
