@@ -196,7 +196,7 @@ public static class ExperimentCommand
             using var deviceApi = new ClusterHttp(cluster, parse.GetValue(deviceKey) ?? parse.GetValue(key)!);
             var runner = new ClusterExperiment(operatorApi, deviceApi, ClusterExperiment.NewRunId());
             await RunViaClusterAsync(embedded, settings, folder, output, inputs with { Mode = $"through the silo at {cluster}" },
-                runner, version, (machine, file) => paths[(machine, file)], cancellation);
+                runner, version!, (machine, file) => paths[(machine, file)], cancellation);
             return 0;
         });
         return command;
