@@ -1,20 +1,32 @@
 namespace AsdOrleans.Abstractions;
 
-/// <summary>A machine's method settings (DESIGN §1); null fields keep the paper's defaults.</summary>
+/// <summary>
+/// A machine's method settings (DESIGN §1). Every field may be null, and null keeps the default of <see cref="Method"/>
+/// (Core's <c>MachineConfig.Default</c> or <c>MachineConfig.Paper</c>, the one record of the method's defaults), so a
+/// settings document names only what it changes.
+/// </summary>
 [GenerateSerializer, Immutable]
 public sealed record MachineSettings
 {
-    /// <summary>none, random, variable-uncertainty, hybrid, hybrid-printed or qbc.</summary>
-    [Id(0)] public string Strategy { get; init; } = "hybrid";
-    [Id(1)] public double Budget { get; init; } = 0.1;
-    [Id(2)] public double Gamma { get; init; } = 0.5;
-    [Id(3)] public double Alpha { get; init; } = 0.01;
-    [Id(4)] public int BudgetWindow { get; init; } = 200;
-    [Id(5)] public double RandomShare { get; init; } = 0.1;
-    [Id(6)] public double DecisionQuantile { get; init; } = 0.9;
+    /// <summary>none, random, variable-uncertainty, hybrid, hybrid-printed or qbc (default hybrid).</summary>
+    [Id(0)] public string? Strategy { get; init; }
+    /// <summary>b: the share of clips that may be labelled (default 0.1).</summary>
+    [Id(1)] public double? Budget { get; init; }
+    [Id(2)] public double? Gamma { get; init; }
+    [Id(3)] public double? Alpha { get; init; }
+    [Id(4)] public int? BudgetWindow { get; init; }
+    [Id(5)] public double? RandomShare { get; init; }
+    [Id(6)] public double? DecisionQuantile { get; init; }
     /// <summary>Seed of the machine's decisions; null derives it from the machine id, so replays repeat.</summary>
     [Id(7)] public ulong? Seed { get; init; }
-    [Id(8)] public int SourceClusters { get; init; } = 32;
+    [Id(8)] public int? SourceClusters { get; init; }
+    /// <summary>The named method whose values fill the null fields: <c>default</c> (null) or <c>paper</c> (exactly DESIGN §1).</summary>
+    [Id(9)] public string? Method { get; init; }
+    /// <summary>paper (Eq. 1–3), margin, domain or local (docs/decisions.md, issue 11); null: the method's.</summary>
+    [Id(10)] public string? Scoring { get; init; }
+    /// <summary>paced (never more than b + (2 − b)/n after n clips) or paper (Žliobaitė's b̂ from 0); null: the method's.</summary>
+    [Id(11)] public string? BudgetStart { get; init; }
+    // Hook for the embedder setting (another change adds `--embedder`): a named embedder would sit here as [Id(12)].
 }
 
 /// <summary>One training clip's embedding for enrollment.</summary>
@@ -86,4 +98,11 @@ public sealed record MachineStatus
     [Id(14)] public long AnomalousLabels { get; init; }
     /// <summary>Label requests dropped unanswered after their time-to-live, since the last enrollment.</summary>
     [Id(15)] public long ExpiredLabelRequests { get; init; }
+    /// <summary>b, the nominal budget in force (<see cref="RealisedBudget"/> is the share of clips actually queried).</summary>
+    [Id(16)] public double Budget { get; init; }
+    /// <summary>The scoring and budget start in force (names), whatever the settings left null.</summary>
+    [Id(17)] public string? Scoring { get; init; }
+    [Id(18)] public string? BudgetStart { get; init; }
+    /// <summary>RealisedBudget &gt; Budget + 0.02 after at least 100 clips.</summary>
+    [Id(19)] public bool Overspent { get; init; }
 }

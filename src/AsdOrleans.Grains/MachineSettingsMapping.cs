@@ -1,27 +1,40 @@
 using AsdOrleans.Abstractions;
+using AsdOrleans.Core.Budget;
 using AsdOrleans.Core.Machines;
 using AsdOrleans.Core.Randomness;
+using AsdOrleans.Core.Scoring;
 using AsdOrleans.Core.Strategies;
 
 namespace AsdOrleans.Grains;
 
-/// <summary>Contract settings → Core's validated <see cref="MachineConfig"/>.</summary>
+/// <summary>Contract settings → Core's validated <see cref="MachineConfig"/>: null fields keep the named method's values.</summary>
 public static class MachineSettingsMapping
 {
     public static MachineConfig ToConfig(this MachineSettings settings, string machineId)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        return new MachineConfig
+        var method = MachineConfig.ForMethod(settings.Method ?? "default");
+        return (method with
         {
-            Strategy = QueryStrategyNames.Parse(settings.Strategy ?? ""),
-            Budget = settings.Budget,
-            Gamma = settings.Gamma,
-            Alpha = settings.Alpha,
-            BudgetWindow = settings.BudgetWindow,
-            RandomShare = settings.RandomShare,
-            DecisionQuantile = settings.DecisionQuantile,
-            SourceClusters = settings.SourceClusters,
+            Strategy = settings.Strategy is null ? method.Strategy : QueryStrategyNames.Parse(settings.Strategy),
+            Budget = settings.Budget ?? method.Budget,
+            Gamma = settings.Gamma ?? method.Gamma,
+            Alpha = settings.Alpha ?? method.Alpha,
+            BudgetWindow = settings.BudgetWindow ?? method.BudgetWindow,
+            RandomShare = settings.RandomShare ?? method.RandomShare,
+            DecisionQuantile = settings.DecisionQuantile ?? method.DecisionQuantile,
+            SourceClusters = settings.SourceClusters ?? method.SourceClusters,
+            Scoring = settings.Scoring is null ? method.Scoring : ScoringNames.Parse(settings.Scoring),
+            BudgetManager = settings.BudgetStart is null ? method.BudgetManager : BudgetManagerNames.Parse(settings.BudgetStart),
             Seed = settings.Seed ?? RandomState.StableHash(machineId),
-        }.Validate();
+        }).Validate();
     }
+
+    /// <summary>Every field of <paramref name="config"/>, as settings (what an experiment sends to a silo).</summary>
+    public static MachineSettings ToSettings(this MachineConfig config) => new()
+    {
+        Strategy = config.Strategy.ToName(), Budget = config.Budget, Gamma = config.Gamma, Alpha = config.Alpha,
+        BudgetWindow = config.BudgetWindow, RandomShare = config.RandomShare, DecisionQuantile = config.DecisionQuantile,
+        Seed = config.Seed, SourceClusters = config.SourceClusters, Scoring = config.Scoring.ToName(), BudgetStart = config.BudgetManager.ToName(),
+    };
 }

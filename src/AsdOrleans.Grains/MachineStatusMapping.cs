@@ -1,5 +1,8 @@
 using AsdOrleans.Abstractions;
+using AsdOrleans.Core.Budget;
+using AsdOrleans.Core.Experiments;
 using AsdOrleans.Core.Machines;
+using AsdOrleans.Core.Scoring;
 
 namespace AsdOrleans.Grains;
 
@@ -24,5 +27,17 @@ internal static class MachineStatusMapping
         NormalLabels = model?.NormalLabels ?? 0,
         AnomalousLabels = model?.AnomalousLabels ?? 0,
         ExpiredLabelRequests = state.ExpiredCount,
+        Budget = Config(machineId, state, model)?.Budget ?? 0,
+        Scoring = Config(machineId, state, model)?.Scoring.ToName(),
+        BudgetStart = Config(machineId, state, model)?.BudgetManager.ToName(),
+        Overspent = model is { ClipsSeen: >= 100 } && ExperimentSummary.Overspends(model.Config.Budget, model.RealisedBudget),
     };
+
+    /// <summary>The configuration in force: the enrolled model's, else what the settings give (null if they are invalid).</summary>
+    private static MachineConfig? Config(string machineId, MachineGrainState state, MachineModel? model)
+    {
+        if (model is not null) return model.Config;
+        try { return state.Settings.ToConfig(machineId); }
+        catch (ArgumentException) { return null; }
+    }
 }

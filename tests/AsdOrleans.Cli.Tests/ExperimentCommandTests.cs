@@ -6,8 +6,8 @@ namespace AsdOrleans.Cli.Tests;
 /// <summary>`asd experiment` end to end, in-process, on a small generated embedding set.</summary>
 public sealed class ExperimentCommandTests : IDisposable
 {
-    private const string ResultsHeader = "machine,strategy,budget,trial,auc,pauc,auc_source,auc_target,clips,queries,realised_budget,normal_labels,anomalous_labels,gamma,alpha,window,v";
-    private const string SummaryHeader = "machine,strategy,budget,metric,trials,mean,ci95_low,ci95_high,gamma,alpha,window,v";
+    private const string ResultsHeader = "machine,strategy,budget,trial,auc,pauc,auc_source,auc_target,clips,queries,realised_budget,normal_labels,anomalous_labels,gamma,alpha,window,v,scoring,budget_start";
+    private const string SummaryHeader = "machine,strategy,budget,metric,trials,mean,ci95_low,ci95_high,gamma,alpha,window,v,scoring,budget_start";
     private static readonly string[] Strategies = ["none", "random", "hybrid", "qbc"];
     private static readonly string[] Budgets = ["0", "0.25"];
     private static readonly string[] Machines = ["machine-00", "machine-01"];
@@ -54,7 +54,7 @@ public sealed class ExperimentCommandTests : IDisposable
         var results = ReadCsv(Path.Combine(outDir, "results.csv"));
         Assert.Equal(ResultsHeader, string.Join(',', results[0]));
         var rows = results.Skip(1).ToList();
-        Assert.All(rows, r => Assert.Equal(17, r.Length));
+        Assert.All(rows, r => Assert.Equal(19, r.Length));
         var expectedKeys = (from m in Machines from s in Strategies from b in Budgets from t in Enumerable.Range(0, Trials)
                             select $"{m}|{s}|{b}|{t}").Order(StringComparer.Ordinal).ToArray();
         Assert.Equal(expectedKeys, rows.Select(r => $"{r[0]}|{r[1]}|{r[2]}|{r[3]}").Order(StringComparer.Ordinal).ToArray());
@@ -122,7 +122,7 @@ public sealed class ExperimentCommandTests : IDisposable
     {
         string outDir = Path.Combine(_dir, "sweep");
 
-        var (code, _, error) = await Experiment(_embeddings, outDir, "--gamma", "0.2,0.8", "--v", "0.1,0.6", "--strategies", "random,hybrid");
+        var (code, _, error) = await Experiment(_embeddings, outDir, "--method", "paper", "--gamma", "0.2,0.8", "--v", "0.1,0.6", "--strategies", "random,hybrid");
 
         Assert.True(code == 0, error);
         var results = ReadCsv(Path.Combine(outDir, "results.csv"));

@@ -3,7 +3,9 @@ using System.Diagnostics;
 using AsdOrleans.Cli.Experiments;
 using AsdOrleans.Core.Data;
 using AsdOrleans.Core.Experiments;
+using AsdOrleans.Core.Budget;
 using AsdOrleans.Core.Machines;
+using AsdOrleans.Core.Scoring;
 using AsdOrleans.Core.Strategies;
 
 namespace AsdOrleans.Cli.Commands;
@@ -28,24 +30,33 @@ public static class ExperimentCommand
         public Option<string?> Budgets { get; } = new("--budgets") { Description = $"comma-separated label budgets b in [0, 1]; 0 is the offline model (default: {DefaultBudgets}; with --data: {DatasetBudgets})" };
         public Option<int> Trials { get; } = new("--trials") { Description = "trials (stream shuffles) per machine, strategy and budget", DefaultValueFactory = _ => 10 };
         public Option<ulong> Seed { get; } = new("--seed") { Description = "seed from which every trial's seeds derive", DefaultValueFactory = _ => 0UL };
-        public Option<string> Gamma { get; } = new("--gamma") { Description = "γ of Eq. 3, weight of the similarity to labelled anomalies; a comma-separated list sweeps it", DefaultValueFactory = _ => "0.5" };
-        public Option<string> Alpha { get; } = new("--alpha") { Description = "α, the variable-uncertainty threshold step; a list sweeps it", DefaultValueFactory = _ => "0.01" };
-        public Option<string> Window { get; } = new("--window") { Description = "w, the window of the spent-budget estimate; a list sweeps it", DefaultValueFactory = _ => "200" };
-        public Option<string> V { get; } = new("--v") { Description = "v, the hybrid strategy's random share; a list sweeps it", DefaultValueFactory = _ => "0.1" };
+        public Option<string> Method { get; } = new("--method") { Description = $"named method whose settings are the defaults of the options below: {string.Join(", ", MachineConfig.MethodNames)} (paper = exactly DESIGN §1: Eq. 1–3 scoring, b̂ from 0)", DefaultValueFactory = _ => "default" };
+        public Option<string?> Scoring { get; } = new("--scoring") { Description = $"scoring: {string.Join(", ", ScoringNames.All)}; a comma-separated list sweeps it (default: the method's; default {MachineConfig.Default.Scoring.ToName()}, paper {MachineConfig.Paper.Scoring.ToName()})" };
+        public Option<string?> BudgetStart { get; } = new("--budget-start") { Description = $"budget manager: {string.Join(", ", BudgetManagerNames.All)} (paced: never above b + (1−b)/n after n clips; paper: Žliobaitė's b̂ from 0); a list sweeps it (default: the method's)" };
+        public Option<string?> Gamma { get; } = new("--gamma") { Description = $"γ, weight of the similarity to labelled anomalies (Eq. 3); a comma-separated list sweeps it (default {MachineConfig.Default.Gamma})" };
+        public Option<string?> Alpha { get; } = new("--alpha") { Description = $"α, the variable-uncertainty threshold step; a list sweeps it (default {MachineConfig.Default.Alpha})" };
+        public Option<string?> Window { get; } = new("--window") { Description = $"w, the window of the spent-budget estimate; a list sweeps it (default {MachineConfig.Default.BudgetWindow})" };
+        public Option<string?> V { get; } = new("--v") { Description = $"v, the hybrid strategy's random share; a list sweeps it (default {MachineConfig.Default.RandomShare})" };
         public Option<int> Threads { get; } = new("--threads") { Description = "parallel runs (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
 
         public void AddTo(Command command)
         {
-            foreach (var option in new Option[] { Strategies, Budgets, Trials, Seed, Gamma, Alpha, Window, V, Threads })
+            foreach (var option in new Option[] { Strategies, Budgets, Trials, Seed, Method, Scoring, BudgetStart, Gamma, Alpha, Window, V, Threads })
                 command.Options.Add(option);
         }
 
         public ExperimentSettings Read(ParseResult parse, string defaultStrategies = DefaultStrategies, string defaultBudgets = DefaultBudgets)
         {
-            var gammas = OptionParsing.Doubles("--gamma", parse.GetValue(Gamma)!);
-            var alphas = OptionParsing.Doubles("--alpha", parse.GetValue(Alpha)!);
-            var windows = OptionParsing.Integers("--window", parse.GetValue(Window)!);
-            var shares = OptionParsing.Doubles("--v", parse.GetValue(V)!);
+            MachineConfig method;
+            try { method = MachineConfig.ForMethod(parse.GetValue(Method)!); }
+            catch (ArgumentException e) { throw new UsageException($"--method: {e.Message}"); }
+            var inv = System.Globalization.CultureInfo.InvariantCulture;
+            var gammas = OptionParsing.Doubles("--gamma", parse.GetValue(Gamma) ?? method.Gamma.ToString("R", inv));
+            var alphas = OptionParsing.Doubles("--alpha", parse.GetValue(Alpha) ?? method.Alpha.ToString("R", inv));
+            var windows = OptionParsing.Integers("--window", parse.GetValue(Window) ?? method.BudgetWindow.ToString(inv));
+            var shares = OptionParsing.Doubles("--v", parse.GetValue(V) ?? method.RandomShare.ToString("R", inv));
+            var scorings = OptionParsing.Names("--scoring", parse.GetValue(Scoring) ?? method.Scoring.ToName(), ScoringNames.Parse);
+            var starts = OptionParsing.Names("--budget-start", parse.GetValue(BudgetStart) ?? method.BudgetManager.ToName(), BudgetManagerNames.Parse);
             var settings = new ExperimentSettings
             {
                 Strategies = OptionParsing.Strategies(parse.GetValue(Strategies) ?? defaultStrategies),
@@ -53,8 +64,8 @@ public static class ExperimentCommand
                 Trials = parse.GetValue(Trials),
                 Seed = parse.GetValue(Seed),
                 MaxDegreeOfParallelism = parse.GetValue(Threads),
-                Method = new MachineConfig { Gamma = gammas[0], Alpha = alphas[0], BudgetWindow = windows[0], RandomShare = shares[0] },
-                Gammas = gammas, Alphas = alphas, Windows = windows, RandomShares = shares,
+                Method = method with { Gamma = gammas[0], Alpha = alphas[0], BudgetWindow = windows[0], RandomShare = shares[0], Scoring = scorings[0], BudgetManager = starts[0] },
+                Gammas = gammas, Alphas = alphas, Windows = windows, RandomShares = shares, Scorings = scorings, BudgetStarts = starts,
             };
             if (settings.MaxDegreeOfParallelism < 1)
                 throw new UsageException($"--threads must be at least 1, got {settings.MaxDegreeOfParallelism}");

@@ -44,4 +44,17 @@ public static class OptionParsing
             throw new UsageException($"--strategies: {e.Message}");
         }
     }
+
+    /// <summary>Comma-separated names, each parsed by <paramref name="parse"/> (which throws ArgumentException for unknown ones).</summary>
+    public static IReadOnlyList<T> Names<T>(string option, string text, Func<string, T> parse)
+    {
+        try
+        {
+            return text.Split(',', StringSplitOptions.TrimEntries).Select(parse).ToList();
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException($"{option}: {e.Message}");
+        }
+    }
 }

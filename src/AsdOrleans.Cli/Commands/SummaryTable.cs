@@ -27,7 +27,7 @@ public static class SummaryTable
             {
                 string Cell(string metric) => Interval(lookup[(ExperimentSummary.HarmonicMeanMachine, strategy, budget, metric)]);
                 AddRow(hmean, strategy.ToName(), F(budget, "0.###"), Cell("auc"), Cell("pauc"), Cell("auc_source"), Cell("auc_target"),
-                    Cell(ExperimentSummary.OfficialScore), F(lookup[(ExperimentSummary.HarmonicMeanMachine, strategy, budget, "realised_budget")].Mean, "0.000"));
+                    Cell(ExperimentSummary.OfficialScore), Labelled(lookup[(ExperimentSummary.HarmonicMeanMachine, strategy, budget, "realised_budget")].Mean, budget));
             }
         if (baseline is not null)
         {
@@ -35,6 +35,10 @@ public static class SummaryTable
             AddRow(hmean, Embedders.BaselineLabel, "0", Cell("auc"), Cell("pauc"), Cell("auc_source"), Cell("auc_target"), Cell(ExperimentSummary.OfficialScore), "0.000");
         }
         console.Write(hmean);
+        var overspent = summary.Where(r => r.Metric == "realised_budget" && r.Machine != ExperimentSummary.HarmonicMeanMachine && ExperimentSummary.Overspends(r.Budget, r.Mean)).ToList();
+        if (overspent.Count > 0)
+            console.WriteLine($"overspent: {overspent.Count} machine × strategy × budget rows label more than b + {F(ExperimentSummary.OverspendTolerance, "0.00")} of their clips on average ("
+                + string.Join(", ", overspent.GroupBy(r => (r.Strategy, r.Budget)).Select(g => $"{g.Key.Strategy.ToName()} at b = {F(g.Key.Budget, "0.###")}: up to {F(g.Max(r => r.Mean), "0.000")}")) + ")");
 
         var perMachine = new Table().Title(Markup.Escape($"Per machine: mean AUC / pAUC over trials{suffix}")).Border(TableBorder.Simple);
         perMachine.AddColumn("machine");
@@ -55,6 +59,9 @@ public static class SummaryTable
                     ? $"{F(baseline[machine, "auc"].Mean, "0.000")} / {F(baseline[machine, "pauc"].Mean, "0.000")} (b = 0)" : "")]);
         console.Write(perMachine);
     }
+
+    private static string Labelled(double realised, double budget)
+        => F(realised, "0.000") + (ExperimentSummary.Overspends(budget, realised) ? " overspent" : "");
 
     /// <summary>Cells as plain text: interval brackets must not be read as Spectre markup.</summary>
     private static void AddRow(Table table, params string[] cells) => table.AddRow(cells.Select(c => new Text(c)));

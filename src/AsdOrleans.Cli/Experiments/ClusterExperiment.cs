@@ -54,12 +54,7 @@ public sealed class ClusterExperiment(ClusterHttp operatorApi, ClusterHttp devic
     {
         string id = MachineId(machine.Name, run);
         var config = run.Config;
-        var settings = new MachineSettings
-        {
-            Strategy = config.Strategy.ToName(), Budget = config.Budget, Gamma = config.Gamma, Alpha = config.Alpha,
-            BudgetWindow = config.BudgetWindow, RandomShare = config.RandomShare, DecisionQuantile = config.DecisionQuantile,
-            Seed = config.Seed, SourceClusters = config.SourceClusters,
-        };
+        var settings = Grains.MachineSettingsMapping.ToSettings(config);
         await operatorApi.SendAsync(HttpMethod.Put, $"/api/machines/{id}", JsonContent.Create(settings, options: Json), cancellation);
         var enrollment = new EnrollmentRequest(machine.Training.Select(c => new EnrollmentClip(c.Embedding, c.IsTargetDomain)).ToList(), modelVersion);
         await operatorApi.SendAsync(HttpMethod.Post, $"/api/machines/{id}/enrollment", JsonContent.Create(enrollment, options: Json), cancellation);

@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text;
+using AsdOrleans.Core.Budget;
 using AsdOrleans.Core.Experiments;
+using AsdOrleans.Core.Scoring;
 using AsdOrleans.Core.Io;
 using AsdOrleans.Core.Metrics;
 using AsdOrleans.Core.Strategies;
@@ -46,6 +48,8 @@ public static class ExperimentReport
         md.AppendLine($"| α | {string.Join(", ", settings.AlphaValues.Select(F))} |");
         md.AppendLine($"| w | {string.Join(", ", settings.WindowValues)} |");
         md.AppendLine($"| v | {string.Join(", ", settings.RandomShareValues.Select(F))} |");
+        md.AppendLine($"| scoring | {string.Join(", ", settings.ScoringValues.Select(v => v.ToName()))} |");
+        md.AppendLine($"| budget start | {string.Join(", ", settings.BudgetStartValues.Select(v => v.ToName()))} |");
         md.AppendLine($"| k-means centres, decision quantile | {settings.Method.SourceClusters}, {F(settings.Method.DecisionQuantile)} |");
         md.AppendLine($"| runs | {run.Mode}; {run.ComputedRuns} streams computed (offline streams are shared by every strategy, budget 0 and sweep point) |");
         if (run.Embedding is { } e)
@@ -64,8 +68,8 @@ public static class ExperimentReport
             md.AppendLine($"| {Embedders.BaselineLabel}, harmonic mean | "
                 + string.Join(" | ", TableOneMetrics.Select(m => Interval(baseline[ExperimentSummary.HarmonicMeanMachine, m.Metric]))) + " |");
         md.AppendLine().AppendLine(run.Baseline is null
-            ? "(also in table1.csv; the offline model does not depend on γ, α, w or v)"
-            : "(the model's rows also in table1.csv, the baseline's in baseline.csv; the offline model does not depend on γ, α, w or v)").AppendLine();
+            ? $"(also in table1.csv; the offline model does not depend on γ, α, w, v or the budget start; scoring {point0.Scoring.ToName()})"
+            : $"(the model's rows also in table1.csv, the baseline's in baseline.csv; the offline model does not depend on γ, α, w, v or the budget start; scoring {point0.Scoring.ToName()})").AppendLine();
         if (run.Baseline is { } b0)
         {
             md.AppendLine($"### {Embedders.BaselineLabel}").AppendLine();
@@ -90,13 +94,20 @@ public static class ExperimentReport
                 {
                     string Cell(string metric) => Interval(lookup[(point, ExperimentSummary.HarmonicMeanMachine, strategy, budget, metric)]);
                     md.AppendLine($"| {strategy.ToName()} | {F(budget)} | {Cell("auc")} | {Cell("pauc")} | {Cell("auc_source")} | {Cell("auc_target")} | "
-                        + $"{Cell(ExperimentSummary.OfficialScore)} | {M(lookup[(point, ExperimentSummary.HarmonicMeanMachine, strategy, budget, "realised_budget")].Mean)} |");
+                        + $"{Cell(ExperimentSummary.OfficialScore)} | {M(lookup[(point, ExperimentSummary.HarmonicMeanMachine, strategy, budget, "realised_budget")].Mean)}"
+                        + $"{(ExperimentSummary.Overspends(budget, lookup[(point, ExperimentSummary.HarmonicMeanMachine, strategy, budget, "realised_budget")].Mean) ? " **overspent**" : "")} |");
                 }
             if (run.Baseline is { } b1)
             {
                 string Cell(string metric) => Interval(b1[ExperimentSummary.HarmonicMeanMachine, metric]);
                 md.AppendLine($"| {Embedders.BaselineLabel} | 0 | {Cell("auc")} | {Cell("pauc")} | {Cell("auc_source")} | {Cell("auc_target")} | {Cell(ExperimentSummary.OfficialScore)} | 0.000 |");
             }
+            md.AppendLine();
+            var overspent = results.Where(r => r.Point == point && ExperimentSummary.Overspends(r.Budget, r.RealisedBudget)).ToList();
+            md.AppendLine(overspent.Count == 0
+                ? $"Every run's realised label rate is within b + {F(ExperimentSummary.OverspendTolerance)}."
+                : $"**{overspent.Count} of {results.Count(r => r.Point == point)} runs overspent** (realised rate > b + {F(ExperimentSummary.OverspendTolerance)}): "
+                  + string.Join(", ", overspent.GroupBy(r => (r.Strategy, r.Budget)).Select(g => $"{g.Key.Strategy.ToName()} at b = {F(g.Key.Budget)} ({g.Count()} runs, up to {M(g.Max(r => r.RealisedBudget))})")) + ".");
             md.AppendLine();
             md.AppendLine($"## Per machine type: AUC / pAUC{suffix}").AppendLine();
             md.AppendLine("| machine type | strategy | " + string.Join(" | ", settings.Budgets.Select(b => "b = " + F(b))) + " |");
@@ -125,7 +136,7 @@ public static class ExperimentReport
             md.AppendLine("|---|---|---|" + string.Concat(settings.Budgets.Select(_ => "---|")));
             foreach (var point in settings.Points.OrderBy(p => AxisValue(p, axis)))
                 foreach (var strategy in settings.Strategies)
-                    md.AppendLine($"| {F(AxisValue(point, axis))} | {point.Label} | {strategy.ToName()} | " + string.Join(" | ", settings.Budgets.Select(b =>
+                    md.AppendLine($"| {AxisText(point, axis)} | {point.Label} | {strategy.ToName()} | " + string.Join(" | ", settings.Budgets.Select(b =>
                         $"{Interval(lookup[(point, ExperimentSummary.HarmonicMeanMachine, strategy, b, "auc")])} / {Interval(lookup[(point, ExperimentSummary.HarmonicMeanMachine, strategy, b, "pauc")])}")) + " |");
             md.AppendLine();
         }
@@ -210,7 +221,16 @@ public static class ExperimentReport
         "gamma" => point.Gamma,
         "alpha" => point.Alpha,
         "window" => point.Window,
+        "scoring" => (double)point.Scoring,
+        "budget-start" => (double)point.BudgetStart,
         _ => point.V,
+    };
+
+    private static string AxisText(SweepPoint point, string axis) => axis switch
+    {
+        "scoring" => point.Scoring.ToName(),
+        "budget-start" => point.BudgetStart.ToName(),
+        _ => F(AxisValue(point, axis)),
     };
 
     private static string Interval(SummaryRow row)

@@ -1,17 +1,25 @@
 using System.Globalization;
+using AsdOrleans.Core.Budget;
 using AsdOrleans.Core.Machines;
+using AsdOrleans.Core.Scoring;
 using AsdOrleans.Core.Strategies;
 
 namespace AsdOrleans.Core.Experiments;
 
-/// <summary>One point of a method-parameter sweep: the γ, α, w and v a run uses.</summary>
-public readonly record struct SweepPoint(double Gamma, double Alpha, int Window, double V)
+/// <summary>One point of a method sweep: the γ, α, w, v, scoring and budget start a run uses.</summary>
+public readonly record struct SweepPoint(double Gamma, double Alpha, int Window, double V,
+    ScoringKind Scoring = ScoringKind.Paper, BudgetManagerKind BudgetStart = BudgetManagerKind.Paper)
 {
-    /// <summary>A folder- and id-safe name such as <c>g0.5_a0.01_w200_v0.1</c>.</summary>
-    public string Label => string.Create(CultureInfo.InvariantCulture, $"g{Gamma:R}_a{Alpha:R}_w{Window}_v{V:R}");
+    /// <summary>
+    /// A folder- and id-safe name such as <c>g0.5_a0.01_w200_v0.1_domain_paced</c>; the scoring and budget start are
+    /// named only where they are not the paper's, so the paper method's names are those of earlier versions.
+    /// </summary>
+    public string Label => string.Create(CultureInfo.InvariantCulture, $"g{Gamma:R}_a{Alpha:R}_w{Window}_v{V:R}")
+        + (Scoring == ScoringKind.Paper ? "" : "_" + Scoring.ToName())
+        + (BudgetStart == BudgetManagerKind.Paper ? "" : "_" + BudgetStart.ToName());
 
     public MachineConfig Apply(MachineConfig method)
-        => method with { Gamma = Gamma, Alpha = Alpha, BudgetWindow = Window, RandomShare = V };
+        => method with { Gamma = Gamma, Alpha = Alpha, BudgetWindow = Window, RandomShare = V, Scoring = Scoring, BudgetManager = BudgetStart };
 }
 
 /// <summary>What to run: every machine × strategy × budget × sweep point × trial, with shared method parameters.</summary>
@@ -29,16 +37,22 @@ public sealed record ExperimentSettings
     public IReadOnlyList<double>? Alphas { get; init; }
     public IReadOnlyList<int>? Windows { get; init; }
     public IReadOnlyList<double>? RandomShares { get; init; }
+    /// <summary>Swept scorings and budget starts; null means the single value in <see cref="Method"/>.</summary>
+    public IReadOnlyList<ScoringKind>? Scorings { get; init; }
+    public IReadOnlyList<BudgetManagerKind>? BudgetStarts { get; init; }
     public int MaxDegreeOfParallelism { get; init; } = Environment.ProcessorCount;
 
     public IReadOnlyList<double> GammaValues => Gammas ?? [Method.Gamma];
     public IReadOnlyList<double> AlphaValues => Alphas ?? [Method.Alpha];
     public IReadOnlyList<int> WindowValues => Windows ?? [Method.BudgetWindow];
     public IReadOnlyList<double> RandomShareValues => RandomShares ?? [Method.RandomShare];
+    public IReadOnlyList<ScoringKind> ScoringValues => Scorings ?? [Method.Scoring];
+    public IReadOnlyList<BudgetManagerKind> BudgetStartValues => BudgetStarts ?? [Method.BudgetManager];
 
-    /// <summary>Every combination of the swept values, γ varying slowest.</summary>
+    /// <summary>Every combination of the swept values, scoring varying slowest, then γ, α, w, v and the budget start.</summary>
     public IReadOnlyList<SweepPoint> Points =>
-        (from g in GammaValues from a in AlphaValues from w in WindowValues from v in RandomShareValues select new SweepPoint(g, a, w, v)).ToList();
+        (from s in ScoringValues from g in GammaValues from a in AlphaValues from w in WindowValues from v in RandomShareValues from bs in BudgetStartValues
+         select new SweepPoint(g, a, w, v, s, bs)).ToList();
 
     /// <summary>Names of the parameters that take more than one value.</summary>
     public IReadOnlyList<string> SweptAxes
@@ -50,6 +64,8 @@ public sealed record ExperimentSettings
             if (AlphaValues.Count > 1) axes.Add("alpha");
             if (WindowValues.Count > 1) axes.Add("window");
             if (RandomShareValues.Count > 1) axes.Add("v");
+            if (ScoringValues.Count > 1) axes.Add("scoring");
+            if (BudgetStartValues.Count > 1) axes.Add("budget-start");
             return axes;
         }
     }
@@ -68,6 +84,8 @@ public sealed record ExperimentSettings
         RequireDistinct("alpha", AlphaValues);
         RequireDistinct("window", WindowValues);
         RequireDistinct("v", RandomShareValues);
+        RequireDistinct("scoring", ScoringValues);
+        RequireDistinct("budget-start", BudgetStartValues);
         Method.Validate();
         foreach (var point in Points)
             point.Apply(Method).Validate();

@@ -1,7 +1,9 @@
 using System.Globalization;
 using System.Text;
 using AsdOrleans.Core.Io;
+using AsdOrleans.Core.Budget;
 using AsdOrleans.Core.Metrics;
+using AsdOrleans.Core.Scoring;
 using AsdOrleans.Core.Strategies;
 using MathNet.Numerics.Distributions;
 
@@ -26,12 +28,18 @@ public static class ExperimentSummary
     /// <summary>The DCASE official score: hmean over every machine's AUC(source), AUC(target) and pAUC.</summary>
     public const string OfficialScore = "official_score";
 
+    /// <summary>How far above b a realised label rate may go before a run counts as overspending (DESIGN §1: b ± 0.02).</summary>
+    public const double OverspendTolerance = 0.02;
+
+    public static bool Overspends(double budget, double realised) => realised > budget + OverspendTolerance + 1e-12;
+
     public static IReadOnlyList<SummaryRow> Summarise(IReadOnlyList<TrialResult> results)
     {
         var rows = new List<SummaryRow>();
         var machines = results.Select(r => r.Machine).Distinct().Order(StringComparer.Ordinal).ToList();
         var groups = results.GroupBy(r => (r.Point, r.Strategy, r.Budget))
             .OrderBy(g => g.Key.Point.Gamma).ThenBy(g => g.Key.Point.Alpha).ThenBy(g => g.Key.Point.Window).ThenBy(g => g.Key.Point.V)
+            .ThenBy(g => g.Key.Point.Scoring).ThenBy(g => g.Key.Point.BudgetStart)
             .ThenBy(g => g.Key.Strategy).ThenBy(g => g.Key.Budget);
         foreach (var group in groups)
         {
@@ -81,20 +89,20 @@ public static class ExperimentSummary
 
     public static void WriteResults(string path, IReadOnlyList<TrialResult> results)
     {
-        var b = new StringBuilder("machine,strategy,budget,trial,auc,pauc,auc_source,auc_target,clips,queries,realised_budget,normal_labels,anomalous_labels,gamma,alpha,window,v\n");
+        var b = new StringBuilder("machine,strategy,budget,trial,auc,pauc,auc_source,auc_target,clips,queries,realised_budget,normal_labels,anomalous_labels,gamma,alpha,window,v,scoring,budget_start\n");
         foreach (var r in results)
             b.AppendJoin(',', r.Machine, r.Strategy.ToName(), F(r.Budget), r.Trial, F(r.Auc), F(r.PartialAuc), F(r.AucSource), F(r.AucTarget),
                 r.Clips, r.Queries, F(r.RealisedBudget), r.NormalLabels, r.AnomalousLabels,
-                F(r.Point.Gamma), F(r.Point.Alpha), r.Point.Window, F(r.Point.V)).Append('\n');
+                F(r.Point.Gamma), F(r.Point.Alpha), r.Point.Window, F(r.Point.V), r.Point.Scoring.ToName(), r.Point.BudgetStart.ToName()).Append('\n');
         AtomicFile.WriteAllText(path, b.ToString());
     }
 
     public static void WriteSummary(string path, IReadOnlyList<SummaryRow> rows)
     {
-        var b = new StringBuilder("machine,strategy,budget,metric,trials,mean,ci95_low,ci95_high,gamma,alpha,window,v\n");
+        var b = new StringBuilder("machine,strategy,budget,metric,trials,mean,ci95_low,ci95_high,gamma,alpha,window,v,scoring,budget_start\n");
         foreach (var r in rows)
             b.AppendJoin(',', r.Machine, r.Strategy.ToName(), F(r.Budget), r.Metric, r.Trials, F(r.Mean), F(r.Ci95Low), F(r.Ci95High),
-                F(r.Point.Gamma), F(r.Point.Alpha), r.Point.Window, F(r.Point.V)).Append('\n');
+                F(r.Point.Gamma), F(r.Point.Alpha), r.Point.Window, F(r.Point.V), r.Point.Scoring.ToName(), r.Point.BudgetStart.ToName()).Append('\n');
         AtomicFile.WriteAllText(path, b.ToString());
     }
 

@@ -57,7 +57,7 @@ public sealed class PreparedMachine
 /// <summary>A run to compute: which machine, under which configuration, in which stream order.</summary>
 public sealed record PlannedRun(int MachineIndex, QueryStrategyKind Strategy, double Budget, SweepPoint Point, int Trial, MachineConfig Config, int[] Order)
 {
-    /// <summary>Budget 0 or strategy none: never queries, so its scores depend on neither the strategy nor the sweep point.</summary>
+    /// <summary>Budget 0 or strategy none: never queries, so its scores depend on neither the strategy nor the sweep point (but on the scoring).</summary>
     public bool IsOffline => Strategy == QueryStrategyKind.None || Budget == 0;
 }
 
@@ -107,7 +107,7 @@ public static class PrequentialExperiment
         settings.Validate();
         var machines = Prepare(table);
         var runs = new List<PlannedRun>();
-        var offline = new Dictionary<(int, int), int>();
+        var offline = new Dictionary<(int, int, Scoring.ScoringKind), int>();
         var rows = new List<(int, QueryStrategyKind, double, SweepPoint)>();
         var points = settings.Points;
         for (int m = 0; m < machines.Count; m++)
@@ -124,12 +124,14 @@ public static class PrequentialExperiment
                             int index;
                             if (run.IsOffline)
                             {
-                                if (!offline.TryGetValue((m, trial), out index))
+                                if (!offline.TryGetValue((m, trial, point.Scoring), out index))
                                 {
+                                    // The first point with this scoring stands for all of them (offline scores depend on nothing else).
+                                    var first = points.First(p => p.Scoring == point.Scoring);
                                     index = runs.Count;
-                                    offline[(m, trial)] = index;
-                                    runs.Add(run with { Strategy = QueryStrategyKind.None, Budget = 0, Point = points[0],
-                                        Config = RunConfig(settings, machine.Name, QueryStrategyKind.None, 0, trial, points[0]) });
+                                    offline[(m, trial, point.Scoring)] = index;
+                                    runs.Add(run with { Strategy = QueryStrategyKind.None, Budget = 0, Point = first,
+                                        Config = RunConfig(settings, machine.Name, QueryStrategyKind.None, 0, trial, first) });
                                 }
                             }
                             else

@@ -1,13 +1,40 @@
+using AsdOrleans.Core.Budget;
+using AsdOrleans.Core.Scoring;
 using AsdOrleans.Core.Strategies;
 
 namespace AsdOrleans.Core.Machines;
 
 /// <summary>
-/// One machine's method parameters, with the paper's values as defaults (DESIGN §1).
+/// One machine's method parameters: the one record of defaults that grain settings, CLI options and experiments
+/// read (issue 10). A new <c>MachineConfig()</c> is the default recipe (<see cref="Default"/>); <see cref="Paper"/> is
+/// exactly the paper's method as DESIGN §1 reads it. The two differ only in <see cref="Scoring"/> and
+/// <see cref="BudgetManager"/>; every other value is the paper's.
 /// Immutable; <see cref="Validate"/> rejects impossible values with a message naming the parameter.
 /// </summary>
 public sealed record MachineConfig
 {
+    /// <summary>The default recipe for a new machine (docs/decisions.md, issue 11: why these).</summary>
+    public static readonly MachineConfig Default = new();
+
+    /// <summary>The paper's method (DESIGN §1): Eq. 1–3 scoring and Žliobaitė's b̂ started at 0.</summary>
+    public static readonly MachineConfig Paper = new() { Scoring = ScoringKind.Paper, BudgetManager = BudgetManagerKind.Paper };
+
+    /// <summary>Methods by name: <c>default</c> and <c>paper</c>.</summary>
+    public static IReadOnlyList<string> MethodNames { get; } = ["default", "paper"];
+
+    public static MachineConfig ForMethod(string name) => name.Trim().ToLowerInvariant() switch
+    {
+        "default" => Default,
+        "paper" => Paper,
+        _ => throw new ArgumentException($"unknown method '{name}'; known: {string.Join(", ", MethodNames)}"),
+    };
+
+    /// <summary>How clips are scored (Eq. 1–3, or a domain-robust / safe variant).</summary>
+    public ScoringKind Scoring { get; init; } = ScoringKind.Domain;
+
+    /// <summary>How the label budget is spent: paced from the first clip, or the paper's b̂ from 0.</summary>
+    public BudgetManagerKind BudgetManager { get; init; } = BudgetManagerKind.Paced;
+
     /// <summary>Which query strategy decides when to ask for a label.</summary>
     public QueryStrategyKind Strategy { get; init; } = QueryStrategyKind.Hybrid;
 
@@ -54,6 +81,10 @@ public sealed record MachineConfig
     {
         if (!Enum.IsDefined(Strategy))
             throw new ArgumentException($"unknown query strategy {(int)Strategy}");
+        if (!Enum.IsDefined(Scoring))
+            throw new ArgumentException($"unknown scoring {(int)Scoring}");
+        if (!Enum.IsDefined(BudgetManager))
+            throw new ArgumentException($"unknown budget start {(int)BudgetManager}");
         RequireRange(Budget, 0, 1, "budget b");
         RequireRange(Gamma, 0, 1, "gamma γ");
         if (!(Alpha >= 0 && Alpha < 1))

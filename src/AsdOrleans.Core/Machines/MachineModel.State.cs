@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
+using AsdOrleans.Core.Budget;
 using AsdOrleans.Core.Randomness;
 using AsdOrleans.Core.Scoring;
 using AsdOrleans.Core.Strategies;
@@ -14,33 +15,35 @@ namespace AsdOrleans.Core.Machines;
 public sealed partial class MachineModel
 {
     private const uint Magic = 0x4D445341; // "ASDM"
-    private const ushort FormatVersion = 1;
+    /// <summary>2: scoring and budget manager in the configuration; the scales, budget-manager and strategy sections. 1 is still read.</summary>
+    private const ushort FormatVersion = 2;
 
     /// <summary>
-    /// The same machine under new parameters: N, A, M, h, b̂, counters and the RNG carry over; φ is refitted when
-    /// the decision quantile changed. QBC needs the labelled-normal pool, which only an enrollment under QBC keeps.
+    /// The same machine under new parameters: N, A, M, h, counters and the RNG carry over; the budget manager carries its
+    /// state over (or, for another kind, takes over b̂); φ is refitted when the decision quantile changed. QBC needs the
+    /// labelled-normal pool, which only an enrollment under QBC keeps; a scaled scoring needs its enrollment's scales.
     /// </summary>
     public MachineModel WithConfig(MachineConfig config)
     {
         config.Validate();
         if (config.Strategy == QueryStrategyKind.Qbc && LabelledNormals is null)
             throw new ArgumentException("switching to qbc needs the labelled normal embeddings, which this machine did not keep: re-enroll it under qbc");
-        var pool = config.Strategy == QueryStrategyKind.Qbc ? LabelledNormals!.Clone() : null;
-        var model = new MachineModel(config, ModelVersion, ReferenceSet.Clone(), AnomalySet.Clone(), _normalScores.ToList(), pool)
+        if (config.Scoring != Config.Scoring)
+            throw new ArgumentException($"switching the scoring from {Config.Scoring.ToName()} to {config.Scoring.ToName()} changes every score and threshold: re-enroll the machine under the new scoring");
+        var strategyState = config.Strategy == QueryStrategyKind.Qbc ? StrategyState!.Clone(config) : null;
+        var model = new MachineModel(config, ModelVersion, ReferenceSet.Clone(), AnomalySet.Clone(), _normalScores.ToList(), _scales.ToList(),
+            AsdOrleans.Core.Budget.BudgetManager.Continue(config.BudgetManager, Budget, config.Budget), strategyState)
         {
             LabellingThreshold = LabellingThreshold,
             DecisionThreshold = config.DecisionQuantile == Config.DecisionQuantile
                 ? DecisionThreshold
                 : Enrollment.ScoreQuantiles.GammaFitQuantile(_normalScores, config.DecisionQuantile),
-            SpentBudget = SpentBudget,
             ClipsSeen = ClipsSeen,
             Queries = Queries,
             NormalLabels = NormalLabels,
             AnomalousLabels = AnomalousLabels,
         };
         model._random = _random;
-        if (model.QuantileFilter is not null && QuantileFilter is not null)
-            model.QuantileFilter.Restore(QuantileFilter.Utilities, QuantileFilter.Observed, QuantileFilter.Queried);
         return model;
     }
 
@@ -60,25 +63,24 @@ public sealed partial class MachineModel
             w.Write(MemoryMarshal.AsBytes(CollectionsMarshal.AsSpan(_normalScores)));
             w.Write(LabellingThreshold);
             w.Write(DecisionThreshold);
-            w.Write(SpentBudget);
             w.Write(_random.S0); w.Write(_random.S1); w.Write(_random.S2); w.Write(_random.S3);
             w.Write(ClipsSeen); w.Write(Queries); w.Write(NormalLabels); w.Write(AnomalousLabels);
-            w.Write(LabelledNormals is not null);
-            if (LabelledNormals is not null)
-                WriteSet(w, LabelledNormals);
-            w.Write(QuantileFilter is not null);
-            if (QuantileFilter is not null)
-            {
-                w.Write(QuantileFilter.Utilities.Count);
-                foreach (var u in QuantileFilter.Utilities) w.Write(u);
-                w.Write(QuantileFilter.Observed);
-                w.Write(QuantileFilter.Queried);
-            }
+            // Scoring section: the per-reference scales (empty for unscaled scorings).
+            w.Write(_scales.Count);
+            w.Write(MemoryMarshal.AsBytes(CollectionsMarshal.AsSpan(_scales)));
+            // Budget-manager section: kind, b̂, then the manager's own fields.
+            w.Write((byte)Budget.Kind);
+            w.Write(Budget.SpentEstimate);
+            Budget.Write(w);
+            // Strategy section: kind, then the strategy's own state if it keeps one.
+            w.Write((byte)Config.Strategy);
+            w.Write(StrategyState is not null);
+            StrategyState?.Write(w);
         }
         return stream.ToArray();
     }
 
-    /// <summary>Restores a machine from <see cref="Serialize"/>'s bytes.</summary>
+    /// <summary>Restores a machine from <see cref="Serialize"/>'s bytes (this format or format 1).</summary>
     /// <exception cref="InvalidDataException">Truncated, foreign or inconsistent data.</exception>
     public static MachineModel Deserialize(ReadOnlySpan<byte> bytes)
     {
@@ -97,9 +99,9 @@ public sealed partial class MachineModel
         if (r.UInt32() != Magic)
             throw new InvalidDataException("not a machine state (bad magic number)");
         ushort version = r.UInt16();
-        if (version != FormatVersion)
-            throw new InvalidDataException($"machine state format {version} is not supported (this build reads {FormatVersion})");
-        var config = ReadConfig(ref r).Validate();
+        if (version is not (1 or FormatVersion))
+            throw new InvalidDataException($"machine state format {version} is not supported (this build reads 1 and {FormatVersion})");
+        var config = ReadConfig(ref r, version).Validate();
         string modelVersion = r.String();
         int dimension = r.Int32();
         if (dimension <= 0)
@@ -107,39 +109,72 @@ public sealed partial class MachineModel
         var reference = ReadSet(ref r, dimension);
         var anomalies = ReadSet(ref r, dimension);
         var scores = new List<double>(r.Doubles(r.Count()).ToArray());
-        double h = r.Double(), phi = r.Double(), spent = r.Double();
+        double h = r.Double(), phi = r.Double();
+        double spent = version == 1 ? r.Double() : double.NaN; // format 1 kept b̂ here
         var random = new RandomState(r.UInt64(), r.UInt64(), r.UInt64(), r.UInt64());
         long seen = r.Int64(), queries = r.Int64(), normalLabels = r.Int64(), anomalousLabels = r.Int64();
-        EmbeddingSet? pool = r.Bool() ? ReadSet(ref r, dimension) : null;
-        var model = new MachineModel(config, modelVersion, reference, anomalies, scores, pool)
+        List<float> scales;
+        BudgetManager budget;
+        StrategyState? strategyState = null;
+        if (version == 1)
+        {
+            // Format 1: the paper's method (Eq. 1–3, b̂ from 0); QBC's pool and filter in two flagged sections.
+            scales = [];
+            budget = AsdOrleans.Core.Budget.BudgetManager.Read(BudgetManagerKind.Paper, spent, () => 0);
+            EmbeddingSet? pool = r.Bool() ? ReadSet(ref r, dimension) : null;
+            bool hasFilter = r.Bool();
+            if (hasFilter != (config.Strategy == QueryStrategyKind.Qbc) || (pool is not null) != hasFilter)
+                throw new InvalidDataException("machine state's quantile-filter section does not match its strategy");
+            if (hasFilter)
+            {
+                var utilities = r.Doubles(r.Count()).ToArray();
+                strategyState = QbcState.Read(config, pool!, utilities, r.Int64(), r.Int64());
+            }
+        }
+        else
+        {
+            scales = new List<float>(r.Floats(r.Count()).ToArray());
+            var kind = (BudgetManagerKind)r.Byte();
+            if (kind != config.BudgetManager)
+                throw new InvalidDataException("machine state's budget section does not match its configuration");
+            spent = r.Double();
+            var reader = r; // the lambda cannot capture a ref struct; read the manager's field here
+            double field = kind == BudgetManagerKind.Paced ? reader.Double() : 0;
+            r = reader;
+            budget = AsdOrleans.Core.Budget.BudgetManager.Read(kind, spent, () => field);
+            if ((QueryStrategyKind)r.Byte() != config.Strategy)
+                throw new InvalidDataException("machine state's strategy section does not match its configuration");
+            bool hasState = r.Bool();
+            if (hasState != (config.Strategy == QueryStrategyKind.Qbc))
+                throw new InvalidDataException("machine state's strategy section does not match its strategy");
+            if (hasState)
+            {
+                var pool = ReadSet(ref r, dimension);
+                var utilities = r.Doubles(r.Count()).ToArray();
+                strategyState = QbcState.Read(config, pool, utilities, r.Int64(), r.Int64());
+            }
+        }
+        if (!r.AtEnd)
+            throw new InvalidDataException("machine state has trailing bytes");
+        if (reference.Count == 0 || seen < 0 || queries < 0 || queries > seen || !double.IsFinite(h) || !double.IsFinite(phi) || !(spent >= 0 && spent <= 1)
+            || budget is PacedBudget { Tokens: < 0 or > PacedBudget.Capacity or double.NaN } || scales.Any(v => !(v > 0 && float.IsFinite(v))))
+            throw new InvalidDataException("machine state has out-of-range values");
+        var model = new MachineModel(config, modelVersion, reference, anomalies, scores, scales, budget, strategyState)
         {
             LabellingThreshold = h,
             DecisionThreshold = phi,
-            SpentBudget = spent,
             ClipsSeen = seen,
             Queries = queries,
             NormalLabels = normalLabels,
             AnomalousLabels = anomalousLabels,
         };
         model._random = random;
-        bool hasFilter = r.Bool();
-        if (hasFilter != (model.QuantileFilter is not null))
-            throw new InvalidDataException("machine state's quantile-filter section does not match its strategy");
-        if (model.QuantileFilter is not null)
-        {
-            var utilities = r.Doubles(r.Count()).ToArray();
-            model.QuantileFilter.Restore(utilities, r.Int64(), r.Int64());
-        }
-        if (!r.AtEnd)
-            throw new InvalidDataException("machine state has trailing bytes");
-        if (reference.Count == 0 || seen < 0 || queries < 0 || queries > seen || !double.IsFinite(h) || !double.IsFinite(phi) || !(spent >= 0 && spent <= 1))
-            throw new InvalidDataException("machine state has out-of-range values");
         return model;
     }
 
     private int EstimateSize()
-        => 256 + ModelVersion.Length * 3 + 4 * (ReferenceSet.Values.Length + AnomalySet.Values.Length + (LabelledNormals?.Values.Length ?? 0))
-           + 8 * (_normalScores.Count + (QuantileFilter?.Utilities.Count ?? 0));
+        => 256 + ModelVersion.Length * 3 + 4 * (ReferenceSet.Values.Length + AnomalySet.Values.Length + (LabelledNormals?.Values.Length ?? 0) + _scales.Count)
+           + 8 * (_normalScores.Count + ((StrategyState as QbcState)?.Filter.Utilities.Count ?? 0));
 
     private static void WriteConfig(BinaryWriter w, MachineConfig c)
     {
@@ -147,17 +182,25 @@ public sealed partial class MachineModel
         w.Write(c.Budget); w.Write(c.Gamma); w.Write(c.Alpha); w.Write(c.BudgetWindow); w.Write(c.RandomShare);
         w.Write(c.CommitteeSize); w.Write(c.CommitteeSubsetFraction); w.Write(c.UtilityWindow); w.Write(c.ToleranceWindow);
         w.Write(c.SourceClusters); w.Write(c.LabellingQuantile); w.Write(c.DecisionQuantile); w.Write(c.Seed);
+        w.Write((byte)c.Scoring); w.Write((byte)c.BudgetManager);
     }
 
-    private static MachineConfig ReadConfig(ref StateReader r) => new()
+    private static MachineConfig ReadConfig(ref StateReader r, ushort version)
     {
-        Strategy = (QueryStrategyKind)r.Byte(),
-        Budget = r.Double(), Gamma = r.Double(), Alpha = r.Double(), BudgetWindow = r.Int32(), RandomShare = r.Double(),
-        CommitteeSize = r.Int32(), CommitteeSubsetFraction = r.Double(), UtilityWindow = r.Int32(), ToleranceWindow = r.Int32(),
-        SourceClusters = r.Int32(), LabellingQuantile = r.Double(), DecisionQuantile = r.Double(), Seed = r.UInt64(),
-    };
+        var config = new MachineConfig
+        {
+            Strategy = (QueryStrategyKind)r.Byte(),
+            Budget = r.Double(), Gamma = r.Double(), Alpha = r.Double(), BudgetWindow = r.Int32(), RandomShare = r.Double(),
+            CommitteeSize = r.Int32(), CommitteeSubsetFraction = r.Double(), UtilityWindow = r.Int32(), ToleranceWindow = r.Int32(),
+            SourceClusters = r.Int32(), LabellingQuantile = r.Double(), DecisionQuantile = r.Double(), Seed = r.UInt64(),
+        };
+        // Format 1 machines ran the paper's method.
+        return version == 1
+            ? config with { Scoring = ScoringKind.Paper, BudgetManager = BudgetManagerKind.Paper }
+            : config with { Scoring = (ScoringKind)r.Byte(), BudgetManager = (BudgetManagerKind)r.Byte() };
+    }
 
-    private static void WriteSet(BinaryWriter w, EmbeddingSet set)
+    internal static void WriteSet(BinaryWriter w, EmbeddingSet set)
     {
         w.Write(set.Count);
         w.Write(MemoryMarshal.AsBytes(set.Values));

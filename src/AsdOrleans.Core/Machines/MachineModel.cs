@@ -1,3 +1,4 @@
+using AsdOrleans.Core.Budget;
 using AsdOrleans.Core.Enrollment;
 using AsdOrleans.Core.Randomness;
 using AsdOrleans.Core.Scoring;
@@ -25,24 +26,26 @@ public readonly record struct QueryDecision(long ClipIndex, double Score, Strate
 public sealed partial class MachineModel
 {
     private readonly List<double> _normalScores;
+    /// <summary>r_j per row of N for a scaled scoring (<see cref="ScaledScore"/>); empty otherwise.</summary>
+    private readonly List<float> _scales;
     private RandomState _random;
+    private float[] _cosines = [];
 
     private MachineModel(MachineConfig config, string modelVersion, EmbeddingSet referenceSet, EmbeddingSet anomalySet,
-        List<double> normalScores, EmbeddingSet? labelledNormals)
+        List<double> normalScores, List<float> scales, BudgetManager budget, StrategyState? strategyState)
     {
         Config = config;
         ModelVersion = modelVersion;
         ReferenceSet = referenceSet;
         AnomalySet = anomalySet;
         _normalScores = normalScores;
-        LabelledNormals = labelledNormals;
-        if (config.Strategy == QueryStrategyKind.Qbc)
-        {
-            if (labelledNormals is null)
-                throw new ArgumentException("the qbc strategy needs the labelled normal embeddings; re-enroll the machine");
-            Committee = new Committee(config.CommitteeSize, config.CommitteeSubsetFraction, RandomState.DeriveSeed(config.Seed, 0xC0 /* committee */));
-            QuantileFilter = new BalancedIncrementalQuantileFilter(config.UtilityWindow, config.ToleranceWindow);
-        }
+        _scales = scales;
+        Budget = budget;
+        StrategyState = strategyState;
+        if (config.Scoring.UsesScales() != (scales.Count > 0) || (scales.Count > 0 && scales.Count != referenceSet.Count))
+            throw new ArgumentException($"the {config.Scoring.ToName()} scoring needs one scale per reference; re-enroll the machine");
+        if (config.Strategy == QueryStrategyKind.Qbc && strategyState is not QbcState)
+            throw new ArgumentException("the qbc strategy needs the labelled normal embeddings; re-enroll the machine");
     }
 
     public MachineConfig Config { get; }
@@ -56,12 +59,18 @@ public sealed partial class MachineModel
     public EmbeddingSet AnomalySet { get; }
     /// <summary>M: scores of the enrollment normals and of every clip labelled normal.</summary>
     public IReadOnlyList<double> NormalScores => _normalScores;
+    /// <summary>The per-reference scales of a scaled scoring, one per row of N (empty for Eq. 1–3 and margin).</summary>
+    public IReadOnlyList<float> ReferenceScales => _scales;
     /// <summary>h: the labelling threshold of the variable-uncertainty rule.</summary>
     public double LabellingThreshold { get; private set; }
     /// <summary>φ: scores above it raise an alert.</summary>
     public double DecisionThreshold { get; private set; }
-    /// <summary>b̂: Žliobaitė's spent-budget estimate over the window w.</summary>
-    public double SpentBudget { get; private set; }
+    /// <summary>The budget manager: how much of b is left (its own state, apart from the strategy's).</summary>
+    public BudgetManager Budget { get; }
+    /// <summary>b̂: Žliobaitė's spent-budget estimate over the window w, as the budget manager keeps it.</summary>
+    public double SpentBudget => Budget.SpentEstimate;
+    /// <summary>The strategy's own state (QBC's pool, committee and filter); null for strategies that keep none.</summary>
+    public StrategyState? StrategyState { get; }
     public RandomState Random => _random;
 
     public long ClipsSeen { get; private set; }
@@ -71,22 +80,38 @@ public sealed partial class MachineModel
     public double RealisedBudget => ClipsSeen == 0 ? 0 : (double)Queries / ClipsSeen;
 
     /// <summary>QBC only: every labelled normal (enrollment normals + labelled normals), the committee's pool.</summary>
-    public EmbeddingSet? LabelledNormals { get; }
-    internal Committee? Committee { get; }
-    internal BalancedIncrementalQuantileFilter? QuantileFilter { get; }
+    public EmbeddingSet? LabelledNormals => (StrategyState as QbcState)?.Pool;
 
     /// <summary>A fresh machine from an enrollment: h = quantile(M, 0.9), φ from a Gamma fit to M.</summary>
     public static MachineModel Create(MachineConfig config, MachineEnrollment enrollment)
     {
         config.Validate();
+        var scales = enrollment.ReferenceScales(config.Scoring).ToList();
+        var scores = config.Scoring == ScoringKind.Paper
+            ? enrollment.NormalScores.ToList()
+            : EnrollmentScores(config, enrollment, scales);
         var model = new MachineModel(config, enrollment.ModelVersion, enrollment.ReferenceSet.Clone(),
-            new EmbeddingSet(enrollment.Dimension), enrollment.NormalScores.ToList(),
-            config.Strategy == QueryStrategyKind.Qbc ? enrollment.TrainingNormals.Clone() : null);
-        model.LabellingThreshold = ScoreQuantiles.EmpiricalQuantile(enrollment.NormalScores, config.LabellingQuantile);
-        model.DecisionThreshold = ScoreQuantiles.GammaFitQuantile(enrollment.NormalScores, config.DecisionQuantile);
+            new EmbeddingSet(enrollment.Dimension), scores, scales, AsdOrleans.Core.Budget.BudgetManager.Create(config.BudgetManager, config.Budget),
+            QueryStrategies.For(config.Strategy).CreateState(config, enrollment));
+        model.LabellingThreshold = ScoreQuantiles.EmpiricalQuantile(scores, config.LabellingQuantile);
+        model.DecisionThreshold = ScoreQuantiles.GammaFitQuantile(scores, config.DecisionQuantile);
         model._random = RandomState.FromSeed(RandomState.DeriveSeed(config.Seed, 0xDEC /* decisions */));
         return model;
     }
+
+    /// <summary>M under a non-paper scoring: each training normal's score against N (no anomalies yet).</summary>
+    private static List<double> EnrollmentScores(MachineConfig config, MachineEnrollment enrollment, List<float> scales)
+    {
+        var cosines = new float[enrollment.ReferenceSet.Count];
+        var scaleSpan = CollectionsMarshalSpan(scales);
+        var empty = new EmbeddingSet(enrollment.Dimension);
+        var scores = new List<double>(enrollment.TrainingNormals.Count);
+        for (int i = 0; i < enrollment.TrainingNormals.Count; i++)
+            scores.Add(ScaledScore.Score(enrollment.ReferenceSet, scaleSpan, empty, enrollment.TrainingNormals.Row(i), config.Gamma, cosines));
+        return scores;
+    }
+
+    private static ReadOnlySpan<float> CollectionsMarshalSpan(List<float> list) => System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list);
 
     /// <summary>Enrolls from training clips and creates the machine in one step.</summary>
     public static MachineModel Enroll(MachineConfig config, IReadOnlyList<EnrollmentClip> clips, string modelVersion = "")
@@ -99,7 +124,7 @@ public sealed partial class MachineModel
     /// <summary>The k-means seed of an enrollment under <paramref name="config"/>.</summary>
     public static ulong EnrollmentSeed(MachineConfig config) => RandomState.DeriveSeed(config.Seed, 0x4B4D /* k-means */);
 
-    /// <summary>Eq. 3 for a raw (not necessarily normalised) embedding.</summary>
+    /// <summary>The machine's score (Eq. 3 or its configured variant) for a raw (not necessarily normalised) embedding.</summary>
     public double Score(ReadOnlySpan<float> embedding)
     {
         Span<float> normalised = stackalloc float[CheckDimension(embedding)];
@@ -108,26 +133,36 @@ public sealed partial class MachineModel
     }
 
     public double ScoreNormalized(ReadOnlySpan<float> normalizedEmbedding)
-        => AnomalyScore.Combined(ReferenceSet, AnomalySet, normalizedEmbedding, Config.Gamma);
+    {
+        if (Config.Scoring == ScoringKind.Paper)
+            return AnomalyScore.Combined(ReferenceSet, AnomalySet, normalizedEmbedding, Config.Gamma);
+        if (_cosines.Length < ReferenceSet.Count)
+            _cosines = new float[Math.Max(ReferenceSet.Count, 2 * _cosines.Length)];
+        return ScaledScore.Score(ReferenceSet, CollectionsMarshalSpan(_scales), AnomalySet, normalizedEmbedding, Config.Gamma, _cosines);
+    }
 
-    /// <summary>The query decision for the next clip. Pure: the machine is unchanged until <see cref="Commit"/>.</summary>
+    /// <summary>
+    /// The query decision for the next clip. Pure: the machine is unchanged until <see cref="Commit"/>. The budget
+    /// manager says whether anything may be spent; the strategy says whether this clip is worth it.
+    /// </summary>
     public QueryDecision DecideNormalized(ReadOnlySpan<float> normalizedEmbedding, double score)
     {
         var context = new StrategyContext
         {
             Score = score,
             LabellingThreshold = LabellingThreshold,
-            SpentBudget = SpentBudget,
+            BudgetAvailable = Budget.MaySpend(Config.Budget),
+            SpentEstimate = Budget.SpentEstimate,
             Config = Config,
             Random = _random,
             NormalizedEmbedding = normalizedEmbedding,
-            Machine = this,
+            State = StrategyState,
         };
         var step = QueryStrategies.For(Config.Strategy).Decide(context);
         return new QueryDecision(ClipsSeen, score, step);
     }
 
-    /// <summary>Applies a decision made on the current state: h, RNG, strategy state, b̂ and counters.</summary>
+    /// <summary>Applies a decision made on the current state: h and RNG, then the strategy's and the budget manager's own commits, then counters.</summary>
     public void Commit(in QueryDecision decision)
     {
         if (decision.ClipIndex != ClipsSeen)
@@ -135,9 +170,8 @@ public sealed partial class MachineModel
         var step = decision.Step;
         LabellingThreshold = step.LabellingThreshold;
         _random = step.Random;
-        QuantileFilter?.Record(step.Utility, step.Query);
-        int w = Config.BudgetWindow;
-        SpentBudget = ((w - 1) * SpentBudget + (step.Query ? 1 : 0)) / w;
+        StrategyState?.Commit(step);
+        Budget.Commit(step.Query, Config.Budget, Config.BudgetWindow);
         ClipsSeen++;
         if (step.Query) Queries++;
     }
@@ -180,14 +214,21 @@ public sealed partial class MachineModel
                 AnomalousLabels++;
                 break;
             case ClipLabel.Normal:
+                if (_scales.Count > 0)
+                {
+                    // A labelled normal joins N with the scale of the reference it is scored against (its domain is unknown).
+                    if (_cosines.Length < ReferenceSet.Count) _cosines = new float[Math.Max(ReferenceSet.Count, 2 * _cosines.Length)];
+                    var (_, nearest) = ScaledScore.Distance(ReferenceSet, CollectionsMarshalSpan(_scales), normalizedEmbedding, _cosines);
+                    _scales.Add(_scales[nearest]);
+                }
                 ReferenceSet.AddNormalized(normalizedEmbedding);
                 _normalScores.Add(score);
-                LabelledNormals?.AddNormalized(normalizedEmbedding);
                 NormalLabels++;
                 break;
             default:
                 throw new ArgumentException($"unknown label {(int)label}");
         }
+        StrategyState?.OnLabel(normalizedEmbedding, label);
     }
 
     private int CheckDimension(ReadOnlySpan<float> embedding)

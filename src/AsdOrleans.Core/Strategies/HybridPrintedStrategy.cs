@@ -12,11 +12,11 @@ public sealed class HybridPrintedStrategy : IQueryStrategy
     public StrategyStep Decide(in StrategyContext context)
     {
         double alpha = context.Config.Alpha;
-        if (!context.BudgetLeft)
+        if (!context.BudgetAvailable)
             return new StrategyStep(false, context.LabellingThreshold * (1 - alpha), context.Random, double.NaN);
         var random = context.Random;
         bool query = context.Score > context.LabellingThreshold
-            || random.NextDouble() > context.SpentBudget / context.Config.Budget;
+            || random.NextDouble() > context.SpentEstimate / context.Config.Budget;
         return new StrategyStep(query, context.LabellingThreshold * (1 + alpha), random, double.NaN);
     }
 }

@@ -11,7 +11,7 @@ public sealed class HybridStrategy : IQueryStrategy
 
     public StrategyStep Decide(in StrategyContext context)
     {
-        if (!context.BudgetLeft)
+        if (!context.BudgetAvailable)
             return StrategyStep.Keep(context);
         var random = context.Random;
         double eta = random.NextDouble();

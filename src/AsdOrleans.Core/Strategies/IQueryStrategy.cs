@@ -9,15 +9,18 @@ public readonly ref struct StrategyContext
     public required double Score { get; init; }
     /// <summary>h, the labelling threshold before this clip.</summary>
     public required double LabellingThreshold { get; init; }
-    /// <summary>b̂, the spent-budget estimate before this clip.</summary>
-    public required double SpentBudget { get; init; }
-    /// <summary>b̂ &lt; b: no strategy queries otherwise (DESIGN §1, Budget).</summary>
-    public bool BudgetLeft => SpentBudget < Config.Budget;
+    /// <summary>
+    /// Whether the machine's budget manager lets this clip be queried (DESIGN §1, Budget: no query while none is left).
+    /// The manager decides; a strategy only uses the answer (its state steps differ with and without budget, as in the paper).
+    /// </summary>
+    public required bool BudgetAvailable { get; init; }
+    /// <summary>b̂, the budget manager's spent-budget estimate before this clip (only the printed hybrid reading uses it).</summary>
+    public required double SpentEstimate { get; init; }
     public required MachineConfig Config { get; init; }
     public required RandomState Random { get; init; }
     public required ReadOnlySpan<float> NormalizedEmbedding { get; init; }
-    /// <summary>The machine, read-only, for strategies that need more than the score (QBC's committee).</summary>
-    public required MachineModel Machine { get; init; }
+    /// <summary>The strategy's own state (QBC's committee and filter), read-only; null for strategies without one.</summary>
+    public required StrategyState? State { get; init; }
 }
 
 /// <summary>A strategy's answer: whether to query, and the state it would leave behind.</summary>
@@ -29,25 +32,35 @@ public readonly record struct StrategyStep(bool Query, double LabellingThreshold
 
 /// <summary>
 /// A query strategy in scikit-activeml's sense: <see cref="Decide"/> is pure. The machine applies the
-/// returned step in <see cref="MachineModel.Commit"/>, so deciding never mutates state.
+/// returned step in <see cref="MachineModel.Commit"/>, so deciding never mutates state. How much may be
+/// spent is the budget manager's (<see cref="Budget.BudgetManager"/>), not the strategy's.
 /// </summary>
 public interface IQueryStrategy
 {
     QueryStrategyKind Kind { get; }
     StrategyStep Decide(in StrategyContext context);
+
+    /// <summary>The strategy's own state for a newly enrolled machine (null when it keeps none).</summary>
+    StrategyState? CreateState(MachineConfig config, Enrollment.MachineEnrollment enrollment) => null;
 }
 
 public static class QueryStrategies
 {
-    private static readonly IQueryStrategy[] ByKind =
-    [
-        new NoQueryStrategy(),
-        new RandomStrategy(),
-        new VariableUncertaintyStrategy(),
-        new HybridStrategy(),
-        new HybridPrintedStrategy(),
-        new QueryByCommitteeStrategy(),
-    ];
+    private static readonly NoQueryStrategy NoQuery = new();
+    private static readonly RandomStrategy RandomSampling = new();
+    private static readonly VariableUncertaintyStrategy VariableUncertainty = new();
+    private static readonly HybridStrategy Hybrid = new();
+    private static readonly HybridPrintedStrategy HybridPrinted = new();
+    private static readonly QueryByCommitteeStrategy Qbc = new();
 
-    public static IQueryStrategy For(QueryStrategyKind kind) => ByKind[(int)kind];
+    public static IQueryStrategy For(QueryStrategyKind kind) => kind switch
+    {
+        QueryStrategyKind.None => NoQuery,
+        QueryStrategyKind.Random => RandomSampling,
+        QueryStrategyKind.VariableUncertainty => VariableUncertainty,
+        QueryStrategyKind.Hybrid => Hybrid,
+        QueryStrategyKind.HybridPrinted => HybridPrinted,
+        QueryStrategyKind.Qbc => Qbc,
+        _ => throw new ArgumentException($"unknown query strategy {(int)kind}"),
+    };
 }

@@ -1,8 +1,11 @@
+using AsdOrleans.Core.Enrollment;
+using AsdOrleans.Core.Machines;
+
 namespace AsdOrleans.Core.Strategies;
 
 /// <summary>
-/// `qbc`: utility = disagreement of a committee of reference sets; the query decision is the balanced
-/// incremental quantile filter, and, as for every strategy, nothing is queried while b̂ ≥ b.
+/// `qbc`: utility = disagreement of a committee of reference sets (<see cref="QbcState"/>); the query decision is the
+/// balanced incremental quantile filter, within what the budget manager allows.
 /// </summary>
 public sealed class QueryByCommitteeStrategy : IQueryStrategy
 {
@@ -10,9 +13,12 @@ public sealed class QueryByCommitteeStrategy : IQueryStrategy
 
     public StrategyStep Decide(in StrategyContext context)
     {
-        var machine = context.Machine;
-        double utility = machine.Committee!.Utility(machine.LabelledNormals!, context.NormalizedEmbedding);
-        bool query = context.BudgetLeft && machine.QuantileFilter!.WouldQuery(utility, context.Config.Budget);
+        var state = (QbcState)context.State!;
+        double utility = state.Utility(context.NormalizedEmbedding);
+        bool query = context.BudgetAvailable && state.Filter.WouldQuery(utility, context.Config.Budget);
         return new StrategyStep(query, context.LabellingThreshold, context.Random, utility);
     }
+
+    public StrategyState CreateState(MachineConfig config, MachineEnrollment enrollment)
+        => QbcState.Create(config, enrollment.TrainingNormals.Clone());
 }

@@ -10,7 +10,7 @@ public sealed class RandomStrategy : IQueryStrategy
 
     public StrategyStep Decide(in StrategyContext context)
     {
-        if (!context.BudgetLeft)
+        if (!context.BudgetAvailable)
             return StrategyStep.Keep(context);
         var random = context.Random;
         bool query = RandomBranch(ref random, context.Config.Budget);

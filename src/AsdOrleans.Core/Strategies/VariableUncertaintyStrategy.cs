@@ -10,7 +10,7 @@ public sealed class VariableUncertaintyStrategy : IQueryStrategy
 
     public StrategyStep Decide(in StrategyContext context)
     {
-        if (!context.BudgetLeft)
+        if (!context.BudgetAvailable)
             return StrategyStep.Keep(context);
         var (query, threshold) = Step(context.Score, context.LabellingThreshold, context.Config.Alpha);
         return new StrategyStep(query, threshold, context.Random, double.NaN);

@@ -15,6 +15,7 @@ public class PrequentialExperimentTests
         Budgets = [0, 0.1],
         Trials = 3,
         Seed = 9,
+        Method = AsdOrleans.Core.Machines.MachineConfig.Paper, // these tests pin the paper's method; the default's are in MethodComparisonTests
     };
 
     [Fact]

@@ -11,7 +11,7 @@ public class MachineModelTests
     private static readonly (List<EnrollmentClip> Train, List<EmbeddingRecord> Test) Data = TestData.Machine(seed: 31);
 
     private static MachineModel Enrolled(QueryStrategyKind kind = QueryStrategyKind.Hybrid, double budget = 0.2)
-        => MachineModel.Enroll(new MachineConfig { Strategy = kind, Budget = budget, Seed = 17 }, Data.Train, "model-v1");
+        => MachineModel.Enroll(MachineConfig.Paper with { Strategy = kind, Budget = budget, Seed = 17 }, Data.Train, "model-v1");
 
     private static void Stream(MachineModel model, IEnumerable<EmbeddingRecord> clips, List<ClipOutcome>? outcomes = null)
     {
@@ -99,7 +99,7 @@ public class MachineModelTests
     [Fact]
     public void Same_seed_same_decisions_different_seed_different_decisions()
     {
-        var config = new MachineConfig { Strategy = QueryStrategyKind.Random, Budget = 0.3 };
+        var config = MachineConfig.Paper with { Strategy = QueryStrategyKind.Random, Budget = 0.3 };
         List<ClipOutcome> Run(ulong seed)
         {
             var model = MachineModel.Enroll(config with { Seed = seed }, Data.Train);

@@ -15,7 +15,7 @@ public class BudgetAdherenceTests
     {
         var (train, test) = TestData.Machine(seed: 21, testPerDomainAndLabel: 5_000);
         Assert.Equal(20_000, test.Count);
-        var model = MachineModel.Enroll(new MachineConfig { Strategy = kind, Budget = 0.1, BudgetWindow = 200, Seed = 5 }, train);
+        var model = MachineModel.Enroll(MachineConfig.Paper with { Strategy = kind, Budget = 0.1, BudgetWindow = 200, Seed = 5 }, train);
         foreach (var clip in test)
         {
             var outcome = model.Process(clip.Embedding);
@@ -33,7 +33,7 @@ public class BudgetAdherenceTests
         // Query iff u < b while b̂ < b: b̂ of a Bernoulli(0.1) stream spends about half its time at or above b,
         // and every query skipped there is lost. Measured: 0.0898 ± 0.0003 over 200,000 clips (docs/decisions.md).
         var (train, test) = TestData.Machine(seed: 21, testPerDomainAndLabel: 5_000);
-        var model = MachineModel.Enroll(new MachineConfig { Strategy = QueryStrategyKind.Random, Budget = 0.1, Seed = 5 }, train);
+        var model = MachineModel.Enroll(MachineConfig.Paper with { Strategy = QueryStrategyKind.Random, Budget = 0.1, Seed = 5 }, train);
         foreach (var clip in test)
         {
             var outcome = model.Process(clip.Embedding);
@@ -48,7 +48,7 @@ public class BudgetAdherenceTests
     {
         // Scores far above h: variable uncertainty wants every clip, so only b̂ limits it.
         var (train, test) = TestData.Machine(seed: 22);
-        var model = MachineModel.Enroll(new MachineConfig { Strategy = QueryStrategyKind.VariableUncertainty, Alpha = 0, Budget = 0.1 }, train);
+        var model = MachineModel.Enroll(MachineConfig.Paper with { Strategy = QueryStrategyKind.VariableUncertainty, Alpha = 0, Budget = 0.1 }, train);
         var far = model.ReferenceSet.Row(0).ToArray().Select(v => -v).ToArray(); // opposite of a reference row: score ≈ 2
         int firstThirty = 0;
         for (int i = 0; i < 20_000; i++)
@@ -66,7 +66,7 @@ public class BudgetAdherenceTests
         var (train, test) = TestData.Machine(seed: 23);
         foreach (var kind in Enum.GetValues<QueryStrategyKind>())
         {
-            var model = MachineModel.Enroll(new MachineConfig { Strategy = kind, Budget = 0 }, train);
+            var model = MachineModel.Enroll(MachineConfig.Paper with { Strategy = kind, Budget = 0 }, train);
             foreach (var clip in test) Assert.False(model.Process(clip.Embedding).LabelRequested);
         }
     }

@@ -1,3 +1,4 @@
+using AsdOrleans.Core.Budget;
 using AsdOrleans.Core.Machines;
 using AsdOrleans.Core.Randomness;
 using AsdOrleans.Core.Scoring;
@@ -7,20 +8,23 @@ namespace AsdOrleans.Core.Tests.Strategies;
 
 public class StrategyTests
 {
-    private static readonly MachineModel Machine = MachineModel.Enroll(new MachineConfig(), TestData.Machine().Train);
+    private static readonly MachineModel Machine = MachineModel.Enroll(MachineConfig.Paper, TestData.Machine().Train);
     private static readonly float[] AnyEmbedding = EmbeddingMath.Normalized(TestData.Machine().Test[0].Embedding);
 
     private static StrategyStep Decide(QueryStrategyKind kind, double score, double h, double spent, MachineConfig? config = null, ulong seed = 1)
     {
+        // The paper's budget manager decides whether anything is left at b̂ = spent; the strategy only uses its answer.
+        var resolved = (config ?? MachineConfig.Paper) with { Strategy = kind };
         var context = new StrategyContext
         {
             Score = score,
             LabellingThreshold = h,
-            SpentBudget = spent,
-            Config = (config ?? new MachineConfig()) with { Strategy = kind },
+            BudgetAvailable = new EstimatedBudget(spent).MaySpend(resolved.Budget),
+            SpentEstimate = spent,
+            Config = resolved,
             Random = RandomState.FromSeed(seed),
             NormalizedEmbedding = AnyEmbedding,
-            Machine = Machine,
+            State = Machine.StrategyState,
         };
         return QueryStrategies.For(kind).Decide(context);
     }

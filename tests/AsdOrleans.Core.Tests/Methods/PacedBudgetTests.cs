@@ -1,0 +1,97 @@
+using AsdOrleans.Core.Budget;
+using AsdOrleans.Core.Machines;
+using AsdOrleans.Core.Strategies;
+
+namespace AsdOrleans.Core.Tests.Methods;
+
+/// <summary>The default budget manager (DESIGN §1, Budget): within b ± 0.02 from a machine's first clips on.</summary>
+public class PacedBudgetTests
+{
+    [Theory]
+    [InlineData(0.05)]
+    [InlineData(0.1)]
+    [InlineData(0.2)]
+    public void An_always_willing_strategy_never_exceeds_b_plus_2_minus_b_over_n_and_reaches_b_within_0_02_by_100_clips(double b)
+    {
+        // Scores far above h: variable uncertainty wants every clip, so only the budget manager limits it.
+        var (train, _) = TestData.Machine(seed: 22);
+        var model = MachineModel.Enroll(new MachineConfig { Strategy = QueryStrategyKind.VariableUncertainty, Alpha = 0, Budget = b }, train);
+        Assert.Equal(BudgetManagerKind.Paced, model.Config.BudgetManager);
+        var far = model.ReferenceSet.Row(0).ToArray().Select(v => -v).ToArray();
+        for (int n = 1; n <= 5_000; n++)
+        {
+            model.Process(far);
+            Assert.True(model.Queries <= 2 + b * (n - 1) + 1e-9, $"{model.Queries} queries after {n} clips at b = {b}");
+            if (n >= 100)
+                Assert.InRange(model.RealisedBudget, b - 0.02, b + 0.02);
+        }
+    }
+
+    [Fact]
+    public void The_papers_start_bursts_where_the_paced_one_does_not()
+    {
+        var (train, _) = TestData.Machine(seed: 22);
+        int FirstThirty(BudgetManagerKind kind)
+        {
+            var model = MachineModel.Enroll(new MachineConfig { Strategy = QueryStrategyKind.VariableUncertainty, Alpha = 0, Budget = 0.1, BudgetManager = kind }, train);
+            var far = model.ReferenceSet.Row(0).ToArray().Select(v => -v).ToArray();
+            int queries = 0;
+            for (int i = 0; i < 30; i++) queries += model.Process(far).LabelRequested ? 1 : 0;
+            return queries;
+        }
+        Assert.Equal(22, FirstThirty(BudgetManagerKind.Paper));
+        Assert.Equal(4, FirstThirty(BudgetManagerKind.Paced)); // 2 − b tokens at the start, then one every 10 clips
+    }
+
+    [Theory]
+    [InlineData(QueryStrategyKind.Hybrid, 100)]
+    [InlineData(QueryStrategyKind.Hybrid, 200)]
+    [InlineData(QueryStrategyKind.VariableUncertainty, 100)]
+    [InlineData(QueryStrategyKind.HybridPrinted, 200)]
+    [InlineData(QueryStrategyKind.Qbc, 200)]
+    public void Uncertainty_strategies_on_short_streams_stay_within_b_plus_0_02(QueryStrategyKind kind, int clips)
+    {
+        var (train, test) = TestData.Machine(seed: 24, testPerDomainAndLabel: clips / 4);
+        foreach (ulong seed in new ulong[] { 1, 2, 3 })
+        {
+            var model = MachineModel.Enroll(new MachineConfig { Strategy = kind, Budget = 0.1, Seed = seed }, train);
+            foreach (var clip in test)
+            {
+                var o = model.Process(clip.Embedding);
+                if (o.LabelRequested) model.ApplyLabel(clip.Embedding, o.Score, clip.IsAnomaly ? ClipLabel.Anomalous : ClipLabel.Normal);
+            }
+            Assert.Equal(clips, model.ClipsSeen);
+            Assert.InRange(model.RealisedBudget, 0.08, 0.12);
+        }
+    }
+
+    [Fact]
+    public void Deciding_does_not_spend_and_zero_budget_never_queries()
+    {
+        var manager = PacedBudget.Start(0.1);
+        Assert.True(manager.MaySpend(0.1));
+        Assert.True(manager.MaySpend(0.1)); // pure
+        manager.Commit(true, 0.1, 200);
+        manager.Commit(true, 0.1, 200);
+        Assert.False(manager.MaySpend(0.1));
+        Assert.False(PacedBudget.Start(0).MaySpend(0));
+        var (train, test) = TestData.Machine(seed: 23);
+        foreach (var kind in Enum.GetValues<QueryStrategyKind>())
+        {
+            var model = MachineModel.Enroll(new MachineConfig { Strategy = kind, Budget = 0 }, train);
+            foreach (var clip in test) Assert.False(model.Process(clip.Embedding).LabelRequested);
+        }
+    }
+
+    [Fact]
+    public void Switching_budget_managers_keeps_the_spent_estimate()
+    {
+        var (train, test) = TestData.Machine(seed: 25);
+        var model = MachineModel.Enroll(MachineConfig.Paper with { Strategy = QueryStrategyKind.Hybrid, Budget = 0.2 }, train);
+        foreach (var clip in test.Take(50)) model.Process(clip.Embedding);
+        var paced = model.WithConfig(model.Config with { BudgetManager = BudgetManagerKind.Paced });
+        Assert.Equal(model.SpentBudget, paced.SpentBudget);
+        Assert.IsType<PacedBudget>(paced.Budget);
+        Assert.Equal(model.Queries, paced.Queries);
+    }
+}

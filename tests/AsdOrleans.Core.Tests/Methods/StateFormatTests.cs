@@ -1,0 +1,99 @@
+using System.Globalization;
+using AsdOrleans.Core.Budget;
+using AsdOrleans.Core.Enrollment;
+using AsdOrleans.Core.Experiments;
+using AsdOrleans.Core.Machines;
+using AsdOrleans.Core.Scoring;
+using AsdOrleans.Core.Strategies;
+
+namespace AsdOrleans.Core.Tests.Methods;
+
+/// <summary>Machine states written by c0ec0d7 (format 1) still read, and continue exactly as c0ec0d7 continued them.</summary>
+public class StateFormatTests
+{
+    private static readonly string Fixtures = Path.Combine(AppContext.BaseDirectory, "Fixtures", "paper-c0ec0d7");
+    private static readonly (List<EnrollmentClip> Train, List<EmbeddingRecord> Test) Data = TestData.Machine(seed: 31);
+
+    [Theory]
+    [InlineData("hybrid")]
+    [InlineData("hybrid-printed")]
+    [InlineData("qbc")]
+    public void Format_1_states_read_as_the_paper_method_and_continue_as_c0ec0d7_did(string strategy)
+    {
+        var bytes = File.ReadAllBytes(Path.Combine(Fixtures, $"state_v1_{strategy}.bin"));
+        Assert.Equal(1, BitConverter.ToUInt16(bytes, 4));
+        var model = MachineModel.Deserialize(bytes);
+        Assert.Equal(ScoringKind.Paper, model.Config.Scoring);
+        Assert.Equal(BudgetManagerKind.Paper, model.Config.BudgetManager);
+        Assert.Equal(QueryStrategyNames.Parse(strategy), model.Config.Strategy);
+        Assert.Equal(120, model.ClipsSeen);
+        Assert.Equal(strategy == "qbc", model.LabelledNormals is not null);
+
+        var expected = File.ReadAllLines(Path.Combine(Fixtures, $"state_v1_{strategy}.continuation.csv"));
+        var clips = Data.Test.Skip(120).ToList();
+        Assert.Equal(expected.Length, clips.Count);
+        for (int i = 0; i < clips.Count; i++)
+        {
+            var o = model.Process(clips[i].Embedding);
+            if (o.LabelRequested) model.ApplyLabel(clips[i].Embedding, o.Score, clips[i].IsAnomaly ? ClipLabel.Anomalous : ClipLabel.Normal);
+            var parts = expected[i].Split(',');
+            Assert.Equal(long.Parse(parts[0], CultureInfo.InvariantCulture), o.ClipIndex);
+            Assert.Equal(double.Parse(parts[1], CultureInfo.InvariantCulture), o.Score);
+            Assert.Equal(bool.Parse(parts[2]), o.Anomalous);
+            Assert.Equal(bool.Parse(parts[3]), o.LabelRequested);
+        }
+
+        // Written again, it is format 2, and that reads back to the same machine.
+        var rewritten = model.Serialize();
+        Assert.Equal(2, BitConverter.ToUInt16(rewritten, 4));
+        Assert.Equal(rewritten, MachineModel.Deserialize(rewritten).Serialize());
+    }
+
+    [Theory]
+    [InlineData(QueryStrategyKind.Hybrid, ScoringKind.Domain, BudgetManagerKind.Paced)]
+    [InlineData(QueryStrategyKind.Qbc, ScoringKind.Local, BudgetManagerKind.Paced)]
+    [InlineData(QueryStrategyKind.VariableUncertainty, ScoringKind.Margin, BudgetManagerKind.Paper)]
+    public void Every_method_round_trips_exactly_and_continues_identically(QueryStrategyKind strategy, ScoringKind scoring, BudgetManagerKind budget)
+    {
+        var config = new MachineConfig { Strategy = strategy, Scoring = scoring, BudgetManager = budget, Budget = 0.2, Seed = 17 };
+        var original = MachineModel.Enroll(config, Data.Train, "model-v1");
+        Stream(original, Data.Test.Take(120));
+        Assert.True(original.NormalLabels > 0);
+        Assert.Equal(scoring.UsesScales() ? original.ReferenceSet.Count : 0, original.ReferenceScales.Count);
+        var bytes = original.Serialize();
+        var restored = MachineModel.Deserialize(bytes);
+        Assert.Equal(bytes, restored.Serialize());
+        var a = Stream(original, Data.Test.Skip(120));
+        var b = Stream(restored, Data.Test.Skip(120));
+        Assert.Equal(a, b);
+        Assert.Equal(original.Serialize(), restored.Serialize());
+    }
+
+    [Fact]
+    public void A_state_whose_sections_disagree_with_its_configuration_is_refused()
+    {
+        var model = MachineModel.Enroll(new MachineConfig { Strategy = QueryStrategyKind.Hybrid, Seed = 3 }, Data.Train);
+        var bytes = model.Serialize();
+        // The budget section's kind byte follows the scales: flip it to the other manager.
+        int scalesAt = FindScalesOffset(bytes, model);
+        var wrong = (byte[])bytes.Clone();
+        wrong[scalesAt] ^= 1;
+        Assert.Throws<InvalidDataException>(() => MachineModel.Deserialize(wrong));
+    }
+
+    private static int FindScalesOffset(byte[] bytes, MachineModel model)
+        // Layout from the end: … scales | budget kind (1) | b̂ (8) | tokens (8) | strategy kind (1) | has state (1).
+        => bytes.Length - (1 + 8 + 8 + 1 + 1);
+
+    private static List<ClipOutcome> Stream(MachineModel model, IEnumerable<EmbeddingRecord> clips)
+    {
+        var outcomes = new List<ClipOutcome>();
+        foreach (var clip in clips)
+        {
+            var o = model.Process(clip.Embedding);
+            outcomes.Add(o);
+            if (o.LabelRequested) model.ApplyLabel(clip.Embedding, o.Score, clip.IsAnomaly ? ClipLabel.Anomalous : ClipLabel.Normal);
+        }
+        return outcomes;
+    }
+}

@@ -1,0 +1,45 @@
+using AsdOrleans.Abstractions;
+using AsdOrleans.Core.Budget;
+using AsdOrleans.Core.Machines;
+using AsdOrleans.Core.Randomness;
+using AsdOrleans.Core.Scoring;
+using AsdOrleans.Core.Strategies;
+
+namespace AsdOrleans.Grains.Tests.Machines;
+
+/// <summary>Settings name only what they change: null fields keep the named method's values (Core's MachineConfig).</summary>
+public class MachineSettingsMappingTests
+{
+    [Fact]
+    public void Empty_settings_are_the_default_method_with_a_seed_from_the_id()
+    {
+        var config = new MachineSettings().ToConfig("plant.m1");
+        Assert.Equal(MachineConfig.Default with { Seed = RandomState.StableHash("plant.m1") }, config);
+    }
+
+    [Fact]
+    public void The_paper_method_by_name_and_single_fields_over_it()
+    {
+        var config = new MachineSettings { Method = "paper", Budget = 0.05, Strategy = "qbc" }.ToConfig("m");
+        Assert.Equal(MachineConfig.Paper with { Budget = 0.05, Strategy = QueryStrategyKind.Qbc, Seed = RandomState.StableHash("m") }, config);
+        var mixed = new MachineSettings { Scoring = "local", BudgetStart = "paper" }.ToConfig("m");
+        Assert.Equal(ScoringKind.Local, mixed.Scoring);
+        Assert.Equal(BudgetManagerKind.Paper, mixed.BudgetManager);
+        Assert.Equal(mixed, mixed.ToSettings().ToConfig("other-id")); // every field travels
+    }
+
+    [Theory]
+    [InlineData("method")]
+    [InlineData("scoring")]
+    [InlineData("budget start")]
+    public void Unknown_names_are_refused_naming_the_setting(string setting)
+    {
+        var settings = setting switch
+        {
+            "method" => new MachineSettings { Method = "magic" },
+            "scoring" => new MachineSettings { Scoring = "magic" },
+            _ => new MachineSettings { BudgetStart = "magic" },
+        };
+        Assert.Contains(setting, Assert.Throws<ArgumentException>(() => settings.ToConfig("m")).Message);
+    }
+}
