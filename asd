@@ -135,6 +135,28 @@ check_chromium() {
     CHECK_INFO="${version:-chromium (unknown version)} ($path)"
 }
 
+# Information only (never MISSING): the CPU's vector instruction sets and what the program sets for Torch on it.
+check_cpu() {
+    CHECK_FIX=""
+    local flags="" isa=()
+    flags="$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || true)"
+    local f
+    for f in avx2 avx512f avx512_vnni avx512_bf16 avx512_vp2intersect amx_tile amx_bf16; do
+        [[ " $flags " == *" $f "* ]] && isa+=("$f")
+    done
+    local model
+    model="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)"
+    CHECK_INFO="${model:-unknown CPU}, $(nproc 2>/dev/null || echo ?) cores: ${isa[*]:-no AVX2}"
+    if [[ " ${isa[*]} " == *" avx512f "* ]]; then
+        if [[ -n "${ONEDNN_MAX_CPU_ISA:-}" ]]; then
+            CHECK_INFO+="; ONEDNN_MAX_CPU_ISA=${ONEDNN_MAX_CPU_ISA} is set by you and applies to every command"
+        else
+            CHECK_INFO+="; processes that train cap oneDNN at ${ASD_TRAINING_CPU_ISA:-AVX2} (AVX-512 training kernels gave NaN gradients on this CPU kind, docs/decisions.md; ASD_TRAINING_CPU_ISA overrides), inference uses AVX-512"
+        fi
+    fi
+    CHECK_INFO+="; glibc heap kept for Torch (mallopt, in-process)"
+}
+
 CHECKS=(check_dotnet_sdk check_libstdcxx check_redis check_chromium)
 check_label() {
     case "$1" in
@@ -162,6 +184,8 @@ cmd_doctor() {
         *) die "doctor takes no arguments" ;;
     esac
     local check failed=0
+    check_cpu
+    printf 'info     %-10s %s\n' "cpu" "$CHECK_INFO"
     for check in "${CHECKS[@]}"; do
         if "$check"; then
             printf 'ok       %-10s %s\n' "$(check_label "$check")" "$CHECK_INFO"
