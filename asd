@@ -147,12 +147,10 @@ check_cpu() {
     local model
     model="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)"
     CHECK_INFO="${model:-unknown CPU}, $(nproc 2>/dev/null || echo ?) cores: ${isa[*]:-no AVX2}"
-    if [[ " ${isa[*]} " == *" avx512f "* ]]; then
-        if [[ -n "${ONEDNN_MAX_CPU_ISA:-}" ]]; then
-            CHECK_INFO+="; ONEDNN_MAX_CPU_ISA=${ONEDNN_MAX_CPU_ISA} is set by you and applies to every command"
-        else
-            CHECK_INFO+="; processes that train cap oneDNN at ${ASD_TRAINING_CPU_ISA:-AVX2} (AVX-512 training kernels gave NaN gradients on this CPU kind, docs/decisions.md; ASD_TRAINING_CPU_ISA overrides), inference uses AVX-512"
-        fi
+    if [[ "${ASD_TRAINING_ONEDNN:-}" == "1" ]]; then
+        CHECK_INFO+="; ASD_TRAINING_ONEDNN=1: training uses oneDNN (NaN gradients seen on AVX-512, docs/decisions.md)"
+    else
+        CHECK_INFO+="; training runs on ATen's native kernels (oneDNN off while training: its backward kernels gave NaN on AVX-512, docs/decisions.md), inference on oneDNN with every instruction set"
     fi
     CHECK_INFO+="; glibc heap kept for Torch (mallopt, in-process)"
 }

@@ -12,29 +12,11 @@ public sealed class TorchUnavailableException(string message, Exception inner) :
 public static class TorchRuntime
 {
     private static readonly Lazy<Exception?> LoadFailure = new(TryLoad);
-    private static TorchWorkload? firstWorkload;
-    private static readonly List<string> applied = [];
 
-    /// <summary>
-    /// Loads Torch for <paramref name="workload"/>. The first call of a process decides the CPU kernel settings
-    /// (oneDNN reads them once): a process that trains must say so before anything else touches Torch.
-    /// </summary>
-    public static void EnsureAvailable(TorchWorkload workload = TorchWorkload.Inference)
+    public static void EnsureAvailable()
     {
-        lock (SeedLock)
-            firstWorkload ??= workload;
         if (LoadFailure.Value is { } failure)
             throw new TorchUnavailableException(Explain(failure), failure);
-        if (workload == TorchWorkload.Training && firstWorkload != TorchWorkload.Training && CpuKernels.TrainingNeedsCap)
-            throw new InvalidOperationException(
-                "this process loaded Torch for inference before it trained; training must be declared first " +
-                "(TorchRuntime.EnsureAvailable(TorchWorkload.Training)) so that the AVX-512 training kernels are capped (docs/decisions.md)");
-    }
-
-    /// <summary>Settings this process applied to Torch's native libraries, for doctor and reports.</summary>
-    public static IReadOnlyList<string> AppliedSettings
-    {
-        get { lock (applied) return applied.ToList(); }
     }
 
     private static readonly Lock SeedLock = new();
@@ -111,12 +93,6 @@ public static class TorchRuntime
     private static Exception? TryLoad()
     {
         KeepFreedHeap();
-        lock (applied)
-        {
-            applied.Add("glibc heap: freed memory kept (M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD 32 MiB)");
-            if (firstWorkload == TorchWorkload.Training && CpuKernels.CapForTraining() is { } cap)
-                applied.Add(cap);
-        }
         try
         {
             torch.InitializeDeviceType(DeviceType.CPU);

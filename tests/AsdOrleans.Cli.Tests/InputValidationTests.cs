@@ -104,7 +104,6 @@ public sealed class InputValidationTests : IDisposable
 
     // ------------------------------------------------------------------ the top-level handler
 
-    private sealed class NonFiniteValueException(string message) : Exception(message);
 
     private static async Task<(int Code, string Error)> Throwing(Exception e, params string[] extra)
     {
@@ -135,7 +134,7 @@ public sealed class InputValidationTests : IDisposable
     [Fact]
     public async Task Exceptions_map_to_their_documented_exit_codes()
     {
-        Assert.Equal(CliRunner.NonFiniteNumber, (await Throwing(new NonFiniteValueException("loss is NaN at epoch 3"))).Code);
+        Assert.Equal(CliRunner.NonFiniteNumber, (await Throwing(new AsdOrleans.Encoder.NonFiniteValueException("loss is NaN at epoch 3"))).Code);
         Assert.Equal(CliRunner.NonFiniteNumber, (await Throwing(new AggregateException(new NotFiniteNumberException("NaN")))).Code);
         Assert.Equal(CliRunner.BadInput, (await Throwing(new UsageException("bad"))).Code);
         Assert.Equal(CliRunner.BadInput, (await Throwing(new FileNotFoundException("gone"))).Code);

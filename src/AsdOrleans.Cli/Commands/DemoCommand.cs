@@ -49,8 +49,7 @@ public static class DemoCommand
             }
             string output = parse.GetValue(outDir)!;
             OutputPaths.CheckFolder("--out", output);
-            // Torch's kernels are chosen once per process: a demo that trains says so first (CpuKernels).
-            TorchRuntime.EnsureAvailable(Demo.DemoPlant.ModelIsCached(settings, output) ? TorchWorkload.Inference : TorchWorkload.Training);
+            TorchRuntime.EnsureAvailable();
             return await DemoRun.RunAsync(settings, output, parse.GetValue(keepRunning), parse.InvocationConfiguration.Output, cancellation);
         });
         return command;

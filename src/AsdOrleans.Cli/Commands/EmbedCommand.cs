@@ -27,7 +27,7 @@ public static class EmbedCommand
             int batchSize = parse.GetValue(batch);
             if (batchSize < 1) throw new UsageException($"--batch-size must be at least 1, got {batchSize}");
             InputChecks.Device("--device", parse.GetValue(device)!);
-            InputChecks.ModelVersion("--model", parse.GetValue(model)!);
+            if (parse.GetValue(model) is { } modelFile) InputChecks.ModelVersion("--model", modelFile);
             InputChecks.ExistingFolder("--data", parse.GetValue(data)!);
             if (parse.GetValue(groundTruth) is { } gt) InputChecks.ExistingFolder("--ground-truth", gt);
             var clips = AudioData.Scan(parse.GetValue(data)!, parse.GetValue(groundTruth), _ => true);

@@ -50,7 +50,7 @@ public static class TrainCommand
             {
                 throw new UsageException(e.Message);
             }
-            TorchRuntime.EnsureAvailable(TorchWorkload.Training);
+            TorchRuntime.EnsureAvailable();
             var watch = Stopwatch.StartNew();
             string root = parse.GetValue(data)!;
             var clips = AudioData.Scan(root, null, c => !c.IsTest);
@@ -70,10 +70,9 @@ public static class TrainCommand
     public static EncoderModel TrainOn(IReadOnlyList<AsdOrleans.Core.Data.DcaseClip> clips, EncoderArchitecture architecture, TrainingOptions options,
         string dataIdentity, TextWriter writer, CancellationToken cancellation)
     {
-        TorchRuntime.EnsureAvailable(TorchWorkload.Training);
         var classes = clips.Select(c => c.ClassKey).Distinct().Order(StringComparer.Ordinal).ToList();
-        foreach (var setting in TorchRuntime.AppliedSettings.Where(s => s.StartsWith("oneDNN", StringComparison.Ordinal)))
-            writer.WriteLine(setting);
+        if (!OneDnnSwitch.TrainingAvoidsOneDnn)
+            writer.WriteLine($"warning: {OneDnnSwitch.KeepVariable}=1: training with oneDNN, which gave NaN gradients on AVX-512 CPUs (docs/decisions.md)");
         writer.WriteLine($"{clips.Count} training clips of {clips.Select(c => c.MachineType).Distinct().Count()} machine types, {classes.Count} classes");
         var samples = Terminal.WithProgress(writer, "reading audio", p => AudioData.Load(clips, p));
         var classIndex = classes.Select((c, i) => (c, i)).ToDictionary(x => x.c, x => x.i);

@@ -24,7 +24,6 @@ public static class EncoderTrainer
         IReadOnlyList<TrainingClip> clips, TrainingOptions options, string dataDescription = "",
         Action<EpochReport>? onEpoch = null, Action<long, long, double>? onStep = null, CancellationToken cancellation = default)
     {
-        TorchRuntime.EnsureAvailable(TorchWorkload.Training);
         options.Validate();
         architecture.Validate();
         frontEnd.Validate();
@@ -61,6 +60,7 @@ public static class EncoderTrainer
             onEpoch?.Invoke(new EpochReport(startEpoch, options.Epochs, loss, accuracy, options.MarginAt(Math.Max(0, step - 1), totalSteps), TimeSpan.Zero, Resumed: true));
         }
 
+        using var nativeKernels = OneDnnSwitch.ForTraining();
         for (int epoch = startEpoch; epoch < options.Epochs; epoch++)
         {
             var watch = System.Diagnostics.Stopwatch.StartNew();
