@@ -27,7 +27,6 @@ public static class EmbedCommand
             int batchSize = parse.GetValue(batch);
             if (batchSize < 1) throw new UsageException($"--batch-size must be at least 1, got {batchSize}");
             InputChecks.Device("--device", parse.GetValue(device)!);
-            if (parse.GetValue(model) is { } modelFile) InputChecks.ModelVersion("--model", modelFile);
             InputChecks.ExistingFolder("--data", parse.GetValue(data)!);
             if (parse.GetValue(groundTruth) is { } gt) InputChecks.ExistingFolder("--ground-truth", gt);
             var clips = AudioData.Scan(parse.GetValue(data)!, parse.GetValue(groundTruth), _ => true);
@@ -40,6 +39,7 @@ public static class EmbedCommand
                 throw new UsageException("--model is required (or --embedder baseline, which needs no model)");
             if (kind == Embedders.Baseline && modelPath is not null)
                 throw new UsageException("--model goes with --embedder model; the baseline is training-free");
+            if (kind == Embedders.Model) InputChecks.ModelVersion("--model", modelPath!);
             if (kind == Embedders.Model && parse.GetValue(raw))
                 throw new UsageException("--raw goes with --embedder baseline");
             using IClipEmbedder encoder = kind == Embedders.Model
