@@ -3,6 +3,7 @@ using AsdOrleans.Core.Experiments;
 using AsdOrleans.Core.Machines;
 using AsdOrleans.Grains.Placement;
 using AsdOrleans.Grains.Streams;
+using AsdOrleans.Grains.Telemetry;
 using Microsoft.Extensions.Logging;
 using CoreEnrollmentClip = AsdOrleans.Core.Enrollment.EnrollmentClip;
 
@@ -54,6 +55,7 @@ public sealed class MachineGrain(
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         await FlushIfDirty(cancellationToken);
+        AsdMetrics.Forget(MachineId);
         if (_events is not null)
             await _events.DrainAsync();
     }
@@ -122,6 +124,7 @@ public sealed class MachineGrain(
             await Expiry.SyncReminder();
         }
         Events.Publish(MachineId, verdict, model.DecisionThreshold, clip.AudioReference, request); // after persisting; never waits or throws
+        MachineActivity.OnClip(GrainFactory, MachineId, verdict, model.DecisionThreshold, state.State.Pending.Count, model.RealisedBudget); // metrics, score history (one-way)
         return verdict;
     }
 
@@ -154,6 +157,7 @@ public sealed class MachineGrain(
         });
         Expiry.RemoveAudio([clipId]); // labelled (over HTTP or through the client library): the stored audio has served
         await Expiry.SyncReminder();
+        MachineActivity.OnLabel(GrainFactory, MachineId, clipId, label, state.State.Pending.Count, model.RealisedBudget);
         return Receipt(clipId, label, alreadyApplied: false);
     }
 
