@@ -31,6 +31,10 @@ public sealed partial class ConsoleEventHub(IClusterClient client, IHostApplicat
     private long _last, _evicted;
     private readonly List<Func<Task>> _unsubscribe = [];
     private readonly CancellationTokenSource _stopping = new();
+    private readonly TaskCompletionSource _subscribed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes once the hub receives the machine event streams (shortly after the silo starts).</summary>
+    public Task Subscribed => _subscribed.Task;
 
     public long FirstId => _base + 1;
 
@@ -74,6 +78,7 @@ public sealed partial class ConsoleEventHub(IClusterClient client, IHostApplicat
                     return Task.CompletedTask;
                 });
                 _unsubscribe.Add(r.UnsubscribeAsync);
+                _subscribed.TrySetResult();
                 return;
             }
             catch (Exception e) when (!cancellation.IsCancellationRequested)
