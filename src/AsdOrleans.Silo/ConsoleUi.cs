@@ -42,10 +42,16 @@ public static class ConsoleUi
 
     public static void Map(WebApplication app)
     {
-        app.MapGet(Path, () => Results.Redirect(Path + "/")).ExcludeFromDescription();
-        app.MapGet(Path + "/{**file}", (string? file, HttpContext http) =>
+        // Routing treats /ui and /ui/ alike: only /ui (without the slash) is sent to /ui/, so relative links resolve.
+        app.MapGet(Path, (HttpContext http) => http.Request.Path.Value!.EndsWith('/') ? Serve("index.html", http) : Results.Redirect(Path + "/"))
+            .ExcludeFromDescription();
+        app.MapGet(Path + "/{**file}", (string? file, HttpContext http) => Serve(string.IsNullOrEmpty(file) ? "index.html" : file, http))
+            .ExcludeFromDescription();
+    }
+
+    private static IResult Serve(string file, HttpContext http)
+    {
         {
-            file = string.IsNullOrEmpty(file) ? "index.html" : file;
             if (!Files.Value.TryGetValue(file, out var bytes))
                 return Results.Problem($"no console file '{file}'", statusCode: StatusCodes.Status404NotFound);
             var headers = http.Response.Headers;
@@ -59,6 +65,6 @@ public static class ConsoleUi
             if (http.Request.Headers.IfNoneMatch == etag)
                 return Results.StatusCode(StatusCodes.Status304NotModified);
             return Results.Bytes(bytes, ContentType(file));
-        }).ExcludeFromDescription();
+        }
     }
 }

@@ -52,7 +52,7 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
             catch (WebDriverException) { /* the page is changing: look again */ }
             catch (InvalidOperationException) { }
             if (DateTime.UtcNow > deadline)
-                Assert.Fail($"{what} did not happen within {Wait.TotalSeconds} s; page: {driver.FindElement(By.TagName("body")).Text}");
+                Assert.Fail($"{what} did not happen within {Wait.TotalSeconds} s; url {driver.Url}; page: {((IJavaScriptExecutor)driver).ExecuteScript("return document.body.innerText")}");
             await Task.Delay(150);
         }
     }
@@ -82,6 +82,7 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
             driver.Navigate().GoToUrl(new Uri(silo.Http.BaseAddress!, "/ui/"));
 
             // Sign in: the key goes to sessionStorage, never into the URL.
+            await Until(driver, () => driver.FindElements(By.Id("key")).Count == 1, "the sign-in form");
             driver.FindElement(By.Id("key")).SendKeys(ConsoleFixture.LabellerKey);
             driver.FindElement(By.Id("signin-button")).Click();
             int expected = shots is null ? 2 : 2 + (await silo.Get("/api/label-requests?machine=ui.pump-02")).GetArrayLength();
