@@ -120,7 +120,12 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
             Assert.True(canvas.Size.Width > 300 && canvas.Size.Height > 100, $"chart canvas {canvas.Size}");
             // Something is drawn: the canvas is not blank.
             Assert.Equal(true, js.ExecuteScript("const c = document.querySelector('#score-chart canvas'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) return true; return false;"));
-            if (shots is not null) Save(driver, shots, "console-machines.png");
+            if (shots is not null)
+            {
+                driver.FindElement(By.CssSelector("#machines-list tr[data-machine='ui.pump-02']")).Click();
+                await Until(driver, () => driver.FindElement(By.Id("score-chart")).GetAttribute("data-points") == "40", "the longer chart");
+                Save(driver, shots, "console-machines.png");
+            }
 
             // New requests arrive live (Server-Sent Events), well before the page's 15 s refresh.
             driver.Navigate().GoToUrl(new Uri(silo.Http.BaseAddress!, "/ui/#queue"));

@@ -89,7 +89,8 @@
     $('nav').hidden = $('live').hidden = $('signout').hidden = false;
     if (!location.hash || location.hash === '#signin') location.hash = '#queue';
     route();
-    await Promise.all([loadMachines(), loadQueue(), loadAlerts()]);
+    await loadMachines(); // first: the queue shows each request against its machine's threshold
+    await Promise.all([loadQueue(), loadAlerts()]);
     connectEvents();
   }
 
