@@ -66,7 +66,15 @@ public sealed partial class ConsoleEventHub(IClusterClient client, IHostApplicat
                 var provider = client.GetStreamProvider(MachineEventStreams.ProviderName);
                 var alerts = provider.GetStream<AnomalyAlert>(StreamId.Create(MachineEventStreams.AlertNamespace, MachineEventStreams.PlantKey));
                 var requests = provider.GetStream<LabelRequestEvent>(StreamId.Create(MachineEventStreams.LabelRequestNamespace, MachineEventStreams.PlantKey));
-                var a = await alerts.SubscribeAsync((alert, _) => { Publish(AlertEvent, alert.MachineId, alert); return Task.CompletedTask; });
+                // The audio reference (a path on the silo's volume) stays inside: clients fetch audio through the API.
+                var a = await alerts.SubscribeAsync((alert, _) =>
+                {
+                    Publish(AlertEvent, alert.MachineId, new
+                    {
+                        alert.MachineId, alert.ClipId, alert.ClipIndex, alert.Score, alert.DecisionThreshold, alert.LabelRequested, alert.DetectedAt,
+                    });
+                    return Task.CompletedTask;
+                });
                 _unsubscribe.Add(a.UnsubscribeAsync);
                 var r = await requests.SubscribeAsync((asked, _) =>
                 {
