@@ -71,6 +71,43 @@ public sealed class ClusterCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Machines_configure_list_status_and_push_with_concurrency_writes_the_scores()
+    {
+        var (code, output, error) = await CliHarness.Run("machines", "configure", "--url", _url, "--key", "op", "--machine", "cli.fan-03",
+            "--strategy", "random", "--budget", "0.5", "--seed", "7");
+        Assert.True(code == 0, error);
+        Assert.Contains("cli.fan-03: strategy random, budget 0.5", output);
+        (code, _, error) = await CliHarness.Run("enroll", "--url", _url, "--key", "op", "--machine", "cli.fan-03", "--data", Path.Combine(_dir, "train"));
+        Assert.True(code == 0, error);
+        // configure keeps what it is not told: the budget stays 0.5 when only γ changes.
+        (code, output, error) = await CliHarness.Run("machines", "configure", "--url", _url, "--key", "op", "--machine", "cli.fan-03", "--gamma", "0.25");
+        Assert.True(code == 0, error);
+        Assert.Contains("budget 0.5, γ 0.25, enrolled yes", output);
+
+        string csv = Path.Combine(_dir, "scores.csv");
+        (code, output, error) = await CliHarness.Run("push", "--url", _url, "--key", "dev", "--machine", "cli.fan-03",
+            "--data", Path.Combine(_dir, "test"), "--concurrency", "3", "--scores-out", csv);
+        Assert.True(code == 0, error);
+        Assert.Matches(@"pushed 16 clips .*; \d+ alerts \(", output);
+        var lines = File.ReadAllLines(csv);
+        Assert.Equal("file,clip_id,score,anomalous,label_requested,labelled", lines[0]);
+        Assert.Equal(17, lines.Length);
+        int requested = lines.Skip(1).Count(l => l.Split(',')[4] == "1");
+
+        (code, output, error) = await CliHarness.Run("machines", "list", "--url", _url, "--key", "lab");
+        Assert.True(code == 0, error);
+        Assert.Contains("cli.fan-03", output);
+        (code, output, error) = await CliHarness.Run("machines", "status", "--url", _url, "--key", "lab", "--machine", "cli.fan-03");
+        Assert.True(code == 0, error);
+        var status = System.Text.Json.JsonDocument.Parse(output).RootElement;
+        Assert.Equal(16, status.GetProperty("clipsSeen").GetInt64());
+        Assert.Equal(requested, status.GetProperty("pendingLabelRequests").GetInt32());
+        (code, _, error) = await CliHarness.Run("machines", "configure", "--url", _url, "--key", "lab", "--machine", "cli.fan-03", "--budget", "0.1");
+        Assert.Equal(2, code);
+        Assert.Contains("403", error);
+    }
+
+    [Fact]
     public async Task Wrong_keys_and_unreachable_silos_are_clear_errors()
     {
         var (code, _, error) = await CliHarness.Run("push", "--url", _url, "--key", "lab", "--machine", "cli.m2", "--data", Path.Combine(_dir, "test"));
