@@ -22,7 +22,7 @@ public sealed partial class ConsoleEventHub(IClusterClient client, IHostApplicat
     /// <summary>Events a slow listener may fall behind by before it is dropped (it reconnects and replays).</summary>
     public const int ListenerBacklog = 512;
     public const string AlertEvent = "alert", LabelRequestEvent = "label-request", ResetEvent = "reset";
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
     private readonly object _gate = new();
     private readonly Queue<ConsoleEvent> _buffer = new();

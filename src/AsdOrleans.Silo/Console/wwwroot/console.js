@@ -165,7 +165,8 @@
     try { points = await json(`/api/machines/${enc(id)}/scores`); } catch (e) { toast(e.message); return; }
     if (id !== state.chartMachine) return;
     $('chart-empty').hidden = points.length > 0;
-    const x = points.map((p) => p.clipIndex);
+    // x: the clip's position in the history (clip indices restart when a machine is re-enrolled).
+    const x = points.map((_, i) => i);
     const only = (pred) => points.map((p) => (pred(p) ? p.score : null));
     const data = [x, points.map((p) => p.score), points.map((p) => p.decisionThreshold),
       only((p) => p.anomalous), only((p) => p.labelRequested && p.label == null),
@@ -174,7 +175,7 @@
     const options = {
       width: Math.max(320, box.clientWidth || 900), height: 300,
       scales: { x: { time: false } },
-      axes: [{ label: 'clip index' }, { label: 'score' }],
+      axes: [{ label: `last ${points.length} clips, oldest → newest` }, { label: 'score' }],
       series: [{ label: 'clip' },
         { label: 'score', stroke: '#2f6fde', width: 1, points: { show: false } },
         { label: 'φ', stroke: '#1d2330', width: 2, dash: [6, 4], points: { show: false } },
