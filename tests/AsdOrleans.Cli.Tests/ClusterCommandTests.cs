@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using AsdOrleans.Cli.Commands;
 using AsdOrleans.Core.Audio;
 using AsdOrleans.Core.Features;
 using AsdOrleans.Core.Synthesis;
@@ -105,6 +106,45 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         (code, _, error) = await CliHarness.Run("machines", "configure", "--url", _url, "--key", "lab", "--machine", "cli.fan-03", "--budget", "0.1");
         Assert.Equal(2, code);
         Assert.Contains("403", error);
+    }
+
+    [Fact]
+    public async Task Label_next_saves_answers_and_skips_from_a_script_of_keys()
+    {
+        var (code, _, error) = await CliHarness.Run("machines", "configure", "--url", _url, "--key", "op", "--machine", "cli.saw-05", "--strategy", "random", "--budget", "1");
+        Assert.True(code == 0, error);
+        (code, _, error) = await CliHarness.Run("enroll", "--url", _url, "--key", "op", "--machine", "cli.saw-05", "--data", Path.Combine(_dir, "train"));
+        Assert.True(code == 0, error);
+        (code, _, error) = await CliHarness.Run("push", "--url", _url, "--key", "dev", "--machine", "cli.saw-05", "--data", Path.Combine(_dir, "test"));
+        Assert.True(code == 0, error);
+
+        // Write the first clip, answer it anomalous; skip the second; answer the third normal; quit.
+        string saved = Path.Combine(_dir, "saved");
+        var before = LabelNextCommand.Input;
+        LabelNextCommand.Input = () => new StringReader("w\nx\na\ns\nn\nq\n");
+        string output;
+        try
+        {
+            (code, output, error) = await CliHarness.Run("label", "next", "--url", _url, "--key", "lab", "--machine", "cli.saw-05", "--save-dir", saved);
+        }
+        finally
+        {
+            LabelNextCommand.Input = before;
+        }
+        Assert.True(code == 0, error);
+        Assert.Contains("cli.saw-05 ", output);
+        Assert.Contains("vs threshold", output);
+        Assert.Single(Directory.GetFiles(saved, "cli.saw-05_*.wav"));
+        Assert.Contains("p, w, n, a, s or q", output); // x is not a key
+        Assert.Contains("labelled anomalous", output);
+        Assert.Contains("labelled normal", output);
+        Assert.Contains("2 answered", output);
+        (code, output, error) = await CliHarness.Run("machines", "status", "--url", _url, "--key", "lab", "--machine", "cli.saw-05");
+        Assert.True(code == 0, error);
+        var status = System.Text.Json.JsonDocument.Parse(output).RootElement;
+        Assert.Equal(1, status.GetProperty("normalLabels").GetInt64());
+        Assert.Equal(1, status.GetProperty("anomalousLabels").GetInt64());
+        Assert.Equal(14, status.GetProperty("pendingLabelRequests").GetInt32()); // 16 asked, 2 answered, the skipped one still waits
     }
 
     [Fact]

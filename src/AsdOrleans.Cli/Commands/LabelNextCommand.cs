@@ -12,6 +12,9 @@ namespace AsdOrleans.Cli.Commands;
 /// </summary>
 public static class LabelNextCommand
 {
+    /// <summary>Where answers are read from (standard input; tests substitute a script).</summary>
+    internal static Func<TextReader> Input { get; set; } = () => Console.In;
+
     private static readonly string[] Players = ["aplay -q", "paplay", "pw-play", "ffplay -nodisp -autoexit -loglevel quiet"];
 
     public static Command Create()
@@ -27,7 +30,7 @@ public static class LabelNextCommand
         command.SetAction(async (parse, cancellation) =>
         {
             var output = parse.InvocationConfiguration.Output;
-            var input = Console.In;
+            var input = Input();
             using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
             string? only = parse.GetValue(machine);
             string folder = parse.GetValue(saveDir) ?? Directory.GetCurrentDirectory();
