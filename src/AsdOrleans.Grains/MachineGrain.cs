@@ -47,6 +47,7 @@ public sealed class MachineGrain(
         this.RegisterGrainTimer(FlushIfDirty, FlushInterval, FlushInterval);
         await Expiry.ExpireDue();
         await Expiry.SyncReminder();
+        if (_model is not null) AsdMetrics.Update(MachineId, state.State.Pending.Count, _model.RealisedBudget); // this silo's gauges
     }
 
     public Task ReceiveReminder(string reminderName, TickStatus status)
