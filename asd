@@ -155,13 +155,26 @@ check_cpu() {
     CHECK_INFO+="; glibc heap kept for Torch (mallopt, in-process)"
 }
 
-CHECKS=(check_dotnet_sdk check_libstdcxx check_redis check_chromium)
+# chromedriver (Debian: chromium-driver) lets the console's browser test drive chromium through Selenium.
+check_chromedriver() {
+    CHECK_FIX="run ./asd setup (installs the Debian package chromium-driver, matching chromium)"
+    if ! command -v chromedriver >/dev/null 2>&1; then
+        CHECK_INFO="chromedriver not found on PATH (the console's browser test drives chromium with it)"
+        return 1
+    fi
+    local version
+    version="$(chromedriver --version 2>/dev/null | head -n 1 || true)"
+    CHECK_INFO="${version:-chromedriver (unknown version)} ($(command -v chromedriver))"
+}
+
+CHECKS=(check_dotnet_sdk check_libstdcxx check_redis check_chromium check_chromedriver)
 check_label() {
     case "$1" in
         check_dotnet_sdk) echo ".NET SDK" ;;
         check_libstdcxx) echo "libstdc++" ;;
         check_redis) echo "redis" ;;
         check_chromium) echo "chromium" ;;
+        check_chromedriver) echo "chromedriver" ;;
     esac
 }
 
@@ -334,6 +347,17 @@ setup_chromium() {
     say "installed $CHECK_INFO"
 }
 
+setup_chromedriver() {
+    check_chromedriver && return 0
+    need_apt "chromedriver (the Debian package chromium-driver, or a chromedriver matching chromium on PATH)"
+    apt_update_once
+    say "installing chromium-driver…"
+    apt_run install --no-install-recommends chromium-driver
+    hash -r
+    check_chromedriver || die "chromium-driver was installed but $CHECK_INFO; see $SETUP_LOG"
+    say "installed $CHECK_INFO"
+}
+
 cmd_setup() {
     case "${1:-}" in
         -h|--help)
@@ -343,6 +367,7 @@ usage: ./asd setup
     - libstdc++ with GLIBCXX_3.4.32 (Debian 12: libstdc++6 from trixie, pinned at priority 100)
     - redis-server (binary only; the system service is not started)
     - chromium (headless, for the dashboard test; without recommended packages)
+    - chromium-driver (chromedriver, for the console's Selenium browser test)
   The .NET 10 SDK must already be installed. Idempotent; prints nothing when
   everything is present. apt output goes to .asd/setup.log. See docs/setup.md.
 EOF
@@ -362,6 +387,7 @@ EOF
     check_libstdcxx || setup_libstdcxx
     check_redis || setup_redis
     check_chromium || setup_chromium
+    check_chromedriver || setup_chromedriver
     say "done in $((SECONDS - start))s"
 }
 

@@ -3,6 +3,7 @@ using AsdOrleans.Core.Experiments;
 using AsdOrleans.Core.Machines;
 using AsdOrleans.Grains.Placement;
 using AsdOrleans.Grains.Streams;
+using AsdOrleans.Grains.Telemetry;
 using Microsoft.Extensions.Logging;
 using CoreEnrollmentClip = AsdOrleans.Core.Enrollment.EnrollmentClip;
 
@@ -49,6 +50,7 @@ public sealed class MachineGrain(
         await Expiry.ExpireDue();
         await Expiry.SyncReminder();
         Expiry.RemoveOrphanedAudio();
+        if (_model is not null) AsdMetrics.Update(MachineId, state.State.Pending.Count, _model.RealisedBudget); // this silo's gauges
     }
 
     public Task ReceiveReminder(string reminderName, TickStatus status)
@@ -57,6 +59,7 @@ public sealed class MachineGrain(
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         await FlushIfDirty(cancellationToken);
+        AsdMetrics.Forget(MachineId);
         if (_events is not null)
             await _events.DrainAsync();
     }
@@ -125,6 +128,7 @@ public sealed class MachineGrain(
             await Expiry.SyncReminder();
         }
         Events.Publish(MachineId, verdict, model.DecisionThreshold, clip.AudioReference, request); // after persisting; never waits or throws
+        MachineActivity.OnClip(GrainFactory, MachineId, verdict, model.DecisionThreshold, state.State.Pending.Count, model.RealisedBudget); // metrics, score history (one-way)
         return verdict;
     }
 
@@ -157,6 +161,7 @@ public sealed class MachineGrain(
         });
         Expiry.RemoveAudio([clipId]); // labelled (over HTTP or through the client library): the stored audio has served
         await Expiry.SyncReminder();
+        MachineActivity.OnLabel(GrainFactory, MachineId, clipId, label, state.State.Pending.Count, model.RealisedBudget);
         return Receipt(clipId, label, alreadyApplied: false);
     }
 

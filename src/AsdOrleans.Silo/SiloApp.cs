@@ -87,6 +87,7 @@ public static class SiloApp
             e.Audio = AsdOrleans.Core.Audio.AudioLoadOptions.Default with { MaxChannels = 1 };
         });
         builder.AddAsdWebSurface();
+        builder.AddAsdConsole(); // console, events, metrics, API docs (ConsoleRegistration)
         if (!string.IsNullOrWhiteSpace(options.Redis) && options.RequireDurableRedis)
             RedisDurability.Require(options.Redis);
         builder.UseOrleans(silo =>
@@ -133,6 +134,7 @@ public static class SiloApp
         MachineApi.Map(app);
         ClusterApi.Map(app);
         app.MapAsdWebSurface();
+        app.MapAsdConsole();
         return app;
     }
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using AsdOrleans.Cli.Commands;
 using AsdOrleans.Core.Audio;
 using AsdOrleans.Core.Features;
 using AsdOrleans.Core.Synthesis;
@@ -68,6 +69,82 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         var requested = int.Parse(System.Text.RegularExpressions.Regex.Match(output, @"(\d+) label requests").Groups[1].Value);
         Assert.Contains($"{requested} answered", output);
         Assert.True(requested > 0);
+    }
+
+    [Fact]
+    public async Task Machines_configure_list_status_and_push_with_concurrency_writes_the_scores()
+    {
+        var (code, output, error) = await CliHarness.Run("machines", "configure", "--url", _url, "--key", "op", "--machine", "cli.fan-03",
+            "--strategy", "random", "--budget", "0.5", "--seed", "7");
+        Assert.True(code == 0, error);
+        Assert.Contains("cli.fan-03: strategy random, budget 0.5", output);
+        (code, _, error) = await CliHarness.Run("enroll", "--url", _url, "--key", "op", "--machine", "cli.fan-03", "--data", Path.Combine(_dir, "train"));
+        Assert.True(code == 0, error);
+        // configure keeps what it is not told: the budget stays 0.5 when only γ changes.
+        (code, output, error) = await CliHarness.Run("machines", "configure", "--url", _url, "--key", "op", "--machine", "cli.fan-03", "--gamma", "0.25");
+        Assert.True(code == 0, error);
+        Assert.Contains("budget 0.5, γ 0.25, enrolled yes", output);
+
+        string csv = Path.Combine(_dir, "scores.csv");
+        (code, output, error) = await CliHarness.Run("push", "--url", _url, "--key", "dev", "--machine", "cli.fan-03",
+            "--data", Path.Combine(_dir, "test"), "--concurrency", "3", "--scores-out", csv);
+        Assert.True(code == 0, error);
+        Assert.Matches(@"pushed 16 clips .*; \d+ alerts \(", output);
+        var lines = File.ReadAllLines(csv);
+        Assert.Equal("file,clip_id,score,anomalous,label_requested,labelled", lines[0]);
+        Assert.Equal(17, lines.Length);
+        int requested = lines.Skip(1).Count(l => l.Split(',')[4] == "1");
+
+        (code, output, error) = await CliHarness.Run("machines", "list", "--url", _url, "--key", "lab");
+        Assert.True(code == 0, error);
+        Assert.Contains("cli.fan-03", output);
+        (code, output, error) = await CliHarness.Run("machines", "status", "--url", _url, "--key", "lab", "--machine", "cli.fan-03");
+        Assert.True(code == 0, error);
+        var status = System.Text.Json.JsonDocument.Parse(output).RootElement;
+        Assert.Equal(16, status.GetProperty("clipsSeen").GetInt64());
+        Assert.Equal(requested, status.GetProperty("pendingLabelRequests").GetInt32());
+        (code, _, error) = await CliHarness.Run("machines", "configure", "--url", _url, "--key", "lab", "--machine", "cli.fan-03", "--budget", "0.1");
+        Assert.Equal(2, code);
+        Assert.Contains("403", error);
+    }
+
+    [Fact]
+    public async Task Label_next_saves_answers_and_skips_from_a_script_of_keys()
+    {
+        var (code, _, error) = await CliHarness.Run("machines", "configure", "--url", _url, "--key", "op", "--machine", "cli.saw-05", "--strategy", "random", "--budget", "1");
+        Assert.True(code == 0, error);
+        (code, _, error) = await CliHarness.Run("enroll", "--url", _url, "--key", "op", "--machine", "cli.saw-05", "--data", Path.Combine(_dir, "train"));
+        Assert.True(code == 0, error);
+        (code, _, error) = await CliHarness.Run("push", "--url", _url, "--key", "dev", "--machine", "cli.saw-05", "--data", Path.Combine(_dir, "test"));
+        Assert.True(code == 0, error);
+
+        // Write the first clip, answer it anomalous; skip the second; answer the third normal; quit.
+        string saved = Path.Combine(_dir, "saved");
+        var before = LabelNextCommand.Input;
+        LabelNextCommand.Input = () => new StringReader("w\nx\na\ns\nn\nq\n");
+        string output;
+        try
+        {
+            (code, output, error) = await CliHarness.Run("label", "next", "--url", _url, "--key", "lab", "--machine", "cli.saw-05", "--save-dir", saved);
+        }
+        finally
+        {
+            LabelNextCommand.Input = before;
+        }
+        Assert.True(code == 0, error);
+        Assert.Contains("cli.saw-05 ", output);
+        Assert.Contains("vs threshold", output);
+        Assert.Single(Directory.GetFiles(saved, "cli.saw-05_*.wav"));
+        Assert.Contains("p, w, n, a, s or q", output); // x is not a key
+        Assert.Contains("labelled anomalous", output);
+        Assert.Contains("labelled normal", output);
+        Assert.Contains("2 answered", output);
+        (code, output, error) = await CliHarness.Run("machines", "status", "--url", _url, "--key", "lab", "--machine", "cli.saw-05");
+        Assert.True(code == 0, error);
+        var status = System.Text.Json.JsonDocument.Parse(output).RootElement;
+        Assert.Equal(1, status.GetProperty("normalLabels").GetInt64());
+        Assert.Equal(1, status.GetProperty("anomalousLabels").GetInt64());
+        Assert.Equal(14, status.GetProperty("pendingLabelRequests").GetInt32()); // 16 asked, 2 answered, the skipped one still waits
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using Polly;
 using System.Net.Http.Headers;
 using System.Text.Json;
 
@@ -11,13 +12,29 @@ public sealed class ClusterHttp : IDisposable
 {
     private readonly HttpClient _http;
 
-    public ClusterHttp(string url, string key)
+    /// <param name="retries">Retries of a failed call (connection errors, 408, 429, 5xx such as 503 + Retry-After),
+    /// with exponential back-off and jitter (Microsoft.Extensions.Http.Resilience); 0: none.</param>
+    public ClusterHttp(string url, string key, int retries = 0)
     {
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
             throw new UsageException($"--url: '{url}' is not an http(s) address");
         if (string.IsNullOrWhiteSpace(key))
             throw new UsageException("--key: an API key is required");
-        _http = new HttpClient { BaseAddress = uri, Timeout = TimeSpan.FromMinutes(30) };
+        HttpMessageHandler handler = new SocketsHttpHandler();
+        if (retries > 0)
+        {
+            var pipeline = new Polly.ResiliencePipelineBuilder<HttpResponseMessage>()
+                .AddRetry(new Microsoft.Extensions.Http.Resilience.HttpRetryStrategyOptions
+                {
+                    MaxRetryAttempts = retries,
+                    Delay = TimeSpan.FromMilliseconds(500),
+                    BackoffType = Polly.DelayBackoffType.Exponential,
+                    UseJitter = true,
+                })
+                .Build();
+            handler = new Microsoft.Extensions.Http.Resilience.ResilienceHandler(pipeline) { InnerHandler = handler };
+        }
+        _http = new HttpClient(handler) { BaseAddress = uri, Timeout = TimeSpan.FromMinutes(30) };
         _http.DefaultRequestHeaders.Add("X-Api-Key", key);
     }
 

@@ -19,6 +19,7 @@ public static class LabelCommand
         command.Subcommands.Add(List());
         command.Subcommands.Add(Audio());
         command.Subcommands.Add(Submit());
+        command.Subcommands.Add(LabelNextCommand.Create());
         return command;
     }
 

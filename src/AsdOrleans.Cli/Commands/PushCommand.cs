@@ -22,7 +22,21 @@ public static class PushCommand
         var rate = new Option<double>("--rate") { Description = "clips per second (0: as fast as the silo answers)", DefaultValueFactory = _ => 0 };
         var oracle = new Option<bool>("--oracle") { Description = "answer label requests from the DCASE file names" };
         var seed = new Option<int?>("--shuffle-seed") { Description = "stream in a seeded random order instead of name order" };
-        var command = new Command("push", "stream WAVs to a machine through a silo's HTTP API; --oracle labels what it is asked") { url, key, labellerKey, machine, data, rate, oracle, seed };
+        var concurrency = new Option<int>("--concurrency")
+        {
+            Description = "clips in flight at once (1 keeps the stream's order, as the method assumes; more measures throughput)",
+            DefaultValueFactory = _ => 1,
+        };
+        var retries = new Option<int>("--retries")
+        {
+            Description = "retries of a failed call (connection errors, 429, 5xx/503), with back-off; safe: a retried clip id returns its first verdict",
+            DefaultValueFactory = _ => 3,
+        };
+        var scoresOut = new Option<string?>("--scores-out") { Description = "CSV of every clip's verdict: file,clip_id,score,anomalous,label_requested,labelled" };
+        var command = new Command("push", "stream WAVs to a machine through a silo's HTTP API; --oracle labels what it is asked")
+        {
+            url, key, labellerKey, machine, data, rate, oracle, seed, concurrency, retries, scoresOut,
+        };
         command.SetAction(async (parse, cancellation) =>
         {
             var output = parse.InvocationConfiguration.Output;
@@ -36,32 +50,71 @@ public static class PushCommand
             if (!(perSecond >= 0 && double.IsFinite(perSecond))) throw new UsageException("--rate must be a finite number ≥ 0");
             if (!parse.GetValue(oracle) && parse.GetValue(labellerKey) is not null)
                 throw new UsageException("--labeller-key goes with --oracle");
+            int inFlight = parse.GetValue(concurrency);
+            if (inFlight < 1) throw new UsageException($"--concurrency must be at least 1, got {inFlight}");
+            int retryCount = parse.GetValue(retries);
+            if (retryCount is < 0 or > 20) throw new UsageException($"--retries must be in 0..20, got {retryCount}");
+            string? csv = parse.GetValue(scoresOut);
+            if (csv is not null) OutputPaths.CheckFile("--scores-out", csv);
             bool answer = parse.GetValue(oracle);
             var truth = files.Select(f => DcaseFileName.TryParse(Path.GetFileName(f), out var parts) ? parts : null).ToList();
             if (answer && truth.Any(t => t?.IsAnomaly is null))
                 throw new UsageException("--oracle needs DCASE test file names (…_normal_… / …_anomaly_…) for every clip");
 
             string id = parse.GetValue(machine)!;
-            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
+            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!, retryCount);
             string labeller = parse.GetValue(labellerKey) ?? parse.GetValue(key)!;
             if (string.IsNullOrWhiteSpace(labeller)) throw new UsageException("--labeller-key: an API key is required");
-            var scores = new List<double>();
-            int requested = 0, labelled = 0;
+            var results = new PushedClip[files.Count];
+            int done = 0;
             var watch = Stopwatch.StartNew();
-            for (int i = 0; i < files.Count; i++)
+            await Terminal.WithProgressAsync(output, $"pushing to {id}", async progress =>
             {
-                if (perSecond > 0)
+                using var gate = new SemaphoreSlim(inFlight);
+                var tasks = new List<Task>(files.Count);
+                for (int i = 0; i < files.Count; i++)
                 {
-                    var due = TimeSpan.FromSeconds(i / perSecond) - watch.Elapsed;
-                    if (due > TimeSpan.Zero) await Task.Delay(due, cancellation);
+                    if (perSecond > 0)
+                    {
+                        var due = TimeSpan.FromSeconds(i / perSecond) - watch.Elapsed;
+                        if (due > TimeSpan.Zero) await Task.Delay(due, cancellation);
+                    }
+                    await gate.WaitAsync(cancellation);
+                    int index = i;
+                    tasks.Add(Task.Run(async () =>
+                    {
+                        try
+                        {
+                            results[index] = await SiloFeed.PushAsync(http, id, files[index], answer ? truth[index]!.IsAnomaly : null, labeller, cancellation);
+                            progress(Interlocked.Increment(ref done), files.Count);
+                        }
+                        finally
+                        {
+                            gate.Release();
+                        }
+                    }, cancellation));
                 }
-                var pushed = await SiloFeed.PushAsync(http, id, files[i], answer ? truth[i]!.IsAnomaly : null, labeller, cancellation);
-                scores.Add(pushed.Score);
-                if (pushed.LabelRequested) requested++;
-                if (pushed.Labelled) labelled++;
-            }
+                await Task.WhenAll(tasks);
+                return 0;
+            }, linesWhenRedirected: false);
+            var scores = results.Select(r => r.Score).ToList();
+            int requested = results.Count(r => r.LabelRequested), labelled = results.Count(r => r.Labelled), alerts = results.Count(r => r.Anomalous);
             output.WriteLine($"pushed {files.Count} clips in {watch.Elapsed.TotalSeconds:F1} s ({files.Count / watch.Elapsed.TotalSeconds:F2} clips/s); " +
+                             $"{alerts} alerts ({(double)alerts / files.Count:P1}); " +
                              $"{requested} label requests ({(double)requested / files.Count:P1}), {labelled} answered");
+            if (csv is not null)
+            {
+                using var writer = new StreamWriter(csv);
+                await writer.WriteLineAsync("file,clip_id,score,anomalous,label_requested,labelled");
+                for (int i = 0; i < files.Count; i++)
+                {
+                    var r = results[i];
+                    await writer.WriteLineAsync(string.Join(',', Path.GetFileName(files[i]), r.ClipId,
+                        r.Score.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+                        r.Anomalous ? "1" : "0", r.LabelRequested ? "1" : "0", r.Labelled ? "1" : "0"));
+                }
+                output.WriteLine($"wrote {csv}");
+            }
             if (truth.All(t => t?.IsAnomaly is not null && t.IsTarget is not null))
             {
                 var isAnomaly = truth.Select(t => t!.IsAnomaly!.Value).ToArray();

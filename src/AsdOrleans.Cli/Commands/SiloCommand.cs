@@ -26,9 +26,16 @@ public static class SiloCommand
         var siloPort = new Option<int>("--silo-port") { Description = "Orleans silo port", DefaultValueFactory = _ => 11111 };
         var cluster = new Option<string?>("--cluster") { Description = "Redis connection string (redis-host:6379,…): join a cluster (Redis membership and state) instead of the embedded default" };
         var gatewayPort = new Option<int>("--gateway-port") { Description = "Orleans gateway port (for .NET clients)", DefaultValueFactory = _ => 30000 };
+        var logLevel = new Option<string>("--log-level")
+        {
+            Description = "least severe log messages shown: trace, debug, information, warning, error, critical, none "
+                + "(default warning: start-up prints only the keys and where the silo listens; Logging__LogLevel__… in the environment also works)",
+            DefaultValueFactory = _ => "warning",
+        };
+        logLevel.AcceptOnlyFromAmong("trace", "debug", "information", "warning", "error", "critical", "none");
         var command = new Command("silo", "run a silo host: machine grains, encoder workers and the HTTP API (API keys from Asd:ApiKeys or Asd__ApiKeys__Device__0 …)")
         {
-            urls, dataDir, roles, model, device, cluster, siloPort, gatewayPort,
+            urls, dataDir, roles, model, device, cluster, siloPort, gatewayPort, logLevel,
         };
         command.SetAction(async (parse, cancellation) =>
         {
@@ -78,6 +85,13 @@ public static class SiloCommand
                     ["Asd:Redis"] = Effective(cluster, "Asd:Redis"),
                     ["Asd:Roles"] = string.Join(",", siloRoles),
                 };
+                // Quiet by default (Orleans alone logs hundreds of lines at Information while starting).
+                string level = Effective(logLevel, "Logging:LogLevel:Default")!;
+                overrides["Logging:LogLevel:Default"] = level;
+                if (parse.GetResult(logLevel) is { Implicit: false } || configuration["Logging:LogLevel:Orleans"] is null)
+                    overrides["Logging:LogLevel:Orleans"] = level == "warning" ? "Error" : level; // Orleans' start-up advice (ServerGC) is not news
+                if (parse.GetResult(logLevel) is { Implicit: false } || configuration["Logging:LogLevel:Microsoft.AspNetCore"] is null)
+                    overrides["Logging:LogLevel:Microsoft.AspNetCore"] = level;
                 // Without configured keys nothing could call the API; generate one per role for this run instead of opening it.
                 var keys = configuration.GetSection("Asd:ApiKeys");
                 foreach (var role in new[] { "Device", "Labeller", "Operator" })
@@ -91,7 +105,7 @@ public static class SiloCommand
             });
             await app.StartAsync(cancellation);
             output.WriteLine($"silo up ({string.Join(",", siloRoles)}): {string.Join(", ", app.Urls)}; data in {Path.GetFullPath(dataDirectory)}; "
-                + $"dashboard at {SiloWebSurface.DashboardPath}, API description at {SiloWebSurface.OpenApiPath}; Ctrl+C stops it");
+                + $"console at {ConsoleUi.Path}/, dashboard at {SiloWebSurface.DashboardPath}, API docs at {ApiDocs.DocsPath}, metrics at /metrics; Ctrl+C stops it");
             await app.WaitForShutdownAsync(cancellation);
             return 0;
         });

@@ -99,6 +99,7 @@ public static class DemoRun
             if (keepRunning)
             {
                 writer.WriteLine($"the silo keeps running at {address} — API keys: device {keys["Device"]}, labeller {keys["Labeller"]}, operator {keys["Operator"]}");
+                writer.WriteLine($"console: {new Uri(address, "/ui/")} (sign in with the labeller or operator key), API docs: {new Uri(address, "/docs")}");
                 writer.WriteLine("Ctrl+C stops it");
                 await WaitForInterrupt(cancellation);
             }

@@ -107,7 +107,9 @@ public sealed class EmbeddingBatcher : IAsyncDisposable
     {
         try
         {
+            long started = Stopwatch.GetTimestamp();
             var embeddings = _embed(batch.Select(r => r.Samples).ToList());
+            EncoderMetrics.Record(batch.Count, Stopwatch.GetElapsedTime(started));
             Interlocked.Increment(ref _batches);
             Interlocked.Add(ref _clips, batch.Count);
             for (int i = 0; i < batch.Count; i++)

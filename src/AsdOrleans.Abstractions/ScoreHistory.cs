@@ -1,0 +1,40 @@
+namespace AsdOrleans.Abstractions;
+
+/// <summary>One scored clip in a machine's score history (what the console charts and the alert list shows).</summary>
+/// <param name="At">When the machine scored the clip (UTC).</param>
+/// <param name="ClipId">The clip, as the device named it.</param>
+/// <param name="ClipIndex">The clip's position in the machine's stream.</param>
+/// <param name="Score">Anomaly score.</param>
+/// <param name="DecisionThreshold">The machine's decision threshold φ when it scored the clip.</param>
+/// <param name="Anomalous">Score above φ: an alert was raised.</param>
+/// <param name="LabelRequested">The machine asked for the clip's label.</param>
+/// <param name="Label">The label a human gave, once answered.</param>
+[GenerateSerializer, Immutable]
+public sealed record ScorePoint(
+    [property: Id(0)] DateTimeOffset At,
+    [property: Id(1)] string ClipId,
+    [property: Id(2)] long ClipIndex,
+    [property: Id(3)] double Score,
+    [property: Id(4)] double DecisionThreshold,
+    [property: Id(5)] bool Anomalous,
+    [property: Id(6)] bool LabelRequested,
+    [property: Id(7)] ClipLabelValue? Label = null);
+
+/// <summary>
+/// A machine's bounded, persisted score history (key: the machine id): the last
+/// <c>ScoreHistoryGrain.Capacity</c> clips. Kept apart from the machine grain so a clip never rewrites the history
+/// with the machine's state; written behind, every few seconds (docs/decisions.md, "Score history").
+/// </summary>
+public interface IScoreHistoryGrain : IGrainWithStringKey
+{
+    /// <summary>Appends a scored clip (one-way: the machine does not wait for the history).</summary>
+    [Orleans.Concurrency.OneWay]
+    Task Record(ScorePoint point);
+
+    /// <summary>Marks a clip of the history with its label (one-way).</summary>
+    [Orleans.Concurrency.OneWay]
+    Task RecordLabel(string clipId, ClipLabelValue label);
+
+    /// <summary>Points scored at or after <paramref name="since"/> (all when null), oldest first, at most <paramref name="limit"/> (the newest).</summary>
+    Task<IReadOnlyList<ScorePoint>> Get(DateTimeOffset? since, int limit);
+}

@@ -1,0 +1,125 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Json;
+
+namespace AsdOrleans.Cli.Commands;
+
+/// <summary>
+/// `asd label next`: a labeller's loop at a terminal — the oldest pending request, its score against the machine's
+/// threshold, then play (through aplay, paplay, pw-play or ffplay, whichever is installed) or save the clip, and answer
+/// n/a, s to skip, q to quit. Reads answers from standard input, one per line.
+/// </summary>
+public static class LabelNextCommand
+{
+    /// <summary>Where answers are read from (standard input; tests substitute a script).</summary>
+    internal static Func<TextReader> Input { get; set; } = () => Console.In;
+
+    private static readonly string[] Players = ["aplay -q", "paplay", "pw-play", "ffplay -nodisp -autoexit -loglevel quiet"];
+
+    public static Command Create()
+    {
+        var url = new Option<string>("--url") { Description = "silo address, e.g. http://127.0.0.1:5080", Required = true };
+        var key = new Option<string>("--key") { Description = "labeller API key", Required = true };
+        var machine = new Option<string?>("--machine") { Description = "only this machine's requests" };
+        var saveDir = new Option<string?>("--save-dir") { Description = "folder where w saves clips (default: the current folder)" };
+        var command = new Command("next", "answer pending label requests one by one: [p]lay, [w]rite the WAV, [n]ormal, [a]nomalous, [s]kip, [q]uit")
+        {
+            url, key, machine, saveDir,
+        };
+        command.SetAction(async (parse, cancellation) =>
+        {
+            var output = parse.InvocationConfiguration.Output;
+            var input = Input();
+            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
+            string? only = parse.GetValue(machine);
+            string folder = parse.GetValue(saveDir) ?? Directory.GetCurrentDirectory();
+            var skipped = new HashSet<string>(StringComparer.Ordinal);
+            var thresholds = new Dictionary<string, double>(StringComparer.Ordinal);
+            int answered = 0;
+            while (!cancellation.IsCancellationRequested)
+            {
+                string query = "/api/label-requests?limit=1000" + (only is null ? "" : $"&machine={Uri.EscapeDataString(only)}");
+                var request = (await http.SendAsync(HttpMethod.Get, query, null, cancellation)).EnumerateArray()
+                    .FirstOrDefault(r => !skipped.Contains(Key(r)));
+                if (request.ValueKind == System.Text.Json.JsonValueKind.Undefined)
+                {
+                    output.WriteLine(skipped.Count == 0 ? "no pending label requests" : $"no more pending label requests ({skipped.Count} skipped)");
+                    break;
+                }
+                string id = request.GetProperty("machineId").GetString()!, clip = request.GetProperty("clipId").GetString()!;
+                string path = $"/api/machines/{Uri.EscapeDataString(id)}/clips/{Uri.EscapeDataString(clip)}";
+                if (!thresholds.TryGetValue(id, out double threshold))
+                    thresholds[id] = threshold = (await http.SendAsync(HttpMethod.Get, $"/api/machines/{Uri.EscapeDataString(id)}", null, cancellation)).GetProperty("decisionThreshold").GetDouble();
+                double score = request.GetProperty("score").GetDouble();
+                output.WriteLine($"{id} {clip}: score {score.ToString("0.0000", CultureInfo.InvariantCulture)} vs threshold {threshold.ToString("0.0000", CultureInfo.InvariantCulture)}"
+                    + (score > threshold ? " (alert)" : "") + $", asked {request.GetProperty("requestedAt").GetDateTimeOffset().UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC");
+                while (true)
+                {
+                    output.Write("[p]lay [w]rite [n]ormal [a]nomalous [s]kip [q]uit > ");
+                    output.Flush();
+                    string? line = await input.ReadLineAsync(cancellation);
+                    if (line is null) { output.WriteLine(); return Finish(output, answered); }
+                    switch (line.Trim().ToLowerInvariant())
+                    {
+                        case "p" or "play":
+                            output.WriteLine(await Play(await http.SendForBytesAsync(HttpMethod.Get, $"{path}/audio", null, cancellation), cancellation));
+                            continue;
+                        case "w" or "write":
+                            Directory.CreateDirectory(folder);
+                            string file = Path.Combine(folder, $"{id}_{clip}.wav");
+                            await File.WriteAllBytesAsync(file, await http.SendForBytesAsync(HttpMethod.Get, $"{path}/audio", null, cancellation), cancellation);
+                            output.WriteLine($"wrote {file}");
+                            continue;
+                        case "n" or "normal" or "a" or "anomalous":
+                            string label = line.Trim().StartsWith('n') ? "normal" : "anomalous";
+                            var receipt = await http.SendAsync(HttpMethod.Post, $"{path}/label", JsonContent.Create(new { label }), cancellation);
+                            answered++;
+                            output.WriteLine($"labelled {label}; |N| = {receipt.GetProperty("referenceSetSize").GetInt32()}, |A| = {receipt.GetProperty("anomalySetSize").GetInt32()}");
+                            break;
+                        case "s" or "skip":
+                            skipped.Add(Key(request));
+                            break;
+                        case "q" or "quit":
+                            return Finish(output, answered);
+                        default:
+                            output.WriteLine("p, w, n, a, s or q");
+                            continue;
+                    }
+                    break;
+                }
+            }
+            return Finish(output, answered);
+        });
+        return command;
+    }
+
+    private static string Key(System.Text.Json.JsonElement r) => r.GetProperty("machineId").GetString() + "/" + r.GetProperty("clipId").GetString();
+
+    private static int Finish(TextWriter output, int answered)
+    {
+        output.WriteLine($"{answered} answered");
+        return 0;
+    }
+
+    /// <summary>Plays the WAV with the first player found on PATH; without one, says where the clip was saved instead.</summary>
+    private static async Task<string> Play(byte[] wav, CancellationToken cancellation)
+    {
+        string file = Path.Combine(Path.GetTempPath(), $"asd-label-{Guid.NewGuid():N}.wav");
+        await File.WriteAllBytesAsync(file, wav, cancellation);
+        foreach (string player in Players)
+        {
+            string[] parts = player.Split(' ');
+            string? exe = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Select(d => Path.Combine(d, parts[0])).FirstOrDefault(File.Exists);
+            if (exe is null) continue;
+            var start = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (string arg in parts.Skip(1)) start.ArgumentList.Add(arg);
+            start.ArgumentList.Add(file);
+            using var process = Process.Start(start)!;
+            await process.WaitForExitAsync(cancellation);
+            File.Delete(file);
+            return process.ExitCode == 0 ? $"played with {parts[0]}" : $"{parts[0]} failed (exit {process.ExitCode})";
+        }
+        return $"no audio player found (aplay, paplay, pw-play, ffplay); the clip is saved at {file}";
+    }
+}

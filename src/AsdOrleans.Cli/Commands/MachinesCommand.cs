@@ -1,0 +1,124 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Spectre.Console;
+
+namespace AsdOrleans.Cli.Commands;
+
+/// <summary>`asd machines list|status|configure`: the machines of a silo through its HTTP API.</summary>
+public static class MachinesCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("machines", "the silo's machines: list, status, configure");
+        command.Subcommands.Add(List());
+        command.Subcommands.Add(Status());
+        command.Subcommands.Add(Configure());
+        return command;
+    }
+
+    private static (Option<string> Url, Option<string> Key) Connection(string role) =>
+        (new Option<string>("--url") { Description = "silo address, e.g. http://127.0.0.1:5080", Required = true },
+         new Option<string>("--key") { Description = $"{role} API key", Required = true });
+
+    private static string F(double x, string format = "0.000") => x.ToString(format, CultureInfo.InvariantCulture);
+
+    private static Command List()
+    {
+        var (url, key) = Connection("labeller or operator");
+        var json = new Option<bool>("--json") { Description = "print the statuses as JSON" };
+        var command = new Command("list", "every machine: status, budget, set sizes, model") { url, key, json };
+        command.SetAction(async (parse, cancellation) =>
+        {
+            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
+            var machines = await http.SendAsync(HttpMethod.Get, "/api/machines", null, cancellation);
+            var output = parse.InvocationConfiguration.Output;
+            if (parse.GetValue(json))
+            {
+                output.WriteLine(JsonSerializer.Serialize(machines, new JsonSerializerOptions { WriteIndented = true }));
+                return 0;
+            }
+            if (machines.GetArrayLength() == 0)
+            {
+                output.WriteLine("no machines");
+                return 0;
+            }
+            var table = new Table().Border(TableBorder.Simple)
+                .AddColumns("machine", "enrolled", "strategy", "budget", "realised", "clips", "queries", "|N|", "|A|", "pending", "model");
+            foreach (var m in machines.EnumerateArray())
+            {
+                var settings = m.GetProperty("settings");
+                table.AddRow(m.GetProperty("machineId").GetString()!, m.GetProperty("enrolled").GetBoolean() ? "yes" : "no",
+                    settings.GetProperty("strategy").GetString()!, F(settings.GetProperty("budget").GetDouble(), "0.00"),
+                    F(m.GetProperty("realisedBudget").GetDouble()), m.GetProperty("clipsSeen").GetInt64().ToString(CultureInfo.InvariantCulture),
+                    m.GetProperty("queries").GetInt64().ToString(CultureInfo.InvariantCulture),
+                    m.GetProperty("referenceSetSize").GetInt32().ToString(CultureInfo.InvariantCulture),
+                    m.GetProperty("anomalySetSize").GetInt32().ToString(CultureInfo.InvariantCulture),
+                    m.GetProperty("pendingLabelRequests").GetInt32().ToString(CultureInfo.InvariantCulture),
+                    Markup.Escape(m.TryGetProperty("modelVersion", out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : "–"));
+            }
+            Terminal.For(output).Write(table);
+            output.WriteLine($"{machines.GetArrayLength()} machines");
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Status()
+    {
+        var (url, key) = Connection("labeller or operator");
+        var machine = new Option<string>("--machine") { Description = "machine id", Required = true };
+        var command = new Command("status", "one machine's status (JSON)") { url, key, machine };
+        command.SetAction(async (parse, cancellation) =>
+        {
+            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
+            var status = await http.SendAsync(HttpMethod.Get, $"/api/machines/{Uri.EscapeDataString(parse.GetValue(machine)!)}", null, cancellation);
+            parse.InvocationConfiguration.Output.WriteLine(JsonSerializer.Serialize(status, new JsonSerializerOptions { WriteIndented = true }));
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Configure()
+    {
+        var (url, key) = Connection("operator");
+        var machine = new Option<string>("--machine") { Description = "machine id (created when new)", Required = true };
+        var strategy = new Option<string?>("--strategy") { Description = "none, random, variable-uncertainty, hybrid, hybrid-printed, qbc" };
+        var budget = new Option<double?>("--budget") { Description = "label budget b (share of clips to ask about)" };
+        var gamma = new Option<double?>("--gamma") { Description = "γ: weight of the anomalous set in the score" };
+        var alpha = new Option<double?>("--alpha") { Description = "α of the quantile filter" };
+        var window = new Option<int?>("--window") { Description = "budget window w" };
+        var randomShare = new Option<double?>("--random-share") { Description = "v: the hybrid strategy's random share" };
+        var quantile = new Option<double?>("--decision-quantile") { Description = "quantile of the Gamma fit that sets φ" };
+        var seed = new Option<ulong?>("--seed") { Description = "seed of the machine's decisions" };
+        var command = new Command("configure", "create a machine or change its settings; options not given keep their current value")
+        {
+            url, key, machine, strategy, budget, gamma, alpha, window, randomShare, quantile, seed,
+        };
+        command.SetAction(async (parse, cancellation) =>
+        {
+            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
+            string id = Uri.EscapeDataString(parse.GetValue(machine)!);
+            // Start from the machine's current settings (a new machine: the defaults), then apply what was given.
+            var settings = JsonNode.Parse((await http.SendAsync(HttpMethod.Get, $"/api/machines/{id}", null, cancellation)).GetProperty("settings").GetRawText())!.AsObject();
+            void Set<T>(Option<T> option, string name) { if (parse.GetResult(option) is { Implicit: false }) settings[name] = JsonValue.Create(parse.GetValue(option)); }
+            Set(strategy, "strategy");
+            Set(budget, "budget");
+            Set(gamma, "gamma");
+            Set(alpha, "alpha");
+            Set(window, "budgetWindow");
+            Set(randomShare, "randomShare");
+            Set(quantile, "decisionQuantile");
+            Set(seed, "seed");
+            var status = await http.SendAsync(HttpMethod.Put, $"/api/machines/{id}", JsonContent.Create(settings), cancellation);
+            var s = status.GetProperty("settings");
+            parse.InvocationConfiguration.Output.WriteLine($"{status.GetProperty("machineId").GetString()}: strategy {s.GetProperty("strategy").GetString()}, "
+                + $"budget {F(s.GetProperty("budget").GetDouble(), "0.###")}, γ {F(s.GetProperty("gamma").GetDouble(), "0.###")}, "
+                + $"enrolled {(status.GetProperty("enrolled").GetBoolean() ? "yes" : "no")}");
+            return 0;
+        });
+        return command;
+    }
+}

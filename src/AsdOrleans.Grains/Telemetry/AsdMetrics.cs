@@ -1,0 +1,77 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using System.Text.RegularExpressions;
+using AsdOrleans.Abstractions;
+
+namespace AsdOrleans.Grains.Telemetry;
+
+/// <summary>
+/// The project's own meter, <see cref="MeterName"/>: counters of clips, alerts, queries and labels, and gauges of the
+/// machines active on this silo (pending label requests, realised budget), all tagged with the machine type (see
+/// <see cref="MachineType"/>), never the machine id, so the series stay few. Exported at /metrics by the silo.
+/// </summary>
+public static partial class AsdMetrics
+{
+    public const string MeterName = "AsdOrleans";
+    public static readonly Meter Meter = new(MeterName, "1.0");
+
+    private static readonly Counter<long> Clips = Meter.CreateCounter<long>("asd.clips", "{clip}", "Clips scored by machine grains");
+    private static readonly Counter<long> Alerts = Meter.CreateCounter<long>("asd.alerts", "{alert}", "Clips scored above their machine's decision threshold");
+    private static readonly Counter<long> Queries = Meter.CreateCounter<long>("asd.queries", "{request}", "Label requests raised");
+    private static readonly Counter<long> Labels = Meter.CreateCounter<long>("asd.labels", "{label}", "Labels applied (tag label: normal or anomalous)");
+
+    /// <summary>Machines active on this silo: machine id → (type, pending requests, realised budget).</summary>
+    private static readonly ConcurrentDictionary<string, (string Type, int Pending, double RealisedBudget)> Active = new(StringComparer.Ordinal);
+
+    static AsdMetrics()
+    {
+        Meter.CreateObservableGauge("asd.label_requests.pending", () => Active.Values.GroupBy(m => m.Type)
+            .Select(g => new Measurement<long>(g.Sum(m => (long)m.Pending), new KeyValuePair<string, object?>("machine_type", g.Key))),
+            "{request}", "Pending label requests of the machines active on this silo");
+        Meter.CreateObservableGauge("asd.budget.realised", () => Active.Values.GroupBy(m => m.Type)
+            .Select(g => new Measurement<double>(g.Average(m => m.RealisedBudget), new KeyValuePair<string, object?>("machine_type", g.Key))),
+            "1", "Mean realised label budget (queries per clip) of the machines of a type active on this silo");
+        Meter.CreateObservableGauge("asd.machines.active", () => Active.Values.GroupBy(m => m.Type)
+            .Select(g => new Measurement<long>(g.Count(), new KeyValuePair<string, object?>("machine_type", g.Key))),
+            "{machine}", "Machine grains active on this silo");
+    }
+
+    /// <summary>
+    /// The type of a machine id: its last '.'-separated segment without a trailing number
+    /// (<c>plant-a.line-3.bandsaw-07</c> → <c>bandsaw</c>, <c>fan_id00</c> → <c>fan_id</c>).
+    /// </summary>
+    public static string MachineType(string machineId)
+    {
+        string last = machineId[(machineId.LastIndexOf('.') + 1)..];
+        string type = TrailingNumber().Replace(last, "");
+        return type.Length == 0 ? last : type;
+    }
+
+    [GeneratedRegex(@"[-_]?\d+$")]
+    private static partial Regex TrailingNumber();
+
+    /// <summary>A machine scored a clip (called by the machine grain after persisting what it must).</summary>
+    public static void OnClip(string machineId, ClipVerdict verdict, int pending, double realisedBudget)
+    {
+        var tag = new KeyValuePair<string, object?>("machine_type", MachineType(machineId));
+        Clips.Add(1, tag);
+        if (verdict.Anomalous) Alerts.Add(1, tag);
+        if (verdict.LabelRequested) Queries.Add(1, tag);
+        Update(machineId, pending, realisedBudget);
+    }
+
+    /// <summary>A label was applied.</summary>
+    public static void OnLabel(string machineId, ClipLabelValue label, int pending, double realisedBudget)
+    {
+        Labels.Add(1, new KeyValuePair<string, object?>("machine_type", MachineType(machineId)),
+            new KeyValuePair<string, object?>("label", label == ClipLabelValue.Anomalous ? "anomalous" : "normal"));
+        Update(machineId, pending, realisedBudget);
+    }
+
+    /// <summary>The machine's gauges, as of now (activation, status reads).</summary>
+    public static void Update(string machineId, int pending, double realisedBudget)
+        => Active[machineId] = (MachineType(machineId), pending, realisedBudget);
+
+    /// <summary>The machine's activation went away: its gauges leave this silo.</summary>
+    public static void Forget(string machineId) => Active.TryRemove(machineId, out _);
+}

@@ -1,0 +1,55 @@
+using Microsoft.AspNetCore.OpenApi;
+using Scalar.AspNetCore;
+
+namespace AsdOrleans.Silo;
+
+/// <summary>
+/// API documentation: an operation id and a summary on every operation of the OpenAPI document (endpoints that
+/// declare none get them from <see cref="Operations"/>, keyed by method and route), and Scalar's reader at /docs,
+/// served from the silo (its script is embedded in Scalar.AspNetCore; no CDN).
+/// </summary>
+public static class ApiDocs
+{
+    public const string DocsPath = "/docs";
+
+    /// <summary>Operation id and summary of the endpoints mapped elsewhere without them ("METHOD /route").</summary>
+    public static readonly IReadOnlyDictionary<string, (string Id, string Summary)> Operations = new Dictionary<string, (string, string)>(StringComparer.Ordinal)
+    {
+        ["GET /healthz"] = ("Health", "Liveness: the process answers"),
+        ["GET /readyz"] = ("Ready", "Readiness: the cluster answers grain calls"),
+        ["PUT /api/machines/{id}"] = ("ConfigureMachine", "Create a machine or change its settings (strategy, budget, γ, …)"),
+        ["GET /api/machines"] = ("ListMachines", "Every configured machine's status"),
+        ["GET /api/machines/{id}"] = ("GetMachine", "One machine's status: sets, counters, budget, thresholds"),
+        ["POST /api/machines/{id}/enrollment"] = ("EnrollMachine", "Enroll a machine from training embeddings"),
+        ["POST /api/machines/{id}/enrollment/audio"] = ("EnrollMachineFromAudio", "Enroll a machine from training WAVs, embedded by the silo"),
+        ["POST /api/machines/{id}/clips"] = ("SubmitClip", "Score one clip (WAV): alert, label request, verdict"),
+        ["GET /api/label-requests"] = ("ListLabelRequests", "Pending label requests, oldest first"),
+        ["GET /api/machines/{id}/clips/{clipId}/audio"] = ("GetClipAudio", "A pending clip's audio (WAV)"),
+        ["POST /api/machines/{id}/clips/{clipId}/label"] = ("SubmitLabel", "Answer a label request: normal or anomalous"),
+        ["GET /api/cluster"] = ("GetCluster", "The cluster's silos: status, machine grains and encoder workers each"),
+    };
+
+    public static WebApplicationBuilder AddAsdApiDocs(this WebApplicationBuilder builder)
+    {
+        builder.Services.Configure<OpenApiOptions>("v1", options => options.AddOperationTransformer((operation, context, _) =>
+        {
+            var description = context.Description;
+            string key = $"{description.HttpMethod} /{description.RelativePath?.Split('?')[0]}";
+            if (Operations.TryGetValue(key, out var known))
+            {
+                if (string.IsNullOrEmpty(operation.OperationId)) operation.OperationId = known.Id;
+                if (string.IsNullOrEmpty(operation.Summary)) operation.Summary = known.Summary;
+            }
+            return Task.CompletedTask;
+        }));
+        return builder;
+    }
+
+    public static WebApplication MapAsdApiDocs(this WebApplication app)
+    {
+        app.MapScalarApiReference(DocsPath, options => options
+            .WithTitle("AsdOrleans silo HTTP API")
+            .WithOpenApiRoutePattern(SiloWebSurface.OpenApiPath));
+        return app;
+    }
+}

@@ -1,0 +1,406 @@
+// AsdOrleans console: label queue, machines, alerts. Plain JavaScript, no build step. The API key lives in
+// sessionStorage and travels only in the X-Api-Key header: audio and spectrograms are fetched and shown through
+// blob: URLs, live events are read from /api/events with fetch (EventSource cannot send headers).
+'use strict';
+(() => {
+  const KEY = 'asd.apiKey';
+  const $ = (id) => document.getElementById(id);
+  const state = {
+    key: sessionStorage.getItem(KEY),
+    machines: new Map(),     // id → status
+    requests: [],            // pending label requests (queue order)
+    current: 0,              // index into the visible queue
+    alerts: [],
+    chartMachine: null,
+    chart: null,
+    lastEventId: null,
+    events: null,            // AbortController of the event stream
+    blobs: new Map(),        // "machine/clip" → [blob URLs]
+  };
+
+  // ---- HTTP ------------------------------------------------------------------------------------------------
+  class ApiError extends Error { constructor(status, detail) { super(detail || `HTTP ${status}`); this.status = status; } }
+
+  async function api(path, options = {}) {
+    const headers = Object.assign({ 'X-Api-Key': state.key }, options.headers || {});
+    const response = await fetch(path, Object.assign({}, options, { headers }));
+    if (response.status === 401) { signOut('the key was not accepted'); throw new ApiError(401); }
+    if (!response.ok) {
+      let detail = '';
+      try { const problem = await response.json(); detail = problem.detail || problem.title || ''; } catch { /* not JSON */ }
+      throw new ApiError(response.status, detail);
+    }
+    return response;
+  }
+  const json = async (path, options) => (await api(path, options)).json();
+  const enc = encodeURIComponent;
+
+  async function blobUrl(path, owner) {
+    const url = URL.createObjectURL(await (await api(path)).blob());
+    if (!state.blobs.has(owner)) state.blobs.set(owner, []);
+    state.blobs.get(owner).push(url);
+    return url;
+  }
+  function releaseBlobs(owner) { (state.blobs.get(owner) || []).forEach(URL.revokeObjectURL); state.blobs.delete(owner); }
+
+  // ---- helpers -----------------------------------------------------------------------------------------------
+  const machineType = (id) => { const last = id.slice(id.lastIndexOf('.') + 1); return last.replace(/[-_]?\d+$/, '') || last; };
+  const fmt = (x, digits = 3) => (typeof x === 'number' && isFinite(x)) ? x.toFixed(digits) : '–';
+  const time = (t) => new Date(t).toLocaleString();
+  function el(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) {
+      if (k === 'class') node.className = v; else if (k === 'text') node.textContent = v;
+      else if (k.startsWith('data-')) node.setAttribute(k, v); else node[k] = v;
+    }
+    for (const child of children) if (child != null) node.append(child);
+    return node;
+  }
+  let toastTimer;
+  function toast(message) {
+    const t = $('toast'); t.textContent = message; t.classList.add('show');
+    clearTimeout(toastTimer); toastTimer = setTimeout(() => t.classList.remove('show'), 2500);
+  }
+
+  // ---- sign-in -----------------------------------------------------------------------------------------------
+  async function signIn(key) {
+    state.key = key;
+    // The label queue needs the labeller role (operators pass too): check the key with it.
+    const response = await fetch('/api/label-requests?limit=1', { headers: { 'X-Api-Key': key } });
+    if (response.status === 401 || response.status === 403) {
+      state.key = null;
+      throw new Error(response.status === 403 ? 'this key has neither the labeller nor the operator role' : 'unknown key');
+    }
+    sessionStorage.setItem(KEY, key);
+    await start();
+  }
+
+  function signOut(reason) {
+    sessionStorage.removeItem(KEY);
+    state.key = null;
+    if (state.events) state.events.abort();
+    for (const owner of [...state.blobs.keys()]) releaseBlobs(owner);
+    $('nav').hidden = $('live').hidden = $('signout').hidden = $('who').hidden = true;
+    $('signin-error').textContent = reason || '';
+    show('signin');
+  }
+
+  async function start() {
+    $('nav').hidden = $('live').hidden = $('signout').hidden = false;
+    if (!location.hash || location.hash === '#signin') location.hash = '#queue';
+    route();
+    await loadMachines(); // first: the queue shows each request against its machine's threshold
+    await Promise.all([loadQueue(), loadAlerts()]);
+    connectEvents();
+  }
+
+  // ---- pages -------------------------------------------------------------------------------------------------
+  function show(page) {
+    for (const section of document.querySelectorAll('.page')) section.hidden = section.id !== `page-${page}`;
+    for (const link of document.querySelectorAll('nav a')) link.classList.toggle('active', link.dataset.page === page);
+    document.body.dataset.page = page;
+  }
+  function route() {
+    if (!state.key) { show('signin'); return; }
+    const page = (location.hash || '#queue').slice(1);
+    show(['queue', 'machines', 'alerts'].includes(page) ? page : 'queue');
+    if (page === 'machines') drawChart();
+  }
+
+  // ---- machines ----------------------------------------------------------------------------------------------
+  async function loadMachines() {
+    const list = await json('/api/machines');
+    state.machines = new Map(list.map((m) => [m.machineId, m]));
+    renderMachines();
+    renderFilters();
+    if (!state.chartMachine && list.length) state.chartMachine = list[0].machineId;
+    if (document.body.dataset.page === 'machines') drawChart();
+  }
+  async function refreshMachine(id) {
+    try { state.machines.set(id, await json(`/api/machines/${enc(id)}`)); renderMachines(); } catch { /* shown on next load */ }
+  }
+
+  function renderMachines() {
+    const body = $('machines-list');
+    body.replaceChildren(...[...state.machines.values()].map((m) => {
+      const s = m.settings || {};
+      const row = el('tr', { 'data-machine': m.machineId, class: m.machineId === state.chartMachine ? 'selected' : '' },
+        el('td', { text: m.machineId }),
+        el('td', {}, el('span', { class: `pill ${m.enrolled ? 'ok' : 'off'}`, text: m.enrolled ? 'enrolled' : 'not enrolled' })),
+        el('td', { text: s.strategy || '' }),
+        el('td', { text: fmt(s.budget, 2) }),
+        el('td', { class: 'realised', text: fmt(m.realisedBudget, 3) }),
+        el('td', { class: 'clips', text: String(m.clipsSeen) }),
+        el('td', { class: 'queries', text: String(m.queries) }),
+        el('td', { class: 'normal-set', text: String(m.referenceSetSize) }),
+        el('td', { class: 'anomaly-set', text: String(m.anomalySetSize) }),
+        el('td', { class: 'labels', text: `${m.normalLabels}/${m.anomalousLabels}` }),
+        el('td', { class: 'pending', text: String(m.pendingLabelRequests) }),
+        el('td', { text: fmt(m.decisionThreshold) }),
+        el('td', { class: 'model', text: m.modelVersion ? m.modelVersion.slice(0, 12) : '–', title: m.modelVersion || '' }));
+      row.addEventListener('click', () => { state.chartMachine = m.machineId; renderMachines(); drawChart(); });
+      return row;
+    }));
+  }
+
+  function renderFilters() {
+    const fill = (select, values) => {
+      const keep = select.value;
+      select.replaceChildren(el('option', { value: '', text: 'all' }), ...values.map((v) => el('option', { value: v, text: v })));
+      select.value = values.includes(keep) ? keep : '';
+    };
+    const ids = [...state.machines.keys()].sort();
+    fill($('filter-machine'), ids);
+    fill($('alert-machine'), ids);
+    fill($('filter-type'), [...new Set(ids.map(machineType))].sort());
+  }
+
+  // ---- score chart (uPlot) -----------------------------------------------------------------------------------
+  async function drawChart() {
+    const id = state.chartMachine;
+    const box = $('score-chart');
+    $('chart-machine').textContent = id ? `— ${id}` : '';
+    if (!id) return;
+    let points;
+    try { points = await json(`/api/machines/${enc(id)}/scores`); } catch (e) { toast(e.message); return; }
+    if (id !== state.chartMachine) return;
+    $('chart-empty').hidden = points.length > 0;
+    // x: the clip's position in the history (clip indices restart when a machine is re-enrolled).
+    const x = points.map((_, i) => i);
+    const only = (pred) => points.map((p) => (pred(p) ? p.score : null));
+    const data = [x, points.map((p) => p.score), points.map((p) => p.decisionThreshold),
+      only((p) => p.anomalous), only((p) => p.labelRequested && p.label == null),
+      only((p) => p.label === 'Normal' || p.label === 0), only((p) => p.label === 'Anomalous' || p.label === 1)];
+    const dots = (stroke, size) => ({ stroke, fill: stroke, paths: () => null, points: { show: true, size, stroke, fill: stroke } });
+    const options = {
+      width: Math.max(320, box.clientWidth || 900), height: 300,
+      scales: { x: { time: false } },
+      axes: [{ label: `last ${points.length} clips, oldest → newest` }, { label: 'score' }],
+      series: [{ label: 'clip' },
+        { label: 'score', stroke: '#2f6fde', width: 1, points: { show: false } },
+        { label: 'φ', stroke: '#1d2330', width: 2, dash: [6, 4], points: { show: false } },
+        Object.assign({ label: 'alert' }, dots('#d92d20', 7)),
+        Object.assign({ label: 'requested' }, dots('#f79009', 9)),
+        Object.assign({ label: 'normal' }, dots('#12a150', 11)),
+        Object.assign({ label: 'anomalous' }, dots('#8a2be2', 11))],
+      legend: { show: false },
+    };
+    if (state.chart) state.chart.destroy();
+    box.replaceChildren();
+    state.chart = new uPlot(options, data, box);
+    box.dataset.points = String(points.length);
+  }
+
+  // ---- label queue -------------------------------------------------------------------------------------------
+  async function loadQueue() {
+    const list = await json('/api/label-requests?limit=500');
+    const known = new Set(list.map((r) => `${r.machineId}/${r.clipId}`));
+    // Keep the queue's order (skipped requests stay at the back); drop answered or expired ones, add new ones.
+    state.requests = state.requests.filter((r) => known.has(`${r.machineId}/${r.clipId}`));
+    const have = new Set(state.requests.map((r) => `${r.machineId}/${r.clipId}`));
+    for (const r of list) if (!have.has(`${r.machineId}/${r.clipId}`)) state.requests.push(r);
+    renderQueue();
+  }
+
+  function visible() {
+    const m = $('filter-machine').value, t = $('filter-type').value;
+    return state.requests.filter((r) => (!m || r.machineId === m) && (!t || machineType(r.machineId) === t));
+  }
+
+  function scoreBar(score, threshold) {
+    const top = Math.max(score, threshold) * 1.25 || 1;
+    return el('div', { class: 'score-bar', title: `score ${fmt(score)} vs threshold φ ${fmt(threshold)}` },
+      el('div', { class: `fill ${score > threshold ? 'over' : ''}`, style: `width:${(100 * score / top).toFixed(1)}%` }),
+      el('div', { class: 'mark', style: `left:${(100 * threshold / top).toFixed(1)}%` }));
+  }
+
+  const cards = new Map(); // "machine/clip" → <li>
+  function card(r) {
+    const owner = `${r.machineId}/${r.clipId}`;
+    if (cards.has(owner)) return cards.get(owner);
+    const threshold = state.machines.get(r.machineId)?.decisionThreshold;
+    const audio = el('audio', { controls: true, preload: 'auto' });
+    const image = el('img', { class: 'spectrogram', alt: `spectrogram of ${r.clipId}` });
+    const base = `/api/machines/${enc(r.machineId)}/clips/${enc(r.clipId)}`;
+    blobUrl(`${base}/audio`, owner).then((u) => { audio.src = u; }).catch((e) => toast(`audio: ${e.message}`));
+    blobUrl(`${base}/spectrogram.png`, owner).then((u) => { image.src = u; }).catch(() => { image.alt = 'no spectrogram'; });
+    const button = (cls, text, label) => el('button', { type: 'button', class: cls, text, onclick: () => answer(r, label) });
+    const li = el('li', { class: 'request', 'data-machine': r.machineId, 'data-clip': r.clipId },
+      el('h3', { text: `${r.machineId} · ${r.clipId}` }),
+      image,
+      el('div', { class: 'meta', text: `asked ${time(r.requestedAt)} · score ${fmt(r.score)} vs φ ${fmt(threshold)}${threshold != null && r.score > threshold ? ' (alert)' : ''}` }),
+      threshold != null ? scoreBar(r.score, threshold) : null,
+      audio,
+      el('div', { class: 'actions' },
+        button('normal', 'Normal (n)', 'normal'), button('anomalous', 'Anomalous (a)', 'anomalous'),
+        el('button', { type: 'button', class: 'skip', text: 'Skip (s)', onclick: () => skip(r) })));
+    li.addEventListener('click', () => { state.current = visible().indexOf(r); markCurrent(); });
+    cards.set(owner, li);
+    return li;
+  }
+
+  function renderQueue() {
+    const list = visible();
+    for (const [owner, li] of cards) {
+      if (!state.requests.some((r) => `${r.machineId}/${r.clipId}` === owner)) { releaseBlobs(owner); cards.delete(owner); li.remove(); }
+    }
+    $('queue-list').replaceChildren(...list.map(card));
+    $('queue-empty').hidden = list.length > 0;
+    $('queue-count').textContent = String(state.requests.length);
+    state.current = Math.min(state.current, Math.max(0, list.length - 1));
+    markCurrent();
+  }
+
+  function markCurrent() {
+    const list = visible();
+    list.forEach((r, i) => card(r).classList.toggle('current', i === state.current));
+  }
+
+  function removeRequest(r) {
+    state.requests = state.requests.filter((x) => x !== r);
+    renderQueue();
+  }
+
+  async function answer(r, label) {
+    removeRequest(r); // leaves the queue at once; comes back if the server refuses
+    try {
+      const receipt = await json(`/api/machines/${enc(r.machineId)}/clips/${enc(r.clipId)}/label`,
+        { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ label }) });
+      toast(`${r.clipId}: ${label}${receipt.alreadyApplied ? ' (already applied)' : ''}`);
+      await refreshMachine(r.machineId);
+      if (r.machineId === state.chartMachine && document.body.dataset.page === 'machines') drawChart();
+    } catch (e) {
+      if (e.status === 410 || e.status === 400) { toast(`${r.clipId}: ${e.message}`); return; } // expired or unknown: stays gone
+      state.requests.unshift(r); renderQueue(); toast(`could not label ${r.clipId}: ${e.message}`);
+    }
+  }
+
+  function skip(r) {
+    state.requests = state.requests.filter((x) => x !== r).concat([r]);
+    renderQueue();
+  }
+
+  document.addEventListener('keydown', (event) => {
+    if (!state.key || document.body.dataset.page !== 'queue') return;
+    if (event.ctrlKey || event.metaKey || event.altKey || /^(INPUT|SELECT|TEXTAREA)$/.test(event.target.tagName)) return;
+    const list = visible();
+    const r = list[state.current];
+    switch (event.key) {
+      case 'n': if (r) answer(r, 'normal'); break;
+      case 'a': if (r) answer(r, 'anomalous'); break;
+      case 's': if (r) skip(r); break;
+      case 'p': if (r) { const a = card(r).querySelector('audio'); a.paused ? a.play() : a.pause(); } break;
+      case 'ArrowDown': state.current = Math.min(list.length - 1, state.current + 1); markCurrent(); break;
+      case 'ArrowUp': state.current = Math.max(0, state.current - 1); markCurrent(); break;
+      default: return;
+    }
+    event.preventDefault();
+  });
+  $('filter-machine').addEventListener('change', () => { state.current = 0; renderQueue(); });
+  $('filter-type').addEventListener('change', () => { state.current = 0; renderQueue(); });
+
+  // ---- alerts ------------------------------------------------------------------------------------------------
+  async function loadAlerts() {
+    const m = $('alert-machine').value;
+    state.alerts = await json(`/api/alerts?limit=500${m ? `&machine=${enc(m)}` : ''}`);
+    renderAlerts();
+  }
+  function alertRow(a, fresh) {
+    const label = a.label == null ? '' : (a.label === 1 || a.label === 'Anomalous' ? 'anomalous' : 'normal');
+    return el('tr', { class: fresh ? 'fresh' : '', 'data-machine': a.machineId, 'data-clip': a.clipId },
+      el('td', { text: time(a.at || a.detectedAt) }), el('td', { text: a.machineId }), el('td', { text: a.clipId }),
+      el('td', { text: String(a.clipIndex) }), el('td', { text: fmt(a.score) }), el('td', { text: fmt(a.decisionThreshold) }),
+      el('td', { text: a.labelRequested ? 'yes' : '' }), el('td', {}, label ? el('span', { class: `pill ${label}`, text: label }) : null));
+  }
+  function renderAlerts(freshCount = 0) {
+    $('alerts-list').replaceChildren(...state.alerts.map((a, i) => alertRow(a, i < freshCount)));
+    $('alerts-empty').hidden = state.alerts.length > 0;
+    $('alert-count').textContent = String(state.alerts.length);
+  }
+  $('alert-machine').addEventListener('change', () => loadAlerts().catch((e) => toast(e.message)));
+
+  // ---- live events (SSE over fetch, resumable with Last-Event-ID) --------------------------------------------
+  function setLive(on) { const l = $('live'); l.textContent = on ? '● live' : 'reconnecting…'; l.classList.toggle('on', on); }
+
+  async function connectEvents() {
+    if (state.events) state.events.abort();
+    const controller = new AbortController();
+    state.events = controller;
+    while (!controller.signal.aborted && state.key) {
+      try {
+        const headers = { 'X-Api-Key': state.key, Accept: 'text/event-stream' };
+        if (state.lastEventId) headers['Last-Event-ID'] = state.lastEventId;
+        const response = await fetch('/api/events', { headers, signal: controller.signal, cache: 'no-store' });
+        if (response.status === 401 || response.status === 403) { signOut('the key was not accepted'); return; }
+        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        setLive(true);
+        const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buffer = '';
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer += value.replace(/\r\n/g, '\n');
+          let end;
+          while ((end = buffer.indexOf('\n\n')) >= 0) {
+            const block = buffer.slice(0, end); buffer = buffer.slice(end + 2);
+            let id = null, type = 'message', data = '';
+            for (const line of block.split('\n')) {
+              if (line.startsWith(':')) continue;
+              const colon = line.indexOf(':');
+              const field = colon < 0 ? line : line.slice(0, colon);
+              const text = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+              if (field === 'id') id = text; else if (field === 'event') type = text; else if (field === 'data') data += (data ? '\n' : '') + text;
+            }
+            if (id) state.lastEventId = id;
+            if (data) onEvent(type, JSON.parse(data));
+          }
+        }
+      } catch (e) {
+        if (controller.signal.aborted) return;
+      }
+      setLive(false);
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+    }
+  }
+
+  function onEvent(type, data) {
+    if (type === 'label-request') {
+      if (!state.requests.some((r) => r.machineId === data.machineId && r.clipId === data.clipId)) {
+        state.requests.push({ machineId: data.machineId, clipId: data.clipId, score: data.score, requestedAt: data.requestedAt });
+        renderQueue();
+      }
+      refreshMachine(data.machineId);
+    } else if (type === 'alert') {
+      const m = $('alert-machine').value;
+      if (!m || m === data.machineId) {
+        state.alerts.unshift(Object.assign({ at: data.detectedAt }, data));
+        state.alerts.length = Math.min(state.alerts.length, 500);
+        renderAlerts(1);
+      }
+      refreshMachine(data.machineId);
+    } else if (type === 'reset') {
+      loadQueue(); loadAlerts(); loadMachines();
+    }
+    if (document.body.dataset.page === 'machines' && data.machineId === state.chartMachine) scheduleChart();
+  }
+  let chartTimer;
+  function scheduleChart() { clearTimeout(chartTimer); chartTimer = setTimeout(drawChart, 1000); }
+
+  // Requests answered elsewhere (another labeller, the CLI) leave the queue at the next refresh.
+  setInterval(() => { if (state.key) { loadQueue().catch(() => {}); loadMachines().catch(() => {}); } }, 15000);
+
+  // ---- wiring ------------------------------------------------------------------------------------------------
+  $('signin-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const input = $('key');
+    const key = input.value.trim();
+    input.value = '';
+    $('signin-error').textContent = '';
+    try { await signIn(key); } catch (e) { $('signin-error').textContent = e.message; }
+  });
+  $('signout').addEventListener('click', () => signOut());
+  window.addEventListener('hashchange', route);
+  window.addEventListener('resize', () => { if (document.body.dataset.page === 'machines') scheduleChart(); });
+
+  if (state.key) start().catch((e) => signOut(e.message)); else show('signin');
+})();

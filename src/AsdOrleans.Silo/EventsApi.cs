@@ -1,0 +1,224 @@
+using System.Text.Json;
+using System.Threading.Channels;
+using AsdOrleans.Abstractions;
+using Microsoft.Extensions.Options;
+using Orleans.Streams;
+
+namespace AsdOrleans.Silo;
+
+/// <summary>One event of <c>GET /api/events</c>: its id, SSE event name, machine and JSON data.</summary>
+public sealed record ConsoleEvent(long Id, string Type, string MachineId, string Json);
+
+/// <summary>
+/// This silo's view of the plant's alerts and label requests for HTTP clients: it subscribes to the machine event
+/// streams (<see cref="MachineEventStreams"/>), numbers each event and keeps the last <see cref="Capacity"/> for
+/// replay, so a client that reconnects with <c>Last-Event-ID</c> gets what it missed. Ids increase monotonically per
+/// silo and across its restarts (they start at the start time in microseconds since 1970); an id older than the replay
+/// buffer, or from before this silo started, is answered with a <c>reset</c> event: reload the lists, then go on.
+/// </summary>
+public sealed partial class ConsoleEventHub(IClusterClient client, IHostApplicationLifetime lifetime, ILogger<ConsoleEventHub> logger) : IHostedService
+{
+    public const int Capacity = 1_000;
+    /// <summary>Events a slow listener may fall behind by before it is dropped (it reconnects and replays).</summary>
+    public const int ListenerBacklog = 512;
+    public const string AlertEvent = "alert", LabelRequestEvent = "label-request", ResetEvent = "reset";
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
+    private readonly object _gate = new();
+    private readonly Queue<ConsoleEvent> _buffer = new();
+    private readonly List<Channel<ConsoleEvent>> _listeners = [];
+    private readonly long _base = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000;
+    private long _last, _evicted;
+    private readonly List<Func<Task>> _unsubscribe = [];
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly TaskCompletionSource _subscribed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes once the hub receives the machine event streams (shortly after the silo starts).</summary>
+    public Task Subscribed => _subscribed.Task;
+
+    public long FirstId => _base + 1;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _last = _evicted = _base;
+        // The silo (another hosted service) must be up before streams can be subscribed to.
+        lifetime.ApplicationStarted.Register(() => _ = SubscribeAsync(_stopping.Token));
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _stopping.CancelAsync();
+        foreach (var unsubscribe in _unsubscribe)
+        {
+            try { await unsubscribe(); } catch (Exception e) { LogUnsubscribeFailed(logger, e); }
+        }
+        lock (_gate)
+            foreach (var listener in _listeners) listener.Writer.TryComplete();
+    }
+
+    private async Task SubscribeAsync(CancellationToken cancellation)
+    {
+        for (var delay = TimeSpan.FromSeconds(1); !cancellation.IsCancellationRequested; delay = TimeSpan.FromSeconds(Math.Min(30, delay.TotalSeconds * 2)))
+        {
+            try
+            {
+                var provider = client.GetStreamProvider(MachineEventStreams.ProviderName);
+                var alerts = provider.GetStream<AnomalyAlert>(StreamId.Create(MachineEventStreams.AlertNamespace, MachineEventStreams.PlantKey));
+                var requests = provider.GetStream<LabelRequestEvent>(StreamId.Create(MachineEventStreams.LabelRequestNamespace, MachineEventStreams.PlantKey));
+                // The audio reference (a path on the silo's volume) stays inside: clients fetch audio through the API.
+                var a = await alerts.SubscribeAsync((alert, _) =>
+                {
+                    Publish(AlertEvent, alert.MachineId, new
+                    {
+                        alert.MachineId, alert.ClipId, alert.ClipIndex, alert.Score, alert.DecisionThreshold, alert.LabelRequested, alert.DetectedAt,
+                    });
+                    return Task.CompletedTask;
+                });
+                _unsubscribe.Add(a.UnsubscribeAsync);
+                var r = await requests.SubscribeAsync((asked, _) =>
+                {
+                    Publish(LabelRequestEvent, asked.MachineId, new
+                    {
+                        asked.Request.MachineId, asked.Request.ClipId, asked.Request.Score, asked.Request.RequestedAt,
+                        asked.Anomalous, asked.ClipIndex,
+                    });
+                    return Task.CompletedTask;
+                });
+                _unsubscribe.Add(r.UnsubscribeAsync);
+                _subscribed.TrySetResult();
+                return;
+            }
+            catch (Exception e) when (!cancellation.IsCancellationRequested)
+            {
+                LogSubscribeFailed(logger, e, delay.TotalSeconds);
+                await Task.Delay(delay, cancellation).ContinueWith(_ => { });
+            }
+        }
+    }
+
+    /// <summary>Numbers an event, keeps it for replay and hands it to every listener.</summary>
+    public ConsoleEvent Publish(string type, string machineId, object data)
+    {
+        string json = JsonSerializer.Serialize(data, data.GetType(), Json);
+        lock (_gate)
+        {
+            var item = new ConsoleEvent(++_last, type, machineId, json);
+            _buffer.Enqueue(item);
+            while (_buffer.Count > Capacity) _evicted = _buffer.Dequeue().Id;
+            for (int i = _listeners.Count - 1; i >= 0; i--)
+            {
+                if (_listeners[i].Writer.TryWrite(item)) continue;
+                _listeners[i].Writer.TryComplete(); // too far behind: it reconnects with Last-Event-ID and replays
+                _listeners.RemoveAt(i);
+            }
+            return item;
+        }
+    }
+
+    /// <summary>
+    /// Events after <paramref name="lastEventId"/> still in the buffer, and a reader of the ones to come (no event lost
+    /// or repeated in between). <c>Gap</c>: events after that id were lost (evicted, or from an earlier run of the silo).
+    /// </summary>
+    public (IReadOnlyList<ConsoleEvent> Replay, bool Gap, ChannelReader<ConsoleEvent> Live, Action Leave) Listen(long? lastEventId)
+    {
+        var channel = Channel.CreateBounded<ConsoleEvent>(new BoundedChannelOptions(ListenerBacklog) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+        lock (_gate)
+        {
+            bool gap = lastEventId is { } id && (id < _evicted || id > _last);
+            var replay = lastEventId is { } after ? _buffer.Where(e => e.Id > after).ToList() : [];
+            _listeners.Add(channel);
+            return (replay, gap, channel.Reader, () => { lock (_gate) _listeners.Remove(channel); });
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "could not subscribe to the machine event streams; trying again in {Seconds} s")]
+    private static partial void LogSubscribeFailed(ILogger logger, Exception exception, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "could not unsubscribe from a machine event stream")]
+    private static partial void LogUnsubscribeFailed(ILogger logger, Exception exception);
+}
+
+/// <summary>
+/// <c>GET /api/events</c> (labeller): Server-Sent Events of alerts (<c>event: alert</c>) and label requests
+/// (<c>event: label-request</c>), optionally of one machine (<c>?machine=</c>) or kinds (<c>?types=alert</c>).
+/// Resumable: a reconnect with <c>Last-Event-ID</c> (or <c>?lastEventId=</c>) replays the events after it that this
+/// silo still holds; when it cannot (a gap), the stream starts with <c>event: reset</c>.
+/// </summary>
+public static class EventsApi
+{
+    public static readonly TimeSpan Heartbeat = TimeSpan.FromSeconds(15);
+
+    public static void Map(WebApplication app)
+    {
+        app.MapGet("/api/events", async (HttpContext http, string? machine, string? types, long? lastEventId, ConsoleEventHub hub) =>
+        {
+            if (machine is not null && !AsdOrleans.Core.Experiments.EmbeddingTable.IsValidMachineName(machine))
+                return Results.Problem($"'{machine}' is not a valid machine id", statusCode: StatusCodes.Status400BadRequest);
+            var kinds = (types ?? $"{ConsoleEventHub.AlertEvent},{ConsoleEventHub.LabelRequestEvent}")
+                .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
+            if (kinds.Count == 0 || kinds.Any(k => k is not (ConsoleEventHub.AlertEvent or ConsoleEventHub.LabelRequestEvent)))
+                return Results.Problem("types must list alert and/or label-request", statusCode: StatusCodes.Status400BadRequest);
+            string? header = http.Request.Headers["Last-Event-ID"];
+            long? after = lastEventId;
+            if (!string.IsNullOrEmpty(header))
+            {
+                if (!long.TryParse(header, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long parsed))
+                    return Results.Problem("Last-Event-ID must be an event id this API sent", statusCode: StatusCodes.Status400BadRequest);
+                after = parsed;
+            }
+
+            var (replay, gap, live, leave) = hub.Listen(after);
+            try
+            {
+                var response = http.Response;
+                response.ContentType = "text/event-stream";
+                response.Headers.CacheControl = "no-cache";
+                response.Headers["X-Accel-Buffering"] = "no";
+                http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseBodyFeature>()?.DisableBuffering();
+                var cancellation = http.RequestAborted;
+                await response.WriteAsync("retry: 2000\n\n", cancellation);
+                if (gap)
+                    await response.WriteAsync($"event: {ConsoleEventHub.ResetEvent}\ndata: {{\"reason\":\"events after {after} are no longer held; reload the lists\"}}\n\n", cancellation);
+                bool Wanted(ConsoleEvent e) => kinds.Contains(e.Type) && (machine is null || e.MachineId == machine);
+                foreach (var e in replay.Where(Wanted))
+                    await Write(response, e, cancellation);
+                await response.Body.FlushAsync(cancellation);
+                while (!cancellation.IsCancellationRequested)
+                {
+                    using var beat = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+                    beat.CancelAfter(Heartbeat);
+                    try
+                    {
+                        if (!await live.WaitToReadAsync(beat.Token))
+                            break; // the silo stops, or this listener fell too far behind: the client reconnects
+                    }
+                    catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
+                    {
+                        await response.WriteAsync(": keep-alive\n\n", cancellation);
+                        await response.Body.FlushAsync(cancellation);
+                        continue;
+                    }
+                    while (live.TryRead(out var e))
+                        if (Wanted(e)) await Write(response, e, cancellation);
+                    await response.Body.FlushAsync(cancellation);
+                }
+            }
+            catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
+            {
+                // the client went away
+            }
+            finally
+            {
+                leave();
+            }
+            return Results.Empty;
+        }).RequireRole(ApiRole.Labeller)
+            .WithName("StreamEvents")
+            .WithSummary("Live alerts and label requests (Server-Sent Events, resumable with Last-Event-ID)")
+            .Produces(200, contentType: "text/event-stream").ProducesProblem(400);
+    }
+
+    private static Task Write(HttpResponse response, ConsoleEvent e, CancellationToken cancellation)
+        => response.WriteAsync($"id: {e.Id}\nevent: {e.Type}\ndata: {e.Json}\n\n", cancellation);
+}

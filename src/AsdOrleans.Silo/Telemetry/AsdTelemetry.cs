@@ -1,0 +1,41 @@
+using AsdOrleans.Grains.Telemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+
+namespace AsdOrleans.Silo.Telemetry;
+
+/// <summary>
+/// OpenTelemetry metrics of the silo, exported at <see cref="MetricsPath"/> in Prometheus' text format: the project's
+/// meter "AsdOrleans" (<see cref="AsdMetrics"/>, the encoder's histograms), Orleans' meter and ASP.NET Core's.
+/// /metrics needs no key, like /healthz: it carries counts per machine type, never machine ids, clips or keys.
+/// </summary>
+public static class AsdTelemetry
+{
+    public const string MetricsPath = "/metrics";
+
+    /// <summary>Meters exported besides the project's own.</summary>
+    public static readonly string[] Meters =
+    [
+        AsdMetrics.MeterName,
+        "Microsoft.Orleans",
+        "Microsoft.AspNetCore.Hosting",
+        "Microsoft.AspNetCore.Server.Kestrel",
+        "Microsoft.AspNetCore.Routing",
+        "Microsoft.AspNetCore.Diagnostics",
+        "System.Runtime",
+    ];
+
+    public static WebApplicationBuilder AddAsdTelemetry(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService("asd-orleans"))
+            .WithMetrics(m => m.AddMeter(Meters).AddPrometheusExporter());
+        return builder;
+    }
+
+    public static WebApplication MapAsdTelemetry(this WebApplication app)
+    {
+        app.MapPrometheusScrapingEndpoint(MetricsPath);
+        return app;
+    }
+}

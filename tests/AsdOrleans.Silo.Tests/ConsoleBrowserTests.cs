@@ -1,0 +1,164 @@
+using System.Text.Json;
+using AsdOrleans.Abstractions;
+using OpenQA.Selenium;
+using OpenQA.Selenium.Chrome;
+using OpenQA.Selenium.Interactions;
+
+namespace AsdOrleans.Silo.Tests;
+
+/// <summary>
+/// The console in a real browser: Debian's chromium driven by chromedriver (package chromium-driver; ./asd setup
+/// installs both). Without them the test is skipped — except in CI (CI=true), where it fails.
+/// Set ASD_CONSOLE_SCREENSHOTS=DIR to save a screenshot of each page there (docs/figures/console-*.png).
+/// </summary>
+public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<ConsoleFixture>
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+
+    private static string? OnPath(params string[] names) => names
+        .SelectMany(name => (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Select(dir => Path.Combine(dir, name)))
+        .FirstOrDefault(File.Exists);
+
+    private static ChromeDriver StartBrowser(string profile)
+    {
+        string? chromium = OnPath("chromium", "chromium-browser", "google-chrome");
+        string? driver = OnPath("chromedriver");
+        if (chromium is null || driver is null)
+        {
+            string missing = chromium is null ? "chromium" : "chromedriver (Debian package chromium-driver)";
+            if (Environment.GetEnvironmentVariable("CI") == "true")
+                Assert.Fail($"{missing} is not installed; CI must run the browser test (./asd setup installs it)");
+            Assert.Skip($"{missing} is not installed (./asd setup installs it; ./asd doctor reports it)");
+        }
+        var service = ChromeDriverService.CreateDefaultService(Path.GetDirectoryName(driver)!, Path.GetFileName(driver));
+        service.SuppressInitialDiagnosticInformation = true;
+        service.HideCommandPromptWindow = true;
+        var options = new ChromeOptions { BinaryLocation = chromium };
+        options.AddArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+            "--autoplay-policy=no-user-gesture-required", "--mute-audio", "--window-size=1280,1000", $"--user-data-dir={profile}");
+        return new ChromeDriver(service, options, TimeSpan.FromSeconds(90));
+    }
+
+    private static async Task<T> Until<T>(IWebDriver driver, Func<T?> probe, string what)
+    {
+        var deadline = DateTime.UtcNow + Wait;
+        while (true)
+        {
+            try
+            {
+                var value = probe();
+                if (value is not null && !(value is bool b && !b)) return value;
+            }
+            catch (WebDriverException) { /* the page is changing: look again */ }
+            catch (InvalidOperationException) { }
+            if (DateTime.UtcNow > deadline)
+                Assert.Fail($"{what} did not happen within {Wait.TotalSeconds} s; url {driver.Url}; page: {((IJavaScriptExecutor)driver).ExecuteScript("return document.body.innerText")}");
+            await Task.Delay(150);
+        }
+    }
+
+    private static int QueueSize(IWebDriver driver) => driver.FindElements(By.CssSelector("#queue-list li.request")).Count;
+
+    [Fact]
+    public async Task A_labeller_signs_in_plays_a_clip_answers_with_the_keyboard_and_sees_counts_and_chart_change()
+    {
+        const string machine = "ui.fan-01";
+        await silo.Enroll(machine, new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 9 });
+        await silo.Push(machine, "clip-1", 20);
+        await silo.Push(machine, "clip-2", 21);
+        string? shots = Environment.GetEnvironmentVariable("ASD_CONSOLE_SCREENSHOTS");
+        if (shots is not null)
+        {
+            // A fuller picture for the documentation's screenshots: a second machine with a longer history.
+            await silo.Enroll("ui.pump-02", new MachineSettings { Strategy = "hybrid", Budget = 0.2, Seed = 3 });
+            for (int i = 0; i < 40; i++) await silo.Push("ui.pump-02", $"p-{i:D2}", i % 60);
+        }
+
+        var profile = Directory.CreateTempSubdirectory("asd-selenium-").FullName;
+        try
+        {
+            using var driver = StartBrowser(profile);
+            var js = (IJavaScriptExecutor)driver;
+            driver.Navigate().GoToUrl(new Uri(silo.Http.BaseAddress!, "/ui/"));
+
+            // Sign in: the key goes to sessionStorage, never into the URL.
+            await Until(driver, () => driver.FindElements(By.Id("key")).Count == 1, "the sign-in form");
+            driver.FindElement(By.Id("key")).SendKeys(ConsoleFixture.LabellerKey);
+            driver.FindElement(By.Id("signin-button")).Click();
+            int expected = shots is null ? 2 : 2 + (await silo.Get("/api/label-requests?machine=ui.pump-02")).GetArrayLength();
+            await Until(driver, () => QueueSize(driver) == expected, $"{expected} queued requests");
+            Assert.DoesNotContain(ConsoleFixture.LabellerKey, driver.Url);
+            Assert.Equal(ConsoleFixture.LabellerKey, js.ExecuteScript("return sessionStorage.getItem('asd.apiKey')"));
+            if (shots is null)
+                Assert.Equal(new[] { "clip-1", "clip-2" }, driver.FindElements(By.CssSelector("#queue-list li.request")).Select(li => li.GetAttribute("data-clip")));
+
+            // The first request's audio loads through a blob: URL and plays; its spectrogram is drawn.
+            var first = driver.FindElement(By.CssSelector("#queue-list li.request.current"));
+            string clip = first.GetAttribute("data-clip")!;
+            string firstMachine = first.GetAttribute("data-machine")!;
+            await Until(driver, () => js.ExecuteScript("const a = document.querySelector('#queue-list li.request.current audio'); return a.src.startsWith('blob:') && a.readyState >= 2;") as bool?, "the audio loading");
+            var played = js.ExecuteAsyncScript("const done = arguments[arguments.length - 1]; const a = document.querySelector('#queue-list li.request.current audio'); a.play().then(() => done('playing')).catch(e => done(String(e)));");
+            Assert.Equal("playing", played);
+            await Until(driver, () => js.ExecuteScript("const i = document.querySelector('#queue-list li.request.current img'); return i.src.startsWith('blob:') && i.complete && i.naturalWidth > 0;") as bool?, "the spectrogram loading");
+            if (shots is not null) Save(driver, shots, "console-queue.png");
+
+            // Answer with the keyboard: the request leaves the queue at once.
+            long anomalousBefore = (await silo.Get($"/api/machines/{firstMachine}")).GetProperty("anomalySetSize").GetInt64();
+            new Actions(driver).SendKeys("a").Perform();
+            await Until(driver, () => QueueSize(driver) == expected - 1, "the answered request leaving the queue");
+            Assert.Empty(driver.FindElements(By.CssSelector($"#queue-list li.request[data-clip='{clip}']")));
+            await ConsoleApiTests.Eventually(async () => (await silo.Get($"/api/machines/{firstMachine}")).GetProperty("anomalySetSize").GetInt64() == anomalousBefore + 1);
+
+            // The machines page: the machine's counts changed, and its score history is charted.
+            driver.Navigate().GoToUrl(new Uri(silo.Http.BaseAddress!, "/ui/#machines"));
+            await Until(driver, () => driver.FindElement(By.CssSelector($"#machines-list tr[data-machine='{firstMachine}'] td.anomaly-set")).Text == (anomalousBefore + 1).ToString(), "|A| growing on the machines page");
+            Assert.Equal("0/1", driver.FindElement(By.CssSelector($"#machines-list tr[data-machine='{firstMachine}'] td.labels")).Text);
+            driver.FindElement(By.CssSelector($"#machines-list tr[data-machine='{firstMachine}']")).Click();
+            var points = (await silo.Get($"/api/machines/{firstMachine}/scores")).GetArrayLength();
+            await Until(driver, () => driver.FindElement(By.Id("score-chart")).GetAttribute("data-points") == points.ToString(), "the score chart");
+            var canvas = driver.FindElement(By.CssSelector("#score-chart canvas"));
+            Assert.True(canvas.Size.Width > 300 && canvas.Size.Height > 100, $"chart canvas {canvas.Size}");
+            // Something is drawn: the canvas is not blank.
+            Assert.Equal(true, js.ExecuteScript("const c = document.querySelector('#score-chart canvas'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) return true; return false;"));
+            if (shots is not null)
+            {
+                driver.FindElement(By.CssSelector("#machines-list tr[data-machine='ui.pump-02']")).Click();
+                await Until(driver, () => driver.FindElement(By.Id("score-chart")).GetAttribute("data-points") == "40", "the longer chart");
+                Save(driver, shots, "console-machines.png");
+            }
+
+            // New requests arrive live (Server-Sent Events), well before the page's 15 s refresh.
+            driver.Navigate().GoToUrl(new Uri(silo.Http.BaseAddress!, "/ui/#queue"));
+            await Until(driver, () => driver.FindElement(By.Id("live")).Text.Contains("live"), "the live connection");
+            int queued = QueueSize(driver);
+            var started = DateTime.UtcNow;
+            await silo.Push(machine, "clip-3", 22);
+            await Until(driver, () => driver.FindElements(By.CssSelector("#queue-list li.request[data-clip='clip-3']")).Count == 1, "the new request arriving live");
+            Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(10), "arrived by the event stream, not the periodic refresh");
+            Assert.Equal(queued + 1, QueueSize(driver));
+
+            // Alerts: the same list the API gives, newest first.
+            driver.Navigate().GoToUrl(new Uri(silo.Http.BaseAddress!, "/ui/#alerts"));
+            var alerts = await silo.Get("/api/alerts?limit=500");
+            await Until(driver, () => driver.FindElements(By.CssSelector("#alerts-list tr")).Count == alerts.GetArrayLength(), "the alert list");
+            if (alerts.GetArrayLength() > 0)
+                Assert.Equal(alerts[0].GetProperty("clipId").GetString(), driver.FindElement(By.CssSelector("#alerts-list tr")).GetAttribute("data-clip"));
+            if (shots is not null) Save(driver, shots, "console-alerts.png");
+
+            // Signing out forgets the key.
+            driver.FindElement(By.Id("signout")).Click();
+            Assert.Null(js.ExecuteScript("return sessionStorage.getItem('asd.apiKey')"));
+            if (shots is not null) Save(driver, shots, "console-signin.png");
+        }
+        finally
+        {
+            Directory.Delete(profile, recursive: true);
+        }
+    }
+
+    private static void Save(ChromeDriver driver, string directory, string name)
+    {
+        Directory.CreateDirectory(directory);
+        driver.GetScreenshot().SaveAsFile(Path.Combine(directory, name));
+    }
+}

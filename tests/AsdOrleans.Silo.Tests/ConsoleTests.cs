@@ -1,0 +1,342 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using AsdOrleans.Abstractions;
+using AsdOrleans.Core.Audio;
+using AsdOrleans.Core.Synthesis;
+using AsdOrleans.Encoder;
+using AsdOrleans.Encoder.Model;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace AsdOrleans.Silo.Tests;
+
+/// <summary>A silo with a tiny encoder for the console's endpoints and the browser test; it can be restarted on its data.</summary>
+public sealed class ConsoleFixture : IAsyncLifetime
+{
+    public const string DeviceKey = "console-device", LabellerKey = "console-labeller", OperatorKey = "console-operator";
+    private readonly string _dir = Directory.CreateTempSubdirectory("asd-console-").FullName;
+    private string _modelPath = "";
+    public WebApplication App { get; private set; } = null!;
+    public HttpClient Http { get; private set; } = new();
+    public EncoderModel Model { get; private set; } = null!;
+    public static readonly SynthPlan Plan = SynthPlan.Create(new SynthSettings { MachineTypes = 1, SourceTrain = 12, TargetTrain = 2, Test = 60, Seconds = 1, Seed = 5 });
+
+    public async ValueTask InitializeAsync()
+    {
+        Model = EncoderModel.Untrained(new EncoderArchitecture { Width = 4, EmbeddingDimension = 16 }, seed: 11, TorchSharp.torch.CPU);
+        _modelPath = Path.Combine(_dir, "tiny.asdm");
+        Model.Save(_modelPath);
+        await Start();
+    }
+
+    private async Task Start()
+    {
+        (App, var address) = await SiloApp.StartOnLoopbackAsync(new Dictionary<string, string?>
+        {
+            ["Asd:DataDirectory"] = Path.Combine(_dir, "data"),
+            ["Asd:ModelPath"] = _modelPath,
+            ["Asd:Device"] = "cpu",
+            ["Asd:ApiKeys:Device:0"] = DeviceKey,
+            ["Asd:ApiKeys:Labeller:0"] = LabellerKey,
+            ["Asd:ApiKeys:Operator:0"] = OperatorKey,
+            ["Logging:LogLevel:Default"] = "Warning",
+        });
+        Http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromMinutes(2) };
+        await App.Services.GetRequiredService<ConsoleEventHub>().Subscribed.WaitAsync(TimeSpan.FromSeconds(60));
+    }
+
+    /// <summary>Stops the silo (grains deactivate and write what they hold) and starts a new one on the same data.</summary>
+    public async Task Restart()
+    {
+        await Stop();
+        await Start();
+    }
+
+    private async Task Stop()
+    {
+        await App.StopAsync();
+        await App.DisposeAsync();
+        Http.Dispose();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Stop();
+        Model.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    public async Task<HttpResponseMessage> Send(HttpMethod method, string path, string? key, HttpContent? content = null)
+    {
+        using var request = new HttpRequestMessage(method, path) { Content = content };
+        if (key is not null) request.Headers.Add("X-Api-Key", key);
+        return await Http.SendAsync(request);
+    }
+
+    public async Task Enroll(string machine, MachineSettings settings)
+    {
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Put, $"/api/machines/{machine}", OperatorKey, JsonContent.Create(settings))).StatusCode);
+        var train = Plan.Clips.Where(c => c.Split == SynthSplit.Train).ToList();
+        var embeddings = Model.Embed(train.Select(c => ClipSynthesizer.Render(c)).ToList());
+        var request = new EnrollmentRequest(embeddings.Select((e, i) => new EnrollmentClip(e, train[i].Domain == SynthDomain.Target)).ToList(), Model.VersionId);
+        var response = await Send(HttpMethod.Post, $"/api/machines/{machine}/enrollment", OperatorKey, JsonContent.Create(request));
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+    }
+
+    /// <summary>Posts test clip <paramref name="index"/> of the plan as <paramref name="clipId"/>; returns the verdict.</summary>
+    public async Task<JsonElement> Push(string machine, string clipId, int index)
+    {
+        var clip = Plan.Clips.Where(c => c.Split == SynthSplit.Test).ElementAt(index);
+        var content = new ByteArrayContent(WavEncoder.EncodeMono16(ClipSynthesizer.Render(clip), 16_000));
+        content.Headers.ContentType = new MediaTypeHeaderValue("audio/wav");
+        var response = await Send(HttpMethod.Post, $"/api/machines/{machine}/clips?clipId={clipId}", DeviceKey, content);
+        string body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, body);
+        return JsonDocument.Parse(body).RootElement;
+    }
+
+    public async Task<JsonElement> Get(string path, string key = LabellerKey)
+    {
+        var response = await Send(HttpMethod.Get, path, key);
+        string body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"{path}: {(int)response.StatusCode} {body}");
+        return JsonDocument.Parse(body).RootElement;
+    }
+}
+
+/// <summary>One Server-Sent Event as read by the tests.</summary>
+public sealed record SseEvent(string? Id, string Type, string Data);
+
+/// <summary>An open /api/events stream.</summary>
+public sealed class SseReader : IAsyncDisposable
+{
+    private readonly HttpResponseMessage _response;
+    private readonly StreamReader _reader;
+
+    private SseReader(HttpResponseMessage response, Stream body)
+    {
+        _response = response;
+        _reader = new StreamReader(body);
+    }
+
+    public static async Task<SseReader> Open(HttpClient http, string key, string? lastEventId = null, string query = "")
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, "/api/events" + query);
+        request.Headers.Add("X-Api-Key", key);
+        if (lastEventId is not null) request.Headers.Add("Last-Event-ID", lastEventId);
+        var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        return new SseReader(response, await response.Content.ReadAsStreamAsync());
+    }
+
+    /// <summary>The next event (comments and retry lines skipped), or a failure after <paramref name="timeout"/>.</summary>
+    public async Task<SseEvent> Next(TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        string? id = null, type = null, data = null;
+        while (true)
+        {
+            string? line = await _reader.ReadLineAsync(cancel.Token) ?? throw new EndOfStreamException("the event stream ended");
+            if (line.Length == 0)
+            {
+                if (type is not null || data is not null) return new SseEvent(id, type ?? "message", data ?? "");
+                continue;
+            }
+            if (line.StartsWith(':')) continue;
+            int colon = line.IndexOf(':');
+            string field = colon < 0 ? line : line[..colon], value = colon < 0 ? "" : line[(colon + 1)..].TrimStart(' ');
+            switch (field)
+            {
+                case "id": id = value; break;
+                case "event": type = value; break;
+                case "data": data = value; break;
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _reader.Dispose();
+        _response.Dispose();
+        await Task.CompletedTask;
+    }
+}
+
+public sealed class ConsoleApiTests(ConsoleFixture silo) : IClassFixture<ConsoleFixture>
+{
+    private static readonly TimeSpan EventWait = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task Console_endpoints_need_the_labeller_role()
+    {
+        await silo.Enroll("roles.fan-01", new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 1 });
+        await silo.Push("roles.fan-01", "r-1", 0);
+        foreach (var path in new[] { "/api/alerts", "/api/machines/roles.fan-01/scores", "/api/machines/roles.fan-01/clips/r-1/spectrogram.png", "/api/events" })
+        {
+            using var none = await silo.Send(HttpMethod.Get, path, null);
+            Assert.Equal(HttpStatusCode.Unauthorized, none.StatusCode);
+            Assert.Equal("application/problem+json", none.Content.Headers.ContentType?.MediaType);
+            using var device = await silo.Send(HttpMethod.Get, path, ConsoleFixture.DeviceKey);
+            Assert.Equal(HttpStatusCode.Forbidden, device.StatusCode);
+            foreach (var key in new[] { ConsoleFixture.LabellerKey, ConsoleFixture.OperatorKey })
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, path);
+                request.Headers.Add("X-Api-Key", key);
+                using var ok = await silo.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+                Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+            }
+        }
+        Assert.Equal(HttpStatusCode.BadRequest, (await silo.Send(HttpMethod.Get, "/api/machines/bad id/scores", ConsoleFixture.LabellerKey)).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await silo.Send(HttpMethod.Get, "/api/alerts?limit=0", ConsoleFixture.LabellerKey)).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await silo.Send(HttpMethod.Get, "/api/events?types=nonsense", ConsoleFixture.LabellerKey)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await silo.Send(HttpMethod.Get, "/api/machines/roles.fan-01/clips/nope/spectrogram.png", ConsoleFixture.LabellerKey)).StatusCode);
+    }
+
+    [Fact]
+    public async Task Scores_alerts_and_spectrograms_follow_the_clips()
+    {
+        await silo.Enroll("hist.pump-01", new MachineSettings { Strategy = "random", Budget = 0.5, Seed = 4 });
+        var verdicts = new List<JsonElement>();
+        for (int i = 0; i < 6; i++) verdicts.Add(await silo.Push("hist.pump-01", $"h-{i}", i));
+
+        var points = await silo.Get("/api/machines/hist.pump-01/scores");
+        Assert.Equal(6, points.GetArrayLength());
+        var status = await silo.Get("/api/machines/hist.pump-01");
+        for (int i = 0; i < 6; i++)
+        {
+            var p = points[i];
+            Assert.Equal($"h-{i}", p.GetProperty("clipId").GetString());
+            Assert.Equal(i, p.GetProperty("clipIndex").GetInt64());
+            Assert.Equal(verdicts[i].GetProperty("score").GetDouble(), p.GetProperty("score").GetDouble());
+            Assert.Equal(verdicts[i].GetProperty("anomalous").GetBoolean(), p.GetProperty("anomalous").GetBoolean());
+            Assert.Equal(verdicts[i].GetProperty("labelRequested").GetBoolean(), p.GetProperty("labelRequested").GetBoolean());
+            Assert.Equal(status.GetProperty("decisionThreshold").GetDouble(), p.GetProperty("decisionThreshold").GetDouble());
+        }
+        var since = points[3].GetProperty("at").GetDateTimeOffset();
+        var recent = await silo.Get($"/api/machines/hist.pump-01/scores?since={Uri.EscapeDataString(since.ToString("O"))}");
+        Assert.Equal("h-3", recent[0].GetProperty("clipId").GetString());
+        Assert.Equal(2, (await silo.Get("/api/machines/hist.pump-01/scores?limit=2")).GetArrayLength());
+
+        // Alerts: the anomalous clips, newest first.
+        var alerts = await silo.Get("/api/alerts?machine=hist.pump-01");
+        var expected = verdicts.Where(v => v.GetProperty("anomalous").GetBoolean()).Select(v => v.GetProperty("clipId").GetString()).Reverse().ToList();
+        Assert.Equal(expected, alerts.EnumerateArray().Select(a => a.GetProperty("clipId").GetString()).ToList());
+
+        // A queried clip's spectrogram; a label shows in the history.
+        var queried = verdicts.First(v => v.GetProperty("labelRequested").GetBoolean()).GetProperty("clipId").GetString()!;
+        var png = await silo.Send(HttpMethod.Get, $"/api/machines/hist.pump-01/clips/{queried}/spectrogram.png?width=200", ConsoleFixture.LabellerKey);
+        Assert.Equal("image/png", png.Content.Headers.ContentType?.MediaType);
+        byte[] bytes = await png.Content.ReadAsByteArrayAsync();
+        Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], bytes[..4]);
+        Assert.Equal(126, System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(16))); // 1 s at hop 128: 126 frames < 200
+        Assert.Equal(256, System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(20)));
+        var label = await silo.Send(HttpMethod.Post, $"/api/machines/hist.pump-01/clips/{queried}/label", ConsoleFixture.LabellerKey, JsonContent.Create(new { label = "anomalous" }));
+        Assert.True(label.IsSuccessStatusCode);
+        await Eventually(async () => (await silo.Get("/api/machines/hist.pump-01/scores")).EnumerateArray()
+            .Single(p => p.GetProperty("clipId").GetString() == queried).GetProperty("label").ValueKind != JsonValueKind.Null);
+    }
+
+    [Fact]
+    public async Task Events_stream_live_and_resume_after_a_reconnect_with_Last_Event_ID()
+    {
+        await silo.Enroll("sse.fan-02", new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 2 });
+        string lastId;
+        await using (var stream = await SseReader.Open(silo.Http, ConsoleFixture.LabellerKey, query: "?machine=sse.fan-02&types=label-request"))
+        {
+            await silo.Push("sse.fan-02", "e-1", 1);
+            var first = await stream.Next(EventWait);
+            Assert.Equal("label-request", first.Type);
+            Assert.Equal("e-1", JsonDocument.Parse(first.Data).RootElement.GetProperty("clipId").GetString());
+            lastId = first.Id!;
+        }
+        // Disconnected: two more requests happen meanwhile.
+        await silo.Push("sse.fan-02", "e-2", 2);
+        await silo.Push("sse.fan-02", "e-3", 3);
+        await using (var resumed = await SseReader.Open(silo.Http, ConsoleFixture.LabellerKey, lastId, "?machine=sse.fan-02&types=label-request"))
+        {
+            var second = await resumed.Next(EventWait);
+            var third = await resumed.Next(EventWait);
+            Assert.Equal(["e-2", "e-3"], new[] { second, third }.Select(e => JsonDocument.Parse(e.Data).RootElement.GetProperty("clipId").GetString()));
+            Assert.True(long.Parse(second.Id!) > long.Parse(lastId) && long.Parse(third.Id!) > long.Parse(second.Id!), "ids increase");
+            // …and live again after the replay.
+            await silo.Push("sse.fan-02", "e-4", 4);
+            Assert.Equal("e-4", JsonDocument.Parse((await resumed.Next(EventWait)).Data).RootElement.GetProperty("clipId").GetString());
+        }
+        // An id from before this silo started (or evicted from the replay buffer): told to reload.
+        await using (var stale = await SseReader.Open(silo.Http, ConsoleFixture.LabellerKey, "1"))
+            Assert.Equal("reset", (await stale.Next(EventWait)).Type);
+        Assert.Equal(HttpStatusCode.BadRequest, (await silo.Send(HttpMethod.Get, "/api/events?lastEventId=x", ConsoleFixture.LabellerKey)).StatusCode);
+    }
+
+    [Fact]
+    public async Task Metrics_show_the_projects_meter_in_prometheus_format()
+    {
+        await silo.Enroll("metrics.valve-03", new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 3 });
+        await silo.Push("metrics.valve-03", "m-1", 5);
+        string text = "";
+        await Eventually(async () =>
+        {
+            text = await silo.Http.GetStringAsync("/metrics");
+            return text.Contains("asd_clips_total{", StringComparison.Ordinal);
+        });
+        foreach (var series in new[]
+        {
+            "asd_clips_total{", "asd_queries_total{", "machine_type=\"valve\"", "asd_label_requests_pending{",
+            "asd_budget_realised", "asd_encoder_batch_size_bucket{", "asd_encoder_batch_duration_seconds_bucket{",
+            "http_server_request_duration_seconds_bucket{",
+        })
+            Assert.Contains(series, text);
+        Assert.Contains("orleans", text, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task The_openapi_document_names_and_summarises_every_operation_and_docs_are_served()
+    {
+        var document = JsonDocument.Parse(await silo.Http.GetStringAsync("/openapi/v1.json")).RootElement;
+        var ids = new HashSet<string>();
+        foreach (var path in document.GetProperty("paths").EnumerateObject())
+            foreach (var operation in path.Value.EnumerateObject().Where(o => o.Name is "get" or "put" or "post" or "delete"))
+            {
+                Assert.True(operation.Value.TryGetProperty("operationId", out var id) && id.GetString() is { Length: > 0 }, $"{operation.Name} {path.Name}: no operationId");
+                Assert.True(ids.Add(id.GetString()!), $"operationId {id} twice");
+                Assert.True(operation.Value.TryGetProperty("summary", out var summary) && summary.GetString() is { Length: > 0 }, $"{operation.Name} {path.Name}: no summary");
+            }
+        Assert.Contains("StreamEvents", ids);
+        Assert.Contains("SubmitLabel", ids);
+        var docs = await silo.Http.GetAsync("/docs");
+        Assert.Equal(HttpStatusCode.OK, docs.StatusCode);
+        string html = await docs.Content.ReadAsStringAsync();
+        Assert.DoesNotContain("cdn.", html);
+        // Its script comes from the silo (embedded in Scalar.AspNetCore), not from a CDN.
+        var script = System.Text.RegularExpressions.Regex.Match(html, "<script[^>]*src=\"([^\"]+)\"");
+        Assert.True(script.Success, html);
+        var scriptUri = new Uri(docs.RequestMessage!.RequestUri!, script.Groups[1].Value);
+        Assert.Equal(silo.Http.BaseAddress!.Authority, scriptUri.Authority);
+        Assert.Equal(HttpStatusCode.OK, (await silo.Http.GetAsync(scriptUri)).StatusCode);
+    }
+
+    [Fact]
+    public async Task The_score_history_survives_a_silo_restart()
+    {
+        await silo.Enroll("restart.saw-04", new MachineSettings { Strategy = "random", Budget = 0.5, Seed = 6 });
+        for (int i = 0; i < 4; i++) await silo.Push("restart.saw-04", $"s-{i}", 10 + i);
+        string before = (await silo.Get("/api/machines/restart.saw-04/scores")).GetRawText();
+        Assert.Equal(4, JsonDocument.Parse(before).RootElement.GetArrayLength());
+        await silo.Restart();
+        Assert.Equal(before, (await silo.Get("/api/machines/restart.saw-04/scores")).GetRawText());
+        await silo.Push("restart.saw-04", "s-4", 14);
+        Assert.Equal(5, (await silo.Get("/api/machines/restart.saw-04/scores")).GetArrayLength());
+    }
+
+    internal static async Task Eventually(Func<Task<bool>> condition, double seconds = 20)
+    {
+        for (var deadline = DateTime.UtcNow.AddSeconds(seconds); ; await Task.Delay(200))
+        {
+            if (await condition()) return;
+            if (DateTime.UtcNow > deadline) Assert.Fail($"not true within {seconds} s");
+        }
+    }
+}
