@@ -68,6 +68,7 @@ public sealed class EncoderModel : IDisposable
             throw new InvalidOperationException($"MaxForwardBatch must be at least 1, is {MaxForwardBatch}");
         var result = new float[waveforms.Count][];
         int d = EmbeddingDimension;
+        using var kernels = OneDnnSwitch.ForInference();
         for (int start = 0; start < waveforms.Count; start += MaxForwardBatch)
         {
             var chunk = waveforms.Skip(start).Take(MaxForwardBatch).ToList();

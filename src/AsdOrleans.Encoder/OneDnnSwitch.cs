@@ -8,7 +8,7 @@ namespace AsdOrleans.Encoder;
 /// instruction set only moved the fault to narrower models (docs/decisions.md, issue 9). ATen's native kernels were
 /// finite and bit-reproducible in every run. Inference keeps oneDNN: its embeddings stayed finite and equal to the
 /// capped ones within 1e-7. The switch is ATen's own (at::globalContext().setUserEnabledMkldnn), which TorchSharp does
-/// not expose; it is process-wide, so overlapping training scopes are counted and the last one out turns oneDNN back on.
+/// not expose; it is process-wide, so training and inference scopes of one process take turns (see <see cref="ForTraining"/>).
 /// <c>ASD_TRAINING_ONEDNN=1</c> keeps oneDNN in training (to reproduce the fault).
 /// </summary>
 public static class OneDnnSwitch
@@ -19,28 +19,48 @@ public static class OneDnnSwitch
     private delegate void SetEnabled(IntPtr context, [MarshalAs(UnmanagedType.U1)] bool enabled);
 
     private static readonly Lazy<(GlobalContext Context, SetEnabled Set)?> Exports = new(Find);
-    private static readonly Lock Gate = new();
-    private static int trainingScopes;
+    private static readonly object Gate = new();
+    private static bool trainingMode;
+    private static int holders;
+    [ThreadStatic] private static int trainingScopesOnThisThread;
 
     /// <summary>True when training in this process runs on ATen's native kernels (the default).</summary>
     public static bool TrainingAvoidsOneDnn => Environment.GetEnvironmentVariable(KeepVariable) != "1";
 
-    /// <summary>oneDNN off until the returned scope is disposed (a no-op scope when <see cref="KeepVariable"/> is 1).</summary>
-    public static IDisposable ForTraining()
+    /// <summary>
+    /// Training kernels (oneDNN off) until the scope is disposed. The switch is process-wide, so training and
+    /// inference scopes exclude each other: an embedding computed while another thread trains would otherwise run
+    /// on the other kernels and differ in its last bits. Trainings share their mode, and so do inferences.
+    /// </summary>
+    public static IDisposable ForTraining() => Enter(training: true);
+
+    /// <summary>Inference kernels (oneDNN on) until the scope is disposed; waits while a training in this process runs.</summary>
+    public static IDisposable ForInference() => Enter(training: false);
+
+    private static IDisposable Enter(bool training)
     {
         if (!TrainingAvoidsOneDnn)
             return new Scope(active: false);
         var exports = Exports.Value ?? throw new InvalidOperationException(
             $"libtorch's oneDNN switch (at::Context::setUserEnabledMkldnn) was not found in libtorch_cpu; set {KeepVariable}=1 to train with oneDNN");
+        if (!training && trainingScopesOnThisThread > 0)
+            throw new InvalidOperationException("embedding inside a training scope on the same thread would wait for itself; embed after training returns");
         lock (Gate)
         {
-            if (trainingScopes++ == 0)
-                exports.Set(exports.Context(), false);
+            while (holders > 0 && trainingMode != training)
+                Monitor.Wait(Gate);
+            if (holders == 0 && trainingMode != training)
+            {
+                exports.Set(exports.Context(), !training);
+                trainingMode = training;
+            }
+            holders++;
         }
-        return new Scope(active: true);
+        if (training) trainingScopesOnThisThread++;
+        return new Scope(active: true, training);
     }
 
-    private sealed class Scope(bool active) : IDisposable
+    private sealed class Scope(bool active, bool training = false) : IDisposable
     {
         private bool open = active;
 
@@ -48,11 +68,11 @@ public static class OneDnnSwitch
         {
             if (!open) return;
             open = false;
-            var exports = Exports.Value!.Value;
+            if (training) trainingScopesOnThisThread--;
             lock (Gate)
             {
-                if (--trainingScopes == 0)
-                    exports.Set(exports.Context(), true);
+                if (--holders == 0)
+                    Monitor.PulseAll(Gate);
             }
         }
     }

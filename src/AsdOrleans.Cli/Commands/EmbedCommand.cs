@@ -29,10 +29,6 @@ public static class EmbedCommand
             InputChecks.Device("--device", parse.GetValue(device)!);
             InputChecks.ExistingFolder("--data", parse.GetValue(data)!);
             if (parse.GetValue(groundTruth) is { } gt) InputChecks.ExistingFolder("--ground-truth", gt);
-            var clips = AudioData.Scan(parse.GetValue(data)!, parse.GetValue(groundTruth), _ => true);
-            var unlabelled = clips.FirstOrDefault(c => c.IsAnomaly is null);
-            if (unlabelled is not null)
-                throw new UsageException($"{unlabelled.Path}: no label; evaluation test clips need --ground-truth");
             string kind = Embedders.Parse(parse.GetValue(embedderName));
             string? modelPath = parse.GetValue(model);
             if (kind == Embedders.Model && modelPath is null)
@@ -42,6 +38,10 @@ public static class EmbedCommand
             if (kind == Embedders.Model) InputChecks.ModelVersion("--model", modelPath!);
             if (kind == Embedders.Model && parse.GetValue(raw))
                 throw new UsageException("--raw goes with --embedder baseline");
+            var clips = AudioData.Scan(parse.GetValue(data)!, parse.GetValue(groundTruth), _ => true);
+            var unlabelled = clips.FirstOrDefault(c => c.IsAnomaly is null);
+            if (unlabelled is not null)
+                throw new UsageException($"{unlabelled.Path}: no label; evaluation test clips need --ground-truth");
             using IClipEmbedder encoder = kind == Embedders.Model
                 ? new ModelClipEmbedder(Load(modelPath!, parse.GetValue(device)!))
                 : new BaselineClipEmbedder();
