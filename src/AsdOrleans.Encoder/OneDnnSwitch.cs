@@ -18,7 +18,7 @@ public static class OneDnnSwitch
     private delegate IntPtr GlobalContext();
     private delegate void SetEnabled(IntPtr context, [MarshalAs(UnmanagedType.U1)] bool enabled);
 
-    private static readonly Lazy<(GlobalContext Context, SetEnabled Set)?> Exports = new(Find);
+    private static readonly Lazy<(GlobalContext Context, SetEnabled Set, SetEnabled SetNnpack)?> Exports = new(Find);
     private static readonly object Gate = new();
     private static bool trainingMode;
     private static int holders;
@@ -51,7 +51,10 @@ public static class OneDnnSwitch
                 Monitor.Wait(Gate);
             if (holders == 0 && trainingMode != training)
             {
+                // NNPACK off too while training: where it cannot start (this CPU) ATen retries and warns on every
+                // convolution of a batch of 16 or more, which cost more than the convolutions.
                 exports.Set(exports.Context(), !training);
+                exports.SetNnpack(exports.Context(), !training);
                 trainingMode = training;
             }
             holders++;
@@ -77,15 +80,17 @@ public static class OneDnnSwitch
         }
     }
 
-    private static (GlobalContext, SetEnabled)? Find()
+    private static (GlobalContext, SetEnabled, SetEnabled)? Find()
     {
         TorchRuntime.EnsureAvailable();
         // libtorch_cpu is already loaded by TorchSharp; dlopen by soname returns that copy.
         if (!NativeLibrary.TryLoad("libtorch_cpu.so", out var library))
             return null;
         if (!NativeLibrary.TryGetExport(library, "_ZN2at13globalContextEv", out var context)
-            || !NativeLibrary.TryGetExport(library, "_ZN2at7Context20setUserEnabledMkldnnEb", out var set))
+            || !NativeLibrary.TryGetExport(library, "_ZN2at7Context20setUserEnabledMkldnnEb", out var set)
+            || !NativeLibrary.TryGetExport(library, "_ZN2at7Context20setUserEnabledNNPACKEb", out var setNnpack))
             return null;
-        return (Marshal.GetDelegateForFunctionPointer<GlobalContext>(context), Marshal.GetDelegateForFunctionPointer<SetEnabled>(set));
+        return (Marshal.GetDelegateForFunctionPointer<GlobalContext>(context), Marshal.GetDelegateForFunctionPointer<SetEnabled>(set),
+            Marshal.GetDelegateForFunctionPointer<SetEnabled>(setNnpack));
     }
 }
