@@ -37,6 +37,20 @@ public static class OneDnnSwitch
     /// <summary>Inference kernels (oneDNN on) until the scope is disposed; waits while a training in this process runs.</summary>
     public static IDisposable ForInference() => Enter(training: false);
 
+    private static readonly Lazy<bool> NnpackOff = new(() =>
+    {
+        if (Exports.Value is not { } exports) return false;
+        exports.SetNnpack(exports.Context(), false);
+        return true;
+    });
+
+    /// <summary>
+    /// NNPACK off for the process (called once Torch has loaded): where it cannot start, as on this CPU, ATen retried
+    /// and warned on every native convolution of a batch of 16 or more (10,400 warnings in one demo, twice as slow);
+    /// oneDNN or ATen's own kernels serve those convolutions.
+    /// </summary>
+    internal static void TurnNnpackOff() => _ = NnpackOff.Value;
+
     private static IDisposable Enter(bool training)
     {
         if (!TrainingAvoidsOneDnn)
@@ -51,10 +65,7 @@ public static class OneDnnSwitch
                 Monitor.Wait(Gate);
             if (holders == 0 && trainingMode != training)
             {
-                // NNPACK off too while training: where it cannot start (this CPU) ATen retries and warns on every
-                // convolution of a batch of 16 or more, which cost more than the convolutions.
                 exports.Set(exports.Context(), !training);
-                exports.SetNnpack(exports.Context(), !training);
                 trainingMode = training;
             }
             holders++;
@@ -82,7 +93,6 @@ public static class OneDnnSwitch
 
     private static (GlobalContext, SetEnabled, SetEnabled)? Find()
     {
-        TorchRuntime.EnsureAvailable();
         // libtorch_cpu is already loaded by TorchSharp; dlopen by soname returns that copy.
         if (!NativeLibrary.TryLoad("libtorch_cpu.so", out var library))
             return null;

@@ -17,6 +17,7 @@ public static class TorchRuntime
     {
         if (LoadFailure.Value is { } failure)
             throw new TorchUnavailableException(Explain(failure), failure);
+        OneDnnSwitch.TurnNnpackOff();
     }
 
     private static readonly Lock SeedLock = new();
