@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using AsdOrleans.Core.Features;
+using AsdOrleans.Core.Io;
 using AsdOrleans.Encoder.Frontend;
 using AsdOrleans.Encoder.Model;
 using TorchSharp;
@@ -123,30 +124,16 @@ public sealed class EncoderModel : IDisposable
     }
 
     /// <summary>Writes the model file atomically.</summary>
-    public void Save(string path)
+    public void Save(string path) => AtomicFile.Write(path, stream =>
     {
-        string full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        string temp = full + ".tmp-" + Environment.ProcessId;
-        try
-        {
-            using (var stream = File.Create(temp))
-            using (var writer = new BinaryWriter(stream))
-            {
-                writer.Write(Magic);
-                writer.Write((ushort)EncoderModelInfo.CurrentFormatVersion);
-                var json = JsonSerializer.SerializeToUtf8Bytes(Info, Json);
-                writer.Write(json.Length);
-                writer.Write(json);
-                writer.Write(WeightBytes(Encoder));
-            }
-            File.Move(temp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp)) File.Delete(temp);
-        }
-    }
+        using var writer = new BinaryWriter(stream);
+        writer.Write(Magic);
+        writer.Write((ushort)EncoderModelInfo.CurrentFormatVersion);
+        var json = JsonSerializer.SerializeToUtf8Bytes(Info, Json);
+        writer.Write(json.Length);
+        writer.Write(json);
+        writer.Write(WeightBytes(Encoder));
+    });
 
     /// <summary>Reads only the metadata of a model file (no Torch needed).</summary>
     public static EncoderModelInfo ReadInfo(string path)

@@ -63,19 +63,12 @@ public static class DemoPlant
         return machines.OrderBy(m => m.Id, StringComparer.Ordinal).ToList();
     }
 
-    /// <summary>True when <see cref="EnsureModel"/> will reuse a cached encoder instead of training one.</summary>
-    public static bool ModelIsCached(DemoSettings settings, string folder)
-    {
-        string modelPath = Path.Combine(folder, "model.asdm");
-        string fingerprintPath = modelPath + ".settings.txt";
-        return File.Exists(modelPath) && File.Exists(fingerprintPath) && File.ReadAllText(fingerprintPath).Trim() == settings.ModelFingerprint;
-    }
-
     /// <summary>Trains the encoder on every machine's training clips, or reuses the cached one.</summary>
     public static string EnsureModel(DemoSettings settings, string folder, IReadOnlyList<DemoMachine> machines, TextWriter writer, CancellationToken cancellation)
     {
         string modelPath = Path.Combine(folder, "model.asdm");
-        if (ModelIsCached(settings, folder))
+        string fingerprintPath = modelPath + ".settings.txt";
+        if (File.Exists(modelPath) && File.Exists(fingerprintPath) && File.ReadAllText(fingerprintPath).Trim() == settings.ModelFingerprint)
         {
             writer.WriteLine($"encoder: reusing {modelPath} (version {EncoderModel.ReadInfo(modelPath).VersionId})");
             return modelPath;
@@ -94,7 +87,6 @@ public static class DemoPlant
         // The plant's training clips in data-set order (instance by instance, types as scanned), as Prepare found them.
         var clips = machines.OrderBy(m => m.Instance).ThenBy(m => m.MachineType, StringComparer.Ordinal).SelectMany(m => m.TrainingClips).ToList();
         using var model = TrainCommand.TrainOn(clips, architecture, options, settings.ModelFingerprint, writer, cancellation);
-        string fingerprintPath = modelPath + ".settings.txt";
         File.Delete(fingerprintPath);
         model.Save(modelPath);
         File.Delete(options.CheckpointPath!);

@@ -3,7 +3,15 @@ namespace AsdOrleans.Core.Io;
 /// <summary>Writes files so that readers see either the old content or the whole new content, never a part.</summary>
 public static class AtomicFile
 {
-    public static void WriteAllText(string path, string content)
+    public static void WriteAllText(string path, string content) => Write(path, stream =>
+    {
+        using var writer = new StreamWriter(stream);
+        writer.Write(content);
+    });
+
+    /// <summary>Writes through <paramref name="write"/> to a temporary file beside <paramref name="path"/>, then moves it
+    /// into place; on any failure the temporary file is removed and the old file stays.</summary>
+    public static void Write(string path, Action<Stream> write)
     {
         string full = Path.GetFullPath(path);
         string? directory = Path.GetDirectoryName(full);
@@ -12,7 +20,8 @@ public static class AtomicFile
         string temp = full + ".tmp-" + Environment.ProcessId;
         try
         {
-            File.WriteAllText(temp, content);
+            using (var stream = File.Create(temp))
+                write(stream);
             File.Move(temp, full, overwrite: true);
         }
         finally

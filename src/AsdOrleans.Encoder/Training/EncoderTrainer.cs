@@ -1,5 +1,6 @@
 using System.Text.Json;
 using AsdOrleans.Core.Features;
+using AsdOrleans.Core.Io;
 using AsdOrleans.Core.Randomness;
 using AsdOrleans.Encoder.Frontend;
 using AsdOrleans.Encoder.Model;
@@ -167,31 +168,18 @@ public static class EncoderTrainer
         return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(relevant)))[..16];
     }
 
-    private static void SaveCheckpoint(string path, CheckpointHeader header, AsdEncoder encoder, SubCenterArcFace head, OptimizerHelper optimizer)
-    {
-        string full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        string temp = full + ".tmp-" + Environment.ProcessId;
-        try
+    private static void SaveCheckpoint(string path, CheckpointHeader header, AsdEncoder encoder, SubCenterArcFace head, OptimizerHelper optimizer) =>
+        AtomicFile.Write(path, stream =>
         {
-            using (var stream = File.Create(temp))
-            using (var writer = new BinaryWriter(stream))
-            {
-                writer.Write(CheckpointMagic);
-                var json = JsonSerializer.SerializeToUtf8Bytes(header);
-                writer.Write(json.Length);
-                writer.Write(json);
-                encoder.save(writer);
-                head.save(writer);
-                optimizer.save_state_dict(writer);
-            }
-            File.Move(temp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp)) File.Delete(temp);
-        }
-    }
+            using var writer = new BinaryWriter(stream);
+            writer.Write(CheckpointMagic);
+            var json = JsonSerializer.SerializeToUtf8Bytes(header);
+            writer.Write(json.Length);
+            writer.Write(json);
+            encoder.save(writer);
+            head.save(writer);
+            optimizer.save_state_dict(writer);
+        });
 
     private static CheckpointHeader LoadCheckpoint(string path, string fingerprint, AsdEncoder encoder, SubCenterArcFace head, OptimizerHelper optimizer)
     {
