@@ -55,6 +55,9 @@ public sealed class SiloFixture : IAsyncLifetime
     {
         using var request = new HttpRequestMessage(method, path) { Content = content };
         if (key is not null) request.Headers.Add("X-Api-Key", key);
+        // The silo refuses an oversized body unread and closes the connection (RequestGate): a large upload waits for
+        // 100 Continue, as well-behaved clients do, or the refusal races the client's writes (broken pipe).
+        if (content?.Headers.ContentLength > 64 * 1024) request.Headers.ExpectContinue = true;
         return await Http.SendAsync(request);
     }
 
