@@ -1,4 +1,4 @@
-using AsdOrleans.Core.Features;
+using AsdOrleans.Audio.Features;
 using AsdOrleans.Encoder.Model;
 
 namespace AsdOrleans.Encoder;

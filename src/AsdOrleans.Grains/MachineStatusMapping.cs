@@ -1,8 +1,8 @@
 using AsdOrleans.Abstractions;
-using AsdOrleans.Core.Budget;
-using AsdOrleans.Core.Experiments;
-using AsdOrleans.Core.Machines;
-using AsdOrleans.Core.Scoring;
+using AsdOrleans.Method.Budget;
+using AsdOrleans.Evaluation.Experiments;
+using AsdOrleans.Method.Machines;
+using AsdOrleans.Method.Scoring;
 
 namespace AsdOrleans.Grains;
 

@@ -1,7 +1,7 @@
 using AsdOrleans.Abstractions;
-using AsdOrleans.Core.Audio;
-using AsdOrleans.Core.Experiments;
-using AsdOrleans.Core.Features;
+using AsdOrleans.Audio;
+using AsdOrleans.Evaluation.Experiments;
+using AsdOrleans.Audio.Features;
 using AsdOrleans.Grains;
 
 namespace AsdOrleans.Silo;

@@ -1,5 +1,5 @@
 using AsdOrleans.Abstractions;
-using AsdOrleans.Core.Experiments;
+using AsdOrleans.Evaluation.Experiments;
 using Microsoft.Extensions.Options;
 
 namespace AsdOrleans.Silo;
@@ -185,7 +185,7 @@ public static class MachineApi
 
     private static void RequireSafeId(string id, string what)
     {
-        if (!AsdOrleans.Core.Vocabulary.Identifiers.IsValidClipId(id))
+        if (!AsdOrleans.Method.Vocabulary.Identifiers.IsValidClipId(id))
             throw new ArgumentException($"{what} '{id}' must be 1–128 letters, digits, '.', '_' or '-' (not '.' or '..')");
     }
 

@@ -1,7 +1,7 @@
 using AsdOrleans.Grains;
-using AsdOrleans.Grains.Encoding;
+using AsdOrleans.EncoderGrains;
 using AsdOrleans.Grains.Placement;
-using AsdOrleans.Grains.Storage;
+using AsdOrleans.Storage.Sqlite;
 using AsdOrleans.Grains.Streams;
 using Orleans.Dashboard;
 
@@ -84,7 +84,7 @@ public static class SiloApp
             e.ModelPath = options.ModelPath;
             e.Device = options.Device;
             e.MaxBatchSize = options.EncoderMaxBatchSize;
-            e.Audio = AsdOrleans.Core.Audio.AudioLoadOptions.Default with { MaxChannels = 1 };
+            e.Audio = AsdOrleans.Audio.AudioLoadOptions.Default with { MaxChannels = 1 };
         });
         builder.AddAsdWebSurface();
         builder.AddAsdConsole(); // console, events, metrics, API docs (ConsoleRegistration)

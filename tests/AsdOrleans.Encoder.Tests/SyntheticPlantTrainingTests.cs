@@ -1,6 +1,6 @@
-using AsdOrleans.Core.Experiments;
-using AsdOrleans.Core.Features;
-using AsdOrleans.Core.Synthesis;
+using AsdOrleans.Evaluation.Experiments;
+using AsdOrleans.Audio.Features;
+using AsdOrleans.Datasets.Synthesis;
 using AsdOrleans.Encoder.Training;
 
 namespace AsdOrleans.Encoder.Tests;

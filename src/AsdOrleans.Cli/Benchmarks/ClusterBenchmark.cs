@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using AsdOrleans.Abstractions;
-using AsdOrleans.Core.Experiments;
+using AsdOrleans.Evaluation.Experiments;
 using AsdOrleans.Silo;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,7 +1,7 @@
 using System.Globalization;
-using AsdOrleans.Core.Randomness;
-using AsdOrleans.Core.Strategies;
-using AsdOrleans.Core.Synthesis;
+using AsdOrleans.Method.Randomness;
+using AsdOrleans.Method.Strategies;
+using AsdOrleans.Datasets.Synthesis;
 
 namespace AsdOrleans.Cli.Demo;
 

@@ -1,7 +1,7 @@
 using System.Text.Json;
-using AsdOrleans.Core.Features;
-using AsdOrleans.Core.Io;
-using AsdOrleans.Core.Randomness;
+using AsdOrleans.Audio.Features;
+using AsdOrleans.Method.Io;
+using AsdOrleans.Method.Randomness;
 using AsdOrleans.Encoder.Frontend;
 using AsdOrleans.Encoder.Model;
 using TorchSharp;

@@ -1,6 +1,6 @@
-using AsdOrleans.Core.Budget;
-using AsdOrleans.Core.Machines;
-using AsdOrleans.Core.Strategies;
+using AsdOrleans.Method.Budget;
+using AsdOrleans.Method.Machines;
+using AsdOrleans.Method.Strategies;
 
 namespace AsdOrleans.Core.Tests.Methods;
 

@@ -1,5 +1,5 @@
-using AsdOrleans.Core.Machines;
-using AsdOrleans.Core.Strategies;
+using AsdOrleans.Method.Machines;
+using AsdOrleans.Method.Strategies;
 
 namespace AsdOrleans.Core.Tests.Strategies;
 
