@@ -1,5 +1,4 @@
 using AsdOrleans.Abstractions;
-using AsdOrleans.Evaluation.Experiments;
 using AsdOrleans.Method.Machines;
 using AsdOrleans.Grains.Placement;
 using AsdOrleans.Grains.Streams;
@@ -221,7 +220,7 @@ public sealed class MachineGrain(
 
     private void RequireValidId()
     {
-        if (!EmbeddingTable.IsValidMachineName(MachineId))
+        if (!AsdOrleans.Method.Vocabulary.Identifiers.IsValidMachineId(MachineId))
             throw new ArgumentException($"'{MachineId}' is not a valid machine id (letters, digits, '.', '_', '-'; at most 128 characters)");
     }
 

@@ -1,5 +1,5 @@
 using AsdOrleans.Abstractions;
-using AsdOrleans.Evaluation.Experiments;
+using AsdOrleans.Method.Vocabulary;
 using Microsoft.Extensions.Options;
 
 namespace AsdOrleans.Silo;
@@ -122,7 +122,7 @@ public static class MachineApi
             if (take is < 1 or > 10_000)
                 return Results.Problem("limit must be in 1..10000", statusCode: StatusCodes.Status400BadRequest);
             IEnumerable<string> ids = machine is null ? await client.GetGrain<IMachineRegistryGrain>(0).List() : [machine];
-            if (machine is not null && !EmbeddingTable.IsValidMachineName(machine))
+            if (machine is not null && !Identifiers.IsValidMachineId(machine))
                 return Results.Problem($"'{machine}' is not a valid machine id", statusCode: StatusCodes.Status400BadRequest);
             var lists = await Task.WhenAll(ids.Select(id => client.GetGrain<IMachineGrain>(id).GetPendingLabelRequests(take)));
             return Results.Ok(lists.SelectMany(l => l).OrderBy(r => r.RequestedAt).Take(take).ToList());
@@ -159,7 +159,7 @@ public static class MachineApi
     /// </summary>
     private static async Task<IResult> Guarded(string machineId, Func<Task<IResult>> action)
     {
-        if (!EmbeddingTable.IsValidMachineName(machineId))
+        if (!Identifiers.IsValidMachineId(machineId))
             return Results.Problem($"'{machineId}' is not a valid machine id (letters, digits, '.', '_', '-'; at most 128 characters)", statusCode: StatusCodes.Status400BadRequest);
         try
         {

@@ -28,10 +28,10 @@ public static class ExperimentSummary
     /// <summary>The DCASE official score: hmean over every machine's AUC(source), AUC(target) and pAUC.</summary>
     public const string OfficialScore = "official_score";
 
-    /// <summary>How far above b a realised label rate may go before a run counts as overspending (DESIGN §1: b ± 0.02).</summary>
-    public const double OverspendTolerance = 0.02;
+    /// <summary>How far above b a realised label rate may go before a run counts as overspending (<see cref="BudgetTolerance"/>).</summary>
+    public const double OverspendTolerance = BudgetTolerance.Overspend;
 
-    public static bool Overspends(double budget, double realised) => realised > budget + OverspendTolerance + 1e-12;
+    public static bool Overspends(double budget, double realised) => BudgetTolerance.Overspends(budget, realised);
 
     public static IReadOnlyList<SummaryRow> Summarise(IReadOnlyList<TrialResult> results)
     {
