@@ -4,11 +4,11 @@ using Microsoft.Extensions.Options;
 
 namespace AsdOrleans.Silo;
 
-/// <summary>The HTTP API of DESIGN §2: machines (operator), clips (device), label requests and labels (labeller).</summary>
+/// <summary>The HTTP API of docs/design.md §2: machines (operator), clips (device), label requests and labels (labeller).</summary>
 public static class MachineApi
 {
     public sealed record LabelBody(string? Label);
-    /// <summary>The answer to one clip: DESIGN §2's {clipId, score, anomalous, labelRequested}.</summary>
+    /// <summary>The answer to one clip: docs/design.md §2's {clipId, score, anomalous, labelRequested}.</summary>
     public sealed record ClipResponse(string ClipId, double Score, bool Anomalous, bool LabelRequested);
 
     public static void Map(WebApplication app)

@@ -77,7 +77,7 @@ public static class SiloApp
             k.Limits.MaxRequestBodySize = RequestGate.DefaultBodyLimit;
             k.Limits.MaxRequestLineSize = RequestGate.KestrelRequestLineLimit;
         });
-        // A machine's microphone sends mono (DESIGN §2 lists stereo as bad input): more channels are refused, not
+        // A machine's microphone sends mono (docs/design.md §2 lists stereo as bad input): more channels are refused, not
         // averaged. Other sample rates are resampled to 16 kHz.
         builder.Services.AddAsdEncoder(e =>
         {

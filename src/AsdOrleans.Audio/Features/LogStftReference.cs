@@ -4,7 +4,7 @@ using MathNet.Numerics.IntegralTransforms;
 namespace AsdOrleans.Audio.Features;
 
 /// <summary>
-/// The front end's log-magnitude STFT (DESIGN §1), computed the plain way: one double-precision MathNet FFT per
+/// The front end's log-magnitude STFT (docs/design.md §1), computed the plain way: one double-precision MathNet FFT per
 /// frame. It is the reference that faster implementations are tested against, not the fast path.
 /// <para>
 /// torch.stft semantics: center=True (the signal is reflect-padded by FFT/2 at both ends, without repeating the

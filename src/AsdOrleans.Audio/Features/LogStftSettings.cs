@@ -1,7 +1,7 @@
 namespace AsdOrleans.Audio.Features;
 
 /// <summary>
-/// The paper's front end (DESIGN §1): 16 kHz mono, log-magnitude STFT with a 512-sample periodic Hann
+/// The paper's front end (docs/design.md §1): 16 kHz mono, log-magnitude STFT with a 512-sample periodic Hann
 /// window centred in a 1024-point FFT, hop 128, 513 bins (0–8000 Hz), frames centred on t·hop with the
 /// signal reflect-padded by FFT/2 at both ends (torch.stft's center=True), value log(|X| + ε).
 /// ε = 1e-6: below the magnitude of 16-bit quantisation noise (≈ 1.5e-5 per bin for a 512-sample

@@ -16,7 +16,7 @@ public sealed record DcaseClip(
     string Path, string MachineType, string Section, bool IsTarget, bool IsTest, bool? IsAnomaly, string Attributes, string FileName)
 {
     /// <summary>
-    /// The training class of DESIGN §1 (machine type × section × attribute combination), e.g.
+    /// The training class of docs/design.md §1 (machine type × section × attribute combination), e.g.
     /// <c>ToyCar/section_00/car_C2_spd_31V_mic_1</c>.
     /// </summary>
     public string ClassKey => $"{MachineType}/section_{Section}/{Attributes}";

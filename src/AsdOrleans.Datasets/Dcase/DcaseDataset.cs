@@ -3,7 +3,7 @@ using AsdOrleans.Method.Io;
 namespace AsdOrleans.Datasets.Dcase;
 
 /// <summary>
-/// Finds the clips of a DCASE 2023 Task 2 data set (DESIGN §3):
+/// Finds the clips of a DCASE 2023 Task 2 data set (docs/design.md §3):
 /// <c>ROOT/dev_data/raw/&lt;machine_type&gt;/{train,test}/*.wav</c> and <c>ROOT/eval_data/raw/&lt;machine_type&gt;/{train,test}/*.wav</c>.
 /// ROOT may also be a <c>raw</c> folder itself, a folder holding <c>raw/</c>, or a single machine-type folder with
 /// <c>train/</c> and <c>test/</c>. Only names and folders are read, never audio.

@@ -69,7 +69,7 @@ public sealed record ExperimentPlan(IReadOnlyList<PreparedMachine> Machines, IRe
 public sealed record TrialOutcome(TrialResult Result, StreamTrace Stream);
 
 /// <summary>
-/// The paper's prequential evaluation (Section 4.4, DESIGN §1): per machine and trial, shuffle the test
+/// The paper's prequential evaluation (Section 4.4, docs/design.md §1): per machine and trial, shuffle the test
 /// clips with the trial's seed, score each clip with the state before its own label, then query and
 /// label from the ground truth; AUC and pAUC over all scores of the stream. Each run enrolls exactly as a
 /// machine grain does (<see cref="MachineModel.Enroll"/> under the run's configuration), so the same

@@ -59,7 +59,7 @@ public abstract class BudgetManager
 }
 
 /// <summary>
-/// The paper's budget (DESIGN §1): Žliobaitė's estimate b̂, started at 0; no query while b̂ ≥ b. Started at 0 it
+/// The paper's budget (docs/design.md §1): Žliobaitė's estimate b̂, started at 0; no query while b̂ ≥ b. Started at 0 it
 /// queries in a burst (22 of the first 30 clips at b = 0.1, w = 200) — kept, as `paper`, for reproduction.
 /// </summary>
 public sealed class EstimatedBudget(double spentEstimate) : BudgetManager(spentEstimate)

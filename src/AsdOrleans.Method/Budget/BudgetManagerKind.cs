@@ -1,6 +1,6 @@
 namespace AsdOrleans.Method.Budget;
 
-/// <summary>How a machine spends its label budget (DESIGN §1, Budget). Numeric values are persisted: never renumber.</summary>
+/// <summary>How a machine spends its label budget (docs/design.md §1, Budget). Numeric values are persisted: never renumber.</summary>
 public enum BudgetManagerKind : byte
 {
     /// <summary>The paper's start: Žliobaitė's spent-budget estimate b̂ from 0, no query while b̂ ≥ b.</summary>

@@ -6,7 +6,7 @@ namespace AsdOrleans.Method.Budget;
 /// </summary>
 public static class BudgetTolerance
 {
-    /// <summary>How far above b a realised label rate may go before a run counts as overspending (DESIGN §1: b ± 0.02).</summary>
+    /// <summary>How far above b a realised label rate may go before a run counts as overspending (docs/design.md §1: b ± 0.02).</summary>
     public const double Overspend = 0.02;
 
     public static bool Overspends(double budget, double realised) => realised > budget + Overspend + 1e-12;

@@ -6,7 +6,7 @@ namespace AsdOrleans.Method.Enrollment;
 public readonly record struct EnrollmentClip(float[] Embedding, bool IsTargetDomain);
 
 /// <summary>
-/// Builds the reference set N (DESIGN §1): k-means++ centres of the source-domain training
+/// Builds the reference set N (docs/design.md §1): k-means++ centres of the source-domain training
 /// embeddings (32 by default) plus every target-domain training embedding, all L2-normalised.
 /// </summary>
 public static class ReferenceSetBuilder

@@ -7,7 +7,7 @@ namespace AsdOrleans.Method.Machines;
 /// <summary>
 /// One machine's method parameters: the one record of defaults that grain settings, CLI options and experiments
 /// read (issue 10). A new <c>MachineConfig()</c> is the default recipe (<see cref="Default"/>); <see cref="Paper"/> is
-/// exactly the paper's method as DESIGN §1 reads it. The two differ only in <see cref="Scoring"/> and
+/// exactly the paper's method as docs/design.md §1 reads it. The two differ only in <see cref="Scoring"/> and
 /// <see cref="BudgetManager"/>; every other value is the paper's.
 /// Immutable; <see cref="Validate"/> rejects impossible values with a message naming the parameter.
 /// </summary>
@@ -16,7 +16,7 @@ public sealed record MachineConfig
     /// <summary>The default recipe for a new machine (docs/decisions.md, issue 11: why these).</summary>
     public static readonly MachineConfig Default = new();
 
-    /// <summary>The paper's method (DESIGN §1): Eq. 1–3 scoring and Žliobaitė's b̂ started at 0.</summary>
+    /// <summary>The paper's method (docs/design.md §1): Eq. 1–3 scoring and Žliobaitė's b̂ started at 0.</summary>
     public static readonly MachineConfig Paper = new() { Scoring = ScoringKind.Paper, BudgetManager = BudgetManagerKind.Paper };
 
     /// <summary>Methods by name: <c>default</c> and <c>paper</c>.</summary>

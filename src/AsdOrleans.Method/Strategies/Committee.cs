@@ -4,7 +4,7 @@ using AsdOrleans.Method.Scoring;
 namespace AsdOrleans.Method.Strategies;
 
 /// <summary>
-/// The QBC committee (DESIGN §1): each member's reference set is a seeded random subset of all
+/// The QBC committee (docs/design.md §1): each member's reference set is a seeded random subset of all
 /// labelled normal embeddings. Members are derived from (seed, pool size), so they are redrawn
 /// whenever a normal label grows the pool and need no storage of their own.
 /// </summary>

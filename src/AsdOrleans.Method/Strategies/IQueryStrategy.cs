@@ -10,7 +10,7 @@ public readonly ref struct StrategyContext
     /// <summary>h, the labelling threshold before this clip.</summary>
     public required double LabellingThreshold { get; init; }
     /// <summary>
-    /// Whether the machine's budget manager lets this clip be queried (DESIGN §1, Budget: no query while none is left).
+    /// Whether the machine's budget manager lets this clip be queried (docs/design.md §1, Budget: no query while none is left).
     /// The manager decides; a strategy only uses the answer (its state steps differ with and without budget, as in the paper).
     /// </summary>
     public required bool BudgetAvailable { get; init; }

@@ -1,6 +1,6 @@
 namespace AsdOrleans.Method.Strategies;
 
-/// <summary>The query strategies of DESIGN §1. Numeric values are persisted: never renumber.</summary>
+/// <summary>The query strategies of docs/design.md §1. Numeric values are persisted: never renumber.</summary>
 public enum QueryStrategyKind : byte
 {
     None = 0,

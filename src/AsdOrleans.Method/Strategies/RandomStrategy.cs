@@ -2,7 +2,7 @@ namespace AsdOrleans.Method.Strategies;
 
 /// <summary>
 /// `random`: while budget is left, query iff u &lt; b with u ~ U(0,1). (The paper prints "1 − u &gt; b",
-/// which would label 90% of clips at b = 0.1; DESIGN §1 reads it as a typo.)
+/// which would label 90% of clips at b = 0.1; docs/design.md §1 reads it as a typo.)
 /// </summary>
 public sealed class RandomStrategy : IQueryStrategy
 {

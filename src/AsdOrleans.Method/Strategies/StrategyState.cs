@@ -19,7 +19,7 @@ public abstract class StrategyState
 }
 
 /// <summary>
-/// QBC's state (DESIGN §1): the pool of every labelled normal (enrollment normals + labelled normals), the committee
+/// QBC's state (docs/design.md §1): the pool of every labelled normal (enrollment normals + labelled normals), the committee
 /// derived from it, and the balanced incremental quantile filter's window and counters.
 /// </summary>
 public sealed class QbcState : StrategyState

@@ -4,7 +4,7 @@ using AsdOrleans.Method.Strategies;
 
 namespace AsdOrleans.Core.Tests.Methods;
 
-/// <summary>The default budget manager (DESIGN §1, Budget): within b ± 0.02 from a machine's first clips on.</summary>
+/// <summary>The default budget manager (docs/design.md §1, Budget): within b ± 0.02 from a machine's first clips on.</summary>
 public class PacedBudgetTests
 {
     [Theory]
