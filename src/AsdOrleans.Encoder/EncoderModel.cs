@@ -1,8 +1,8 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using AsdOrleans.Core.Features;
-using AsdOrleans.Core.Io;
+using AsdOrleans.Audio.Features;
+using AsdOrleans.Method.Io;
 using AsdOrleans.Encoder.Frontend;
 using AsdOrleans.Encoder.Model;
 using TorchSharp;

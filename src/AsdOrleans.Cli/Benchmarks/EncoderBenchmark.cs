@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using AsdOrleans.Core.Features;
-using AsdOrleans.Core.Randomness;
+using AsdOrleans.Audio.Features;
+using AsdOrleans.Method.Randomness;
 using AsdOrleans.Encoder;
 using AsdOrleans.Encoder.Model;
 using static TorchSharp.torch;

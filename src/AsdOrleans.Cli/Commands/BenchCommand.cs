@@ -1,6 +1,6 @@
 using System.CommandLine;
 using AsdOrleans.Cli.Benchmarks;
-using AsdOrleans.Core.Strategies;
+using AsdOrleans.Method.Strategies;
 
 namespace AsdOrleans.Cli.Commands;
 

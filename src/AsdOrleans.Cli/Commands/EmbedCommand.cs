@@ -1,6 +1,6 @@
 using System.CommandLine;
 using AsdOrleans.Cli.Experiments;
-using AsdOrleans.Core.Experiments;
+using AsdOrleans.Evaluation.Experiments;
 using AsdOrleans.Encoder;
 
 namespace AsdOrleans.Cli.Commands;
@@ -73,7 +73,7 @@ public static class EmbedCommand
     }
 
     /// <summary>Reads and embeds clips batch by batch, so memory holds one batch of audio at a time.</summary>
-    public static EmbeddingTable Embed(IClipEmbedder encoder, IReadOnlyList<Core.Data.DcaseClip> clips, int batchSize, Action<int, int> progress)
+    public static EmbeddingTable Embed(IClipEmbedder encoder, IReadOnlyList<AsdOrleans.Datasets.Dcase.DcaseClip> clips, int batchSize, Action<int, int> progress)
     {
         var records = new EmbeddingRecord[clips.Count];
         for (int start = 0; start < clips.Count; start += batchSize)
