@@ -10,6 +10,8 @@ public sealed record EncoderServiceOptions
 {
     public string ModelPath { get; set; } = "";
     public string Device { get; set; } = "auto";
+    /// <summary>Inference number format: fp32, fp32-folded, bf16, or auto (bf16 on a CPU with native bf16, else fp32).</summary>
+    public string Precision { get; set; } = "auto";
     public int MaxBatchSize { get; set; } = 16;
     public TimeSpan MaxDelay { get; set; } = TimeSpan.FromMilliseconds(10);
     public AudioLoadOptions Audio { get; set; } = AudioLoadOptions.Default;
@@ -26,12 +28,14 @@ public sealed class EncoderService(EncoderServiceOptions options) : IAsyncDispos
         if (string.IsNullOrWhiteSpace(options.ModelPath))
             throw new InvalidOperationException("this silo has no encoder model configured (EncoderServiceOptions.ModelPath)");
         var model = EncoderModel.Load(options.ModelPath, options.Device);
+        model.SetPrecision(options.Precision == "auto" ? CpuVectorFlags.DefaultFor(model.Device) : InferencePrecisions.Parse(options.Precision));
         var batcher = new EmbeddingBatcher(model, new BatcherOptions { MaxBatchSize = options.MaxBatchSize, MaxDelay = options.MaxDelay });
         return (model, batcher);
     });
 
     public EncoderServiceOptions Options => options;
     public string ModelVersion => _engine.Value.Model.VersionId;
+    public InferencePrecision Precision => _engine.Value.Model.Precision;
     /// <summary>Whether this silo has loaded its model (silos without the encoder role never do).</summary>
     public bool IsLoaded => _engine.IsValueCreated;
     public BatcherStatistics Statistics => _engine.IsValueCreated ? _engine.Value.Batcher.Statistics : default;

@@ -83,6 +83,7 @@ public static class SiloApp
         {
             e.ModelPath = options.ModelPath;
             e.Device = options.Device;
+            e.Precision = options.EncoderPrecision;
             e.MaxBatchSize = options.EncoderMaxBatchSize;
             e.Audio = AsdOrleans.Audio.AudioLoadOptions.Default with { MaxChannels = 1 };
         });
