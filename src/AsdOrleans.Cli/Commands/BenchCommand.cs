@@ -134,6 +134,6 @@ public static class BenchCommand
         var paths = Directory.EnumerateFiles(folder, "*.wav", SearchOption.AllDirectories).Order(StringComparer.Ordinal).Take(64).ToList();
         if (paths.Count == 0)
             throw new UsageException($"--fidelity-data: no WAV files under '{folder}'");
-        return paths.Select(p => Core.Audio.WavDecoder.Read(p).Samples).ToList();
+        return paths.Select(p => AsdOrleans.Audio.WavDecoder.Read(p).Samples).ToList();
     }
 }
