@@ -10,8 +10,11 @@ public sealed record EncoderServiceOptions
 {
     public string ModelPath { get; set; } = "";
     public string Device { get; set; } = "auto";
-    /// <summary>Inference number format: fp32, fp32-folded, bf16, or auto (bf16 on a CPU with native bf16, else fp32).</summary>
-    public string Precision { get; set; } = "auto";
+    /// <summary>
+    /// Inference number format: fp32, fp32-folded, bf16, or auto (bf16 on a CPU with native bf16, else fp32). fp32 is the
+    /// reference: a silo's scores then equal the experiment harness's (SiloOptions.EncoderPrecision).
+    /// </summary>
+    public string Precision { get; set; } = "fp32";
     public int MaxBatchSize { get; set; } = 16;
     public TimeSpan MaxDelay { get; set; } = TimeSpan.FromMilliseconds(10);
     public AudioLoadOptions Audio { get; set; } = AudioLoadOptions.Default;

@@ -35,8 +35,9 @@ public static class SiloCommand
         logLevel.AcceptOnlyFromAmong("trace", "debug", "information", "warning", "error", "critical", "none");
         var precision = new Option<string>("--encoder-precision")
         {
-            Description = "encoder number format: auto (bf16 on a CPU with AVX512_BF16 or AMX, else fp32), fp32, fp32-folded, bf16",
-            DefaultValueFactory = _ => "auto",
+            Description = "encoder number format: fp32 (the default; the embeddings asd embed and experiments compute), fp32-folded, bf16, "
+                + "or auto (bf16 on a CPU with AVX512_BF16 or AMX, else fp32)",
+            DefaultValueFactory = _ => "fp32",
         };
         var command = new Command("silo", "run a silo host: machine grains, encoder workers and the HTTP API (API keys from Asd:ApiKeys or Asd__ApiKeys__Device__0 …)")
         {
