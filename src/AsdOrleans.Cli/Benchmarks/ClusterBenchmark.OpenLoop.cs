@@ -19,7 +19,7 @@ public static partial class ClusterBenchmark
         double rate = settings.Rate!.Value;
         output.WriteLine();
         output.WriteLine($"open-loop grain scoring: IMachineGrain.ProcessClip at {rate:N0} clips/s spread evenly over the machines, {settings.Strategy}, " +
-                         $"default method (paced budget, b = 0.1), J = 42; {settings.Storage} grain state; each machine warmed with {settings.WarmupClips} clips, " +
+                         $"default method (paced budget, b = 0.1), J = 42; {settings.Storage} grain state; each machine warmed with {settings.WarmupClips}–{settings.WarmupClips + 9} clips, " +
                          $"then {settings.WarmupSeconds:0.#} s at the rate before {settings.Duration:0.#} s measured; latency from each clip's scheduled send time");
         string folder = Directory.CreateTempSubdirectory("asd-bench-").FullName;
         Process? redis = null;
@@ -43,11 +43,14 @@ public static partial class ClusterBenchmark
                 int added = target - machines.Count;
                 var before = MemoryNow();
                 var newcomers = Enumerable.Range(machines.Count, added).Select(i => grains.GetGrain<IMachineGrain>($"bench.machine-{i:D6}")).ToList();
-                await Parallel.ForEachAsync(newcomers, new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (machine, _) =>
+                await Parallel.ForEachAsync(newcomers.Select((m, i) => (Machine: m, Index: i)), new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (item, _) =>
                 {
+                    var machine = item.Machine;
                     if (settings.Strategy != "hybrid") await machine.Configure(new MachineSettings { Strategy = settings.Strategy });
                     await machine.Enroll(enrollment);
-                    for (int c = 0; c < settings.WarmupClips; c++)
+                    // 0–9 clips more than the minimum, so the machines' paced budgets are at different phases (a plant's
+                    // machines did not all start at once) and about b of the measured clips ask for a label.
+                    for (int c = 0; c < settings.WarmupClips + item.Index % 10; c++)
                         await machine.ProcessClip(new ClipSubmission($"start-{c}", stream[c % stream.Length], SyntheticModelVersion));
                 });
                 machines.AddRange(newcomers);
