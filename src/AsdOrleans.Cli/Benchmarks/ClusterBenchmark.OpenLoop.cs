@@ -37,7 +37,7 @@ public static partial class ClusterBenchmark
             var enrollment = new EnrollmentRequest(enrollmentClips, SyntheticModelVersion);
             var machines = new List<IMachineGrain>();
             output.WriteLine($"{"storage",7} {"machines",8} {"rate/s",7} {"clips",7} {"achieved/s",10} {"p50 ms",8} {"p90 ms",8} {"p99 ms",8} {"p99.9 ms",9} {"max ms",8} " +
-                             $"{"lag p99",8} {"queried",8} {"failed",6} {"disk MB/s",9} {"heap KB/grain",13}");
+                             $"{"lag p99",8} {"svc p99",8} {"queried",8} {"failed",6} {"disk MB/s",9} {"heap KB/grain",13}");
             foreach (int target in settings.Machines.Order())
             {
                 int added = target - machines.Count;
@@ -74,12 +74,12 @@ public static partial class ClusterBenchmark
                 long? written = BytesWritten(redis) - writtenBefore;
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"{settings.Storage,7} {target,8} {rate,7:F0} {load.Calls,7} {load.AchievedPerSecond,10:F0} {load.Percentile(0.50),8:F2} {load.Percentile(0.90),8:F2} " +
-                    $"{load.Percentile(0.99),8:F2} {load.Percentile(0.999),9:F2} {load.SortedLatencies[^1],8:F1} {ClosedLoopLoad.Percentile(load.SortedSendLags, 0.99),8:F2} " +
+                    $"{load.Percentile(0.99),8:F2} {load.Percentile(0.999),9:F2} {load.SortedLatencies[^1],8:F1} {ClosedLoopLoad.Percentile(load.SortedSendLags, 0.99),8:F2} {ClosedLoopLoad.Percentile(load.SortedServiceLatencies, 0.99),8:F2} " +
                     $"{100.0 * queried / load.Calls,7:F1}% {load.Failed,6} {(written is { } w ? (w / 1e6 / load.Elapsed.TotalSeconds).ToString("F1", CultureInfo.InvariantCulture) : "n/a"),9} " +
                     $"{(after.Heap - before.Heap) / 1024.0 / added,13:F1}"));
             }
             output.WriteLine("(achieved/s: completed clips over the time from the first scheduled send to the last answer; lag p99: how late the generator itself sent " +
-                             "(its timer's resolution), already inside the latencies; disk MB/s: bytes written by " +
+                             "(its timer's resolution, and its share of the cores), already inside the latencies; svc p99: latency from the actual send, the silo's part; disk MB/s: bytes written by " +
                              (settings.Storage == "redis" ? "redis-server" : "this process") + " while measuring)");
         }
         finally

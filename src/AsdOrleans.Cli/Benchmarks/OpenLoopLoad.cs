@@ -3,7 +3,8 @@ using System.Diagnostics;
 namespace AsdOrleans.Cli.Benchmarks;
 
 /// <summary>What an open-loop load measured. Latencies are from each call's scheduled send time (sorted, ms).</summary>
-public sealed record OpenLoopResult(TimeSpan Elapsed, double[] SortedLatencies, double[] SortedSendLags, long Failed)
+/// <param name="SortedServiceLatencies">From each call's actual send: the silo's part, without the generator's lateness.</param>
+public sealed record OpenLoopResult(TimeSpan Elapsed, double[] SortedLatencies, double[] SortedSendLags, double[] SortedServiceLatencies, long Failed)
 {
     public long Calls => SortedLatencies.Length;
     /// <summary>Completed calls over the time from the first scheduled send to the last completion.</summary>
@@ -25,6 +26,7 @@ public static class OpenLoopLoad
         long total = Math.Max(1, (long)Math.Round(rate * duration.TotalSeconds));
         var latencies = new double[total];
         var lags = new double[total];
+        var service = new double[total];
         var calls = new Task[total];
         long failed = 0;
         double ticksPerCall = Stopwatch.Frequency / rate;
@@ -36,7 +38,8 @@ public static class OpenLoopLoad
             if (ahead > 0)
                 await Task.Delay(TimeSpan.FromSeconds((double)ahead / Stopwatch.Frequency));
             long index = i;
-            lags[index] = Math.Max(0, Stopwatch.GetElapsedTime(due).TotalMilliseconds);
+            long sent = Stopwatch.GetTimestamp();
+            lags[index] = Math.Max(0, Stopwatch.GetElapsedTime(due, sent).TotalMilliseconds);
             calls[index] = Issue();
 
             async Task Issue()
@@ -50,12 +53,14 @@ public static class OpenLoopLoad
                     Interlocked.Increment(ref failed); // counted, and its latency still charged
                 }
                 latencies[index] = Stopwatch.GetElapsedTime(due).TotalMilliseconds;
+                service[index] = Stopwatch.GetElapsedTime(sent).TotalMilliseconds;
             }
         }
         await Task.WhenAll(calls);
         var elapsed = Stopwatch.GetElapsedTime(start);
         Array.Sort(latencies);
         Array.Sort(lags);
-        return new OpenLoopResult(elapsed, latencies, lags, failed);
+        Array.Sort(service);
+        return new OpenLoopResult(elapsed, latencies, lags, service, failed);
     }
 }
