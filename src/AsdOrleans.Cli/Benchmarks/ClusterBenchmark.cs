@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using AsdOrleans.Abstractions;
-using AsdOrleans.Core.Experiments;
+using AsdOrleans.Evaluation.Experiments;
 using AsdOrleans.Silo;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -43,7 +43,7 @@ public static partial class ClusterBenchmark
         public double WarmupSeconds { get; init; } = 5;
     }
 
-    // Enrollment as in DESIGN §1, smaller: k-means to 32 centres from 200 source embeddings + 10 target ones (J = 42).
+    // Enrollment as in docs/design.md §1, smaller: k-means to 32 centres from 200 source embeddings + 10 target ones (J = 42).
     private const int SourceTrain = 64, TargetTrain = 10;
     private const string SyntheticModelVersion = "bench-synthetic";
 

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using AsdOrleans.Cli.Benchmarks;
-using AsdOrleans.Core.Strategies;
+using AsdOrleans.Method.Strategies;
 
 namespace AsdOrleans.Cli.Commands;
 
@@ -47,9 +47,13 @@ public static class BenchCommand
         var batches = new Option<string>("--batch-sizes") { Description = "comma-separated batch sizes", DefaultValueFactory = _ => "1,8,32" };
         var minSeconds = new Option<double>("--min-seconds") { Description = "measure each batch size at least this long (at least one batch)", DefaultValueFactory = _ => 10.0 };
         var device = new Option<string>("--device") { Description = "auto (CUDA if available), cpu, cuda, cuda:N", DefaultValueFactory = _ => "auto" };
-        var encoder = new Command("encoder", "encoder clips/s per batch size, log-STFT cost torch vs MathNet, FLOP/s against the counted FLOPs per clip")
+        var precisions = new Option<string>("--precision") { Description = "comma-separated number formats measured side by side: fp32, fp32-folded, bf16 (the first is the reference)", DefaultValueFactory = _ => "fp32" };
+        var modelPath = new Option<string?>("--model") { Description = "a trained model file to measure (default: an untrained model of --width)" };
+        var fidelityData = new Option<string?>("--fidelity-data") { Description = "a folder of WAV clips for the fidelity check (default: the benchmark's noise clips)" };
+        var anchor = new Option<string?>("--anchor") { Description = "a PyTorch anchor script (../shared/anchors/torch_encoder_bench.py) to measure against in the same run; needs /usr/bin/python3 with torch" };
+        var encoder = new Command("encoder", "encoder clips/s per batch size and number format, log-STFT cost torch vs MathNet, FLOP/s against the counted FLOPs per clip")
         {
-            width, clipSeconds, batches, minSeconds, device,
+            width, clipSeconds, batches, minSeconds, device, precisions, modelPath, fidelityData, anchor,
         };
         encoder.SetAction(parse =>
         {
@@ -60,9 +64,21 @@ public static class BenchCommand
             double clip = parse.GetValue(clipSeconds);
             if (!(clip >= 0.1 && clip <= 60)) throw new UsageException("--clip-seconds must be in [0.1, 60]");
             if (parse.GetValue(width) is < 1 or > 256) throw new UsageException("--width must be in [1, 256]");
+            var formats = ParsePrecisions(parse.GetValue(precisions)!);
+            string? model = parse.GetValue(modelPath);
+            if (model is not null && !File.Exists(model)) throw new UsageException($"--model: no such file {model}");
+            string? anchorScript = parse.GetValue(anchor);
+            if (anchorScript is not null && !File.Exists(anchorScript)) throw new UsageException($"--anchor: no such file {anchorScript}");
+            var fidelityClips = parse.GetValue(fidelityData) is { } folder ? FidelityClips(folder) : null;
             Encoder.TorchRuntime.EnsureAvailable();
             EncoderBenchmark.Run(parse.InvocationConfiguration.Output,
-                new EncoderBenchmark.Settings(parse.GetValue(width), clip, sizes, Math.Max(0, parse.GetValue(minSeconds)), parse.GetValue(device)!));
+                new EncoderBenchmark.Settings(parse.GetValue(width), clip, sizes, Math.Max(0, parse.GetValue(minSeconds)), parse.GetValue(device)!)
+                {
+                    Precisions = formats,
+                    ModelPath = model,
+                    FidelityClips = fidelityClips,
+                    AnchorScript = anchorScript,
+                });
             return 0;
         });
         return new Command("bench", "benchmark programs") { scoring, encoder, Cluster() };
@@ -130,5 +146,29 @@ public static class BenchCommand
             return 0;
         });
         return command;
+    }
+    private static IReadOnlyList<Encoder.Inference.InferencePrecision> ParsePrecisions(string text)
+    {
+        try
+        {
+            var formats = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(Encoder.Inference.InferencePrecisions.Parse).Distinct().ToList();
+            return formats.Count > 0 ? formats : throw new UsageException("--precision: name at least one number format");
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException($"--precision: {e.Message}");
+        }
+    }
+
+    /// <summary>Every WAV under a folder (at most 64, sorted by path), decoded to 16 kHz mono.</summary>
+    private static IReadOnlyList<float[]> FidelityClips(string folder)
+    {
+        if (!Directory.Exists(folder))
+            throw new UsageException($"--fidelity-data: '{folder}' is not a folder");
+        var paths = Directory.EnumerateFiles(folder, "*.wav", SearchOption.AllDirectories).Order(StringComparer.Ordinal).Take(64).ToList();
+        if (paths.Count == 0)
+            throw new UsageException($"--fidelity-data: no WAV files under '{folder}'");
+        return paths.Select(p => AsdOrleans.Audio.WavDecoder.Read(p).Samples).ToList();
     }
 }

@@ -1,14 +1,14 @@
 using System.Globalization;
-using AsdOrleans.Core.Randomness;
-using AsdOrleans.Core.Strategies;
-using AsdOrleans.Core.Synthesis;
+using AsdOrleans.Method.Randomness;
+using AsdOrleans.Method.Strategies;
+using AsdOrleans.Datasets.Synthesis;
 
 namespace AsdOrleans.Cli.Demo;
 
 /// <summary>
 /// What `asd demo` builds and runs. Defaults: 3 machine types × 2 machines, each machine with 60 + 10 training clips
 /// and 200 test clips of 2 s (DCASE dev: 990 + 10 and 200 of 10 s), a width-8 encoder trained for 10 epochs — sized to
-/// finish in a few minutes on 2 cores (DESIGN §6: the paper-size encoder runs under 1 clip/s there).
+/// finish in a few minutes on 2 cores (docs/design.md §6: the paper-size encoder runs under 1 clip/s there).
 /// </summary>
 public sealed record DemoSettings
 {

@@ -32,7 +32,26 @@ public sealed class AsdEncoder : Module<Tensor, Tensor, Tensor>
     {
         if (spectrogram.dim() != 3 || spectrogram.shape[1] != Architecture.FrequencyBins)
             throw new ArgumentException($"expected (batch, {Architecture.FrequencyBins}, frames) frames, got ({string.Join(", ", spectrogram.shape)})");
-        var (features, pooledLengths) = backbone.forward(spectrogram, lengths);
-        return embedding.forward(pooling.forward(features, pooledLengths));
+        if (backbone.TrunkType == ScalarType.Float32)
+        {
+            var (features, pooledLengths) = backbone.forward(spectrogram, lengths);
+            return embedding.forward(pooling.forward(features, pooledLengths));
+        }
+        using var lowered = spectrogram.to_type(backbone.TrunkType);
+        var (lowFeatures, lowLengths) = backbone.forward(lowered, lengths);
+        using (lowFeatures)
+        using (var features = lowFeatures.to_type(ScalarType.Float32))
+            return embedding.forward(pooling.forward(features, lowLengths));
+    }
+
+    /// <summary>
+    /// Inference only, irreversible: folds every batch norm into its convolution and runs the trunk in
+    /// <paramref name="trunkType"/> (pooling and the embedding layer stay fp32). Use on a copy, never on a model being trained or saved.
+    /// </summary>
+    internal void PrepareForInference(ScalarType trunkType)
+    {
+        if (training)
+            throw new InvalidOperationException("fold batch norms only in eval mode: training updates them");
+        backbone.FoldBatchNorms(trunkType);
     }
 }
