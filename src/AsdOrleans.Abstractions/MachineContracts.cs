@@ -27,6 +27,12 @@ public sealed record MachineSettings
     /// <summary>paced (never more than b + (2 − b)/n after n clips) or paper (Žliobaitė's b̂ from 0); null: the method's.</summary>
     [Id(11)] public string? BudgetStart { get; init; }
     // Hook for the embedder setting (another change adds `--embedder`): a named embedder would sit here as [Id(12)].
+    /// <summary>Most rows of the reference set N (beyond it labelled normals merge into their nearest row); 0 unbounded; null: the method's.</summary>
+    [Id(13)] public int? ReferenceCap { get; init; }
+    /// <summary>Most rows of the labelled anomalies A; 0 unbounded; null: the method's.</summary>
+    [Id(14)] public int? AnomalyCap { get; init; }
+    /// <summary>Most scores kept in M (a reservoir sample beyond it); 0 unbounded; null: the method's.</summary>
+    [Id(15)] public int? ScoreCap { get; init; }
 }
 
 /// <summary>One training clip's embedding for enrollment.</summary>

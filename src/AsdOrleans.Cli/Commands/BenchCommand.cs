@@ -10,9 +10,33 @@ public static class BenchCommand
     public static Command Create()
     {
         var seconds = new Option<double>("--seconds") { Description = "measuring time per case", DefaultValueFactory = _ => 2.0 };
-        var scoring = new Command("scoring", "score-and-decide calls per second per core for J = 42 and J = 1,000 at d = 128, and state bytes per machine") { seconds };
+        var streamLength = new Option<int?>("--stream-length") { Description = "instead: bounded against unbounded state on prequential streams of this many clips per machine (issue 13)" };
+        var streamMachines = new Option<int>("--stream-machines") { Description = "with --stream-length: machines (synth-embeddings)", DefaultValueFactory = _ => 3 };
+        var streamStrategy = new Option<string>("--stream-strategy") { Description = "with --stream-length: query strategy", DefaultValueFactory = _ => "hybrid" };
+        var streamSeed = new Option<ulong>("--stream-seed") { Description = "with --stream-length: synth-embeddings seed", DefaultValueFactory = _ => 1UL };
+        var streamCaps = new Option<string>("--stream-caps") { Description = "with --stream-length: capped variants to compare with the unbounded machine, N,A,M triples separated by ';' (default: the default method's caps)", HelpName = "N,A,M;…" };
+        var scoring = new Command("scoring", "score-and-decide calls per second per core for J = 42 and J = 1,000 at d = 128, and state bytes per machine; "
+            + "with --stream-length, capped against unbounded state on long streams")
+        {
+            seconds, streamLength, streamMachines, streamStrategy, streamSeed, streamCaps,
+        };
         scoring.SetAction(parse =>
         {
+            if (parse.GetValue(streamLength) is int length)
+            {
+                if (length is < 100 or > 1_000_000) throw new UsageException("--stream-length must be in [100, 1000000]");
+                if (parse.GetValue(streamMachines) is < 1 or > 100) throw new UsageException("--stream-machines must be in [1, 100]");
+                var caps = new List<(int, int, int)>();
+                foreach (var triple in (parse.GetValue(streamCaps) ?? $"{Core.Machines.StateBounds.DefaultReferenceCap},{Core.Machines.StateBounds.DefaultAnomalyCap},{Core.Machines.StateBounds.DefaultScoreCap}").Split(';'))
+                {
+                    var v = OptionParsing.Integers("--stream-caps", triple, 0);
+                    if (v.Count != 3) throw new UsageException($"--stream-caps: '{triple}' is not N,A,M");
+                    caps.Add((v[0], v[1], v[2]));
+                }
+                LongStreamBenchmark.Run(parse.InvocationConfiguration.Output, new LongStreamBenchmark.Settings(length, parse.GetValue(streamMachines), 0.1, 10,
+                    OptionParsing.Strategies(parse.GetValue(streamStrategy)!)[0], parse.GetValue(streamSeed), caps));
+                return 0;
+            }
             double s = parse.GetValue(seconds);
             if (!(s > 0 && s <= 600)) throw new UsageException("--seconds must be in (0, 600]");
             ScoringBenchmark.Run(parse.InvocationConfiguration.Output, s);
@@ -71,10 +95,14 @@ public static class BenchCommand
         var device = new Option<string>("--device") { Description = "encoder device: auto (CUDA if available), cpu, cuda, cuda:N", DefaultValueFactory = _ => "auto" };
         var strategy = new Option<string>("--strategy") { Description = "query strategy of the scoring machines (none isolates scoring from persisted label requests)", DefaultValueFactory = _ => "hybrid" };
         var parts = new Option<string>("--parts") { Description = "what to measure: scoring (grain calls and memory), ingest (HTTP with the encoder), or both", DefaultValueFactory = _ => "scoring,ingest" };
+        var rate = new Option<double?>("--rate") { Description = "open loop: clips/s spread evenly over the machines, latency from each clip's scheduled send time (scoring part; steady state after a warm-up)" };
+        var storage = new Option<string>("--storage") { Description = "with --rate: grain state in sqlite (embedded) or redis (a redis-server started for the run)", DefaultValueFactory = _ => "sqlite" };
+        var warmupClips = new Option<int>("--warmup-clips") { Description = "with --rate: clips each machine processes before measuring (past its start)", DefaultValueFactory = _ => 20 };
+        var warmupSeconds = new Option<double>("--warmup-seconds") { Description = "with --rate: seconds at the rate before measuring", DefaultValueFactory = _ => 5.0 };
         var command = new Command("cluster", "one embedded silo: grain scoring calls/s and p50/p99 with 1,000 and 10,000 machines, memory per grain, " +
-                                             "HTTP ingest clips/s with the encoder, batching on vs max batch 1")
+                                             "HTTP ingest clips/s with the encoder, batching on vs max batch 1; --rate: open loop at a plant's rate")
         {
-            machines, callers, duration, width, seconds, concurrency, device, strategy, parts,
+            machines, callers, duration, width, seconds, concurrency, device, strategy, parts, rate, storage, warmupClips, warmupSeconds,
         };
         command.SetAction(async parse =>
         {
@@ -100,13 +128,20 @@ public static class BenchCommand
             {
                 throw new UsageException($"--strategy: {e.Message}");
             }
+            if (parse.GetValue(rate) is double r && !(r > 0 && r <= 1_000_000)) throw new UsageException("--rate must be in (0, 1000000] clips/s");
+            string storageName = parse.GetValue(storage)!.Trim().ToLowerInvariant();
+            if (storageName is not ("sqlite" or "redis")) throw new UsageException($"--storage: '{storageName}' must be sqlite or redis");
+            if (parse.GetValue(rate) is null && storageName != "sqlite") throw new UsageException("--storage goes with --rate");
+            if (parse.GetValue(warmupClips) is < 0 or > 10_000) throw new UsageException("--warmup-clips must be in [0, 10000]");
+            if (!(parse.GetValue(warmupSeconds) is >= 0 and <= 600)) throw new UsageException("--warmup-seconds must be in [0, 600]");
             bool ingest = partNames.Contains("ingest");
             if (ingest) Encoder.TorchRuntime.EnsureAvailable();
             await ClusterBenchmark.RunAsync(parse.InvocationConfiguration.Output, new ClusterBenchmark.Settings
             {
                 Machines = counts, Callers = parse.GetValue(callers), Duration = d, Width = parse.GetValue(width), ClipSeconds = clip,
                 Devices = parse.GetValue(concurrency), Device = parse.GetValue(device)!, Scoring = partNames.Contains("scoring"), Ingest = ingest,
-                Strategy = strategyName,
+                Strategy = strategyName, Rate = parse.GetValue(rate), Storage = storageName,
+                WarmupClips = parse.GetValue(warmupClips), WarmupSeconds = parse.GetValue(warmupSeconds),
             });
             return 0;
         });

@@ -91,6 +91,7 @@ public static class ExperimentCommand
         var embedderName = new Option<string>("--embedder") { Description = "with --data: " + Embedders.Description, DefaultValueFactory = _ => Embedders.Model };
         var enrollFromTest = new Option<string?>("--enroll-from-test") { Description = "with --data: enroll each machine from its first S source-normal and T target-normal test clips (by index) and stream the rest, for data sets with test clips only", HelpName = "S,T" };
         var clusters = new Option<int?>("--clusters") { Description = $"k-means centres of each machine's source training embeddings (default {AsdOrleans.Method.Enrollment.ReferenceSetBuilder.DefaultSourceClusters}); at least the number of source clips keeps every clip (1-NN)" };
+        var caps = new Option<string?>("--state-caps") { Description = "caps of N, A and M per machine (0 = unbounded; default: the method's, unbounded for --method paper)", HelpName = "N,A,M" };
         var groundTruth = new Option<string?>("--ground-truth") { Description = "official ground truth, for evaluation test clips in --data" };
         var cache = new Option<string?>("--cache") { Description = $"embedding cache folder, by model version and file content (default: {EmbeddingCache.DefaultFolder()})" };
         var device = new Option<string>("--device") { Description = "auto (CUDA if available), cpu, cuda, cuda:N", DefaultValueFactory = _ => "auto" };
@@ -103,7 +104,7 @@ public static class ExperimentCommand
         var protocol = new ProtocolOptions();
         var command = new Command("experiment", "prequential active-learning experiment (the paper's Section 4.4) on an embeddings CSV or a data set")
         {
-            embeddings, data, model, embedderName, enrollFromTest, clusters, groundTruth, cache, device, batch, viaCluster, key, deviceKey, outDir, force,
+            embeddings, data, model, embedderName, enrollFromTest, clusters, caps, groundTruth, cache, device, batch, viaCluster, key, deviceKey, outDir, force,
         };
         protocol.AddTo(command);
         command.SetAction(async (parse, cancellation) =>
@@ -136,6 +137,13 @@ public static class ExperimentCommand
             {
                 if (k < 1) throw new UsageException($"--clusters must be at least 1, got {k}");
                 settings = settings with { Method = settings.Method with { SourceClusters = k } };
+            }
+            if (parse.GetValue(caps) is string capText)
+            {
+                var values = OptionParsing.Integers("--state-caps", capText);
+                if (values.Count != 3 || values.Any(v => v < 0))
+                    throw new UsageException($"--state-caps: expected N,A,M (0 = unbounded), got '{capText}'");
+                settings = settings with { Method = settings.Method with { ReferenceCap = values[0], AnomalyCap = values[1], ScoreCap = values[2] } };
             }
             string folder = parse.GetValue(outDir)!;
             CheckOutputFolder(folder, parse.GetValue(force));

@@ -16,8 +16,11 @@ public sealed record MachineConfig
     /// <summary>The default recipe for a new machine (docs/decisions.md, issue 11: why these).</summary>
     public static readonly MachineConfig Default = new();
 
-    /// <summary>The paper's method (docs/design.md §1): Eq. 1–3 scoring and Žliobaitė's b̂ started at 0.</summary>
-    public static readonly MachineConfig Paper = new() { Scoring = ScoringKind.Paper, BudgetManager = BudgetManagerKind.Paper };
+    /// <summary>The paper's method (docs/design.md §1): Eq. 1–3 scoring, Žliobaitė's b̂ started at 0, and N, A, M unbounded.</summary>
+    public static readonly MachineConfig Paper = new()
+    {
+        Scoring = ScoringKind.Paper, BudgetManager = BudgetManagerKind.Paper, ReferenceCap = 0, AnomalyCap = 0, ScoreCap = 0,
+    };
 
     /// <summary>Methods by name: <c>default</c> and <c>paper</c>.</summary>
     public static IReadOnlyList<string> MethodNames { get; } = ["default", "paper"];
@@ -77,6 +80,18 @@ public sealed record MachineConfig
     /// <summary>Seed of the machine's random generator (and of its k-means).</summary>
     public ulong Seed { get; init; }
 
+    /// <summary>Most rows N may hold; a labelled normal beyond it is merged into its nearest row (issue 13). 0: unbounded (the paper's).</summary>
+    public int ReferenceCap { get; init; } = StateBounds.DefaultReferenceCap;
+
+    /// <summary>Most rows A may hold; beyond it a labelled anomaly is merged into its nearest row. 0: unbounded.</summary>
+    public int AnomalyCap { get; init; } = StateBounds.DefaultAnomalyCap;
+
+    /// <summary>Most scores M may hold; beyond it M is a uniform reservoir sample of every score it was given. 0: unbounded.</summary>
+    public int ScoreCap { get; init; } = StateBounds.DefaultScoreCap;
+
+    /// <summary>Whether any of N, A, M is capped (such a machine's state is written in format 3).</summary>
+    public bool IsBounded => ReferenceCap > 0 || AnomalyCap > 0 || ScoreCap > 0;
+
     public MachineConfig Validate()
     {
         if (!Enum.IsDefined(Strategy))
@@ -103,6 +118,8 @@ public sealed record MachineConfig
         if (SourceClusters < 1)
             throw new ArgumentException($"source clusters must be at least 1, got {SourceClusters}");
         RequireRange(LabellingQuantile, 0, 1, "labelling quantile");
+        if (ReferenceCap < 0 || AnomalyCap < 0 || ScoreCap < 0)
+            throw new ArgumentException($"state caps must be 0 (unbounded) or positive, got N {ReferenceCap}, A {AnomalyCap}, M {ScoreCap}");
         if (!(DecisionQuantile > 0 && DecisionQuantile < 1))
             throw new ArgumentException($"decision quantile must be in (0, 1), got {DecisionQuantile}");
         return this;

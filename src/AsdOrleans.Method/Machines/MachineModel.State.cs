@@ -16,7 +16,9 @@ public sealed partial class MachineModel
 {
     private const uint Magic = 0x4D445341; // "ASDM"
     /// <summary>2: scoring and budget manager in the configuration; the scales, budget-manager and strategy sections. 1 is still read.</summary>
-    private const ushort FormatVersion = 2;
+    private const ushort UnboundedFormatVersion = 2;
+    /// <summary>3: format 2 plus the caps in the configuration and a bounds section after the scales; written only for bounded machines, so unbounded ones stay byte-identical to format 2.</summary>
+    private const ushort FormatVersion = 3;
 
     /// <summary>
     /// The same machine under new parameters: N, A, M, h, counters and the RNG carry over; the budget manager carries its
@@ -44,6 +46,7 @@ public sealed partial class MachineModel
             AnomalousLabels = AnomalousLabels,
         };
         model._random = _random;
+        model.CarryBounds(this);
         return model;
     }
 
@@ -52,9 +55,10 @@ public sealed partial class MachineModel
         using var stream = new MemoryStream(EstimateSize());
         using (var w = new BinaryWriter(stream))
         {
+            ushort version = Config.IsBounded ? FormatVersion : UnboundedFormatVersion;
             w.Write(Magic);
-            w.Write(FormatVersion);
-            WriteConfig(w, Config);
+            w.Write(version);
+            WriteConfig(w, Config, version);
             w.Write(ModelVersion);
             w.Write(Dimension);
             WriteSet(w, ReferenceSet);
@@ -68,6 +72,15 @@ public sealed partial class MachineModel
             // Scoring section: the per-reference scales (empty for unscaled scorings).
             w.Write(_scales.Count);
             w.Write(MemoryMarshal.AsBytes(CollectionsMarshal.AsSpan(_scales)));
+            if (version >= 3)
+            {
+                // Bounds section: row weights of N and A (empty while unbounded), scores offered to M.
+                w.Write(_referenceWeights.Count);
+                w.Write(MemoryMarshal.AsBytes(CollectionsMarshal.AsSpan(_referenceWeights)));
+                w.Write(_anomalyWeights.Count);
+                w.Write(MemoryMarshal.AsBytes(CollectionsMarshal.AsSpan(_anomalyWeights)));
+                w.Write(_scoresSeen);
+            }
             // Budget-manager section: kind, b̂, then the manager's own fields.
             w.Write((byte)Budget.Kind);
             w.Write(Budget.SpentEstimate);
@@ -99,8 +112,8 @@ public sealed partial class MachineModel
         if (r.UInt32() != Magic)
             throw new InvalidDataException("not a machine state (bad magic number)");
         ushort version = r.UInt16();
-        if (version is not (1 or FormatVersion))
-            throw new InvalidDataException($"machine state format {version} is not supported (this build reads 1 and {FormatVersion})");
+        if (version is not (1 or UnboundedFormatVersion or FormatVersion))
+            throw new InvalidDataException($"machine state format {version} is not supported (this build reads 1 to {FormatVersion})");
         var config = ReadConfig(ref r, version).Validate();
         string modelVersion = r.String();
         int dimension = r.Int32();
@@ -116,6 +129,8 @@ public sealed partial class MachineModel
         List<float> scales;
         BudgetManager budget;
         StrategyState? strategyState = null;
+        List<float> referenceWeights = [], anomalyWeights = [];
+        long scoresSeen = scores.Count;
         if (version == 1)
         {
             // Format 1: the paper's method (Eq. 1–3, b̂ from 0); QBC's pool and filter in two flagged sections.
@@ -134,6 +149,17 @@ public sealed partial class MachineModel
         else
         {
             scales = new List<float>(r.Floats(r.Count()).ToArray());
+            if (version >= 3)
+            {
+                referenceWeights = new List<float>(r.Floats(r.Count()).ToArray());
+                anomalyWeights = new List<float>(r.Floats(r.Count()).ToArray());
+                scoresSeen = r.Int64();
+                if (referenceWeights.Count != (config.ReferenceCap > 0 ? reference.Count : 0)
+                    || anomalyWeights.Count != (config.AnomalyCap > 0 ? anomalies.Count : 0)
+                    || scoresSeen < scores.Count || (config.ScoreCap > 0 && scores.Count > config.ScoreCap)
+                    || referenceWeights.Concat(anomalyWeights).Any(v => !(v >= 1 && float.IsFinite(v))))
+                    throw new InvalidDataException("machine state's bounds section does not match its sets");
+            }
             var kind = (BudgetManagerKind)r.Byte();
             if (kind != config.BudgetManager)
                 throw new InvalidDataException("machine state's budget section does not match its configuration");
@@ -169,6 +195,9 @@ public sealed partial class MachineModel
             AnomalousLabels = anomalousLabels,
         };
         model._random = random;
+        model._referenceWeights = referenceWeights;
+        model._anomalyWeights = anomalyWeights;
+        model._scoresSeen = scoresSeen;
         return model;
     }
 
@@ -176,13 +205,14 @@ public sealed partial class MachineModel
         => 256 + ModelVersion.Length * 3 + 4 * (ReferenceSet.Values.Length + AnomalySet.Values.Length + (LabelledNormals?.Values.Length ?? 0) + _scales.Count)
            + 8 * (_normalScores.Count + ((StrategyState as QbcState)?.Filter.Utilities.Count ?? 0));
 
-    private static void WriteConfig(BinaryWriter w, MachineConfig c)
+    private static void WriteConfig(BinaryWriter w, MachineConfig c, ushort version)
     {
         w.Write((byte)c.Strategy);
         w.Write(c.Budget); w.Write(c.Gamma); w.Write(c.Alpha); w.Write(c.BudgetWindow); w.Write(c.RandomShare);
         w.Write(c.CommitteeSize); w.Write(c.CommitteeSubsetFraction); w.Write(c.UtilityWindow); w.Write(c.ToleranceWindow);
         w.Write(c.SourceClusters); w.Write(c.LabellingQuantile); w.Write(c.DecisionQuantile); w.Write(c.Seed);
         w.Write((byte)c.Scoring); w.Write((byte)c.BudgetManager);
+        if (version >= 3) { w.Write(c.ReferenceCap); w.Write(c.AnomalyCap); w.Write(c.ScoreCap); }
     }
 
     private static MachineConfig ReadConfig(ref StateReader r, ushort version)
@@ -194,10 +224,13 @@ public sealed partial class MachineModel
             CommitteeSize = r.Int32(), CommitteeSubsetFraction = r.Double(), UtilityWindow = r.Int32(), ToleranceWindow = r.Int32(),
             SourceClusters = r.Int32(), LabellingQuantile = r.Double(), DecisionQuantile = r.Double(), Seed = r.UInt64(),
         };
-        // Format 1 machines ran the paper's method.
-        return version == 1
+        // Format 1 machines ran the paper's method; formats 1 and 2 had no caps (N, A, M unbounded).
+        config = version == 1
             ? config with { Scoring = ScoringKind.Paper, BudgetManager = BudgetManagerKind.Paper }
             : config with { Scoring = (ScoringKind)r.Byte(), BudgetManager = (BudgetManagerKind)r.Byte() };
+        return version >= 3
+            ? config with { ReferenceCap = r.Int32(), AnomalyCap = r.Int32(), ScoreCap = r.Int32() }
+            : config with { ReferenceCap = 0, AnomalyCap = 0, ScoreCap = 0 };
     }
 
     internal static void WriteSet(BinaryWriter w, EmbeddingSet set)

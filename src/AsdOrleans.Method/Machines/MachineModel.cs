@@ -96,6 +96,7 @@ public sealed partial class MachineModel
         model.LabellingThreshold = ScoreQuantiles.EmpiricalQuantile(scores, config.LabellingQuantile);
         model.DecisionThreshold = ScoreQuantiles.GammaFitQuantile(scores, config.DecisionQuantile);
         model._random = RandomState.FromSeed(RandomState.DeriveSeed(config.Seed, 0xDEC /* decisions */));
+        model.StartBounds();
         return model;
     }
 
@@ -210,19 +211,19 @@ public sealed partial class MachineModel
         switch (label)
         {
             case ClipLabel.Anomalous:
-                AnomalySet.AddNormalized(normalizedEmbedding);
+                AddAnomaly(normalizedEmbedding);
                 AnomalousLabels++;
                 break;
             case ClipLabel.Normal:
+                int nearest = -1;
                 if (_scales.Count > 0)
                 {
-                    // A labelled normal joins N with the scale of the reference it is scored against (its domain is unknown).
+                    // Under a scaled scoring the nearest reference is the one the clip is scored against.
                     if (_cosines.Length < ReferenceSet.Count) _cosines = new float[Math.Max(ReferenceSet.Count, 2 * _cosines.Length)];
-                    var (_, nearest) = ScaledScore.Distance(ReferenceSet, CollectionsMarshalSpan(_scales), normalizedEmbedding, _cosines);
-                    _scales.Add(_scales[nearest]);
+                    (_, nearest) = ScaledScore.Distance(ReferenceSet, CollectionsMarshalSpan(_scales), normalizedEmbedding, _cosines);
                 }
-                ReferenceSet.AddNormalized(normalizedEmbedding);
-                _normalScores.Add(score);
+                AddReference(normalizedEmbedding, nearest);
+                AddScore(score);
                 NormalLabels++;
                 break;
             default:

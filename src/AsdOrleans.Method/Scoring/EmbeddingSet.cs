@@ -41,6 +41,36 @@ public sealed class EmbeddingSet
         Count++;
     }
 
+    /// <summary>
+    /// Row <paramref name="index"/> ← normalise(weight·row + embedding): a running mean of the <paramref name="weight"/>
+    /// embeddings the row already stands for and one more, kept on the unit sphere (bounded state, issue 13).
+    /// </summary>
+    public void Merge(int index, ReadOnlySpan<float> normalizedEmbedding, float weight)
+    {
+        if ((uint)index >= (uint)Count)
+            throw new ArgumentOutOfRangeException(nameof(index));
+        if (normalizedEmbedding.Length != Dimension)
+            throw new ArgumentException($"embedding has {normalizedEmbedding.Length} dimensions, the set {Dimension}");
+        var row = _data.AsSpan(index * Dimension, Dimension);
+        System.Numerics.Tensors.TensorPrimitives.Multiply(row, weight, row);
+        System.Numerics.Tensors.TensorPrimitives.Add(row, normalizedEmbedding, row);
+        double norm = System.Numerics.Tensors.TensorPrimitives.Norm(row);
+        if (!(norm > 0) || !double.IsFinite(norm))
+            normalizedEmbedding.CopyTo(row); // opposite vectors cancelled: keep the newer one
+        else
+            System.Numerics.Tensors.TensorPrimitives.Multiply(row, (float)(1.0 / norm), row);
+    }
+
+    /// <summary>Overwrites row <paramref name="index"/> with an embedding the caller has already L2-normalised.</summary>
+    public void Replace(int index, ReadOnlySpan<float> normalizedEmbedding)
+    {
+        if ((uint)index >= (uint)Count)
+            throw new ArgumentOutOfRangeException(nameof(index));
+        if (normalizedEmbedding.Length != Dimension)
+            throw new ArgumentException($"embedding has {normalizedEmbedding.Length} dimensions, the set {Dimension}");
+        normalizedEmbedding.CopyTo(_data.AsSpan(index * Dimension, Dimension));
+    }
+
     /// <summary>Max over the set of cos(query, e); the query must be normalised. −∞ for an empty set.</summary>
     public float MaxCosine(ReadOnlySpan<float> normalizedQuery)
     {

@@ -1,5 +1,3 @@
-using MathNet.Numerics.Statistics;
-
 namespace AsdOrleans.Method.Strategies;
 
 /// <summary>
@@ -10,6 +8,9 @@ namespace AsdOrleans.Method.Strategies;
 public sealed class BalancedIncrementalQuantileFilter
 {
     private readonly Queue<double> _window = new();
+    // The window's utilities in ascending order, kept beside the queue so a decision needs no sort or allocation.
+    private readonly List<double> _sorted = [];
+    private double[] _buffer = [];
 
     public BalancedIncrementalQuantileFilter(int window, int toleranceWindow)
     {
@@ -33,21 +34,38 @@ public sealed class BalancedIncrementalQuantileFilter
     {
         if (double.IsNaN(utility))
             return false;
+        // The window as it would be with u: the oldest left out when full, u merged in, ascending.
         int count = Math.Min(_window.Count + 1, Window);
-        var values = new double[count];
-        int skip = _window.Count + 1 - count; // the oldest falls out when the window is full
-        int i = 0;
-        foreach (var u in _window)
+        if (_buffer.Length < count) _buffer = new double[Window + 1];
+        bool dropOldest = _window.Count + 1 > count;
+        double oldest = dropOldest ? _window.Peek() : 0;
+        int n = 0;
+        bool inserted = false;
+        foreach (double v in _sorted)
         {
-            if (skip > 0) { skip--; continue; }
-            values[i++] = u;
+            if (dropOldest && v == oldest) { dropOldest = false; continue; }
+            if (!inserted && utility < v) { _buffer[n++] = utility; inserted = true; }
+            _buffer[n++] = v;
         }
-        values[i] = utility;
-        double min = values.Min(), max = values.Max();
-        double theta = ArrayStatistics.QuantileCustomInplace(values, 1 - budget, QuantileDefinition.R7);
+        if (!inserted) _buffer[n++] = utility;
+        var values = _buffer.AsSpan(0, n);
+        double min = values[0], max = values[^1];
+        double theta = QuantileR7(values, 1 - budget);
         double acquisitionsLeft = budget * (Observed + 1) - Queried;
         double balanced = theta - (max - min) * (acquisitionsLeft / ToleranceWindow);
         return utility >= balanced;
+    }
+
+    /// <summary>The linear (R type 7) quantile of ascending values, computed as MathNet's ArrayStatistics does, so decisions match it bit for bit.</summary>
+    private static double QuantileR7(ReadOnlySpan<double> sorted, double tau)
+    {
+        if (tau == 0d || sorted.Length == 1) return sorted[0];
+        if (tau == 1d) return sorted[^1];
+        double h = (sorted.Length - 1) * tau + 1d;
+        int hf = (int)h;
+        double lower = sorted[Math.Clamp(hf - 1, 0, sorted.Length - 1)];
+        double upper = sorted[Math.Clamp(hf, 0, sorted.Length - 1)];
+        return lower + (h - hf) * (upper - lower);
     }
 
     /// <summary>Applies one clip: NaN utilities are dropped before the window, but the clip still counts as seen.</summary>
@@ -56,8 +74,9 @@ public sealed class BalancedIncrementalQuantileFilter
         if (!double.IsNaN(utility))
         {
             _window.Enqueue(utility);
+            Insert(utility);
             while (_window.Count > Window)
-                _window.Dequeue();
+                Remove(_window.Dequeue());
         }
         Observed++;
         if (queried) Queried++;
@@ -70,7 +89,18 @@ public sealed class BalancedIncrementalQuantileFilter
             _window.Enqueue(u);
         while (_window.Count > Window)
             _window.Dequeue();
+        _sorted.Clear();
+        _sorted.AddRange(_window);
+        _sorted.Sort();
         Observed = observed;
         Queried = queried;
     }
+
+    private void Insert(double utility)
+    {
+        int at = _sorted.BinarySearch(utility);
+        _sorted.Insert(at < 0 ? ~at : at, utility);
+    }
+
+    private void Remove(double utility) => _sorted.RemoveAt(_sorted.BinarySearch(utility));
 }

@@ -14,8 +14,11 @@ public sealed class Committee
     private readonly double _fraction;
     private readonly ulong _seed;
     private int[][] _members = [];
+    // Per pool row, the members whose subset holds it (bit m); committees of at most 64 members only.
+    private ulong[] _memberMasks = [];
     private int _builtForPool = -1;
     private float[] _cosines = [];
+    private const int TopRows = 8;
 
     public Committee(int size, double subsetFraction, ulong seed)
     {
@@ -35,13 +38,12 @@ public sealed class Committee
         pool.Cosines(normalizedEmbedding, _cosines);
 
         Span<double> scores = _size <= 64 ? stackalloc double[_size] : new double[_size];
+        Span<float> maxima = _size <= 64 ? stackalloc float[_size] : new float[_size];
+        MemberMaxima(pool.Count, maxima);
         double mean = 0;
         for (int m = 0; m < _size; m++)
         {
-            float best = float.NegativeInfinity;
-            foreach (int index in _members[m])
-                if (_cosines[index] > best) best = _cosines[index];
-            scores[m] = 1.0 - best;
+            scores[m] = 1.0 - maxima[m];
             mean += scores[m];
         }
         mean /= _size;
@@ -49,6 +51,57 @@ public sealed class Committee
         foreach (double s in scores)
             disagreement += Math.Abs(s - mean);
         return disagreement / _size;
+    }
+
+    /// <summary>
+    /// Each member's max cosine. A member's max is the first of the pool's rows, in descending cosine, that its subset
+    /// holds; with 90% subsets nearly every member finds it among the pool's top few rows, so one pass that keeps the
+    /// top <see cref="TopRows"/> replaces a scan per member. The same floats are compared, so the maxima are exact.
+    /// </summary>
+    private void MemberMaxima(int poolCount, Span<float> maxima)
+    {
+        ulong remaining = _size >= 64 ? ulong.MaxValue : (1UL << _size) - 1;
+        if (_size <= 64)
+        {
+            Span<int> top = stackalloc int[TopRows];
+            Span<float> topValues = stackalloc float[TopRows];
+            int filled = 0;
+            var cosines = _cosines.AsSpan(0, poolCount);
+            for (int i = 0; i < cosines.Length; i++)
+            {
+                float c = cosines[i];
+                if (filled == TopRows && !(c > topValues[TopRows - 1]))
+                    continue;
+                int at = filled == TopRows ? TopRows - 1 : filled++;
+                while (at > 0 && c > topValues[at - 1])
+                {
+                    topValues[at] = topValues[at - 1];
+                    top[at] = top[at - 1];
+                    at--;
+                }
+                topValues[at] = c;
+                top[at] = i;
+            }
+            for (int k = 0; k < filled && remaining != 0; k++)
+            {
+                ulong found = _memberMasks[top[k]] & remaining;
+                remaining &= ~found;
+                while (found != 0)
+                {
+                    maxima[System.Numerics.BitOperations.TrailingZeroCount(found)] = topValues[k];
+                    found &= found - 1;
+                }
+            }
+        }
+        for (int m = 0; m < _size; m++)
+        {
+            if (m < 64 && (remaining & (1UL << m)) == 0)
+                continue;
+            float best = float.NegativeInfinity; // a member without any of the top rows: scan its subset
+            foreach (int index in _members[m])
+                if (_cosines[index] > best) best = _cosines[index];
+            maxima[m] = best;
+        }
     }
 
     private void EnsureMembers(int poolCount)
@@ -71,6 +124,10 @@ public sealed class Committee
             Array.Sort(members[m]); // ascending indices scan the cosine buffer in order
         }
         _members = members;
+        _memberMasks = new ulong[_size <= 64 ? poolCount : 0];
+        for (int m = 0; m < _size && _size <= 64; m++)
+            foreach (int index in members[m])
+                _memberMasks[index] |= 1UL << m;
         _builtForPool = poolCount;
     }
 }
