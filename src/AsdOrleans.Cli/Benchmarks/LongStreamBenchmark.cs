@@ -1,11 +1,11 @@
 using System.Diagnostics;
-using AsdOrleans.Core.Enrollment;
-using AsdOrleans.Core.Experiments;
-using AsdOrleans.Core.Machines;
-using AsdOrleans.Core.Metrics;
-using AsdOrleans.Core.Randomness;
-using AsdOrleans.Core.Scoring;
-using AsdOrleans.Core.Strategies;
+using AsdOrleans.Method.Enrollment;
+using AsdOrleans.Evaluation.Experiments;
+using AsdOrleans.Method.Machines;
+using AsdOrleans.Method.Metrics;
+using AsdOrleans.Method.Randomness;
+using AsdOrleans.Method.Scoring;
+using AsdOrleans.Method.Strategies;
 
 namespace AsdOrleans.Cli.Benchmarks;
 

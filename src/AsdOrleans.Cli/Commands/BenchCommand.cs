@@ -27,7 +27,7 @@ public static class BenchCommand
                 if (length is < 100 or > 1_000_000) throw new UsageException("--stream-length must be in [100, 1000000]");
                 if (parse.GetValue(streamMachines) is < 1 or > 100) throw new UsageException("--stream-machines must be in [1, 100]");
                 var caps = new List<(int, int, int)>();
-                foreach (var triple in (parse.GetValue(streamCaps) ?? $"{Core.Machines.StateBounds.DefaultReferenceCap},{Core.Machines.StateBounds.DefaultAnomalyCap},{Core.Machines.StateBounds.DefaultScoreCap}").Split(';'))
+                foreach (var triple in (parse.GetValue(streamCaps) ?? $"{AsdOrleans.Method.Machines.StateBounds.DefaultReferenceCap},{AsdOrleans.Method.Machines.StateBounds.DefaultAnomalyCap},{AsdOrleans.Method.Machines.StateBounds.DefaultScoreCap}").Split(';'))
                 {
                     var v = OptionParsing.Integers("--stream-caps", triple, 0);
                     if (v.Count != 3) throw new UsageException($"--stream-caps: '{triple}' is not N,A,M");

@@ -1,6 +1,6 @@
-using AsdOrleans.Core.Scoring;
+using AsdOrleans.Method.Scoring;
 
-namespace AsdOrleans.Core.Machines;
+namespace AsdOrleans.Method.Machines;
 
 /// <summary>
 /// Keeps a full set at its cap by merging the closest pair (online agglomerative clustering): a new embedding joins

@@ -1,6 +1,6 @@
-using AsdOrleans.Core.Randomness;
+using AsdOrleans.Method.Randomness;
 
-namespace AsdOrleans.Core.Machines;
+namespace AsdOrleans.Method.Machines;
 
 /// <summary>Bounded N, A and M (issue 13; <see cref="StateBounds"/>). Unbounded machines keep none of this.</summary>
 public sealed partial class MachineModel

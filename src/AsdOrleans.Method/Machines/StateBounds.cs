@@ -1,7 +1,7 @@
-using AsdOrleans.Core.Randomness;
-using AsdOrleans.Core.Scoring;
+using AsdOrleans.Method.Randomness;
+using AsdOrleans.Method.Scoring;
 
-namespace AsdOrleans.Core.Machines;
+namespace AsdOrleans.Method.Machines;
 
 /// <summary>
 /// The reductions that keep a machine's N, A and M bounded (issue 13, docs/decisions.md). N and A: once a set holds

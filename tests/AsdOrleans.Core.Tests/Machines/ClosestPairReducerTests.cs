@@ -1,5 +1,5 @@
-using AsdOrleans.Core.Machines;
-using AsdOrleans.Core.Scoring;
+using AsdOrleans.Method.Machines;
+using AsdOrleans.Method.Scoring;
 
 namespace AsdOrleans.Core.Tests.Machines;
 
