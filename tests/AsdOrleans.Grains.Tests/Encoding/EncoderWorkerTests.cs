@@ -24,6 +24,7 @@ public sealed class EncoderClusterFixture : IAsyncLifetime
         Model.Save(ModelPath);
         var builder = new TestClusterBuilder(1);
         builder.AddSiloBuilderConfigurator<SiloConfigurator>();
+        builder.AddClientBuilderConfigurator<ClientConfigurator>();
         Cluster = builder.Build();
         await Cluster.DeployAsync();
     }
@@ -36,10 +37,20 @@ public sealed class EncoderClusterFixture : IAsyncLifetime
         File.Delete(ModelPath);
     }
 
+    /// <summary>Orleans' 30 s default timed out embedding 14 clips on a 2-core machine at load 25 (suite run, 2026-12-02).</summary>
+    private static readonly TimeSpan SlowMachineTimeout = TimeSpan.FromMinutes(3);
+
+    private sealed class ClientConfigurator : IClientBuilderConfigurator
+    {
+        public void Configure(Microsoft.Extensions.Configuration.IConfiguration configuration, IClientBuilder client) =>
+            client.Configure<Orleans.Configuration.ClientMessagingOptions>(o => o.ResponseTimeout = SlowMachineTimeout);
+    }
+
     private sealed class SiloConfigurator : ISiloConfigurator
     {
         public void Configure(ISiloBuilder silo)
         {
+            silo.Configure<Orleans.Configuration.SiloMessagingOptions>(o => o.ResponseTimeout = SlowMachineTimeout);
             silo.AddMemoryGrainStorage(MachineGrain.StorageName).AddAsdSiloRoles(SiloRoles.All);
             silo.Services.AddAsdEncoder(o => { o.ModelPath = ModelPath; o.Device = "cpu"; o.MaxDelay = TimeSpan.FromMilliseconds(20); });
         }
