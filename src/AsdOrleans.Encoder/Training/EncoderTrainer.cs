@@ -49,7 +49,12 @@ public static class EncoderTrainer
         var optimizer = optim.AdamW(parameters, lr: options.LearningRate, weight_decay: options.WeightDecay);
         using var frontend = new TorchLogStft(frontEnd, device);
         // A spectrum-only encoder trains from per-block statistics computed once (BlockStatistics): no STFT per step.
-        var blockStatistics = architecture.Branches == EncoderBranches.Spectrum ? BlockStatistics.Compute(clips, frontend, device) : null;
+        // Its work comes in small pieces (one clip's STFT, tiny steps): with two OpenMP threads on the busy 2-core machine
+        // an epoch took 26–41 s and the statistics 530 s, against 1.2–3 s and well under a minute with one thread
+        // (docs/decisions.md, issue 11 — the encoder recipe). The limit is undone when training ends.
+        bool spectrumOnly = architecture.Branches == EncoderBranches.Spectrum;
+        using var fewerThreads = spectrumOnly ? new TorchThreadLimit(1) : null;
+        var blockStatistics = spectrumOnly ? BlockStatistics.Compute(clips, frontend, device) : null;
         int cropBlocks = blockStatistics is null ? 0
             : Math.Clamp((int)Math.Round((double)cropSamples / frontEnd.Hop / BlockStatistics.BlockFrames), 1, Enumerable.Range(0, clips.Count).Min(blockStatistics.Blocks));
 
@@ -67,9 +72,6 @@ public static class EncoderTrainer
         }
 
         using var nativeKernels = OneDnnSwitch.ForTraining();
-        // The spectrum-only steps are tiny: with two OpenMP threads on a busy 2-core machine, an epoch took 26–41 s
-        // against 1.2–2.9 s with one (docs/decisions.md, issue 11 — the encoder recipe). Restored afterwards.
-        using var fewerThreads = blockStatistics is null ? null : new TorchThreadLimit(1);
         for (int epoch = startEpoch; epoch < options.Epochs; epoch++)
         {
             var watch = System.Diagnostics.Stopwatch.StartNew();
