@@ -12,6 +12,6 @@ public interface IEncoderWorkerGrain : IGrainWithIntegerKey
 {
     Task<ClipEmbedding> Embed(byte[] wav, string sourceName);
 
-    /// <summary>Embeds a clip and hands it to its machine: the ingest path of DESIGN §2 (clip → encoder → machine).</summary>
+    /// <summary>Embeds a clip and hands it to its machine: the ingest path of docs/design.md §2 (clip → encoder → machine).</summary>
     Task<ClipVerdict> Ingest(string machineId, string clipId, byte[] wav, string? audioReference);
 }

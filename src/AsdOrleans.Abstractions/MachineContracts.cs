@@ -1,7 +1,7 @@
 namespace AsdOrleans.Abstractions;
 
 /// <summary>
-/// A machine's method settings (DESIGN §1). Every field may be null, and null keeps the default of <see cref="Method"/>
+/// A machine's method settings (docs/design.md §1). Every field may be null, and null keeps the default of <see cref="Method"/>
 /// (Core's <c>MachineConfig.Default</c> or <c>MachineConfig.Paper</c>, the one record of the method's defaults), so a
 /// settings document names only what it changes.
 /// </summary>
@@ -20,13 +20,19 @@ public sealed record MachineSettings
     /// <summary>Seed of the machine's decisions; null derives it from the machine id, so replays repeat.</summary>
     [Id(7)] public ulong? Seed { get; init; }
     [Id(8)] public int? SourceClusters { get; init; }
-    /// <summary>The named method whose values fill the null fields: <c>default</c> (null) or <c>paper</c> (exactly DESIGN §1).</summary>
+    /// <summary>The named method whose values fill the null fields: <c>default</c> (null) or <c>paper</c> (exactly docs/design.md §1).</summary>
     [Id(9)] public string? Method { get; init; }
     /// <summary>paper (Eq. 1–3), margin, domain or local (docs/decisions.md, issue 11); null: the method's.</summary>
     [Id(10)] public string? Scoring { get; init; }
     /// <summary>paced (never more than b + (2 − b)/n after n clips) or paper (Žliobaitė's b̂ from 0); null: the method's.</summary>
     [Id(11)] public string? BudgetStart { get; init; }
     // Hook for the embedder setting (another change adds `--embedder`): a named embedder would sit here as [Id(12)].
+    /// <summary>Most rows of the reference set N (beyond it labelled normals merge into their nearest row); 0 unbounded; null: the method's.</summary>
+    [Id(13)] public int? ReferenceCap { get; init; }
+    /// <summary>Most rows of the labelled anomalies A; 0 unbounded; null: the method's.</summary>
+    [Id(14)] public int? AnomalyCap { get; init; }
+    /// <summary>Most scores kept in M (a reservoir sample beyond it); 0 unbounded; null: the method's.</summary>
+    [Id(15)] public int? ScoreCap { get; init; }
 }
 
 /// <summary>One training clip's embedding for enrollment.</summary>
@@ -47,7 +53,7 @@ public sealed record ClipSubmission(
     [property: Id(2)] string ModelVersion,
     [property: Id(3)] string? AudioReference = null);
 
-/// <summary>The machine's answer for one clip (DESIGN §2, Flow); <see cref="Repeated"/> when it answers a retry of a clip it already had.</summary>
+/// <summary>The machine's answer for one clip (docs/design.md §2, Flow); <see cref="Repeated"/> when it answers a retry of a clip it already had.</summary>
 [GenerateSerializer, Immutable]
 public sealed record ClipVerdict(
     [property: Id(0)] string ClipId,

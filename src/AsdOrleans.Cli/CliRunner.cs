@@ -1,6 +1,6 @@
 using System.CommandLine;
-using AsdOrleans.Core.Audio;
-using AsdOrleans.Core.Io;
+using AsdOrleans.Audio;
+using AsdOrleans.Method.Io;
 using AsdOrleans.Encoder;
 
 namespace AsdOrleans.Cli;

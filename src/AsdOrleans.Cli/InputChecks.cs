@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
-using AsdOrleans.Core.Vocabulary;
+using AsdOrleans.Method.Vocabulary;
 
 namespace AsdOrleans.Cli;
 

@@ -1,9 +1,10 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using AsdOrleans.Core.Features;
-using AsdOrleans.Core.Io;
+using AsdOrleans.Audio.Features;
+using AsdOrleans.Method.Io;
 using AsdOrleans.Encoder.Frontend;
+using AsdOrleans.Encoder.Inference;
 using AsdOrleans.Encoder.Model;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -29,7 +30,10 @@ public sealed class EncoderModel : IDisposable
         MaxForwardBatch = device.type == DeviceType.CUDA ? int.MaxValue : 1;
         Encoder.to(device);
         Encoder.eval();
+        inference = Encoder;
     }
+
+    private AsdEncoder inference;
 
     public AsdEncoder Encoder { get; }
     public EncoderModelInfo Info { get; }
@@ -44,6 +48,35 @@ public sealed class EncoderModel : IDisposable
     /// </summary>
     public int MaxForwardBatch { get; set; }
     public int EmbeddingDimension => Info.Architecture.EmbeddingDimension;
+
+    /// <summary>The number format embeddings are computed in; the saved weights are always the trained fp32 ones.</summary>
+    public InferencePrecision Precision { get; private set; } = InferencePrecision.Fp32;
+
+    /// <summary>
+    /// Switches inference to <paramref name="precision"/>: anything but fp32 runs a folded copy of the trained
+    /// encoder, so saving and the version id are unaffected.
+    /// </summary>
+    public void SetPrecision(InferencePrecision precision)
+    {
+        if (precision == Precision)
+            return;
+        var previous = inference;
+        inference = precision == InferencePrecision.Fp32 ? Encoder : FoldedCopy(precision);
+        Precision = precision;
+        if (!ReferenceEquals(previous, Encoder))
+            previous.Dispose();
+    }
+
+    private AsdEncoder FoldedCopy(InferencePrecision precision)
+    {
+        var copy = new AsdEncoder(Info.Architecture);
+        using (var reader = new BinaryReader(new MemoryStream(WeightBytes(Encoder))))
+            copy.load(reader, strict: true);
+        copy.to(Device);
+        copy.eval();
+        copy.PrepareForInference(precision == InferencePrecision.Bf16 ? ScalarType.BFloat16 : ScalarType.Float32);
+        return copy;
+    }
 
     /// <summary>Wraps a freshly built or trained encoder; the version id is computed from its weights.</summary>
     public static EncoderModel FromEncoder(AsdEncoder encoder, EncoderModelInfo info, Device device)
@@ -74,9 +107,9 @@ public sealed class EncoderModel : IDisposable
         {
             var chunk = waveforms.Skip(start).Take(MaxForwardBatch).ToList();
             using var scope = NewDisposeScope();
-            using var noGrad = no_grad();
+            using var inferenceOnly = inference_mode(); // no autograd bookkeeping at all, not just no gradients
             var (spectrogram, lengths) = Features(chunk);
-            var flat = Encoder.forward(spectrogram, lengths).to(CPU).contiguous().data<float>().ToArray();
+            var flat = inference.forward(spectrogram, lengths).to(CPU).contiguous().data<float>().ToArray();
             for (int i = 0; i < chunk.Count; i++)
             {
                 result[start + i] = flat.AsSpan(i * d, d).ToArray();
@@ -230,6 +263,8 @@ public sealed class EncoderModel : IDisposable
 
     public void Dispose()
     {
+        if (!ReferenceEquals(inference, Encoder))
+            inference.Dispose();
         Frontend.Dispose();
         Encoder.Dispose();
     }

@@ -1,4 +1,4 @@
-using AsdOrleans.Core.Features;
+using AsdOrleans.Audio.Features;
 using AsdOrleans.Encoder.Model;
 
 namespace AsdOrleans.Encoder;
@@ -13,7 +13,7 @@ public sealed record EncoderModelInfo
     public const int CurrentFormatVersion = 1;
 
     public int FormatVersion { get; init; } = CurrentFormatVersion;
-    /// <summary>Content hash of the weights and settings: every stored embedding records it (DESIGN §2, Models).</summary>
+    /// <summary>Content hash of the weights and settings: every stored embedding records it (docs/design.md §2, Models).</summary>
     public string VersionId { get; init; } = "";
     public required EncoderArchitecture Architecture { get; init; }
     public required LogStftSettings FrontEnd { get; init; }

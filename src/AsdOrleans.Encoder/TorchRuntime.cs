@@ -58,7 +58,7 @@ public static class TorchRuntime
     /// <summary>Which TorchSharp backend package this build references.</summary>
     public static string BuildBackend =>
         AppDomain.CurrentDomain.GetAssemblies().Any(a => a.GetName().Name?.Contains("cuda", StringComparison.OrdinalIgnoreCase) == true)
-            ? "TorchSharp-cuda" : "TorchSharp-cpu";
+            ? "TorchSharp, libtorch CUDA" : "TorchSharp, libtorch CPU";
 
     /// <summary>
     /// glibc returns freed heap tops to the kernel and serves big blocks with fresh mmaps, so every activation of a

@@ -1,11 +1,10 @@
 using AsdOrleans.Abstractions;
-using AsdOrleans.Core.Experiments;
-using AsdOrleans.Core.Machines;
+using AsdOrleans.Method.Machines;
 using AsdOrleans.Grains.Placement;
 using AsdOrleans.Grains.Streams;
 using AsdOrleans.Grains.Telemetry;
 using Microsoft.Extensions.Logging;
-using CoreEnrollmentClip = AsdOrleans.Core.Enrollment.EnrollmentClip;
+using CoreEnrollmentClip = AsdOrleans.Method.Enrollment.EnrollmentClip;
 
 namespace AsdOrleans.Grains;
 
@@ -221,14 +220,14 @@ public sealed class MachineGrain(
 
     private void RequireValidId()
     {
-        if (!EmbeddingTable.IsValidMachineName(MachineId))
+        if (!AsdOrleans.Method.Vocabulary.Identifiers.IsValidMachineId(MachineId))
             throw new ArgumentException($"'{MachineId}' is not a valid machine id (letters, digits, '.', '_', '-'; at most 128 characters)");
     }
 
     private static void RequireValidClipId(string? clipId)
     {
-        if (!AsdOrleans.Core.Vocabulary.Identifiers.IsValidClipId(clipId))
-            throw new ArgumentException(AsdOrleans.Core.Vocabulary.Identifiers.InvalidClipId(clipId));
+        if (!AsdOrleans.Method.Vocabulary.Identifiers.IsValidClipId(clipId))
+            throw new ArgumentException(AsdOrleans.Method.Vocabulary.Identifiers.InvalidClipId(clipId));
     }
 
     private LabelReceipt Receipt(string clipId, ClipLabelValue label, bool alreadyApplied)

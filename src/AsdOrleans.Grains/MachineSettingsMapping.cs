@@ -1,9 +1,9 @@
 using AsdOrleans.Abstractions;
-using AsdOrleans.Core.Budget;
-using AsdOrleans.Core.Machines;
-using AsdOrleans.Core.Randomness;
-using AsdOrleans.Core.Scoring;
-using AsdOrleans.Core.Strategies;
+using AsdOrleans.Method.Budget;
+using AsdOrleans.Method.Machines;
+using AsdOrleans.Method.Randomness;
+using AsdOrleans.Method.Scoring;
+using AsdOrleans.Method.Strategies;
 
 namespace AsdOrleans.Grains;
 
@@ -27,6 +27,9 @@ public static class MachineSettingsMapping
             Scoring = settings.Scoring is null ? method.Scoring : ScoringNames.Parse(settings.Scoring),
             BudgetManager = settings.BudgetStart is null ? method.BudgetManager : BudgetManagerNames.Parse(settings.BudgetStart),
             Seed = settings.Seed ?? RandomState.StableHash(machineId),
+            ReferenceCap = settings.ReferenceCap ?? method.ReferenceCap,
+            AnomalyCap = settings.AnomalyCap ?? method.AnomalyCap,
+            ScoreCap = settings.ScoreCap ?? method.ScoreCap,
         }).Validate();
     }
 
@@ -36,5 +39,6 @@ public static class MachineSettingsMapping
         Strategy = config.Strategy.ToName(), Budget = config.Budget, Gamma = config.Gamma, Alpha = config.Alpha,
         BudgetWindow = config.BudgetWindow, RandomShare = config.RandomShare, DecisionQuantile = config.DecisionQuantile,
         Seed = config.Seed, SourceClusters = config.SourceClusters, Scoring = config.Scoring.ToName(), BudgetStart = config.BudgetManager.ToName(),
+        ReferenceCap = config.ReferenceCap, AnomalyCap = config.AnomalyCap, ScoreCap = config.ScoreCap,
     };
 }

@@ -1,8 +1,7 @@
 using AsdOrleans.Abstractions;
-using AsdOrleans.Core.Budget;
-using AsdOrleans.Core.Experiments;
-using AsdOrleans.Core.Machines;
-using AsdOrleans.Core.Scoring;
+using AsdOrleans.Method.Budget;
+using AsdOrleans.Method.Machines;
+using AsdOrleans.Method.Scoring;
 
 namespace AsdOrleans.Grains;
 
@@ -31,7 +30,7 @@ internal static class MachineStatusMapping
         Budget = Config(machineId, state, model)?.Budget ?? 0,
         Scoring = Config(machineId, state, model)?.Scoring.ToName(),
         BudgetStart = Config(machineId, state, model)?.BudgetManager.ToName(),
-        Overspent = model is { ClipsSeen: >= 100 } && ExperimentSummary.Overspends(model.Config.Budget, model.RealisedBudget),
+        Overspent = model is { ClipsSeen: >= 100 } && BudgetTolerance.Overspends(model.Config.Budget, model.RealisedBudget),
     };
 
     /// <summary>The configuration in force: the enrolled model's, else what the settings give (null if they are invalid).</summary>

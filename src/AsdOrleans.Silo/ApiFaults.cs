@@ -72,7 +72,7 @@ public static class ApiFaults
                     or RedisConnectionException or TimeoutException or InconsistentStateException or MachineStateUnavailableException:
                     return new("The cluster is unavailable", e, 5);
                 case SqliteException or IOException or UnauthorizedAccessException
-                    or Orleans.Persistence.Redis.RedisStorageException or AsdOrleans.Grains.Storage.SqliteGrainStorageException:
+                    or Orleans.Persistence.Redis.RedisStorageException or AsdOrleans.Storage.Sqlite.SqliteGrainStorageException:
                     return new("Storage is unavailable", e, 30);
                 case UnavailableExceptionFallbackException fallback when FallbackTypes.Any(t => fallback.ExceptionType?.EndsWith(t, StringComparison.Ordinal) == true):
                     return new("The cluster or its storage is unavailable", e, 5);

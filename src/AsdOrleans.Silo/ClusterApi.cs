@@ -1,5 +1,5 @@
 using AsdOrleans.Grains;
-using AsdOrleans.Grains.Encoding;
+using AsdOrleans.EncoderGrains;
 
 namespace AsdOrleans.Silo;
 

@@ -1,7 +1,7 @@
 using AsdOrleans.Abstractions;
-using AsdOrleans.Core.Audio;
-using AsdOrleans.Core.Experiments;
-using AsdOrleans.Core.Features;
+using AsdOrleans.Audio;
+using AsdOrleans.Method.Vocabulary;
+using AsdOrleans.Audio.Features;
 using AsdOrleans.Grains;
 
 namespace AsdOrleans.Silo;
@@ -28,7 +28,7 @@ public static class ConsoleApi
             int take = limit ?? 100;
             if (take is < 1 or > MaxLimit)
                 return Results.Problem($"limit must be in 1..{MaxLimit}", statusCode: StatusCodes.Status400BadRequest);
-            if (machine is not null && !EmbeddingTable.IsValidMachineName(machine))
+            if (machine is not null && !Identifiers.IsValidMachineId(machine))
                 return Results.Problem($"'{machine}' is not a valid machine id", statusCode: StatusCodes.Status400BadRequest);
             IEnumerable<string> ids = machine is null ? await client.GetGrain<IMachineRegistryGrain>(0).List() : [machine];
             var histories = await Task.WhenAll(ids.Select(async id =>
@@ -45,7 +45,7 @@ public static class ConsoleApi
 
         api.MapGet("/machines/{id}/scores", async (string id, DateTimeOffset? since, int? limit, IClusterClient client) =>
         {
-            if (!EmbeddingTable.IsValidMachineName(id))
+            if (!Identifiers.IsValidMachineId(id))
                 return Results.Problem($"'{id}' is not a valid machine id (letters, digits, '.', '_', '-'; at most 128 characters)", statusCode: StatusCodes.Status400BadRequest);
             int take = limit ?? ScoreHistoryGrain.Capacity;
             if (take is < 1 or > ScoreHistoryGrain.Capacity)
@@ -58,7 +58,7 @@ public static class ConsoleApi
 
         api.MapGet("/machines/{id}/clips/{clipId}/spectrogram.png", (string id, string clipId, int? width, ClipAudioStore audio, HttpContext http) =>
         {
-            if (!EmbeddingTable.IsValidMachineName(id) || !EmbeddingTable.IsValidMachineName(clipId) || clipId is "." or "..")
+            if (!Identifiers.IsValidMachineId(id) || !Identifiers.IsValidMachineId(clipId) || clipId is "." or "..")
                 return Results.Problem("machine and clip ids are 1–128 letters, digits, '.', '_' or '-'", statusCode: StatusCodes.Status400BadRequest);
             int columns = width ?? 800;
             if (columns is < 16 or > 4096)

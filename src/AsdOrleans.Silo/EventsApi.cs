@@ -153,7 +153,7 @@ public static class EventsApi
     {
         app.MapGet("/api/events", async (HttpContext http, string? machine, string? types, long? lastEventId, ConsoleEventHub hub) =>
         {
-            if (machine is not null && !AsdOrleans.Core.Experiments.EmbeddingTable.IsValidMachineName(machine))
+            if (machine is not null && !AsdOrleans.Method.Vocabulary.Identifiers.IsValidMachineId(machine))
                 return Results.Problem($"'{machine}' is not a valid machine id", statusCode: StatusCodes.Status400BadRequest);
             var kinds = (types ?? $"{ConsoleEventHub.AlertEvent},{ConsoleEventHub.LabelRequestEvent}")
                 .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);

@@ -1,14 +1,14 @@
 using AsdOrleans.Abstractions;
-using AsdOrleans.Core.Experiments;
+using AsdOrleans.Method.Vocabulary;
 using Microsoft.Extensions.Options;
 
 namespace AsdOrleans.Silo;
 
-/// <summary>The HTTP API of DESIGN §2: machines (operator), clips (device), label requests and labels (labeller).</summary>
+/// <summary>The HTTP API of docs/design.md §2: machines (operator), clips (device), label requests and labels (labeller).</summary>
 public static class MachineApi
 {
     public sealed record LabelBody(string? Label);
-    /// <summary>The answer to one clip: DESIGN §2's {clipId, score, anomalous, labelRequested}.</summary>
+    /// <summary>The answer to one clip: docs/design.md §2's {clipId, score, anomalous, labelRequested}.</summary>
     public sealed record ClipResponse(string ClipId, double Score, bool Anomalous, bool LabelRequested);
 
     public static void Map(WebApplication app)
@@ -122,7 +122,7 @@ public static class MachineApi
             if (take is < 1 or > 10_000)
                 return Results.Problem("limit must be in 1..10000", statusCode: StatusCodes.Status400BadRequest);
             IEnumerable<string> ids = machine is null ? await client.GetGrain<IMachineRegistryGrain>(0).List() : [machine];
-            if (machine is not null && !EmbeddingTable.IsValidMachineName(machine))
+            if (machine is not null && !Identifiers.IsValidMachineId(machine))
                 return Results.Problem($"'{machine}' is not a valid machine id", statusCode: StatusCodes.Status400BadRequest);
             var lists = await Task.WhenAll(ids.Select(id => client.GetGrain<IMachineGrain>(id).GetPendingLabelRequests(take)));
             return Results.Ok(lists.SelectMany(l => l).OrderBy(r => r.RequestedAt).Take(take).ToList());
@@ -159,7 +159,7 @@ public static class MachineApi
     /// </summary>
     private static async Task<IResult> Guarded(string machineId, Func<Task<IResult>> action)
     {
-        if (!EmbeddingTable.IsValidMachineName(machineId))
+        if (!Identifiers.IsValidMachineId(machineId))
             return Results.Problem($"'{machineId}' is not a valid machine id (letters, digits, '.', '_', '-'; at most 128 characters)", statusCode: StatusCodes.Status400BadRequest);
         try
         {
@@ -185,7 +185,7 @@ public static class MachineApi
 
     private static void RequireSafeId(string id, string what)
     {
-        if (!AsdOrleans.Core.Vocabulary.Identifiers.IsValidClipId(id))
+        if (!AsdOrleans.Method.Vocabulary.Identifiers.IsValidClipId(id))
             throw new ArgumentException($"{what} '{id}' must be 1–128 letters, digits, '.', '_' or '-' (not '.' or '..')");
     }
 

@@ -7,7 +7,7 @@ public sealed class SiloConfigurationException(string message, Exception? inner 
 
 /// <summary>
 /// Cluster silos acknowledge a label once Redis has it; that survives a Redis crash only with the append-only file
-/// fsynced on every write (DESIGN §2). A silo checks this at start and refuses a Redis that would lose acknowledged
+/// fsynced on every write (docs/design.md §2). A silo checks this at start and refuses a Redis that would lose acknowledged
 /// writes, unless told the durability is the Redis provider's business (Asd:RequireDurableRedis = false).
 /// </summary>
 public static class RedisDurability

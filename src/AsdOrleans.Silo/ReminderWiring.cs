@@ -1,5 +1,5 @@
 using AsdOrleans.Grains;
-using AsdOrleans.Grains.Storage;
+using AsdOrleans.Storage.Sqlite;
 using Microsoft.Extensions.Options;
 using Orleans.Hosting;
 

@@ -1,7 +1,7 @@
 using AsdOrleans.Grains;
-using AsdOrleans.Grains.Encoding;
+using AsdOrleans.EncoderGrains;
 using AsdOrleans.Grains.Placement;
-using AsdOrleans.Grains.Storage;
+using AsdOrleans.Storage.Sqlite;
 using AsdOrleans.Grains.Streams;
 using Orleans.Dashboard;
 
@@ -77,14 +77,15 @@ public static class SiloApp
             k.Limits.MaxRequestBodySize = RequestGate.DefaultBodyLimit;
             k.Limits.MaxRequestLineSize = RequestGate.KestrelRequestLineLimit;
         });
-        // A machine's microphone sends mono (DESIGN §2 lists stereo as bad input): more channels are refused, not
+        // A machine's microphone sends mono (docs/design.md §2 lists stereo as bad input): more channels are refused, not
         // averaged. Other sample rates are resampled to 16 kHz.
         builder.Services.AddAsdEncoder(e =>
         {
             e.ModelPath = options.ModelPath;
             e.Device = options.Device;
+            e.Precision = options.EncoderPrecision;
             e.MaxBatchSize = options.EncoderMaxBatchSize;
-            e.Audio = AsdOrleans.Core.Audio.AudioLoadOptions.Default with { MaxChannels = 1 };
+            e.Audio = AsdOrleans.Audio.AudioLoadOptions.Default with { MaxChannels = 1 };
         });
         builder.AddAsdWebSurface();
         builder.AddAsdConsole(); // console, events, metrics, API docs (ConsoleRegistration)

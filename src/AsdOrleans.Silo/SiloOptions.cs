@@ -10,6 +10,11 @@ public sealed class SiloOptions
     /// <summary>Encoder model file; empty on silos without the encoder role.</summary>
     public string ModelPath { get; set; } = "";
     public string Device { get; set; } = "auto";
+    /// <summary>
+    /// Encoder number format: fp32 (the default: the same embeddings as `asd embed` and experiments), fp32-folded, bf16,
+    /// or auto (bf16 where the CPU computes it natively, else fp32).
+    /// </summary>
+    public string EncoderPrecision { get; set; } = "fp32";
     /// <summary>What this silo hosts: "encoder" (encoder workers; needs the model), "machines" (machine grains), or both.</summary>
     public string Roles { get; set; } = AsdOrleans.Grains.Placement.SiloRoles.All;
     /// <summary>Most clips the encoder's batcher gathers into one call of the model (1 turns batching off).</summary>

@@ -1,6 +1,6 @@
 using AsdOrleans.Cli.Experiments;
-using AsdOrleans.Core.Experiments;
-using AsdOrleans.Core.Features;
+using AsdOrleans.Evaluation.Experiments;
+using AsdOrleans.Audio.Features;
 using static AsdOrleans.Cli.Tests.CliHarness;
 
 namespace AsdOrleans.Cli.Tests;
@@ -55,7 +55,7 @@ public sealed class BaselineEmbedderTests : IAsyncLifetime
         var first = raw.Records[0];
         string path = Directory.EnumerateFiles(Plant, first.File, SearchOption.AllDirectories)
             .Single(p => p.Contains($"/{first.Machine}/{(first.IsTest ? "test" : "train")}/"));
-        var expected = new SpectralStatisticsEmbedder().Embed(Core.Audio.WavDecoder.Read(path).Samples);
+        var expected = new SpectralStatisticsEmbedder().Embed(AsdOrleans.Audio.WavDecoder.Read(path).Samples);
         Assert.Equal(expected, first.Embedding);
 
         (code, _, error) = await Run("embed", "--embedder", "baseline", "--model", "x.asdm", "--data", Plant, "--out", csv);
@@ -109,7 +109,7 @@ public sealed class BaselineEmbedderTests : IAsyncLifetime
         int clips = results[0].ToList().IndexOf("clips");
         Assert.All(results.Skip(1), r => Assert.Equal("12", r[clips])); // 16 test clips − 3 − 1 enrolled
 
-        var scanned = Core.Data.DcaseDataset.Scan(testOnly, null).ToList();
+        var scanned = AsdOrleans.Datasets.Dcase.DcaseDataset.Scan(testOnly, null).ToList();
         var moved = Embedders.EnrollFromTest(scanned, 3, 1);
         foreach (var machine in moved.GroupBy(c => c.MachineType))
         {

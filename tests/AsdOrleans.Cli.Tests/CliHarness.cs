@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using AsdOrleans.Cli.Commands;
-using AsdOrleans.Core.Experiments;
+using AsdOrleans.Evaluation.Experiments;
 
 namespace AsdOrleans.Cli.Tests;
 

@@ -1,9 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
 using AsdOrleans.Cli.Commands;
-using AsdOrleans.Core.Audio;
-using AsdOrleans.Core.Features;
-using AsdOrleans.Core.Synthesis;
+using AsdOrleans.Audio;
+using AsdOrleans.Audio.Features;
+using AsdOrleans.Datasets.Synthesis;
 using AsdOrleans.Encoder;
 using AsdOrleans.Encoder.Model;
 using AsdOrleans.Silo;

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using AsdOrleans.Core.Experiments;
+using AsdOrleans.Evaluation.Experiments;
 
 namespace AsdOrleans.Cli.Tests;
 

@@ -1,4 +1,4 @@
-using AsdOrleans.Core.Metrics;
+using AsdOrleans.Method.Metrics;
 using static AsdOrleans.Cli.Tests.CliHarness;
 
 namespace AsdOrleans.Cli.Tests;

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
-using AsdOrleans.Core.Vocabulary;
+using AsdOrleans.Method.Vocabulary;
 using static AsdOrleans.Cli.Tests.CliHarness;
 
 namespace AsdOrleans.Cli.Tests;
@@ -200,7 +200,7 @@ public sealed class InputValidationTests : IDisposable
     public void Machine_ids_follow_one_rule(string id, bool valid)
     {
         Assert.Equal(valid, Identifiers.IsValidMachineId(id));
-        Assert.Equal(valid, AsdOrleans.Core.Experiments.EmbeddingTable.IsValidMachineName(id));
+        Assert.Equal(valid, AsdOrleans.Evaluation.Experiments.EmbeddingTable.IsValidMachineName(id));
     }
 
     [Fact]

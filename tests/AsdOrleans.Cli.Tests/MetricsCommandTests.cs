@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using AsdOrleans.Cli.Commands;
+using AsdOrleans.Evaluation.Dcase;
 
 namespace AsdOrleans.Cli.Tests;
 
@@ -27,7 +28,7 @@ public sealed class MetricsCommandTests : IDisposable
         foreach (var key in new[] { "auc_all", "pauc", "auc_source", "auc_target", "precision_source", "recall_source", "f1_source", "precision_target", "recall_target", "f1_target" })
             Assert.Contains(expected.GetProperty(key).GetDouble().ToString("F6", CultureInfo.InvariantCulture), output);
 
-        var metrics = MetricsCommand.EvaluateCsv(path);
+        var metrics = DcaseEvaluator.EvaluateCsv(path);
         AssertClose(expected.GetProperty("auc_all").GetDouble(), metrics.Auc);
         AssertClose(expected.GetProperty("pauc").GetDouble(), metrics.PartialAuc);
         AssertClose(expected.GetProperty("auc_source").GetDouble(), metrics.AucSource);
@@ -114,7 +115,7 @@ public sealed class MetricsCommandTests : IDisposable
             + "c.wav,anomaly,source,0.8,1\nd.wav,0,source,0.4,1\ne.wav,NORMAL,source,0.2,0\n");
         double[] scores = [0.1, 0.35, 0.8, 0.4, 0.2];
         bool[] isAnomaly = [false, true, true, false, false];
-        var roc = AsdOrleans.Core.Metrics.DetectionMetrics.Roc(scores, isAnomaly);
+        var roc = AsdOrleans.Method.Metrics.DetectionMetrics.Roc(scores, isAnomaly);
 
         var (code, output, error) = await Run(path);
         Assert.True(code == 0, error);
@@ -169,10 +170,10 @@ public sealed class MetricsCommandTests : IDisposable
         Assert.Equal(JsonValueKind.Null, pump.GetProperty("auc_target").ValueKind);
         AssertClose(PairwiseAuc(sourceOnly, target: false), pump.GetProperty("auc_source").GetDouble());
         // The harmonic means are over the defined values only: 5 of the 6.
-        var evaluation = MetricsCommand.EvaluateDcase(scoresDir, truthDir);
+        var evaluation = DcaseEvaluator.EvaluateDcase(scoresDir, truthDir);
         var fan = evaluation.Sections.Single(s => s.Machine == "fan").Metrics;
         var p = evaluation.Sections.Single(s => s.Machine == "pump").Metrics;
-        double expected = AsdOrleans.Core.Metrics.DetectionMetrics.HarmonicMean([fan.AucSource!.Value, p.AucSource!.Value, fan.AucTarget!.Value, fan.PartialAuc!.Value, p.PartialAuc!.Value]);
+        double expected = AsdOrleans.Method.Metrics.DetectionMetrics.HarmonicMean([fan.AucSource!.Value, p.AucSource!.Value, fan.AucTarget!.Value, fan.PartialAuc!.Value, p.PartialAuc!.Value]);
         Assert.Equal(expected, root.GetProperty("official_score").GetDouble());
         Assert.Equal(fan.AucTarget!.Value, root.GetProperty("hmean_auc_target").GetDouble(), 12);
         Assert.Equal(5, root.GetProperty("official_score_values").GetInt32());
@@ -243,7 +244,7 @@ public sealed class MetricsCommandTests : IDisposable
         Assert.Contains("official score", output);
         Assert.Contains(ExpectedOfficialScore(machines).ToString("F6", CultureInfo.InvariantCulture), output);
 
-        var evaluation = MetricsCommand.EvaluateDcase(scoresDir, truthDir);
+        var evaluation = DcaseEvaluator.EvaluateDcase(scoresDir, truthDir);
         AssertClose(ExpectedOfficialScore(machines), evaluation.OfficialScore);
         Assert.False(evaluation.HasDecisions);
     }
@@ -259,7 +260,7 @@ public sealed class MetricsCommandTests : IDisposable
             WriteRows(Path.Combine(scoresDir, $"anomaly_score_{m.Name}_section_00_test.csv"), m, i => m.Scores[i].ToString("R", CultureInfo.InvariantCulture));
         }
 
-        var evaluation = MetricsCommand.EvaluateDcase(scoresDir, truthDir);
+        var evaluation = DcaseEvaluator.EvaluateDcase(scoresDir, truthDir);
 
         AssertClose(ExpectedOfficialScore(machines), evaluation.OfficialScore);
     }

@@ -1,4 +1,4 @@
-using AsdOrleans.Core.Experiments;
+using AsdOrleans.Evaluation.Experiments;
 using static AsdOrleans.Cli.Tests.CliHarness;
 
 namespace AsdOrleans.Cli.Tests;

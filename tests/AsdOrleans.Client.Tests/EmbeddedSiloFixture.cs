@@ -1,6 +1,6 @@
 using AsdOrleans.Abstractions;
-using AsdOrleans.Core.Audio;
-using AsdOrleans.Core.Synthesis;
+using AsdOrleans.Audio;
+using AsdOrleans.Datasets.Synthesis;
 using AsdOrleans.Encoder;
 using AsdOrleans.Encoder.Model;
 using Microsoft.AspNetCore.Builder;

@@ -1,6 +1,6 @@
-using AsdOrleans.Core.Enrollment;
-using AsdOrleans.Core.Experiments;
-using AsdOrleans.Core.Randomness;
+using AsdOrleans.Method.Enrollment;
+using AsdOrleans.Evaluation.Experiments;
+using AsdOrleans.Method.Randomness;
 
 namespace AsdOrleans.Core.Tests;
 

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using AsdOrleans.Core.Features;
+using AsdOrleans.Audio.Features;
 using AsdOrleans.Encoder.Frontend;
 using AsdOrleans.Encoder.Model;
 using AsdOrleans.Encoder.Training;

@@ -1,5 +1,5 @@
-using AsdOrleans.Core.Audio;
-using AsdOrleans.Core.Features;
+using AsdOrleans.Audio;
+using AsdOrleans.Audio.Features;
 using AsdOrleans.Encoder.Frontend;
 using static TorchSharp.torch;
 

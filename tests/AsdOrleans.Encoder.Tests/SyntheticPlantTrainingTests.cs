@@ -1,6 +1,6 @@
-using AsdOrleans.Core.Experiments;
-using AsdOrleans.Core.Features;
-using AsdOrleans.Core.Synthesis;
+using AsdOrleans.Evaluation.Experiments;
+using AsdOrleans.Audio.Features;
+using AsdOrleans.Datasets.Synthesis;
 using AsdOrleans.Encoder.Training;
 
 namespace AsdOrleans.Encoder.Tests;
@@ -14,7 +14,7 @@ public class SyntheticPlantTrainingTests
         var plan = SynthPlan.Create(new SynthSettings { MachineTypes = 3, SourceTrain = 12, TargetTrain = 2, Test = 8, Seconds = 1, Seed = 4 });
         var audio = plan.Clips.ToDictionary(c => c, ClipSynthesizer.Render);
         var train = plan.Clips.Where(c => c.Split == SynthSplit.Train).ToList();
-        // One class per machine type keeps this test small; the real classes add attributes (DESIGN §1).
+        // One class per machine type keeps this test small; the real classes add attributes (docs/design.md §1).
         var classes = plan.MachineTypes.Select(m => m.Name).ToList();
         var clips = train.Select(c => new TrainingClip(audio[c], classes.IndexOf(c.Machine.Name))).ToList();
         var reports = new List<EpochReport>();

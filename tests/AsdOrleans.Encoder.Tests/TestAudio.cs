@@ -1,5 +1,5 @@
-using AsdOrleans.Core.Features;
-using AsdOrleans.Core.Randomness;
+using AsdOrleans.Audio.Features;
+using AsdOrleans.Method.Randomness;
 using AsdOrleans.Encoder.Model;
 
 namespace AsdOrleans.Encoder.Tests;

@@ -1,4 +1,4 @@
-using AsdOrleans.Core.Features;
+using AsdOrleans.Audio.Features;
 using AsdOrleans.Encoder.Training;
 
 namespace AsdOrleans.Encoder.Tests;

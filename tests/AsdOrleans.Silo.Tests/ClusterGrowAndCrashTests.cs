@@ -4,8 +4,8 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using AsdOrleans.Abstractions;
-using AsdOrleans.Core.Audio;
-using AsdOrleans.Core.Synthesis;
+using AsdOrleans.Audio;
+using AsdOrleans.Datasets.Synthesis;
 using AsdOrleans.Encoder;
 using AsdOrleans.Encoder.Model;
 

@@ -4,7 +4,7 @@ using System.Net.Sockets;
 
 namespace AsdOrleans.Tests;
 
-/// <summary>(Linked into the test projects that run silos.) A real redis-server on a free loopback port, with DESIGN's durability settings, in its own folder.</summary>
+/// <summary>(Linked into the test projects that run silos.) A real redis-server on a free loopback port, with the durability settings of docs/design.md §2, in its own folder.</summary>
 public sealed class RedisServer : IAsyncDisposable
 {
     private readonly Process _process;

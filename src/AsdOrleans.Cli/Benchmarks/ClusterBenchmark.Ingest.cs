@@ -1,11 +1,11 @@
 using System.Globalization;
 using System.Net.Http.Headers;
 using AsdOrleans.Abstractions;
-using AsdOrleans.Core.Audio;
-using AsdOrleans.Core.Synthesis;
+using AsdOrleans.Audio;
+using AsdOrleans.Datasets.Synthesis;
 using AsdOrleans.Encoder;
 using AsdOrleans.Encoder.Model;
-using AsdOrleans.Grains.Encoding;
+using AsdOrleans.EncoderGrains;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace AsdOrleans.Cli.Benchmarks;

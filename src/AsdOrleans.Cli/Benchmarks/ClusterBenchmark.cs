@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using AsdOrleans.Abstractions;
-using AsdOrleans.Core.Experiments;
+using AsdOrleans.Evaluation.Experiments;
 using AsdOrleans.Silo;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -33,9 +33,17 @@ public static partial class ClusterBenchmark
         public string Strategy { get; init; } = "hybrid";
         public bool Scoring { get; init; } = true;
         public bool Ingest { get; init; } = true;
+        /// <summary>Open loop at this many clips/s instead of closed loop at saturation (issue 13).</summary>
+        public double? Rate { get; init; }
+        /// <summary>Open loop: grain state in sqlite (the embedded default) or redis (a redis-server started for the run).</summary>
+        public string Storage { get; init; } = "sqlite";
+        /// <summary>Open loop: clips each machine processes before measuring, so it is past its start.</summary>
+        public int WarmupClips { get; init; } = 20;
+        /// <summary>Open loop: seconds at the rate before measuring.</summary>
+        public double WarmupSeconds { get; init; } = 5;
     }
 
-    // Enrollment as in DESIGN §1, smaller: k-means to 32 centres from 200 source embeddings + 10 target ones (J = 42).
+    // Enrollment as in docs/design.md §1, smaller: k-means to 32 centres from 200 source embeddings + 10 target ones (J = 42).
     private const int SourceTrain = 64, TargetTrain = 10;
     private const string SyntheticModelVersion = "bench-synthetic";
 
@@ -49,7 +57,9 @@ public static partial class ClusterBenchmark
         });
         var enrollmentClips = data.Records.Where(r => !r.IsTest).Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList();
         var stream = data.Records.Where(r => r.IsTest).Select(r => r.Embedding).ToArray();
-        if (settings.Scoring)
+        if (settings.Scoring && settings.Rate is not null)
+            await RunOpenLoopAsync(output, settings, enrollmentClips, stream);
+        else if (settings.Scoring)
             await RunScoringAsync(output, settings, enrollmentClips, stream);
         if (settings.Ingest)
             await RunIngestAsync(output, settings, enrollmentClips);

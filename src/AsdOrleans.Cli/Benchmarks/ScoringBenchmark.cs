@@ -1,9 +1,9 @@
 using System.Diagnostics;
-using AsdOrleans.Core.Enrollment;
-using AsdOrleans.Core.Experiments;
-using AsdOrleans.Core.Machines;
-using AsdOrleans.Core.Scoring;
-using AsdOrleans.Core.Strategies;
+using AsdOrleans.Method.Enrollment;
+using AsdOrleans.Evaluation.Experiments;
+using AsdOrleans.Method.Machines;
+using AsdOrleans.Method.Scoring;
+using AsdOrleans.Method.Strategies;
 
 namespace AsdOrleans.Cli.Benchmarks;
 
@@ -41,12 +41,16 @@ public static class ScoringBenchmark
             output.WriteLine($"{"  ratio blocked / per-row",-44} {"",6} {blocked.CallsPerSecond / baseline.CallsPerSecond,12:F2}x");
             Report(output, Measure("Eq. 3 score only (normalised input)", j, secondsPerCase, i => scoreOnly.ScoreNormalized(normalised[i % normalised.Length])));
 
+            var perStrategy = new Dictionary<QueryStrategyKind, Measurement>();
             foreach (var strategy in new[] { QueryStrategyKind.Hybrid, QueryStrategyKind.Random, QueryStrategyKind.Qbc })
             {
                 var model = MachineModel.Create(new MachineConfig { Strategy = strategy, Budget = 0.1 }, enrollment);
-                Report(output, Measure($"score + decide + commit, {strategy.ToName()} (raw input)", j, secondsPerCase,
-                    i => model.Process(stream[i % stream.Length]).Score));
+                perStrategy[strategy] = Measure($"score + decide + commit, {strategy.ToName()} (raw input)", j, secondsPerCase,
+                    i => model.Process(stream[i % stream.Length]).Score);
+                Report(output, perStrategy[strategy]);
             }
+            output.WriteLine($"{"  ratio qbc / hybrid (ns per clip)",-44} {"",6} {perStrategy[QueryStrategyKind.Qbc].NanosecondsPerCall / perStrategy[QueryStrategyKind.Hybrid].NanosecondsPerCall,12:F1}x");
+            QbcBreakdown(output, enrollment, normalised, j, secondsPerCase);
         }
 
         output.WriteLine();
@@ -59,6 +63,90 @@ public static class ScoringBenchmark
         output.WriteLine($"  hybrid after 100 normal labels (J = {hybrid.ReferenceSet.Count}):                {hybrid.Serialize().Length:N0} bytes");
         var qbc = MachineModel.Create(new MachineConfig { Strategy = QueryStrategyKind.Qbc }, paperEnrollment);
         output.WriteLine($"  qbc, freshly enrolled (pool of {qbc.LabelledNormals!.Count} labelled normals):      {qbc.Serialize().Length:N0} bytes");
+    }
+
+    /// <summary>
+    /// Where QBC's time goes (issue 13): the pool's cosines alone (the floor of any exact committee), QBC's utility and
+    /// filter decision as they run now, and as they ran before (a max over each member's subset; a filter that copied
+    /// its window and selected the quantile per clip), rebuilt here as the baseline.
+    /// </summary>
+    private static void QbcBreakdown(TextWriter output, MachineEnrollment enrollment, float[][] normalised, int j, double seconds)
+    {
+        var config = new MachineConfig { Strategy = QueryStrategyKind.Qbc, Budget = 0.1 };
+        var state = QbcState.Create(config, enrollment.TrainingNormals.Clone());
+        var pool = state.Pool;
+        var cosines = new float[pool.Count];
+        string poolLabel = $"(pool {pool.Count})";
+        var floor = Measure($"qbc: pool cosines only {poolLabel}", j, seconds, i => { pool.Cosines(normalised[i % normalised.Length], cosines); return cosines[0]; });
+        var baseline = new QbcBaseline(config, pool.Count);
+        for (int i = 0; i < 200; i++) { double u = baseline.Utility(pool, normalised[i % normalised.Length], cosines); baseline.Record(u); state.Filter.Record(u, false); }
+        var before = Measure("qbc: utility + filter, per-member scans (before)", j, seconds, i =>
+        {
+            double u = baseline.Utility(pool, normalised[i % normalised.Length], cosines);
+            return baseline.WouldQuery(u, 0.1) ? u : -u;
+        });
+        var after = Measure("qbc: utility + filter, top-8 + sorted window (now)", j, seconds, i =>
+        {
+            double u = state.Utility(normalised[i % normalised.Length]);
+            return state.Filter.WouldQuery(u, 0.1) ? u : -u;
+        });
+        Report(output, floor);
+        Report(output, before);
+        Report(output, after);
+        output.WriteLine($"{"  ratio now / before (calls/s)",-44} {"",6} {after.CallsPerSecond / before.CallsPerSecond,12:F2}x");
+    }
+
+    /// <summary>QBC's per-clip path before issue 13 (Committee.Utility's member loop, the filter's copy-and-select), for the side-by-side figure.</summary>
+    private sealed class QbcBaseline
+    {
+        private readonly int[][] _members;
+        private readonly Queue<double> _window = new();
+        private readonly int _windowSize, _tolerance;
+        private long _observed; // the baseline never queries while measured: queried stays 0
+
+        public QbcBaseline(MachineConfig config, int poolCount)
+        {
+            var random = new Random(7);
+            int subset = (int)Math.Ceiling(config.CommitteeSubsetFraction * poolCount);
+            _members = Enumerable.Range(0, config.CommitteeSize)
+                .Select(_ => Enumerable.Range(0, poolCount).OrderBy(_ => random.Next()).Take(subset).Order().ToArray()).ToArray();
+            (_windowSize, _tolerance) = (config.UtilityWindow, config.ToleranceWindow);
+        }
+
+        public double Utility(EmbeddingSet pool, float[] query, float[] cosines)
+        {
+            pool.Cosines(query, cosines);
+            Span<double> scores = stackalloc double[_members.Length];
+            double mean = 0;
+            for (int m = 0; m < _members.Length; m++)
+            {
+                float best = float.NegativeInfinity;
+                foreach (int index in _members[m])
+                    if (cosines[index] > best) best = cosines[index];
+                scores[m] = 1.0 - best;
+                mean += scores[m];
+            }
+            mean /= _members.Length;
+            double disagreement = 0;
+            foreach (double v in scores) disagreement += Math.Abs(v - mean);
+            return disagreement / _members.Length;
+        }
+
+        public bool WouldQuery(double utility, double budget)
+        {
+            int count = Math.Min(_window.Count + 1, _windowSize);
+            var values = _window.Skip(_window.Count + 1 - count).Append(utility).ToArray();
+            double min = values.Min(), max = values.Max();
+            double theta = MathNet.Numerics.Statistics.ArrayStatistics.QuantileCustomInplace(values, 1 - budget, MathNet.Numerics.Statistics.QuantileDefinition.R7);
+            return utility >= theta - (max - min) * ((budget * (_observed + 1)) / _tolerance);
+        }
+
+        public void Record(double utility)
+        {
+            _window.Enqueue(utility);
+            while (_window.Count > _windowSize) _window.Dequeue();
+            _observed++;
+        }
     }
 
     /// <summary>The straightforward scan, kept here as the baseline the kernel is measured against.</summary>

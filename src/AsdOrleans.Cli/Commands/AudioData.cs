@@ -1,5 +1,5 @@
-using AsdOrleans.Core.Audio;
-using AsdOrleans.Core.Data;
+using AsdOrleans.Audio;
+using AsdOrleans.Datasets.Dcase;
 
 namespace AsdOrleans.Cli.Commands;
 

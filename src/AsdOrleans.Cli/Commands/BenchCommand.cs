@@ -1,6 +1,6 @@
 using System.CommandLine;
 using AsdOrleans.Cli.Benchmarks;
-using AsdOrleans.Core.Strategies;
+using AsdOrleans.Method.Strategies;
 
 namespace AsdOrleans.Cli.Commands;
 
@@ -10,9 +10,33 @@ public static class BenchCommand
     public static Command Create()
     {
         var seconds = new Option<double>("--seconds") { Description = "measuring time per case", DefaultValueFactory = _ => 2.0 };
-        var scoring = new Command("scoring", "score-and-decide calls per second per core for J = 42 and J = 1,000 at d = 128, and state bytes per machine") { seconds };
+        var streamLength = new Option<int?>("--stream-length") { Description = "instead: bounded against unbounded state on prequential streams of this many clips per machine (issue 13)" };
+        var streamMachines = new Option<int>("--stream-machines") { Description = "with --stream-length: machines (synth-embeddings)", DefaultValueFactory = _ => 3 };
+        var streamStrategy = new Option<string>("--stream-strategy") { Description = "with --stream-length: query strategy", DefaultValueFactory = _ => "hybrid" };
+        var streamSeed = new Option<ulong>("--stream-seed") { Description = "with --stream-length: synth-embeddings seed", DefaultValueFactory = _ => 1UL };
+        var streamCaps = new Option<string>("--stream-caps") { Description = "with --stream-length: capped variants to compare with the unbounded machine, N,A,M triples separated by ';' (default: the default method's caps)", HelpName = "N,A,M;…" };
+        var scoring = new Command("scoring", "score-and-decide calls per second per core for J = 42 and J = 1,000 at d = 128, and state bytes per machine; "
+            + "with --stream-length, capped against unbounded state on long streams")
+        {
+            seconds, streamLength, streamMachines, streamStrategy, streamSeed, streamCaps,
+        };
         scoring.SetAction(parse =>
         {
+            if (parse.GetValue(streamLength) is int length)
+            {
+                if (length is < 100 or > 1_000_000) throw new UsageException("--stream-length must be in [100, 1000000]");
+                if (parse.GetValue(streamMachines) is < 1 or > 100) throw new UsageException("--stream-machines must be in [1, 100]");
+                var caps = new List<(int, int, int)>();
+                foreach (var triple in (parse.GetValue(streamCaps) ?? $"{AsdOrleans.Method.Machines.StateBounds.DefaultReferenceCap},{AsdOrleans.Method.Machines.StateBounds.DefaultAnomalyCap},{AsdOrleans.Method.Machines.StateBounds.DefaultScoreCap}").Split(';'))
+                {
+                    var v = OptionParsing.Integers("--stream-caps", triple, 0);
+                    if (v.Count != 3) throw new UsageException($"--stream-caps: '{triple}' is not N,A,M");
+                    caps.Add((v[0], v[1], v[2]));
+                }
+                LongStreamBenchmark.Run(parse.InvocationConfiguration.Output, new LongStreamBenchmark.Settings(length, parse.GetValue(streamMachines), 0.1, 10,
+                    OptionParsing.Strategies(parse.GetValue(streamStrategy)!)[0], parse.GetValue(streamSeed), caps));
+                return 0;
+            }
             double s = parse.GetValue(seconds);
             if (!(s > 0 && s <= 600)) throw new UsageException("--seconds must be in (0, 600]");
             ScoringBenchmark.Run(parse.InvocationConfiguration.Output, s);
@@ -23,9 +47,13 @@ public static class BenchCommand
         var batches = new Option<string>("--batch-sizes") { Description = "comma-separated batch sizes", DefaultValueFactory = _ => "1,8,32" };
         var minSeconds = new Option<double>("--min-seconds") { Description = "measure each batch size at least this long (at least one batch)", DefaultValueFactory = _ => 10.0 };
         var device = new Option<string>("--device") { Description = "auto (CUDA if available), cpu, cuda, cuda:N", DefaultValueFactory = _ => "auto" };
-        var encoder = new Command("encoder", "encoder clips/s per batch size, log-STFT cost torch vs MathNet, FLOP/s against the counted FLOPs per clip")
+        var precisions = new Option<string>("--precision") { Description = "comma-separated number formats measured side by side: fp32, fp32-folded, bf16 (the first is the reference)", DefaultValueFactory = _ => "fp32" };
+        var modelPath = new Option<string?>("--model") { Description = "a trained model file to measure (default: an untrained model of --width)" };
+        var fidelityData = new Option<string?>("--fidelity-data") { Description = "a folder of WAV clips for the fidelity check (default: the benchmark's noise clips)" };
+        var anchor = new Option<string?>("--anchor") { Description = "a PyTorch anchor script (../shared/anchors/torch_encoder_bench.py) to measure against in the same run; needs /usr/bin/python3 with torch" };
+        var encoder = new Command("encoder", "encoder clips/s per batch size and number format, log-STFT cost torch vs MathNet, FLOP/s against the counted FLOPs per clip")
         {
-            width, clipSeconds, batches, minSeconds, device,
+            width, clipSeconds, batches, minSeconds, device, precisions, modelPath, fidelityData, anchor,
         };
         encoder.SetAction(parse =>
         {
@@ -36,9 +64,21 @@ public static class BenchCommand
             double clip = parse.GetValue(clipSeconds);
             if (!(clip >= 0.1 && clip <= 60)) throw new UsageException("--clip-seconds must be in [0.1, 60]");
             if (parse.GetValue(width) is < 1 or > 256) throw new UsageException("--width must be in [1, 256]");
+            var formats = ParsePrecisions(parse.GetValue(precisions)!);
+            string? model = parse.GetValue(modelPath);
+            if (model is not null && !File.Exists(model)) throw new UsageException($"--model: no such file {model}");
+            string? anchorScript = parse.GetValue(anchor);
+            if (anchorScript is not null && !File.Exists(anchorScript)) throw new UsageException($"--anchor: no such file {anchorScript}");
+            var fidelityClips = parse.GetValue(fidelityData) is { } folder ? FidelityClips(folder) : null;
             Encoder.TorchRuntime.EnsureAvailable();
             EncoderBenchmark.Run(parse.InvocationConfiguration.Output,
-                new EncoderBenchmark.Settings(parse.GetValue(width), clip, sizes, Math.Max(0, parse.GetValue(minSeconds)), parse.GetValue(device)!));
+                new EncoderBenchmark.Settings(parse.GetValue(width), clip, sizes, Math.Max(0, parse.GetValue(minSeconds)), parse.GetValue(device)!)
+                {
+                    Precisions = formats,
+                    ModelPath = model,
+                    FidelityClips = fidelityClips,
+                    AnchorScript = anchorScript,
+                });
             return 0;
         });
         return new Command("bench", "benchmark programs") { scoring, encoder, Cluster() };
@@ -55,10 +95,14 @@ public static class BenchCommand
         var device = new Option<string>("--device") { Description = "encoder device: auto (CUDA if available), cpu, cuda, cuda:N", DefaultValueFactory = _ => "auto" };
         var strategy = new Option<string>("--strategy") { Description = "query strategy of the scoring machines (none isolates scoring from persisted label requests)", DefaultValueFactory = _ => "hybrid" };
         var parts = new Option<string>("--parts") { Description = "what to measure: scoring (grain calls and memory), ingest (HTTP with the encoder), or both", DefaultValueFactory = _ => "scoring,ingest" };
+        var rate = new Option<double?>("--rate") { Description = "open loop: clips/s spread evenly over the machines, latency from each clip's scheduled send time (scoring part; steady state after a warm-up)" };
+        var storage = new Option<string>("--storage") { Description = "with --rate: grain state in sqlite (embedded) or redis (a redis-server started for the run)", DefaultValueFactory = _ => "sqlite" };
+        var warmupClips = new Option<int>("--warmup-clips") { Description = "with --rate: clips each machine processes before measuring (past its start)", DefaultValueFactory = _ => 20 };
+        var warmupSeconds = new Option<double>("--warmup-seconds") { Description = "with --rate: seconds at the rate before measuring", DefaultValueFactory = _ => 5.0 };
         var command = new Command("cluster", "one embedded silo: grain scoring calls/s and p50/p99 with 1,000 and 10,000 machines, memory per grain, " +
-                                             "HTTP ingest clips/s with the encoder, batching on vs max batch 1")
+                                             "HTTP ingest clips/s with the encoder, batching on vs max batch 1; --rate: open loop at a plant's rate")
         {
-            machines, callers, duration, width, seconds, concurrency, device, strategy, parts,
+            machines, callers, duration, width, seconds, concurrency, device, strategy, parts, rate, storage, warmupClips, warmupSeconds,
         };
         command.SetAction(async parse =>
         {
@@ -84,16 +128,47 @@ public static class BenchCommand
             {
                 throw new UsageException($"--strategy: {e.Message}");
             }
+            if (parse.GetValue(rate) is double r && !(r > 0 && r <= 1_000_000)) throw new UsageException("--rate must be in (0, 1000000] clips/s");
+            string storageName = parse.GetValue(storage)!.Trim().ToLowerInvariant();
+            if (storageName is not ("sqlite" or "redis")) throw new UsageException($"--storage: '{storageName}' must be sqlite or redis");
+            if (parse.GetValue(rate) is null && storageName != "sqlite") throw new UsageException("--storage goes with --rate");
+            if (parse.GetValue(warmupClips) is < 0 or > 10_000) throw new UsageException("--warmup-clips must be in [0, 10000]");
+            if (!(parse.GetValue(warmupSeconds) is >= 0 and <= 600)) throw new UsageException("--warmup-seconds must be in [0, 600]");
             bool ingest = partNames.Contains("ingest");
             if (ingest) Encoder.TorchRuntime.EnsureAvailable();
             await ClusterBenchmark.RunAsync(parse.InvocationConfiguration.Output, new ClusterBenchmark.Settings
             {
                 Machines = counts, Callers = parse.GetValue(callers), Duration = d, Width = parse.GetValue(width), ClipSeconds = clip,
                 Devices = parse.GetValue(concurrency), Device = parse.GetValue(device)!, Scoring = partNames.Contains("scoring"), Ingest = ingest,
-                Strategy = strategyName,
+                Strategy = strategyName, Rate = parse.GetValue(rate), Storage = storageName,
+                WarmupClips = parse.GetValue(warmupClips), WarmupSeconds = parse.GetValue(warmupSeconds),
             });
             return 0;
         });
         return command;
+    }
+    private static IReadOnlyList<Encoder.Inference.InferencePrecision> ParsePrecisions(string text)
+    {
+        try
+        {
+            var formats = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(Encoder.Inference.InferencePrecisions.Parse).Distinct().ToList();
+            return formats.Count > 0 ? formats : throw new UsageException("--precision: name at least one number format");
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException($"--precision: {e.Message}");
+        }
+    }
+
+    /// <summary>Every WAV under a folder (at most 64, sorted by path), decoded to 16 kHz mono.</summary>
+    private static IReadOnlyList<float[]> FidelityClips(string folder)
+    {
+        if (!Directory.Exists(folder))
+            throw new UsageException($"--fidelity-data: '{folder}' is not a folder");
+        var paths = Directory.EnumerateFiles(folder, "*.wav", SearchOption.AllDirectories).Order(StringComparer.Ordinal).Take(64).ToList();
+        if (paths.Count == 0)
+            throw new UsageException($"--fidelity-data: no WAV files under '{folder}'");
+        return paths.Select(p => AsdOrleans.Audio.WavDecoder.Read(p).Samples).ToList();
     }
 }

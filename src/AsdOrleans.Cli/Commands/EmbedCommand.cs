@@ -1,7 +1,8 @@
 using System.CommandLine;
 using AsdOrleans.Cli.Experiments;
-using AsdOrleans.Core.Experiments;
+using AsdOrleans.Evaluation.Experiments;
 using AsdOrleans.Encoder;
+using AsdOrleans.Encoder.Inference;
 
 namespace AsdOrleans.Cli.Commands;
 
@@ -18,7 +19,8 @@ public static class EmbedCommand
         var groundTruth = new Option<string?>("--ground-truth") { Description = "official ground truth, for evaluation test clips" };
         var batch = new Option<int>("--batch-size") { Description = "clips per forward pass", DefaultValueFactory = _ => 8 };
         var device = new Option<string>("--device") { Description = "auto (CUDA if available), cpu, cuda, cuda:N", DefaultValueFactory = _ => "auto" };
-        var command = new Command("embed", "embed all clips (train and test) with a trained model: machine,split,domain,label,file,e0,…") { model, embedderName, raw, data, output, groundTruth, batch, device };
+        var precision = new Option<string>("--precision") { Description = "encoder number format: fp32 (the reference), fp32-folded, bf16, or auto (bf16 on a CPU with native bf16)", DefaultValueFactory = _ => "fp32" };
+        var command = new Command("embed", "embed all clips (train and test) with a trained model: machine,split,domain,label,file,e0,…") { model, embedderName, raw, data, output, groundTruth, batch, device, precision };
         command.SetAction(parse =>
         {
             var writer = parse.InvocationConfiguration.Output;
@@ -38,12 +40,16 @@ public static class EmbedCommand
             if (kind == Embedders.Model) InputChecks.ModelVersion("--model", modelPath!);
             if (kind == Embedders.Model && parse.GetValue(raw))
                 throw new UsageException("--raw goes with --embedder baseline");
+            string precisionName = parse.GetValue(precision)!;
+            if (precisionName != "auto")
+                try { InferencePrecisions.Parse(precisionName); }
+                catch (ArgumentException e) { throw new UsageException($"--precision: {e.Message}"); }
             var clips = AudioData.Scan(parse.GetValue(data)!, parse.GetValue(groundTruth), _ => true);
             var unlabelled = clips.FirstOrDefault(c => c.IsAnomaly is null);
             if (unlabelled is not null)
                 throw new UsageException($"{unlabelled.Path}: no label; evaluation test clips need --ground-truth");
             using IClipEmbedder encoder = kind == Embedders.Model
-                ? new ModelClipEmbedder(Load(modelPath!, parse.GetValue(device)!))
+                ? new ModelClipEmbedder(Load(modelPath!, parse.GetValue(device)!, precisionName))
                 : new BaselineClipEmbedder();
             var table = Terminal.WithProgress(writer, "embedding", progress => Embed(encoder, clips, batchSize, progress));
             string what = $"model {encoder.Version}";
@@ -65,15 +71,17 @@ public static class EmbedCommand
         return command;
     }
 
-    public static EncoderModel Load(string path, string device)
+    public static EncoderModel Load(string path, string device, string precision = "fp32")
     {
         InputChecks.ExistingFile("--model", path);
         TorchRuntime.EnsureAvailable();
-        return EncoderModel.Load(path, device);
+        var model = EncoderModel.Load(path, device);
+        model.SetPrecision(precision == "auto" ? CpuVectorFlags.DefaultFor(model.Device) : InferencePrecisions.Parse(precision));
+        return model;
     }
 
     /// <summary>Reads and embeds clips batch by batch, so memory holds one batch of audio at a time.</summary>
-    public static EmbeddingTable Embed(IClipEmbedder encoder, IReadOnlyList<Core.Data.DcaseClip> clips, int batchSize, Action<int, int> progress)
+    public static EmbeddingTable Embed(IClipEmbedder encoder, IReadOnlyList<AsdOrleans.Datasets.Dcase.DcaseClip> clips, int batchSize, Action<int, int> progress)
     {
         var records = new EmbeddingRecord[clips.Count];
         for (int start = 0; start < clips.Count; start += batchSize)

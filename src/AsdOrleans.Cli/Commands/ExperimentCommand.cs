@@ -1,12 +1,12 @@
 using System.CommandLine;
 using System.Diagnostics;
 using AsdOrleans.Cli.Experiments;
-using AsdOrleans.Core.Data;
-using AsdOrleans.Core.Experiments;
-using AsdOrleans.Core.Budget;
-using AsdOrleans.Core.Machines;
-using AsdOrleans.Core.Scoring;
-using AsdOrleans.Core.Strategies;
+using AsdOrleans.Datasets.Dcase;
+using AsdOrleans.Evaluation.Experiments;
+using AsdOrleans.Method.Budget;
+using AsdOrleans.Method.Machines;
+using AsdOrleans.Method.Scoring;
+using AsdOrleans.Method.Strategies;
 
 namespace AsdOrleans.Cli.Commands;
 
@@ -30,7 +30,7 @@ public static class ExperimentCommand
         public Option<string?> Budgets { get; } = new("--budgets") { Description = $"comma-separated label budgets b in [0, 1]; 0 is the offline model (default: {DefaultBudgets}; with --data: {DatasetBudgets})" };
         public Option<int> Trials { get; } = new("--trials") { Description = "trials (stream shuffles) per machine, strategy and budget", DefaultValueFactory = _ => 10 };
         public Option<ulong> Seed { get; } = new("--seed") { Description = "seed from which every trial's seeds derive", DefaultValueFactory = _ => 0UL };
-        public Option<string> Method { get; } = new("--method") { Description = $"named method whose settings are the defaults of the options below: {string.Join(", ", MachineConfig.MethodNames)} (paper = exactly DESIGN §1: Eq. 1–3 scoring, b̂ from 0)", DefaultValueFactory = _ => "default" };
+        public Option<string> Method { get; } = new("--method") { Description = $"named method whose settings are the defaults of the options below: {string.Join(", ", MachineConfig.MethodNames)} (paper = exactly docs/design.md §1: Eq. 1–3 scoring, b̂ from 0)", DefaultValueFactory = _ => "default" };
         public Option<string?> Scoring { get; } = new("--scoring") { Description = $"scoring: {string.Join(", ", ScoringNames.All)}; a comma-separated list sweeps it (default: the method's; default {MachineConfig.Default.Scoring.ToName()}, paper {MachineConfig.Paper.Scoring.ToName()})" };
         public Option<string?> BudgetStart { get; } = new("--budget-start") { Description = $"budget manager: {string.Join(", ", BudgetManagerNames.All)} (paced: never above b + (1−b)/n after n clips; paper: Žliobaitė's b̂ from 0); a list sweeps it (default: the method's)" };
         public Option<string?> Gamma { get; } = new("--gamma") { Description = $"γ, weight of the similarity to labelled anomalies (Eq. 3); a comma-separated list sweeps it (default {MachineConfig.Default.Gamma})" };
@@ -90,7 +90,8 @@ public static class ExperimentCommand
         var model = new Option<string?>("--model") { Description = "encoder model file for --data (with it, the training-free baseline's offline run is reported beside the model's)" };
         var embedderName = new Option<string>("--embedder") { Description = "with --data: " + Embedders.Description, DefaultValueFactory = _ => Embedders.Model };
         var enrollFromTest = new Option<string?>("--enroll-from-test") { Description = "with --data: enroll each machine from its first S source-normal and T target-normal test clips (by index) and stream the rest, for data sets with test clips only", HelpName = "S,T" };
-        var clusters = new Option<int?>("--clusters") { Description = $"k-means centres of each machine's source training embeddings (default {Core.Enrollment.ReferenceSetBuilder.DefaultSourceClusters}); at least the number of source clips keeps every clip (1-NN)" };
+        var clusters = new Option<int?>("--clusters") { Description = $"k-means centres of each machine's source training embeddings (default {AsdOrleans.Method.Enrollment.ReferenceSetBuilder.DefaultSourceClusters}); at least the number of source clips keeps every clip (1-NN)" };
+        var caps = new Option<string?>("--state-caps") { Description = "caps of N, A and M per machine (0 = unbounded; default: the method's, unbounded for --method paper)", HelpName = "N,A,M" };
         var groundTruth = new Option<string?>("--ground-truth") { Description = "official ground truth, for evaluation test clips in --data" };
         var cache = new Option<string?>("--cache") { Description = $"embedding cache folder, by model version and file content (default: {EmbeddingCache.DefaultFolder()})" };
         var device = new Option<string>("--device") { Description = "auto (CUDA if available), cpu, cuda, cuda:N", DefaultValueFactory = _ => "auto" };
@@ -103,7 +104,7 @@ public static class ExperimentCommand
         var protocol = new ProtocolOptions();
         var command = new Command("experiment", "prequential active-learning experiment (the paper's Section 4.4) on an embeddings CSV or a data set")
         {
-            embeddings, data, model, embedderName, enrollFromTest, clusters, groundTruth, cache, device, batch, viaCluster, key, deviceKey, outDir, force,
+            embeddings, data, model, embedderName, enrollFromTest, clusters, caps, groundTruth, cache, device, batch, viaCluster, key, deviceKey, outDir, force,
         };
         protocol.AddTo(command);
         command.SetAction(async (parse, cancellation) =>
@@ -136,6 +137,13 @@ public static class ExperimentCommand
             {
                 if (k < 1) throw new UsageException($"--clusters must be at least 1, got {k}");
                 settings = settings with { Method = settings.Method with { SourceClusters = k } };
+            }
+            if (parse.GetValue(caps) is string capText)
+            {
+                var values = OptionParsing.Integers("--state-caps", capText);
+                if (values.Count != 3 || values.Any(v => v < 0))
+                    throw new UsageException($"--state-caps: expected N,A,M (0 = unbounded), got '{capText}'");
+                settings = settings with { Method = settings.Method with { ReferenceCap = values[0], AnomalyCap = values[1], ScoreCap = values[2] } };
             }
             string folder = parse.GetValue(outDir)!;
             CheckOutputFolder(folder, parse.GetValue(force));
@@ -218,7 +226,7 @@ public static class ExperimentCommand
     /// conditions <see cref="PrequentialExperiment.Plan"/> checks on the embeddings): training clips, and test clips of
     /// both classes with normals of both domains, without which AUC, AUC(source) or AUC(target) is undefined.
     /// </summary>
-    public static void CheckStreams(string root, IReadOnlyList<Core.Data.DcaseClip> clips)
+    public static void CheckStreams(string root, IReadOnlyList<AsdOrleans.Datasets.Dcase.DcaseClip> clips)
     {
         foreach (var machine in clips.GroupBy(AudioData.MachineName).OrderBy(g => g.Key, StringComparer.Ordinal))
         {

@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
-using AsdOrleans.Core.Vocabulary;
+using AsdOrleans.Method.Vocabulary;
 using Spectre.Console;
 
 namespace AsdOrleans.Cli.Commands;

@@ -1,5 +1,5 @@
 using System.Globalization;
-using AsdOrleans.Core.Strategies;
+using AsdOrleans.Method.Strategies;
 
 namespace AsdOrleans.Cli.Commands;
 

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
-using AsdOrleans.Core.Data;
-using AsdOrleans.Core.Metrics;
+using AsdOrleans.Datasets.Dcase;
+using AsdOrleans.Method.Metrics;
 
 namespace AsdOrleans.Cli.Commands;
 

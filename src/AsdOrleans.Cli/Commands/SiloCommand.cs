@@ -33,9 +33,15 @@ public static class SiloCommand
             DefaultValueFactory = _ => "warning",
         };
         logLevel.AcceptOnlyFromAmong("trace", "debug", "information", "warning", "error", "critical", "none");
+        var precision = new Option<string>("--encoder-precision")
+        {
+            Description = "encoder number format: fp32 (the default; the embeddings asd embed and experiments compute), fp32-folded, bf16, "
+                + "or auto (bf16 on a CPU with AVX512_BF16 or AMX, else fp32)",
+            DefaultValueFactory = _ => "fp32",
+        };
         var command = new Command("silo", "run a silo host: machine grains, encoder workers and the HTTP API (API keys from Asd:ApiKeys or Asd__ApiKeys__Device__0 …)")
         {
-            urls, dataDir, roles, model, device, cluster, siloPort, gatewayPort, logLevel,
+            urls, dataDir, roles, model, device, precision, cluster, siloPort, gatewayPort, logLevel,
         };
         command.SetAction(async (parse, cancellation) =>
         {
@@ -56,6 +62,10 @@ public static class SiloCommand
                 string? modelPath = Effective(model, "Asd:ModelPath");
                 if (string.IsNullOrEmpty(modelPath)) modelPath = null;
                 InputChecks.Device("--device", Effective(device, "Asd:Device")!);
+                string encoderPrecision = Effective(precision, "Asd:EncoderPrecision")!;
+                if (encoderPrecision != "auto")
+                    try { Encoder.Inference.InferencePrecisions.Parse(encoderPrecision); }
+                    catch (ArgumentException e) { throw new UsageException($"--encoder-precision: {e.Message}"); }
                 foreach (var (option, key) in new[] { (siloPort, "Asd:SiloPort"), (gatewayPort, "Asd:GatewayPort") })
                     if (!int.TryParse(Effective(option, key), System.Globalization.CultureInfo.InvariantCulture, out int port) || port is < 1 or > 65535)
                         throw new UsageException($"{option.Name}: '{Effective(option, key)}' is not a port in 1..65535");
@@ -80,6 +90,7 @@ public static class SiloCommand
                     ["Asd:DataDirectory"] = dataDirectory,
                     ["Asd:ModelPath"] = modelPath is null ? null : Path.GetFullPath(modelPath),
                     ["Asd:Device"] = Effective(device, "Asd:Device"),
+                    ["Asd:EncoderPrecision"] = encoderPrecision,
                     ["Asd:SiloPort"] = Effective(siloPort, "Asd:SiloPort"),
                     ["Asd:GatewayPort"] = Effective(gatewayPort, "Asd:GatewayPort"),
                     ["Asd:Redis"] = Effective(cluster, "Asd:Redis"),

@@ -1,6 +1,6 @@
 using System.Net.Http.Json;
-using AsdOrleans.Core.Data;
-using AsdOrleans.Core.Vocabulary;
+using AsdOrleans.Datasets.Dcase;
+using AsdOrleans.Method.Vocabulary;
 
 namespace AsdOrleans.Cli.Commands;
 

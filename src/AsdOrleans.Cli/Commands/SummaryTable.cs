@@ -1,7 +1,7 @@
 using System.Globalization;
 using AsdOrleans.Cli.Experiments;
-using AsdOrleans.Core.Experiments;
-using AsdOrleans.Core.Strategies;
+using AsdOrleans.Evaluation.Experiments;
+using AsdOrleans.Method.Strategies;
 using Spectre.Console;
 
 namespace AsdOrleans.Cli.Commands;

@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
-using AsdOrleans.Core.Synthesis;
+using AsdOrleans.Datasets.Synthesis;
 
 namespace AsdOrleans.Cli.Commands;
 

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using AsdOrleans.Core.Experiments;
+using AsdOrleans.Evaluation.Experiments;
 
 namespace AsdOrleans.Cli.Commands;
 

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
-using AsdOrleans.Core.Features;
+using AsdOrleans.Audio.Features;
 using AsdOrleans.Encoder;
 using AsdOrleans.Encoder.Model;
 using AsdOrleans.Encoder.Training;
@@ -79,10 +79,10 @@ public static class TrainCommand
     /// Trains on the given training clips, one class per machine type × section × attributes; prints a line per epoch.
     /// <paramref name="dataIdentity"/> names the data in the checkpoint's fingerprint, so a resume never mixes data sets.
     /// </summary>
-    public static EncoderModel TrainOn(IReadOnlyList<AsdOrleans.Core.Data.DcaseClip> clips, EncoderArchitecture architecture, TrainingOptions options,
+    public static EncoderModel TrainOn(IReadOnlyList<AsdOrleans.Datasets.Dcase.DcaseClip> clips, EncoderArchitecture architecture, TrainingOptions options,
         string dataIdentity, TextWriter writer, CancellationToken cancellation, string targets = "attributes")
     {
-        Func<AsdOrleans.Core.Data.DcaseClip, string> classOf = targets switch
+        Func<AsdOrleans.Datasets.Dcase.DcaseClip, string> classOf = targets switch
         {
             "attributes" => c => c.ClassKey,
             "machines" => c => $"{c.MachineType}/section_{c.Section}",

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using AsdOrleans.Cli.Commands;
-using AsdOrleans.Core.Data;
-using AsdOrleans.Core.Io;
-using AsdOrleans.Core.Randomness;
-using AsdOrleans.Core.Synthesis;
+using AsdOrleans.Datasets.Dcase;
+using AsdOrleans.Method.Io;
+using AsdOrleans.Method.Randomness;
+using AsdOrleans.Datasets.Synthesis;
 using AsdOrleans.Encoder;
 using AsdOrleans.Encoder.Model;
 using AsdOrleans.Encoder.Training;

@@ -3,9 +3,9 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using AsdOrleans.Cli.Commands;
-using AsdOrleans.Core.Io;
-using AsdOrleans.Core.Metrics;
-using AsdOrleans.Core.Randomness;
+using AsdOrleans.Method.Io;
+using AsdOrleans.Method.Metrics;
+using AsdOrleans.Method.Randomness;
 using AsdOrleans.Silo;
 using Spectre.Console;
 

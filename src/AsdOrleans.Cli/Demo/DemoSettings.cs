@@ -1,7 +1,7 @@
 using System.Globalization;
-using AsdOrleans.Core.Randomness;
-using AsdOrleans.Core.Strategies;
-using AsdOrleans.Core.Synthesis;
+using AsdOrleans.Method.Randomness;
+using AsdOrleans.Method.Strategies;
+using AsdOrleans.Datasets.Synthesis;
 
 namespace AsdOrleans.Cli.Demo;
 
@@ -9,7 +9,7 @@ namespace AsdOrleans.Cli.Demo;
 /// What `asd demo` builds and runs. Defaults: 3 machine types × 2 machines, each machine with 60 + 10 training clips
 /// and 200 test clips of 2 s (DCASE dev: 990 + 10 and 200 of 10 s), the spectrum-branch encoder (issue 11's recipe) trained
 /// for 20 epochs on whole clips — sized to finish in a few minutes on 2 cores. `--recipe resnet-issue3 --epochs 10` is the
-/// demo before issue 11: a width-8 ResNet18 on 1 s crops (DESIGN §6: the paper-size encoder runs under 1 clip/s there).
+/// demo before issue 11: a width-8 ResNet18 on 1 s crops (docs/design.md §6: the paper-size encoder runs under 1 clip/s there).
 /// </summary>
 public sealed record DemoSettings
 {

@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text;
-using AsdOrleans.Core.Experiments;
-using AsdOrleans.Core.Io;
-using AsdOrleans.Core.Strategies;
+using AsdOrleans.Evaluation.Experiments;
+using AsdOrleans.Method.Io;
+using AsdOrleans.Method.Strategies;
 
 namespace AsdOrleans.Cli.Experiments;
 

@@ -1,7 +1,7 @@
 using AsdOrleans.Cli.Commands;
-using AsdOrleans.Core.Data;
-using AsdOrleans.Core.Experiments;
-using AsdOrleans.Core.Features;
+using AsdOrleans.Datasets.Dcase;
+using AsdOrleans.Evaluation.Experiments;
+using AsdOrleans.Audio.Features;
 using AsdOrleans.Encoder;
 
 namespace AsdOrleans.Cli.Experiments;

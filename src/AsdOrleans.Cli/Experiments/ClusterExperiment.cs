@@ -4,9 +4,9 @@ using System.Text;
 using System.Text.Json;
 using AsdOrleans.Abstractions;
 using AsdOrleans.Cli.Commands;
-using AsdOrleans.Core.Experiments;
-using AsdOrleans.Core.Strategies;
-using AsdOrleans.Core.Vocabulary;
+using AsdOrleans.Evaluation.Experiments;
+using AsdOrleans.Method.Strategies;
+using AsdOrleans.Method.Vocabulary;
 
 namespace AsdOrleans.Cli.Experiments;
 

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using AsdOrleans.Cli.Commands;
-using AsdOrleans.Core.Data;
-using AsdOrleans.Core.Experiments;
+using AsdOrleans.Datasets.Dcase;
+using AsdOrleans.Evaluation.Experiments;
 using AsdOrleans.Encoder;
 
 namespace AsdOrleans.Cli.Experiments;

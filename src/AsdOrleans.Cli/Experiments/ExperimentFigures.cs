@@ -1,5 +1,5 @@
-using AsdOrleans.Core.Experiments;
-using AsdOrleans.Core.Strategies;
+using AsdOrleans.Evaluation.Experiments;
+using AsdOrleans.Method.Strategies;
 using ScottPlot;
 
 namespace AsdOrleans.Cli.Experiments;

@@ -1,11 +1,11 @@
 using System.Globalization;
 using System.Text;
-using AsdOrleans.Core.Budget;
-using AsdOrleans.Core.Experiments;
-using AsdOrleans.Core.Scoring;
-using AsdOrleans.Core.Io;
-using AsdOrleans.Core.Metrics;
-using AsdOrleans.Core.Strategies;
+using AsdOrleans.Method.Budget;
+using AsdOrleans.Evaluation.Experiments;
+using AsdOrleans.Method.Scoring;
+using AsdOrleans.Method.Io;
+using AsdOrleans.Method.Metrics;
+using AsdOrleans.Method.Strategies;
 
 namespace AsdOrleans.Cli.Experiments;
 

@@ -1,4 +1,4 @@
-using AsdOrleans.Core.Features;
+using AsdOrleans.Audio.Features;
 using TorchSharp;
 using static TorchSharp.torch;
 

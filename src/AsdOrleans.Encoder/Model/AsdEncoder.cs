@@ -54,12 +54,37 @@ public sealed class AsdEncoder : Module<Tensor, Tensor, Tensor>
         Tensor? fromSpectrum = spectrum?.forward(spectrogram, lengths);
         if (backbone is null)
             return fromSpectrum!;
-        var (features, pooledLengths) = backbone.forward(spectrogram, lengths);
-        var fromSpectrogram = embedding!.forward(pooling!.forward(features, pooledLengths));
+        var fromSpectrogram = SpectrogramBranch(backbone, spectrogram, lengths);
         if (fromSpectrum is null)
             return fromSpectrogram;
         using (fromSpectrogram)
         using (fromSpectrum)
             return cat([fromSpectrogram, fromSpectrum], 1);
+    }
+
+    private Tensor SpectrogramBranch(ResNetBackbone trunk, Tensor spectrogram, Tensor lengths)
+    {
+        if (trunk.TrunkType == ScalarType.Float32)
+        {
+            var (features, pooledLengths) = trunk.forward(spectrogram, lengths);
+            return embedding!.forward(pooling!.forward(features, pooledLengths));
+        }
+        using var lowered = spectrogram.to_type(trunk.TrunkType);
+        var (lowFeatures, lowLengths) = trunk.forward(lowered, lengths);
+        using (lowFeatures)
+        using (var features = lowFeatures.to_type(ScalarType.Float32))
+            return embedding!.forward(pooling!.forward(features, lowLengths));
+    }
+
+    /// <summary>
+    /// Inference only, irreversible: folds every batch norm of the spectrogram trunk into its convolution and runs that
+    /// trunk in <paramref name="trunkType"/> (pooling, the embedding layer and the spectrum branch stay fp32: the branch's
+    /// 1-D convolutions cost little). Use on a copy, never on a model being trained or saved.
+    /// </summary>
+    internal void PrepareForInference(ScalarType trunkType)
+    {
+        if (training)
+            throw new InvalidOperationException("fold batch norms only in eval mode: training updates them");
+        backbone?.FoldBatchNorms(trunkType);
     }
 }

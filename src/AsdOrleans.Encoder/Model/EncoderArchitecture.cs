@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 namespace AsdOrleans.Encoder.Model;
 
 /// <summary>
-/// Shape of the wespeaker-style ResNet18 encoder (DESIGN §1), with the paper's sizes as defaults:
+/// Shape of the wespeaker-style ResNet18 encoder (docs/design.md §1), with the paper's sizes as defaults:
 /// a 3×3 stem to <see cref="Width"/> channels, 4 stages × 2 BasicBlocks at width ×1, ×2, ×4, ×8 with
 /// strides 1, 2, 2, 2, temporal mean+std pooling over (channels × frequency), one linear layer to 128.
 /// </summary>

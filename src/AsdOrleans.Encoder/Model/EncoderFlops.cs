@@ -3,7 +3,7 @@ namespace AsdOrleans.Encoder.Model;
 /// <summary>
 /// Forward-pass cost of the encoder, counted from its shapes: 2 FLOPs per multiply-add of every convolution
 /// and of the final linear layer (batch norm, ReLU and pooling are a rounding error next to them).
-/// For the paper's size and a 10 s clip (1,251 frames) this is about 175 GFLOP (DESIGN §6).
+/// For the paper's size and a 10 s clip (1,251 frames) this is about 175 GFLOP (docs/design.md §6).
 /// </summary>
 public static class EncoderFlops
 {

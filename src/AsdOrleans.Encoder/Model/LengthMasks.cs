@@ -6,7 +6,7 @@ namespace AsdOrleans.Encoder.Model;
 /// <summary>
 /// Valid-frame bookkeeping for padded batches. Activations in padded frames are zeroed after every
 /// layer, so each clip's frames see exactly what a conv's zero padding shows them when the clip is
-/// encoded alone: a clip's embedding does not depend on the batch it travels in (DESIGN §1).
+/// encoded alone: a clip's embedding does not depend on the batch it travels in (docs/design.md §1).
 /// </summary>
 internal static class LengthMasks
 {

@@ -12,6 +12,7 @@ internal sealed class ResNetBackbone : Module<Tensor, Tensor, (Tensor Features, 
     private readonly BatchNorm2d stemNorm;
     private readonly ModuleList<BasicBlock> blocks;
     private readonly int[] blockStrides;
+    private FoldedConvolution? foldedStem;
 
     public ResNetBackbone(EncoderArchitecture architecture) : base("backbone")
     {
@@ -43,8 +44,11 @@ internal sealed class ResNetBackbone : Module<Tensor, Tensor, (Tensor Features, 
         Tensor x;
         var mask = LengthMasks.TimeMask(lengths, spectrogram.shape[2], spectrogram.dtype);
         using (var input = spectrogram.unsqueeze(1).mul(mask))
-        using (var convolved = stem.forward(input))
-            x = BasicBlock.ReluMasked(stemNorm.forward(convolved), mask, inPlace);
+        if (foldedStem is not null)
+            x = BasicBlock.ReluMasked(foldedStem.Forward(input), mask, inPlace);
+        else
+            using (var convolved = stem.forward(input))
+                x = BasicBlock.ReluMasked(stemNorm.forward(convolved), mask, inPlace);
         for (int i = 0; i < blocks.Count; i++)
         {
             lengths = LengthMasks.AfterStride(lengths, blockStrides[i]);
@@ -54,5 +58,24 @@ internal sealed class ResNetBackbone : Module<Tensor, Tensor, (Tensor Features, 
             x = blocks[i].forward(previous, mask);
         }
         return (x, lengths);
+    }
+
+    /// <summary>Inference only: every conv+BN pair runs folded, in <paramref name="dtype"/>.</summary>
+    internal void FoldBatchNorms(ScalarType dtype)
+    {
+        foldedStem = FoldedConvolution.From(stem, stemNorm, 1, 1, dtype);
+        foreach (var block in blocks)
+            block.FoldBatchNorms(dtype);
+        TrunkType = dtype;
+    }
+
+    /// <summary>The dtype the trunk computes in: float32 unless folded into another.</summary>
+    internal ScalarType TrunkType { get; private set; } = ScalarType.Float32;
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+            foldedStem?.Dispose();
+        base.Dispose(disposing);
     }
 }

@@ -1,7 +1,7 @@
 using System.Text.Json;
-using AsdOrleans.Core.Features;
-using AsdOrleans.Core.Io;
-using AsdOrleans.Core.Randomness;
+using AsdOrleans.Audio.Features;
+using AsdOrleans.Method.Io;
+using AsdOrleans.Method.Randomness;
 using AsdOrleans.Encoder.Frontend;
 using AsdOrleans.Encoder.Model;
 using TorchSharp;
@@ -11,7 +11,7 @@ using static TorchSharp.torch;
 namespace AsdOrleans.Encoder.Training;
 
 /// <summary>
-/// Trains the encoder with sub-center ArcFace over machine type × section × attribute classes (DESIGN §1):
+/// Trains the encoder with sub-center ArcFace over machine type × section × attribute classes (docs/design.md §1):
 /// each step takes a seeded batch of random crops, computes log-STFT frames on the device, and minimises
 /// the cross-entropy of the margin logits. Seeded end to end; resumable from per-epoch checkpoints.
 /// </summary>

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
-using AsdOrleans.Core.Audio;
-using AsdOrleans.Core.Features;
+using AsdOrleans.Audio;
+using AsdOrleans.Audio.Features;
 
 namespace AsdOrleans.Core.Tests.Audio;
 

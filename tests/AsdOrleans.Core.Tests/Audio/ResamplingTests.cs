@@ -1,5 +1,5 @@
-using AsdOrleans.Core.Audio;
-using AsdOrleans.Core.Features;
+using AsdOrleans.Audio;
+using AsdOrleans.Audio.Features;
 
 namespace AsdOrleans.Core.Tests.Audio;
 

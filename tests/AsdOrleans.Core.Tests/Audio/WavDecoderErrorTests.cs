@@ -1,5 +1,5 @@
 using System.Text;
-using AsdOrleans.Core.Audio;
+using AsdOrleans.Audio;
 
 namespace AsdOrleans.Core.Tests.Audio;
 
@@ -138,7 +138,7 @@ public sealed class WavDecoderErrorTests : IDisposable
     public void TheDefaultMinimumCoversTheStft()
     {
         var options = AudioLoadOptions.Default;
-        Assert.True(options.MinSeconds * options.TargetSampleRate >= Core.Features.LogStftSettings.Paper.MinimumSamples);
+        Assert.True(options.MinSeconds * options.TargetSampleRate >= AsdOrleans.Audio.Features.LogStftSettings.Paper.MinimumSamples);
         var clip = WavDecoder.Read(dir.Write("just-long-enough.wav", ValidPcm16(800)));
         Assert.Equal(800, clip.Samples.Length);
     }

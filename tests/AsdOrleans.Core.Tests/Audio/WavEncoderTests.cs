@@ -1,4 +1,4 @@
-using AsdOrleans.Core.Audio;
+using AsdOrleans.Audio;
 using NAudio.Wave;
 
 namespace AsdOrleans.Core.Tests.Audio;

@@ -1,5 +1,5 @@
-using AsdOrleans.Core.Data;
-using AsdOrleans.Core.Io;
+using AsdOrleans.Datasets.Dcase;
+using AsdOrleans.Method.Io;
 using AsdOrleans.Core.Tests.Audio;
 
 namespace AsdOrleans.Core.Tests.Data;

@@ -1,4 +1,4 @@
-using AsdOrleans.Core.Data;
+using AsdOrleans.Datasets.Dcase;
 
 namespace AsdOrleans.Core.Tests.Data;
 

@@ -1,6 +1,6 @@
-using AsdOrleans.Core.Enrollment;
-using AsdOrleans.Core.Randomness;
-using AsdOrleans.Core.Scoring;
+using AsdOrleans.Method.Enrollment;
+using AsdOrleans.Method.Randomness;
+using AsdOrleans.Method.Scoring;
 
 namespace AsdOrleans.Core.Tests.Enrollment;
 

@@ -1,4 +1,4 @@
-using AsdOrleans.Core.Experiments;
+using AsdOrleans.Evaluation.Experiments;
 
 namespace AsdOrleans.Core.Tests.Experiments;
 

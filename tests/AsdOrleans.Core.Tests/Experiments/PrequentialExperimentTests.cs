@@ -1,5 +1,5 @@
-using AsdOrleans.Core.Experiments;
-using AsdOrleans.Core.Strategies;
+using AsdOrleans.Evaluation.Experiments;
+using AsdOrleans.Method.Strategies;
 
 namespace AsdOrleans.Core.Tests.Experiments;
 
@@ -15,7 +15,7 @@ public class PrequentialExperimentTests
         Budgets = [0, 0.1],
         Trials = 3,
         Seed = 9,
-        Method = AsdOrleans.Core.Machines.MachineConfig.Paper, // these tests pin the paper's method; the default's are in MethodComparisonTests
+        Method = AsdOrleans.Method.Machines.MachineConfig.Paper, // these tests pin the paper's method; the default's are in MethodComparisonTests
     };
 
     [Fact]
@@ -48,7 +48,7 @@ public class PrequentialExperimentTests
         var run = plan.Runs.First(r => r.Strategy == QueryStrategyKind.Hybrid && r.Budget == 0.1 && r.Trial == 1);
         var machine = plan.Machines[run.MachineIndex];
         var trace = PrequentialExperiment.RunInProcess(machine, run);
-        var model = AsdOrleans.Core.Machines.MachineModel.Enroll(run.Config, machine.Training.ToList());
+        var model = AsdOrleans.Method.Machines.MachineModel.Enroll(run.Config, machine.Training.ToList());
         for (int i = 0; i < run.Order.Length; i++)
         {
             var record = machine.TestRecords[run.Order[i]];
@@ -56,7 +56,7 @@ public class PrequentialExperimentTests
             Assert.Equal(trace.Scores[i], outcome.Score);
             Assert.Equal(trace.Queried[i], outcome.LabelRequested);
             if (outcome.LabelRequested)
-                model.ApplyLabel(record.Embedding, outcome.Score, record.IsAnomaly ? AsdOrleans.Core.Machines.ClipLabel.Anomalous : AsdOrleans.Core.Machines.ClipLabel.Normal);
+                model.ApplyLabel(record.Embedding, outcome.Score, record.IsAnomaly ? AsdOrleans.Method.Machines.ClipLabel.Anomalous : AsdOrleans.Method.Machines.ClipLabel.Normal);
         }
         Assert.Contains(true, trace.Queried);
     }
@@ -111,7 +111,7 @@ public class PrequentialExperimentTests
     public void A_machine_without_anomalous_test_clips_is_refused_before_any_run()
     {
         var records = Plant.Records.Where(r => !(r.Machine == "machine-01" && r.IsAnomaly)).ToList();
-        var e = Assert.Throws<Io.InputDataException>(() => PrequentialExperiment.Run(new EmbeddingTable(records, Plant.Dimension, "plant.csv"), Settings, cancellation: Token));
+        var e = Assert.Throws<AsdOrleans.Method.Io.InputDataException>(() => PrequentialExperiment.Run(new EmbeddingTable(records, Plant.Dimension, "plant.csv"), Settings, cancellation: Token));
         Assert.Contains("machine-01", e.Message);
         Assert.Contains("plant.csv", e.Message);
     }

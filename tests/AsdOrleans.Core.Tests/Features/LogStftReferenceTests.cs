@@ -1,5 +1,5 @@
 using System.Numerics;
-using AsdOrleans.Core.Features;
+using AsdOrleans.Audio.Features;
 
 namespace AsdOrleans.Core.Tests.Features;
 

@@ -1,5 +1,5 @@
-using AsdOrleans.Core.Experiments;
-using AsdOrleans.Core.Features;
+using AsdOrleans.Evaluation.Experiments;
+using AsdOrleans.Audio.Features;
 
 namespace AsdOrleans.Core.Tests.Features;
 

@@ -1,7 +1,7 @@
-using AsdOrleans.Core.Experiments;
-using AsdOrleans.Core.Machines;
-using AsdOrleans.Core.Scoring;
-using AsdOrleans.Core.Strategies;
+using AsdOrleans.Evaluation.Experiments;
+using AsdOrleans.Method.Machines;
+using AsdOrleans.Method.Scoring;
+using AsdOrleans.Method.Strategies;
 
 namespace AsdOrleans.Core.Tests.Methods;
 

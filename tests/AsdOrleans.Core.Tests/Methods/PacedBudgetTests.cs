@@ -1,10 +1,10 @@
-using AsdOrleans.Core.Budget;
-using AsdOrleans.Core.Machines;
-using AsdOrleans.Core.Strategies;
+using AsdOrleans.Method.Budget;
+using AsdOrleans.Method.Machines;
+using AsdOrleans.Method.Strategies;
 
 namespace AsdOrleans.Core.Tests.Methods;
 
-/// <summary>The default budget manager (DESIGN §1, Budget): within b ± 0.02 from a machine's first clips on.</summary>
+/// <summary>The default budget manager (docs/design.md §1, Budget): within b ± 0.02 from a machine's first clips on.</summary>
 public class PacedBudgetTests
 {
     [Theory]

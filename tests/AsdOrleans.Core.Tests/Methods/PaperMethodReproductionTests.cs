@@ -1,7 +1,7 @@
 using System.Globalization;
-using AsdOrleans.Core.Experiments;
-using AsdOrleans.Core.Machines;
-using AsdOrleans.Core.Strategies;
+using AsdOrleans.Evaluation.Experiments;
+using AsdOrleans.Method.Machines;
+using AsdOrleans.Method.Strategies;
 
 namespace AsdOrleans.Core.Tests.Methods;
 

@@ -1,10 +1,10 @@
 using System.Globalization;
-using AsdOrleans.Core.Budget;
-using AsdOrleans.Core.Enrollment;
-using AsdOrleans.Core.Experiments;
-using AsdOrleans.Core.Machines;
-using AsdOrleans.Core.Scoring;
-using AsdOrleans.Core.Strategies;
+using AsdOrleans.Method.Budget;
+using AsdOrleans.Method.Enrollment;
+using AsdOrleans.Evaluation.Experiments;
+using AsdOrleans.Method.Machines;
+using AsdOrleans.Method.Scoring;
+using AsdOrleans.Method.Strategies;
 
 namespace AsdOrleans.Core.Tests.Methods;
 

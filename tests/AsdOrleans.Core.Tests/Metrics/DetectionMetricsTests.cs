@@ -1,5 +1,5 @@
 using System.Text.Json;
-using AsdOrleans.Core.Metrics;
+using AsdOrleans.Method.Metrics;
 
 namespace AsdOrleans.Core.Tests.Metrics;
 

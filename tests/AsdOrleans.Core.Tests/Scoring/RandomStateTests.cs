@@ -1,4 +1,4 @@
-using AsdOrleans.Core.Randomness;
+using AsdOrleans.Method.Randomness;
 
 namespace AsdOrleans.Core.Tests.Scoring;
 

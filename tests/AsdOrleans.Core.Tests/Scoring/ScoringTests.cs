@@ -1,5 +1,5 @@
-using AsdOrleans.Core.Randomness;
-using AsdOrleans.Core.Scoring;
+using AsdOrleans.Method.Randomness;
+using AsdOrleans.Method.Scoring;
 
 namespace AsdOrleans.Core.Tests.Scoring;
 

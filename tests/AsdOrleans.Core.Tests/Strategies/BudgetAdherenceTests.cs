@@ -1,9 +1,9 @@
-using AsdOrleans.Core.Machines;
-using AsdOrleans.Core.Strategies;
+using AsdOrleans.Method.Machines;
+using AsdOrleans.Method.Strategies;
 
 namespace AsdOrleans.Core.Tests.Strategies;
 
-/// <summary>Realised query rates over long streams (DESIGN §1, Budget): each within 0.01 of b.</summary>
+/// <summary>Realised query rates over long streams (docs/design.md §1, Budget): each within 0.01 of b.</summary>
 public class BudgetAdherenceTests
 {
     [Theory]

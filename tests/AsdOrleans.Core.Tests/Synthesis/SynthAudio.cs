@@ -42,7 +42,7 @@ internal static class SynthAudio
     }
 
     /// <summary>The strongest harmonic orders of a type at this rotation frequency, between 100 Hz and 90% of its highest harmonic.</summary>
-    public static List<int> StrongOrders(AsdOrleans.Core.Synthesis.MachineProfile machine, double rotationHz, int count)
+    public static List<int> StrongOrders(AsdOrleans.Datasets.Synthesis.MachineProfile machine, double rotationHz, int count)
         => Enumerable.Range(1, 1000).Where(k => k * rotationHz >= 100 && k * rotationHz <= 0.9 * machine.MaxHarmonicHz)
             .OrderByDescending(machine.HarmonicWeight).Take(count).ToList();
 

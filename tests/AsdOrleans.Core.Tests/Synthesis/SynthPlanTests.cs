@@ -1,4 +1,4 @@
-using AsdOrleans.Core.Synthesis;
+using AsdOrleans.Datasets.Synthesis;
 
 namespace AsdOrleans.Core.Tests.Synthesis;
 

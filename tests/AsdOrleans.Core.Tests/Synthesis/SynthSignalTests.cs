@@ -1,4 +1,4 @@
-using AsdOrleans.Core.Synthesis;
+using AsdOrleans.Datasets.Synthesis;
 using static AsdOrleans.Core.Tests.Synthesis.SynthAudio;
 
 namespace AsdOrleans.Core.Tests.Synthesis;

@@ -1,10 +1,10 @@
 using AsdOrleans.Abstractions;
-using AsdOrleans.Core.Audio;
-using AsdOrleans.Core.Features;
-using AsdOrleans.Core.Synthesis;
+using AsdOrleans.Audio;
+using AsdOrleans.Audio.Features;
+using AsdOrleans.Datasets.Synthesis;
 using AsdOrleans.Encoder;
 using AsdOrleans.Encoder.Model;
-using AsdOrleans.Grains.Encoding;
+using AsdOrleans.EncoderGrains;
 using AsdOrleans.Grains.Placement;
 using Orleans.TestingHost;
 

@@ -1,7 +1,7 @@
 using AsdOrleans.Grains.Placement;
 using AsdOrleans.Abstractions;
-using AsdOrleans.Core.Experiments;
-using AsdOrleans.Grains.Storage;
+using AsdOrleans.Evaluation.Experiments;
+using AsdOrleans.Storage.Sqlite;
 using AsdOrleans.Grains.Tests.Storage;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,8 +1,8 @@
 using AsdOrleans.Abstractions;
-using AsdOrleans.Core.Experiments;
-using AsdOrleans.Core.Machines;
+using AsdOrleans.Evaluation.Experiments;
+using AsdOrleans.Method.Machines;
 using AsdOrleans.Grains;
-using CoreEnrollmentClip = AsdOrleans.Core.Enrollment.EnrollmentClip;
+using CoreEnrollmentClip = AsdOrleans.Method.Enrollment.EnrollmentClip;
 
 namespace AsdOrleans.Grains.Tests.Machines;
 

@@ -1,7 +1,7 @@
 using AsdOrleans.Abstractions;
-using AsdOrleans.Core.Experiments;
+using AsdOrleans.Evaluation.Experiments;
 using AsdOrleans.Grains.Placement;
-using AsdOrleans.Grains.Storage;
+using AsdOrleans.Storage.Sqlite;
 using AsdOrleans.Grains.Tests.Storage;
 using Microsoft.Data.Sqlite;
 using Orleans.TestingHost;

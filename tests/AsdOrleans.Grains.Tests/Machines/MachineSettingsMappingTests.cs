@@ -1,9 +1,9 @@
 using AsdOrleans.Abstractions;
-using AsdOrleans.Core.Budget;
-using AsdOrleans.Core.Machines;
-using AsdOrleans.Core.Randomness;
-using AsdOrleans.Core.Scoring;
-using AsdOrleans.Core.Strategies;
+using AsdOrleans.Method.Budget;
+using AsdOrleans.Method.Machines;
+using AsdOrleans.Method.Randomness;
+using AsdOrleans.Method.Scoring;
+using AsdOrleans.Method.Strategies;
 
 namespace AsdOrleans.Grains.Tests.Machines;
 

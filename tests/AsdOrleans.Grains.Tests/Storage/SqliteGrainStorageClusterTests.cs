@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using AsdOrleans.Grains.Storage;
+using AsdOrleans.Storage.Sqlite;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;

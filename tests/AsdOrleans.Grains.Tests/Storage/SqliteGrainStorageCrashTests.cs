@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using AsdOrleans.Grains.Storage;
+using AsdOrleans.Storage.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Orleans.Serialization;

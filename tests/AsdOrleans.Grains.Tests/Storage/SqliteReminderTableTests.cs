@@ -1,4 +1,4 @@
-using AsdOrleans.Grains.Storage;
+using AsdOrleans.Storage.Sqlite;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;

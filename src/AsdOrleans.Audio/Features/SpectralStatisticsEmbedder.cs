@@ -1,0 +1,120 @@
+using System.Globalization;
+using MathNet.Numerics.IntegralTransforms;
+
+namespace AsdOrleans.Audio.Features;
+
+/// <summary>
+/// Settings of the training-free spectral-statistics baseline: 16 kHz, 1024-point FFT with a periodic Hann window of
+/// the same length, hop 512, frames centred on t·hop with FFT/2 zeros padded at both ends (librosa's center=True,
+/// pad_mode="constant"), power spectrum |X|², 128 Slaney mel bands with Slaney normalisation over 0–8000 Hz
+/// (<see cref="MelFilterbank"/>), value ln(mel + ε) with ε = 1e-10 (librosa.power_to_db's amin, without its top_db clip).
+/// </summary>
+public sealed record SpectralStatisticsSettings
+{
+    public int SampleRate { get; init; } = 16_000;
+    public int FftSize { get; init; } = 1024;
+    public int Hop { get; init; } = 512;
+    public int MelBands { get; init; } = 128;
+    public double LogFloor { get; init; } = 1e-10;
+
+    /// <summary>The embedding: MelBands means then MelBands standard deviations.</summary>
+    public int Dimension => 2 * MelBands;
+
+    /// <summary>Frames of a clip of <paramref name="samples"/> samples: 1 + samples / hop (center=True).</summary>
+    public int FrameCount(int samples) => 1 + samples / Hop;
+
+    /// <summary>
+    /// Names the embedding: equal ids give equal embeddings (the embedding cache's key, the model version an embedding
+    /// records). Bump the "v" when the computation changes.
+    /// </summary>
+    public string Id => string.Create(CultureInfo.InvariantCulture,
+        $"baseline-logmel-stats-v1-sr{SampleRate}-n{FftSize}-h{Hop}-m{MelBands}-slaney-floor{LogFloor:R}");
+
+    public SpectralStatisticsSettings Validate()
+    {
+        if (SampleRate <= 0) throw new ArgumentException($"sample rate must be positive, got {SampleRate}");
+        if (FftSize < 2 || (FftSize & (FftSize - 1)) != 0) throw new ArgumentException($"FFT size must be a power of two, got {FftSize}");
+        if (Hop <= 0) throw new ArgumentException($"hop must be positive, got {Hop}");
+        if (MelBands < 1) throw new ArgumentException($"mel bands must be at least 1, got {MelBands}");
+        if (!(LogFloor > 0)) throw new ArgumentException($"log floor must be positive, got {LogFloor}");
+        return this;
+    }
+
+    public static SpectralStatisticsSettings Default { get; } = new();
+}
+
+/// <summary>
+/// The training-free baseline embedder (issue 11): per clip, the mean and the standard deviation over time (population,
+/// ddof = 0) of each band of a log-mel spectrogram (<see cref="SpectralStatisticsSettings"/>), 2 × 128 = 256 values.
+/// No parameters are learnt; a machine standardises the dimensions on its own training clips
+/// (<see cref="FeatureStandardizer"/>) before cosine scoring. Thread-safe: every call uses its own buffers.
+/// </summary>
+public sealed class SpectralStatisticsEmbedder
+{
+    private readonly double[] _window;
+
+    public SpectralStatisticsEmbedder(SpectralStatisticsSettings? settings = null)
+    {
+        Settings = (settings ?? SpectralStatisticsSettings.Default).Validate();
+        Filterbank = new MelFilterbank(Settings.SampleRate, Settings.FftSize, Settings.MelBands);
+        _window = new double[Settings.FftSize];
+        for (int n = 0; n < _window.Length; n++)
+            _window[n] = 0.5 - 0.5 * Math.Cos(2 * Math.PI * n / _window.Length); // periodic Hann
+    }
+
+    public SpectralStatisticsSettings Settings { get; }
+    public MelFilterbank Filterbank { get; }
+    public int Dimension => Settings.Dimension;
+    public string Id => Settings.Id;
+
+    /// <summary>The embedding of one clip of 16 kHz mono samples: band means, then band standard deviations.</summary>
+    public float[] Embed(ReadOnlySpan<float> samples)
+    {
+        var logMel = LogMel(samples, out int frames);
+        int bands = Settings.MelBands;
+        var embedding = new float[2 * bands];
+        for (int m = 0; m < bands; m++)
+        {
+            var row = logMel.AsSpan(m * frames, frames);
+            double mean = 0;
+            foreach (double v in row) mean += v;
+            mean /= frames;
+            double squares = 0;
+            foreach (double v in row) squares += (v - mean) * (v - mean);
+            embedding[m] = (float)mean;
+            embedding[bands + m] = (float)Math.Sqrt(squares / frames);
+        }
+        return embedding;
+    }
+
+    /// <summary>
+    /// The log-mel spectrogram, row-major [bands × frames]: band m of frame t is at <c>m * frames + t</c>.
+    /// </summary>
+    public double[] LogMel(ReadOnlySpan<float> samples, out int frames)
+    {
+        if (samples.Length == 0) throw new ArgumentException("the clip has no samples", nameof(samples));
+        int n = Settings.FftSize, hop = Settings.Hop, pad = n / 2, bins = n / 2 + 1, bands = Settings.MelBands;
+        frames = Settings.FrameCount(samples.Length);
+        var output = new double[bands * frames];
+        var buffer = new double[n + 2]; // ForwardReal: n real inputs in, n/2 + 1 interleaved (re, im) out
+        var power = new double[bins];
+        var mel = new double[bands];
+        for (int t = 0; t < frames; t++)
+        {
+            int start = t * hop - pad; // the frame's first sample in the unpadded signal; outside it the signal is 0
+            for (int j = 0; j < n; j++)
+            {
+                int i = start + j;
+                buffer[j] = i >= 0 && i < samples.Length ? _window[j] * samples[i] : 0;
+            }
+            buffer[n] = buffer[n + 1] = 0;
+            Fourier.ForwardReal(buffer, n, FourierOptions.NoScaling);
+            for (int k = 0; k < bins; k++)
+                power[k] = buffer[2 * k] * buffer[2 * k] + buffer[2 * k + 1] * buffer[2 * k + 1];
+            Filterbank.Apply(power, mel);
+            for (int m = 0; m < bands; m++)
+                output[m * frames + t] = Math.Log(mel[m] + Settings.LogFloor);
+        }
+        return output;
+    }
+}

@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using System.Globalization;
+using AsdOrleans.Abstractions;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace AsdOrleans.Cli.Benchmarks;
+
+/// <summary>
+/// `--rate`: the scoring part as a plant loads a silo (issue 13). Machines are enrolled, then each is taken past its
+/// start with <see cref="Settings.WarmupClips"/> clips (closed loop, so the paced budget has spent its start-up
+/// tokens and queries about b of the clips), then clips arrive open loop at a fixed rate, spread evenly over the
+/// machines (each machine every machines/rate seconds); after a warm-up at that rate, latency percentiles are taken
+/// from each clip's scheduled send time.
+/// </summary>
+public static partial class ClusterBenchmark
+{
+    private static async Task RunOpenLoopAsync(TextWriter output, Settings settings, IReadOnlyList<EnrollmentClip> enrollmentClips, float[][] stream)
+    {
+        double rate = settings.Rate!.Value;
+        output.WriteLine();
+        output.WriteLine($"open-loop grain scoring: IMachineGrain.ProcessClip at {rate:N0} clips/s spread evenly over the machines, {settings.Strategy}, " +
+                         $"default method (paced budget, b = 0.1), J = 42; {settings.Storage} grain state; each machine warmed with {settings.WarmupClips}–{settings.WarmupClips + 9} clips, " +
+                         $"then {settings.WarmupSeconds:0.#} s at the rate before {settings.Duration:0.#} s measured; latency from each clip's scheduled send time");
+        string folder = Directory.CreateTempSubdirectory("asd-bench-").FullName;
+        Process? redis = null;
+        var siloSettings = new Dictionary<string, string?>();
+        if (settings.Storage == "redis")
+        {
+            (redis, string connection) = await StartRedisAsync(Path.Combine(folder, "redis"));
+            siloSettings["Asd:Redis"] = connection;
+            siloSettings["Asd:ClusterId"] = "bench-" + Guid.NewGuid().ToString("N")[..8];
+        }
+        try
+        {
+            await using var silo = await EmbeddedSilo.StartAsync(siloSettings, Path.Combine(folder, "silo"));
+            var grains = silo.App.Services.GetRequiredService<IGrainFactory>();
+            var enrollment = new EnrollmentRequest(enrollmentClips, SyntheticModelVersion);
+            var machines = new List<IMachineGrain>();
+            output.WriteLine($"{"storage",7} {"machines",8} {"rate/s",7} {"clips",7} {"achieved/s",10} {"p50 ms",8} {"p90 ms",8} {"p99 ms",8} {"p99.9 ms",9} {"max ms",8} " +
+                             $"{"lag p99",8} {"svc p99",8} {"queried",8} {"failed",6} {"disk MB/s",9} {"heap KB/grain",13}");
+            foreach (int target in settings.Machines.Order())
+            {
+                int added = target - machines.Count;
+                var before = MemoryNow();
+                var newcomers = Enumerable.Range(machines.Count, added).Select(i => grains.GetGrain<IMachineGrain>($"bench.machine-{i:D6}")).ToList();
+                await Parallel.ForEachAsync(newcomers.Select((m, i) => (Machine: m, Index: i)), new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (item, _) =>
+                {
+                    var machine = item.Machine;
+                    if (settings.Strategy != "hybrid") await machine.Configure(new MachineSettings { Strategy = settings.Strategy });
+                    await machine.Enroll(enrollment);
+                    // 0–9 clips more than the minimum, so the machines' paced budgets are at different phases (a plant's
+                    // machines did not all start at once) and about b of the measured clips ask for a label.
+                    for (int c = 0; c < settings.WarmupClips + item.Index % 10; c++)
+                        await machine.ProcessClip(new ClipSubmission($"start-{c}", stream[c % stream.Length], SyntheticModelVersion));
+                });
+                machines.AddRange(newcomers);
+                var after = MemoryNow();
+
+                // Evenly spread: clip i goes to machine order[i mod n], so each machine sees one clip every n/rate seconds.
+                var order = machines.ToArray();
+                new Random(target).Shuffle(order);
+                long queried = 0;
+                bool counting = false;
+                Func<long, Task> Call(string prefix) => async i =>
+                {
+                    var verdict = await order[i % order.Length].ProcessClip(new ClipSubmission($"{prefix}-{i}", stream[(int)(i % stream.Length)], SyntheticModelVersion));
+                    if (verdict.LabelRequested && Volatile.Read(ref counting)) Interlocked.Increment(ref queried);
+                };
+                await OpenLoopLoad.RunAsync(rate, TimeSpan.FromSeconds(settings.WarmupSeconds), Call($"w{target}"));
+                long? writtenBefore = BytesWritten(redis);
+                Volatile.Write(ref counting, true);
+                var load = await OpenLoopLoad.RunAsync(rate, TimeSpan.FromSeconds(settings.Duration), Call($"m{target}"));
+                Volatile.Write(ref counting, false);
+                long? written = BytesWritten(redis) - writtenBefore;
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{settings.Storage,7} {target,8} {rate,7:F0} {load.Calls,7} {load.AchievedPerSecond,10:F0} {load.Percentile(0.50),8:F2} {load.Percentile(0.90),8:F2} " +
+                    $"{load.Percentile(0.99),8:F2} {load.Percentile(0.999),9:F2} {load.SortedLatencies[^1],8:F1} {ClosedLoopLoad.Percentile(load.SortedSendLags, 0.99),8:F2} {ClosedLoopLoad.Percentile(load.SortedServiceLatencies, 0.99),8:F2} " +
+                    $"{100.0 * queried / load.Calls,7:F1}% {load.Failed,6} {(written is { } w ? (w / 1e6 / load.Elapsed.TotalSeconds).ToString("F1", CultureInfo.InvariantCulture) : "n/a"),9} " +
+                    $"{(after.Heap - before.Heap) / 1024.0 / added,13:F1}"));
+            }
+            output.WriteLine("(achieved/s: completed clips over the time from the first scheduled send to the last answer; lag p99: how late the generator itself sent " +
+                             "(its timer's resolution, and its share of the cores), already inside the latencies; svc p99: latency from the actual send, the silo's part; disk MB/s: bytes written by " +
+                             (settings.Storage == "redis" ? "redis-server" : "this process") + " while measuring)");
+        }
+        finally
+        {
+            if (redis is not null)
+            {
+                redis.Kill();
+                await redis.WaitForExitAsync();
+                redis.Dispose();
+            }
+            try { Directory.Delete(folder, recursive: true); }
+            catch (IOException) { /* a leftover temporary folder is harmless */ }
+        }
+    }
+
+    /// <summary>A redis-server on a free loopback port with DESIGN's durability (appendonly, fsync always), data in <paramref name="directory"/>.</summary>
+    private static async Task<(Process Process, string Connection)> StartRedisAsync(string directory)
+    {
+        Directory.CreateDirectory(directory);
+        int port = Silo.SiloApp.FreeLoopbackPort();
+        var start = new ProcessStartInfo("redis-server",
+            ["--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--dir", directory, "--appendonly", "yes", "--appendfsync", "always", "--save", ""])
+        { RedirectStandardOutput = true, RedirectStandardError = true };
+        Process process;
+        try
+        {
+            process = Process.Start(start)!;
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new UsageException($"--storage redis needs redis-server on PATH ({e.Message}); run ./asd setup");
+        }
+        for (int i = 0; i < 100; i++)
+        {
+            try
+            {
+                using var client = new System.Net.Sockets.TcpClient();
+                await client.ConnectAsync(System.Net.IPAddress.Loopback, port);
+                break;
+            }
+            catch (System.Net.Sockets.SocketException) { await Task.Delay(50); }
+        }
+        return (process, $"127.0.0.1:{port},abortConnect=false");
+    }
+
+    /// <summary>Bytes written to storage by redis-server when given, else by this process.</summary>
+    private static long? BytesWritten(Process? redis)
+    {
+        if (redis is null) return BytesWritten();
+        try
+        {
+            var line = File.ReadLines($"/proc/{redis.Id}/io").FirstOrDefault(l => l.StartsWith("write_bytes:", StringComparison.Ordinal));
+            return line is null ? null : long.Parse(line["write_bytes:".Length..].Trim(), CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,41 @@
+namespace AsdOrleans.Datasets.Synthesis;
+
+/// <summary>DCASE domain of a clip: the source domain has plenty of training data, the target domain a few clips.</summary>
+public enum SynthDomain { Source, Target }
+
+/// <summary>DCASE split: training clips (all normal) and test clips (half normal, half anomalous per domain).</summary>
+public enum SynthSplit { Train, Test }
+
+/// <summary>The kinds of machine fault the generator can inject.</summary>
+public enum AnomalyKind
+{
+    None,
+    /// <summary>Quasi-periodic clicks at a bearing defect rate (3–5.4 × f_rot), each ringing down at a high resonance.</summary>
+    BearingImpulses,
+    /// <summary>The rotation frequency wobbles and drifts during the clip, smearing every harmonic.</summary>
+    HarmonicDrift,
+    /// <summary>Intermittent bursts of band-limited friction noise, pulsing once per revolution.</summary>
+    RubbingNoise,
+    /// <summary>A stronger 1× component and amplitude modulation of the whole machine sound at the rotation rate.</summary>
+    ImbalanceModulation,
+}
+
+public static class SynthNames
+{
+    public static string Of(SynthDomain domain) => domain == SynthDomain.Source ? "source" : "target";
+    public static string Of(SynthSplit split) => split == SynthSplit.Train ? "train" : "test";
+
+    public static string Of(AnomalyKind kind) => kind switch
+    {
+        AnomalyKind.None => "none",
+        AnomalyKind.BearingImpulses => "bearing-impulses",
+        AnomalyKind.HarmonicDrift => "harmonic-drift",
+        AnomalyKind.RubbingNoise => "rubbing-noise",
+        AnomalyKind.ImbalanceModulation => "imbalance-modulation",
+        _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+    };
+
+    /// <summary>The fault kinds, in the order anomalous clips cycle through them.</summary>
+    public static IReadOnlyList<AnomalyKind> Faults { get; } =
+        [AnomalyKind.BearingImpulses, AnomalyKind.HarmonicDrift, AnomalyKind.RubbingNoise, AnomalyKind.ImbalanceModulation];
+}

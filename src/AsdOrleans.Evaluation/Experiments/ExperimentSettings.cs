@@ -1,0 +1,100 @@
+using System.Globalization;
+using AsdOrleans.Method.Budget;
+using AsdOrleans.Method.Machines;
+using AsdOrleans.Method.Scoring;
+using AsdOrleans.Method.Strategies;
+
+namespace AsdOrleans.Evaluation.Experiments;
+
+/// <summary>One point of a method sweep: the γ, α, w, v, scoring and budget start a run uses.</summary>
+public readonly record struct SweepPoint(double Gamma, double Alpha, int Window, double V,
+    ScoringKind Scoring = ScoringKind.Paper, BudgetManagerKind BudgetStart = BudgetManagerKind.Paper)
+{
+    /// <summary>
+    /// A folder- and id-safe name such as <c>g0.5_a0.01_w200_v0.1_domain_paced</c>; the scoring and budget start are
+    /// named only where they are not the paper's, so the paper method's names are those of earlier versions.
+    /// </summary>
+    public string Label => string.Create(CultureInfo.InvariantCulture, $"g{Gamma:R}_a{Alpha:R}_w{Window}_v{V:R}")
+        + (Scoring == ScoringKind.Paper ? "" : "_" + Scoring.ToName())
+        + (BudgetStart == BudgetManagerKind.Paper ? "" : "_" + BudgetStart.ToName());
+
+    public MachineConfig Apply(MachineConfig method)
+        => method with { Gamma = Gamma, Alpha = Alpha, BudgetWindow = Window, RandomShare = V, Scoring = Scoring, BudgetManager = BudgetStart };
+}
+
+/// <summary>What to run: every machine × strategy × budget × sweep point × trial, with shared method parameters.</summary>
+public sealed record ExperimentSettings
+{
+    public IReadOnlyList<QueryStrategyKind> Strategies { get; init; } =
+        [QueryStrategyKind.None, QueryStrategyKind.Random, QueryStrategyKind.VariableUncertainty, QueryStrategyKind.Hybrid, QueryStrategyKind.Qbc];
+    public IReadOnlyList<double> Budgets { get; init; } = [0, 0.05, 0.1, 0.2];
+    public int Trials { get; init; } = 10;
+    public ulong Seed { get; init; }
+    /// <summary>The method's parameters; Strategy, Budget and Seed are set per run, and the swept ones per point.</summary>
+    public MachineConfig Method { get; init; } = new();
+    /// <summary>Swept values of γ, α, w and v; null means the single value in <see cref="Method"/>.</summary>
+    public IReadOnlyList<double>? Gammas { get; init; }
+    public IReadOnlyList<double>? Alphas { get; init; }
+    public IReadOnlyList<int>? Windows { get; init; }
+    public IReadOnlyList<double>? RandomShares { get; init; }
+    /// <summary>Swept scorings and budget starts; null means the single value in <see cref="Method"/>.</summary>
+    public IReadOnlyList<ScoringKind>? Scorings { get; init; }
+    public IReadOnlyList<BudgetManagerKind>? BudgetStarts { get; init; }
+    public int MaxDegreeOfParallelism { get; init; } = Environment.ProcessorCount;
+
+    public IReadOnlyList<double> GammaValues => Gammas ?? [Method.Gamma];
+    public IReadOnlyList<double> AlphaValues => Alphas ?? [Method.Alpha];
+    public IReadOnlyList<int> WindowValues => Windows ?? [Method.BudgetWindow];
+    public IReadOnlyList<double> RandomShareValues => RandomShares ?? [Method.RandomShare];
+    public IReadOnlyList<ScoringKind> ScoringValues => Scorings ?? [Method.Scoring];
+    public IReadOnlyList<BudgetManagerKind> BudgetStartValues => BudgetStarts ?? [Method.BudgetManager];
+
+    /// <summary>Every combination of the swept values, scoring varying slowest, then γ, α, w, v and the budget start.</summary>
+    public IReadOnlyList<SweepPoint> Points =>
+        (from s in ScoringValues from g in GammaValues from a in AlphaValues from w in WindowValues from v in RandomShareValues from bs in BudgetStartValues
+         select new SweepPoint(g, a, w, v, s, bs)).ToList();
+
+    /// <summary>Names of the parameters that take more than one value.</summary>
+    public IReadOnlyList<string> SweptAxes
+    {
+        get
+        {
+            var axes = new List<string>();
+            if (GammaValues.Count > 1) axes.Add("gamma");
+            if (AlphaValues.Count > 1) axes.Add("alpha");
+            if (WindowValues.Count > 1) axes.Add("window");
+            if (RandomShareValues.Count > 1) axes.Add("v");
+            if (ScoringValues.Count > 1) axes.Add("scoring");
+            if (BudgetStartValues.Count > 1) axes.Add("budget-start");
+            return axes;
+        }
+    }
+
+    public ExperimentSettings Validate()
+    {
+        if (Strategies.Count == 0) throw new ArgumentException("at least one strategy is needed");
+        if (Strategies.Distinct().Count() != Strategies.Count) throw new ArgumentException("a strategy is listed twice");
+        if (Budgets.Count == 0) throw new ArgumentException("at least one budget is needed");
+        foreach (var b in Budgets)
+            if (!(b >= 0 && b <= 1)) throw new ArgumentException($"budget {b} is outside [0, 1]");
+        if (Budgets.Distinct().Count() != Budgets.Count) throw new ArgumentException("a budget is listed twice");
+        if (Trials < 1) throw new ArgumentException($"trials must be at least 1, got {Trials}");
+        if (MaxDegreeOfParallelism < 1) throw new ArgumentException("parallelism must be at least 1");
+        RequireDistinct("gamma", GammaValues);
+        RequireDistinct("alpha", AlphaValues);
+        RequireDistinct("window", WindowValues);
+        RequireDistinct("v", RandomShareValues);
+        RequireDistinct("scoring", ScoringValues);
+        RequireDistinct("budget-start", BudgetStartValues);
+        Method.Validate();
+        foreach (var point in Points)
+            point.Apply(Method).Validate();
+        return this;
+    }
+
+    private static void RequireDistinct<T>(string name, IReadOnlyList<T> values)
+    {
+        if (values.Count == 0) throw new ArgumentException($"at least one {name} value is needed");
+        if (values.Distinct().Count() != values.Count) throw new ArgumentException($"{name}: a value is listed twice");
+    }
+}

@@ -1,0 +1,108 @@
+namespace AsdOrleans.Method.Budget;
+
+/// <summary>
+/// A budget manager in scikit-activeml's sense (skactiveml.stream.budgetmanager): it owns how much of the label
+/// budget b is left, apart from the query strategy, which only says how useful a clip is. <see cref="MaySpend"/>
+/// is pure; <see cref="Commit"/> applies one clip's decision. Every manager also keeps Žliobaitė's spent-budget
+/// estimate b̂ ← ((w−1)·b̂ + λ)/w, which status reports and the printed hybrid reading uses (η &gt; b̂/b).
+/// </summary>
+public abstract class BudgetManager
+{
+    protected BudgetManager(double spentEstimate) => SpentEstimate = spentEstimate;
+
+    public abstract BudgetManagerKind Kind { get; }
+
+    /// <summary>b̂: Žliobaitė's estimate of the share of recent clips that were queried (window w).</summary>
+    public double SpentEstimate { get; protected set; }
+
+    /// <summary>Whether the next clip may be queried under budget <paramref name="budget"/>. Pure.</summary>
+    public abstract bool MaySpend(double budget);
+
+    /// <summary>Applies one clip: <paramref name="queried"/> is whether it was queried.</summary>
+    public virtual void Commit(bool queried, double budget, int window)
+        => SpentEstimate = ((window - 1) * SpentEstimate + (queried ? 1 : 0)) / window;
+
+    public abstract BudgetManager Clone();
+
+    /// <summary>The manager's own section of the machine state (after its kind byte).</summary>
+    internal abstract void Write(BinaryWriter writer);
+
+    /// <summary>A fresh manager for a newly enrolled machine.</summary>
+    public static BudgetManager Create(BudgetManagerKind kind, double budget) => kind switch
+    {
+        BudgetManagerKind.Paper => new EstimatedBudget(0),
+        BudgetManagerKind.Paced => PacedBudget.Start(budget),
+        _ => throw new ArgumentException($"unknown budget manager {(int)kind}"),
+    };
+
+    /// <summary>
+    /// The manager of <paramref name="kind"/> continuing from <paramref name="previous"/>: the same kind carries its
+    /// state over; another kind takes over b̂ (a paced manager starting from it with a fresh token allowance).
+    /// </summary>
+    public static BudgetManager Continue(BudgetManagerKind kind, BudgetManager previous, double budget)
+    {
+        if (previous.Kind == kind) return previous.Clone();
+        return kind switch
+        {
+            BudgetManagerKind.Paper => new EstimatedBudget(previous.SpentEstimate),
+            BudgetManagerKind.Paced => new PacedBudget(previous.SpentEstimate, PacedBudget.InitialTokens(budget)),
+            _ => throw new ArgumentException($"unknown budget manager {(int)kind}"),
+        };
+    }
+
+    internal static BudgetManager Read(BudgetManagerKind kind, double spent, Func<double> readDouble) => kind switch
+    {
+        BudgetManagerKind.Paper => new EstimatedBudget(spent),
+        BudgetManagerKind.Paced => new PacedBudget(spent, readDouble()),
+        _ => throw new InvalidDataException($"machine state has unknown budget manager {(int)kind}"),
+    };
+}
+
+/// <summary>
+/// The paper's budget (docs/design.md §1): Žliobaitė's estimate b̂, started at 0; no query while b̂ ≥ b. Started at 0 it
+/// queries in a burst (22 of the first 30 clips at b = 0.1, w = 200) — kept, as `paper`, for reproduction.
+/// </summary>
+public sealed class EstimatedBudget(double spentEstimate) : BudgetManager(spentEstimate)
+{
+    public override BudgetManagerKind Kind => BudgetManagerKind.Paper;
+    public override bool MaySpend(double budget) => SpentEstimate < budget;
+    public override BudgetManager Clone() => new EstimatedBudget(SpentEstimate);
+    internal override void Write(BinaryWriter writer) { }
+}
+
+/// <summary>
+/// `paced`: a token bucket. Each clip earns b tokens (up to <see cref="Capacity"/>); a query costs one and is allowed
+/// only while a whole token is available. A new machine starts with 2 − b tokens, so after n clips it has queried at
+/// most 2 + b·(n − 1) of them: the realised rate never exceeds b + (2 − b)/n — below b + 0.02 on any stream of 100
+/// clips or more, from its first clip on, however willing the strategy. The second starting token and the capacity
+/// let a strategy whose wishes come in runs (random's Bernoulli draws) spend close to b; they allow at most a burst of
+/// five labels after a long idle spell. b̂ is kept beside it (started at b) for status and the printed hybrid reading.
+/// </summary>
+public sealed class PacedBudget(double spentEstimate, double tokens) : BudgetManager(spentEstimate)
+{
+    /// <summary>Tokens a machine may save (measured: random's mean rate on 200-clip streams at b = 0.2 is 0.169 with 3, 0.181 with 5).</summary>
+    public const double Capacity = 5;
+
+    public double Tokens { get; private set; } = tokens;
+
+    public override BudgetManagerKind Kind => BudgetManagerKind.Paced;
+
+    public static PacedBudget Start(double budget) => new(budget, InitialTokens(budget));
+
+    public static double InitialTokens(double budget) => 2 - budget;
+
+    private double Available(double budget) => Math.Min(Capacity, Tokens + budget);
+
+    // A tiny tolerance: b = 0.1 earns 0.1 per clip in binary floating point, and ten of them must make a whole token.
+    public override bool MaySpend(double budget) => budget > 0 && Available(budget) >= 1 - 1e-9;
+
+    public override void Commit(bool queried, double budget, int window)
+    {
+        base.Commit(queried, budget, window);
+        Tokens = Math.Max(0, Available(budget) - (queried ? 1 : 0));
+    }
+
+    public override BudgetManager Clone() => new PacedBudget(SpentEstimate, Tokens);
+
+    internal override void Write(BinaryWriter writer) => writer.Write(Tokens);
+}

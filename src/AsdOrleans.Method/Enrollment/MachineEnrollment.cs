@@ -1,0 +1,111 @@
+using AsdOrleans.Method.Scoring;
+
+namespace AsdOrleans.Method.Enrollment;
+
+/// <summary>
+/// What enrollment derives from a machine's training clips, independent of the query strategy:
+/// the reference set N, the enrollment scores M, and the normalised training normals (the QBC pool).
+/// Built once and shared read-only; <see cref="Machines.MachineModel.Create"/> copies what it mutates.
+/// </summary>
+public sealed class MachineEnrollment
+{
+    private MachineEnrollment(EmbeddingSet referenceSet, double[] normalScores, EmbeddingSet trainingNormals, string modelVersion,
+        bool[] trainingIsTarget, int sourceReferences, bool sourceClipsAreReferences)
+    {
+        ReferenceSet = referenceSet;
+        NormalScores = normalScores;
+        TrainingNormals = trainingNormals;
+        ModelVersion = modelVersion;
+        TrainingIsTarget = trainingIsTarget;
+        SourceReferences = sourceReferences;
+        _sourceClipsAreReferences = sourceClipsAreReferences;
+    }
+
+    private readonly bool _sourceClipsAreReferences;
+    private readonly Dictionary<ScoringKind, float[]> _scales = [];
+
+    public EmbeddingSet ReferenceSet { get; }
+    /// <summary>M: Eq. 1 scores of the training normals against N.</summary>
+    public IReadOnlyList<double> NormalScores { get; }
+    public EmbeddingSet TrainingNormals { get; }
+    public string ModelVersion { get; }
+    public int Dimension => ReferenceSet.Dimension;
+    /// <summary>Domain of each training clip, in <see cref="TrainingNormals"/> order.</summary>
+    public IReadOnlyList<bool> TrainingIsTarget { get; }
+    /// <summary>N's first rows come from the source domain (k-means centres, or the clips when there are few), the rest are target clips.</summary>
+    public int SourceReferences { get; }
+
+    public static MachineEnrollment Build(IReadOnlyList<EnrollmentClip> clips, int sourceClusters, ulong seed, string modelVersion = "")
+    {
+        var referenceSet = ReferenceSetBuilder.Build(clips, sourceClusters, seed);
+        var trainingNormals = new EmbeddingSet(referenceSet.Dimension, clips.Count);
+        var scores = new double[clips.Count];
+        var normalised = new float[referenceSet.Dimension];
+        for (int i = 0; i < clips.Count; i++)
+        {
+            EmbeddingMath.Normalize(clips[i].Embedding, normalised);
+            trainingNormals.AddNormalized(normalised);
+            scores[i] = AnomalyScore.DistanceToReference(referenceSet, normalised);
+        }
+        int sourceClips = clips.Count(c => !c.IsTargetDomain);
+        return new MachineEnrollment(referenceSet, scores, trainingNormals, modelVersion, clips.Select(c => c.IsTargetDomain).ToArray(),
+            Math.Min(sourceClusters, sourceClips), sourceClips <= sourceClusters);
+    }
+
+    /// <summary>
+    /// The per-reference scales r_j of a scaled scoring (<see cref="ScaledScore"/>), from leave-one-out distances of the
+    /// training clips to N (a clip that is itself a row of N is compared with the other rows): <see cref="ScoringKind.Domain"/>
+    /// gives every row its domain's mean distance; <see cref="ScoringKind.Local"/> gives each row the mean distance of the
+    /// training clips whose nearest row it is (its domain's mean when none is). Empty for unscaled scorings. Cached.
+    /// </summary>
+    public float[] ReferenceScales(ScoringKind scoring)
+    {
+        if (!scoring.UsesScales()) return [];
+        lock (_scales)
+        {
+            if (_scales.TryGetValue(scoring, out var cached)) return cached;
+            var scales = ComputeScales(scoring);
+            _scales[scoring] = scales;
+            return scales;
+        }
+    }
+
+    private float[] ComputeScales(ScoringKind scoring)
+    {
+        int rows = ReferenceSet.Count;
+        var cosines = new float[rows];
+        var sums = new double[rows];
+        var counts = new int[rows];
+        double[] domainSum = new double[2];
+        int[] domainCount = new int[2];
+        int sourceSeen = 0, targetSeen = 0;
+        for (int i = 0; i < TrainingNormals.Count; i++)
+        {
+            bool target = TrainingIsTarget[i];
+            int own = target ? SourceReferences + targetSeen++ : (_sourceClipsAreReferences ? sourceSeen : -1);
+            if (!target) sourceSeen++;
+            ReferenceSet.Cosines(TrainingNormals.Row(i), cosines);
+            int nearest = -1;
+            float best = float.NegativeInfinity;
+            for (int j = 0; j < rows; j++)
+                if (j != own && cosines[j] > best) { best = cosines[j]; nearest = j; }
+            if (nearest < 0) continue; // a single reference: nothing to compare with
+            double distance = Math.Max(0, 1.0 - best);
+            sums[nearest] += distance;
+            counts[nearest]++;
+            domainSum[target ? 1 : 0] += distance;
+            domainCount[target ? 1 : 0]++;
+        }
+        double overall = domainCount[0] + domainCount[1] > 0 ? (domainSum[0] + domainSum[1]) / (domainCount[0] + domainCount[1]) : 1;
+        double Domain(int d) => Floor(domainCount[d] > 0 ? domainSum[d] / domainCount[d] : overall);
+        var result = new float[rows];
+        for (int j = 0; j < rows; j++)
+        {
+            double domain = Domain(j < SourceReferences ? 0 : 1);
+            result[j] = (float)(scoring == ScoringKind.Local && counts[j] > 0 ? Floor(sums[j] / counts[j]) : domain);
+        }
+        return result;
+    }
+
+    private static double Floor(double scale) => Math.Max(scale, 1e-4);
+}

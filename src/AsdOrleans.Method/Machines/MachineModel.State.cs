@@ -1,0 +1,301 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using AsdOrleans.Method.Budget;
+using AsdOrleans.Method.Randomness;
+using AsdOrleans.Method.Scoring;
+using AsdOrleans.Method.Strategies;
+
+namespace AsdOrleans.Method.Machines;
+
+/// <summary>
+/// The machine's compact binary state: everything Algorithm 1 needs to continue exactly where it
+/// stopped (sets, scores, thresholds, b̂, RNG, strategy state, counters). Little-endian, versioned;
+/// a round trip is bit-exact. Derived caches (the QBC committee's subsets) are rebuilt, not stored.
+/// </summary>
+public sealed partial class MachineModel
+{
+    private const uint Magic = 0x4D445341; // "ASDM"
+    /// <summary>2: scoring and budget manager in the configuration; the scales, budget-manager and strategy sections. 1 is still read.</summary>
+    private const ushort UnboundedFormatVersion = 2;
+    /// <summary>3: format 2 plus the caps in the configuration and a bounds section after the scales; written only for bounded machines, so unbounded ones stay byte-identical to format 2.</summary>
+    private const ushort FormatVersion = 3;
+
+    /// <summary>
+    /// The same machine under new parameters: N, A, M, h, counters and the RNG carry over; the budget manager carries its
+    /// state over (or, for another kind, takes over b̂); φ is refitted when the decision quantile changed. QBC needs the
+    /// labelled-normal pool, which only an enrollment under QBC keeps; a scaled scoring needs its enrollment's scales.
+    /// </summary>
+    public MachineModel WithConfig(MachineConfig config)
+    {
+        config.Validate();
+        if (config.Strategy == QueryStrategyKind.Qbc && LabelledNormals is null)
+            throw new ArgumentException("switching to qbc needs the labelled normal embeddings, which this machine did not keep: re-enroll it under qbc");
+        if (config.Scoring != Config.Scoring)
+            throw new ArgumentException($"switching the scoring from {Config.Scoring.ToName()} to {config.Scoring.ToName()} changes every score and threshold: re-enroll the machine under the new scoring");
+        var strategyState = config.Strategy == QueryStrategyKind.Qbc ? StrategyState!.Clone(config) : null;
+        var model = new MachineModel(config, ModelVersion, ReferenceSet.Clone(), AnomalySet.Clone(), _normalScores.ToList(), _scales.ToList(),
+            AsdOrleans.Method.Budget.BudgetManager.Continue(config.BudgetManager, Budget, config.Budget), strategyState)
+        {
+            LabellingThreshold = LabellingThreshold,
+            DecisionThreshold = config.DecisionQuantile == Config.DecisionQuantile
+                ? DecisionThreshold
+                : Enrollment.ScoreQuantiles.GammaFitQuantile(_normalScores, config.DecisionQuantile),
+            ClipsSeen = ClipsSeen,
+            Queries = Queries,
+            NormalLabels = NormalLabels,
+            AnomalousLabels = AnomalousLabels,
+        };
+        model._random = _random;
+        model.CarryBounds(this);
+        return model;
+    }
+
+    public byte[] Serialize()
+    {
+        using var stream = new MemoryStream(EstimateSize());
+        using (var w = new BinaryWriter(stream))
+        {
+            ushort version = Config.IsBounded ? FormatVersion : UnboundedFormatVersion;
+            w.Write(Magic);
+            w.Write(version);
+            WriteConfig(w, Config, version);
+            w.Write(ModelVersion);
+            w.Write(Dimension);
+            WriteSet(w, ReferenceSet);
+            WriteSet(w, AnomalySet);
+            w.Write(_normalScores.Count);
+            w.Write(MemoryMarshal.AsBytes(CollectionsMarshal.AsSpan(_normalScores)));
+            w.Write(LabellingThreshold);
+            w.Write(DecisionThreshold);
+            w.Write(_random.S0); w.Write(_random.S1); w.Write(_random.S2); w.Write(_random.S3);
+            w.Write(ClipsSeen); w.Write(Queries); w.Write(NormalLabels); w.Write(AnomalousLabels);
+            // Scoring section: the per-reference scales (empty for unscaled scorings).
+            w.Write(_scales.Count);
+            w.Write(MemoryMarshal.AsBytes(CollectionsMarshal.AsSpan(_scales)));
+            if (version >= 3)
+            {
+                // Bounds section: row weights of N and A (empty while unbounded), scores offered to M.
+                w.Write(_referenceWeights.Count);
+                w.Write(MemoryMarshal.AsBytes(CollectionsMarshal.AsSpan(_referenceWeights)));
+                w.Write(_anomalyWeights.Count);
+                w.Write(MemoryMarshal.AsBytes(CollectionsMarshal.AsSpan(_anomalyWeights)));
+                w.Write(_scoresSeen);
+            }
+            // Budget-manager section: kind, b̂, then the manager's own fields.
+            w.Write((byte)Budget.Kind);
+            w.Write(Budget.SpentEstimate);
+            Budget.Write(w);
+            // Strategy section: kind, then the strategy's own state if it keeps one.
+            w.Write((byte)Config.Strategy);
+            w.Write(StrategyState is not null);
+            StrategyState?.Write(w);
+        }
+        return stream.ToArray();
+    }
+
+    /// <summary>Restores a machine from <see cref="Serialize"/>'s bytes (this format or format 1).</summary>
+    /// <exception cref="InvalidDataException">Truncated, foreign or inconsistent data.</exception>
+    public static MachineModel Deserialize(ReadOnlySpan<byte> bytes)
+    {
+        try
+        {
+            return Read(new StateReader(bytes));
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"machine state is inconsistent: {e.Message}", e);
+        }
+    }
+
+    private static MachineModel Read(StateReader r)
+    {
+        if (r.UInt32() != Magic)
+            throw new InvalidDataException("not a machine state (bad magic number)");
+        ushort version = r.UInt16();
+        if (version is not (1 or UnboundedFormatVersion or FormatVersion))
+            throw new InvalidDataException($"machine state format {version} is not supported (this build reads 1 to {FormatVersion})");
+        var config = ReadConfig(ref r, version).Validate();
+        string modelVersion = r.String();
+        int dimension = r.Int32();
+        if (dimension <= 0)
+            throw new InvalidDataException($"machine state has dimension {dimension}");
+        var reference = ReadSet(ref r, dimension);
+        var anomalies = ReadSet(ref r, dimension);
+        var scores = new List<double>(r.Doubles(r.Count()).ToArray());
+        double h = r.Double(), phi = r.Double();
+        double spent = version == 1 ? r.Double() : double.NaN; // format 1 kept b̂ here
+        var random = new RandomState(r.UInt64(), r.UInt64(), r.UInt64(), r.UInt64());
+        long seen = r.Int64(), queries = r.Int64(), normalLabels = r.Int64(), anomalousLabels = r.Int64();
+        List<float> scales;
+        BudgetManager budget;
+        StrategyState? strategyState = null;
+        List<float> referenceWeights = [], anomalyWeights = [];
+        long scoresSeen = scores.Count;
+        if (version == 1)
+        {
+            // Format 1: the paper's method (Eq. 1–3, b̂ from 0); QBC's pool and filter in two flagged sections.
+            scales = [];
+            budget = AsdOrleans.Method.Budget.BudgetManager.Read(BudgetManagerKind.Paper, spent, () => 0);
+            EmbeddingSet? pool = r.Bool() ? ReadSet(ref r, dimension) : null;
+            bool hasFilter = r.Bool();
+            if (hasFilter != (config.Strategy == QueryStrategyKind.Qbc) || (pool is not null) != hasFilter)
+                throw new InvalidDataException("machine state's quantile-filter section does not match its strategy");
+            if (hasFilter)
+            {
+                var utilities = r.Doubles(r.Count()).ToArray();
+                strategyState = QbcState.Read(config, pool!, utilities, r.Int64(), r.Int64());
+            }
+        }
+        else
+        {
+            scales = new List<float>(r.Floats(r.Count()).ToArray());
+            if (version >= 3)
+            {
+                referenceWeights = new List<float>(r.Floats(r.Count()).ToArray());
+                anomalyWeights = new List<float>(r.Floats(r.Count()).ToArray());
+                scoresSeen = r.Int64();
+                if (referenceWeights.Count != (config.ReferenceCap > 0 ? reference.Count : 0)
+                    || anomalyWeights.Count != (config.AnomalyCap > 0 ? anomalies.Count : 0)
+                    || scoresSeen < scores.Count || (config.ScoreCap > 0 && scores.Count > config.ScoreCap)
+                    || referenceWeights.Concat(anomalyWeights).Any(v => !(v >= 1 && float.IsFinite(v))))
+                    throw new InvalidDataException("machine state's bounds section does not match its sets");
+            }
+            var kind = (BudgetManagerKind)r.Byte();
+            if (kind != config.BudgetManager)
+                throw new InvalidDataException("machine state's budget section does not match its configuration");
+            spent = r.Double();
+            var reader = r; // the lambda cannot capture a ref struct; read the manager's field here
+            double field = kind == BudgetManagerKind.Paced ? reader.Double() : 0;
+            r = reader;
+            budget = AsdOrleans.Method.Budget.BudgetManager.Read(kind, spent, () => field);
+            if ((QueryStrategyKind)r.Byte() != config.Strategy)
+                throw new InvalidDataException("machine state's strategy section does not match its configuration");
+            bool hasState = r.Bool();
+            if (hasState != (config.Strategy == QueryStrategyKind.Qbc))
+                throw new InvalidDataException("machine state's strategy section does not match its strategy");
+            if (hasState)
+            {
+                var pool = ReadSet(ref r, dimension);
+                var utilities = r.Doubles(r.Count()).ToArray();
+                strategyState = QbcState.Read(config, pool, utilities, r.Int64(), r.Int64());
+            }
+        }
+        if (!r.AtEnd)
+            throw new InvalidDataException("machine state has trailing bytes");
+        if (reference.Count == 0 || seen < 0 || queries < 0 || queries > seen || !double.IsFinite(h) || !double.IsFinite(phi) || !(spent >= 0 && spent <= 1)
+            || budget is PacedBudget { Tokens: < 0 or > PacedBudget.Capacity or double.NaN } || scales.Any(v => !(v > 0 && float.IsFinite(v))))
+            throw new InvalidDataException("machine state has out-of-range values");
+        var model = new MachineModel(config, modelVersion, reference, anomalies, scores, scales, budget, strategyState)
+        {
+            LabellingThreshold = h,
+            DecisionThreshold = phi,
+            ClipsSeen = seen,
+            Queries = queries,
+            NormalLabels = normalLabels,
+            AnomalousLabels = anomalousLabels,
+        };
+        model._random = random;
+        model._referenceWeights = referenceWeights;
+        model._anomalyWeights = anomalyWeights;
+        model._scoresSeen = scoresSeen;
+        return model;
+    }
+
+    private int EstimateSize()
+        => 256 + ModelVersion.Length * 3 + 4 * (ReferenceSet.Values.Length + AnomalySet.Values.Length + (LabelledNormals?.Values.Length ?? 0) + _scales.Count)
+           + 8 * (_normalScores.Count + ((StrategyState as QbcState)?.Filter.Utilities.Count ?? 0));
+
+    private static void WriteConfig(BinaryWriter w, MachineConfig c, ushort version)
+    {
+        w.Write((byte)c.Strategy);
+        w.Write(c.Budget); w.Write(c.Gamma); w.Write(c.Alpha); w.Write(c.BudgetWindow); w.Write(c.RandomShare);
+        w.Write(c.CommitteeSize); w.Write(c.CommitteeSubsetFraction); w.Write(c.UtilityWindow); w.Write(c.ToleranceWindow);
+        w.Write(c.SourceClusters); w.Write(c.LabellingQuantile); w.Write(c.DecisionQuantile); w.Write(c.Seed);
+        w.Write((byte)c.Scoring); w.Write((byte)c.BudgetManager);
+        if (version >= 3) { w.Write(c.ReferenceCap); w.Write(c.AnomalyCap); w.Write(c.ScoreCap); }
+    }
+
+    private static MachineConfig ReadConfig(ref StateReader r, ushort version)
+    {
+        var config = new MachineConfig
+        {
+            Strategy = (QueryStrategyKind)r.Byte(),
+            Budget = r.Double(), Gamma = r.Double(), Alpha = r.Double(), BudgetWindow = r.Int32(), RandomShare = r.Double(),
+            CommitteeSize = r.Int32(), CommitteeSubsetFraction = r.Double(), UtilityWindow = r.Int32(), ToleranceWindow = r.Int32(),
+            SourceClusters = r.Int32(), LabellingQuantile = r.Double(), DecisionQuantile = r.Double(), Seed = r.UInt64(),
+        };
+        // Format 1 machines ran the paper's method; formats 1 and 2 had no caps (N, A, M unbounded).
+        config = version == 1
+            ? config with { Scoring = ScoringKind.Paper, BudgetManager = BudgetManagerKind.Paper }
+            : config with { Scoring = (ScoringKind)r.Byte(), BudgetManager = (BudgetManagerKind)r.Byte() };
+        return version >= 3
+            ? config with { ReferenceCap = r.Int32(), AnomalyCap = r.Int32(), ScoreCap = r.Int32() }
+            : config with { ReferenceCap = 0, AnomalyCap = 0, ScoreCap = 0 };
+    }
+
+    internal static void WriteSet(BinaryWriter w, EmbeddingSet set)
+    {
+        w.Write(set.Count);
+        w.Write(MemoryMarshal.AsBytes(set.Values));
+    }
+
+    private static EmbeddingSet ReadSet(ref StateReader r, int dimension)
+    {
+        int count = r.Count();
+        var values = r.Floats(checked(count * dimension));
+        foreach (var v in values)
+            if (!float.IsFinite(v)) throw new InvalidDataException("machine state holds a non-finite embedding value");
+        return EmbeddingSet.FromValues(dimension, values);
+    }
+
+    /// <summary>Bounds-checked little-endian reader over the state bytes.</summary>
+    private ref struct StateReader(ReadOnlySpan<byte> bytes)
+    {
+        private ReadOnlySpan<byte> _rest = bytes;
+
+        public readonly bool AtEnd => _rest.IsEmpty;
+
+        private ReadOnlySpan<byte> Take(int length)
+        {
+            if (length < 0 || length > _rest.Length)
+                throw new InvalidDataException("machine state is truncated");
+            var slice = _rest[..length];
+            _rest = _rest[length..];
+            return slice;
+        }
+
+        public byte Byte() => Take(1)[0];
+        public bool Bool() => Byte() switch { 0 => false, 1 => true, var b => throw new InvalidDataException($"machine state has flag byte {b}") };
+        public ushort UInt16() => BinaryPrimitives.ReadUInt16LittleEndian(Take(2));
+        public uint UInt32() => BinaryPrimitives.ReadUInt32LittleEndian(Take(4));
+        public int Int32() => BinaryPrimitives.ReadInt32LittleEndian(Take(4));
+        public long Int64() => BinaryPrimitives.ReadInt64LittleEndian(Take(8));
+        public ulong UInt64() => BinaryPrimitives.ReadUInt64LittleEndian(Take(8));
+        public double Double() => BinaryPrimitives.ReadDoubleLittleEndian(Take(8));
+
+        public int Count()
+        {
+            int count = Int32();
+            if (count < 0) throw new InvalidDataException($"machine state has a negative count {count}");
+            return count;
+        }
+
+        public ReadOnlySpan<float> Floats(int count) => MemoryMarshal.Cast<byte, float>(Take(checked(count * 4)));
+        public ReadOnlySpan<double> Doubles(int count) => MemoryMarshal.Cast<byte, double>(Take(checked(count * 8)));
+
+        public string String()
+        {
+            // BinaryWriter.Write(string) prefixes a 7-bit-encoded length.
+            int length = 0, shift = 0;
+            byte b;
+            do
+            {
+                if (shift > 28) throw new InvalidDataException("machine state has a malformed string length");
+                b = Byte();
+                length |= (b & 0x7F) << shift;
+                shift += 7;
+            } while ((b & 0x80) != 0);
+            return System.Text.Encoding.UTF8.GetString(Take(length));
+        }
+    }
+}

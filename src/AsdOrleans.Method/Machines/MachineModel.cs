@@ -1,0 +1,241 @@
+using AsdOrleans.Method.Budget;
+using AsdOrleans.Method.Enrollment;
+using AsdOrleans.Method.Randomness;
+using AsdOrleans.Method.Scoring;
+using AsdOrleans.Method.Strategies;
+
+namespace AsdOrleans.Method.Machines;
+
+/// <summary>A label given by a human (or an oracle) to a queried clip.</summary>
+public enum ClipLabel : byte { Normal = 0, Anomalous = 1 }
+
+/// <summary>What the machine says about one clip.</summary>
+public readonly record struct ClipOutcome(long ClipIndex, double Score, bool Anomalous, bool LabelRequested);
+
+/// <summary>A pure query decision for clip <see cref="ClipIndex"/>; <see cref="MachineModel.Commit"/> applies it.</summary>
+public readonly record struct QueryDecision(long ClipIndex, double Score, StrategyStep Step)
+{
+    public bool Query => Step.Query;
+}
+
+/// <summary>
+/// One monitored machine: the paper's Algorithm 1 state (N, A, M, h, b̂, strategy state, RNG,
+/// counters) and its operations. Plain C#, used identically by the grain, the experiment harness
+/// and the tests. Not thread-safe: one caller at a time (a grain, or one harness run).
+/// </summary>
+public sealed partial class MachineModel
+{
+    private readonly List<double> _normalScores;
+    /// <summary>r_j per row of N for a scaled scoring (<see cref="ScaledScore"/>); empty otherwise.</summary>
+    private readonly List<float> _scales;
+    private RandomState _random;
+    private float[] _cosines = [];
+
+    private MachineModel(MachineConfig config, string modelVersion, EmbeddingSet referenceSet, EmbeddingSet anomalySet,
+        List<double> normalScores, List<float> scales, BudgetManager budget, StrategyState? strategyState)
+    {
+        Config = config;
+        ModelVersion = modelVersion;
+        ReferenceSet = referenceSet;
+        AnomalySet = anomalySet;
+        _normalScores = normalScores;
+        _scales = scales;
+        Budget = budget;
+        StrategyState = strategyState;
+        if (config.Scoring.UsesScales() != (scales.Count > 0) || (scales.Count > 0 && scales.Count != referenceSet.Count))
+            throw new ArgumentException($"the {config.Scoring.ToName()} scoring needs one scale per reference; re-enroll the machine");
+        if (config.Strategy == QueryStrategyKind.Qbc && strategyState is not QbcState)
+            throw new ArgumentException("the qbc strategy needs the labelled normal embeddings; re-enroll the machine");
+    }
+
+    public MachineConfig Config { get; }
+    /// <summary>Version of the encoder model whose embeddings this machine holds.</summary>
+    public string ModelVersion { get; }
+    public int Dimension => ReferenceSet.Dimension;
+
+    /// <summary>N: the reference set of normal embeddings.</summary>
+    public EmbeddingSet ReferenceSet { get; }
+    /// <summary>A: the labelled anomalous embeddings.</summary>
+    public EmbeddingSet AnomalySet { get; }
+    /// <summary>M: scores of the enrollment normals and of every clip labelled normal.</summary>
+    public IReadOnlyList<double> NormalScores => _normalScores;
+    /// <summary>The per-reference scales of a scaled scoring, one per row of N (empty for Eq. 1–3 and margin).</summary>
+    public IReadOnlyList<float> ReferenceScales => _scales;
+    /// <summary>h: the labelling threshold of the variable-uncertainty rule.</summary>
+    public double LabellingThreshold { get; private set; }
+    /// <summary>φ: scores above it raise an alert.</summary>
+    public double DecisionThreshold { get; private set; }
+    /// <summary>The budget manager: how much of b is left (its own state, apart from the strategy's).</summary>
+    public BudgetManager Budget { get; }
+    /// <summary>b̂: Žliobaitė's spent-budget estimate over the window w, as the budget manager keeps it.</summary>
+    public double SpentBudget => Budget.SpentEstimate;
+    /// <summary>The strategy's own state (QBC's pool, committee and filter); null for strategies that keep none.</summary>
+    public StrategyState? StrategyState { get; }
+    public RandomState Random => _random;
+
+    public long ClipsSeen { get; private set; }
+    public long Queries { get; private set; }
+    public long NormalLabels { get; private set; }
+    public long AnomalousLabels { get; private set; }
+    public double RealisedBudget => ClipsSeen == 0 ? 0 : (double)Queries / ClipsSeen;
+
+    /// <summary>QBC only: every labelled normal (enrollment normals + labelled normals), the committee's pool.</summary>
+    public EmbeddingSet? LabelledNormals => (StrategyState as QbcState)?.Pool;
+
+    /// <summary>A fresh machine from an enrollment: h = quantile(M, 0.9), φ from a Gamma fit to M.</summary>
+    public static MachineModel Create(MachineConfig config, MachineEnrollment enrollment)
+    {
+        config.Validate();
+        var scales = enrollment.ReferenceScales(config.Scoring).ToList();
+        var scores = config.Scoring == ScoringKind.Paper
+            ? enrollment.NormalScores.ToList()
+            : EnrollmentScores(config, enrollment, scales);
+        var model = new MachineModel(config, enrollment.ModelVersion, enrollment.ReferenceSet.Clone(),
+            new EmbeddingSet(enrollment.Dimension), scores, scales, AsdOrleans.Method.Budget.BudgetManager.Create(config.BudgetManager, config.Budget),
+            QueryStrategies.For(config.Strategy).CreateState(config, enrollment));
+        model.LabellingThreshold = ScoreQuantiles.EmpiricalQuantile(scores, config.LabellingQuantile);
+        model.DecisionThreshold = ScoreQuantiles.GammaFitQuantile(scores, config.DecisionQuantile);
+        model._random = RandomState.FromSeed(RandomState.DeriveSeed(config.Seed, 0xDEC /* decisions */));
+        model.StartBounds();
+        return model;
+    }
+
+    /// <summary>M under a non-paper scoring: each training normal's score against N (no anomalies yet).</summary>
+    private static List<double> EnrollmentScores(MachineConfig config, MachineEnrollment enrollment, List<float> scales)
+    {
+        var cosines = new float[enrollment.ReferenceSet.Count];
+        var scaleSpan = CollectionsMarshalSpan(scales);
+        var empty = new EmbeddingSet(enrollment.Dimension);
+        var scores = new List<double>(enrollment.TrainingNormals.Count);
+        for (int i = 0; i < enrollment.TrainingNormals.Count; i++)
+            scores.Add(ScaledScore.Score(enrollment.ReferenceSet, scaleSpan, empty, enrollment.TrainingNormals.Row(i), config.Gamma, cosines));
+        return scores;
+    }
+
+    private static ReadOnlySpan<float> CollectionsMarshalSpan(List<float> list) => System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list);
+
+    /// <summary>Enrolls from training clips and creates the machine in one step.</summary>
+    public static MachineModel Enroll(MachineConfig config, IReadOnlyList<EnrollmentClip> clips, string modelVersion = "")
+    {
+        config.Validate();
+        var enrollment = MachineEnrollment.Build(clips, config.SourceClusters, EnrollmentSeed(config), modelVersion);
+        return Create(config, enrollment);
+    }
+
+    /// <summary>The k-means seed of an enrollment under <paramref name="config"/>.</summary>
+    public static ulong EnrollmentSeed(MachineConfig config) => RandomState.DeriveSeed(config.Seed, 0x4B4D /* k-means */);
+
+    /// <summary>The machine's score (Eq. 3 or its configured variant) for a raw (not necessarily normalised) embedding.</summary>
+    public double Score(ReadOnlySpan<float> embedding)
+    {
+        Span<float> normalised = stackalloc float[CheckDimension(embedding)];
+        EmbeddingMath.Normalize(embedding, normalised);
+        return ScoreNormalized(normalised);
+    }
+
+    public double ScoreNormalized(ReadOnlySpan<float> normalizedEmbedding)
+    {
+        if (Config.Scoring == ScoringKind.Paper)
+            return AnomalyScore.Combined(ReferenceSet, AnomalySet, normalizedEmbedding, Config.Gamma);
+        if (_cosines.Length < ReferenceSet.Count)
+            _cosines = new float[Math.Max(ReferenceSet.Count, 2 * _cosines.Length)];
+        return ScaledScore.Score(ReferenceSet, CollectionsMarshalSpan(_scales), AnomalySet, normalizedEmbedding, Config.Gamma, _cosines);
+    }
+
+    /// <summary>
+    /// The query decision for the next clip. Pure: the machine is unchanged until <see cref="Commit"/>. The budget
+    /// manager says whether anything may be spent; the strategy says whether this clip is worth it.
+    /// </summary>
+    public QueryDecision DecideNormalized(ReadOnlySpan<float> normalizedEmbedding, double score)
+    {
+        var context = new StrategyContext
+        {
+            Score = score,
+            LabellingThreshold = LabellingThreshold,
+            BudgetAvailable = Budget.MaySpend(Config.Budget),
+            SpentEstimate = Budget.SpentEstimate,
+            Config = Config,
+            Random = _random,
+            NormalizedEmbedding = normalizedEmbedding,
+            State = StrategyState,
+        };
+        var step = QueryStrategies.For(Config.Strategy).Decide(context);
+        return new QueryDecision(ClipsSeen, score, step);
+    }
+
+    /// <summary>Applies a decision made on the current state: h and RNG, then the strategy's and the budget manager's own commits, then counters.</summary>
+    public void Commit(in QueryDecision decision)
+    {
+        if (decision.ClipIndex != ClipsSeen)
+            throw new InvalidOperationException($"decision was made for clip {decision.ClipIndex} but the machine is at clip {ClipsSeen}");
+        var step = decision.Step;
+        LabellingThreshold = step.LabellingThreshold;
+        _random = step.Random;
+        StrategyState?.Commit(step);
+        Budget.Commit(step.Query, Config.Budget, Config.BudgetWindow);
+        ClipsSeen++;
+        if (step.Query) Queries++;
+    }
+
+    /// <summary>Score, alert and query decision for one clip, committed (Algorithm 1 without the label).</summary>
+    public ClipOutcome Process(ReadOnlySpan<float> embedding)
+    {
+        Span<float> normalised = stackalloc float[CheckDimension(embedding)];
+        EmbeddingMath.Normalize(embedding, normalised);
+        return ProcessNormalized(normalised);
+    }
+
+    public ClipOutcome ProcessNormalized(ReadOnlySpan<float> normalizedEmbedding)
+    {
+        double score = ScoreNormalized(normalizedEmbedding);
+        var decision = DecideNormalized(normalizedEmbedding, score);
+        Commit(decision);
+        return new ClipOutcome(decision.ClipIndex, score, score > DecisionThreshold, decision.Query);
+    }
+
+    /// <summary>
+    /// Algorithm 1's label step: anomalous → A ← A ∪ {e}; normal → N ← N ∪ {e}, M ← M ∪ {s}
+    /// (and the QBC pool grows). <paramref name="score"/> is the clip's score when it was processed.
+    /// </summary>
+    public void ApplyLabel(ReadOnlySpan<float> embedding, double score, ClipLabel label)
+    {
+        Span<float> normalised = stackalloc float[CheckDimension(embedding)];
+        EmbeddingMath.Normalize(embedding, normalised);
+        ApplyLabelNormalized(normalised, score, label);
+    }
+
+    public void ApplyLabelNormalized(ReadOnlySpan<float> normalizedEmbedding, double score, ClipLabel label)
+    {
+        if (!double.IsFinite(score))
+            throw new ArgumentException($"score {score} is not a finite number");
+        switch (label)
+        {
+            case ClipLabel.Anomalous:
+                AddAnomaly(normalizedEmbedding);
+                AnomalousLabels++;
+                break;
+            case ClipLabel.Normal:
+                int nearest = -1;
+                if (_scales.Count > 0)
+                {
+                    // Under a scaled scoring the nearest reference is the one the clip is scored against.
+                    if (_cosines.Length < ReferenceSet.Count) _cosines = new float[Math.Max(ReferenceSet.Count, 2 * _cosines.Length)];
+                    (_, nearest) = ScaledScore.Distance(ReferenceSet, CollectionsMarshalSpan(_scales), normalizedEmbedding, _cosines);
+                }
+                AddReference(normalizedEmbedding, nearest);
+                AddScore(score);
+                NormalLabels++;
+                break;
+            default:
+                throw new ArgumentException($"unknown label {(int)label}");
+        }
+        StrategyState?.OnLabel(normalizedEmbedding, label);
+    }
+
+    private int CheckDimension(ReadOnlySpan<float> embedding)
+    {
+        if (embedding.Length != Dimension)
+            throw new ArgumentException($"embedding has {embedding.Length} dimensions, this machine's model makes {Dimension}");
+        return Dimension;
+    }
+}

@@ -1,0 +1,24 @@
+using AsdOrleans.Method.Enrollment;
+using AsdOrleans.Method.Machines;
+
+namespace AsdOrleans.Method.Strategies;
+
+/// <summary>
+/// `qbc`: utility = disagreement of a committee of reference sets (<see cref="QbcState"/>); the query decision is the
+/// balanced incremental quantile filter, within what the budget manager allows.
+/// </summary>
+public sealed class QueryByCommitteeStrategy : IQueryStrategy
+{
+    public QueryStrategyKind Kind => QueryStrategyKind.Qbc;
+
+    public StrategyStep Decide(in StrategyContext context)
+    {
+        var state = (QbcState)context.State!;
+        double utility = state.Utility(context.NormalizedEmbedding);
+        bool query = context.BudgetAvailable && state.Filter.WouldQuery(utility, context.Config.Budget);
+        return new StrategyStep(query, context.LabellingThreshold, context.Random, utility);
+    }
+
+    public StrategyState CreateState(MachineConfig config, MachineEnrollment enrollment)
+        => QbcState.Create(config, enrollment.TrainingNormals.Clone());
+}

@@ -1,0 +1,22 @@
+namespace AsdOrleans.Method.Strategies;
+
+/// <summary>
+/// `random`: while budget is left, query iff u &lt; b with u ~ U(0,1). (The paper prints "1 − u &gt; b",
+/// which would label 90% of clips at b = 0.1; docs/design.md §1 reads it as a typo.)
+/// </summary>
+public sealed class RandomStrategy : IQueryStrategy
+{
+    public QueryStrategyKind Kind => QueryStrategyKind.Random;
+
+    public StrategyStep Decide(in StrategyContext context)
+    {
+        if (!context.BudgetAvailable)
+            return StrategyStep.Keep(context);
+        var random = context.Random;
+        bool query = RandomBranch(ref random, context.Config.Budget);
+        return new StrategyStep(query, context.LabellingThreshold, random, double.NaN);
+    }
+
+    internal static bool RandomBranch(ref Randomness.RandomState random, double budget)
+        => random.NextDouble() < budget;
+}

@@ -1,0 +1,66 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using AsdOrleans.Cli.Benchmarks;
+using static AsdOrleans.Cli.Tests.CliHarness;
+
+namespace AsdOrleans.Cli.Tests;
+
+/// <summary>Issue 13's benchmark programs at tiny sizes: long streams with capped state, and the open-loop cluster load.</summary>
+public sealed class BenchScaleTests
+{
+    private static double Number(string text) => double.Parse(text.Replace(",", ""), NumberStyles.Float, CultureInfo.InvariantCulture);
+
+    [Fact]
+    public async Task LongStreamsCompareCappedWithUnboundedState()
+    {
+        var (code, output, error) = await Run("bench", "scoring", "--stream-length", "600", "--stream-machines", "1", "--stream-caps", "45,4,60");
+
+        Assert.True(code == 0, $"exit code {code}, stderr: {error}\n{output}");
+        Assert.Matches(@"unbounded\s+[01]\.\d{4}\s+0\.0000", output);
+        Assert.Matches(@"capped N 45, A 4, M 60\s+[01]\.\d{4}\s+[+-]?0\.\d{4}", output);
+        // Checkpoint rows: clips, then bytes and ns per variant; the capped machine ends smaller than the unbounded one.
+        var last = Regex.Matches(output, @"^\s*([\d,]+)\s+([\d,]+)\s+(\d+)\s+([\d,]+)\s+(\d+)\s*$", RegexOptions.Multiline).Last();
+        Assert.Equal("600", last.Groups[1].Value);
+        Assert.True(Number(last.Groups[4].Value) < Number(last.Groups[2].Value), last.Value);
+    }
+
+    [Fact]
+    public async Task OpenLoopClusterReportsLatencyPercentilesAtTheGivenRate()
+    {
+        var (code, output, error) = await Run("bench", "cluster", "--parts", "scoring", "--rate", "200", "--machines", "60", "--duration", "1",
+            "--warmup-seconds", "0.2", "--warmup-clips", "2");
+
+        Assert.True(code == 0, $"exit code {code}, stderr: {error}\n{output}");
+        // storage machines rate clips achieved p50 p90 p99 p99.9 max lag svc queried failed disk heap
+        var row = Regex.Match(output, @"^\s*sqlite\s+60\s+200\s+(\d+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)%\s+(\d+)\s", RegexOptions.Multiline);
+        Assert.True(row.Success, output);
+        Assert.Equal("200", row.Groups[1].Value);
+        Assert.True(Number(row.Groups[2].Value) > 0);
+        Assert.True(Number(row.Groups[3].Value) <= Number(row.Groups[5].Value), "p50 ≤ p99");
+        Assert.Equal("0", row.Groups[11].Value);
+    }
+
+    [Fact]
+    public async Task OpenLoopChargesAStallToEveryClipDueDuringIt()
+    {
+        // The server stalls for the first 300 ms: every clip due then waits, and each is charged from its due time,
+        // where a closed loop would have sent (and charged) only one.
+        var stall = Task.Delay(300);
+        var result = await OpenLoopLoad.RunAsync(100, TimeSpan.FromSeconds(0.5), async _ => await stall);
+
+        Assert.Equal(50, result.Calls);
+        Assert.True(result.SortedLatencies.Count(l => l > 100) >= 15, string.Join(", ", result.SortedLatencies));
+        Assert.True(result.SortedLatencies[^1] >= 250, $"max {result.SortedLatencies[^1]} ms");
+    }
+
+    [Theory]
+    [InlineData("--rate", "0", "error: --rate must be in (0, 1000000] clips/s")]
+    [InlineData("--storage", "mongo", "error: --storage: 'mongo' must be sqlite or redis")]
+    public async Task OpenLoopOptionsAreChecked(string option, string value, string message)
+    {
+        string[] args = option == "--storage" ? ["bench", "cluster", "--rate", "10", option, value] : ["bench", "cluster", option, value];
+        var (code, _, error) = await Run(args);
+        Assert.Equal(CliRunner.BadInput, code);
+        Assert.StartsWith(message, error);
+    }
+}
