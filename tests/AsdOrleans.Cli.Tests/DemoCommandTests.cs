@@ -21,7 +21,7 @@ public sealed class DemoCommandTests : IDisposable
 
         Assert.True(code == 0, $"exit code {code}, stderr: {error}\n{output}");
         Assert.Contains("plant: 3 machine types × 2 machines", output);
-        Assert.Contains("encoder: training a width-2 ResNet18", output);
+        Assert.Contains("encoder: training the spectrum encoder (spectrum branch) with sub-center ArcFace for 1 epochs", output);
         Assert.Contains("enrolled 6 machines and their offline twins from 60 training clips", output);
         Assert.Contains("streamed 144 clips", output);
         Assert.Contains("harmonic mean", output);

@@ -21,14 +21,15 @@ public static class DemoCommand
         var targetTrain = new Option<int>("--target-train") { Description = "target-domain training clips per machine", DefaultValueFactory = _ => d.TargetTrain };
         var test = new Option<int>("--test") { Description = "test clips streamed per machine (a multiple of 4)", DefaultValueFactory = _ => d.Test };
         var seconds = new Option<double>("--seconds") { Description = "clip length in seconds", DefaultValueFactory = _ => d.Seconds };
-        var width = new Option<int>("--width") { Description = "encoder width (the paper: 32)", DefaultValueFactory = _ => d.Width };
+        var recipe = new Option<string>("--recipe") { Description = "encoder recipe (asd train --recipe): spectrum, or resnet-issue3 (the demo before issue 11, with --epochs 10)", DefaultValueFactory = _ => d.Recipe };
+        var width = new Option<int>("--width") { Description = "ResNet width with --recipe resnet-issue3 (the paper: 32)", DefaultValueFactory = _ => d.Width };
         var epochs = new Option<int>("--epochs") { Description = "encoder training epochs", DefaultValueFactory = _ => d.Epochs };
         var strategy = new Option<string>("--strategy") { Description = "query strategy of the active-learning machines", DefaultValueFactory = _ => d.Strategy };
         var budget = new Option<double>("--budget") { Description = "labelling budget b", DefaultValueFactory = _ => d.Budget };
         var seed = new Option<ulong>("--seed") { Description = "seed of the plant, the encoder and the streams", DefaultValueFactory = _ => d.Seed };
         var command = new Command("demo", "run the product on this machine: synthetic plant, small encoder, embedded silo, streaming with an oracle annotator, AUC/pAUC without and with active learning")
         {
-            outDir, keepRunning, machineTypes, perType, train, targetTrain, test, seconds, width, epochs, strategy, budget, seed,
+            outDir, keepRunning, machineTypes, perType, train, targetTrain, test, seconds, recipe, width, epochs, strategy, budget, seed,
         };
         command.SetAction(async (parse, cancellation) =>
         {
@@ -39,7 +40,7 @@ public static class DemoCommand
                 {
                     MachineTypes = parse.GetValue(machineTypes), MachinesPerType = parse.GetValue(perType),
                     SourceTrain = parse.GetValue(train), TargetTrain = parse.GetValue(targetTrain), Test = parse.GetValue(test),
-                    Seconds = parse.GetValue(seconds), Width = parse.GetValue(width), Epochs = parse.GetValue(epochs),
+                    Seconds = parse.GetValue(seconds), Recipe = parse.GetValue(recipe)!, Width = parse.GetValue(width), Epochs = parse.GetValue(epochs),
                     Strategy = parse.GetValue(strategy)!, Budget = parse.GetValue(budget), Seed = parse.GetValue(seed),
                 }.Validate();
             }

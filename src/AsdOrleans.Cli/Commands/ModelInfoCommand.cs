@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using AsdOrleans.Encoder;
+using AsdOrleans.Encoder.Model;
 
 namespace AsdOrleans.Cli.Commands;
 
@@ -28,8 +29,10 @@ public static class ModelInfoCommand
             w.WriteLine($"model        {path}");
             w.WriteLine($"version      {info.VersionId} (format {info.FormatVersion})");
             w.WriteLine($"parameters   {info.ParameterCount:N0}");
-            w.WriteLine($"architecture ResNet {string.Join("-", a.BlocksPerStage)} blocks, widths {string.Join("/", a.BlocksPerStage.Select((_, s) => a.StageChannels(s)))}, strides {string.Join(",", a.StageStrides)}, " +
-                        $"{a.FrequencyBins} bins → {a.FinalFrequencyBins}, mean+std pooling ({a.PooledFeatures:N0} features) → {a.EmbeddingDimension}-d");
+            string resnet = $"ResNet {string.Join("-", a.BlocksPerStage)} blocks, widths {string.Join("/", a.BlocksPerStage.Select((_, s) => a.StageChannels(s)))}, strides {string.Join(",", a.StageStrides)}, " +
+                            $"{a.FrequencyBins} bins → {a.FinalFrequencyBins}, mean+std pooling ({a.PooledFeatures:N0} features) → {a.SpectrogramDimension}-d";
+            string spectrum = $"spectrum branch: mean+std over time of {a.FrequencyBins} bins, 1-D convolutions → {a.SpectrumDimension}-d";
+            w.WriteLine($"architecture {a.Branches switch { EncoderBranches.Spectrum => spectrum, EncoderBranches.Both => resnet + "; " + spectrum, _ => resnet }}");
             w.WriteLine($"front end    {f.SampleRate} Hz, log(|STFT| + {f.LogEpsilon:G}), window {f.WindowLength}, hop {f.Hop}, FFT {f.FftSize} ({f.Bins} bins)");
             w.WriteLine($"classes      {info.Classes.Count}: {string.Join(", ", info.Classes.Take(6))}{(info.Classes.Count > 6 ? ", …" : "")}");
             if (info.Training is { } t)

@@ -15,17 +15,22 @@ public static class TrainCommand
     {
         var data = new Option<string>("--data") { Description = "data set root (DCASE layout: dev_data/raw/<machine>/train, …)", Required = true };
         var output = new Option<string>("--out") { Description = "model file to write", Required = true };
-        var epochs = new Option<int>("--epochs") { Description = "passes over the training clips", DefaultValueFactory = _ => 20 };
-        var batch = new Option<int>("--batch-size") { Description = "clips per step", DefaultValueFactory = _ => 32 };
-        var width = new Option<int>("--width") { Description = "channels of the first stage (the paper: 32)", DefaultValueFactory = _ => 32 };
+        var recipe = new Option<string>("--recipe") { Description = $"named recipe whose settings are the defaults of the options below: {string.Join(", ", TrainingRecipe.All.Select(r => r.Name))} (docs/decisions.md, issue 11)", DefaultValueFactory = _ => TrainingRecipe.Default.Name };
+        var branches = new Option<string?>("--branches") { Description = "spectrogram (ResNet over log-STFT frames), spectrum (the clip's mean/std log spectrum, 1-D convs) or both (half each); default: the recipe's" };
+        var epochs = new Option<int?>("--epochs") { Description = "passes over the training clips (default: the recipe's)" };
+        var batch = new Option<int?>("--batch-size") { Description = "clips per step (default: the recipe's)" };
+        var width = new Option<int?>("--width") { Description = "channels of the ResNet's first stage (the paper: 32; default: the recipe's)" };
         var dim = new Option<int>("--embedding-dim") { Description = "embedding size (the paper: 128)", DefaultValueFactory = _ => 128 };
-        var seconds = new Option<double>("--seconds") { Description = "length of the random training crops", DefaultValueFactory = _ => 2.0 };
-        var lr = new Option<double>("--lr") { Description = "AdamW learning rate", DefaultValueFactory = _ => 1e-3 };
+        var seconds = new Option<double?>("--seconds") { Description = "length of the random training crops (default: the recipe's)" };
+        var lr = new Option<double?>("--lr") { Description = "AdamW (peak) learning rate (default: the recipe's)" };
+        var mixup = new Option<double?>("--mixup") { Description = "share of steps trained on mixed clips, λ uniform (default: the recipe's)" };
+        var targets = new Option<string>("--targets") { Description = "classes: attributes (machine type × section × attributes), machines (type × section), or clips (every training clip its own class)", DefaultValueFactory = _ => "attributes" };
+        var schedule = new Option<string?>("--schedule") { Description = "learning-rate schedule: constant or cosine (default: the recipe's)" };
         var seed = new Option<ulong>("--seed") { Description = "seed of weights, order and crops", DefaultValueFactory = _ => 0UL };
         var device = new Option<string>("--device") { Description = "auto (CUDA if available), cpu, cuda, cuda:N", DefaultValueFactory = _ => "auto" };
-        var command = new Command("train", "train the ResNet18 encoder with sub-center ArcFace over machine type × section × attribute classes; resumes from MODEL.checkpoint")
+        var command = new Command("train", "train the encoder with sub-center ArcFace over machine type × section × attribute classes; resumes from MODEL.checkpoint")
         {
-            data, output, epochs, batch, width, dim, seconds, lr, seed, device,
+            data, output, recipe, branches, epochs, batch, width, dim, seconds, lr, schedule, mixup, targets, seed, device,
         };
         command.SetAction((parse, cancellation) =>
         {
@@ -38,13 +43,20 @@ public static class TrainCommand
             TrainingOptions options;
             try
             {
-                architecture = new EncoderArchitecture { Width = parse.GetValue(width), EmbeddingDimension = parse.GetValue(dim) }.Validate();
+                var r = TrainingRecipe.Named(parse.GetValue(recipe)!);
+                var branchName = parse.GetValue(branches);
+                var chosenBranches = branchName is null ? r.Branches
+                    : Enum.TryParse<EncoderBranches>(branchName, ignoreCase: true, out var parsed) && Enum.IsDefined(parsed) && !int.TryParse(branchName, out _) ? parsed
+                    : throw new ArgumentException($"--branches must be spectrogram, spectrum or both, got '{branchName}'");
+                architecture = new EncoderArchitecture { Width = parse.GetValue(width) ?? r.Width, EmbeddingDimension = parse.GetValue(dim), Branches = chosenBranches }.Validate();
                 options = new TrainingOptions
                 {
-                    Epochs = parse.GetValue(epochs), BatchSize = parse.GetValue(batch), CropSeconds = parse.GetValue(seconds),
-                    LearningRate = parse.GetValue(lr), Seed = parse.GetValue(seed), Device = parse.GetValue(device)!,
+                    Epochs = parse.GetValue(epochs) ?? r.Epochs, BatchSize = parse.GetValue(batch) ?? r.BatchSize, CropSeconds = parse.GetValue(seconds) ?? r.CropSeconds,
+                    LearningRate = parse.GetValue(lr) ?? r.LearningRate, Schedule = parse.GetValue(schedule) ?? r.Schedule, MixupProbability = parse.GetValue(mixup) ?? r.Mixup,
+                    Seed = parse.GetValue(seed), Device = parse.GetValue(device)!,
                     CheckpointPath = modelPath + ".checkpoint",
                 }.Validate();
+                writer.WriteLine($"recipe {r.Name}: {architecture.Branches.ToString().ToLowerInvariant()} branch(es), width {architecture.Width}, {options.Epochs} epochs, batch {options.BatchSize}, {options.CropSeconds:0.##} s crops, lr {options.LearningRate:0.####} {options.Schedule}, mixup {options.MixupProbability:0.##}");
             }
             catch (ArgumentException e)
             {
@@ -54,7 +66,7 @@ public static class TrainCommand
             var watch = Stopwatch.StartNew();
             string root = parse.GetValue(data)!;
             var clips = AudioData.Scan(root, null, c => !c.IsTest);
-            using var model = TrainOn(clips, architecture, options, Path.GetFullPath(root), writer, cancellation);
+            using var model = TrainOn(clips, architecture, options, Path.GetFullPath(root), writer, cancellation, parse.GetValue(targets)!);
             model.Save(modelPath);
             File.Delete(options.CheckpointPath!); // the finished model supersedes it
             writer.WriteLine($"wrote {modelPath}: version {model.VersionId}, {model.Info.ParameterCount:N0} parameters, {watch.Elapsed.TotalSeconds:F0} s on {model.Device}");
@@ -68,15 +80,22 @@ public static class TrainCommand
     /// <paramref name="dataIdentity"/> names the data in the checkpoint's fingerprint, so a resume never mixes data sets.
     /// </summary>
     public static EncoderModel TrainOn(IReadOnlyList<AsdOrleans.Datasets.Dcase.DcaseClip> clips, EncoderArchitecture architecture, TrainingOptions options,
-        string dataIdentity, TextWriter writer, CancellationToken cancellation)
+        string dataIdentity, TextWriter writer, CancellationToken cancellation, string targets = "attributes")
     {
-        var classes = clips.Select(c => c.ClassKey).Distinct().Order(StringComparer.Ordinal).ToList();
+        Func<AsdOrleans.Datasets.Dcase.DcaseClip, string> classOf = targets switch
+        {
+            "attributes" => c => c.ClassKey,
+            "machines" => c => $"{c.MachineType}/section_{c.Section}",
+            "clips" => c => $"{c.ClassKey}/{Path.GetFileName(c.Path)}",
+            _ => throw new UsageException($"--targets must be attributes, machines or clips, got '{targets}'"),
+        };
+        var classes = clips.Select(classOf).Distinct().Order(StringComparer.Ordinal).ToList();
         if (!OneDnnSwitch.TrainingAvoidsOneDnn)
             writer.WriteLine($"warning: {OneDnnSwitch.KeepVariable}=1: training with oneDNN, which gave NaN gradients on AVX-512 CPUs (docs/decisions.md)");
         writer.WriteLine($"{clips.Count} training clips of {clips.Select(c => c.MachineType).Distinct().Count()} machine types, {classes.Count} classes");
         var samples = Terminal.WithProgress(writer, "reading audio", p => AudioData.Load(clips, p));
         var classIndex = classes.Select((c, i) => (c, i)).ToDictionary(x => x.c, x => x.i);
-        var training = clips.Select((c, i) => new TrainingClip(samples[i], classIndex[c.ClassKey])).ToList();
+        var training = clips.Select((c, i) => new TrainingClip(samples[i], classIndex[classOf(c)])).ToList();
         return Terminal.WithProgress(writer, "training", progress =>
             EncoderTrainer.Train(architecture, LogStftSettings.Paper, classes, training, options, dataIdentity,
                 onEpoch: r => writer.WriteLine(r.Resumed

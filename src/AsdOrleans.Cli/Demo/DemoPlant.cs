@@ -74,16 +74,22 @@ public static class DemoPlant
             return modelPath;
         }
         var watch = Stopwatch.StartNew();
-        var architecture = new EncoderArchitecture { Width = settings.Width }.Validate();
+        var recipe = TrainingRecipe.Named(settings.Recipe);
+        var architecture = new EncoderArchitecture { Width = settings.Width, Branches = recipe.Branches }.Validate();
         var options = new TrainingOptions
         {
-            Epochs = settings.Epochs, BatchSize = settings.BatchSize, CropSeconds = settings.CropSeconds, Seed = settings.Seed,
+            Epochs = settings.Epochs, BatchSize = settings.BatchSize, Seed = settings.Seed,
+            // The spectrum branch sees whole clips (its recipe's 8 s crops, clamped to the demo's 2 s clips).
+            CropSeconds = recipe.Branches == EncoderBranches.Spectrum ? recipe.CropSeconds : settings.CropSeconds,
+            LearningRate = recipe.LearningRate, Schedule = recipe.Schedule, MixupProbability = recipe.Mixup,
             // Named by the settings: an interrupted demo resumes its own training, never another configuration's.
             CheckpointPath = Path.Combine(folder, $"model-{RandomState.StableHash(settings.ModelFingerprint):x16}.checkpoint"),
         }.Validate();
         foreach (var stale in Directory.EnumerateFiles(folder, "model-*.checkpoint").Where(f => Path.GetFullPath(f) != Path.GetFullPath(options.CheckpointPath!)))
             File.Delete(stale);
-        writer.WriteLine($"encoder: training a width-{settings.Width} ResNet18 with sub-center ArcFace for {settings.Epochs} epochs…");
+        writer.WriteLine(recipe.Branches == EncoderBranches.Spectrogram
+            ? $"encoder: training a width-{settings.Width} ResNet18 with sub-center ArcFace for {settings.Epochs} epochs…"
+            : $"encoder: training the {recipe.Name} encoder ({recipe.Branches.ToString().ToLowerInvariant()} branch) with sub-center ArcFace for {settings.Epochs} epochs…");
         // The plant's training clips in data-set order (instance by instance, types as scanned), as Prepare found them.
         var clips = machines.OrderBy(m => m.Instance).ThenBy(m => m.MachineType, StringComparer.Ordinal).SelectMany(m => m.TrainingClips).ToList();
         using var model = TrainCommand.TrainOn(clips, architecture, options, settings.ModelFingerprint, writer, cancellation);

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace AsdOrleans.Encoder.Model;
 
 /// <summary>
@@ -14,6 +16,23 @@ public sealed record EncoderArchitecture
     public int[] StageStrides { get; init; } = [1, 2, 2, 2];
     /// <summary>std = sqrt(unbiased variance + this), as wespeaker's pooling.</summary>
     public double PoolingVarianceEpsilon { get; init; } = 1e-7;
+    /// <summary>Spectrogram (the ResNet only, issue 3), Spectrum (the clip's mean/std log spectrum only) or Both
+    /// (each half of the embedding). Not written when Spectrogram, so issue-3 model files keep their version ids.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public EncoderBranches Branches { get; init; } = EncoderBranches.Spectrogram;
+
+    public bool HasSpectrogramBranch => Branches != EncoderBranches.Spectrum;
+    public bool HasSpectrumBranch => Branches != EncoderBranches.Spectrogram;
+
+    /// <summary>Embedding dimensions from the ResNet branch (all, none, or the first half with Both).</summary>
+    public int SpectrogramDimension => Branches switch
+    {
+        EncoderBranches.Spectrogram => EmbeddingDimension,
+        EncoderBranches.Spectrum => 0,
+        _ => EmbeddingDimension / 2,
+    };
+
+    public int SpectrumDimension => EmbeddingDimension - SpectrogramDimension;
 
     public int StageChannels(int stage) => Width << stage;
 
@@ -37,6 +56,8 @@ public sealed record EncoderArchitecture
     {
         if (FrequencyBins < 1) throw new ArgumentException($"frequency bins must be positive, got {FrequencyBins}");
         if (Width < 1) throw new ArgumentException($"width must be positive, got {Width}");
+        if (!Enum.IsDefined(Branches)) throw new ArgumentException($"unknown branches {Branches}");
+        if (Branches == EncoderBranches.Both && EmbeddingDimension < 2) throw new ArgumentException("two branches need an embedding dimension of at least 2");
         if (EmbeddingDimension < 1) throw new ArgumentException($"embedding dimension must be positive, got {EmbeddingDimension}");
         if (BlocksPerStage.Length == 0 || BlocksPerStage.Length != StageStrides.Length)
             throw new ArgumentException("blocks per stage and stage strides must have the same, non-zero length");

@@ -9,6 +9,12 @@ public static class EncoderFlops
 {
     public static double Forward(EncoderArchitecture a, long frames)
     {
+        double spectrum = a.HasSpectrumBranch ? SpectrumBranch.Flops(a.FrequencyBins, a.SpectrumDimension) : 0;
+        return a.HasSpectrogramBranch ? spectrum + Spectrogram(a, frames) : spectrum;
+    }
+
+    private static double Spectrogram(EncoderArchitecture a, long frames)
+    {
         double total = 0;
         long f = a.FrequencyBins, t = frames;
         total += Conv(1, a.Width, 9, f, t);
@@ -26,7 +32,7 @@ public static class EncoderFlops
                 (f, t, inChannels) = (fo, to, outChannels);
             }
         }
-        return total + 2.0 * a.PooledFeatures * a.EmbeddingDimension;
+        return total + 2.0 * a.PooledFeatures * a.SpectrogramDimension;
     }
 
     private static double Conv(int inChannels, int outChannels, int kernelArea, long f, long t)

@@ -18,6 +18,7 @@ namespace AsdOrleans.Encoder.Training;
 public static class EncoderTrainer
 {
     private static readonly byte[] CheckpointMagic = "ASDCKPT1"u8.ToArray();
+    private static readonly Scalar OneScalar = 1.ToScalar(); // explicit alpha, alive for the process (docs/decisions.md, TorchSharp Scalars)
 
     private sealed record CheckpointHeader(int CompletedEpochs, long Step, string Fingerprint, double LastLoss, double LastAccuracy);
 
@@ -47,6 +48,15 @@ public static class EncoderTrainer
         var parameters = namedParameters.Select(p => p.Item2).ToList();
         var optimizer = optim.AdamW(parameters, lr: options.LearningRate, weight_decay: options.WeightDecay);
         using var frontend = new TorchLogStft(frontEnd, device);
+        // A spectrum-only encoder trains from per-block statistics computed once (BlockStatistics): no STFT per step.
+        // Its work comes in small pieces (one clip's STFT, tiny steps): with two OpenMP threads on the busy 2-core machine
+        // an epoch took 26–41 s and the statistics 530 s, against 1.2–3 s and well under a minute with one thread
+        // (docs/decisions.md, issue 11 — the encoder recipe). The limit is undone when training ends.
+        bool spectrumOnly = architecture.Branches == EncoderBranches.Spectrum;
+        using var fewerThreads = spectrumOnly ? new TorchThreadLimit(1) : null;
+        var blockStatistics = spectrumOnly ? BlockStatistics.Compute(clips, frontend, device) : null;
+        int cropBlocks = blockStatistics is null ? 0
+            : Math.Clamp((int)Math.Round((double)cropSamples / frontEnd.Hop / BlockStatistics.BlockFrames), 1, Enumerable.Range(0, clips.Count).Min(blockStatistics.Blocks));
 
         int batchesPerEpoch = clips.Count / options.BatchSize; // the incomplete last batch is dropped (BN needs full batches)
         long totalSteps = (long)batchesPerEpoch * options.Epochs;
@@ -75,24 +85,72 @@ public static class EncoderTrainer
             {
                 cancellation.ThrowIfCancellationRequested();
                 using var scope = NewDisposeScope();
-                var flat = new float[options.BatchSize * cropSamples];
                 var targets = new long[options.BatchSize];
-                for (int k = 0; k < options.BatchSize; k++)
+                Tensor embeddings;
+                bool mixed = options.MixupProbability > 0 && random.NextDouble() < options.MixupProbability;
+                double lambda = mixed ? random.NextDouble() : 1;
+                var partner = mixed ? Shuffle(options.BatchSize, ref random) : null;
+                if (blockStatistics is not null)
                 {
-                    var clip = clips[order[b * options.BatchSize + k]];
-                    int offset = random.NextInt(clip.Samples.Length - cropSamples + 1);
-                    clip.Samples.AsSpan(offset, cropSamples).CopyTo(flat.AsSpan(k * cropSamples));
-                    targets[k] = clip.ClassIndex;
+                    int bins = blockStatistics.Bins;
+                    var means = new float[options.BatchSize * bins];
+                    var stds = new float[options.BatchSize * bins];
+                    for (int k = 0; k < options.BatchSize; k++)
+                    {
+                        int index = order[b * options.BatchSize + k];
+                        int start = random.NextInt(blockStatistics.Blocks(index) - cropBlocks + 1);
+                        blockStatistics.Crop(index, start, cropBlocks, architecture.PoolingVarianceEpsilon, means.AsSpan(k * bins, bins), stds.AsSpan(k * bins, bins));
+                        targets[k] = clips[index].ClassIndex;
+                    }
+                    var mean = tensor(means, [options.BatchSize, bins]).to(device);
+                    var std = tensor(stds, [options.BatchSize, bins]).to(device);
+                    if (partner is not null)
+                    {
+                        var order2 = tensor(partner.Select(i => (long)i).ToArray(), device: device);
+                        using var l = lambda.ToScalar();
+                        using var rest = (1 - lambda).ToScalar();
+                        mean = mean.mul(l).add(mean.index_select(0, order2).mul(rest), OneScalar);
+                        std = std.mul(l).add(std.index_select(0, order2).mul(rest), OneScalar);
+                    }
+                    embeddings = encoder.ForwardStatistics(mean, std);
                 }
-                var waveforms = tensor(flat, [options.BatchSize, cropSamples]).to(device);
+                else
+                {
+                    var flat = new float[options.BatchSize * cropSamples];
+                    for (int k = 0; k < options.BatchSize; k++)
+                    {
+                        var clip = clips[order[b * options.BatchSize + k]];
+                        int offset = random.NextInt(clip.Samples.Length - cropSamples + 1);
+                        clip.Samples.AsSpan(offset, cropSamples).CopyTo(flat.AsSpan(k * cropSamples));
+                        targets[k] = clip.ClassIndex;
+                    }
+                    if (partner is not null)
+                    {
+                        var copy = (float[])flat.Clone();
+                        for (int k = 0; k < options.BatchSize; k++)
+                            for (int i = 0; i < cropSamples; i++)
+                                flat[k * cropSamples + i] = (float)(lambda * copy[k * cropSamples + i] + (1 - lambda) * copy[partner[k] * cropSamples + i]);
+                    }
+                    var waveforms = tensor(flat, [options.BatchSize, cropSamples]).to(device);
+                    var frames = frontend.Compute(waveforms);
+                    using var frameCount = frames.shape[2].ToScalar();
+                    var lengths = full([options.BatchSize], frameCount, dtype: int64, device: device);
+                    embeddings = encoder.forward(frames, lengths);
+                }
                 var labels = tensor(targets, device: device);
-                var frames = frontend.Compute(waveforms);
-                using var frameCount = frames.shape[2].ToScalar();
-                var lengths = full([options.BatchSize], frameCount, dtype: int64, device: device);
                 head.Margin = options.MarginAt(step, totalSteps);
-                var embeddings = encoder.forward(frames, lengths);
+                if (options.Schedule != "constant")
+                    foreach (var group in optimizer.ParamGroups)
+                        group.LearningRate = options.LearningRateAt(step, totalSteps);
                 var logits = head.forward(embeddings, labels);
                 var batchLoss = nn.functional.cross_entropy(logits, labels);
+                if (partner is not null)
+                {
+                    var partnerLabels = tensor(partner.Select(i => targets[i]).ToArray(), device: device);
+                    using var l = lambda.ToScalar();
+                    using var rest = (1 - lambda).ToScalar();
+                    batchLoss = batchLoss.mul(l).add(nn.functional.cross_entropy(head.forward(embeddings, partnerLabels), partnerLabels).mul(rest), OneScalar);
+                }
                 double value = batchLoss.item<float>();
                 if (!double.IsFinite(value))
                     throw NonFiniteValueException.InTraining("loss", epoch, step, $" (loss {value})");

@@ -18,6 +18,13 @@ public sealed record TrainingOptions
     public double FinalMargin { get; init; } = Model.SubCenterArcFace.DefaultMargin;
     public int SubCenters { get; init; } = Model.SubCenterArcFace.DefaultSubCenters;
     public double Scale { get; init; } = Model.SubCenterArcFace.DefaultScale;
+    /// <summary>"constant" (issue 3), or "cosine": the rate decays from <see cref="LearningRate"/> to 0 over all steps
+    /// after a linear warm-up over the first <see cref="WarmupFraction"/> of them.</summary>
+    public string Schedule { get; init; } = "constant";
+    public double WarmupFraction { get; init; } = 0.05;
+    /// <summary>Share of steps trained on mixed clips (mixup, λ uniform in [0, 1]; the loss mixes both clips' classes
+    /// with the same weights). Spectrum-only encoders mix the crops' statistics, the others the waveforms.</summary>
+    public double MixupProbability { get; init; }
     /// <summary>When set, a checkpoint is written there after every epoch, and training resumes from it if present.</summary>
     public string? CheckpointPath { get; init; }
 
@@ -31,8 +38,21 @@ public sealed record TrainingOptions
         if (!(MarginWarmupStart >= 0 && MarginWarmupStart <= MarginWarmupEnd && MarginWarmupEnd <= 1))
             throw new ArgumentException("margin warm-up must satisfy 0 ≤ start ≤ end ≤ 1");
         if (!(FinalMargin >= 0 && FinalMargin < Math.PI / 2)) throw new ArgumentException($"margin must be in [0, π/2), got {FinalMargin}");
+        if (Schedule is not ("constant" or "cosine")) throw new ArgumentException($"learning-rate schedule must be constant or cosine, got {Schedule}");
+        if (!(WarmupFraction >= 0 && WarmupFraction < 1)) throw new ArgumentException($"warm-up fraction must be in [0, 1), got {WarmupFraction}");
+        if (!(MixupProbability >= 0 && MixupProbability <= 1)) throw new ArgumentException($"mixup probability must be in [0, 1], got {MixupProbability}");
         if (SubCenters < 1) throw new ArgumentException($"sub-centres must be at least 1, got {SubCenters}");
         return this;
+    }
+
+    /// <summary>The learning rate at a step under <see cref="Schedule"/>.</summary>
+    public double LearningRateAt(long step, long totalSteps)
+    {
+        if (Schedule == "constant" || totalSteps <= 1) return LearningRate;
+        double progress = (double)step / totalSteps;
+        if (progress < WarmupFraction) return LearningRate * (step + 1) / Math.Max(1.0, WarmupFraction * totalSteps);
+        double t = (progress - WarmupFraction) / (1 - WarmupFraction);
+        return LearningRate * 0.5 * (1 + Math.Cos(Math.PI * t));
     }
 
     /// <summary>The margin at a step: 0, then linear, then <see cref="FinalMargin"/>.</summary>
