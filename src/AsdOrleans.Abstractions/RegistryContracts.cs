@@ -1,8 +1,18 @@
+using Orleans.Concurrency;
+
 namespace AsdOrleans.Abstractions;
 
-/// <summary>The ids of all configured machines, so operators and labellers can list them (key 0).</summary>
+/// <summary>The ids of all configured machines, so operators and labellers can list them (key 0). A machine grain
+/// registers itself when it is configured or enrolled; callers never need to.</summary>
 public interface IMachineRegistryGrain : IGrainWithIntegerKey
 {
+    /// <summary>Lists <paramref name="machineId"/> (idempotent).</summary>
     Task Register(string machineId);
     Task<IReadOnlyList<string>> List();
+
+    /// <summary>Pending label requests of every listed machine, asked in parallel: oldest first (ties by machine id,
+    /// then as each machine orders them), at most <paramref name="limit"/>.</summary>
+    /// <remarks>Interleaves: a machine that is registering itself while this waits on it must not deadlock.</remarks>
+    [AlwaysInterleave]
+    Task<IReadOnlyList<LabelRequest>> GetPendingLabelRequests(int limit);
 }

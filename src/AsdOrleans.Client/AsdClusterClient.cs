@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using AsdOrleans.Abstractions;
+using AsdOrleans.Application;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -84,49 +85,24 @@ public sealed class AsdClusterClient : IAsyncDisposable
 
     private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(1);
 
-    private IMachineGrain Machine(string machineId)
-    {
-        ArgumentException.ThrowIfNullOrWhiteSpace(machineId);
-        return Orleans.GetGrain<IMachineGrain>(machineId);
-    }
-
-    private IMachineRegistryGrain Registry => Orleans.GetGrain<IMachineRegistryGrain>(0);
+    private MachineUseCases UseCases => _useCases ??= new(Orleans);
+    private MachineUseCases? _useCases;
 
     /// <summary>Ids of all configured or enrolled machines.</summary>
-    public Task<IReadOnlyList<string>> ListMachinesAsync() => Registry.List();
+    public Task<IReadOnlyList<string>> ListMachinesAsync() => UseCases.ListMachineIds();
 
     /// <summary>One machine's settings, set sizes, counters and budget.</summary>
-    public Task<MachineStatus> GetStatusAsync(string machineId) => Machine(machineId).GetStatus();
+    public Task<MachineStatus> GetStatusAsync(string machineId) => UseCases.GetStatus(machineId);
 
-    /// <summary>Sets a machine's method settings and lists it in the registry (creating it if new).</summary>
-    public async Task<MachineStatus> ConfigureAsync(string machineId, MachineSettings settings)
-    {
-        ArgumentNullException.ThrowIfNull(settings);
-        var status = await Machine(machineId).Configure(settings);
-        await Registry.Register(machineId);
-        return status;
-    }
+    /// <summary>Sets a machine's method settings (creating it if new); the machine lists itself in the registry.</summary>
+    public Task<MachineStatus> ConfigureAsync(string machineId, MachineSettings settings) => UseCases.Configure(machineId, settings);
 
     /// <summary>Enrolls a machine from embeddings made by the cluster's encoder model version.</summary>
-    public async Task<MachineStatus> EnrollAsync(string machineId, EnrollmentRequest request)
-    {
-        var status = await Machine(machineId).Enroll(request);
-        await Registry.Register(machineId);
-        return status;
-    }
+    public Task<MachineStatus> EnrollAsync(string machineId, EnrollmentRequest request) => UseCases.Enroll(machineId, request);
 
     /// <summary>Enrolls a machine from training WAVs, embedded by the cluster's encoder workers (as the HTTP API's
     /// <c>enrollment/audio</c> does).</summary>
-    public async Task<MachineStatus> EnrollFromAudioAsync(string machineId, IReadOnlyList<TrainingClip> clips)
-    {
-        ArgumentNullException.ThrowIfNull(clips);
-        if (clips.Count == 0)
-            throw new ArgumentException("no training clips");
-        var worker = Orleans.GetGrain<IEncoderWorkerGrain>(0);
-        var embedded = await Task.WhenAll(clips.Select(c => worker.Embed(c.Wav, c.Name)));
-        var request = new EnrollmentRequest(embedded.Select((e, i) => new EnrollmentClip(e.Embedding, clips[i].IsTargetDomain)).ToList(), embedded[0].ModelVersion);
-        return await EnrollAsync(machineId, request);
-    }
+    public Task<MachineStatus> EnrollFromAudioAsync(string machineId, IReadOnlyList<TrainingClip> clips) => UseCases.EnrollFromAudio(machineId, clips);
 
     /// <summary>
     /// Scores one clip: the encoder worker embeds the WAV and hands it to the machine (the HTTP API's ingest path).
@@ -135,27 +111,17 @@ public sealed class AsdClusterClient : IAsyncDisposable
     /// original verdict.
     /// </summary>
     public Task<ClipVerdict> PushClipAsync(string machineId, string clipId, byte[] wav, string? audioReference = null)
-    {
-        ArgumentException.ThrowIfNullOrWhiteSpace(machineId);
-        ArgumentNullException.ThrowIfNull(wav);
-        return Orleans.GetGrain<IEncoderWorkerGrain>(0).Ingest(machineId, clipId, wav, audioReference);
-    }
+        => UseCases.IngestClip(machineId, clipId, wav, audio: null, audioReference);
 
     /// <summary>Pending label requests, oldest first: of one machine, or of every machine in the registry.</summary>
-    public async Task<IReadOnlyList<LabelRequest>> GetPendingLabelRequestsAsync(string? machineId = null, int limit = 100)
-    {
-        if (limit is < 1 or > 10_000)
-            throw new ArgumentException($"limit must be in 1..10000, got {limit}");
-        IReadOnlyList<string> machines = machineId is null ? await ListMachinesAsync() : [machineId];
-        var lists = await Task.WhenAll(machines.Select(id => Machine(id).GetPendingLabelRequests(limit)));
-        return lists.SelectMany(l => l).OrderBy(r => r.RequestedAt).ThenBy(r => r.MachineId, StringComparer.Ordinal).Take(limit).ToList();
-    }
+    public Task<IReadOnlyList<LabelRequest>> GetPendingLabelRequestsAsync(string? machineId = null, int limit = 100)
+        => UseCases.PendingLabelRequests(machineId, limit);
 
     /// <summary>Answers a label request. Submitting the same label again is harmless (<see cref="LabelReceipt.AlreadyApplied"/>);
     /// a clip the machine did not ask about, or a different label for an answered clip, is an <see cref="ArgumentException"/>;
     /// a request that expired unanswered is a <see cref="LabelRequestExpiredException"/>. The clip's stored audio, if the
     /// silo kept any, is removed once labelled.</summary>
-    public Task<LabelReceipt> SubmitLabelAsync(string machineId, string clipId, ClipLabelValue label) => Machine(machineId).SubmitLabel(clipId, label);
+    public Task<LabelReceipt> SubmitLabelAsync(string machineId, string clipId, ClipLabelValue label) => UseCases.SubmitLabel(machineId, clipId, label);
 
     /// <summary>Subscribes to anomaly alerts of every machine, or of <paramref name="machineId"/> only.</summary>
     public Task<MachineEventSubscription<AnomalyAlert>> SubscribeToAlertsAsync(string? machineId = null)
@@ -239,9 +205,3 @@ public sealed class AsdClusterClient : IAsyncDisposable
         }
     }
 }
-
-/// <summary>One training WAV for <see cref="AsdClusterClient.EnrollFromAudioAsync"/>.</summary>
-/// <param name="Wav">The file's bytes.</param>
-/// <param name="IsTargetDomain">Whether the clip comes from the target domain (DCASE: the few target-domain training clips).</param>
-/// <param name="Name">A name for error messages, such as the file name.</param>
-public sealed record TrainingClip(byte[] Wav, bool IsTargetDomain, string Name);

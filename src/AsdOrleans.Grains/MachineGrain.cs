@@ -70,6 +70,7 @@ public sealed class MachineGrain(
         var reconfigured = _model?.WithConfig(config);
         await Persist(s => { s.Settings = settings; if (reconfigured is not null) s.Model = reconfigured.Serialize(); });
         _model = reconfigured ?? _model;
+        await GrainFactory.GetGrain<IMachineRegistryGrain>(0).Register(MachineId); // after the write: listed only once it exists
         return Status();
     }
 
@@ -92,6 +93,7 @@ public sealed class MachineGrain(
         Expiry.RemoveAudio(dropped); // after the write: a crash in between costs orphaned files, never a request without audio
         await Expiry.SyncReminder();
         _model = model;
+        await GrainFactory.GetGrain<IMachineRegistryGrain>(0).Register(MachineId);
         logger.LogInformation("machine {Machine} enrolled from {Clips} clips, model {Version}", MachineId, clips.Count, request.ModelVersion);
         return Status();
     }

@@ -7,7 +7,7 @@ namespace AsdOrleans.Silo;
 /// written only for a clip that passed validation, never over an existing one; once its machine keeps the clip as a
 /// label request, the machine grain is the one that removes it (labelled, expired, re-enrolled, or swept as an orphan).
 /// </summary>
-public sealed class ClipAudioStore(IOptions<SiloOptions> options, ILogger<ClipAudioStore> logger)
+public sealed class ClipAudioStore(IOptions<SiloOptions> options, ILogger<ClipAudioStore> logger) : AsdOrleans.Application.IClipAudio
 {
     private const string TempMarker = ".tmp-";
 

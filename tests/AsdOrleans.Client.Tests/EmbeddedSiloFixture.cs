@@ -1,3 +1,4 @@
+using AsdOrleans.Application;
 using AsdOrleans.Abstractions;
 using AsdOrleans.Audio;
 using AsdOrleans.Datasets.Synthesis;

@@ -13,97 +13,13 @@ using Microsoft.Extensions.DependencyInjection;
 namespace AsdOrleans.Silo.Tests;
 
 /// <summary>A silo with a tiny encoder for the console's endpoints and the browser test; it can be restarted on its data.</summary>
-public sealed class ConsoleFixture : IAsyncLifetime
+public sealed class ConsoleFixture() : LoopbackSilo("asd-console-", modelSeed: 11, Plan, DeviceKey, LabellerKey, OperatorKey,
+    new Dictionary<string, string?> { ["Logging:LogLevel:Default"] = "Warning" })
 {
     public const string DeviceKey = "console-device", LabellerKey = "console-labeller", OperatorKey = "console-operator";
-    private readonly string _dir = Directory.CreateTempSubdirectory("asd-console-").FullName;
-    private string _modelPath = "";
-    public WebApplication App { get; private set; } = null!;
-    public HttpClient Http { get; private set; } = new();
-    public EncoderModel Model { get; private set; } = null!;
     public static readonly SynthPlan Plan = SynthPlan.Create(new SynthSettings { MachineTypes = 1, SourceTrain = 12, TargetTrain = 2, Test = 60, Seconds = 1, Seed = 5 });
 
-    public async ValueTask InitializeAsync()
-    {
-        Model = EncoderModel.Untrained(new EncoderArchitecture { Width = 4, EmbeddingDimension = 16 }, seed: 11, TorchSharp.torch.CPU);
-        _modelPath = Path.Combine(_dir, "tiny.asdm");
-        Model.Save(_modelPath);
-        await Start();
-    }
-
-    private async Task Start()
-    {
-        (App, var address) = await SiloApp.StartOnLoopbackAsync(new Dictionary<string, string?>
-        {
-            ["Asd:DataDirectory"] = Path.Combine(_dir, "data"),
-            ["Asd:ModelPath"] = _modelPath,
-            ["Asd:Device"] = "cpu",
-            ["Asd:ApiKeys:Device:0"] = DeviceKey,
-            ["Asd:ApiKeys:Labeller:0"] = LabellerKey,
-            ["Asd:ApiKeys:Operator:0"] = OperatorKey,
-            ["Logging:LogLevel:Default"] = "Warning",
-        });
-        Http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromMinutes(2) };
-        await App.Services.GetRequiredService<ConsoleEventHub>().Subscribed.WaitAsync(TimeSpan.FromSeconds(60));
-    }
-
-    /// <summary>Stops the silo (grains deactivate and write what they hold) and starts a new one on the same data.</summary>
-    public async Task Restart()
-    {
-        await Stop();
-        await Start();
-    }
-
-    private async Task Stop()
-    {
-        await App.StopAsync();
-        await App.DisposeAsync();
-        Http.Dispose();
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await Stop();
-        Model.Dispose();
-        Directory.Delete(_dir, recursive: true);
-    }
-
-    public async Task<HttpResponseMessage> Send(HttpMethod method, string path, string? key, HttpContent? content = null)
-    {
-        using var request = new HttpRequestMessage(method, path) { Content = content };
-        if (key is not null) request.Headers.Add("X-Api-Key", key);
-        return await Http.SendAsync(request);
-    }
-
-    public async Task Enroll(string machine, MachineSettings settings)
-    {
-        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Put, $"/api/machines/{machine}", OperatorKey, JsonContent.Create(settings))).StatusCode);
-        var train = Plan.Clips.Where(c => c.Split == SynthSplit.Train).ToList();
-        var embeddings = Model.Embed(train.Select(c => ClipSynthesizer.Render(c)).ToList());
-        var request = new EnrollmentRequest(embeddings.Select((e, i) => new EnrollmentClip(e, train[i].Domain == SynthDomain.Target)).ToList(), Model.VersionId);
-        var response = await Send(HttpMethod.Post, $"/api/machines/{machine}/enrollment", OperatorKey, JsonContent.Create(request));
-        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
-    }
-
-    /// <summary>Posts test clip <paramref name="index"/> of the plan as <paramref name="clipId"/>; returns the verdict.</summary>
-    public async Task<JsonElement> Push(string machine, string clipId, int index)
-    {
-        var clip = Plan.Clips.Where(c => c.Split == SynthSplit.Test).ElementAt(index);
-        var content = new ByteArrayContent(WavEncoder.EncodeMono16(ClipSynthesizer.Render(clip), 16_000));
-        content.Headers.ContentType = new MediaTypeHeaderValue("audio/wav");
-        var response = await Send(HttpMethod.Post, $"/api/machines/{machine}/clips?clipId={clipId}", DeviceKey, content);
-        string body = await response.Content.ReadAsStringAsync();
-        Assert.True(response.IsSuccessStatusCode, body);
-        return JsonDocument.Parse(body).RootElement;
-    }
-
-    public async Task<JsonElement> Get(string path, string key = LabellerKey)
-    {
-        var response = await Send(HttpMethod.Get, path, key);
-        string body = await response.Content.ReadAsStringAsync();
-        Assert.True(response.IsSuccessStatusCode, $"{path}: {(int)response.StatusCode} {body}");
-        return JsonDocument.Parse(body).RootElement;
-    }
+    protected override Task Started() => App.Services.GetRequiredService<ConsoleEventHub>().Subscribed.WaitAsync(TimeSpan.FromSeconds(60));
 }
 
 /// <summary>One Server-Sent Event as read by the tests.</summary>

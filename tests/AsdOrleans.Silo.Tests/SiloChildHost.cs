@@ -3,19 +3,17 @@ using System.Text.Json;
 namespace AsdOrleans.Silo.Tests;
 
 /// <summary>
-/// A silo host in a child process: the test executable run with only <see cref="Run"/>, so a test can kill -9 a
-/// silo. A class of its own, without fixtures: a fixture would also run in the child and leak what it starts.
+/// A silo host in a child process: the test executable started by <see cref="ChildTestProcess"/> to run
+/// <see cref="Run"/> instead of the tests, so a test can kill -9 a silo.
 /// </summary>
-public sealed class SiloChildHost
+public static class SiloChildHost
 {
     public const string SettingsVariable = "ASD_SILO_CHILD_SETTINGS";
 
-    /// <summary>Runs only in a child process (explicit, and a no-op without the variable).</summary>
-    [Fact(Explicit = true)]
-    public async Task Run()
+    /// <summary>The child's work: start a silo with the settings in <see cref="SettingsVariable"/>, print READY, wait to be killed.</summary>
+    public static async Task Run()
     {
-        if (Environment.GetEnvironmentVariable(SettingsVariable) is not { } json)
-            return;
+        var json = Environment.GetEnvironmentVariable(SettingsVariable) ?? throw new InvalidOperationException($"{SettingsVariable} is not set");
         var settings = JsonSerializer.Deserialize<Dictionary<string, string?>>(json)!;
         var (app, address) = await SiloApp.StartOnLoopbackAsync(settings);
         var stdout = Console.OpenStandardOutput(); // raw stdout, not the runner's captured Console.Out

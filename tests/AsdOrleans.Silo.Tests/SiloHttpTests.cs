@@ -19,75 +19,13 @@ using Microsoft.Extensions.DependencyInjection;
 namespace AsdOrleans.Silo.Tests;
 
 /// <summary>A real silo host on 127.0.0.1 with a tiny encoder, driven over HTTP.</summary>
-public sealed class SiloFixture : IAsyncLifetime
+public sealed class SiloFixture() : LoopbackSilo("asd-silo-", modelSeed: 7, Plan, DeviceKey, LabellerKey, OperatorKey,
+    new Dictionary<string, string?> { ["Asd:MaxClipBytes"] = (1 << 20).ToString() })
 {
     public const string DeviceKey = "device-key-1", LabellerKey = "labeller-key-1", OperatorKey = "operator-key-1";
-    private readonly string _dir = Directory.CreateTempSubdirectory("asd-silo-").FullName;
-    private WebApplication _app = null!;
-    public HttpClient Http { get; } = new();
-    public EncoderModel Model { get; private set; } = null!;
-    public string DataDirectory => Path.Combine(_dir, "data");
-
-    public async ValueTask InitializeAsync()
-    {
-        var architecture = new EncoderArchitecture { Width = 4, EmbeddingDimension = 16 };
-        Model = EncoderModel.Untrained(architecture, seed: 7, TorchSharp.torch.CPU);
-        string modelPath = Path.Combine(_dir, "tiny.asdm");
-        Model.Save(modelPath);
-        (_app, var address) = await SiloApp.StartOnLoopbackAsync(new Dictionary<string, string?>
-        {
-            ["Asd:DataDirectory"] = DataDirectory,
-            ["Asd:ModelPath"] = modelPath,
-            ["Asd:Device"] = "cpu",
-            ["Asd:MaxClipBytes"] = (1 << 20).ToString(),
-            ["Asd:ApiKeys:Device:0"] = DeviceKey,
-            ["Asd:ApiKeys:Labeller:0"] = LabellerKey,
-            ["Asd:ApiKeys:Operator:0"] = OperatorKey,
-        });
-        Http.BaseAddress = address;
-    }
-
     public static readonly SynthPlan Plan = SynthPlan.Create(new SynthSettings { MachineTypes = 1, SourceTrain = 12, TargetTrain = 2, Test = 8, Seconds = 1, Seed = 3 });
     public static byte[] Wav(ClipSpec c) => WavEncoder.EncodeMono16(ClipSynthesizer.Render(c), 16_000);
     public static byte[] TestWav(int index) => Wav(Plan.Clips.Where(c => c.Split == SynthSplit.Test).ElementAt(index));
-
-    public async Task<HttpResponseMessage> Send(HttpMethod method, string path, string? key, HttpContent? content = null)
-    {
-        using var request = new HttpRequestMessage(method, path) { Content = content };
-        if (key is not null) request.Headers.Add("X-Api-Key", key);
-        // The silo refuses an oversized body unread and closes the connection (RequestGate): a large upload waits for
-        // 100 Continue, as well-behaved clients do, or the refusal races the client's writes (broken pipe).
-        if (content?.Headers.ContentLength > 64 * 1024) request.Headers.ExpectContinue = true;
-        return await Http.SendAsync(request);
-    }
-
-    public static ByteArrayContent WavContent(byte[] wav)
-    {
-        var content = new ByteArrayContent(wav);
-        content.Headers.ContentType = new MediaTypeHeaderValue("audio/wav");
-        return content;
-    }
-
-    /// <summary>Configures <paramref name="machine"/> and enrolls it from the plan's training clips, over HTTP.</summary>
-    public async Task Enroll(string machine, MachineSettings settings)
-    {
-        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Put, $"/api/machines/{machine}", OperatorKey, JsonContent.Create(settings))).StatusCode);
-        var train = Plan.Clips.Where(c => c.Split == SynthSplit.Train).ToList();
-        var embeddings = Model.Embed(train.Select(c => ClipSynthesizer.Render(c)).ToList());
-        var request = new EnrollmentRequest(embeddings.Select((e, i) => new EnrollmentClip(e, train[i].Domain == SynthDomain.Target)).ToList(), Model.VersionId);
-        var response = await Send(HttpMethod.Post, $"/api/machines/{machine}/enrollment", OperatorKey, JsonContent.Create(request));
-        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-        Model.Dispose();
-        Http.Dispose();
-        Directory.Delete(_dir, recursive: true);
-    }
-
 }
 
 public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>

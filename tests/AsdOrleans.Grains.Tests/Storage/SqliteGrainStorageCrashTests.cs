@@ -10,8 +10,8 @@ using Orleans.Storage;
 namespace AsdOrleans.Grains.Tests.Storage;
 
 /// <summary>
-/// kill -9 of a process that is writing: this test starts the test executable again, running only
-/// <see cref="CrashChild"/>, which writes to eight grains' states as fast as it can and prints "ACK grain value"
+/// kill -9 of a process that is writing: this test starts the test executable again as a child process
+/// (<see cref="ChildTestProcess"/>) running <see cref="CrashChild"/>, which writes to eight grains' states as fast as it can and prints "ACK grain value"
 /// after each write returns. The test SIGKILLs it mid-stream, then checks that the file opens and that every
 /// grain's stored value is at least the last one acknowledged.
 /// </summary>
@@ -67,12 +67,10 @@ public sealed class SqliteGrainStorageCrashTests
     }
 
     /// <summary>The writing side of <see cref="Acknowledged_writes_survive_the_writing_process_being_killed"/>; runs
-    /// only in the child process (explicit, and a no-op without the variable).</summary>
-    [Fact(Explicit = true)]
-    public async Task CrashChild()
+    /// in the child process only.</summary>
+    private static async Task CrashChild()
     {
-        if (Environment.GetEnvironmentVariable(ChildDatabaseVariable) is not { } path)
-            return;
+        var path = Environment.GetEnvironmentVariable(ChildDatabaseVariable) ?? throw new InvalidOperationException($"{ChildDatabaseVariable} is not set");
         var provider = NewProvider(path);
         provider.Open();
         var stdout = Console.OpenStandardOutput(); // raw stdout, not the runner's captured Console.Out

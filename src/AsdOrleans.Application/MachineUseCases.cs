@@ -1,0 +1,111 @@
+using AsdOrleans.Abstractions;
+
+namespace AsdOrleans.Application;
+
+/// <summary>
+/// What operators, devices and labellers do with machines, written once: the silo's HTTP handlers and
+/// <c>AsdClusterClient</c> both call this, so their behaviour (checks, order of steps, sort orders) cannot drift apart.
+/// Bad input is an <see cref="ArgumentException"/>, a machine not enrolled yet an <see cref="InvalidOperationException"/>;
+/// both change nothing.
+/// </summary>
+public sealed class MachineUseCases(IGrainFactory grains)
+{
+    /// <summary>The most label requests one listing returns.</summary>
+    public const int MaxLabelRequests = 10_000;
+
+    private IMachineGrain Machine(string machineId)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(machineId);
+        return grains.GetGrain<IMachineGrain>(machineId);
+    }
+
+    private IMachineRegistryGrain Registry => grains.GetGrain<IMachineRegistryGrain>(0);
+
+    /// <summary>Sets a machine's method settings (creating it if new); the machine lists itself in the registry.</summary>
+    public Task<MachineStatus> Configure(string machineId, MachineSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        return Machine(machineId).Configure(settings);
+    }
+
+    /// <summary>Enrolls a machine from embeddings made by the cluster's encoder model version.</summary>
+    public Task<MachineStatus> Enroll(string machineId, EnrollmentRequest request) => Machine(machineId).Enroll(request);
+
+    /// <summary>Enrolls a machine from training WAVs, embedded in parallel by the cluster's encoder workers; the
+    /// machine's model version is theirs.</summary>
+    public async Task<MachineStatus> EnrollFromAudio(string machineId, IReadOnlyList<TrainingClip> clips)
+    {
+        ArgumentNullException.ThrowIfNull(clips);
+        if (clips.Count == 0)
+            throw new ArgumentException("no training clips");
+        var worker = grains.GetGrain<IEncoderWorkerGrain>(0);
+        var embedded = await Task.WhenAll(clips.Select(c => worker.Embed(c.Wav, c.Name)));
+        var request = new EnrollmentRequest(embedded.Select((e, i) => new EnrollmentClip(e.Embedding, clips[i].IsTargetDomain)).ToList(), embedded[0].ModelVersion);
+        return await Enroll(machineId, request);
+    }
+
+    /// <summary>
+    /// Scores one clip. With <paramref name="audio"/> (the silo's HTTP ingest) the WAV is embedded, stored before the
+    /// machine sees it (so a label request never points at missing audio) and deleted again unless the machine asks
+    /// for a label. Without it, the encoder worker embeds the clip and hands it on to the machine in one hop, and
+    /// <paramref name="audioReference"/> travels with any label request. Retrying a recent clip id returns the original
+    /// verdict (<see cref="ClipVerdict.Repeated"/>).
+    /// </summary>
+    public async Task<ClipVerdict> IngestClip(string machineId, string clipId, byte[] wav, IClipAudio? audio = null,
+        string? audioReference = null, CancellationToken cancellation = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(machineId);
+        ArgumentNullException.ThrowIfNull(wav);
+        if (audio is null)
+            return await grains.GetGrain<IEncoderWorkerGrain>(0).Ingest(machineId, clipId, wav, audioReference);
+        // Bad audio is refused here, before anything is stored.
+        var embedded = await grains.GetGrain<IEncoderWorkerGrain>(0).Embed(wav, $"{machineId}/{clipId}");
+        var machine = Machine(machineId);
+        // Audio folders exist for enrolled machines only: a device key cannot make folders for invented ids.
+        if (!audio.HasFolderFor(machineId) && !(await machine.GetStatus()).Enrolled)
+            throw new InvalidOperationException($"machine {machineId} is not enrolled yet: enroll it from training clips first");
+        // Never over the audio of an earlier clip with this id.
+        bool stored = await audio.SaveIfAbsentAsync(machineId, clipId, wav, cancellation);
+        ClipVerdict verdict;
+        try
+        {
+            verdict = await machine.ProcessClip(new ClipSubmission(clipId, embedded.Embedding, embedded.ModelVersion, audio.PathOf(machineId, clipId)));
+        }
+        catch (Exception e) when (stored && e is ArgumentException or InvalidOperationException)
+        {
+            audio.TryDelete(machineId, clipId); // refused: the machine changed nothing, so nothing points at this file
+            throw;
+        }
+        // Other failures leave the file: a timed-out write may have landed after all; if not, the machine's orphan sweep removes it.
+        if (stored && (!verdict.LabelRequested || verdict.Repeated))
+            audio.TryDelete(machineId, clipId); // not asked for, or a retry: the original clip's audio (if any) is the one kept
+        return verdict;
+    }
+
+    /// <summary>Answers a label request; the machine removes the clip's stored audio once the label is stored.</summary>
+    public Task<LabelReceipt> SubmitLabel(string machineId, string clipId, ClipLabelValue label) => Machine(machineId).SubmitLabel(clipId, label);
+
+    /// <summary>Ids of all configured or enrolled machines, in ordinal order.</summary>
+    public Task<IReadOnlyList<string>> ListMachineIds() => Registry.List();
+
+    /// <summary>The status of every listed machine, in id order.</summary>
+    public async Task<MachineStatus[]> ListMachines()
+    {
+        var ids = await Registry.List();
+        return await Task.WhenAll(ids.Select(id => Machine(id).GetStatus()));
+    }
+
+    /// <summary>One machine's settings, set sizes, counters and budget.</summary>
+    public Task<MachineStatus> GetStatus(string machineId) => Machine(machineId).GetStatus();
+
+    /// <summary>Pending label requests, oldest first (ties by machine id): of one machine, or of every machine in the
+    /// registry (which asks them in parallel).</summary>
+    public async Task<IReadOnlyList<LabelRequest>> PendingLabelRequests(string? machineId, int limit)
+    {
+        if (limit is < 1 or > MaxLabelRequests)
+            throw new ArgumentException($"limit must be in 1..{MaxLabelRequests}, got {limit}");
+        return machineId is null
+            ? await Registry.GetPendingLabelRequests(limit)
+            : await Machine(machineId).GetPendingLabelRequests(limit); // one machine's list is already oldest first
+    }
+}
