@@ -13,6 +13,14 @@ namespace AsdOrleans.Silo.Tests;
 /// faults of ours get a 503 with Retry-After; an acknowledged label survives a failed cleanup. docs/robustness.md
 /// lists them.
 /// </summary>
+/// <summary>
+/// Not run in parallel with other classes: D2's figures come from GC.GetTotalAllocatedBytes, which counts every thread of
+/// the test process, and a parallel class's 65 MB once failed its 32 MB bound (fresh-clone CI run, 2026-12-02).
+/// </summary>
+[CollectionDefinition(nameof(SiloRobustnessTests), DisableParallelization = true)]
+public sealed class SiloRobustnessCollection;
+
+[Collection(nameof(SiloRobustnessTests))]
 public sealed class SiloRobustnessTests(SiloFixture silo) : IClassFixture<SiloFixture>
 {
     private string ClipsFolder => Path.Combine(silo.DataDirectory, "clips");
