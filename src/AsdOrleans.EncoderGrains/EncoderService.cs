@@ -31,7 +31,7 @@ public sealed class EncoderService(EncoderServiceOptions options) : IAsyncDispos
         if (string.IsNullOrWhiteSpace(options.ModelPath))
             throw new InvalidOperationException("this silo has no encoder model configured (EncoderServiceOptions.ModelPath)");
         var model = EncoderModel.Load(options.ModelPath, options.Device);
-        model.SetPrecision(options.Precision == "auto" ? CpuVectorFlags.DefaultFor(model.Device) : InferencePrecisions.Parse(options.Precision));
+        model.SetPrecision(InferencePrecisions.Resolve(options.Precision, model.Device));
         var batcher = new EmbeddingBatcher(model, new BatcherOptions { MaxBatchSize = options.MaxBatchSize, MaxDelay = options.MaxDelay });
         return (model, batcher);
     });

@@ -41,9 +41,8 @@ public static class EmbedCommand
             if (kind == Embedders.Model && parse.GetValue(raw))
                 throw new UsageException("--raw goes with --embedder baseline");
             string precisionName = parse.GetValue(precision)!;
-            if (precisionName != "auto")
-                try { InferencePrecisions.Parse(precisionName); }
-                catch (ArgumentException e) { throw new UsageException($"--precision: {e.Message}"); }
+            try { InferencePrecisions.CheckSetting(precisionName); }
+            catch (ArgumentException e) { throw new UsageException($"--precision: {e.Message}"); }
             var clips = AudioData.Scan(parse.GetValue(data)!, parse.GetValue(groundTruth), _ => true);
             var unlabelled = clips.FirstOrDefault(c => c.IsAnomaly is null);
             if (unlabelled is not null)
@@ -76,7 +75,7 @@ public static class EmbedCommand
         InputChecks.ExistingFile("--model", path);
         TorchRuntime.EnsureAvailable();
         var model = EncoderModel.Load(path, device);
-        model.SetPrecision(precision == "auto" ? CpuVectorFlags.DefaultFor(model.Device) : InferencePrecisions.Parse(precision));
+        model.SetPrecision(InferencePrecisions.Resolve(precision, model.Device));
         return model;
     }
 

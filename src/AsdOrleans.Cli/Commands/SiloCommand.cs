@@ -63,9 +63,8 @@ public static class SiloCommand
                 if (string.IsNullOrEmpty(modelPath)) modelPath = null;
                 InputChecks.Device("--device", Effective(device, "Asd:Device")!);
                 string encoderPrecision = Effective(precision, "Asd:EncoderPrecision")!;
-                if (encoderPrecision != "auto")
-                    try { Encoder.Inference.InferencePrecisions.Parse(encoderPrecision); }
-                    catch (ArgumentException e) { throw new UsageException($"--encoder-precision: {e.Message}"); }
+                try { Encoder.Inference.InferencePrecisions.CheckSetting(encoderPrecision); }
+                catch (ArgumentException e) { throw new UsageException($"--encoder-precision: {e.Message}"); }
                 foreach (var (option, key) in new[] { (siloPort, "Asd:SiloPort"), (gatewayPort, "Asd:GatewayPort") })
                     if (!int.TryParse(Effective(option, key), System.Globalization.CultureInfo.InvariantCulture, out int port) || port is < 1 or > 65535)
                         throw new UsageException($"{option.Name}: '{Effective(option, key)}' is not a port in 1..65535");

@@ -26,6 +26,20 @@ public static class InferencePrecisions
         _ => throw new ArgumentOutOfRangeException(nameof(precision)),
     };
 
+    /// <summary>The setting that picks bf16 where the CPU computes it natively, fp32 elsewhere.</summary>
+    public const string Auto = "auto";
+
+    /// <summary>A precision setting as CLI options and silo configuration give it: a precision's name or <see cref="Auto"/>.</summary>
+    public static InferencePrecision Resolve(string setting, TorchSharp.torch.Device device) =>
+        setting == Auto ? CpuVectorFlags.DefaultFor(device) : Parse(setting);
+
+    /// <summary>Throws <see cref="ArgumentException"/> when <paramref name="setting"/> is neither a precision nor <see cref="Auto"/>.</summary>
+    public static void CheckSetting(string setting)
+    {
+        if (setting != Auto)
+            Parse(setting);
+    }
+
     public static InferencePrecision Parse(string text) => text.Trim().ToLowerInvariant() switch
     {
         "fp32" or "float32" => InferencePrecision.Fp32,
