@@ -14,10 +14,13 @@ namespace AsdOrleans.Grains;
 /// clips that ask for nothing is written at most <see cref="FlushInterval"/> later and on deactivation, so a crash
 /// can cost the last few seconds of b̂/h/counter updates, never an acknowledged label or request. Processing is
 /// idempotent per clip id over the last 1,000 clips: a device's retry returns the original verdict.
+/// Clips are written as a small <see cref="MachineJournal"/> beside the full state (the base), which is rewritten only
+/// by enrollment, configuration, labels, expiry and when the journal has grown (<see cref="JournalLimits"/>).
 /// </summary>
 [RequiresSiloRole(SiloRoles.Machines)]
 public sealed class MachineGrain(
     [PersistentState("machine", MachineGrain.StorageName)] IPersistentState<MachineGrainState> state,
+    [PersistentState("journal", MachineGrain.StorageName)] IPersistentState<MachineJournal> journal,
     ILogger<MachineGrain> logger) : Grain, IMachineGrain, IRemindable
 {
     public const string StorageName = "machines";
@@ -25,6 +28,15 @@ public sealed class MachineGrain(
     private const int AnsweredMemory = 10_000;
     private const int RecentClipMemory = 1_000;
     private const int MaxClipIdLength = 128;
+
+    /// <summary>When a journal write becomes a full write instead: verdicts or requests since the base, or a model
+    /// patch larger than a quarter of the model (a journal is rewritten whole, so it must stay small).</summary>
+    public static class JournalLimits
+    {
+        public const int Verdicts = 64;
+        public const int Requests = 16;
+        public const int ModelFraction = 4;
+    }
 
     private MachineModel? _model;
     private bool _dirty;
@@ -34,7 +46,7 @@ public sealed class MachineGrain(
     private MachineEventPublisher? _events;
 
     /// <summary>Label requests expire after a TTL (<see cref="LabelRequestExpiryKeeper"/>).</summary>
-    private LabelRequestExpiryKeeper Expiry => _expiry ??= new(this, ServiceProvider, MachineId, () => state.State, Persist, logger);
+    private LabelRequestExpiryKeeper Expiry => _expiry ??= new(this, ServiceProvider, MachineId, () => state.State, change => Persist(change), logger);
 
     /// <summary>Alerts and label requests go out on Orleans streams (<see cref="MachineEventPublisher"/>).</summary>
     private MachineEventPublisher Events => _events ??= MachineEventPublisher.For(this, logger);
@@ -44,7 +56,7 @@ public sealed class MachineGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         if (state.State.Model is { } bytes)
-            _model = MachineModel.Deserialize(bytes);
+            _model = MachineModel.Deserialize(ReplayJournal(bytes));
         this.RegisterGrainTimer(FlushIfDirty, FlushInterval, FlushInterval);
         await Expiry.ExpireDue();
         await Expiry.SyncReminder();
@@ -68,7 +80,7 @@ public sealed class MachineGrain(
         RequireValidId();
         var config = settings.ToConfig(MachineId);
         var reconfigured = _model?.WithConfig(config);
-        await Persist(s => { s.Settings = settings; if (reconfigured is not null) s.Model = reconfigured.Serialize(); });
+        await Persist(s => s.Settings = settings, reconfigured);
         _model = reconfigured ?? _model;
         await GrainFactory.GetGrain<IMachineRegistryGrain>(0).Register(MachineId); // after the write: listed only once it exists
         return Status();
@@ -85,11 +97,7 @@ public sealed class MachineGrain(
         var clips = request.Clips.Select(c => new CoreEnrollmentClip(c.Embedding ?? throw new ArgumentException("an enrollment clip has no embedding"), c.IsTargetDomain)).ToList();
         var model = MachineModel.Enroll(state.State.Settings.ToConfig(MachineId), clips, request.ModelVersion);
         var dropped = state.State.Pending.Keys.ToList();
-        await Persist(s =>
-        {
-            s.Model = model.Serialize();
-            s.ForgetHistory();
-        });
+        await Persist(s => s.ForgetHistory(), model);
         Expiry.RemoveAudio(dropped); // after the write: a crash in between costs orphaned files, never a request without audio
         await Expiry.SyncReminder();
         _model = model;
@@ -116,6 +124,7 @@ public sealed class MachineGrain(
         var outcome = model.Process(clip.Embedding); // validates the embedding before changing anything
         var verdict = new ClipVerdict(clip.ClipId, outcome.Score, outcome.Anomalous, outcome.LabelRequested, outcome.ClipIndex);
         Remember(verdict);
+        journal.State.NewVerdicts.Add(verdict);
         _dirty = true;
         PendingLabel? request = null;
         if (outcome.LabelRequested)
@@ -125,7 +134,9 @@ public sealed class MachineGrain(
                 ClipId = clip.ClipId, Embedding = (float[])clip.Embedding.Clone(), Score = outcome.Score,
                 RequestedAt = DateTimeOffset.UtcNow, AudioReference = clip.AudioReference,
             };
-            await Persist(s => { s.Pending[clip.ClipId] = request; s.Model = model.Serialize(); });
+            state.State.Pending[clip.ClipId] = request;
+            journal.State.NewPending.Add(request);
+            await WriteChanges(model);
             await Expiry.SyncReminder();
         }
         Events.Publish(MachineId, verdict, model.DecisionThreshold, clip.AudioReference, request); // after persisting; never waits or throws
@@ -158,7 +169,6 @@ public sealed class MachineGrain(
         {
             s.Pending.Remove(clipId);
             BoundedMemory.Remember(s.Answered, s.AnsweredOrder, clipId, label, AnsweredMemory);
-            s.Model = model.Serialize();
         });
         Expiry.RemoveAudio([clipId]); // labelled (over HTTP or through the client library): the stored audio has served
         await Expiry.SyncReminder();
@@ -184,22 +194,77 @@ public sealed class MachineGrain(
     }
 
     /// <summary>
-    /// Applies <paramref name="change"/> and writes the state. If the write fails, this activation is discarded: it
-    /// writes nothing more (not even its deactivation flush) and deactivates, so the next call reloads what storage
-    /// holds (which, after a timed-out write that landed after all, includes the change) instead of running on, or
-    /// later persisting, in-memory changes nobody acknowledged.
+    /// Applies <paramref name="change"/> and writes the full state (a new base: the journal's changes are in it, and
+    /// the journal on storage becomes void by generation). <paramref name="model"/> is the model to store, by default
+    /// the current one. If the write fails, this activation is discarded: it writes nothing more (not even its
+    /// deactivation flush) and deactivates, so the next call reloads what storage holds (which, after a timed-out
+    /// write that landed after all, includes the change) instead of running on, or later persisting, in-memory
+    /// changes nobody acknowledged.
     /// </summary>
-    private async Task Persist(Action<MachineGrainState> change)
+    private async Task Persist(Action<MachineGrainState> change, MachineModel? model = null)
     {
-        if (_discarded)
-            throw new MachineStateUnavailableException($"machine {MachineId} is reloading its state after a failed write; retry");
+        RequireNotDiscarded();
         change(state.State);
-        if (_model is not null && state.State.Model is null)
-            state.State.Model = _model.Serialize();
+        if ((model ?? _model) is { } current)
+            state.State.Model = current.Serialize();
+        state.State.Generation++;
+        await Write(state);
+        journal.State.Clear(state.State.Generation);
+        _dirty = false;
+    }
+
+    /// <summary>
+    /// Writes what changed since the base: the journal (the model as a patch of the base's bytes, the requests and
+    /// verdicts since), or the full state when the journal would be large or the model's length changed.
+    /// </summary>
+    private async Task WriteChanges(MachineModel model)
+    {
+        RequireNotDiscarded();
+        var current = model.Serialize();
+        var entries = journal.State;
+        if (state.State.Model is not { } @base || @base.Length != current.Length
+            || entries.NewVerdicts.Count >= JournalLimits.Verdicts || entries.NewPending.Count >= JournalLimits.Requests)
+        {
+            await Persist(_ => { }, model);
+            return;
+        }
+        var patch = BytePatches.Diff(@base, current);
+        if (patch.Sum(p => p.Bytes.Length) > @base.Length / JournalLimits.ModelFraction)
+        {
+            await Persist(_ => { }, model);
+            return;
+        }
+        entries.Generation = state.State.Generation;
+        entries.ModelLength = current.Length;
+        entries.ModelPatch = patch;
+        await Write(journal);
+        _dirty = false;
+    }
+
+    /// <summary>The model's bytes: the base's, with the journal of the same generation applied; its requests and
+    /// verdicts rejoin the state in memory (the next full write then holds them).</summary>
+    private byte[] ReplayJournal(byte[] @base)
+    {
+        var entries = journal.State;
+        if (entries.Generation != state.State.Generation || entries.IsEmpty)
+        {
+            entries.Clear(state.State.Generation);
+            return @base;
+        }
+        if (entries.ModelPatch.Count > 0 && entries.ModelLength != @base.Length)
+            throw new InvalidDataException($"machine {MachineId}: its journal patches a model of {entries.ModelLength} bytes, but the stored model has {@base.Length}");
+        foreach (var request in entries.NewPending)
+            state.State.Pending[request.ClipId] = request;
+        foreach (var verdict in entries.NewVerdicts)
+            Remember(verdict);
+        return BytePatches.Apply(@base, entries.ModelPatch);
+    }
+
+    private async Task Write<T>(IPersistentState<T> target)
+    {
         try
         {
-            await state.WriteStateAsync();
-            _dirty = false;
+            await target.WriteStateAsync();
         }
         catch (Exception e)
         {
@@ -210,11 +275,17 @@ public sealed class MachineGrain(
         }
     }
 
+    private void RequireNotDiscarded()
+    {
+        if (_discarded)
+            throw new MachineStateUnavailableException($"machine {MachineId} is reloading its state after a failed write; retry");
+    }
+
     private async Task FlushIfDirty(CancellationToken cancellation)
     {
         if (!_dirty || _model is null || _discarded)
             return;
-        await Persist(s => s.Model = _model.Serialize());
+        await WriteChanges(_model);
     }
 
     private MachineModel RequireEnrolled()

@@ -1,0 +1,82 @@
+using AsdOrleans.Abstractions;
+
+namespace AsdOrleans.Grains;
+
+/// <summary>
+/// What a machine changed since its last full write (<see cref="MachineGrainState"/>, the "base"): the model's bytes
+/// as a patch of the base's, the label requests it opened and the verdicts it gave. Written alone for clips, so a
+/// clip costs a write proportional to what it changed, not to the machine's sets (docs/decisions.md, issue 13 —
+/// persistence proportional to what changed). It applies only to the base of the same <see cref="Generation"/>; a
+/// full write starts a new generation, which makes any older journal void without touching it.
+/// </summary>
+[GenerateSerializer]
+public sealed class MachineJournal
+{
+    [Id(0)] public long Generation { get; set; }
+    /// <summary>Length of the model's bytes after <see cref="ModelPatch"/> is applied (= the base's: a length change forces a full write).</summary>
+    [Id(1)] public int ModelLength { get; set; }
+    [Id(2)] public List<BytePatch> ModelPatch { get; set; } = [];
+    /// <summary>Label requests opened since the base, in order.</summary>
+    [Id(3)] public List<PendingLabel> NewPending { get; set; } = [];
+    /// <summary>Verdicts given since the base, in order (the base's recent-verdict memory is extended by them).</summary>
+    [Id(4)] public List<ClipVerdict> NewVerdicts { get; set; } = [];
+
+    public bool IsEmpty => ModelPatch.Count == 0 && NewPending.Count == 0 && NewVerdicts.Count == 0;
+
+    public void Clear(long generation)
+    {
+        Generation = generation;
+        ModelLength = 0;
+        ModelPatch.Clear();
+        NewPending.Clear();
+        NewVerdicts.Clear();
+    }
+}
+
+/// <summary>Bytes that replace the base's at <see cref="Offset"/>.</summary>
+[GenerateSerializer]
+public sealed record BytePatch([property: Id(0)] int Offset, [property: Id(1)] byte[] Bytes);
+
+/// <summary>Byte-range differences between two buffers of the same length.</summary>
+public static class BytePatches
+{
+    /// <summary>Runs closer than this are merged: a patch entry costs about this much overhead.</summary>
+    private const int MergeGap = 16;
+
+    /// <summary>The ranges where <paramref name="current"/> differs from <paramref name="base"/> (same length).</summary>
+    public static List<BytePatch> Diff(ReadOnlySpan<byte> @base, ReadOnlySpan<byte> current)
+    {
+        if (@base.Length != current.Length)
+            throw new ArgumentException($"a patch needs buffers of one length, got {@base.Length} and {current.Length}");
+        var patches = new List<BytePatch>();
+        int i = 0, n = current.Length;
+        while (i < n)
+        {
+            int offset = @base[i..].CommonPrefixLength(current[i..]);
+            if (offset == n - i) break;
+            int start = i + offset, end = start + 1; // [start, end) differs
+            while (end < n)
+            {
+                int same = @base[end..].CommonPrefixLength(current[end..]);
+                if (same >= MergeGap || end + same == n) break;
+                end += same + 1; // bridge a short equal run and the differing byte after it
+            }
+            patches.Add(new BytePatch(start, current[start..end].ToArray()));
+            i = end;
+        }
+        return patches;
+    }
+
+    /// <summary><paramref name="base"/> with <paramref name="patches"/> applied, as a new array.</summary>
+    public static byte[] Apply(ReadOnlySpan<byte> @base, IEnumerable<BytePatch> patches)
+    {
+        var result = @base.ToArray();
+        foreach (var patch in patches)
+        {
+            if (patch.Offset < 0 || patch.Offset + patch.Bytes.Length > result.Length)
+                throw new InvalidDataException($"a model patch at {patch.Offset} (+{patch.Bytes.Length}) lies outside the {result.Length} bytes it patches");
+            patch.Bytes.CopyTo(result, patch.Offset);
+        }
+        return result;
+    }
+}

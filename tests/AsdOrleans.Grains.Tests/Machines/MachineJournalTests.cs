@@ -1,0 +1,130 @@
+using AsdOrleans.Abstractions;
+using AsdOrleans.Evaluation.Experiments;
+using AsdOrleans.Grains.Placement;
+using AsdOrleans.Grains.Tests.Storage;
+using AsdOrleans.Method.Machines;
+using AsdOrleans.Storage.Sqlite;
+using Microsoft.Data.Sqlite;
+using Orleans.TestingHost;
+using CoreEnrollmentClip = AsdOrleans.Method.Enrollment.EnrollmentClip;
+
+namespace AsdOrleans.Grains.Tests.Machines;
+
+/// <summary>Issue 13: a clip writes the machine's journal (what changed), not its whole state; a reload replays it.</summary>
+public sealed class MachineJournalTests : IAsyncLifetime
+{
+    private const string Model = "enc-journal1";
+    private static readonly EmbeddingTable Plant = SyntheticEmbeddings.Generate(new SyntheticEmbeddingSettings { Machines = 1, Seed = 11, SourceTrain = 120 });
+    private static readonly List<EmbeddingRecord> Train = Plant.Records.Where(r => !r.IsTest).ToList();
+    private static readonly List<EmbeddingRecord> Test = Plant.Records.Where(r => r.IsTest).ToList();
+    private readonly TempFolder _folder = new();
+    private InProcessTestCluster _cluster = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        var builder = new InProcessTestClusterBuilder(1);
+        builder.ConfigureSilo((_, silo) =>
+        {
+            silo.AddSqliteGrainStorage(MachineGrain.StorageName, o => o.DatabasePath = _folder.File("grains.db"));
+            silo.AddAsdSiloRoles(SiloRoles.All);
+        });
+        _cluster = builder.Build();
+        await _cluster.DeployAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _cluster.StopAllSilosAsync();
+        await _cluster.DisposeAsync();
+        _folder.Dispose();
+    }
+
+    /// <summary>(writes so far, payload bytes) of one state row of the machine.</summary>
+    private (long Version, long Bytes) Row(string stateName, string machineId)
+    {
+        using var connection = new SqliteConnection($"Data Source={_folder.File("grains.db")};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT version, length(payload) FROM grain_state WHERE state_name = $state AND grain_id LIKE $grain";
+        command.Parameters.AddWithValue("$state", stateName);
+        command.Parameters.AddWithValue("$grain", $"%{machineId}%");
+        using var reader = command.ExecuteReader();
+        return reader.Read() ? (reader.GetInt64(0), reader.IsDBNull(1) ? 0 : reader.GetInt64(1)) : (0, 0);
+    }
+
+    private async Task Deactivate() => await _cluster.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+
+    [Fact]
+    public async Task Clips_write_the_journal_not_the_state_and_a_reload_continues_exactly()
+    {
+        const string id = "journal.m1";
+        var settings = new MachineSettings { Strategy = "hybrid", Budget = 0.1, Seed = 5 };
+        var grain = _cluster.Client.GetGrain<IMachineGrain>(id);
+        await grain.Configure(settings);
+        await grain.Enroll(new EnrollmentRequest(Train.Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model));
+        var core = MachineModel.Enroll(settings.ToConfig(id), Train.Select(r => new CoreEnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model);
+        var afterEnroll = Row("machine", id);
+
+        // Fewer clips than the journal's limits, no labels: the full state is not rewritten, however often it flushes.
+        int clips = 30, requests = 0;
+        for (int i = 0; i < clips; i++)
+        {
+            var verdict = await grain.ProcessClip(new ClipSubmission($"c{i}", Test[i].Embedding, Model));
+            var expected = core.Process(Test[i].Embedding);
+            Assert.Equal(expected.Score, verdict.Score);
+            Assert.Equal(expected.LabelRequested, verdict.LabelRequested);
+            if (verdict.LabelRequested) requests++;
+        }
+        Assert.InRange(requests, 1, MachineGrain.JournalLimits.Requests - 1);
+        await Deactivate(); // flushes
+        var machine = Row("machine", id);
+        var journal = Row("journal", id);
+        Assert.Equal(afterEnroll.Version, machine.Version);
+        Assert.True(journal.Version >= 1 + requests, $"the journal was written {journal.Version} times for {requests} requests and a flush");
+        Assert.True(journal.Bytes * 4 < machine.Bytes, $"journal {journal.Bytes} bytes against the state's {machine.Bytes}");
+
+        // A new activation replays the journal: the same counters, requests and recent verdicts, and the same next decisions.
+        var status = await grain.GetStatus();
+        Assert.Equal(clips, status.ClipsSeen);
+        Assert.Equal(requests, (await grain.GetPendingLabelRequests(100)).Count);
+        var retry = await grain.ProcessClip(new ClipSubmission("c7", Test[7].Embedding, Model));
+        Assert.True(retry.Repeated);
+        Assert.Equal(clips, (await grain.GetStatus()).ClipsSeen);
+        for (int i = clips; i < Test.Count; i++)
+        {
+            var verdict = await grain.ProcessClip(new ClipSubmission($"c{i}", Test[i].Embedding, Model));
+            var expected = core.Process(Test[i].Embedding);
+            Assert.Equal(expected.Score, verdict.Score);
+            Assert.Equal(expected.LabelRequested, verdict.LabelRequested);
+        }
+        // Past the limits the journal folds into a new full state, and a reload still continues where it stopped.
+        Assert.True(Row("machine", id).Version > afterEnroll.Version);
+        await Deactivate();
+        Assert.Equal(core.ClipsSeen, (await grain.GetStatus()).ClipsSeen);
+        var next = core.Process(Test[0].Embedding);
+        Assert.Equal(next.Score, (await grain.ProcessClip(new ClipSubmission("again-0", Test[0].Embedding, Model))).Score);
+    }
+
+    [Fact]
+    public void Byte_patches_reproduce_the_new_buffer_and_refuse_other_lengths()
+    {
+        var random = new Random(4);
+        for (int trial = 0; trial < 200; trial++)
+        {
+            var before = new byte[random.Next(0, 400)];
+            random.NextBytes(before);
+            var after = (byte[])before.Clone();
+            for (int k = random.Next(0, 6); k > 0 && after.Length > 0; k--)
+            {
+                int at = random.Next(after.Length), length = Math.Min(random.Next(1, 40), after.Length - at);
+                random.NextBytes(after.AsSpan(at, length));
+            }
+            var patch = BytePatches.Diff(before, after);
+            Assert.Equal(after, BytePatches.Apply(before, patch));
+            Assert.True(patch.Sum(p => p.Bytes.Length) <= after.Length);
+            if (before.AsSpan().SequenceEqual(after)) Assert.Empty(patch);
+        }
+        Assert.Throws<ArgumentException>(() => BytePatches.Diff(new byte[3], new byte[4]));
+        Assert.Throws<InvalidDataException>(() => BytePatches.Apply(new byte[3], [new BytePatch(2, new byte[2])]));
+    }
+}
