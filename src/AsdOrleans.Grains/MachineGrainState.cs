@@ -33,7 +33,7 @@ public sealed class MachineGrainState
     /// <summary>All requests expired since the last enrollment.</summary>
     [Id(9)] public long ExpiredCount { get; set; }
     /// <summary>Counts full writes; a <see cref="MachineJournal"/> applies only to the base of its generation.</summary>
-    [Id(10)] public long Generation { get; set; }
+    [Id(11)] public long Generation { get; set; }
 
     /// <summary>A new enrollment starts a new history: no pending, answered, recent or expired clips.</summary>
     public void ForgetHistory()
