@@ -79,6 +79,17 @@ public sealed class BaselineSiloTests : IAsyncLifetime
             Assert.True(queried > 0, "the stream should have asked for labels, so that labelled embeddings are checked too");
             status = await operatorHttp.SendAsync(HttpMethod.Get, $"/api/machines/{id}", null, CancellationToken.None);
             Assert.Equal(core.AnomalySet.Count, status.GetProperty("anomalySetSize").GetInt32());
+
+            // The JSON enrollment takes raw features with "standardize": true and gives the same machine.
+            const string fromJson = "baseline.machine-2";
+            var jsonCore = MachineModel.Enroll(settings.ToConfig(fromJson),
+                table.Records.Take(train.Count).Select(r => new CoreEnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Embedders.BaselineVersion);
+            await operatorHttp.SendAsync(HttpMethod.Put, $"/api/machines/{fromJson}", System.Net.Http.Json.JsonContent.Create(new { strategy = "hybrid", budget = 0.25, seed = 5 }), CancellationToken.None);
+            var rawTrain = raw.Records.Take(train.Count).Select(r => new Abstractions.EnrollmentClip(r.Embedding, r.IsTarget)).ToList();
+            await operatorHttp.SendAsync(HttpMethod.Post, $"/api/machines/{fromJson}/enrollment",
+                System.Net.Http.Json.JsonContent.Create(new EnrollmentRequest(rawTrain, Embedders.BaselineVersion, Standardize: true)), CancellationToken.None);
+            var first = await SiloFeed.PushAsync(deviceHttp, fromJson, test[0].Path, null, "lab", CancellationToken.None);
+            Assert.Equal(jsonCore.Process(standardisedTest[0].Embedding).Score, first.Score);
         }
         finally
         {
