@@ -40,8 +40,12 @@ public sealed record MachineSettings
 public sealed record EnrollmentClip([property: Id(0)] float[] Embedding, [property: Id(1)] bool IsTargetDomain);
 
 /// <summary>Enrollment from training clips, all embedded by one encoder model version.</summary>
+/// <param name="Standardize">The embeddings are raw features (the training-free baseline's): the machine fits a
+/// per-dimension mean and standard deviation on these clips, enrolls the standardised clips, and standardises every
+/// later clip the same way before scoring. False (the default) for a trained encoder's embeddings.</param>
 [GenerateSerializer, Immutable]
-public sealed record EnrollmentRequest([property: Id(0)] IReadOnlyList<EnrollmentClip> Clips, [property: Id(1)] string ModelVersion);
+public sealed record EnrollmentRequest([property: Id(0)] IReadOnlyList<EnrollmentClip> Clips, [property: Id(1)] string ModelVersion,
+    [property: Id(2)] bool Standardize = false);
 
 /// <summary>One incoming clip, already embedded.</summary>
 /// <param name="ClipId">Unique per machine; used to answer the label request later.</param>

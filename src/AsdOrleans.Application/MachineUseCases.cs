@@ -32,7 +32,7 @@ public sealed class MachineUseCases(IGrainFactory grains)
     public Task<MachineStatus> Enroll(string machineId, EnrollmentRequest request) => Machine(machineId).Enroll(request);
 
     /// <summary>Enrolls a machine from training WAVs, embedded in parallel by the cluster's encoder workers; the
-    /// machine's model version is theirs.</summary>
+    /// machine's model version is theirs, and so is whether it standardises (the baseline embedder's raw features).</summary>
     public async Task<MachineStatus> EnrollFromAudio(string machineId, IReadOnlyList<TrainingClip> clips)
     {
         ArgumentNullException.ThrowIfNull(clips);
@@ -40,7 +40,10 @@ public sealed class MachineUseCases(IGrainFactory grains)
             throw new ArgumentException("no training clips");
         var worker = grains.GetGrain<IEncoderWorkerGrain>(0);
         var embedded = await Task.WhenAll(clips.Select(c => worker.Embed(c.Wav, c.Name)));
-        var request = new EnrollmentRequest(embedded.Select((e, i) => new EnrollmentClip(e.Embedding, clips[i].IsTargetDomain)).ToList(), embedded[0].ModelVersion);
+        if (embedded.FirstOrDefault(e => e.ModelVersion != embedded[0].ModelVersion || e.Standardize != embedded[0].Standardize) is { } other)
+            throw new InvalidOperationException($"the cluster's encoder workers embed with different models ({embedded[0].ModelVersion}, {other.ModelVersion}); enroll when they agree");
+        var request = new EnrollmentRequest(embedded.Select((e, i) => new EnrollmentClip(e.Embedding, clips[i].IsTargetDomain)).ToList(),
+            embedded[0].ModelVersion, embedded[0].Standardize);
         return await Enroll(machineId, request);
     }
 

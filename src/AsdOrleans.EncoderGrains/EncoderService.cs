@@ -1,4 +1,5 @@
 using AsdOrleans.Audio;
+using AsdOrleans.Audio.Features;
 using AsdOrleans.Encoder;
 using AsdOrleans.Encoder.Inference;
 using Microsoft.Extensions.DependencyInjection;
@@ -8,6 +9,11 @@ namespace AsdOrleans.EncoderGrains;
 /// <summary>Where the silo finds its encoder and how it batches.</summary>
 public sealed record EncoderServiceOptions
 {
+    /// <summary>The trained model (<see cref="ModelEmbedder"/>), or the training-free baseline (<see cref="BaselineEmbedder"/>).</summary>
+    public const string ModelEmbedder = "model", BaselineEmbedder = "baseline";
+
+    /// <summary><see cref="ModelEmbedder"/> (the default) or <see cref="BaselineEmbedder"/>: log-mel statistics, no model file.</summary>
+    public string Embedder { get; set; } = ModelEmbedder;
     public string ModelPath { get; set; } = "";
     public string Device { get; set; } = "auto";
     /// <summary>
@@ -22,10 +28,18 @@ public sealed record EncoderServiceOptions
 
 /// <summary>
 /// The silo's one encoder: the model, loaded lazily on first use (silos without the encoder role never load
-/// Torch), and the batching engine every worker activation shares.
+/// Torch), and the batching engine every worker activation shares. With the baseline embedder no model is loaded: each
+/// clip's log-mel statistics are computed on the thread pool (per clip, nothing to batch), and machines standardise them.
 /// </summary>
 public sealed class EncoderService(EncoderServiceOptions options) : IAsyncDisposable
 {
+    private readonly SpectralStatisticsEmbedder? _baseline = options.Embedder switch
+    {
+        EncoderServiceOptions.ModelEmbedder => null,
+        EncoderServiceOptions.BaselineEmbedder => new SpectralStatisticsEmbedder(),
+        _ => throw new ArgumentException($"encoder: embedder '{options.Embedder}' is neither '{EncoderServiceOptions.ModelEmbedder}' nor '{EncoderServiceOptions.BaselineEmbedder}'"),
+    };
+
     private readonly Lazy<(EncoderModel Model, EmbeddingBatcher Batcher)> _engine = new(() =>
     {
         if (string.IsNullOrWhiteSpace(options.ModelPath))
@@ -37,13 +51,17 @@ public sealed class EncoderService(EncoderServiceOptions options) : IAsyncDispos
     });
 
     public EncoderServiceOptions Options => options;
-    public string ModelVersion => _engine.Value.Model.VersionId;
+    /// <summary>The trained model's version id, or the baseline's settings id.</summary>
+    public string ModelVersion => _baseline?.Id ?? _engine.Value.Model.VersionId;
+    /// <summary>Whether machines standardise these embeddings on their enrollment clips (the baseline's raw statistics).</summary>
+    public bool Standardize => _baseline is not null;
     public InferencePrecision Precision => _engine.Value.Model.Precision;
-    /// <summary>Whether this silo has loaded its model (silos without the encoder role never do).</summary>
+    /// <summary>Whether this silo has loaded its model (silos without the encoder role never do; baseline silos neither).</summary>
     public bool IsLoaded => _engine.IsValueCreated;
     public BatcherStatistics Statistics => _engine.IsValueCreated ? _engine.Value.Batcher.Statistics : default;
 
-    public Task<float[]> EmbedAsync(float[] samples, CancellationToken cancellation = default) => _engine.Value.Batcher.EmbedAsync(samples, cancellation);
+    public Task<float[]> EmbedAsync(float[] samples, CancellationToken cancellation = default)
+        => _baseline is { } baseline ? Task.Run(() => baseline.Embed(samples), cancellation) : _engine.Value.Batcher.EmbedAsync(samples, cancellation);
 
     public async ValueTask DisposeAsync()
     {

@@ -1,4 +1,5 @@
 using AsdOrleans.Abstractions;
+using AsdOrleans.Method.Enrollment;
 using AsdOrleans.Method.Machines;
 using AsdOrleans.Grains.Placement;
 using AsdOrleans.Grains.Streams;
@@ -39,6 +40,8 @@ public sealed class MachineGrain(
     }
 
     private MachineModel? _model;
+    /// <summary>Standardises each clip's raw features before the model sees them (baseline-embedded machines only).</summary>
+    private FeatureStandardizer? _standardizer;
     private bool _dirty;
     /// <summary>Set when a write failed: memory then holds changes nobody acknowledged, which must never be written.</summary>
     private bool _discarded;
@@ -57,6 +60,8 @@ public sealed class MachineGrain(
     {
         if (state.State.Model is { } bytes)
             _model = MachineModel.Deserialize(ReplayJournal(bytes));
+        if (state.State.Standardizer is { } standardizer)
+            _standardizer = FeatureStandardizer.FromBytes(standardizer);
         this.RegisterGrainTimer(FlushIfDirty, FlushInterval, FlushInterval);
         await Expiry.ExpireDue();
         await Expiry.SyncReminder();
@@ -95,12 +100,21 @@ public sealed class MachineGrain(
         if (string.IsNullOrWhiteSpace(request.ModelVersion))
             throw new ArgumentException($"machine {MachineId}: enrollment needs the encoder model version of its embeddings");
         var clips = request.Clips.Select(c => new CoreEnrollmentClip(c.Embedding ?? throw new ArgumentException("an enrollment clip has no embedding"), c.IsTargetDomain)).ToList();
+        // Raw features: μ and σ per dimension from these clips (as the harness fits them on a machine's training clips).
+        var standardizer = request.Standardize ? FitStandardizer(clips) : null;
+        if (standardizer is not null)
+            clips = clips.Select(c => c with { Embedding = standardizer.Transform(c.Embedding) }).ToList();
         var model = MachineModel.Enroll(state.State.Settings.ToConfig(MachineId), clips, request.ModelVersion);
         var dropped = state.State.Pending.Keys.ToList();
-        await Persist(s => s.ForgetHistory(), model);
+        await Persist(s =>
+        {
+            s.Standardizer = standardizer?.ToBytes();
+            s.ForgetHistory();
+        }, model);
         Expiry.RemoveAudio(dropped); // after the write: a crash in between costs orphaned files, never a request without audio
         await Expiry.SyncReminder();
         _model = model;
+        _standardizer = standardizer;
         await GrainFactory.GetGrain<IMachineRegistryGrain>(0).Register(MachineId);
         logger.LogInformation("machine {Machine} enrolled from {Clips} clips, model {Version}", MachineId, clips.Count, request.ModelVersion);
         return Status();
@@ -120,8 +134,10 @@ public sealed class MachineGrain(
             throw new ArgumentException($"machine {MachineId} holds embeddings of model {model.ModelVersion}, but this clip was embedded by {clip.ModelVersion}; re-enroll the machine with the new model");
         if (clip.Embedding is null)
             throw new ArgumentException("the clip has no embedding");
+        // Pending requests keep the standardised embedding: the one the label is applied to.
+        var embedding = Standardized(clip.Embedding);
 
-        var outcome = model.Process(clip.Embedding); // validates the embedding before changing anything
+        var outcome = model.Process(embedding); // validates the embedding before changing anything
         var verdict = new ClipVerdict(clip.ClipId, outcome.Score, outcome.Anomalous, outcome.LabelRequested, outcome.ClipIndex);
         Remember(verdict);
         journal.State.NewVerdicts.Add(verdict);
@@ -131,7 +147,7 @@ public sealed class MachineGrain(
         {
             request = new PendingLabel
             {
-                ClipId = clip.ClipId, Embedding = (float[])clip.Embedding.Clone(), Score = outcome.Score,
+                ClipId = clip.ClipId, Embedding = ReferenceEquals(embedding, clip.Embedding) ? (float[])embedding.Clone() : embedding, Score = outcome.Score,
                 RequestedAt = DateTimeOffset.UtcNow, AudioReference = clip.AudioReference,
             };
             state.State.Pending[clip.ClipId] = request;
@@ -286,6 +302,23 @@ public sealed class MachineGrain(
         if (!_dirty || _model is null || _discarded)
             return;
         await WriteChanges(_model);
+    }
+
+    private FeatureStandardizer FitStandardizer(IReadOnlyList<CoreEnrollmentClip> clips)
+    {
+        if (clips.Any(c => c.Embedding.Length != clips[0].Embedding.Length))
+            throw new ArgumentException($"machine {MachineId}: enrollment clips differ in dimension");
+        if (clips.Any(c => !c.Embedding.All(float.IsFinite)))
+            throw new ArgumentException($"machine {MachineId}: an enrollment clip has a value that is not a finite number");
+        return FeatureStandardizer.Fit(clips.Select(c => c.Embedding).ToList());
+    }
+
+    private float[] Standardized(float[] embedding)
+    {
+        if (_standardizer is null) return embedding;
+        if (embedding.Length != _standardizer.Dimension)
+            throw new ArgumentException($"machine {MachineId}: the clip has {embedding.Length} values, the machine's embeddings {_standardizer.Dimension}");
+        return _standardizer.Transform(embedding);
     }
 
     private MachineModel RequireEnrolled()

@@ -82,6 +82,7 @@ public static class SiloApp
         // averaged. Other sample rates are resampled to 16 kHz.
         builder.Services.AddAsdEncoder(e =>
         {
+            e.Embedder = options.Embedder;
             e.ModelPath = options.ModelPath;
             e.Device = options.Device;
             e.Precision = options.EncoderPrecision;

@@ -24,21 +24,22 @@ public sealed class DemoCommandTests : IDisposable
         Assert.Contains("encoder: training the spectrum encoder (spectrum branch) with sub-center ArcFace for 1 epochs", output);
         Assert.Contains("enrolled 6 machines and their offline twins from 60 training clips", output);
         Assert.Contains("streamed 144 clips", output);
+        Assert.Contains("baseline (training-free log-mel statistics): 132 clips, 0 from the cache, 132 embedded", output);
         Assert.Contains("harmonic mean", output);
         Assert.Matches(@"dashboard: http://127\.0\.0\.1:\d+/dashboard", output);
 
-        // One row per machine and mode; the oracle answered every request, and the offline twins asked nothing.
+        // One row per machine and mode; the oracle answered every request, and the offline twins and the baseline asked nothing.
         var rows = ReadCsv(Path.Combine(outDir, "results.csv"));
         Assert.Equal("machine,mode,clips,label_requests,labels,auc,pauc,auc_source,auc_target", string.Join(',', rows[0]));
-        Assert.Equal(12, rows.Count - 1);
+        Assert.Equal(18, rows.Count - 1);
         Assert.Equal(6, rows.Skip(1).Select(r => r[0]).Distinct().Count());
+        Assert.Equal(["baseline", "hybrid", "offline"], rows.Skip(1).Select(r => r[1]).Distinct().Order(StringComparer.Ordinal));
         foreach (var row in rows.Skip(1))
         {
             Assert.Equal("12", row[2]);
             Assert.Equal(row[3], row[4]);
-            if (row[1] == "offline") Assert.Equal("0", row[3]);
-            double auc = double.Parse(row[5], CultureInfo.InvariantCulture);
-            Assert.InRange(auc, 0, 1);
+            if (row[1] is "offline" or "baseline") Assert.Equal("0", row[3]);
+            foreach (var value in row[5..9]) Assert.InRange(D(value), 0, 1);
         }
         Assert.Contains(rows.Skip(1), r => r[1] == "hybrid" && int.Parse(r[3], CultureInfo.InvariantCulture) > 0);
 
@@ -46,8 +47,41 @@ public sealed class DemoCommandTests : IDisposable
         Assert.True(second.Code == 0, second.Error);
         Assert.Contains("plant: reusing", second.Output);
         Assert.Contains("encoder: reusing", second.Output);
+        Assert.Contains("baseline (training-free log-mel statistics): 132 clips, 132 from the cache, 0 embedded", second.Output);
         // The same seed gives the same streams, decisions and scores.
         Assert.Equal(rows.Select(r => string.Join(',', r)), ReadCsv(Path.Combine(outDir, "results.csv")).Select(r => string.Join(',', r)));
+    }
+
+    [Fact]
+    public async Task The_baseline_row_is_what_asd_experiment_computes_on_each_machines_clips()
+    {
+        string outDir = Path.Combine(_dir, "demo");
+        var (code, output, error) = await Run(["demo", "--out", outDir, .. Tiny]);
+        Assert.True(code == 0, $"exit code {code}, stderr: {error}\n{output}");
+        Assert.Contains("AUC baseline", output);
+        Assert.Contains("pAUC baseline", output);
+        var demo = ReadCsv(Path.Combine(outDir, "results.csv")).Skip(1).Where(r => r[1] == "baseline").ToDictionary(r => r[0]);
+        Assert.Equal(6, demo.Count);
+
+        // Each machine instance is its own data set; the harness embeds, standardises and scores it as `asd experiment`
+        // does. 8 source clips < 32 centres: every clip is kept, so the demo's machine ids (which seed k-means) do not matter.
+        foreach (int instance in new[] { 1, 2 })
+        {
+            string run = Path.Combine(_dir, $"experiment-{instance}");
+            (code, output, error) = await Run("experiment", "--data", Path.Combine(outDir, "plant", $"machines-{instance}"), "--embedder", "baseline",
+                "--strategies", "none", "--budgets", "0", "--trials", "1", "--cache", Path.Combine(_dir, "cache"), "--out", run);
+            Assert.True(code == 0, $"exit code {code}, stderr: {error}\n{output}");
+            var harness = ReadCsv(Path.Combine(run, "results.csv"));
+            var columns = harness[0].ToList();
+            var machines = harness.Skip(1).ToList();
+            Assert.Equal(3, machines.Count);
+            foreach (var row in machines)
+            {
+                var mine = demo[$"demo.{row[columns.IndexOf("machine")]}-{instance}"];
+                foreach (var (metric, at) in new[] { ("auc", 5), ("pauc", 6), ("auc_source", 7), ("auc_target", 8) })
+                    Assert.Equal(D(row[columns.IndexOf(metric)]), D(mine[at]));
+            }
+        }
     }
 
     [Theory]

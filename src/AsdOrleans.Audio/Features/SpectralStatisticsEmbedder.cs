@@ -47,7 +47,7 @@ public sealed record SpectralStatisticsSettings
 /// The training-free baseline embedder (issue 11): per clip, the mean and the standard deviation over time (population,
 /// ddof = 0) of each band of a log-mel spectrogram (<see cref="SpectralStatisticsSettings"/>), 2 × 128 = 256 values.
 /// No parameters are learnt; a machine standardises the dimensions on its own training clips
-/// (<see cref="FeatureStandardizer"/>) before cosine scoring. Thread-safe: every call uses its own buffers.
+/// (AsdOrleans.Method.Enrollment.FeatureStandardizer) before cosine scoring. Thread-safe: every call uses its own buffers.
 /// </summary>
 public sealed class SpectralStatisticsEmbedder
 {

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Security.Cryptography;
+using AsdOrleans.EncoderGrains;
 using AsdOrleans.Grains.Placement;
 using AsdOrleans.Silo;
 using Microsoft.AspNetCore.Builder;
@@ -16,7 +17,13 @@ public static class SiloCommand
     {
         var urls = new Option<string>("--urls") { Description = "HTTP listen addresses", DefaultValueFactory = _ => "http://127.0.0.1:5080" };
         var dataDir = new Option<string>("--data-dir") { Description = "grain state and queried clips' audio", DefaultValueFactory = _ => "asd-data" };
-        var model = new Option<string?>("--model") { Description = "encoder model file: required with the encoder role, refused without it" };
+        var model = new Option<string?>("--model") { Description = "encoder model file: required with the encoder role (unless --embedder baseline), refused without it" };
+        var embedder = new Option<string>("--embedder")
+        {
+            Description = "what the encoder role embeds with: model (the trained encoder, --model) or baseline (training-free log-mel mean/std, "
+                + "no model; each machine standardises them on its enrollment clips) — for plants with no trained encoder yet",
+            DefaultValueFactory = _ => EncoderServiceOptions.ModelEmbedder,
+        };
         var roles = new Option<string>("--roles")
         {
             Description = "what this silo hosts: encoder (encoder workers; loads the model), machines (machine grains), or both",
@@ -41,7 +48,7 @@ public static class SiloCommand
         };
         var command = new Command("silo", "run a silo host: machine grains, encoder workers and the HTTP API (API keys from Asd:ApiKeys or Asd__ApiKeys__Device__0 …)")
         {
-            urls, dataDir, roles, model, device, precision, cluster, siloPort, gatewayPort, logLevel,
+            urls, dataDir, roles, model, embedder, device, precision, cluster, siloPort, gatewayPort, logLevel,
         };
         command.SetAction(async (parse, cancellation) =>
         {
@@ -76,8 +83,17 @@ public static class SiloCommand
                 try { siloRoles = SiloRoles.Parse(Effective(roles, "Asd:Roles")); }
                 catch (ArgumentException e) { throw new UsageException($"--roles: {e.Message}"); }
                 bool encoder = siloRoles.Contains(SiloRoles.Encoder);
-                if (encoder && modelPath is null)
-                    throw new UsageException("--roles includes encoder, which needs --model (or run this silo with --roles machines)");
+                string embedderName = Effective(embedder, "Asd:Embedder")!;
+                bool baseline = embedderName switch
+                {
+                    EncoderServiceOptions.ModelEmbedder => false,
+                    EncoderServiceOptions.BaselineEmbedder => true,
+                    _ => throw new UsageException($"--embedder: '{embedderName}' is neither '{EncoderServiceOptions.ModelEmbedder}' nor '{EncoderServiceOptions.BaselineEmbedder}'"),
+                };
+                if (baseline && modelPath is not null)
+                    throw new UsageException("--embedder baseline is training-free; drop --model");
+                if (encoder && !baseline && modelPath is null)
+                    throw new UsageException("--roles includes encoder, which needs --model or --embedder baseline (or run this silo with --roles machines)");
                 if (!encoder && modelPath is not null)
                     throw new UsageException("--model is for silos with the encoder role; add encoder to --roles or drop --model");
                 if (modelPath is not null)
@@ -87,6 +103,7 @@ public static class SiloCommand
                 var overrides = new Dictionary<string, string?>
                 {
                     ["Asd:DataDirectory"] = dataDirectory,
+                    ["Asd:Embedder"] = embedderName,
                     ["Asd:ModelPath"] = modelPath is null ? null : Path.GetFullPath(modelPath),
                     ["Asd:Device"] = Effective(device, "Asd:Device"),
                     ["Asd:EncoderPrecision"] = encoderPrecision,

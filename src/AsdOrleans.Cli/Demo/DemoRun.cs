@@ -13,12 +13,15 @@ namespace AsdOrleans.Cli.Demo;
 
 /// <summary>
 /// `asd demo` end to end on the embedded default: plant and encoder (cached), a silo in this process, enrollment and
-/// the test streams through the HTTP API with an oracle annotator, then offline vs active-learning AUC/pAUC.
+/// the test streams through the HTTP API with an oracle annotator, then offline vs active-learning AUC/pAUC, beside the
+/// training-free baseline's offline AUC/pAUC on the same clips (<see cref="DemoBaseline"/>).
 /// Every machine has a twin with strategy none fed the same clips: the offline model, scored on the same stream.
 /// </summary>
 public static class DemoRun
 {
     public const string ResultsFile = "results.csv";
+    /// <summary>results.csv's mode of the training-free baseline's rows.</summary>
+    public const string BaselineMode = "baseline";
 
     private sealed record StreamResult(DemoMachine Machine, bool Offline, double[] Scores, int Queries, int Labels);
 
@@ -28,6 +31,7 @@ public static class DemoRun
         Directory.CreateDirectory(folder);
         var machines = DemoPlant.Prepare(settings, folder, writer, cancellation);
         string modelPath = DemoPlant.EnsureModel(settings, folder, machines, writer, cancellation);
+        var baseline = DemoBaseline.Compute(settings, machines, folder, writer);
 
         // A fresh silo state each run: the demo's machines start from their enrollment.
         string siloData = Path.Combine(folder, "silo");
@@ -93,7 +97,7 @@ public static class DemoRun
             writer.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"streamed {clipsInAll} clips in {seconds:F1} s ({clipsInAll / seconds:F1} clips/s through the HTTP API, encoder and grains); the oracle answered {results.Sum(r => r.Labels)} label requests"));
 
-            PrintAndSave(settings, results, folder, writer);
+            PrintAndSave(settings, results, baseline, folder, writer);
             string dashboard = new Uri(address, "/dashboard").ToString();
             writer.WriteLine($"dashboard: {dashboard}   (the whole demo took {total.Elapsed.TotalSeconds:F0} s)");
             if (keepRunning)
@@ -112,15 +116,16 @@ public static class DemoRun
         }
     }
 
-    private static void PrintAndSave(DemoSettings settings, StreamResult[] results, string folder, TextWriter writer)
+    private static void PrintAndSave(DemoSettings settings, StreamResult[] results, IReadOnlyDictionary<string, BaselineFigures> baseline, string folder, TextWriter writer)
     {
         var console = Terminal.For(writer);
         var table = new Table().Border(TableBorder.Simple)
-            .Title(Markup.Escape($"Offline model vs active learning ({settings.Strategy}, b = {settings.Budget.ToString(CultureInfo.InvariantCulture)}), prequential over each machine's test stream"));
-        table.AddColumns("machine", "clips", "labels asked", "AUC offline", "AUC with AL", "pAUC offline", "pAUC with AL");
+            .Title(Markup.Escape($"Training-free baseline and offline model vs active learning ({settings.Strategy}, b = {settings.Budget.ToString(CultureInfo.InvariantCulture)}), prequential over each machine's test stream"));
+        table.AddColumns("machine", "clips", "labels asked", "AUC baseline", "AUC offline", "AUC with AL", "pAUC baseline", "pAUC offline", "pAUC with AL");
         var csv = new StringBuilder("machine,mode,clips,label_requests,labels,auc,pauc,auc_source,auc_target\n");
-        var aucs = new List<double>[] { [], [] };
-        var paucs = new List<double>[] { [], [] };
+        // Index 0: the baseline, 1: the offline model, 2: with active learning.
+        var aucs = new List<double>[] { [], [], [] };
+        var paucs = new List<double>[] { [], [], [] };
         foreach (var group in results.GroupBy(r => r.Machine.Id).OrderBy(g => g.Key, StringComparer.Ordinal))
         {
             var offline = group.Single(r => r.Offline);
@@ -130,17 +135,19 @@ public static class DemoRun
             var isTarget = clips.Select(c => c.IsTarget).ToArray();
             var m0 = DetectionMetrics.Evaluate(offline.Scores, isAnomaly, isTarget);
             var m1 = DetectionMetrics.Evaluate(active.Scores, isAnomaly, isTarget);
-            aucs[0].Add(m0.Auc); aucs[1].Add(m1.Auc);
-            paucs[0].Add(m0.PartialAuc); paucs[1].Add(m1.PartialAuc);
+            var b = baseline[group.Key];
+            aucs[0].Add(b.Auc); aucs[1].Add(m0.Auc); aucs[2].Add(m1.Auc);
+            paucs[0].Add(b.PartialAuc); paucs[1].Add(m0.PartialAuc); paucs[2].Add(m1.PartialAuc);
             table.AddRow(group.Key, clips.Count.ToString(CultureInfo.InvariantCulture), $"{active.Queries} ({(double)active.Queries / clips.Count:P0})",
-                F(m0.Auc), F(m1.Auc), F(m0.PartialAuc), F(m1.PartialAuc));
+                F(b.Auc), F(m0.Auc), F(m1.Auc), F(b.PartialAuc), F(m0.PartialAuc), F(m1.PartialAuc));
+            csv.Append(string.Create(CultureInfo.InvariantCulture,
+                $"{group.Key},{BaselineMode},{clips.Count},0,0,{b.Auc:R},{b.PartialAuc:R},{b.AucSource:R},{b.AucTarget:R}\n"));
             foreach (var (r, m) in new[] { (offline, m0), (active, m1) })
                 csv.Append(string.Create(CultureInfo.InvariantCulture,
                     $"{group.Key},{(r.Offline ? "offline" : settings.Strategy)},{clips.Count},{r.Queries},{r.Labels},{m.Auc:R},{m.PartialAuc:R},{m.AucSource:R},{m.AucTarget:R}\n"));
         }
         table.AddEmptyRow();
-        table.AddRow("harmonic mean", "", "", F(DetectionMetrics.HarmonicMean(aucs[0].ToArray())), F(DetectionMetrics.HarmonicMean(aucs[1].ToArray())),
-            F(DetectionMetrics.HarmonicMean(paucs[0].ToArray())), F(DetectionMetrics.HarmonicMean(paucs[1].ToArray())));
+        table.AddRow(["harmonic mean", "", "", .. aucs.Concat(paucs).Select(v => F(DetectionMetrics.HarmonicMean(v.ToArray())))]);
         console.Write(table);
         AtomicFile.WriteAllText(Path.Combine(folder, ResultsFile), csv.ToString());
         writer.WriteLine($"per-machine figures in {Path.Combine(folder, ResultsFile)}");

@@ -1,4 +1,4 @@
-using AsdOrleans.Audio.Features;
+using AsdOrleans.Method.Enrollment;
 
 namespace AsdOrleans.Evaluation.Experiments;
 

@@ -1,5 +1,6 @@
 using AsdOrleans.Evaluation.Experiments;
 using AsdOrleans.Audio.Features;
+using AsdOrleans.Method.Enrollment;
 
 namespace AsdOrleans.Core.Tests.Features;
 

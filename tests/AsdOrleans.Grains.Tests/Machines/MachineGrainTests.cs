@@ -133,4 +133,48 @@ public sealed class MachineGrainTests(MachineClusterFixture fixture) : IClassFix
         await Run(80, Test.Count);
         Assert.Equal(core.ClipsSeen, (await grain.GetStatus()).ClipsSeen);
     }
+
+    [Fact]
+    public async Task A_machine_enrolled_with_raw_features_standardises_every_clip_as_the_harness_does_and_keeps_it_across_restarts()
+    {
+        // Raw features far from zero mean and unit spread, as the baseline's log-mel statistics are: standardising changes the cosines.
+        static float[] Raw(float[] e) => e.Select((v, j) => 3f * v + 10f + j).ToArray();
+        var raw = new EmbeddingTable(Plant.Records.Select(r => r with { Embedding = Raw(r.Embedding) }).ToList(), Plant.Dimension);
+        var standardised = EmbeddingStandardization.PerMachine(raw); // the harness's fit: the machine's training clips
+        var train = standardised.Records.Where(r => !r.IsTest).ToList();
+        var test = standardised.Records.Where(r => r.IsTest).ToList();
+        var rawTest = raw.Records.Where(r => r.IsTest).ToList();
+        var settings = new MachineSettings { Strategy = "hybrid", Budget = 0.2, Seed = 6 };
+        var core = MachineModel.Enroll(settings.ToConfig("x") with { Seed = 6 }, train.Select(r => new CoreEnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model);
+
+        var grain = Machine("standardised.machine");
+        await grain.Configure(settings);
+        await grain.Enroll(new EnrollmentRequest(raw.Records.Where(r => !r.IsTest).Select(r => new Abstractions.EnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model, Standardize: true));
+        async Task Run(int from, int to)
+        {
+            for (int i = from; i < to; i++)
+            {
+                var verdict = await grain.ProcessClip(new ClipSubmission($"s{i}", rawTest[i].Embedding, Model));
+                var expected = core.Process(test[i].Embedding);
+                Assert.Equal(expected.Score, verdict.Score);
+                Assert.Equal(expected.LabelRequested, verdict.LabelRequested);
+                if (verdict.LabelRequested)
+                {
+                    // The label applies to the standardised embedding the machine scored.
+                    await grain.SubmitLabel($"s{i}", test[i].IsAnomaly ? ClipLabelValue.Anomalous : ClipLabelValue.Normal);
+                    core.ApplyLabel(test[i].Embedding, expected.Score, test[i].IsAnomaly ? ClipLabel.Anomalous : ClipLabel.Normal);
+                }
+            }
+        }
+        await Run(0, 60);
+        await fixture.Cluster.GrainFactory.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero); // the standardiser is reloaded from state
+        await Run(60, test.Count);
+        Assert.Equal(core.AnomalySet.Count, (await grain.GetStatus()).AnomalySetSize);
+        Assert.Contains("values", (await Assert.ThrowsAsync<ArgumentException>(() => grain.ProcessClip(new ClipSubmission("short", new float[7], Model)))).Message);
+
+        // Re-enrolling with a trained encoder's embeddings drops the standardiser: clips are scored as they come.
+        await grain.Enroll(Enrollment());
+        var plain = MachineModel.Enroll(settings.ToConfig("x") with { Seed = 6 }, Train.Select(r => new CoreEnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model);
+        Assert.Equal(plain.Process(Test[0].Embedding).Score, (await grain.ProcessClip(new ClipSubmission("plain-0", Test[0].Embedding, Model))).Score);
+    }
 }

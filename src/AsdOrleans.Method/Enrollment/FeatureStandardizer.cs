@@ -1,4 +1,4 @@
-namespace AsdOrleans.Audio.Features;
+namespace AsdOrleans.Method.Enrollment;
 
 /// <summary>
 /// Per-dimension standardisation z = (x − μ) / σ, with μ and σ (population, ddof = 0) fitted on one machine's training

@@ -1,0 +1,49 @@
+using AsdOrleans.Abstractions;
+using AsdOrleans.Grains;
+using AsdOrleans.Method.Enrollment;
+using AsdOrleans.Method.Machines;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Serialization;
+using Orleans.Storage;
+
+namespace AsdOrleans.Grains.Tests.Machines;
+
+/// <summary>The stored machine state (Orleans' binary serializer, as SQLite storage writes it) across format changes.</summary>
+public sealed class MachineStateFormatTests
+{
+    /// <summary>
+    /// An enrolled machine's state (settings random/0.5/seed 3, model enc-old0001 on three 3-d clips, clip c1 answered
+    /// normal) as written before issue 11 added <see cref="MachineGrainState.Standardizer"/> (commit e910f9f).
+    /// </summary>
+    private const string BeforeStandardizer = "ICDoQA1yYW5kb22BAAAAAAAA4D/BAcEBwQHBAcEBAQfBAcEBwQHBAcIBwQHBAeBBQgVBU0RNAwABAAAAAAAA4D8AAAAAAADgP3sUrkfheoQ/yAAAAJqZmZmZmbk/CgAAAM3MzMzMzOw/ZAAAADIAAAAgAAAAzczMzMzM7D/NzMzMzMzsPwMAAAAAAAAAAgEAAgAAgAAAAOgDAAALZW5jLW9sZDAwMDEDAAAAAwAAAC75ZD8AAAAALvnkPgAAAAAu+WQ/LvnkPuwF0T7sBdE+7AVRPwAAAAADAAAAXNsJPYipjT5c2wk9iKmNPgAAAAAAAAAAXNsJPYipjT4eZ57/1TSVPkgshgs2SW+2s1JpID3El+FYjM1Yg9LKzreovL5/uZdDAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAADAAAAihaKPooWij6KFoo+AwAAAAAAgD8AAIA/AACAPwAAAAADAAAAAAAAAAEAAAAAAADgPwAAAAAAAPg/AQAh4CEBA0EFYzEIAwHgIQADwS3gIeAh4CHgIeABAeA=";
+
+    private static OrleansGrainStorageSerializer StorageSerializer() => new(new ServiceCollection()
+        .AddSerializer(b => b.AddAssembly(typeof(MachineGrainState).Assembly).AddAssembly(typeof(MachineSettings).Assembly))
+        .BuildServiceProvider().GetRequiredService<Serializer>());
+
+    [Fact]
+    public void A_state_written_before_the_standardiser_existed_loads_without_one()
+    {
+        var state = StorageSerializer().Deserialize<MachineGrainState>(BinaryData.FromBytes(Convert.FromBase64String(BeforeStandardizer)))!;
+
+        Assert.Null(state.Standardizer);
+        Assert.Equal("random", state.Settings.Strategy);
+        Assert.Equal(ClipLabelValue.Normal, state.Answered["c1"]);
+        var model = MachineModel.Deserialize(state.Model!);
+        Assert.Equal("enc-old0001", model.ModelVersion);
+        Assert.Equal(3, model.ReferenceSet.Count);
+    }
+
+    [Fact]
+    public void The_standardiser_round_trips_through_storage()
+    {
+        var standardizer = FeatureStandardizer.Fit([[1f, 2f, 3f], [3f, 2f, 7f]]);
+        var state = new MachineGrainState { Standardizer = standardizer.ToBytes() };
+
+        var back = StorageSerializer().Deserialize<MachineGrainState>(StorageSerializer().Serialize(state))!;
+
+        var restored = FeatureStandardizer.FromBytes(back.Standardizer!);
+        Assert.Equal(standardizer.Mean, restored.Mean);
+        Assert.Equal(standardizer.Scale, restored.Scale);
+    }
+}
