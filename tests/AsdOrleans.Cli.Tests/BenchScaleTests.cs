@@ -54,6 +54,23 @@ public sealed class BenchScaleTests
     }
 
     [Theory]
+    [InlineData(new[] { "--silos", "3" }, "error: --silos needs --rate and --storage redis")]
+    [InlineData(new[] { "--silos", "3", "--rate", "10" }, "error: --silos needs --rate and --storage redis")]
+    [InlineData(new[] { "--silos", "3", "--rate", "10", "--storage", "sqlite" }, "error: --silos needs --rate and --storage redis")]
+    [InlineData(new[] { "--silos", "0", "--rate", "10", "--storage", "redis" }, "error: --silos must be in [1, 16]")]
+    [InlineData(new[] { "--silos", "2", "--rate", "10", "--storage", "redis", "--parts", "scoring,ingest" }, "error: --silos measures the scoring part only")]
+    [InlineData(new[] { "--silos", "2", "--rate", "10", "--storage", "redis", "--machines", "10,20" }, "error: --silos takes one --machines count")]
+    [InlineData(new[] { "--join-silo", "--rate", "10", "--storage", "redis" }, "error: --join-silo goes with --silos")]
+    [InlineData(new[] { "--rebalancer", "--rate", "10", "--storage", "redis" }, "error: --rebalancer goes with --silos")]
+    public async Task SiloProcessOptionsAreCheckedBeforeStartingAnything(string[] options, string message)
+    {
+        var (code, output, error) = await Run(["bench", "cluster", .. options]);
+        Assert.Equal(CliRunner.BadInput, code);
+        Assert.Equal("", output);
+        Assert.StartsWith(message, error);
+    }
+
+    [Theory]
     [InlineData("--rate", "0", "error: --rate must be in (0, 1000000] clips/s")]
     [InlineData("--storage", "mongo", "error: --storage: 'mongo' must be sqlite or redis")]
     public async Task OpenLoopOptionsAreChecked(string option, string value, string message)

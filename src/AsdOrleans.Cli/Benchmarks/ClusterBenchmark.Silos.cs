@@ -15,7 +15,7 @@ namespace AsdOrleans.Cli.Benchmarks;
 public static partial class ClusterBenchmark
 {
     /// <summary>Seconds after the extra silo is started at which machine grains per silo are counted (window ends).</summary>
-    internal static readonly double[] JoinCheckpoints = [5, 15, 30, 60];
+    internal static readonly double[] JoinCheckpoints = [5, 15, 30, 60, 120];
 
     private static async Task RunSiloProcessesAsync(TextWriter output, Settings settings, IReadOnlyList<EnrollmentClip> enrollmentClips, float[][] stream)
     {
@@ -49,6 +49,7 @@ public static partial class ClusterBenchmark
             var enrollment = new EnrollmentRequest(enrollmentClips, SyntheticModelVersion);
             int count = settings.Machines.Max();
             var enrollWatch = Stopwatch.StartNew();
+            long enrolled = 0;
             var machines = Enumerable.Range(0, count).Select(i => grains.GetGrain<IMachineGrain>($"bench.machine-{i:D6}")).ToArray();
             await Parallel.ForEachAsync(machines.Select((m, i) => (Machine: m, Index: i)), new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (item, _) =>
             {
@@ -56,6 +57,10 @@ public static partial class ClusterBenchmark
                 await item.Machine.Enroll(enrollment);
                 for (int c = 0; c < settings.WarmupClips + item.Index % 10; c++)
                     await item.Machine.ProcessClip(new ClipSubmission($"start-{c}", stream[c % stream.Length], SyntheticModelVersion));
+                // Progress at every tenth: enrollment of tens of thousands takes minutes, and its rate is a figure too.
+                long done = Interlocked.Increment(ref enrolled);
+                if (done % Math.Max(1, count / 10) == 0)
+                    lock (output) output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {done:N0} machines enrolled and warmed after {enrollWatch.Elapsed.TotalSeconds:F0} s"));
             });
             enrollWatch.Stop();
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -202,7 +207,7 @@ public static partial class ClusterBenchmark
             if (rebalancer)
             {
                 start.Environment["Asd__ActivationRebalancer"] = "true";
-                // Orleans' defaults wait 60 s before the first session; the join is measured over 60 s.
+                // Orleans' default waits 60 s before the first session; the join is followed for 120 s.
                 start.Environment["Asd__Rebalancer__RebalancerDueTime"] = "00:00:10";
             }
             string logPath = Path.Combine(folder, $"silo-{index}.log");

@@ -100,7 +100,7 @@ public static class BenchCommand
         var warmupClips = new Option<int>("--warmup-clips") { Description = "with --rate: clips each machine processes before measuring (past its start)", DefaultValueFactory = _ => 20 };
         var warmupSeconds = new Option<double>("--warmup-seconds") { Description = "with --rate: seconds at the rate before measuring", DefaultValueFactory = _ => 5.0 };
         var silos = new Option<int?>("--silos") { Description = "with --rate and --storage redis: a cluster of this many `asd silo --cluster` processes on loopback instead of one embedded silo; prints RSS and machine grains per silo" };
-        var joinSilo = new Option<bool>("--join-silo") { Description = "with --silos: after the measured window start one more silo and report machine grains per silo and latency 5, 15, 30 and 60 s after it started" };
+        var joinSilo = new Option<bool>("--join-silo") { Description = "with --silos: after the measured window start one more silo and report machine grains per silo and latency at 5, 15, 30, 60 and 120 s after it started" };
         var rebalancer = new Option<bool>("--rebalancer") { Description = "with --silos: run the silos with Orleans' activation rebalancer (experimental; off in the silo default)" };
         var command = new Command("cluster", "one embedded silo: grain scoring calls/s and p50/p99 with 1,000 and 10,000 machines, memory per grain, " +
                                              "HTTP ingest clips/s with the encoder, batching on vs max batch 1; --rate: open loop at a plant's rate")
@@ -146,7 +146,7 @@ public static class BenchCommand
                 if (parse.GetValue(rate) is null || storageName != "redis")
                     throw new UsageException("--silos needs --rate and --storage redis (silo processes form a cluster through Redis)");
                 if (partNames.Contains("ingest")) throw new UsageException("--silos measures the scoring part only; add --parts scoring");
-                if (counts.Count != 1) throw new UsageException("--silos takes one --machines count");
+                if (counts.Count != 1) throw new UsageException("--silos takes one --machines count (e.g. --machines 30000)");
             }
             else if (parse.GetValue(joinSilo) || parse.GetValue(rebalancer))
                 throw new UsageException($"{(parse.GetValue(joinSilo) ? "--join-silo" : "--rebalancer")} goes with --silos");
