@@ -73,17 +73,20 @@ public static partial class ClusterBenchmark
             await OpenLoopLoad.RunAsync(rate, TimeSpan.FromSeconds(settings.WarmupSeconds), Call("w"));
             var load = await OpenLoopLoad.RunAsync(rate, TimeSpan.FromSeconds(settings.Duration), Call("m"));
             string load1 = LoadAverage();
+            // Machines idle longer than Orleans' collection age (the first ones enrolled, on a long enrollment) are
+            // deactivated and come back on their next clip: "resident" says how many were active.
+            int resident = (await MachineGrainsPerSiloAsync(management)).Values.Sum();
 
-            output.WriteLine($"{"silos",5} {"machines",8} {"rate/s",7} {"clips",7} {"achieved/s",10} {"p50 ms",8} {"p90 ms",8} {"p99 ms",8} {"p99.9 ms",9} {"max ms",8} {"lag p99",8} {"failed",6}  load");
+            output.WriteLine($"{"silos",5} {"machines",8} {"resident",8} {"rate/s",7} {"clips",7} {"achieved/s",10} {"p50 ms",8} {"p90 ms",8} {"p99 ms",8} {"p99.9 ms",9} {"max ms",8} {"lag p99",8} {"failed",6}  load");
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{silos,5} {count,8} {rate,7:F0} {load.Calls,7} {load.AchievedPerSecond,10:F0} {load.Percentile(0.50),8:F2} {load.Percentile(0.90),8:F2} " +
+                $"{silos,5} {count,8} {resident,8} {rate,7:F0} {load.Calls,7} {load.AchievedPerSecond,10:F0} {load.Percentile(0.50),8:F2} {load.Percentile(0.90),8:F2} " +
                 $"{load.Percentile(0.99),8:F2} {load.Percentile(0.999),9:F2} {load.SortedLatencies[^1],8:F1} {ClosedLoopLoad.Percentile(load.SortedSendLags, 0.99),8:F2} {load.Failed,6}  {load1}"));
             await PrintSilosAsync(output, management, processes);
 
             if (settings.JoinSilo)
                 await JoinAsync(output, settings, processes, management, connection, clusterId, folder, rate, Call);
             output.WriteLine("(latency from each clip's scheduled send time; RSS: VmRSS of the silo process from /proc/<pid>/status; machine grains: MachineGrain " +
-                             "activations on that silo, IManagementGrain.GetSimpleGrainStatistics)");
+                             "activations on that silo, IManagementGrain.GetSimpleGrainStatistics; resident: all silos' machine grains after the measured window)");
         }
         finally
         {
