@@ -127,6 +127,14 @@ public static class SiloApp
             // connection errors (ConnectionOptions.OpenConnectionTimeout, 5 s per attempt), answered 503 (ApiFaults).
             silo.Configure<Orleans.Configuration.SiloMessagingOptions>(m => m.ResponseTimeout = TimeSpan.FromMinutes(5));
             silo.AddAsdSiloRoles(options.Roles).AddDashboard();
+            if (options.ActivationRebalancer)
+            {
+                // Opt-in only: experimental in Orleans 10; without it activations stay where they were placed.
+#pragma warning disable ORLEANSEXP002
+                silo.AddActivationRebalancer();
+#pragma warning restore ORLEANSEXP002
+                silo.Configure<Orleans.Configuration.ActivationRebalancerOptions>(builder.Configuration.GetSection("Asd:Rebalancer"));
+            }
         });
         var app = builder.Build();
         app.UseExceptionHandler();

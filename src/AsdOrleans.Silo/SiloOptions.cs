@@ -38,6 +38,12 @@ public sealed class SiloOptions
     /// <summary>Where other silos of a cluster reach this one: an IP address or a host name (in containers the
     /// pod IP or the container's host name). Empty: 127.0.0.1, for silos on one host.</summary>
     public string AdvertisedAddress { get; set; } = "";
+    /// <summary>
+    /// Orleans' activation rebalancer (experimental in Orleans 10, ORLEANSEXP002): migrates activations between silos so
+    /// that counts and memory even out, e.g. after a silo joins. Off by default; tuned under Asd:Rebalancer
+    /// (ActivationRebalancerOptions: RebalancerDueTime, SessionCyclePeriod …). docs/decisions.md, issue 13.
+    /// </summary>
+    public bool ActivationRebalancer { get; set; }
     /// <summary>Largest accepted clip upload.</summary>
     public long MaxClipBytes { get; set; } = 16L << 20;
     /// <summary>Largest JSON enrollment (embeddings): 1,000 clips × 256 dimensions as JSON is about 3 MB.</summary>

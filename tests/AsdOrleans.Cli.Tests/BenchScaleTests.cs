@@ -53,6 +53,46 @@ public sealed class BenchScaleTests
         Assert.True(result.SortedLatencies[^1] >= 250, $"max {result.SortedLatencies[^1]} ms");
     }
 
+    [Fact]
+    public async Task SiloProcessesFormARedisClusterThatHoldsEveryMachineAndStopWithTheBenchmark()
+    {
+        var (code, output, error) = await Run("bench", "cluster", "--rate", "20", "--storage", "redis", "--silos", "2", "--machines", "40",
+            "--duration", "1", "--warmup-seconds", "0.2", "--warmup-clips", "0");
+
+        Assert.True(code == 0, $"exit code {code}, stderr: {error}\n{output}");
+        // silos machines resident rate clips achieved p50 p90 p99 p99.9 max lag failed
+        var row = Regex.Match(output, @"^\s*2\s+40\s+(\d+)\s+20\s+(\d+)\s+(\d+)\s+([\d.]+)\s+[\d.]+\s+([\d.]+)\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+(\d+)\s", RegexOptions.Multiline);
+        Assert.True(row.Success, output);
+        Assert.Equal("40", row.Groups[1].Value);
+        Assert.Equal("20", row.Groups[2].Value);
+        Assert.Equal("0", row.Groups[6].Value);
+        Assert.True(Number(row.Groups[4].Value) <= Number(row.Groups[5].Value), "p50 ≤ p99");
+        // One row per silo process: silo pid port RSS MB machine grains KB/grain; every machine is on one of them.
+        var silos = Regex.Matches(output, @"^\s*([01])\s+(\d+)\s+(\d+)\s+(\d+)\s+([\d,]+)\s+([\d.]+|n/a)\s*$", RegexOptions.Multiline);
+        Assert.Equal(["0", "1"], silos.Select(m => m.Groups[1].Value));
+        Assert.Equal(40, silos.Sum(m => (int)Number(m.Groups[5].Value)));
+        Assert.All(silos, m => Assert.True(Number(m.Groups[4].Value) > 50, $"RSS of '{m.Value}'"));
+        // The silos were stopped (killed and waited for) before the benchmark returned.
+        Assert.All(silos, m => Assert.False(Directory.Exists($"/proc/{m.Groups[2].Value}"), $"silo process {m.Groups[2].Value} still running"));
+    }
+
+    [Theory]
+    [InlineData(new[] { "--silos", "3" }, "error: --silos needs --rate and --storage redis")]
+    [InlineData(new[] { "--silos", "3", "--rate", "10" }, "error: --silos needs --rate and --storage redis")]
+    [InlineData(new[] { "--silos", "3", "--rate", "10", "--storage", "sqlite" }, "error: --silos needs --rate and --storage redis")]
+    [InlineData(new[] { "--silos", "0", "--rate", "10", "--storage", "redis" }, "error: --silos must be in [1, 16]")]
+    [InlineData(new[] { "--silos", "2", "--rate", "10", "--storage", "redis", "--parts", "scoring,ingest" }, "error: --silos measures the scoring part only")]
+    [InlineData(new[] { "--silos", "2", "--rate", "10", "--storage", "redis", "--machines", "10,20" }, "error: --silos takes one --machines count")]
+    [InlineData(new[] { "--join-silo", "--rate", "10", "--storage", "redis" }, "error: --join-silo goes with --silos")]
+    [InlineData(new[] { "--rebalancer", "--rate", "10", "--storage", "redis" }, "error: --rebalancer goes with --silos")]
+    public async Task SiloProcessOptionsAreCheckedBeforeStartingAnything(string[] options, string message)
+    {
+        var (code, output, error) = await Run(["bench", "cluster", .. options]);
+        Assert.Equal(CliRunner.BadInput, code);
+        Assert.Equal("", output);
+        Assert.StartsWith(message, error);
+    }
+
     [Theory]
     [InlineData("--rate", "0", "error: --rate must be in (0, 1000000] clips/s")]
     [InlineData("--storage", "mongo", "error: --storage: 'mongo' must be sqlite or redis")]

@@ -41,6 +41,12 @@ public static partial class ClusterBenchmark
         public int WarmupClips { get; init; } = 20;
         /// <summary>Open loop: seconds at the rate before measuring.</summary>
         public double WarmupSeconds { get; init; } = 5;
+        /// <summary>Open loop on Redis: this many `asd silo --cluster` processes instead of one embedded silo (issue 13).</summary>
+        public int? Silos { get; init; }
+        /// <summary>With <see cref="Silos"/>: start one more silo after the measured window and follow the load and placement.</summary>
+        public bool JoinSilo { get; init; }
+        /// <summary>With <see cref="Silos"/>: the silos run Orleans' activation rebalancer (experimental; off in the silo default).</summary>
+        public bool Rebalancer { get; init; }
     }
 
     // Enrollment as in docs/design.md §1, smaller: k-means to 32 centres from 200 source embeddings + 10 target ones (J = 42).
@@ -49,7 +55,7 @@ public static partial class ClusterBenchmark
 
     public static async Task RunAsync(TextWriter output, Settings settings)
     {
-        output.WriteLine($"cluster benchmark: one embedded silo in this process, {Environment.ProcessorCount} cores, " +
+        output.WriteLine($"cluster benchmark: {(settings.Silos is { } n ? $"{n} silo processes" : "one embedded silo in this process")}, {Environment.ProcessorCount} cores, " +
                          $"load average {LoadAverage()} at start{(Environment.ProcessorCount <= 2 ? " (other processes share these cores)" : "")}");
         var data = SyntheticEmbeddings.Generate(new SyntheticEmbeddingSettings
         {
@@ -57,7 +63,9 @@ public static partial class ClusterBenchmark
         });
         var enrollmentClips = data.Records.Where(r => !r.IsTest).Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList();
         var stream = data.Records.Where(r => r.IsTest).Select(r => r.Embedding).ToArray();
-        if (settings.Scoring && settings.Rate is not null)
+        if (settings.Scoring && settings.Rate is not null && settings.Silos is not null)
+            await RunSiloProcessesAsync(output, settings, enrollmentClips, stream);
+        else if (settings.Scoring && settings.Rate is not null)
             await RunOpenLoopAsync(output, settings, enrollmentClips, stream);
         else if (settings.Scoring)
             await RunScoringAsync(output, settings, enrollmentClips, stream);

@@ -99,16 +99,21 @@ public static class BenchCommand
         var storage = new Option<string>("--storage") { Description = "with --rate: grain state in sqlite (embedded) or redis (a redis-server started for the run)", DefaultValueFactory = _ => "sqlite" };
         var warmupClips = new Option<int>("--warmup-clips") { Description = "with --rate: clips each machine processes before measuring (past its start)", DefaultValueFactory = _ => 20 };
         var warmupSeconds = new Option<double>("--warmup-seconds") { Description = "with --rate: seconds at the rate before measuring", DefaultValueFactory = _ => 5.0 };
+        var silos = new Option<int?>("--silos") { Description = "with --rate and --storage redis: a cluster of this many `asd silo --cluster` processes on loopback instead of one embedded silo; prints RSS and machine grains per silo" };
+        var joinSilo = new Option<bool>("--join-silo") { Description = "with --silos: after the measured window start one more silo and report machine grains per silo and latency at 5, 15, 30, 60 and 120 s after it started" };
+        var rebalancer = new Option<bool>("--rebalancer") { Description = "with --silos: run the silos with Orleans' activation rebalancer (experimental; off in the silo default)" };
         var command = new Command("cluster", "one embedded silo: grain scoring calls/s and p50/p99 with 1,000 and 10,000 machines, memory per grain, " +
                                              "HTTP ingest clips/s with the encoder, batching on vs max batch 1; --rate: open loop at a plant's rate")
         {
-            machines, callers, duration, width, seconds, concurrency, device, strategy, parts, rate, storage, warmupClips, warmupSeconds,
+            machines, callers, duration, width, seconds, concurrency, device, strategy, parts, rate, storage, warmupClips, warmupSeconds, silos, joinSilo, rebalancer,
         };
         command.SetAction(async parse =>
         {
             var counts = OptionParsing.Integers("--machines", parse.GetValue(machines)!, 1, 1_000_000);
             if (counts.Distinct().Count() != counts.Count) throw new UsageException("--machines: each count may appear once");
             var partNames = parse.GetValue(parts)!.Split(',', StringSplitOptions.TrimEntries);
+            // Silo processes measure scoring only; the default parts then mean just that.
+            if (parse.GetValue(silos) is not null && parse.GetResult(parts) is null or { Implicit: true }) partNames = ["scoring"];
             if (partNames.Length == 0 || partNames.Any(p => p is not ("scoring" or "ingest")))
                 throw new UsageException($"--parts: '{parse.GetValue(parts)}' must name scoring, ingest or both, comma-separated");
             double d = parse.GetValue(duration);
@@ -134,6 +139,17 @@ public static class BenchCommand
             if (parse.GetValue(rate) is null && storageName != "sqlite") throw new UsageException("--storage goes with --rate");
             if (parse.GetValue(warmupClips) is < 0 or > 10_000) throw new UsageException("--warmup-clips must be in [0, 10000]");
             if (!(parse.GetValue(warmupSeconds) is >= 0 and <= 600)) throw new UsageException("--warmup-seconds must be in [0, 600]");
+            int? siloCount = parse.GetValue(silos);
+            if (siloCount is not null)
+            {
+                if (siloCount is < 1 or > 16) throw new UsageException("--silos must be in [1, 16]");
+                if (parse.GetValue(rate) is null || storageName != "redis")
+                    throw new UsageException("--silos needs --rate and --storage redis (silo processes form a cluster through Redis)");
+                if (partNames.Contains("ingest")) throw new UsageException("--silos measures the scoring part only; add --parts scoring");
+                if (counts.Count != 1) throw new UsageException("--silos takes one --machines count (e.g. --machines 30000)");
+            }
+            else if (parse.GetValue(joinSilo) || parse.GetValue(rebalancer))
+                throw new UsageException($"{(parse.GetValue(joinSilo) ? "--join-silo" : "--rebalancer")} goes with --silos");
             bool ingest = partNames.Contains("ingest");
             if (ingest) Encoder.TorchRuntime.EnsureAvailable();
             await ClusterBenchmark.RunAsync(parse.InvocationConfiguration.Output, new ClusterBenchmark.Settings
@@ -142,6 +158,7 @@ public static class BenchCommand
                 Devices = parse.GetValue(concurrency), Device = parse.GetValue(device)!, Scoring = partNames.Contains("scoring"), Ingest = ingest,
                 Strategy = strategyName, Rate = parse.GetValue(rate), Storage = storageName,
                 WarmupClips = parse.GetValue(warmupClips), WarmupSeconds = parse.GetValue(warmupSeconds),
+                Silos = siloCount, JoinSilo = parse.GetValue(joinSilo), Rebalancer = parse.GetValue(rebalancer),
             });
             return 0;
         });

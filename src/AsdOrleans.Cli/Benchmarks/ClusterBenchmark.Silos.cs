@@ -1,0 +1,267 @@
+using System.Diagnostics;
+using System.Globalization;
+using AsdOrleans.Abstractions;
+using AsdOrleans.Client;
+using AsdOrleans.Grains;
+
+namespace AsdOrleans.Cli.Benchmarks;
+
+/// <summary>
+/// `--silos N` (issue 13): the open-loop load against a Redis cluster of N silo processes on loopback (`asd silo
+/// --cluster`, roles machines), through an Orleans client in this process. Per silo: RSS from /proc and machine grain
+/// activations from the management grain. `--join-silo`: one more silo starts after the measured window, and the
+/// load goes on while the machine grains per silo are sampled.
+/// </summary>
+public static partial class ClusterBenchmark
+{
+    /// <summary>Seconds after the extra silo is started at which machine grains per silo are counted (window ends).</summary>
+    internal static readonly double[] JoinCheckpoints = [5, 15, 30, 60, 120];
+
+    private static async Task RunSiloProcessesAsync(TextWriter output, Settings settings, IReadOnlyList<EnrollmentClip> enrollmentClips, float[][] stream)
+    {
+        double rate = settings.Rate!.Value;
+        int silos = settings.Silos!.Value;
+        output.WriteLine();
+        output.WriteLine($"open-loop grain scoring on a Redis cluster of {silos} silo processes (asd silo --cluster, roles machines, loopback) through an Orleans client " +
+                         $"in this process: IMachineGrain.ProcessClip at {rate:N0} clips/s spread evenly over the machines, {settings.Strategy}, default method (b = 0.1), " +
+                         $"J = 42; each machine warmed with {settings.WarmupClips}–{settings.WarmupClips + 9} clips, then {settings.WarmupSeconds:0.#} s at the rate before " +
+                         $"{settings.Duration:0.#} s measured; activation rebalancer {(settings.Rebalancer ? "on (Orleans' ActivationRebalancer, experimental)" : "off (the silo default)")}");
+        string folder = Directory.CreateTempSubdirectory("asd-bench-silos-").FullName;
+        string clusterId = "bench-" + Guid.NewGuid().ToString("N")[..8];
+        var processes = new List<SiloProcess>();
+        Process? redis = null;
+        AsdClusterClient? client = null;
+        try
+        {
+            (redis, string connection) = await StartRedisAsync(Path.Combine(folder, "redis"));
+            var started = Stopwatch.StartNew();
+            for (int i = 0; i < silos; i++)
+                processes.Add(SiloProcess.Start(i, connection, clusterId, folder, settings.Rebalancer));
+            client = await AsdClusterClient.ConnectAsync(new AsdClientOptions
+            {
+                Redis = connection, ClusterId = clusterId, ConnectTimeout = TimeSpan.FromMinutes(3),
+            });
+            var grains = client.Orleans;
+            var management = grains.GetGrain<IManagementGrain>(0);
+            await WaitForActiveSilosAsync(management, processes, silos, TimeSpan.FromMinutes(3));
+            output.WriteLine($"{silos} silos active after {started.Elapsed.TotalSeconds:F1} s (redis {connection.Split(',')[0]}, cluster id {clusterId}; silo logs under {folder})");
+
+            var enrollment = new EnrollmentRequest(enrollmentClips, SyntheticModelVersion);
+            int count = settings.Machines.Max();
+            var enrollWatch = Stopwatch.StartNew();
+            long enrolled = 0;
+            var machines = Enumerable.Range(0, count).Select(i => grains.GetGrain<IMachineGrain>($"bench.machine-{i:D6}")).ToArray();
+            await Parallel.ForEachAsync(machines.Select((m, i) => (Machine: m, Index: i)), new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (item, _) =>
+            {
+                if (settings.Strategy != "hybrid") await item.Machine.Configure(new MachineSettings { Strategy = settings.Strategy });
+                await item.Machine.Enroll(enrollment);
+                for (int c = 0; c < settings.WarmupClips + item.Index % 10; c++)
+                    await item.Machine.ProcessClip(new ClipSubmission($"start-{c}", stream[c % stream.Length], SyntheticModelVersion));
+                // Progress at every tenth: enrollment of tens of thousands takes minutes, and its rate is a figure too.
+                long done = Interlocked.Increment(ref enrolled);
+                if (done % Math.Max(1, count / 10) == 0)
+                    lock (output) output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {done:N0} machines enrolled and warmed after {enrollWatch.Elapsed.TotalSeconds:F0} s"));
+            });
+            enrollWatch.Stop();
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"enrolled and warmed {count:N0} machines in {enrollWatch.Elapsed.TotalSeconds:F1} s ({count / enrollWatch.Elapsed.TotalSeconds:F0} machines/s)"));
+
+            var order = machines.ToArray();
+            new Random(count).Shuffle(order);
+            Func<long, Task> Call(string prefix) => i =>
+                order[i % order.Length].ProcessClip(new ClipSubmission($"{prefix}-{i}", stream[(int)(i % stream.Length)], SyntheticModelVersion));
+            await OpenLoopLoad.RunAsync(rate, TimeSpan.FromSeconds(settings.WarmupSeconds), Call("w"));
+            var load = await OpenLoopLoad.RunAsync(rate, TimeSpan.FromSeconds(settings.Duration), Call("m"));
+            string load1 = LoadAverage();
+            // Machines idle longer than Orleans' collection age (the first ones enrolled, on a long enrollment) are
+            // deactivated and come back on their next clip: "resident" says how many were active.
+            int resident = (await MachineGrainsPerSiloAsync(management)).Values.Sum();
+
+            output.WriteLine($"{"silos",5} {"machines",8} {"resident",8} {"rate/s",7} {"clips",7} {"achieved/s",10} {"p50 ms",8} {"p90 ms",8} {"p99 ms",8} {"p99.9 ms",9} {"max ms",8} {"lag p99",8} {"failed",6}  load");
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{silos,5} {count,8} {resident,8} {rate,7:F0} {load.Calls,7} {load.AchievedPerSecond,10:F0} {load.Percentile(0.50),8:F2} {load.Percentile(0.90),8:F2} " +
+                $"{load.Percentile(0.99),8:F2} {load.Percentile(0.999),9:F2} {load.SortedLatencies[^1],8:F1} {ClosedLoopLoad.Percentile(load.SortedSendLags, 0.99),8:F2} {load.Failed,6}  {load1}"));
+            await PrintSilosAsync(output, management, processes);
+
+            if (settings.JoinSilo)
+                await JoinAsync(output, settings, processes, management, connection, clusterId, folder, rate, Call);
+            output.WriteLine("(latency from each clip's scheduled send time; RSS: VmRSS of the silo process from /proc/<pid>/status; machine grains: MachineGrain " +
+                             "activations on that silo, IManagementGrain.GetSimpleGrainStatistics; resident: all silos' machine grains after the measured window)");
+        }
+        finally
+        {
+            if (client is not null)
+            {
+                try { await client.DisposeAsync(); }
+                catch (Exception) { /* the silos are stopped next either way */ }
+            }
+            foreach (var silo in processes) silo.Dispose();
+            if (redis is not null)
+            {
+                redis.Kill();
+                await redis.WaitForExitAsync();
+                redis.Dispose();
+            }
+            try { Directory.Delete(folder, recursive: true); }
+            catch (IOException) { /* a leftover temporary folder is harmless */ }
+        }
+    }
+
+    private static async Task JoinAsync(TextWriter output, Settings settings, List<SiloProcess> processes, IManagementGrain management,
+        string connection, string clusterId, string folder, double rate, Func<string, Func<long, Task>> call)
+    {
+        output.WriteLine();
+        output.WriteLine($"silo {processes.Count} joins under load; windows are timed from its process start, machine grains per silo counted at each window's end:");
+        var joiner = SiloProcess.Start(processes.Count, connection, clusterId, folder, settings.Rebalancer);
+        var launched = Stopwatch.StartNew();
+        processes.Add(joiner);
+        string header = string.Join(' ', processes.Select(p => $"{"silo " + p.Index,8}"));
+        output.WriteLine($"{"window s",9} {"clips",6} {"achieved/s",10} {"p50 ms",8} {"p99 ms",8} {"max ms",8} {"failed",6} {"joined",6}  machine grains: {header}  load");
+        double from = 0;
+        foreach (double until in JoinCheckpoints)
+        {
+            var load = await OpenLoopLoad.RunAsync(rate, TimeSpan.FromSeconds(until - from), call($"j{until}"));
+            // The load drains its last calls after the window; wait for the checkpoint itself if it came early.
+            var remaining = TimeSpan.FromSeconds(until) - launched.Elapsed;
+            if (remaining > TimeSpan.Zero) await Task.Delay(remaining);
+            var counts = await MachineGrainsPerSiloAsync(management);
+            var hosts = await management.GetHosts(onlyActive: true);
+            bool joined = hosts.Keys.Any(h => h.Endpoint.Port == joiner.SiloPort);
+            string perSilo = string.Join(' ', processes.Select(p => $"{counts.GetValueOrDefault(p.SiloPort),8:N0}"));
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{$"{from:0}–{until:0}",9} {load.Calls,6} {load.AchievedPerSecond,10:F0} {load.Percentile(0.50),8:F2} {load.Percentile(0.99),8:F2} {load.SortedLatencies[^1],8:F1} " +
+                $"{load.Failed,6} {(joined ? "yes" : "no"),6}                  {perSilo}  {LoadAverage()}"));
+            from = until;
+        }
+        await PrintSilosAsync(output, management, processes);
+    }
+
+    private static async Task PrintSilosAsync(TextWriter output, IManagementGrain management, IReadOnlyList<SiloProcess> processes)
+    {
+        var counts = await MachineGrainsPerSiloAsync(management);
+        output.WriteLine($"{"silo",5} {"pid",8} {"silo port",9} {"RSS MB",8} {"machine grains",14} {"RSS KB/grain",12}");
+        foreach (var silo in processes)
+        {
+            long? rss = silo.RssBytes();
+            int grains = counts.GetValueOrDefault(silo.SiloPort);
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{silo.Index,5} {silo.Process.Id,8} {silo.SiloPort,9} {(rss is { } r ? (r / 1048576.0).ToString("F0", CultureInfo.InvariantCulture) : "n/a"),8} {grains,14:N0} " +
+                $"{(rss is { } b && grains > 0 ? (b / 1024.0 / grains).ToString("F1", CultureInfo.InvariantCulture) : "n/a"),12}"));
+        }
+    }
+
+    /// <summary>MachineGrain activations per silo, keyed by the silo's Orleans port.</summary>
+    private static async Task<Dictionary<int, int>> MachineGrainsPerSiloAsync(IManagementGrain management)
+    {
+        var statistics = await management.GetSimpleGrainStatistics();
+        return statistics.Where(s => s.GrainType.Contains(nameof(MachineGrain), StringComparison.Ordinal))
+            .GroupBy(s => s.SiloAddress.Endpoint.Port)
+            .ToDictionary(g => g.Key, g => g.Sum(s => s.ActivationCount));
+    }
+
+    private static async Task WaitForActiveSilosAsync(IManagementGrain management, List<SiloProcess> processes, int silos, TimeSpan timeout)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            foreach (var silo in processes)
+                if (silo.Process.HasExited)
+                    throw new InvalidOperationException($"silo {silo.Index} exited with code {silo.Process.ExitCode}; its log: {silo.LogPath}\n{silo.LogTail()}");
+            try
+            {
+                var hosts = await management.GetHosts(onlyActive: true);
+                if (processes.All(p => hosts.Keys.Any(h => h.Endpoint.Port == p.SiloPort))) return;
+            }
+            catch (Exception) when (deadline.Elapsed < timeout) { /* the cluster is still forming */ }
+            if (deadline.Elapsed > timeout)
+                throw new InvalidOperationException($"not all {silos} silos became active within {timeout.TotalSeconds:0} s (logs under {Path.GetDirectoryName(processes[0].LogPath)})");
+            await Task.Delay(500);
+        }
+    }
+
+    /// <summary>One `asd silo --cluster` child process with its own ports and data folder; its output goes to a log file.</summary>
+    private sealed class SiloProcess : IDisposable
+    {
+        private readonly StreamWriter _log;
+
+        private SiloProcess(int index, Process process, int siloPort, string logPath, StreamWriter log)
+            => (Index, Process, SiloPort, LogPath, _log) = (index, process, siloPort, logPath, log);
+
+        public int Index { get; }
+        public Process Process { get; }
+        public int SiloPort { get; }
+        public string LogPath { get; }
+
+        public static SiloProcess Start(int index, string redis, string clusterId, string folder, bool rebalancer)
+        {
+            int siloPort = Silo.SiloApp.FreeLoopbackPort(), gatewayPort = Silo.SiloApp.FreeLoopbackPort(), httpPort = Silo.SiloApp.FreeLoopbackPort();
+            string dataDir = Path.Combine(folder, $"silo-{index}");
+            Directory.CreateDirectory(dataDir);
+            // The same asd build as this process: `dotnet asd.dll silo …` (the entry assembly may be a test host).
+            string dll = typeof(ClusterBenchmark).Assembly.Location;
+            string host = Environment.ProcessPath is { } p && Path.GetFileNameWithoutExtension(p) == "dotnet" ? p : "dotnet";
+            var start = new ProcessStartInfo(host,
+            [
+                dll, "silo", "--roles", "machines", "--cluster", redis, "--data-dir", dataDir, "--urls", $"http://127.0.0.1:{httpPort}",
+                "--silo-port", siloPort.ToString(CultureInfo.InvariantCulture), "--gateway-port", gatewayPort.ToString(CultureInfo.InvariantCulture),
+            ])
+            { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            start.Environment["Asd__ClusterId"] = clusterId;
+            if (rebalancer)
+            {
+                start.Environment["Asd__ActivationRebalancer"] = "true";
+                // Orleans' default waits 60 s before the first session; the join is followed for 120 s.
+                start.Environment["Asd__Rebalancer__RebalancerDueTime"] = "00:00:10";
+            }
+            string logPath = Path.Combine(folder, $"silo-{index}.log");
+            var log = new StreamWriter(logPath) { AutoFlush = true };
+            var process = new Process { StartInfo = start };
+            // Output can still arrive after Dispose closed the log: BaseStream is null then.
+            void Write(string? line) { if (line is not null) lock (log) if (log.BaseStream is not null) log.WriteLine(line); }
+            process.OutputDataReceived += (_, e) => Write(e.Data);
+            process.ErrorDataReceived += (_, e) => Write(e.Data);
+            process.Start();
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            return new SiloProcess(index, process, siloPort, logPath, log);
+        }
+
+        /// <summary>Resident set size from /proc/&lt;pid&gt;/status (VmRSS), or null once the process is gone.</summary>
+        public long? RssBytes()
+        {
+            try
+            {
+                var line = File.ReadLines($"/proc/{Process.Id}/status").FirstOrDefault(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+                return line is null ? null : long.Parse(line["VmRSS:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return null;
+            }
+        }
+
+        public string LogTail()
+        {
+            lock (_log)
+            {
+                try { return string.Join('\n', File.ReadLines(LogPath).TakeLast(20)); }
+                catch (IOException) { return ""; }
+            }
+        }
+
+        public void Dispose()
+        {
+            try
+            {
+                if (!Process.HasExited)
+                {
+                    Process.Kill(entireProcessTree: true);
+                    Process.WaitForExit(10_000);
+                }
+            }
+            catch (InvalidOperationException) { /* already gone */ }
+            Process.Dispose();
+            lock (_log) _log.Dispose();
+        }
+    }
+}
