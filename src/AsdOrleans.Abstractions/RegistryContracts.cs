@@ -6,7 +6,9 @@ namespace AsdOrleans.Abstractions;
 /// registers itself when it is configured or enrolled; callers never need to.</summary>
 public interface IMachineRegistryGrain : IGrainWithIntegerKey
 {
-    /// <summary>Lists <paramref name="machineId"/> (idempotent).</summary>
+    /// <summary>Lists <paramref name="machineId"/> (idempotent); returns once a write that holds it has completed.</summary>
+    /// <remarks>Interleaves, so that registrations arriving while a write is in flight share the next write.</remarks>
+    [AlwaysInterleave]
     Task Register(string machineId);
     Task<IReadOnlyList<string>> List();
 

@@ -10,7 +10,8 @@ using CoreEnrollmentClip = AsdOrleans.Method.Enrollment.EnrollmentClip;
 
 namespace AsdOrleans.Grains.Tests.Machines;
 
-/// <summary>Issue 13: a clip writes the machine's journal (what changed), not its whole state; a reload replays it.</summary>
+/// <summary>Issue 13: a clip writes the machine's journal (what changed), not its whole state; a reload replays it.
+/// Registrations that arrive together share the registry's writes.</summary>
 public sealed class MachineJournalTests : IAsyncLifetime
 {
     private const string Model = "enc-journal1";
@@ -103,6 +104,23 @@ public sealed class MachineJournalTests : IAsyncLifetime
         Assert.Equal(core.ClipsSeen, (await grain.GetStatus()).ClipsSeen);
         var next = core.Process(Test[0].Embedding);
         Assert.Equal(next.Score, (await grain.ProcessClip(new ClipSubmission("again-0", Test[0].Embedding, Model))).Score);
+    }
+
+    [Fact]
+    public async Task Registrations_arriving_together_share_the_registry_writes_and_all_are_durable()
+    {
+        var registry = _cluster.Client.GetGrain<IMachineRegistryGrain>(0);
+        var ids = Enumerable.Range(0, 300).Select(i => $"reg.m{i:000}").ToList();
+        await Task.WhenAll(ids.Select(id => registry.Register(id)));
+        await Task.WhenAll(ids.Take(50).Select(id => registry.Register(id))); // already listed: no write
+        var (writes, _) = Row("registry", "");
+        Assert.InRange(writes, 1, ids.Count / 5);
+        await Deactivate();
+        var listed = await registry.List();
+        Assert.Equal(ids, listed.Where(id => id.StartsWith("reg.", StringComparison.Ordinal)).ToList());
+        await registry.Register("reg.late");
+        Assert.Equal(writes + 1, Row("registry", "").Version);
+        Assert.Contains("reg.late", await registry.List());
     }
 
     [Fact]
