@@ -40,6 +40,9 @@ public sealed class MachineGrain(
     }
 
     private MachineModel? _model;
+    /// <summary>Digests of the base's model bytes (the last full write): journal writes patch the chunks that differ.
+    /// The bytes themselves are dropped from memory after each write and on activation.</summary>
+    private ChunkDigest? _baseDigest;
     /// <summary>Standardises each clip's raw features before the model sees them (baseline-embedded machines only).</summary>
     private FeatureStandardizer? _standardizer;
     private bool _dirty;
@@ -59,7 +62,10 @@ public sealed class MachineGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         if (state.State.Model is { } bytes)
+        {
             _model = MachineModel.Deserialize(ReplayJournal(bytes));
+            ForgetBaseBytes();
+        }
         if (state.State.Standardizer is { } standardizer)
             _standardizer = FeatureStandardizer.FromBytes(standardizer);
         this.RegisterGrainTimer(FlushIfDirty, FlushInterval, FlushInterval);
@@ -226,7 +232,16 @@ public sealed class MachineGrain(
         state.State.Generation++;
         await Write(state);
         journal.State.Clear(state.State.Generation);
+        ForgetBaseBytes();
         _dirty = false;
+    }
+
+    /// <summary>Keeps only the digest of the base's model bytes: every full write serialises the model afresh.</summary>
+    private void ForgetBaseBytes()
+    {
+        if (state.State.Model is not { } bytes) return;
+        _baseDigest = ChunkDigest.Of(bytes);
+        state.State.Model = null;
     }
 
     /// <summary>
@@ -238,13 +253,13 @@ public sealed class MachineGrain(
         RequireNotDiscarded();
         var current = model.Serialize();
         var entries = journal.State;
-        if (state.State.Model is not { } @base || @base.Length != current.Length
+        if (_baseDigest is not { } @base || @base.Length != current.Length
             || entries.NewVerdicts.Count >= JournalLimits.Verdicts || entries.NewPending.Count >= JournalLimits.Requests)
         {
             await Persist(_ => { }, model);
             return;
         }
-        var patch = BytePatches.Diff(@base, current);
+        var patch = @base.Diff(current);
         if (patch.Sum(p => p.Bytes.Length) > @base.Length / JournalLimits.ModelFraction)
         {
             await Persist(_ => { }, model);

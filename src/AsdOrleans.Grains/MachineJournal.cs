@@ -80,3 +80,55 @@ public static class BytePatches
         return result;
     }
 }
+
+/// <summary>
+/// 128-bit digests (XxHash128) of a buffer's fixed-size chunks: enough to tell which chunks of a later buffer of the same
+/// length differ, without keeping the buffer. A machine keeps this instead of its base model's bytes (≈ 2 KB instead of
+/// 30–340 KB per resident machine).
+/// </summary>
+public sealed class ChunkDigest
+{
+    public const int ChunkSize = 256;
+    private readonly UInt128[] _digests;
+
+    private ChunkDigest(UInt128[] digests, int length)
+    {
+        _digests = digests;
+        Length = length;
+    }
+
+    /// <summary>Length of the buffer digested.</summary>
+    public int Length { get; }
+
+    public static ChunkDigest Of(ReadOnlySpan<byte> bytes)
+    {
+        var digests = new UInt128[(bytes.Length + ChunkSize - 1) / ChunkSize];
+        for (int i = 0; i < digests.Length; i++)
+            digests[i] = System.IO.Hashing.XxHash128.HashToUInt128(Chunk(bytes, i));
+        return new ChunkDigest(digests, bytes.Length);
+    }
+
+    /// <summary>The chunks of <paramref name="current"/> (same length) whose digest differs, adjacent ones merged.</summary>
+    public List<BytePatch> Diff(ReadOnlySpan<byte> current)
+    {
+        if (current.Length != Length)
+            throw new ArgumentException($"a patch needs buffers of one length, got {Length} and {current.Length}");
+        var patches = new List<BytePatch>();
+        int runStart = -1;
+        for (int i = 0; i <= _digests.Length; i++)
+        {
+            bool changed = i < _digests.Length && System.IO.Hashing.XxHash128.HashToUInt128(Chunk(current, i)) != _digests[i];
+            if (changed && runStart < 0) runStart = i;
+            if (!changed && runStart >= 0)
+            {
+                int from = runStart * ChunkSize, to = Math.Min(i * ChunkSize, current.Length);
+                patches.Add(new BytePatch(from, current[from..to].ToArray()));
+                runStart = -1;
+            }
+        }
+        return patches;
+    }
+
+    private static ReadOnlySpan<byte> Chunk(ReadOnlySpan<byte> bytes, int index)
+        => bytes.Slice(index * ChunkSize, Math.Min(ChunkSize, bytes.Length - index * ChunkSize));
+}
