@@ -253,14 +253,10 @@ public sealed class MachineGrain(
         RequireNotDiscarded();
         var current = model.Serialize();
         var entries = journal.State;
-        if (_baseDigest is not { } @base || @base.Length != current.Length
-            || entries.NewVerdicts.Count >= JournalLimits.Verdicts || entries.NewPending.Count >= JournalLimits.Requests)
-        {
-            await Persist(_ => { }, model);
-            return;
-        }
-        var patch = @base.Diff(current);
-        if (patch.Sum(p => p.Bytes.Length) > @base.Length / JournalLimits.ModelFraction)
+        bool journalFits = _baseDigest is { } @base && @base.Length == current.Length
+            && entries.NewVerdicts.Count < JournalLimits.Verdicts && entries.NewPending.Count < JournalLimits.Requests;
+        var patch = journalFits ? _baseDigest!.Diff(current) : null;
+        if (patch is null || patch.Sum(p => p.Bytes.Length) > current.Length / JournalLimits.ModelFraction)
         {
             await Persist(_ => { }, model);
             return;

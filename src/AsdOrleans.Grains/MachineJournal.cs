@@ -37,36 +37,9 @@ public sealed class MachineJournal
 [GenerateSerializer]
 public sealed record BytePatch([property: Id(0)] int Offset, [property: Id(1)] byte[] Bytes);
 
-/// <summary>Byte-range differences between two buffers of the same length.</summary>
+/// <summary>Applies the patches a <see cref="ChunkDigest"/> found.</summary>
 public static class BytePatches
 {
-    /// <summary>Runs closer than this are merged: a patch entry costs about this much overhead.</summary>
-    private const int MergeGap = 16;
-
-    /// <summary>The ranges where <paramref name="current"/> differs from <paramref name="base"/> (same length).</summary>
-    public static List<BytePatch> Diff(ReadOnlySpan<byte> @base, ReadOnlySpan<byte> current)
-    {
-        if (@base.Length != current.Length)
-            throw new ArgumentException($"a patch needs buffers of one length, got {@base.Length} and {current.Length}");
-        var patches = new List<BytePatch>();
-        int i = 0, n = current.Length;
-        while (i < n)
-        {
-            int offset = @base[i..].CommonPrefixLength(current[i..]);
-            if (offset == n - i) break;
-            int start = i + offset, end = start + 1; // [start, end) differs
-            while (end < n)
-            {
-                int same = @base[end..].CommonPrefixLength(current[end..]);
-                if (same >= MergeGap || end + same == n) break;
-                end += same + 1; // bridge a short equal run and the differing byte after it
-            }
-            patches.Add(new BytePatch(start, current[start..end].ToArray()));
-            i = end;
-        }
-        return patches;
-    }
-
     /// <summary><paramref name="base"/> with <paramref name="patches"/> applied, as a new array.</summary>
     public static byte[] Apply(ReadOnlySpan<byte> @base, IEnumerable<BytePatch> patches)
     {

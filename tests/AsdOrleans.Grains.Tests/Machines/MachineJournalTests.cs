@@ -137,16 +137,19 @@ public sealed class MachineJournalTests : IAsyncLifetime
                 int at = random.Next(after.Length), length = Math.Min(random.Next(1, 40), after.Length - at);
                 random.NextBytes(after.AsSpan(at, length));
             }
-            var patch = BytePatches.Diff(before, after);
-            Assert.Equal(after, BytePatches.Apply(before, patch));
-            Assert.True(patch.Sum(p => p.Bytes.Length) <= after.Length);
-            // What the grain uses: digests of the base's chunks instead of its bytes; whole chunks go in the patch.
+            // Digests of the base's chunks instead of its bytes; whole changed chunks go in the patch, and only those.
             var chunked = ChunkDigest.Of(before).Diff(after);
             Assert.Equal(after, BytePatches.Apply(before, chunked));
-            Assert.True(chunked.Sum(p => p.Bytes.Length) <= patch.Sum(p => p.Bytes.Length) + patch.Count * 2 * ChunkDigest.ChunkSize);
-            if (before.AsSpan().SequenceEqual(after)) { Assert.Empty(patch); Assert.Empty(chunked); }
+            Assert.True(chunked.Sum(p => p.Bytes.Length) <= after.Length);
+            foreach (var p in chunked)
+                for (int at = p.Offset; at < p.Offset + p.Bytes.Length; at += ChunkDigest.ChunkSize)
+                {
+                    Assert.Equal(0, at % ChunkDigest.ChunkSize);
+                    int length = Math.Min(ChunkDigest.ChunkSize, after.Length - at);
+                    Assert.False(before.AsSpan(at, length).SequenceEqual(after.AsSpan(at, length)), $"chunk at {at} is unchanged");
+                }
+            if (before.AsSpan().SequenceEqual(after)) Assert.Empty(chunked);
         }
-        Assert.Throws<ArgumentException>(() => BytePatches.Diff(new byte[3], new byte[4]));
         Assert.Throws<ArgumentException>(() => ChunkDigest.Of(new byte[3]).Diff(new byte[4]));
         Assert.Throws<InvalidDataException>(() => BytePatches.Apply(new byte[3], [new BytePatch(2, new byte[2])]));
     }
