@@ -84,15 +84,21 @@ public static partial class ClusterBenchmark
         }
         finally
         {
-            if (redis is not null)
-            {
-                redis.Kill();
-                await redis.WaitForExitAsync();
-                redis.Dispose();
-            }
-            try { Directory.Delete(folder, recursive: true); }
-            catch (IOException) { /* a leftover temporary folder is harmless */ }
+            await StopRedisAndRemoveAsync(redis, folder);
         }
+    }
+
+    /// <summary>Stops the benchmark's redis-server, if it started one, and removes its temporary folder.</summary>
+    private static async Task StopRedisAndRemoveAsync(Process? redis, string folder)
+    {
+        if (redis is not null)
+        {
+            redis.Kill();
+            await redis.WaitForExitAsync();
+            redis.Dispose();
+        }
+        try { Directory.Delete(folder, recursive: true); }
+        catch (IOException) { /* a leftover temporary folder is harmless */ }
     }
 
     /// <summary>A redis-server on a free loopback port with DESIGN's durability (appendonly, fsync always), data in <paramref name="directory"/>.</summary>
@@ -126,17 +132,5 @@ public static partial class ClusterBenchmark
     }
 
     /// <summary>Bytes written to storage by redis-server when given, else by this process.</summary>
-    private static long? BytesWritten(Process? redis)
-    {
-        if (redis is null) return BytesWritten();
-        try
-        {
-            var line = File.ReadLines($"/proc/{redis.Id}/io").FirstOrDefault(l => l.StartsWith("write_bytes:", StringComparison.Ordinal));
-            return line is null ? null : long.Parse(line["write_bytes:".Length..].Trim(), CultureInfo.InvariantCulture);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
+    private static long? BytesWritten(Process? redis) => BytesWritten(redis is null ? "self" : redis.Id.ToString(CultureInfo.InvariantCulture));
 }

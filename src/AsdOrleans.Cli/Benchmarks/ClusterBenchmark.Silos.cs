@@ -96,14 +96,7 @@ public static partial class ClusterBenchmark
                 catch (Exception) { /* the silos are stopped next either way */ }
             }
             foreach (var silo in processes) silo.Dispose();
-            if (redis is not null)
-            {
-                redis.Kill();
-                await redis.WaitForExitAsync();
-                redis.Dispose();
-            }
-            try { Directory.Delete(folder, recursive: true); }
-            catch (IOException) { /* a leftover temporary folder is harmless */ }
+            await StopRedisAndRemoveAsync(redis, folder);
         }
     }
 

@@ -145,15 +145,20 @@ public static partial class ClusterBenchmark
     }
 
     /// <summary>Bytes this process has caused to be written to storage (Linux /proc/self/io), or null where unknown.</summary>
-    private static long? BytesWritten()
+    private static long? BytesWritten() => BytesWritten("self");
+
+    /// <summary>Bytes process <paramref name="pid"/> ("self" for this one) has caused to be written to storage
+    /// (Linux /proc/&lt;pid&gt;/io), or null where unknown.</summary>
+    private static long? BytesWritten(string pid)
     {
         try
         {
-            if (!File.Exists("/proc/self/io")) return null;
-            var line = File.ReadLines("/proc/self/io").FirstOrDefault(l => l.StartsWith("write_bytes:", StringComparison.Ordinal));
+            string path = $"/proc/{pid}/io";
+            if (!File.Exists(path)) return null;
+            var line = File.ReadLines(path).FirstOrDefault(l => l.StartsWith("write_bytes:", StringComparison.Ordinal));
             return line is null ? null : long.Parse(line["write_bytes:".Length..].Trim(), CultureInfo.InvariantCulture);
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return null;
         }
