@@ -1,4 +1,3 @@
-using AsdOrleans.Grains.Placement;
 using AsdOrleans.Abstractions;
 using AsdOrleans.Evaluation.Experiments;
 using AsdOrleans.Storage.Sqlite;
@@ -93,22 +92,14 @@ public sealed class LabelRequestExpiryTests : IDisposable
         public void Remove(string machineId, string clipId) => File.Delete(PathOf(machineId, clipId));
     }
 
-    private async Task<InProcessTestCluster> StartSilo(TimeSpan ttl, FolderAudio audio)
-    {
-        var builder = new InProcessTestClusterBuilder(1);
-        builder.ConfigureSilo((_, silo) =>
+    private Task<InProcessTestCluster> StartSilo(TimeSpan ttl, FolderAudio audio)
+        => SqliteMachineCluster.StartAsync(_folder.File("grains.db"), silo: silo =>
         {
-            silo.AddSqliteGrainStorage(MachineGrain.StorageName, o => o.DatabasePath = _folder.File("grains.db"));
             silo.UseSqliteReminderService(o => o.DatabasePath = _folder.File("reminders.db"));
             silo.Services.Configure<LabelRequestExpiryOptions>(o => o.LabelRequestTtl = ttl);
             silo.Services.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
             silo.Services.AddSingleton<IClipAudioRemover>(audio);
-            silo.AddAsdSiloRoles(SiloRoles.All);
         });
-        var cluster = builder.Build();
-        await cluster.DeployAsync();
-        return cluster;
-    }
 
     private static async Task Stop(InProcessTestCluster cluster)
     {

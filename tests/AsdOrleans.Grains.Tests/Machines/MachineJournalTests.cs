@@ -1,9 +1,7 @@
 using AsdOrleans.Abstractions;
 using AsdOrleans.Evaluation.Experiments;
-using AsdOrleans.Grains.Placement;
 using AsdOrleans.Grains.Tests.Storage;
 using AsdOrleans.Method.Machines;
-using AsdOrleans.Storage.Sqlite;
 using Microsoft.Data.Sqlite;
 using Orleans.TestingHost;
 using CoreEnrollmentClip = AsdOrleans.Method.Enrollment.EnrollmentClip;
@@ -21,17 +19,7 @@ public sealed class MachineJournalTests : IAsyncLifetime
     private readonly TempFolder _folder = new();
     private InProcessTestCluster _cluster = null!;
 
-    public async ValueTask InitializeAsync()
-    {
-        var builder = new InProcessTestClusterBuilder(1);
-        builder.ConfigureSilo((_, silo) =>
-        {
-            silo.AddSqliteGrainStorage(MachineGrain.StorageName, o => o.DatabasePath = _folder.File("grains.db"));
-            silo.AddAsdSiloRoles(SiloRoles.All);
-        });
-        _cluster = builder.Build();
-        await _cluster.DeployAsync();
-    }
+    public async ValueTask InitializeAsync() => _cluster = await SqliteMachineCluster.StartAsync(_folder.File("grains.db"));
 
     public async ValueTask DisposeAsync()
     {

@@ -1,7 +1,5 @@
 using AsdOrleans.Abstractions;
 using AsdOrleans.Evaluation.Experiments;
-using AsdOrleans.Grains.Placement;
-using AsdOrleans.Storage.Sqlite;
 using AsdOrleans.Grains.Tests.Storage;
 using Microsoft.Data.Sqlite;
 using Orleans.TestingHost;
@@ -21,16 +19,7 @@ public sealed class MachinePersistFailureTests : IAsyncLifetime
     private InProcessTestCluster _cluster = null!;
 
     public async ValueTask InitializeAsync()
-    {
-        var builder = new InProcessTestClusterBuilder(1);
-        builder.ConfigureSilo((_, silo) =>
-        {
-            silo.AddSqliteGrainStorage(MachineGrain.StorageName, o => { o.DatabasePath = _folder.File("grains.db"); o.BusyTimeout = TimeSpan.FromSeconds(1); });
-            silo.AddAsdSiloRoles(SiloRoles.All);
-        });
-        _cluster = builder.Build();
-        await _cluster.DeployAsync();
-    }
+        => _cluster = await SqliteMachineCluster.StartAsync(_folder.File("grains.db"), o => o.BusyTimeout = TimeSpan.FromSeconds(1));
 
     public async ValueTask DisposeAsync()
     {
