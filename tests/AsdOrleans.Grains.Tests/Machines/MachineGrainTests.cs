@@ -110,21 +110,7 @@ public sealed class MachineGrainTests(MachineClusterFixture fixture) : IClassFix
         var settings = new MachineSettings { Strategy = "hybrid", Budget = 0.2, Seed = 3 };
         var grain = await Enrolled("restart.machine", settings);
         var core = MachineModel.Enroll(settings.ToConfig("x") with { Seed = 3 }, Train.Select(r => new CoreEnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model);
-        async Task Run(int from, int to)
-        {
-            for (int i = from; i < to; i++)
-            {
-                var verdict = await grain.ProcessClip(new ClipSubmission($"r{i}", Test[i].Embedding, Model));
-                var expected = core.Process(Test[i].Embedding);
-                Assert.Equal(expected.Score, verdict.Score);
-                Assert.Equal(expected.LabelRequested, verdict.LabelRequested);
-                if (verdict.LabelRequested)
-                {
-                    await grain.SubmitLabel($"r{i}", Test[i].IsAnomaly ? ClipLabelValue.Anomalous : ClipLabelValue.Normal);
-                    core.ApplyLabel(Test[i].Embedding, expected.Score, Test[i].IsAnomaly ? ClipLabel.Anomalous : ClipLabel.Normal);
-                }
-            }
-        }
+        Task Run(int from, int to) => RunInLockstep(grain, core, "r", Test, Test, from, to);
         await Run(0, 80);
         var before = await grain.GetStatus();
         var management = fixture.Cluster.GrainFactory.GetGrain<IManagementGrain>(0);
@@ -150,22 +136,8 @@ public sealed class MachineGrainTests(MachineClusterFixture fixture) : IClassFix
         var grain = Machine("standardised.machine");
         await grain.Configure(settings);
         await grain.Enroll(new EnrollmentRequest(raw.Records.Where(r => !r.IsTest).Select(r => new Abstractions.EnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model, Standardize: true));
-        async Task Run(int from, int to)
-        {
-            for (int i = from; i < to; i++)
-            {
-                var verdict = await grain.ProcessClip(new ClipSubmission($"s{i}", rawTest[i].Embedding, Model));
-                var expected = core.Process(test[i].Embedding);
-                Assert.Equal(expected.Score, verdict.Score);
-                Assert.Equal(expected.LabelRequested, verdict.LabelRequested);
-                if (verdict.LabelRequested)
-                {
-                    // The label applies to the standardised embedding the machine scored.
-                    await grain.SubmitLabel($"s{i}", test[i].IsAnomaly ? ClipLabelValue.Anomalous : ClipLabelValue.Normal);
-                    core.ApplyLabel(test[i].Embedding, expected.Score, test[i].IsAnomaly ? ClipLabel.Anomalous : ClipLabel.Normal);
-                }
-            }
-        }
+        // The label applies to the standardised embedding the machine scored.
+        Task Run(int from, int to) => RunInLockstep(grain, core, "s", rawTest, test, from, to);
         await Run(0, 60);
         await fixture.Cluster.GrainFactory.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero); // the standardiser is reloaded from state
         await Run(60, test.Count);
@@ -176,5 +148,25 @@ public sealed class MachineGrainTests(MachineClusterFixture fixture) : IClassFix
         await grain.Enroll(Enrollment());
         var plain = MachineModel.Enroll(settings.ToConfig("x") with { Seed = 6 }, Train.Select(r => new CoreEnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model);
         Assert.Equal(plain.Process(Test[0].Embedding).Score, (await grain.ProcessClip(new ClipSubmission("plain-0", Test[0].Embedding, Model))).Score);
+    }
+
+    /// <summary>Clips <paramref name="from"/>…<paramref name="to"/>: the grain gets <paramref name="sent"/>, Core
+    /// <paramref name="coreSees"/> (the same clips as the machine should see them); scores and decisions must agree, and
+    /// every request is answered by the oracle on both.</summary>
+    private static async Task RunInLockstep(IMachineGrain grain, MachineModel core, string prefix,
+        IReadOnlyList<EmbeddingRecord> sent, IReadOnlyList<EmbeddingRecord> coreSees, int from, int to)
+    {
+        for (int i = from; i < to; i++)
+        {
+            var verdict = await grain.ProcessClip(new ClipSubmission($"{prefix}{i}", sent[i].Embedding, Model));
+            var expected = core.Process(coreSees[i].Embedding);
+            Assert.Equal(expected.Score, verdict.Score);
+            Assert.Equal(expected.LabelRequested, verdict.LabelRequested);
+            if (verdict.LabelRequested)
+            {
+                await grain.SubmitLabel($"{prefix}{i}", coreSees[i].IsAnomaly ? ClipLabelValue.Anomalous : ClipLabelValue.Normal);
+                core.ApplyLabel(coreSees[i].Embedding, expected.Score, coreSees[i].IsAnomaly ? ClipLabel.Anomalous : ClipLabel.Normal);
+            }
+        }
     }
 }
