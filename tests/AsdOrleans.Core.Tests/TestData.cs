@@ -1,5 +1,6 @@
 using AsdOrleans.Method.Enrollment;
 using AsdOrleans.Evaluation.Experiments;
+using AsdOrleans.Method.Machines;
 using AsdOrleans.Method.Randomness;
 
 namespace AsdOrleans.Core.Tests;
@@ -24,5 +25,18 @@ internal static class TestData
         var train = table.Records.Where(r => !r.IsTest).Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList();
         var test = table.Records.Where(r => r.IsTest).ToList();
         return (train, test);
+    }
+
+    /// <summary>Streams <paramref name="clips"/> through <paramref name="model"/>, an oracle answering every label request.</summary>
+    public static List<ClipOutcome> StreamWithOracle(MachineModel model, IEnumerable<EmbeddingRecord> clips)
+    {
+        var outcomes = new List<ClipOutcome>();
+        foreach (var clip in clips)
+        {
+            var o = model.Process(clip.Embedding);
+            outcomes.Add(o);
+            if (o.LabelRequested) model.ApplyLabel(clip.Embedding, o.Score, clip.IsAnomaly ? ClipLabel.Anomalous : ClipLabel.Normal);
+        }
+        return outcomes;
     }
 }

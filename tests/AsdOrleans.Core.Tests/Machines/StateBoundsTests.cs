@@ -10,17 +10,7 @@ public class StateBoundsTests
 {
     private static readonly (List<EnrollmentClip> Train, List<EmbeddingRecord> Test) Data = TestData.Machine(seed: 13, testPerDomainAndLabel: 300, sourceTrain: 100);
 
-    private static List<ClipOutcome> Stream(MachineModel model, IEnumerable<EmbeddingRecord> clips)
-    {
-        var outcomes = new List<ClipOutcome>();
-        foreach (var clip in clips)
-        {
-            var o = model.Process(clip.Embedding);
-            outcomes.Add(o);
-            if (o.LabelRequested) model.ApplyLabel(clip.Embedding, o.Score, clip.IsAnomaly ? ClipLabel.Anomalous : ClipLabel.Normal);
-        }
-        return outcomes;
-    }
+    private static List<ClipOutcome> Stream(MachineModel model, IEnumerable<EmbeddingRecord> clips) => TestData.StreamWithOracle(model, clips);
 
     private static MachineConfig Capped(QueryStrategyKind strategy = QueryStrategyKind.Hybrid)
         => MachineConfig.Default with { Strategy = strategy, Budget = 0.5, Seed = 5, ReferenceCap = 50, AnomalyCap = 8, ScoreCap = 120 };

@@ -85,15 +85,5 @@ public class StateFormatTests
         // Layout from the end: … scales | budget kind (1) | b̂ (8) | tokens (8) | strategy kind (1) | has state (1).
         => bytes.Length - (1 + 8 + 8 + 1 + 1);
 
-    private static List<ClipOutcome> Stream(MachineModel model, IEnumerable<EmbeddingRecord> clips)
-    {
-        var outcomes = new List<ClipOutcome>();
-        foreach (var clip in clips)
-        {
-            var o = model.Process(clip.Embedding);
-            outcomes.Add(o);
-            if (o.LabelRequested) model.ApplyLabel(clip.Embedding, o.Score, clip.IsAnomaly ? ClipLabel.Anomalous : ClipLabel.Normal);
-        }
-        return outcomes;
-    }
+    private static List<ClipOutcome> Stream(MachineModel model, IEnumerable<EmbeddingRecord> clips) => TestData.StreamWithOracle(model, clips);
 }
