@@ -1,0 +1,29 @@
+using AsdOrleans.Grains.Placement;
+using AsdOrleans.Storage.Sqlite;
+using Orleans.TestingHost;
+
+namespace AsdOrleans.Grains.Tests.Machines;
+
+/// <summary>A one-silo in-process cluster whose machine grains keep their state in the SQLite file <c>databasePath</c>.</summary>
+internal static class SqliteMachineCluster
+{
+    /// <param name="storage">Further storage options (the database path is set).</param>
+    /// <param name="silo">Further silo configuration, applied before the silo roles.</param>
+    public static async Task<InProcessTestCluster> StartAsync(string databasePath, Action<SqliteGrainStorageOptions>? storage = null, Action<ISiloBuilder>? silo = null)
+    {
+        var builder = new InProcessTestClusterBuilder(1);
+        builder.ConfigureSilo((_, siloBuilder) =>
+        {
+            siloBuilder.AddSqliteGrainStorage(MachineGrain.StorageName, o =>
+            {
+                o.DatabasePath = databasePath;
+                storage?.Invoke(o);
+            });
+            silo?.Invoke(siloBuilder);
+            siloBuilder.AddAsdSiloRoles(SiloRoles.All);
+        });
+        var cluster = builder.Build();
+        await cluster.DeployAsync();
+        return cluster;
+    }
+}
