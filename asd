@@ -421,6 +421,18 @@ EOF
         found && $1 == "failed:"    { f = $2 }
         found && $1 == "skipped:"   { s = $2 }
         END { if (found && p != "" && f != "" && s != "") print p " passed, " f " failed, " s " skipped" }')"
+    # The failures again, at the end where a CI log's tail shows them: name, message and stack, without the
+    # captured output that follows them in dotnet test's report.
+    local failures
+    failures="$(sed 's/\x1b\[[0-9;?]*[A-Za-z]//g' "$TEST_LOG" | awk '
+        /^failed [A-Za-z_]/ { block = 1; lines = 0; print ""; print; next }
+        block && /^[ \t]+(Standard output|Error output)/ { block = 0; next }
+        block && /^(skipped |passed |Running tests from |\/)/ { block = 0; next }
+        block { if (++lines <= 30) print }')"
+    if [[ -n "$failures" ]]; then
+        echo
+        echo "failed tests (again, without their captured output):$failures"
+    fi
     if [[ -n "$counts" ]]; then
         echo "$counts"
     elif [[ "$rc" -eq 0 && $# -eq 0 ]]; then
