@@ -28,11 +28,14 @@ public sealed partial class MachineModel
     public MachineModel WithConfig(MachineConfig config)
     {
         config.Validate();
-        if (config.Strategy == QueryStrategyKind.Qbc && LabelledNormals is null)
-            throw new ArgumentException("switching to qbc needs the labelled normal embeddings, which this machine did not keep: re-enroll it under qbc");
+        bool needsPool = config.Strategy == QueryStrategyKind.Qbc && !QbcState.DrawsCommitteeFromReferenceSet(config);
+        if (needsPool && (StrategyState is not QbcState { DrawsFromReferenceSet: false }))
+            throw new ArgumentException("qbc with an unbounded N draws its committee from every labelled normal embedding, which this machine did not keep: re-enroll it under qbc, or keep N capped");
         if (config.Scoring != Config.Scoring)
             throw new ArgumentException($"switching the scoring from {Config.Scoring.ToName()} to {config.Scoring.ToName()} changes every score and threshold: re-enroll the machine under the new scoring");
-        var strategyState = config.Strategy == QueryStrategyKind.Qbc ? StrategyState!.Clone(config) : null;
+        var strategyState = config.Strategy != QueryStrategyKind.Qbc ? null
+            : StrategyState is QbcState ? StrategyState.Clone(config)
+            : QbcState.Create(config, new EmbeddingSet(Dimension)); // from another strategy: a committee on N, a fresh filter
         var model = new MachineModel(config, ModelVersion, ReferenceSet.Clone(), AnomalySet.Clone(), _normalScores.ToList(), _scales.ToList(),
             AsdOrleans.Method.Budget.BudgetManager.Continue(config.BudgetManager, Budget, config.Budget), strategyState)
         {

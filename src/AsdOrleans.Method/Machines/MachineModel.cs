@@ -80,7 +80,7 @@ public sealed partial class MachineModel
     public double RealisedBudget => ClipsSeen == 0 ? 0 : (double)Queries / ClipsSeen;
 
     /// <summary>QBC only: every labelled normal (enrollment normals + labelled normals), the committee's pool.</summary>
-    public EmbeddingSet? LabelledNormals => (StrategyState as QbcState)?.Pool;
+    public EmbeddingSet? LabelledNormals => StrategyState is QbcState { DrawsFromReferenceSet: false } qbc ? qbc.Pool : null;
 
     /// <summary>A fresh machine from an enrollment: h = quantile(M, 0.9), φ from a Gamma fit to M.</summary>
     public static MachineModel Create(MachineConfig config, MachineEnrollment enrollment)
@@ -157,6 +157,7 @@ public sealed partial class MachineModel
             Config = Config,
             Random = _random,
             NormalizedEmbedding = normalizedEmbedding,
+            ReferenceSet = ReferenceSet,
             State = StrategyState,
         };
         var step = QueryStrategies.For(Config.Strategy).Decide(context);

@@ -19,6 +19,8 @@ public readonly ref struct StrategyContext
     public required MachineConfig Config { get; init; }
     public required RandomState Random { get; init; }
     public required ReadOnlySpan<float> NormalizedEmbedding { get; init; }
+    /// <summary>The machine's reference set N, read-only (QBC's committee draws from it where N is capped).</summary>
+    public AsdOrleans.Method.Scoring.EmbeddingSet? ReferenceSet { get; init; }
     /// <summary>The strategy's own state (QBC's committee and filter), read-only; null for strategies without one.</summary>
     public required StrategyState? State { get; init; }
 }

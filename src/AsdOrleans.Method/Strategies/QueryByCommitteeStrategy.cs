@@ -14,7 +14,7 @@ public sealed class QueryByCommitteeStrategy : IQueryStrategy
     public StrategyStep Decide(in StrategyContext context)
     {
         var state = (QbcState)context.State!;
-        double utility = state.Utility(context.NormalizedEmbedding);
+        double utility = state.Utility(context.NormalizedEmbedding, context.ReferenceSet);
         bool query = context.BudgetAvailable && state.Filter.WouldQuery(utility, context.Config.Budget);
         return new StrategyStep(query, context.LabellingThreshold, context.Random, utility);
     }

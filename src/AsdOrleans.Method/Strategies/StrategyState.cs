@@ -19,19 +19,29 @@ public abstract class StrategyState
 }
 
 /// <summary>
-/// QBC's state (docs/design.md §1): the pool of every labelled normal (enrollment normals + labelled normals), the committee
-/// derived from it, and the balanced incremental quantile filter's window and counters.
+/// QBC's state (docs/design.md §1): the committee's pool, the committee derived from it, and the balanced incremental
+/// quantile filter's window and counters. Under the paper's unbounded sets the pool is every labelled normal (enrollment
+/// normals + labelled normals) and grows forever; where N is capped (<see cref="DrawsFromReferenceSet"/>, the default
+/// recipe) the committee's members are subsets of N itself, so QBC keeps no pool, its state stays bounded with N's, and a
+/// clip costs about what scoring it does (docs/decisions.md, issue 13).
 /// </summary>
 public sealed class QbcState : StrategyState
 {
     private QbcState(MachineConfig config, EmbeddingSet pool, BalancedIncrementalQuantileFilter filter)
     {
-        Pool = pool;
+        DrawsFromReferenceSet = DrawsCommitteeFromReferenceSet(config);
+        Pool = DrawsFromReferenceSet ? new EmbeddingSet(pool.Dimension) : pool;
         Filter = filter;
         Committee = new Committee(config.CommitteeSize, config.CommitteeSubsetFraction, RandomState.DeriveSeed(config.Seed, 0xC0 /* committee */));
     }
 
-    /// <summary>Every labelled normal embedding: the committee's pool.</summary>
+    /// <summary>Whether a QBC machine under <paramref name="config"/> draws its committee from N (N capped) rather than from a pool of every labelled normal.</summary>
+    public static bool DrawsCommitteeFromReferenceSet(MachineConfig config) => config.ReferenceCap > 0;
+
+    /// <summary>True: the members are subsets of the machine's reference set N; <see cref="Pool"/> stays empty.</summary>
+    public bool DrawsFromReferenceSet { get; }
+
+    /// <summary>Every labelled normal embedding: the committee's pool (empty where the committee draws from N).</summary>
     public EmbeddingSet Pool { get; }
     public BalancedIncrementalQuantileFilter Filter { get; }
     internal Committee Committee { get; }
@@ -39,13 +49,21 @@ public sealed class QbcState : StrategyState
     public static QbcState Create(MachineConfig config, EmbeddingSet pool)
         => new(config, pool, new BalancedIncrementalQuantileFilter(config.UtilityWindow, config.ToleranceWindow));
 
-    public double Utility(ReadOnlySpan<float> normalizedEmbedding) => Committee.Utility(Pool, normalizedEmbedding);
+    /// <summary>The committee's disagreement on a clip; <paramref name="referenceSet"/> is the machine's N (used where the committee draws from it).</summary>
+    public double Utility(ReadOnlySpan<float> normalizedEmbedding, EmbeddingSet? referenceSet)
+    {
+        if (!DrawsFromReferenceSet)
+            return Committee.Utility(Pool, normalizedEmbedding);
+        if (referenceSet is null)
+            throw new ArgumentException("this QBC committee draws from the machine's reference set; pass it", nameof(referenceSet));
+        return Committee.Utility(referenceSet, normalizedEmbedding);
+    }
 
     public override void Commit(in StrategyStep step) => Filter.Record(step.Utility, step.Query);
 
     public override void OnLabel(ReadOnlySpan<float> normalizedEmbedding, ClipLabel label)
     {
-        if (label == ClipLabel.Normal) Pool.AddNormalized(normalizedEmbedding);
+        if (label == ClipLabel.Normal && !DrawsFromReferenceSet) Pool.AddNormalized(normalizedEmbedding); // N grows itself
     }
 
     public override StrategyState Clone(MachineConfig config)
