@@ -126,6 +126,16 @@ public static class SiloApp
             // This bounds a call to a silo that is gone but not yet declared dead as well: those fail sooner, with
             // connection errors (ConnectionOptions.OpenConnectionTimeout, 5 s per attempt), answered 503 (ApiFaults).
             silo.Configure<Orleans.Configuration.SiloMessagingOptions>(m => m.ResponseTimeout = TimeSpan.FromMinutes(5));
+            if (!(options.MachineIdleMinutes > 0) || !double.IsFinite(options.MachineIdleMinutes))
+                throw new ArgumentException($"Asd:MachineIdleMinutes must be a positive number of minutes, got {options.MachineIdleMinutes}");
+            silo.Configure<Orleans.Configuration.GrainCollectionOptions>(c =>
+            {
+                var idle = TimeSpan.FromMinutes(options.MachineIdleMinutes);
+                c.ClassSpecificCollectionAge[typeof(AsdOrleans.Grains.MachineGrain).FullName!] = idle;
+                // The collector looks every quantum (1 min by default); a shorter idle age needs it to look more often.
+                if (idle < 2 * c.CollectionQuantum)
+                    c.CollectionQuantum = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerSecond, idle.Ticks / 2));
+            });
             silo.AddAsdSiloRoles(options.Roles).AddDashboard();
             if (options.ActivationRebalancer)
             {

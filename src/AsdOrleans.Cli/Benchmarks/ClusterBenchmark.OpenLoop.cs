@@ -30,14 +30,17 @@ public static partial class ClusterBenchmark
             siloSettings["Asd:Redis"] = connection;
             siloSettings["Asd:ClusterId"] = "bench-" + Guid.NewGuid().ToString("N")[..8];
         }
+        if (settings.MachineIdleSeconds is double idle)
+            siloSettings["Asd:MachineIdleMinutes"] = (idle / 60).ToString("R", CultureInfo.InvariantCulture);
         try
         {
             await using var silo = await EmbeddedSilo.StartAsync(siloSettings, Path.Combine(folder, "silo"));
+            var management = silo.App.Services.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0);
             var grains = silo.App.Services.GetRequiredService<IGrainFactory>();
             var enrollment = new EnrollmentRequest(enrollmentClips, SyntheticModelVersion);
             var machines = new List<IMachineGrain>();
             output.WriteLine($"{"storage",7} {"machines",8} {"rate/s",7} {"clips",7} {"achieved/s",10} {"p50 ms",8} {"p90 ms",8} {"p99 ms",8} {"p99.9 ms",9} {"max ms",8} " +
-                             $"{"lag p99",8} {"svc p99",8} {"queried",8} {"failed",6} {"disk MB/s",9} {"heap KB/grain",13}");
+                             $"{"lag p99",8} {"svc p99",8} {"queried",8} {"failed",6} {"disk MB/s",9} {"heap KB/grain",13} {"resident",8} {"heap GB",7} {"peak RSS GB",11}");
             foreach (int target in settings.Machines.Order())
             {
                 int added = target - machines.Count;
@@ -72,11 +75,12 @@ public static partial class ClusterBenchmark
                 var load = await OpenLoopLoad.RunAsync(rate, TimeSpan.FromSeconds(settings.Duration), Call($"m{target}"));
                 Volatile.Write(ref counting, false);
                 long? written = BytesWritten(redis) - writtenBefore;
+                int resident = await ResidentMachines(management);
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"{settings.Storage,7} {target,8} {rate,7:F0} {load.Calls,7} {load.AchievedPerSecond,10:F0} {load.Percentile(0.50),8:F2} {load.Percentile(0.90),8:F2} " +
                     $"{load.Percentile(0.99),8:F2} {load.Percentile(0.999),9:F2} {load.SortedLatencies[^1],8:F1} {ClosedLoopLoad.Percentile(load.SortedSendLags, 0.99),8:F2} {ClosedLoopLoad.Percentile(load.SortedServiceLatencies, 0.99),8:F2} " +
                     $"{100.0 * queried / load.Calls,7:F1}% {load.Failed,6} {(written is { } w ? (w / 1e6 / load.Elapsed.TotalSeconds).ToString("F1", CultureInfo.InvariantCulture) : "n/a"),9} " +
-                    $"{(after.Heap - before.Heap) / 1024.0 / added,13:F1}"));
+                    $"{(after.Heap - before.Heap) / 1024.0 / added,13:F1} {resident,8} {MemoryNow().Heap / 1e9,7:F2} {PeakResidentBytes() / 1e9,11:F2}"));
             }
             output.WriteLine("(achieved/s: completed clips over the time from the first scheduled send to the last answer; lag p99: how late the generator itself sent " +
                              "(its timer's resolution, and its share of the cores), already inside the latencies; svc p99: latency from the actual send, the silo's part; disk MB/s: bytes written by " +
@@ -86,6 +90,24 @@ public static partial class ClusterBenchmark
         {
             await StopRedisAndRemoveAsync(redis, folder);
         }
+    }
+
+    /// <summary>Machine grains activated on the silo now (idle ones are deactivated after Asd:MachineIdleMinutes).</summary>
+    private static async Task<int> ResidentMachines(IManagementGrain management)
+    {
+        var statistics = await management.GetSimpleGrainStatistics();
+        return statistics.Where(s => s.GrainType.Contains(nameof(Grains.MachineGrain), StringComparison.Ordinal)).Sum(s => s.ActivationCount);
+    }
+
+    /// <summary>This process's peak resident set (VmHWM in /proc/self/status), or 0 where unknown.</summary>
+    private static long PeakResidentBytes()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+            return line is null ? 0 : long.Parse(line["VmHWM:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
+        }
+        catch (IOException) { return 0; }
     }
 
     /// <summary>Stops the benchmark's redis-server, if it started one, and removes its temporary folder.</summary>

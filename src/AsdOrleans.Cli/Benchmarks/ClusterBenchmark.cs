@@ -47,6 +47,8 @@ public static partial class ClusterBenchmark
         public bool JoinSilo { get; init; }
         /// <summary>With <see cref="Silos"/>: the silos run Orleans' activation rebalancer (experimental; off in the silo default).</summary>
         public bool Rebalancer { get; init; }
+        /// <summary>Open loop, embedded silo: machine grains idle this long are deactivated (null: the silo's default).</summary>
+        public double? MachineIdleSeconds { get; init; }
     }
 
     // Enrollment as in docs/design.md §1, smaller: k-means to 32 centres from 200 source embeddings + 10 target ones (J = 42).

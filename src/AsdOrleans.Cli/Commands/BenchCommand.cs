@@ -101,11 +101,13 @@ public static class BenchCommand
         var warmupSeconds = new Option<double>("--warmup-seconds") { Description = "with --rate: seconds at the rate before measuring", DefaultValueFactory = _ => 5.0 };
         var silos = new Option<int?>("--silos") { Description = "with --rate and --storage redis: a cluster of this many `asd silo --cluster` processes on loopback instead of one embedded silo; prints RSS and machine grains per silo" };
         var joinSilo = new Option<bool>("--join-silo") { Description = "with --silos: after the measured window start one more silo and report machine grains per silo and latency at 5, 15, 30, 60 and 120 s after it started" };
+        var machineIdle = new Option<double?>("--machine-idle-seconds") { Description = "with --rate: deactivate a machine grain after this many seconds without a call (the silo's Asd:MachineIdleMinutes; default the silo's 10 minutes)" };
         var rebalancer = new Option<bool>("--rebalancer") { Description = "with --silos: run the silos with Orleans' activation rebalancer (experimental; off in the silo default)" };
         var command = new Command("cluster", "one embedded silo: grain scoring calls/s and p50/p99 with 1,000 and 10,000 machines, memory per grain, " +
                                              "HTTP ingest clips/s with the encoder, batching on vs max batch 1; --rate: open loop at a plant's rate")
         {
             machines, callers, duration, width, seconds, concurrency, device, strategy, parts, rate, storage, warmupClips, warmupSeconds, silos, joinSilo, rebalancer,
+            machineIdle,
         };
         command.SetAction(async parse =>
         {
@@ -139,6 +141,8 @@ public static class BenchCommand
             if (parse.GetValue(rate) is null && storageName != "sqlite") throw new UsageException("--storage goes with --rate");
             if (parse.GetValue(warmupClips) is < 0 or > 10_000) throw new UsageException("--warmup-clips must be in [0, 10000]");
             if (!(parse.GetValue(warmupSeconds) is >= 0 and <= 600)) throw new UsageException("--warmup-seconds must be in [0, 600]");
+            if (parse.GetValue(machineIdle) is double idle && (!(idle >= 1 && idle <= 86_400) || parse.GetValue(rate) is null || parse.GetValue(silos) is not null))
+                throw new UsageException("--machine-idle-seconds must be in [1, 86400] and goes with --rate on the embedded silo");
             int? siloCount = parse.GetValue(silos);
             if (siloCount is not null)
             {
@@ -159,6 +163,7 @@ public static class BenchCommand
                 Strategy = strategyName, Rate = parse.GetValue(rate), Storage = storageName,
                 WarmupClips = parse.GetValue(warmupClips), WarmupSeconds = parse.GetValue(warmupSeconds),
                 Silos = siloCount, JoinSilo = parse.GetValue(joinSilo), Rebalancer = parse.GetValue(rebalancer),
+                MachineIdleSeconds = parse.GetValue(machineIdle),
             });
             return 0;
         });

@@ -1,0 +1,90 @@
+using AsdOrleans.Abstractions;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace AsdOrleans.Silo.Tests;
+
+/// <summary>
+/// Asd:MachineIdleMinutes (issue 13): a machine without calls for that long is deactivated, so resident memory follows the
+/// active machines, and its next clip reactivates it from storage and continues where it stopped.
+/// </summary>
+public sealed class MachineIdleDeactivationTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("asd-idle-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static async Task<int> Resident(IManagementGrain management)
+    {
+        // Activation counts per grain type and silo; this silo holds only the test's machines.
+        var statistics = await management.GetSimpleGrainStatistics();
+        return statistics.Where(s => s.GrainType.Contains("MachineGrain", StringComparison.Ordinal)).Sum(s => s.ActivationCount);
+    }
+
+    [Fact]
+    public async Task An_idle_machine_is_deactivated_and_its_next_clip_continues_from_storage()
+    {
+        var (app, _) = await SiloApp.StartOnLoopbackAsync(new Dictionary<string, string?>
+        {
+            ["Asd:DataDirectory"] = Path.Combine(_dir, "data"),
+            ["Asd:MachineIdleMinutes"] = "0.05", // 3 s
+        });
+        try
+        {
+            var grains = app.Services.GetRequiredService<IGrainFactory>();
+            var management = grains.GetGrain<IManagementGrain>(0);
+            var random = new Random(5);
+            float[] Vector() => Enumerable.Range(0, 16).Select(_ => (float)random.NextDouble() - 0.5f).ToArray();
+            var idle = grains.GetGrain<IMachineGrain>("idle.m1");
+            var busy = grains.GetGrain<IMachineGrain>("idle.m2");
+            var enrollment = new EnrollmentRequest(Enumerable.Range(0, 40).Select(i => new EnrollmentClip(Vector(), i % 10 == 0)).ToList(), "enc-idle");
+            await idle.Configure(new MachineSettings { Strategy = "random", Budget = 0.5, Seed = 3 });
+            await idle.Enroll(enrollment);
+            await busy.Enroll(enrollment);
+            for (int i = 0; i < 20; i++)
+                await idle.ProcessClip(new ClipSubmission($"c{i}", Vector(), "enc-idle"));
+            var before = await idle.GetStatus();
+            var pending = (await idle.GetPendingLabelRequests(100)).Select(r => r.ClipId).ToList();
+            Assert.NotEmpty(pending);
+            Assert.Equal(2, await Resident(management));
+
+            // The busy machine gets a clip every second and stays; the idle one goes within its age plus a quantum or two.
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            int resident = 2, clip = 0;
+            while (DateTime.UtcNow < deadline && resident != 1)
+            {
+                await busy.ProcessClip(new ClipSubmission($"b{clip++}", Vector(), "enc-idle"));
+                await Task.Delay(1000);
+                resident = await Resident(management);
+            }
+            Assert.Equal(1, resident);
+            Assert.True(clip >= 3, $"deactivated after only {clip} s");
+
+            var verdict = await idle.ProcessClip(new ClipSubmission("c20", Vector(), "enc-idle"));
+            Assert.Equal(20, verdict.ClipIndex);
+            var after = await idle.GetStatus();
+            Assert.Equal(before.ClipsSeen + 1, after.ClipsSeen);
+            Assert.Equal(before.Queries + (verdict.LabelRequested ? 1 : 0), after.Queries);
+            var pendingAfter = (await idle.GetPendingLabelRequests(100)).Select(r => r.ClipId).ToList();
+            Assert.Equal(pending, pendingAfter.Where(id => id != "c20").ToList());
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-1")]
+    public async Task A_non_positive_idle_age_is_refused_at_start(string minutes)
+    {
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => SiloApp.StartOnLoopbackAsync(new Dictionary<string, string?>
+        {
+            ["Asd:DataDirectory"] = Path.Combine(_dir, "data"),
+            ["Asd:MachineIdleMinutes"] = minutes,
+        }));
+        Assert.Contains("MachineIdleMinutes", error.Message);
+    }
+}
