@@ -12,7 +12,12 @@ public interface IMachineRegistryGrain : IGrainWithIntegerKey
     Task Register(string machineId);
     Task<IReadOnlyList<string>> List();
 
-    /// <summary>Pending label requests of every listed machine, asked in parallel: oldest first (ties by machine id,
+    /// <summary>A machine says whether it holds pending label requests (idempotent); returns once a write that holds it has completed.</summary>
+    /// <remarks>Interleaves, like <see cref="Register"/>; a listing waiting on that machine must not deadlock.</remarks>
+    [AlwaysInterleave]
+    Task SetPending(string machineId, bool hasPendingRequests);
+
+    /// <summary>Pending label requests of every machine that holds any, asked in parallel: oldest first (ties by machine id,
     /// then as each machine orders them), at most <paramref name="limit"/>.</summary>
     /// <remarks>Interleaves: a machine that is registering itself while this waits on it must not deadlock.</remarks>
     [AlwaysInterleave]

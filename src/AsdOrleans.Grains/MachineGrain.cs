@@ -46,6 +46,8 @@ public sealed class MachineGrain(
     /// <summary>Standardises each clip's raw features before the model sees them (baseline-embedded machines only).</summary>
     private FeatureStandardizer? _standardizer;
     private bool _dirty;
+    /// <summary>What this activation last told the registry about holding label requests (null: not yet, or that call failed).</summary>
+    private bool? _listedAsPending;
     /// <summary>Set when a write failed: memory then holds changes nobody acknowledged, which must never be written.</summary>
     private bool _discarded;
     private LabelRequestExpiryKeeper? _expiry;
@@ -72,11 +74,40 @@ public sealed class MachineGrain(
         await Expiry.ExpireDue();
         await Expiry.SyncReminder();
         Expiry.RemoveOrphanedAudio();
+        if (state.State.Pending.Count > 0)
+            await SyncPendingListing(); // repairs a listing lost between our write and the registry's
         if (_model is not null) AsdMetrics.Update(MachineId, state.State.Pending.Count, _model.RealisedBudget); // this silo's gauges
     }
 
-    public Task ReceiveReminder(string reminderName, TickStatus status)
-        => reminderName == LabelRequestExpiry.ReminderName ? Expiry.OnReminder() : Task.CompletedTask;
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (reminderName != LabelRequestExpiry.ReminderName)
+            return;
+        await Expiry.OnReminder();
+        await SyncPendingListing();
+    }
+
+    /// <summary>
+    /// Tells the registry whether this machine holds pending label requests when that changed since it last told it, so a
+    /// listing asks only machines that have some. A failure is logged, not thrown (the caller's change is persisted);
+    /// the next call tries again, and every activation with pending requests tells it anew.
+    /// </summary>
+    private async Task SyncPendingListing()
+    {
+        bool has = state.State.Pending.Count > 0;
+        if (_listedAsPending == has)
+            return;
+        try
+        {
+            await GrainFactory.GetGrain<IMachineRegistryGrain>(0).SetPending(MachineId, has);
+            _listedAsPending = has;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _listedAsPending = null;
+            logger.LogWarning(e, "machine {Machine}: could not tell the registry whether it holds label requests", MachineId);
+        }
+    }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
@@ -122,6 +153,7 @@ public sealed class MachineGrain(
         _model = model;
         _standardizer = standardizer;
         await GrainFactory.GetGrain<IMachineRegistryGrain>(0).Register(MachineId);
+        await SyncPendingListing(); // a re-enrollment dropped every request
         logger.LogInformation("machine {Machine} enrolled from {Clips} clips, model {Version}", MachineId, clips.Count, request.ModelVersion);
         return Status();
     }
@@ -161,6 +193,7 @@ public sealed class MachineGrain(
             await WriteChanges(model);
             await Expiry.SyncReminder();
         }
+        await SyncPendingListing(); // a call only when the machine starts holding requests (or a previous try failed)
         Events.Publish(MachineId, verdict, model.DecisionThreshold, clip.AudioReference, request); // after persisting; never waits or throws
         MachineActivity.OnClip(GrainFactory, MachineId, verdict, model.DecisionThreshold, state.State.Pending.Count, model.RealisedBudget); // metrics, score history (one-way)
         return verdict;
@@ -194,6 +227,7 @@ public sealed class MachineGrain(
         });
         Expiry.RemoveAudio([clipId]); // labelled (over HTTP or through the client library): the stored audio has served
         await Expiry.SyncReminder();
+        await SyncPendingListing();
         MachineActivity.OnLabel(GrainFactory, MachineId, clipId, label, state.State.Pending.Count, model.RealisedBudget);
         return Receipt(clipId, label, alreadyApplied: false);
     }
@@ -205,6 +239,7 @@ public sealed class MachineGrain(
         IReadOnlyList<LabelRequest> requests = state.State.Pending.Values
             .OrderBy(p => p.RequestedAt).ThenBy(p => p.ClipId, StringComparer.Ordinal).Take(limit)
             .Select(p => new LabelRequest(MachineId, p.ClipId, p.Score, p.RequestedAt, p.AudioReference)).ToList();
+        await SyncPendingListing(); // a listing that asked a machine with none (expired meanwhile, or a stale entry) drops it
         return requests;
     }
 

@@ -9,69 +9,49 @@ public sealed class MachineRegistryState
     [Id(0)] public SortedSet<string> Machines { get; set; } = new(StringComparer.Ordinal);
 }
 
-/// <summary>One registry of machine ids, written by a machine grain when it is configured or enrolled (rare next to
-/// clips); it fans label-request listings out to the machines. Registrations are group-committed: one write holds
-/// every id that arrived while the previous write was in flight, so enrolling thousands of machines costs a write per
-/// batch, not per machine, of a list that grows with the plant.</summary>
-[RequiresSiloRole(SiloRoles.Machines)]
-public sealed class MachineRegistryGrain(
-    [PersistentState("registry", MachineGrain.StorageName)] IPersistentState<MachineRegistryState> state) : Grain, IMachineRegistryGrain
+/// <summary>The machines that hold pending label requests (each tells the registry when it starts and stops holding any).</summary>
+[GenerateSerializer]
+public sealed class PendingMachinesState
 {
-    /// <summary>Ids registered but not yet in a completed write (they join the state only between writes, so the
-    /// state is never changed while a write of it is in flight).</summary>
-    private readonly SortedSet<string> _unwritten = new(StringComparer.Ordinal);
-    /// <summary>Completes when the next write to start (which will hold every id in <see cref="_unwritten"/>) completes.</summary>
-    private TaskCompletionSource? _nextWrite;
-    private bool _writing;
+    [Id(0)] public SortedSet<string> Machines { get; set; } = new(StringComparer.Ordinal);
+}
 
-    public Task Register(string machineId)
+/// <summary>One registry of machine ids, written by a machine grain when it is configured or enrolled (rare next to
+/// clips), and of the machines with pending label requests, so that a label-request listing asks only those (an idle
+/// machine is not woken to say it has nothing). Both sets are group-committed (<see cref="GroupCommittedIds"/>):
+/// enrolling thousands of machines costs a write per batch, not per machine, of a list that grows with the plant.</summary>
+[RequiresSiloRole(SiloRoles.Machines)]
+public sealed class MachineRegistryGrain : Grain, IMachineRegistryGrain
+{
+    private readonly IPersistentState<MachineRegistryState> _state;
+    private readonly IPersistentState<PendingMachinesState> _pending;
+    private readonly GroupCommittedIds _machines, _withRequests;
+
+    public MachineRegistryGrain(
+        [PersistentState("registry", MachineGrain.StorageName)] IPersistentState<MachineRegistryState> state,
+        [PersistentState("pending-machines", MachineGrain.StorageName)] IPersistentState<PendingMachinesState> pending)
     {
-        if (state.State.Machines.Contains(machineId) && !_unwritten.Contains(machineId))
-            return Task.CompletedTask;
-        _unwritten.Add(machineId);
-        _nextWrite ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var written = _nextWrite.Task;
-        if (!_writing)
-            _ = WriteBatches();
-        return written;
+        _state = state;
+        _pending = pending;
+        _machines = new GroupCommittedIds(() => _state.State.Machines, () => _state.WriteStateAsync());
+        _withRequests = new GroupCommittedIds(() => _pending.State.Machines, () => _pending.WriteStateAsync());
     }
 
-    /// <summary>Writes until no registration waits: each round adds the waiting ids and writes the state once.</summary>
-    private async Task WriteBatches()
-    {
-        _writing = true;
-        try
-        {
-            while (_nextWrite is { } batch)
-            {
-                _nextWrite = null;
-                var ids = _unwritten.ToList();
-                state.State.Machines.UnionWith(ids);
-                try
-                {
-                    await state.WriteStateAsync();
-                    _unwritten.ExceptWith(ids);
-                    batch.SetResult();
-                }
-                catch (Exception e)
-                {
-                    batch.SetException(e); // those callers see the failure; their ids stay unwritten and go with the next write
-                }
-            }
-        }
-        finally
-        {
-            _writing = false;
-        }
-    }
+    public Task Register(string machineId) => _machines.Set(machineId, member: true);
 
-    public Task<IReadOnlyList<string>> List() => Task.FromResult<IReadOnlyList<string>>(state.State.Machines.ToList());
+    public Task SetPending(string machineId, bool hasPendingRequests) => _withRequests.Set(machineId, hasPendingRequests);
+
+    public Task<IReadOnlyList<string>> List() => Task.FromResult<IReadOnlyList<string>>(_machines.Current());
 
     public async Task<IReadOnlyList<LabelRequest>> GetPendingLabelRequests(int limit)
     {
         if (limit < 1) throw new ArgumentException($"limit must be at least 1, got {limit}");
-        var ids = state.State.Machines.ToList(); // copied before the first await: Register may interleave
+        // A registry written before the pending index existed: ask every machine once and index what they hold.
+        bool indexed = _pending.RecordExists;
+        var ids = indexed ? _withRequests.Current() : _machines.Current(); // copied before the first await: calls interleave
         var lists = await Task.WhenAll(ids.Select(id => GrainFactory.GetGrain<IMachineGrain>(id).GetPendingLabelRequests(limit)));
+        if (!indexed)
+            await Task.WhenAll(lists.Where(l => l.Count > 0).Select(l => _withRequests.Set(l[0].MachineId, member: true)).Append(_withRequests.Touch()));
         return lists.SelectMany(l => l).OrderBy(r => r.RequestedAt).ThenBy(r => r.MachineId, StringComparer.Ordinal).Take(limit).ToList();
     }
 }

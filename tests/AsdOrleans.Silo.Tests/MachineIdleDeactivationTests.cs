@@ -75,6 +75,58 @@ public sealed class MachineIdleDeactivationTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task A_label_request_listing_wakes_only_the_idle_machines_that_hold_requests()
+    {
+        var (app, _) = await SiloApp.StartOnLoopbackAsync(new Dictionary<string, string?>
+        {
+            ["Asd:DataDirectory"] = Path.Combine(_dir, "data"),
+            ["Asd:MachineIdleMinutes"] = "0.05", // 3 s
+        });
+        try
+        {
+            var grains = app.Services.GetRequiredService<IGrainFactory>();
+            var management = grains.GetGrain<IManagementGrain>(0);
+            var registry = grains.GetGrain<IMachineRegistryGrain>(0);
+            var random = new Random(6);
+            float[] Vector() => Enumerable.Range(0, 16).Select(_ => (float)random.NextDouble() - 0.5f).ToArray();
+            var enrollment = new EnrollmentRequest(Enumerable.Range(0, 40).Select(i => new EnrollmentClip(Vector(), i % 10 == 0)).ToList(), "enc-idle");
+            var asking = grains.GetGrain<IMachineGrain>("listing.asking");
+            var quiet = Enumerable.Range(0, 5).Select(i => grains.GetGrain<IMachineGrain>($"listing.quiet{i}")).ToList();
+            await asking.Configure(new MachineSettings { Strategy = "random", Budget = 0.5, Seed = 3 });
+            await asking.Enroll(enrollment);
+            foreach (var machine in quiet)
+            {
+                await machine.Configure(new MachineSettings { Strategy = "none" });
+                await machine.Enroll(enrollment);
+            }
+            for (int i = 0; i < 10; i++)
+            {
+                await asking.ProcessClip(new ClipSubmission($"a{i}", Vector(), "enc-idle"));
+                foreach (var machine in quiet) await machine.ProcessClip(new ClipSubmission($"q{i}", Vector(), "enc-idle"));
+            }
+            var expected = await asking.GetPendingLabelRequests(100);
+            Assert.NotEmpty(expected);
+            Assert.Equal(expected, await registry.GetPendingLabelRequests(100));
+
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            while (DateTime.UtcNow < deadline && await Resident(management) > 0)
+                await Task.Delay(500);
+            Assert.Equal(0, await Resident(management));
+            Assert.Equal(expected, await registry.GetPendingLabelRequests(100));
+            Assert.Equal(1, await Resident(management)); // the listing woke the machine with requests, none of the quiet ones
+
+            foreach (var request in expected)
+                await asking.SubmitLabel(request.ClipId, ClipLabelValue.Normal);
+            Assert.Empty(await registry.GetPendingLabelRequests(100));
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+    }
+
     [Theory]
     [InlineData("0")]
     [InlineData("-1")]

@@ -112,6 +112,20 @@ public sealed class MachineJournalTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Pending_flags_arriving_together_share_the_registry_writes_and_repeats_write_nothing()
+    {
+        var registry = _cluster.Client.GetGrain<IMachineRegistryGrain>(0);
+        var ids = Enumerable.Range(0, 300).Select(i => $"flag.m{i:000}").ToList();
+        await Task.WhenAll(ids.Select(id => registry.SetPending(id, true)));
+        var (writes, _) = Row("pending-machines", "");
+        Assert.InRange(writes, 1, ids.Count / 5);
+        await Task.WhenAll(ids.Select(id => registry.SetPending(id, true))); // already flagged: no write
+        Assert.Equal(writes, Row("pending-machines", "").Version);
+        await Task.WhenAll(ids.Take(100).Select(id => registry.SetPending(id, false)).Concat(ids.Skip(100).Take(10).Select(id => registry.SetPending(id, true))));
+        Assert.InRange(Row("pending-machines", "").Version, writes + 1, writes + 100 / 5);
+    }
+
+    [Fact]
     public void Byte_patches_reproduce_the_new_buffer_and_refuse_other_lengths()
     {
         var random = new Random(4);
