@@ -45,7 +45,7 @@ public sealed class SiloOptions
     /// </summary>
     public bool ActivationRebalancer { get; set; }
     /// <summary>
-    /// Minutes without a call after which a machine grain is deactivated (its state is on storage; the next clip
+    /// Minutes without a call after which a machine grain (and its score-history grain) is deactivated (its state is on storage; the next clip
     /// reactivates it). Resident memory is then bounded by the machines active in that window, not by every enrolled
     /// machine: a plant of 100,000 machines each sending a clip every 10 minutes keeps about a third of them resident
     /// at 3 minutes. Orleans' own default is 2 hours. docs/decisions.md, issue 13.

@@ -14,11 +14,11 @@ public sealed class MachineIdleDeactivationTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static async Task<int> Resident(IManagementGrain management)
+    private static async Task<int> Resident(IManagementGrain management, string grainClass = "MachineGrain")
     {
         // Activation counts per grain type and silo; this silo holds only the test's machines.
         var statistics = await management.GetSimpleGrainStatistics();
-        return statistics.Where(s => s.GrainType.Contains("MachineGrain", StringComparison.Ordinal)).Sum(s => s.ActivationCount);
+        return statistics.Where(s => s.GrainType.Contains(grainClass, StringComparison.Ordinal)).Sum(s => s.ActivationCount);
     }
 
     [Fact]
@@ -59,6 +59,13 @@ public sealed class MachineIdleDeactivationTests : IDisposable
             }
             Assert.Equal(1, resident);
             Assert.True(clip >= 3, $"deactivated after only {clip} s");
+            deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+            while (DateTime.UtcNow < deadline && await Resident(management, "ScoreHistoryGrain") != 1)
+            {
+                await busy.ProcessClip(new ClipSubmission($"b{clip++}", Vector(), "enc-idle"));
+                await Task.Delay(500);
+            }
+            Assert.Equal(1, await Resident(management, "ScoreHistoryGrain")); // the idle machine's history went with it
 
             var verdict = await idle.ProcessClip(new ClipSubmission("c20", Vector(), "enc-idle"));
             Assert.Equal(20, verdict.ClipIndex);
