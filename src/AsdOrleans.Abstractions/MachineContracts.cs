@@ -115,4 +115,7 @@ public sealed record MachineStatus
     [Id(18)] public string? BudgetStart { get; init; }
     /// <summary>RealisedBudget &gt; Budget + 0.02 after at least 100 clips.</summary>
     [Id(19)] public bool Overspent { get; init; }
+    /// <summary>Whether each clip's features are standardised with μ and σ fitted on the machine's enrollment clips before
+    /// scoring (a machine enrolled on raw baseline features); false for encoder embeddings.</summary>
+    [Id(20)] public bool StandardizesFeatures { get; init; }
 }

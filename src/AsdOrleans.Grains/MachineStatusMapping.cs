@@ -31,6 +31,7 @@ internal static class MachineStatusMapping
         Scoring = Config(machineId, state, model)?.Scoring.ToName(),
         BudgetStart = Config(machineId, state, model)?.BudgetManager.ToName(),
         Overspent = model is { ClipsSeen: >= 100 } && BudgetTolerance.Overspends(model.Config.Budget, model.RealisedBudget),
+        StandardizesFeatures = state.Standardizer is not null,
     };
 
     /// <summary>The configuration in force: the enrolled model's, else what the settings give (null if they are invalid).</summary>

@@ -61,6 +61,7 @@ public sealed class BaselineSiloTests : IAsyncLifetime
             await operatorHttp.SendAsync(HttpMethod.Put, $"/api/machines/{id}", System.Net.Http.Json.JsonContent.Create(new { strategy = "hybrid", budget = 0.25, seed = 5 }), CancellationToken.None);
             var status = await SiloFeed.EnrollAsync(operatorHttp, id, train.Select(c => c.Path).ToList(), CancellationToken.None);
             Assert.Equal(Embedders.BaselineVersion, status.GetProperty("modelVersion").GetString());
+            Assert.True(status.GetProperty("standardizesFeatures").GetBoolean());
 
             int queried = 0;
             for (int i = 0; i < test.Count; i++)

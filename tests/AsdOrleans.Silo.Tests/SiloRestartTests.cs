@@ -61,6 +61,7 @@ public sealed class SiloRestartTests : IDisposable
         Assert.Equal(before, await http.GetStringAsync("/api/machines/restart.m1"));
         Assert.Equal(list, await http.GetStringAsync("/api/machines"));
         Assert.Contains("\"enrolled\":true", before);
+        Assert.Contains("\"standardizesFeatures\":false", before); // encoder embeddings: used as they come
         await app.StopAsync();
         await app.DisposeAsync();
         http.Dispose();
