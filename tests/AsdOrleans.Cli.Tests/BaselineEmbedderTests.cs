@@ -67,6 +67,34 @@ public sealed class BaselineEmbedderTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_baseline_through_a_baseline_silo_gives_the_in_process_numbers()
+    {
+        string inProcess = Path.Combine(_dir, "baseline-in-process"), onSilo = Path.Combine(_dir, "baseline-silo");
+        var (code, _, error) = await Run(["experiment", "--data", Plant, "--embedder", "baseline", "--cache", Cache, "--out", inProcess, .. Small]);
+        Assert.True(code == 0, error);
+        var (app, address) = await AsdOrleans.Silo.SiloApp.StartOnLoopbackAsync(new Dictionary<string, string?>
+        {
+            ["Asd:DataDirectory"] = Path.Combine(_dir, "silo"),
+            ["Asd:Embedder"] = "baseline",
+            ["Asd:ApiKeys:Operator:0"] = "op",
+            ["Asd:ApiKeys:Device:0"] = "dev",
+        });
+        try
+        {
+            (code, var output, error) = await Run(["experiment", "--data", Plant, "--embedder", "baseline", "--cache", Cache, "--out", onSilo, .. Small,
+                "--via-cluster", address.ToString(), "--key", "op", "--device-key", "dev"]);
+            Assert.True(code == 0, error);
+            Assert.Contains("through the silo at", output);
+            Assert.Equal(File.ReadAllText(Path.Combine(inProcess, "results.csv")), File.ReadAllText(Path.Combine(onSilo, "results.csv")));
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task Experiment_runs_the_protocol_on_the_baseline_without_a_model_and_caches_it_by_its_settings_id()
     {
         string run = Path.Combine(_dir, "run");

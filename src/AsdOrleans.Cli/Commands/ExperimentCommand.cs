@@ -118,14 +118,12 @@ public static class ExperimentCommand
                 throw new UsageException("--data needs --model (the encoder that embeds the clips), or --embedder baseline");
             if (kind == Embedders.Baseline && (root is null || modelPath is not null))
                 throw new UsageException("--embedder baseline goes with --data and without --model (the baseline is training-free)");
-            if (kind == Embedders.Baseline && cluster is not null)
-                throw new UsageException("--via-cluster embeds in the silo with its model; --embedder baseline runs in-process only");
             if (root is null && parse.GetValue(enrollFromTest) is not null)
                 throw new UsageException("--enroll-from-test goes with --data");
             if (csv is not null && (modelPath is not null || parse.GetValue(groundTruth) is not null || parse.GetValue(cache) is not null))
                 throw new UsageException("--model, --ground-truth and --cache go with --data, not --embeddings");
             if (cluster is not null && root is null)
-                throw new UsageException("--via-cluster posts the clips' audio: it needs --data and --model");
+                throw new UsageException("--via-cluster posts the clips' audio: it needs --data (and --model, or --embedder baseline with a baseline silo)");
             if (cluster is null && (parse.GetValue(key) is not null || parse.GetValue(deviceKey) is not null))
                 throw new UsageException("--key and --device-key go with --via-cluster");
             if (cluster is not null && string.IsNullOrWhiteSpace(parse.GetValue(key)))
@@ -189,10 +187,18 @@ public static class ExperimentCommand
             var embedder = new EmbeddingCache(cacheFolder);
             if (kind == Embedders.Baseline)
             {
-                var (standardised, baselineReport) = Terminal.WithProgress(output, "embedding (baseline)", progress =>
-                    Embedders.EmbedBaseline(embedder, clips, batchSize, progress), linesWhenRedirected: true);
+                var (raw, baselineReport) = Terminal.WithProgress(output, "embedding (baseline)", progress =>
+                    embedder.Embed(clips, Embedders.BaselineVersion, () => new BaselineClipEmbedder(), batchSize, progress), linesWhenRedirected: true);
                 output.WriteLine($"embedding: {baselineReport.Clips} clips, {baselineReport.FromCache} from the cache, {baselineReport.Embedded} embedded in {baselineReport.Elapsed.TotalSeconds:F1} s (cache {embedder.Folder})");
-                Run(standardised, settings, folder, output, new RunInputs(commandLine, Path.GetFullPath(root!), Embedders.BaselineVersion + " (standardised per machine)", baselineReport));
+                var baselineInputs = new RunInputs(commandLine, Path.GetFullPath(root!), Embedders.BaselineVersion + " (standardised per machine)", baselineReport);
+                if (cluster is null)
+                {
+                    Run(EmbeddingStandardization.PerMachine(raw), settings, folder, output, baselineInputs);
+                    return 0;
+                }
+                // A silo run with --embedder baseline: each machine is enrolled from its raw features with "standardize",
+                // so the silo fits μ and σ on them and standardises every clip it embeds, as the in-process run does.
+                await RunOnSiloAsync(raw, baselineInputs, Embedders.BaselineVersion, standardize: true);
                 return 0;
             }
             var (embedded, report) = Terminal.WithProgress(output, "embedding", progress =>
@@ -210,13 +216,18 @@ public static class ExperimentCommand
                 Run(embedded, settings, folder, output, inputs);
                 return 0;
             }
-            var paths = clips.Where(c => c.IsTest).ToDictionary(c => (AudioData.MachineName(c), c.FileName), c => c.Path);
-            using var operatorApi = new ClusterHttp(cluster, parse.GetValue(key)!);
-            using var deviceApi = new ClusterHttp(cluster, parse.GetValue(deviceKey) ?? parse.GetValue(key)!);
-            var runner = new ClusterExperiment(operatorApi, deviceApi, ClusterExperiment.NewRunId());
-            await RunViaClusterAsync(embedded, settings, folder, output, inputs with { Mode = $"through the silo at {cluster}" },
-                runner, version!, (machine, file) => paths[(machine, file)], cancellation);
+            await RunOnSiloAsync(embedded, inputs, version!, standardize: false);
             return 0;
+
+            async Task RunOnSiloAsync(EmbeddingTable table, RunInputs runInputs, string modelVersion, bool standardize)
+            {
+                var paths = clips.Where(c => c.IsTest).ToDictionary(c => (AudioData.MachineName(c), c.FileName), c => c.Path);
+                using var operatorApi = new ClusterHttp(cluster!, parse.GetValue(key)!);
+                using var deviceApi = new ClusterHttp(cluster!, parse.GetValue(deviceKey) ?? parse.GetValue(key)!);
+                var runner = new ClusterExperiment(operatorApi, deviceApi, ClusterExperiment.NewRunId()) { StandardizeEnrollment = standardize };
+                await RunViaClusterAsync(table, settings, folder, output, runInputs with { Mode = $"through the silo at {cluster}" },
+                    runner, modelVersion, (machine, file) => paths[(machine, file)], cancellation);
+            }
         });
         return command;
     }
