@@ -104,7 +104,7 @@
     if (!state.key) { show('signin'); return; }
     const page = (location.hash || '#queue').slice(1);
     show(['queue', 'machines', 'alerts'].includes(page) ? page : 'queue');
-    if (page === 'machines') drawChart();
+    if (page === 'machines') { drawChart(); loadMachines().catch(() => {}); }
   }
 
   // ---- machines ----------------------------------------------------------------------------------------------
@@ -386,8 +386,14 @@
   let chartTimer;
   function scheduleChart() { clearTimeout(chartTimer); chartTimer = setTimeout(drawChart, 1000); }
 
-  // Requests answered elsewhere (another labeller, the CLI) leave the queue at the next refresh.
-  setInterval(() => { if (state.key) { loadQueue().catch(() => {}); loadMachines().catch(() => {}); } }, 15000);
+  // Requests answered elsewhere (another labeller, the CLI) leave the queue at the next refresh. The whole machine list
+  // asks every machine (it would keep every idle machine of a large plant awake), so it refreshes only while shown;
+  // elsewhere each machine's row follows its own events.
+  setInterval(() => {
+    if (!state.key) return;
+    loadQueue().catch(() => {});
+    if (document.body.dataset.page === 'machines') loadMachines().catch(() => {});
+  }, 15000);
 
   // ---- wiring ------------------------------------------------------------------------------------------------
   $('signin-form').addEventListener('submit', async (event) => {
