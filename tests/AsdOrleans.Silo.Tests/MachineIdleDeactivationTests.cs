@@ -21,23 +21,29 @@ public sealed class MachineIdleDeactivationTests : IDisposable
         return statistics.Where(s => s.GrainType.Contains(grainClass, StringComparison.Ordinal)).Sum(s => s.ActivationCount);
     }
 
-    [Fact]
-    public async Task An_idle_machine_is_deactivated_and_its_next_clip_continues_from_storage()
+    /// <summary>A silo whose machines idle out after 3 s, with a seeded source of 16-dimensional embeddings and an enrollment of 40 of them.</summary>
+    private async Task<(WebApplication App, IGrainFactory Grains, IManagementGrain Management, Func<float[]> Vector, EnrollmentRequest Enrollment)> StartIdleSilo(int seed)
     {
         var (app, _) = await SiloApp.StartOnLoopbackAsync(new Dictionary<string, string?>
         {
             ["Asd:DataDirectory"] = Path.Combine(_dir, "data"),
             ["Asd:MachineIdleMinutes"] = "0.05", // 3 s
         });
+        var grains = app.Services.GetRequiredService<IGrainFactory>();
+        var random = new Random(seed);
+        float[] Vector() => Enumerable.Range(0, 16).Select(_ => (float)random.NextDouble() - 0.5f).ToArray();
+        var enrollment = new EnrollmentRequest(Enumerable.Range(0, 40).Select(i => new EnrollmentClip(Vector(), i % 10 == 0)).ToList(), "enc-idle");
+        return (app, grains, grains.GetGrain<IManagementGrain>(0), Vector, enrollment);
+    }
+
+    [Fact]
+    public async Task An_idle_machine_is_deactivated_and_its_next_clip_continues_from_storage()
+    {
+        var (app, grains, management, Vector, enrollment) = await StartIdleSilo(seed: 5);
         try
         {
-            var grains = app.Services.GetRequiredService<IGrainFactory>();
-            var management = grains.GetGrain<IManagementGrain>(0);
-            var random = new Random(5);
-            float[] Vector() => Enumerable.Range(0, 16).Select(_ => (float)random.NextDouble() - 0.5f).ToArray();
             var idle = grains.GetGrain<IMachineGrain>("idle.m1");
             var busy = grains.GetGrain<IMachineGrain>("idle.m2");
-            var enrollment = new EnrollmentRequest(Enumerable.Range(0, 40).Select(i => new EnrollmentClip(Vector(), i % 10 == 0)).ToList(), "enc-idle");
             await idle.Configure(new MachineSettings { Strategy = "random", Budget = 0.5, Seed = 3 });
             await idle.Enroll(enrollment);
             await busy.Enroll(enrollment);
@@ -85,19 +91,10 @@ public sealed class MachineIdleDeactivationTests : IDisposable
     [Fact]
     public async Task A_label_request_listing_wakes_only_the_idle_machines_that_hold_requests()
     {
-        var (app, _) = await SiloApp.StartOnLoopbackAsync(new Dictionary<string, string?>
-        {
-            ["Asd:DataDirectory"] = Path.Combine(_dir, "data"),
-            ["Asd:MachineIdleMinutes"] = "0.05", // 3 s
-        });
+        var (app, grains, management, Vector, enrollment) = await StartIdleSilo(seed: 6);
         try
         {
-            var grains = app.Services.GetRequiredService<IGrainFactory>();
-            var management = grains.GetGrain<IManagementGrain>(0);
             var registry = grains.GetGrain<IMachineRegistryGrain>(0);
-            var random = new Random(6);
-            float[] Vector() => Enumerable.Range(0, 16).Select(_ => (float)random.NextDouble() - 0.5f).ToArray();
-            var enrollment = new EnrollmentRequest(Enumerable.Range(0, 40).Select(i => new EnrollmentClip(Vector(), i % 10 == 0)).ToList(), "enc-idle");
             var asking = grains.GetGrain<IMachineGrain>("listing.asking");
             var quiet = Enumerable.Range(0, 5).Select(i => grains.GetGrain<IMachineGrain>($"listing.quiet{i}")).ToList();
             await asking.Configure(new MachineSettings { Strategy = "random", Budget = 0.5, Seed = 3 });
