@@ -1,3 +1,4 @@
+using AsdOrleans.Method.Scoring;
 using AsdOrleans.Method.Enrollment;
 using AsdOrleans.Method.Machines;
 
@@ -20,5 +21,5 @@ public sealed class QueryByCommitteeStrategy : IQueryStrategy
     }
 
     public StrategyState CreateState(MachineConfig config, MachineEnrollment enrollment)
-        => QbcState.Create(config, enrollment.TrainingNormals.Clone());
+        => QbcState.Create(config, QbcState.DrawsCommitteeFromReferenceSet(config) ? new EmbeddingSet(enrollment.Dimension) : enrollment.TrainingNormals.Clone());
 }
