@@ -15,8 +15,7 @@ internal sealed class GroupCommittedIds(Func<SortedSet<string>> persisted, Func<
     /// <summary>Adds (<paramref name="member"/> true) or removes the id; completes at once when the set already says so.</summary>
     public Task Set(string id, bool member)
     {
-        bool current = _unwritten.TryGetValue(id, out bool intended) ? intended : persisted().Contains(id);
-        if (current == member && !_unwritten.ContainsKey(id))
+        if (!_unwritten.ContainsKey(id) && persisted().Contains(id) == member)
             return Task.CompletedTask;
         _unwritten[id] = member;
         return Touch();

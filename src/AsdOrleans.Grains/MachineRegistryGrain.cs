@@ -3,15 +3,9 @@ using AsdOrleans.Grains.Placement;
 
 namespace AsdOrleans.Grains;
 
+/// <summary>A persisted set of machine ids: the registry's machines ("registry"), and those holding pending label requests ("pending-machines").</summary>
 [GenerateSerializer]
 public sealed class MachineRegistryState
-{
-    [Id(0)] public SortedSet<string> Machines { get; set; } = new(StringComparer.Ordinal);
-}
-
-/// <summary>The machines that hold pending label requests (each tells the registry when it starts and stops holding any).</summary>
-[GenerateSerializer]
-public sealed class PendingMachinesState
 {
     [Id(0)] public SortedSet<string> Machines { get; set; } = new(StringComparer.Ordinal);
 }
@@ -24,12 +18,12 @@ public sealed class PendingMachinesState
 public sealed class MachineRegistryGrain : Grain, IMachineRegistryGrain
 {
     private readonly IPersistentState<MachineRegistryState> _state;
-    private readonly IPersistentState<PendingMachinesState> _pending;
+    private readonly IPersistentState<MachineRegistryState> _pending;
     private readonly GroupCommittedIds _machines, _withRequests;
 
     public MachineRegistryGrain(
         [PersistentState("registry", MachineGrain.StorageName)] IPersistentState<MachineRegistryState> state,
-        [PersistentState("pending-machines", MachineGrain.StorageName)] IPersistentState<PendingMachinesState> pending)
+        [PersistentState("pending-machines", MachineGrain.StorageName)] IPersistentState<MachineRegistryState> pending)
     {
         _state = state;
         _pending = pending;
