@@ -35,8 +35,8 @@ public static partial class ClusterBenchmark
         try
         {
             await using var silo = await EmbeddedSilo.StartAsync(siloSettings, Path.Combine(folder, "silo"));
-            var management = silo.App.Services.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0);
             var grains = silo.App.Services.GetRequiredService<IGrainFactory>();
+            var management = grains.GetGrain<IManagementGrain>(0);
             var enrollment = new EnrollmentRequest(enrollmentClips, SyntheticModelVersion);
             var machines = new List<IMachineGrain>();
             output.WriteLine($"{"storage",7} {"machines",8} {"rate/s",7} {"clips",7} {"achieved/s",10} {"p50 ms",8} {"p90 ms",8} {"p99 ms",8} {"p99.9 ms",9} {"max ms",8} " +
@@ -100,15 +100,7 @@ public static partial class ClusterBenchmark
     }
 
     /// <summary>This process's peak resident set (VmHWM in /proc/self/status), or 0 where unknown.</summary>
-    private static long PeakResidentBytes()
-    {
-        try
-        {
-            var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
-            return line is null ? 0 : long.Parse(line["VmHWM:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
-        }
-        catch (IOException) { return 0; }
-    }
+    private static long PeakResidentBytes() => ProcNumber("self", "status", "VmHWM") * 1024 ?? 0;
 
     /// <summary>Stops the benchmark's redis-server, if it started one, and removes its temporary folder.</summary>
     private static async Task StopRedisAndRemoveAsync(Process? redis, string folder)

@@ -220,18 +220,7 @@ public static partial class ClusterBenchmark
         }
 
         /// <summary>Resident set size from /proc/&lt;pid&gt;/status (VmRSS), or null once the process is gone.</summary>
-        public long? RssBytes()
-        {
-            try
-            {
-                var line = File.ReadLines($"/proc/{Process.Id}/status").FirstOrDefault(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
-                return line is null ? null : long.Parse(line["VmRSS:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                return null;
-            }
-        }
+        public long? RssBytes() => ProcNumber(Process.Id.ToString(CultureInfo.InvariantCulture), "status", "VmRSS") * 1024;
 
         public string LogTail()
         {

@@ -151,14 +151,18 @@ public static partial class ClusterBenchmark
 
     /// <summary>Bytes process <paramref name="pid"/> ("self" for this one) has caused to be written to storage
     /// (Linux /proc/&lt;pid&gt;/io), or null where unknown.</summary>
-    private static long? BytesWritten(string pid)
+    private static long? BytesWritten(string pid) => ProcNumber(pid, "io", "write_bytes");
+
+    /// <summary>The number after "<paramref name="field"/>:" in /proc/&lt;pid&gt;/<paramref name="file"/> ("self" for this
+    /// process; kB fields stay in kB), or null where unknown: not Linux, or the process is gone.</summary>
+    private static long? ProcNumber(string pid, string file, string field)
     {
         try
         {
-            string path = $"/proc/{pid}/io";
+            string path = $"/proc/{pid}/{file}";
             if (!File.Exists(path)) return null;
-            var line = File.ReadLines(path).FirstOrDefault(l => l.StartsWith("write_bytes:", StringComparison.Ordinal));
-            return line is null ? null : long.Parse(line["write_bytes:".Length..].Trim(), CultureInfo.InvariantCulture);
+            var line = File.ReadLines(path).FirstOrDefault(l => l.StartsWith(field + ":", StringComparison.Ordinal));
+            return line is null ? null : long.Parse(line[(field.Length + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -188,7 +188,7 @@ public static class ExperimentCommand
             if (kind == Embedders.Baseline)
             {
                 var (raw, baselineReport) = Terminal.WithProgress(output, "embedding (baseline)", progress =>
-                    embedder.Embed(clips, Embedders.BaselineVersion, () => new BaselineClipEmbedder(), batchSize, progress), linesWhenRedirected: true);
+                    Embedders.EmbedBaselineRaw(embedder, clips, batchSize, progress), linesWhenRedirected: true);
                 output.WriteLine($"embedding: {baselineReport.Clips} clips, {baselineReport.FromCache} from the cache, {baselineReport.Embedded} embedded in {baselineReport.Elapsed.TotalSeconds:F1} s (cache {embedder.Folder})");
                 var baselineInputs = new RunInputs(commandLine, Path.GetFullPath(root!), Embedders.BaselineVersion + " (standardised per machine)", baselineReport);
                 if (cluster is null)

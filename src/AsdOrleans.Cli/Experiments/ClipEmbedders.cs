@@ -78,7 +78,11 @@ public static class Embedders
     /// <summary>The baseline's table: embedded (cached) and standardised per machine on its training clips.</summary>
     public static (EmbeddingTable Table, EmbeddingCacheReport Report) EmbedBaseline(EmbeddingCache cache, IReadOnlyList<DcaseClip> clips, int batchSize, Action<int, int> progress)
     {
-        var (raw, report) = cache.Embed(clips, BaselineVersion, () => new BaselineClipEmbedder(), batchSize, progress);
+        var (raw, report) = EmbedBaselineRaw(cache, clips, batchSize, progress);
         return (EmbeddingStandardization.PerMachine(raw), report);
     }
+
+    /// <summary>The baseline's features as they come, not standardised (a baseline silo standardises them per machine).</summary>
+    public static (EmbeddingTable Table, EmbeddingCacheReport Report) EmbedBaselineRaw(EmbeddingCache cache, IReadOnlyList<DcaseClip> clips, int batchSize, Action<int, int> progress)
+        => cache.Embed(clips, BaselineVersion, () => new BaselineClipEmbedder(), batchSize, progress);
 }
