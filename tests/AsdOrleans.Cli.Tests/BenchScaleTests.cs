@@ -53,6 +53,27 @@ public sealed class BenchScaleTests
         Assert.True(result.SortedLatencies[^1] >= 250, $"max {result.SortedLatencies[^1]} ms");
     }
 
+    [Theory]
+    [InlineData(GeneratorPacing.Thread, false)]
+    [InlineData(GeneratorPacing.ThreadPool, true)]
+    public async Task TheGeneratorSendsEveryDueClipFromItsOwnThreadOrThePool(GeneratorPacing pacing, bool onThreadPool)
+    {
+        // The thread generator's wake-ups must not queue behind grain continuations on the thread pool.
+        int fromPool = 0, fromElsewhere = 0;
+        // Started from the pool, as the benchmark is (no test synchronisation context).
+        var result = await Task.Run(() => OpenLoopLoad.RunAsync(200, TimeSpan.FromSeconds(0.25), _ =>
+        {
+            Interlocked.Increment(ref Thread.CurrentThread.IsThreadPoolThread ? ref fromPool : ref fromElsewhere);
+            return Task.CompletedTask;
+        }, pacing));
+
+        Assert.Equal(50, result.Calls);
+        Assert.Equal(0, result.Failed);
+        Assert.Equal(onThreadPool ? 50 : 0, fromPool);
+        Assert.Equal(onThreadPool ? 0 : 50, fromElsewhere);
+        Assert.True(result.Elapsed >= TimeSpan.FromSeconds(0.24), $"sent on time, not all at once: {result.Elapsed}");
+    }
+
     [Fact]
     public async Task SiloProcessesFormARedisClusterThatHoldsEveryMachineAndStopWithTheBenchmark()
     {

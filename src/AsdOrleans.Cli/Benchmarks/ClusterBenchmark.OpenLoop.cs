@@ -19,7 +19,7 @@ public static partial class ClusterBenchmark
         double rate = settings.Rate!.Value;
         output.WriteLine();
         output.WriteLine($"open-loop grain scoring: IMachineGrain.ProcessClip at {rate:N0} clips/s spread evenly over the machines, {settings.Strategy}, " +
-                         $"default method (paced budget, b = 0.1), J = 42; {settings.Storage} grain state; each machine warmed with {settings.WarmupClips}–{settings.WarmupClips + 9} clips, " +
+                         $"default method (paced budget, b = 0.1), J = 42; {settings.Storage} grain state; each machine warmed with {settings.WarmupClips}–{settings.WarmupClips + 9} clips{(settings.HistoryPoints > 0 ? $" and its score history filled with {settings.HistoryPoints:N0} points" : "")}, " +
                          $"then {settings.WarmupSeconds:0.#} s at the rate before {settings.Duration:0.#} s measured; latency from each clip's scheduled send time");
         string folder = Directory.CreateTempSubdirectory("asd-bench-").FullName;
         Process? redis = null;
@@ -40,7 +40,7 @@ public static partial class ClusterBenchmark
             var enrollment = new EnrollmentRequest(enrollmentClips, SyntheticModelVersion);
             var machines = new List<IMachineGrain>();
             output.WriteLine($"{"storage",7} {"machines",8} {"rate/s",7} {"clips",7} {"achieved/s",10} {"p50 ms",8} {"p90 ms",8} {"p99 ms",8} {"p99.9 ms",9} {"max ms",8} " +
-                             $"{"lag p99",8} {"svc p99",8} {"queried",8} {"failed",6} {"disk MB/s",9} {"heap KB/grain",13} {"resident",8} {"heap GB",7} {"peak RSS GB",11}");
+                             $"{"lag p99",8} {"svc p99",8} {"queried",8} {"failed",6} {"disk MB/s",9} {"heap KB/grain",13} {"resident",8} {"heap GB",7} {"peak RSS GB",11} {"generator",11}  load");
             foreach (int target in settings.Machines.Order())
             {
                 int added = target - machines.Count;
@@ -55,6 +55,11 @@ public static partial class ClusterBenchmark
                     // machines did not all start at once) and about b of the measured clips ask for a label.
                     for (int c = 0; c < settings.WarmupClips + item.Index % 10; c++)
                         await machine.ProcessClip(new ClipSubmission($"start-{c}", stream[c % stream.Length], SyntheticModelVersion));
+                    // A plant's machines have been running: their score histories are full, and each flush writes one.
+                    var history = grains.GetGrain<IScoreHistoryGrain>(machine.GetPrimaryKeyString());
+                    var at = DateTimeOffset.UtcNow.AddSeconds(-settings.HistoryPoints * 10);
+                    for (int p = 0; p < settings.HistoryPoints; p++)
+                        await history.Record(new ScorePoint(at.AddSeconds(p * 10), $"past-{p}", -settings.HistoryPoints + p, 0.5, 0.6, false, false));
                 });
                 machines.AddRange(newcomers);
                 var after = MemoryNow();
@@ -62,28 +67,32 @@ public static partial class ClusterBenchmark
                 // Evenly spread: clip i goes to machine order[i mod n], so each machine sees one clip every n/rate seconds.
                 var order = machines.ToArray();
                 new Random(target).Shuffle(order);
-                long queried = 0;
-                bool counting = false;
-                Func<long, Task> Call(string prefix) => async i =>
+                foreach (var pacing in settings.Generators)
                 {
-                    var verdict = await order[i % order.Length].ProcessClip(new ClipSubmission($"{prefix}-{i}", stream[(int)(i % stream.Length)], SyntheticModelVersion));
-                    if (verdict.LabelRequested && Volatile.Read(ref counting)) Interlocked.Increment(ref queried);
-                };
-                await OpenLoopLoad.RunAsync(rate, TimeSpan.FromSeconds(settings.WarmupSeconds), Call($"w{target}"));
-                long? writtenBefore = BytesWritten(redis);
-                Volatile.Write(ref counting, true);
-                var load = await OpenLoopLoad.RunAsync(rate, TimeSpan.FromSeconds(settings.Duration), Call($"m{target}"));
-                Volatile.Write(ref counting, false);
-                long? written = BytesWritten(redis) - writtenBefore;
-                int resident = await ResidentMachines(management);
-                output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{settings.Storage,7} {target,8} {rate,7:F0} {load.Calls,7} {load.AchievedPerSecond,10:F0} {load.Percentile(0.50),8:F2} {load.Percentile(0.90),8:F2} " +
-                    $"{load.Percentile(0.99),8:F2} {load.Percentile(0.999),9:F2} {load.SortedLatencies[^1],8:F1} {ClosedLoopLoad.Percentile(load.SortedSendLags, 0.99),8:F2} {ClosedLoopLoad.Percentile(load.SortedServiceLatencies, 0.99),8:F2} " +
-                    $"{100.0 * queried / load.Calls,7:F1}% {load.Failed,6} {(written is { } w ? (w / 1e6 / load.Elapsed.TotalSeconds).ToString("F1", CultureInfo.InvariantCulture) : "n/a"),9} " +
-                    $"{(after.Heap - before.Heap) / 1024.0 / added,13:F1} {resident,8} {MemoryNow().Heap / 1e9,7:F2} {PeakResidentBytes() / 1e9,11:F2}"));
+                    long queried = 0;
+                    bool counting = false;
+                    string tag = $"{target}{GeneratorName(pacing)}";
+                    Func<long, Task> Call(string prefix) => async i =>
+                    {
+                        var verdict = await order[i % order.Length].ProcessClip(new ClipSubmission($"{prefix}-{i}", stream[(int)(i % stream.Length)], SyntheticModelVersion));
+                        if (verdict.LabelRequested && Volatile.Read(ref counting)) Interlocked.Increment(ref queried);
+                    };
+                    await OpenLoopLoad.RunAsync(rate, TimeSpan.FromSeconds(settings.WarmupSeconds), Call($"w{tag}"), pacing);
+                    long? writtenBefore = BytesWritten(redis);
+                    Volatile.Write(ref counting, true);
+                    var load = await OpenLoopLoad.RunAsync(rate, TimeSpan.FromSeconds(settings.Duration), Call($"m{tag}"), pacing);
+                    Volatile.Write(ref counting, false);
+                    long? written = BytesWritten(redis) - writtenBefore;
+                    int resident = await ResidentMachines(management);
+                    output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"{settings.Storage,7} {target,8} {rate,7:F0} {load.Calls,7} {load.AchievedPerSecond,10:F0} {load.Percentile(0.50),8:F2} {load.Percentile(0.90),8:F2} " +
+                        $"{load.Percentile(0.99),8:F2} {load.Percentile(0.999),9:F2} {load.SortedLatencies[^1],8:F1} {ClosedLoopLoad.Percentile(load.SortedSendLags, 0.99),8:F2} {ClosedLoopLoad.Percentile(load.SortedServiceLatencies, 0.99),8:F2} " +
+                        $"{100.0 * queried / load.Calls,7:F1}% {load.Failed,6} {(written is { } w ? (w / 1e6 / load.Elapsed.TotalSeconds).ToString("F1", CultureInfo.InvariantCulture) : "n/a"),9} " +
+                        $"{(after.Heap - before.Heap) / 1024.0 / added,13:F1} {resident,8} {MemoryNow().Heap / 1e9,7:F2} {PeakResidentBytes() / 1e9,11:F2} {GeneratorName(pacing),11} {LoadAverage()}"));
+                }
             }
             output.WriteLine("(achieved/s: completed clips over the time from the first scheduled send to the last answer; lag p99: how late the generator itself sent " +
-                             "(its timer's resolution, and its share of the cores), already inside the latencies; svc p99: latency from the actual send, the silo's part; disk MB/s: bytes written by " +
+                             "(its timer's resolution, and its share of the cores), already inside the latencies; generator: its own thread sleeping in the kernel, or Task.Delay on the thread pool; svc p99: latency from the actual send, the silo's part; disk MB/s: bytes written by " +
                              (settings.Storage == "redis" ? "redis-server" : "this process") + " while measuring)");
         }
         finally
@@ -91,6 +100,8 @@ public static partial class ClusterBenchmark
             await StopRedisAndRemoveAsync(redis, folder);
         }
     }
+
+    public static string GeneratorName(GeneratorPacing pacing) => pacing == GeneratorPacing.Thread ? "thread" : "thread-pool";
 
     /// <summary>Machine grains activated on the silo now (idle ones are deactivated after Asd:MachineIdleMinutes).</summary>
     private static async Task<int> ResidentMachines(IManagementGrain management)

@@ -70,8 +70,8 @@ public static partial class ClusterBenchmark
             new Random(count).Shuffle(order);
             Func<long, Task> Call(string prefix) => i =>
                 order[i % order.Length].ProcessClip(new ClipSubmission($"{prefix}-{i}", stream[(int)(i % stream.Length)], SyntheticModelVersion));
-            await OpenLoopLoad.RunAsync(rate, TimeSpan.FromSeconds(settings.WarmupSeconds), Call("w"));
-            var load = await OpenLoopLoad.RunAsync(rate, TimeSpan.FromSeconds(settings.Duration), Call("m"));
+            await OpenLoopLoad.RunAsync(rate, TimeSpan.FromSeconds(settings.WarmupSeconds), Call("w"), settings.Generators[0]);
+            var load = await OpenLoopLoad.RunAsync(rate, TimeSpan.FromSeconds(settings.Duration), Call("m"), settings.Generators[0]);
             string load1 = LoadAverage();
             // Machines idle longer than Orleans' collection age (the first ones enrolled, on a long enrollment) are
             // deactivated and come back on their next clip: "resident" says how many were active.
@@ -113,7 +113,7 @@ public static partial class ClusterBenchmark
         double from = 0;
         foreach (double until in JoinCheckpoints)
         {
-            var load = await OpenLoopLoad.RunAsync(rate, TimeSpan.FromSeconds(until - from), call($"j{until}"));
+            var load = await OpenLoopLoad.RunAsync(rate, TimeSpan.FromSeconds(until - from), call($"j{until}"), settings.Generators[0]);
             // The load drains its last calls after the window; wait for the checkpoint itself if it came early.
             var remaining = TimeSpan.FromSeconds(until) - launched.Elapsed;
             if (remaining > TimeSpan.Zero) await Task.Delay(remaining);

@@ -49,6 +49,10 @@ public static partial class ClusterBenchmark
         public bool Rebalancer { get; init; }
         /// <summary>Open loop, embedded silo: machine grains idle this long are deactivated (null: the silo's default).</summary>
         public double? MachineIdleSeconds { get; init; }
+        /// <summary>Open loop: how the generator waits for each clip's due time; on the embedded silo each is measured in turn, side by side.</summary>
+        public IReadOnlyList<GeneratorPacing> Generators { get; init; } = [GeneratorPacing.Thread];
+        /// <summary>Open loop, embedded silo: points recorded into each machine's score history before measuring (a plant past its first days).</summary>
+        public int HistoryPoints { get; init; }
     }
 
     // Enrollment as in docs/design.md §1, smaller: k-means to 32 centres from 200 source embeddings + 10 target ones (J = 42).

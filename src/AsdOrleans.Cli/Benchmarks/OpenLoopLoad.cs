@@ -12,16 +12,27 @@ public sealed record OpenLoopResult(TimeSpan Elapsed, double[] SortedLatencies, 
     public double Percentile(double p) => ClosedLoopLoad.Percentile(SortedLatencies, p);
 }
 
+/// <summary>How the open-loop generator waits for a call's due time.</summary>
+public enum GeneratorPacing
+{
+    /// <summary>Its own thread, sleeping in the kernel (about 1 ms resolution): it wakes when the OS runs it, not
+    /// when the thread pool gets round to it, so its lateness is not the silo's queue.</summary>
+    Thread,
+    /// <summary>Task.Delay on the thread pool (the generator before issue 13's second pass): a wake-up waits behind
+    /// every queued grain continuation, so under load the generator itself is late.</summary>
+    ThreadPool,
+}
+
 /// <summary>
 /// An open-loop load generator: call i is due at start + i/rate whatever happened to the calls before it, and its
 /// latency is measured from that due time, so a stalled server is charged for every call that should have been sent
-/// while it stalled (no coordinated omission). The generator sleeps with Task.Delay (about 1 ms resolution): its own
-/// wake-up lag is part of the latency, and reported apart as the send lag.
+/// while it stalled (no coordinated omission). The generator sleeps (about 1 ms resolution) and then sends every call
+/// that is due: its own wake-up lag is part of the latency, and reported apart as the send lag.
 /// </summary>
 public static class OpenLoopLoad
 {
     /// <param name="call">Gets the call's sequence number.</param>
-    public static async Task<OpenLoopResult> RunAsync(double rate, TimeSpan duration, Func<long, Task> call)
+    public static async Task<OpenLoopResult> RunAsync(double rate, TimeSpan duration, Func<long, Task> call, GeneratorPacing pacing = GeneratorPacing.Thread)
     {
         long total = Math.Max(1, (long)Math.Round(rate * duration.TotalSeconds));
         var latencies = new double[total];
@@ -31,29 +42,41 @@ public static class OpenLoopLoad
         long failed = 0;
         double ticksPerCall = Stopwatch.Frequency / rate;
         long start = Stopwatch.GetTimestamp();
-        for (long i = 0; i < total; i++)
-        {
-            long due = start + (long)(i * ticksPerCall);
-            long ahead = due - Stopwatch.GetTimestamp();
-            if (ahead > 0)
-                await Task.Delay(TimeSpan.FromSeconds((double)ahead / Stopwatch.Frequency));
-            long index = i;
-            long sent = Stopwatch.GetTimestamp();
-            lags[index] = Math.Max(0, Stopwatch.GetElapsedTime(due, sent).TotalMilliseconds);
-            calls[index] = Issue();
 
-            async Task Issue()
+        if (pacing == GeneratorPacing.Thread)
+        {
+            var sent = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var generator = new Thread(() =>
             {
                 try
                 {
-                    await call(index);
+                    for (long i = 0; i < total; i++)
+                    {
+                        long due = start + (long)(i * ticksPerCall);
+                        // Sleep whole milliseconds (Thread.Sleep truncates), never sending before the due time.
+                        for (long ahead = due - Stopwatch.GetTimestamp(); ahead > 0; ahead = due - Stopwatch.GetTimestamp())
+                            Thread.Sleep(Math.Max(1, (int)(ahead * 1000 / Stopwatch.Frequency)));
+                        calls[i] = Issue(i, due);
+                    }
+                    sent.SetResult();
                 }
-                catch (Exception)
+                catch (Exception e)
                 {
-                    Interlocked.Increment(ref failed); // counted, and its latency still charged
+                    sent.SetException(e);
                 }
-                latencies[index] = Stopwatch.GetElapsedTime(due).TotalMilliseconds;
-                service[index] = Stopwatch.GetElapsedTime(sent).TotalMilliseconds;
+            }) { IsBackground = true, Name = "open-loop generator" };
+            generator.Start();
+            await sent.Task;
+        }
+        else
+        {
+            for (long i = 0; i < total; i++)
+            {
+                long due = start + (long)(i * ticksPerCall);
+                long ahead = due - Stopwatch.GetTimestamp();
+                if (ahead > 0)
+                    await Task.Delay(TimeSpan.FromSeconds((double)ahead / Stopwatch.Frequency));
+                calls[i] = Issue(i, due);
             }
         }
         await Task.WhenAll(calls);
@@ -62,5 +85,21 @@ public static class OpenLoopLoad
         Array.Sort(lags);
         Array.Sort(service);
         return new OpenLoopResult(elapsed, latencies, lags, service, failed);
+
+        async Task Issue(long index, long due)
+        {
+            long sentAt = Stopwatch.GetTimestamp();
+            lags[index] = Math.Max(0, Stopwatch.GetElapsedTime(due, sentAt).TotalMilliseconds);
+            try
+            {
+                await call(index);
+            }
+            catch (Exception)
+            {
+                Interlocked.Increment(ref failed); // counted, and its latency still charged
+            }
+            latencies[index] = Stopwatch.GetElapsedTime(due).TotalMilliseconds;
+            service[index] = Stopwatch.GetElapsedTime(sentAt).TotalMilliseconds;
+        }
     }
 }

@@ -102,12 +102,23 @@ public static class BenchCommand
         var silos = new Option<int?>("--silos") { Description = "with --rate and --storage redis: a cluster of this many `asd silo --cluster` processes on loopback instead of one embedded silo; prints RSS and machine grains per silo" };
         var joinSilo = new Option<bool>("--join-silo") { Description = "with --silos: after the measured window start one more silo and report machine grains per silo and latency at 5, 15, 30, 60 and 120 s after it started" };
         var machineIdle = new Option<double?>("--machine-idle-seconds") { Description = "with --rate: deactivate a machine grain after this many seconds without a call (the silo's Asd:MachineIdleMinutes; default the silo's 10 minutes)" };
+        var generator = new Option<string>("--generator")
+        {
+            Description = "with --rate: how the load generator waits for each clip's due time: thread (its own thread, the default) or thread-pool " +
+                          "(Task.Delay, as before issue 13's second pass); a comma list measures each in turn on the embedded silo",
+            DefaultValueFactory = _ => "thread",
+        };
+        var historyPoints = new Option<int>("--history-points")
+        {
+            Description = "with --rate on the embedded silo: fill each machine's score history with this many points before measuring " +
+                          "(a plant that has run a while; the history keeps the last 1,000)",
+        };
         var rebalancer = new Option<bool>("--rebalancer") { Description = "with --silos: run the silos with Orleans' activation rebalancer (experimental; off in the silo default)" };
         var command = new Command("cluster", "one embedded silo: grain scoring calls/s and p50/p99 with 1,000 and 10,000 machines, memory per grain, " +
                                              "HTTP ingest clips/s with the encoder, batching on vs max batch 1; --rate: open loop at a plant's rate")
         {
             machines, callers, duration, width, seconds, concurrency, device, strategy, parts, rate, storage, warmupClips, warmupSeconds, silos, joinSilo, rebalancer,
-            machineIdle,
+            machineIdle, generator, historyPoints,
         };
         command.SetAction(async parse =>
         {
@@ -143,6 +154,11 @@ public static class BenchCommand
             if (!(parse.GetValue(warmupSeconds) is >= 0 and <= 600)) throw new UsageException("--warmup-seconds must be in [0, 600]");
             if (parse.GetValue(machineIdle) is double idle && (!(idle >= 1 && idle <= 86_400) || parse.GetValue(rate) is null || parse.GetValue(silos) is not null))
                 throw new UsageException("--machine-idle-seconds must be in [1, 86400] and goes with --rate on the embedded silo");
+            var generators = ParseGenerators(parse.GetValue(generator)!);
+            if (parse.GetResult(generator) is { Implicit: false } && parse.GetValue(rate) is null) throw new UsageException("--generator goes with --rate");
+            if (parse.GetValue(historyPoints) is < 0 or > 10_000) throw new UsageException("--history-points must be in [0, 10000]");
+            if (parse.GetValue(historyPoints) > 0 && (parse.GetValue(rate) is null || parse.GetValue(silos) is not null))
+                throw new UsageException("--history-points goes with --rate on the embedded silo");
             int? siloCount = parse.GetValue(silos);
             if (siloCount is not null)
             {
@@ -151,6 +167,7 @@ public static class BenchCommand
                     throw new UsageException("--silos needs --rate and --storage redis (silo processes form a cluster through Redis)");
                 if (partNames.Contains("ingest")) throw new UsageException("--silos measures the scoring part only; add --parts scoring");
                 if (counts.Count != 1) throw new UsageException("--silos takes one --machines count (e.g. --machines 30000)");
+                if (generators.Count != 1) throw new UsageException("--silos takes one --generator");
             }
             else if (parse.GetValue(joinSilo) || parse.GetValue(rebalancer))
                 throw new UsageException($"{(parse.GetValue(joinSilo) ? "--join-silo" : "--rebalancer")} goes with --silos");
@@ -163,12 +180,27 @@ public static class BenchCommand
                 Strategy = strategyName, Rate = parse.GetValue(rate), Storage = storageName,
                 WarmupClips = parse.GetValue(warmupClips), WarmupSeconds = parse.GetValue(warmupSeconds),
                 Silos = siloCount, JoinSilo = parse.GetValue(joinSilo), Rebalancer = parse.GetValue(rebalancer),
-                MachineIdleSeconds = parse.GetValue(machineIdle),
+                MachineIdleSeconds = parse.GetValue(machineIdle), Generators = generators,
+                HistoryPoints = parse.GetValue(historyPoints),
             });
             return 0;
         });
         return command;
     }
+    private static IReadOnlyList<GeneratorPacing> ParseGenerators(string text)
+    {
+        var names = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var pacings = names.Select(name => name.ToLowerInvariant() switch
+        {
+            "thread" => GeneratorPacing.Thread,
+            "thread-pool" => GeneratorPacing.ThreadPool,
+            _ => throw new UsageException($"--generator: '{name}' must be thread or thread-pool"),
+        }).ToList();
+        if (pacings.Count == 0 || pacings.Distinct().Count() != pacings.Count)
+            throw new UsageException("--generator: name thread, thread-pool or both, each once");
+        return pacings;
+    }
+
     private static IReadOnlyList<Encoder.Inference.InferencePrecision> ParsePrecisions(string text)
     {
         try
