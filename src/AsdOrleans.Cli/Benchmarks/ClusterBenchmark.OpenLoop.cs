@@ -62,6 +62,8 @@ public static partial class ClusterBenchmark
                         await history.Record(new ScorePoint(at.AddSeconds(p * 10), $"past-{p}", -settings.HistoryPoints + p, 0.5, 0.6, false, false));
                 });
                 machines.AddRange(newcomers);
+                if (settings.HistoryPoints > 0)
+                    await SettleWritesAsync(output, redis);
                 var after = MemoryNow();
 
                 // Evenly spread: clip i goes to machine order[i mod n], so each machine sees one clip every n/rate seconds.
@@ -99,6 +101,26 @@ public static partial class ClusterBenchmark
         {
             await StopRedisAndRemoveAsync(redis, folder);
         }
+    }
+
+    /// <summary>
+    /// Waits until the storage writes of the histories just filled have drained (under 1 MB/s for 3 s in a row, at
+    /// most 10 minutes), so the measured window sees a plant's steady state, not the first write of every history.
+    /// </summary>
+    private static async Task SettleWritesAsync(TextWriter output, Process? redis)
+    {
+        var watch = Stopwatch.StartNew();
+        long? last = BytesWritten(redis);
+        int quiet = 0;
+        while (quiet < 3 && watch.Elapsed < TimeSpan.FromMinutes(10))
+        {
+            await Task.Delay(1000);
+            long? now = BytesWritten(redis);
+            if (now is null) break; // no I/O counters here: nothing to wait for
+            quiet = now - last < 1_000_000 ? quiet + 1 : 0;
+            last = now;
+        }
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  the filled histories' writes drained in {watch.Elapsed.TotalSeconds:F0} s"));
     }
 
     public static string GeneratorName(GeneratorPacing pacing) => pacing == GeneratorPacing.Thread ? "thread" : "thread-pool";
