@@ -1,6 +1,7 @@
 using AsdOrleans.Abstractions;
 using AsdOrleans.Grains.Placement;
 using Microsoft.Extensions.DependencyInjection;
+using Orleans.Storage;
 
 namespace AsdOrleans.Grains;
 
@@ -153,7 +154,7 @@ public sealed class ScoreHistoryGrain(
         {
             if (_pages.ContainsKey(sequence)) continue;
             var slot = await ReadSlot(sequence, content: true);
-            if (slot.RecordExists && slot.State.Sequence == sequence)
+            if (slot.RecordExists && slot.State?.Sequence == sequence)
                 _pages[sequence] = slot.State;
         }
         _allSealedInMemory = true;
@@ -163,7 +164,7 @@ public sealed class ScoreHistoryGrain(
     private async Task<IGrainState<ScoreHistoryPage>> ReadSlot(long sequence, bool content)
     {
         int index = (int)(sequence % Slots);
-        if (_slots[index] is { } known && (!content || known.State.Sequence == sequence)) return known;
+        if (_slots[index] is { } known && (!content || known.State?.Sequence == sequence)) return known;
         var slot = _slots[index] ?? new GrainState<ScoreHistoryPage>(new ScoreHistoryPage());
         await _storage.ReadStateAsync(SlotName(index), this.GetGrainId(), slot);
         slot.State ??= new ScoreHistoryPage();
