@@ -110,8 +110,12 @@ public sealed class ScoreHistoryGrain(
     public async Task<IReadOnlyList<ScorePoint>> Get(DateTimeOffset? since, int limit)
     {
         if (limit < 1) throw new ArgumentException($"limit must be at least 1, got {limit}");
-        await LoadSealedPages();
-        var all = _pages.Values.SelectMany(p => p.Points).Concat(Open).ToList();
+        // Points arrive in time order: when the open page reaches back past `since`, or holds `limit` points, the
+        // sealed pages are not needed (an alert poll for the last minutes reads no page).
+        bool openSuffices = since is { } start ? Open.Count > 0 && Open[0].At < start : Open.Count >= limit;
+        if (!openSuffices)
+            await LoadSealedPages();
+        var all = (openSuffices ? Open : _pages.Values.SelectMany(p => p.Points).Concat(Open)).ToList();
         IEnumerable<ScorePoint> points = all.Count > Capacity ? all.GetRange(all.Count - Capacity, Capacity) : all;
         if (since is { } from) points = points.Where(p => p.At >= from);
         var list = points.ToList();

@@ -69,6 +69,8 @@ public sealed class ScoreHistoryPagingTests : IDisposable
             Assert.Equal(ClipLabelValue.Normal, before.Single(p => p.ClipId == "clip-1230").Label);
             Assert.Equal(["clip-1232", "clip-1233"], (await history.Get(null, 2)).Select(p => p.ClipId));
             Assert.Equal(Enumerable.Range(1200, 34).Select(i => $"clip-{i}"), (await history.Get(Epoch.AddSeconds(1200), 100)).Select(p => p.ClipId));
+            Assert.Equal(Enumerable.Range(1210, 24).Select(i => $"clip-{i}"), (await history.Get(Epoch.AddSeconds(1210), 100)).Select(p => p.ClipId));
+            Assert.Equal(Enumerable.Range(1150, 84).Select(i => $"clip-{i}"), (await history.Get(Epoch.AddSeconds(1150), 100)).Select(p => p.ClipId));
         }
         finally
         {
