@@ -98,6 +98,30 @@ public sealed class RedisClusterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_paged_score_history_keeps_its_head_and_each_full_page_in_a_redis_record_of_its_own()
+    {
+        // The paged history reads and writes several state names of one grain: Redis must key records by state name too.
+        var grains = _silos[0].App.Services.GetRequiredService<IGrainFactory>();
+        var history = grains.GetGrain<IScoreHistoryGrain>("redis.history");
+        Assert.Empty(await history.Get(null, 1)); // active before its one-way calls
+        for (int i = 0; i < 250; i++)
+            await history.Record(new ScorePoint(DateTimeOffset.UnixEpoch.AddSeconds(i), $"c{i}", i, 0.1, 0.5, false, false));
+        Assert.Equal(250, (await history.Get(null, 1_000)).Count);
+
+        using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(_connection);
+        var server = redis.GetServers()[0];
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        List<StackExchange.Redis.RedisKey> keys;
+        do
+        {
+            await Task.Delay(500); // written behind, within the history's flush interval
+            keys = server.Keys(pattern: "*redis.history*").ToList();
+        }
+        while (keys.Count < 3 && DateTime.UtcNow < deadline);
+        Assert.True(keys.Count == 3, "the head and two sealed pages: " + string.Join(", ", keys));
+    }
+
+    [Fact]
     public async Task A_silo_refuses_a_redis_that_could_lose_acknowledged_labels_unless_told_otherwise()
     {
         string dir = Directory.CreateTempSubdirectory("asd-volatile-redis-").FullName;
