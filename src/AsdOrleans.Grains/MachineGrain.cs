@@ -70,7 +70,7 @@ public sealed class MachineGrain(
         }
         if (state.State.Standardizer is { } standardizer)
             _standardizer = FeatureStandardizer.FromBytes(standardizer);
-        this.RegisterGrainTimer(FlushIfDirty, FlushInterval, FlushInterval);
+        this.RegisterSteadyTimer(FlushIfDirty, FlushInterval);
         await Expiry.ExpireDue();
         await Expiry.SyncReminder();
         Expiry.RemoveOrphanedAudio();

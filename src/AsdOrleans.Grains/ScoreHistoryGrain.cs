@@ -68,7 +68,7 @@ public sealed class ScoreHistoryGrain(
         if (head.State.Format == 0 && Open.Count > 0)
             SplitIntoPages();
         head.State.Format = 1;
-        this.RegisterGrainTimer(Flush, FlushInterval, FlushInterval);
+        this.RegisterSteadyTimer(Flush, FlushInterval);
         return Task.CompletedTask;
     }
 
