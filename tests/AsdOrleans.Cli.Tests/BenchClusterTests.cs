@@ -23,14 +23,12 @@ public sealed class BenchClusterTests
         Assert.Equal(["400", "1200"], scoring.Select(m => m.Groups[1].Value));
         foreach (Match row in scoring)
         {
-            foreach (int column in new[] { 2, 3, 4, 6, 7, 8, 9 })
+            foreach (int column in new[] { 2, 3, 6, 7, 8, 9 })
                 Assert.True(Number(row.Groups[column].Value) > 0, $"column {column} of '{row.Value}'");
             Assert.True(Number(row.Groups[8].Value) <= Number(row.Groups[9].Value), $"p50 ≤ p99 in '{row.Value}'");
         }
-        // A grain holds at least its reference set: J = 42 embeddings of 128 floats = 21 KB. Checked on the second step
-        // only: the first step's difference also holds whatever the freshly started silo freed meanwhile (a fresh-clone
-        // run once showed 14.9 KB per grain for the first 400 machines, with −26 KB of working set).
-        Assert.True(Number(scoring[^1].Groups[4].Value) > 21, $"heap per grain in '{scoring[^1].Value}'");
+        // Heap per grain (column 4) is printed, not checked: it is the difference of two whole-process heap readings of a
+        // live silo, and fresh-clone runs measured 14.9 KB and even −238 KB per grain (memory the silo freed meanwhile).
 
         // Ingest rows: mode, max batch, clips, clips/s, p50, p99, batches, mean batch.
         var ingest = Regex.Matches(output, @"^(batching|batch 1)\s+(\d+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+([\d.]+)\s*$", RegexOptions.Multiline)
