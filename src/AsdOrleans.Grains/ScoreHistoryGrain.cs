@@ -145,7 +145,6 @@ public sealed class ScoreHistoryGrain(
         }
         head.State.Points = points.GetRange(sealedCount * PageSize, points.Count - sealedCount * PageSize);
         head.State.OpenPage = sealedCount;
-        head.State.Format = 1;
         _allSealedInMemory = true;
         _headDirty = true;
     }
@@ -189,12 +188,15 @@ public sealed class ScoreHistoryGrain(
     /// <summary>Writes the sealed pages not yet written, then the head (which then names them as kept); drops the rest from memory.</summary>
     private async Task Flush(CancellationToken cancellation)
     {
-        foreach (long sequence in _unwritten.Order().ToList())
+        if (_unwritten.Count > 0) // one flush in a hundred clips seals a page; the rest allocate nothing here
         {
-            var slot = await ReadSlot(sequence, content: false);
-            slot.State = _pages[sequence];
-            await _storage.WriteStateAsync(SlotName((int)(sequence % Slots)), this.GetGrainId(), slot);
-            _unwritten.Remove(sequence);
+            foreach (long sequence in _unwritten.Order().ToList())
+            {
+                var slot = await ReadSlot(sequence, content: false);
+                slot.State = _pages[sequence];
+                await _storage.WriteStateAsync(SlotName((int)(sequence % Slots)), this.GetGrainId(), slot);
+                _unwritten.Remove(sequence);
+            }
         }
         if (_headDirty)
         {
@@ -213,6 +215,6 @@ public sealed class ScoreHistoryGrain(
         _pages.Clear();
         _allSealedInMemory = false;
         foreach (var slot in _slots)
-            if (slot is not null) slot.State = new ScoreHistoryPage();
+            if (slot is { State.Sequence: >= 0 }) slot.State = new ScoreHistoryPage(); // only slots still holding a page
     }
 }

@@ -73,7 +73,7 @@ public static partial class ClusterBenchmark
                 {
                     long queried = 0;
                     bool counting = false;
-                    string tag = $"{target}{GeneratorName(pacing)}";
+                    string tag = $"{target}{GeneratorPacings.Name(pacing)}";
                     Func<long, Task> Call(string prefix) => async i =>
                     {
                         var verdict = await order[i % order.Length].ProcessClip(new ClipSubmission($"{prefix}-{i}", stream[(int)(i % stream.Length)], SyntheticModelVersion));
@@ -90,7 +90,7 @@ public static partial class ClusterBenchmark
                         $"{settings.Storage,7} {target,8} {rate,7:F0} {load.Calls,7} {load.AchievedPerSecond,10:F0} {load.Percentile(0.50),8:F2} {load.Percentile(0.90),8:F2} " +
                         $"{load.Percentile(0.99),8:F2} {load.Percentile(0.999),9:F2} {load.SortedLatencies[^1],8:F1} {ClosedLoopLoad.Percentile(load.SortedSendLags, 0.99),8:F2} {ClosedLoopLoad.Percentile(load.SortedServiceLatencies, 0.99),8:F2} " +
                         $"{100.0 * queried / load.Calls,7:F1}% {load.Failed,6} {(written is { } w ? (w / 1e6 / load.Elapsed.TotalSeconds).ToString("F1", CultureInfo.InvariantCulture) : "n/a"),9} " +
-                        $"{(after.Heap - before.Heap) / 1024.0 / added,13:F1} {resident,8} {MemoryNow().Heap / 1e9,7:F2} {PeakResidentBytes() / 1e9,11:F2} {GeneratorName(pacing),11} {LoadAverage()}"));
+                        $"{(after.Heap - before.Heap) / 1024.0 / added,13:F1} {resident,8} {MemoryNow().Heap / 1e9,7:F2} {PeakResidentBytes() / 1e9,11:F2} {GeneratorPacings.Name(pacing),11} {LoadAverage()}"));
                 }
             }
             output.WriteLine("(achieved/s: completed clips over the time from the first scheduled send to the last answer; lag p99: how late the generator itself sent " +
@@ -124,8 +124,6 @@ public static partial class ClusterBenchmark
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  the filled histories' writes drained in {watch.Elapsed.TotalSeconds:F0} s"));
     }
-
-    public static string GeneratorName(GeneratorPacing pacing) => pacing == GeneratorPacing.Thread ? "thread" : "thread-pool";
 
     /// <summary>Machine grains activated on the silo now (idle ones are deactivated after Asd:MachineIdleMinutes).</summary>
     private static async Task<int> ResidentMachines(IManagementGrain management)

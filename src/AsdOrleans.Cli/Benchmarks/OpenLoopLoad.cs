@@ -23,6 +23,19 @@ public enum GeneratorPacing
     ThreadPool,
 }
 
+/// <summary>The pacings' command-line names, one table for parsing and printing.</summary>
+public static class GeneratorPacings
+{
+    public static string Name(GeneratorPacing pacing) => pacing == GeneratorPacing.Thread ? "thread" : "thread-pool";
+
+    public static GeneratorPacing? Parse(string name)
+    {
+        foreach (var pacing in Enum.GetValues<GeneratorPacing>())
+            if (Name(pacing) == name.ToLowerInvariant()) return pacing;
+        return null;
+    }
+}
+
 /// <summary>
 /// An open-loop load generator: call i is due at start + i/rate whatever happened to the calls before it, and its
 /// latency is measured from that due time, so a stalled server is charged for every call that should have been sent

@@ -190,12 +190,8 @@ public static class BenchCommand
     private static IReadOnlyList<GeneratorPacing> ParseGenerators(string text)
     {
         var names = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        var pacings = names.Select(name => name.ToLowerInvariant() switch
-        {
-            "thread" => GeneratorPacing.Thread,
-            "thread-pool" => GeneratorPacing.ThreadPool,
-            _ => throw new UsageException($"--generator: '{name}' must be thread or thread-pool"),
-        }).ToList();
+        var pacings = names.Select(name => GeneratorPacings.Parse(name)
+            ?? throw new UsageException($"--generator: '{name}' must be thread or thread-pool")).ToList();
         if (pacings.Count == 0 || pacings.Distinct().Count() != pacings.Count)
             throw new UsageException("--generator: name thread, thread-pool or both, each once");
         return pacings;
