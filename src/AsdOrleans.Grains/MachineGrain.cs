@@ -286,21 +286,31 @@ public sealed class MachineGrain(
     private async Task WriteChanges(MachineModel model)
     {
         RequireNotDiscarded();
-        var current = model.Serialize();
         var entries = journal.State;
-        bool journalFits = _baseDigest is { } @base && @base.Length == current.Length
-            && entries.NewVerdicts.Count < JournalLimits.Verdicts && entries.NewPending.Count < JournalLimits.Requests;
-        var patch = journalFits ? _baseDigest!.Diff(current) : null;
-        if (patch is null || patch.Sum(p => p.Bytes.Length) > current.Length / JournalLimits.ModelFraction)
+        var (patch, modelLength) = entries.NewVerdicts.Count < JournalLimits.Verdicts && entries.NewPending.Count < JournalLimits.Requests
+            ? PatchOfBase(model)
+            : (null, 0);
+        if (patch is null)
         {
             await Persist(_ => { }, model);
             return;
         }
         entries.Generation = state.State.Generation;
-        entries.ModelLength = current.Length;
+        entries.ModelLength = modelLength;
         entries.ModelPatch = patch;
         await Write(journal);
         _dirty = false;
+    }
+
+    /// <summary>The model's bytes as patches of the base's, with their length; no patch when the length changed or the
+    /// patches would exceed <see cref="JournalLimits.ModelFraction"/> of the model (then a full write is due).</summary>
+    private (List<BytePatch>? Patch, int ModelLength) PatchOfBase(MachineModel model)
+    {
+        var current = model.SerializeToScratch(); // compared, not kept: the patches copy what changed
+        if (_baseDigest is not { } @base || @base.Length != current.Length)
+            return (null, 0);
+        var patch = @base.Diff(current);
+        return patch.Sum(p => p.Bytes.Length) > current.Length / JournalLimits.ModelFraction ? (null, 0) : (patch, current.Length);
     }
 
     /// <summary>The model's bytes: the base's, with the journal of the same generation applied; its requests and

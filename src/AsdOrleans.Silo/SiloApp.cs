@@ -112,9 +112,9 @@ public static class SiloApp
                 silo.ConfigureEndpoints(advertised, options.SiloPort, options.GatewayPort, listenOnAnyHostAddress: !System.Net.IPAddress.IsLoopback(advertised));
                 silo.UseRedisClustering(options.Redis);
                 silo.AddRedisGrainStorage(MachineGrain.StorageName, o => o.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(options.Redis));
-                // Orleans' binary serializer for grain state, as in the embedded store (the silo-wide default is JSON).
+                // Orleans' binary format for grain state, as in the embedded store (the silo-wide default is JSON).
                 silo.Services.AddOptions<Orleans.Persistence.RedisStorageOptions>(MachineGrain.StorageName)
-                    .Configure<Orleans.Serialization.Serializer>((o, serializer) => o.GrainStorageSerializer = new Orleans.Storage.OrleansGrainStorageSerializer(serializer));
+                    .Configure<Orleans.Serialization.Serializer>((o, serializer) => o.GrainStorageSerializer = new AsdOrleans.Storage.Sqlite.CompactOrleansStorageSerializer(serializer));
             }
             silo.AddAsdRemindersAndExpiry(options, builder.Configuration);
             // Failure detection (probe timeouts, missed probes, votes) can be tuned as Asd:Membership:ProbeTimeout … .

@@ -20,8 +20,8 @@ public sealed class SqliteGrainStorageOptions : IStorageProviderSerializerOption
 
     /// <summary>
     /// Serializer of the state blobs. Left unset, the registration fills it with a serializer registered as a keyed
-    /// <see cref="IGrainStorageSerializer"/> under the provider's name, or else with Orleans' binary serializer
-    /// (<see cref="OrleansGrainStorageSerializer"/>). Note that this differs from Orleans' own providers, which fall
+    /// <see cref="IGrainStorageSerializer"/> under the provider's name, or else with Orleans' binary format
+    /// (<see cref="CompactOrleansStorageSerializer"/>: the bytes of <see cref="OrleansGrainStorageSerializer"/>, fewer allocations). Note that this differs from Orleans' own providers, which fall
     /// back to the silo-wide <see cref="IGrainStorageSerializer"/>; in Orleans 10 that default is the Newtonsoft JSON
     /// serializer, and the design asks for the binary one.
     /// </summary>

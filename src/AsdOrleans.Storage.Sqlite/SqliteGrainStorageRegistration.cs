@@ -50,7 +50,8 @@ public static class SqliteGrainStorageRegistration
 }
 
 /// <summary>Fills an unset <see cref="SqliteGrainStorageOptions.GrainStorageSerializer"/>: the
-/// <see cref="IGrainStorageSerializer"/> registered under the provider's name if any, else Orleans' binary serializer.</summary>
+/// <see cref="IGrainStorageSerializer"/> registered under the provider's name if any, else Orleans' binary format
+/// (<see cref="CompactOrleansStorageSerializer"/>).</summary>
 internal sealed class SqliteGrainStorageSerializerDefault(IServiceProvider services) : IPostConfigureOptions<SqliteGrainStorageOptions>
 {
     public void PostConfigure(string? name, SqliteGrainStorageOptions options)
@@ -59,6 +60,6 @@ internal sealed class SqliteGrainStorageSerializerDefault(IServiceProvider servi
             return;
         options.GrainStorageSerializer =
             (name is null ? null : services.GetKeyedService<IGrainStorageSerializer>(name))
-            ?? new OrleansGrainStorageSerializer(services.GetRequiredService<Serializer>());
+            ?? new CompactOrleansStorageSerializer(services.GetRequiredService<Serializer>());
     }
 }

@@ -62,7 +62,7 @@ public static partial class ClusterBenchmark
     public static async Task RunAsync(TextWriter output, Settings settings)
     {
         output.WriteLine($"cluster benchmark: {(settings.Silos is { } n ? $"{n} silo processes" : "one embedded silo in this process")}, {Environment.ProcessorCount} cores, " +
-                         $"load average {LoadAverage()} at start{(Environment.ProcessorCount <= 2 ? " (other processes share these cores)" : "")}");
+                         $"load average {LoadAverage()} at start{(Environment.ProcessorCount <= 2 ? " (other processes share these cores)" : "")}; GC: {GcSettings.Describe()}");
         var data = SyntheticEmbeddings.Generate(new SyntheticEmbeddingSettings
         {
             Machines = 1, SourceTrain = SourceTrain, TargetTrain = TargetTrain, TestPerDomainAndLabel = 250, Seed = 42,

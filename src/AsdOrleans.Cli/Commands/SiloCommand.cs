@@ -133,6 +133,7 @@ public static class SiloCommand
             await app.StartAsync(cancellation);
             output.WriteLine($"silo up ({string.Join(",", siloRoles)}): {string.Join(", ", app.Urls)}; data in {Path.GetFullPath(dataDirectory)}; "
                 + $"console at {ConsoleUi.Path}/, dashboard at {SiloWebSurface.DashboardPath}, API docs at {ApiDocs.DocsPath}, metrics at /metrics; Ctrl+C stops it");
+            output.WriteLine($"garbage collector: {GcSettings.Describe()}");
             await app.WaitForShutdownAsync(cancellation);
             return 0;
         });

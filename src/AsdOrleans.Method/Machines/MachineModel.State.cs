@@ -53,47 +53,67 @@ public sealed partial class MachineModel
         return model;
     }
 
-    public byte[] Serialize()
+    /// <summary>Scratch buffers of this thread for <see cref="SerializeToScratch"/>; one above this size is not kept.</summary>
+    [ThreadStatic] private static MemoryStream? t_scratch;
+    [ThreadStatic] private static BinaryWriter? t_scratchWriter;
+    private const int ScratchKeptBytes = 1 << 20;
+
+    public byte[] Serialize() => SerializeToScratch().ToArray();
+
+    /// <summary>
+    /// <see cref="Serialize"/>'s bytes in a buffer of this thread that its next call overwrites: a machine's periodic
+    /// flush only compares them to its base's digest, and allocating the model's size (30–340 KB) for that on every
+    /// flush was most of a busy silo's garbage (docs/benchmarks.md, "Allocations per clip").
+    /// </summary>
+    public ReadOnlySpan<byte> SerializeToScratch()
     {
-        using var stream = new MemoryStream(EstimateSize());
-        using (var w = new BinaryWriter(stream))
+        var stream = t_scratch ??= new MemoryStream();
+        var w = t_scratchWriter ??= new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
+        stream.SetLength(0);
+        WriteState(w);
+        w.Flush();
+        var bytes = stream.GetBuffer().AsSpan(0, (int)stream.Length);
+        if (stream.Capacity > ScratchKeptBytes)
+            (t_scratch, t_scratchWriter) = (null, null); // a rare large model: its buffer goes with this call
+        return bytes;
+    }
+
+    private void WriteState(BinaryWriter w)
+    {
+        ushort version = Config.IsBounded ? FormatVersion : UnboundedFormatVersion;
+        w.Write(Magic);
+        w.Write(version);
+        WriteConfig(w, Config, version);
+        w.Write(ModelVersion);
+        w.Write(Dimension);
+        WriteSet(w, ReferenceSet);
+        WriteSet(w, AnomalySet);
+        w.Write(_normalScores.Count);
+        w.Write(MemoryMarshal.AsBytes(CollectionsMarshal.AsSpan(_normalScores)));
+        w.Write(LabellingThreshold);
+        w.Write(DecisionThreshold);
+        w.Write(_random.S0); w.Write(_random.S1); w.Write(_random.S2); w.Write(_random.S3);
+        w.Write(ClipsSeen); w.Write(Queries); w.Write(NormalLabels); w.Write(AnomalousLabels);
+        // Scoring section: the per-reference scales (empty for unscaled scorings).
+        w.Write(_scales.Count);
+        w.Write(MemoryMarshal.AsBytes(CollectionsMarshal.AsSpan(_scales)));
+        if (version >= 3)
         {
-            ushort version = Config.IsBounded ? FormatVersion : UnboundedFormatVersion;
-            w.Write(Magic);
-            w.Write(version);
-            WriteConfig(w, Config, version);
-            w.Write(ModelVersion);
-            w.Write(Dimension);
-            WriteSet(w, ReferenceSet);
-            WriteSet(w, AnomalySet);
-            w.Write(_normalScores.Count);
-            w.Write(MemoryMarshal.AsBytes(CollectionsMarshal.AsSpan(_normalScores)));
-            w.Write(LabellingThreshold);
-            w.Write(DecisionThreshold);
-            w.Write(_random.S0); w.Write(_random.S1); w.Write(_random.S2); w.Write(_random.S3);
-            w.Write(ClipsSeen); w.Write(Queries); w.Write(NormalLabels); w.Write(AnomalousLabels);
-            // Scoring section: the per-reference scales (empty for unscaled scorings).
-            w.Write(_scales.Count);
-            w.Write(MemoryMarshal.AsBytes(CollectionsMarshal.AsSpan(_scales)));
-            if (version >= 3)
-            {
-                // Bounds section: row weights of N and A (empty while unbounded), scores offered to M.
-                w.Write(_referenceWeights.Count);
-                w.Write(MemoryMarshal.AsBytes(CollectionsMarshal.AsSpan(_referenceWeights)));
-                w.Write(_anomalyWeights.Count);
-                w.Write(MemoryMarshal.AsBytes(CollectionsMarshal.AsSpan(_anomalyWeights)));
-                w.Write(_scoresSeen);
-            }
-            // Budget-manager section: kind, b̂, then the manager's own fields.
-            w.Write((byte)Budget.Kind);
-            w.Write(Budget.SpentEstimate);
-            Budget.Write(w);
-            // Strategy section: kind, then the strategy's own state if it keeps one.
-            w.Write((byte)Config.Strategy);
-            w.Write(StrategyState is not null);
-            StrategyState?.Write(w);
+            // Bounds section: row weights of N and A (empty while unbounded), scores offered to M.
+            w.Write(_referenceWeights.Count);
+            w.Write(MemoryMarshal.AsBytes(CollectionsMarshal.AsSpan(_referenceWeights)));
+            w.Write(_anomalyWeights.Count);
+            w.Write(MemoryMarshal.AsBytes(CollectionsMarshal.AsSpan(_anomalyWeights)));
+            w.Write(_scoresSeen);
         }
-        return stream.ToArray();
+        // Budget-manager section: kind, b̂, then the manager's own fields.
+        w.Write((byte)Budget.Kind);
+        w.Write(Budget.SpentEstimate);
+        Budget.Write(w);
+        // Strategy section: kind, then the strategy's own state if it keeps one.
+        w.Write((byte)Config.Strategy);
+        w.Write(StrategyState is not null);
+        StrategyState?.Write(w);
     }
 
     /// <summary>Restores a machine from <see cref="Serialize"/>'s bytes (this format or format 1).</summary>
@@ -203,10 +223,6 @@ public sealed partial class MachineModel
         model._scoresSeen = scoresSeen;
         return model;
     }
-
-    private int EstimateSize()
-        => 256 + ModelVersion.Length * 3 + 4 * (ReferenceSet.Values.Length + AnomalySet.Values.Length + (LabelledNormals?.Values.Length ?? 0) + _scales.Count)
-           + 8 * (_normalScores.Count + ((StrategyState as QbcState)?.Filter.Utilities.Count ?? 0));
 
     private static void WriteConfig(BinaryWriter w, MachineConfig c, ushort version)
     {

@@ -130,6 +130,21 @@ public class MachineModelTests
     }
 
     [Fact]
+    public void The_scratch_serialisation_is_the_models_bytes_after_a_larger_model_used_the_buffer()
+    {
+        var large = Enrolled(QueryStrategyKind.Qbc);
+        Stream(large, Data.Test.Take(40));
+        var small = Enrolled();
+        byte[] largeBytes = large.SerializeToScratch().ToArray();
+        byte[] smallBytes = small.SerializeToScratch().ToArray(); // the same thread's buffer, now holding a shorter model
+
+        Assert.True(largeBytes.Length > smallBytes.Length);
+        Assert.Equal(smallBytes, small.Serialize());
+        Assert.Equal(largeBytes, large.Serialize());
+        Assert.Equal(small.Serialize(), MachineModel.Deserialize(smallBytes).Serialize());
+    }
+
+    [Fact]
     public void Corrupt_state_is_refused_with_a_clear_error()
     {
         var bytes = Enrolled(QueryStrategyKind.Qbc).Serialize();

@@ -63,9 +63,9 @@ public sealed class SqliteGrainStorageClusterTests : IDisposable
             var asDefault = Assert.IsType<SqliteGrainStorage>(services.GetRequiredService<IGrainStorage>());
             Assert.Equal(DefaultPath, asDefault.DatabasePath);
 
-            // The provider's serializer is Orleans' binary one, not the silo-wide default (JSON in Orleans 10).
+            // The provider's serializer is Orleans' binary format, not the silo-wide default (JSON in Orleans 10).
             var options = services.GetRequiredService<IOptionsMonitor<SqliteGrainStorageOptions>>();
-            Assert.IsType<OrleansGrainStorageSerializer>(options.Get(SqliteStorageTestGrain.ProviderName).GrainStorageSerializer);
+            Assert.IsType<CompactOrleansStorageSerializer>(options.Get(SqliteStorageTestGrain.ProviderName).GrainStorageSerializer);
         }
         finally
         {

@@ -1,0 +1,18 @@
+using System.Globalization;
+
+namespace AsdOrleans.Cli;
+
+/// <summary>This process's garbage collector as configured: printed where latency is measured or served, since the gen0
+/// budget sets how long a busy silo's pauses are (System.GC.Gen0MaxBudget in the project file).</summary>
+public static class GcSettings
+{
+    public static string Describe()
+    {
+        var config = GC.GetConfigurationVariables();
+        bool server = config.TryGetValue("ServerGC", out var s) && s is true;
+        bool concurrent = config.TryGetValue("ConcurrentGC", out var c) && c is true;
+        long budget = config.TryGetValue("GCGen0MaxBudget", out var b) ? Convert.ToInt64(b, CultureInfo.InvariantCulture) : 0;
+        return $"{(server ? "server" : "workstation")}, {(concurrent ? "concurrent" : "non-concurrent")}, gen0 budget " +
+               (budget > 0 ? string.Create(CultureInfo.InvariantCulture, $"at most {budget / 1024:N0} KB") : "the runtime's default");
+    }
+}
