@@ -156,6 +156,15 @@ public sealed class ConsoleApiTests(ConsoleFixture silo) : IClassFixture<Console
     }
 
     [Fact]
+    public void The_event_streams_cache_holds_seconds_of_events_not_orleans_half_hour()
+    {
+        var eviction = silo.App.Services.GetRequiredService<Microsoft.Extensions.Options.IOptionsMonitor<Orleans.Configuration.StreamCacheEvictionOptions>>()
+            .Get(MachineEventStreams.ProviderName);
+        Assert.Equal(TimeSpan.FromSeconds(30), eviction.DataMaxAgeInCache);
+        Assert.Equal(TimeSpan.FromSeconds(10), eviction.DataMinTimeInCache);
+    }
+
+    [Fact]
     public async Task Events_stream_live_and_resume_after_a_reconnect_with_Last_Event_ID()
     {
         await silo.Enroll("sse.fan-02", new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 2 });
