@@ -12,7 +12,7 @@ public static class MachineEventStreamsRegistration
     /// <summary>
     /// How long published events stay in the stream provider's cache. Nothing here rewinds a stream (subscribers take
     /// events as they come; label requests themselves are grain state), so the cache only bridges delivery. Orleans'
-    /// defaults (5 and 30 minutes) kept every event of the last half hour: at 1,000 clips/s about 500 MB on a silo
+    /// defaults (5 and 30 minutes) kept every event of the last half hour: at 1,000 clips/s about 0.35 GB on a silo
     /// (docs/decisions.md, "the event cache"). A subscriber more than this far behind misses events.
     /// </summary>
     public static readonly TimeSpan EventCacheMinTime = TimeSpan.FromSeconds(10), EventCacheMaxAge = TimeSpan.FromSeconds(30);

@@ -57,6 +57,8 @@ public sealed partial class MachineModel
     [ThreadStatic] private static MemoryStream? t_scratch;
     [ThreadStatic] private static BinaryWriter? t_scratchWriter;
     private const int ScratchKeptBytes = 1 << 20;
+    /// <summary>BinaryWriter's own default: UTF-8 without a preamble that throws on an unpaired surrogate instead of replacing it.</summary>
+    private static readonly System.Text.UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     public byte[] Serialize() => SerializeToScratch().ToArray();
 
@@ -68,7 +70,7 @@ public sealed partial class MachineModel
     public ReadOnlySpan<byte> SerializeToScratch()
     {
         var stream = t_scratch ??= new MemoryStream();
-        var w = t_scratchWriter ??= new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
+        var w = t_scratchWriter ??= new BinaryWriter(stream, StrictUtf8, leaveOpen: true);
         stream.SetLength(0);
         WriteState(w);
         w.Flush();
