@@ -36,7 +36,6 @@ public interface IClipAudioRemover
 public static class LabelRequestExpiry
 {
     public const string ReminderName = "label-request-expiry";
-    private const int ExpiredMemory = 10_000;
 
     public static bool IsExpired(PendingLabel request, DateTimeOffset now, TimeSpan ttl) => now - request.RequestedAt >= ttl;
 
@@ -55,7 +54,7 @@ public static class LabelRequestExpiry
         {
             if (!state.Pending.Remove(request.ClipId))
                 continue;
-            BoundedMemory.Remember(state.Expired, state.ExpiredOrder, request.ClipId, now, ExpiredMemory);
+            state.ExpiredClips.Remember(request.ClipId, now.UtcTicks);
             state.ExpiredCount++;
         }
     }
@@ -63,7 +62,7 @@ public static class LabelRequestExpiry
     /// <summary>Throws <see cref="LabelRequestExpiredException"/> when <paramref name="clipId"/>'s request expired.</summary>
     public static void ThrowIfExpired(MachineGrainState state, string machineId, string? clipId)
     {
-        if (clipId is not null && state.Expired.TryGetValue(clipId, out var when))
+        if (clipId is not null && state.ExpiredClips.TryGet(clipId, out var ticks) && new DateTimeOffset(ticks, TimeSpan.Zero) is var when)
             throw new LabelRequestExpiredException(
                 $"machine {machineId}: the label request for clip '{clipId}' expired at {when:u} unanswered; its audio was removed and the label is not applied");
     }

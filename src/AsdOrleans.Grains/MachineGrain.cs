@@ -26,8 +26,6 @@ public sealed class MachineGrain(
 {
     public const string StorageName = "machines";
     public static readonly TimeSpan FlushInterval = TimeSpan.FromSeconds(5);
-    private const int AnsweredMemory = 10_000;
-    private const int RecentClipMemory = 1_000;
     private const int MaxClipIdLength = 128;
 
     /// <summary>When a journal write becomes a full write instead: verdicts or requests since the base, or a model
@@ -63,6 +61,7 @@ public sealed class MachineGrain(
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        state.State.MoveLegacyMemories(); // before the journal, whose verdicts are newer
         if (state.State.Model is { } bytes)
         {
             _model = MachineModel.Deserialize(ReplayJournal(bytes));
@@ -164,9 +163,9 @@ public sealed class MachineGrain(
         ArgumentNullException.ThrowIfNull(clip);
         var model = RequireEnrolled();
         RequireValidClipId(clip.ClipId);
-        if (state.State.RecentVerdicts.TryGetValue(clip.ClipId, out var earlier))
-            return earlier with { Repeated = true }; // a retry of a recent clip: same answer, counted once
-        if (state.State.Pending.ContainsKey(clip.ClipId) || state.State.Answered.ContainsKey(clip.ClipId) || state.State.Expired.ContainsKey(clip.ClipId))
+        if (state.State.RecentClips.TryGet(clip.ClipId, out var earlier)) // a retry of a recent clip: same answer, counted once
+            return new ClipVerdict(clip.ClipId, earlier.Score, earlier.Anomalous, earlier.LabelRequested, earlier.ClipIndex, Repeated: true);
+        if (state.State.Pending.ContainsKey(clip.ClipId) || state.State.AnsweredClips.Contains(clip.ClipId) || state.State.ExpiredClips.Contains(clip.ClipId))
             throw new ArgumentException($"machine {MachineId}: clip id '{clip.ClipId}' was already used");
         if (clip.ModelVersion != model.ModelVersion)
             throw new ArgumentException($"machine {MachineId} holds embeddings of model {model.ModelVersion}, but this clip was embedded by {clip.ModelVersion}; re-enroll the machine with the new model");
@@ -200,7 +199,7 @@ public sealed class MachineGrain(
     }
 
     private void Remember(ClipVerdict verdict)
-        => BoundedMemory.Remember(state.State.RecentVerdicts, state.State.RecentOrder, verdict.ClipId, verdict, RecentClipMemory);
+        => state.State.RecentClips.Remember(verdict.ClipId, new RecentVerdict(verdict.Score, verdict.ClipIndex, verdict.Anomalous, verdict.LabelRequested));
 
     public async Task<LabelReceipt> SubmitLabel(string clipId, ClipLabelValue label)
     {
@@ -208,7 +207,7 @@ public sealed class MachineGrain(
         var model = RequireEnrolled();
         if (!Enum.IsDefined(label))
             throw new ArgumentException($"label {(int)label} is neither normal nor anomalous");
-        if (state.State.Answered.TryGetValue(clipId ?? "", out var earlier))
+        if (state.State.AnsweredClips.TryGet(clipId ?? "", out var earlier))
         {
             if (earlier != label)
                 throw new LabelConflictException($"machine {MachineId}: clip '{clipId}' was already labelled {earlier.ToString().ToLowerInvariant()}");
@@ -223,7 +222,7 @@ public sealed class MachineGrain(
         await Persist(s =>
         {
             s.Pending.Remove(clipId);
-            BoundedMemory.Remember(s.Answered, s.AnsweredOrder, clipId, label, AnsweredMemory);
+            s.AnsweredClips.Remember(clipId, label);
         });
         Expiry.RemoveAudio([clipId]); // labelled (over HTTP or through the client library): the stored audio has served
         await Expiry.SyncReminder();

@@ -22,14 +22,24 @@ public sealed class MachineGrainState
     [Id(1)] public byte[]? Model { get; set; }
     [Id(2)] public Dictionary<string, PendingLabel> Pending { get; set; } = [];
     /// <summary>Recently answered clips, so a repeated label is recognised (idempotency).</summary>
-    [Id(3)] public Dictionary<string, ClipLabelValue> Answered { get; set; } = [];
-    [Id(4)] public List<string> AnsweredOrder { get; set; } = [];
+    /// <summary>How many answered, recent and expired clips a machine remembers (<see cref="ClipMemory{TValue}"/>).</summary>
+    public const int AnsweredMemory = 10_000, RecentClipMemory = 1_000, ExpiredMemory = 10_000;
+
+    /// <summary>Recently answered clips, so a repeated label is recognised (idempotency).</summary>
+    [Id(12)] public ClipMemory<ClipLabelValue> AnsweredClips { get; set; } = new(AnsweredMemory);
     /// <summary>Verdicts of the most recent clips, so a device's retry gets the original answer instead of a second count.</summary>
-    [Id(5)] public Dictionary<string, ClipVerdict> RecentVerdicts { get; set; } = [];
-    [Id(6)] public List<string> RecentOrder { get; set; } = [];
-    /// <summary>Recently expired requests (clip id → when), so a late label is told "expired", not "unknown clip".</summary>
-    [Id(7)] public Dictionary<string, DateTimeOffset> Expired { get; set; } = [];
-    [Id(8)] public List<string> ExpiredOrder { get; set; } = [];
+    [Id(13)] public ClipMemory<RecentVerdict> RecentClips { get; set; } = new(RecentClipMemory);
+    /// <summary>Recently expired requests (clip → when, UTC ticks), so a late label is told "expired", not "unknown clip".</summary>
+    [Id(14)] public ClipMemory<long> ExpiredClips { get; set; } = new(ExpiredMemory);
+
+    // The same memories as written before ClipMemory (keyed by clip-id strings): read on activation, moved into the
+    // memories above and never written again (LegacyMemories.MoveInto).
+    [Id(3)] public Dictionary<string, ClipLabelValue>? LegacyAnswered { get; set; }
+    [Id(4)] public List<string>? LegacyAnsweredOrder { get; set; }
+    [Id(5)] public Dictionary<string, ClipVerdict>? LegacyRecentVerdicts { get; set; }
+    [Id(6)] public List<string>? LegacyRecentOrder { get; set; }
+    [Id(7)] public Dictionary<string, DateTimeOffset>? LegacyExpired { get; set; }
+    [Id(8)] public List<string>? LegacyExpiredOrder { get; set; }
     /// <summary>All requests expired since the last enrollment.</summary>
     [Id(9)] public long ExpiredCount { get; set; }
     /// <summary>
@@ -44,12 +54,33 @@ public sealed class MachineGrainState
     public void ForgetHistory()
     {
         Pending.Clear();
-        Answered.Clear();
-        AnsweredOrder.Clear();
-        RecentVerdicts.Clear();
-        RecentOrder.Clear();
-        Expired.Clear();
-        ExpiredOrder.Clear();
+        AnsweredClips.Clear();
+        RecentClips.Clear();
+        ExpiredClips.Clear();
         ExpiredCount = 0;
+    }
+
+    /// <summary>Moves the string-keyed memories of a state written before <see cref="ClipMemory{TValue}"/> into the
+    /// clip memories, oldest first; true when there was anything to move (the next full write drops the old form).</summary>
+    public bool MoveLegacyMemories()
+    {
+        bool moved = false;
+        moved |= Move(LegacyAnswered, LegacyAnsweredOrder, AnsweredClips, label => label);
+        moved |= Move(LegacyRecentVerdicts, LegacyRecentOrder, RecentClips, v => new RecentVerdict(v.Score, v.ClipIndex, v.Anomalous, v.LabelRequested));
+        moved |= Move(LegacyExpired, LegacyExpiredOrder, ExpiredClips, when => when.UtcTicks);
+        LegacyAnswered = null; LegacyAnsweredOrder = null;
+        LegacyRecentVerdicts = null; LegacyRecentOrder = null;
+        LegacyExpired = null; LegacyExpiredOrder = null;
+        return moved;
+    }
+
+    private static bool Move<TOld, TNew>(Dictionary<string, TOld>? items, List<string>? order, ClipMemory<TNew> into, Func<TOld, TNew> convert)
+        where TNew : unmanaged
+    {
+        if (items is null || items.Count == 0) return false;
+        foreach (var clipId in order ?? [.. items.Keys])
+            if (items.TryGetValue(clipId, out var value))
+                into.Remember(clipId, convert(value));
+        return true;
     }
 }

@@ -38,7 +38,8 @@ public sealed class LabelRequestExpiryTests : IDisposable
         LabelRequestExpiry.MarkExpired(state, due, now); // a second pass over the same requests changes nothing
         Assert.Equal(["new"], state.Pending.Keys);
         Assert.Equal(2, state.ExpiredCount);
-        Assert.Equal(now, state.Expired["old"]);
+        Assert.True(state.ExpiredClips.TryGet("old", out var expiredAt));
+        Assert.Equal(now.UtcTicks, expiredAt);
         Assert.Equal(t0.AddMinutes(119), LabelRequestExpiry.NextExpiry(state, ttl));
 
         var late = Assert.Throws<LabelRequestExpiredException>(() => LabelRequestExpiry.ThrowIfExpired(state, "m1", "old"));
@@ -58,8 +59,9 @@ public sealed class LabelRequestExpiryTests : IDisposable
             state.Pending[$"c{i}"] = Request($"c{i}", t0);
         LabelRequestExpiry.MarkExpired(state, LabelRequestExpiry.Due(state, t0.AddDays(8), TimeSpan.FromDays(7)), t0.AddDays(8));
         Assert.Equal(10_050, state.ExpiredCount);
-        Assert.Equal(10_000, state.Expired.Count);
-        Assert.Equal(10_000, state.ExpiredOrder.Count);
+        Assert.Equal(10_000, state.ExpiredClips.Count);
+        Assert.False(state.ExpiredClips.Contains("c49")); // the oldest are forgotten
+        Assert.True(state.ExpiredClips.Contains("c50"));
         Assert.Empty(state.Pending);
     }
 

@@ -49,7 +49,10 @@ public sealed class MachineStateFormatTests
 
         Assert.Null(state.Standardizer);
         Assert.Equal("random", state.Settings.Strategy);
-        Assert.Equal(ClipLabelValue.Normal, state.Answered["c1"]);
+        Assert.Equal(ClipLabelValue.Normal, state.LegacyAnswered!["c1"]);
+        Assert.True(state.MoveLegacyMemories());
+        Assert.True(state.AnsweredClips.TryGet("c1", out var answered));
+        Assert.Equal(ClipLabelValue.Normal, answered);
         var model = MachineModel.Deserialize(state.Model!);
         Assert.Equal("enc-old0001", model.ModelVersion);
         Assert.Equal(3, model.ReferenceSet.Count);
