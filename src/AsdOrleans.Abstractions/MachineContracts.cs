@@ -106,7 +106,7 @@ public sealed record MachineStatus
     [Id(12)] public int PendingLabelRequests { get; init; }
     [Id(13)] public long NormalLabels { get; init; }
     [Id(14)] public long AnomalousLabels { get; init; }
-    /// <summary>Label requests dropped unanswered after their time-to-live, since the last enrollment.</summary>
+    /// <summary>Label requests dropped unanswered (past their time-to-live, or the oldest beyond the machine's limit of open requests), since the last enrollment.</summary>
     [Id(15)] public long ExpiredLabelRequests { get; init; }
     /// <summary>b, the nominal budget in force (<see cref="RealisedBudget"/> is the share of clips actually queried).</summary>
     [Id(16)] public double Budget { get; init; }

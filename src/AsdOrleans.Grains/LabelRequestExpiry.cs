@@ -9,8 +9,14 @@ public sealed class LabelRequestExpiryOptions
     public static readonly TimeSpan MinimumTtl = TimeSpan.FromSeconds(1);
     public static readonly TimeSpan MaximumTtl = TimeSpan.FromDays(365);
 
+    public const int DefaultMaxPending = 100, MaximumMaxPending = 100_000;
+
     /// <summary>Time-to-live of a pending label request; after it the request and its audio are dropped.</summary>
     public TimeSpan LabelRequestTtl { get; set; } = DefaultTtl;
+
+    /// <summary>Open label requests a machine keeps (silo option <c>Asd:MaxPendingLabelRequests</c>): a new request
+    /// beyond it drops the oldest, as if expired. Bounds a machine's memory and writes when nobody answers.</summary>
+    public int MaxPendingLabelRequests { get; set; } = DefaultMaxPending;
 
     /// <summary>How often a machine with pending requests checks for expired ones: a quarter of the TTL, within
     /// 1 s – 1 h (a request outlives its TTL by at most this much in storage; it is never served after it).</summary>
@@ -19,7 +25,9 @@ public sealed class LabelRequestExpiryOptions
     /// <summary>Null when valid, else what is wrong.</summary>
     public string? Problem() => LabelRequestTtl < MinimumTtl || LabelRequestTtl > MaximumTtl
         ? $"Asd:LabelRequestTtl must be between {MinimumTtl} and {MaximumTtl} (d.hh:mm:ss), got {LabelRequestTtl}"
-        : null;
+        : MaxPendingLabelRequests is < 1 or > MaximumMaxPending
+            ? $"Asd:MaxPendingLabelRequests must be between 1 and {MaximumMaxPending}, got {MaxPendingLabelRequests}"
+            : null;
 }
 
 /// <summary>Removes a dropped request's stored audio; the host that stores the audio provides it (none: nothing to remove).</summary>
@@ -47,6 +55,11 @@ public static class LabelRequestExpiry
     public static DateTimeOffset? NextExpiry(MachineGrainState state, TimeSpan ttl)
         => state.Pending.Count == 0 ? null : state.Pending.Values.Min(p => p.RequestedAt) + ttl;
 
+    /// <summary>The oldest pending requests beyond <paramref name="limit"/> open ones, oldest first.</summary>
+    public static IReadOnlyList<PendingLabel> OverLimit(MachineGrainState state, int limit)
+        => state.Pending.Count <= limit ? []
+            : state.Pending.Values.OrderBy(p => p.RequestedAt).ThenBy(p => p.ClipId, StringComparer.Ordinal).Take(state.Pending.Count - limit).ToList();
+
     /// <summary>Moves <paramref name="due"/> from the pending requests to the (bounded) memory of expired ones.</summary>
     public static void MarkExpired(MachineGrainState state, IEnumerable<PendingLabel> due, DateTimeOffset now)
     {
@@ -64,6 +77,6 @@ public static class LabelRequestExpiry
     {
         if (clipId is not null && state.ExpiredClips.TryGet(clipId, out var ticks) && new DateTimeOffset(ticks, TimeSpan.Zero) is var when)
             throw new LabelRequestExpiredException(
-                $"machine {machineId}: the label request for clip '{clipId}' expired at {when:u} unanswered; its audio was removed and the label is not applied");
+                $"machine {machineId}: the label request for clip '{clipId}' expired at {when:u} unanswered (its time-to-live passed, or newer requests went beyond the machine's limit of open ones); its audio was removed and the label is not applied");
     }
 }

@@ -22,6 +22,9 @@ internal sealed class LabelRequestExpiryKeeper(
 
     public TimeSpan Ttl => _ttl;
 
+    /// <summary>Open requests the machine keeps (<see cref="LabelRequestExpiryOptions.MaxPendingLabelRequests"/>).</summary>
+    public int MaxPending { get; } = services.GetRequiredService<IOptions<LabelRequestExpiryOptions>>().Value.MaxPendingLabelRequests;
+
     /// <summary>Drops every request past its TTL. The audio goes first: if the state write then fails, the request is
     /// still expired by the clock and is dropped again next time, so no audio file is left without a request.</summary>
     public async Task ExpireDue()

@@ -189,13 +189,25 @@ public sealed class MachineGrain(
             };
             state.State.Pending[clip.ClipId] = request;
             journal.State.NewPending.Add(request);
+            var withdrawn = WithdrawBeyondLimit(request.RequestedAt);
             await WriteChanges(model);
+            Expiry.RemoveAudio(withdrawn); // after the write: a crash in between costs orphaned files, never a request without audio
             await Expiry.SyncReminder();
         }
         await SyncPendingListing(); // a call only when the machine starts holding requests (or a previous try failed)
         Events.Publish(MachineId, verdict, model.DecisionThreshold, clip.AudioReference, request); // after persisting; never waits or throws
         MachineActivity.OnClip(GrainFactory, MachineId, verdict, model.DecisionThreshold, state.State.Pending.Count, model.RealisedBudget); // metrics, score history (one-way)
         return verdict;
+    }
+
+    /// <summary>Drops the oldest open requests beyond the limit (as expired), journaled; their clip ids.</summary>
+    private List<string> WithdrawBeyondLimit(DateTimeOffset now)
+    {
+        var beyond = LabelRequestExpiry.OverLimit(state.State, Expiry.MaxPending);
+        if (beyond.Count == 0) return [];
+        LabelRequestExpiry.MarkExpired(state.State, beyond, now);
+        journal.State.Withdrawn.AddRange(beyond.Select(p => new WithdrawnRequest(p.ClipId, now)));
+        return beyond.Select(p => p.ClipId).ToList();
     }
 
     private void Remember(ClipVerdict verdict)
@@ -287,6 +299,7 @@ public sealed class MachineGrain(
         RequireNotDiscarded();
         var entries = journal.State;
         var (patch, modelLength) = entries.NewVerdicts.Count < JournalLimits.Verdicts && entries.NewPending.Count < JournalLimits.Requests
+            && entries.Withdrawn.Count < JournalLimits.Requests
             ? PatchOfBase(model)
             : (null, 0);
         if (patch is null)
@@ -326,6 +339,9 @@ public sealed class MachineGrain(
             throw new InvalidDataException($"machine {MachineId}: its journal patches a model of {entries.ModelLength} bytes, but the stored model has {@base.Length}");
         foreach (var request in entries.NewPending)
             state.State.Pending[request.ClipId] = request;
+        foreach (var withdrawn in entries.Withdrawn)
+            if (state.State.Pending.TryGetValue(withdrawn.ClipId, out var request))
+                LabelRequestExpiry.MarkExpired(state.State, [request], withdrawn.At);
         foreach (var verdict in entries.NewVerdicts)
             Remember(verdict);
         return BytePatches.Apply(@base, entries.ModelPatch);

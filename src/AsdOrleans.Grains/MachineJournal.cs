@@ -20,8 +20,10 @@ public sealed class MachineJournal
     [Id(3)] public List<PendingLabel> NewPending { get; set; } = [];
     /// <summary>Verdicts given since the base, in order (the base's recent-verdict memory is extended by them).</summary>
     [Id(4)] public List<ClipVerdict> NewVerdicts { get; set; } = [];
+    /// <summary>Requests dropped since the base because newer ones went beyond the open-request limit, in order.</summary>
+    [Id(5)] public List<WithdrawnRequest> Withdrawn { get; set; } = [];
 
-    public bool IsEmpty => ModelPatch.Count == 0 && NewPending.Count == 0 && NewVerdicts.Count == 0;
+    public bool IsEmpty => ModelPatch.Count == 0 && NewPending.Count == 0 && NewVerdicts.Count == 0 && Withdrawn.Count == 0;
 
     public void Clear(long generation)
     {
@@ -30,8 +32,13 @@ public sealed class MachineJournal
         ModelPatch.Clear();
         NewPending.Clear();
         NewVerdicts.Clear();
+        Withdrawn.Clear();
     }
 }
+
+/// <summary>A pending request dropped at <see cref="At"/> (it joins the expired ones).</summary>
+[GenerateSerializer]
+public sealed record WithdrawnRequest([property: Id(0)] string ClipId, [property: Id(1)] DateTimeOffset At);
 
 /// <summary>Bytes that replace the base's at <see cref="Offset"/>.</summary>
 [GenerateSerializer]

@@ -10,7 +10,7 @@ public static class ReminderWiring
 {
     /// <summary>
     /// Adds the reminder service (a SQLite table next to grains.db when embedded; Orleans' Redis reminders in a cluster),
-    /// binds and validates <c>Asd:LabelRequestTtl</c>, and lets machine grains remove an expired request's audio.
+    /// binds and validates <c>Asd:LabelRequestTtl</c> and <c>Asd:MaxPendingLabelRequests</c>, and lets machine grains remove an expired request's audio.
     /// </summary>
     public static ISiloBuilder AddAsdRemindersAndExpiry(this ISiloBuilder silo, SiloOptions options, IConfiguration configuration)
     {
@@ -21,7 +21,7 @@ public static class ReminderWiring
 
         silo.Services.AddOptions<LabelRequestExpiryOptions>()
             .Bind(configuration.GetSection(SiloOptions.Section))
-            .Validate(o => o.Problem() is null, "Asd:LabelRequestTtl must be between 00:00:01 and 365.00:00:00 (d.hh:mm:ss)")
+            .Validate(o => o.Problem() is null, "Asd:LabelRequestTtl must be between 00:00:01 and 365.00:00:00 (d.hh:mm:ss), and Asd:MaxPendingLabelRequests between 1 and 100000")
             .ValidateOnStart();
         // A tiny TTL (tests, demos) needs checks more often than Orleans' one-minute floor for reminder periods.
         silo.Services.AddOptions<ReminderOptions>().Configure<IOptions<LabelRequestExpiryOptions>>((reminders, expiry) =>

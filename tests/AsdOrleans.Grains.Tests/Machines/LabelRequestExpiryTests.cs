@@ -65,6 +65,71 @@ public sealed class LabelRequestExpiryTests : IDisposable
         Assert.Empty(state.Pending);
     }
 
+    [Fact]
+    public void The_oldest_requests_beyond_the_limit_are_over_it()
+    {
+        var t0 = DateTimeOffset.UnixEpoch;
+        var state = new MachineGrainState();
+        foreach (var (clip, minute) in new[] { ("b", 2), ("a", 1), ("d", 4), ("c", 2) })
+            state.Pending[clip] = Request(clip, t0.AddMinutes(minute));
+
+        Assert.Empty(LabelRequestExpiry.OverLimit(state, 4));
+        Assert.Equal(["a", "b"], LabelRequestExpiry.OverLimit(state, 2).Select(p => p.ClipId)); // same time: by clip id
+        Assert.Contains("MaxPendingLabelRequests", new LabelRequestExpiryOptions { MaxPendingLabelRequests = 0 }.Problem());
+        Assert.Null(new LabelRequestExpiryOptions { MaxPendingLabelRequests = 1 }.Problem());
+        Assert.Equal(100, new LabelRequestExpiryOptions().MaxPendingLabelRequests);
+    }
+
+    [Fact]
+    public async Task A_request_beyond_the_limit_drops_the_oldest_with_its_audio_and_the_journal_keeps_that_across_a_restart()
+    {
+        const string machine = "expiry.limit-1";
+        var audio = new FolderAudio(_folder.File("clips"));
+        var clips = Plant.Records.Where(r => r.IsTest).Take(5).ToList();
+        var first = await StartSilo(TimeSpan.FromHours(1), audio, maxPending: 3);
+        try
+        {
+            var grain = first.Client.GetGrain<IMachineGrain>(machine);
+            await grain.Configure(new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 5 });
+            await grain.Enroll(new EnrollmentRequest(Plant.Records.Where(r => !r.IsTest).Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model));
+            Directory.CreateDirectory(Path.GetDirectoryName(audio.PathOf(machine, "c-0"))!);
+            for (int i = 0; i < clips.Count; i++)
+            {
+                await File.WriteAllBytesAsync(audio.PathOf(machine, $"c-{i}"), [1, 2, 3]);
+                Assert.True((await grain.ProcessClip(new ClipSubmission($"c-{i}", clips[i].Embedding, Model, audio.PathOf(machine, $"c-{i}")))).LabelRequested);
+                await Task.Delay(5); // distinct request times
+            }
+
+            Assert.Equal(["c-2", "c-3", "c-4"], (await grain.GetPendingLabelRequests(10)).Select(r => r.ClipId));
+            Assert.False(File.Exists(audio.PathOf(machine, "c-0")), "a dropped request's audio is removed");
+            Assert.False(File.Exists(audio.PathOf(machine, "c-1")));
+            Assert.True(File.Exists(audio.PathOf(machine, "c-2")));
+            Assert.Equal(2, (await grain.GetStatus()).ExpiredLabelRequests);
+        }
+        finally
+        {
+            await Stop(first); // the clips were journal writes: the restart replays them
+        }
+
+        var second = await StartSilo(TimeSpan.FromHours(1), audio, maxPending: 3);
+        try
+        {
+            var grain = second.Client.GetGrain<IMachineGrain>(machine);
+            Assert.Equal(["c-2", "c-3", "c-4"], (await grain.GetPendingLabelRequests(10)).Select(r => r.ClipId));
+            var status = await grain.GetStatus();
+            Assert.Equal(2, status.ExpiredLabelRequests);
+            Assert.Equal(3, status.PendingLabelRequests);
+            var late = await Assert.ThrowsAsync<LabelRequestExpiredException>(() => grain.SubmitLabel("c-0", ClipLabelValue.Normal));
+            Assert.Contains("limit of open ones", late.Message);
+            Assert.False((await grain.SubmitLabel("c-2", ClipLabelValue.Normal)).AlreadyApplied);
+            Assert.Equal(2, (await grain.GetStatus()).PendingLabelRequests);
+        }
+        finally
+        {
+            await Stop(second);
+        }
+    }
+
     [Theory]
     [InlineData("7.00:00:00", null, 3600)]
     [InlineData("00:00:02", null, 1)]
@@ -94,11 +159,11 @@ public sealed class LabelRequestExpiryTests : IDisposable
         public void Remove(string machineId, string clipId) => File.Delete(PathOf(machineId, clipId));
     }
 
-    private Task<InProcessTestCluster> StartSilo(TimeSpan ttl, FolderAudio audio)
+    private Task<InProcessTestCluster> StartSilo(TimeSpan ttl, FolderAudio audio, int maxPending = LabelRequestExpiryOptions.DefaultMaxPending)
         => SqliteMachineCluster.StartAsync(_folder.File("grains.db"), silo: silo =>
         {
             silo.UseSqliteReminderService(o => o.DatabasePath = _folder.File("reminders.db"));
-            silo.Services.Configure<LabelRequestExpiryOptions>(o => o.LabelRequestTtl = ttl);
+            silo.Services.Configure<LabelRequestExpiryOptions>(o => { o.LabelRequestTtl = ttl; o.MaxPendingLabelRequests = maxPending; });
             silo.Services.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
             silo.Services.AddSingleton<IClipAudioRemover>(audio);
         });
