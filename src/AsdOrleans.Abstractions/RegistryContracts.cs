@@ -3,7 +3,8 @@ using Orleans.Concurrency;
 namespace AsdOrleans.Abstractions;
 
 /// <summary>The ids of all configured machines, so operators and labellers can list them (key 0). A machine grain
-/// registers itself when it is configured or enrolled; callers never need to.</summary>
+/// registers itself when it is configured or enrolled; callers never need to. The ids live in
+/// <see cref="IMachineRegistryShardGrain"/>s; this grain holds none and answers from all of them.</summary>
 public interface IMachineRegistryGrain : IGrainWithIntegerKey
 {
     /// <summary>Lists <paramref name="machineId"/> (idempotent); returns once a write that holds it has completed.</summary>
@@ -11,6 +12,8 @@ public interface IMachineRegistryGrain : IGrainWithIntegerKey
     [AlwaysInterleave]
     Task Register(string machineId);
     Task<IReadOnlyList<string>> List();
+    /// <summary>How many machines are listed (cheap: no ids cross the wire).</summary>
+    Task<int> Count();
 
     /// <summary>A machine says whether it holds pending label requests (idempotent); returns once a write that holds it has completed.</summary>
     /// <remarks>Interleaves, like <see cref="Register"/>; a listing waiting on that machine must not deadlock.</remarks>
@@ -20,6 +23,26 @@ public interface IMachineRegistryGrain : IGrainWithIntegerKey
     /// <summary>Pending label requests of every machine that holds any, asked in parallel: oldest first (ties by machine id,
     /// then as each machine orders them), at most <paramref name="limit"/>.</summary>
     /// <remarks>Interleaves: a machine that is registering itself while this waits on it must not deadlock.</remarks>
+    [AlwaysInterleave]
+    Task<IReadOnlyList<LabelRequest>> GetPendingLabelRequests(int limit);
+}
+
+/// <summary>One shard of the machine registry (keys 0 to the shard count − 1; a machine's shard is fixed by a hash of
+/// its id): its machines, and those of them holding pending label requests. Machine grains call their shard directly;
+/// operators and labellers call <see cref="IMachineRegistryGrain"/>.</summary>
+public interface IMachineRegistryShardGrain : IGrainWithIntegerKey
+{
+    /// <summary>Lists the machines (idempotent); returns once a write that holds them has completed.</summary>
+    [AlwaysInterleave]
+    Task Register(IReadOnlyList<string> machineIds);
+    Task<IReadOnlyList<string>> List();
+    Task<int> Count();
+
+    /// <summary>Machines say whether they hold pending label requests (idempotent); returns once a write that holds it has completed.</summary>
+    [AlwaysInterleave]
+    Task SetPending(IReadOnlyList<string> machineIds, bool hasPendingRequests);
+
+    /// <summary>As <see cref="IMachineRegistryGrain.GetPendingLabelRequests"/>, over this shard's machines.</summary>
     [AlwaysInterleave]
     Task<IReadOnlyList<LabelRequest>> GetPendingLabelRequests(int limit);
 }

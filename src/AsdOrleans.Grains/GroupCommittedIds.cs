@@ -12,23 +12,39 @@ internal sealed class GroupCommittedIds(Func<SortedSet<string>> persisted, Func<
     private TaskCompletionSource? _nextWrite;
     private bool _writing;
 
-    /// <summary>Adds (<paramref name="member"/> true) or removes the id; completes at once when the set already says so.</summary>
-    public Task Set(string id, bool member)
+    /// <summary>Adds (<paramref name="member"/> true) or removes the ids; completes at once when the set already says
+    /// so of each, unless <paramref name="writeAnyway"/> (a write that also marks the set as written).</summary>
+    public Task Set(IReadOnlyList<string> ids, bool member, bool writeAnyway = false)
     {
-        if (!_unwritten.ContainsKey(id) && persisted().Contains(id) == member)
-            return Task.CompletedTask;
-        _unwritten[id] = member;
-        return Touch();
+        bool changed = false;
+        foreach (var id in ids)
+        {
+            if (!_unwritten.ContainsKey(id) && persisted().Contains(id) == member)
+                continue;
+            _unwritten[id] = member;
+            changed = true;
+        }
+        return changed || writeAnyway ? Touch() : Task.CompletedTask;
     }
 
     /// <summary>Writes the set once more (with any changes waiting); completes when that write did.</summary>
-    public Task Touch()
+    private Task Touch()
     {
         _nextWrite ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var written = _nextWrite.Task;
         if (!_writing)
             _ = WriteBatches();
         return written;
+    }
+
+    /// <summary>How many ids <see cref="Current"/> holds.</summary>
+    public int Count
+    {
+        get
+        {
+            var ids = persisted();
+            return ids.Count + _unwritten.Sum(c => c.Value == ids.Contains(c.Key) ? 0 : c.Value ? 1 : -1);
+        }
     }
 
     /// <summary>The set as the callers so far asked for it: the persisted ids with the changes not yet written.</summary>

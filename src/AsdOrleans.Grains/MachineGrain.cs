@@ -98,7 +98,7 @@ public sealed class MachineGrain(
             return;
         try
         {
-            await GrainFactory.GetGrain<IMachineRegistryGrain>(0).SetPending(MachineId, has);
+            await MachineRegistryShards.For(GrainFactory, MachineId).SetPending([MachineId], has);
             _listedAsPending = has;
         }
         catch (Exception e) when (e is not OperationCanceledException)
@@ -123,7 +123,7 @@ public sealed class MachineGrain(
         var reconfigured = _model?.WithConfig(config);
         await Persist(s => s.Settings = settings, reconfigured);
         _model = reconfigured ?? _model;
-        await GrainFactory.GetGrain<IMachineRegistryGrain>(0).Register(MachineId); // after the write: listed only once it exists
+        await MachineRegistryShards.For(GrainFactory, MachineId).Register([MachineId]); // after the write: listed only once it exists
         return Status();
     }
 
@@ -151,7 +151,7 @@ public sealed class MachineGrain(
         await Expiry.SyncReminder();
         _model = model;
         _standardizer = standardizer;
-        await GrainFactory.GetGrain<IMachineRegistryGrain>(0).Register(MachineId);
+        await MachineRegistryShards.For(GrainFactory, MachineId).Register([MachineId]);
         await SyncPendingListing(); // a re-enrollment dropped every request
         logger.LogInformation("machine {Machine} enrolled from {Clips} clips, model {Version}", MachineId, clips.Count, request.ModelVersion);
         return Status();

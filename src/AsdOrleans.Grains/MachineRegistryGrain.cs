@@ -1,3 +1,5 @@
+using System.IO.Hashing;
+using System.Runtime.InteropServices;
 using AsdOrleans.Abstractions;
 using AsdOrleans.Grains.Placement;
 
@@ -10,42 +12,113 @@ public sealed class MachineRegistryState
     [Id(0)] public SortedSet<string> Machines { get; set; } = new(StringComparer.Ordinal);
 }
 
-/// <summary>One registry of machine ids, written by a machine grain when it is configured or enrolled (rare next to
-/// clips), and of the machines with pending label requests, so that a label-request listing asks only those (an idle
-/// machine is not woken to say it has nothing). Both sets are group-committed (<see cref="GroupCommittedIds"/>):
-/// enrolling thousands of machines costs a write per batch, not per machine, of a list that grows with the plant.</summary>
-[RequiresSiloRole(SiloRoles.Machines)]
-public sealed class MachineRegistryGrain : Grain, IMachineRegistryGrain
+/// <summary>Which registry shard holds a machine: a stable hash of its id (XxHash3 of its UTF-16 code units), never
+/// <see cref="string.GetHashCode()"/>, which differs between processes.</summary>
+public static class MachineRegistryShards
 {
-    private readonly IPersistentState<MachineRegistryState> _state;
-    private readonly IPersistentState<MachineRegistryState> _pending;
-    private readonly GroupCommittedIds _machines, _withRequests;
+    /// <summary>Fixed: changing it would move machines between shards that do not know them.</summary>
+    public const int Count = 32;
 
-    public MachineRegistryGrain(
-        [PersistentState("registry", MachineGrain.StorageName)] IPersistentState<MachineRegistryState> state,
-        [PersistentState("pending-machines", MachineGrain.StorageName)] IPersistentState<MachineRegistryState> pending)
+    public static int Of(string machineId) => (int)(XxHash3.HashToUInt64(MemoryMarshal.AsBytes(machineId.AsSpan())) % Count);
+
+    public static IMachineRegistryShardGrain For(IGrainFactory grains, string machineId) => grains.GetGrain<IMachineRegistryShardGrain>(Of(machineId));
+
+    public static IEnumerable<IMachineRegistryShardGrain> All(IGrainFactory grains) => Enumerable.Range(0, Count).Select(i => grains.GetGrain<IMachineRegistryShardGrain>(i));
+}
+
+/// <summary>
+/// The registry's front (key 0): answers listings from every shard in parallel and holds no ids itself. A registry
+/// written before the shards existed (one set of every id under this grain) is moved into the shards on activation
+/// and then cleared; until that completes, nothing else runs on this grain.
+/// </summary>
+[RequiresSiloRole(SiloRoles.Machines)]
+public sealed class MachineRegistryGrain(
+    [PersistentState("registry", MachineGrain.StorageName)] IPersistentState<MachineRegistryState> unsharded,
+    [PersistentState("pending-machines", MachineGrain.StorageName)] IPersistentState<MachineRegistryState> unshardedPending)
+    : Grain, IMachineRegistryGrain
+{
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _state = state;
-        _pending = pending;
-        _machines = new GroupCommittedIds(() => _state.State.Machines, () => _state.WriteStateAsync());
-        _withRequests = new GroupCommittedIds(() => _pending.State.Machines, () => _pending.WriteStateAsync());
+        // The shards first, then the clear: a crash in between repeats an idempotent move.
+        if (unsharded.RecordExists)
+        {
+            await Task.WhenAll(unsharded.State.Machines.GroupBy(MachineRegistryShards.Of)
+                .Select(shard => GrainFactory.GetGrain<IMachineRegistryShardGrain>(shard.Key).Register([.. shard])));
+            await unsharded.ClearStateAsync();
+        }
+        if (unshardedPending.RecordExists)
+        {
+            await Task.WhenAll(unshardedPending.State.Machines.GroupBy(MachineRegistryShards.Of)
+                .Select(shard => GrainFactory.GetGrain<IMachineRegistryShardGrain>(shard.Key).SetPending([.. shard], true)));
+            await unshardedPending.ClearStateAsync();
+        }
     }
 
-    public Task Register(string machineId) => _machines.Set(machineId, member: true);
+    public Task Register(string machineId) => MachineRegistryShards.For(GrainFactory, machineId).Register([machineId]);
 
-    public Task SetPending(string machineId, bool hasPendingRequests) => _withRequests.Set(machineId, hasPendingRequests);
+    public Task SetPending(string machineId, bool hasPendingRequests) => MachineRegistryShards.For(GrainFactory, machineId).SetPending([machineId], hasPendingRequests);
 
-    public Task<IReadOnlyList<string>> List() => Task.FromResult<IReadOnlyList<string>>(_machines.Current());
+    public async Task<IReadOnlyList<string>> List()
+    {
+        var shards = await Task.WhenAll(MachineRegistryShards.All(GrainFactory).Select(s => s.List()));
+        return shards.SelectMany(ids => ids).Order(StringComparer.Ordinal).ToList();
+    }
+
+    public async Task<int> Count() => (await Task.WhenAll(MachineRegistryShards.All(GrainFactory).Select(s => s.Count()))).Sum();
 
     public async Task<IReadOnlyList<LabelRequest>> GetPendingLabelRequests(int limit)
     {
         if (limit < 1) throw new ArgumentException($"limit must be at least 1, got {limit}");
-        // A registry written before the pending index existed: ask every machine once and index what they hold.
+        var shards = await Task.WhenAll(MachineRegistryShards.All(GrainFactory).Select(s => s.GetPendingLabelRequests(limit)));
+        return LabelRequestOrder.Oldest(shards.SelectMany(r => r), limit);
+    }
+}
+
+/// <summary>
+/// One shard of the registry: its machines, written by a machine grain when it is configured or enrolled (rare next to
+/// clips), and those of them with pending label requests, so that a label-request listing asks only those (an idle
+/// machine is not woken to say it has nothing). Both sets are group-committed (<see cref="GroupCommittedIds"/>):
+/// enrolling thousands of machines costs a write per batch, not per machine, of a list a shard's size.
+/// </summary>
+[RequiresSiloRole(SiloRoles.Machines)]
+public sealed class MachineRegistryShardGrain : Grain, IMachineRegistryShardGrain
+{
+    private readonly IPersistentState<MachineRegistryState> _pending;
+    private readonly GroupCommittedIds _machines, _withRequests;
+
+    public MachineRegistryShardGrain(
+        [PersistentState("registry", MachineGrain.StorageName)] IPersistentState<MachineRegistryState> state,
+        [PersistentState("pending-machines", MachineGrain.StorageName)] IPersistentState<MachineRegistryState> pending)
+    {
+        _pending = pending;
+        _machines = new GroupCommittedIds(() => state.State.Machines, () => state.WriteStateAsync());
+        _withRequests = new GroupCommittedIds(() => pending.State.Machines, () => pending.WriteStateAsync());
+    }
+
+    public Task Register(IReadOnlyList<string> machineIds) => _machines.Set(machineIds, member: true);
+
+    public Task SetPending(IReadOnlyList<string> machineIds, bool hasPendingRequests) => _withRequests.Set(machineIds, hasPendingRequests);
+
+    public Task<IReadOnlyList<string>> List() => Task.FromResult<IReadOnlyList<string>>(_machines.Current());
+
+    public Task<int> Count() => Task.FromResult(_machines.Count);
+
+    public async Task<IReadOnlyList<LabelRequest>> GetPendingLabelRequests(int limit)
+    {
+        if (limit < 1) throw new ArgumentException($"limit must be at least 1, got {limit}");
+        // A shard written before the pending index existed: ask every machine once and index what they hold.
         bool indexed = _pending.RecordExists;
         var ids = indexed ? _withRequests.Current() : _machines.Current(); // copied before the first await: calls interleave
         var lists = await Task.WhenAll(ids.Select(id => GrainFactory.GetGrain<IMachineGrain>(id).GetPendingLabelRequests(limit)));
         if (!indexed)
-            await Task.WhenAll(lists.Where(l => l.Count > 0).Select(l => _withRequests.Set(l[0].MachineId, member: true)).Append(_withRequests.Touch()));
-        return lists.SelectMany(l => l).OrderBy(r => r.RequestedAt).ThenBy(r => r.MachineId, StringComparer.Ordinal).Take(limit).ToList();
+            await _withRequests.Set([.. lists.Where(l => l.Count > 0).Select(l => l[0].MachineId)], member: true, writeAnyway: true);
+        return LabelRequestOrder.Oldest(lists.SelectMany(l => l), limit);
     }
+}
+
+internal static class LabelRequestOrder
+{
+    /// <summary>Oldest first, ties by machine id, then in the order given (each machine's own order); at most <paramref name="limit"/>.</summary>
+    public static IReadOnlyList<LabelRequest> Oldest(IEnumerable<LabelRequest> requests, int limit)
+        => requests.OrderBy(r => r.RequestedAt).ThenBy(r => r.MachineId, StringComparer.Ordinal).Take(limit).ToList();
 }

@@ -184,7 +184,7 @@ public sealed class SiloWebSurfaceTests(WebSurfaceFixture silo) : IClassFixture<
         string grains = await Render(chromium, "/dashboard/#/grains");
         Assert.Contains("Activations by Type", grains);
         Assert.Contains("MachineGrain", grains);
-        Assert.Contains("MachineRegistryGrain", grains);
+        Assert.Contains("MachineRegistryShardGrain", grains); // machines list themselves in their shard
         string silos = await Render(chromium, "/dashboard/#/silos");
         int siloPort = silo.App.Services.GetRequiredService<IOptions<SiloOptions>>().Value.SiloPort;
         Assert.Contains($"127.0.0.1:{siloPort}@", silos);

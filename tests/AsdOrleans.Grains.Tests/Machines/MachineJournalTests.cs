@@ -3,6 +3,7 @@ using AsdOrleans.Evaluation.Experiments;
 using AsdOrleans.Grains.Tests.Storage;
 using AsdOrleans.Method.Machines;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using CoreEnrollmentClip = AsdOrleans.Method.Enrollment.EnrollmentClip;
 
@@ -40,6 +41,23 @@ public sealed class MachineJournalTests : IAsyncLifetime
         using var reader = command.ExecuteReader();
         return reader.Read() ? (reader.GetInt64(0), reader.IsDBNull(1) ? 0 : reader.GetInt64(1)) : (0, 0);
     }
+
+    /// <summary>Writes and rows of <paramref name="stateName"/> over every registry shard.</summary>
+    private (long Writes, int Rows) ShardRows(string stateName)
+    {
+        using var connection = new SqliteConnection($"Data Source={_folder.File("grains.db")};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT coalesce(sum(version), 0), count(*) FROM grain_state WHERE state_name = $state AND grain_id LIKE '%registryshard%'";
+        command.Parameters.AddWithValue("$state", stateName);
+        using var reader = command.ExecuteReader();
+        reader.Read();
+        return (reader.GetInt64(0), reader.GetInt32(1));
+    }
+
+    /// <summary>Ids that one registry shard holds (the group commit is per shard).</summary>
+    private static List<string> OneShardIds(string prefix, int count)
+        => Enumerable.Range(0, 100 * count).Select(i => $"{prefix}{i:00000}").Where(id => MachineRegistryShards.Of(id) == 0).Take(count).ToList();
 
     private async Task Deactivate() => await _cluster.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
 
@@ -98,16 +116,18 @@ public sealed class MachineJournalTests : IAsyncLifetime
     public async Task Registrations_arriving_together_share_the_registry_writes_and_all_are_durable()
     {
         var registry = _cluster.Client.GetGrain<IMachineRegistryGrain>(0);
-        var ids = Enumerable.Range(0, 300).Select(i => $"reg.m{i:000}").ToList();
+        var ids = OneShardIds("reg.m", 300);
         await Task.WhenAll(ids.Select(id => registry.Register(id)));
         await Task.WhenAll(ids.Take(50).Select(id => registry.Register(id))); // already listed: no write
-        var (writes, _) = Row("registry", "");
+        var (writes, shards) = ShardRows("registry");
+        Assert.Equal(1, shards);
         Assert.InRange(writes, 1, ids.Count / 5);
         await Deactivate();
         var listed = await registry.List();
         Assert.Equal(ids, listed.Where(id => id.StartsWith("reg.", StringComparison.Ordinal)).ToList());
+        Assert.Equal(listed.Count, await registry.Count());
         await registry.Register("reg.late");
-        Assert.Equal(writes + 1, Row("registry", "").Version);
+        Assert.Equal(writes + 1, ShardRows("registry").Writes);
         Assert.Contains("reg.late", await registry.List());
     }
 
@@ -115,14 +135,41 @@ public sealed class MachineJournalTests : IAsyncLifetime
     public async Task Pending_flags_arriving_together_share_the_registry_writes_and_repeats_write_nothing()
     {
         var registry = _cluster.Client.GetGrain<IMachineRegistryGrain>(0);
-        var ids = Enumerable.Range(0, 300).Select(i => $"flag.m{i:000}").ToList();
+        var ids = OneShardIds("flag.m", 300);
         await Task.WhenAll(ids.Select(id => registry.SetPending(id, true)));
-        var (writes, _) = Row("pending-machines", "");
+        var (writes, shards) = ShardRows("pending-machines");
+        Assert.Equal(1, shards);
         Assert.InRange(writes, 1, ids.Count / 5);
         await Task.WhenAll(ids.Select(id => registry.SetPending(id, true))); // already flagged: no write
-        Assert.Equal(writes, Row("pending-machines", "").Version);
+        Assert.Equal(writes, ShardRows("pending-machines").Writes);
         await Task.WhenAll(ids.Take(100).Select(id => registry.SetPending(id, false)).Concat(ids.Skip(100).Take(10).Select(id => registry.SetPending(id, true))));
-        Assert.InRange(Row("pending-machines", "").Version, writes + 1, writes + 100 / 5);
+        Assert.InRange(ShardRows("pending-machines").Writes, writes + 1, writes + 100 / 5);
+    }
+
+    [Fact]
+    public async Task A_registry_written_before_the_shards_moves_into_them_once()
+    {
+        var front = _cluster.Client.GetGrain<IMachineRegistryGrain>(0);
+        var ids = Enumerable.Range(0, 40).Select(i => $"old.m{i:00}").ToList();
+        // The previous build's records: every id under the front's own key.
+        var storage = _cluster.Silos[0].ServiceProvider.GetRequiredKeyedService<Orleans.Storage.IGrainStorage>(MachineGrain.StorageName);
+        await _cluster.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+        await storage.WriteStateAsync("registry", front.GetGrainId(), new GrainState<MachineRegistryState>(new MachineRegistryState { Machines = new(ids, StringComparer.Ordinal) }));
+        await storage.WriteStateAsync("pending-machines", front.GetGrainId(), new GrainState<MachineRegistryState>(new MachineRegistryState { Machines = new(ids.Take(3), StringComparer.Ordinal) }));
+
+        Assert.Equal(ids, (await front.List()).Where(id => id.StartsWith("old.", StringComparison.Ordinal)).ToList());
+        Assert.InRange(ShardRows("registry").Rows, 10, MachineRegistryShards.Count); // 40 ids spread over the shards
+        foreach (var id in ids.Take(5))
+        {
+            var shardIds = await MachineRegistryShards.For(_cluster.Client, id).List();
+            Assert.Contains(id, shardIds);
+            Assert.All(shardIds, other => Assert.Equal(MachineRegistryShards.Of(id), MachineRegistryShards.Of(other)));
+        }
+        var moved = new GrainState<MachineRegistryState>(new MachineRegistryState());
+        await storage.ReadStateAsync("registry", front.GetGrainId(), moved);
+        Assert.False(moved.RecordExists); // cleared: the next activation moves nothing
+        await Deactivate();
+        Assert.Equal(ids, (await front.List()).Where(id => id.StartsWith("old.", StringComparison.Ordinal)).ToList());
     }
 
     [Fact]
