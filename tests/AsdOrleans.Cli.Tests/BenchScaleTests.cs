@@ -38,6 +38,7 @@ public sealed class BenchScaleTests
         Assert.True(Number(row.Groups[2].Value) > 0);
         Assert.True(Number(row.Groups[3].Value) <= Number(row.Groups[5].Value), "p50 ≤ p99");
         Assert.Equal("0", row.Groups[11].Value);
+        Assert.Matches(@"\(60 machines enrolled and warmed in [\d.]+ s: \d+ a second\)", output);
     }
 
     [Fact]

@@ -46,6 +46,7 @@ public static partial class ClusterBenchmark
                 int added = target - machines.Count;
                 var before = MemoryNow();
                 var newcomers = Enumerable.Range(machines.Count, added).Select(i => grains.GetGrain<IMachineGrain>($"bench.machine-{i:D6}")).ToList();
+                var enrolling = Stopwatch.StartNew();
                 await Parallel.ForEachAsync(newcomers.Select((m, i) => (Machine: m, Index: i)), new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (item, _) =>
                 {
                     var machine = item.Machine;
@@ -62,6 +63,7 @@ public static partial class ClusterBenchmark
                         await history.Record(new ScorePoint(at.AddSeconds(p * 10), $"past-{p}", -settings.HistoryPoints + p, 0.5, 0.6, false, false));
                 });
                 machines.AddRange(newcomers);
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  ({added:N0} machines enrolled and warmed in {enrolling.Elapsed.TotalSeconds:F1} s: {added / enrolling.Elapsed.TotalSeconds:F0} a second)"));
                 if (settings.HistoryPoints > 0)
                     await SettleWritesAsync(output, redis);
                 var after = MemoryNow();
