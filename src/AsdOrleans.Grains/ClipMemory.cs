@@ -90,7 +90,7 @@ public sealed class ClipMemory<TValue> where TValue : unmanaged
     /// <summary>Grows both rings by doubling up to the capacity, so a machine with few clips holds few slots.</summary>
     private void EnsureSlots(int needed)
     {
-        int slots = _keys.Length / sizeof(ulong);
+        int slots = (_keys?.Length ?? 0) / sizeof(ulong); // null only in a record written without the field
         if (needed <= slots) return;
         int grown = Math.Min(_capacity, Math.Max(InitialSlots, slots * 2));
         Array.Resize(ref _keys, grown * sizeof(ulong));
