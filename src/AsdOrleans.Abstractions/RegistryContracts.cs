@@ -12,6 +12,8 @@ public interface IMachineRegistryGrain : IGrainWithIntegerKey
     [AlwaysInterleave]
     Task Register(string machineId);
     Task<IReadOnlyList<string>> List();
+    /// <summary>At most <paramref name="limit"/> ids after <paramref name="after"/> (ordinal; null: from the first), in order.</summary>
+    Task<IReadOnlyList<string>> ListPage(string? after, int limit);
     /// <summary>How many machines are listed (cheap: no ids cross the wire).</summary>
     Task<int> Count();
 
@@ -36,6 +38,7 @@ public interface IMachineRegistryShardGrain : IGrainWithIntegerKey
     [AlwaysInterleave]
     Task Register(IReadOnlyList<string> machineIds);
     Task<IReadOnlyList<string>> List();
+    Task<IReadOnlyList<string>> ListPage(string? after, int limit);
     Task<int> Count();
 
     /// <summary>Machines say whether they hold pending label requests (idempotent); returns once a write that holds it has completed.</summary>

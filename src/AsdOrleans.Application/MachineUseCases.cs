@@ -91,10 +91,18 @@ public sealed class MachineUseCases(IGrainFactory grains)
     /// <summary>Ids of all configured or enrolled machines, in ordinal order.</summary>
     public Task<IReadOnlyList<string>> ListMachineIds() => Registry.List();
 
-    /// <summary>The status of every listed machine, in id order.</summary>
-    public async Task<MachineStatus[]> ListMachines()
+    /// <summary>Machines in a page of <see cref="ListMachines"/> when the caller names no limit.</summary>
+    public const int DefaultMachinesPerPage = 1_000;
+    /// <summary>The largest page of <see cref="ListMachines"/>.</summary>
+    public const int MaxMachinesPerPage = 10_000;
+
+    /// <summary>The status of up to <paramref name="limit"/> listed machines whose ids come after <paramref name="after"/>
+    /// (ordinal; null: from the first), in id order. Only those machines are asked: a page does not wake the plant.</summary>
+    public async Task<MachineStatus[]> ListMachines(string? after = null, int limit = DefaultMachinesPerPage)
     {
-        var ids = await Registry.List();
+        if (limit is < 1 or > MaxMachinesPerPage)
+            throw new ArgumentException($"limit must be in 1..{MaxMachinesPerPage}, got {limit}");
+        var ids = await Registry.ListPage(after, limit);
         return await Task.WhenAll(ids.Select(id => Machine(id).GetStatus()));
     }
 

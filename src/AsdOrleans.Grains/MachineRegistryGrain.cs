@@ -64,6 +64,13 @@ public sealed class MachineRegistryGrain(
         return shards.SelectMany(ids => ids).Order(StringComparer.Ordinal).ToList();
     }
 
+    public async Task<IReadOnlyList<string>> ListPage(string? after, int limit)
+    {
+        if (limit < 1) throw new ArgumentException($"limit must be at least 1, got {limit}");
+        var shards = await Task.WhenAll(MachineRegistryShards.All(GrainFactory).Select(s => s.ListPage(after, limit)));
+        return shards.SelectMany(ids => ids).Order(StringComparer.Ordinal).Take(limit).ToList();
+    }
+
     public async Task<int> Count() => (await Task.WhenAll(MachineRegistryShards.All(GrainFactory).Select(s => s.Count()))).Sum();
 
     public async Task<IReadOnlyList<LabelRequest>> GetPendingLabelRequests(int limit)
@@ -102,6 +109,14 @@ public sealed class MachineRegistryShardGrain : Grain, IMachineRegistryShardGrai
     public Task<IReadOnlyList<string>> List() => Task.FromResult<IReadOnlyList<string>>(_machines.Current());
 
     public Task<int> Count() => Task.FromResult(_machines.Count);
+
+    public Task<IReadOnlyList<string>> ListPage(string? after, int limit)
+    {
+        if (limit < 1) throw new ArgumentException($"limit must be at least 1, got {limit}");
+        var ids = _machines.Current(); // ordinal order
+        int start = after is null ? 0 : ids.BinarySearch(after, StringComparer.Ordinal) is var at && at >= 0 ? at + 1 : ~at;
+        return Task.FromResult<IReadOnlyList<string>>(ids.Skip(start).Take(limit).ToList());
+    }
 
     public async Task<IReadOnlyList<LabelRequest>> GetPendingLabelRequests(int limit)
     {

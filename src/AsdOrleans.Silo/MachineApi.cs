@@ -19,7 +19,7 @@ public static class MachineApi
         api.MapPut("/machines/{id}", Configure).RequireRole(ApiRole.Operator).LimitBody(RequestGate.DefaultBodyLimit).Produces<MachineStatus>()
             .ProducesProblem(400).ProducesProblem(409).ProducesProblem(503);
 
-        api.MapGet("/machines", ListMachines).RequireRole(ApiRole.Labeller).Produces<MachineStatus[]>().ProducesProblem(503);
+        api.MapGet("/machines", ListMachines).RequireRole(ApiRole.Labeller).Produces<MachineStatus[]>().ProducesProblem(400).ProducesProblem(503);
 
         api.MapGet("/machines/{id}", GetMachine).RequireRole(ApiRole.Labeller).Produces<MachineStatus>()
             .ProducesProblem(400).ProducesProblem(409).ProducesProblem(503);
@@ -48,7 +48,19 @@ public static class MachineApi
     private static Task<IResult> Configure(string id, MachineSettings settings, MachineUseCases machines)
         => Guarded(id, async () => TypedResults.Ok(await machines.Configure(id, settings)));
 
-    private static async Task<IResult> ListMachines(MachineUseCases machines) => TypedResults.Ok(await machines.ListMachines());
+    /// <summary>A page of machines in id order (<c>?after=&amp;limit=</c>); a full page carries a <c>Link: rel="next"</c> header.</summary>
+    private static async Task<IResult> ListMachines(string? after, int? limit, HttpResponse response, MachineUseCases machines)
+    {
+        int take = limit ?? MachineUseCases.DefaultMachinesPerPage;
+        if (take is < 1 or > MachineUseCases.MaxMachinesPerPage)
+            return TypedResults.Problem($"limit must be in 1..{MachineUseCases.MaxMachinesPerPage}", statusCode: StatusCodes.Status400BadRequest);
+        if (after is not null && !Identifiers.IsValidMachineId(after))
+            return TypedResults.Problem($"after: '{after}' is not a valid machine id", statusCode: StatusCodes.Status400BadRequest);
+        var page = await machines.ListMachines(after, take);
+        if (page.Length == take)
+            response.Headers.Link = $"</api/machines?after={Uri.EscapeDataString(page[^1].MachineId)}&limit={take}>; rel=\"next\"";
+        return TypedResults.Ok(page);
+    }
 
     private static Task<IResult> GetMachine(string id, MachineUseCases machines)
         => Guarded(id, async () => TypedResults.Ok(await machines.GetStatus(id)));

@@ -136,6 +136,34 @@ public sealed class SiloRobustnessTests(SiloFixture silo) : IClassFixture<SiloFi
         await ExpectProblem(await silo.Send(HttpMethod.Post, "/api/machines/conv.m/clips/c/label", SiloFixture.LabellerKey, JsonContent.Create(new { label = "anomalous" })), HttpStatusCode.Conflict, "already labelled");
     }
 
+    [Fact]
+    public async Task Machines_are_listed_a_page_at_a_time_with_a_link_to_the_next()
+    {
+        var ids = Enumerable.Range(0, 5).Select(i => $"page.m{i}").ToList();
+        foreach (var id in ids)
+            Assert.True((await silo.Send(HttpMethod.Put, $"/api/machines/{id}", SiloFixture.OperatorKey, JsonContent.Create(new { strategy = "random" }))).IsSuccessStatusCode);
+
+        var seen = new List<string>();
+        string? next = "/api/machines?after=page.l&limit=2"; // "page.l" sorts just before "page.m…"
+        while (next is not null && seen.Count < 10)
+        {
+            var response = await silo.Send(HttpMethod.Get, next, SiloFixture.LabellerKey);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var page = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.EnumerateArray()
+                .Select(m => m.GetProperty("machineId").GetString()!).ToList();
+            Assert.InRange(page.Count, 0, 2);
+            seen.AddRange(page.Where(id => id.StartsWith("page.", StringComparison.Ordinal)));
+            next = response.Headers.TryGetValues("Link", out var links)
+                ? System.Text.RegularExpressions.Regex.Match(links.Single(), "^<([^>]+)>; rel=\"next\"$").Groups[1].Value : null;
+            Assert.True(next is null || page.Count == 2, "only a full page links a next one");
+        }
+        Assert.Equal(ids, seen.Take(5));
+
+        await ExpectProblem(await silo.Send(HttpMethod.Get, "/api/machines?limit=0", SiloFixture.LabellerKey), HttpStatusCode.BadRequest, "limit");
+        await ExpectProblem(await silo.Send(HttpMethod.Get, "/api/machines?limit=10001", SiloFixture.LabellerKey), HttpStatusCode.BadRequest, "limit");
+        await ExpectProblem(await silo.Send(HttpMethod.Get, "/api/machines?after=..%2Fx", SiloFixture.LabellerKey), HttpStatusCode.BadRequest, "after");
+    }
+
     public static TheoryData<string, string, string, string?, string?, int> FrameworkLevelBadRequests => new()
     {
         { "label: a number", "POST", "/api/machines/m/clips/c/label", "application/json", """{"label":1}""", 400 },

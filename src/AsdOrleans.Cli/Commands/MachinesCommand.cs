@@ -33,21 +33,21 @@ public static class MachinesCommand
         command.SetAction(async (parse, cancellation) =>
         {
             using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
-            var machines = await http.SendAsync(HttpMethod.Get, "/api/machines", null, cancellation);
+            var machines = await AllMachines(http, cancellation);
             var output = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json))
             {
                 output.WriteLine(JsonSerializer.Serialize(machines, new JsonSerializerOptions { WriteIndented = true }));
                 return 0;
             }
-            if (machines.GetArrayLength() == 0)
+            if (machines.Count == 0)
             {
                 output.WriteLine("no machines");
                 return 0;
             }
             var table = new Table().Border(TableBorder.Simple)
                 .AddColumns("machine", "enrolled", "strategy", "budget", "realised", "clips", "queries", "|N|", "|A|", "pending", "model");
-            foreach (var m in machines.EnumerateArray())
+            foreach (var m in machines)
             {
                 var settings = m.GetProperty("settings");
                 table.AddRow(m.GetProperty("machineId").GetString()!, m.GetProperty("enrolled").GetBoolean() ? "yes" : "no",
@@ -60,10 +60,27 @@ public static class MachinesCommand
                     Markup.Escape(m.TryGetProperty("modelVersion", out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : "–"));
             }
             Terminal.For(output).Write(table);
-            output.WriteLine($"{machines.GetArrayLength()} machines");
+            output.WriteLine($"{machines.Count} machines");
             return 0;
         });
         return command;
+    }
+
+    /// <summary>Every machine, a page of the API at a time (it lists 1,000 a call by default).</summary>
+    private static async Task<List<JsonElement>> AllMachines(ClusterHttp http, CancellationToken cancellation)
+    {
+        const int pageSize = 1_000;
+        var machines = new List<JsonElement>();
+        string? after = null;
+        while (true)
+        {
+            var path = $"/api/machines?limit={pageSize}" + (after is null ? "" : $"&after={Uri.EscapeDataString(after)}");
+            var page = await http.SendAsync(HttpMethod.Get, path, null, cancellation);
+            machines.AddRange(page.EnumerateArray().Select(m => m.Clone()));
+            if (page.GetArrayLength() < pageSize)
+                return machines;
+            after = machines[^1].GetProperty("machineId").GetString();
+        }
     }
 
     private static Command Status()
