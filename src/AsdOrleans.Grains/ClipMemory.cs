@@ -1,6 +1,7 @@
 using System.IO.Hashing;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using AsdOrleans.Abstractions;
 
 namespace AsdOrleans.Grains;
 
@@ -100,4 +101,10 @@ public sealed class ClipMemory<TValue> where TValue : unmanaged
 
 /// <summary>What a machine remembers of a recent clip to answer its retry with the original verdict.</summary>
 [StructLayout(LayoutKind.Sequential, Pack = 1)]
-public readonly record struct RecentVerdict(double Score, long ClipIndex, bool Anomalous, bool LabelRequested);
+public readonly record struct RecentVerdict(double Score, long ClipIndex, bool Anomalous, bool LabelRequested)
+{
+    public static RecentVerdict Of(ClipVerdict verdict) => new(verdict.Score, verdict.ClipIndex, verdict.Anomalous, verdict.LabelRequested);
+
+    /// <summary>The verdict again, for a retry of <paramref name="clipId"/>.</summary>
+    public ClipVerdict Repeated(string clipId) => new(clipId, Score, Anomalous, LabelRequested, ClipIndex, Repeated: true);
+}

@@ -164,7 +164,7 @@ public sealed class MachineGrain(
         var model = RequireEnrolled();
         RequireValidClipId(clip.ClipId);
         if (state.State.RecentClips.TryGet(clip.ClipId, out var earlier)) // a retry of a recent clip: same answer, counted once
-            return new ClipVerdict(clip.ClipId, earlier.Score, earlier.Anomalous, earlier.LabelRequested, earlier.ClipIndex, Repeated: true);
+            return earlier.Repeated(clip.ClipId);
         if (state.State.Pending.ContainsKey(clip.ClipId) || state.State.AnsweredClips.Contains(clip.ClipId) || state.State.ExpiredClips.Contains(clip.ClipId))
             throw new ArgumentException($"machine {MachineId}: clip id '{clip.ClipId}' was already used");
         if (clip.ModelVersion != model.ModelVersion)
@@ -211,7 +211,7 @@ public sealed class MachineGrain(
     }
 
     private void Remember(ClipVerdict verdict)
-        => state.State.RecentClips.Remember(verdict.ClipId, new RecentVerdict(verdict.Score, verdict.ClipIndex, verdict.Anomalous, verdict.LabelRequested));
+        => state.State.RecentClips.Remember(verdict.ClipId, RecentVerdict.Of(verdict));
 
     public async Task<LabelReceipt> SubmitLabel(string clipId, ClipLabelValue label)
     {

@@ -21,7 +21,6 @@ public sealed class MachineGrainState
     /// <summary><c>MachineModel.Serialize()</c>; null until enrolled.</summary>
     [Id(1)] public byte[]? Model { get; set; }
     [Id(2)] public Dictionary<string, PendingLabel> Pending { get; set; } = [];
-    /// <summary>Recently answered clips, so a repeated label is recognised (idempotency).</summary>
     /// <summary>How many answered, recent and expired clips a machine remembers (<see cref="ClipMemory{TValue}"/>).</summary>
     public const int AnsweredMemory = 10_000, RecentClipMemory = 1_000, ExpiredMemory = 10_000;
 
@@ -33,7 +32,7 @@ public sealed class MachineGrainState
     [Id(14)] public ClipMemory<long> ExpiredClips { get; set; } = new(ExpiredMemory);
 
     // The same memories as written before ClipMemory (keyed by clip-id strings): read on activation, moved into the
-    // memories above and never written again (LegacyMemories.MoveInto).
+    // memories above and never written again (MoveLegacyMemories).
     [Id(3)] public Dictionary<string, ClipLabelValue>? LegacyAnswered { get; set; }
     [Id(4)] public List<string>? LegacyAnsweredOrder { get; set; }
     [Id(5)] public Dictionary<string, ClipVerdict>? LegacyRecentVerdicts { get; set; }
@@ -66,7 +65,7 @@ public sealed class MachineGrainState
     {
         bool moved = false;
         moved |= Move(LegacyAnswered, LegacyAnsweredOrder, AnsweredClips, label => label);
-        moved |= Move(LegacyRecentVerdicts, LegacyRecentOrder, RecentClips, v => new RecentVerdict(v.Score, v.ClipIndex, v.Anomalous, v.LabelRequested));
+        moved |= Move(LegacyRecentVerdicts, LegacyRecentOrder, RecentClips, RecentVerdict.Of);
         moved |= Move(LegacyExpired, LegacyExpiredOrder, ExpiredClips, when => when.UtcTicks);
         LegacyAnswered = null; LegacyAnsweredOrder = null;
         LegacyRecentVerdicts = null; LegacyRecentOrder = null;

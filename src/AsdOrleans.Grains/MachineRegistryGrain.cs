@@ -39,19 +39,17 @@ public sealed class MachineRegistryGrain(
 {
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        // The shards first, then the clear: a crash in between repeats an idempotent move.
-        if (unsharded.RecordExists)
-        {
-            await Task.WhenAll(unsharded.State.Machines.GroupBy(MachineRegistryShards.Of)
-                .Select(shard => GrainFactory.GetGrain<IMachineRegistryShardGrain>(shard.Key).Register([.. shard])));
-            await unsharded.ClearStateAsync();
-        }
-        if (unshardedPending.RecordExists)
-        {
-            await Task.WhenAll(unshardedPending.State.Machines.GroupBy(MachineRegistryShards.Of)
-                .Select(shard => GrainFactory.GetGrain<IMachineRegistryShardGrain>(shard.Key).SetPending([.. shard], true)));
-            await unshardedPending.ClearStateAsync();
-        }
+        await MoveToShards(unsharded, (shard, ids) => shard.Register(ids));
+        await MoveToShards(unshardedPending, (shard, ids) => shard.SetPending(ids, true));
+    }
+
+    /// <summary>The shards first, then the clear: a crash in between repeats an idempotent move.</summary>
+    private async Task MoveToShards(IPersistentState<MachineRegistryState> old, Func<IMachineRegistryShardGrain, IReadOnlyList<string>, Task> add)
+    {
+        if (!old.RecordExists) return;
+        await Task.WhenAll(old.State.Machines.GroupBy(MachineRegistryShards.Of)
+            .Select(shard => add(GrainFactory.GetGrain<IMachineRegistryShardGrain>(shard.Key), [.. shard])));
+        await old.ClearStateAsync();
     }
 
     public Task Register(string machineId) => MachineRegistryShards.For(GrainFactory, machineId).Register([machineId]);

@@ -46,7 +46,7 @@ public sealed class ClipMemoryTests
         {
             var clipId = $"pump-07/2026-12-03T06:{i / 60 % 60:00}:{i % 60:00}Z";
             var verdict = new ClipVerdict(clipId, 0.25 + i * 1e-4, i % 7 == 0, i % 10 == 0, 50_000 + i);
-            state.RecentClips.Remember(clipId, new RecentVerdict(verdict.Score, verdict.ClipIndex, verdict.Anomalous, verdict.LabelRequested));
+            state.RecentClips.Remember(clipId, RecentVerdict.Of(verdict));
             legacy.LegacyRecentVerdicts[clipId] = verdict;
             legacy.LegacyRecentOrder.Add(clipId);
         }
