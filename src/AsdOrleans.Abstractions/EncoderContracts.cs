@@ -3,9 +3,11 @@ namespace AsdOrleans.Abstractions;
 /// <summary>A clip's embedding and the encoder model version that made it.</summary>
 /// <param name="Standardize">The embedding is raw features (the training-free baseline's) that a machine standardises
 /// per dimension on its own enrollment clips; see <see cref="EnrollmentRequest.Standardize"/>.</param>
+/// <param name="Whiten">The embedding is raw features (the <c>spectral</c> embedder's) that a machine whitens; see
+/// <see cref="EnrollmentRequest.Whiten"/>.</param>
 [GenerateSerializer, Immutable]
 public sealed record ClipEmbedding([property: Id(0)] float[] Embedding, [property: Id(1)] string ModelVersion, [property: Id(2)] double Seconds,
-    [property: Id(3)] bool Standardize = false);
+    [property: Id(3)] bool Standardize = false, [property: Id(4)] bool Whiten = false);
 
 /// <summary>
 /// Stateless encoder worker: turns audio into embeddings through the silo's one batching engine, so clips from

@@ -43,9 +43,12 @@ public sealed record EnrollmentClip([property: Id(0)] float[] Embedding, [proper
 /// <param name="Standardize">The embeddings are raw features (the training-free baseline's): the machine fits a
 /// per-dimension mean and standard deviation on these clips, enrolls the standardised clips, and standardises every
 /// later clip the same way before scoring. False (the default) for a trained encoder's embeddings.</param>
+/// <param name="Whiten">The embeddings are raw features (the <c>spectral</c> embedder's): the machine fits a whitening
+/// transform on these clips and their domains (AsdOrleans.Method.Enrollment.FeatureWhitener), enrolls the whitened
+/// clips, and whitens every later clip the same way. At most one of Standardize and Whiten.</param>
 [GenerateSerializer, Immutable]
 public sealed record EnrollmentRequest([property: Id(0)] IReadOnlyList<EnrollmentClip> Clips, [property: Id(1)] string ModelVersion,
-    [property: Id(2)] bool Standardize = false);
+    [property: Id(2)] bool Standardize = false, [property: Id(3)] bool Whiten = false);
 
 /// <summary>One incoming clip, already embedded.</summary>
 /// <param name="ClipId">Unique per machine; used to answer the label request later.</param>
@@ -118,4 +121,7 @@ public sealed record MachineStatus
     /// <summary>Whether each clip's features are standardised with μ and σ fitted on the machine's enrollment clips before
     /// scoring (a machine enrolled on raw baseline features); false for encoder embeddings.</summary>
     [Id(20)] public bool StandardizesFeatures { get; init; }
+    /// <summary>Whether each clip's features are whitened with a transform fitted on the machine's enrollment clips (a
+    /// machine enrolled on raw <c>spectral</c> features).</summary>
+    [Id(21)] public bool WhitensFeatures { get; init; }
 }

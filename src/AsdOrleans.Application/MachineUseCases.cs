@@ -40,10 +40,10 @@ public sealed class MachineUseCases(IGrainFactory grains)
             throw new ArgumentException("no training clips");
         var worker = grains.GetGrain<IEncoderWorkerGrain>(0);
         var embedded = await Task.WhenAll(clips.Select(c => worker.Embed(c.Wav, c.Name)));
-        if (embedded.FirstOrDefault(e => e.ModelVersion != embedded[0].ModelVersion || e.Standardize != embedded[0].Standardize) is { } other)
+        if (embedded.FirstOrDefault(e => e.ModelVersion != embedded[0].ModelVersion || e.Standardize != embedded[0].Standardize || e.Whiten != embedded[0].Whiten) is { } other)
             throw new InvalidOperationException($"the cluster's encoder workers embed with different models ({embedded[0].ModelVersion}, {other.ModelVersion}); enroll when they agree");
         var request = new EnrollmentRequest(embedded.Select((e, i) => new EnrollmentClip(e.Embedding, clips[i].IsTargetDomain)).ToList(),
-            embedded[0].ModelVersion, embedded[0].Standardize);
+            embedded[0].ModelVersion, embedded[0].Standardize, embedded[0].Whiten);
         return await Enroll(machineId, request);
     }
 

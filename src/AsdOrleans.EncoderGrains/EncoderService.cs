@@ -9,10 +9,11 @@ namespace AsdOrleans.EncoderGrains;
 /// <summary>Where the silo finds its encoder and how it batches.</summary>
 public sealed record EncoderServiceOptions
 {
-    /// <summary>The trained model (<see cref="ModelEmbedder"/>), or the training-free baseline (<see cref="BaselineEmbedder"/>).</summary>
-    public const string ModelEmbedder = "model", BaselineEmbedder = "baseline";
+    /// <summary>The trained model (<see cref="ModelEmbedder"/>), the training-free baseline (<see cref="BaselineEmbedder"/>),
+    /// or the training-free spectral statistics that machines whiten (<see cref="SpectralEmbedder"/>).</summary>
+    public const string ModelEmbedder = "model", BaselineEmbedder = "baseline", SpectralEmbedder = "spectral";
 
-    /// <summary><see cref="ModelEmbedder"/> (the default) or <see cref="BaselineEmbedder"/>: log-mel statistics, no model file.</summary>
+    /// <summary><see cref="ModelEmbedder"/> (the default), <see cref="BaselineEmbedder"/> or <see cref="SpectralEmbedder"/>: log-mel statistics, no model file.</summary>
     public string Embedder { get; set; } = ModelEmbedder;
     public string ModelPath { get; set; } = "";
     public string Device { get; set; } = "auto";
@@ -37,7 +38,8 @@ public sealed class EncoderService(EncoderServiceOptions options) : IAsyncDispos
     {
         EncoderServiceOptions.ModelEmbedder => null,
         EncoderServiceOptions.BaselineEmbedder => new SpectralStatisticsEmbedder(),
-        _ => throw new ArgumentException($"encoder: embedder '{options.Embedder}' is neither '{EncoderServiceOptions.ModelEmbedder}' nor '{EncoderServiceOptions.BaselineEmbedder}'"),
+        EncoderServiceOptions.SpectralEmbedder => new SpectralStatisticsEmbedder(SpectralStatisticsSettings.WithMaximum),
+        _ => throw new ArgumentException($"encoder: embedder '{options.Embedder}' is not one of '{EncoderServiceOptions.ModelEmbedder}', '{EncoderServiceOptions.BaselineEmbedder}', '{EncoderServiceOptions.SpectralEmbedder}'"),
     };
 
     private readonly Lazy<(EncoderModel Model, EmbeddingBatcher Batcher)> _engine = new(() =>
@@ -54,7 +56,9 @@ public sealed class EncoderService(EncoderServiceOptions options) : IAsyncDispos
     /// <summary>The trained model's version id, or the baseline's settings id.</summary>
     public string ModelVersion => _baseline?.Id ?? _engine.Value.Model.VersionId;
     /// <summary>Whether machines standardise these embeddings on their enrollment clips (the baseline's raw statistics).</summary>
-    public bool Standardize => _baseline is not null;
+    public bool Standardize => _baseline is not null && options.Embedder == EncoderServiceOptions.BaselineEmbedder;
+    /// <summary>Whether machines whiten these embeddings on their enrollment clips (the spectral embedder's raw statistics).</summary>
+    public bool Whiten => options.Embedder == EncoderServiceOptions.SpectralEmbedder;
     public InferencePrecision Precision => _engine.Value.Model.Precision;
     /// <summary>Whether this silo has loaded its model (silos without the encoder role never do; baseline silos neither).</summary>
     public bool IsLoaded => _engine.IsValueCreated;

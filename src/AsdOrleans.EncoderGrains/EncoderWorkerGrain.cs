@@ -29,7 +29,7 @@ public sealed class EncoderWorkerGrain(EncoderService encoder) : Grain, IEncoder
             throw new ArgumentException(e.Message);
         }
         var embedding = await encoder.EmbedAsync(clip.Samples);
-        return new ClipEmbedding(embedding, encoder.ModelVersion, clip.Duration.TotalSeconds, encoder.Standardize);
+        return new ClipEmbedding(embedding, encoder.ModelVersion, clip.Duration.TotalSeconds, encoder.Standardize, encoder.Whiten);
     }
 
     public async Task<ClipVerdict> Ingest(string machineId, string clipId, byte[] wav, string? audioReference)

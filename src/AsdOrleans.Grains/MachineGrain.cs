@@ -41,8 +41,8 @@ public sealed class MachineGrain(
     /// <summary>Digests of the base's model bytes (the last full write): journal writes patch the chunks that differ.
     /// The bytes themselves are dropped from memory after each write and on activation.</summary>
     private ChunkDigest? _baseDigest;
-    /// <summary>Standardises each clip's raw features before the model sees them (baseline-embedded machines only).</summary>
-    private FeatureStandardizer? _standardizer;
+    /// <summary>Standardises or whitens each clip's raw features before the model sees them (training-free embedders only).</summary>
+    private IFeatureTransform? _featureTransform;
     private bool _dirty;
     /// <summary>What this activation last told the registry about holding label requests (null: not yet, or that call failed).</summary>
     private bool? _listedAsPending;
@@ -68,7 +68,7 @@ public sealed class MachineGrain(
             ForgetBaseBytes();
         }
         if (state.State.Standardizer is { } standardizer)
-            _standardizer = FeatureStandardizer.FromBytes(standardizer);
+            _featureTransform = FeatureTransforms.FromBytes(standardizer);
         this.RegisterSteadyTimer(FlushIfDirty, FlushInterval);
         await Expiry.ExpireDue();
         await Expiry.SyncReminder();
@@ -136,21 +136,23 @@ public sealed class MachineGrain(
         if (string.IsNullOrWhiteSpace(request.ModelVersion))
             throw new ArgumentException($"machine {MachineId}: enrollment needs the encoder model version of its embeddings");
         var clips = request.Clips.Select(c => new CoreEnrollmentClip(c.Embedding ?? throw new ArgumentException("an enrollment clip has no embedding"), c.IsTargetDomain)).ToList();
-        // Raw features: μ and σ per dimension from these clips (as the harness fits them on a machine's training clips).
-        var standardizer = request.Standardize ? FitStandardizer(clips) : null;
-        if (standardizer is not null)
-            clips = clips.Select(c => c with { Embedding = standardizer.Transform(c.Embedding) }).ToList();
+        if (request.Standardize && request.Whiten)
+            throw new ArgumentException($"machine {MachineId}: enrollment can standardise or whiten its features, not both");
+        // Raw features: the transform is fitted on these clips, as the harness fits it on a machine's training clips.
+        var featureTransform = request.Standardize || request.Whiten ? FitFeatureTransform(clips, request.Whiten) : null;
+        if (featureTransform is not null)
+            clips = clips.Select(c => c with { Embedding = featureTransform.Transform(c.Embedding) }).ToList();
         var model = MachineModel.Enroll(state.State.Settings.ToConfig(MachineId), clips, request.ModelVersion);
         var dropped = state.State.Pending.Keys.ToList();
         await Persist(s =>
         {
-            s.Standardizer = standardizer?.ToBytes();
+            s.Standardizer = featureTransform?.ToBytes();
             s.ForgetHistory();
         }, model);
         Expiry.RemoveAudio(dropped); // after the write: a crash in between costs orphaned files, never a request without audio
         await Expiry.SyncReminder();
         _model = model;
-        _standardizer = standardizer;
+        _featureTransform = featureTransform;
         await MachineRegistryShards.For(GrainFactory, MachineId).Register([MachineId]);
         await SyncPendingListing(); // a re-enrollment dropped every request
         logger.LogInformation("machine {Machine} enrolled from {Clips} clips, model {Version}", MachineId, clips.Count, request.ModelVersion);
@@ -172,7 +174,7 @@ public sealed class MachineGrain(
         if (clip.Embedding is null)
             throw new ArgumentException("the clip has no embedding");
         // Pending requests keep the standardised embedding: the one the label is applied to.
-        var embedding = Standardized(clip.Embedding);
+        var embedding = Transformed(clip.Embedding);
 
         var outcome = model.Process(embedding); // validates the embedding before changing anything
         var verdict = new ClipVerdict(clip.ClipId, outcome.Score, outcome.Anomalous, outcome.LabelRequested, outcome.ClipIndex);
@@ -375,21 +377,24 @@ public sealed class MachineGrain(
         await WriteChanges(_model);
     }
 
-    private FeatureStandardizer FitStandardizer(IReadOnlyList<CoreEnrollmentClip> clips)
+    private IFeatureTransform FitFeatureTransform(IReadOnlyList<CoreEnrollmentClip> clips, bool whiten)
     {
         if (clips.Any(c => c.Embedding.Length != clips[0].Embedding.Length))
             throw new ArgumentException($"machine {MachineId}: enrollment clips differ in dimension");
         if (clips.Any(c => !c.Embedding.All(float.IsFinite)))
             throw new ArgumentException($"machine {MachineId}: an enrollment clip has a value that is not a finite number");
-        return FeatureStandardizer.Fit(clips.Select(c => c.Embedding).ToList());
+        if (whiten && clips.Count < 2)
+            throw new ArgumentException($"machine {MachineId}: whitening needs at least two enrollment clips, got {clips.Count}");
+        var embeddings = clips.Select(c => c.Embedding).ToList();
+        return whiten ? FeatureWhitener.Fit(embeddings, clips.Select(c => c.IsTargetDomain).ToList()) : FeatureStandardizer.Fit(embeddings);
     }
 
-    private float[] Standardized(float[] embedding)
+    private float[] Transformed(float[] embedding)
     {
-        if (_standardizer is null) return embedding;
-        if (embedding.Length != _standardizer.Dimension)
-            throw new ArgumentException($"machine {MachineId}: the clip has {embedding.Length} values, the machine's embeddings {_standardizer.Dimension}");
-        return _standardizer.Transform(embedding);
+        if (_featureTransform is null) return embedding;
+        if (embedding.Length != _featureTransform.Dimension)
+            throw new ArgumentException($"machine {MachineId}: the clip has {embedding.Length} values, the machine's embeddings {_featureTransform.Dimension}");
+        return _featureTransform.Transform(embedding);
     }
 
     private MachineModel RequireEnrolled()

@@ -42,8 +42,8 @@ public sealed class MachineGrainState
     /// <summary>All requests expired since the last enrollment.</summary>
     [Id(9)] public long ExpiredCount { get; set; }
     /// <summary>
-    /// <c>FeatureStandardizer.ToBytes()</c> fitted on the enrollment clips when the machine was enrolled with raw features
-    /// (the training-free baseline); null otherwise, and in states written before it existed (a new field id, so they load).
+    /// <c>FeatureStandardizer.ToBytes()</c> or <c>FeatureWhitener.ToBytes()</c> fitted on the enrollment clips when the machine
+    /// was enrolled with raw features (the training-free embedders); null otherwise, and in states written before it existed.
     /// </summary>
     [Id(10)] public byte[]? Standardizer { get; set; }
     /// <summary>Counts full writes; a <see cref="MachineJournal"/> applies only to the base of its generation.</summary>

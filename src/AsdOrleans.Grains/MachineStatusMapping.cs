@@ -1,4 +1,5 @@
 using AsdOrleans.Abstractions;
+using AsdOrleans.Method.Enrollment;
 using AsdOrleans.Method.Budget;
 using AsdOrleans.Method.Machines;
 using AsdOrleans.Method.Scoring;
@@ -31,7 +32,8 @@ internal static class MachineStatusMapping
         Scoring = Config(machineId, state, model)?.Scoring.ToName(),
         BudgetStart = Config(machineId, state, model)?.BudgetManager.ToName(),
         Overspent = model is { ClipsSeen: >= 100 } && BudgetTolerance.Overspends(model.Config.Budget, model.RealisedBudget),
-        StandardizesFeatures = state.Standardizer is not null,
+        StandardizesFeatures = state.Standardizer is not null && !FeatureWhitener.IsStoredForm(state.Standardizer),
+        WhitensFeatures = state.Standardizer is not null && FeatureWhitener.IsStoredForm(state.Standardizer),
     };
 
     /// <summary>The configuration in force: the enrolled model's, else what the settings give (null if they are invalid).</summary>

@@ -8,8 +8,9 @@ public sealed class SiloOptions
     /// <summary>Where grain state and queried clips' audio live in the embedded default.</summary>
     public string DataDirectory { get; set; } = "asd-data";
     /// <summary>
-    /// What the encoder role embeds with: "model" (the trained model at <see cref="ModelPath"/>) or "baseline" (the
-    /// training-free log-mel statistics, no model; machines standardise them on their enrollment clips).
+    /// What the encoder role embeds with: "model" (the trained model at <see cref="ModelPath"/>), "baseline" (the
+    /// training-free log-mel statistics, no model; machines standardise them on their enrollment clips) or "spectral"
+    /// (log-mel mean, std and maximum; machines whiten them on their enrollment clips).
     /// </summary>
     public string Embedder { get; set; } = AsdOrleans.EncoderGrains.EncoderServiceOptions.ModelEmbedder;
     /// <summary>Encoder model file; empty on silos without the encoder role and on baseline silos.</summary>

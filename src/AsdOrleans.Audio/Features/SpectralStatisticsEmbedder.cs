@@ -16,9 +16,11 @@ public sealed record SpectralStatisticsSettings
     public int Hop { get; init; } = 512;
     public int MelBands { get; init; } = 128;
     public double LogFloor { get; init; } = 1e-10;
+    /// <summary>Also each band's maximum over time (the <c>spectral</c> embedder; the baseline has means and deviations only).</summary>
+    public bool IncludeMaximum { get; init; }
 
-    /// <summary>The embedding: MelBands means then MelBands standard deviations.</summary>
-    public int Dimension => 2 * MelBands;
+    /// <summary>The embedding: MelBands means, MelBands standard deviations, then (with <see cref="IncludeMaximum"/>) MelBands maxima.</summary>
+    public int Dimension => (IncludeMaximum ? 3 : 2) * MelBands;
 
     /// <summary>Frames of a clip of <paramref name="samples"/> samples: 1 + samples / hop (center=True).</summary>
     public int FrameCount(int samples) => 1 + samples / Hop;
@@ -28,7 +30,7 @@ public sealed record SpectralStatisticsSettings
     /// records). Bump the "v" when the computation changes.
     /// </summary>
     public string Id => string.Create(CultureInfo.InvariantCulture,
-        $"baseline-logmel-stats-v1-sr{SampleRate}-n{FftSize}-h{Hop}-m{MelBands}-slaney-floor{LogFloor:R}");
+        $"baseline-logmel-stats-v1-sr{SampleRate}-n{FftSize}-h{Hop}-m{MelBands}-slaney-floor{LogFloor:R}{(IncludeMaximum ? "-max" : "")}");
 
     public SpectralStatisticsSettings Validate()
     {
@@ -41,6 +43,8 @@ public sealed record SpectralStatisticsSettings
     }
 
     public static SpectralStatisticsSettings Default { get; } = new();
+    /// <summary>The <c>spectral</c> embedder's settings: the baseline's, plus each band's maximum.</summary>
+    public static SpectralStatisticsSettings WithMaximum { get; } = new() { IncludeMaximum = true };
 }
 
 /// <summary>
@@ -67,22 +71,27 @@ public sealed class SpectralStatisticsEmbedder
     public int Dimension => Settings.Dimension;
     public string Id => Settings.Id;
 
-    /// <summary>The embedding of one clip of 16 kHz mono samples: band means, then band standard deviations.</summary>
+    /// <summary>The embedding of one clip of 16 kHz mono samples: band means, band standard deviations, then band maxima if set.</summary>
     public float[] Embed(ReadOnlySpan<float> samples)
     {
         var logMel = LogMel(samples, out int frames);
         int bands = Settings.MelBands;
-        var embedding = new float[2 * bands];
+        var embedding = new float[Settings.Dimension];
         for (int m = 0; m < bands; m++)
         {
             var row = logMel.AsSpan(m * frames, frames);
             double mean = 0;
             foreach (double v in row) mean += v;
             mean /= frames;
-            double squares = 0;
-            foreach (double v in row) squares += (v - mean) * (v - mean);
+            double squares = 0, maximum = double.NegativeInfinity;
+            foreach (double v in row)
+            {
+                squares += (v - mean) * (v - mean);
+                maximum = Math.Max(maximum, v);
+            }
             embedding[m] = (float)mean;
             embedding[bands + m] = (float)Math.Sqrt(squares / frames);
+            if (Settings.IncludeMaximum) embedding[2 * bands + m] = (float)maximum;
         }
         return embedding;
     }

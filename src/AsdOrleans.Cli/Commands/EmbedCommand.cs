@@ -13,7 +13,7 @@ public static class EmbedCommand
     {
         var model = new Option<string?>("--model") { Description = "model file from `asd train` (for --embedder model)" };
         var embedderName = new Option<string>("--embedder") { Description = Embedders.Description, DefaultValueFactory = _ => Embedders.Model };
-        var raw = new Option<bool>("--raw") { Description = "baseline: write the log-mel statistics as computed, not standardised per machine on its training clips" };
+        var raw = new Option<bool>("--raw") { Description = "baseline or spectral: write the log-mel statistics as computed, not standardised or whitened per machine on its training clips" };
         var data = new Option<string>("--data") { Description = "data set root (DCASE layout)", Required = true };
         var output = new Option<string>("--out") { Description = "embeddings CSV to write", Required = true };
         var groundTruth = new Option<string?>("--ground-truth") { Description = "official ground truth, for evaluation test clips" };
@@ -35,11 +35,11 @@ public static class EmbedCommand
             string? modelPath = parse.GetValue(model);
             if (kind == Embedders.Model && modelPath is null)
                 throw new UsageException("--model is required (or --embedder baseline, which needs no model)");
-            if (kind == Embedders.Baseline && modelPath is not null)
-                throw new UsageException("--model goes with --embedder model; the baseline is training-free");
+            if (Embedders.IsTrainingFree(kind) && modelPath is not null)
+                throw new UsageException($"--model goes with --embedder model; {kind} is training-free");
             if (kind == Embedders.Model) InputChecks.ModelVersion("--model", modelPath!);
             if (kind == Embedders.Model && parse.GetValue(raw))
-                throw new UsageException("--raw goes with --embedder baseline");
+                throw new UsageException("--raw goes with --embedder baseline or spectral");
             string precisionName = parse.GetValue(precision)!;
             try { InferencePrecisions.CheckSetting(precisionName); }
             catch (ArgumentException e) { throw new UsageException($"--precision: {e.Message}"); }
@@ -49,16 +49,16 @@ public static class EmbedCommand
                 throw new UsageException($"{unlabelled.Path}: no label; evaluation test clips need --ground-truth");
             using IClipEmbedder encoder = kind == Embedders.Model
                 ? new ModelClipEmbedder(Load(modelPath!, parse.GetValue(device)!, precisionName))
-                : new BaselineClipEmbedder();
+                : Embedders.TrainingFree(kind);
             var table = Terminal.WithProgress(writer, "embedding", progress => Embed(encoder, clips, batchSize, progress));
             string what = $"model {encoder.Version}";
-            if (kind == Embedders.Baseline && !parse.GetValue(raw))
+            if (Embedders.IsTrainingFree(kind) && !parse.GetValue(raw))
             {
-                var untrained = clips.GroupBy(AudioData.MachineName).FirstOrDefault(g => g.All(c => c.IsTest));
+                var untrained = clips.GroupBy(AudioData.MachineName).FirstOrDefault(g => g.Count(c => !c.IsTest) < (kind == Embedders.Spectral ? 2 : 1));
                 if (untrained is not null)
-                    throw new UsageException($"--data: machine '{untrained.Key}' has no training clips to standardise the baseline on (--raw writes it unstandardised)");
-                table = EmbeddingStandardization.PerMachine(table);
-                what += ", standardised per machine on its training clips";
+                    throw new UsageException($"--data: machine '{untrained.Key}' has too few training clips to {(kind == Embedders.Spectral ? "whiten" : "standardise")} its features on (--raw writes them as computed)");
+                table = Embedders.PerMachine(kind, table);
+                what += kind == Embedders.Spectral ? ", whitened per machine on its training clips" : ", standardised per machine on its training clips";
             }
             table.Save(outPath);
             writer.WriteLine($"wrote {table.Records.Count} embeddings (d = {table.Dimension}, {what}) to {outPath}");

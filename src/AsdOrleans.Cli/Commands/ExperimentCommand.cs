@@ -90,7 +90,7 @@ public static class ExperimentCommand
         var model = new Option<string?>("--model") { Description = "encoder model file for --data (with it, the training-free baseline's offline run is reported beside the model's)" };
         var embedderName = new Option<string>("--embedder") { Description = "with --data: " + Embedders.Description, DefaultValueFactory = _ => Embedders.Model };
         var enrollFromTest = new Option<string?>("--enroll-from-test") { Description = "with --data: enroll each machine from its first S source-normal and T target-normal test clips (by index) and stream the rest, for data sets with test clips only", HelpName = "S,T" };
-        var clusters = new Option<int?>("--clusters") { Description = $"k-means centres of each machine's source training embeddings (default {AsdOrleans.Method.Enrollment.ReferenceSetBuilder.DefaultSourceClusters}); at least the number of source clips keeps every clip (1-NN)" };
+        var clusters = new Option<int?>("--clusters") { Description = $"k-means centres of each machine's source training embeddings (default: every clip, 1-NN; --method paper: {AsdOrleans.Method.Machines.MachineConfig.PaperSourceClusters}); at least the number of source clips keeps every clip" };
         var caps = new Option<string?>("--state-caps") { Description = "caps of N, A and M per machine (0 = unbounded; default: the method's, unbounded for --method paper)", HelpName = "N,A,M" };
         var groundTruth = new Option<string?>("--ground-truth") { Description = "official ground truth, for evaluation test clips in --data" };
         var cache = new Option<string?>("--cache") { Description = $"embedding cache folder, by model version and file content (default: {EmbeddingCache.DefaultFolder()})" };
@@ -116,8 +116,8 @@ public static class ExperimentCommand
             string kind = Embedders.Parse(parse.GetValue(embedderName));
             if (root is not null && kind == Embedders.Model && modelPath is null)
                 throw new UsageException("--data needs --model (the encoder that embeds the clips), or --embedder baseline");
-            if (kind == Embedders.Baseline && (root is null || modelPath is not null))
-                throw new UsageException("--embedder baseline goes with --data and without --model (the baseline is training-free)");
+            if (Embedders.IsTrainingFree(kind) && (root is null || modelPath is not null))
+                throw new UsageException($"--embedder {kind} goes with --data and without --model (it is training-free)");
             if (root is null && parse.GetValue(enrollFromTest) is not null)
                 throw new UsageException("--enroll-from-test goes with --data");
             if (csv is not null && (modelPath is not null || parse.GetValue(groundTruth) is not null || parse.GetValue(cache) is not null))
@@ -185,20 +185,28 @@ public static class ExperimentCommand
                 throw new UsageException($"--data: machine '{machineWithoutTraining.Key}' has no training clips to enroll (--enroll-from-test S,T takes normals from its test clips)");
             CheckStreams(root!, clips);
             var embedder = new EmbeddingCache(cacheFolder);
-            if (kind == Embedders.Baseline)
+            if (Embedders.IsTrainingFree(kind))
             {
-                var (raw, baselineReport) = Terminal.WithProgress(output, "embedding (baseline)", progress =>
-                    Embedders.EmbedBaselineRaw(embedder, clips, batchSize, progress), linesWhenRedirected: true);
-                output.WriteLine($"embedding: {baselineReport.Clips} clips, {baselineReport.FromCache} from the cache, {baselineReport.Embedded} embedded in {baselineReport.Elapsed.TotalSeconds:F1} s (cache {embedder.Folder})");
-                var baselineInputs = new RunInputs(commandLine, Path.GetFullPath(root!), Embedders.BaselineVersion + " (standardised per machine)", baselineReport);
+                var (raw, rawReport) = Terminal.WithProgress(output, $"embedding ({kind})", progress =>
+                    Embedders.EmbedTrainingFreeRaw(kind, embedder, clips, batchSize, progress), linesWhenRedirected: true);
+                output.WriteLine($"embedding: {rawReport.Clips} clips, {rawReport.FromCache} from the cache, {rawReport.Embedded} embedded in {rawReport.Elapsed.TotalSeconds:F1} s (cache {embedder.Folder})");
+                string rawVersion = kind == Embedders.Spectral ? Embedders.SpectralVersion : Embedders.BaselineVersion;
+                var rawInputs = new RunInputs(commandLine, Path.GetFullPath(root!),
+                    rawVersion + (kind == Embedders.Spectral ? " (whitened per machine)" : " (standardised per machine)"), rawReport);
+                if (kind == Embedders.Spectral)
+                {
+                    var (baselineRaw, _) = Terminal.WithProgress(output, "embedding (baseline)", progress =>
+                        Embedders.EmbedTrainingFreeRaw(Embedders.Baseline, embedder, clips, batchSize, progress), linesWhenRedirected: true);
+                    rawInputs = rawInputs with { Baseline = BaselineRun.Compute(Embedders.PerMachine(Embedders.Baseline, baselineRaw), settings, Embedders.BaselineVersion) };
+                }
                 if (cluster is null)
                 {
-                    Run(EmbeddingStandardization.PerMachine(raw), settings, folder, output, baselineInputs);
+                    Run(Embedders.PerMachine(kind, raw), settings, folder, output, rawInputs);
                     return 0;
                 }
-                // A silo run with --embedder baseline: each machine is enrolled from its raw features with "standardize",
-                // so the silo fits μ and σ on them and standardises every clip it embeds, as the in-process run does.
-                await RunOnSiloAsync(raw, baselineInputs, Embedders.BaselineVersion, standardize: true);
+                // A silo run with a training-free embedder: each machine is enrolled from its raw features with the
+                // transform the in-process run applies (standardise or whiten), which the silo fits and applies to every clip.
+                await RunOnSiloAsync(raw, rawInputs, rawVersion, standardize: kind == Embedders.Baseline, whiten: kind == Embedders.Spectral);
                 return 0;
             }
             var (embedded, report) = Terminal.WithProgress(output, "embedding", progress =>
@@ -216,15 +224,15 @@ public static class ExperimentCommand
                 Run(embedded, settings, folder, output, inputs);
                 return 0;
             }
-            await RunOnSiloAsync(embedded, inputs, version!, standardize: false);
+            await RunOnSiloAsync(embedded, inputs, version!, standardize: false, whiten: false);
             return 0;
 
-            async Task RunOnSiloAsync(EmbeddingTable table, RunInputs runInputs, string modelVersion, bool standardize)
+            async Task RunOnSiloAsync(EmbeddingTable table, RunInputs runInputs, string modelVersion, bool standardize, bool whiten)
             {
                 var paths = clips.Where(c => c.IsTest).ToDictionary(c => (AudioData.MachineName(c), c.FileName), c => c.Path);
                 using var operatorApi = new ClusterHttp(cluster!, parse.GetValue(key)!);
                 using var deviceApi = new ClusterHttp(cluster!, parse.GetValue(deviceKey) ?? parse.GetValue(key)!);
-                var runner = new ClusterExperiment(operatorApi, deviceApi, ClusterExperiment.NewRunId()) { StandardizeEnrollment = standardize };
+                var runner = new ClusterExperiment(operatorApi, deviceApi, ClusterExperiment.NewRunId()) { StandardizeEnrollment = standardize, WhitenEnrollment = whiten };
                 await RunViaClusterAsync(table, settings, folder, output, runInputs with { Mode = $"through the silo at {cluster}" },
                     runner, modelVersion, (machine, file) => paths[(machine, file)], cancellation);
             }

@@ -20,8 +20,9 @@ public static class SiloCommand
         var model = new Option<string?>("--model") { Description = "encoder model file: required with the encoder role (unless --embedder baseline), refused without it" };
         var embedder = new Option<string>("--embedder")
         {
-            Description = "what the encoder role embeds with: model (the trained encoder, --model) or baseline (training-free log-mel mean/std, "
-                + "no model; each machine standardises them on its enrollment clips) — for plants with no trained encoder yet",
+            Description = "what the encoder role embeds with: model (the trained encoder, --model), baseline (training-free log-mel mean/std, "
+                + "no model; each machine standardises them on its enrollment clips) or spectral (training-free log-mel mean/std/max; each machine "
+                + "whitens them on its enrollment clips)",
             DefaultValueFactory = _ => EncoderServiceOptions.ModelEmbedder,
         };
         var roles = new Option<string>("--roles")
@@ -87,13 +88,13 @@ public static class SiloCommand
                 bool baseline = embedderName switch
                 {
                     EncoderServiceOptions.ModelEmbedder => false,
-                    EncoderServiceOptions.BaselineEmbedder => true,
-                    _ => throw new UsageException($"--embedder: '{embedderName}' is neither '{EncoderServiceOptions.ModelEmbedder}' nor '{EncoderServiceOptions.BaselineEmbedder}'"),
+                    EncoderServiceOptions.BaselineEmbedder or EncoderServiceOptions.SpectralEmbedder => true,
+                    _ => throw new UsageException($"--embedder: '{embedderName}' is not one of '{EncoderServiceOptions.ModelEmbedder}', '{EncoderServiceOptions.BaselineEmbedder}', '{EncoderServiceOptions.SpectralEmbedder}'"),
                 };
                 if (baseline && modelPath is not null)
-                    throw new UsageException("--embedder baseline is training-free; drop --model");
+                    throw new UsageException($"--embedder {embedderName} is training-free; drop --model");
                 if (encoder && !baseline && modelPath is null)
-                    throw new UsageException("--roles includes encoder, which needs --model or --embedder baseline (or run this silo with --roles machines)");
+                    throw new UsageException("--roles includes encoder, which needs --model or --embedder baseline|spectral (or run this silo with --roles machines)");
                 if (!encoder && modelPath is not null)
                     throw new UsageException("--model is for silos with the encoder role; add encoder to --roles or drop --model");
                 if (modelPath is not null)

@@ -22,7 +22,7 @@ public sealed class ModelClipEmbedder(EncoderModel model) : IClipEmbedder
     public void Dispose() => model.Dispose();
 }
 
-/// <summary>The training-free spectral-statistics baseline (`--embedder baseline`): log-mel mean and std per clip, clips in parallel.</summary>
+/// <summary>The training-free spectral statistics (`--embedder baseline`: log-mel mean and std per clip; `spectral`: also the maximum), clips in parallel.</summary>
 public sealed class BaselineClipEmbedder(SpectralStatisticsSettings? settings = null) : IClipEmbedder
 {
     private readonly SpectralStatisticsEmbedder _embedder = new(settings);
@@ -42,17 +42,36 @@ public static class Embedders
 {
     public const string Model = "model";
     public const string Baseline = "baseline";
-    public const string Description = "model (a trained encoder, --model) or baseline (training-free log-mel mean/std, standardised per machine on its training clips)";
+    public const string Spectral = "spectral";
+    public const string Description = "model (a trained encoder, --model), baseline (training-free log-mel mean/std, standardised per machine on its training clips) " +
+                                      "or spectral (training-free log-mel mean/std/max, whitened per machine on its training clips)";
     public const string BaselineLabel = "baseline (training-free)";
 
     public static string Parse(string? name) => name switch
     {
         null or Model => Model,
         Baseline => Baseline,
-        _ => throw new UsageException($"--embedder: '{name}' is neither '{Model}' nor '{Baseline}'"),
+        Spectral => Spectral,
+        _ => throw new UsageException($"--embedder: '{name}' is not one of '{Model}', '{Baseline}', '{Spectral}'"),
     };
 
+    /// <summary>Whether the embedder is training-free (no --model).</summary>
+    public static bool IsTrainingFree(string kind) => kind is Baseline or Spectral;
+
     public static string BaselineVersion => SpectralStatisticsSettings.Default.Id;
+    public static string SpectralVersion => SpectralStatisticsSettings.WithMaximum.Id;
+
+    /// <summary>The training-free embedder of <paramref name="kind"/>, clips in parallel.</summary>
+    public static IClipEmbedder TrainingFree(string kind) =>
+        new BaselineClipEmbedder(kind == Spectral ? SpectralStatisticsSettings.WithMaximum : SpectralStatisticsSettings.Default);
+
+    /// <summary>A training-free embedder's raw features (cached), as a silo receives them.</summary>
+    public static (EmbeddingTable Table, EmbeddingCacheReport Report) EmbedTrainingFreeRaw(string kind, EmbeddingCache cache, IReadOnlyList<DcaseClip> clips, int batchSize, Action<int, int> progress)
+        => cache.Embed(clips, kind == Spectral ? SpectralVersion : BaselineVersion, () => TrainingFree(kind), batchSize, progress);
+
+    /// <summary>What a machine does to a training-free embedder's raw features: standardise (baseline) or whiten (spectral).</summary>
+    public static EmbeddingTable PerMachine(string kind, EmbeddingTable raw) =>
+        kind == Spectral ? EmbeddingStandardization.WhitenedPerMachine(raw) : EmbeddingStandardization.PerMachine(raw);
 
     /// <summary>
     /// Moves, per machine, the first <paramref name="source"/> source-normal and first <paramref name="target"/>

@@ -22,6 +22,8 @@ public sealed class ClusterExperiment(ClusterHttp operatorApi, ClusterHttp devic
 
     /// <summary>Enroll with "standardize" (raw baseline features: the silo fits μ and σ and standardises each clip).</summary>
     public bool StandardizeEnrollment { get; init; }
+    /// <summary>Enroll with "whiten" (raw spectral features: the silo fits a whitening transform and whitens each clip).</summary>
+    public bool WhitenEnrollment { get; init; }
 
     /// <summary>A fresh prefix for this run's machine ids, so a rerun never meets an earlier run's grains.</summary>
     public static string NewRunId() => $"exp-{DateTime.UtcNow:yyyyMMddTHHmmss}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3))}";
@@ -59,7 +61,7 @@ public sealed class ClusterExperiment(ClusterHttp operatorApi, ClusterHttp devic
         var config = run.Config;
         var settings = Grains.MachineSettingsMapping.ToSettings(config);
         await operatorApi.SendAsync(HttpMethod.Put, $"/api/machines/{id}", JsonContent.Create(settings, options: Json), cancellation);
-        var enrollment = new EnrollmentRequest(machine.Training.Select(c => new EnrollmentClip(c.Embedding, c.IsTargetDomain)).ToList(), modelVersion, StandardizeEnrollment);
+        var enrollment = new EnrollmentRequest(machine.Training.Select(c => new EnrollmentClip(c.Embedding, c.IsTargetDomain)).ToList(), modelVersion, StandardizeEnrollment, WhitenEnrollment);
         await operatorApi.SendAsync(HttpMethod.Post, $"/api/machines/{id}/enrollment", JsonContent.Create(enrollment, options: Json), cancellation);
 
         var trace = PrequentialExperiment.NewTrace(machine, run.Order);

@@ -50,7 +50,7 @@ public static class ExperimentReport
         md.AppendLine($"| v | {string.Join(", ", settings.RandomShareValues.Select(F))} |");
         md.AppendLine($"| scoring | {string.Join(", ", settings.ScoringValues.Select(v => v.ToName()))} |");
         md.AppendLine($"| budget start | {string.Join(", ", settings.BudgetStartValues.Select(v => v.ToName()))} |");
-        md.AppendLine($"| k-means centres, decision quantile | {settings.Method.SourceClusters}, {F(settings.Method.DecisionQuantile)} |");
+        md.AppendLine($"| k-means centres, decision quantile | {(settings.Method.SourceClusters == AsdOrleans.Method.Machines.MachineConfig.AllSourceClips ? "all source clips" : settings.Method.SourceClusters)}, {F(settings.Method.DecisionQuantile)} |");
         md.AppendLine($"| runs | {run.Mode}; {run.ComputedRuns} streams computed (offline streams are shared by every strategy, budget 0 and sweep point) |");
         if (run.Embedding is { } e)
             md.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| embedding | {e.Clips} clips, {e.FromCache} from the cache, {e.Embedded} embedded, {e.Elapsed.TotalSeconds:F1} s |"));

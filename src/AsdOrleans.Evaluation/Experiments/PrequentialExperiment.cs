@@ -26,7 +26,7 @@ public sealed record StreamTrace(string[] Files, double[] Scores, bool[] Alerts,
 /// <summary>A machine's data, prepared once and shared read-only by its runs.</summary>
 public sealed class PreparedMachine
 {
-    private readonly ConcurrentDictionary<ulong, Lazy<MachineEnrollment>> _enrollments = new();
+    private readonly ConcurrentDictionary<(ulong Seed, int Clusters), Lazy<MachineEnrollment>> _enrollments = new();
 
     internal PreparedMachine(string name, IReadOnlyList<EnrollmentClip> training, IReadOnlyList<EmbeddingRecord> test)
     {
@@ -49,8 +49,8 @@ public sealed class PreparedMachine
     /// <summary>The enrollment <see cref="MachineModel.Enroll"/> builds under <paramref name="config"/>, built once per seed.</summary>
     public MachineEnrollment EnrollmentFor(MachineConfig config)
     {
-        ulong seed = MachineModel.EnrollmentSeed(config);
-        return _enrollments.GetOrAdd(seed, s => new Lazy<MachineEnrollment>(() => MachineEnrollment.Build(Training, config.SourceClusters, s))).Value;
+        var key = (MachineModel.EnrollmentSeed(config), config.SourceClustersFor(Training.Count(c => c.IsTargetDomain)));
+        return _enrollments.GetOrAdd(key, k => new Lazy<MachineEnrollment>(() => MachineEnrollment.Build(Training, k.Clusters, k.Seed))).Value;
     }
 }
 

@@ -5,7 +5,7 @@ namespace AsdOrleans.Method.Enrollment;
 /// clips. A dimension without spread (σ below <see cref="MinimumScale"/>) is only centred (σ taken as 1), so a constant
 /// feature neither divides by zero nor dominates the cosine. Immutable and thread-safe once fitted.
 /// </summary>
-public sealed class FeatureStandardizer
+public sealed class FeatureStandardizer : IFeatureTransform
 {
     public const double MinimumScale = 1e-8;
 

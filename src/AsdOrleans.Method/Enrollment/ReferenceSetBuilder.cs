@@ -7,12 +7,11 @@ public readonly record struct EnrollmentClip(float[] Embedding, bool IsTargetDom
 
 /// <summary>
 /// Builds the reference set N (docs/design.md §1): k-means++ centres of the source-domain training
-/// embeddings (32 by default) plus every target-domain training embedding, all L2-normalised.
+/// embeddings (or the embeddings themselves when there are no more of them than centres) plus every target-domain
+/// training embedding, all L2-normalised.
 /// </summary>
 public static class ReferenceSetBuilder
 {
-    public const int DefaultSourceClusters = 32;
-
     public static EmbeddingSet Build(IReadOnlyList<EnrollmentClip> clips, int sourceClusters, ulong seed)
     {
         if (clips.Count == 0)

@@ -7,8 +7,8 @@ namespace AsdOrleans.Method.Machines;
 /// <summary>
 /// One machine's method parameters: the one record of defaults that grain settings, CLI options and experiments
 /// read (issue 10). A new <c>MachineConfig()</c> is the default recipe (<see cref="Default"/>); <see cref="Paper"/> is
-/// exactly the paper's method as docs/design.md §1 reads it. The two differ only in <see cref="Scoring"/> and
-/// <see cref="BudgetManager"/>; every other value is the paper's.
+/// exactly the paper's method as docs/design.md §1 reads it. The two differ in <see cref="Scoring"/>,
+/// <see cref="BudgetManager"/>, the state caps and <see cref="SourceClusters"/>; every other value is the paper's.
 /// Immutable; <see cref="Validate"/> rejects impossible values with a message naming the parameter.
 /// </summary>
 public sealed record MachineConfig
@@ -20,7 +20,13 @@ public sealed record MachineConfig
     public static readonly MachineConfig Paper = new()
     {
         Scoring = ScoringKind.Paper, BudgetManager = BudgetManagerKind.Paper, ReferenceCap = 0, AnomalyCap = 0, ScoreCap = 0,
+        SourceClusters = PaperSourceClusters,
     };
+
+    /// <summary>The paper's k-means summary of the source-domain training clips.</summary>
+    public const int PaperSourceClusters = 32;
+    /// <summary><see cref="SourceClusters"/> that keeps every source training clip in N (1-NN).</summary>
+    public const int AllSourceClips = int.MaxValue;
 
     /// <summary>Methods by name: <c>default</c> and <c>paper</c>.</summary>
     public static IReadOnlyList<string> MethodNames { get; } = ["default", "paper"];
@@ -68,8 +74,19 @@ public sealed record MachineConfig
     /// <summary>Balanced incremental quantile filter: tolerance window (w_tol).</summary>
     public int ToleranceWindow { get; init; } = 50;
 
-    /// <summary>k of the k-means summary of source-domain training embeddings.</summary>
-    public int SourceClusters { get; init; } = 32;
+    /// <summary>
+    /// k of the k-means summary of source-domain training embeddings; at least the number of source clips keeps them all.
+    /// The default keeps them all: the domain scale r of <see cref="ScoringKind.Domain"/> is a leave-one-out distance,
+    /// which a clip's own k-means centre biases low (docs/decisions.md, "Issue 11 — whitened spectral statistics").
+    /// </summary>
+    public int SourceClusters { get; init; } = AllSourceClips;
+
+    /// <summary>
+    /// The k-means centres an enrollment with <paramref name="targetClips"/> target-domain clips uses: <see cref="SourceClusters"/>,
+    /// or fewer where N would otherwise start above <see cref="ReferenceCap"/>.
+    /// </summary>
+    public int SourceClustersFor(int targetClips) =>
+        ReferenceCap > 0 ? Math.Min(SourceClusters, Math.Max(1, ReferenceCap - targetClips)) : SourceClusters;
 
     /// <summary>Initial labelling threshold h = quantile(M, this).</summary>
     public double LabellingQuantile { get; init; } = 0.9;

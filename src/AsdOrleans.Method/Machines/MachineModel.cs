@@ -118,7 +118,7 @@ public sealed partial class MachineModel
     public static MachineModel Enroll(MachineConfig config, IReadOnlyList<EnrollmentClip> clips, string modelVersion = "")
     {
         config.Validate();
-        var enrollment = MachineEnrollment.Build(clips, config.SourceClusters, EnrollmentSeed(config), modelVersion);
+        var enrollment = MachineEnrollment.Build(clips, config.SourceClustersFor(clips.Count(c => c.IsTargetDomain)), EnrollmentSeed(config), modelVersion);
         return Create(config, enrollment);
     }
 
