@@ -86,6 +86,29 @@ public class SpectralStatisticsEmbedderTests
     }
 
     [Fact]
+    public void TheSpectralEmbedderAddsEachBandsMaximumAfterTheBaselinesValues()
+    {
+        var baseline = new SpectralStatisticsEmbedder();
+        var spectral = new SpectralStatisticsEmbedder(SpectralStatisticsSettings.WithMaximum);
+        var random = new Random(5);
+        var x = new float[40_000];
+        for (int n = 0; n < x.Length; n++)
+            x[n] = (float)(0.05 * (random.NextDouble() - 0.5) + (n is > 30_000 and < 30_040 ? 0.8 : 0)); // one click
+        var b = baseline.Embed(x);
+        var e = spectral.Embed(x);
+        Assert.Equal(384, e.Length);
+        Assert.Equal(b, e[..256]);
+        var logMel = spectral.LogMel(x, out int frames);
+        for (int m = 0; m < 128; m++)
+        {
+            double max = Enumerable.Range(0, frames).Max(t => logMel[m * frames + t]);
+            Assert.Equal(max, e[256 + m], 4);
+            Assert.True(e[256 + m] >= e[m]);
+        }
+        Assert.EndsWith("-max", SpectralStatisticsSettings.WithMaximum.Id);
+    }
+
+    [Fact]
     public void AStationaryToneHasSmallStdAndGainShiftsOnlyTheMeans()
     {
         var embedder = new SpectralStatisticsEmbedder();

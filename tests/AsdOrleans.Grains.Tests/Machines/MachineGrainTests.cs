@@ -150,6 +150,33 @@ public sealed class MachineGrainTests(MachineClusterFixture fixture) : IClassFix
         Assert.Equal(plain.Process(Test[0].Embedding).Score, (await grain.ProcessClip(new ClipSubmission("plain-0", Test[0].Embedding, Model))).Score);
     }
 
+    [Fact]
+    public async Task A_machine_enrolled_to_whiten_raw_features_whitens_every_clip_as_the_harness_does_and_keeps_it_across_restarts()
+    {
+        static float[] Raw(float[] e) => e.Select((v, j) => 3f * v + 10f + j + (j % 5) * e[0]).ToArray(); // correlated dimensions
+        var raw = new EmbeddingTable(Plant.Records.Select(r => r with { Embedding = Raw(r.Embedding) }).ToList(), Plant.Dimension);
+        var whitened = EmbeddingStandardization.WhitenedPerMachine(raw); // the harness's fit: the machine's training clips and domains
+        var train = whitened.Records.Where(r => !r.IsTest).ToList();
+        var test = whitened.Records.Where(r => r.IsTest).ToList();
+        var rawTest = raw.Records.Where(r => r.IsTest).ToList();
+        var settings = new MachineSettings { Strategy = "hybrid", Budget = 0.2, Seed = 7 };
+        var core = MachineModel.Enroll(settings.ToConfig("x") with { Seed = 7 }, train.Select(r => new CoreEnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model);
+
+        var grain = Machine("whitened.machine");
+        await grain.Configure(settings);
+        var rawTrain = raw.Records.Where(r => !r.IsTest).Select(r => new Abstractions.EnrollmentClip(r.Embedding, r.IsTarget)).ToList();
+        Assert.Contains("not both", (await Assert.ThrowsAsync<ArgumentException>(() => grain.Enroll(new EnrollmentRequest(rawTrain, Model, Standardize: true, Whiten: true)))).Message);
+        await grain.Enroll(new EnrollmentRequest(rawTrain, Model, Whiten: true));
+        var status = await grain.GetStatus();
+        Assert.True(status.WhitensFeatures);
+        Assert.False(status.StandardizesFeatures);
+        Task Run(int from, int to) => RunInLockstep(grain, core, "w", rawTest, test, from, to);
+        await Run(0, 60);
+        await fixture.Cluster.GrainFactory.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero); // the whitener is reloaded from state
+        await Run(60, test.Count);
+        Assert.Equal(core.AnomalySet.Count, (await grain.GetStatus()).AnomalySetSize);
+    }
+
     /// <summary>Clips <paramref name="from"/>…<paramref name="to"/>: the grain gets <paramref name="sent"/>, Core
     /// <paramref name="coreSees"/> (the same clips as the machine should see them); scores and decisions must agree, and
     /// every request is answered by the oracle on both.</summary>
