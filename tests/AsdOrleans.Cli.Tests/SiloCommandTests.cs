@@ -15,7 +15,7 @@ public sealed class SiloCommandTests
     [InlineData("", "--roles includes encoder, which needs --model")]
     [InlineData("--roles machines --model MODEL", "--model is for silos with the encoder role")]
     [InlineData("--embedder baseline --model MODEL", "--embedder baseline is training-free; drop --model")]
-    [InlineData("--embedder magic", "--embedder: 'magic' is neither 'model' nor 'baseline'")]
+    [InlineData("--embedder magic", "--embedder: 'magic' is not one of 'model', 'baseline', 'spectral'")]
     public async Task Roles_and_model_must_agree(string options, string message)
     {
         using var model = new TempFile();

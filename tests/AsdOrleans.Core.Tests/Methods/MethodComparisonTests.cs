@@ -73,8 +73,10 @@ public class MethodComparisonTests
         var model = MachineModel.Enroll(new MachineConfig { Scoring = ScoringKind.Domain }, train);
         var scales = model.ReferenceScales;
         Assert.Equal(model.ReferenceSet.Count, scales.Count);
-        Assert.Single(scales.Take(32).Distinct()); // the 32 source centres share the source scale
-        Assert.Single(scales.Skip(32).Distinct()); // the 10 target clips share the target scale
+        int source = train.Count(c => !c.IsTargetDomain); // the default keeps every source clip in N
+        Assert.Equal(source + train.Count(c => c.IsTargetDomain), model.ReferenceSet.Count);
+        Assert.Single(scales.Take(source).Distinct()); // the source clips share the source scale
+        Assert.Single(scales.Skip(source).Distinct()); // the 10 target clips share the target scale
         Assert.NotEqual(scales[0], scales[^1]);
         // A clip exactly at a reference scores 0; labelled normals join N with a scale.
         Assert.Equal(0, model.Score(model.ReferenceSet.Row(40).ToArray()), 5);
