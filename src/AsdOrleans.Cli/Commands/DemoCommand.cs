@@ -21,7 +21,8 @@ public static class DemoCommand
         var targetTrain = new Option<int>("--target-train") { Description = "target-domain training clips per machine", DefaultValueFactory = _ => d.TargetTrain };
         var test = new Option<int>("--test") { Description = "test clips streamed per machine (a multiple of 4)", DefaultValueFactory = _ => d.Test };
         var seconds = new Option<double>("--seconds") { Description = "clip length in seconds", DefaultValueFactory = _ => d.Seconds };
-        var recipe = new Option<string>("--recipe") { Description = "encoder recipe (asd train --recipe): spectrum, or resnet-issue3 (the demo before issue 11, with --epochs 10)", DefaultValueFactory = _ => d.Recipe };
+        var embedder = new Option<string>("--embedder") { Description = "spectral (training-free log-mel statistics, whitened per machine) or model (train an encoder on the plant first)", DefaultValueFactory = _ => d.Embedder };
+        var recipe = new Option<string>("--recipe") { Description = "with --embedder model, the encoder recipe (asd train --recipe): spectrum, or resnet-issue3 (the demo before issue 11, with --epochs 10)", DefaultValueFactory = _ => d.Recipe };
         var width = new Option<int>("--width") { Description = "ResNet width with --recipe resnet-issue3 (the paper: 32)", DefaultValueFactory = _ => d.Width };
         var epochs = new Option<int>("--epochs") { Description = "encoder training epochs", DefaultValueFactory = _ => d.Epochs };
         var strategy = new Option<string>("--strategy") { Description = "query strategy of the active-learning machines", DefaultValueFactory = _ => d.Strategy };
@@ -29,7 +30,7 @@ public static class DemoCommand
         var seed = new Option<ulong>("--seed") { Description = "seed of the plant, the encoder and the streams", DefaultValueFactory = _ => d.Seed };
         var command = new Command("demo", "run the product on this machine: synthetic plant, small encoder, embedded silo, streaming with an oracle annotator, AUC/pAUC without and with active learning")
         {
-            outDir, keepRunning, machineTypes, perType, train, targetTrain, test, seconds, recipe, width, epochs, strategy, budget, seed,
+            outDir, keepRunning, machineTypes, perType, train, targetTrain, test, seconds, embedder, recipe, width, epochs, strategy, budget, seed,
         };
         command.SetAction(async (parse, cancellation) =>
         {
@@ -40,7 +41,7 @@ public static class DemoCommand
                 {
                     MachineTypes = parse.GetValue(machineTypes), MachinesPerType = parse.GetValue(perType),
                     SourceTrain = parse.GetValue(train), TargetTrain = parse.GetValue(targetTrain), Test = parse.GetValue(test),
-                    Seconds = parse.GetValue(seconds), Recipe = parse.GetValue(recipe)!, Width = parse.GetValue(width), Epochs = parse.GetValue(epochs),
+                    Seconds = parse.GetValue(seconds), Embedder = parse.GetValue(embedder)!, Recipe = parse.GetValue(recipe)!, Width = parse.GetValue(width), Epochs = parse.GetValue(epochs),
                     Strategy = parse.GetValue(strategy)!, Budget = parse.GetValue(budget), Seed = parse.GetValue(seed),
                 }.Validate();
             }
@@ -50,7 +51,7 @@ public static class DemoCommand
             }
             string output = parse.GetValue(outDir)!;
             OutputPaths.CheckFolder("--out", output);
-            TorchRuntime.EnsureAvailable();
+            if (settings.TrainsEncoder) TorchRuntime.EnsureAvailable();
             return await DemoRun.RunAsync(settings, output, parse.GetValue(keepRunning), parse.InvocationConfiguration.Output, cancellation);
         });
         return command;

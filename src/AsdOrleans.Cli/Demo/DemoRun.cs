@@ -30,7 +30,9 @@ public static class DemoRun
         var total = Stopwatch.StartNew();
         Directory.CreateDirectory(folder);
         var machines = DemoPlant.Prepare(settings, folder, writer, cancellation);
-        string modelPath = DemoPlant.EnsureModel(settings, folder, machines, writer, cancellation);
+        string? modelPath = settings.TrainsEncoder ? DemoPlant.EnsureModel(settings, folder, machines, writer, cancellation) : null;
+        if (modelPath is null)
+            writer.WriteLine("embedder: spectral (training-free log-mel mean, std and maximum; each machine whitens them on its training clips)");
         var baseline = DemoBaseline.Compute(settings, machines, folder, writer);
 
         // A fresh silo state each run: the demo's machines start from their enrollment.
@@ -40,7 +42,8 @@ public static class DemoRun
         var siloSettings = new Dictionary<string, string?>
         {
             ["Asd:DataDirectory"] = siloData,
-            ["Asd:ModelPath"] = Path.GetFullPath(modelPath),
+            ["Asd:ModelPath"] = modelPath is null ? "" : Path.GetFullPath(modelPath),
+            ["Asd:Embedder"] = settings.Embedder,
             ["Logging:LogLevel:Default"] = "Warning",
             ["Logging:LogLevel:Orleans"] = "Error", // start-up advice (ServerGC, watchdog) is not for the demo's reader
         };
