@@ -13,7 +13,20 @@ public sealed class DemoCommandTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     [Fact]
-    public async Task Runs_the_plant_through_an_embedded_silo_and_reuses_the_plant_and_encoder()
+    public async Task With_a_trained_encoder_it_trains_once_and_reuses_the_encoder()
+    {
+        string outDir = Path.Combine(_dir, "demo");
+        var (code, output, error) = await Run(["demo", "--out", outDir, "--embedder", "model", .. Tiny]);
+        Assert.True(code == 0, $"exit code {code}, stderr: {error}\n{output}");
+        Assert.Contains("encoder: training the spectrum encoder (spectrum branch) with sub-center ArcFace for 1 epochs", output);
+        Assert.Contains("streamed 144 clips", output);
+        var second = await Run(["demo", "--out", outDir, "--embedder", "model", .. Tiny]);
+        Assert.True(second.Code == 0, second.Error);
+        Assert.Contains("encoder: reusing", second.Output);
+    }
+
+    [Fact]
+    public async Task Runs_the_plant_through_an_embedded_silo_and_reuses_the_plant()
     {
         string outDir = Path.Combine(_dir, "demo");
 
@@ -21,7 +34,8 @@ public sealed class DemoCommandTests : IDisposable
 
         Assert.True(code == 0, $"exit code {code}, stderr: {error}\n{output}");
         Assert.Contains("plant: 3 machine types × 2 machines", output);
-        Assert.Contains("encoder: training the spectrum encoder (spectrum branch) with sub-center ArcFace for 1 epochs", output);
+        Assert.Contains("embedder: spectral", output);
+        Assert.DoesNotContain("encoder: training", output);
         Assert.Contains("enrolled 6 machines and their offline twins from 60 training clips", output);
         Assert.Contains("streamed 144 clips", output);
         Assert.Contains("baseline (training-free log-mel statistics): 132 clips, 0 from the cache, 132 embedded", output);
@@ -46,42 +60,45 @@ public sealed class DemoCommandTests : IDisposable
         var second = await Run(["demo", "--out", outDir, .. Tiny]);
         Assert.True(second.Code == 0, second.Error);
         Assert.Contains("plant: reusing", second.Output);
-        Assert.Contains("encoder: reusing", second.Output);
         Assert.Contains("baseline (training-free log-mel statistics): 132 clips, 132 from the cache, 0 embedded", second.Output);
         // The same seed gives the same streams, decisions and scores.
         Assert.Equal(rows.Select(r => string.Join(',', r)), ReadCsv(Path.Combine(outDir, "results.csv")).Select(r => string.Join(',', r)));
     }
 
     [Fact]
-    public async Task The_baseline_row_is_what_asd_experiment_computes_on_each_machines_clips()
+    public async Task The_baseline_and_offline_rows_are_what_asd_experiment_computes_on_each_machines_clips()
     {
         string outDir = Path.Combine(_dir, "demo");
         var (code, output, error) = await Run(["demo", "--out", outDir, .. Tiny]);
         Assert.True(code == 0, $"exit code {code}, stderr: {error}\n{output}");
         Assert.Contains("AUC baseline", output);
         Assert.Contains("pAUC baseline", output);
-        var demo = ReadCsv(Path.Combine(outDir, "results.csv")).Skip(1).Where(r => r[1] == "baseline").ToDictionary(r => r[0]);
+        var all = ReadCsv(Path.Combine(outDir, "results.csv")).Skip(1).ToList();
+        var demo = all.Where(r => r[1] == "baseline").ToDictionary(r => r[0]);
+        var offline = all.Where(r => r[1] == "offline").ToDictionary(r => r[0]);
         Assert.Equal(6, demo.Count);
 
-        // Each machine instance is its own data set; the harness embeds, standardises and scores it as `asd experiment`
-        // does. 8 source clips < 32 centres: every clip is kept, so the demo's machine ids (which seed k-means) do not matter.
+        // Each machine instance is its own data set; the harness embeds, transforms and scores it as `asd experiment`
+        // does (the baseline standardised, the silo's spectral features whitened). Every source clip is kept in N, so the
+        // demo's machine ids (which seed k-means) do not matter.
         foreach (int instance in new[] { 1, 2 })
-        {
-            string run = Path.Combine(_dir, $"experiment-{instance}");
-            (code, output, error) = await Run("experiment", "--data", Path.Combine(outDir, "plant", $"machines-{instance}"), "--embedder", "baseline",
-                "--strategies", "none", "--budgets", "0", "--trials", "1", "--cache", Path.Combine(_dir, "cache"), "--out", run);
-            Assert.True(code == 0, $"exit code {code}, stderr: {error}\n{output}");
-            var harness = ReadCsv(Path.Combine(run, "results.csv"));
-            var columns = harness[0].ToList();
-            var machines = harness.Skip(1).ToList();
-            Assert.Equal(3, machines.Count);
-            foreach (var row in machines)
+            foreach (var (embedder, rows) in new[] { ("baseline", demo), ("spectral", offline) })
             {
-                var mine = demo[$"demo.{row[columns.IndexOf("machine")]}-{instance}"];
-                foreach (var (metric, at) in new[] { ("auc", 5), ("pauc", 6), ("auc_source", 7), ("auc_target", 8) })
-                    Assert.Equal(D(row[columns.IndexOf(metric)]), D(mine[at]));
+                string run = Path.Combine(_dir, $"experiment-{embedder}-{instance}");
+                (code, output, error) = await Run("experiment", "--data", Path.Combine(outDir, "plant", $"machines-{instance}"), "--embedder", embedder,
+                    "--strategies", "none", "--budgets", "0", "--trials", "1", "--cache", Path.Combine(_dir, "cache"), "--out", run);
+                Assert.True(code == 0, $"exit code {code}, stderr: {error}\n{output}");
+                var harness = ReadCsv(Path.Combine(run, "results.csv"));
+                var columns = harness[0].ToList();
+                var machines = harness.Skip(1).ToList();
+                Assert.Equal(3, machines.Count);
+                foreach (var row in machines)
+                {
+                    var mine = rows[$"demo.{row[columns.IndexOf("machine")]}-{instance}"];
+                    foreach (var (metric, at) in new[] { ("auc", 5), ("pauc", 6), ("auc_source", 7), ("auc_target", 8) })
+                        Assert.Equal(D(row[columns.IndexOf(metric)]), D(mine[at]));
+                }
             }
-        }
     }
 
     [Theory]
@@ -91,6 +108,7 @@ public sealed class DemoCommandTests : IDisposable
     [InlineData("--budget", "0", "--budget must be in (0, 1]")]
     [InlineData("--test", "6", "--test must be a positive multiple of 4")]
     [InlineData("--machine-types", "8", "--machine-types must be between 1 and 7")]
+    [InlineData("--embedder", "magic", "--embedder must be 'spectral' or 'model'")]
     public async Task Bad_settings_are_usage_errors_and_create_nothing(string option, string value, string message)
     {
         string outDir = Path.Combine(_dir, "demo");
