@@ -88,7 +88,7 @@ public static class ExperimentCommand
         var embeddings = new Option<string?>("--embeddings") { Description = "embeddings CSV: machine,split,domain,label,file,e0,e1,… (or give --data and --model)" };
         var data = new Option<string?>("--data") { Description = "data set root in the DCASE layout (real, or from `asd synth`); embedded once with --model" };
         var model = new Option<string?>("--model") { Description = "encoder model file for --data (with it, the training-free baseline's offline run is reported beside the model's)" };
-        var embedderName = new Option<string>("--embedder") { Description = "with --data: " + Embedders.Description, DefaultValueFactory = _ => Embedders.Model };
+        var embedderName = new Option<string?>("--embedder") { Description = "with --data: " + Embedders.Description + " (default: model with --model, else spectral)" };
         var enrollFromTest = new Option<string?>("--enroll-from-test") { Description = "with --data: enroll each machine from its first S source-normal and T target-normal test clips (by index) and stream the rest, for data sets with test clips only", HelpName = "S,T" };
         var clusters = new Option<int?>("--clusters") { Description = $"k-means centres of each machine's source training embeddings (default: every clip, 1-NN; --method paper: {AsdOrleans.Method.Machines.MachineConfig.PaperSourceClusters}); at least the number of source clips keeps every clip" };
         var caps = new Option<string?>("--state-caps") { Description = "caps of N, A and M per machine (0 = unbounded; default: the method's, unbounded for --method paper)", HelpName = "N,A,M" };
@@ -113,9 +113,9 @@ public static class ExperimentCommand
             string? csv = parse.GetValue(embeddings), root = parse.GetValue(data), modelPath = parse.GetValue(model), cluster = parse.GetValue(viaCluster);
             if ((csv is null) == (root is null))
                 throw new UsageException("give either --embeddings CSV or --data ROOT with --model, not both");
-            string kind = Embedders.Parse(parse.GetValue(embedderName));
+            string kind = parse.GetValue(embedderName) is { } named ? Embedders.Parse(named) : root is not null && modelPath is null ? Embedders.Spectral : Embedders.Model;
             if (root is not null && kind == Embedders.Model && modelPath is null)
-                throw new UsageException("--data needs --model (the encoder that embeds the clips), or --embedder baseline");
+                throw new UsageException("--embedder model needs --model (the encoder that embeds the clips); or use --embedder spectral or baseline");
             if (Embedders.IsTrainingFree(kind) && (root is null || modelPath is not null))
                 throw new UsageException($"--embedder {kind} goes with --data and without --model (it is training-free)");
             if (root is null && parse.GetValue(enrollFromTest) is not null)
@@ -123,7 +123,7 @@ public static class ExperimentCommand
             if (csv is not null && (modelPath is not null || parse.GetValue(groundTruth) is not null || parse.GetValue(cache) is not null))
                 throw new UsageException("--model, --ground-truth and --cache go with --data, not --embeddings");
             if (cluster is not null && root is null)
-                throw new UsageException("--via-cluster posts the clips' audio: it needs --data (and --model, or --embedder baseline with a baseline silo)");
+                throw new UsageException("--via-cluster posts the clips' audio: it needs --data (and --model, or a training-free --embedder with a silo of that embedder)");
             if (cluster is null && (parse.GetValue(key) is not null || parse.GetValue(deviceKey) is not null))
                 throw new UsageException("--key and --device-key go with --via-cluster");
             if (cluster is not null && string.IsNullOrWhiteSpace(parse.GetValue(key)))
