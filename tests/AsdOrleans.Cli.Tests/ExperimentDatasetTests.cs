@@ -186,12 +186,24 @@ public sealed class ExperimentDatasetTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Without_a_model_the_spectral_embedder_runs_with_the_baseline_beside_it()
+    {
+        string outDir = Path.Combine(_dir, "spectral");
+        var (code, output, error) = await Run(["experiment", "--data", Plant, "--cache", Cache, "--out", outDir, .. Small]);
+        Assert.True(code == 0, $"{error}\n{output}");
+        string report = File.ReadAllText(Path.Combine(outDir, "report.md"));
+        Assert.Contains(Embedders.SpectralVersion + " (whitened per machine)", report);
+        Assert.Contains("baseline (training-free)", report);
+        Assert.True(File.Exists(Path.Combine(outDir, "baseline.csv")));
+    }
+
+    [Fact]
     public async Task Bad_inputs_exit_2_and_write_nothing()
     {
         string outDir = Path.Combine(_dir, "bad");
         string[][] cases =
         [
-            ["experiment", "--data", Plant, "--out", outDir],
+            ["experiment", "--data", Plant, "--embedder", "model", "--out", outDir],
             ["experiment", "--data", Plant, "--embeddings", Model, "--model", Model, "--out", outDir],
             ["experiment", "--data", Plant, "--model", Path.Combine(_dir, "none.asdm"), "--cache", Cache, "--out", outDir],
             ["experiment", "--data", Path.Combine(_dir, "nowhere"), "--model", Model, "--cache", Cache, "--out", outDir],
