@@ -96,6 +96,11 @@ public sealed class MachineEnrollment
             domainSum[target ? 1 : 0] += distance;
             domainCount[target ? 1 : 0]++;
         }
+        if (!_sourceClipsAreReferences && HeldOutSourceDistance() is var (heldOutSum, heldOutCount) && heldOutCount > 0)
+        {
+            domainSum[0] = heldOutSum;
+            domainCount[0] = heldOutCount;
+        }
         double overall = domainCount[0] + domainCount[1] > 0 ? (domainSum[0] + domainSum[1]) / (domainCount[0] + domainCount[1]) : 1;
         double Domain(int d) => Floor(domainCount[d] > 0 ? domainSum[d] / domainCount[d] : overall);
         var result = new float[rows];
@@ -108,4 +113,49 @@ public sealed class MachineEnrollment
     }
 
     private static double Floor(double scale) => Math.Max(scale, 1e-4);
+
+    /// <summary>
+    /// The source domain's typical distance when N holds k-means centres rather than the clips: a clip's own cluster
+    /// centre was fitted on it, so its distance to N understates how far a new normal clip lands (the scale came out
+    /// too small and source clips scored too high; docs/decisions.md, "Issue 11 — whitened spectral statistics"). Two-fold
+    /// cross-fitting instead: centres fitted on the even-numbered source clips score the odd-numbered ones against
+    /// them and the target rows, and the other way round. Deterministic (a fixed k-means seed). Sum and count of the distances.
+    /// </summary>
+    private (double Sum, int Count) HeldOutSourceDistance()
+    {
+        int d = Dimension;
+        var source = Enumerable.Range(0, TrainingNormals.Count).Where(i => !TrainingIsTarget[i]).ToList();
+        if (source.Count < 4) return (0, 0);
+        var cosines = new float[ReferenceSet.Count];
+        double sum = 0;
+        int count = 0;
+        for (int fold = 0; fold < 2; fold++)
+        {
+            var fit = source.Where((_, i) => i % 2 == fold).ToList();
+            var held = source.Where((_, i) => i % 2 != fold).ToList();
+            int k = Math.Min(SourceReferences, fit.Count);
+            var points = new float[fit.Count * d];
+            for (int i = 0; i < fit.Count; i++) TrainingNormals.Row(fit[i]).CopyTo(points.AsSpan(i * d, d));
+            var centres = KMeans.Fit(points, d, k, CrossFitSeed + (ulong)fold);
+            var rows = new EmbeddingSet(d, k + ReferenceSet.Count - SourceReferences);
+            var normalised = new float[d];
+            for (int c = 0; c < k; c++)
+            {
+                EmbeddingMath.Normalize(centres.AsSpan(c * d, d), normalised);
+                rows.AddNormalized(normalised);
+            }
+            for (int j = SourceReferences; j < ReferenceSet.Count; j++) rows.AddNormalized(ReferenceSet.Row(j));
+            foreach (int i in held)
+            {
+                rows.Cosines(TrainingNormals.Row(i), cosines.AsSpan(0, rows.Count));
+                float best = float.NegativeInfinity;
+                for (int j = 0; j < rows.Count; j++) best = Math.Max(best, cosines[j]);
+                sum += Math.Max(0, 1.0 - best);
+                count++;
+            }
+        }
+        return (sum, count);
+    }
+
+    private const ulong CrossFitSeed = 0x5CA1EF17;
 }
