@@ -4,34 +4,44 @@ using MathNet.Numerics.LinearAlgebra;
 namespace AsdOrleans.Method.Enrollment;
 
 /// <summary>
-/// Per-machine whitening of raw features, fitted on the machine's training clips: z = Wᵀ(x − c), where c is the
-/// midpoint of the source-domain and target-domain means (the one domain's mean when only one has clips) and
-/// W = V·Λ^(−1/2) from the eigen-decomposition V·Λ·Vᵀ of the within-domain covariance (each clip minus its own
-/// domain's mean), shrunk towards a multiple of the identity by the Ledoit–Wolf estimate (Ledoit and Wolf 2004;
-/// the formula of scikit-learn's <c>ledoit_wolf_shrinkage</c>). Cosine distance between whitened clips is then a
-/// Mahalanobis-type distance: directions in which normal clips hardly vary weigh most, which is where faults show.
-/// Centring at the midpoint keeps both domains equally far from the origin, so the cosine treats them alike
-/// (docs/decisions.md, "Issue 11 — whitened spectral statistics"). Immutable and thread-safe once fitted.
+/// Per-machine whitening of raw features, fitted on the machine's training clips: z = C^(−1/2)(x − c), where c is the
+/// midpoint of the source-domain and target-domain means (the one domain's mean when only one has clips) and C the
+/// within-domain covariance (each clip minus its own domain's mean), shrunk towards a multiple of the identity by the
+/// Ledoit–Wolf estimate (Ledoit and Wolf 2004; the formula of scikit-learn's <c>ledoit_wolf_shrinkage</c>). Cosine
+/// distance between whitened clips is then a Mahalanobis-type distance: directions in which normal clips hardly vary
+/// weigh most, which is where faults show. Centring at the midpoint keeps both domains equally far from the origin, so
+/// the cosine treats them alike (docs/decisions.md, "Issue 11 — whitened spectral statistics").
+/// <para>Stored low-rank: C = s·μ·I + (1 − s)·S and S has rank r ≤ n − 1 for n clips, so C^(−1/2) = a·I + U·diag(g)·Uᵀ
+/// with U the d × r eigenvectors of S, a = (s·μ)^(−1/2) and g_k = (s·μ + (1 − s)·λ_k)^(−1/2) − a. With fewer clips than
+/// dimensions that is d·r numbers instead of d², and the eigenvectors come from the n × n Gram matrix.</para>
+/// Immutable and thread-safe once fitted.
 /// </summary>
 public sealed class FeatureWhitener : IFeatureTransform
 {
     private readonly double[] _centre;
-    /// <summary>W, row-major d × d: output k of input j is at <c>j * d + k</c>.</summary>
-    private readonly float[] _weights;
+    /// <summary>U, row-major d × r: component k of input j is at <c>j * r + k</c>.</summary>
+    private readonly float[] _basis;
+    private readonly double[] _gains;
+    private readonly double _isotropic;
 
-    public FeatureWhitener(double[] centre, float[] weights, double shrinkage)
+    public FeatureWhitener(double[] centre, float[] basis, double[] gains, double isotropic, double shrinkage)
     {
-        int d = centre.Length;
-        if (d == 0 || weights.Length != (long)d * d)
-            throw new ArgumentException($"a whitener of dimension {d} needs {d * d} weights, got {weights.Length}");
-        if (!centre.All(double.IsFinite) || !weights.All(float.IsFinite) || !(shrinkage >= 0 && shrinkage <= 1))
-            throw new ArgumentException("a whitener's centre and weights must be finite and its shrinkage in [0, 1]");
+        int d = centre.Length, r = gains.Length;
+        if (d == 0 || r > d || basis.Length != (long)d * r)
+            throw new ArgumentException($"a whitener of dimension {d} and rank {r} needs {(long)d * r} basis values, got {basis.Length}");
+        if (!centre.All(double.IsFinite) || !basis.All(float.IsFinite) || !gains.All(double.IsFinite) || !(double.IsFinite(isotropic) && isotropic > 0)
+            || !(shrinkage >= 0 && shrinkage <= 1))
+            throw new ArgumentException("a whitener's numbers must be finite, its isotropic gain positive and its shrinkage in [0, 1]");
         _centre = centre;
-        _weights = weights;
+        _basis = basis;
+        _gains = gains;
+        _isotropic = isotropic;
         Shrinkage = shrinkage;
     }
 
     public int Dimension => _centre.Length;
+    /// <summary>r: the directions with their own gain; every other direction gets the isotropic one.</summary>
+    public int Rank => _gains.Length;
     /// <summary>The Ledoit–Wolf shrinkage the covariance was fitted with (0: the sample covariance, 1: a multiple of I).</summary>
     public double Shrinkage { get; }
     public IReadOnlyList<double> Centre => _centre;
@@ -68,20 +78,39 @@ public sealed class FeatureWhitener : IFeatureTransform
             var mean = means[isTargetDomain[i] ? 1 : 0];
             for (int j = 0; j < d; j++) residuals[i, j] = training[i][j] - mean[j];
         }
-        var (covariance, shrinkage) = LedoitWolf(residuals);
-        var evd = covariance.Evd(Symmetricity.Symmetric);
-        var eigenvalues = evd.EigenValues.Select(v => v.Real).ToArray();
-        // Without spread at all (e.g. identical clips) every direction counts alike; a tiny floor keeps 1/√λ finite.
-        double largest = eigenvalues.Max();
+        // S's nonzero spectrum from the smaller of XᵀX / n (d × d) and XXᵀ / n (n × n).
+        bool gram = n < d;
+        var small = (gram ? residuals.TransposeAndMultiply(residuals) : residuals.TransposeThisAndMultiply(residuals)) / n;
+        double shrinkage = LedoitWolfShrinkage(residuals, small, gram);
+        double mu = small.Trace() / d;
+        var evd = small.Evd(Symmetricity.Symmetric);
+        double largest = Math.Max(0, evd.EigenValues.Max(v => v.Real));
+        // No spread at all (identical clips): every direction alike. A tiny floor keeps every gain finite.
         double floor = largest > 0 ? largest * 1e-9 : 1;
-        var weights = new float[d * d];
-        for (int k = 0; k < d; k++)
+        double isotropicVariance = Math.Max(shrinkage * mu, floor);
+        var kept = Enumerable.Range(0, small.RowCount).Where(k => evd.EigenValues[k].Real > largest * 1e-9 && largest > 0).ToList();
+        int r = kept.Count;
+        var basis = new float[d * r];
+        var gains = new double[r];
+        double isotropic = 1 / Math.Sqrt(isotropicVariance);
+        for (int q = 0; q < r; q++)
         {
-            double inverseRoot = 1 / Math.Sqrt(Math.Max(eigenvalues[k], floor));
+            int k = kept[q];
+            double lambda = evd.EigenValues[k].Real;
+            gains[q] = 1 / Math.Sqrt(Math.Max(shrinkage * mu + (1 - shrinkage) * lambda, floor)) - isotropic;
+            // A Gram eigenvector v gives S's eigenvector Xᵀv / √(n·λ).
+            double norm = gram ? Math.Sqrt(n * lambda) : 1;
             for (int j = 0; j < d; j++)
-                weights[j * d + k] = (float)(evd.EigenVectors[j, k] * inverseRoot);
+            {
+                double u = 0;
+                if (gram)
+                    for (int i = 0; i < n; i++) u += residuals[i, j] * evd.EigenVectors[i, k];
+                else
+                    u = evd.EigenVectors[j, k];
+                basis[j * r + q] = (float)(u / norm);
+            }
         }
-        return new FeatureWhitener(centre, weights, shrinkage);
+        return new FeatureWhitener(centre, basis, gains, isotropic, shrinkage);
     }
 
     /// <summary>
@@ -92,78 +121,108 @@ public sealed class FeatureWhitener : IFeatureTransform
     {
         int n = centred.RowCount, d = centred.ColumnCount;
         var sample = centred.TransposeThisAndMultiply(centred) / n;
+        double shrinkage = LedoitWolfShrinkage(centred, sample, gram: false);
         double mu = sample.Trace() / d;
-        double frobenius = 0;
-        for (int i = 0; i < d; i++)
-            for (int j = 0; j < d; j++) frobenius += sample[i, j] * sample[i, j];
-        double fourth = 0;
-        for (int r = 0; r < n; r++)
-        {
-            double norm = 0;
-            for (int j = 0; j < d; j++) norm += centred[r, j] * centred[r, j];
-            fourth += norm * norm;
-        }
-        double delta = (frobenius - 2 * mu * sample.Trace() + d * mu * mu) / d;
-        double beta = Math.Min((fourth / n - frobenius) / ((double)d * n), delta);
-        double shrinkage = delta > 0 ? Math.Clamp(beta / delta, 0, 1) : 1;
         var shrunk = sample * (1 - shrinkage);
         for (int i = 0; i < d; i++) shrunk[i, i] += shrinkage * mu;
         return (shrunk, shrinkage);
     }
 
+    /// <summary>s of <see cref="LedoitWolf"/>, from S (d × d) or from the Gram matrix XXᵀ / n (n × n), which share
+    /// their trace and Frobenius norm.</summary>
+    private static double LedoitWolfShrinkage(Matrix<double> centred, Matrix<double> product, bool gram)
+    {
+        int n = centred.RowCount, d = centred.ColumnCount;
+        double trace = product.Trace();
+        double mu = trace / d;
+        double frobenius = 0;
+        for (int i = 0; i < product.RowCount; i++)
+            for (int j = 0; j < product.ColumnCount; j++) frobenius += product[i, j] * product[i, j];
+        double fourth = 0;
+        for (int r = 0; r < n; r++)
+        {
+            double norm = 0;
+            if (gram) norm = product[r, r] * n;
+            else
+                for (int j = 0; j < d; j++) norm += centred[r, j] * centred[r, j];
+            fourth += norm * norm;
+        }
+        double delta = (frobenius - 2 * mu * trace + d * mu * mu) / d;
+        double beta = Math.Min((fourth / n - frobenius) / ((double)d * n), delta);
+        return delta > 0 ? Math.Clamp(beta / delta, 0, 1) : 1;
+    }
+
     public float[] Transform(ReadOnlySpan<float> x)
     {
-        int d = Dimension;
+        int d = Dimension, r = Rank;
         if (x.Length != d) throw new ArgumentException($"expected {d} values, got {x.Length}", nameof(x));
-        var z = new double[d];
+        var centred = new double[d];
+        var projection = new double[r];
         for (int j = 0; j < d; j++)
         {
             double v = x[j] - _centre[j];
-            var row = _weights.AsSpan(j * d, d);
-            for (int k = 0; k < d; k++) z[k] += v * row[k];
+            centred[j] = v;
+            var row = _basis.AsSpan(j * r, r);
+            for (int k = 0; k < r; k++) projection[k] += v * row[k];
         }
+        for (int k = 0; k < r; k++) projection[k] *= _gains[k];
         var result = new float[d];
-        for (int k = 0; k < d; k++) result[k] = (float)z[k];
+        for (int j = 0; j < d; j++)
+        {
+            double z = _isotropic * centred[j];
+            var row = _basis.AsSpan(j * r, r);
+            for (int k = 0; k < r; k++) z += row[k] * projection[k];
+            result[j] = (float)z;
+        }
         return result;
     }
 
     /// <summary>
-    /// A bit-exact binary form for a machine's stored state: "FWHT", int32 version 1, int32 dimension, the shrinkage and
-    /// the centre as little-endian doubles, then W as little-endian floats.
+    /// A bit-exact binary form for a machine's stored state: "FWHT", int32 version 1, int32 dimension d, int32 rank r,
+    /// the shrinkage, the isotropic gain, the centre (d) and the gains (r) as little-endian doubles, then U (d·r) as
+    /// little-endian floats.
     /// </summary>
     public byte[] ToBytes()
     {
-        int d = Dimension;
-        var bytes = new byte[20 + 8 * d + 4 * d * d];
+        int d = Dimension, r = Rank;
+        var bytes = new byte[HeaderBytes + 8 * (d + r) + 4L * d * r];
         "FWHT"u8.CopyTo(bytes);
         BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(4), 1);
         BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(8), d);
-        BinaryPrimitives.WriteDoubleLittleEndian(bytes.AsSpan(12), Shrinkage);
-        for (int j = 0; j < d; j++) BinaryPrimitives.WriteDoubleLittleEndian(bytes.AsSpan(20 + 8 * j), _centre[j]);
-        int offset = 20 + 8 * d;
-        for (int i = 0; i < _weights.Length; i++) BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(offset + 4 * i), _weights[i]);
+        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(12), r);
+        BinaryPrimitives.WriteDoubleLittleEndian(bytes.AsSpan(16), Shrinkage);
+        BinaryPrimitives.WriteDoubleLittleEndian(bytes.AsSpan(24), _isotropic);
+        int offset = HeaderBytes;
+        foreach (double v in _centre) { BinaryPrimitives.WriteDoubleLittleEndian(bytes.AsSpan(offset), v); offset += 8; }
+        foreach (double v in _gains) { BinaryPrimitives.WriteDoubleLittleEndian(bytes.AsSpan(offset), v); offset += 8; }
+        foreach (float v in _basis) { BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(offset), v); offset += 4; }
         return bytes;
     }
+
+    private const int HeaderBytes = 32;
 
     public static bool IsStoredForm(ReadOnlySpan<byte> bytes) => bytes.Length >= 4 && bytes[..4].SequenceEqual("FWHT"u8);
 
     /// <summary>Reads <see cref="ToBytes"/>'s form; anything else is refused.</summary>
     public static FeatureWhitener FromBytes(ReadOnlySpan<byte> bytes)
     {
-        if (bytes.Length < 20 || !IsStoredForm(bytes) || BinaryPrimitives.ReadInt32LittleEndian(bytes[4..]) != 1)
+        if (bytes.Length < HeaderBytes || !IsStoredForm(bytes) || BinaryPrimitives.ReadInt32LittleEndian(bytes[4..]) != 1)
             throw new InvalidDataException("not a stored feature whitener (FWHT version 1)");
-        int d = BinaryPrimitives.ReadInt32LittleEndian(bytes[8..]);
-        if (d < 1 || d > 65_536 || bytes.Length != 20 + 8L * d + 4L * d * d)
-            throw new InvalidDataException($"stored feature whitener: dimension {d} does not match {bytes.Length} bytes");
-        double shrinkage = BinaryPrimitives.ReadDoubleLittleEndian(bytes[12..]);
+        int d = BinaryPrimitives.ReadInt32LittleEndian(bytes[8..]), r = BinaryPrimitives.ReadInt32LittleEndian(bytes[12..]);
+        if (d < 1 || d > 65_536 || r < 0 || r > d || bytes.Length != HeaderBytes + 8L * (d + r) + 4L * d * r)
+            throw new InvalidDataException($"stored feature whitener: dimension {d} and rank {r} do not match {bytes.Length} bytes");
+        double shrinkage = BinaryPrimitives.ReadDoubleLittleEndian(bytes[16..]);
+        double isotropic = BinaryPrimitives.ReadDoubleLittleEndian(bytes[24..]);
+        int offset = HeaderBytes;
         var centre = new double[d];
-        for (int j = 0; j < d; j++) centre[j] = BinaryPrimitives.ReadDoubleLittleEndian(bytes[(20 + 8 * j)..]);
-        var weights = new float[d * d];
-        int offset = 20 + 8 * d;
-        for (int i = 0; i < weights.Length; i++) weights[i] = BinaryPrimitives.ReadSingleLittleEndian(bytes[(offset + 4 * i)..]);
+        for (int j = 0; j < d; j++, offset += 8) centre[j] = BinaryPrimitives.ReadDoubleLittleEndian(bytes[offset..]);
+        var gains = new double[r];
+        for (int k = 0; k < r; k++, offset += 8) gains[k] = BinaryPrimitives.ReadDoubleLittleEndian(bytes[offset..]);
+        var basis = new float[d * r];
+        for (int i = 0; i < basis.Length; i++, offset += 4) basis[i] = BinaryPrimitives.ReadSingleLittleEndian(bytes[offset..]);
         try
         {
-            return new FeatureWhitener(centre, weights, shrinkage);
+            return new FeatureWhitener(centre, basis, gains, isotropic, shrinkage);
         }
         catch (ArgumentException e)
         {

@@ -109,4 +109,35 @@ public class FeatureWhitenerTests
         Assert.All(flat.Transform([3f, -1f]), v => Assert.True(float.IsFinite(v)));
         Assert.Throws<ArgumentException>(() => flat.Transform([1f]));
     }
+
+    [Theory]
+    [InlineData(7, 12)]   // fewer clips than dimensions: the Gram route, rank ≤ n − 2
+    [InlineData(40, 6)]   // more clips than dimensions: the covariance route, full rank
+    public void The_low_rank_form_is_the_inverse_square_root_of_the_shrunk_covariance(int clips, int dimension)
+    {
+        var random = new Random(clips * 100 + dimension);
+        var rows = Enumerable.Range(0, clips).Select(i => Enumerable.Range(0, dimension)
+            .Select(j => (float)(random.NextDouble() * (1 + j % 3) + (i % 3 == 0 ? 4 : 0) + 0.3 * j)).ToArray()).ToList();
+        var target = rows.Select((_, i) => i % 3 == 0).ToList();
+        var whitener = FeatureWhitener.Fit(rows, target);
+
+        // The reference: C^(−1/2) of the Ledoit–Wolf covariance of the within-domain residuals, from a full eigen-decomposition.
+        var means = new[] { false, true }.Select(t => Enumerable.Range(0, dimension)
+            .Select(j => rows.Where((_, i) => target[i] == t).Average(r => (double)r[j])).ToArray()).ToArray();
+        var residuals = Matrix<double>.Build.Dense(clips, dimension, (i, j) => rows[i][j] - means[target[i] ? 1 : 0][j]);
+        var (covariance, shrinkage) = FeatureWhitener.LedoitWolf(residuals);
+        Assert.Equal(shrinkage, whitener.Shrinkage, 9);
+        var evd = covariance.Evd(Symmetricity.Symmetric);
+        var inverseRoot = evd.EigenVectors * Matrix<double>.Build.DiagonalOfDiagonalArray(evd.EigenValues.Select(v => 1 / Math.Sqrt(v.Real)).ToArray())
+                          * evd.EigenVectors.Transpose();
+        foreach (var row in rows.Take(4))
+        {
+            var centred = Vector<double>.Build.Dense(dimension, j => row[j] - whitener.Centre[j]);
+            var expected = inverseRoot * centred;
+            var actual = whitener.Transform(row);
+            for (int j = 0; j < dimension; j++) Assert.Equal(expected[j], actual[j], 3);
+        }
+        Assert.True(whitener.Rank <= Math.Min(clips - 2, dimension));
+        Assert.Equal(32 + 8 * (dimension + whitener.Rank) + 4 * dimension * whitener.Rank, whitener.ToBytes().Length);
+    }
 }
