@@ -38,3 +38,25 @@ public interface IScoreHistoryGrain : IGrainWithStringKey
     /// <summary>Points scored at or after <paramref name="since"/> (all when null), oldest first, at most <paramref name="limit"/> (the newest).</summary>
     Task<IReadOnlyList<ScorePoint>> Get(DateTimeOffset? since, int limit);
 }
+
+/// <summary>An alert in the plant-wide index: the machine and its score-history point.</summary>
+[GenerateSerializer, Immutable]
+public sealed record IndexedAlert([property: Id(0)] string MachineId, [property: Id(1)] ScorePoint Point);
+
+/// <summary>
+/// One shard of the plant-wide alert index (key: shard number, the machine registry's shard of the machine id): the
+/// newest alerts of its machines, so a plant-wide alert list asks the shards instead of every machine's history.
+/// Fed one-way by the score histories; written behind, every few seconds (docs/decisions.md, "the alert index").
+/// </summary>
+public interface IAlertIndexGrain : IGrainWithIntegerKey
+{
+    [Orleans.Concurrency.OneWay]
+    Task Add(string machineId, ScorePoint point);
+
+    /// <summary>Marks an indexed alert with its label (one-way; a clip the shard does not hold is ignored).</summary>
+    [Orleans.Concurrency.OneWay]
+    Task MarkLabel(string machineId, string clipId, ClipLabelValue label);
+
+    /// <summary>Alerts at or after <paramref name="since"/> (all kept when null), newest first, at most <paramref name="limit"/>.</summary>
+    Task<IReadOnlyList<IndexedAlert>> Newest(DateTimeOffset? since, int limit);
+}

@@ -79,6 +79,8 @@ public sealed class ScoreHistoryGrain(
         ArgumentNullException.ThrowIfNull(point);
         Open.Add(point);
         _headDirty = true;
+        if (point.Anomalous)
+            AlertIndexShards.For(GrainFactory, this.GetPrimaryKeyString()).Add(this.GetPrimaryKeyString(), point).Ignore();
         if (Open.Count >= PageSize)
         {
             long sequence = head.State.OpenPage;
@@ -93,6 +95,7 @@ public sealed class ScoreHistoryGrain(
 
     public async Task RecordLabel(string clipId, ClipLabelValue label)
     {
+        AlertIndexShards.For(GrainFactory, this.GetPrimaryKeyString()).MarkLabel(this.GetPrimaryKeyString(), clipId, label).Ignore();
         if (Mark(Open, clipId, label))
         {
             _headDirty = true;

@@ -30,17 +30,17 @@ public static class ConsoleApi
                 return Results.Problem($"limit must be in 1..{MaxLimit}", statusCode: StatusCodes.Status400BadRequest);
             if (machine is not null && !Identifiers.IsValidMachineId(machine))
                 return Results.Problem($"'{machine}' is not a valid machine id", statusCode: StatusCodes.Status400BadRequest);
-            IEnumerable<string> ids = machine is null ? await client.GetGrain<IMachineRegistryGrain>(0).List() : [machine];
-            var histories = await Task.WhenAll(ids.Select(async id =>
-                (Id: id, Points: await client.GetGrain<IScoreHistoryGrain>(id).Get(since, ScoreHistoryGrain.Capacity))));
-            var alerts = histories
-                .SelectMany(h => h.Points.Where(p => p.Anomalous).Select(p =>
-                    new AlertView(h.Id, p.ClipId, p.ClipIndex, p.Score, p.DecisionThreshold, p.At, p.LabelRequested, p.Label)))
+            // One machine: its own history. The plant: the alert index's shards, not every machine's history.
+            var found = machine is not null
+                ? (await client.GetGrain<IScoreHistoryGrain>(machine).Get(since, ScoreHistoryGrain.Capacity)).Where(p => p.Anomalous).Select(p => new IndexedAlert(machine, p))
+                : (await Task.WhenAll(AlertIndexShards.All(client).Select(shard => shard.Newest(since, take)))).SelectMany(a => a);
+            var alerts = found
+                .Select(a => new AlertView(a.MachineId, a.Point.ClipId, a.Point.ClipIndex, a.Point.Score, a.Point.DecisionThreshold, a.Point.At, a.Point.LabelRequested, a.Point.Label))
                 .OrderByDescending(a => a.At).ThenBy(a => a.MachineId, StringComparer.Ordinal).Take(take).ToList();
             return Results.Ok(alerts);
         }).RequireRole(ApiRole.Labeller).WithName("ListAlerts")
             .WithSummary("Alerts (clips scored above their machine's threshold), newest first")
-            .WithDescription($"From each machine's score history (its last {ScoreHistoryGrain.Capacity} clips). Filters: machine, since (ISO 8601), limit (default 100).")
+            .WithDescription($"With machine: from its score history (its last {ScoreHistoryGrain.Capacity} clips). Without: from the plant-wide alert index (the newest {AlertIndexGrain.Capacity} alerts of each of its {MachineRegistryShards.Count} shards). Filters: machine, since (ISO 8601), limit (default 100).")
             .Produces<List<AlertView>>().ProducesProblem(400).ProducesProblem(503);
 
         api.MapGet("/machines/{id}/scores", async (string id, DateTimeOffset? since, int? limit, IClusterClient client) =>

@@ -140,6 +140,10 @@ public sealed class ConsoleApiTests(ConsoleFixture silo) : IClassFixture<Console
         var alerts = await silo.Get("/api/alerts?machine=hist.pump-01");
         var expected = verdicts.Where(v => v.GetProperty("anomalous").GetBoolean()).Select(v => v.GetProperty("clipId").GetString()).Reverse().ToList();
         Assert.Equal(expected, alerts.EnumerateArray().Select(a => a.GetProperty("clipId").GetString()).ToList());
+        Assert.NotEmpty(expected);
+        // The plant-wide list is served by the alert index's shards, fed one-way by the histories: the same alerts, once arrived.
+        await Eventually(async () => (await silo.Get("/api/alerts?limit=10000")).EnumerateArray()
+            .Where(a => a.GetProperty("machineId").GetString() == "hist.pump-01").Select(a => a.GetProperty("clipId").GetString()).SequenceEqual(expected));
 
         // A queried clip's spectrogram; a label shows in the history.
         var queried = verdicts.First(v => v.GetProperty("labelRequested").GetBoolean()).GetProperty("clipId").GetString()!;

@@ -1,0 +1,96 @@
+using AsdOrleans.Abstractions;
+using AsdOrleans.Grains.Placement;
+
+namespace AsdOrleans.Grains;
+
+[GenerateSerializer]
+public sealed class AlertIndexState
+{
+    /// <summary>Oldest first.</summary>
+    [Id(0)] public List<IndexedAlert> Alerts { get; set; } = [];
+}
+
+/// <summary>The alert index's shards: the machine registry's shard of a machine id, so one hash places both.</summary>
+public static class AlertIndexShards
+{
+    public static IAlertIndexGrain For(IGrainFactory grains, string machineId) => grains.GetGrain<IAlertIndexGrain>(MachineRegistryShards.Of(machineId));
+
+    public static IEnumerable<IAlertIndexGrain> All(IGrainFactory grains) =>
+        Enumerable.Range(0, MachineRegistryShards.Count).Select(i => grains.GetGrain<IAlertIndexGrain>(i));
+}
+
+/// <summary>
+/// One shard of the plant-wide alert index (<see cref="IAlertIndexGrain"/>): the newest <see cref="Capacity"/> alerts of
+/// its machines, in arrival order. Written behind at most every <see cref="FlushInterval"/> and on deactivation, like a
+/// score history: a crash loses at most the last interval's alerts here, never in the machine's own history.
+/// </summary>
+[RequiresSiloRole(SiloRoles.Machines)]
+public sealed class AlertIndexGrain(
+    [PersistentState("alerts", MachineGrain.StorageName)] IPersistentState<AlertIndexState> state) : Grain, IAlertIndexGrain
+{
+    public const int Capacity = 1_000;
+    public static readonly TimeSpan FlushInterval = TimeSpan.FromSeconds(5);
+    private bool _dirty;
+
+    private List<IndexedAlert> Alerts => state.State.Alerts;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        this.RegisterSteadyTimer(Flush, FlushInterval);
+        return Task.CompletedTask;
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) => Flush(cancellationToken);
+
+    public Task Add(string machineId, ScorePoint point)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(machineId);
+        ArgumentNullException.ThrowIfNull(point);
+        Alerts.Add(new IndexedAlert(machineId, point));
+        // Trimmed in steps, so a full index does not shift its list on every alert.
+        if (Alerts.Count >= Capacity + Capacity / 10)
+            Alerts.RemoveRange(0, Alerts.Count - Capacity);
+        _dirty = true;
+        return Task.CompletedTask;
+    }
+
+    public Task MarkLabel(string machineId, string clipId, ClipLabelValue label)
+    {
+        for (int i = Alerts.Count - 1; i >= 0; i--)
+        {
+            var alert = Alerts[i];
+            if (alert.Point.ClipId != clipId || alert.MachineId != machineId) continue;
+            Alerts[i] = alert with { Point = alert.Point with { Label = label } };
+            _dirty = true;
+            break;
+        }
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<IndexedAlert>> Newest(DateTimeOffset? since, int limit)
+    {
+        if (limit < 1) throw new ArgumentException($"limit must be at least 1, got {limit}");
+        var newest = new List<IndexedAlert>(Math.Min(limit, Alerts.Count));
+        for (int i = Alerts.Count - 1; i >= Math.Max(0, Alerts.Count - Capacity) && newest.Count < limit; i--)
+        {
+            if (since is { } from && Alerts[i].Point.At < from) continue;
+            newest.Add(Alerts[i]);
+        }
+        return Task.FromResult<IReadOnlyList<IndexedAlert>>(newest);
+    }
+
+    private async Task Flush(CancellationToken cancellation)
+    {
+        if (!_dirty) return;
+        _dirty = false;
+        try
+        {
+            await state.WriteStateAsync(cancellation);
+        }
+        catch
+        {
+            _dirty = true; // the next tick retries
+            throw;
+        }
+    }
+}
