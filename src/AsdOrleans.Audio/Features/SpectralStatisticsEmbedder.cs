@@ -30,7 +30,7 @@ public sealed record SpectralStatisticsSettings
     /// records). Bump the "v" when the computation changes.
     /// </summary>
     public string Id => string.Create(CultureInfo.InvariantCulture,
-        $"baseline-logmel-stats-v1-sr{SampleRate}-n{FftSize}-h{Hop}-m{MelBands}-slaney-floor{LogFloor:R}{(IncludeMaximum ? "-max" : "")}");
+        $"{(IncludeMaximum ? "spectral" : "baseline")}-logmel-stats-v1-sr{SampleRate}-n{FftSize}-h{Hop}-m{MelBands}-slaney-floor{LogFloor:R}{(IncludeMaximum ? "-max" : "")}");
 
     public SpectralStatisticsSettings Validate()
     {
