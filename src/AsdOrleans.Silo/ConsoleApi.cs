@@ -19,6 +19,18 @@ public static class ConsoleApi
 {
     public const int MaxLimit = 10_000;
 
+    /// <summary>The plant's newest alerts, from the alert index's shards (not from every machine's history).</summary>
+    public static async Task<List<AlertView>> PlantAlerts(IGrainFactory grains, DateTimeOffset? since, int take) =>
+        Newest((await Task.WhenAll(AlertIndexShards.All(grains).Select(shard => shard.Newest(since, take)))).SelectMany(a => a), take);
+
+    /// <summary>One machine's newest alerts, from its score history.</summary>
+    public static async Task<List<AlertView>> MachineAlerts(IGrainFactory grains, string machine, DateTimeOffset? since, int take) =>
+        Newest((await grains.GetGrain<IScoreHistoryGrain>(machine).Get(since, ScoreHistoryGrain.Capacity)).Where(p => p.Anomalous).Select(p => new IndexedAlert(machine, p)), take);
+
+    private static List<AlertView> Newest(IEnumerable<IndexedAlert> alerts, int take) => alerts
+        .Select(a => new AlertView(a.MachineId, a.Point.ClipId, a.Point.ClipIndex, a.Point.Score, a.Point.DecisionThreshold, a.Point.At, a.Point.LabelRequested, a.Point.Label))
+        .OrderByDescending(a => a.At).ThenBy(a => a.MachineId, StringComparer.Ordinal).Take(take).ToList();
+
     public static void Map(WebApplication app)
     {
         var api = app.MapGroup("/api");
@@ -30,14 +42,7 @@ public static class ConsoleApi
                 return Results.Problem($"limit must be in 1..{MaxLimit}", statusCode: StatusCodes.Status400BadRequest);
             if (machine is not null && !Identifiers.IsValidMachineId(machine))
                 return Results.Problem($"'{machine}' is not a valid machine id", statusCode: StatusCodes.Status400BadRequest);
-            // One machine: its own history. The plant: the alert index's shards, not every machine's history.
-            var found = machine is not null
-                ? (await client.GetGrain<IScoreHistoryGrain>(machine).Get(since, ScoreHistoryGrain.Capacity)).Where(p => p.Anomalous).Select(p => new IndexedAlert(machine, p))
-                : (await Task.WhenAll(AlertIndexShards.All(client).Select(shard => shard.Newest(since, take)))).SelectMany(a => a);
-            var alerts = found
-                .Select(a => new AlertView(a.MachineId, a.Point.ClipId, a.Point.ClipIndex, a.Point.Score, a.Point.DecisionThreshold, a.Point.At, a.Point.LabelRequested, a.Point.Label))
-                .OrderByDescending(a => a.At).ThenBy(a => a.MachineId, StringComparer.Ordinal).Take(take).ToList();
-            return Results.Ok(alerts);
+            return Results.Ok(machine is not null ? await MachineAlerts(client, machine, since, take) : await PlantAlerts(client, since, take));
         }).RequireRole(ApiRole.Labeller).WithName("ListAlerts")
             .WithSummary("Alerts (clips scored above their machine's threshold), newest first")
             .WithDescription($"With machine: from its score history (its last {ScoreHistoryGrain.Capacity} clips). Without: from the plant-wide alert index (the newest {AlertIndexGrain.Capacity} alerts of each of its {MachineRegistryShards.Count} shards). Filters: machine, since (ISO 8601), limit (default 100).")

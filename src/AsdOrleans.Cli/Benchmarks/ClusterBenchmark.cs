@@ -33,6 +33,8 @@ public static partial class ClusterBenchmark
         public string Strategy { get; init; } = "hybrid";
         public bool Scoring { get; init; } = true;
         public bool Ingest { get; init; } = true;
+        /// <summary>The plant-wide alert list, from the alert index and from every history (issue 13).</summary>
+        public bool Alerts { get; init; }
         /// <summary>Open loop at this many clips/s instead of closed loop at saturation (issue 13).</summary>
         public double? Rate { get; init; }
         /// <summary>Open loop: grain state in sqlite (the embedded default) or redis (a redis-server started for the run).</summary>
@@ -78,6 +80,8 @@ public static partial class ClusterBenchmark
             await RunScoringAsync(output, settings, enrollmentClips, stream);
         if (settings.Ingest)
             await RunIngestAsync(output, settings, enrollmentClips);
+        if (settings.Alerts)
+            await RunAlertsAsync(output, settings, enrollmentClips, stream);
     }
 
     private static async Task RunScoringAsync(TextWriter output, Settings settings, IReadOnlyList<EnrollmentClip> enrollmentClips, float[][] stream)

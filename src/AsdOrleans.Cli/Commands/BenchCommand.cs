@@ -94,7 +94,7 @@ public static class BenchCommand
         var concurrency = new Option<int>("--concurrency") { Description = "concurrent devices posting clips over HTTP", DefaultValueFactory = _ => 8 };
         var device = new Option<string>("--device") { Description = "encoder device: auto (CUDA if available), cpu, cuda, cuda:N", DefaultValueFactory = _ => "auto" };
         var strategy = new Option<string>("--strategy") { Description = "query strategy of the scoring machines (none isolates scoring from persisted label requests)", DefaultValueFactory = _ => "hybrid" };
-        var parts = new Option<string>("--parts") { Description = "what to measure: scoring (grain calls and memory), ingest (HTTP with the encoder), or both", DefaultValueFactory = _ => "scoring,ingest" };
+        var parts = new Option<string>("--parts") { Description = "what to measure, comma-separated: scoring (grain calls and memory), ingest (HTTP with the encoder), alerts (the plant-wide alert list, index against every history)", DefaultValueFactory = _ => "scoring,ingest" };
         var rate = new Option<double?>("--rate") { Description = "open loop: clips/s spread evenly over the machines, latency from each clip's scheduled send time (scoring part; steady state after a warm-up)" };
         var storage = new Option<string>("--storage") { Description = "with --rate: grain state in sqlite (embedded) or redis (a redis-server started for the run)", DefaultValueFactory = _ => "sqlite" };
         var warmupClips = new Option<int>("--warmup-clips") { Description = "with --rate: clips each machine processes before measuring (past its start)", DefaultValueFactory = _ => 20 };
@@ -127,8 +127,10 @@ public static class BenchCommand
             var partNames = parse.GetValue(parts)!.Split(',', StringSplitOptions.TrimEntries);
             // Silo processes measure scoring only; the default parts then mean just that.
             if (parse.GetValue(silos) is not null && parse.GetResult(parts) is null or { Implicit: true }) partNames = ["scoring"];
-            if (partNames.Length == 0 || partNames.Any(p => p is not ("scoring" or "ingest")))
-                throw new UsageException($"--parts: '{parse.GetValue(parts)}' must name scoring, ingest or both, comma-separated");
+            if (partNames.Length == 0 || partNames.Any(p => p is not ("scoring" or "ingest" or "alerts")))
+                throw new UsageException($"--parts: '{parse.GetValue(parts)}' must name scoring, ingest or alerts, comma-separated");
+            if (partNames.Contains("alerts") && (parse.GetValue(rate) is not null || parse.GetValue(silos) is not null))
+                throw new UsageException("--parts alerts runs on its own embedded silo: drop --rate and --silos");
             double d = parse.GetValue(duration);
             if (!(d > 0 && d <= 600)) throw new UsageException("--duration must be in (0, 600]");
             double clip = parse.GetValue(seconds);
@@ -176,7 +178,7 @@ public static class BenchCommand
             await ClusterBenchmark.RunAsync(parse.InvocationConfiguration.Output, new ClusterBenchmark.Settings
             {
                 Machines = counts, Callers = parse.GetValue(callers), Duration = d, Width = parse.GetValue(width), ClipSeconds = clip,
-                Devices = parse.GetValue(concurrency), Device = parse.GetValue(device)!, Scoring = partNames.Contains("scoring"), Ingest = ingest,
+                Devices = parse.GetValue(concurrency), Device = parse.GetValue(device)!, Scoring = partNames.Contains("scoring"), Ingest = ingest, Alerts = partNames.Contains("alerts"),
                 Strategy = strategyName, Rate = parse.GetValue(rate), Storage = storageName,
                 WarmupClips = parse.GetValue(warmupClips), WarmupSeconds = parse.GetValue(warmupSeconds),
                 Silos = siloCount, JoinSilo = parse.GetValue(joinSilo), Rebalancer = parse.GetValue(rebalancer),

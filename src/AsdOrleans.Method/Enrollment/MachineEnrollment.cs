@@ -35,6 +35,16 @@ public sealed class MachineEnrollment
     /// <summary>N's first rows come from the source domain (k-means centres, or the clips when there are few), the rest are target clips.</summary>
     public int SourceReferences { get; }
 
+    /// <summary>The row of N that is training clip <paramref name="trainingIndex"/> itself (every target clip; the source
+    /// clips when N keeps them rather than k-means centres), or −1.</summary>
+    public int OwnReference(int trainingIndex)
+    {
+        int sourceSeen = 0, targetSeen = 0;
+        for (int i = 0; i < trainingIndex; i++)
+            if (TrainingIsTarget[i]) targetSeen++; else sourceSeen++;
+        return TrainingIsTarget[trainingIndex] ? SourceReferences + targetSeen : _sourceClipsAreReferences ? sourceSeen : -1;
+    }
+
     public static MachineEnrollment Build(IReadOnlyList<EnrollmentClip> clips, int sourceClusters, ulong seed, string modelVersion = "")
     {
         var referenceSet = ReferenceSetBuilder.Build(clips, sourceClusters, seed);

@@ -100,15 +100,29 @@ public sealed partial class MachineModel
         return model;
     }
 
-    /// <summary>M under a non-paper scoring: each training normal's score against N (no anomalies yet).</summary>
+    /// <summary>
+    /// M under a non-paper scoring: each training normal's score against N without its own row (no anomalies yet). A clip
+    /// scored against itself would score 0, and with every clip in N (the default) M — and so h and φ — would be all
+    /// zeros: every clip an alert. The paper's scoring keeps Eq. 1 against all of N, as the paper's reproduction does.
+    /// </summary>
     private static List<double> EnrollmentScores(MachineConfig config, MachineEnrollment enrollment, List<float> scales)
     {
         var cosines = new float[enrollment.ReferenceSet.Count];
-        var scaleSpan = CollectionsMarshalSpan(scales);
-        var empty = new EmbeddingSet(enrollment.Dimension);
         var scores = new List<double>(enrollment.TrainingNormals.Count);
         for (int i = 0; i < enrollment.TrainingNormals.Count; i++)
-            scores.Add(ScaledScore.Score(enrollment.ReferenceSet, scaleSpan, empty, enrollment.TrainingNormals.Row(i), config.Gamma, cosines));
+        {
+            enrollment.ReferenceSet.Cosines(enrollment.TrainingNormals.Row(i), cosines);
+            int own = enrollment.OwnReference(i);
+            double best = double.PositiveInfinity;
+            for (int j = 0; j < cosines.Length; j++)
+            {
+                if (j == own) continue;
+                double d = 1.0 - cosines[j];
+                if (scales.Count > 0) d /= scales[j];
+                best = Math.Min(best, d);
+            }
+            scores.Add(double.IsPositiveInfinity(best) ? 0 : best);
+        }
         return scores;
     }
 

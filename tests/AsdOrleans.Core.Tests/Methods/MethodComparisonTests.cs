@@ -97,4 +97,19 @@ public class MethodComparisonTests
         // The in-sample distance (a clip against centres fitted on it) is 19 % short of this with 32 centres (ratio 0.81).
         Assert.InRange(scale / landed, 0.9, 1.15);
     }
+
+    [Fact]
+    public void With_every_clip_in_N_the_thresholds_come_from_leave_one_out_scores_so_normals_are_rarely_alerts()
+    {
+        var (train, test) = TestData.Machine(seed: 33, testPerDomainAndLabel: 200);
+        var model = MachineModel.Enroll(new MachineConfig(), train); // the default: every source clip is a row of N
+        Assert.Equal(train.Count, model.ReferenceSet.Count);
+        Assert.True(model.DecisionThreshold > 0 && model.LabellingThreshold > 0);
+        Assert.All(model.NormalScores, m => Assert.True(m > 0)); // a clip scored against itself would give 0
+        double Flagged(bool target) => test.Where(r => !r.IsAnomaly && r.IsTarget == target)
+            .Average(r => model.Score(r.Embedding) > model.DecisionThreshold ? 1.0 : 0.0);
+        // φ is M's 0.9 quantile (Gamma fit): about one source normal in ten; target normals, with 10 references, more often.
+        Assert.InRange(Flagged(false), 0.01, 0.25);
+        Assert.InRange(Flagged(true), 0.01, 0.6);
+    }
 }
