@@ -45,6 +45,22 @@ public sealed class BenchClusterTests
         Assert.Matches(@"ratio batching / batch 1: \d+\.\d\dx", output);
     }
 
+    [Fact]
+    public async Task The_alert_list_from_the_index_is_the_list_from_every_history()
+    {
+        var (code, output, error) = await Run("bench", "cluster", "--parts", "alerts", "--machines", "50,150");
+        Assert.True(code == 0, $"exit code {code}, stderr: {error}\n{output}");
+        // machines, alerts, index ms, histories ms, ratio, same list
+        var rows = Regex.Matches(output, @"^\s*(\d+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+(yes|no)\s*$", RegexOptions.Multiline);
+        Assert.Equal(["50", "150"], rows.Select(m => m.Groups[1].Value));
+        foreach (Match row in rows)
+        {
+            Assert.Equal("yes", row.Groups[6].Value);
+            // Fewer than 90 % of each machine's 20 clips are alerts once its thresholds are fitted (all 20 were while φ was 0).
+            Assert.InRange(Number(row.Groups[2].Value), 1, 0.9 * 20 * Number(row.Groups[1].Value));
+        }
+    }
+
     [Theory]
     [InlineData("--machines", "100,abc", "error: --machines: 'abc' is not a whole number")]
     [InlineData("--machines", "0", "error: --machines: '0' is not a whole number")]
@@ -53,7 +69,7 @@ public sealed class BenchClusterTests
     [InlineData("--seconds", "0.01", "error: --seconds must be in [0.1, 60]")]
     [InlineData("--concurrency", "0", "error: --concurrency must be in [1, 1000]")]
     [InlineData("--strategy", "hybrid,random", "error: --strategy: ")]
-    [InlineData("--parts", "scoring,gpu", "error: --parts: 'scoring,gpu' must name scoring, ingest or both")]
+    [InlineData("--parts", "scoring,gpu", "error: --parts: 'scoring,gpu' must name scoring, ingest or alerts")]
     public async Task BenchClusterRejectsBadOptionsBeforeStartingAnything(string option, string value, string message)
     {
         var (code, output, error) = await Run("bench", "cluster", option, value);
