@@ -34,7 +34,7 @@ public sealed record EncoderServiceOptions
 /// </summary>
 public sealed class EncoderService(EncoderServiceOptions options) : IAsyncDisposable
 {
-    private readonly SpectralStatisticsEmbedder? _baseline = options.Embedder switch
+    private readonly SpectralStatisticsEmbedder? _trainingFree = options.Embedder switch
     {
         EncoderServiceOptions.ModelEmbedder => null,
         EncoderServiceOptions.BaselineEmbedder => new SpectralStatisticsEmbedder(),
@@ -54,9 +54,9 @@ public sealed class EncoderService(EncoderServiceOptions options) : IAsyncDispos
 
     public EncoderServiceOptions Options => options;
     /// <summary>The trained model's version id, or the baseline's settings id.</summary>
-    public string ModelVersion => _baseline?.Id ?? _engine.Value.Model.VersionId;
+    public string ModelVersion => _trainingFree?.Id ?? _engine.Value.Model.VersionId;
     /// <summary>Whether machines standardise these embeddings on their enrollment clips (the baseline's raw statistics).</summary>
-    public bool Standardize => _baseline is not null && options.Embedder == EncoderServiceOptions.BaselineEmbedder;
+    public bool Standardize => options.Embedder == EncoderServiceOptions.BaselineEmbedder;
     /// <summary>Whether machines whiten these embeddings on their enrollment clips (the spectral embedder's raw statistics).</summary>
     public bool Whiten => options.Embedder == EncoderServiceOptions.SpectralEmbedder;
     public InferencePrecision Precision => _engine.Value.Model.Precision;
@@ -65,7 +65,7 @@ public sealed class EncoderService(EncoderServiceOptions options) : IAsyncDispos
     public BatcherStatistics Statistics => _engine.IsValueCreated ? _engine.Value.Batcher.Statistics : default;
 
     public Task<float[]> EmbedAsync(float[] samples, CancellationToken cancellation = default)
-        => _baseline is { } baseline ? Task.Run(() => baseline.Embed(samples), cancellation) : _engine.Value.Batcher.EmbedAsync(samples, cancellation);
+        => _trainingFree is { } statistics ? Task.Run(() => statistics.Embed(samples), cancellation) : _engine.Value.Batcher.EmbedAsync(samples, cancellation);
 
     public async ValueTask DisposeAsync()
     {

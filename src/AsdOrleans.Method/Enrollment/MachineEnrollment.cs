@@ -19,9 +19,14 @@ public sealed class MachineEnrollment
         TrainingIsTarget = trainingIsTarget;
         SourceReferences = sourceReferences;
         _sourceClipsAreReferences = sourceClipsAreReferences;
+        _ownReference = new int[trainingIsTarget.Length];
+        int sourceSeen = 0, targetSeen = 0;
+        for (int i = 0; i < trainingIsTarget.Length; i++)
+            _ownReference[i] = trainingIsTarget[i] ? sourceReferences + targetSeen++ : sourceClipsAreReferences ? sourceSeen++ : -1;
     }
 
     private readonly bool _sourceClipsAreReferences;
+    private readonly int[] _ownReference;
     private readonly Dictionary<ScoringKind, float[]> _scales = [];
 
     public EmbeddingSet ReferenceSet { get; }
@@ -37,13 +42,7 @@ public sealed class MachineEnrollment
 
     /// <summary>The row of N that is training clip <paramref name="trainingIndex"/> itself (every target clip; the source
     /// clips when N keeps them rather than k-means centres), or −1.</summary>
-    public int OwnReference(int trainingIndex)
-    {
-        int sourceSeen = 0, targetSeen = 0;
-        for (int i = 0; i < trainingIndex; i++)
-            if (TrainingIsTarget[i]) targetSeen++; else sourceSeen++;
-        return TrainingIsTarget[trainingIndex] ? SourceReferences + targetSeen : _sourceClipsAreReferences ? sourceSeen : -1;
-    }
+    public int OwnReference(int trainingIndex) => _ownReference[trainingIndex];
 
     public static MachineEnrollment Build(IReadOnlyList<EnrollmentClip> clips, int sourceClusters, ulong seed, string modelVersion = "")
     {
@@ -88,19 +87,12 @@ public sealed class MachineEnrollment
         var counts = new int[rows];
         double[] domainSum = new double[2];
         int[] domainCount = new int[2];
-        int sourceSeen = 0, targetSeen = 0;
         for (int i = 0; i < TrainingNormals.Count; i++)
         {
             bool target = TrainingIsTarget[i];
-            int own = target ? SourceReferences + targetSeen++ : (_sourceClipsAreReferences ? sourceSeen : -1);
-            if (!target) sourceSeen++;
-            ReferenceSet.Cosines(TrainingNormals.Row(i), cosines);
-            int nearest = -1;
-            float best = float.NegativeInfinity;
-            for (int j = 0; j < rows; j++)
-                if (j != own && cosines[j] > best) { best = cosines[j]; nearest = j; }
+            var (unscaled, nearest) = ScaledScore.Distance(ReferenceSet, [], TrainingNormals.Row(i), cosines, excluded: _ownReference[i]);
             if (nearest < 0) continue; // a single reference: nothing to compare with
-            double distance = Math.Max(0, 1.0 - best);
+            double distance = Math.Max(0, unscaled);
             sums[nearest] += distance;
             counts[nearest]++;
             domainSum[target ? 1 : 0] += distance;
@@ -136,7 +128,6 @@ public sealed class MachineEnrollment
         int d = Dimension;
         var source = Enumerable.Range(0, TrainingNormals.Count).Where(i => !TrainingIsTarget[i]).ToList();
         if (source.Count < 4) return (0, 0);
-        var cosines = new float[ReferenceSet.Count];
         double sum = 0;
         int count = 0;
         for (int fold = 0; fold < 2; fold++)
@@ -157,10 +148,7 @@ public sealed class MachineEnrollment
             for (int j = SourceReferences; j < ReferenceSet.Count; j++) rows.AddNormalized(ReferenceSet.Row(j));
             foreach (int i in held)
             {
-                rows.Cosines(TrainingNormals.Row(i), cosines.AsSpan(0, rows.Count));
-                float best = float.NegativeInfinity;
-                for (int j = 0; j < rows.Count; j++) best = Math.Max(best, cosines[j]);
-                sum += Math.Max(0, 1.0 - best);
+                sum += Math.Max(0, 1.0 - rows.MaxCosine(TrainingNormals.Row(i)));
                 count++;
             }
         }

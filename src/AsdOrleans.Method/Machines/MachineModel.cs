@@ -111,17 +111,9 @@ public sealed partial class MachineModel
         var scores = new List<double>(enrollment.TrainingNormals.Count);
         for (int i = 0; i < enrollment.TrainingNormals.Count; i++)
         {
-            enrollment.ReferenceSet.Cosines(enrollment.TrainingNormals.Row(i), cosines);
-            int own = enrollment.OwnReference(i);
-            double best = double.PositiveInfinity;
-            for (int j = 0; j < cosines.Length; j++)
-            {
-                if (j == own) continue;
-                double d = 1.0 - cosines[j];
-                if (scales.Count > 0) d /= scales[j];
-                best = Math.Min(best, d);
-            }
-            scores.Add(double.IsPositiveInfinity(best) ? 0 : best);
+            var (distance, _) = ScaledScore.Distance(enrollment.ReferenceSet, CollectionsMarshalSpan(scales), enrollment.TrainingNormals.Row(i),
+                cosines, excluded: enrollment.OwnReference(i));
+            scores.Add(double.IsPositiveInfinity(distance) ? 0 : distance); // a single reference: nothing else to compare with
         }
         return scores;
     }

@@ -21,17 +21,21 @@ public static class ScaledScore
         return distance + gamma * margin / scale;
     }
 
-    /// <summary>D(x) and the index of the reference that gives it; <paramref name="cosines"/> gets every cos(x, e_j).</summary>
+    /// <summary>
+    /// D(x) and the index of the reference that gives it; <paramref name="cosines"/> gets every cos(x, e_j). Row
+    /// <paramref name="excluded"/> (an enrollment clip's own row) is left out; with no other row D is +∞ and the index −1.
+    /// </summary>
     public static (double Distance, int Nearest) Distance(EmbeddingSet referenceSet, ReadOnlySpan<float> scales,
-        ReadOnlySpan<float> normalizedEmbedding, Span<float> cosines)
+        ReadOnlySpan<float> normalizedEmbedding, Span<float> cosines, int excluded = -1)
     {
         if (referenceSet.Count == 0)
             throw new InvalidOperationException("the reference set N is empty: enroll the machine first");
         referenceSet.Cosines(normalizedEmbedding, cosines);
         double best = double.PositiveInfinity;
-        int nearest = 0;
+        int nearest = excluded == 0 ? -1 : 0;
         for (int j = 0; j < referenceSet.Count; j++)
         {
+            if (j == excluded) continue;
             double d = 1.0 - cosines[j];
             if (!scales.IsEmpty) d /= scales[j];
             if (d < best) { best = d; nearest = j; }
