@@ -61,6 +61,14 @@ public sealed class MachineGrain(
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        if (state.State.Model is null && state.RecordExists)
+        {
+            // A migrated activation (Orleans' activation rebalancer) is handed the state as the old one held it in
+            // memory, without the base model bytes (ForgetBaseBytes): start from what storage holds instead, which the
+            // old activation flushed when it deactivated. (A configured machine that never enrolled reads twice.)
+            await state.ReadStateAsync(cancellationToken);
+            await journal.ReadStateAsync(cancellationToken);
+        }
         state.State.MoveLegacyMemories(); // before the journal, whose verdicts are newer
         if (state.State.Model is { } bytes)
         {

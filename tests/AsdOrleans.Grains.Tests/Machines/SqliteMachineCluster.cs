@@ -4,14 +4,14 @@ using Orleans.TestingHost;
 
 namespace AsdOrleans.Grains.Tests.Machines;
 
-/// <summary>A one-silo in-process cluster whose machine grains keep their state in the SQLite file <c>databasePath</c>.</summary>
+/// <summary>An in-process cluster (one silo unless told) whose machine grains keep their state in the SQLite file <c>databasePath</c>.</summary>
 internal static class SqliteMachineCluster
 {
     /// <param name="storage">Further storage options (the database path is set).</param>
     /// <param name="silo">Further silo configuration, applied before the silo roles.</param>
-    public static async Task<InProcessTestCluster> StartAsync(string databasePath, Action<SqliteGrainStorageOptions>? storage = null, Action<ISiloBuilder>? silo = null)
+    public static async Task<InProcessTestCluster> StartAsync(string databasePath, Action<SqliteGrainStorageOptions>? storage = null, Action<ISiloBuilder>? silo = null, short silos = 1)
     {
-        var builder = new InProcessTestClusterBuilder(1);
+        var builder = new InProcessTestClusterBuilder(silos);
         builder.ConfigureSilo((_, siloBuilder) =>
         {
             siloBuilder.AddSqliteGrainStorage(MachineGrain.StorageName, o =>
