@@ -22,7 +22,7 @@ namespace AsdOrleans.Grains;
 public sealed class MachineGrain(
     [PersistentState("machine", MachineGrain.StorageName)] IPersistentState<MachineGrainState> state,
     [PersistentState("journal", MachineGrain.StorageName)] IPersistentState<MachineJournal> journal,
-    ILogger<MachineGrain> logger) : Grain, IMachineGrain, IRemindable
+    ILogger<MachineGrain> logger) : Grain, IMachineGrain, IRemindable, IGrainMigrationParticipant
 {
     public const string StorageName = "machines";
     public static readonly TimeSpan FlushInterval = TimeSpan.FromSeconds(5);
@@ -61,11 +61,17 @@ public sealed class MachineGrain(
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        if (state.State.Model is null && state.RecordExists)
+        if (_handedOver is { } handedOver)
         {
-            // A migrated activation (Orleans' activation rebalancer) is handed the state as the old one held it in
-            // memory, without the base model bytes (ForgetBaseBytes): start from what storage holds instead, which the
-            // old activation flushed when it deactivated. (A configured machine that never enrolled reads twice.)
+            _model = MachineModel.Deserialize(handedOver.Model);
+            _baseDigest = ChunkDigest.FromBytes(handedOver.BaseDigest);
+            _handedOver = null;
+        }
+        else if (state.State.Model is null && state.RecordExists)
+        {
+            // Migrated without the model handed over (the old activation had unwritten changes, or a failed write): the
+            // state as the old activation held it in memory has no base model bytes (ForgetBaseBytes), so start from
+            // what storage holds. (A configured machine that never enrolled reads twice.)
             await state.ReadStateAsync(cancellationToken);
             await journal.ReadStateAsync(cancellationToken);
         }
@@ -84,6 +90,31 @@ public sealed class MachineGrain(
         if (state.State.Pending.Count > 0)
             await SyncPendingListing(); // repairs a listing lost between our write and the registry's
         if (_model is not null) AsdMetrics.Update(MachineId, state.State.Pending.Count, _model.RealisedBudget); // this silo's gauges
+    }
+
+    private const string HandedOverModel = "asd.machine.model", HandedOverBaseDigest = "asd.machine.base-digest";
+    /// <summary>What a migration handed this activation: the model's bytes and the digests of the stored base's.</summary>
+    private (byte[] Model, byte[] BaseDigest)? _handedOver;
+
+    /// <summary>
+    /// Migration (Orleans' activation rebalancer) hands the persistent states over as held in memory, which lack the
+    /// base model bytes; the model itself and the base's digests go with them, so the new activation needs no storage
+    /// read and its journal patches stay relative to the stored base. Only when memory equals storage: OnDeactivateAsync
+    /// has flushed by now, and after a failed write nothing is handed over, so the new activation reloads.
+    /// </summary>
+    void IGrainMigrationParticipant.OnDehydrate(IDehydrationContext context)
+    {
+        if (_model is null || _baseDigest is null || _dirty || _discarded)
+            return;
+        context.TryAddValue(HandedOverModel, _model.Serialize());
+        context.TryAddValue(HandedOverBaseDigest, _baseDigest.ToBytes());
+    }
+
+    void IGrainMigrationParticipant.OnRehydrate(IRehydrationContext context)
+    {
+        if (context.TryGetValue<byte[]>(HandedOverModel, out var model) && model is not null
+            && context.TryGetValue<byte[]>(HandedOverBaseDigest, out var digest) && digest is not null)
+            _handedOver = (model, digest);
     }
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)

@@ -189,6 +189,9 @@ public sealed class MachineJournalTests : IAsyncLifetime
             // Digests of the base's chunks instead of its bytes; whole changed chunks go in the patch, and only those.
             var chunked = ChunkDigest.Of(before).Diff(after);
             Assert.Equal(after, BytePatches.Apply(before, chunked));
+            // A digest handed to a migrated activation diffs as the original does.
+            var handedOver = ChunkDigest.FromBytes(ChunkDigest.Of(before).ToBytes());
+            Assert.Equal(chunked.Select(p => (p.Offset, Convert.ToHexString(p.Bytes))), handedOver.Diff(after).Select(p => (p.Offset, Convert.ToHexString(p.Bytes))));
             Assert.True(chunked.Sum(p => p.Bytes.Length) <= after.Length);
             foreach (var p in chunked)
                 for (int at = p.Offset; at < p.Offset + p.Bytes.Length; at += ChunkDigest.ChunkSize)
@@ -200,6 +203,9 @@ public sealed class MachineJournalTests : IAsyncLifetime
             if (before.AsSpan().SequenceEqual(after)) Assert.Empty(chunked);
         }
         Assert.Throws<ArgumentException>(() => ChunkDigest.Of(new byte[3]).Diff(new byte[4]));
+        var digest = ChunkDigest.Of(new byte[300]).ToBytes();
+        Assert.Throws<InvalidDataException>(() => ChunkDigest.FromBytes(digest.AsSpan(0, digest.Length - 1)));
+        Assert.Throws<InvalidDataException>(() => ChunkDigest.FromBytes(new byte[2]));
         Assert.Throws<InvalidDataException>(() => BytePatches.Apply(new byte[3], [new BytePatch(2, new byte[2])]));
     }
 }
