@@ -42,9 +42,12 @@ public sealed class SiloOptions
     /// <summary>
     /// Orleans' activation rebalancer (experimental in Orleans 10, ORLEANSEXP002): migrates activations between silos so
     /// that counts and memory even out, e.g. after a silo joins. Off by default; tuned under Asd:Rebalancer
-    /// (ActivationRebalancerOptions: RebalancerDueTime, SessionCyclePeriod …). docs/decisions.md, issue 13.
+    /// (ActivationRebalancerOptions: RebalancerDueTime, SessionCyclePeriod, ActivationMigrationCountLimit, by default
+    /// <see cref="DefaultMigrationsPerRebalancerCycle"/> here …). docs/decisions.md, issue 13.
     /// </summary>
     public bool ActivationRebalancer { get; set; }
+    /// <summary>Machines the rebalancer may move per cycle unless Asd:Rebalancer:ActivationMigrationCountLimit says otherwise.</summary>
+    public const int DefaultMigrationsPerRebalancerCycle = 300;
     /// <summary>
     /// Minutes without a call after which a machine grain (and its score-history grain) is deactivated (its state is on storage; the next clip
     /// reactivates it). Resident memory is then bounded by the machines active in that window, not by every enrolled
