@@ -26,7 +26,7 @@ public sealed class MigrationProbe(IGrainContext context) : IMigrationProbe
 /// <summary>
 /// A machine that migrates to another silo (Orleans' activation rebalancer, `Asd:ActivationRebalancer`) continues
 /// exactly where it was: migration hands over the in-memory state, in which a machine keeps no base model bytes, so
-/// the new activation must reload what storage holds.
+/// the machine hands its model and the stored base's digests over with it (failed before: "not enrolled").
 /// </summary>
 public sealed class MachineMigrationTests : IAsyncLifetime
 {
