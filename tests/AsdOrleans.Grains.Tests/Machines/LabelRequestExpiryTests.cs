@@ -184,16 +184,6 @@ public sealed class LabelRequestExpiryTests : IDisposable
         return (long)command.ExecuteScalar()!;
     }
 
-    private static async Task Eventually(Func<bool> condition, string what, int seconds = 30)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting until {what}");
-            await Task.Delay(100);
-        }
-    }
-
     [Fact]
     public async Task A_pending_request_expires_through_its_reminder_after_a_silo_restart_without_any_call()
     {
@@ -226,8 +216,8 @@ public sealed class LabelRequestExpiryTests : IDisposable
         var second = await StartSilo(ttl, audio);
         try
         {
-            await Eventually(() => !File.Exists(audio.PathOf(machine, asked)), "the reminder removed the expired clip's audio");
-            await Eventually(() => ReminderRows(machine) == 0, "the machine dropped its reminder with nothing pending");
+            await Waiting.Until(() => !File.Exists(audio.PathOf(machine, asked)), "the reminder removed the expired clip's audio");
+            await Waiting.Until(() => ReminderRows(machine) == 0, "the machine dropped its reminder with nothing pending");
 
             var grain = second.Client.GetGrain<IMachineGrain>(machine);
             Assert.Empty(await grain.GetPendingLabelRequests(10));
@@ -307,7 +297,7 @@ public sealed class LabelRequestExpiryTests : IDisposable
             Assert.Equal(1, status.NormalLabels);
             Assert.True((await grain.SubmitLabel("c-0", ClipLabelValue.Normal)).AlreadyApplied); // answered before: still idempotent
             await Assert.ThrowsAsync<LabelRequestExpiredException>(() => grain.SubmitLabel("c-1", ClipLabelValue.Normal));
-            await Eventually(() => ReminderRows(machine) == 0, "the machine dropped its reminder with nothing pending");
+            await Waiting.Until(() => ReminderRows(machine) == 0, "the machine dropped its reminder with nothing pending");
         }
         finally
         {

@@ -1,38 +1,25 @@
 using AsdOrleans.Abstractions;
 using AsdOrleans.Evaluation.Experiments;
-using AsdOrleans.Grains.Tests.Storage;
 using AsdOrleans.Method.Machines;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
-using Orleans.TestingHost;
 using CoreEnrollmentClip = AsdOrleans.Method.Enrollment.EnrollmentClip;
 
 namespace AsdOrleans.Grains.Tests.Machines;
 
 /// <summary>Issue 13: a clip writes the machine's journal (what changed), not its whole state; a reload replays it.
 /// Registrations that arrive together share the registry's writes.</summary>
-public sealed class MachineJournalTests : IAsyncLifetime
+public sealed class MachineJournalTests : SqliteMachineClusterTest
 {
     private const string Model = "enc-journal1";
     private static readonly EmbeddingTable Plant = SyntheticEmbeddings.Generate(new SyntheticEmbeddingSettings { Machines = 1, Seed = 11, SourceTrain = 120 });
     private static readonly List<EmbeddingRecord> Train = Plant.Records.Where(r => !r.IsTest).ToList();
     private static readonly List<EmbeddingRecord> Test = Plant.Records.Where(r => r.IsTest).ToList();
-    private readonly TempFolder _folder = new();
-    private InProcessTestCluster _cluster = null!;
-
-    public async ValueTask InitializeAsync() => _cluster = await SqliteMachineCluster.StartAsync(_folder.File("grains.db"));
-
-    public async ValueTask DisposeAsync()
-    {
-        await _cluster.StopAllSilosAsync();
-        await _cluster.DisposeAsync();
-        _folder.Dispose();
-    }
 
     /// <summary>(writes so far, payload bytes) of one state row of the machine.</summary>
     private (long Version, long Bytes) Row(string stateName, string machineId)
     {
-        using var connection = new SqliteConnection($"Data Source={_folder.File("grains.db")};Pooling=False");
+        using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
         connection.Open();
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT version, length(payload) FROM grain_state WHERE state_name = $state AND grain_id LIKE $grain";
@@ -45,7 +32,7 @@ public sealed class MachineJournalTests : IAsyncLifetime
     /// <summary>Writes and rows of <paramref name="stateName"/> over every registry shard.</summary>
     private (long Writes, int Rows) ShardRows(string stateName)
     {
-        using var connection = new SqliteConnection($"Data Source={_folder.File("grains.db")};Pooling=False");
+        using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
         connection.Open();
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT coalesce(sum(version), 0), count(*) FROM grain_state WHERE state_name = $state AND grain_id LIKE '%registryshard%'";
@@ -59,14 +46,14 @@ public sealed class MachineJournalTests : IAsyncLifetime
     private static List<string> OneShardIds(string prefix, int count)
         => Enumerable.Range(0, 100 * count).Select(i => $"{prefix}{i:00000}").Where(id => MachineRegistryShards.Of(id) == 0).Take(count).ToList();
 
-    private async Task Deactivate() => await _cluster.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+    private async Task Deactivate() => await Cluster.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
 
     [Fact]
     public async Task Clips_write_the_journal_not_the_state_and_a_reload_continues_exactly()
     {
         const string id = "journal.m1";
         var settings = new MachineSettings { Strategy = "hybrid", Budget = 0.1, Seed = 5 };
-        var grain = _cluster.Client.GetGrain<IMachineGrain>(id);
+        var grain = Cluster.Client.GetGrain<IMachineGrain>(id);
         await grain.Configure(settings);
         await grain.Enroll(new EnrollmentRequest(Train.Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model));
         var core = MachineModel.Enroll(settings.ToConfig(id), Train.Select(r => new CoreEnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model);
@@ -115,7 +102,7 @@ public sealed class MachineJournalTests : IAsyncLifetime
     [Fact]
     public async Task Registrations_arriving_together_share_the_registry_writes_and_all_are_durable()
     {
-        var registry = _cluster.Client.GetGrain<IMachineRegistryGrain>(0);
+        var registry = Cluster.Client.GetGrain<IMachineRegistryGrain>(0);
         var ids = OneShardIds("reg.m", 300);
         await Task.WhenAll(ids.Select(id => registry.Register(id)));
         await Task.WhenAll(ids.Take(50).Select(id => registry.Register(id))); // already listed: no write
@@ -134,7 +121,7 @@ public sealed class MachineJournalTests : IAsyncLifetime
     [Fact]
     public async Task Pending_flags_arriving_together_share_the_registry_writes_and_repeats_write_nothing()
     {
-        var registry = _cluster.Client.GetGrain<IMachineRegistryGrain>(0);
+        var registry = Cluster.Client.GetGrain<IMachineRegistryGrain>(0);
         var ids = OneShardIds("flag.m", 300);
         await Task.WhenAll(ids.Select(id => registry.SetPending(id, true)));
         var (writes, shards) = ShardRows("pending-machines");
@@ -149,11 +136,11 @@ public sealed class MachineJournalTests : IAsyncLifetime
     [Fact]
     public async Task A_registry_written_before_the_shards_moves_into_them_once()
     {
-        var front = _cluster.Client.GetGrain<IMachineRegistryGrain>(0);
+        var front = Cluster.Client.GetGrain<IMachineRegistryGrain>(0);
         var ids = Enumerable.Range(0, 40).Select(i => $"old.m{i:00}").ToList();
         // The previous build's records: every id under the front's own key.
-        var storage = _cluster.Silos[0].ServiceProvider.GetRequiredKeyedService<Orleans.Storage.IGrainStorage>(MachineGrain.StorageName);
-        await _cluster.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+        var storage = Cluster.Silos[0].ServiceProvider.GetRequiredKeyedService<Orleans.Storage.IGrainStorage>(MachineGrain.StorageName);
+        await Cluster.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
         await storage.WriteStateAsync("registry", front.GetGrainId(), new GrainState<MachineRegistryState>(new MachineRegistryState { Machines = new(ids, StringComparer.Ordinal) }));
         await storage.WriteStateAsync("pending-machines", front.GetGrainId(), new GrainState<MachineRegistryState>(new MachineRegistryState { Machines = new(ids.Take(3), StringComparer.Ordinal) }));
 
@@ -161,7 +148,7 @@ public sealed class MachineJournalTests : IAsyncLifetime
         Assert.InRange(ShardRows("registry").Rows, 10, MachineRegistryShards.Count); // 40 ids spread over the shards
         foreach (var id in ids.Take(5))
         {
-            var shardIds = await MachineRegistryShards.For(_cluster.Client, id).List();
+            var shardIds = await MachineRegistryShards.For(Cluster.Client, id).List();
             Assert.Contains(id, shardIds);
             Assert.All(shardIds, other => Assert.Equal(MachineRegistryShards.Of(id), MachineRegistryShards.Of(other)));
         }

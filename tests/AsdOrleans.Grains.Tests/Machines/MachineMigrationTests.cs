@@ -1,9 +1,7 @@
 using AsdOrleans.Abstractions;
 using AsdOrleans.Evaluation.Experiments;
-using AsdOrleans.Grains.Tests.Storage;
 using AsdOrleans.Method.Machines;
 using Orleans.Runtime.Placement;
-using Orleans.TestingHost;
 using CoreEnrollmentClip = AsdOrleans.Method.Enrollment.EnrollmentClip;
 
 namespace AsdOrleans.Grains.Tests.Machines;
@@ -28,43 +26,28 @@ public sealed class MigrationProbe(IGrainContext context) : IMigrationProbe
 /// exactly where it was: migration hands over the in-memory state, in which a machine keeps no base model bytes, so
 /// the machine hands its model and the stored base's digests over with it (failed before: "not enrolled").
 /// </summary>
-public sealed class MachineMigrationTests : IAsyncLifetime
+public sealed class MachineMigrationTests() : SqliteMachineClusterTest(silo: s => s.AddGrainExtension<IMigrationProbe, MigrationProbe>(), silos: 2)
 {
     private const string Model = "enc-migrate1";
     private static readonly EmbeddingTable Plant = SyntheticEmbeddings.Generate(new SyntheticEmbeddingSettings { Machines = 1, Seed = 23, SourceTrain = 60 });
     private static readonly List<EmbeddingRecord> Train = Plant.Records.Where(r => !r.IsTest).ToList();
     private static readonly List<EmbeddingRecord> Test = Plant.Records.Where(r => r.IsTest).ToList();
-    private readonly TempFolder _folder = new();
-    private InProcessTestCluster _cluster = null!;
-
-    public async ValueTask InitializeAsync()
-        => _cluster = await SqliteMachineCluster.StartAsync(_folder.File("grains.db"),
-            silo: s => s.AddGrainExtension<IMigrationProbe, MigrationProbe>(), silos: 2);
-
-    public async ValueTask DisposeAsync()
-    {
-        await _cluster.StopAllSilosAsync();
-        await _cluster.DisposeAsync();
-        _folder.Dispose();
-    }
 
     private async Task<SiloAddress> Where(IMachineGrain grain)
-        => await _cluster.Client.GetGrain<IManagementGrain>(0).GetActivationAddress(grain)
+        => await Cluster.Client.GetGrain<IManagementGrain>(0).GetActivationAddress(grain)
            ?? throw new InvalidOperationException("the machine is not active");
 
     /// <summary>Migrates the machine to the other silo and waits until it is active there.</summary>
     private async Task MoveToOtherSilo(IMachineGrain grain)
     {
         var from = await Where(grain);
-        var to = _cluster.Silos.Select(s => s.SiloAddress).Single(a => !a.Equals(from));
+        var to = Cluster.Silos.Select(s => s.SiloAddress).Single(a => !a.Equals(from));
         await grain.AsReference<IMigrationProbe>().MigrateTo(to);
-        for (int i = 0; i < 100; i++)
+        await Waiting.Until(async () =>
         {
-            await Task.Delay(50);
             await grain.GetStatus(); // activates it again if it has already left
-            if ((await Where(grain)).Equals(to)) return;
-        }
-        Assert.Fail($"the machine did not move from {from} to {to}");
+            return (await Where(grain)).Equals(to);
+        }, $"the machine moved from {from} to {to}", seconds: 5);
     }
 
     [Theory]
@@ -74,7 +57,7 @@ public sealed class MachineMigrationTests : IAsyncLifetime
     {
         string id = $"migrate.m{(withUnflushedClips ? 1 : 0)}";
         var settings = new MachineSettings { Strategy = "hybrid", Budget = 0.2, Seed = 9 };
-        var grain = _cluster.Client.GetGrain<IMachineGrain>(id);
+        var grain = Cluster.Client.GetGrain<IMachineGrain>(id);
         await grain.Configure(settings);
         await grain.Enroll(new EnrollmentRequest(Train.Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model));
         var core = MachineModel.Enroll(settings.ToConfig(id), Train.Select(r => new CoreEnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model);
@@ -116,7 +99,7 @@ public sealed class MachineMigrationTests : IAsyncLifetime
         await ProcessClips(20);
 
         // And again from a reload of what storage holds.
-        await _cluster.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+        await Cluster.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
         Assert.Equal(core.ClipsSeen, (await grain.GetStatus()).ClipsSeen);
         await ProcessClips(20);
     }

@@ -1,8 +1,6 @@
 using AsdOrleans.Abstractions;
 using AsdOrleans.Evaluation.Experiments;
-using AsdOrleans.Grains.Tests.Storage;
 using Microsoft.Data.Sqlite;
-using Orleans.TestingHost;
 
 namespace AsdOrleans.Grains.Tests.Machines;
 
@@ -11,26 +9,14 @@ namespace AsdOrleans.Grains.Tests.Machines;
 /// write lock, so the grain's write fails (busy) exactly as a storage outage would; the lock is released while
 /// the failed activation is still around.
 /// </summary>
-public sealed class MachinePersistFailureTests : IAsyncLifetime
+public sealed class MachinePersistFailureTests() : SqliteMachineClusterTest(storage: o => o.BusyTimeout = TimeSpan.FromSeconds(1))
 {
     private const string Model = "enc-persist1";
     private static readonly EmbeddingTable Plant = SyntheticEmbeddings.Generate(new SyntheticEmbeddingSettings { Machines = 1, Seed = 9, SourceTrain = 120 });
-    private readonly TempFolder _folder = new();
-    private InProcessTestCluster _cluster = null!;
-
-    public async ValueTask InitializeAsync()
-        => _cluster = await SqliteMachineCluster.StartAsync(_folder.File("grains.db"), o => o.BusyTimeout = TimeSpan.FromSeconds(1));
-
-    public async ValueTask DisposeAsync()
-    {
-        await _cluster.StopAllSilosAsync();
-        await _cluster.DisposeAsync();
-        _folder.Dispose();
-    }
 
     private SqliteConnection HoldWriteLock()
     {
-        var connection = new SqliteConnection($"Data Source={_folder.File("grains.db")};Pooling=False");
+        var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
         connection.Open();
         using var begin = connection.CreateCommand();
         begin.CommandText = "BEGIN EXCLUSIVE";
@@ -41,7 +27,7 @@ public sealed class MachinePersistFailureTests : IAsyncLifetime
     [Fact]
     public async Task D5_a_label_request_whose_write_failed_is_never_persisted_later()
     {
-        var grain = _cluster.Client.GetGrain<IMachineGrain>("persist.m1");
+        var grain = Cluster.Client.GetGrain<IMachineGrain>("persist.m1");
         await grain.Configure(new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 3 });
         await grain.Enroll(new EnrollmentRequest(Plant.Records.Where(r => !r.IsTest).Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model));
         var clip = Plant.Records.First(r => r.IsTest);

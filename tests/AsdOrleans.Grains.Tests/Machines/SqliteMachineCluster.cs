@@ -1,4 +1,5 @@
 using AsdOrleans.Grains.Placement;
+using AsdOrleans.Grains.Tests.Storage;
 using AsdOrleans.Storage.Sqlite;
 using Orleans.TestingHost;
 
@@ -25,5 +26,25 @@ internal static class SqliteMachineCluster
         var cluster = builder.Build();
         await cluster.DeployAsync();
         return cluster;
+    }
+}
+
+/// <summary>A test class with its own <see cref="SqliteMachineCluster"/> in a fresh temporary folder, stopped and removed after its tests.</summary>
+public abstract class SqliteMachineClusterTest(Action<SqliteGrainStorageOptions>? storage = null, Action<ISiloBuilder>? silo = null, short silos = 1) : IAsyncLifetime
+{
+    private readonly TempFolder _folder = new();
+
+    protected InProcessTestCluster Cluster { get; private set; } = null!;
+
+    /// <summary>The grain state database.</summary>
+    protected string DatabasePath => _folder.File("grains.db");
+
+    public async ValueTask InitializeAsync() => Cluster = await SqliteMachineCluster.StartAsync(DatabasePath, storage, silo, silos);
+
+    public async ValueTask DisposeAsync()
+    {
+        await Cluster.StopAllSilosAsync();
+        await Cluster.DisposeAsync();
+        _folder.Dispose();
     }
 }

@@ -1,8 +1,6 @@
 using AsdOrleans.Abstractions;
-using AsdOrleans.Grains.Tests.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Storage;
-using Orleans.TestingHost;
 
 namespace AsdOrleans.Grains.Tests.Machines;
 
@@ -12,33 +10,12 @@ namespace AsdOrleans.Grains.Tests.Machines;
 /// its stale ETag forever: Orleans deactivates an activation whose write threw InconsistentStateException, even from a
 /// timer, so the next call works from what storage holds. This pins that behaviour, which the grains rely on.
 /// </summary>
-public sealed class WriteBehindConflictTests : IAsyncLifetime
+public sealed class WriteBehindConflictTests : SqliteMachineClusterTest
 {
-    private readonly TempFolder _folder = new();
-    private InProcessTestCluster _cluster = null!;
-
-    public async ValueTask InitializeAsync() => _cluster = await SqliteMachineCluster.StartAsync(_folder.File("grains.db"));
-
-    public async ValueTask DisposeAsync()
-    {
-        await _cluster.StopAllSilosAsync();
-        await _cluster.DisposeAsync();
-        _folder.Dispose();
-    }
 
     private static ScorePoint Alert(string clipId) => new(DateTimeOffset.UtcNow, clipId, 1, 0.9, 0.5, true, false);
 
     private static async Task<List<string>> ClipIds(IAlertIndexGrain index) => (await index.Newest(null, 100)).Select(a => a.Point.ClipId).ToList();
-
-    private static async Task Eventually(Func<Task<bool>> condition, string what)
-    {
-        var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > until) Assert.Fail($"not within 30 s: {what}");
-            await Task.Delay(250);
-        }
-    }
 
     private GrainState<AlertIndexState> Stored(IAlertIndexGrain index)
     {
@@ -47,14 +24,14 @@ public sealed class WriteBehindConflictTests : IAsyncLifetime
         return state;
     }
 
-    private IGrainStorage Storage => _cluster.Silos[0].ServiceProvider.GetRequiredKeyedService<IGrainStorage>(MachineGrain.StorageName);
+    private IGrainStorage Storage => Cluster.Silos[0].ServiceProvider.GetRequiredKeyedService<IGrainStorage>(MachineGrain.StorageName);
 
     [Fact]
     public async Task An_alert_index_shard_that_lost_a_write_race_reloads_instead_of_retrying_forever()
     {
-        var index = _cluster.Client.GetGrain<IAlertIndexGrain>(7);
+        var index = Cluster.Client.GetGrain<IAlertIndexGrain>(7);
         await index.Add("m1", Alert("a"));
-        await Eventually(() => Task.FromResult(Stored(index).State!.Alerts.Count == 1), "the first alert written behind");
+        await Waiting.Until(() => Task.FromResult(Stored(index).State!.Alerts.Count == 1), "the first alert written behind");
 
         // Another writer (the duplicate) replaces the record: this activation's ETag is now stale.
         var theirs = Stored(index);
@@ -62,10 +39,10 @@ public sealed class WriteBehindConflictTests : IAsyncLifetime
         await Storage.WriteStateAsync("alerts", index.GetGrainId(), theirs);
 
         await index.Add("m1", Alert("b")); // its flush conflicts
-        await Eventually(async () => (await ClipIds(index)).SequenceEqual(["x"]), "the shard serving what storage holds");
+        await Waiting.Until(async () => (await ClipIds(index)).SequenceEqual(["x"]), "the shard serving what storage holds");
 
         // And it writes again.
         await index.Add("m1", Alert("c"));
-        await Eventually(() => Task.FromResult(Stored(index).State!.Alerts.Select(a => a.Point.ClipId).SequenceEqual(["x", "c"])), "the next alert written behind");
+        await Waiting.Until(() => Task.FromResult(Stored(index).State!.Alerts.Select(a => a.Point.ClipId).SequenceEqual(["x", "c"])), "the next alert written behind");
     }
 }
