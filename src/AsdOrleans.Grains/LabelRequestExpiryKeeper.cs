@@ -22,6 +22,9 @@ internal sealed class LabelRequestExpiryKeeper(
 
     public TimeSpan Ttl => _ttl;
 
+    /// <summary>Whether <see cref="SyncReminder"/> may have something to do now that a request is pending.</summary>
+    public bool ReminderUnconfirmed => _remindersAvailable && _reminderRegistered != true;
+
     /// <summary>Open requests the machine keeps (<see cref="LabelRequestExpiryOptions.MaxPendingLabelRequests"/>).</summary>
     public int MaxPending { get; } = services.GetRequiredService<IOptions<LabelRequestExpiryOptions>>().Value.MaxPendingLabelRequests;
 

@@ -160,6 +160,8 @@ public sealed class MachineGrain(
 
     private void FollowUpRequest()
     {
+        if (_listedAsPending == true && !Expiry.ReminderUnconfirmed)
+            return; // both already hold: the usual case once a machine has open requests
         _followUpDue = true;
         _followUp?.Change(TimeSpan.Zero, Timeout.InfiniteTimeSpan);
     }

@@ -15,6 +15,8 @@ namespace AsdOrleans.Silo.Tests;
 /// A Redis cluster of silo processes (this test executable again, running only <see cref="SiloChildHost"/>) under a
 /// steady load of clips and labels: it grows from 2 to 3 silos and new machine grains land on the new one; then one
 /// silo is killed with SIGKILL, its machines come back on the others, and every acknowledged label is still applied.
+/// With the activation rebalancer on, machines move onto a joining silo by themselves, and killing that silo while it
+/// holds them loses nothing either.
 /// </summary>
 public sealed class ClusterGrowAndCrashTests : IAsyncLifetime
 {
@@ -74,8 +76,59 @@ public sealed class ClusterGrowAndCrashTests : IAsyncLifetime
         await load.WaitForClips(clipsAtDeath + 60, TimeSpan.FromSeconds(120));
         await load.StopAsync(running);
 
-        Assert.True(load.AcknowledgedLabels.Count > labelsBeforeKill, "no label was acknowledged after the kill");
         var survivor = _silos.First(s => s != killed);
+        await AssertEveryMachineAnswersAndNoAcknowledgedLabelIsLost(load, labelsBeforeKill, survivor, victim);
+        TestContext.Current.SendDiagnosticMessage(
+            $"{load.Clips} clips and {load.AcknowledgedLabels.Count} labels acknowledged ({load.AcknowledgedLabels.Count - labelsBeforeKill} after kill -9 of {victim.Address}, " +
+            $"which held {victim.MachineGrains} machines); {load.Retries} calls retried on another silo; new silo held {onC.MachineGrains} of {load.Machines.Count} machines.");
+    }
+
+    /// <summary>Orleans' activation rebalancer with short cycles (its defaults wait a minute and cycle every 15 s).</summary>
+    private static readonly Dictionary<string, string?> Rebalancing = new()
+    {
+        ["Asd:ActivationRebalancer"] = "true",
+        ["Asd:Rebalancer:RebalancerDueTime"] = "00:00:03",
+        ["Asd:Rebalancer:SessionCyclePeriod"] = "00:00:03", // must exceed twice the load publisher's 1-s refresh
+    };
+
+    private const int MovedBeforeKill = 8;
+
+    [Fact]
+    public async Task The_rebalancer_moves_machines_onto_a_joining_silo_and_kill_9_of_it_mid_session_loses_no_acknowledged_label()
+    {
+        var a = await StartSilo("a", Rebalancing);
+        var b = await StartSilo("b", Rebalancing);
+        var load = new Load(this);
+        for (int m = 0; m < 40; m++) await load.AddMachine($"move.m{m:00}", m % 2 == 0 ? a : b);
+        var running = load.RunAsync();
+        await load.WaitForClips(40, TimeSpan.FromSeconds(120));
+
+        // No machine is enrolled from here on: what the new silo holds, the rebalancer moved there (machines handed
+        // over in memory, under clips and labels).
+        var c = await StartSilo("c", Rebalancing);
+        SiloView? onC = null;
+        await WaitFor(async () => (onC = (await Cluster(a)).SingleOrDefault(s => s.Address.Contains($":{c.SiloPort}:", StringComparison.Ordinal)))?.MachineGrains >= MovedBeforeKill,
+            TimeSpan.FromSeconds(120), $"the rebalancer moving {MovedBeforeKill} machines onto the new silo");
+        await load.WaitForClips(load.Clips + 20, TimeSpan.FromSeconds(60)); // the moved machines take clips and labels there
+        var victim = (await Cluster(a)).Single(s => s.Address == onC!.Address);
+        int labelsBeforeKill = load.AcknowledgedLabels.Count;
+        c.Kill();
+        await WaitFor(async () => (await Cluster(a)).Any(s => s.Address == victim.Address && s.Status == "Dead"), TimeSpan.FromSeconds(90), "the killed silo declared dead");
+        await load.WaitForClips(load.Clips + 60, TimeSpan.FromSeconds(120));
+        await load.StopAsync(running);
+
+        await AssertEveryMachineAnswersAndNoAcknowledgedLabelIsLost(load, labelsBeforeKill, a, victim);
+        TestContext.Current.SendDiagnosticMessage(
+            $"{load.Clips} clips and {load.AcknowledgedLabels.Count} labels acknowledged ({load.AcknowledgedLabels.Count - labelsBeforeKill} after kill -9 of the joining silo, " +
+            $"which held {victim.MachineGrains} of {load.Machines.Count} machines, all moved there by the rebalancer); {load.Retries} calls retried on another silo.");
+    }
+
+    /// <summary>After a silo died under load: every machine answers from the survivors, the dead silo holds none, and
+    /// every acknowledged label (some after the kill) is already applied.</summary>
+    private static async Task AssertEveryMachineAnswersAndNoAcknowledgedLabelIsLost(Load load, int labelsBeforeKill, ChildSilo survivor, SiloView victim)
+    {
+        var cancellation = TestContext.Current.CancellationToken;
+        Assert.True(load.AcknowledgedLabels.Count > labelsBeforeKill, "no label was acknowledged after the kill");
         // Every machine answers again, from the surviving silos only.
         foreach (var machine in load.Machines)
             Assert.True((await survivor.Http(OperatorKey).GetAsync($"/api/machines/{machine}", cancellation)).IsSuccessStatusCode, machine);
@@ -98,12 +151,9 @@ public sealed class ClusterGrowAndCrashTests : IAsyncLifetime
             long labels = status.GetProperty("normalLabels").GetInt64() + status.GetProperty("anomalousLabels").GetInt64();
             Assert.True(labels >= group.Count(), $"{group.Key}: {labels} labels applied, {group.Count()} acknowledged");
         }
-        TestContext.Current.SendDiagnosticMessage(
-            $"{load.Clips} clips and {load.AcknowledgedLabels.Count} labels acknowledged ({load.AcknowledgedLabels.Count - labelsBeforeKill} after kill -9 of {victim.Address}, " +
-            $"which held {victim.MachineGrains} machines); {load.Retries} calls retried on another silo; new silo held {onC.MachineGrains} of {load.Machines.Count} machines.");
     }
 
-    private async Task<ChildSilo> StartSilo(string name)
+    private async Task<ChildSilo> StartSilo(string name, IReadOnlyDictionary<string, string?>? extra = null)
     {
         int siloPort = SiloApp.FreeLoopbackPort();
         var settings = new Dictionary<string, string?>
@@ -124,6 +174,7 @@ public sealed class ClusterGrowAndCrashTests : IAsyncLifetime
             ["Asd:Membership:IAmAliveTablePublishTimeout"] = "00:00:05",
             ["Logging:LogLevel:Default"] = "Warning",
         };
+        foreach (var (key, value) in extra ?? new Dictionary<string, string?>()) settings[key] = value;
         var info = ChildTestProcess.StartInfo(typeof(SiloChildHost), nameof(SiloChildHost.Run),
             new Dictionary<string, string> { [SiloChildHost.SettingsVariable] = JsonSerializer.Serialize(settings) });
         var process = Process.Start(info) ?? throw new InvalidOperationException("could not start a silo process");
