@@ -150,10 +150,10 @@ public sealed class MachineGrain(
 
     /// <summary>
     /// A new label request's reminder and registry listing, done on a turn of their own right after the clip's call
-    /// returns: the request itself is written before the verdict goes back, but these two round trips (a reminder and a
-    /// registry shard, each a storage write when they change) doubled the p99 of <see cref="ProcessClip"/> on Redis.
-    /// The timer does not interleave with calls, so it never races a label's own sync. A crash before it runs leaves
-    /// the machine unlisted until its next activation, which lists it (as after a failed registry call).
+    /// returns: the request itself is written before the verdict goes back, and a slow registry shard or reminder
+    /// table no longer holds up the clip. The timer does not interleave with calls, so it never races a label's own
+    /// sync. A crash before it runs leaves the machine unlisted until its next activation, which lists it (as after a
+    /// failed registry call). docs/decisions.md, "a new request's reminder and listing come after the call".
     /// </summary>
     private IGrainTimer? _followUp;
     private bool _followUpDue;
