@@ -17,7 +17,7 @@ public sealed class LabelRequestFollowUpTests() : SqliteMachineClusterTest(silo:
 
     public sealed class SlowListing : IIncomingGrainCallFilter
     {
-        public static readonly TimeSpan Delay = TimeSpan.FromSeconds(3);
+        public static readonly TimeSpan Delay = TimeSpan.FromSeconds(5); // far beyond a clip's call, even with the whole suite running
 
         public async Task Invoke(IIncomingGrainCallContext context)
         {
