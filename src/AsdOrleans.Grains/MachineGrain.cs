@@ -84,7 +84,6 @@ public sealed class MachineGrain(
         if (state.State.Standardizer is { } standardizer)
             _featureTransform = FeatureTransforms.FromBytes(standardizer);
         this.RegisterSteadyTimer(FlushIfDirty, FlushInterval);
-        _followUp = this.RegisterGrainTimer(RunFollowUp, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         await Expiry.ExpireDue();
         await Expiry.SyncReminder();
         Expiry.RemoveOrphanedAudio();
@@ -163,7 +162,10 @@ public sealed class MachineGrain(
         if (_listedAsPending == true && !Expiry.ReminderUnconfirmed)
             return; // both already hold: the usual case once a machine has open requests
         _followUpDue = true;
-        _followUp?.Change(TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+        if (_followUp is null)
+            _followUp = this.RegisterGrainTimer(RunFollowUp, TimeSpan.Zero, Timeout.InfiniteTimeSpan); // only machines that open requests hold one
+        else
+            _followUp.Change(TimeSpan.Zero, Timeout.InfiniteTimeSpan);
     }
 
     private async Task RunFollowUp(CancellationToken cancellation)

@@ -203,7 +203,7 @@ public sealed class LabelRequestExpiryTests : IDisposable
             var verdict = await grain.ProcessClip(new ClipSubmission("c-1", clip.Embedding, Model, audio.PathOf(machine, "c-1")));
             Assert.True(verdict.LabelRequested); // budget 1
             asked = verdict.ClipId;
-            Assert.Equal(1, ReminderRows(machine)); // registered while a request is pending
+            await Waiting.Until(() => ReminderRows(machine) == 1, "the reminder registered, right after the clip's call (MachineGrain.RunFollowUp)");
         }
         finally
         {
@@ -251,7 +251,7 @@ public sealed class LabelRequestExpiryTests : IDisposable
             Directory.CreateDirectory(Path.GetDirectoryName(audio.PathOf(machine, "c-1"))!);
             await File.WriteAllBytesAsync(audio.PathOf(machine, "c-1"), [1, 2, 3]);
             Assert.True((await grain.ProcessClip(new ClipSubmission("c-1", Plant.Records.First(r => r.IsTest).Embedding, Model, audio.PathOf(machine, "c-1")))).LabelRequested);
-            Assert.Equal(1, ReminderRows(machine));
+            await Waiting.Until(() => ReminderRows(machine) == 1, "the reminder registered, right after the clip's call");
 
             await grain.Enroll(enrollment);
             Assert.False(File.Exists(audio.PathOf(machine, "c-1")), "a re-enrollment removes the audio of the requests it drops");

@@ -38,10 +38,13 @@ public sealed class MachineRegistryTests(MachineClusterFixture fixture) : IClass
             for (int i = 0; i < 3; i++)
                 await Machine(id).ProcessClip(new ClipSubmission($"{id}-clip-{i}", test[i].Embedding, Model));
         }
-        var all = await Registry.GetPendingLabelRequests(10_000);
-        var mine = all.Where(r => r.MachineId.StartsWith("fanout.", StringComparison.Ordinal)).ToList();
         int expected = (await Machine("fanout.a").GetPendingLabelRequests(100)).Count + (await Machine("fanout.b").GetPendingLabelRequests(100)).Count;
         Assert.True(expected > 0);
+        // A machine lists itself right after the clip that opened its first request (MachineGrain.RunFollowUp).
+        IReadOnlyList<LabelRequest> all = [];
+        await Waiting.Until(async () => (all = await Registry.GetPendingLabelRequests(10_000)).Count(r => r.MachineId.StartsWith("fanout.", StringComparison.Ordinal)) >= expected,
+            "both machines listed", seconds: 15);
+        var mine = all.Where(r => r.MachineId.StartsWith("fanout.", StringComparison.Ordinal)).ToList();
         Assert.Equal(expected, mine.Count);
         Assert.Equal(all.OrderBy(r => r.RequestedAt).ThenBy(r => r.MachineId, StringComparer.Ordinal), all);
         Assert.Single(await Registry.GetPendingLabelRequests(1));
