@@ -107,7 +107,8 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
             new Actions(driver).SendKeys("a").Perform();
             await Until(driver, () => QueueSize(driver) == expected - 1, "the answered request leaving the queue");
             Assert.Empty(driver.FindElements(By.CssSelector($"#queue-list li.request[data-clip='{clip}']")));
-            await ConsoleApiTests.Eventually(async () => (await silo.Get($"/api/machines/{firstMachine}")).GetProperty("anomalySetSize").GetInt64() == anomalousBefore + 1);
+            await Waiting.Until(async () => (await silo.Get($"/api/machines/{firstMachine}")).GetProperty("anomalySetSize").GetInt64() == anomalousBefore + 1,
+                "the machine holds the anomaly labelled in the browser", seconds: 20);
 
             // The machines page: the machine's counts changed, and its score history is charted.
             driver.Navigate().GoToUrl(new Uri(silo.Http.BaseAddress!, "/ui/#machines"));

@@ -142,8 +142,9 @@ public sealed class ConsoleApiTests(ConsoleFixture silo) : IClassFixture<Console
         Assert.Equal(expected, alerts.EnumerateArray().Select(a => a.GetProperty("clipId").GetString()).ToList());
         Assert.NotEmpty(expected);
         // The plant-wide list is served by the alert index's shards, fed one-way by the histories: the same alerts, once arrived.
-        await Eventually(async () => (await silo.Get("/api/alerts?limit=10000")).EnumerateArray()
-            .Where(a => a.GetProperty("machineId").GetString() == "hist.pump-01").Select(a => a.GetProperty("clipId").GetString()).SequenceEqual(expected));
+        await Waiting.Until(async () => (await silo.Get("/api/alerts?limit=10000")).EnumerateArray()
+            .Where(a => a.GetProperty("machineId").GetString() == "hist.pump-01").Select(a => a.GetProperty("clipId").GetString()).SequenceEqual(expected),
+            "the plant-wide alert list holds the machine's alerts", seconds: 20);
 
         // A queried clip's spectrogram; a label shows in the history.
         var queried = verdicts.First(v => v.GetProperty("labelRequested").GetBoolean()).GetProperty("clipId").GetString()!;
@@ -155,8 +156,9 @@ public sealed class ConsoleApiTests(ConsoleFixture silo) : IClassFixture<Console
         Assert.Equal(256, System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(20)));
         var label = await silo.Send(HttpMethod.Post, $"/api/machines/hist.pump-01/clips/{queried}/label", ConsoleFixture.LabellerKey, JsonContent.Create(new { label = "anomalous" }));
         Assert.True(label.IsSuccessStatusCode);
-        await Eventually(async () => (await silo.Get("/api/machines/hist.pump-01/scores")).EnumerateArray()
-            .Single(p => p.GetProperty("clipId").GetString() == queried).GetProperty("label").ValueKind != JsonValueKind.Null);
+        await Waiting.Until(async () => (await silo.Get("/api/machines/hist.pump-01/scores")).EnumerateArray()
+            .Single(p => p.GetProperty("clipId").GetString() == queried).GetProperty("label").ValueKind != JsonValueKind.Null,
+            "the score history shows the label", seconds: 20);
     }
 
     [Fact]
@@ -206,11 +208,11 @@ public sealed class ConsoleApiTests(ConsoleFixture silo) : IClassFixture<Console
         await silo.Enroll("metrics.valve-03", new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 3 });
         await silo.Push("metrics.valve-03", "m-1", 5);
         string text = "";
-        await Eventually(async () =>
+        await Waiting.Until(async () =>
         {
             text = await silo.Http.GetStringAsync("/metrics");
             return text.Contains("asd_clips_total{", StringComparison.Ordinal);
-        });
+        }, "/metrics counts the clip", seconds: 20);
         foreach (var series in new[]
         {
             "asd_clips_total{", "asd_queries_total{", "machine_type=\"valve\"", "asd_label_requests_pending{",
@@ -258,14 +260,5 @@ public sealed class ConsoleApiTests(ConsoleFixture silo) : IClassFixture<Console
         Assert.Equal(before, (await silo.Get("/api/machines/restart.saw-04/scores")).GetRawText());
         await silo.Push("restart.saw-04", "s-4", 14);
         Assert.Equal(5, (await silo.Get("/api/machines/restart.saw-04/scores")).GetArrayLength());
-    }
-
-    internal static async Task Eventually(Func<Task<bool>> condition, double seconds = 20)
-    {
-        for (var deadline = DateTime.UtcNow.AddSeconds(seconds); ; await Task.Delay(200))
-        {
-            if (await condition()) return;
-            if (DateTime.UtcNow > deadline) Assert.Fail($"not true within {seconds} s");
-        }
     }
 }

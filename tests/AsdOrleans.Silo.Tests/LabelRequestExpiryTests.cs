@@ -50,16 +50,6 @@ public sealed class LabelRequestExpiryTests : IDisposable
         await app.DisposeAsync();
     }
 
-    private static async Task Eventually(Func<Task<bool>> condition, string what, int seconds = 30)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting until {what}");
-            await Task.Delay(100);
-        }
-    }
-
     private static async Task<string> Expect(HttpStatusCode code, HttpResponseMessage response)
     {
         string body = await response.Content.ReadAsStringAsync();
@@ -122,8 +112,8 @@ public sealed class LabelRequestExpiryTests : IDisposable
             Assert.Equal(1, SqliteReminderRows(machine)); // registered while the request is pending
 
             // No call reaches the machine while we wait: only its reminder can remove the audio.
-            await Eventually(() => Task.FromResult(!File.Exists(audio)), "the reminder removed the expired clip's audio");
-            await Eventually(() => Task.FromResult(SqliteReminderRows(machine) == 0), "the machine dropped its reminder");
+            await Waiting.Until(() => !File.Exists(audio), "the reminder removed the expired clip's audio");
+            await Waiting.Until(() => SqliteReminderRows(machine) == 0, "the machine dropped its reminder");
             await AssertExpiredOverHttp(http, machine, "c-1", audio);
         }
         finally
@@ -169,8 +159,8 @@ public sealed class LabelRequestExpiryTests : IDisposable
                 .Count(member => member.ToString().Contains(machine, StringComparison.Ordinal));
             Assert.Equal(1, await Reminders());
 
-            await Eventually(() => Task.FromResult(!File.Exists(audio)), "the reminder removed the expired clip's audio");
-            await Eventually(async () => await Reminders() == 0, "the machine dropped its reminder from redis");
+            await Waiting.Until(() => !File.Exists(audio), "the reminder removed the expired clip's audio");
+            await Waiting.Until(async () => await Reminders() == 0, "the machine dropped its reminder from redis");
             await AssertExpiredOverHttp(http, machine, "c-1", audio);
         }
         finally

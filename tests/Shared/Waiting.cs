@@ -1,6 +1,6 @@
-namespace AsdOrleans.Grains.Tests;
+namespace AsdOrleans.Tests;
 
-/// <summary>Polls a condition that something in a silo (a timer, a reminder, a migration) makes true eventually.</summary>
+/// <summary>Polls a condition that something in a silo (a timer, a reminder, a migration, a stream) makes true eventually (linked into every test project).</summary>
 internal static class Waiting
 {
     public static Task Until(Func<bool> condition, string what, int seconds = 30) => Until(() => Task.FromResult(condition()), what, seconds);
