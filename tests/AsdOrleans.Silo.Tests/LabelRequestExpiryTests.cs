@@ -109,7 +109,7 @@ public sealed class LabelRequestExpiryTests : IDisposable
             Assert.True(verdict.GetProperty("labelRequested").GetBoolean()); // budget 1
             string audio = Path.Combine(DataDirectory, "clips", machine, "c-1.wav");
             Assert.True(File.Exists(audio));
-            Assert.Equal(1, SqliteReminderRows(machine)); // registered while the request is pending
+            await Waiting.Until(() => SqliteReminderRows(machine) == 1, "the reminder registered, right after the clip's call (MachineGrain.RunFollowUp)");
 
             // No call reaches the machine while we wait: only its reminder can remove the audio.
             await Waiting.Until(() => !File.Exists(audio), "the reminder removed the expired clip's audio");
@@ -157,7 +157,7 @@ public sealed class LabelRequestExpiryTests : IDisposable
             using var redisClient = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(connection);
             async Task<int> Reminders() => (await redisClient.GetDatabase().SortedSetRangeByRankAsync("asd-orleans/reminders"))
                 .Count(member => member.ToString().Contains(machine, StringComparison.Ordinal));
-            Assert.Equal(1, await Reminders());
+            await Waiting.Until(async () => await Reminders() == 1, "the reminder registered in redis, right after the clip's call");
 
             await Waiting.Until(() => !File.Exists(audio), "the reminder removed the expired clip's audio");
             await Waiting.Until(async () => await Reminders() == 0, "the machine dropped its reminder from redis");
