@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using AsdOrleans.Abstractions;
 
 namespace AsdOrleans.Grains;
@@ -113,22 +114,22 @@ public sealed class ChunkDigest
     public byte[] ToBytes()
     {
         var bytes = new byte[4 + 16 * _digests.Length];
-        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(bytes, Length);
+        BinaryPrimitives.WriteInt32LittleEndian(bytes, Length);
         for (int i = 0; i < _digests.Length; i++)
-            System.Buffers.Binary.BinaryPrimitives.WriteUInt128LittleEndian(bytes.AsSpan(4 + 16 * i), _digests[i]);
+            BinaryPrimitives.WriteUInt128LittleEndian(bytes.AsSpan(4 + 16 * i), _digests[i]);
         return bytes;
     }
 
     /// <summary>Reads <see cref="ToBytes"/>'s form; anything else is refused.</summary>
     public static ChunkDigest FromBytes(ReadOnlySpan<byte> bytes)
     {
-        int length = bytes.Length >= 4 ? System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(bytes) : -1;
+        int length = bytes.Length >= 4 ? BinaryPrimitives.ReadInt32LittleEndian(bytes) : -1;
         int chunks = length >= 0 ? (int)(((long)length + ChunkSize - 1) / ChunkSize) : -1;
         if (chunks < 0 || bytes.Length != 4 + 16L * chunks)
             throw new InvalidDataException($"not a chunk digest: {bytes.Length} bytes");
         var digests = new UInt128[chunks];
         for (int i = 0; i < chunks; i++)
-            digests[i] = System.Buffers.Binary.BinaryPrimitives.ReadUInt128LittleEndian(bytes[(4 + 16 * i)..]);
+            digests[i] = BinaryPrimitives.ReadUInt128LittleEndian(bytes[(4 + 16 * i)..]);
         return new ChunkDigest(digests, length);
     }
 

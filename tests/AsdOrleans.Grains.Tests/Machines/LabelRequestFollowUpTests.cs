@@ -31,8 +31,7 @@ public sealed class LabelRequestFollowUpTests() : SqliteMachineClusterTest(silo:
     /// <summary>Whether the registry's stored index of machines holding requests names <paramref name="machineId"/>.</summary>
     private bool IndexedAsPending(string machineId)
     {
-        using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
-        connection.Open();
+        using var connection = OpenDatabase();
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT payload FROM grain_state WHERE state_name = 'pending-machines' AND grain_id LIKE '%registryshard%'";
         using var reader = command.ExecuteReader();

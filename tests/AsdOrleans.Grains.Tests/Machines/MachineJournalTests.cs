@@ -19,8 +19,7 @@ public sealed class MachineJournalTests : SqliteMachineClusterTest
     /// <summary>(writes so far, payload bytes) of one state row of the machine.</summary>
     private (long Version, long Bytes) Row(string stateName, string machineId)
     {
-        using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
-        connection.Open();
+        using var connection = OpenDatabase();
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT version, length(payload) FROM grain_state WHERE state_name = $state AND grain_id LIKE $grain";
         command.Parameters.AddWithValue("$state", stateName);
@@ -32,8 +31,7 @@ public sealed class MachineJournalTests : SqliteMachineClusterTest
     /// <summary>Writes and rows of <paramref name="stateName"/> over every registry shard.</summary>
     private (long Writes, int Rows) ShardRows(string stateName)
     {
-        using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
-        connection.Open();
+        using var connection = OpenDatabase();
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT coalesce(sum(version), 0), count(*) FROM grain_state WHERE state_name = $state AND grain_id LIKE '%registryshard%'";
         command.Parameters.AddWithValue("$state", stateName);

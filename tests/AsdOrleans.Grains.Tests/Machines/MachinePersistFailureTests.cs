@@ -16,8 +16,7 @@ public sealed class MachinePersistFailureTests() : SqliteMachineClusterTest(stor
 
     private SqliteConnection HoldWriteLock()
     {
-        var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
-        connection.Open();
+        var connection = OpenDatabase();
         using var begin = connection.CreateCommand();
         begin.CommandText = "BEGIN EXCLUSIVE";
         begin.ExecuteNonQuery();

@@ -1,6 +1,7 @@
 using AsdOrleans.Grains.Placement;
 using AsdOrleans.Grains.Tests.Storage;
 using AsdOrleans.Storage.Sqlite;
+using Microsoft.Data.Sqlite;
 using Orleans.TestingHost;
 
 namespace AsdOrleans.Grains.Tests.Machines;
@@ -38,6 +39,14 @@ public abstract class SqliteMachineClusterTest(Action<SqliteGrainStorageOptions>
 
     /// <summary>The grain state database.</summary>
     protected string DatabasePath => _folder.File("grains.db");
+
+    /// <summary>A connection of the test's own to the grain state database (unpooled: closed for real when disposed).</summary>
+    protected SqliteConnection OpenDatabase()
+    {
+        var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
+        connection.Open();
+        return connection;
+    }
 
     public async ValueTask InitializeAsync() => Cluster = await SqliteMachineCluster.StartAsync(DatabasePath, storage, silo, silos);
 

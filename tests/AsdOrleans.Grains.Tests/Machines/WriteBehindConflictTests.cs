@@ -12,15 +12,14 @@ namespace AsdOrleans.Grains.Tests.Machines;
 /// </summary>
 public sealed class WriteBehindConflictTests : SqliteMachineClusterTest
 {
-
     private static ScorePoint Alert(string clipId) => new(DateTimeOffset.UtcNow, clipId, 1, 0.9, 0.5, true, false);
 
     private static async Task<List<string>> ClipIds(IAlertIndexGrain index) => (await index.Newest(null, 100)).Select(a => a.Point.ClipId).ToList();
 
-    private GrainState<AlertIndexState> Stored(IAlertIndexGrain index)
+    private async Task<GrainState<AlertIndexState>> Stored(IAlertIndexGrain index)
     {
         var state = new GrainState<AlertIndexState>(new AlertIndexState());
-        Storage.ReadStateAsync("alerts", index.GetGrainId(), state).GetAwaiter().GetResult();
+        await Storage.ReadStateAsync("alerts", index.GetGrainId(), state);
         return state;
     }
 
@@ -31,10 +30,10 @@ public sealed class WriteBehindConflictTests : SqliteMachineClusterTest
     {
         var index = Cluster.Client.GetGrain<IAlertIndexGrain>(7);
         await index.Add("m1", Alert("a"));
-        await Waiting.Until(() => Task.FromResult(Stored(index).State!.Alerts.Count == 1), "the first alert written behind");
+        await Waiting.Until(async () => (await Stored(index)).State!.Alerts.Count == 1, "the first alert written behind");
 
         // Another writer (the duplicate) replaces the record: this activation's ETag is now stale.
-        var theirs = Stored(index);
+        var theirs = await Stored(index);
         theirs.State!.Alerts = [new IndexedAlert("m2", Alert("x"))];
         await Storage.WriteStateAsync("alerts", index.GetGrainId(), theirs);
 
@@ -43,6 +42,6 @@ public sealed class WriteBehindConflictTests : SqliteMachineClusterTest
 
         // And it writes again.
         await index.Add("m1", Alert("c"));
-        await Waiting.Until(() => Task.FromResult(Stored(index).State!.Alerts.Select(a => a.Point.ClipId).SequenceEqual(["x", "c"])), "the next alert written behind");
+        await Waiting.Until(async () => (await Stored(index)).State!.Alerts.Select(a => a.Point.ClipId).SequenceEqual(["x", "c"]), "the next alert written behind");
     }
 }
