@@ -115,13 +115,16 @@ public sealed class ConsoleApiTests(ConsoleFixture silo) : IClassFixture<Console
     public async Task Scores_alerts_and_spectrograms_follow_the_clips()
     {
         await silo.Enroll("hist.pump-01", new MachineSettings { Strategy = "random", Budget = 0.5, Seed = 4 });
+        // At least six clips, and on until one is flagged: which clip first crosses φ depends on the CPU's float rounding.
         var verdicts = new List<JsonElement>();
-        for (int i = 0; i < 6; i++) verdicts.Add(await silo.Push("hist.pump-01", $"h-{i}", i));
+        for (int i = 0; i < 40 && (i < 6 || !verdicts.Any(v => v.GetProperty("anomalous").GetBoolean())); i++)
+            verdicts.Add(await silo.Push("hist.pump-01", $"h-{i}", i));
+        int count = verdicts.Count;
 
         var points = await silo.Get("/api/machines/hist.pump-01/scores");
-        Assert.Equal(6, points.GetArrayLength());
+        Assert.Equal(count, points.GetArrayLength());
         var status = await silo.Get("/api/machines/hist.pump-01");
-        for (int i = 0; i < 6; i++)
+        for (int i = 0; i < count; i++)
         {
             var p = points[i];
             Assert.Equal($"h-{i}", p.GetProperty("clipId").GetString());
