@@ -23,11 +23,12 @@ public static partial class ClusterBenchmark
                          $"then {settings.WarmupSeconds:0.#} s at the rate before {settings.Duration:0.#} s measured; latency from each clip's scheduled send time");
         string folder = Directory.CreateTempSubdirectory("asd-bench-").FullName;
         Process? redis = null;
+        string? redisConnection = null;
         var siloSettings = new Dictionary<string, string?>();
         if (settings.Storage == "redis")
         {
-            (redis, string connection) = await StartRedisAsync(Path.Combine(folder, "redis"));
-            siloSettings["Asd:Redis"] = connection;
+            (redis, redisConnection) = await StartRedisAsync(Path.Combine(folder, "redis"));
+            siloSettings["Asd:Redis"] = redisConnection;
             siloSettings["Asd:ClusterId"] = "bench-" + Guid.NewGuid().ToString("N")[..8];
         }
         if (settings.MachineIdleSeconds is double idle)
@@ -40,7 +41,7 @@ public static partial class ClusterBenchmark
             var enrollment = new EnrollmentRequest(enrollmentClips, SyntheticModelVersion);
             var machines = new List<IMachineGrain>();
             output.WriteLine($"{"storage",7} {"machines",8} {"rate/s",7} {"clips",7} {"achieved/s",10} {"p50 ms",8} {"p90 ms",8} {"p99 ms",8} {"p99.9 ms",9} {"max ms",8} " +
-                             $"{"lag p99",8} {"svc p99",8} {"queried",8} {"failed",6} {"disk MB/s",9} {"heap KB/grain",13} {"resident",8} {"heap GB",7} {"peak RSS GB",11} {"generator",11}  load");
+                             $"{"lag p99",8} {"svc p99",8} {"p99 asked",9} {"p99 other",9} {"queried",8} {"failed",6} {"disk MB/s",9} {"aof rw",6} {"heap KB/grain",13} {"resident",8} {"heap GB",7} {"peak RSS GB",11} {"generator",11}  load");
             foreach (int target in settings.Machines.Order())
             {
                 int added = target - machines.Count;
@@ -73,31 +74,41 @@ public static partial class ClusterBenchmark
                 new Random(target).Shuffle(order);
                 foreach (var pacing in settings.Generators)
                 {
-                    long queried = 0;
+                    // Which measured clips opened a label request: their call waits for a durable write, the others' do not.
+                    var asked = new bool[OpenLoopLoad.CallCount(rate, TimeSpan.FromSeconds(settings.Duration))];
                     bool counting = false;
                     string tag = $"{target}{GeneratorPacings.Name(pacing)}";
                     Func<long, Task> Call(string prefix) => async i =>
                     {
                         var verdict = await order[i % order.Length].ProcessClip(new ClipSubmission($"{prefix}-{i}", stream[(int)(i % stream.Length)], SyntheticModelVersion));
-                        if (verdict.LabelRequested && Volatile.Read(ref counting)) Interlocked.Increment(ref queried);
+                        if (verdict.LabelRequested && Volatile.Read(ref counting)) asked[i] = true;
                     };
                     await OpenLoopLoad.RunAsync(rate, TimeSpan.FromSeconds(settings.WarmupSeconds), Call($"w{tag}"), pacing);
                     long? writtenBefore = BytesWritten(redis);
+                    var rewritesBefore = await AofRewritesAsync(redisConnection);
                     Volatile.Write(ref counting, true);
                     var load = await OpenLoopLoad.RunAsync(rate, TimeSpan.FromSeconds(settings.Duration), Call($"m{tag}"), pacing);
                     Volatile.Write(ref counting, false);
                     long? written = BytesWritten(redis) - writtenBefore;
+                    var rewritesAfter = await AofRewritesAsync(redisConnection);
+                    // Rewrites started in the window, plus one already running at its start.
+                    string rewrites = rewritesBefore is { } rb && rewritesAfter is { } ra
+                        ? (ra.Started - rb.Started + (rb.Running ? 1 : 0)).ToString(CultureInfo.InvariantCulture) : "n/a";
+                    long queried = asked.Count(a => a);
+                    var (askedP99, otherP99) = SplitP99(load.LatenciesByCall, asked);
                     int resident = await ResidentMachines(management);
                     output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                         $"{settings.Storage,7} {target,8} {rate,7:F0} {load.Calls,7} {load.AchievedPerSecond,10:F0} {load.Percentile(0.50),8:F2} {load.Percentile(0.90),8:F2} " +
                         $"{load.Percentile(0.99),8:F2} {load.Percentile(0.999),9:F2} {load.SortedLatencies[^1],8:F1} {ClosedLoopLoad.Percentile(load.SortedSendLags, 0.99),8:F2} {ClosedLoopLoad.Percentile(load.SortedServiceLatencies, 0.99),8:F2} " +
-                        $"{100.0 * queried / load.Calls,7:F1}% {load.Failed,6} {(written is { } w ? (w / 1e6 / load.Elapsed.TotalSeconds).ToString("F1", CultureInfo.InvariantCulture) : "n/a"),9} " +
+                        $"{askedP99,9:F2} {otherP99,9:F2} {100.0 * queried / load.Calls,7:F1}% {load.Failed,6} {(written is { } w ? (w / 1e6 / load.Elapsed.TotalSeconds).ToString("F1", CultureInfo.InvariantCulture) : "n/a"),9} {rewrites,6} " +
                         $"{(after.Heap - before.Heap) / 1024.0 / added,13:F1} {resident,8} {MemoryNow().Heap / 1e9,7:F2} {PeakResidentBytes() / 1e9,11:F2} {GeneratorPacings.Name(pacing),11} {LoadAverage()}"));
                 }
             }
             output.WriteLine("(achieved/s: completed clips over the time from the first scheduled send to the last answer; lag p99: how late the generator itself sent " +
-                             "(its timer's resolution, and its share of the cores), already inside the latencies; generator: its own thread sleeping in the kernel, or Task.Delay on the thread pool; svc p99: latency from the actual send, the silo's part; disk MB/s: bytes written by " +
-                             (settings.Storage == "redis" ? "redis-server" : "this process") + " while measuring)");
+                             "(its timer's resolution, and its share of the cores), already inside the latencies; generator: its own thread sleeping in the kernel, or Task.Delay on the thread pool; svc p99: latency from the actual send, the silo's part; p99 asked / other: of the clips that opened a label request " +
+                             "(written durably before the verdict returns) and of the rest; disk MB/s: bytes written by " +
+                             (settings.Storage == "redis" ? "redis-server" : "this process") + " while measuring; aof rw: redis-server's append-only-file rewrites " +
+                             "(a forked child rewriting the whole data set, on the same cores here) that ran while measuring)");
         }
         finally
         {
@@ -125,6 +136,24 @@ public static partial class ClusterBenchmark
         // Filling made millions of short-lived points; collect them now rather than in the measured window.
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  the filled histories' writes drained in {watch.Elapsed.TotalSeconds:F0} s"));
+    }
+
+    /// <summary>p99 of the latencies whose call is marked in <paramref name="marked"/>, and of the rest (NaN where none).</summary>
+    private static (double Marked, double Other) SplitP99(double[] latenciesByCall, bool[] marked)
+    {
+        var inside = latenciesByCall.Where((_, i) => i < marked.Length && marked[i]).Order().ToArray();
+        var outside = latenciesByCall.Where((_, i) => i >= marked.Length || !marked[i]).Order().ToArray();
+        return (inside.Length > 0 ? ClosedLoopLoad.Percentile(inside, 0.99) : double.NaN,
+                outside.Length > 0 ? ClosedLoopLoad.Percentile(outside, 0.99) : double.NaN);
+    }
+
+    /// <summary>redis-server's append-only-file rewrites so far and whether one runs now; null without Redis.</summary>
+    private static async Task<(long Started, bool Running)?> AofRewritesAsync(string? connection)
+    {
+        if (connection is null) return null;
+        using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(connection + ",allowAdmin=true"); // INFO is an admin command
+        var info = (await redis.GetServers()[0].InfoAsync("persistence")).SelectMany(g => g).ToDictionary(e => e.Key, e => e.Value);
+        return (long.Parse(info["aof_rewrites"], CultureInfo.InvariantCulture), info["aof_rewrite_in_progress"] == "1");
     }
 
     /// <summary>Machine grains activated on the silo now (idle ones are deactivated after Asd:MachineIdleMinutes).</summary>

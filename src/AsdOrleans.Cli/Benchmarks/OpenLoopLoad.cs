@@ -4,7 +4,8 @@ namespace AsdOrleans.Cli.Benchmarks;
 
 /// <summary>What an open-loop load measured. Latencies are from each call's scheduled send time (sorted, ms).</summary>
 /// <param name="SortedServiceLatencies">From each call's actual send: the silo's part, without the generator's lateness.</param>
-public sealed record OpenLoopResult(TimeSpan Elapsed, double[] SortedLatencies, double[] SortedSendLags, double[] SortedServiceLatencies, long Failed)
+/// <param name="LatenciesByCall">The latencies again, indexed by call sequence number, so a caller can split them by what each call did.</param>
+public sealed record OpenLoopResult(TimeSpan Elapsed, double[] SortedLatencies, double[] SortedSendLags, double[] SortedServiceLatencies, long Failed, double[] LatenciesByCall)
 {
     public long Calls => SortedLatencies.Length;
     /// <summary>Completed calls over the time from the first scheduled send to the last completion.</summary>
@@ -44,10 +45,13 @@ public static class GeneratorPacings
 /// </summary>
 public static class OpenLoopLoad
 {
+    /// <summary>How many calls <see cref="RunAsync"/> makes at <paramref name="rate"/> for <paramref name="duration"/>: their sequence numbers are 0 to this − 1.</summary>
+    public static long CallCount(double rate, TimeSpan duration) => Math.Max(1, (long)Math.Round(rate * duration.TotalSeconds));
+
     /// <param name="call">Gets the call's sequence number.</param>
     public static async Task<OpenLoopResult> RunAsync(double rate, TimeSpan duration, Func<long, Task> call, GeneratorPacing pacing = GeneratorPacing.Thread)
     {
-        long total = Math.Max(1, (long)Math.Round(rate * duration.TotalSeconds));
+        long total = CallCount(rate, duration);
         var latencies = new double[total];
         var lags = new double[total];
         var service = new double[total];
@@ -94,10 +98,11 @@ public static class OpenLoopLoad
         }
         await Task.WhenAll(calls);
         var elapsed = Stopwatch.GetElapsedTime(start);
+        var byCall = (double[])latencies.Clone();
         Array.Sort(latencies);
         Array.Sort(lags);
         Array.Sort(service);
-        return new OpenLoopResult(elapsed, latencies, lags, service, failed);
+        return new OpenLoopResult(elapsed, latencies, lags, service, failed, byCall);
 
         async Task Issue(long index, long due)
         {
