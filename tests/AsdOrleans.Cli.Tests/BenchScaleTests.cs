@@ -40,8 +40,10 @@ public sealed class BenchScaleTests
         // The split: clips that opened a label request and the rest, each at most the slowest clip.
         bool anyAsked = Number(row.Groups[12].Value) > 0;
         Assert.Equal(anyAsked, row.Groups[10].Value != "NaN");
-        Assert.True(!anyAsked || Number(row.Groups[10].Value) <= Number(row.Groups[7].Value), "p99 asked ≤ max");
-        Assert.True(Number(row.Groups[11].Value) <= Number(row.Groups[7].Value), "p99 other ≤ max");
+        // (max is printed to 0.1 ms, the split to 0.01 ms: with few clips a p99 can be the maximum itself.)
+        double max = Number(row.Groups[7].Value) + 0.05;
+        Assert.True(!anyAsked || Number(row.Groups[10].Value) <= max, $"p99 asked ≤ max in '{row.Value}'");
+        Assert.True(Number(row.Groups[11].Value) <= max, $"p99 other ≤ max in '{row.Value}'");
         Assert.Equal("0", row.Groups[13].Value);
         Assert.Matches(@"\(60 machines enrolled and warmed in [\d.]+ s: \d+ a second\)", output);
     }
