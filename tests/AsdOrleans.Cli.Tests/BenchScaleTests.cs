@@ -49,6 +49,22 @@ public sealed class BenchScaleTests
     }
 
     [Fact]
+    public async Task OpenLoopWithALabellerAnswersTheRequestsAndMeasuresTheSameColumns()
+    {
+        var (code, output, error) = await Run("bench", "cluster", "--parts", "scoring", "--rate", "200", "--machines", "40", "--duration", "1",
+            "--warmup-seconds", "0.2", "--warmup-clips", "20", "--answer-labels", "0.1");
+
+        Assert.True(code == 0, $"exit code {code}, stderr: {error}\n{output}");
+        Assert.Contains("each label request answered 'normal' 0.1 s after its verdict", output);
+        Assert.Matches(@"^\s*sqlite\s+40\s+200\s+200\s", output.Split('\n').Single(l => Regex.IsMatch(l, @"^\s*sqlite\s+40\s")));
+        var answered = Regex.Match(output, @"\(labels answered so far, warm-up included: ([\d,]+); refused: ([\d,]+)\)");
+        Assert.True(answered.Success, output);
+        // 40 machines × 20–29 warm-up clips at b = 0.1 open dozens of requests; every one is answered, none refused.
+        Assert.True(Number(answered.Groups[1].Value) >= 20, answered.Value);
+        Assert.Equal("0", answered.Groups[2].Value);
+    }
+
+    [Fact]
     public async Task OpenLoopChargesAStallToEveryClipDueDuringIt()
     {
         // The server stalls for the first 300 ms: every clip due then waits, and each is charged from its due time,
@@ -114,6 +130,9 @@ public sealed class BenchScaleTests
     [InlineData(new[] { "--silos", "2", "--rate", "10", "--storage", "redis", "--machines", "10,20" }, "error: --silos takes one --machines count")]
     [InlineData(new[] { "--join-silo", "--rate", "10", "--storage", "redis" }, "error: --join-silo goes with --silos")]
     [InlineData(new[] { "--rebalancer", "--rate", "10", "--storage", "redis" }, "error: --rebalancer goes with --silos")]
+    [InlineData(new[] { "--answer-labels", "1" }, "error: --answer-labels must be in [0, 3600] seconds and goes with --rate on the embedded silo")]
+    [InlineData(new[] { "--answer-labels", "-1", "--rate", "10" }, "error: --answer-labels must be in [0, 3600] seconds")]
+    [InlineData(new[] { "--answer-labels", "1", "--rate", "10", "--storage", "redis", "--silos", "2" }, "error: --answer-labels must be in [0, 3600] seconds and goes with --rate on the embedded silo")]
     public async Task SiloProcessOptionsAreCheckedBeforeStartingAnything(string[] options, string message)
     {
         var (code, output, error) = await Run(["bench", "cluster", .. options]);

@@ -20,7 +20,9 @@ public static partial class ClusterBenchmark
         output.WriteLine();
         output.WriteLine($"open-loop grain scoring: IMachineGrain.ProcessClip at {rate:N0} clips/s spread evenly over the machines, {settings.Strategy}, " +
                          $"default method (paced budget, b = 0.1), J = 42; {settings.Storage} grain state; each machine warmed with {settings.WarmupClips}–{settings.WarmupClips + 9} clips{(settings.HistoryPoints > 0 ? $" and its score history filled with {settings.HistoryPoints:N0} points" : "")}, " +
-                         $"then {settings.WarmupSeconds:0.#} s at the rate before {settings.Duration:0.#} s measured; latency from each clip's scheduled send time");
+                         $"then {settings.WarmupSeconds:0.#} s at the rate before {settings.Duration:0.#} s measured; latency from each clip's scheduled send time; " +
+                         (settings.AnswerLabelsAfterSeconds is { } answerAfter ? $"each label request answered 'normal' {answerAfter:0.#} s after its verdict" : "label requests left open"));
+        var labeller = new BenchLabeller(settings.AnswerLabelsAfterSeconds);
         string folder = Directory.CreateTempSubdirectory("asd-bench-").FullName;
         Process? redis = null;
         string? redisConnection = null;
@@ -56,7 +58,10 @@ public static partial class ClusterBenchmark
                     // 0–9 clips more than the minimum, so the machines' paced budgets are at different phases (a plant's
                     // machines did not all start at once) and about b of the measured clips ask for a label.
                     for (int c = 0; c < settings.WarmupClips + item.Index % 10; c++)
-                        await machine.ProcessClip(new ClipSubmission($"start-{c}", stream[c % stream.Length], SyntheticModelVersion));
+                    {
+                        var verdict = await machine.ProcessClip(new ClipSubmission($"start-{c}", stream[c % stream.Length], SyntheticModelVersion));
+                        if (verdict.LabelRequested) await labeller.AnswerNow(machine, verdict.ClipId);
+                    }
                     // A plant's machines have been running: their score histories are full, and each flush writes one.
                     var history = grains.GetGrain<IScoreHistoryGrain>(machine.GetPrimaryKeyString());
                     var at = DateTimeOffset.UtcNow.AddSeconds(-settings.HistoryPoints * 10);
@@ -80,8 +85,11 @@ public static partial class ClusterBenchmark
                     string tag = $"{target}{GeneratorPacings.Name(pacing)}";
                     Func<long, Task> Call(string prefix) => async i =>
                     {
-                        var verdict = await order[i % order.Length].ProcessClip(new ClipSubmission($"{prefix}-{i}", stream[(int)(i % stream.Length)], SyntheticModelVersion));
-                        if (verdict.LabelRequested && Volatile.Read(ref counting)) asked[i] = true;
+                        var machine = order[i % order.Length];
+                        var verdict = await machine.ProcessClip(new ClipSubmission($"{prefix}-{i}", stream[(int)(i % stream.Length)], SyntheticModelVersion));
+                        if (!verdict.LabelRequested) return;
+                        if (Volatile.Read(ref counting)) asked[i] = true;
+                        labeller.AnswerLater(machine, verdict.ClipId);
                     };
                     await OpenLoopLoad.RunAsync(rate, TimeSpan.FromSeconds(settings.WarmupSeconds), Call($"w{tag}"), pacing);
                     long? writtenBefore = BytesWritten(redis);
@@ -102,6 +110,11 @@ public static partial class ClusterBenchmark
                         $"{load.Percentile(0.99),8:F2} {load.Percentile(0.999),9:F2} {load.SortedLatencies[^1],8:F1} {ClosedLoopLoad.Percentile(load.SortedSendLags, 0.99),8:F2} {ClosedLoopLoad.Percentile(load.SortedServiceLatencies, 0.99),8:F2} " +
                         $"{askedP99,9:F2} {otherP99,9:F2} {100.0 * queried / load.Calls,7:F1}% {load.Failed,6} {(written is { } w ? (w / 1e6 / load.Elapsed.TotalSeconds).ToString("F1", CultureInfo.InvariantCulture) : "n/a"),9} {rewrites,6} " +
                         $"{(after.Heap - before.Heap) / 1024.0 / added,13:F1} {resident,8} {MemoryNow().Heap / 1e9,7:F2} {PeakResidentBytes() / 1e9,11:F2} {GeneratorPacings.Name(pacing),11} {LoadAverage()}"));
+                    if (settings.AnswerLabelsAfterSeconds is not null)
+                    {
+                        var (answered, refused) = await labeller.DrainAsync();
+                        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  (labels answered so far, warm-up included: {answered:N0}; refused: {refused:N0})"));
+                    }
                 }
             }
             output.WriteLine("(achieved/s: completed clips over the time from the first scheduled send to the last answer; lag p99: how late the generator itself sent " +
@@ -136,6 +149,45 @@ public static partial class ClusterBenchmark
         // Filling made millions of short-lived points; collect them now rather than in the measured window.
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  the filled histories' writes drained in {watch.Elapsed.TotalSeconds:F0} s"));
+    }
+
+    /// <summary>The benchmark's labeller: answers requests "normal", at once or after a delay, off the clips' path.</summary>
+    private sealed class BenchLabeller(double? afterSeconds)
+    {
+        private readonly List<Task> _pending = [];
+        private long _answered, _refused;
+
+        public Task AnswerNow(IMachineGrain machine, string clipId) => afterSeconds is null ? Task.CompletedTask : Answer(machine, clipId, TimeSpan.Zero);
+
+        public void AnswerLater(IMachineGrain machine, string clipId)
+        {
+            if (afterSeconds is not { } seconds) return;
+            var answer = Answer(machine, clipId, TimeSpan.FromSeconds(seconds));
+            lock (_pending) _pending.Add(answer);
+        }
+
+        /// <summary>Waits for the answers sent so far; returns how many were applied and refused in all.</summary>
+        public async Task<(long Answered, long Refused)> DrainAsync()
+        {
+            Task[] all;
+            lock (_pending) { all = [.. _pending]; _pending.Clear(); }
+            await Task.WhenAll(all);
+            return (Interlocked.Read(ref _answered), Interlocked.Read(ref _refused));
+        }
+
+        private async Task Answer(IMachineGrain machine, string clipId, TimeSpan delay)
+        {
+            if (delay > TimeSpan.Zero) await Task.Delay(delay);
+            try
+            {
+                await machine.SubmitLabel(clipId, ClipLabelValue.Normal);
+                Interlocked.Increment(ref _answered);
+            }
+            catch (Exception e) when (e is LabelRequestExpiredException or LabelConflictException or ArgumentException)
+            {
+                Interlocked.Increment(ref _refused); // withdrawn past the open-request limit, or expired: counted, not fatal
+            }
+        }
     }
 
     /// <summary>p99 of the latencies whose call is marked in <paramref name="marked"/>, and of the rest (NaN where none).</summary>

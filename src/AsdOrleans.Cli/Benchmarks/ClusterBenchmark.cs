@@ -55,6 +55,9 @@ public static partial class ClusterBenchmark
         public IReadOnlyList<GeneratorPacing> Generators { get; init; } = [GeneratorPacing.Thread];
         /// <summary>Open loop, embedded silo: points recorded into each machine's score history before measuring (a plant past its first days).</summary>
         public int HistoryPoints { get; init; }
+        /// <summary>Open loop, embedded silo: a labeller answers each label request "normal" this many seconds after its
+        /// verdict (at once during the closed-loop warm-up); null leaves every request open, as before.</summary>
+        public double? AnswerLabelsAfterSeconds { get; init; }
     }
 
     // J = 42 as in the paper's enrollment (32 source rows + 10 target ones): the default method keeps every source clip,

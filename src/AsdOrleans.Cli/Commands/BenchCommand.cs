@@ -113,12 +113,17 @@ public static class BenchCommand
             Description = "with --rate on the embedded silo: fill each machine's score history with this many points before measuring " +
                           "(a plant that has run a while; the history keeps the last 1,000)",
         };
+        var answerLabels = new Option<double?>("--answer-labels")
+        {
+            Description = "with --rate on the embedded silo: answer each label request 'normal' this many seconds after its verdict " +
+                          "(at once during the warm-up), as a plant's labellers do; without it every request stays open",
+        };
         var rebalancer = new Option<bool>("--rebalancer") { Description = "with --silos: run the silos with Orleans' activation rebalancer (experimental; off in the silo default)" };
         var command = new Command("cluster", "one embedded silo: grain scoring calls/s and p50/p99 with 1,000 and 10,000 machines, memory per grain, " +
                                              "HTTP ingest clips/s with the encoder, batching on vs max batch 1; --rate: open loop at a plant's rate")
         {
             machines, callers, duration, width, seconds, concurrency, device, strategy, parts, rate, storage, warmupClips, warmupSeconds, silos, joinSilo, rebalancer,
-            machineIdle, generator, historyPoints,
+            machineIdle, generator, historyPoints, answerLabels,
         };
         command.SetAction(async parse =>
         {
@@ -161,6 +166,8 @@ public static class BenchCommand
             if (parse.GetValue(historyPoints) is < 0 or > 10_000) throw new UsageException("--history-points must be in [0, 10000]");
             if (parse.GetValue(historyPoints) > 0 && (parse.GetValue(rate) is null || parse.GetValue(silos) is not null))
                 throw new UsageException("--history-points goes with --rate on the embedded silo");
+            if (parse.GetValue(answerLabels) is double answer && (!(answer >= 0 && answer <= 3600) || parse.GetValue(rate) is null || parse.GetValue(silos) is not null))
+                throw new UsageException("--answer-labels must be in [0, 3600] seconds and goes with --rate on the embedded silo");
             int? siloCount = parse.GetValue(silos);
             if (siloCount is not null)
             {
@@ -183,7 +190,7 @@ public static class BenchCommand
                 WarmupClips = parse.GetValue(warmupClips), WarmupSeconds = parse.GetValue(warmupSeconds),
                 Silos = siloCount, JoinSilo = parse.GetValue(joinSilo), Rebalancer = parse.GetValue(rebalancer),
                 MachineIdleSeconds = parse.GetValue(machineIdle), Generators = generators,
-                HistoryPoints = parse.GetValue(historyPoints),
+                HistoryPoints = parse.GetValue(historyPoints), AnswerLabelsAfterSeconds = parse.GetValue(answerLabels),
             });
             return 0;
         });
