@@ -190,11 +190,11 @@ public static partial class ClusterBenchmark
         }
     }
 
-    /// <summary>p99 of the latencies whose call is marked in <paramref name="marked"/>, and of the rest (NaN where none).</summary>
+    /// <summary>p99 of the latencies whose call is marked in <paramref name="marked"/> (one flag per call), and of the rest (NaN where none).</summary>
     private static (double Marked, double Other) SplitP99(double[] latenciesByCall, bool[] marked)
     {
-        var inside = latenciesByCall.Where((_, i) => i < marked.Length && marked[i]).Order().ToArray();
-        var outside = latenciesByCall.Where((_, i) => i >= marked.Length || !marked[i]).Order().ToArray();
+        var inside = latenciesByCall.Where((_, i) => marked[i]).Order().ToArray();
+        var outside = latenciesByCall.Where((_, i) => !marked[i]).Order().ToArray();
         return (inside.Length > 0 ? ClosedLoopLoad.Percentile(inside, 0.99) : double.NaN,
                 outside.Length > 0 ? ClosedLoopLoad.Percentile(outside, 0.99) : double.NaN);
     }
