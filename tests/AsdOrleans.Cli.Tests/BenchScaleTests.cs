@@ -69,8 +69,10 @@ public sealed class BenchScaleTests
     {
         // The server stalls for the first 300 ms: every clip due then waits, and each is charged from its due time,
         // where a closed loop would have sent (and charged) only one.
-        var stall = Task.Delay(300);
-        var result = await OpenLoopLoad.RunAsync(100, TimeSpan.FromSeconds(0.5), async _ => await stall);
+        // The stall starts with the first call, not before RunAsync: on a loaded host the load itself can start late
+        // enough that a stall begun earlier is over before any clip is due (a fresh-clone run saw a max of 14 ms).
+        var stall = new Lazy<Task>(() => Task.Delay(300));
+        var result = await OpenLoopLoad.RunAsync(100, TimeSpan.FromSeconds(0.5), async _ => await stall.Value);
 
         Assert.Equal(50, result.Calls);
         Assert.True(result.SortedLatencies.Count(l => l > 100) >= 15, string.Join(", ", result.SortedLatencies));
