@@ -68,6 +68,29 @@ public sealed class ClipMemory<TValue> where TValue : unmanaged
         Values[index] = value;
     }
 
+    /// <summary>
+    /// Changes the capacity, keeping the newest entries that fit, in age order: a state stored under another capacity
+    /// (an older default) takes the current one on activation, and its next full write holds the resized rings.
+    /// </summary>
+    public void Resize(int capacity)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        if (capacity == _capacity) return;
+        int kept = Math.Min(_count, capacity);
+        var keys = new byte[kept * sizeof(ulong)];
+        var values = new byte[kept * Unsafe.SizeOf<TValue>()];
+        var newKeys = MemoryMarshal.Cast<byte, ulong>(keys.AsSpan());
+        var newValues = MemoryMarshal.Cast<byte, TValue>(values.AsSpan());
+        int oldest = _count < _capacity ? 0 : _next; // the ring's age order starts here once it is full
+        for (int i = 0; i < kept; i++)
+        {
+            int from = (oldest + _count - kept + i) % _count;
+            newKeys[i] = Keys[from];
+            newValues[i] = Values[from];
+        }
+        (_keys, _values, _count, _next, _capacity) = (keys, values, kept, 0, capacity);
+    }
+
     public void Clear()
     {
         _keys = [];

@@ -76,6 +76,7 @@ public sealed class MachineGrain(
             await journal.ReadStateAsync(cancellationToken);
         }
         state.State.MoveLegacyMemories(); // before the journal, whose verdicts are newer
+        state.State.ApplyMemoryCapacities();
         if (state.State.Model is { } bytes)
         {
             _model = MachineModel.Deserialize(ReplayJournal(bytes));

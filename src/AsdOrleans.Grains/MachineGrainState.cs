@@ -21,8 +21,13 @@ public sealed class MachineGrainState
     /// <summary><c>MachineModel.Serialize()</c>; null until enrolled.</summary>
     [Id(1)] public byte[]? Model { get; set; }
     [Id(2)] public Dictionary<string, PendingLabel> Pending { get; set; } = [];
-    /// <summary>How many answered, recent and expired clips a machine remembers (<see cref="ClipMemory{TValue}"/>).</summary>
-    public const int AnsweredMemory = 10_000, RecentClipMemory = 1_000, ExpiredMemory = 10_000;
+    /// <summary>
+    /// How many answered, recent and expired clips a machine remembers (<see cref="ClipMemory{TValue}"/>). Each is in
+    /// memory and in every full write (a label is one), so each costs a long-running machine its capacity × (8 bytes +
+    /// value): 10,000 answered and 10,000 expired were 280 KB per machine after about 12 days at 6 clips a minute
+    /// (docs/decisions.md, "smaller clip memories").
+    /// </summary>
+    public const int AnsweredMemory = 1_000, RecentClipMemory = 1_000, ExpiredMemory = 1_000;
 
     /// <summary>Recently answered clips, so a repeated label is recognised (idempotency).</summary>
     [Id(12)] public ClipMemory<ClipLabelValue> AnsweredClips { get; set; } = new(AnsweredMemory);
@@ -57,6 +62,15 @@ public sealed class MachineGrainState
         RecentClips.Clear();
         ExpiredClips.Clear();
         ExpiredCount = 0;
+    }
+
+    /// <summary>Gives the clip memories the current capacities, keeping their newest entries (a state stored under older
+    /// defaults); the next full write holds the resized memories.</summary>
+    public void ApplyMemoryCapacities()
+    {
+        AnsweredClips.Resize(AnsweredMemory);
+        RecentClips.Resize(RecentClipMemory);
+        ExpiredClips.Resize(ExpiredMemory);
     }
 
     /// <summary>Moves the string-keyed memories of a state written before <see cref="ClipMemory{TValue}"/> into the

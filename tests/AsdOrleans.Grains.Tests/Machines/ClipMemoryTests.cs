@@ -38,6 +38,69 @@ public sealed class ClipMemoryTests
     }
 
     [Fact]
+    public void Resizing_keeps_the_newest_clips_in_age_order_and_the_ring_goes_on_from_there()
+    {
+        var memory = new ClipMemory<int>(capacity: 5);
+        for (int i = 0; i < 8; i++) // wrapped: the oldest entry is no longer in slot 0
+            memory.Remember($"k{i}", i);
+
+        memory.Resize(3);
+        Assert.Equal(3, memory.Capacity);
+        Assert.Equal([5, 6, 7], memory.OldestFirst());
+        Assert.False(memory.Contains("k4"));
+        memory.Remember("k8", 8);
+        Assert.Equal([6, 7, 8], memory.OldestFirst());
+
+        memory.Resize(6); // larger: nothing forgotten, room for three more
+        memory.Remember("k9", 9);
+        Assert.Equal([6, 7, 8, 9], memory.OldestFirst());
+        for (int i = 10; i < 13; i++)
+            memory.Remember($"k{i}", i);
+        Assert.Equal([7, 8, 9, 10, 11, 12], memory.OldestFirst());
+        Assert.True(memory.TryGet("k7", out var seven));
+        Assert.Equal(7, seven);
+
+        var partial = new ClipMemory<int>(capacity: 10); // not full: resizing below its count keeps the newest
+        for (int i = 0; i < 4; i++)
+            partial.Remember($"p{i}", i);
+        partial.Resize(2);
+        Assert.Equal([2, 3], partial.OldestFirst());
+        var empty = new ClipMemory<int>(capacity: 4);
+        empty.Resize(1);
+        Assert.Equal(0, empty.Count);
+        Assert.Throws<ArgumentOutOfRangeException>(() => empty.Resize(0));
+    }
+
+    [Fact]
+    public void A_state_stored_with_ten_thousand_answered_and_expired_clips_takes_the_current_capacities_and_shrinks()
+    {
+        // The capacities before "smaller clip memories": a long-running machine filled them in about two weeks.
+        var old = new MachineGrainState { AnsweredClips = new(10_000), ExpiredClips = new(10_000) };
+        for (int i = 0; i < 10_500; i++)
+        {
+            old.AnsweredClips.Remember($"answered-{i}", i % 3 == 0 ? ClipLabelValue.Anomalous : ClipLabelValue.Normal);
+            old.ExpiredClips.Remember($"expired-{i}", 1_000_000L + i);
+        }
+        for (int i = 0; i < 1_000; i++)
+            old.RecentClips.Remember($"recent-{i}", new RecentVerdict(i, i, false, false));
+        var oldBytes = StorageSerializer().Serialize(old).ToArray();
+        var stored = StorageSerializer().Deserialize<MachineGrainState>(BinaryData.FromBytes(oldBytes))!;
+
+        stored.ApplyMemoryCapacities();
+
+        Assert.Equal(MachineGrainState.AnsweredMemory, stored.AnsweredClips.Capacity);
+        Assert.Equal(MachineGrainState.ExpiredMemory, stored.ExpiredClips.Capacity);
+        Assert.Equal(MachineGrainState.AnsweredMemory, stored.AnsweredClips.Count);
+        Assert.True(stored.AnsweredClips.TryGet("answered-10499", out var newest)); // the newest are kept
+        Assert.Equal(ClipLabelValue.Normal, newest);
+        Assert.True(stored.ExpiredClips.Contains($"expired-{10_500 - MachineGrainState.ExpiredMemory}"));
+        Assert.False(stored.ExpiredClips.Contains($"expired-{10_499 - MachineGrainState.ExpiredMemory}"));
+        var bytes = StorageSerializer().Serialize(stored).ToArray();
+        Assert.True(oldBytes.Length > 300_000, $"{oldBytes.Length} bytes with the old capacities");
+        Assert.True(bytes.Length < 60_000, $"{bytes.Length} bytes with the current capacities, against {oldBytes.Length}");
+    }
+
+    [Fact]
     public void A_thousand_verdicts_round_trip_through_storage_in_under_half_the_bytes_of_the_string_keyed_form()
     {
         var state = new MachineGrainState();

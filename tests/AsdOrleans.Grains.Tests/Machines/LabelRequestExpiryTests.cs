@@ -55,11 +55,12 @@ public sealed class LabelRequestExpiryTests : IDisposable
     {
         var state = new MachineGrainState();
         var t0 = DateTimeOffset.UnixEpoch;
-        for (int i = 0; i < 10_050; i++)
+        int requests = MachineGrainState.ExpiredMemory + 50;
+        for (int i = 0; i < requests; i++)
             state.Pending[$"c{i}"] = Request($"c{i}", t0);
         LabelRequestExpiry.MarkExpired(state, LabelRequestExpiry.Due(state, t0.AddDays(8), TimeSpan.FromDays(7)), t0.AddDays(8));
-        Assert.Equal(10_050, state.ExpiredCount);
-        Assert.Equal(10_000, state.ExpiredClips.Count);
+        Assert.Equal(requests, state.ExpiredCount);
+        Assert.Equal(MachineGrainState.ExpiredMemory, state.ExpiredClips.Count);
         Assert.False(state.ExpiredClips.Contains("c49")); // the oldest are forgotten
         Assert.True(state.ExpiredClips.Contains("c50"));
         Assert.Empty(state.Pending);
