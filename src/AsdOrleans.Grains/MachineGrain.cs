@@ -15,8 +15,9 @@ namespace AsdOrleans.Grains;
 /// clips that ask for nothing is written at most <see cref="FlushInterval"/> later and on deactivation, so a crash
 /// can cost the last few seconds of b̂/h/counter updates, never an acknowledged label or request. Processing is
 /// idempotent per clip id over the last 1,000 clips: a device's retry returns the original verdict.
-/// Clips are written as a small <see cref="MachineJournal"/> beside the full state (the base), which is rewritten only
-/// by enrollment, configuration, labels, expiry and when the journal has grown (<see cref="JournalLimits"/>).
+/// Clips, and labels that leave the model's length unchanged, are written as a small <see cref="MachineJournal"/> beside
+/// the full state (the base), which is rewritten only by enrollment, configuration, labels that grow a set, expiry and
+/// when the journal has grown (<see cref="JournalLimits"/>).
 /// </summary>
 [RequiresSiloRole(SiloRoles.Machines)]
 public sealed class MachineGrain(
@@ -301,12 +302,14 @@ public sealed class MachineGrain(
         if (clipId is null || !state.State.Pending.TryGetValue(clipId, out var pending))
             throw new ArgumentException($"machine {MachineId} has no label request for clip '{clipId}'");
 
+        RequireNotDiscarded();
         model.ApplyLabel(pending.Embedding, pending.Score, label == ClipLabelValue.Anomalous ? ClipLabel.Anomalous : ClipLabel.Normal);
-        await Persist(s =>
-        {
-            s.Pending.Remove(clipId);
-            s.AnsweredClips.Remember(clipId, label);
-        });
+        state.State.Pending.Remove(clipId);
+        state.State.AnsweredClips.Remember(clipId, label);
+        journal.State.NewPending.RemoveAll(p => p.ClipId == clipId); // opened since the base: the answer replaces it
+        journal.State.Answered.Add(new AnsweredRequest(clipId, label));
+        _dirty = true;
+        await WriteChanges(model); // a journal when the label merged into a capped set; a full write when a set grew
         Expiry.RemoveAudio([clipId]); // labelled (over HTTP or through the client library): the stored audio has served
         await Expiry.SyncReminder();
         await SyncPendingListing();
@@ -370,7 +373,7 @@ public sealed class MachineGrain(
         RequireNotDiscarded();
         var entries = journal.State;
         var (patch, modelLength) = entries.NewVerdicts.Count < JournalLimits.Verdicts && entries.NewPending.Count < JournalLimits.Requests
-            && entries.Withdrawn.Count < JournalLimits.Requests
+            && entries.Withdrawn.Count < JournalLimits.Requests && entries.Answered.Count < JournalLimits.Requests
             ? PatchOfBase(model)
             : (null, 0);
         if (patch is null)
@@ -413,6 +416,11 @@ public sealed class MachineGrain(
         foreach (var withdrawn in entries.Withdrawn)
             if (state.State.Pending.TryGetValue(withdrawn.ClipId, out var request))
                 LabelRequestExpiry.MarkExpired(state.State, [request], withdrawn.At);
+        foreach (var answered in entries.Answered)
+        {
+            state.State.Pending.Remove(answered.ClipId);
+            state.State.AnsweredClips.Remember(answered.ClipId, answered.Label);
+        }
         foreach (var verdict in entries.NewVerdicts)
             Remember(verdict);
         return BytePatches.Apply(@base, entries.ModelPatch);

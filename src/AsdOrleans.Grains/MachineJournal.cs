@@ -5,8 +5,9 @@ namespace AsdOrleans.Grains;
 
 /// <summary>
 /// What a machine changed since its last full write (<see cref="MachineGrainState"/>, the "base"): the model's bytes
-/// as a patch of the base's, the label requests it opened and the verdicts it gave. Written alone for clips, so a
-/// clip costs a write proportional to what it changed, not to the machine's sets (docs/decisions.md, issue 13 —
+/// as a patch of the base's, the label requests it opened, the labels it was given and the verdicts it gave. Written
+/// alone for clips, and for labels that leave the model's length as it was (a capped set merges the label in place),
+/// so each costs a write proportional to what it changed, not to the machine's sets (docs/decisions.md, issue 13 —
 /// persistence proportional to what changed). It applies only to the base of the same <see cref="Generation"/>; a
 /// full write starts a new generation, which makes any older journal void without touching it.
 /// </summary>
@@ -23,8 +24,10 @@ public sealed class MachineJournal
     [Id(4)] public List<ClipVerdict> NewVerdicts { get; set; } = [];
     /// <summary>Requests dropped since the base because newer ones went beyond the open-request limit, in order.</summary>
     [Id(5)] public List<WithdrawnRequest> Withdrawn { get; set; } = [];
+    /// <summary>Requests answered since the base, in order (each leaves the open requests for the answered memory).</summary>
+    [Id(6)] public List<AnsweredRequest> Answered { get; set; } = [];
 
-    public bool IsEmpty => ModelPatch.Count == 0 && NewPending.Count == 0 && NewVerdicts.Count == 0 && Withdrawn.Count == 0;
+    public bool IsEmpty => ModelPatch.Count == 0 && NewPending.Count == 0 && NewVerdicts.Count == 0 && Withdrawn.Count == 0 && Answered.Count == 0;
 
     public void Clear(long generation)
     {
@@ -34,8 +37,13 @@ public sealed class MachineJournal
         NewPending.Clear();
         NewVerdicts.Clear();
         Withdrawn.Clear();
+        Answered.Clear();
     }
 }
+
+/// <summary>A pending request labelled <see cref="Label"/> (the model's patch holds what the label changed).</summary>
+[GenerateSerializer]
+public sealed record AnsweredRequest([property: Id(0)] string ClipId, [property: Id(1)] ClipLabelValue Label);
 
 /// <summary>A pending request dropped at <see cref="At"/> (it joins the expired ones).</summary>
 [GenerateSerializer]

@@ -98,6 +98,106 @@ public sealed class MachineJournalTests : SqliteMachineClusterTest
     }
 
     [Fact]
+    public async Task Labels_that_merge_into_capped_sets_write_the_journal_and_a_reload_continues_exactly()
+    {
+        const string id = "journal.m2";
+        // Caps below what enrollment fills: every label merges into N, A and M in place, so the model keeps its length.
+        var settings = new MachineSettings { Strategy = "random", Budget = 0.5, Seed = 9, ReferenceCap = 40, AnomalyCap = 1, ScoreCap = 40 };
+        var grain = Cluster.Client.GetGrain<IMachineGrain>(id);
+        await grain.Configure(settings);
+        await grain.Enroll(new EnrollmentRequest(Train.Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model));
+        var core = MachineModel.Enroll(settings.ToConfig(id), Train.Select(r => new CoreEnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model);
+        Assert.Equal(40, core.ReferenceSet.Count); // at the cap from the start
+
+        // One anomalous label first: A grows from empty to its cap, a full write. Every later label merges.
+        int labels = 0, clip = 0;
+        var labelled = new List<(string ClipId, ClipLabelValue Label)>();
+        async Task<int> LabelNextRequest(ClipLabelValue label)
+        {
+            while (true)
+            {
+                var embedding = Test[clip % Test.Count].Embedding;
+                var verdict = await grain.ProcessClip(new ClipSubmission($"c{clip++}", embedding, Model));
+                var expected = core.Process(embedding);
+                Assert.Equal(expected.Score, verdict.Score);
+                Assert.Equal(expected.LabelRequested, verdict.LabelRequested);
+                if (!verdict.LabelRequested) continue;
+                var receipt = await grain.SubmitLabel(verdict.ClipId, label);
+                Assert.False(receipt.AlreadyApplied);
+                labelled.Add((verdict.ClipId, label));
+                core.ApplyLabel(embedding, expected.Score, label == ClipLabelValue.Anomalous ? ClipLabel.Anomalous : ClipLabel.Normal);
+                return ++labels;
+            }
+        }
+        await LabelNextRequest(ClipLabelValue.Anomalous);
+        var afterFirst = Row("machine", id);
+        for (int i = 0; i < 6; i++)
+            await LabelNextRequest(i % 3 == 2 ? ClipLabelValue.Anomalous : ClipLabelValue.Normal);
+
+        Assert.Equal(afterFirst.Version, Row("machine", id).Version); // six labels, no full write
+        var (journalBytes, stateBytes) = (Row("journal", id).Bytes, Row("machine", id).Bytes);
+        Assert.True(journalBytes * 2 < stateBytes, $"journal {journalBytes} bytes (six labels' patches and the verdicts since the base) against the state's {stateBytes}");
+        var status = await grain.GetStatus();
+        Assert.Equal(core.NormalLabels, status.NormalLabels);
+        Assert.Equal(core.AnomalousLabels, status.AnomalousLabels);
+
+        // A new activation replays the labels: the same counts, the answered clips still recognised, the same scores next.
+        await Deactivate();
+        status = await grain.GetStatus();
+        Assert.Equal(core.NormalLabels, status.NormalLabels);
+        Assert.Equal(core.AnomalousLabels, status.AnomalousLabels);
+        Assert.Equal(core.ClipsSeen, status.ClipsSeen);
+        Assert.Empty(await grain.GetPendingLabelRequests(100));
+        foreach (var (clipId, label) in labelled) // answered before the reload: a repeat is recognised, and changes nothing
+            Assert.True((await grain.SubmitLabel(clipId, label)).AlreadyApplied);
+        Assert.Equal(core.NormalLabels, (await grain.GetStatus()).NormalLabels);
+        await LabelNextRequest(ClipLabelValue.Normal);
+        Assert.Equal(core.NormalLabels, (await grain.GetStatus()).NormalLabels);
+        for (int i = 0; i < 10; i++, clip++)
+        {
+            var embedding = Test[clip % Test.Count].Embedding;
+            Assert.Equal(core.Process(embedding).Score, (await grain.ProcessClip(new ClipSubmission($"c{clip}", embedding, Model))).Score);
+        }
+    }
+
+    [Fact]
+    public async Task A_machine_at_its_default_caps_writes_a_label_as_a_journal_a_small_fraction_of_its_state()
+    {
+        const string id = "journal.m3";
+        var settings = new MachineSettings { Strategy = "random", Budget = 0.9, Seed = 3 };
+        var grain = Cluster.Client.GetGrain<IMachineGrain>(id);
+        await grain.Configure(settings);
+        await grain.Enroll(new EnrollmentRequest(Train.Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model));
+        var config = settings.ToConfig(id);
+        int clip = 0;
+        async Task LabelNextRequest()
+        {
+            while (true)
+            {
+                var verdict = await grain.ProcessClip(new ClipSubmission($"c{clip}", Test[clip++ % Test.Count].Embedding, Model));
+                if (!verdict.LabelRequested) continue;
+                await grain.SubmitLabel(verdict.ClipId, ClipLabelValue.Normal);
+                return;
+            }
+        }
+        // Normal labels grow N and M (full writes) up to their caps: a machine that has run a few weeks.
+        int normalsToCaps = Math.Max(config.ReferenceCap, config.ScoreCap) - Train.Count / 2;
+        for (int i = 0; i < normalsToCaps + 50; i++)
+            await LabelNextRequest();
+        var status = await grain.GetStatus();
+        Assert.Equal(config.ReferenceCap, status.ReferenceSetSize);
+        var state = Row("machine", id);
+        var journalBefore = Row("journal", id);
+
+        await LabelNextRequest();
+
+        Assert.Equal(state.Version, Row("machine", id).Version); // no full write
+        var journal = Row("journal", id);
+        Assert.True(journal.Version > journalBefore.Version);
+        Assert.True(journal.Bytes * 20 < state.Bytes, $"a label's journal {journal.Bytes} bytes against the full state's {state.Bytes}");
+    }
+
+    [Fact]
     public async Task Registrations_arriving_together_share_the_registry_writes_and_all_are_durable()
     {
         var registry = Cluster.Client.GetGrain<IMachineRegistryGrain>(0);
