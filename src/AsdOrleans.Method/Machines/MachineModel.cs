@@ -38,6 +38,8 @@ public sealed partial class MachineModel
         ModelVersion = modelVersion;
         ReferenceSet = referenceSet;
         AnomalySet = anomalySet;
+        referenceSet.GrowthLimit = config.ReferenceCap;
+        anomalySet.GrowthLimit = config.AnomalyCap;
         _normalScores = normalScores;
         _scales = scales;
         Budget = budget;

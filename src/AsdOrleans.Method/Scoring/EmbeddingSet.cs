@@ -19,6 +19,13 @@ public sealed class EmbeddingSet
     public int Dimension { get; }
     public int Count { get; private set; }
 
+    /// <summary>Rows the storage grows to at most when it doubles (a capped set's cap), 0 for none: a set capped at 512
+    /// rows would otherwise double from 336 to 672 rows and carry 160 unused ones (80 KB at 128 dimensions).</summary>
+    public int GrowthLimit { get; set; }
+
+    /// <summary>Rows the storage holds now, used or not.</summary>
+    internal int CapacityRows => _data.Length / Dimension;
+
     /// <summary>All rows, row-major: Count × Dimension floats.</summary>
     public ReadOnlySpan<float> Values => _data.AsSpan(0, Count * Dimension);
 
@@ -34,9 +41,13 @@ public sealed class EmbeddingSet
     {
         if (embedding.Length != Dimension)
             throw new ArgumentException($"embedding has {embedding.Length} dimensions, the set {Dimension}");
-        int needed = (Count + 1) * Dimension;
-        if (needed > _data.Length)
-            Array.Resize(ref _data, Math.Max(needed, Math.Max(4 * Dimension, _data.Length * 2)));
+        if (Count + 1 > CapacityRows)
+        {
+            int rows = Math.Max(Count + 1, Math.Max(4, CapacityRows * 2));
+            if (GrowthLimit > Count)
+                rows = Math.Min(rows, GrowthLimit);
+            Array.Resize(ref _data, rows * Dimension);
+        }
         embedding.CopyTo(_data.AsSpan(Count * Dimension));
         Count++;
     }

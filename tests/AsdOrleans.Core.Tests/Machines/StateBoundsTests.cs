@@ -26,6 +26,8 @@ public class StateBoundsTests
         Assert.Equal(50, model.ReferenceSet.Count);
         Assert.Equal(8, model.AnomalySet.Count);
         Assert.Equal(120, model.NormalScores.Count);
+        Assert.Equal(50, model.ReferenceSet.CapacityRows); // grown to the cap, not doubled past it
+        Assert.Equal(8, model.AnomalySet.CapacityRows);
         Assert.Equal(model.ReferenceSet.Count, model.ReferenceScales.Count);
         Assert.Equal(enrolledRows + model.NormalLabels, model.ReferenceWeights.Sum(w => (long)w));
         Assert.Equal(model.AnomalousLabels, model.AnomalyWeights.Sum(w => (long)w));

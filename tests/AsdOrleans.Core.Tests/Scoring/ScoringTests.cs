@@ -102,4 +102,20 @@ public class ScoringTests
         set.AddNormalized([1f, 0, 0, 0]);
         Assert.Throws<ArgumentException>(() => set.MaxCosine([1f, 0, 0]));
     }
+
+    [Fact]
+    public void A_set_grows_by_doubling_up_to_its_growth_limit_and_past_it_only_when_asked_to()
+    {
+        var set = new EmbeddingSet(dimension: 2) { GrowthLimit = 10 };
+        for (int i = 0; i < 10; i++)
+            set.AddNormalized([1f, 0f]);
+        Assert.Equal(10, set.CapacityRows); // 4, 8, then the limit instead of 16
+        set.AddNormalized([0f, 1f]); // beyond the limit (a set enrolled above its cap): doubling again
+        Assert.Equal(20, set.CapacityRows);
+        Assert.Equal(11, set.Count);
+        var unlimited = new EmbeddingSet(dimension: 2);
+        for (int i = 0; i < 10; i++)
+            unlimited.AddNormalized([1f, 0f]);
+        Assert.Equal(16, unlimited.CapacityRows);
+    }
 }
