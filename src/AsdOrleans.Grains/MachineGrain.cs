@@ -11,9 +11,11 @@ namespace AsdOrleans.Grains;
 
 /// <summary>
 /// One monitored machine, thin over Core's <see cref="MachineModel"/> (the same code the experiment harness runs).
-/// Enrollments, labels and new label requests are written before the call returns; the per-clip budget state of
-/// clips that ask for nothing is written at most <see cref="FlushInterval"/> later and on deactivation, so a crash
-/// can cost the last few seconds of b̂/h/counter updates, never an acknowledged label or request. Processing is
+/// Enrollments and labels are written before the call returns; a new label request right after its clip's call, on a
+/// turn of its own, and it is offered to labellers only once written; the per-clip budget state of clips that ask for
+/// nothing is written at most <see cref="FlushInterval"/> later and on deactivation, so a crash can cost the last few
+/// seconds of clips (b̂/h/counter updates, and requests not yet written, which no labeller has seen), never an
+/// acknowledged label or a request a labeller was offered. Processing is
 /// idempotent per clip id over the last 1,000 clips: a device's retry returns the original verdict.
 /// Clips, and labels that leave the model's length unchanged, are written as a small <see cref="MachineJournal"/> beside
 /// the full state (the base), which is rewritten only by enrollment, configuration, labels that grow a set, expiry and
@@ -106,7 +108,7 @@ public sealed class MachineGrain(
     /// </summary>
     void IGrainMigrationParticipant.OnDehydrate(IDehydrationContext context)
     {
-        if (_model is null || _baseDigest is null || _dirty || _discarded)
+        if (_model is null || _baseDigest is null || _dirty || _discarded || _unwritten.Count > 0)
             return;
         context.TryAddValue(HandedOverModel, _model.Serialize());
         context.TryAddValue(HandedOverBaseDigest, _baseDigest.ToBytes());
@@ -150,19 +152,35 @@ public sealed class MachineGrain(
     }
 
     /// <summary>
-    /// A new label request's reminder and registry listing, done on a turn of their own right after the clip's call
-    /// returns: the request itself is written before the verdict goes back, and a slow registry shard or reminder
-    /// table no longer holds up the clip. The timer does not interleave with calls, so it never races a label's own
-    /// sync. A crash before it runs leaves the machine unlisted until its next activation, which lists it (as after a
-    /// failed registry call). docs/decisions.md, "a new request's reminder and listing come after the call".
+    /// A new label request is written, announced (its event; the audio of requests it withdrew is removed), given its
+    /// reminder and listed on a turn of its own right after the clip's call returns, so neither the write nor a slow
+    /// registry shard or reminder table holds up the clip's verdict. The timer does not interleave with calls, so it
+    /// never races another write or a label's own sync, and requests opened by several calls before it runs share one
+    /// write. A labeller never sees a request before it is written: it is not listed, announced or registered until
+    /// then. A crash before the write loses the clip as it loses any clip not yet flushed (its verdict said a label
+    /// was asked; nobody was asked). A crash after the write but before the listing leaves the machine unlisted until
+    /// its next activation, which lists it (as after a failed registry call). docs/decisions.md, "a new request is
+    /// written right after the call".
     /// </summary>
     private IGrainTimer? _followUp;
     private bool _followUpDue;
+    /// <summary>Requests opened by calls that have returned, not yet written (or written by another call's write but
+    /// not yet announced), oldest first.</summary>
+    private readonly List<UnwrittenRequest> _unwritten = [];
+
+    private sealed record UnwrittenRequest(ClipVerdict Verdict, PendingLabel Request, List<string> Withdrawn, double DecisionThreshold);
+
+    private bool IsUnwritten(string clipId) => _unwritten.Exists(u => u.Request.ClipId == clipId);
 
     private void FollowUpRequest()
     {
         if (_listedAsPending == true && !Expiry.ReminderUnconfirmed)
             return; // both already hold: the usual case once a machine has open requests
+        ScheduleFollowUp();
+    }
+
+    private void ScheduleFollowUp()
+    {
         _followUpDue = true;
         if (_followUp is null)
             _followUp = this.RegisterGrainTimer(RunFollowUp, TimeSpan.Zero, Timeout.InfiniteTimeSpan); // only machines that open requests hold one
@@ -172,10 +190,30 @@ public sealed class MachineGrain(
 
     private async Task RunFollowUp(CancellationToken cancellation)
     {
+        await WriteOpenedRequests();
         if (!_followUpDue) return;
         _followUpDue = false;
         await Expiry.SyncReminder();
         await SyncPendingListing();
+    }
+
+    /// <summary>Writes the requests opened since the last write (one journal write for all of them), then announces
+    /// them. A failed write discards the activation (<see cref="Write{T}"/>): nothing of it is announced.</summary>
+    private async Task WriteOpenedRequests()
+    {
+        if (_unwritten.Count == 0 || _discarded)
+            return;
+        if (_dirty && _model is not null)
+            await WriteChanges(_model); // else another call's write since then holds them
+        var written = _unwritten.ToList();
+        _unwritten.Clear();
+        foreach (var opened in written)
+        {
+            Expiry.RemoveAudio(opened.Withdrawn); // after the write: a crash in between costs orphaned files, never a request without audio
+            var stillOpen = state.State.Pending.ContainsKey(opened.Request.ClipId) ? opened.Request : null; // not labelled or dropped meanwhile
+            Events.Publish(MachineId, opened.Verdict, opened.DecisionThreshold, opened.Request.AudioReference, stillOpen); // never waits or throws
+        }
+        FollowUpRequest();
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -263,11 +301,12 @@ public sealed class MachineGrain(
             state.State.Pending[clip.ClipId] = request;
             journal.State.NewPending.Add(request);
             var withdrawn = WithdrawBeyondLimit(request.RequestedAt);
-            await WriteChanges(model);
-            Expiry.RemoveAudio(withdrawn); // after the write: a crash in between costs orphaned files, never a request without audio
-            FollowUpRequest();
+            _dirty = true;
+            _unwritten.Add(new UnwrittenRequest(verdict, request, withdrawn, model.DecisionThreshold));
+            ScheduleFollowUp(); // written on a turn of its own right after this call, then offered to labellers
         }
-        Events.Publish(MachineId, verdict, model.DecisionThreshold, clip.AudioReference, request); // after persisting; never waits or throws
+        else
+            Events.Publish(MachineId, verdict, model.DecisionThreshold, clip.AudioReference, null); // never waits or throws
         MachineActivity.OnClip(GrainFactory, MachineId, verdict, model.DecisionThreshold, state.State.Pending.Count, model.RealisedBudget); // metrics, score history (one-way)
         return verdict;
     }
@@ -320,8 +359,9 @@ public sealed class MachineGrain(
     public async Task<IReadOnlyList<LabelRequest>> GetPendingLabelRequests(int limit)
     {
         if (limit < 1) throw new ArgumentException($"limit must be at least 1, got {limit}");
+        await WriteOpenedRequests(); // requests of calls that returned before this one are listed, written first
         await Expiry.ExpireDue();
-        IReadOnlyList<LabelRequest> requests = state.State.Pending.Values
+        IReadOnlyList<LabelRequest> requests = state.State.Pending.Values.Where(p => !IsUnwritten(p.ClipId)) // written ones only
             .OrderBy(p => p.RequestedAt).ThenBy(p => p.ClipId, StringComparer.Ordinal).Take(limit)
             .Select(p => new LabelRequest(MachineId, p.ClipId, p.Score, p.RequestedAt, p.AudioReference)).ToList();
         await SyncPendingListing(); // a listing that asked a machine with none (expired meanwhile, or a stale entry) drops it
