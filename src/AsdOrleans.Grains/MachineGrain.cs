@@ -176,12 +176,13 @@ public sealed class MachineGrain(
     {
         if (_listedAsPending == true && !Expiry.ReminderUnconfirmed)
             return; // both already hold: the usual case once a machine has open requests
+        _followUpDue = true;
         ScheduleFollowUp();
     }
 
+    /// <summary>Runs <see cref="RunFollowUp"/> on a turn of its own as soon as this one ends.</summary>
     private void ScheduleFollowUp()
     {
-        _followUpDue = true;
         if (_followUp is null)
             _followUp = this.RegisterGrainTimer(RunFollowUp, TimeSpan.Zero, Timeout.InfiniteTimeSpan); // only machines that open requests hold one
         else

@@ -119,7 +119,7 @@ public static partial class ClusterBenchmark
             }
             output.WriteLine("(achieved/s: completed clips over the time from the first scheduled send to the last answer; lag p99: how late the generator itself sent " +
                              "(its timer's resolution, and its share of the cores), already inside the latencies; generator: its own thread sleeping in the kernel, or Task.Delay on the thread pool; svc p99: latency from the actual send, the silo's part; p99 asked / other: of the clips that opened a label request " +
-                             "(written durably before the verdict returns) and of the rest; disk MB/s: bytes written by " +
+                             "(written right after the verdict returns, before any labeller sees it) and of the rest; disk MB/s: bytes written by " +
                              (settings.Storage == "redis" ? "redis-server" : "this process") + " while measuring; aof rw: redis-server's append-only-file rewrites " +
                              "(a forked child rewriting the whole data set, on the same cores here) that ran while measuring)");
         }
