@@ -172,12 +172,13 @@ public sealed class MachineGrain(
 
     private bool IsUnwritten(string clipId) => _unwritten.Exists(u => u.Request.ClipId == clipId);
 
-    private void FollowUpRequest()
+    /// <summary>Marks the reminder and listing sync due unless both already hold; the follow-up armed by the clip that
+    /// opened the request runs it (in the same turn when the follow-up is what wrote the request).</summary>
+    private void NoteListingDue()
     {
         if (_listedAsPending == true && !Expiry.ReminderUnconfirmed)
             return; // both already hold: the usual case once a machine has open requests
         _followUpDue = true;
-        ScheduleFollowUp();
     }
 
     /// <summary>Runs <see cref="RunFollowUp"/> on a turn of its own as soon as this one ends.</summary>
@@ -206,15 +207,14 @@ public sealed class MachineGrain(
             return;
         if (_dirty && _model is not null)
             await WriteChanges(_model); // else another call's write since then holds them
-        var written = _unwritten.ToList();
-        _unwritten.Clear();
-        foreach (var opened in written)
+        foreach (var opened in _unwritten)
         {
             Expiry.RemoveAudio(opened.Withdrawn); // after the write: a crash in between costs orphaned files, never a request without audio
             var stillOpen = state.State.Pending.ContainsKey(opened.Request.ClipId) ? opened.Request : null; // not labelled or dropped meanwhile
             Events.Publish(MachineId, opened.Verdict, opened.DecisionThreshold, opened.Request.AudioReference, stillOpen); // never waits or throws
         }
-        FollowUpRequest();
+        _unwritten.Clear();
+        NoteListingDue();
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -291,10 +291,10 @@ public sealed class MachineGrain(
         Remember(verdict);
         journal.State.NewVerdicts.Add(verdict);
         _dirty = true;
-        PendingLabel? request = null;
         if (outcome.LabelRequested)
         {
-            request = new PendingLabel
+            RequireNotDiscarded(); // a request from an activation whose write failed would never be written
+            var request = new PendingLabel
             {
                 ClipId = clip.ClipId, Embedding = ReferenceEquals(embedding, clip.Embedding) ? (float[])embedding.Clone() : embedding, Score = outcome.Score,
                 RequestedAt = DateTimeOffset.UtcNow, AudioReference = clip.AudioReference,
@@ -302,7 +302,6 @@ public sealed class MachineGrain(
             state.State.Pending[clip.ClipId] = request;
             journal.State.NewPending.Add(request);
             var withdrawn = WithdrawBeyondLimit(request.RequestedAt);
-            _dirty = true;
             _unwritten.Add(new UnwrittenRequest(verdict, request, withdrawn, model.DecisionThreshold));
             ScheduleFollowUp(); // written on a turn of its own right after this call, then offered to labellers
         }

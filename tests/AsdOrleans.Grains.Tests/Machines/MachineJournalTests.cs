@@ -44,6 +44,15 @@ public sealed class MachineJournalTests : SqliteMachineClusterTest
     private static List<string> OneShardIds(string prefix, int count)
         => Enumerable.Range(0, 100 * count).Select(i => $"{prefix}{i:00000}").Where(id => MachineRegistryShards.Of(id) == 0).Take(count).ToList();
 
+    /// <summary>The machine configured and enrolled on the training clips, and Core's model of the same enrollment.</summary>
+    private async Task<(IMachineGrain Grain, MachineModel Core)> Enrolled(string id, MachineSettings settings)
+    {
+        var grain = Cluster.Client.GetGrain<IMachineGrain>(id);
+        await grain.Configure(settings);
+        await grain.Enroll(new EnrollmentRequest(Train.Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model));
+        return (grain, MachineModel.Enroll(settings.ToConfig(id), Train.Select(r => new CoreEnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model));
+    }
+
     private async Task Deactivate() => await Cluster.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
 
     [Fact]
@@ -51,10 +60,7 @@ public sealed class MachineJournalTests : SqliteMachineClusterTest
     {
         const string id = "journal.m1";
         var settings = new MachineSettings { Strategy = "hybrid", Budget = 0.1, Seed = 5 };
-        var grain = Cluster.Client.GetGrain<IMachineGrain>(id);
-        await grain.Configure(settings);
-        await grain.Enroll(new EnrollmentRequest(Train.Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model));
-        var core = MachineModel.Enroll(settings.ToConfig(id), Train.Select(r => new CoreEnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model);
+        var (grain, core) = await Enrolled(id, settings);
         var afterEnroll = Row("machine", id);
 
         // Fewer clips than the journal's limits, no labels: the full state is not rewritten, however often it flushes.
@@ -103,10 +109,7 @@ public sealed class MachineJournalTests : SqliteMachineClusterTest
         const string id = "journal.m2";
         // Caps below what enrollment fills: every label merges into N, A and M in place, so the model keeps its length.
         var settings = new MachineSettings { Strategy = "random", Budget = 0.5, Seed = 9, ReferenceCap = 40, AnomalyCap = 1, ScoreCap = 40 };
-        var grain = Cluster.Client.GetGrain<IMachineGrain>(id);
-        await grain.Configure(settings);
-        await grain.Enroll(new EnrollmentRequest(Train.Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model));
-        var core = MachineModel.Enroll(settings.ToConfig(id), Train.Select(r => new CoreEnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model);
+        var (grain, core) = await Enrolled(id, settings);
         Assert.Equal(40, core.ReferenceSet.Count); // at the cap from the start
 
         // One anomalous label first: A grows from empty to its cap, a full write. Every later label merges.
@@ -165,9 +168,7 @@ public sealed class MachineJournalTests : SqliteMachineClusterTest
     {
         const string id = "journal.m3";
         var settings = new MachineSettings { Strategy = "random", Budget = 0.9, Seed = 3 };
-        var grain = Cluster.Client.GetGrain<IMachineGrain>(id);
-        await grain.Configure(settings);
-        await grain.Enroll(new EnrollmentRequest(Train.Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model));
+        var (grain, _) = await Enrolled(id, settings);
         var config = settings.ToConfig(id);
         int clip = 0;
         async Task LabelNextRequest()
