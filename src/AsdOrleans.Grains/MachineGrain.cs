@@ -47,6 +47,7 @@ public sealed class MachineGrain(
     /// <summary>Standardises or whitens each clip's raw features before the model sees them (training-free embedders only).</summary>
     private IFeatureTransform? _featureTransform;
     private bool _dirty;
+    private ArmedSteadyTimer? _flushTimer;
     /// <summary>What this activation last told the registry about holding label requests (null: not yet, or that call failed).</summary>
     private bool? _listedAsPending;
     /// <summary>Set when a write failed: memory then holds changes nobody acknowledged, which must never be written.</summary>
@@ -87,7 +88,6 @@ public sealed class MachineGrain(
         }
         if (state.State.Standardizer is { } standardizer)
             _featureTransform = FeatureTransforms.FromBytes(standardizer);
-        this.RegisterSteadyTimer(FlushIfDirty, FlushInterval);
         await Expiry.ExpireDue();
         await Expiry.SyncReminder();
         Expiry.RemoveOrphanedAudio();
@@ -306,7 +306,10 @@ public sealed class MachineGrain(
             ScheduleFollowUp(); // written on a turn of its own right after this call, then offered to labellers
         }
         else
+        {
+            (_flushTimer ??= new(this, FlushIfDirty, FlushInterval)).Arm(); // written within a flush period; a request's follow-up writes at once
             Events.Publish(MachineId, verdict, model.DecisionThreshold, clip.AudioReference, null); // never waits or throws
+        }
         MachineActivity.OnClip(GrainFactory, MachineId, verdict, model.DecisionThreshold, state.State.Pending.Count, model.RealisedBudget); // metrics, score history (one-way)
         return verdict;
     }

@@ -58,6 +58,8 @@ public sealed class ScoreHistoryGrain(
     private readonly HashSet<long> _unwritten = [];
     private bool _allSealedInMemory;
     private bool _headDirty;
+    /// <summary>Ticks only after a change: a quiet history costs no timer turns.</summary>
+    private ArmedSteadyTimer _flushTimer = null!;
 
     private List<ScorePoint> Open => head.State.Points;
     private long OldestKept => Math.Max(0, head.State.OpenPage - SealedPagesKept);
@@ -68,7 +70,8 @@ public sealed class ScoreHistoryGrain(
         if (head.State.Format == 0 && Open.Count > 0)
             SplitIntoPages();
         head.State.Format = 1;
-        this.RegisterSteadyTimer(Flush, FlushInterval);
+        _flushTimer = new ArmedSteadyTimer(this, Flush, FlushInterval);
+        if (_headDirty) _flushTimer.Arm();
         return Task.CompletedTask;
     }
 
@@ -79,6 +82,7 @@ public sealed class ScoreHistoryGrain(
         ArgumentNullException.ThrowIfNull(point);
         Open.Add(point);
         _headDirty = true;
+        _flushTimer.Arm();
         if (point.Anomalous)
             AlertIndexShards.For(GrainFactory, this.GetPrimaryKeyString()).Add(this.GetPrimaryKeyString(), point).Ignore();
         if (Open.Count >= PageSize)
@@ -99,6 +103,7 @@ public sealed class ScoreHistoryGrain(
         if (Mark(Open, clipId, label))
         {
             _headDirty = true;
+            _flushTimer.Arm();
             return;
         }
         await LoadSealedPages();
@@ -106,6 +111,7 @@ public sealed class ScoreHistoryGrain(
         {
             if (!Mark(page.Points, clipId, label)) continue;
             _unwritten.Add(page.Sequence);
+            _flushTimer.Arm();
             return;
         }
     }
@@ -164,6 +170,7 @@ public sealed class ScoreHistoryGrain(
                 _pages[sequence] = slot.State;
         }
         _allSealedInMemory = true;
+        _flushTimer.Arm(); // the next tick drops them from memory again
     }
 
     /// <summary>The slot of a sequence with its ETag; read from storage unless known (and, for <paramref name="content"/>, still holding its page).</summary>
@@ -191,6 +198,24 @@ public sealed class ScoreHistoryGrain(
     /// <summary>Writes the sealed pages not yet written, then the head (which then names them as kept); drops the rest from memory.</summary>
     private async Task Flush(CancellationToken cancellation)
     {
+        try
+        {
+            await WritePagesAndHead(cancellation);
+        }
+        catch
+        {
+            _flushTimer.Arm(); // try again at the next tick
+            throw;
+        }
+        // Sealed pages are read back when asked for; a resident history holds only its open page (and the slots' ETags).
+        _pages.Clear();
+        _allSealedInMemory = false;
+        foreach (var slot in _slots)
+            if (slot is { State.Sequence: >= 0 }) slot.State = new ScoreHistoryPage(); // only slots still holding a page
+    }
+
+    private async Task WritePagesAndHead(CancellationToken cancellation)
+    {
         if (_unwritten.Count > 0) // one flush in a hundred clips seals a page; the rest allocate nothing here
         {
             foreach (long sequence in _unwritten.Order().ToList())
@@ -210,14 +235,9 @@ public sealed class ScoreHistoryGrain(
             }
             catch
             {
-                _headDirty = true; // try again at the next tick
+                _headDirty = true;
                 throw;
             }
         }
-        // Sealed pages are read back when asked for; a resident history holds only its open page (and the slots' ETags).
-        _pages.Clear();
-        _allSealedInMemory = false;
-        foreach (var slot in _slots)
-            if (slot is { State.Sequence: >= 0 }) slot.State = new ScoreHistoryPage(); // only slots still holding a page
     }
 }
