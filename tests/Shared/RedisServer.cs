@@ -22,8 +22,8 @@ public sealed class RedisServer : IAsyncDisposable
         port ??= AsdOrleans.Silo.SiloApp.FreeLoopbackPort();
         string[] persistence = durable ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"];
         var start = new ProcessStartInfo("redis-server",
-            ["--port", port.Value.ToString(), "--bind", "127.0.0.1", "--dir", directory, .. persistence, "--save", ""])
-        { RedirectStandardOutput = true, RedirectStandardError = true };
+            ["--port", port.Value.ToString(), "--bind", "127.0.0.1", "--dir", directory, .. persistence, "--save", "",
+             "--logfile", Path.Combine(directory, "redis-server.log")]); // a redirected stream nobody reads would stall it once the pipe fills
         Process process;
         try
         {

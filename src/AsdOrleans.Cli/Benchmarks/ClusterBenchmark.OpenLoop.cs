@@ -123,6 +123,10 @@ public static partial class ClusterBenchmark
                              (settings.Storage == "redis" ? "redis-server" : "this process") + " while measuring; aof rw: redis-server's append-only-file rewrites " +
                              "(a forked child rewriting the whole data set, on the same cores here) that ran while measuring)");
         }
+        catch when (redis is not null && ShowRedisLog(output, Path.Combine(folder, "redis")))
+        {
+            throw; // not reached: the filter shows the log and declines
+        }
         finally
         {
             await StopRedisAndRemoveAsync(redis, folder);
@@ -231,14 +235,33 @@ public static partial class ClusterBenchmark
         catch (IOException) { /* a leftover temporary folder is harmless */ }
     }
 
+    private const string RedisLogFile = "redis-server.log";
+
+    /// <summary>The end of redis-server's log, for a run that failed (its folder is removed next); false, so the failure goes on.</summary>
+    private static bool ShowRedisLog(TextWriter output, string directory)
+    {
+        try
+        {
+            var lines = File.ReadAllLines(Path.Combine(directory, RedisLogFile));
+            output.WriteLine($"the run failed; the last lines of redis-server's log ({lines.Length} in all):");
+            foreach (var line in lines.TakeLast(20)) output.WriteLine("  " + line);
+        }
+        catch (IOException e)
+        {
+            output.WriteLine($"the run failed; redis-server's log could not be read: {e.Message}");
+        }
+        return false;
+    }
+
     /// <summary>A redis-server on a free loopback port with DESIGN's durability (appendonly, fsync always), data in <paramref name="directory"/>.</summary>
     private static async Task<(Process Process, string Connection)> StartRedisAsync(string directory)
     {
         Directory.CreateDirectory(directory);
         int port = Silo.SiloApp.FreeLoopbackPort();
+        // Its log goes to a file: a redirected stream nobody reads stalls redis-server once the pipe fills.
         var start = new ProcessStartInfo("redis-server",
-            ["--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--dir", directory, "--appendonly", "yes", "--appendfsync", "always", "--save", ""])
-        { RedirectStandardOutput = true, RedirectStandardError = true };
+            ["--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--dir", directory, "--appendonly", "yes", "--appendfsync", "always", "--save", "",
+             "--logfile", Path.Combine(directory, RedisLogFile)]);
         Process process;
         try
         {
