@@ -31,13 +31,21 @@ public sealed class AlertIndexGrain(
     public const int Capacity = 1_000;
     public static readonly TimeSpan FlushInterval = TimeSpan.FromSeconds(5);
     private bool _dirty;
+    private ArmedSteadyTimer _flushTimer = null!;
 
     private List<IndexedAlert> Alerts => state.State.Alerts;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        this.RegisterSteadyTimer(Flush, FlushInterval);
+        _flushTimer = new ArmedSteadyTimer(this, Flush, FlushInterval);
         return Task.CompletedTask;
+    }
+
+    /// <summary>Written at the flush timer's next tick.</summary>
+    private void MarkDirty()
+    {
+        _dirty = true;
+        _flushTimer.Arm();
     }
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) => Flush(cancellationToken);
@@ -50,7 +58,7 @@ public sealed class AlertIndexGrain(
         // Trimmed in steps, so a full index does not shift its list on every alert.
         if (Alerts.Count >= Capacity + Capacity / 10)
             Alerts.RemoveRange(0, Alerts.Count - Capacity);
-        _dirty = true;
+        MarkDirty();
         return Task.CompletedTask;
     }
 
@@ -61,7 +69,7 @@ public sealed class AlertIndexGrain(
             var alert = Alerts[i];
             if (alert.Point.ClipId != clipId || alert.MachineId != machineId) continue;
             Alerts[i] = alert with { Point = alert.Point with { Label = label } };
-            _dirty = true;
+            MarkDirty();
             break;
         }
         return Task.CompletedTask;
@@ -89,7 +97,7 @@ public sealed class AlertIndexGrain(
         }
         catch
         {
-            _dirty = true; // the next tick retries
+            MarkDirty(); // the next tick retries
             throw;
         }
     }
