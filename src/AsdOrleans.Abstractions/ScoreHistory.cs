@@ -22,16 +22,17 @@ public sealed record ScorePoint(
 
 /// <summary>
 /// A machine's bounded, persisted score history (key: the machine id): the last
-/// <c>ScoreHistoryGrain.Capacity</c> clips. Kept apart from the machine grain so a clip never rewrites the history
-/// with the machine's state; written behind, every few seconds (docs/decisions.md, "Score history").
+/// <c>MachineScoreHistory.Capacity</c> clips. Served by the machine's own grain, which records each clip and label
+/// itself, in records apart from its state, written behind every few seconds (docs/decisions.md, "Score history" and
+/// "the score history inside the machine grain").
 /// </summary>
 public interface IScoreHistoryGrain : IGrainWithStringKey
 {
-    /// <summary>Appends a scored clip (one-way: the machine does not wait for the history).</summary>
+    /// <summary>Appends a scored clip (one-way). The machine records its own clips; this is for tools that fill a history.</summary>
     [Orleans.Concurrency.OneWay]
     Task Record(ScorePoint point);
 
-    /// <summary>Marks a clip of the history with its label (one-way).</summary>
+    /// <summary>Marks a clip of the history with its label (one-way; the machine marks its own labels).</summary>
     [Orleans.Concurrency.OneWay]
     Task RecordLabel(string clipId, ClipLabelValue label);
 
@@ -46,7 +47,7 @@ public sealed record IndexedAlert([property: Id(0)] string MachineId, [property:
 /// <summary>
 /// One shard of the plant-wide alert index (key: shard number, the machine registry's shard of the machine id): the
 /// newest alerts of its machines, so a plant-wide alert list asks the shards instead of every machine's history.
-/// Fed one-way by the score histories; written behind, every few seconds (docs/decisions.md, "the alert index").
+/// Fed one-way by the machines; written behind, every few seconds (docs/decisions.md, "the alert index").
 /// </summary>
 public interface IAlertIndexGrain : IGrainWithIntegerKey
 {

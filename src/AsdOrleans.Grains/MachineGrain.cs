@@ -4,7 +4,9 @@ using AsdOrleans.Method.Machines;
 using AsdOrleans.Grains.Placement;
 using AsdOrleans.Grains.Streams;
 using AsdOrleans.Grains.Telemetry;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Orleans.Storage;
 using CoreEnrollmentClip = AsdOrleans.Method.Enrollment.EnrollmentClip;
 
 namespace AsdOrleans.Grains;
@@ -25,7 +27,8 @@ namespace AsdOrleans.Grains;
 public sealed class MachineGrain(
     [PersistentState("machine", MachineGrain.StorageName)] IPersistentState<MachineGrainState> state,
     [PersistentState("journal", MachineGrain.StorageName)] IPersistentState<MachineJournal> journal,
-    ILogger<MachineGrain> logger) : Grain, IMachineGrain, IRemindable, IGrainMigrationParticipant
+    [PersistentState(MachineScoreHistory.HeadStateName, MachineGrain.StorageName)] IPersistentState<ScoreHistoryState> scoreHistoryHead,
+    ILogger<MachineGrain> logger) : Grain, IMachineGrain, IScoreHistoryGrain, IRemindable, IGrainMigrationParticipant
 {
     public const string StorageName = "machines";
     public static readonly TimeSpan FlushInterval = TimeSpan.FromSeconds(5);
@@ -47,7 +50,9 @@ public sealed class MachineGrain(
     /// <summary>Standardises or whitens each clip's raw features before the model sees them (training-free embedders only).</summary>
     private IFeatureTransform? _featureTransform;
     private bool _dirty;
-    private ArmedSteadyTimer? _flushTimer;
+    /// <summary>Writes the machine's per-clip changes and its score history behind; ticks only after a change.</summary>
+    private ArmedSteadyTimer _flushTimer = null!;
+    private MachineScoreHistory _history = null!;
     /// <summary>What this activation last told the registry about holding label requests (null: not yet, or that call failed).</summary>
     private bool? _listedAsPending;
     /// <summary>Set when a write failed: memory then holds changes nobody acknowledged, which must never be written.</summary>
@@ -65,6 +70,9 @@ public sealed class MachineGrain(
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        _flushTimer = new ArmedSteadyTimer(this, FlushTick, FlushInterval);
+        _history = await MachineScoreHistory.OpenAsync(scoreHistoryHead, ServiceProvider.GetRequiredKeyedService<IGrainStorage>(StorageName),
+            this.GetGrainId(), _flushTimer.Arm, logger);
         if (_handedOver is { } handedOver)
         {
             _model = MachineModel.Deserialize(handedOver.Model);
@@ -220,7 +228,7 @@ public sealed class MachineGrain(
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         await RunFollowUp(cancellationToken); // one still due when the machine goes idle
-        await FlushIfDirty(cancellationToken);
+        await FlushTick(cancellationToken);
         AsdMetrics.Forget(MachineId);
         if (_events is not null)
             await _events.DrainAsync();
@@ -307,10 +315,10 @@ public sealed class MachineGrain(
         }
         else
         {
-            (_flushTimer ??= new(this, FlushIfDirty, FlushInterval)).Arm(); // written within a flush period; a request's follow-up writes at once
+            _flushTimer.Arm(); // written within a flush period; a request's follow-up writes at once
             Events.Publish(MachineId, verdict, model.DecisionThreshold, clip.AudioReference, null); // never waits or throws
         }
-        MachineActivity.OnClip(GrainFactory, MachineId, verdict, model.DecisionThreshold, state.State.Pending.Count, model.RealisedBudget); // metrics, score history (one-way)
+        MachineActivity.OnClip(_history, GrainFactory, MachineId, verdict, model.DecisionThreshold, state.State.Pending.Count, model.RealisedBudget); // metrics, score history, alert index
         return verdict;
     }
 
@@ -355,9 +363,25 @@ public sealed class MachineGrain(
         Expiry.RemoveAudio([clipId]); // labelled (over HTTP or through the client library): the stored audio has served
         await Expiry.SyncReminder();
         await SyncPendingListing();
-        MachineActivity.OnLabel(GrainFactory, MachineId, clipId, label, state.State.Pending.Count, model.RealisedBudget);
+        MachineActivity.OnLabel(_history, GrainFactory, MachineId, clipId, label, state.State.Pending.Count, model.RealisedBudget);
         return Receipt(clipId, label, alreadyApplied: false);
     }
+
+    // IScoreHistoryGrain: the machine records its own clips and labels; these serve readers and tools that fill a history.
+    public Task Record(ScorePoint point)
+    {
+        _history.Record(point);
+        MachineActivity.IndexAlert(GrainFactory, MachineId, point);
+        return Task.CompletedTask;
+    }
+
+    public Task RecordLabel(string clipId, ClipLabelValue label)
+    {
+        MachineActivity.MarkLabel(_history, GrainFactory, MachineId, clipId, label);
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<ScorePoint>> Get(DateTimeOffset? since, int limit) => _history.Get(since, limit);
 
     public async Task<IReadOnlyList<LabelRequest>> GetPendingLabelRequests(int limit)
     {
@@ -488,6 +512,20 @@ public sealed class MachineGrain(
     {
         if (_discarded)
             throw new MachineStateUnavailableException($"machine {MachineId} is reloading its state after a failed write; retry");
+    }
+
+    /// <summary>The flush timer's tick: the machine's unwritten changes, then its score history (written even when the
+    /// machine's write failed: its points are verdicts callers already have).</summary>
+    private async Task FlushTick(CancellationToken cancellation)
+    {
+        try
+        {
+            await FlushIfDirty(cancellation);
+        }
+        finally
+        {
+            await _history.Flush(cancellation);
+        }
     }
 
     private async Task FlushIfDirty(CancellationToken cancellation)

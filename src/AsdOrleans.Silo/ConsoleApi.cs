@@ -25,7 +25,7 @@ public static class ConsoleApi
 
     /// <summary>One machine's newest alerts, from its score history.</summary>
     public static async Task<List<AlertView>> MachineAlerts(IGrainFactory grains, string machine, DateTimeOffset? since, int take) =>
-        Newest((await grains.GetGrain<IScoreHistoryGrain>(machine).Get(since, ScoreHistoryGrain.Capacity)).Where(p => p.Anomalous).Select(p => new IndexedAlert(machine, p)), take);
+        Newest((await grains.GetGrain<IScoreHistoryGrain>(machine).Get(since, MachineScoreHistory.Capacity)).Where(p => p.Anomalous).Select(p => new IndexedAlert(machine, p)), take);
 
     private static List<AlertView> Newest(IEnumerable<IndexedAlert> alerts, int take) => alerts
         .Select(a => new AlertView(a.MachineId, a.Point.ClipId, a.Point.ClipIndex, a.Point.Score, a.Point.DecisionThreshold, a.Point.At, a.Point.LabelRequested, a.Point.Label))
@@ -45,20 +45,20 @@ public static class ConsoleApi
             return Results.Ok(machine is not null ? await MachineAlerts(client, machine, since, take) : await PlantAlerts(client, since, take));
         }).RequireRole(ApiRole.Labeller).WithName("ListAlerts")
             .WithSummary("Alerts (clips scored above their machine's threshold), newest first")
-            .WithDescription($"With machine: from its score history (its last {ScoreHistoryGrain.Capacity} clips). Without: from the plant-wide alert index (the newest {AlertIndexGrain.Capacity} alerts of each of its {MachineRegistryShards.Count} shards). Filters: machine, since (ISO 8601), limit (default 100).")
+            .WithDescription($"With machine: from its score history (its last {MachineScoreHistory.Capacity} clips). Without: from the plant-wide alert index (the newest {AlertIndexGrain.Capacity} alerts of each of its {MachineRegistryShards.Count} shards). Filters: machine, since (ISO 8601), limit (default 100).")
             .Produces<List<AlertView>>().ProducesProblem(400).ProducesProblem(503);
 
         api.MapGet("/machines/{id}/scores", async (string id, DateTimeOffset? since, int? limit, IClusterClient client) =>
         {
             if (!Identifiers.IsValidMachineId(id))
                 return Results.Problem($"'{id}' is not a valid machine id (letters, digits, '.', '_', '-'; at most 128 characters)", statusCode: StatusCodes.Status400BadRequest);
-            int take = limit ?? ScoreHistoryGrain.Capacity;
-            if (take is < 1 or > ScoreHistoryGrain.Capacity)
-                return Results.Problem($"limit must be in 1..{ScoreHistoryGrain.Capacity}", statusCode: StatusCodes.Status400BadRequest);
+            int take = limit ?? MachineScoreHistory.Capacity;
+            if (take is < 1 or > MachineScoreHistory.Capacity)
+                return Results.Problem($"limit must be in 1..{MachineScoreHistory.Capacity}", statusCode: StatusCodes.Status400BadRequest);
             return Results.Ok(await client.GetGrain<IScoreHistoryGrain>(id).Get(since, take));
         }).RequireRole(ApiRole.Labeller).WithName("GetMachineScores")
             .WithSummary("A machine's score history: its last clips' time, score, threshold, alert, query and label")
-            .WithDescription($"The last {ScoreHistoryGrain.Capacity} clips, oldest first; since (ISO 8601) and limit narrow it. Persisted (written behind every {ScoreHistoryGrain.FlushInterval.TotalSeconds:F0} s).")
+            .WithDescription($"The last {MachineScoreHistory.Capacity} clips, oldest first; since (ISO 8601) and limit narrow it. Persisted (written behind every {MachineScoreHistory.FlushInterval.TotalSeconds:F0} s).")
             .Produces<List<ScorePoint>>().ProducesProblem(400).ProducesProblem(503);
 
         api.MapGet("/machines/{id}/clips/{clipId}/spectrogram.png", (string id, string clipId, int? width, ClipAudioStore audio, HttpContext http) =>

@@ -132,8 +132,6 @@ public static class SiloApp
             {
                 var idle = TimeSpan.FromMinutes(options.MachineIdleMinutes);
                 c.ClassSpecificCollectionAge[typeof(AsdOrleans.Grains.MachineGrain).FullName!] = idle;
-                // A machine's score history (up to 1,000 points, ≈ 70 KB) lives in its own grain: it goes with the machine.
-                c.ClassSpecificCollectionAge[typeof(AsdOrleans.Grains.ScoreHistoryGrain).FullName!] = idle;
                 // The collector looks every quantum (1 min by default); a shorter idle age needs it to look more often.
                 if (idle < 2 * c.CollectionQuantum)
                     c.CollectionQuantum = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerSecond, idle.Ticks / 2));

@@ -63,8 +63,8 @@ public sealed class ScoreHistoryPagingTests : IDisposable
             var deadline = DateTime.UtcNow.AddSeconds(20);
             while ((await history.Get(null, 1)).SingleOrDefault()?.ClipId != $"clip-{recorded - 1}" && DateTime.UtcNow < deadline)
                 await Task.Delay(50);
-            before = await history.Get(null, ScoreHistoryGrain.Capacity);
-            Assert.Equal(Enumerable.Range(recorded - ScoreHistoryGrain.Capacity, ScoreHistoryGrain.Capacity).Select(i => $"clip-{i}"), before.Select(p => p.ClipId));
+            before = await history.Get(null, MachineScoreHistory.Capacity);
+            Assert.Equal(Enumerable.Range(recorded - MachineScoreHistory.Capacity, MachineScoreHistory.Capacity).Select(i => $"clip-{i}"), before.Select(p => p.ClipId));
             Assert.Equal(ClipLabelValue.Anomalous, before.Single(p => p.ClipId == "clip-300").Label);
             Assert.Equal(ClipLabelValue.Normal, before.Single(p => p.ClipId == "clip-1230").Label);
             Assert.Equal(["clip-1232", "clip-1233"], (await history.Get(null, 2)).Select(p => p.ClipId));
@@ -82,17 +82,17 @@ public sealed class ScoreHistoryPagingTests : IDisposable
         var sizes = StoredBytes("paging.m1");
         long pageBytes = sizes.Where(s => s.Key.StartsWith("scores-page-", StringComparison.Ordinal)).Max(s => s.Value);
         Assert.True(sizes["scores"] < pageBytes, $"head {sizes["scores"]} B, a full page {pageBytes} B");
-        Assert.InRange(sizes.Count(s => s.Key.StartsWith("scores-page-", StringComparison.Ordinal)), ScoreHistoryGrain.SealedPagesKept, ScoreHistoryGrain.SealedPagesKept + 1);
+        Assert.InRange(sizes.Count(s => s.Key.StartsWith("scores-page-", StringComparison.Ordinal)), MachineScoreHistory.SealedPagesKept, MachineScoreHistory.SealedPagesKept + 1);
 
         (app, grains) = await Start();
         try
         {
             var history = grains.GetGrain<IScoreHistoryGrain>("paging.m1");
-            var after = await history.Get(null, ScoreHistoryGrain.Capacity);
+            var after = await history.Get(null, MachineScoreHistory.Capacity);
             Assert.Equal(before, after);
             await history.Record(Point(recorded));
             Assert.Equal($"clip-{recorded}", (await history.Get(null, 1)).Single().ClipId);
-            Assert.Equal($"clip-{recorded - ScoreHistoryGrain.Capacity + 1}", (await history.Get(null, ScoreHistoryGrain.Capacity))[0].ClipId);
+            Assert.Equal($"clip-{recorded - MachineScoreHistory.Capacity + 1}", (await history.Get(null, MachineScoreHistory.Capacity))[0].ClipId);
         }
         finally
         {
@@ -113,23 +113,73 @@ public sealed class ScoreHistoryPagingTests : IDisposable
             var old = new GrainState<ScoreHistoryState>(new ScoreHistoryState { Points = Enumerable.Range(0, 1_000).Select(Point).ToList() });
             await storage.WriteStateAsync("scores", history.GetGrainId(), old);
 
-            var points = await history.Get(null, ScoreHistoryGrain.Capacity);
+            var points = await history.Get(null, MachineScoreHistory.Capacity);
             Assert.Equal(Enumerable.Range(0, 1_000).Select(i => $"clip-{i}"), points.Select(p => p.ClipId));
             await history.Record(Point(1_000));
-            Assert.Equal("clip-1", (await history.Get(null, ScoreHistoryGrain.Capacity))[0].ClipId);
+            Assert.Equal("clip-1", (await history.Get(null, MachineScoreHistory.Capacity))[0].ClipId);
         }
         finally
         {
             await app.StopAsync();
             await app.DisposeAsync();
         }
-        Assert.Equal(ScoreHistoryGrain.SealedPagesKept, StoredBytes("paging.old").Count(s => s.Key.StartsWith("scores-page-", StringComparison.Ordinal)));
+        Assert.Equal(MachineScoreHistory.SealedPagesKept, StoredBytes("paging.old").Count(s => s.Key.StartsWith("scores-page-", StringComparison.Ordinal)));
 
         (app, grains) = await Start();
         try
         {
-            var points = await grains.GetGrain<IScoreHistoryGrain>("paging.old").Get(null, ScoreHistoryGrain.Capacity);
+            var points = await grains.GetGrain<IScoreHistoryGrain>("paging.old").Get(null, MachineScoreHistory.Capacity);
             Assert.Equal(Enumerable.Range(1, 1_000).Select(i => $"clip-{i}"), points.Select(p => p.ClipId));
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_history_of_the_former_history_grain_is_adopted_by_the_machine_and_its_old_records_removed()
+    {
+        var legacyId = GrainId.Create(MachineScoreHistory.LegacyGrainType, "paging.legacy");
+        var (app, grains) = await Start();
+        try
+        {
+            // The previous build's records: a head with the open page 3 and three sealed pages in slots 0–2.
+            var storage = app.Services.GetRequiredKeyedService<IGrainStorage>(MachineGrain.StorageName);
+            for (int page = 0; page < 3; page++)
+                await storage.WriteStateAsync($"scores-page-{page}", legacyId, new GrainState<ScoreHistoryPage>(new ScoreHistoryPage
+                {
+                    Sequence = page, Points = Enumerable.Range(page * MachineScoreHistory.PageSize, MachineScoreHistory.PageSize).Select(Point).ToList(),
+                }));
+            await storage.WriteStateAsync("scores", legacyId, new GrainState<ScoreHistoryState>(new ScoreHistoryState
+            {
+                Format = 1, OpenPage = 3, Points = Enumerable.Range(300, 30).Select(Point).ToList(),
+            }));
+
+            var history = grains.GetGrain<IScoreHistoryGrain>("paging.legacy");
+            Assert.Equal(Enumerable.Range(0, 330).Select(i => $"clip-{i}"), (await history.Get(null, MachineScoreHistory.Capacity)).Select(p => p.ClipId));
+            await history.RecordLabel("clip-42", ClipLabelValue.Anomalous);
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+
+        (app, grains) = await Start();
+        try
+        {
+            var points = await grains.GetGrain<IScoreHistoryGrain>("paging.legacy").Get(null, MachineScoreHistory.Capacity);
+            Assert.Equal(Enumerable.Range(0, 330).Select(i => $"clip-{i}"), points.Select(p => p.ClipId));
+            Assert.Equal(ClipLabelValue.Anomalous, points[42].Label);
+            var storage = app.Services.GetRequiredKeyedService<IGrainStorage>(MachineGrain.StorageName);
+            var oldHead = new GrainState<ScoreHistoryState>(new ScoreHistoryState());
+            await storage.ReadStateAsync("scores", legacyId, oldHead);
+            Assert.False(oldHead.RecordExists); // removed once written under the machine
+            var oldPage = new GrainState<ScoreHistoryPage>(new ScoreHistoryPage());
+            await storage.ReadStateAsync("scores-page-1", legacyId, oldPage);
+            Assert.False(oldPage.RecordExists);
         }
         finally
         {

@@ -51,7 +51,7 @@ public static partial class ClusterBenchmark
                 watch.Restart();
                 // Before the index: every registered machine's history, its anomalous points, merged (the API until 2026-12-03).
                 var ids = await grains.GetGrain<IMachineRegistryGrain>(0).List();
-                var histories = await Task.WhenAll(ids.Select(async id => (Id: id, Points: await grains.GetGrain<IScoreHistoryGrain>(id).Get(null, ScoreHistoryGrain.Capacity))));
+                var histories = await Task.WhenAll(ids.Select(async id => (Id: id, Points: await grains.GetGrain<IScoreHistoryGrain>(id).Get(null, MachineScoreHistory.Capacity))));
                 var all = histories.SelectMany(h => h.Points.Where(p => p.Anomalous).Select(p => (h.Id, p))).ToList();
                 alerts = all.Count;
                 scanned = all.OrderByDescending(a => a.p.At).ThenBy(a => a.Id, StringComparer.Ordinal).Take(AlertListSize)

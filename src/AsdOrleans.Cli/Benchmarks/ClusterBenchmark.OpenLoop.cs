@@ -43,7 +43,7 @@ public static partial class ClusterBenchmark
             var enrollment = new EnrollmentRequest(enrollmentClips, SyntheticModelVersion);
             var machines = new List<IMachineGrain>();
             output.WriteLine($"{"storage",7} {"machines",8} {"rate/s",7} {"clips",7} {"achieved/s",10} {"p50 ms",8} {"p90 ms",8} {"p99 ms",8} {"p99.9 ms",9} {"max ms",8} " +
-                             $"{"lag p99",8} {"svc p99",8} {"p99 asked",9} {"p99 other",9} {"queried",8} {"failed",6} {"disk MB/s",9} {"aof rw",6} {"heap KB/grain",13} {"resident",8} {"heap GB",7} {"peak RSS GB",11} {"generator",11}  load");
+                             $"{"lag p99",8} {"svc p99",8} {"p99 asked",9} {"p99 other",9} {"queried",8} {"failed",6} {"disk MB/s",9} {"aof rw",6} {"heap KB/grain",13} {"resident",8} {"heap GB",7} {"GC commit GB",12} {"RSS GB",6} {"peak RSS GB",11} {"generator",11}  load");
             foreach (int target in settings.Machines.Order())
             {
                 int added = target - machines.Count;
@@ -105,11 +105,12 @@ public static partial class ClusterBenchmark
                     long queried = asked.Count(a => a);
                     var (askedP99, otherP99) = SplitP99(load.LatenciesByCall, asked);
                     int resident = await ResidentMachines(management);
+                    var memory = MemoryNow();
                     output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                         $"{settings.Storage,7} {target,8} {rate,7:F0} {load.Calls,7} {load.AchievedPerSecond,10:F0} {load.Percentile(0.50),8:F2} {load.Percentile(0.90),8:F2} " +
                         $"{load.Percentile(0.99),8:F2} {load.Percentile(0.999),9:F2} {load.SortedLatencies[^1],8:F1} {ClosedLoopLoad.Percentile(load.SortedSendLags, 0.99),8:F2} {ClosedLoopLoad.Percentile(load.SortedServiceLatencies, 0.99),8:F2} " +
                         $"{askedP99,9:F2} {otherP99,9:F2} {100.0 * queried / load.Calls,7:F1}% {load.Failed,6} {(written is { } w ? (w / 1e6 / load.Elapsed.TotalSeconds).ToString("F1", CultureInfo.InvariantCulture) : "n/a"),9} {rewrites,6} " +
-                        $"{(after.Heap - before.Heap) / 1024.0 / added,13:F1} {resident,8} {MemoryNow().Heap / 1e9,7:F2} {PeakResidentBytes() / 1e9,11:F2} {GeneratorPacings.Name(pacing),11} {LoadAverage()}"));
+                        $"{(after.Heap - before.Heap) / 1024.0 / added,13:F1} {resident,8} {memory.Heap / 1e9,7:F2} {GC.GetGCMemoryInfo().TotalCommittedBytes / 1e9,12:F2} {memory.WorkingSet / 1e9,6:F2} {PeakResidentBytes() / 1e9,11:F2} {GeneratorPacings.Name(pacing),11} {LoadAverage()}"));
                     if (settings.AnswerLabelsAfterSeconds is not null)
                     {
                         var (answered, refused) = await labeller.DrainAsync();
@@ -117,6 +118,13 @@ public static partial class ClusterBenchmark
                     }
                 }
             }
+            // What the GC keeps committed beyond the live heap, and what a compacting collection gives back.
+            var beforeCompaction = (Committed: GC.GetGCMemoryInfo().TotalCommittedBytes, Rss: MemoryNow().WorkingSet);
+            System.Runtime.GCSettings.LargeObjectHeapCompactionMode = System.Runtime.GCLargeObjectHeapCompactionMode.CompactOnce;
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+            using (var self = Process.GetCurrentProcess())
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  after an aggressive compacting collection: GC committed {beforeCompaction.Committed / 1e9:F2} → {GC.GetGCMemoryInfo().TotalCommittedBytes / 1e9:F2} GB, RSS {beforeCompaction.Rss / 1e9:F2} → {self.WorkingSet64 / 1e9:F2} GB, heap {GC.GetTotalMemory(false) / 1e9:F2} GB"));
             output.WriteLine("(achieved/s: completed clips over the time from the first scheduled send to the last answer; lag p99: how late the generator itself sent " +
                              "(its timer's resolution, and its share of the cores), already inside the latencies; generator: its own thread sleeping in the kernel, or Task.Delay on the thread pool; svc p99: latency from the actual send, the silo's part; p99 asked / other: of the clips that opened a label request " +
                              "(written right after the verdict returns, before any labeller sees it) and of the rest; disk MB/s: bytes written by " +

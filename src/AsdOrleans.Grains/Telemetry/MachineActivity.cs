@@ -3,23 +3,36 @@ using AsdOrleans.Abstractions;
 namespace AsdOrleans.Grains.Telemetry;
 
 /// <summary>
-/// What a machine grain reports besides its answer: metrics (<see cref="AsdMetrics"/>) and its score history
-/// (<see cref="IScoreHistoryGrain"/>, one-way). Neither waits nor throws into the clip's path.
+/// What a machine grain reports besides its answer: metrics (<see cref="AsdMetrics"/>), its score history (in memory,
+/// written behind) and the plant-wide alert index (one-way). Nothing here waits or throws into the clip's path.
 /// </summary>
 internal static class MachineActivity
 {
-    public static void OnClip(IGrainFactory grains, string machineId, ClipVerdict verdict, double decisionThreshold, int pending, double realisedBudget)
+    public static void OnClip(MachineScoreHistory history, IGrainFactory grains, string machineId, ClipVerdict verdict, double decisionThreshold, int pending, double realisedBudget)
     {
         AsdMetrics.OnClip(machineId, verdict, pending, realisedBudget);
         var point = new ScorePoint(DateTimeOffset.UtcNow, verdict.ClipId, verdict.ClipIndex, verdict.Score, decisionThreshold,
             verdict.Anomalous, verdict.LabelRequested);
-        Forget(grains.GetGrain<IScoreHistoryGrain>(machineId).Record(point));
+        history.Record(point);
+        IndexAlert(grains, machineId, point);
     }
 
-    public static void OnLabel(IGrainFactory grains, string machineId, string clipId, ClipLabelValue label, int pending, double realisedBudget)
+    public static void OnLabel(MachineScoreHistory history, IGrainFactory grains, string machineId, string clipId, ClipLabelValue label, int pending, double realisedBudget)
     {
         AsdMetrics.OnLabel(machineId, label, pending, realisedBudget);
-        Forget(grains.GetGrain<IScoreHistoryGrain>(machineId).RecordLabel(clipId, label));
+        MarkLabel(history, grains, machineId, clipId, label);
+    }
+
+    public static void IndexAlert(IGrainFactory grains, string machineId, ScorePoint point)
+    {
+        if (point.Anomalous)
+            Forget(AlertIndexShards.For(grains, machineId).Add(machineId, point));
+    }
+
+    public static void MarkLabel(MachineScoreHistory history, IGrainFactory grains, string machineId, string clipId, ClipLabelValue label)
+    {
+        history.RecordLabel(clipId, label);
+        Forget(AlertIndexShards.For(grains, machineId).MarkLabel(machineId, clipId, label));
     }
 
     private static void Forget(Task oneWay) => oneWay.ContinueWith(t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously);

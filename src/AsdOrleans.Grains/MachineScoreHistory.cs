@@ -1,0 +1,328 @@
+using AsdOrleans.Abstractions;
+using Microsoft.Extensions.Logging;
+using Orleans.Storage;
+
+namespace AsdOrleans.Grains;
+
+/// <summary>
+/// The head record of a score history: the open page (the newest points, fewer than
+/// <see cref="MachineScoreHistory.PageSize"/>) and its sequence number. Before paging (<see cref="Format"/> 0) it held
+/// every point; such a record is split into pages on its first activation.
+/// </summary>
+[GenerateSerializer]
+public sealed class ScoreHistoryState
+{
+    [Id(0)] public List<ScorePoint> Points { get; set; } = [];
+    /// <summary>Sequence number of the open page; the sealed pages kept are the <see cref="MachineScoreHistory.SealedPagesKept"/> before it.</summary>
+    [Id(1)] public long OpenPage { get; set; }
+    /// <summary>0: every point in <see cref="Points"/> (written before paging); 1: paged.</summary>
+    [Id(2)] public int Format { get; set; }
+}
+
+/// <summary>A sealed page of <see cref="MachineScoreHistory.PageSize"/> points, stored once in its own record.</summary>
+[GenerateSerializer]
+public sealed class ScoreHistoryPage
+{
+    [Id(0)] public long Sequence { get; set; } = -1;
+    [Id(1)] public List<ScorePoint> Points { get; set; } = [];
+}
+
+/// <summary>
+/// One machine's score history (what <see cref="IScoreHistoryGrain"/> answers), held by its <see cref="MachineGrain"/>
+/// in records of its own, so a clip never rewrites the history with the machine's state. Points are written behind, at
+/// the machine's next flush tick (at most <see cref="FlushInterval"/> later) and on deactivation, and none while the
+/// machine is quiet. The history is paged: the newest points (the open page, fewer than <see cref="PageSize"/>) are the
+/// head record that a flush rewrites, and every full page is written once to its own record (one of
+/// <see cref="SealedPagesKept"/> + 1 slots, reused in turn) — so a flush writes at most a page (≈ 7 KB) however long
+/// the history. Sealed pages are read only when asked for (Get, a label for an older clip) and dropped from memory at
+/// the next flush. A crash loses at most the last interval's points, as with the machine's per-clip budget state.
+/// Until 2026-12 the history was a grain of its own (<see cref="LegacyGrainType"/>): its records are adopted on the
+/// machine's first activation that finds none of its own (docs/decisions.md, "the score history inside the machine grain").
+/// </summary>
+public sealed class MachineScoreHistory
+{
+    public const int Capacity = 1_000;
+    public const int PageSize = 100;
+    /// <summary>Sealed pages kept besides the open one: with them the history holds at least <see cref="Capacity"/> points.</summary>
+    public const int SealedPagesKept = Capacity / PageSize;
+    private const int Slots = SealedPagesKept + 1; // a page being sealed never overwrites one still kept
+    public static readonly TimeSpan FlushInterval = MachineGrain.FlushInterval;
+    /// <summary>The head record's state name; the sealed pages are <c>scores-page-0</c> … <c>-10</c>.</summary>
+    public const string HeadStateName = "scores";
+    /// <summary>The grain type that held histories before they moved into the machine grain (same key, same state names).</summary>
+    public const string LegacyGrainType = "scorehistory";
+
+    private readonly IPersistentState<ScoreHistoryState> _head;
+    private readonly IGrainStorage _storage;
+    private readonly GrainId _owner;
+    /// <summary>Sets the owner's next flush tick (which calls <see cref="Flush"/>).</summary>
+    private readonly Action _arm;
+    private readonly ILogger _logger;
+    /// <summary>Each slot's record as last read or written (its ETag), null until needed.</summary>
+    private readonly IGrainState<ScoreHistoryPage>?[] _slots = new IGrainState<ScoreHistoryPage>?[Slots];
+    /// <summary>Sealed pages in memory by sequence: those read for a Get or a label, and those not yet written.</summary>
+    private readonly SortedDictionary<long, ScoreHistoryPage> _pages = [];
+    private readonly HashSet<long> _unwritten = [];
+    private bool _allSealedInMemory;
+    private bool _headDirty;
+    /// <summary>Labels for clips on sealed pages, applied when the pages are next in memory.</summary>
+    private List<(string ClipId, ClipLabelValue Label)>? _sealedMarks;
+    /// <summary>Removals of the old history grain's records, adopted and to be removed once written here.</summary>
+    private List<Func<Task>>? _legacyRemovals;
+
+    private MachineScoreHistory(IPersistentState<ScoreHistoryState> head, IGrainStorage storage, GrainId owner, Action arm, ILogger logger)
+    {
+        _head = head;
+        _storage = storage;
+        _owner = owner;
+        _arm = arm;
+        _logger = logger;
+    }
+
+    private List<ScorePoint> Open => _head.State.Points;
+    private long OldestKept => Math.Max(0, _head.State.OpenPage - SealedPagesKept);
+
+    /// <summary>The history of the machine <paramref name="owner"/>, whose head <paramref name="head"/> has been read.</summary>
+    public static async Task<MachineScoreHistory> OpenAsync(IPersistentState<ScoreHistoryState> head, IGrainStorage storage, GrainId owner, Action arm, ILogger logger)
+    {
+        var history = new MachineScoreHistory(head, storage, owner, arm, logger);
+        if (!head.RecordExists)
+            await history.AdoptLegacyRecords();
+        if (head.State.Format == 0 && history.Open.Count > 0)
+            history.SplitIntoPages();
+        head.State.Format = 1;
+        if (history._headDirty) arm();
+        return history;
+    }
+
+    /// <summary>Appends a scored clip; written at the next flush.</summary>
+    public void Record(ScorePoint point)
+    {
+        ArgumentNullException.ThrowIfNull(point);
+        Open.Add(point);
+        _headDirty = true;
+        _arm();
+        if (Open.Count >= PageSize)
+        {
+            long sequence = _head.State.OpenPage;
+            _pages[sequence] = new ScoreHistoryPage { Sequence = sequence, Points = [.. Open] };
+            _unwritten.Add(sequence);
+            Open.Clear();
+            _head.State.OpenPage = sequence + 1;
+            ForgetPagesBefore(OldestKept);
+        }
+    }
+
+    /// <summary>Marks a clip of the history with its label. A clip older than the open page is marked when its page is
+    /// next read (a Get, or the next flush), so a label never waits for a page read.</summary>
+    public void RecordLabel(string clipId, ClipLabelValue label)
+    {
+        if (Mark(Open, clipId, label))
+            _headDirty = true;
+        else
+            (_sealedMarks ??= []).Add((clipId, label));
+        _arm();
+    }
+
+    /// <summary>Applies the labels waiting for their sealed page, once every kept page is in memory (a clip on none of
+    /// them has left the history).</summary>
+    private void ApplySealedMarks()
+    {
+        if (_sealedMarks is null || !_allSealedInMemory) return;
+        foreach (var (clipId, label) in _sealedMarks)
+        {
+            foreach (var page in _pages.Values.Reverse())
+            {
+                if (!Mark(page.Points, clipId, label)) continue;
+                _unwritten.Add(page.Sequence);
+                break;
+            }
+        }
+        _sealedMarks = null;
+    }
+
+    public async Task<IReadOnlyList<ScorePoint>> Get(DateTimeOffset? since, int limit)
+    {
+        if (limit < 1) throw new ArgumentException($"limit must be at least 1, got {limit}");
+        // Points arrive in time order: when the open page reaches back past `since`, or holds `limit` points, the
+        // sealed pages are not needed (an alert poll for the last minutes reads no page).
+        bool openSuffices = since is { } start ? Open.Count > 0 && Open[0].At < start : Open.Count >= limit;
+        if (!openSuffices)
+            await LoadSealedPages();
+        ApplySealedMarks(); // where the pages were not needed the marks wait for the next flush
+        var all = (openSuffices ? Open : _pages.Values.SelectMany(p => p.Points).Concat(Open)).ToList();
+        IEnumerable<ScorePoint> points = all.Count > Capacity ? all.GetRange(all.Count - Capacity, Capacity) : all;
+        if (since is { } from) points = points.Where(p => p.At >= from);
+        var list = points.ToList();
+        return list.Count > limit ? list.GetRange(list.Count - limit, limit) : list;
+    }
+
+    private static bool Mark(List<ScorePoint> points, string clipId, ClipLabelValue label)
+    {
+        for (int i = points.Count - 1; i >= 0; i--)
+        {
+            if (points[i].ClipId != clipId) continue;
+            points[i] = points[i] with { Label = label };
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// The old history grain's head and kept pages (same key, same state names, grain type <see cref="LegacyGrainType"/>)
+    /// become this history's, written here at the next flush; the old records are removed after that write.
+    /// </summary>
+    private async Task AdoptLegacyRecords()
+    {
+        var legacyId = GrainId.Create(LegacyGrainType, _owner.Key.ToString()!);
+        var legacyHead = new GrainState<ScoreHistoryState>(new ScoreHistoryState());
+        await _storage.ReadStateAsync(HeadStateName, legacyId, legacyHead);
+        if (!legacyHead.RecordExists)
+            return;
+        _head.State = legacyHead.State ?? new ScoreHistoryState();
+        var removals = new List<Func<Task>> { () => _storage.ClearStateAsync(HeadStateName, legacyId, legacyHead) };
+        if (_head.State.Format == 1)
+        {
+            for (int index = 0; index < Slots; index++)
+            {
+                var slot = new GrainState<ScoreHistoryPage>(new ScoreHistoryPage());
+                await _storage.ReadStateAsync(SlotName(index), legacyId, slot);
+                if (!slot.RecordExists) continue;
+                string name = SlotName(index);
+                removals.Add(() => _storage.ClearStateAsync(name, legacyId, slot));
+                if (slot.State is { } page && page.Sequence >= OldestKept && page.Sequence < _head.State.OpenPage && page.Sequence % Slots == index)
+                {
+                    _pages[page.Sequence] = page;
+                    _unwritten.Add(page.Sequence);
+                }
+            }
+            _allSealedInMemory = true;
+        }
+        _headDirty = true;
+        _legacyRemovals = removals;
+        _logger.LogInformation("machine {Machine}: adopted the score history of the former history grain ({Pages} sealed pages)", _owner.Key, _pages.Count);
+    }
+
+    /// <summary>A record from before paging: its points become sealed pages and an open page, written at the next flush.</summary>
+    private void SplitIntoPages()
+    {
+        var points = Open.Count > Capacity ? Open.GetRange(Open.Count - Capacity, Capacity) : [.. Open];
+        int sealedCount = points.Count / PageSize;
+        for (int p = 0; p < sealedCount; p++)
+        {
+            _pages[p] = new ScoreHistoryPage { Sequence = p, Points = points.GetRange(p * PageSize, PageSize) };
+            _unwritten.Add(p);
+        }
+        _head.State.Points = points.GetRange(sealedCount * PageSize, points.Count - sealedCount * PageSize);
+        _head.State.OpenPage = sealedCount;
+        _allSealedInMemory = true;
+        _headDirty = true;
+    }
+
+    /// <summary>Reads the kept sealed pages that are not in memory; a slot holding another sequence (stale, or never written) is skipped.</summary>
+    private async Task LoadSealedPages()
+    {
+        if (_allSealedInMemory) return;
+        for (long sequence = OldestKept; sequence < _head.State.OpenPage; sequence++)
+        {
+            if (_pages.ContainsKey(sequence)) continue;
+            var slot = await ReadSlot(sequence, content: true);
+            if (slot.RecordExists && slot.State?.Sequence == sequence)
+                _pages[sequence] = slot.State;
+        }
+        _allSealedInMemory = true;
+        _arm(); // the next tick drops them from memory again
+    }
+
+    /// <summary>The slot of a sequence with its ETag; read from storage unless known (and, for <paramref name="content"/>, still holding its page).</summary>
+    private async Task<IGrainState<ScoreHistoryPage>> ReadSlot(long sequence, bool content)
+    {
+        int index = (int)(sequence % Slots);
+        if (_slots[index] is { } known && (!content || known.State?.Sequence == sequence)) return known;
+        var slot = _slots[index] ?? new GrainState<ScoreHistoryPage>(new ScoreHistoryPage());
+        await _storage.ReadStateAsync(SlotName(index), _owner, slot);
+        slot.State ??= new ScoreHistoryPage();
+        return _slots[index] = slot;
+    }
+
+    private static string SlotName(int index) => $"{HeadStateName}-page-{index}";
+
+    private void ForgetPagesBefore(long oldest)
+    {
+        foreach (long sequence in _pages.Keys.Where(s => s < oldest).ToList())
+        {
+            _pages.Remove(sequence);
+            _unwritten.Remove(sequence);
+        }
+    }
+
+    /// <summary>Writes the sealed pages not yet written, then the head (which then names them as kept); drops the rest
+    /// from memory. On failure the next tick tries again.</summary>
+    public async Task Flush(CancellationToken cancellation)
+    {
+        try
+        {
+            await WritePagesAndHead(cancellation);
+        }
+        catch
+        {
+            _arm();
+            throw;
+        }
+        // Sealed pages are read back when asked for; a resident history holds only its open page (and the slots' ETags).
+        _pages.Clear();
+        _allSealedInMemory = false;
+        foreach (var slot in _slots)
+            if (slot is { State.Sequence: >= 0 }) slot.State = new ScoreHistoryPage(); // only slots still holding a page
+        if (_legacyRemovals is not null)
+            await RemoveLegacyRecords();
+    }
+
+    private async Task WritePagesAndHead(CancellationToken cancellation)
+    {
+        if (_sealedMarks is not null)
+        {
+            await LoadSealedPages();
+            ApplySealedMarks();
+        }
+        if (_unwritten.Count > 0) // one flush in a hundred clips seals a page; the rest allocate nothing here
+        {
+            foreach (long sequence in _unwritten.Order().ToList())
+            {
+                var slot = await ReadSlot(sequence, content: false);
+                slot.State = _pages[sequence];
+                await _storage.WriteStateAsync(SlotName((int)(sequence % Slots)), _owner, slot);
+                _unwritten.Remove(sequence);
+            }
+        }
+        if (_headDirty)
+        {
+            _headDirty = false;
+            try
+            {
+                await _head.WriteStateAsync(cancellation);
+            }
+            catch
+            {
+                _headDirty = true;
+                throw;
+            }
+        }
+    }
+
+    /// <summary>Removes the old history grain's records once their points are written here; tried once (a leftover record is only unused bytes).</summary>
+    private async Task RemoveLegacyRecords()
+    {
+        var removals = _legacyRemovals!;
+        _legacyRemovals = null;
+        try
+        {
+            foreach (var remove in removals)
+                await remove();
+        }
+        catch (Exception e)
+        {
+            _logger.LogWarning(e, "machine {Machine}: removing the former history grain's records failed; they stay unused", _owner.Key);
+        }
+    }
+}
