@@ -12,7 +12,10 @@ public static class GcSettings
         bool server = config.TryGetValue("ServerGC", out var s) && s is true;
         bool concurrent = config.TryGetValue("ConcurrentGC", out var c) && c is true;
         long budget = config.TryGetValue("GCGen0MaxBudget", out var b) ? Convert.ToInt64(b, CultureInfo.InvariantCulture) : 0;
+        long conserve = config.FirstOrDefault(v => v.Key.Contains("Conserve", StringComparison.OrdinalIgnoreCase)).Value is { } level
+            ? Convert.ToInt64(level, CultureInfo.InvariantCulture) : 0;
         return $"{(server ? "server" : "workstation")}, {(concurrent ? "concurrent" : "non-concurrent")}, gen0 budget " +
-               (budget > 0 ? string.Create(CultureInfo.InvariantCulture, $"at most {budget / 1024:N0} KB") : "the runtime's default");
+               (budget > 0 ? string.Create(CultureInfo.InvariantCulture, $"at most {budget / 1024:N0} KB") : "the runtime's default") +
+               $", conserve-memory level {conserve}";
     }
 }
