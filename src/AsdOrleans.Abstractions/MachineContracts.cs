@@ -33,6 +33,8 @@ public sealed record MachineSettings
     [Id(14)] public int? AnomalyCap { get; init; }
     /// <summary>Most scores kept in M (a reservoir sample beyond it); 0 unbounded; null: the method's.</summary>
     [Id(15)] public int? ScoreCap { get; init; }
+    /// <summary>How N and A store their rows: fp16 (the default method's) or fp32 (the paper's); null: the method's.</summary>
+    [Id(16)] public string? EmbeddingPrecision { get; init; }
 }
 
 /// <summary>One training clip's embedding for enrollment.</summary>

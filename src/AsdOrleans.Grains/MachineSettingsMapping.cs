@@ -30,6 +30,7 @@ public static class MachineSettingsMapping
             ReferenceCap = settings.ReferenceCap ?? method.ReferenceCap,
             AnomalyCap = settings.AnomalyCap ?? method.AnomalyCap,
             ScoreCap = settings.ScoreCap ?? method.ScoreCap,
+            EmbeddingPrecision = settings.EmbeddingPrecision is null ? method.EmbeddingPrecision : EmbeddingPrecisionNames.Parse(settings.EmbeddingPrecision),
         }).Validate();
     }
 
@@ -40,5 +41,6 @@ public static class MachineSettingsMapping
         BudgetWindow = config.BudgetWindow, RandomShare = config.RandomShare, DecisionQuantile = config.DecisionQuantile,
         Seed = config.Seed, SourceClusters = config.SourceClusters, Scoring = config.Scoring.ToName(), BudgetStart = config.BudgetManager.ToName(),
         ReferenceCap = config.ReferenceCap, AnomalyCap = config.AnomalyCap, ScoreCap = config.ScoreCap,
+        EmbeddingPrecision = config.EmbeddingPrecision.ToName(),
     };
 }

@@ -92,6 +92,7 @@ public static class ExperimentCommand
         var enrollFromTest = new Option<string?>("--enroll-from-test") { Description = "with --data: enroll each machine from its first S source-normal and T target-normal test clips (by index) and stream the rest, for data sets with test clips only", HelpName = "S,T" };
         var clusters = new Option<int?>("--clusters") { Description = $"k-means centres of each machine's source training embeddings (default: every clip, 1-NN; --method paper: {AsdOrleans.Method.Machines.MachineConfig.PaperSourceClusters}); at least the number of source clips keeps every clip" };
         var caps = new Option<string?>("--state-caps") { Description = "caps of N, A and M per machine (0 = unbounded; default: the method's, unbounded for --method paper)", HelpName = "N,A,M" };
+        var precision = new Option<string?>("--embedding-precision") { Description = "how each machine stores N and A: fp16 or fp32 (default: the method's, fp16; fp32 for --method paper)" };
         var groundTruth = new Option<string?>("--ground-truth") { Description = "official ground truth, for evaluation test clips in --data" };
         var cache = new Option<string?>("--cache") { Description = $"embedding cache folder, by model version and file content (default: {EmbeddingCache.DefaultFolder()})" };
         var device = new Option<string>("--device") { Description = "auto (CUDA if available), cpu, cuda, cuda:N", DefaultValueFactory = _ => "auto" };
@@ -104,7 +105,7 @@ public static class ExperimentCommand
         var protocol = new ProtocolOptions();
         var command = new Command("experiment", "prequential active-learning experiment (the paper's Section 4.4) on an embeddings CSV or a data set")
         {
-            embeddings, data, model, embedderName, enrollFromTest, clusters, caps, groundTruth, cache, device, batch, viaCluster, key, deviceKey, outDir, force,
+            embeddings, data, model, embedderName, enrollFromTest, clusters, caps, precision, groundTruth, cache, device, batch, viaCluster, key, deviceKey, outDir, force,
         };
         protocol.AddTo(command);
         command.SetAction(async (parse, cancellation) =>
@@ -142,6 +143,11 @@ public static class ExperimentCommand
                 if (values.Count != 3 || values.Any(v => v < 0))
                     throw new UsageException($"--state-caps: expected N,A,M (0 = unbounded), got '{capText}'");
                 settings = settings with { Method = settings.Method with { ReferenceCap = values[0], AnomalyCap = values[1], ScoreCap = values[2] } };
+            }
+            if (parse.GetValue(precision) is string precisionName)
+            {
+                try { settings = settings with { Method = settings.Method with { EmbeddingPrecision = EmbeddingPrecisionNames.Parse(precisionName) } }; }
+                catch (ArgumentException e) { throw new UsageException("--embedding-precision: " + e.Message); }
             }
             string folder = parse.GetValue(outDir)!;
             CheckOutputFolder(folder, parse.GetValue(force));

@@ -51,6 +51,7 @@ public static class ExperimentReport
         md.AppendLine($"| scoring | {string.Join(", ", settings.ScoringValues.Select(v => v.ToName()))} |");
         md.AppendLine($"| budget start | {string.Join(", ", settings.BudgetStartValues.Select(v => v.ToName()))} |");
         md.AppendLine($"| k-means centres, decision quantile | {(settings.Method.SourceClusters == AsdOrleans.Method.Machines.MachineConfig.AllSourceClips ? "all source clips" : settings.Method.SourceClusters)}, {F(settings.Method.DecisionQuantile)} |");
+        md.AppendLine($"| state caps N, A, M; set precision | {Cap(settings.Method.ReferenceCap)}, {Cap(settings.Method.AnomalyCap)}, {Cap(settings.Method.ScoreCap)}; {settings.Method.EmbeddingPrecision.ToName()} |");
         md.AppendLine($"| runs | {run.Mode}; {run.ComputedRuns} streams computed (offline streams are shared by every strategy, budget 0 and sweep point) |");
         if (run.Embedding is { } e)
             md.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| embedding | {e.Clips} clips, {e.FromCache} from the cache, {e.Embedded} embedded, {e.Elapsed.TotalSeconds:F1} s |"));
@@ -236,6 +237,8 @@ public static class ExperimentReport
     private static string Interval(SummaryRow row)
         => double.IsNaN(row.Ci95Low) ? row.Mean.ToString("0.000", CultureInfo.InvariantCulture)
             : string.Create(CultureInfo.InvariantCulture, $"{row.Mean:0.000} [{row.Ci95Low:0.000}, {row.Ci95High:0.000}]");
+
+    private static string Cap(int cap) => cap == 0 ? "unbounded" : cap.ToString(CultureInfo.InvariantCulture);
 
     private static string F(double value) => value.ToString("0.###", CultureInfo.InvariantCulture);
     private static string M(double value) => value.ToString("0.000", CultureInfo.InvariantCulture);

@@ -18,6 +18,7 @@ public sealed class ClosestPairReducer
     private bool[] _stale = [];
     private float[] _scan = [];
     private float[] _incoming = [];
+    private float[] _row = []; // one row widened to fp32 (the set may store fp16)
     private int _builtFor = -1;
 
     /// <summary>What happened: the newcomer was merged into <see cref="Into"/>, or the pair (Into, Freed) was merged and the newcomer took row Freed.</summary>
@@ -49,7 +50,7 @@ public sealed class ClosestPairReducer
         }
         int a = pairRow, b = _nearest[pairRow];
         float wa = weights[a], wb = weights[b];
-        set.Merge(a, set.Row(b), wa / wb); // ∝ wa·row_a + wb·row_b
+        set.Merge(a, RowOf(set, b), wa / wb); // ∝ wa·row_a + wb·row_b
         weights[a] = wa + wb;
         set.Replace(b, embedding);
         weights[b] = 1;
@@ -97,11 +98,18 @@ public sealed class ClosestPairReducer
     {
         int k = set.Count;
         if (_scan.Length < k) _scan = new float[k];
-        set.Cosines(set.Row(j), _scan);
+        set.Cosines(RowOf(set, j), _scan);
         int best = ArgMax(_scan.AsSpan(0, k), j);
         _nearest[j] = best;
         _nearestCosine[j] = best < 0 ? float.NegativeInfinity : _scan[best];
         _stale[j] = false;
+    }
+
+    private ReadOnlySpan<float> RowOf(EmbeddingSet set, int index)
+    {
+        if (_row.Length != set.Dimension) _row = new float[set.Dimension];
+        set.CopyRow(index, _row);
+        return _row;
     }
 
     private static int ArgMax(ReadOnlySpan<float> values, int skip)

@@ -8,7 +8,8 @@ namespace AsdOrleans.Method.Machines;
 /// One machine's method parameters: the one record of defaults that grain settings, CLI options and experiments
 /// read (issue 10). A new <c>MachineConfig()</c> is the default recipe (<see cref="Default"/>); <see cref="Paper"/> is
 /// exactly the paper's method as docs/design.md §1 reads it. The two differ in <see cref="Scoring"/>,
-/// <see cref="BudgetManager"/>, the state caps and <see cref="SourceClusters"/>; every other value is the paper's.
+/// <see cref="BudgetManager"/>, the state caps, <see cref="SourceClusters"/> and <see cref="EmbeddingPrecision"/>; every
+/// other value is the paper's.
 /// Immutable; <see cref="Validate"/> rejects impossible values with a message naming the parameter.
 /// </summary>
 public sealed record MachineConfig
@@ -16,11 +17,11 @@ public sealed record MachineConfig
     /// <summary>The default recipe for a new machine (docs/decisions.md, issue 11: why these).</summary>
     public static readonly MachineConfig Default = new();
 
-    /// <summary>The paper's method (docs/design.md §1): Eq. 1–3 scoring, Žliobaitė's b̂ started at 0, and N, A, M unbounded.</summary>
+    /// <summary>The paper's method (docs/design.md §1): Eq. 1–3 scoring, Žliobaitė's b̂ started at 0, and N, A, M unbounded in fp32.</summary>
     public static readonly MachineConfig Paper = new()
     {
         Scoring = ScoringKind.Paper, BudgetManager = BudgetManagerKind.Paper, ReferenceCap = 0, AnomalyCap = 0, ScoreCap = 0,
-        SourceClusters = PaperSourceClusters,
+        SourceClusters = PaperSourceClusters, EmbeddingPrecision = EmbeddingPrecision.Fp32,
     };
 
     /// <summary>The paper's k-means summary of the source-domain training clips.</summary>
@@ -106,6 +107,13 @@ public sealed record MachineConfig
     /// <summary>Most scores M may hold; beyond it M is a uniform reservoir sample of every score it was given. 0: unbounded.</summary>
     public int ScoreCap { get; init; } = StateBounds.DefaultScoreCap;
 
+    /// <summary>
+    /// How N, A (and QBC's pool) store their rows. fp16 by default: N is most of a young machine's memory (21.5 of 35 KB
+    /// at 42 rows), and 16 bits changed no experiment AUC by more than 0.005 (docs/decisions.md, "Issue 13 — embedding
+    /// sets in 16 bits"); the paper's reproduction keeps fp32.
+    /// </summary>
+    public EmbeddingPrecision EmbeddingPrecision { get; init; } = EmbeddingPrecision.Fp16;
+
     /// <summary>Whether any of N, A, M is capped (such a machine's state is written in format 3).</summary>
     public bool IsBounded => ReferenceCap > 0 || AnomalyCap > 0 || ScoreCap > 0;
 
@@ -117,6 +125,8 @@ public sealed record MachineConfig
             throw new ArgumentException($"unknown scoring {(int)Scoring}");
         if (!Enum.IsDefined(BudgetManager))
             throw new ArgumentException($"unknown budget start {(int)BudgetManager}");
+        if (!Enum.IsDefined(EmbeddingPrecision))
+            throw new ArgumentException($"unknown embedding precision {(int)EmbeddingPrecision}");
         RequireRange(Budget, 0, 1, "budget b");
         RequireRange(Gamma, 0, 1, "gamma γ");
         if (!(Alpha >= 0 && Alpha < 1))

@@ -18,7 +18,10 @@ public sealed partial class MachineModel
     /// <summary>2: scoring and budget manager in the configuration; the scales, budget-manager and strategy sections. 1 is still read.</summary>
     private const ushort UnboundedFormatVersion = 2;
     /// <summary>3: format 2 plus the caps in the configuration and a bounds section after the scales; written only for bounded machines, so unbounded ones stay byte-identical to format 2.</summary>
-    private const ushort FormatVersion = 3;
+    private const ushort BoundedFormatVersion = 3;
+    /// <summary>4: format 3 plus the embedding precision in the configuration, every set's rows in it; written only for
+    /// machines whose sets are not fp32, so fp32 ones stay byte-identical to formats 2 and 3.</summary>
+    private const ushort FormatVersion = 4;
 
     /// <summary>
     /// The same machine under new parameters: N, A, M, h, counters and the RNG carry over; the budget manager carries its
@@ -35,8 +38,8 @@ public sealed partial class MachineModel
             throw new ArgumentException($"switching the scoring from {Config.Scoring.ToName()} to {config.Scoring.ToName()} changes every score and threshold: re-enroll the machine under the new scoring");
         var strategyState = config.Strategy != QueryStrategyKind.Qbc ? null
             : StrategyState is QbcState ? StrategyState.Clone(config)
-            : QbcState.Create(config, new EmbeddingSet(Dimension)); // from another strategy: a committee on N, a fresh filter
-        var model = new MachineModel(config, ModelVersion, ReferenceSet.Clone(), AnomalySet.Clone(), _normalScores.ToList(), _scales.ToList(),
+            : QbcState.Create(config, new EmbeddingSet(Dimension, 0, config.EmbeddingPrecision)); // from another strategy: a committee on N, a fresh filter
+        var model = new MachineModel(config, ModelVersion, ReferenceSet.ConvertedTo(config.EmbeddingPrecision), AnomalySet.ConvertedTo(config.EmbeddingPrecision), _normalScores.ToList(), _scales.ToList(),
             AsdOrleans.Method.Budget.BudgetManager.Continue(config.BudgetManager, Budget, config.Budget), strategyState)
         {
             LabellingThreshold = LabellingThreshold,
@@ -82,7 +85,8 @@ public sealed partial class MachineModel
 
     private void WriteState(BinaryWriter w)
     {
-        ushort version = Config.IsBounded ? FormatVersion : UnboundedFormatVersion;
+        ushort version = Config.EmbeddingPrecision != EmbeddingPrecision.Fp32 ? FormatVersion
+            : Config.IsBounded ? BoundedFormatVersion : UnboundedFormatVersion;
         w.Write(Magic);
         w.Write(version);
         WriteConfig(w, Config, version);
@@ -137,15 +141,15 @@ public sealed partial class MachineModel
         if (r.UInt32() != Magic)
             throw new InvalidDataException("not a machine state (bad magic number)");
         ushort version = r.UInt16();
-        if (version is not (1 or UnboundedFormatVersion or FormatVersion))
+        if (version is not (1 or UnboundedFormatVersion or BoundedFormatVersion or FormatVersion))
             throw new InvalidDataException($"machine state format {version} is not supported (this build reads 1 to {FormatVersion})");
         var config = ReadConfig(ref r, version).Validate();
         string modelVersion = r.String();
         int dimension = r.Int32();
         if (dimension <= 0)
             throw new InvalidDataException($"machine state has dimension {dimension}");
-        var reference = ReadSet(ref r, dimension);
-        var anomalies = ReadSet(ref r, dimension);
+        var reference = ReadSet(ref r, dimension, config.EmbeddingPrecision);
+        var anomalies = ReadSet(ref r, dimension, config.EmbeddingPrecision);
         var scores = new List<double>(r.Doubles(r.Count()).ToArray());
         double h = r.Double(), phi = r.Double();
         double spent = version == 1 ? r.Double() : double.NaN; // format 1 kept b̂ here
@@ -161,7 +165,7 @@ public sealed partial class MachineModel
             // Format 1: the paper's method (Eq. 1–3, b̂ from 0); QBC's pool and filter in two flagged sections.
             scales = [];
             budget = AsdOrleans.Method.Budget.BudgetManager.Read(BudgetManagerKind.Paper, spent, () => 0);
-            EmbeddingSet? pool = r.Bool() ? ReadSet(ref r, dimension) : null;
+            EmbeddingSet? pool = r.Bool() ? ReadSet(ref r, dimension, config.EmbeddingPrecision) : null;
             bool hasFilter = r.Bool();
             if (hasFilter != (config.Strategy == QueryStrategyKind.Qbc) || (pool is not null) != hasFilter)
                 throw new InvalidDataException("machine state's quantile-filter section does not match its strategy");
@@ -200,7 +204,7 @@ public sealed partial class MachineModel
                 throw new InvalidDataException("machine state's strategy section does not match its strategy");
             if (hasState)
             {
-                var pool = ReadSet(ref r, dimension);
+                var pool = ReadSet(ref r, dimension, config.EmbeddingPrecision);
                 var utilities = r.Doubles(r.Count()).ToArray();
                 strategyState = QbcState.Read(config, pool, utilities, r.Int64(), r.Int64());
             }
@@ -234,6 +238,7 @@ public sealed partial class MachineModel
         w.Write(c.SourceClusters); w.Write(c.LabellingQuantile); w.Write(c.DecisionQuantile); w.Write(c.Seed);
         w.Write((byte)c.Scoring); w.Write((byte)c.BudgetManager);
         if (version >= 3) { w.Write(c.ReferenceCap); w.Write(c.AnomalyCap); w.Write(c.ScoreCap); }
+        if (version >= 4) w.Write((byte)c.EmbeddingPrecision);
     }
 
     private static MachineConfig ReadConfig(ref StateReader r, ushort version)
@@ -249,20 +254,29 @@ public sealed partial class MachineModel
         config = version == 1
             ? config with { Scoring = ScoringKind.Paper, BudgetManager = BudgetManagerKind.Paper }
             : config with { Scoring = (ScoringKind)r.Byte(), BudgetManager = (BudgetManagerKind)r.Byte() };
-        return version >= 3
+        config = version >= 3
             ? config with { ReferenceCap = r.Int32(), AnomalyCap = r.Int32(), ScoreCap = r.Int32() }
             : config with { ReferenceCap = 0, AnomalyCap = 0, ScoreCap = 0 };
+        // Formats 1 to 3 stored every set in fp32.
+        return config with { EmbeddingPrecision = version >= 4 ? (EmbeddingPrecision)r.Byte() : EmbeddingPrecision.Fp32 };
     }
 
     internal static void WriteSet(BinaryWriter w, EmbeddingSet set)
     {
         w.Write(set.Count);
-        w.Write(MemoryMarshal.AsBytes(set.Values));
+        w.Write(set.StoredBytes);
     }
 
-    private static EmbeddingSet ReadSet(ref StateReader r, int dimension)
+    private static EmbeddingSet ReadSet(ref StateReader r, int dimension, EmbeddingPrecision precision)
     {
         int count = r.Count();
+        if (precision == EmbeddingPrecision.Fp16)
+        {
+            var halves = r.Halves(checked(count * dimension));
+            foreach (var v in halves)
+                if (!Half.IsFinite(v)) throw new InvalidDataException("machine state holds a non-finite embedding value");
+            return EmbeddingSet.FromValues(dimension, halves);
+        }
         var values = r.Floats(checked(count * dimension));
         foreach (var v in values)
             if (!float.IsFinite(v)) throw new InvalidDataException("machine state holds a non-finite embedding value");
@@ -302,6 +316,7 @@ public sealed partial class MachineModel
         }
 
         public ReadOnlySpan<float> Floats(int count) => MemoryMarshal.Cast<byte, float>(Take(checked(count * 4)));
+        public ReadOnlySpan<Half> Halves(int count) => MemoryMarshal.Cast<byte, Half>(Take(checked(count * 2)));
         public ReadOnlySpan<double> Doubles(int count) => MemoryMarshal.Cast<byte, double>(Take(checked(count * 8)));
 
         public string String()

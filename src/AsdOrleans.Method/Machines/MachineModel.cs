@@ -89,11 +89,13 @@ public sealed partial class MachineModel
     {
         config.Validate();
         var scales = enrollment.ReferenceScales(config.Scoring).ToList();
+        // N as the machine stores it, so M (and h, φ) come from the scores it will give.
+        var reference = enrollment.ReferenceSet.ConvertedTo(config.EmbeddingPrecision);
         var scores = config.Scoring == ScoringKind.Paper
             ? enrollment.NormalScores.ToList()
-            : EnrollmentScores(config, enrollment, scales);
-        var model = new MachineModel(config, enrollment.ModelVersion, enrollment.ReferenceSet.Clone(),
-            new EmbeddingSet(enrollment.Dimension), scores, scales, AsdOrleans.Method.Budget.BudgetManager.Create(config.BudgetManager, config.Budget),
+            : EnrollmentScores(reference, enrollment, scales);
+        var model = new MachineModel(config, enrollment.ModelVersion, reference,
+            new EmbeddingSet(enrollment.Dimension, 0, config.EmbeddingPrecision), scores, scales, AsdOrleans.Method.Budget.BudgetManager.Create(config.BudgetManager, config.Budget),
             QueryStrategies.For(config.Strategy).CreateState(config, enrollment));
         model.LabellingThreshold = ScoreQuantiles.EmpiricalQuantile(scores, config.LabellingQuantile);
         model.DecisionThreshold = ScoreQuantiles.GammaFitQuantile(scores, config.DecisionQuantile);
@@ -107,13 +109,13 @@ public sealed partial class MachineModel
     /// scored against itself would score 0, and with every clip in N (the default) M — and so h and φ — would be all
     /// zeros: every clip an alert. The paper's scoring keeps Eq. 1 against all of N, as the paper's reproduction does.
     /// </summary>
-    private static List<double> EnrollmentScores(MachineConfig config, MachineEnrollment enrollment, List<float> scales)
+    private static List<double> EnrollmentScores(EmbeddingSet reference, MachineEnrollment enrollment, List<float> scales)
     {
-        var cosines = new float[enrollment.ReferenceSet.Count];
+        var cosines = new float[reference.Count];
         var scores = new List<double>(enrollment.TrainingNormals.Count);
         for (int i = 0; i < enrollment.TrainingNormals.Count; i++)
         {
-            var (distance, _) = ScaledScore.Distance(enrollment.ReferenceSet, CollectionsMarshalSpan(scales), enrollment.TrainingNormals.Row(i),
+            var (distance, _) = ScaledScore.Distance(reference, CollectionsMarshalSpan(scales), enrollment.TrainingNormals.Row(i),
                 cosines, excluded: enrollment.OwnReference(i));
             scores.Add(double.IsPositiveInfinity(distance) ? 0 : distance); // a single reference: nothing else to compare with
         }

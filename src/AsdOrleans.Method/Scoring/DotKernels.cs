@@ -9,7 +9,8 @@ namespace AsdOrleans.Method.Scoring;
 /// Dot products of one query against many rows. Four rows share each load of the query, which
 /// roughly halves memory traffic against one TensorPrimitives.Dot per row. Every row, blocked or
 /// not, is summed in the same order (one vector accumulator over the dimension, then a horizontal
-/// sum), so a row's cosine does not depend on its position in the set.
+/// sum), so a row's cosine does not depend on its position in the set. fp16 rows are widened a
+/// block at a time into a stack buffer and go through the same fp32 kernel.
 /// </summary>
 internal static class DotKernels
 {
@@ -26,6 +27,42 @@ internal static class DotKernels
     }
 
     public static float MaxDot(ReadOnlySpan<float> rows, int dimension, ReadOnlySpan<float> query)
+    {
+        int count = rows.Length / dimension;
+        if (count == 0)
+            return float.NegativeInfinity;
+        const int chunk = 256;
+        Span<float> buffer = stackalloc float[Math.Min(count, chunk)];
+        float best = float.NegativeInfinity;
+        for (int start = 0; start < count; start += chunk)
+        {
+            int n = Math.Min(chunk, count - start);
+            var part = buffer[..n];
+            DotRows(rows.Slice(start * dimension, n * dimension), dimension, query, part);
+            float partMax = TensorPrimitives.Max(part);
+            if (partMax > best) best = partMax;
+        }
+        return best;
+    }
+
+    // fp16 rows widened per block: 2,048 floats (8 KB) on the stack, 16 rows at 128 dimensions.
+    private const int WidenedFloats = 2048;
+
+    public static void DotRows(ReadOnlySpan<Half> rows, int dimension, ReadOnlySpan<float> query, Span<float> destination)
+    {
+        int count = rows.Length / dimension;
+        int block = Math.Max(1, WidenedFloats / dimension);
+        Span<float> widened = dimension <= WidenedFloats ? stackalloc float[WidenedFloats] : new float[dimension];
+        for (int start = 0; start < count; start += block)
+        {
+            int n = Math.Min(block, count - start);
+            var part = widened[..(n * dimension)];
+            TensorPrimitives.ConvertToSingle(rows.Slice(start * dimension, n * dimension), part);
+            DotRows(part, dimension, query, destination.Slice(start, n));
+        }
+    }
+
+    public static float MaxDot(ReadOnlySpan<Half> rows, int dimension, ReadOnlySpan<float> query)
     {
         int count = rows.Length / dimension;
         if (count == 0)

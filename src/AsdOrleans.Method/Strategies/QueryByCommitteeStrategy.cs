@@ -21,5 +21,7 @@ public sealed class QueryByCommitteeStrategy : IQueryStrategy
     }
 
     public StrategyState CreateState(MachineConfig config, MachineEnrollment enrollment)
-        => QbcState.Create(config, QbcState.DrawsCommitteeFromReferenceSet(config) ? new EmbeddingSet(enrollment.Dimension) : enrollment.TrainingNormals.Clone());
+        => QbcState.Create(config, QbcState.DrawsCommitteeFromReferenceSet(config)
+            ? new EmbeddingSet(enrollment.Dimension, 0, config.EmbeddingPrecision)
+            : enrollment.TrainingNormals.ConvertedTo(config.EmbeddingPrecision));
 }

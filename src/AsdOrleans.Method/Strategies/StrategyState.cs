@@ -30,7 +30,7 @@ public sealed class QbcState : StrategyState
     private QbcState(MachineConfig config, EmbeddingSet pool, BalancedIncrementalQuantileFilter filter)
     {
         DrawsFromReferenceSet = DrawsCommitteeFromReferenceSet(config);
-        Pool = DrawsFromReferenceSet ? new EmbeddingSet(pool.Dimension) : pool;
+        Pool = DrawsFromReferenceSet ? new EmbeddingSet(pool.Dimension, 0, pool.Precision) : pool;
         Filter = filter;
         Committee = new Committee(config.CommitteeSize, config.CommitteeSubsetFraction, RandomState.DeriveSeed(config.Seed, 0xC0 /* committee */));
     }
@@ -68,7 +68,7 @@ public sealed class QbcState : StrategyState
 
     public override StrategyState Clone(MachineConfig config)
     {
-        var copy = Create(config, Pool.Clone());
+        var copy = Create(config, Pool.ConvertedTo(config.EmbeddingPrecision));
         copy.Filter.Restore(Filter.Utilities, Filter.Observed, Filter.Queried);
         return copy;
     }

@@ -42,7 +42,7 @@ public class EnrollmentTests
         var targets = train.Where(c => c.IsTargetDomain).Select(c => EmbeddingMath.Normalized(c.Embedding)).ToList();
         for (int i = 0; i < 10; i++)
             Assert.Equal(targets[i], set.Row(32 + i).ToArray());
-        Assert.Equal(set.Values.ToArray(), ReferenceSetBuilder.Build(train, 32, seed: 1).Values.ToArray());
+        Assert.Equal(set.ToSingleArray(), ReferenceSetBuilder.Build(train, 32, seed: 1).ToSingleArray());
     }
 
     [Fact]

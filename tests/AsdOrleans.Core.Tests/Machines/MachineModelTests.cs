@@ -117,7 +117,7 @@ public class MachineModelTests
         var model = Enrolled(QueryStrategyKind.Hybrid);
         Stream(model, Data.Test.Take(60));
         var changed = model.WithConfig(model.Config with { Strategy = QueryStrategyKind.Random, Budget = 0.3, DecisionQuantile = 0.95 });
-        Assert.Equal(model.ReferenceSet.Values.ToArray(), changed.ReferenceSet.Values.ToArray());
+        Assert.Equal(model.ReferenceSet.ToSingleArray(), changed.ReferenceSet.ToSingleArray());
         Assert.Equal(model.AnomalySet.Count, changed.AnomalySet.Count);
         Assert.Equal(model.ClipsSeen, changed.ClipsSeen);
         Assert.Equal(model.SpentBudget, changed.SpentBudget);

@@ -17,7 +17,7 @@ public class PacedBudgetTests
         var (train, _) = TestData.Machine(seed: 22);
         var model = MachineModel.Enroll(new MachineConfig { Strategy = QueryStrategyKind.VariableUncertainty, Alpha = 0, Budget = b }, train);
         Assert.Equal(BudgetManagerKind.Paced, model.Config.BudgetManager);
-        var far = model.ReferenceSet.Row(0).ToArray().Select(v => -v).ToArray();
+        var far = model.ReferenceSet.RowToArray(0).Select(v => -v).ToArray();
         for (int n = 1; n <= 5_000; n++)
         {
             model.Process(far);
@@ -34,7 +34,7 @@ public class PacedBudgetTests
         int FirstThirty(BudgetManagerKind kind)
         {
             var model = MachineModel.Enroll(new MachineConfig { Strategy = QueryStrategyKind.VariableUncertainty, Alpha = 0, Budget = 0.1, BudgetManager = kind }, train);
-            var far = model.ReferenceSet.Row(0).ToArray().Select(v => -v).ToArray();
+            var far = model.ReferenceSet.RowToArray(0).Select(v => -v).ToArray();
             int queries = 0;
             for (int i = 0; i < 30; i++) queries += model.Process(far).LabelRequested ? 1 : 0;
             return queries;

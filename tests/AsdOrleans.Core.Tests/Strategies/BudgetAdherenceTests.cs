@@ -49,7 +49,7 @@ public class BudgetAdherenceTests
         // Scores far above h: variable uncertainty wants every clip, so only b̂ limits it.
         var (train, test) = TestData.Machine(seed: 22);
         var model = MachineModel.Enroll(MachineConfig.Paper with { Strategy = QueryStrategyKind.VariableUncertainty, Alpha = 0, Budget = 0.1 }, train);
-        var far = model.ReferenceSet.Row(0).ToArray().Select(v => -v).ToArray(); // opposite of a reference row: score ≈ 2
+        var far = model.ReferenceSet.RowToArray(0).Select(v => -v).ToArray(); // opposite of a reference row: score ≈ 2
         int firstThirty = 0;
         for (int i = 0; i < 20_000; i++)
         {

@@ -108,7 +108,8 @@ public sealed class MachineJournalTests : SqliteMachineClusterTest
     {
         const string id = "journal.m2";
         // Caps below what enrollment fills: every label merges into N, A and M in place, so the model keeps its length.
-        var settings = new MachineSettings { Strategy = "random", Budget = 0.5, Seed = 9, ReferenceCap = 40, AnomalyCap = 1, ScoreCap = 40 };
+        // fp32 rows: six labels' patches stay under a quarter of the model (fp16 halves the model, not the patches).
+        var settings = new MachineSettings { Strategy = "random", Budget = 0.5, Seed = 9, ReferenceCap = 40, AnomalyCap = 1, ScoreCap = 40, EmbeddingPrecision = "fp32" };
         var (grain, core) = await Enrolled(id, settings);
         Assert.Equal(40, core.ReferenceSet.Count); // at the cap from the start
 

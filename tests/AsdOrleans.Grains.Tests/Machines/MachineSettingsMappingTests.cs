@@ -22,9 +22,11 @@ public class MachineSettingsMappingTests
     {
         var config = new MachineSettings { Method = "paper", Budget = 0.05, Strategy = "qbc" }.ToConfig("m");
         Assert.Equal(MachineConfig.Paper with { Budget = 0.05, Strategy = QueryStrategyKind.Qbc, Seed = RandomState.StableHash("m") }, config);
-        var mixed = new MachineSettings { Scoring = "local", BudgetStart = "paper" }.ToConfig("m");
+        var mixed = new MachineSettings { Scoring = "local", BudgetStart = "paper", Method = "paper", EmbeddingPrecision = "fp16" }.ToConfig("m");
         Assert.Equal(ScoringKind.Local, mixed.Scoring);
         Assert.Equal(BudgetManagerKind.Paper, mixed.BudgetManager);
+        Assert.Equal(EmbeddingPrecision.Fp16, mixed.EmbeddingPrecision);
+        Assert.Equal(EmbeddingPrecision.Fp32, config.EmbeddingPrecision);
         Assert.Equal(mixed, mixed.ToSettings().ToConfig("other-id")); // every field travels
     }
 
@@ -32,12 +34,14 @@ public class MachineSettingsMappingTests
     [InlineData("method")]
     [InlineData("scoring")]
     [InlineData("budget start")]
+    [InlineData("embedding precision")]
     public void Unknown_names_are_refused_naming_the_setting(string setting)
     {
         var settings = setting switch
         {
             "method" => new MachineSettings { Method = "magic" },
             "scoring" => new MachineSettings { Scoring = "magic" },
+            "embedding precision" => new MachineSettings { EmbeddingPrecision = "fp8" },
             _ => new MachineSettings { BudgetStart = "magic" },
         };
         Assert.Contains(setting, Assert.Throws<ArgumentException>(() => settings.ToConfig("m")).Message);
