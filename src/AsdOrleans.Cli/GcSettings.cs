@@ -14,8 +14,11 @@ public static class GcSettings
         long budget = config.TryGetValue("GCGen0MaxBudget", out var b) ? Convert.ToInt64(b, CultureInfo.InvariantCulture) : 0;
         long conserve = config.FirstOrDefault(v => v.Key.Contains("Conserve", StringComparison.OrdinalIgnoreCase)).Value is { } level
             ? Convert.ToInt64(level, CultureInfo.InvariantCulture) : 0;
+        // Set from DOTNET_GCHeapHardLimit, or by the runtime to 75% of a container's (cgroup's) memory limit.
+        long limit = config.TryGetValue("GCHeapHardLimit", out var l) ? Convert.ToInt64(l, CultureInfo.InvariantCulture) : 0;
         return $"{(server ? "server" : "workstation")}, {(concurrent ? "concurrent" : "non-concurrent")}, gen0 budget " +
                (budget > 0 ? string.Create(CultureInfo.InvariantCulture, $"at most {budget / 1024:N0} KB") : "the runtime's default") +
-               $", conserve-memory level {conserve}";
+               $", conserve-memory level {conserve}" +
+               (limit > 0 ? string.Create(CultureInfo.InvariantCulture, $", heap limit {limit / 1e9:F2} GB") : "");
     }
 }

@@ -50,6 +50,26 @@ public class EmbeddingPrecisionTests
         }
     }
 
+    [Theory]
+    [InlineData(32)] // the 512-bit kernel where the CPU has it
+    [InlineData(16)] // the 256-bit kernel
+    [InlineData(7)]  // the widening fallback
+    public void Every_finite_half_is_widened_exactly(int dimension)
+    {
+        var finite = Enumerable.Range(0, 1 << 16).Select(b => BitConverter.UInt16BitsToHalf((ushort)b)).Where(Half.IsFinite).ToList();
+        while (finite.Count % dimension != 0) finite.Add(Half.Zero);
+        var set = EmbeddingSet.FromValues(dimension, finite.ToArray());
+        var cosines = new float[set.Count];
+        for (int k = 0; k < dimension; k++)
+        {
+            var oneHot = new float[dimension];
+            oneHot[k] = 1;
+            set.Cosines(oneHot, cosines);
+            for (int row = 0; row < set.Count; row++)
+                Assert.Equal((float)finite[row * dimension + k], cosines[row]);
+        }
+    }
+
     [Fact]
     public void Converting_rounds_once_and_an_fp16_set_lends_no_fp32_row()
     {
