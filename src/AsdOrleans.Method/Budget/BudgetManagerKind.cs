@@ -1,3 +1,5 @@
+using AsdOrleans.Method.Vocabulary;
+
 namespace AsdOrleans.Method.Budget;
 
 /// <summary>How a machine spends its label budget (docs/design.md §1, Budget). Numeric values are persisted: never renumber.</summary>
@@ -11,21 +13,13 @@ public enum BudgetManagerKind : byte
 
 public static class BudgetManagerNames
 {
-    private static readonly (BudgetManagerKind Kind, string Name)[] Names =
-    [
+    private static readonly KindNames<BudgetManagerKind> Names = new("budget start",
         (BudgetManagerKind.Paper, "paper"),
-        (BudgetManagerKind.Paced, "paced"),
-    ];
+        (BudgetManagerKind.Paced, "paced"));
 
-    public static IEnumerable<string> All => Names.Select(n => n.Name);
+    public static IEnumerable<string> All => Names.All;
 
-    public static string ToName(this BudgetManagerKind kind) => Names.First(n => n.Kind == kind).Name;
+    public static string ToName(this BudgetManagerKind kind) => Names.ToName(kind);
 
-    public static BudgetManagerKind Parse(string name)
-    {
-        foreach (var (kind, text) in Names)
-            if (string.Equals(text, name.Trim(), StringComparison.OrdinalIgnoreCase))
-                return kind;
-        throw new ArgumentException($"unknown budget start '{name}'; known: {string.Join(", ", All)}");
-    }
+    public static BudgetManagerKind Parse(string name) => Names.Parse(name);
 }

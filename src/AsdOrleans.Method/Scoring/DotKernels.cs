@@ -26,7 +26,12 @@ internal static class DotKernels
                 destination[i] = TensorPrimitives.Dot(rows.Slice(i * dimension, dimension), query);
     }
 
-    public static float MaxDot(ReadOnlySpan<float> rows, int dimension, ReadOnlySpan<float> query)
+    public static float MaxDot(ReadOnlySpan<float> rows, int dimension, ReadOnlySpan<float> query) => MaxDot<float>(rows, dimension, query);
+
+    public static float MaxDot(ReadOnlySpan<Half> rows, int dimension, ReadOnlySpan<float> query) => MaxDot<Half>(rows, dimension, query);
+
+    /// <summary>The max of <see cref="DotRows(ReadOnlySpan{float}, int, ReadOnlySpan{float}, Span{float})"/>, a chunk of rows at a time; −∞ for no rows.</summary>
+    private static float MaxDot<TElement>(ReadOnlySpan<TElement> rows, int dimension, ReadOnlySpan<float> query) where TElement : struct
     {
         int count = rows.Length / dimension;
         if (count == 0)
@@ -38,7 +43,12 @@ internal static class DotKernels
         {
             int n = Math.Min(chunk, count - start);
             var part = buffer[..n];
-            DotRows(rows.Slice(start * dimension, n * dimension), dimension, query, part);
+            var slice = rows.Slice(start * dimension, n * dimension);
+            // The JIT compiles one branch per element type.
+            if (typeof(TElement) == typeof(Half))
+                DotRows(MemoryMarshal.Cast<TElement, Half>(slice), dimension, query, part);
+            else
+                DotRows(MemoryMarshal.Cast<TElement, float>(slice), dimension, query, part);
             float partMax = TensorPrimitives.Max(part);
             if (partMax > best) best = partMax;
         }
@@ -174,25 +184,6 @@ internal static class DotKernels
                 a = DotStep256(ref r, b + (nuint)k, Vector256.LoadUnsafe(ref q, (nuint)k), Vector256.LoadUnsafe(ref q, (nuint)(k + half)), a);
             destination[i] = Vector256.Sum(a);
         }
-    }
-
-    public static float MaxDot(ReadOnlySpan<Half> rows, int dimension, ReadOnlySpan<float> query)
-    {
-        int count = rows.Length / dimension;
-        if (count == 0)
-            return float.NegativeInfinity;
-        const int chunk = 256;
-        Span<float> buffer = stackalloc float[Math.Min(count, chunk)];
-        float best = float.NegativeInfinity;
-        for (int start = 0; start < count; start += chunk)
-        {
-            int n = Math.Min(chunk, count - start);
-            var part = buffer[..n];
-            DotRows(rows.Slice(start * dimension, n * dimension), dimension, query, part);
-            float partMax = TensorPrimitives.Max(part);
-            if (partMax > best) best = partMax;
-        }
-        return best;
     }
 
     private static void DotRows512(ReadOnlySpan<float> rows, int d, int count, ReadOnlySpan<float> query, Span<float> destination)

@@ -1,3 +1,5 @@
+using AsdOrleans.Method.Vocabulary;
+
 namespace AsdOrleans.Method.Scoring;
 
 /// <summary>
@@ -15,24 +17,13 @@ public enum EmbeddingPrecision : byte
 
 public static class EmbeddingPrecisionNames
 {
-    private static readonly (EmbeddingPrecision Precision, string Name)[] Names =
-    [
+    private static readonly KindNames<EmbeddingPrecision> Names = new("embedding precision",
         (EmbeddingPrecision.Fp32, "fp32"),
-        (EmbeddingPrecision.Fp16, "fp16"),
-    ];
+        (EmbeddingPrecision.Fp16, "fp16"));
 
-    public static IEnumerable<string> All => Names.Select(n => n.Name);
+    public static IEnumerable<string> All => Names.All;
 
-    public static string ToName(this EmbeddingPrecision precision) => Names.First(n => n.Precision == precision).Name;
+    public static string ToName(this EmbeddingPrecision precision) => Names.ToName(precision);
 
-    public static EmbeddingPrecision Parse(string name)
-    {
-        foreach (var (precision, text) in Names)
-            if (string.Equals(text, name.Trim(), StringComparison.OrdinalIgnoreCase))
-                return precision;
-        throw new ArgumentException($"unknown embedding precision '{name}'; known: {string.Join(", ", All)}");
-    }
-
-    /// <summary>Bytes one element takes.</summary>
-    public static int ElementBytes(this EmbeddingPrecision precision) => precision == EmbeddingPrecision.Fp16 ? 2 : 4;
+    public static EmbeddingPrecision Parse(string name) => Names.Parse(name);
 }

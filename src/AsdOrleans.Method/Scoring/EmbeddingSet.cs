@@ -96,8 +96,7 @@ public sealed class EmbeddingSet
     {
         CheckIndex(index);
         CheckLength(normalizedEmbedding, "embedding");
-        float[]? rented = Dimension > StackRowLimit ? new float[Dimension] : null;
-        Span<float> row = rented ?? stackalloc float[Dimension];
+        Span<float> row = Dimension > StackRowLimit ? new float[Dimension] : stackalloc float[Dimension];
         CopyRow(index, row);
         TensorPrimitives.Multiply(row, weight, row);
         TensorPrimitives.Add(row, normalizedEmbedding, row);

@@ -1,3 +1,5 @@
+using AsdOrleans.Method.Vocabulary;
+
 namespace AsdOrleans.Method.Scoring;
 
 /// <summary>How a machine turns an embedding into an anomaly score. Numeric values are persisted: never renumber.</summary>
@@ -15,25 +17,17 @@ public enum ScoringKind : byte
 
 public static class ScoringNames
 {
-    private static readonly (ScoringKind Kind, string Name)[] Names =
-    [
+    private static readonly KindNames<ScoringKind> Names = new("scoring",
         (ScoringKind.Paper, "paper"),
         (ScoringKind.Margin, "margin"),
         (ScoringKind.Domain, "domain"),
-        (ScoringKind.Local, "local"),
-    ];
+        (ScoringKind.Local, "local"));
 
-    public static IEnumerable<string> All => Names.Select(n => n.Name);
+    public static IEnumerable<string> All => Names.All;
 
-    public static string ToName(this ScoringKind kind) => Names.First(n => n.Kind == kind).Name;
+    public static string ToName(this ScoringKind kind) => Names.ToName(kind);
 
-    public static ScoringKind Parse(string name)
-    {
-        foreach (var (kind, text) in Names)
-            if (string.Equals(text, name.Trim(), StringComparison.OrdinalIgnoreCase))
-                return kind;
-        throw new ArgumentException($"unknown scoring '{name}'; known: {string.Join(", ", All)}");
-    }
+    public static ScoringKind Parse(string name) => Names.Parse(name);
 
     /// <summary>Whether the scoring divides distances by a per-reference scale (kept beside N in the state).</summary>
     public static bool UsesScales(this ScoringKind kind) => kind is ScoringKind.Domain or ScoringKind.Local;

@@ -1,3 +1,5 @@
+using AsdOrleans.Method.Vocabulary;
+
 namespace AsdOrleans.Method.Strategies;
 
 /// <summary>The query strategies of docs/design.md §1. Numeric values are persisted: never renumber.</summary>
@@ -13,26 +15,17 @@ public enum QueryStrategyKind : byte
 
 public static class QueryStrategyNames
 {
-    private static readonly (QueryStrategyKind Kind, string Name)[] Names =
-    [
+    private static readonly KindNames<QueryStrategyKind> Names = new("query strategy",
         (QueryStrategyKind.None, "none"),
         (QueryStrategyKind.Random, "random"),
         (QueryStrategyKind.VariableUncertainty, "variable-uncertainty"),
         (QueryStrategyKind.Hybrid, "hybrid"),
         (QueryStrategyKind.HybridPrinted, "hybrid-printed"),
-        (QueryStrategyKind.Qbc, "qbc"),
-    ];
+        (QueryStrategyKind.Qbc, "qbc"));
 
-    public static IEnumerable<string> All => Names.Select(n => n.Name);
+    public static IEnumerable<string> All => Names.All;
 
-    public static string ToName(this QueryStrategyKind kind)
-        => Names.First(n => n.Kind == kind).Name;
+    public static string ToName(this QueryStrategyKind kind) => Names.ToName(kind);
 
-    public static QueryStrategyKind Parse(string name)
-    {
-        foreach (var (kind, text) in Names)
-            if (string.Equals(text, name.Trim(), StringComparison.OrdinalIgnoreCase))
-                return kind;
-        throw new ArgumentException($"unknown query strategy '{name}'; known: {string.Join(", ", All)}");
-    }
+    public static QueryStrategyKind Parse(string name) => Names.Parse(name);
 }
