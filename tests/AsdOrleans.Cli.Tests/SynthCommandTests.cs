@@ -51,6 +51,27 @@ public sealed class SynthCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task RecurringFaultsChangeOnlyTheAnomaliesAndTheReadmeSaysSo()
+    {
+        string perClip = Path.Combine(_dir, "per-clip"), recurring = Path.Combine(_dir, "recurring");
+        Assert.Equal(0, (await Synth(perClip, "--test", "16")).Code);
+        var (code, _, error) = await Synth(recurring, "--test", "16", "--faults", "recurring");
+        Assert.True(code == 0, error);
+
+        var wavs = Directory.GetFiles(perClip, "*.wav", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(perClip, f)).Order().ToList();
+        Assert.Equal(wavs, Directory.GetFiles(recurring, "*.wav", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(recurring, f)).Order());
+        foreach (string wav in wavs)
+        {
+            bool same = File.ReadAllBytes(Path.Combine(perClip, wav)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(recurring, wav)));
+            Assert.True(same != wav.Contains("_anomaly_", StringComparison.Ordinal), $"{wav}: same bytes {same}");
+        }
+        string readme = File.ReadAllText(Path.Combine(recurring, "README.md"));
+        Assert.Contains("--seed 3 --faults recurring", readme);
+        Assert.Contains("| fault conditions | recurring", readme);
+        Assert.DoesNotContain("--faults", File.ReadAllText(Path.Combine(perClip, "README.md")));
+    }
+
+    [Fact]
     public async Task TheCommandInTheReadmeReproducesTheFiles()
     {
         string a = Path.Combine(_dir, "a"), b = Path.Combine(_dir, "b");
@@ -75,6 +96,7 @@ public sealed class SynthCommandTests : IDisposable
     [InlineData("--threads", "0", "--threads must be at least 1, got 0")]
     [InlineData("--train", "many", "many")]
     [InlineData("--seconds", "NaN", "--seconds must be in (0, 60], got NaN")]
+    [InlineData("--faults", "sometimes", "--faults: unknown fault conditions 'sometimes'; known: per-clip, recurring")]
     public async Task BadParametersExitWithTwoAndCreateNothing(string option, string value, string problem)
     {
         string folder = Path.Combine(_dir, "data");

@@ -31,11 +31,16 @@ public static partial class SynthCommand
         var test = new Option<int>("--test") { Description = "test clips per machine type, a multiple of 4: a quarter each of source/target × normal/anomaly (DCASE dev: 200)", DefaultValueFactory = _ => defaults.Test };
         var seconds = new Option<double>("--seconds") { Description = "clip length in seconds, at most 60 (DCASE: 6–18)", DefaultValueFactory = _ => defaults.Seconds };
         var seed = new Option<ulong>("--seed") { Description = "generator seed; the same arguments write byte-identical files", DefaultValueFactory = _ => defaults.Seed };
+        var faults = new Option<string>("--faults")
+        {
+            Description = "per-clip (default: every anomaly draws its own fault parameters) or recurring (each machine type has one damaged part per fault kind, its parameters fixed for the plant, as DCASE records each anomaly condition many times; severity and timing still vary per clip)",
+            DefaultValueFactory = _ => SynthNames.FaultConditionNames.ToName(defaults.Faults),
+        };
         var force = new Option<bool>("--force") { Description = "replace an existing data set (dev_data, README.md, synth_clips.csv) in --out" };
         var threads = new Option<int>("--threads") { Description = "clips rendered in parallel (default: all cores; the output does not depend on it)", DefaultValueFactory = _ => Environment.ProcessorCount };
         var command = new Command("synth", "write a generated data set of machine sounds (harmonics, resonances, load noise, factory background; domain shift; four fault kinds) in the DCASE 2023 Task 2 layout")
         {
-            outDir, machineTypes, train, targetTrain, test, seconds, seed, force, threads,
+            outDir, machineTypes, train, targetTrain, test, seconds, seed, faults, force, threads,
         };
         command.SetAction(async (parse, cancellation) =>
         {
@@ -50,6 +55,7 @@ public static partial class SynthCommand
                     Test = parse.GetValue(test),
                     Seconds = parse.GetValue(seconds),
                     Seed = parse.GetValue(seed),
+                    Faults = ParseFaults(parse.GetValue(faults)!),
                 }.Validate();
             }
             catch (ArgumentException e)
@@ -104,10 +110,25 @@ public static partial class SynthCommand
         return command;
     }
 
+    private static FaultConditions ParseFaults(string name)
+    {
+        try
+        {
+            return SynthNames.FaultConditionNames.Parse(name);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException("--faults: " + e.Message);
+        }
+    }
+
     /// <summary>The command that regenerates the data set, every setting explicit (recorded in README.md).</summary>
     public static string CommandLine(string output, SynthSettings s)
-        => string.Create(CultureInfo.InvariantCulture,
-            $"asd synth --out {Quote(output)} --machine-types {s.MachineTypes} --train {s.SourceTrain} --target-train {s.TargetTrain} --test {s.Test} --seconds {s.Seconds} --seed {s.Seed}");
+    {
+        string faults = s.Faults == FaultConditions.PerClip ? "" : " --faults " + SynthNames.FaultConditionNames.ToName(s.Faults);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"asd synth --out {Quote(output)} --machine-types {s.MachineTypes} --train {s.SourceTrain} --target-train {s.TargetTrain} --test {s.Test} --seconds {s.Seconds} --seed {s.Seed}{faults}");
+    }
 
     private static string Quote(string path)
         => path.Length > 0 && path.All(c => char.IsLetterOrDigit(c) || "/._-+:@".Contains(c)) ? path : "'" + path.Replace("'", "'\\''") + "'";

@@ -22,6 +22,11 @@ public sealed record ClipSpec
     public AnomalyKind Anomaly { get; init; } = AnomalyKind.None;
     /// <summary>Fault severity in (0, 1]; 0 for normal clips. Small values are barely audible.</summary>
     public double Severity { get; init; }
+    /// <summary>
+    /// Seed of the fault's physical parameters when they are a machine's recurring condition
+    /// (<see cref="FaultConditions.Recurring"/>); null when the clip draws them from its own seed.
+    /// </summary>
+    public ulong? FaultConditionSeed { get; init; }
     public required int Samples { get; init; }
     public required ulong Seed { get; init; }
 

@@ -20,8 +20,20 @@ public enum AnomalyKind
     ImbalanceModulation,
 }
 
+/// <summary>
+/// Where a fault's physical parameters come from. <see cref="PerClip"/> (the default): every anomalous clip draws its own
+/// (a bearing's defect rate, a rub's band, a wobble's rate…), so no two anomalies are the same damage.
+/// <see cref="Recurring"/>: each machine type has one damaged part per fault kind, whose parameters are fixed for the
+/// plant and shared by both domains, as DCASE records each anomaly condition of a machine many times; severity, event
+/// timing and phases still vary per clip.
+/// </summary>
+public enum FaultConditions { PerClip, Recurring }
+
 public static class SynthNames
 {
+    public static AsdOrleans.Method.Vocabulary.KindNames<FaultConditions> FaultConditionNames { get; } =
+        new("fault conditions", (FaultConditions.PerClip, "per-clip"), (FaultConditions.Recurring, "recurring"));
+
     public static string Of(SynthDomain domain) => domain == SynthDomain.Source ? "source" : "target";
     public static string Of(SynthSplit split) => split == SynthSplit.Train ? "train" : "test";
 

@@ -7,14 +7,16 @@ namespace AsdOrleans.Datasets.Synthesis;
 /// (numbers 0 … train−1) then the target clips; the test split holds four equal blocks, in order
 /// source normal, source anomaly, target normal, target anomaly. Attributes are drawn uniformly from
 /// the domain's speeds and loads; anomalous clips cycle through the four fault kinds and draw a
-/// severity s = 0.1 + 0.9·u² (u uniform; median 0.33, so subtle faults are common). A clip's seed
+/// severity s = 0.1 + 0.9·u² (u uniform; median 0.33, so subtle faults are common); with
+/// <see cref="FaultConditions.Recurring"/> a fault kind's physical parameters come from (seed, machine type, kind)
+/// and are the same in every clip of that kind and type, in both domains. A clip's seed
 /// derives from (seed, machine type, split, domain, label, position within its block), so a clip
 /// does not change when other counts change.
 /// </summary>
 public sealed class SynthPlan
 {
     public const double MinSeverity = 0.1;
-    private const ulong ClipTag = 0xC1, AttributeTag = 0xA7;
+    private const ulong ClipTag = 0xC1, AttributeTag = 0xA7, ConditionTag = 0xFC;
 
     public SynthSettings Settings { get; }
     public IReadOnlyList<MachineProfile> MachineTypes { get; }
@@ -60,6 +62,7 @@ public sealed class SynthPlan
         int load = machine.Loads[r.NextInt(machine.Loads.Length)];
         double u = r.NextDouble();
         double severity = MinSeverity + (1 - MinSeverity) * u * u;
+        var fault = anomaly ? SynthNames.Faults[ordinal % SynthNames.Faults.Count] : AnomalyKind.None;
         return new ClipSpec
         {
             Machine = machine,
@@ -68,8 +71,11 @@ public sealed class SynthPlan
             Index = index,
             Speed = speed,
             Load = load,
-            Anomaly = anomaly ? SynthNames.Faults[ordinal % SynthNames.Faults.Count] : AnomalyKind.None,
+            Anomaly = fault,
             Severity = anomaly ? severity : 0,
+            FaultConditionSeed = anomaly && settings.Faults == FaultConditions.Recurring
+                ? RandomState.DeriveSeed(settings.Seed, ConditionTag, (ulong)machineIndex, (ulong)fault)
+                : null,
             Samples = settings.SamplesPerClip,
             Seed = seed,
         };

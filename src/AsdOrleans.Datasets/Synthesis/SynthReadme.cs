@@ -35,6 +35,8 @@ public static class SynthReadme
         Line($"| target-domain training clips per type | {s.TargetTrain} |");
         Line($"| test clips per type | {s.Test} ({s.TestPerDomainAndLabel} each of source normal, source anomaly, target normal, target anomaly) |");
         Line($"| clip length | {F(s.Seconds)} s ({s.SamplesPerClip} samples) |");
+        if (s.Faults != FaultConditions.PerClip)
+            Line($"| fault conditions | {SynthNames.FaultConditionNames.ToName(s.Faults)}: one damaged part per fault kind and machine type, its parameters fixed for the plant |");
         Line($"| format | {SynthSettings.SampleRate} Hz, mono, 16-bit PCM WAV |");
         Line($"| clips in all | {s.TotalClips} ({F(s.TotalClips * (double)s.SamplesPerClip / SynthSettings.SampleRate)} s of audio) |");
         Line();
@@ -78,6 +80,12 @@ public static class SynthReadme
         Line("- harmonic-drift: f_rot wobbles and drifts by up to 4% (× severity) during the clip;");
         Line("- rubbing-noise: intermittent 40–250 ms bursts of band-limited friction noise pulsing once per revolution;");
         Line("- imbalance-modulation: a stronger 1× component and amplitude modulation of the machine sound at f_rot.");
+        Line();
+        Line(s.Faults == FaultConditions.PerClip
+            ? "Each anomalous clip draws its fault's parameters (defect rate, resonance, rub band, wobble rate…) on its own."
+            : "Fault conditions recur: each machine type has one damaged part per fault kind, whose parameters (defect rate,\n" +
+              "resonance, rub band, wobble rate…) are the same in every clip of that kind, in both domains; severity, event\n" +
+              "timing and phases vary per clip.");
         return text.ToString();
     }
 }

@@ -25,6 +25,8 @@ public sealed record SynthSettings
     public int Test { get; init; } = 100;
     public double Seconds { get; init; } = 10;
     public ulong Seed { get; init; }
+    /// <summary>Whether an anomaly's fault parameters are drawn per clip (default) or fixed per machine type and fault kind.</summary>
+    public FaultConditions Faults { get; init; } = FaultConditions.PerClip;
 
     public int SamplesPerClip => (int)Math.Round(Seconds * SampleRate);
     public int TestPerDomainAndLabel => Test / 4;
@@ -49,6 +51,8 @@ public sealed record SynthSettings
             throw new ArgumentException($"test must be at most {MaxClipsPerSplit} (clip numbers have four digits), got {Test}");
         if (!(Seconds > 0 && Seconds <= MaxSeconds))
             throw new ArgumentException($"seconds must be in (0, {MaxSeconds}], got {Seconds.ToString(CultureInfo.InvariantCulture)}");
+        if (!Enum.IsDefined(Faults))
+            throw new ArgumentException($"faults must be one of {string.Join(", ", SynthNames.FaultConditionNames.All)}, got {(int)Faults}");
         if (SamplesPerClip < 1)
             throw new ArgumentException($"seconds: {Seconds.ToString(CultureInfo.InvariantCulture)} s is shorter than one sample at {SampleRate} Hz");
         return this;

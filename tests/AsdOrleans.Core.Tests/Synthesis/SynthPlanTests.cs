@@ -99,6 +99,29 @@ public sealed class SynthPlanTests
     }
 
     [Fact]
+    public void RecurringFaultsShareOneConditionPerMachineTypeAndKindInBothDomains()
+    {
+        var perClip = SynthPlan.Create(Small with { Test = 32 });
+        var recurring = SynthPlan.Create(Small with { Test = 32, Faults = FaultConditions.Recurring });
+
+        Assert.All(perClip.Clips, c => Assert.Null(c.FaultConditionSeed));
+        Assert.All(recurring.Clips.Where(c => !c.IsAnomaly), c => Assert.Null(c.FaultConditionSeed));
+        var conditions = recurring.Clips.Where(c => c.IsAnomaly).GroupBy(c => (c.Machine.Name, c.Anomaly)).ToList();
+        Assert.Equal(3 * 4, conditions.Count);
+        foreach (var group in conditions)
+        {
+            Assert.Single(group.Select(c => c.FaultConditionSeed).Distinct());
+            Assert.Equal(2, group.Select(c => c.Domain).Distinct().Count());
+            Assert.True(group.Select(c => c.Severity).Distinct().Count() > 1, "severity still varies per clip");
+        }
+        Assert.Equal(conditions.Count, conditions.Select(g => g.First().FaultConditionSeed).Distinct().Count());
+        // everything but the condition is as in the per-clip plan
+        Assert.Equal(perClip.Clips.Select(c => c with { FaultConditionSeed = null }), recurring.Clips.Select(c => c with { FaultConditionSeed = null }));
+        var otherSeed = SynthPlan.Create(Small with { Test = 32, Faults = FaultConditions.Recurring, Seed = 10 });
+        Assert.Empty(otherSeed.Clips.Select(c => c.FaultConditionSeed).OfType<ulong>().Intersect(recurring.Clips.Select(c => c.FaultConditionSeed).OfType<ulong>()));
+    }
+
+    [Fact]
     public void AClipDependsOnItsPositionInItsBlockNotOnTheOtherCounts()
     {
         var small = SynthPlan.Create(Small);

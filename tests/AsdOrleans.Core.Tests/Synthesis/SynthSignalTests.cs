@@ -180,4 +180,39 @@ public sealed class SynthSignalTests
         var faulty = ClipSynthesizer.Render(normal with { Anomaly = AnomalyKind.RubbingNoise, Severity = 0.5 });
         Assert.NotEqual(ClipSynthesizer.Render(normal), faulty);
     }
+
+    [Fact]
+    public void RecurringRubbingKeepsItsBandFromClipToClipAndPerClipRubbingDoesNot()
+    {
+        // bands of the rubbing clips of one machine type, each at full severity so the band stands out
+        double[] Bands(FaultConditions faults)
+        {
+            var plan = SynthPlan.Create(new SynthSettings { MachineTypes = 1, SourceTrain = 1, TargetTrain = 1, Test = 48, Seconds = 2, Seed = 4, Faults = faults });
+            return plan.Clips.Where(c => c.Anomaly == AnomalyKind.RubbingNoise)
+                .Select(c => RubBandHz(c with { Severity = 1 }, c with { Anomaly = AnomalyKind.None, Severity = 0, FaultConditionSeed = null }))
+                .ToArray();
+        }
+        var recurring = Bands(FaultConditions.Recurring);
+        var perClip = Bands(FaultConditions.PerClip);
+
+        Assert.Equal(6, recurring.Length);
+        Assert.True(recurring.Max() / recurring.Min() < 1.08, $"recurring bands: {string.Join(", ", recurring.Select(b => b.ToString("F0")))} Hz");
+        Assert.True(perClip.Max() / perClip.Min() > 1.15, $"per-clip bands: {string.Join(", ", perClip.Select(b => b.ToString("F0")))} Hz");
+    }
+
+    /// <summary>Where the fault adds most power relative to the same clip without it: the rub band's centre.</summary>
+    private static double RubBandHz(ClipSpec faulty, ClipSpec normal)
+    {
+        var y = Spectrum(ClipSynthesizer.Render(faulty));
+        var x = Spectrum(ClipSynthesizer.Render(normal));
+        double hzPerBin = HzPerBin(x), centre = faulty.Machine.RubBandHz;
+        int half = (int)(60 / hzPerBin);
+        double Smoothed(double[] s, int bin) => Enumerable.Range(bin - half, 2 * half + 1).Average(k => s[k] * s[k]);
+        int lo = (int)(0.6 * centre / hzPerBin), hi = (int)(1.5 * centre / hzPerBin);
+        // centroid of the excess power ratio: the fault's band, with the level change between the two renders divided out
+        var ratio = Enumerable.Range(lo, hi - lo).Select(k => (Bin: k, Ratio: Smoothed(y, k) / Smoothed(x, k))).ToList();
+        double floor = ratio.Select(r => r.Ratio).Order().ElementAt(ratio.Count / 4);
+        double weight = ratio.Sum(r => Math.Max(0, r.Ratio - floor));
+        return ratio.Sum(r => Math.Max(0, r.Ratio - floor) * r.Bin) / weight * hzPerBin;
+    }
 }
