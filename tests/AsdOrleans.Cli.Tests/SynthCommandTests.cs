@@ -96,7 +96,7 @@ public sealed class SynthCommandTests : IDisposable
     [InlineData("--threads", "0", "--threads must be at least 1, got 0")]
     [InlineData("--train", "many", "many")]
     [InlineData("--seconds", "NaN", "--seconds must be in (0, 60], got NaN")]
-    [InlineData("--faults", "sometimes", "--faults: unknown fault conditions 'sometimes'; known: per-clip, recurring")]
+    [InlineData("--faults", "sometimes", "--faults: unknown fault conditions 'sometimes'; known: per-clip, recurring, recurring-fixed-severity")]
     public async Task BadParametersExitWithTwoAndCreateNothing(string option, string value, string problem)
     {
         string folder = Path.Combine(_dir, "data");

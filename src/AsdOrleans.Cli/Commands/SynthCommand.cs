@@ -33,7 +33,7 @@ public static partial class SynthCommand
         var seed = new Option<ulong>("--seed") { Description = "generator seed; the same arguments write byte-identical files", DefaultValueFactory = _ => defaults.Seed };
         var faults = new Option<string>("--faults")
         {
-            Description = "per-clip (default: every anomaly draws its own fault parameters) or recurring (each machine type has one damaged part per fault kind, its parameters fixed for the plant, as DCASE records each anomaly condition many times; severity and timing still vary per clip)",
+            Description = "per-clip (default: every anomaly draws its own fault parameters) or recurring (each machine type has one damaged part per fault kind, its parameters fixed for the plant, as DCASE records each anomaly condition many times; severity and timing still vary per clip) or recurring-fixed-severity (as recurring, and each part has one severity)",
             DefaultValueFactory = _ => SynthNames.FaultConditionNames.ToName(defaults.Faults),
         };
         var force = new Option<bool>("--force") { Description = "replace an existing data set (dev_data, README.md, synth_clips.csv) in --out" };

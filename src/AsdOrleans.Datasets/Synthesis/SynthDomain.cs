@@ -25,14 +25,16 @@ public enum AnomalyKind
 /// (a bearing's defect rate, a rub's band, a wobble's rate…), so no two anomalies are the same damage.
 /// <see cref="Recurring"/>: each machine type has one damaged part per fault kind, whose parameters are fixed for the
 /// plant and shared by both domains, as DCASE records each anomaly condition of a machine many times; severity, event
-/// timing and phases still vary per clip.
+/// timing and phases still vary per clip. <see cref="RecurringFixedSeverity"/>: as recurring, and each damaged part also
+/// has one severity (drawn once from the per-clip distribution), so only timing, phases and the recording vary.
 /// </summary>
-public enum FaultConditions { PerClip, Recurring }
+public enum FaultConditions { PerClip, Recurring, RecurringFixedSeverity }
 
 public static class SynthNames
 {
     public static AsdOrleans.Method.Vocabulary.KindNames<FaultConditions> FaultConditionNames { get; } =
-        new("fault conditions", (FaultConditions.PerClip, "per-clip"), (FaultConditions.Recurring, "recurring"));
+        new("fault conditions", (FaultConditions.PerClip, "per-clip"), (FaultConditions.Recurring, "recurring"),
+            (FaultConditions.RecurringFixedSeverity, "recurring-fixed-severity"));
 
     public static string Of(SynthDomain domain) => domain == SynthDomain.Source ? "source" : "target";
     public static string Of(SynthSplit split) => split == SynthSplit.Train ? "train" : "test";

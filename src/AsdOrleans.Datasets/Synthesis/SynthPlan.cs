@@ -9,14 +9,15 @@ namespace AsdOrleans.Datasets.Synthesis;
 /// the domain's speeds and loads; anomalous clips cycle through the four fault kinds and draw a
 /// severity s = 0.1 + 0.9·u² (u uniform; median 0.33, so subtle faults are common); with
 /// <see cref="FaultConditions.Recurring"/> a fault kind's physical parameters come from (seed, machine type, kind)
-/// and are the same in every clip of that kind and type, in both domains. A clip's seed
+/// and are the same in every clip of that kind and type, in both domains (with
+/// <see cref="FaultConditions.RecurringFixedSeverity"/> its severity too). A clip's seed
 /// derives from (seed, machine type, split, domain, label, position within its block), so a clip
 /// does not change when other counts change.
 /// </summary>
 public sealed class SynthPlan
 {
     public const double MinSeverity = 0.1;
-    private const ulong ClipTag = 0xC1, AttributeTag = 0xA7, ConditionTag = 0xFC;
+    private const ulong ClipTag = 0xC1, AttributeTag = 0xA7, ConditionTag = 0xFC, ConditionSeverityTag = 0x5E;
 
     public SynthSettings Settings { get; }
     public IReadOnlyList<MachineProfile> MachineTypes { get; }
@@ -52,6 +53,8 @@ public sealed class SynthPlan
         return new SynthPlan(settings, types, clips);
     }
 
+    private static double Severity(double u) => MinSeverity + (1 - MinSeverity) * u * u;
+
     private static ClipSpec Clip(SynthSettings settings, int machineIndex, FactoryEnvironment environment, SynthSplit split, bool anomaly, int ordinal, int index)
     {
         var machine = MachineCatalog.All[machineIndex];
@@ -60,9 +63,13 @@ public sealed class SynthPlan
         int[] speeds = environment.Domain == SynthDomain.Source ? machine.SourceSpeeds : machine.TargetSpeeds;
         int speed = speeds[r.NextInt(speeds.Length)];
         int load = machine.Loads[r.NextInt(machine.Loads.Length)];
-        double u = r.NextDouble();
-        double severity = MinSeverity + (1 - MinSeverity) * u * u;
+        double severity = Severity(r.NextDouble());
         var fault = anomaly ? SynthNames.Faults[ordinal % SynthNames.Faults.Count] : AnomalyKind.None;
+        ulong? condition = anomaly && settings.Faults != FaultConditions.PerClip
+            ? RandomState.DeriveSeed(settings.Seed, ConditionTag, (ulong)machineIndex, (ulong)fault)
+            : null;
+        if (condition is ulong part && settings.Faults == FaultConditions.RecurringFixedSeverity)
+            severity = Severity(RandomState.FromSeed(RandomState.DeriveSeed(part, ConditionSeverityTag)).NextDouble());
         return new ClipSpec
         {
             Machine = machine,
@@ -73,9 +80,7 @@ public sealed class SynthPlan
             Load = load,
             Anomaly = fault,
             Severity = anomaly ? severity : 0,
-            FaultConditionSeed = anomaly && settings.Faults == FaultConditions.Recurring
-                ? RandomState.DeriveSeed(settings.Seed, ConditionTag, (ulong)machineIndex, (ulong)fault)
-                : null,
+            FaultConditionSeed = condition,
             Samples = settings.SamplesPerClip,
             Seed = seed,
         };

@@ -36,7 +36,7 @@ public static class SynthReadme
         Line($"| test clips per type | {s.Test} ({s.TestPerDomainAndLabel} each of source normal, source anomaly, target normal, target anomaly) |");
         Line($"| clip length | {F(s.Seconds)} s ({s.SamplesPerClip} samples) |");
         if (s.Faults != FaultConditions.PerClip)
-            Line($"| fault conditions | {SynthNames.FaultConditionNames.ToName(s.Faults)}: one damaged part per fault kind and machine type, its parameters fixed for the plant |");
+            Line($"| fault conditions | {SynthNames.FaultConditionNames.ToName(s.Faults)}: one damaged part per fault kind and machine type, its parameters{(s.Faults == FaultConditions.RecurringFixedSeverity ? " and severity" : "")} fixed for the plant |");
         Line($"| format | {SynthSettings.SampleRate} Hz, mono, 16-bit PCM WAV |");
         Line($"| clips in all | {s.TotalClips} ({F(s.TotalClips * (double)s.SamplesPerClip / SynthSettings.SampleRate)} s of audio) |");
         Line();
@@ -84,8 +84,10 @@ public static class SynthReadme
         Line(s.Faults == FaultConditions.PerClip
             ? "Each anomalous clip draws its fault's parameters (defect rate, resonance, rub band, wobble rate…) on its own."
             : "Fault conditions recur: each machine type has one damaged part per fault kind, whose parameters (defect rate,\n" +
-              "resonance, rub band, wobble rate…) are the same in every clip of that kind, in both domains; severity, event\n" +
-              "timing and phases vary per clip.");
+              "resonance, rub band, wobble rate…) are the same in every clip of that kind, in both domains; " +
+              (s.Faults == FaultConditions.RecurringFixedSeverity
+                  ? "so is its severity\n(drawn once per part from the distribution above); event timing and phases vary per clip."
+                  : "severity, event\ntiming and phases vary per clip."));
         return text.ToString();
     }
 }

@@ -122,6 +122,22 @@ public sealed class SynthPlanTests
     }
 
     [Fact]
+    public void RecurringFixedSeverityGivesEachDamagedPartOneSeverity()
+    {
+        var recurring = SynthPlan.Create(Small with { Test = 64, Faults = FaultConditions.Recurring });
+        var fixedSeverity = SynthPlan.Create(Small with { Test = 64, Faults = FaultConditions.RecurringFixedSeverity });
+
+        var parts = fixedSeverity.Clips.Where(c => c.IsAnomaly).GroupBy(c => c.FaultConditionSeed).ToList();
+        Assert.Equal(3 * 4, parts.Count);
+        Assert.All(parts, part => Assert.Single(part.Select(c => c.Severity).Distinct()));
+        Assert.All(parts, part => Assert.InRange(part.First().Severity, SynthPlan.MinSeverity, 1.0));
+        Assert.True(parts.Select(p => p.First().Severity).Distinct().Count() > 6, "parts draw their own severities");
+        // the same parts as the recurring plant's, and the normal clips unchanged
+        Assert.Equal(recurring.Clips.Select(c => (c.Seed, c.FaultConditionSeed)), fixedSeverity.Clips.Select(c => (c.Seed, c.FaultConditionSeed)));
+        Assert.Equal(recurring.Clips.Where(c => !c.IsAnomaly), fixedSeverity.Clips.Where(c => !c.IsAnomaly));
+    }
+
+    [Fact]
     public void AClipDependsOnItsPositionInItsBlockNotOnTheOtherCounts()
     {
         var small = SynthPlan.Create(Small);
