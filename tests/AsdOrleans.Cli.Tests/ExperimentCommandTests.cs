@@ -1,3 +1,4 @@
+using System.Globalization;
 using AsdOrleans.Method.Metrics;
 using static AsdOrleans.Cli.Tests.CliHarness;
 
@@ -48,7 +49,12 @@ public sealed class ExperimentCommandTests : IDisposable
 
         Assert.True(code == 0, $"exit code {code}, stderr: {error}");
         Assert.Equal("", error);
-        Assert.Equal(new[] { "report.md", "results.csv", "summary.csv", "table1.csv" }, Directory.GetFiles(outDir).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray());
+        Assert.Equal(new[] { "label_headroom.csv", "report.md", "results.csv", "summary.csv", "table1.csv" }, Directory.GetFiles(outDir).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray());
+        var headroom = ReadCsv(Path.Combine(outDir, "label_headroom.csv"));
+        Assert.Equal("machine,anomalies,within_reach,within_reach_outscore,out_of_reach_outscore", string.Join(',', headroom[0]));
+        Assert.Equal(Machines.Order(StringComparer.Ordinal), headroom.Skip(1).Select(r => r[0]));
+        Assert.All(headroom.Skip(1), r => Assert.InRange(int.Parse(r[2], CultureInfo.InvariantCulture), 0, int.Parse(r[1], CultureInfo.InvariantCulture)));
+        Assert.Contains("## Label headroom", File.ReadAllText(Path.Combine(outDir, "report.md")));
 
         // results.csv: one row per machine × strategy × budget × trial, values in range.
         var results = ReadCsv(Path.Combine(outDir, "results.csv"));

@@ -283,7 +283,7 @@ public static class ExperimentCommand
         var plan = PrequentialExperiment.Plan(table, settings);
         var outcomes = Terminal.WithProgress(output, "prequential runs",
             progress => PrequentialExperiment.RunDetailed(plan, settings.MaxDegreeOfParallelism, progress), linesWhenRedirected: inputs?.Embedding is not null);
-        return Finish(table, settings, outputFolder, output, inputs ?? new RunInputs("asd experiment", table.Source, null, null), plan.Runs.Count, outcomes, started.Elapsed);
+        return Finish(table, settings, outputFolder, output, inputs ?? new RunInputs("asd experiment", table.Source, null, null), plan, outcomes, started.Elapsed);
     }
 
     public static async Task<IReadOnlyList<SummaryRow>> RunViaClusterAsync(EmbeddingTable table, ExperimentSettings settings, string outputFolder, TextWriter output,
@@ -295,25 +295,28 @@ public static class ExperimentCommand
         var traces = await runner.RunAsync(plan, modelVersion, audioPath, settings.MaxDegreeOfParallelism,
             Terminal.ProgressLines(output, "streams through the silo"), cancellation);
         var outcomes = PrequentialExperiment.Assemble(plan, traces);
-        return Finish(table, settings, outputFolder, output, inputs, plan.Runs.Count, outcomes, started.Elapsed);
+        return Finish(table, settings, outputFolder, output, inputs, plan, outcomes, started.Elapsed);
     }
 
     private static IReadOnlyList<SummaryRow> Finish(EmbeddingTable table, ExperimentSettings settings, string outputFolder, TextWriter output,
-        RunInputs inputs, int computedRuns, IReadOnlyList<TrialOutcome> outcomes, TimeSpan loop)
+        RunInputs inputs, ExperimentPlan plan, IReadOnlyList<TrialOutcome> outcomes, TimeSpan loop)
     {
+        int computedRuns = plan.Runs.Count;
         var results = outcomes.Select(o => o.Result).ToList();
+        var headroom = LabelHeadroomAnalysis.Measure(plan, settings);
         var summary = ExperimentSummary.Summarise(results);
         Directory.CreateDirectory(outputFolder);
         ExperimentSummary.WriteResults(Path.Combine(outputFolder, "results.csv"), results);
         ExperimentSummary.WriteSummary(Path.Combine(outputFolder, "summary.csv"), summary);
         EvaluatorFiles.Write(outputFolder, outcomes, settings.Points.Count > 1);
         inputs.Baseline?.Write(outputFolder);
+        ExperimentReport.WriteHeadroomCsv(Path.Combine(outputFolder, ExperimentReport.HeadroomFile), headroom);
         var figures = ExperimentFigures.Write(outputFolder, summary, settings);
         ExperimentReport.Write(outputFolder, results, summary, settings, new RunDescription(inputs.CommandLine, inputs.Source, inputs.ModelVersion, inputs.Embedding,
-            loop, inputs.Mode, computedRuns, figures) { Baseline = inputs.Baseline });
+            loop, inputs.Mode, computedRuns, figures) { Baseline = inputs.Baseline, Headroom = headroom });
         SummaryTable.Print(Terminal.For(output), summary, table, settings, inputs.Baseline);
         output.WriteLine($"{results.Count} runs ({computedRuns} streams computed, {inputs.Mode}) in {loop.TotalSeconds:F1} s; "
-            + $"results.csv, summary.csv, table1.csv, {(inputs.Baseline is null ? "" : BaselineRun.FileName + ", ")}report.md, {EvaluatorFiles.Folder}/ and {ExperimentFigures.Folder}/ in {Path.GetFullPath(outputFolder)}");
+            + $"results.csv, summary.csv, table1.csv, {(inputs.Baseline is null ? "" : BaselineRun.FileName + ", ")}{ExperimentReport.HeadroomFile}, report.md, {EvaluatorFiles.Folder}/ and {ExperimentFigures.Folder}/ in {Path.GetFullPath(outputFolder)}");
         return summary;
     }
 

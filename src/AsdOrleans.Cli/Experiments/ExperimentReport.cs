@@ -15,6 +15,8 @@ public sealed record RunDescription(string CommandLine, string Source, string? M
 {
     /// <summary>The training-free baseline's offline run on the same clips, shown beside the model's (issue 11).</summary>
     public BaselineRun? Baseline { get; init; }
+    /// <summary>What labelled anomalies could change per machine (<see cref="LabelHeadroomAnalysis"/>).</summary>
+    public IReadOnlyList<LabelHeadroom> Headroom { get; init; } = [];
 }
 
 /// <summary>
@@ -23,6 +25,8 @@ public sealed record RunDescription(string CommandLine, string Source, string? M
 /// </summary>
 public static class ExperimentReport
 {
+    public const string HeadroomFile = "label_headroom.csv";
+
     private static readonly (string Metric, string Label)[] TableOneMetrics =
         [("auc_source", "AUC (source)"), ("auc_target", "AUC (target)"), ("auc", "AUC (mixed)"), ("pauc", "pAUC")];
 
@@ -129,6 +133,9 @@ public static class ExperimentReport
             }
         }
 
+        if (run.Headroom.Count > 0)
+            AppendHeadroom(md, run.Headroom);
+
         foreach (var axis in settings.SweptAxes)
         {
             md.AppendLine($"## Sweep over {axis}").AppendLine();
@@ -152,8 +159,35 @@ public static class ExperimentReport
             + $"`{EvaluatorFiles.Folder}/{EvaluatorFiles.GroundTruthFolder}/`, the ground truth in its layout. Score one trial with");
         md.AppendLine($"  `asd metrics --dcase {EvaluatorFiles.Folder}/…/trial_00 --ground-truth {EvaluatorFiles.Folder}/{EvaluatorFiles.GroundTruthFolder}`.");
         md.AppendLine($"- `{ExperimentFigures.Folder}/`: AUC and pAUC against budget (the paper's Figures 3 and 4).");
+        if (run.Headroom.Count > 0)
+            md.AppendLine($"- `{HeadroomFile}`: the label headroom table.");
         AtomicFile.WriteAllText(Path.Combine(runFolder, "report.md"), md.ToString());
     }
+
+    private static void AppendHeadroom(StringBuilder md, IReadOnlyList<LabelHeadroom> headroom)
+    {
+        md.AppendLine("## Label headroom").AppendLine();
+        md.AppendLine("What labelled anomalies could change, from the whole stream's ground truth and the offline model (first sweep point, trial 0).")
+          .AppendLine("An anomaly is *within reach* when another anomaly of the stream is nearer to it than its nearest normal reference, so")
+          .AppendLine("that one, labelled, could raise it. *Outscores* is the mean share of normal test clips an anomaly already scores above")
+          .AppendLine("offline. Within-reach anomalies that already outscore nearly every normal leave labels little to gain; out-of-reach")
+          .AppendLine("ones can only be helped by labelled normals or a better embedding.").AppendLine();
+        md.AppendLine("| machine type | anomalies | within reach | within reach: outscores | out of reach: outscores |").AppendLine("|---|---|---|---|---|");
+        foreach (var h in headroom)
+            md.AppendLine($"| {h.Machine} | {h.Anomalies} | {h.WithinReach} ({M((double)h.WithinReach / h.Anomalies)}) | {Share(h.WithinReachOutscore)} | {Share(h.OutOfReachOutscore)} |");
+        md.AppendLine();
+    }
+
+    public static void WriteHeadroomCsv(string path, IReadOnlyList<LabelHeadroom> headroom)
+    {
+        var csv = new StringBuilder("machine,anomalies,within_reach,within_reach_outscore,out_of_reach_outscore\n");
+        foreach (var h in headroom)
+            csv.Append(CultureInfo.InvariantCulture, $"{h.Machine},{h.Anomalies},{h.WithinReach},{Csv(h.WithinReachOutscore)},{Csv(h.OutOfReachOutscore)}\n");
+        AtomicFile.WriteAllText(path, csv.ToString());
+    }
+
+    private static string Share(double value) => double.IsNaN(value) ? "—" : M(value);
+    private static string Csv(double value) => double.IsNaN(value) ? "" : R(value);
 
     /// <summary>
     /// Differences within a trial (same stream order and seeds), harmonic mean across machine types per trial, then
