@@ -7,17 +7,17 @@ namespace AsdOrleans.Datasets.Synthesis;
 /// timing jitter (slip), each exciting the machine's bearing resonance (±8%), which rings down in
 /// 0.8–2.5 ms. Impulses are stronger in the load zone (once per revolution) and vary ±15% in size.
 /// Peak ring amplitude is 6 × severity times the machine sound's RMS, so mild cases hide in the noise.
-/// The defect rate, resonance and ring-down are the damaged part's (<paramref name="condition"/>); the load-zone phase
+/// The defect rate, resonance and ring-down are the damaged part's (<paramref name="part"/>); the load-zone phase
 /// and every impulse's timing and size are the clip's (<paramref name="clip"/>). Both may be the same stream.
 /// </summary>
 internal static class BearingImpulses
 {
     public static void Add(Span<double> machine, ReadOnlySpan<double> shaftCycles, double rotationHz, double severity,
-        double referenceRms, MachineProfile profile, ref RandomState condition, ref RandomState clip, int sampleRate)
+        double referenceRms, MachineProfile profile, ref RandomState part, ref RandomState clip, int sampleRate)
     {
-        double rate = rotationHz * Signal.Uniform(ref condition, 3.0, 5.4);
-        double ringHz = profile.BearingResonanceHz * Signal.Uniform(ref condition, 0.92, 1.08);
-        double tau = Signal.Uniform(ref condition, 0.0008, 0.0025) * sampleRate; // samples
+        double rate = rotationHz * Signal.Uniform(ref part, 3.0, 5.4);
+        double ringHz = profile.BearingResonanceHz * Signal.Uniform(ref part, 0.92, 1.08);
+        double tau = Signal.Uniform(ref part, 0.0008, 0.0025) * sampleRate; // samples
         double zonePhase = clip.NextDouble();
         double peak = 6 * severity * referenceRms;
         int length = (int)Math.Ceiling(6 * tau);

@@ -47,10 +47,10 @@ public static class ClipSynthesizer
         int n = spec.Samples;
         double seconds = (double)n / SampleRate;
         var fault = Random(spec, Stream.Fault);
-        // A recurring condition's parameters come from their own stream; otherwise both are the clip's fault stream, drawn
-        // in the same order as before the option existed, so per-clip plants are unchanged byte for byte.
-        bool recurring = spec.FaultConditionSeed.HasValue;
-        var condition = recurring ? RandomState.FromSeed(spec.FaultConditionSeed!.Value) : default;
+        // A recurring damaged part's parameters come from its own stream; otherwise `part` is the clip's fault stream itself,
+        // drawn in the same order as before parts existed, so per-clip plants are unchanged byte for byte.
+        var condition = spec.FaultConditionSeed is ulong partSeed ? RandomState.FromSeed(partSeed) : default;
+        ref var part = ref spec.FaultConditionSeed.HasValue ? ref condition : ref fault;
 
         // 1. Shaft speed and phase.
         var variation = Random(spec, Stream.Variation);
@@ -58,7 +58,7 @@ public static class ClipSynthesizer
         double wanderDepth = Signal.Uniform(ref variation, 0, 0.0015);
         double wanderHz = Signal.Uniform(ref variation, 0.05, 0.3);
         double wanderPhase = Signal.Uniform(ref variation, 0, 2 * Math.PI);
-        var drift = spec.Anomaly == AnomalyKind.HarmonicDrift ? (recurring ? HarmonicDrift.Draw(ref condition, ref fault, spec.Severity, seconds) : HarmonicDrift.Draw(ref fault, ref fault, spec.Severity, seconds)) : null;
+        var drift = spec.Anomaly == AnomalyKind.HarmonicDrift ? HarmonicDrift.Draw(ref part, ref fault, spec.Severity, seconds) : null;
         double[] frequency = ControlCurve.Sample(buffers.Take(), SampleRate,
             t => rotationHz * (1 + wanderDepth * Math.Sin(2 * Math.PI * wanderHz * t + wanderPhase) + (drift?.Deviation(t) ?? 0)));
         double[] shaft = ShaftPhase(frequency, variation.NextDouble(), buffers.Take());
@@ -79,7 +79,7 @@ public static class ClipSynthesizer
                 harmonicsRandom.NextDouble(), Math.Sqrt(2) * Signal.FromDb(machine.FixedToneDb + Signal.Uniform(ref harmonicsRandom, -2, 2)));
 
         var imbalance = spec.Anomaly == AnomalyKind.ImbalanceModulation
-            ? (recurring ? ImbalanceModulation.Draw(ref condition, ref fault, spec.Severity) : ImbalanceModulation.Draw(ref fault, ref fault, spec.Severity))
+            ? ImbalanceModulation.Draw(ref part, ref fault, spec.Severity)
             : new ImbalanceModulation(Signal.Uniform(ref variation, 0, 0.03), 0, Signal.Uniform(ref variation, 0, 2 * Math.PI));
         imbalance.AddOneX(excitation, shaft);
 
@@ -101,15 +101,9 @@ public static class ClipSynthesizer
         imbalance.Modulate(sound, shaft);
         double machineRms = Signal.Rms(sound);
         if (spec.Anomaly == AnomalyKind.BearingImpulses)
-        {
-            if (recurring) BearingImpulses.Add(sound, shaft, rotationHz, spec.Severity, machineRms, machine, ref condition, ref fault, SampleRate);
-            else BearingImpulses.Add(sound, shaft, rotationHz, spec.Severity, machineRms, machine, ref fault, ref fault, SampleRate);
-        }
+            BearingImpulses.Add(sound, shaft, rotationHz, spec.Severity, machineRms, machine, ref part, ref fault, SampleRate);
         else if (spec.Anomaly == AnomalyKind.RubbingNoise)
-        {
-            if (recurring) RubbingNoise.Add(sound, shaft, spec.Severity, machineRms, machine, ref condition, ref fault, SampleRate, buffers.Take());
-            else RubbingNoise.Add(sound, shaft, spec.Severity, machineRms, machine, ref fault, ref fault, SampleRate, buffers.Take());
-        }
+            RubbingNoise.Add(sound, shaft, spec.Severity, machineRms, machine, ref part, ref fault, SampleRate, buffers.Take());
 
         // 5. Background, microphone, level.
         var backgroundRandom = Random(spec, Stream.Background);
