@@ -15,8 +15,17 @@ public sealed record ClipEmbedding([property: Id(0)] float[] Embedding, [propert
 /// </summary>
 public interface IEncoderWorkerGrain : IGrainWithIntegerKey
 {
+    /// <summary>Embeds with the silo's embedder (<c>asd silo --embedder</c>).</summary>
     Task<ClipEmbedding> Embed(byte[] wav, string sourceName);
 
-    /// <summary>Embeds a clip and hands it to its machine: the ingest path of docs/design.md §2 (clip → encoder → machine).</summary>
+    /// <summary>Embeds with the named embedder (model, baseline or spectral); null: the silo's.</summary>
+    Task<ClipEmbedding> EmbedWith(byte[] wav, string sourceName, string? embedder);
+
+    /// <summary>Embeds with the embedder machine <paramref name="machineId"/> is enrolled with (the silo's before enrollment).
+    /// Workers remember each enrolled machine's embedder; <paramref name="refresh"/> asks the machine again.</summary>
+    Task<ClipEmbedding> EmbedFor(string machineId, byte[] wav, string sourceName, bool refresh);
+
+    /// <summary>Embeds a clip with its machine's embedder and hands it to the machine: the ingest path of docs/design.md §2
+    /// (clip → encoder → machine).</summary>
     Task<ClipVerdict> Ingest(string machineId, string clipId, byte[] wav, string? audioReference);
 }

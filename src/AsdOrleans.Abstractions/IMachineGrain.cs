@@ -25,4 +25,8 @@ public interface IMachineGrain : IGrainWithStringKey
     Task<IReadOnlyList<LabelRequest>> GetPendingLabelRequests(int limit);
 
     Task<MachineStatus> GetStatus();
+
+    /// <summary>The embedder the machine is enrolled with (model, baseline or spectral), or null before enrollment: what an
+    /// encoder worker embeds its clips with.</summary>
+    Task<string?> GetEnrolledEmbedder();
 }

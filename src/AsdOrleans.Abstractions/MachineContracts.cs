@@ -26,7 +26,10 @@ public sealed record MachineSettings
     [Id(10)] public string? Scoring { get; init; }
     /// <summary>paced (never more than b + (2 − b)/n after n clips) or paper (Žliobaitė's b̂ from 0); null: the method's.</summary>
     [Id(11)] public string? BudgetStart { get; init; }
-    // Hook for the embedder setting (another change adds `--embedder`): a named embedder would sit here as [Id(12)].
+    /// <summary>model (the silo's trained encoder), baseline or spectral (training-free log-mel statistics, standardised or
+    /// whitened per machine): what the machine's clips are embedded with from its next enrollment on; null: the silo's
+    /// (<c>asd silo --embedder</c>). An enrolled machine keeps the embedder it was enrolled with until it is enrolled again.</summary>
+    [Id(12)] public string? Embedder { get; init; }
     /// <summary>Most rows of the reference set N (beyond it labelled normals merge into their nearest row); 0 unbounded; null: the method's.</summary>
     [Id(13)] public int? ReferenceCap { get; init; }
     /// <summary>Most rows of the labelled anomalies A; 0 unbounded; null: the method's.</summary>
@@ -126,4 +129,7 @@ public sealed record MachineStatus
     /// <summary>Whether each clip's features are whitened with a transform fitted on the machine's enrollment clips (a
     /// machine enrolled on raw <c>spectral</c> features).</summary>
     [Id(21)] public bool WhitensFeatures { get; init; }
+    /// <summary>The embedder the machine is enrolled with (model, baseline or spectral), which every clip must be embedded
+    /// with; null before enrollment. <see cref="MachineSettings.Embedder"/> is the one its next enrollment uses.</summary>
+    [Id(22)] public string? Embedder { get; init; }
 }

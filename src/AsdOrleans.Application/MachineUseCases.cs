@@ -31,15 +31,17 @@ public sealed class MachineUseCases(IGrainFactory grains)
     /// <summary>Enrolls a machine from embeddings made by the cluster's encoder model version.</summary>
     public Task<MachineStatus> Enroll(string machineId, EnrollmentRequest request) => Machine(machineId).Enroll(request);
 
-    /// <summary>Enrolls a machine from training WAVs, embedded in parallel by the cluster's encoder workers; the
-    /// machine's model version is theirs, and so is whether it standardises (the baseline embedder's raw features).</summary>
+    /// <summary>Enrolls a machine from training WAVs, embedded in parallel by the cluster's encoder workers with the
+    /// machine's embedder setting (the silo's if it names none); the machine's model version is theirs, and so is whether
+    /// it standardises or whitens (the training-free embedders' raw features).</summary>
     public async Task<MachineStatus> EnrollFromAudio(string machineId, IReadOnlyList<TrainingClip> clips)
     {
         ArgumentNullException.ThrowIfNull(clips);
         if (clips.Count == 0)
             throw new ArgumentException("no training clips");
+        string? embedder = (await Machine(machineId).GetStatus()).Settings.Embedder;
         var worker = grains.GetGrain<IEncoderWorkerGrain>(0);
-        var embedded = await Task.WhenAll(clips.Select(c => worker.Embed(c.Wav, c.Name)));
+        var embedded = await Task.WhenAll(clips.Select(c => worker.EmbedWith(c.Wav, c.Name, embedder)));
         if (embedded.FirstOrDefault(e => e.ModelVersion != embedded[0].ModelVersion || e.Standardize != embedded[0].Standardize || e.Whiten != embedded[0].Whiten) is { } other)
             throw new InvalidOperationException($"the cluster's encoder workers embed with different models ({embedded[0].ModelVersion}, {other.ModelVersion}); enroll when they agree");
         var request = new EnrollmentRequest(embedded.Select((e, i) => new EnrollmentClip(e.Embedding, clips[i].IsTargetDomain)).ToList(),
@@ -62,7 +64,8 @@ public sealed class MachineUseCases(IGrainFactory grains)
         if (audio is null)
             return await grains.GetGrain<IEncoderWorkerGrain>(0).Ingest(machineId, clipId, wav, audioReference);
         // Bad audio is refused here, before anything is stored.
-        var embedded = await grains.GetGrain<IEncoderWorkerGrain>(0).Embed(wav, $"{machineId}/{clipId}");
+        var worker = grains.GetGrain<IEncoderWorkerGrain>(0);
+        var embedded = await worker.EmbedFor(machineId, wav, $"{machineId}/{clipId}", refresh: false);
         var machine = Machine(machineId);
         // Audio folders exist for enrolled machines only: a device key cannot make folders for invented ids.
         if (!audio.HasFolderFor(machineId) && !(await machine.GetStatus()).Enrolled)
@@ -72,7 +75,17 @@ public sealed class MachineUseCases(IGrainFactory grains)
         ClipVerdict verdict;
         try
         {
-            verdict = await machine.ProcessClip(new ClipSubmission(clipId, embedded.Embedding, embedded.ModelVersion, audio.PathOf(machineId, clipId)));
+            try
+            {
+                verdict = await machine.ProcessClip(new ClipSubmission(clipId, embedded.Embedding, embedded.ModelVersion, audio.PathOf(machineId, clipId)));
+            }
+            catch (ArgumentException)
+            {
+                // Refused: if the machine was enrolled again with another embedder since the worker last asked, embed anew once.
+                var fresh = await worker.EmbedFor(machineId, wav, $"{machineId}/{clipId}", refresh: true);
+                if (fresh.ModelVersion == embedded.ModelVersion) throw;
+                verdict = await machine.ProcessClip(new ClipSubmission(clipId, fresh.Embedding, fresh.ModelVersion, audio.PathOf(machineId, clipId)));
+            }
         }
         catch (Exception e) when (stored && e is ArgumentException or InvalidOperationException)
         {

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using AsdOrleans.Audio;
 using AsdOrleans.Audio.Features;
 using AsdOrleans.Encoder;
@@ -29,17 +30,37 @@ public sealed record EncoderServiceOptions
 
 /// <summary>
 /// The silo's one encoder: the model, loaded lazily on first use (silos without the encoder role never load
-/// Torch), and the batching engine every worker activation shares. With the baseline embedder no model is loaded: each
-/// clip's log-mel statistics are computed on the thread pool (per clip, nothing to batch), and machines standardise them.
+/// Torch), and the batching engine every worker activation shares; and the training-free embedders, whose log-mel
+/// statistics are computed on the thread pool (per clip, nothing to batch) for machines to standardise or whiten. The
+/// silo's embedder serves calls that name none; a machine may name another (<c>MachineSettings.Embedder</c>). No model is
+/// loaded until a call needs it.
 /// </summary>
 public sealed class EncoderService(EncoderServiceOptions options) : IAsyncDisposable
 {
-    private readonly SpectralStatisticsEmbedder? _trainingFree = options.Embedder switch
+    private readonly string _default = Known(options.Embedder);
+    private readonly Lazy<SpectralStatisticsEmbedder> _baseline = new(() => new SpectralStatisticsEmbedder());
+    private readonly Lazy<SpectralStatisticsEmbedder> _spectral = new(() => new SpectralStatisticsEmbedder(SpectralStatisticsSettings.WithMaximum));
+
+    /// <summary>Enrolled machines' embedders as their machines said (machine id → name), so a clip costs no extra call.</summary>
+    public ConcurrentDictionary<string, string> EnrolledEmbedders { get; } = new(StringComparer.Ordinal);
+
+    // The constants themselves, so that a remembered name per machine costs no string of its own.
+    private static string Known(string name) => name switch
     {
-        EncoderServiceOptions.ModelEmbedder => null,
-        EncoderServiceOptions.BaselineEmbedder => new SpectralStatisticsEmbedder(),
-        EncoderServiceOptions.SpectralEmbedder => new SpectralStatisticsEmbedder(SpectralStatisticsSettings.WithMaximum),
-        _ => throw new ArgumentException($"encoder: embedder '{options.Embedder}' is not one of '{EncoderServiceOptions.ModelEmbedder}', '{EncoderServiceOptions.BaselineEmbedder}', '{EncoderServiceOptions.SpectralEmbedder}'"),
+        EncoderServiceOptions.ModelEmbedder => EncoderServiceOptions.ModelEmbedder,
+        EncoderServiceOptions.BaselineEmbedder => EncoderServiceOptions.BaselineEmbedder,
+        EncoderServiceOptions.SpectralEmbedder => EncoderServiceOptions.SpectralEmbedder,
+        _ => throw new ArgumentException($"encoder: embedder '{name}' is not one of '{EncoderServiceOptions.ModelEmbedder}', '{EncoderServiceOptions.BaselineEmbedder}', '{EncoderServiceOptions.SpectralEmbedder}'"),
+    };
+
+    /// <summary>The embedder a call names, or the silo's when it names none.</summary>
+    public string Resolve(string? embedder) => embedder is null ? _default : Known(embedder);
+
+    private SpectralStatisticsEmbedder? TrainingFree(string embedder) => embedder switch
+    {
+        EncoderServiceOptions.BaselineEmbedder => _baseline.Value,
+        EncoderServiceOptions.SpectralEmbedder => _spectral.Value,
+        _ => null,
     };
 
     private readonly Lazy<(EncoderModel Model, EmbeddingBatcher Batcher)> _engine = new(() =>
@@ -53,19 +74,24 @@ public sealed class EncoderService(EncoderServiceOptions options) : IAsyncDispos
     });
 
     public EncoderServiceOptions Options => options;
-    /// <summary>The trained model's version id, or the baseline's settings id.</summary>
-    public string ModelVersion => _trainingFree?.Id ?? _engine.Value.Model.VersionId;
-    /// <summary>Whether machines standardise these embeddings on their enrollment clips (the baseline's raw statistics).</summary>
-    public bool Standardize => options.Embedder == EncoderServiceOptions.BaselineEmbedder;
-    /// <summary>Whether machines whiten these embeddings on their enrollment clips (the spectral embedder's raw statistics).</summary>
-    public bool Whiten => options.Embedder == EncoderServiceOptions.SpectralEmbedder;
+    /// <summary>The silo's embedder's version: the trained model's version id, or the training-free settings id.</summary>
+    public string ModelVersion => ModelVersionOf(_default);
+    /// <summary>The version id of the named embedder's embeddings.</summary>
+    public string ModelVersionOf(string embedder) => TrainingFree(embedder)?.Id ?? _engine.Value.Model.VersionId;
+    /// <summary>Whether machines standardise the silo's embeddings on their enrollment clips (the baseline's raw statistics).</summary>
+    public bool Standardize => _default == EncoderServiceOptions.BaselineEmbedder;
+    /// <summary>Whether machines whiten the silo's embeddings on their enrollment clips (the spectral embedder's raw statistics).</summary>
+    public bool Whiten => _default == EncoderServiceOptions.SpectralEmbedder;
     public InferencePrecision Precision => _engine.Value.Model.Precision;
     /// <summary>Whether this silo has loaded its model (silos without the encoder role never do; baseline silos neither).</summary>
     public bool IsLoaded => _engine.IsValueCreated;
     public BatcherStatistics Statistics => _engine.IsValueCreated ? _engine.Value.Batcher.Statistics : default;
 
-    public Task<float[]> EmbedAsync(float[] samples, CancellationToken cancellation = default)
-        => _trainingFree is { } statistics ? Task.Run(() => statistics.Embed(samples), cancellation) : _engine.Value.Batcher.EmbedAsync(samples, cancellation);
+    public Task<float[]> EmbedAsync(float[] samples, CancellationToken cancellation = default) => EmbedAsync(samples, _default, cancellation);
+
+    /// <summary>Embeds with the named embedder (<see cref="Resolve"/>d): training-free statistics on the thread pool, the model through the batcher.</summary>
+    public Task<float[]> EmbedAsync(float[] samples, string embedder, CancellationToken cancellation = default)
+        => TrainingFree(embedder) is { } statistics ? Task.Run(() => statistics.Embed(samples), cancellation) : _engine.Value.Batcher.EmbedAsync(samples, cancellation);
 
     public async ValueTask DisposeAsync()
     {

@@ -13,11 +13,15 @@ namespace AsdOrleans.EncoderGrains;
 [StatelessWorker, Reentrant, RequiresSiloRole(SiloRoles.Encoder)]
 public sealed class EncoderWorkerGrain(EncoderService encoder) : Grain, IEncoderWorkerGrain
 {
-    public async Task<ClipEmbedding> Embed(byte[] wav, string sourceName)
+    public Task<ClipEmbedding> Embed(byte[] wav, string sourceName) => EmbedWith(wav, sourceName, null);
+
+    public async Task<ClipEmbedding> EmbedWith(byte[] wav, string sourceName, string? embedder)
     {
+        string name;
         AudioClip clip;
         try
         {
+            name = encoder.Resolve(embedder);
             ArgumentNullException.ThrowIfNull(wav);
             using var stream = new MemoryStream(wav, writable: false);
             clip = WavDecoder.Read(stream, sourceName, encoder.Options.Audio);
@@ -28,13 +32,39 @@ public sealed class EncoderWorkerGrain(EncoderService encoder) : Grain, IEncoder
             // (no inner exception: Orleans has no codec for Core's exception types).
             throw new ArgumentException(e.Message);
         }
-        var embedding = await encoder.EmbedAsync(clip.Samples);
-        return new ClipEmbedding(embedding, encoder.ModelVersion, clip.Duration.TotalSeconds, encoder.Standardize, encoder.Whiten);
+        var embedding = await encoder.EmbedAsync(clip.Samples, name);
+        return new ClipEmbedding(embedding, encoder.ModelVersionOf(name), clip.Duration.TotalSeconds,
+            Standardize: name == EncoderServiceOptions.BaselineEmbedder, Whiten: name == EncoderServiceOptions.SpectralEmbedder);
     }
+
+    public async Task<ClipEmbedding> EmbedFor(string machineId, byte[] wav, string sourceName, bool refresh)
+        => await EmbedWith(wav, sourceName, await EnrolledEmbedder(machineId, refresh));
 
     public async Task<ClipVerdict> Ingest(string machineId, string clipId, byte[] wav, string? audioReference)
     {
-        var embedded = await Embed(wav, $"{machineId}/{clipId}");
-        return await GrainFactory.GetGrain<IMachineGrain>(machineId).ProcessClip(new ClipSubmission(clipId, embedded.Embedding, embedded.ModelVersion, audioReference));
+        var machine = GrainFactory.GetGrain<IMachineGrain>(machineId);
+        var embedded = await EmbedFor(machineId, wav, $"{machineId}/{clipId}", refresh: false);
+        try
+        {
+            return await machine.ProcessClip(new ClipSubmission(clipId, embedded.Embedding, embedded.ModelVersion, audioReference));
+        }
+        catch (ArgumentException)
+        {
+            // Refused: if the machine was enrolled again with another embedder since this silo last asked, embed anew once.
+            var fresh = await EmbedFor(machineId, wav, $"{machineId}/{clipId}", refresh: true);
+            if (fresh.ModelVersion == embedded.ModelVersion) throw;
+            return await machine.ProcessClip(new ClipSubmission(clipId, fresh.Embedding, fresh.ModelVersion, audioReference));
+        }
+    }
+
+    /// <summary>The machine's enrolled embedder, remembered per silo once the machine is enrolled; null (the silo's) before.</summary>
+    private async Task<string?> EnrolledEmbedder(string machineId, bool refresh)
+    {
+        if (!refresh && encoder.EnrolledEmbedders.TryGetValue(machineId, out var known))
+            return known;
+        var embedder = await GrainFactory.GetGrain<IMachineGrain>(machineId).GetEnrolledEmbedder();
+        if (embedder is null) encoder.EnrolledEmbedders.TryRemove(machineId, out _);
+        else encoder.EnrolledEmbedders[machineId] = encoder.Resolve(embedder);
+        return embedder;
     }
 }

@@ -245,6 +245,9 @@ public sealed class MachineGrain(
         return Status();
     }
 
+    public Task<string?> GetEnrolledEmbedder()
+        => Task.FromResult(_model is null ? null : MachineStatusMapping.EnrolledEmbedder(state.State).ToName());
+
     public async Task<MachineStatus> Enroll(EnrollmentRequest request)
     {
         RequireValidId();
@@ -256,6 +259,10 @@ public sealed class MachineGrain(
         var clips = request.Clips.Select(c => new CoreEnrollmentClip(c.Embedding ?? throw new ArgumentException("an enrollment clip has no embedding"), c.IsTargetDomain)).ToList();
         if (request.Standardize && request.Whiten)
             throw new ArgumentException($"machine {MachineId}: enrollment can standardise or whiten its features, not both");
+        var embedder = EmbedderNames.FromFeatureTransform(request.Standardize, request.Whiten);
+        if (state.State.Settings.Embedder is { } setting && EmbedderNames.Parse(setting) != embedder)
+            throw new ArgumentException($"machine {MachineId} is set to the {EmbedderNames.Parse(setting).ToName()} embedder, but these are {embedder.ToName()} embeddings"
+                + (embedder == EmbedderKind.Model ? "" : $" ({(request.Whiten ? "to whiten" : "to standardise")})"));
         // Raw features: the transform is fitted on these clips, as the harness fits it on a machine's training clips.
         var featureTransform = request.Standardize || request.Whiten ? FitFeatureTransform(clips, request.Whiten) : null;
         if (featureTransform is not null)

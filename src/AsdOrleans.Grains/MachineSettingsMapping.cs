@@ -14,6 +14,8 @@ public static class MachineSettingsMapping
     {
         ArgumentNullException.ThrowIfNull(settings);
         var method = MachineConfig.ForMethod(settings.Method ?? "default");
+        if (settings.Embedder is not null)
+            EmbedderNames.Parse(settings.Embedder); // a named setting, though not the method's: refused here like the others
         return (method with
         {
             Strategy = settings.Strategy is null ? method.Strategy : QueryStrategyNames.Parse(settings.Strategy),

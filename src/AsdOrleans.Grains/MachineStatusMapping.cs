@@ -34,7 +34,14 @@ internal static class MachineStatusMapping
         Overspent = model is { ClipsSeen: >= 100 } && BudgetTolerance.Overspends(model.Config.Budget, model.RealisedBudget),
         StandardizesFeatures = state.Standardizer is not null && !FeatureWhitener.IsStoredForm(state.Standardizer),
         WhitensFeatures = state.Standardizer is not null && FeatureWhitener.IsStoredForm(state.Standardizer),
+        Embedder = model is null ? null : EnrolledEmbedder(state).ToName(),
     };
+
+    /// <summary>The embedder an enrolled machine's features come from: its stored feature transform says which.</summary>
+    public static EmbedderKind EnrolledEmbedder(MachineGrainState state)
+        => EmbedderNames.FromFeatureTransform(
+            standardize: state.Standardizer is not null && !FeatureWhitener.IsStoredForm(state.Standardizer),
+            whiten: state.Standardizer is not null && FeatureWhitener.IsStoredForm(state.Standardizer));
 
     /// <summary>The configuration in force: the enrolled model's, else what the settings give (null if they are invalid).</summary>
     private static MachineConfig? Config(string machineId, MachineGrainState state, MachineModel? model)

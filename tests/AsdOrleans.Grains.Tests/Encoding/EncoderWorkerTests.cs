@@ -104,6 +104,44 @@ public sealed class EncoderWorkerTests(EncoderClusterFixture fixture) : IClassFi
         Assert.Equal(before, await machine.GetStatus());
     }
 
+    [Fact]
+    public async Task A_machine_set_to_another_embedder_than_the_silos_is_enrolled_and_fed_with_it()
+    {
+        const string id = "worker.spectral-1";
+        var train = Plan.Clips.Where(c => c.Split == SynthSplit.Train).ToList();
+        var test = Plan.Clips.Where(c => c.Split == SynthSplit.Test).ToList();
+        var machine = fixture.Cluster.GrainFactory.GetGrain<IMachineGrain>(id);
+        await machine.Configure(new MachineSettings { Embedder = "spectral", Strategy = "random", Budget = 0.5, Seed = 4 });
+
+        // as MachineUseCases.EnrollFromAudio does: the workers embed with the machine's setting, not the silo's model
+        var spectral = await Task.WhenAll(train.Select(c => Worker.EmbedWith(Wav(c), c.FileName, "spectral")));
+        string spectralVersion = new SpectralStatisticsEmbedder(SpectralStatisticsSettings.WithMaximum).Id;
+        Assert.All(spectral, e => Assert.Equal((spectralVersion, false, true), (e.ModelVersion, e.Standardize, e.Whiten)));
+        var modelEmbedded = await Task.WhenAll(train.Select(c => Worker.Embed(Wav(c), c.FileName)));
+        List<Abstractions.EnrollmentClip> Clips(ClipEmbedding[] embedded)
+            => embedded.Select((e, i) => new Abstractions.EnrollmentClip(e.Embedding, train[i].Domain == SynthDomain.Target)).ToList();
+        var refused = await Assert.ThrowsAsync<ArgumentException>(() => machine.Enroll(new EnrollmentRequest(Clips(modelEmbedded), fixture.Model.VersionId)));
+        Assert.Contains("set to the spectral embedder, but these are model embeddings", refused.Message);
+        Assert.Null(await machine.GetEnrolledEmbedder());
+
+        var status = await machine.Enroll(new EnrollmentRequest(Clips(spectral), spectralVersion, Whiten: true));
+        Assert.Equal(("spectral", true, spectralVersion), (status.Embedder, status.WhitensFeatures, status.ModelVersion));
+        Assert.Equal("spectral", await machine.GetEnrolledEmbedder());
+
+        // the one-hop ingest path embeds each clip with the machine's embedder
+        var verdicts = await Task.WhenAll(test.Select((c, i) => Worker.Ingest(id, $"s{i}", Wav(c), null)));
+        Assert.All(verdicts, v => Assert.True(double.IsFinite(v.Score)));
+        Assert.Equal(test.Count, (await machine.GetStatus()).ClipsSeen);
+
+        // enrolled again with the silo's model: the worker still remembers 'spectral', and the next clip goes through all the same
+        await machine.Configure(new MachineSettings { Embedder = "model", Strategy = "random", Budget = 0.5, Seed = 4 });
+        status = await machine.Enroll(new EnrollmentRequest(Clips(modelEmbedded), fixture.Model.VersionId));
+        Assert.Equal(("model", false), (status.Embedder, status.WhitensFeatures));
+        var after = await Worker.Ingest(id, "after-reenrollment", Wav(test[0]), null);
+        Assert.True(double.IsFinite(after.Score));
+        Assert.Equal(1, (await machine.GetStatus()).ClipsSeen);
+    }
+
     private static float[] DecodedSamples(ClipSpec clip)
     {
         using var stream = new MemoryStream(Wav(clip));

@@ -35,6 +35,7 @@ public class MachineSettingsMappingTests
     [InlineData("scoring")]
     [InlineData("budget start")]
     [InlineData("embedding precision")]
+    [InlineData("embedder")]
     public void Unknown_names_are_refused_naming_the_setting(string setting)
     {
         var settings = setting switch
@@ -42,8 +43,20 @@ public class MachineSettingsMappingTests
             "method" => new MachineSettings { Method = "magic" },
             "scoring" => new MachineSettings { Scoring = "magic" },
             "embedding precision" => new MachineSettings { EmbeddingPrecision = "fp8" },
+            "embedder" => new MachineSettings { Embedder = "psychic" },
             _ => new MachineSettings { BudgetStart = "magic" },
         };
         Assert.Contains(setting, Assert.Throws<ArgumentException>(() => settings.ToConfig("m")).Message);
+    }
+
+    [Fact]
+    public void The_embedder_is_a_setting_of_the_machine_not_of_the_method()
+    {
+        foreach (var name in new[] { "model", "baseline", "SPECTRAL" })
+            Assert.Equal(new MachineSettings().ToConfig("m"), new MachineSettings { Embedder = name }.ToConfig("m"));
+        Assert.Equal(["model", "baseline", "spectral"], EmbedderNames.All);
+        Assert.Equal(EmbedderKind.Spectral, EmbedderNames.FromFeatureTransform(standardize: false, whiten: true));
+        Assert.Equal(EmbedderKind.Baseline, EmbedderNames.FromFeatureTransform(standardize: true, whiten: false));
+        Assert.Equal(EmbedderKind.Model, EmbedderNames.FromFeatureTransform(standardize: false, whiten: false));
     }
 }
