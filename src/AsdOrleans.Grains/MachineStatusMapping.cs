@@ -14,7 +14,7 @@ internal static class MachineStatusMapping
         MachineId = machineId,
         Enrolled = model is not null,
         // The settings in force: the named method's values where the operator left a field null.
-        Settings = Config(machineId, state, model) is { } effective ? effective.ToSettings() with { Method = state.Settings.Method } : state.Settings,
+        Settings = Config(machineId, state, model) is { } effective ? effective.ToSettings() with { Method = state.Settings.Method, Embedder = state.Settings.Embedder } : state.Settings,
         ModelVersion = model?.ModelVersion,
         ReferenceSetSize = model?.ReferenceSet.Count ?? 0,
         AnomalySetSize = model?.AnomalySet.Count ?? 0,

@@ -54,6 +54,42 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
     }
 
     [Fact]
+    public async Task A_machine_on_the_spectral_embedder_beside_the_silos_model_over_http()
+    {
+        const string machine = "http.spectral-1";
+        var put = await Send(HttpMethod.Put, $"/api/machines/{machine}", SiloFixture.OperatorKey,
+            JsonContent.Create(new MachineSettings { Embedder = "spectral", Strategy = "random", Budget = 0.5, Seed = 3 }));
+        Assert.True(put.IsSuccessStatusCode, await put.Content.ReadAsStringAsync());
+        var bad = await Send(HttpMethod.Put, "/api/machines/http.spectral-2", SiloFixture.OperatorKey, JsonContent.Create(new MachineSettings { Embedder = "psychic" }));
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Contains("unknown embedder 'psychic'; known: model, baseline, spectral", await bad.Content.ReadAsStringAsync());
+
+        var form = new MultipartFormDataContent();
+        foreach (var clip in Plan.Clips.Where(c => c.Split == SynthSplit.Train))
+            form.Add(new ByteArrayContent(Wav(clip)), clip.Domain == SynthDomain.Target ? "target" : "source", clip.FileName);
+        var enrolled = await Send(HttpMethod.Post, $"/api/machines/{machine}/enrollment/audio", SiloFixture.OperatorKey, form);
+        Assert.True(enrolled.IsSuccessStatusCode, await enrolled.Content.ReadAsStringAsync());
+        var status = await Status(machine);
+        Assert.Equal("spectral", status.GetProperty("embedder").GetString());
+        Assert.Equal("spectral", status.GetProperty("settings").GetProperty("embedder").GetString());
+        Assert.True(status.GetProperty("whitensFeatures").GetBoolean());
+        Assert.Equal(new SpectralStatisticsEmbedder(SpectralStatisticsSettings.WithMaximum).Id, status.GetProperty("modelVersion").GetString());
+
+        var clips = Plan.Clips.Where(c => c.Split == SynthSplit.Test).ToList();
+        for (int i = 0; i < clips.Count; i++)
+        {
+            var response = await Send(HttpMethod.Post, $"/api/machines/{machine}/clips?clipId=s-{i}", SiloFixture.DeviceKey, WavContent(Wav(clips[i])));
+            Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        }
+        Assert.Equal(clips.Count, (await Status(machine)).GetProperty("clipsSeen").GetInt64());
+
+        // the silo's own embedder is still the model, for machines that name none
+        await Enroll("http.model-1", new MachineSettings { Strategy = "random", Budget = 0.5, Seed = 3 });
+        Assert.Equal("model", (await Status("http.model-1")).GetProperty("embedder").GetString());
+        Assert.Equal(silo.Model.VersionId, (await Status("http.model-1")).GetProperty("modelVersion").GetString());
+    }
+
+    [Fact]
     public async Task Clips_label_requests_audio_and_labels_over_http()
     {
         await Enroll("http.machine-1", new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 2 });
