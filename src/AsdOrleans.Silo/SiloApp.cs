@@ -14,23 +14,50 @@ public static class SiloApp
     /// Starts a silo on 127.0.0.1 with HTTP and Orleans on free ports (unless <paramref name="settings"/> names
     /// them, as "Asd:SiloPort" …) and returns it with its HTTP address: for tests and in-process runs.
     /// </summary>
-    public static async Task<(WebApplication App, Uri Address)> StartOnLoopbackAsync(IReadOnlyDictionary<string, string?> settings)
+    public static Task<(WebApplication App, Uri Address)> StartOnLoopbackAsync(IReadOnlyDictionary<string, string?> settings)
+        => StartOnLoopbackAsync(settings, FreeLoopbackPort);
+
+    /// <summary>As above, with the ports chosen by <paramref name="choosePort"/> (a test makes it return a taken port).</summary>
+    internal static async Task<(WebApplication App, Uri Address)> StartOnLoopbackAsync(IReadOnlyDictionary<string, string?> settings, Func<int> choosePort)
     {
-        var app = Build([], builder =>
+        bool portsChosenHere = !settings.ContainsKey("Asd:SiloPort") && !settings.ContainsKey("Asd:GatewayPort");
+        for (int attempt = 1; ; attempt++)
         {
-            builder.WebHost.UseUrls("http://127.0.0.1:0");
-            var values = new Dictionary<string, string?>
+            var app = Build([], builder =>
             {
-                ["Asd:SiloPort"] = FreeLoopbackPort().ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ["Asd:GatewayPort"] = FreeLoopbackPort().ToString(System.Globalization.CultureInfo.InvariantCulture),
-            };
-            foreach (var (key, value) in settings) values[key] = value;
-            builder.Configuration.AddInMemoryCollection(values);
-        });
-        await app.StartAsync();
-        var addresses = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
-            .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses;
-        return (app, new Uri(addresses.First()));
+                builder.WebHost.UseUrls("http://127.0.0.1:0");
+                var values = new Dictionary<string, string?>
+                {
+                    ["Asd:SiloPort"] = choosePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    ["Asd:GatewayPort"] = choosePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+                };
+                foreach (var (key, value) in settings) values[key] = value;
+                builder.Configuration.AddInMemoryCollection(values);
+            });
+            try
+            {
+                await app.StartAsync();
+            }
+            catch (Exception e) when (portsChosenHere && attempt < 3 && IsAddressInUse(e))
+            {
+                // Another process bound a port between FreeLoopbackPort and the silo's bind (tests start silos in
+                // parallel): choose the ports again.
+                await app.DisposeAsync();
+                continue;
+            }
+            var addresses = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
+                .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses;
+            return (app, new Uri(addresses.First()));
+        }
+    }
+
+    private static bool IsAddressInUse(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+            if (e is Microsoft.AspNetCore.Connections.AddressInUseException
+                || e is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.AddressAlreadyInUse })
+                return true;
+        return false;
     }
 
     /// <summary>A TCP port nothing listens on right now, on 127.0.0.1.</summary>
