@@ -22,8 +22,13 @@ public interface IEncoderWorkerGrain : IGrainWithIntegerKey
     Task<ClipEmbedding> EmbedWith(byte[] wav, string sourceName, string? embedder);
 
     /// <summary>Embeds with the embedder machine <paramref name="machineId"/> is enrolled with (the silo's before enrollment).
-    /// Workers remember each enrolled machine's embedder; <paramref name="refresh"/> asks the machine again.</summary>
-    Task<ClipEmbedding> EmbedFor(string machineId, byte[] wav, string sourceName, bool refresh);
+    /// Workers remember each enrolled machine's embedder, so this costs no call to the machine after the first.</summary>
+    Task<ClipEmbedding> EmbedFor(string machineId, byte[] wav, string sourceName);
+
+    /// <summary>After the machine refused a clip embedded as <paramref name="usedModelVersion"/>: asks the machine for its
+    /// embedder again and, if that embeds differently (it was enrolled again with another), embeds the clip anew; null if
+    /// not, so a refusal for any other reason costs no second embedding.</summary>
+    Task<ClipEmbedding?> EmbedAgainIfMachineChanged(string machineId, byte[] wav, string sourceName, string usedModelVersion);
 
     /// <summary>Embeds a clip with its machine's embedder and hands it to the machine: the ingest path of docs/design.md §2
     /// (clip → encoder → machine).</summary>

@@ -65,7 +65,7 @@ public sealed class MachineUseCases(IGrainFactory grains)
             return await grains.GetGrain<IEncoderWorkerGrain>(0).Ingest(machineId, clipId, wav, audioReference);
         // Bad audio is refused here, before anything is stored.
         var worker = grains.GetGrain<IEncoderWorkerGrain>(0);
-        var embedded = await worker.EmbedFor(machineId, wav, $"{machineId}/{clipId}", refresh: false);
+        var embedded = await worker.EmbedFor(machineId, wav, $"{machineId}/{clipId}");
         var machine = Machine(machineId);
         // Audio folders exist for enrolled machines only: a device key cannot make folders for invented ids.
         if (!audio.HasFolderFor(machineId) && !(await machine.GetStatus()).Enrolled)
@@ -82,8 +82,8 @@ public sealed class MachineUseCases(IGrainFactory grains)
             catch (ArgumentException)
             {
                 // Refused: if the machine was enrolled again with another embedder since the worker last asked, embed anew once.
-                var fresh = await worker.EmbedFor(machineId, wav, $"{machineId}/{clipId}", refresh: true);
-                if (fresh.ModelVersion == embedded.ModelVersion) throw;
+                var fresh = await worker.EmbedAgainIfMachineChanged(machineId, wav, $"{machineId}/{clipId}", embedded.ModelVersion);
+                if (fresh is null) throw;
                 verdict = await machine.ProcessClip(new ClipSubmission(clipId, fresh.Embedding, fresh.ModelVersion, audio.PathOf(machineId, clipId)));
             }
         }

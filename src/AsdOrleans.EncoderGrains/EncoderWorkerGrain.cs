@@ -37,13 +37,20 @@ public sealed class EncoderWorkerGrain(EncoderService encoder) : Grain, IEncoder
             Standardize: name == EncoderServiceOptions.BaselineEmbedder, Whiten: name == EncoderServiceOptions.SpectralEmbedder);
     }
 
-    public async Task<ClipEmbedding> EmbedFor(string machineId, byte[] wav, string sourceName, bool refresh)
-        => await EmbedWith(wav, sourceName, await EnrolledEmbedder(machineId, refresh));
+    public async Task<ClipEmbedding> EmbedFor(string machineId, byte[] wav, string sourceName)
+        => await EmbedWith(wav, sourceName, await EnrolledEmbedder(machineId, refresh: false));
+
+    public async Task<ClipEmbedding?> EmbedAgainIfMachineChanged(string machineId, byte[] wav, string sourceName, string usedModelVersion)
+    {
+        string embedder = encoder.Resolve(await EnrolledEmbedder(machineId, refresh: true));
+        return encoder.ModelVersionOf(embedder) == usedModelVersion ? null : await EmbedWith(wav, sourceName, embedder);
+    }
 
     public async Task<ClipVerdict> Ingest(string machineId, string clipId, byte[] wav, string? audioReference)
     {
         var machine = GrainFactory.GetGrain<IMachineGrain>(machineId);
-        var embedded = await EmbedFor(machineId, wav, $"{machineId}/{clipId}", refresh: false);
+        string source = $"{machineId}/{clipId}";
+        var embedded = await EmbedFor(machineId, wav, source);
         try
         {
             return await machine.ProcessClip(new ClipSubmission(clipId, embedded.Embedding, embedded.ModelVersion, audioReference));
@@ -51,8 +58,8 @@ public sealed class EncoderWorkerGrain(EncoderService encoder) : Grain, IEncoder
         catch (ArgumentException)
         {
             // Refused: if the machine was enrolled again with another embedder since this silo last asked, embed anew once.
-            var fresh = await EmbedFor(machineId, wav, $"{machineId}/{clipId}", refresh: true);
-            if (fresh.ModelVersion == embedded.ModelVersion) throw;
+            var fresh = await EmbedAgainIfMachineChanged(machineId, wav, source, embedded.ModelVersion);
+            if (fresh is null) throw;
             return await machine.ProcessClip(new ClipSubmission(clipId, fresh.Embedding, fresh.ModelVersion, audioReference));
         }
     }

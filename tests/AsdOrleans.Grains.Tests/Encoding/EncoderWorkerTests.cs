@@ -6,6 +6,7 @@ using AsdOrleans.Encoder;
 using AsdOrleans.Encoder.Model;
 using AsdOrleans.EncoderGrains;
 using AsdOrleans.Grains.Placement;
+using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 
 namespace AsdOrleans.Grains.Tests.Encoding;
@@ -140,6 +141,24 @@ public sealed class EncoderWorkerTests(EncoderClusterFixture fixture) : IClassFi
         var after = await Worker.Ingest(id, "after-reenrollment", Wav(test[0]), null);
         Assert.True(double.IsFinite(after.Score));
         Assert.Equal(1, (await machine.GetStatus()).ClipsSeen);
+    }
+
+    [Fact]
+    public async Task A_clip_refused_for_another_reason_than_the_embedder_is_embedded_once()
+    {
+        var encoder = ((InProcessSiloHandle)fixture.Cluster.Primary!).SiloHost!.Services.GetRequiredService<EncoderService>();
+        var machine = fixture.Cluster.GrainFactory.GetGrain<IMachineGrain>("worker.machine-4");
+        var train = Plan.Clips.Where(c => c.Split == SynthSplit.Train).ToList();
+        var embedded = await Task.WhenAll(train.Select(c => Worker.Embed(Wav(c), c.FileName)));
+        await machine.Enroll(new EnrollmentRequest(embedded.Select(e => new Abstractions.EnrollmentClip(e.Embedding, false)).ToList(), fixture.Model.VersionId));
+        var clip = Plan.Clips.First(c => c.Split == SynthSplit.Test);
+        Assert.True(double.IsFinite((await Worker.Ingest("worker.machine-4", "ok-1", Wav(clip), null)).Score)); // the worker now knows the machine
+        long before = encoder.Statistics.Clips;
+
+        var refused = await Assert.ThrowsAsync<ArgumentException>(() => Worker.Ingest("worker.machine-4", "not a clip id!", Wav(clip), null));
+
+        Assert.Contains("clip id", refused.Message);
+        Assert.Equal(before + 1, encoder.Statistics.Clips); // no second embedding: the machine's embedder had not changed
     }
 
     private static float[] DecodedSamples(ClipSpec clip)
