@@ -3,6 +3,7 @@ using AsdOrleans.Audio;
 using AsdOrleans.Audio.Features;
 using AsdOrleans.Encoder;
 using AsdOrleans.Encoder.Inference;
+using AsdOrleans.Method.Machines;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace AsdOrleans.EncoderGrains;
@@ -37,29 +38,20 @@ public sealed record EncoderServiceOptions
 /// </summary>
 public sealed class EncoderService(EncoderServiceOptions options) : IAsyncDisposable
 {
-    private readonly string _default = Known(options.Embedder);
+    private readonly EmbedderKind _default = EmbedderNames.Parse(options.Embedder);
     private readonly Lazy<SpectralStatisticsEmbedder> _baseline = new(() => new SpectralStatisticsEmbedder());
     private readonly Lazy<SpectralStatisticsEmbedder> _spectral = new(() => new SpectralStatisticsEmbedder(SpectralStatisticsSettings.WithMaximum));
 
-    /// <summary>Enrolled machines' embedders as their machines said (machine id → name), so a clip costs no extra call.</summary>
-    public ConcurrentDictionary<string, string> EnrolledEmbedders { get; } = new(StringComparer.Ordinal);
+    /// <summary>Enrolled machines' embedders as their machines said (machine id → kind), so a clip costs no extra call.</summary>
+    public ConcurrentDictionary<string, EmbedderKind> EnrolledEmbedders { get; } = new(StringComparer.Ordinal);
 
-    // The constants themselves, so that a remembered name per machine costs no string of its own.
-    private static string Known(string name) => name switch
+    /// <summary>The embedder a call names (model, baseline or spectral), or the silo's when it names none.</summary>
+    public EmbedderKind Resolve(string? embedder) => embedder is null ? _default : EmbedderNames.Parse(embedder);
+
+    private SpectralStatisticsEmbedder? TrainingFree(EmbedderKind embedder) => embedder switch
     {
-        EncoderServiceOptions.ModelEmbedder => EncoderServiceOptions.ModelEmbedder,
-        EncoderServiceOptions.BaselineEmbedder => EncoderServiceOptions.BaselineEmbedder,
-        EncoderServiceOptions.SpectralEmbedder => EncoderServiceOptions.SpectralEmbedder,
-        _ => throw new ArgumentException($"encoder: embedder '{name}' is not one of '{EncoderServiceOptions.ModelEmbedder}', '{EncoderServiceOptions.BaselineEmbedder}', '{EncoderServiceOptions.SpectralEmbedder}'"),
-    };
-
-    /// <summary>The embedder a call names, or the silo's when it names none.</summary>
-    public string Resolve(string? embedder) => embedder is null ? _default : Known(embedder);
-
-    private SpectralStatisticsEmbedder? TrainingFree(string embedder) => embedder switch
-    {
-        EncoderServiceOptions.BaselineEmbedder => _baseline.Value,
-        EncoderServiceOptions.SpectralEmbedder => _spectral.Value,
+        EmbedderKind.Baseline => _baseline.Value,
+        EmbedderKind.Spectral => _spectral.Value,
         _ => null,
     };
 
@@ -74,14 +66,8 @@ public sealed class EncoderService(EncoderServiceOptions options) : IAsyncDispos
     });
 
     public EncoderServiceOptions Options => options;
-    /// <summary>The silo's embedder's version: the trained model's version id, or the training-free settings id.</summary>
-    public string ModelVersion => ModelVersionOf(_default);
-    /// <summary>The version id of the named embedder's embeddings.</summary>
-    public string ModelVersionOf(string embedder) => TrainingFree(embedder)?.Id ?? _engine.Value.Model.VersionId;
-    /// <summary>Whether machines standardise the silo's embeddings on their enrollment clips (the baseline's raw statistics).</summary>
-    public bool Standardize => _default == EncoderServiceOptions.BaselineEmbedder;
-    /// <summary>Whether machines whiten the silo's embeddings on their enrollment clips (the spectral embedder's raw statistics).</summary>
-    public bool Whiten => _default == EncoderServiceOptions.SpectralEmbedder;
+    /// <summary>The version id of an embedder's embeddings: the trained model's version id, or the training-free settings id.</summary>
+    public string ModelVersionOf(EmbedderKind embedder) => TrainingFree(embedder)?.Id ?? _engine.Value.Model.VersionId;
     public InferencePrecision Precision => _engine.Value.Model.Precision;
     /// <summary>Whether this silo has loaded its model (silos without the encoder role never do; baseline silos neither).</summary>
     public bool IsLoaded => _engine.IsValueCreated;
@@ -89,8 +75,8 @@ public sealed class EncoderService(EncoderServiceOptions options) : IAsyncDispos
 
     public Task<float[]> EmbedAsync(float[] samples, CancellationToken cancellation = default) => EmbedAsync(samples, _default, cancellation);
 
-    /// <summary>Embeds with the named embedder (<see cref="Resolve"/>d): training-free statistics on the thread pool, the model through the batcher.</summary>
-    public Task<float[]> EmbedAsync(float[] samples, string embedder, CancellationToken cancellation = default)
+    /// <summary>Embeds with <paramref name="embedder"/>: training-free statistics on the thread pool, the model through the batcher.</summary>
+    public Task<float[]> EmbedAsync(float[] samples, EmbedderKind embedder, CancellationToken cancellation = default)
         => TrainingFree(embedder) is { } statistics ? Task.Run(() => statistics.Embed(samples), cancellation) : _engine.Value.Batcher.EmbedAsync(samples, cancellation);
 
     public async ValueTask DisposeAsync()

@@ -1,6 +1,7 @@
 using AsdOrleans.Abstractions;
 using AsdOrleans.Audio;
 using AsdOrleans.Grains.Placement;
+using AsdOrleans.Method.Machines;
 using Orleans.Concurrency;
 
 namespace AsdOrleans.EncoderGrains;
@@ -15,13 +16,13 @@ public sealed class EncoderWorkerGrain(EncoderService encoder) : Grain, IEncoder
 {
     public Task<ClipEmbedding> Embed(byte[] wav, string sourceName) => EmbedWith(wav, sourceName, null);
 
-    public async Task<ClipEmbedding> EmbedWith(byte[] wav, string sourceName, string? embedder)
+    public Task<ClipEmbedding> EmbedWith(byte[] wav, string sourceName, string? embedder) => EmbedAs(wav, sourceName, encoder.Resolve(embedder));
+
+    private async Task<ClipEmbedding> EmbedAs(byte[] wav, string sourceName, EmbedderKind embedder)
     {
-        string name;
         AudioClip clip;
         try
         {
-            name = encoder.Resolve(embedder);
             ArgumentNullException.ThrowIfNull(wav);
             using var stream = new MemoryStream(wav, writable: false);
             clip = WavDecoder.Read(stream, sourceName, encoder.Options.Audio);
@@ -32,18 +33,18 @@ public sealed class EncoderWorkerGrain(EncoderService encoder) : Grain, IEncoder
             // (no inner exception: Orleans has no codec for Core's exception types).
             throw new ArgumentException(e.Message);
         }
-        var embedding = await encoder.EmbedAsync(clip.Samples, name);
-        return new ClipEmbedding(embedding, encoder.ModelVersionOf(name), clip.Duration.TotalSeconds,
-            Standardize: name == EncoderServiceOptions.BaselineEmbedder, Whiten: name == EncoderServiceOptions.SpectralEmbedder);
+        var embedding = await encoder.EmbedAsync(clip.Samples, embedder);
+        return new ClipEmbedding(embedding, encoder.ModelVersionOf(embedder), clip.Duration.TotalSeconds,
+            Standardize: embedder == EmbedderKind.Baseline, Whiten: embedder == EmbedderKind.Spectral);
     }
 
     public async Task<ClipEmbedding> EmbedFor(string machineId, byte[] wav, string sourceName)
-        => await EmbedWith(wav, sourceName, await EnrolledEmbedder(machineId, refresh: false));
+        => await EmbedAs(wav, sourceName, await EnrolledEmbedder(machineId, refresh: false));
 
     public async Task<ClipEmbedding?> EmbedAgainIfMachineChanged(string machineId, byte[] wav, string sourceName, string usedModelVersion)
     {
-        string embedder = encoder.Resolve(await EnrolledEmbedder(machineId, refresh: true));
-        return encoder.ModelVersionOf(embedder) == usedModelVersion ? null : await EmbedWith(wav, sourceName, embedder);
+        var embedder = await EnrolledEmbedder(machineId, refresh: true);
+        return encoder.ModelVersionOf(embedder) == usedModelVersion ? null : await EmbedAs(wav, sourceName, embedder);
     }
 
     public async Task<ClipVerdict> Ingest(string machineId, string clipId, byte[] wav, string? audioReference)
@@ -64,14 +65,15 @@ public sealed class EncoderWorkerGrain(EncoderService encoder) : Grain, IEncoder
         }
     }
 
-    /// <summary>The machine's enrolled embedder, remembered per silo once the machine is enrolled; null (the silo's) before.</summary>
-    private async Task<string?> EnrolledEmbedder(string machineId, bool refresh)
+    /// <summary>The machine's enrolled embedder, remembered per silo once the machine is enrolled; the silo's before.</summary>
+    private async Task<EmbedderKind> EnrolledEmbedder(string machineId, bool refresh)
     {
         if (!refresh && encoder.EnrolledEmbedders.TryGetValue(machineId, out var known))
             return known;
-        var embedder = await GrainFactory.GetGrain<IMachineGrain>(machineId).GetEnrolledEmbedder();
-        if (embedder is null) encoder.EnrolledEmbedders.TryRemove(machineId, out _);
-        else encoder.EnrolledEmbedders[machineId] = encoder.Resolve(embedder);
+        string? enrolled = await GrainFactory.GetGrain<IMachineGrain>(machineId).GetEnrolledEmbedder();
+        var embedder = encoder.Resolve(enrolled);
+        if (enrolled is null) encoder.EnrolledEmbedders.TryRemove(machineId, out _);
+        else encoder.EnrolledEmbedders[machineId] = embedder;
         return embedder;
     }
 }

@@ -260,8 +260,8 @@ public sealed class MachineGrain(
         if (request.Standardize && request.Whiten)
             throw new ArgumentException($"machine {MachineId}: enrollment can standardise or whiten its features, not both");
         var embedder = EmbedderNames.FromFeatureTransform(request.Standardize, request.Whiten);
-        if (state.State.Settings.Embedder is { } setting && EmbedderNames.Parse(setting) != embedder)
-            throw new ArgumentException($"machine {MachineId} is set to the {EmbedderNames.Parse(setting).ToName()} embedder, but these are {embedder.ToName()} embeddings"
+        if (state.State.Settings.Embedder is { } setting && EmbedderNames.Parse(setting) is var set && set != embedder)
+            throw new ArgumentException($"machine {MachineId} is set to the {set.ToName()} embedder, but these are {embedder.ToName()} embeddings"
                 + (embedder == EmbedderKind.Model ? "" : $" ({(request.Whiten ? "to whiten" : "to standardise")})"));
         // Raw features: the transform is fitted on these clips, as the harness fits it on a machine's training clips.
         var featureTransform = request.Standardize || request.Whiten ? FitFeatureTransform(clips, request.Whiten) : null;

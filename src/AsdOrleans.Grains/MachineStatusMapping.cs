@@ -32,16 +32,16 @@ internal static class MachineStatusMapping
         Scoring = Config(machineId, state, model)?.Scoring.ToName(),
         BudgetStart = Config(machineId, state, model)?.BudgetManager.ToName(),
         Overspent = model is { ClipsSeen: >= 100 } && BudgetTolerance.Overspends(model.Config.Budget, model.RealisedBudget),
-        StandardizesFeatures = state.Standardizer is not null && !FeatureWhitener.IsStoredForm(state.Standardizer),
-        WhitensFeatures = state.Standardizer is not null && FeatureWhitener.IsStoredForm(state.Standardizer),
+        StandardizesFeatures = EnrolledEmbedder(state) == EmbedderKind.Baseline,
+        WhitensFeatures = EnrolledEmbedder(state) == EmbedderKind.Spectral,
         Embedder = model is null ? null : EnrolledEmbedder(state).ToName(),
     };
 
-    /// <summary>The embedder an enrolled machine's features come from: its stored feature transform says which.</summary>
+    /// <summary>The embedder an enrolled machine's features come from: its stored feature transform says which
+    /// (none: a trained model's embeddings; a standardiser: baseline; a whitener: spectral).</summary>
     public static EmbedderKind EnrolledEmbedder(MachineGrainState state)
-        => EmbedderNames.FromFeatureTransform(
-            standardize: state.Standardizer is not null && !FeatureWhitener.IsStoredForm(state.Standardizer),
-            whiten: state.Standardizer is not null && FeatureWhitener.IsStoredForm(state.Standardizer));
+        => state.Standardizer is null ? EmbedderKind.Model
+            : FeatureWhitener.IsStoredForm(state.Standardizer) ? EmbedderKind.Spectral : EmbedderKind.Baseline;
 
     /// <summary>The configuration in force: the enrolled model's, else what the settings give (null if they are invalid).</summary>
     private static MachineConfig? Config(string machineId, MachineGrainState state, MachineModel? model)
