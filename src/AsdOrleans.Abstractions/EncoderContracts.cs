@@ -34,3 +34,25 @@ public interface IEncoderWorkerGrain : IGrainWithIntegerKey
     /// (clip → encoder → machine).</summary>
     Task<ClipVerdict> Ingest(string machineId, string clipId, byte[] wav, string? audioReference);
 }
+
+/// <summary>The one way an embedded clip is handed to its machine, for the worker's ingest and the HTTP path alike.</summary>
+public static class EmbeddedClipSubmission
+{
+    /// <summary>Submits the clip. If the machine refuses it, asks <paramref name="embedAgainIfMachineChanged"/> (given the
+    /// model version used) for a new embedding and submits that once: a machine enrolled again with another embedder since
+    /// the worker last asked. Any other refusal is rethrown unchanged.</summary>
+    public static async Task<ClipVerdict> SubmitEmbedded(this IMachineGrain machine, string clipId, ClipEmbedding embedded,
+        string? audioReference, Func<string, Task<ClipEmbedding?>> embedAgainIfMachineChanged)
+    {
+        try
+        {
+            return await machine.ProcessClip(new ClipSubmission(clipId, embedded.Embedding, embedded.ModelVersion, audioReference));
+        }
+        catch (ArgumentException)
+        {
+            var fresh = await embedAgainIfMachineChanged(embedded.ModelVersion);
+            if (fresh is null) throw;
+            return await machine.ProcessClip(new ClipSubmission(clipId, fresh.Embedding, fresh.ModelVersion, audioReference));
+        }
+    }
+}

@@ -75,17 +75,8 @@ public sealed class MachineUseCases(IGrainFactory grains)
         ClipVerdict verdict;
         try
         {
-            try
-            {
-                verdict = await machine.ProcessClip(new ClipSubmission(clipId, embedded.Embedding, embedded.ModelVersion, audio.PathOf(machineId, clipId)));
-            }
-            catch (ArgumentException)
-            {
-                // Refused: if the machine was enrolled again with another embedder since the worker last asked, embed anew once.
-                var fresh = await worker.EmbedAgainIfMachineChanged(machineId, wav, $"{machineId}/{clipId}", embedded.ModelVersion);
-                if (fresh is null) throw;
-                verdict = await machine.ProcessClip(new ClipSubmission(clipId, fresh.Embedding, fresh.ModelVersion, audio.PathOf(machineId, clipId)));
-            }
+            verdict = await machine.SubmitEmbedded(clipId, embedded, audio.PathOf(machineId, clipId),
+                usedModelVersion => worker.EmbedAgainIfMachineChanged(machineId, wav, $"{machineId}/{clipId}", usedModelVersion));
         }
         catch (Exception e) when (stored && e is ArgumentException or InvalidOperationException)
         {

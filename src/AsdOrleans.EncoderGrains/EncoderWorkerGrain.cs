@@ -52,17 +52,8 @@ public sealed class EncoderWorkerGrain(EncoderService encoder) : Grain, IEncoder
         var machine = GrainFactory.GetGrain<IMachineGrain>(machineId);
         string source = $"{machineId}/{clipId}";
         var embedded = await EmbedFor(machineId, wav, source);
-        try
-        {
-            return await machine.ProcessClip(new ClipSubmission(clipId, embedded.Embedding, embedded.ModelVersion, audioReference));
-        }
-        catch (ArgumentException)
-        {
-            // Refused: if the machine was enrolled again with another embedder since this silo last asked, embed anew once.
-            var fresh = await EmbedAgainIfMachineChanged(machineId, wav, source, embedded.ModelVersion);
-            if (fresh is null) throw;
-            return await machine.ProcessClip(new ClipSubmission(clipId, fresh.Embedding, fresh.ModelVersion, audioReference));
-        }
+        return await machine.SubmitEmbedded(clipId, embedded, audioReference,
+            usedModelVersion => EmbedAgainIfMachineChanged(machineId, wav, source, usedModelVersion));
     }
 
     /// <summary>The machine's enrolled embedder, remembered per silo once the machine is enrolled; the silo's before.</summary>
