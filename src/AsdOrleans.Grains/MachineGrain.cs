@@ -264,9 +264,9 @@ public sealed class MachineGrain(
             throw new ArgumentException($"machine {MachineId} is set to the {set.ToName()} embedder, but these are {embedder.ToName()} embeddings"
                 + (embedder == EmbedderKind.Model ? "" : $" ({(request.Whiten ? "to whiten" : "to standardise")})"));
         // Raw features: the transform is fitted on these clips, as the harness fits it on a machine's training clips.
-        var featureTransform = request.Standardize || request.Whiten ? FitFeatureTransform(clips, request.Whiten) : null;
-        if (featureTransform is not null)
-            clips = clips.Select(c => c with { Embedding = featureTransform.Transform(c.Embedding) }).ToList();
+        IFeatureTransform? featureTransform = null;
+        if (request.Standardize || request.Whiten)
+            (featureTransform, clips) = FitFeatureTransform(clips, request.Whiten);
         var model = MachineModel.Enroll(state.State.Settings.ToConfig(MachineId), clips, request.ModelVersion);
         var dropped = state.State.Pending.Keys.ToList();
         await Persist(s =>
@@ -542,7 +542,8 @@ public sealed class MachineGrain(
         await WriteChanges(_model);
     }
 
-    private IFeatureTransform FitFeatureTransform(IReadOnlyList<CoreEnrollmentClip> clips, bool whiten)
+    /// <summary>The transform fitted on the raw clips, and the clips transformed (whitened clips with their held-out distances).</summary>
+    private (IFeatureTransform Transform, List<CoreEnrollmentClip> Clips) FitFeatureTransform(IReadOnlyList<CoreEnrollmentClip> clips, bool whiten)
     {
         if (clips.Any(c => c.Embedding.Length != clips[0].Embedding.Length))
             throw new ArgumentException($"machine {MachineId}: enrollment clips differ in dimension");
@@ -550,8 +551,10 @@ public sealed class MachineGrain(
             throw new ArgumentException($"machine {MachineId}: an enrollment clip has a value that is not a finite number");
         if (whiten && clips.Count < 2)
             throw new ArgumentException($"machine {MachineId}: whitening needs at least two enrollment clips, got {clips.Count}");
-        var embeddings = clips.Select(c => c.Embedding).ToList();
-        return whiten ? FeatureWhitener.Fit(embeddings, clips.Select(c => c.IsTargetDomain).ToList()) : FeatureStandardizer.Fit(embeddings);
+        if (whiten)
+            return HeldOutWhitening.Fit(clips);
+        var standardizer = FeatureStandardizer.Fit(clips.Select(c => c.Embedding).ToList());
+        return (standardizer, clips.Select(c => c with { Embedding = standardizer.Transform(c.Embedding) }).ToList());
     }
 
     private float[] Transformed(float[] embedding)

@@ -6,7 +6,11 @@ using AsdOrleans.Method.Vocabulary;
 namespace AsdOrleans.Evaluation.Experiments;
 
 /// <summary>One clip's embedding with its ground truth, as an embeddings CSV row holds it.</summary>
-public sealed record EmbeddingRecord(string Machine, bool IsTest, bool IsTarget, bool IsAnomaly, string File, float[] Embedding);
+public sealed record EmbeddingRecord(string Machine, bool IsTest, bool IsTarget, bool IsAnomaly, string File, float[] Embedding)
+{
+    /// <summary>A whitened training clip's held-out distance (<see cref="AsdOrleans.Method.Enrollment.EnrollmentClip.HeldOutDistance"/>); null otherwise.</summary>
+    public double? HeldOutDistance { get; init; }
+}
 
 /// <summary>
 /// The embeddings CSV that `asd embed` writes and `asd experiment` reads:

@@ -216,7 +216,7 @@ public static class PrequentialExperiment
         foreach (var name in table.Machines)
         {
             var rows = table.Records.Where(r => r.Machine == name).ToList();
-            var train = rows.Where(r => !r.IsTest).Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList();
+            var train = rows.Where(r => !r.IsTest).Select(r => new EnrollmentClip(r.Embedding, r.IsTarget, r.HeldOutDistance)).ToList();
             var test = rows.Where(r => r.IsTest).ToList();
             if (train.Count == 0)
                 throw new InputDataException(table.Source, null, $"machine '{name}' has no training clips to enroll from");

@@ -10,8 +10,9 @@ namespace AsdOrleans.Method.Enrollment;
 public sealed class MachineEnrollment
 {
     private MachineEnrollment(EmbeddingSet referenceSet, double[] normalScores, EmbeddingSet trainingNormals, string modelVersion,
-        bool[] trainingIsTarget, int sourceReferences, bool sourceClipsAreReferences)
+        bool[] trainingIsTarget, int sourceReferences, bool sourceClipsAreReferences, double[]? heldOutDistances)
     {
+        _heldOutDistances = heldOutDistances;
         ReferenceSet = referenceSet;
         NormalScores = normalScores;
         TrainingNormals = trainingNormals;
@@ -27,7 +28,8 @@ public sealed class MachineEnrollment
 
     private readonly bool _sourceClipsAreReferences;
     private readonly int[] _ownReference;
-    private readonly Dictionary<ScoringKind, float[]> _scales = [];
+    private readonly Dictionary<ScoringKind, (float[] Rows, double Source, double Target)> _scales = [];
+    private readonly double[]? _heldOutDistances;
 
     public EmbeddingSet ReferenceSet { get; }
     /// <summary>M: Eq. 1 scores of the training normals against N.</summary>
@@ -57,8 +59,24 @@ public sealed class MachineEnrollment
             scores[i] = AnomalyScore.DistanceToReference(referenceSet, normalised);
         }
         int sourceClips = clips.Count(c => !c.IsTargetDomain);
+        // Held-out distances count only when every clip has one (HeldOutWhitening gives them to all clips it can).
+        var heldOut = clips.All(c => c.HeldOutDistance is not null) ? clips.Select(c => c.HeldOutDistance!.Value).ToArray() : null;
         return new MachineEnrollment(referenceSet, scores, trainingNormals, modelVersion, clips.Select(c => c.IsTargetDomain).ToArray(),
-            Math.Min(sourceClusters, sourceClips), sourceClips <= sourceClusters);
+            Math.Min(sourceClusters, sourceClips), sourceClips <= sourceClusters, heldOut);
+    }
+
+    /// <summary>Whether the clips came with held-out distances (<see cref="HeldOutWhitening"/>): then, under the
+    /// <see cref="ScoringKind.Domain"/> scoring, each domain's scale and the enrollment scores M come from them rather than
+    /// from distances in the space fitted on the clips.</summary>
+    public bool HasHeldOutDistances => _heldOutDistances is not null;
+
+    /// <summary>Training clip <paramref name="trainingIndex"/>'s score as a new normal clip of its domain would get it: its
+    /// held-out distance over its domain's scale; null without held-out distances or under another scoring than domain.</summary>
+    public double? HeldOutScore(int trainingIndex, ScoringKind scoring)
+    {
+        if (_heldOutDistances is null || scoring != ScoringKind.Domain) return null;
+        var (_, source, target) = Scales(scoring);
+        return _heldOutDistances[trainingIndex] / (TrainingIsTarget[trainingIndex] ? target : source);
     }
 
     /// <summary>
@@ -67,9 +85,10 @@ public sealed class MachineEnrollment
     /// gives every row its domain's mean distance; <see cref="ScoringKind.Local"/> gives each row the mean distance of the
     /// training clips whose nearest row it is (its domain's mean when none is). Empty for unscaled scorings. Cached.
     /// </summary>
-    public float[] ReferenceScales(ScoringKind scoring)
+    public float[] ReferenceScales(ScoringKind scoring) => scoring.UsesScales() ? Scales(scoring).Rows : [];
+
+    private (float[] Rows, double Source, double Target) Scales(ScoringKind scoring)
     {
-        if (!scoring.UsesScales()) return [];
         lock (_scales)
         {
             if (_scales.TryGetValue(scoring, out var cached)) return cached;
@@ -79,7 +98,7 @@ public sealed class MachineEnrollment
         }
     }
 
-    private float[] ComputeScales(ScoringKind scoring)
+    private (float[] Rows, double Source, double Target) ComputeScales(ScoringKind scoring)
     {
         int rows = ReferenceSet.Count;
         var cosines = new float[rows];
@@ -104,17 +123,36 @@ public sealed class MachineEnrollment
             domainCount[0] = heldOutCount;
         }
         double overall = domainCount[0] + domainCount[1] > 0 ? (domainSum[0] + domainSum[1]) / (domainCount[0] + domainCount[1]) : 1;
-        double Domain(int d) => Floor(domainCount[d] > 0 ? domainSum[d] / domainCount[d] : overall);
+        double InSample(int d) => domainCount[d] > 0 ? domainSum[d] / domainCount[d] : overall;
+        var heldOut = HeldOutDomainMeans(scoring);
+        // Whitened clips under the domain scoring: the geometric mean of the in-sample and the held-out distance. In-sample
+        // understates where new normals land, the more so for the larger domain; the held-out distance balances the domains
+        // but costs the mixed-domain AUC (docs/decisions.md, "Issue 11 — cross-fitted domain scales").
+        double Domain(int d) => Floor(heldOut is null || double.IsNaN(heldOut[d]) ? InSample(d) : Math.Sqrt(InSample(d) * heldOut[d]));
         var result = new float[rows];
         for (int j = 0; j < rows; j++)
         {
             double domain = Domain(j < SourceReferences ? 0 : 1);
             result[j] = (float)(scoring == ScoringKind.Local && counts[j] > 0 ? Floor(sums[j] / counts[j]) : domain);
         }
-        return result;
+        return (result, Domain(0), Domain(1));
     }
 
     private static double Floor(double scale) => Math.Max(scale, 1e-4);
+
+    /// <summary>Each domain's mean held-out distance (NaN for a domain without clips); null where none apply.</summary>
+    private double[]? HeldOutDomainMeans(ScoringKind scoring)
+    {
+        if (_heldOutDistances is null || scoring != ScoringKind.Domain) return null;
+        var sum = new double[2];
+        var count = new int[2];
+        for (int i = 0; i < _heldOutDistances.Length; i++)
+        {
+            sum[TrainingIsTarget[i] ? 1 : 0] += _heldOutDistances[i];
+            count[TrainingIsTarget[i] ? 1 : 0]++;
+        }
+        return [count[0] > 0 ? sum[0] / count[0] : double.NaN, count[1] > 0 ? sum[1] / count[1] : double.NaN];
+    }
 
     /// <summary>
     /// The source domain's typical distance when N holds k-means centres rather than the clips: a clip's own cluster

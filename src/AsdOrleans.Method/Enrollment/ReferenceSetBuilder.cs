@@ -3,7 +3,9 @@ using AsdOrleans.Method.Scoring;
 namespace AsdOrleans.Method.Enrollment;
 
 /// <summary>One training clip's embedding and domain, as enrollment receives it.</summary>
-public readonly record struct EnrollmentClip(float[] Embedding, bool IsTargetDomain);
+/// <param name="HeldOutDistance">The clip's cosine distance to its nearest other training clip under a feature transform
+/// fitted without it (<see cref="HeldOutWhitening"/>); null where the embedding space was not fitted on the clips.</param>
+public readonly record struct EnrollmentClip(float[] Embedding, bool IsTargetDomain, double? HeldOutDistance = null);
 
 /// <summary>
 /// Builds the reference set N (docs/design.md §1): k-means++ centres of the source-domain training

@@ -93,7 +93,7 @@ public sealed partial class MachineModel
         var reference = enrollment.ReferenceSet.ConvertedTo(config.EmbeddingPrecision);
         var scores = config.Scoring == ScoringKind.Paper
             ? enrollment.NormalScores.ToList()
-            : EnrollmentScores(reference, enrollment, scales);
+            : EnrollmentScores(reference, enrollment, scales, config.Scoring);
         var model = new MachineModel(config, enrollment.ModelVersion, reference,
             new EmbeddingSet(enrollment.Dimension, 0, config.EmbeddingPrecision), scores, scales, AsdOrleans.Method.Budget.BudgetManager.Create(config.BudgetManager, config.Budget),
             QueryStrategies.For(config.Strategy).CreateState(config, enrollment));
@@ -109,12 +109,17 @@ public sealed partial class MachineModel
     /// scored against itself would score 0, and with every clip in N (the default) M — and so h and φ — would be all
     /// zeros: every clip an alert. The paper's scoring keeps Eq. 1 against all of N, as the paper's reproduction does.
     /// </summary>
-    private static List<double> EnrollmentScores(EmbeddingSet reference, MachineEnrollment enrollment, List<float> scales)
+    private static List<double> EnrollmentScores(EmbeddingSet reference, MachineEnrollment enrollment, List<float> scales, ScoringKind scoring)
     {
         var cosines = new float[reference.Count];
         var scores = new List<double>(enrollment.TrainingNormals.Count);
         for (int i = 0; i < enrollment.TrainingNormals.Count; i++)
         {
+            if (enrollment.HeldOutScore(i, scoring) is { } heldOut)
+            {
+                scores.Add(heldOut);
+                continue;
+            }
             var (distance, _) = ScaledScore.Distance(reference, CollectionsMarshalSpan(scales), enrollment.TrainingNormals.Row(i),
                 cosines, excluded: enrollment.OwnReference(i));
             scores.Add(double.IsPositiveInfinity(distance) ? 0 : distance); // a single reference: nothing else to compare with

@@ -160,7 +160,8 @@ public sealed class MachineGrainTests(MachineClusterFixture fixture) : IClassFix
         var test = whitened.Records.Where(r => r.IsTest).ToList();
         var rawTest = raw.Records.Where(r => r.IsTest).ToList();
         var settings = new MachineSettings { Strategy = "hybrid", Budget = 0.2, Seed = 7 };
-        var core = MachineModel.Enroll(settings.ToConfig("x") with { Seed = 7 }, train.Select(r => new CoreEnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model);
+        Assert.All(train, r => Assert.NotNull(r.HeldOutDistance)); // the harness's held-out distances, which the grain computes too
+        var core = MachineModel.Enroll(settings.ToConfig("x") with { Seed = 7 }, train.Select(r => new CoreEnrollmentClip(r.Embedding, r.IsTarget, r.HeldOutDistance)).ToList(), Model);
 
         var grain = Machine("whitened.machine");
         await grain.Configure(settings);
