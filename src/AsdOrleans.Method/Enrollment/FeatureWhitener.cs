@@ -93,6 +93,8 @@ public sealed class FeatureWhitener : IFeatureTransform
         var basis = new float[d * r];
         var gains = new double[r];
         double isotropic = 1 / Math.Sqrt(isotropicVariance);
+        // Xᵀ·V in one product (d × n): element access per term was most of a fit's time.
+        var projected = gram ? residuals.TransposeThisAndMultiply(evd.EigenVectors) : evd.EigenVectors;
         for (int q = 0; q < r; q++)
         {
             int k = kept[q];
@@ -101,14 +103,7 @@ public sealed class FeatureWhitener : IFeatureTransform
             // A Gram eigenvector v gives S's eigenvector Xᵀv / √(n·λ).
             double norm = gram ? Math.Sqrt(n * lambda) : 1;
             for (int j = 0; j < d; j++)
-            {
-                double u = 0;
-                if (gram)
-                    for (int i = 0; i < n; i++) u += residuals[i, j] * evd.EigenVectors[i, k];
-                else
-                    u = evd.EigenVectors[j, k];
-                basis[j * r + q] = (float)(u / norm);
-            }
+                basis[j * r + q] = (float)(projected[j, k] / norm);
         }
         return new FeatureWhitener(centre, basis, gains, isotropic, shrinkage);
     }
