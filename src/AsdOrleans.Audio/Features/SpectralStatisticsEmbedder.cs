@@ -16,11 +16,17 @@ public sealed record SpectralStatisticsSettings
     public int Hop { get; init; } = 512;
     public int MelBands { get; init; } = 128;
     public double LogFloor { get; init; } = 1e-10;
-    /// <summary>Also each band's maximum over time (the <c>spectral</c> embedder; the baseline has means and deviations only).</summary>
+    /// <summary>Also each band's maximum over time, and the maximum of its <see cref="SmoothingFrames"/>-frame moving
+    /// average (the <c>spectral</c> embedder; the baseline has means and deviations only). The two maxima tell a one-frame
+    /// peak from a sound that lasts a few frames.</summary>
     public bool IncludeMaximum { get; init; }
 
-    /// <summary>The embedding: MelBands means, MelBands standard deviations, then (with <see cref="IncludeMaximum"/>) MelBands maxima.</summary>
-    public int Dimension => (IncludeMaximum ? 3 : 2) * MelBands;
+    /// <summary>Frames of the moving average whose maximum follows the plain maximum: 5 frames, 160 ms at hop 512.</summary>
+    public const int SmoothingFrames = 5;
+
+    /// <summary>The embedding: MelBands means, MelBands standard deviations, then (with <see cref="IncludeMaximum"/>)
+    /// MelBands maxima and MelBands maxima of the moving average.</summary>
+    public int Dimension => (IncludeMaximum ? 4 : 2) * MelBands;
 
     /// <summary>Frames of a clip of <paramref name="samples"/> samples: 1 + samples / hop (center=True).</summary>
     public int FrameCount(int samples) => 1 + samples / Hop;
@@ -30,7 +36,7 @@ public sealed record SpectralStatisticsSettings
     /// records). Bump the "v" when the computation changes.
     /// </summary>
     public string Id => string.Create(CultureInfo.InvariantCulture,
-        $"{(IncludeMaximum ? "spectral" : "baseline")}-logmel-stats-v1-sr{SampleRate}-n{FftSize}-h{Hop}-m{MelBands}-slaney-floor{LogFloor:R}{(IncludeMaximum ? "-max" : "")}");
+        $"{(IncludeMaximum ? "spectral" : "baseline")}-logmel-stats-v1-sr{SampleRate}-n{FftSize}-h{Hop}-m{MelBands}-slaney-floor{LogFloor:R}{(IncludeMaximum ? $"-max-smax{SmoothingFrames}" : "")}");
 
     public SpectralStatisticsSettings Validate()
     {
@@ -43,7 +49,7 @@ public sealed record SpectralStatisticsSettings
     }
 
     public static SpectralStatisticsSettings Default { get; } = new();
-    /// <summary>The <c>spectral</c> embedder's settings: the baseline's, plus each band's maximum.</summary>
+    /// <summary>The <c>spectral</c> embedder's settings: the baseline's, plus each band's maximum and smoothed maximum.</summary>
     public static SpectralStatisticsSettings WithMaximum { get; } = new() { IncludeMaximum = true };
 }
 
@@ -71,7 +77,8 @@ public sealed class SpectralStatisticsEmbedder
     public int Dimension => Settings.Dimension;
     public string Id => Settings.Id;
 
-    /// <summary>The embedding of one clip of 16 kHz mono samples: band means, band standard deviations, then band maxima if set.</summary>
+    /// <summary>The embedding of one clip of 16 kHz mono samples: band means, band standard deviations, then band maxima and
+    /// smoothed maxima if set.</summary>
     public float[] Embed(ReadOnlySpan<float> samples)
     {
         var logMel = LogMel(samples, out int frames);
@@ -91,9 +98,29 @@ public sealed class SpectralStatisticsEmbedder
             }
             embedding[m] = (float)mean;
             embedding[bands + m] = (float)Math.Sqrt(squares / frames);
-            if (Settings.IncludeMaximum) embedding[2 * bands + m] = (float)maximum;
+            if (Settings.IncludeMaximum)
+            {
+                embedding[2 * bands + m] = (float)maximum;
+                embedding[3 * bands + m] = (float)SmoothedMaximum(row);
+            }
         }
         return embedding;
+    }
+
+    /// <summary>The largest mean of <see cref="SpectralStatisticsSettings.SmoothingFrames"/> consecutive frames (windows
+    /// that fit inside the clip); the mean of all frames when the clip has fewer.</summary>
+    public static double SmoothedMaximum(ReadOnlySpan<double> row)
+    {
+        int width = Math.Min(SpectralStatisticsSettings.SmoothingFrames, row.Length);
+        double sum = 0;
+        for (int t = 0; t < width; t++) sum += row[t];
+        double best = sum;
+        for (int t = width; t < row.Length; t++)
+        {
+            sum += row[t] - row[t - width];
+            best = Math.Max(best, sum);
+        }
+        return best / width;
     }
 
     /// <summary>

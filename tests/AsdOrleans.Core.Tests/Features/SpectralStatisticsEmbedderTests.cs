@@ -86,7 +86,7 @@ public class SpectralStatisticsEmbedderTests
     }
 
     [Fact]
-    public void TheSpectralEmbedderAddsEachBandsMaximumAfterTheBaselinesValues()
+    public void TheSpectralEmbedderAddsEachBandsMaximumAndSmoothedMaximumAfterTheBaselinesValues()
     {
         var baseline = new SpectralStatisticsEmbedder();
         var spectral = new SpectralStatisticsEmbedder(SpectralStatisticsSettings.WithMaximum);
@@ -96,16 +96,20 @@ public class SpectralStatisticsEmbedderTests
             x[n] = (float)(0.05 * (random.NextDouble() - 0.5) + (n is > 30_000 and < 30_040 ? 0.8 : 0)); // one click
         var b = baseline.Embed(x);
         var e = spectral.Embed(x);
-        Assert.Equal(384, e.Length);
+        Assert.Equal(512, e.Length);
         Assert.Equal(b, e[..256]);
         var logMel = spectral.LogMel(x, out int frames);
         for (int m = 0; m < 128; m++)
         {
             double max = Enumerable.Range(0, frames).Max(t => logMel[m * frames + t]);
+            double smoothed = Enumerable.Range(0, frames - 4).Max(t => Enumerable.Range(t, 5).Average(u => logMel[m * frames + u]));
             Assert.Equal(max, e[256 + m], 4);
-            Assert.True(e[256 + m] >= e[m]);
+            Assert.Equal(smoothed, e[384 + m], 4);
+            Assert.True(e[256 + m] >= e[384 + m] && e[384 + m] >= e[m]);
         }
-        Assert.EndsWith("-max", SpectralStatisticsSettings.WithMaximum.Id);
+        // The click lasts two frames of five: it raises the plain maximum above the smoothed one.
+        Assert.Contains(Enumerable.Range(0, 128), m => e[256 + m] - e[384 + m] > 0.25);
+        Assert.EndsWith("-max-smax5", SpectralStatisticsSettings.WithMaximum.Id);
     }
 
     [Fact]
