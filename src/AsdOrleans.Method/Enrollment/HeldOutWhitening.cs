@@ -8,8 +8,8 @@ namespace AsdOrleans.Method.Enrollment;
 /// clip pulls that clip towards the others (its own variation is what it whitens away), so in-sample distances understate
 /// where new normal clips land, and more so for the domain with many clips than for the one with few: test normals of the
 /// target domain then outscored those of the source (docs/decisions.md, "Issue 11 — cross-fitted domain scales").
-/// The scaled scorings take each domain's scale, and the enrollment scores M, from these held-out distances.
-/// The grain and the experiment harness both enroll through <see cref="Fit"/>.
+/// The domain scoring takes each domain's scale partly, and the enrollment scores M wholly, from these held-out distances
+/// (<see cref="MachineEnrollment"/>). The grain and the experiment harness both enroll through <see cref="Fit"/>.
 /// </summary>
 public static class HeldOutWhitening
 {
