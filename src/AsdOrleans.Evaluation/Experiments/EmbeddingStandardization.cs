@@ -12,7 +12,7 @@ public static class EmbeddingStandardization
     public static EmbeddingTable PerMachine(EmbeddingTable table) =>
         Transformed(table, "standardised", (machine, training) => training.Count == 0
             ? throw new InvalidOperationException($"machine '{machine}' has no training clips to standardise on")
-            : FeatureStandardizer.Fit(training.Select(r => r.Embedding).ToList()));
+            : new MachineFit(FeatureStandardizer.Fit(training.Select(r => r.Embedding).ToList()), null));
 
     /// <summary>
     /// The <c>spectral</c> embedder's per-machine transform, fitted as a machine grain fits it
@@ -20,33 +20,35 @@ public static class EmbeddingStandardization
     /// domains), applied to every one of its records; training records also get their held-out distances. Test clips never
     /// enter the fit.
     /// </summary>
-    public static EmbeddingTable WhitenedPerMachine(EmbeddingTable table)
+    public static EmbeddingTable WhitenedPerMachine(EmbeddingTable table) =>
+        Transformed(table, "whitened", (machine, training) =>
+        {
+            if (training.Count < 2)
+                throw new InvalidOperationException($"machine '{machine}' has {training.Count} training clips; whitening needs at least two");
+            var (whitener, clips) = HeldOutWhitening.Fit(training.Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList());
+            return new MachineFit(whitener, clips);
+        });
+
+    /// <summary>A machine's fitted transform and, where the fit made them, its training records as transformed clips (in
+    /// training-record order, with their held-out distances).</summary>
+    private sealed record MachineFit(IFeatureTransform Transform, IReadOnlyList<EnrollmentClip>? TrainingClips);
+
+    /// <summary>Each machine's records through a transform fitted on that machine's training records only; training records
+    /// the fit already transformed keep that result and its held-out distance.</summary>
+    private static EmbeddingTable Transformed(EmbeddingTable table, string what, Func<string, List<EmbeddingRecord>, MachineFit> fit)
     {
-        var whiteners = new Dictionary<string, FeatureWhitener>(StringComparer.Ordinal);
-        var heldOut = new Dictionary<EmbeddingRecord, double?>(ReferenceEqualityComparer.Instance);
+        var transforms = new Dictionary<string, IFeatureTransform>(StringComparer.Ordinal);
+        var fitted = new Dictionary<EmbeddingRecord, EnrollmentClip>(ReferenceEqualityComparer.Instance);
         foreach (var machine in table.Records.GroupBy(r => r.Machine, StringComparer.Ordinal))
         {
             var training = machine.Where(r => !r.IsTest).ToList();
-            if (training.Count < 2)
-                throw new InvalidOperationException($"machine '{machine.Key}' has {training.Count} training clips; whitening needs at least two");
-            var (whitener, clips) = HeldOutWhitening.Fit(training.Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList());
-            whiteners[machine.Key] = whitener;
-            for (int i = 0; i < training.Count; i++) heldOut[training[i]] = clips[i].HeldOutDistance;
+            var (transform, clips) = fit(machine.Key, training);
+            transforms[machine.Key] = transform;
+            for (int i = 0; clips is not null && i < training.Count; i++) fitted[training[i]] = clips[i];
         }
-        var records = table.Records.Select(r => r with
-        {
-            Embedding = whiteners[r.Machine].Transform(r.Embedding),
-            HeldOutDistance = heldOut.GetValueOrDefault(r),
-        }).ToList();
-        return new EmbeddingTable(records, table.Dimension, $"{table.Source}, whitened per machine on its training clips");
-    }
-
-    /// <summary>Each machine's records through a transform fitted on that machine's training records only.</summary>
-    private static EmbeddingTable Transformed(EmbeddingTable table, string what, Func<string, List<EmbeddingRecord>, IFeatureTransform> fit)
-    {
-        var transforms = table.Records.GroupBy(r => r.Machine, StringComparer.Ordinal)
-            .ToDictionary(g => g.Key, g => fit(g.Key, g.Where(r => !r.IsTest).ToList()), StringComparer.Ordinal);
-        var records = table.Records.Select(r => r with { Embedding = transforms[r.Machine].Transform(r.Embedding) }).ToList();
+        var records = table.Records.Select(r => fitted.TryGetValue(r, out var clip)
+            ? r with { Embedding = clip.Embedding, HeldOutDistance = clip.HeldOutDistance }
+            : r with { Embedding = transforms[r.Machine].Transform(r.Embedding) }).ToList();
         return new EmbeddingTable(records, table.Dimension, $"{table.Source}, {what} per machine on its training clips");
     }
 }
