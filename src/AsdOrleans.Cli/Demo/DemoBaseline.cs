@@ -12,7 +12,8 @@ public sealed record BaselineFigures(double Auc, double PartialAuc, double AucSo
 /// <summary>
 /// The training-free baseline's offline figures for the demo's machines (issue 11): the clips each machine enrolls
 /// and streams, embedded by the baseline (cached in the demo folder) and run through the harness as `asd experiment`
-/// reports it beside a model (<see cref="BaselineRun"/>: strategy none, b = 0, one trial with the demo's seed).
+/// reports it beside a model (<see cref="BaselineRun"/>: the baseline's own method, 1 − max cosine to the training clips;
+/// strategy none, b = 0, one trial with the demo's seed).
 /// </summary>
 public static class DemoBaseline
 {

@@ -78,9 +78,10 @@ public static class ExperimentReport
         if (run.Baseline is { } b0)
         {
             md.AppendLine($"### {Embedders.BaselineLabel}").AppendLine();
-            md.AppendLine("The same clips, enrollment settings and trials, embedded without training: per clip the mean and standard deviation over time")
+            md.AppendLine("The same clips and trials, embedded without training: per clip the mean and standard deviation over time")
               .AppendLine($"of a 128-band log-mel spectrogram (1024-point FFT, hop 512), standardised per machine on its training clips ({b0.Version}).")
-              .AppendLine("Offline (b = 0). Also in baseline.csv.").AppendLine();
+              .AppendLine("Score: 1 − max cosine to the machine's training clips, whatever the model's method (Eq. 1 against every training clip;")
+              .AppendLine("`--embedder baseline --method paper --clusters N`, N ≥ the source clips). Offline (b = 0). Also in baseline.csv.").AppendLine();
             md.AppendLine("| machine type | " + string.Join(" | ", TableOneMetrics.Select(m => m.Label)) + " |");
             md.AppendLine("|---|" + string.Concat(TableOneMetrics.Select(_ => "---|")));
             foreach (var machine in machines.Append(ExperimentSummary.HarmonicMeanMachine))
