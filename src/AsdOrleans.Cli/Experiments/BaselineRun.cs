@@ -50,7 +50,7 @@ public sealed class BaselineRun
     {
         var offline = settings with
         {
-            Strategies = [QueryStrategyKind.None], Budgets = [0], Method = Method,
+            Strategies = [QueryStrategyKind.None], Budgets = [0], Method = BaselineRun.Method,
             Gammas = null, Alphas = null, Windows = null, RandomShares = null, Scorings = null, BudgetStarts = null,
         };
         var results = PrequentialExperiment.Run(standardised, offline);
