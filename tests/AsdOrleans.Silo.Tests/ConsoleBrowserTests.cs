@@ -110,10 +110,21 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
             await Waiting.Until(async () => (await silo.Get($"/api/machines/{firstMachine}")).GetProperty("anomalySetSize").GetInt64() == anomalousBefore + 1,
                 "the machine holds the anomaly labelled in the browser", seconds: 20);
 
+            // A machine on the paper's budget start (b̂ = 0) spends far past b over 100 clips; the page says so.
+            const string spender = "ui.valve-03";
+            await silo.Enroll(spender, new MachineSettings { Strategy = "hybrid", Budget = 0.1, BudgetStart = "paper", Seed = 2 });
+            for (int i = 0; i < 100; i++) await silo.Push(spender, $"v-{i:D3}", i % 60);
+            Assert.True((await silo.Get($"/api/machines/{spender}")).GetProperty("overspent").GetBoolean(), "the machine should have overspent");
+
             // The machines page: the machine's counts changed, and its score history is charted.
             driver.Navigate().GoToUrl(new Uri(silo.Http.BaseAddress!, "/ui/#machines"));
             await Until(driver, () => driver.FindElement(By.CssSelector($"#machines-list tr[data-machine='{firstMachine}'] td.anomaly-set")).Text == (anomalousBefore + 1).ToString(), "|A| growing on the machines page");
             Assert.Equal("0/1", driver.FindElement(By.CssSelector($"#machines-list tr[data-machine='{firstMachine}'] td.labels")).Text);
+            // Methods by name, and an overspent budget marked where its realised rate is shown.
+            Assert.Equal("model", driver.FindElement(By.CssSelector($"#machines-list tr[data-machine='{firstMachine}'] td.embedder")).Text);
+            Assert.Equal("domain", driver.FindElement(By.CssSelector($"#machines-list tr[data-machine='{firstMachine}'] td.scoring")).Text);
+            Assert.Empty(driver.FindElements(By.CssSelector($"#machines-list tr[data-machine='{firstMachine}'] td.realised .overspent")));
+            await Until(driver, () => driver.FindElements(By.CssSelector($"#machines-list tr[data-machine='{spender}'] td.realised .overspent")).Count == 1, "the overspent mark");
             driver.FindElement(By.CssSelector($"#machines-list tr[data-machine='{firstMachine}']")).Click();
             var points = (await silo.Get($"/api/machines/{firstMachine}/scores")).GetArrayLength();
             await Until(driver, () => driver.FindElement(By.Id("score-chart")).GetAttribute("data-points") == points.ToString(), "the score chart");

@@ -81,6 +81,37 @@ public sealed class MachineGrainTests(MachineClusterFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task A_machine_that_spends_past_its_budget_says_so_from_its_hundredth_clip_and_a_paced_one_does_not()
+    {
+        // The paper's start (b̂ = 0) lets hybrid query most early clips; the paced default keeps to b.
+        var paper = await Enrolled("overspend.paper", new MachineSettings { Strategy = "hybrid", Budget = 0.1, BudgetStart = "paper", Seed = 4 });
+        var paced = await Enrolled("overspend.paced", new MachineSettings { Strategy = "hybrid", Budget = 0.1, Seed = 4 });
+        for (int i = 0; i < 120; i++)
+        {
+            foreach (var grain in new[] { paper, paced })
+            {
+                var verdict = await grain.ProcessClip(new ClipSubmission($"clip-{i}", Test[i].Embedding, Model));
+                if (verdict.LabelRequested)
+                    await grain.SubmitLabel($"clip-{i}", Test[i].IsAnomaly ? ClipLabelValue.Anomalous : ClipLabelValue.Normal);
+            }
+            if (i == 98)
+            {
+                var early = await paper.GetStatus();
+                Assert.True(early.RealisedBudget > 0.12, $"realised {early.RealisedBudget} after 99 clips");
+                Assert.False(early.Overspent); // fewer than 100 clips: too early to judge
+            }
+        }
+        var spent = await paper.GetStatus();
+        Assert.Equal("paper", spent.BudgetStart);
+        Assert.True(spent.RealisedBudget > 0.12, $"realised {spent.RealisedBudget}");
+        Assert.True(spent.Overspent);
+        var kept = await paced.GetStatus();
+        Assert.Equal("paced", kept.BudgetStart);
+        Assert.InRange(kept.RealisedBudget, 0.05, 0.12);
+        Assert.False(kept.Overspent);
+    }
+
+    [Fact]
     public async Task Bad_input_is_refused_and_changes_nothing()
     {
         var grain = await Enrolled("bad-input.machine", new MachineSettings { Seed = 2 });

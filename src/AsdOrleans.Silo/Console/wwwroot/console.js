@@ -129,7 +129,8 @@
         el('td', {}, el('span', { class: `pill ${m.enrolled ? 'ok' : 'off'}`, text: m.enrolled ? 'enrolled' : 'not enrolled' })),
         el('td', { text: s.strategy || '' }),
         el('td', { text: fmt(s.budget, 2) }),
-        el('td', { class: 'realised', text: fmt(m.realisedBudget, 3) }),
+        el('td', { class: 'realised', title: m.overspent ? `labelled ${fmt(m.realisedBudget, 3)} of clips, more than b + 0.02 after ${m.clipsSeen} clips` : '' },
+          fmt(m.realisedBudget, 3), ...(m.overspent ? [' ', el('span', { class: 'pill off overspent', text: 'overspent' })] : [])),
         el('td', { class: 'clips', text: String(m.clipsSeen) }),
         el('td', { class: 'queries', text: String(m.queries) }),
         el('td', { class: 'normal-set', text: String(m.referenceSetSize) }),
@@ -137,7 +138,8 @@
         el('td', { class: 'labels', text: `${m.normalLabels}/${m.anomalousLabels}` }),
         el('td', { class: 'pending', text: String(m.pendingLabelRequests) }),
         el('td', { text: fmt(m.decisionThreshold) }),
-        el('td', { class: 'model', text: m.modelVersion ? m.modelVersion.slice(0, 12) : '–', title: m.modelVersion || '' }));
+        el('td', { class: 'scoring', text: m.scoring || '' }),
+        el('td', { class: 'embedder', text: m.embedder || '–', title: m.modelVersion || '' }));
       row.addEventListener('click', () => { state.chartMachine = m.machineId; renderMachines(); drawChart(); });
       return row;
     }));
