@@ -97,7 +97,10 @@ public sealed class ClusterCommandTests : IAsyncLifetime
 
         (code, output, error) = await CliHarness.Run("machines", "list", "--url", _url, "--key", "lab");
         Assert.True(code == 0, error);
-        Assert.Contains("cli.fan-03", output);
+        var row = output.Split('\n').Single(line => line.Contains("cli.fan-03"));
+        Assert.Contains("domain", row);          // the scoring by name
+        Assert.Contains("model enc-", row);      // the embedder, and which model
+        Assert.DoesNotContain("overspent", row); // 16 clips: too few to judge
         (code, output, error) = await CliHarness.Run("machines", "status", "--url", _url, "--key", "lab", "--machine", "cli.fan-03");
         Assert.True(code == 0, error);
         var status = System.Text.Json.JsonDocument.Parse(output).RootElement;

@@ -29,7 +29,7 @@ public static class MachinesCommand
     {
         var (url, key) = Connection("labeller or operator");
         var json = new Option<bool>("--json") { Description = "print the statuses as JSON" };
-        var command = new Command("list", "every machine: status, budget, set sizes, model") { url, key, json };
+        var command = new Command("list", "every machine: status, budget and realised rate, set sizes, scoring, embedder") { url, key, json };
         command.SetAction(async (parse, cancellation) =>
         {
             using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
@@ -46,18 +46,19 @@ public static class MachinesCommand
                 return 0;
             }
             var table = new Table().Border(TableBorder.Simple)
-                .AddColumns("machine", "enrolled", "strategy", "budget", "realised", "clips", "queries", "|N|", "|A|", "pending", "model");
+                .AddColumns("machine", "enrolled", "strategy", "budget", "realised", "clips", "queries", "|N|", "|A|", "pending", "scoring", "embedder");
             foreach (var m in machines)
             {
                 var settings = m.GetProperty("settings");
                 table.AddRow(m.GetProperty("machineId").GetString()!, m.GetProperty("enrolled").GetBoolean() ? "yes" : "no",
                     settings.GetProperty("strategy").GetString()!, F(settings.GetProperty("budget").GetDouble(), "0.00"),
-                    F(m.GetProperty("realisedBudget").GetDouble()), m.GetProperty("clipsSeen").GetInt64().ToString(CultureInfo.InvariantCulture),
+                    F(m.GetProperty("realisedBudget").GetDouble()) + (m.TryGetProperty("overspent", out var over) && over.GetBoolean() ? " [red]overspent[/]" : ""),
+                    m.GetProperty("clipsSeen").GetInt64().ToString(CultureInfo.InvariantCulture),
                     m.GetProperty("queries").GetInt64().ToString(CultureInfo.InvariantCulture),
                     m.GetProperty("referenceSetSize").GetInt32().ToString(CultureInfo.InvariantCulture),
                     m.GetProperty("anomalySetSize").GetInt32().ToString(CultureInfo.InvariantCulture),
                     m.GetProperty("pendingLabelRequests").GetInt32().ToString(CultureInfo.InvariantCulture),
-                    Markup.Escape(m.TryGetProperty("modelVersion", out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : "–"));
+                    Markup.Escape(Text(m, "scoring")), Markup.Escape(EmbedderCell(m)));
             }
             Terminal.For(output).Write(table);
             output.WriteLine($"{machines.Count} machines");
@@ -65,6 +66,16 @@ public static class MachinesCommand
         });
         return command;
     }
+
+    private static string Text(JsonElement m, string property)
+        => m.TryGetProperty(property, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : "–";
+
+    /// <summary>The enrolled embedder by name; a trained model's version with it, since two models share the name.</summary>
+    private static string EmbedderCell(JsonElement m) => Text(m, "embedder") switch
+    {
+        "model" => $"model {Text(m, "modelVersion")}",
+        var name => name,
+    };
 
     /// <summary>Every machine, a page of the API at a time (it lists 1,000 a call by default).</summary>
     private static async Task<List<JsonElement>> AllMachines(ClusterHttp http, CancellationToken cancellation)
