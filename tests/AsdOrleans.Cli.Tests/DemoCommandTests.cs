@@ -56,6 +56,13 @@ public sealed class DemoCommandTests : IDisposable
             foreach (var value in row[5..9]) Assert.InRange(D(value), 0, 1);
         }
         Assert.Contains(rows.Skip(1), r => r[1] == "hybrid" && int.Parse(r[3], CultureInfo.InvariantCulture) > 0);
+        // The table marks a machine whose realised rate is above b + 0.02, and only such a machine.
+        foreach (var row in rows.Skip(1).Where(r => r[1] == "hybrid"))
+        {
+            bool overspent = int.Parse(row[3], CultureInfo.InvariantCulture) / 12.0 > 0.1 + 0.02;
+            string line = output.Split('\n').Single(l => l.Contains(row[0] + " ") && l.Contains("%)"));
+            Assert.Equal(overspent, line.Contains("overspent"));
+        }
 
         var second = await Run(["demo", "--out", outDir, .. Tiny]);
         Assert.True(second.Code == 0, second.Error);
