@@ -31,11 +31,13 @@ internal static class MachineStatusMapping
         Budget = Config(machineId, state, model)?.Budget ?? 0,
         Scoring = Config(machineId, state, model)?.Scoring.ToName(),
         BudgetStart = Config(machineId, state, model)?.BudgetManager.ToName(),
-        Overspent = model is { ClipsSeen: >= 100 } && BudgetTolerance.Overspends(model.Config.Budget, model.RealisedBudget),
+        Overspent = model is not null && HasOverspent(model),
         StandardizesFeatures = EnrolledEmbedder(state) == EmbedderKind.Baseline,
         WhitensFeatures = EnrolledEmbedder(state) == EmbedderKind.Spectral,
         Embedder = model is null ? null : EnrolledEmbedder(state).ToName(),
     };
+
+    public static bool HasOverspent(MachineModel model) => BudgetTolerance.HasOverspent(model.Config.Budget, model.RealisedBudget, model.ClipsSeen);
 
     /// <summary>The embedder an enrolled machine's features come from: its stored feature transform says which
     /// (none: a trained model's embeddings; a standardiser: baseline; a whitener: spectral).</summary>

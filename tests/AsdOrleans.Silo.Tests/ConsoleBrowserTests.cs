@@ -115,6 +115,7 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
             await silo.Enroll(spender, new MachineSettings { Strategy = "hybrid", Budget = 0.1, BudgetStart = "paper", Seed = 2 });
             for (int i = 0; i < 100; i++) await silo.Push(spender, $"v-{i:D3}", i % 60);
             Assert.True((await silo.Get($"/api/machines/{spender}")).GetProperty("overspent").GetBoolean(), "the machine should have overspent");
+            Assert.Matches(@"asd_machines_overspent\{[^}]*machine_type=""valve""\} 1\b", await silo.Http.GetStringAsync("/metrics")); // operators can alert on it
 
             // The machines page: the machine's counts changed, and its score history is charted.
             driver.Navigate().GoToUrl(new Uri(silo.Http.BaseAddress!, "/ui/#machines"));

@@ -209,21 +209,37 @@ public sealed class ConsoleApiTests(ConsoleFixture silo) : IClassFixture<Console
     public async Task Metrics_show_the_projects_meter_in_prometheus_format()
     {
         await silo.Enroll("metrics.valve-03", new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 3 });
-        await silo.Push("metrics.valve-03", "m-1", 5);
+        await silo.Push("metrics.valve-03", "m-1", 5); // b = 1: a label request, answered so that labels are counted
+        Assert.Equal(HttpStatusCode.OK, (await silo.Send(HttpMethod.Post, "/api/machines/metrics.valve-03/clips/m-1/label", ConsoleFixture.LabellerKey,
+            JsonContent.Create(new { label = "normal" }))).StatusCode);
+        // A counter is exported from its first increment: stream until the machine raises an alert.
+        bool alerted = false;
+        for (int i = 0; i < 60 && !alerted; i++)
+            alerted = (await silo.Push("metrics.valve-03", $"m-a{i}", i)).GetProperty("anomalous").GetBoolean();
+        Assert.True(alerted, "no alert in 60 clips");
         string text = "";
         await Waiting.Until(async () =>
         {
             text = await silo.Http.GetStringAsync("/metrics");
-            return text.Contains("asd_clips_total{", StringComparison.Ordinal);
+            return text.Contains("asd_clips_total{", StringComparison.Ordinal) && text.Contains("asd_alerts_total{", StringComparison.Ordinal);
         }, "/metrics counts the clip", seconds: 20);
         foreach (var series in new[]
         {
             "asd_clips_total{", "asd_queries_total{", "machine_type=\"valve\"", "asd_label_requests_pending{",
-            "asd_budget_realised", "asd_encoder_batch_size_bucket{", "asd_encoder_batch_duration_seconds_bucket{",
+            "asd_budget_realised", "asd_machines_overspent{", "asd_encoder_batch_size_bucket{", "asd_encoder_batch_duration_seconds_bucket{",
             "http_server_request_duration_seconds_bucket{",
         })
             Assert.Contains(series, text);
         Assert.Contains("orleans", text, StringComparison.OrdinalIgnoreCase);
+
+        // Every project series the shipped Grafana dashboard queries is one the silo exports.
+        string root = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(root, "AsdOrleans.sln"))) root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("no repository root above the tests");
+        var queried = System.Text.RegularExpressions.Regex.Matches(File.ReadAllText(Path.Combine(root, "deploy", "grafana-dashboard.json")), @"\basd_[a-z_]+")
+            .Select(m => m.Value).Distinct().ToList();
+        Assert.Contains("asd_machines_overspent", queried);
+        foreach (var series in queried)
+            Assert.True(text.Contains(series + "{", StringComparison.Ordinal), $"the dashboard queries {series}, which /metrics does not export");
     }
 
     [Fact]

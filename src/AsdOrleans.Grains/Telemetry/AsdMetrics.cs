@@ -7,7 +7,7 @@ namespace AsdOrleans.Grains.Telemetry;
 
 /// <summary>
 /// The project's own meter, <see cref="MeterName"/>: counters of clips, alerts, queries and labels, and gauges of the
-/// machines active on this silo (pending label requests, realised budget), all tagged with the machine type (see
+/// machines active on this silo (pending label requests, realised budget, overspent budgets), all tagged with the machine type (see
 /// <see cref="MachineType"/>), never the machine id, so the series stay few. Exported at /metrics by the silo.
 /// </summary>
 public static partial class AsdMetrics
@@ -20,8 +20,8 @@ public static partial class AsdMetrics
     private static readonly Counter<long> Queries = Meter.CreateCounter<long>("asd.queries", "{request}", "Label requests raised");
     private static readonly Counter<long> Labels = Meter.CreateCounter<long>("asd.labels", "{label}", "Labels applied (tag label: normal or anomalous)");
 
-    /// <summary>Machines active on this silo: machine id → (type, pending requests, realised budget).</summary>
-    private static readonly ConcurrentDictionary<string, (string Type, int Pending, double RealisedBudget)> Active = new(StringComparer.Ordinal);
+    /// <summary>Machines active on this silo: machine id → (type, pending requests, realised budget, overspent).</summary>
+    private static readonly ConcurrentDictionary<string, (string Type, int Pending, double RealisedBudget, bool Overspent)> Active = new(StringComparer.Ordinal);
 
     static AsdMetrics()
     {
@@ -31,6 +31,9 @@ public static partial class AsdMetrics
         Meter.CreateObservableGauge("asd.budget.realised", () => Active.Values.GroupBy(m => m.Type)
             .Select(g => new Measurement<double>(g.Average(m => m.RealisedBudget), new KeyValuePair<string, object?>("machine_type", g.Key))),
             "1", "Mean realised label budget (queries per clip) of the machines of a type active on this silo");
+        Meter.CreateObservableGauge("asd.machines.overspent", () => Active.Values.GroupBy(m => m.Type)
+            .Select(g => new Measurement<long>(g.Count(m => m.Overspent), new KeyValuePair<string, object?>("machine_type", g.Key))),
+            "{machine}", "Machines active on this silo that have labelled more than b + 0.02 of at least 100 clips");
         Meter.CreateObservableGauge("asd.machines.active", () => Active.Values.GroupBy(m => m.Type)
             .Select(g => new Measurement<long>(g.Count(), new KeyValuePair<string, object?>("machine_type", g.Key))),
             "{machine}", "Machine grains active on this silo");
@@ -51,26 +54,26 @@ public static partial class AsdMetrics
     private static partial Regex TrailingNumber();
 
     /// <summary>A machine scored a clip (called by the machine grain after persisting what it must).</summary>
-    public static void OnClip(string machineId, ClipVerdict verdict, int pending, double realisedBudget)
+    public static void OnClip(string machineId, ClipVerdict verdict, int pending, double realisedBudget, bool overspent)
     {
         var tag = new KeyValuePair<string, object?>("machine_type", MachineType(machineId));
         Clips.Add(1, tag);
         if (verdict.Anomalous) Alerts.Add(1, tag);
         if (verdict.LabelRequested) Queries.Add(1, tag);
-        Update(machineId, pending, realisedBudget);
+        Update(machineId, pending, realisedBudget, overspent);
     }
 
     /// <summary>A label was applied.</summary>
-    public static void OnLabel(string machineId, ClipLabelValue label, int pending, double realisedBudget)
+    public static void OnLabel(string machineId, ClipLabelValue label, int pending, double realisedBudget, bool overspent)
     {
         Labels.Add(1, new KeyValuePair<string, object?>("machine_type", MachineType(machineId)),
             new KeyValuePair<string, object?>("label", label == ClipLabelValue.Anomalous ? "anomalous" : "normal"));
-        Update(machineId, pending, realisedBudget);
+        Update(machineId, pending, realisedBudget, overspent);
     }
 
     /// <summary>The machine's gauges, as of now (activation, status reads).</summary>
-    public static void Update(string machineId, int pending, double realisedBudget)
-        => Active[machineId] = (MachineType(machineId), pending, realisedBudget);
+    public static void Update(string machineId, int pending, double realisedBudget, bool overspent)
+        => Active[machineId] = (MachineType(machineId), pending, realisedBudget, overspent);
 
     /// <summary>The machine's activation went away: its gauges leave this silo.</summary>
     public static void Forget(string machineId) => Active.TryRemove(machineId, out _);

@@ -8,18 +8,18 @@ namespace AsdOrleans.Grains.Telemetry;
 /// </summary>
 internal static class MachineActivity
 {
-    public static void OnClip(MachineScoreHistory history, IGrainFactory grains, string machineId, ClipVerdict verdict, double decisionThreshold, int pending, double realisedBudget)
+    public static void OnClip(MachineScoreHistory history, IGrainFactory grains, string machineId, ClipVerdict verdict, double decisionThreshold, int pending, double realisedBudget, bool overspent)
     {
-        AsdMetrics.OnClip(machineId, verdict, pending, realisedBudget);
+        AsdMetrics.OnClip(machineId, verdict, pending, realisedBudget, overspent);
         var point = new ScorePoint(DateTimeOffset.UtcNow, verdict.ClipId, verdict.ClipIndex, verdict.Score, decisionThreshold,
             verdict.Anomalous, verdict.LabelRequested);
         history.Record(point);
         IndexAlert(grains, machineId, point);
     }
 
-    public static void OnLabel(MachineScoreHistory history, IGrainFactory grains, string machineId, string clipId, ClipLabelValue label, int pending, double realisedBudget)
+    public static void OnLabel(MachineScoreHistory history, IGrainFactory grains, string machineId, string clipId, ClipLabelValue label, int pending, double realisedBudget, bool overspent)
     {
-        AsdMetrics.OnLabel(machineId, label, pending, realisedBudget);
+        AsdMetrics.OnLabel(machineId, label, pending, realisedBudget, overspent);
         MarkLabel(history, grains, machineId, clipId, label);
     }
 
