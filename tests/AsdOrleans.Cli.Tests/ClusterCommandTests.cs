@@ -69,6 +69,8 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         var requested = int.Parse(System.Text.RegularExpressions.Regex.Match(output, @"(\d+) label requests").Groups[1].Value);
         Assert.Contains($"{requested} answered", output);
         Assert.True(requested > 0);
+        // The machine's own account of its budget follows, read with the labeller's key.
+        Assert.Matches($@"cli\.m1: {requested} label requests over 16 clips since enrollment, realised 0\.\d{{3}} against b = ", output);
     }
 
     [Fact]
@@ -90,6 +92,7 @@ public sealed class ClusterCommandTests : IAsyncLifetime
             "--data", Path.Combine(_dir, "test"), "--concurrency", "3", "--scores-out", csv);
         Assert.True(code == 0, error);
         Assert.Matches(@"pushed 16 clips .*; \d+ alerts \(", output);
+        Assert.Contains("cli.fan-03: budget not shown (GET /api/machines/cli.fan-03: 403", output); // a device key alone cannot read it
         var lines = File.ReadAllLines(csv);
         Assert.Equal("file,clip_id,score,anomalous,label_requested,labelled", lines[0]);
         Assert.Equal(17, lines.Length);

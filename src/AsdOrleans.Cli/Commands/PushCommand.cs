@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using System.Text.Json;
 using AsdOrleans.Datasets.Dcase;
 using AsdOrleans.Method.Metrics;
 
@@ -102,6 +103,7 @@ public static class PushCommand
             output.WriteLine($"pushed {files.Count} clips in {watch.Elapsed.TotalSeconds:F1} s ({files.Count / watch.Elapsed.TotalSeconds:F2} clips/s); " +
                              $"{alerts} alerts ({(double)alerts / files.Count:P1}); " +
                              $"{requested} label requests ({(double)requested / files.Count:P1}), {labelled} answered");
+            output.WriteLine(await MachineBudget(http, id, labeller, cancellation));
             if (csv is not null)
             {
                 using var writer = new StreamWriter(csv);
@@ -127,6 +129,23 @@ public static class PushCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>The machine's whole-stream budget after the push, as its status reports it (a device key alone may not read it).</summary>
+    private static async Task<string> MachineBudget(ClusterHttp http, string machine, string labeller, CancellationToken cancellation)
+    {
+        JsonElement status;
+        try
+        {
+            status = await http.SendAsync(HttpMethod.Get, $"/api/machines/{Uri.EscapeDataString(machine)}", null, cancellation, labeller);
+        }
+        catch (UsageException e)
+        {
+            return $"{machine}: budget not shown ({e.Message}; a labeller or operator key reads it: --labeller-key)";
+        }
+        var c = System.Globalization.CultureInfo.InvariantCulture;
+        string line = string.Create(c, $"{machine}: {status.GetProperty("queries").GetInt64()} label requests over {status.GetProperty("clipsSeen").GetInt64()} clips since enrollment, realised {status.GetProperty("realisedBudget").GetDouble():0.000} against b = {status.GetProperty("budget").GetDouble():0.###}");
+        return status.GetProperty("overspent").GetBoolean() ? line + " — OVERSPENT (more than b + 0.02)" : line;
     }
 
     private static List<string> Shuffle(this List<string> items, int seed)
