@@ -85,7 +85,11 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         // configure keeps what it is not told: the budget stays 0.5 when only γ changes.
         (code, output, error) = await CliHarness.Run("machines", "configure", "--url", _url, "--key", "op", "--machine", "cli.fan-03", "--gamma", "0.25");
         Assert.True(code == 0, error);
-        Assert.Contains("budget 0.5, γ 0.25, enrolled yes", output);
+        Assert.Contains("budget 0.5, γ 0.25, method default, scoring domain, budget start paced, enrolled yes", output);
+        // An enrolled machine's scoring is not switched under it: the silo's refusal comes through as bad input.
+        (code, _, error) = await CliHarness.Run("machines", "configure", "--url", _url, "--key", "op", "--machine", "cli.fan-03", "--scoring", "paper");
+        Assert.Equal(2, code);
+        Assert.Contains("re-enroll the machine under the new scoring", error);
 
         string csv = Path.Combine(_dir, "scores.csv");
         (code, output, error) = await CliHarness.Run("push", "--url", _url, "--key", "dev", "--machine", "cli.fan-03",
@@ -112,6 +116,37 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         (code, _, error) = await CliHarness.Run("machines", "configure", "--url", _url, "--key", "lab", "--machine", "cli.fan-03", "--budget", "0.1");
         Assert.Equal(2, code);
         Assert.Contains("403", error);
+    }
+
+    [Fact]
+    public async Task Machines_configure_sets_the_method_scoring_budget_start_and_embedder_by_name()
+    {
+        async Task<string> Configure(params string[] options)
+        {
+            var (code, output, error) = await CliHarness.Run(["machines", "configure", "--url", _url, "--key", "op", "--machine", "cli.new-09", .. options]);
+            Assert.True(code == 0, error);
+            return output;
+        }
+        Assert.Contains("budget 0.3, γ 0.5, method default, scoring domain, budget start paced", await Configure("--budget", "0.3"));
+        // The paper's method: its own scoring and budget start; the budget is the operator's and stays.
+        Assert.Contains("budget 0.3, γ 0.5, method paper, scoring paper, budget start paper", await Configure("--method", "paper"));
+        Assert.Contains("method paper, scoring domain, budget start paper", await Configure("--scoring", "domain"));
+        Assert.Contains("budget 0.3, γ 0.5, method default, scoring domain, budget start paced", await Configure("--method", "default"));
+        await Configure("--embedder", "spectral");
+        Assert.Equal("spectral", (await CliStatus("cli.new-09")).GetProperty("settings").GetProperty("embedder").GetString());
+
+        var before = await CliStatus("cli.new-09");
+        var (badCode, _, badError) = await CliHarness.Run("machines", "configure", "--url", _url, "--key", "op", "--machine", "cli.new-09", "--budget-start", "magic");
+        Assert.Equal(2, badCode);
+        Assert.Contains("magic", badError);
+        Assert.Equal(before.GetRawText(), (await CliStatus("cli.new-09")).GetRawText()); // refused: nothing changed
+    }
+
+    private async Task<System.Text.Json.JsonElement> CliStatus(string machine)
+    {
+        var (code, output, error) = await CliHarness.Run("machines", "status", "--url", _url, "--key", "lab", "--machine", machine);
+        Assert.True(code == 0, error);
+        return System.Text.Json.JsonDocument.Parse(output).RootElement.Clone();
     }
 
     [Fact]

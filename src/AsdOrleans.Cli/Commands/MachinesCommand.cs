@@ -121,9 +121,16 @@ public static class MachinesCommand
         var randomShare = new Option<double?>("--random-share") { Description = "v: the hybrid strategy's random share" };
         var quantile = new Option<double?>("--decision-quantile") { Description = "quantile of the Gamma fit that sets φ" };
         var seed = new Option<ulong?>("--seed") { Description = "seed of the machine's decisions" };
+        var method = new Option<string?>("--method")
+        {
+            Description = "default, or paper (docs/design.md §1 exactly): every setting but strategy, budget, seed and embedder goes back to that method's value; other options given here apply on top",
+        };
+        var scoring = new Option<string?>("--scoring") { Description = "paper (Eq. 1–3), margin, domain or local" };
+        var budgetStart = new Option<string?>("--budget-start") { Description = "paced (keeps to b from the first clip) or paper (b̂ from 0)" };
+        var embedder = new Option<string?>("--embedder") { Description = "model, baseline or spectral: what the machine's clips are embedded with from its next enrollment" };
         var command = new Command("configure", "create a machine or change its settings; options not given keep their current value")
         {
-            url, key, machine, strategy, budget, gamma, alpha, window, randomShare, quantile, seed,
+            url, key, machine, strategy, budget, gamma, alpha, window, randomShare, quantile, seed, method, scoring, budgetStart, embedder,
         };
         command.SetAction(async (parse, cancellation) =>
         {
@@ -131,7 +138,19 @@ public static class MachinesCommand
             string id = Uri.EscapeDataString(parse.GetValue(machine)!);
             // Start from the machine's current settings (a new machine: the defaults), then apply what was given.
             var settings = JsonNode.Parse((await http.SendAsync(HttpMethod.Get, $"/api/machines/{id}", null, cancellation)).GetProperty("settings").GetRawText())!.AsObject();
+            if (parse.GetResult(method) is { Implicit: false })
+            {
+                // The current settings are explicit values (the old method's among them); keep only what is not the method's.
+                var kept = new JsonObject();
+                foreach (var name in new[] { "strategy", "budget", "seed", "embedder" })
+                    if (settings[name] is { } value) kept[name] = value.DeepClone();
+                settings = kept;
+            }
             void Set<T>(Option<T> option, string name) { if (parse.GetResult(option) is { Implicit: false }) settings[name] = JsonValue.Create(parse.GetValue(option)); }
+            Set(method, "method");
+            Set(scoring, "scoring");
+            Set(budgetStart, "budgetStart");
+            Set(embedder, "embedder");
             Set(strategy, "strategy");
             Set(budget, "budget");
             Set(gamma, "gamma");
@@ -144,6 +163,7 @@ public static class MachinesCommand
             var s = status.GetProperty("settings");
             parse.InvocationConfiguration.Output.WriteLine($"{status.GetProperty("machineId").GetString()}: strategy {s.GetProperty("strategy").GetString()}, "
                 + $"budget {F(s.GetProperty("budget").GetDouble(), "0.###")}, γ {F(s.GetProperty("gamma").GetDouble(), "0.###")}, "
+                + $"method {Text(s, "method") switch { "–" => "default", var name => name }}, scoring {Text(status, "scoring")}, budget start {Text(status, "budgetStart")}, "
                 + $"enrolled {(status.GetProperty("enrolled").GetBoolean() ? "yes" : "no")}");
             return 0;
         });
