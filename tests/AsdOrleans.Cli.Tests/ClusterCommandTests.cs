@@ -132,8 +132,11 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         Assert.Contains("budget 0.3, γ 0.5, method paper, scoring paper, budget start paper", await Configure("--method", "paper"));
         Assert.Contains("method paper, scoring domain, budget start paper", await Configure("--scoring", "domain"));
         Assert.Contains("budget 0.3, γ 0.5, method default, scoring domain, budget start paced", await Configure("--method", "default"));
-        await Configure("--embedder", "spectral");
-        Assert.Equal("spectral", (await CliStatus("cli.new-09")).GetProperty("settings").GetProperty("embedder").GetString());
+        await Configure("--embedder", "spectral", "--clusters", "16", "--reference-cap", "256", "--anomaly-cap", "64", "--score-cap", "500", "--precision", "fp32");
+        var set = (await CliStatus("cli.new-09")).GetProperty("settings");
+        Assert.Equal("spectral", set.GetProperty("embedder").GetString());
+        Assert.Equal([16, 256, 64, 500], new[] { "sourceClusters", "referenceCap", "anomalyCap", "scoreCap" }.Select(name => set.GetProperty(name).GetInt32()));
+        Assert.Equal("fp32", set.GetProperty("embeddingPrecision").GetString());
 
         var before = await CliStatus("cli.new-09");
         var (badCode, _, badError) = await CliHarness.Run("machines", "configure", "--url", _url, "--key", "op", "--machine", "cli.new-09", "--budget-start", "magic");

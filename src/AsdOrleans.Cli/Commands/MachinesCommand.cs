@@ -128,9 +128,15 @@ public static class MachinesCommand
         var scoring = new Option<string?>("--scoring") { Description = "paper (Eq. 1–3), margin, domain or local" };
         var budgetStart = new Option<string?>("--budget-start") { Description = "paced (keeps to b from the first clip) or paper (b̂ from 0)" };
         var embedder = new Option<string?>("--embedder") { Description = "model, baseline or spectral: what the machine's clips are embedded with from its next enrollment" };
+        var clusters = new Option<int?>("--clusters") { Description = "k-means centres for the source domain at enrollment (at least the source clips: keep every clip)" };
+        var referenceCap = new Option<int?>("--reference-cap") { Description = "most rows of N (0: unbounded)" };
+        var anomalyCap = new Option<int?>("--anomaly-cap") { Description = "most rows of A (0: unbounded)" };
+        var scoreCap = new Option<int?>("--score-cap") { Description = "most scores kept in M (0: unbounded)" };
+        var precision = new Option<string?>("--precision") { Description = "how N and A store their rows: fp16 or fp32" };
         var command = new Command("configure", "create a machine or change its settings; options not given keep their current value")
         {
             url, key, machine, strategy, budget, gamma, alpha, window, randomShare, quantile, seed, method, scoring, budgetStart, embedder,
+            clusters, referenceCap, anomalyCap, scoreCap, precision,
         };
         command.SetAction(async (parse, cancellation) =>
         {
@@ -151,6 +157,11 @@ public static class MachinesCommand
             Set(scoring, "scoring");
             Set(budgetStart, "budgetStart");
             Set(embedder, "embedder");
+            Set(clusters, "sourceClusters");
+            Set(referenceCap, "referenceCap");
+            Set(anomalyCap, "anomalyCap");
+            Set(scoreCap, "scoreCap");
+            Set(precision, "embeddingPrecision");
             Set(strategy, "strategy");
             Set(budget, "budget");
             Set(gamma, "gamma");
