@@ -113,31 +113,37 @@ public static class MachinesCommand
     {
         var (url, key) = Connection("operator");
         var machine = new Option<string>("--machine") { Description = "machine id (created when new)", Required = true };
-        var strategy = new Option<string?>("--strategy") { Description = "none, random, variable-uncertainty, hybrid, hybrid-printed, qbc" };
-        var budget = new Option<double?>("--budget") { Description = "label budget b (share of clips to ask about)" };
-        var gamma = new Option<double?>("--gamma") { Description = "γ: weight of the anomalous set in the score" };
-        var alpha = new Option<double?>("--alpha") { Description = "α of the quantile filter" };
-        var window = new Option<int?>("--window") { Description = "budget window w" };
-        var randomShare = new Option<double?>("--random-share") { Description = "v: the hybrid strategy's random share" };
-        var quantile = new Option<double?>("--decision-quantile") { Description = "quantile of the Gamma fit that sets φ" };
-        var seed = new Option<ulong?>("--seed") { Description = "seed of the machine's decisions" };
-        var method = new Option<string?>("--method")
+        // Each option names its MachineSettings field once: the option, its JSON name and how it is written.
+        var fields = new List<(Option Option, Action<ParseResult, JsonObject> Write)>();
+        Option<T> Field<T>(string flag, string json, string description)
         {
-            Description = "default, or paper (docs/design.md §1 exactly): every setting but strategy, budget, seed and embedder goes back to that method's value; other options given here apply on top",
-        };
-        var scoring = new Option<string?>("--scoring") { Description = "paper (Eq. 1–3), margin, domain or local" };
-        var budgetStart = new Option<string?>("--budget-start") { Description = "paced (keeps to b from the first clip) or paper (b̂ from 0)" };
-        var embedder = new Option<string?>("--embedder") { Description = "model, baseline or spectral: what the machine's clips are embedded with from its next enrollment" };
-        var clusters = new Option<int?>("--clusters") { Description = "k-means centres for the source domain at enrollment (at least the source clips: keep every clip)" };
-        var referenceCap = new Option<int?>("--reference-cap") { Description = "most rows of N (0: unbounded)" };
-        var anomalyCap = new Option<int?>("--anomaly-cap") { Description = "most rows of A (0: unbounded)" };
-        var scoreCap = new Option<int?>("--score-cap") { Description = "most scores kept in M (0: unbounded)" };
-        var precision = new Option<string?>("--precision") { Description = "how N and A store their rows: fp16 or fp32" };
-        var command = new Command("configure", "create a machine or change its settings; options not given keep their current value")
-        {
-            url, key, machine, strategy, budget, gamma, alpha, window, randomShare, quantile, seed, method, scoring, budgetStart, embedder,
-            clusters, referenceCap, anomalyCap, scoreCap, precision,
-        };
+            var option = new Option<T>(flag) { Description = description };
+            fields.Add((option, (parse, settings) =>
+            {
+                if (parse.GetResult(option) is { Implicit: false }) settings[json] = JsonValue.Create(parse.GetValue(option));
+            }));
+            return option;
+        }
+        Field<string?>("--strategy", "strategy", "none, random, variable-uncertainty, hybrid, hybrid-printed, qbc");
+        Field<double?>("--budget", "budget", "label budget b (share of clips to ask about)");
+        Field<double?>("--gamma", "gamma", "γ: weight of the anomalous set in the score");
+        Field<double?>("--alpha", "alpha", "α of the quantile filter");
+        Field<int?>("--window", "budgetWindow", "budget window w");
+        Field<double?>("--random-share", "randomShare", "v: the hybrid strategy's random share");
+        Field<double?>("--decision-quantile", "decisionQuantile", "quantile of the Gamma fit that sets φ");
+        Field<ulong?>("--seed", "seed", "seed of the machine's decisions");
+        var method = Field<string?>("--method", "method",
+            "default, or paper (docs/design.md §1 exactly): every setting but strategy, budget, seed and embedder goes back to that method's value; other options given here apply on top");
+        Field<string?>("--scoring", "scoring", "paper (Eq. 1–3), margin, domain or local");
+        Field<string?>("--budget-start", "budgetStart", "paced (keeps to b from the first clip) or paper (b̂ from 0)");
+        Field<string?>("--embedder", "embedder", "model, baseline or spectral: what the machine's clips are embedded with from its next enrollment");
+        Field<int?>("--clusters", "sourceClusters", "k-means centres for the source domain at enrollment (at least the source clips: keep every clip)");
+        Field<int?>("--reference-cap", "referenceCap", "most rows of N (0: unbounded)");
+        Field<int?>("--anomaly-cap", "anomalyCap", "most rows of A (0: unbounded)");
+        Field<int?>("--score-cap", "scoreCap", "most scores kept in M (0: unbounded)");
+        Field<string?>("--precision", "embeddingPrecision", "how N and A store their rows: fp16 or fp32");
+        var command = new Command("configure", "create a machine or change its settings; options not given keep their current value") { url, key, machine };
+        foreach (var (option, _) in fields) command.Options.Add(option);
         command.SetAction(async (parse, cancellation) =>
         {
             using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
@@ -152,24 +158,7 @@ public static class MachinesCommand
                     if (settings[name] is { } value) kept[name] = value.DeepClone();
                 settings = kept;
             }
-            void Set<T>(Option<T> option, string name) { if (parse.GetResult(option) is { Implicit: false }) settings[name] = JsonValue.Create(parse.GetValue(option)); }
-            Set(method, "method");
-            Set(scoring, "scoring");
-            Set(budgetStart, "budgetStart");
-            Set(embedder, "embedder");
-            Set(clusters, "sourceClusters");
-            Set(referenceCap, "referenceCap");
-            Set(anomalyCap, "anomalyCap");
-            Set(scoreCap, "scoreCap");
-            Set(precision, "embeddingPrecision");
-            Set(strategy, "strategy");
-            Set(budget, "budget");
-            Set(gamma, "gamma");
-            Set(alpha, "alpha");
-            Set(window, "budgetWindow");
-            Set(randomShare, "randomShare");
-            Set(quantile, "decisionQuantile");
-            Set(seed, "seed");
+            foreach (var (_, write) in fields) write(parse, settings);
             var status = await http.SendAsync(HttpMethod.Put, $"/api/machines/{id}", JsonContent.Create(settings), cancellation);
             var s = status.GetProperty("settings");
             parse.InvocationConfiguration.Output.WriteLine($"{status.GetProperty("machineId").GetString()}: strategy {s.GetProperty("strategy").GetString()}, "
