@@ -40,7 +40,7 @@ public sealed class EncoderService(EncoderServiceOptions options) : IAsyncDispos
 {
     private readonly EmbedderKind _default = EmbedderNames.Parse(options.Embedder);
     private readonly Lazy<SpectralStatisticsEmbedder> _baseline = new(() => new SpectralStatisticsEmbedder());
-    private readonly Lazy<SpectralStatisticsEmbedder> _spectral = new(() => new SpectralStatisticsEmbedder(SpectralStatisticsSettings.WithMaximum));
+    private readonly Lazy<SpectralStatisticsEmbedder> _spectral = new(() => new SpectralStatisticsEmbedder(SpectralStatisticsSettings.Spectral));
 
     /// <summary>Enrolled machines' embedders as their machines said (machine id → kind), so a clip costs no extra call.</summary>
     public ConcurrentDictionary<string, EmbedderKind> EnrolledEmbedders { get; } = new(StringComparer.Ordinal);

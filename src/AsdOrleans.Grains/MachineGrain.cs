@@ -560,9 +560,12 @@ public sealed class MachineGrain(
     private float[] Transformed(float[] embedding)
     {
         if (_featureTransform is null) return embedding;
-        if (embedding.Length != _featureTransform.Dimension)
+        ReadOnlySpan<float> features = _featureTransform is FeatureWhitener
+            ? SpectralFeatureLayout.AsEnrolled(embedding, _featureTransform.Dimension)
+            : embedding;
+        if (features.Length != _featureTransform.Dimension)
             throw new ArgumentException($"machine {MachineId}: the clip has {embedding.Length} values, the machine's embeddings {_featureTransform.Dimension}");
-        return _featureTransform.Transform(embedding);
+        return _featureTransform.Transform(features);
     }
 
     private MachineModel RequireEnrolled()

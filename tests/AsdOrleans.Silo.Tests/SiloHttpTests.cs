@@ -73,7 +73,7 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         Assert.Equal("spectral", status.GetProperty("embedder").GetString());
         Assert.Equal("spectral", status.GetProperty("settings").GetProperty("embedder").GetString());
         Assert.True(status.GetProperty("whitensFeatures").GetBoolean());
-        Assert.Equal(new SpectralStatisticsEmbedder(SpectralStatisticsSettings.WithMaximum).Id, status.GetProperty("modelVersion").GetString());
+        Assert.Equal(new SpectralStatisticsEmbedder(SpectralStatisticsSettings.Spectral).Id, status.GetProperty("modelVersion").GetString());
 
         var clips = Plan.Clips.Where(c => c.Split == SynthSplit.Test).ToList();
         for (int i = 0; i < clips.Count; i++)

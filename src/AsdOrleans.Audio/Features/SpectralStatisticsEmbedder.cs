@@ -20,13 +20,17 @@ public sealed record SpectralStatisticsSettings
     /// average (the <c>spectral</c> embedder; the baseline has means and deviations only). The two maxima tell a one-frame
     /// peak from a sound that lasts a few frames.</summary>
     public bool IncludeMaximum { get; init; }
+    /// <summary>Also the peak of each of 16 band envelopes' modulation spectra (<see cref="EnvelopeModulation"/>; the
+    /// <c>spectral</c> embedder): a sound that beats or knocks at a steady rate, at whatever speed the machine runs.</summary>
+    public bool IncludeEnvelopeModulation { get; init; }
 
     /// <summary>Frames of the moving average whose maximum follows the plain maximum: 5 frames, 160 ms at hop 512.</summary>
     public const int SmoothingFrames = 5;
 
     /// <summary>The embedding: MelBands means, MelBands standard deviations, then (with <see cref="IncludeMaximum"/>)
-    /// MelBands maxima and MelBands maxima of the moving average.</summary>
-    public int Dimension => (IncludeMaximum ? 4 : 2) * MelBands;
+    /// MelBands maxima and MelBands maxima of the moving average, then (with <see cref="IncludeEnvelopeModulation"/>)
+    /// 16 envelope-modulation peaks.</summary>
+    public int Dimension => (IncludeMaximum ? 4 : 2) * MelBands + (IncludeEnvelopeModulation ? EnvelopeModulation.Bands : 0);
 
     /// <summary>Frames of a clip of <paramref name="samples"/> samples: 1 + samples / hop (center=True).</summary>
     public int FrameCount(int samples) => 1 + samples / Hop;
@@ -36,7 +40,10 @@ public sealed record SpectralStatisticsSettings
     /// records). Bump the "v" when the computation changes.
     /// </summary>
     public string Id => string.Create(CultureInfo.InvariantCulture,
-        $"{(IncludeMaximum ? "spectral" : "baseline")}-logmel-stats-v1-sr{SampleRate}-n{FftSize}-h{Hop}-m{MelBands}-slaney-floor{LogFloor:R}{(IncludeMaximum ? $"-max-smax{SmoothingFrames}" : "")}");
+        $"{(IncludeMaximum ? "spectral" : "baseline")}-logmel-stats-v1-sr{SampleRate}-n{FftSize}-h{Hop}-m{MelBands}-slaney-floor{LogFloor:R}{(IncludeMaximum ? $"-max-smax{SmoothingFrames}" : "")}{(IncludeEnvelopeModulation ? EnvelopeModulationId : "")}");
+
+    private const string EnvelopeModulationId = "-envmod-n256-h64-b16-w256-f2to110";
+
 
     public SpectralStatisticsSettings Validate()
     {
@@ -49,8 +56,13 @@ public sealed record SpectralStatisticsSettings
     }
 
     public static SpectralStatisticsSettings Default { get; } = new();
-    /// <summary>The <c>spectral</c> embedder's settings: the baseline's, plus each band's maximum and smoothed maximum.</summary>
-    public static SpectralStatisticsSettings WithMaximum { get; } = new() { IncludeMaximum = true };
+    /// <summary>The <c>spectral</c> embedder's settings: the baseline's, plus each band's maximum and smoothed maximum, and
+    /// the envelope-modulation peaks.</summary>
+    public static SpectralStatisticsSettings Spectral { get; } = new() { IncludeMaximum = true, IncludeEnvelopeModulation = true };
+
+    /// <summary>The <c>spectral</c> embedder before the envelope-modulation peaks (until 2026-12-04): its 512 values are
+    /// the first 512 of <see cref="Spectral"/>'s, which is how machines enrolled under it keep scoring.</summary>
+    public static SpectralStatisticsSettings SpectralWithoutModulation { get; } = new() { IncludeMaximum = true };
 }
 
 /// <summary>
@@ -62,6 +74,7 @@ public sealed record SpectralStatisticsSettings
 public sealed class SpectralStatisticsEmbedder
 {
     private readonly double[] _window;
+    private readonly EnvelopeModulation? _modulation;
 
     public SpectralStatisticsEmbedder(SpectralStatisticsSettings? settings = null)
     {
@@ -70,6 +83,7 @@ public sealed class SpectralStatisticsEmbedder
         _window = new double[Settings.FftSize];
         for (int n = 0; n < _window.Length; n++)
             _window[n] = 0.5 - 0.5 * Math.Cos(2 * Math.PI * n / _window.Length); // periodic Hann
+        if (Settings.IncludeEnvelopeModulation) _modulation = new EnvelopeModulation(Settings.SampleRate);
     }
 
     public SpectralStatisticsSettings Settings { get; }
@@ -78,7 +92,7 @@ public sealed class SpectralStatisticsEmbedder
     public string Id => Settings.Id;
 
     /// <summary>The embedding of one clip of 16 kHz mono samples: band means, band standard deviations, then band maxima and
-    /// smoothed maxima if set.</summary>
+    /// smoothed maxima, and envelope-modulation peaks, if set.</summary>
     public float[] Embed(ReadOnlySpan<float> samples)
     {
         var logMel = LogMel(samples, out int frames);
@@ -104,6 +118,7 @@ public sealed class SpectralStatisticsEmbedder
                 embedding[3 * bands + m] = (float)SmoothedMaximum(row);
             }
         }
+        _modulation?.Peaks(samples, embedding.AsSpan(embedding.Length - EnvelopeModulation.Bands));
         return embedding;
     }
 

@@ -59,11 +59,11 @@ public static class Embedders
     public static bool IsTrainingFree(string kind) => kind is Baseline or Spectral;
 
     public static string BaselineVersion => SpectralStatisticsSettings.Default.Id;
-    public static string SpectralVersion => SpectralStatisticsSettings.WithMaximum.Id;
+    public static string SpectralVersion => SpectralStatisticsSettings.Spectral.Id;
 
     /// <summary>The training-free embedder of <paramref name="kind"/>, clips in parallel.</summary>
     public static IClipEmbedder TrainingFree(string kind) =>
-        new BaselineClipEmbedder(kind == Spectral ? SpectralStatisticsSettings.WithMaximum : SpectralStatisticsSettings.Default);
+        new BaselineClipEmbedder(kind == Spectral ? SpectralStatisticsSettings.Spectral : SpectralStatisticsSettings.Default);
 
     /// <summary>A training-free embedder's raw features (cached), as a silo receives them.</summary>
     public static (EmbeddingTable Table, EmbeddingCacheReport Report) EmbedTrainingFreeRaw(string kind, EmbeddingCache cache, IReadOnlyList<DcaseClip> clips, int batchSize, Action<int, int> progress)

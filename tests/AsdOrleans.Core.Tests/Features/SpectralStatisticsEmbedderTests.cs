@@ -89,7 +89,7 @@ public class SpectralStatisticsEmbedderTests
     public void TheSpectralEmbedderAddsEachBandsMaximumAndSmoothedMaximumAfterTheBaselinesValues()
     {
         var baseline = new SpectralStatisticsEmbedder();
-        var spectral = new SpectralStatisticsEmbedder(SpectralStatisticsSettings.WithMaximum);
+        var spectral = new SpectralStatisticsEmbedder(SpectralStatisticsSettings.SpectralWithoutModulation);
         var random = new Random(5);
         var x = new float[40_000];
         for (int n = 0; n < x.Length; n++)
@@ -109,7 +109,7 @@ public class SpectralStatisticsEmbedderTests
         }
         // The click lasts two frames of five: it raises the plain maximum above the smoothed one.
         Assert.Contains(Enumerable.Range(0, 128), m => e[256 + m] - e[384 + m] > 0.25);
-        Assert.EndsWith("-max-smax5", SpectralStatisticsSettings.WithMaximum.Id);
+        Assert.EndsWith("-max-smax5", SpectralStatisticsSettings.SpectralWithoutModulation.Id);
     }
 
     [Fact]

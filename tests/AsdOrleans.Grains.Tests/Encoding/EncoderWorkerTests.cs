@@ -116,7 +116,7 @@ public sealed class EncoderWorkerTests(EncoderClusterFixture fixture) : IClassFi
 
         // as MachineUseCases.EnrollFromAudio does: the workers embed with the machine's setting, not the silo's model
         var spectral = await Task.WhenAll(train.Select(c => Worker.EmbedWith(Wav(c), c.FileName, "spectral")));
-        string spectralVersion = new SpectralStatisticsEmbedder(SpectralStatisticsSettings.WithMaximum).Id;
+        string spectralVersion = new SpectralStatisticsEmbedder(SpectralStatisticsSettings.Spectral).Id;
         Assert.All(spectral, e => Assert.Equal((spectralVersion, false, true), (e.ModelVersion, e.Standardize, e.Whiten)));
         var modelEmbedded = await Task.WhenAll(train.Select(c => Worker.Embed(Wav(c), c.FileName)));
         List<Abstractions.EnrollmentClip> Clips(ClipEmbedding[] embedded)

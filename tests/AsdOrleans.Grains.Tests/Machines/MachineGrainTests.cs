@@ -1,5 +1,6 @@
 using AsdOrleans.Abstractions;
 using AsdOrleans.Evaluation.Experiments;
+using AsdOrleans.Method.Enrollment;
 using AsdOrleans.Method.Machines;
 using AsdOrleans.Grains;
 using CoreEnrollmentClip = AsdOrleans.Method.Enrollment.EnrollmentClip;
@@ -207,6 +208,51 @@ public sealed class MachineGrainTests(MachineClusterFixture fixture) : IClassFix
         await fixture.Cluster.GrainFactory.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero); // the whitener is reloaded from state
         await Run(60, test.Count);
         Assert.Equal(core.AnomalySet.Count, (await grain.GetStatus()).AnomalySetSize);
+    }
+
+    [Fact]
+    public async Task A_machine_enrolled_on_the_earlier_spectral_features_scores_current_clips_by_their_prefix_and_keeps_its_labels()
+    {
+        // The spectral embedder's 528 values begin with the 512 of its earlier version: a machine enrolled on those reads
+        // the prefix, so an upgraded silo scores it exactly as before, labels included.
+        int earlier = SpectralFeatureLayout.WithoutModulation, current = SpectralFeatureLayout.Current;
+        static float[] Raw(float[] e, int d) => Enumerable.Range(0, d).Select(j => 3f * e[j % e.Length] + 10f + j % 7 + (j % 5) * e[0]).ToArray();
+        static float[] Extended(float[] e) => [.. e, .. Enumerable.Range(0, SpectralFeatureLayout.Current - e.Length).Select(j => 50f + j)];
+        var train = Train.Select(r => new Abstractions.EnrollmentClip(Raw(r.Embedding, earlier), r.IsTarget)).ToList();
+        var settings = new MachineSettings { Strategy = "random", Budget = 0.3, Seed = 8 };
+        var upgraded = Machine("earlier.spectral.upgraded");
+        var twin = Machine("earlier.spectral.twin");
+        foreach (var grain in new[] { upgraded, twin })
+        {
+            await grain.Configure(settings);
+            await grain.Enroll(new EnrollmentRequest(train, Model, Whiten: true));
+        }
+        int labels = 0;
+        for (int i = 0; i < 40; i++)
+        {
+            var raw = Raw(Test[i].Embedding, earlier);
+            var verdict = await upgraded.ProcessClip(new ClipSubmission($"u{i}", Extended(raw), Model));
+            var expected = await twin.ProcessClip(new ClipSubmission($"u{i}", raw, Model));
+            Assert.Equal(expected.Score, verdict.Score);
+            Assert.Equal(expected.LabelRequested, verdict.LabelRequested);
+            if (!verdict.LabelRequested) continue;
+            var label = Test[i].IsAnomaly ? ClipLabelValue.Anomalous : ClipLabelValue.Normal;
+            await upgraded.SubmitLabel($"u{i}", label);
+            await twin.SubmitLabel($"u{i}", label);
+            labels++;
+        }
+        Assert.True(labels > 0);
+        var (after, twinAfter) = (await upgraded.GetStatus(), await twin.GetStatus());
+        Assert.Equal((twinAfter.ReferenceSetSize, twinAfter.AnomalySetSize, twinAfter.NormalLabels + twinAfter.AnomalousLabels), (after.ReferenceSetSize, after.AnomalySetSize, after.NormalLabels + after.AnomalousLabels));
+        // Nothing else is cut: any other length is refused with both lengths named, and changes nothing.
+        var refused = await Assert.ThrowsAsync<ArgumentException>(() => upgraded.ProcessClip(new ClipSubmission("long", new float[current + 1], Model)));
+        Assert.Contains($"{current + 1} values", refused.Message);
+        Assert.Equal(after.ClipsSeen, (await upgraded.GetStatus()).ClipsSeen);
+        // A machine enrolled on the current features takes no earlier clip.
+        var fresh = Machine("current.spectral");
+        await fresh.Configure(settings);
+        await fresh.Enroll(new EnrollmentRequest(train.Select(c => c with { Embedding = Extended(c.Embedding) }).ToList(), Model, Whiten: true));
+        Assert.Contains($"{earlier} values", (await Assert.ThrowsAsync<ArgumentException>(() => fresh.ProcessClip(new ClipSubmission("old", Raw(Test[0].Embedding, earlier), Model)))).Message);
     }
 
     /// <summary>Clips <paramref name="from"/>…<paramref name="to"/>: the grain gets <paramref name="sent"/>, Core
