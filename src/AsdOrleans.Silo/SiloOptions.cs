@@ -10,7 +10,8 @@ public sealed class SiloOptions
     /// <summary>
     /// What the encoder role embeds with: "model" (the trained model at <see cref="ModelPath"/>), "baseline" (the
     /// training-free log-mel statistics, no model; machines standardise them on their enrollment clips) or "spectral"
-    /// (log-mel mean, std, maximum and smoothed maximum; machines whiten them on their enrollment clips).
+    /// (log-mel mean, std, maximum and smoothed maximum, and envelope-modulation peaks; machines whiten them on their
+    /// enrollment clips).
     /// </summary>
     public string Embedder { get; set; } = AsdOrleans.EncoderGrains.EncoderServiceOptions.ModelEmbedder;
     /// <summary>Encoder model file; empty on silos without the encoder role and on baseline silos.</summary>

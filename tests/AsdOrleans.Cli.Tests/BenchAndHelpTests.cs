@@ -45,6 +45,23 @@ public sealed class BenchAndHelpTests
     }
 
     [Fact]
+    public async Task BenchEmbeddersPrintsEachTrainingFreeEmbeddersCostAgainstTheSpectralOneWithoutModulation()
+    {
+        var (code, output, error) = await Run("bench", "embedders", "--clip-seconds", "1", "--rounds", "3");
+
+        Assert.True(code == 0, $"exit code {code}, stderr: {error}");
+        Assert.Contains("3 alternating rounds", output);
+        var rows = output.Split('\n').Select(l => Regex.Match(l, @"^(.+?)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s*$")).Where(m => m.Success).ToList();
+        Assert.Equal(new[] { "baseline (mean, std)", "spectral without modulation (512)", "spectral (528)" }, rows.Select(m => m.Groups[1].Value.Trim()));
+        Assert.All(rows, m => Assert.True(double.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture) > 0, m.Value));
+        Assert.Equal("1.00", rows[1].Groups[4].Value);
+
+        (code, output, error) = await Run("bench", "embedders", "--rounds", "0");
+        Assert.Equal(CliRunner.BadInput, code);
+        Assert.StartsWith("error: --rounds must be in [1, 10000]", error);
+    }
+
+    [Fact]
     public async Task HelpListsEveryCommand()
     {
         var (code, output, error) = await Run("--help");

@@ -81,7 +81,27 @@ public static class BenchCommand
                 });
             return 0;
         });
-        return new Command("bench", "benchmark programs") { scoring, encoder, Cluster() };
+        return new Command("bench", "benchmark programs") { scoring, encoder, Embedders(), Cluster() };
+    }
+
+    private static Command Embedders()
+    {
+        var clipSeconds = new Option<double>("--clip-seconds") { Description = "clip length", DefaultValueFactory = _ => 10.0 };
+        var rounds = new Option<int>("--rounds") { Description = "alternating rounds (one clip per embedder each)", DefaultValueFactory = _ => 30 };
+        var command = new Command("embedders", "training-free embedders' ms per clip on one thread: baseline, spectral without and with the envelope-modulation peaks, side by side")
+        {
+            clipSeconds, rounds,
+        };
+        command.SetAction(parse =>
+        {
+            double seconds = parse.GetValue(clipSeconds);
+            if (!(seconds >= 0.1 && seconds <= 60)) throw new UsageException("--clip-seconds must be in [0.1, 60]");
+            int n = parse.GetValue(rounds);
+            if (n is < 1 or > 10_000) throw new UsageException("--rounds must be in [1, 10000]");
+            EmbedderBenchmark.Run(parse.InvocationConfiguration.Output, seconds, n);
+            return 0;
+        });
+        return command;
     }
 
     private static Command Cluster()

@@ -21,7 +21,7 @@ public static class SiloCommand
         var embedder = new Option<string>("--embedder")
         {
             Description = "what the encoder role embeds with: model (the trained encoder, --model), baseline (training-free log-mel mean/std, "
-                + "no model; each machine standardises them on its enrollment clips) or spectral (training-free log-mel mean/std/max; each machine "
+                + "no model; each machine standardises them on its enrollment clips) or spectral (training-free log-mel mean/std/max and envelope-modulation peaks; each machine "
                 + "whitens them on its enrollment clips)",
             DefaultValueFactory = _ => EncoderServiceOptions.ModelEmbedder,
         };

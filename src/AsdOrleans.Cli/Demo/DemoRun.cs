@@ -33,7 +33,7 @@ public static class DemoRun
         var machines = DemoPlant.Prepare(settings, folder, writer, cancellation);
         string? modelPath = settings.TrainsEncoder ? DemoPlant.EnsureModel(settings, folder, machines, writer, cancellation) : null;
         if (modelPath is null)
-            writer.WriteLine("embedder: spectral (training-free log-mel mean, std, maximum and smoothed maximum; each machine whitens them on its training clips)");
+            writer.WriteLine("embedder: spectral (training-free log-mel mean, std, maximum and smoothed maximum, and envelope-modulation peaks; each machine whitens them on its training clips)");
         var baseline = DemoBaseline.Compute(settings, machines, folder, writer);
 
         // A fresh silo state each run: the demo's machines start from their enrollment.

@@ -8,7 +8,7 @@ namespace AsdOrleans.Cli.Demo;
 /// <summary>
 /// What `asd demo` builds and runs. Defaults: 3 machine types × 2 machines, each machine with 60 + 10 training clips
 /// and 200 test clips of 2 s (DCASE dev: 990 + 10 and 200 of 10 s), embedded by the training-free <c>spectral</c> embedder
-/// (log-mel mean, std, maximum and smoothed maximum, whitened per machine) — sized to finish in a few minutes on 2 cores.
+/// (log-mel mean, std, maximum and smoothed maximum, and envelope-modulation peaks, whitened per machine) — sized to finish in a few minutes on 2 cores.
 /// <c>--embedder model</c> trains an encoder instead: the spectrum-branch recipe for 20 epochs on whole clips, or with
 /// <c>--recipe resnet-issue3 --epochs 10</c> the demo before issue 11 (a width-8 ResNet18 on 1 s crops).
 /// </summary>

@@ -44,7 +44,7 @@ public static class Embedders
     public const string Baseline = "baseline";
     public const string Spectral = "spectral";
     public const string Description = "model (a trained encoder, --model), baseline (training-free log-mel mean/std, standardised per machine on its training clips) " +
-                                      "or spectral (training-free log-mel mean/std/max, whitened per machine on its training clips)";
+                                      "or spectral (training-free log-mel mean/std/max and envelope-modulation peaks, whitened per machine on its training clips)";
     public const string BaselineLabel = "baseline (training-free)";
 
     public static string Parse(string? name) => name switch
