@@ -294,12 +294,10 @@ public sealed class MachineGrain(
             return earlier.Repeated(clip.ClipId);
         if (state.State.Pending.ContainsKey(clip.ClipId) || state.State.AnsweredClips.Contains(clip.ClipId) || state.State.ExpiredClips.Contains(clip.ClipId))
             throw new ArgumentException($"machine {MachineId}: clip id '{clip.ClipId}' was already used");
-        if (clip.ModelVersion != model.ModelVersion)
-            throw new ArgumentException($"machine {MachineId} holds embeddings of model {model.ModelVersion}, but this clip was embedded by {clip.ModelVersion}; re-enroll the machine with the new model");
         if (clip.Embedding is null)
             throw new ArgumentException("the clip has no embedding");
         // Pending requests keep the standardised embedding: the one the label is applied to.
-        var embedding = Transformed(clip.Embedding);
+        var embedding = Transformed(AsEnrolled(clip, model));
 
         var outcome = model.Process(embedding); // validates the embedding before changing anything
         var verdict = new ClipVerdict(clip.ClipId, outcome.Score, outcome.Anomalous, outcome.LabelRequested, outcome.ClipIndex);
@@ -557,15 +555,23 @@ public sealed class MachineGrain(
         return (standardizer, clips.Select(c => c with { Embedding = standardizer.Transform(c.Embedding) }).ToList());
     }
 
+    /// <summary>The clip's values as the machine was enrolled on them: as they are from the enrolled embedder; the prefix
+    /// from a later version of a whitened machine's embedder that appends values (<see cref="AppendedFeatures"/>).</summary>
+    private float[] AsEnrolled(ClipSubmission clip, MachineModel model)
+    {
+        if (clip.ModelVersion == model.ModelVersion) return clip.Embedding;
+        if (_featureTransform is FeatureWhitener whitener && AppendedFeatures.Extends(clip.ModelVersion, model.ModelVersion)
+            && clip.Embedding.Length > whitener.Dimension)
+            return clip.Embedding[..whitener.Dimension];
+        throw new ArgumentException($"machine {MachineId} holds embeddings of model {model.ModelVersion}, but this clip was embedded by {clip.ModelVersion}; re-enroll the machine with the new model");
+    }
+
     private float[] Transformed(float[] embedding)
     {
         if (_featureTransform is null) return embedding;
-        ReadOnlySpan<float> features = _featureTransform is FeatureWhitener
-            ? SpectralFeatureLayout.AsEnrolled(embedding, _featureTransform.Dimension)
-            : embedding;
-        if (features.Length != _featureTransform.Dimension)
+        if (embedding.Length != _featureTransform.Dimension)
             throw new ArgumentException($"machine {MachineId}: the clip has {embedding.Length} values, the machine's embeddings {_featureTransform.Dimension}");
-        return _featureTransform.Transform(features);
+        return _featureTransform.Transform(embedding);
     }
 
     private MachineModel RequireEnrolled()

@@ -61,30 +61,24 @@ public class EnvelopeModulationTests
     }
 
     [Fact]
-    public void TheSpectralEmbedderAppendsThePeaksToTheEarlierVersionsValues()
+    public void TheSpectralEmbedderAppendsThePeaksToTheEarlierVersionsValuesAndExtendsItsId()
     {
         var earlier = new SpectralStatisticsEmbedder(SpectralStatisticsSettings.SpectralWithoutModulation);
         var spectral = new SpectralStatisticsEmbedder(SpectralStatisticsSettings.Spectral);
         var x = BeatingTone(0.3, 23, 32_000);
         var e = spectral.Embed(x);
-        Assert.Equal(SpectralFeatureLayout.Current, e.Length);
-        Assert.Equal(SpectralFeatureLayout.WithoutModulation, earlier.Dimension);
-        Assert.Equal(earlier.Embed(x), e[..SpectralFeatureLayout.WithoutModulation]);
+        Assert.Equal(528, e.Length);
+        Assert.Equal(512, earlier.Dimension);
+        Assert.Equal(earlier.Embed(x), e[..512]);
         var peaks = new float[EnvelopeModulation.Bands];
         new EnvelopeModulation(16_000).Peaks(x, peaks);
-        Assert.Equal(peaks, e[SpectralFeatureLayout.WithoutModulation..]);
-        Assert.EndsWith("-max-smax5-envmod-n256-h64-b16-w256-f2to110", SpectralStatisticsSettings.Spectral.Id);
-        Assert.NotEqual(SpectralStatisticsSettings.SpectralWithoutModulation.Id, SpectralStatisticsSettings.Spectral.Id);
-    }
-
-    [Fact]
-    public void AMachineEnrolledOnTheEarlierFeaturesReadsTheirPrefixAndNothingElseIsCut()
-    {
-        var current = Enumerable.Range(0, SpectralFeatureLayout.Current).Select(i => (float)i).ToArray();
-        Assert.Equal(current[..SpectralFeatureLayout.WithoutModulation], SpectralFeatureLayout.AsEnrolled(current, SpectralFeatureLayout.WithoutModulation).ToArray());
-        Assert.Equal(current, SpectralFeatureLayout.AsEnrolled(current, SpectralFeatureLayout.Current).ToArray());
-        var other = new float[600];
-        Assert.Equal(600, SpectralFeatureLayout.AsEnrolled(other, SpectralFeatureLayout.WithoutModulation).Length);
+        Assert.Equal(peaks, e[512..]);
+        // What lets machines enrolled on the earlier values score the new clips by their prefix:
+        Assert.True(AppendedFeatures.Extends(spectral.Id, earlier.Id));
+        Assert.False(AppendedFeatures.Extends(earlier.Id, spectral.Id));
+        Assert.False(AppendedFeatures.Extends(spectral.Id, spectral.Id));
+        Assert.False(AppendedFeatures.Extends(spectral.Id, new SpectralStatisticsEmbedder().Id)); // the baseline is another embedder
+        Assert.EndsWith("-max-smax5-envmod-n256-h64-b16-w256-f2to110", spectral.Id);
     }
 
     [Fact]

@@ -144,6 +144,31 @@ public sealed class EncoderWorkerTests(EncoderClusterFixture fixture) : IClassFi
     }
 
     [Fact]
+    public async Task A_machine_enrolled_on_the_spectral_embedders_earlier_values_is_fed_by_an_upgraded_silo_as_before()
+    {
+        // Enrolled before the envelope-modulation peaks (512 values, the earlier id); the silo now embeds 528 values.
+        var earlier = new SpectralStatisticsEmbedder(SpectralStatisticsSettings.SpectralWithoutModulation);
+        var train = Plan.Clips.Where(c => c.Split == SynthSplit.Train).ToList();
+        var test = Plan.Clips.Where(c => c.Split == SynthSplit.Test).Take(12).ToList();
+        var clips = train.Select(c => new Abstractions.EnrollmentClip(earlier.Embed(DecodedSamples(c)), c.Domain == SynthDomain.Target)).ToList();
+        var settings = new MachineSettings { Embedder = "spectral", Strategy = "none", Seed = 4 };
+        var upgraded = fixture.Cluster.GrainFactory.GetGrain<IMachineGrain>("worker.spectral-earlier");
+        var twin = fixture.Cluster.GrainFactory.GetGrain<IMachineGrain>("worker.spectral-earlier-twin");
+        foreach (var machine in new[] { upgraded, twin })
+        {
+            await machine.Configure(settings);
+            await machine.Enroll(new EnrollmentRequest(clips, earlier.Id, Whiten: true));
+        }
+        for (int i = 0; i < test.Count; i++)
+        {
+            var verdict = await Worker.Ingest("worker.spectral-earlier", $"e{i}", Wav(test[i]), null);
+            var expected = await twin.ProcessClip(new ClipSubmission($"e{i}", earlier.Embed(DecodedSamples(test[i])), earlier.Id));
+            Assert.Equal(expected.Score, verdict.Score);
+        }
+        Assert.Equal(earlier.Id, (await upgraded.GetStatus()).ModelVersion);
+    }
+
+    [Fact]
     public async Task A_clip_refused_for_another_reason_than_the_embedder_is_embedded_once()
     {
         var encoder = ((InProcessSiloHandle)fixture.Cluster.Primary!).SiloHost!.Services.GetRequiredService<EncoderService>();

@@ -1,6 +1,5 @@
 using AsdOrleans.Abstractions;
 using AsdOrleans.Evaluation.Experiments;
-using AsdOrleans.Method.Enrollment;
 using AsdOrleans.Method.Machines;
 using AsdOrleans.Grains;
 using CoreEnrollmentClip = AsdOrleans.Method.Enrollment.EnrollmentClip;
@@ -211,13 +210,15 @@ public sealed class MachineGrainTests(MachineClusterFixture fixture) : IClassFix
     }
 
     [Fact]
-    public async Task A_machine_enrolled_on_the_earlier_spectral_features_scores_current_clips_by_their_prefix_and_keeps_its_labels()
+    public async Task A_whitened_machine_enrolled_on_an_earlier_embedder_version_scores_a_later_versions_clips_by_their_prefix_and_keeps_its_labels()
     {
-        // The spectral embedder's 528 values begin with the 512 of its earlier version: a machine enrolled on those reads
-        // the prefix, so an upgraded silo scores it exactly as before, labels included.
-        int earlier = SpectralFeatureLayout.WithoutModulation, current = SpectralFeatureLayout.Current;
+        // The spectral embedder grows by appending values and names the new version by extending the old id
+        // (AppendedFeatures): a machine enrolled on the earlier values reads the prefix, so an upgraded silo scores it
+        // exactly as before, labels included.
+        const int earlier = 512, later = 528;
+        const string earlierVersion = "spectral-test-v1", laterVersion = "spectral-test-v1-envmod";
         static float[] Raw(float[] e, int d) => Enumerable.Range(0, d).Select(j => 3f * e[j % e.Length] + 10f + j % 7 + (j % 5) * e[0]).ToArray();
-        static float[] Extended(float[] e) => [.. e, .. Enumerable.Range(0, SpectralFeatureLayout.Current - e.Length).Select(j => 50f + j)];
+        static float[] Extended(float[] e) => [.. e, .. Enumerable.Range(0, later - e.Length).Select(j => 50f + j)];
         var train = Train.Select(r => new Abstractions.EnrollmentClip(Raw(r.Embedding, earlier), r.IsTarget)).ToList();
         var settings = new MachineSettings { Strategy = "random", Budget = 0.3, Seed = 8 };
         var upgraded = Machine("earlier.spectral.upgraded");
@@ -225,14 +226,14 @@ public sealed class MachineGrainTests(MachineClusterFixture fixture) : IClassFix
         foreach (var grain in new[] { upgraded, twin })
         {
             await grain.Configure(settings);
-            await grain.Enroll(new EnrollmentRequest(train, Model, Whiten: true));
+            await grain.Enroll(new EnrollmentRequest(train, earlierVersion, Whiten: true));
         }
         int labels = 0;
         for (int i = 0; i < 40; i++)
         {
             var raw = Raw(Test[i].Embedding, earlier);
-            var verdict = await upgraded.ProcessClip(new ClipSubmission($"u{i}", Extended(raw), Model));
-            var expected = await twin.ProcessClip(new ClipSubmission($"u{i}", raw, Model));
+            var verdict = await upgraded.ProcessClip(new ClipSubmission($"u{i}", Extended(raw), laterVersion));
+            var expected = await twin.ProcessClip(new ClipSubmission($"u{i}", raw, earlierVersion));
             Assert.Equal(expected.Score, verdict.Score);
             Assert.Equal(expected.LabelRequested, verdict.LabelRequested);
             if (!verdict.LabelRequested) continue;
@@ -243,16 +244,24 @@ public sealed class MachineGrainTests(MachineClusterFixture fixture) : IClassFix
         }
         Assert.True(labels > 0);
         var (after, twinAfter) = (await upgraded.GetStatus(), await twin.GetStatus());
-        Assert.Equal((twinAfter.ReferenceSetSize, twinAfter.AnomalySetSize, twinAfter.NormalLabels + twinAfter.AnomalousLabels), (after.ReferenceSetSize, after.AnomalySetSize, after.NormalLabels + after.AnomalousLabels));
-        // Nothing else is cut: any other length is refused with both lengths named, and changes nothing.
-        var refused = await Assert.ThrowsAsync<ArgumentException>(() => upgraded.ProcessClip(new ClipSubmission("long", new float[current + 1], Model)));
-        Assert.Contains($"{current + 1} values", refused.Message);
+        Assert.Equal((twinAfter.ReferenceSetSize, twinAfter.AnomalySetSize, twinAfter.NormalLabels + twinAfter.AnomalousLabels),
+            (after.ReferenceSetSize, after.AnomalySetSize, after.NormalLabels + after.AnomalousLabels));
+        // Nothing else passes, and a refused clip changes nothing: another version, the same values under an unrelated
+        // id, or a later id with no more values than the machine's.
+        foreach (var (values, version) in new[] { (Extended(Raw(Test[0].Embedding, earlier)), "spectral-test-v2"),
+                     (Extended(Raw(Test[0].Embedding, earlier)), "spectral-test-v1envmod"), (Raw(Test[0].Embedding, earlier), laterVersion) })
+        {
+            var refused = await Assert.ThrowsAsync<ArgumentException>(() => upgraded.ProcessClip(new ClipSubmission($"r-{version}-{values.Length}", values, version)));
+            Assert.Contains("re-enroll", refused.Message);
+        }
         Assert.Equal(after.ClipsSeen, (await upgraded.GetStatus()).ClipsSeen);
-        // A machine enrolled on the current features takes no earlier clip.
-        var fresh = Machine("current.spectral");
-        await fresh.Configure(settings);
-        await fresh.Enroll(new EnrollmentRequest(train.Select(c => c with { Embedding = Extended(c.Embedding) }).ToList(), Model, Whiten: true));
-        Assert.Contains($"{earlier} values", (await Assert.ThrowsAsync<ArgumentException>(() => fresh.ProcessClip(new ClipSubmission("old", Raw(Test[0].Embedding, earlier), Model)))).Message);
+        // A machine that does not whiten takes no later version either: its embeddings are a trained model's, which do
+        // not grow by appending.
+        var plain = Machine("earlier.model");
+        await plain.Configure(settings);
+        await plain.Enroll(Enrollment());
+        Assert.Contains("re-enroll", (await Assert.ThrowsAsync<ArgumentException>(() =>
+            plain.ProcessClip(new ClipSubmission("m", [.. Test[0].Embedding, 1f], Model + "-more")))).Message);
     }
 
     /// <summary>Clips <paramref name="from"/>…<paramref name="to"/>: the grain gets <paramref name="sent"/>, Core
