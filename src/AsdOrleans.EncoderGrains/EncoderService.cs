@@ -1,9 +1,9 @@
-using System.Collections.Concurrent;
 using AsdOrleans.Audio;
 using AsdOrleans.Audio.Features;
 using AsdOrleans.Encoder;
 using AsdOrleans.Encoder.Inference;
 using AsdOrleans.Method.Machines;
+using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace AsdOrleans.EncoderGrains;
@@ -24,6 +24,11 @@ public sealed record EncoderServiceOptions
     /// reference: a silo's scores then equal the experiment harness's (SiloOptions.EncoderPrecision).
     /// </summary>
     public string Precision { get; set; } = "fp32";
+    /// <summary>Enrolled machines whose embedder a silo remembers at most; past it, new ones are asked on every clip until
+    /// the cache has compacted.</summary>
+    public int EnrolledEmbedderCacheSize { get; set; } = 100_000;
+    /// <summary>A machine without a clip for this long is forgotten, and asked again on its next clip.</summary>
+    public TimeSpan EnrolledEmbedderIdle { get; set; } = TimeSpan.FromHours(1);
     public int MaxBatchSize { get; set; } = 16;
     public TimeSpan MaxDelay { get; set; } = TimeSpan.FromMilliseconds(10);
     public AudioLoadOptions Audio { get; set; } = AudioLoadOptions.Default;
@@ -42,8 +47,19 @@ public sealed class EncoderService(EncoderServiceOptions options) : IAsyncDispos
     private readonly Lazy<SpectralStatisticsEmbedder> _baseline = new(() => new SpectralStatisticsEmbedder());
     private readonly Lazy<SpectralStatisticsEmbedder> _spectral = new(() => new SpectralStatisticsEmbedder(SpectralStatisticsSettings.Spectral));
 
-    /// <summary>Enrolled machines' embedders as their machines said (machine id → kind), so a clip costs no extra call.</summary>
-    public ConcurrentDictionary<string, EmbedderKind> EnrolledEmbedders { get; } = new(StringComparer.Ordinal);
+    // Enrolled machines' embedders as their machines said (machine id → kind), so a clip costs no extra call; bounded in
+    // entries and idle time, because machines come and go over a silo's life.
+    private readonly MemoryCache _enrolledEmbedders = new(new MemoryCacheOptions { SizeLimit = options.EnrolledEmbedderCacheSize });
+
+    public bool TryGetEnrolledEmbedder(string machineId, out EmbedderKind embedder) => _enrolledEmbedders.TryGetValue(machineId, out embedder);
+
+    public void RememberEnrolledEmbedder(string machineId, EmbedderKind embedder)
+        => _enrolledEmbedders.Set(machineId, embedder, new MemoryCacheEntryOptions { Size = 1, SlidingExpiration = options.EnrolledEmbedderIdle });
+
+    public void ForgetEnrolledEmbedder(string machineId) => _enrolledEmbedders.Remove(machineId);
+
+    /// <summary>Machines whose embedder this silo remembers now.</summary>
+    public int RememberedEmbedders => _enrolledEmbedders.Count;
 
     /// <summary>The embedder a call names (model, baseline or spectral), or the silo's when it names none.</summary>
     public EmbedderKind Resolve(string? embedder) => embedder is null ? _default : EmbedderNames.Parse(embedder);
@@ -81,6 +97,7 @@ public sealed class EncoderService(EncoderServiceOptions options) : IAsyncDispos
 
     public async ValueTask DisposeAsync()
     {
+        _enrolledEmbedders.Dispose();
         if (!_engine.IsValueCreated) return;
         await _engine.Value.Batcher.DisposeAsync();
         _engine.Value.Model.Dispose();

@@ -59,12 +59,12 @@ public sealed class EncoderWorkerGrain(EncoderService encoder) : Grain, IEncoder
     /// <summary>The machine's enrolled embedder, remembered per silo once the machine is enrolled; the silo's before.</summary>
     private async Task<EmbedderKind> EnrolledEmbedder(string machineId, bool refresh)
     {
-        if (!refresh && encoder.EnrolledEmbedders.TryGetValue(machineId, out var known))
+        if (!refresh && encoder.TryGetEnrolledEmbedder(machineId, out var known))
             return known;
         string? enrolled = await GrainFactory.GetGrain<IMachineGrain>(machineId).GetEnrolledEmbedder();
         var embedder = encoder.Resolve(enrolled);
-        if (enrolled is null) encoder.EnrolledEmbedders.TryRemove(machineId, out _);
-        else encoder.EnrolledEmbedders[machineId] = embedder;
+        if (enrolled is null) encoder.ForgetEnrolledEmbedder(machineId);
+        else encoder.RememberEnrolledEmbedder(machineId, embedder);
         return embedder;
     }
 }
