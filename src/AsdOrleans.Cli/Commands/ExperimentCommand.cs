@@ -124,7 +124,7 @@ public static class ExperimentCommand
             if (csv is not null && (modelPath is not null || parse.GetValue(groundTruth) is not null || parse.GetValue(cache) is not null))
                 throw new UsageException("--model, --ground-truth and --cache go with --data, not --embeddings");
             if (cluster is not null && root is null)
-                throw new UsageException("--via-cluster posts the clips' audio: it needs --data (and --model, or a training-free --embedder with a silo of that embedder)");
+                throw new UsageException("--via-cluster posts the clips' audio: it needs --data (and --model with a silo of that model, or a training-free --embedder)");
             if (cluster is null && (parse.GetValue(key) is not null || parse.GetValue(deviceKey) is not null))
                 throw new UsageException("--key and --device-key go with --via-cluster");
             if (cluster is not null && string.IsNullOrWhiteSpace(parse.GetValue(key)))

@@ -64,9 +64,10 @@ public static class DemoRun
                 {
                     var (machine, offline) = pair;
                     string id = offline ? machine.OfflineId : machine.Id;
+                    // Each machine names its embedder, as a plant's machines would; the silo's only serves calls naming none.
                     var configuration = offline
-                        ? new { strategy = "none", budget = 0.0 }
-                        : new { strategy = settings.Strategy, budget = settings.Budget };
+                        ? new { strategy = "none", budget = 0.0, embedder = settings.Embedder }
+                        : new { strategy = settings.Strategy, budget = settings.Budget, embedder = settings.Embedder };
                     await operatorHttp.SendAsync(HttpMethod.Put, $"/api/machines/{id}", System.Net.Http.Json.JsonContent.Create(configuration), cancellation);
                     await SiloFeed.EnrollAsync(operatorHttp, id, machine.TrainingClips.Select(c => c.Path).ToList(), cancellation);
                     progress(Interlocked.Increment(ref enrolled), 2 * machines.Count);

@@ -59,7 +59,11 @@ public sealed class ClusterExperiment(ClusterHttp operatorApi, ClusterHttp devic
     {
         string id = MachineId(machine.Name, run);
         var config = run.Config;
-        var settings = Grains.MachineSettingsMapping.ToSettings(config);
+        // The machine names the embedder its enrollment came from, so the silo embeds its clips alike whatever its own default.
+        var settings = Grains.MachineSettingsMapping.ToSettings(config) with
+        {
+            Embedder = Method.Machines.EmbedderNames.ToName(Method.Machines.EmbedderNames.FromFeatureTransform(StandardizeEnrollment, WhitenEnrollment)),
+        };
         await operatorApi.SendAsync(HttpMethod.Put, $"/api/machines/{id}", JsonContent.Create(settings, options: Json), cancellation);
         var enrollment = new EnrollmentRequest(machine.Training.Select(c => new EnrollmentClip(c.Embedding, c.IsTargetDomain)).ToList(), modelVersion, StandardizeEnrollment, WhitenEnrollment);
         await operatorApi.SendAsync(HttpMethod.Post, $"/api/machines/{id}/enrollment", JsonContent.Create(enrollment, options: Json), cancellation);
