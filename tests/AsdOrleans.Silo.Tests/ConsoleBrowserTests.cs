@@ -39,6 +39,12 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
         return new ChromeDriver(service, options, TimeSpan.FromSeconds(90));
     }
 
+    // The console re-renders its tables on live events: an element found a moment ago may be gone, so find it again.
+    private static Task<bool> Click(IWebDriver driver, By element, string what)
+        => Until(driver, () => { driver.FindElement(element).Click(); return true; }, $"clicking {what}");
+
+    private static Task<string> TextOf(IWebDriver driver, By element) => Until(driver, () => driver.FindElement(element).Text, $"the text of {element}");
+
     private static async Task<T> Until<T>(IWebDriver driver, Func<T?> probe, string what)
     {
         var deadline = DateTime.UtcNow + Wait;
@@ -120,22 +126,22 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
             // The machines page: the machine's counts changed, and its score history is charted.
             driver.Navigate().GoToUrl(new Uri(silo.Http.BaseAddress!, "/ui/#machines"));
             await Until(driver, () => driver.FindElement(By.CssSelector($"#machines-list tr[data-machine='{firstMachine}'] td.anomaly-set")).Text == (anomalousBefore + 1).ToString(), "|A| growing on the machines page");
-            Assert.Equal("0/1", driver.FindElement(By.CssSelector($"#machines-list tr[data-machine='{firstMachine}'] td.labels")).Text);
+            Assert.Equal("0/1", await TextOf(driver, By.CssSelector($"#machines-list tr[data-machine='{firstMachine}'] td.labels")));
             // Methods by name, and an overspent budget marked where its realised rate is shown.
-            Assert.Equal("model", driver.FindElement(By.CssSelector($"#machines-list tr[data-machine='{firstMachine}'] td.embedder")).Text);
-            Assert.Equal("domain", driver.FindElement(By.CssSelector($"#machines-list tr[data-machine='{firstMachine}'] td.scoring")).Text);
+            Assert.Equal("model", await TextOf(driver, By.CssSelector($"#machines-list tr[data-machine='{firstMachine}'] td.embedder")));
+            Assert.Equal("domain", await TextOf(driver, By.CssSelector($"#machines-list tr[data-machine='{firstMachine}'] td.scoring")));
             Assert.Empty(driver.FindElements(By.CssSelector($"#machines-list tr[data-machine='{firstMachine}'] td.realised .overspent")));
             await Until(driver, () => driver.FindElements(By.CssSelector($"#machines-list tr[data-machine='{spender}'] td.realised .overspent")).Count == 1, "the overspent mark");
-            driver.FindElement(By.CssSelector($"#machines-list tr[data-machine='{firstMachine}']")).Click();
+            await Click(driver, By.CssSelector($"#machines-list tr[data-machine='{firstMachine}']"), "the first machine's row");
             var points = (await silo.Get($"/api/machines/{firstMachine}/scores")).GetArrayLength();
             await Until(driver, () => driver.FindElement(By.Id("score-chart")).GetAttribute("data-points") == points.ToString(), "the score chart");
-            var canvas = driver.FindElement(By.CssSelector("#score-chart canvas"));
-            Assert.True(canvas.Size.Width > 300 && canvas.Size.Height > 100, $"chart canvas {canvas.Size}");
+            var canvas = await Until(driver, () => (System.Drawing.Size?)driver.FindElement(By.CssSelector("#score-chart canvas")).Size, "the chart canvas") ?? default;
+            Assert.True(canvas.Width > 300 && canvas.Height > 100, $"chart canvas {canvas}");
             // Something is drawn: the canvas is not blank.
             Assert.Equal(true, js.ExecuteScript("const c = document.querySelector('#score-chart canvas'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) return true; return false;"));
             if (shots is not null)
             {
-                driver.FindElement(By.CssSelector("#machines-list tr[data-machine='ui.pump-02']")).Click();
+                await Click(driver, By.CssSelector("#machines-list tr[data-machine='ui.pump-02']"), "ui.pump-02's row");
                 await Until(driver, () => driver.FindElement(By.Id("score-chart")).GetAttribute("data-points") == "40", "the longer chart");
                 Save(driver, shots, "console-machines.png");
             }
@@ -155,7 +161,7 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
             var alerts = await silo.Get("/api/alerts?limit=500");
             await Until(driver, () => driver.FindElements(By.CssSelector("#alerts-list tr")).Count == alerts.GetArrayLength(), "the alert list");
             if (alerts.GetArrayLength() > 0)
-                Assert.Equal(alerts[0].GetProperty("clipId").GetString(), driver.FindElement(By.CssSelector("#alerts-list tr")).GetAttribute("data-clip"));
+                Assert.Equal(alerts[0].GetProperty("clipId").GetString(), await Until(driver, () => driver.FindElement(By.CssSelector("#alerts-list tr")).GetAttribute("data-clip"), "the newest alert"));
             if (shots is not null) Save(driver, shots, "console-alerts.png");
 
             // Signing out forgets the key.
