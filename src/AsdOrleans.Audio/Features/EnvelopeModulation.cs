@@ -22,7 +22,7 @@ public sealed class EnvelopeModulation
     public const double LowestHz = 2, HighestHz = 110, Floor = 1e-12;
 
     private readonly int _sampleRate;
-    private readonly double[] _window = PeriodicHann(FftSize);
+    private readonly double[] _window = Windows.PeriodicHann(FftSize);
 
     public EnvelopeModulation(int sampleRate)
     {
@@ -82,7 +82,7 @@ public sealed class EnvelopeModulation
     {
         int length = Math.Min(SegmentFrames, envelope.Length), step = length / 2;
         if (step == 0) return 0;
-        var window = PeriodicHann(length);
+        var window = Windows.PeriodicHann(length);
         double windowPower = 0;
         foreach (double w in window) windowPower += w * w;
         int segments = (envelope.Length - length) / step + 1, bins = length / 2 + 1;
@@ -109,12 +109,5 @@ public sealed class EnvelopeModulation
             peak = Math.Max(peak, density[k] / segments * (edge ? 1 : 2) / (rate * windowPower));
         }
         return peak;
-    }
-
-    private static double[] PeriodicHann(int length)
-    {
-        var window = new double[length];
-        for (int n = 0; n < length; n++) window[n] = 0.5 - 0.5 * Math.Cos(2 * Math.PI * n / length);
-        return window;
     }
 }

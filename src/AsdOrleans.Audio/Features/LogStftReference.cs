@@ -58,8 +58,7 @@ public static class LogStftReference
         settings.Validate();
         var window = new double[settings.FftSize];
         int left = (settings.FftSize - settings.WindowLength) / 2;
-        for (int n = 0; n < settings.WindowLength; n++)
-            window[left + n] = 0.5 - 0.5 * Math.Cos(2 * Math.PI * n / settings.WindowLength);
+        Windows.PeriodicHann(settings.WindowLength).CopyTo(window, left);
         return window;
     }
 

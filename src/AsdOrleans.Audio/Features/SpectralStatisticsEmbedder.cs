@@ -80,9 +80,7 @@ public sealed class SpectralStatisticsEmbedder
     {
         Settings = (settings ?? SpectralStatisticsSettings.Default).Validate();
         Filterbank = new MelFilterbank(Settings.SampleRate, Settings.FftSize, Settings.MelBands);
-        _window = new double[Settings.FftSize];
-        for (int n = 0; n < _window.Length; n++)
-            _window[n] = 0.5 - 0.5 * Math.Cos(2 * Math.PI * n / _window.Length); // periodic Hann
+        _window = Windows.PeriodicHann(Settings.FftSize);
         if (Settings.IncludeEnvelopeModulation) _modulation = new EnvelopeModulation(Settings.SampleRate);
     }
 
