@@ -101,7 +101,7 @@ public sealed class MachineGrain(
         Expiry.RemoveOrphanedAudio();
         if (state.State.Pending.Count > 0)
             await SyncPendingListing(); // repairs a listing lost between our write and the registry's
-        if (_model is not null) AsdMetrics.Update(MachineId, state.State.Pending.Count, _model.RealisedBudget, MachineStatusMapping.HasOverspent(_model)); // this silo's gauges
+        if (_model is not null) AsdMetrics.Update(MachineId, state.State.Pending.Count, _model); // this silo's gauges
     }
 
     private const string HandedOverModel = "asd.machine.model", HandedOverBaseDigest = "asd.machine.base-digest";
@@ -323,7 +323,7 @@ public sealed class MachineGrain(
             _flushTimer.Arm(); // written within a flush period; a request's follow-up writes at once
             Events.Publish(MachineId, verdict, model.DecisionThreshold, clip.AudioReference, null); // never waits or throws
         }
-        MachineActivity.OnClip(_history, GrainFactory, MachineId, verdict, model.DecisionThreshold, state.State.Pending.Count, model.RealisedBudget, MachineStatusMapping.HasOverspent(model)); // metrics, score history, alert index
+        MachineActivity.OnClip(_history, GrainFactory, MachineId, verdict, state.State.Pending.Count, model); // metrics, score history, alert index
         return verdict;
     }
 
@@ -368,7 +368,7 @@ public sealed class MachineGrain(
         Expiry.RemoveAudio([clipId]); // labelled (over HTTP or through the client library): the stored audio has served
         await Expiry.SyncReminder();
         await SyncPendingListing();
-        MachineActivity.OnLabel(_history, GrainFactory, MachineId, clipId, label, state.State.Pending.Count, model.RealisedBudget, MachineStatusMapping.HasOverspent(model));
+        MachineActivity.OnLabel(_history, GrainFactory, MachineId, clipId, label, state.State.Pending.Count, model);
         return Receipt(clipId, label, alreadyApplied: false);
     }
 

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Text.RegularExpressions;
 using AsdOrleans.Abstractions;
+using AsdOrleans.Method.Machines;
 
 namespace AsdOrleans.Grains.Telemetry;
 
@@ -54,26 +55,27 @@ public static partial class AsdMetrics
     private static partial Regex TrailingNumber();
 
     /// <summary>A machine scored a clip (called by the machine grain after persisting what it must).</summary>
-    public static void OnClip(string machineId, ClipVerdict verdict, int pending, double realisedBudget, bool overspent)
+    public static void OnClip(string machineId, ClipVerdict verdict, int pending, MachineModel model)
     {
         var tag = new KeyValuePair<string, object?>("machine_type", MachineType(machineId));
         Clips.Add(1, tag);
         if (verdict.Anomalous) Alerts.Add(1, tag);
         if (verdict.LabelRequested) Queries.Add(1, tag);
-        Update(machineId, pending, realisedBudget, overspent);
+        Update(machineId, pending, model);
     }
 
     /// <summary>A label was applied.</summary>
-    public static void OnLabel(string machineId, ClipLabelValue label, int pending, double realisedBudget, bool overspent)
+    public static void OnLabel(string machineId, ClipLabelValue label, int pending, MachineModel model)
     {
         Labels.Add(1, new KeyValuePair<string, object?>("machine_type", MachineType(machineId)),
             new KeyValuePair<string, object?>("label", label == ClipLabelValue.Anomalous ? "anomalous" : "normal"));
-        Update(machineId, pending, realisedBudget, overspent);
+        Update(machineId, pending, model);
     }
 
-    /// <summary>The machine's gauges, as of now (activation, status reads).</summary>
-    public static void Update(string machineId, int pending, double realisedBudget, bool overspent)
-        => Active[machineId] = (MachineType(machineId), pending, realisedBudget, overspent);
+    /// <summary>The machine's gauges, as of now (activation, status reads): its model gives the realised budget and whether
+    /// it has overspent.</summary>
+    public static void Update(string machineId, int pending, MachineModel model)
+        => Active[machineId] = (MachineType(machineId), pending, model.RealisedBudget, MachineStatusMapping.HasOverspent(model));
 
     /// <summary>The machine's activation went away: its gauges leave this silo.</summary>
     public static void Forget(string machineId) => Active.TryRemove(machineId, out _);

@@ -1,4 +1,5 @@
 using AsdOrleans.Abstractions;
+using AsdOrleans.Method.Machines;
 
 namespace AsdOrleans.Grains.Telemetry;
 
@@ -8,18 +9,18 @@ namespace AsdOrleans.Grains.Telemetry;
 /// </summary>
 internal static class MachineActivity
 {
-    public static void OnClip(MachineScoreHistory history, IGrainFactory grains, string machineId, ClipVerdict verdict, double decisionThreshold, int pending, double realisedBudget, bool overspent)
+    public static void OnClip(MachineScoreHistory history, IGrainFactory grains, string machineId, ClipVerdict verdict, int pending, MachineModel model)
     {
-        AsdMetrics.OnClip(machineId, verdict, pending, realisedBudget, overspent);
-        var point = new ScorePoint(DateTimeOffset.UtcNow, verdict.ClipId, verdict.ClipIndex, verdict.Score, decisionThreshold,
+        AsdMetrics.OnClip(machineId, verdict, pending, model);
+        var point = new ScorePoint(DateTimeOffset.UtcNow, verdict.ClipId, verdict.ClipIndex, verdict.Score, model.DecisionThreshold,
             verdict.Anomalous, verdict.LabelRequested);
         history.Record(point);
         IndexAlert(grains, machineId, point);
     }
 
-    public static void OnLabel(MachineScoreHistory history, IGrainFactory grains, string machineId, string clipId, ClipLabelValue label, int pending, double realisedBudget, bool overspent)
+    public static void OnLabel(MachineScoreHistory history, IGrainFactory grains, string machineId, string clipId, ClipLabelValue label, int pending, MachineModel model)
     {
-        AsdMetrics.OnLabel(machineId, label, pending, realisedBudget, overspent);
+        AsdMetrics.OnLabel(machineId, label, pending, model);
         MarkLabel(history, grains, machineId, clipId, label);
     }
 
