@@ -129,10 +129,13 @@ public sealed class ClusterGrowAndCrashTests : IAsyncLifetime
     {
         var cancellation = TestContext.Current.CancellationToken;
         Assert.True(load.AcknowledgedLabels.Count > labelsBeforeKill, "no label was acknowledged after the kill");
-        // Every machine answers again, from the surviving silos only. A call may still time out once on a loaded machine
-        // (the suite runs beside this cluster), so each gets a few tries, as a client would after a crash.
+        // Every machine answers again, from the surviving silos only. A call may still time out or be answered 503 on a
+        // loaded machine (the suite runs beside this cluster), so each is retried for a while, as a client would after a crash.
         foreach (var machine in load.Machines)
-            Assert.True(await AnswersWithinTries(survivor, $"/api/machines/{machine}", tries: 3), machine);
+        {
+            if (await FailureOfAnswering(survivor, $"/api/machines/{machine}", TimeSpan.FromSeconds(90)) is { } failure)
+                Assert.Fail($"{machine} did not answer through silo {survivor.Name}: {failure}\nwhat the silos logged:\n{load.SiloLogs()}");
+        }
         var after = await Cluster(survivor);
         Assert.Equal(0, after.Single(s => s.Address == victim.Address).MachineGrains);
         Assert.True(after.Where(s => s.Status == "Active").Sum(s => s.MachineGrains) >= load.Machines.Count);
@@ -154,21 +157,28 @@ public sealed class ClusterGrowAndCrashTests : IAsyncLifetime
         }
     }
 
-    private static async Task<bool> AnswersWithinTries(ChildSilo silo, string path, int tries)
+    /// <summary>Asks until the silo answers 2xx, as a client would after a crash: a 5xx (503 with Retry-After while the
+    /// cluster settles) or the client's 30-s timeout is tried again after a pause, up to <paramref name="limit"/>. Null
+    /// when it answered; else the last failure, for the message.</summary>
+    private static async Task<string?> FailureOfAnswering(ChildSilo silo, string path, TimeSpan limit)
     {
+        var deadline = DateTime.UtcNow + limit;
         for (int attempt = 1; ; attempt++)
         {
+            string failure;
             try
             {
                 using var response = await silo.Http(OperatorKey).GetAsync(path, TestContext.Current.CancellationToken);
-                if (response.IsSuccessStatusCode) return true;
-                Assert.True((int)response.StatusCode >= 500, $"{path}: {response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+                if (response.IsSuccessStatusCode) return null;
+                failure = $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}";
+                Assert.True((int)response.StatusCode >= 500, $"{path}: {failure}");
             }
             catch (TaskCanceledException) when (!TestContext.Current.CancellationToken.IsCancellationRequested)
             {
-                // the client's 30-s timeout
+                failure = "no answer within the client's 30-s timeout";
             }
-            if (attempt == tries) return false;
+            if (DateTime.UtcNow >= deadline) return $"{attempt} tries over {limit.TotalSeconds:0} s, the last: {failure}";
+            await Task.Delay(TimeSpan.FromSeconds(1), TestContext.Current.CancellationToken);
         }
     }
 
@@ -288,6 +298,13 @@ public sealed class ClusterGrowAndCrashTests : IAsyncLifetime
         public ConcurrentBag<(string Machine, string ClipId, string Label)> AcknowledgedLabels { get; } = [];
         public int Clips => Volatile.Read(ref _clips);
         public int Retries => Volatile.Read(ref _retries);
+
+        /// <summary>The last lines each silo printed (warnings and errors), for a failure's message.</summary>
+        public string SiloLogs()
+        {
+            lock (test._silos)
+                return string.Join('\n', test._silos.Select(s => $"--- silo {s.Name}{(s.Killed ? " (killed)" : "")}:\n" + string.Join('\n', s.Log.TakeLast(60))));
+        }
 
         public async Task AddMachine(string id, ChildSilo through)
         {
