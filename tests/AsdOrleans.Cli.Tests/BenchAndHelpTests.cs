@@ -51,10 +51,17 @@ public sealed class BenchAndHelpTests
 
         Assert.True(code == 0, $"exit code {code}, stderr: {error}");
         Assert.Contains("3 alternating rounds", output);
-        var rows = output.Split('\n').Select(l => Regex.Match(l, @"^(.+?)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s*$")).Where(m => m.Success).ToList();
+        var tables = output.Replace("\r", "").Split("\n\n");
+        Assert.Equal(2, tables.Length);
+        var rows = tables[0].Split('\n').Select(l => Regex.Match(l, @"^(.+?)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s*$")).Where(m => m.Success).ToList();
         Assert.Equal(new[] { "baseline (mean, std)", "spectral without modulation (512)", "spectral (528)" }, rows.Select(m => m.Groups[1].Value.Trim()));
         Assert.All(rows, m => Assert.True(double.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture) > 0, m.Value));
         Assert.Equal("1.00", rows[1].Groups[4].Value);
+        // The power spectra: one 1-s clip has 32 log-mel frames (1024 points, hop 512, centred) and 247 envelope frames.
+        var spectra = tables[1].Split('\n').Select(l => Regex.Match(l, @"^(.+?)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s*$")).Where(m => m.Success).ToList();
+        Assert.Equal(new[] { ("log-mel (1024 points, hop 512)", "32"), ("envelopes (256 points, hop 64)", "247") },
+            spectra.Select(m => (m.Groups[1].Value.Trim(), m.Groups[2].Value)));
+        Assert.All(spectra, m => Assert.True(double.Parse(m.Groups[4].Value, System.Globalization.CultureInfo.InvariantCulture) > 0, m.Value));
 
         (code, output, error) = await Run("bench", "embedders", "--rounds", "0");
         Assert.Equal(CliRunner.BadInput, code);

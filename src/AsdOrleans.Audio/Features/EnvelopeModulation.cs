@@ -48,22 +48,25 @@ public sealed class EnvelopeModulation
     public double[] Envelopes(ReadOnlySpan<float> samples, out int frames)
     {
         frames = FrameCount(samples.Length);
-        int bins = FftSize / 2 + 1;
         var envelopes = new double[Bands * frames];
-        var buffer = new double[FftSize + 2];
-        var power = new double[bins];
+        var spectra = new PairedPowerSpectra(FftSize);
         var band = new double[Bands];
-        for (int t = 0; t < frames; t++)
+        for (int t = 0; t < frames; t += 2)
         {
-            int start = t * Hop;
-            for (int j = 0; j < FftSize; j++)
-                buffer[j] = start + j < samples.Length ? _window[j] * samples[start + j] : 0;
-            buffer[FftSize] = buffer[FftSize + 1] = 0;
-            Fourier.ForwardReal(buffer, FftSize, FourierOptions.NoScaling);
-            for (int k = 0; k < bins; k++)
-                power[k] = buffer[2 * k] * buffer[2 * k] + buffer[2 * k + 1] * buffer[2 * k + 1];
-            Filterbank.Apply(power, band);
-            for (int m = 0; m < Bands; m++) envelopes[m * frames + t] = band[m];
+            int count = Math.Min(2, frames - t);
+            for (int f = 0; f < count; f++)
+            {
+                var frame = spectra.Frame(f);
+                int start = (t + f) * Hop;
+                for (int j = 0; j < FftSize; j++)
+                    frame[j] = start + j < samples.Length ? _window[j] * samples[start + j] : 0;
+            }
+            spectra.Transform(count);
+            for (int f = 0; f < count; f++)
+            {
+                Filterbank.Apply(spectra.Power(f), band);
+                for (int m = 0; m < Bands; m++) envelopes[m * frames + t + f] = band[m];
+            }
         }
         for (int m = 0; m < Bands; m++)
         {

@@ -142,27 +142,31 @@ public sealed class SpectralStatisticsEmbedder
     public double[] LogMel(ReadOnlySpan<float> samples, out int frames)
     {
         if (samples.Length == 0) throw new ArgumentException("the clip has no samples", nameof(samples));
-        int n = Settings.FftSize, hop = Settings.Hop, pad = n / 2, bins = n / 2 + 1, bands = Settings.MelBands;
+        int n = Settings.FftSize, hop = Settings.Hop, pad = n / 2, bands = Settings.MelBands;
         frames = Settings.FrameCount(samples.Length);
         var output = new double[bands * frames];
-        var buffer = new double[n + 2]; // ForwardReal: n real inputs in, n/2 + 1 interleaved (re, im) out
-        var power = new double[bins];
+        var spectra = new PairedPowerSpectra(n);
         var mel = new double[bands];
-        for (int t = 0; t < frames; t++)
+        for (int t = 0; t < frames; t += 2)
         {
-            int start = t * hop - pad; // the frame's first sample in the unpadded signal; outside it the signal is 0
-            for (int j = 0; j < n; j++)
+            int count = Math.Min(2, frames - t);
+            for (int f = 0; f < count; f++)
             {
-                int i = start + j;
-                buffer[j] = i >= 0 && i < samples.Length ? _window[j] * samples[i] : 0;
+                var frame = spectra.Frame(f);
+                int start = (t + f) * hop - pad; // the frame's first sample in the unpadded signal; outside it the signal is 0
+                for (int j = 0; j < n; j++)
+                {
+                    int i = start + j;
+                    frame[j] = i >= 0 && i < samples.Length ? _window[j] * samples[i] : 0;
+                }
             }
-            buffer[n] = buffer[n + 1] = 0;
-            Fourier.ForwardReal(buffer, n, FourierOptions.NoScaling);
-            for (int k = 0; k < bins; k++)
-                power[k] = buffer[2 * k] * buffer[2 * k] + buffer[2 * k + 1] * buffer[2 * k + 1];
-            Filterbank.Apply(power, mel);
-            for (int m = 0; m < bands; m++)
-                output[m * frames + t] = Math.Log(mel[m] + Settings.LogFloor);
+            spectra.Transform(count);
+            for (int f = 0; f < count; f++)
+            {
+                Filterbank.Apply(spectra.Power(f), mel);
+                for (int m = 0; m < bands; m++)
+                    output[m * frames + t + f] = Math.Log(mel[m] + Settings.LogFloor);
+            }
         }
         return output;
     }
