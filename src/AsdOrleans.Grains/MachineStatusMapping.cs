@@ -9,33 +9,38 @@ namespace AsdOrleans.Grains;
 /// <summary>What an operator sees of a machine: its settings, Core's counters and sets, and the grain's requests.</summary>
 internal static class MachineStatusMapping
 {
-    public static MachineStatus Describe(string machineId, MachineGrainState state, MachineModel? model) => new()
+    public static MachineStatus Describe(string machineId, MachineGrainState state, MachineModel? model)
     {
-        MachineId = machineId,
-        Enrolled = model is not null,
-        // The settings in force: the named method's values where the operator left a field null.
-        Settings = Config(machineId, state, model) is { } effective ? effective.ToSettings() with { Method = state.Settings.Method, Embedder = state.Settings.Embedder } : state.Settings,
-        ModelVersion = model?.ModelVersion,
-        ReferenceSetSize = model?.ReferenceSet.Count ?? 0,
-        AnomalySetSize = model?.AnomalySet.Count ?? 0,
-        ClipsSeen = model?.ClipsSeen ?? 0,
-        Queries = model?.Queries ?? 0,
-        RealisedBudget = model?.RealisedBudget ?? 0,
-        SpentBudget = model?.SpentBudget ?? 0,
-        LabellingThreshold = model?.LabellingThreshold ?? 0,
-        DecisionThreshold = model?.DecisionThreshold ?? 0,
-        PendingLabelRequests = state.Pending.Count,
-        NormalLabels = model?.NormalLabels ?? 0,
-        AnomalousLabels = model?.AnomalousLabels ?? 0,
-        ExpiredLabelRequests = state.ExpiredCount,
-        Budget = Config(machineId, state, model)?.Budget ?? 0,
-        Scoring = Config(machineId, state, model)?.Scoring.ToName(),
-        BudgetStart = Config(machineId, state, model)?.BudgetManager.ToName(),
-        Overspent = model is not null && HasOverspent(model),
-        StandardizesFeatures = EnrolledEmbedder(state) == EmbedderKind.Baseline,
-        WhitensFeatures = EnrolledEmbedder(state) == EmbedderKind.Spectral,
-        Embedder = model is null ? null : EnrolledEmbedder(state).ToName(),
-    };
+        var config = Config(machineId, state, model);
+        var embedder = EnrolledEmbedder(state);
+        return new()
+        {
+            MachineId = machineId,
+            Enrolled = model is not null,
+            // The settings in force: the named method's values where the operator left a field null.
+            Settings = config is { } effective ? effective.ToSettings() with { Method = state.Settings.Method, Embedder = state.Settings.Embedder } : state.Settings,
+            ModelVersion = model?.ModelVersion,
+            ReferenceSetSize = model?.ReferenceSet.Count ?? 0,
+            AnomalySetSize = model?.AnomalySet.Count ?? 0,
+            ClipsSeen = model?.ClipsSeen ?? 0,
+            Queries = model?.Queries ?? 0,
+            RealisedBudget = model?.RealisedBudget ?? 0,
+            SpentBudget = model?.SpentBudget ?? 0,
+            LabellingThreshold = model?.LabellingThreshold ?? 0,
+            DecisionThreshold = model?.DecisionThreshold ?? 0,
+            PendingLabelRequests = state.Pending.Count,
+            NormalLabels = model?.NormalLabels ?? 0,
+            AnomalousLabels = model?.AnomalousLabels ?? 0,
+            ExpiredLabelRequests = state.ExpiredCount,
+            Budget = config?.Budget ?? 0,
+            Scoring = config?.Scoring.ToName(),
+            BudgetStart = config?.BudgetManager.ToName(),
+            Overspent = model is not null && HasOverspent(model),
+            StandardizesFeatures = embedder == EmbedderKind.Baseline,
+            WhitensFeatures = embedder == EmbedderKind.Spectral,
+            Embedder = model is null ? null : embedder.ToName(),
+        };
+    }
 
     public static bool HasOverspent(MachineModel model) => BudgetTolerance.HasOverspent(model.Config.Budget, model.RealisedBudget, model.ClipsSeen);
 
