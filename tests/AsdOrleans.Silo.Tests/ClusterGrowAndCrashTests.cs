@@ -303,7 +303,7 @@ public sealed class ClusterGrowAndCrashTests : IAsyncLifetime
         public string SiloLogs()
         {
             lock (test._silos)
-                return string.Join('\n', test._silos.Select(s => $"--- silo {s.Name}{(s.Killed ? " (killed)" : "")}:\n" + string.Join('\n', s.Log.TakeLast(60))));
+                return string.Join('\n', test._silos.Select(s => $"--- silo {s.Name}{(s.Killed ? " (killed)" : "")}:\n" + string.Join('\n', s.Log.TakeLast(150))));
         }
 
         public async Task AddMachine(string id, ChildSilo through)
