@@ -1,5 +1,4 @@
 using System.Globalization;
-using MathNet.Numerics.IntegralTransforms;
 
 namespace AsdOrleans.Audio.Features;
 

@@ -55,11 +55,13 @@ public static class EmbedderBenchmark
             for (int r = 0; r <= rounds; r++) // round 0 warms up
             {
                 var watch = Stopwatch.StartNew();
-                OneRealFftPerFrame(clip, size, frames);
+                double oneTotal = OneRealFftPerFrame(clip, size, frames);
                 if (r > 0) one.Add(watch.Elapsed.TotalMilliseconds);
                 watch.Restart();
-                TwoFramesPerFft(clip, size, frames);
+                double pairedTotal = TwoFramesPerFft(clip, size, frames);
                 if (r > 0) paired.Add(watch.Elapsed.TotalMilliseconds);
+                if (Math.Abs(pairedTotal - oneTotal) > 1e-9 * Math.Abs(oneTotal))
+                    throw new InvalidOperationException($"{name}: the two transforms disagree ({pairedTotal} against {oneTotal})");
             }
             double oneMs = Median(one), pairedMs = Median(paired);
             output.WriteLine($"{name,-36} {frames,7} {oneMs,23:0.00} {pairedMs,19:0.00} {pairedMs / oneMs,15:0.00}");
