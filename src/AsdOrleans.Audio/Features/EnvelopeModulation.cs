@@ -49,25 +49,13 @@ public sealed class EnvelopeModulation
     {
         frames = FrameCount(samples.Length);
         var envelopes = new double[Bands * frames];
-        var spectra = new PairedPowerSpectra(FftSize);
         var band = new double[Bands];
-        for (int t = 0; t < frames; t += 2)
+        int frameCount = frames; // an out parameter cannot be captured
+        new PairedPowerSpectra(FftSize).ForEachFrame(samples, _window, Hop, firstSample: 0, frames, (t, power) =>
         {
-            int count = Math.Min(2, frames - t);
-            for (int f = 0; f < count; f++)
-            {
-                var frame = spectra.Frame(f);
-                int start = (t + f) * Hop;
-                for (int j = 0; j < FftSize; j++)
-                    frame[j] = start + j < samples.Length ? _window[j] * samples[start + j] : 0;
-            }
-            spectra.Transform(count);
-            for (int f = 0; f < count; f++)
-            {
-                Filterbank.Apply(spectra.Power(f), band);
-                for (int m = 0; m < Bands; m++) envelopes[m * frames + t + f] = band[m];
-            }
-        }
+            Filterbank.Apply(power, band);
+            for (int m = 0; m < Bands; m++) envelopes[m * frameCount + t] = band[m];
+        });
         for (int m = 0; m < Bands; m++)
         {
             var row = envelopes.AsSpan(m * frames, frames);

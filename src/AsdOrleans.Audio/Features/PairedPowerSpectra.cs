@@ -24,6 +24,35 @@ public sealed class PairedPowerSpectra
         _packed = new Complex[fftSize];
     }
 
+    /// <summary>Receives frame <paramref name="frame"/>'s power spectrum, valid during the call.</summary>
+    public delegate void PowerSpectrumUser(int frame, ReadOnlySpan<double> power);
+
+    /// <summary>
+    /// The power spectrum of each frame of a short-time transform, in order: frame t is the <paramref name="window"/>
+    /// (n values) times the samples from <paramref name="firstSample"/> + t·<paramref name="hop"/> on, zero outside the
+    /// clip (a negative first sample centres the frames as librosa and torch do).
+    /// </summary>
+    public void ForEachFrame(ReadOnlySpan<float> samples, ReadOnlySpan<double> window, int hop, int firstSample, int frames, PowerSpectrumUser use)
+    {
+        if (window.Length != _size) throw new ArgumentException($"expected a window of {_size} values", nameof(window));
+        for (int t = 0; t < frames; t += 2)
+        {
+            int count = Math.Min(2, frames - t);
+            for (int f = 0; f < count; f++)
+            {
+                var frame = Frame(f);
+                int start = firstSample + (t + f) * hop;
+                for (int j = 0; j < _size; j++)
+                {
+                    int i = start + j;
+                    frame[j] = i >= 0 && i < samples.Length ? window[j] * samples[i] : 0;
+                }
+            }
+            Transform(count);
+            for (int f = 0; f < count; f++) use(t + f, Power(f));
+        }
+    }
+
     /// <summary>Where frame 0 or 1 is written before <see cref="Transform"/>.</summary>
     public Span<double> Frame(int which) => _frames[which];
 

@@ -144,29 +144,15 @@ public sealed class SpectralStatisticsEmbedder
         int n = Settings.FftSize, hop = Settings.Hop, pad = n / 2, bands = Settings.MelBands;
         frames = Settings.FrameCount(samples.Length);
         var output = new double[bands * frames];
-        var spectra = new PairedPowerSpectra(n);
         var mel = new double[bands];
-        for (int t = 0; t < frames; t += 2)
+        int frameCount = frames; // an out parameter cannot be captured
+        // Centred frames: frame t's middle is sample t·hop, the signal zero outside the clip.
+        new PairedPowerSpectra(n).ForEachFrame(samples, _window, hop, firstSample: -pad, frames, (t, power) =>
         {
-            int count = Math.Min(2, frames - t);
-            for (int f = 0; f < count; f++)
-            {
-                var frame = spectra.Frame(f);
-                int start = (t + f) * hop - pad; // the frame's first sample in the unpadded signal; outside it the signal is 0
-                for (int j = 0; j < n; j++)
-                {
-                    int i = start + j;
-                    frame[j] = i >= 0 && i < samples.Length ? _window[j] * samples[i] : 0;
-                }
-            }
-            spectra.Transform(count);
-            for (int f = 0; f < count; f++)
-            {
-                Filterbank.Apply(spectra.Power(f), mel);
-                for (int m = 0; m < bands; m++)
-                    output[m * frames + t + f] = Math.Log(mel[m] + Settings.LogFloor);
-            }
-        }
+            Filterbank.Apply(power, mel);
+            for (int m = 0; m < bands; m++)
+                output[m * frameCount + t] = Math.Log(mel[m] + Settings.LogFloor);
+        });
         return output;
     }
 }
