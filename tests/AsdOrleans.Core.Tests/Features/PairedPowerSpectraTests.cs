@@ -58,6 +58,32 @@ public class PairedPowerSpectraTests
     }
 
     [Theory]
+    [InlineData(-32, 7)] // centred frames, an odd count: the last one alone
+    [InlineData(0, 6)]
+    public void ForEachFrameHandsOnEachWindowedFramesSpectrumInOrder(int firstSample, int frames)
+    {
+        const int n = 64, hop = 16;
+        var random = new Random(frames);
+        var samples = Enumerable.Range(0, 120).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
+        var window = Windows.PeriodicHann(n);
+        var seen = new List<int>();
+        new PairedPowerSpectra(n).ForEachFrame(samples, window, hop, firstSample, frames, (t, power) =>
+        {
+            seen.Add(t);
+            var frame = new double[n];
+            for (int j = 0; j < n; j++)
+            {
+                int i = firstSample + t * hop + j;
+                frame[j] = i >= 0 && i < samples.Length ? window[j] * samples[i] : 0; // zero outside the clip
+            }
+            var expected = RealPower(frame);
+            for (int k = 0; k < expected.Length; k++)
+                Assert.True(Math.Abs(power[k] - expected[k]) <= 1e-9 * (1 + expected[k]), $"frame {t}, bin {k}");
+        });
+        Assert.Equal(Enumerable.Range(0, frames), seen);
+    }
+
+    [Theory]
     [InlineData(0)]
     [InlineData(7)]
     public void RejectsASizeThatCannotBeSplitIntoHalves(int size)
