@@ -3,6 +3,7 @@ using System.Globalization;
 using AsdOrleans.Abstractions;
 using AsdOrleans.Grains;
 using AsdOrleans.Silo;
+using MathNet.Numerics.Statistics;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace AsdOrleans.Cli.Benchmarks;
@@ -58,16 +59,10 @@ public static partial class ClusterBenchmark
                     .Select(a => new AlertView(a.Id, a.p.ClipId, a.p.ClipIndex, a.p.Score, a.p.DecisionThreshold, a.p.At, a.p.LabelRequested, a.p.Label)).ToList();
                 fromHistories.Add(watch.Elapsed.TotalMilliseconds);
             }
-            double index = Median(fromIndex), scan = Median(fromHistories);
+            double index = fromIndex.Median(), scan = fromHistories.Median();
             bool same = indexed.Select(a => (a.MachineId, a.ClipId)).SequenceEqual(scanned.Select(a => (a.MachineId, a.ClipId)));
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{target,8} {alerts,8} {index,9:F1} {scan,13:F1} {scan / index,7:F1} {(same ? "yes" : "no"),10}"));
         }
-    }
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : 0.5 * (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]);
     }
 }

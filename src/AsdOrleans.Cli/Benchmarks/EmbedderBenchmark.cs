@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using AsdOrleans.Audio.Features;
 using MathNet.Numerics.IntegralTransforms;
+using MathNet.Numerics.Statistics;
 
 namespace AsdOrleans.Cli.Benchmarks;
 
@@ -33,11 +34,11 @@ public static class EmbedderBenchmark
                 times[i].Add(watch.Elapsed.TotalMilliseconds);
             }
         output.WriteLine($"training-free embedders: one {clipSeconds:0.##} s clip at 16 kHz, one thread, {rounds} alternating rounds, median ms per clip");
-        double reference = Median(times[1]);
+        double reference = times[1].Median();
         output.WriteLine($"{"embedder",-36} {"ms/clip",9} {"clips/s",9} {"× spectral without modulation",30}");
         for (int i = 0; i < cases.Length; i++)
         {
-            double ms = Median(times[i]);
+            double ms = times[i].Median();
             output.WriteLine($"{cases[i].Name,-36} {ms,9:0.00} {1000 / ms,9:0.0} {ms / reference,30:0.00}");
         }
         output.WriteLine();
@@ -63,7 +64,7 @@ public static class EmbedderBenchmark
                 if (Math.Abs(pairedTotal - oneTotal) > 1e-9 * Math.Abs(oneTotal))
                     throw new InvalidOperationException($"{name}: the two transforms disagree ({pairedTotal} against {oneTotal})");
             }
-            double oneMs = Median(one), pairedMs = Median(paired);
+            double oneMs = one.Median(), pairedMs = paired.Median();
             output.WriteLine($"{name,-36} {frames,7} {oneMs,23:0.00} {pairedMs,19:0.00} {pairedMs / oneMs,15:0.00}");
         }
     }
@@ -94,11 +95,5 @@ public static class EmbedderBenchmark
             foreach (double p in power) total += p;
         });
         return total;
-    }
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : 0.5 * (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]);
     }
 }
