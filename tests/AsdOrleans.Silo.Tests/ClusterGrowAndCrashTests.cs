@@ -89,9 +89,14 @@ public sealed class ClusterGrowAndCrashTests : IAsyncLifetime
         ["Asd:ActivationRebalancer"] = "true",
         ["Asd:Rebalancer:RebalancerDueTime"] = "00:00:03",
         ["Asd:Rebalancer:SessionCyclePeriod"] = "00:00:03", // must exceed twice the load publisher's 1-s refresh
+        // Each cycle's counts and migrations in the silo's log, which a failure prints.
+        ["Logging:LogLevel:Orleans.Runtime.Placement.Rebalancing"] = "Trace",
     };
 
     private const int MovedBeforeKill = 8;
+    /// <summary>The rebalancer moves random activations, and about 60 of a silo's are not machines (registry shards, system
+    /// grains): with 40 machines the new silo settled at about 10 of them, too close to 8; with 96 at about 30.</summary>
+    private const int MovingMachines = 96;
 
     [Fact]
     public async Task The_rebalancer_moves_machines_onto_a_joining_silo_and_kill_9_of_it_mid_session_loses_no_acknowledged_label()
@@ -99,7 +104,7 @@ public sealed class ClusterGrowAndCrashTests : IAsyncLifetime
         var a = await StartSilo("a", Rebalancing);
         var b = await StartSilo("b", Rebalancing);
         var load = new Load(this);
-        for (int m = 0; m < 40; m++) await load.AddMachine($"move.m{m:00}", m % 2 == 0 ? a : b);
+        for (int m = 0; m < MovingMachines; m++) await load.AddMachine($"move.m{m:00}", m % 2 == 0 ? a : b);
         var running = load.RunAsync();
         await load.WaitForClips(40, TimeSpan.FromSeconds(120));
 
@@ -107,8 +112,16 @@ public sealed class ClusterGrowAndCrashTests : IAsyncLifetime
         // over in memory, under clips and labels).
         var c = await StartSilo("c", Rebalancing);
         SiloView? onC = null;
-        await WaitFor(async () => (onC = (await Cluster(a)).SingleOrDefault(s => s.Address.Contains($":{c.SiloPort}:", StringComparison.Ordinal)))?.MachineGrains >= MovedBeforeKill,
-            TimeSpan.FromSeconds(120), $"the rebalancer moving {MovedBeforeKill} machines onto the new silo");
+        var moves = new List<string>(); // machine grains per silo each time they change, for the message
+        var started = Stopwatch.StartNew();
+        await WaitFor(async () =>
+        {
+            var view = await Cluster(a);
+            string counts = string.Join(" ", view.Select(s => $"{s.Status}:{s.MachineGrains}"));
+            if (moves.Count == 0 || !moves[^1].EndsWith(counts, StringComparison.Ordinal)) moves.Add($"{started.Elapsed.TotalSeconds:0}s {counts}");
+            onC = view.SingleOrDefault(s => s.Address.Contains($":{c.SiloPort}:", StringComparison.Ordinal));
+            return onC?.MachineGrains >= MovedBeforeKill;
+        }, TimeSpan.FromSeconds(180), $"the rebalancer moving {MovedBeforeKill} machines onto the new silo", () => string.Join("; ", moves) + "\n" + load.SiloLogs());
         await load.WaitForClips(load.Clips + 20, TimeSpan.FromSeconds(60)); // the moved machines take clips and labels there
         var victim = (await Cluster(a)).Single(s => s.Address == onC!.Address);
         int labelsBeforeKill = load.AcknowledgedLabels.Count;
@@ -120,7 +133,7 @@ public sealed class ClusterGrowAndCrashTests : IAsyncLifetime
         await AssertEveryMachineAnswersAndNoAcknowledgedLabelIsLost(load, labelsBeforeKill, a, victim);
         TestContext.Current.SendDiagnosticMessage(
             $"{load.Clips} clips and {load.AcknowledgedLabels.Count} labels acknowledged ({load.AcknowledgedLabels.Count - labelsBeforeKill} after kill -9 of the joining silo, " +
-            $"which held {victim.MachineGrains} of {load.Machines.Count} machines, all moved there by the rebalancer); {load.Retries} calls retried on another silo.");
+            $"which held {victim.MachineGrains} of {load.Machines.Count} machines, all moved there by the rebalancer: {string.Join("; ", moves)}); {load.Retries} calls retried on another silo.");
     }
 
     /// <summary>After a silo died under load: every machine answers from the survivors, the dead silo holds none, and
@@ -229,7 +242,7 @@ public sealed class ClusterGrowAndCrashTests : IAsyncLifetime
     private static async Task<List<SiloView>> Cluster(ChildSilo through)
         => (await through.Http(OperatorKey).GetFromJsonAsync<List<SiloView>>("/api/cluster", TestContext.Current.CancellationToken))!;
 
-    private static async Task WaitFor(Func<Task<bool>> condition, TimeSpan limit, string what)
+    private static async Task WaitFor(Func<Task<bool>> condition, TimeSpan limit, string what, Func<string>? explain = null)
     {
         var deadline = DateTime.UtcNow + limit;
         async Task<bool> Check()
@@ -239,7 +252,7 @@ public sealed class ClusterGrowAndCrashTests : IAsyncLifetime
         }
         while (!await Check())
         {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
+            if (DateTime.UtcNow >= deadline) Assert.Fail($"timed out waiting for {what}" + (explain is null ? "" : $"\n{explain()}"));
             await Task.Delay(250);
         }
     }
@@ -299,11 +312,32 @@ public sealed class ClusterGrowAndCrashTests : IAsyncLifetime
         public int Clips => Volatile.Read(ref _clips);
         public int Retries => Volatile.Read(ref _retries);
 
-        /// <summary>The last lines each silo printed (warnings and errors), for a failure's message.</summary>
+        /// <summary>What each silo printed last, for a failure's message: its last 150 lines of warnings and errors, and
+        /// apart from them (so that its trace does not crowd them out) the rebalancer's last 40 lines.</summary>
         public string SiloLogs()
         {
+            static string Lines(IEnumerable<List<string>> entries, int count) => string.Join('\n', entries.SelectMany(e => e).TakeLast(count));
             lock (test._silos)
-                return string.Join('\n', test._silos.Select(s => $"--- silo {s.Name}{(s.Killed ? " (killed)" : "")}:\n" + string.Join('\n', s.Log.TakeLast(150))));
+                return string.Join('\n', test._silos.Select(s =>
+                {
+                    var entries = LogEntries(s.Log).ToList();
+                    bool Rebalancer(List<string> entry) => entry[0].Contains(".Placement.Rebalancing.", StringComparison.Ordinal);
+                    return $"--- silo {s.Name}{(s.Killed ? " (killed)" : "")}:\n{Lines(entries.Where(e => !Rebalancer(e)), 150)}\n" +
+                           $"--- its rebalancer trace:\n{Lines(entries.Where(Rebalancer), 40)}";
+                }));
+        }
+
+        /// <summary>The console logger's entries: a header line ("warn: Category[id]") and the indented lines under it.</summary>
+        private static IEnumerable<List<string>> LogEntries(IEnumerable<string> lines)
+        {
+            List<string>? entry = null;
+            foreach (var line in lines)
+            {
+                if (entry is not null && line.StartsWith(' ')) { entry.Add(line); continue; }
+                if (entry is not null) yield return entry;
+                entry = [line];
+            }
+            if (entry is not null) yield return entry;
         }
 
         public async Task AddMachine(string id, ChildSilo through)
