@@ -45,10 +45,10 @@ public static class EmbedderBenchmark
         output.WriteLine($"their power spectra: {rounds} alternating rounds, median ms per clip");
         output.WriteLine($"{"STFT",-36} {"frames",7} {"one real FFT per frame",23} {"two frames per FFT",19} {"× one real FFT",15}");
         var settings = SpectralStatisticsSettings.Spectral;
-        foreach (var (name, size, frames) in new[]
+        foreach (var (name, size, hop, frames) in new[]
         {
-            ($"log-mel ({settings.FftSize} points, hop {settings.Hop})", settings.FftSize, settings.FrameCount(clip.Length)),
-            ($"envelopes ({EnvelopeModulation.FftSize} points, hop {EnvelopeModulation.Hop})", EnvelopeModulation.FftSize, EnvelopeModulation.FrameCount(clip.Length)),
+            ($"log-mel ({settings.FftSize} points, hop {settings.Hop})", settings.FftSize, settings.Hop, settings.FrameCount(clip.Length)),
+            ($"envelopes ({EnvelopeModulation.FftSize} points, hop {EnvelopeModulation.Hop})", EnvelopeModulation.FftSize, EnvelopeModulation.Hop, EnvelopeModulation.FrameCount(clip.Length)),
         })
         {
             var one = new List<double>();
@@ -56,10 +56,10 @@ public static class EmbedderBenchmark
             for (int r = 0; r <= rounds; r++) // round 0 warms up
             {
                 var watch = Stopwatch.StartNew();
-                double oneTotal = OneRealFftPerFrame(clip, size, frames);
+                double oneTotal = OneRealFftPerFrame(clip, size, hop, frames);
                 if (r > 0) one.Add(watch.Elapsed.TotalMilliseconds);
                 watch.Restart();
-                double pairedTotal = TwoFramesPerFft(clip, size, frames);
+                double pairedTotal = TwoFramesPerFft(clip, size, hop, frames);
                 if (r > 0) paired.Add(watch.Elapsed.TotalMilliseconds);
                 if (Math.Abs(pairedTotal - oneTotal) > 1e-9 * Math.Abs(oneTotal))
                     throw new InvalidOperationException($"{name}: the two transforms disagree ({pairedTotal} against {oneTotal})");
@@ -70,15 +70,15 @@ public static class EmbedderBenchmark
     }
 
     /// <summary>The spectra as the embedders took them before the paired transform: MathNet's real FFT, frame by frame
-    /// (Hann-windowed frames, hop n/4, zero past the clip's end, as the paired run below).</summary>
-    private static double OneRealFftPerFrame(float[] clip, int size, int frames)
+    /// (Hann-windowed frames at the STFT's hop, zero past the clip's end, as the paired run below).</summary>
+    private static double OneRealFftPerFrame(float[] clip, int size, int hop, int frames)
     {
         var window = AsdOrleans.Audio.Features.Windows.PeriodicHann(size);
         var buffer = new double[size + 2];
         double total = 0;
         for (int t = 0; t < frames; t++)
         {
-            int start = t * size / 4;
+            int start = t * hop;
             for (int j = 0; j < size; j++) buffer[j] = start + j < clip.Length ? window[j] * clip[start + j] : 0;
             buffer[size] = buffer[size + 1] = 0;
             Fourier.ForwardReal(buffer, size, FourierOptions.NoScaling);
@@ -87,10 +87,10 @@ public static class EmbedderBenchmark
         return total;
     }
 
-    private static double TwoFramesPerFft(float[] clip, int size, int frames)
+    private static double TwoFramesPerFft(float[] clip, int size, int hop, int frames)
     {
         double total = 0;
-        new PairedPowerSpectra(size).ForEachFrame(clip, AsdOrleans.Audio.Features.Windows.PeriodicHann(size), size / 4, firstSample: 0, frames, (_, power) =>
+        new PairedPowerSpectra(size).ForEachFrame(clip, AsdOrleans.Audio.Features.Windows.PeriodicHann(size), hop, firstSample: 0, frames, (_, power) =>
         {
             foreach (double p in power) total += p;
         });
