@@ -7,7 +7,7 @@ namespace AsdOrleans.Cli.Tests;
 /// <summary>`asd experiment` end to end, in-process, on a small generated embedding set.</summary>
 public sealed class ExperimentCommandTests : IDisposable
 {
-    private const string ResultsHeader = "machine,strategy,budget,trial,auc,pauc,auc_source,auc_target,clips,queries,realised_budget,normal_labels,anomalous_labels,gamma,alpha,window,v,scoring,budget_start";
+    private const string ResultsHeader = "machine,strategy,budget,trial,auc,pauc,auc_source,auc_target,clips,queries,realised_budget,normal_labels,anomalous_labels,gamma,alpha,window,v,scoring,budget_start,target_labels";
     private const string SummaryHeader = "machine,strategy,budget,metric,trials,mean,ci95_low,ci95_high,gamma,alpha,window,v,scoring,budget_start";
     private static readonly string[] Strategies = ["none", "random", "hybrid", "qbc"];
     private static readonly string[] Budgets = ["0", "0.25"];
@@ -60,7 +60,7 @@ public sealed class ExperimentCommandTests : IDisposable
         var results = ReadCsv(Path.Combine(outDir, "results.csv"));
         Assert.Equal(ResultsHeader, string.Join(',', results[0]));
         var rows = results.Skip(1).ToList();
-        Assert.All(rows, r => Assert.Equal(19, r.Length));
+        Assert.All(rows, r => Assert.Equal(20, r.Length));
         var expectedKeys = (from m in Machines from s in Strategies from b in Budgets from t in Enumerable.Range(0, Trials)
                             select $"{m}|{s}|{b}|{t}").Order(StringComparer.Ordinal).ToArray();
         Assert.Equal(expectedKeys, rows.Select(r => $"{r[0]}|{r[1]}|{r[2]}|{r[3]}").Order(StringComparer.Ordinal).ToArray());
@@ -76,10 +76,14 @@ public sealed class ExperimentCommandTests : IDisposable
             Assert.Equal((double)queries / clips, D(r[10]), 12);
             Assert.True(normal >= 0 && anomalous >= 0, where);
             Assert.Equal(queries, normal + anomalous);
+            long target = long.Parse(r[19]);
+            Assert.True(target >= 0 && target <= queries && target <= clips / 2, $"labels on target clips: {where}");
             if (r[2] == "0" || r[1] == "none")
                 Assert.True(queries == 0, $"no queries expected at budget 0 or strategy none: {where}");
         }
         Assert.Contains(rows, r => r[1] == "random" && long.Parse(r[9]) > 0);
+        Assert.Contains(rows, r => long.Parse(r[19]) > 0);
+        Assert.Contains(rows, r => long.Parse(r[9]) > long.Parse(r[19]));
 
         // summary.csv: per machine × metric, plus hmean rows including the official score.
         var summary = ReadCsv(Path.Combine(outDir, "summary.csv"));

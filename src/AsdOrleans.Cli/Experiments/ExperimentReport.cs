@@ -151,7 +151,7 @@ public static class ExperimentReport
         }
 
         md.AppendLine("## Files").AppendLine();
-        md.AppendLine("- `results.csv`: one row per machine type × strategy × budget × sweep point × trial.");
+        md.AppendLine("- `results.csv`: one row per machine type × strategy × budget × sweep point × trial; `target_labels` counts the labels asked on target-domain clips.");
         md.AppendLine("- `summary.csv`: mean and 95% interval per machine type (and `hmean`) × strategy × budget × sweep point × metric.");
         md.AppendLine("- `table1.csv`: the offline model (Table 1 analogue).");
         if (run.Baseline is not null)

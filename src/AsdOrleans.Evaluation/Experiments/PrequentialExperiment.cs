@@ -16,6 +16,8 @@ public sealed record TrialResult(
     int Clips, long Queries, long NormalLabels, long AnomalousLabels)
 {
     public double RealisedBudget => (double)Queries / Clips;
+    /// <summary>Labels asked on target-domain clips: where the budget went, as labelled target normals are what moves the scores.</summary>
+    public long TargetLabels { get; init; }
     /// <summary>The γ, α, w and v of the run.</summary>
     public SweepPoint Point { get; init; }
 }
@@ -206,8 +208,9 @@ public static class PrequentialExperiment
         var metrics = DetectionMetrics.Evaluate(trace.Scores, trace.IsAnomaly, trace.IsTarget);
         long queries = trace.Queried.Count(q => q);
         long anomalous = trace.Queried.Where((q, i) => q && trace.IsAnomaly[i]).LongCount();
+        long target = trace.Queried.Where((q, i) => q && trace.IsTarget[i]).LongCount();
         return new TrialResult(machine, run.Strategy, run.Budget, run.Trial, metrics.Auc, metrics.PartialAuc, metrics.AucSource, metrics.AucTarget,
-            trace.Scores.Length, queries, queries - anomalous, anomalous) { Point = run.Point };
+            trace.Scores.Length, queries, queries - anomalous, anomalous) { Point = run.Point, TargetLabels = target };
     }
 
     private static List<PreparedMachine> Prepare(EmbeddingTable table)
