@@ -54,7 +54,9 @@ public sealed class ExperimentCommandTests : IDisposable
         Assert.Equal("machine,anomalies,within_reach,within_reach_outscore,out_of_reach_outscore", string.Join(',', headroom[0]));
         Assert.Equal(Machines.Order(StringComparer.Ordinal), headroom.Skip(1).Select(r => r[0]));
         Assert.All(headroom.Skip(1), r => Assert.InRange(int.Parse(r[2], CultureInfo.InvariantCulture), 0, int.Parse(r[1], CultureInfo.InvariantCulture)));
-        Assert.Contains("## Label headroom", File.ReadAllText(Path.Combine(outDir, "report.md")));
+        string report = File.ReadAllText(Path.Combine(outDir, "report.md"));
+        Assert.Contains("## Label headroom", report);
+        Assert.Matches(@"Where the labels went, over all machine types and trials: .*random at b = 0\.25: \d+ labels, \d+ % normal, \d+ % on target-domain clips", report);
 
         // results.csv: one row per machine × strategy × budget × trial, values in range.
         var results = ReadCsv(Path.Combine(outDir, "results.csv"));
@@ -84,6 +86,10 @@ public sealed class ExperimentCommandTests : IDisposable
         Assert.Contains(rows, r => r[1] == "random" && long.Parse(r[9]) > 0);
         Assert.Contains(rows, r => long.Parse(r[19]) > 0);
         Assert.Contains(rows, r => long.Parse(r[9]) > long.Parse(r[19]));
+        var randomRows = rows.Where(r => r[1] == "random" && r[2] == "0.25").ToList();
+        long randomLabels = randomRows.Sum(r => long.Parse(r[9]));
+        string Share(int column) => (100.0 * randomRows.Sum(r => long.Parse(r[column])) / randomLabels).ToString("0", CultureInfo.InvariantCulture);
+        Assert.Contains($"random at b = 0.25: {randomLabels} labels, {Share(11)} % normal, {Share(19)} % on target-domain clips", report);
 
         // summary.csv: per machine × metric, plus hmean rows including the official score.
         var summary = ReadCsv(Path.Combine(outDir, "summary.csv"));

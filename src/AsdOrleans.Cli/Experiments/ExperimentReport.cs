@@ -115,6 +115,18 @@ public static class ExperimentReport
                 : $"**{overspent.Count} of {results.Count(r => r.Point == point)} runs overspent** (realised rate > b + {F(ExperimentSummary.OverspendTolerance)}): "
                   + string.Join(", ", overspent.GroupBy(r => (r.Strategy, r.Budget)).Select(g => $"{g.Key.Strategy.ToName()} at b = {F(g.Key.Budget)} ({g.Count()} runs, up to {M(g.Max(r => r.RealisedBudget))})")) + ".");
             md.AppendLine();
+            var labelled = results.Where(r => r.Point == point && r.Queries > 0).GroupBy(r => (r.Strategy, r.Budget)).ToList();
+            if (labelled.Count > 0)
+            {
+                // Where the budget went: a label's effect depends on its class and domain (docs/results.md, "where each strategy spends its labels").
+                md.AppendLine("Where the labels went, over all machine types and trials: " + string.Join("; ", labelled.Select(g =>
+                {
+                    long queries = g.Sum(r => r.Queries);
+                    return $"{g.Key.Strategy.ToName()} at b = {F(g.Key.Budget)}: {queries} labels, {Percent(g.Sum(r => r.NormalLabels), queries)} normal, "
+                        + $"{Percent(g.Sum(r => r.TargetLabels), queries)} on target-domain clips";
+                })) + ".");
+                md.AppendLine();
+            }
             md.AppendLine($"## Per machine type: AUC / pAUC{suffix}").AppendLine();
             md.AppendLine("| machine type | strategy | " + string.Join(" | ", settings.Budgets.Select(b => "b = " + F(b))) + " |");
             md.AppendLine("|---|---|" + string.Concat(settings.Budgets.Select(_ => "---|")));
@@ -277,5 +289,6 @@ public static class ExperimentReport
 
     private static string F(double value) => value.ToString("0.###", CultureInfo.InvariantCulture);
     private static string M(double value) => value.ToString("0.000", CultureInfo.InvariantCulture);
+    private static string Percent(long part, long whole) => (100.0 * part / whole).ToString("0", CultureInfo.InvariantCulture) + " %";
     private static string R(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 }
