@@ -16,7 +16,7 @@ public sealed record TrialResult(
     int Clips, long Queries, long NormalLabels, long AnomalousLabels)
 {
     public double RealisedBudget => (double)Queries / Clips;
-    /// <summary>Labels asked on target-domain clips: where the budget went, as labelled target normals are what moves the scores.</summary>
+    /// <summary>Labels asked on target-domain clips: where a strategy spends its budget (a label moves scores differently by domain).</summary>
     public long TargetLabels { get; init; }
     /// <summary>The γ, α, w and v of the run.</summary>
     public SweepPoint Point { get; init; }
