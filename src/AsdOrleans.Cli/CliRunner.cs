@@ -94,5 +94,5 @@ public static class CliRunner
     }
 }
 
-/// <summary>A command-line argument that parses but makes no sense (e.g. a budget of 1.5).</summary>
-public sealed class UsageException(string message) : Exception(message);
+/// <summary>A command-line argument that parses but makes no sense (e.g. a budget of 1.5), or a request the silo refused.</summary>
+public class UsageException(string message) : Exception(message);

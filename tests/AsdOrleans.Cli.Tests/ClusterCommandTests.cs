@@ -74,6 +74,54 @@ public sealed class ClusterCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Push_with_the_oracle_counts_answers_that_came_too_late_and_goes_on()
+    {
+        // A silo that keeps one open request per machine: with 16 clips in flight, each new request withdraws the one
+        // before it, so the oracle's answers (sent after each verdict) mostly arrive for requests no longer open.
+        var (tight, address) = await SiloApp.StartOnLoopbackAsync(new Dictionary<string, string?>
+        {
+            ["Asd:DataDirectory"] = Path.Combine(_dir, "data-tight"),
+            ["Asd:ModelPath"] = Path.Combine(_dir, "tiny.asdm"),
+            ["Asd:Device"] = "cpu",
+            ["Asd:MaxPendingLabelRequests"] = "1",
+            ["Asd:ApiKeys:Device:0"] = "dev",
+            ["Asd:ApiKeys:Labeller:0"] = "lab",
+            ["Asd:ApiKeys:Operator:0"] = "op",
+        });
+        try
+        {
+            string url = address.ToString();
+            var (code, _, error) = await CliHarness.Run("machines", "configure", "--url", url, "--key", "op", "--machine", "cli.tight",
+                "--strategy", "random", "--budget", "1");
+            Assert.True(code == 0, error);
+            (code, _, error) = await CliHarness.Run("enroll", "--url", url, "--key", "op", "--machine", "cli.tight", "--data", Path.Combine(_dir, "train"));
+            Assert.True(code == 0, error);
+            (code, var output, error) = await CliHarness.Run("push", "--url", url, "--key", "dev", "--labeller-key", "lab", "--machine", "cli.tight",
+                "--data", Path.Combine(_dir, "test"), "--oracle", "--concurrency", "16");
+            Assert.True(code == 0, error);
+            var counts = System.Text.RegularExpressions.Regex.Match(output,
+                @"(\d+) label requests \([^)]*\), (\d+) answered, (\d+) no longer open when the oracle answered \(expired, withdrawn beyond the machine's limit of open requests, or lost with a silo\): not applied");
+            Assert.True(counts.Success, output);
+            int requested = int.Parse(counts.Groups[1].Value), answered = int.Parse(counts.Groups[2].Value), late = int.Parse(counts.Groups[3].Value);
+            Assert.Equal(16, requested);
+            Assert.Equal(requested, answered + late);
+            // The machine's own account agrees: what the push reports as answered is what it applied, and each late
+            // answer was for a request it had withdrawn.
+            (code, output, error) = await CliHarness.Run("machines", "status", "--url", url, "--key", "lab", "--machine", "cli.tight");
+            Assert.True(code == 0, error);
+            var status = System.Text.Json.JsonDocument.Parse(output).RootElement;
+            Assert.Equal(answered, status.GetProperty("normalLabels").GetInt64() + status.GetProperty("anomalousLabels").GetInt64());
+            Assert.Equal(late, status.GetProperty("expiredLabelRequests").GetInt64());
+            Assert.Equal(0, status.GetProperty("pendingLabelRequests").GetInt32());
+        }
+        finally
+        {
+            await tight.StopAsync();
+            await tight.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task Machines_configure_list_status_and_push_with_concurrency_writes_the_scores()
     {
         var (code, output, error) = await CliHarness.Run("machines", "configure", "--url", _url, "--key", "op", "--machine", "cli.fan-03",

@@ -70,7 +70,7 @@ public sealed class ClusterHttp : IDisposable
                 string body = System.Text.Encoding.UTF8.GetString(bytes);
                 string detail = body;
                 try { detail = JsonDocument.Parse(body).RootElement.GetProperty("detail").GetString() ?? body; } catch (JsonException) { } catch (KeyNotFoundException) { } catch (InvalidOperationException) { }
-                throw new UsageException($"{method} {path}: {(int)response.StatusCode} {response.ReasonPhrase}: {detail}");
+                throw new SiloRefusedException((int)response.StatusCode, detail, $"{method} {path}: {(int)response.StatusCode} {response.ReasonPhrase}: {detail}");
             }
             return bytes;
         }
@@ -84,4 +84,11 @@ public sealed class ClusterHttp : IDisposable
     }
 
     public void Dispose() => _http.Dispose();
+}
+
+/// <summary>A non-2xx answer from the silo: its status and the problem's detail, for callers that expect some refusals.</summary>
+public sealed class SiloRefusedException(int status, string detail, string message) : UsageException(message)
+{
+    public int Status { get; } = status;
+    public string Detail { get; } = detail;
 }

@@ -100,9 +100,11 @@ public static class PushCommand
             }, linesWhenRedirected: false);
             var scores = results.Select(r => r.Score).ToList();
             int requested = results.Count(r => r.LabelRequested), labelled = results.Count(r => r.Labelled), alerts = results.Count(r => r.Anomalous);
+            int refused = results.Count(r => r.LabelRefused);
             output.WriteLine($"pushed {files.Count} clips in {watch.Elapsed.TotalSeconds:F1} s ({files.Count / watch.Elapsed.TotalSeconds:F2} clips/s); " +
                              $"{alerts} alerts ({(double)alerts / files.Count:P1}); " +
-                             $"{requested} label requests ({(double)requested / files.Count:P1}), {labelled} answered");
+                             $"{requested} label requests ({(double)requested / files.Count:P1}), {labelled} answered" +
+                             (refused > 0 ? $", {refused} no longer open when the oracle answered (expired, withdrawn beyond the machine's limit of open requests, or lost with a silo): not applied" : ""));
             output.WriteLine(await MachineBudget(http, id, labeller, cancellation));
             if (csv is not null)
             {

@@ -4,8 +4,12 @@ using AsdOrleans.Method.Vocabulary;
 
 namespace AsdOrleans.Cli.Commands;
 
-/// <summary>What a clip pushed to a silo came back with, and whether its label request was answered.</summary>
-public sealed record PushedClip(string ClipId, double Score, bool Anomalous, bool LabelRequested, bool Labelled);
+/// <summary>
+/// What a clip pushed to a silo came back with, and whether its label request was answered. <c>LabelRefused</c>: the
+/// machine no longer held the request when the answer came (it expired, was withdrawn beyond the machine's limit of
+/// open requests, or was lost with a silo before it was written), so the label was not applied.
+/// </summary>
+public sealed record PushedClip(string ClipId, double Score, bool Anomalous, bool LabelRequested, bool Labelled, bool LabelRefused);
 
 /// <summary>
 /// The two calls a plant makes into a silo's HTTP API — enroll a machine from training WAVs, push a clip (and, as an
@@ -36,13 +40,25 @@ public static class SiloFeed
         var verdict = await http.SendAsync(HttpMethod.Post, $"/api/machines/{id}/clips?clipId={Uri.EscapeDataString(clipId)}",
             ClusterHttp.Wav(await File.ReadAllBytesAsync(file, cancellation)), cancellation);
         bool requested = verdict.GetProperty("labelRequested").GetBoolean();
-        bool labelled = false;
+        bool labelled = false, refused = false;
         if (requested && oracleLabel is bool anomalous)
         {
-            await http.SendAsync(HttpMethod.Post, $"/api/machines/{id}/clips/{Uri.EscapeDataString(clipId)}/label",
-                JsonContent.Create(new { label = ClipWords.Label(anomalous) }), cancellation, labellerKey);
-            labelled = true;
+            try
+            {
+                await http.SendAsync(HttpMethod.Post, $"/api/machines/{id}/clips/{Uri.EscapeDataString(clipId)}/label",
+                    JsonContent.Create(new { label = ClipWords.Label(anomalous) }), cancellation, labellerKey);
+                labelled = true;
+            }
+            catch (SiloRefusedException e) when (RequestGone(e, clipId))
+            {
+                refused = true; // the oracle answers from the verdict, not from the offered queue, so it can be too late
+            }
         }
-        return new PushedClip(clipId, verdict.GetProperty("score").GetDouble(), verdict.GetProperty("anomalous").GetBoolean(), requested, labelled);
+        return new PushedClip(clipId, verdict.GetProperty("score").GetDouble(), verdict.GetProperty("anomalous").GetBoolean(), requested, labelled, refused);
     }
+
+    /// <summary>410: the request expired or was withdrawn; 400 "no label request" for this clip: it was never written
+    /// (the verdict goes back before the request is written, so a silo that dies in between loses it).</summary>
+    private static bool RequestGone(SiloRefusedException e, string clipId)
+        => e.Status == 410 || e.Status == 400 && e.Detail.Contains($"has no label request for clip '{clipId}'", StringComparison.Ordinal);
 }
