@@ -35,17 +35,20 @@ public sealed class ClusterCommandTests : IAsyncLifetime
             Directory.CreateDirectory(folder);
             WavEncoder.WriteMono16(Path.Combine(folder, clip.FileName), ClipSynthesizer.Render(clip), 16_000);
         }
-        (_app, var address) = await SiloApp.StartOnLoopbackAsync(new Dictionary<string, string?>
-        {
-            ["Asd:DataDirectory"] = Path.Combine(_dir, "data"),
-            ["Asd:ModelPath"] = Path.Combine(_dir, "tiny.asdm"),
-            ["Asd:Device"] = "cpu",
-            ["Asd:ApiKeys:Device:0"] = "dev",
-            ["Asd:ApiKeys:Labeller:0"] = "lab",
-            ["Asd:ApiKeys:Operator:0"] = "op",
-        });
+        (_app, var address) = await SiloApp.StartOnLoopbackAsync(SiloSettings("data"));
         _url = address.ToString();
     }
+
+    /// <summary>A loopback silo on the tiny encoder, with the three keys the tests use.</summary>
+    private Dictionary<string, string?> SiloSettings(string dataFolder) => new()
+    {
+        ["Asd:DataDirectory"] = Path.Combine(_dir, dataFolder),
+        ["Asd:ModelPath"] = Path.Combine(_dir, "tiny.asdm"),
+        ["Asd:Device"] = "cpu",
+        ["Asd:ApiKeys:Device:0"] = "dev",
+        ["Asd:ApiKeys:Labeller:0"] = "lab",
+        ["Asd:ApiKeys:Operator:0"] = "op",
+    };
 
     public async ValueTask DisposeAsync()
     {
@@ -78,16 +81,9 @@ public sealed class ClusterCommandTests : IAsyncLifetime
     {
         // A silo that keeps one open request per machine: with 16 clips in flight, each new request withdraws the one
         // before it, so the oracle's answers (sent after each verdict) mostly arrive for requests no longer open.
-        var (tight, address) = await SiloApp.StartOnLoopbackAsync(new Dictionary<string, string?>
-        {
-            ["Asd:DataDirectory"] = Path.Combine(_dir, "data-tight"),
-            ["Asd:ModelPath"] = Path.Combine(_dir, "tiny.asdm"),
-            ["Asd:Device"] = "cpu",
-            ["Asd:MaxPendingLabelRequests"] = "1",
-            ["Asd:ApiKeys:Device:0"] = "dev",
-            ["Asd:ApiKeys:Labeller:0"] = "lab",
-            ["Asd:ApiKeys:Operator:0"] = "op",
-        });
+        var settings = SiloSettings("data-tight");
+        settings["Asd:MaxPendingLabelRequests"] = "1";
+        var (tight, address) = await SiloApp.StartOnLoopbackAsync(settings);
         try
         {
             string url = address.ToString();
