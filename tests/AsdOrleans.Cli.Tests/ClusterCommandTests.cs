@@ -39,6 +39,15 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         _url = address.ToString();
     }
 
+    /// <summary>A second silo whose machines keep one open label request: each new request withdraws the one before.</summary>
+    private async Task<(WebApplication App, string Url)> StartSiloWithOneOpenRequest(string dataFolder)
+    {
+        var settings = SiloSettings(dataFolder);
+        settings["Asd:MaxPendingLabelRequests"] = "1";
+        var (app, address) = await SiloApp.StartOnLoopbackAsync(settings);
+        return (app, address.ToString());
+    }
+
     /// <summary>A loopback silo on the tiny encoder, with the three keys the tests use.</summary>
     private Dictionary<string, string?> SiloSettings(string dataFolder) => new()
     {
@@ -81,12 +90,9 @@ public sealed class ClusterCommandTests : IAsyncLifetime
     {
         // A silo that keeps one open request per machine: with 16 clips in flight, each new request withdraws the one
         // before it, so the oracle's answers (sent after each verdict) mostly arrive for requests no longer open.
-        var settings = SiloSettings("data-tight");
-        settings["Asd:MaxPendingLabelRequests"] = "1";
-        var (tight, address) = await SiloApp.StartOnLoopbackAsync(settings);
+        var (tight, url) = await StartSiloWithOneOpenRequest("data-tight");
         try
         {
-            string url = address.ToString();
             var (code, _, error) = await CliHarness.Run("machines", "configure", "--url", url, "--key", "op", "--machine", "cli.tight",
                 "--strategy", "random", "--budget", "1");
             Assert.True(code == 0, error);
@@ -233,6 +239,63 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         Assert.Equal(1, status.GetProperty("normalLabels").GetInt64());
         Assert.Equal(1, status.GetProperty("anomalousLabels").GetInt64());
         Assert.Equal(14, status.GetProperty("pendingLabelRequests").GetInt32()); // 16 asked, 2 answered, the skipped one still waits
+    }
+
+    [Fact]
+    public async Task Label_next_says_when_a_request_went_while_the_labeller_listened_and_goes_on()
+    {
+        var (silo, url) = await StartSiloWithOneOpenRequest("data-late");
+        var before = LabelNextCommand.Input;
+        try
+        {
+            var (code, _, error) = await CliHarness.Run("machines", "configure", "--url", url, "--key", "op", "--machine", "cli.late", "--strategy", "random", "--budget", "1");
+            Assert.True(code == 0, error);
+            (code, _, error) = await CliHarness.Run("enroll", "--url", url, "--key", "op", "--machine", "cli.late", "--data", Path.Combine(_dir, "train"));
+            Assert.True(code == 0, error);
+            (code, _, error) = await CliHarness.Run("push", "--url", url, "--key", "dev", "--machine", "cli.late", "--data", Path.Combine(_dir, "test"));
+            Assert.True(code == 0, error);
+
+            // While the labeller listens to the one open request, the device sends another clip, which withdraws it.
+            string anotherClip = Directory.GetFiles(Path.Combine(_dir, "test"), "*.wav").Order(StringComparer.Ordinal).First();
+            LabelNextCommand.Input = () => new ScriptedLabeller(["n", "a"], async () =>
+            {
+                using var device = new ClusterHttp(url, "dev");
+                await device.SendAsync(HttpMethod.Post, "/api/machines/cli.late/clips?clipId=sent-meanwhile",
+                    ClusterHttp.Wav(await File.ReadAllBytesAsync(anotherClip)), CancellationToken.None);
+            });
+            (code, var output, error) = await CliHarness.Run("label", "next", "--url", url, "--key", "lab", "--machine", "cli.late");
+            Assert.True(code == 0, error);
+            Assert.Contains("not applied: machine cli.late: the label request for clip", output);
+            Assert.Contains("cli.late sent-meanwhile: score", output); // the queue went on to the new request
+            Assert.Contains("labelled anomalous", output);
+            Assert.Contains("no pending label requests", output);
+            Assert.Contains("1 answered, 1 not applied (the request expired, was withdrawn or was answered by someone else meanwhile)", output);
+
+            (code, output, error) = await CliHarness.Run("machines", "status", "--url", url, "--key", "lab", "--machine", "cli.late");
+            Assert.True(code == 0, error);
+            var status = System.Text.Json.JsonDocument.Parse(output).RootElement;
+            Assert.Equal(0, status.GetProperty("normalLabels").GetInt64()); // the refused answer changed nothing
+            Assert.Equal(1, status.GetProperty("anomalousLabels").GetInt64());
+            Assert.Equal(16, status.GetProperty("expiredLabelRequests").GetInt64()); // 15 by the push, 1 by the clip sent meanwhile
+        }
+        finally
+        {
+            LabelNextCommand.Input = before;
+            await silo.StopAsync();
+            await silo.DisposeAsync();
+        }
+    }
+
+    /// <summary>Answers from a script; before the first answer it runs <paramref name="meanwhile"/>, as the world would.</summary>
+    private sealed class ScriptedLabeller(string[] answers, Func<Task> meanwhile) : TextReader
+    {
+        private int _next;
+
+        public override async ValueTask<string?> ReadLineAsync(CancellationToken cancellationToken)
+        {
+            if (_next == 0) await meanwhile();
+            return _next < answers.Length ? answers[_next++] : null;
+        }
     }
 
     [Fact]

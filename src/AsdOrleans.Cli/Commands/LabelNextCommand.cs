@@ -35,13 +35,14 @@ public static class LabelNextCommand
             string? only = parse.GetValue(machine);
             string folder = parse.GetValue(saveDir) ?? Directory.GetCurrentDirectory();
             var skipped = new HashSet<string>(StringComparer.Ordinal);
+            var gone = new HashSet<string>(StringComparer.Ordinal); // refused: expired, withdrawn or labelled by someone else meanwhile
             var thresholds = new Dictionary<string, double>(StringComparer.Ordinal);
             int answered = 0;
             while (!cancellation.IsCancellationRequested)
             {
                 string query = "/api/label-requests?limit=1000" + (only is null ? "" : $"&machine={Uri.EscapeDataString(only)}");
                 var request = (await http.SendAsync(HttpMethod.Get, query, null, cancellation)).EnumerateArray()
-                    .FirstOrDefault(r => !skipped.Contains(Key(r)));
+                    .FirstOrDefault(r => !skipped.Contains(Key(r)) && !gone.Contains(Key(r)));
                 if (request.ValueKind == System.Text.Json.JsonValueKind.Undefined)
                 {
                     output.WriteLine(skipped.Count == 0 ? "no pending label requests" : $"no more pending label requests ({skipped.Count} skipped)");
@@ -59,7 +60,7 @@ public static class LabelNextCommand
                     output.Write("[p]lay [w]rite [n]ormal [a]nomalous [s]kip [q]uit > ");
                     output.Flush();
                     string? line = await input.ReadLineAsync(cancellation);
-                    if (line is null) { output.WriteLine(); return Finish(output, answered); }
+                    if (line is null) { output.WriteLine(); return Finish(output, answered, gone.Count); }
                     switch (line.Trim().ToLowerInvariant())
                     {
                         case "p" or "play":
@@ -73,15 +74,24 @@ public static class LabelNextCommand
                             continue;
                         case "n" or "normal" or "a" or "anomalous":
                             string label = line.Trim().StartsWith('n') ? "normal" : "anomalous";
-                            var receipt = await http.SendAsync(HttpMethod.Post, $"{path}/label", JsonContent.Create(new { label }), cancellation);
-                            answered++;
-                            output.WriteLine($"labelled {label}; |N| = {receipt.GetProperty("referenceSetSize").GetInt32()}, |A| = {receipt.GetProperty("anomalySetSize").GetInt32()}");
+                            try
+                            {
+                                var receipt = await http.SendAsync(HttpMethod.Post, $"{path}/label", JsonContent.Create(new { label }), cancellation);
+                                answered++;
+                                output.WriteLine($"labelled {label}; |N| = {receipt.GetProperty("referenceSetSize").GetInt32()}, |A| = {receipt.GetProperty("anomalySetSize").GetInt32()}");
+                            }
+                            catch (SiloRefusedException e) when (e.Status == 409 || SiloFeed.RequestGone(e, clip))
+                            {
+                                // The request changed while the labeller listened; the answer is not applied, the queue goes on.
+                                gone.Add(Key(request));
+                                output.WriteLine($"not applied: {e.Detail}");
+                            }
                             break;
                         case "s" or "skip":
                             skipped.Add(Key(request));
                             break;
                         case "q" or "quit":
-                            return Finish(output, answered);
+                            return Finish(output, answered, gone.Count);
                         default:
                             output.WriteLine("p, w, n, a, s or q");
                             continue;
@@ -89,16 +99,16 @@ public static class LabelNextCommand
                     break;
                 }
             }
-            return Finish(output, answered);
+            return Finish(output, answered, gone.Count);
         });
         return command;
     }
 
     private static string Key(System.Text.Json.JsonElement r) => r.GetProperty("machineId").GetString() + "/" + r.GetProperty("clipId").GetString();
 
-    private static int Finish(TextWriter output, int answered)
+    private static int Finish(TextWriter output, int answered, int refused)
     {
-        output.WriteLine($"{answered} answered");
+        output.WriteLine($"{answered} answered" + (refused > 0 ? $", {refused} not applied (the request expired, was withdrawn or was answered by someone else meanwhile)" : ""));
         return 0;
     }
 

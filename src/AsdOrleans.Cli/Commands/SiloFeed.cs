@@ -59,6 +59,6 @@ public static class SiloFeed
 
     /// <summary>410: the request expired or was withdrawn; 400 "no label request" for this clip: it was never written
     /// (the verdict goes back before the request is written, so a silo that dies in between loses it).</summary>
-    private static bool RequestGone(SiloRefusedException e, string clipId)
+    internal static bool RequestGone(SiloRefusedException e, string clipId)
         => e.Status == 410 || e.Status == 400 && e.Detail.Contains($"has no label request for clip '{clipId}'", StringComparison.Ordinal);
 }
