@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Text.Json;
 using AsdOrleans.Abstractions;
 using OpenQA.Selenium;
@@ -116,6 +117,30 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
             await Waiting.Until(async () => (await silo.Get($"/api/machines/{firstMachine}")).GetProperty("anomalySetSize").GetInt64() == anomalousBefore + 1,
                 "the machine holds the anomaly labelled in the browser", seconds: 20);
 
+            // Another labeller answers a request first, the other way. This labeller's answer is refused (409): the request
+            // stays out of the queue and the page says why. Selecting it, checking it and the key press run in one script,
+            // so the page's periodic refresh cannot drop the request in between; a refresh that came first is retried.
+            for (int attempt = 0; ; attempt++)
+            {
+                Assert.True(attempt < 3, "the page's refresh removed the request three times before the key press");
+                string contested = $"clip-c{attempt}";
+                await silo.Push(machine, contested, 30 + attempt);
+                await Until(driver, () => driver.FindElements(By.CssSelector($"#queue-list li.request[data-clip='{contested}']")).Count == 1, "the contested request arriving");
+                var labelled = await silo.Send(HttpMethod.Post, $"/api/machines/{machine}/clips/{contested}/label", ConsoleFixture.LabellerKey,
+                    JsonContent.Create(new { label = "normal" }));
+                Assert.True(labelled.IsSuccessStatusCode, await labelled.Content.ReadAsStringAsync());
+                long anomalousNow = (await silo.Get($"/api/machines/{machine}")).GetProperty("anomalousLabels").GetInt64();
+                var pressed = js.ExecuteScript($"const li = document.querySelector(\"#queue-list li.request[data-clip='{contested}']\"); if (!li) return false; li.click(); " +
+                    "if (!li.classList.contains('current')) return false; document.dispatchEvent(new KeyboardEvent('keydown', { key: 'a', bubbles: true })); return true;");
+                if (pressed is not true) continue;
+                // textContent, not Text: the toast fades after 2.5 s, and a busy machine may look later than that.
+                string Toast() => js.ExecuteScript("return document.getElementById('toast').textContent") as string ?? "";
+                await Until(driver, () => Toast().StartsWith($"{contested}: ", StringComparison.Ordinal) && Toast().Contains("already labelled normal"), "the refusal shown");
+                Assert.Empty(driver.FindElements(By.CssSelector($"#queue-list li.request[data-clip='{contested}']")));
+                Assert.Equal(anomalousNow, (await silo.Get($"/api/machines/{machine}")).GetProperty("anomalousLabels").GetInt64()); // refused: nothing applied
+                break;
+            }
+
             // A machine on the paper's budget start (b̂ = 0) spends far past b over 100 clips; the page says so.
             const string spender = "ui.valve-03";
             await silo.Enroll(spender, new MachineSettings { Strategy = "hybrid", Budget = 0.1, BudgetStart = "paper", Seed = 2 });
@@ -126,7 +151,8 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
             // The machines page: the machine's counts changed, and its score history is charted.
             driver.Navigate().GoToUrl(new Uri(silo.Http.BaseAddress!, "/ui/#machines"));
             await Until(driver, () => driver.FindElement(By.CssSelector($"#machines-list tr[data-machine='{firstMachine}'] td.anomaly-set")).Text == (anomalousBefore + 1).ToString(), "|A| growing on the machines page");
-            Assert.Equal("0/1", await TextOf(driver, By.CssSelector($"#machines-list tr[data-machine='{firstMachine}'] td.labels")));
+            // normal/anomalous: the keyboard's anomaly, and the other labeller's normal where that was the same machine.
+            Assert.Equal(firstMachine == machine ? "1/1" : "0/1", await TextOf(driver, By.CssSelector($"#machines-list tr[data-machine='{firstMachine}'] td.labels")));
             // Methods by name, and an overspent budget marked where its realised rate is shown.
             Assert.Equal("model", await TextOf(driver, By.CssSelector($"#machines-list tr[data-machine='{firstMachine}'] td.embedder")));
             Assert.Equal("domain", await TextOf(driver, By.CssSelector($"#machines-list tr[data-machine='{firstMachine}'] td.scoring")));

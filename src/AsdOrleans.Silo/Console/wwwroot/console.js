@@ -272,7 +272,8 @@
       await refreshMachine(r.machineId);
       if (r.machineId === state.chartMachine && document.body.dataset.page === 'machines') drawChart();
     } catch (e) {
-      if (e.status === 410 || e.status === 400) { toast(`${r.clipId}: ${e.message}`); return; } // expired or unknown: stays gone
+      // Expired or withdrawn (410), labelled otherwise by someone else (409), unknown (400): the request is gone for good.
+      if (e.status === 410 || e.status === 409 || e.status === 400) { toast(`${r.clipId}: ${e.message}`); return; }
       state.requests.unshift(r); renderQueue(); toast(`could not label ${r.clipId}: ${e.message}`);
     }
   }
