@@ -93,12 +93,8 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         var (tight, url) = await StartSiloWithOneOpenRequest("data-tight");
         try
         {
-            var (code, _, error) = await CliHarness.Run("machines", "configure", "--url", url, "--key", "op", "--machine", "cli.tight",
-                "--strategy", "random", "--budget", "1");
-            Assert.True(code == 0, error);
-            (code, _, error) = await CliHarness.Run("enroll", "--url", url, "--key", "op", "--machine", "cli.tight", "--data", Path.Combine(_dir, "train"));
-            Assert.True(code == 0, error);
-            (code, var output, error) = await CliHarness.Run("push", "--url", url, "--key", "dev", "--labeller-key", "lab", "--machine", "cli.tight",
+            await EnrollAskingForEveryClip(url, "cli.tight");
+            var (code, output, error) = await CliHarness.Run("push", "--url", url, "--key", "dev", "--labeller-key", "lab", "--machine", "cli.tight",
                 "--data", Path.Combine(_dir, "test"), "--oracle", "--concurrency", "16");
             Assert.True(code == 0, error);
             var counts = System.Text.RegularExpressions.Regex.Match(output,
@@ -109,9 +105,7 @@ public sealed class ClusterCommandTests : IAsyncLifetime
             Assert.Equal(requested, answered + late);
             // The machine's own account agrees: what the push reports as answered is what it applied, and each late
             // answer was for a request it had withdrawn.
-            (code, output, error) = await CliHarness.Run("machines", "status", "--url", url, "--key", "lab", "--machine", "cli.tight");
-            Assert.True(code == 0, error);
-            var status = System.Text.Json.JsonDocument.Parse(output).RootElement;
+            var status = await CliStatus("cli.tight", url);
             Assert.Equal(answered, status.GetProperty("normalLabels").GetInt64() + status.GetProperty("anomalousLabels").GetInt64());
             Assert.Equal(late, status.GetProperty("expiredLabelRequests").GetInt64());
             Assert.Equal(0, status.GetProperty("pendingLabelRequests").GetInt32());
@@ -158,9 +152,7 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         Assert.Contains("domain", row);          // the scoring by name
         Assert.Contains("model enc-", row);      // the embedder, and which model
         Assert.DoesNotContain("overspent", row); // 16 clips: too few to judge
-        (code, output, error) = await CliHarness.Run("machines", "status", "--url", _url, "--key", "lab", "--machine", "cli.fan-03");
-        Assert.True(code == 0, error);
-        var status = System.Text.Json.JsonDocument.Parse(output).RootElement;
+        var status = await CliStatus("cli.fan-03");
         Assert.Equal(16, status.GetProperty("clipsSeen").GetInt64());
         Assert.Equal(requested, status.GetProperty("pendingLabelRequests").GetInt32());
         (code, _, error) = await CliHarness.Run("machines", "configure", "--url", _url, "--key", "lab", "--machine", "cli.fan-03", "--budget", "0.1");
@@ -195,9 +187,19 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         Assert.Equal(before.GetRawText(), (await CliStatus("cli.new-09")).GetRawText()); // refused: nothing changed
     }
 
-    private async Task<System.Text.Json.JsonElement> CliStatus(string machine)
+    /// <summary>Configures <paramref name="machine"/> to ask for every clip's label (random, b = 1) and enrolls it.</summary>
+    private async Task EnrollAskingForEveryClip(string url, string machine)
     {
-        var (code, output, error) = await CliHarness.Run("machines", "status", "--url", _url, "--key", "lab", "--machine", machine);
+        var (code, _, error) = await CliHarness.Run("machines", "configure", "--url", url, "--key", "op", "--machine", machine, "--strategy", "random", "--budget", "1");
+        Assert.True(code == 0, error);
+        (code, _, error) = await CliHarness.Run("enroll", "--url", url, "--key", "op", "--machine", machine, "--data", Path.Combine(_dir, "train"));
+        Assert.True(code == 0, error);
+    }
+
+    /// <summary>`asd machines status` with the labeller key, on this class's silo or the one at <paramref name="url"/>.</summary>
+    private async Task<System.Text.Json.JsonElement> CliStatus(string machine, string? url = null)
+    {
+        var (code, output, error) = await CliHarness.Run("machines", "status", "--url", url ?? _url, "--key", "lab", "--machine", machine);
         Assert.True(code == 0, error);
         return System.Text.Json.JsonDocument.Parse(output).RootElement.Clone();
     }
@@ -205,11 +207,8 @@ public sealed class ClusterCommandTests : IAsyncLifetime
     [Fact]
     public async Task Label_next_saves_answers_and_skips_from_a_script_of_keys()
     {
-        var (code, _, error) = await CliHarness.Run("machines", "configure", "--url", _url, "--key", "op", "--machine", "cli.saw-05", "--strategy", "random", "--budget", "1");
-        Assert.True(code == 0, error);
-        (code, _, error) = await CliHarness.Run("enroll", "--url", _url, "--key", "op", "--machine", "cli.saw-05", "--data", Path.Combine(_dir, "train"));
-        Assert.True(code == 0, error);
-        (code, _, error) = await CliHarness.Run("push", "--url", _url, "--key", "dev", "--machine", "cli.saw-05", "--data", Path.Combine(_dir, "test"));
+        await EnrollAskingForEveryClip(_url, "cli.saw-05");
+        var (code, _, error) = await CliHarness.Run("push", "--url", _url, "--key", "dev", "--machine", "cli.saw-05", "--data", Path.Combine(_dir, "test"));
         Assert.True(code == 0, error);
 
         // Write the first clip, answer it anomalous; skip the second; answer the third normal; quit.
@@ -233,9 +232,7 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         Assert.Contains("labelled anomalous", output);
         Assert.Contains("labelled normal", output);
         Assert.Contains("2 answered", output);
-        (code, output, error) = await CliHarness.Run("machines", "status", "--url", _url, "--key", "lab", "--machine", "cli.saw-05");
-        Assert.True(code == 0, error);
-        var status = System.Text.Json.JsonDocument.Parse(output).RootElement;
+        var status = await CliStatus("cli.saw-05");
         Assert.Equal(1, status.GetProperty("normalLabels").GetInt64());
         Assert.Equal(1, status.GetProperty("anomalousLabels").GetInt64());
         Assert.Equal(14, status.GetProperty("pendingLabelRequests").GetInt32()); // 16 asked, 2 answered, the skipped one still waits
@@ -248,11 +245,8 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         var before = LabelNextCommand.Input;
         try
         {
-            var (code, _, error) = await CliHarness.Run("machines", "configure", "--url", url, "--key", "op", "--machine", "cli.late", "--strategy", "random", "--budget", "1");
-            Assert.True(code == 0, error);
-            (code, _, error) = await CliHarness.Run("enroll", "--url", url, "--key", "op", "--machine", "cli.late", "--data", Path.Combine(_dir, "train"));
-            Assert.True(code == 0, error);
-            (code, _, error) = await CliHarness.Run("push", "--url", url, "--key", "dev", "--machine", "cli.late", "--data", Path.Combine(_dir, "test"));
+            await EnrollAskingForEveryClip(url, "cli.late");
+            var (code, _, error) = await CliHarness.Run("push", "--url", url, "--key", "dev", "--machine", "cli.late", "--data", Path.Combine(_dir, "test"));
             Assert.True(code == 0, error);
 
             // While the labeller listens to the one open request, the device sends another clip, which withdraws it.
@@ -271,9 +265,7 @@ public sealed class ClusterCommandTests : IAsyncLifetime
             Assert.Contains("no pending label requests", output);
             Assert.Contains("1 answered, 1 not applied (the request expired, was withdrawn or was answered by someone else meanwhile)", output);
 
-            (code, output, error) = await CliHarness.Run("machines", "status", "--url", url, "--key", "lab", "--machine", "cli.late");
-            Assert.True(code == 0, error);
-            var status = System.Text.Json.JsonDocument.Parse(output).RootElement;
+            var status = await CliStatus("cli.late", url);
             Assert.Equal(0, status.GetProperty("normalLabels").GetInt64()); // the refused answer changed nothing
             Assert.Equal(1, status.GetProperty("anomalousLabels").GetInt64());
             Assert.Equal(16, status.GetProperty("expiredLabelRequests").GetInt64()); // 15 by the push, 1 by the clip sent meanwhile
