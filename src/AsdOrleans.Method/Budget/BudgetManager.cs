@@ -18,6 +18,13 @@ public abstract class BudgetManager
     /// <summary>Whether the next clip may be queried under budget <paramref name="budget"/>. Pure.</summary>
     public abstract bool MaySpend(double budget);
 
+    /// <summary>
+    /// How the machine's spending stands against b for the next clip: 1 on pace, above 1 when budget was saved (fewer
+    /// labels than b so far), below 1 when it ran ahead. The random strategy scales its rate by it, so that wishes
+    /// the manager refused are made up later (without it, random spent 0.47 at b = 0.5). The paper's manager: 1.
+    /// </summary>
+    public virtual double Pace(double budget) => 1;
+
     /// <summary>Applies one clip: <paramref name="queried"/> is whether it was queried.</summary>
     public virtual void Commit(bool queried, double budget, int window)
         => SpentEstimate = ((window - 1) * SpentEstimate + (queried ? 1 : 0)) / window;
@@ -75,8 +82,9 @@ public sealed class EstimatedBudget(double spentEstimate) : BudgetManager(spentE
 /// only while a whole token is available. A new machine starts with 2 − b tokens, so after n clips it has queried at
 /// most 2 + b·(n − 1) of them: the realised rate never exceeds b + (2 − b)/n — below b + 0.02 on any stream of 100
 /// clips or more, from its first clip on, however willing the strategy. The second starting token and the capacity
-/// let a strategy whose wishes come in runs (random's Bernoulli draws) spend close to b; they allow at most a burst of
-/// five labels after a long idle spell. b̂ is kept beside it (started at b) for status and the printed hybrid reading.
+/// let a strategy whose wishes come in runs spend close to b; they allow at most a burst of five labels after a long
+/// idle spell. Random also scales its rate by <see cref="Pace"/>, which makes up the draws refused on an empty bucket.
+/// b̂ is kept beside it (started at b) for status and the printed hybrid reading.
 /// </summary>
 public sealed class PacedBudget(double spentEstimate, double tokens) : BudgetManager(spentEstimate)
 {
@@ -92,6 +100,9 @@ public sealed class PacedBudget(double spentEstimate, double tokens) : BudgetMan
     public static double InitialTokens(double budget) => 2 - budget;
 
     private double Available(double budget) => Math.Min(Capacity, Tokens + budget);
+
+    /// <summary>The tokens available for the next clip over those a new machine has (2): 1 at the start.</summary>
+    public override double Pace(double budget) => Available(budget) / (InitialTokens(budget) + budget);
 
     // A tiny tolerance: b = 0.1 earns 0.1 per clip in binary floating point, and ten of them must make a whole token.
     public override bool MaySpend(double budget) => budget > 0 && Available(budget) >= 1 - 1e-9;

@@ -168,6 +168,7 @@ public sealed partial class MachineModel
             Score = score,
             LabellingThreshold = LabellingThreshold,
             BudgetAvailable = Budget.MaySpend(Config.Budget),
+            BudgetPace = Budget.Pace(Config.Budget),
             SpentEstimate = Budget.SpentEstimate,
             Config = Config,
             Random = _random,

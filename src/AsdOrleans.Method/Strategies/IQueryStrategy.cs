@@ -14,6 +14,8 @@ public readonly ref struct StrategyContext
     /// The manager decides; a strategy only uses the answer (its state steps differ with and without budget, as in the paper).
     /// </summary>
     public required bool BudgetAvailable { get; init; }
+    /// <summary>The budget manager's <see cref="Budget.BudgetManager.Pace"/> for this clip: 1 on pace.</summary>
+    public required double BudgetPace { get; init; }
     /// <summary>b̂, the budget manager's spent-budget estimate before this clip (only the printed hybrid reading uses it).</summary>
     public required double SpentEstimate { get; init; }
     public required MachineConfig Config { get; init; }

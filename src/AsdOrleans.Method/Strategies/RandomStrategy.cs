@@ -2,7 +2,9 @@ namespace AsdOrleans.Method.Strategies;
 
 /// <summary>
 /// `random`: while budget is left, query iff u &lt; b with u ~ U(0,1). (The paper prints "1 − u &gt; b",
-/// which would label 90% of clips at b = 0.1; docs/design.md §1 reads it as a typo.)
+/// which would label 90% of clips at b = 0.1; docs/design.md §1 reads it as a typo.) Under the paced manager the rate
+/// is b times the manager's pace, so that draws it refused for want of a token are made up later; the choice of
+/// clips stays blind to their content. Under the paper's manager the pace is 1: the paper's rule exactly.
 /// </summary>
 public sealed class RandomStrategy : IQueryStrategy
 {
@@ -13,7 +15,7 @@ public sealed class RandomStrategy : IQueryStrategy
         if (!context.BudgetAvailable)
             return StrategyStep.Keep(context);
         var random = context.Random;
-        bool query = RandomBranch(ref random, context.Config.Budget);
+        bool query = RandomBranch(ref random, Math.Min(1, context.Config.Budget * context.BudgetPace));
         return new StrategyStep(query, context.LabellingThreshold, random, double.NaN);
     }
 

@@ -20,6 +20,7 @@ public class StrategyTests
             Score = score,
             LabellingThreshold = h,
             BudgetAvailable = new EstimatedBudget(spent).MaySpend(resolved.Budget),
+            BudgetPace = new EstimatedBudget(spent).Pace(resolved.Budget),
             SpentEstimate = spent,
             Config = resolved,
             Random = RandomState.FromSeed(seed),
