@@ -101,6 +101,45 @@ public class StrategyTests
     }
 
     [Fact]
+    public void Hybrids_random_branch_asks_at_b_times_the_paced_managers_pace()
+    {
+        // A paced machine that has saved tokens (4 available: pace 2) makes up the random draws its empty bucket refused
+        // earlier; the uncertainty branch is unchanged. Under the paper's manager the pace is 1 (the test above).
+        var config = MachineConfig.Paper with { Strategy = QueryStrategyKind.Hybrid, Budget = 0.3, BudgetManager = BudgetManagerKind.Paced };
+        var saved = new PacedBudget(spentEstimate: 0.3, tokens: 3.7);
+        Assert.Equal(2, saved.Pace(0.3), 12);
+        int randomBranch = 0, randomQueries = 0;
+        for (ulong seed = 0; seed < 4_000; seed++)
+        {
+            var r = RandomState.FromSeed(seed);
+            double eta = r.NextDouble();
+            double u = r.NextDouble();
+            var step = QueryStrategies.For(QueryStrategyKind.Hybrid).Decide(new StrategyContext
+            {
+                Score = 0.3,
+                LabellingThreshold = 0.4,
+                BudgetAvailable = saved.MaySpend(0.3),
+                BudgetPace = saved.Pace(0.3),
+                SpentEstimate = 0.3,
+                Config = config,
+                Random = RandomState.FromSeed(seed),
+                NormalizedEmbedding = AnyEmbedding,
+                State = Machine.StrategyState,
+            });
+            if (eta > 0.1)
+            {
+                Assert.False(step.Query);
+                Assert.Equal(0.4 * 0.99, step.LabellingThreshold, 15);
+                continue;
+            }
+            Assert.Equal(u < 0.6, step.Query);
+            randomBranch++;
+            randomQueries += step.Query ? 1 : 0;
+        }
+        Assert.InRange(randomQueries / (double)randomBranch, 0.5, 0.7);
+    }
+
+    [Fact]
     public void Hybrid_printed_follows_algorithm_2_as_printed()
     {
         var above = Decide(QueryStrategyKind.HybridPrinted, 0.5, 0.4, 0.05);
