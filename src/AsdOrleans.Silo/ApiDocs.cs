@@ -27,6 +27,7 @@ public static class ApiDocs
         ["GET /api/machines/{id}/clips/{clipId}/audio"] = ("GetClipAudio", "A pending clip's audio (WAV)"),
         ["POST /api/machines/{id}/clips/{clipId}/label"] = ("SubmitLabel", "Answer a label request: normal or anomalous"),
         ["GET /api/cluster"] = ("GetCluster", "The cluster's silos: status, machine grains and encoder workers each"),
+        ["GET /api/cluster/machines/{id}"] = ("GetMachinePlacement", "Which silo the grain directory places a machine on, and that silo's status (asks the directory, not the machine)"),
     };
 
     public static WebApplicationBuilder AddAsdApiDocs(this WebApplicationBuilder builder)

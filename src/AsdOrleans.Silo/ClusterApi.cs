@@ -1,10 +1,16 @@
-using AsdOrleans.Grains;
+using AsdOrleans.Abstractions;
 using AsdOrleans.EncoderGrains;
+using AsdOrleans.Grains;
+using AsdOrleans.Method.Vocabulary;
 
 namespace AsdOrleans.Silo;
 
 /// <summary>One silo as an operator sees it: its membership status and what it hosts right now.</summary>
 public sealed record SiloView(string Address, string Status, int MachineGrains, int EncoderWorkers);
+
+/// <summary>Where the grain directory places one machine: the silo of its activation (null when none is active) and that
+/// silo's membership status.</summary>
+public sealed record MachinePlacement(string Machine, string? Silo, string? SiloStatus);
 
 /// <summary>
 /// `GET /api/cluster` (operator): the silos of the cluster and how many machine grains and encoder workers each
@@ -28,5 +34,19 @@ public static class ClusterApi
                 .ToList();
             return Results.Ok(silos);
         }).RequireRole(ApiRole.Operator).Produces<List<SiloView>>();
+
+        // Asks the grain directory, never the machine: it answers for a machine that is stuck or unreachable, which is
+        // when an operator needs it (a directory entry on a dead silo, an activation on a live one that does not answer).
+        app.MapGet("/api/cluster/machines/{id}", async (string id, IClusterClient client) =>
+        {
+            if (!Identifiers.IsValidMachineId(id))
+                return Results.Problem($"'{id}' is not a valid machine id (letters, digits, '.', '_', '-'; at most 128 characters)", statusCode: StatusCodes.Status400BadRequest);
+            var management = client.GetGrain<IManagementGrain>(0);
+            var silo = await management.GetActivationAddress(client.GetGrain<IMachineGrain>(id));
+            string? status = null;
+            if (silo is not null)
+                status = (await management.GetHosts(onlyActive: false)).TryGetValue(silo, out var known) ? known.ToString() : "Unknown";
+            return Results.Ok(new MachinePlacement(id, silo?.ToString(), status));
+        }).RequireRole(ApiRole.Operator).Produces<MachinePlacement>();
     }
 }

@@ -152,7 +152,18 @@ public sealed class ClusterGrowAndCrashTests : IAsyncLifetime
         foreach (var machine in load.Machines)
         {
             if (await FailureOfAnswering(survivor, $"/api/machines/{machine}", TimeSpan.FromSeconds(90)) is { } failure)
-                Assert.Fail($"{machine} did not answer through silo {survivor.Name}: {failure}\nwhat the silos logged:\n{load.SiloLogs()}");
+                Assert.Fail($"{machine} did not answer through silo {survivor.Name}: {failure}\n" +
+                    $"where the directory places it: {await Placement(survivor, machine)}; the silos: {JsonSerializer.Serialize(await Cluster(survivor))}\n" +
+                    $"what the silos logged:\n{load.SiloLogs()}");
+            // It answered, so the directory has it on a live silo, never on the dead one (asked again for a few seconds
+            // while the rebalancer, still on, may be moving it: mid-move the directory can hold no entry for it).
+            var placement = await Placement(survivor, machine);
+            for (int ask = 1; ask < 10 && !(placement.SiloStatus == "Active" && placement.Silo != victim.Address); ask++)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), TestContext.Current.CancellationToken);
+                placement = await Placement(survivor, machine);
+            }
+            Assert.True(placement.SiloStatus == "Active" && placement.Silo != victim.Address, $"{machine}: {placement}");
         }
         var after = await Cluster(survivor);
         Assert.Equal(0, after.Single(s => s.Address == victim.Address).MachineGrains);
@@ -243,6 +254,10 @@ public sealed class ClusterGrowAndCrashTests : IAsyncLifetime
         silo.Address = ready.Task.Result;
         return silo;
     }
+
+    /// <summary>Where the grain directory places a machine, as an operator asks it (never through the machine itself).</summary>
+    private static async Task<MachinePlacement> Placement(ChildSilo through, string machine)
+        => (await through.Http(OperatorKey).GetFromJsonAsync<MachinePlacement>($"/api/cluster/machines/{machine}", TestContext.Current.CancellationToken))!;
 
     private static async Task<List<SiloView>> Cluster(ChildSilo through)
         => (await through.Http(OperatorKey).GetFromJsonAsync<List<SiloView>>("/api/cluster", TestContext.Current.CancellationToken))!;

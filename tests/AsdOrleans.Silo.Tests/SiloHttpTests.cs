@@ -54,6 +54,33 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
     }
 
     [Fact]
+    public async Task The_directory_says_which_silo_holds_a_machine_without_asking_the_machine()
+    {
+        var cancellation = TestContext.Current.CancellationToken;
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Put, "/api/machines/where.m1", SiloFixture.OperatorKey, JsonContent.Create(new MachineSettings()))).StatusCode);
+        await Status("where.m1"); // active now
+        var cluster = JsonDocument.Parse(await (await Send(HttpMethod.Get, "/api/cluster", SiloFixture.OperatorKey)).Content.ReadAsStringAsync(cancellation)).RootElement;
+        string onlySilo = cluster.EnumerateArray().Single().GetProperty("address").GetString()!;
+
+        var placed = await Send(HttpMethod.Get, "/api/cluster/machines/where.m1", SiloFixture.OperatorKey);
+        Assert.Equal(HttpStatusCode.OK, placed.StatusCode);
+        var placement = JsonDocument.Parse(await placed.Content.ReadAsStringAsync(cancellation)).RootElement;
+        Assert.Equal("where.m1", placement.GetProperty("machine").GetString());
+        Assert.Equal(onlySilo, placement.GetProperty("silo").GetString());
+        Assert.Equal("Active", placement.GetProperty("siloStatus").GetString());
+
+        // A machine never called has no activation, and asking does not create one: the second answer is the same.
+        for (int ask = 0; ask < 2; ask++)
+        {
+            var never = JsonDocument.Parse(await (await Send(HttpMethod.Get, "/api/cluster/machines/where.never", SiloFixture.OperatorKey)).Content.ReadAsStringAsync(cancellation)).RootElement;
+            Assert.Equal(JsonValueKind.Null, never.GetProperty("silo").ValueKind);
+        }
+
+        Assert.Equal(HttpStatusCode.BadRequest, (await Send(HttpMethod.Get, "/api/cluster/machines/no%20spaces", SiloFixture.OperatorKey)).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await Send(HttpMethod.Get, "/api/cluster/machines/where.m1", SiloFixture.LabellerKey)).StatusCode);
+    }
+
+    [Fact]
     public async Task A_machine_on_the_spectral_embedder_beside_the_silos_model_over_http()
     {
         const string machine = "http.spectral-1";
