@@ -580,7 +580,7 @@ public sealed class MachineGrain(
     private void RequireValidId()
     {
         if (!AsdOrleans.Method.Vocabulary.Identifiers.IsValidMachineId(MachineId))
-            throw new ArgumentException($"'{MachineId}' is not a valid machine id (letters, digits, '.', '_', '-'; at most 128 characters)");
+            throw new ArgumentException(AsdOrleans.Method.Vocabulary.Identifiers.InvalidMachineId(MachineId));
     }
 
     private static void RequireValidClipId(string? clipId)

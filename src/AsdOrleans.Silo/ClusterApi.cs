@@ -40,7 +40,7 @@ public static class ClusterApi
         app.MapGet("/api/cluster/machines/{id}", async (string id, IClusterClient client) =>
         {
             if (!Identifiers.IsValidMachineId(id))
-                return Results.Problem($"'{id}' is not a valid machine id (letters, digits, '.', '_', '-'; at most 128 characters)", statusCode: StatusCodes.Status400BadRequest);
+                return Results.Problem(Identifiers.InvalidMachineId(id), statusCode: StatusCodes.Status400BadRequest);
             var management = client.GetGrain<IManagementGrain>(0);
             var silo = await management.GetActivationAddress(client.GetGrain<IMachineGrain>(id));
             string? status = null;

@@ -51,7 +51,7 @@ public static class ConsoleApi
         api.MapGet("/machines/{id}/scores", async (string id, DateTimeOffset? since, int? limit, IClusterClient client) =>
         {
             if (!Identifiers.IsValidMachineId(id))
-                return Results.Problem($"'{id}' is not a valid machine id (letters, digits, '.', '_', '-'; at most 128 characters)", statusCode: StatusCodes.Status400BadRequest);
+                return Results.Problem(Identifiers.InvalidMachineId(id), statusCode: StatusCodes.Status400BadRequest);
             int take = limit ?? MachineScoreHistory.Capacity;
             if (take is < 1 or > MachineScoreHistory.Capacity)
                 return Results.Problem($"limit must be in 1..{MachineScoreHistory.Capacity}", statusCode: StatusCodes.Status400BadRequest);

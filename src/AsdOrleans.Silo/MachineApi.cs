@@ -154,7 +154,7 @@ public static class MachineApi
     private static async Task<IResult> Guarded(string machineId, Func<Task<IResult>> action)
     {
         if (!Identifiers.IsValidMachineId(machineId))
-            return TypedResults.Problem($"'{machineId}' is not a valid machine id (letters, digits, '.', '_', '-'; at most 128 characters)", statusCode: StatusCodes.Status400BadRequest);
+            return TypedResults.Problem(Identifiers.InvalidMachineId(machineId), statusCode: StatusCodes.Status400BadRequest);
         try
         {
             return await action();
