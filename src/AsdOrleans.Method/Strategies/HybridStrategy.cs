@@ -22,7 +22,7 @@ public sealed class HybridStrategy : IQueryStrategy
             var (query, threshold) = VariableUncertaintyStrategy.Step(context.Score, context.LabellingThreshold, context.Config.Alpha);
             return new StrategyStep(query, threshold, random, double.NaN);
         }
-        bool randomQuery = RandomStrategy.RandomBranch(ref random, Math.Min(1, context.Config.Budget * context.BudgetPace));
+        bool randomQuery = RandomStrategy.RandomBranch(ref random, context);
         return new StrategyStep(randomQuery, context.LabellingThreshold, random, double.NaN);
     }
 }

@@ -15,10 +15,11 @@ public sealed class RandomStrategy : IQueryStrategy
         if (!context.BudgetAvailable)
             return StrategyStep.Keep(context);
         var random = context.Random;
-        bool query = RandomBranch(ref random, Math.Min(1, context.Config.Budget * context.BudgetPace));
+        bool query = RandomBranch(ref random, context);
         return new StrategyStep(query, context.LabellingThreshold, random, double.NaN);
     }
 
-    internal static bool RandomBranch(ref Randomness.RandomState random, double budget)
-        => random.NextDouble() < budget;
+    /// <summary>Random's draw, also hybrid's random branch: u &lt; min(1, b · pace).</summary>
+    internal static bool RandomBranch(ref Randomness.RandomState random, in StrategyContext context)
+        => random.NextDouble() < Math.Min(1, context.Config.Budget * context.BudgetPace);
 }

@@ -11,16 +11,19 @@ public class StrategyTests
     private static readonly MachineModel Machine = MachineModel.Enroll(MachineConfig.Paper, TestData.Machine().Train);
     private static readonly float[] AnyEmbedding = EmbeddingMath.Normalized(TestData.Machine().Test[0].Embedding);
 
-    private static StrategyStep Decide(QueryStrategyKind kind, double score, double h, double spent, MachineConfig? config = null, ulong seed = 1)
+    private static StrategyStep Decide(QueryStrategyKind kind, double score, double h, double spent, MachineConfig? config = null, ulong seed = 1,
+        BudgetManager? budget = null)
     {
-        // The paper's budget manager decides whether anything is left at b̂ = spent; the strategy only uses its answer.
+        // The paper's budget manager (unless another is given) decides whether anything is left at b̂ = spent; the
+        // strategy only uses its answer.
         var resolved = (config ?? MachineConfig.Paper) with { Strategy = kind };
+        budget ??= new EstimatedBudget(spent);
         var context = new StrategyContext
         {
             Score = score,
             LabellingThreshold = h,
-            BudgetAvailable = new EstimatedBudget(spent).MaySpend(resolved.Budget),
-            BudgetPace = new EstimatedBudget(spent).Pace(resolved.Budget),
+            BudgetAvailable = budget.MaySpend(resolved.Budget),
+            BudgetPace = budget.Pace(resolved.Budget),
             SpentEstimate = spent,
             Config = resolved,
             Random = RandomState.FromSeed(seed),
@@ -114,18 +117,7 @@ public class StrategyTests
             var r = RandomState.FromSeed(seed);
             double eta = r.NextDouble();
             double u = r.NextDouble();
-            var step = QueryStrategies.For(QueryStrategyKind.Hybrid).Decide(new StrategyContext
-            {
-                Score = 0.3,
-                LabellingThreshold = 0.4,
-                BudgetAvailable = saved.MaySpend(0.3),
-                BudgetPace = saved.Pace(0.3),
-                SpentEstimate = 0.3,
-                Config = config,
-                Random = RandomState.FromSeed(seed),
-                NormalizedEmbedding = AnyEmbedding,
-                State = Machine.StrategyState,
-            });
+            var step = Decide(QueryStrategyKind.Hybrid, score: 0.3, h: 0.4, spent: 0.3, config, seed, budget: saved);
             if (eta > 0.1)
             {
                 Assert.False(step.Query);
