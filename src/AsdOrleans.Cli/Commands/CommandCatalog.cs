@@ -9,6 +9,7 @@ public static class CommandCatalog
     {
         yield return DemoCommand.Create();
         yield return ExperimentCommand.Create();
+        yield return PoolCommand.Create();
         yield return SynthEmbeddingsCommand.Create();
         yield return SynthCommand.Create();
         yield return TrainCommand.Create();

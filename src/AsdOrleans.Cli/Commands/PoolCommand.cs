@@ -1,0 +1,186 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using AsdOrleans.Evaluation.Experiments;
+using AsdOrleans.Method.Budget;
+using AsdOrleans.Method.Io;
+using AsdOrleans.Method.Scoring;
+using AsdOrleans.Method.Strategies;
+using Spectre.Console;
+
+namespace AsdOrleans.Cli.Commands;
+
+/// <summary>
+/// `asd pool`: experiment runs on several plants, pooled. Each strategy and budget is paired with its run's offline
+/// model trial by trial; the plants are then the unit: mean gain with a 95% interval over plants, the lowest and highest
+/// plant, how many plants lose, realised label rates and where the labels went; and the offline model against the
+/// training-free baseline machine type by machine type. Writes pooled.md and pooled.csv; reads the runs only.
+/// </summary>
+public static class PoolCommand
+{
+    public const string MarkdownFile = "pooled.md";
+    public const string CsvFile = "pooled.csv";
+
+    public static Command Create()
+    {
+        var runs = new Argument<string[]>("RUN") { Description = "`asd experiment` run folders (results.csv; baseline.csv where the run had one), one per plant", Arity = ArgumentArity.OneOrMore };
+        var outDir = new Option<string>("--out") { Description = $"folder for {MarkdownFile} and {CsvFile} (an existing non-empty folder needs --force)", Required = true };
+        var force = new Option<bool>("--force") { Description = "write into a non-empty --out, replacing pooled.md and pooled.csv" };
+        var margin = new Option<double>("--baseline-margin") { Description = "the AUC lead over the training-free baseline counted per machine type", DefaultValueFactory = _ => ExperimentPool.DefaultBaselineMargin };
+        var command = new Command("pool", "pool `asd experiment` runs over plants: paired gains over the offline model, mean [95% CI over plants], losing plants, realised rates, the baseline per machine type")
+        {
+            runs, outDir, force, margin,
+        };
+        command.SetAction(parse =>
+        {
+            var folders = parse.GetValue(runs)!;
+            string folder = parse.GetValue(outDir)!;
+            double lead = parse.GetValue(margin);
+            InputChecks.InRange("--baseline-margin", lead, -1, 1);
+            foreach (var run in folders)
+                InputChecks.ExistingFolder("RUN", run);
+            ExperimentCommand.CheckOutputFolder(folder, parse.GetValue(force));
+            var loaded = folders.Select(f => ExperimentRunFolder.Load(f)).ToList();
+            var report = ExperimentPool.Pool(loaded, lead);
+            string commandLine = "asd " + string.Join(' ', parse.Tokens.Select(t => t.Value));
+
+            Directory.CreateDirectory(folder);
+            AtomicFile.WriteAllText(Path.Combine(folder, CsvFile), Csv(report));
+            AtomicFile.WriteAllText(Path.Combine(folder, MarkdownFile), Markdown(report, loaded, commandLine));
+            Print(Terminal.For(parse.InvocationConfiguration.Output), report);
+            parse.InvocationConfiguration.Output.WriteLine($"wrote {Path.Combine(folder, MarkdownFile)} and {CsvFile}");
+            return 0;
+        });
+        return command;
+    }
+
+    private sealed record TextTable(string Title, string[] Header, List<string[]> Rows);
+
+    private static IEnumerable<TextTable> Tables(PoolReport report)
+    {
+        bool manyPoints = report.Offline.Count > 1;
+        var offline = new TextTable($"Offline model (b = 0), harmonic mean over machine types: mean [95% CI over runs]; lowest run",
+            ["point", "runs", "AUC", "lowest AUC", "pAUC", "lowest pAUC", "AUC (source)", "AUC (target)", "lowest AUC (target)", "baseline AUC", "machine types: offline − baseline AUC"],
+            []);
+        foreach (var o in report.Offline)
+        {
+            string baseline = "—", types = "— (no baseline.csv)";
+            if (o.Baseline is { } b)
+            {
+                baseline = Cell(b.BaselineAuc, "0.000");
+                types = $"{b.TypesAtMargin} / {b.MachineTypes} ≥ {Signed(b.Margin, "0.00")}; smallest {Signed(b.SmallestLead, "0.000")} ({b.SmallestLeadAt})";
+            }
+            offline.Rows.Add([o.Point.Label, o.Runs.Count.ToString(CultureInfo.InvariantCulture), Cell(o.Auc, "0.000"), Lowest(o.LowestAuc.Auc, o.LowestAuc.Run),
+                Cell(o.PartialAuc, "0.000"), Lowest(o.LowestPartialAuc.PartialAuc, o.LowestPartialAuc.Run), Cell(o.AucSource, "0.000"), Cell(o.AucTarget, "0.000"),
+                Lowest(o.LowestAucTarget.AucTarget, o.LowestAucTarget.Run), baseline, types]);
+        }
+        yield return Trim(offline, manyPoints);
+
+        var gains = new TextTable("With labels: gain over the offline model, paired per trial within a run; mean [95% CI over runs]",
+            ["point", "strategy", "b", "runs", "realised (lowest–highest run)", "labels on target clips (lowest–highest run)", "labels that are normal (lowest–highest run)", "AUC − offline", "lowest … highest run", "pAUC − offline",
+                "runs below offline, AUC / pAUC", "runs whose paired CI is above / below 0 (AUC)"],
+            []);
+        foreach (var g in report.Gains)
+        {
+            string realised = $"{F(g.LowestRealised, "0.000")}–{F(g.HighestRealised, "0.000")}" + (g.OverspentRuns > 0 ? $" ({g.OverspentRuns} overspent)" : "");
+            gains.Rows.Add([g.Point.Label, g.Strategy.ToName(), F(g.Budget, "0.###"), g.Runs.Count.ToString(CultureInfo.InvariantCulture), realised,
+                Share(g.TargetShare, g.TargetShareRange), Share(g.NormalShare, g.NormalShareRange), Cell(g.AucGain, "+0.0000;−0.0000;0.0000"),
+                $"{Signed(g.LowestAucGain.AucGain.Mean, "0.0000")} ({g.LowestAucGain.Run}) … {Signed(g.HighestAucGain.AucGain.Mean, "0.0000")} ({g.HighestAucGain.Run})",
+                Cell(g.PartialAucGain, "+0.0000;−0.0000;0.0000"), $"{g.RunsBelowOfflineAuc} / {g.RunsBelowOfflinePartialAuc}", $"{g.RunsResolvedAbove} / {g.RunsResolvedBelow}"]);
+        }
+        yield return Trim(gains, manyPoints);
+    }
+
+    private static TextTable PerRun(PoolReport report)
+    {
+        var columns = report.Gains.Select(g => (g.Point, g.Strategy, g.Budget)).ToList();
+        bool manyPoints = report.Offline.Count > 1;
+        var header = new List<string> { "run", "offline AUC / pAUC" };
+        header.AddRange(columns.Select(c => $"{c.Strategy.ToName()} b = {F(c.Budget, "0.###")}" + (manyPoints ? $" ({c.Point.Label})" : "")));
+        var table = new TextTable("Per run: AUC − offline [paired 95% CI over trials], realised rate", header.ToArray(), []);
+        var firstPoint = report.Offline[0].Point;
+        foreach (var run in report.Runs)
+        {
+            var offline = report.Offline.SelectMany(o => o.Runs).FirstOrDefault(o => o.Run == run && o.Point == firstPoint);
+            var cells = new List<string> { run, offline is null ? "—" : $"{F(offline.Auc, "0.000")} / {F(offline.PartialAuc, "0.000")}" };
+            foreach (var c in columns)
+            {
+                var gain = report.Gains.First(g => (g.Point, g.Strategy, g.Budget) == c).Runs.FirstOrDefault(r => r.Run == run);
+                cells.Add(gain is null ? "—" : $"{Cell(gain.AucGain, "+0.000;−0.000;0.000")}, {F(gain.Realised, "0.000")}" + (gain.Overspends ? " overspent" : ""));
+            }
+            table.Rows.Add(cells.ToArray());
+        }
+        return table;
+    }
+
+    /// <summary>The point column says nothing when every run used one method setting.</summary>
+    private static TextTable Trim(TextTable table, bool keepPoint)
+        => keepPoint ? table : table with { Header = table.Header[1..], Rows = table.Rows.Select(r => r[1..]).ToList() };
+
+    private static string Markdown(PoolReport report, IReadOnlyList<ExperimentRunFolder> runs, string commandLine)
+    {
+        var b = new StringBuilder("# Experiment runs pooled over plants\n\nCommand:\n\n```\n").Append(commandLine).Append("\n```\n\n");
+        b.Append("Within a run, each strategy and budget is paired with the run's offline model trial by trial (same stream order), ")
+            .Append("on harmonic means over machine types. Across runs the unit is the run (a plant): a mean with its Student-t 95% interval ")
+            .Append("over runs says how the figure varies from plant to plant. A run is *below offline* when its mean paired gain is ")
+            .Append($"negative; *overspent* when a machine type's realised rate, averaged over trials, exceeds b + {F(BudgetTolerance.Overspend, "0.00")}.\n\n");
+        b.Append("| run | folder | machine types | trials | result rows |\n|---|---|---|---|---|\n");
+        foreach (var run in runs)
+            b.Append($"| {run.Name} | {run.Folder} | {run.Results.Select(r => r.Machine).Distinct().Count()} | {run.Results.Select(r => r.Trial).Distinct().Count()} | {run.Results.Count} |\n");
+        foreach (var table in Tables(report).Append(PerRun(report)))
+        {
+            b.Append("\n## ").Append(table.Title).Append("\n\n| ").AppendJoin(" | ", table.Header).Append(" |\n|")
+                .Append(string.Concat(Enumerable.Repeat("---|", table.Header.Length))).Append('\n');
+            foreach (var row in table.Rows)
+                b.Append("| ").AppendJoin(" | ", row).Append(" |\n");
+        }
+        return b.ToString();
+    }
+
+    private static string Csv(PoolReport report)
+    {
+        var b = new StringBuilder("run,strategy,budget,gamma,alpha,window,v,scoring,budget_start,offline_auc,offline_pauc,auc_gain,auc_gain_ci95_low,auc_gain_ci95_high,pauc_gain,pauc_gain_ci95_low,pauc_gain_ci95_high,realised_budget,labels,target_labels,normal_labels\n");
+        void Row(string run, SweepPoint p, QueryStrategyKind strategy, double budget, RunOffline? offline, MeanInterval auc, MeanInterval pauc, double realised, long labels, long target, long normal)
+            => b.AppendJoin(',', run, strategy.ToName(), R(budget), R(p.Gamma), R(p.Alpha), p.Window, R(p.V), p.Scoring.ToName(), p.BudgetStart.ToName(),
+                offline is null ? "" : R(offline.Auc), offline is null ? "" : R(offline.PartialAuc),
+                R(auc.Mean), R(auc.Low), R(auc.High), R(pauc.Mean), R(pauc.Low), R(pauc.High), R(realised), labels, target, normal).Append('\n');
+        foreach (var g in report.Gains)
+        {
+            var offline = report.Offline.First(o => o.Point == g.Point);
+            foreach (var r in g.Runs)
+                Row(r.Run, g.Point, g.Strategy, g.Budget, offline.Runs.FirstOrDefault(o => o.Run == r.Run), r.AucGain, r.PartialAucGain, r.Realised, r.Labels, r.TargetLabels, r.NormalLabels);
+            // The pooled row: its interval is over runs, not trials.
+            Row("pooled", g.Point, g.Strategy, g.Budget, null, g.AucGain, g.PartialAucGain, g.Runs.Average(r => r.Realised), g.Labels,
+                g.Runs.Any(r => r.TargetLabels < 0) ? -1 : g.Runs.Sum(r => r.TargetLabels), g.Runs.Sum(r => r.NormalLabels));
+        }
+        return b.ToString();
+    }
+
+    private static void Print(IAnsiConsole console, PoolReport report)
+    {
+        foreach (var table in Tables(report))
+        {
+            console.WriteLine();
+            var t = new Table().Title(Markup.Escape(table.Title)).Border(TableBorder.Simple);
+            t.AddColumns(table.Header.Select(h => new TableColumn(Markup.Escape(h))).ToArray());
+            foreach (var row in table.Rows)
+                t.AddRow(row.Select(c => new Text(c)));
+            console.Write(t);
+        }
+    }
+
+    private static string Cell(MeanInterval value, string format)
+        => double.IsNaN(value.Low) ? F(value.Mean, format) : $"{F(value.Mean, format)} [{F(value.Low, format)}, {F(value.High, format)}]";
+
+    private static string Lowest(double value, string run) => $"{F(value, "0.000")} ({run})";
+
+    /// <summary>Labels over labels, pooled over runs, with the lowest and highest run's share.</summary>
+    private static string Share(double? share, (double Low, double High)? range)
+        => share is double s && range is var (low, high) ? $"{F(100 * s, "0.0")} % ({F(100 * low, "0")}–{F(100 * high, "0")})" : "—";
+
+    private static string Signed(double value, string format) => value.ToString($"+{format};−{format};{format}", CultureInfo.InvariantCulture);
+
+    private static string F(double value, string format) => value.ToString(format, CultureInfo.InvariantCulture);
+
+    private static string R(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+}

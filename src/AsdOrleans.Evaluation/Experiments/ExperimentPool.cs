@@ -1,0 +1,205 @@
+using AsdOrleans.Method.Budget;
+using AsdOrleans.Method.Metrics;
+using AsdOrleans.Method.Strategies;
+
+namespace AsdOrleans.Evaluation.Experiments;
+
+/// <summary>A mean with its Student-t 95% interval (NaN bounds from a single value).</summary>
+public readonly record struct MeanInterval(double Mean, double Low, double High)
+{
+    public static MeanInterval Of(IReadOnlyList<double> values)
+    {
+        var (mean, low, high) = ExperimentSummary.MeanWithConfidence(values);
+        return new MeanInterval(mean, low, high);
+    }
+
+    public bool ExcludesZeroAbove => Low > 0;
+    public bool ExcludesZeroBelow => High < 0;
+}
+
+/// <summary>One run's offline model at a sweep point: harmonic means over machine types, averaged over trials.</summary>
+public sealed record RunOffline(string Run, SweepPoint Point, double Auc, double PartialAuc, double AucSource, double AucTarget,
+    IReadOnlyDictionary<string, double> AucByMachine);
+
+/// <summary>One run's strategy at one budget against its offline model, paired per trial (same stream order).</summary>
+public sealed record RunGain(string Run, SweepPoint Point, QueryStrategyKind Strategy, double Budget,
+    MeanInterval AucGain, MeanInterval PartialAucGain, double Realised, double HighestMachineRealised,
+    long Labels, long TargetLabels, long NormalLabels)
+{
+    public bool Overspends => BudgetTolerance.Overspends(Budget, HighestMachineRealised);
+}
+
+/// <summary>The offline model over runs: mean [95% CI over runs] and the lowest run, per harmonic-mean metric.</summary>
+public sealed record PooledOffline(SweepPoint Point, IReadOnlyList<RunOffline> Runs, PooledBaseline? Baseline)
+{
+    public MeanInterval Auc => MeanInterval.Of(Runs.Select(r => r.Auc).ToList());
+    public MeanInterval PartialAuc => MeanInterval.Of(Runs.Select(r => r.PartialAuc).ToList());
+    public MeanInterval AucSource => MeanInterval.Of(Runs.Select(r => r.AucSource).ToList());
+    public MeanInterval AucTarget => MeanInterval.Of(Runs.Select(r => r.AucTarget).ToList());
+    public RunOffline LowestAuc => Runs.MinBy(r => r.Auc)!;
+    public RunOffline LowestPartialAuc => Runs.MinBy(r => r.PartialAuc)!;
+    public RunOffline LowestAucTarget => Runs.MinBy(r => r.AucTarget)!;
+}
+
+/// <summary>The offline model against the training-free baseline, machine type by machine type over every run that has one.</summary>
+public sealed record PooledBaseline(int Runs, MeanInterval BaselineAuc, int MachineTypes, int TypesAtMargin, double Margin,
+    double SmallestLead, string SmallestLeadAt);
+
+/// <summary>A strategy at a budget over runs: the paired gains' mean [95% CI over runs], extremes and counts.</summary>
+public sealed record PooledGain(SweepPoint Point, QueryStrategyKind Strategy, double Budget, IReadOnlyList<RunGain> Runs)
+{
+    public MeanInterval AucGain => MeanInterval.Of(Runs.Select(r => r.AucGain.Mean).ToList());
+    public MeanInterval PartialAucGain => MeanInterval.Of(Runs.Select(r => r.PartialAucGain.Mean).ToList());
+    public RunGain LowestAucGain => Runs.MinBy(r => r.AucGain.Mean)!;
+    public RunGain HighestAucGain => Runs.MaxBy(r => r.AucGain.Mean)!;
+    public int RunsBelowOfflineAuc => Runs.Count(r => r.AucGain.Mean < 0);
+    public int RunsBelowOfflinePartialAuc => Runs.Count(r => r.PartialAucGain.Mean < 0);
+    /// <summary>Runs whose paired CI over trials lies wholly above (below) 0: gains (losses) that run's trials resolve.</summary>
+    public int RunsResolvedAbove => Runs.Count(r => r.AucGain.ExcludesZeroAbove);
+    public int RunsResolvedBelow => Runs.Count(r => r.AucGain.ExcludesZeroBelow);
+    public double LowestRealised => Runs.Min(r => r.Realised);
+    public double HighestRealised => Runs.Max(r => r.Realised);
+    public int OverspentRuns => Runs.Count(r => r.Overspends);
+    public long Labels => Runs.Sum(r => r.Labels);
+    /// <summary>Share of the labels asked on target-domain clips; null where a run's results.csv predates the count.</summary>
+    public double? TargetShare => Runs.Any(r => r.TargetLabels < 0) || Labels == 0 ? null : (double)Runs.Sum(r => r.TargetLabels) / Labels;
+    public double? NormalShare => Labels == 0 ? null : (double)Runs.Sum(r => r.NormalLabels) / Labels;
+    /// <summary>The lowest and highest run's share, over runs that asked for labels.</summary>
+    public (double Low, double High)? TargetShareRange => TargetShare is null ? null : Range(r => r.TargetLabels);
+    public (double Low, double High)? NormalShareRange => NormalShare is null ? null : Range(r => r.NormalLabels);
+
+    private (double, double) Range(Func<RunGain, long> count)
+    {
+        var shares = Runs.Where(r => r.Labels > 0).Select(r => (double)count(r) / r.Labels).ToList();
+        return (shares.Min(), shares.Max());
+    }
+}
+
+/// <summary>Everything `asd pool` reports.</summary>
+public sealed record PoolReport(IReadOnlyList<string> Runs, IReadOnlyList<PooledOffline> Offline, IReadOnlyList<PooledGain> Gains);
+
+/// <summary>
+/// Pools experiment runs over data sets (plants): within a run, each strategy and budget is paired with the offline model
+/// trial by trial (the summary's harmonic means over machine types); over runs, the unit is the run, so the interval
+/// says how the gain varies from plant to plant, not from trial to trial.
+/// </summary>
+public static class ExperimentPool
+{
+    /// <summary>The issue-11 margin by which the offline model should beat the training-free baseline on every machine type.</summary>
+    public const double DefaultBaselineMargin = 0.05;
+
+    public static PoolReport Pool(IReadOnlyList<ExperimentRunFolder> runs, double baselineMargin = DefaultBaselineMargin)
+    {
+        if (runs.Count == 0) throw new ArgumentException("no runs to pool");
+        var duplicate = runs.GroupBy(r => r.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+            throw new ArgumentException($"two runs are named '{duplicate.Key}'; pool runs of different folder names");
+
+        var offline = new List<RunOffline>();
+        var gains = new List<RunGain>();
+        foreach (var run in runs)
+        {
+            var (runOffline, runGains) = PairWithOffline(run);
+            offline.AddRange(runOffline);
+            gains.AddRange(runGains);
+        }
+
+        var pooledOffline = offline.GroupBy(o => o.Point).OrderBy(g => PointOrder(g.Key))
+            .Select(g => new PooledOffline(g.Key, g.ToList(), CompareWithBaseline(g.ToList(), runs, baselineMargin)))
+            .ToList();
+        var pooledGains = gains.GroupBy(g => (g.Point, g.Strategy, g.Budget))
+            .OrderBy(g => PointOrder(g.Key.Point)).ThenBy(g => g.Key.Strategy).ThenBy(g => g.Key.Budget)
+            .Select(g => new PooledGain(g.Key.Point, g.Key.Strategy, g.Key.Budget, g.ToList()))
+            .ToList();
+        return new PoolReport(runs.Select(r => r.Name).ToList(), pooledOffline, pooledGains);
+    }
+
+    private static (List<RunOffline>, List<RunGain>) PairWithOffline(ExperimentRunFolder run)
+    {
+        var offline = new List<RunOffline>();
+        var gains = new List<RunGain>();
+        foreach (var point in run.Results.Select(r => r.Point).Distinct().OrderBy(PointOrder))
+        {
+            var atPoint = run.Results.Where(r => r.Point == point).ToList();
+            var reference = OfflineRows(run, point);
+            var offlineByTrial = reference.GroupBy(r => r.Trial).ToDictionary(g => g.Key, g => g.ToList());
+            var machines = reference.Select(r => r.Machine).Distinct().Order(StringComparer.Ordinal).ToList();
+            offline.Add(new RunOffline(run.Name, point,
+                offlineByTrial.Values.Average(t => HarmonicMean(t, r => r.Auc)),
+                offlineByTrial.Values.Average(t => HarmonicMean(t, r => r.PartialAuc)),
+                offlineByTrial.Values.Average(t => HarmonicMean(t, r => r.AucSource)),
+                offlineByTrial.Values.Average(t => HarmonicMean(t, r => r.AucTarget)),
+                machines.ToDictionary(m => m, m => reference.Where(r => r.Machine == m).Average(r => r.Auc), StringComparer.Ordinal)));
+
+            foreach (var group in atPoint.Where(r => r.Budget > 0 && r.Strategy != QueryStrategyKind.None).GroupBy(r => (r.Strategy, r.Budget)))
+            {
+                var aucGains = new List<double>();
+                var paucGains = new List<double>();
+                var realised = new List<double>();
+                foreach (var trial in group.GroupBy(r => r.Trial).OrderBy(t => t.Key))
+                {
+                    var rows = trial.ToList();
+                    if (!offlineByTrial.TryGetValue(trial.Key, out var baseRows))
+                        throw new InvalidDataException($"run '{run.Name}': {group.Key.Strategy.ToName()} at b = {group.Key.Budget} has trial {trial.Key}, the offline model (b = 0) has not");
+                    var rowMachines = rows.Select(r => r.Machine).Order(StringComparer.Ordinal);
+                    if (!rowMachines.SequenceEqual(baseRows.Select(r => r.Machine).Order(StringComparer.Ordinal)))
+                        throw new InvalidDataException($"run '{run.Name}': {group.Key.Strategy.ToName()} at b = {group.Key.Budget}, trial {trial.Key}, covers other machine types than the offline model");
+                    aucGains.Add(HarmonicMean(rows, r => r.Auc) - HarmonicMean(baseRows, r => r.Auc));
+                    paucGains.Add(HarmonicMean(rows, r => r.PartialAuc) - HarmonicMean(baseRows, r => r.PartialAuc));
+                    realised.Add(DetectionMetrics.ArithmeticMean(rows.Select(r => r.RealisedBudget).ToArray()));
+                }
+                var rowsOfGroup = group.ToList();
+                double highestMachine = rowsOfGroup.GroupBy(r => r.Machine).Max(m => m.Average(r => r.RealisedBudget));
+                gains.Add(new RunGain(run.Name, point, group.Key.Strategy, group.Key.Budget, MeanInterval.Of(aucGains), MeanInterval.Of(paucGains),
+                    realised.Average(), highestMachine, rowsOfGroup.Sum(r => r.Queries),
+                    rowsOfGroup.Any(r => r.TargetLabels < 0) ? -1 : rowsOfGroup.Sum(r => r.TargetLabels), rowsOfGroup.Sum(r => r.NormalLabels)));
+            }
+        }
+        return (offline, gains);
+    }
+
+    /// <summary>
+    /// The offline model of a sweep point: its budget-0 rows (strategy none where present; every strategy's are the same
+    /// runs). A sweep writes them per point; where a point has none, the budget-0 rows of the same scoring stand in, as
+    /// nothing else a sweep varies changes a model that never queries.
+    /// </summary>
+    private static List<TrialResult> OfflineRows(ExperimentRunFolder run, SweepPoint point)
+    {
+        var zero = run.Results.Where(r => r.Budget == 0).ToList();
+        var candidates = zero.Where(r => r.Point == point).ToList();
+        if (candidates.Count == 0)
+            candidates = zero.Where(r => r.Point.Scoring == point.Scoring).ToList();
+        if (candidates.Count == 0)
+            throw new InvalidDataException($"run '{run.Name}' has no offline model (budget 0) for {point.Label}: run the experiment with 0 among --budgets");
+        var strategy = candidates.Any(r => r.Strategy == QueryStrategyKind.None) ? QueryStrategyKind.None : candidates.Min(r => r.Strategy);
+        var pointOfReference = candidates.Where(r => r.Strategy == strategy).Select(r => r.Point).OrderBy(PointOrder).First();
+        return candidates.Where(r => r.Strategy == strategy && r.Point == pointOfReference).ToList();
+    }
+
+    private static PooledBaseline? CompareWithBaseline(IReadOnlyList<RunOffline> offline, IReadOnlyList<ExperimentRunFolder> runs, double margin)
+    {
+        var baselines = runs.Where(r => r.BaselineAuc is not null).ToDictionary(r => r.Name, r => r.BaselineAuc!, StringComparer.Ordinal);
+        var compared = offline.Where(o => baselines.ContainsKey(o.Run)).ToList();
+        if (compared.Count == 0) return null;
+        var leads = new List<(double Lead, string At)>();
+        var baselineHarmonic = new List<double>();
+        foreach (var run in compared)
+        {
+            var baseline = baselines[run.Run];
+            var shared = run.AucByMachine.Keys.Where(baseline.ContainsKey).ToList();
+            if (shared.Count == 0) continue;
+            baselineHarmonic.Add(DetectionMetrics.HarmonicMean(shared.Select(m => baseline[m]).ToArray()));
+            leads.AddRange(shared.Select(m => (run.AucByMachine[m] - baseline[m], $"{run.Run} {m}")));
+        }
+        if (leads.Count == 0) return null;
+        var smallest = leads.MinBy(l => l.Lead);
+        return new PooledBaseline(baselineHarmonic.Count, MeanInterval.Of(baselineHarmonic), leads.Count,
+            leads.Count(l => l.Lead >= margin - 1e-12), margin, smallest.Lead, smallest.At);
+    }
+
+    private static double HarmonicMean(IReadOnlyList<TrialResult> rows, Func<TrialResult, double> metric)
+        => DetectionMetrics.HarmonicMean(rows.Select(metric).ToArray());
+
+    private static (int, double, double, int, double, int) PointOrder(SweepPoint p)
+        => ((int)p.Scoring, p.Gamma, p.Alpha, p.Window, p.V, (int)p.BudgetStart);
+}

@@ -1,0 +1,170 @@
+using System.Globalization;
+using static AsdOrleans.Cli.Tests.CliHarness;
+
+namespace AsdOrleans.Cli.Tests;
+
+/// <summary>`asd pool` over real `asd experiment` runs of two small embedding sets (two "plants").</summary>
+public sealed class PoolCommandTests : IDisposable
+{
+    private const string Budget = "0.25";
+    private readonly string _dir = Directory.CreateTempSubdirectory("asd-pool-tests-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    /// <summary>An experiment on a small embedding set of the given seed, into a folder named for it.</summary>
+    private async Task<string> RunPlant(ulong seed, params string[] extra)
+    {
+        string embeddings = WriteSmallEmbeddings(Path.Combine(_dir, $"embeddings{seed}.csv"), seed);
+        string run = Path.Combine(_dir, $"plant{seed}");
+        var (code, _, error) = await Run(["experiment", "--embeddings", embeddings, "--out", run,
+            "--strategies", "none,random,hybrid", "--budgets", $"0,{Budget}", "--trials", "3", .. extra]);
+        Assert.True(code == 0, error);
+        return run;
+    }
+
+    /// <summary>summary.csv's harmonic-mean mean of one strategy, budget and metric.</summary>
+    private static double SummaryMean(string run, string strategy, string budget, string metric)
+        => D(ReadCsv(Path.Combine(run, "summary.csv")).Single(r => r[0] == "hmean" && r[1] == strategy && r[2] == budget && r[3] == metric)[5]);
+
+    [Fact]
+    public async Task Pooled_gains_are_each_runs_paired_gain_and_their_mean_over_runs()
+    {
+        string a = await RunPlant(3), b = await RunPlant(4);
+        string outDir = Path.Combine(_dir, "pooled");
+
+        var (code, output, error) = await Run("pool", a, b, "--out", outDir);
+
+        Assert.True(code == 0, error);
+        Assert.Contains("AUC − offline", output);
+        var csv = ReadCsv(Path.Combine(outDir, "pooled.csv"));
+        var header = csv[0].ToList();
+        int Col(string name) => header.IndexOf(name);
+        var gains = new Dictionary<string, List<double>>();
+        foreach (var strategy in new[] { "random", "hybrid" })
+        {
+            var perRun = new List<double>();
+            foreach (var (run, name) in new[] { (a, "plant3"), (b, "plant4") })
+            {
+                var row = csv.Single(r => r[0] == name && r[1] == strategy);
+                // The summary's difference of trial means equals the pool's mean of per-trial differences.
+                double expected = SummaryMean(run, strategy, Budget, "auc") - SummaryMean(run, "none", "0", "auc");
+                Assert.Equal(expected, D(row[Col("auc_gain")]), 12);
+                Assert.Equal(SummaryMean(run, strategy, Budget, "pauc") - SummaryMean(run, "none", "0", "pauc"), D(row[Col("pauc_gain")]), 12);
+                Assert.Equal(SummaryMean(run, strategy, Budget, "realised_budget"), D(row[Col("realised_budget")]), 12);
+                Assert.Equal(SummaryMean(run, "none", "0", "auc"), D(row[Col("offline_auc")]), 12);
+                Assert.True(D(row[Col("auc_gain_ci95_low")]) <= D(row[Col("auc_gain")]) && D(row[Col("auc_gain")]) <= D(row[Col("auc_gain_ci95_high")]));
+                var results = ReadCsv(Path.Combine(run, "results.csv")).Skip(1).Where(r => r[1] == strategy && r[2] == Budget).ToList();
+                Assert.Equal(results.Sum(r => long.Parse(r[9], CultureInfo.InvariantCulture)), long.Parse(row[Col("labels")], CultureInfo.InvariantCulture));
+                Assert.Equal(results.Sum(r => long.Parse(r[19], CultureInfo.InvariantCulture)), long.Parse(row[Col("target_labels")], CultureInfo.InvariantCulture));
+                perRun.Add(expected);
+            }
+            var pooled = csv.Single(r => r[0] == "pooled" && r[1] == strategy);
+            double mean = perRun.Average();
+            // Two runs: the Student-t quantile with 1 degree of freedom, 12.706, times the standard error.
+            double half = 12.706204736174698 * Math.Abs(perRun[0] - perRun[1]) / Math.Sqrt(2) / Math.Sqrt(2);
+            Assert.Equal(mean, D(pooled[Col("auc_gain")]), 12);
+            Assert.Equal(mean - half, D(pooled[Col("auc_gain_ci95_low")]), 9);
+            Assert.Equal(mean + half, D(pooled[Col("auc_gain_ci95_high")]), 9);
+            gains[strategy] = perRun;
+        }
+
+        string md = File.ReadAllText(Path.Combine(outDir, "pooled.md"));
+        Assert.Contains("asd pool", md);
+        Assert.Contains("— (no baseline.csv)", md);
+        foreach (var strategy in new[] { "random", "hybrid" })
+        {
+            int below = gains[strategy].Count(g => g < 0);
+            Assert.Matches($@"\| {strategy} \| 0\.25 \| 2 \| [^|]+\| [^|]+\| [^|]+\| [^|]+\| [^|]+\| [^|]+\| {below} / \d \|", md);
+        }
+        double lowestOffline = Math.Min(SummaryMean(a, "none", "0", "auc"), SummaryMean(b, "none", "0", "auc"));
+        Assert.Contains($"{lowestOffline.ToString("0.000", CultureInfo.InvariantCulture)} (plant{(SummaryMean(a, "none", "0", "auc") <= SummaryMean(b, "none", "0", "auc") ? 3 : 4)})", md);
+    }
+
+    [Fact]
+    public async Task The_baseline_is_compared_machine_type_by_machine_type()
+    {
+        string a = await RunPlant(3), b = await RunPlant(4);
+        // baseline.csv as `asd experiment --data` writes it: one run's baseline 0.06 under the offline model on machine-00
+        // and 0.04 under it on machine-01, the other's 0.10 under on both.
+        double Offline(string run, string machine) => D(ReadCsv(Path.Combine(run, "table1.csv")).Single(r => r[0] == machine && r[1] == "auc")[3]);
+        void WriteBaseline(string run, double lead0, double lead1) => File.WriteAllText(Path.Combine(run, "baseline.csv"),
+            "machine,metric,trials,mean,ci95_low,ci95_high\n" + string.Concat(new[] { ("machine-00", lead0), ("machine-01", lead1) }.Select(m =>
+            {
+                string auc = (Offline(run, m.Item1) - m.Item2).ToString("R", CultureInfo.InvariantCulture);
+                return $"{m.Item1},auc,3,{auc},{auc},{auc}\n{m.Item1},pauc,3,0.5,0.5,0.5\n";
+            })) + "hmean,auc,3,0.1,0.1,0.1\n");
+        WriteBaseline(a, 0.06, 0.04);
+        WriteBaseline(b, 0.10, 0.10);
+        string outDir = Path.Combine(_dir, "pooled");
+
+        var (code, _, error) = await Run("pool", a, b, "--out", outDir);
+
+        Assert.True(code == 0, error);
+        string md = File.ReadAllText(Path.Combine(outDir, "pooled.md"));
+        Assert.Contains("3 / 4 ≥ +0.05; smallest +0.040 (plant3 machine-01)", md);
+
+        var (strict, _, strictError) = await Run("pool", a, b, "--out", outDir, "--force", "--baseline-margin", "0.07");
+        Assert.True(strict == 0, strictError);
+        Assert.Contains("2 / 4 ≥ +0.07", File.ReadAllText(Path.Combine(outDir, "pooled.md")));
+    }
+
+    [Fact]
+    public async Task Bad_runs_are_refused_and_nothing_is_written()
+    {
+        string a = await RunPlant(3);
+        string outDir = Path.Combine(_dir, "pooled");
+        string empty = Directory.CreateDirectory(Path.Combine(_dir, "not-a-run")).FullName;
+
+        var (code, _, error) = await Run("pool", a, empty, "--out", outDir);
+        Assert.Equal(2, code);
+        Assert.Contains("not-a-run' has no results.csv", error);
+        Assert.False(Directory.Exists(outDir));
+
+        (code, _, error) = await Run("pool", a, Path.Combine(_dir, "missing"), "--out", outDir);
+        Assert.Equal(2, code);
+        Assert.Contains("missing", error);
+        Assert.False(Directory.Exists(outDir));
+
+        // A damaged row names its file and line.
+        string damaged = Path.Combine(_dir, "damaged");
+        Directory.CreateDirectory(damaged);
+        var lines = File.ReadAllLines(Path.Combine(a, "results.csv"));
+        lines[5] = lines[5].Replace(",random,", ",randum,").Replace(",hybrid,", ",hybird,").Replace(",none,", ",nobody,");
+        File.WriteAllLines(Path.Combine(damaged, "results.csv"), lines);
+        (code, _, error) = await Run("pool", a, damaged, "--out", outDir);
+        Assert.Equal(2, code);
+        Assert.Contains("results.csv line 6", error);
+        Assert.False(Directory.Exists(outDir));
+
+        // A run without the offline model cannot be paired.
+        string noOffline = Path.Combine(_dir, "no-offline");
+        Directory.CreateDirectory(noOffline);
+        File.WriteAllLines(Path.Combine(noOffline, "results.csv"), lines.Take(1).Concat(File.ReadAllLines(Path.Combine(a, "results.csv")).Skip(1).Where(l => l.Split(',')[2] != "0")));
+        (code, _, error) = await Run("pool", a, noOffline, "--out", outDir);
+        Assert.Equal(2, code);
+        Assert.Contains("has no offline model (budget 0)", error);
+        Assert.False(Directory.Exists(outDir));
+
+        // The same folder twice would count one plant twice.
+        (code, _, error) = await Run("pool", a, a, "--out", outDir);
+        Assert.Equal(2, code);
+        Assert.Contains("two runs are named 'plant3'", error);
+        Assert.False(Directory.Exists(outDir));
+    }
+
+    [Fact]
+    public async Task A_sweep_is_pooled_point_by_point()
+    {
+        string a = await RunPlant(3, "--gamma", "0,1"), b = await RunPlant(4, "--gamma", "0,1");
+        string outDir = Path.Combine(_dir, "pooled");
+
+        var (code, _, error) = await Run("pool", a, b, "--out", outDir);
+
+        Assert.True(code == 0, error);
+        var csv = ReadCsv(Path.Combine(outDir, "pooled.csv"));
+        Assert.Equal(2 * 2 * 3, csv.Count - 1); // 2 strategies × 2 γ × (2 runs + pooled)
+        string md = File.ReadAllText(Path.Combine(outDir, "pooled.md"));
+        Assert.Contains("| g0_a0.01_w200_v0.1_domain_paced |", md);
+        Assert.Contains("| g1_a0.01_w200_v0.1_domain_paced |", md);
+    }
+}
