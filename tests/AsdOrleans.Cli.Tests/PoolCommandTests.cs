@@ -70,6 +70,12 @@ public sealed class PoolCommandTests : IDisposable
 
         string md = File.ReadAllText(Path.Combine(outDir, "pooled.md"));
         Assert.Contains("asd pool", md);
+        foreach (var figure in new[] { "auc_gain.png", "pauc_gain.png" })
+        {
+            var png = File.ReadAllBytes(Path.Combine(outDir, "figures", figure));
+            Assert.True(png.Length > 1000 && png[1] == (byte)'P' && png[2] == (byte)'N' && png[3] == (byte)'G', figure);
+            Assert.Contains($"(figures/{figure})", md);
+        }
         Assert.Contains("— (no baseline.csv)", md);
         foreach (var strategy in new[] { "random", "hybrid" })
         {
@@ -166,5 +172,8 @@ public sealed class PoolCommandTests : IDisposable
         string md = File.ReadAllText(Path.Combine(outDir, "pooled.md"));
         Assert.Contains("| g0_a0.01_w200_v0.1_domain_paced |", md);
         Assert.Contains("| g1_a0.01_w200_v0.1_domain_paced |", md);
+        Assert.Equal(new[] { "auc_gain_g0_a0.01_w200_v0.1_domain_paced.png", "auc_gain_g1_a0.01_w200_v0.1_domain_paced.png",
+                "pauc_gain_g0_a0.01_w200_v0.1_domain_paced.png", "pauc_gain_g1_a0.01_w200_v0.1_domain_paced.png" },
+            Directory.GetFiles(Path.Combine(outDir, "figures")).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray());
     }
 }

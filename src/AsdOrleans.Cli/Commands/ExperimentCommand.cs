@@ -151,7 +151,7 @@ public static class ExperimentCommand
             }
             string folder = parse.GetValue(outDir)!;
             CheckOutputFolder(folder, parse.GetValue(force));
-            string commandLine = "asd " + string.Join(' ', parse.Tokens.Select(t => Quote(t.Value)));
+            string commandLine = CommandLine(parse);
 
             if (csv is not null)
             {
@@ -340,6 +340,9 @@ public static class ExperimentCommand
         output?.WriteLine("note: budget 0 (the offline model, which table1.csv and the paired differences compare against) was added to --budgets");
         return settings with { Budgets = [0, .. settings.Budgets] };
     }
+
+    /// <summary>The command as typed, quoted for a shell, for the reports that record how they were made.</summary>
+    public static string CommandLine(ParseResult parse) => "asd " + string.Join(' ', parse.Tokens.Select(t => Quote(t.Value)));
 
     private static string Quote(string token) => token.Length > 0 && token.All(c => char.IsAsciiLetterOrDigit(c) || "-_./:,=+@".Contains(c)) ? token : $"'{token.Replace("'", "'\\''")}'";
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
+using AsdOrleans.Cli.Experiments;
 using AsdOrleans.Evaluation.Experiments;
 using AsdOrleans.Method.Budget;
 using AsdOrleans.Method.Io;
@@ -14,7 +15,8 @@ namespace AsdOrleans.Cli.Commands;
 /// `asd pool`: experiment runs on several plants, pooled. Each strategy and budget is paired with its run's offline
 /// model trial by trial; the plants are then the unit: mean gain with a 95% interval over plants, the lowest and highest
 /// plant, how many plants lose, realised label rates and where the labels went; and the offline model against the
-/// training-free baseline machine type by machine type. Writes pooled.md and pooled.csv; reads the runs only.
+/// training-free baseline machine type by machine type. Writes pooled.md, pooled.csv and the gain-against-budget figures;
+/// reads the runs only.
 /// </summary>
 public static class PoolCommand
 {
@@ -24,8 +26,8 @@ public static class PoolCommand
     public static Command Create()
     {
         var runs = new Argument<string[]>("RUN") { Description = "`asd experiment` run folders (results.csv; baseline.csv where the run had one), one per plant", Arity = ArgumentArity.OneOrMore };
-        var outDir = new Option<string>("--out") { Description = $"folder for {MarkdownFile} and {CsvFile} (an existing non-empty folder needs --force)", Required = true };
-        var force = new Option<bool>("--force") { Description = "write into a non-empty --out, replacing pooled.md and pooled.csv" };
+        var outDir = new Option<string>("--out") { Description = $"folder for {MarkdownFile}, {CsvFile} and figures/ (an existing non-empty folder needs --force)", Required = true };
+        var force = new Option<bool>("--force") { Description = "write into a non-empty --out, replacing the files a pool writes" };
         var margin = new Option<double>("--baseline-margin") { Description = "the AUC lead over the training-free baseline counted per machine type", DefaultValueFactory = _ => ExperimentPool.DefaultBaselineMargin };
         var command = new Command("pool", "pool `asd experiment` runs over plants: paired gains over the offline model, mean [95% CI over plants], losing plants, realised rates, the baseline per machine type")
         {
@@ -42,13 +44,14 @@ public static class PoolCommand
             ExperimentCommand.CheckOutputFolder(folder, parse.GetValue(force));
             var loaded = folders.Select(f => ExperimentRunFolder.Load(f)).ToList();
             var report = ExperimentPool.Pool(loaded, lead);
-            string commandLine = "asd " + string.Join(' ', parse.Tokens.Select(t => t.Value));
+            string commandLine = ExperimentCommand.CommandLine(parse);
 
             Directory.CreateDirectory(folder);
             AtomicFile.WriteAllText(Path.Combine(folder, CsvFile), Csv(report));
-            AtomicFile.WriteAllText(Path.Combine(folder, MarkdownFile), Markdown(report, loaded, commandLine));
+            var figures = ExperimentFigures.WritePooled(folder, report);
+            AtomicFile.WriteAllText(Path.Combine(folder, MarkdownFile), Markdown(report, loaded, commandLine, figures));
             Print(Terminal.For(parse.InvocationConfiguration.Output), report);
-            parse.InvocationConfiguration.Output.WriteLine($"wrote {Path.Combine(folder, MarkdownFile)} and {CsvFile}");
+            parse.InvocationConfiguration.Output.WriteLine($"wrote {Path.Combine(folder, MarkdownFile)}, {CsvFile} and {figures.Count} figures in {ExperimentFigures.Folder}/");
             return 0;
         });
         return command;
@@ -95,7 +98,7 @@ public static class PoolCommand
     {
         var columns = report.Gains.Select(g => (g.Point, g.Strategy, g.Budget)).ToList();
         bool manyPoints = report.Offline.Count > 1;
-        var header = new List<string> { "run", "offline AUC / pAUC" };
+        var header = new List<string> { "run", "offline AUC / pAUC" + (manyPoints ? $" ({report.Offline[0].Point.Label})" : "") };
         header.AddRange(columns.Select(c => $"{c.Strategy.ToName()} b = {F(c.Budget, "0.###")}" + (manyPoints ? $" ({c.Point.Label})" : "")));
         var table = new TextTable("Per run: AUC − offline [paired 95% CI over trials], realised rate", header.ToArray(), []);
         var firstPoint = report.Offline[0].Point;
@@ -117,7 +120,7 @@ public static class PoolCommand
     private static TextTable Trim(TextTable table, bool keepPoint)
         => keepPoint ? table : table with { Header = table.Header[1..], Rows = table.Rows.Select(r => r[1..]).ToList() };
 
-    private static string Markdown(PoolReport report, IReadOnlyList<ExperimentRunFolder> runs, string commandLine)
+    private static string Markdown(PoolReport report, IReadOnlyList<ExperimentRunFolder> runs, string commandLine, IReadOnlyList<string> figures)
     {
         var b = new StringBuilder("# Experiment runs pooled over plants\n\nCommand:\n\n```\n").Append(commandLine).Append("\n```\n\n");
         b.Append("Within a run, each strategy and budget is paired with the run's offline model trial by trial (same stream order), ")
@@ -133,6 +136,12 @@ public static class PoolCommand
                 .Append(string.Concat(Enumerable.Repeat("---|", table.Header.Length))).Append('\n');
             foreach (var row in table.Rows)
                 b.Append("| ").AppendJoin(" | ", row).Append(" |\n");
+        }
+        if (figures.Count > 0)
+        {
+            b.Append("\n## Figures: gain over the offline model against the budget (mean, 95% CI over runs)\n\n");
+            foreach (var figure in figures)
+                b.Append($"![{Path.GetFileNameWithoutExtension(figure)}]({figure.Replace('\\', '/')})\n");
         }
         return b.ToString();
     }

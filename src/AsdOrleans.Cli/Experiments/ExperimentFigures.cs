@@ -47,8 +47,50 @@ public static class ExperimentFigures
         return written;
     }
 
+    /// <summary>
+    /// Pooled over plants (`asd pool`): each strategy's gain over the offline model against the budget, mean with its 95%
+    /// interval over runs, from 0 at b = 0; one PNG per metric and sweep point. Returns paths relative to the folder.
+    /// </summary>
+    public static IReadOnlyList<string> WritePooled(string folder, PoolReport report)
+    {
+        var written = new List<string>();
+        bool sweeping = report.Offline.Count > 1;
+        foreach (var offline in report.Offline)
+        {
+            var gains = report.Gains.Where(g => g.Point == offline.Point).ToList();
+            if (gains.Count == 0) continue;
+            var budgets = gains.Select(g => g.Budget).Distinct().Order().Prepend(0).ToList();
+            foreach (var (metric, label) in Metrics)
+            {
+                var lines = gains.GroupBy(g => g.Strategy).OrderBy(g => g.Key).Select(g =>
+                {
+                    // A strategy measured at fewer budgets than another draws only its own points.
+                    var rows = g.OrderBy(x => x.Budget).Select(x =>
+                    {
+                        var value = metric == "auc" ? x.AucGain : x.PartialAucGain;
+                        return (x.Budget, value.Mean, value.Low, value.High);
+                    }).Prepend((0.0, 0.0, double.NaN, double.NaN)).ToList();
+                    return (g.Key.ToName(), rows);
+                }).ToList();
+                string name = $"{metric}_gain" + (sweeping ? "_" + offline.Point.Label : "") + ".png";
+                string title = $"{label} − offline, mean over {offline.Runs.Count} runs" + (sweeping ? $" ({offline.Point.Label})" : "");
+                Render(Path.Combine(folder, Folder, name), title, $"{label} − offline (mean, 95% CI over runs)", budgets,
+                    lines.Select(l => (l.Item1, l.rows.Select(r => new SummaryRow("pooled", QueryStrategyKind.None, r.Item1, metric, offline.Runs.Count, r.Item2, r.Item3, r.Item4)).ToList())).ToList(),
+                    unitInterval: false);
+                written.Add(Path.Combine(Folder, name));
+            }
+        }
+        return written;
+    }
+
     private static void Render(string path, string title, string metricLabel, IReadOnlyList<double> budgets,
         IReadOnlyList<(string Name, List<SummaryRow> Rows)> lines)
+        => Render(path, title, $"{metricLabel} (mean, 95% CI)", budgets, lines, unitInterval: true);
+
+    /// <param name="unitInterval">The values are AUCs in [0, 1] (whiskers and axis stop there); otherwise differences,
+    /// drawn with a line at 0.</param>
+    private static void Render(string path, string title, string yLabel, IReadOnlyList<double> budgets,
+        IReadOnlyList<(string Name, List<SummaryRow> Rows)> lines, bool unitInterval)
     {
         var plot = new Plot();
         var palette = new ScottPlot.Palettes.Category10();
@@ -57,12 +99,13 @@ public static class ExperimentFigures
         {
             // Strategies are nudged apart along x so their error bars do not hide each other.
             double nudge = (i - (lines.Count - 1) / 2.0) * span * 0.006;
-            double[] xs = budgets.Select(b => b + nudge).ToArray();
+            double[] xs = lines[i].Rows.Select(r => r.Budget + nudge).ToArray();
             double[] ys = lines[i].Rows.Select(r => r.Mean).ToArray();
             // AUC and pAUC live in [0, 1]: a Student-t interval over few trials can reach past either end, so the
             // whiskers stop at the bounds (the interval in summary.csv is left as computed).
-            double[] up = lines[i].Rows.Select(r => double.IsNaN(r.Ci95High) ? 0 : Math.Max(0, Math.Min(r.Ci95High, 1) - r.Mean)).ToArray();
-            double[] down = lines[i].Rows.Select(r => double.IsNaN(r.Ci95Low) ? 0 : Math.Max(0, r.Mean - Math.Max(r.Ci95Low, 0))).ToArray();
+            double top = unitInterval ? 1 : double.PositiveInfinity, bottom = unitInterval ? 0 : double.NegativeInfinity;
+            double[] up = lines[i].Rows.Select(r => double.IsNaN(r.Ci95High) ? 0 : Math.Max(0, Math.Min(r.Ci95High, top) - r.Mean)).ToArray();
+            double[] down = lines[i].Rows.Select(r => double.IsNaN(r.Ci95Low) ? 0 : Math.Max(0, r.Mean - Math.Max(r.Ci95Low, bottom))).ToArray();
             var color = palette.GetColor(i);
             var bars = plot.Add.ErrorBar(xs, ys, up);
             bars.YErrorPositive = up;
@@ -74,13 +117,22 @@ public static class ExperimentFigures
             scatter.MarkerSize = 7;
             scatter.LegendText = lines[i].Name;
         }
+        if (!unitInterval)
+        {
+            var zero = plot.Add.HorizontalLine(0);
+            zero.Color = Colors.Gray;
+            zero.LinePattern = LinePattern.Dashed;
+        }
         plot.Title(title);
         plot.XLabel("label budget b (0 = offline model)");
-        plot.YLabel($"{metricLabel} (mean, 95% CI)");
-        plot.ShowLegend(Alignment.LowerRight);
+        plot.YLabel(yLabel);
+        plot.ShowLegend(unitInterval ? Alignment.LowerRight : Alignment.UpperLeft);
         plot.Axes.AutoScale();
-        var limits = plot.Axes.GetLimits();
-        plot.Axes.SetLimitsY(Math.Max(limits.Bottom, 0), Math.Min(limits.Top, 1));
+        if (unitInterval)
+        {
+            var limits = plot.Axes.GetLimits();
+            plot.Axes.SetLimitsY(Math.Max(limits.Bottom, 0), Math.Min(limits.Top, 1));
+        }
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         plot.SavePng(path, 800, 560);
     }
