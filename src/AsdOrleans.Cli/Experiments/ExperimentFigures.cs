@@ -34,8 +34,8 @@ public static class ExperimentFigures
                     string name = $"{metric}_{machine}" + (sweeping ? "_" + point.Label : "") + ".png";
                     string title = (machine == ExperimentSummary.HarmonicMeanMachine ? $"{label}, harmonic mean over {machines.Count - 1} machine types" : $"{label}, {machine}")
                         + (sweeping ? $" ({point.Label})" : "");
-                    var lines = strategies.Select(s => (s.ToName(), budgets.Select(b => lookup[(point, machine, s, b, metric)]).ToList())).ToList();
-                    Render(Path.Combine(runFolder, Folder, name), title, label, budgets, lines);
+                    var lines = strategies.Select(s => new FigureLine(s.ToName(), budgets.Select(b => FigurePoint.Of(lookup[(point, machine, s, b, metric)])).ToList())).ToList();
+                    Render(Path.Combine(runFolder, Folder, name), title, $"{label} (mean, 95% CI)", budgets, lines, unitInterval: true);
                     written.Add(Path.Combine(Folder, name));
                     panels.Add(Path.Combine(runFolder, Folder, name));
                 }
@@ -62,35 +62,32 @@ public static class ExperimentFigures
             var budgets = gains.Select(g => g.Budget).Distinct().Order().Prepend(0).ToList();
             foreach (var (metric, label) in Metrics)
             {
-                var lines = gains.GroupBy(g => g.Strategy).OrderBy(g => g.Key).Select(g =>
-                {
-                    // A strategy measured at fewer budgets than another draws only its own points.
-                    var rows = g.OrderBy(x => x.Budget).Select(x =>
-                    {
-                        var value = metric == "auc" ? x.AucGain : x.PartialAucGain;
-                        return (x.Budget, value.Mean, value.Low, value.High);
-                    }).Prepend((0.0, 0.0, double.NaN, double.NaN)).ToList();
-                    return (g.Key.ToName(), rows);
-                }).ToList();
+                // Every line starts at 0 at b = 0; a strategy measured at fewer budgets than another draws only its own.
+                var lines = gains.GroupBy(g => g.Strategy).OrderBy(g => g.Key).Select(g => new FigureLine(g.Key.ToName(),
+                    g.OrderBy(x => x.Budget).Select(x => FigurePoint.Of(x.Budget, metric == "auc" ? x.AucGain : x.PartialAucGain))
+                        .Prepend(new FigurePoint(0, 0, double.NaN, double.NaN)).ToList())).ToList();
                 string name = $"{metric}_gain" + (sweeping ? "_" + offline.Point.Label : "") + ".png";
                 string title = $"{label} − offline, mean over {offline.Runs.Count} runs" + (sweeping ? $" ({offline.Point.Label})" : "");
-                Render(Path.Combine(folder, Folder, name), title, $"{label} − offline (mean, 95% CI over runs)", budgets,
-                    lines.Select(l => (l.Item1, l.rows.Select(r => new SummaryRow("pooled", QueryStrategyKind.None, r.Item1, metric, offline.Runs.Count, r.Item2, r.Item3, r.Item4)).ToList())).ToList(),
-                    unitInterval: false);
+                Render(Path.Combine(folder, Folder, name), title, $"{label} − offline (mean, 95% CI over runs)", budgets, lines, unitInterval: false);
                 written.Add(Path.Combine(Folder, name));
             }
         }
         return written;
     }
 
-    private static void Render(string path, string title, string metricLabel, IReadOnlyList<double> budgets,
-        IReadOnlyList<(string Name, List<SummaryRow> Rows)> lines)
-        => Render(path, title, $"{metricLabel} (mean, 95% CI)", budgets, lines, unitInterval: true);
+    /// <summary>One point of a line: a mean at a budget with its 95% interval (NaN bounds: no whisker).</summary>
+    private readonly record struct FigurePoint(double Budget, double Mean, double Low, double High)
+    {
+        public static FigurePoint Of(SummaryRow row) => new(row.Budget, row.Mean, row.Ci95Low, row.Ci95High);
+        public static FigurePoint Of(double budget, MeanInterval value) => new(budget, value.Mean, value.Low, value.High);
+    }
+
+    private sealed record FigureLine(string Name, IReadOnlyList<FigurePoint> Points);
 
     /// <param name="unitInterval">The values are AUCs in [0, 1] (whiskers and axis stop there); otherwise differences,
     /// drawn with a line at 0.</param>
     private static void Render(string path, string title, string yLabel, IReadOnlyList<double> budgets,
-        IReadOnlyList<(string Name, List<SummaryRow> Rows)> lines, bool unitInterval)
+        IReadOnlyList<FigureLine> lines, bool unitInterval)
     {
         var plot = new Plot();
         var palette = new ScottPlot.Palettes.Category10();
@@ -99,13 +96,13 @@ public static class ExperimentFigures
         {
             // Strategies are nudged apart along x so their error bars do not hide each other.
             double nudge = (i - (lines.Count - 1) / 2.0) * span * 0.006;
-            double[] xs = lines[i].Rows.Select(r => r.Budget + nudge).ToArray();
-            double[] ys = lines[i].Rows.Select(r => r.Mean).ToArray();
+            double[] xs = lines[i].Points.Select(p => p.Budget + nudge).ToArray();
+            double[] ys = lines[i].Points.Select(p => p.Mean).ToArray();
             // AUC and pAUC live in [0, 1]: a Student-t interval over few trials can reach past either end, so the
             // whiskers stop at the bounds (the interval in summary.csv is left as computed).
             double top = unitInterval ? 1 : double.PositiveInfinity, bottom = unitInterval ? 0 : double.NegativeInfinity;
-            double[] up = lines[i].Rows.Select(r => double.IsNaN(r.Ci95High) ? 0 : Math.Max(0, Math.Min(r.Ci95High, top) - r.Mean)).ToArray();
-            double[] down = lines[i].Rows.Select(r => double.IsNaN(r.Ci95Low) ? 0 : Math.Max(0, r.Mean - Math.Max(r.Ci95Low, bottom))).ToArray();
+            double[] up = lines[i].Points.Select(p => double.IsNaN(p.High) ? 0 : Math.Max(0, Math.Min(p.High, top) - p.Mean)).ToArray();
+            double[] down = lines[i].Points.Select(p => double.IsNaN(p.Low) ? 0 : Math.Max(0, p.Mean - Math.Max(p.Low, bottom))).ToArray();
             var color = palette.GetColor(i);
             var bars = plot.Add.ErrorBar(xs, ys, up);
             bars.YErrorPositive = up;
