@@ -12,10 +12,12 @@ public sealed class PoolCommandTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     /// <summary>An experiment on a small embedding set of the given seed, into a folder named for it.</summary>
-    private async Task<string> RunPlant(ulong seed, params string[] extra)
+    private Task<string> RunPlant(ulong seed, params string[] extra) => RunPlantAs(seed, $"plant{seed}", extra);
+
+    private async Task<string> RunPlantAs(ulong seed, string name, params string[] extra)
     {
         string embeddings = WriteSmallEmbeddings(Path.Combine(_dir, $"embeddings{seed}.csv"), seed);
-        string run = Path.Combine(_dir, $"plant{seed}");
+        string run = Path.Combine(_dir, name);
         var (code, _, error) = await Run(["experiment", "--embeddings", embeddings, "--out", run,
             "--strategies", "none,random,hybrid", "--budgets", $"0,{Budget}", "--trials", "3", .. extra]);
         Assert.True(code == 0, error);
@@ -175,5 +177,56 @@ public sealed class PoolCommandTests : IDisposable
         Assert.Equal(new[] { "auc_gain_g0_a0.01_w200_v0.1_domain_paced.png", "auc_gain_g1_a0.01_w200_v0.1_domain_paced.png",
                 "pauc_gain_g0_a0.01_w200_v0.1_domain_paced.png", "pauc_gain_g1_a0.01_w200_v0.1_domain_paced.png" },
             Directory.GetFiles(Path.Combine(outDir, "figures")).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray());
+    }
+
+    [Fact]
+    public async Task Two_methods_are_compared_plant_by_plant()
+    {
+        string a3 = await RunPlant(3), a4 = await RunPlant(4);
+        string b3 = await RunPlantAs(3, "paper3", "--method", "paper"), b4 = await RunPlantAs(4, "paper4", "--method", "paper");
+        string outDir = Path.Combine(_dir, "pooled");
+
+        var (code, output, error) = await Run("pool", a3, a4, "--against", b3, b4, "--out", outDir);
+
+        Assert.True(code == 0, error);
+        Assert.Contains("Against the --against runs", output);
+        var rows = ReadCsv(Path.Combine(outDir, "against.csv"));
+        Assert.Equal("run,against,strategy,budget,auc_difference,pauc_difference,ci95_low_auc,ci95_high_auc,ci95_low_pauc,ci95_high_pauc", string.Join(',', rows[0]));
+        foreach (var (strategy, budget, summaryStrategy) in new[] { ("offline", "0", "none"), ("random", Budget, "random"), ("hybrid", Budget, "hybrid") })
+        {
+            var perPlant = new List<double>();
+            foreach (var (a, b, name) in new[] { (a3, b3, "plant3"), (a4, b4, "plant4") })
+            {
+                var row = rows.Single(r => r[0] == name && r[2] == strategy);
+                Assert.Equal(name.Replace("plant", "paper"), row[1]);
+                double expected = SummaryMean(a, summaryStrategy, budget, "auc") - SummaryMean(b, summaryStrategy, budget, "auc");
+                Assert.Equal(expected, D(row[4]), 12);
+                Assert.Equal(SummaryMean(a, summaryStrategy, budget, "pauc") - SummaryMean(b, summaryStrategy, budget, "pauc"), D(row[5]), 12);
+                perPlant.Add(expected);
+            }
+            var pooled = rows.Single(r => r[0] == "pooled" && r[2] == strategy);
+            Assert.Equal(perPlant.Average(), D(pooled[4]), 12);
+            Assert.True(D(pooled[6]) <= D(pooled[4]) && D(pooled[4]) <= D(pooled[7]));
+        }
+        Assert.Contains("plant3 with paper3, plant4 with paper4", File.ReadAllText(Path.Combine(outDir, "pooled.md")));
+    }
+
+    [Fact]
+    public async Task A_comparison_needs_as_many_runs_on_each_side_and_one_method_setting_each()
+    {
+        string a3 = await RunPlant(3), a4 = await RunPlant(4);
+        string b3 = await RunPlantAs(3, "paper3", "--method", "paper");
+        string swept = await RunPlantAs(4, "swept4", "--gamma", "0,1");
+        string outDir = Path.Combine(_dir, "pooled");
+
+        var (code, _, error) = await Run("pool", a3, a4, "--against", b3, "--out", outDir);
+        Assert.Equal(2, code);
+        Assert.Contains("2 runs against 1", error);
+        Assert.False(Directory.Exists(outDir));
+
+        (code, _, error) = await Run("pool", a3, swept, "--against", b3, a4, "--out", outDir);
+        Assert.Equal(2, code);
+        Assert.Contains("a comparison takes one setting per set", error);
+        Assert.False(Directory.Exists(outDir));
     }
 }

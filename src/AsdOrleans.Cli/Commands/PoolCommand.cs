@@ -22,6 +22,7 @@ public static class PoolCommand
 {
     public const string MarkdownFile = "pooled.md";
     public const string CsvFile = "pooled.csv";
+    public const string AgainstCsvFile = "against.csv";
 
     public static Command Create()
     {
@@ -29,9 +30,10 @@ public static class PoolCommand
         var outDir = new Option<string>("--out") { Description = $"folder for {MarkdownFile}, {CsvFile} and figures/ (an existing non-empty folder needs --force)", Required = true };
         var force = new Option<bool>("--force") { Description = "write into a non-empty --out, replacing the files a pool writes" };
         var margin = new Option<double>("--baseline-margin") { Description = "the AUC lead over the training-free baseline counted per machine type", DefaultValueFactory = _ => ExperimentPool.DefaultBaselineMargin };
+        var against = new Option<string[]>("--against") { Description = "run folders of another method on the same plants, in the same order: A − B per plant, mean [95% CI over plants]", AllowMultipleArgumentsPerToken = true, HelpName = "RUN" };
         var command = new Command("pool", "pool `asd experiment` runs over plants: paired gains over the offline model, mean [95% CI over plants], losing plants, realised rates, the baseline per machine type")
         {
-            runs, outDir, force, margin,
+            runs, outDir, force, margin, against,
         };
         command.SetAction(parse =>
         {
@@ -42,15 +44,23 @@ public static class PoolCommand
             foreach (var run in folders)
                 InputChecks.ExistingFolder("RUN", run);
             ExperimentCommand.CheckOutputFolder(folder, parse.GetValue(force));
+            var otherFolders = parse.GetValue(against) ?? [];
+            foreach (var run in otherFolders)
+                InputChecks.ExistingFolder("--against", run);
             var loaded = folders.Select(f => ExperimentRunFolder.Load(f)).ToList();
             var report = ExperimentPool.Pool(loaded, lead);
+            IReadOnlyList<MethodDifference>? comparison = null;
+            if (otherFolders.Length > 0)
+                comparison = MethodComparison.Compare(report, ExperimentPool.Pool(otherFolders.Select(f => ExperimentRunFolder.Load(f)).ToList(), lead));
             string commandLine = ExperimentCommand.CommandLine(parse);
 
             Directory.CreateDirectory(folder);
             AtomicFile.WriteAllText(Path.Combine(folder, CsvFile), Csv(report));
+            if (comparison is not null)
+                AtomicFile.WriteAllText(Path.Combine(folder, AgainstCsvFile), AgainstCsv(comparison));
             var figures = ExperimentFigures.WritePooled(folder, report);
-            AtomicFile.WriteAllText(Path.Combine(folder, MarkdownFile), Markdown(report, loaded, commandLine, figures));
-            Print(Terminal.For(parse.InvocationConfiguration.Output), report);
+            AtomicFile.WriteAllText(Path.Combine(folder, MarkdownFile), Markdown(report, loaded, commandLine, figures, comparison));
+            Print(Terminal.For(parse.InvocationConfiguration.Output), Tables(report, comparison));
             parse.InvocationConfiguration.Output.WriteLine($"wrote {Path.Combine(folder, MarkdownFile)}, {CsvFile} and {figures.Count} figures in {ExperimentFigures.Folder}/");
             return 0;
         });
@@ -59,7 +69,7 @@ public static class PoolCommand
 
     private sealed record TextTable(string Title, string[] Header, List<string[]> Rows);
 
-    private static IEnumerable<TextTable> Tables(PoolReport report)
+    private static IEnumerable<TextTable> Tables(PoolReport report, IReadOnlyList<MethodDifference>? comparison)
     {
         bool manyPoints = report.Offline.Count > 1;
         var offline = new TextTable($"Offline model (b = 0), harmonic mean over machine types: mean [95% CI over runs]; lowest run",
@@ -92,6 +102,14 @@ public static class PoolCommand
                 Cell(g.PartialAucGain, "+0.0000;−0.0000;0.0000"), $"{g.RunsBelowOfflineAuc} / {g.RunsBelowOfflinePartialAuc}", $"{g.RunsResolvedAbove} / {g.RunsResolvedBelow}"]);
         }
         yield return Trim(gains, manyPoints);
+
+        if (comparison is null) yield break;
+        var against = new TextTable("Against the --against runs, plant by plant (these runs − those): mean [95% CI over plants]",
+            ["strategy", "b", "plants", "AUC difference", "pAUC difference", "plants where these runs are lower, AUC / pAUC"], []);
+        foreach (var d in comparison)
+            against.Rows.Add([d.Strategy is { } strategy ? strategy.ToName() : "offline model", F(d.Budget, "0.###"), d.Plants.Count.ToString(CultureInfo.InvariantCulture),
+                Cell(d.Auc, "+0.0000;−0.0000;0.0000"), Cell(d.PartialAuc, "+0.0000;−0.0000;0.0000"), $"{d.PlantsWhereALosesAuc} / {d.PlantsWhereALosesPartialAuc}"]);
+        yield return against;
     }
 
     private static TextTable PerRun(PoolReport report)
@@ -120,7 +138,8 @@ public static class PoolCommand
     private static TextTable Trim(TextTable table, bool keepPoint)
         => keepPoint ? table : table with { Header = table.Header[1..], Rows = table.Rows.Select(r => r[1..]).ToList() };
 
-    private static string Markdown(PoolReport report, IReadOnlyList<ExperimentRunFolder> runs, string commandLine, IReadOnlyList<string> figures)
+    private static string Markdown(PoolReport report, IReadOnlyList<ExperimentRunFolder> runs, string commandLine, IReadOnlyList<string> figures,
+        IReadOnlyList<MethodDifference>? comparison)
     {
         var b = new StringBuilder("# Experiment runs pooled over plants\n\nCommand:\n\n```\n").Append(commandLine).Append("\n```\n\n");
         b.Append("Within a run, each strategy and budget is paired with the run's offline model trial by trial (same stream order), ")
@@ -130,7 +149,10 @@ public static class PoolCommand
         b.Append("| run | folder | machine types | trials | result rows |\n|---|---|---|---|---|\n");
         foreach (var run in runs)
             b.Append($"| {run.Name} | {run.Folder} | {run.Results.Select(r => r.Machine).Distinct().Count()} | {run.Results.Select(r => r.Trial).Distinct().Count()} | {run.Results.Count} |\n");
-        foreach (var table in Tables(report).Append(PerRun(report)))
+        if (comparison is not null)
+            b.Append("\nCompared plant by plant with the `--against` runs: ")
+                .AppendJoin(", ", comparison[0].Plants.Select(p => $"{p.Run} with {p.Against}")).Append(".\n");
+        foreach (var table in Tables(report, comparison).Append(PerRun(report)))
         {
             b.Append("\n## ").Append(table.Title).Append("\n\n| ").AppendJoin(" | ", table.Header).Append(" |\n|")
                 .Append(string.Concat(Enumerable.Repeat("---|", table.Header.Length))).Append('\n');
@@ -165,9 +187,22 @@ public static class PoolCommand
         return b.ToString();
     }
 
-    private static void Print(IAnsiConsole console, PoolReport report)
+    private static string AgainstCsv(IReadOnlyList<MethodDifference> comparison)
     {
-        foreach (var table in Tables(report))
+        var b = new StringBuilder("run,against,strategy,budget,auc_difference,pauc_difference,ci95_low_auc,ci95_high_auc,ci95_low_pauc,ci95_high_pauc\n");
+        foreach (var d in comparison)
+        {
+            string strategy = d.Strategy is { } s ? s.ToName() : "offline";
+            foreach (var p in d.Plants)
+                b.AppendJoin(',', p.Run, p.Against, strategy, R(d.Budget), R(p.Auc), R(p.PartialAuc), "", "", "", "").Append('\n');
+            b.AppendJoin(',', "pooled", "pooled", strategy, R(d.Budget), R(d.Auc.Mean), R(d.PartialAuc.Mean), R(d.Auc.Low), R(d.Auc.High), R(d.PartialAuc.Low), R(d.PartialAuc.High)).Append('\n');
+        }
+        return b.ToString();
+    }
+
+    private static void Print(IAnsiConsole console, IEnumerable<TextTable> tables)
+    {
+        foreach (var table in tables)
         {
             console.WriteLine();
             var t = new Table().Title(Markup.Escape(table.Title)).Border(TableBorder.Simple);
