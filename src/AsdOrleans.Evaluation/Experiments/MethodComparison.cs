@@ -1,0 +1,64 @@
+using AsdOrleans.Method.Strategies;
+
+namespace AsdOrleans.Evaluation.Experiments;
+
+/// <summary>One plant's figure under two methods: the runs compared, and A − B.</summary>
+public sealed record PlantDifference(string Run, string Against, double Auc, double PartialAuc);
+
+/// <summary>
+/// Two sets of runs on the same plants (method A and method B), paired plant by plant: the offline model (strategy
+/// null) or a strategy at a budget, A − B with its 95% interval over plants.
+/// </summary>
+public sealed record MethodDifference(QueryStrategyKind? Strategy, double Budget, IReadOnlyList<PlantDifference> Plants)
+{
+    public MeanInterval Auc => MeanInterval.Of(Plants.Select(p => p.Auc).ToList());
+    public MeanInterval PartialAuc => MeanInterval.Of(Plants.Select(p => p.PartialAuc).ToList());
+    public int PlantsWhereALosesAuc => Plants.Count(p => p.Auc < 0);
+    public int PlantsWhereALosesPartialAuc => Plants.Count(p => p.PartialAuc < 0);
+}
+
+public static class MethodComparison
+{
+    /// <summary>
+    /// A − B per plant, the i-th run of <paramref name="a"/> against the i-th of <paramref name="b"/>, for the offline
+    /// model and every strategy and budget both have. Each set must hold one method setting (one sweep point).
+    /// </summary>
+    public static IReadOnlyList<MethodDifference> Compare(PoolReport a, PoolReport b)
+    {
+        if (a.Runs.Count != b.Runs.Count)
+            throw new ArgumentException($"{a.Runs.Count} runs against {b.Runs.Count}: the two sets pair plant by plant, in the order given");
+        var offlineA = SinglePoint(a, "the runs");
+        var offlineB = SinglePoint(b, "the runs to compare against");
+        var pairs = a.Runs.Zip(b.Runs).ToList();
+        RunOffline Offline(PooledOffline pooled, string run) => pooled.Runs.Single(r => r.Run == run);
+        var differences = new List<MethodDifference>
+        {
+            new(null, 0, pairs.Select(p => new PlantDifference(p.First, p.Second,
+                Offline(offlineA, p.First).Auc - Offline(offlineB, p.Second).Auc,
+                Offline(offlineA, p.First).PartialAuc - Offline(offlineB, p.Second).PartialAuc)).ToList()),
+        };
+        foreach (var gainA in a.Gains)
+        {
+            var gainB = b.Gains.FirstOrDefault(g => g.Strategy == gainA.Strategy && g.Budget == gainA.Budget);
+            if (gainB is null) continue;
+            var plants = new List<PlantDifference>();
+            foreach (var (runA, runB) in pairs)
+            {
+                var withA = gainA.Runs.FirstOrDefault(r => r.Run == runA);
+                var withB = gainB.Runs.FirstOrDefault(r => r.Run == runB);
+                if (withA is null || withB is null) continue;
+                // A run's mean with labels is its offline mean plus its mean paired gain.
+                plants.Add(new PlantDifference(runA, runB,
+                    Offline(offlineA, runA).Auc + withA.AucGain.Mean - (Offline(offlineB, runB).Auc + withB.AucGain.Mean),
+                    Offline(offlineA, runA).PartialAuc + withA.PartialAucGain.Mean - (Offline(offlineB, runB).PartialAuc + withB.PartialAucGain.Mean)));
+            }
+            if (plants.Count > 0)
+                differences.Add(new MethodDifference(gainA.Strategy, gainA.Budget, plants));
+        }
+        return differences;
+    }
+
+    private static PooledOffline SinglePoint(PoolReport report, string which)
+        => report.Offline.Count == 1 ? report.Offline[0]
+            : throw new ArgumentException($"{which} hold {report.Offline.Count} method settings ({string.Join(", ", report.Offline.Select(o => o.Point.Label))}); a comparison takes one setting per set");
+}
