@@ -19,7 +19,7 @@ public sealed class HybridStrategy : IQueryStrategy
             return StrategyStep.Keep(context);
         var random = context.Random;
         double eta = random.NextDouble();
-        if (eta > Math.Min(1, context.Config.RandomShare * context.BudgetPace))
+        if (eta > context.Paced(context.Config.RandomShare))
         {
             var (query, threshold) = VariableUncertaintyStrategy.Step(context.Score, context.LabellingThreshold, context.Config.Alpha);
             return new StrategyStep(query, threshold, random, double.NaN);

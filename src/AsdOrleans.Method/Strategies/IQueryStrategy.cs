@@ -16,6 +16,8 @@ public readonly ref struct StrategyContext
     public required bool BudgetAvailable { get; init; }
     /// <summary>The budget manager's <see cref="Budget.BudgetManager.Pace"/> for this clip: 1 on pace.</summary>
     public required double BudgetPace { get; init; }
+    /// <summary>A probability scaled by the pace, at most 1: how random draws make up budget saved or spend less when ahead.</summary>
+    public double Paced(double probability) => Math.Min(1, probability * BudgetPace);
     /// <summary>b̂, the budget manager's spent-budget estimate before this clip (only the printed hybrid reading uses it).</summary>
     public required double SpentEstimate { get; init; }
     public required MachineConfig Config { get; init; }

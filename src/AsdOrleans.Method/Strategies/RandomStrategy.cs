@@ -21,5 +21,5 @@ public sealed class RandomStrategy : IQueryStrategy
 
     /// <summary>Random's draw, also hybrid's random branch: u &lt; min(1, b · pace).</summary>
     internal static bool RandomBranch(ref Randomness.RandomState random, in StrategyContext context)
-        => random.NextDouble() < Math.Min(1, context.Config.Budget * context.BudgetPace);
+        => random.NextDouble() < context.Paced(context.Config.Budget);
 }
