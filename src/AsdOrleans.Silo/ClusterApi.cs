@@ -1,7 +1,6 @@
 using AsdOrleans.Abstractions;
 using AsdOrleans.EncoderGrains;
 using AsdOrleans.Grains;
-using AsdOrleans.Method.Vocabulary;
 
 namespace AsdOrleans.Silo;
 
@@ -39,8 +38,8 @@ public static class ClusterApi
         // when an operator needs it (a directory entry on a dead silo, an activation on a live one that does not answer).
         app.MapGet("/api/cluster/machines/{id}", async (string id, IClusterClient client) =>
         {
-            if (!Identifiers.IsValidMachineId(id))
-                return Results.Problem(Identifiers.InvalidMachineId(id), statusCode: StatusCodes.Status400BadRequest);
+            if (MachineApi.RejectInvalidMachineId(id) is { } rejected)
+                return rejected;
             var management = client.GetGrain<IManagementGrain>(0);
             var silo = await management.GetActivationAddress(client.GetGrain<IMachineGrain>(id));
             string? status = null;

@@ -50,8 +50,8 @@ public static class ConsoleApi
 
         api.MapGet("/machines/{id}/scores", async (string id, DateTimeOffset? since, int? limit, IClusterClient client) =>
         {
-            if (!Identifiers.IsValidMachineId(id))
-                return Results.Problem(Identifiers.InvalidMachineId(id), statusCode: StatusCodes.Status400BadRequest);
+            if (MachineApi.RejectInvalidMachineId(id) is { } rejected)
+                return rejected;
             int take = limit ?? MachineScoreHistory.Capacity;
             if (take is < 1 or > MachineScoreHistory.Capacity)
                 return Results.Problem($"limit must be in 1..{MachineScoreHistory.Capacity}", statusCode: StatusCodes.Status400BadRequest);

@@ -147,14 +147,18 @@ public static class MachineApi
         return TypedResults.Ok(await machines.SubmitLabel(id, clipId, label));
     });
 
+    /// <summary>400 with the id rule for a machine id in a route that breaks it; null for a valid one (every API's routes).</summary>
+    internal static IResult? RejectInvalidMachineId(string machineId)
+        => Identifiers.IsValidMachineId(machineId) ? null : TypedResults.Problem(Identifiers.InvalidMachineId(machineId), statusCode: StatusCodes.Status400BadRequest);
+
     /// <summary>
     /// Bad input → 400, a label for an expired request → 410, a conflicting label or an unenrolled machine → 409, as
     /// problem details; the grain changed nothing. Faults of ours go on to <see cref="ApiExceptionHandler"/> (503/500).
     /// </summary>
     private static async Task<IResult> Guarded(string machineId, Func<Task<IResult>> action)
     {
-        if (!Identifiers.IsValidMachineId(machineId))
-            return TypedResults.Problem(Identifiers.InvalidMachineId(machineId), statusCode: StatusCodes.Status400BadRequest);
+        if (RejectInvalidMachineId(machineId) is { } rejected)
+            return rejected;
         try
         {
             return await action();
