@@ -306,7 +306,7 @@ public static class ExperimentCommand
         var headroom = LabelHeadroomAnalysis.Measure(plan, settings);
         var summary = ExperimentSummary.Summarise(results);
         Directory.CreateDirectory(outputFolder);
-        ExperimentSummary.WriteResults(Path.Combine(outputFolder, "results.csv"), results);
+        ExperimentSummary.WriteResults(Path.Combine(outputFolder, ExperimentRunFolder.ResultsFile), results);
         ExperimentSummary.WriteSummary(Path.Combine(outputFolder, "summary.csv"), summary);
         EvaluatorFiles.Write(outputFolder, outcomes, settings.Points.Count > 1);
         inputs.Baseline?.Write(outputFolder);

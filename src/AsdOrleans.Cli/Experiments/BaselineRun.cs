@@ -16,7 +16,7 @@ namespace AsdOrleans.Cli.Experiments;
 /// </summary>
 public sealed class BaselineRun
 {
-    public const string FileName = "baseline.csv";
+    public const string FileName = ExperimentRunFolder.BaselineFile;
     public static readonly string[] Metrics = ["auc_source", "auc_target", "auc", "pauc", ExperimentSummary.OfficialScore];
 
     /// <summary>
@@ -60,7 +60,7 @@ public sealed class BaselineRun
     /// <summary>baseline.csv: machine,metric,trials,mean,ci95_low,ci95_high (table1.csv's columns, plus the official score).</summary>
     public void Write(string runFolder)
     {
-        var b = new StringBuilder("machine,metric,trials,mean,ci95_low,ci95_high\n");
+        var b = new StringBuilder(ExperimentRunFolder.MachineMetricHeader).Append('\n');
         var machines = Rows.Select(r => r.Machine).Where(m => m != ExperimentSummary.HarmonicMeanMachine).Distinct().Order(StringComparer.Ordinal);
         foreach (var machine in machines.Append(ExperimentSummary.HarmonicMeanMachine))
             foreach (var metric in Metrics.Where(m => Has(machine, m)))

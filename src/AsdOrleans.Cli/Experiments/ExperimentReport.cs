@@ -254,7 +254,7 @@ public static class ExperimentReport
 
     private static void WriteTableOneCsv(string path, IReadOnlyList<string> machines, Func<(string Machine, string Metric), SummaryRow> row)
     {
-        var b = new StringBuilder("machine,metric,trials,mean,ci95_low,ci95_high\n");
+        var b = new StringBuilder(ExperimentRunFolder.MachineMetricHeader).Append('\n');
         foreach (var machine in machines.Append(ExperimentSummary.HarmonicMeanMachine))
             foreach (var (metric, _) in TableOneMetrics)
             {

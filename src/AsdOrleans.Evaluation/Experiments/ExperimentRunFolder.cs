@@ -13,6 +13,8 @@ public sealed record ExperimentRunFolder(string Name, string Folder, IReadOnlyLi
 {
     public const string ResultsFile = "results.csv";
     public const string BaselineFile = "baseline.csv";
+    /// <summary>The header of table1.csv and baseline.csv: one row per machine (and hmean) × metric.</summary>
+    public const string MachineMetricHeader = "machine,metric,trials,mean,ci95_low,ci95_high";
 
     private static readonly string[] RequiredColumns =
         ["machine", "strategy", "budget", "trial", "auc", "pauc", "auc_source", "auc_target", "clips", "queries", "normal_labels", "anomalous_labels", "gamma", "alpha", "window", "v"];
@@ -88,8 +90,8 @@ public sealed record ExperimentRunFolder(string Name, string Folder, IReadOnlyLi
     public static IReadOnlyDictionary<string, double> ReadBaselineAuc(string path)
     {
         var lines = File.ReadAllLines(path);
-        if (lines.Length == 0 || lines[0] != "machine,metric,trials,mean,ci95_low,ci95_high")
-            throw new InvalidDataException($"{path}: not a baseline.csv (header machine,metric,trials,mean,ci95_low,ci95_high)");
+        if (lines.Length == 0 || lines[0] != MachineMetricHeader)
+            throw new InvalidDataException($"{path}: not a baseline.csv (header {MachineMetricHeader})");
         var auc = new Dictionary<string, double>(StringComparer.Ordinal);
         for (int i = 1; i < lines.Length; i++)
         {
