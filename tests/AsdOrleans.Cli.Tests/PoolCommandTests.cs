@@ -14,12 +14,14 @@ public sealed class PoolCommandTests : IDisposable
     /// <summary>An experiment on a small embedding set of the given seed, into a folder named for it.</summary>
     private Task<string> RunPlant(ulong seed, params string[] extra) => RunPlantAs(seed, $"plant{seed}", extra);
 
-    private async Task<string> RunPlantAs(ulong seed, string name, params string[] extra)
+    private Task<string> RunPlantAs(ulong seed, string name, params string[] extra) => RunPlantWithBudgets(seed, name, $"0,{Budget}", extra);
+
+    private async Task<string> RunPlantWithBudgets(ulong seed, string name, string budgets, params string[] extra)
     {
         string embeddings = WriteSmallEmbeddings(Path.Combine(_dir, $"embeddings{seed}.csv"), seed);
         string run = Path.Combine(_dir, name);
         var (code, _, error) = await Run(["experiment", "--embeddings", embeddings, "--out", run,
-            "--strategies", "none,random,hybrid", "--budgets", $"0,{Budget}", "--trials", "3", .. extra]);
+            "--strategies", "none,random,hybrid", "--budgets", budgets, "--trials", "3", .. extra]);
         Assert.True(code == 0, error);
         return run;
     }
@@ -144,13 +146,14 @@ public sealed class PoolCommandTests : IDisposable
         Assert.Contains("results.csv line 6", error);
         Assert.False(Directory.Exists(outDir));
 
-        // A run without the offline model cannot be paired.
+        // A run without the offline model (neither budget 0 nor strategy none) cannot be paired.
         string noOffline = Path.Combine(_dir, "no-offline");
         Directory.CreateDirectory(noOffline);
-        File.WriteAllLines(Path.Combine(noOffline, "results.csv"), lines.Take(1).Concat(File.ReadAllLines(Path.Combine(a, "results.csv")).Skip(1).Where(l => l.Split(',')[2] != "0")));
+        File.WriteAllLines(Path.Combine(noOffline, "results.csv"), lines.Take(1).Concat(File.ReadAllLines(Path.Combine(a, "results.csv")).Skip(1)
+            .Where(l => l.Split(',')[2] != "0" && l.Split(',')[1] != "none")));
         (code, _, error) = await Run("pool", a, noOffline, "--out", outDir);
         Assert.Equal(2, code);
-        Assert.Contains("has no offline model (budget 0)", error);
+        Assert.Contains("no-offline' has no offline model", error);
         Assert.False(Directory.Exists(outDir));
 
         // The same folder twice would count one plant twice.
@@ -158,6 +161,31 @@ public sealed class PoolCommandTests : IDisposable
         Assert.Equal(2, code);
         Assert.Contains("two runs are named 'plant3'", error);
         Assert.False(Directory.Exists(outDir));
+    }
+
+    [Fact]
+    public async Task A_run_without_budget_0_pairs_with_none_at_its_first_budget_as_its_own_report_does()
+    {
+        // `--budgets 0.25` alone: the report pairs every strategy with `none` at 0.25, which never queries.
+        string a = await RunPlant(3), b = await RunPlantWithBudgets(3, "plant3-no-zero", Budget);
+        Assert.DoesNotContain(ReadCsv(Path.Combine(b, "results.csv")).Skip(1), r => r[2] == "0");
+        string outA = Path.Combine(_dir, "pooled-a"), outB = Path.Combine(_dir, "pooled-b");
+
+        var (codeA, _, errorA) = await Run("pool", a, "--out", outA);
+        var (codeB, _, errorB) = await Run("pool", b, "--out", outB);
+
+        Assert.True(codeA == 0, errorA);
+        Assert.True(codeB == 0, errorB);
+        var csvA = ReadCsv(Path.Combine(outA, "pooled.csv"));
+        var csvB = ReadCsv(Path.Combine(outB, "pooled.csv"));
+        var header = csvB[0].ToList();
+        foreach (var strategy in new[] { "random", "hybrid" })
+        {
+            var rowB = csvB.Single(r => r[0] == "plant3-no-zero" && r[1] == strategy);
+            // The same gain as the run with budget 0 (none runs the same streams at either budget), and the run's own summary.
+            Assert.Equal(D(csvA.Single(r => r[0] == "plant3" && r[1] == strategy)[header.IndexOf("auc_gain")]), D(rowB[header.IndexOf("auc_gain")]), 12);
+            Assert.Equal(SummaryMean(b, strategy, Budget, "auc") - SummaryMean(b, "none", Budget, "auc"), D(rowB[header.IndexOf("auc_gain")]), 12);
+        }
     }
 
     [Fact]

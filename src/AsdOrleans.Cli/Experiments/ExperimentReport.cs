@@ -35,7 +35,7 @@ public static class ExperimentReport
         var lookup = summary.ToDictionary(r => (r.Point, r.Machine, r.Strategy, r.Budget, r.Metric));
         var machines = summary.Select(r => r.Machine).Where(m => m != ExperimentSummary.HarmonicMeanMachine).Distinct().Order(StringComparer.Ordinal).ToList();
         var point0 = settings.Points[0];
-        var offline = OfflineKey(settings);
+        var offline = settings.OfflineKey;
         WriteTableOneCsv(Path.Combine(runFolder, "table1.csv"), machines, k => lookup[(point0, k.Machine, offline.Strategy, offline.Budget, k.Metric)]);
 
         var md = new StringBuilder();
@@ -209,7 +209,7 @@ public static class ExperimentReport
     /// </summary>
     private static void AppendPairedDifferences(StringBuilder md, IReadOnlyList<TrialResult> results, ExperimentSettings settings, SweepPoint point, string suffix)
     {
-        var offline = OfflineKey(settings);
+        var offline = settings.OfflineKey;
         var byRun = results.Where(r => r.Point == point).GroupBy(r => (r.Strategy, r.Budget, r.Trial)).ToDictionary(g => g.Key, g => g.ToList());
         double H(QueryStrategyKind strategy, double budget, int trial, Func<TrialResult, double> metric)
             => DetectionMetrics.HarmonicMean(byRun[(strategy, budget, trial)].Select(metric).ToArray());
@@ -241,16 +241,6 @@ public static class ExperimentReport
     }
 
     private static string Signed(double value) => value.ToString("+0.000;−0.000;0.000", CultureInfo.InvariantCulture);
-
-    /// <summary>The summary key of the offline model: (none, 0) when run, else any strategy at budget 0, else none at any budget.</summary>
-    public static (QueryStrategyKind Strategy, double Budget) OfflineKey(ExperimentSettings settings)
-    {
-        if (settings.Budgets.Contains(0))
-            return (settings.Strategies.Contains(QueryStrategyKind.None) ? QueryStrategyKind.None : settings.Strategies[0], 0);
-        if (settings.Strategies.Contains(QueryStrategyKind.None))
-            return (QueryStrategyKind.None, settings.Budgets[0]);
-        throw new InvalidOperationException("no offline run: list budget 0 or strategy none");
-    }
 
     private static void WriteTableOneCsv(string path, IReadOnlyList<string> machines, Func<(string Machine, string Metric), SummaryRow> row)
     {

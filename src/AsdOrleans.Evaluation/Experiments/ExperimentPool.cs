@@ -140,7 +140,7 @@ public static class ExperimentPool
                 {
                     var rows = trial.ToList();
                     if (!offlineByTrial.TryGetValue(trial.Key, out var baseRows))
-                        throw new InvalidDataException($"run '{run.Name}': {group.Key.Strategy.ToName()} at b = {group.Key.Budget} has trial {trial.Key}, the offline model (b = 0) has not");
+                        throw new InvalidDataException($"run '{run.Name}': {group.Key.Strategy.ToName()} at b = {group.Key.Budget} has trial {trial.Key}, the offline model has not");
                     var rowMachines = rows.Select(r => r.Machine).Order(StringComparer.Ordinal);
                     if (!rowMachines.SequenceEqual(baseRows.Select(r => r.Machine).Order(StringComparer.Ordinal)))
                         throw new InvalidDataException($"run '{run.Name}': {group.Key.Strategy.ToName()} at b = {group.Key.Budget}, trial {trial.Key}, covers other machine types than the offline model");
@@ -159,21 +159,22 @@ public static class ExperimentPool
     }
 
     /// <summary>
-    /// The offline model of a sweep point: its budget-0 rows (strategy none where present; every strategy's are the same
-    /// runs). A sweep writes them per point; where a point has none, the budget-0 rows of the same scoring stand in, as
-    /// nothing else a sweep varies changes a model that never queries.
+    /// The offline model of a sweep point, by the rule the run's own report applies
+    /// (<see cref="ExperimentSettings.OfflineKeyOf"/>), with the strategies and budgets in the order results.csv lists them.
     /// </summary>
     private static List<TrialResult> OfflineRows(ExperimentRunFolder run, SweepPoint point)
     {
-        var zero = run.Results.Where(r => r.Budget == 0).ToList();
-        var candidates = zero.Where(r => r.Point == point).ToList();
-        if (candidates.Count == 0)
-            candidates = zero.Where(r => r.Point.Scoring == point.Scoring).ToList();
-        if (candidates.Count == 0)
-            throw new InvalidDataException($"run '{run.Name}' has no offline model (budget 0) for {point.Label}: run the experiment with 0 among --budgets");
-        var strategy = candidates.Any(r => r.Strategy == QueryStrategyKind.None) ? QueryStrategyKind.None : candidates.Min(r => r.Strategy);
-        var pointOfReference = candidates.Where(r => r.Strategy == strategy).Select(r => r.Point).OrderBy(PointOrder).First();
-        return candidates.Where(r => r.Strategy == strategy && r.Point == pointOfReference).ToList();
+        var atPoint = run.Results.Where(r => r.Point == point).ToList();
+        (QueryStrategyKind Strategy, double Budget) key;
+        try
+        {
+            key = ExperimentSettings.OfflineKeyOf(atPoint.Select(r => r.Strategy).Distinct().ToList(), atPoint.Select(r => r.Budget).Distinct().ToList());
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new InvalidDataException($"run '{run.Name}' has no offline model for {point.Label} (neither budget 0 nor strategy none was run): run the experiment with 0 among --budgets or none among --strategies", e);
+        }
+        return atPoint.Where(r => r.Strategy == key.Strategy && r.Budget == key.Budget).ToList();
     }
 
     private static PooledBaseline? CompareWithBaseline(IReadOnlyList<RunOffline> offline, IReadOnlyList<ExperimentRunFolder> runs, double margin)
