@@ -81,6 +81,7 @@ public sealed class PoolCommandTests : IDisposable
             Assert.Contains($"(figures/{figure})", md);
         }
         Assert.Contains("— (no baseline.csv)", md);
+        Assert.Contains("| run | strategy | offline AUC / pAUC | b = 0.25 |", md); // one setting: no point column
         foreach (var strategy in new[] { "random", "hybrid" })
         {
             int below = gains[strategy].Count(g => g < 0);
@@ -202,6 +203,17 @@ public sealed class PoolCommandTests : IDisposable
         string md = File.ReadAllText(Path.Combine(outDir, "pooled.md"));
         Assert.Contains("| g0_a0.01_w200_v0.1_domain_paced |", md);
         Assert.Contains("| g1_a0.01_w200_v0.1_domain_paced |", md);
+        // The per-run table: a row per run, point and strategy, with that point's own offline model and a column per budget.
+        var perRun = md[md.IndexOf("## Per run", StringComparison.Ordinal)..].Split('\n').Where(l => l.StartsWith("| plant", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2 * 2 * 2, perRun.Count); // 2 runs × 2 γ × 2 strategies
+        foreach (var (run, gamma, strategy) in from r in new[] { (a, "plant3"), (b, "plant4") } from g in new[] { "0", "1" } from st in new[] { "random", "hybrid" } select (r, g, st))
+        {
+            var rows = ReadCsv(Path.Combine(run.Item1, "summary.csv")).Where(r => r[0] == "hmean" && r[3] == "auc" && r[8] == gamma).ToList();
+            double offline = D(rows.Single(r => r[1] == "none" && r[2] == "0")[5]), gain = D(rows.Single(r => r[1] == strategy && r[2] == Budget)[5]) - offline;
+            Assert.Contains(perRun, l => l.StartsWith($"| {run.Item2} | g{gamma}_a0.01_w200_v0.1_domain_paced | {strategy} | {offline.ToString("0.000", CultureInfo.InvariantCulture)} / ", StringComparison.Ordinal)
+                && l.Contains($"| {gain.ToString("+0.000;−0.000;0.000", CultureInfo.InvariantCulture)} [", StringComparison.Ordinal));
+        }
+        Assert.Contains("| run | point | strategy | offline AUC / pAUC | b = 0.25 |", md);
         Assert.Equal(new[] { "auc_gain_g0_a0.01_w200_v0.1_domain_paced.png", "auc_gain_g1_a0.01_w200_v0.1_domain_paced.png",
                 "pauc_gain_g0_a0.01_w200_v0.1_domain_paced.png", "pauc_gain_g1_a0.01_w200_v0.1_domain_paced.png" },
             Directory.GetFiles(Path.Combine(outDir, "figures")).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray());

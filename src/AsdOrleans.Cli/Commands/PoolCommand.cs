@@ -112,31 +112,38 @@ public static class PoolCommand
         yield return against;
     }
 
+    /// <summary>One row per run, sweep point and strategy, one column per budget: a table as tall as the runs, not as wide as the sweep.</summary>
     private static TextTable PerRun(PoolReport report)
     {
-        var columns = report.Gains.Select(g => (g.Point, g.Strategy, g.Budget)).ToList();
         bool manyPoints = report.Offline.Count > 1;
-        var header = new List<string> { "run", "offline AUC / pAUC" + (manyPoints ? $" ({report.Offline[0].Point.Label})" : "") };
-        header.AddRange(columns.Select(c => $"{c.Strategy.ToName()} b = {F(c.Budget, "0.###")}" + (manyPoints ? $" ({c.Point.Label})" : "")));
+        var budgets = report.Gains.Select(g => g.Budget).Distinct().Order().ToList();
+        var header = new List<string> { "run", "point", "strategy", "offline AUC / pAUC" };
+        header.AddRange(budgets.Select(b => $"b = {F(b, "0.###")}"));
         var table = new TextTable("Per run: AUC − offline [paired 95% CI over trials], realised rate", header.ToArray(), []);
-        var firstPoint = report.Offline[0].Point;
         foreach (var run in report.Runs)
-        {
-            var offline = report.Offline.SelectMany(o => o.Runs).FirstOrDefault(o => o.Run == run && o.Point == firstPoint);
-            var cells = new List<string> { run, offline is null ? "—" : $"{F(offline.Auc, "0.000")} / {F(offline.PartialAuc, "0.000")}" };
-            foreach (var c in columns)
+            foreach (var offline in report.Offline)
             {
-                var gain = report.Gains.First(g => (g.Point, g.Strategy, g.Budget) == c).Runs.FirstOrDefault(r => r.Run == run);
-                cells.Add(gain is null ? "—" : $"{Cell(gain.AucGain, "+0.000;−0.000;0.000")}, {F(gain.Realised, "0.000")}" + (gain.Overspends ? " overspent" : ""));
+                var runOffline = offline.Runs.FirstOrDefault(o => o.Run == run);
+                string offlineCell = runOffline is null ? "—" : $"{F(runOffline.Auc, "0.000")} / {F(runOffline.PartialAuc, "0.000")}";
+                foreach (var strategy in report.Gains.Where(g => g.Point == offline.Point).Select(g => g.Strategy).Distinct())
+                {
+                    var cells = new List<string> { run, offline.Point.Label, strategy.ToName(), offlineCell };
+                    foreach (var budget in budgets)
+                    {
+                        var gain = report.Gains.FirstOrDefault(g => g.Point == offline.Point && g.Strategy == strategy && g.Budget == budget)?.Runs.FirstOrDefault(r => r.Run == run);
+                        cells.Add(gain is null ? "—" : $"{Cell(gain.AucGain, "+0.000;−0.000;0.000")}, {F(gain.Realised, "0.000")}" + (gain.Overspends ? " overspent" : ""));
+                    }
+                    table.Rows.Add(cells.ToArray());
+                }
             }
-            table.Rows.Add(cells.ToArray());
-        }
-        return table;
+        return Trim(table, manyPoints, pointColumn: 1);
     }
 
     /// <summary>The point column says nothing when every run used one method setting.</summary>
-    private static TextTable Trim(TextTable table, bool keepPoint)
-        => keepPoint ? table : table with { Header = table.Header[1..], Rows = table.Rows.Select(r => r[1..]).ToList() };
+    private static TextTable Trim(TextTable table, bool keepPoint, int pointColumn = 0)
+        => keepPoint ? table : table with { Header = Without(table.Header, pointColumn), Rows = table.Rows.Select(r => Without(r, pointColumn)).ToList() };
+
+    private static string[] Without(string[] cells, int column) => [.. cells[..column], .. cells[(column + 1)..]];
 
     private static string Markdown(PoolReport report, IReadOnlyList<ExperimentRunFolder> runs, string commandLine, IReadOnlyList<string> figures,
         IReadOnlyList<MethodDifference>? comparison)
