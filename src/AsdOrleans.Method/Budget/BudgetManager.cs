@@ -86,7 +86,8 @@ public sealed class EstimatedBudget(double spentEstimate) : BudgetManager(spentE
 /// clips or more, from its first clip on, however willing the strategy. The second starting token and the capacity
 /// let a strategy whose wishes come in runs spend close to b; they allow at most a burst of five labels after a long
 /// idle spell. Random draws (random, hybrid's random branch) scale their rate by <see cref="Pace"/>, which makes up the draws
-/// refused on an empty bucket, and hybrid scales its random branch's share by it too, which spends saved tokens.
+/// refused on an empty bucket, hybrid scales its random branch's share by it too, and QBC's quantile filter takes its
+/// quantile at b · pace; both spend saved tokens.
 /// b̂ is kept beside it (started at b) for status and the printed hybrid reading.
 /// </summary>
 public sealed class PacedBudget(double spentEstimate, double tokens) : BudgetManager(spentEstimate)

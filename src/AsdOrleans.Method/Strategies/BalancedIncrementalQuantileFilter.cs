@@ -30,7 +30,13 @@ public sealed class BalancedIncrementalQuantileFilter
     /// θ = linear (1−b) quantile of the last w utilities including u; θ_bal = θ − range·(b·seen − queried)/w_tol,
     /// where seen counts this clip; query iff u ≥ θ_bal.
     /// </summary>
-    public bool WouldQuery(double utility, double budget)
+    public bool WouldQuery(double utility, double budget) => WouldQuery(utility, budget, budget);
+
+    /// <summary>
+    /// As <see cref="WouldQuery(double, double)"/>, with θ at the (1 − <paramref name="quantileBudget"/>) quantile and
+    /// the balancing term still against b: a paced manager's budget (b · pace) lets the filter spend what it saved.
+    /// </summary>
+    public bool WouldQuery(double utility, double budget, double quantileBudget)
     {
         if (double.IsNaN(utility))
             return false;
@@ -50,7 +56,7 @@ public sealed class BalancedIncrementalQuantileFilter
         if (!inserted) _buffer[n++] = utility;
         var values = _buffer.AsSpan(0, n);
         double min = values[0], max = values[^1];
-        double theta = QuantileR7(values, 1 - budget);
+        double theta = QuantileR7(values, 1 - quantileBudget);
         double acquisitionsLeft = budget * (Observed + 1) - Queried;
         double balanced = theta - (max - min) * (acquisitionsLeft / ToleranceWindow);
         return utility >= balanced;

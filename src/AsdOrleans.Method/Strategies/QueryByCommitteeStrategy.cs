@@ -6,7 +6,9 @@ namespace AsdOrleans.Method.Strategies;
 
 /// <summary>
 /// `qbc`: utility = disagreement of a committee of reference sets (<see cref="QbcState"/>); the query decision is the
-/// balanced incremental quantile filter, within what the budget manager allows.
+/// balanced incremental quantile filter, within what the budget manager allows. The filter's quantile is taken at the
+/// paced budget (b · pace, which is b under the paper's manager), so tokens saved while the committee agreed are spent
+/// when it disagrees, instead of overflowing the bucket.
 /// </summary>
 public sealed class QueryByCommitteeStrategy : IQueryStrategy
 {
@@ -16,7 +18,7 @@ public sealed class QueryByCommitteeStrategy : IQueryStrategy
     {
         var state = (QbcState)context.State!;
         double utility = state.Utility(context.NormalizedEmbedding, context.ReferenceSet);
-        bool query = context.BudgetAvailable && state.Filter.WouldQuery(utility, context.Config.Budget);
+        bool query = context.BudgetAvailable && state.Filter.WouldQuery(utility, context.Config.Budget, context.Paced(context.Config.Budget));
         return new StrategyStep(query, context.LabellingThreshold, context.Random, utility);
     }
 

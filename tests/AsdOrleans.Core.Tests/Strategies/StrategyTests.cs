@@ -168,6 +168,21 @@ public class StrategyTests
     }
 
     [Fact]
+    public void Quantile_filter_takes_its_quantile_at_the_paced_budget_and_balances_against_b()
+    {
+        // Utilities 0..8 seen, one queried, b = 0.1: acq_left = 0.1·10 − 1 = 0, so θ_bal = θ. With u = 7.5 the window is
+        // 0..7, 7.5, 8: θ at the 0.9 quantile is 7.5 + 0.1·0.5 = 7.55 → no; at b · pace = 0.2 (pace 2) the 0.8 quantile is
+        // 7 + 0.2·0.5 = 7.1 → query.
+        var filter = new BalancedIncrementalQuantileFilter(100, 50);
+        for (int u = 0; u <= 8; u++)
+            filter.Record(u, queried: u == 8);
+        Assert.False(filter.WouldQuery(7.5, 0.1));
+        Assert.False(filter.WouldQuery(7.5, 0.1, 0.1));
+        Assert.True(filter.WouldQuery(7.5, 0.1, 0.2));
+        Assert.False(filter.WouldQuery(6.5, 0.1, 0.2)); // window 0..6, 6.5, 7, 8: θ = 7 + 0.2·1 = 7.2
+    }
+
+    [Fact]
     public void Quantile_filter_window_keeps_the_last_w_and_drops_NaN()
     {
         var filter = new BalancedIncrementalQuantileFilter(3, 50);
