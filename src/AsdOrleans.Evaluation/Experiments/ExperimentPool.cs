@@ -165,15 +165,8 @@ public static class ExperimentPool
     private static List<TrialResult> OfflineRows(ExperimentRunFolder run, SweepPoint point)
     {
         var atPoint = run.Results.Where(r => r.Point == point).ToList();
-        (QueryStrategyKind Strategy, double Budget) key;
-        try
-        {
-            key = ExperimentSettings.OfflineKeyOf(atPoint.Select(r => r.Strategy).Distinct().ToList(), atPoint.Select(r => r.Budget).Distinct().ToList());
-        }
-        catch (InvalidOperationException e)
-        {
-            throw new InvalidDataException($"run '{run.Name}' has no offline model for {point.Label} (neither budget 0 nor strategy none was run): run the experiment with 0 among --budgets or none among --strategies", e);
-        }
+        var key = ExperimentSettings.OfflineKeyOf(atPoint.Select(r => r.Strategy).Distinct().ToList(), atPoint.Select(r => r.Budget).Distinct().ToList())
+            ?? throw new InvalidDataException($"run '{run.Name}' has no offline model for {point.Label} (neither budget 0 nor strategy none was run): run the experiment with 0 among --budgets or none among --strategies");
         return atPoint.Where(r => r.Strategy == key.Strategy && r.Budget == key.Budget).ToList();
     }
 

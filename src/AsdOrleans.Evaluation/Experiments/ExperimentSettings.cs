@@ -71,20 +71,22 @@ public sealed record ExperimentSettings
     }
 
     /// <summary>The offline model's run: (none, 0) when run, else any strategy at budget 0, else none at any budget.</summary>
-    public (QueryStrategyKind Strategy, double Budget) OfflineKey => OfflineKeyOf(Strategies, Budgets);
+    public (QueryStrategyKind Strategy, double Budget) OfflineKey
+        => OfflineKeyOf(Strategies, Budgets) ?? throw new InvalidOperationException("no offline model: list budget 0 or strategy none");
 
     /// <summary>
     /// The one rule for which runs are the offline model, for the experiment's report and for <c>asd pool</c>, which reads
     /// the strategies and budgets back from results.csv: budget 0 with strategy none where it ran (at budget 0 no strategy
-    /// queries, so any other stands in for it), else strategy none at the first budget (it never queries at any budget).
+    /// queries, so any other stands in for it), else strategy none at the first budget (it never queries at any budget);
+    /// null when neither was run.
     /// </summary>
-    public static (QueryStrategyKind Strategy, double Budget) OfflineKeyOf(IReadOnlyList<QueryStrategyKind> strategies, IReadOnlyList<double> budgets)
+    public static (QueryStrategyKind Strategy, double Budget)? OfflineKeyOf(IReadOnlyList<QueryStrategyKind> strategies, IReadOnlyList<double> budgets)
     {
         if (budgets.Contains(0))
             return (strategies.Contains(QueryStrategyKind.None) ? QueryStrategyKind.None : strategies[0], 0);
         if (strategies.Contains(QueryStrategyKind.None))
             return (QueryStrategyKind.None, budgets[0]);
-        throw new InvalidOperationException("no offline model: list budget 0 among the budgets or strategy none among the strategies");
+        return null;
     }
 
     public ExperimentSettings Validate()
