@@ -121,7 +121,7 @@ public static class ExperimentPool
         foreach (var point in run.Results.Select(r => r.Point).Distinct().OrderBy(PointOrder))
         {
             var atPoint = run.Results.Where(r => r.Point == point).ToList();
-            var reference = OfflineRows(run, point);
+            var reference = OfflineRows(run.Name, point, atPoint);
             var offlineByTrial = reference.GroupBy(r => r.Trial).ToDictionary(g => g.Key, g => g.ToList());
             var machines = reference.Select(r => r.Machine).Distinct().Order(StringComparer.Ordinal).ToList();
             offline.Add(new RunOffline(run.Name, point,
@@ -159,14 +159,13 @@ public static class ExperimentPool
     }
 
     /// <summary>
-    /// The offline model of a sweep point, by the rule the run's own report applies
+    /// The offline model among a sweep point's rows, by the rule the run's own report applies
     /// (<see cref="ExperimentSettings.OfflineKeyOf"/>), with the strategies and budgets in the order results.csv lists them.
     /// </summary>
-    private static List<TrialResult> OfflineRows(ExperimentRunFolder run, SweepPoint point)
+    private static List<TrialResult> OfflineRows(string run, SweepPoint point, IReadOnlyList<TrialResult> atPoint)
     {
-        var atPoint = run.Results.Where(r => r.Point == point).ToList();
         var key = ExperimentSettings.OfflineKeyOf(atPoint.Select(r => r.Strategy).Distinct().ToList(), atPoint.Select(r => r.Budget).Distinct().ToList())
-            ?? throw new InvalidDataException($"run '{run.Name}' has no offline model for {point.Label} (neither budget 0 nor strategy none was run): run the experiment with 0 among --budgets or none among --strategies");
+            ?? throw new InvalidDataException($"run '{run}' has no offline model for {point.Label} (neither budget 0 nor strategy none was run): run the experiment with 0 among --budgets or none among --strategies");
         return atPoint.Where(r => r.Strategy == key.Strategy && r.Budget == key.Budget).ToList();
     }
 
