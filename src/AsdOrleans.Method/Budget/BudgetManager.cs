@@ -21,8 +21,8 @@ public abstract class BudgetManager
     /// <summary>
     /// How the machine's spending stands against b for the next clip: 1 on pace, above 1 when budget was saved (fewer
     /// labels than b so far), below 1 when it ran ahead. Random draws (the random strategy, hybrid's random branch) scale
-    /// their rate by it, so that wishes the manager refused are made up later (without it, random spent 0.47 at b = 0.5),
-    /// and hybrid scales how often it takes its random branch by it.
+    /// their rate by it, so that wishes the manager refused are made up later (without it, random spent 0.47 at b = 0.5);
+    /// hybrid scales how often it takes its random branch by it, and QBC's quantile filter takes its quantile at b · pace.
     /// The paper's manager: 1.
     /// </summary>
     public virtual double Pace(double budget) => 1;
@@ -86,8 +86,8 @@ public sealed class EstimatedBudget(double spentEstimate) : BudgetManager(spentE
 /// clips or more, from its first clip on, however willing the strategy. The second starting token and the capacity
 /// let a strategy whose wishes come in runs spend close to b; they allow at most a burst of five labels after a long
 /// idle spell. Random draws (random, hybrid's random branch) scale their rate by <see cref="Pace"/>, which makes up the draws
-/// refused on an empty bucket, hybrid scales its random branch's share by it too, and QBC's quantile filter takes its
-/// quantile at b · pace; both spend saved tokens.
+/// refused on an empty bucket; hybrid's random-branch share and QBC's quantile (taken at b · pace) follow it too, so saved
+/// tokens are spent before the bucket overflows.
 /// b̂ is kept beside it (started at b) for status and the printed hybrid reading.
 /// </summary>
 public sealed class PacedBudget(double spentEstimate, double tokens) : BudgetManager(spentEstimate)
