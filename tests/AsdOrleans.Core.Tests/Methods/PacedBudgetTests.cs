@@ -55,11 +55,7 @@ public class PacedBudgetTests
         foreach (ulong seed in new ulong[] { 1, 2, 3 })
         {
             var model = MachineModel.Enroll(new MachineConfig { Strategy = kind, Budget = 0.1, Seed = seed }, train);
-            foreach (var clip in test)
-            {
-                var o = model.Process(clip.Embedding);
-                if (o.LabelRequested) model.ApplyLabel(clip.Embedding, o.Score, clip.IsAnomaly ? ClipLabel.Anomalous : ClipLabel.Normal);
-            }
+            TestData.StreamWithOracle(model, test);
             Assert.Equal(clips, model.ClipsSeen);
             Assert.InRange(model.RealisedBudget, 0.08, 0.12);
         }
@@ -104,11 +100,7 @@ public class PacedBudgetTests
         for (ulong seed = 1; seed <= 10; seed++)
         {
             var model = MachineModel.Enroll(new MachineConfig { Strategy = QueryStrategyKind.Qbc, Budget = b, Seed = seed }, train);
-            foreach (var clip in test)
-            {
-                var o = model.Process(clip.Embedding);
-                if (o.LabelRequested) model.ApplyLabel(clip.Embedding, o.Score, clip.IsAnomaly ? ClipLabel.Anomalous : ClipLabel.Normal);
-            }
+            TestData.StreamWithOracle(model, test);
             Assert.Equal(100, model.ClipsSeen);
             Assert.InRange(model.RealisedBudget, b - 0.02, b + 0.02);
         }
