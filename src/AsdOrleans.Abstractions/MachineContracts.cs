@@ -24,7 +24,7 @@ public sealed record MachineSettings
     [Id(9)] public string? Method { get; init; }
     /// <summary>paper (Eq. 1–3), margin, domain or local (docs/decisions.md, issue 11); null: the method's.</summary>
     [Id(10)] public string? Scoring { get; init; }
-    /// <summary>paced (never more than b + (2 − b)/n after n clips) or paper (Žliobaitė's b̂ from 0); null: the method's.</summary>
+    /// <summary>paced (between b − (1 + b)/n and b + (2 − b)/n of n clips labelled) or paper (Žliobaitė's b̂ from 0); null: the method's.</summary>
     [Id(11)] public string? BudgetStart { get; init; }
     /// <summary>model (the silo's trained encoder), baseline or spectral (training-free log-mel statistics, standardised or
     /// whitened per machine): what the machine's clips are embedded with from its next enrollment on; null: the silo's

@@ -159,7 +159,8 @@ public sealed partial class MachineModel
 
     /// <summary>
     /// The query decision for the next clip. Pure: the machine is unchanged until <see cref="Commit"/>. The budget
-    /// manager says whether anything may be spent; the strategy says whether this clip is worth it.
+    /// manager says whether anything may be spent, and whether this clip must be (its floor); the strategy says whether
+    /// this clip is worth it. A machine that queries nothing (`none`) is never made to.
     /// </summary>
     public QueryDecision DecideNormalized(ReadOnlySpan<float> normalizedEmbedding, double score)
     {
@@ -177,6 +178,8 @@ public sealed partial class MachineModel
             State = StrategyState,
         };
         var step = QueryStrategies.For(Config.Strategy).Decide(context);
+        if (!step.Query && Config.Strategy != QueryStrategyKind.None && Budget.MustSpend(Config.Budget))
+            step = step with { Query = true };
         return new QueryDecision(ClipsSeen, score, step);
     }
 

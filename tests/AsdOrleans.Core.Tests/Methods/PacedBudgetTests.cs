@@ -11,6 +11,7 @@ public class PacedBudgetTests
     [InlineData(0.05)]
     [InlineData(0.1)]
     [InlineData(0.2)]
+    [InlineData(0.5)]
     public void An_always_willing_strategy_never_exceeds_b_plus_2_minus_b_over_n_and_reaches_b_within_0_02_by_100_clips(double b)
     {
         // Scores far above h: variable uncertainty wants every clip, so only the budget manager limits it.
@@ -25,6 +26,50 @@ public class PacedBudgetTests
             if (n >= 100)
                 Assert.InRange(model.RealisedBudget, b - 0.02, b + 0.02);
         }
+    }
+
+    [Theory]
+    [InlineData(QueryStrategyKind.VariableUncertainty, 0.05)]
+    [InlineData(QueryStrategyKind.VariableUncertainty, 0.1)]
+    [InlineData(QueryStrategyKind.VariableUncertainty, 0.5)]
+    [InlineData(QueryStrategyKind.VariableUncertainty, 0.9)]
+    [InlineData(QueryStrategyKind.Hybrid, 0.5)]
+    [InlineData(QueryStrategyKind.Qbc, 0.2)]
+    public void An_unwilling_strategy_still_spends_more_than_b_n_minus_1_minus_b_because_a_full_bucket_must_be_spent(QueryStrategyKind kind, double b)
+    {
+        // The enrollment's own first normal scores below h, which α = 0 keeps: the uncertainty rules never want a clip,
+        // and without the floor variable uncertainty queried none of them.
+        var (train, _) = TestData.Machine(seed: 22);
+        var model = MachineModel.Enroll(new MachineConfig { Strategy = kind, Alpha = 0, Budget = b }, train);
+        var near = model.ReferenceSet.RowToArray(0);
+        Assert.True(model.Score(near) < model.LabellingThreshold);
+        for (int n = 1; n <= 2_000; n++)
+        {
+            model.Process(near);
+            Assert.True(model.Queries > b * n - 1 - b - 1e-9, $"{model.Queries} queries after {n} clips at b = {b}");
+            Assert.True(model.Queries <= 2 + b * (n - 1) + 1e-9, $"{model.Queries} queries after {n} clips at b = {b}");
+            if (n >= 100)
+                Assert.InRange(model.RealisedBudget, b - 0.02, b + 0.02);
+        }
+    }
+
+    [Fact]
+    public void Neither_the_offline_model_nor_the_papers_manager_is_made_to_spend()
+    {
+        var (train, _) = TestData.Machine(seed: 22);
+        foreach (var config in new[]
+        {
+            new MachineConfig { Strategy = QueryStrategyKind.None, Budget = 0.5 },
+            new MachineConfig { Strategy = QueryStrategyKind.VariableUncertainty, Alpha = 0, Budget = 0.5, BudgetManager = BudgetManagerKind.Paper },
+        })
+        {
+            var model = MachineModel.Enroll(config, train);
+            var near = model.ReferenceSet.RowToArray(0);
+            for (int n = 0; n < 300; n++) model.Process(near);
+            Assert.Equal(0, model.Queries);
+        }
+        Assert.False(new EstimatedBudget(0).MustSpend(0.5));
+        Assert.False(new PacedBudget(0.5, 10).MustSpend(0)); // b = 0 never spends, whatever a state holds
     }
 
     [Fact]
