@@ -144,7 +144,7 @@ public sealed class PoolCommandTests : IDisposable
         File.WriteAllLines(Path.Combine(damaged, "results.csv"), lines);
         (code, _, error) = await Run("pool", a, damaged, "--out", outDir);
         Assert.Equal(2, code);
-        Assert.Contains("results.csv line 6", error);
+        Assert.Contains("results.csv:6: column 'strategy'", error);
         Assert.False(Directory.Exists(outDir));
 
         // A run without the offline model (neither budget 0 nor strategy none) cannot be paired.

@@ -1,5 +1,5 @@
-using System.Globalization;
 using AsdOrleans.Method.Budget;
+using AsdOrleans.Method.Io;
 using AsdOrleans.Method.Scoring;
 using AsdOrleans.Method.Strategies;
 
@@ -19,7 +19,7 @@ public sealed record ExperimentRunFolder(string Name, string Folder, IReadOnlyLi
     private static readonly string[] RequiredColumns =
         ["machine", "strategy", "budget", "trial", "auc", "pauc", "auc_source", "auc_target", "clips", "queries", "normal_labels", "anomalous_labels", "gamma", "alpha", "window", "v"];
 
-    /// <summary>Reads a run folder; <see cref="InvalidDataException"/> names the file and line of anything it cannot read.</summary>
+    /// <summary>Reads a run folder; <see cref="InputDataException"/> names the file and line of anything it cannot read.</summary>
     public static ExperimentRunFolder Load(string folder, string? name = null)
     {
         string results = Path.Combine(folder, ResultsFile);
@@ -39,77 +39,57 @@ public sealed record ExperimentRunFolder(string Name, string Folder, IReadOnlyLi
     /// </summary>
     public static IReadOnlyList<TrialResult> ReadResults(string path)
     {
-        using var reader = new StreamReader(path);
-        string header = reader.ReadLine() ?? throw new InvalidDataException($"{path}: the file is empty");
-        var columns = header.Split(',').Select((c, i) => (c.Trim(), i)).ToDictionary(p => p.Item1, p => p.i, StringComparer.Ordinal);
+        var (header, lines) = CsvRecords.ReadWithHeader(path);
+        var columns = header.Select((c, i) => (c, i)).ToDictionary(p => p.c, p => p.i, StringComparer.Ordinal);
         var missing = RequiredColumns.Where(c => !columns.ContainsKey(c)).ToList();
         if (missing.Count > 0)
-            throw new InvalidDataException($"{path}: no column {string.Join(", ", missing)} in the header; is this an `asd experiment` results.csv?");
-        int Column(string name) => columns.TryGetValue(name, out int i) ? i : -1;
+            throw new InputDataException(path, 1, $"no column {string.Join(", ", missing)} in the header; is this an `asd experiment` results.csv?");
         int scoring = Column("scoring"), budgetStart = Column("budget_start"), targetLabels = Column("target_labels");
+        int Column(string name) => columns.TryGetValue(name, out int i) ? i : -1;
 
-        var rows = new List<TrialResult>();
-        int lineNumber = 1;
-        for (string? line = reader.ReadLine(); line is not null; line = reader.ReadLine())
+        var rows = new List<TrialResult>(lines.Count);
+        foreach (var row in lines)
         {
-            lineNumber++;
-            if (line.Length == 0) continue;
-            var f = line.Split(',');
-            try
+            string Field(string name) => row.Fields[columns[name]];
+            double Number(string name) => CsvRecords.ParseFinite(path, row.Line, name, Field(name));
+            long Count(string name, long minimum = 0) => CsvRecords.ParseInteger(path, row.Line, name, Field(name), minimum);
+            int Int(string name, int minimum = 0) => (int)CsvRecords.ParseInteger(path, row.Line, name, Field(name), minimum, int.MaxValue);
+            T Named<T>(string name, string text, Func<string, T> parse)
             {
-                if (f.Length != columns.Count)
-                    throw new FormatException($"{f.Length} fields, the header has {columns.Count}");
-                string Field(string name) => f[columns[name]];
-                var point = new SweepPoint(Double(Field("gamma")), Double(Field("alpha")), int.Parse(Field("window"), CultureInfo.InvariantCulture), Double(Field("v")),
-                    scoring < 0 ? ScoringKind.Paper : ScoringNames.Parse(f[scoring]),
-                    budgetStart < 0 ? BudgetManagerKind.Paper : BudgetManagerNames.Parse(f[budgetStart]));
-                var result = new TrialResult(Field("machine"), QueryStrategyNames.Parse(Field("strategy")), Double(Field("budget")),
-                    int.Parse(Field("trial"), CultureInfo.InvariantCulture),
-                    Double(Field("auc")), Double(Field("pauc")), Double(Field("auc_source")), Double(Field("auc_target")),
-                    int.Parse(Field("clips"), CultureInfo.InvariantCulture), long.Parse(Field("queries"), CultureInfo.InvariantCulture),
-                    long.Parse(Field("normal_labels"), CultureInfo.InvariantCulture), long.Parse(Field("anomalous_labels"), CultureInfo.InvariantCulture))
-                {
-                    Point = point,
-                    TargetLabels = targetLabels < 0 ? -1 : long.Parse(f[targetLabels], CultureInfo.InvariantCulture),
-                };
-                if (result.Clips < 1 || result.Queries < 0 || result.Queries > result.Clips)
-                    throw new FormatException($"{result.Queries} queries on {result.Clips} clips");
-                rows.Add(result);
+                try { return parse(text); }
+                catch (ArgumentException e) { throw new InputDataException(path, row.Line, $"column '{name}': {e.Message}"); }
             }
-            catch (Exception e) when (e is FormatException or OverflowException or ArgumentException)
+            var point = new SweepPoint(Number("gamma"), Number("alpha"), Int("window", 1), Number("v"),
+                scoring < 0 ? ScoringKind.Paper : Named("scoring", row.Fields[scoring], ScoringNames.Parse),
+                budgetStart < 0 ? BudgetManagerKind.Paper : Named("budget_start", row.Fields[budgetStart], BudgetManagerNames.Parse));
+            var result = new TrialResult(Field("machine"), Named("strategy", Field("strategy"), QueryStrategyNames.Parse), Number("budget"),
+                Int("trial"), Number("auc"), Number("pauc"), Number("auc_source"), Number("auc_target"),
+                Int("clips", 1), Count("queries"), Count("normal_labels"), Count("anomalous_labels"))
             {
-                throw new InvalidDataException($"{path} line {lineNumber}: {e.Message}", e);
-            }
+                Point = point,
+                TargetLabels = targetLabels < 0 ? -1 : Count("target_labels", -1),
+            };
+            if (result.Queries > result.Clips)
+                throw new InputDataException(path, row.Line, $"{result.Queries} queries on {result.Clips} clips");
+            rows.Add(result);
         }
         if (rows.Count == 0)
-            throw new InvalidDataException($"{path}: no result rows");
+            throw new InputDataException(path, null, "no result rows");
         return rows;
     }
 
     /// <summary>baseline.csv's AUC per machine type (the harmonic-mean row left out).</summary>
     public static IReadOnlyDictionary<string, double> ReadBaselineAuc(string path)
     {
-        var lines = File.ReadAllLines(path);
-        if (lines.Length == 0 || lines[0] != MachineMetricHeader)
-            throw new InvalidDataException($"{path}: not a baseline.csv (header {MachineMetricHeader})");
+        var (header, rows) = CsvRecords.ReadWithHeader(path);
+        if (string.Join(',', header) != MachineMetricHeader)
+            throw new InputDataException(path, 1, $"not a baseline.csv (header {MachineMetricHeader})");
         var auc = new Dictionary<string, double>(StringComparer.Ordinal);
-        for (int i = 1; i < lines.Length; i++)
+        foreach (var row in rows)
         {
-            var f = lines[i].Split(',');
-            if (f.Length != 6)
-                throw new InvalidDataException($"{path} line {i + 1}: {f.Length} fields, expected 6");
-            if (f[1] == "auc" && f[0] != ExperimentSummary.HarmonicMeanMachine)
-            {
-                try { auc[f[0]] = Double(f[3]); }
-                catch (FormatException e) { throw new InvalidDataException($"{path} line {i + 1}: {e.Message}", e); }
-            }
+            if (row.Fields[1] == "auc" && row.Fields[0] != ExperimentSummary.HarmonicMeanMachine)
+                auc[row.Fields[0]] = CsvRecords.ParseFinite(path, row.Line, "mean", row.Fields[3]);
         }
         return auc;
-    }
-
-    private static double Double(string text)
-    {
-        double value = double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
-        return double.IsFinite(value) ? value : throw new FormatException($"'{text}' is not a finite number");
     }
 }

@@ -61,6 +61,16 @@ public static class CsvRecords
         return value;
     }
 
+    /// <summary>Parses a whole number in [<paramref name="minimum"/>, <paramref name="maximum"/>] or throws naming the column.</summary>
+    public static long ParseInteger(string path, int line, string column, string text, long minimum = 0, long maximum = long.MaxValue)
+    {
+        if (!long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value))
+            throw new InputDataException(path, line, $"column '{column}': '{text}' is not a whole number");
+        if (value < minimum || value > maximum)
+            throw new InputDataException(path, line, $"column '{column}': {value} is outside {minimum}…{maximum}");
+        return value;
+    }
+
     private static List<(int Line, string Text)> ReadLines(string path)
     {
         if (!File.Exists(path))
