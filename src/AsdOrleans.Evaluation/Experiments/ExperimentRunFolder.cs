@@ -44,8 +44,8 @@ public sealed record ExperimentRunFolder(string Name, string Folder, IReadOnlyLi
         var missing = RequiredColumns.Where(c => !columns.ContainsKey(c)).ToList();
         if (missing.Count > 0)
             throw new InputDataException(path, 1, $"no column {string.Join(", ", missing)} in the header; is this an `asd experiment` results.csv?");
-        int scoring = Column("scoring"), budgetStart = Column("budget_start"), targetLabels = Column("target_labels");
         int Column(string name) => columns.TryGetValue(name, out int i) ? i : -1;
+        int scoring = Column("scoring"), budgetStart = Column("budget_start"), targetLabels = Column("target_labels");
 
         var rows = new List<TrialResult>(lines.Count);
         foreach (var row in lines)
