@@ -8,7 +8,7 @@ namespace AsdOrleans.Method.Strategies;
 /// `qbc`: utility = disagreement of a committee of reference sets (<see cref="QbcState"/>); the query decision is the
 /// balanced incremental quantile filter, within what the budget manager allows. The filter's quantile is taken at the
 /// paced budget (b · pace, which is b under the paper's manager), so tokens saved while the committee agreed are spent
-/// when it disagrees, instead of overflowing the bucket.
+/// when it disagrees, before the manager's floor spends them on whatever clip comes.
 /// </summary>
 public sealed class QueryByCommitteeStrategy : IQueryStrategy
 {

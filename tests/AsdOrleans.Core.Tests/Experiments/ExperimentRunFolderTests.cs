@@ -11,17 +11,18 @@ public sealed class ExperimentRunFolderTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static IReadOnlyList<TrialResult> SmallRun()
+    // One small run serves every test: each only writes it and damages the copy on disk.
+    private static readonly Lazy<IReadOnlyList<TrialResult>> SmallRun = new(() =>
     {
         var plant = SyntheticEmbeddings.Generate(new SyntheticEmbeddingSettings { Machines = 2, Seed = 5, SourceTrain = 60, TestPerDomainAndLabel = 10 });
         var settings = new ExperimentSettings { Strategies = [QueryStrategyKind.None, QueryStrategyKind.Hybrid], Budgets = [0, 0.2], Trials = 2, Seed = 1 };
-        return PrequentialExperiment.Run(plant, settings, cancellation: TestContext.Current.CancellationToken);
-    }
+        return PrequentialExperiment.Run(plant, settings);
+    });
 
     [Fact]
     public void Reads_back_every_row_the_experiment_wrote()
     {
-        var results = SmallRun();
+        var results = SmallRun.Value;
         string path = Path.Combine(_dir, ExperimentRunFolder.ResultsFile);
         ExperimentSummary.WriteResults(path, results);
 
@@ -50,7 +51,7 @@ public sealed class ExperimentRunFolderTests : IDisposable
     public void A_damaged_field_names_the_file_line_and_column(string column, string value, string problem)
     {
         string path = Path.Combine(_dir, ExperimentRunFolder.ResultsFile);
-        ExperimentSummary.WriteResults(path, SmallRun());
+        ExperimentSummary.WriteResults(path, SmallRun.Value);
         var lines = File.ReadAllLines(path);
         int index = Array.IndexOf(lines[0].Split(','), column);
         var fields = lines[3].Split(',');
