@@ -66,6 +66,8 @@ public sealed record ClipSubmission(
     [property: Id(3)] string? AudioReference = null);
 
 /// <summary>The machine's answer for one clip (docs/design.md §2, Flow); <see cref="Repeated"/> when it answers a retry of a clip it already had.</summary>
+/// <param name="QueryReason">Why the label was asked for, when it was: <c>uncertain</c>, <c>random</c>, <c>committee</c> (the
+/// strategy's branch), <c>budget-floor</c> (the paced budget's floor), or <c>unrecorded</c> (a retry answered from older state).</param>
 [GenerateSerializer, Immutable]
 public sealed record ClipVerdict(
     [property: Id(0)] string ClipId,
@@ -73,18 +75,22 @@ public sealed record ClipVerdict(
     [property: Id(2)] bool Anomalous,
     [property: Id(3)] bool LabelRequested,
     [property: Id(4)] long ClipIndex,
-    [property: Id(5)] bool Repeated = false);
+    [property: Id(5)] bool Repeated = false,
+    [property: Id(6)] string? QueryReason = null);
 
 public enum ClipLabelValue { Normal = 0, Anomalous = 1 }
 
 /// <summary>A durable request for a human label.</summary>
+/// <param name="QueryReason">Why the machine asked (see <see cref="ClipVerdict.QueryReason"/>); null for a request stored
+/// before machines recorded it.</param>
 [GenerateSerializer, Immutable]
 public sealed record LabelRequest(
     [property: Id(0)] string MachineId,
     [property: Id(1)] string ClipId,
     [property: Id(2)] double Score,
     [property: Id(3)] DateTimeOffset RequestedAt,
-    [property: Id(4)] string? AudioReference);
+    [property: Id(4)] string? AudioReference,
+    [property: Id(5)] string? QueryReason = null);
 
 /// <summary>Result of submitting a label; <see cref="AlreadyApplied"/> when the same label came before.</summary>
 [GenerateSerializer, Immutable]

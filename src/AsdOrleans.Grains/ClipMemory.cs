@@ -2,6 +2,7 @@ using System.IO.Hashing;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using AsdOrleans.Abstractions;
+using AsdOrleans.Method.Strategies;
 
 namespace AsdOrleans.Grains;
 
@@ -122,12 +123,21 @@ public sealed class ClipMemory<TValue> where TValue : unmanaged
     }
 }
 
-/// <summary>What a machine remembers of a recent clip to answer its retry with the original verdict.</summary>
+/// <summary>
+/// What a machine remembers of a recent clip to answer its retry with the original verdict. 18 bytes, stored raw: the
+/// query reason takes the byte that held "label requested" before reasons were recorded, so a stored true (1) reads as
+/// <see cref="QueryReason.Unrecorded"/> and a false (0) as <see cref="QueryReason.None"/>.
+/// </summary>
 [StructLayout(LayoutKind.Sequential, Pack = 1)]
-public readonly record struct RecentVerdict(double Score, long ClipIndex, bool Anomalous, bool LabelRequested)
+public readonly record struct RecentVerdict(double Score, long ClipIndex, bool Anomalous, QueryReason QueryReason)
 {
-    public static RecentVerdict Of(ClipVerdict verdict) => new(verdict.Score, verdict.ClipIndex, verdict.Anomalous, verdict.LabelRequested);
+    public bool LabelRequested => QueryReason != QueryReason.None;
+
+    public static RecentVerdict Of(ClipVerdict verdict) => new(verdict.Score, verdict.ClipIndex, verdict.Anomalous,
+        !verdict.LabelRequested ? QueryReason.None
+        : verdict.QueryReason is { } name ? QueryReasonNames.Parse(name) : QueryReason.Unrecorded);
 
     /// <summary>The verdict again, for a retry of <paramref name="clipId"/>.</summary>
-    public ClipVerdict Repeated(string clipId) => new(clipId, Score, Anomalous, LabelRequested, ClipIndex, Repeated: true);
+    public ClipVerdict Repeated(string clipId)
+        => new(clipId, Score, Anomalous, LabelRequested, ClipIndex, Repeated: true, QueryReason: LabelRequested ? QueryReason.ToName() : null);
 }

@@ -1,6 +1,7 @@
 using AsdOrleans.Abstractions;
 using AsdOrleans.Method.Enrollment;
 using AsdOrleans.Method.Machines;
+using AsdOrleans.Method.Strategies;
 using AsdOrleans.Grains.Placement;
 using AsdOrleans.Grains.Streams;
 using AsdOrleans.Grains.Telemetry;
@@ -300,7 +301,8 @@ public sealed class MachineGrain(
         var embedding = Transformed(AsEnrolled(clip, model));
 
         var outcome = model.Process(embedding); // validates the embedding before changing anything
-        var verdict = new ClipVerdict(clip.ClipId, outcome.Score, outcome.Anomalous, outcome.LabelRequested, outcome.ClipIndex);
+        string? reason = outcome.LabelRequested ? outcome.QueryReason.ToName() : null;
+        var verdict = new ClipVerdict(clip.ClipId, outcome.Score, outcome.Anomalous, outcome.LabelRequested, outcome.ClipIndex, QueryReason: reason);
         Remember(verdict);
         journal.State.NewVerdicts.Add(verdict);
         _dirty = true;
@@ -310,7 +312,7 @@ public sealed class MachineGrain(
             var request = new PendingLabel
             {
                 ClipId = clip.ClipId, Embedding = ReferenceEquals(embedding, clip.Embedding) ? (float[])embedding.Clone() : embedding, Score = outcome.Score,
-                RequestedAt = DateTimeOffset.UtcNow, AudioReference = clip.AudioReference,
+                RequestedAt = DateTimeOffset.UtcNow, AudioReference = clip.AudioReference, QueryReason = reason,
             };
             state.State.Pending[clip.ClipId] = request;
             journal.State.NewPending.Add(request);
@@ -395,7 +397,7 @@ public sealed class MachineGrain(
         await Expiry.ExpireDue();
         IReadOnlyList<LabelRequest> requests = state.State.Pending.Values.Where(p => !IsUnwritten(p.ClipId)) // written ones only
             .OrderBy(p => p.RequestedAt).ThenBy(p => p.ClipId, StringComparer.Ordinal).Take(limit)
-            .Select(p => new LabelRequest(MachineId, p.ClipId, p.Score, p.RequestedAt, p.AudioReference)).ToList();
+            .Select(p => p.ToRequest(MachineId)).ToList();
         await SyncPendingListing(); // a listing that asked a machine with none (expired meanwhile, or a stale entry) drops it
         return requests;
     }

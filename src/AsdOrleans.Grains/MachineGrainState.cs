@@ -11,6 +11,10 @@ public sealed class PendingLabel
     [Id(2)] public required double Score { get; init; }
     [Id(3)] public required DateTimeOffset RequestedAt { get; init; }
     [Id(4)] public string? AudioReference { get; init; }
+    /// <summary>Why it was asked (a <c>QueryReason</c> name); null in requests stored before it was recorded.</summary>
+    [Id(5)] public string? QueryReason { get; init; }
+
+    public LabelRequest ToRequest(string machineId) => new(machineId, ClipId, Score, RequestedAt, AudioReference, QueryReason);
 }
 
 /// <summary>What a machine grain persists: the method's state as Core's bytes, plus the grain's own bookkeeping.</summary>

@@ -81,7 +81,7 @@ public sealed partial class ConsoleEventHub(IClusterClient client, IHostApplicat
                     Publish(LabelRequestEvent, asked.MachineId, new
                     {
                         asked.Request.MachineId, asked.Request.ClipId, asked.Request.Score, asked.Request.RequestedAt,
-                        asked.Anomalous, asked.ClipIndex,
+                        asked.Request.QueryReason, asked.Anomalous, asked.ClipIndex,
                     });
                     return Task.CompletedTask;
                 });

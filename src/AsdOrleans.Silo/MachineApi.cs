@@ -9,8 +9,9 @@ namespace AsdOrleans.Silo;
 public static class MachineApi
 {
     public sealed record LabelBody(string? Label);
-    /// <summary>The answer to one clip: docs/design.md §2's {clipId, score, anomalous, labelRequested}.</summary>
-    public sealed record ClipResponse(string ClipId, double Score, bool Anomalous, bool LabelRequested);
+    /// <summary>The answer to one clip: docs/design.md §2's {clipId, score, anomalous, labelRequested}, and why the label was
+    /// asked for (<see cref="ClipVerdict.QueryReason"/>; null when it was not).</summary>
+    public sealed record ClipResponse(string ClipId, double Score, bool Anomalous, bool LabelRequested, string? QueryReason);
 
     public static void Map(WebApplication app)
     {
@@ -112,7 +113,7 @@ public static class MachineApi
         if (wav is null)
             return TypedResults.Problem($"the clip is larger than {options.Value.MaxClipBytes} bytes", statusCode: StatusCodes.Status413PayloadTooLarge);
         var verdict = await machines.IngestClip(id, clipId, wav, audio, cancellation: cancellation);
-        return TypedResults.Ok(new ClipResponse(verdict.ClipId, verdict.Score, verdict.Anomalous, verdict.LabelRequested));
+        return TypedResults.Ok(new ClipResponse(verdict.ClipId, verdict.Score, verdict.Anomalous, verdict.LabelRequested, verdict.QueryReason));
     });
 
     private static async Task<IResult> ListLabelRequests(string? machine, int? limit, MachineUseCases machines)

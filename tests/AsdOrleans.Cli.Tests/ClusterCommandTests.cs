@@ -142,9 +142,14 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         Assert.Matches(@"pushed 16 clips .*; \d+ alerts \(", output);
         Assert.Contains("cli.fan-03: budget not shown (GET /api/machines/cli.fan-03: 403", output); // a device key alone cannot read it
         var lines = File.ReadAllLines(csv);
-        Assert.Equal("file,clip_id,score,anomalous,label_requested,labelled", lines[0]);
+        Assert.Equal("file,clip_id,score,anomalous,label_requested,labelled,query_reason", lines[0]);
         Assert.Equal(17, lines.Length);
         int requested = lines.Skip(1).Count(l => l.Split(',')[4] == "1");
+        // Random at b = 0.5: each request says it was random's draw or the budget's floor; a clip not asked about says nothing.
+        foreach (var f in lines.Skip(1).Select(l => l.Split(',')))
+            if (f[4] == "1") Assert.Contains(f[6], new[] { "random", "budget-floor" });
+            else Assert.Equal("", f[6]);
+        Assert.Matches(@"label requests \([^)]*;[^)]*\b\d+ random", output);
 
         (code, output, error) = await CliHarness.Run("machines", "list", "--url", _url, "--key", "lab");
         Assert.True(code == 0, error);
@@ -321,8 +326,13 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         var (listed, output, listError) = await CliHarness.Run("label", "list", "--url", _url, "--key", "lab", "--machine", "cli.m3");
         Assert.True(listed == 0, listError);
         Assert.Contains("16 pending", output);
+        Assert.Contains("why asked", output);
         string clip = Path.GetFileNameWithoutExtension(Directory.GetFiles(Path.Combine(_dir, "test")).Order(StringComparer.Ordinal).First());
         Assert.Contains(clip, output);
+        (listed, output, listError) = await CliHarness.Run("label", "list", "--url", _url, "--key", "lab", "--machine", "cli.m3", "--json");
+        Assert.True(listed == 0, listError);
+        var asked = System.Text.Json.JsonDocument.Parse(output).RootElement.EnumerateArray().Select(r => r.GetProperty("queryReason").GetString()).ToList();
+        Assert.Equal(Enumerable.Repeat("random", 16), asked); // random at b = 1: every clip by its draw, none by the budget's floor
 
         string wav = Path.Combine(_dir, "heard.wav");
         (code, _, error) = await CliHarness.Run("label", "audio", "--url", _url, "--key", "lab", "--machine", "cli.m3", "--clip", clip, "--out", wav);

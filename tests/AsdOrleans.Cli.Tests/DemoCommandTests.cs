@@ -38,6 +38,12 @@ public sealed class DemoCommandTests : IDisposable
         Assert.DoesNotContain("encoder: training", output);
         Assert.Contains("enrolled 6 machines and their offline twins from 60 training clips", output);
         Assert.Contains("streamed 144 clips", output);
+        // The requests counted by why hybrid asked (its uncertainty branch, its random branch, the budget's floor), summing to all.
+        var answered = System.Text.RegularExpressions.Regex.Match(output, @"the oracle answered (\d+) label requests \(([^)]*)\)");
+        Assert.True(answered.Success, output);
+        var byReason = answered.Groups[2].Value.Split(", ").Select(part => part.Split(' ')).ToList();
+        Assert.All(byReason, p => Assert.Contains(p[1], new[] { "uncertain", "random", "budget-floor" }));
+        Assert.Equal(int.Parse(answered.Groups[1].Value, CultureInfo.InvariantCulture), byReason.Sum(p => int.Parse(p[0], CultureInfo.InvariantCulture)));
         Assert.Contains("baseline (training-free log-mel statistics): 132 clips, 0 from the cache, 132 embedded", output);
         Assert.Contains("harmonic mean", output);
         Assert.Matches(@"dashboard: http://127\.0\.0\.1:\d+/dashboard", output);

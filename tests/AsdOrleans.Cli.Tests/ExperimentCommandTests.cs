@@ -7,7 +7,7 @@ namespace AsdOrleans.Cli.Tests;
 /// <summary>`asd experiment` end to end, in-process, on a small generated embedding set.</summary>
 public sealed class ExperimentCommandTests : IDisposable
 {
-    private const string ResultsHeader = "machine,strategy,budget,trial,auc,pauc,auc_source,auc_target,clips,queries,realised_budget,normal_labels,anomalous_labels,gamma,alpha,window,v,scoring,budget_start,target_labels";
+    private const string ResultsHeader = "machine,strategy,budget,trial,auc,pauc,auc_source,auc_target,clips,queries,realised_budget,normal_labels,anomalous_labels,gamma,alpha,window,v,scoring,budget_start,target_labels,forced_labels";
     private const string SummaryHeader = "machine,strategy,budget,metric,trials,mean,ci95_low,ci95_high,gamma,alpha,window,v,scoring,budget_start";
     private static readonly string[] Strategies = ["none", "random", "hybrid", "qbc"];
     private static readonly string[] Budgets = ["0", "0.25"];
@@ -56,13 +56,13 @@ public sealed class ExperimentCommandTests : IDisposable
         Assert.All(headroom.Skip(1), r => Assert.InRange(int.Parse(r[2], CultureInfo.InvariantCulture), 0, int.Parse(r[1], CultureInfo.InvariantCulture)));
         string report = File.ReadAllText(Path.Combine(outDir, "report.md"));
         Assert.Contains("## Label headroom", report);
-        Assert.Matches(@"Where the labels went, over all machine types and trials: .*random at b = 0\.25: \d+ labels, \d+ % normal, \d+ % on target-domain clips", report);
+        Assert.Matches(@"Where the labels went, over all machine types and trials: .*random at b = 0\.25: \d+ labels, \d+ % normal, \d+ % on target-domain clips, \d+ forced by the budget's floor", report);
 
         // results.csv: one row per machine × strategy × budget × trial, values in range.
         var results = ReadCsv(Path.Combine(outDir, "results.csv"));
         Assert.Equal(ResultsHeader, string.Join(',', results[0]));
         var rows = results.Skip(1).ToList();
-        Assert.All(rows, r => Assert.Equal(20, r.Length));
+        Assert.All(rows, r => Assert.Equal(21, r.Length));
         var expectedKeys = (from m in Machines from s in Strategies from b in Budgets from t in Enumerable.Range(0, Trials)
                             select $"{m}|{s}|{b}|{t}").Order(StringComparer.Ordinal).ToArray();
         Assert.Equal(expectedKeys, rows.Select(r => $"{r[0]}|{r[1]}|{r[2]}|{r[3]}").Order(StringComparer.Ordinal).ToArray());
@@ -80,6 +80,8 @@ public sealed class ExperimentCommandTests : IDisposable
             Assert.Equal(queries, normal + anomalous);
             long target = long.Parse(r[19]);
             Assert.True(target >= 0 && target <= queries && target <= clips / 2, $"labels on target clips: {where}");
+            long forced = long.Parse(r[20]);
+            Assert.True(forced >= 0 && forced <= queries, $"labels the budget's floor forced: {where}");
             if (r[2] == "0" || r[1] == "none")
                 Assert.True(queries == 0, $"no queries expected at budget 0 or strategy none: {where}");
         }
@@ -89,7 +91,8 @@ public sealed class ExperimentCommandTests : IDisposable
         var randomRows = rows.Where(r => r[1] == "random" && r[2] == "0.25").ToList();
         long randomLabels = randomRows.Sum(r => long.Parse(r[9]));
         string Share(int column) => (100.0 * randomRows.Sum(r => long.Parse(r[column])) / randomLabels).ToString("0", CultureInfo.InvariantCulture);
-        Assert.Contains($"random at b = 0.25: {randomLabels} labels, {Share(11)} % normal, {Share(19)} % on target-domain clips", report);
+        Assert.Contains($"random at b = 0.25: {randomLabels} labels, {Share(11)} % normal, {Share(19)} % on target-domain clips, "
+            + $"{randomRows.Sum(r => long.Parse(r[20]))} forced by the budget's floor", report);
 
         // summary.csv: per machine × metric, plus hmean rows including the official score.
         var summary = ReadCsv(Path.Combine(outDir, "summary.csv"));

@@ -60,6 +60,7 @@ public sealed class PoolCommandTests : IDisposable
                 var results = ReadCsv(Path.Combine(run, "results.csv")).Skip(1).Where(r => r[1] == strategy && r[2] == Budget).ToList();
                 Assert.Equal(results.Sum(r => long.Parse(r[9], CultureInfo.InvariantCulture)), long.Parse(row[Col("labels")], CultureInfo.InvariantCulture));
                 Assert.Equal(results.Sum(r => long.Parse(r[19], CultureInfo.InvariantCulture)), long.Parse(row[Col("target_labels")], CultureInfo.InvariantCulture));
+                Assert.Equal(results.Sum(r => long.Parse(r[20], CultureInfo.InvariantCulture)), long.Parse(row[Col("forced_labels")], CultureInfo.InvariantCulture));
                 perRun.Add(expected);
             }
             var pooled = csv.Single(r => r[0] == "pooled" && r[1] == strategy);
@@ -85,7 +86,7 @@ public sealed class PoolCommandTests : IDisposable
         foreach (var strategy in new[] { "random", "hybrid" })
         {
             int below = gains[strategy].Count(g => g < 0);
-            Assert.Matches($@"\| {strategy} \| 0\.25 \| 2 \| [^|]+\| [^|]+\| [^|]+\| [^|]+\| [^|]+\| [^|]+\| {below} / \d \|", md);
+            Assert.Matches($@"\| {strategy} \| 0\.25 \| 2 \| [^|]+\| [^|]+\| [^|]+\| [^|]+\| [^|]+\| [^|]+\| [^|]+\| {below} / \d \|", md);
         }
         double lowestOffline = Math.Min(SummaryMean(a, "none", "0", "auc"), SummaryMean(b, "none", "0", "auc"));
         Assert.Contains($"{lowestOffline.ToString("0.000", CultureInfo.InvariantCulture)} (plant{(SummaryMean(a, "none", "0", "auc") <= SummaryMean(b, "none", "0", "auc") ? 3 : 4)})", md);

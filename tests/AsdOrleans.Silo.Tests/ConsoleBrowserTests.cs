@@ -102,6 +102,10 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
             // The first request's audio loads through a blob: URL and plays; its spectrogram is drawn.
             var first = driver.FindElement(By.CssSelector("#queue-list li.request.current"));
             string clip = first.GetAttribute("data-clip")!;
+            // It says why the machine asked: random's draw at b = 1.
+            var reason = first.FindElement(By.CssSelector(".meta .reason"));
+            if (shots is null)
+                Assert.Equal(("random", "random check"), (reason.GetAttribute("data-reason"), reason.Text));
             string firstMachine = first.GetAttribute("data-machine")!;
             await Until(driver, () => js.ExecuteScript("const a = document.querySelector('#queue-list li.request.current audio'); return a.src.startsWith('blob:') && a.readyState >= 2;") as bool?, "the audio loading");
             var played = js.ExecuteAsyncScript("const done = arguments[arguments.length - 1]; const a = document.querySelector('#queue-list li.request.current audio'); a.play().then(() => done('playing')).catch(e => done(String(e)));");
@@ -181,6 +185,7 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
             var started = DateTime.UtcNow;
             await silo.Push(machine, "clip-3", 22);
             await Until(driver, () => driver.FindElements(By.CssSelector("#queue-list li.request[data-clip='clip-3']")).Count == 1, "the new request arriving live");
+            Assert.Equal("random", driver.FindElement(By.CssSelector("#queue-list li.request[data-clip='clip-3'] .reason")).GetAttribute("data-reason"));
             Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(10), "arrived by the event stream, not the periodic refresh");
             Assert.Equal(queued + 1, QueueSize(driver));
 

@@ -230,6 +230,9 @@ public sealed class ConsoleApiTests(ConsoleFixture silo) : IClassFixture<Console
             "http_server_request_duration_seconds_bucket{",
         })
             Assert.Contains(series, text);
+        // Label requests by why they were asked: random's draw at b = 1.
+        Assert.Matches("asd_queries_total\\{[^}]*reason=\"random\"", text);
+        Assert.DoesNotContain("reason=\"unrecorded\"", text);
         Assert.Contains("orleans", text, StringComparison.OrdinalIgnoreCase);
 
         // Every project series the shipped Grafana dashboard queries is one the silo exports.

@@ -126,9 +126,11 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         var verdict = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
         Assert.Equal("c-1", verdict.GetProperty("clipId").GetString());
         Assert.True(verdict.GetProperty("labelRequested").GetBoolean()); // b = 1
+        Assert.Equal("random", verdict.GetProperty("queryReason").GetString()); // why: random's draw, not the budget's floor
 
         var requests = JsonDocument.Parse(await (await Send(HttpMethod.Get, "/api/label-requests?machine=http.machine-1", SiloFixture.LabellerKey)).Content.ReadAsStringAsync()).RootElement;
         Assert.Equal("c-1", requests[0].GetProperty("clipId").GetString());
+        Assert.Equal("random", requests[0].GetProperty("queryReason").GetString());
         var audio = await Send(HttpMethod.Get, "/api/machines/http.machine-1/clips/c-1/audio", SiloFixture.LabellerKey);
         Assert.Equal(HttpStatusCode.OK, audio.StatusCode);
         Assert.Equal(Wav(clip), await audio.Content.ReadAsByteArrayAsync());

@@ -90,14 +90,16 @@ public static class PoolCommand
         yield return Trim(offline, manyPoints);
 
         var gains = new TextTable("With labels: gain over the offline model, paired per trial within a run; mean [95% CI over runs]",
-            ["point", "strategy", "b", "runs", "realised (lowest–highest run)", "labels on target clips (lowest–highest run)", "labels that are normal (lowest–highest run)", "AUC − offline", "lowest … highest run", "pAUC − offline",
+            ["point", "strategy", "b", "runs", "realised (lowest–highest run)", "labels on target clips (lowest–highest run)", "labels that are normal (lowest–highest run)",
+                "labels the budget's floor forced (lowest–highest run)", "AUC − offline", "lowest … highest run", "pAUC − offline",
                 "runs below offline, AUC / pAUC", "runs whose paired CI is above / below 0 (AUC)"],
             []);
         foreach (var g in report.Gains)
         {
             string realised = $"{F(g.LowestRealised, "0.000")}–{F(g.HighestRealised, "0.000")}" + (g.OverspentRuns > 0 ? $" ({g.OverspentRuns} overspent)" : "");
             gains.Rows.Add([g.Point.Label, g.Strategy.ToName(), F(g.Budget, "0.###"), g.Runs.Count.ToString(CultureInfo.InvariantCulture), realised,
-                Share(g.TargetShare, g.TargetShareRange), Share(g.NormalShare, g.NormalShareRange), Cell(g.AucGain, "+0.0000;−0.0000;0.0000"),
+                Share(g.TargetShare, g.TargetShareRange), Share(g.NormalShare, g.NormalShareRange), Share(g.ForcedShare, g.ForcedShareRange),
+                Cell(g.AucGain, "+0.0000;−0.0000;0.0000"),
                 $"{Signed(g.LowestAucGain.AucGain.Mean, "0.0000")} ({g.LowestAucGain.Run}) … {Signed(g.HighestAucGain.AucGain.Mean, "0.0000")} ({g.HighestAucGain.Run})",
                 Cell(g.PartialAucGain, "+0.0000;−0.0000;0.0000"), $"{g.RunsBelowOfflineAuc} / {g.RunsBelowOfflinePartialAuc}", $"{g.RunsResolvedAbove} / {g.RunsResolvedBelow}"]);
         }
@@ -177,19 +179,19 @@ public static class PoolCommand
 
     private static string Csv(PoolReport report)
     {
-        var b = new StringBuilder("run,strategy,budget,gamma,alpha,window,v,scoring,budget_start,offline_auc,offline_pauc,auc_gain,auc_gain_ci95_low,auc_gain_ci95_high,pauc_gain,pauc_gain_ci95_low,pauc_gain_ci95_high,realised_budget,labels,target_labels,normal_labels\n");
-        void Row(string run, SweepPoint p, QueryStrategyKind strategy, double budget, RunOffline? offline, MeanInterval auc, MeanInterval pauc, double realised, long labels, long target, long normal)
+        var b = new StringBuilder("run,strategy,budget,gamma,alpha,window,v,scoring,budget_start,offline_auc,offline_pauc,auc_gain,auc_gain_ci95_low,auc_gain_ci95_high,pauc_gain,pauc_gain_ci95_low,pauc_gain_ci95_high,realised_budget,labels,target_labels,normal_labels,forced_labels\n");
+        void Row(string run, SweepPoint p, QueryStrategyKind strategy, double budget, RunOffline? offline, MeanInterval auc, MeanInterval pauc, double realised, long labels, long target, long normal, long forced)
             => b.AppendJoin(',', run, strategy.ToName(), R(budget), R(p.Gamma), R(p.Alpha), p.Window, R(p.V), p.Scoring.ToName(), p.BudgetStart.ToName(),
                 offline is null ? "" : R(offline.Auc), offline is null ? "" : R(offline.PartialAuc),
-                R(auc.Mean), R(auc.Low), R(auc.High), R(pauc.Mean), R(pauc.Low), R(pauc.High), R(realised), labels, target, normal).Append('\n');
+                R(auc.Mean), R(auc.Low), R(auc.High), R(pauc.Mean), R(pauc.Low), R(pauc.High), R(realised), labels, target, normal, forced).Append('\n');
         foreach (var g in report.Gains)
         {
             var offline = report.Offline.First(o => o.Point == g.Point);
             foreach (var r in g.Runs)
-                Row(r.Run, g.Point, g.Strategy, g.Budget, offline.Runs.FirstOrDefault(o => o.Run == r.Run), r.AucGain, r.PartialAucGain, r.Realised, r.Labels, r.TargetLabels, r.NormalLabels);
+                Row(r.Run, g.Point, g.Strategy, g.Budget, offline.Runs.FirstOrDefault(o => o.Run == r.Run), r.AucGain, r.PartialAucGain, r.Realised, r.Labels, r.TargetLabels, r.NormalLabels, r.ForcedLabels);
             // The pooled row: its interval is over runs, not trials.
             Row("pooled", g.Point, g.Strategy, g.Budget, null, g.AucGain, g.PartialAucGain, g.Runs.Average(r => r.Realised), g.Labels,
-                g.Runs.Any(r => r.TargetLabels < 0) ? -1 : g.Runs.Sum(r => r.TargetLabels), g.Runs.Sum(r => r.NormalLabels));
+                ExperimentPool.KnownSum(g.Runs, r => r.TargetLabels), g.Runs.Sum(r => r.NormalLabels), ExperimentPool.KnownSum(g.Runs, r => r.ForcedLabels));
         }
         return b.ToString();
     }

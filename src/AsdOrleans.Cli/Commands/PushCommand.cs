@@ -103,19 +103,19 @@ public static class PushCommand
             int refused = results.Count(r => r.LabelRefused);
             output.WriteLine($"pushed {files.Count} clips in {watch.Elapsed.TotalSeconds:F1} s ({files.Count / watch.Elapsed.TotalSeconds:F2} clips/s); " +
                              $"{alerts} alerts ({(double)alerts / files.Count:P1}); " +
-                             $"{requested} label requests ({(double)requested / files.Count:P1}), {labelled} answered" +
+                             $"{requested} label requests ({(double)requested / files.Count:P1}{(requested > 0 ? "; " + SiloFeed.ByReason(results.Select(r => r.QueryReason)) : "")}), {labelled} answered" +
                              (refused > 0 ? $", {refused} no longer open when the oracle answered (expired, withdrawn beyond the machine's limit of open requests, or lost with a silo): not applied" : ""));
             output.WriteLine(await MachineBudget(http, id, labeller, cancellation));
             if (csv is not null)
             {
                 using var writer = new StreamWriter(csv);
-                await writer.WriteLineAsync("file,clip_id,score,anomalous,label_requested,labelled");
+                await writer.WriteLineAsync("file,clip_id,score,anomalous,label_requested,labelled,query_reason");
                 for (int i = 0; i < files.Count; i++)
                 {
                     var r = results[i];
                     await writer.WriteLineAsync(string.Join(',', Path.GetFileName(files[i]), r.ClipId,
                         r.Score.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
-                        r.Anomalous ? "1" : "0", r.LabelRequested ? "1" : "0", r.Labelled ? "1" : "0"));
+                        r.Anomalous ? "1" : "0", r.LabelRequested ? "1" : "0", r.Labelled ? "1" : "0", r.QueryReason ?? ""));
                 }
                 output.WriteLine($"wrote {csv}");
             }

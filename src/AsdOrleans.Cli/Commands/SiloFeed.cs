@@ -7,9 +7,10 @@ namespace AsdOrleans.Cli.Commands;
 /// <summary>
 /// What a clip pushed to a silo came back with, and whether its label request was answered. <c>LabelRefused</c>: the
 /// machine no longer held the request when the answer came (it expired, was withdrawn beyond the machine's limit of
-/// open requests, or was lost with a silo before it was written), so the label was not applied.
+/// open requests, or was lost with a silo before it was written), so the label was not applied. <c>QueryReason</c>: why
+/// the machine asked (uncertain, random, committee, budget-floor), null when it did not.
 /// </summary>
-public sealed record PushedClip(string ClipId, double Score, bool Anomalous, bool LabelRequested, bool Labelled, bool LabelRefused);
+public sealed record PushedClip(string ClipId, double Score, bool Anomalous, bool LabelRequested, bool Labelled, bool LabelRefused, string? QueryReason = null);
 
 /// <summary>
 /// The two calls a plant makes into a silo's HTTP API — enroll a machine from training WAVs, push a clip (and, as an
@@ -54,8 +55,15 @@ public static class SiloFeed
                 refused = true; // the oracle answers from the verdict, not from the offered queue, so it can be too late
             }
         }
-        return new PushedClip(clipId, verdict.GetProperty("score").GetDouble(), verdict.GetProperty("anomalous").GetBoolean(), requested, labelled, refused);
+        string? reason = requested && verdict.TryGetProperty("queryReason", out var why) && why.ValueKind == System.Text.Json.JsonValueKind.String ? why.GetString() : null;
+        return new PushedClip(clipId, verdict.GetProperty("score").GetDouble(), verdict.GetProperty("anomalous").GetBoolean(), requested, labelled, refused,
+            requested ? reason ?? "unrecorded" : null);
     }
+
+    /// <summary>"101 uncertain, 25 random": label requests counted by why they were asked, most first.</summary>
+    public static string ByReason(IEnumerable<string?> reasons)
+        => string.Join(", ", reasons.OfType<string>().GroupBy(r => r).OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => $"{g.Count()} {g.Key}"));
 
     /// <summary>410: the request expired or was withdrawn; 400 "no label request" for this clip: it was never written
     /// (the verdict goes back before the request is written, so a silo that dies in between loses it).</summary>

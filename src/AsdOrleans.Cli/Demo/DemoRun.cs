@@ -24,7 +24,7 @@ public static class DemoRun
     /// <summary>results.csv's mode of the training-free baseline's rows.</summary>
     public const string BaselineMode = "baseline";
 
-    private sealed record StreamResult(DemoMachine Machine, bool Offline, double[] Scores, int Queries, int Labels);
+    private sealed record StreamResult(DemoMachine Machine, bool Offline, double[] Scores, int Queries, int Labels, IReadOnlyList<string?> QueryReasons);
 
     public static async Task<int> RunAsync(DemoSettings settings, string folder, bool keepRunning, TextWriter writer, CancellationToken cancellation)
     {
@@ -86,21 +86,22 @@ public static class DemoRun
                     var order = Shuffled(machine.TestClips.Count, RandomState.DeriveSeed(settings.Seed, RandomState.StableHash(machine.Id)));
                     var scores = new double[machine.TestClips.Count];
                     int queries = 0, labels = 0;
+                    var reasons = new List<string?>();
                     foreach (int i in order)
                     {
                         var clip = machine.TestClips[i];
                         var pushed = await SiloFeed.PushAsync(deviceHttp, offline ? machine.OfflineId : machine.Id, clip.Path,
                             offline ? null : clip.IsAnomaly, keys["Labeller"], cancellation);
                         scores[i] = pushed.Score;
-                        if (pushed.LabelRequested) queries++;
+                        if (pushed.LabelRequested) { queries++; reasons.Add(pushed.QueryReason); }
                         if (pushed.Labelled) labels++;
                         progress(Interlocked.Increment(ref streamed), clipsInAll);
                     }
-                    return new StreamResult(machine, offline, scores, queries, labels);
+                    return new StreamResult(machine, offline, scores, queries, labels, reasons);
                 })), linesWhenRedirected: true);
             double seconds = streamWatch.Elapsed.TotalSeconds;
             writer.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"streamed {clipsInAll} clips in {seconds:F1} s ({clipsInAll / seconds:F1} clips/s through the HTTP API, encoder and grains); the oracle answered {results.Sum(r => r.Labels)} label requests"));
+                $"streamed {clipsInAll} clips in {seconds:F1} s ({clipsInAll / seconds:F1} clips/s through the HTTP API, encoder and grains); the oracle answered {results.Sum(r => r.Labels)} label requests ({SiloFeed.ByReason(results.SelectMany(r => r.QueryReasons))})"));
 
             PrintAndSave(settings, results, baseline, folder, writer);
             string dashboard = new Uri(address, "/dashboard").ToString();

@@ -77,8 +77,10 @@ public sealed class ClusterExperiment(ClusterHttp operatorApi, ClusterHttp devic
             var verdict = await deviceApi.SendAsync(HttpMethod.Post, $"/api/machines/{id}/clips?clipId={clipId}", ClusterHttp.Wav(wav), cancellation);
             trace.Scores[i] = verdict.GetProperty("score").GetDouble();
             trace.Alerts[i] = verdict.GetProperty("anomalous").GetBoolean();
-            trace.Queried[i] = verdict.GetProperty("labelRequested").GetBoolean();
-            if (trace.Queried[i])
+            trace.QueryReasons[i] = verdict.GetProperty("labelRequested").GetBoolean()
+                ? Method.Strategies.QueryReasonNames.Parse(verdict.GetProperty("queryReason").GetString() ?? "")
+                : Method.Strategies.QueryReason.None;
+            if (trace.Queried(i))
             {
                 var label = new { label = ClipWords.Label(machine.IsAnomaly[clip]) };
                 await operatorApi.SendAsync(HttpMethod.Post, $"/api/machines/{id}/clips/{clipId}/label", JsonContent.Create(label, options: Json), cancellation);

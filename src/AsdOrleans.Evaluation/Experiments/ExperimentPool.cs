@@ -24,7 +24,7 @@ public sealed record RunOffline(string Run, SweepPoint Point, double Auc, double
 /// <summary>One run's strategy at one budget against its offline model, paired per trial (same stream order).</summary>
 public sealed record RunGain(string Run, SweepPoint Point, QueryStrategyKind Strategy, double Budget,
     MeanInterval AucGain, MeanInterval PartialAucGain, double Realised, double HighestMachineRealised,
-    long Labels, long TargetLabels, long NormalLabels)
+    long Labels, long TargetLabels, long NormalLabels, long ForcedLabels)
 {
     public bool Overspends => BudgetTolerance.Overspends(Budget, HighestMachineRealised);
 }
@@ -67,6 +67,9 @@ public sealed record PooledGain(SweepPoint Point, QueryStrategyKind Strategy, do
     /// <summary>The lowest and highest run's share, over runs that asked for labels.</summary>
     public (double Low, double High)? TargetShareRange => TargetShare is null ? null : Range(r => r.TargetLabels);
     public (double Low, double High)? NormalShareRange => NormalShare is null ? null : Range(r => r.NormalLabels);
+    /// <summary>Share of the labels the paced budget's floor forced; null where a run's results.csv predates the count.</summary>
+    public double? ForcedShare => Runs.Any(r => r.ForcedLabels < 0) || Labels == 0 ? null : (double)Runs.Sum(r => r.ForcedLabels) / Labels;
+    public (double Low, double High)? ForcedShareRange => ForcedShare is null ? null : Range(r => r.ForcedLabels);
 
     private (double, double) Range(Func<RunGain, long> count)
     {
@@ -152,7 +155,7 @@ public static class ExperimentPool
                 double highestMachine = rowsOfGroup.GroupBy(r => r.Machine).Max(m => m.Average(r => r.RealisedBudget));
                 gains.Add(new RunGain(run.Name, point, group.Key.Strategy, group.Key.Budget, MeanInterval.Of(aucGains), MeanInterval.Of(paucGains),
                     realised.Average(), highestMachine, rowsOfGroup.Sum(r => r.Queries),
-                    rowsOfGroup.Any(r => r.TargetLabels < 0) ? -1 : rowsOfGroup.Sum(r => r.TargetLabels), rowsOfGroup.Sum(r => r.NormalLabels)));
+                    KnownSum(rowsOfGroup, r => r.TargetLabels), rowsOfGroup.Sum(r => r.NormalLabels), KnownSum(rowsOfGroup, r => r.ForcedLabels)));
             }
         }
         return (offline, gains);
@@ -189,6 +192,9 @@ public static class ExperimentPool
         return new PooledBaseline(baselineHarmonic.Count, MeanInterval.Of(baselineHarmonic), leads.Count,
             leads.Count(l => l.Lead >= margin - 1e-12), margin, smallest.Lead, smallest.At);
     }
+
+    /// <summary>The sum of a count that older results.csv files lack (−1): −1 when any row does not know it.</summary>
+    public static long KnownSum<T>(IReadOnlyList<T> rows, Func<T, long> count) => rows.Any(r => count(r) < 0) ? -1 : rows.Sum(count);
 
     private static double HarmonicMean(IReadOnlyList<TrialResult> rows, Func<TrialResult, double> metric)
         => DetectionMetrics.HarmonicMean(rows.Select(metric).ToArray());

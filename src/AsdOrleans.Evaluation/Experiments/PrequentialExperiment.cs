@@ -18,12 +18,18 @@ public sealed record TrialResult(
     public double RealisedBudget => (double)Queries / Clips;
     /// <summary>Labels asked on target-domain clips: where a strategy spends its budget (a label moves scores differently by domain).</summary>
     public long TargetLabels { get; init; }
+    /// <summary>Labels the paced budget's floor asked for where the strategy passed (−1: a results.csv from before the count).</summary>
+    public long ForcedLabels { get; init; }
     /// <summary>The γ, α, w and v of the run.</summary>
     public SweepPoint Point { get; init; }
 }
 
 /// <summary>What one run did clip by clip, in stream order: the official evaluator's files are written from it.</summary>
-public sealed record StreamTrace(string[] Files, double[] Scores, bool[] Alerts, bool[] Queried, bool[] IsAnomaly, bool[] IsTarget);
+/// <param name="QueryReasons">Why each clip's label was asked for; <see cref="QueryReason.None"/> where it was not.</param>
+public sealed record StreamTrace(string[] Files, double[] Scores, bool[] Alerts, QueryReason[] QueryReasons, bool[] IsAnomaly, bool[] IsTarget)
+{
+    public bool Queried(int clip) => QueryReasons[clip] != QueryReason.None;
+}
 
 /// <summary>A machine's data, prepared once and shared read-only by its runs.</summary>
 public sealed class PreparedMachine
@@ -193,24 +199,26 @@ public static class PrequentialExperiment
                 model.ApplyLabelNormalized(machine.Test[clip], outcome.Score, machine.IsAnomaly[clip] ? ClipLabel.Anomalous : ClipLabel.Normal);
             trace.Scores[i] = outcome.Score;
             trace.Alerts[i] = outcome.Anomalous;
-            trace.Queried[i] = outcome.LabelRequested;
+            trace.QueryReasons[i] = outcome.QueryReason;
         }
         return trace;
     }
 
     /// <summary>A trace with files and ground truth in stream order, scores still to fill in.</summary>
     public static StreamTrace NewTrace(PreparedMachine machine, int[] order)
-        => new(order.Select(c => machine.TestRecords[c].File).ToArray(), new double[order.Length], new bool[order.Length], new bool[order.Length],
+        => new(order.Select(c => machine.TestRecords[c].File).ToArray(), new double[order.Length], new bool[order.Length], new QueryReason[order.Length],
             order.Select(c => machine.IsAnomaly[c]).ToArray(), order.Select(c => machine.IsTarget[c]).ToArray());
 
     private static TrialResult Measure(string machine, PlannedRun run, StreamTrace trace)
     {
         var metrics = DetectionMetrics.Evaluate(trace.Scores, trace.IsAnomaly, trace.IsTarget);
-        long queries = trace.Queried.Count(q => q);
-        long anomalous = trace.Queried.Where((q, i) => q && trace.IsAnomaly[i]).LongCount();
-        long target = trace.Queried.Where((q, i) => q && trace.IsTarget[i]).LongCount();
+        var queried = Enumerable.Range(0, trace.Scores.Length).Where(trace.Queried).ToList();
+        long queries = queried.Count;
+        long anomalous = queried.LongCount(i => trace.IsAnomaly[i]);
+        long target = queried.LongCount(i => trace.IsTarget[i]);
+        long forced = queried.LongCount(i => trace.QueryReasons[i] == QueryReason.BudgetFloor);
         return new TrialResult(machine, run.Strategy, run.Budget, run.Trial, metrics.Auc, metrics.PartialAuc, metrics.AucSource, metrics.AucTarget,
-            trace.Scores.Length, queries, queries - anomalous, anomalous) { Point = run.Point, TargetLabels = target };
+            trace.Scores.Length, queries, queries - anomalous, anomalous) { Point = run.Point, TargetLabels = target, ForcedLabels = forced };
     }
 
     private static List<PreparedMachine> Prepare(EmbeddingTable table)

@@ -54,7 +54,7 @@ internal sealed partial class MachineEventPublisher
             : null;
         var asked = request is null
             ? null
-            : new LabelRequestEvent(new LabelRequest(machineId, request.ClipId, request.Score, request.RequestedAt, request.AudioReference), verdict.Anomalous, verdict.ClipIndex);
+            : new LabelRequestEvent(request.ToRequest(machineId), verdict.Anomalous, verdict.ClipIndex);
         _backlog++;
         _chain = SendAfter(_chain, alert, asked);
     }

@@ -18,7 +18,7 @@ public static partial class AsdMetrics
 
     private static readonly Counter<long> Clips = Meter.CreateCounter<long>("asd.clips", "{clip}", "Clips scored by machine grains");
     private static readonly Counter<long> Alerts = Meter.CreateCounter<long>("asd.alerts", "{alert}", "Clips scored above their machine's decision threshold");
-    private static readonly Counter<long> Queries = Meter.CreateCounter<long>("asd.queries", "{request}", "Label requests raised");
+    private static readonly Counter<long> Queries = Meter.CreateCounter<long>("asd.queries", "{request}", "Label requests raised, by why they were asked");
     private static readonly Counter<long> Labels = Meter.CreateCounter<long>("asd.labels", "{label}", "Labels applied (tag label: normal or anomalous)");
 
     /// <summary>Machines active on this silo: machine id → (type, pending requests, realised budget, overspent).</summary>
@@ -60,7 +60,7 @@ public static partial class AsdMetrics
         var tag = new KeyValuePair<string, object?>("machine_type", MachineType(machineId));
         Clips.Add(1, tag);
         if (verdict.Anomalous) Alerts.Add(1, tag);
-        if (verdict.LabelRequested) Queries.Add(1, tag);
+        if (verdict.LabelRequested) Queries.Add(1, tag, new KeyValuePair<string, object?>("reason", verdict.QueryReason ?? "unrecorded"));
         Update(machineId, pending, model);
     }
 

@@ -10,12 +10,16 @@ namespace AsdOrleans.Method.Machines;
 public enum ClipLabel : byte { Normal = 0, Anomalous = 1 }
 
 /// <summary>What the machine says about one clip.</summary>
-public readonly record struct ClipOutcome(long ClipIndex, double Score, bool Anomalous, bool LabelRequested);
+public readonly record struct ClipOutcome(long ClipIndex, double Score, bool Anomalous, QueryReason QueryReason)
+{
+    public bool LabelRequested => QueryReason != QueryReason.None;
+}
 
 /// <summary>A pure query decision for clip <see cref="ClipIndex"/>; <see cref="MachineModel.Commit"/> applies it.</summary>
 public readonly record struct QueryDecision(long ClipIndex, double Score, StrategyStep Step)
 {
     public bool Query => Step.Query;
+    public QueryReason Reason => Step.Reason;
 }
 
 /// <summary>
@@ -179,7 +183,7 @@ public sealed partial class MachineModel
         };
         var step = QueryStrategies.For(Config.Strategy).Decide(context);
         if (!step.Query && Config.Strategy != QueryStrategyKind.None && Budget.MustSpend(Config.Budget))
-            step = step with { Query = true };
+            step = step with { Reason = QueryReason.BudgetFloor };
         return new QueryDecision(ClipsSeen, score, step);
     }
 
@@ -210,7 +214,7 @@ public sealed partial class MachineModel
         double score = ScoreNormalized(normalizedEmbedding);
         var decision = DecideNormalized(normalizedEmbedding, score);
         Commit(decision);
-        return new ClipOutcome(decision.ClipIndex, score, score > DecisionThreshold, decision.Query);
+        return new ClipOutcome(decision.ClipIndex, score, score > DecisionThreshold, decision.Reason);
     }
 
     /// <summary>

@@ -13,10 +13,10 @@ public sealed class HybridPrintedStrategy : IQueryStrategy
     {
         double alpha = context.Config.Alpha;
         if (!context.BudgetAvailable)
-            return new StrategyStep(false, context.LabellingThreshold * (1 - alpha), context.Random, double.NaN);
+            return new StrategyStep(QueryReason.None, context.LabellingThreshold * (1 - alpha), context.Random, double.NaN);
         var random = context.Random;
-        bool query = context.Score > context.LabellingThreshold
-            || random.NextDouble() > context.SpentEstimate / context.Config.Budget;
-        return new StrategyStep(query, context.LabellingThreshold * (1 + alpha), random, double.NaN);
+        var reason = context.Score > context.LabellingThreshold ? QueryReason.Uncertain
+            : QueryReasonNames.If(random.NextDouble() > context.SpentEstimate / context.Config.Budget, QueryReason.Random);
+        return new StrategyStep(reason, context.LabellingThreshold * (1 + alpha), random, double.NaN);
     }
 }

@@ -22,9 +22,9 @@ public sealed class HybridStrategy : IQueryStrategy
         if (eta > context.Paced(context.Config.RandomShare))
         {
             var (query, threshold) = VariableUncertaintyStrategy.Step(context.Score, context.LabellingThreshold, context.Config.Alpha);
-            return new StrategyStep(query, threshold, random, double.NaN);
+            return new StrategyStep(QueryReasonNames.If(query, QueryReason.Uncertain), threshold, random, double.NaN);
         }
         bool randomQuery = RandomStrategy.RandomBranch(ref random, context);
-        return new StrategyStep(randomQuery, context.LabellingThreshold, random, double.NaN);
+        return new StrategyStep(QueryReasonNames.If(randomQuery, QueryReason.Random), context.LabellingThreshold, random, double.NaN);
     }
 }

@@ -29,11 +29,13 @@ public readonly ref struct StrategyContext
     public required StrategyState? State { get; init; }
 }
 
-/// <summary>A strategy's answer: whether to query, and the state it would leave behind.</summary>
-public readonly record struct StrategyStep(bool Query, double LabellingThreshold, RandomState Random, double Utility)
+/// <summary>A strategy's answer: whether to query and why (<see cref="QueryReason.None"/>: no), and the state it would leave behind.</summary>
+public readonly record struct StrategyStep(QueryReason Reason, double LabellingThreshold, RandomState Random, double Utility)
 {
-    public static StrategyStep Keep(in StrategyContext context, bool query = false)
-        => new(query, context.LabellingThreshold, context.Random, double.NaN);
+    public bool Query => Reason != QueryReason.None;
+
+    public static StrategyStep Keep(in StrategyContext context)
+        => new(QueryReason.None, context.LabellingThreshold, context.Random, double.NaN);
 }
 
 /// <summary>

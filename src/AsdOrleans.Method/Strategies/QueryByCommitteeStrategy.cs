@@ -19,7 +19,7 @@ public sealed class QueryByCommitteeStrategy : IQueryStrategy
         var state = (QbcState)context.State!;
         double utility = state.Utility(context.NormalizedEmbedding, context.ReferenceSet);
         bool query = context.BudgetAvailable && state.Filter.WouldQuery(utility, context.Config.Budget, context.Paced(context.Config.Budget));
-        return new StrategyStep(query, context.LabellingThreshold, context.Random, utility);
+        return new StrategyStep(QueryReasonNames.If(query, QueryReason.Committee), context.LabellingThreshold, context.Random, utility);
     }
 
     public StrategyState CreateState(MachineConfig config, MachineEnrollment enrollment)

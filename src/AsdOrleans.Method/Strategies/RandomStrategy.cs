@@ -16,7 +16,7 @@ public sealed class RandomStrategy : IQueryStrategy
             return StrategyStep.Keep(context);
         var random = context.Random;
         bool query = RandomBranch(ref random, context);
-        return new StrategyStep(query, context.LabellingThreshold, random, double.NaN);
+        return new StrategyStep(QueryReasonNames.If(query, QueryReason.Random), context.LabellingThreshold, random, double.NaN);
     }
 
     /// <summary>Random's draw, also hybrid's random branch: u &lt; min(1, b · pace).</summary>

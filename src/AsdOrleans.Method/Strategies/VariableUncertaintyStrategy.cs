@@ -13,7 +13,7 @@ public sealed class VariableUncertaintyStrategy : IQueryStrategy
         if (!context.BudgetAvailable)
             return StrategyStep.Keep(context);
         var (query, threshold) = Step(context.Score, context.LabellingThreshold, context.Config.Alpha);
-        return new StrategyStep(query, threshold, context.Random, double.NaN);
+        return new StrategyStep(QueryReasonNames.If(query, QueryReason.Uncertain), threshold, context.Random, double.NaN);
     }
 
     internal static (bool Query, double Threshold) Step(double score, double threshold, double alpha)

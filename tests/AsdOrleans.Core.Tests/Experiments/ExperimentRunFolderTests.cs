@@ -32,8 +32,8 @@ public sealed class ExperimentRunFolderTests : IDisposable
         for (int i = 0; i < results.Count; i++)
         {
             var (a, b) = (results[i], read[i]);
-            Assert.Equal((a.Machine, a.Strategy, a.Budget, a.Trial, a.Clips, a.Queries, a.NormalLabels, a.AnomalousLabels, a.TargetLabels, a.Point),
-                (b.Machine, b.Strategy, b.Budget, b.Trial, b.Clips, b.Queries, b.NormalLabels, b.AnomalousLabels, b.TargetLabels, b.Point));
+            Assert.Equal((a.Machine, a.Strategy, a.Budget, a.Trial, a.Clips, a.Queries, a.NormalLabels, a.AnomalousLabels, a.TargetLabels, a.ForcedLabels, a.Point),
+                (b.Machine, b.Strategy, b.Budget, b.Trial, b.Clips, b.Queries, b.NormalLabels, b.AnomalousLabels, b.TargetLabels, b.ForcedLabels, b.Point));
             Assert.Equal(a.Auc, b.Auc, 12);
             Assert.Equal(a.PartialAuc, b.PartialAuc, 12);
         }
@@ -48,6 +48,7 @@ public sealed class ExperimentRunFolderTests : IDisposable
     [InlineData("window", "99999999999", "column 'window': 99999999999 is outside 1")]
     [InlineData("strategy", "randum", "column 'strategy': unknown")]
     [InlineData("queries", "1000", "1000 queries on")]
+    [InlineData("forced_labels", "1000", "1000 forced or target-domain labels of")]
     public void A_damaged_field_names_the_file_line_and_column(string column, string value, string problem)
     {
         string path = Path.Combine(_dir, ExperimentRunFolder.ResultsFile);
@@ -64,6 +65,21 @@ public sealed class ExperimentRunFolderTests : IDisposable
         Assert.Equal(path, error.File);
         Assert.Equal(4, error.Line);
         Assert.Contains(problem, error.Problem);
+    }
+
+    [Fact]
+    public void A_results_csv_from_before_the_forced_count_reads_it_as_unknown()
+    {
+        string path = Path.Combine(_dir, ExperimentRunFolder.ResultsFile);
+        ExperimentSummary.WriteResults(path, SmallRun.Value);
+        var lines = File.ReadAllLines(path);
+        Assert.EndsWith(",forced_labels", lines[0]);
+        File.WriteAllLines(path, lines.Select(l => l[..l.LastIndexOf(',')]));
+
+        var read = ExperimentRunFolder.ReadResults(path);
+
+        Assert.All(read, r => Assert.Equal(-1, r.ForcedLabels));
+        Assert.Equal(SmallRun.Value.Select(r => r.TargetLabels), read.Select(r => r.TargetLabels));
     }
 
     [Fact]

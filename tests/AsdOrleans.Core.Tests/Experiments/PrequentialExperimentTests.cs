@@ -54,11 +54,11 @@ public class PrequentialExperimentTests
             var record = machine.TestRecords[run.Order[i]];
             var outcome = model.Process(record.Embedding);
             Assert.Equal(trace.Scores[i], outcome.Score);
-            Assert.Equal(trace.Queried[i], outcome.LabelRequested);
+            Assert.Equal(trace.QueryReasons[i], outcome.QueryReason);
             if (outcome.LabelRequested)
                 model.ApplyLabel(record.Embedding, outcome.Score, record.IsAnomaly ? AsdOrleans.Method.Machines.ClipLabel.Anomalous : AsdOrleans.Method.Machines.ClipLabel.Normal);
         }
-        Assert.Contains(true, trace.Queried);
+        Assert.Contains(trace.QueryReasons, r => r != QueryReason.None);
     }
 
     [Fact]

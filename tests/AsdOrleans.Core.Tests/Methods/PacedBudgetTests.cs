@@ -29,14 +29,26 @@ public class PacedBudgetTests
         Assert.Equal(BudgetManagerKind.Paced, model.Config.BudgetManager);
         var clip = model.ReferenceSet.RowToArray(0).Select(v => willing ? -v : v).ToArray();
         Assert.Equal(willing, model.Score(clip) > model.LabellingThreshold);
+        var reasons = new HashSet<QueryReason>();
         for (int n = 1; n <= 3_000; n++)
         {
-            model.Process(clip);
+            var outcome = model.Process(clip);
+            if (outcome.LabelRequested) reasons.Add(outcome.QueryReason);
             Assert.True(model.Queries > b * n - 1 - b - 1e-9, $"{model.Queries} queries after {n} clips at b = {b}");
             Assert.True(model.Queries <= 2 + b * (n - 1) + 1e-9, $"{model.Queries} queries after {n} clips at b = {b}");
             if (n >= 100)
                 Assert.InRange(model.RealisedBudget, b - 0.02, b + 0.02);
         }
+        // Each label says why: the willing rule's labels are its own, the unwilling one's all the floor's.
+        QueryReason[] possible = kind switch
+        {
+            QueryStrategyKind.VariableUncertainty => [willing ? QueryReason.Uncertain : QueryReason.BudgetFloor],
+            QueryStrategyKind.Hybrid => [QueryReason.Random, QueryReason.BudgetFloor], // never uncertain: the clip scores below h
+            QueryStrategyKind.Qbc => [QueryReason.Committee, QueryReason.BudgetFloor],
+            _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+        };
+        Assert.NotEmpty(reasons);
+        Assert.Subset(possible.ToHashSet(), reasons);
     }
 
     [Fact]

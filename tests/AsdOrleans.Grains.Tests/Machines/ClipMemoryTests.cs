@@ -1,3 +1,4 @@
+using AsdOrleans.Method.Strategies;
 using AsdOrleans.Abstractions;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Serialization;
@@ -82,7 +83,7 @@ public sealed class ClipMemoryTests
             old.ExpiredClips.Remember($"expired-{i}", 1_000_000L + i);
         }
         for (int i = 0; i < 1_000; i++)
-            old.RecentClips.Remember($"recent-{i}", new RecentVerdict(i, i, false, false));
+            old.RecentClips.Remember($"recent-{i}", new RecentVerdict(i, i, false, QueryReason.None));
         var oldBytes = StorageSerializer().Serialize(old).ToArray();
         var stored = StorageSerializer().Deserialize<MachineGrainState>(BinaryData.FromBytes(oldBytes))!;
 
@@ -120,7 +121,7 @@ public sealed class ClipMemoryTests
         Assert.Equal(1_000, back.RecentClips.Count);
         Assert.False(back.RecentClips.Contains("pump-07/2026-12-03T06:03:19Z")); // clip 199: forgotten
         Assert.True(back.RecentClips.TryGet("pump-07/2026-12-03T06:03:20Z", out var clip200));
-        Assert.Equal(new RecentVerdict(0.25 + 200 * 1e-4, 50_200, false, true), clip200);
+        Assert.Equal(new RecentVerdict(0.25 + 200 * 1e-4, 50_200, false, QueryReason.Unrecorded), clip200);
         Assert.True(bytes.Length * 2 < legacyBytes.Length, $"{bytes.Length} bytes against {legacyBytes.Length} in the string-keyed form");
         Assert.True(bytes.Length < 27_000, $"{bytes.Length} bytes for 1,000 verdicts (8 + 18 each)");
     }
@@ -151,5 +152,22 @@ public sealed class ClipMemoryTests
         Assert.Null(stored.LegacyRecentVerdicts);
         Assert.False(stored.MoveLegacyMemories()); // once
         Assert.Null(StorageSerializer().Deserialize<MachineGrainState>(StorageSerializer().Serialize(stored))!.LegacyAnswered);
+    }
+
+    /// <summary>RecentVerdict as stored before machines recorded why they asked: the last byte was "label requested".</summary>
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential, Pack = 1)]
+    private readonly record struct VerdictWithoutReason(double Score, long ClipIndex, bool Anomalous, bool LabelRequested);
+
+    [Fact]
+    public void A_verdict_stored_before_query_reasons_answers_its_retry_as_asked_for_an_unrecorded_reason()
+    {
+        Assert.Equal(18, System.Runtime.CompilerServices.Unsafe.SizeOf<RecentVerdict>());
+        VerdictWithoutReason[] stored = [new(0.5, 7, true, true), new(0.25, 8, false, false)];
+        var read = System.Runtime.InteropServices.MemoryMarshal.Cast<VerdictWithoutReason, RecentVerdict>(stored);
+
+        Assert.Equal(new ClipVerdict("c7", 0.5, true, true, 7, Repeated: true, QueryReason: "unrecorded"), read[0].Repeated("c7"));
+        Assert.Equal(new ClipVerdict("c8", 0.25, false, false, 8, Repeated: true), read[1].Repeated("c8"));
+        var asked = new ClipVerdict("c9", 0.75, true, true, 9, QueryReason: "budget-floor");
+        Assert.Equal(asked with { Repeated = true }, RecentVerdict.Of(asked).Repeated("c9"));
     }
 }

@@ -1,6 +1,7 @@
 using AsdOrleans.Abstractions;
 using AsdOrleans.Evaluation.Experiments;
 using AsdOrleans.Method.Machines;
+using AsdOrleans.Method.Strategies;
 using AsdOrleans.Grains;
 using CoreEnrollmentClip = AsdOrleans.Method.Enrollment.EnrollmentClip;
 
@@ -35,22 +36,32 @@ public sealed class MachineGrainTests(MachineClusterFixture fixture) : IClassFix
         var settings = new MachineSettings { Strategy = strategy, Budget = 0.2, Seed = 11 };
         var grain = await Enrolled($"equivalence.{strategy}", settings);
         var core = MachineModel.Enroll(settings.ToConfig("ignored") with { Seed = 11 }, Train.Select(r => new CoreEnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model);
+        var reasons = new HashSet<string>();
 
         for (int i = 0; i < Test.Count; i++)
         {
             var clip = Test[i];
-            var verdict = await grain.ProcessClip(new ClipSubmission($"clip-{i}", clip.Embedding, Model));
+            var submission = new ClipSubmission($"clip-{i}", clip.Embedding, Model);
+            var verdict = await grain.ProcessClip(submission);
             var expected = core.Process(clip.Embedding);
             Assert.Equal(expected.Score, verdict.Score);
             Assert.Equal(expected.LabelRequested, verdict.LabelRequested);
+            Assert.Equal(expected.LabelRequested ? expected.QueryReason.ToName() : null, verdict.QueryReason);
             Assert.Equal(expected.Anomalous, verdict.Anomalous);
             if (verdict.LabelRequested)
             {
+                // Why it asked reaches the labeller's queue, and a device's retry hears it again.
+                reasons.Add(verdict.QueryReason!);
+                var pending = Assert.Single(await grain.GetPendingLabelRequests(100));
+                Assert.Equal((submission.ClipId, verdict.QueryReason), (pending.ClipId, pending.QueryReason));
+                Assert.Equal(verdict with { Repeated = true }, await grain.ProcessClip(submission));
                 var label = clip.IsAnomaly ? ClipLabelValue.Anomalous : ClipLabelValue.Normal;
                 await grain.SubmitLabel($"clip-{i}", label);
                 core.ApplyLabel(clip.Embedding, expected.Score, clip.IsAnomaly ? ClipLabel.Anomalous : ClipLabel.Normal);
             }
         }
+        Assert.Contains(strategy == "qbc" ? "committee" : strategy == "random" ? "random" : "uncertain", reasons);
+        Assert.Subset(new HashSet<string> { "uncertain", "random", "committee", "budget-floor" }, reasons);
         var status = await grain.GetStatus();
         Assert.Equal(core.Queries, status.Queries);
         Assert.Equal(core.ReferenceSet.Count, status.ReferenceSetSize);

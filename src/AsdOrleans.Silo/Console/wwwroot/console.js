@@ -216,6 +216,19 @@
       el('div', { class: 'mark', style: `left:${(100 * threshold / top).toFixed(1)}%` }));
   }
 
+  // Why the machine asked (the request's queryReason): the strategy's branch, or the budget's floor.
+  const reasons = {
+    uncertain: ['near the threshold', 'the score was above the labelling threshold h: the machine is unsure'],
+    random: ['random check', 'a random draw within the budget: a spot check of an ordinary clip'],
+    committee: ['committee split', 'the committee of reference sets disagreed about this clip'],
+    'budget-floor': ['budget due', 'the strategy passed, but labels were due: the paced budget keeps the rate at b'],
+    unrecorded: ['reason not recorded', 'asked before the machine recorded why'],
+  };
+  function reasonTag(reason) {
+    const [text, title] = reasons[reason] ?? reasons.unrecorded;
+    return el('span', { class: `pill reason ${reason ?? 'unrecorded'}`, 'data-reason': reason ?? 'unrecorded', text, title });
+  }
+
   const cards = new Map(); // "machine/clip" → <li>
   function card(r) {
     const owner = `${r.machineId}/${r.clipId}`;
@@ -230,7 +243,8 @@
     const li = el('li', { class: 'request', 'data-machine': r.machineId, 'data-clip': r.clipId },
       el('h3', { text: `${r.machineId} · ${r.clipId}` }),
       image,
-      el('div', { class: 'meta', text: `asked ${time(r.requestedAt)} · score ${fmt(r.score)} vs φ ${fmt(threshold)}${threshold != null && r.score > threshold ? ' (alert)' : ''}` }),
+      el('div', { class: 'meta' }, reasonTag(r.queryReason),
+        ` asked ${time(r.requestedAt)} · score ${fmt(r.score)} vs φ ${fmt(threshold)}${threshold != null && r.score > threshold ? ' (alert)' : ''}`),
       threshold != null ? scoreBar(r.score, threshold) : null,
       audio,
       el('div', { class: 'actions' },
@@ -369,7 +383,7 @@
   function onEvent(type, data) {
     if (type === 'label-request') {
       if (!state.requests.some((r) => r.machineId === data.machineId && r.clipId === data.clipId)) {
-        state.requests.push({ machineId: data.machineId, clipId: data.clipId, score: data.score, requestedAt: data.requestedAt });
+        state.requests.push({ machineId: data.machineId, clipId: data.clipId, score: data.score, requestedAt: data.requestedAt, queryReason: data.queryReason });
         renderQueue();
       }
       refreshMachine(data.machineId);
