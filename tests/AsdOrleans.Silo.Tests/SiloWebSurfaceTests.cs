@@ -160,7 +160,7 @@ public sealed class SiloWebSurfaceTests(WebSurfaceFixture silo) : IClassFixture<
         var verdict = clips.GetProperty("200").GetProperty("content").GetProperty("application/json").GetProperty("schema");
         string verdictSchema = verdict.GetProperty("$ref").GetString()!.Split('/')[^1];
         var verdictFields = document.GetProperty("components").GetProperty("schemas").GetProperty(verdictSchema).GetProperty("properties");
-        Assert.Equal(["clipId", "score", "anomalous", "labelRequested"], verdictFields.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(["clipId", "score", "anomalous", "labelRequested", "queryReason"], verdictFields.EnumerateObject().Select(p => p.Name));
         Assert.DoesNotContain(paths.EnumerateObject(), p => p.Name.StartsWith("/dashboard", StringComparison.Ordinal));
 
         // Bodies the handlers read themselves: a clip as audio/wav (or audio/x-wav), training clips as multipart parts.
