@@ -303,7 +303,7 @@ public sealed class MachineGrain(
         var outcome = model.Process(embedding); // validates the embedding before changing anything
         string? reason = outcome.LabelRequested ? outcome.QueryReason.ToName() : null;
         var verdict = new ClipVerdict(clip.ClipId, outcome.Score, outcome.Anomalous, outcome.LabelRequested, outcome.ClipIndex, QueryReason: reason);
-        Remember(verdict);
+        state.State.RecentClips.Remember(verdict.ClipId, new RecentVerdict(verdict.Score, verdict.ClipIndex, verdict.Anomalous, outcome.QueryReason));
         journal.State.NewVerdicts.Add(verdict);
         _dirty = true;
         if (outcome.LabelRequested)

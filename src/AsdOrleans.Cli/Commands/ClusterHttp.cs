@@ -76,6 +76,11 @@ public sealed class ClusterHttp : IDisposable
         }
     }
 
+    /// <summary>An answer's queryReason (a verdict's or a label request's): uncertain, random, committee, budget-floor;
+    /// "unrecorded" where the silo gives none (a request stored before machines kept it).</summary>
+    public static string QueryReason(JsonElement answer)
+        => answer.TryGetProperty("queryReason", out var reason) && reason.ValueKind == JsonValueKind.String ? reason.GetString()! : "unrecorded";
+
     public static ByteArrayContent Wav(byte[] bytes)
     {
         var content = new ByteArrayContent(bytes);

@@ -55,7 +55,7 @@ public static class LabelCommand
                     clipId = r.GetProperty("clipId").GetString(),
                     score = r.GetProperty("score").GetDouble(),
                     requestedAt = r.GetProperty("requestedAt").GetDateTimeOffset(),
-                    queryReason = QueryReason(r),
+                    queryReason = ClusterHttp.QueryReason(r),
                 }), new JsonSerializerOptions { WriteIndented = true }));
                 return 0;
             }
@@ -69,17 +69,13 @@ public static class LabelCommand
                 table.AddRow(new Text(r.GetProperty("machineId").GetString()!), new Text(r.GetProperty("clipId").GetString()!),
                     new Text(r.GetProperty("score").GetDouble().ToString("0.0000", CultureInfo.InvariantCulture)),
                     new Text(r.GetProperty("requestedAt").GetDateTimeOffset().UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)),
-                    new Text(QueryReason(r)));
+                    new Text(ClusterHttp.QueryReason(r)));
             Terminal.For(output).Write(table);
             output.WriteLine($"{requests.GetArrayLength()} pending");
             return 0;
         });
         return command;
     }
-
-    /// <summary>A request's queryReason (uncertain, random, committee, budget-floor); "unrecorded" for one stored before machines kept it.</summary>
-    internal static string QueryReason(JsonElement request)
-        => request.TryGetProperty("queryReason", out var reason) && reason.ValueKind == JsonValueKind.String ? reason.GetString()! : "unrecorded";
 
     private static Command Audio()
     {

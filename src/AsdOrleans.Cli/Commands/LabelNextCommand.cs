@@ -54,7 +54,7 @@ public static class LabelNextCommand
                     thresholds[id] = threshold = (await http.SendAsync(HttpMethod.Get, $"/api/machines/{Uri.EscapeDataString(id)}", null, cancellation)).GetProperty("decisionThreshold").GetDouble();
                 double score = request.GetProperty("score").GetDouble();
                 output.WriteLine($"{id} {clip}: score {score.ToString("0.0000", CultureInfo.InvariantCulture)} vs threshold {threshold.ToString("0.0000", CultureInfo.InvariantCulture)}"
-                    + (score > threshold ? " (alert)" : "") + $", asked {request.GetProperty("requestedAt").GetDateTimeOffset().UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC ({LabelCommand.QueryReason(request)})");
+                    + (score > threshold ? " (alert)" : "") + $", asked {request.GetProperty("requestedAt").GetDateTimeOffset().UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC ({ClusterHttp.QueryReason(request)})");
                 while (true)
                 {
                     output.Write("[p]lay [w]rite [n]ormal [a]nomalous [s]kip [q]uit > ");

@@ -55,9 +55,8 @@ public static class SiloFeed
                 refused = true; // the oracle answers from the verdict, not from the offered queue, so it can be too late
             }
         }
-        string? reason = requested && verdict.TryGetProperty("queryReason", out var why) && why.ValueKind == System.Text.Json.JsonValueKind.String ? why.GetString() : null;
         return new PushedClip(clipId, verdict.GetProperty("score").GetDouble(), verdict.GetProperty("anomalous").GetBoolean(), requested, labelled, refused,
-            requested ? reason ?? "unrecorded" : null);
+            requested ? ClusterHttp.QueryReason(verdict) : null);
     }
 
     /// <summary>"101 uncertain, 25 random": label requests counted by why they were asked, most first.</summary>

@@ -78,7 +78,7 @@ public sealed class ClusterExperiment(ClusterHttp operatorApi, ClusterHttp devic
             trace.Scores[i] = verdict.GetProperty("score").GetDouble();
             trace.Alerts[i] = verdict.GetProperty("anomalous").GetBoolean();
             trace.QueryReasons[i] = verdict.GetProperty("labelRequested").GetBoolean()
-                ? Method.Strategies.QueryReasonNames.Parse(verdict.GetProperty("queryReason").GetString() ?? "unrecorded")
+                ? Method.Strategies.QueryReasonNames.Parse(ClusterHttp.QueryReason(verdict))
                 : Method.Strategies.QueryReason.None;
             if (trace.Queried(i))
             {

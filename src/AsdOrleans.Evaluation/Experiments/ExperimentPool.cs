@@ -62,14 +62,18 @@ public sealed record PooledGain(SweepPoint Point, QueryStrategyKind Strategy, do
     public int OverspentRuns => Runs.Count(r => r.Overspends);
     public long Labels => Runs.Sum(r => r.Labels);
     /// <summary>Share of the labels asked on target-domain clips; null where a run's results.csv predates the count.</summary>
-    public double? TargetShare => Runs.Any(r => r.TargetLabels < 0) || Labels == 0 ? null : (double)Runs.Sum(r => r.TargetLabels) / Labels;
+    public double? TargetShare => ShareOfLabels(r => r.TargetLabels);
     public double? NormalShare => Labels == 0 ? null : (double)Runs.Sum(r => r.NormalLabels) / Labels;
     /// <summary>The lowest and highest run's share, over runs that asked for labels.</summary>
     public (double Low, double High)? TargetShareRange => TargetShare is null ? null : Range(r => r.TargetLabels);
     public (double Low, double High)? NormalShareRange => NormalShare is null ? null : Range(r => r.NormalLabels);
     /// <summary>Share of the labels the paced budget's floor forced; null where a run's results.csv predates the count.</summary>
-    public double? ForcedShare => Runs.Any(r => r.ForcedLabels < 0) || Labels == 0 ? null : (double)Runs.Sum(r => r.ForcedLabels) / Labels;
+    public double? ForcedShare => ShareOfLabels(r => r.ForcedLabels);
     public (double Low, double High)? ForcedShareRange => ForcedShare is null ? null : Range(r => r.ForcedLabels);
+
+    /// <summary>A count's share of the labels over runs; null when no label was asked or a run does not know the count.</summary>
+    private double? ShareOfLabels(Func<RunGain, long> count)
+        => ExperimentPool.KnownSum(Runs, count) is var known and >= 0 && Labels > 0 ? (double)known / Labels : null;
 
     private (double, double) Range(Func<RunGain, long> count)
     {

@@ -33,8 +33,6 @@ public static class QueryReasonNames
         (QueryReason.Committee, "committee"),
         (QueryReason.BudgetFloor, "budget-floor"));
 
-    public static IEnumerable<string> All => Names.All;
-
     public static string ToName(this QueryReason reason) => Names.ToName(reason);
 
     public static QueryReason Parse(string name) => Names.Parse(name);
