@@ -18,7 +18,6 @@ public readonly record struct ClipOutcome(long ClipIndex, double Score, bool Ano
 /// <summary>A pure query decision for clip <see cref="ClipIndex"/>; <see cref="MachineModel.Commit"/> applies it.</summary>
 public readonly record struct QueryDecision(long ClipIndex, double Score, StrategyStep Step)
 {
-    public bool Query => Step.Query;
     public QueryReason Reason => Step.Reason;
 }
 
