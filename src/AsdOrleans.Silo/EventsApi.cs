@@ -16,7 +16,7 @@ public sealed record ConsoleEvent(long Id, string Type, string MachineId, string
 /// silo and across its restarts (they start at the start time in microseconds since 1970); an id older than the replay
 /// buffer, or from before this silo started, is answered with a <c>reset</c> event: reload the lists, then go on.
 /// </summary>
-public sealed partial class ConsoleEventHub(IClusterClient client, IHostApplicationLifetime lifetime, ILogger<ConsoleEventHub> logger) : IHostedService
+public sealed partial class ConsoleEventHub(IClusterClient client, ClipAudioStore audio, IHostApplicationLifetime lifetime, ILogger<ConsoleEventHub> logger) : IHostedService
 {
     public const int Capacity = 1_000;
     /// <summary>Events a slow listener may fall behind by before it is dropped (it reconnects and replays).</summary>
@@ -66,7 +66,8 @@ public sealed partial class ConsoleEventHub(IClusterClient client, IHostApplicat
                 var provider = client.GetStreamProvider(MachineEventStreams.ProviderName);
                 var alerts = provider.GetStream<AnomalyAlert>(StreamId.Create(MachineEventStreams.AlertNamespace, MachineEventStreams.PlantKey));
                 var requests = provider.GetStream<LabelRequestEvent>(StreamId.Create(MachineEventStreams.LabelRequestNamespace, MachineEventStreams.PlantKey));
-                // The audio reference (a path on the silo's volume) stays inside: clients fetch audio through the API.
+                // An alert's audio reference (for pushed clips a path on the silo's volume) stays inside; a label request
+                // carries what a labeller may open, as /api/label-requests shows it.
                 var a = await alerts.SubscribeAsync((alert, _) =>
                 {
                     Publish(AlertEvent, alert.MachineId, new
@@ -78,10 +79,11 @@ public sealed partial class ConsoleEventHub(IClusterClient client, IHostApplicat
                 _unsubscribe.Add(a.UnsubscribeAsync);
                 var r = await requests.SubscribeAsync((asked, _) =>
                 {
+                    var shown = MachineApi.LabelRequestResponse.Of(asked.Request, audio);
                     Publish(LabelRequestEvent, asked.MachineId, new
                     {
-                        asked.Request.MachineId, asked.Request.ClipId, asked.Request.Score, asked.Request.RequestedAt,
-                        asked.Request.QueryReason, asked.Anomalous, asked.ClipIndex,
+                        shown.MachineId, shown.ClipId, shown.Score, shown.RequestedAt, shown.QueryReason, shown.AudioUrl,
+                        shown.AudioReference, asked.Anomalous, asked.ClipIndex,
                     });
                     return Task.CompletedTask;
                 });

@@ -13,6 +13,25 @@ public static class MachineApi
     /// asked for (<see cref="ClipVerdict.QueryReason"/>; null when it was not).</summary>
     public sealed record ClipResponse(string ClipId, double Score, bool Anomalous, bool LabelRequested, string? QueryReason);
 
+    /// <summary>A pending label request as a labeller over HTTP sees it. <see cref="AudioUrl"/> is where this API serves
+    /// the clip's audio when the silo stored it (clips pushed over HTTP); <see cref="AudioReference"/> is the reference a
+    /// gateway gave with its clip (say an s3:// URI), null for audio the silo stored, whose path on the silo's volume is
+    /// no business of a labeller's.</summary>
+    public sealed record LabelRequestResponse(string MachineId, string ClipId, double Score, DateTimeOffset RequestedAt,
+        string? QueryReason, string? AudioUrl, string? AudioReference)
+    {
+        public static LabelRequestResponse Of(LabelRequest request, ClipAudioStore audio)
+        {
+            bool stored = request.AudioReference is { } reference && reference == audio.PathOf(request.MachineId, request.ClipId);
+            return new(request.MachineId, request.ClipId, request.Score, request.RequestedAt, request.QueryReason,
+                stored ? AudioUrlOf(request.MachineId, request.ClipId) : null, stored ? null : request.AudioReference);
+        }
+    }
+
+    /// <summary>The route of <see cref="GetClipAudio"/> for one clip.</summary>
+    public static string AudioUrlOf(string machineId, string clipId)
+        => $"/api/machines/{Uri.EscapeDataString(machineId)}/clips/{Uri.EscapeDataString(clipId)}/audio";
+
     public static void Map(WebApplication app)
     {
         var limits = app.Services.GetRequiredService<IOptions<SiloOptions>>().Value;
@@ -35,7 +54,7 @@ public static class MachineApi
         api.MapPost("/machines/{id}/clips", IngestClip).RequireRole(ApiRole.Device).LimitBody(limits.MaxClipBytes).Produces<ClipResponse>().WithMetadata(RawRequestBody.Wav)
             .ProducesProblem(400).ProducesProblem(409).ProducesProblem(415).ProducesProblem(503);
 
-        api.MapGet("/label-requests", ListLabelRequests).RequireRole(ApiRole.Labeller).Produces<LabelRequest[]>().ProducesProblem(400).ProducesProblem(503);
+        api.MapGet("/label-requests", ListLabelRequests).RequireRole(ApiRole.Labeller).Produces<LabelRequestResponse[]>().ProducesProblem(400).ProducesProblem(503);
 
         api.MapGet("/machines/{id}/clips/{clipId}/audio", GetClipAudio).RequireRole(ApiRole.Labeller).Produces(200, contentType: "audio/wav")
             .ProducesProblem(400).ProducesProblem(404);
@@ -116,14 +135,14 @@ public static class MachineApi
         return TypedResults.Ok(new ClipResponse(verdict.ClipId, verdict.Score, verdict.Anomalous, verdict.LabelRequested, verdict.QueryReason));
     });
 
-    private static async Task<IResult> ListLabelRequests(string? machine, int? limit, MachineUseCases machines)
+    private static async Task<IResult> ListLabelRequests(string? machine, int? limit, MachineUseCases machines, ClipAudioStore audio)
     {
         int take = limit ?? 100;
         if (take is < 1 or > MachineUseCases.MaxLabelRequests)
             return TypedResults.Problem($"limit must be in 1..{MachineUseCases.MaxLabelRequests}", statusCode: StatusCodes.Status400BadRequest);
         if (machine is not null && !Identifiers.IsValidMachineId(machine))
             return TypedResults.Problem($"'{machine}' is not a valid machine id", statusCode: StatusCodes.Status400BadRequest);
-        return TypedResults.Ok(await machines.PendingLabelRequests(machine, take));
+        return TypedResults.Ok((await machines.PendingLabelRequests(machine, take)).Select(r => LabelRequestResponse.Of(r, audio)).ToArray());
     }
 
     private static Task<IResult> GetClipAudio(string id, string clipId, ClipAudioStore audio) => Guarded(id, () =>

@@ -333,6 +333,9 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         Assert.True(listed == 0, listError);
         var asked = System.Text.Json.JsonDocument.Parse(output).RootElement.EnumerateArray().Select(r => r.GetProperty("queryReason").GetString()).ToList();
         Assert.Equal(Enumerable.Repeat("random", 16), asked); // random at b = 1: every clip by its draw, none by the budget's floor
+        var first = System.Text.Json.JsonDocument.Parse(output).RootElement[0];
+        Assert.Equal($"/api/machines/cli.m3/clips/{first.GetProperty("clipId").GetString()}/audio", first.GetProperty("audioUrl").GetString());
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, first.GetProperty("audioReference").ValueKind); // the silo's own path stays inside
 
         string wav = Path.Combine(_dir, "heard.wav");
         (code, _, error) = await CliHarness.Run("label", "audio", "--url", _url, "--key", "lab", "--machine", "cli.m3", "--clip", clip, "--out", wav);

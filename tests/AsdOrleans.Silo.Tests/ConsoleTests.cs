@@ -183,7 +183,11 @@ public sealed class ConsoleApiTests(ConsoleFixture silo) : IClassFixture<Console
             await silo.Push("sse.fan-02", "e-1", 1);
             var first = await stream.Next(EventWait);
             Assert.Equal("label-request", first.Type);
-            Assert.Equal("e-1", JsonDocument.Parse(first.Data).RootElement.GetProperty("clipId").GetString());
+            var asked = JsonDocument.Parse(first.Data).RootElement;
+            Assert.Equal("e-1", asked.GetProperty("clipId").GetString());
+            // Where a labeller fetches the clip, as /api/label-requests says it; the silo's file path stays inside.
+            Assert.Equal("/api/machines/sse.fan-02/clips/e-1/audio", asked.GetProperty("audioUrl").GetString());
+            Assert.Equal(JsonValueKind.Null, asked.GetProperty("audioReference").ValueKind);
             lastId = first.Id!;
         }
         // Disconnected: two more requests happen meanwhile.

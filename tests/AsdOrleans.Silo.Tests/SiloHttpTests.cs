@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text.Json;
 using AsdOrleans.Abstractions;
+using AsdOrleans.Application;
 using AsdOrleans.Audio;
 using AsdOrleans.Audio.Features;
 using AsdOrleans.Datasets.Synthesis;
@@ -131,7 +132,11 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         var requests = JsonDocument.Parse(await (await Send(HttpMethod.Get, "/api/label-requests?machine=http.machine-1", SiloFixture.LabellerKey)).Content.ReadAsStringAsync()).RootElement;
         Assert.Equal("c-1", requests[0].GetProperty("clipId").GetString());
         Assert.Equal("random", requests[0].GetProperty("queryReason").GetString());
-        var audio = await Send(HttpMethod.Get, "/api/machines/http.machine-1/clips/c-1/audio", SiloFixture.LabellerKey);
+        // The silo stored this clip's audio: a labeller gets the API's URL for it, never the path on the silo's volume.
+        Assert.Equal("/api/machines/http.machine-1/clips/c-1/audio", requests[0].GetProperty("audioUrl").GetString());
+        Assert.Equal(JsonValueKind.Null, requests[0].GetProperty("audioReference").ValueKind);
+        Assert.DoesNotContain(silo.DataDirectory, requests.GetRawText());
+        var audio = await Send(HttpMethod.Get, requests[0].GetProperty("audioUrl").GetString()!, SiloFixture.LabellerKey);
         Assert.Equal(HttpStatusCode.OK, audio.StatusCode);
         Assert.Equal(Wav(clip), await audio.Content.ReadAsByteArrayAsync());
 
@@ -141,6 +146,13 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         Assert.True(JsonDocument.Parse(await again.Content.ReadAsStringAsync()).RootElement.GetProperty("alreadyApplied").GetBoolean());
         Assert.Equal(1, (await Status("http.machine-1")).GetProperty("anomalySetSize").GetInt32());
         Assert.False(File.Exists(Path.Combine(silo.DataDirectory, "clips", "http.machine-1", "c-1.wav")), "labelled audio is removed");
+
+        // A gateway's clip (the .NET client's path) keeps the gateway's own reference, and the silo has no audio to serve.
+        var machines = silo.App.Services.GetRequiredService<MachineUseCases>();
+        await machines.IngestClip("http.machine-1", "g-1", Wav(clip), audio: null, audioReference: "s3://plant-a/g-1.wav");
+        var gateway = JsonDocument.Parse(await (await Send(HttpMethod.Get, "/api/label-requests?machine=http.machine-1", SiloFixture.LabellerKey)).Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal(("g-1", "s3://plant-a/g-1.wav", JsonValueKind.Null),
+            (gateway[0].GetProperty("clipId").GetString(), gateway[0].GetProperty("audioReference").GetString(), gateway[0].GetProperty("audioUrl").ValueKind));
     }
 
     [Fact]

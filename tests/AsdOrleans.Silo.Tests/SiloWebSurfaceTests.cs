@@ -161,6 +161,10 @@ public sealed class SiloWebSurfaceTests(WebSurfaceFixture silo) : IClassFixture<
         string verdictSchema = verdict.GetProperty("$ref").GetString()!.Split('/')[^1];
         var verdictFields = document.GetProperty("components").GetProperty("schemas").GetProperty(verdictSchema).GetProperty("properties");
         Assert.Equal(["clipId", "score", "anomalous", "labelRequested", "queryReason"], verdictFields.EnumerateObject().Select(p => p.Name));
+        var requestSchema = paths.GetProperty("/api/label-requests").GetProperty("get").GetProperty("responses").GetProperty("200")
+            .GetProperty("content").GetProperty("application/json").GetProperty("schema").GetProperty("items").GetProperty("$ref").GetString()!.Split('/')[^1];
+        Assert.Equal(["machineId", "clipId", "score", "requestedAt", "queryReason", "audioUrl", "audioReference"],
+            document.GetProperty("components").GetProperty("schemas").GetProperty(requestSchema).GetProperty("properties").EnumerateObject().Select(p => p.Name));
         Assert.DoesNotContain(paths.EnumerateObject(), p => p.Name.StartsWith("/dashboard", StringComparison.Ordinal));
 
         // Bodies the handlers read themselves: a clip as audio/wav (or audio/x-wav), training clips as multipart parts.

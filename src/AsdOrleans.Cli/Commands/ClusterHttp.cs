@@ -78,8 +78,11 @@ public sealed class ClusterHttp : IDisposable
 
     /// <summary>An answer's queryReason (a verdict's or a label request's): uncertain, random, committee, budget-floor;
     /// "unrecorded" where the silo gives none (a request stored before machines kept it).</summary>
-    public static string QueryReason(JsonElement answer)
-        => answer.TryGetProperty("queryReason", out var reason) && reason.ValueKind == JsonValueKind.String ? reason.GetString()! : "unrecorded";
+    public static string QueryReason(JsonElement answer) => OptionalString(answer, "queryReason") ?? "unrecorded";
+
+    /// <summary>A string property that an older silo may not send, or sends as null.</summary>
+    public static string? OptionalString(JsonElement answer, string name)
+        => answer.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 
     public static ByteArrayContent Wav(byte[] bytes)
     {

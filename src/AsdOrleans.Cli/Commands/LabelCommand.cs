@@ -36,7 +36,7 @@ public static class LabelCommand
         var (url, key) = Connection();
         var machine = new Option<string?>("--machine") { Description = "only this machine's requests" };
         var limit = new Option<int>("--limit") { Description = "most requests listed, oldest first (1–10000)", DefaultValueFactory = _ => 100 };
-        var json = new Option<bool>("--json") { Description = "print a JSON array of {machineId, clipId, score, requestedAt} instead of a table" };
+        var json = new Option<bool>("--json") { Description = "print a JSON array of {machineId, clipId, score, requestedAt, queryReason, audioUrl, audioReference} instead of a table" };
         var command = new Command("list", "pending label requests, oldest first") { url, key, machine, limit, json };
         command.SetAction(async (parse, cancellation) =>
         {
@@ -56,6 +56,8 @@ public static class LabelCommand
                     score = r.GetProperty("score").GetDouble(),
                     requestedAt = r.GetProperty("requestedAt").GetDateTimeOffset(),
                     queryReason = ClusterHttp.QueryReason(r),
+                    audioUrl = ClusterHttp.OptionalString(r, "audioUrl"),
+                    audioReference = ClusterHttp.OptionalString(r, "audioReference"),
                 }), new JsonSerializerOptions { WriteIndented = true }));
                 return 0;
             }
