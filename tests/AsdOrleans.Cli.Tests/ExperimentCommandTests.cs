@@ -7,7 +7,7 @@ namespace AsdOrleans.Cli.Tests;
 /// <summary>`asd experiment` end to end, in-process, on a small generated embedding set.</summary>
 public sealed class ExperimentCommandTests : IDisposable
 {
-    private const string ResultsHeader = "machine,strategy,budget,trial,auc,pauc,auc_source,auc_target,clips,queries,realised_budget,normal_labels,anomalous_labels,gamma,alpha,window,v,scoring,budget_start,target_labels,forced_labels";
+    private const string ResultsHeader = "machine,strategy,budget,trial,auc,pauc,auc_source,auc_target,clips,queries,realised_budget,normal_labels,anomalous_labels,gamma,alpha,window,v,scoring,budget_start,target_labels,forced_labels,random_labels";
     private const string SummaryHeader = "machine,strategy,budget,metric,trials,mean,ci95_low,ci95_high,gamma,alpha,window,v,scoring,budget_start";
     private static readonly string[] Strategies = ["none", "random", "hybrid", "qbc"];
     private static readonly string[] Budgets = ["0", "0.25"];
@@ -62,7 +62,7 @@ public sealed class ExperimentCommandTests : IDisposable
         var results = ReadCsv(Path.Combine(outDir, "results.csv"));
         Assert.Equal(ResultsHeader, string.Join(',', results[0]));
         var rows = results.Skip(1).ToList();
-        Assert.All(rows, r => Assert.Equal(21, r.Length));
+        Assert.All(rows, r => Assert.Equal(22, r.Length));
         var expectedKeys = (from m in Machines from s in Strategies from b in Budgets from t in Enumerable.Range(0, Trials)
                             select $"{m}|{s}|{b}|{t}").Order(StringComparer.Ordinal).ToArray();
         Assert.Equal(expectedKeys, rows.Select(r => $"{r[0]}|{r[1]}|{r[2]}|{r[3]}").Order(StringComparer.Ordinal).ToArray());
@@ -82,12 +82,20 @@ public sealed class ExperimentCommandTests : IDisposable
             Assert.True(target >= 0 && target <= queries && target <= clips / 2, $"labels on target clips: {where}");
             long forced = long.Parse(r[20]);
             Assert.True(forced >= 0 && forced <= queries, $"labels the budget's floor forced: {where}");
+            long drawn = long.Parse(r[21]);
+            // Random's labels are its draws or the floor's; hybrid's random branch is part of its labels; the others draw none.
+            if (r[1] == "random") Assert.True(drawn + forced == queries, $"random's labels by reason: {where}");
+            else if (r[1] == "hybrid") Assert.True(drawn >= 0 && drawn + forced <= queries, $"hybrid's random branch: {where}");
+            else Assert.True(drawn == 0, $"no random draws: {where}");
             if (r[2] == "0" || r[1] == "none")
                 Assert.True(queries == 0, $"no queries expected at budget 0 or strategy none: {where}");
         }
         Assert.Contains(rows, r => r[1] == "random" && long.Parse(r[9]) > 0);
         Assert.Contains(rows, r => long.Parse(r[19]) > 0);
         Assert.Contains(rows, r => long.Parse(r[9]) > long.Parse(r[19]));
+        var hybridRows = rows.Where(r => r[1] == "hybrid" && r[2] == "0.25").ToList();
+        Assert.Matches(@"hybrid at b = 0\.25: \d+ labels, \d+ % normal, \d+ % on target-domain clips, "
+            + $"{hybridRows.Sum(r => long.Parse(r[21]))} by its random branch, \\d+ forced by the budget's floor", report);
         var randomRows = rows.Where(r => r[1] == "random" && r[2] == "0.25").ToList();
         long randomLabels = randomRows.Sum(r => long.Parse(r[9]));
         string Share(int column) => (100.0 * randomRows.Sum(r => long.Parse(r[column])) / randomLabels).ToString("0", CultureInfo.InvariantCulture);

@@ -61,6 +61,7 @@ public sealed class PoolCommandTests : IDisposable
                 Assert.Equal(results.Sum(r => long.Parse(r[9], CultureInfo.InvariantCulture)), long.Parse(row[Col("labels")], CultureInfo.InvariantCulture));
                 Assert.Equal(results.Sum(r => long.Parse(r[19], CultureInfo.InvariantCulture)), long.Parse(row[Col("target_labels")], CultureInfo.InvariantCulture));
                 Assert.Equal(results.Sum(r => long.Parse(r[20], CultureInfo.InvariantCulture)), long.Parse(row[Col("forced_labels")], CultureInfo.InvariantCulture));
+                Assert.Equal(results.Sum(r => long.Parse(r[21], CultureInfo.InvariantCulture)), long.Parse(row[Col("random_labels")], CultureInfo.InvariantCulture));
                 perRun.Add(expected);
             }
             var pooled = csv.Single(r => r[0] == "pooled" && r[1] == strategy);

@@ -124,6 +124,7 @@ public static class ExperimentReport
                     long queries = g.Sum(r => r.Queries);
                     return $"{g.Key.Strategy.ToName()} at b = {F(g.Key.Budget)}: {queries} labels, {Percent(g.Sum(r => r.NormalLabels), queries)} normal, "
                         + $"{Percent(g.Sum(r => r.TargetLabels), queries)} on target-domain clips"
+                        + (g.Key.Strategy == QueryStrategyKind.Hybrid ? $", {g.Sum(r => r.RandomLabels)} by its random branch" : "")
                         + (point.BudgetStart == BudgetManagerKind.Paced ? $", {g.Sum(r => r.ForcedLabels)} forced by the budget's floor" : "");
                 })) + ".");
                 md.AppendLine();

@@ -24,7 +24,7 @@ public sealed record RunOffline(string Run, SweepPoint Point, double Auc, double
 /// <summary>One run's strategy at one budget against its offline model, paired per trial (same stream order).</summary>
 public sealed record RunGain(string Run, SweepPoint Point, QueryStrategyKind Strategy, double Budget,
     MeanInterval AucGain, MeanInterval PartialAucGain, double Realised, double HighestMachineRealised,
-    long Labels, long TargetLabels, long NormalLabels, long ForcedLabels)
+    long Labels, long TargetLabels, long NormalLabels, long ForcedLabels, long RandomLabels)
 {
     public bool Overspends => BudgetTolerance.Overspends(Budget, HighestMachineRealised);
 }
@@ -159,7 +159,8 @@ public static class ExperimentPool
                 double highestMachine = rowsOfGroup.GroupBy(r => r.Machine).Max(m => m.Average(r => r.RealisedBudget));
                 gains.Add(new RunGain(run.Name, point, group.Key.Strategy, group.Key.Budget, MeanInterval.Of(aucGains), MeanInterval.Of(paucGains),
                     realised.Average(), highestMachine, rowsOfGroup.Sum(r => r.Queries),
-                    KnownSum(rowsOfGroup, r => r.TargetLabels), rowsOfGroup.Sum(r => r.NormalLabels), KnownSum(rowsOfGroup, r => r.ForcedLabels)));
+                    KnownSum(rowsOfGroup, r => r.TargetLabels), rowsOfGroup.Sum(r => r.NormalLabels), KnownSum(rowsOfGroup, r => r.ForcedLabels),
+                    KnownSum(rowsOfGroup, r => r.RandomLabels)));
             }
         }
         return (offline, gains);

@@ -20,6 +20,8 @@ public sealed record TrialResult(
     public long TargetLabels { get; init; }
     /// <summary>Labels the paced budget's floor asked for where the strategy passed (−1: a results.csv from before the count).</summary>
     public long ForcedLabels { get; init; }
+    /// <summary>Labels a random draw asked for: all of random's but the floor's, and hybrid's exploration branch (−1: a results.csv from before the count).</summary>
+    public long RandomLabels { get; init; }
     /// <summary>The γ, α, w and v of the run.</summary>
     public SweepPoint Point { get; init; }
 }
@@ -217,8 +219,9 @@ public static class PrequentialExperiment
         long anomalous = queried.LongCount(i => trace.IsAnomaly[i]);
         long target = queried.LongCount(i => trace.IsTarget[i]);
         long forced = queried.LongCount(i => trace.QueryReasons[i] == QueryReason.BudgetFloor);
+        long random = queried.LongCount(i => trace.QueryReasons[i] == QueryReason.Random);
         return new TrialResult(machine, run.Strategy, run.Budget, run.Trial, metrics.Auc, metrics.PartialAuc, metrics.AucSource, metrics.AucTarget,
-            trace.Scores.Length, queries, queries - anomalous, anomalous) { Point = run.Point, TargetLabels = target, ForcedLabels = forced };
+            trace.Scores.Length, queries, queries - anomalous, anomalous) { Point = run.Point, TargetLabels = target, ForcedLabels = forced, RandomLabels = random };
     }
 
     private static List<PreparedMachine> Prepare(EmbeddingTable table)
