@@ -138,4 +138,7 @@ public sealed record MachineStatus
     /// <summary>The embedder the machine is enrolled with (model, baseline or spectral), which every clip must be embedded
     /// with; null before enrollment. <see cref="MachineSettings.Embedder"/> is the one its next enrollment uses.</summary>
     [Id(22)] public string? Embedder { get; init; }
+    /// <summary>Of <see cref="Queries"/>, those the paced budget's floor made where the strategy passed (query reason
+    /// budget-floor): a machine whose strategy rarely finds a clip worth a label shows a large share here.</summary>
+    [Id(23)] public long ForcedQueries { get; init; }
 }

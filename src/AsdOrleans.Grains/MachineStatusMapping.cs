@@ -24,6 +24,7 @@ internal static class MachineStatusMapping
             AnomalySetSize = model?.AnomalySet.Count ?? 0,
             ClipsSeen = model?.ClipsSeen ?? 0,
             Queries = model?.Queries ?? 0,
+            ForcedQueries = model?.ForcedQueries ?? 0,
             RealisedBudget = model?.RealisedBudget ?? 0,
             SpentBudget = model?.SpentBudget ?? 0,
             LabellingThreshold = model?.LabellingThreshold ?? 0,

@@ -160,6 +160,10 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         var status = await CliStatus("cli.fan-03");
         Assert.Equal(16, status.GetProperty("clipsSeen").GetInt64());
         Assert.Equal(requested, status.GetProperty("pendingLabelRequests").GetInt32());
+        // The machine counts the floor's requests as the scores file names them, and the list shows them beside its queries.
+        int floor = lines.Skip(1).Count(l => l.Split(',')[6] == "budget-floor");
+        Assert.Equal(floor, status.GetProperty("forcedQueries").GetInt64());
+        Assert.Contains(floor > 0 ? $"{requested} ({floor} forced)" : $" {requested} ", row);
         (code, _, error) = await CliHarness.Run("machines", "configure", "--url", _url, "--key", "lab", "--machine", "cli.fan-03", "--budget", "0.1");
         Assert.Equal(2, code);
         Assert.Contains("403", error);

@@ -54,7 +54,7 @@ public static class MachinesCommand
                     settings.GetProperty("strategy").GetString()!, F(settings.GetProperty("budget").GetDouble(), "0.00"),
                     F(m.GetProperty("realisedBudget").GetDouble()) + (m.TryGetProperty("overspent", out var over) && over.GetBoolean() ? " [red]overspent[/]" : ""),
                     m.GetProperty("clipsSeen").GetInt64().ToString(CultureInfo.InvariantCulture),
-                    m.GetProperty("queries").GetInt64().ToString(CultureInfo.InvariantCulture),
+                    QueriesCell(m),
                     m.GetProperty("referenceSetSize").GetInt32().ToString(CultureInfo.InvariantCulture),
                     m.GetProperty("anomalySetSize").GetInt32().ToString(CultureInfo.InvariantCulture),
                     m.GetProperty("pendingLabelRequests").GetInt32().ToString(CultureInfo.InvariantCulture),
@@ -65,6 +65,14 @@ public static class MachinesCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>Label requests, with how many the budget's floor forced when there were any (a silo before the count sends none).</summary>
+    private static string QueriesCell(JsonElement m)
+    {
+        string queries = m.GetProperty("queries").GetInt64().ToString(CultureInfo.InvariantCulture);
+        return m.TryGetProperty("forcedQueries", out var forced) && forced.GetInt64() > 0
+            ? $"{queries} ({forced.GetInt64().ToString(CultureInfo.InvariantCulture)} forced)" : queries;
     }
 
     private static string Text(JsonElement m, string property)

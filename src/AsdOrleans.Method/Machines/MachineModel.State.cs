@@ -21,7 +21,10 @@ public sealed partial class MachineModel
     private const ushort BoundedFormatVersion = 3;
     /// <summary>4: format 3 plus the embedding precision in the configuration, every set's rows in it; written only for
     /// machines whose sets are not fp32, so fp32 ones stay byte-identical to formats 2 and 3.</summary>
-    private const ushort FormatVersion = 4;
+    private const ushort PrecisionFormatVersion = 4;
+    /// <summary>5: format 4 plus the count of queries the budget's floor forced, after the other counters; written only for
+    /// machines whose count is above 0, so the others stay byte-identical to formats 2–4 (an older build still reads them).</summary>
+    private const ushort FormatVersion = 5;
 
     /// <summary>
     /// The same machine under new parameters: N, A, M, h, counters and the RNG carry over; the budget manager carries its
@@ -48,6 +51,7 @@ public sealed partial class MachineModel
                 : Enrollment.ScoreQuantiles.GammaFitQuantile(_normalScores, config.DecisionQuantile),
             ClipsSeen = ClipsSeen,
             Queries = Queries,
+            ForcedQueries = ForcedQueries,
             NormalLabels = NormalLabels,
             AnomalousLabels = AnomalousLabels,
         };
@@ -85,7 +89,8 @@ public sealed partial class MachineModel
 
     private void WriteState(BinaryWriter w)
     {
-        ushort version = Config.EmbeddingPrecision != EmbeddingPrecision.Fp32 ? FormatVersion
+        ushort version = ForcedQueries > 0 ? FormatVersion
+            : Config.EmbeddingPrecision != EmbeddingPrecision.Fp32 ? PrecisionFormatVersion
             : Config.IsBounded ? BoundedFormatVersion : UnboundedFormatVersion;
         w.Write(Magic);
         w.Write(version);
@@ -100,6 +105,7 @@ public sealed partial class MachineModel
         w.Write(DecisionThreshold);
         w.Write(_random.S0); w.Write(_random.S1); w.Write(_random.S2); w.Write(_random.S3);
         w.Write(ClipsSeen); w.Write(Queries); w.Write(NormalLabels); w.Write(AnomalousLabels);
+        if (version >= 5) w.Write(ForcedQueries);
         // Scoring section: the per-reference scales (empty for unscaled scorings).
         w.Write(_scales.Count);
         w.Write(MemoryMarshal.AsBytes(CollectionsMarshal.AsSpan(_scales)));
@@ -141,7 +147,7 @@ public sealed partial class MachineModel
         if (r.UInt32() != Magic)
             throw new InvalidDataException("not a machine state (bad magic number)");
         ushort version = r.UInt16();
-        if (version is not (1 or UnboundedFormatVersion or BoundedFormatVersion or FormatVersion))
+        if (version is not (1 or UnboundedFormatVersion or BoundedFormatVersion or PrecisionFormatVersion or FormatVersion))
             throw new InvalidDataException($"machine state format {version} is not supported (this build reads 1 to {FormatVersion})");
         var config = ReadConfig(ref r, version).Validate();
         string modelVersion = r.String();
@@ -155,6 +161,7 @@ public sealed partial class MachineModel
         double spent = version == 1 ? r.Double() : double.NaN; // format 1 kept b̂ here
         var random = new RandomState(r.UInt64(), r.UInt64(), r.UInt64(), r.UInt64());
         long seen = r.Int64(), queries = r.Int64(), normalLabels = r.Int64(), anomalousLabels = r.Int64();
+        long forced = version >= 5 ? r.Int64() : 0; // not counted before format 5
         List<float> scales;
         BudgetManager budget;
         StrategyState? strategyState = null;
@@ -211,7 +218,7 @@ public sealed partial class MachineModel
         }
         if (!r.AtEnd)
             throw new InvalidDataException("machine state has trailing bytes");
-        if (reference.Count == 0 || seen < 0 || queries < 0 || queries > seen || !double.IsFinite(h) || !double.IsFinite(phi) || !(spent >= 0 && spent <= 1)
+        if (reference.Count == 0 || seen < 0 || queries < 0 || queries > seen || forced < 0 || forced > queries || !double.IsFinite(h) || !double.IsFinite(phi) || !(spent >= 0 && spent <= 1)
             || budget is PacedBudget { Tokens: < 0 or > PacedBudget.Capacity or double.NaN } || scales.Any(v => !(v > 0 && float.IsFinite(v))))
             throw new InvalidDataException("machine state has out-of-range values");
         var model = new MachineModel(config, modelVersion, reference, anomalies, scores, scales, budget, strategyState)
@@ -220,6 +227,7 @@ public sealed partial class MachineModel
             DecisionThreshold = phi,
             ClipsSeen = seen,
             Queries = queries,
+            ForcedQueries = forced,
             NormalLabels = normalLabels,
             AnomalousLabels = anomalousLabels,
         };

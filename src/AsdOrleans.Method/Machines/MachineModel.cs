@@ -80,6 +80,8 @@ public sealed partial class MachineModel
 
     public long ClipsSeen { get; private set; }
     public long Queries { get; private set; }
+    /// <summary>Of <see cref="Queries"/>, those the paced budget's floor made where the strategy passed (<see cref="QueryReason.BudgetFloor"/>).</summary>
+    public long ForcedQueries { get; private set; }
     public long NormalLabels { get; private set; }
     public long AnomalousLabels { get; private set; }
     public double RealisedBudget => ClipsSeen == 0 ? 0 : (double)Queries / ClipsSeen;
@@ -198,6 +200,7 @@ public sealed partial class MachineModel
         Budget.Commit(step.Query, Config.Budget, Config.BudgetWindow);
         ClipsSeen++;
         if (step.Query) Queries++;
+        if (step.Reason == QueryReason.BudgetFloor) ForcedQueries++;
     }
 
     /// <summary>Score, alert and query decision for one clip, committed (Algorithm 1 without the label).</summary>

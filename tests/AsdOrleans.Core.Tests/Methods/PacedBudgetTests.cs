@@ -30,10 +30,13 @@ public class PacedBudgetTests
         var clip = model.ReferenceSet.RowToArray(0).Select(v => willing ? -v : v).ToArray();
         Assert.Equal(willing, model.Score(clip) > model.LabellingThreshold);
         var reasons = new HashSet<QueryReason>();
+        long forced = 0;
         for (int n = 1; n <= 3_000; n++)
         {
             var outcome = model.Process(clip);
             if (outcome.LabelRequested) reasons.Add(outcome.QueryReason);
+            if (outcome.QueryReason == QueryReason.BudgetFloor) forced++;
+            Assert.Equal(forced, model.ForcedQueries);
             Assert.True(model.Queries > b * n - 1 - b - 1e-9, $"{model.Queries} queries after {n} clips at b = {b}");
             Assert.True(model.Queries <= 2 + b * (n - 1) + 1e-9, $"{model.Queries} queries after {n} clips at b = {b}");
             if (n >= 100)

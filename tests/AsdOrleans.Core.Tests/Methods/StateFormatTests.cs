@@ -70,6 +70,38 @@ public class StateFormatTests
     }
 
     [Fact]
+    public void The_floors_count_is_kept_from_its_first_forced_query_and_older_formats_stay_as_they_were()
+    {
+        // Unwilling variable uncertainty (α = 0, the enrollment's own first normal, below h): every label is the floor's.
+        var model = MachineModel.Enroll(new MachineConfig { Strategy = QueryStrategyKind.VariableUncertainty, Alpha = 0, Budget = 0.1, Seed = 5 }, Data.Train);
+        var near = model.ReferenceSet.RowToArray(0);
+        ushort Format(byte[] state) => BitConverter.ToUInt16(state, 4);
+        ushort before = Format(model.Serialize());
+        Assert.NotEqual(5, before);
+        while (model.ForcedQueries == 0)
+        {
+            Assert.Equal(before, Format(model.Serialize())); // nothing forced yet: the format it had before the count
+            model.Process(near);
+        }
+        for (int n = 0; n < 200; n++) model.Process(near);
+        Assert.Equal(model.Queries, model.ForcedQueries);
+        var bytes = model.Serialize();
+        Assert.Equal(5, Format(bytes));
+        var restored = MachineModel.Deserialize(bytes);
+        Assert.Equal((model.Queries, model.ForcedQueries), (restored.Queries, restored.ForcedQueries));
+        Assert.Equal(bytes, restored.Serialize());
+        Assert.Equal(model.ForcedQueries, model.WithConfig(model.Config with { Budget = 0.2 }).ForcedQueries);
+
+        // A count above the queries is refused: it sits right after the four counters (clips, queries, normal, anomalous labels).
+        var counters = new[] { model.ClipsSeen, model.Queries, model.NormalLabels, model.AnomalousLabels }.SelectMany(BitConverter.GetBytes).ToArray();
+        int forcedAt = bytes.AsSpan().IndexOf(counters) + counters.Length;
+        Assert.Equal(model.ForcedQueries, BitConverter.ToInt64(bytes, forcedAt));
+        var wrong = (byte[])bytes.Clone();
+        BitConverter.GetBytes(model.Queries + 1).CopyTo(wrong, forcedAt);
+        Assert.Throws<InvalidDataException>(() => MachineModel.Deserialize(wrong));
+    }
+
+    [Fact]
     public void A_state_whose_sections_disagree_with_its_configuration_is_refused()
     {
         var model = MachineModel.Enroll(new MachineConfig { Strategy = QueryStrategyKind.Hybrid, Seed = 3 }, Data.Train);

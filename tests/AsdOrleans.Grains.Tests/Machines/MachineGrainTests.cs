@@ -36,7 +36,7 @@ public sealed class MachineGrainTests(MachineClusterFixture fixture) : IClassFix
         var settings = new MachineSettings { Strategy = strategy, Budget = 0.2, Seed = 11 };
         var grain = await Enrolled($"equivalence.{strategy}", settings);
         var core = MachineModel.Enroll(settings.ToConfig("ignored") with { Seed = 11 }, Train.Select(r => new CoreEnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model);
-        var reasons = new HashSet<string>();
+        var reasons = new List<string>();
 
         for (int i = 0; i < Test.Count; i++)
         {
@@ -61,9 +61,11 @@ public sealed class MachineGrainTests(MachineClusterFixture fixture) : IClassFix
             }
         }
         Assert.Contains(strategy == "qbc" ? "committee" : strategy == "random" ? "random" : "uncertain", reasons);
-        Assert.Subset(new HashSet<string> { "uncertain", "random", "committee", "budget-floor" }, reasons);
+        Assert.Subset(new HashSet<string> { "uncertain", "random", "committee", "budget-floor" }, reasons.ToHashSet());
         var status = await grain.GetStatus();
         Assert.Equal(core.Queries, status.Queries);
+        Assert.Equal(core.ForcedQueries, status.ForcedQueries);
+        Assert.Equal(reasons.Count(r => r == "budget-floor"), status.ForcedQueries);
         Assert.Equal(core.ReferenceSet.Count, status.ReferenceSetSize);
         Assert.Equal(0, status.PendingLabelRequests);
     }
