@@ -146,7 +146,7 @@ public static class PushCommand
             return $"{machine}: budget not shown ({e.Message}; a labeller or operator key reads it: --labeller-key)";
         }
         var c = System.Globalization.CultureInfo.InvariantCulture;
-        long forced = status.TryGetProperty("forcedQueries", out var f) ? f.GetInt64() : 0;
+        long forced = status.TryGetProperty("forcedQueries", out var forcedQueries) ? forcedQueries.GetInt64() : 0;
         string line = string.Create(c, $"{machine}: {status.GetProperty("queries").GetInt64()} label requests{(forced > 0 ? $" ({forced} forced by the budget's floor)" : "")} over {status.GetProperty("clipsSeen").GetInt64()} clips since enrollment, realised {status.GetProperty("realisedBudget").GetDouble():0.000} against b = {status.GetProperty("budget").GetDouble():0.###}");
         return status.GetProperty("overspent").GetBoolean() ? line + " — OVERSPENT (more than b + 0.02)" : line;
     }
