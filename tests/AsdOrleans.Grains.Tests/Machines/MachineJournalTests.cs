@@ -1,6 +1,7 @@
 using AsdOrleans.Abstractions;
 using AsdOrleans.Evaluation.Experiments;
 using AsdOrleans.Method.Machines;
+using AsdOrleans.Method.Strategies;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using CoreEnrollmentClip = AsdOrleans.Method.Enrollment.EnrollmentClip;
@@ -101,6 +102,30 @@ public sealed class MachineJournalTests : SqliteMachineClusterTest
         Assert.Equal(core.ClipsSeen, (await grain.GetStatus()).ClipsSeen);
         var next = core.Process(Test[0].Embedding);
         Assert.Equal(next.Score, (await grain.ProcessClip(new ClipSubmission("again-0", Test[0].Embedding, Model))).Score);
+    }
+
+    [Fact]
+    public async Task The_count_of_forced_queries_survives_a_reload_through_the_journal_and_the_full_write()
+    {
+        const string id = "journal.floor";
+        // Random: its draws leave gaps that the paced budget's floor fills (7.5 % of its labels at b = 0.3 on the plants).
+        var settings = new MachineSettings { Strategy = "random", Budget = 0.3, Seed = 3 };
+        var (grain, core) = await Enrolled(id, settings);
+        for (int i = 0; i < Test.Count; i++)
+        {
+            var verdict = await grain.ProcessClip(new ClipSubmission($"f{i}", Test[i].Embedding, Model));
+            var expected = core.Process(Test[i].Embedding);
+            Assert.Equal((expected.LabelRequested, expected.QueryReason.ToName()), (verdict.LabelRequested, verdict.QueryReason ?? "none"));
+            if (i == Test.Count / 2)
+            {
+                await Deactivate(); // mid-stream: the journal (or the full write the first forced query caused) is replayed
+                Assert.Equal(core.ForcedQueries, (await grain.GetStatus()).ForcedQueries);
+            }
+        }
+        Assert.True(core.ForcedQueries > 0, $"the floor forced none of {core.Queries} queries over {Test.Count} clips; the test needs some");
+        await Deactivate();
+        var status = await grain.GetStatus();
+        Assert.Equal((core.Queries, core.ForcedQueries), (status.Queries, status.ForcedQueries));
     }
 
     [Fact]
