@@ -189,6 +189,14 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
             Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(10), "arrived by the event stream, not the periodic refresh");
             Assert.Equal(queued + 1, QueueSize(driver));
 
+            // A gateway's clip: the silo holds no audio, so the card links to where the gateway keeps it instead of a player.
+            Assert.True((await silo.PushFromGateway(machine, "gw-1", 23, "https://gateway.plant-a.example/clips/gw-1.wav")).LabelRequested, "b = 1: a request");
+            string gateway = "#queue-list li.request[data-clip='gw-1']";
+            await Until(driver, () => driver.FindElements(By.CssSelector(gateway + " .audio-elsewhere a")).Count == 1, "the gateway request arriving live");
+            Assert.Equal("https://gateway.plant-a.example/clips/gw-1.wav", driver.FindElement(By.CssSelector(gateway + " .audio-elsewhere a")).GetAttribute("href"));
+            Assert.Empty(driver.FindElements(By.CssSelector(gateway + " audio")));
+            Assert.Equal(queued + 2, QueueSize(driver));
+
             // Alerts: the same list the API gives, newest first.
             driver.Navigate().GoToUrl(new Uri(silo.Http.BaseAddress!, "/ui/#alerts"));
             var alerts = await silo.Get("/api/alerts?limit=500");

@@ -3,11 +3,13 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using AsdOrleans.Abstractions;
+using AsdOrleans.Application;
 using AsdOrleans.Audio;
 using AsdOrleans.Datasets.Synthesis;
 using AsdOrleans.Encoder;
 using AsdOrleans.Encoder.Model;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace AsdOrleans.Silo.Tests;
 
@@ -113,6 +115,15 @@ public abstract class LoopbackSilo(string prefix, ulong modelSeed, SynthPlan pla
         string body = await response.Content.ReadAsStringAsync();
         Assert.True(response.IsSuccessStatusCode, body);
         return JsonDocument.Parse(body).RootElement;
+    }
+
+    /// <summary>Scores test clip <paramref name="index"/> as a gateway's clip (the .NET client's path): the silo keeps no
+    /// audio, and any label request carries <paramref name="audioReference"/>.</summary>
+    public Task<ClipVerdict> PushFromGateway(string machine, string clipId, int index, string audioReference)
+    {
+        var clip = plan.Clips.Where(c => c.Split == SynthSplit.Test).ElementAt(index);
+        return App.Services.GetRequiredService<MachineUseCases>().IngestClip(machine, clipId,
+            WavEncoder.EncodeMono16(ClipSynthesizer.Render(clip), 16_000), audio: null, audioReference);
     }
 
     /// <summary>GETs <paramref name="path"/> as the labeller (or <paramref name="key"/>) and parses the body.</summary>

@@ -4,7 +4,6 @@ using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text.Json;
 using AsdOrleans.Abstractions;
-using AsdOrleans.Application;
 using AsdOrleans.Audio;
 using AsdOrleans.Audio.Features;
 using AsdOrleans.Datasets.Synthesis;
@@ -148,8 +147,7 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         Assert.False(File.Exists(Path.Combine(silo.DataDirectory, "clips", "http.machine-1", "c-1.wav")), "labelled audio is removed");
 
         // A gateway's clip (the .NET client's path) keeps the gateway's own reference, and the silo has no audio to serve.
-        var machines = silo.App.Services.GetRequiredService<MachineUseCases>();
-        await machines.IngestClip("http.machine-1", "g-1", Wav(clip), audio: null, audioReference: "s3://plant-a/g-1.wav");
+        await silo.PushFromGateway("http.machine-1", "g-1", 0, "s3://plant-a/g-1.wav");
         var gateway = JsonDocument.Parse(await (await Send(HttpMethod.Get, "/api/label-requests?machine=http.machine-1", SiloFixture.LabellerKey)).Content.ReadAsStringAsync()).RootElement;
         Assert.Equal(("g-1", "s3://plant-a/g-1.wav", JsonValueKind.Null),
             (gateway[0].GetProperty("clipId").GetString(), gateway[0].GetProperty("audioReference").GetString(), gateway[0].GetProperty("audioUrl").ValueKind));

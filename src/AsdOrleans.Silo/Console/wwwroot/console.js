@@ -235,11 +235,21 @@
     const owner = `${r.machineId}/${r.clipId}`;
     if (cards.has(owner)) return cards.get(owner);
     const threshold = state.machines.get(r.machineId)?.decisionThreshold;
-    const audio = el('audio', { controls: true, preload: 'auto' });
     const image = el('img', { class: 'spectrogram', alt: `spectrogram of ${r.clipId}` });
     const base = `/api/machines/${enc(r.machineId)}/clips/${enc(r.clipId)}`;
-    blobUrl(`${base}/audio`, owner).then((u) => { audio.src = u; }).catch((e) => toast(`audio: ${e.message}`));
-    blobUrl(`${base}/spectrogram.png`, owner).then((u) => { image.src = u; }).catch(() => { image.alt = 'no spectrogram'; });
+    let audio;
+    if (r.audioReference && !r.audioUrl) {
+      // A gateway's clip: the silo holds no audio, the gateway's reference says where it is.
+      const web = /^https?:\/\//i.test(r.audioReference);
+      audio = el('p', { class: 'audio-elsewhere' }, 'audio at the gateway: ',
+        web ? el('a', { href: r.audioReference, target: '_blank', rel: 'noopener noreferrer', text: r.audioReference })
+            : el('code', { text: r.audioReference }));
+      image.alt = 'no spectrogram: the silo holds no audio for this clip';
+    } else {
+      audio = el('audio', { controls: true, preload: 'auto' });
+      blobUrl(r.audioUrl ?? `${base}/audio`, owner).then((u) => { audio.src = u; }).catch((e) => toast(`audio: ${e.message}`));
+      blobUrl(`${base}/spectrogram.png`, owner).then((u) => { image.src = u; }).catch(() => { image.alt = 'no spectrogram'; });
+    }
     const button = (cls, text, label) => el('button', { type: 'button', class: cls, text, onclick: () => answer(r, label) });
     const li = el('li', { class: 'request', 'data-machine': r.machineId, 'data-clip': r.clipId },
       el('h3', { text: `${r.machineId} · ${r.clipId}` }),
@@ -307,7 +317,7 @@
       case 'n': if (r) answer(r, 'normal'); break;
       case 'a': if (r) answer(r, 'anomalous'); break;
       case 's': if (r) skip(r); break;
-      case 'p': if (r) { const a = card(r).querySelector('audio'); a.paused ? a.play() : a.pause(); } break;
+      case 'p': { const a = r && card(r).querySelector('audio'); if (a) a.paused ? a.play() : a.pause(); } break;
       case 'ArrowDown': state.current = Math.min(list.length - 1, state.current + 1); markCurrent(); break;
       case 'ArrowUp': state.current = Math.max(0, state.current - 1); markCurrent(); break;
       default: return;
@@ -384,7 +394,8 @@
   function onEvent(type, data) {
     if (type === 'label-request') {
       if (!state.requests.some((r) => r.machineId === data.machineId && r.clipId === data.clipId)) {
-        state.requests.push({ machineId: data.machineId, clipId: data.clipId, score: data.score, requestedAt: data.requestedAt, queryReason: data.queryReason });
+        state.requests.push({ machineId: data.machineId, clipId: data.clipId, score: data.score, requestedAt: data.requestedAt, queryReason: data.queryReason,
+          audioUrl: data.audioUrl, audioReference: data.audioReference });
         renderQueue();
       }
       refreshMachine(data.machineId);
