@@ -248,6 +248,38 @@ public sealed class ClusterCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Label_next_points_at_a_gateways_audio_instead_of_failing_on_audio_the_silo_never_had()
+    {
+        await EnrollAskingForEveryClip(_url, "cli.gw-06");
+        // A gateway's clip (the .NET client's path): the silo keeps no audio, the request carries the gateway's reference.
+        var wav = await File.ReadAllBytesAsync(Directory.GetFiles(Path.Combine(_dir, "test")).Order(StringComparer.Ordinal).First());
+        var verdict = await _app.Services.GetRequiredService<AsdOrleans.Application.MachineUseCases>()
+            .IngestClip("cli.gw-06", "gw-1", wav, audio: null, audioReference: "s3://plant-a/clips/gw-1.wav");
+        Assert.True(verdict.LabelRequested);
+
+        string saved = Path.Combine(_dir, "saved-gw");
+        var before = LabelNextCommand.Input;
+        LabelNextCommand.Input = () => new StringReader("p\nw\nn\nq\n");
+        string output;
+        int code;
+        string error;
+        try
+        {
+            (code, output, error) = await CliHarness.Run("label", "next", "--url", _url, "--key", "lab", "--machine", "cli.gw-06", "--save-dir", saved);
+        }
+        finally
+        {
+            LabelNextCommand.Input = before;
+        }
+        Assert.True(code == 0, error);
+        Assert.Contains("audio at the gateway: s3://plant-a/clips/gw-1.wav", output);
+        Assert.Equal(2, output.Split("the silo holds no audio for this clip; open it at the gateway: s3://plant-a/clips/gw-1.wav").Length - 1); // p and w
+        Assert.False(Directory.Exists(saved) && Directory.GetFiles(saved).Length > 0, "nothing to write");
+        Assert.Contains("labelled normal", output);
+        Assert.Contains("1 answered", output);
+    }
+
+    [Fact]
     public async Task Label_next_says_when_a_request_went_while_the_labeller_listened_and_goes_on()
     {
         var (silo, url) = await StartSiloWithOneOpenRequest("data-late");

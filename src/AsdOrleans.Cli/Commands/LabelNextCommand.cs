@@ -55,6 +55,11 @@ public static class LabelNextCommand
                 double score = request.GetProperty("score").GetDouble();
                 output.WriteLine($"{id} {clip}: score {score.ToString("0.0000", CultureInfo.InvariantCulture)} vs threshold {threshold.ToString("0.0000", CultureInfo.InvariantCulture)}"
                     + (score > threshold ? " (alert)" : "") + $", asked {request.GetProperty("requestedAt").GetDateTimeOffset().UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC ({ClusterHttp.QueryReason(request)})");
+                // A gateway's clip: the silo holds no audio, the gateway's reference says where it is.
+                string audioUrl = ClusterHttp.OptionalString(request, "audioUrl") ?? $"{path}/audio";
+                string? atGateway = ClusterHttp.OptionalString(request, "audioUrl") is null ? ClusterHttp.OptionalString(request, "audioReference") : null;
+                if (atGateway is not null)
+                    output.WriteLine($"  audio at the gateway: {atGateway}");
                 while (true)
                 {
                     output.Write("[p]lay [w]rite [n]ormal [a]nomalous [s]kip [q]uit > ");
@@ -63,13 +68,30 @@ public static class LabelNextCommand
                     if (line is null) { output.WriteLine(); return Finish(output, answered, gone.Count); }
                     switch (line.Trim().ToLowerInvariant())
                     {
-                        case "p" or "play":
-                            output.WriteLine(await Play(await http.SendForBytesAsync(HttpMethod.Get, $"{path}/audio", null, cancellation), cancellation));
-                            continue;
-                        case "w" or "write":
+                        case "p" or "play" or "w" or "write":
+                            if (atGateway is not null)
+                            {
+                                output.WriteLine($"the silo holds no audio for this clip; open it at the gateway: {atGateway}");
+                                continue;
+                            }
+                            byte[] wav;
+                            try
+                            {
+                                wav = await http.SendForBytesAsync(HttpMethod.Get, audioUrl, null, cancellation);
+                            }
+                            catch (SiloRefusedException e) when (e.Status == 404)
+                            {
+                                output.WriteLine($"no audio: {e.Detail}"); // removed meanwhile (answered or expired): the label will say so
+                                continue;
+                            }
+                            if (line.Trim().StartsWith('p'))
+                            {
+                                output.WriteLine(await Play(wav, cancellation));
+                                continue;
+                            }
                             Directory.CreateDirectory(folder);
                             string file = Path.Combine(folder, $"{id}_{clip}.wav");
-                            await File.WriteAllBytesAsync(file, await http.SendForBytesAsync(HttpMethod.Get, $"{path}/audio", null, cancellation), cancellation);
+                            await File.WriteAllBytesAsync(file, wav, cancellation);
                             output.WriteLine($"wrote {file}");
                             continue;
                         case "n" or "normal" or "a" or "anomalous":
