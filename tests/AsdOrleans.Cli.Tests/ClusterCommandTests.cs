@@ -213,6 +213,21 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         return System.Text.Json.JsonDocument.Parse(output).RootElement.Clone();
     }
 
+    /// <summary>`asd label next` on one machine, its keys typed from <paramref name="keys"/>.</summary>
+    private async Task<(int Code, string Output, string Error)> LabelNext(string keys, string machine, string saveDir)
+    {
+        var before = LabelNextCommand.Input;
+        LabelNextCommand.Input = () => new StringReader(keys);
+        try
+        {
+            return await CliHarness.Run("label", "next", "--url", _url, "--key", "lab", "--machine", machine, "--save-dir", saveDir);
+        }
+        finally
+        {
+            LabelNextCommand.Input = before;
+        }
+    }
+
     [Fact]
     public async Task Label_next_saves_answers_and_skips_from_a_script_of_keys()
     {
@@ -222,17 +237,7 @@ public sealed class ClusterCommandTests : IAsyncLifetime
 
         // Write the first clip, answer it anomalous; skip the second; answer the third normal; quit.
         string saved = Path.Combine(_dir, "saved");
-        var before = LabelNextCommand.Input;
-        LabelNextCommand.Input = () => new StringReader("w\nx\na\ns\nn\nq\n");
-        string output;
-        try
-        {
-            (code, output, error) = await CliHarness.Run("label", "next", "--url", _url, "--key", "lab", "--machine", "cli.saw-05", "--save-dir", saved);
-        }
-        finally
-        {
-            LabelNextCommand.Input = before;
-        }
+        (code, var output, error) = await LabelNext("w\nx\na\ns\nn\nq\n", "cli.saw-05", saved);
         Assert.True(code == 0, error);
         Assert.Contains("cli.saw-05 ", output);
         Assert.Contains("vs threshold", output);
@@ -258,19 +263,7 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         Assert.True(verdict.LabelRequested);
 
         string saved = Path.Combine(_dir, "saved-gw");
-        var before = LabelNextCommand.Input;
-        LabelNextCommand.Input = () => new StringReader("p\nw\nn\nq\n");
-        string output;
-        int code;
-        string error;
-        try
-        {
-            (code, output, error) = await CliHarness.Run("label", "next", "--url", _url, "--key", "lab", "--machine", "cli.gw-06", "--save-dir", saved);
-        }
-        finally
-        {
-            LabelNextCommand.Input = before;
-        }
+        var (code, output, error) = await LabelNext("p\nw\nn\nq\n", "cli.gw-06", saved);
         Assert.True(code == 0, error);
         Assert.Contains("audio at the gateway: s3://plant-a/clips/gw-1.wav", output);
         Assert.Equal(2, output.Split("the silo holds no audio for this clip; open it at the gateway: s3://plant-a/clips/gw-1.wav").Length - 1); // p and w
