@@ -134,10 +134,9 @@ public readonly record struct RecentVerdict(double Score, long ClipIndex, bool A
     public bool LabelRequested => QueryReason != QueryReason.None;
 
     public static RecentVerdict Of(ClipVerdict verdict) => new(verdict.Score, verdict.ClipIndex, verdict.Anomalous,
-        !verdict.LabelRequested ? QueryReason.None
-        : verdict.QueryReason is { } name ? QueryReasonNames.Parse(name) : QueryReason.Unrecorded);
+        QueryReasonNames.OfVerdict(verdict.LabelRequested, verdict.QueryReason));
 
     /// <summary>The verdict again, for a retry of <paramref name="clipId"/>.</summary>
     public ClipVerdict Repeated(string clipId)
-        => new(clipId, Score, Anomalous, LabelRequested, ClipIndex, Repeated: true, QueryReason: LabelRequested ? QueryReason.ToName() : null);
+        => new(clipId, Score, Anomalous, LabelRequested, ClipIndex, Repeated: true, QueryReason: QueryReason.NameIfAsked());
 }

@@ -301,7 +301,7 @@ public sealed class MachineGrain(
         var embedding = Transformed(AsEnrolled(clip, model));
 
         var outcome = model.Process(embedding); // validates the embedding before changing anything
-        string? reason = outcome.LabelRequested ? outcome.QueryReason.ToName() : null;
+        string? reason = outcome.QueryReason.NameIfAsked();
         var verdict = new ClipVerdict(clip.ClipId, outcome.Score, outcome.Anomalous, outcome.LabelRequested, outcome.ClipIndex, QueryReason: reason);
         state.State.RecentClips.Remember(verdict.ClipId, new RecentVerdict(verdict.Score, verdict.ClipIndex, verdict.Anomalous, outcome.QueryReason));
         journal.State.NewVerdicts.Add(verdict);

@@ -77,9 +77,8 @@ public sealed class ClusterExperiment(ClusterHttp operatorApi, ClusterHttp devic
             var verdict = await deviceApi.SendAsync(HttpMethod.Post, $"/api/machines/{id}/clips?clipId={clipId}", ClusterHttp.Wav(wav), cancellation);
             trace.Scores[i] = verdict.GetProperty("score").GetDouble();
             trace.Alerts[i] = verdict.GetProperty("anomalous").GetBoolean();
-            trace.QueryReasons[i] = verdict.GetProperty("labelRequested").GetBoolean()
-                ? Method.Strategies.QueryReasonNames.Parse(ClusterHttp.QueryReason(verdict))
-                : Method.Strategies.QueryReason.None;
+            trace.QueryReasons[i] = Method.Strategies.QueryReasonNames.OfVerdict(verdict.GetProperty("labelRequested").GetBoolean(),
+                ClusterHttp.OptionalString(verdict, "queryReason"));
             if (trace.Queried(i))
             {
                 var label = new { label = ClipWords.Label(machine.IsAnomaly[clip]) };

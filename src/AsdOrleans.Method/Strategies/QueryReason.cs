@@ -37,6 +37,14 @@ public static class QueryReasonNames
 
     public static QueryReason Parse(string name) => Names.Parse(name);
 
+    /// <summary>The name a verdict or a label request carries: null where no label was asked.</summary>
+    public static string? NameIfAsked(this QueryReason reason) => reason == QueryReason.None ? null : reason.ToName();
+
+    /// <summary>A verdict's reason read back from its two fields: none where no label was asked, unrecorded where one was
+    /// asked before machines recorded why.</summary>
+    public static QueryReason OfVerdict(bool labelRequested, string? name)
+        => !labelRequested ? QueryReason.None : name is null ? QueryReason.Unrecorded : Parse(name);
+
     /// <summary><paramref name="reason"/> when <paramref name="query"/>, otherwise <see cref="QueryReason.None"/>.</summary>
     public static QueryReason If(bool query, QueryReason reason) => query ? reason : QueryReason.None;
 }
