@@ -56,8 +56,9 @@ public static class LabelNextCommand
                 output.WriteLine($"{id} {clip}: score {score.ToString("0.0000", CultureInfo.InvariantCulture)} vs threshold {threshold.ToString("0.0000", CultureInfo.InvariantCulture)}"
                     + (score > threshold ? " (alert)" : "") + $", asked {request.GetProperty("requestedAt").GetDateTimeOffset().UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC ({ClusterHttp.QueryReason(request)})");
                 // A gateway's clip: the silo holds no audio, the gateway's reference says where it is.
-                string audioUrl = ClusterHttp.OptionalString(request, "audioUrl") ?? $"{path}/audio";
-                string? atGateway = ClusterHttp.OptionalString(request, "audioUrl") is null ? ClusterHttp.OptionalString(request, "audioReference") : null;
+                string? storedAudio = ClusterHttp.OptionalString(request, "audioUrl");
+                string audioUrl = storedAudio ?? $"{path}/audio"; // a silo from before audioUrl serves it there too
+                string? atGateway = storedAudio is null ? ClusterHttp.OptionalString(request, "audioReference") : null;
                 if (atGateway is not null)
                     output.WriteLine($"  audio at the gateway: {atGateway}");
                 while (true)
