@@ -205,6 +205,29 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
                 Assert.Equal(alerts[0].GetProperty("clipId").GetString(), await Until(driver, () => driver.FindElement(By.CssSelector("#alerts-list tr")).GetAttribute("data-clip"), "the newest alert"));
             if (shots is not null) Save(driver, shots, "console-alerts.png");
 
+            // An alert still waiting for its label opens its card in the queue; the label given there shows on the alert.
+            string? alerting = null;
+            for (int index = 24; index < 60 && alerting is null; index++)
+            {
+                var verdict = await silo.Push(machine, $"al-{index}", index);
+                if (verdict.GetProperty("anomalous").GetBoolean() && verdict.GetProperty("labelRequested").GetBoolean()) alerting = $"al-{index}";
+            }
+            Assert.NotNull(alerting);
+            string row = $"#alerts-list tr[data-clip='{alerting}']";
+            await Until(driver, () => driver.FindElements(By.CssSelector(row + " button.open-request")).Count == 1 &&
+                driver.FindElements(By.CssSelector($"#queue-list li.request[data-clip='{alerting}']")).Count == 1, "the alert and its request arriving live");
+            // A machine filter that hides the request: opening it clears the filter.
+            js.ExecuteScript("const s = document.getElementById('filter-machine'); s.add(new Option('other', 'ui.other-01')); s.value = 'ui.other-01'; s.dispatchEvent(new Event('change'));");
+            await Click(driver, By.CssSelector(row + " button.open-request"), "Label it");
+            await Until(driver, () => js.ExecuteScript("return document.body.dataset.page") as string == "queue" &&
+                driver.FindElements(By.CssSelector($"#queue-list li.request.current[data-clip='{alerting}']")).Count == 1, "the alert's card, current in the queue");
+            new Actions(driver).SendKeys("a").Perform();
+            await Waiting.Until(async () => (await silo.Get($"/api/machines/{machine}/scores")).EnumerateArray()
+                .Any(p => p.GetProperty("clipId").GetString() == alerting && p.GetProperty("label").ValueKind == JsonValueKind.Number), "the label stored");
+            driver.Navigate().GoToUrl(new Uri(silo.Http.BaseAddress!, "/ui/#alerts"));
+            await Until(driver, () => driver.FindElements(By.CssSelector(row + " .pill.anomalous")).Count == 1 &&
+                driver.FindElements(By.CssSelector(row + " button.open-request")).Count == 0, "the label on the alert");
+
             // Signing out forgets the key.
             driver.FindElement(By.Id("signout")).Click();
             Assert.Null(js.ExecuteScript("return sessionStorage.getItem('asd.apiKey')"));

@@ -294,6 +294,7 @@
       const receipt = await json(`/api/machines/${enc(r.machineId)}/clips/${enc(r.clipId)}/label`,
         { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ label }) });
       toast(`${r.clipId}: ${label}${receipt.alreadyApplied ? ' (already applied)' : ''}`);
+      labelAlerts(r, label);
       await refreshMachine(r.machineId);
       if (r.machineId === state.chartMachine && document.body.dataset.page === 'machines') drawChart();
     } catch (e) {
@@ -338,7 +339,27 @@
     return el('tr', { class: fresh ? 'fresh' : '', 'data-machine': a.machineId, 'data-clip': a.clipId },
       el('td', { text: time(a.at || a.detectedAt) }), el('td', { text: a.machineId }), el('td', { text: a.clipId }),
       el('td', { text: String(a.clipIndex) }), el('td', { text: fmt(a.score) }), el('td', { text: fmt(a.decisionThreshold) }),
-      el('td', { text: a.labelRequested ? 'yes' : '' }), el('td', {}, label ? el('span', { class: `pill ${label}`, text: label }) : null));
+      el('td', {}, a.labelRequested ? 'yes ' : '', a.labelRequested && !label
+        ? el('button', { type: 'button', class: 'open-request skip', text: 'Label it', title: 'open its card in the label queue', onclick: () => openRequest(a) })
+        : null),
+      el('td', {}, label ? el('span', { class: `pill ${label}`, text: label }) : null));
+  }
+  // An alert whose label was asked and is still awaited: its card in the queue, filters cleared if they hide it.
+  function openRequest(a) {
+    const r = state.requests.find((x) => x.machineId === a.machineId && x.clipId === a.clipId);
+    if (!r) { toast(`${a.clipId}: no longer waiting for a label (answered or expired)`); return; }
+    if (!visible().includes(r)) { $('filter-machine').value = ''; $('filter-type').value = ''; renderQueue(); }
+    state.current = visible().indexOf(r);
+    location.hash = '#queue';
+    markCurrent();
+    card(r).scrollIntoView({ block: 'nearest' });
+  }
+  // A label given here shows on its alert at once (the list itself reloads only on a machine filter or a reset).
+  function labelAlerts(r, label) {
+    let changed = false;
+    // 0 / 1: ClipLabelValue as the API writes it.
+    for (const a of state.alerts) if (a.machineId === r.machineId && a.clipId === r.clipId) { a.label = label === 'anomalous' ? 1 : 0; changed = true; }
+    if (changed) renderAlerts();
   }
   function renderAlerts(freshCount = 0) {
     $('alerts-list').replaceChildren(...state.alerts.map((a, i) => alertRow(a, i < freshCount)));
