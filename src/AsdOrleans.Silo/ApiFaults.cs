@@ -93,3 +93,22 @@ public static class ApiFaults
         }
     }
 }
+
+/// <summary>
+/// The last problem writer: ASP.NET Core's own writes only for clients that accept JSON, so a refusal of an event-stream
+/// or audio request (401 for a bad key, 503 for a cluster fault) found no writer and became a 500. Every refusal is a
+/// problem document, whatever the client asked for.
+/// </summary>
+internal sealed class AnyClientProblemWriter : IProblemDetailsWriter
+{
+    public bool CanWrite(ProblemDetailsContext context) => true;
+
+    public ValueTask WriteAsync(ProblemDetailsContext context)
+    {
+        var problem = context.ProblemDetails;
+        problem.Status ??= context.HttpContext.Response.StatusCode;
+        problem.Title ??= Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(problem.Status.Value);
+        return new(context.HttpContext.Response.WriteAsJsonAsync(problem, System.Text.Json.JsonSerializerOptions.Web, "application/problem+json"));
+    }
+}
+

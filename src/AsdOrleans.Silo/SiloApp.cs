@@ -94,6 +94,7 @@ public static class SiloApp
         builder.Services.AddSingleton<ClipAudioStore>();
         builder.Services.AddSingleton<AsdOrleans.Application.MachineUseCases>(); // over the silo's IGrainFactory
         builder.Services.AddProblemDetails();
+        builder.Services.AddSingleton<IProblemDetailsWriter, AnyClientProblemWriter>(); // after the JSON one: the fallback
         builder.Services.AddExceptionHandler<ApiExceptionHandler>();
         // Binding failures throw BadHttpRequestException (the handler answers a problem document saying what was wrong).
         builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(r => r.ThrowOnBadRequest = true);

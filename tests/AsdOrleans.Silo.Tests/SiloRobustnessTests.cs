@@ -137,6 +137,25 @@ public sealed class SiloRobustnessTests(SiloFixture silo) : IClassFixture<SiloFi
     }
 
     [Fact]
+    public async Task A_refusal_is_a_problem_document_whatever_the_client_accepts()
+    {
+        // An event-stream or audio client that sends a bad key is told so (401/403), not answered 500.
+        async Task<HttpResponseMessage> Get(string path, string? key, string accept)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, path);
+            if (key is not null) request.Headers.Add("X-Api-Key", key);
+            request.Headers.Accept.ParseAdd(accept);
+            return await silo.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        }
+        var problem = await ExpectProblem(await Get("/api/events", "no-such-key", "text/event-stream"), HttpStatusCode.Unauthorized, "X-Api-Key");
+        Assert.Equal("Unauthorized", problem.GetProperty("title").GetString());
+        await ExpectProblem(await Get("/api/events?types=alert", SiloFixture.DeviceKey, "text/event-stream"), HttpStatusCode.Forbidden, "labeller");
+        await ExpectProblem(await Get("/api/events?types=nothing", SiloFixture.LabellerKey, "text/event-stream"), HttpStatusCode.BadRequest, "types");
+        await ExpectProblem(await Get("/api/machines/acc.m/clips/c/audio", null, "audio/wav"), HttpStatusCode.Unauthorized);
+        await ExpectProblem(await Get("/api/machines/acc.m/clips/c/audio", SiloFixture.LabellerKey, "audio/wav"), HttpStatusCode.NotFound, "no stored audio");
+    }
+
+    [Fact]
     public async Task Machines_are_listed_a_page_at_a_time_with_a_link_to_the_next()
     {
         var ids = Enumerable.Range(0, 5).Select(i => $"page.m{i}").ToList();
