@@ -29,6 +29,7 @@ public sealed partial class ConsoleEventHub(IClusterClient client, ClipAudioStor
     private readonly List<Channel<ConsoleEvent>> _listeners = [];
     private readonly long _base = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000;
     private long _last, _evicted;
+    private bool _ending; // the silo is stopping: no new listener stays open
     private readonly List<Func<Task>> _unsubscribe = [];
     private readonly CancellationTokenSource _stopping = new();
     private readonly TaskCompletionSource _subscribed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -43,7 +44,20 @@ public sealed partial class ConsoleEventHub(IClusterClient client, ClipAudioStor
         _last = _evicted = _base;
         // The silo (another hosted service) must be up before streams can be subscribed to.
         lifetime.ApplicationStarted.Register(() => _ = SubscribeAsync(_stopping.Token));
+        // The web server stops before this service and waits for open requests: end the event streams first, or a
+        // silo with a console open takes the whole shutdown timeout (30 s) to stop. Their clients reconnect elsewhere.
+        lifetime.ApplicationStopping.Register(EndStreams);
         return Task.CompletedTask;
+    }
+
+    private void EndStreams()
+    {
+        lock (_gate)
+        {
+            _ending = true;
+            foreach (var listener in _listeners) listener.Writer.TryComplete();
+            _listeners.Clear();
+        }
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -53,8 +67,7 @@ public sealed partial class ConsoleEventHub(IClusterClient client, ClipAudioStor
         {
             try { await unsubscribe(); } catch (Exception e) { LogUnsubscribeFailed(logger, e); }
         }
-        lock (_gate)
-            foreach (var listener in _listeners) listener.Writer.TryComplete();
+        EndStreams();
     }
 
     private async Task SubscribeAsync(CancellationToken cancellation)
@@ -129,7 +142,8 @@ public sealed partial class ConsoleEventHub(IClusterClient client, ClipAudioStor
         {
             bool gap = lastEventId is { } id && (id < _evicted || id > _last);
             var replay = lastEventId is { } after ? _buffer.Where(e => e.Id > after).ToList() : [];
-            _listeners.Add(channel);
+            if (_ending) channel.Writer.TryComplete(); // the silo is stopping: the replay, then the end
+            else _listeners.Add(channel);
             return (replay, gap, channel.Reader, () => { lock (_gate) _listeners.Remove(channel); });
         }
     }

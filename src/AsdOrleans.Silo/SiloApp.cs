@@ -25,7 +25,8 @@ public static class SiloApp
         {
             var app = Build([], builder =>
             {
-                builder.WebHost.UseUrls("http://127.0.0.1:0");
+                // A free port, unless the caller names the address (a restart on the same one).
+                builder.WebHost.UseUrls(settings.TryGetValue("urls", out var fixedUrls) && fixedUrls is not null ? fixedUrls : "http://127.0.0.1:0");
                 var values = new Dictionary<string, string?>
                 {
                     ["Asd:SiloPort"] = choosePort().ToString(System.Globalization.CultureInfo.InvariantCulture),

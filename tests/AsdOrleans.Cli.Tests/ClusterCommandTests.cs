@@ -397,4 +397,127 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         Assert.Contains("15 pending", output);
         Assert.DoesNotContain(clip, output);
     }
+
+    [Fact]
+    public async Task An_operator_lists_alerts_and_follows_new_ones_as_they_are_raised()
+    {
+        var (code, _, error) = await CliHarness.Run("enroll", "--url", _url, "--key", "op", "--machine", "cli.m5", "--data", Path.Combine(_dir, "train"));
+        Assert.True(code == 0, error);
+        (code, _, error) = await CliHarness.Run("push", "--url", _url, "--key", "dev", "--machine", "cli.m5", "--data", Path.Combine(_dir, "test"));
+        Assert.True(code == 0, error);
+        using var http = new HttpClient { BaseAddress = new Uri(_url) };
+        http.DefaultRequestHeaders.Add("X-Api-Key", "lab");
+        var fromApi = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync("/api/alerts?machine=cli.m5")).RootElement;
+        Assert.True(fromApi.GetArrayLength() > 0, "the untrained encoder's machine raises alerts");
+
+        // list: the API's alerts, newest first, as a table and as JSON.
+        (code, var output, error) = await CliHarness.Run("alerts", "list", "--url", _url, "--key", "lab", "--machine", "cli.m5", "--json");
+        Assert.True(code == 0, error);
+        var listed = System.Text.Json.JsonDocument.Parse(output).RootElement;
+        Assert.Equal(fromApi.EnumerateArray().Select(a => a.GetProperty("clipId").GetString()), listed.EnumerateArray().Select(a => a.GetProperty("clipId").GetString()));
+        Assert.Equal(fromApi[0].GetProperty("score").GetDouble(), listed[0].GetProperty("score").GetDouble());
+        (code, output, error) = await CliHarness.Run("alerts", "list", "--url", _url, "--key", "lab", "--machine", "cli.m5");
+        Assert.True(code == 0, error);
+        Assert.Contains($"{fromApi.GetArrayLength()} alert(s)", output);
+        Assert.Contains(fromApi[0].GetProperty("clipId").GetString()!, output);
+        (code, output, _) = await CliHarness.Run("alerts", "list", "--url", _url, "--key", "lab", "--machine", "cli.m5", "--since", "2999-01-01T00:00:00Z");
+        Assert.Equal(0, code);
+        Assert.Contains("no alerts", output);
+        (code, _, error) = await CliHarness.Run("alerts", "list", "--url", _url, "--key", "lab", "--since", "yesterday");
+        Assert.Equal(2, code);
+        Assert.Contains("--since", error);
+        (code, _, error) = await CliHarness.Run("alerts", "list", "--url", _url, "--key", "dev");
+        Assert.Equal(2, code);
+        Assert.Contains("403", error);
+
+        // follow: new alerts as they are raised; it stops after --count of them.
+        var follow = CliHarness.Run("alerts", "follow", "--url", _url, "--key", "lab", "--machine", "cli.m5", "--count", "2", "--json");
+        byte[] alerting = await File.ReadAllBytesAsync(Path.Combine(_dir, "test", fromApi[0].GetProperty("clipId").GetString() + ".wav"));
+        using var device = new HttpClient { BaseAddress = new Uri(_url) };
+        device.DefaultRequestHeaders.Add("X-Api-Key", "dev");
+        var pushed = new List<string>();
+        for (int i = 0; !follow.IsCompleted && i < 200; i++)
+        {
+            // The stream carries only what is raised after it connects: keep raising until it has seen two.
+            var response = await device.PostAsync($"/api/machines/cli.m5/clips?clipId=again-{i}", ClusterHttp.Wav(alerting));
+            Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+            pushed.Add($"again-{i}");
+            await Task.WhenAny(follow, Task.Delay(250));
+        }
+        (code, output, error) = await follow;
+        Assert.True(code == 0, error);
+        var seen = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => System.Text.Json.JsonDocument.Parse(line).RootElement).ToList();
+        Assert.Equal(2, seen.Count);
+        Assert.All(seen, a => Assert.Contains(a.GetProperty("clipId").GetString(), pushed));
+        Assert.All(seen, a => Assert.True(a.GetProperty("score").GetDouble() > a.GetProperty("decisionThreshold").GetDouble()));
+        Assert.True(long.Parse(seen[1].GetProperty("id").GetString()!, System.Globalization.CultureInfo.InvariantCulture) > long.Parse(seen[0].GetProperty("id").GetString()!, System.Globalization.CultureInfo.InvariantCulture));
+
+        // A first connection that fails ends the command (a typo is not retried forever); so does a refusal.
+        (code, _, error) = await CliHarness.Run("alerts", "follow", "--url", "http://127.0.0.1:1", "--key", "lab");
+        Assert.Equal(2, code);
+        Assert.Contains("cannot reach the silo", error);
+        (code, _, error) = await CliHarness.Run("alerts", "follow", "--url", _url, "--key", "nobody");
+        Assert.Equal(2, code);
+        Assert.Contains("401", error);
+        (code, _, error) = await CliHarness.Run("alerts", "follow", "--url", _url, "--key", "lab", "--count", "0");
+        Assert.Equal(2, code);
+        Assert.Contains("--count", error);
+    }
+
+    [Fact]
+    public async Task Following_alerts_rides_out_a_silo_restart()
+    {
+        var settings = SiloSettings("follow-data");
+        var (first, address) = await SiloApp.StartOnLoopbackAsync(settings);
+        string url = address.ToString();
+        var (code, _, error) = await CliHarness.Run("enroll", "--url", url, "--key", "op", "--machine", "cli.m6", "--data", Path.Combine(_dir, "train"));
+        Assert.True(code == 0, error);
+        (code, _, error) = await CliHarness.Run("push", "--url", url, "--key", "dev", "--machine", "cli.m6", "--data", Path.Combine(_dir, "test"));
+        Assert.True(code == 0, error);
+        (code, var listed, error) = await CliHarness.Run("alerts", "list", "--url", url, "--key", "lab", "--machine", "cli.m6", "--json");
+        Assert.True(code == 0, error);
+        byte[] alerting = await File.ReadAllBytesAsync(Path.Combine(_dir, "test", System.Text.Json.JsonDocument.Parse(listed).RootElement[0].GetProperty("clipId").GetString() + ".wav"));
+
+        var follow = CliHarness.Run("alerts", "follow", "--url", url, "--key", "lab", "--machine", "cli.m6", "--count", "2", "--json");
+        using var device = new HttpClient { BaseAddress = address };
+        device.DefaultRequestHeaders.Add("X-Api-Key", "dev");
+        async Task Raise(string clipId)
+        {
+            var response = await device.PostAsync($"/api/machines/cli.m6/clips?clipId={clipId}", ClusterHttp.Wav(alerting));
+            Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        }
+        await Task.WhenAny(follow, Task.Delay(1000));
+        await Raise("before-restart");
+        await Task.WhenAny(follow, Task.Delay(1000));
+        Assert.False(follow.IsCompleted, "one alert so far, at most");
+        var stopping = System.Diagnostics.Stopwatch.StartNew();
+        await first.StopAsync();
+        await first.DisposeAsync();
+        // An open event stream does not hold the silo up for the shutdown timeout (30 s).
+        Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(15), $"the silo took {stopping.Elapsed.TotalSeconds:F1} s to stop");
+
+        // The same address and data directory: the follower reconnects by itself and goes on.
+        settings["urls"] = url;
+        var (second, _) = await SiloApp.StartOnLoopbackAsync(settings);
+        try
+        {
+            for (int i = 0; !follow.IsCompleted && i < 200; i++)
+            {
+                await Raise($"after-restart-{i}");
+                await Task.WhenAny(follow, Task.Delay(250));
+            }
+            string output;
+            (code, output, error) = await follow;
+            Assert.True(code == 0, error);
+            Assert.Contains("reconnecting", error);
+            var seen = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => System.Text.Json.JsonDocument.Parse(line).RootElement.GetProperty("clipId").GetString()).ToList();
+            Assert.Equal(2, seen.Count);
+            Assert.StartsWith("after-restart-", seen[1]);
+        }
+        finally
+        {
+            await second.StopAsync();
+            await second.DisposeAsync();
+        }
+    }
 }

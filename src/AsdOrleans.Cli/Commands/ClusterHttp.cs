@@ -66,14 +66,41 @@ public sealed class ClusterHttp : IDisposable
         {
             var bytes = await response.Content.ReadAsByteArrayAsync(cancellation);
             if (!response.IsSuccessStatusCode)
-            {
-                string body = System.Text.Encoding.UTF8.GetString(bytes);
-                string detail = body;
-                try { detail = JsonDocument.Parse(body).RootElement.GetProperty("detail").GetString() ?? body; } catch (JsonException) { } catch (KeyNotFoundException) { } catch (InvalidOperationException) { }
-                throw new SiloRefusedException((int)response.StatusCode, detail, $"{method} {path}: {(int)response.StatusCode} {response.ReasonPhrase}: {detail}");
-            }
+                throw Refused(method, path, response, bytes);
             return bytes;
         }
+    }
+
+    /// <summary>
+    /// A Server-Sent Events response body (<c>/api/events</c>), read as it arrives; <paramref name="lastEventId"/>
+    /// resumes after that event. Disposing the stream ends the request.
+    /// </summary>
+    public async Task<Stream> OpenEventStreamAsync(string path, string? lastEventId, CancellationToken cancellation)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        request.Headers.Accept.ParseAdd("text/event-stream");
+        if (lastEventId is not null) request.Headers.Add("Last-Event-ID", lastEventId);
+        HttpResponseMessage response;
+        try
+        {
+            response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellation);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new UsageException($"cannot reach the silo at {_http.BaseAddress}: {e.Message}");
+        }
+        if (response.IsSuccessStatusCode)
+            return await response.Content.ReadAsStreamAsync(cancellation);
+        using (response)
+            throw Refused(HttpMethod.Get, path, response, await response.Content.ReadAsByteArrayAsync(cancellation));
+    }
+
+    private static SiloRefusedException Refused(HttpMethod method, string path, HttpResponseMessage response, byte[] body)
+    {
+        string text = System.Text.Encoding.UTF8.GetString(body);
+        string detail = text;
+        try { detail = JsonDocument.Parse(text).RootElement.GetProperty("detail").GetString() ?? text; } catch (JsonException) { } catch (KeyNotFoundException) { } catch (InvalidOperationException) { }
+        return new SiloRefusedException((int)response.StatusCode, detail, $"{method} {path}: {(int)response.StatusCode} {response.ReasonPhrase}: {detail}");
     }
 
     /// <summary>An answer's queryReason (a verdict's or a label request's): uncertain, random, committee, budget-floor;

@@ -19,6 +19,7 @@ public static class CommandCatalog
         yield return EnrollCommand.Create();
         yield return PushCommand.Create();
         yield return LabelCommand.Create();
+        yield return AlertsCommand.Create();
         yield return MachinesCommand.Create();
         yield return MetricsCommand.Create();
         yield return BenchCommand.Create();

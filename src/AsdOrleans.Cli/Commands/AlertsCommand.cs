@@ -1,0 +1,165 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Net.ServerSentEvents;
+using System.Text.Json;
+using AsdOrleans.Method.Vocabulary;
+using Spectre.Console;
+
+namespace AsdOrleans.Cli.Commands;
+
+/// <summary>
+/// `asd alerts`: the plant's alerts at a terminal or in a script, through the silo's HTTP API with a labeller key —
+/// the newest ones (`list`, from the score histories, as the console's alert page) or each new one as it is raised
+/// (`follow`, from the resumable event stream, as `tail -f` would).
+/// </summary>
+public static class AlertsCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("alerts", "the plant's alerts (clips scored above their machine's threshold φ) through a silo's HTTP API: list, follow");
+        command.Subcommands.Add(List());
+        command.Subcommands.Add(Follow());
+        return command;
+    }
+
+    private static (Option<string> Url, Option<string> Key, Option<string?> Machine, Option<bool> Json) Common(string json) =>
+        (new Option<string>("--url") { Description = "silo address, e.g. http://127.0.0.1:5080", Required = true },
+         new Option<string>("--key") { Description = "labeller (or operator) API key", Required = true },
+         new Option<string?>("--machine") { Description = "only this machine's alerts" },
+         new Option<bool>("--json") { Description = json });
+
+    private static Command List()
+    {
+        var (url, key, machine, json) = Common("print a JSON array of {machineId, clipId, clipIndex, score, decisionThreshold, at, labelRequested, label} instead of a table");
+        var since = new Option<string?>("--since") { Description = "only alerts raised at or after this time (ISO 8601, e.g. 2026-12-05T14:00:00Z)" };
+        var limit = new Option<int>("--limit") { Description = "most alerts listed, newest first (1–10000)", DefaultValueFactory = _ => 100 };
+        var command = new Command("list", "the newest alerts, newest first") { url, key, machine, since, limit, json };
+        command.SetAction(async (parse, cancellation) =>
+        {
+            int take = parse.GetValue(limit);
+            if (take is < 1 or > 10_000) throw new UsageException($"--limit must be in 1..10000, got {take}");
+            string? only = parse.GetValue(machine);
+            if (only is not null) InputChecks.MachineId("--machine", only);
+            DateTimeOffset? from = null;
+            if (parse.GetValue(since) is { } text)
+                from = DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed)
+                    ? parsed : throw new UsageException($"--since: '{text}' is not an ISO 8601 time");
+            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
+            string query = $"/api/alerts?limit={take}"
+                + (only is not null ? $"&machine={Uri.EscapeDataString(only)}" : "")
+                + (from is { } f ? $"&since={Uri.EscapeDataString(f.ToString("O", CultureInfo.InvariantCulture))}" : "");
+            var alerts = (await http.SendAsync(HttpMethod.Get, query, null, cancellation)).EnumerateArray().Select(Alert.FromList).ToList();
+            var output = parse.InvocationConfiguration.Output;
+            if (parse.GetValue(json))
+            {
+                output.WriteLine(JsonSerializer.Serialize(alerts, Alert.IndentedJson));
+                return 0;
+            }
+            if (alerts.Count == 0)
+            {
+                output.WriteLine("no alerts");
+                return 0;
+            }
+            var table = new Table().Border(TableBorder.Simple).AddColumns("raised at (UTC)", "machine", "clip", "#", "score", "φ", "label asked", "label");
+            foreach (var a in alerts)
+                table.AddRow(new Text(Time(a.At)), new Text(a.MachineId), new Text(a.ClipId), new Text(a.ClipIndex.ToString(CultureInfo.InvariantCulture)),
+                    new Text(F(a.Score)), new Text(F(a.DecisionThreshold)), new Text(a.LabelRequested ? "yes" : ""), new Text(a.Label ?? (a.LabelRequested ? "awaited" : "")));
+            Terminal.For(output).Write(table);
+            output.WriteLine($"{alerts.Count} alert(s){(alerts.Count == take ? $" (the newest {take}; --limit lists more)" : "")}");
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Follow()
+    {
+        var (url, key, machine, json) = Common("print each alert as one line of JSON {id, machineId, clipId, clipIndex, score, decisionThreshold, at, labelRequested}");
+        var count = new Option<int?>("--count") { Description = "stop after this many alerts (default: until interrupted)" };
+        var command = new Command("follow", "print each new alert as it is raised, until interrupted; a dropped connection is resumed where it left off")
+            { url, key, machine, count, json };
+        command.SetAction(async (parse, cancellation) =>
+        {
+            string? only = parse.GetValue(machine);
+            if (only is not null) InputChecks.MachineId("--machine", only);
+            int? stopAfter = parse.GetValue(count);
+            if (stopAfter is < 1) throw new UsageException($"--count must be at least 1, got {stopAfter}");
+            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
+            var output = parse.InvocationConfiguration.Output;
+            var error = parse.InvocationConfiguration.Error;
+            string path = "/api/events?types=alert" + (only is not null ? $"&machine={Uri.EscapeDataString(only)}" : "");
+            int printed = 0;
+            string? lastEventId = null;
+            bool connected = false;
+            var delay = TimeSpan.FromSeconds(1);
+            while (true)
+            {
+                try
+                {
+                    await using var stream = await http.OpenEventStreamAsync(path, lastEventId, cancellation);
+                    connected = true;
+                    delay = TimeSpan.FromSeconds(1);
+                    await foreach (var item in SseParser.Create(stream).EnumerateAsync(cancellation))
+                    {
+                        if (item.EventType == "reset")
+                        {
+                            // The silo no longer holds what came after our last event (it restarted, or we were away long).
+                            error.WriteLine("asd: some alerts may have been missed while disconnected; `asd alerts list` shows the newest");
+                            continue;
+                        }
+                        if (item.EventType != "alert") continue;
+                        lastEventId = item.EventId ?? lastEventId;
+                        var alert = Alert.FromEvent(JsonDocument.Parse(item.Data).RootElement);
+                        output.WriteLine(parse.GetValue(json)
+                            ? JsonSerializer.Serialize(new { id = item.EventId, alert.MachineId, alert.ClipId, alert.ClipIndex, alert.Score, alert.DecisionThreshold, alert.At, alert.LabelRequested }, Alert.Json)
+                            : $"{Time(alert.At)}  {alert.MachineId}  {alert.ClipId}  #{alert.ClipIndex}  score {F(alert.Score)} > φ {F(alert.DecisionThreshold)}{(alert.LabelRequested ? "  label asked" : "")}");
+                        output.Flush();
+                        if (++printed == stopAfter) return 0;
+                    }
+                    error.WriteLine($"asd: the silo closed the event stream; reconnecting in {delay.TotalSeconds:0} s");
+                }
+                catch (Exception e) when (connected && Transient(e, cancellation))
+                {
+                    // Dropped after it worked (a silo restart, the network): retry with back-off, resuming after the last
+                    // event seen. A first connection that fails, or a refusal (key, role, input), ends the command.
+                    error.WriteLine($"asd: {e.Message}; reconnecting in {delay.TotalSeconds:0} s");
+                }
+                await Task.Delay(delay, cancellation);
+                delay = TimeSpan.FromSeconds(Math.Min(30, delay.TotalSeconds * 2));
+            }
+        });
+        return command;
+    }
+
+    private static bool Transient(Exception e, CancellationToken cancellation) => e switch
+    {
+        SiloRefusedException refused => refused.Status >= 500,
+        UsageException => true, // cannot reach the silo
+        HttpRequestException or IOException => true,
+        OperationCanceledException => !cancellation.IsCancellationRequested, // a client timeout, not the user
+        _ => false,
+    };
+
+    private static string Time(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
+
+    private static string F(double value) => value.ToString("0.0000", CultureInfo.InvariantCulture);
+
+    /// <summary>An alert as this command prints it; the label as a word (normal, anomaly), null while none was given.</summary>
+    private sealed record Alert(string MachineId, string ClipId, long ClipIndex, double Score, double DecisionThreshold, DateTimeOffset At, bool LabelRequested, string? Label)
+    {
+        public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+        public static readonly JsonSerializerOptions IndentedJson = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+
+        /// <summary>A row of <c>GET /api/alerts</c>.</summary>
+        public static Alert FromList(JsonElement a) => new(
+            a.GetProperty("machineId").GetString()!, a.GetProperty("clipId").GetString()!, a.GetProperty("clipIndex").GetInt64(),
+            a.GetProperty("score").GetDouble(), a.GetProperty("decisionThreshold").GetDouble(), a.GetProperty("at").GetDateTimeOffset(),
+            a.GetProperty("labelRequested").GetBoolean(),
+            a.TryGetProperty("label", out var label) && label.ValueKind == JsonValueKind.Number ? ClipWords.Label(label.GetInt32() == 1) : null);
+
+        /// <summary>The data of an <c>event: alert</c> of <c>/api/events</c>.</summary>
+        public static Alert FromEvent(JsonElement a) => new(
+            a.GetProperty("machineId").GetString()!, a.GetProperty("clipId").GetString()!, a.GetProperty("clipIndex").GetInt64(),
+            a.GetProperty("score").GetDouble(), a.GetProperty("decisionThreshold").GetDouble(), a.GetProperty("detectedAt").GetDateTimeOffset(),
+            a.GetProperty("labelRequested").GetBoolean(), null);
+    }
+}
