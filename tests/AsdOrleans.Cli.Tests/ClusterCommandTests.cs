@@ -432,18 +432,7 @@ public sealed class ClusterCommandTests : IAsyncLifetime
 
         // follow: new alerts as they are raised; it stops after --count of them.
         var follow = CliHarness.Run("alerts", "follow", "--url", _url, "--key", "lab", "--machine", "cli.m5", "--count", "2", "--json");
-        byte[] alerting = await File.ReadAllBytesAsync(Path.Combine(_dir, "test", fromApi[0].GetProperty("clipId").GetString() + ".wav"));
-        using var device = new HttpClient { BaseAddress = new Uri(_url) };
-        device.DefaultRequestHeaders.Add("X-Api-Key", "dev");
-        var pushed = new List<string>();
-        for (int i = 0; !follow.IsCompleted && i < 200; i++)
-        {
-            // The stream carries only what is raised after it connects: keep raising until it has seen two.
-            var response = await device.PostAsync($"/api/machines/cli.m5/clips?clipId=again-{i}", ClusterHttp.Wav(alerting));
-            Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
-            pushed.Add($"again-{i}");
-            await Task.WhenAny(follow, Task.Delay(250));
-        }
+        var pushed = await RaiseAlertsUntil(follow, new Uri(_url), "cli.m5", fromApi[0].GetProperty("clipId").GetString()!, "again");
         (code, output, error) = await follow;
         Assert.True(code == 0, error);
         var seen = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => System.Text.Json.JsonDocument.Parse(line).RootElement).ToList();
@@ -476,18 +465,11 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         Assert.True(code == 0, error);
         (code, var listed, error) = await CliHarness.Run("alerts", "list", "--url", url, "--key", "lab", "--machine", "cli.m6", "--json");
         Assert.True(code == 0, error);
-        byte[] alerting = await File.ReadAllBytesAsync(Path.Combine(_dir, "test", System.Text.Json.JsonDocument.Parse(listed).RootElement[0].GetProperty("clipId").GetString() + ".wav"));
+        string alerting = System.Text.Json.JsonDocument.Parse(listed).RootElement[0].GetProperty("clipId").GetString()!;
 
         var follow = CliHarness.Run("alerts", "follow", "--url", url, "--key", "lab", "--machine", "cli.m6", "--count", "2", "--json");
-        using var device = new HttpClient { BaseAddress = address };
-        device.DefaultRequestHeaders.Add("X-Api-Key", "dev");
-        async Task Raise(string clipId)
-        {
-            var response = await device.PostAsync($"/api/machines/cli.m6/clips?clipId={clipId}", ClusterHttp.Wav(alerting));
-            Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
-        }
         await Task.WhenAny(follow, Task.Delay(1000));
-        await Raise("before-restart");
+        await RaiseAlertsUntil(follow, address, "cli.m6", alerting, "before-restart", most: 1);
         await Task.WhenAny(follow, Task.Delay(1000));
         Assert.False(follow.IsCompleted, "one alert so far, at most");
         var stopping = System.Diagnostics.Stopwatch.StartNew();
@@ -501,11 +483,7 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         var (second, _) = await SiloApp.StartOnLoopbackAsync(settings);
         try
         {
-            for (int i = 0; !follow.IsCompleted && i < 200; i++)
-            {
-                await Raise($"after-restart-{i}");
-                await Task.WhenAny(follow, Task.Delay(250));
-            }
+            await RaiseAlertsUntil(follow, address, "cli.m6", alerting, "after-restart");
             string output;
             (code, output, error) = await follow;
             Assert.True(code == 0, error);
@@ -519,5 +497,24 @@ public sealed class ClusterCommandTests : IAsyncLifetime
             await second.StopAsync();
             await second.DisposeAsync();
         }
+    }
+
+    /// <summary>Posts test clip <paramref name="alertingClip"/>'s audio again as new clips (prefix-0, prefix-1, …) until
+    /// <paramref name="until"/> completes or <paramref name="most"/> are posted: an event stream carries only what is
+    /// raised after it connects. Returns the clip ids posted.</summary>
+    private async Task<List<string>> RaiseAlertsUntil(Task until, Uri silo, string machine, string alertingClip, string prefix, int most = 200)
+    {
+        byte[] wav = await File.ReadAllBytesAsync(Path.Combine(_dir, "test", alertingClip + ".wav"));
+        using var device = new HttpClient { BaseAddress = silo };
+        device.DefaultRequestHeaders.Add("X-Api-Key", "dev");
+        var posted = new List<string>();
+        for (int i = 0; !until.IsCompleted && i < most; i++)
+        {
+            var response = await device.PostAsync($"/api/machines/{machine}/clips?clipId={prefix}-{i}", ClusterHttp.Wav(wav));
+            Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+            posted.Add($"{prefix}-{i}");
+            await Task.WhenAny(until, Task.Delay(250));
+        }
+        return posted;
     }
 }
