@@ -108,7 +108,8 @@ public static class AlertsCommand
                         }
                         if (item.EventType != "alert") continue;
                         lastEventId = item.EventId ?? lastEventId;
-                        var alert = Alert.FromEvent(JsonDocument.Parse(item.Data).RootElement);
+                        using var data = JsonDocument.Parse(item.Data);
+                        var alert = Alert.FromEvent(data.RootElement);
                         output.WriteLine(parse.GetValue(json)
                             ? JsonSerializer.Serialize(new { id = item.EventId, alert.MachineId, alert.ClipId, alert.ClipIndex, alert.Score, alert.DecisionThreshold, alert.At, alert.LabelRequested }, Alert.Json)
                             : $"{Time(alert.At)}  {alert.MachineId}  {alert.ClipId}  #{alert.ClipIndex}  score {F(alert.Score)} > φ {F(alert.DecisionThreshold)}{(alert.LabelRequested ? "  label asked" : "")}");
