@@ -14,4 +14,8 @@ public interface IClipAudio
 
     /// <summary>Deletes a clip's audio; a failure is logged, not thrown.</summary>
     void TryDelete(string machineId, string clipId);
+
+    /// <summary>Keeps a stored clip's audio among the machine's newest alerts (moved there when nothing else needs the
+    /// stored file, copied when a label request does); a failure is logged, not thrown.</summary>
+    void KeepAsAlert(string machineId, string clipId, bool move);
 }

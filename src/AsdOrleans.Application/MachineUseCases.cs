@@ -52,7 +52,7 @@ public sealed class MachineUseCases(IGrainFactory grains)
     /// <summary>
     /// Scores one clip. With <paramref name="audio"/> (the silo's HTTP ingest) the WAV is embedded, stored before the
     /// machine sees it (so a label request never points at missing audio) and deleted again unless the machine asks
-    /// for a label. Without it, the encoder worker embeds the clip and hands it on to the machine in one hop, and
+    /// for a label; an alert's is kept among the machine's newest alerts (<see cref="IClipAudio.KeepAsAlert"/>). Without it, the encoder worker embeds the clip and hands it on to the machine in one hop, and
     /// <paramref name="audioReference"/> travels with any label request. Retrying a recent clip id returns the original
     /// verdict (<see cref="ClipVerdict.Repeated"/>).
     /// </summary>
@@ -84,6 +84,8 @@ public sealed class MachineUseCases(IGrainFactory grains)
             throw;
         }
         // Other failures leave the file: a timed-out write may have landed after all; if not, the machine's orphan sweep removes it.
+        if (stored && verdict.Anomalous && !verdict.Repeated)
+            audio.KeepAsAlert(machineId, clipId, move: !verdict.LabelRequested); // a request's file stays where the machine owns it
         if (stored && (!verdict.LabelRequested || verdict.Repeated))
             audio.TryDelete(machineId, clipId); // not asked for, or a retry: the original clip's audio (if any) is the one kept
         return verdict;

@@ -1,3 +1,4 @@
+using AsdOrleans.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace AsdOrleans.Silo;
@@ -17,6 +18,48 @@ public sealed class ClipAudioStore(IOptions<SiloOptions> options, ILogger<ClipAu
     public string PathOf(string machineId, string clipId) => Path.Combine(Root, machineId, clipId + ".wav");
 
     public bool HasFolderFor(string machineId) => Directory.Exists(Path.Combine(Root, machineId));
+
+    /// <summary>The newest alerts' audio (<see cref="SiloOptions.AlertAudioPerMachine"/> per machine), apart from queried clips'.</summary>
+    public string AlertRoot => Path.Combine(Path.GetFullPath(options.Value.DataDirectory), "alert-clips");
+
+    public string AlertPathOf(string machineId, string clipId) => Path.Combine(AlertRoot, machineId, clipId + ".wav");
+
+    /// <summary>Whether an alert on a clip stored here (its reference is <see cref="PathOf"/>) keeps its audio for a while.</summary>
+    public bool KeepsAudioOf(AnomalyAlert alert)
+        => options.Value.AlertAudioPerMachine > 0 && alert.AudioReference == PathOf(alert.MachineId, alert.ClipId);
+
+    /// <summary>Where a clip's audio is on this silo: a pending request's, else a recent alert's; null when neither.</summary>
+    public string? StoredAudioOf(string machineId, string clipId)
+    {
+        string queried = PathOf(machineId, clipId);
+        if (File.Exists(queried)) return queried;
+        string alerted = AlertPathOf(machineId, clipId);
+        return File.Exists(alerted) ? alerted : null;
+    }
+
+    public void KeepAsAlert(string machineId, string clipId, bool move)
+    {
+        int keep = options.Value.AlertAudioPerMachine;
+        if (keep <= 0) return;
+        try
+        {
+            string target = AlertPathOf(machineId, clipId);
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            // A machine scores a clip id once (a retry is not kept), so a file already there is from an earlier
+            // enrollment's stream or data directory: the new audio replaces it.
+            if (move) File.Move(PathOf(machineId, clipId), target, overwrite: true);
+            else File.Copy(PathOf(machineId, clipId), target, overwrite: true);
+            File.SetLastWriteTimeUtc(target, DateTime.UtcNow); // the order of alerts, whatever the file's own history
+            // The newest `keep` stay; concurrent alerts of one machine may both prune, so a file may already be gone.
+            foreach (var old in new DirectoryInfo(Path.GetDirectoryName(target)!).EnumerateFiles("*.wav")
+                         .OrderByDescending(f => f.LastWriteTimeUtc).ThenByDescending(f => f.Name, StringComparer.Ordinal).Skip(keep))
+                old.Delete();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            logger.LogWarning(e, "could not keep the audio of alert {Clip} of machine {Machine}", clipId, machineId);
+        }
+    }
 
     /// <summary>Stores a clip's audio unless the clip already has some: false leaves the existing file untouched.</summary>
     public async Task<bool> SaveIfAbsentAsync(string machineId, string clipId, byte[] wav, CancellationToken cancellation)

@@ -7,8 +7,10 @@ using AsdOrleans.Grains;
 namespace AsdOrleans.Silo;
 
 /// <summary>An alert as listed by <c>GET /api/alerts</c>: a clip of a machine's score history scored above φ.</summary>
+/// <param name="AudioUrl">Where this API serves the clip's audio while the silo keeps it (a pending request, or one of the
+/// machine's newest alerts); null otherwise.</param>
 public sealed record AlertView(string MachineId, string ClipId, long ClipIndex, double Score, double DecisionThreshold,
-    DateTimeOffset At, bool LabelRequested, ClipLabelValue? Label);
+    DateTimeOffset At, bool LabelRequested, ClipLabelValue? Label, string? AudioUrl = null);
 
 /// <summary>
 /// The HTTP endpoints behind the console (all labeller): alerts, per-machine score histories, and a pending clip's
@@ -20,29 +22,31 @@ public static class ConsoleApi
     public const int MaxLimit = 10_000;
 
     /// <summary>The plant's newest alerts, from the alert index's shards (not from every machine's history).</summary>
-    public static async Task<List<AlertView>> PlantAlerts(IGrainFactory grains, DateTimeOffset? since, int take) =>
-        Newest((await Task.WhenAll(AlertIndexShards.All(grains).Select(shard => shard.Newest(since, take)))).SelectMany(a => a), take);
+    public static async Task<List<AlertView>> PlantAlerts(IGrainFactory grains, DateTimeOffset? since, int take, ClipAudioStore? audio = null) =>
+        Newest((await Task.WhenAll(AlertIndexShards.All(grains).Select(shard => shard.Newest(since, take)))).SelectMany(a => a), take, audio);
 
     /// <summary>One machine's newest alerts, from its score history.</summary>
-    public static async Task<List<AlertView>> MachineAlerts(IGrainFactory grains, string machine, DateTimeOffset? since, int take) =>
-        Newest((await grains.GetGrain<IScoreHistoryGrain>(machine).Get(since, MachineScoreHistory.Capacity)).Where(p => p.Anomalous).Select(p => new IndexedAlert(machine, p)), take);
+    public static async Task<List<AlertView>> MachineAlerts(IGrainFactory grains, string machine, DateTimeOffset? since, int take, ClipAudioStore? audio = null) =>
+        Newest((await grains.GetGrain<IScoreHistoryGrain>(machine).Get(since, MachineScoreHistory.Capacity)).Where(p => p.Anomalous).Select(p => new IndexedAlert(machine, p)), take, audio);
 
-    private static List<AlertView> Newest(IEnumerable<IndexedAlert> alerts, int take) => alerts
-        .Select(a => new AlertView(a.MachineId, a.Point.ClipId, a.Point.ClipIndex, a.Point.Score, a.Point.DecisionThreshold, a.Point.At, a.Point.LabelRequested, a.Point.Label))
-        .OrderByDescending(a => a.At).ThenBy(a => a.MachineId, StringComparer.Ordinal).Take(take).ToList();
+    private static List<AlertView> Newest(IEnumerable<IndexedAlert> alerts, int take, ClipAudioStore? audio) => alerts
+        .OrderByDescending(a => a.Point.At).ThenBy(a => a.MachineId, StringComparer.Ordinal).Take(take)
+        .Select(a => new AlertView(a.MachineId, a.Point.ClipId, a.Point.ClipIndex, a.Point.Score, a.Point.DecisionThreshold, a.Point.At, a.Point.LabelRequested, a.Point.Label,
+            audio?.StoredAudioOf(a.MachineId, a.Point.ClipId) is null ? null : MachineApi.AudioUrlOf(a.MachineId, a.Point.ClipId)))
+        .ToList();
 
     public static void Map(WebApplication app)
     {
         var api = app.MapGroup("/api");
 
-        api.MapGet("/alerts", async (string? machine, DateTimeOffset? since, int? limit, IClusterClient client) =>
+        api.MapGet("/alerts", async (string? machine, DateTimeOffset? since, int? limit, IClusterClient client, ClipAudioStore audio) =>
         {
             int take = limit ?? 100;
             if (take is < 1 or > MaxLimit)
                 return Results.Problem($"limit must be in 1..{MaxLimit}", statusCode: StatusCodes.Status400BadRequest);
             if (machine is not null && !Identifiers.IsValidMachineId(machine))
                 return Results.Problem($"'{machine}' is not a valid machine id", statusCode: StatusCodes.Status400BadRequest);
-            return Results.Ok(machine is not null ? await MachineAlerts(client, machine, since, take) : await PlantAlerts(client, since, take));
+            return Results.Ok(machine is not null ? await MachineAlerts(client, machine, since, take, audio) : await PlantAlerts(client, since, take, audio));
         }).RequireRole(ApiRole.Labeller).WithName("ListAlerts")
             .WithSummary("Alerts (clips scored above their machine's threshold), newest first")
             .WithDescription($"With machine: from its score history (its last {MachineScoreHistory.Capacity} clips). Without: from the plant-wide alert index (the newest {AlertIndexGrain.Capacity} alerts of each of its {MachineRegistryShards.Count} shards). Filters: machine, since (ISO 8601), limit (default 100).")
@@ -68,9 +72,8 @@ public static class ConsoleApi
             int columns = width ?? 800;
             if (columns is < 16 or > 4096)
                 return Results.Problem("width must be in 16..4096", statusCode: StatusCodes.Status400BadRequest);
-            string path = audio.PathOf(id, clipId);
-            if (!File.Exists(path))
-                return Results.Problem($"no stored audio for clip '{clipId}' of machine {id} (only pending label requests keep their audio)", statusCode: StatusCodes.Status404NotFound);
+            if (audio.StoredAudioOf(id, clipId) is not { } path)
+                return Results.Problem($"no stored audio for clip '{clipId}' of machine {id} (pending label requests and a machine's newest alerts keep theirs)", statusCode: StatusCodes.Status404NotFound);
             AudioClip clip;
             try
             {
@@ -78,12 +81,12 @@ public static class ConsoleApi
             }
             catch (FileNotFoundException)
             {
-                return Results.Problem($"clip '{clipId}' of machine {id} was labelled or expired meanwhile", statusCode: StatusCodes.Status404NotFound);
+                return Results.Problem($"the audio of clip '{clipId}' of machine {id} went meanwhile (labelled, expired, or a newer alert's took its place)", statusCode: StatusCodes.Status404NotFound);
             }
             http.Response.Headers.CacheControl = "private, max-age=3600";
             return Results.Bytes(Spectrogram.Png(clip.Samples, columns, rows: 256), "image/png");
         }).RequireRole(ApiRole.Labeller).WithName("GetClipSpectrogram")
-            .WithSummary("A pending clip's log-STFT spectrogram as a PNG (time → right, frequency 0–8 kHz ↑)")
+            .WithSummary("A pending or recently alerting clip's log-STFT spectrogram as a PNG (time → right, frequency 0–8 kHz ↑)")
             .Produces(200, contentType: "image/png").ProducesProblem(400).ProducesProblem(404);
     }
 }

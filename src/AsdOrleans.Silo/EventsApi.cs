@@ -79,13 +79,15 @@ public sealed partial class ConsoleEventHub(IClusterClient client, ClipAudioStor
                 var provider = client.GetStreamProvider(MachineEventStreams.ProviderName);
                 var alerts = provider.GetStream<AnomalyAlert>(StreamId.Create(MachineEventStreams.AlertNamespace, MachineEventStreams.PlantKey));
                 var requests = provider.GetStream<LabelRequestEvent>(StreamId.Create(MachineEventStreams.LabelRequestNamespace, MachineEventStreams.PlantKey));
-                // An alert's audio reference (for pushed clips a path on the silo's volume) stays inside; a label request
-                // carries what a labeller may open, as /api/label-requests shows it.
+                // An alert's audio reference (for pushed clips a path on the silo's volume) stays inside: the event
+                // carries the URL this API serves it at while the machine's newest alerts keep it, as /api/alerts does;
+                // a label request carries what a labeller may open, as /api/label-requests shows it.
                 var a = await alerts.SubscribeAsync((alert, _) =>
                 {
                     Publish(AlertEvent, alert.MachineId, new
                     {
                         alert.MachineId, alert.ClipId, alert.ClipIndex, alert.Score, alert.DecisionThreshold, alert.LabelRequested, alert.DetectedAt,
+                        AudioUrl = audio.KeepsAudioOf(alert) ? MachineApi.AudioUrlOf(alert.MachineId, alert.ClipId) : null,
                     });
                     return Task.CompletedTask;
                 });

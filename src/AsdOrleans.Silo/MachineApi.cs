@@ -148,10 +148,9 @@ public static class MachineApi
     private static Task<IResult> GetClipAudio(string id, string clipId, ClipAudioStore audio) => Guarded(id, () =>
     {
         RequireSafeId(clipId, "clip id");
-        string path = audio.PathOf(id, clipId);
-        return Task.FromResult<IResult>(File.Exists(path)
+        return Task.FromResult<IResult>(audio.StoredAudioOf(id, clipId) is { } path
             ? TypedResults.PhysicalFile(path, "audio/wav")
-            : TypedResults.Problem($"no stored audio for clip '{clipId}' of machine {id}", statusCode: StatusCodes.Status404NotFound));
+            : TypedResults.Problem($"no stored audio for clip '{clipId}' of machine {id} (pending label requests and the machine's newest alerts keep theirs)", statusCode: StatusCodes.Status404NotFound));
     });
 
     private static Task<IResult> SubmitLabel(string id, string clipId, LabelBody body, MachineUseCases machines) => Guarded(id, async () =>

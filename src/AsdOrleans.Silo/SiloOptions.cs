@@ -58,6 +58,12 @@ public sealed class SiloOptions
     public double MachineIdleMinutes { get; set; } = 10;
     /// <summary>Largest accepted clip upload.</summary>
     public long MaxClipBytes { get; set; } = 16L << 20;
+    /// <summary>
+    /// The audio of each machine's newest N alerts (clips pushed over HTTP) is kept so that a person can hear what was
+    /// flagged, in DataDirectory/alert-clips; an older alert's goes when a newer one comes. At most N clips per machine
+    /// (10 clips of 10 s at 16 kHz: 3.2 MB). 0 keeps none (only queried clips' audio, until labelled).
+    /// </summary>
+    public int AlertAudioPerMachine { get; set; } = 10;
     /// <summary>Largest JSON enrollment (embeddings): 1,000 clips × 256 dimensions as JSON is about 3 MB.</summary>
     public long MaxEnrollmentJsonBytes { get; set; } = 32L << 20;
     /// <summary>Largest multipart enrollment from training audio (a DCASE machine: 1,000 clips × 10 s ≈ 320 MB).</summary>

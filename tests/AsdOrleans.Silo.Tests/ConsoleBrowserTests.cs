@@ -228,6 +228,10 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
             await Until(driver, () => driver.FindElements(By.CssSelector(row + " .pill.anomalous")).Count == 1 &&
                 driver.FindElements(By.CssSelector(row + " button.open-request")).Count == 0, "the label on the alert");
 
+            // The machine's newest alerts keep their audio: the labelled alert can still be heard from the alert list.
+            await Click(driver, By.CssSelector(row + " button.play-alert"), "Listen");
+            await Until(driver, () => js.ExecuteScript($"const a = document.querySelector(\"{row} audio\"); return !!a && a.src.startsWith('blob:') && a.readyState >= 2;") as bool?, "the alert's audio loading");
+
             // Signing out forgets the key.
             driver.FindElement(By.Id("signout")).Click();
             Assert.Null(js.ExecuteScript("return sessionStorage.getItem('asd.apiKey')"));

@@ -35,6 +35,8 @@ public sealed class LabelRequestExpiryTests : IDisposable
             ["Asd:DataDirectory"] = DataDirectory,
             ["Asd:LabelRequestTtl"] = Ttl.ToString(),
             ["Asd:ApiKeys:Operator:0"] = Key,
+            // Only a request's own copy of its audio is under test; an alert's is kept on its own terms (AlertAudioTests).
+            ["Asd:AlertAudioPerMachine"] = "0",
         };
         foreach (var (key, value) in extra) settings[key] = value;
         var (app, address) = await SiloApp.StartOnLoopbackAsync(settings);

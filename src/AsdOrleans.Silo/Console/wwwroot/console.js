@@ -342,7 +342,20 @@
       el('td', {}, a.labelRequested ? 'yes ' : '', a.labelRequested && !label
         ? el('button', { type: 'button', class: 'open-request skip', text: 'Label it', title: 'open its card in the label queue', onclick: () => openRequest(a) })
         : null),
-      el('td', {}, label ? el('span', { class: `pill ${label}`, text: label }) : null));
+      el('td', {}, label ? el('span', { class: `pill ${label}`, text: label }) : null),
+      el('td', { class: 'alert-audio' }, a.audioUrl
+        ? el('button', { type: 'button', class: 'play-alert skip', text: '▶ Listen', title: 'play the flagged clip', onclick: (event) => listen(a, event.currentTarget) })
+        : null));
+  }
+  // The silo keeps the audio of each machine's newest alerts (and of clips awaiting a label); one plays at a time.
+  let listening = null;
+  async function listen(a, button) {
+    if (listening) releaseBlobs(listening);
+    listening = `alert:${a.machineId}/${a.clipId}`;
+    try {
+      const player = el('audio', { controls: true, autoplay: true, src: await blobUrl(a.audioUrl, listening) });
+      button.replaceWith(player);
+    } catch (e) { toast(`${a.clipId}: ${e.message}`); }
   }
   // An alert whose label was asked and is still awaited: its card in the queue, filters cleared if they hide it.
   function openRequest(a) {
