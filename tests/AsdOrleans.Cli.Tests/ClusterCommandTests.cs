@@ -416,6 +416,8 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         var listed = System.Text.Json.JsonDocument.Parse(output).RootElement;
         Assert.Equal(fromApi.EnumerateArray().Select(a => a.GetProperty("clipId").GetString()), listed.EnumerateArray().Select(a => a.GetProperty("clipId").GetString()));
         Assert.Equal(fromApi[0].GetProperty("score").GetDouble(), listed[0].GetProperty("score").GetDouble());
+        Assert.Equal(fromApi[0].GetProperty("audioUrl").GetString(), listed[0].GetProperty("audioUrl").GetString()); // the newest alerts keep their audio
+        Assert.StartsWith("/api/machines/cli.m5/clips/", listed[0].GetProperty("audioUrl").GetString());
         (code, output, error) = await CliHarness.Run("alerts", "list", "--url", _url, "--key", "lab", "--machine", "cli.m5");
         Assert.True(code == 0, error);
         Assert.Contains($"{fromApi.GetArrayLength()} alert(s)", output);
@@ -443,6 +445,7 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         Assert.Equal(2, seen.Count);
         Assert.All(seen, a => Assert.Contains(a.GetProperty("clipId").GetString(), pushed));
         Assert.All(seen, a => Assert.True(a.GetProperty("score").GetDouble() > a.GetProperty("decisionThreshold").GetDouble()));
+        Assert.All(seen, a => Assert.Equal($"/api/machines/cli.m5-follow/clips/{a.GetProperty("clipId").GetString()}/audio", a.GetProperty("audioUrl").GetString()));
         Assert.True(long.Parse(seen[1].GetProperty("id").GetString()!, System.Globalization.CultureInfo.InvariantCulture) > long.Parse(seen[0].GetProperty("id").GetString()!, System.Globalization.CultureInfo.InvariantCulture));
 
         // A first connection that fails ends the command (a typo is not retried forever); so does a refusal.

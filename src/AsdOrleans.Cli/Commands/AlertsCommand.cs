@@ -30,7 +30,7 @@ public static class AlertsCommand
 
     private static Command List()
     {
-        var (url, key, machine, json) = Common("print a JSON array of {machineId, clipId, clipIndex, score, decisionThreshold, at, labelRequested, label} instead of a table");
+        var (url, key, machine, json) = Common("print a JSON array of {machineId, clipId, clipIndex, score, decisionThreshold, at, labelRequested, label, audioUrl} instead of a table");
         var since = new Option<string?>("--since") { Description = "only alerts raised at or after this time (ISO 8601, e.g. 2026-12-05T14:00:00Z)" };
         var limit = new Option<int>("--limit") { Description = "most alerts listed, newest first (1–10000)", DefaultValueFactory = _ => 100 };
         var command = new Command("list", "the newest alerts, newest first") { url, key, machine, since, limit, json };
@@ -73,7 +73,7 @@ public static class AlertsCommand
 
     private static Command Follow()
     {
-        var (url, key, machine, json) = Common("print each alert as one line of JSON {id, machineId, clipId, clipIndex, score, decisionThreshold, at, labelRequested}");
+        var (url, key, machine, json) = Common("print each alert as one line of JSON {id, machineId, clipId, clipIndex, score, decisionThreshold, at, labelRequested, audioUrl}");
         var count = new Option<int?>("--count") { Description = "stop after this many alerts (default: until interrupted)" };
         var command = new Command("follow", "print each new alert as it is raised, until interrupted; a dropped connection is resumed where it left off")
             { url, key, machine, count, json };
@@ -111,7 +111,7 @@ public static class AlertsCommand
                         using var data = JsonDocument.Parse(item.Data);
                         var alert = Alert.FromEvent(data.RootElement);
                         output.WriteLine(parse.GetValue(json)
-                            ? JsonSerializer.Serialize(new { id = item.EventId, alert.MachineId, alert.ClipId, alert.ClipIndex, alert.Score, alert.DecisionThreshold, alert.At, alert.LabelRequested }, Alert.Json)
+                            ? JsonSerializer.Serialize(new { id = item.EventId, alert.MachineId, alert.ClipId, alert.ClipIndex, alert.Score, alert.DecisionThreshold, alert.At, alert.LabelRequested, alert.AudioUrl }, Alert.Json)
                             : $"{Time(alert.At)}  {alert.MachineId}  {alert.ClipId}  #{alert.ClipIndex}  score {F(alert.Score)} > φ {F(alert.DecisionThreshold)}{(alert.LabelRequested ? "  label asked" : "")}");
                         output.Flush();
                         if (++printed == stopAfter) return 0;
@@ -144,8 +144,9 @@ public static class AlertsCommand
 
     private static string F(double value) => value.ToString("0.0000", CultureInfo.InvariantCulture);
 
-    /// <summary>An alert as this command prints it; the label as a word (normal, anomaly), null while none was given.</summary>
-    private sealed record Alert(string MachineId, string ClipId, long ClipIndex, double Score, double DecisionThreshold, DateTimeOffset At, bool LabelRequested, string? Label)
+    /// <summary>An alert as this command prints it; the label as a word (normal, anomaly), null while none was given;
+    /// where the silo serves its audio while it keeps it (`asd label audio` fetches it), else null.</summary>
+    private sealed record Alert(string MachineId, string ClipId, long ClipIndex, double Score, double DecisionThreshold, DateTimeOffset At, bool LabelRequested, string? Label, string? AudioUrl)
     {
         public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
         public static readonly JsonSerializerOptions IndentedJson = new(JsonSerializerDefaults.Web) { WriteIndented = true };
@@ -155,12 +156,13 @@ public static class AlertsCommand
             a.GetProperty("machineId").GetString()!, a.GetProperty("clipId").GetString()!, a.GetProperty("clipIndex").GetInt64(),
             a.GetProperty("score").GetDouble(), a.GetProperty("decisionThreshold").GetDouble(), a.GetProperty("at").GetDateTimeOffset(),
             a.GetProperty("labelRequested").GetBoolean(),
-            a.TryGetProperty("label", out var label) && label.ValueKind == JsonValueKind.Number ? ClipWords.Label(label.GetInt32() == 1) : null);
+            a.TryGetProperty("label", out var label) && label.ValueKind == JsonValueKind.Number ? ClipWords.Label(label.GetInt32() == 1) : null,
+            ClusterHttp.OptionalString(a, "audioUrl"));
 
         /// <summary>The data of an <c>event: alert</c> of <c>/api/events</c>.</summary>
         public static Alert FromEvent(JsonElement a) => new(
             a.GetProperty("machineId").GetString()!, a.GetProperty("clipId").GetString()!, a.GetProperty("clipIndex").GetInt64(),
             a.GetProperty("score").GetDouble(), a.GetProperty("decisionThreshold").GetDouble(), a.GetProperty("detectedAt").GetDateTimeOffset(),
-            a.GetProperty("labelRequested").GetBoolean(), null);
+            a.GetProperty("labelRequested").GetBoolean(), null, ClusterHttp.OptionalString(a, "audioUrl"));
     }
 }

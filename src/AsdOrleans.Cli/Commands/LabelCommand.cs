@@ -84,7 +84,7 @@ public static class LabelCommand
         var (url, key) = Connection();
         var (machine, clip) = Clip();
         var output = new Option<string>("--out") { Description = "WAV file to write (not overwritten)", Required = true };
-        var command = new Command("audio", "save a queried clip's audio to listen to") { url, key, machine, clip, output };
+        var command = new Command("audio", "save the audio of a queried clip, or of one of a machine's newest alerts, to listen to") { url, key, machine, clip, output };
         command.SetAction(async (parse, cancellation) =>
         {
             string path = parse.GetValue(output)!;
