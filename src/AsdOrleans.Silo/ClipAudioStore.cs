@@ -24,9 +24,17 @@ public sealed class ClipAudioStore(IOptions<SiloOptions> options, ILogger<ClipAu
 
     public string AlertPathOf(string machineId, string clipId) => Path.Combine(AlertRoot, machineId, clipId + ".wav");
 
-    /// <summary>Whether an alert on a clip stored here (its reference is <see cref="PathOf"/>) keeps its audio for a while.</summary>
+    /// <summary>Whether a clip's audio reference is this store's own file (a clip pushed over HTTP), not a gateway's.</summary>
+    public bool IsStoredHere(string machineId, string clipId, string? audioReference)
+        => audioReference is not null && audioReference == PathOf(machineId, clipId);
+
+    /// <summary>Whether an alert on a clip stored here keeps its audio for a while.</summary>
     public bool KeepsAudioOf(AnomalyAlert alert)
-        => options.Value.AlertAudioPerMachine > 0 && alert.AudioReference == PathOf(alert.MachineId, alert.ClipId);
+        => options.Value.AlertAudioPerMachine > 0 && IsStoredHere(alert.MachineId, alert.ClipId, alert.AudioReference);
+
+    /// <summary>The 404 detail of a clip whose audio this store does not hold.</summary>
+    public static string NoStoredAudio(string machineId, string clipId)
+        => $"no stored audio for clip '{clipId}' of machine {machineId} (pending label requests and the machine's newest alerts keep theirs)";
 
     /// <summary>Where a clip's audio is on this silo: a pending request's, else a recent alert's; null when neither.</summary>
     public string? StoredAudioOf(string machineId, string clipId)

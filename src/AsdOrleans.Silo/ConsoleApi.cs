@@ -73,7 +73,7 @@ public static class ConsoleApi
             if (columns is < 16 or > 4096)
                 return Results.Problem("width must be in 16..4096", statusCode: StatusCodes.Status400BadRequest);
             if (audio.StoredAudioOf(id, clipId) is not { } path)
-                return Results.Problem($"no stored audio for clip '{clipId}' of machine {id} (pending label requests and a machine's newest alerts keep theirs)", statusCode: StatusCodes.Status404NotFound);
+                return Results.Problem(ClipAudioStore.NoStoredAudio(id, clipId), statusCode: StatusCodes.Status404NotFound);
             AudioClip clip;
             try
             {

@@ -22,7 +22,7 @@ public static class MachineApi
     {
         public static LabelRequestResponse Of(LabelRequest request, ClipAudioStore audio)
         {
-            bool stored = request.AudioReference is { } reference && reference == audio.PathOf(request.MachineId, request.ClipId);
+            bool stored = audio.IsStoredHere(request.MachineId, request.ClipId, request.AudioReference);
             return new(request.MachineId, request.ClipId, request.Score, request.RequestedAt, request.QueryReason,
                 stored ? AudioUrlOf(request.MachineId, request.ClipId) : null, stored ? null : request.AudioReference);
         }
@@ -150,7 +150,7 @@ public static class MachineApi
         RequireSafeId(clipId, "clip id");
         return Task.FromResult<IResult>(audio.StoredAudioOf(id, clipId) is { } path
             ? TypedResults.PhysicalFile(path, "audio/wav")
-            : TypedResults.Problem($"no stored audio for clip '{clipId}' of machine {id} (pending label requests and the machine's newest alerts keep theirs)", statusCode: StatusCodes.Status404NotFound));
+            : TypedResults.Problem(ClipAudioStore.NoStoredAudio(id, clipId), statusCode: StatusCodes.Status404NotFound));
     });
 
     private static Task<IResult> SubmitLabel(string id, string clipId, LabelBody body, MachineUseCases machines) => Guarded(id, async () =>

@@ -22,11 +22,11 @@ public static class AlertsCommand
         return command;
     }
 
-    private static (Option<string> Url, Option<string> Key, Option<string?> Machine, Option<bool> Json) Common(string json) =>
-        (new Option<string>("--url") { Description = "silo address, e.g. http://127.0.0.1:5080", Required = true },
-         new Option<string>("--key") { Description = "labeller (or operator) API key", Required = true },
-         new Option<string?>("--machine") { Description = "only this machine's alerts" },
-         new Option<bool>("--json") { Description = json });
+    private static (Option<string> Url, Option<string> Key, Option<string?> Machine, Option<bool> Json) Common(string json)
+    {
+        var (url, key) = LabelCommand.Connection();
+        return (url, key, new Option<string?>("--machine") { Description = "only this machine's alerts" }, new Option<bool>("--json") { Description = json });
+    }
 
     private static Command List()
     {

@@ -23,7 +23,8 @@ public static class LabelCommand
         return command;
     }
 
-    private static (Option<string> Url, Option<string> Key) Connection() =>
+    /// <summary>The --url and --key options of a labeller's commands (`asd label`, `asd alerts`); operator keys pass too.</summary>
+    internal static (Option<string> Url, Option<string> Key) Connection() =>
         (new Option<string>("--url") { Description = "silo address, e.g. http://127.0.0.1:5080", Required = true },
          new Option<string>("--key") { Description = "labeller API key", Required = true });
 
