@@ -21,6 +21,7 @@ public static class CommandCatalog
         yield return LabelCommand.Create();
         yield return AlertsCommand.Create();
         yield return MachinesCommand.Create();
+        yield return ClusterCommand.Create();
         yield return MetricsCommand.Create();
         yield return BenchCommand.Create();
     }

@@ -1,0 +1,90 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Spectre.Console;
+
+namespace AsdOrleans.Cli.Commands;
+
+/// <summary>
+/// `asd cluster status|where`: what a cluster operator checks after adding, stopping or losing a silo — each silo's
+/// membership status and how many machine grains and encoder workers it holds, and which silo holds one machine —
+/// through any silo's HTTP API with an operator key.
+/// </summary>
+public static class ClusterCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("cluster", "the cluster's silos through a silo's HTTP API (operator key): status, where a machine is");
+        command.Subcommands.Add(Status());
+        command.Subcommands.Add(Where());
+        return command;
+    }
+
+    private static (Option<string> Url, Option<string> Key) Connection() =>
+        (new Option<string>("--url") { Description = "address of any silo, e.g. http://127.0.0.1:5080", Required = true },
+         new Option<string>("--key") { Description = "operator API key", Required = true });
+
+    private static string N(int n) => n.ToString(CultureInfo.InvariantCulture);
+
+    private static Command Status()
+    {
+        var (url, key) = Connection();
+        var json = new Option<bool>("--json") { Description = "print a JSON array of {address, status, machineGrains, encoderWorkers} instead of a table" };
+        var command = new Command("status", "every silo the membership table knows: status, machine grains and encoder workers it holds now") { url, key, json };
+        command.SetAction(async (parse, cancellation) =>
+        {
+            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
+            var silos = (await http.SendAsync(HttpMethod.Get, "/api/cluster", null, cancellation)).EnumerateArray().Select(SiloRow.From).ToList();
+            var output = parse.InvocationConfiguration.Output;
+            if (parse.GetValue(json))
+            {
+                output.WriteLine(JsonSerializer.Serialize(silos, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true }));
+                return 0;
+            }
+            int machines = silos.Sum(s => s.MachineGrains);
+            var table = new Table().Border(TableBorder.Simple).AddColumns("silo", "status", "machine grains", "share", "encoder workers");
+            foreach (var s in silos)
+                table.AddRow(new Text(s.Address), new Text(s.Status), new Text(N(s.MachineGrains)),
+                    new Text(machines == 0 ? "–" : ((double)s.MachineGrains / machines).ToString("0%", CultureInfo.InvariantCulture)),
+                    new Text(N(s.EncoderWorkers)));
+            Terminal.For(output).Write(table);
+            // Dead silos stay in the membership table for a while; say how many of the listed silos serve.
+            int active = silos.Count(s => s.Status == "Active");
+            output.WriteLine($"{N(active)} of {N(silos.Count)} silos active; {N(machines)} machine grains, {N(silos.Sum(s => s.EncoderWorkers))} encoder workers");
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Where()
+    {
+        var (url, key) = Connection();
+        var machine = new Option<string>("--machine") { Description = "machine id", Required = true };
+        var json = new Option<bool>("--json") { Description = "print {machine, silo, siloStatus} (silo null when the machine is not active)" };
+        var command = new Command("where", "which silo holds a machine now (asks the grain directory, not the machine: it answers for a stuck one too)") { url, key, machine, json };
+        command.SetAction(async (parse, cancellation) =>
+        {
+            string id = parse.GetValue(machine)!;
+            InputChecks.MachineId("--machine", id);
+            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
+            var placement = await http.SendAsync(HttpMethod.Get, $"/api/cluster/machines/{Uri.EscapeDataString(id)}", null, cancellation);
+            var output = parse.InvocationConfiguration.Output;
+            if (parse.GetValue(json))
+            {
+                output.WriteLine(JsonSerializer.Serialize(placement, new JsonSerializerOptions { WriteIndented = true }));
+                return 0;
+            }
+            output.WriteLine(ClusterHttp.OptionalString(placement, "silo") is { } silo
+                ? $"{id}: on silo {silo} ({ClusterHttp.OptionalString(placement, "siloStatus") ?? "Unknown"})"
+                : $"{id}: not active on any silo (its next call activates it where the cluster places it)");
+            return 0;
+        });
+        return command;
+    }
+
+    private sealed record SiloRow(string Address, string Status, int MachineGrains, int EncoderWorkers)
+    {
+        public static SiloRow From(JsonElement s) => new(s.GetProperty("address").GetString()!, s.GetProperty("status").GetString()!,
+            s.GetProperty("machineGrains").GetInt32(), s.GetProperty("encoderWorkers").GetInt32());
+    }
+}

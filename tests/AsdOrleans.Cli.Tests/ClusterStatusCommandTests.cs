@@ -1,0 +1,116 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using AsdOrleans.Abstractions;
+using AsdOrleans.Silo;
+using AsdOrleans.Tests;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace AsdOrleans.Cli.Tests;
+
+/// <summary>`asd cluster status|where` against two real silos in one Redis cluster on loopback.</summary>
+public sealed class ClusterStatusCommandTests : IAsyncLifetime
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("asd-cluster-status-").FullName;
+    private RedisServer _redis = null!;
+    private readonly List<(WebApplication App, string Url)> _silos = [];
+    private const int Machines = 12;
+
+    public async ValueTask InitializeAsync()
+    {
+        _redis = await RedisServer.StartAsync(_dir);
+        for (int i = 0; i < 2; i++)
+        {
+            var (app, address) = await SiloApp.StartOnLoopbackAsync(new Dictionary<string, string?>
+            {
+                ["Asd:Redis"] = _redis.Connection,
+                ["Asd:ClusterId"] = "cli-" + Path.GetFileName(_dir),
+                ["Asd:DataDirectory"] = Path.Combine(_dir, "shared"),
+                ["Asd:ApiKeys:Operator:0"] = "op",
+                ["Asd:ApiKeys:Labeller:0"] = "lab",
+            });
+            _silos.Add((app, address.ToString()));
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var (app, _) in _silos)
+        {
+            try { await app.StopAsync(); } catch (ObjectDisposedException) { }
+            await app.DisposeAsync();
+        }
+        await _redis.DisposeAsync();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    private static HttpClient Operator(string url)
+    {
+        var http = new HttpClient { BaseAddress = new Uri(url) };
+        http.DefaultRequestHeaders.Add("X-Api-Key", "op");
+        return http;
+    }
+
+    [Fact]
+    public async Task An_operator_sees_each_silos_machines_and_where_one_machine_is_and_a_stopped_silo_as_dead()
+    {
+        var cancellation = TestContext.Current.CancellationToken;
+        string a = _silos[0].Url, b = _silos[1].Url;
+        using (var http = Operator(a))
+            for (int m = 0; m < Machines; m++) // created and active, wherever the cluster places them
+                Assert.True((await http.PutAsJsonAsync($"/api/machines/cl.m{m:00}", new MachineSettings(), cancellation)).IsSuccessStatusCode);
+
+        var (code, output, error) = await CliHarness.Run("cluster", "status", "--url", b, "--key", "op", "--json");
+        Assert.True(code == 0, error);
+        var silos = JsonDocument.Parse(output).RootElement.EnumerateArray().ToList();
+        Assert.Equal(2, silos.Count);
+        Assert.All(silos, s => Assert.Equal("Active", s.GetProperty("status").GetString()));
+        Assert.Equal(Machines, silos.Sum(s => s.GetProperty("machineGrains").GetInt32()));
+        var addresses = silos.Select(s => s.GetProperty("address").GetString()!).ToList();
+
+        (code, output, error) = await CliHarness.Run("cluster", "status", "--url", a, "--key", "op");
+        Assert.True(code == 0, error);
+        Assert.All(addresses, address => Assert.Contains(address, output));
+        Assert.Contains($"2 of 2 silos active; {Machines} machine grains, 0 encoder workers", output);
+
+        // Where one machine is: one of the two silos, as the directory says; a machine never called is nowhere.
+        (code, output, error) = await CliHarness.Run("cluster", "where", "--url", a, "--key", "op", "--machine", "cl.m03");
+        Assert.True(code == 0, error);
+        string holder = Assert.Single(addresses, address => output.Contains($"cl.m03: on silo {address} (Active)"));
+        (code, output, error) = await CliHarness.Run("cluster", "where", "--url", a, "--key", "op", "--machine", "cl.never");
+        Assert.True(code == 0, error);
+        Assert.Contains("cl.never: not active on any silo", output);
+
+        // The cluster view is an operator's: a labeller key is refused, and a bad machine id is a usage error.
+        (code, _, error) = await CliHarness.Run("cluster", "status", "--url", a, "--key", "lab");
+        Assert.Equal(2, code);
+        Assert.Contains("403", error);
+        (code, _, error) = await CliHarness.Run("cluster", "where", "--url", a, "--key", "op", "--machine", "no spaces");
+        Assert.Equal(2, code);
+        Assert.Contains("--machine", error);
+
+        // Stop the silo that holds cl.m03: the other one lists it as dead, and the machine's next call activates it there.
+        int stopped = _silos.FindIndex(s => OrleansAddress(s.App) == holder);
+        Assert.True(stopped >= 0, $"no started silo has the address {holder}");
+        var (survivorUrl, stoppedApp) = (_silos[1 - stopped].Url, _silos[stopped].App);
+        await stoppedApp.StopAsync(cancellation);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        do
+        {
+            (code, output, error) = await CliHarness.Run("cluster", "status", "--url", survivorUrl, "--key", "op");
+            Assert.True(code == 0, error);
+            if (output.Contains("1 of 2 silos active")) break;
+            await Task.Delay(500, cancellation);
+        } while (DateTime.UtcNow < deadline);
+        Assert.Contains("1 of 2 silos active", output);
+        Assert.Contains("Dead", output);
+        using (var http = Operator(survivorUrl))
+            Assert.True((await http.GetAsync("/api/machines/cl.m03", cancellation)).IsSuccessStatusCode);
+        (code, output, error) = await CliHarness.Run("cluster", "where", "--url", survivorUrl, "--key", "op", "--machine", "cl.m03");
+        Assert.True(code == 0, error);
+        Assert.Contains($"cl.m03: on silo {addresses.Single(x => x != holder)} (Active)", output);
+    }
+
+    /// <summary>A silo's address as the membership table and the CLI show it (not its HTTP URL).</summary>
+    private static string OrleansAddress(WebApplication app) => app.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToString();
+}
