@@ -1,11 +1,14 @@
 using AsdOrleans.Abstractions;
 using AsdOrleans.EncoderGrains;
 using AsdOrleans.Grains;
+using AsdOrleans.Grains.Placement;
+using Orleans.Runtime.MembershipService.SiloMetadata;
 
 namespace AsdOrleans.Silo;
 
-/// <summary>One silo as an operator sees it: its membership status and what it hosts right now.</summary>
-public sealed record SiloView(string Address, string Status, int MachineGrains, int EncoderWorkers);
+/// <summary>One silo as an operator sees it: its membership status, what it hosts right now, and its roles as it
+/// published them ("encoder,machines"; null when this silo has not received them, e.g. for a silo long dead).</summary>
+public sealed record SiloView(string Address, string Status, int MachineGrains, int EncoderWorkers, string? Roles = null);
 
 /// <summary>Where the grain directory places one machine: the silo of its activation (null when none is active) and that
 /// silo's membership status.</summary>
@@ -19,7 +22,7 @@ public static class ClusterApi
 {
     public static void Map(WebApplication app)
     {
-        app.MapGet("/api/cluster", async (IClusterClient client) =>
+        app.MapGet("/api/cluster", async (IClusterClient client, ISiloMetadataCache metadata) =>
         {
             var management = client.GetGrain<IManagementGrain>(0);
             var hosts = await management.GetHosts(onlyActive: false);
@@ -29,7 +32,8 @@ public static class ClusterApi
                 .Sum(a => a.ActivationCount);
             var silos = hosts.OrderBy(h => h.Key.ToString(), StringComparer.Ordinal)
                 .Select(h => new SiloView(h.Key.ToString(), h.Value.ToString(),
-                    Count(h.Key, nameof(MachineGrain)), Count(h.Key, nameof(EncoderWorkerGrain))))
+                    Count(h.Key, nameof(MachineGrain)), Count(h.Key, nameof(EncoderWorkerGrain)),
+                    metadata.GetSiloMetadata(h.Key).Metadata.GetValueOrDefault(SiloRoles.MetadataKey)))
                 .ToList();
             return Results.Ok(silos);
         }).RequireRole(ApiRole.Operator).Produces<List<SiloView>>();

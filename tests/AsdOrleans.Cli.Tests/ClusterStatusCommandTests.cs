@@ -15,14 +15,18 @@ public sealed class ClusterStatusCommandTests : IAsyncLifetime
     private RedisServer _redis = null!;
     private readonly List<(WebApplication App, string Url)> _silos = [];
     private const int Machines = 12;
+    /// <summary>The first silo hosts machines only; the second the encoder workers as well.</summary>
+    private static readonly string[] Roles = ["machines", "encoder,machines"];
 
     public async ValueTask InitializeAsync()
     {
         _redis = await RedisServer.StartAsync(_dir);
-        for (int i = 0; i < 2; i++)
+        foreach (var roles in Roles)
         {
             var (app, address) = await SiloApp.StartOnLoopbackAsync(new Dictionary<string, string?>
             {
+                ["Asd:Roles"] = roles,
+                ["Asd:Embedder"] = "spectral", // the encoder role without a model file
                 ["Asd:Redis"] = _redis.Connection,
                 ["Asd:ClusterId"] = "cli-" + Path.GetFileName(_dir),
                 ["Asd:DataDirectory"] = Path.Combine(_dir, "shared"),
@@ -52,7 +56,7 @@ public sealed class ClusterStatusCommandTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task An_operator_sees_each_silos_machines_and_where_one_machine_is_and_a_stopped_silo_as_dead()
+    public async Task An_operator_sees_each_silos_roles_and_machines_where_a_machine_is_and_what_a_stopped_encoder_silo_takes_away()
     {
         var cancellation = TestContext.Current.CancellationToken;
         string a = _silos[0].Url, b = _silos[1].Url;
@@ -65,6 +69,7 @@ public sealed class ClusterStatusCommandTests : IAsyncLifetime
         var silos = JsonDocument.Parse(output).RootElement.EnumerateArray().ToList();
         Assert.Equal(2, silos.Count);
         Assert.All(silos, s => Assert.Equal("Active", s.GetProperty("status").GetString()));
+        Assert.Equal(Roles.Order(), silos.Select(s => s.GetProperty("roles").GetString()!).Order());
         Assert.Equal(Machines, silos.Sum(s => s.GetProperty("machineGrains").GetInt32()));
         var addresses = silos.Select(s => s.GetProperty("address").GetString()!).ToList();
 
@@ -72,11 +77,13 @@ public sealed class ClusterStatusCommandTests : IAsyncLifetime
         Assert.True(code == 0, error);
         Assert.All(addresses, address => Assert.Contains(address, output));
         Assert.Contains($"2 of 2 silos active; {Machines} machine grains, 0 encoder workers", output);
+        Assert.Contains("encoder,machines", output);
+        Assert.DoesNotContain("warning", output);
 
         // Where one machine is: one of the two silos, as the directory says; a machine never called is nowhere.
         (code, output, error) = await CliHarness.Run("cluster", "where", "--url", a, "--key", "op", "--machine", "cl.m03");
         Assert.True(code == 0, error);
-        string holder = Assert.Single(addresses, address => output.Contains($"cl.m03: on silo {address} (Active)"));
+        Assert.Single(addresses, address => output.Contains($"cl.m03: on silo {address} (Active)"));
         (code, output, error) = await CliHarness.Run("cluster", "where", "--url", a, "--key", "op", "--machine", "cl.never");
         Assert.True(code == 0, error);
         Assert.Contains("cl.never: not active on any silo", output);
@@ -89,10 +96,9 @@ public sealed class ClusterStatusCommandTests : IAsyncLifetime
         Assert.Equal(2, code);
         Assert.Contains("--machine", error);
 
-        // Stop the silo that holds cl.m03: the other one lists it as dead, and the machine's next call activates it there.
-        int stopped = _silos.FindIndex(s => OrleansAddress(s.App) == holder);
-        Assert.True(stopped >= 0, $"no started silo has the address {holder}");
-        var (survivorUrl, stoppedApp) = (_silos[1 - stopped].Url, _silos[stopped].App);
+        // Stop the encoder silo: the other one lists it as dead and says what no longer works without the encoder role.
+        var (survivorUrl, stoppedApp) = (_silos[0].Url, _silos[1].App);
+        string survivor = OrleansAddress(_silos[0].App);
         await stoppedApp.StopAsync(cancellation);
         var deadline = DateTime.UtcNow.AddSeconds(60);
         do
@@ -104,11 +110,15 @@ public sealed class ClusterStatusCommandTests : IAsyncLifetime
         } while (DateTime.UtcNow < deadline);
         Assert.Contains("1 of 2 silos active", output);
         Assert.Contains("Dead", output);
+        Assert.Contains("warning: no active silo has the encoder role: clips and enrollments sent as audio cannot be embedded", output);
+        Assert.DoesNotContain("machines role", output);
+
+        // A machine's next call activates it on the survivor, wherever it was.
         using (var http = Operator(survivorUrl))
             Assert.True((await http.GetAsync("/api/machines/cl.m03", cancellation)).IsSuccessStatusCode);
         (code, output, error) = await CliHarness.Run("cluster", "where", "--url", survivorUrl, "--key", "op", "--machine", "cl.m03");
         Assert.True(code == 0, error);
-        Assert.Contains($"cl.m03: on silo {addresses.Single(x => x != holder)} (Active)", output);
+        Assert.Contains($"cl.m03: on silo {survivor} (Active)", output);
     }
 
     /// <summary>A silo's address as the membership table and the CLI show it (not its HTTP URL).</summary>

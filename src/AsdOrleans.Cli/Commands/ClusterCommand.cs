@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using AsdOrleans.Grains.Placement;
 using Spectre.Console;
 
 namespace AsdOrleans.Cli.Commands;
@@ -29,8 +30,8 @@ public static class ClusterCommand
     private static Command Status()
     {
         var (url, key) = Connection();
-        var json = new Option<bool>("--json") { Description = "print a JSON array of {address, status, machineGrains, encoderWorkers} instead of a table" };
-        var command = new Command("status", "every silo the membership table knows: status, machine grains and encoder workers it holds now") { url, key, json };
+        var json = new Option<bool>("--json") { Description = "print a JSON array of {address, status, roles, machineGrains, encoderWorkers} instead of a table" };
+        var command = new Command("status", "every silo the membership table knows: status, roles, machine grains and encoder workers it holds now; says when no active silo has a role") { url, key, json };
         command.SetAction(async (parse, cancellation) =>
         {
             using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
@@ -42,15 +43,18 @@ public static class ClusterCommand
                 return 0;
             }
             int machines = silos.Sum(s => s.MachineGrains);
-            var table = new Table().Border(TableBorder.Simple).AddColumns("silo", "status", "machine grains", "share", "encoder workers");
+            var table = new Table().Border(TableBorder.Simple).AddColumns("silo", "status", "roles", "machine grains", "share", "encoder workers");
             foreach (var s in silos)
-                table.AddRow(new Text(s.Address), new Text(s.Status), new Text(N(s.MachineGrains)),
+                table.AddRow(new Text(s.Address), new Text(s.Status), new Text(s.Roles ?? "–"), new Text(N(s.MachineGrains)),
                     new Text(machines == 0 ? "–" : ((double)s.MachineGrains / machines).ToString("0%", CultureInfo.InvariantCulture)),
                     new Text(N(s.EncoderWorkers)));
             Terminal.For(output).Write(table);
             // Dead silos stay in the membership table for a while; say how many of the listed silos serve.
             int active = silos.Count(s => s.Status == "Active");
             output.WriteLine($"{N(active)} of {N(silos.Count)} silos active; {N(machines)} machine grains, {N(silos.Sum(s => s.EncoderWorkers))} encoder workers");
+            foreach (var (role, without) in RoleGaps)
+                if (!silos.Any(s => s.Status == "Active" && s.Roles is { } roles && roles.Split(',').Contains(role)))
+                    output.WriteLine($"warning: no active silo has the {role} role: {without}; start one (asd silo --roles {role})");
             return 0;
         });
         return command;
@@ -82,9 +86,16 @@ public static class ClusterCommand
         return command;
     }
 
-    private sealed record SiloRow(string Address, string Status, int MachineGrains, int EncoderWorkers)
+    /// <summary>Each role, and what the cluster cannot do while no active silo has it (the API answers 503).</summary>
+    private static readonly (string Role, string Without)[] RoleGaps =
+    [
+        (SiloRoles.Encoder, "clips and enrollments sent as audio cannot be embedded"),
+        (SiloRoles.Machines, "no machine can be reached"),
+    ];
+
+    private sealed record SiloRow(string Address, string Status, string? Roles, int MachineGrains, int EncoderWorkers)
     {
         public static SiloRow From(JsonElement s) => new(s.GetProperty("address").GetString()!, s.GetProperty("status").GetString()!,
-            s.GetProperty("machineGrains").GetInt32(), s.GetProperty("encoderWorkers").GetInt32());
+            ClusterHttp.OptionalString(s, "roles"), s.GetProperty("machineGrains").GetInt32(), s.GetProperty("encoderWorkers").GetInt32());
     }
 }
