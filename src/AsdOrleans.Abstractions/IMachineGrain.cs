@@ -21,6 +21,11 @@ public interface IMachineGrain : IGrainWithStringKey
     /// whose request outlived its time-to-live gets <see cref="LabelRequestExpiredException"/>.</summary>
     Task<LabelReceipt> SubmitLabel(string clipId, ClipLabelValue label);
 
+    /// <summary>Closes a pending request without a label, for a labeller who cannot tell: a guessed label would put a
+    /// clip in the wrong set. The query stays spent; the request is withdrawn for every labeller, its audio removed, and
+    /// a later label gets <see cref="LabelRequestExpiredException"/>. Idempotent; a labelled clip cannot be declined.</summary>
+    Task<DeclineReceipt> DeclineLabelRequest(string clipId);
+
     /// <summary>Pending requests, oldest first; expired ones are dropped (with their audio) before listing.</summary>
     Task<IReadOnlyList<LabelRequest>> GetPendingLabelRequests(int limit);
 

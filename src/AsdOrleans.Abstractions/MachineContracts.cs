@@ -92,6 +92,13 @@ public sealed record LabelRequest(
     [property: Id(4)] string? AudioReference,
     [property: Id(5)] string? QueryReason = null);
 
+/// <summary>Result of declining a label request (a labeller cannot tell); <see cref="AlreadyClosed"/> when it was
+/// declined before, or expired, so nothing changed this time.</summary>
+[GenerateSerializer, Immutable]
+public sealed record DeclineReceipt(
+    [property: Id(0)] string ClipId,
+    [property: Id(1)] bool AlreadyClosed);
+
 /// <summary>Result of submitting a label; <see cref="AlreadyApplied"/> when the same label came before.</summary>
 [GenerateSerializer, Immutable]
 public sealed record LabelReceipt(

@@ -123,6 +123,12 @@ public sealed class AsdClusterClient : IAsyncDisposable
     /// silo kept any, is removed once labelled.</summary>
     public Task<LabelReceipt> SubmitLabelAsync(string machineId, string clipId, ClipLabelValue label) => UseCases.SubmitLabel(machineId, clipId, label);
 
+    /// <summary>Closes a label request without a label, for a labeller who cannot tell (a guess would put the clip in the
+    /// wrong set). The query stays spent; a later label for it is a <see cref="LabelRequestExpiredException"/>. Declining
+    /// again, or a request that expired, gives <see cref="DeclineReceipt.AlreadyClosed"/>; a labelled clip is a
+    /// <see cref="LabelConflictException"/>.</summary>
+    public Task<DeclineReceipt> DeclineLabelRequestAsync(string machineId, string clipId) => UseCases.DeclineLabelRequest(machineId, clipId);
+
     /// <summary>Subscribes to anomaly alerts of every machine, or of <paramref name="machineId"/> only.</summary>
     public Task<MachineEventSubscription<AnomalyAlert>> SubscribeToAlertsAsync(string? machineId = null)
         => Subscribe<AnomalyAlert>(MachineEventStreams.AlertNamespace, machineId);

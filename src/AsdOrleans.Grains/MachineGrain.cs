@@ -374,6 +374,32 @@ public sealed class MachineGrain(
         return Receipt(clipId, label, alreadyApplied: false);
     }
 
+    public async Task<DeclineReceipt> DeclineLabelRequest(string clipId)
+    {
+        RequireValidId();
+        RequireEnrolled();
+        if (state.State.AnsweredClips.TryGet(clipId ?? "", out var earlier))
+            throw new LabelConflictException($"machine {MachineId}: clip '{clipId}' was already labelled {earlier.ToString().ToLowerInvariant()}; a labelled clip cannot be declined");
+        await Expiry.ExpireDue();
+        if (clipId is not null && state.State.ExpiredClips.TryGet(clipId, out _))
+            return new DeclineReceipt(clipId, AlreadyClosed: true);
+        if (clipId is null || !state.State.Pending.TryGetValue(clipId, out var pending))
+            throw new ArgumentException($"machine {MachineId} has no label request for clip '{clipId}'");
+
+        RequireNotDiscarded();
+        // Withdrawn as a request beyond the open limit is: journaled, then closed for every labeller with its audio.
+        var now = DateTimeOffset.UtcNow;
+        LabelRequestExpiry.MarkExpired(state.State, [pending], now);
+        journal.State.Withdrawn.Add(new WithdrawnRequest(clipId, now));
+        _dirty = true;
+        await WriteChanges(_model!);
+        Expiry.RemoveAudio([clipId]);
+        await Expiry.SyncReminder();
+        await SyncPendingListing();
+        AsdMetrics.OnDecline(MachineId, state.State.Pending.Count, _model!);
+        return new DeclineReceipt(clipId, AlreadyClosed: false);
+    }
+
     // IScoreHistoryGrain: the machine records its own clips and labels; these serve readers and tools that fill a history.
     public Task Record(ScorePoint point)
     {

@@ -26,6 +26,7 @@ public static class ApiDocs
         ["GET /api/label-requests"] = ("ListLabelRequests", "Pending label requests, oldest first"),
         ["GET /api/machines/{id}/clips/{clipId}/audio"] = ("GetClipAudio", "A pending clip's audio (WAV)"),
         ["POST /api/machines/{id}/clips/{clipId}/label"] = ("SubmitLabel", "Answer a label request: normal or anomalous"),
+        ["POST /api/machines/{id}/clips/{clipId}/decline"] = ("DeclineLabelRequest", "Close a label request without a label (the labeller cannot tell); the query stays spent"),
         ["GET /api/cluster"] = ("GetCluster", "The cluster's silos: status, machine grains and encoder workers each"),
         ["GET /api/cluster/machines/{id}"] = ("GetMachinePlacement", "Which silo the grain directory places a machine on, and that silo's status (asks the directory, not the machine)"),
     };

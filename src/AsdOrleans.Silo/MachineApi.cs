@@ -61,6 +61,9 @@ public static class MachineApi
 
         api.MapPost("/machines/{id}/clips/{clipId}/label", SubmitLabel).RequireRole(ApiRole.Labeller).LimitBody(RequestGate.DefaultBodyLimit).Produces<LabelReceipt>()
             .ProducesProblem(400).ProducesProblem(409).ProducesProblem(410).ProducesProblem(503);
+        // A labeller who cannot tell closes the request rather than guess; no body.
+        api.MapPost("/machines/{id}/clips/{clipId}/decline", DeclineLabelRequest).RequireRole(ApiRole.Labeller).LimitBody(RequestGate.DefaultBodyLimit).Produces<DeclineReceipt>()
+            .ProducesProblem(400).ProducesProblem(409).ProducesProblem(503);
     }
 
     // The handlers parse HTTP and map outcomes to status codes; what happens to the machine is MachineUseCases'.
@@ -164,6 +167,12 @@ public static class MachineApi
         };
         // The machine removes the clip's audio once the label is stored (best effort: a failure is logged and swept later).
         return TypedResults.Ok(await machines.SubmitLabel(id, clipId, label));
+    });
+
+    private static Task<IResult> DeclineLabelRequest(string id, string clipId, MachineUseCases machines) => Guarded(id, async () =>
+    {
+        RequireSafeId(clipId, "clip id");
+        return TypedResults.Ok(await machines.DeclineLabelRequest(id, clipId));
     });
 
     /// <summary>400 with the id rule for a machine id in a route that breaks it; null for a valid one (every API's routes).</summary>

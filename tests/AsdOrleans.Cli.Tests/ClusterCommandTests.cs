@@ -242,7 +242,7 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         Assert.Contains("cli.saw-05 ", output);
         Assert.Contains("vs threshold", output);
         Assert.Single(Directory.GetFiles(saved, "cli.saw-05_*.wav"));
-        Assert.Contains("p, w, n, a, s or q", output); // x is not a key
+        Assert.Contains("p, w, n, a, d, s or q", output); // x is not a key
         Assert.Contains("labelled anomalous", output);
         Assert.Contains("labelled normal", output);
         Assert.Contains("2 answered", output);
@@ -250,6 +250,39 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         Assert.Equal(1, status.GetProperty("normalLabels").GetInt64());
         Assert.Equal(1, status.GetProperty("anomalousLabels").GetInt64());
         Assert.Equal(14, status.GetProperty("pendingLabelRequests").GetInt32()); // 16 asked, 2 answered, the skipped one still waits
+    }
+
+    [Fact]
+    public async Task A_labeller_who_cannot_tell_declines_with_label_decline_or_d_in_label_next()
+    {
+        await EnrollAskingForEveryClip(_url, "cli.dec-07");
+        var (code, _, error) = await CliHarness.Run("push", "--url", _url, "--key", "dev", "--machine", "cli.dec-07", "--data", Path.Combine(_dir, "test"));
+        Assert.True(code == 0, error);
+        (code, var listed, error) = await CliHarness.Run("label", "list", "--url", _url, "--key", "lab", "--machine", "cli.dec-07", "--json");
+        Assert.True(code == 0, error);
+        string first = System.Text.Json.JsonDocument.Parse(listed).RootElement[0].GetProperty("clipId").GetString()!;
+
+        // One request declined by name, twice (the second changes nothing), then labelling it is refused.
+        (code, var output, error) = await CliHarness.Run("label", "decline", "--url", _url, "--key", "lab", "--machine", "cli.dec-07", "--clip", first);
+        Assert.True(code == 0, error);
+        Assert.Contains($"cli.dec-07 {first}: declined", output);
+        (code, output, error) = await CliHarness.Run("label", "decline", "--url", _url, "--key", "lab", "--machine", "cli.dec-07", "--clip", first);
+        Assert.True(code == 0, error);
+        Assert.Contains("already closed", output);
+        (code, _, error) = await CliHarness.Run("label", "submit", "--url", _url, "--key", "lab", "--machine", "cli.dec-07", "--clip", first, "--label", "normal");
+        Assert.Equal(2, code);
+        Assert.Contains("410", error);
+
+        // In the loop: d declines the next one, n answers the one after.
+        (code, output, error) = await LabelNext("d\nn\nq\n", "cli.dec-07", Path.Combine(_dir, "saved-dec"));
+        Assert.True(code == 0, error);
+        Assert.Contains("[d]ecline", output);
+        Assert.Contains("declined: the request is closed without a label", output);
+        Assert.Contains("1 answered, 1 declined", output);
+        var status = await CliStatus("cli.dec-07");
+        Assert.Equal(1, status.GetProperty("normalLabels").GetInt64() + status.GetProperty("anomalousLabels").GetInt64());
+        Assert.Equal(2, status.GetProperty("expiredLabelRequests").GetInt64());
+        Assert.Equal(13, status.GetProperty("pendingLabelRequests").GetInt32()); // 16 asked, 2 declined, 1 answered
     }
 
     [Fact]

@@ -197,6 +197,15 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
             Assert.Empty(driver.FindElements(By.CssSelector(gateway + " audio")));
             Assert.Equal(queued + 2, QueueSize(driver));
 
+            // A labeller who cannot tell declines: the card leaves the queue, and the machine closes the request unlabelled.
+            await Click(driver, By.CssSelector(gateway + " button.decline"), "Can't tell");
+            await Until(driver, () => driver.FindElements(By.CssSelector(gateway)).Count == 0, "the declined request leaving the queue");
+            await Waiting.Until(async () => !(await silo.Get($"/api/label-requests?machine={machine}")).EnumerateArray().Any(r => r.GetProperty("clipId").GetString() == "gw-1"),
+                "the request closed on the machine", seconds: 20);
+            var late = await silo.Send(HttpMethod.Post, $"/api/machines/{machine}/clips/gw-1/label", ConsoleFixture.LabellerKey, JsonContent.Create(new { label = "normal" }));
+            Assert.Equal(System.Net.HttpStatusCode.Gone, late.StatusCode);
+            Assert.Equal(queued + 1, QueueSize(driver));
+
             // Alerts: the same list the API gives, newest first.
             driver.Navigate().GoToUrl(new Uri(silo.Http.BaseAddress!, "/ui/#alerts"));
             var alerts = await silo.Get("/api/alerts?limit=500");

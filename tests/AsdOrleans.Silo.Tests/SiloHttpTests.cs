@@ -154,6 +154,39 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
     }
 
     [Fact]
+    public async Task A_labeller_who_cannot_tell_declines_a_request_and_it_closes_without_a_label()
+    {
+        const string machine = "http.decline";
+        await Enroll(machine, new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 2 });
+        Assert.True((await Send(HttpMethod.Post, $"/api/machines/{machine}/clips?clipId=d-1", SiloFixture.DeviceKey, WavContent(SiloFixture.TestWav(0)))).IsSuccessStatusCode);
+        Assert.True(File.Exists(Path.Combine(silo.DataDirectory, "clips", machine, "d-1.wav")));
+        var before = await Status(machine);
+
+        // A device may not decline; a labeller may, with no body, and the request is gone for everyone with its audio.
+        Assert.Equal(HttpStatusCode.Forbidden, (await Send(HttpMethod.Post, $"/api/machines/{machine}/clips/d-1/decline", SiloFixture.DeviceKey)).StatusCode);
+        var declined = await Send(HttpMethod.Post, $"/api/machines/{machine}/clips/d-1/decline", SiloFixture.LabellerKey);
+        Assert.True(declined.IsSuccessStatusCode, await declined.Content.ReadAsStringAsync());
+        var receipt = JsonDocument.Parse(await declined.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal(("d-1", false), (receipt.GetProperty("clipId").GetString(), receipt.GetProperty("alreadyClosed").GetBoolean()));
+        var requests = JsonDocument.Parse(await (await Send(HttpMethod.Get, $"/api/label-requests?machine={machine}", SiloFixture.LabellerKey)).Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal(0, requests.GetArrayLength());
+        Assert.False(File.Exists(Path.Combine(silo.DataDirectory, "clips", machine, "d-1.wav")), "a declined request's audio is removed");
+        var after = await Status(machine);
+        Assert.Equal(before.GetProperty("referenceSetSize").GetInt32(), after.GetProperty("referenceSetSize").GetInt32());
+        Assert.Equal(before.GetProperty("anomalySetSize").GetInt32(), after.GetProperty("anomalySetSize").GetInt32());
+        Assert.Equal(before.GetProperty("queries").GetInt64(), after.GetProperty("queries").GetInt64()); // the query stays spent
+
+        // Again: harmless. A label after it: 410. A clip never asked about: 400.
+        var again = await Send(HttpMethod.Post, $"/api/machines/{machine}/clips/d-1/decline", SiloFixture.LabellerKey);
+        Assert.True(JsonDocument.Parse(await again.Content.ReadAsStringAsync()).RootElement.GetProperty("alreadyClosed").GetBoolean());
+        var late = await Send(HttpMethod.Post, $"/api/machines/{machine}/clips/d-1/label", SiloFixture.LabellerKey, JsonContent.Create(new { label = "normal" }));
+        Assert.Equal(HttpStatusCode.Gone, late.StatusCode);
+        Assert.Contains("a labeller declined it", await late.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.BadRequest, (await Send(HttpMethod.Post, $"/api/machines/{machine}/clips/never-asked/decline", SiloFixture.LabellerKey)).StatusCode);
+        Assert.Equal(before.GetProperty("anomalySetSize").GetInt32(), (await Status(machine)).GetProperty("anomalySetSize").GetInt32());
+    }
+
+    [Fact]
     public async Task Bad_input_gets_a_4xx_and_changes_nothing()
     {
         await Enroll("http.machine-2", new MachineSettings { Strategy = "hybrid", Seed = 5 });

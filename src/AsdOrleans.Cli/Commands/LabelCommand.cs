@@ -19,6 +19,7 @@ public static class LabelCommand
         command.Subcommands.Add(List());
         command.Subcommands.Add(Audio());
         command.Subcommands.Add(Submit());
+        command.Subcommands.Add(Decline());
         command.Subcommands.Add(LabelNextCommand.Create());
         return command;
     }
@@ -122,6 +123,29 @@ public static class LabelCommand
             parse.InvocationConfiguration.Output.WriteLine(receipt.GetProperty("alreadyApplied").GetBoolean()
                 ? $"{id} {clipId}: already labelled {word}; nothing changed"
                 : $"{id} {clipId}: labelled {word}; |N| = {receipt.GetProperty("referenceSetSize").GetInt32()}, |A| = {receipt.GetProperty("anomalySetSize").GetInt32()}");
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Decline()
+    {
+        var (url, key) = Connection();
+        var (machine, clip) = Clip();
+        var command = new Command("decline", "close a label request without a label when you cannot tell (better than a guess, which puts the clip in the wrong set); the query stays spent")
+        {
+            url, key, machine, clip,
+        };
+        command.SetAction(async (parse, cancellation) =>
+        {
+            string id = parse.GetValue(machine)!, clipId = parse.GetValue(clip)!;
+            InputChecks.MachineId("--machine", id);
+            InputChecks.ClipId("--clip", clipId);
+            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
+            var receipt = await http.SendAsync(HttpMethod.Post, $"/api/machines/{Uri.EscapeDataString(id)}/clips/{Uri.EscapeDataString(clipId)}/decline", null, cancellation);
+            parse.InvocationConfiguration.Output.WriteLine(receipt.GetProperty("alreadyClosed").GetBoolean()
+                ? $"{id} {clipId}: the request was already closed (declined or expired); nothing changed"
+                : $"{id} {clipId}: declined; the request is closed without a label");
             return 0;
         });
         return command;

@@ -8,7 +8,7 @@ namespace AsdOrleans.Cli.Commands;
 /// <summary>
 /// `asd label next`: a labeller's loop at a terminal — the oldest pending request, its score against the machine's
 /// threshold, then play (through aplay, paplay, pw-play or ffplay, whichever is installed) or save the clip, and answer
-/// n/a, s to skip, q to quit. Reads answers from standard input, one per line.
+/// n/a, d to decline (cannot tell: the request closes without a label), s to skip, q to quit. Reads answers from standard input, one per line.
 /// </summary>
 public static class LabelNextCommand
 {
@@ -23,7 +23,7 @@ public static class LabelNextCommand
         var key = new Option<string>("--key") { Description = "labeller API key", Required = true };
         var machine = new Option<string?>("--machine") { Description = "only this machine's requests" };
         var saveDir = new Option<string?>("--save-dir") { Description = "folder where w saves clips (default: the current folder)" };
-        var command = new Command("next", "answer pending label requests one by one: [p]lay, [w]rite the WAV, [n]ormal, [a]nomalous, [s]kip, [q]uit")
+        var command = new Command("next", "answer pending label requests one by one: [p]lay, [w]rite the WAV, [n]ormal, [a]nomalous, [d]ecline (cannot tell), [s]kip, [q]uit")
         {
             url, key, machine, saveDir,
         };
@@ -37,7 +37,7 @@ public static class LabelNextCommand
             var skipped = new HashSet<string>(StringComparer.Ordinal);
             var gone = new HashSet<string>(StringComparer.Ordinal); // refused: expired, withdrawn or labelled by someone else meanwhile
             var thresholds = new Dictionary<string, double>(StringComparer.Ordinal);
-            int answered = 0;
+            int answered = 0, declined = 0;
             while (!cancellation.IsCancellationRequested)
             {
                 string query = "/api/label-requests?limit=1000" + (only is null ? "" : $"&machine={Uri.EscapeDataString(only)}");
@@ -63,10 +63,10 @@ public static class LabelNextCommand
                     output.WriteLine($"  audio at the gateway: {atGateway}");
                 while (true)
                 {
-                    output.Write("[p]lay [w]rite [n]ormal [a]nomalous [s]kip [q]uit > ");
+                    output.Write("[p]lay [w]rite [n]ormal [a]nomalous [d]ecline [s]kip [q]uit > ");
                     output.Flush();
                     string? line = await input.ReadLineAsync(cancellation);
-                    if (line is null) { output.WriteLine(); return Finish(output, answered, gone.Count); }
+                    if (line is null) { output.WriteLine(); return Finish(output, answered, declined, gone.Count); }
                     switch (line.Trim().ToLowerInvariant())
                     {
                         case "p" or "play" or "w" or "write":
@@ -110,28 +110,41 @@ public static class LabelNextCommand
                                 output.WriteLine($"not applied: {e.Detail}");
                             }
                             break;
+                        case "d" or "decline":
+                            try
+                            {
+                                await http.SendAsync(HttpMethod.Post, $"{path}/decline", null, cancellation);
+                                declined++;
+                                output.WriteLine("declined: the request is closed without a label");
+                            }
+                            catch (SiloRefusedException e) when (e.Status == 409 || SiloFeed.RequestGone(e, clip))
+                            {
+                                gone.Add(Key(request)); // labelled by someone else meanwhile
+                                output.WriteLine($"not declined: {e.Detail}");
+                            }
+                            break;
                         case "s" or "skip":
                             skipped.Add(Key(request));
                             break;
                         case "q" or "quit":
-                            return Finish(output, answered, gone.Count);
+                            return Finish(output, answered, declined, gone.Count);
                         default:
-                            output.WriteLine("p, w, n, a, s or q");
+                            output.WriteLine("p, w, n, a, d, s or q");
                             continue;
                     }
                     break;
                 }
             }
-            return Finish(output, answered, gone.Count);
+            return Finish(output, answered, declined, gone.Count);
         });
         return command;
     }
 
     private static string Key(System.Text.Json.JsonElement r) => r.GetProperty("machineId").GetString() + "/" + r.GetProperty("clipId").GetString();
 
-    private static int Finish(TextWriter output, int answered, int refused)
+    private static int Finish(TextWriter output, int answered, int declined, int refused)
     {
-        output.WriteLine($"{answered} answered" + (refused > 0 ? $", {refused} not applied (the request expired, was withdrawn or was answered by someone else meanwhile)" : ""));
+        output.WriteLine($"{answered} answered" + (declined > 0 ? $", {declined} declined" : "") + (refused > 0 ? $", {refused} not applied (the request expired, was withdrawn or was answered by someone else meanwhile)" : ""));
         return 0;
     }
 

@@ -20,6 +20,7 @@ public static partial class AsdMetrics
     private static readonly Counter<long> Alerts = Meter.CreateCounter<long>("asd.alerts", "{alert}", "Clips scored above their machine's decision threshold");
     private static readonly Counter<long> Queries = Meter.CreateCounter<long>("asd.queries", "{request}", "Label requests raised, by why they were asked");
     private static readonly Counter<long> Labels = Meter.CreateCounter<long>("asd.labels", "{label}", "Labels applied (tag label: normal or anomalous)");
+    private static readonly Counter<long> Declined = Meter.CreateCounter<long>("asd.label_requests.declined", "{request}", "Label requests a labeller closed without a label (could not tell)");
 
     /// <summary>Machines active on this silo: machine id → (type, pending requests, realised budget, overspent).</summary>
     private static readonly ConcurrentDictionary<string, (string Type, int Pending, double RealisedBudget, bool Overspent)> Active = new(StringComparer.Ordinal);
@@ -69,6 +70,13 @@ public static partial class AsdMetrics
     {
         Labels.Add(1, new KeyValuePair<string, object?>("machine_type", MachineType(machineId)),
             new KeyValuePair<string, object?>("label", label == ClipLabelValue.Anomalous ? "anomalous" : "normal"));
+        Update(machineId, pending, model);
+    }
+
+    /// <summary>A labeller declined a request: it closed without a label.</summary>
+    public static void OnDecline(string machineId, int pending, MachineModel model)
+    {
+        Declined.Add(1, new KeyValuePair<string, object?>("machine_type", MachineType(machineId)));
         Update(machineId, pending, model);
     }
 

@@ -320,4 +320,44 @@ public sealed class MachineJournalTests : SqliteMachineClusterTest
         Assert.Throws<InvalidDataException>(() => ChunkDigest.FromBytes(new byte[2]));
         Assert.Throws<InvalidDataException>(() => BytePatches.Apply(new byte[3], [new BytePatch(2, new byte[2])]));
     }
+
+    [Fact]
+    public async Task A_declined_request_closes_for_every_labeller_leaves_the_sets_alone_and_stays_closed_after_a_reload()
+    {
+        const string id = "journal.decline";
+        var settings = new MachineSettings { Strategy = "random", Budget = 0.5, Seed = 4 };
+        var (grain, _) = await Enrolled(id, settings);
+        var asked = new List<string>();
+        for (int i = 0; asked.Count < 3 && i < Test.Count; i++)
+            if ((await grain.ProcessClip(new ClipSubmission($"d{i}", Test[i].Embedding, Model))).LabelRequested)
+                asked.Add($"d{i}");
+        Assert.Equal(3, asked.Count);
+        var before = await grain.GetStatus();
+        var journalWrites = Row("journal", id).Version;
+
+        // Declined: written before the answer (a journal entry, not the whole state), gone from the list, the sets unchanged.
+        var receipt = await grain.DeclineLabelRequest(asked[0]);
+        Assert.Equal(new DeclineReceipt(asked[0], AlreadyClosed: false), receipt);
+        Assert.True(Row("journal", id).Version > journalWrites, "the decline was not written");
+        Assert.Equal(asked.Skip(1), (await grain.GetPendingLabelRequests(100)).Select(r => r.ClipId).Order());
+        var after = await grain.GetStatus();
+        Assert.Equal((before.ReferenceSetSize, before.AnomalySetSize, before.Queries), (after.ReferenceSetSize, after.AnomalySetSize, after.Queries));
+        Assert.Equal(before.ExpiredLabelRequests + 1, after.ExpiredLabelRequests);
+
+        // Declining again changes nothing; a label after it is refused; a labelled clip cannot be declined; an unknown clip is bad input.
+        Assert.True((await grain.DeclineLabelRequest(asked[0])).AlreadyClosed);
+        var late = await Assert.ThrowsAsync<LabelRequestExpiredException>(() => grain.SubmitLabel(asked[0], ClipLabelValue.Normal));
+        Assert.Contains("a labeller declined it", late.Message);
+        await grain.SubmitLabel(asked[1], ClipLabelValue.Anomalous);
+        var conflict = await Assert.ThrowsAsync<LabelConflictException>(() => grain.DeclineLabelRequest(asked[1]));
+        Assert.Contains("cannot be declined", conflict.Message);
+        await Assert.ThrowsAsync<ArgumentException>(() => grain.DeclineLabelRequest("never-asked"));
+
+        // A new activation replays the journal: still declined, still counted, the other request still open.
+        await Deactivate();
+        Assert.Equal([asked[2]], (await grain.GetPendingLabelRequests(100)).Select(r => r.ClipId));
+        Assert.Equal(after.ExpiredLabelRequests, (await grain.GetStatus()).ExpiredLabelRequests);
+        await Assert.ThrowsAsync<LabelRequestExpiredException>(() => grain.SubmitLabel(asked[0], ClipLabelValue.Anomalous));
+        Assert.True((await grain.DeclineLabelRequest(asked[0])).AlreadyClosed);
+    }
 }

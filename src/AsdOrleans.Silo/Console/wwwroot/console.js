@@ -260,6 +260,7 @@
       audio,
       el('div', { class: 'actions' },
         button('normal', 'Normal (n)', 'normal'), button('anomalous', 'Anomalous (a)', 'anomalous'),
+        el('button', { type: 'button', class: 'decline skip', text: "Can't tell (d)", title: 'close the request without a label: better than a guess, which puts the clip in the wrong set', onclick: () => decline(r) }),
         el('button', { type: 'button', class: 'skip', text: 'Skip (s)', onclick: () => skip(r) })));
     li.addEventListener('click', () => { state.current = visible().indexOf(r); markCurrent(); });
     cards.set(owner, li);
@@ -304,6 +305,19 @@
     }
   }
 
+  // Closes the request for every labeller without a label (the query stays spent).
+  async function decline(r) {
+    removeRequest(r);
+    try {
+      const receipt = await json(`/api/machines/${enc(r.machineId)}/clips/${enc(r.clipId)}/decline`, { method: 'POST' });
+      toast(`${r.clipId}: declined${receipt.alreadyClosed ? ' (already closed)' : ''}`);
+      await refreshMachine(r.machineId);
+    } catch (e) {
+      if (e.status === 409 || e.status === 400) { toast(`${r.clipId}: ${e.message}`); return; } // labelled meanwhile, or gone
+      state.requests.unshift(r); renderQueue(); toast(`could not decline ${r.clipId}: ${e.message}`);
+    }
+  }
+
   function skip(r) {
     state.requests = state.requests.filter((x) => x !== r).concat([r]);
     renderQueue();
@@ -317,6 +331,7 @@
     switch (event.key) {
       case 'n': if (r) answer(r, 'normal'); break;
       case 'a': if (r) answer(r, 'anomalous'); break;
+      case 'd': if (r) decline(r); break;
       case 's': if (r) skip(r); break;
       case 'p': { const a = r && card(r).querySelector('audio'); if (a) a.paused ? a.play() : a.pause(); } break;
       case 'ArrowDown': state.current = Math.min(list.length - 1, state.current + 1); markCurrent(); break;
