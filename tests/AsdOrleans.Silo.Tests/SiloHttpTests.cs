@@ -175,6 +175,7 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         Assert.Equal(before.GetProperty("referenceSetSize").GetInt32(), after.GetProperty("referenceSetSize").GetInt32());
         Assert.Equal(before.GetProperty("anomalySetSize").GetInt32(), after.GetProperty("anomalySetSize").GetInt32());
         Assert.Equal(before.GetProperty("queries").GetInt64(), after.GetProperty("queries").GetInt64()); // the query stays spent
+        Assert.Matches(@"asd_label_requests_declined_total\{[^}]*machine_type=""decline""[^}]*\} 1\b", await (await Send(HttpMethod.Get, "/metrics", null)).Content.ReadAsStringAsync());
 
         // Again: harmless. A label after it: 410. A clip never asked about: 400.
         var again = await Send(HttpMethod.Post, $"/api/machines/{machine}/clips/d-1/decline", SiloFixture.LabellerKey);
