@@ -21,9 +21,7 @@ public static class ClusterCommand
         return command;
     }
 
-    private static (Option<string> Url, Option<string> Key) Connection() =>
-        (new Option<string>("--url") { Description = "address of any silo, e.g. http://127.0.0.1:5080", Required = true },
-         new Option<string>("--key") { Description = "operator API key", Required = true });
+    private static (Option<string> Url, Option<string> Key) Connection() => ClusterHttp.Options("operator");
 
     private static string N(int n) => n.ToString(CultureInfo.InvariantCulture);
 

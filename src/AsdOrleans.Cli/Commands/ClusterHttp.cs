@@ -1,4 +1,5 @@
 using Polly;
+using System.CommandLine;
 using System.Net.Http.Headers;
 using System.Text.Json;
 
@@ -117,6 +118,12 @@ public sealed class ClusterHttp : IDisposable
         content.Headers.ContentType = new MediaTypeHeaderValue("audio/wav");
         return content;
     }
+
+    /// <summary>The --url and --key options of every command that talks to a silo's HTTP API; <paramref name="role"/>
+    /// names the key it needs in the help.</summary>
+    public static (Option<string> Url, Option<string> Key) Options(string role) =>
+        (new Option<string>("--url") { Description = "silo address (any silo of a cluster), e.g. http://127.0.0.1:5080", Required = true },
+         new Option<string>("--key") { Description = $"{role} API key", Required = true });
 
     public void Dispose() => _http.Dispose();
 }

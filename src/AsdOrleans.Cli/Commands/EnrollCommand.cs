@@ -6,8 +6,7 @@ public static class EnrollCommand
 {
     public static Command Create()
     {
-        var url = new Option<string>("--url") { Description = "silo address, e.g. http://127.0.0.1:5080", Required = true };
-        var key = new Option<string>("--key") { Description = "operator API key", Required = true };
+        var (url, key) = ClusterHttp.Options("operator");
         var machine = new Option<string>("--machine") { Description = "machine id", Required = true };
         var data = new Option<string>("--data") { Description = "folder of training WAVs (DCASE names give the domain; others count as source)", Required = true };
         var command = new Command("enroll", "enroll a machine from its training clips through a silo's HTTP API") { url, key, machine, data };

@@ -25,9 +25,7 @@ public static class LabelCommand
     }
 
     /// <summary>The --url and --key options of a labeller's commands (`asd label`, `asd alerts`); operator keys pass too.</summary>
-    internal static (Option<string> Url, Option<string> Key) Connection() =>
-        (new Option<string>("--url") { Description = "silo address, e.g. http://127.0.0.1:5080", Required = true },
-         new Option<string>("--key") { Description = "labeller API key", Required = true });
+    internal static (Option<string> Url, Option<string> Key) Connection() => ClusterHttp.Options("labeller");
 
     private static (Option<string> Machine, Option<string> Clip) Clip() =>
         (new Option<string>("--machine") { Description = "machine id", Required = true },

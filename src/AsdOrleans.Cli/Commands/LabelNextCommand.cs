@@ -19,8 +19,7 @@ public static class LabelNextCommand
 
     public static Command Create()
     {
-        var url = new Option<string>("--url") { Description = "silo address, e.g. http://127.0.0.1:5080", Required = true };
-        var key = new Option<string>("--key") { Description = "labeller API key", Required = true };
+        var (url, key) = LabelCommand.Connection();
         var machine = new Option<string?>("--machine") { Description = "only this machine's requests" };
         var saveDir = new Option<string?>("--save-dir") { Description = "folder where w saves clips (default: the current folder)" };
         var command = new Command("next", "answer pending label requests one by one: [p]lay, [w]rite the WAV, [n]ormal, [a]nomalous, [d]ecline (cannot tell), [s]kip, [q]uit")

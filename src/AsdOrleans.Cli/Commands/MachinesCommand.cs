@@ -19,9 +19,7 @@ public static class MachinesCommand
         return command;
     }
 
-    private static (Option<string> Url, Option<string> Key) Connection(string role) =>
-        (new Option<string>("--url") { Description = "silo address, e.g. http://127.0.0.1:5080", Required = true },
-         new Option<string>("--key") { Description = $"{role} API key", Required = true });
+    private static (Option<string> Url, Option<string> Key) Connection(string role) => ClusterHttp.Options(role);
 
     private static string F(double x, string format = "0.000") => x.ToString(format, CultureInfo.InvariantCulture);
 

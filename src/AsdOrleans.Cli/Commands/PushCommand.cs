@@ -15,8 +15,7 @@ public static class PushCommand
 {
     public static Command Create()
     {
-        var url = new Option<string>("--url") { Description = "silo address", Required = true };
-        var key = new Option<string>("--key") { Description = "device API key", Required = true };
+        var (url, key) = ClusterHttp.Options("device");
         var labellerKey = new Option<string?>("--labeller-key") { Description = "labeller API key for --oracle (default: --key)" };
         var machine = new Option<string>("--machine") { Description = "machine id", Required = true };
         var data = new Option<string>("--data") { Description = "folder of WAVs to stream, in name order", Required = true };
