@@ -259,6 +259,17 @@ public sealed class ExperimentDatasetTests : IAsyncLifetime
             foreach (var (file, content) in inProcess)
                 Assert.True(content.AsSpan().SequenceEqual(viaSilo[file]), $"{file} differs between in-process and the silo");
 
+            // A labeller who cannot tell half the clips and declines them: the silo closes those requests unlabelled
+            // (POST …/decline), and the numbers are still the in-process ones.
+            (code, _, error) = await Experiment(Path.Combine(_dir, "in-process-unsure"), "--unsure", "0.5");
+            Assert.True(code == 0, error);
+            (clusterCode, _, clusterError) = await Experiment(Path.Combine(_dir, "cluster-unsure"), "--unsure", "0.5", "--via-cluster", address.ToString(), "--key", "op", "--device-key", "dev");
+            Assert.True(clusterCode == 0, clusterError);
+            string unsure = File.ReadAllText(Path.Combine(_dir, "in-process-unsure", "results.csv"));
+            Assert.Equal(unsure, File.ReadAllText(Path.Combine(_dir, "cluster-unsure", "results.csv")));
+            Assert.NotEqual(File.ReadAllText(Path.Combine(_dir, "in-process", "results.csv")), unsure);
+            Assert.Contains("cannot tell 0.5 of the clips asked about", File.ReadAllText(Path.Combine(_dir, "cluster-unsure", "report.md")));
+
             // A model the silo does not hold: its first clip is refused with the grain's reason.
             SaveModel(Model + ".other", seed: 9);
             var (otherCode, _, otherError) = await Run(["experiment", "--data", Plant, "--model", Model + ".other", "--cache", Cache, "--out", Path.Combine(_dir, "other"),

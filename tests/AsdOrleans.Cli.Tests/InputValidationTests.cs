@@ -29,6 +29,10 @@ public sealed class InputValidationTests : IDisposable
     {
         { "demo", ["demo", "--out", "{out}", "--budget", "1.5"], "budget" },
         { "experiment", ["experiment", "--embeddings", "{dir}/missing.csv", "--out", "{out}"], "--embeddings: " },
+        { "experiment --unsure", ["experiment", "--embeddings", "{dir}/missing.csv", "--out", "{out}", "--unsure", "1.5"], "--unsure must be in [0, 1]" },
+        { "experiment --unsure-answer", ["experiment", "--embeddings", "{dir}/missing.csv", "--out", "{out}", "--unsure", "0.2", "--unsure-answer", "shrug"], "--unsure-answer: unknown answer 'shrug'" },
+        { "label decline", ["label", "decline", "--url", "http://127.0.0.1:1", "--key", "k", "--machine", "m1", "--clip", ".."], "--clip: " },
+        { "cluster where", ["cluster", "where", "--url", "http://127.0.0.1:1", "--key", "k", "--machine", "bad id!"], "--machine: " },
         { "synth-embeddings", ["synth-embeddings", "--out", "{out}/e.csv", "--machines", "0"], "machines" },
         { "synth", ["synth", "--out", "{out}", "--test", "3"], "test" },
         { "train", ["train", "--data", "{dir}/nowhere", "--out", "{out}/m.asdm"], "--data: " },

@@ -37,12 +37,31 @@ public static class ExperimentCommand
         public Option<string?> Alpha { get; } = new("--alpha") { Description = $"α, the variable-uncertainty threshold step; a list sweeps it (default {MachineConfig.Default.Alpha})" };
         public Option<string?> Window { get; } = new("--window") { Description = $"w, the window of the spent-budget estimate; a list sweeps it (default {MachineConfig.Default.BudgetWindow})" };
         public Option<string?> V { get; } = new("--v") { Description = $"v, the hybrid strategy's random share; a list sweeps it (default {MachineConfig.Default.RandomShare})" };
+        public Option<double> Unsure { get; } = new("--unsure")
+        {
+            Description = "share of the clips it is asked about that the simulated labeller cannot tell (0–1; default 0: it knows every clip's truth)",
+            DefaultValueFactory = _ => 0,
+        };
+        public Option<string> UnsureAnswer { get; } = new("--unsure-answer")
+        {
+            Description = "what it does with those: decline (close the request without a label, as the console's \"Can't tell\") or guess (a random label)",
+            DefaultValueFactory = _ => "decline",
+        };
         public Option<int> Threads { get; } = new("--threads") { Description = "parallel runs (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
 
         public void AddTo(Command command)
         {
-            foreach (var option in new Option[] { Strategies, Budgets, Trials, Seed, Method, Scoring, BudgetStart, Gamma, Alpha, Window, V, Threads })
+            foreach (var option in new Option[] { Strategies, Budgets, Trials, Seed, Method, Scoring, BudgetStart, Gamma, Alpha, Window, V, Unsure, UnsureAnswer, Threads })
                 command.Options.Add(option);
+        }
+
+        private SimulatedLabeller ReadLabeller(ParseResult parse)
+        {
+            double rate = parse.GetValue(Unsure);
+            if (!(rate >= 0 && rate <= 1))
+                throw new UsageException($"--unsure must be in [0, 1], got {rate}");
+            try { return new SimulatedLabeller(rate, UnsureAnswerNames.Parse(parse.GetValue(UnsureAnswer)!)); }
+            catch (ArgumentException e) { throw new UsageException($"--unsure-answer: {e.Message}"); }
         }
 
         public ExperimentSettings Read(ParseResult parse, string defaultStrategies = DefaultStrategies, string defaultBudgets = DefaultBudgets)
@@ -66,6 +85,7 @@ public static class ExperimentCommand
                 MaxDegreeOfParallelism = parse.GetValue(Threads),
                 Method = method with { Gamma = gammas[0], Alpha = alphas[0], BudgetWindow = windows[0], RandomShare = shares[0], Scoring = scorings[0], BudgetManager = starts[0] },
                 Gammas = gammas, Alphas = alphas, Windows = windows, RandomShares = shares, Scorings = scorings, BudgetStarts = starts,
+                Labeller = ReadLabeller(parse),
             };
             if (settings.MaxDegreeOfParallelism < 1)
                 throw new UsageException($"--threads must be at least 1, got {settings.MaxDegreeOfParallelism}");

@@ -81,8 +81,15 @@ public sealed class ClusterExperiment(ClusterHttp operatorApi, ClusterHttp devic
                 ClusterHttp.OptionalString(verdict, "queryReason"));
             if (trace.Queried(i))
             {
-                var label = new { label = ClipWords.Label(machine.IsAnomaly[clip]) };
-                await operatorApi.SendAsync(HttpMethod.Post, $"/api/machines/{id}/clips/{clipId}/label", JsonContent.Create(label, options: Json), cancellation);
+                if (run.Answer(machine, clip) is { } answer)
+                {
+                    var label = new { label = ClipWords.Label(answer == Method.Machines.ClipLabel.Anomalous) };
+                    await operatorApi.SendAsync(HttpMethod.Post, $"/api/machines/{id}/clips/{clipId}/label", JsonContent.Create(label, options: Json), cancellation);
+                }
+                else
+                {
+                    await operatorApi.SendAsync(HttpMethod.Post, $"/api/machines/{id}/clips/{clipId}/decline", null, cancellation);
+                }
             }
         }
         return trace;

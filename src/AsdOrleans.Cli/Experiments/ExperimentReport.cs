@@ -54,6 +54,9 @@ public static class ExperimentReport
         md.AppendLine($"| v | {string.Join(", ", settings.RandomShareValues.Select(F))} |");
         md.AppendLine($"| scoring | {string.Join(", ", settings.ScoringValues.Select(v => v.ToName()))} |");
         md.AppendLine($"| budget start | {string.Join(", ", settings.BudgetStartValues.Select(v => v.ToName()))} |");
+        md.AppendLine(settings.Labeller.UnsureRate == 0
+            ? "| labeller | truthful on every clip asked about |"
+            : $"| labeller | cannot tell {settings.Labeller.UnsureRate.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} of the clips asked about (the same clips for every strategy and budget), and answers those: {settings.Labeller.Unsure.ToName()} |");
         md.AppendLine($"| k-means centres, decision quantile | {(settings.Method.SourceClusters == AsdOrleans.Method.Machines.MachineConfig.AllSourceClips ? "all source clips" : settings.Method.SourceClusters)}, {F(settings.Method.DecisionQuantile)} |");
         md.AppendLine($"| state caps N, A, M; set precision | {Cap(settings.Method.ReferenceCap)}, {Cap(settings.Method.AnomalyCap)}, {Cap(settings.Method.ScoreCap)}; {settings.Method.EmbeddingPrecision.ToName()} |");
         md.AppendLine($"| runs | {run.Mode}; {run.ComputedRuns} streams computed (offline streams are shared by every strategy, budget 0 and sweep point) |");

@@ -41,6 +41,8 @@ public sealed record ExperimentSettings
     public IReadOnlyList<ScoringKind>? Scorings { get; init; }
     public IReadOnlyList<BudgetManagerKind>? BudgetStarts { get; init; }
     public int MaxDegreeOfParallelism { get; init; } = Environment.ProcessorCount;
+    /// <summary>Who answers the label requests: truthful by default; see <see cref="SimulatedLabeller"/>.</summary>
+    public SimulatedLabeller Labeller { get; init; } = SimulatedLabeller.Truthful;
 
     public IReadOnlyList<double> GammaValues => Gammas ?? [Method.Gamma];
     public IReadOnlyList<double> AlphaValues => Alphas ?? [Method.Alpha];
@@ -105,6 +107,7 @@ public sealed record ExperimentSettings
         RequireDistinct("v", RandomShareValues);
         RequireDistinct("scoring", ScoringValues);
         RequireDistinct("budget-start", BudgetStartValues);
+        Labeller.Validate();
         Method.Validate();
         foreach (var point in Points)
             point.Apply(Method).Validate();

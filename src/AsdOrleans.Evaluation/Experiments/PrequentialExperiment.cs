@@ -67,6 +67,13 @@ public sealed class PreparedMachine
 /// <summary>A run to compute: which machine, under which configuration, in which stream order.</summary>
 public sealed record PlannedRun(int MachineIndex, QueryStrategyKind Strategy, double Budget, SweepPoint Point, int Trial, MachineConfig Config, int[] Order)
 {
+    /// <summary>Who answers the run's label requests, and the experiment's seed it draws its unsure clips from.</summary>
+    public SimulatedLabeller Labeller { get; init; } = SimulatedLabeller.Truthful;
+    public ulong Seed { get; init; }
+
+    /// <summary>The label the simulated labeller gives test clip <paramref name="clip"/> of machine <paramref name="machine"/>; null: declined.</summary>
+    public ClipLabel? Answer(PreparedMachine machine, int clip) => Labeller.Answer(Seed, machine.Name, Trial, clip, machine.IsAnomaly[clip]);
+
     /// <summary>Budget 0 or strategy none: never queries, so its scores depend on neither the strategy nor the sweep point (but on the scoring).</summary>
     public bool IsOffline => Strategy == QueryStrategyKind.None || Budget == 0;
 }
@@ -130,7 +137,7 @@ public static class PrequentialExperiment
                         {
                             var order = StreamOrder(machine.Test.Length, settings.Seed, machine.Name, trial);
                             var config = RunConfig(settings, machine.Name, strategy, budget, trial, point);
-                            var run = new PlannedRun(m, strategy, budget, point, trial, config, order);
+                            var run = new PlannedRun(m, strategy, budget, point, trial, config, order) { Labeller = settings.Labeller, Seed = settings.Seed };
                             int index;
                             if (run.IsOffline)
                             {
@@ -197,8 +204,8 @@ public static class PrequentialExperiment
         {
             int clip = run.Order[i];
             var outcome = model.ProcessNormalized(machine.Test[clip]);
-            if (outcome.LabelRequested)
-                model.ApplyLabelNormalized(machine.Test[clip], outcome.Score, machine.IsAnomaly[clip] ? ClipLabel.Anomalous : ClipLabel.Normal);
+            if (outcome.LabelRequested && run.Answer(machine, clip) is { } label)
+                model.ApplyLabelNormalized(machine.Test[clip], outcome.Score, label); // a declined request teaches nothing
             trace.Scores[i] = outcome.Score;
             trace.Alerts[i] = outcome.Anomalous;
             trace.QueryReasons[i] = outcome.QueryReason;

@@ -86,6 +86,35 @@ public class PrequentialExperimentTests
     }
 
     [Fact]
+    public void A_labeller_who_cannot_tell_declines_or_guesses_on_the_same_clips_for_every_strategy()
+    {
+        // The unsure clips and a guess's coin depend on (seed, machine, trial, clip) only.
+        var labeller = new SimulatedLabeller(0.3, UnsureAnswer.Guess);
+        var answers = Enumerable.Range(0, 2_000).Select(c => labeller.Answer(9, "m", 1, c, isAnomaly: c % 2 == 0)).ToList();
+        Assert.Equal(answers, Enumerable.Range(0, 2_000).Select(c => labeller.Answer(9, "m", 1, c, isAnomaly: c % 2 == 0)));
+        var declining = labeller with { Unsure = UnsureAnswer.Decline };
+        var declined = Enumerable.Range(0, 2_000).Where(c => declining.Answer(9, "m", 1, c, c % 2 == 0) is null).ToList();
+        Assert.InRange(declined.Count, 520, 680); // 30 % of 2,000
+        Assert.All(Enumerable.Range(0, 2_000).Except(declined), c => Assert.Equal(c % 2 == 0 ? AsdOrleans.Method.Machines.ClipLabel.Anomalous : AsdOrleans.Method.Machines.ClipLabel.Normal, answers[c]));
+        int wrong = declined.Count(c => answers[c] != (c % 2 == 0 ? AsdOrleans.Method.Machines.ClipLabel.Anomalous : AsdOrleans.Method.Machines.ClipLabel.Normal));
+        Assert.InRange(wrong, declined.Count / 2 - 60, declined.Count / 2 + 60); // a guess is a coin
+        Assert.Throws<ArgumentException>(() => (Settings with { Labeller = new SimulatedLabeller(1.5) }).Validate());
+
+        // A labeller who can tell nothing and declines: every request closes unlabelled, so every strategy scores as the
+        // offline model does, clip for clip, while its queries are spent as before.
+        var truthful = PrequentialExperiment.Run(Plant, Settings, cancellation: Token);
+        var none = PrequentialExperiment.Run(Plant, Settings with { Labeller = new SimulatedLabeller(1, UnsureAnswer.Decline) }, cancellation: Token);
+        var offline = none.Where(r => r.Budget == 0).ToDictionary(r => (r.Machine, r.Trial, r.Strategy));
+        foreach (var row in none.Where(r => r.Budget > 0 && r.Strategy != QueryStrategyKind.None))
+        {
+            var reference = offline[(row.Machine, row.Trial, row.Strategy)];
+            Assert.Equal((reference.Auc, reference.PartialAuc), (row.Auc, row.PartialAuc));
+            Assert.True(row.Queries > 0);
+        }
+        Assert.NotEqual(truthful.Select(r => r.Auc), none.Select(r => r.Auc)); // labels do change scores when they are given
+    }
+
+    [Fact]
     public void Summary_intervals_use_student_t_and_harmonic_means_per_trial()
     {
         var (mean, low, high) = ExperimentSummary.MeanWithConfidence([1.0, 2, 3]);
