@@ -17,6 +17,9 @@ public static class MachineEventStreams
     /// <summary>Stream namespace of <see cref="LabelRequestEvent"/> events.</summary>
     public const string LabelRequestNamespace = "asd.label-requests";
 
+    /// <summary>Stream namespace of <see cref="LabelRequestClosed"/> events.</summary>
+    public const string LabelRequestClosedNamespace = "asd.label-requests.closed";
+
     /// <summary>Key of the plant-wide stream in each namespace.</summary>
     public const string PlantKey = "plant";
 }
@@ -62,3 +65,27 @@ public sealed record LabelRequestEvent(
     /// <inheritdoc/>
     public string MachineId => Request.MachineId;
 }
+
+/// <summary>How a label request ended. Numeric values are serialised: never renumber.</summary>
+public enum LabelRequestOutcome
+{
+    /// <summary>Labelled normal.</summary>
+    Normal = 0,
+    /// <summary>Labelled anomalous.</summary>
+    Anomalous = 1,
+    /// <summary>A labeller could not tell and closed it without a label.</summary>
+    Declined = 2,
+    /// <summary>Its time-to-live passed unanswered.</summary>
+    Expired = 3,
+    /// <summary>Dropped unanswered: newer requests went beyond the machine's limit of open ones, or it was re-enrolled.</summary>
+    Withdrawn = 4,
+}
+
+/// <summary>A label request closed: answered, declined, expired or withdrawn; published after the machine wrote it, so
+/// labellers' queues can drop it at once instead of at their next listing.</summary>
+[GenerateSerializer, Immutable]
+public sealed record LabelRequestClosed(
+    [property: Id(0)] string MachineId,
+    [property: Id(1)] string ClipId,
+    [property: Id(2)] LabelRequestOutcome Outcome,
+    [property: Id(3)] DateTimeOffset ClosedAt) : IMachineEvent;

@@ -137,6 +137,11 @@ public sealed class AsdClusterClient : IAsyncDisposable
     public Task<MachineEventSubscription<LabelRequestEvent>> SubscribeToLabelRequestsAsync(string? machineId = null)
         => Subscribe<LabelRequestEvent>(MachineEventStreams.LabelRequestNamespace, machineId);
 
+    /// <summary>Subscribes to label requests as they close (labelled, declined, expired or withdrawn), so a labelling
+    /// service can drop them from its own queue at once.</summary>
+    public Task<MachineEventSubscription<LabelRequestClosed>> SubscribeToClosedLabelRequestsAsync(string? machineId = null)
+        => Subscribe<LabelRequestClosed>(MachineEventStreams.LabelRequestClosedNamespace, machineId);
+
     /// <summary>Calls <paramref name="onAlert"/> for each anomaly alert (of one machine, or all) until the returned
     /// handle is disposed. A callback that throws is logged and the event skipped, so it cannot stall delivery.</summary>
     public Task<IAsyncDisposable> OnAlertAsync(Func<AnomalyAlert, Task> onAlert, string? machineId = null)

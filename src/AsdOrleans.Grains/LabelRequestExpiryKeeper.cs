@@ -22,6 +22,9 @@ internal sealed class LabelRequestExpiryKeeper(
 
     public TimeSpan Ttl => _ttl;
 
+    /// <summary>Told the clips whose requests expired, once their expiry is written.</summary>
+    public Action<IEnumerable<string>>? OnExpired { get; init; }
+
     /// <summary>Whether <see cref="SyncReminder"/> may have something to do now that a request is pending.</summary>
     public bool ReminderUnconfirmed => _remindersAvailable && _reminderRegistered != true;
 
@@ -38,6 +41,7 @@ internal sealed class LabelRequestExpiryKeeper(
             return;
         RemoveAudio(due.Select(d => d.ClipId));
         await persist(s => LabelRequestExpiry.MarkExpired(s, due, now));
+        OnExpired?.Invoke(due.Select(d => d.ClipId));
         logger.LogInformation("machine {Machine}: {Count} label request(s) expired unanswered after {Ttl}", machineId, due.Count, _ttl);
     }
 

@@ -62,7 +62,10 @@ public sealed class MachineGrain(
     private MachineEventPublisher? _events;
 
     /// <summary>Label requests expire after a TTL (<see cref="LabelRequestExpiryKeeper"/>).</summary>
-    private LabelRequestExpiryKeeper Expiry => _expiry ??= new(this, ServiceProvider, MachineId, () => state.State, change => Persist(change), logger);
+    private LabelRequestExpiryKeeper Expiry => _expiry ??= new(this, ServiceProvider, MachineId, () => state.State, change => Persist(change), logger)
+    {
+        OnExpired = clipIds => Events.PublishClosed(MachineId, clipIds, LabelRequestOutcome.Expired),
+    };
 
     /// <summary>Alerts and label requests go out on Orleans streams (<see cref="MachineEventPublisher"/>).</summary>
     private MachineEventPublisher Events => _events ??= MachineEventPublisher.For(this, logger);
@@ -219,6 +222,7 @@ public sealed class MachineGrain(
         foreach (var opened in _unwritten)
         {
             Expiry.RemoveAudio(opened.Withdrawn); // after the write: a crash in between costs orphaned files, never a request without audio
+            Events.PublishClosed(MachineId, opened.Withdrawn, LabelRequestOutcome.Withdrawn);
             var stillOpen = state.State.Pending.ContainsKey(opened.Request.ClipId) ? opened.Request : null; // not labelled or dropped meanwhile
             Events.Publish(MachineId, opened.Verdict, opened.DecisionThreshold, opened.Request.AudioReference, stillOpen); // never waits or throws
         }
@@ -276,6 +280,7 @@ public sealed class MachineGrain(
             s.ForgetHistory();
         }, model);
         Expiry.RemoveAudio(dropped); // after the write: a crash in between costs orphaned files, never a request without audio
+        Events.PublishClosed(MachineId, dropped, LabelRequestOutcome.Withdrawn);
         await Expiry.SyncReminder();
         _model = model;
         _featureTransform = featureTransform;
@@ -368,6 +373,7 @@ public sealed class MachineGrain(
         _dirty = true;
         await WriteChanges(model); // a journal when the label merged into a capped set; a full write when a set grew
         Expiry.RemoveAudio([clipId]); // labelled (over HTTP or through the client library): the stored audio has served
+        Events.PublishClosed(MachineId, [clipId], label == ClipLabelValue.Anomalous ? LabelRequestOutcome.Anomalous : LabelRequestOutcome.Normal);
         await Expiry.SyncReminder();
         await SyncPendingListing();
         MachineActivity.OnLabel(_history, GrainFactory, MachineId, clipId, label, state.State.Pending.Count, model);
@@ -394,6 +400,7 @@ public sealed class MachineGrain(
         _dirty = true;
         await WriteChanges(_model!);
         Expiry.RemoveAudio([clipId]);
+        Events.PublishClosed(MachineId, [clipId], LabelRequestOutcome.Declined);
         await Expiry.SyncReminder();
         await SyncPendingListing();
         AsdMetrics.OnDecline(MachineId, state.State.Pending.Count, _model!);

@@ -21,7 +21,10 @@ public sealed partial class ConsoleEventHub(IClusterClient client, ClipAudioStor
     public const int Capacity = 1_000;
     /// <summary>Events a slow listener may fall behind by before it is dropped (it reconnects and replays).</summary>
     public const int ListenerBacklog = 512;
-    public const string AlertEvent = "alert", LabelRequestEvent = "label-request", ResetEvent = "reset";
+    public const string AlertEvent = "alert", LabelRequestEvent = "label-request", LabelRequestClosedEvent = "label-request-closed", ResetEvent = "reset";
+
+    /// <summary>The kinds a client may ask for (<c>?types=</c>), all of them by default.</summary>
+    public static readonly string[] Kinds = [AlertEvent, LabelRequestEvent, LabelRequestClosedEvent];
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
     private readonly object _gate = new();
@@ -103,6 +106,16 @@ public sealed partial class ConsoleEventHub(IClusterClient client, ClipAudioStor
                     return Task.CompletedTask;
                 });
                 _unsubscribe.Add(r.UnsubscribeAsync);
+                var closedRequests = provider.GetStream<LabelRequestClosed>(StreamId.Create(MachineEventStreams.LabelRequestClosedNamespace, MachineEventStreams.PlantKey));
+                var c = await closedRequests.SubscribeAsync((closed, _) =>
+                {
+                    Publish(LabelRequestClosedEvent, closed.MachineId, new
+                    {
+                        closed.MachineId, closed.ClipId, Outcome = closed.Outcome.ToString().ToLowerInvariant(), closed.ClosedAt,
+                    });
+                    return Task.CompletedTask;
+                });
+                _unsubscribe.Add(c.UnsubscribeAsync);
                 _subscribed.TrySetResult();
                 return;
             }
@@ -158,8 +171,9 @@ public sealed partial class ConsoleEventHub(IClusterClient client, ClipAudioStor
 }
 
 /// <summary>
-/// <c>GET /api/events</c> (labeller): Server-Sent Events of alerts (<c>event: alert</c>) and label requests
-/// (<c>event: label-request</c>), optionally of one machine (<c>?machine=</c>) or kinds (<c>?types=alert</c>).
+/// <c>GET /api/events</c> (labeller): Server-Sent Events of alerts (<c>event: alert</c>), label requests
+/// (<c>event: label-request</c>) and requests closed (<c>event: label-request-closed</c>: labelled, declined, expired or
+/// withdrawn), optionally of one machine (<c>?machine=</c>) or kinds (<c>?types=alert</c>).
 /// Resumable: a reconnect with <c>Last-Event-ID</c> (or <c>?lastEventId=</c>) replays the events after it that this
 /// silo still holds; when it cannot (a gap), the stream starts with <c>event: reset</c>.
 /// </summary>
@@ -173,10 +187,10 @@ public static class EventsApi
         {
             if (machine is not null && !AsdOrleans.Method.Vocabulary.Identifiers.IsValidMachineId(machine))
                 return Results.Problem($"'{machine}' is not a valid machine id", statusCode: StatusCodes.Status400BadRequest);
-            var kinds = (types ?? $"{ConsoleEventHub.AlertEvent},{ConsoleEventHub.LabelRequestEvent}")
+            var kinds = (types ?? string.Join(',', ConsoleEventHub.Kinds))
                 .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
-            if (kinds.Count == 0 || kinds.Any(k => k is not (ConsoleEventHub.AlertEvent or ConsoleEventHub.LabelRequestEvent)))
-                return Results.Problem("types must list alert and/or label-request", statusCode: StatusCodes.Status400BadRequest);
+            if (kinds.Count == 0 || kinds.Any(k => !ConsoleEventHub.Kinds.Contains(k)))
+                return Results.Problem($"types must list some of {string.Join(", ", ConsoleEventHub.Kinds)}", statusCode: StatusCodes.Status400BadRequest);
             string? header = http.Request.Headers["Last-Event-ID"];
             long? after = lastEventId;
             if (!string.IsNullOrEmpty(header))
@@ -233,7 +247,7 @@ public static class EventsApi
             return Results.Empty;
         }).RequireRole(ApiRole.Labeller)
             .WithName("StreamEvents")
-            .WithSummary("Live alerts and label requests (Server-Sent Events, resumable with Last-Event-ID)")
+            .WithSummary("Live alerts, label requests and closed requests (Server-Sent Events, resumable with Last-Event-ID)")
             .Produces(200, contentType: "text/event-stream").ProducesProblem(400);
     }
 

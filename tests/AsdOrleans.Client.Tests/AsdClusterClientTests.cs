@@ -32,6 +32,7 @@ public sealed class AsdClusterClientTests(EmbeddedSiloFixture silo) : IClassFixt
         await EnrollAskingForEveryLabel(machine, fromAudio: true);
         await using var alerts = await Client.SubscribeToAlertsAsync(machine);
         await using var requests = await Client.SubscribeToLabelRequestsAsync(machine);
+        await using var closed = await Client.SubscribeToClosedLabelRequestsAsync(machine);
 
         var verdicts = new List<ClipVerdict>();
         for (int i = 0; i < 3; i++)
@@ -68,6 +69,12 @@ public sealed class AsdClusterClientTests(EmbeddedSiloFixture silo) : IClassFixt
         Assert.Equal(before.AnomalousLabels + 1, after.AnomalousLabels);
         Assert.Equal(before.PendingLabelRequests - 1, after.PendingLabelRequests);
         Assert.True((await Client.SubmitLabelAsync(machine, "noise-1", ClipLabelValue.Anomalous)).AlreadyApplied);
+        // A labeller who cannot tell declines another; each closed request is announced once, in order.
+        Assert.False((await Client.DeclineLabelRequestAsync(machine, "c-1")).AlreadyClosed);
+        Assert.True((await Client.DeclineLabelRequestAsync(machine, "c-1")).AlreadyClosed);
+        await Assert.ThrowsAsync<LabelRequestExpiredException>(() => Client.SubmitLabelAsync(machine, "c-1", ClipLabelValue.Normal));
+        Assert.Equal((machine, "noise-1", LabelRequestOutcome.Anomalous), await Next(closed) is var a ? (a.MachineId, a.ClipId, a.Outcome) : default);
+        Assert.Equal((machine, "c-1", LabelRequestOutcome.Declined), await Next(closed) is var d ? (d.MachineId, d.ClipId, d.Outcome) : default);
 
         var plantWide = await Client.GetPendingLabelRequestsAsync(limit: 10_000);
         Assert.DoesNotContain(plantWide, r => r.MachineId == machine && r.ClipId == "noise-1");

@@ -121,31 +121,37 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
             await Waiting.Until(async () => (await silo.Get($"/api/machines/{firstMachine}")).GetProperty("anomalySetSize").GetInt64() == anomalousBefore + 1,
                 "the machine holds the anomaly labelled in the browser", seconds: 20);
 
-            // Another labeller answers a request first, the other way. This labeller's answer is refused (409): the request
-            // stays out of the queue and the page says why. Selecting it, checking it and the key press run in one script,
-            // so the page's periodic refresh cannot drop the request in between; a refresh that came first is retried.
-            int normalsElsewhere = 0; // one per attempt: the machines page's label counts below include them
-            for (int attempt = 0; ; attempt++)
-            {
-                Assert.True(attempt < 3, "the page's refresh removed the request three times before the key press");
-                string contested = $"clip-c{attempt}";
-                await silo.Push(machine, contested, 30 + attempt);
-                await Until(driver, () => driver.FindElements(By.CssSelector($"#queue-list li.request[data-clip='{contested}']")).Count == 1, "the contested request arriving");
-                var labelled = await silo.Send(HttpMethod.Post, $"/api/machines/{machine}/clips/{contested}/label", ConsoleFixture.LabellerKey,
-                    JsonContent.Create(new { label = "normal" }));
-                Assert.True(labelled.IsSuccessStatusCode, await labelled.Content.ReadAsStringAsync());
-                normalsElsewhere++;
-                long anomalousNow = (await silo.Get($"/api/machines/{machine}")).GetProperty("anomalousLabels").GetInt64();
-                var pressed = js.ExecuteScript($"const li = document.querySelector(\"#queue-list li.request[data-clip='{contested}']\"); if (!li) return false; li.click(); " +
-                    "if (!li.classList.contains('current')) return false; document.dispatchEvent(new KeyboardEvent('keydown', { key: 'a', bubbles: true })); return true;");
-                if (pressed is not true) continue;
-                // textContent, not Text: the toast fades after 2.5 s, and a busy machine may look later than that.
-                string Toast() => js.ExecuteScript("return document.getElementById('toast').textContent") as string ?? "";
-                await Until(driver, () => Toast().StartsWith($"{contested}: ", StringComparison.Ordinal) && Toast().Contains("already labelled normal"), "the refusal shown");
-                Assert.Empty(driver.FindElements(By.CssSelector($"#queue-list li.request[data-clip='{contested}']")));
-                Assert.Equal(anomalousNow, (await silo.Get($"/api/machines/{machine}")).GetProperty("anomalousLabels").GetInt64()); // refused: nothing applied
-                break;
-            }
+            // Another labeller answers a request: the machine announces it closed, and the card leaves this queue at once,
+            // well before the page's 15 s refresh.
+            await silo.Push(machine, "clip-elsewhere", 29);
+            await Until(driver, () => driver.FindElements(By.CssSelector("#queue-list li.request[data-clip='clip-elsewhere']")).Count == 1, "the request arriving");
+            var answeredAt = DateTime.UtcNow;
+            Assert.True((await silo.Send(HttpMethod.Post, $"/api/machines/{machine}/clips/clip-elsewhere/label", ConsoleFixture.LabellerKey,
+                JsonContent.Create(new { label = "normal" }))).IsSuccessStatusCode);
+            await Until(driver, () => driver.FindElements(By.CssSelector("#queue-list li.request[data-clip='clip-elsewhere']")).Count == 0, "the answered request leaving");
+            Assert.True(DateTime.UtcNow - answeredAt < TimeSpan.FromSeconds(10), "left on the closed event, not the periodic refresh");
+            int normalsElsewhere = 1; // the machines page's label counts below include it
+
+            // Two labellers answer the same request at once, the other way first. This labeller's answer is refused (409):
+            // the request stays out of the queue and the page says why. The other answer is a synchronous request in the
+            // same script as the key press, so the page cannot handle the closed event in between.
+            string contested = "clip-c0";
+            await silo.Push(machine, contested, 30);
+            await Until(driver, () => driver.FindElements(By.CssSelector($"#queue-list li.request[data-clip='{contested}']")).Count == 1, "the contested request arriving");
+            long anomalousNow = (await silo.Get($"/api/machines/{machine}")).GetProperty("anomalousLabels").GetInt64();
+            var pressed = js.ExecuteScript($"const li = document.querySelector(\"#queue-list li.request[data-clip='{contested}']\"); if (!li) return 'gone'; li.click(); " +
+                "if (!li.classList.contains('current')) return 'not current'; " +
+                $"const x = new XMLHttpRequest(); x.open('POST', '/api/machines/{machine}/clips/{contested}/label', false); " +
+                "x.setRequestHeader('X-Api-Key', sessionStorage.getItem('asd.apiKey')); x.setRequestHeader('Content-Type', 'application/json'); " +
+                "x.send(JSON.stringify({ label: 'normal' })); if (x.status !== 200) return 'other answer ' + x.status; " +
+                "document.dispatchEvent(new KeyboardEvent('keydown', { key: 'a', bubbles: true })); return 'pressed';");
+            Assert.Equal("pressed", pressed);
+            normalsElsewhere++;
+            // textContent, not Text: the toast fades after 2.5 s, and a busy machine may look later than that.
+            string Toast() => js.ExecuteScript("return document.getElementById('toast').textContent") as string ?? "";
+            await Until(driver, () => Toast().StartsWith($"{contested}: ", StringComparison.Ordinal) && Toast().Contains("already labelled normal"), "the refusal shown");
+            Assert.Empty(driver.FindElements(By.CssSelector($"#queue-list li.request[data-clip='{contested}']")));
+            Assert.Equal(anomalousNow, (await silo.Get($"/api/machines/{machine}")).GetProperty("anomalousLabels").GetInt64()); // refused: nothing applied
 
             // A machine on the paper's budget start (b̂ = 0) spends far past b over 100 clips; the page says so.
             const string spender = "ui.valve-03";

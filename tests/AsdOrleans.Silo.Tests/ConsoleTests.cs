@@ -210,6 +210,33 @@ public sealed class ConsoleApiTests(ConsoleFixture silo) : IClassFixture<Console
     }
 
     [Fact]
+    public async Task A_closed_request_is_announced_so_every_labellers_queue_drops_it_at_once()
+    {
+        const string machine = "sse.closed-04";
+        await silo.Enroll(machine, new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 2 });
+        await using var stream = await SseReader.Open(silo.Http, ConsoleFixture.LabellerKey, query: $"?machine={machine}&types=label-request-closed");
+        for (int i = 0; i < 3; i++)
+            await silo.Push(machine, $"k-{i}", i);
+        Assert.True((await silo.Send(HttpMethod.Post, $"/api/machines/{machine}/clips/k-0/label", ConsoleFixture.LabellerKey, JsonContent.Create(new { label = "anomalous" }))).IsSuccessStatusCode);
+        Assert.True((await silo.Send(HttpMethod.Post, $"/api/machines/{machine}/clips/k-1/decline", ConsoleFixture.LabellerKey)).IsSuccessStatusCode);
+        // The same answer again changes nothing and announces nothing; re-enrolling drops the last request unanswered.
+        Assert.True((await silo.Send(HttpMethod.Post, $"/api/machines/{machine}/clips/k-0/label", ConsoleFixture.LabellerKey, JsonContent.Create(new { label = "anomalous" }))).IsSuccessStatusCode);
+        await silo.Enroll(machine, new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 2 });
+
+        var closed = new List<(string Clip, string Outcome)>();
+        for (int i = 0; i < 3; i++)
+        {
+            var e = await stream.Next(EventWait);
+            Assert.Equal("label-request-closed", e.Type);
+            var data = JsonDocument.Parse(e.Data).RootElement;
+            Assert.Equal(machine, data.GetProperty("machineId").GetString());
+            closed.Add((data.GetProperty("clipId").GetString()!, data.GetProperty("outcome").GetString()!));
+        }
+        Assert.Equal([("k-0", "anomalous"), ("k-1", "declined"), ("k-2", "withdrawn")], closed);
+        Assert.Equal(HttpStatusCode.BadRequest, (await silo.Send(HttpMethod.Get, "/api/events?types=label-request-closed,nonsense", ConsoleFixture.LabellerKey)).StatusCode);
+    }
+
+    [Fact]
     public async Task Metrics_show_the_projects_meter_in_prometheus_format()
     {
         await silo.Enroll("metrics.valve-03", new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 3 });

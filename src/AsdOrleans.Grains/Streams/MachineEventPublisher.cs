@@ -18,6 +18,7 @@ internal sealed partial class MachineEventPublisher
 
     private readonly IAsyncStream<AnomalyAlert>? _alerts;
     private readonly IAsyncStream<LabelRequestEvent>? _labelRequests;
+    private readonly IAsyncStream<LabelRequestClosed>? _closed;
     private readonly ILogger _logger;
     private Task _chain = Task.CompletedTask;
     private int _backlog;
@@ -28,6 +29,7 @@ internal sealed partial class MachineEventPublisher
         _logger = logger;
         _alerts = provider?.GetStream<AnomalyAlert>(StreamId.Create(MachineEventStreams.AlertNamespace, MachineEventStreams.PlantKey));
         _labelRequests = provider?.GetStream<LabelRequestEvent>(StreamId.Create(MachineEventStreams.LabelRequestNamespace, MachineEventStreams.PlantKey));
+        _closed = provider?.GetStream<LabelRequestClosed>(StreamId.Create(MachineEventStreams.LabelRequestClosedNamespace, MachineEventStreams.PlantKey));
     }
 
     /// <summary>The publisher of a grain's activation (all its work runs on the activation's scheduler, one step at a time).</summary>
@@ -57,6 +59,38 @@ internal sealed partial class MachineEventPublisher
             : new LabelRequestEvent(request.ToRequest(machineId), verdict.Anomalous, verdict.ClipIndex);
         _backlog++;
         _chain = SendAfter(_chain, alert, asked);
+    }
+
+    /// <summary>Queues one event per closed request, after the events queued before it (a request's own event first).</summary>
+    public void PublishClosed(string machineId, IEnumerable<string> clipIds, LabelRequestOutcome outcome)
+    {
+        if (_closed is null)
+            return;
+        var now = DateTimeOffset.UtcNow;
+        foreach (var clipId in clipIds)
+        {
+            if (_backlog >= MaxBacklog)
+            {
+                LogDropped(_logger, machineId, clipId, ++_dropped);
+                continue;
+            }
+            var closed = new LabelRequestClosed(machineId, clipId, outcome, now);
+            _backlog++;
+            _chain = SendClosedAfter(_chain, closed);
+        }
+    }
+
+    private async Task SendClosedAfter(Task previous, LabelRequestClosed closed)
+    {
+        await previous; // never faults: every step catches its own failures
+        try
+        {
+            await Send(_closed!, closed, closed.MachineId, closed.ClipId);
+        }
+        finally
+        {
+            _backlog--;
+        }
     }
 
     /// <summary>Waits (a few seconds at most) for queued events to leave, e.g. before the activation goes away.</summary>

@@ -456,6 +456,11 @@
         renderAlerts(1);
       }
       refreshMachine(data.machineId);
+    } else if (type === 'label-request-closed') {
+      // Answered, declined or dropped elsewhere: leaves this queue now, not at the next refresh.
+      const before = state.requests.length;
+      state.requests = state.requests.filter((r) => !(r.machineId === data.machineId && r.clipId === data.clipId));
+      if (state.requests.length !== before) renderQueue();
     } else if (type === 'reset') {
       loadQueue(); loadAlerts(); loadMachines();
     }
@@ -464,7 +469,8 @@
   let chartTimer;
   function scheduleChart() { clearTimeout(chartTimer); chartTimer = setTimeout(drawChart, 1000); }
 
-  // Requests answered elsewhere (another labeller, the CLI) leave the queue at the next refresh. The whole machine list
+  // Requests answered elsewhere (another labeller, the CLI) leave the queue on their closed event, or at the latest at
+  // the next refresh. The whole machine list
   // asks every machine (it would keep every idle machine of a large plant awake), so it refreshes only while shown;
   // elsewhere each machine's row follows its own events.
   setInterval(() => {
