@@ -107,6 +107,7 @@ public sealed class LabelRequestExpiryTests : IDisposable
 
             var wav = new ByteArrayContent(WavEncoder.EncodeMono16(ClipSynthesizer.Render(plan.Clips.First(c => c.Split == SynthSplit.Test)), 16_000));
             wav.Headers.ContentType = new MediaTypeHeaderValue("audio/wav");
+            await using var closed = await SseReader.Open(http, Key, query: $"?machine={machine}&types=label-request-closed");
             var verdict = JsonDocument.Parse(await Expect(HttpStatusCode.OK, await http.PostAsync($"/api/machines/{machine}/clips?clipId=c-1", wav))).RootElement;
             Assert.True(verdict.GetProperty("labelRequested").GetBoolean()); // budget 1
             string audio = Path.Combine(DataDirectory, "clips", machine, "c-1.wav");
@@ -117,6 +118,9 @@ public sealed class LabelRequestExpiryTests : IDisposable
             await Waiting.Until(() => !File.Exists(audio), "the reminder removed the expired clip's audio");
             await Waiting.Until(() => SqliteReminderRows(machine) == 0, "the machine dropped its reminder");
             await AssertExpiredOverHttp(http, machine, "c-1", audio);
+            // Labellers' queues were told: the request closed, expired.
+            var announced = JsonDocument.Parse((await closed.Next(TimeSpan.FromSeconds(20))).Data).RootElement;
+            Assert.Equal(("c-1", "expired"), (announced.GetProperty("clipId").GetString(), announced.GetProperty("outcome").GetString()));
         }
         finally
         {
