@@ -221,8 +221,7 @@ public sealed class MachineGrain(
             await WriteChanges(_model); // else another call's write since then holds them
         foreach (var opened in _unwritten)
         {
-            Expiry.RemoveAudio(opened.Withdrawn); // after the write: a crash in between costs orphaned files, never a request without audio
-            Events.PublishClosed(MachineId, opened.Withdrawn, LabelRequestOutcome.Withdrawn);
+            Closed(opened.Withdrawn, LabelRequestOutcome.Withdrawn);
             var stillOpen = state.State.Pending.ContainsKey(opened.Request.ClipId) ? opened.Request : null; // not labelled or dropped meanwhile
             Events.Publish(MachineId, opened.Verdict, opened.DecisionThreshold, opened.Request.AudioReference, stillOpen); // never waits or throws
         }
@@ -279,8 +278,7 @@ public sealed class MachineGrain(
             s.Standardizer = featureTransform?.ToBytes();
             s.ForgetHistory();
         }, model);
-        Expiry.RemoveAudio(dropped); // after the write: a crash in between costs orphaned files, never a request without audio
-        Events.PublishClosed(MachineId, dropped, LabelRequestOutcome.Withdrawn);
+        Closed(dropped, LabelRequestOutcome.Withdrawn);
         await Expiry.SyncReminder();
         _model = model;
         _featureTransform = featureTransform;
@@ -338,10 +336,23 @@ public sealed class MachineGrain(
     private List<string> WithdrawBeyondLimit(DateTimeOffset now)
     {
         var beyond = LabelRequestExpiry.OverLimit(state.State, Expiry.MaxPending);
-        if (beyond.Count == 0) return [];
-        LabelRequestExpiry.MarkExpired(state.State, beyond, now);
-        journal.State.Withdrawn.AddRange(beyond.Select(p => new WithdrawnRequest(p.ClipId, now)));
+        Withdraw(beyond, now);
         return beyond.Select(p => p.ClipId).ToList();
+    }
+
+    /// <summary>Closes open requests unanswered (into the expired memory: a later label gets 410), journaled.</summary>
+    private void Withdraw(IReadOnlyList<PendingLabel> requests, DateTimeOffset now)
+    {
+        LabelRequestExpiry.MarkExpired(state.State, requests, now);
+        journal.State.Withdrawn.AddRange(requests.Select(p => new WithdrawnRequest(p.ClipId, now)));
+    }
+
+    /// <summary>After the write that closed these requests: their stored audio goes, and labellers' queues are told.
+    /// After, not before: a crash in between costs orphaned files, never a request without audio.</summary>
+    private void Closed(IReadOnlyCollection<string> clipIds, LabelRequestOutcome outcome)
+    {
+        Expiry.RemoveAudio(clipIds);
+        Events.PublishClosed(MachineId, clipIds, outcome);
     }
 
     private void Remember(ClipVerdict verdict)
@@ -372,8 +383,7 @@ public sealed class MachineGrain(
         journal.State.Answered.Add(new AnsweredRequest(clipId, label));
         _dirty = true;
         await WriteChanges(model); // a journal when the label merged into a capped set; a full write when a set grew
-        Expiry.RemoveAudio([clipId]); // labelled (over HTTP or through the client library): the stored audio has served
-        Events.PublishClosed(MachineId, [clipId], label == ClipLabelValue.Anomalous ? LabelRequestOutcome.Anomalous : LabelRequestOutcome.Normal);
+        Closed([clipId], label == ClipLabelValue.Anomalous ? LabelRequestOutcome.Anomalous : LabelRequestOutcome.Normal); // the audio has served
         await Expiry.SyncReminder();
         await SyncPendingListing();
         MachineActivity.OnLabel(_history, GrainFactory, MachineId, clipId, label, state.State.Pending.Count, model);
@@ -394,13 +404,10 @@ public sealed class MachineGrain(
 
         RequireNotDiscarded();
         // Withdrawn as a request beyond the open limit is: journaled, then closed for every labeller with its audio.
-        var now = DateTimeOffset.UtcNow;
-        LabelRequestExpiry.MarkExpired(state.State, [pending], now);
-        journal.State.Withdrawn.Add(new WithdrawnRequest(clipId, now));
+        Withdraw([pending], DateTimeOffset.UtcNow);
         _dirty = true;
         await WriteChanges(_model!);
-        Expiry.RemoveAudio([clipId]);
-        Events.PublishClosed(MachineId, [clipId], LabelRequestOutcome.Declined);
+        Closed([clipId], LabelRequestOutcome.Declined);
         await Expiry.SyncReminder();
         await SyncPendingListing();
         AsdMetrics.OnDecline(MachineId, state.State.Pending.Count, _model!);

@@ -80,42 +80,39 @@ public sealed partial class ConsoleEventHub(IClusterClient client, ClipAudioStor
             try
             {
                 var provider = client.GetStreamProvider(MachineEventStreams.ProviderName);
-                var alerts = provider.GetStream<AnomalyAlert>(StreamId.Create(MachineEventStreams.AlertNamespace, MachineEventStreams.PlantKey));
-                var requests = provider.GetStream<LabelRequestEvent>(StreamId.Create(MachineEventStreams.LabelRequestNamespace, MachineEventStreams.PlantKey));
+                // Each plant-wide stream's events become this hub's events of one type, with the data clients see.
+                async Task Forward<T>(string streamNamespace, string type, Func<T, (string MachineId, object Data)> shown)
+                {
+                    var stream = provider.GetStream<T>(StreamId.Create(streamNamespace, MachineEventStreams.PlantKey));
+                    var handle = await stream.SubscribeAsync((item, _) =>
+                    {
+                        var (machineId, data) = shown(item);
+                        Publish(type, machineId, data);
+                        return Task.CompletedTask;
+                    });
+                    _unsubscribe.Add(handle.UnsubscribeAsync);
+                }
                 // An alert's audio reference (for pushed clips a path on the silo's volume) stays inside: the event
                 // carries the URL this API serves it at while the machine's newest alerts keep it, as /api/alerts does;
                 // a label request carries what a labeller may open, as /api/label-requests shows it.
-                var a = await alerts.SubscribeAsync((alert, _) =>
+                await Forward<AnomalyAlert>(MachineEventStreams.AlertNamespace, AlertEvent, alert => (alert.MachineId, new
                 {
-                    Publish(AlertEvent, alert.MachineId, new
-                    {
-                        alert.MachineId, alert.ClipId, alert.ClipIndex, alert.Score, alert.DecisionThreshold, alert.LabelRequested, alert.DetectedAt,
-                        AudioUrl = audio.KeepsAudioOf(alert) ? MachineApi.AudioUrlOf(alert.MachineId, alert.ClipId) : null,
-                    });
-                    return Task.CompletedTask;
-                });
-                _unsubscribe.Add(a.UnsubscribeAsync);
-                var r = await requests.SubscribeAsync((asked, _) =>
+                    alert.MachineId, alert.ClipId, alert.ClipIndex, alert.Score, alert.DecisionThreshold, alert.LabelRequested, alert.DetectedAt,
+                    AudioUrl = audio.KeepsAudioOf(alert) ? MachineApi.AudioUrlOf(alert.MachineId, alert.ClipId) : null,
+                }));
+                await Forward<LabelRequestEvent>(MachineEventStreams.LabelRequestNamespace, LabelRequestEvent, asked =>
                 {
                     var shown = MachineApi.LabelRequestResponse.Of(asked.Request, audio);
-                    Publish(LabelRequestEvent, asked.MachineId, new
+                    return (asked.MachineId, new
                     {
                         shown.MachineId, shown.ClipId, shown.Score, shown.RequestedAt, shown.QueryReason, shown.AudioUrl,
                         shown.AudioReference, asked.Anomalous, asked.ClipIndex,
                     });
-                    return Task.CompletedTask;
                 });
-                _unsubscribe.Add(r.UnsubscribeAsync);
-                var closedRequests = provider.GetStream<LabelRequestClosed>(StreamId.Create(MachineEventStreams.LabelRequestClosedNamespace, MachineEventStreams.PlantKey));
-                var c = await closedRequests.SubscribeAsync((closed, _) =>
+                await Forward<LabelRequestClosed>(MachineEventStreams.LabelRequestClosedNamespace, LabelRequestClosedEvent, closed => (closed.MachineId, new
                 {
-                    Publish(LabelRequestClosedEvent, closed.MachineId, new
-                    {
-                        closed.MachineId, closed.ClipId, Outcome = closed.Outcome.ToString().ToLowerInvariant(), closed.ClosedAt,
-                    });
-                    return Task.CompletedTask;
-                });
-                _unsubscribe.Add(c.UnsubscribeAsync);
+                    closed.MachineId, closed.ClipId, Outcome = closed.Outcome.ToString().ToLowerInvariant(), closed.ClosedAt,
+                }));
                 _subscribed.TrySetResult();
                 return;
             }

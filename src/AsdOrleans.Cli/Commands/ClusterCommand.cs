@@ -51,7 +51,7 @@ public static class ClusterCommand
             int active = silos.Count(s => s.Status == "Active");
             output.WriteLine($"{N(active)} of {N(silos.Count)} silos active; {N(machines)} machine grains, {N(silos.Sum(s => s.EncoderWorkers))} encoder workers");
             foreach (var (role, without) in RoleGaps)
-                if (!silos.Any(s => s.Status == "Active" && s.Roles is { } roles && roles.Split(',').Contains(role)))
+                if (!silos.Any(s => s.Status == "Active" && SiloRoles.Includes(s.Roles, role)))
                     output.WriteLine($"warning: no active silo has the {role} role: {without}; start one (asd silo --roles {role})");
             return 0;
         });

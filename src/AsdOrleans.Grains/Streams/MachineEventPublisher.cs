@@ -46,19 +46,13 @@ internal sealed partial class MachineEventPublisher
     {
         if (_alerts is null || _labelRequests is null || (!verdict.Anomalous && request is null))
             return;
-        if (_backlog >= MaxBacklog)
-        {
-            LogDropped(_logger, machineId, verdict.ClipId, ++_dropped);
-            return;
-        }
         var alert = verdict.Anomalous
             ? new AnomalyAlert(machineId, verdict.ClipId, verdict.ClipIndex, verdict.Score, decisionThreshold, verdict.LabelRequested, DateTimeOffset.UtcNow, audioReference)
             : null;
         var asked = request is null
             ? null
             : new LabelRequestEvent(request.ToRequest(machineId), verdict.Anomalous, verdict.ClipIndex);
-        _backlog++;
-        _chain = SendAfter(_chain, alert, asked);
+        Enqueue(machineId, verdict.ClipId, alert, asked, closed: null);
     }
 
     /// <summary>Queues one event per closed request, after the events queued before it (a request's own event first).</summary>
@@ -69,28 +63,20 @@ internal sealed partial class MachineEventPublisher
         var now = DateTimeOffset.UtcNow;
         foreach (var clipId in clipIds)
         {
-            if (_backlog >= MaxBacklog)
-            {
-                LogDropped(_logger, machineId, clipId, ++_dropped);
-                continue;
-            }
-            var closed = new LabelRequestClosed(machineId, clipId, outcome, now);
-            _backlog++;
-            _chain = SendClosedAfter(_chain, closed);
+            Enqueue(machineId, clipId, alert: null, asked: null, new LabelRequestClosed(machineId, clipId, outcome, now));
         }
     }
 
-    private async Task SendClosedAfter(Task previous, LabelRequestClosed closed)
+    /// <summary>Chains one clip's events after everything queued before them, unless the backlog is full (then dropped).</summary>
+    private void Enqueue(string machineId, string clipId, AnomalyAlert? alert, LabelRequestEvent? asked, LabelRequestClosed? closed)
     {
-        await previous; // never faults: every step catches its own failures
-        try
+        if (_backlog >= MaxBacklog)
         {
-            await Send(_closed!, closed, closed.MachineId, closed.ClipId);
+            LogDropped(_logger, machineId, clipId, ++_dropped);
+            return;
         }
-        finally
-        {
-            _backlog--;
-        }
+        _backlog++;
+        _chain = SendAfter(_chain, alert, asked, closed);
     }
 
     /// <summary>Waits (a few seconds at most) for queued events to leave, e.g. before the activation goes away.</summary>
@@ -106,7 +92,7 @@ internal sealed partial class MachineEventPublisher
         }
     }
 
-    private async Task SendAfter(Task previous, AnomalyAlert? alert, LabelRequestEvent? asked)
+    private async Task SendAfter(Task previous, AnomalyAlert? alert, LabelRequestEvent? asked, LabelRequestClosed? closed)
     {
         await previous; // never faults: every step catches its own failures
         try
@@ -115,6 +101,8 @@ internal sealed partial class MachineEventPublisher
                 await Send(_alerts!, alert, alert.MachineId, alert.ClipId);
             if (asked is not null)
                 await Send(_labelRequests!, asked, asked.MachineId, asked.Request.ClipId);
+            if (closed is not null)
+                await Send(_closed!, closed, closed.MachineId, closed.ClipId);
         }
         finally
         {

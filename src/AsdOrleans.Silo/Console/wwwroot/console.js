@@ -284,6 +284,9 @@
     list.forEach((r, i) => card(r).classList.toggle('current', i === state.current));
   }
 
+  // The queued request of one clip, if any.
+  const requestOf = (machineId, clipId) => state.requests.find((r) => r.machineId === machineId && r.clipId === clipId);
+
   function removeRequest(r) {
     state.requests = state.requests.filter((x) => x !== r);
     renderQueue();
@@ -374,7 +377,7 @@
   }
   // An alert whose label was asked and is still awaited: its card in the queue, filters cleared if they hide it.
   function openRequest(a) {
-    const r = state.requests.find((x) => x.machineId === a.machineId && x.clipId === a.clipId);
+    const r = requestOf(a.machineId, a.clipId);
     if (!r) { toast(`${a.clipId}: no longer waiting for a label (answered or expired)`); return; }
     if (!visible().includes(r)) { $('filter-machine').value = ''; $('filter-type').value = ''; renderQueue(); }
     state.current = visible().indexOf(r);
@@ -442,7 +445,7 @@
 
   function onEvent(type, data) {
     if (type === 'label-request') {
-      if (!state.requests.some((r) => r.machineId === data.machineId && r.clipId === data.clipId)) {
+      if (!requestOf(data.machineId, data.clipId)) {
         state.requests.push({ machineId: data.machineId, clipId: data.clipId, score: data.score, requestedAt: data.requestedAt, queryReason: data.queryReason,
           audioUrl: data.audioUrl, audioReference: data.audioReference });
         renderQueue();
@@ -458,9 +461,8 @@
       refreshMachine(data.machineId);
     } else if (type === 'label-request-closed') {
       // Answered, declined or dropped elsewhere: leaves this queue now, not at the next refresh.
-      const before = state.requests.length;
-      state.requests = state.requests.filter((r) => !(r.machineId === data.machineId && r.clipId === data.clipId));
-      if (state.requests.length !== before) renderQueue();
+      const closed = requestOf(data.machineId, data.clipId);
+      if (closed) removeRequest(closed);
     } else if (type === 'reset') {
       loadQueue(); loadAlerts(); loadMachines();
     }
