@@ -127,7 +127,8 @@ public sealed record MachineStatus
     [Id(12)] public int PendingLabelRequests { get; init; }
     [Id(13)] public long NormalLabels { get; init; }
     [Id(14)] public long AnomalousLabels { get; init; }
-    /// <summary>Label requests dropped unanswered (past their time-to-live, or the oldest beyond the machine's limit of open requests), since the last enrollment.</summary>
+    /// <summary>Label requests dropped unanswered (past their time-to-live, or the oldest beyond the machine's limit of open
+    /// requests), since the last enrollment; declines are counted apart (<see cref="DeclinedLabelRequests"/>).</summary>
     [Id(15)] public long ExpiredLabelRequests { get; init; }
     /// <summary>b, the nominal budget in force (<see cref="RealisedBudget"/> is the share of clips actually queried).</summary>
     [Id(16)] public double Budget { get; init; }
@@ -148,4 +149,7 @@ public sealed record MachineStatus
     /// <summary>Of <see cref="Queries"/>, those the paced budget's floor made where the strategy passed (query reason
     /// budget-floor): a machine whose strategy rarely finds a clip worth a label shows a large share here.</summary>
     [Id(23)] public long ForcedQueries { get; init; }
+    /// <summary>Label requests a labeller closed as "can't tell", since the last enrollment: asked, spent, and answered
+    /// with nothing (a share that grows says the machine asks about clips its labellers cannot judge).</summary>
+    [Id(24)] public long DeclinedLabelRequests { get; init; }
 }

@@ -66,19 +66,21 @@ public sealed record LabelRequestEvent(
     public string MachineId => Request.MachineId;
 }
 
-/// <summary>How a label request ended. Numeric values are serialised: never renumber.</summary>
+/// <summary>How a label request ended. Numeric values are stored: never renumber. JSON writes the words, as the
+/// <c>label-request-closed</c> event does.</summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<LabelRequestOutcome>))]
 public enum LabelRequestOutcome
 {
     /// <summary>Labelled normal.</summary>
-    Normal = 0,
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("normal")] Normal = 0,
     /// <summary>Labelled anomalous.</summary>
-    Anomalous = 1,
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("anomalous")] Anomalous = 1,
     /// <summary>A labeller could not tell and closed it without a label.</summary>
-    Declined = 2,
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("declined")] Declined = 2,
     /// <summary>Its time-to-live passed unanswered.</summary>
-    Expired = 3,
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("expired")] Expired = 3,
     /// <summary>Dropped unanswered: newer requests went beyond the machine's limit of open ones, or it was re-enrolled.</summary>
-    Withdrawn = 4,
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("withdrawn")] Withdrawn = 4,
 }
 
 /// <summary>A label request closed: answered, declined, expired or withdrawn; published after the machine wrote it, so

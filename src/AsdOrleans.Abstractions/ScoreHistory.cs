@@ -9,6 +9,8 @@ namespace AsdOrleans.Abstractions;
 /// <param name="Anomalous">Score above φ: an alert was raised.</param>
 /// <param name="LabelRequested">The machine asked for the clip's label.</param>
 /// <param name="Label">The label a human gave, once answered.</param>
+/// <param name="RequestOutcome">How its label request ended (labelled, declined, expired or withdrawn); null while it is
+/// open, when none was asked, and in points recorded before 2026-12-05 (those carry only <paramref name="Label"/>).</param>
 [GenerateSerializer, Immutable]
 public sealed record ScorePoint(
     [property: Id(0)] DateTimeOffset At,
@@ -18,7 +20,19 @@ public sealed record ScorePoint(
     [property: Id(4)] double DecisionThreshold,
     [property: Id(5)] bool Anomalous,
     [property: Id(6)] bool LabelRequested,
-    [property: Id(7)] ClipLabelValue? Label = null);
+    [property: Id(7)] ClipLabelValue? Label = null,
+    [property: Id(8)] LabelRequestOutcome? RequestOutcome = null)
+{
+    /// <summary>This point with its label request closed as <paramref name="outcome"/> (a label's outcome sets <see cref="Label"/>).</summary>
+    public ScorePoint Closed(LabelRequestOutcome outcome) => this with
+    {
+        RequestOutcome = outcome,
+        Label = outcome switch { LabelRequestOutcome.Normal => ClipLabelValue.Normal, LabelRequestOutcome.Anomalous => ClipLabelValue.Anomalous, _ => Label },
+    };
+
+    /// <summary>The outcome a label gives a request.</summary>
+    public static LabelRequestOutcome OutcomeOf(ClipLabelValue label) => label == ClipLabelValue.Anomalous ? LabelRequestOutcome.Anomalous : LabelRequestOutcome.Normal;
+}
 
 /// <summary>
 /// A machine's bounded, persisted score history (key: the machine id): the last
@@ -54,9 +68,10 @@ public interface IAlertIndexGrain : IGrainWithIntegerKey
     [Orleans.Concurrency.OneWay]
     Task Add(string machineId, ScorePoint point);
 
-    /// <summary>Marks an indexed alert with its label (one-way; a clip the shard does not hold is ignored).</summary>
+    /// <summary>Marks an indexed alert with how its label request ended: its label, or declined, expired or withdrawn
+    /// (one-way; a clip the shard does not hold is ignored).</summary>
     [Orleans.Concurrency.OneWay]
-    Task MarkLabel(string machineId, string clipId, ClipLabelValue label);
+    Task MarkClosed(string machineId, string clipId, LabelRequestOutcome outcome);
 
     /// <summary>Alerts at or after <paramref name="since"/> (all kept when null), newest first, at most <paramref name="limit"/>.</summary>
     Task<IReadOnlyList<IndexedAlert>> Newest(DateTimeOffset? since, int limit);

@@ -62,13 +62,13 @@ public sealed class AlertIndexGrain(
         return Task.CompletedTask;
     }
 
-    public Task MarkLabel(string machineId, string clipId, ClipLabelValue label)
+    public Task MarkClosed(string machineId, string clipId, LabelRequestOutcome outcome)
     {
         for (int i = Alerts.Count - 1; i >= 0; i--)
         {
             var alert = Alerts[i];
             if (alert.Point.ClipId != clipId || alert.MachineId != machineId) continue;
-            Alerts[i] = alert with { Point = alert.Point with { Label = label } };
+            Alerts[i] = alert with { Point = alert.Point.Closed(outcome) };
             MarkDirty();
             break;
         }

@@ -60,15 +60,17 @@ public static class LabelRequestExpiry
         => state.Pending.Count <= limit ? []
             : state.Pending.Values.OrderBy(p => p.RequestedAt).ThenBy(p => p.ClipId, StringComparer.Ordinal).Take(state.Pending.Count - limit).ToList();
 
-    /// <summary>Moves <paramref name="due"/> from the pending requests to the (bounded) memory of expired ones.</summary>
-    public static void MarkExpired(MachineGrainState state, IEnumerable<PendingLabel> due, DateTimeOffset now)
+    /// <summary>Moves <paramref name="due"/> from the pending requests to the (bounded) memory of closed unanswered ones,
+    /// counted as expired, or as declined when a labeller closed them.</summary>
+    public static void MarkExpired(MachineGrainState state, IEnumerable<PendingLabel> due, DateTimeOffset now, bool declined = false)
     {
         foreach (var request in due)
         {
             if (!state.Pending.Remove(request.ClipId))
                 continue;
             state.ExpiredClips.Remember(request.ClipId, now.UtcTicks);
-            state.ExpiredCount++;
+            if (declined) state.DeclinedCount++;
+            else state.ExpiredCount++;
         }
     }
 

@@ -64,7 +64,7 @@ public sealed class MachineGrain(
     /// <summary>Label requests expire after a TTL (<see cref="LabelRequestExpiryKeeper"/>).</summary>
     private LabelRequestExpiryKeeper Expiry => _expiry ??= new(this, ServiceProvider, MachineId, () => state.State, change => Persist(change), logger)
     {
-        OnExpired = clipIds => Events.PublishClosed(MachineId, clipIds, LabelRequestOutcome.Expired),
+        OnExpired = clipIds => Announce(clipIds.ToList(), LabelRequestOutcome.Expired),
     };
 
     /// <summary>Alerts and label requests go out on Orleans streams (<see cref="MachineEventPublisher"/>).</summary>
@@ -341,10 +341,10 @@ public sealed class MachineGrain(
     }
 
     /// <summary>Closes open requests unanswered (into the expired memory: a later label gets 410), journaled.</summary>
-    private void Withdraw(IReadOnlyList<PendingLabel> requests, DateTimeOffset now)
+    private void Withdraw(IReadOnlyList<PendingLabel> requests, DateTimeOffset now, bool declined = false)
     {
-        LabelRequestExpiry.MarkExpired(state.State, requests, now);
-        journal.State.Withdrawn.AddRange(requests.Select(p => new WithdrawnRequest(p.ClipId, now)));
+        LabelRequestExpiry.MarkExpired(state.State, requests, now, declined);
+        journal.State.Withdrawn.AddRange(requests.Select(p => new WithdrawnRequest(p.ClipId, now, declined)));
     }
 
     /// <summary>After the write that closed these requests: their stored audio goes, and labellers' queues are told.
@@ -352,7 +352,15 @@ public sealed class MachineGrain(
     private void Closed(IReadOnlyCollection<string> clipIds, LabelRequestOutcome outcome)
     {
         Expiry.RemoveAudio(clipIds);
+        Announce(clipIds, outcome);
+    }
+
+    /// <summary>Labellers are told that these requests closed, and the score history and alert index mark how.</summary>
+    private void Announce(IReadOnlyCollection<string> clipIds, LabelRequestOutcome outcome)
+    {
         Events.PublishClosed(MachineId, clipIds, outcome);
+        foreach (var clipId in clipIds)
+            MachineActivity.MarkClosed(_history, GrainFactory, MachineId, clipId, outcome);
     }
 
     private void Remember(ClipVerdict verdict)
@@ -383,10 +391,10 @@ public sealed class MachineGrain(
         journal.State.Answered.Add(new AnsweredRequest(clipId, label));
         _dirty = true;
         await WriteChanges(model); // a journal when the label merged into a capped set; a full write when a set grew
-        Closed([clipId], label == ClipLabelValue.Anomalous ? LabelRequestOutcome.Anomalous : LabelRequestOutcome.Normal); // the audio has served
+        Closed([clipId], ScorePoint.OutcomeOf(label)); // the audio has served
         await Expiry.SyncReminder();
         await SyncPendingListing();
-        MachineActivity.OnLabel(_history, GrainFactory, MachineId, clipId, label, state.State.Pending.Count, model);
+        AsdMetrics.OnLabel(MachineId, label, state.State.Pending.Count, model);
         return Receipt(clipId, label, alreadyApplied: false);
     }
 
@@ -404,7 +412,7 @@ public sealed class MachineGrain(
 
         RequireNotDiscarded();
         // Withdrawn as a request beyond the open limit is: journaled, then closed for every labeller with its audio.
-        Withdraw([pending], DateTimeOffset.UtcNow);
+        Withdraw([pending], DateTimeOffset.UtcNow, declined: true);
         _dirty = true;
         await WriteChanges(_model!);
         Closed([clipId], LabelRequestOutcome.Declined);
@@ -424,7 +432,7 @@ public sealed class MachineGrain(
 
     public Task RecordLabel(string clipId, ClipLabelValue label)
     {
-        MachineActivity.MarkLabel(_history, GrainFactory, MachineId, clipId, label);
+        MachineActivity.MarkClosed(_history, GrainFactory, MachineId, clipId, ScorePoint.OutcomeOf(label));
         return Task.CompletedTask;
     }
 
@@ -529,7 +537,7 @@ public sealed class MachineGrain(
             state.State.Pending[request.ClipId] = request;
         foreach (var withdrawn in entries.Withdrawn)
             if (state.State.Pending.TryGetValue(withdrawn.ClipId, out var request))
-                LabelRequestExpiry.MarkExpired(state.State, [request], withdrawn.At);
+                LabelRequestExpiry.MarkExpired(state.State, [request], withdrawn.At, withdrawn.Declined);
         foreach (var answered in entries.Answered)
         {
             state.State.Pending.Remove(answered.ClipId);

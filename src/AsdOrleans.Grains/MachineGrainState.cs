@@ -48,8 +48,11 @@ public sealed class MachineGrainState
     [Id(6)] public List<string>? LegacyRecentOrder { get; set; }
     [Id(7)] public Dictionary<string, DateTimeOffset>? LegacyExpired { get; set; }
     [Id(8)] public List<string>? LegacyExpiredOrder { get; set; }
-    /// <summary>All requests expired since the last enrollment.</summary>
+    /// <summary>Requests closed unanswered since the last enrollment (expired, or withdrawn beyond the open limit), declines apart.</summary>
     [Id(9)] public long ExpiredCount { get; set; }
+    /// <summary>Requests a labeller declined ("can't tell") since the last enrollment; states written before 2026-12-05
+    /// counted them in <see cref="ExpiredCount"/>.</summary>
+    [Id(15)] public long DeclinedCount { get; set; }
     /// <summary>
     /// <c>FeatureStandardizer.ToBytes()</c> or <c>FeatureWhitener.ToBytes()</c> fitted on the enrollment clips when the machine
     /// was enrolled with raw features (the training-free embedders); null otherwise, and in states written before it existed.
@@ -66,6 +69,7 @@ public sealed class MachineGrainState
         RecentClips.Clear();
         ExpiredClips.Clear();
         ExpiredCount = 0;
+        DeclinedCount = 0;
     }
 
     /// <summary>Gives the clip memories the current capacities, keeping their newest entries (a state stored under older

@@ -45,9 +45,10 @@ public sealed class MachineJournal
 [GenerateSerializer]
 public sealed record AnsweredRequest([property: Id(0)] string ClipId, [property: Id(1)] ClipLabelValue Label);
 
-/// <summary>A pending request dropped at <see cref="At"/> (it joins the expired ones).</summary>
+/// <summary>A pending request dropped at <see cref="At"/> (it joins the expired ones), <see cref="Declined"/> when a
+/// labeller closed it.</summary>
 [GenerateSerializer]
-public sealed record WithdrawnRequest([property: Id(0)] string ClipId, [property: Id(1)] DateTimeOffset At);
+public sealed record WithdrawnRequest([property: Id(0)] string ClipId, [property: Id(1)] DateTimeOffset At, [property: Id(2)] bool Declined = false);
 
 /// <summary>Bytes that replace the base's at <see cref="Offset"/>.</summary>
 [GenerateSerializer]

@@ -66,7 +66,7 @@ public sealed class MachineScoreHistory
     private bool _allSealedInMemory;
     private bool _headDirty;
     /// <summary>Labels for clips on sealed pages, applied when the pages are next in memory.</summary>
-    private List<(string ClipId, ClipLabelValue Label)>? _sealedMarks;
+    private List<(string ClipId, LabelRequestOutcome Outcome)>? _sealedMarks;
     /// <summary>Removals of the old history grain's records, adopted and to be removed once written here.</summary>
     private List<Func<Task>>? _legacyRemovals;
 
@@ -113,14 +113,15 @@ public sealed class MachineScoreHistory
         }
     }
 
-    /// <summary>Marks a clip of the history with its label. A clip older than the open page is marked when its page is
-    /// next read (a Get, or the next flush), so a label never waits for a page read.</summary>
-    public void RecordLabel(string clipId, ClipLabelValue label)
+    /// <summary>Marks a clip of the history with how its label request ended (its label, or declined, expired,
+    /// withdrawn). A clip older than the open page is marked when its page is next read (a Get, or the next flush), so
+    /// closing a request never waits for a page read.</summary>
+    public void RecordOutcome(string clipId, LabelRequestOutcome outcome)
     {
-        if (Mark(Open, clipId, label))
+        if (Mark(Open, clipId, outcome))
             _headDirty = true;
         else
-            (_sealedMarks ??= []).Add((clipId, label));
+            (_sealedMarks ??= []).Add((clipId, outcome));
         _arm();
     }
 
@@ -129,11 +130,11 @@ public sealed class MachineScoreHistory
     private void ApplySealedMarks()
     {
         if (_sealedMarks is null || !_allSealedInMemory) return;
-        foreach (var (clipId, label) in _sealedMarks)
+        foreach (var (clipId, outcome) in _sealedMarks)
         {
             foreach (var page in _pages.Values.Reverse())
             {
-                if (!Mark(page.Points, clipId, label)) continue;
+                if (!Mark(page.Points, clipId, outcome)) continue;
                 _unwritten.Add(page.Sequence);
                 break;
             }
@@ -157,12 +158,12 @@ public sealed class MachineScoreHistory
         return list.Count > limit ? list.GetRange(list.Count - limit, limit) : list;
     }
 
-    private static bool Mark(List<ScorePoint> points, string clipId, ClipLabelValue label)
+    private static bool Mark(List<ScorePoint> points, string clipId, LabelRequestOutcome outcome)
     {
         for (int i = points.Count - 1; i >= 0; i--)
         {
             if (points[i].ClipId != clipId) continue;
-            points[i] = points[i] with { Label = label };
+            points[i] = points[i].Closed(outcome);
             return true;
         }
         return false;

@@ -33,6 +33,7 @@ internal static class MachineStatusMapping
             NormalLabels = model?.NormalLabels ?? 0,
             AnomalousLabels = model?.AnomalousLabels ?? 0,
             ExpiredLabelRequests = state.ExpiredCount,
+            DeclinedLabelRequests = state.DeclinedCount,
             Budget = config?.Budget ?? 0,
             Scoring = config?.Scoring.ToName(),
             BudgetStart = config?.BudgetManager.ToName(),

@@ -9,8 +9,10 @@ namespace AsdOrleans.Silo;
 /// <summary>An alert as listed by <c>GET /api/alerts</c>: a clip of a machine's score history scored above φ.</summary>
 /// <param name="AudioUrl">Where this API serves the clip's audio while the silo keeps it (a pending request, or one of the
 /// machine's newest alerts); null otherwise.</param>
+/// <param name="RequestOutcome">How its label request ended (normal, anomalous, declined, expired, withdrawn); null while
+/// it is open or when none was asked.</param>
 public sealed record AlertView(string MachineId, string ClipId, long ClipIndex, double Score, double DecisionThreshold,
-    DateTimeOffset At, bool LabelRequested, ClipLabelValue? Label, string? AudioUrl = null);
+    DateTimeOffset At, bool LabelRequested, ClipLabelValue? Label, string? AudioUrl = null, LabelRequestOutcome? RequestOutcome = null);
 
 /// <summary>
 /// The HTTP endpoints behind the console (all labeller): alerts, per-machine score histories, and a pending clip's
@@ -32,7 +34,7 @@ public static class ConsoleApi
     private static List<AlertView> Newest(IEnumerable<IndexedAlert> alerts, int take, ClipAudioStore? audio) => alerts
         .OrderByDescending(a => a.Point.At).ThenBy(a => a.MachineId, StringComparer.Ordinal).Take(take)
         .Select(a => new AlertView(a.MachineId, a.Point.ClipId, a.Point.ClipIndex, a.Point.Score, a.Point.DecisionThreshold, a.Point.At, a.Point.LabelRequested, a.Point.Label,
-            audio?.StoredAudioOf(a.MachineId, a.Point.ClipId) is null ? null : MachineApi.AudioUrlOf(a.MachineId, a.Point.ClipId)))
+            audio?.StoredAudioOf(a.MachineId, a.Point.ClipId) is null ? null : MachineApi.AudioUrlOf(a.MachineId, a.Point.ClipId), a.Point.RequestOutcome))
         .ToList();
 
     public static void Map(WebApplication app)

@@ -18,7 +18,9 @@ public sealed record ConsoleEvent(long Id, string Type, string MachineId, string
 /// </summary>
 public sealed partial class ConsoleEventHub(IClusterClient client, ClipAudioStore audio, IHostApplicationLifetime lifetime, ILogger<ConsoleEventHub> logger) : IHostedService
 {
-    public const int Capacity = 1_000;
+    /// <summary>Three kinds share the buffer (alerts, requests, and since 2026-12-05 requests closing): about the 1,000 of
+    /// each it kept for one kind before (≈ 0.3 KB an event, so about 1 MB a silo).</summary>
+    public const int Capacity = 3_000;
     /// <summary>Events a slow listener may fall behind by before it is dropped (it reconnects and replays).</summary>
     public const int ListenerBacklog = 512;
     public const string AlertEvent = "alert", LabelRequestEvent = "label-request", LabelRequestClosedEvent = "label-request-closed", ResetEvent = "reset";

@@ -281,7 +281,7 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         Assert.Contains("1 answered, 1 declined", output);
         var status = await CliStatus("cli.dec-07");
         Assert.Equal(1, status.GetProperty("normalLabels").GetInt64() + status.GetProperty("anomalousLabels").GetInt64());
-        Assert.Equal(2, status.GetProperty("expiredLabelRequests").GetInt64());
+        Assert.Equal((2, 0), (status.GetProperty("declinedLabelRequests").GetInt64(), status.GetProperty("expiredLabelRequests").GetInt64())); // counted apart
         Assert.Equal(13, status.GetProperty("pendingLabelRequests").GetInt32()); // 16 asked, 2 declined, 1 answered
     }
 
@@ -455,6 +455,22 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         Assert.True(code == 0, error);
         Assert.Contains($"{fromApi.GetArrayLength()} alert(s)", output);
         Assert.Contains(fromApi[0].GetProperty("clipId").GetString()!, output);
+
+        // An alert whose label request a labeller declines says so, in the table and the JSON, instead of "awaited".
+        var open = fromApi.EnumerateArray().FirstOrDefault(a => a.GetProperty("labelRequested").GetBoolean() && a.GetProperty("requestOutcome").ValueKind == System.Text.Json.JsonValueKind.Null);
+        Assert.True(open.ValueKind == System.Text.Json.JsonValueKind.Object, "an alert whose label request is still open");
+        string openClip = open.GetProperty("clipId").GetString()!;
+        Assert.Matches($@"{System.Text.RegularExpressions.Regex.Escape(openClip)}\s.*awaited", output);
+        (code, _, error) = await CliHarness.Run("label", "decline", "--url", _url, "--key", "lab", "--machine", "cli.m5", "--clip", openClip);
+        Assert.True(code == 0, error);
+        (code, output, error) = await CliHarness.Run("alerts", "list", "--url", _url, "--key", "lab", "--machine", "cli.m5");
+        Assert.True(code == 0, error);
+        Assert.Matches($@"{System.Text.RegularExpressions.Regex.Escape(openClip)}\s.*declined", output);
+        (code, output, error) = await CliHarness.Run("alerts", "list", "--url", _url, "--key", "lab", "--machine", "cli.m5", "--json");
+        Assert.True(code == 0, error);
+        var declinedAlert = System.Text.Json.JsonDocument.Parse(output).RootElement.EnumerateArray().Single(a => a.GetProperty("clipId").GetString() == openClip);
+        Assert.Equal(("declined", System.Text.Json.JsonValueKind.Null), (declinedAlert.GetProperty("unanswered").GetString(), declinedAlert.GetProperty("label").ValueKind));
+
         (code, output, _) = await CliHarness.Run("alerts", "list", "--url", _url, "--key", "lab", "--machine", "cli.m5", "--since", "2999-01-01T00:00:00Z");
         Assert.Equal(0, code);
         Assert.Contains("no alerts", output);

@@ -247,6 +247,21 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
             await Click(driver, By.CssSelector(row + " button.play-alert"), "Listen");
             await Until(driver, () => js.ExecuteScript($"const a = document.querySelector(\"{row} audio\"); return !!a && a.src.startsWith('blob:') && a.readyState >= 2;") as bool?, "the alert's audio loading");
 
+            // Another labeller declines an alert's request elsewhere: the alert says so at once and offers no card to open.
+            string? declining = null;
+            for (int index = 24; index < 60 && declining is null; index++)
+            {
+                var verdict = await silo.Push(machine, $"al2-{index}", index);
+                if (verdict.GetProperty("anomalous").GetBoolean() && verdict.GetProperty("labelRequested").GetBoolean()) declining = $"al2-{index}";
+            }
+            Assert.NotNull(declining);
+            string declinedRow = $"#alerts-list tr[data-clip='{declining}']";
+            await Until(driver, () => driver.FindElements(By.CssSelector(declinedRow + " button.open-request")).Count == 1, "the second alert arriving live");
+            Assert.True((await silo.Send(HttpMethod.Post, $"/api/machines/{machine}/clips/{declining}/decline", ConsoleFixture.LabellerKey, null)).IsSuccessStatusCode);
+            await Until(driver, () => driver.FindElements(By.CssSelector(declinedRow + " .pill.unanswered")).Count == 1 &&
+                driver.FindElements(By.CssSelector(declinedRow + " button.open-request")).Count == 0, "the decline on the alert, without a reload");
+            Assert.Equal("declined", await TextOf(driver, By.CssSelector(declinedRow + " .pill.unanswered")));
+
             // Signing out forgets the key.
             driver.FindElement(By.Id("signout")).Click();
             Assert.Null(js.ExecuteScript("return sessionStorage.getItem('asd.apiKey')"));

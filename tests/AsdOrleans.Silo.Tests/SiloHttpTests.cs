@@ -175,6 +175,10 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         Assert.Equal(before.GetProperty("referenceSetSize").GetInt32(), after.GetProperty("referenceSetSize").GetInt32());
         Assert.Equal(before.GetProperty("anomalySetSize").GetInt32(), after.GetProperty("anomalySetSize").GetInt32());
         Assert.Equal(before.GetProperty("queries").GetInt64(), after.GetProperty("queries").GetInt64()); // the query stays spent
+        Assert.Equal((1, 0), (after.GetProperty("declinedLabelRequests").GetInt64(), after.GetProperty("expiredLabelRequests").GetInt64()));
+        var scores = JsonDocument.Parse(await (await Send(HttpMethod.Get, $"/api/machines/{machine}/scores", SiloFixture.LabellerKey)).Content.ReadAsStringAsync()).RootElement;
+        var point = scores.EnumerateArray().Single(p => p.GetProperty("clipId").GetString() == "d-1");
+        Assert.Equal(("declined", JsonValueKind.Null), (point.GetProperty("requestOutcome").GetString(), point.GetProperty("label").ValueKind));
         Assert.Matches(@"asd_label_requests_declined_total\{[^}]*machine_type=""decline""[^}]*\} 1\b", await (await Send(HttpMethod.Get, "/metrics", null)).Content.ReadAsStringAsync());
 
         // Again: harmless. A label after it: 410. A clip never asked about: 400.

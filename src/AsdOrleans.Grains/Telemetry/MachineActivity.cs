@@ -18,22 +18,17 @@ internal static class MachineActivity
         IndexAlert(grains, machineId, point);
     }
 
-    public static void OnLabel(MachineScoreHistory history, IGrainFactory grains, string machineId, string clipId, ClipLabelValue label, int pending, MachineModel model)
-    {
-        AsdMetrics.OnLabel(machineId, label, pending, model);
-        MarkLabel(history, grains, machineId, clipId, label);
-    }
-
     public static void IndexAlert(IGrainFactory grains, string machineId, ScorePoint point)
     {
         if (point.Anomalous)
             Forget(AlertIndexShards.For(grains, machineId).Add(machineId, point));
     }
 
-    public static void MarkLabel(MachineScoreHistory history, IGrainFactory grains, string machineId, string clipId, ClipLabelValue label)
+    /// <summary>How a clip's label request ended, in the score history and the alert index.</summary>
+    public static void MarkClosed(MachineScoreHistory history, IGrainFactory grains, string machineId, string clipId, LabelRequestOutcome outcome)
     {
-        history.RecordLabel(clipId, label);
-        Forget(AlertIndexShards.For(grains, machineId).MarkLabel(machineId, clipId, label));
+        history.RecordOutcome(clipId, outcome);
+        Forget(AlertIndexShards.For(grains, machineId).MarkClosed(machineId, clipId, outcome));
     }
 
     private static void Forget(Task oneWay) => oneWay.ContinueWith(t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously);

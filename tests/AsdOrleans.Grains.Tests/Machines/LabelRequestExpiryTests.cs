@@ -106,6 +106,8 @@ public sealed class LabelRequestExpiryTests : IDisposable
             Assert.False(File.Exists(audio.PathOf(machine, "c-1")));
             Assert.True(File.Exists(audio.PathOf(machine, "c-2")));
             Assert.Equal(2, (await grain.GetStatus()).ExpiredLabelRequests);
+            var history = await first.Client.GetGrain<IScoreHistoryGrain>(machine).Get(null, 10);
+            Assert.Equal(new LabelRequestOutcome?[] { LabelRequestOutcome.Withdrawn, LabelRequestOutcome.Withdrawn, null, null, null }, history.Select(p => p.RequestOutcome));
         }
         finally
         {
@@ -225,6 +227,7 @@ public sealed class LabelRequestExpiryTests : IDisposable
             var status = await grain.GetStatus();
             Assert.Equal(0, status.PendingLabelRequests);
             Assert.Equal(1, status.ExpiredLabelRequests);
+            Assert.Equal(LabelRequestOutcome.Expired, (await second.Client.GetGrain<IScoreHistoryGrain>(machine).Get(null, 10)).Single(p => p.ClipId == asked).RequestOutcome);
             var late = await Assert.ThrowsAsync<LabelRequestExpiredException>(() => grain.SubmitLabel(asked, ClipLabelValue.Anomalous));
             Assert.Contains("expired", late.Message);
             var unknown = await Assert.ThrowsAsync<ArgumentException>(() => grain.SubmitLabel("never-asked", ClipLabelValue.Normal));

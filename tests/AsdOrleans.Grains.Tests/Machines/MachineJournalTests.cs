@@ -342,7 +342,12 @@ public sealed class MachineJournalTests : SqliteMachineClusterTest
         Assert.Equal(asked.Skip(1), (await grain.GetPendingLabelRequests(100)).Select(r => r.ClipId).Order());
         var after = await grain.GetStatus();
         Assert.Equal((before.ReferenceSetSize, before.AnomalySetSize, before.Queries), (after.ReferenceSetSize, after.AnomalySetSize, after.Queries));
-        Assert.Equal(before.ExpiredLabelRequests + 1, after.ExpiredLabelRequests);
+        Assert.Equal((before.DeclinedLabelRequests + 1, before.ExpiredLabelRequests), (after.DeclinedLabelRequests, after.ExpiredLabelRequests));
+
+        // The journal's entry says it was a decline: a new activation that replays it counts a decline, not an expiry.
+        await Deactivate();
+        var replayed = await grain.GetStatus();
+        Assert.Equal((after.DeclinedLabelRequests, after.ExpiredLabelRequests), (replayed.DeclinedLabelRequests, replayed.ExpiredLabelRequests));
 
         // Declining again changes nothing; a label after it is refused; a labelled clip cannot be declined; an unknown clip is bad input.
         Assert.True((await grain.DeclineLabelRequest(asked[0])).AlreadyClosed);
@@ -356,8 +361,16 @@ public sealed class MachineJournalTests : SqliteMachineClusterTest
         // A new activation replays the journal: still declined, still counted, the other request still open.
         await Deactivate();
         Assert.Equal([asked[2]], (await grain.GetPendingLabelRequests(100)).Select(r => r.ClipId));
-        Assert.Equal(after.ExpiredLabelRequests, (await grain.GetStatus()).ExpiredLabelRequests);
+        var reloaded = await grain.GetStatus();
+        Assert.Equal((after.DeclinedLabelRequests, after.ExpiredLabelRequests), (reloaded.DeclinedLabelRequests, reloaded.ExpiredLabelRequests));
         await Assert.ThrowsAsync<LabelRequestExpiredException>(() => grain.SubmitLabel(asked[0], ClipLabelValue.Anomalous));
         Assert.True((await grain.DeclineLabelRequest(asked[0])).AlreadyClosed);
+
+        // The score history says how each request ended: declined, labelled, still open.
+        var history = (await Cluster.Client.GetGrain<IScoreHistoryGrain>(id).Get(null, 1000)).ToDictionary(p => p.ClipId);
+        Assert.Equal((LabelRequestOutcome?)LabelRequestOutcome.Declined, history[asked[0]].RequestOutcome);
+        Assert.Null(history[asked[0]].Label);
+        Assert.Equal((LabelRequestOutcome.Anomalous, ClipLabelValue.Anomalous), (history[asked[1]].RequestOutcome!.Value, history[asked[1]].Label!.Value));
+        Assert.Null(history[asked[2]].RequestOutcome);
     }
 }

@@ -136,7 +136,8 @@
           title: m.forcedQueries > 0 ? `${m.forcedQueries} of ${m.queries} label requests made by the budget's floor where the strategy passed` : '' }),
         el('td', { class: 'normal-set', text: String(m.referenceSetSize) }),
         el('td', { class: 'anomaly-set', text: String(m.anomalySetSize) }),
-        el('td', { class: 'labels', text: `${m.normalLabels}/${m.anomalousLabels}` }),
+        el('td', { class: 'labels', text: `${m.normalLabels}/${m.anomalousLabels}`,
+          title: `${m.declinedLabelRequests || 0} declined ("can't tell"), ${m.expiredLabelRequests || 0} expired or withdrawn unanswered` }),
         el('td', { class: 'pending', text: String(m.pendingLabelRequests) }),
         el('td', { text: fmt(m.decisionThreshold) }),
         el('td', { class: 'scoring', text: m.scoring || '' }),
@@ -171,8 +172,9 @@
     // x: the clip's position in the history (clip indices restart when a machine is re-enrolled).
     const x = points.map((_, i) => i);
     const only = (pred) => points.map((p) => (pred(p) ? p.score : null));
+    const unanswered = (p) => p.label == null && ['declined', 'expired', 'withdrawn'].includes(p.requestOutcome);
     const data = [x, points.map((p) => p.score), points.map((p) => p.decisionThreshold),
-      only((p) => p.anomalous), only((p) => p.labelRequested && p.label == null),
+      only((p) => p.anomalous), only((p) => p.labelRequested && p.label == null && !unanswered(p)), only(unanswered),
       only((p) => p.label === 'Normal' || p.label === 0), only((p) => p.label === 'Anomalous' || p.label === 1)];
     const dots = (stroke, size) => ({ stroke, fill: stroke, paths: () => null, points: { show: true, size, stroke, fill: stroke } });
     const options = {
@@ -184,6 +186,7 @@
         { label: 'φ', stroke: '#1d2330', width: 2, dash: [6, 4], points: { show: false } },
         Object.assign({ label: 'alert' }, dots('#d92d20', 7)),
         Object.assign({ label: 'requested' }, dots('#f79009', 9)),
+        Object.assign({ label: 'unanswered' }, dots('#98a2b3', 9)),
         Object.assign({ label: 'normal' }, dots('#12a150', 11)),
         Object.assign({ label: 'anomalous' }, dots('#8a2be2', 11))],
       legend: { show: false },
@@ -298,7 +301,7 @@
       const receipt = await json(`/api/machines/${enc(r.machineId)}/clips/${enc(r.clipId)}/label`,
         { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ label }) });
       toast(`${r.clipId}: ${label}${receipt.alreadyApplied ? ' (already applied)' : ''}`);
-      labelAlerts(r, label);
+      closeAlerts(r.machineId, r.clipId, label);
       await refreshMachine(r.machineId);
       if (r.machineId === state.chartMachine && document.body.dataset.page === 'machines') drawChart();
     } catch (e) {
@@ -314,6 +317,7 @@
     try {
       const receipt = await json(`/api/machines/${enc(r.machineId)}/clips/${enc(r.clipId)}/decline`, { method: 'POST' });
       toast(`${r.clipId}: declined${receipt.alreadyClosed ? ' (already closed)' : ''}`);
+      if (!receipt.alreadyClosed) closeAlerts(r.machineId, r.clipId, 'declined');
       await refreshMachine(r.machineId);
     } catch (e) {
       if (e.status === 409 || e.status === 400) { toast(`${r.clipId}: ${e.message}`); return; } // labelled meanwhile, or gone
@@ -353,14 +357,17 @@
     renderAlerts();
   }
   function alertRow(a, fresh) {
+    // The label, else how its request closed without one (declined, expired, withdrawn), else nothing: still open.
     const label = a.label == null ? '' : (a.label === 1 || a.label === 'Anomalous' ? 'anomalous' : 'normal');
+    const outcome = label || a.requestOutcome || '';
     return el('tr', { class: fresh ? 'fresh' : '', 'data-machine': a.machineId, 'data-clip': a.clipId },
       el('td', { text: time(a.at || a.detectedAt) }), el('td', { text: a.machineId }), el('td', { text: a.clipId }),
       el('td', { text: String(a.clipIndex) }), el('td', { text: fmt(a.score) }), el('td', { text: fmt(a.decisionThreshold) }),
-      el('td', {}, a.labelRequested ? 'yes ' : '', a.labelRequested && !label
+      el('td', {}, a.labelRequested ? 'yes ' : '', a.labelRequested && !outcome
         ? el('button', { type: 'button', class: 'open-request skip', text: 'Label it', title: 'open its card in the label queue', onclick: () => openRequest(a) })
         : null),
-      el('td', {}, label ? el('span', { class: `pill ${label}`, text: label }) : null),
+      el('td', { class: 'alert-label' }, outcome ? el('span', { class: `pill ${label || 'unanswered'}`, text: outcome,
+        title: label ? '' : `the label request closed without a label (${outcome})` }) : null),
       el('td', { class: 'alert-audio' }, a.audioUrl
         ? el('button', { type: 'button', class: 'play-alert skip', text: '▶ Listen', title: 'play the flagged clip', onclick: (event) => listen(a, event.currentTarget) })
         : null));
@@ -385,11 +392,17 @@
     markCurrent();
     card(r).scrollIntoView({ block: 'nearest' });
   }
-  // A label given here shows on its alert at once (the list itself reloads only on a machine filter or a reset).
-  function labelAlerts(r, label) {
+  // A request closed here or elsewhere shows on its alert at once (the list itself reloads only on a machine filter or
+  // a reset): its label, or declined / expired / withdrawn.
+  function closeAlerts(machineId, clipId, outcome) {
     let changed = false;
-    // 0 / 1: ClipLabelValue as the API writes it.
-    for (const a of state.alerts) if (a.machineId === r.machineId && a.clipId === r.clipId) { a.label = label === 'anomalous' ? 1 : 0; changed = true; }
+    for (const a of state.alerts) {
+      if (a.machineId !== machineId || a.clipId !== clipId || a.requestOutcome === outcome) continue;
+      a.requestOutcome = outcome;
+      // 0 / 1: ClipLabelValue as the API writes it.
+      if (outcome === 'normal' || outcome === 'anomalous') a.label = outcome === 'anomalous' ? 1 : 0;
+      changed = true;
+    }
     if (changed) renderAlerts();
   }
   function renderAlerts(freshCount = 0) {
@@ -463,6 +476,7 @@
       // Answered, declined or dropped elsewhere: leaves this queue now, not at the next refresh.
       const closed = requestOf(data.machineId, data.clipId);
       if (closed) removeRequest(closed);
+      closeAlerts(data.machineId, data.clipId, data.outcome);
     } else if (type === 'reset') {
       loadQueue(); loadAlerts(); loadMachines();
     }
