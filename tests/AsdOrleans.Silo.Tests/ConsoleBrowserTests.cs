@@ -121,6 +121,7 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
             await Waiting.Until(async () => (await silo.Get($"/api/machines/{firstMachine}")).GetProperty("anomalySetSize").GetInt64() == anomalousBefore + 1,
                 "the machine holds the anomaly labelled in the browser", seconds: 20);
 
+
             // Another labeller answers a request: the machine announces it closed, and the card leaves this queue at once,
             // well before the page's 15 s refresh.
             await silo.Push(machine, "clip-elsewhere", 29);
@@ -132,7 +133,27 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
             Assert.True(DateTime.UtcNow - answeredAt < TimeSpan.FromSeconds(10), "left on the closed event, not the periodic refresh");
             int normalsElsewhere = 1; // the machines page's label counts below include it
 
-            // Two labellers answer the same request at once, the other way first. This labeller's answer is refused (409):
+            // A wrong key taken back: the answer waits 5 s before it is sent, and Undo (z) returns the card with nothing sent.
+            await silo.Push(machine, "clip-undo", 28);
+            string undoCard = "#queue-list li.request[data-clip='clip-undo']";
+            await Until(driver, () => driver.FindElements(By.CssSelector(undoCard)).Count == 1, "the request to be undone arriving");
+            long normalsBeforeUndo = (await silo.Get($"/api/machines/{machine}")).GetProperty("normalLabels").GetInt64();
+            await Click(driver, By.CssSelector(undoCard + " h3"), "the request to be undone"); // its title: the middle may be the audio player, which keeps keys
+            new Actions(driver).SendKeys("n").Perform();
+            await Until(driver, () => driver.FindElements(By.CssSelector(undoCard)).Count == 0 && driver.FindElement(By.Id("undo")).Displayed, "the card leaving, with Undo offered");
+            Assert.Contains("clip-undo: normal", driver.FindElement(By.Id("undo-text")).Text);
+            new Actions(driver).SendKeys("z").Perform();
+            await Until(driver, () => driver.FindElements(By.CssSelector(undoCard + ".current")).Count == 1 && !driver.FindElement(By.Id("undo")).Displayed, "the card back, current");
+            await Task.Delay(TimeSpan.FromSeconds(6)); // past the hold: had it been sent, the machine would have it now
+            Assert.Equal(normalsBeforeUndo, (await silo.Get($"/api/machines/{machine}")).GetProperty("normalLabels").GetInt64());
+            Assert.Contains((await silo.Get($"/api/label-requests?machine={machine}")).EnumerateArray(), r => r.GetProperty("clipId").GetString() == "clip-undo");
+            // Answered again and not undone: sent once the hold is over.
+            new Actions(driver).SendKeys("n").Perform();
+            await Waiting.Until(async () => (await silo.Get($"/api/machines/{machine}")).GetProperty("normalLabels").GetInt64() == normalsBeforeUndo + 1,
+                "the second answer sent after its hold", seconds: 20);
+            normalsElsewhere++;
+
+            // Two labellers answer the same request at once, the other way first. This labeller's answer, sent after its hold, is refused (409):
             // the request stays out of the queue and the page says why. The other answer is a synchronous request in the
             // same script as the key press, so the page cannot handle the closed event in between.
             string contested = "clip-c0";

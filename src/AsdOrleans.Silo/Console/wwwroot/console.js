@@ -76,6 +76,7 @@
   }
 
   function signOut(reason) {
+    if (state.key) sendHeld(); // with the key it was given under
     sessionStorage.removeItem(KEY);
     state.key = null;
     if (state.events) state.events.abort();
@@ -204,7 +205,8 @@
     // Keep the queue's order (skipped requests stay at the back); drop answered or expired ones, add new ones.
     state.requests = state.requests.filter((r) => known.has(`${r.machineId}/${r.clipId}`));
     const have = new Set(state.requests.map((r) => `${r.machineId}/${r.clipId}`));
-    for (const r of list) if (!have.has(`${r.machineId}/${r.clipId}`)) state.requests.push(r);
+    // The answer held for undo is still open on the machine: it stays out until it is sent or undone.
+    for (const r of list) if (!have.has(`${r.machineId}/${r.clipId}`) && `${r.machineId}/${r.clipId}` !== heldKey()) state.requests.push(r);
     renderQueue();
   }
 
@@ -295,11 +297,45 @@
     renderQueue();
   }
 
-  async function answer(r, label) {
-    removeRequest(r); // leaves the queue at once; comes back if the server refuses
+  // ---- an answer waits UNDO_MS before it is sent, so a wrong key can be taken back (z, or the Undo button) --------
+  // The machine cannot take a label back (it has joined N or A), so the console holds it briefly instead. One answer is
+  // held at a time: the next one sends it at once, and so does leaving or signing out.
+  const UNDO_MS = 5000;
+  let held = null; // { r, send(keepalive), timer, closedAs: set when the request closed elsewhere meanwhile }
+  const heldKey = () => (held ? `${held.r.machineId}/${held.r.clipId}` : null);
+  function hold(r, text, send) {
+    sendHeld();
+    removeRequest(r); // leaves the queue at once; comes back on Undo, or if the server refuses
+    held = { r, send, timer: setTimeout(() => sendHeld(), UNDO_MS) };
+    $('undo-text').textContent = `${r.clipId}: ${text}`;
+    $('undo').hidden = false;
+  }
+  function sendHeld(keepalive = false) {
+    if (!held) return;
+    const { send, timer } = held;
+    clearTimeout(timer); held = null; $('undo').hidden = true;
+    send(keepalive);
+  }
+  function undo() {
+    if (!held) return;
+    const { r, timer, closedAs } = held;
+    clearTimeout(timer); held = null; $('undo').hidden = true;
+    if (closedAs) { toast(`${r.clipId}: nothing was sent; the request closed elsewhere meanwhile (${closedAs})`); return; }
+    state.requests.unshift(r);
+    state.current = visible().indexOf(r);
+    renderQueue();
+    toast(`${r.clipId}: undone, nothing was sent`);
+  }
+  $('undo-button').addEventListener('click', undo);
+  window.addEventListener('pagehide', () => sendHeld(true)); // keepalive: the request outlives the page
+
+  function answer(r, label) { hold(r, label, (keepalive) => sendLabel(r, label, keepalive)); }
+  function decline(r) { hold(r, "can't tell (declined)", (keepalive) => sendDecline(r, keepalive)); }
+
+  async function sendLabel(r, label, keepalive) {
     try {
       const receipt = await json(`/api/machines/${enc(r.machineId)}/clips/${enc(r.clipId)}/label`,
-        { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ label }) });
+        { method: 'POST', keepalive, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ label }) });
       toast(`${r.clipId}: ${label}${receipt.alreadyApplied ? ' (already applied)' : ''}`);
       closeAlerts(r.machineId, r.clipId, label);
       await refreshMachine(r.machineId);
@@ -312,10 +348,9 @@
   }
 
   // Closes the request for every labeller without a label (the query stays spent).
-  async function decline(r) {
-    removeRequest(r);
+  async function sendDecline(r, keepalive) {
     try {
-      const receipt = await json(`/api/machines/${enc(r.machineId)}/clips/${enc(r.clipId)}/decline`, { method: 'POST' });
+      const receipt = await json(`/api/machines/${enc(r.machineId)}/clips/${enc(r.clipId)}/decline`, { method: 'POST', keepalive });
       toast(`${r.clipId}: declined${receipt.alreadyClosed ? ' (already closed)' : ''}`);
       if (!receipt.alreadyClosed) closeAlerts(r.machineId, r.clipId, 'declined');
       await refreshMachine(r.machineId);
@@ -340,6 +375,7 @@
       case 'a': if (r) answer(r, 'anomalous'); break;
       case 'd': if (r) decline(r); break;
       case 's': if (r) skip(r); break;
+      case 'z': undo(); break;
       case 'p': { const a = r && card(r).querySelector('audio'); if (a) a.paused ? a.play() : a.pause(); } break;
       case 'ArrowDown': state.current = Math.min(list.length - 1, state.current + 1); markCurrent(); break;
       case 'ArrowUp': state.current = Math.max(0, state.current - 1); markCurrent(); break;
@@ -476,6 +512,7 @@
       // Answered, declined or dropped elsewhere: leaves this queue now, not at the next refresh.
       const closed = requestOf(data.machineId, data.clipId);
       if (closed) removeRequest(closed);
+      if (held && heldKey() === `${data.machineId}/${data.clipId}`) held.closedAs = data.outcome; // sent anyway, the machine says why it refuses
       closeAlerts(data.machineId, data.clipId, data.outcome);
     } else if (type === 'reset') {
       loadQueue(); loadAlerts(); loadMachines();
