@@ -18,13 +18,14 @@ public interface IMachineGrain : IGrainWithStringKey
     Task<ClipVerdict> ProcessClip(ClipSubmission clip);
 
     /// <summary>Applies a label to a clip the machine asked about. Idempotent; an unknown clip is an error, and a clip
-    /// whose request outlived its time-to-live gets <see cref="LabelRequestExpiredException"/>.</summary>
-    Task<LabelReceipt> SubmitLabel(string clipId, ClipLabelValue label);
+    /// whose request outlived its time-to-live gets <see cref="LabelRequestExpiredException"/>. <paramref name="labeller"/>
+    /// (optional, <c>Identifiers.IsValidLabellerName</c>) is recorded with the answer in the score history and the closed event.</summary>
+    Task<LabelReceipt> SubmitLabel(string clipId, ClipLabelValue label, string? labeller = null);
 
     /// <summary>Closes a pending request without a label, for a labeller who cannot tell: a guessed label would put a
     /// clip in the wrong set. The query stays spent; the request is withdrawn for every labeller, its audio removed, and
     /// a later label gets <see cref="LabelRequestExpiredException"/>. Idempotent; a labelled clip cannot be declined.</summary>
-    Task<DeclineReceipt> DeclineLabelRequest(string clipId);
+    Task<DeclineReceipt> DeclineLabelRequest(string clipId, string? labeller = null);
 
     /// <summary>Pending requests, oldest first; expired ones are dropped (with their audio) before listing.</summary>
     Task<IReadOnlyList<LabelRequest>> GetPendingLabelRequests(int limit);

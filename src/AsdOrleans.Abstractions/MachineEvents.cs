@@ -90,4 +90,5 @@ public sealed record LabelRequestClosed(
     [property: Id(0)] string MachineId,
     [property: Id(1)] string ClipId,
     [property: Id(2)] LabelRequestOutcome Outcome,
-    [property: Id(3)] DateTimeOffset ClosedAt) : IMachineEvent;
+    [property: Id(3)] DateTimeOffset ClosedAt,
+    [property: Id(4)] string? ClosedBy = null) : IMachineEvent;

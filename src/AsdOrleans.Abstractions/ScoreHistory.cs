@@ -11,6 +11,7 @@ namespace AsdOrleans.Abstractions;
 /// <param name="Label">The label a human gave, once answered.</param>
 /// <param name="RequestOutcome">How its label request ended (labelled, declined, expired or withdrawn); null while it is
 /// open, when none was asked, and in points recorded before 2026-12-05 (those carry only <paramref name="Label"/>).</param>
+/// <param name="ClosedBy">The labeller who answered or declined, when the answer named one.</param>
 [GenerateSerializer, Immutable]
 public sealed record ScorePoint(
     [property: Id(0)] DateTimeOffset At,
@@ -21,12 +22,14 @@ public sealed record ScorePoint(
     [property: Id(5)] bool Anomalous,
     [property: Id(6)] bool LabelRequested,
     [property: Id(7)] ClipLabelValue? Label = null,
-    [property: Id(8)] LabelRequestOutcome? RequestOutcome = null)
+    [property: Id(8)] LabelRequestOutcome? RequestOutcome = null,
+    [property: Id(9)] string? ClosedBy = null)
 {
-    /// <summary>This point with its label request closed as <paramref name="outcome"/> (a label's outcome sets <see cref="Label"/>).</summary>
-    public ScorePoint Closed(LabelRequestOutcome outcome) => this with
+    /// <summary>This point with its label request closed as <paramref name="outcome"/> (a label's outcome sets <see cref="Label"/>), by <paramref name="by"/>.</summary>
+    public ScorePoint Closed(LabelRequestOutcome outcome, string? by) => this with
     {
         RequestOutcome = outcome,
+        ClosedBy = by,
         Label = outcome switch { LabelRequestOutcome.Normal => ClipLabelValue.Normal, LabelRequestOutcome.Anomalous => ClipLabelValue.Anomalous, _ => Label },
     };
 
@@ -71,7 +74,7 @@ public interface IAlertIndexGrain : IGrainWithIntegerKey
     /// <summary>Marks an indexed alert with how its label request ended: its label, or declined, expired or withdrawn
     /// (one-way; a clip the shard does not hold is ignored).</summary>
     [Orleans.Concurrency.OneWay]
-    Task MarkClosed(string machineId, string clipId, LabelRequestOutcome outcome);
+    Task MarkClosed(string machineId, string clipId, LabelRequestOutcome outcome, string? by);
 
     /// <summary>Alerts at or after <paramref name="since"/> (all kept when null), newest first, at most <paramref name="limit"/>.</summary>
     Task<IReadOnlyList<IndexedAlert>> Newest(DateTimeOffset? since, int limit);

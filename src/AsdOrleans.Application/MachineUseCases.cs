@@ -92,10 +92,10 @@ public sealed class MachineUseCases(IGrainFactory grains)
     }
 
     /// <summary>Answers a label request; the machine removes the clip's stored audio once the label is stored.</summary>
-    public Task<LabelReceipt> SubmitLabel(string machineId, string clipId, ClipLabelValue label) => Machine(machineId).SubmitLabel(clipId, label);
+    public Task<LabelReceipt> SubmitLabel(string machineId, string clipId, ClipLabelValue label, string? labeller = null) => Machine(machineId).SubmitLabel(clipId, label, labeller);
 
     /// <summary>Closes a label request without a label (the labeller cannot tell); the machine removes its stored audio.</summary>
-    public Task<DeclineReceipt> DeclineLabelRequest(string machineId, string clipId) => Machine(machineId).DeclineLabelRequest(clipId);
+    public Task<DeclineReceipt> DeclineLabelRequest(string machineId, string clipId, string? labeller = null) => Machine(machineId).DeclineLabelRequest(clipId, labeller);
 
     /// <summary>Ids of all configured or enrolled machines, in ordinal order.</summary>
     public Task<IReadOnlyList<string>> ListMachineIds() => Registry.List();

@@ -120,14 +120,15 @@ public sealed class AsdClusterClient : IAsyncDisposable
     /// <summary>Answers a label request. Submitting the same label again is harmless (<see cref="LabelReceipt.AlreadyApplied"/>);
     /// a clip the machine did not ask about, or a different label for an answered clip, is an <see cref="ArgumentException"/>;
     /// a request that expired unanswered is a <see cref="LabelRequestExpiredException"/>. The clip's stored audio, if the
-    /// silo kept any, is removed once labelled.</summary>
-    public Task<LabelReceipt> SubmitLabelAsync(string machineId, string clipId, ClipLabelValue label) => UseCases.SubmitLabel(machineId, clipId, label);
+    /// silo kept any, is removed once labelled. <paramref name="labeller"/>, when given, is recorded with the answer
+    /// (letters, digits, '.', '_', '-', '@'; at most 64).</summary>
+    public Task<LabelReceipt> SubmitLabelAsync(string machineId, string clipId, ClipLabelValue label, string? labeller = null) => UseCases.SubmitLabel(machineId, clipId, label, labeller);
 
     /// <summary>Closes a label request without a label, for a labeller who cannot tell (a guess would put the clip in the
     /// wrong set). The query stays spent; a later label for it is a <see cref="LabelRequestExpiredException"/>. Declining
     /// again, or a request that expired, gives <see cref="DeclineReceipt.AlreadyClosed"/>; a labelled clip is a
     /// <see cref="LabelConflictException"/>.</summary>
-    public Task<DeclineReceipt> DeclineLabelRequestAsync(string machineId, string clipId) => UseCases.DeclineLabelRequest(machineId, clipId);
+    public Task<DeclineReceipt> DeclineLabelRequestAsync(string machineId, string clipId, string? labeller = null) => UseCases.DeclineLabelRequest(machineId, clipId, labeller);
 
     /// <summary>Subscribes to anomaly alerts of every machine, or of <paramref name="machineId"/> only.</summary>
     public Task<MachineEventSubscription<AnomalyAlert>> SubscribeToAlertsAsync(string? machineId = null)

@@ -62,13 +62,13 @@ public sealed class AlertIndexGrain(
         return Task.CompletedTask;
     }
 
-    public Task MarkClosed(string machineId, string clipId, LabelRequestOutcome outcome)
+    public Task MarkClosed(string machineId, string clipId, LabelRequestOutcome outcome, string? by)
     {
         for (int i = Alerts.Count - 1; i >= 0; i--)
         {
             var alert = Alerts[i];
             if (alert.Point.ClipId != clipId || alert.MachineId != machineId) continue;
-            Alerts[i] = alert with { Point = alert.Point.Closed(outcome) };
+            Alerts[i] = alert with { Point = alert.Point.Closed(outcome, by) };
             MarkDirty();
             break;
         }

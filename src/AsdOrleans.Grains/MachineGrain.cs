@@ -349,29 +349,30 @@ public sealed class MachineGrain(
 
     /// <summary>After the write that closed these requests: their stored audio goes, and labellers' queues are told.
     /// After, not before: a crash in between costs orphaned files, never a request without audio.</summary>
-    private void Closed(IReadOnlyCollection<string> clipIds, LabelRequestOutcome outcome)
+    private void Closed(IReadOnlyCollection<string> clipIds, LabelRequestOutcome outcome, string? by = null)
     {
         Expiry.RemoveAudio(clipIds);
-        Announce(clipIds, outcome);
+        Announce(clipIds, outcome, by);
     }
 
     /// <summary>Labellers are told that these requests closed, and the score history and alert index mark how.</summary>
-    private void Announce(IReadOnlyCollection<string> clipIds, LabelRequestOutcome outcome)
+    private void Announce(IReadOnlyCollection<string> clipIds, LabelRequestOutcome outcome, string? by = null)
     {
-        Events.PublishClosed(MachineId, clipIds, outcome);
+        Events.PublishClosed(MachineId, clipIds, outcome, by);
         foreach (var clipId in clipIds)
-            MachineActivity.MarkClosed(_history, GrainFactory, MachineId, clipId, outcome);
+            MachineActivity.MarkClosed(_history, GrainFactory, MachineId, clipId, outcome, by);
     }
 
     private void Remember(ClipVerdict verdict)
         => state.State.RecentClips.Remember(verdict.ClipId, RecentVerdict.Of(verdict));
 
-    public async Task<LabelReceipt> SubmitLabel(string clipId, ClipLabelValue label)
+    public async Task<LabelReceipt> SubmitLabel(string clipId, ClipLabelValue label, string? labeller = null)
     {
         RequireValidId();
         var model = RequireEnrolled();
         if (!Enum.IsDefined(label))
             throw new ArgumentException($"label {(int)label} is neither normal nor anomalous");
+        AsdOrleans.Method.Vocabulary.Identifiers.RequireValidLabellerName(labeller);
         if (state.State.AnsweredClips.TryGet(clipId ?? "", out var earlier))
         {
             if (earlier != label)
@@ -391,17 +392,18 @@ public sealed class MachineGrain(
         journal.State.Answered.Add(new AnsweredRequest(clipId, label));
         _dirty = true;
         await WriteChanges(model); // a journal when the label merged into a capped set; a full write when a set grew
-        Closed([clipId], ScorePoint.OutcomeOf(label)); // the audio has served
+        Closed([clipId], ScorePoint.OutcomeOf(label), labeller); // the audio has served
         await Expiry.SyncReminder();
         await SyncPendingListing();
         AsdMetrics.OnLabel(MachineId, label, state.State.Pending.Count, model);
         return Receipt(clipId, label, alreadyApplied: false);
     }
 
-    public async Task<DeclineReceipt> DeclineLabelRequest(string clipId)
+    public async Task<DeclineReceipt> DeclineLabelRequest(string clipId, string? labeller = null)
     {
         RequireValidId();
         RequireEnrolled();
+        AsdOrleans.Method.Vocabulary.Identifiers.RequireValidLabellerName(labeller);
         if (state.State.AnsweredClips.TryGet(clipId ?? "", out var earlier))
             throw new LabelConflictException($"machine {MachineId}: clip '{clipId}' was already labelled {earlier.ToString().ToLowerInvariant()}; a labelled clip cannot be declined");
         await Expiry.ExpireDue();
@@ -415,7 +417,7 @@ public sealed class MachineGrain(
         Withdraw([pending], DateTimeOffset.UtcNow, declined: true);
         _dirty = true;
         await WriteChanges(_model!);
-        Closed([clipId], LabelRequestOutcome.Declined);
+        Closed([clipId], LabelRequestOutcome.Declined, labeller);
         await Expiry.SyncReminder();
         await SyncPendingListing();
         AsdMetrics.OnDecline(MachineId, state.State.Pending.Count, _model!);

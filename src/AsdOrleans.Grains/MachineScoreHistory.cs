@@ -66,7 +66,7 @@ public sealed class MachineScoreHistory
     private bool _allSealedInMemory;
     private bool _headDirty;
     /// <summary>Labels for clips on sealed pages, applied when the pages are next in memory.</summary>
-    private List<(string ClipId, LabelRequestOutcome Outcome)>? _sealedMarks;
+    private List<(string ClipId, LabelRequestOutcome Outcome, string? By)>? _sealedMarks;
     /// <summary>Removals of the old history grain's records, adopted and to be removed once written here.</summary>
     private List<Func<Task>>? _legacyRemovals;
 
@@ -116,12 +116,12 @@ public sealed class MachineScoreHistory
     /// <summary>Marks a clip of the history with how its label request ended (its label, or declined, expired,
     /// withdrawn). A clip older than the open page is marked when its page is next read (a Get, or the next flush), so
     /// closing a request never waits for a page read.</summary>
-    public void RecordOutcome(string clipId, LabelRequestOutcome outcome)
+    public void RecordOutcome(string clipId, LabelRequestOutcome outcome, string? by = null)
     {
-        if (Mark(Open, clipId, outcome))
+        if (Mark(Open, clipId, outcome, by))
             _headDirty = true;
         else
-            (_sealedMarks ??= []).Add((clipId, outcome));
+            (_sealedMarks ??= []).Add((clipId, outcome, by));
         _arm();
     }
 
@@ -130,11 +130,11 @@ public sealed class MachineScoreHistory
     private void ApplySealedMarks()
     {
         if (_sealedMarks is null || !_allSealedInMemory) return;
-        foreach (var (clipId, outcome) in _sealedMarks)
+        foreach (var (clipId, outcome, by) in _sealedMarks)
         {
             foreach (var page in _pages.Values.Reverse())
             {
-                if (!Mark(page.Points, clipId, outcome)) continue;
+                if (!Mark(page.Points, clipId, outcome, by)) continue;
                 _unwritten.Add(page.Sequence);
                 break;
             }
@@ -158,12 +158,12 @@ public sealed class MachineScoreHistory
         return list.Count > limit ? list.GetRange(list.Count - limit, limit) : list;
     }
 
-    private static bool Mark(List<ScorePoint> points, string clipId, LabelRequestOutcome outcome)
+    private static bool Mark(List<ScorePoint> points, string clipId, LabelRequestOutcome outcome, string? by)
     {
         for (int i = points.Count - 1; i >= 0; i--)
         {
             if (points[i].ClipId != clipId) continue;
-            points[i] = points[i].Closed(outcome);
+            points[i] = points[i].Closed(outcome, by);
             return true;
         }
         return false;

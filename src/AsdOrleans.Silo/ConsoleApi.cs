@@ -11,8 +11,10 @@ namespace AsdOrleans.Silo;
 /// machine's newest alerts); null otherwise.</param>
 /// <param name="RequestOutcome">How its label request ended (normal, anomalous, declined, expired, withdrawn); null while
 /// it is open or when none was asked.</param>
+/// <param name="ClosedBy">The labeller who answered or declined it, when the answer named one.</param>
 public sealed record AlertView(string MachineId, string ClipId, long ClipIndex, double Score, double DecisionThreshold,
-    DateTimeOffset At, bool LabelRequested, ClipLabelValue? Label, string? AudioUrl = null, LabelRequestOutcome? RequestOutcome = null);
+    DateTimeOffset At, bool LabelRequested, ClipLabelValue? Label, string? AudioUrl = null, LabelRequestOutcome? RequestOutcome = null,
+    string? ClosedBy = null);
 
 /// <summary>
 /// The HTTP endpoints behind the console (all labeller): alerts, per-machine score histories, and a pending clip's
@@ -34,7 +36,7 @@ public static class ConsoleApi
     private static List<AlertView> Newest(IEnumerable<IndexedAlert> alerts, int take, ClipAudioStore? audio) => alerts
         .OrderByDescending(a => a.Point.At).ThenBy(a => a.MachineId, StringComparer.Ordinal).Take(take)
         .Select(a => new AlertView(a.MachineId, a.Point.ClipId, a.Point.ClipIndex, a.Point.Score, a.Point.DecisionThreshold, a.Point.At, a.Point.LabelRequested, a.Point.Label,
-            audio?.StoredAudioOf(a.MachineId, a.Point.ClipId) is null ? null : MachineApi.AudioUrlOf(a.MachineId, a.Point.ClipId), a.Point.RequestOutcome))
+            audio?.StoredAudioOf(a.MachineId, a.Point.ClipId) is null ? null : MachineApi.AudioUrlOf(a.MachineId, a.Point.ClipId), a.Point.RequestOutcome, a.Point.ClosedBy))
         .ToList();
 
     public static void Map(WebApplication app)

@@ -113,7 +113,7 @@ public sealed partial class ConsoleEventHub(IClusterClient client, ClipAudioStor
                 });
                 await Forward<LabelRequestClosed>(MachineEventStreams.LabelRequestClosedNamespace, LabelRequestClosedEvent, closed => (closed.MachineId, new
                 {
-                    closed.MachineId, closed.ClipId, Outcome = closed.Outcome.ToString().ToLowerInvariant(), closed.ClosedAt,
+                    closed.MachineId, closed.ClipId, Outcome = closed.Outcome.ToString().ToLowerInvariant(), closed.ClosedAt, closed.ClosedBy,
                 }));
                 _subscribed.TrySetResult();
                 return;

@@ -156,9 +156,15 @@ public static class MachineApi
             : TypedResults.Problem(ClipAudioStore.NoStoredAudio(id, clipId), statusCode: StatusCodes.Status404NotFound));
     });
 
-    private static Task<IResult> SubmitLabel(string id, string clipId, LabelBody body, MachineUseCases machines) => Guarded(id, async () =>
+    /// <summary>Who answers, as the labeller names themselves (optional; recorded with the answer, not authenticated: the
+    /// API key is the role's).</summary>
+    public const string LabellerHeader = "X-Labeller";
+
+    private static Task<IResult> SubmitLabel(string id, string clipId, LabelBody body, MachineUseCases machines,
+        [Microsoft.AspNetCore.Mvc.FromHeader(Name = LabellerHeader)] string? labeller) => Guarded(id, async () =>
     {
         RequireSafeId(clipId, "clip id");
+        Identifiers.RequireValidLabellerName(labeller);
         var label = body.Label?.Trim().ToLowerInvariant() switch
         {
             "normal" => ClipLabelValue.Normal,
@@ -166,13 +172,15 @@ public static class MachineApi
             _ => throw new ArgumentException($"label must be \"normal\" or \"anomalous\", got \"{body.Label}\""),
         };
         // The machine removes the clip's audio once the label is stored (best effort: a failure is logged and swept later).
-        return TypedResults.Ok(await machines.SubmitLabel(id, clipId, label));
+        return TypedResults.Ok(await machines.SubmitLabel(id, clipId, label, labeller));
     });
 
-    private static Task<IResult> DeclineLabelRequest(string id, string clipId, MachineUseCases machines) => Guarded(id, async () =>
+    private static Task<IResult> DeclineLabelRequest(string id, string clipId, MachineUseCases machines,
+        [Microsoft.AspNetCore.Mvc.FromHeader(Name = LabellerHeader)] string? labeller) => Guarded(id, async () =>
     {
         RequireSafeId(clipId, "clip id");
-        return TypedResults.Ok(await machines.DeclineLabelRequest(id, clipId));
+        Identifiers.RequireValidLabellerName(labeller);
+        return TypedResults.Ok(await machines.DeclineLabelRequest(id, clipId, labeller));
     });
 
     /// <summary>400 with the id rule for a machine id in a route that breaks it; null for a valid one (every API's routes).</summary>

@@ -461,15 +461,19 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         Assert.True(open.ValueKind == System.Text.Json.JsonValueKind.Object, "an alert whose label request is still open");
         string openClip = open.GetProperty("clipId").GetString()!;
         Assert.Matches($@"{System.Text.RegularExpressions.Regex.Escape(openClip)}\s.*awaited", output);
-        (code, _, error) = await CliHarness.Run("label", "decline", "--url", _url, "--key", "lab", "--machine", "cli.m5", "--clip", openClip);
+        (code, _, error) = await CliHarness.Run("label", "decline", "--url", _url, "--key", "lab", "--machine", "cli.m5", "--clip", openClip, "--labeller", "frank smith");
+        Assert.Equal(2, code);
+        Assert.Contains("--labeller", error);
+        (code, _, error) = await CliHarness.Run("label", "decline", "--url", _url, "--key", "lab", "--machine", "cli.m5", "--clip", openClip, "--labeller", "frank");
         Assert.True(code == 0, error);
         (code, output, error) = await CliHarness.Run("alerts", "list", "--url", _url, "--key", "lab", "--machine", "cli.m5");
         Assert.True(code == 0, error);
-        Assert.Matches($@"{System.Text.RegularExpressions.Regex.Escape(openClip)}\s.*declined", output);
+        Assert.Matches($@"{System.Text.RegularExpressions.Regex.Escape(openClip)}\s.*declined \(frank\)", output);
         (code, output, error) = await CliHarness.Run("alerts", "list", "--url", _url, "--key", "lab", "--machine", "cli.m5", "--json");
         Assert.True(code == 0, error);
         var declinedAlert = System.Text.Json.JsonDocument.Parse(output).RootElement.EnumerateArray().Single(a => a.GetProperty("clipId").GetString() == openClip);
-        Assert.Equal(("declined", System.Text.Json.JsonValueKind.Null), (declinedAlert.GetProperty("unanswered").GetString(), declinedAlert.GetProperty("label").ValueKind));
+        Assert.Equal(("declined", System.Text.Json.JsonValueKind.Null, "frank"),
+            (declinedAlert.GetProperty("unanswered").GetString(), declinedAlert.GetProperty("label").ValueKind, declinedAlert.GetProperty("closedBy").GetString()));
 
         (code, output, _) = await CliHarness.Run("alerts", "list", "--url", _url, "--key", "lab", "--machine", "cli.m5", "--since", "2999-01-01T00:00:00Z");
         Assert.Equal(0, code);

@@ -70,11 +70,11 @@ public sealed class AsdClusterClientTests(EmbeddedSiloFixture silo) : IClassFixt
         Assert.Equal(before.PendingLabelRequests - 1, after.PendingLabelRequests);
         Assert.True((await Client.SubmitLabelAsync(machine, "noise-1", ClipLabelValue.Anomalous)).AlreadyApplied);
         // A labeller who cannot tell declines another; each closed request is announced once, in order.
-        Assert.False((await Client.DeclineLabelRequestAsync(machine, "c-1")).AlreadyClosed);
+        Assert.False((await Client.DeclineLabelRequestAsync(machine, "c-1", labeller: "ivan")).AlreadyClosed);
         Assert.True((await Client.DeclineLabelRequestAsync(machine, "c-1")).AlreadyClosed);
         await Assert.ThrowsAsync<LabelRequestExpiredException>(() => Client.SubmitLabelAsync(machine, "c-1", ClipLabelValue.Normal));
-        Assert.Equal((machine, "noise-1", LabelRequestOutcome.Anomalous), await Next(closed) is var a ? (a.MachineId, a.ClipId, a.Outcome) : default);
-        Assert.Equal((machine, "c-1", LabelRequestOutcome.Declined), await Next(closed) is var d ? (d.MachineId, d.ClipId, d.Outcome) : default);
+        Assert.Equal((machine, "noise-1", LabelRequestOutcome.Anomalous, (string?)null), await Next(closed) is var a ? (a.MachineId, a.ClipId, a.Outcome, a.ClosedBy) : default);
+        Assert.Equal((machine, "c-1", LabelRequestOutcome.Declined, "ivan"), await Next(closed) is var d ? (d.MachineId, d.ClipId, d.Outcome, d.ClosedBy) : default);
 
         var plantWide = await Client.GetPendingLabelRequestsAsync(limit: 10_000);
         Assert.DoesNotContain(plantWide, r => r.MachineId == machine && r.ClipId == "noise-1");

@@ -91,6 +91,7 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
             // Sign in: the key goes to sessionStorage, never into the URL.
             await Until(driver, () => driver.FindElements(By.Id("key")).Count == 1, "the sign-in form");
             driver.FindElement(By.Id("key")).SendKeys(ConsoleFixture.LabellerKey);
+            driver.FindElement(By.Id("labeller")).SendKeys("grace"); // recorded with each answer
             driver.FindElement(By.Id("signin-button")).Click();
             int expected = shots is null ? 2 : 2 + (await silo.Get("/api/label-requests?machine=ui.pump-02")).GetArrayLength();
             await Until(driver, () => QueueSize(driver) == expected, $"{expected} queued requests");
@@ -120,6 +121,9 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
             Assert.Empty(driver.FindElements(By.CssSelector($"#queue-list li.request[data-clip='{clip}']")));
             await Waiting.Until(async () => (await silo.Get($"/api/machines/{firstMachine}")).GetProperty("anomalySetSize").GetInt64() == anomalousBefore + 1,
                 "the machine holds the anomaly labelled in the browser", seconds: 20);
+            Assert.Equal("answering as grace", await TextOf(driver, By.Id("who")));
+            await Waiting.Until(async () => (await silo.Get($"/api/machines/{firstMachine}/scores")).EnumerateArray()
+                .Any(p => p.GetProperty("clipId").GetString() == clip && p.GetProperty("closedBy").GetString() == "grace"), "the answer recorded as grace's", seconds: 20);
 
 
             // Another labeller answers a request: the machine announces it closed, and the card leaves this queue at once,

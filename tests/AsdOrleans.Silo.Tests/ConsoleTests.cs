@@ -218,21 +218,26 @@ public sealed class ConsoleApiTests(ConsoleFixture silo) : IClassFixture<Console
         for (int i = 0; i < 3; i++)
             await silo.Push(machine, $"k-{i}", i);
         Assert.True((await silo.Send(HttpMethod.Post, $"/api/machines/{machine}/clips/k-0/label", ConsoleFixture.LabellerKey, JsonContent.Create(new { label = "anomalous" }))).IsSuccessStatusCode);
-        Assert.True((await silo.Send(HttpMethod.Post, $"/api/machines/{machine}/clips/k-1/decline", ConsoleFixture.LabellerKey)).IsSuccessStatusCode);
+        using (var decline = new HttpRequestMessage(HttpMethod.Post, $"/api/machines/{machine}/clips/k-1/decline"))
+        {
+            decline.Headers.Add("X-Api-Key", ConsoleFixture.LabellerKey);
+            decline.Headers.Add("X-Labeller", "heidi"); // who declined travels with the event
+            Assert.True((await silo.Http.SendAsync(decline)).IsSuccessStatusCode);
+        }
         // The same answer again changes nothing and announces nothing; re-enrolling drops the last request unanswered.
         Assert.True((await silo.Send(HttpMethod.Post, $"/api/machines/{machine}/clips/k-0/label", ConsoleFixture.LabellerKey, JsonContent.Create(new { label = "anomalous" }))).IsSuccessStatusCode);
         await silo.Enroll(machine, new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 2 });
 
-        var closed = new List<(string Clip, string Outcome)>();
+        var closed = new List<(string Clip, string Outcome, string? By)>();
         for (int i = 0; i < 3; i++)
         {
             var e = await stream.Next(EventWait);
             Assert.Equal("label-request-closed", e.Type);
             var data = JsonDocument.Parse(e.Data).RootElement;
             Assert.Equal(machine, data.GetProperty("machineId").GetString());
-            closed.Add((data.GetProperty("clipId").GetString()!, data.GetProperty("outcome").GetString()!));
+            closed.Add((data.GetProperty("clipId").GetString()!, data.GetProperty("outcome").GetString()!, data.GetProperty("closedBy").GetString()));
         }
-        Assert.Equal([("k-0", "anomalous"), ("k-1", "declined"), ("k-2", "withdrawn")], closed);
+        Assert.Equal([("k-0", "anomalous", null), ("k-1", "declined", "heidi"), ("k-2", "withdrawn", null)], closed);
         Assert.Equal(HttpStatusCode.BadRequest, (await silo.Send(HttpMethod.Get, "/api/events?types=label-request-closed,nonsense", ConsoleFixture.LabellerKey)).StatusCode);
     }
 

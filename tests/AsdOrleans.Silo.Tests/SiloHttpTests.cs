@@ -164,7 +164,19 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
 
         // A device may not decline; a labeller may, with no body, and the request is gone for everyone with its audio.
         Assert.Equal(HttpStatusCode.Forbidden, (await Send(HttpMethod.Post, $"/api/machines/{machine}/clips/d-1/decline", SiloFixture.DeviceKey)).StatusCode);
-        var declined = await Send(HttpMethod.Post, $"/api/machines/{machine}/clips/d-1/decline", SiloFixture.LabellerKey);
+        using (var badName = new HttpRequestMessage(HttpMethod.Post, $"/api/machines/{machine}/clips/d-1/decline"))
+        {
+            badName.Headers.Add("X-Api-Key", SiloFixture.LabellerKey);
+            badName.Headers.Add("X-Labeller", "erin/../x");
+            var refused = await silo.Http.SendAsync(badName);
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.Contains("is not a valid name", await refused.Content.ReadAsStringAsync());
+        }
+        Assert.True(File.Exists(Path.Combine(silo.DataDirectory, "clips", machine, "d-1.wav")), "a refused decline changes nothing");
+        using var declineRequest = new HttpRequestMessage(HttpMethod.Post, $"/api/machines/{machine}/clips/d-1/decline");
+        declineRequest.Headers.Add("X-Api-Key", SiloFixture.LabellerKey);
+        declineRequest.Headers.Add("X-Labeller", "erin");
+        var declined = await silo.Http.SendAsync(declineRequest);
         Assert.True(declined.IsSuccessStatusCode, await declined.Content.ReadAsStringAsync());
         var receipt = JsonDocument.Parse(await declined.Content.ReadAsStringAsync()).RootElement;
         Assert.Equal(("d-1", false), (receipt.GetProperty("clipId").GetString(), receipt.GetProperty("alreadyClosed").GetBoolean()));
@@ -178,7 +190,7 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         Assert.Equal((1, 0), (after.GetProperty("declinedLabelRequests").GetInt64(), after.GetProperty("expiredLabelRequests").GetInt64()));
         var scores = JsonDocument.Parse(await (await Send(HttpMethod.Get, $"/api/machines/{machine}/scores", SiloFixture.LabellerKey)).Content.ReadAsStringAsync()).RootElement;
         var point = scores.EnumerateArray().Single(p => p.GetProperty("clipId").GetString() == "d-1");
-        Assert.Equal(("declined", JsonValueKind.Null), (point.GetProperty("requestOutcome").GetString(), point.GetProperty("label").ValueKind));
+        Assert.Equal(("declined", JsonValueKind.Null, "erin"), (point.GetProperty("requestOutcome").GetString(), point.GetProperty("label").ValueKind, point.GetProperty("closedBy").GetString()));
         Assert.Matches(@"asd_label_requests_declined_total\{[^}]*machine_type=""decline""[^}]*\} 1\b", await (await Send(HttpMethod.Get, "/metrics", null)).Content.ReadAsStringAsync());
 
         // Again: harmless. A label after it: 410. A clip never asked about: 400.

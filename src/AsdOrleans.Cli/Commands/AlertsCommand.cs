@@ -30,7 +30,7 @@ public static class AlertsCommand
 
     private static Command List()
     {
-        var (url, key, machine, json) = Common("print a JSON array of {machineId, clipId, clipIndex, score, decisionThreshold, at, labelRequested, label, audioUrl, unanswered} instead of a table (unanswered: declined, expired or withdrawn when the request closed without a label)");
+        var (url, key, machine, json) = Common("print a JSON array of {machineId, clipId, clipIndex, score, decisionThreshold, at, labelRequested, label, audioUrl, unanswered, closedBy} instead of a table (unanswered: declined, expired or withdrawn when the request closed without a label; closedBy: the labeller who answered or declined, when named)");
         var since = new Option<string?>("--since") { Description = "only alerts raised at or after this time (ISO 8601, e.g. 2026-12-05T14:00:00Z)" };
         var limit = new Option<int>("--limit") { Description = "most alerts listed, newest first (1–10000)", DefaultValueFactory = _ => 100 };
         var command = new Command("list", "the newest alerts, newest first") { url, key, machine, since, limit, json };
@@ -63,7 +63,7 @@ public static class AlertsCommand
             var table = new Table().Border(TableBorder.Simple).AddColumns("raised at (UTC)", "machine", "clip", "#", "score", "φ", "label asked", "label");
             foreach (var a in alerts)
                 table.AddRow(new Text(Time(a.At)), new Text(a.MachineId), new Text(a.ClipId), new Text(a.ClipIndex.ToString(CultureInfo.InvariantCulture)),
-                    new Text(F(a.Score)), new Text(F(a.DecisionThreshold)), new Text(a.LabelRequested ? "yes" : ""), new Text(a.Label ?? a.Unanswered ?? (a.LabelRequested ? "awaited" : "")));
+                    new Text(F(a.Score)), new Text(F(a.DecisionThreshold)), new Text(a.LabelRequested ? "yes" : ""), new Text((a.Label ?? a.Unanswered ?? (a.LabelRequested ? "awaited" : "")) + (a.ClosedBy is { } by ? $" ({by})" : "")));
             Terminal.For(output).Write(table);
             output.WriteLine($"{alerts.Count} alert(s){(alerts.Count == take ? $" (the newest {take}; --limit lists more)" : "")}");
             return 0;
@@ -146,9 +146,9 @@ public static class AlertsCommand
 
     /// <summary>An alert as this command prints it; the label as a word (normal, anomaly), null while none was given;
     /// where the silo serves its audio while it keeps it (`asd label audio` fetches it), else null; how its label request
-    /// ended without a label (declined, expired, withdrawn), else null.</summary>
+    /// ended without a label (declined, expired, withdrawn), else null; the labeller who answered or declined, when named.</summary>
     private sealed record Alert(string MachineId, string ClipId, long ClipIndex, double Score, double DecisionThreshold, DateTimeOffset At, bool LabelRequested, string? Label, string? AudioUrl,
-        string? Unanswered = null)
+        string? Unanswered = null, string? ClosedBy = null)
     {
         public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
         public static readonly JsonSerializerOptions IndentedJson = new(JsonSerializerDefaults.Web) { WriteIndented = true };
@@ -160,7 +160,8 @@ public static class AlertsCommand
             a.GetProperty("labelRequested").GetBoolean(),
             a.TryGetProperty("label", out var label) && label.ValueKind == JsonValueKind.Number ? ClipWords.Label(label.GetInt32() == 1) : null,
             ClusterHttp.OptionalString(a, "audioUrl"),
-            ClusterHttp.OptionalString(a, "requestOutcome") is { } outcome and not ("normal" or "anomalous") ? outcome : null);
+            ClusterHttp.OptionalString(a, "requestOutcome") is { } outcome and not ("normal" or "anomalous") ? outcome : null,
+            ClusterHttp.OptionalString(a, "closedBy"));
 
         /// <summary>The data of an <c>event: alert</c> of <c>/api/events</c>.</summary>
         public static Alert FromEvent(JsonElement a) => new(

@@ -125,6 +125,17 @@ public sealed class ClusterHttp : IDisposable
         (new Option<string>("--url") { Description = "silo address (any silo of a cluster), e.g. http://127.0.0.1:5080", Required = true },
          new Option<string>("--key") { Description = $"{role} API key", Required = true });
 
+    /// <summary>Names the labeller on every request from here on (<c>X-Labeller</c>; the machine records it with each answer);
+    /// null names nobody.</summary>
+    public ClusterHttp AsLabeller(string? name)
+    {
+        if (name is null) return this;
+        if (!AsdOrleans.Method.Vocabulary.Identifiers.IsValidLabellerName(name))
+            throw new UsageException("--labeller: " + AsdOrleans.Method.Vocabulary.Identifiers.InvalidLabellerName(name));
+        _http.DefaultRequestHeaders.Add("X-Labeller", name);
+        return this;
+    }
+
     public void Dispose() => _http.Dispose();
 }
 

@@ -27,6 +27,13 @@ public static class LabelCommand
     /// <summary>The --url and --key options of a labeller's commands (`asd label`, `asd alerts`); operator keys pass too.</summary>
     internal static (Option<string> Url, Option<string> Key) Connection() => ClusterHttp.Options("labeller");
 
+    /// <summary>The labeller's name, recorded with each answer; ASD_LABELLER when not given.</summary>
+    internal static Option<string?> Labeller() => new("--labeller")
+    {
+        Description = "your name, recorded with each answer in the machine's score history and alerts (letters, digits, '.', '_', '-', '@'); default: $ASD_LABELLER",
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("ASD_LABELLER") is { Length: > 0 } name ? name : null,
+    };
+
     private static (Option<string> Machine, Option<string> Clip) Clip() =>
         (new Option<string>("--machine") { Description = "machine id", Required = true },
          new Option<string>("--clip") { Description = "clip id", Required = true });
@@ -107,7 +114,8 @@ public static class LabelCommand
         var (url, key) = Connection();
         var (machine, clip) = Clip();
         var label = new Option<string>("--label") { Description = $"the clip's label: {ClipWords.LabelChoices} (case-insensitive)", Required = true };
-        var command = new Command("submit", "answer a label request; the same answer again changes nothing") { url, key, machine, clip, label };
+        var labeller = Labeller();
+        var command = new Command("submit", "answer a label request; the same answer again changes nothing") { url, key, machine, clip, label, labeller };
         command.SetAction(async (parse, cancellation) =>
         {
             string id = parse.GetValue(machine)!, clipId = parse.GetValue(clip)!;
@@ -115,7 +123,7 @@ public static class LabelCommand
             InputChecks.ClipId("--clip", clipId);
             bool anomaly = ClipWords.TryParseLabel(parse.GetValue(label)) ?? throw new UsageException(ClipWords.NotALabel("--label", parse.GetValue(label)!));
             string word = ClipWords.Label(anomaly);
-            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
+            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!).AsLabeller(parse.GetValue(labeller));
             var receipt = await http.SendAsync(HttpMethod.Post, $"/api/machines/{Uri.EscapeDataString(id)}/clips/{Uri.EscapeDataString(clipId)}/label",
                 JsonContent.Create(new { label = word }), cancellation);
             parse.InvocationConfiguration.Output.WriteLine(receipt.GetProperty("alreadyApplied").GetBoolean()
@@ -130,16 +138,17 @@ public static class LabelCommand
     {
         var (url, key) = Connection();
         var (machine, clip) = Clip();
+        var labeller = Labeller();
         var command = new Command("decline", "close a label request without a label when you cannot tell (better than a guess, which puts the clip in the wrong set); the query stays spent")
         {
-            url, key, machine, clip,
+            url, key, machine, clip, labeller,
         };
         command.SetAction(async (parse, cancellation) =>
         {
             string id = parse.GetValue(machine)!, clipId = parse.GetValue(clip)!;
             InputChecks.MachineId("--machine", id);
             InputChecks.ClipId("--clip", clipId);
-            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
+            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!).AsLabeller(parse.GetValue(labeller));
             var receipt = await http.SendAsync(HttpMethod.Post, $"/api/machines/{Uri.EscapeDataString(id)}/clips/{Uri.EscapeDataString(clipId)}/decline", null, cancellation);
             parse.InvocationConfiguration.Output.WriteLine(receipt.GetProperty("alreadyClosed").GetBoolean()
                 ? $"{id} {clipId}: the request was already closed (declined or expired); nothing changed"

@@ -22,15 +22,16 @@ public static class LabelNextCommand
         var (url, key) = LabelCommand.Connection();
         var machine = new Option<string?>("--machine") { Description = "only this machine's requests" };
         var saveDir = new Option<string?>("--save-dir") { Description = "folder where w saves clips (default: the current folder)" };
+        var labeller = LabelCommand.Labeller();
         var command = new Command("next", "answer pending label requests one by one: [p]lay, [w]rite the WAV, [n]ormal, [a]nomalous, [d]ecline (cannot tell), [s]kip, [q]uit")
         {
-            url, key, machine, saveDir,
+            url, key, machine, saveDir, labeller,
         };
         command.SetAction(async (parse, cancellation) =>
         {
             var output = parse.InvocationConfiguration.Output;
             var input = Input();
-            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
+            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!).AsLabeller(parse.GetValue(labeller));
             string? only = parse.GetValue(machine);
             string folder = parse.GetValue(saveDir) ?? Directory.GetCurrentDirectory();
             var skipped = new HashSet<string>(StringComparer.Ordinal);

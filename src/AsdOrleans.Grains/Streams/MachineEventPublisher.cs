@@ -56,14 +56,14 @@ internal sealed partial class MachineEventPublisher
     }
 
     /// <summary>Queues one event per closed request, after the events queued before it (a request's own event first).</summary>
-    public void PublishClosed(string machineId, IEnumerable<string> clipIds, LabelRequestOutcome outcome)
+    public void PublishClosed(string machineId, IEnumerable<string> clipIds, LabelRequestOutcome outcome, string? by = null)
     {
         if (_closed is null)
             return;
         var now = DateTimeOffset.UtcNow;
         foreach (var clipId in clipIds)
         {
-            Enqueue(machineId, clipId, alert: null, asked: null, new LabelRequestClosed(machineId, clipId, outcome, now));
+            Enqueue(machineId, clipId, alert: null, asked: null, new LabelRequestClosed(machineId, clipId, outcome, now, by));
         }
     }
 

@@ -25,10 +25,10 @@ internal static class MachineActivity
     }
 
     /// <summary>How a clip's label request ended, in the score history and the alert index.</summary>
-    public static void MarkClosed(MachineScoreHistory history, IGrainFactory grains, string machineId, string clipId, LabelRequestOutcome outcome)
+    public static void MarkClosed(MachineScoreHistory history, IGrainFactory grains, string machineId, string clipId, LabelRequestOutcome outcome, string? by = null)
     {
-        history.RecordOutcome(clipId, outcome);
-        Forget(AlertIndexShards.For(grains, machineId).MarkClosed(machineId, clipId, outcome));
+        history.RecordOutcome(clipId, outcome, by);
+        Forget(AlertIndexShards.For(grains, machineId).MarkClosed(machineId, clipId, outcome, by));
     }
 
     private static void Forget(Task oneWay) => oneWay.ContinueWith(t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously);

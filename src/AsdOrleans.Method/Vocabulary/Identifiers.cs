@@ -19,4 +19,16 @@ public static class Identifiers
     public static string InvalidMachineId(string? id) => $"'{id}' is not a valid machine id ({Rule})";
 
     public static string InvalidClipId(string? id) => $"clip id '{id}' is not valid ({Rule}; not '.' or '..')";
+
+    /// <summary>A labeller's name as labels record it: an id's characters and '@' (a login or an e-mail address), at most 64.</summary>
+    public static bool IsValidLabellerName(string? name)
+        => name is { Length: > 0 and <= 64 } && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' or '@');
+
+    public static string InvalidLabellerName(string? name) => $"labeller '{name}' is not a valid name (letters, digits, '.', '_', '-', '@'; at most 64 characters)";
+
+    /// <summary>Throws <see cref="ArgumentException"/> for a labeller name that is given and not valid; null is "not said".</summary>
+    public static void RequireValidLabellerName(string? name)
+    {
+        if (name is not null && !IsValidLabellerName(name)) throw new ArgumentException(InvalidLabellerName(name));
+    }
 }

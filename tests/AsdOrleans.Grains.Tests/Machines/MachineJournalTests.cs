@@ -335,8 +335,12 @@ public sealed class MachineJournalTests : SqliteMachineClusterTest
         var before = await grain.GetStatus();
         var journalWrites = Row("journal", id).Version;
 
+        // A labeller's name that breaks the rule is bad input: refused, nothing closed.
+        await Assert.ThrowsAsync<ArgumentException>(() => grain.DeclineLabelRequest(asked[0], "carol smith"));
+        Assert.Equal(3, (await grain.GetPendingLabelRequests(100)).Count);
+
         // Declined: written before the answer (a journal entry, not the whole state), gone from the list, the sets unchanged.
-        var receipt = await grain.DeclineLabelRequest(asked[0]);
+        var receipt = await grain.DeclineLabelRequest(asked[0], "carol");
         Assert.Equal(new DeclineReceipt(asked[0], AlreadyClosed: false), receipt);
         Assert.True(Row("journal", id).Version > journalWrites, "the decline was not written");
         Assert.Equal(asked.Skip(1), (await grain.GetPendingLabelRequests(100)).Select(r => r.ClipId).Order());
@@ -353,7 +357,8 @@ public sealed class MachineJournalTests : SqliteMachineClusterTest
         Assert.True((await grain.DeclineLabelRequest(asked[0])).AlreadyClosed);
         var late = await Assert.ThrowsAsync<LabelRequestExpiredException>(() => grain.SubmitLabel(asked[0], ClipLabelValue.Normal));
         Assert.Contains("a labeller declined it", late.Message);
-        await grain.SubmitLabel(asked[1], ClipLabelValue.Anomalous);
+        await Assert.ThrowsAsync<ArgumentException>(() => grain.SubmitLabel(asked[1], ClipLabelValue.Anomalous, new string('d', 65)));
+        await grain.SubmitLabel(asked[1], ClipLabelValue.Anomalous, "dave@plant-a");
         var conflict = await Assert.ThrowsAsync<LabelConflictException>(() => grain.DeclineLabelRequest(asked[1]));
         Assert.Contains("cannot be declined", conflict.Message);
         await Assert.ThrowsAsync<ArgumentException>(() => grain.DeclineLabelRequest("never-asked"));
@@ -366,11 +371,12 @@ public sealed class MachineJournalTests : SqliteMachineClusterTest
         await Assert.ThrowsAsync<LabelRequestExpiredException>(() => grain.SubmitLabel(asked[0], ClipLabelValue.Anomalous));
         Assert.True((await grain.DeclineLabelRequest(asked[0])).AlreadyClosed);
 
-        // The score history says how each request ended: declined, labelled, still open.
+        // The score history says how each request ended, and who said so: declined, labelled, still open.
         var history = (await Cluster.Client.GetGrain<IScoreHistoryGrain>(id).Get(null, 1000)).ToDictionary(p => p.ClipId);
-        Assert.Equal((LabelRequestOutcome?)LabelRequestOutcome.Declined, history[asked[0]].RequestOutcome);
+        Assert.Equal(((LabelRequestOutcome?)LabelRequestOutcome.Declined, "carol"), (history[asked[0]].RequestOutcome, history[asked[0]].ClosedBy));
         Assert.Null(history[asked[0]].Label);
-        Assert.Equal((LabelRequestOutcome.Anomalous, ClipLabelValue.Anomalous), (history[asked[1]].RequestOutcome!.Value, history[asked[1]].Label!.Value));
+        Assert.Equal((LabelRequestOutcome.Anomalous, ClipLabelValue.Anomalous, "dave@plant-a"),
+            (history[asked[1]].RequestOutcome!.Value, history[asked[1]].Label!.Value, history[asked[1]].ClosedBy));
         Assert.Null(history[asked[2]].RequestOutcome);
     }
 }

@@ -4,9 +4,11 @@
 'use strict';
 (() => {
   const KEY = 'asd.apiKey';
+  const LABELLER = 'asd.labeller'; // the name is not a secret: kept across tabs (localStorage)
   const $ = (id) => document.getElementById(id);
   const state = {
     key: sessionStorage.getItem(KEY),
+    labeller: localStorage.getItem(LABELLER) || null, // sent as X-Labeller with each answer
     machines: new Map(),     // id → status
     requests: [],            // pending label requests (queue order)
     current: 0,              // index into the visible queue
@@ -63,8 +65,10 @@
   }
 
   // ---- sign-in -----------------------------------------------------------------------------------------------
-  async function signIn(key) {
+  async function signIn(key, labeller) {
     state.key = key;
+    state.labeller = labeller || null;
+    if (labeller) localStorage.setItem(LABELLER, labeller); else localStorage.removeItem(LABELLER);
     // The label queue needs the labeller role (operators pass too): check the key with it.
     const response = await fetch('/api/label-requests?limit=1', { headers: { 'X-Api-Key': key } });
     if (response.status === 401 || response.status === 403) {
@@ -83,11 +87,14 @@
     for (const owner of [...state.blobs.keys()]) releaseBlobs(owner);
     $('nav').hidden = $('live').hidden = $('signout').hidden = $('who').hidden = true;
     $('signin-error').textContent = reason || '';
+    $('labeller').value = state.labeller || '';
     show('signin');
   }
 
   async function start() {
     $('nav').hidden = $('live').hidden = $('signout').hidden = false;
+    $('who').textContent = state.labeller ? `answering as ${state.labeller}` : '';
+    $('who').hidden = !state.labeller;
     if (!location.hash || location.hash === '#signin') location.hash = '#queue';
     route();
     await loadMachines(); // first: the queue shows each request against its machine's threshold
@@ -330,14 +337,16 @@
   window.addEventListener('pagehide', () => sendHeld(true)); // keepalive: the request outlives the page
 
   function answer(r, label) { hold(r, label, (keepalive) => sendLabel(r, label, keepalive)); }
+  // Who answers, when the labeller gave a name at sign-in: the machine records it with the answer.
+  const byLabeller = () => (state.labeller ? { 'X-Labeller': state.labeller } : {});
   function decline(r) { hold(r, "can't tell (declined)", (keepalive) => sendDecline(r, keepalive)); }
 
   async function sendLabel(r, label, keepalive) {
     try {
       const receipt = await json(`/api/machines/${enc(r.machineId)}/clips/${enc(r.clipId)}/label`,
-        { method: 'POST', keepalive, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ label }) });
+        { method: 'POST', keepalive, headers: Object.assign({ 'Content-Type': 'application/json' }, byLabeller()), body: JSON.stringify({ label }) });
       toast(`${r.clipId}: ${label}${receipt.alreadyApplied ? ' (already applied)' : ''}`);
-      closeAlerts(r.machineId, r.clipId, label);
+      closeAlerts(r.machineId, r.clipId, label, state.labeller);
       await refreshMachine(r.machineId);
       if (r.machineId === state.chartMachine && document.body.dataset.page === 'machines') drawChart();
     } catch (e) {
@@ -350,9 +359,9 @@
   // Closes the request for every labeller without a label (the query stays spent).
   async function sendDecline(r, keepalive) {
     try {
-      const receipt = await json(`/api/machines/${enc(r.machineId)}/clips/${enc(r.clipId)}/decline`, { method: 'POST', keepalive });
+      const receipt = await json(`/api/machines/${enc(r.machineId)}/clips/${enc(r.clipId)}/decline`, { method: 'POST', keepalive, headers: byLabeller() });
       toast(`${r.clipId}: declined${receipt.alreadyClosed ? ' (already closed)' : ''}`);
-      if (!receipt.alreadyClosed) closeAlerts(r.machineId, r.clipId, 'declined');
+      if (!receipt.alreadyClosed) closeAlerts(r.machineId, r.clipId, 'declined', state.labeller);
       await refreshMachine(r.machineId);
     } catch (e) {
       if (e.status === 409 || e.status === 400) { toast(`${r.clipId}: ${e.message}`); return; } // labelled meanwhile, or gone
@@ -403,7 +412,8 @@
         ? el('button', { type: 'button', class: 'open-request skip', text: 'Label it', title: 'open its card in the label queue', onclick: () => openRequest(a) })
         : null),
       el('td', { class: 'alert-label' }, outcome ? el('span', { class: `pill ${label || 'unanswered'}`, text: outcome,
-        title: label ? '' : `the label request closed without a label (${outcome})` }) : null),
+        title: label ? '' : `the label request closed without a label (${outcome})` }) : null,
+        a.closedBy ? el('span', { class: 'closed-by', text: ` ${a.closedBy}`, title: 'who answered' }) : null),
       el('td', { class: 'alert-audio' }, a.audioUrl
         ? el('button', { type: 'button', class: 'play-alert skip', text: '▶ Listen', title: 'play the flagged clip', onclick: (event) => listen(a, event.currentTarget) })
         : null));
@@ -430,11 +440,12 @@
   }
   // A request closed here or elsewhere shows on its alert at once (the list itself reloads only on a machine filter or
   // a reset): its label, or declined / expired / withdrawn.
-  function closeAlerts(machineId, clipId, outcome) {
+  function closeAlerts(machineId, clipId, outcome, by) {
     let changed = false;
     for (const a of state.alerts) {
-      if (a.machineId !== machineId || a.clipId !== clipId || a.requestOutcome === outcome) continue;
+      if (a.machineId !== machineId || a.clipId !== clipId || (a.requestOutcome === outcome && a.closedBy === (by || null))) continue;
       a.requestOutcome = outcome;
+      a.closedBy = by || null;
       // 0 / 1: ClipLabelValue as the API writes it.
       if (outcome === 'normal' || outcome === 'anomalous') a.label = outcome === 'anomalous' ? 1 : 0;
       changed = true;
@@ -513,7 +524,7 @@
       const closed = requestOf(data.machineId, data.clipId);
       if (closed) removeRequest(closed);
       if (held && heldKey() === `${data.machineId}/${data.clipId}`) held.closedAs = data.outcome; // sent anyway, the machine says why it refuses
-      closeAlerts(data.machineId, data.clipId, data.outcome);
+      closeAlerts(data.machineId, data.clipId, data.outcome, data.closedBy);
     } else if (type === 'reset') {
       loadQueue(); loadAlerts(); loadMachines();
     }
@@ -539,11 +550,12 @@
     const key = input.value.trim();
     input.value = '';
     $('signin-error').textContent = '';
-    try { await signIn(key); } catch (e) { $('signin-error').textContent = e.message; }
+    try { await signIn(key, $('labeller').value.trim()); } catch (e) { $('signin-error').textContent = e.message; }
   });
   $('signout').addEventListener('click', () => signOut());
   window.addEventListener('hashchange', route);
   window.addEventListener('resize', () => { if (document.body.dataset.page === 'machines') scheduleChart(); });
 
+  $('labeller').value = state.labeller || '';
   if (state.key) start().catch((e) => signOut(e.message)); else show('signin');
 })();
