@@ -62,7 +62,7 @@ public static class LabelRequestExpiry
 
     /// <summary>Moves <paramref name="due"/> from the pending requests to the (bounded) memory of closed unanswered ones,
     /// counted as expired, or as declined when a labeller closed them.</summary>
-    public static void MarkExpired(MachineGrainState state, IEnumerable<PendingLabel> due, DateTimeOffset now, bool declined = false)
+    public static void CloseUnanswered(MachineGrainState state, IEnumerable<PendingLabel> due, DateTimeOffset now, bool declined = false)
     {
         foreach (var request in due)
         {

@@ -40,7 +40,7 @@ internal sealed class LabelRequestExpiryKeeper(
         if (due.Count == 0)
             return;
         RemoveAudio(due.Select(d => d.ClipId));
-        await persist(s => LabelRequestExpiry.MarkExpired(s, due, now));
+        await persist(s => LabelRequestExpiry.CloseUnanswered(s, due, now));
         OnExpired?.Invoke(due.Select(d => d.ClipId));
         logger.LogInformation("machine {Machine}: {Count} label request(s) expired unanswered after {Ttl}", machineId, due.Count, _ttl);
     }

@@ -343,7 +343,7 @@ public sealed class MachineGrain(
     /// <summary>Closes open requests unanswered (into the expired memory: a later label gets 410), journaled.</summary>
     private void Withdraw(IReadOnlyList<PendingLabel> requests, DateTimeOffset now, bool declined = false)
     {
-        LabelRequestExpiry.MarkExpired(state.State, requests, now, declined);
+        LabelRequestExpiry.CloseUnanswered(state.State, requests, now, declined);
         journal.State.Withdrawn.AddRange(requests.Select(p => new WithdrawnRequest(p.ClipId, now, declined)));
     }
 
@@ -539,7 +539,7 @@ public sealed class MachineGrain(
             state.State.Pending[request.ClipId] = request;
         foreach (var withdrawn in entries.Withdrawn)
             if (state.State.Pending.TryGetValue(withdrawn.ClipId, out var request))
-                LabelRequestExpiry.MarkExpired(state.State, [request], withdrawn.At, withdrawn.Declined);
+                LabelRequestExpiry.CloseUnanswered(state.State, [request], withdrawn.At, withdrawn.Declined);
         foreach (var answered in entries.Answered)
         {
             state.State.Pending.Remove(answered.ClipId);

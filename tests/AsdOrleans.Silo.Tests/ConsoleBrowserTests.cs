@@ -245,14 +245,19 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
                 Assert.Equal(alerts[0].GetProperty("clipId").GetString(), await Until(driver, () => driver.FindElement(By.CssSelector("#alerts-list tr")).GetAttribute("data-clip"), "the newest alert"));
             if (shots is not null) Save(driver, shots, "console-alerts.png");
 
-            // An alert still waiting for its label opens its card in the queue; the label given there shows on the alert.
-            string? alerting = null;
-            for (int index = 24; index < 60 && alerting is null; index++)
+            // Pushes clips until one is an alert whose label the machine asks for; its clip id.
+            async Task<string> AlertAskingForItsLabel(string prefix)
             {
-                var verdict = await silo.Push(machine, $"al-{index}", index);
-                if (verdict.GetProperty("anomalous").GetBoolean() && verdict.GetProperty("labelRequested").GetBoolean()) alerting = $"al-{index}";
+                for (int index = 24; index < 60; index++)
+                {
+                    var verdict = await silo.Push(machine, $"{prefix}-{index}", index);
+                    if (verdict.GetProperty("anomalous").GetBoolean() && verdict.GetProperty("labelRequested").GetBoolean()) return $"{prefix}-{index}";
+                }
+                throw new Xunit.Sdk.XunitException($"no clip of {prefix}-24 … {prefix}-59 was an alert asking for its label");
             }
-            Assert.NotNull(alerting);
+
+            // An alert still waiting for its label opens its card in the queue; the label given there shows on the alert.
+            string alerting = await AlertAskingForItsLabel("al");
             string row = $"#alerts-list tr[data-clip='{alerting}']";
             await Until(driver, () => driver.FindElements(By.CssSelector(row + " button.open-request")).Count == 1 &&
                 driver.FindElements(By.CssSelector($"#queue-list li.request[data-clip='{alerting}']")).Count == 1, "the alert and its request arriving live");
@@ -273,13 +278,7 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
             await Until(driver, () => js.ExecuteScript($"const a = document.querySelector(\"{row} audio\"); return !!a && a.src.startsWith('blob:') && a.readyState >= 2;") as bool?, "the alert's audio loading");
 
             // Another labeller declines an alert's request elsewhere: the alert says so at once and offers no card to open.
-            string? declining = null;
-            for (int index = 24; index < 60 && declining is null; index++)
-            {
-                var verdict = await silo.Push(machine, $"al2-{index}", index);
-                if (verdict.GetProperty("anomalous").GetBoolean() && verdict.GetProperty("labelRequested").GetBoolean()) declining = $"al2-{index}";
-            }
-            Assert.NotNull(declining);
+            string declining = await AlertAskingForItsLabel("al2");
             string declinedRow = $"#alerts-list tr[data-clip='{declining}']";
             await Until(driver, () => driver.FindElements(By.CssSelector(declinedRow + " button.open-request")).Count == 1, "the second alert arriving live");
             Assert.True((await silo.Send(HttpMethod.Post, $"/api/machines/{machine}/clips/{declining}/decline", ConsoleFixture.LabellerKey, null)).IsSuccessStatusCode);

@@ -34,8 +34,8 @@ public sealed class LabelRequestExpiryTests : IDisposable
         var due = LabelRequestExpiry.Due(state, now, ttl);
         Assert.Equal(["old", "edge"], due.Select(d => d.ClipId)); // exactly one TTL old counts as expired
         Assert.Equal(t0.AddMinutes(60), LabelRequestExpiry.NextExpiry(state, ttl));
-        LabelRequestExpiry.MarkExpired(state, due, now);
-        LabelRequestExpiry.MarkExpired(state, due, now); // a second pass over the same requests changes nothing
+        LabelRequestExpiry.CloseUnanswered(state, due, now);
+        LabelRequestExpiry.CloseUnanswered(state, due, now); // a second pass over the same requests changes nothing
         Assert.Equal(["new"], state.Pending.Keys);
         Assert.Equal(2, state.ExpiredCount);
         Assert.True(state.ExpiredClips.TryGet("old", out var expiredAt));
@@ -46,7 +46,7 @@ public sealed class LabelRequestExpiryTests : IDisposable
         Assert.Contains("expired", late.Message);
         LabelRequestExpiry.ThrowIfExpired(state, "m1", "new");
         LabelRequestExpiry.ThrowIfExpired(state, "m1", "never-asked");
-        LabelRequestExpiry.MarkExpired(state, [state.Pending["new"]], now);
+        LabelRequestExpiry.CloseUnanswered(state, [state.Pending["new"]], now);
         Assert.Null(LabelRequestExpiry.NextExpiry(state, ttl));
     }
 
@@ -58,7 +58,7 @@ public sealed class LabelRequestExpiryTests : IDisposable
         int requests = MachineGrainState.ExpiredMemory + 50;
         for (int i = 0; i < requests; i++)
             state.Pending[$"c{i}"] = Request($"c{i}", t0);
-        LabelRequestExpiry.MarkExpired(state, LabelRequestExpiry.Due(state, t0.AddDays(8), TimeSpan.FromDays(7)), t0.AddDays(8));
+        LabelRequestExpiry.CloseUnanswered(state, LabelRequestExpiry.Due(state, t0.AddDays(8), TimeSpan.FromDays(7)), t0.AddDays(8));
         Assert.Equal(requests, state.ExpiredCount);
         Assert.Equal(MachineGrainState.ExpiredMemory, state.ExpiredClips.Count);
         Assert.False(state.ExpiredClips.Contains("c49")); // the oldest are forgotten
