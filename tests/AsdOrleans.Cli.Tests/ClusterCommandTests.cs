@@ -214,13 +214,13 @@ public sealed class ClusterCommandTests : IAsyncLifetime
     }
 
     /// <summary>`asd label next` on one machine, its keys typed from <paramref name="keys"/>.</summary>
-    private async Task<(int Code, string Output, string Error)> LabelNext(string keys, string machine, string saveDir)
+    private async Task<(int Code, string Output, string Error)> LabelNext(string keys, string machine, string saveDir, params string[] more)
     {
         var before = LabelNextCommand.Input;
         LabelNextCommand.Input = () => new StringReader(keys);
         try
         {
-            return await CliHarness.Run("label", "next", "--url", _url, "--key", "lab", "--machine", machine, "--save-dir", saveDir);
+            return await CliHarness.Run(["label", "next", "--url", _url, "--key", "lab", "--machine", machine, "--save-dir", saveDir, .. more]);
         }
         finally
         {
@@ -273,9 +273,10 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         Assert.Equal(2, code);
         Assert.Contains("410", error);
 
-        // In the loop: d declines the next one, n answers the one after.
-        (code, output, error) = await LabelNext("d\nn\nq\n", "cli.dec-07", Path.Combine(_dir, "saved-dec"));
+        // In the loop: d declines the next one, n answers the one after; both under the labeller's name.
+        (code, output, error) = await LabelNext("d\nn\nq\n", "cli.dec-07", Path.Combine(_dir, "saved-dec"), "--labeller", "judy");
         Assert.True(code == 0, error);
+        Assert.Contains("answering as judy", output);
         Assert.Contains("[d]ecline", output);
         Assert.Contains("declined: the request is closed without a label", output);
         Assert.Contains("1 answered, 1 declined", output);
@@ -283,6 +284,12 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         Assert.Equal(1, status.GetProperty("normalLabels").GetInt64() + status.GetProperty("anomalousLabels").GetInt64());
         Assert.Equal((2, 0), (status.GetProperty("declinedLabelRequests").GetInt64(), status.GetProperty("expiredLabelRequests").GetInt64())); // counted apart
         Assert.Equal(13, status.GetProperty("pendingLabelRequests").GetInt32()); // 16 asked, 2 declined, 1 answered
+        using var http = new HttpClient { BaseAddress = new Uri(_url) };
+        http.DefaultRequestHeaders.Add("X-Api-Key", "lab");
+        var byName = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync("/api/machines/cli.dec-07/scores")).RootElement.EnumerateArray()
+            .Where(p => p.GetProperty("closedBy").ValueKind == System.Text.Json.JsonValueKind.String)
+            .Select(p => (p.GetProperty("requestOutcome").GetString(), p.GetProperty("closedBy").GetString())).Order().ToList();
+        Assert.Equal([("declined", "judy"), ("normal", "judy")], byName); // the first decline named nobody
     }
 
     [Fact]

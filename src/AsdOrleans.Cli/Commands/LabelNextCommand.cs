@@ -32,6 +32,8 @@ public static class LabelNextCommand
             var output = parse.InvocationConfiguration.Output;
             var input = Input();
             using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!).AsLabeller(parse.GetValue(labeller));
+            if (parse.GetValue(labeller) is { } name)
+                output.WriteLine($"answering as {name}");
             string? only = parse.GetValue(machine);
             string folder = parse.GetValue(saveDir) ?? Directory.GetCurrentDirectory();
             var skipped = new HashSet<string>(StringComparer.Ordinal);
