@@ -284,6 +284,9 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         Assert.Equal(1, status.GetProperty("normalLabels").GetInt64() + status.GetProperty("anomalousLabels").GetInt64());
         Assert.Equal((2, 0), (status.GetProperty("declinedLabelRequests").GetInt64(), status.GetProperty("expiredLabelRequests").GetInt64())); // counted apart
         Assert.Equal(13, status.GetProperty("pendingLabelRequests").GetInt32()); // 16 asked, 2 declined, 1 answered
+        (code, output, error) = await CliHarness.Run("machines", "list", "--url", _url, "--key", "op");
+        Assert.True(code == 0, error);
+        Assert.Contains("13 (2 declined)", output.Split('\n').Single(line => line.Contains("cli.dec-07")));
         using var http = new HttpClient { BaseAddress = new Uri(_url) };
         http.DefaultRequestHeaders.Add("X-Api-Key", "lab");
         var byName = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync("/api/machines/cli.dec-07/scores")).RootElement.EnumerateArray()

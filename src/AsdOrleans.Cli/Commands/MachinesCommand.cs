@@ -55,7 +55,7 @@ public static class MachinesCommand
                     QueriesCell(m),
                     m.GetProperty("referenceSetSize").GetInt32().ToString(CultureInfo.InvariantCulture),
                     m.GetProperty("anomalySetSize").GetInt32().ToString(CultureInfo.InvariantCulture),
-                    m.GetProperty("pendingLabelRequests").GetInt32().ToString(CultureInfo.InvariantCulture),
+                    PendingCell(m),
                     Markup.Escape(Text(m, "scoring")), Markup.Escape(EmbedderCell(m)));
             }
             Terminal.For(output).Write(table);
@@ -71,6 +71,17 @@ public static class MachinesCommand
         string queries = m.GetProperty("queries").GetInt64().ToString(CultureInfo.InvariantCulture);
         return m.TryGetProperty("forcedQueries", out var forced) && forced.GetInt64() > 0
             ? $"{queries} ({forced.GetInt64().ToString(CultureInfo.InvariantCulture)} forced)" : queries;
+    }
+
+    /// <summary>Open label requests, with those closed unanswered since enrollment when there were any: declined by a
+    /// labeller, expired or withdrawn (a machine whose requests expire is asking more than its labellers answer).</summary>
+    private static string PendingCell(JsonElement m)
+    {
+        string pending = m.GetProperty("pendingLabelRequests").GetInt32().ToString(CultureInfo.InvariantCulture);
+        long Count(string property) => m.TryGetProperty(property, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetInt64() : 0;
+        var closed = new[] { (Count("declinedLabelRequests"), "declined"), (Count("expiredLabelRequests"), "expired") }
+            .Where(c => c.Item1 > 0).Select(c => $"{c.Item1.ToString(CultureInfo.InvariantCulture)} {c.Item2}").ToList();
+        return closed.Count == 0 ? pending : $"{pending} ({string.Join(", ", closed)})";
     }
 
     private static string Text(JsonElement m, string property)
