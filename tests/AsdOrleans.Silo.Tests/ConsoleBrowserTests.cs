@@ -157,6 +157,20 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
                 "the second answer sent after its hold", seconds: 20);
             normalsElsewhere++;
 
+            // Alerts first: a labeller on a backlog hears the likely faults before the rest, each group in queue order.
+            Assert.False((await silo.Push(machine, "o-1", 28)).GetProperty("anomalous").GetBoolean(), "clip 28 is a labelled normal now");
+            Assert.True((await silo.Push(machine, "o-2", 21)).GetProperty("anomalous").GetBoolean(), "clip 21 is an alert");
+            await Until(driver, () => driver.FindElements(By.CssSelector("#queue-list li.request[data-clip='o-2']")).Count == 1, "the two new requests arriving");
+            string[] Order() => driver.FindElements(By.CssSelector("#queue-list li.request")).Select(li => li.GetAttribute("data-clip")!)
+                .Where(c => c is "o-1" or "o-2").ToArray();
+            Assert.Equal(["o-1", "o-2"], Order());
+            void ChooseOrder(string order) => js.ExecuteScript($"const s = document.getElementById('queue-order'); s.value = '{order}'; s.dispatchEvent(new Event('change'));");
+            ChooseOrder("alerts");
+            await Until(driver, () => Order().SequenceEqual(["o-2", "o-1"]), "the alert ahead of the older clip");
+            Assert.Equal("alerts", js.ExecuteScript("return localStorage.getItem('asd.queueOrder')"));
+            ChooseOrder("oldest");
+            await Until(driver, () => Order().SequenceEqual(["o-1", "o-2"]), "oldest first again");
+
             // Two labellers answer the same request at once, the other way first. This labeller's answer, sent after its hold, is refused (409):
             // the request stays out of the queue and the page says why. The other answer is a synchronous request in the
             // same script as the key press, so the page cannot handle the closed event in between.

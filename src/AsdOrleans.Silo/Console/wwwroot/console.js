@@ -217,9 +217,13 @@
     renderQueue();
   }
 
+  // Above its machine's threshold φ: the machine raised an alert for the clip.
+  const isAlert = (r) => { const phi = state.machines.get(r.machineId)?.decisionThreshold; return phi != null && r.score > phi; };
   function visible() {
     const m = $('filter-machine').value, t = $('filter-type').value;
-    return state.requests.filter((r) => (!m || r.machineId === m) && (!t || machineType(r.machineId) === t));
+    const shown = state.requests.filter((r) => (!m || r.machineId === m) && (!t || machineType(r.machineId) === t));
+    // Alerts first keeps the queue's order within each group, so a skipped alert goes behind the other alerts.
+    return $('queue-order').value === 'alerts' ? [...shown.filter(isAlert), ...shown.filter((r) => !isAlert(r))] : shown;
   }
 
   function scoreBar(score, threshold) {
@@ -394,6 +398,9 @@
   });
   $('filter-machine').addEventListener('change', () => { state.current = 0; renderQueue(); });
   $('filter-type').addEventListener('change', () => { state.current = 0; renderQueue(); });
+  const ORDER = 'asd.queueOrder';
+  $('queue-order').value = localStorage.getItem(ORDER) === 'alerts' ? 'alerts' : 'oldest';
+  $('queue-order').addEventListener('change', () => { localStorage.setItem(ORDER, $('queue-order').value); state.current = 0; renderQueue(); });
 
   // ---- alerts ------------------------------------------------------------------------------------------------
   async function loadAlerts() {
