@@ -300,6 +300,18 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
                 driver.FindElements(By.CssSelector(declinedRow + " button.open-request")).Count == 0, "the decline on the alert, without a reload");
             Assert.Equal("declined", await TextOf(driver, By.CssSelector(declinedRow + " .pill.unanswered")));
 
+            // An answer still held when the labeller leaves the page is sent as the page goes (a keepalive request).
+            driver.Navigate().GoToUrl(new Uri(silo.Http.BaseAddress!, "/ui/#queue"));
+            var leaving = await Until(driver, () => driver.FindElement(By.CssSelector("#queue-list li.request.current")), "a current request");
+            string leavingMachine = leaving.GetAttribute("data-machine")!, leavingClip = leaving.GetAttribute("data-clip")!;
+            new Actions(driver).SendKeys("n").Perform();
+            await Until(driver, () => driver.FindElement(By.Id("undo")).Displayed, "the answer held");
+            driver.Navigate().GoToUrl("about:blank");
+            await Waiting.Until(async () => (await silo.Get($"/api/machines/{leavingMachine}/scores")).EnumerateArray()
+                .Any(p => p.GetProperty("clipId").GetString() == leavingClip && p.GetProperty("requestOutcome").GetString() == "normal"), "the held answer sent on leaving", seconds: 20);
+            driver.Navigate().GoToUrl(new Uri(silo.Http.BaseAddress!, "/ui/#queue")); // the key is still in this tab's session
+            await Until(driver, () => driver.FindElement(By.Id("signout")).Displayed, "signed in again from the session");
+
             // Signing out forgets the key.
             driver.FindElement(By.Id("signout")).Click();
             Assert.Null(js.ExecuteScript("return sessionStorage.getItem('asd.apiKey')"));
