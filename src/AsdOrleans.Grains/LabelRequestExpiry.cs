@@ -35,6 +35,10 @@ public interface IClipAudioRemover
 {
     void Remove(string machineId, string clipId);
 
+    /// <summary>A request closed as <paramref name="outcome"/>: its audio is no longer the request's. A host may keep a
+    /// normal one as an example of the machine's normal sound; by default it is removed.</summary>
+    void Closed(string machineId, string clipId, LabelRequestOutcome outcome) => Remove(machineId, clipId);
+
     /// <summary>Removes this machine's stored audio older than <paramref name="olderThan"/> that no pending request
     /// points at: audio whose removal failed, or whose clip's fate a failed write left unknown.</summary>
     void RemoveOrphans(string machineId, IReadOnlySet<string> pendingClipIds, TimeSpan olderThan) { }

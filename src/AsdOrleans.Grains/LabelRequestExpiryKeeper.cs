@@ -1,3 +1,4 @@
+using AsdOrleans.Abstractions;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -39,20 +40,20 @@ internal sealed class LabelRequestExpiryKeeper(
         var due = LabelRequestExpiry.Due(state(), now, _ttl);
         if (due.Count == 0)
             return;
-        RemoveAudio(due.Select(d => d.ClipId));
+        RemoveAudio(due.Select(d => d.ClipId), LabelRequestOutcome.Expired);
         await persist(s => LabelRequestExpiry.CloseUnanswered(s, due, now));
         OnExpired?.Invoke(due.Select(d => d.ClipId));
         logger.LogInformation("machine {Machine}: {Count} label request(s) expired unanswered after {Ttl}", machineId, due.Count, _ttl);
     }
 
     /// <summary>Removes the stored audio of requests that are dropped (expired, or cleared by a re-enrollment).</summary>
-    public void RemoveAudio(IEnumerable<string> clipIds)
+    public void RemoveAudio(IEnumerable<string> clipIds, LabelRequestOutcome outcome)
     {
         foreach (var clipId in clipIds)
         {
             try
             {
-                _audio?.Remove(machineId, clipId);
+                _audio?.Closed(machineId, clipId, outcome);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

@@ -351,7 +351,7 @@ public sealed class MachineGrain(
     /// After, not before: a crash in between costs orphaned files, never a request without audio.</summary>
     private void Closed(IReadOnlyCollection<string> clipIds, LabelRequestOutcome outcome, string? by = null)
     {
-        Expiry.RemoveAudio(clipIds);
+        Expiry.RemoveAudio(clipIds, outcome); // a normal one may stay as an example of the machine's sound
         Announce(clipIds, outcome, by);
     }
 

@@ -24,6 +24,55 @@ public sealed class ClipAudioStore(IOptions<SiloOptions> options, ILogger<ClipAu
 
     public string AlertPathOf(string machineId, string clipId) => Path.Combine(AlertRoot, machineId, clipId + ".wav");
 
+    /// <summary>The newest clips labelled normal (<see cref="SiloOptions.NormalExamplesPerMachine"/> per machine): how the
+    /// machine sounds when it is fine, for a labeller to compare with.</summary>
+    public string NormalRoot => Path.Combine(Path.GetFullPath(options.Value.DataDirectory), "normal-clips");
+
+    public string NormalPathOf(string machineId, string clipId) => Path.Combine(NormalRoot, machineId, clipId + ".wav");
+
+    /// <summary>A machine's kept normal clips, newest first: clip id and when it was labelled (UTC).</summary>
+    public IReadOnlyList<(string ClipId, DateTime LabelledAt)> NormalExamplesOf(string machineId)
+    {
+        var folder = new DirectoryInfo(Path.Combine(NormalRoot, machineId));
+        return !folder.Exists ? [] : folder.EnumerateFiles("*.wav").OrderByDescending(f => f.LastWriteTimeUtc).ThenByDescending(f => f.Name, StringComparer.Ordinal)
+            .Select(f => (Path.GetFileNameWithoutExtension(f.Name), f.LastWriteTimeUtc)).ToList();
+    }
+
+    /// <summary>Moves a clip labelled normal into the machine's examples, keeping the newest; false when none are kept
+    /// or the move failed (the caller then deletes the clip's audio as usual).</summary>
+    public bool KeepAsNormalExample(string machineId, string clipId)
+    {
+        int keep = options.Value.NormalExamplesPerMachine;
+        if (keep <= 0 || !File.Exists(PathOf(machineId, clipId))) return false;
+        try
+        {
+            string target = NormalPathOf(machineId, clipId);
+            KeepNewest(PathOf(machineId, clipId), target, move: true, keep);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            logger.LogWarning(e, "could not keep the audio of clip {Clip} of machine {Machine} as a normal example", clipId, machineId);
+            return false;
+        }
+    }
+
+    /// <summary>Moves or copies <paramref name="source"/> to <paramref name="target"/>, stamped now, and deletes all but
+    /// the newest <paramref name="keep"/> files of the target's folder.</summary>
+    private static void KeepNewest(string source, string target, bool move, int keep)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+        // A machine scores a clip id once (a retry is not kept), so a file already there is from an earlier
+        // enrollment's stream or data directory: the new audio replaces it.
+        if (move) File.Move(source, target, overwrite: true);
+        else File.Copy(source, target, overwrite: true);
+        File.SetLastWriteTimeUtc(target, DateTime.UtcNow); // the order kept, whatever the file's own history
+        // Concurrent calls for one machine may both prune, so a file may already be gone.
+        foreach (var old in new DirectoryInfo(Path.GetDirectoryName(target)!).EnumerateFiles("*.wav")
+                     .OrderByDescending(f => f.LastWriteTimeUtc).ThenByDescending(f => f.Name, StringComparer.Ordinal).Skip(keep))
+            old.Delete();
+    }
+
     /// <summary>Whether a clip's audio reference is this store's own file (a clip pushed over HTTP), not a gateway's.</summary>
     public bool IsStoredHere(string machineId, string clipId, string? audioReference)
         => audioReference is not null && audioReference == PathOf(machineId, clipId);
@@ -34,7 +83,7 @@ public sealed class ClipAudioStore(IOptions<SiloOptions> options, ILogger<ClipAu
 
     /// <summary>The 404 detail of a clip whose audio this store does not hold.</summary>
     public static string NoStoredAudio(string machineId, string clipId)
-        => $"no stored audio for clip '{clipId}' of machine {machineId} (pending label requests and the machine's newest alerts keep theirs)";
+        => $"no stored audio for clip '{clipId}' of machine {machineId} (pending label requests, the machine's newest alerts and its newest clips labelled normal keep theirs)";
 
     /// <summary>Where a clip's audio is on this silo: a pending request's, else a recent alert's; null when neither.</summary>
     public string? StoredAudioOf(string machineId, string clipId)
@@ -42,7 +91,9 @@ public sealed class ClipAudioStore(IOptions<SiloOptions> options, ILogger<ClipAu
         string queried = PathOf(machineId, clipId);
         if (File.Exists(queried)) return queried;
         string alerted = AlertPathOf(machineId, clipId);
-        return File.Exists(alerted) ? alerted : null;
+        if (File.Exists(alerted)) return alerted;
+        string normal = NormalPathOf(machineId, clipId);
+        return File.Exists(normal) ? normal : null;
     }
 
     public void KeepAsAlert(string machineId, string clipId, bool move)
@@ -51,17 +102,7 @@ public sealed class ClipAudioStore(IOptions<SiloOptions> options, ILogger<ClipAu
         if (keep <= 0) return;
         try
         {
-            string target = AlertPathOf(machineId, clipId);
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            // A machine scores a clip id once (a retry is not kept), so a file already there is from an earlier
-            // enrollment's stream or data directory: the new audio replaces it.
-            if (move) File.Move(PathOf(machineId, clipId), target, overwrite: true);
-            else File.Copy(PathOf(machineId, clipId), target, overwrite: true);
-            File.SetLastWriteTimeUtc(target, DateTime.UtcNow); // the order of alerts, whatever the file's own history
-            // The newest `keep` stay; concurrent alerts of one machine may both prune, so a file may already be gone.
-            foreach (var old in new DirectoryInfo(Path.GetDirectoryName(target)!).EnumerateFiles("*.wav")
-                         .OrderByDescending(f => f.LastWriteTimeUtc).ThenByDescending(f => f.Name, StringComparer.Ordinal).Skip(keep))
-                old.Delete();
+            KeepNewest(PathOf(machineId, clipId), AlertPathOf(machineId, clipId), move, keep);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

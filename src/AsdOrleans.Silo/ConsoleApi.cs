@@ -16,6 +16,9 @@ public sealed record AlertView(string MachineId, string ClipId, long ClipIndex, 
     DateTimeOffset At, bool LabelRequested, ClipLabelValue? Label, string? AudioUrl = null, LabelRequestOutcome? RequestOutcome = null,
     string? ClosedBy = null);
 
+/// <summary>A clip a labeller labelled normal, kept as an example of the machine's normal sound.</summary>
+public sealed record NormalExample(string ClipId, DateTimeOffset LabelledAt, string AudioUrl);
+
 /// <summary>
 /// The HTTP endpoints behind the console (all labeller): alerts, per-machine score histories, and a pending clip's
 /// spectrogram. Alerts are the anomalous points of the machines' persisted score histories, so they survive restarts
@@ -68,6 +71,16 @@ public static class ConsoleApi
             .WithSummary("A machine's score history: its last clips' time, score, threshold, alert, query and label")
             .WithDescription($"The last {MachineScoreHistory.Capacity} clips, oldest first; since (ISO 8601) and limit narrow it. Persisted (written behind every {MachineScoreHistory.FlushInterval.TotalSeconds:F0} s).")
             .Produces<List<ScorePoint>>().ProducesProblem(400).ProducesProblem(503);
+
+        api.MapGet("/machines/{id}/normal-examples", (string id, ClipAudioStore audio) =>
+        {
+            if (MachineApi.RejectInvalidMachineId(id) is { } rejected)
+                return rejected;
+            return Results.Ok(audio.NormalExamplesOf(id).Select(e => new NormalExample(e.ClipId, new DateTimeOffset(e.LabelledAt, TimeSpan.Zero), MachineApi.AudioUrlOf(id, e.ClipId))).ToList());
+        }).RequireRole(ApiRole.Labeller).WithName("ListNormalExamples")
+            .WithSummary("A machine's newest clips labelled normal, kept so a labeller can hear how it sounds when it is fine")
+            .WithDescription("Newest first; at most Asd:NormalExamplesPerMachine (default 3). Kept on the silo that stored the clip; a clip that came from a gateway is not kept.")
+            .Produces<List<NormalExample>>().ProducesProblem(400);
 
         api.MapGet("/machines/{id}/clips/{clipId}/spectrogram.png", (string id, string clipId, int? width, ClipAudioStore audio, HttpContext http) =>
         {

@@ -1,3 +1,4 @@
+using AsdOrleans.Abstractions;
 using AsdOrleans.Grains;
 using AsdOrleans.Storage.Sqlite;
 using Microsoft.Extensions.Options;
@@ -36,6 +37,12 @@ public static class ReminderWiring
     private sealed class StoredClipAudioRemover(ClipAudioStore store) : IClipAudioRemover
     {
         public void Remove(string machineId, string clipId) => store.Delete(machineId, clipId);
+
+        public void Closed(string machineId, string clipId, LabelRequestOutcome outcome)
+        {
+            if (outcome == LabelRequestOutcome.Normal && store.KeepAsNormalExample(machineId, clipId)) return;
+            store.Delete(machineId, clipId);
+        }
 
         public void RemoveOrphans(string machineId, IReadOnlySet<string> pendingClipIds, TimeSpan olderThan) => store.RemoveOrphans(machineId, pendingClipIds, olderThan);
     }

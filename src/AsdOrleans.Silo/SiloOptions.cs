@@ -64,6 +64,11 @@ public sealed class SiloOptions
     /// (10 clips of 10 s at 16 kHz: 3.2 MB). 0 keeps none (only queried clips' audio, until labelled).
     /// </summary>
     public int AlertAudioPerMachine { get; set; } = 10;
+    /// <summary>
+    /// The audio of each machine's newest N clips labelled normal is kept as examples of how it sounds, for labellers to
+    /// compare a clip with (DataDirectory/normal-clips; `GET /api/machines/{id}/normal-examples`). 0 keeps none.
+    /// </summary>
+    public int NormalExamplesPerMachine { get; set; } = 3;
     /// <summary>Largest JSON enrollment (embeddings): 1,000 clips × 256 dimensions as JSON is about 3 MB.</summary>
     public long MaxEnrollmentJsonBytes { get; set; } = 32L << 20;
     /// <summary>Largest multipart enrollment from training audio (a DCASE machine: 1,000 clips × 10 s ≈ 320 MB).</summary>

@@ -242,7 +242,7 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         Assert.Contains("cli.saw-05 ", output);
         Assert.Contains("vs threshold", output);
         Assert.Single(Directory.GetFiles(saved, "cli.saw-05_*.wav"));
-        Assert.Contains("p, w, n, a, d, s or q", output); // x is not a key
+        Assert.Contains("p, r, w, n, a, d, s or q", output); // x is not a key
         Assert.Contains("labelled anomalous", output);
         Assert.Contains("labelled normal", output);
         Assert.Contains("2 answered", output);
@@ -274,9 +274,12 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         Assert.Contains("410", error);
 
         // In the loop: d declines the next one, n answers the one after; both under the labeller's name.
-        (code, output, error) = await LabelNext("d\nn\nq\n", "cli.dec-07", Path.Combine(_dir, "saved-dec"), "--labeller", "judy");
+        // r plays a clip of the machine labelled normal, once there is one: none before the n, the n's clip after it.
+        (code, output, error) = await LabelNext("r\nd\nn\nr\nq\n", "cli.dec-07", Path.Combine(_dir, "saved-dec"), "--labeller", "judy");
         Assert.True(code == 0, error);
         Assert.Contains("answering as judy", output);
+        Assert.Contains("no clip of this machine labelled normal is kept yet", output);
+        Assert.Matches(@"a normal clip: \S+, labelled normal .*\n.*(played with|no audio player found)", output);
         Assert.Contains("[d]ecline", output);
         Assert.Contains("declined: the request is closed without a label", output);
         Assert.Contains("1 answered, 1 declined", output);

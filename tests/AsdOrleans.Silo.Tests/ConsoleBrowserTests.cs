@@ -49,6 +49,7 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
     private static async Task<T> Until<T>(IWebDriver driver, Func<T?> probe, string what)
     {
         var deadline = DateTime.UtcNow + Wait;
+        Exception? last = null;
         while (true)
         {
             try
@@ -56,10 +57,10 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
                 var value = probe();
                 if (value is not null && !(value is bool b && !b)) return value;
             }
-            catch (WebDriverException) { /* the page is changing: look again */ }
-            catch (InvalidOperationException) { }
+            catch (WebDriverException e) { last = e; /* the page is changing: look again */ }
+            catch (InvalidOperationException e) { last = e; }
             if (DateTime.UtcNow > deadline)
-                Assert.Fail($"{what} did not happen within {Wait.TotalSeconds} s; url {driver.Url}; page: {((IJavaScriptExecutor)driver).ExecuteScript("return document.body.innerText")}");
+                Assert.Fail($"{what} did not happen within {Wait.TotalSeconds} s{(last is null ? "" : $" (last: {last.GetType().Name}: {last.Message})")}; url {driver.Url}; page: {((IJavaScriptExecutor)driver).ExecuteScript("return document.body.innerText")}");
             await Task.Delay(150);
         }
     }
@@ -136,6 +137,12 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
             await Until(driver, () => driver.FindElements(By.CssSelector("#queue-list li.request[data-clip='clip-elsewhere']")).Count == 0, "the answered request leaving");
             Assert.True(DateTime.UtcNow - answeredAt < TimeSpan.FromSeconds(10), "left on the closed event, not the periodic refresh");
             int normalsElsewhere = 1; // the machines page's label counts below include it
+
+            // That normal answer keeps the clip as an example of how the machine sounds: its other cards offer it (r).
+            string sameMachine = $"#queue-list li.request[data-machine='{machine}']";
+            await Until(driver, () => driver.FindElements(By.CssSelector(sameMachine + " button.hear-normal")).Count > 0, "a normal clip offered on the machine's cards");
+            await Click(driver, By.CssSelector(sameMachine + " button.hear-normal"), "A normal clip");
+            await Until(driver, () => js.ExecuteScript($"const a = document.querySelector(\"{sameMachine} audio.normal-audio\"); return !!a && a.src.startsWith('blob:') && a.readyState >= 2;") as bool?, "the normal clip loading");
 
             // A wrong key taken back: the answer waits 5 s before it is sent, and Undo (z) returns the card with nothing sent.
             await silo.Push(machine, "clip-undo", 28);

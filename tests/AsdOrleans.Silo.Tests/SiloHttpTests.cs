@@ -154,6 +154,35 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
     }
 
     [Fact]
+    public async Task The_newest_clips_labelled_normal_stay_as_examples_of_how_the_machine_sounds()
+    {
+        const string machine = "http.examples";
+        await Enroll(machine, new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 3 });
+        Assert.Equal("[]", await (await Send(HttpMethod.Get, $"/api/machines/{machine}/normal-examples", SiloFixture.LabellerKey)).Content.ReadAsStringAsync());
+        for (int i = 0; i < 5; i++)
+            Assert.True((await Send(HttpMethod.Post, $"/api/machines/{machine}/clips?clipId=n-{i}", SiloFixture.DeviceKey, WavContent(SiloFixture.TestWav(i)))).IsSuccessStatusCode);
+        // Four normal answers and one anomalous: the newest three normal clips stay (Asd:NormalExamplesPerMachine = 3).
+        foreach (var (clip, label) in new[] { ("n-0", "normal"), ("n-1", "anomalous"), ("n-2", "normal"), ("n-3", "normal"), ("n-4", "normal") })
+        {
+            Assert.True((await Send(HttpMethod.Post, $"/api/machines/{machine}/clips/{clip}/label", SiloFixture.LabellerKey, JsonContent.Create(new { label }))).IsSuccessStatusCode);
+            await Task.Delay(20); // distinct file times: the order kept is the order labelled
+        }
+        var examples = JsonDocument.Parse(await (await Send(HttpMethod.Get, $"/api/machines/{machine}/normal-examples", SiloFixture.LabellerKey)).Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal(["n-4", "n-3", "n-2"], examples.EnumerateArray().Select(e => e.GetProperty("clipId").GetString()));
+        foreach (var example in examples.EnumerateArray())
+        {
+            int index = int.Parse(example.GetProperty("clipId").GetString()![2..]);
+            var audio = await Send(HttpMethod.Get, example.GetProperty("audioUrl").GetString()!, SiloFixture.LabellerKey);
+            Assert.Equal(SiloFixture.TestWav(index), await audio.Content.ReadAsByteArrayAsync());
+        }
+        // The oldest normal clip's audio went when a newer one came; the anomalous one's when it was labelled.
+        Assert.Equal(HttpStatusCode.NotFound, (await Send(HttpMethod.Get, $"/api/machines/{machine}/clips/n-0/audio", SiloFixture.LabellerKey)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Send(HttpMethod.Get, $"/api/machines/{machine}/clips/n-1/audio", SiloFixture.LabellerKey)).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await Send(HttpMethod.Get, $"/api/machines/{machine}/normal-examples", SiloFixture.DeviceKey)).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await Send(HttpMethod.Get, "/api/machines/bad%20id/normal-examples", SiloFixture.LabellerKey)).StatusCode);
+    }
+
+    [Fact]
     public async Task A_labeller_who_cannot_tell_declines_a_request_and_it_closes_without_a_label()
     {
         const string machine = "http.decline";

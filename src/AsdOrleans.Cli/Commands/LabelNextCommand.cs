@@ -23,7 +23,7 @@ public static class LabelNextCommand
         var machine = new Option<string?>("--machine") { Description = "only this machine's requests" };
         var saveDir = new Option<string?>("--save-dir") { Description = "folder where w saves clips (default: the current folder)" };
         var labeller = LabelCommand.Labeller();
-        var command = new Command("next", "answer pending label requests one by one: [p]lay, [w]rite the WAV, [n]ormal, [a]nomalous, [d]ecline (cannot tell), [s]kip, [q]uit")
+        var command = new Command("next", "answer pending label requests one by one: [p]lay, [r]eference (a clip of the machine labelled normal), [w]rite the WAV, [n]ormal, [a]nomalous, [d]ecline (cannot tell), [s]kip, [q]uit")
         {
             url, key, machine, saveDir, labeller,
         };
@@ -65,7 +65,7 @@ public static class LabelNextCommand
                     output.WriteLine($"  audio at the gateway: {atGateway}");
                 while (true)
                 {
-                    output.Write("[p]lay [w]rite [n]ormal [a]nomalous [d]ecline [s]kip [q]uit > ");
+                    output.Write("[p]lay [r]eference [w]rite [n]ormal [a]nomalous [d]ecline [s]kip [q]uit > ");
                     output.Flush();
                     string? line = await input.ReadLineAsync(cancellation);
                     if (line is null) { output.WriteLine(); return Finish(output, answered, declined, gone.Count); }
@@ -96,6 +96,25 @@ public static class LabelNextCommand
                             string file = Path.Combine(folder, $"{id}_{clip}.wav");
                             await File.WriteAllBytesAsync(file, wav, cancellation);
                             output.WriteLine($"wrote {file}");
+                            continue;
+                        case "r" or "reference":
+                            // The machine's newest clip labelled normal, to compare with (kept on the silo; none yet on a new machine).
+                            var examples = await http.SendAsync(HttpMethod.Get, $"/api/machines/{Uri.EscapeDataString(id)}/normal-examples", null, cancellation);
+                            if (examples.GetArrayLength() == 0)
+                            {
+                                output.WriteLine("no clip of this machine labelled normal is kept yet");
+                                continue;
+                            }
+                            var example = examples[0];
+                            output.WriteLine($"a normal clip: {example.GetProperty("clipId").GetString()}, labelled normal {example.GetProperty("labelledAt").GetDateTimeOffset().UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC");
+                            try
+                            {
+                                output.WriteLine(await Play(await http.SendForBytesAsync(HttpMethod.Get, example.GetProperty("audioUrl").GetString()!, null, cancellation), cancellation));
+                            }
+                            catch (SiloRefusedException e) when (e.Status == 404)
+                            {
+                                output.WriteLine($"no audio: {e.Detail}"); // a newer normal clip took its place meanwhile
+                            }
                             continue;
                         case "n" or "normal" or "a" or "anomalous":
                             string label = line.Trim().StartsWith('n') ? "normal" : "anomalous";
@@ -131,7 +150,7 @@ public static class LabelNextCommand
                         case "q" or "quit":
                             return Finish(output, answered, declined, gone.Count);
                         default:
-                            output.WriteLine("p, w, n, a, d, s or q");
+                            output.WriteLine("p, r, w, n, a, d, s or q");
                             continue;
                     }
                     break;

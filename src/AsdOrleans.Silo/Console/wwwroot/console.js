@@ -246,6 +246,33 @@
     return el('span', { class: `pill reason ${reason ?? 'unrecorded'}`, 'data-reason': reason ?? 'unrecorded', text, title });
   }
 
+  // A machine's newest clips labelled normal (GET …/normal-examples), asked once per machine until a new normal label
+  // arrives: a labeller compares the clip with how the machine sounds when it is fine.
+  const normalExamples = new Map(); // machine → Promise<[{clipId, labelledAt, audioUrl}]>
+  const examplesOf = (machineId) => {
+    if (!normalExamples.has(machineId))
+      normalExamples.set(machineId, json(`/api/machines/${enc(machineId)}/normal-examples`).catch(() => { normalExamples.delete(machineId); return []; }));
+    return normalExamples.get(machineId);
+  };
+  async function offerNormalExample(r, slot) {
+    const [example] = await examplesOf(r.machineId);
+    if (!example || slot.firstChild) return;
+    slot.append(el('button', { type: 'button', class: 'hear-normal skip', text: '▶ A normal clip (r)',
+      title: `${example.clipId}, labelled normal ${time(example.labelledAt)}: how ${r.machineId} sounds when it is fine`,
+      onclick: async (event) => {
+        const button = event.currentTarget;
+        try {
+          button.replaceWith(el('audio', { controls: true, autoplay: true, class: 'normal-audio', src: await blobUrl(example.audioUrl, `${r.machineId}/${r.clipId}`) }));
+        } catch (e) { toast(`normal clip: ${e.message}`); }
+      } }));
+  }
+  // A new normal label on a machine: its cards that offered nothing yet may offer it now.
+  function normalLabelled(machineId) {
+    normalExamples.delete(machineId);
+    for (const r of state.requests) if (r.machineId === machineId && cards.has(`${r.machineId}/${r.clipId}`))
+      offerNormalExample(r, cards.get(`${r.machineId}/${r.clipId}`).querySelector('.normal-example'));
+  }
+
   const cards = new Map(); // "machine/clip" → <li>
   function card(r) {
     const owner = `${r.machineId}/${r.clipId}`;
@@ -274,12 +301,14 @@
         ` asked ${time(r.requestedAt)} · score ${fmt(r.score)} vs φ ${fmt(threshold)}${threshold != null && r.score > threshold ? ' (alert)' : ''}`),
       threshold != null ? scoreBar(r.score, threshold) : null,
       audio,
+      el('div', { class: 'normal-example' }),
       el('div', { class: 'actions' },
         button('normal', 'Normal (n)', 'normal'), button('anomalous', 'Anomalous (a)', 'anomalous'),
         el('button', { type: 'button', class: 'decline skip', text: "Can't tell (d)", title: 'close the request without a label: better than a guess, which puts the clip in the wrong set', onclick: () => decline(r) }),
         el('button', { type: 'button', class: 'skip', text: 'Skip (s)', onclick: () => skip(r) })));
     li.addEventListener('click', () => { state.current = visible().indexOf(r); markCurrent(); });
     cards.set(owner, li);
+    offerNormalExample(r, li.querySelector('.normal-example'));
     return li;
   }
 
@@ -351,6 +380,7 @@
         { method: 'POST', keepalive, headers: Object.assign({ 'Content-Type': 'application/json' }, byLabeller()), body: JSON.stringify({ label }) });
       toast(`${r.clipId}: ${label}${receipt.alreadyApplied ? ' (already applied)' : ''}`);
       closeAlerts(r.machineId, r.clipId, label, state.labeller);
+      if (label === 'normal') normalLabelled(r.machineId);
       await refreshMachine(r.machineId);
       if (r.machineId === state.chartMachine && document.body.dataset.page === 'machines') drawChart();
     } catch (e) {
@@ -389,6 +419,7 @@
       case 'd': if (r) decline(r); break;
       case 's': if (r) skip(r); break;
       case 'z': undo(); break;
+      case 'r': { const b = r && card(r).querySelector('button.hear-normal'); if (b) b.click(); } break;
       case 'p': { const a = r && card(r).querySelector('audio'); if (a) a.paused ? a.play() : a.pause(); } break;
       case 'ArrowDown': state.current = Math.min(list.length - 1, state.current + 1); markCurrent(); break;
       case 'ArrowUp': state.current = Math.max(0, state.current - 1); markCurrent(); break;
@@ -532,6 +563,7 @@
       if (closed) removeRequest(closed);
       if (held && heldKey() === `${data.machineId}/${data.clipId}`) held.closedAs = data.outcome; // sent anyway, the machine says why it refuses
       closeAlerts(data.machineId, data.clipId, data.outcome, data.closedBy);
+      if (data.outcome === 'normal') normalLabelled(data.machineId);
     } else if (type === 'reset') {
       loadQueue(); loadAlerts(); loadMachines();
     }
