@@ -369,10 +369,10 @@ public sealed class MachineGrain(
     public async Task<LabelReceipt> SubmitLabel(string clipId, ClipLabelValue label, string? labeller = null)
     {
         RequireValidId();
+        AsdOrleans.Method.Vocabulary.Identifiers.RequireValidLabellerName(labeller); // bad input first, whatever the machine's state
         var model = RequireEnrolled();
         if (!Enum.IsDefined(label))
             throw new ArgumentException($"label {(int)label} is neither normal nor anomalous");
-        AsdOrleans.Method.Vocabulary.Identifiers.RequireValidLabellerName(labeller);
         if (state.State.AnsweredClips.TryGet(clipId ?? "", out var earlier))
         {
             if (earlier != label)
@@ -402,8 +402,8 @@ public sealed class MachineGrain(
     public async Task<DeclineReceipt> DeclineLabelRequest(string clipId, string? labeller = null)
     {
         RequireValidId();
-        RequireEnrolled();
         AsdOrleans.Method.Vocabulary.Identifiers.RequireValidLabellerName(labeller);
+        RequireEnrolled();
         if (state.State.AnsweredClips.TryGet(clipId ?? "", out var earlier))
             throw new LabelConflictException($"machine {MachineId}: clip '{clipId}' was already labelled {earlier.ToString().ToLowerInvariant()}; a labelled clip cannot be declined");
         await Expiry.ExpireDue();

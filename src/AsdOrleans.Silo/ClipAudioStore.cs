@@ -31,11 +31,11 @@ public sealed class ClipAudioStore(IOptions<SiloOptions> options, ILogger<ClipAu
     public string NormalPathOf(string machineId, string clipId) => Path.Combine(NormalRoot, machineId, clipId + ".wav");
 
     /// <summary>A machine's kept normal clips, newest first: clip id and when it was labelled (UTC).</summary>
-    public IReadOnlyList<(string ClipId, DateTime LabelledAt)> NormalExamplesOf(string machineId)
+    public IReadOnlyList<(string ClipId, DateTimeOffset LabelledAt)> NormalExamplesOf(string machineId)
     {
         var folder = new DirectoryInfo(Path.Combine(NormalRoot, machineId));
         return !folder.Exists ? [] : folder.EnumerateFiles("*.wav").OrderByDescending(f => f.LastWriteTimeUtc).ThenByDescending(f => f.Name, StringComparer.Ordinal)
-            .Select(f => (Path.GetFileNameWithoutExtension(f.Name), f.LastWriteTimeUtc)).ToList();
+            .Select(f => (Path.GetFileNameWithoutExtension(f.Name), new DateTimeOffset(f.LastWriteTimeUtc, TimeSpan.Zero))).ToList();
     }
 
     /// <summary>Moves a clip labelled normal into the machine's examples, keeping the newest; false when none are kept

@@ -76,7 +76,7 @@ public static class ConsoleApi
         {
             if (MachineApi.RejectInvalidMachineId(id) is { } rejected)
                 return rejected;
-            return Results.Ok(audio.NormalExamplesOf(id).Select(e => new NormalExample(e.ClipId, new DateTimeOffset(e.LabelledAt, TimeSpan.Zero), MachineApi.AudioUrlOf(id, e.ClipId))).ToList());
+            return Results.Ok(audio.NormalExamplesOf(id).Select(e => new NormalExample(e.ClipId, e.LabelledAt, MachineApi.AudioUrlOf(id, e.ClipId))).ToList());
         }).RequireRole(ApiRole.Labeller).WithName("ListNormalExamples")
             .WithSummary("A machine's newest clips labelled normal, kept so a labeller can hear how it sounds when it is fine")
             .WithDescription("Newest first; at most Asd:NormalExamplesPerMachine (default 3). Kept on the silo that stored the clip; a clip that came from a gateway is not kept.")

@@ -157,14 +157,13 @@ public static class MachineApi
     });
 
     /// <summary>Who answers, as the labeller names themselves (optional; recorded with the answer, not authenticated: the
-    /// API key is the role's).</summary>
+    /// API key is the role's). The machine checks the name (a bad one is 400 through <see cref="Guarded"/>).</summary>
     public const string LabellerHeader = "X-Labeller";
 
     private static Task<IResult> SubmitLabel(string id, string clipId, LabelBody body, MachineUseCases machines,
         [Microsoft.AspNetCore.Mvc.FromHeader(Name = LabellerHeader)] string? labeller) => Guarded(id, async () =>
     {
         RequireSafeId(clipId, "clip id");
-        Identifiers.RequireValidLabellerName(labeller);
         var label = body.Label?.Trim().ToLowerInvariant() switch
         {
             "normal" => ClipLabelValue.Normal,
@@ -179,7 +178,6 @@ public static class MachineApi
         [Microsoft.AspNetCore.Mvc.FromHeader(Name = LabellerHeader)] string? labeller) => Guarded(id, async () =>
     {
         RequireSafeId(clipId, "clip id");
-        Identifiers.RequireValidLabellerName(labeller);
         return TypedResults.Ok(await machines.DeclineLabelRequest(id, clipId, labeller));
     });
 

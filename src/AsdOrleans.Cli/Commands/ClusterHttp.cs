@@ -36,7 +36,7 @@ public sealed class ClusterHttp : IDisposable
             handler = new Microsoft.Extensions.Http.Resilience.ResilienceHandler(pipeline) { InnerHandler = handler };
         }
         _http = new HttpClient(handler) { BaseAddress = uri, Timeout = TimeSpan.FromMinutes(30) };
-        _http.DefaultRequestHeaders.Add("X-Api-Key", key);
+        _http.DefaultRequestHeaders.Add(AsdOrleans.Silo.ApiKeys.Header, key);
     }
 
     public async Task<JsonElement> SendAsync(HttpMethod method, string path, HttpContent? content, CancellationToken cancellation, string? key = null)
@@ -51,8 +51,8 @@ public sealed class ClusterHttp : IDisposable
         using var request = new HttpRequestMessage(method, path) { Content = content };
         if (key is not null)
         {
-            request.Headers.Remove("X-Api-Key");
-            request.Headers.Add("X-Api-Key", key);
+            request.Headers.Remove(AsdOrleans.Silo.ApiKeys.Header);
+            request.Headers.Add(AsdOrleans.Silo.ApiKeys.Header, key);
         }
         HttpResponseMessage response;
         try
@@ -132,7 +132,7 @@ public sealed class ClusterHttp : IDisposable
         if (name is null) return this;
         if (!AsdOrleans.Method.Vocabulary.Identifiers.IsValidLabellerName(name))
             throw new UsageException("--labeller: " + AsdOrleans.Method.Vocabulary.Identifiers.InvalidLabellerName(name));
-        _http.DefaultRequestHeaders.Add("X-Labeller", name);
+        _http.DefaultRequestHeaders.Add(AsdOrleans.Silo.MachineApi.LabellerHeader, name);
         return this;
     }
 
