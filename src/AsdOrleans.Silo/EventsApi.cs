@@ -113,7 +113,7 @@ public sealed partial class ConsoleEventHub(IClusterClient client, ClipAudioStor
                 });
                 await Forward<LabelRequestClosed>(MachineEventStreams.LabelRequestClosedNamespace, LabelRequestClosedEvent, closed => (closed.MachineId, new
                 {
-                    closed.MachineId, closed.ClipId, Outcome = closed.Outcome.ToString().ToLowerInvariant(), closed.ClosedAt, closed.ClosedBy,
+                    closed.MachineId, closed.ClipId, closed.Outcome, closed.ClosedAt, closed.ClosedBy, // the outcome as its JSON word (LabelRequestOutcome)
                 }));
                 _subscribed.TrySetResult();
                 return;
