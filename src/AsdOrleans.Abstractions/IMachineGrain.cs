@@ -27,7 +27,17 @@ public interface IMachineGrain : IGrainWithStringKey
     /// a later label gets <see cref="LabelRequestExpiredException"/>. Idempotent; a labelled clip cannot be declined.</summary>
     Task<DeclineReceipt> DeclineLabelRequest(string clipId, string? labeller = null);
 
-    /// <summary>Pending requests, oldest first; expired ones are dropped (with their audio) before listing.</summary>
+    /// <summary>Takes or renews <paramref name="labeller"/>'s claim on a pending request (<see cref="LabelRequestClaim"/>) for
+    /// <paramref name="lease"/> (default <see cref="LabelRequestClaim.DefaultLease"/>). When another labeller's claim is
+    /// live, nothing changes and theirs is returned: the caller checks <see cref="LabelRequestClaim.IsHeldBy"/>. A labelled
+    /// clip is a <see cref="LabelConflictException"/>, an expired request a <see cref="LabelRequestExpiredException"/>.</summary>
+    Task<LabelRequestClaim> ClaimLabelRequest(string clipId, string labeller, TimeSpan? lease = null);
+
+    /// <summary>Ends <paramref name="labeller"/>'s claim on a clip, if they hold one; returns the claim that stands
+    /// afterwards (another labeller's, or none). Never an error for a closed request: the answer already ended the claim.</summary>
+    Task<LabelRequestClaim> ReleaseLabelRequest(string clipId, string labeller);
+
+    /// <summary>Pending requests, oldest first, with the live claims; expired ones are dropped (with their audio) before listing.</summary>
     Task<IReadOnlyList<LabelRequest>> GetPendingLabelRequests(int limit);
 
     Task<MachineStatus> GetStatus();

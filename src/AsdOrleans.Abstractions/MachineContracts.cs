@@ -83,6 +83,9 @@ public enum ClipLabelValue { Normal = 0, Anomalous = 1 }
 /// <summary>A durable request for a human label.</summary>
 /// <param name="QueryReason">Why the machine asked (see <see cref="ClipVerdict.QueryReason"/>); null for a request stored
 /// before machines recorded it.</param>
+/// <param name="ClaimedBy">The labeller listening to the clip now (<see cref="LabelRequestClaim"/>), as listings show it;
+/// never stored.</param>
+/// <param name="ClaimedUntil">When that claim lapses unless renewed.</param>
 [GenerateSerializer, Immutable]
 public sealed record LabelRequest(
     [property: Id(0)] string MachineId,
@@ -90,7 +93,32 @@ public sealed record LabelRequest(
     [property: Id(2)] double Score,
     [property: Id(3)] DateTimeOffset RequestedAt,
     [property: Id(4)] string? AudioReference,
-    [property: Id(5)] string? QueryReason = null);
+    [property: Id(5)] string? QueryReason = null,
+    [property: Id(6)] string? ClaimedBy = null,
+    [property: Id(7)] DateTimeOffset? ClaimedUntil = null);
+
+/// <summary>
+/// Who is listening to a pending request's clip: an advisory lease a labeller takes when they open a clip, so that other
+/// labellers pick another one instead of judging the same clip twice. It does not lock the request (any labeller may
+/// still answer it, and the answer ends the claim), lapses at <see cref="ClaimedUntil"/> unless renewed, and lives in the
+/// machine's memory only: a machine that moves to another silo forgets its claims, which costs at most a clip heard
+/// twice. Also the event of the <c>asd.label-requests.claims</c> stream; <see cref="ClaimedBy"/> null: released (or no claim).
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record LabelRequestClaim(
+    [property: Id(0)] string MachineId,
+    [property: Id(1)] string ClipId,
+    [property: Id(2)] string? ClaimedBy,
+    [property: Id(3)] DateTimeOffset? ClaimedUntil) : IMachineEvent
+{
+    /// <summary>How long a claim lasts when the labeller names no length; the console renews it while the card is open.</summary>
+    public static readonly TimeSpan DefaultLease = TimeSpan.FromMinutes(2);
+    /// <summary>The shortest and longest lease a labeller may ask for.</summary>
+    public static readonly TimeSpan MinLease = TimeSpan.FromSeconds(5), MaxLease = TimeSpan.FromMinutes(10);
+
+    /// <summary>Whether <paramref name="labeller"/> holds this claim.</summary>
+    public bool IsHeldBy(string labeller) => string.Equals(ClaimedBy, labeller, StringComparison.Ordinal);
+}
 
 /// <summary>Result of declining a label request (a labeller cannot tell); <see cref="AlreadyClosed"/> when it was
 /// declined before, or expired, so nothing changed this time.</summary>

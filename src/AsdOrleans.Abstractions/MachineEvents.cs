@@ -20,6 +20,9 @@ public static class MachineEventStreams
     /// <summary>Stream namespace of <see cref="LabelRequestClosed"/> events.</summary>
     public const string LabelRequestClosedNamespace = "asd.label-requests.closed";
 
+    /// <summary>Stream namespace of <see cref="LabelRequestClaim"/> events (a labeller took, renewed or released a claim).</summary>
+    public const string LabelRequestClaimNamespace = "asd.label-requests.claims";
+
     /// <summary>Key of the plant-wide stream in each namespace.</summary>
     public const string PlantKey = "plant";
 }

@@ -97,6 +97,12 @@ public sealed class MachineUseCases(IGrainFactory grains)
     /// <summary>Closes a label request without a label (the labeller cannot tell); the machine removes its stored audio.</summary>
     public Task<DeclineReceipt> DeclineLabelRequest(string machineId, string clipId, string? labeller = null) => Machine(machineId).DeclineLabelRequest(clipId, labeller);
 
+    /// <summary>Takes or renews a labeller's claim on a pending request: who is listening to its clip (advice to other labellers).</summary>
+    public Task<LabelRequestClaim> ClaimLabelRequest(string machineId, string clipId, string labeller, TimeSpan? lease = null) => Machine(machineId).ClaimLabelRequest(clipId, labeller, lease);
+
+    /// <summary>Ends a labeller's claim on a clip, if they hold it.</summary>
+    public Task<LabelRequestClaim> ReleaseLabelRequest(string machineId, string clipId, string labeller) => Machine(machineId).ReleaseLabelRequest(clipId, labeller);
+
     /// <summary>Ids of all configured or enrolled machines, in ordinal order.</summary>
     public Task<IReadOnlyList<string>> ListMachineIds() => Registry.List();
 

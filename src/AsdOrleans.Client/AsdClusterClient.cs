@@ -130,6 +130,22 @@ public sealed class AsdClusterClient : IAsyncDisposable
     /// <see cref="LabelConflictException"/>.</summary>
     public Task<DeclineReceipt> DeclineLabelRequestAsync(string machineId, string clipId, string? labeller = null) => UseCases.DeclineLabelRequest(machineId, clipId, labeller);
 
+    /// <summary>Tells other labellers that <paramref name="labeller"/> is listening to a pending clip, for
+    /// <paramref name="lease"/> (default 2 minutes; renew by claiming again). When someone else's claim is live, nothing
+    /// changes and theirs comes back: check <see cref="LabelRequestClaim.IsHeldBy"/> and pick another clip. A claim is
+    /// advice, not a lock: any labeller may still answer the request, and the answer ends the claim.</summary>
+    public Task<LabelRequestClaim> ClaimLabelRequestAsync(string machineId, string clipId, string labeller, TimeSpan? lease = null)
+        => UseCases.ClaimLabelRequest(machineId, clipId, labeller, lease);
+
+    /// <summary>Ends <paramref name="labeller"/>'s claim on a clip (a skipped clip goes back to the others).</summary>
+    public Task<LabelRequestClaim> ReleaseLabelRequestAsync(string machineId, string clipId, string labeller)
+        => UseCases.ReleaseLabelRequest(machineId, clipId, labeller);
+
+    /// <summary>Subscribes to claims taken, renewed and released (<see cref="LabelRequestClaim.ClaimedBy"/> null), so a
+    /// labelling service can show who is listening to what.</summary>
+    public Task<MachineEventSubscription<LabelRequestClaim>> SubscribeToLabelRequestClaimsAsync(string? machineId = null)
+        => Subscribe<LabelRequestClaim>(MachineEventStreams.LabelRequestClaimNamespace, machineId);
+
     /// <summary>Subscribes to anomaly alerts of every machine, or of <paramref name="machineId"/> only.</summary>
     public Task<MachineEventSubscription<AnomalyAlert>> SubscribeToAlertsAsync(string? machineId = null)
         => Subscribe<AnomalyAlert>(MachineEventStreams.AlertNamespace, machineId);

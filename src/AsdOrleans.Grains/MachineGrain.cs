@@ -60,6 +60,8 @@ public sealed class MachineGrain(
     private bool _discarded;
     private LabelRequestExpiryKeeper? _expiry;
     private MachineEventPublisher? _events;
+    /// <summary>Who listens to which pending clip (memory only: advice to labellers, not state).</summary>
+    private readonly LabelRequestClaims _claims = new();
 
     /// <summary>Label requests expire after a TTL (<see cref="LabelRequestExpiryKeeper"/>).</summary>
     private LabelRequestExpiryKeeper Expiry => _expiry ??= new(this, ServiceProvider, MachineId, () => state.State, change => Persist(change), logger)
@@ -358,6 +360,7 @@ public sealed class MachineGrain(
     /// <summary>Labellers are told that these requests closed, and the score history and alert index mark how.</summary>
     private void Announce(IReadOnlyCollection<string> clipIds, LabelRequestOutcome outcome, string? by = null)
     {
+        _claims.Forget(clipIds);
         Events.PublishClosed(MachineId, clipIds, outcome, by);
         foreach (var clipId in clipIds)
             MachineActivity.MarkClosed(_history, GrainFactory, MachineId, clipId, outcome, by);
@@ -424,6 +427,41 @@ public sealed class MachineGrain(
         return new DeclineReceipt(clipId, AlreadyClosed: false);
     }
 
+    public async Task<LabelRequestClaim> ClaimLabelRequest(string clipId, string labeller, TimeSpan? lease = null)
+    {
+        RequireValidId();
+        RequireClaimant(labeller);
+        var length = LabelRequestClaims.LeaseOf(lease);
+        RequireEnrolled();
+        if (state.State.AnsweredClips.TryGet(clipId ?? "", out var earlier))
+            throw new LabelConflictException($"machine {MachineId}: clip '{clipId}' was already labelled {earlier.ToString().ToLowerInvariant()}");
+        await Expiry.ExpireDue();
+        LabelRequestExpiry.ThrowIfExpired(state.State, MachineId, clipId);
+        if (clipId is null || !state.State.Pending.ContainsKey(clipId))
+            throw new ArgumentException($"machine {MachineId} has no label request for clip '{clipId}'");
+        var (claim, changed) = _claims.Take(MachineId, clipId, labeller, length, DateTimeOffset.UtcNow);
+        if (changed) Events.PublishClaim(claim);
+        return claim;
+    }
+
+    public Task<LabelRequestClaim> ReleaseLabelRequest(string clipId, string labeller)
+    {
+        RequireValidId();
+        RequireClaimant(labeller);
+        RequireValidClipId(clipId);
+        var (claim, changed) = _claims.Release(MachineId, clipId, labeller, DateTimeOffset.UtcNow);
+        if (changed) Events.PublishClaim(claim);
+        return Task.FromResult(claim);
+    }
+
+    /// <summary>A claim says who listens, so it needs a name (unlike an answer, where the name is optional).</summary>
+    private static void RequireClaimant(string labeller)
+    {
+        if (string.IsNullOrEmpty(labeller))
+            throw new ArgumentException("a claim needs the labeller's name (the X-Labeller header, or --labeller)");
+        AsdOrleans.Method.Vocabulary.Identifiers.RequireValidLabellerName(labeller);
+    }
+
     // IScoreHistoryGrain: the machine records its own clips and labels; these serve readers and tools that fill a history.
     public Task Record(ScorePoint point)
     {
@@ -447,7 +485,7 @@ public sealed class MachineGrain(
         await Expiry.ExpireDue();
         IReadOnlyList<LabelRequest> requests = state.State.Pending.Values.Where(p => !IsUnwritten(p.ClipId)) // written ones only
             .OrderBy(p => p.RequestedAt).ThenBy(p => p.ClipId, StringComparer.Ordinal).Take(limit)
-            .Select(p => p.ToRequest(MachineId)).ToList();
+            .Select(p => _claims.Show(p.ToRequest(MachineId), DateTimeOffset.UtcNow)).ToList();
         await SyncPendingListing(); // a listing that asked a machine with none (expired meanwhile, or a stale entry) drops it
         return requests;
     }

@@ -27,6 +27,8 @@ public static class ApiDocs
         ["GET /api/machines/{id}/clips/{clipId}/audio"] = ("GetClipAudio", "A pending clip's audio (WAV)"),
         ["POST /api/machines/{id}/clips/{clipId}/label"] = ("SubmitLabel", "Answer a label request: normal or anomalous"),
         ["POST /api/machines/{id}/clips/{clipId}/decline"] = ("DeclineLabelRequest", "Close a label request without a label (the labeller cannot tell); the query stays spent"),
+        ["POST /api/machines/{id}/clips/{clipId}/claim"] = ("ClaimLabelRequest", "Say who is listening to a pending clip (X-Labeller), so other labellers pick another; 409 names the labeller who holds it"),
+        ["DELETE /api/machines/{id}/clips/{clipId}/claim"] = ("ReleaseLabelRequest", "End your claim on a clip (X-Labeller): it goes back to the other labellers"),
         ["GET /api/cluster"] = ("GetCluster", "The cluster's silos: status, machine grains and encoder workers each"),
         ["GET /api/cluster/machines/{id}"] = ("GetMachinePlacement", "Which silo the grain directory places a machine on, and that silo's status (asks the directory, not the machine)"),
     };

@@ -18,15 +18,16 @@ public sealed record ConsoleEvent(long Id, string Type, string MachineId, string
 /// </summary>
 public sealed partial class ConsoleEventHub(IClusterClient client, ClipAudioStore audio, IHostApplicationLifetime lifetime, ILogger<ConsoleEventHub> logger) : IHostedService
 {
-    /// <summary>Three kinds share the buffer (alerts, requests, and since 2026-12-05 requests closing): about the 1,000 of
-    /// each it kept for one kind before (≈ 0.3 KB an event, so about 1 MB a silo).</summary>
+    /// <summary>Alerts, requests and requests closing share the buffer (about the 1,000 of each it kept for one kind before;
+    /// ≈ 0.3 KB an event, so about 1 MB a silo); claims are fewer (one per clip opened, and a renewal a minute).</summary>
     public const int Capacity = 3_000;
     /// <summary>Events a slow listener may fall behind by before it is dropped (it reconnects and replays).</summary>
     public const int ListenerBacklog = 512;
-    public const string AlertEvent = "alert", LabelRequestEvent = "label-request", LabelRequestClosedEvent = "label-request-closed", ResetEvent = "reset";
+    public const string AlertEvent = "alert", LabelRequestEvent = "label-request", LabelRequestClosedEvent = "label-request-closed",
+        LabelRequestClaimEvent = "label-request-claim", ResetEvent = "reset";
 
     /// <summary>The kinds a client may ask for (<c>?types=</c>), all of them by default.</summary>
-    public static readonly string[] Kinds = [AlertEvent, LabelRequestEvent, LabelRequestClosedEvent];
+    public static readonly string[] Kinds = [AlertEvent, LabelRequestEvent, LabelRequestClosedEvent, LabelRequestClaimEvent];
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
     private readonly object _gate = new();
@@ -115,6 +116,10 @@ public sealed partial class ConsoleEventHub(IClusterClient client, ClipAudioStor
                 {
                     closed.MachineId, closed.ClipId, closed.Outcome, closed.ClosedAt, closed.ClosedBy, // the outcome as its JSON word (LabelRequestOutcome)
                 }));
+                await Forward<LabelRequestClaim>(MachineEventStreams.LabelRequestClaimNamespace, LabelRequestClaimEvent, claim => (claim.MachineId, new
+                {
+                    claim.MachineId, claim.ClipId, claim.ClaimedBy, claim.ClaimedUntil, // claimedBy null: released
+                }));
                 _subscribed.TrySetResult();
                 return;
             }
@@ -172,7 +177,8 @@ public sealed partial class ConsoleEventHub(IClusterClient client, ClipAudioStor
 /// <summary>
 /// <c>GET /api/events</c> (labeller): Server-Sent Events of alerts (<c>event: alert</c>), label requests
 /// (<c>event: label-request</c>) and requests closed (<c>event: label-request-closed</c>: labelled, declined, expired or
-/// withdrawn), optionally of one machine (<c>?machine=</c>) or kinds (<c>?types=alert</c>).
+/// withdrawn) and claims (<c>event: label-request-claim</c>: who is listening to a clip; <c>claimedBy</c> null when
+/// released), optionally of one machine (<c>?machine=</c>) or kinds (<c>?types=alert</c>).
 /// Resumable: a reconnect with <c>Last-Event-ID</c> (or <c>?lastEventId=</c>) replays the events after it that this
 /// silo still holds; when it cannot (a gap), the stream starts with <c>event: reset</c>.
 /// </summary>
@@ -246,7 +252,7 @@ public static class EventsApi
             return Results.Empty;
         }).RequireRole(ApiRole.Labeller)
             .WithName("StreamEvents")
-            .WithSummary("Live alerts, label requests and closed requests (Server-Sent Events, resumable with Last-Event-ID)")
+            .WithSummary("Live alerts, label requests, closed requests and claims (Server-Sent Events, resumable with Last-Event-ID)")
             .Produces(200, contentType: "text/event-stream").ProducesProblem(400);
     }
 

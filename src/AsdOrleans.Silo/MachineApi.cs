@@ -16,16 +16,24 @@ public static class MachineApi
     /// <summary>A pending label request as a labeller over HTTP sees it. <see cref="AudioUrl"/> is where this API serves
     /// the clip's audio when the silo stored it (clips pushed over HTTP); <see cref="AudioReference"/> is the reference a
     /// gateway gave with its clip (say an s3:// URI), null for audio the silo stored, whose path on the silo's volume is
-    /// no business of a labeller's.</summary>
+    /// no business of a labeller's.
+    /// <see cref="ClaimedBy"/> and <see cref="ClaimedUntil"/>: the labeller listening to it now, if any (<see cref="LabelRequestClaim"/>).</summary>
     public sealed record LabelRequestResponse(string MachineId, string ClipId, double Score, DateTimeOffset RequestedAt,
-        string? QueryReason, string? AudioUrl, string? AudioReference)
+        string? QueryReason, string? AudioUrl, string? AudioReference, string? ClaimedBy = null, DateTimeOffset? ClaimedUntil = null)
     {
         public static LabelRequestResponse Of(LabelRequest request, ClipAudioStore audio)
         {
             bool stored = audio.IsStoredHere(request.MachineId, request.ClipId, request.AudioReference);
             return new(request.MachineId, request.ClipId, request.Score, request.RequestedAt, request.QueryReason,
-                stored ? AudioUrlOf(request.MachineId, request.ClipId) : null, stored ? null : request.AudioReference);
+                stored ? AudioUrlOf(request.MachineId, request.ClipId) : null, stored ? null : request.AudioReference,
+                request.ClaimedBy, request.ClaimedUntil);
         }
+    }
+
+    /// <summary>A claim as the API answers it: who listens to the clip until when (both null: nobody).</summary>
+    public sealed record ClaimResponse(string MachineId, string ClipId, string? ClaimedBy, DateTimeOffset? ClaimedUntil)
+    {
+        public static ClaimResponse Of(LabelRequestClaim claim) => new(claim.MachineId, claim.ClipId, claim.ClaimedBy, claim.ClaimedUntil);
     }
 
     /// <summary>The route of <see cref="GetClipAudio"/> for one clip.</summary>
@@ -64,6 +72,11 @@ public static class MachineApi
         // A labeller who cannot tell closes the request rather than guess; no body.
         api.MapPost("/machines/{id}/clips/{clipId}/decline", DeclineLabelRequest).RequireRole(ApiRole.Labeller).LimitBody(RequestGate.DefaultBodyLimit).Produces<DeclineReceipt>()
             .ProducesProblem(400).ProducesProblem(409).ProducesProblem(503);
+        // Who is listening to a pending clip (X-Labeller required): advice to the other labellers, not a lock.
+        api.MapPost("/machines/{id}/clips/{clipId}/claim", ClaimLabelRequest).RequireRole(ApiRole.Labeller).LimitBody(RequestGate.DefaultBodyLimit).Produces<ClaimResponse>()
+            .ProducesProblem(400).ProducesProblem(409).ProducesProblem(410).ProducesProblem(503);
+        api.MapDelete("/machines/{id}/clips/{clipId}/claim", ReleaseLabelRequest).RequireRole(ApiRole.Labeller).Produces<ClaimResponse>()
+            .ProducesProblem(400).ProducesProblem(503);
     }
 
     // The handlers parse HTTP and map outcomes to status codes; what happens to the machine is MachineUseCases'.
@@ -179,6 +192,29 @@ public static class MachineApi
     {
         RequireSafeId(clipId, "clip id");
         return TypedResults.Ok(await machines.DeclineLabelRequest(id, clipId, labeller));
+    });
+
+    /// <summary>Claims a clip for <c>?seconds=</c> (default 120, 5–600); renewing is claiming again. 409 when another
+    /// labeller's claim is live, with <c>claimedBy</c> and <c>claimedUntil</c> in the problem details.</summary>
+    private static Task<IResult> ClaimLabelRequest(string id, string clipId, double? seconds, MachineUseCases machines,
+        [Microsoft.AspNetCore.Mvc.FromHeader(Name = LabellerHeader)] string? labeller) => Guarded(id, async () =>
+    {
+        RequireSafeId(clipId, "clip id");
+        if (seconds is { } s && !(s >= LabelRequestClaim.MinLease.TotalSeconds && s <= LabelRequestClaim.MaxLease.TotalSeconds))
+            throw new ArgumentException($"seconds (how long the claim lasts) must be in {LabelRequestClaim.MinLease.TotalSeconds:0}..{LabelRequestClaim.MaxLease.TotalSeconds:0}, got {s}");
+        var claim = await machines.ClaimLabelRequest(id, clipId, labeller ?? "", seconds is { } length ? TimeSpan.FromSeconds(length) : null);
+        if (claim.IsHeldBy(labeller ?? ""))
+            return TypedResults.Ok(ClaimResponse.Of(claim));
+        return TypedResults.Problem($"{claim.ClaimedBy} is listening to clip '{clipId}' until {claim.ClaimedUntil:yyyy-MM-dd HH:mm:ss} UTC",
+            statusCode: StatusCodes.Status409Conflict,
+            extensions: new Dictionary<string, object?> { ["claimedBy"] = claim.ClaimedBy, ["claimedUntil"] = claim.ClaimedUntil });
+    });
+
+    private static Task<IResult> ReleaseLabelRequest(string id, string clipId, MachineUseCases machines,
+        [Microsoft.AspNetCore.Mvc.FromHeader(Name = LabellerHeader)] string? labeller) => Guarded(id, async () =>
+    {
+        RequireSafeId(clipId, "clip id");
+        return TypedResults.Ok(ClaimResponse.Of(await machines.ReleaseLabelRequest(id, clipId, labeller ?? "")));
     });
 
     /// <summary>400 with the id rule for a machine id in a route that breaks it; null for a valid one (every API's routes).</summary>

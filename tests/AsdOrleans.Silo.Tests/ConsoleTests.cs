@@ -242,6 +242,30 @@ public sealed class ConsoleApiTests(ConsoleFixture silo) : IClassFixture<Console
     }
 
     [Fact]
+    public async Task A_claim_is_announced_so_other_labellers_see_who_listens()
+    {
+        const string machine = "sse.claims-05";
+        await silo.Enroll(machine, new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 2 });
+        await using var stream = await SseReader.Open(silo.Http, ConsoleFixture.LabellerKey, query: $"?machine={machine}&types=label-request-claim");
+        await silo.Push(machine, "m-0", 0);
+        async Task As(HttpMethod method, string name)
+        {
+            using var request = new HttpRequestMessage(method, $"/api/machines/{machine}/clips/m-0/claim");
+            request.Headers.Add("X-Api-Key", ConsoleFixture.LabellerKey);
+            request.Headers.Add("X-Labeller", name);
+            Assert.True((await silo.Http.SendAsync(request)).IsSuccessStatusCode);
+        }
+        await As(HttpMethod.Post, "ivan");
+        await As(HttpMethod.Delete, "ivan");
+        var claimed = JsonDocument.Parse((await stream.Next(EventWait)).Data).RootElement;
+        Assert.Equal(("m-0", "ivan"), (claimed.GetProperty("clipId").GetString(), claimed.GetProperty("claimedBy").GetString()));
+        Assert.True(claimed.GetProperty("claimedUntil").GetDateTimeOffset() > DateTimeOffset.UtcNow);
+        var released = await stream.Next(EventWait);
+        Assert.Equal("label-request-claim", released.Type);
+        Assert.Equal(JsonValueKind.Null, JsonDocument.Parse(released.Data).RootElement.GetProperty("claimedBy").ValueKind);
+    }
+
+    [Fact]
     public async Task Metrics_show_the_projects_meter_in_prometheus_format()
     {
         await silo.Enroll("metrics.valve-03", new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 3 });

@@ -182,6 +182,76 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         Assert.Equal(HttpStatusCode.BadRequest, (await Send(HttpMethod.Get, "/api/machines/bad%20id/normal-examples", SiloFixture.LabellerKey)).StatusCode);
     }
 
+    private async Task<HttpResponseMessage> AsLabeller(HttpMethod method, string path, string? name, HttpContent? content = null)
+    {
+        using var request = new HttpRequestMessage(method, path) { Content = content };
+        request.Headers.Add("X-Api-Key", SiloFixture.LabellerKey);
+        if (name is not null) request.Headers.Add("X-Labeller", name);
+        return await silo.Http.SendAsync(request);
+    }
+
+    [Fact]
+    public async Task A_labeller_claims_the_clip_they_listen_to_and_the_others_see_who_it_is()
+    {
+        const string machine = "http.claims";
+        await Enroll(machine, new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 4 });
+        for (int i = 0; i < 3; i++)
+            Assert.True((await Send(HttpMethod.Post, $"/api/machines/{machine}/clips?clipId=c-{i}", SiloFixture.DeviceKey, WavContent(SiloFixture.TestWav(i)))).IsSuccessStatusCode);
+        string claim = $"/api/machines/{machine}/clips/c-0/claim";
+        async Task<JsonElement> Listed(string clip) => JsonDocument.Parse(await (await Send(HttpMethod.Get, $"/api/label-requests?machine={machine}", SiloFixture.LabellerKey)).Content.ReadAsStringAsync())
+            .RootElement.EnumerateArray().Single(r => r.GetProperty("clipId").GetString() == clip);
+
+        // A claim needs a name, a valid one, the labeller role and a sensible length; none of these refusals claims anything.
+        Assert.Equal(HttpStatusCode.BadRequest, (await AsLabeller(HttpMethod.Post, claim, null)).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await AsLabeller(HttpMethod.Post, claim, "ann/../x")).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await AsLabeller(HttpMethod.Post, claim + "?seconds=1", "ann")).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await AsLabeller(HttpMethod.Post, claim + "?seconds=1e300", "ann")).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await Send(HttpMethod.Post, claim, SiloFixture.DeviceKey)).StatusCode);
+        Assert.Equal(JsonValueKind.Null, (await Listed("c-0")).GetProperty("claimedBy").ValueKind);
+
+        // Ann claims c-0: the listing says so; Bob is refused with her name; Ann renews.
+        var taken = await AsLabeller(HttpMethod.Post, claim, "ann");
+        Assert.True(taken.IsSuccessStatusCode, await taken.Content.ReadAsStringAsync());
+        var held = JsonDocument.Parse(await taken.Content.ReadAsStringAsync()).RootElement;
+        var until = held.GetProperty("claimedUntil").GetDateTimeOffset();
+        Assert.Equal("ann", held.GetProperty("claimedBy").GetString());
+        Assert.InRange(until - DateTimeOffset.UtcNow, TimeSpan.FromSeconds(100), TimeSpan.FromSeconds(121)); // the default lease: 2 minutes
+        var listed = await Listed("c-0");
+        Assert.Equal(("ann", until), (listed.GetProperty("claimedBy").GetString(), listed.GetProperty("claimedUntil").GetDateTimeOffset()));
+        var refused = await AsLabeller(HttpMethod.Post, claim, "bob");
+        Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+        var problem = JsonDocument.Parse(await refused.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal("ann", problem.GetProperty("claimedBy").GetString());
+        Assert.Contains("ann is listening to clip 'c-0'", problem.GetProperty("detail").GetString());
+        var renewed = JsonDocument.Parse(await (await AsLabeller(HttpMethod.Post, claim + "?seconds=300", "ann")).Content.ReadAsStringAsync()).RootElement;
+        Assert.True(renewed.GetProperty("claimedUntil").GetDateTimeOffset() > until.AddSeconds(150), "a renewal extends the claim");
+        // Bob's release of Ann's claim changes nothing; hers ends it, and then Bob's claim is granted.
+        var notHis = JsonDocument.Parse(await (await AsLabeller(HttpMethod.Delete, claim, "bob")).Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal("ann", notHis.GetProperty("claimedBy").GetString());
+        var released = JsonDocument.Parse(await (await AsLabeller(HttpMethod.Delete, claim, "ann")).Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal(JsonValueKind.Null, released.GetProperty("claimedBy").ValueKind);
+        Assert.Equal(JsonValueKind.Null, (await Listed("c-0")).GetProperty("claimedBy").ValueKind);
+        Assert.True((await AsLabeller(HttpMethod.Post, claim, "bob")).IsSuccessStatusCode);
+
+        // Ann answers while Bob holds it (advice, not a lock), which ends his claim; a claim on an answered clip is a
+        // conflict, on a clip never asked about bad input.
+        Assert.True((await AsLabeller(HttpMethod.Post, $"/api/machines/{machine}/clips/c-0/label", "ann", JsonContent.Create(new { label = "normal" }))).IsSuccessStatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, (await AsLabeller(HttpMethod.Post, claim, "bob")).StatusCode);
+        Assert.True((await AsLabeller(HttpMethod.Delete, claim, "bob")).IsSuccessStatusCode, "releasing a closed request's claim is harmless");
+        Assert.Equal(HttpStatusCode.BadRequest, (await AsLabeller(HttpMethod.Post, $"/api/machines/{machine}/clips/never-asked/claim", "bob")).StatusCode);
+
+        // A claim lapses at its time: 5 s, then anyone may take it.
+        Assert.True((await AsLabeller(HttpMethod.Post, $"/api/machines/{machine}/clips/c-1/claim?seconds=5", "ann")).IsSuccessStatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, (await AsLabeller(HttpMethod.Post, $"/api/machines/{machine}/clips/c-1/claim", "bob")).StatusCode);
+        await Task.Delay(TimeSpan.FromSeconds(5.5));
+        Assert.Equal(JsonValueKind.Null, (await Listed("c-1")).GetProperty("claimedBy").ValueKind);
+        Assert.True((await AsLabeller(HttpMethod.Post, $"/api/machines/{machine}/clips/c-1/claim", "bob")).IsSuccessStatusCode);
+        // Declining ends the claim too.
+        Assert.True((await AsLabeller(HttpMethod.Post, $"/api/machines/{machine}/clips/c-1/decline", "bob")).IsSuccessStatusCode);
+        Assert.Equal(["c-2"], JsonDocument.Parse(await (await Send(HttpMethod.Get, $"/api/label-requests?machine={machine}", SiloFixture.LabellerKey)).Content.ReadAsStringAsync())
+            .RootElement.EnumerateArray().Select(r => r.GetProperty("clipId").GetString()));
+    }
+
     [Fact]
     public async Task A_labeller_who_cannot_tell_declines_a_request_and_it_closes_without_a_label()
     {

@@ -19,6 +19,7 @@ internal sealed partial class MachineEventPublisher
     private readonly IAsyncStream<AnomalyAlert>? _alerts;
     private readonly IAsyncStream<LabelRequestEvent>? _labelRequests;
     private readonly IAsyncStream<LabelRequestClosed>? _closed;
+    private readonly IAsyncStream<LabelRequestClaim>? _claims;
     private readonly ILogger _logger;
     private Task _chain = Task.CompletedTask;
     private int _backlog;
@@ -30,6 +31,7 @@ internal sealed partial class MachineEventPublisher
         _alerts = provider?.GetStream<AnomalyAlert>(StreamId.Create(MachineEventStreams.AlertNamespace, MachineEventStreams.PlantKey));
         _labelRequests = provider?.GetStream<LabelRequestEvent>(StreamId.Create(MachineEventStreams.LabelRequestNamespace, MachineEventStreams.PlantKey));
         _closed = provider?.GetStream<LabelRequestClosed>(StreamId.Create(MachineEventStreams.LabelRequestClosedNamespace, MachineEventStreams.PlantKey));
+        _claims = provider?.GetStream<LabelRequestClaim>(StreamId.Create(MachineEventStreams.LabelRequestClaimNamespace, MachineEventStreams.PlantKey));
     }
 
     /// <summary>The publisher of a grain's activation (all its work runs on the activation's scheduler, one step at a time).</summary>
@@ -67,8 +69,16 @@ internal sealed partial class MachineEventPublisher
         }
     }
 
+    /// <summary>Queues a claim taken, renewed or released, after the events queued before it.</summary>
+    public void PublishClaim(LabelRequestClaim claim)
+    {
+        if (_claims is null)
+            return;
+        Enqueue(claim.MachineId, claim.ClipId, alert: null, asked: null, closed: null, claim);
+    }
+
     /// <summary>Chains one clip's events after everything queued before them, unless the backlog is full (then dropped).</summary>
-    private void Enqueue(string machineId, string clipId, AnomalyAlert? alert, LabelRequestEvent? asked, LabelRequestClosed? closed)
+    private void Enqueue(string machineId, string clipId, AnomalyAlert? alert, LabelRequestEvent? asked, LabelRequestClosed? closed, LabelRequestClaim? claim = null)
     {
         if (_backlog >= MaxBacklog)
         {
@@ -76,7 +86,7 @@ internal sealed partial class MachineEventPublisher
             return;
         }
         _backlog++;
-        _chain = SendAfter(_chain, alert, asked, closed);
+        _chain = SendAfter(_chain, alert, asked, closed, claim);
     }
 
     /// <summary>Waits (a few seconds at most) for queued events to leave, e.g. before the activation goes away.</summary>
@@ -92,7 +102,7 @@ internal sealed partial class MachineEventPublisher
         }
     }
 
-    private async Task SendAfter(Task previous, AnomalyAlert? alert, LabelRequestEvent? asked, LabelRequestClosed? closed)
+    private async Task SendAfter(Task previous, AnomalyAlert? alert, LabelRequestEvent? asked, LabelRequestClosed? closed, LabelRequestClaim? claim)
     {
         await previous; // never faults: every step catches its own failures
         try
@@ -103,6 +113,8 @@ internal sealed partial class MachineEventPublisher
                 await Send(_labelRequests!, asked, asked.MachineId, asked.Request.ClipId);
             if (closed is not null)
                 await Send(_closed!, closed, closed.MachineId, closed.ClipId);
+            if (claim is not null)
+                await Send(_claims!, claim, claim.MachineId, claim.ClipId);
         }
         finally
         {
