@@ -358,6 +358,48 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task Label_next_claims_what_it_plays_and_passes_by_what_another_labeller_is_hearing()
+    {
+        await EnrollAskingForEveryClip(_url, "cli.claim-08");
+        var (code, _, error) = await CliHarness.Run("push", "--url", _url, "--key", "dev", "--machine", "cli.claim-08", "--data", Path.Combine(_dir, "test"));
+        Assert.True(code == 0, error);
+        using var http = new HttpClient { BaseAddress = new Uri(_url) };
+        http.DefaultRequestHeaders.Add("X-Api-Key", "lab");
+        async Task<System.Text.Json.JsonElement[]> Listed() => System.Text.Json.JsonDocument.Parse(await http.GetStringAsync("/api/label-requests?machine=cli.claim-08"))
+            .RootElement.EnumerateArray().Select(r => r.Clone()).ToArray();
+        string[] clips = (await Listed()).Select(r => r.GetProperty("clipId").GetString()!).ToArray();
+        using (var kim = new HttpRequestMessage(HttpMethod.Post, $"/api/machines/cli.claim-08/clips/{clips[0]}/claim"))
+        {
+            kim.Headers.Add("X-Labeller", "kim"); // another labeller is listening to the oldest clip
+            Assert.True((await http.SendAsync(kim)).IsSuccessStatusCode);
+        }
+
+        // liz's loop passes kim's clip by, holds the one it shows while she listens, and lets it go when she skips it.
+        string? heldWhileShown = null;
+        var before = LabelNextCommand.Input;
+        LabelNextCommand.Input = () => new ScriptedLabeller(["s", "q"], async () =>
+            heldWhileShown = (await Listed()).Single(r => r.GetProperty("clipId").GetString() == clips[1]).GetProperty("claimedBy").GetString());
+        try
+        {
+            (code, var output, error) = await CliHarness.Run("label", "next", "--url", _url, "--key", "lab", "--machine", "cli.claim-08", "--labeller", "liz");
+            Assert.True(code == 0, error);
+            Assert.DoesNotContain($"cli.claim-08 {clips[0]}: score", output);
+            Assert.Contains($"cli.claim-08 {clips[1]}: score", output);
+            Assert.Contains($"cli.claim-08 {clips[2]}: score", output);
+        }
+        finally
+        {
+            LabelNextCommand.Input = before;
+        }
+        Assert.Equal("liz", heldWhileShown);
+        var after = await Listed();
+        Assert.Equal(["kim"], after.Select(r => r.GetProperty("claimedBy").GetString()).OfType<string>()); // liz let hers go; kim's stands
+        (code, var table, error) = await CliHarness.Run("label", "list", "--url", _url, "--key", "lab", "--machine", "cli.claim-08");
+        Assert.True(code == 0, error);
+        Assert.Contains("kim", table.Split('\n').Single(line => line.Contains(clips[0])));
+    }
+
     /// <summary>Answers from a script; before the first answer it runs <paramref name="meanwhile"/>, as the world would.</summary>
     private sealed class ScriptedLabeller(string[] answers, Func<Task> meanwhile) : TextReader
     {

@@ -113,6 +113,9 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
             var played = js.ExecuteAsyncScript("const done = arguments[arguments.length - 1]; const a = document.querySelector('#queue-list li.request.current audio'); a.play().then(() => done('playing')).catch(e => done(String(e)));");
             Assert.Equal("playing", played);
             await Until(driver, () => js.ExecuteScript("const i = document.querySelector('#queue-list li.request.current img'); return i.src.startsWith('blob:') && i.complete && i.naturalWidth > 0;") as bool?, "the spectrogram loading");
+            // Playing it told the other labellers who is listening (a claim in grace's name).
+            await Waiting.Until(async () => (await silo.Get($"/api/label-requests?machine={firstMachine}")).EnumerateArray()
+                .Any(r => r.GetProperty("clipId").GetString() == clip && r.GetProperty("claimedBy").GetString() == "grace"), "the played clip claimed as grace's", seconds: 20);
             if (shots is not null) Save(driver, shots, "console-queue.png");
 
             // Answer with the keyboard: the request leaves the queue at once.
@@ -137,6 +140,25 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
             await Until(driver, () => driver.FindElements(By.CssSelector("#queue-list li.request[data-clip='clip-elsewhere']")).Count == 0, "the answered request leaving");
             Assert.True(DateTime.UtcNow - answeredAt < TimeSpan.FromSeconds(10), "left on the closed event, not the periodic refresh");
             int normalsElsewhere = 1; // the machines page's label counts below include it
+
+            // Another labeller opens a clip: this queue shows who listens to it, and stops showing it when they let it go.
+            await silo.Push(machine, "clip-claimed", 27);
+            string claimedCard = "#queue-list li.request[data-clip='clip-claimed']";
+            await Until(driver, () => driver.FindElements(By.CssSelector(claimedCard)).Count == 1, "the request to be claimed arriving");
+            async Task ClaimAsHeidi(HttpMethod method)
+            {
+                using var claiming = new HttpRequestMessage(method, $"/api/machines/{machine}/clips/clip-claimed/claim");
+                claiming.Headers.Add("X-Api-Key", ConsoleFixture.LabellerKey);
+                claiming.Headers.Add("X-Labeller", "heidi");
+                Assert.True((await silo.Http.SendAsync(claiming)).IsSuccessStatusCode);
+            }
+            await ClaimAsHeidi(HttpMethod.Post);
+            await Until(driver, () => driver.FindElements(By.CssSelector(claimedCard + ".claimed .claim .listening")).Count == 1
+                && driver.FindElement(By.CssSelector(claimedCard + " .claim")).Text.Contains("heidi is listening"), "heidi shown listening");
+            if (shots is not null) Save(driver, shots, "console-queue-claimed.png");
+            await ClaimAsHeidi(HttpMethod.Delete);
+            await Until(driver, () => driver.FindElements(By.CssSelector(claimedCard + ".claimed")).Count == 0
+                && driver.FindElement(By.CssSelector(claimedCard + " .claim")).Text.Length == 0, "heidi's claim gone from the card");
 
             // That normal answer keeps the clip as an example of how the machine sounds: its other cards offer it (r).
             string sameMachine = $"#queue-list li.request[data-machine='{machine}']";

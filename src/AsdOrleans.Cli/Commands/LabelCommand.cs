@@ -43,7 +43,7 @@ public static class LabelCommand
         var (url, key) = Connection();
         var machine = new Option<string?>("--machine") { Description = "only this machine's requests" };
         var limit = new Option<int>("--limit") { Description = "most requests listed, oldest first (1–10000)", DefaultValueFactory = _ => 100 };
-        var json = new Option<bool>("--json") { Description = "print a JSON array of {machineId, clipId, score, requestedAt, queryReason, audioUrl, audioReference} instead of a table" };
+        var json = new Option<bool>("--json") { Description = "print a JSON array of {machineId, clipId, score, requestedAt, queryReason, audioUrl, audioReference, claimedBy, claimedUntil} instead of a table" };
         var command = new Command("list", "pending label requests, oldest first") { url, key, machine, limit, json };
         command.SetAction(async (parse, cancellation) =>
         {
@@ -65,6 +65,8 @@ public static class LabelCommand
                     queryReason = ClusterHttp.QueryReason(r),
                     audioUrl = ClusterHttp.OptionalString(r, "audioUrl"),
                     audioReference = ClusterHttp.OptionalString(r, "audioReference"),
+                    claimedBy = ClusterHttp.OptionalString(r, "claimedBy"), // who is listening to it now
+                    claimedUntil = ClusterHttp.OptionalString(r, "claimedUntil") is null ? (DateTimeOffset?)null : r.GetProperty("claimedUntil").GetDateTimeOffset(),
                 }), new JsonSerializerOptions { WriteIndented = true }));
                 return 0;
             }
@@ -73,12 +75,12 @@ public static class LabelCommand
                 output.WriteLine("no pending label requests");
                 return 0;
             }
-            var table = new Table().Border(TableBorder.Simple).AddColumns("machine", "clip", "score", "requested at (UTC)", "why asked");
+            var table = new Table().Border(TableBorder.Simple).AddColumns("machine", "clip", "score", "requested at (UTC)", "why asked", "listening");
             foreach (var r in requests.EnumerateArray())
                 table.AddRow(new Text(r.GetProperty("machineId").GetString()!), new Text(r.GetProperty("clipId").GetString()!),
                     new Text(r.GetProperty("score").GetDouble().ToString("0.0000", CultureInfo.InvariantCulture)),
                     new Text(r.GetProperty("requestedAt").GetDateTimeOffset().UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)),
-                    new Text(ClusterHttp.QueryReason(r)));
+                    new Text(ClusterHttp.QueryReason(r)), new Text(ClusterHttp.OptionalString(r, "claimedBy") ?? ""));
             Terminal.For(output).Write(table);
             output.WriteLine($"{requests.GetArrayLength()} pending");
             return 0;

@@ -9,6 +9,8 @@ namespace AsdOrleans.Cli.Commands;
 /// `asd label next`: a labeller's loop at a terminal — the oldest pending request, its score against the machine's
 /// threshold, then play (through aplay, paplay, pw-play or ffplay, whichever is installed) or save the clip, and answer
 /// n/a, d to decline (cannot tell: the request closes without a label), s to skip, q to quit. Reads answers from standard input, one per line.
+/// With a labeller name it claims each clip it shows (other labellers see who listens, and pass it by) and releases the
+/// ones it skips; with or without one, it passes by clips another labeller is listening to.
 /// </summary>
 public static class LabelNextCommand
 {
@@ -39,19 +41,55 @@ public static class LabelNextCommand
             var skipped = new HashSet<string>(StringComparer.Ordinal);
             var gone = new HashSet<string>(StringComparer.Ordinal); // refused: expired, withdrawn or labelled by someone else meanwhile
             var thresholds = new Dictionary<string, double>(StringComparer.Ordinal);
+            string? me = parse.GetValue(labeller);
+            var othersListening = new HashSet<string>(StringComparer.Ordinal); // passed by: another labeller held the clip
             int answered = 0, declined = 0;
             while (!cancellation.IsCancellationRequested)
             {
                 string query = "/api/label-requests?limit=1000" + (only is null ? "" : $"&machine={Uri.EscapeDataString(only)}");
                 var request = (await http.SendAsync(HttpMethod.Get, query, null, cancellation)).EnumerateArray()
-                    .FirstOrDefault(r => !skipped.Contains(Key(r)) && !gone.Contains(Key(r)));
+                    .FirstOrDefault(r => !skipped.Contains(Key(r)) && !gone.Contains(Key(r)) && !othersListening.Contains(Key(r)) && ClaimedByAnother(r, me) is null);
                 if (request.ValueKind == System.Text.Json.JsonValueKind.Undefined)
                 {
-                    output.WriteLine(skipped.Count == 0 ? "no pending label requests" : $"no more pending label requests ({skipped.Count} skipped)");
+                    var passed = new List<string>();
+                    if (skipped.Count > 0) passed.Add($"{skipped.Count} skipped");
+                    int listened = othersListening.Count + (await http.SendAsync(HttpMethod.Get, query, null, cancellation)).EnumerateArray()
+                        .Count(r => !skipped.Contains(Key(r)) && !gone.Contains(Key(r)) && !othersListening.Contains(Key(r)) && ClaimedByAnother(r, me) is not null);
+                    if (listened > 0) passed.Add($"{listened} being heard by other labellers");
+                    output.WriteLine(passed.Count == 0 ? "no pending label requests" : $"no more pending label requests ({string.Join(", ", passed)})");
                     break;
                 }
                 string id = request.GetProperty("machineId").GetString()!, clip = request.GetProperty("clipId").GetString()!;
                 string path = $"/api/machines/{Uri.EscapeDataString(id)}/clips/{Uri.EscapeDataString(clip)}";
+                // Say who is listening, so other labellers pass this clip by; someone who took it meanwhile keeps it.
+                async Task<bool> Claim()
+                {
+                    if (me is null) return true;
+                    try
+                    {
+                        await http.SendAsync(HttpMethod.Post, $"{path}/claim", null, cancellation);
+                        return true;
+                    }
+                    catch (SiloRefusedException e) when (e.Status == 409)
+                    {
+                        othersListening.Add(Key(request)); // another labeller holds it, or answered it meanwhile
+                        output.WriteLine($"{id} {clip}: {e.Detail}; passing it by");
+                        return false;
+                    }
+                    catch (SiloRefusedException e) when (SiloFeed.RequestGone(e, clip))
+                    {
+                        gone.Add(Key(request)); // expired or withdrawn meanwhile
+                        return false;
+                    }
+                }
+                async Task Release()
+                {
+                    if (me is null) return;
+                    try { await http.SendAsync(HttpMethod.Delete, $"{path}/claim", null, cancellation); }
+                    catch (SiloRefusedException) { /* closed meanwhile: nothing to release */ }
+                }
+                if (!await Claim())
+                    continue;
                 if (!thresholds.TryGetValue(id, out double threshold))
                     thresholds[id] = threshold = (await http.SendAsync(HttpMethod.Get, $"/api/machines/{Uri.EscapeDataString(id)}", null, cancellation)).GetProperty("decisionThreshold").GetDouble();
                 double score = request.GetProperty("score").GetDouble();
@@ -68,7 +106,7 @@ public static class LabelNextCommand
                     output.Write("[p]lay [r]eference [w]rite [n]ormal [a]nomalous [d]ecline [s]kip [q]uit > ");
                     output.Flush();
                     string? line = await input.ReadLineAsync(cancellation);
-                    if (line is null) { output.WriteLine(); return Finish(output, answered, declined, gone.Count); }
+                    if (line is null) { output.WriteLine(); await Release(); return Finish(output, answered, declined, gone.Count); }
                     switch (line.Trim().ToLowerInvariant())
                     {
                         case "p" or "play" or "w" or "write":
@@ -89,6 +127,7 @@ public static class LabelNextCommand
                             }
                             if (line.Trim().StartsWith('p'))
                             {
+                                await Claim(); // listening again renews the claim
                                 output.WriteLine(await Play(wav, cancellation));
                                 continue;
                             }
@@ -146,8 +185,10 @@ public static class LabelNextCommand
                             break;
                         case "s" or "skip":
                             skipped.Add(Key(request));
+                            await Release();
                             break;
                         case "q" or "quit":
+                            await Release();
                             return Finish(output, answered, declined, gone.Count);
                         default:
                             output.WriteLine("p, r, w, n, a, d, s or q");
@@ -159,6 +200,14 @@ public static class LabelNextCommand
             return Finish(output, answered, declined, gone.Count);
         });
         return command;
+    }
+
+    /// <summary>The other labeller listening to a listed request now, if any (a claim of one's own does not count).</summary>
+    private static string? ClaimedByAnother(System.Text.Json.JsonElement r, string? me)
+    {
+        if (ClusterHttp.OptionalString(r, "claimedBy") is not { } by || by == me) return null;
+        return r.TryGetProperty("claimedUntil", out var until) && until.ValueKind == System.Text.Json.JsonValueKind.String
+            && until.GetDateTimeOffset() > DateTimeOffset.UtcNow ? by : null;
     }
 
     private static string Key(System.Text.Json.JsonElement r) => r.GetProperty("machineId").GetString() + "/" + r.GetProperty("clipId").GetString();

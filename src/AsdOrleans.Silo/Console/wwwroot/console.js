@@ -80,7 +80,7 @@
   }
 
   function signOut(reason) {
-    if (state.key) sendHeld(); // with the key it was given under
+    if (state.key) { sendHeld(); release(); } // with the key they were given under
     sessionStorage.removeItem(KEY);
     state.key = null;
     if (state.events) state.events.abort();
@@ -211,6 +211,8 @@
     const known = new Set(list.map((r) => `${r.machineId}/${r.clipId}`));
     // Keep the queue's order (skipped requests stay at the back); drop answered or expired ones, add new ones.
     state.requests = state.requests.filter((r) => known.has(`${r.machineId}/${r.clipId}`));
+    const listed = new Map(list.map((r) => [`${r.machineId}/${r.clipId}`, r]));
+    for (const r of state.requests) { const now = listed.get(`${r.machineId}/${r.clipId}`); r.claimedBy = now.claimedBy; r.claimedUntil = now.claimedUntil; }
     const have = new Set(state.requests.map((r) => `${r.machineId}/${r.clipId}`));
     // The answer held for undo is still open on the machine: it stays out until it is sent or undone.
     for (const r of list) if (!have.has(`${r.machineId}/${r.clipId}`) && `${r.machineId}/${r.clipId}` !== heldKey()) state.requests.push(r);
@@ -290,6 +292,7 @@
       image.alt = 'no spectrogram: the silo holds no audio for this clip';
     } else {
       audio = el('audio', { controls: true, preload: 'auto' });
+      audio.addEventListener('play', () => claim(r));
       blobUrl(r.audioUrl ?? `${base}/audio`, owner).then((u) => { audio.src = u; }).catch((e) => toast(`audio: ${e.message}`));
       blobUrl(`${base}/spectrogram.png`, owner).then((u) => { image.src = u; }).catch(() => { image.alt = 'no spectrogram'; });
     }
@@ -298,7 +301,8 @@
       el('h3', { text: `${r.machineId} · ${r.clipId}` }),
       image,
       el('div', { class: 'meta' }, reasonTag(r.queryReason),
-        ` asked ${time(r.requestedAt)} · score ${fmt(r.score)} vs φ ${fmt(threshold)}${threshold != null && r.score > threshold ? ' (alert)' : ''}`),
+        ` asked ${time(r.requestedAt)} · score ${fmt(r.score)} vs φ ${fmt(threshold)}${threshold != null && r.score > threshold ? ' (alert)' : ''}`,
+        el('span', { class: 'claim' })),
       threshold != null ? scoreBar(r.score, threshold) : null,
       audio,
       el('div', { class: 'normal-example' }),
@@ -308,8 +312,55 @@
         el('button', { type: 'button', class: 'skip', text: 'Skip (s)', onclick: () => skip(r) })));
     li.addEventListener('click', () => { state.current = visible().indexOf(r); markCurrent(); });
     cards.set(owner, li);
+    showClaim(r, li);
     offerNormalExample(r, li.querySelector('.normal-example'));
     return li;
+  }
+
+  // ---- who is listening: playing a card's clip claims it (POST …/claim) so other labellers pick another ----------
+  // A claim is advice, not a lock: it lapses after 2 minutes unless renewed, and any answer ends it. Without a name
+  // there is nothing to say, so nothing is claimed.
+  const RENEW_MS = 45000;
+  let mine = null; // { r, timer }: the request this labeller claimed last
+  const othersClaim = (r) => r.claimedBy && r.claimedBy !== state.labeller && new Date(r.claimedUntil) > new Date();
+  function showClaim(r, li = cards.get(`${r.machineId}/${r.clipId}`)) {
+    if (!li) return;
+    const other = othersClaim(r);
+    li.classList.toggle('claimed', !!other);
+    const slot = li.querySelector('.claim');
+    slot.replaceChildren(...(other ? [' ', el('span', { class: 'pill listening', text: `🎧 ${r.claimedBy} is listening`,
+      title: `${r.claimedBy} opened this clip and holds it until ${new Date(r.claimedUntil).toLocaleTimeString()}: pick another, or answer anyway` })] : []));
+  }
+  async function claim(r) {
+    if (!state.labeller) return;
+    if (mine && mine.r !== r) release();
+    if (mine?.r === r) return; // held and renewed already
+    const path = `/api/machines/${enc(r.machineId)}/clips/${enc(r.clipId)}/claim`;
+    mine = { r, timer: null };
+    const renew = async () => {
+      try {
+        const held = await json(path, { method: 'POST', headers: byLabeller() });
+        Object.assign(r, { claimedBy: held.claimedBy, claimedUntil: held.claimedUntil });
+      } catch (e) {
+        if (mine?.r === r) { clearInterval(mine.timer); mine = null; }
+        if (e.status === 409) toast(`${r.clipId}: ${e.message}`); // someone else listens: told, not stopped
+      }
+      showClaim(r);
+    };
+    // Renewed while this card stays the one in front of the labeller, on a page they can see, for 10 minutes at most:
+    // a labeller who walked away lets the clip go to the others.
+    const since = Date.now();
+    const stillListening = () => requestOf(r.machineId, r.clipId) && visible()[state.current] === r
+      && document.visibilityState === 'visible' && Date.now() - since < 10 * 60000;
+    mine.timer = setInterval(() => { if (stillListening()) renew(); else release(); }, RENEW_MS);
+    await renew();
+  }
+  function release(keepalive = false) {
+    if (!mine) return;
+    const { r, timer } = mine;
+    clearInterval(timer); mine = null;
+    if (!state.key || !requestOf(r.machineId, r.clipId)) return; // answered: the answer ended the claim
+    fetch(`/api/machines/${enc(r.machineId)}/clips/${enc(r.clipId)}/claim`, { method: 'DELETE', keepalive, headers: Object.assign({ 'X-Api-Key': state.key }, byLabeller()) }).catch(() => {});
   }
 
   function renderQueue() {
@@ -318,6 +369,7 @@
       if (!state.requests.some((r) => `${r.machineId}/${r.clipId}` === owner)) { releaseBlobs(owner); cards.delete(owner); li.remove(); }
     }
     $('queue-list').replaceChildren(...list.map(card));
+    for (const r of list) showClaim(r); // claims refreshed by a listing, and those that lapsed
     $('queue-empty').hidden = list.length > 0;
     $('queue-count').textContent = String(state.requests.length);
     state.current = Math.min(state.current, Math.max(0, list.length - 1));
@@ -367,7 +419,7 @@
     toast(`${r.clipId}: undone, nothing was sent`);
   }
   $('undo-button').addEventListener('click', undo);
-  window.addEventListener('pagehide', () => sendHeld(true)); // keepalive: the request outlives the page
+  window.addEventListener('pagehide', () => { sendHeld(true); release(true); }); // keepalive: the requests outlive the page
 
   function answer(r, label) { hold(r, label, (keepalive) => sendLabel(r, label, keepalive)); }
   // Who answers, when the labeller gave a name at sign-in: the machine records it with the answer.
@@ -404,6 +456,7 @@
   }
 
   function skip(r) {
+    if (mine?.r === r) release();
     state.requests = state.requests.filter((x) => x !== r).concat([r]);
     renderQueue();
   }
@@ -564,6 +617,9 @@
       if (held && heldKey() === `${data.machineId}/${data.clipId}`) held.closedAs = data.outcome; // sent anyway, the machine says why it refuses
       closeAlerts(data.machineId, data.clipId, data.outcome, data.closedBy);
       if (data.outcome === 'normal') normalLabelled(data.machineId);
+    } else if (type === 'label-request-claim') {
+      const r = requestOf(data.machineId, data.clipId);
+      if (r) { r.claimedBy = data.claimedBy; r.claimedUntil = data.claimedUntil; showClaim(r); }
     } else if (type === 'reset') {
       loadQueue(); loadAlerts(); loadMachines();
     }
