@@ -83,6 +83,29 @@ public sealed class AsdClusterClientTests(EmbeddedSiloFixture silo) : IClassFixt
     }
 
     [Fact]
+    public async Task A_labelling_service_claims_a_clip_and_sees_the_other_labellers_claims()
+    {
+        const string machine = "client.claims-7";
+        await EnrollAskingForEveryLabel(machine);
+        await using var claims = await Client.SubscribeToLabelRequestClaimsAsync(machine);
+        await Client.PushClipAsync(machine, "k-0", TestClips.Test[0]);
+
+        var mine = await Client.ClaimLabelRequestAsync(machine, "k-0", "olga", TimeSpan.FromMinutes(1));
+        Assert.True(mine.IsHeldBy("olga"));
+        Assert.InRange(mine.ClaimedUntil!.Value - DateTimeOffset.UtcNow, TimeSpan.FromSeconds(50), TimeSpan.FromSeconds(61));
+        var theirs = await Client.ClaimLabelRequestAsync(machine, "k-0", "pavel");
+        Assert.Equal(("olga", false), (theirs.ClaimedBy, theirs.IsHeldBy("pavel"))); // refused: olga's stands
+        Assert.Equal("olga", (await Client.GetPendingLabelRequestsAsync(machine)).Single(r => r.ClipId == "k-0").ClaimedBy);
+        await Assert.ThrowsAnyAsync<ArgumentException>(() => Client.ClaimLabelRequestAsync(machine, "k-0", "olga", TimeSpan.FromHours(1)));
+        await Assert.ThrowsAnyAsync<ArgumentException>(() => Client.ClaimLabelRequestAsync(machine, "k-0", ""));
+        Assert.Null((await Client.ReleaseLabelRequestAsync(machine, "k-0", "olga")).ClaimedBy);
+
+        var taken = await Next(claims);
+        Assert.Equal((machine, "k-0", "olga", mine.ClaimedUntil), (taken.MachineId, taken.ClipId, taken.ClaimedBy, taken.ClaimedUntil));
+        Assert.Null((await Next(claims)).ClaimedBy); // released; pavel's refused claim announced nothing
+    }
+
+    [Fact]
     public async Task Bad_labels_unknown_clips_and_bad_audio_give_clear_errors_and_change_nothing()
     {
         const string machine = "client.machine-2";
