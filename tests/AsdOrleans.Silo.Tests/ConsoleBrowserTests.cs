@@ -155,7 +155,11 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
             await ClaimAsHeidi(HttpMethod.Post);
             await Until(driver, () => driver.FindElements(By.CssSelector(claimedCard + ".claimed .claim .listening")).Count == 1
                 && driver.FindElement(By.CssSelector(claimedCard + " .claim")).Text.Contains("heidi is listening"), "heidi shown listening");
-            if (shots is not null) Save(driver, shots, "console-queue-claimed.png");
+            if (shots is not null)
+            {
+                js.ExecuteScript($"document.querySelector(\"{claimedCard}\").scrollIntoView({{ block: 'center' }});");
+                Save(driver, shots, "console-queue-claimed.png");
+            }
             await ClaimAsHeidi(HttpMethod.Delete);
             await Until(driver, () => driver.FindElements(By.CssSelector(claimedCard + ".claimed")).Count == 0
                 && driver.FindElement(By.CssSelector(claimedCard + " .claim")).Text.Length == 0, "heidi's claim gone from the card");

@@ -328,7 +328,7 @@
     const other = othersClaim(r);
     li.classList.toggle('claimed', !!other);
     const slot = li.querySelector('.claim');
-    slot.replaceChildren(...(other ? [' ', el('span', { class: 'pill listening', text: `🎧 ${r.claimedBy} is listening`,
+    slot.replaceChildren(...(other ? [' ', el('span', { class: 'pill listening', text: `${r.claimedBy} is listening`,
       title: `${r.claimedBy} opened this clip and holds it until ${new Date(r.claimedUntil).toLocaleTimeString()}: pick another, or answer anyway` })] : []));
   }
   async function claim(r) {
