@@ -160,6 +160,13 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
                 js.ExecuteScript($"document.querySelector(\"{claimedCard}\").scrollIntoView({{ block: 'center' }});");
                 Save(driver, shots, "console-queue-claimed.png");
             }
+            // Skipping the card before it: the selection passes heidi's card by, to the next one nobody is listening to.
+            await silo.Push(machine, "clip-after", 26);
+            await Until(driver, () => driver.FindElements(By.CssSelector("#queue-list li.request[data-clip='clip-after']")).Count == 1, "the request after it arriving");
+            var skipped = js.ExecuteScript($"const li = document.querySelector(\"{claimedCard}\").previousElementSibling; li.click(); " +
+                "if (!li.classList.contains('current')) return null; document.dispatchEvent(new KeyboardEvent('keydown', { key: 's', bubbles: true })); return li.dataset.clip;") as string;
+            Assert.NotNull(skipped);
+            Assert.Equal("clip-after", await Until(driver, () => driver.FindElement(By.CssSelector("#queue-list li.request.current")).GetAttribute("data-clip"), "a current card after the skip"));
             await ClaimAsHeidi(HttpMethod.Delete);
             await Until(driver, () => driver.FindElements(By.CssSelector(claimedCard + ".claimed")).Count == 0
                 && driver.FindElement(By.CssSelector(claimedCard + " .claim")).Text.Length == 0, "heidi's claim gone from the card");

@@ -398,6 +398,7 @@
   function hold(r, text, send) {
     sendHeld();
     removeRequest(r); // leaves the queue at once; comes back on Undo, or if the server refuses
+    passClaimed();
     held = { r, send, timer: setTimeout(() => sendHeld(), UNDO_MS) };
     $('undo-text').textContent = `${r.clipId}: ${text}`;
     $('undo').hidden = false;
@@ -459,6 +460,15 @@
     if (mine?.r === r) release();
     state.requests = state.requests.filter((x) => x !== r).concat([r]);
     renderQueue();
+    passClaimed();
+  }
+
+  // After the labeller's own answer or skip, the selection moves past cards another labeller is listening to (never
+  // on its own: a card must not change under a key about to be pressed).
+  function passClaimed() {
+    const list = visible();
+    const free = list.findIndex((r, i) => i >= state.current && !othersClaim(r));
+    if (free > state.current) { state.current = free; markCurrent(); }
   }
 
   document.addEventListener('keydown', (event) => {
