@@ -218,6 +218,9 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         Assert.InRange(until - DateTimeOffset.UtcNow, TimeSpan.FromSeconds(100), TimeSpan.FromSeconds(121)); // the default lease: 2 minutes
         var listed = await Listed("c-0");
         Assert.Equal(("ann", until), (listed.GetProperty("claimedBy").GetString(), listed.GetProperty("claimedUntil").GetDateTimeOffset()));
+        var plantWide = JsonDocument.Parse(await (await Send(HttpMethod.Get, "/api/label-requests?limit=10000", SiloFixture.LabellerKey)).Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal("ann", plantWide.EnumerateArray().Single(r => r.GetProperty("machineId").GetString() == machine && r.GetProperty("clipId").GetString() == "c-0")
+            .GetProperty("claimedBy").GetString()); // the registry's listing, as the console reads it
         var refused = await AsLabeller(HttpMethod.Post, claim, "bob");
         Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
         var problem = JsonDocument.Parse(await refused.Content.ReadAsStringAsync()).RootElement;
