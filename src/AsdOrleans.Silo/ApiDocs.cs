@@ -23,6 +23,7 @@ public static class ApiDocs
         ["POST /api/machines/{id}/enrollment"] = ("EnrollMachine", "Enroll a machine from training embeddings"),
         ["POST /api/machines/{id}/enrollment/audio"] = ("EnrollMachineFromAudio", "Enroll a machine from training WAVs, embedded by the silo"),
         ["POST /api/machines/{id}/clips"] = ("SubmitClip", "Score one clip (WAV): alert, label request, verdict"),
+        ["GET /api/whoami"] = ("WhoAmI", "The caller's key: its role, and the labeller it belongs to when it is one person's"),
         ["GET /api/label-requests"] = ("ListLabelRequests", "Pending label requests, oldest first"),
         ["GET /api/machines/{id}/clips/{clipId}/audio"] = ("GetClipAudio", "A pending clip's audio (WAV)"),
         ["POST /api/machines/{id}/clips/{clipId}/label"] = ("SubmitLabel", "Answer a label request: normal or anomalous"),

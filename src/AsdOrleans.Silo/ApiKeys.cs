@@ -23,12 +23,27 @@ public sealed class ApiKeys(IOptions<SiloOptions> options)
         IEnumerable<string> accepted = role switch
         {
             ApiRole.Device => keys.Device,
-            ApiRole.Labeller => keys.Labeller.Concat(keys.Operator),
+            ApiRole.Labeller => keys.Labeller.Concat(keys.Labellers.Values).Concat(keys.Operator),
             _ => keys.Operator,
         };
         if (Matches(key, accepted)) return KeyCheck.Allowed;
-        return Matches(key, keys.Device.Concat(keys.Labeller).Concat(keys.Operator)) ? KeyCheck.WrongRole : KeyCheck.Unauthenticated;
+        return Matches(key, keys.Device.Concat(keys.Labeller).Concat(keys.Labellers.Values).Concat(keys.Operator)) ? KeyCheck.WrongRole : KeyCheck.Unauthenticated;
     }
+
+    /// <summary>The person a named labeller key belongs to (<see cref="ApiKeyOptions.Labellers"/>), or null for a role's shared key.</summary>
+    public string? LabellerNameOf(string? key)
+    {
+        if (string.IsNullOrEmpty(key)) return null;
+        var given = Encoding.UTF8.GetBytes(key);
+        string? owner = null;
+        foreach (var (name, candidate) in options.Value.ApiKeys.Labellers) // every entry compared: the time says nothing of which
+            if (CryptographicOperations.FixedTimeEquals(given, Encoding.UTF8.GetBytes(candidate))) owner = name;
+        return owner;
+    }
+
+    /// <summary>The most a key may do: operator, labeller or device (null: unknown key).</summary>
+    public ApiRole? RoleOf(string? key)
+        => Allows(key, ApiRole.Operator) ? ApiRole.Operator : Allows(key, ApiRole.Labeller) ? ApiRole.Labeller : Allows(key, ApiRole.Device) ? ApiRole.Device : null;
 
     private static bool Matches(string key, IEnumerable<string> candidates)
     {

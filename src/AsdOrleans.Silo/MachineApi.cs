@@ -30,6 +30,10 @@ public static class MachineApi
         }
     }
 
+    /// <summary>What a key is: <see cref="Role"/> labeller or operator, and <see cref="Labeller"/>, the person a
+    /// labeller key belongs to (null for a role's shared key, whose holders name themselves).</summary>
+    public sealed record KeyIdentity(string Role, string? Labeller);
+
     /// <summary>A claim as the API answers it: who listens to the clip until when (both null: nobody).</summary>
     public sealed record ClaimResponse(string MachineId, string ClipId, string? ClaimedBy, DateTimeOffset? ClaimedUntil)
     {
@@ -46,6 +50,11 @@ public static class MachineApi
         var api = app.MapGroup("/api");
         api.MapPut("/machines/{id}", Configure).RequireRole(ApiRole.Operator).LimitBody(RequestGate.DefaultBodyLimit).Produces<MachineStatus>()
             .ProducesProblem(400).ProducesProblem(409).ProducesProblem(503);
+
+        // What the caller's key is: its role, and the person it belongs to when it is one person's (the console signs in with it).
+        api.MapGet("/whoami", (HttpRequest request, ApiKeys keys) => TypedResults.Ok(new KeyIdentity(
+                keys.RoleOf(request.Headers[ApiKeys.Header])!.Value.ToString().ToLowerInvariant(), keys.LabellerNameOf(request.Headers[ApiKeys.Header]))))
+            .RequireRole(ApiRole.Labeller).Produces<KeyIdentity>();
 
         api.MapGet("/machines", ListMachines).RequireRole(ApiRole.Labeller).Produces<MachineStatus[]>().ProducesProblem(400).ProducesProblem(503);
 

@@ -8,7 +8,8 @@ public sealed record RequestBodyLimit(long Bytes);
 /// <summary>
 /// What every request passes before its endpoint runs, so that nothing reads, buffers or parses a body first: the
 /// request target's length (414), the API key (401/403) and the endpoint's body limit (413), each refused as a
-/// problem document.
+/// problem document. A person's own labeller key also names who answers: the gate sets <c>X-Labeller</c> to its name,
+/// and refuses (403) a request that claims another.
 /// </summary>
 public static class RequestGate
 {
@@ -40,6 +41,16 @@ public static class RequestGate
                     ? Refuse(http, StatusCodes.Status401Unauthorized, $"missing or unknown {ApiKeys.Header} header")
                     : Refuse(http, StatusCodes.Status403Forbidden, $"this key does not have the {required.Role.ToString().ToLowerInvariant()} role"));
                 return;
+            }
+            if (http.RequestServices.GetRequiredService<ApiKeys>().LabellerNameOf(request.Headers[ApiKeys.Header]) is { } owner)
+            {
+                string? said = request.Headers[MachineApi.LabellerHeader];
+                if (!string.IsNullOrEmpty(said) && said != owner)
+                {
+                    await Refuse(http, StatusCodes.Status403Forbidden, $"this key is {owner}'s: it answers as {owner}, not as {said}");
+                    return;
+                }
+                request.Headers[MachineApi.LabellerHeader] = owner;
             }
         }
         long limit = endpoint?.Metadata.GetMetadata<RequestBodyLimit>()?.Bytes ?? DefaultBodyLimit;

@@ -90,6 +90,8 @@ public static class SiloApp
         var builder = WebApplication.CreateBuilder(args);
         configure?.Invoke(builder);
         var options = builder.Configuration.GetSection(SiloOptions.Section).Get<SiloOptions>() ?? new SiloOptions();
+        if (options.ApiKeys.Problem() is { } keyProblem)
+            throw new InvalidOperationException(keyProblem); // at start-up, not at the first request
         builder.Services.Configure<SiloOptions>(builder.Configuration.GetSection(SiloOptions.Section));
         builder.Services.AddSingleton<ApiKeys>();
         builder.Services.AddSingleton<ClipAudioStore>();

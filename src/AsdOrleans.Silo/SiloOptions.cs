@@ -79,6 +79,27 @@ public sealed class SiloOptions
 public sealed class ApiKeyOptions
 {
     public List<string> Device { get; set; } = [];
+    /// <summary>Labeller keys shared by whoever holds them: the name recorded with an answer is the one the labeller gives.</summary>
     public List<string> Labeller { get; set; } = [];
     public List<string> Operator { get; set; } = [];
+    /// <summary>Labeller keys of one person each, by name (<c>Asd__ApiKeys__Labellers__grace=KEY</c>): an answer made
+    /// with one is recorded under that name, and the key cannot answer under another.</summary>
+    public Dictionary<string, string> Labellers { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>What is wrong with the keys as configured, or null: a named key needs a valid name and a key of its own.</summary>
+    public string? Problem()
+    {
+        var roleKeys = Device.Concat(Labeller).Concat(Operator).ToHashSet(StringComparer.Ordinal);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (name, key) in Labellers)
+        {
+            if (!AsdOrleans.Method.Vocabulary.Identifiers.IsValidLabellerName(name))
+                return $"Asd:ApiKeys:Labellers: {AsdOrleans.Method.Vocabulary.Identifiers.InvalidLabellerName(name)}";
+            if (string.IsNullOrEmpty(key))
+                return $"Asd:ApiKeys:Labellers:{name} has an empty key";
+            if (roleKeys.Contains(key) || !seen.Add(key))
+                return $"Asd:ApiKeys:Labellers:{name}: its key is also another key (each person's key must be theirs alone)";
+        }
+        return null;
+    }
 }

@@ -352,6 +352,21 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
             driver.Navigate().GoToUrl(new Uri(silo.Http.BaseAddress!, "/ui/#queue")); // the key is still in this tab's session
             await Until(driver, () => driver.FindElement(By.Id("signout")).Displayed, "signed in again from the session");
 
+            // A person's own key: the console answers under the key's name, whatever name is typed.
+            driver.FindElement(By.Id("signout")).Click();
+            await Until(driver, () => driver.FindElement(By.Id("key")).Displayed, "the sign-in form again");
+            driver.FindElement(By.Id("key")).SendKeys(ConsoleFixture.NamedLabellerKey);
+            var typedName = driver.FindElement(By.Id("labeller"));
+            typedName.Clear();
+            typedName.SendKeys("someone");
+            driver.FindElement(By.Id("signin-button")).Click();
+            await Until(driver, () => driver.FindElement(By.Id("who")).Text == "answering as olive (this key's name)", "the key's name shown");
+            var owned = await Until(driver, () => driver.FindElement(By.CssSelector("#queue-list li.request.current")), "a current request");
+            string ownedMachine = owned.GetAttribute("data-machine")!, ownedClip = owned.GetAttribute("data-clip")!;
+            new Actions(driver).SendKeys("n").Perform();
+            await Waiting.Until(async () => (await silo.Get($"/api/machines/{ownedMachine}/scores")).EnumerateArray()
+                .Any(p => p.GetProperty("clipId").GetString() == ownedClip && p.GetProperty("closedBy").GetString() == "olive"), "the answer recorded as olive's", seconds: 20);
+
             // Signing out forgets the key.
             driver.FindElement(By.Id("signout")).Click();
             Assert.Null(js.ExecuteScript("return sessionStorage.getItem('asd.apiKey')"));

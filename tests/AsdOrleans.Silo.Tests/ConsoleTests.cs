@@ -14,9 +14,11 @@ namespace AsdOrleans.Silo.Tests;
 
 /// <summary>A silo with a tiny encoder for the console's endpoints and the browser test; it can be restarted on its data.</summary>
 public sealed class ConsoleFixture() : LoopbackSilo("asd-console-", modelSeed: 11, Plan, DeviceKey, LabellerKey, OperatorKey,
-    new Dictionary<string, string?> { ["Logging:LogLevel:Default"] = "Warning" })
+    new Dictionary<string, string?> { ["Logging:LogLevel:Default"] = "Warning", ["Asd:ApiKeys:Labellers:olive"] = NamedLabellerKey })
 {
     public const string DeviceKey = "console-device", LabellerKey = "console-labeller", OperatorKey = "console-operator";
+    /// <summary>olive's own labeller key.</summary>
+    public const string NamedLabellerKey = "console-olive";
     public static readonly SynthPlan Plan = SynthPlan.Create(new SynthSettings { MachineTypes = 1, SourceTrain = 12, TargetTrain = 2, Test = 60, Seconds = 1, Seed = 5 });
 
     protected override Task Started() => App.Services.GetRequiredService<ConsoleEventHub>().Subscribed.WaitAsync(TimeSpan.FromSeconds(60));

@@ -20,9 +20,11 @@ namespace AsdOrleans.Silo.Tests;
 
 /// <summary>A real silo host on 127.0.0.1 with a tiny encoder, driven over HTTP.</summary>
 public sealed class SiloFixture() : LoopbackSilo("asd-silo-", modelSeed: 7, Plan, DeviceKey, LabellerKey, OperatorKey,
-    new Dictionary<string, string?> { ["Asd:MaxClipBytes"] = (1 << 20).ToString() })
+    new Dictionary<string, string?> { ["Asd:MaxClipBytes"] = (1 << 20).ToString(), [$"Asd:ApiKeys:Labellers:{NamedLabeller}"] = NamedLabellerKey })
 {
     public const string DeviceKey = "device-key-1", LabellerKey = "labeller-key-1", OperatorKey = "operator-key-1";
+    /// <summary>One person's own labeller key (Asd:ApiKeys:Labellers:nina).</summary>
+    public const string NamedLabeller = "nina", NamedLabellerKey = "nina-key-1";
     public static readonly SynthPlan Plan = SynthPlan.Create(new SynthSettings { MachineTypes = 1, SourceTrain = 12, TargetTrain = 2, Test = 8, Seconds = 1, Seed = 3 });
     public static byte[] Wav(ClipSpec c) => WavEncoder.EncodeMono16(ClipSynthesizer.Render(c), 16_000);
     public static byte[] TestWav(int index) => Wav(Plan.Clips.Where(c => c.Split == SynthSplit.Test).ElementAt(index));
@@ -253,6 +255,61 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         Assert.True((await AsLabeller(HttpMethod.Post, $"/api/machines/{machine}/clips/c-1/decline", "bob")).IsSuccessStatusCode);
         Assert.Equal(["c-2"], JsonDocument.Parse(await (await Send(HttpMethod.Get, $"/api/label-requests?machine={machine}", SiloFixture.LabellerKey)).Content.ReadAsStringAsync())
             .RootElement.EnumerateArray().Select(r => r.GetProperty("clipId").GetString()));
+    }
+
+    [Fact]
+    public async Task A_persons_own_key_answers_under_their_name_and_cannot_answer_under_another()
+    {
+        const string machine = "http.named-key";
+        await Enroll(machine, new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 6 });
+        for (int i = 0; i < 3; i++)
+            Assert.True((await Send(HttpMethod.Post, $"/api/machines/{machine}/clips?clipId=k-{i}", SiloFixture.DeviceKey, WavContent(SiloFixture.TestWav(i)))).IsSuccessStatusCode);
+        async Task<HttpResponseMessage> AsNina(HttpMethod method, string path, string? says = null, HttpContent? content = null)
+        {
+            using var request = new HttpRequestMessage(method, path) { Content = content };
+            request.Headers.Add("X-Api-Key", SiloFixture.NamedLabellerKey);
+            if (says is not null) request.Headers.Add("X-Labeller", says);
+            return await silo.Http.SendAsync(request);
+        }
+        async Task<JsonElement> Who(string key) => JsonDocument.Parse(await (await Send(HttpMethod.Get, "/api/whoami", key)).Content.ReadAsStringAsync()).RootElement;
+
+        // The key says whose it is; a shared key says only its role.
+        var nina = await Who(SiloFixture.NamedLabellerKey);
+        Assert.Equal(("labeller", "nina"), (nina.GetProperty("role").GetString(), nina.GetProperty("labeller").GetString()));
+        var shared = await Who(SiloFixture.LabellerKey);
+        Assert.Equal(("labeller", JsonValueKind.Null), (shared.GetProperty("role").GetString(), shared.GetProperty("labeller").ValueKind));
+        Assert.Equal("operator", (await Who(SiloFixture.OperatorKey)).GetProperty("role").GetString());
+        Assert.Equal(HttpStatusCode.Forbidden, (await Send(HttpMethod.Get, "/api/whoami", SiloFixture.DeviceKey)).StatusCode);
+        // It has the labeller role and no other.
+        Assert.Equal(HttpStatusCode.Forbidden, (await AsNina(HttpMethod.Post, $"/api/machines/{machine}/clips?clipId=x", content: WavContent(SiloFixture.TestWav(0)))).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await AsNina(HttpMethod.Put, $"/api/machines/{machine}", content: JsonContent.Create(new MachineSettings()))).StatusCode);
+
+        // Answering under another name is refused and changes nothing; without a name, or with hers, the answer is hers.
+        var posing = await AsNina(HttpMethod.Post, $"/api/machines/{machine}/clips/k-0/label", "bob", JsonContent.Create(new { label = "normal" }));
+        Assert.Equal(HttpStatusCode.Forbidden, posing.StatusCode);
+        Assert.Contains("this key is nina's", await posing.Content.ReadAsStringAsync());
+        Assert.Equal(3, JsonDocument.Parse(await (await Send(HttpMethod.Get, $"/api/label-requests?machine={machine}", SiloFixture.LabellerKey)).Content.ReadAsStringAsync()).RootElement.GetArrayLength());
+        Assert.True((await AsNina(HttpMethod.Post, $"/api/machines/{machine}/clips/k-0/label", content: JsonContent.Create(new { label = "normal" }))).IsSuccessStatusCode);
+        Assert.True((await AsNina(HttpMethod.Post, $"/api/machines/{machine}/clips/k-1/decline", "nina")).IsSuccessStatusCode);
+        var claimed = JsonDocument.Parse(await (await AsNina(HttpMethod.Post, $"/api/machines/{machine}/clips/k-2/claim")).Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal("nina", claimed.GetProperty("claimedBy").GetString()); // a claim needs a name: the key's
+        var scores = JsonDocument.Parse(await (await Send(HttpMethod.Get, $"/api/machines/{machine}/scores", SiloFixture.LabellerKey)).Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal([("k-0", "normal", "nina"), ("k-1", "declined", "nina")], scores.EnumerateArray()
+            .Where(p => p.GetProperty("requestOutcome").ValueKind == JsonValueKind.String)
+            .Select(p => (p.GetProperty("clipId").GetString(), p.GetProperty("requestOutcome").GetString(), p.GetProperty("closedBy").GetString())));
+    }
+
+    [Fact]
+    public void A_named_key_with_a_bad_name_or_a_key_that_is_not_its_own_stops_the_silo_at_start()
+    {
+        Assert.Null(new ApiKeyOptions { Labeller = ["shared"], Labellers = { ["ana"] = "a1", ["bo"] = "b1" } }.Problem());
+        Assert.Contains("not a valid name", new ApiKeyOptions { Labellers = { ["ana smith"] = "a1" } }.Problem());
+        Assert.Contains("empty key", new ApiKeyOptions { Labellers = { ["ana"] = "" } }.Problem());
+        Assert.Contains("also another key", new ApiKeyOptions { Labellers = { ["ana"] = "k", ["bo"] = "k" } }.Problem());
+        Assert.Contains("also another key", new ApiKeyOptions { Operator = ["k"], Labellers = { ["ana"] = "k" } }.Problem());
+        var refused = Assert.Throws<InvalidOperationException>(() => SiloApp.Build([], builder => builder.Configuration.AddInMemoryCollection(
+            new Dictionary<string, string?> { ["Asd:ApiKeys:Labellers:ana/x"] = "k" })));
+        Assert.Contains("not a valid name", refused.Message);
     }
 
     [Fact]

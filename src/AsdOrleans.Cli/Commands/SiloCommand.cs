@@ -124,7 +124,7 @@ public static class SiloCommand
                 var keys = configuration.GetSection("Asd:ApiKeys");
                 foreach (var role in new[] { "Device", "Labeller", "Operator" })
                 {
-                    if (keys.GetSection(role).GetChildren().Any()) continue;
+                    if (keys.GetSection(role).GetChildren().Any() || (role == "Labeller" && keys.GetSection("Labellers").GetChildren().Any())) continue;
                     string key = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
                     overrides[$"Asd:ApiKeys:{role}:0"] = key;
                     output.WriteLine($"generated {role.ToLowerInvariant()} API key for this run: {key}");

@@ -93,7 +93,11 @@
 
   async function start() {
     $('nav').hidden = $('live').hidden = $('signout').hidden = false;
-    $('who').textContent = state.labeller ? `answering as ${state.labeller}` : '';
+    // A person's own key names who answers (the silo records that name whatever is typed): the console uses it.
+    let own = null;
+    try { own = (await json('/api/whoami')).labeller; } catch { /* a silo from before /api/whoami: the typed name */ }
+    if (own) state.labeller = own;
+    $('who').textContent = state.labeller ? `answering as ${state.labeller}${own ? " (this key's name)" : ''}` : '';
     $('who').hidden = !state.labeller;
     if (!location.hash || location.hash === '#signin') location.hash = '#queue';
     route();
