@@ -41,6 +41,7 @@ public sealed class SiloCommandTests
         start.Environment["Asd__Roles"] = "machines";
         start.Environment["Asd__DataDirectory"] = data;
         start.Environment["Asd__ApiKeys__Operator__0"] = "operator-from-env";
+        start.Environment["Asd__ApiKeys__Labellers__quinn.r"] = "quinn-from-env"; // one person's key: no shared labeller key is generated
         using var silo = Process.Start(start)!;
         var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
         silo.OutputDataReceived += (_, e) => { if (e.Data is not null) output.Enqueue(e.Data); };
@@ -63,6 +64,7 @@ public sealed class SiloCommandTests
             // The operator key came from the environment; the other roles' keys were generated for this run.
             Assert.DoesNotContain(output, l => l.StartsWith("generated operator API key", StringComparison.Ordinal));
             Assert.Contains(output, l => l.StartsWith("generated device API key", StringComparison.Ordinal));
+            Assert.DoesNotContain(output, l => l.StartsWith("generated labeller API key", StringComparison.Ordinal));
             string operatorKey = "operator-from-env";
 
             using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{http}") };
@@ -73,6 +75,10 @@ public sealed class SiloCommandTests
             configure.Headers.Add("X-Api-Key", operatorKey);
             Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(configure)).StatusCode);
             Assert.True(File.Exists(Path.Combine(data, "grains.db")), "grain state goes under Asd__DataDirectory");
+            using var whoami = new HttpRequestMessage(HttpMethod.Get, "/api/whoami");
+            whoami.Headers.Add("X-Api-Key", "quinn-from-env");
+            var identity = JsonDocument.Parse(await (await client.SendAsync(whoami)).Content.ReadAsStringAsync()).RootElement;
+            Assert.Equal(("labeller", "quinn.r"), (identity.GetProperty("role").GetString(), identity.GetProperty("labeller").GetString()));
         }
         finally
         {
