@@ -184,10 +184,11 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         Assert.Equal(HttpStatusCode.BadRequest, (await Send(HttpMethod.Get, "/api/machines/bad%20id/normal-examples", SiloFixture.LabellerKey)).StatusCode);
     }
 
-    private async Task<HttpResponseMessage> AsLabeller(HttpMethod method, string path, string? name, HttpContent? content = null)
+    /// <summary>A labeller's request, naming <paramref name="name"/> in X-Labeller when given, with the shared labeller key or <paramref name="key"/>.</summary>
+    private async Task<HttpResponseMessage> AsLabeller(HttpMethod method, string path, string? name, HttpContent? content = null, string key = SiloFixture.LabellerKey)
     {
         using var request = new HttpRequestMessage(method, path) { Content = content };
-        request.Headers.Add("X-Api-Key", SiloFixture.LabellerKey);
+        request.Headers.Add("X-Api-Key", key);
         if (name is not null) request.Headers.Add("X-Labeller", name);
         return await silo.Http.SendAsync(request);
     }
@@ -264,13 +265,8 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         await Enroll(machine, new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 6 });
         for (int i = 0; i < 3; i++)
             Assert.True((await Send(HttpMethod.Post, $"/api/machines/{machine}/clips?clipId=k-{i}", SiloFixture.DeviceKey, WavContent(SiloFixture.TestWav(i)))).IsSuccessStatusCode);
-        async Task<HttpResponseMessage> AsNina(HttpMethod method, string path, string? says = null, HttpContent? content = null)
-        {
-            using var request = new HttpRequestMessage(method, path) { Content = content };
-            request.Headers.Add("X-Api-Key", SiloFixture.NamedLabellerKey);
-            if (says is not null) request.Headers.Add("X-Labeller", says);
-            return await silo.Http.SendAsync(request);
-        }
+        Task<HttpResponseMessage> AsNina(HttpMethod method, string path, string? says = null, HttpContent? content = null)
+            => AsLabeller(method, path, says, content, SiloFixture.NamedLabellerKey);
         async Task<JsonElement> Who(string key) => JsonDocument.Parse(await (await Send(HttpMethod.Get, "/api/whoami", key)).Content.ReadAsStringAsync()).RootElement;
 
         // The key says whose it is; a shared key says only its role.
