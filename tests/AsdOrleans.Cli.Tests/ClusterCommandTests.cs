@@ -56,6 +56,7 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         ["Asd:Device"] = "cpu",
         ["Asd:ApiKeys:Device:0"] = "dev",
         ["Asd:ApiKeys:Labeller:0"] = "lab",
+        ["Asd:ApiKeys:Labellers:ruth"] = "ruth-key", // one person's own key
         ["Asd:ApiKeys:Operator:0"] = "op",
     };
 
@@ -398,6 +399,25 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         (code, var table, error) = await CliHarness.Run("label", "list", "--url", _url, "--key", "lab", "--machine", "cli.claim-08");
         Assert.True(code == 0, error);
         Assert.Contains("kim", table.Split('\n').Single(line => line.Contains(clips[0])));
+
+        // With a key of her own, ruth needs no --labeller: the loop answers and claims as ruth, and refuses another name.
+        (code, _, error) = await CliHarness.Run("label", "next", "--url", _url, "--key", "ruth-key", "--machine", "cli.claim-08", "--labeller", "liz");
+        Assert.Equal(2, code);
+        Assert.Contains("this key is ruth's", error);
+        string? heldByRuth = null;
+        LabelNextCommand.Input = () => new ScriptedLabeller(["q"], async () =>
+            heldByRuth = (await Listed()).Single(r => r.GetProperty("clipId").GetString() == clips[1]).GetProperty("claimedBy").GetString());
+        try
+        {
+            (code, var output, error) = await CliHarness.Run("label", "next", "--url", _url, "--key", "ruth-key", "--machine", "cli.claim-08");
+            Assert.True(code == 0, error);
+            Assert.Contains("answering as ruth", output);
+        }
+        finally
+        {
+            LabelNextCommand.Input = before;
+        }
+        Assert.Equal("ruth", heldByRuth);
     }
 
     /// <summary>Answers from a script; before the first answer it runs <paramref name="meanwhile"/>, as the world would.</summary>

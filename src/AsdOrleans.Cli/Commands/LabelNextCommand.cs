@@ -34,14 +34,21 @@ public static class LabelNextCommand
             var output = parse.InvocationConfiguration.Output;
             var input = Input();
             using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!).AsLabeller(parse.GetValue(labeller));
-            if (parse.GetValue(labeller) is { } name)
-                output.WriteLine($"answering as {name}");
+            string? me = parse.GetValue(labeller);
+            // A person's own key names who answers (the silo records that name): the loop claims clips under it.
+            if (await KeyOwner(http, cancellation) is { } owner)
+            {
+                if (me is not null && me != owner)
+                    throw new UsageException($"--labeller {me}: this key is {owner}'s, and answers as {owner}");
+                me = owner;
+            }
+            if (me is not null)
+                output.WriteLine($"answering as {me}");
             string? only = parse.GetValue(machine);
             string folder = parse.GetValue(saveDir) ?? Directory.GetCurrentDirectory();
             var skipped = new HashSet<string>(StringComparer.Ordinal);
             var gone = new HashSet<string>(StringComparer.Ordinal); // refused: expired, withdrawn or labelled by someone else meanwhile
             var thresholds = new Dictionary<string, double>(StringComparer.Ordinal);
-            string? me = parse.GetValue(labeller);
             var othersListening = new HashSet<string>(StringComparer.Ordinal); // passed by: another labeller held the clip
             int answered = 0, declined = 0;
             while (!cancellation.IsCancellationRequested)
@@ -200,6 +207,19 @@ public static class LabelNextCommand
             return Finish(output, answered, declined, gone.Count);
         });
         return command;
+    }
+
+    /// <summary>The person the key belongs to (GET /api/whoami), or null for a shared key or a silo from before whoami.</summary>
+    private static async Task<string?> KeyOwner(ClusterHttp http, CancellationToken cancellation)
+    {
+        try
+        {
+            return ClusterHttp.OptionalString(await http.SendAsync(HttpMethod.Get, "/api/whoami", null, cancellation), "labeller");
+        }
+        catch (SiloRefusedException e) when (e.Status == 404)
+        {
+            return null;
+        }
     }
 
     /// <summary>The other labeller listening to a listed request now, if any (a claim of one's own does not count).</summary>
