@@ -54,15 +54,15 @@ public static class LabelNextCommand
             while (!cancellation.IsCancellationRequested)
             {
                 string query = "/api/label-requests?limit=1000" + (only is null ? "" : $"&machine={Uri.EscapeDataString(only)}");
-                var request = (await http.SendAsync(HttpMethod.Get, query, null, cancellation)).EnumerateArray()
-                    .FirstOrDefault(r => !skipped.Contains(Key(r)) && !gone.Contains(Key(r)) && !othersListening.Contains(Key(r)) && ClaimedByAnother(r, me) is null);
+                var open = (await http.SendAsync(HttpMethod.Get, query, null, cancellation)).EnumerateArray()
+                    .Where(r => !skipped.Contains(Key(r)) && !gone.Contains(Key(r))).ToList();
+                bool HeardByAnother(System.Text.Json.JsonElement r) => othersListening.Contains(Key(r)) || ClaimedByAnother(r, me) is not null;
+                var request = open.FirstOrDefault(r => !HeardByAnother(r));
                 if (request.ValueKind == System.Text.Json.JsonValueKind.Undefined)
                 {
                     var passed = new List<string>();
                     if (skipped.Count > 0) passed.Add($"{skipped.Count} skipped");
-                    int listened = othersListening.Count + (await http.SendAsync(HttpMethod.Get, query, null, cancellation)).EnumerateArray()
-                        .Count(r => !skipped.Contains(Key(r)) && !gone.Contains(Key(r)) && !othersListening.Contains(Key(r)) && ClaimedByAnother(r, me) is not null);
-                    if (listened > 0) passed.Add($"{listened} being heard by other labellers");
+                    if (open.Count > 0) passed.Add($"{open.Count} being heard by other labellers");
                     output.WriteLine(passed.Count == 0 ? "no pending label requests" : $"no more pending label requests ({string.Join(", ", passed)})");
                     break;
                 }
