@@ -12,6 +12,8 @@ namespace AsdOrleans.Abstractions;
 /// <param name="RequestOutcome">How its label request ended (labelled, declined, expired or withdrawn); null while it is
 /// open, when none was asked, and in points recorded before 2026-12-05 (those carry only <paramref name="Label"/>).</param>
 /// <param name="ClosedBy">The labeller who answered or declined, when the answer named one.</param>
+/// <param name="AudioReference">An alert's audio reference as the clip came with it (a gateway's URI, or the silo's own
+/// file for clips pushed over HTTP); null for points that are not alerts, and in points recorded before 2026-12-05.</param>
 [GenerateSerializer, Immutable]
 public sealed record ScorePoint(
     [property: Id(0)] DateTimeOffset At,
@@ -23,7 +25,8 @@ public sealed record ScorePoint(
     [property: Id(6)] bool LabelRequested,
     [property: Id(7)] ClipLabelValue? Label = null,
     [property: Id(8)] LabelRequestOutcome? RequestOutcome = null,
-    [property: Id(9)] string? ClosedBy = null)
+    [property: Id(9)] string? ClosedBy = null,
+    [property: Id(10)] string? AudioReference = null)
 {
     /// <summary>This point with its label request closed as <paramref name="outcome"/> (a label's outcome sets <see cref="Label"/>), by <paramref name="by"/>.</summary>
     public ScorePoint Closed(LabelRequestOutcome outcome, string? by) => this with

@@ -330,7 +330,7 @@ public sealed class MachineGrain(
             _flushTimer.Arm(); // written within a flush period; a request's follow-up writes at once
             Events.Publish(MachineId, verdict, model.DecisionThreshold, clip.AudioReference, null); // never waits or throws
         }
-        MachineActivity.OnClip(_history, GrainFactory, MachineId, verdict, state.State.Pending.Count, model); // metrics, score history, alert index
+        MachineActivity.OnClip(_history, GrainFactory, MachineId, verdict, state.State.Pending.Count, model, clip.AudioReference); // metrics, score history, alert index
         return verdict;
     }
 

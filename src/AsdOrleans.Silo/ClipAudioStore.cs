@@ -77,6 +77,11 @@ public sealed class ClipAudioStore(IOptions<SiloOptions> options, ILogger<ClipAu
     public bool IsStoredHere(string machineId, string clipId, string? audioReference)
         => audioReference is not null && audioReference == PathOf(machineId, clipId);
 
+    /// <summary>A clip's audio reference as a labeller may see it: a gateway's own (say an s3:// URI), or null for audio this
+    /// silo stored, whose path on the silo's volume is no business of a labeller's.</summary>
+    public string? GatewayReferenceOf(string machineId, string clipId, string? audioReference)
+        => IsStoredHere(machineId, clipId, audioReference) ? null : audioReference;
+
     /// <summary>Whether an alert on a clip stored here keeps its audio for a while.</summary>
     public bool KeepsAudioOf(AnomalyAlert alert)
         => options.Value.AlertAudioPerMachine > 0 && IsStoredHere(alert.MachineId, alert.ClipId, alert.AudioReference);

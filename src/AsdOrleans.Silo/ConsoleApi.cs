@@ -12,9 +12,11 @@ namespace AsdOrleans.Silo;
 /// <param name="RequestOutcome">How its label request ended (normal, anomalous, declined, expired, withdrawn); null while
 /// it is open or when none was asked.</param>
 /// <param name="ClosedBy">The labeller who answered or declined it, when the answer named one.</param>
+/// <param name="AudioReference">Where a gateway keeps the clip's audio (its own reference, say an s3:// URI); null for
+/// clips the silo stored (see <see cref="AudioUrl"/>).</param>
 public sealed record AlertView(string MachineId, string ClipId, long ClipIndex, double Score, double DecisionThreshold,
     DateTimeOffset At, bool LabelRequested, ClipLabelValue? Label, string? AudioUrl = null, LabelRequestOutcome? RequestOutcome = null,
-    string? ClosedBy = null);
+    string? ClosedBy = null, string? AudioReference = null);
 
 /// <summary>A clip a labeller labelled normal, kept as an example of the machine's normal sound.</summary>
 public sealed record NormalExample(string ClipId, DateTimeOffset LabelledAt, string AudioUrl);
@@ -39,7 +41,8 @@ public static class ConsoleApi
     private static List<AlertView> Newest(IEnumerable<IndexedAlert> alerts, int take, ClipAudioStore? audio) => alerts
         .OrderByDescending(a => a.Point.At).ThenBy(a => a.MachineId, StringComparer.Ordinal).Take(take)
         .Select(a => new AlertView(a.MachineId, a.Point.ClipId, a.Point.ClipIndex, a.Point.Score, a.Point.DecisionThreshold, a.Point.At, a.Point.LabelRequested, a.Point.Label,
-            audio?.StoredAudioOf(a.MachineId, a.Point.ClipId) is null ? null : MachineApi.AudioUrlOf(a.MachineId, a.Point.ClipId), a.Point.RequestOutcome, a.Point.ClosedBy))
+            audio?.StoredAudioOf(a.MachineId, a.Point.ClipId) is null ? null : MachineApi.AudioUrlOf(a.MachineId, a.Point.ClipId), a.Point.RequestOutcome, a.Point.ClosedBy,
+            audio?.GatewayReferenceOf(a.MachineId, a.Point.ClipId, a.Point.AudioReference)))
         .ToList();
 
     public static void Map(WebApplication app)

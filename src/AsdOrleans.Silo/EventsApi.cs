@@ -95,13 +95,15 @@ public sealed partial class ConsoleEventHub(IClusterClient client, ClipAudioStor
                     });
                     _unsubscribe.Add(handle.UnsubscribeAsync);
                 }
-                // An alert's audio reference (for pushed clips a path on the silo's volume) stays inside: the event
-                // carries the URL this API serves it at while the machine's newest alerts keep it, as /api/alerts does;
+                // An alert's audio reference is the silo's own path for clips pushed over HTTP, which stays inside: the
+                // event carries the URL this API serves it at while the machine's newest alerts keep it, or a gateway's
+                // own reference, as /api/alerts does;
                 // a label request carries what a labeller may open, as /api/label-requests shows it.
                 await Forward<AnomalyAlert>(MachineEventStreams.AlertNamespace, AlertEvent, alert => (alert.MachineId, new
                 {
                     alert.MachineId, alert.ClipId, alert.ClipIndex, alert.Score, alert.DecisionThreshold, alert.LabelRequested, alert.DetectedAt,
                     AudioUrl = audio.KeepsAudioOf(alert) ? MachineApi.AudioUrlOf(alert.MachineId, alert.ClipId) : null,
+                    AudioReference = audio.GatewayReferenceOf(alert.MachineId, alert.ClipId, alert.AudioReference),
                 }));
                 await Forward<LabelRequestEvent>(MachineEventStreams.LabelRequestNamespace, LabelRequestEvent, asked =>
                 {

@@ -39,6 +39,7 @@ public sealed class AlertAudioTests(AlertAudioFixture silo) : IClassFixture<Aler
         {
             var (clip, index) = alerting[alerting.Count - 1 - k];
             var url = alerts[k].GetProperty("audioUrl");
+            Assert.Equal(JsonValueKind.Null, alerts[k].GetProperty("audioReference").ValueKind); // the silo's own path stays inside
             var direct = await GetAudio($"/api/machines/{machine}/clips/{clip}/audio");
             if (k < AlertAudioFixture.Kept)
             {
@@ -57,6 +58,29 @@ public sealed class AlertAudioTests(AlertAudioFixture silo) : IClassFixture<Aler
         Assert.Equal(AlertAudioFixture.Kept, Directory.GetFiles(Path.Combine(silo.DataDirectory, "alert-clips", machine)).Length);
         Assert.False(Directory.Exists(Path.Combine(silo.DataDirectory, "clips", machine)) &&
                      Directory.EnumerateFiles(Path.Combine(silo.DataDirectory, "clips", machine)).Any());
+    }
+
+    [Fact]
+    public async Task A_gateways_alert_says_where_the_gateway_keeps_the_clip()
+    {
+        const string machine = "aa.gw-01";
+        await silo.Enroll(machine, new MachineSettings { Strategy = "none", Seed = 1 });
+        await using var events = await SseReader.Open(silo.Http, AlertAudioFixture.LabellerKey, query: $"?machine={machine}&types=alert");
+        string? clip = null;
+        for (int i = 0; i < 60 && clip is null; i++)
+            if ((await silo.PushFromGateway(machine, $"g-{i:D2}", i, $"s3://plant-a/line-1/g-{i:D2}.wav")).Anomalous) clip = $"g-{i:D2}";
+        Assert.NotNull(clip);
+        // Live, in this machine's list and in the plant's: no audio on the silo, the gateway's reference instead.
+        var live = JsonDocument.Parse((await events.Next(TimeSpan.FromSeconds(30))).Data).RootElement;
+        Assert.Equal((clip, $"s3://plant-a/line-1/{clip}.wav", JsonValueKind.Null),
+            (live.GetProperty("clipId").GetString(), live.GetProperty("audioReference").GetString(), live.GetProperty("audioUrl").ValueKind));
+        foreach (string list in new[] { $"/api/alerts?machine={machine}", "/api/alerts?limit=10000" })
+        {
+            JsonElement alert = default;
+            await Waiting.Until(async () => (alert = (await silo.Get(list, AlertAudioFixture.LabellerKey)).EnumerateArray()
+                .FirstOrDefault(a => a.GetProperty("clipId").GetString() == clip)).ValueKind == JsonValueKind.Object, $"the alert in {list}", seconds: 20);
+            Assert.Equal(($"s3://plant-a/line-1/{clip}.wav", JsonValueKind.Null), (alert.GetProperty("audioReference").GetString(), alert.GetProperty("audioUrl").ValueKind));
+        }
     }
 
     [Fact]

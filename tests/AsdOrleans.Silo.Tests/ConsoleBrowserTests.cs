@@ -275,7 +275,9 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
             Assert.Equal(queued + 1, QueueSize(driver));
 
             // A gateway's clip: the silo holds no audio, so the card links to where the gateway keeps it instead of a player.
-            Assert.True((await silo.PushFromGateway(machine, "gw-1", 23, "https://gateway.plant-a.example/clips/gw-1.wav")).LabelRequested, "b = 1: a request");
+            var fromGateway = await silo.PushFromGateway(machine, "gw-1", 23, "https://gateway.plant-a.example/clips/gw-1.wav");
+            Assert.True(fromGateway.LabelRequested, "b = 1: a request");
+            Assert.True(fromGateway.Anomalous, "an alert too (the untrained encoder flags nearly every clip)");
             string gateway = "#queue-list li.request[data-clip='gw-1']";
             await Until(driver, () => driver.FindElements(By.CssSelector(gateway + " .audio-elsewhere a")).Count == 1, "the gateway request arriving live");
             Assert.Equal("https://gateway.plant-a.example/clips/gw-1.wav", driver.FindElement(By.CssSelector(gateway + " .audio-elsewhere a")).GetAttribute("href"));
@@ -297,6 +299,9 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
             await Until(driver, () => driver.FindElements(By.CssSelector("#alerts-list tr")).Count == alerts.GetArrayLength(), "the alert list");
             if (alerts.GetArrayLength() > 0)
                 Assert.Equal(alerts[0].GetProperty("clipId").GetString(), await Until(driver, () => driver.FindElement(By.CssSelector("#alerts-list tr")).GetAttribute("data-clip"), "the newest alert"));
+            // The gateway's alert links to where the gateway keeps the clip, as its card did.
+            Assert.Equal("https://gateway.plant-a.example/clips/gw-1.wav",
+                await Until(driver, () => driver.FindElement(By.CssSelector("#alerts-list tr[data-clip='gw-1'] .alert-audio .audio-elsewhere a")).GetAttribute("href"), "the gateway alert's link"));
             if (shots is not null) Save(driver, shots, "console-alerts.png");
 
             // Pushes clips until one is an alert whose label the machine asks for; its clip id.

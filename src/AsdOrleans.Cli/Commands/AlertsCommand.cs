@@ -30,7 +30,7 @@ public static class AlertsCommand
 
     private static Command List()
     {
-        var (url, key, machine, json) = Common("print a JSON array of {machineId, clipId, clipIndex, score, decisionThreshold, at, labelRequested, label, audioUrl, unanswered, closedBy} instead of a table (unanswered: declined, expired or withdrawn when the request closed without a label; closedBy: the labeller who answered or declined, when named)");
+        var (url, key, machine, json) = Common("print a JSON array of {machineId, clipId, clipIndex, score, decisionThreshold, at, labelRequested, label, audioUrl, unanswered, closedBy, audioReference} instead of a table (unanswered: declined, expired or withdrawn when the request closed without a label; closedBy: the labeller who answered or declined, when named; audioReference: where a gateway keeps the clip)");
         var since = new Option<string?>("--since") { Description = "only alerts raised at or after this time (ISO 8601, e.g. 2026-12-05T14:00:00Z)" };
         var limit = new Option<int>("--limit") { Description = "most alerts listed, newest first (1–10000)", DefaultValueFactory = _ => 100 };
         var command = new Command("list", "the newest alerts, newest first") { url, key, machine, since, limit, json };
@@ -73,7 +73,7 @@ public static class AlertsCommand
 
     private static Command Follow()
     {
-        var (url, key, machine, json) = Common("print each alert as one line of JSON {id, machineId, clipId, clipIndex, score, decisionThreshold, at, labelRequested, audioUrl}");
+        var (url, key, machine, json) = Common("print each alert as one line of JSON {id, machineId, clipId, clipIndex, score, decisionThreshold, at, labelRequested, audioUrl, audioReference}");
         var count = new Option<int?>("--count") { Description = "stop after this many alerts (default: until interrupted)" };
         var command = new Command("follow", "print each new alert as it is raised, until interrupted; a dropped connection is resumed where it left off")
             { url, key, machine, count, json };
@@ -111,7 +111,7 @@ public static class AlertsCommand
                         using var data = JsonDocument.Parse(item.Data);
                         var alert = Alert.FromEvent(data.RootElement);
                         output.WriteLine(parse.GetValue(json)
-                            ? JsonSerializer.Serialize(new { id = item.EventId, alert.MachineId, alert.ClipId, alert.ClipIndex, alert.Score, alert.DecisionThreshold, alert.At, alert.LabelRequested, alert.AudioUrl }, Alert.Json)
+                            ? JsonSerializer.Serialize(new { id = item.EventId, alert.MachineId, alert.ClipId, alert.ClipIndex, alert.Score, alert.DecisionThreshold, alert.At, alert.LabelRequested, alert.AudioUrl, alert.AudioReference }, Alert.Json)
                             : $"{Time(alert.At)}  {alert.MachineId}  {alert.ClipId}  #{alert.ClipIndex}  score {F(alert.Score)} > φ {F(alert.DecisionThreshold)}{(alert.LabelRequested ? "  label asked" : "")}");
                         output.Flush();
                         if (++printed == stopAfter) return 0;
@@ -146,9 +146,10 @@ public static class AlertsCommand
 
     /// <summary>An alert as this command prints it; the label as a word (normal, anomaly), null while none was given;
     /// where the silo serves its audio while it keeps it (`asd label audio` fetches it), else null; how its label request
-    /// ended without a label (declined, expired, withdrawn), else null; the labeller who answered or declined, when named.</summary>
+    /// ended without a label (declined, expired, withdrawn), else null; the labeller who answered or declined, when named;
+    /// where a gateway keeps the clip's audio (its own reference), for clips the silo did not store.</summary>
     private sealed record Alert(string MachineId, string ClipId, long ClipIndex, double Score, double DecisionThreshold, DateTimeOffset At, bool LabelRequested, string? Label, string? AudioUrl,
-        string? Unanswered = null, string? ClosedBy = null)
+        string? Unanswered = null, string? ClosedBy = null, string? AudioReference = null)
     {
         public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
         public static readonly JsonSerializerOptions IndentedJson = new(JsonSerializerDefaults.Web) { WriteIndented = true };
@@ -161,12 +162,12 @@ public static class AlertsCommand
             a.TryGetProperty("label", out var label) && label.ValueKind == JsonValueKind.Number ? ClipWords.Label(label.GetInt32() == 1) : null,
             ClusterHttp.OptionalString(a, "audioUrl"),
             ClusterHttp.OptionalString(a, "requestOutcome") is { } outcome and not ("normal" or "anomalous") ? outcome : null,
-            ClusterHttp.OptionalString(a, "closedBy"));
+            ClusterHttp.OptionalString(a, "closedBy"), ClusterHttp.OptionalString(a, "audioReference"));
 
         /// <summary>The data of an <c>event: alert</c> of <c>/api/events</c>.</summary>
         public static Alert FromEvent(JsonElement a) => new(
             a.GetProperty("machineId").GetString()!, a.GetProperty("clipId").GetString()!, a.GetProperty("clipIndex").GetInt64(),
             a.GetProperty("score").GetDouble(), a.GetProperty("decisionThreshold").GetDouble(), a.GetProperty("detectedAt").GetDateTimeOffset(),
-            a.GetProperty("labelRequested").GetBoolean(), null, ClusterHttp.OptionalString(a, "audioUrl"));
+            a.GetProperty("labelRequested").GetBoolean(), null, ClusterHttp.OptionalString(a, "audioUrl"), AudioReference: ClusterHttp.OptionalString(a, "audioReference"));
     }
 }

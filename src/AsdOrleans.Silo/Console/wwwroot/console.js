@@ -280,6 +280,10 @@
   }
 
   const cards = new Map(); // "machine/clip" → <li>
+  // A gateway's clip: the silo holds no audio, the gateway's reference says where it is (a link when it is a web address).
+  const atGateway = (reference) => el('span', { class: 'audio-elsewhere' }, 'at the gateway: ',
+    /^https?:\/\//i.test(reference) ? el('a', { href: reference, target: '_blank', rel: 'noopener noreferrer', text: reference }) : el('code', { text: reference }));
+
   function card(r) {
     const owner = `${r.machineId}/${r.clipId}`;
     if (cards.has(owner)) return cards.get(owner);
@@ -288,11 +292,7 @@
     const base = `/api/machines/${enc(r.machineId)}/clips/${enc(r.clipId)}`;
     let audio;
     if (r.audioReference && !r.audioUrl) {
-      // A gateway's clip: the silo holds no audio, the gateway's reference says where it is.
-      const web = /^https?:\/\//i.test(r.audioReference);
-      audio = el('p', { class: 'audio-elsewhere' }, 'audio at the gateway: ',
-        web ? el('a', { href: r.audioReference, target: '_blank', rel: 'noopener noreferrer', text: r.audioReference })
-            : el('code', { text: r.audioReference }));
+      audio = el('p', { class: 'gateway-audio' }, 'audio ', atGateway(r.audioReference));
       image.alt = 'no spectrogram: the silo holds no audio for this clip';
     } else {
       audio = el('audio', { controls: true, preload: 'auto' });
@@ -521,7 +521,7 @@
         a.closedBy ? el('span', { class: 'closed-by', text: ` ${a.closedBy}`, title: 'who answered' }) : null),
       el('td', { class: 'alert-audio' }, a.audioUrl
         ? el('button', { type: 'button', class: 'play-alert skip', text: '▶ Listen', title: 'play the flagged clip', onclick: (event) => listen(a, event.currentTarget) })
-        : null));
+        : a.audioReference ? atGateway(a.audioReference) : null));
   }
   // The silo keeps the audio of each machine's newest alerts (and of clips awaiting a label); one plays at a time.
   let listening = null;
