@@ -184,6 +184,14 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         Assert.Equal(HttpStatusCode.BadRequest, (await Send(HttpMethod.Get, "/api/machines/bad%20id/normal-examples", SiloFixture.LabellerKey)).StatusCode);
     }
 
+    /// <summary>Enrolls a machine that asks for every clip's label (random, b = 1) and pushes the test clips 0, 1, … as <paramref name="clips"/>.</summary>
+    private async Task EnrollAndAsk(string machine, ulong seed, params string[] clips)
+    {
+        await Enroll(machine, new MachineSettings { Strategy = "random", Budget = 1.0, Seed = seed });
+        for (int i = 0; i < clips.Length; i++)
+            Assert.True((await Send(HttpMethod.Post, $"/api/machines/{machine}/clips?clipId={clips[i]}", SiloFixture.DeviceKey, WavContent(SiloFixture.TestWav(i)))).IsSuccessStatusCode);
+    }
+
     /// <summary>A labeller's request, naming <paramref name="name"/> in X-Labeller when given, with the shared labeller key or <paramref name="key"/>.</summary>
     private async Task<HttpResponseMessage> AsLabeller(HttpMethod method, string path, string? name, HttpContent? content = null, string key = SiloFixture.LabellerKey)
     {
@@ -197,9 +205,7 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
     public async Task A_labeller_claims_the_clip_they_listen_to_and_the_others_see_who_it_is()
     {
         const string machine = "http.claims";
-        await Enroll(machine, new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 4 });
-        for (int i = 0; i < 3; i++)
-            Assert.True((await Send(HttpMethod.Post, $"/api/machines/{machine}/clips?clipId=c-{i}", SiloFixture.DeviceKey, WavContent(SiloFixture.TestWav(i)))).IsSuccessStatusCode);
+        await EnrollAndAsk(machine, seed: 4, "c-0", "c-1", "c-2");
         string claim = $"/api/machines/{machine}/clips/c-0/claim";
         async Task<JsonElement> Listed(string clip) => JsonDocument.Parse(await (await Send(HttpMethod.Get, $"/api/label-requests?machine={machine}", SiloFixture.LabellerKey)).Content.ReadAsStringAsync())
             .RootElement.EnumerateArray().Single(r => r.GetProperty("clipId").GetString() == clip);
@@ -262,9 +268,7 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
     public async Task A_persons_own_key_answers_under_their_name_and_cannot_answer_under_another()
     {
         const string machine = "http.named-key";
-        await Enroll(machine, new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 6 });
-        for (int i = 0; i < 3; i++)
-            Assert.True((await Send(HttpMethod.Post, $"/api/machines/{machine}/clips?clipId=k-{i}", SiloFixture.DeviceKey, WavContent(SiloFixture.TestWav(i)))).IsSuccessStatusCode);
+        await EnrollAndAsk(machine, seed: 6, "k-0", "k-1", "k-2");
         Task<HttpResponseMessage> AsNina(HttpMethod method, string path, string? says = null, HttpContent? content = null)
             => AsLabeller(method, path, says, content, SiloFixture.NamedLabellerKey);
         async Task<JsonElement> Who(string key) => JsonDocument.Parse(await (await Send(HttpMethod.Get, "/api/whoami", key)).Content.ReadAsStringAsync()).RootElement;
