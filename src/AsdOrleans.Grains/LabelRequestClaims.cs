@@ -30,15 +30,18 @@ internal sealed class LabelRequestClaims
         return new(machineId, clipId, null, null);
     }
 
-    /// <summary>Takes or renews the labeller's claim unless another one's is live; <c>Changed</c>: the labeller holds it now.</summary>
-    public (LabelRequestClaim Claim, bool Changed) Take(string machineId, string clipId, string labeller, TimeSpan lease, DateTimeOffset now)
+    /// <summary>How a claim went: taken anew, renewed by its holder, or refused (another labeller's is live).</summary>
+    public enum Outcome { Taken, Renewed, Refused }
+
+    /// <summary>Takes or renews the labeller's claim unless another one's is live.</summary>
+    public (LabelRequestClaim Claim, Outcome Outcome) Take(string machineId, string clipId, string labeller, TimeSpan lease, DateTimeOffset now)
     {
         var current = Of(machineId, clipId, now);
         if (current.ClaimedBy is not null && !current.IsHeldBy(labeller))
-            return (current, false);
+            return (current, Outcome.Refused);
         var until = now + lease;
         _held[clipId] = (labeller, until);
-        return (new(machineId, clipId, labeller, until), true);
+        return (new(machineId, clipId, labeller, until), current.ClaimedBy is null ? Outcome.Taken : Outcome.Renewed);
     }
 
     /// <summary>Ends the labeller's claim if they hold it; <c>Changed</c>: it was theirs and is gone.</summary>

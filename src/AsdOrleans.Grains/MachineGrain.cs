@@ -439,8 +439,9 @@ public sealed class MachineGrain(
         LabelRequestExpiry.ThrowIfExpired(state.State, MachineId, clipId);
         if (clipId is null || !state.State.Pending.ContainsKey(clipId))
             throw new ArgumentException($"machine {MachineId} has no label request for clip '{clipId}'");
-        var (claim, changed) = _claims.Take(MachineId, clipId, labeller, length, DateTimeOffset.UtcNow);
-        if (changed) Events.PublishClaim(claim);
+        var (claim, outcome) = _claims.Take(MachineId, clipId, labeller, length, DateTimeOffset.UtcNow);
+        if (outcome != LabelRequestClaims.Outcome.Refused) Events.PublishClaim(claim); // a renewal moves the time others see
+        if (outcome != LabelRequestClaims.Outcome.Renewed) AsdMetrics.OnClaim(MachineId, taken: outcome == LabelRequestClaims.Outcome.Taken);
         return claim;
     }
 

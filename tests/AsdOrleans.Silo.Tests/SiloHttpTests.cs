@@ -260,6 +260,10 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         Assert.True((await AsLabeller(HttpMethod.Post, $"/api/machines/{machine}/clips/c-1/claim", "bob")).IsSuccessStatusCode);
         // Declining ends the claim too.
         Assert.True((await AsLabeller(HttpMethod.Post, $"/api/machines/{machine}/clips/c-1/decline", "bob")).IsSuccessStatusCode);
+        // Operators see how often labellers reach for the same clip: 4 claims taken (a renewal is not one), 2 refused.
+        string metrics = await (await Send(HttpMethod.Get, "/metrics", null)).Content.ReadAsStringAsync();
+        Assert.Matches(@"asd_label_requests_claims_total\{(?=[^}]*machine_type=""claims"")(?=[^}]*outcome=""taken"")[^}]*\} 4\b", metrics);
+        Assert.Matches(@"asd_label_requests_claims_total\{(?=[^}]*machine_type=""claims"")(?=[^}]*outcome=""refused"")[^}]*\} 2\b", metrics);
         Assert.Equal(["c-2"], JsonDocument.Parse(await (await Send(HttpMethod.Get, $"/api/label-requests?machine={machine}", SiloFixture.LabellerKey)).Content.ReadAsStringAsync())
             .RootElement.EnumerateArray().Select(r => r.GetProperty("clipId").GetString()));
     }

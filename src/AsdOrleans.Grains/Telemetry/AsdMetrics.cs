@@ -21,6 +21,8 @@ public static partial class AsdMetrics
     private static readonly Counter<long> Queries = Meter.CreateCounter<long>("asd.queries", "{request}", "Label requests raised, by why they were asked");
     private static readonly Counter<long> Labels = Meter.CreateCounter<long>("asd.labels", "{label}", "Labels applied (tag label: normal or anomalous)");
     private static readonly Counter<long> Declined = Meter.CreateCounter<long>("asd.label_requests.declined", "{request}", "Label requests a labeller closed without a label (could not tell)");
+    private static readonly Counter<long> Claims = Meter.CreateCounter<long>("asd.label_requests.claims", "{claim}",
+        "Claims on pending clips (tag outcome: taken, or refused because another labeller held the clip); renewals are not counted");
 
     /// <summary>Machines active on this silo: machine id → (type, pending requests, realised budget, overspent).</summary>
     private static readonly ConcurrentDictionary<string, (string Type, int Pending, double RealisedBudget, bool Overspent)> Active = new(StringComparer.Ordinal);
@@ -79,6 +81,12 @@ public static partial class AsdMetrics
         Declined.Add(1, new KeyValuePair<string, object?>("machine_type", MachineType(machineId)));
         Update(machineId, pending, model);
     }
+
+    /// <summary>A labeller claimed a clip (<paramref name="taken"/>), or was refused because another held it: refusals
+    /// against claims say how often a team's labellers reach for the same clip.</summary>
+    public static void OnClaim(string machineId, bool taken)
+        => Claims.Add(1, new KeyValuePair<string, object?>("machine_type", MachineType(machineId)),
+            new KeyValuePair<string, object?>("outcome", taken ? "taken" : "refused"));
 
     /// <summary>The machine's gauges, as of now (activation, status reads): its model gives the realised budget and whether
     /// it has overspent.</summary>
