@@ -271,7 +271,13 @@ public sealed class ConsoleApiTests(ConsoleFixture silo) : IClassFixture<Console
     public async Task Metrics_show_the_projects_meter_in_prometheus_format()
     {
         await silo.Enroll("metrics.valve-03", new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 3 });
-        await silo.Push("metrics.valve-03", "m-1", 5); // b = 1: a label request, answered so that labels are counted
+        await silo.Push("metrics.valve-03", "m-1", 5); // b = 1: a label request, claimed and answered so that both are counted
+        using (var claim = new HttpRequestMessage(HttpMethod.Post, "/api/machines/metrics.valve-03/clips/m-1/claim"))
+        {
+            claim.Headers.Add("X-Api-Key", ConsoleFixture.LabellerKey);
+            claim.Headers.Add("X-Labeller", "mia");
+            Assert.True((await silo.Http.SendAsync(claim)).IsSuccessStatusCode);
+        }
         Assert.Equal(HttpStatusCode.OK, (await silo.Send(HttpMethod.Post, "/api/machines/metrics.valve-03/clips/m-1/label", ConsoleFixture.LabellerKey,
             JsonContent.Create(new { label = "normal" }))).StatusCode);
         // A counter is exported from its first increment: stream until the machine raises an alert.
@@ -289,7 +295,7 @@ public sealed class ConsoleApiTests(ConsoleFixture silo) : IClassFixture<Console
         {
             "asd_clips_total{", "asd_queries_total{", "machine_type=\"valve\"", "asd_label_requests_pending{",
             "asd_budget_realised", "asd_machines_overspent{", "asd_encoder_batch_size_bucket{", "asd_encoder_batch_duration_seconds_bucket{",
-            "http_server_request_duration_seconds_bucket{",
+            "http_server_request_duration_seconds_bucket{", "asd_label_requests_claims_total{",
         })
             Assert.Contains(series, text);
         // Label requests by why they were asked: random's draw at b = 1.
