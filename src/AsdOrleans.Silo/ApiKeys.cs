@@ -34,10 +34,9 @@ public sealed class ApiKeys(IOptions<SiloOptions> options)
     public string? LabellerNameOf(string? key)
     {
         if (string.IsNullOrEmpty(key)) return null;
-        var given = Encoding.UTF8.GetBytes(key);
         string? owner = null;
         foreach (var (name, candidate) in options.Value.ApiKeys.Labellers) // every entry compared: the time says nothing of which
-            if (CryptographicOperations.FixedTimeEquals(given, Encoding.UTF8.GetBytes(candidate))) owner = name;
+            if (Matches(key, [candidate])) owner = name;
         return owner;
     }
 

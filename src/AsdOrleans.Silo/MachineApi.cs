@@ -23,9 +23,9 @@ public static class MachineApi
     {
         public static LabelRequestResponse Of(LabelRequest request, ClipAudioStore audio)
         {
-            var atGateway = audio.GatewayReferenceOf(request.MachineId, request.ClipId, request.AudioReference);
+            bool stored = audio.IsStoredHere(request.MachineId, request.ClipId, request.AudioReference);
             return new(request.MachineId, request.ClipId, request.Score, request.RequestedAt, request.QueryReason,
-                request.AudioReference is not null && atGateway is null ? AudioUrlOf(request.MachineId, request.ClipId) : null, atGateway,
+                stored ? AudioUrlOf(request.MachineId, request.ClipId) : null, audio.GatewayReferenceOf(request.MachineId, request.ClipId, request.AudioReference),
                 request.ClaimedBy, request.ClaimedUntil);
         }
     }
