@@ -384,8 +384,7 @@ public sealed class MachineGrain(
         }
         await Expiry.ExpireDue();
         LabelRequestExpiry.ThrowIfExpired(state.State, MachineId, clipId);
-        if (clipId is null || !state.State.Pending.TryGetValue(clipId, out var pending))
-            throw new ArgumentException($"machine {MachineId} has no label request for clip '{clipId}'");
+        var pending = RequirePending(clipId);
 
         RequireNotDiscarded();
         model.ApplyLabel(pending.Embedding, pending.Score, label == ClipLabelValue.Anomalous ? ClipLabel.Anomalous : ClipLabel.Normal);
@@ -412,8 +411,7 @@ public sealed class MachineGrain(
         await Expiry.ExpireDue();
         if (clipId is not null && state.State.ExpiredClips.TryGet(clipId, out _))
             return new DeclineReceipt(clipId, AlreadyClosed: true);
-        if (clipId is null || !state.State.Pending.TryGetValue(clipId, out var pending))
-            throw new ArgumentException($"machine {MachineId} has no label request for clip '{clipId}'");
+        var pending = RequirePending(clipId);
 
         RequireNotDiscarded();
         // Withdrawn as a request beyond the open limit is: journaled, then closed for every labeller with its audio.
@@ -437,8 +435,7 @@ public sealed class MachineGrain(
             throw new LabelConflictException($"machine {MachineId}: clip '{clipId}' was already labelled {earlier.ToString().ToLowerInvariant()}");
         await Expiry.ExpireDue();
         LabelRequestExpiry.ThrowIfExpired(state.State, MachineId, clipId);
-        if (clipId is null || !state.State.Pending.ContainsKey(clipId))
-            throw new ArgumentException($"machine {MachineId} has no label request for clip '{clipId}'");
+        RequirePending(clipId);
         var (claim, outcome) = _claims.Take(MachineId, clipId, labeller, length, DateTimeOffset.UtcNow);
         if (outcome != LabelRequestClaims.Outcome.Refused) Events.PublishClaim(claim); // a renewal moves the time others see
         if (outcome != LabelRequestClaims.Outcome.Renewed) AsdMetrics.OnClaim(MachineId, taken: outcome == LabelRequestClaims.Outcome.Taken);
@@ -484,9 +481,10 @@ public sealed class MachineGrain(
         if (limit < 1) throw new ArgumentException($"limit must be at least 1, got {limit}");
         await WriteOpenedRequests(); // requests of calls that returned before this one are listed, written first
         await Expiry.ExpireDue();
+        var now = DateTimeOffset.UtcNow; // one instant for every claim shown
         IReadOnlyList<LabelRequest> requests = state.State.Pending.Values.Where(p => !IsUnwritten(p.ClipId)) // written ones only
             .OrderBy(p => p.RequestedAt).ThenBy(p => p.ClipId, StringComparer.Ordinal).Take(limit)
-            .Select(p => _claims.Show(p.ToRequest(MachineId), DateTimeOffset.UtcNow)).ToList();
+            .Select(p => _claims.Show(p.ToRequest(MachineId), now)).ToList();
         await SyncPendingListing(); // a listing that asked a machine with none (expired meanwhile, or a stale entry) drops it
         return requests;
     }
@@ -673,6 +671,12 @@ public sealed class MachineGrain(
         if (!AsdOrleans.Method.Vocabulary.Identifiers.IsValidMachineId(MachineId))
             throw new ArgumentException(AsdOrleans.Method.Vocabulary.Identifiers.InvalidMachineId(MachineId));
     }
+
+    /// <summary>The open request of a clip; a clip the machine did not ask about (or no longer holds) is bad input.</summary>
+    private PendingLabel RequirePending([System.Diagnostics.CodeAnalysis.NotNull] string? clipId)
+        => clipId is not null && state.State.Pending.TryGetValue(clipId, out var pending)
+            ? pending
+            : throw new ArgumentException($"machine {MachineId} has no label request for clip '{clipId}'");
 
     private static void RequireValidClipId(string? clipId)
     {
