@@ -68,6 +68,8 @@ public sealed record ClipSubmission(
 /// <summary>The machine's answer for one clip (docs/design.md §2, Flow); <see cref="Repeated"/> when it answers a retry of a clip it already had.</summary>
 /// <param name="QueryReason">Why the label was asked for, when it was: <c>uncertain</c>, <c>random</c>, <c>committee</c> (the
 /// strategy's branch), <c>budget-floor</c> (the paced budget's floor), or <c>unrecorded</c> (a retry answered from older state).</param>
+/// <param name="DecisionThreshold">The φ the score was compared with: the machine's, or its domain's where it keeps one per
+/// domain (<see cref="MachineStatus.DecisionThresholdTarget"/>); null in a retry's answer.</param>
 [GenerateSerializer, Immutable]
 public sealed record ClipVerdict(
     [property: Id(0)] string ClipId,
@@ -76,7 +78,8 @@ public sealed record ClipVerdict(
     [property: Id(3)] bool LabelRequested,
     [property: Id(4)] long ClipIndex,
     [property: Id(5)] bool Repeated = false,
-    [property: Id(6)] string? QueryReason = null);
+    [property: Id(6)] string? QueryReason = null,
+    [property: Id(7)] double? DecisionThreshold = null);
 
 public enum ClipLabelValue { Normal = 0, Anomalous = 1 }
 
@@ -86,6 +89,8 @@ public enum ClipLabelValue { Normal = 0, Anomalous = 1 }
 /// <param name="ClaimedBy">The labeller listening to the clip now (<see cref="LabelRequestClaim"/>), as listings show it;
 /// never stored.</param>
 /// <param name="ClaimedUntil">When that claim lapses unless renewed.</param>
+/// <param name="DecisionThreshold">The φ the clip's score was compared with (above it: an alert); null for a request stored
+/// before machines recorded it.</param>
 [GenerateSerializer, Immutable]
 public sealed record LabelRequest(
     [property: Id(0)] string MachineId,
@@ -95,7 +100,8 @@ public sealed record LabelRequest(
     [property: Id(4)] string? AudioReference,
     [property: Id(5)] string? QueryReason = null,
     [property: Id(6)] string? ClaimedBy = null,
-    [property: Id(7)] DateTimeOffset? ClaimedUntil = null);
+    [property: Id(7)] DateTimeOffset? ClaimedUntil = null,
+    [property: Id(8)] double? DecisionThreshold = null);
 
 /// <summary>
 /// Who is listening to a pending request's clip: an advisory lease a labeller takes when they open a clip, so that other
@@ -180,4 +186,7 @@ public sealed record MachineStatus
     /// <summary>Label requests a labeller closed as "can't tell", since the last enrollment: asked, spent, and answered
     /// with nothing (a share that grows says the machine asks about clips its labellers cannot judge).</summary>
     [Id(24)] public long DeclinedLabelRequests { get; init; }
+    /// <summary>The target domain's φ where the machine keeps one per domain (the default method); <see cref="DecisionThreshold"/>
+    /// is then the source domain's, and each clip is compared with the φ of its nearest reference's domain. Null: one φ.</summary>
+    [Id(25)] public double? DecisionThresholdTarget { get; init; }
 }

@@ -307,7 +307,8 @@ public sealed class MachineGrain(
 
         var outcome = model.Process(embedding); // validates the embedding before changing anything
         string? reason = outcome.QueryReason.NameIfAsked();
-        var verdict = new ClipVerdict(clip.ClipId, outcome.Score, outcome.Anomalous, outcome.LabelRequested, outcome.ClipIndex, QueryReason: reason);
+        var verdict = new ClipVerdict(clip.ClipId, outcome.Score, outcome.Anomalous, outcome.LabelRequested, outcome.ClipIndex, QueryReason: reason,
+            DecisionThreshold: outcome.DecisionThreshold);
         state.State.RecentClips.Remember(verdict.ClipId, new RecentVerdict(verdict.Score, verdict.ClipIndex, verdict.Anomalous, outcome.QueryReason));
         journal.State.NewVerdicts.Add(verdict);
         _dirty = true;
@@ -318,17 +319,18 @@ public sealed class MachineGrain(
             {
                 ClipId = clip.ClipId, Embedding = ReferenceEquals(embedding, clip.Embedding) ? (float[])embedding.Clone() : embedding, Score = outcome.Score,
                 RequestedAt = DateTimeOffset.UtcNow, AudioReference = clip.AudioReference, QueryReason = reason,
+                DecisionThreshold = outcome.DecisionThreshold,
             };
             state.State.Pending[clip.ClipId] = request;
             journal.State.NewPending.Add(request);
             var withdrawn = WithdrawBeyondLimit(request.RequestedAt);
-            _unwritten.Add(new UnwrittenRequest(verdict, request, withdrawn, model.DecisionThreshold));
+            _unwritten.Add(new UnwrittenRequest(verdict, request, withdrawn, outcome.DecisionThreshold));
             ScheduleFollowUp(); // written on a turn of its own right after this call, then offered to labellers
         }
         else
         {
             _flushTimer.Arm(); // written within a flush period; a request's follow-up writes at once
-            Events.Publish(MachineId, verdict, model.DecisionThreshold, clip.AudioReference, null); // never waits or throws
+            Events.Publish(MachineId, verdict, outcome.DecisionThreshold, clip.AudioReference, null); // never waits or throws
         }
         MachineActivity.OnClip(_history, GrainFactory, MachineId, verdict, state.State.Pending.Count, model, clip.AudioReference); // metrics, score history, alert index
         return verdict;

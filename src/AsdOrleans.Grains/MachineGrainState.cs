@@ -13,8 +13,11 @@ public sealed class PendingLabel
     [Id(4)] public string? AudioReference { get; init; }
     /// <summary>Why it was asked (a <c>QueryReason</c> name); null in requests stored before it was recorded.</summary>
     [Id(5)] public string? QueryReason { get; init; }
+    /// <summary>The φ the clip's score was compared with; null in requests stored before it was recorded.</summary>
+    [Id(6)] public double? DecisionThreshold { get; init; }
 
-    public LabelRequest ToRequest(string machineId) => new(machineId, ClipId, Score, RequestedAt, AudioReference, QueryReason);
+    public LabelRequest ToRequest(string machineId) => new(machineId, ClipId, Score, RequestedAt, AudioReference, QueryReason,
+        DecisionThreshold: DecisionThreshold);
 }
 
 /// <summary>What a machine grain persists: the method's state as Core's bytes, plus the grain's own bookkeeping.</summary>

@@ -29,6 +29,7 @@ internal static class MachineStatusMapping
             SpentBudget = model?.SpentBudget ?? 0,
             LabellingThreshold = model?.LabellingThreshold ?? 0,
             DecisionThreshold = model?.DecisionThreshold ?? 0,
+            DecisionThresholdTarget = model?.DecisionThresholdTarget,
             PendingLabelRequests = state.Pending.Count,
             NormalLabels = model?.NormalLabels ?? 0,
             AnomalousLabels = model?.AnomalousLabels ?? 0,

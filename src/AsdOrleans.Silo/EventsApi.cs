@@ -111,7 +111,7 @@ public sealed partial class ConsoleEventHub(IClusterClient client, ClipAudioStor
                     return (asked.MachineId, new
                     {
                         shown.MachineId, shown.ClipId, shown.Score, shown.RequestedAt, shown.QueryReason, shown.AudioUrl,
-                        shown.AudioReference, asked.Anomalous, asked.ClipIndex,
+                        shown.AudioReference, shown.DecisionThreshold, asked.Anomalous, asked.ClipIndex,
                     });
                 });
                 await Forward<LabelRequestClosed>(MachineEventStreams.LabelRequestClosedNamespace, LabelRequestClosedEvent, closed => (closed.MachineId, new

@@ -19,14 +19,15 @@ public static class MachineApi
     /// no business of a labeller's.
     /// <see cref="ClaimedBy"/> and <see cref="ClaimedUntil"/>: the labeller listening to it now, if any (<see cref="LabelRequestClaim"/>).</summary>
     public sealed record LabelRequestResponse(string MachineId, string ClipId, double Score, DateTimeOffset RequestedAt,
-        string? QueryReason, string? AudioUrl, string? AudioReference, string? ClaimedBy = null, DateTimeOffset? ClaimedUntil = null)
+        string? QueryReason, string? AudioUrl, string? AudioReference, string? ClaimedBy = null, DateTimeOffset? ClaimedUntil = null,
+        double? DecisionThreshold = null)
     {
         public static LabelRequestResponse Of(LabelRequest request, ClipAudioStore audio)
         {
             bool stored = audio.IsStoredHere(request.MachineId, request.ClipId, request.AudioReference);
             return new(request.MachineId, request.ClipId, request.Score, request.RequestedAt, request.QueryReason,
                 stored ? AudioUrlOf(request.MachineId, request.ClipId) : null, audio.GatewayReferenceOf(request.MachineId, request.ClipId, request.AudioReference),
-                request.ClaimedBy, request.ClaimedUntil);
+                request.ClaimedBy, request.ClaimedUntil, request.DecisionThreshold);
         }
     }
 

@@ -14,7 +14,7 @@ internal static class MachineActivity
     {
         AsdMetrics.OnClip(machineId, verdict, pending, model);
         // An alert keeps where its audio is, so the alert list can point a labeller at a gateway's copy.
-        var point = new ScorePoint(DateTimeOffset.UtcNow, verdict.ClipId, verdict.ClipIndex, verdict.Score, model.DecisionThreshold,
+        var point = new ScorePoint(DateTimeOffset.UtcNow, verdict.ClipId, verdict.ClipIndex, verdict.Score, verdict.DecisionThreshold ?? model.DecisionThreshold,
             verdict.Anomalous, verdict.LabelRequested, AudioReference: verdict.Anomalous ? audioReference : null);
         history.Record(point);
         IndexAlert(grains, machineId, point);

@@ -87,6 +87,13 @@ public sealed class MachineEnrollment
     /// </summary>
     public float[] ReferenceScales(ScoringKind scoring) => scoring.UsesScales() ? Scales(scoring).Rows : [];
 
+    /// <summary>The source and the target domain's scale, as the rows of <see cref="ReferenceScales"/> hold them.</summary>
+    public (float Source, float Target) DomainScales(ScoringKind scoring)
+    {
+        var (_, source, target) = Scales(scoring);
+        return ((float)source, (float)target);
+    }
+
     private (float[] Rows, double Source, double Target) Scales(ScoringKind scoring)
     {
         lock (_scales)

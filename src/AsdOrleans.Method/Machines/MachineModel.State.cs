@@ -24,7 +24,10 @@ public sealed partial class MachineModel
     private const ushort PrecisionFormatVersion = 4;
     /// <summary>5: format 4 plus the count of queries the budget's floor forced, after the other counters; written only for
     /// machines whose count is above 0, so the others stay byte-identical to formats 2–4 (an older build still reads them).</summary>
-    private const ushort FormatVersion = 5;
+    private const ushort ForcedQueriesFormatVersion = 5;
+    /// <summary>6: format 5 plus a decision section after the scales (each domain's Gamma fit and scale, the target's φ);
+    /// written only for machines that keep φ per domain, so the others stay byte-identical to formats 2–5.</summary>
+    private const ushort FormatVersion = 6;
 
     /// <summary>
     /// The same machine under new parameters: N, A, M, h, counters and the RNG carry over; the budget manager carries its
@@ -46,15 +49,17 @@ public sealed partial class MachineModel
             AsdOrleans.Method.Budget.BudgetManager.Continue(config.BudgetManager, Budget, config.Budget), strategyState)
         {
             LabellingThreshold = LabellingThreshold,
-            DecisionThreshold = config.DecisionQuantile == Config.DecisionQuantile
-                ? DecisionThreshold
-                : Enrollment.ScoreQuantiles.GammaFitQuantile(_normalScores, config.DecisionQuantile),
+            DecisionThreshold = DecisionThreshold,
+            DecisionThresholdTarget = DecisionThresholdTarget,
+            _domainThresholds = _domainThresholds,
             ClipsSeen = ClipsSeen,
             Queries = Queries,
             ForcedQueries = ForcedQueries,
             NormalLabels = NormalLabels,
             AnomalousLabels = AnomalousLabels,
         };
+        if (config.DecisionQuantile != Config.DecisionQuantile)
+            model.FitDecisionThresholds(_normalScores, config.DecisionQuantile);
         model._random = _random;
         model.CarryBounds(this);
         return model;
@@ -89,7 +94,8 @@ public sealed partial class MachineModel
 
     private void WriteState(BinaryWriter w)
     {
-        ushort version = ForcedQueries > 0 ? FormatVersion
+        ushort version = _domainThresholds is not null ? FormatVersion
+            : ForcedQueries > 0 ? ForcedQueriesFormatVersion
             : Config.EmbeddingPrecision != EmbeddingPrecision.Fp32 ? PrecisionFormatVersion
             : Config.IsBounded ? BoundedFormatVersion : UnboundedFormatVersion;
         w.Write(Magic);
@@ -109,6 +115,14 @@ public sealed partial class MachineModel
         // Scoring section: the per-reference scales (empty for unscaled scorings).
         w.Write(_scales.Count);
         w.Write(MemoryMarshal.AsBytes(CollectionsMarshal.AsSpan(_scales)));
+        if (version >= 6)
+        {
+            // Decision section: φ per domain (DomainDecisionThresholds).
+            var domains = _domainThresholds!;
+            w.Write(domains.Source.Mean); w.Write(domains.Source.Variance); w.Write(domains.Target.Mean); w.Write(domains.Target.Variance);
+            w.Write(domains.SourceScale); w.Write(domains.TargetScale);
+            w.Write(DecisionThresholdTarget!.Value);
+        }
         if (version >= 3)
         {
             // Bounds section: row weights of N and A (empty while unbounded), scores offered to M.
@@ -147,7 +161,7 @@ public sealed partial class MachineModel
         if (r.UInt32() != Magic)
             throw new InvalidDataException("not a machine state (bad magic number)");
         ushort version = r.UInt16();
-        if (version is not (1 or UnboundedFormatVersion or BoundedFormatVersion or PrecisionFormatVersion or FormatVersion))
+        if (version is not (1 or UnboundedFormatVersion or BoundedFormatVersion or PrecisionFormatVersion or ForcedQueriesFormatVersion or FormatVersion))
             throw new InvalidDataException($"machine state format {version} is not supported (this build reads 1 to {FormatVersion})");
         var config = ReadConfig(ref r, version).Validate();
         string modelVersion = r.String();
@@ -166,6 +180,8 @@ public sealed partial class MachineModel
         BudgetManager budget;
         StrategyState? strategyState = null;
         List<float> referenceWeights = [], anomalyWeights = [];
+        DomainDecisionThresholds? domainThresholds = null;
+        double? phiTarget = null;
         long scoresSeen = scores.Count;
         if (version == 1)
         {
@@ -185,6 +201,14 @@ public sealed partial class MachineModel
         else
         {
             scales = new List<float>(r.Floats(r.Count()).ToArray());
+            if (version >= 6)
+            {
+                domainThresholds = new DomainDecisionThresholds(new Enrollment.GammaFit(r.Double(), r.Double()), new Enrollment.GammaFit(r.Double(), r.Double()),
+                    r.Float(), r.Float());
+                phiTarget = r.Double();
+                if (!domainThresholds.IsValid || !double.IsFinite(phiTarget.Value) || config.Scoring != ScoringKind.Domain)
+                    throw new InvalidDataException("machine state's decision section is out of range");
+            }
             if (version >= 3)
             {
                 referenceWeights = new List<float>(r.Floats(r.Count()).ToArray());
@@ -225,6 +249,8 @@ public sealed partial class MachineModel
         {
             LabellingThreshold = h,
             DecisionThreshold = phi,
+            DecisionThresholdTarget = phiTarget,
+            _domainThresholds = domainThresholds,
             ClipsSeen = seen,
             Queries = queries,
             ForcedQueries = forced,
@@ -315,6 +341,7 @@ public sealed partial class MachineModel
         public long Int64() => BinaryPrimitives.ReadInt64LittleEndian(Take(8));
         public ulong UInt64() => BinaryPrimitives.ReadUInt64LittleEndian(Take(8));
         public double Double() => BinaryPrimitives.ReadDoubleLittleEndian(Take(8));
+        public float Float() => BinaryPrimitives.ReadSingleLittleEndian(Take(4));
 
         public int Count()
         {

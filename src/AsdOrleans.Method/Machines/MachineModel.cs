@@ -10,7 +10,8 @@ namespace AsdOrleans.Method.Machines;
 public enum ClipLabel : byte { Normal = 0, Anomalous = 1 }
 
 /// <summary>What the machine says about one clip.</summary>
-public readonly record struct ClipOutcome(long ClipIndex, double Score, bool Anomalous, QueryReason QueryReason)
+/// <param name="DecisionThreshold">The φ the score was compared with (its domain's, where the machine keeps one per domain).</param>
+public readonly record struct ClipOutcome(long ClipIndex, double Score, bool Anomalous, QueryReason QueryReason, double DecisionThreshold)
 {
     public bool LabelRequested => QueryReason != QueryReason.None;
 }
@@ -68,8 +69,13 @@ public sealed partial class MachineModel
     public IReadOnlyList<float> ReferenceScales => _scales;
     /// <summary>h: the labelling threshold of the variable-uncertainty rule.</summary>
     public double LabellingThreshold { get; private set; }
-    /// <summary>φ: scores above it raise an alert.</summary>
+    /// <summary>φ: scores above it raise an alert; the source domain's where the machine keeps one per domain
+    /// (<see cref="DecisionThresholdTarget"/>).</summary>
     public double DecisionThreshold { get; private set; }
+    /// <summary>The target domain's φ under the <c>domain</c> scoring (<see cref="DomainDecisionThresholds"/>); null where the
+    /// machine keeps one φ (the paper's method, other scorings, or an enrollment without both domains).</summary>
+    public double? DecisionThresholdTarget { get; private set; }
+    private DomainDecisionThresholds? _domainThresholds;
     /// <summary>The budget manager: how much of b is left (its own state, apart from the strategy's).</summary>
     public BudgetManager Budget { get; }
     /// <summary>b̂: Žliobaitė's spent-budget estimate over the window w, as the budget manager keeps it.</summary>
@@ -103,11 +109,35 @@ public sealed partial class MachineModel
             new EmbeddingSet(enrollment.Dimension, 0, config.EmbeddingPrecision), scores, scales, AsdOrleans.Method.Budget.BudgetManager.Create(config.BudgetManager, config.Budget),
             QueryStrategies.For(config.Strategy).CreateState(config, enrollment));
         model.LabellingThreshold = ScoreQuantiles.EmpiricalQuantile(scores, config.LabellingQuantile);
-        model.DecisionThreshold = ScoreQuantiles.GammaFitQuantile(scores, config.DecisionQuantile);
+        if (config.Scoring == ScoringKind.Domain)
+        {
+            var (sourceScale, targetScale) = enrollment.DomainScales(config.Scoring);
+            model._domainThresholds = DomainDecisionThresholds.Fit(scores, enrollment.TrainingIsTarget, sourceScale, targetScale);
+        }
+        model.FitDecisionThresholds(scores, config.DecisionQuantile);
         model._random = RandomState.FromSeed(RandomState.DeriveSeed(config.Seed, 0xDEC /* decisions */));
         model.StartBounds();
         return model;
     }
+
+    /// <summary>φ at <paramref name="quantile"/>: one per domain from the enrollment's fits, or one from <paramref name="scores"/>.</summary>
+    private void FitDecisionThresholds(IReadOnlyList<double> scores, double quantile)
+    {
+        if (_domainThresholds is { } domains)
+        {
+            DecisionThreshold = domains.Source.Quantile(quantile);
+            DecisionThresholdTarget = domains.Target.Quantile(quantile);
+            return;
+        }
+        DecisionThreshold = ScoreQuantiles.GammaFitQuantile(scores, quantile);
+        DecisionThresholdTarget = null;
+    }
+
+    /// <summary>The φ a clip whose distance row <paramref name="nearest"/> gave is compared with.</summary>
+    private double DecisionThresholdFor(int nearest) =>
+        _domainThresholds is { } domains && DecisionThresholdTarget is { } target && nearest >= 0
+            ? domains.For(_scales[nearest], DecisionThreshold, target)
+            : DecisionThreshold;
 
     /// <summary>
     /// M under a non-paper scoring: each training normal's score against N without its own row (no anomalies yet). A clip
@@ -153,13 +183,17 @@ public sealed partial class MachineModel
         return ScoreNormalized(normalised);
     }
 
-    public double ScoreNormalized(ReadOnlySpan<float> normalizedEmbedding)
+    public double ScoreNormalized(ReadOnlySpan<float> normalizedEmbedding) => ScoreNormalized(normalizedEmbedding, out _);
+
+    /// <summary>The score, and the row of N that gave its distance (−1 under the paper's scoring).</summary>
+    private double ScoreNormalized(ReadOnlySpan<float> normalizedEmbedding, out int nearest)
     {
+        nearest = -1;
         if (Config.Scoring == ScoringKind.Paper)
             return AnomalyScore.Combined(ReferenceSet, AnomalySet, normalizedEmbedding, Config.Gamma);
         if (_cosines.Length < ReferenceSet.Count)
             _cosines = new float[Math.Max(ReferenceSet.Count, 2 * _cosines.Length)];
-        return ScaledScore.Score(ReferenceSet, CollectionsMarshalSpan(_scales), AnomalySet, normalizedEmbedding, Config.Gamma, _cosines);
+        return ScaledScore.Score(ReferenceSet, CollectionsMarshalSpan(_scales), AnomalySet, normalizedEmbedding, Config.Gamma, _cosines, out nearest);
     }
 
     /// <summary>
@@ -213,10 +247,11 @@ public sealed partial class MachineModel
 
     public ClipOutcome ProcessNormalized(ReadOnlySpan<float> normalizedEmbedding)
     {
-        double score = ScoreNormalized(normalizedEmbedding);
+        double score = ScoreNormalized(normalizedEmbedding, out int nearest);
+        double threshold = DecisionThresholdFor(nearest); // before Commit: the row is the one this score came from
         var decision = DecideNormalized(normalizedEmbedding, score);
         Commit(decision);
-        return new ClipOutcome(decision.ClipIndex, score, score > DecisionThreshold, decision.Reason);
+        return new ClipOutcome(decision.ClipIndex, score, score > threshold, decision.Reason, threshold);
     }
 
     /// <summary>

@@ -10,9 +10,14 @@ namespace AsdOrleans.Method.Scoring;
 public static class ScaledScore
 {
     public static double Score(EmbeddingSet referenceSet, ReadOnlySpan<float> scales, EmbeddingSet anomalySet,
-        ReadOnlySpan<float> normalizedEmbedding, double gamma, Span<float> cosines)
+        ReadOnlySpan<float> normalizedEmbedding, double gamma, Span<float> cosines) =>
+        Score(referenceSet, scales, anomalySet, normalizedEmbedding, gamma, cosines, out _);
+
+    /// <summary>The score, and in <paramref name="nearest"/> the row of N that gives D (whose scale divides it).</summary>
+    public static double Score(EmbeddingSet referenceSet, ReadOnlySpan<float> scales, EmbeddingSet anomalySet,
+        ReadOnlySpan<float> normalizedEmbedding, double gamma, Span<float> cosines, out int nearest)
     {
-        var (distance, nearest) = Distance(referenceSet, scales, normalizedEmbedding, cosines);
+        (double distance, nearest) = Distance(referenceSet, scales, normalizedEmbedding, cosines);
         if (anomalySet.Count == 0 || gamma == 0)
             return distance;
         double similarity = anomalySet.MaxCosine(normalizedEmbedding);

@@ -39,15 +39,19 @@ public class StateBoundsTests
     }
 
     [Theory]
-    [InlineData(QueryStrategyKind.Hybrid, EmbeddingPrecision.Fp16, 4)]
-    [InlineData(QueryStrategyKind.Random, EmbeddingPrecision.Fp16, 4)]
-    [InlineData(QueryStrategyKind.Hybrid, EmbeddingPrecision.Fp32, 3)]
-    public void A_bounded_state_round_trips_exactly_and_continues_identically(QueryStrategyKind strategy, EmbeddingPrecision precision, int format)
+    [InlineData(QueryStrategyKind.Hybrid, EmbeddingPrecision.Fp16, 4, true)]
+    [InlineData(QueryStrategyKind.Random, EmbeddingPrecision.Fp16, 4, true)]
+    [InlineData(QueryStrategyKind.Hybrid, EmbeddingPrecision.Fp32, 3, true)]
+    [InlineData(QueryStrategyKind.Hybrid, EmbeddingPrecision.Fp16, 6, false)]
+    [InlineData(QueryStrategyKind.Hybrid, EmbeddingPrecision.Fp32, 6, false)]
+    public void A_bounded_state_round_trips_exactly_and_continues_identically(QueryStrategyKind strategy, EmbeddingPrecision precision, int format, bool sourceOnly)
     {
-        var original = MachineModel.Enroll(Capped(strategy) with { EmbeddingPrecision = precision }, Data.Train);
+        // A source-only enrollment keeps one φ, so it writes formats 3–5; with both domains, φ per domain is format 6.
+        var original = MachineModel.Enroll(Capped(strategy) with { EmbeddingPrecision = precision }, sourceOnly ? Data.Train.Where(c => !c.IsTargetDomain).ToList() : Data.Train);
+        Assert.Equal(sourceOnly, original.DecisionThresholdTarget is null);
         Stream(original, Data.Test.Take(700));
         var bytes = original.Serialize();
-        Assert.Equal(original.ForcedQueries > 0 ? 5 : format, BitConverter.ToUInt16(bytes, 4)); // 5: format 4 and the floor's count
+        Assert.Equal(format < 6 && original.ForcedQueries > 0 ? 5 : format, BitConverter.ToUInt16(bytes, 4)); // 5: format 4 and the floor's count
         var restored = MachineModel.Deserialize(bytes);
         Assert.Equal(bytes, restored.Serialize());
         Assert.Equal(Stream(original, Data.Test.Skip(700)), Stream(restored, Data.Test.Skip(700)));

@@ -73,7 +73,9 @@ public class StateFormatTests
     public void The_floors_count_is_kept_from_its_first_forced_query_and_older_formats_stay_as_they_were()
     {
         // Unwilling variable uncertainty (α = 0, the enrollment's own first normal, below h): every label is the floor's.
-        var model = MachineModel.Enroll(new MachineConfig { Strategy = QueryStrategyKind.VariableUncertainty, Alpha = 0, Budget = 0.1, Seed = 5 }, Data.Train);
+        // Source clips only (one φ): formats 3 and 4 gain the count as format 5; φ per domain (format 6) carries it as well.
+        var model = MachineModel.Enroll(new MachineConfig { Strategy = QueryStrategyKind.VariableUncertainty, Alpha = 0, Budget = 0.1, Seed = 5 },
+            Data.Train.Where(c => !c.IsTargetDomain).ToList());
         var near = model.ReferenceSet.RowToArray(0);
         ushort Format(byte[] state) => BitConverter.ToUInt16(state, 4);
         ushort before = Format(model.Serialize());

@@ -110,7 +110,7 @@ public class EmbeddingPrecisionTests
         TestData.StreamWithOracle(fp16, test);
         Assert.True(fp16.AnomalySet.Count > 0, "the stream must label anomalies");
         var bytes = fp16.Serialize();
-        Assert.Equal(fp16.ForcedQueries > 0 ? 5 : 4, BitConverter.ToUInt16(bytes, 4)); // 5: format 4 and the floor's count
+        Assert.Equal(6, BitConverter.ToUInt16(bytes, 4)); // both domains enrolled: φ per domain, format 6
         var restored = MachineModel.Deserialize(bytes);
         Assert.Equal(EmbeddingPrecision.Fp16, restored.Config.EmbeddingPrecision);
         Assert.Equal(bytes, restored.Serialize());
@@ -121,7 +121,8 @@ public class EmbeddingPrecisionTests
     public void A_new_configuration_converts_the_sets_and_an_fp32_state_reads_as_fp32()
     {
         var (train, test) = TestData.Machine(seed: 32);
-        var old = MachineModel.Enroll(MachineConfig.Default with { EmbeddingPrecision = EmbeddingPrecision.Fp32 }, train);
+        // Source clips only: one φ, so the state is written as every state before fp16 and φ per domain was.
+        var old = MachineModel.Enroll(MachineConfig.Default with { EmbeddingPrecision = EmbeddingPrecision.Fp32 }, train.Where(c => !c.IsTargetDomain).ToList());
         TestData.StreamWithOracle(old, test.Take(100));
         var oldBytes = old.Serialize();
         Assert.Equal(3, BitConverter.ToUInt16(oldBytes, 4)); // what every state before fp16 was

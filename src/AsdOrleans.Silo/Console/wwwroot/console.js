@@ -151,7 +151,8 @@
         el('td', { class: 'labels', text: `${m.normalLabels}/${m.anomalousLabels}`,
           title: `${m.declinedLabelRequests || 0} declined ("can't tell"), ${m.expiredLabelRequests || 0} expired or withdrawn unanswered` }),
         el('td', { class: 'pending', text: String(m.pendingLabelRequests) }),
-        el('td', { text: fmt(m.decisionThreshold) }),
+        el('td', { class: 'phi', text: m.decisionThresholdTarget != null ? `${fmt(m.decisionThreshold)} / ${fmt(m.decisionThresholdTarget)}` : fmt(m.decisionThreshold),
+          title: m.decisionThresholdTarget != null ? 'φ of the source / the target domain: a clip is compared with the φ of its nearest reference\'s domain' : '' }),
         el('td', { class: 'scoring', text: m.scoring || '' }),
         el('td', { class: 'embedder', text: m.embedder || '–', title: m.modelVersion || '' }));
       row.addEventListener('click', () => { state.chartMachine = m.machineId; renderMachines(); drawChart(); });
@@ -223,8 +224,10 @@
     renderQueue();
   }
 
-  // Above its machine's threshold φ: the machine raised an alert for the clip.
-  const isAlert = (r) => { const phi = state.machines.get(r.machineId)?.decisionThreshold; return phi != null && r.score > phi; };
+  // The φ a request's clip was compared with (its domain's); the machine's own for requests stored before it was recorded.
+  const thresholdOf = (r) => r.decisionThreshold ?? state.machines.get(r.machineId)?.decisionThreshold;
+  // Above that threshold: the machine raised an alert for the clip.
+  const isAlert = (r) => { const phi = thresholdOf(r); return phi != null && r.score > phi; };
   function visible() {
     const m = $('filter-machine').value, t = $('filter-type').value;
     const shown = state.requests.filter((r) => (!m || r.machineId === m) && (!t || machineType(r.machineId) === t));
@@ -287,7 +290,7 @@
   function card(r) {
     const owner = `${r.machineId}/${r.clipId}`;
     if (cards.has(owner)) return cards.get(owner);
-    const threshold = state.machines.get(r.machineId)?.decisionThreshold;
+    const threshold = thresholdOf(r);
     const image = el('img', { class: 'spectrogram', alt: `spectrogram of ${r.clipId}` });
     const base = `/api/machines/${enc(r.machineId)}/clips/${enc(r.clipId)}`;
     let audio;
@@ -612,7 +615,7 @@
     if (type === 'label-request') {
       if (!requestOf(data.machineId, data.clipId)) {
         state.requests.push({ machineId: data.machineId, clipId: data.clipId, score: data.score, requestedAt: data.requestedAt, queryReason: data.queryReason,
-          audioUrl: data.audioUrl, audioReference: data.audioReference });
+          audioUrl: data.audioUrl, audioReference: data.audioReference, decisionThreshold: data.decisionThreshold });
         renderQueue();
       }
       refreshMachine(data.machineId);
