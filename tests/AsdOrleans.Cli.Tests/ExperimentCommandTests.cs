@@ -38,6 +38,30 @@ public sealed class ExperimentCommandTests : IDisposable
         return Run(["experiment", .. options.SelectMany(o => new[] { o.Name, o.Value })]);
     }
 
+    /// <summary>report.md's "Alerts at φ" rows say what the offline trials' decision_result files and the ground truth say.</summary>
+    private static void AssertAlertTableMatchesTheDecisionFiles(string report, string outDir)
+    {
+        Assert.Contains("## Alerts at φ", report);
+        string evaluator = Path.Combine(outDir, "evaluator");
+        string truth = Path.Combine(evaluator, "ground_truth");
+        var trials = Directory.GetDirectories(Path.Combine(evaluator, "offline"), "trial_*");
+        Assert.Equal(Trials, trials.Length);
+        foreach (var machine in Machines)
+        {
+            Dictionary<string, int> Read(string file) => File.ReadAllLines(file).Select(l => l.Split(',')).ToDictionary(f => f[0], f => int.Parse(f[1], CultureInfo.InvariantCulture));
+            var isAnomaly = Read(Path.Combine(truth, "ground_truth_data", $"ground_truth_{machine}_section_00_test.csv"));
+            var isTarget = Read(Path.Combine(truth, "ground_truth_domain", $"ground_truth_{machine}_section_00_test.csv"));
+            double Rate(int domain, int label) => trials.Average(trial =>
+            {
+                var alerts = Read(Path.Combine(trial, $"decision_result_{machine}_section_00_test.csv"));
+                var clips = alerts.Keys.Where(c => isTarget[c] == domain && isAnomaly[c] == label).ToList();
+                return clips.Average(c => (double)alerts[c]);
+            });
+            string expected = $"| {machine} | {Rate(0, 0):0.000} | {Rate(1, 0):0.000} | {Rate(0, 1):0.000} | {Rate(1, 1):0.000} |";
+            Assert.Contains(expected, report);
+        }
+    }
+
     // ------------------------------------------------------------------ happy path
 
     [Fact]
@@ -56,6 +80,7 @@ public sealed class ExperimentCommandTests : IDisposable
         Assert.All(headroom.Skip(1), r => Assert.InRange(int.Parse(r[2], CultureInfo.InvariantCulture), 0, int.Parse(r[1], CultureInfo.InvariantCulture)));
         string report = File.ReadAllText(Path.Combine(outDir, "report.md"));
         Assert.Contains("## Label headroom", report);
+        AssertAlertTableMatchesTheDecisionFiles(report, outDir);
         Assert.Matches(@"Where the labels went, over all machine types and trials: .*random at b = 0\.25: \d+ labels, \d+ % normal, \d+ % on target-domain clips, \d+ forced by the budget's floor", report);
 
         // results.csv: one row per machine × strategy × budget × trial, values in range.

@@ -126,6 +126,8 @@ public sealed class ConsoleApiTests(ConsoleFixture silo) : IClassFixture<Console
         var points = await silo.Get("/api/machines/hist.pump-01/scores");
         Assert.Equal(count, points.GetArrayLength());
         var status = await silo.Get("/api/machines/hist.pump-01");
+        // Enrolled from both domains under the default (domain) scoring: φ per domain.
+        Assert.Equal(JsonValueKind.Number, status.GetProperty("decisionThresholdTarget").ValueKind);
         for (int i = 0; i < count; i++)
         {
             var p = points[i];
@@ -134,7 +136,13 @@ public sealed class ConsoleApiTests(ConsoleFixture silo) : IClassFixture<Console
             Assert.Equal(verdicts[i].GetProperty("score").GetDouble(), p.GetProperty("score").GetDouble());
             Assert.Equal(verdicts[i].GetProperty("anomalous").GetBoolean(), p.GetProperty("anomalous").GetBoolean());
             Assert.Equal(verdicts[i].GetProperty("labelRequested").GetBoolean(), p.GetProperty("labelRequested").GetBoolean());
-            Assert.Equal(status.GetProperty("decisionThreshold").GetDouble(), p.GetProperty("decisionThreshold").GetDouble());
+            // The φ the clip was compared with: the machine's, or its nearest reference's domain's where it keeps one per domain.
+            double phi = verdicts[i].GetProperty("decisionThreshold").GetDouble();
+            Assert.Equal(phi, p.GetProperty("decisionThreshold").GetDouble());
+            Assert.Equal(verdicts[i].GetProperty("score").GetDouble() > phi, verdicts[i].GetProperty("anomalous").GetBoolean());
+            var thresholds = new[] { status.GetProperty("decisionThreshold"), status.GetProperty("decisionThresholdTarget") }
+                .Where(t => t.ValueKind == JsonValueKind.Number).Select(t => t.GetDouble()).ToList();
+            Assert.Contains(phi, thresholds);
         }
         var since = points[3].GetProperty("at").GetDateTimeOffset();
         var recent = await silo.Get($"/api/machines/hist.pump-01/scores?since={Uri.EscapeDataString(since.ToString("O"))}");

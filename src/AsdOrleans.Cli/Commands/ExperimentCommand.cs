@@ -333,7 +333,7 @@ public static class ExperimentCommand
         ExperimentReport.WriteHeadroomCsv(Path.Combine(outputFolder, ExperimentReport.HeadroomFile), headroom);
         var figures = ExperimentFigures.Write(outputFolder, summary, settings);
         ExperimentReport.Write(outputFolder, results, summary, settings, new RunDescription(inputs.CommandLine, inputs.Source, inputs.ModelVersion, inputs.Embedding,
-            loop, inputs.Mode, computedRuns, figures) { Baseline = inputs.Baseline, Headroom = headroom });
+            loop, inputs.Mode, computedRuns, figures) { Baseline = inputs.Baseline, Headroom = headroom, Alerts = AlertRateAnalysis.Offline(outcomes, settings) });
         SummaryTable.Print(Terminal.For(output), summary, table, settings, inputs.Baseline);
         output.WriteLine($"{results.Count} runs ({computedRuns} streams computed, {inputs.Mode}) in {loop.TotalSeconds:F1} s; "
             + $"results.csv, summary.csv, table1.csv, {(inputs.Baseline is null ? "" : BaselineRun.FileName + ", ")}{ExperimentReport.HeadroomFile}, report.md, {EvaluatorFiles.Folder}/ and {ExperimentFigures.Folder}/ in {Path.GetFullPath(outputFolder)}");

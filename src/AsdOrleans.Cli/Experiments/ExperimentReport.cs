@@ -17,6 +17,8 @@ public sealed record RunDescription(string CommandLine, string Source, string? M
     public BaselineRun? Baseline { get; init; }
     /// <summary>What labelled anomalies could change per machine (<see cref="LabelHeadroomAnalysis"/>).</summary>
     public IReadOnlyList<LabelHeadroom> Headroom { get; init; } = [];
+    /// <summary>Where the offline model's alerts fall, per machine type (<see cref="AlertRateAnalysis"/>).</summary>
+    public IReadOnlyList<AlertRates> Alerts { get; init; } = [];
 }
 
 /// <summary>
@@ -151,6 +153,8 @@ public static class ExperimentReport
             }
         }
 
+        if (run.Alerts.Count > 0)
+            AppendAlerts(md, run.Alerts, settings);
         if (run.Headroom.Count > 0)
             AppendHeadroom(md, run.Headroom);
 
@@ -180,6 +184,22 @@ public static class ExperimentReport
         if (run.Headroom.Count > 0)
             md.AppendLine($"- `{HeadroomFile}`: the label headroom table.");
         AtomicFile.WriteAllText(Path.Combine(runFolder, "report.md"), md.ToString());
+    }
+
+    private static void AppendAlerts(StringBuilder md, IReadOnlyList<AlertRates> alerts, ExperimentSettings settings)
+    {
+        md.AppendLine("## Alerts at φ").AppendLine();
+        md.AppendLine($"The offline model's alerts (score above φ, the {F(settings.Method.DecisionQuantile)} quantile of a Gamma fit to the enrollment scores; "
+            + "under the `domain` scoring one φ per domain, the clip's nearest reference's), mean over trials: the share of normal clips that raised one")
+          .AppendLine($"(false alerts; {F(1 - settings.Method.DecisionQuantile)} is what φ intends), of anomalous clips that did (recall), and the official F1 at the test set's share of anomalies.").AppendLine();
+        md.AppendLine("| machine type | false alerts, source | false alerts, target | recall, source | recall, target | F1, source | F1, target |")
+          .AppendLine("|---|---|---|---|---|---|---|");
+        foreach (var a in alerts)
+            md.AppendLine($"| {a.Machine} | {Share(a.FalseAlertsSource)} | {Share(a.FalseAlertsTarget)} | {Share(a.RecallSource)} | {Share(a.RecallTarget)} | {Share(a.F1Source)} | {Share(a.F1Target)} |");
+        if (alerts.Count > 1)
+            md.AppendLine($"| mean | {Share(alerts.Average(a => a.FalseAlertsSource))} | {Share(alerts.Average(a => a.FalseAlertsTarget))} | {Share(alerts.Average(a => a.RecallSource))} | "
+                + $"{Share(alerts.Average(a => a.RecallTarget))} | {Share(alerts.Average(a => a.F1Source))} | {Share(alerts.Average(a => a.F1Target))} |");
+        md.AppendLine();
     }
 
     private static void AppendHeadroom(StringBuilder md, IReadOnlyList<LabelHeadroom> headroom)
