@@ -247,6 +247,10 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
             // Methods by name, and an overspent budget marked where its realised rate is shown.
             Assert.Equal("model", await TextOf(driver, By.CssSelector($"#machines-list tr[data-machine='{firstMachine}'] td.embedder")));
             Assert.Equal("domain", await TextOf(driver, By.CssSelector($"#machines-list tr[data-machine='{firstMachine}'] td.scoring")));
+            // φ per domain: the source's and the target's, as the status gives them.
+            var firstStatus = await silo.Get($"/api/machines/{firstMachine}");
+            string Phi(string field) => firstStatus.GetProperty(field).GetDouble().ToString("0.000", System.Globalization.CultureInfo.InvariantCulture);
+            Assert.Equal($"{Phi("decisionThreshold")} / {Phi("decisionThresholdTarget")}", await TextOf(driver, By.CssSelector($"#machines-list tr[data-machine='{firstMachine}'] td.phi")));
             Assert.Empty(driver.FindElements(By.CssSelector($"#machines-list tr[data-machine='{firstMachine}'] td.realised .overspent")));
             await Until(driver, () => driver.FindElements(By.CssSelector($"#machines-list tr[data-machine='{spender}'] td.realised .overspent")).Count == 1, "the overspent mark");
             await Click(driver, By.CssSelector($"#machines-list tr[data-machine='{firstMachine}']"), "the first machine's row");
