@@ -50,7 +50,7 @@ public sealed class DemoCommandTests : IDisposable
 
         // One row per machine and mode; the oracle answered every request, and the offline twins and the baseline asked nothing.
         var rows = ReadCsv(Path.Combine(outDir, "results.csv"));
-        Assert.Equal("machine,mode,clips,label_requests,labels,auc,pauc,auc_source,auc_target", string.Join(',', rows[0]));
+        Assert.Equal("machine,mode,clips,label_requests,labels,auc,pauc,auc_source,auc_target,false_alerts_source,false_alerts_target,alerts_on_anomalies", string.Join(',', rows[0]));
         Assert.Equal(18, rows.Count - 1);
         Assert.Equal(6, rows.Skip(1).Select(r => r[0]).Distinct().Count());
         Assert.Equal(["baseline", "hybrid", "offline"], rows.Skip(1).Select(r => r[1]).Distinct().Order(StringComparer.Ordinal));
@@ -60,7 +60,16 @@ public sealed class DemoCommandTests : IDisposable
             Assert.Equal(row[3], row[4]);
             if (row[1] is "offline" or "baseline") Assert.Equal("0", row[3]);
             foreach (var value in row[5..9]) Assert.InRange(D(value), 0, 1);
+            // Alerts: the share of normal clips of each domain, and of anomalous clips, that scored above φ (none for the baseline).
+            if (row[1] == "baseline") Assert.Equal(["", "", ""], row[9..12]);
+            else foreach (var value in row[9..12]) Assert.InRange(D(value), 0, 1);
         }
+        // The line under the table: the machines with active learning, their alerts pooled.
+        var hybridRows = rows.Skip(1).Where(r => r[1] == "hybrid").ToList();
+        var alertLine = System.Text.RegularExpressions.Regex.Match(output, @"alerts \(score above its machine's φ, with AL\): (\d+) % of normal clips \(source (\d+) %, target (\d+) %; φ intends 10 %\), (\d+) % of anomalous clips");
+        Assert.True(alertLine.Success, output);
+        // Every demo machine streams as many clips of each domain and label, so the pooled share is the machines' mean.
+        Assert.Equal(Math.Round(100 * hybridRows.Average(r => D(r[11])), MidpointRounding.AwayFromZero), double.Parse(alertLine.Groups[4].Value, CultureInfo.InvariantCulture));
         Assert.Contains(rows.Skip(1), r => r[1] == "hybrid" && int.Parse(r[3], CultureInfo.InvariantCulture) > 0);
         // The table marks a machine whose realised rate is above b + 0.02, and only such a machine.
         foreach (var row in rows.Skip(1).Where(r => r[1] == "hybrid"))

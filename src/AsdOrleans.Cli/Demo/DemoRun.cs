@@ -24,7 +24,7 @@ public static class DemoRun
     /// <summary>results.csv's mode of the training-free baseline's rows.</summary>
     public const string BaselineMode = "baseline";
 
-    private sealed record StreamResult(DemoMachine Machine, bool Offline, double[] Scores, int Queries, int Labels, IReadOnlyList<string?> QueryReasons);
+    private sealed record StreamResult(DemoMachine Machine, bool Offline, double[] Scores, bool[] Alerts, int Queries, int Labels, IReadOnlyList<string?> QueryReasons);
 
     public static async Task<int> RunAsync(DemoSettings settings, string folder, bool keepRunning, TextWriter writer, CancellationToken cancellation)
     {
@@ -85,6 +85,7 @@ public static class DemoRun
                     // Each machine's device sends its clips in its own seeded order; twins see the same order.
                     var order = Shuffled(machine.TestClips.Count, RandomState.DeriveSeed(settings.Seed, RandomState.StableHash(machine.Id)));
                     var scores = new double[machine.TestClips.Count];
+                    var alerts = new bool[machine.TestClips.Count];
                     int queries = 0, labels = 0;
                     var reasons = new List<string?>();
                     foreach (int i in order)
@@ -93,11 +94,12 @@ public static class DemoRun
                         var pushed = await SiloFeed.PushAsync(deviceHttp, offline ? machine.OfflineId : machine.Id, clip.Path,
                             offline ? null : clip.IsAnomaly, keys["Labeller"], cancellation);
                         scores[i] = pushed.Score;
+                        alerts[i] = pushed.Anomalous;
                         if (pushed.LabelRequested) { queries++; reasons.Add(pushed.QueryReason); }
                         if (pushed.Labelled) labels++;
                         progress(Interlocked.Increment(ref streamed), clipsInAll);
                     }
-                    return new StreamResult(machine, offline, scores, queries, labels, reasons);
+                    return new StreamResult(machine, offline, scores, alerts, queries, labels, reasons);
                 })), linesWhenRedirected: true);
             double seconds = streamWatch.Elapsed.TotalSeconds;
             writer.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -128,7 +130,8 @@ public static class DemoRun
         var table = new Table().Border(TableBorder.Simple)
             .Title(Markup.Escape($"Training-free baseline and offline model vs active learning ({settings.Strategy}, b = {settings.Budget.ToString(CultureInfo.InvariantCulture)}), prequential over each machine's test stream"));
         table.AddColumns("machine", "clips", "labels asked", "AUC baseline", "AUC offline", "AUC with AL", "pAUC baseline", "pAUC offline", "pAUC with AL");
-        var csv = new StringBuilder("machine,mode,clips,label_requests,labels,auc,pauc,auc_source,auc_target\n");
+        var csv = new StringBuilder("machine,mode,clips,label_requests,labels,auc,pauc,auc_source,auc_target,false_alerts_source,false_alerts_target,alerts_on_anomalies\n");
+        var alertCounts = new ConfusionCounts[2]; // the machines with active learning, source and target: what an operator is paged with
         // Index 0: the baseline, 1: the offline model, 2: with active learning.
         var aucs = new List<double>[] { [], [], [] };
         var paucs = new List<double>[] { [], [], [] };
@@ -139,8 +142,10 @@ public static class DemoRun
             var clips = active.Machine.TestClips;
             var isAnomaly = clips.Select(c => c.IsAnomaly!.Value).ToArray();
             var isTarget = clips.Select(c => c.IsTarget).ToArray();
-            var m0 = DetectionMetrics.Evaluate(offline.Scores, isAnomaly, isTarget);
-            var m1 = DetectionMetrics.Evaluate(active.Scores, isAnomaly, isTarget);
+            var m0 = DetectionMetrics.Evaluate(offline.Scores, isAnomaly, isTarget, offline.Alerts);
+            var m1 = DetectionMetrics.Evaluate(active.Scores, isAnomaly, isTarget, active.Alerts);
+            alertCounts[0] = Add(alertCounts[0], m1.DecisionsSource!.Value);
+            alertCounts[1] = Add(alertCounts[1], m1.DecisionsTarget!.Value);
             var b = baseline[group.Key];
             aucs[0].Add(b.Auc); aucs[1].Add(m0.Auc); aucs[2].Add(m1.Auc);
             paucs[0].Add(b.PartialAuc); paucs[1].Add(m0.PartialAuc); paucs[2].Add(m1.PartialAuc);
@@ -148,17 +153,28 @@ public static class DemoRun
                 + (BudgetTolerance.Overspends(settings.Budget, (double)active.Queries / clips.Count) ? " [red]overspent[/]" : ""),
                 F(b.Auc), F(m0.Auc), F(m1.Auc), F(b.PartialAuc), F(m0.PartialAuc), F(m1.PartialAuc));
             csv.Append(string.Create(CultureInfo.InvariantCulture,
-                $"{group.Key},{BaselineMode},{clips.Count},0,0,{b.Auc:R},{b.PartialAuc:R},{b.AucSource:R},{b.AucTarget:R}\n"));
+                $"{group.Key},{BaselineMode},{clips.Count},0,0,{b.Auc:R},{b.PartialAuc:R},{b.AucSource:R},{b.AucTarget:R},,,\n"));
             foreach (var (r, m) in new[] { (offline, m0), (active, m1) })
                 csv.Append(string.Create(CultureInfo.InvariantCulture,
-                    $"{group.Key},{(r.Offline ? "offline" : settings.Strategy)},{clips.Count},{r.Queries},{r.Labels},{m.Auc:R},{m.PartialAuc:R},{m.AucSource:R},{m.AucTarget:R}\n"));
+                    $"{group.Key},{(r.Offline ? "offline" : settings.Strategy)},{clips.Count},{r.Queries},{r.Labels},{m.Auc:R},{m.PartialAuc:R},{m.AucSource:R},{m.AucTarget:R},"
+                    + $"{FalseAlerts(m.DecisionsSource!.Value):R},{FalseAlerts(m.DecisionsTarget!.Value):R},{Add(m.DecisionsSource.Value, m.DecisionsTarget.Value).Recall:R}\n"));
         }
         table.AddEmptyRow();
         table.AddRow(["harmonic mean", "", "", .. aucs.Concat(paucs).Select(v => F(DetectionMetrics.HarmonicMean(v.ToArray())))]);
         console.Write(table);
+        var all = Add(alertCounts[0], alertCounts[1]);
+        writer.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"alerts (score above its machine's φ, with AL): {FalseAlerts(all):P0} of normal clips (source {FalseAlerts(alertCounts[0]):P0}, target {FalseAlerts(alertCounts[1]):P0}; φ intends 10 %), {all.Recall:P0} of anomalous clips"));
         AtomicFile.WriteAllText(Path.Combine(folder, ResultsFile), csv.ToString());
         writer.WriteLine($"per-machine figures in {Path.Combine(folder, ResultsFile)}");
     }
+
+    private static ConfusionCounts Add(ConfusionCounts a, ConfusionCounts b) => new(a.TrueNegatives + b.TrueNegatives,
+        a.FalsePositives + b.FalsePositives, a.FalseNegatives + b.FalseNegatives, a.TruePositives + b.TruePositives);
+
+    /// <summary>The share of normal clips that raised an alert.</summary>
+    private static double FalseAlerts(ConfusionCounts counts) =>
+        counts.FalsePositives + counts.TrueNegatives == 0 ? double.NaN : (double)counts.FalsePositives / (counts.FalsePositives + counts.TrueNegatives);
 
     private static int[] Shuffled(int count, ulong seed)
     {
