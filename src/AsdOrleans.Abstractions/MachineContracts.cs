@@ -68,8 +68,6 @@ public sealed record ClipSubmission(
 /// <summary>The machine's answer for one clip (docs/design.md §2, Flow); <see cref="Repeated"/> when it answers a retry of a clip it already had.</summary>
 /// <param name="QueryReason">Why the label was asked for, when it was: <c>uncertain</c>, <c>random</c>, <c>committee</c> (the
 /// strategy's branch), <c>budget-floor</c> (the paced budget's floor), or <c>unrecorded</c> (a retry answered from older state).</param>
-/// <param name="DecisionThreshold">The φ the score was compared with: the machine's, or its domain's where it keeps one per
-/// domain (<see cref="MachineStatus.DecisionThresholdTarget"/>); null in a retry's answer.</param>
 [GenerateSerializer, Immutable]
 public sealed record ClipVerdict(
     [property: Id(0)] string ClipId,
@@ -78,8 +76,7 @@ public sealed record ClipVerdict(
     [property: Id(3)] bool LabelRequested,
     [property: Id(4)] long ClipIndex,
     [property: Id(5)] bool Repeated = false,
-    [property: Id(6)] string? QueryReason = null,
-    [property: Id(7)] double? DecisionThreshold = null);
+    [property: Id(6)] string? QueryReason = null);
 
 public enum ClipLabelValue { Normal = 0, Anomalous = 1 }
 

@@ -307,8 +307,7 @@ public sealed class MachineGrain(
 
         var outcome = model.Process(embedding); // validates the embedding before changing anything
         string? reason = outcome.QueryReason.NameIfAsked();
-        var verdict = new ClipVerdict(clip.ClipId, outcome.Score, outcome.Anomalous, outcome.LabelRequested, outcome.ClipIndex, QueryReason: reason,
-            DecisionThreshold: outcome.DecisionThreshold);
+        var verdict = new ClipVerdict(clip.ClipId, outcome.Score, outcome.Anomalous, outcome.LabelRequested, outcome.ClipIndex, QueryReason: reason);
         state.State.RecentClips.Remember(verdict.ClipId, new RecentVerdict(verdict.Score, verdict.ClipIndex, verdict.Anomalous, outcome.QueryReason));
         journal.State.NewVerdicts.Add(verdict);
         _dirty = true;
@@ -332,7 +331,7 @@ public sealed class MachineGrain(
             _flushTimer.Arm(); // written within a flush period; a request's follow-up writes at once
             Events.Publish(MachineId, verdict, outcome.DecisionThreshold, clip.AudioReference, null); // never waits or throws
         }
-        MachineActivity.OnClip(_history, GrainFactory, MachineId, verdict, state.State.Pending.Count, model, clip.AudioReference); // metrics, score history, alert index
+        MachineActivity.OnClip(_history, GrainFactory, MachineId, verdict, outcome.DecisionThreshold, state.State.Pending.Count, model, clip.AudioReference); // metrics, score history, alert index
         return verdict;
     }
 

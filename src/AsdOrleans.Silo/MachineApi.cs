@@ -9,10 +9,9 @@ namespace AsdOrleans.Silo;
 public static class MachineApi
 {
     public sealed record LabelBody(string? Label);
-    /// <summary>The answer to one clip: docs/design.md §2's {clipId, score, anomalous, labelRequested}, why the label was
-    /// asked for (<see cref="ClipVerdict.QueryReason"/>; null when it was not), and the φ the score was compared with (its
-    /// domain's where the machine keeps one per domain; null in a retry's answer).</summary>
-    public sealed record ClipResponse(string ClipId, double Score, bool Anomalous, bool LabelRequested, string? QueryReason, double? DecisionThreshold = null);
+    /// <summary>The answer to one clip: docs/design.md §2's {clipId, score, anomalous, labelRequested}, and why the label was
+    /// asked for (<see cref="ClipVerdict.QueryReason"/>; null when it was not).</summary>
+    public sealed record ClipResponse(string ClipId, double Score, bool Anomalous, bool LabelRequested, string? QueryReason);
 
     /// <summary>A pending label request as a labeller over HTTP sees it. <see cref="AudioUrl"/> is where this API serves
     /// the clip's audio when the silo stored it (clips pushed over HTTP); <see cref="AudioReference"/> is the reference a
@@ -159,7 +158,7 @@ public static class MachineApi
         if (wav is null)
             return TypedResults.Problem($"the clip is larger than {options.Value.MaxClipBytes} bytes", statusCode: StatusCodes.Status413PayloadTooLarge);
         var verdict = await machines.IngestClip(id, clipId, wav, audio, cancellation: cancellation);
-        return TypedResults.Ok(new ClipResponse(verdict.ClipId, verdict.Score, verdict.Anomalous, verdict.LabelRequested, verdict.QueryReason, verdict.DecisionThreshold));
+        return TypedResults.Ok(new ClipResponse(verdict.ClipId, verdict.Score, verdict.Anomalous, verdict.LabelRequested, verdict.QueryReason));
     });
 
     private static async Task<IResult> ListLabelRequests(string? machine, int? limit, MachineUseCases machines, ClipAudioStore audio)

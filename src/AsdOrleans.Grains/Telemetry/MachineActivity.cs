@@ -9,12 +9,12 @@ namespace AsdOrleans.Grains.Telemetry;
 /// </summary>
 internal static class MachineActivity
 {
-    public static void OnClip(MachineScoreHistory history, IGrainFactory grains, string machineId, ClipVerdict verdict, int pending, MachineModel model,
+    public static void OnClip(MachineScoreHistory history, IGrainFactory grains, string machineId, ClipVerdict verdict, double decisionThreshold, int pending, MachineModel model,
         string? audioReference)
     {
         AsdMetrics.OnClip(machineId, verdict, pending, model);
         // An alert keeps where its audio is, so the alert list can point a labeller at a gateway's copy.
-        var point = new ScorePoint(DateTimeOffset.UtcNow, verdict.ClipId, verdict.ClipIndex, verdict.Score, verdict.DecisionThreshold ?? model.DecisionThreshold,
+        var point = new ScorePoint(DateTimeOffset.UtcNow, verdict.ClipId, verdict.ClipIndex, verdict.Score, decisionThreshold,
             verdict.Anomalous, verdict.LabelRequested, AudioReference: verdict.Anomalous ? audioReference : null);
         history.Record(point);
         IndexAlert(grains, machineId, point);

@@ -37,6 +37,7 @@ public sealed class MachineGrainTests(MachineClusterFixture fixture) : IClassFix
         var grain = await Enrolled($"equivalence.{strategy}", settings);
         var core = MachineModel.Enroll(settings.ToConfig("ignored") with { Seed = 11 }, Train.Select(r => new CoreEnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model);
         var reasons = new List<string>();
+        var thresholds = new List<double>();
 
         for (int i = 0; i < Test.Count; i++)
         {
@@ -44,18 +45,18 @@ public sealed class MachineGrainTests(MachineClusterFixture fixture) : IClassFix
             var submission = new ClipSubmission($"clip-{i}", clip.Embedding, Model);
             var verdict = await grain.ProcessClip(submission);
             var expected = core.Process(clip.Embedding);
+            thresholds.Add(expected.DecisionThreshold);
             Assert.Equal(expected.Score, verdict.Score);
             Assert.Equal(expected.LabelRequested, verdict.LabelRequested);
             Assert.Equal(expected.LabelRequested ? expected.QueryReason.ToName() : null, verdict.QueryReason);
             Assert.Equal(expected.Anomalous, verdict.Anomalous);
-            Assert.Equal(expected.DecisionThreshold, verdict.DecisionThreshold);
             if (verdict.LabelRequested)
             {
                 // Why it asked reaches the labeller's queue, and a device's retry hears it again.
                 reasons.Add(verdict.QueryReason!);
                 var pending = Assert.Single(await grain.GetPendingLabelRequests(100));
                 Assert.Equal((submission.ClipId, verdict.QueryReason), (pending.ClipId, pending.QueryReason));
-                Assert.Equal(verdict with { Repeated = true, DecisionThreshold = null }, await grain.ProcessClip(submission));
+                Assert.Equal(verdict with { Repeated = true }, await grain.ProcessClip(submission));
                 var label = clip.IsAnomaly ? ClipLabelValue.Anomalous : ClipLabelValue.Normal;
                 await grain.SubmitLabel($"clip-{i}", label);
                 core.ApplyLabel(clip.Embedding, expected.Score, clip.IsAnomaly ? ClipLabel.Anomalous : ClipLabel.Normal);
@@ -69,6 +70,12 @@ public sealed class MachineGrainTests(MachineClusterFixture fixture) : IClassFix
         Assert.Equal(reasons.Count(r => r == "budget-floor"), status.ForcedQueries);
         Assert.Equal(core.ReferenceSet.Count, status.ReferenceSetSize);
         Assert.Equal(0, status.PendingLabelRequests);
+        // Each clip's φ in the history is the one Core compared it with: per domain here (both domains enrolled).
+        Assert.Equal(core.DecisionThresholdTarget, status.DecisionThresholdTarget);
+        Assert.NotNull(status.DecisionThresholdTarget);
+        var history = await fixture.Cluster.GrainFactory.GetGrain<IScoreHistoryGrain>($"equivalence.{strategy}").Get(null, Test.Count);
+        Assert.Equal(thresholds, history.Select(p => p.DecisionThreshold));
+        Assert.Equal(2, thresholds.Distinct().Count());
     }
 
     [Fact]
@@ -131,9 +138,7 @@ public sealed class MachineGrainTests(MachineClusterFixture fixture) : IClassFix
         var grain = await Enrolled("bad-input.machine", new MachineSettings { Seed = 2 });
         var original = await grain.ProcessClip(new ClipSubmission("ok-1", Test[0].Embedding, Model));
         var before = await grain.GetStatus();
-        Assert.NotNull(original.DecisionThreshold);
-        // A retry: same answer, marked; its φ is not kept with the clip's memory (18 bytes a clip), so the retry gives none.
-        Assert.Equal(original with { Repeated = true, DecisionThreshold = null }, await grain.ProcessClip(new ClipSubmission("ok-1", Test[0].Embedding, Model)));
+        Assert.Equal(original with { Repeated = true }, await grain.ProcessClip(new ClipSubmission("ok-1", Test[0].Embedding, Model))); // a retry: same answer, marked
         Assert.Equal(before, await grain.GetStatus());
 
         var nan = (float[])Test[1].Embedding.Clone();
