@@ -182,7 +182,7 @@ public sealed class MachineGrain(
     /// not yet announced), oldest first.</summary>
     private readonly List<UnwrittenRequest> _unwritten = [];
 
-    private sealed record UnwrittenRequest(ClipVerdict Verdict, PendingLabel Request, List<string> Withdrawn, double DecisionThreshold);
+    private sealed record UnwrittenRequest(ClipVerdict Verdict, PendingLabel Request, List<string> Withdrawn);
 
     private bool IsUnwritten(string clipId) => _unwritten.Exists(u => u.Request.ClipId == clipId);
 
@@ -225,7 +225,7 @@ public sealed class MachineGrain(
         {
             Closed(opened.Withdrawn, LabelRequestOutcome.Withdrawn);
             var stillOpen = state.State.Pending.ContainsKey(opened.Request.ClipId) ? opened.Request : null; // not labelled or dropped meanwhile
-            Events.Publish(MachineId, opened.Verdict, opened.DecisionThreshold, opened.Request.AudioReference, stillOpen); // never waits or throws
+            Events.Publish(MachineId, opened.Verdict, opened.Request.DecisionThreshold!.Value, opened.Request.AudioReference, stillOpen); // never waits or throws
         }
         _unwritten.Clear();
         NoteListingDue();
@@ -323,7 +323,7 @@ public sealed class MachineGrain(
             state.State.Pending[clip.ClipId] = request;
             journal.State.NewPending.Add(request);
             var withdrawn = WithdrawBeyondLimit(request.RequestedAt);
-            _unwritten.Add(new UnwrittenRequest(verdict, request, withdrawn, outcome.DecisionThreshold));
+            _unwritten.Add(new UnwrittenRequest(verdict, request, withdrawn));
             ScheduleFollowUp(); // written on a turn of its own right after this call, then offered to labellers
         }
         else
