@@ -189,6 +189,7 @@ public sealed class MachineScoreHistory
                 var slot = new GrainState<ScoreHistoryPage>(new ScoreHistoryPage());
                 await _storage.ReadStateAsync(SlotName(index), legacyId, slot);
                 if (!slot.RecordExists) continue;
+                RestoreFirstPageNumber(slot, index);
                 string name = SlotName(index);
                 removals.Add(() => _storage.ClearStateAsync(name, legacyId, slot));
                 if (slot.State is { } page && page.Sequence >= OldestKept && page.Sequence < _head.State.OpenPage && page.Sequence % Slots == index)
@@ -243,10 +244,25 @@ public sealed class MachineScoreHistory
         var slot = _slots[index] ?? new GrainState<ScoreHistoryPage>(new ScoreHistoryPage());
         await _storage.ReadStateAsync(SlotName(index), _owner, slot);
         slot.State ??= new ScoreHistoryPage();
+        RestoreFirstPageNumber(slot, index);
         return _slots[index] = slot;
     }
 
     private static string SlotName(int index) => $"{HeadStateName}-page-{index}";
+
+    /// <summary>
+    /// Page 0 may come back without its number: a storage that writes JSON (Orleans' default grain-storage format, and the
+    /// memory storage of test clusters) leaves out a field at its default (0), and reading it back keeps the property's
+    /// initializer, −1, which no page has. Slot 0 is the only slot page 0 is written to, and a written slot always holds
+    /// points, so such a record is page 0. Without this, a machine's first 100 clips left its history on such a storage
+    /// once their page had been written and dropped from memory. The binary format this project configures for SQLite and
+    /// Redis writes the 0 (tested both ways).
+    /// </summary>
+    private static void RestoreFirstPageNumber(IGrainState<ScoreHistoryPage> slot, int index)
+    {
+        if (index == 0 && slot.RecordExists && slot.State is { Sequence: -1, Points.Count: > 0 } page)
+            page.Sequence = 0;
+    }
 
     private void ForgetPagesBefore(long oldest)
     {

@@ -261,9 +261,14 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         // Declining ends the claim too.
         Assert.True((await AsLabeller(HttpMethod.Post, $"/api/machines/{machine}/clips/c-1/decline", "bob")).IsSuccessStatusCode);
         // Operators see how often labellers reach for the same clip: 4 claims taken (a renewal is not one), 2 refused.
-        string metrics = await (await Send(HttpMethod.Get, "/metrics", null)).Content.ReadAsStringAsync();
-        Assert.Matches(@"asd_label_requests_claims_total\{(?=[^}]*machine_type=""claims"")(?=[^}]*outcome=""taken"")[^}]*\} 4\b", metrics);
-        Assert.Matches(@"asd_label_requests_claims_total\{(?=[^}]*machine_type=""claims"")(?=[^}]*outcome=""refused"")[^}]*\} 2\b", metrics);
+        // The exporter may answer a scrape from its short cache (another test's scrape a moment ago): ask until it is fresh.
+        const string Taken = @"asd_label_requests_claims_total\{(?=[^}]*machine_type=""claims"")(?=[^}]*outcome=""taken"")[^}]*\} 4\b";
+        const string Refused = @"asd_label_requests_claims_total\{(?=[^}]*machine_type=""claims"")(?=[^}]*outcome=""refused"")[^}]*\} 2\b";
+        await Waiting.Until(async () =>
+        {
+            string metrics = await (await Send(HttpMethod.Get, "/metrics", null)).Content.ReadAsStringAsync();
+            return System.Text.RegularExpressions.Regex.IsMatch(metrics, Taken) && System.Text.RegularExpressions.Regex.IsMatch(metrics, Refused);
+        }, "the claims counted in /metrics", seconds: 10);
         Assert.Equal(["c-2"], JsonDocument.Parse(await (await Send(HttpMethod.Get, $"/api/label-requests?machine={machine}", SiloFixture.LabellerKey)).Content.ReadAsStringAsync())
             .RootElement.EnumerateArray().Select(r => r.GetProperty("clipId").GetString()));
     }
