@@ -144,8 +144,8 @@ public static class DemoRun
             var isTarget = clips.Select(c => c.IsTarget).ToArray();
             var m0 = DetectionMetrics.Evaluate(offline.Scores, isAnomaly, isTarget, offline.Alerts);
             var m1 = DetectionMetrics.Evaluate(active.Scores, isAnomaly, isTarget, active.Alerts);
-            alertCounts[0] = Add(alertCounts[0], m1.DecisionsSource!.Value);
-            alertCounts[1] = Add(alertCounts[1], m1.DecisionsTarget!.Value);
+            alertCounts[0] += m1.DecisionsSource!.Value;
+            alertCounts[1] += m1.DecisionsTarget!.Value;
             var b = baseline[group.Key];
             aucs[0].Add(b.Auc); aucs[1].Add(m0.Auc); aucs[2].Add(m1.Auc);
             paucs[0].Add(b.PartialAuc); paucs[1].Add(m0.PartialAuc); paucs[2].Add(m1.PartialAuc);
@@ -157,24 +157,17 @@ public static class DemoRun
             foreach (var (r, m) in new[] { (offline, m0), (active, m1) })
                 csv.Append(string.Create(CultureInfo.InvariantCulture,
                     $"{group.Key},{(r.Offline ? "offline" : settings.Strategy)},{clips.Count},{r.Queries},{r.Labels},{m.Auc:R},{m.PartialAuc:R},{m.AucSource:R},{m.AucTarget:R},"
-                    + $"{FalseAlerts(m.DecisionsSource!.Value):R},{FalseAlerts(m.DecisionsTarget!.Value):R},{Add(m.DecisionsSource.Value, m.DecisionsTarget.Value).Recall:R}\n"));
+                    + $"{m.DecisionsSource!.Value.FalseAlertRate:R},{m.DecisionsTarget!.Value.FalseAlertRate:R},{(m.DecisionsSource.Value + m.DecisionsTarget.Value).Recall:R}\n"));
         }
         table.AddEmptyRow();
         table.AddRow(["harmonic mean", "", "", .. aucs.Concat(paucs).Select(v => F(DetectionMetrics.HarmonicMean(v.ToArray())))]);
         console.Write(table);
-        var all = Add(alertCounts[0], alertCounts[1]);
+        var all = alertCounts[0] + alertCounts[1];
         writer.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"alerts (score above its machine's φ, with AL): {FalseAlerts(all):P0} of normal clips (source {FalseAlerts(alertCounts[0]):P0}, target {FalseAlerts(alertCounts[1]):P0}; φ intends 10 %), {all.Recall:P0} of anomalous clips"));
+            $"alerts (score above its machine's φ, with AL): {all.FalseAlertRate:P0} of normal clips (source {alertCounts[0].FalseAlertRate:P0}, target {alertCounts[1].FalseAlertRate:P0}; φ intends 10 %), {all.Recall:P0} of anomalous clips"));
         AtomicFile.WriteAllText(Path.Combine(folder, ResultsFile), csv.ToString());
         writer.WriteLine($"per-machine figures in {Path.Combine(folder, ResultsFile)}");
     }
-
-    private static ConfusionCounts Add(ConfusionCounts a, ConfusionCounts b) => new(a.TrueNegatives + b.TrueNegatives,
-        a.FalsePositives + b.FalsePositives, a.FalseNegatives + b.FalseNegatives, a.TruePositives + b.TruePositives);
-
-    /// <summary>The share of normal clips that raised an alert.</summary>
-    private static double FalseAlerts(ConfusionCounts counts) =>
-        counts.FalsePositives + counts.TrueNegatives == 0 ? double.NaN : (double)counts.FalsePositives / (counts.FalsePositives + counts.TrueNegatives);
 
     private static int[] Shuffled(int count, ulong seed)
     {

@@ -28,12 +28,10 @@ public static class AlertRateAnalysis
     public static AlertRates Of(string machine, IReadOnlyList<StreamTrace> trials)
     {
         var counts = trials.Select(t => DetectionMetrics.Evaluate(t.Scores, t.IsAnomaly, t.IsTarget, t.Alerts)).ToList();
-        double Mean(Func<DomainMetrics, double> value) => counts.Average(value);
-        static double Share(int part, int whole) => whole == 0 ? double.NaN : (double)part / whole;
+        double Mean(bool target, Func<ConfusionCounts, double> value) => counts.Average(m => value((target ? m.DecisionsTarget : m.DecisionsSource)!.Value));
         return new AlertRates(machine, trials.Count,
-            Mean(m => Share(m.DecisionsSource!.Value.FalsePositives, m.DecisionsSource.Value.FalsePositives + m.DecisionsSource.Value.TrueNegatives)),
-            Mean(m => Share(m.DecisionsTarget!.Value.FalsePositives, m.DecisionsTarget.Value.FalsePositives + m.DecisionsTarget.Value.TrueNegatives)),
-            Mean(m => m.DecisionsSource!.Value.Recall), Mean(m => m.DecisionsTarget!.Value.Recall),
-            Mean(m => m.DecisionsSource!.Value.F1), Mean(m => m.DecisionsTarget!.Value.F1));
+            Mean(false, c => c.FalseAlertRate), Mean(true, c => c.FalseAlertRate),
+            Mean(false, c => c.Recall), Mean(true, c => c.Recall),
+            Mean(false, c => c.F1), Mean(true, c => c.F1));
     }
 }

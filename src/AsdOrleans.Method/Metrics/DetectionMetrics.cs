@@ -15,6 +15,13 @@ public readonly record struct ConfusionCounts(int TrueNegatives, int FalsePositi
 
     public double Recall => Ratio(TruePositives, TruePositives + FalseNegatives);
 
+    /// <summary>The share of normal clips decided anomalous (false alerts); NaN without a normal clip.</summary>
+    public double FalseAlertRate => FalsePositives + TrueNegatives == 0 ? double.NaN : (double)FalsePositives / (FalsePositives + TrueNegatives);
+
+    /// <summary>The counts of two sets of clips together (machines, or domains, pooled).</summary>
+    public static ConfusionCounts operator +(ConfusionCounts a, ConfusionCounts b) => new(a.TrueNegatives + b.TrueNegatives,
+        a.FalsePositives + b.FalsePositives, a.FalseNegatives + b.FalseNegatives, a.TruePositives + b.TruePositives);
+
     /// <summary>2PR/(P+R) computed from the rounded P and R, as scikit-learn and the evaluator do.</summary>
     public double F1
     {
