@@ -38,6 +38,9 @@ public sealed record MachineSettings
     [Id(15)] public int? ScoreCap { get; init; }
     /// <summary>How N and A store their rows: fp16 (the default method's) or fp32 (the paper's); null: the method's.</summary>
     [Id(16)] public string? EmbeddingPrecision { get; init; }
+    /// <summary>per-domain (each domain's φ from its own enrollment scores, under the <c>domain</c> scoring) or single (one
+    /// φ for both, the paper's); null: the method's. Takes effect at once: the domains' fits are kept either way.</summary>
+    [Id(17)] public string? DecisionThresholds { get; init; }
 }
 
 /// <summary>One training clip's embedding for enrollment.</summary>
@@ -186,4 +189,7 @@ public sealed record MachineStatus
     /// <summary>The target domain's φ where the machine keeps one per domain (the default method); <see cref="DecisionThreshold"/>
     /// is then the source domain's, and each clip is compared with the φ of its nearest reference's domain. Null: one φ.</summary>
     [Id(25)] public double? DecisionThresholdTarget { get; init; }
+    /// <summary>The decision-threshold setting in force (per-domain or single); <see cref="DecisionThresholdTarget"/> is
+    /// null where it is single, and also where a per-domain machine has no second domain to fit.</summary>
+    [Id(26)] public string? DecisionThresholds { get; init; }
 }

@@ -33,6 +33,7 @@ public static class MachineSettingsMapping
             AnomalyCap = settings.AnomalyCap ?? method.AnomalyCap,
             ScoreCap = settings.ScoreCap ?? method.ScoreCap,
             EmbeddingPrecision = settings.EmbeddingPrecision is null ? method.EmbeddingPrecision : EmbeddingPrecisionNames.Parse(settings.EmbeddingPrecision),
+            DecisionThresholds = settings.DecisionThresholds is null ? method.DecisionThresholds : DecisionThresholdNames.Parse(settings.DecisionThresholds),
         }).Validate();
     }
 
@@ -43,6 +44,6 @@ public static class MachineSettingsMapping
         BudgetWindow = config.BudgetWindow, RandomShare = config.RandomShare, DecisionQuantile = config.DecisionQuantile,
         Seed = config.Seed, SourceClusters = config.SourceClusters, Scoring = config.Scoring.ToName(), BudgetStart = config.BudgetManager.ToName(),
         ReferenceCap = config.ReferenceCap, AnomalyCap = config.AnomalyCap, ScoreCap = config.ScoreCap,
-        EmbeddingPrecision = config.EmbeddingPrecision.ToName(),
+        EmbeddingPrecision = config.EmbeddingPrecision.ToName(), DecisionThresholds = config.DecisionThresholds.ToName(),
     };
 }

@@ -30,6 +30,7 @@ internal static class MachineStatusMapping
             LabellingThreshold = model?.LabellingThreshold ?? 0,
             DecisionThreshold = model?.DecisionThreshold ?? 0,
             DecisionThresholdTarget = model?.DecisionThresholdTarget,
+            DecisionThresholds = config?.DecisionThresholds.ToName(),
             PendingLabelRequests = state.Pending.Count,
             NormalLabels = model?.NormalLabels ?? 0,
             AnomalousLabels = model?.AnomalousLabels ?? 0,

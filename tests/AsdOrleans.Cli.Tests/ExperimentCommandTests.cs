@@ -73,7 +73,7 @@ public sealed class ExperimentCommandTests : IDisposable
 
         Assert.True(code == 0, $"exit code {code}, stderr: {error}");
         Assert.Equal("", error);
-        Assert.Equal(new[] { "label_headroom.csv", "report.md", "results.csv", "summary.csv", "table1.csv" }, Directory.GetFiles(outDir).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray());
+        Assert.Equal(new[] { "alerts.csv", "label_headroom.csv", "report.md", "results.csv", "summary.csv", "table1.csv" }, Directory.GetFiles(outDir).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray());
         var headroom = ReadCsv(Path.Combine(outDir, "label_headroom.csv"));
         Assert.Equal("machine,anomalies,within_reach,within_reach_outscore,out_of_reach_outscore", string.Join(',', headroom[0]));
         Assert.Equal(Machines.Order(StringComparer.Ordinal), headroom.Skip(1).Select(r => r[0]));

@@ -254,6 +254,62 @@ public sealed class PoolCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Alerts_are_pooled_from_each_runs_alerts_csv_and_compared_plant_by_plant()
+    {
+        string a3 = await RunPlant(3), a4 = await RunPlant(4);
+        string b3 = await RunPlantAs(3, "single3", "--decision-thresholds", "single"), b4 = await RunPlantAs(4, "single4", "--decision-thresholds", "single");
+        string outDir = Path.Combine(_dir, "pooled");
+
+        var (code, output, error) = await Run("pool", a3, a4, "--against", b3, b4, "--out", outDir);
+
+        Assert.True(code == 0, error);
+        Assert.Contains("Alerts at φ", output);
+        // Each run's alerts.csv: the machine types of its report; the scores do not depend on the setting, the alerts do.
+        var alertsA = ReadCsv(Path.Combine(a3, "alerts.csv"));
+        Assert.Equal("machine,trials,false_alerts_source,false_alerts_target,recall_source,recall_target,f1_source,f1_target", string.Join(',', alertsA[0]));
+        Assert.Equal(ReadCsv(Path.Combine(a3, "results.csv")).Skip(1).Select(r => r[0]).Distinct().Order(StringComparer.Ordinal), alertsA.Skip(1).Select(r => r[0]));
+        Assert.Equal(SummaryMean(a3, "none", "0", "auc"), SummaryMean(b3, "none", "0", "auc"));
+        Assert.Contains("| decision thresholds φ | single |", File.ReadAllText(Path.Combine(b3, "report.md")));
+
+        double RunMean(string run, string measure)
+        {
+            var rows = ReadCsv(Path.Combine(run, "alerts.csv"));
+            int column = Array.IndexOf(rows[0], measure);
+            return rows.Skip(1).Average(r => D(r[column]));
+        }
+        var pooled = ReadCsv(Path.Combine(outDir, "pooled_alerts.csv"));
+        Assert.Equal("run,against,measure,value,ci95_low,ci95_high", string.Join(',', pooled[0]));
+        foreach (var measure in new[] { "false_alerts_target", "recall_source", "f1_target" })
+        {
+            Assert.Equal(RunMean(a3, measure), D(pooled.Single(r => r[0] == "plant3" && r[2] == measure)[3]), 12);
+            Assert.Equal((RunMean(a3, measure) + RunMean(a4, measure)) / 2, D(pooled.Single(r => r[0] == "pooled" && r[2] == measure)[3]), 12);
+            var difference = pooled.Single(r => r[0] == "plant4" && r[2] == measure + "_difference");
+            Assert.Equal("single4", difference[1]);
+            Assert.Equal(RunMean(a4, measure) - RunMean(b4, measure), D(difference[3]), 12);
+        }
+        // One φ is fitted mostly on source scores, so the machines set to single differ in where their alerts fall.
+        Assert.NotEqual(File.ReadAllText(Path.Combine(a3, "alerts.csv")), File.ReadAllText(Path.Combine(b3, "alerts.csv")));
+        Assert.Contains("Alerts at φ against the --against runs", File.ReadAllText(Path.Combine(outDir, "pooled.md")));
+    }
+
+    [Fact]
+    public async Task A_damaged_alerts_csv_is_refused_naming_its_line()
+    {
+        string a3 = await RunPlant(3);
+        var lines = File.ReadAllLines(Path.Combine(a3, "alerts.csv"));
+        lines[1] = string.Join(',', lines[1].Split(',').Select((f, i) => i == 3 ? "1.5" : f));
+        File.WriteAllLines(Path.Combine(a3, "alerts.csv"), lines);
+        string outDir = Path.Combine(_dir, "pooled");
+
+        var (code, _, error) = await Run("pool", a3, "--out", outDir);
+
+        Assert.NotEqual(0, code);
+        Assert.Contains("alerts.csv", error);
+        Assert.Contains("alerts.csv:2:", error);
+        Assert.False(Directory.Exists(outDir));
+    }
+
+    [Fact]
     public async Task A_comparison_needs_as_many_runs_on_each_side_and_one_method_setting_each()
     {
         string a3 = await RunPlant(3), a4 = await RunPlant(4);

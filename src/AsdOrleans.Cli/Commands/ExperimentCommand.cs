@@ -113,6 +113,7 @@ public static class ExperimentCommand
         var clusters = new Option<int?>("--clusters") { Description = $"k-means centres of each machine's source training embeddings (default: every clip, 1-NN; --method paper: {AsdOrleans.Method.Machines.MachineConfig.PaperSourceClusters}); at least the number of source clips keeps every clip" };
         var caps = new Option<string?>("--state-caps") { Description = "caps of N, A and M per machine (0 = unbounded; default: the method's, unbounded for --method paper)", HelpName = "N,A,M" };
         var precision = new Option<string?>("--embedding-precision") { Description = "how each machine stores N and A: fp16 or fp32 (default: the method's, fp16; fp32 for --method paper)" };
+        var thresholds = new Option<string?>("--decision-thresholds") { Description = "φ per domain (per-domain, the default method's; only the domain scoring acts on it) or one for both domains (single, the paper's): where the alerts fall, not the scores" };
         var groundTruth = new Option<string?>("--ground-truth") { Description = "official ground truth, for evaluation test clips in --data" };
         var cache = new Option<string?>("--cache") { Description = $"embedding cache folder, by model version and file content (default: {EmbeddingCache.DefaultFolder()})" };
         var device = new Option<string>("--device") { Description = "auto (CUDA if available), cpu, cuda, cuda:N", DefaultValueFactory = _ => "auto" };
@@ -125,7 +126,7 @@ public static class ExperimentCommand
         var protocol = new ProtocolOptions();
         var command = new Command("experiment", "prequential active-learning experiment (the paper's Section 4.4) on an embeddings CSV or a data set")
         {
-            embeddings, data, model, embedderName, enrollFromTest, clusters, caps, precision, groundTruth, cache, device, batch, viaCluster, key, deviceKey, outDir, force,
+            embeddings, data, model, embedderName, enrollFromTest, clusters, caps, precision, thresholds, groundTruth, cache, device, batch, viaCluster, key, deviceKey, outDir, force,
         };
         protocol.AddTo(command);
         command.SetAction(async (parse, cancellation) =>
@@ -168,6 +169,11 @@ public static class ExperimentCommand
             {
                 try { settings = settings with { Method = settings.Method with { EmbeddingPrecision = EmbeddingPrecisionNames.Parse(precisionName) } }; }
                 catch (ArgumentException e) { throw new UsageException("--embedding-precision: " + e.Message); }
+            }
+            if (parse.GetValue(thresholds) is string thresholdName)
+            {
+                try { settings = settings with { Method = settings.Method with { DecisionThresholds = DecisionThresholdNames.Parse(thresholdName) } }; }
+                catch (ArgumentException e) { throw new UsageException("--decision-thresholds: " + e.Message); }
             }
             string folder = parse.GetValue(outDir)!;
             CheckOutputFolder(folder, parse.GetValue(force));
@@ -331,12 +337,14 @@ public static class ExperimentCommand
         EvaluatorFiles.Write(outputFolder, outcomes, settings.Points.Count > 1);
         inputs.Baseline?.Write(outputFolder);
         ExperimentReport.WriteHeadroomCsv(Path.Combine(outputFolder, ExperimentReport.HeadroomFile), headroom);
+        var alerts = AlertRateAnalysis.Offline(outcomes, settings);
+        AlertRateAnalysis.WriteCsv(Path.Combine(outputFolder, AlertRateAnalysis.FileName), alerts);
         var figures = ExperimentFigures.Write(outputFolder, summary, settings);
         ExperimentReport.Write(outputFolder, results, summary, settings, new RunDescription(inputs.CommandLine, inputs.Source, inputs.ModelVersion, inputs.Embedding,
-            loop, inputs.Mode, computedRuns, figures) { Baseline = inputs.Baseline, Headroom = headroom, Alerts = AlertRateAnalysis.Offline(outcomes, settings) });
+            loop, inputs.Mode, computedRuns, figures) { Baseline = inputs.Baseline, Headroom = headroom, Alerts = alerts });
         SummaryTable.Print(Terminal.For(output), summary, table, settings, inputs.Baseline);
         output.WriteLine($"{results.Count} runs ({computedRuns} streams computed, {inputs.Mode}) in {loop.TotalSeconds:F1} s; "
-            + $"results.csv, summary.csv, table1.csv, {(inputs.Baseline is null ? "" : BaselineRun.FileName + ", ")}{ExperimentReport.HeadroomFile}, report.md, {EvaluatorFiles.Folder}/ and {ExperimentFigures.Folder}/ in {Path.GetFullPath(outputFolder)}");
+            + $"results.csv, summary.csv, table1.csv, {(inputs.Baseline is null ? "" : BaselineRun.FileName + ", ")}{ExperimentReport.HeadroomFile}, {AlertRateAnalysis.FileName}, report.md, {EvaluatorFiles.Folder}/ and {ExperimentFigures.Folder}/ in {Path.GetFullPath(outputFolder)}");
         return summary;
     }
 

@@ -159,6 +159,7 @@ public static class MachinesCommand
         Field<int?>("--anomaly-cap", "anomalyCap", "most rows of A (0: unbounded)");
         Field<int?>("--score-cap", "scoreCap", "most scores kept in M (0: unbounded)");
         Field<string?>("--precision", "embeddingPrecision", "how N and A store their rows: fp16 or fp32");
+        Field<string?>("--decision-thresholds", "decisionThresholds", "per-domain (φ per domain, under the domain scoring) or single (one φ, the paper's); takes effect at once");
         var command = new Command("configure", "create a machine or change its settings; options not given keep their current value") { url, key, machine };
         foreach (var (option, _) in fields) command.Options.Add(option);
         command.SetAction(async (parse, cancellation) =>

@@ -23,6 +23,7 @@ public static class PoolCommand
     public const string MarkdownFile = "pooled.md";
     public const string CsvFile = "pooled.csv";
     public const string AgainstCsvFile = "against.csv";
+    public const string AlertsCsvFile = "pooled_alerts.csv";
 
     public static Command Create()
     {
@@ -49,19 +50,24 @@ public static class PoolCommand
                 InputChecks.ExistingFolder("--against", run);
             var loaded = folders.Select(f => ExperimentRunFolder.Load(f)).ToList();
             var report = ExperimentPool.Pool(loaded, lead);
-            IReadOnlyList<MethodDifference>? comparison = null;
+            Comparison? comparison = null;
             if (otherFolders.Length > 0)
-                comparison = MethodComparison.Compare(report, ExperimentPool.Pool(otherFolders.Select(f => ExperimentRunFolder.Load(f)).ToList(), lead));
+            {
+                var other = ExperimentPool.Pool(otherFolders.Select(f => ExperimentRunFolder.Load(f)).ToList(), lead);
+                comparison = new Comparison(MethodComparison.Compare(report, other), MethodComparison.CompareAlerts(report, other));
+            }
             string commandLine = ExperimentCommand.CommandLine(parse);
 
             Directory.CreateDirectory(folder);
             AtomicFile.WriteAllText(Path.Combine(folder, CsvFile), Csv(report));
             if (comparison is not null)
-                AtomicFile.WriteAllText(Path.Combine(folder, AgainstCsvFile), AgainstCsv(comparison));
+                AtomicFile.WriteAllText(Path.Combine(folder, AgainstCsvFile), AgainstCsv(comparison.Scores));
+            if (report.Alerts is not null)
+                AtomicFile.WriteAllText(Path.Combine(folder, AlertsCsvFile), AlertsCsv(report.Alerts, comparison?.Alerts));
             var figures = ExperimentFigures.WritePooled(folder, report);
             AtomicFile.WriteAllText(Path.Combine(folder, MarkdownFile), Markdown(report, loaded, commandLine, figures, comparison));
             Print(Terminal.For(parse.InvocationConfiguration.Output), Tables(report, comparison));
-            parse.InvocationConfiguration.Output.WriteLine($"wrote {Path.Combine(folder, MarkdownFile)}, {CsvFile} and {figures.Count} figures in {ExperimentFigures.Folder}/");
+            parse.InvocationConfiguration.Output.WriteLine($"wrote {Path.Combine(folder, MarkdownFile)}, {CsvFile}{(comparison is null ? "" : ", " + AgainstCsvFile)}{(report.Alerts is null ? "" : ", " + AlertsCsvFile)} and {figures.Count} figures in {ExperimentFigures.Folder}/");
             return 0;
         });
         return command;
@@ -69,7 +75,10 @@ public static class PoolCommand
 
     private sealed record TextTable(string Title, string[] Header, List<string[]> Rows);
 
-    private static IEnumerable<TextTable> Tables(PoolReport report, IReadOnlyList<MethodDifference>? comparison)
+    /// <summary>These runs against the --against runs, plant by plant: the scores, and the alerts where both wrote alerts.csv.</summary>
+    private sealed record Comparison(IReadOnlyList<MethodDifference> Scores, IReadOnlyList<AlertDifference> Alerts);
+
+    private static IEnumerable<TextTable> Tables(PoolReport report, Comparison? comparison)
     {
         bool manyPoints = report.Offline.Count > 1;
         var offline = new TextTable($"Offline model (b = 0), harmonic mean over machine types: mean [95% CI over runs]; lowest run",
@@ -105,13 +114,37 @@ public static class PoolCommand
         }
         yield return Trim(gains, manyPoints);
 
+        if (report.Alerts is { } alerts)
+        {
+            var table = new TextTable($"Alerts at φ, offline model: each run the mean over its machine types; mean [95% CI over runs] ({alerts.Runs.Count} runs with {AlertRateAnalysis.FileName})",
+                ["share", "mean [95% CI over runs]", "lowest run", "highest run", "lowest machine type", "highest machine type"], []);
+            foreach (var (_, label, share) in AlertRates.Measures)
+            {
+                var runs = alerts.Runs.Where(r => double.IsFinite(r.Mean(share))).ToList();
+                if (runs.Count == 0) continue;
+                var (low, high) = (runs.MinBy(r => r.Mean(share))!, runs.MaxBy(r => r.Mean(share))!);
+                var (machineLow, machineHigh) = alerts.MachineRange(share);
+                table.Rows.Add([label, Cell(alerts.Of(share), "0.000"), Lowest(low.Mean(share), low.Run), Lowest(high.Mean(share), high.Run),
+                    Lowest(machineLow.Value, machineLow.At), Lowest(machineHigh.Value, machineHigh.At)]);
+            }
+            yield return table;
+        }
+
         if (comparison is null) yield break;
         var against = new TextTable("Against the --against runs, plant by plant (these runs − those): mean [95% CI over plants]",
             ["strategy", "b", "plants", "AUC difference", "pAUC difference", "plants where these runs are lower, AUC / pAUC"], []);
-        foreach (var d in comparison)
+        foreach (var d in comparison.Scores)
             against.Rows.Add([d.Strategy is { } strategy ? strategy.ToName() : "offline model", F(d.Budget, "0.###"), d.Plants.Count.ToString(CultureInfo.InvariantCulture),
                 Cell(d.Auc, "+0.0000;−0.0000;0.0000"), Cell(d.PartialAuc, "+0.0000;−0.0000;0.0000"), $"{d.PlantsWhereALosesAuc} / {d.PlantsWhereALosesPartialAuc}"]);
         yield return against;
+
+        if (comparison.Alerts.Count == 0) yield break;
+        var againstAlerts = new TextTable("Alerts at φ against the --against runs, plant by plant (each plant the mean over its machine types): these runs − those, mean [95% CI over plants]",
+            ["share", "plants", "these runs", "those runs", "difference", "plants where these runs are lower"], []);
+        foreach (var d in comparison.Alerts)
+            againstAlerts.Rows.Add([d.Label, d.Plants.Count.ToString(CultureInfo.InvariantCulture), F(d.MeanA, "0.000"), F(d.MeanB, "0.000"),
+                Cell(d.Difference, "+0.000;−0.000;0.000"), d.Plants.Count(p => p.A < p.B).ToString(CultureInfo.InvariantCulture)]);
+        yield return againstAlerts;
     }
 
     /// <summary>One row per run, sweep point and strategy, one column per budget: a table as tall as the runs, not as wide as the sweep.</summary>
@@ -148,7 +181,7 @@ public static class PoolCommand
     private static string[] Without(string[] cells, int column) => [.. cells[..column], .. cells[(column + 1)..]];
 
     private static string Markdown(PoolReport report, IReadOnlyList<ExperimentRunFolder> runs, string commandLine, IReadOnlyList<string> figures,
-        IReadOnlyList<MethodDifference>? comparison)
+        Comparison? comparison)
     {
         var b = new StringBuilder("# Experiment runs pooled over plants\n\nCommand:\n\n```\n").Append(commandLine).Append("\n```\n\n");
         b.Append("Within a run, each strategy and budget is paired with the run's offline model trial by trial (same stream order), ")
@@ -160,7 +193,7 @@ public static class PoolCommand
             b.Append($"| {run.Name} | {run.Folder} | {run.Results.Select(r => r.Machine).Distinct().Count()} | {run.Results.Select(r => r.Trial).Distinct().Count()} | {run.Results.Count} |\n");
         if (comparison is not null)
             b.Append("\nCompared plant by plant with the `--against` runs: ")
-                .AppendJoin(", ", comparison[0].Plants.Select(p => $"{p.Run} with {p.Against}")).Append(".\n");
+                .AppendJoin(", ", comparison.Scores[0].Plants.Select(p => $"{p.Run} with {p.Against}")).Append(".\n");
         foreach (var table in Tables(report, comparison).Append(PerRun(report)))
         {
             b.Append("\n## ").Append(table.Title).Append("\n\n| ").AppendJoin(" | ", table.Header).Append(" |\n|")
@@ -206,6 +239,27 @@ public static class PoolCommand
             foreach (var p in d.Plants)
                 b.AppendJoin(',', p.Run, p.Against, strategy, R(d.Budget), R(p.Auc), R(p.PartialAuc), "", "", "", "").Append('\n');
             b.AppendJoin(',', "pooled", "pooled", strategy, R(d.Budget), R(d.Auc.Mean), R(d.PartialAuc.Mean), R(d.Auc.Low), R(d.Auc.High), R(d.PartialAuc.Low), R(d.PartialAuc.High)).Append('\n');
+        }
+        return b.ToString();
+    }
+
+    /// <summary>Each run's mean over its machine types per share, the pooled mean with its interval over runs, and, with
+    /// --against, each plant's difference and the pooled difference.</summary>
+    private static string AlertsCsv(PooledAlerts alerts, IReadOnlyList<AlertDifference>? differences)
+    {
+        var b = new StringBuilder("run,against,measure,value,ci95_low,ci95_high\n");
+        foreach (var (name, _, share) in AlertRates.Measures)
+        {
+            foreach (var run in alerts.Runs)
+                b.AppendJoin(',', run.Run, "", name, R(run.Mean(share)), "", "").Append('\n');
+            var pooled = alerts.Of(share);
+            b.AppendJoin(',', "pooled", "", name, R(pooled.Mean), R(pooled.Low), R(pooled.High)).Append('\n');
+        }
+        foreach (var d in differences ?? [])
+        {
+            foreach (var p in d.Plants)
+                b.AppendJoin(',', p.Run, p.Against, d.Measure + "_difference", R(p.A - p.B), "", "").Append('\n');
+            b.AppendJoin(',', "pooled", "pooled", d.Measure + "_difference", R(d.Difference.Mean), R(d.Difference.Low), R(d.Difference.High)).Append('\n');
         }
         return b.ToString();
     }

@@ -4,6 +4,7 @@ using AsdOrleans.Method.Budget;
 using AsdOrleans.Evaluation.Experiments;
 using AsdOrleans.Method.Scoring;
 using AsdOrleans.Method.Io;
+using AsdOrleans.Method.Machines;
 using AsdOrleans.Method.Metrics;
 using AsdOrleans.Method.Strategies;
 
@@ -61,6 +62,7 @@ public static class ExperimentReport
             : $"| labeller | cannot tell {settings.Labeller.UnsureRate.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} of the clips asked about (the same clips for every strategy and budget), and answers those: {settings.Labeller.Unsure.ToName()} |");
         md.AppendLine($"| k-means centres, decision quantile | {(settings.Method.SourceClusters == AsdOrleans.Method.Machines.MachineConfig.AllSourceClips ? "all source clips" : settings.Method.SourceClusters)}, {F(settings.Method.DecisionQuantile)} |");
         md.AppendLine($"| state caps N, A, M; set precision | {Cap(settings.Method.ReferenceCap)}, {Cap(settings.Method.AnomalyCap)}, {Cap(settings.Method.ScoreCap)}; {settings.Method.EmbeddingPrecision.ToName()} |");
+        md.AppendLine($"| decision thresholds φ | {settings.Method.DecisionThresholds.ToName()} |");
         md.AppendLine($"| runs | {run.Mode}; {run.ComputedRuns} streams computed (offline streams are shared by every strategy, budget 0 and sweep point) |");
         if (run.Embedding is { } e)
             md.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| embedding | {e.Clips} clips, {e.FromCache} from the cache, {e.Embedded} embedded, {e.Elapsed.TotalSeconds:F1} s |"));
@@ -183,6 +185,8 @@ public static class ExperimentReport
         md.AppendLine($"- `{ExperimentFigures.Folder}/`: AUC and pAUC against budget (the paper's Figures 3 and 4).");
         if (run.Headroom.Count > 0)
             md.AppendLine($"- `{HeadroomFile}`: the label headroom table.");
+        if (run.Alerts.Count > 0)
+            md.AppendLine($"- `{AlertRateAnalysis.FileName}`: the alerts table, which `asd pool` pools over plants.");
         AtomicFile.WriteAllText(Path.Combine(runFolder, "report.md"), md.ToString());
     }
 
@@ -190,7 +194,8 @@ public static class ExperimentReport
     {
         md.AppendLine("## Alerts at φ").AppendLine();
         md.AppendLine($"The offline model's alerts (score above φ, the {F(settings.Method.DecisionQuantile)} quantile of a Gamma fit to the enrollment scores; "
-            + "under the `domain` scoring one φ per domain, the clip's nearest reference's), mean over trials: the share of normal clips that raised one")
+            + (settings.Method.DecisionThresholds == DecisionThresholdKind.PerDomain ? "under the `domain` scoring one φ per domain, the clip's nearest reference's" : "one φ for both domains (`--decision-thresholds single`)")
+            + "), mean over trials: the share of normal clips that raised one")
           .AppendLine($"(false alerts; {F(1 - settings.Method.DecisionQuantile)} is what φ intends), of anomalous clips that did (recall), and the official F1 at the test set's share of anomalies.").AppendLine();
         md.AppendLine("| machine type | false alerts, source | false alerts, target | recall, source | recall, target | F1, source | F1, target |")
           .AppendLine("|---|---|---|---|---|---|---|");

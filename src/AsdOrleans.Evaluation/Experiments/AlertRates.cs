@@ -1,3 +1,6 @@
+using System.Globalization;
+using System.Text;
+using AsdOrleans.Method.Io;
 using AsdOrleans.Method.Metrics;
 
 namespace AsdOrleans.Evaluation.Experiments;
@@ -9,7 +12,19 @@ namespace AsdOrleans.Evaluation.Experiments;
 /// domains gives both domains about 1 − the decision quantile of false alerts.
 /// </summary>
 public sealed record AlertRates(string Machine, int Trials, double FalseAlertsSource, double FalseAlertsTarget,
-    double RecallSource, double RecallTarget, double F1Source, double F1Target);
+    double RecallSource, double RecallTarget, double F1Source, double F1Target)
+{
+    /// <summary>The six shares by name, in the order alerts.csv and the pooled tables list them.</summary>
+    public static IReadOnlyList<(string Name, string Label, Func<AlertRates, double> Value)> Measures { get; } =
+    [
+        ("false_alerts_source", "false alerts, source normals", a => a.FalseAlertsSource),
+        ("false_alerts_target", "false alerts, target normals", a => a.FalseAlertsTarget),
+        ("recall_source", "recall, source anomalies", a => a.RecallSource),
+        ("recall_target", "recall, target anomalies", a => a.RecallTarget),
+        ("f1_source", "F1 source (official)", a => a.F1Source),
+        ("f1_target", "F1 target (official)", a => a.F1Target),
+    ];
+}
 
 public static class AlertRateAnalysis
 {
@@ -23,6 +38,42 @@ public static class AlertRateAnalysis
             .OrderBy(g => g.Key, StringComparer.Ordinal)
             .Select(g => Of(g.Key, g.Select(o => o.Stream).ToList()))
             .ToList();
+    }
+
+    /// <summary>alerts.csv in a run folder: the report's "Alerts at φ" table, one row per machine type, for `asd pool`.</summary>
+    public const string FileName = "alerts.csv";
+    private const string Header = "machine,trials,false_alerts_source,false_alerts_target,recall_source,recall_target,f1_source,f1_target";
+
+    public static void WriteCsv(string path, IReadOnlyList<AlertRates> alerts)
+    {
+        var b = new StringBuilder(Header).Append('\n');
+        foreach (var a in alerts)
+            b.Append(a.Machine).Append(',').Append(a.Trials.ToString(CultureInfo.InvariantCulture)).Append(',')
+                .AppendJoin(',', AlertRates.Measures.Select(m => m.Value(a) is var v && double.IsNaN(v) ? "" : v.ToString("R", CultureInfo.InvariantCulture))).Append('\n');
+        AtomicFile.WriteAllText(path, b.ToString());
+    }
+
+    /// <summary>alerts.csv as <see cref="WriteCsv"/> writes it; <see cref="InputDataException"/> names the line of anything else.</summary>
+    public static IReadOnlyList<AlertRates> ReadCsv(string path)
+    {
+        var (header, rows) = CsvRecords.ReadWithHeader(path);
+        if (string.Join(',', header) != Header)
+            throw new InputDataException(path, 1, $"not an alerts.csv (header {Header})");
+        var alerts = new List<AlertRates>(rows.Count);
+        foreach (var row in rows)
+        {
+            double Share(int column)
+            {
+                if (row.Fields[column].Length == 0) return double.NaN; // a domain without such clips in the stream
+                double value = CsvRecords.ParseFinite(path, row.Line, header[column], row.Fields[column]);
+                return value is >= 0 and <= 1 ? value : throw new InputDataException(path, row.Line, $"column '{header[column]}': {value} is not a share in [0, 1]");
+            }
+            alerts.Add(new AlertRates(row.Fields[0], (int)CsvRecords.ParseInteger(path, row.Line, "trials", row.Fields[1], 1, int.MaxValue),
+                Share(2), Share(3), Share(4), Share(5), Share(6), Share(7)));
+        }
+        if (alerts.Count == 0)
+            throw new InputDataException(path, null, "no machine rows");
+        return alerts;
     }
 
     public static AlertRates Of(string machine, IReadOnlyList<StreamTrace> trials)

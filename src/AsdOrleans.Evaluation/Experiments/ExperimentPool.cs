@@ -82,8 +82,35 @@ public sealed record PooledGain(SweepPoint Point, QueryStrategyKind Strategy, do
     }
 }
 
+/// <summary>One run's offline alerts (alerts.csv): per machine type, and each share's mean over the machine types.</summary>
+public sealed record RunAlerts(string Run, IReadOnlyList<AlertRates> Machines)
+{
+    /// <summary>The mean over machine types of one share (a type whose stream had no such clips left out); NaN if none had.</summary>
+    public double Mean(Func<AlertRates, double> share)
+        => Machines.Select(share).Where(double.IsFinite).DefaultIfEmpty(double.NaN).Average();
+}
+
+/// <summary>The offline model's alerts over the runs that wrote alerts.csv: each run the mean over its machine types.</summary>
+public sealed record PooledAlerts(IReadOnlyList<RunAlerts> Runs)
+{
+    /// <summary>Mean [95% CI over runs] of the runs' means.</summary>
+    public MeanInterval Of(Func<AlertRates, double> share)
+        => MeanInterval.Of(Runs.Select(r => r.Mean(share)).Where(double.IsFinite).ToList());
+
+    /// <summary>The lowest and highest machine type over every run, with where each was.</summary>
+    public ((double Value, string At) Low, (double Value, string At) High) MachineRange(Func<AlertRates, double> share)
+    {
+        var values = Runs.SelectMany(r => r.Machines.Select(m => (Value: share(m), At: $"{r.Run} {m.Machine}"))).Where(v => double.IsFinite(v.Value)).ToList();
+        return values.Count == 0 ? ((double.NaN, ""), (double.NaN, "")) : (values.MinBy(v => v.Value), values.MaxBy(v => v.Value));
+    }
+}
+
 /// <summary>Everything `asd pool` reports.</summary>
-public sealed record PoolReport(IReadOnlyList<string> Runs, IReadOnlyList<PooledOffline> Offline, IReadOnlyList<PooledGain> Gains);
+public sealed record PoolReport(IReadOnlyList<string> Runs, IReadOnlyList<PooledOffline> Offline, IReadOnlyList<PooledGain> Gains)
+{
+    /// <summary>The offline model's alerts, over the runs that have alerts.csv; null where none has.</summary>
+    public PooledAlerts? Alerts { get; init; }
+}
 
 /// <summary>
 /// Pools experiment runs over data sets (plants): within a run, each strategy and budget is paired with the offline model
@@ -118,7 +145,11 @@ public static class ExperimentPool
             .OrderBy(g => PointOrder(g.Key.Point)).ThenBy(g => g.Key.Strategy).ThenBy(g => g.Key.Budget)
             .Select(g => new PooledGain(g.Key.Point, g.Key.Strategy, g.Key.Budget, g.ToList()))
             .ToList();
-        return new PoolReport(runs.Select(r => r.Name).ToList(), pooledOffline, pooledGains);
+        var alerts = runs.Where(r => r.Alerts is not null).Select(r => new RunAlerts(r.Name, r.Alerts!)).ToList();
+        return new PoolReport(runs.Select(r => r.Name).ToList(), pooledOffline, pooledGains)
+        {
+            Alerts = alerts.Count == 0 ? null : new PooledAlerts(alerts),
+        };
     }
 
     private static (List<RunOffline>, List<RunGain>) PairWithOffline(ExperimentRunFolder run)

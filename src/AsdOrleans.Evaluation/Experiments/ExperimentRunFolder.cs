@@ -13,6 +13,9 @@ public sealed record ExperimentRunFolder(string Name, string Folder, IReadOnlyLi
 {
     public const string ResultsFile = "results.csv";
     public const string BaselineFile = "baseline.csv";
+
+    /// <summary>The offline model's alerts per machine type (alerts.csv); null for a run from before the file.</summary>
+    public IReadOnlyList<AlertRates>? Alerts { get; init; }
     /// <summary>The header of table1.csv and baseline.csv: one row per machine (and hmean) × metric.</summary>
     public const string MachineMetricHeader = "machine,metric,trials,mean,ci95_low,ci95_high";
 
@@ -26,8 +29,12 @@ public sealed record ExperimentRunFolder(string Name, string Folder, IReadOnlyLi
         if (!File.Exists(results))
             throw new InvalidDataException($"'{folder}' has no {ResultsFile}: it is not an `asd experiment` run folder");
         string baseline = Path.Combine(folder, BaselineFile);
+        string alerts = Path.Combine(folder, AlertRateAnalysis.FileName);
         return new ExperimentRunFolder(name ?? RunName(folder), folder, ReadResults(results),
-            File.Exists(baseline) ? ReadBaselineAuc(baseline) : null);
+            File.Exists(baseline) ? ReadBaselineAuc(baseline) : null)
+        {
+            Alerts = File.Exists(alerts) ? AlertRateAnalysis.ReadCsv(alerts) : null,
+        };
     }
 
     /// <summary>The folder's own name (a run folder is named for its plant, as tq-plant0).</summary>

@@ -17,8 +17,34 @@ public sealed record MethodDifference(QueryStrategyKind? Strategy, double Budget
     public int PlantsWhereALosesPartialAuc => Plants.Count(p => p.PartialAuc < 0);
 }
 
+/// <summary>One alert share (<see cref="AlertRates.Measures"/>) under two methods, A − B per plant (each plant's mean over
+/// its machine types), with its 95% interval over plants.</summary>
+public sealed record AlertDifference(string Measure, string Label, IReadOnlyList<(string Run, string Against, double A, double B)> Plants)
+{
+    public MeanInterval Difference => MeanInterval.Of(Plants.Select(p => p.A - p.B).ToList());
+    public double MeanA => Plants.Average(p => p.A);
+    public double MeanB => Plants.Average(p => p.B);
+}
+
 public static class MethodComparison
 {
+    /// <summary>
+    /// The offline model's alert shares, A − B per plant, over the plants whose runs both wrote alerts.csv; empty where no
+    /// pair did. Pairs by position, as <see cref="Compare"/> does.
+    /// </summary>
+    public static IReadOnlyList<AlertDifference> CompareAlerts(PoolReport a, PoolReport b)
+    {
+        if (a.Runs.Count != b.Runs.Count)
+            throw new ArgumentException($"{a.Runs.Count} runs against {b.Runs.Count}: the two sets pair plant by plant, in the order given");
+        RunAlerts? Of(PoolReport report, string run) => report.Alerts?.Runs.FirstOrDefault(r => r.Run == run);
+        var pairs = a.Runs.Zip(b.Runs).Select(p => (A: Of(a, p.First), B: Of(b, p.Second))).Where(p => p.A is not null && p.B is not null).ToList();
+        if (pairs.Count == 0) return [];
+        return AlertRates.Measures.Select(m => new AlertDifference(m.Name, m.Label,
+                pairs.Select(p => (p.A!.Run, p.B!.Run, p.A.Mean(m.Value), p.B.Mean(m.Value))).Where(p => double.IsFinite(p.Item3) && double.IsFinite(p.Item4)).ToList()))
+            .Where(d => d.Plants.Count > 0)
+            .ToList();
+    }
+
     /// <summary>
     /// A − B per plant, the i-th run of <paramref name="a"/> against the i-th of <paramref name="b"/>, for the offline
     /// model and every strategy and budget both have. Each set must hold one method setting (one sweep point).

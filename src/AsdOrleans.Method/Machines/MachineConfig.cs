@@ -8,7 +8,8 @@ namespace AsdOrleans.Method.Machines;
 /// One machine's method parameters: the one record of defaults that grain settings, CLI options and experiments
 /// read (issue 10). A new <c>MachineConfig()</c> is the default recipe (<see cref="Default"/>); <see cref="Paper"/> is
 /// exactly the paper's method as docs/design.md §1 reads it. The two differ in <see cref="Scoring"/>,
-/// <see cref="BudgetManager"/>, the state caps, <see cref="SourceClusters"/> and <see cref="EmbeddingPrecision"/>; every
+/// <see cref="BudgetManager"/>, the state caps, <see cref="SourceClusters"/>, <see cref="EmbeddingPrecision"/> and
+/// <see cref="DecisionThresholds"/>; every
 /// other value is the paper's.
 /// Immutable; <see cref="Validate"/> rejects impossible values with a message naming the parameter.
 /// </summary>
@@ -21,7 +22,7 @@ public sealed record MachineConfig
     public static readonly MachineConfig Paper = new()
     {
         Scoring = ScoringKind.Paper, BudgetManager = BudgetManagerKind.Paper, ReferenceCap = 0, AnomalyCap = 0, ScoreCap = 0,
-        SourceClusters = PaperSourceClusters, EmbeddingPrecision = EmbeddingPrecision.Fp32,
+        SourceClusters = PaperSourceClusters, EmbeddingPrecision = EmbeddingPrecision.Fp32, DecisionThresholds = DecisionThresholdKind.Single,
     };
 
     /// <summary>The paper's k-means summary of the source-domain training clips.</summary>
@@ -95,6 +96,10 @@ public sealed record MachineConfig
     /// <summary>Decision threshold φ = this quantile of a Gamma fit to the enrollment scores.</summary>
     public double DecisionQuantile { get; init; } = 0.9;
 
+    /// <summary>One φ per domain (the default; only the <c>domain</c> scoring has domain scales to tell them apart) or one
+    /// for both (the paper's).</summary>
+    public DecisionThresholdKind DecisionThresholds { get; init; } = DecisionThresholdKind.PerDomain;
+
     /// <summary>Seed of the machine's random generator (and of its k-means).</summary>
     public ulong Seed { get; init; }
 
@@ -127,6 +132,8 @@ public sealed record MachineConfig
             throw new ArgumentException($"unknown budget start {(int)BudgetManager}");
         if (!Enum.IsDefined(EmbeddingPrecision))
             throw new ArgumentException($"unknown embedding precision {(int)EmbeddingPrecision}");
+        if (!Enum.IsDefined(DecisionThresholds))
+            throw new ArgumentException($"unknown decision threshold kind {(int)DecisionThresholds}");
         RequireRange(Budget, 0, 1, "budget b");
         RequireRange(Gamma, 0, 1, "gamma γ");
         if (!(Alpha >= 0 && Alpha < 1))

@@ -27,7 +27,17 @@ public sealed partial class MachineModel
     private const ushort ForcedQueriesFormatVersion = 5;
     /// <summary>6: format 5 plus a decision section after the scales (each domain's Gamma fit and scale, the target's φ);
     /// written only for machines that keep φ per domain, so the others stay byte-identical to formats 2–5.</summary>
-    private const ushort FormatVersion = 6;
+    private const ushort DecisionFormatVersion = 6;
+    /// <summary>7: format 6 plus the decision-threshold setting in the configuration, and the decision section behind a
+    /// flag (a machine set to one φ keeps its domains' fits, so it can be set back); written only for machines whose setting
+    /// differs from what formats 1–6 imply (<see cref="ImpliedDecisionThresholds"/>), so the others stay byte-identical
+    /// to formats 2–6.</summary>
+    private const ushort FormatVersion = 7;
+
+    /// <summary>The decision-threshold setting that formats before 7 imply: the paper's one φ under Eq. 1–3, else the
+    /// default's (per domain, which only the <c>domain</c> scoring acts on).</summary>
+    private static DecisionThresholdKind ImpliedDecisionThresholds(ScoringKind scoring)
+        => scoring == ScoringKind.Paper ? DecisionThresholdKind.Single : DecisionThresholdKind.PerDomain;
 
     /// <summary>
     /// The same machine under new parameters: N, A, M, h, counters and the RNG carry over; the budget manager carries its
@@ -58,7 +68,7 @@ public sealed partial class MachineModel
             NormalLabels = NormalLabels,
             AnomalousLabels = AnomalousLabels,
         };
-        if (config.DecisionQuantile != Config.DecisionQuantile)
+        if (config.DecisionQuantile != Config.DecisionQuantile || config.DecisionThresholds != Config.DecisionThresholds)
             model.FitDecisionThresholds(_normalScores, config.DecisionQuantile);
         model._random = _random;
         model.CarryBounds(this);
@@ -94,7 +104,8 @@ public sealed partial class MachineModel
 
     private void WriteState(BinaryWriter w)
     {
-        ushort version = _domainThresholds is not null ? FormatVersion
+        ushort version = Config.DecisionThresholds != ImpliedDecisionThresholds(Config.Scoring) ? FormatVersion
+            : _domainThresholds is not null ? DecisionFormatVersion
             : ForcedQueries > 0 ? ForcedQueriesFormatVersion
             : Config.EmbeddingPrecision != EmbeddingPrecision.Fp32 ? PrecisionFormatVersion
             : Config.IsBounded ? BoundedFormatVersion : UnboundedFormatVersion;
@@ -115,13 +126,14 @@ public sealed partial class MachineModel
         // Scoring section: the per-reference scales (empty for unscaled scorings).
         w.Write(_scales.Count);
         w.Write(MemoryMarshal.AsBytes(CollectionsMarshal.AsSpan(_scales)));
-        if (version >= 6)
+        if (version >= 7)
+            w.Write(_domainThresholds is not null);
+        if (version >= 6 && _domainThresholds is { } domains)
         {
-            // Decision section: φ per domain (DomainDecisionThresholds).
-            var domains = _domainThresholds!;
+            // Decision section: each domain's fit and scale (DomainDecisionThresholds), and the target's φ at the quantile.
             w.Write(domains.Source.Mean); w.Write(domains.Source.Variance); w.Write(domains.Target.Mean); w.Write(domains.Target.Variance);
             w.Write(domains.SourceScale); w.Write(domains.TargetScale);
-            w.Write(DecisionThresholdTarget!.Value);
+            w.Write(DecisionThresholdTarget ?? domains.Target.Quantile(Config.DecisionQuantile));
         }
         if (version >= 3)
         {
@@ -161,7 +173,7 @@ public sealed partial class MachineModel
         if (r.UInt32() != Magic)
             throw new InvalidDataException("not a machine state (bad magic number)");
         ushort version = r.UInt16();
-        if (version is not (1 or UnboundedFormatVersion or BoundedFormatVersion or PrecisionFormatVersion or ForcedQueriesFormatVersion or FormatVersion))
+        if (version is not (1 or UnboundedFormatVersion or BoundedFormatVersion or PrecisionFormatVersion or ForcedQueriesFormatVersion or DecisionFormatVersion or FormatVersion))
             throw new InvalidDataException($"machine state format {version} is not supported (this build reads 1 to {FormatVersion})");
         var config = ReadConfig(ref r, version).Validate();
         string modelVersion = r.String();
@@ -201,13 +213,15 @@ public sealed partial class MachineModel
         else
         {
             scales = new List<float>(r.Floats(r.Count()).ToArray());
-            if (version >= 6)
+            if (version == DecisionFormatVersion || (version >= FormatVersion && r.Bool()))
             {
                 domainThresholds = new DomainDecisionThresholds(new Enrollment.GammaFit(r.Double(), r.Double()), new Enrollment.GammaFit(r.Double(), r.Double()),
                     r.Float(), r.Float());
                 phiTarget = r.Double();
                 if (!domainThresholds.IsValid || !double.IsFinite(phiTarget.Value) || config.Scoring != ScoringKind.Domain)
                     throw new InvalidDataException("machine state's decision section is out of range");
+                if (config.DecisionThresholds == DecisionThresholdKind.Single)
+                    phiTarget = null; // kept for a change back; this machine compares every clip with one φ
             }
             if (version >= 3)
             {
@@ -273,6 +287,7 @@ public sealed partial class MachineModel
         w.Write((byte)c.Scoring); w.Write((byte)c.BudgetManager);
         if (version >= 3) { w.Write(c.ReferenceCap); w.Write(c.AnomalyCap); w.Write(c.ScoreCap); }
         if (version >= 4) w.Write((byte)c.EmbeddingPrecision);
+        if (version >= 7) w.Write((byte)c.DecisionThresholds);
     }
 
     private static MachineConfig ReadConfig(ref StateReader r, ushort version)
@@ -292,7 +307,8 @@ public sealed partial class MachineModel
             ? config with { ReferenceCap = r.Int32(), AnomalyCap = r.Int32(), ScoreCap = r.Int32() }
             : config with { ReferenceCap = 0, AnomalyCap = 0, ScoreCap = 0 };
         // Formats 1 to 3 stored every set in fp32.
-        return config with { EmbeddingPrecision = version >= 4 ? (EmbeddingPrecision)r.Byte() : EmbeddingPrecision.Fp32 };
+        config = config with { EmbeddingPrecision = version >= 4 ? (EmbeddingPrecision)r.Byte() : EmbeddingPrecision.Fp32 };
+        return config with { DecisionThresholds = version >= 7 ? (DecisionThresholdKind)r.Byte() : ImpliedDecisionThresholds(config.Scoring) };
     }
 
     internal static void WriteSet(BinaryWriter w, EmbeddingSet set)

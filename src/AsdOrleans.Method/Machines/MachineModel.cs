@@ -73,7 +73,7 @@ public sealed partial class MachineModel
     /// (<see cref="DecisionThresholdTarget"/>).</summary>
     public double DecisionThreshold { get; private set; }
     /// <summary>The target domain's φ under the <c>domain</c> scoring (<see cref="DomainDecisionThresholds"/>); null where the
-    /// machine keeps one φ (the paper's method, other scorings, or an enrollment without both domains).</summary>
+    /// machine keeps one φ (the paper's method, other scorings, the <c>single</c> setting, or an enrollment without both domains).</summary>
     public double? DecisionThresholdTarget { get; private set; }
     private DomainDecisionThresholds? _domainThresholds;
     /// <summary>The budget manager: how much of b is left (its own state, apart from the strategy's).</summary>
@@ -120,10 +120,11 @@ public sealed partial class MachineModel
         return model;
     }
 
-    /// <summary>φ at <paramref name="quantile"/>: one per domain from the enrollment's fits, or one from <paramref name="scores"/>.</summary>
+    /// <summary>φ at <paramref name="quantile"/>: one per domain from the enrollment's fits where the machine keeps one per
+    /// domain, or one from <paramref name="scores"/>. The fits are kept either way, so the setting can change back.</summary>
     private void FitDecisionThresholds(IReadOnlyList<double> scores, double quantile)
     {
-        if (_domainThresholds is { } domains)
+        if (_domainThresholds is { } domains && Config.DecisionThresholds == DecisionThresholdKind.PerDomain)
         {
             DecisionThreshold = domains.Source.Quantile(quantile);
             DecisionThresholdTarget = domains.Target.Quantile(quantile);

@@ -124,6 +124,57 @@ public class DomainDecisionThresholdsTests
     }
 
     [Fact]
+    public void The_single_setting_keeps_one_phi_from_every_enrollment_score_and_can_change_back()
+    {
+        var single = MachineModel.Enroll(new MachineConfig { Seed = 5, DecisionThresholds = DecisionThresholdKind.Single }, Data.Train);
+        var perDomain = MachineModel.Enroll(new MachineConfig { Seed = 5 }, Data.Train);
+        Assert.Null(single.DecisionThresholdTarget);
+        Assert.Equal(ScoreQuantiles.GammaFitQuantile(single.NormalScores, 0.9), single.DecisionThreshold);
+        Assert.NotEqual(perDomain.DecisionThreshold, single.DecisionThreshold);
+        foreach (var clip in Data.Test.Take(60))
+        {
+            var outcome = single.Process(clip.Embedding);
+            var other = perDomain.Process(clip.Embedding);
+            Assert.Equal(other.Score, outcome.Score); // the setting moves the alerts, never the scores
+            Assert.Equal(single.DecisionThreshold, outcome.DecisionThreshold);
+            Assert.Equal(outcome.Score > single.DecisionThreshold, outcome.Anomalous);
+        }
+
+        // Set at once on an enrolled machine, both ways: the domains' fits are kept.
+        var fresh = MachineModel.Enroll(new MachineConfig { Seed = 5 }, Data.Train);
+        var toSingle = fresh.WithConfig(fresh.Config with { DecisionThresholds = DecisionThresholdKind.Single });
+        Assert.Null(toSingle.DecisionThresholdTarget);
+        Assert.Equal(ScoreQuantiles.GammaFitQuantile(fresh.NormalScores, 0.9), toSingle.DecisionThreshold);
+        var back = toSingle.WithConfig(toSingle.Config with { DecisionThresholds = DecisionThresholdKind.PerDomain });
+        Assert.Equal(fresh.DecisionThreshold, back.DecisionThreshold);
+        Assert.Equal(fresh.DecisionThresholdTarget, back.DecisionThresholdTarget);
+    }
+
+    [Fact]
+    public void A_machine_set_to_one_phi_is_written_in_format_7_and_keeps_its_fits_across_a_round_trip()
+    {
+        var model = MachineModel.Enroll(new MachineConfig { Seed = 5, DecisionThresholds = DecisionThresholdKind.Single }, Data.Train);
+        TestData.StreamWithOracle(model, Data.Test.Take(100));
+        var bytes = model.Serialize();
+        Assert.Equal(7, BitConverter.ToUInt16(bytes, 4));
+        var restored = MachineModel.Deserialize(bytes);
+        Assert.Equal(bytes, restored.Serialize());
+        Assert.Equal(DecisionThresholdKind.Single, restored.Config.DecisionThresholds);
+        Assert.Null(restored.DecisionThresholdTarget);
+        Assert.Equal(model.DecisionThreshold, restored.DecisionThreshold);
+        Assert.Equal(TestData.StreamWithOracle(model, Data.Test.Skip(100)), TestData.StreamWithOracle(restored, Data.Test.Skip(100)));
+        // The fits came through: set back to φ per domain, the restored machine has the enrollment's target φ.
+        var perDomain = MachineModel.Enroll(new MachineConfig { Seed = 5 }, Data.Train);
+        Assert.Equal(perDomain.DecisionThresholdTarget, restored.WithConfig(restored.Config with { DecisionThresholds = DecisionThresholdKind.PerDomain }).DecisionThresholdTarget);
+
+        // The default setting keeps format 6, which the previous build reads; the paper's, its older formats.
+        Assert.Equal(6, BitConverter.ToUInt16(perDomain.Serialize(), 4));
+        var paper = MachineModel.Enroll(MachineConfig.Paper, Data.Train);
+        Assert.True(BitConverter.ToUInt16(paper.Serialize(), 4) < 6);
+        Assert.Equal(DecisionThresholdKind.Single, MachineModel.Deserialize(paper.Serialize()).Config.DecisionThresholds);
+    }
+
+    [Fact]
     public void A_decision_section_that_cannot_tell_the_domains_apart_is_refused()
     {
         var model = MachineModel.Enroll(new MachineConfig(), Data.Train);

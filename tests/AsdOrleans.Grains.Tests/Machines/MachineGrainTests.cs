@@ -77,8 +77,18 @@ public sealed class MachineGrainTests(MachineClusterFixture fixture) : IClassFix
         var thresholdOf = Enumerable.Range(0, Test.Count).ToDictionary(i => $"clip-{i}", i => thresholds[i]);
         Assert.Equal(thresholdOf.Keys, history.Select(p => p.ClipId)); // every clip, its first page too (read back after a flush under load)
         Assert.All(history, p => Assert.Equal(thresholdOf[p.ClipId], p.DecisionThreshold));
-        Assert.True(history.Select(p => p.ClipId).SequenceEqual(Enumerable.Range(0, Test.Count).Select(i => $"clip-{i}")), $"DEBUG history {history.Count} of {Test.Count}: {string.Join(" ", history.Take(3).Select(p => p.ClipId))} … {string.Join(" ", history.TakeLast(2).Select(p => p.ClipId))}");
+        Assert.True(history.Select(p => p.ClipId).SequenceEqual(Enumerable.Range(0, Test.Count).Select(i => $"clip-{i}")), $"history of {history.Count} clips, {Test.Count} streamed: {string.Join(" ", history.Take(3).Select(p => p.ClipId))} … {string.Join(" ", history.TakeLast(2).Select(p => p.ClipId))}");
         Assert.Equal(2, thresholds.Distinct().Count());
+
+        // One φ for both domains, set on the enrolled machine at once, as Core refits it; and back.
+        status = await grain.Configure(settings with { DecisionThresholds = "single" });
+        Assert.Equal("single", status.DecisionThresholds);
+        Assert.Null(status.DecisionThresholdTarget);
+        var single = core.WithConfig(core.Config with { DecisionThresholds = DecisionThresholdKind.Single });
+        Assert.Equal(single.DecisionThreshold, status.DecisionThreshold);
+        status = await grain.Configure(settings);
+        Assert.Equal("per-domain", status.DecisionThresholds);
+        Assert.Equal(core.DecisionThresholdTarget, status.DecisionThresholdTarget);
     }
 
     [Fact]

@@ -22,7 +22,9 @@ public class MachineSettingsMappingTests
     {
         var config = new MachineSettings { Method = "paper", Budget = 0.05, Strategy = "qbc" }.ToConfig("m");
         Assert.Equal(MachineConfig.Paper with { Budget = 0.05, Strategy = QueryStrategyKind.Qbc, Seed = RandomState.StableHash("m") }, config);
-        var mixed = new MachineSettings { Scoring = "local", BudgetStart = "paper", Method = "paper", EmbeddingPrecision = "fp16" }.ToConfig("m");
+        var mixed = new MachineSettings { Scoring = "local", BudgetStart = "paper", Method = "paper", EmbeddingPrecision = "fp16", DecisionThresholds = "per-domain" }.ToConfig("m");
+        Assert.Equal(DecisionThresholdKind.PerDomain, mixed.DecisionThresholds);
+        Assert.Equal(DecisionThresholdKind.Single, config.DecisionThresholds); // the paper's one φ
         Assert.Equal(ScoringKind.Local, mixed.Scoring);
         Assert.Equal(BudgetManagerKind.Paper, mixed.BudgetManager);
         Assert.Equal(EmbeddingPrecision.Fp16, mixed.EmbeddingPrecision);
@@ -36,6 +38,7 @@ public class MachineSettingsMappingTests
     [InlineData("budget start")]
     [InlineData("embedding precision")]
     [InlineData("embedder")]
+    [InlineData("decision threshold")]
     public void Unknown_names_are_refused_naming_the_setting(string setting)
     {
         var settings = setting switch
@@ -44,6 +47,7 @@ public class MachineSettingsMappingTests
             "scoring" => new MachineSettings { Scoring = "magic" },
             "embedding precision" => new MachineSettings { EmbeddingPrecision = "fp8" },
             "embedder" => new MachineSettings { Embedder = "psychic" },
+            "decision threshold" => new MachineSettings { DecisionThresholds = "per-clip" },
             _ => new MachineSettings { BudgetStart = "magic" },
         };
         Assert.Contains(setting, Assert.Throws<ArgumentException>(() => settings.ToConfig("m")).Message);
