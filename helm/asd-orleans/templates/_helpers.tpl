@@ -54,9 +54,36 @@ connection-string
 {{- end -}}
 {{- end -}}
 
+{{/* The encoder model file: model.path, else encoder.asdm in the model claim, else none. */}}
+{{- define "asd.modelPath" -}}
+{{- if .Values.model.path -}}
+{{- .Values.model.path -}}
+{{- else if .Values.model.existingClaim -}}
+{{- printf "%s/encoder.asdm" (trimSuffix "/" .Values.model.mountPath) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Refuses an embedder and model file that `asd silo` would refuse at start, so a bad install fails here instead. */}}
+{{- define "asd.checkEmbedder" -}}
+{{- $embedder := .Values.embedder | default "" -}}
+{{- $model := include "asd.modelPath" . -}}
+{{- if not (has $embedder (list "" "model" "spectral" "baseline")) -}}
+{{- fail (printf "embedder: %q is not one of model, spectral, baseline (or empty)" $embedder) -}}
+{{- end -}}
+{{- if and (eq $embedder "model") (not $model) -}}
+{{- fail "embedder model needs a model file: set model.existingClaim (a PVC holding encoder.asdm) or model.path (a file in the image); or leave embedder empty for the training-free spectral embedder" -}}
+{{- end -}}
+{{- if and (has $embedder (list "spectral" "baseline")) $model -}}
+{{- fail (printf "embedder %s is training-free: drop model.path and model.existingClaim" $embedder) -}}
+{{- end -}}
+{{- end -}}
+
 {{/* The connection string the chart puts into its Redis secret. */}}
 {{- define "asd.redisConnectionString" -}}
 {{- if .Values.redis.deploy -}}
+{{- if contains "," (toString .Values.redis.password) -}}
+{{- fail "redis.password cannot contain ',': the silos read it inside a StackExchange.Redis connection string, where ',' separates options" -}}
+{{- end -}}
 {{- include "asd.fullname" . }}-redis:6379,abortConnect=false
 {{- if .Values.redis.password -}},password={{ .Values.redis.password }}{{- end -}}
 {{- else -}}

@@ -17,13 +17,12 @@ public static class SiloCommand
     {
         var urls = new Option<string>("--urls") { Description = "HTTP listen addresses", DefaultValueFactory = _ => "http://127.0.0.1:5080" };
         var dataDir = new Option<string>("--data-dir") { Description = "grain state and queried clips' audio", DefaultValueFactory = _ => "asd-data" };
-        var model = new Option<string?>("--model") { Description = "encoder model file: required with the encoder role (unless --embedder baseline), refused without it" };
-        var embedder = new Option<string>("--embedder")
+        var model = new Option<string?>("--model") { Description = "encoder model file for the encoder role's `model` embedder; refused without the encoder role" };
+        var embedder = new Option<string?>("--embedder")
         {
             Description = "what the encoder role embeds with: model (the trained encoder, --model), baseline (training-free log-mel mean/std, "
                 + "no model; each machine standardises them on its enrollment clips) or spectral (training-free log-mel mean/std/max and envelope-modulation peaks; each machine "
-                + "whitens them on its enrollment clips)",
-            DefaultValueFactory = _ => EncoderServiceOptions.ModelEmbedder,
+                + "whitens them on its enrollment clips; the best measured, docs/results.md). Default: model when a model file is given (--model, Asd__ModelPath), else spectral",
         };
         var roles = new Option<string>("--roles")
         {
@@ -55,7 +54,7 @@ public static class SiloCommand
         {
             var output = parse.InvocationConfiguration.Output;
             IReadOnlyList<string> siloRoles = [];
-            string dataDirectory = "";
+            string dataDirectory = "", embedderName = "", modelFile = "";
             var app = SiloApp.Build([], builder =>
             {
                 // An option given on the command line wins; otherwise appsettings.json / Asd__… environment variables
@@ -84,7 +83,10 @@ public static class SiloCommand
                 try { siloRoles = SiloRoles.Parse(Effective(roles, "Asd:Roles")); }
                 catch (ArgumentException e) { throw new UsageException($"--roles: {e.Message}"); }
                 bool encoder = siloRoles.Contains(SiloRoles.Encoder);
-                string embedderName = Effective(embedder, "Asd:Embedder")!;
+                // As `asd experiment` chooses: the trained encoder when a model file is given, else the training-free default recipe.
+                embedderName = parse.GetResult(embedder) is { Implicit: false } ? parse.GetValue(embedder)!
+                    : configuration["Asd:Embedder"] is { Length: > 0 } configured ? configured
+                    : modelPath is not null ? EncoderServiceOptions.ModelEmbedder : EncoderServiceOptions.SpectralEmbedder;
                 bool baseline = embedderName switch
                 {
                     EncoderServiceOptions.ModelEmbedder => false,
@@ -94,11 +96,14 @@ public static class SiloCommand
                 if (baseline && modelPath is not null)
                     throw new UsageException($"--embedder {embedderName} is training-free; drop --model");
                 if (encoder && !baseline && modelPath is null)
-                    throw new UsageException("--roles includes encoder, which needs --model or --embedder baseline|spectral (or run this silo with --roles machines)");
+                    throw new UsageException("--roles includes encoder and --embedder model, which needs --model (or leave out --embedder for the training-free spectral embedder, or run this silo with --roles machines)");
                 if (!encoder && modelPath is not null)
                     throw new UsageException("--model is for silos with the encoder role; add encoder to --roles or drop --model");
                 if (modelPath is not null)
+                {
                     InputChecks.ModelVersion("--model", modelPath);
+                    modelFile = Path.GetFullPath(modelPath);
+                }
                 dataDirectory = Effective(dataDir, "Asd:DataDirectory")!;
                 OutputPaths.CheckFolder("--data-dir", dataDirectory);
                 var overrides = new Dictionary<string, string?>
@@ -132,7 +137,8 @@ public static class SiloCommand
                 configuration.AddInMemoryCollection(overrides.Where(o => !string.IsNullOrEmpty(o.Value)));
             });
             await app.StartAsync(cancellation);
-            output.WriteLine($"silo up ({string.Join(",", siloRoles)}): {string.Join(", ", app.Urls)}; data in {Path.GetFullPath(dataDirectory)}; "
+            string embedding = siloRoles.Contains(SiloRoles.Encoder) ? $"embeds with the {embedderName} embedder{(embedderName == EncoderServiceOptions.ModelEmbedder ? $" ({modelFile})" : "")}; " : "";
+            output.WriteLine($"silo up ({string.Join(",", siloRoles)}): {string.Join(", ", app.Urls)}; {embedding}data in {Path.GetFullPath(dataDirectory)}; "
                 + $"console at {ConsoleUi.Path}/, dashboard at {SiloWebSurface.DashboardPath}, API docs at {ApiDocs.DocsPath}, metrics at /metrics; Ctrl+C stops it");
             output.WriteLine($"garbage collector: {GcSettings.Describe()}");
             await app.WaitForShutdownAsync(cancellation);

