@@ -130,7 +130,15 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         // configure keeps what it is not told: the budget stays 0.5 when only γ changes.
         (code, output, error) = await CliHarness.Run("machines", "configure", "--url", _url, "--key", "op", "--machine", "cli.fan-03", "--gamma", "0.25");
         Assert.True(code == 0, error);
-        Assert.Contains("budget 0.5, γ 0.25, method default, scoring domain, budget start paced, enrolled yes", output);
+        Assert.Contains("budget 0.5, γ 0.25, method default, scoring domain, budget start paced, decision thresholds per-domain, enrolled yes", output);
+        // One φ for both domains takes effect on the enrolled machine at once.
+        (code, output, error) = await CliHarness.Run("machines", "configure", "--url", _url, "--key", "op", "--machine", "cli.fan-03", "--decision-thresholds", "single");
+        Assert.True(code == 0, error);
+        Assert.Contains("decision thresholds single, enrolled yes", output);
+        var single = await CliStatus("cli.fan-03");
+        Assert.Equal(("single", System.Text.Json.JsonValueKind.Null), (single.GetProperty("decisionThresholds").GetString(), single.GetProperty("decisionThresholdTarget").ValueKind)); // one φ
+        (code, output, error) = await CliHarness.Run("machines", "configure", "--url", _url, "--key", "op", "--machine", "cli.fan-03", "--decision-thresholds", "per-domain");
+        Assert.True(code == 0, error);
         // An enrolled machine's scoring is not switched under it: the silo's refusal comes through as bad input.
         (code, _, error) = await CliHarness.Run("machines", "configure", "--url", _url, "--key", "op", "--machine", "cli.fan-03", "--scoring", "paper");
         Assert.Equal(2, code);
@@ -181,7 +189,7 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         }
         Assert.Contains("budget 0.3, γ 0.5, method default, scoring domain, budget start paced", await Configure("--budget", "0.3"));
         // The paper's method: its own scoring and budget start; the budget is the operator's and stays.
-        Assert.Contains("budget 0.3, γ 0.5, method paper, scoring paper, budget start paper", await Configure("--method", "paper"));
+        Assert.Contains("budget 0.3, γ 0.5, method paper, scoring paper, budget start paper, decision thresholds single", await Configure("--method", "paper"));
         Assert.Contains("method paper, scoring domain, budget start paper", await Configure("--scoring", "domain"));
         Assert.Contains("budget 0.3, γ 0.5, method default, scoring domain, budget start paced", await Configure("--method", "default"));
         await Configure("--embedder", "spectral", "--clusters", "16", "--reference-cap", "256", "--anomaly-cap", "64", "--score-cap", "500", "--precision", "fp32");

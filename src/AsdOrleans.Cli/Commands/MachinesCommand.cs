@@ -182,7 +182,7 @@ public static class MachinesCommand
             parse.InvocationConfiguration.Output.WriteLine($"{status.GetProperty("machineId").GetString()}: strategy {s.GetProperty("strategy").GetString()}, "
                 + $"budget {F(s.GetProperty("budget").GetDouble(), "0.###")}, γ {F(s.GetProperty("gamma").GetDouble(), "0.###")}, "
                 + $"method {Text(s, "method") switch { "–" => "default", var name => name }}, scoring {Text(status, "scoring")}, budget start {Text(status, "budgetStart")}, "
-                + $"enrolled {(status.GetProperty("enrolled").GetBoolean() ? "yes" : "no")}");
+                + $"decision thresholds {Text(status, "decisionThresholds")}, enrolled {(status.GetProperty("enrolled").GetBoolean() ? "yes" : "no")}");
             return 0;
         });
         return command;
