@@ -79,6 +79,11 @@ public sealed class HelmChartTests
         Assert.Contains("image: \"asd-orleans:gpu\"", encoder);
         Assert.Contains("- \"cuda\"", encoder);
         Assert.Contains("image: \"asd-orleans:cpu\"", Section(manifest, "name: asd-asd-orleans-machines"));
+        // GPUs for a training-free embedder would sit idle: the NOTES say so, and not once a model is given.
+        var (_, notes, _) = await Helm(["install", "asd", Chart, "--dry-run=client", .. Keys, "-f", Path.Combine(Chart, "values-gpu.yaml")]);
+        Assert.Contains("silo group(s) encoder run on GPU nodes, but the training-free embedder computes on the CPU", notes);
+        (_, notes, _) = await Helm(["install", "asd", Chart, "--dry-run=client", .. Keys, "-f", Path.Combine(Chart, "values-gpu.yaml"), "--set", "model.existingClaim=m"]);
+        Assert.DoesNotContain("GPU nodes", notes);
     }
 
     /// <summary>The rendered document whose metadata line is <paramref name="nameLine"/>.</summary>
