@@ -40,9 +40,15 @@ public sealed class SiloCommandTests
         ])
         { RedirectStandardOutput = true, RedirectStandardError = true };
         start.Environment["Asd__ModelPath"] = ""; // as compose leaves it without ASD_MODEL_PATH
-        var output = await UntilUp(start, async _ => await Task.CompletedTask);
-        Assert.Contains(output, l => l.StartsWith("silo up (encoder,machines)", StringComparison.Ordinal) && l.Contains("embeds with the spectral embedder;"));
-        Directory.Delete(data, recursive: true);
+        try
+        {
+            var output = await UntilUp(start, _ => Task.CompletedTask);
+            Assert.Contains(output, l => l.StartsWith("silo up (encoder,machines)", StringComparison.Ordinal) && l.Contains("embeds with the spectral embedder;"));
+        }
+        finally
+        {
+            Directory.Delete(data, recursive: true);
+        }
     }
 
     /// <summary>Starts a silo process, waits for its "silo up" line, runs <paramref name="whileUp"/>, stops it; its output.</summary>
@@ -87,48 +93,38 @@ public sealed class SiloCommandTests
         start.Environment["Asd__DataDirectory"] = data;
         start.Environment["Asd__ApiKeys__Operator__0"] = "operator-from-env";
         start.Environment["Asd__ApiKeys__Labellers__quinn.r"] = "quinn-from-env"; // one person's key: no shared labeller key is generated
-        using var silo = Process.Start(start)!;
-        var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        silo.OutputDataReceived += (_, e) => { if (e.Data is not null) output.Enqueue(e.Data); };
-        silo.ErrorDataReceived += (_, e) => { if (e.Data is not null) output.Enqueue(e.Data); };
-        silo.BeginOutputReadLine();
-        silo.BeginErrorReadLine();
         try
         {
-            for (var deadline = DateTime.UtcNow.AddSeconds(90); !output.Any(l => l.StartsWith("silo up", StringComparison.Ordinal)); await Task.Delay(100))
+            await UntilUp(start, async output =>
             {
-                Assert.False(silo.HasExited, "asd silo exited: " + string.Join('\n', output));
-                Assert.True(DateTime.UtcNow < deadline, "asd silo did not start within 90 s: " + string.Join('\n', output));
-            }
-            Assert.Contains(output, l => l.StartsWith("silo up (machines)", StringComparison.Ordinal) && l.Contains("/dashboard"));
-            // The shipped runtime configuration keeps gen0 pauses short and compacts a fragmented gen2 (docs/decisions.md).
-            for (var deadline = DateTime.UtcNow.AddSeconds(5); !output.Any(l => l.StartsWith("garbage collector:", StringComparison.Ordinal)) && DateTime.UtcNow < deadline;)
-                await Task.Delay(50);
-            // A heap limit follows where the process runs under a memory limit (a container's).
-            Assert.Contains(output, l => l.StartsWith("garbage collector: workstation, concurrent, gen0 budget at most 1,024 KB, conserve-memory level 7", StringComparison.Ordinal));
-            // The operator key came from the environment; the other roles' keys were generated for this run.
-            Assert.DoesNotContain(output, l => l.StartsWith("generated operator API key", StringComparison.Ordinal));
-            Assert.Contains(output, l => l.StartsWith("generated device API key", StringComparison.Ordinal));
-            Assert.DoesNotContain(output, l => l.StartsWith("generated labeller API key", StringComparison.Ordinal));
-            string operatorKey = "operator-from-env";
+                Assert.Contains(output, l => l.StartsWith("silo up (machines)", StringComparison.Ordinal) && l.Contains("/dashboard"));
+                // The shipped runtime configuration keeps gen0 pauses short and compacts a fragmented gen2 (docs/decisions.md).
+                for (var deadline = DateTime.UtcNow.AddSeconds(5); !output.Any(l => l.StartsWith("garbage collector:", StringComparison.Ordinal)) && DateTime.UtcNow < deadline;)
+                    await Task.Delay(50);
+                // A heap limit follows where the process runs under a memory limit (a container's).
+                Assert.Contains(output, l => l.StartsWith("garbage collector: workstation, concurrent, gen0 budget at most 1,024 KB, conserve-memory level 7", StringComparison.Ordinal));
+                // The operator key came from the environment; the other roles' keys were generated for this run.
+                Assert.DoesNotContain(output, l => l.StartsWith("generated operator API key", StringComparison.Ordinal));
+                Assert.Contains(output, l => l.StartsWith("generated device API key", StringComparison.Ordinal));
+                Assert.DoesNotContain(output, l => l.StartsWith("generated labeller API key", StringComparison.Ordinal));
+                string operatorKey = "operator-from-env";
 
-            using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{http}") };
-            var document = JsonDocument.Parse(await client.GetStringAsync(SiloWebSurface.OpenApiPath)).RootElement;
-            Assert.True(document.GetProperty("paths").TryGetProperty("/api/machines/{id}/clips", out _));
-            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/dashboard/")).StatusCode);
-            using var configure = new HttpRequestMessage(HttpMethod.Put, "/api/machines/cli.m1") { Content = new StringContent("{}", System.Text.Encoding.UTF8, "application/json") };
-            configure.Headers.Add("X-Api-Key", operatorKey);
-            Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(configure)).StatusCode);
-            Assert.True(File.Exists(Path.Combine(data, "grains.db")), "grain state goes under Asd__DataDirectory");
-            using var whoami = new HttpRequestMessage(HttpMethod.Get, "/api/whoami");
-            whoami.Headers.Add("X-Api-Key", "quinn-from-env");
-            var identity = JsonDocument.Parse(await (await client.SendAsync(whoami)).Content.ReadAsStringAsync()).RootElement;
-            Assert.Equal(("labeller", "quinn.r"), (identity.GetProperty("role").GetString(), identity.GetProperty("labeller").GetString()));
+                using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{http}") };
+                var document = JsonDocument.Parse(await client.GetStringAsync(SiloWebSurface.OpenApiPath)).RootElement;
+                Assert.True(document.GetProperty("paths").TryGetProperty("/api/machines/{id}/clips", out _));
+                Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/dashboard/")).StatusCode);
+                using var configure = new HttpRequestMessage(HttpMethod.Put, "/api/machines/cli.m1") { Content = new StringContent("{}", System.Text.Encoding.UTF8, "application/json") };
+                configure.Headers.Add("X-Api-Key", operatorKey);
+                Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(configure)).StatusCode);
+                Assert.True(File.Exists(Path.Combine(data, "grains.db")), "grain state goes under Asd__DataDirectory");
+                using var whoami = new HttpRequestMessage(HttpMethod.Get, "/api/whoami");
+                whoami.Headers.Add("X-Api-Key", "quinn-from-env");
+                var identity = JsonDocument.Parse(await (await client.SendAsync(whoami)).Content.ReadAsStringAsync()).RootElement;
+                Assert.Equal(("labeller", "quinn.r"), (identity.GetProperty("role").GetString(), identity.GetProperty("labeller").GetString()));
+            });
         }
         finally
         {
-            silo.Kill(entireProcessTree: true);
-            await silo.WaitForExitAsync();
             Directory.Delete(data, recursive: true);
         }
     }
