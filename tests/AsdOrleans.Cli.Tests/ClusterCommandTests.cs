@@ -159,6 +159,13 @@ public sealed class ClusterCommandTests : IAsyncLifetime
             if (f[4] == "1") Assert.Contains(f[6], new[] { "random", "budget-floor" });
             else Assert.Equal("", f[6]);
         Assert.Matches(@"label requests \([^)]*;[^)]*\b\d+ random", output);
+        // asd metrics reads the stream's scores back: the AUC the push printed, and the F1 of its alerts.
+        string pushedAuc = System.Text.RegularExpressions.Regex.Match(output, @"prequential AUC (\d\.\d{4})").Groups[1].Value;
+        var (metricsCode, metrics, metricsError) = await CliHarness.Run("metrics", csv, "--json");
+        Assert.True(metricsCode == 0, metricsError);
+        var evaluated = System.Text.Json.JsonDocument.Parse(metrics).RootElement;
+        Assert.Equal(pushedAuc, evaluated.GetProperty("auc").GetDouble().ToString("F4", System.Globalization.CultureInfo.InvariantCulture));
+        Assert.True(evaluated.TryGetProperty("f1_source", out _) && evaluated.TryGetProperty("f1_target", out _), metrics); // the alerts, as decisions
 
         (code, output, error) = await CliHarness.Run("machines", "list", "--url", _url, "--key", "lab");
         Assert.True(code == 0, error);

@@ -81,6 +81,10 @@ public sealed class MetricsCommandTests : IDisposable
     [InlineData("bad decision", "file,label,domain,score,decision\na.wav,normal,source,0.1,yes\n", 2, "'yes' is not 0 or 1")]
     [InlineData("ragged row", GoodHeader + "\n" + GoodRows + "e.wav,normal,0.5\n", 6, "expected 4 fields")]
     [InlineData("header only", GoodHeader + "\n", 1, "only a header")]
+    [InlineData("pushed clip without a DCASE name", "file,clip_id,score,anomalous,label_requested,labelled,query_reason\n"
+        + "section_00_source_test_normal_0001.wav,c1,0.2,0,0,0,\nfan-7.wav,c2,0.4,1,1,1,uncertain\n", 3, "clip 'fan-7.wav' does not name its label and domain")]
+    [InlineData("pushed clip with a bad alert", "file,clip_id,score,anomalous,label_requested,labelled,query_reason\n"
+        + "section_00_source_test_normal_0001.wav,c1,0.2,maybe,0,0,\n", 2, "'maybe' is not 0 or 1")]
     [InlineData("duplicate file", GoodHeader + "\n" + GoodRows + "b.wav,normal,source,0.4\n", 6, "'b.wav' appears twice (first on line 3)")]
     public async Task BadCsvIsRejectedNamingFileAndLine(string what, string content, int line, string problem)
     {
@@ -92,6 +96,28 @@ public sealed class MetricsCommandTests : IDisposable
         Assert.Equal("", output);
         Assert.StartsWith($"error: {path}:{line}: ", error);
         Assert.Contains(problem, error);
+    }
+
+    [Fact]
+    public async Task A_pushed_streams_scores_give_the_metrics_of_the_same_clips_labelled_by_hand()
+    {
+        string[] names = ["section_00_source_test_normal_0001_a.wav", "section_00_source_test_anomaly_0002_a.wav", "section_00_target_test_normal_0003_b.wav",
+            "section_00_target_test_anomaly_0004_b.wav", "section_00_source_test_normal_0005_a.wav", "section_00_target_test_anomaly_0006_b.wav"];
+        double[] scores = [0.2, 0.7, 0.5, 0.4, 0.3, 0.9];
+        int[] alerts = [0, 1, 1, 0, 0, 1];
+        var pushed = new System.Text.StringBuilder("file,clip_id,score,anomalous,label_requested,labelled,query_reason\n");
+        var labelled = new System.Text.StringBuilder("file,label,domain,score,decision\n");
+        for (int i = 0; i < names.Length; i++)
+        {
+            string score = scores[i].ToString(System.Globalization.CultureInfo.InvariantCulture);
+            pushed.Append($"{names[i]},clip-{i},{score},{alerts[i]},{i % 2},{i % 2},{(i % 2 == 1 ? "uncertain" : "")}\n");
+            labelled.Append($"{names[i]},{(names[i].Contains("anomaly") ? "anomaly" : "normal")},{(names[i].Contains("target") ? "target" : "source")},{score},{alerts[i]}\n");
+        }
+        var (code, fromPush, error) = await Run(Write("pushed.csv", pushed.ToString()), "--json");
+        Assert.True(code == 0, error);
+        var (_, byHand, _) = await Run(Write("labelled.csv", labelled.ToString()), "--json");
+        Assert.Equal(byHand, fromPush);
+        Assert.Contains("f1_target", fromPush);
     }
 
     [Theory]

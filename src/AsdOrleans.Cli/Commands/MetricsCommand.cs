@@ -15,6 +15,8 @@ public static class MetricsCommand
     private const string FileHelp = """
         CSV with the header file,label,domain,score[,decision] (any column order);
         label normal|anomaly (or anomalous, 0|1), domain source|target (or 0|1), decision 0|1.
+        Or the scores `asd push --scores-out` wrote: label and domain from each
+        clip's DCASE name, the decision from its alert (anomalous).
         A metric whose clips are missing (e.g. AUC(target) without target normals)
         is reported as undefined (null in --json)
         """;

@@ -32,7 +32,7 @@ public static class PushCommand
             Description = "retries of a failed call (connection errors, 429, 5xx/503), with back-off; safe: a retried clip id returns its first verdict",
             DefaultValueFactory = _ => 3,
         };
-        var scoresOut = new Option<string?>("--scores-out") { Description = "CSV of every clip's verdict: file,clip_id,score,anomalous,label_requested,labelled" };
+        var scoresOut = new Option<string?>("--scores-out") { Description = "CSV of every clip's verdict: file,clip_id,score,anomalous,label_requested,labelled,query_reason (`asd metrics` reads it for DCASE-named clips)" };
         var command = new Command("push", "stream WAVs to a machine through a silo's HTTP API; --oracle labels what it is asked")
         {
             url, key, labellerKey, machine, data, rate, oracle, seed, concurrency, retries, scoresOut,
@@ -108,7 +108,7 @@ public static class PushCommand
             if (csv is not null)
             {
                 using var writer = new StreamWriter(csv);
-                await writer.WriteLineAsync("file,clip_id,score,anomalous,label_requested,labelled,query_reason");
+                await writer.WriteLineAsync(AsdOrleans.Evaluation.Dcase.DcaseEvaluator.PushScoresHeader); // `asd metrics` reads it back
                 for (int i = 0; i < files.Count; i++)
                 {
                     var r = results[i];

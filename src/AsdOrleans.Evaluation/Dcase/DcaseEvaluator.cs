@@ -40,6 +40,10 @@ public static partial class DcaseEvaluator
     private static readonly string[] RequiredColumns = ["file", "label", "domain", "score"];
     private const string DecisionColumn = "decision";
 
+    /// <summary>The header `asd push --scores-out` writes: a stream's verdicts, read here with each clip's label and domain
+    /// from its DCASE name and its alert as the decision.</summary>
+    public const string PushScoresHeader = "file,clip_id,score,anomalous,label_requested,labelled,query_reason";
+
     // ------------------------------------------------------------------ single labelled CSV
 
     /// <summary>Reads a file,label,domain,score[,decision] CSV and computes its metrics.</summary>
@@ -47,6 +51,8 @@ public static partial class DcaseEvaluator
     {
         var (header, rows) = CsvRecords.ReadWithHeader(path);
         int headerLine = FirstNonBlankLine(path);
+        if (string.Join(',', header) == PushScoresHeader)
+            return EvaluatePushScores(path, rows, headerLine);
         var missing = RequiredColumns.Where(c => !header.Contains(c)).ToList();
         if (missing.Count > 0)
             throw new InputDataException(path, headerLine, $"missing column(s) {Quoted(missing)}; the header must name file,label,domain,score[,decision]");
@@ -78,6 +84,28 @@ public static partial class DcaseEvaluator
             scores[i] = CsvRecords.ParseFinite(path, line, "score", fields[scoreCol]);
             if (decisions is not null)
                 decisions[i] = ParseDecision(path, line, DecisionColumn, fields[decisionCol]);
+        }
+        return Evaluate(path, scores, isAnomaly, isTarget, decisions);
+    }
+
+    /// <summary>A pushed stream's verdicts: label and domain from each clip's DCASE name, the decision its alert.</summary>
+    private static DefinedMetrics EvaluatePushScores(string path, List<CsvRow> rows, int headerLine)
+    {
+        if (rows.Count == 0)
+            throw new InputDataException(path, headerLine, "only a header, no clips to evaluate");
+        var scores = new double[rows.Count];
+        var isAnomaly = new bool[rows.Count];
+        var isTarget = new bool[rows.Count];
+        var decisions = new bool[rows.Count];
+        for (int i = 0; i < rows.Count; i++)
+        {
+            var (line, fields) = rows[i];
+            if (!DcaseFileName.TryParse(fields[0], out var parts) || parts.IsAnomaly is not { } anomaly || parts.IsTarget is not { } target)
+                throw new InputDataException(path, line, $"clip '{fields[0]}' does not name its label and domain ({DcaseFileName.ExpectedForms} with source|target and normal|anomaly): "
+                    + "a pushed stream's scores are evaluated from DCASE development-set names; for others write file,label,domain,score[,decision]");
+            (isAnomaly[i], isTarget[i]) = (anomaly, target);
+            scores[i] = CsvRecords.ParseFinite(path, line, "score", fields[2]);
+            decisions[i] = ParseDecision(path, line, "anomalous", fields[3]);
         }
         return Evaluate(path, scores, isAnomaly, isTarget, decisions);
     }
