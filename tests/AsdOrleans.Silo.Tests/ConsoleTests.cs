@@ -307,6 +307,11 @@ public sealed class ConsoleApiTests(ConsoleFixture silo) : IClassFixture<Console
             Assert.Contains(series, text);
         // Label requests by why they were asked: random's draw at b = 1.
         Assert.Matches("asd_queries_total\\{[^}]*reason=\"random\"", text);
+        // Clips and alerts by the threshold they were compared with: this machine keeps φ per domain (both enrolled).
+        var machine = JsonDocument.Parse(await (await silo.Send(HttpMethod.Get, "/api/machines/metrics.valve-03", ConsoleFixture.LabellerKey)).Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal(JsonValueKind.Number, machine.GetProperty("decisionThresholdTarget").ValueKind);
+        Assert.Matches("asd_alerts_total\\{[^}]*threshold=\"(source|target|between)\"", text);
+        Assert.Matches("asd_clips_total\\{[^}]*threshold=\"(source|target|between)\"", text);
         Assert.DoesNotContain("reason=\"unrecorded\"", text);
         Assert.Contains("orleans", text, StringComparison.OrdinalIgnoreCase);
 

@@ -57,12 +57,25 @@ public static partial class AsdMetrics
     [GeneratedRegex(@"[-_]?\d+$")]
     private static partial Regex TrailingNumber();
 
+    /// <summary>
+    /// Which decision threshold a clip was compared with, the <c>threshold</c> tag of clips and alerts: <c>source</c> or
+    /// <c>target</c> (a machine that keeps φ per domain: its nearest reference's domain), <c>between</c> (a merged row's
+    /// interpolated φ), or <c>one</c> (a machine that keeps one φ). Alerts over clips per value is each domain's alert
+    /// rate, so a plant sees whether a new operating condition is what raises its alerts.
+    /// </summary>
+    public static string ThresholdOf(MachineModel model, double decisionThreshold)
+        => model.DecisionThresholdTarget is not { } target ? "one"
+            : decisionThreshold == model.DecisionThreshold ? "source"
+            : decisionThreshold == target ? "target"
+            : "between";
+
     /// <summary>A machine scored a clip (called by the machine grain after persisting what it must).</summary>
-    public static void OnClip(string machineId, ClipVerdict verdict, int pending, MachineModel model)
+    public static void OnClip(string machineId, ClipVerdict verdict, double decisionThreshold, int pending, MachineModel model)
     {
         var tag = new KeyValuePair<string, object?>("machine_type", MachineType(machineId));
-        Clips.Add(1, tag);
-        if (verdict.Anomalous) Alerts.Add(1, tag);
+        var threshold = new KeyValuePair<string, object?>("threshold", ThresholdOf(model, decisionThreshold));
+        Clips.Add(1, tag, threshold);
+        if (verdict.Anomalous) Alerts.Add(1, tag, threshold);
         if (verdict.LabelRequested) Queries.Add(1, tag, new KeyValuePair<string, object?>("reason", verdict.QueryReason ?? "unrecorded"));
         Update(machineId, pending, model);
     }

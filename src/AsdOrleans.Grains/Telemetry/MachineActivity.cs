@@ -12,7 +12,7 @@ internal static class MachineActivity
     public static void OnClip(MachineScoreHistory history, IGrainFactory grains, string machineId, ClipVerdict verdict, double decisionThreshold, int pending, MachineModel model,
         string? audioReference)
     {
-        AsdMetrics.OnClip(machineId, verdict, pending, model);
+        AsdMetrics.OnClip(machineId, verdict, decisionThreshold, pending, model);
         // An alert keeps where its audio is, so the alert list can point a labeller at a gateway's copy.
         var point = new ScorePoint(DateTimeOffset.UtcNow, verdict.ClipId, verdict.ClipIndex, verdict.Score, decisionThreshold,
             verdict.Anomalous, verdict.LabelRequested, AudioReference: verdict.Anomalous ? audioReference : null);
