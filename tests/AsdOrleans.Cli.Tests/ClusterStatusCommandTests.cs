@@ -76,7 +76,7 @@ public sealed class ClusterStatusCommandTests : IAsyncLifetime
         (code, output, error) = await CliHarness.Run("cluster", "status", "--url", a, "--key", "op");
         Assert.True(code == 0, error);
         Assert.All(addresses, address => Assert.Contains(address, output));
-        Assert.Contains($"2 of 2 silos active; {Machines} machine grains, 0 encoder workers", output);
+        Assert.Contains($"2 of 2 silos active; {Machines} machine grains, 0 encoder workers active (a silo with the encoder role starts its workers with the first clip or enrollment it embeds)", output);
         Assert.Contains("encoder,machines", output);
         Assert.DoesNotContain("warning", output);
 

@@ -41,7 +41,7 @@ public static class ClusterCommand
                 return 0;
             }
             int machines = silos.Sum(s => s.MachineGrains);
-            var table = new Table().Border(TableBorder.Simple).AddColumns("silo", "status", "roles", "machine grains", "share", "encoder workers");
+            var table = new Table().Border(TableBorder.Simple).AddColumns("silo", "status", "roles", "machine grains", "share", "encoder workers (active)");
             foreach (var s in silos)
                 table.AddRow(new Text(s.Address), new Text(s.Status), new Text(s.Roles ?? "–"), new Text(N(s.MachineGrains)),
                     new Text(machines == 0 ? "–" : ((double)s.MachineGrains / machines).ToString("0%", CultureInfo.InvariantCulture)),
@@ -49,7 +49,8 @@ public static class ClusterCommand
             Terminal.For(output).Write(table);
             // Dead silos stay in the membership table for a while; say how many of the listed silos serve.
             int active = silos.Count(s => s.Status == "Active");
-            output.WriteLine($"{N(active)} of {N(silos.Count)} silos active; {N(machines)} machine grains, {N(silos.Sum(s => s.EncoderWorkers))} encoder workers");
+            output.WriteLine($"{N(active)} of {N(silos.Count)} silos active; {N(machines)} machine grains, {N(silos.Sum(s => s.EncoderWorkers))} encoder workers active"
+                + (silos.Sum(s => s.EncoderWorkers) == 0 ? " (a silo with the encoder role starts its workers with the first clip or enrollment it embeds)" : ""));
             foreach (var (role, without) in RoleGaps)
                 if (!silos.Any(s => s.Status == "Active" && SiloRoles.Includes(s.Roles, role)))
                     output.WriteLine($"warning: no active silo has the {role} role: {without}; start one (asd silo --roles {role})");
