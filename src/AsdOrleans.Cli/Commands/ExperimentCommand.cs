@@ -60,15 +60,12 @@ public static class ExperimentCommand
             double rate = parse.GetValue(Unsure);
             if (!(rate >= 0 && rate <= 1))
                 throw new UsageException($"--unsure must be in [0, 1], got {rate}");
-            try { return new SimulatedLabeller(rate, UnsureAnswerNames.Parse(parse.GetValue(UnsureAnswer)!)); }
-            catch (ArgumentException e) { throw new UsageException($"--unsure-answer: {e.Message}"); }
+            return new SimulatedLabeller(rate, OptionParsing.Name("--unsure-answer", parse.GetValue(UnsureAnswer)!, UnsureAnswerNames.Parse));
         }
 
         public ExperimentSettings Read(ParseResult parse, string defaultStrategies = DefaultStrategies, string defaultBudgets = DefaultBudgets)
         {
-            MachineConfig method;
-            try { method = MachineConfig.ForMethod(parse.GetValue(Method)!); }
-            catch (ArgumentException e) { throw new UsageException($"--method: {e.Message}"); }
+            var method = OptionParsing.Name("--method", parse.GetValue(Method)!, MachineConfig.ForMethod);
             var inv = System.Globalization.CultureInfo.InvariantCulture;
             var gammas = OptionParsing.Doubles("--gamma", parse.GetValue(Gamma) ?? method.Gamma.ToString("R", inv));
             var alphas = OptionParsing.Doubles("--alpha", parse.GetValue(Alpha) ?? method.Alpha.ToString("R", inv));
@@ -166,15 +163,9 @@ public static class ExperimentCommand
                 settings = settings with { Method = settings.Method with { ReferenceCap = values[0], AnomalyCap = values[1], ScoreCap = values[2] } };
             }
             if (parse.GetValue(precision) is string precisionName)
-            {
-                try { settings = settings with { Method = settings.Method with { EmbeddingPrecision = EmbeddingPrecisionNames.Parse(precisionName) } }; }
-                catch (ArgumentException e) { throw new UsageException("--embedding-precision: " + e.Message); }
-            }
+                settings = settings with { Method = settings.Method with { EmbeddingPrecision = OptionParsing.Name("--embedding-precision", precisionName, EmbeddingPrecisionNames.Parse) } };
             if (parse.GetValue(thresholds) is string thresholdName)
-            {
-                try { settings = settings with { Method = settings.Method with { DecisionThresholds = DecisionThresholdNames.Parse(thresholdName) } }; }
-                catch (ArgumentException e) { throw new UsageException("--decision-thresholds: " + e.Message); }
-            }
+                settings = settings with { Method = settings.Method with { DecisionThresholds = OptionParsing.Name("--decision-thresholds", thresholdName, DecisionThresholdNames.Parse) } };
             string folder = parse.GetValue(outDir)!;
             CheckOutputFolder(folder, parse.GetValue(force));
             string commandLine = CommandLine(parse);

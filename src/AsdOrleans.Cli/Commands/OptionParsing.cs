@@ -47,10 +47,14 @@ public static class OptionParsing
 
     /// <summary>Comma-separated names, each parsed by <paramref name="parse"/> (which throws ArgumentException for unknown ones).</summary>
     public static IReadOnlyList<T> Names<T>(string option, string text, Func<string, T> parse)
+        => Name(option, text, t => t.Split(',', StringSplitOptions.TrimEntries).Select(parse).ToList());
+
+    /// <summary>One name, parsed by <paramref name="parse"/>; its ArgumentException becomes a usage error naming the option.</summary>
+    public static T Name<T>(string option, string text, Func<string, T> parse)
     {
         try
         {
-            return text.Split(',', StringSplitOptions.TrimEntries).Select(parse).ToList();
+            return parse(text);
         }
         catch (ArgumentException e)
         {
