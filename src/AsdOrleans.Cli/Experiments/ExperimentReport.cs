@@ -199,11 +199,11 @@ public static class ExperimentReport
           .AppendLine($"(false alerts; {F(1 - settings.Method.DecisionQuantile)} is what φ intends), of anomalous clips that did (recall), and the official F1 at the test set's share of anomalies.").AppendLine();
         md.AppendLine("| machine type | false alerts, source | false alerts, target | recall, source | recall, target | F1, source | F1, target |")
           .AppendLine("|---|---|---|---|---|---|---|");
+        // The columns are AlertRates.Measures, in the order alerts.csv and `asd pool` use.
         foreach (var a in alerts)
-            md.AppendLine($"| {a.Machine} | {Share(a.FalseAlertsSource)} | {Share(a.FalseAlertsTarget)} | {Share(a.RecallSource)} | {Share(a.RecallTarget)} | {Share(a.F1Source)} | {Share(a.F1Target)} |");
+            md.AppendLine($"| {a.Machine} | {string.Join(" | ", AlertRates.Measures.Select(m => Share(m.Value(a))))} |");
         if (alerts.Count > 1)
-            md.AppendLine($"| mean | {Share(alerts.Average(a => a.FalseAlertsSource))} | {Share(alerts.Average(a => a.FalseAlertsTarget))} | {Share(alerts.Average(a => a.RecallSource))} | "
-                + $"{Share(alerts.Average(a => a.RecallTarget))} | {Share(alerts.Average(a => a.F1Source))} | {Share(alerts.Average(a => a.F1Target))} |");
+            md.AppendLine($"| mean | {string.Join(" | ", AlertRates.Measures.Select(m => Share(alerts.Average(m.Value))))} |");
         md.AppendLine();
     }
 
