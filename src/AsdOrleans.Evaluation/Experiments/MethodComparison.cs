@@ -34,10 +34,8 @@ public static class MethodComparison
     /// </summary>
     public static IReadOnlyList<AlertDifference> CompareAlerts(PoolReport a, PoolReport b)
     {
-        if (a.Runs.Count != b.Runs.Count)
-            throw new ArgumentException($"{a.Runs.Count} runs against {b.Runs.Count}: the two sets pair plant by plant, in the order given");
         RunAlerts? Of(PoolReport report, string run) => report.Alerts?.Runs.FirstOrDefault(r => r.Run == run);
-        var pairs = a.Runs.Zip(b.Runs).Select(p => (A: Of(a, p.First), B: Of(b, p.Second))).Where(p => p.A is not null && p.B is not null).ToList();
+        var pairs = Plants(a, b).Select(p => (A: Of(a, p.First), B: Of(b, p.Second))).Where(p => p.A is not null && p.B is not null).ToList();
         if (pairs.Count == 0) return [];
         return AlertRates.Measures.Select(m => new AlertDifference(m.Name, m.Label,
                 pairs.Select(p => (p.A!.Run, p.B!.Run, p.A.Mean(m.Value), p.B.Mean(m.Value))).Where(p => double.IsFinite(p.Item3) && double.IsFinite(p.Item4)).ToList()))
@@ -51,11 +49,9 @@ public static class MethodComparison
     /// </summary>
     public static IReadOnlyList<MethodDifference> Compare(PoolReport a, PoolReport b)
     {
-        if (a.Runs.Count != b.Runs.Count)
-            throw new ArgumentException($"{a.Runs.Count} runs against {b.Runs.Count}: the two sets pair plant by plant, in the order given");
+        var pairs = Plants(a, b);
         var offlineA = SinglePoint(a, "the runs");
         var offlineB = SinglePoint(b, "the runs to compare against");
-        var pairs = a.Runs.Zip(b.Runs).ToList();
         RunOffline Offline(PooledOffline pooled, string run) => pooled.Runs.Single(r => r.Run == run);
         var differences = new List<MethodDifference>
         {
@@ -83,6 +79,11 @@ public static class MethodComparison
         }
         return differences;
     }
+
+    /// <summary>The i-th run of <paramref name="a"/> with the i-th of <paramref name="b"/>: the same plant under two methods.</summary>
+    private static List<(string First, string Second)> Plants(PoolReport a, PoolReport b)
+        => a.Runs.Count == b.Runs.Count ? a.Runs.Zip(b.Runs).ToList()
+            : throw new ArgumentException($"{a.Runs.Count} runs against {b.Runs.Count}: the two sets pair plant by plant, in the order given");
 
     private static PooledOffline SinglePoint(PoolReport report, string which)
         => report.Offline.Count == 1 ? report.Offline[0]
