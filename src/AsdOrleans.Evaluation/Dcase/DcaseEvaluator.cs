@@ -46,25 +46,29 @@ public static partial class DcaseEvaluator
 
     // ------------------------------------------------------------------ single labelled CSV
 
-    /// <summary>Reads a file,label,domain,score[,decision] CSV and computes its metrics.</summary>
+    /// <summary>Reads a file,label,domain,score[,decision] CSV, or a push's scores (<see cref="PushScoresHeader"/>: label and
+    /// domain from each clip's DCASE name, the decision its alert), and computes its metrics.</summary>
     public static DefinedMetrics EvaluateCsv(string path)
     {
         var (header, rows) = CsvRecords.ReadWithHeader(path);
         int headerLine = FirstNonBlankLine(path);
-        if (string.Join(',', header) == PushScoresHeader)
-            return EvaluatePushScores(path, rows, headerLine);
-        var missing = RequiredColumns.Where(c => !header.Contains(c)).ToList();
-        if (missing.Count > 0)
-            throw new InputDataException(path, headerLine, $"missing column(s) {Quoted(missing)}; the header must name file,label,domain,score[,decision]");
-        var extra = header.Where(h => !RequiredColumns.Contains(h) && h != DecisionColumn).ToList();
-        if (extra.Count > 0)
-            throw new InputDataException(path, headerLine, $"unexpected column(s) {Quoted(extra)}; the header must name file,label,domain,score[,decision]");
+        bool pushed = string.Join(',', header) == PushScoresHeader;
+        if (!pushed)
+        {
+            var missing = RequiredColumns.Where(c => !header.Contains(c)).ToList();
+            if (missing.Count > 0)
+                throw new InputDataException(path, headerLine, $"missing column(s) {Quoted(missing)}; the header must name file,label,domain,score[,decision]");
+            var extra = header.Where(h => !RequiredColumns.Contains(h) && h != DecisionColumn).ToList();
+            if (extra.Count > 0)
+                throw new InputDataException(path, headerLine, $"unexpected column(s) {Quoted(extra)}; the header must name file,label,domain,score[,decision]");
+        }
         if (rows.Count == 0)
             throw new InputDataException(path, headerLine, "only a header, no clips to evaluate");
 
         int fileCol = Array.IndexOf(header, "file"), labelCol = Array.IndexOf(header, "label");
         int domainCol = Array.IndexOf(header, "domain"), scoreCol = Array.IndexOf(header, "score");
-        int decisionCol = Array.IndexOf(header, DecisionColumn);
+        string decisionName = pushed ? "anomalous" : DecisionColumn;
+        int decisionCol = Array.IndexOf(header, decisionName);
 
         var scores = new double[rows.Count];
         var isAnomaly = new bool[rows.Count];
@@ -79,36 +83,20 @@ public static partial class DcaseEvaluator
                 throw new InputDataException(path, line, "column 'file' is empty");
             if (!firstLineOfClip.TryAdd(clip, line))
                 throw new InputDataException(path, line, $"clip '{clip}' appears twice (first on line {firstLineOfClip[clip]})");
-            isAnomaly[i] = ClipWords.ParseLabel(path, line, "label", fields[labelCol]);
-            isTarget[i] = ClipWords.ParseDomain(path, line, "domain", fields[domainCol]);
+            (isAnomaly[i], isTarget[i]) = pushed ? LabelAndDomainOfName(path, line, clip)
+                : (ClipWords.ParseLabel(path, line, "label", fields[labelCol]), ClipWords.ParseDomain(path, line, "domain", fields[domainCol]));
             scores[i] = CsvRecords.ParseFinite(path, line, "score", fields[scoreCol]);
             if (decisions is not null)
-                decisions[i] = ParseDecision(path, line, DecisionColumn, fields[decisionCol]);
+                decisions[i] = ParseDecision(path, line, decisionName, fields[decisionCol]);
         }
         return Evaluate(path, scores, isAnomaly, isTarget, decisions);
     }
 
-    /// <summary>A pushed stream's verdicts: label and domain from each clip's DCASE name, the decision its alert.</summary>
-    private static DefinedMetrics EvaluatePushScores(string path, List<CsvRow> rows, int headerLine)
-    {
-        if (rows.Count == 0)
-            throw new InputDataException(path, headerLine, "only a header, no clips to evaluate");
-        var scores = new double[rows.Count];
-        var isAnomaly = new bool[rows.Count];
-        var isTarget = new bool[rows.Count];
-        var decisions = new bool[rows.Count];
-        for (int i = 0; i < rows.Count; i++)
-        {
-            var (line, fields) = rows[i];
-            if (!DcaseFileName.TryParse(fields[0], out var parts) || parts.IsAnomaly is not { } anomaly || parts.IsTarget is not { } target)
-                throw new InputDataException(path, line, $"clip '{fields[0]}' does not name its label and domain ({DcaseFileName.ExpectedForms} with source|target and normal|anomaly): "
-                    + "a pushed stream's scores are evaluated from DCASE development-set names; for others write file,label,domain,score[,decision]");
-            (isAnomaly[i], isTarget[i]) = (anomaly, target);
-            scores[i] = CsvRecords.ParseFinite(path, line, "score", fields[2]);
-            decisions[i] = ParseDecision(path, line, "anomalous", fields[3]);
-        }
-        return Evaluate(path, scores, isAnomaly, isTarget, decisions);
-    }
+    /// <summary>A pushed clip's label and domain, from its DCASE development-set name.</summary>
+    private static (bool IsAnomaly, bool IsTarget) LabelAndDomainOfName(string path, int line, string clip)
+        => DcaseFileName.TryParse(clip, out var parts) && parts.IsAnomaly is { } anomaly && parts.IsTarget is { } target ? (anomaly, target)
+            : throw new InputDataException(path, line, $"clip '{clip}' does not name its label and domain ({DcaseFileName.ExpectedForms} with source|target and normal|anomaly): "
+                + "a pushed stream's scores are evaluated from DCASE development-set names; for others write file,label,domain,score[,decision]");
 
     // ------------------------------------------------------------------ official evaluator layout
 
