@@ -81,4 +81,34 @@ public interface IAlertIndexGrain : IGrainWithIntegerKey
 
     /// <summary>Alerts at or after <paramref name="since"/> (all kept when null), newest first, at most <paramref name="limit"/>.</summary>
     Task<IReadOnlyList<IndexedAlert>> Newest(DateTimeOffset? since, int limit);
+
+    /// <summary>Alerts already written to storage, from the shard's alert number <paramref name="from"/> on (every alert
+    /// the shard takes gets the next number), oldest first, at most <paramref name="limit"/>: what the alert webhook
+    /// delivers, so it never sends an alert that a crash could take back.</summary>
+    Task<WrittenAlerts> Written(long from, int limit);
 }
+
+/// <summary>A run of a shard's written alerts (<see cref="IAlertIndexGrain.Written"/>).</summary>
+/// <param name="First">The number of <paramref name="Alerts"/>' first; above the number asked for when older alerts
+/// were dropped from the shard (it keeps its newest <c>AlertIndexGrain.Capacity</c>) before they were read.</param>
+/// <param name="End">One past the newest written alert's number.</param>
+[GenerateSerializer, Immutable]
+public sealed record WrittenAlerts([property: Id(0)] long First, [property: Id(1)] long End, [property: Id(2)] IReadOnlyList<IndexedAlert> Alerts);
+
+/// <summary>
+/// Delivers one alert-index shard's alerts to the plant's webhook (key: the shard number), in order, each batch until
+/// the receiver acknowledges it (docs/decisions.md, "alerts to a webhook"). Active only on silos configured with one.
+/// </summary>
+public interface IAlertWebhookGrain : IGrainWithIntegerKey
+{
+    /// <summary>New alerts are written from number <paramref name="from"/> on (one-way; sent by the shard after a write).</summary>
+    [Orleans.Concurrency.OneWay]
+    Task Wake(long from);
+
+    /// <summary>The next alert number it will deliver, and when its last delivery failed (null: the last one succeeded).</summary>
+    Task<AlertWebhookPosition> Position();
+}
+
+/// <summary>Where a shard's webhook delivery stands.</summary>
+[GenerateSerializer, Immutable]
+public sealed record AlertWebhookPosition([property: Id(0)] long Next, [property: Id(1)] string? LastFailure);

@@ -8,6 +8,9 @@ public sealed class AlertIndexState
 {
     /// <summary>Oldest first.</summary>
     [Id(0)] public List<IndexedAlert> Alerts { get; set; } = [];
+    /// <summary>Alerts the shard has ever taken, so the last of <see cref="Alerts"/> is number Added − 1 (0 in states
+    /// written before the alert webhook: read as <see cref="Alerts"/>' count).</summary>
+    [Id(1)] public long Added { get; set; }
 }
 
 /// <summary>The alert index's shards: the machine registry's shard of a machine id, so one hash places both.</summary>
@@ -26,18 +29,26 @@ public static class AlertIndexShards
 /// </summary>
 [RequiresSiloRole(SiloRoles.Machines)]
 public sealed class AlertIndexGrain(
-    [PersistentState("alerts", MachineGrain.StorageName)] IPersistentState<AlertIndexState> state) : Grain, IAlertIndexGrain
+    [PersistentState("alerts", MachineGrain.StorageName)] IPersistentState<AlertIndexState> state, IServiceProvider services) : Grain, IAlertIndexGrain
 {
     public const int Capacity = 1_000;
     public static readonly TimeSpan FlushInterval = TimeSpan.FromSeconds(5);
     private bool _dirty;
     private ArmedSteadyTimer _flushTimer = null!;
+    /// <summary>Alerts numbered below this are on storage.</summary>
+    private long _written;
+    private readonly bool _webhook = services.GetService(typeof(IAlertWebhookSender)) is not null;
 
     private List<IndexedAlert> Alerts => state.State.Alerts;
+
+    /// <summary>The number of <see cref="Alerts"/>' first.</summary>
+    private long FirstNumber => state.State.Added - Alerts.Count;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _flushTimer = new ArmedSteadyTimer(this, Flush, FlushInterval);
+        if (state.State.Added < Alerts.Count) state.State.Added = Alerts.Count;
+        _written = state.State.Added;
         return Task.CompletedTask;
     }
 
@@ -55,6 +66,7 @@ public sealed class AlertIndexGrain(
         ArgumentException.ThrowIfNullOrWhiteSpace(machineId);
         ArgumentNullException.ThrowIfNull(point);
         Alerts.Add(new IndexedAlert(machineId, point));
+        state.State.Added++;
         // Trimmed in steps, so a full index does not shift its list on every alert.
         if (Alerts.Count >= Capacity + Capacity / 10)
             Alerts.RemoveRange(0, Alerts.Count - Capacity);
@@ -87,10 +99,21 @@ public sealed class AlertIndexGrain(
         return Task.FromResult<IReadOnlyList<IndexedAlert>>(newest);
     }
 
+    public Task<WrittenAlerts> Written(long from, int limit)
+    {
+        if (limit < 1) throw new ArgumentException($"limit must be at least 1, got {limit}");
+        long first = Math.Max(from, FirstNumber);
+        var alerts = new List<IndexedAlert>();
+        for (long n = first; n < _written && alerts.Count < limit; n++)
+            alerts.Add(Alerts[(int)(n - FirstNumber)]);
+        return Task.FromResult(new WrittenAlerts(first, _written, alerts));
+    }
+
     private async Task Flush(CancellationToken cancellation)
     {
         if (!_dirty) return;
         _dirty = false;
+        long added = state.State.Added;
         try
         {
             await state.WriteStateAsync(cancellation);
@@ -99,6 +122,12 @@ public sealed class AlertIndexGrain(
         {
             MarkDirty(); // the next tick retries
             throw;
+        }
+        if (added > _written)
+        {
+            long from = _written;
+            _written = added;
+            if (_webhook) GrainFactory.GetGrain<IAlertWebhookGrain>(this.GetPrimaryKeyLong()).Wake(from).Ignore();
         }
     }
 }

@@ -40,10 +40,16 @@ public static class ConsoleApi
 
     private static List<AlertView> Newest(IEnumerable<IndexedAlert> alerts, int take, ClipAudioStore? audio) => alerts
         .OrderByDescending(a => a.Point.At).ThenBy(a => a.MachineId, StringComparer.Ordinal).Take(take)
-        .Select(a => new AlertView(a.MachineId, a.Point.ClipId, a.Point.ClipIndex, a.Point.Score, a.Point.DecisionThreshold, a.Point.At, a.Point.LabelRequested, a.Point.Label,
-            audio?.StoredAudioOf(a.MachineId, a.Point.ClipId) is null ? null : MachineApi.AudioUrlOf(a.MachineId, a.Point.ClipId), a.Point.RequestOutcome, a.Point.ClosedBy,
-            audio?.GatewayReferenceOf(a.MachineId, a.Point.ClipId, a.Point.AudioReference)))
+        .Select(a => ViewOf(a, audio))
         .ToList();
+
+    /// <summary>An indexed alert as the API and the webhook show it; <paramref name="apiUrl"/> (the API's address as its
+    /// readers reach it), when given, makes its audio URL absolute.</summary>
+    public static AlertView ViewOf(IndexedAlert a, ClipAudioStore? audio, string? apiUrl = null) =>
+        new(a.MachineId, a.Point.ClipId, a.Point.ClipIndex, a.Point.Score, a.Point.DecisionThreshold, a.Point.At, a.Point.LabelRequested, a.Point.Label,
+            audio?.StoredAudioOf(a.MachineId, a.Point.ClipId) is null ? null
+                : (apiUrl?.TrimEnd('/') ?? "") + MachineApi.AudioUrlOf(a.MachineId, a.Point.ClipId),
+            a.Point.RequestOutcome, a.Point.ClosedBy, audio?.GatewayReferenceOf(a.MachineId, a.Point.ClipId, a.Point.AudioReference));
 
     public static void Map(WebApplication app)
     {

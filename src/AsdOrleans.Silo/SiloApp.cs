@@ -93,6 +93,14 @@ public static class SiloApp
         if (options.ApiKeys.Problem() is { } keyProblem)
             throw new InvalidOperationException(keyProblem); // at start-up, not at the first request
         builder.Services.Configure<SiloOptions>(builder.Configuration.GetSection(SiloOptions.Section));
+        var webhook = builder.Configuration.GetSection(AlertWebhookOptions.Section).Get<AlertWebhookOptions>() ?? new AlertWebhookOptions();
+        if (webhook.Problem() is { } webhookProblem)
+            throw new SiloConfigurationException(webhookProblem); // at start-up, not at the first alert
+        if (webhook.Enabled)
+        {
+            builder.Services.AddSingleton(webhook);
+            builder.Services.AddSingleton<AsdOrleans.Grains.IAlertWebhookSender, HttpAlertWebhookSender>();
+        }
         builder.Services.AddSingleton<ApiKeys>();
         builder.Services.AddSingleton<ClipAudioStore>();
         builder.Services.AddSingleton<AsdOrleans.Application.MachineUseCases>(); // over the silo's IGrainFactory
@@ -148,6 +156,12 @@ public static class SiloApp
                     .Configure<Orleans.Serialization.Serializer>((o, serializer) => o.GrainStorageSerializer = new AsdOrleans.Storage.Sqlite.CompactOrleansStorageSerializer(serializer));
             }
             silo.AddAsdRemindersAndExpiry(options, builder.Configuration);
+            // A webhook that retries faster than Orleans' one-minute floor keeps its reminder at its own pace.
+            if (webhook.Enabled)
+                silo.Services.AddOptions<Orleans.Hosting.ReminderOptions>().Configure(r =>
+                {
+                    if (webhook.MaxRetryDelay < r.MinimumReminderPeriod) r.MinimumReminderPeriod = webhook.MaxRetryDelay;
+                });
             // Failure detection (probe timeouts, missed probes, votes) can be tuned as Asd:Membership:ProbeTimeout … .
             silo.Configure<Orleans.Configuration.ClusterMembershipOptions>(builder.Configuration.GetSection("Asd:Membership"));
             // Alerts and label requests on Orleans streams; subscriptions kept in the grain storage chosen above.

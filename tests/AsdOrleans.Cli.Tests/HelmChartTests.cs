@@ -54,7 +54,29 @@ public sealed class HelmChartTests
         Assert.Contains("- name: Asd__Embedder\n              value: \"baseline\"", Section(manifest, "name: asd-asd-orleans-encoder"));
     }
 
+    [Fact]
+    public async Task An_alert_webhook_reaches_every_silo_and_its_secret_stays_in_the_secret()
+    {
+        var (code, manifest, error) = await Helm(["template", "asd", Chart, .. Keys, "--set", "alertWebhook.url=https://hooks.plant-a.example/asd",
+            "--set", "alertWebhook.secret=hook-key", "--set", "alertWebhook.apiUrl=https://asd.plant-a.example"]);
+        Assert.True(code == 0, error);
+        foreach (var silo in new[] { "name: asd-asd-orleans-encoder", "name: asd-asd-orleans-machines" })
+        {
+            var section = Section(manifest, silo);
+            Assert.Contains("- name: Asd__AlertWebhook__Url\n              value: \"https://hooks.plant-a.example/asd\"", section);
+            Assert.Contains("- name: Asd__AlertWebhook__ApiUrl\n              value: \"https://asd.plant-a.example\"", section);
+            Assert.DoesNotContain("hook-key", section);
+        }
+        Assert.Contains($"Asd__AlertWebhook__Secret: \"{Convert.ToBase64String(Encoding.UTF8.GetBytes("hook-key"))}\"", manifest);
+
+        (code, manifest, error) = await Helm(["template", "asd", Chart, .. Keys]);
+        Assert.True(code == 0, error);
+        Assert.DoesNotContain("AlertWebhook", manifest); // none by default
+    }
+
     [Theory]
+    [InlineData("--set alertWebhook.url=ftp://hooks.plant-a.example/asd", "alertWebhook.url: \"ftp://hooks.plant-a.example/asd\" is not an absolute http or https URL")]
+    [InlineData("--set alertWebhook.secret=hook-key", "alertWebhook.secret is set but alertWebhook.url is empty")]
     [InlineData("--set embedder=model", "embedder model needs a model file")]
     [InlineData("--set embedder=spectral --set model.path=/models/x.asdm", "embedder spectral is training-free")]
     [InlineData("--set embedder=psychic", "\"psychic\" is not one of model, spectral, baseline")]

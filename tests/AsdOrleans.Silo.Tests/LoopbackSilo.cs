@@ -70,7 +70,7 @@ public abstract class LoopbackSilo(string prefix, ulong modelSeed, SynthPlan pla
         Http.Dispose();
     }
 
-    public async ValueTask DisposeAsync()
+    public virtual async ValueTask DisposeAsync()
     {
         await Stop();
         Model.Dispose();

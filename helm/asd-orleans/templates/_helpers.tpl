@@ -98,3 +98,11 @@ connection-string
 {{- include "asd.fullname" . }}-clips
 {{- end -}}
 {{- end -}}
+
+{{/* A URL the silos accept as an alert-webhook setting (absolute http or https), or a refusal naming the value. */}}
+{{- define "asd.httpUrl" -}}
+{{- if not (regexMatch "^https?://[^/?#\\s]+" (toString .value)) -}}
+{{- fail (printf "%s: %q is not an absolute http or https URL" .name (toString .value)) -}}
+{{- end -}}
+{{- .value -}}
+{{- end -}}

@@ -24,6 +24,13 @@ public static partial class AsdMetrics
     private static readonly Counter<long> Claims = Meter.CreateCounter<long>("asd.label_requests.claims", "{claim}",
         "Claims on pending clips (tag outcome: taken, or refused because another labeller held the clip); renewals are not counted");
 
+    private static readonly Counter<long> WebhookAlerts = Meter.CreateCounter<long>("asd.alert_webhook.alerts", "{alert}",
+        "Alerts the webhook receiver acknowledged (outcome delivered), or that left an alert-index shard undelivered (outcome dropped)");
+    private static readonly Counter<long> WebhookFailures = Meter.CreateCounter<long>("asd.alert_webhook.failures", "{request}",
+        "Webhook POSTs that failed (no answer in time, or not 2xx); each is retried");
+    /// <summary>Alert-index shards whose webhook deliverer, active on this silo, is retrying a failed batch.</summary>
+    private static readonly ConcurrentDictionary<long, bool> WebhookFailing = new();
+
     /// <summary>Machines active on this silo: machine id → (type, pending requests, realised budget, overspent).</summary>
     private static readonly ConcurrentDictionary<string, (string Type, int Pending, double RealisedBudget, bool Overspent)> Active = new(StringComparer.Ordinal);
 
@@ -38,6 +45,8 @@ public static partial class AsdMetrics
         Meter.CreateObservableGauge("asd.machines.overspent", () => Active.Values.GroupBy(m => m.Type)
             .Select(g => new Measurement<long>(g.Count(m => m.Overspent), new KeyValuePair<string, object?>("machine_type", g.Key))),
             "{machine}", "Machines active on this silo that have labelled more than b + 0.02 of at least 100 clips");
+        Meter.CreateObservableGauge("asd.alert_webhook.failing_shards", () => (long)WebhookFailing.Count,
+            "{shard}", "Alert-index shards, delivered from this silo, whose last webhook POST failed (their alerts wait)");
         Meter.CreateObservableGauge("asd.machines.active", () => Active.Values.GroupBy(m => m.Type)
             .Select(g => new Measurement<long>(g.Count(), new KeyValuePair<string, object?>("machine_type", g.Key))),
             "{machine}", "Machine grains active on this silo");
@@ -68,6 +77,26 @@ public static partial class AsdMetrics
             : decisionThreshold == model.DecisionThreshold ? "source"
             : decisionThreshold == target ? "target"
             : "between";
+
+    /// <summary>The webhook receiver acknowledged <paramref name="alerts"/> of shard <paramref name="shard"/>.</summary>
+    public static void OnWebhookDelivered(long shard, int alerts)
+    {
+        WebhookAlerts.Add(alerts, new KeyValuePair<string, object?>("outcome", "delivered"));
+        WebhookFailing.TryRemove(shard, out _);
+    }
+
+    /// <summary>A webhook POST of shard <paramref name="shard"/> failed; it will be retried.</summary>
+    public static void OnWebhookFailure(long shard)
+    {
+        WebhookFailures.Add(1);
+        WebhookFailing[shard] = true;
+    }
+
+    /// <summary>Alerts left a shard's list before the webhook delivered them.</summary>
+    public static void OnWebhookDropped(long alerts) => WebhookAlerts.Add(alerts, new KeyValuePair<string, object?>("outcome", "dropped"));
+
+    /// <summary>A shard's webhook deliverer left this silo.</summary>
+    public static void OnWebhookIdle(long shard) => WebhookFailing.TryRemove(shard, out _);
 
     /// <summary>A machine scored a clip (called by the machine grain after persisting what it must).</summary>
     public static void OnClip(string machineId, ClipVerdict verdict, double decisionThreshold, int pending, MachineModel model)
