@@ -105,10 +105,14 @@ public interface IAlertWebhookGrain : IGrainWithIntegerKey
     [Orleans.Concurrency.OneWay]
     Task Wake(long from);
 
-    /// <summary>The next alert number it will deliver, and when its last delivery failed (null: the last one succeeded).</summary>
+    /// <summary>Where its delivery stands.</summary>
     Task<AlertWebhookPosition> Position();
 }
 
 /// <summary>Where a shard's webhook delivery stands.</summary>
+/// <param name="Next">The shard's next alert number to deliver.</param>
+/// <param name="LastFailure">Why its last POST failed; null when it succeeded (or none was made by this activation).</param>
+/// <param name="Started">Whether it has delivered to the webhook this silo is configured with (a deliverer starts
+/// with the first alerts written after that).</param>
 [GenerateSerializer, Immutable]
-public sealed record AlertWebhookPosition([property: Id(0)] long Next, [property: Id(1)] string? LastFailure);
+public sealed record AlertWebhookPosition([property: Id(0)] long Next, [property: Id(1)] string? LastFailure, [property: Id(2)] bool Started);

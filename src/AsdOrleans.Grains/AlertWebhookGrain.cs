@@ -68,7 +68,8 @@ public sealed class AlertWebhookGrain(
         if (_retry is null) await Deliver();
     }
 
-    public Task<AlertWebhookPosition> Position() => Task.FromResult(new AlertWebhookPosition(state.State.Next, _lastFailure));
+    public Task<AlertWebhookPosition> Position() =>
+        Task.FromResult(new AlertWebhookPosition(state.State.Next, _lastFailure, _sender is not null && state.State.Destination == _sender.Destination));
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {

@@ -118,3 +118,29 @@ public sealed class HttpAlertWebhookSender : IAlertWebhookSender, IDisposable
 
     public void Dispose() => _http.Dispose();
 }
+
+/// <summary>One alert-index shard's webhook delivery (<c>GET /api/alert-webhook</c>).</summary>
+/// <param name="Next">The shard's next alert number to deliver.</param>
+/// <param name="Written">One past the shard's newest written alert number.</param>
+/// <param name="Waiting">Written alerts not yet taken by the receiver.</param>
+/// <param name="LastFailure">Why the last POST failed; null when it succeeded.</param>
+public sealed record AlertWebhookShardView(long Shard, long Next, long Written, long Waiting, string? LastFailure);
+
+/// <summary>The webhook as the answering silo is configured, and where each shard's delivery stands.</summary>
+/// <param name="Url">The receiver; null: this silo has no webhook (then nothing else is filled).</param>
+public sealed record AlertWebhookView(string? Url, long Waiting, int FailingShards, IReadOnlyList<AlertWebhookShardView> Shards)
+{
+    public static async Task<AlertWebhookView> Of(IGrainFactory grains, AlertWebhookOptions? options)
+    {
+        if (options is null) return new(null, 0, 0, []);
+        var shards = await Task.WhenAll(AlertIndexShards.All(grains).Select(async (index, shard) =>
+        {
+            var position = await grains.GetGrain<IAlertWebhookGrain>(shard).Position();
+            long written = (await index.Written(position.Next, 1)).End;
+            // A deliverer that has not started counts from the first alerts written after it was configured.
+            long waiting = position.Started ? Math.Max(0, written - position.Next) : 0;
+            return new AlertWebhookShardView(shard, position.Started ? position.Next : written, written, waiting, position.LastFailure);
+        }));
+        return new(options.Url, shards.Sum(s => s.Waiting), shards.Count(s => s.LastFailure is not null), shards);
+    }
+}

@@ -31,6 +31,7 @@ public static class ApiDocs
         ["POST /api/machines/{id}/clips/{clipId}/claim"] = ("ClaimLabelRequest", "Say who is listening to a pending clip (X-Labeller), so other labellers pick another; 409 names the labeller who holds it"),
         ["DELETE /api/machines/{id}/clips/{clipId}/claim"] = ("ReleaseLabelRequest", "End your claim on a clip (X-Labeller): it goes back to the other labellers"),
         ["GET /api/cluster"] = ("GetCluster", "The cluster's silos: status, machine grains and encoder workers each"),
+        ["GET /api/alert-webhook"] = ("GetAlertWebhook", "The alert webhook this silo sends to, and the written alerts each alert-index shard has yet to deliver"),
         ["GET /api/cluster/machines/{id}"] = ("GetMachinePlacement", "Which silo the grain directory places a machine on, and that silo's status (asks the directory, not the machine)"),
     };
 

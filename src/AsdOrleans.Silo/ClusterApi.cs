@@ -38,6 +38,10 @@ public static class ClusterApi
             return Results.Ok(silos);
         }).RequireRole(ApiRole.Operator).Produces<List<SiloView>>();
 
+        app.MapGet("/api/alert-webhook", async (IClusterClient client, IServiceProvider services) =>
+                Results.Ok(await AlertWebhookView.Of(client, services.GetService<AlertWebhookOptions>())))
+            .RequireRole(ApiRole.Operator).Produces<AlertWebhookView>();
+
         // Asks the grain directory, never the machine: it answers for a machine that is stuck or unreachable, which is
         // when an operator needs it (a directory entry on a dead silo, an activation on a live one that does not answer).
         app.MapGet("/api/cluster/machines/{id}", async (string id, IClusterClient client) =>

@@ -15,6 +15,7 @@ public sealed class ClusterStatusCommandTests : IAsyncLifetime
     private RedisServer _redis = null!;
     private readonly List<(WebApplication App, string Url)> _silos = [];
     private const int Machines = 12;
+    private const string Webhook = "http://127.0.0.1:9/hooks/asd";
     /// <summary>The first silo hosts machines only; the second the encoder workers as well.</summary>
     private static readonly string[] Roles = ["machines", "encoder,machines"];
 
@@ -32,6 +33,7 @@ public sealed class ClusterStatusCommandTests : IAsyncLifetime
                 ["Asd:DataDirectory"] = Path.Combine(_dir, "shared"),
                 ["Asd:ApiKeys:Operator:0"] = "op",
                 ["Asd:ApiKeys:Labeller:0"] = "lab",
+                ["Asd:AlertWebhook:Url"] = Webhook, // no alert is raised here: nothing is sent to it
             });
             _silos.Add((app, address.ToString()));
         }
@@ -78,6 +80,7 @@ public sealed class ClusterStatusCommandTests : IAsyncLifetime
         Assert.All(addresses, address => Assert.Contains(address, output));
         Assert.Contains($"2 of 2 silos active; {Machines} machine grains, 0 encoder workers active (a silo with the encoder role starts its workers with the first clip or enrollment it embeds)", output);
         Assert.Contains("encoder,machines", output);
+        Assert.Contains($"alert webhook: {Webhook}: 0 alert(s) waiting, 0 of 32 shards failing", output);
         Assert.DoesNotContain("warning", output);
 
         // Where one machine is: one of the two silos, as the directory says; a machine never called is nowhere.

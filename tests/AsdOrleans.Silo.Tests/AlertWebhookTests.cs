@@ -192,12 +192,20 @@ public sealed class AlertWebhookTests(AlertWebhookFixture silo) : IClassFixture<
             // Tried (so written and due) but refused.
             await Until(() => ClipIds(silo.Receiver.PostsOf(machine).SelectMany(p => p.Json.GetProperty("alerts").EnumerateArray())).Contains(alerting[^1]),
                 "the receiver to refuse the alerts");
+            // An operator sees them waiting, and why.
+            var webhook = await silo.Get("/api/alert-webhook", AlertWebhookFixture.OperatorKey);
+            Assert.Equal(silo.Receiver.Url, webhook.GetProperty("url").GetString());
+            Assert.True(webhook.GetProperty("waiting").GetInt64() >= alerting.Count, webhook.ToString());
+            Assert.True(webhook.GetProperty("failingShards").GetInt32() >= 1, webhook.ToString());
+            Assert.Contains(webhook.GetProperty("shards").EnumerateArray(), s => s.GetProperty("lastFailure").GetString()?.Contains("503") == true);
+
             await silo.Restart();
             Assert.Empty(silo.Receiver.TakenAlerts(machine));
             silo.Receiver.Down = false;
             // No clip is pushed after the restart: the deliverer's reminder brings the backlog.
             await Until(() => silo.Receiver.TakenAlerts(machine).Count >= alerting.Count, "the backlog to arrive");
             Assert.Equal(alerting, ClipIds(silo.Receiver.TakenAlerts(machine)));
+            await Until(() => silo.Get("/api/alert-webhook", AlertWebhookFixture.OperatorKey).Result.GetProperty("waiting").GetInt64() == 0, "nothing left waiting");
         }
         finally
         {

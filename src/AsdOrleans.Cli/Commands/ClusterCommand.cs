@@ -54,9 +54,31 @@ public static class ClusterCommand
             foreach (var (role, without) in RoleGaps)
                 if (!silos.Any(s => s.Status == "Active" && SiloRoles.Includes(s.Roles, role)))
                     output.WriteLine($"warning: no active silo has the {role} role: {without}; start one (asd silo --roles {role})");
+            if (await WebhookLine(http, cancellation) is { } webhook) output.WriteLine(webhook);
             return 0;
         });
         return command;
+    }
+
+    /// <summary>Where the alert webhook stands, as the answering silo sees it; null from a silo older than it.</summary>
+    private static async Task<string?> WebhookLine(ClusterHttp http, CancellationToken cancellation)
+    {
+        JsonElement webhook;
+        try
+        {
+            webhook = await http.SendAsync(HttpMethod.Get, "/api/alert-webhook", null, cancellation);
+        }
+        catch (SiloRefusedException e) when (e.Status == 404)
+        {
+            return null;
+        }
+        if (ClusterHttp.OptionalString(webhook, "url") is not { } url)
+            return "alert webhook: none (Asd__AlertWebhook__Url on the silos sets one)";
+        long waiting = webhook.GetProperty("waiting").GetInt64();
+        int failing = webhook.GetProperty("failingShards").GetInt32(), shards = webhook.GetProperty("shards").GetArrayLength();
+        string line = $"alert webhook: {url}: {waiting.ToString(CultureInfo.InvariantCulture)} alert(s) waiting, {N(failing)} of {N(shards)} shards failing";
+        var failure = webhook.GetProperty("shards").EnumerateArray().Select(s => ClusterHttp.OptionalString(s, "lastFailure")).FirstOrDefault(f => f is not null);
+        return failure is null ? line : $"{line}\nwarning: the alert webhook's last POST failed: {failure} (retried, the wait doubling up to Asd__AlertWebhook__MaxRetryDelay)";
     }
 
     private static Command Where()
