@@ -101,7 +101,11 @@ public sealed record WrittenAlerts([property: Id(0)] long First, [property: Id(1
 /// </summary>
 public interface IAlertWebhookGrain : IGrainWithIntegerKey
 {
-    /// <summary>New alerts are written from number <paramref name="from"/> on (one-way; sent by the shard after a write).</summary>
+    /// <summary>Passed to <see cref="Wake"/> by a starting silo: deliver any backlog, but start nothing new.</summary>
+    const long ResumeOnly = -1;
+
+    /// <summary>New alerts are written from number <paramref name="from"/> on (one-way; sent by the shard after a write);
+    /// <see cref="ResumeOnly"/>: only a deliverer that has started looks for alerts to deliver.</summary>
     [Orleans.Concurrency.OneWay]
     Task Wake(long from);
 

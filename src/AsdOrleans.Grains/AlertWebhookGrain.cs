@@ -60,6 +60,7 @@ public sealed class AlertWebhookGrain(
         if (_sender is null) return;
         if (state.State.Destination != _sender.Destination)
         {
+            if (from == IAlertWebhookGrain.ResumeOnly) return;
             // Configured now, or pointed elsewhere: deliver from these alerts on, not the shard's whole past.
             state.State.Destination = _sender.Destination;
             state.State.Next = from;

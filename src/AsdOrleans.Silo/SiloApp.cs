@@ -156,12 +156,23 @@ public static class SiloApp
                     .Configure<Orleans.Serialization.Serializer>((o, serializer) => o.GrainStorageSerializer = new AsdOrleans.Storage.Sqlite.CompactOrleansStorageSerializer(serializer));
             }
             silo.AddAsdRemindersAndExpiry(options, builder.Configuration);
-            // A webhook that retries faster than Orleans' one-minute floor keeps its reminder at its own pace.
             if (webhook.Enabled)
+            {
+                // A webhook that retries faster than Orleans' one-minute floor keeps its reminder at its own pace.
                 silo.Services.AddOptions<Orleans.Hosting.ReminderOptions>().Configure(r =>
                 {
                     if (webhook.MaxRetryDelay < r.MinimumReminderPeriod) r.MinimumReminderPeriod = webhook.MaxRetryDelay;
                 });
+                // Alerts a shard wrote as its silo stopped may have missed their wake-up: a starting silo resumes every deliverer.
+                if (SiloRoles.Includes(options.Roles, SiloRoles.Machines))
+                    silo.AddStartupTask((services, _) =>
+                    {
+                        var grains = services.GetRequiredService<IGrainFactory>();
+                        for (int shard = 0; shard < MachineRegistryShards.Count; shard++)
+                            grains.GetGrain<AsdOrleans.Abstractions.IAlertWebhookGrain>(shard).Wake(AsdOrleans.Abstractions.IAlertWebhookGrain.ResumeOnly).Ignore();
+                        return Task.CompletedTask;
+                    });
+            }
             // Failure detection (probe timeouts, missed probes, votes) can be tuned as Asd:Membership:ProbeTimeout … .
             silo.Configure<Orleans.Configuration.ClusterMembershipOptions>(builder.Configuration.GetSection("Asd:Membership"));
             // Alerts and label requests on Orleans streams; subscriptions kept in the grain storage chosen above.

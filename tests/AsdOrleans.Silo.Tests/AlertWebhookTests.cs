@@ -3,9 +3,11 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using AsdOrleans.Abstractions;
+using AsdOrleans.Grains;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace AsdOrleans.Silo.Tests;
@@ -113,6 +115,17 @@ public sealed class AlertWebhookTests(AlertWebhookFixture silo) : IClassFixture<
         return alerting;
     }
 
+    /// <summary>Deliverers with their "behind" reminder registered, as the silo's reminder table holds them.</summary>
+    private async Task<int> BehindReminders()
+    {
+        var table = silo.App.Services.GetRequiredService<IReminderTable>();
+        var grains = silo.App.Services.GetRequiredService<IGrainFactory>();
+        int behind = 0;
+        for (int shard = 0; shard < MachineRegistryShards.Count; shard++)
+            if (await table.ReadRow(grains.GetGrain<IAlertWebhookGrain>(shard).GetGrainId(), AlertWebhookGrain.ReminderName) is not null) behind++;
+        return behind;
+    }
+
     private static List<string> ClipIds(IEnumerable<JsonElement> alerts) => alerts.Select(a => a.GetProperty("clipId").GetString()!).ToList();
 
     private static string Hmac(byte[] body) =>
@@ -199,6 +212,9 @@ public sealed class AlertWebhookTests(AlertWebhookFixture silo) : IClassFixture<
             Assert.True(webhook.GetProperty("failingShards").GetInt32() >= 1, webhook.ToString());
             Assert.Contains(webhook.GetProperty("shards").EnumerateArray(), s => s.GetProperty("lastFailure").GetString()?.Contains("503") == true);
 
+            // A deliverer that is behind keeps a reminder, so a backlog outlives a crash of its silo.
+            Assert.True(await BehindReminders() >= 1, "no deliverer keeps a reminder while behind");
+
             await silo.Restart();
             Assert.Empty(silo.Receiver.TakenAlerts(machine));
             silo.Receiver.Down = false;
@@ -206,6 +222,7 @@ public sealed class AlertWebhookTests(AlertWebhookFixture silo) : IClassFixture<
             await Until(() => silo.Receiver.TakenAlerts(machine).Count >= alerting.Count, "the backlog to arrive");
             Assert.Equal(alerting, ClipIds(silo.Receiver.TakenAlerts(machine)));
             await Until(() => silo.Get("/api/alert-webhook", AlertWebhookFixture.OperatorKey).Result.GetProperty("waiting").GetInt64() == 0, "nothing left waiting");
+            await Until(() => BehindReminders().Result == 0, "the reminders removed once caught up");
         }
         finally
         {
