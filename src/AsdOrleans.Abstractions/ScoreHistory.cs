@@ -109,7 +109,8 @@ public interface IAlertWebhookGrain : IGrainWithIntegerKey
     [Orleans.Concurrency.OneWay]
     Task Wake(long from);
 
-    /// <summary>Where its delivery stands.</summary>
+    /// <summary>Where its delivery stands (answered while a POST is under way: it reads two fields).</summary>
+    [Orleans.Concurrency.AlwaysInterleave]
     Task<AlertWebhookPosition> Position();
 }
 

@@ -66,7 +66,7 @@ public sealed class AlertWebhookGrain(
             state.State.Next = from;
             await state.WriteStateAsync();
         }
-        if (_retry is null) await Deliver();
+        if (_retry is null) await DeliverOrRetry();
     }
 
     public Task<AlertWebhookPosition> Position() =>
@@ -79,7 +79,21 @@ public sealed class AlertWebhookGrain(
             await SetReminder(false); // this silo sends nowhere, or the destination changed: the next alert starts it
             return;
         }
-        if (_retry is null) await Deliver();
+        if (_retry is null) await DeliverOrRetry();
+    }
+
+    /// <summary>Delivers; a fault of ours on the way (the shard or storage unreachable) is retried like a refused POST,
+    /// so a backlog never waits for the next alert.</summary>
+    private async Task DeliverOrRetry()
+    {
+        try
+        {
+            await Deliver();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            await RetryLater($"{e.GetType().Name}: {e.Message}", alerts: null);
+        }
     }
 
     private async Task Deliver()
@@ -132,19 +146,20 @@ public sealed class AlertWebhookGrain(
         }
     }
 
-    private async Task RetryLater(string failure, int alerts)
+    /// <param name="alerts">The batch refused; null when none was sent.</param>
+    private async Task RetryLater(string failure, int? alerts)
     {
         _retryDelay = _retryDelay == TimeSpan.Zero ? FirstRetryDelay : TimeSpan.FromTicks(Math.Min(_retryDelay.Ticks * 2, _sender!.MaxRetryDelay.Ticks));
         if (_lastFailure is null)
             logger.LogWarning("alert webhook, shard {Shard}: {Alerts} alert(s) not delivered to {Destination}: {Failure}; retrying, the wait doubling up to {Max}",
-                Shard, alerts, _sender!.Destination, failure, _sender.MaxRetryDelay);
+                Shard, alerts?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "no", _sender!.Destination, failure, _sender.MaxRetryDelay);
         _lastFailure = failure;
         AsdMetrics.OnWebhookFailure(Shard);
         _retry = this.RegisterGrainTimer(async _ =>
         {
             _retry?.Dispose();
             _retry = null;
-            await Deliver();
+            await DeliverOrRetry();
         }, _retryDelay, Timeout.InfiniteTimeSpan);
         await SetReminder(true);
     }
