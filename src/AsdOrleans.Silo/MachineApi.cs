@@ -183,8 +183,12 @@ public static class MachineApi
     /// API key is the role's). The machine checks the name (a bad one is 400 through <see cref="Guarded"/>).</summary>
     public const string LabellerHeader = "X-Labeller";
 
-    private static Task<IResult> SubmitLabel(string id, string clipId, LabelBody body, MachineUseCases machines,
-        [Microsoft.AspNetCore.Mvc.FromHeader(Name = LabellerHeader)] string? labeller) => Guarded(id, async () =>
+    /// <summary>The <c>labeller</c> tag of an answer's metric: a named key's owner, else shared.</summary>
+    private static string AnswerTag(ApiKeys keys, string? key) => keys.LabellerNameOf(key) ?? AsdOrleans.Grains.Telemetry.AsdMetrics.SharedKey;
+
+    private static Task<IResult> SubmitLabel(string id, string clipId, LabelBody body, MachineUseCases machines, ApiKeys keys,
+        [Microsoft.AspNetCore.Mvc.FromHeader(Name = LabellerHeader)] string? labeller,
+        [Microsoft.AspNetCore.Mvc.FromHeader(Name = ApiKeys.Header)] string? key) => Guarded(id, async () =>
     {
         RequireSafeId(clipId, "clip id");
         var label = body.Label?.Trim().ToLowerInvariant() switch
@@ -194,14 +198,20 @@ public static class MachineApi
             _ => throw new ArgumentException($"label must be \"normal\" or \"anomalous\", got \"{body.Label}\""),
         };
         // The machine removes the clip's audio once the label is stored (best effort: a failure is logged and swept later).
-        return TypedResults.Ok(await machines.SubmitLabel(id, clipId, label, labeller));
+        var receipt = await machines.SubmitLabel(id, clipId, label, labeller);
+        if (!receipt.AlreadyApplied)
+            AsdOrleans.Grains.Telemetry.AsdMetrics.OnAnswer(AnswerTag(keys, key), label == ClipLabelValue.Anomalous ? "anomalous" : "normal");
+        return TypedResults.Ok(receipt);
     });
 
-    private static Task<IResult> DeclineLabelRequest(string id, string clipId, MachineUseCases machines,
-        [Microsoft.AspNetCore.Mvc.FromHeader(Name = LabellerHeader)] string? labeller) => Guarded(id, async () =>
+    private static Task<IResult> DeclineLabelRequest(string id, string clipId, MachineUseCases machines, ApiKeys keys,
+        [Microsoft.AspNetCore.Mvc.FromHeader(Name = LabellerHeader)] string? labeller,
+        [Microsoft.AspNetCore.Mvc.FromHeader(Name = ApiKeys.Header)] string? key) => Guarded(id, async () =>
     {
         RequireSafeId(clipId, "clip id");
-        return TypedResults.Ok(await machines.DeclineLabelRequest(id, clipId, labeller));
+        var receipt = await machines.DeclineLabelRequest(id, clipId, labeller);
+        if (!receipt.AlreadyClosed) AsdOrleans.Grains.Telemetry.AsdMetrics.OnAnswer(AnswerTag(keys, key), "declined");
+        return TypedResults.Ok(receipt);
     });
 
     /// <summary>Claims a clip for <c>?seconds=</c> (default 120, 5–600); renewing is claiming again. 409 when another

@@ -302,7 +302,7 @@ public sealed class ConsoleApiTests(ConsoleFixture silo) : IClassFixture<Console
         {
             "asd_clips_total{", "asd_queries_total{", "machine_type=\"valve\"", "asd_label_requests_pending{",
             "asd_budget_realised", "asd_machines_overspent{", "asd_encoder_batch_size_bucket{", "asd_encoder_batch_duration_seconds_bucket{",
-            "http_server_request_duration_seconds_bucket{", "asd_label_requests_claims_total{",
+            "http_server_request_duration_seconds_bucket{", "asd_label_requests_claims_total{", "asd_answers_total{",
         })
             Assert.Contains(series, text);
         // Label requests by why they were asked: random's draw at b = 1.

@@ -306,6 +306,16 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         Assert.Equal([("k-0", "normal", "nina"), ("k-1", "declined", "nina")], scores.EnumerateArray()
             .Where(p => p.GetProperty("requestOutcome").ValueKind == JsonValueKind.String)
             .Select(p => (p.GetProperty("clipId").GetString(), p.GetProperty("requestOutcome").GetString(), p.GetProperty("closedBy").GetString())));
+
+        // A team lead sees each person's answers per outcome (a repeat of the same label is not another answer).
+        Assert.True((await AsNina(HttpMethod.Post, $"/api/machines/{machine}/clips/k-0/label", content: JsonContent.Create(new { label = "normal" }))).IsSuccessStatusCode);
+        const string Normal = @"asd_answers_total\{(?=[^}]*labeller=""nina"")(?=[^}]*outcome=""normal"")[^}]*\} 1\b";
+        const string Declined = @"asd_answers_total\{(?=[^}]*labeller=""nina"")(?=[^}]*outcome=""declined"")[^}]*\} 1\b";
+        await Waiting.Until(async () =>
+        {
+            string metrics = await (await Send(HttpMethod.Get, "/metrics", null)).Content.ReadAsStringAsync();
+            return System.Text.RegularExpressions.Regex.IsMatch(metrics, Normal) && System.Text.RegularExpressions.Regex.IsMatch(metrics, Declined);
+        }, "nina's answers counted in /metrics", seconds: 10);
     }
 
     [Fact]

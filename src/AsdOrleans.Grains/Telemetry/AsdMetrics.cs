@@ -24,6 +24,8 @@ public static partial class AsdMetrics
     private static readonly Counter<long> Claims = Meter.CreateCounter<long>("asd.label_requests.claims", "{claim}",
         "Claims on pending clips (tag outcome: taken, or refused because another labeller held the clip); renewals are not counted");
 
+    private static readonly Counter<long> Answers = Meter.CreateCounter<long>("asd.answers", "{answer}",
+        "Answers to label requests through the HTTP API (tag outcome: normal, anomalous or declined; tag labeller: the owner of a named labeller key, or shared)");
     private static readonly Counter<long> WebhookAlerts = Meter.CreateCounter<long>("asd.alert_webhook.alerts", "{alert}",
         "Alerts the webhook receiver acknowledged (outcome delivered), or that left an alert-index shard undelivered (outcome dropped)");
     private static readonly Counter<long> WebhookFailures = Meter.CreateCounter<long>("asd.alert_webhook.failures", "{request}",
@@ -77,6 +79,14 @@ public static partial class AsdMetrics
             : decisionThreshold == model.DecisionThreshold ? "source"
             : decisionThreshold == target ? "target"
             : "between";
+
+    /// <summary>The <c>labeller</c> tag of an answer made with a role's shared key (or an operator's): the names such
+    /// answers carry are typed by whoever sends them, so they are not tags (the series would be unbounded).</summary>
+    public const string SharedKey = "shared";
+
+    /// <summary>An answer took effect (not a repeat): <paramref name="labeller"/> is a named key's owner or <see cref="SharedKey"/>.</summary>
+    public static void OnAnswer(string labeller, string outcome) =>
+        Answers.Add(1, new KeyValuePair<string, object?>("labeller", labeller), new KeyValuePair<string, object?>("outcome", outcome));
 
     /// <summary>The webhook receiver acknowledged <paramref name="alerts"/> of shard <paramref name="shard"/>.</summary>
     public static void OnWebhookDelivered(long shard, int alerts)
