@@ -93,6 +93,7 @@ public sealed class SiloCommandTests
         start.Environment["Asd__DataDirectory"] = data;
         start.Environment["Asd__ApiKeys__Operator__0"] = "operator-from-env";
         start.Environment["Asd__ApiKeys__Labellers__quinn.r"] = "quinn-from-env"; // one person's key: no shared labeller key is generated
+        start.Environment["Asd__AlertWebhook__Url"] = "http://127.0.0.1:9/hooks/asd"; // no alert is raised: nothing is sent
         try
         {
             await UntilUp(start, async output =>
@@ -103,6 +104,8 @@ public sealed class SiloCommandTests
                     await Task.Delay(50);
                 // A heap limit follows where the process runs under a memory limit (a container's).
                 Assert.Contains(output, l => l.StartsWith("garbage collector: workstation, concurrent, gen0 budget at most 1,024 KB, conserve-memory level 7", StringComparison.Ordinal));
+                // An operator sees where alerts go, and that they go unsigned.
+                Assert.Contains("alerts POSTed to http://127.0.0.1:9/hooks/asd (unsigned: Asd__AlertWebhook__Secret is empty)", output);
                 // The operator key came from the environment; the other roles' keys were generated for this run.
                 Assert.DoesNotContain(output, l => l.StartsWith("generated operator API key", StringComparison.Ordinal));
                 Assert.Contains(output, l => l.StartsWith("generated device API key", StringComparison.Ordinal));

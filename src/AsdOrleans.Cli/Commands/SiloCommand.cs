@@ -6,6 +6,7 @@ using AsdOrleans.Silo;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
 namespace AsdOrleans.Cli.Commands;
@@ -140,6 +141,8 @@ public static class SiloCommand
             string embedding = siloRoles.Contains(SiloRoles.Encoder) ? $"embeds with the {embedderName} embedder{(embedderName == EncoderServiceOptions.ModelEmbedder ? $" ({modelFile})" : "")}; " : "";
             output.WriteLine($"silo up ({string.Join(",", siloRoles)}): {string.Join(", ", app.Urls)}; {embedding}data in {Path.GetFullPath(dataDirectory)}; "
                 + $"console at {ConsoleUi.Path}/, dashboard at {SiloWebSurface.DashboardPath}, API docs at {ApiDocs.DocsPath}, metrics at /metrics; Ctrl+C stops it");
+            if (app.Services.GetService<AlertWebhookOptions>() is { } webhook)
+                output.WriteLine($"alerts POSTed to {webhook.Url} ({(webhook.Secret.Length > 0 ? "signed" : "unsigned: Asd__AlertWebhook__Secret is empty")})");
             output.WriteLine($"garbage collector: {GcSettings.Describe()}");
             await app.WaitForShutdownAsync(cancellation);
             return 0;
