@@ -35,6 +35,14 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
     private static SynthPlan Plan => SiloFixture.Plan;
     private static byte[] Wav(ClipSpec c) => SiloFixture.Wav(c);
     private Task<HttpResponseMessage> Send(HttpMethod method, string path, string? key, HttpContent? content = null) => silo.Send(method, path, key, content);
+
+    /// <summary>Waits until /metrics matches every pattern. The exporter may answer a scrape from its short cache (another
+    /// test's scrape a moment ago), so it asks until the answer is fresh.</summary>
+    private Task UntilMetrics(string what, params string[] patterns) => Waiting.Until(async () =>
+    {
+        string metrics = await (await Send(HttpMethod.Get, "/metrics", null)).Content.ReadAsStringAsync();
+        return patterns.All(p => System.Text.RegularExpressions.Regex.IsMatch(metrics, p));
+    }, what + " in /metrics", seconds: 10);
     private static ByteArrayContent WavContent(byte[] wav) => SiloFixture.WavContent(wav);
     private Task Enroll(string machine, MachineSettings settings) => silo.Enroll(machine, settings);
 
@@ -261,14 +269,9 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         // Declining ends the claim too.
         Assert.True((await AsLabeller(HttpMethod.Post, $"/api/machines/{machine}/clips/c-1/decline", "bob")).IsSuccessStatusCode);
         // Operators see how often labellers reach for the same clip: 4 claims taken (a renewal is not one), 2 refused.
-        // The exporter may answer a scrape from its short cache (another test's scrape a moment ago): ask until it is fresh.
-        const string Taken = @"asd_label_requests_claims_total\{(?=[^}]*machine_type=""claims"")(?=[^}]*outcome=""taken"")[^}]*\} 4\b";
-        const string Refused = @"asd_label_requests_claims_total\{(?=[^}]*machine_type=""claims"")(?=[^}]*outcome=""refused"")[^}]*\} 2\b";
-        await Waiting.Until(async () =>
-        {
-            string metrics = await (await Send(HttpMethod.Get, "/metrics", null)).Content.ReadAsStringAsync();
-            return System.Text.RegularExpressions.Regex.IsMatch(metrics, Taken) && System.Text.RegularExpressions.Regex.IsMatch(metrics, Refused);
-        }, "the claims counted in /metrics", seconds: 10);
+        await UntilMetrics("the claims counted",
+            @"asd_label_requests_claims_total\{(?=[^}]*machine_type=""claims"")(?=[^}]*outcome=""taken"")[^}]*\} 4\b",
+            @"asd_label_requests_claims_total\{(?=[^}]*machine_type=""claims"")(?=[^}]*outcome=""refused"")[^}]*\} 2\b");
         Assert.Equal(["c-2"], JsonDocument.Parse(await (await Send(HttpMethod.Get, $"/api/label-requests?machine={machine}", SiloFixture.LabellerKey)).Content.ReadAsStringAsync())
             .RootElement.EnumerateArray().Select(r => r.GetProperty("clipId").GetString()));
     }
@@ -309,13 +312,9 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
 
         // A team lead sees each person's answers per outcome (a repeat of the same label is not another answer).
         Assert.True((await AsNina(HttpMethod.Post, $"/api/machines/{machine}/clips/k-0/label", content: JsonContent.Create(new { label = "normal" }))).IsSuccessStatusCode);
-        const string Normal = @"asd_answers_total\{(?=[^}]*labeller=""nina"")(?=[^}]*outcome=""normal"")[^}]*\} 1\b";
-        const string Declined = @"asd_answers_total\{(?=[^}]*labeller=""nina"")(?=[^}]*outcome=""declined"")[^}]*\} 1\b";
-        await Waiting.Until(async () =>
-        {
-            string metrics = await (await Send(HttpMethod.Get, "/metrics", null)).Content.ReadAsStringAsync();
-            return System.Text.RegularExpressions.Regex.IsMatch(metrics, Normal) && System.Text.RegularExpressions.Regex.IsMatch(metrics, Declined);
-        }, "nina's answers counted in /metrics", seconds: 10);
+        await UntilMetrics("nina's answers counted",
+            @"asd_answers_total\{(?=[^}]*labeller=""nina"")(?=[^}]*outcome=""normal"")[^}]*\} 1\b",
+            @"asd_answers_total\{(?=[^}]*labeller=""nina"")(?=[^}]*outcome=""declined"")[^}]*\} 1\b");
     }
 
     [Fact]

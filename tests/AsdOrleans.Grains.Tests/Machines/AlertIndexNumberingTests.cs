@@ -1,6 +1,4 @@
 using AsdOrleans.Abstractions;
-using Microsoft.Extensions.DependencyInjection;
-using Orleans.Storage;
 
 namespace AsdOrleans.Grains.Tests.Machines;
 
@@ -9,19 +7,8 @@ namespace AsdOrleans.Grains.Tests.Machines;
 /// already on storage handed out (a crash cannot take back a delivered alert), and alerts that left the shard's list
 /// unread showing as a gap, not silently.
 /// </summary>
-public sealed class AlertIndexNumberingTests : SqliteMachineClusterTest
+public sealed class AlertIndexNumberingTests : AlertIndexClusterTest
 {
-    private static ScorePoint Alert(string clipId) => new(DateTimeOffset.UtcNow, clipId, 1, 0.9, 0.5, true, false);
-
-    private IGrainStorage Storage => Cluster.Silos[0].ServiceProvider.GetRequiredKeyedService<IGrainStorage>(MachineGrain.StorageName);
-
-    private async Task<AlertIndexState> Stored(IAlertIndexGrain index)
-    {
-        var state = new GrainState<AlertIndexState>(new AlertIndexState());
-        await Storage.ReadStateAsync("alerts", index.GetGrainId(), state);
-        return state.State!;
-    }
-
     [Fact]
     public async Task Written_alerts_come_numbered_in_arrival_order_and_only_once_on_storage()
     {
@@ -30,10 +17,10 @@ public sealed class AlertIndexNumberingTests : SqliteMachineClusterTest
         {
             await index.Add("m1", Alert(clip));
             var now = await index.Written(0, 10);
-            Assert.True(now.End <= (await Stored(index)).Added, "an alert was handed out before it was written"); // never ahead of storage
+            Assert.True(now.End <= (await Stored(index)).State!.Added, "an alert was handed out before it was written"); // never ahead of storage
         }
         await Waiting.Until(async () => (await index.Written(0, 10)).End == 3, "the three alerts written behind");
-        Assert.Equal(3, (await Stored(index)).Added);
+        Assert.Equal(3, (await Stored(index)).State!.Added);
 
         // Numbered in the order the shard took them (one-way calls may arrive in another order than they were made).
         var arrival = (await index.Newest(null, 10)).Reverse().Select(a => a.Point.ClipId).ToList();

@@ -1,6 +1,4 @@
 using AsdOrleans.Abstractions;
-using Microsoft.Extensions.DependencyInjection;
-using Orleans.Storage;
 
 namespace AsdOrleans.Grains.Tests.Machines;
 
@@ -10,20 +8,9 @@ namespace AsdOrleans.Grains.Tests.Machines;
 /// its stale ETag forever: Orleans deactivates an activation whose write threw InconsistentStateException, even from a
 /// timer, so the next call works from what storage holds. This pins that behaviour, which the grains rely on.
 /// </summary>
-public sealed class WriteBehindConflictTests : SqliteMachineClusterTest
+public sealed class WriteBehindConflictTests : AlertIndexClusterTest
 {
-    private static ScorePoint Alert(string clipId) => new(DateTimeOffset.UtcNow, clipId, 1, 0.9, 0.5, true, false);
-
     private static async Task<List<string>> ClipIds(IAlertIndexGrain index) => (await index.Newest(null, 100)).Select(a => a.Point.ClipId).ToList();
-
-    private async Task<GrainState<AlertIndexState>> Stored(IAlertIndexGrain index)
-    {
-        var state = new GrainState<AlertIndexState>(new AlertIndexState());
-        await Storage.ReadStateAsync("alerts", index.GetGrainId(), state);
-        return state;
-    }
-
-    private IGrainStorage Storage => Cluster.Silos[0].ServiceProvider.GetRequiredKeyedService<IGrainStorage>(MachineGrain.StorageName);
 
     [Fact]
     public async Task An_alert_index_shard_that_lost_a_write_race_reloads_instead_of_retrying_forever()

@@ -1,0 +1,21 @@
+using AsdOrleans.Abstractions;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Storage;
+
+namespace AsdOrleans.Grains.Tests.Machines;
+
+/// <summary>A <see cref="SqliteMachineClusterTest"/> that reads alert-index shards' records straight from storage.</summary>
+public abstract class AlertIndexClusterTest : SqliteMachineClusterTest
+{
+    protected static ScorePoint Alert(string clipId) => new(DateTimeOffset.UtcNow, clipId, 1, 0.9, 0.5, true, false);
+
+    protected IGrainStorage Storage => Cluster.Silos[0].ServiceProvider.GetRequiredKeyedService<IGrainStorage>(MachineGrain.StorageName);
+
+    /// <summary>The shard's record as storage holds it.</summary>
+    protected async Task<GrainState<AlertIndexState>> Stored(IAlertIndexGrain index)
+    {
+        var state = new GrainState<AlertIndexState>(new AlertIndexState());
+        await Storage.ReadStateAsync("alerts", index.GetGrainId(), state);
+        return state;
+    }
+}
