@@ -51,6 +51,11 @@ public sealed class AlertWebhookGrain(
     private IGrainTimer? _retry;
     private TimeSpan _retryDelay = TimeSpan.Zero;
     private string? _lastFailure;
+    /// <summary>Failed tries since the last delivery, and when the last warning about them was logged.</summary>
+    private int _failures;
+    private DateTime _warnedAt;
+    /// <summary>A receiver that keeps failing is logged again at most this often (its metrics count every try).</summary>
+    public static readonly TimeSpan FailureLogInterval = TimeSpan.FromMinutes(10);
     private bool? _reminderRegistered; // unknown on activation: a reminder may survive from an earlier one
 
     private long Shard => this.GetPrimaryKeyLong();
@@ -140,8 +145,9 @@ public sealed class AlertWebhookGrain(
             await state.WriteStateAsync();
             AsdMetrics.OnWebhookDelivered(Shard, run.Alerts.Count);
             if (_lastFailure is not null)
-                logger.LogInformation("alert webhook, shard {Shard}: delivering again after failures", Shard);
+                logger.LogInformation("alert webhook, shard {Shard}: delivering again after {Failures} failed tries", Shard, _failures);
             _lastFailure = null;
+            _failures = 0;
             _retryDelay = TimeSpan.Zero;
         }
     }
@@ -150,9 +156,13 @@ public sealed class AlertWebhookGrain(
     private async Task RetryLater(string failure, int? alerts)
     {
         _retryDelay = _retryDelay == TimeSpan.Zero ? FirstRetryDelay : TimeSpan.FromTicks(Math.Min(_retryDelay.Ticks * 2, _sender!.MaxRetryDelay.Ticks));
-        if (_lastFailure is null)
-            logger.LogWarning("alert webhook, shard {Shard}: {Alerts} alert(s) not delivered to {Destination}: {Failure}; retrying, the wait doubling up to {Max}",
-                Shard, alerts?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "no", _sender!.Destination, failure, _sender.MaxRetryDelay);
+        _failures++;
+        if (_lastFailure is null || DateTime.UtcNow - _warnedAt >= FailureLogInterval)
+        {
+            logger.LogWarning("alert webhook, shard {Shard}: {Alerts} alert(s) not delivered to {Destination} ({Failures} tries so far): {Failure}; retrying, the wait doubling up to {Max}",
+                Shard, alerts?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "no", _sender!.Destination, _failures, failure, _sender.MaxRetryDelay);
+            _warnedAt = DateTime.UtcNow;
+        }
         _lastFailure = failure;
         AsdMetrics.OnWebhookFailure(Shard);
         _retry = this.RegisterGrainTimer(async _ =>
