@@ -124,7 +124,8 @@ public sealed class HttpAlertWebhookSender : IAlertWebhookSender, IDisposable
 /// <param name="Written">One past the shard's newest written alert number.</param>
 /// <param name="Waiting">Written alerts not yet taken by the receiver.</param>
 /// <param name="LastFailure">Why the last POST failed; null when it succeeded.</param>
-public sealed record AlertWebhookShardView(long Shard, long Next, long Written, long Waiting, string? LastFailure);
+/// <param name="Silo">The silo its deliverer is active on (null when it is not), as <c>GET /api/cluster</c> names silos.</param>
+public sealed record AlertWebhookShardView(long Shard, long Next, long Written, long Waiting, string? LastFailure, string? Silo);
 
 /// <summary>The webhook as the answering silo is configured, and where each shard's delivery stands.</summary>
 /// <param name="Url">The receiver; null: this silo has no webhook (then nothing else is filled).</param>
@@ -133,13 +134,16 @@ public sealed record AlertWebhookView(string? Url, long Waiting, int FailingShar
     public static async Task<AlertWebhookView> Of(IGrainFactory grains, AlertWebhookOptions? options)
     {
         if (options is null) return new(null, 0, 0, []);
+        var management = grains.GetGrain<IManagementGrain>(0);
         var shards = await Task.WhenAll(AlertIndexShards.All(grains).Select(async (index, shard) =>
         {
-            var position = await grains.GetGrain<IAlertWebhookGrain>(shard).Position();
+            var deliverer = grains.GetGrain<IAlertWebhookGrain>(shard);
+            var position = await deliverer.Position();
             long written = (await index.Written(position.Next, 1)).End;
             // A deliverer that has not started counts from the first alerts written after it was configured.
             long waiting = position.Started ? Math.Max(0, written - position.Next) : 0;
-            return new AlertWebhookShardView(shard, position.Started ? position.Next : written, written, waiting, position.LastFailure);
+            var silo = await management.GetActivationAddress(deliverer);
+            return new AlertWebhookShardView(shard, position.Started ? position.Next : written, written, waiting, position.LastFailure, silo?.ToString());
         }));
         return new(options.Url, shards.Sum(s => s.Waiting), shards.Count(s => s.LastFailure is not null), shards);
     }

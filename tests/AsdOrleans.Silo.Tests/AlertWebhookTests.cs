@@ -58,6 +58,16 @@ public sealed class WebhookReceiver : IAsyncDisposable
     public List<JsonElement> TakenAlerts(string machine) => Posts.Where(p => p.Taken)
         .SelectMany(p => p.Json.GetProperty("alerts").EnumerateArray()).Where(a => a.GetProperty("machineId").GetString() == machine).ToList();
 
+    /// <summary>"machine/clip" of every alert in POSTs the receiver took.</summary>
+    public HashSet<string> TakenAlerts() => AlertIds(Posts.Where(p => p.Taken));
+
+    /// <summary>"machine/clip" of every alert in any POST, taken or refused.</summary>
+    public HashSet<string> TriedAlerts() => AlertIds(Posts);
+
+    public static string AlertId(JsonElement alert) => alert.GetProperty("machineId").GetString() + "/" + alert.GetProperty("clipId").GetString();
+
+    private static HashSet<string> AlertIds(IEnumerable<Post> posts) => posts.SelectMany(p => p.Json.GetProperty("alerts").EnumerateArray()).Select(AlertId).ToHashSet();
+
     public List<Post> PostsOf(string machine) => Posts.Where(p => p.Json.GetProperty("alerts").EnumerateArray()
         .Any(a => a.GetProperty("machineId").GetString() == machine)).ToList();
 

@@ -84,6 +84,65 @@ public sealed class ClusterGrowAndCrashTests : IAsyncLifetime
             $"which held {victim.MachineGrains} machines); {load.Retries} calls retried on another silo; {load.RequestsLostWithTheSilo.Count} unwritten label requests lost with it; new silo held {onC.MachineGrains} of {load.Machines.Count} machines.");
     }
 
+    [Fact]
+    public async Task Alerts_waiting_for_a_webhook_on_a_silo_killed_with_kill_9_are_delivered_by_the_survivor()
+    {
+        await using var receiver = WebhookReceiver.Start();
+        receiver.Down = true;
+        var webhook = new Dictionary<string, string?> { ["Asd:AlertWebhook:Url"] = receiver.Url, ["Asd:AlertWebhook:MaxRetryDelay"] = "00:00:02" };
+        var a = await StartSilo("a", webhook);
+        var b = await StartSilo("b", webhook);
+        var load = new Load(this); // for the silos' logs only: the clips here are the console plan's, whose anomalies alert
+        var plan = ConsoleFixture.Plan;
+        var train = plan.Clips.Where(c => c.Split == SynthSplit.Train).ToList();
+        var embeddings = _model.Embed(train.Select(c => ClipSynthesizer.Render(c)).ToList());
+        var enrollment = new EnrollmentRequest(embeddings.Select((e, i) => new EnrollmentClip(e, train[i].Domain == SynthDomain.Target)).ToList(), _model.VersionId);
+        var wavs = plan.Clips.Where(c => c.Split == SynthSplit.Test).Take(30).Select(c => WavEncoder.EncodeMono16(ClipSynthesizer.Render(c), 16_000)).ToList();
+        int clips = 0;
+        for (int m = 0; m < 12; m++)
+        {
+            var through = m % 2 == 0 ? a : b;
+            string machine = $"hook.m{m:00}";
+            Assert.True((await through.Http(OperatorKey).PutAsJsonAsync($"/api/machines/{machine}", new MachineSettings { Strategy = "none" })).IsSuccessStatusCode);
+            var enrolled = await through.Http(OperatorKey).PostAsJsonAsync($"/api/machines/{machine}/enrollment", enrollment);
+            Assert.True(enrolled.IsSuccessStatusCode, await enrolled.Content.ReadAsStringAsync());
+            for (int i = 0; i < wavs.Count; i++, clips++)
+            {
+                var content = new ByteArrayContent(wavs[i]);
+                content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("audio/wav");
+                var pushed = await through.Http(DeviceKey).PostAsync($"/api/machines/{machine}/clips?clipId=c{i:00}", content);
+                Assert.True(pushed.IsSuccessStatusCode, await pushed.Content.ReadAsStringAsync());
+            }
+        }
+
+        // Every alert is written (the shards write behind within 5 s) and was tried: the receiver refused it.
+        List<string> alerts = [];
+        await WaitFor(async () =>
+        {
+            var listed = await a.Http(LabellerKey).GetFromJsonAsync<JsonElement>("/api/alerts?limit=10000", TestContext.Current.CancellationToken);
+            alerts = listed.EnumerateArray().Select(WebhookReceiver.AlertId).ToList();
+            return alerts.Count > 0 && alerts.All(receiver.TriedAlerts().Contains);
+        }, TimeSpan.FromSeconds(60), "every alert tried and refused",
+            () => $"untried: {string.Join(", ", alerts.Where(x => !receiver.TriedAlerts().Contains(x)))} of {alerts.Count}\n{load.SiloLogs()}");
+        var waiting = await a.Http(OperatorKey).GetFromJsonAsync<JsonElement>("/api/alert-webhook", TestContext.Current.CancellationToken);
+        Assert.Equal(alerts.Count, waiting.GetProperty("waiting").GetInt64());
+        var backlogged = waiting.GetProperty("shards").EnumerateArray().Where(s => s.GetProperty("waiting").GetInt64() > 0).ToList();
+
+        // kill -9 the silo of a deliverer that is behind: it goes with its retry timer. Then the receiver comes back.
+        string host = backlogged[0].GetProperty("silo").GetString()!;
+        var victim = _silos.Single(s => host.Contains($":{s.SiloPort}:", StringComparison.Ordinal));
+        var survivor = victim == a ? b : a;
+        int onVictim = backlogged.Count(s => s.GetProperty("silo").GetString() == host);
+        victim.Kill();
+        receiver.Down = false;
+        // The survivor takes over the dead silo's reminders, which bring its deliverers back: nothing new is pushed.
+        await WaitFor(() => Task.FromResult(alerts.All(receiver.TakenAlerts().Contains)), TimeSpan.FromSeconds(120),
+            "every alert delivered after the kill", () => $"{alerts.Count - alerts.Count(receiver.TakenAlerts().Contains)} of {alerts.Count} missing\n{load.SiloLogs()}");
+        var after = await survivor.Http(OperatorKey).GetFromJsonAsync<JsonElement>("/api/alert-webhook", TestContext.Current.CancellationToken);
+        Assert.Equal(0, after.GetProperty("waiting").GetInt64());
+        TestContext.Current.SendDiagnosticMessage($"{alerts.Count} alerts from {clips} clips, waiting in {backlogged.Count} shards ({onVictim} of their deliverers on the killed silo); all delivered.");
+    }
+
     /// <summary>Orleans' activation rebalancer with short cycles (its defaults wait a minute and cycle every 15 s).</summary>
     private static readonly Dictionary<string, string?> Rebalancing = new()
     {
