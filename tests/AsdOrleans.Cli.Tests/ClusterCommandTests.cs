@@ -522,6 +522,34 @@ public sealed class ClusterCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Cluster_status_warns_while_the_alert_webhook_refuses_and_says_why()
+    {
+        var settings = SiloSettings("webhook-silo");
+        settings["Asd:AlertWebhook:Url"] = "http://127.0.0.1:9/hooks/asd"; // nothing listens there: every POST fails
+        var (app, address) = await SiloApp.StartOnLoopbackAsync(settings);
+        try
+        {
+            string url = address.ToString();
+            var (code, _, error) = await CliHarness.Run("enroll", "--url", url, "--key", "op", "--machine", "cli.hook", "--data", Path.Combine(_dir, "train"));
+            Assert.True(code == 0, error);
+            (code, _, error) = await CliHarness.Run("push", "--url", url, "--key", "dev", "--machine", "cli.hook", "--data", Path.Combine(_dir, "test"));
+            Assert.True(code == 0, error);
+            string output = "";
+            await Waiting.Until(async () =>
+            {
+                (code, output, error) = await CliHarness.Run("cluster", "status", "--url", url, "--key", "op");
+                return code == 0 && output.Contains("warning: the alert webhook's last POST failed:", StringComparison.Ordinal);
+            }, "the webhook's failure in cluster status", seconds: 30);
+            Assert.Matches(@"alert webhook: http://127\.0\.0\.1:9/hooks/asd: [1-9]\d* alert\(s\) waiting, 1 of 32 shards failing", output);
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task An_operator_lists_alerts_and_follows_new_ones_as_they_are_raised()
     {
         var (code, _, error) = await CliHarness.Run("enroll", "--url", _url, "--key", "op", "--machine", "cli.m5", "--data", Path.Combine(_dir, "train"));
