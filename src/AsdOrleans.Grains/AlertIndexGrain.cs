@@ -102,7 +102,8 @@ public sealed class AlertIndexGrain(
     public Task<WrittenAlerts> Written(long from, int limit)
     {
         if (limit < 1) throw new ArgumentException($"limit must be at least 1, got {limit}");
-        long first = Math.Max(from, FirstNumber);
+        // Alerts trimmed before they were written count up to the written end only, so First never passes End.
+        long first = Math.Max(from, Math.Min(FirstNumber, _written));
         var alerts = new List<IndexedAlert>();
         for (long n = first; n < _written && alerts.Count < limit; n++)
             alerts.Add(Alerts[(int)(n - FirstNumber)]);
