@@ -80,7 +80,9 @@ public sealed class HttpAlertWebhookSender : IAlertWebhookSender, IDisposable
         _options = options;
         _audio = audio;
         _json = json.Value.SerializerOptions; // as the API writes its alerts
-        _http = new HttpClient { Timeout = options.Timeout };
+        // One client for the silo's life; its connections are renewed every few minutes so that a receiver whose name
+        // moves to another address (a Kubernetes service, a failover) is found there.
+        _http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(2) }) { Timeout = options.Timeout };
         _key = options.Secret.Length > 0 ? System.Text.Encoding.UTF8.GetBytes(options.Secret) : null;
         if (_key is null)
             logger.LogWarning("alert webhook: Asd:AlertWebhook:Secret is empty, so alerts go to {Url} unsigned", options.Url);
