@@ -42,7 +42,7 @@ public static class AlertRateAnalysis
 
     /// <summary>alerts.csv in a run folder: the report's "Alerts at φ" table, one row per machine type, for `asd pool`.</summary>
     public const string FileName = "alerts.csv";
-    private const string Header = "machine,trials,false_alerts_source,false_alerts_target,recall_source,recall_target,f1_source,f1_target";
+    private static readonly string Header = "machine,trials," + string.Join(',', AlertRates.Measures.Select(m => m.Name));
 
     public static void WriteCsv(string path, IReadOnlyList<AlertRates> alerts)
     {
