@@ -94,9 +94,7 @@ public sealed class ClusterGrowAndCrashTests : IAsyncLifetime
         var b = await StartSilo("b", webhook);
         var load = new Load(this); // for the silos' logs only: the clips here are the console plan's, whose anomalies alert
         var plan = ConsoleFixture.Plan;
-        var train = plan.Clips.Where(c => c.Split == SynthSplit.Train).ToList();
-        var embeddings = _model.Embed(train.Select(c => ClipSynthesizer.Render(c)).ToList());
-        var enrollment = new EnrollmentRequest(embeddings.Select((e, i) => new EnrollmentClip(e, train[i].Domain == SynthDomain.Target)).ToList(), _model.VersionId);
+        var enrollment = LoopbackSilo.EnrollmentOf(_model, plan);
         var wavs = plan.Clips.Where(c => c.Split == SynthSplit.Test).Take(30).Select(c => WavEncoder.EncodeMono16(ClipSynthesizer.Render(c), 16_000)).ToList();
         int clips = 0;
         for (int m = 0; m < 12; m++)
@@ -108,9 +106,7 @@ public sealed class ClusterGrowAndCrashTests : IAsyncLifetime
             Assert.True(enrolled.IsSuccessStatusCode, await enrolled.Content.ReadAsStringAsync());
             for (int i = 0; i < wavs.Count; i++, clips++)
             {
-                var content = new ByteArrayContent(wavs[i]);
-                content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("audio/wav");
-                var pushed = await through.Http(DeviceKey).PostAsync($"/api/machines/{machine}/clips?clipId=c{i:00}", content);
+                var pushed = await through.Http(DeviceKey).PostAsync($"/api/machines/{machine}/clips?clipId=c{i:00}", LoopbackSilo.WavContent(wavs[i]));
                 Assert.True(pushed.IsSuccessStatusCode, await pushed.Content.ReadAsStringAsync());
             }
         }
@@ -440,12 +436,7 @@ public sealed class ClusterGrowAndCrashTests : IAsyncLifetime
             lock (Machines) Machines.Add(id);
         }
 
-        private static EnrollmentRequest Enrollment(EncoderModel model)
-        {
-            var train = Plan.Clips.Where(c => c.Split == SynthSplit.Train).ToList();
-            var embeddings = model.Embed(train.Select(c => ClipSynthesizer.Render(c)).ToList());
-            return new EnrollmentRequest(embeddings.Select((e, i) => new EnrollmentClip(e, train[i].Domain == SynthDomain.Target)).ToList(), model.VersionId);
-        }
+        private static EnrollmentRequest Enrollment(EncoderModel model) => LoopbackSilo.EnrollmentOf(model, Plan);
 
         public Task RunAsync() => Task.WhenAll(Enumerable.Range(0, Devices).Select(_ => Task.Run(Device)));
 

@@ -99,11 +99,8 @@ public sealed class LabelRequestExpiryTests : IDisposable
         {
             const string machine = "expiry.http-1";
             var plan = SynthPlan.Create(new SynthSettings { MachineTypes = 1, SourceTrain = 12, TargetTrain = 2, Test = 4, Seconds = 1, Seed = 3 });
-            var train = plan.Clips.Where(c => c.Split == SynthSplit.Train).ToList();
-            var embeddings = model.Embed(train.Select(c => ClipSynthesizer.Render(c)).ToList());
             await Expect(HttpStatusCode.OK, await http.PutAsJsonAsync($"/api/machines/{machine}", new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 2 }));
-            await Expect(HttpStatusCode.OK, await http.PostAsJsonAsync($"/api/machines/{machine}/enrollment",
-                new EnrollmentRequest(embeddings.Select((e, i) => new EnrollmentClip(e, train[i].Domain == SynthDomain.Target)).ToList(), model.VersionId)));
+            await Expect(HttpStatusCode.OK, await http.PostAsJsonAsync($"/api/machines/{machine}/enrollment", LoopbackSilo.EnrollmentOf(model, plan)));
 
             var wav = new ByteArrayContent(WavEncoder.EncodeMono16(ClipSynthesizer.Render(plan.Clips.First(c => c.Split == SynthSplit.Test)), 16_000));
             wav.Headers.ContentType = new MediaTypeHeaderValue("audio/wav");

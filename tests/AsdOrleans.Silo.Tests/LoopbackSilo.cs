@@ -95,14 +95,19 @@ public abstract class LoopbackSilo(string prefix, ulong modelSeed, SynthPlan pla
         return content;
     }
 
+    /// <summary>An enrollment from <paramref name="plan"/>'s training clips, embedded by <paramref name="model"/>.</summary>
+    public static EnrollmentRequest EnrollmentOf(EncoderModel model, SynthPlan plan)
+    {
+        var train = plan.Clips.Where(c => c.Split == SynthSplit.Train).ToList();
+        var embeddings = model.Embed(train.Select(c => ClipSynthesizer.Render(c)).ToList());
+        return new EnrollmentRequest(embeddings.Select((e, i) => new EnrollmentClip(e, train[i].Domain == SynthDomain.Target)).ToList(), model.VersionId);
+    }
+
     /// <summary>Configures <paramref name="machine"/> and enrolls it from the plan's training clips, over HTTP.</summary>
     public async Task Enroll(string machine, MachineSettings settings)
     {
         Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Put, $"/api/machines/{machine}", operatorKey, JsonContent.Create(settings))).StatusCode);
-        var train = plan.Clips.Where(c => c.Split == SynthSplit.Train).ToList();
-        var embeddings = Model.Embed(train.Select(c => ClipSynthesizer.Render(c)).ToList());
-        var request = new EnrollmentRequest(embeddings.Select((e, i) => new EnrollmentClip(e, train[i].Domain == SynthDomain.Target)).ToList(), Model.VersionId);
-        var response = await Send(HttpMethod.Post, $"/api/machines/{machine}/enrollment", operatorKey, JsonContent.Create(request));
+        var response = await Send(HttpMethod.Post, $"/api/machines/{machine}/enrollment", operatorKey, JsonContent.Create(EnrollmentOf(Model, plan)));
         Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
     }
 
