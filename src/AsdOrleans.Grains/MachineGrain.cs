@@ -107,7 +107,7 @@ public sealed class MachineGrain(
         Expiry.RemoveOrphanedAudio();
         if (state.State.Pending.Count > 0)
             await SyncPendingListing(); // repairs a listing lost between our write and the registry's
-        if (_model is not null) AsdMetrics.Update(MachineId, state.State.Pending.Count, _model); // this silo's gauges
+        UpdateGauges();
     }
 
     private const string HandedOverModel = "asd.machine.model", HandedOverBaseDigest = "asd.machine.base-digest";
@@ -284,6 +284,7 @@ public sealed class MachineGrain(
         await Expiry.SyncReminder();
         _model = model;
         _featureTransform = featureTransform;
+        UpdateGauges(); // a new model: nothing pending, nothing spent
         await MachineRegistryShards.For(GrainFactory, MachineId).Register([MachineId]);
         await SyncPendingListing(); // a re-enrollment dropped every request
         logger.LogInformation("machine {Machine} enrolled from {Clips} clips, model {Version}", MachineId, clips.Count, request.ModelVersion);
@@ -365,6 +366,13 @@ public sealed class MachineGrain(
         Events.PublishClosed(MachineId, clipIds, outcome, by);
         foreach (var clipId in clipIds)
             MachineActivity.MarkClosed(_history, GrainFactory, MachineId, clipId, outcome, by);
+        UpdateGauges(); // expiry and withdrawal close requests outside a clip or a label
+    }
+
+    /// <summary>This silo's gauges of the machine (pending requests, realised budget), as of its state now.</summary>
+    private void UpdateGauges()
+    {
+        if (_model is not null) AsdMetrics.Update(MachineId, state.State.Pending.Count, _model);
     }
 
     private void Remember(ClipVerdict verdict)

@@ -45,9 +45,17 @@ internal sealed class ApiExceptionHandler(IProblemDetailsService problems, ILogg
         });
     }
 
-    /// <summary>The framework's message names the parameter; the JSON reader's (inner) says what was wrong with it.</summary>
-    private static string BindingDetail(BadHttpRequestException e)
-        => e.InnerException is { } inner ? $"{e.Message} {inner.Message}" : e.Message;
+    /// <summary>What was wrong with the request, in a client's terms: the framework's messages name .NET types and
+    /// parameters, which a labelling service calling the API cannot act on.</summary>
+    private static string BindingDetail(BadHttpRequestException e) => e switch
+    {
+        { InnerException: System.Text.Json.JsonException json } =>
+            $"the body is not the JSON this endpoint takes ({(json.Path is { Length: > 0 } path ? $"at {path}" : "as a whole")}; its shape is in {SiloWebSurface.OpenApiPath})",
+        _ when e.Message.StartsWith("Implicit body inferred", StringComparison.Ordinal) || e.Message.StartsWith("Required parameter", StringComparison.Ordinal) && e.Message.Contains("body", StringComparison.Ordinal) =>
+            $"this request needs a JSON body (its shape is in {SiloWebSurface.OpenApiPath})",
+        { InnerException: { } inner } => $"{e.Message} {inner.Message}",
+        _ => e.Message,
+    };
 }
 
 /// <summary>A fault of ours that a retry may get past, and how long to wait before it.</summary>

@@ -40,6 +40,10 @@ public sealed class ApiKeys(IOptions<SiloOptions> options)
         return owner;
     }
 
+    /// <summary>Whether <paramref name="name"/> is the owner of a named labeller key (case aside): that name answers with that key only.</summary>
+    public bool HasKeyOfTheirOwn(string name)
+        => options.Value.ApiKeys.Labellers.Keys.Any(owner => string.Equals(owner, name, StringComparison.OrdinalIgnoreCase));
+
     /// <summary>The most a key may do: operator, labeller or device (null: unknown key).</summary>
     public ApiRole? RoleOf(string? key)
         => Allows(key, ApiRole.Operator) ? ApiRole.Operator : Allows(key, ApiRole.Labeller) ? ApiRole.Labeller : Allows(key, ApiRole.Device) ? ApiRole.Device : null;

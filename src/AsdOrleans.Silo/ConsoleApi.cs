@@ -68,14 +68,16 @@ public static class ConsoleApi
             .WithDescription($"With machine: from its score history (its last {MachineScoreHistory.Capacity} clips). Without: from the plant-wide alert index (the newest {AlertIndexGrain.Capacity} alerts of each of its {MachineRegistryShards.Count} shards). Filters: machine, since (ISO 8601), limit (default 100).")
             .Produces<List<AlertView>>().ProducesProblem(400).ProducesProblem(503);
 
-        api.MapGet("/machines/{id}/scores", async (string id, DateTimeOffset? since, int? limit, IClusterClient client) =>
+        api.MapGet("/machines/{id}/scores", async (string id, DateTimeOffset? since, int? limit, IClusterClient client, ClipAudioStore audio) =>
         {
             if (MachineApi.RejectInvalidMachineId(id) is { } rejected)
                 return rejected;
             int take = limit ?? MachineScoreHistory.Capacity;
             if (take is < 1 or > MachineScoreHistory.Capacity)
                 return Results.Problem($"limit must be in 1..{MachineScoreHistory.Capacity}", statusCode: StatusCodes.Status400BadRequest);
-            return Results.Ok(await client.GetGrain<IScoreHistoryGrain>(id).Get(since, take));
+            // A clip pushed over HTTP has its path on this silo's volume as reference: no business of a labeller's.
+            var points = await client.GetGrain<IScoreHistoryGrain>(id).Get(since, take);
+            return Results.Ok(points.Select(p => p with { AudioReference = audio.GatewayReferenceOf(id, p.ClipId, p.AudioReference) }).ToList());
         }).RequireRole(ApiRole.Labeller).WithName("GetMachineScores")
             .WithSummary("A machine's score history: its last clips' time, score, threshold, alert, query and label")
             .WithDescription($"The last {MachineScoreHistory.Capacity} clips, oldest first; since (ISO 8601) and limit narrow it. Persisted (written behind every {MachineScoreHistory.FlushInterval.TotalSeconds:F0} s).")

@@ -8,7 +8,22 @@ namespace AsdOrleans.Silo;
 /// <summary>The HTTP API of docs/design.md §2: machines (operator), clips (device), label requests and labels (labeller).</summary>
 public static class MachineApi
 {
-    public sealed record LabelBody(string? Label);
+    /// <summary>The label as a word or a number: <c>"normal"</c>, <c>"anomalous"</c> (or <c>"anomaly"</c>), <c>0</c> or <c>1</c>.</summary>
+    public sealed record LabelBody([property: System.Text.Json.Serialization.JsonConverter(typeof(LabelWordConverter))] string? Label);
+
+    /// <summary>Reads a label given as a JSON string or number into its word, so <c>{"label": 1}</c> means what <c>"1"</c> does.</summary>
+    public sealed class LabelWordConverter : System.Text.Json.Serialization.JsonConverter<string?>
+    {
+        public override string? Read(ref System.Text.Json.Utf8JsonReader reader, Type type, System.Text.Json.JsonSerializerOptions options) => reader.TokenType switch
+        {
+            System.Text.Json.JsonTokenType.String => reader.GetString(),
+            System.Text.Json.JsonTokenType.Number => System.Text.Encoding.UTF8.GetString(reader.ValueSpan),
+            System.Text.Json.JsonTokenType.Null => null,
+            _ => throw new System.Text.Json.JsonException("a label is a string or a number"),
+        };
+
+        public override void Write(System.Text.Json.Utf8JsonWriter writer, string? value, System.Text.Json.JsonSerializerOptions options) => writer.WriteStringValue(value);
+    }
     /// <summary>The answer to one clip: docs/design.md §2's {clipId, score, anomalous, labelRequested}, and why the label was
     /// asked for (<see cref="ClipVerdict.QueryReason"/>; null when it was not).</summary>
     public sealed record ClipResponse(string ClipId, double Score, bool Anomalous, bool LabelRequested, string? QueryReason);
@@ -191,11 +206,13 @@ public static class MachineApi
         [Microsoft.AspNetCore.Mvc.FromHeader(Name = ApiKeys.Header)] string? key) => Guarded(id, async () =>
     {
         RequireSafeId(clipId, "clip id");
-        var label = body.Label?.Trim().ToLowerInvariant() switch
+        var label = AsdOrleans.Method.Vocabulary.ClipWords.TryParseLabel(body.Label) switch
         {
-            "normal" => ClipLabelValue.Normal,
-            "anomalous" or "anomaly" => ClipLabelValue.Anomalous,
-            _ => throw new ArgumentException($"label must be \"normal\" or \"anomalous\", got \"{body.Label}\""),
+            false => ClipLabelValue.Normal,
+            true => ClipLabelValue.Anomalous,
+            null => throw new ArgumentException(body.Label is null
+                ? $"the body needs a label: {{\"label\": \"normal\"}} or {{\"label\": \"anomalous\"}} ({AsdOrleans.Method.Vocabulary.ClipWords.LabelChoices})"
+                : AsdOrleans.Method.Vocabulary.ClipWords.NotALabel("label", body.Label)),
         };
         // The machine removes the clip's audio once the label is stored (best effort: a failure is logged and swept later).
         var receipt = await machines.SubmitLabel(id, clipId, label, labeller);

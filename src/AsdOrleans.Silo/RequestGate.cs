@@ -55,6 +55,12 @@ public static class RequestGate
                 }
                 request.Headers[MachineApi.LabellerHeader] = owner;
             }
+            else if (required.Role == ApiRole.Labeller && request.Headers[MachineApi.LabellerHeader].ToString() is { Length: > 0 } named && keys.HasKeyOfTheirOwn(named))
+            {
+                // A person with a key of their own answers with it: a shared key typing that name would write in their name.
+                await Refuse(http, StatusCodes.Status403Forbidden, $"{named} has a labeller key of their own: answers in that name come with it, not with a shared key");
+                return;
+            }
         }
         long limit = endpoint?.Metadata.GetMetadata<RequestBodyLimit>()?.Bytes ?? DefaultBodyLimit;
         if (request.ContentLength > limit)

@@ -269,6 +269,34 @@ public sealed class ClusterCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Label_next_shows_each_clip_against_the_threshold_it_was_compared_with()
+    {
+        await EnrollAskingForEveryClip(_url, "cli.phi-09");
+        var (code, _, error) = await CliHarness.Run("push", "--url", _url, "--key", "dev", "--machine", "cli.phi-09", "--data", Path.Combine(_dir, "test"));
+        Assert.True(code == 0, error);
+        (code, var listed, error) = await CliHarness.Run("label", "list", "--url", _url, "--key", "lab", "--machine", "cli.phi-09", "--json");
+        Assert.True(code == 0, error);
+        var asked = System.Text.Json.JsonDocument.Parse(listed).RootElement.EnumerateArray()
+            .ToDictionary(r => r.GetProperty("clipId").GetString()!, r => (Score: r.GetProperty("score").GetDouble(), Phi: r.GetProperty("decisionThreshold").GetDouble()));
+        // The machine's φ moves on (a lower quantile); the requests keep the φ their clips were compared with.
+        (code, _, error) = await CliHarness.Run("machines", "configure", "--url", _url, "--key", "op", "--machine", "cli.phi-09", "--strategy", "random", "--budget", "1", "--decision-quantile", "0.5");
+        Assert.True(code == 0, error);
+        double machinePhi = (await CliStatus("cli.phi-09")).GetProperty("decisionThreshold").GetDouble();
+        Assert.All(asked.Values, r => Assert.True(Math.Abs(r.Phi - machinePhi) > 1e-3, $"φ {r.Phi} vs the machine's {machinePhi}"));
+
+        (code, var output, error) = await LabelNext(string.Concat(Enumerable.Repeat("s\n", asked.Count)) + "q\n", "cli.phi-09", Path.Combine(_dir, "saved-phi"));
+        Assert.True(code == 0, error);
+        var shown = System.Text.RegularExpressions.Regex.Matches(output, @"cli\.phi-09 (\S+): score [0-9.]+ vs threshold ([0-9.]+)( \(alert\))?");
+        Assert.Equal(asked.Count, shown.Count);
+        foreach (System.Text.RegularExpressions.Match line in shown)
+        {
+            var (score, phi) = asked[line.Groups[1].Value];
+            Assert.Equal(phi.ToString("0.0000", System.Globalization.CultureInfo.InvariantCulture), line.Groups[2].Value);
+            Assert.Equal(score > phi, line.Groups[3].Success);
+        }
+    }
+
+    [Fact]
     public async Task A_labeller_who_cannot_tell_declines_with_label_decline_or_d_in_label_next()
     {
         await EnrollAskingForEveryClip(_url, "cli.dec-07");

@@ -50,6 +50,40 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         => JsonDocument.Parse(await (await Send(HttpMethod.Get, $"/api/machines/{machine}", SiloFixture.LabellerKey)).Content.ReadAsStringAsync()).RootElement;
 
     [Fact]
+    public async Task The_pending_gauge_drops_the_requests_a_re_enrollment_withdrew()
+    {
+        const string machine = "gauge.reenrolled-01", gauge = @"asd_label_requests_pending\{[^}]*machine_type=""reenrolled""[^}]*\} ";
+        await Enroll(machine, new MachineSettings { Strategy = "random", Budget = 1, Seed = 3 });
+        for (int i = 0; i < 3; i++)
+            Assert.True((await silo.Push(machine, $"g-{i}", i)).GetProperty("labelRequested").GetBoolean());
+        await UntilMetrics("three requests pending", gauge + @"3\b");
+        await Enroll(machine, new MachineSettings { Strategy = "random", Budget = 1, Seed = 3 });
+        Assert.Equal(0, (await Status(machine)).GetProperty("pendingLabelRequests").GetInt32());
+        await UntilMetrics("none pending once re-enrolled", gauge + @"0\b");
+    }
+
+    [Fact]
+    public async Task A_label_body_takes_the_words_and_numbers_the_readme_lists()
+    {
+        const string machine = "words.pump-04";
+        await Enroll(machine, new MachineSettings { Strategy = "random", Budget = 1, Seed = 5 });
+        string[] bodies = ["""{"label":1}""", """{"label":"0"}""", """{"label":" Anomaly "}""", """{"label":0}"""];
+        for (int i = 0; i < bodies.Length; i++)
+        {
+            Assert.True((await silo.Push(machine, $"w-{i}", i)).GetProperty("labelRequested").GetBoolean());
+            var answer = await Send(HttpMethod.Post, $"/api/machines/{machine}/clips/w-{i}/label", SiloFixture.LabellerKey,
+                new StringContent(bodies[i], System.Text.Encoding.UTF8, "application/json"));
+            Assert.True(answer.IsSuccessStatusCode, $"{bodies[i]}: {await answer.Content.ReadAsStringAsync()}");
+        }
+        var status = await Status(machine);
+        Assert.Equal((2, 2), (status.GetProperty("anomalousLabels").GetInt64(), status.GetProperty("normalLabels").GetInt64()));
+        var wrong = await Send(HttpMethod.Post, $"/api/machines/{machine}/clips/w-0/label", SiloFixture.LabellerKey,
+            new StringContent("""{"label":"maybe"}""", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, wrong.StatusCode);
+        Assert.Contains("'maybe' is not normal, anomaly (or anomalous), 0 or 1", await wrong.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
     public async Task Health_and_roles()
     {
         Assert.Equal(HttpStatusCode.OK, (await silo.Http.GetAsync("/healthz")).StatusCode);
@@ -300,6 +334,15 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         var posing = await AsNina(HttpMethod.Post, $"/api/machines/{machine}/clips/k-0/label", "bob", JsonContent.Create(new { label = "normal" }));
         Assert.Equal(HttpStatusCode.Forbidden, posing.StatusCode);
         Assert.Contains("this key is nina's", await posing.Content.ReadAsStringAsync());
+        Assert.Equal(3, JsonDocument.Parse(await (await Send(HttpMethod.Get, $"/api/label-requests?machine={machine}", SiloFixture.LabellerKey)).Content.ReadAsStringAsync()).RootElement.GetArrayLength());
+        // Nor can a shared key write in her name (in any case), or let go of her claims.
+        foreach (var name in new[] { "nina", "NINA" })
+        {
+            var underHerName = await AsLabeller(HttpMethod.Post, $"/api/machines/{machine}/clips/k-0/label", name, JsonContent.Create(new { label = "anomalous" }));
+            Assert.Equal(HttpStatusCode.Forbidden, underHerName.StatusCode);
+            Assert.Contains("has a labeller key of their own", await underHerName.Content.ReadAsStringAsync());
+        }
+        Assert.Equal(HttpStatusCode.Forbidden, (await AsLabeller(HttpMethod.Delete, $"/api/machines/{machine}/clips/k-2/claim", "nina")).StatusCode);
         Assert.Equal(3, JsonDocument.Parse(await (await Send(HttpMethod.Get, $"/api/label-requests?machine={machine}", SiloFixture.LabellerKey)).Content.ReadAsStringAsync()).RootElement.GetArrayLength());
         Assert.True((await AsNina(HttpMethod.Post, $"/api/machines/{machine}/clips/k-0/label", content: JsonContent.Create(new { label = "normal" }))).IsSuccessStatusCode);
         Assert.True((await AsNina(HttpMethod.Post, $"/api/machines/{machine}/clips/k-1/decline", "nina")).IsSuccessStatusCode);

@@ -185,7 +185,10 @@ public sealed class SiloRobustnessTests(SiloFixture silo) : IClassFixture<SiloFi
 
     public static TheoryData<string, string, string, string?, string?, int> FrameworkLevelBadRequests => new()
     {
-        { "label: a number", "POST", "/api/machines/m/clips/c/label", "application/json", """{"label":1}""", 400 },
+        { "label: a boolean", "POST", "/api/machines/m/clips/c/label", "application/json", """{"label":true}""", 400 },
+        { "label: a number that is no label", "POST", "/api/machines/m/clips/c/label", "application/json", """{"label":2}""", 400 },
+        { "label: missing", "POST", "/api/machines/m/clips/c/label", "application/json", "{}", 400 },
+        { "label: no body", "POST", "/api/machines/m/clips/c/label", null, null, 400 },
         { "label: null body", "POST", "/api/machines/m/clips/c/label", "application/json", "null", 400 },
         { "label: invalid JSON", "POST", "/api/machines/m/clips/c/label", "application/json", """{"label":""", 400 },
         { "label: text/plain", "POST", "/api/machines/m/clips/c/label", "text/plain", "normal", 415 },
@@ -212,7 +215,11 @@ public sealed class SiloRobustnessTests(SiloFixture silo) : IClassFixture<SiloFi
             request.Content = new StringContent(body, new MediaTypeHeaderValue(contentType!));
         var response = await silo.Http.SendAsync(request);
         Assert.True(status == (int)response.StatusCode, $"{name}: expected {status}, got {(int)response.StatusCode}");
-        await ExpectProblem(response, (HttpStatusCode)status);
+        var problem = await ExpectProblem(response, (HttpStatusCode)status);
+        string detail = problem.TryGetProperty("detail", out var d) ? d.ToString() : "";
+        // Said in the client's terms: no .NET type or parameter names.
+        Assert.DoesNotContain("AsdOrleans.", detail);
+        Assert.DoesNotContain("Did you mean", detail);
     }
 
     public static TheoryData<string, byte[]> MalformedMultipartBodies()

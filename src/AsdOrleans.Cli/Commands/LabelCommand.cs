@@ -24,6 +24,10 @@ public static class LabelCommand
         return command;
     }
 
+    /// <summary>A request's φ, or null where it was stored before requests carried theirs.</summary>
+    internal static double? Threshold(JsonElement request)
+        => request.TryGetProperty("decisionThreshold", out var phi) && phi.ValueKind == JsonValueKind.Number ? phi.GetDouble() : null;
+
     /// <summary>The --url and --key options of a labeller's commands (`asd label`, `asd alerts`); operator keys pass too.</summary>
     internal static (Option<string> Url, Option<string> Key) Connection() => ClusterHttp.Options("labeller");
 
@@ -43,7 +47,7 @@ public static class LabelCommand
         var (url, key) = Connection();
         var machine = new Option<string?>("--machine") { Description = "only this machine's requests" };
         var limit = new Option<int>("--limit") { Description = "most requests listed, oldest first (1–10000)", DefaultValueFactory = _ => 100 };
-        var json = new Option<bool>("--json") { Description = "print a JSON array of {machineId, clipId, score, requestedAt, queryReason, audioUrl, audioReference, claimedBy, claimedUntil} instead of a table" };
+        var json = new Option<bool>("--json") { Description = "print a JSON array of {machineId, clipId, score, decisionThreshold, requestedAt, queryReason, audioUrl, audioReference, claimedBy, claimedUntil} instead of a table" };
         var command = new Command("list", "pending label requests, oldest first") { url, key, machine, limit, json };
         command.SetAction(async (parse, cancellation) =>
         {
@@ -61,6 +65,7 @@ public static class LabelCommand
                     machineId = r.GetProperty("machineId").GetString(),
                     clipId = r.GetProperty("clipId").GetString(),
                     score = r.GetProperty("score").GetDouble(),
+                    decisionThreshold = Threshold(r), // the φ the score was compared with (null: a request stored before it was kept)
                     requestedAt = r.GetProperty("requestedAt").GetDateTimeOffset(),
                     queryReason = ClusterHttp.QueryReason(r),
                     audioUrl = ClusterHttp.OptionalString(r, "audioUrl"),
@@ -75,10 +80,11 @@ public static class LabelCommand
                 output.WriteLine("no pending label requests");
                 return 0;
             }
-            var table = new Table().Border(TableBorder.Simple).AddColumns("machine", "clip", "score", "requested at (UTC)", "why asked", "listening");
+            var table = new Table().Border(TableBorder.Simple).AddColumns("machine", "clip", "score", "threshold", "requested at (UTC)", "why asked", "listening");
             foreach (var r in requests.EnumerateArray())
                 table.AddRow(new Text(r.GetProperty("machineId").GetString()!), new Text(r.GetProperty("clipId").GetString()!),
                     new Text(r.GetProperty("score").GetDouble().ToString("0.0000", CultureInfo.InvariantCulture)),
+                    new Text(Threshold(r)?.ToString("0.0000", CultureInfo.InvariantCulture) ?? ""),
                     new Text(r.GetProperty("requestedAt").GetDateTimeOffset().UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)),
                     new Text(ClusterHttp.QueryReason(r)), new Text(ClusterHttp.OptionalString(r, "claimedBy") ?? ""));
             Terminal.For(output).Write(table);

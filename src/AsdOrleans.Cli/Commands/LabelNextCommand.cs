@@ -97,7 +97,12 @@ public static class LabelNextCommand
                 }
                 if (!await Claim())
                     continue;
-                if (!thresholds.TryGetValue(id, out double threshold))
+                // The φ this clip was compared with (per domain where the machine keeps two); the machine's source φ only for
+                // a request stored before requests carried theirs.
+                double threshold;
+                if (LabelCommand.Threshold(request) is { } asked)
+                    threshold = asked;
+                else if (!thresholds.TryGetValue(id, out threshold))
                     thresholds[id] = threshold = (await http.SendAsync(HttpMethod.Get, $"/api/machines/{Uri.EscapeDataString(id)}", null, cancellation)).GetProperty("decisionThreshold").GetDouble();
                 double score = request.GetProperty("score").GetDouble();
                 output.WriteLine($"{id} {clip}: score {score.ToString("0.0000", CultureInfo.InvariantCulture)} vs threshold {threshold.ToString("0.0000", CultureInfo.InvariantCulture)}"

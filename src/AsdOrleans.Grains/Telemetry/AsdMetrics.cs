@@ -140,7 +140,7 @@ public static partial class AsdMetrics
         => Claims.Add(1, new KeyValuePair<string, object?>("machine_type", MachineType(machineId)),
             new KeyValuePair<string, object?>("outcome", taken ? "taken" : "refused"));
 
-    /// <summary>The machine's gauges, as of now (activation, status reads): its model gives the realised budget and whether
+    /// <summary>The machine's gauges, as of now (activation, enrollment, requests closed by expiry or withdrawal): its model gives the realised budget and whether
     /// it has overspent.</summary>
     public static void Update(string machineId, int pending, MachineModel model)
         => Active[machineId] = (MachineType(machineId), pending, model.RealisedBudget, MachineStatusMapping.HasOverspent(model));
