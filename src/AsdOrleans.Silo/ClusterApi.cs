@@ -7,8 +7,10 @@ using Orleans.Runtime.MembershipService.SiloMetadata;
 namespace AsdOrleans.Silo;
 
 /// <summary>One silo as an operator sees it: its membership status, what it hosts right now, and its roles as it
-/// published them ("encoder,machines"; null when this silo has not received them, e.g. for a silo long dead).</summary>
-public sealed record SiloView(string Address, string Status, int MachineGrains, int EncoderWorkers, string? Roles = null);
+/// published them ("encoder,machines"; null when this silo has not received them, e.g. for a silo long dead).
+/// <paramref name="NotAnswering"/>: why an active silo's counts are missing (it did not answer: killed, and not yet
+/// declared dead, or stuck); null when it answered.</summary>
+public sealed record SiloView(string Address, string Status, int MachineGrains, int EncoderWorkers, string? Roles = null, string? NotAnswering = null);
 
 /// <summary>Where the grain directory places one machine: the silo of its activation (null when none is active) and that
 /// silo's membership status.</summary>
@@ -20,20 +22,38 @@ public sealed record MachinePlacement(string Machine, string? Silo, string? Silo
 /// </summary>
 public static class ClusterApi
 {
+    /// <summary>How long `GET /api/cluster` waits for one silo's activation counts.</summary>
+    public static readonly TimeSpan StatisticsTimeout = TimeSpan.FromSeconds(5);
+
     public static void Map(WebApplication app)
     {
         app.MapGet("/api/cluster", async (IClusterClient client, ISiloMetadataCache metadata) =>
         {
             var management = client.GetGrain<IManagementGrain>(0);
             var hosts = await management.GetHosts(onlyActive: false);
-            var activations = await management.GetSimpleGrainStatistics();
-            int Count(SiloAddress silo, string grainClass) => activations
-                .Where(a => a.SiloAddress.Equals(silo) && a.GrainType.Contains(grainClass, StringComparison.Ordinal))
-                .Sum(a => a.ActivationCount);
+            // Each active silo asked on its own: one that is gone but not yet declared dead (probes take seconds) must
+            // not take the whole answer with it, which is exactly when an operator looks.
+            var answers = await Task.WhenAll(hosts.Where(h => h.Value == SiloStatus.Active).Select(async h =>
+            {
+                try
+                {
+                    return (Silo: h.Key, Activations: await management.GetSimpleGrainStatistics([h.Key]).WaitAsync(StatisticsTimeout), NotAnswering: (string?)null);
+                }
+                catch (Exception e) when (e is TimeoutException || ApiFaults.Classify(e) is not null)
+                {
+                    string why = e is TimeoutException ? $"no answer in {StatisticsTimeout.TotalSeconds:0} s" : e.GetBaseException().Message;
+                    return (Silo: h.Key, Activations: Array.Empty<SimpleGrainStatistic>(), NotAnswering: why);
+                }
+            }));
+            var bySilo = answers.ToDictionary(a => a.Silo);
+            int Count(SiloAddress silo, string grainClass) => bySilo.TryGetValue(silo, out var answer)
+                ? answer.Activations.Where(a => a.GrainType.Contains(grainClass, StringComparison.Ordinal)).Sum(a => a.ActivationCount)
+                : 0;
             var silos = hosts.OrderBy(h => h.Key.ToString(), StringComparer.Ordinal)
                 .Select(h => new SiloView(h.Key.ToString(), h.Value.ToString(),
                     Count(h.Key, nameof(MachineGrain)), Count(h.Key, nameof(EncoderWorkerGrain)),
-                    metadata.GetSiloMetadata(h.Key).Metadata.GetValueOrDefault(SiloRoles.MetadataKey)))
+                    metadata.GetSiloMetadata(h.Key).Metadata.GetValueOrDefault(SiloRoles.MetadataKey),
+                    bySilo.TryGetValue(h.Key, out var answer) ? answer.NotAnswering : null))
                 .ToList();
             return Results.Ok(silos);
         }).RequireRole(ApiRole.Operator).Produces<List<SiloView>>();

@@ -89,13 +89,18 @@ public static class SiloApp
     {
         var builder = WebApplication.CreateBuilder(args);
         configure?.Invoke(builder);
-        var options = builder.Configuration.GetSection(SiloOptions.Section).Get<SiloOptions>() ?? new SiloOptions();
+        // Every setting checked at start-up, not at the first request, clip or alert that needs it.
+        var options = SiloStartupChecks.Bind<SiloOptions>(builder.Configuration, SiloOptions.Section);
         if (options.ApiKeys.Problem() is { } keyProblem)
-            throw new InvalidOperationException(keyProblem); // at start-up, not at the first request
+            throw new InvalidOperationException(keyProblem);
+        if (SiloStartupChecks.Problem(options) is { } optionsProblem)
+            throw new SiloConfigurationException(optionsProblem);
+        if (SiloStartupChecks.Bind<LabelRequestExpiryOptions>(builder.Configuration, SiloOptions.Section).Problem() is { } expiryProblem)
+            throw new SiloConfigurationException(expiryProblem);
         builder.Services.Configure<SiloOptions>(builder.Configuration.GetSection(SiloOptions.Section));
-        var webhook = builder.Configuration.GetSection(AlertWebhookOptions.Section).Get<AlertWebhookOptions>() ?? new AlertWebhookOptions();
+        var webhook = SiloStartupChecks.Bind<AlertWebhookOptions>(builder.Configuration, AlertWebhookOptions.Section);
         if (webhook.Problem() is { } webhookProblem)
-            throw new SiloConfigurationException(webhookProblem); // at start-up, not at the first alert
+            throw new SiloConfigurationException(webhookProblem);
         if (webhook.Enabled)
         {
             builder.Services.AddSingleton(webhook);
@@ -136,6 +141,7 @@ public static class SiloApp
         {
             if (string.IsNullOrWhiteSpace(options.Redis))
             {
+                SiloStartupChecks.RequireFreePorts(System.Net.IPAddress.Loopback, ("Asd:SiloPort", options.SiloPort), ("Asd:GatewayPort", options.GatewayPort));
                 silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort);
                 // Embedded default: grain state in one SQLite file under the data directory (WAL, synchronous=FULL).
                 silo.AddSqliteGrainStorage(MachineGrain.StorageName,
@@ -148,7 +154,9 @@ public static class SiloApp
                 silo.Configure<Orleans.Configuration.ClusterOptions>(c => { c.ClusterId = options.ClusterId; c.ServiceId = options.ServiceId; });
                 // A routable advertised address (containers) needs the silo to listen on all interfaces.
                 var advertised = ResolveAdvertisedAddress(options.AdvertisedAddress);
-                silo.ConfigureEndpoints(advertised, options.SiloPort, options.GatewayPort, listenOnAnyHostAddress: !System.Net.IPAddress.IsLoopback(advertised));
+                bool anyAddress = !System.Net.IPAddress.IsLoopback(advertised);
+                SiloStartupChecks.RequireFreePorts(anyAddress ? System.Net.IPAddress.Any : advertised, ("Asd:SiloPort", options.SiloPort), ("Asd:GatewayPort", options.GatewayPort));
+                silo.ConfigureEndpoints(advertised, options.SiloPort, options.GatewayPort, listenOnAnyHostAddress: anyAddress);
                 silo.UseRedisClustering(options.Redis);
                 silo.AddRedisGrainStorage(MachineGrain.StorageName, o => o.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(options.Redis));
                 // Orleans' binary format for grain state, as in the embedded store (the silo-wide default is JSON).
@@ -182,8 +190,6 @@ public static class SiloApp
             // This bounds a call to a silo that is gone but not yet declared dead as well: those fail sooner, with
             // connection errors (ConnectionOptions.OpenConnectionTimeout, 5 s per attempt), answered 503 (ApiFaults).
             silo.Configure<Orleans.Configuration.SiloMessagingOptions>(m => m.ResponseTimeout = TimeSpan.FromMinutes(5));
-            if (!(options.MachineIdleMinutes > 0) || !double.IsFinite(options.MachineIdleMinutes))
-                throw new ArgumentException($"Asd:MachineIdleMinutes must be a positive number of minutes, got {options.MachineIdleMinutes}");
             silo.Configure<Orleans.Configuration.GrainCollectionOptions>(c =>
             {
                 var idle = TimeSpan.FromMinutes(options.MachineIdleMinutes);

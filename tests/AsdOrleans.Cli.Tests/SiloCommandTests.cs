@@ -27,6 +27,67 @@ public sealed class SiloCommandTests
         Assert.Contains(message, error);
     }
 
+    [Theory]
+    [InlineData("Asd__MachineIdleMinutes", "abc", "Asd:MachineIdleMinutes (Asd__MachineIdleMinutes): 'abc' is not a number")]
+    [InlineData("Asd__AlertWebhook__Timeout", "foo", "Asd:AlertWebhook:Timeout (Asd__AlertWebhook__Timeout): 'foo' is not a duration")]
+    [InlineData("Asd__ActivationRebalancer", "maybe", "Asd:ActivationRebalancer (Asd__ActivationRebalancer): 'maybe' is not true or false")]
+    [InlineData("Asd__MaxClipBytes", "-1", "Asd:MaxClipBytes (Asd__MaxClipBytes) must be at least 1 byte, got -1")]
+    [InlineData("Asd__EncoderMaxBatchSize", "0", "Asd:EncoderMaxBatchSize (Asd__EncoderMaxBatchSize) must be at least 1 clip, got 0")]
+    [InlineData("Asd__AlertAudioPerMachine", "-3", "Asd:AlertAudioPerMachine (Asd__AlertAudioPerMachine) must be 0 (keep none) or more, got -3")]
+    [InlineData("Asd__LabelRequestTtl", "00:00:00", "Asd:LabelRequestTtl must be between 00:00:01 and 365.00:00:00")]
+    [InlineData("Asd__MaxPendingLabelRequests", "0", "Asd:MaxPendingLabelRequests must be between 1 and 100000, got 0")]
+    public async Task A_setting_the_silo_cannot_use_stops_it_at_start_with_one_line(string variable, string value, string message)
+    {
+        var data = Directory.CreateTempSubdirectory("asd-cli-silo-bad-").FullName;
+        var start = new ProcessStartInfo("dotnet",
+        [
+            Path.Combine(AppContext.BaseDirectory, "asd.dll"), "silo", "--urls", $"http://127.0.0.1:{SiloApp.FreeLoopbackPort()}", "--data-dir", data,
+            "--silo-port", SiloApp.FreeLoopbackPort().ToString(), "--gateway-port", SiloApp.FreeLoopbackPort().ToString(),
+        ])
+        { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.Environment[variable] = value;
+        try
+        {
+            using var silo = Process.Start(start)!;
+            var stdout = silo.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+            string error = await silo.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+            await silo.WaitForExitAsync(TestContext.Current.CancellationToken);
+            string all = await stdout + error;
+            Assert.True(silo.ExitCode == 2, $"exit {silo.ExitCode}: {all}");
+            Assert.Contains($"error: {message}", error);
+            Assert.DoesNotContain("   at ", all); // no stack trace
+            Assert.DoesNotContain("silo up", all);
+        }
+        finally
+        {
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_silo_port_that_a_running_silo_listens_on_is_refused_and_the_running_one_is_left_alone()
+    {
+        // Listening as Orleans does (address reuse, which on Linux lets a second such socket share the port).
+        using var running = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        running.SetSocketOption(System.Net.Sockets.SocketOptionLevel.Socket, System.Net.Sockets.SocketOptionName.ReuseAddress, true);
+        running.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        running.Listen();
+        int port = ((IPEndPoint)running.LocalEndPoint!).Port;
+        var data = Directory.CreateTempSubdirectory("asd-cli-silo-port-").FullName;
+        try
+        {
+            var (code, _, error) = await CliHarness.Run("silo", "--urls", $"http://127.0.0.1:{SiloApp.FreeLoopbackPort()}", "--data-dir", data,
+                "--silo-port", port.ToString(), "--gateway-port", SiloApp.FreeLoopbackPort().ToString());
+            Assert.Equal(2, code);
+            Assert.Contains($"Asd:SiloPort {port}: 127.0.0.1:{port} is in use (another silo on this host?)", error);
+            Assert.True(running.IsBound);
+        }
+        finally
+        {
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
     [Fact]
     public async Task A_silo_with_the_encoder_role_and_no_model_file_embeds_with_the_spectral_embedder()
     {

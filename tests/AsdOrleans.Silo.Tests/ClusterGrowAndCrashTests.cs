@@ -72,6 +72,11 @@ public sealed class ClusterGrowAndCrashTests : IAsyncLifetime
         int labelsBeforeKill = load.AcknowledgedLabels.Count;
         load.KillStarts();
         killed.Kill();
+        // Until the cluster declares it dead, the cluster view still answers (not 503) and says the silo does not answer.
+        var meanwhile = await Cluster(a);
+        var unconfirmed = meanwhile.Single(s => s.Address == victim.Address);
+        Assert.True(unconfirmed.Status != "Active" || unconfirmed.NotAnswering is not null, JsonSerializer.Serialize(meanwhile));
+        Assert.All(meanwhile.Where(s => s.Address != victim.Address && s.Status == "Active"), s => Assert.Null(s.NotAnswering));
         await WaitFor(async () => (await Cluster(a)).Any(s => s.Address == victim.Address && s.Status == "Dead"), TimeSpan.FromSeconds(90), "the killed silo declared dead");
         int clipsAtDeath = load.Clips;
         await load.WaitForClips(clipsAtDeath + 60, TimeSpan.FromSeconds(120));

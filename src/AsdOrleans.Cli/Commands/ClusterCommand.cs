@@ -28,7 +28,7 @@ public static class ClusterCommand
     private static Command Status()
     {
         var (url, key) = Connection();
-        var json = new Option<bool>("--json") { Description = "print a JSON array of {address, status, roles, machineGrains, encoderWorkers} instead of a table" };
+        var json = new Option<bool>("--json") { Description = "print a JSON array of {address, status, roles, machineGrains, encoderWorkers, notAnswering} instead of a table" };
         var command = new Command("status", "every silo the membership table knows: status, roles, machine grains and encoder workers it holds now; says when no active silo has a role") { url, key, json };
         command.SetAction(async (parse, cancellation) =>
         {
@@ -43,14 +43,18 @@ public static class ClusterCommand
             int machines = silos.Sum(s => s.MachineGrains);
             var table = new Table().Border(TableBorder.Simple).AddColumns("silo", "status", "roles", "machine grains", "share", "encoder workers (active)");
             foreach (var s in silos)
-                table.AddRow(new Text(s.Address), new Text(s.Status), new Text(s.Roles ?? "–"), new Text(N(s.MachineGrains)),
-                    new Text(machines == 0 ? "–" : ((double)s.MachineGrains / machines).ToString("0%", CultureInfo.InvariantCulture)),
-                    new Text(N(s.EncoderWorkers)));
+                table.AddRow(new Text(s.Address), new Text(s.NotAnswering is null ? s.Status : $"{s.Status}, not answering"), new Text(s.Roles ?? "–"),
+                    new Text(s.NotAnswering is null ? N(s.MachineGrains) : "?"),
+                    new Text(machines == 0 || s.NotAnswering is not null ? "–" : ((double)s.MachineGrains / machines).ToString("0%", CultureInfo.InvariantCulture)),
+                    new Text(s.NotAnswering is null ? N(s.EncoderWorkers) : "?"));
             Terminal.For(output).Write(table);
             // Dead silos stay in the membership table for a while; say how many of the listed silos serve.
             int active = silos.Count(s => s.Status == "Active");
             output.WriteLine($"{N(active)} of {N(silos.Count)} silos active; {N(machines)} machine grains, {N(silos.Sum(s => s.EncoderWorkers))} encoder workers active"
                 + (silos.Sum(s => s.EncoderWorkers) == 0 ? " (a silo with the encoder role starts its workers with the first clip or enrollment it embeds)" : ""));
+            foreach (var s in silos.Where(s => s.NotAnswering is not null))
+                output.WriteLine($"warning: silo {s.Address} is listed {s.Status} but did not answer ({s.NotAnswering}): killed or stuck; "
+                    + "the cluster declares a silo dead after it misses its probes, and its machines then move to the others");
             foreach (var (role, without) in RoleGaps)
                 if (!silos.Any(s => s.Status == "Active" && SiloRoles.Includes(s.Roles, role)))
                     output.WriteLine($"warning: no active silo has the {role} role: {without}; start one (asd silo --roles {role})");
@@ -114,9 +118,10 @@ public static class ClusterCommand
         (SiloRoles.Machines, "no machine can be reached"),
     ];
 
-    private sealed record SiloRow(string Address, string Status, string? Roles, int MachineGrains, int EncoderWorkers)
+    private sealed record SiloRow(string Address, string Status, string? Roles, int MachineGrains, int EncoderWorkers, string? NotAnswering)
     {
         public static SiloRow From(JsonElement s) => new(s.GetProperty("address").GetString()!, s.GetProperty("status").GetString()!,
-            ClusterHttp.OptionalString(s, "roles"), s.GetProperty("machineGrains").GetInt32(), s.GetProperty("encoderWorkers").GetInt32());
+            ClusterHttp.OptionalString(s, "roles"), s.GetProperty("machineGrains").GetInt32(), s.GetProperty("encoderWorkers").GetInt32(),
+            ClusterHttp.OptionalString(s, "notAnswering"));
     }
 }
