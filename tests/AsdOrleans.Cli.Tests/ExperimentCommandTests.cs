@@ -7,7 +7,7 @@ namespace AsdOrleans.Cli.Tests;
 /// <summary>`asd experiment` end to end, in-process, on a small generated embedding set.</summary>
 public sealed class ExperimentCommandTests : IDisposable
 {
-    private const string ResultsHeader = "machine,strategy,budget,trial,auc,pauc,auc_source,auc_target,clips,queries,realised_budget,normal_labels,anomalous_labels,gamma,alpha,window,v,scoring,budget_start,target_labels,forced_labels,random_labels";
+    private const string ResultsHeader = "machine,strategy,budget,trial,auc,pauc,auc_source,auc_target,clips,queries,realised_budget,normal_labels,anomalous_labels,gamma,alpha,window,v,scoring,budget_start,target_labels,forced_labels,random_labels,declined";
     private const string SummaryHeader = "machine,strategy,budget,metric,trials,mean,ci95_low,ci95_high,gamma,alpha,window,v,scoring,budget_start";
     private static readonly string[] Strategies = ["none", "random", "hybrid", "qbc"];
     private static readonly string[] Budgets = ["0", "0.25"];
@@ -87,7 +87,7 @@ public sealed class ExperimentCommandTests : IDisposable
         var results = ReadCsv(Path.Combine(outDir, "results.csv"));
         Assert.Equal(ResultsHeader, string.Join(',', results[0]));
         var rows = results.Skip(1).ToList();
-        Assert.All(rows, r => Assert.Equal(22, r.Length));
+        Assert.All(rows, r => Assert.Equal(23, r.Length));
         var expectedKeys = (from m in Machines from s in Strategies from b in Budgets from t in Enumerable.Range(0, Trials)
                             select $"{m}|{s}|{b}|{t}").Order(StringComparer.Ordinal).ToArray();
         Assert.Equal(expectedKeys, rows.Select(r => $"{r[0]}|{r[1]}|{r[2]}|{r[3]}").Order(StringComparer.Ordinal).ToArray());
@@ -102,7 +102,7 @@ public sealed class ExperimentCommandTests : IDisposable
             Assert.True(queries >= 0 && queries <= clips, where);
             Assert.Equal((double)queries / clips, D(r[10]), 12);
             Assert.True(normal >= 0 && anomalous >= 0, where);
-            Assert.Equal(queries, normal + anomalous);
+            Assert.Equal((queries, 0L), (normal + anomalous, long.Parse(r[22]))); // a truthful labeller declines nothing
             long target = long.Parse(r[19]);
             Assert.True(target >= 0 && target <= queries && target <= clips / 2, $"labels on target clips: {where}");
             long forced = long.Parse(r[20]);
@@ -165,6 +165,24 @@ public sealed class ExperimentCommandTests : IDisposable
         var noneAuc = srows.Single(r => r[0] == "hmean" && r[1] == "none" && r[2] == "0" && r[3] == "auc");
         Assert.Contains(D(noneAuc[5]).ToString("0.000", System.Globalization.CultureInfo.InvariantCulture), output);
         Assert.Contains($"{Machines.Length * Strategies.Length * Budgets.Length * Trials} runs (", output);
+    }
+
+    [Fact]
+    public async Task Declined_requests_are_counted_apart_from_the_labels_given()
+    {
+        string outDir = Path.Combine(_dir, "declined");
+        var (code, _, error) = await Experiment(_embeddings, outDir, "--unsure", "1", "--unsure-answer", "decline");
+        Assert.True(code == 0, $"exit code {code}, stderr: {error}");
+
+        var results = ReadCsv(Path.Combine(outDir, "results.csv"));
+        int Col(string name) => Array.IndexOf(results[0], name);
+        var asked = results.Skip(1).Where(r => long.Parse(r[Col("queries")]) > 0).ToList();
+        Assert.NotEmpty(asked);
+        Assert.All(asked, r => Assert.Equal(("0", "0", r[Col("queries")]), (r[Col("normal_labels")], r[Col("anomalous_labels")], r[Col("declined")])));
+        var random = asked.Where(r => r[1] == "random").ToList();
+        string report = File.ReadAllText(Path.Combine(outDir, "report.md"));
+        Assert.Contains($"random at b = 0.25: {random.Sum(r => long.Parse(r[Col("queries")]))} requests, 0 labels given (none) and "
+            + $"{random.Sum(r => long.Parse(r[Col("queries")]))} declined", report);
     }
 
     // ------------------------------------------------------------------ sweeps
