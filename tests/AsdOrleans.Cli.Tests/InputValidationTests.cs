@@ -88,6 +88,28 @@ public sealed class InputValidationTests : IDisposable
     }
 
     [Fact]
+    public async Task Experiment_with_force_removes_an_earlier_runs_evaluator_trials_and_nothing_else()
+    {
+        string embeddings = WriteSmallEmbeddings(P("emb.csv"));
+        string run = P("rerun");
+        var (code, _, error) = await Run("experiment", "--embeddings", embeddings, "--out", run, "--trials", "3", "--budgets", "0,0.1", "--strategies", "none,random");
+        Assert.True(code == 0, error);
+        string staleTrial = Path.Combine(run, "evaluator", "random", "b0.1", "trial_02");
+        Assert.True(Directory.Exists(staleTrial), "the first run should write random's third trial");
+        File.WriteAllText(Path.Combine(run, "notes.txt"), "mine");
+        Directory.CreateDirectory(Path.Combine(run, "my-analysis"));
+        File.WriteAllText(Path.Combine(run, "my-analysis", "plot.py"), "# mine");
+
+        (code, _, error) = await Run("experiment", "--embeddings", embeddings, "--out", run, "--trials", "2", "--budgets", "0", "--strategies", "none", "--force");
+        Assert.True(code == 0, error);
+        Assert.False(Directory.Exists(Path.Combine(run, "evaluator", "random")), "a strategy the rerun did not run must not keep its trials");
+        Assert.False(Directory.Exists(Path.Combine(run, "evaluator", "offline", "trial_02")), "a trial the rerun did not run must be gone");
+        Assert.True(Directory.Exists(Path.Combine(run, "evaluator", "offline", "trial_01")));
+        Assert.Equal("mine", File.ReadAllText(Path.Combine(run, "notes.txt")));
+        Assert.Equal("# mine", File.ReadAllText(Path.Combine(run, "my-analysis", "plot.py")));
+    }
+
+    [Fact]
     public async Task Experiment_without_an_offline_run_adds_budget_0_and_keeps_rows_of_runs_that_list_it()
     {
         string embeddings = WriteSmallEmbeddings(P("emb.csv"));

@@ -119,7 +119,7 @@ public static class ExperimentCommand
         var key = new Option<string?>("--key") { Description = "API key for --via-cluster with the operator role (configure, enroll, label)" };
         var deviceKey = new Option<string?>("--device-key") { Description = "API key with the device role for posting clips (default: --key)" };
         var outDir = new Option<string>("--out") { Description = "run folder for results.csv, summary.csv, table1.csv, report.md, evaluator/ and figures/ (an existing non-empty folder needs --force)", Required = true };
-        var force = new Option<bool>("--force") { Description = "write into a non-empty --out, replacing the files a run writes" };
+        var force = new Option<bool>("--force") { Description = "write into a non-empty --out: the files and the evaluator/ and figures/ folders an earlier run wrote there are removed first (nothing else)" };
         var protocol = new ProtocolOptions();
         var command = new Command("experiment", "prequential active-learning experiment (the paper's Section 4.4) on an embeddings CSV or a data set")
         {
@@ -323,6 +323,7 @@ public static class ExperimentCommand
         var headroom = LabelHeadroomAnalysis.Measure(plan, settings);
         var summary = ExperimentSummary.Summarise(results);
         Directory.CreateDirectory(outputFolder);
+        RemovePreviousRun(outputFolder);
         ExperimentSummary.WriteResults(Path.Combine(outputFolder, ExperimentRunFolder.ResultsFile), results);
         ExperimentSummary.WriteSummary(Path.Combine(outputFolder, "summary.csv"), summary);
         EvaluatorFiles.Write(outputFolder, outcomes, settings.Points.Count > 1);
@@ -345,6 +346,25 @@ public static class ExperimentCommand
         OutputPaths.CheckFolder("--out", path);
         if (!force && Directory.Exists(path) && Directory.EnumerateFileSystemEntries(path).Any())
             throw new UsageException($"--out: '{path}' is not empty; pass --force to write this run's files into it (the files it writes are replaced)");
+    }
+
+    /// <summary>The files and folders a run writes into its --out; <see cref="RemovePreviousRun"/> removes these and nothing else.</summary>
+    public static readonly string[] RunFiles =
+        [ExperimentRunFolder.ResultsFile, "summary.csv", "table1.csv", BaselineRun.FileName, ExperimentReport.HeadroomFile, AlertRateAnalysis.FileName, "report.md"];
+    public static readonly string[] RunFolders = [EvaluatorFiles.Folder, ExperimentFigures.Folder];
+
+    /// <summary>
+    /// Removes what an earlier run wrote into the folder (with --force), once this run has succeeded: otherwise a rerun with
+    /// fewer trials, strategies or budgets leaves evaluator/ trials and figures that no longer match results.csv (and a
+    /// baseline.csv from a run with --model beside one without). Anything else in the folder is left alone.
+    /// </summary>
+    public static void RemovePreviousRun(string outputFolder)
+    {
+        foreach (var name in RunFolders)
+            if (Directory.Exists(Path.Combine(outputFolder, name)))
+                Directory.Delete(Path.Combine(outputFolder, name), recursive: true);
+        foreach (var name in RunFiles)
+            File.Delete(Path.Combine(outputFolder, name));
     }
 
     /// <summary>
