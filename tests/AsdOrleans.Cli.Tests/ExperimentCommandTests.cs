@@ -185,6 +185,35 @@ public sealed class ExperimentCommandTests : IDisposable
             + $"{random.Sum(r => long.Parse(r[Col("queries")]))} declined", report);
     }
 
+    [Fact]
+    public async Task The_report_states_the_source_references_each_machine_used()
+    {
+        async Task<(string Report, string Results)> RunWith(string name, params string[] extra)
+        {
+            string outDir = Path.Combine(_dir, name);
+            var (code, _, error) = await Experiment(_embeddings, outDir, ["--strategies", "none", "--budgets", "0", .. extra]);
+            Assert.True(code == 0, $"exit code {code}, stderr: {error}");
+            return (File.ReadAllText(Path.Combine(outDir, "report.md")), File.ReadAllText(Path.Combine(outDir, "results.csv")));
+        }
+
+        // 60 source and 4 target training clips per machine: the default cap of N (512) keeps every source clip.
+        var (report, _) = await RunWith("all");
+        Assert.Contains("| source references in N | machine-00: all 60 source clips; machine-01: all 60 source clips |", report);
+
+        // A cap of 24 leaves room for 20 source references: k-means, whatever --clusters asks for, and the report says so.
+        var (capped, cappedResults) = await RunWith("capped", "--state-caps", "24,0,0");
+        var (asked, askedResults) = await RunWith("asked", "--state-caps", "24,0,0", "--clusters", "100000");
+        Assert.Equal(cappedResults, askedResults);
+        foreach (var text in new[] { capped, asked })
+            Assert.Contains("| source references in N | machine-00: 20 k-means centres of 60 source clips (N's cap 24 less its 4 target clips); "
+                + "machine-01: 20 k-means centres of 60 source clips (N's cap 24 less its 4 target clips); k-means is seeded per trial, so the offline model differs between trials |", text);
+        var rows = ReadCsv(Path.Combine(_dir, "capped", "results.csv")).Skip(1).Where(r => r[0] == "machine-00").ToList();
+        Assert.True(rows.Select(r => r[4]).Distinct().Count() > 1, "trials of a k-means enrollment should differ");
+
+        var (clustered, _) = await RunWith("clustered", "--clusters", "10");
+        Assert.Contains("machine-00: 10 k-means centres of 60 source clips (k = 10)", clustered);
+    }
+
     // ------------------------------------------------------------------ sweeps
 
     [Fact]

@@ -107,7 +107,7 @@ public static class ExperimentCommand
         var model = new Option<string?>("--model") { Description = "encoder model file for --data (with it, the training-free baseline's offline run is reported beside the model's)" };
         var embedderName = new Option<string?>("--embedder") { Description = "with --data: " + Embedders.Description + " (default: model with --model, else spectral)" };
         var enrollFromTest = new Option<string?>("--enroll-from-test") { Description = "with --data: enroll each machine from its first S source-normal and T target-normal test clips (by index) and stream the rest, for data sets with test clips only", HelpName = "S,T" };
-        var clusters = new Option<int?>("--clusters") { Description = $"k-means centres of each machine's source training embeddings (default: every clip, 1-NN; --method paper: {AsdOrleans.Method.Machines.MachineConfig.PaperSourceClusters}); at least the number of source clips keeps every clip" };
+        var clusters = new Option<int?>("--clusters") { Description = $"k-means centres of each machine's source training embeddings (default: every clip, 1-NN; --method paper: {AsdOrleans.Method.Machines.MachineConfig.PaperSourceClusters}); at least the number of source clips keeps every clip, but never more than N's cap (--state-caps; default {AsdOrleans.Method.Machines.StateBounds.DefaultReferenceCap}) less the machine's target clips: above that, k-means centres seeded per trial (report.md says per machine)" };
         var caps = new Option<string?>("--state-caps") { Description = "caps of N, A and M per machine (0 = unbounded; default: the method's, unbounded for --method paper)", HelpName = "N,A,M" };
         var precision = new Option<string?>("--embedding-precision") { Description = "how each machine stores N and A: fp16 or fp32 (default: the method's, fp16; fp32 for --method paper)" };
         var thresholds = new Option<string?>("--decision-thresholds") { Description = "φ per domain (per-domain, the default method's; only the domain scoring acts on it) or one for both domains (single, the paper's): where the alerts fall, not the scores" };
@@ -333,7 +333,11 @@ public static class ExperimentCommand
         AlertRateAnalysis.WriteCsv(Path.Combine(outputFolder, AlertRateAnalysis.FileName), alerts);
         var figures = ExperimentFigures.Write(outputFolder, summary, settings);
         ExperimentReport.Write(outputFolder, results, summary, settings, new RunDescription(inputs.CommandLine, inputs.Source, inputs.ModelVersion, inputs.Embedding,
-            loop, inputs.Mode, computedRuns, figures) { Baseline = inputs.Baseline, Headroom = headroom, Alerts = alerts });
+            loop, inputs.Mode, computedRuns, figures)
+        {
+            Baseline = inputs.Baseline, Headroom = headroom, Alerts = alerts,
+            SourceReferences = plan.Machines.Select(m => m.SourceReferencesFor(settings.Method)).ToList(),
+        });
         SummaryTable.Print(Terminal.For(output), summary, table, settings, inputs.Baseline);
         output.WriteLine($"{results.Count} runs ({computedRuns} streams computed, {inputs.Mode}) in {loop.TotalSeconds:F1} s; "
             + $"results.csv, summary.csv, table1.csv, {(inputs.Baseline is null ? "" : BaselineRun.FileName + ", ")}{ExperimentReport.HeadroomFile}, {AlertRateAnalysis.FileName}, report.md, {EvaluatorFiles.Folder}/ and {ExperimentFigures.Folder}/ in {Path.GetFullPath(outputFolder)}");

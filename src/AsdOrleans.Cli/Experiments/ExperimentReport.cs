@@ -20,6 +20,8 @@ public sealed record RunDescription(string CommandLine, string Source, string? M
     public IReadOnlyList<LabelHeadroom> Headroom { get; init; } = [];
     /// <summary>Where the offline model's alerts fall, per machine type (<see cref="AlertRateAnalysis"/>).</summary>
     public IReadOnlyList<AlertRates> Alerts { get; init; } = [];
+    /// <summary>Per machine, what N starts with from the source training clips (all of them, or k-means centres and why).</summary>
+    public IReadOnlyList<SourceReferenceUse> SourceReferences { get; init; } = [];
 }
 
 /// <summary>
@@ -60,7 +62,10 @@ public static class ExperimentReport
         md.AppendLine(settings.Labeller.UnsureRate == 0
             ? "| labeller | truthful on every clip asked about |"
             : $"| labeller | cannot tell {settings.Labeller.UnsureRate.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} of the clips asked about (the same clips for every strategy and budget), and answers those: {settings.Labeller.Unsure.ToName()} |");
-        md.AppendLine($"| k-means centres, decision quantile | {(settings.Method.SourceClusters == AsdOrleans.Method.Machines.MachineConfig.AllSourceClips ? "all source clips" : settings.Method.SourceClusters)}, {F(settings.Method.DecisionQuantile)} |");
+        if (run.SourceReferences.Count > 0)
+            md.AppendLine($"| source references in N | {string.Join("; ", run.SourceReferences.Select(r => r.Describe()))}"
+                + (run.SourceReferences.Any(r => !r.KeepsEveryClip) ? "; k-means is seeded per trial, so the offline model differs between trials" : "") + " |");
+        md.AppendLine($"| decision quantile | {F(settings.Method.DecisionQuantile)} |");
         md.AppendLine($"| state caps N, A, M; set precision | {Cap(settings.Method.ReferenceCap)}, {Cap(settings.Method.AnomalyCap)}, {Cap(settings.Method.ScoreCap)}; {settings.Method.EmbeddingPrecision.ToName()} |");
         md.AppendLine($"| decision thresholds φ | {settings.Method.DecisionThresholds.ToName()} |");
         md.AppendLine($"| runs | {run.Mode}; {run.ComputedRuns} streams computed (offline streams are shared by every strategy, budget 0 and sweep point) |");

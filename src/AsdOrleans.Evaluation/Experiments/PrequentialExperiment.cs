@@ -60,12 +60,37 @@ public sealed class PreparedMachine
     public bool[] IsAnomaly { get; }
     public bool[] IsTarget { get; }
 
+    /// <summary>What N starts with from this machine's source training clips under <paramref name="config"/>, as enrollment builds it.</summary>
+    public SourceReferenceUse SourceReferencesFor(MachineConfig config)
+    {
+        int target = Training.Count(c => c.IsTargetDomain);
+        return new SourceReferenceUse(Name, Training.Count - target, target, config.SourceClusters, config.SourceClustersFor(target), config.ReferenceCap);
+    }
+
     /// <summary>The enrollment <see cref="MachineModel.Enroll"/> builds under <paramref name="config"/>, built once per seed.</summary>
     public MachineEnrollment EnrollmentFor(MachineConfig config)
     {
         var key = (MachineModel.EnrollmentSeed(config), config.SourceClustersFor(Training.Count(c => c.IsTargetDomain)));
         return _enrollments.GetOrAdd(key, k => new Lazy<MachineEnrollment>(() => MachineEnrollment.Build(Training, k.Clusters, k.Seed))).Value;
     }
+}
+
+/// <summary>
+/// A machine's source references: every source clip (1-NN) when there are no more than the k-means centres it may use,
+/// else that many k-means centres, seeded per trial. <paramref name="Clusters"/> is <paramref name="Requested"/> lowered
+/// where N would otherwise start above its cap (<see cref="MachineConfig.SourceClustersFor"/>).
+/// </summary>
+public sealed record SourceReferenceUse(string Machine, int SourceClips, int TargetClips, int Requested, int Clusters, int ReferenceCap)
+{
+    public bool KeepsEveryClip => SourceClips <= Clusters;
+    public int References => Math.Min(Clusters, SourceClips);
+    /// <summary>k-means where the request alone would have kept every clip, or fewer centres than requested: N's cap decided.</summary>
+    public bool CappedByReferenceCap => !KeepsEveryClip && Clusters < Requested;
+
+    public string Describe() => KeepsEveryClip
+        ? $"{Machine}: all {SourceClips} source clips"
+        : $"{Machine}: {References} k-means centres of {SourceClips} source clips"
+          + (CappedByReferenceCap ? $" (N's cap {ReferenceCap} less its {TargetClips} target clips)" : $" (k = {Requested})");
 }
 
 /// <summary>A run to compute: which machine, under which configuration, in which stream order.</summary>
