@@ -29,6 +29,8 @@ public sealed class InputValidationTests : IDisposable
     {
         { "demo", ["demo", "--out", "{out}", "--budget", "1.5"], "budget" },
         { "experiment", ["experiment", "--embeddings", "{dir}/missing.csv", "--out", "{out}"], "--embeddings: " },
+        { "experiment, no input", ["experiment", "--out", "{out}"], "give --embeddings CSV or --data ROOT (a data set's audio, embedded with --embedder: spectral by default, or --model FILE); neither was given" },
+        { "experiment, two inputs", ["experiment", "--embeddings", "{dir}/missing.csv", "--data", "{dir}", "--out", "{out}"], "give --embeddings CSV or --data ROOT, not both" },
         { "experiment --unsure", ["experiment", "--embeddings", "{dir}/missing.csv", "--out", "{out}", "--unsure", "1.5"], "--unsure must be in [0, 1]" },
         { "experiment --unsure-answer", ["experiment", "--embeddings", "{dir}/missing.csv", "--out", "{out}", "--unsure", "0.2", "--unsure-answer", "shrug"], "--unsure-answer: unknown answer 'shrug'" },
         { "label decline", ["label", "decline", "--url", "http://127.0.0.1:1", "--key", "k", "--machine", "m1", "--clip", ".."], "--clip: " },

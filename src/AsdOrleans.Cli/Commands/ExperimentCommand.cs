@@ -102,11 +102,11 @@ public static class ExperimentCommand
 
     public static Command Create()
     {
-        var embeddings = new Option<string?>("--embeddings") { Description = "embeddings CSV: machine,split,domain,label,file,e0,e1,… (or give --data and --model)" };
+        var embeddings = new Option<string?>("--embeddings") { Description = "embeddings CSV: machine,split,domain,label,file,e0,e1,… (or give --data)" };
         var data = new Option<string?>("--data") { Description = "data set root in the DCASE layout (real, or from `asd synth`); embedded once with --model" };
         var model = new Option<string?>("--model") { Description = "encoder model file for --data (with it, the training-free baseline's offline run is reported beside the model's)" };
         var embedderName = new Option<string?>("--embedder") { Description = "with --data: " + Embedders.Description + " (default: model with --model, else spectral)" };
-        var enrollFromTest = new Option<string?>("--enroll-from-test") { Description = "with --data: enroll each machine from its first S source-normal and T target-normal test clips (by index) and stream the rest, for data sets with test clips only", HelpName = "S,T" };
+        var enrollFromTest = new Option<string?>("--enroll-from-test") { Description = "with --data that has test clips only: enroll each machine from its first S source-normal and T target-normal test clips (by index) and stream the rest (refused where the data set has training clips)", HelpName = "S,T" };
         var clusters = new Option<int?>("--clusters") { Description = $"k-means centres of each machine's source training embeddings (default: every clip, 1-NN; --method paper: {AsdOrleans.Method.Machines.MachineConfig.PaperSourceClusters}); at least the number of source clips keeps every clip, but never more than N's cap (--state-caps; default {AsdOrleans.Method.Machines.StateBounds.DefaultReferenceCap}) less the machine's target clips: above that, k-means centres seeded per trial (report.md says per machine)" };
         var caps = new Option<string?>("--state-caps") { Description = "caps of N, A and M per machine (0 = unbounded; default: the method's, unbounded for --method paper)", HelpName = "N,A,M" };
         var precision = new Option<string?>("--embedding-precision") { Description = "how each machine stores N and A: fp16 or fp32 (default: the method's, fp16; fp32 for --method paper)" };
@@ -130,8 +130,10 @@ public static class ExperimentCommand
         {
             var output = parse.InvocationConfiguration.Output;
             string? csv = parse.GetValue(embeddings), root = parse.GetValue(data), modelPath = parse.GetValue(model), cluster = parse.GetValue(viaCluster);
-            if ((csv is null) == (root is null))
-                throw new UsageException("give either --embeddings CSV or --data ROOT with --model, not both");
+            if (csv is null && root is null)
+                throw new UsageException("give --embeddings CSV or --data ROOT (a data set's audio, embedded with --embedder: spectral by default, or --model FILE); neither was given");
+            if (csv is not null && root is not null)
+                throw new UsageException("give --embeddings CSV or --data ROOT, not both");
             string kind = parse.GetValue(embedderName) is { } named ? Embedders.Parse(named) : root is not null && modelPath is null ? Embedders.Spectral : Embedders.Model;
             if (root is not null && kind == Embedders.Model && modelPath is null)
                 throw new UsageException("--embedder model needs --model (the encoder that embeds the clips); or use --embedder spectral or baseline");
@@ -196,12 +198,18 @@ public static class ExperimentCommand
             var unlabelled = clips.FirstOrDefault(c => c.IsAnomaly is null);
             if (unlabelled is not null)
                 throw new UsageException($"{unlabelled.Path}: no label; evaluation test clips need --ground-truth");
+            string source = Path.GetFullPath(root!);
             if (parse.GetValue(enrollFromTest) is string enrollCounts)
             {
                 var counts = OptionParsing.Integers("--enroll-from-test", enrollCounts);
                 if (counts.Count != 2 || counts.Any(c => c < 0) || counts.Sum() == 0)
                     throw new UsageException($"--enroll-from-test: expected S,T (source and target normal clips per machine), got '{enrollCounts}'");
+                // Moved test clips would join the training clips silently, a protocol no one asked for.
+                if (clips.Where(c => !c.IsTest).GroupBy(AudioData.MachineName).FirstOrDefault() is { } trained)
+                    throw new UsageException($"--enroll-from-test is for data sets with test clips only: machine '{trained.Key}' in '{root}' has {trained.Count()} training clips, "
+                        + "which would be enrolled together with the moved test clips; leave --enroll-from-test out");
                 clips = Embedders.EnrollFromTest(clips, counts[0], counts[1]);
+                source += $" (test clips only; per machine its first {counts[0]} source-normal and {counts[1]} target-normal test clips enrolled, --enroll-from-test {counts[0]},{counts[1]})";
             }
             var machineWithoutTraining = clips.GroupBy(AudioData.MachineName).FirstOrDefault(g => g.All(c => c.IsTest));
             if (machineWithoutTraining is not null)
@@ -214,7 +222,7 @@ public static class ExperimentCommand
                     Embedders.EmbedTrainingFreeRaw(kind, embedder, clips, batchSize, progress), linesWhenRedirected: true);
                 output.WriteLine($"embedding: {rawReport.Clips} clips, {rawReport.FromCache} from the cache, {rawReport.Embedded} embedded in {rawReport.Elapsed.TotalSeconds:F1} s (cache {embedder.Folder})");
                 string rawVersion = kind == Embedders.Spectral ? Embedders.SpectralVersion : Embedders.BaselineVersion;
-                var rawInputs = new RunInputs(commandLine, Path.GetFullPath(root!),
+                var rawInputs = new RunInputs(commandLine, source,
                     rawVersion + (kind == Embedders.Spectral ? " (whitened per machine)" : " (standardised per machine)"), rawReport);
                 if (kind == Embedders.Spectral)
                 {
@@ -238,7 +246,7 @@ public static class ExperimentCommand
             var (baselineTable, baselineEmbedding) = Terminal.WithProgress(output, "embedding (baseline)", progress =>
                 Embedders.EmbedBaseline(embedder, clips, batchSize, progress), linesWhenRedirected: true);
             output.WriteLine($"baseline: {baselineEmbedding.Clips} clips, {baselineEmbedding.FromCache} from the cache, {baselineEmbedding.Embedded} embedded in {baselineEmbedding.Elapsed.TotalSeconds:F1} s");
-            var inputs = new RunInputs(commandLine, Path.GetFullPath(root!), version!, report)
+            var inputs = new RunInputs(commandLine, source, version!, report)
             {
                 Baseline = BaselineRun.Compute(baselineTable, settings, Embedders.BaselineVersion),
             };
