@@ -297,7 +297,7 @@ public sealed class ExperimentCommandTests : IDisposable
             "missing leading column" => (Text(lines.Select(l => l.Where((_, i) => i != 4).ToArray())), 1, "column 5 is 'e0'"),
             "no embedding columns" => (Text(lines.Select(l => l.Take(5).ToArray())), 1, "no embedding columns"),
             "extra column" => (Text(lines.Select((l, i) => l.Append(i == 0 ? "weight" : "1").ToArray())), 1, "embedding column 9 is 'weight', expected 'e8'"),
-            "wrong leading header" => (Text(lines.Select((l, i) => i == 0 ? [l[0], l[1], l[3], l[2], .. l[4..]] : l)), 1, "header must start with machine,split,domain,label,file,e0,e1,…; column 3 is 'label'"),
+            "wrong leading header" => (Text(lines.Select((l, i) => i == 0 ? [l[0], l[1], l[3], l[2], .. l[4..]] : l)), 1, "header must start with machine,split,domain,label,file[,held_out_distance],e0,e1,…; column 3 is 'label'"),
             "duplicate header column" => SetField(1, 7, "e1", "header column 'e1' appears twice"),
             "NaN value" => SetField(testNormal, 7, "NaN", "column 'e2': NaN is not a finite number"),
             "infinite value" => SetField(testAnomaly, 5, "1e999", "column 'e0': 1e999 is not a finite number"),
@@ -327,8 +327,19 @@ public sealed class ExperimentCommandTests : IDisposable
                 "machine 'machine-00' has no target-domain normal test clips"),
             "machine with no training clips" => (Text(lines.Where(l => !(l[0] == "machine-01" && l[1] == "train"))), null,
                 "machine 'machine-01' has no training clips"),
+            "held-out distance on a test clip" => HeldOut(testNormal, "0.5", "column 'held_out_distance' is for training clips"),
+            "negative held-out distance" => HeldOut(train, "-0.5", "column 'held_out_distance': -0.5 is negative"),
+            "held-out distance not a number" => HeldOut(train, "far", "column 'held_out_distance': 'far' is not a number"),
             _ => throw new ArgumentException($"no case '{name}'"),
         };
+
+        // The optional column after file: a distance on every training row, empty on test rows, then one field changed.
+        (string, int?, string) HeldOut(int line, string value, string problem)
+        {
+            var withColumn = lines.Select((l, i) => (string[])[.. l[..5], i == 0 ? "held_out_distance" : l[1] == "train" ? "0.25" : "", .. l[5..]]).ToList();
+            withColumn[line - 1][5] = value;
+            return (Text(withColumn), line, problem);
+        }
     }
 
     [Theory]
@@ -362,6 +373,9 @@ public sealed class ExperimentCommandTests : IDisposable
     [InlineData("machine with no normal test clips")]
     [InlineData("machine with no target normal test clips")]
     [InlineData("machine with no training clips")]
+    [InlineData("held-out distance on a test clip")]
+    [InlineData("negative held-out distance")]
+    [InlineData("held-out distance not a number")]
     public async Task BadEmbeddingsAreRejectedNamingFileLineAndProblemAndWriteNothing(string what)
     {
         var (content, line, problem) = BadCase(what, File.ReadAllLines(_embeddings));

@@ -102,7 +102,7 @@ public static class ExperimentCommand
 
     public static Command Create()
     {
-        var embeddings = new Option<string?>("--embeddings") { Description = "embeddings CSV: machine,split,domain,label,file,e0,e1,… (or give --data)" };
+        var embeddings = new Option<string?>("--embeddings") { Description = "embeddings CSV: machine,split,domain,label,file[,held_out_distance],e0,e1,… (or give --data)" };
         var data = new Option<string?>("--data") { Description = "data set root in the DCASE layout (real, or from `asd synth`); embedded once with --model" };
         var model = new Option<string?>("--model") { Description = "encoder model file for --data (with it, the training-free baseline's offline run is reported beside the model's)" };
         var embedderName = new Option<string?>("--embedder") { Description = "with --data: " + Embedders.Description + " (default: model with --model, else spectral)" };
