@@ -19,7 +19,10 @@ public sealed record AudioLoadOptions
     /// (<see cref="LogStftSettings.MinimumSamples"/>: reflect padding of FFT/2 needs more than FFT/2 samples)
     /// and long enough for a few frames.
     /// </summary>
-    public double MinSeconds { get; init; } = 0.05;
+    public double MinSeconds { get; init; } = DefaultMinSeconds;
+
+    /// <summary>The default <see cref="MinSeconds"/>; `asd synth` refuses to write shorter clips, which reading would refuse.</summary>
+    public const double DefaultMinSeconds = 0.05;
 
     /// <summary>Most channels accepted; they are averaged to mono.</summary>
     public int MaxChannels { get; init; } = 32;

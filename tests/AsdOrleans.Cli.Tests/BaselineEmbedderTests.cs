@@ -136,6 +136,7 @@ public sealed class BaselineEmbedderTests : IAsyncLifetime
         var results = ReadCsv(Path.Combine(run, "results.csv"));
         int clips = results[0].ToList().IndexOf("clips");
         Assert.All(results.Skip(1), r => Assert.Equal("12", r[clips])); // 16 test clips − 3 − 1 enrolled
+        Assert.Contains("per machine its first 3 source-normal and 1 target-normal test clips enrolled", File.ReadAllText(Path.Combine(run, "report.md")));
 
         var scanned = AsdOrleans.Datasets.Dcase.DcaseDataset.Scan(testOnly, null).ToList();
         var moved = Embedders.EnrollFromTest(scanned, 3, 1);
@@ -150,5 +151,16 @@ public sealed class BaselineEmbedderTests : IAsyncLifetime
         (code, _, error) = await Run(["experiment", "--data", testOnly, "--embedder", "baseline", "--enroll-from-test", "9,1", "--out", Path.Combine(_dir, "too-many")]);
         Assert.Equal(2, code);
         Assert.Contains("fewer than 9", error);
+    }
+    [Fact]
+    public async Task Enroll_from_test_is_refused_on_a_data_set_with_training_clips()
+    {
+        // The plant has training clips: moving test clips would enroll them beside those, silently.
+        string run = Path.Combine(_dir, "mixed");
+        var (code, output, error) = await Run(["experiment", "--data", Plant, "--embedder", "baseline", "--enroll-from-test", "3,1", "--cache", Cache, "--out", run, .. Small]);
+        Assert.Equal(2, code);
+        Assert.Contains("--enroll-from-test is for data sets with test clips only: machine '", error);
+        Assert.Contains("has 14 training clips", error); // 12 source + 2 target
+        Assert.False(Directory.Exists(run));
     }
 }

@@ -78,4 +78,27 @@ public sealed class BenchAndHelpTests
         foreach (var command in new[] { "demo", "experiment", "synth-embeddings", "metrics", "bench" })
             Assert.Matches(new Regex($@"^\s+{Regex.Escape(command)}\s", RegexOptions.Multiline), output);
     }
+    [Fact]
+    public async Task The_experiment_help_states_the_paced_budgets_true_bound()
+    {
+        // A strategy that always wants a label, under the paced budget: its realised rate after n clips stays within the
+        // bound the help states, and reaches above the bound the help once stated (b + (1 − b)/n), so that one was wrong.
+        const double b = 0.1;
+        var budget = AsdOrleans.Method.Budget.PacedBudget.Start(b);
+        int queried = 0;
+        bool aboveOldBound = false;
+        for (int n = 1; n <= 500; n++)
+        {
+            bool query = budget.MaySpend(b);
+            budget.Commit(query, b, window: 100);
+            queried += query ? 1 : 0;
+            Assert.True((double)queried / n <= b + (2 - b) / n + 1e-12, $"{queried} of {n} clips");
+            aboveOldBound |= (double)queried / n > b + (1 - b) / n;
+        }
+        Assert.True(aboveOldBound);
+
+        var (code, output, _) = await Run("experiment", "--help");
+        Assert.Equal(0, code);
+        Assert.Contains("paced: never above b + (2 − b)/n after n clips", output);
+    }
 }

@@ -7,7 +7,7 @@ namespace AsdOrleans.Cli.Tests;
 /// <summary>`asd experiment` end to end, in-process, on a small generated embedding set.</summary>
 public sealed class ExperimentCommandTests : IDisposable
 {
-    private const string ResultsHeader = "machine,strategy,budget,trial,auc,pauc,auc_source,auc_target,clips,queries,realised_budget,normal_labels,anomalous_labels,gamma,alpha,window,v,scoring,budget_start,target_labels,forced_labels,random_labels";
+    private const string ResultsHeader = "machine,strategy,budget,trial,auc,pauc,auc_source,auc_target,clips,queries,realised_budget,normal_labels,anomalous_labels,gamma,alpha,window,v,scoring,budget_start,target_labels,forced_labels,random_labels,declined";
     private const string SummaryHeader = "machine,strategy,budget,metric,trials,mean,ci95_low,ci95_high,gamma,alpha,window,v,scoring,budget_start";
     private static readonly string[] Strategies = ["none", "random", "hybrid", "qbc"];
     private static readonly string[] Budgets = ["0", "0.25"];
@@ -87,7 +87,7 @@ public sealed class ExperimentCommandTests : IDisposable
         var results = ReadCsv(Path.Combine(outDir, "results.csv"));
         Assert.Equal(ResultsHeader, string.Join(',', results[0]));
         var rows = results.Skip(1).ToList();
-        Assert.All(rows, r => Assert.Equal(22, r.Length));
+        Assert.All(rows, r => Assert.Equal(23, r.Length));
         var expectedKeys = (from m in Machines from s in Strategies from b in Budgets from t in Enumerable.Range(0, Trials)
                             select $"{m}|{s}|{b}|{t}").Order(StringComparer.Ordinal).ToArray();
         Assert.Equal(expectedKeys, rows.Select(r => $"{r[0]}|{r[1]}|{r[2]}|{r[3]}").Order(StringComparer.Ordinal).ToArray());
@@ -102,7 +102,7 @@ public sealed class ExperimentCommandTests : IDisposable
             Assert.True(queries >= 0 && queries <= clips, where);
             Assert.Equal((double)queries / clips, D(r[10]), 12);
             Assert.True(normal >= 0 && anomalous >= 0, where);
-            Assert.Equal(queries, normal + anomalous);
+            Assert.Equal((queries, 0L), (normal + anomalous, long.Parse(r[22]))); // a truthful labeller declines nothing
             long target = long.Parse(r[19]);
             Assert.True(target >= 0 && target <= queries && target <= clips / 2, $"labels on target clips: {where}");
             long forced = long.Parse(r[20]);
@@ -165,6 +165,53 @@ public sealed class ExperimentCommandTests : IDisposable
         var noneAuc = srows.Single(r => r[0] == "hmean" && r[1] == "none" && r[2] == "0" && r[3] == "auc");
         Assert.Contains(D(noneAuc[5]).ToString("0.000", System.Globalization.CultureInfo.InvariantCulture), output);
         Assert.Contains($"{Machines.Length * Strategies.Length * Budgets.Length * Trials} runs (", output);
+    }
+
+    [Fact]
+    public async Task Declined_requests_are_counted_apart_from_the_labels_given()
+    {
+        string outDir = Path.Combine(_dir, "declined");
+        var (code, _, error) = await Experiment(_embeddings, outDir, "--unsure", "1", "--unsure-answer", "decline");
+        Assert.True(code == 0, $"exit code {code}, stderr: {error}");
+
+        var results = ReadCsv(Path.Combine(outDir, "results.csv"));
+        int Col(string name) => Array.IndexOf(results[0], name);
+        var asked = results.Skip(1).Where(r => long.Parse(r[Col("queries")]) > 0).ToList();
+        Assert.NotEmpty(asked);
+        Assert.All(asked, r => Assert.Equal(("0", "0", r[Col("queries")]), (r[Col("normal_labels")], r[Col("anomalous_labels")], r[Col("declined")])));
+        var random = asked.Where(r => r[1] == "random").ToList();
+        string report = File.ReadAllText(Path.Combine(outDir, "report.md"));
+        Assert.Contains($"random at b = 0.25: {random.Sum(r => long.Parse(r[Col("queries")]))} requests, 0 labels given (none) and "
+            + $"{random.Sum(r => long.Parse(r[Col("queries")]))} declined", report);
+    }
+
+    [Fact]
+    public async Task The_report_states_the_source_references_each_machine_used()
+    {
+        async Task<(string Report, string Results)> RunWith(string name, params string[] extra)
+        {
+            string outDir = Path.Combine(_dir, name);
+            var (code, _, error) = await Experiment(_embeddings, outDir, ["--strategies", "none", "--budgets", "0", .. extra]);
+            Assert.True(code == 0, $"exit code {code}, stderr: {error}");
+            return (File.ReadAllText(Path.Combine(outDir, "report.md")), File.ReadAllText(Path.Combine(outDir, "results.csv")));
+        }
+
+        // 60 source and 4 target training clips per machine: the default cap of N (512) keeps every source clip.
+        var (report, _) = await RunWith("all");
+        Assert.Contains("| source references in N | machine-00: all 60 source clips; machine-01: all 60 source clips |", report);
+
+        // A cap of 24 leaves room for 20 source references: k-means, whatever --clusters asks for, and the report says so.
+        var (capped, cappedResults) = await RunWith("capped", "--state-caps", "24,0,0");
+        var (asked, askedResults) = await RunWith("asked", "--state-caps", "24,0,0", "--clusters", "100000");
+        Assert.Equal(cappedResults, askedResults);
+        foreach (var text in new[] { capped, asked })
+            Assert.Contains("| source references in N | machine-00: 20 k-means centres of 60 source clips (N's cap 24 less its 4 target clips); "
+                + "machine-01: 20 k-means centres of 60 source clips (N's cap 24 less its 4 target clips); k-means is seeded per trial, so the offline model differs between trials |", text);
+        var rows = ReadCsv(Path.Combine(_dir, "capped", "results.csv")).Skip(1).Where(r => r[0] == "machine-00").ToList();
+        Assert.True(rows.Select(r => r[4]).Distinct().Count() > 1, "trials of a k-means enrollment should differ");
+
+        var (clustered, _) = await RunWith("clustered", "--clusters", "10");
+        Assert.Contains("machine-00: 10 k-means centres of 60 source clips (k = 10)", clustered);
     }
 
     // ------------------------------------------------------------------ sweeps
@@ -250,7 +297,7 @@ public sealed class ExperimentCommandTests : IDisposable
             "missing leading column" => (Text(lines.Select(l => l.Where((_, i) => i != 4).ToArray())), 1, "column 5 is 'e0'"),
             "no embedding columns" => (Text(lines.Select(l => l.Take(5).ToArray())), 1, "no embedding columns"),
             "extra column" => (Text(lines.Select((l, i) => l.Append(i == 0 ? "weight" : "1").ToArray())), 1, "embedding column 9 is 'weight', expected 'e8'"),
-            "wrong leading header" => (Text(lines.Select((l, i) => i == 0 ? [l[0], l[1], l[3], l[2], .. l[4..]] : l)), 1, "header must start with machine,split,domain,label,file,e0,e1,…; column 3 is 'label'"),
+            "wrong leading header" => (Text(lines.Select((l, i) => i == 0 ? [l[0], l[1], l[3], l[2], .. l[4..]] : l)), 1, "header must start with machine,split,domain,label,file[,held_out_distance],e0,e1,…; column 3 is 'label'"),
             "duplicate header column" => SetField(1, 7, "e1", "header column 'e1' appears twice"),
             "NaN value" => SetField(testNormal, 7, "NaN", "column 'e2': NaN is not a finite number"),
             "infinite value" => SetField(testAnomaly, 5, "1e999", "column 'e0': 1e999 is not a finite number"),
@@ -280,8 +327,19 @@ public sealed class ExperimentCommandTests : IDisposable
                 "machine 'machine-00' has no target-domain normal test clips"),
             "machine with no training clips" => (Text(lines.Where(l => !(l[0] == "machine-01" && l[1] == "train"))), null,
                 "machine 'machine-01' has no training clips"),
+            "held-out distance on a test clip" => HeldOut(testNormal, "0.5", "column 'held_out_distance' is for training clips"),
+            "negative held-out distance" => HeldOut(train, "-0.5", "column 'held_out_distance': -0.5 is negative"),
+            "held-out distance not a number" => HeldOut(train, "far", "column 'held_out_distance': 'far' is not a number"),
             _ => throw new ArgumentException($"no case '{name}'"),
         };
+
+        // The optional column after file: a distance on every training row, empty on test rows, then one field changed.
+        (string, int?, string) HeldOut(int line, string value, string problem)
+        {
+            var withColumn = lines.Select((l, i) => (string[])[.. l[..5], i == 0 ? "held_out_distance" : l[1] == "train" ? "0.25" : "", .. l[5..]]).ToList();
+            withColumn[line - 1][5] = value;
+            return (Text(withColumn), line, problem);
+        }
     }
 
     [Theory]
@@ -315,6 +373,9 @@ public sealed class ExperimentCommandTests : IDisposable
     [InlineData("machine with no normal test clips")]
     [InlineData("machine with no target normal test clips")]
     [InlineData("machine with no training clips")]
+    [InlineData("held-out distance on a test clip")]
+    [InlineData("negative held-out distance")]
+    [InlineData("held-out distance not a number")]
     public async Task BadEmbeddingsAreRejectedNamingFileLineAndProblemAndWriteNothing(string what)
     {
         var (content, line, problem) = BadCase(what, File.ReadAllLines(_embeddings));

@@ -198,6 +198,40 @@ public sealed class ExperimentDatasetTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_spectral_embeddings_csv_scores_as_the_audio_does()
+    {
+        // asd embed --embedder spectral keeps the training clips' held-out distances, so an experiment on its CSV enrolls
+        // (domain scales, φ) exactly as one on the audio.
+        string csv = Path.Combine(_dir, "spectral.csv");
+        var (code, _, error) = await Run("embed", "--embedder", "spectral", "--data", Plant, "--out", csv);
+        Assert.True(code == 0, error);
+        var lines = File.ReadAllLines(csv);
+        Assert.StartsWith("machine,split,domain,label,file,held_out_distance,e0,", lines[0]);
+        Assert.All(lines.Skip(1), l => Assert.Equal(l.Split(',')[1] == "train", l.Split(',')[5].Length > 0));
+
+        string fromAudio = Path.Combine(_dir, "spectral-audio"), fromCsv = Path.Combine(_dir, "spectral-csv"), fromOldCsv = Path.Combine(_dir, "spectral-old-csv");
+        (code, _, error) = await Run(["experiment", "--data", Plant, "--cache", Cache, "--out", fromAudio, .. Small]);
+        Assert.True(code == 0, error);
+        (code, _, error) = await Run(["experiment", "--embeddings", csv, "--out", fromCsv, .. Small]);
+        Assert.True(code == 0, error);
+        string[] metrics = ["auc", "pauc", "auc_source", "auc_target", "queries"];
+        List<string> Metrics(string run)
+        {
+            var rows = ReadCsv(Path.Combine(run, "results.csv"));
+            var columns = metrics.Select(m => Array.IndexOf(rows[0], m)).ToList();
+            return rows.Skip(1).Select(r => string.Join(',', columns.Select(c => r[c]))).ToList();
+        }
+        Assert.Equal(Metrics(fromAudio), Metrics(fromCsv));
+
+        // A CSV without the column (as written before it) still loads, and scores otherwise: the column is what matters.
+        string oldCsv = Path.Combine(_dir, "spectral-old.csv");
+        File.WriteAllLines(oldCsv, lines.Select(l => l.Split(',')).Select(f => string.Join(',', f.Take(5).Concat(f.Skip(6)))));
+        (code, _, error) = await Run(["experiment", "--embeddings", oldCsv, "--out", fromOldCsv, .. Small]);
+        Assert.True(code == 0, error);
+        Assert.NotEqual(Metrics(fromAudio), Metrics(fromOldCsv));
+    }
+
+    [Fact]
     public async Task Bad_inputs_exit_2_and_write_nothing()
     {
         string outDir = Path.Combine(_dir, "bad");

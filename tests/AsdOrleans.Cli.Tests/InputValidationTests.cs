@@ -29,6 +29,8 @@ public sealed class InputValidationTests : IDisposable
     {
         { "demo", ["demo", "--out", "{out}", "--budget", "1.5"], "budget" },
         { "experiment", ["experiment", "--embeddings", "{dir}/missing.csv", "--out", "{out}"], "--embeddings: " },
+        { "experiment, no input", ["experiment", "--out", "{out}"], "give --embeddings CSV or --data ROOT (a data set's audio, embedded with --embedder: spectral by default, or --model FILE); neither was given" },
+        { "experiment, two inputs", ["experiment", "--embeddings", "{dir}/missing.csv", "--data", "{dir}", "--out", "{out}"], "give --embeddings CSV or --data ROOT, not both" },
         { "experiment --unsure", ["experiment", "--embeddings", "{dir}/missing.csv", "--out", "{out}", "--unsure", "1.5"], "--unsure must be in [0, 1]" },
         { "experiment --unsure-answer", ["experiment", "--embeddings", "{dir}/missing.csv", "--out", "{out}", "--unsure", "0.2", "--unsure-answer", "shrug"], "--unsure-answer: unknown answer 'shrug'" },
         { "label decline", ["label", "decline", "--url", "http://127.0.0.1:1", "--key", "k", "--machine", "m1", "--clip", ".."], "--clip: " },
@@ -85,6 +87,28 @@ public sealed class InputValidationTests : IDisposable
         Assert.True(code == 0, error);
         Assert.True(File.Exists(Path.Combine(run, "results.csv")));
         Assert.Equal("mine", File.ReadAllText(Path.Combine(run, "notes.txt")));
+    }
+
+    [Fact]
+    public async Task Experiment_with_force_removes_an_earlier_runs_evaluator_trials_and_nothing_else()
+    {
+        string embeddings = WriteSmallEmbeddings(P("emb.csv"));
+        string run = P("rerun");
+        var (code, _, error) = await Run("experiment", "--embeddings", embeddings, "--out", run, "--trials", "3", "--budgets", "0,0.1", "--strategies", "none,random");
+        Assert.True(code == 0, error);
+        string staleTrial = Path.Combine(run, "evaluator", "random", "b0.1", "trial_02");
+        Assert.True(Directory.Exists(staleTrial), "the first run should write random's third trial");
+        File.WriteAllText(Path.Combine(run, "notes.txt"), "mine");
+        Directory.CreateDirectory(Path.Combine(run, "my-analysis"));
+        File.WriteAllText(Path.Combine(run, "my-analysis", "plot.py"), "# mine");
+
+        (code, _, error) = await Run("experiment", "--embeddings", embeddings, "--out", run, "--trials", "2", "--budgets", "0", "--strategies", "none", "--force");
+        Assert.True(code == 0, error);
+        Assert.False(Directory.Exists(Path.Combine(run, "evaluator", "random")), "a strategy the rerun did not run must not keep its trials");
+        Assert.False(Directory.Exists(Path.Combine(run, "evaluator", "offline", "trial_02")), "a trial the rerun did not run must be gone");
+        Assert.True(Directory.Exists(Path.Combine(run, "evaluator", "offline", "trial_01")));
+        Assert.Equal("mine", File.ReadAllText(Path.Combine(run, "notes.txt")));
+        Assert.Equal("# mine", File.ReadAllText(Path.Combine(run, "my-analysis", "plot.py")));
     }
 
     [Fact]

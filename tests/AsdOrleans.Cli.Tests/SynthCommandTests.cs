@@ -91,11 +91,12 @@ public sealed class SynthCommandTests : IDisposable
     [InlineData("--target-train", "9999", "--train + --target-train must be at most 10000")]
     [InlineData("--test", "6", "--test must be a positive multiple of 4")]
     [InlineData("--test", "0", "--test must be a positive multiple of 4")]
-    [InlineData("--seconds", "0", "--seconds must be in (0, 60], got 0")]
-    [InlineData("--seconds", "61", "--seconds must be in (0, 60], got 61")]
+    [InlineData("--seconds", "0", "--seconds must be in [0.05, 60] (a clip shorter than 0.05 s is too short for the features), got 0")]
+    [InlineData("--seconds", "0.01", "--seconds must be in [0.05, 60]")]
+    [InlineData("--seconds", "61", "--seconds must be in [0.05, 60] (a clip shorter than 0.05 s is too short for the features), got 61")]
     [InlineData("--threads", "0", "--threads must be at least 1, got 0")]
     [InlineData("--train", "many", "many")]
-    [InlineData("--seconds", "NaN", "--seconds must be in (0, 60], got NaN")]
+    [InlineData("--seconds", "NaN", "--seconds must be in [0.05, 60] (a clip shorter than 0.05 s is too short for the features), got NaN")]
     [InlineData("--faults", "sometimes", "--faults: unknown fault conditions 'sometimes'; known: per-clip, recurring, recurring-fixed-severity")]
     public async Task BadParametersExitWithTwoAndCreateNothing(string option, string value, string problem)
     {

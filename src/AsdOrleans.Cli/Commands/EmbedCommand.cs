@@ -20,7 +20,7 @@ public static class EmbedCommand
         var batch = new Option<int>("--batch-size") { Description = "clips per forward pass", DefaultValueFactory = _ => 8 };
         var device = new Option<string>("--device") { Description = "auto (CUDA if available), cpu, cuda, cuda:N", DefaultValueFactory = _ => "auto" };
         var precision = new Option<string>("--precision") { Description = "encoder number format: fp32 (the reference), fp32-folded, bf16, or auto (bf16 on a CPU with native bf16)", DefaultValueFactory = _ => "fp32" };
-        var command = new Command("embed", "embed all clips (train and test) with a trained model: machine,split,domain,label,file,e0,…") { model, embedderName, raw, data, output, groundTruth, batch, device, precision };
+        var command = new Command("embed", "embed all clips (train and test) with a trained model or a training-free embedder: machine,split,domain,label,file,e0,… (spectral adds held_out_distance after file: each training clip's held-out distance)") { model, embedderName, raw, data, output, groundTruth, batch, device, precision };
         command.SetAction(parse =>
         {
             var writer = parse.InvocationConfiguration.Output;

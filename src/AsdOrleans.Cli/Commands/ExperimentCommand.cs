@@ -32,7 +32,7 @@ public static class ExperimentCommand
         public Option<ulong> Seed { get; } = new("--seed") { Description = "seed from which every trial's seeds derive", DefaultValueFactory = _ => 0UL };
         public Option<string> Method { get; } = new("--method") { Description = $"named method whose settings are the defaults of the options below: {string.Join(", ", MachineConfig.MethodNames)} (paper = exactly docs/design.md §1: Eq. 1–3 scoring, b̂ from 0)", DefaultValueFactory = _ => "default" };
         public Option<string?> Scoring { get; } = new("--scoring") { Description = $"scoring: {string.Join(", ", ScoringNames.All)}; a comma-separated list sweeps it (default: the method's; default {MachineConfig.Default.Scoring.ToName()}, paper {MachineConfig.Paper.Scoring.ToName()})" };
-        public Option<string?> BudgetStart { get; } = new("--budget-start") { Description = $"budget manager: {string.Join(", ", BudgetManagerNames.All)} (paced: never above b + (1−b)/n after n clips; paper: Žliobaitė's b̂ from 0); a list sweeps it (default: the method's)" };
+        public Option<string?> BudgetStart { get; } = new("--budget-start") { Description = $"budget manager: {string.Join(", ", BudgetManagerNames.All)} (paced: never above b + (2 − b)/n after n clips; paper: Žliobaitė's b̂ from 0); a list sweeps it (default: the method's)" };
         public Option<string?> Gamma { get; } = new("--gamma") { Description = $"γ, weight of the similarity to labelled anomalies (Eq. 3); a comma-separated list sweeps it (default {MachineConfig.Default.Gamma})" };
         public Option<string?> Alpha { get; } = new("--alpha") { Description = $"α, the variable-uncertainty threshold step; a list sweeps it (default {MachineConfig.Default.Alpha})" };
         public Option<string?> Window { get; } = new("--window") { Description = $"w, the window of the spent-budget estimate; a list sweeps it (default {MachineConfig.Default.BudgetWindow})" };
@@ -102,12 +102,12 @@ public static class ExperimentCommand
 
     public static Command Create()
     {
-        var embeddings = new Option<string?>("--embeddings") { Description = "embeddings CSV: machine,split,domain,label,file,e0,e1,… (or give --data and --model)" };
+        var embeddings = new Option<string?>("--embeddings") { Description = "embeddings CSV: machine,split,domain,label,file[,held_out_distance],e0,e1,… (or give --data)" };
         var data = new Option<string?>("--data") { Description = "data set root in the DCASE layout (real, or from `asd synth`); embedded once with --model" };
         var model = new Option<string?>("--model") { Description = "encoder model file for --data (with it, the training-free baseline's offline run is reported beside the model's)" };
         var embedderName = new Option<string?>("--embedder") { Description = "with --data: " + Embedders.Description + " (default: model with --model, else spectral)" };
-        var enrollFromTest = new Option<string?>("--enroll-from-test") { Description = "with --data: enroll each machine from its first S source-normal and T target-normal test clips (by index) and stream the rest, for data sets with test clips only", HelpName = "S,T" };
-        var clusters = new Option<int?>("--clusters") { Description = $"k-means centres of each machine's source training embeddings (default: every clip, 1-NN; --method paper: {AsdOrleans.Method.Machines.MachineConfig.PaperSourceClusters}); at least the number of source clips keeps every clip" };
+        var enrollFromTest = new Option<string?>("--enroll-from-test") { Description = "with --data that has test clips only: enroll each machine from its first S source-normal and T target-normal test clips (by index) and stream the rest (refused where the data set has training clips)", HelpName = "S,T" };
+        var clusters = new Option<int?>("--clusters") { Description = $"k-means centres of each machine's source training embeddings (default: every clip, 1-NN; --method paper: {AsdOrleans.Method.Machines.MachineConfig.PaperSourceClusters}); at least the number of source clips keeps every clip, but never more than N's cap (--state-caps; default {AsdOrleans.Method.Machines.StateBounds.DefaultReferenceCap}) less the machine's target clips: above that, k-means centres seeded per trial (report.md says per machine)" };
         var caps = new Option<string?>("--state-caps") { Description = "caps of N, A and M per machine (0 = unbounded; default: the method's, unbounded for --method paper)", HelpName = "N,A,M" };
         var precision = new Option<string?>("--embedding-precision") { Description = "how each machine stores N and A: fp16 or fp32 (default: the method's, fp16; fp32 for --method paper)" };
         var thresholds = new Option<string?>("--decision-thresholds") { Description = "φ per domain (per-domain, the default method's; only the domain scoring acts on it) or one for both domains (single, the paper's): where the alerts fall, not the scores" };
@@ -119,7 +119,7 @@ public static class ExperimentCommand
         var key = new Option<string?>("--key") { Description = "API key for --via-cluster with the operator role (configure, enroll, label)" };
         var deviceKey = new Option<string?>("--device-key") { Description = "API key with the device role for posting clips (default: --key)" };
         var outDir = new Option<string>("--out") { Description = "run folder for results.csv, summary.csv, table1.csv, report.md, evaluator/ and figures/ (an existing non-empty folder needs --force)", Required = true };
-        var force = new Option<bool>("--force") { Description = "write into a non-empty --out, replacing the files a run writes" };
+        var force = new Option<bool>("--force") { Description = "write into a non-empty --out: the files and the evaluator/ and figures/ folders an earlier run wrote there are removed first (nothing else)" };
         var protocol = new ProtocolOptions();
         var command = new Command("experiment", "prequential active-learning experiment (the paper's Section 4.4) on an embeddings CSV or a data set")
         {
@@ -130,8 +130,10 @@ public static class ExperimentCommand
         {
             var output = parse.InvocationConfiguration.Output;
             string? csv = parse.GetValue(embeddings), root = parse.GetValue(data), modelPath = parse.GetValue(model), cluster = parse.GetValue(viaCluster);
-            if ((csv is null) == (root is null))
-                throw new UsageException("give either --embeddings CSV or --data ROOT with --model, not both");
+            if (csv is null && root is null)
+                throw new UsageException("give --embeddings CSV or --data ROOT (a data set's audio, embedded with --embedder: spectral by default, or --model FILE); neither was given");
+            if (csv is not null && root is not null)
+                throw new UsageException("give --embeddings CSV or --data ROOT, not both");
             string kind = parse.GetValue(embedderName) is { } named ? Embedders.Parse(named) : root is not null && modelPath is null ? Embedders.Spectral : Embedders.Model;
             if (root is not null && kind == Embedders.Model && modelPath is null)
                 throw new UsageException("--embedder model needs --model (the encoder that embeds the clips); or use --embedder spectral or baseline");
@@ -196,12 +198,18 @@ public static class ExperimentCommand
             var unlabelled = clips.FirstOrDefault(c => c.IsAnomaly is null);
             if (unlabelled is not null)
                 throw new UsageException($"{unlabelled.Path}: no label; evaluation test clips need --ground-truth");
+            string source = Path.GetFullPath(root!);
             if (parse.GetValue(enrollFromTest) is string enrollCounts)
             {
                 var counts = OptionParsing.Integers("--enroll-from-test", enrollCounts);
                 if (counts.Count != 2 || counts.Any(c => c < 0) || counts.Sum() == 0)
                     throw new UsageException($"--enroll-from-test: expected S,T (source and target normal clips per machine), got '{enrollCounts}'");
+                // Moved test clips would join the training clips silently, a protocol no one asked for.
+                if (clips.Where(c => !c.IsTest).GroupBy(AudioData.MachineName).FirstOrDefault() is { } trained)
+                    throw new UsageException($"--enroll-from-test is for data sets with test clips only: machine '{trained.Key}' in '{root}' has {trained.Count()} training clips, "
+                        + "which would be enrolled together with the moved test clips; leave --enroll-from-test out");
                 clips = Embedders.EnrollFromTest(clips, counts[0], counts[1]);
+                source += $" (test clips only; per machine its first {counts[0]} source-normal and {counts[1]} target-normal test clips enrolled, --enroll-from-test {counts[0]},{counts[1]})";
             }
             var machineWithoutTraining = clips.GroupBy(AudioData.MachineName).FirstOrDefault(g => g.All(c => c.IsTest));
             if (machineWithoutTraining is not null)
@@ -214,7 +222,7 @@ public static class ExperimentCommand
                     Embedders.EmbedTrainingFreeRaw(kind, embedder, clips, batchSize, progress), linesWhenRedirected: true);
                 output.WriteLine($"embedding: {rawReport.Clips} clips, {rawReport.FromCache} from the cache, {rawReport.Embedded} embedded in {rawReport.Elapsed.TotalSeconds:F1} s (cache {embedder.Folder})");
                 string rawVersion = kind == Embedders.Spectral ? Embedders.SpectralVersion : Embedders.BaselineVersion;
-                var rawInputs = new RunInputs(commandLine, Path.GetFullPath(root!),
+                var rawInputs = new RunInputs(commandLine, source,
                     rawVersion + (kind == Embedders.Spectral ? " (whitened per machine)" : " (standardised per machine)"), rawReport);
                 if (kind == Embedders.Spectral)
                 {
@@ -238,7 +246,7 @@ public static class ExperimentCommand
             var (baselineTable, baselineEmbedding) = Terminal.WithProgress(output, "embedding (baseline)", progress =>
                 Embedders.EmbedBaseline(embedder, clips, batchSize, progress), linesWhenRedirected: true);
             output.WriteLine($"baseline: {baselineEmbedding.Clips} clips, {baselineEmbedding.FromCache} from the cache, {baselineEmbedding.Embedded} embedded in {baselineEmbedding.Elapsed.TotalSeconds:F1} s");
-            var inputs = new RunInputs(commandLine, Path.GetFullPath(root!), version!, report)
+            var inputs = new RunInputs(commandLine, source, version!, report)
             {
                 Baseline = BaselineRun.Compute(baselineTable, settings, Embedders.BaselineVersion),
             };
@@ -323,6 +331,7 @@ public static class ExperimentCommand
         var headroom = LabelHeadroomAnalysis.Measure(plan, settings);
         var summary = ExperimentSummary.Summarise(results);
         Directory.CreateDirectory(outputFolder);
+        RemovePreviousRun(outputFolder);
         ExperimentSummary.WriteResults(Path.Combine(outputFolder, ExperimentRunFolder.ResultsFile), results);
         ExperimentSummary.WriteSummary(Path.Combine(outputFolder, "summary.csv"), summary);
         EvaluatorFiles.Write(outputFolder, outcomes, settings.Points.Count > 1);
@@ -332,7 +341,11 @@ public static class ExperimentCommand
         AlertRateAnalysis.WriteCsv(Path.Combine(outputFolder, AlertRateAnalysis.FileName), alerts);
         var figures = ExperimentFigures.Write(outputFolder, summary, settings);
         ExperimentReport.Write(outputFolder, results, summary, settings, new RunDescription(inputs.CommandLine, inputs.Source, inputs.ModelVersion, inputs.Embedding,
-            loop, inputs.Mode, computedRuns, figures) { Baseline = inputs.Baseline, Headroom = headroom, Alerts = alerts });
+            loop, inputs.Mode, computedRuns, figures)
+        {
+            Baseline = inputs.Baseline, Headroom = headroom, Alerts = alerts,
+            SourceReferences = plan.Machines.Select(m => m.SourceReferencesFor(settings.Method)).ToList(),
+        });
         SummaryTable.Print(Terminal.For(output), summary, table, settings, inputs.Baseline);
         output.WriteLine($"{results.Count} runs ({computedRuns} streams computed, {inputs.Mode}) in {loop.TotalSeconds:F1} s; "
             + $"results.csv, summary.csv, table1.csv, {(inputs.Baseline is null ? "" : BaselineRun.FileName + ", ")}{ExperimentReport.HeadroomFile}, {AlertRateAnalysis.FileName}, report.md, {EvaluatorFiles.Folder}/ and {ExperimentFigures.Folder}/ in {Path.GetFullPath(outputFolder)}");
@@ -345,6 +358,25 @@ public static class ExperimentCommand
         OutputPaths.CheckFolder("--out", path);
         if (!force && Directory.Exists(path) && Directory.EnumerateFileSystemEntries(path).Any())
             throw new UsageException($"--out: '{path}' is not empty; pass --force to write this run's files into it (the files it writes are replaced)");
+    }
+
+    /// <summary>The files and folders a run writes into its --out; <see cref="RemovePreviousRun"/> removes these and nothing else.</summary>
+    public static readonly string[] RunFiles =
+        [ExperimentRunFolder.ResultsFile, "summary.csv", "table1.csv", BaselineRun.FileName, ExperimentReport.HeadroomFile, AlertRateAnalysis.FileName, "report.md"];
+    public static readonly string[] RunFolders = [EvaluatorFiles.Folder, ExperimentFigures.Folder];
+
+    /// <summary>
+    /// Removes what an earlier run wrote into the folder (with --force), once this run has succeeded: otherwise a rerun with
+    /// fewer trials, strategies or budgets leaves evaluator/ trials and figures that no longer match results.csv (and a
+    /// baseline.csv from a run with --model beside one without). Anything else in the folder is left alone.
+    /// </summary>
+    public static void RemovePreviousRun(string outputFolder)
+    {
+        foreach (var name in RunFolders)
+            if (Directory.Exists(Path.Combine(outputFolder, name)))
+                Directory.Delete(Path.Combine(outputFolder, name), recursive: true);
+        foreach (var name in RunFiles)
+            File.Delete(Path.Combine(outputFolder, name));
     }
 
     /// <summary>

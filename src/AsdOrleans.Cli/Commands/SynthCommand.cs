@@ -29,7 +29,7 @@ public static partial class SynthCommand
         var train = new Option<int>("--train") { Description = "source-domain training clips per machine type (DCASE: 990)", DefaultValueFactory = _ => defaults.SourceTrain };
         var targetTrain = new Option<int>("--target-train") { Description = "target-domain training clips per machine type (DCASE: 10)", DefaultValueFactory = _ => defaults.TargetTrain };
         var test = new Option<int>("--test") { Description = "test clips per machine type, a multiple of 4: a quarter each of source/target × normal/anomaly (DCASE dev: 200)", DefaultValueFactory = _ => defaults.Test };
-        var seconds = new Option<double>("--seconds") { Description = "clip length in seconds, at most 60 (DCASE: 6–18)", DefaultValueFactory = _ => defaults.Seconds };
+        var seconds = new Option<double>("--seconds") { Description = $"clip length in seconds, {SynthSettings.MinSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)} (the shortest clip the features read) to {SynthSettings.MaxSeconds} (DCASE: 6–18)", DefaultValueFactory = _ => defaults.Seconds };
         var seed = new Option<ulong>("--seed") { Description = "generator seed; the same arguments write byte-identical files", DefaultValueFactory = _ => defaults.Seed };
         var faults = new Option<string>("--faults")
         {

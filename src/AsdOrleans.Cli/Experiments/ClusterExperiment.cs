@@ -85,6 +85,7 @@ public sealed class ClusterExperiment(ClusterHttp operatorApi, ClusterHttp devic
                 {
                     var label = new { label = ClipWords.Label(answer == Method.Machines.ClipLabel.Anomalous) };
                     await operatorApi.SendAsync(HttpMethod.Post, $"/api/machines/{id}/clips/{clipId}/label", JsonContent.Create(label, options: Json), cancellation);
+                    trace.LabelsGiven[i] = answer;
                 }
                 else
                 {

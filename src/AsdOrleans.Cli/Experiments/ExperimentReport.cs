@@ -20,6 +20,8 @@ public sealed record RunDescription(string CommandLine, string Source, string? M
     public IReadOnlyList<LabelHeadroom> Headroom { get; init; } = [];
     /// <summary>Where the offline model's alerts fall, per machine type (<see cref="AlertRateAnalysis"/>).</summary>
     public IReadOnlyList<AlertRates> Alerts { get; init; } = [];
+    /// <summary>Per machine, what N starts with from the source training clips (all of them, or k-means centres and why).</summary>
+    public IReadOnlyList<SourceReferenceUse> SourceReferences { get; init; } = [];
 }
 
 /// <summary>
@@ -60,7 +62,10 @@ public static class ExperimentReport
         md.AppendLine(settings.Labeller.UnsureRate == 0
             ? "| labeller | truthful on every clip asked about |"
             : $"| labeller | cannot tell {settings.Labeller.UnsureRate.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} of the clips asked about (the same clips for every strategy and budget), and answers those: {settings.Labeller.Unsure.ToName()} |");
-        md.AppendLine($"| k-means centres, decision quantile | {(settings.Method.SourceClusters == AsdOrleans.Method.Machines.MachineConfig.AllSourceClips ? "all source clips" : settings.Method.SourceClusters)}, {F(settings.Method.DecisionQuantile)} |");
+        if (run.SourceReferences.Count > 0)
+            md.AppendLine($"| source references in N | {string.Join("; ", run.SourceReferences.Select(r => r.Describe()))}"
+                + (run.SourceReferences.Any(r => !r.KeepsEveryClip) ? "; k-means is seeded per trial, so the offline model differs between trials" : "") + " |");
+        md.AppendLine($"| decision quantile | {F(settings.Method.DecisionQuantile)} |");
         md.AppendLine($"| state caps N, A, M; set precision | {Cap(settings.Method.ReferenceCap)}, {Cap(settings.Method.AnomalyCap)}, {Cap(settings.Method.ScoreCap)}; {settings.Method.EmbeddingPrecision.ToName()} |");
         md.AppendLine($"| decision thresholds φ | {settings.Method.DecisionThresholds.ToName()} |");
         md.AppendLine($"| runs | {run.Mode}; {run.ComputedRuns} streams computed (offline streams are shared by every strategy, budget 0 and sweep point) |");
@@ -128,9 +133,13 @@ public static class ExperimentReport
                 // Where the budget went: a label's effect depends on its class and domain (docs/results.md, "where each strategy spends its labels").
                 md.AppendLine("Where the labels went, over all machine types and trials: " + string.Join("; ", labelled.Select(g =>
                 {
-                    long queries = g.Sum(r => r.Queries);
-                    return $"{g.Key.Strategy.ToName()} at b = {F(g.Key.Budget)}: {queries} labels, {Percent(g.Sum(r => r.NormalLabels), queries)} normal, "
-                        + $"{Percent(g.Sum(r => r.TargetLabels), queries)} on target-domain clips"
+                    long queries = g.Sum(r => r.Queries), declined = g.Sum(r => r.Declined), given = queries - declined;
+                    // Labels are counted as given (a guess as answered); declined requests are spent budget that taught nothing.
+                    string labels = declined == 0
+                        ? $"{given} labels, {Percent(g.Sum(r => r.NormalLabels), given)} normal, {Percent(g.Sum(r => r.TargetLabels), queries)} on target-domain clips"
+                        : $"{queries} requests, {given} labels given ({(given == 0 ? "none" : Percent(g.Sum(r => r.NormalLabels), given) + " normal")}) and {declined} declined, "
+                          + $"{Percent(g.Sum(r => r.TargetLabels), queries)} of the requests on target-domain clips";
+                    return $"{g.Key.Strategy.ToName()} at b = {F(g.Key.Budget)}: {labels}"
                         + (g.Key.Strategy == QueryStrategyKind.Hybrid ? $", {g.Sum(r => r.RandomLabels)} by its random branch" : "")
                         + (point.BudgetStart == BudgetManagerKind.Paced ? $", {g.Sum(r => r.ForcedLabels)} forced by the budget's floor" : "");
                 })) + ".");
@@ -174,7 +183,7 @@ public static class ExperimentReport
         }
 
         md.AppendLine("## Files").AppendLine();
-        md.AppendLine("- `results.csv`: one row per machine type × strategy × budget × sweep point × trial; `target_labels` counts the labels asked on target-domain clips.");
+        md.AppendLine("- `results.csv`: one row per machine type × strategy × budget × sweep point × trial; `target_labels` counts the labels asked on target-domain clips; `normal_labels` and `anomalous_labels` count the labels given (as answered), `declined` the requests closed without one.");
         md.AppendLine("- `summary.csv`: mean and 95% interval per machine type (and `hmean`) × strategy × budget × sweep point × metric.");
         md.AppendLine("- `table1.csv`: the offline model (Table 1 analogue).");
         if (run.Baseline is not null)

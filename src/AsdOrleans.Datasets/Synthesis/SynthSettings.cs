@@ -13,6 +13,8 @@ public sealed record SynthSettings
 {
     public const int SampleRate = 16_000;
     public const double MaxSeconds = 60;
+    /// <summary>The shortest clip the pipeline reads (<see cref="AsdOrleans.Audio.AudioLoadOptions.DefaultMinSeconds"/>): a shorter one could be written but not used.</summary>
+    public const double MinSeconds = AsdOrleans.Audio.AudioLoadOptions.DefaultMinSeconds;
     /// <summary>Clip numbers (NNNN) run per machine type and split and have four digits.</summary>
     public const int MaxClipsPerSplit = 10_000;
 
@@ -49,12 +51,10 @@ public sealed record SynthSettings
             throw new ArgumentException($"test must be a positive multiple of 4 (a quarter each of source/target × normal/anomaly), got {Test}");
         if (Test > MaxClipsPerSplit)
             throw new ArgumentException($"test must be at most {MaxClipsPerSplit} (clip numbers have four digits), got {Test}");
-        if (!(Seconds > 0 && Seconds <= MaxSeconds))
-            throw new ArgumentException($"seconds must be in (0, {MaxSeconds}], got {Seconds.ToString(CultureInfo.InvariantCulture)}");
+        if (!(Seconds >= MinSeconds && Seconds <= MaxSeconds))
+            throw new ArgumentException($"seconds must be in [{MinSeconds.ToString(CultureInfo.InvariantCulture)}, {MaxSeconds}] (a clip shorter than {MinSeconds.ToString(CultureInfo.InvariantCulture)} s is too short for the features), got {Seconds.ToString(CultureInfo.InvariantCulture)}");
         if (!Enum.IsDefined(Faults))
             throw new ArgumentException($"faults must be one of {string.Join(", ", SynthNames.FaultConditionNames.All)}, got {(int)Faults}");
-        if (SamplesPerClip < 1)
-            throw new ArgumentException($"seconds: {Seconds.ToString(CultureInfo.InvariantCulture)} s is shorter than one sample at {SampleRate} Hz");
         return this;
     }
 }

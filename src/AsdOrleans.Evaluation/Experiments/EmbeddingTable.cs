@@ -15,11 +15,14 @@ public sealed record EmbeddingRecord(string Machine, bool IsTest, bool IsTarget,
 /// <summary>
 /// The embeddings CSV that `asd embed` writes and `asd experiment` reads:
 /// header <c>machine,split,domain,label,file,e0,e1,…</c>; split train|test, domain source|target (or 0/1),
-/// label normal|anomaly (or 0/1). Loading validates everything and names file and line on error.
+/// label normal|anomaly (or 0/1). An optional <c>held_out_distance</c> column right after <c>file</c> carries a whitened
+/// training clip's held-out distance (`asd embed --embedder spectral` writes it; empty for test rows), so a run on the CSV
+/// enrolls as a run on the audio does. Loading validates everything and names file and line on error.
 /// </summary>
 public sealed class EmbeddingTable
 {
     public static readonly string[] LeadingColumns = ["machine", "split", "domain", "label", "file"];
+    public const string HeldOutDistanceColumn = "held_out_distance";
 
     public EmbeddingTable(IReadOnlyList<EmbeddingRecord> records, int dimension, string source = "(memory)")
     {
@@ -38,7 +41,9 @@ public sealed class EmbeddingTable
     public static EmbeddingTable Load(string path)
     {
         var (header, rows) = CsvRecords.ReadWithHeader(path);
-        int dimension = ValidateHeader(path, header);
+        bool hasHeldOut = header.Length > LeadingColumns.Length && header[LeadingColumns.Length] == HeldOutDistanceColumn;
+        int first = LeadingColumns.Length + (hasHeldOut ? 1 : 0); // the first embedding column
+        int dimension = ValidateHeader(path, header, first);
         if (rows.Count == 0)
             throw new InputDataException(path, null, "the file has a header but no rows");
         var records = new List<EmbeddingRecord>(rows.Count);
@@ -64,19 +69,29 @@ public sealed class EmbeddingTable
                 throw new InputDataException(path, row.Line, "column 'file' is empty");
             if (!seen.Add((machine, isTest, file)))
                 throw new InputDataException(path, row.Line, $"clip '{file}' appears twice for machine '{machine}' in split '{f[1]}'");
+            double? heldOut = null;
+            if (hasHeldOut && f[LeadingColumns.Length].Length > 0)
+            {
+                if (isTest)
+                    throw new InputDataException(path, row.Line, $"column '{HeldOutDistanceColumn}' is for training clips; leave it empty on a test clip");
+                double distance = CsvRecords.ParseFinite(path, row.Line, HeldOutDistanceColumn, f[LeadingColumns.Length]);
+                if (distance < 0)
+                    throw new InputDataException(path, row.Line, $"column '{HeldOutDistanceColumn}': {f[LeadingColumns.Length]} is negative; a distance is at least 0");
+                heldOut = distance;
+            }
             var embedding = new float[dimension];
             bool allZero = true;
             for (int j = 0; j < dimension; j++)
             {
-                double value = CsvRecords.ParseFinite(path, row.Line, header[5 + j], f[5 + j]);
+                double value = CsvRecords.ParseFinite(path, row.Line, header[first + j], f[first + j]);
                 if (Math.Abs(value) > float.MaxValue)
-                    throw new InputDataException(path, row.Line, $"column '{header[5 + j]}': {f[5 + j]} is out of single-precision range");
+                    throw new InputDataException(path, row.Line, $"column '{header[first + j]}': {f[first + j]} is out of single-precision range");
                 embedding[j] = (float)value;
                 allZero &= embedding[j] == 0;
             }
             if (allZero)
                 throw new InputDataException(path, row.Line, "the embedding is all zeros and has no direction");
-            records.Add(new EmbeddingRecord(machine, isTest, isTarget, isAnomaly, file, embedding));
+            records.Add(new EmbeddingRecord(machine, isTest, isTarget, isAnomaly, file, embedding) { HeldOutDistance = heldOut });
         }
         return new EmbeddingTable(records, dimension, path);
     }
@@ -84,14 +99,18 @@ public sealed class EmbeddingTable
     /// <summary>Writes the table atomically (temp file, then rename) so a failure leaves no half-written file.</summary>
     public void Save(string path)
     {
+        // The column only where some clip has a held-out distance, so other tables keep the format older readers know.
+        bool hasHeldOut = Records.Any(r => r.HeldOutDistance is not null);
         var builder = new StringBuilder();
         builder.Append(string.Join(',', LeadingColumns));
+        if (hasHeldOut) builder.Append(',').Append(HeldOutDistanceColumn);
         for (int j = 0; j < Dimension; j++) builder.Append(",e").Append(j.ToString(CultureInfo.InvariantCulture));
         builder.Append('\n');
         foreach (var r in Records)
         {
             builder.Append(r.Machine).Append(',').Append(r.IsTest ? "test" : "train").Append(',')
                 .Append(ClipWords.Domain(r.IsTarget)).Append(',').Append(ClipWords.Label(r.IsAnomaly)).Append(',').Append(r.File);
+            if (hasHeldOut) builder.Append(',').Append(r.HeldOutDistance?.ToString("R", CultureInfo.InvariantCulture));
             foreach (var v in r.Embedding) builder.Append(',').Append(v.ToString("R", CultureInfo.InvariantCulture));
             builder.Append('\n');
         }
@@ -105,20 +124,21 @@ public sealed class EmbeddingTable
 
     public static bool ParseLabel(string path, int line, string text) => ClipWords.ParseLabel(path, line, "label", text);
 
-    private static int ValidateHeader(string path, string[] header)
+    /// <summary>Checks the header; <paramref name="first"/> is its first embedding column (after <c>held_out_distance</c> where there is one).</summary>
+    private static int ValidateHeader(string path, string[] header, int first)
     {
         for (int i = 0; i < LeadingColumns.Length; i++)
         {
             if (i >= header.Length || header[i] != LeadingColumns[i])
-                throw new InputDataException(path, 1, $"header must start with {string.Join(',', LeadingColumns)},e0,e1,…; column {i + 1} is '{(i < header.Length ? header[i] : "(missing)")}'");
+                throw new InputDataException(path, 1, $"header must start with {string.Join(',', LeadingColumns)}[,{HeldOutDistanceColumn}],e0,e1,…; column {i + 1} is '{(i < header.Length ? header[i] : "(missing)")}'");
         }
-        int dimension = header.Length - LeadingColumns.Length;
+        int dimension = header.Length - first;
         if (dimension == 0)
             throw new InputDataException(path, 1, "header has no embedding columns e0, e1, …");
         for (int j = 0; j < dimension; j++)
         {
-            if (header[LeadingColumns.Length + j] != "e" + j.ToString(CultureInfo.InvariantCulture))
-                throw new InputDataException(path, 1, $"embedding column {j + 1} is '{header[LeadingColumns.Length + j]}', expected 'e{j}'");
+            if (header[first + j] != "e" + j.ToString(CultureInfo.InvariantCulture))
+                throw new InputDataException(path, 1, $"embedding column {j + 1} is '{header[first + j]}', expected 'e{j}'");
         }
         return dimension;
     }

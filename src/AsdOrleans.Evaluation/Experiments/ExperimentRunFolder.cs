@@ -52,7 +52,7 @@ public sealed record ExperimentRunFolder(string Name, string Folder, IReadOnlyLi
         if (missing.Count > 0)
             throw new InputDataException(path, 1, $"no column {string.Join(", ", missing)} in the header; is this an `asd experiment` results.csv?");
         int Column(string name) => columns.TryGetValue(name, out int i) ? i : -1;
-        int scoring = Column("scoring"), budgetStart = Column("budget_start"), targetLabels = Column("target_labels"), forcedLabels = Column("forced_labels"), randomLabels = Column("random_labels");
+        int scoring = Column("scoring"), budgetStart = Column("budget_start"), targetLabels = Column("target_labels"), forcedLabels = Column("forced_labels"), randomLabels = Column("random_labels"), declined = Column("declined");
 
         var rows = new List<TrialResult>(lines.Count);
         foreach (var row in lines)
@@ -77,6 +77,7 @@ public sealed record ExperimentRunFolder(string Name, string Folder, IReadOnlyLi
                 TargetLabels = targetLabels < 0 ? -1 : Count("target_labels", -1),
                 ForcedLabels = forcedLabels < 0 ? -1 : Count("forced_labels", -1),
                 RandomLabels = randomLabels < 0 ? -1 : Count("random_labels", -1),
+                Declined = declined < 0 ? 0 : Count("declined"), // before the column every request was counted as a label
             };
             if (result.Queries > result.Clips)
                 throw new InputDataException(path, row.Line, $"{result.Queries} queries on {result.Clips} clips");
@@ -84,6 +85,8 @@ public sealed record ExperimentRunFolder(string Name, string Folder, IReadOnlyLi
                 throw new InputDataException(path, row.Line, $"{new[] { result.ForcedLabels, result.TargetLabels, result.RandomLabels }.Max()} forced, target-domain or random labels of {result.Queries} queries");
             if (result.ForcedLabels + result.RandomLabels > result.Queries)
                 throw new InputDataException(path, row.Line, $"{result.ForcedLabels} forced and {result.RandomLabels} random labels of {result.Queries} queries");
+            if (result.NormalLabels + result.AnomalousLabels + result.Declined != result.Queries)
+                throw new InputDataException(path, row.Line, $"{result.NormalLabels} normal and {result.AnomalousLabels} anomalous labels and {result.Declined} declined requests are not the {result.Queries} queries");
             rows.Add(result);
         }
         if (rows.Count == 0)

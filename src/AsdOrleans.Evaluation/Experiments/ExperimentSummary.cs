@@ -89,11 +89,11 @@ public static class ExperimentSummary
 
     public static void WriteResults(string path, IReadOnlyList<TrialResult> results)
     {
-        var b = new StringBuilder("machine,strategy,budget,trial,auc,pauc,auc_source,auc_target,clips,queries,realised_budget,normal_labels,anomalous_labels,gamma,alpha,window,v,scoring,budget_start,target_labels,forced_labels,random_labels\n");
+        var b = new StringBuilder("machine,strategy,budget,trial,auc,pauc,auc_source,auc_target,clips,queries,realised_budget,normal_labels,anomalous_labels,gamma,alpha,window,v,scoring,budget_start,target_labels,forced_labels,random_labels,declined\n");
         foreach (var r in results)
             b.AppendJoin(',', r.Machine, r.Strategy.ToName(), F(r.Budget), r.Trial, F(r.Auc), F(r.PartialAuc), F(r.AucSource), F(r.AucTarget),
                 r.Clips, r.Queries, F(r.RealisedBudget), r.NormalLabels, r.AnomalousLabels,
-                F(r.Point.Gamma), F(r.Point.Alpha), r.Point.Window, F(r.Point.V), r.Point.Scoring.ToName(), r.Point.BudgetStart.ToName(), r.TargetLabels, r.ForcedLabels, r.RandomLabels).Append('\n');
+                F(r.Point.Gamma), F(r.Point.Alpha), r.Point.Window, F(r.Point.V), r.Point.Scoring.ToName(), r.Point.BudgetStart.ToName(), r.TargetLabels, r.ForcedLabels, r.RandomLabels, r.Declined).Append('\n');
         AtomicFile.WriteAllText(path, b.ToString());
     }
 

@@ -16,6 +16,8 @@ public sealed record TrialResult(
     int Clips, long Queries, long NormalLabels, long AnomalousLabels)
 {
     public double RealisedBudget => (double)Queries / Clips;
+    /// <summary>Requests the labeller closed without a label (`--unsure-answer decline`): queries = normal + anomalous labels + declined.</summary>
+    public long Declined { get; init; }
     /// <summary>Labels asked on target-domain clips: where a strategy spends its budget (a label moves scores differently by domain).</summary>
     public long TargetLabels { get; init; }
     /// <summary>Labels the paced budget's floor asked for where the strategy passed (−1: a results.csv from before the count).</summary>
@@ -28,7 +30,9 @@ public sealed record TrialResult(
 
 /// <summary>What one run did clip by clip, in stream order: the official evaluator's files are written from it.</summary>
 /// <param name="QueryReasons">Why each clip's label was asked for; <see cref="QueryReason.None"/> where it was not.</param>
-public sealed record StreamTrace(string[] Files, double[] Scores, bool[] Alerts, QueryReason[] QueryReasons, bool[] IsAnomaly, bool[] IsTarget)
+/// <param name="LabelsGiven">The label the labeller gave a queried clip (not necessarily its truth under `guess`); null where none was given.</param>
+public sealed record StreamTrace(string[] Files, double[] Scores, bool[] Alerts, QueryReason[] QueryReasons, bool[] IsAnomaly, bool[] IsTarget,
+    ClipLabel?[] LabelsGiven)
 {
     public bool Queried(int clip) => QueryReasons[clip] != QueryReason.None;
 }
@@ -56,12 +60,37 @@ public sealed class PreparedMachine
     public bool[] IsAnomaly { get; }
     public bool[] IsTarget { get; }
 
+    /// <summary>What N starts with from this machine's source training clips under <paramref name="config"/>, as enrollment builds it.</summary>
+    public SourceReferenceUse SourceReferencesFor(MachineConfig config)
+    {
+        int target = Training.Count(c => c.IsTargetDomain);
+        return new SourceReferenceUse(Name, Training.Count - target, target, config.SourceClusters, config.SourceClustersFor(target), config.ReferenceCap);
+    }
+
     /// <summary>The enrollment <see cref="MachineModel.Enroll"/> builds under <paramref name="config"/>, built once per seed.</summary>
     public MachineEnrollment EnrollmentFor(MachineConfig config)
     {
         var key = (MachineModel.EnrollmentSeed(config), config.SourceClustersFor(Training.Count(c => c.IsTargetDomain)));
         return _enrollments.GetOrAdd(key, k => new Lazy<MachineEnrollment>(() => MachineEnrollment.Build(Training, k.Clusters, k.Seed))).Value;
     }
+}
+
+/// <summary>
+/// A machine's source references: every source clip (1-NN) when there are no more than the k-means centres it may use,
+/// else that many k-means centres, seeded per trial. <paramref name="Clusters"/> is <paramref name="Requested"/> lowered
+/// where N would otherwise start above its cap (<see cref="MachineConfig.SourceClustersFor"/>).
+/// </summary>
+public sealed record SourceReferenceUse(string Machine, int SourceClips, int TargetClips, int Requested, int Clusters, int ReferenceCap)
+{
+    public bool KeepsEveryClip => SourceClips <= Clusters;
+    public int References => Math.Min(Clusters, SourceClips);
+    /// <summary>k-means where the request alone would have kept every clip, or fewer centres than requested: N's cap decided.</summary>
+    public bool CappedByReferenceCap => !KeepsEveryClip && Clusters < Requested;
+
+    public string Describe() => KeepsEveryClip
+        ? $"{Machine}: all {SourceClips} source clips"
+        : $"{Machine}: {References} k-means centres of {SourceClips} source clips"
+          + (CappedByReferenceCap ? $" (N's cap {ReferenceCap} less its {TargetClips} target clips)" : $" (k = {Requested})");
 }
 
 /// <summary>A run to compute: which machine, under which configuration, in which stream order.</summary>
@@ -205,7 +234,10 @@ public static class PrequentialExperiment
             int clip = run.Order[i];
             var outcome = model.ProcessNormalized(machine.Test[clip]);
             if (outcome.LabelRequested && run.Answer(machine, clip) is { } label)
+            {
                 model.ApplyLabelNormalized(machine.Test[clip], outcome.Score, label); // a declined request teaches nothing
+                trace.LabelsGiven[i] = label;
+            }
             trace.Scores[i] = outcome.Score;
             trace.Alerts[i] = outcome.Anomalous;
             trace.QueryReasons[i] = outcome.QueryReason;
@@ -216,19 +248,22 @@ public static class PrequentialExperiment
     /// <summary>A trace with files and ground truth in stream order, scores still to fill in.</summary>
     public static StreamTrace NewTrace(PreparedMachine machine, int[] order)
         => new(order.Select(c => machine.TestRecords[c].File).ToArray(), new double[order.Length], new bool[order.Length], new QueryReason[order.Length],
-            order.Select(c => machine.IsAnomaly[c]).ToArray(), order.Select(c => machine.IsTarget[c]).ToArray());
+            order.Select(c => machine.IsAnomaly[c]).ToArray(), order.Select(c => machine.IsTarget[c]).ToArray(), new ClipLabel?[order.Length]);
 
     private static TrialResult Measure(string machine, PlannedRun run, StreamTrace trace)
     {
         var metrics = DetectionMetrics.Evaluate(trace.Scores, trace.IsAnomaly, trace.IsTarget);
         var queried = Enumerable.Range(0, trace.Scores.Length).Where(trace.Queried).ToList();
         long queries = queried.Count;
-        long anomalous = queried.LongCount(i => trace.IsAnomaly[i]);
+        // Counted by the label given, so a guess counts as what was answered and a declined request as no label.
+        long normal = queried.LongCount(i => trace.LabelsGiven[i] == ClipLabel.Normal);
+        long anomalous = queried.LongCount(i => trace.LabelsGiven[i] == ClipLabel.Anomalous);
         long target = queried.LongCount(i => trace.IsTarget[i]);
         long forced = queried.LongCount(i => trace.QueryReasons[i] == QueryReason.BudgetFloor);
         long random = queried.LongCount(i => trace.QueryReasons[i] == QueryReason.Random);
         return new TrialResult(machine, run.Strategy, run.Budget, run.Trial, metrics.Auc, metrics.PartialAuc, metrics.AucSource, metrics.AucTarget,
-            trace.Scores.Length, queries, queries - anomalous, anomalous) { Point = run.Point, TargetLabels = target, ForcedLabels = forced, RandomLabels = random };
+            trace.Scores.Length, queries, normal, anomalous)
+        { Point = run.Point, TargetLabels = target, ForcedLabels = forced, RandomLabels = random, Declined = queries - normal - anomalous };
     }
 
     private static List<PreparedMachine> Prepare(EmbeddingTable table)

@@ -32,8 +32,8 @@ public sealed class ExperimentRunFolderTests : IDisposable
         for (int i = 0; i < results.Count; i++)
         {
             var (a, b) = (results[i], read[i]);
-            Assert.Equal((a.Machine, a.Strategy, a.Budget, a.Trial, a.Clips, a.Queries, a.NormalLabels, a.AnomalousLabels, a.TargetLabels, a.ForcedLabels, a.RandomLabels, a.Point),
-                (b.Machine, b.Strategy, b.Budget, b.Trial, b.Clips, b.Queries, b.NormalLabels, b.AnomalousLabels, b.TargetLabels, b.ForcedLabels, b.RandomLabels, b.Point));
+            Assert.Equal((a.Machine, a.Strategy, a.Budget, a.Trial, a.Clips, a.Queries, a.NormalLabels, a.AnomalousLabels, a.TargetLabels, a.ForcedLabels, a.RandomLabels, a.Declined, a.Point),
+                (b.Machine, b.Strategy, b.Budget, b.Trial, b.Clips, b.Queries, b.NormalLabels, b.AnomalousLabels, b.TargetLabels, b.ForcedLabels, b.RandomLabels, b.Declined, b.Point));
             Assert.Equal(a.Auc, b.Auc, 12);
             Assert.Equal(a.PartialAuc, b.PartialAuc, 12);
         }
@@ -50,6 +50,7 @@ public sealed class ExperimentRunFolderTests : IDisposable
     [InlineData("queries", "1000", "1000 queries on")]
     [InlineData("forced_labels", "1000", "1000 forced, target-domain or random labels of")]
     [InlineData("random_labels", "-2", "column 'random_labels': -2 is outside -1")]
+    [InlineData("declined", "1", "declined requests are not the")]
     public void A_damaged_field_names_the_file_line_and_column(string column, string value, string problem)
     {
         string path = Path.Combine(_dir, ExperimentRunFolder.ResultsFile);
@@ -74,8 +75,9 @@ public sealed class ExperimentRunFolderTests : IDisposable
         string path = Path.Combine(_dir, ExperimentRunFolder.ResultsFile);
         ExperimentSummary.WriteResults(path, SmallRun.Value);
         var lines = File.ReadAllLines(path);
-        Assert.EndsWith(",forced_labels,random_labels", lines[0]);
-        File.WriteAllLines(path, lines.Select(l => l[..l.LastIndexOf(',')]).Select(l => l[..l.LastIndexOf(',')]));
+        Assert.EndsWith(",forced_labels,random_labels,declined", lines[0]);
+        string WithoutLast(string line) => line[..line.LastIndexOf(',')];
+        File.WriteAllLines(path, lines.Select(WithoutLast).Select(WithoutLast).Select(WithoutLast));
 
         var read = ExperimentRunFolder.ReadResults(path);
 

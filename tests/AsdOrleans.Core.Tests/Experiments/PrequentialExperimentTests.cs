@@ -115,6 +115,35 @@ public class PrequentialExperimentTests
     }
 
     [Fact]
+    public void Labels_are_counted_as_given_and_declined_requests_apart()
+    {
+        // Every request declined: no label was given, so none may be counted as one.
+        var none = PrequentialExperiment.Run(Plant, Settings with { Labeller = new SimulatedLabeller(1, UnsureAnswer.Decline) }, cancellation: Token);
+        Assert.Contains(none, r => r.Queries > 0);
+        Assert.All(none, r => Assert.Equal((0L, 0L, r.Queries), (r.NormalLabels, r.AnomalousLabels, r.Declined)));
+        var truthful = PrequentialExperiment.Run(Plant, Settings, cancellation: Token);
+        Assert.All(truthful, r => Assert.Equal((r.Queries, 0L), (r.NormalLabels + r.AnomalousLabels, r.Declined)));
+
+        // Every request guessed: the counts are of the labels the labeller answered, not of the clips' truth.
+        var guessing = Settings with { Labeller = new SimulatedLabeller(1, UnsureAnswer.Guess) };
+        var plan = PrequentialExperiment.Plan(Plant, guessing);
+        var outcomes = PrequentialExperiment.RunDetailed(plan, 2, cancellation: Token);
+        bool someGuessWrong = false;
+        for (int row = 0; row < plan.Rows.Count; row++)
+        {
+            var run = plan.Runs[plan.Rows[row].Run];
+            var machine = plan.Machines[run.MachineIndex];
+            var (trace, result) = (outcomes[row].Stream, outcomes[row].Result);
+            var answered = Enumerable.Range(0, trace.Scores.Length).Where(trace.Queried).Select(i => run.Answer(machine, run.Order[i])).ToList();
+            Assert.Equal(answered.LongCount(a => a == AsdOrleans.Method.Machines.ClipLabel.Normal), result.NormalLabels);
+            Assert.Equal(answered.LongCount(a => a == AsdOrleans.Method.Machines.ClipLabel.Anomalous), result.AnomalousLabels);
+            Assert.Equal(0, result.Declined);
+            someGuessWrong |= result.NormalLabels != Enumerable.Range(0, trace.Scores.Length).LongCount(i => trace.Queried(i) && !trace.IsAnomaly[i]);
+        }
+        Assert.True(someGuessWrong, "a coin should mislabel some clip, or the test cannot tell given labels from the truth");
+    }
+
+    [Fact]
     public void Summary_intervals_use_student_t_and_harmonic_means_per_trial()
     {
         var (mean, low, high) = ExperimentSummary.MeanWithConfidence([1.0, 2, 3]);

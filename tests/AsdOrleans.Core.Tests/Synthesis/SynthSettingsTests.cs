@@ -25,11 +25,11 @@ public sealed class SynthSettingsTests
         { new SynthSettings { Test = 0 }, "test must be a positive multiple of 4" },
         { new SynthSettings { Test = 6 }, "test must be a positive multiple of 4 (a quarter each of source/target × normal/anomaly), got 6" },
         { new SynthSettings { Test = 10_004 }, "test must be at most 10000" },
-        { new SynthSettings { Seconds = 0 }, "seconds must be in (0, 60], got 0" },
-        { new SynthSettings { Seconds = -1 }, "seconds must be in (0, 60], got -1" },
-        { new SynthSettings { Seconds = 60.5 }, "seconds must be in (0, 60], got 60.5" },
-        { new SynthSettings { Seconds = double.NaN }, "seconds must be in (0, 60], got NaN" },
-        { new SynthSettings { Seconds = 1e-6 }, "shorter than one sample" },
+        { new SynthSettings { Seconds = 0 }, "seconds must be in [0.05, 60] (a clip shorter than 0.05 s is too short for the features), got 0" },
+        { new SynthSettings { Seconds = -1 }, "seconds must be in [0.05, 60] (a clip shorter than 0.05 s is too short for the features), got -1" },
+        { new SynthSettings { Seconds = 60.5 }, "seconds must be in [0.05, 60] (a clip shorter than 0.05 s is too short for the features), got 60.5" },
+        { new SynthSettings { Seconds = double.NaN }, "seconds must be in [0.05, 60] (a clip shorter than 0.05 s is too short for the features), got NaN" },
+        { new SynthSettings { Seconds = 0.01 }, "seconds must be in [0.05, 60]" },
     };
 
     [Theory]
@@ -45,6 +45,6 @@ public sealed class SynthSettingsTests
     public void TheLimitsThemselvesAreAccepted()
     {
         new SynthSettings { MachineTypes = MachineCatalog.All.Count, SourceTrain = 9_990, TargetTrain = 10, Test = 10_000, Seconds = 60 }.Validate();
-        new SynthSettings { MachineTypes = 1, SourceTrain = 1, TargetTrain = 0, Test = 4, Seconds = 0.01 }.Validate();
+        new SynthSettings { MachineTypes = 1, SourceTrain = 1, TargetTrain = 0, Test = 4, Seconds = 0.05 }.Validate();
     }
 }
