@@ -269,6 +269,19 @@ public sealed class ClusterCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Push_with_retries_says_why_it_waits_instead_of_falling_silent()
+    {
+        // A silo that is not there (yet): every try fails to connect, and each retry is announced on stderr.
+        string nobody = $"http://127.0.0.1:{AsdOrleans.Silo.SiloApp.FreeLoopbackPort()}";
+        var (code, _, error) = await CliHarness.Run("push", "--url", nobody, "--key", "dev", "--machine", "cli.wait-01",
+            "--data", Path.Combine(_dir, "test"), "--retries", "2", "--concurrency", "1");
+        Assert.Equal(2, code);
+        Assert.Contains("try 2 of 3 in", error);
+        Assert.Contains("try 3 of 3 in", error);
+        Assert.Contains("cannot reach the silo", error);
+    }
+
+    [Fact]
     public async Task Label_next_shows_each_clip_against_the_threshold_it_was_compared_with()
     {
         await EnrollAskingForEveryClip(_url, "cli.phi-09");

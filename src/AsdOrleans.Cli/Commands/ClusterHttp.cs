@@ -15,7 +15,9 @@ public sealed class ClusterHttp : IDisposable
 
     /// <param name="retries">Retries of a failed call (connection errors, 408, 429, 5xx such as 503 + Retry-After),
     /// with exponential back-off and jitter (Microsoft.Extensions.Http.Resilience); 0: none.</param>
-    public ClusterHttp(string url, string key, int retries = 0)
+    /// <param name="retryNotices">Where each retry is announced (why, and when the next try is), so a command that waits
+    /// for a cluster says so instead of falling silent; null: nowhere.</param>
+    public ClusterHttp(string url, string key, int retries = 0, TextWriter? retryNotices = null)
     {
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
             throw new UsageException($"--url: '{url}' is not an http(s) address");
@@ -31,6 +33,14 @@ public sealed class ClusterHttp : IDisposable
                     Delay = TimeSpan.FromMilliseconds(500),
                     BackoffType = Polly.DelayBackoffType.Exponential,
                     UseJitter = true,
+                    OnRetry = retry =>
+                    {
+                        string why = retry.Outcome.Result is { } answer
+                            ? $"{(int)answer.StatusCode} {answer.ReasonPhrase}" + (answer.Headers.RetryAfter?.Delta is { } after ? $" (Retry-After {after.TotalSeconds:0} s)" : "")
+                            : retry.Outcome.Exception?.GetBaseException().Message ?? "no answer";
+                        retryNotices?.WriteLine($"{retry.Outcome.Result?.RequestMessage?.RequestUri?.AbsolutePath ?? uri.ToString()}: {why}; try {retry.AttemptNumber + 2} of {retries + 1} in {retry.RetryDelay.TotalSeconds:0.#} s");
+                        return ValueTask.CompletedTask;
+                    },
                 })
                 .Build();
             handler = new Microsoft.Extensions.Http.Resilience.ResilienceHandler(pipeline) { InnerHandler = handler };

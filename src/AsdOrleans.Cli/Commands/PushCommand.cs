@@ -62,7 +62,7 @@ public static class PushCommand
                 throw new UsageException("--oracle needs DCASE test file names (…_normal_… / …_anomaly_…) for every clip");
 
             string id = parse.GetValue(machine)!;
-            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!, retryCount);
+            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!, retryCount, parse.InvocationConfiguration.Error);
             string labeller = parse.GetValue(labellerKey) ?? parse.GetValue(key)!;
             if (string.IsNullOrWhiteSpace(labeller)) throw new UsageException("--labeller-key: an API key is required");
             var results = new PushedClip[files.Count];
