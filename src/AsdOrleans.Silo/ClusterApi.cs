@@ -41,7 +41,9 @@ public static class ClusterApi
                 }
                 catch (Exception e) when (e is TimeoutException || ApiFaults.Classify(e) is not null)
                 {
-                    string why = e is TimeoutException ? $"no answer in {StatisticsTimeout.TotalSeconds:0} s" : e.GetBaseException().Message;
+                    // Orleans puts the inner exception's stack into its message: the first line says what happened.
+                    string why = e is TimeoutException ? $"no answer in {StatisticsTimeout.TotalSeconds:0} s"
+                        : e.GetBaseException().Message.Split('\n')[0].Replace("Exception while sending message: ", "").Trim();
                     return (Silo: h.Key, Activations: Array.Empty<SimpleGrainStatistic>(), NotAnswering: why);
                 }
             }));

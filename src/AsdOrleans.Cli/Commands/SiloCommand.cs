@@ -126,6 +126,10 @@ public static class SiloCommand
                     overrides["Logging:LogLevel:Orleans"] = level == "warning" ? "Error" : level; // Orleans' start-up advice (ServerGC) is not news
                 if (parse.GetResult(logLevel) is { Implicit: false } || configuration["Logging:LogLevel:Microsoft.AspNetCore"] is null)
                     overrides["Logging:LogLevel:Microsoft.AspNetCore"] = level;
+                // Orleans' memory-stream receiver logs each queue read cancelled by a hand-over as an error with its stack
+                // (37 such lines when a second silo joined); the queue's new owner reads on. Shown from --log-level error down.
+                if (level == "warning" && configuration["Logging:LogLevel:Orleans.Providers.MemoryAdapterReceiver"] is null)
+                    overrides["Logging:LogLevel:Orleans.Providers.MemoryAdapterReceiver"] = "Critical";
                 // Without configured keys nothing could call the API; generate one per role for this run instead of opening it.
                 var keys = configuration.GetSection("Asd:ApiKeys");
                 foreach (var role in new[] { "Device", "Labeller", "Operator" })
