@@ -23,18 +23,26 @@ public static class SiloApp
         bool portsChosenHere = !settings.ContainsKey("Asd:SiloPort") && !settings.ContainsKey("Asd:GatewayPort");
         for (int attempt = 1; ; attempt++)
         {
-            var app = Build([], builder =>
+            WebApplication app;
+            try
             {
-                // A free port, unless the caller names the address (a restart on the same one).
-                builder.WebHost.UseUrls(settings.TryGetValue("urls", out var fixedUrls) && fixedUrls is not null ? fixedUrls : "http://127.0.0.1:0");
-                var values = new Dictionary<string, string?>
+                app = Build([], builder =>
                 {
-                    ["Asd:SiloPort"] = choosePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
-                    ["Asd:GatewayPort"] = choosePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
-                };
-                foreach (var (key, value) in settings) values[key] = value;
-                builder.Configuration.AddInMemoryCollection(values);
-            });
+                    // A free port, unless the caller names the address (a restart on the same one).
+                    builder.WebHost.UseUrls(settings.TryGetValue("urls", out var fixedUrls) && fixedUrls is not null ? fixedUrls : "http://127.0.0.1:0");
+                    var values = new Dictionary<string, string?>
+                    {
+                        ["Asd:SiloPort"] = choosePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+                        ["Asd:GatewayPort"] = choosePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    };
+                    foreach (var (key, value) in settings) values[key] = value;
+                    builder.Configuration.AddInMemoryCollection(values);
+                });
+            }
+            catch (SiloConfigurationException e) when (portsChosenHere && attempt < 3 && IsAddressInUse(e))
+            {
+                continue; // the start-up check found a chosen port taken meanwhile: choose again
+            }
             try
             {
                 await app.StartAsync();

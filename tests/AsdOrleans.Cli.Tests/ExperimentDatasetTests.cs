@@ -229,6 +229,16 @@ public sealed class ExperimentDatasetTests : IAsyncLifetime
         (code, _, error) = await Run(["experiment", "--embeddings", oldCsv, "--out", fromOldCsv, .. Small]);
         Assert.True(code == 0, error);
         Assert.NotEqual(Metrics(fromAudio), Metrics(fromOldCsv));
+
+        // report.md says so where φ, fitted to in-sample scores, flags most normal clips (the default φ intends 0.1).
+        foreach (var run in new[] { fromAudio, fromCsv, fromOldCsv })
+        {
+            var alerts = ReadCsv(Path.Combine(run, "alerts.csv"));
+            int source = Array.IndexOf(alerts[0], "false_alerts_source"), target = Array.IndexOf(alerts[0], "false_alerts_target");
+            double falseAlerts = alerts.Skip(1).Average(r => (D(r[source]) + D(r[target])) / 2);
+            bool warned = File.ReadAllText(Path.Combine(run, "report.md")).Contains("**φ sits below most normal clips here**");
+            Assert.True(warned == falseAlerts > 0.3, $"{Path.GetFileName(run)}: false alerts {falseAlerts}, warned {warned}");
+        }
     }
 
     [Fact]

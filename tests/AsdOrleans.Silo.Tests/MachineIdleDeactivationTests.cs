@@ -131,7 +131,7 @@ public sealed class MachineIdleDeactivationTests : IDisposable
     [InlineData("-1")]
     public async Task A_non_positive_idle_age_is_refused_at_start(string minutes)
     {
-        var error = await Assert.ThrowsAsync<ArgumentException>(() => SiloApp.StartOnLoopbackAsync(new Dictionary<string, string?>
+        var error = await Assert.ThrowsAsync<SiloConfigurationException>(() => SiloApp.StartOnLoopbackAsync(new Dictionary<string, string?>
         {
             ["Asd:DataDirectory"] = Path.Combine(_dir, "data"),
             ["Asd:MachineIdleMinutes"] = minutes,

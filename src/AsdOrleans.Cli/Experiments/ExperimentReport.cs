@@ -214,6 +214,17 @@ public static class ExperimentReport
         if (alerts.Count > 1)
             md.AppendLine($"| mean | {string.Join(" | ", AlertRates.Measures.Select(m => Share(alerts.Average(m.Value))))} |");
         md.AppendLine();
+        // Said where it happens, not left for a reader to notice in a column: φ then flags nearly every clip.
+        double intended = 1 - settings.Method.DecisionQuantile;
+        double falseAlerts = alerts.Average(a => (a.FalseAlertsSource + a.FalseAlertsTarget) / 2);
+        if (falseAlerts > Math.Max(3 * intended, intended + 0.2))
+            md.AppendLine($"**φ sits below most normal clips here**: {Share(falseAlerts)} of them raised an alert, against the {F(intended)} φ intends. "
+                + "φ (and h) come from the enrollment clips' scores, and "
+                + (settings.Method.Scoring == AsdOrleans.Method.Scoring.ScoringKind.Domain
+                    ? "these scores sit lower than new clips' do."
+                    : $"under the `{settings.Method.Scoring.ToName()}` scoring those are in-sample: with an embedder fitted on the same clips (the `spectral` "
+                      + "whitener) they sit far lower than any new clip's. The `domain` scoring takes them from held-out distances instead.")
+                + " AUC and pAUC do not depend on φ; alerts, and queries that compare a score with h, do.").AppendLine();
     }
 
     private static void AppendHeadroom(StringBuilder md, IReadOnlyList<LabelHeadroom> headroom)
