@@ -31,6 +31,31 @@ public sealed class PoolCommandTests : IDisposable
         => D(ReadCsv(Path.Combine(run, "summary.csv")).Single(r => r[0] == "hmean" && r[1] == strategy && r[2] == budget && r[3] == metric)[5]);
 
     [Fact]
+    public async Task Declined_requests_are_pooled_apart_and_the_normal_share_is_of_the_labels_given()
+    {
+        string[] unsure = ["--unsure", "0.5", "--unsure-answer", "decline"];
+        string a = await RunPlantAs(3, "unsure3", unsure), b = await RunPlantAs(4, "unsure4", unsure);
+        string outDir = Path.Combine(_dir, "pooled-unsure");
+        var (code, output, error) = await Run("pool", a, b, "--out", outDir);
+        Assert.True(code == 0, error);
+
+        var csv = ReadCsv(Path.Combine(outDir, "pooled.csv"));
+        int Col(string name) => Array.IndexOf(csv[0], name);
+        var results = new[] { a, b }.SelectMany(run => ReadCsv(Path.Combine(run, "results.csv")) is var rows
+            ? rows.Skip(1).Where(r => r[1] == "hybrid" && r[2] == Budget).Select(r => (Normal: long.Parse(r[Array.IndexOf(rows[0], "normal_labels")], CultureInfo.InvariantCulture),
+                Anomalous: long.Parse(r[Array.IndexOf(rows[0], "anomalous_labels")], CultureInfo.InvariantCulture), Declined: long.Parse(r[Array.IndexOf(rows[0], "declined")], CultureInfo.InvariantCulture)))
+            : []).ToList();
+        long declined = results.Sum(r => r.Declined), normal = results.Sum(r => r.Normal), answered = normal + results.Sum(r => r.Anomalous);
+        Assert.True(declined > 0, "half the asked clips are unsure: some requests are declined");
+        var pooled = csv.Single(r => r[0] == "pooled" && r[1] == "hybrid");
+        Assert.Equal(declined, long.Parse(pooled[Col("declined")], CultureInfo.InvariantCulture));
+        Assert.Equal(answered + declined, long.Parse(pooled[Col("labels")], CultureInfo.InvariantCulture));
+        // The share of normal labels is of the labels given, not of every request.
+        string share = (100.0 * normal / answered).ToString("0.0", CultureInfo.InvariantCulture) + " %";
+        Assert.Contains(share, File.ReadAllText(Path.Combine(outDir, "pooled.md")));
+    }
+
+    [Fact]
     public async Task Pooled_gains_are_each_runs_paired_gain_and_their_mean_over_runs()
     {
         string a = await RunPlant(3), b = await RunPlant(4);

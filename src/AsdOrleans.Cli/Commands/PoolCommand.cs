@@ -99,7 +99,7 @@ public static class PoolCommand
         yield return Trim(offline, manyPoints);
 
         var gains = new TextTable("With labels: gain over the offline model, paired per trial within a run; mean [95% CI over runs]",
-            ["point", "strategy", "b", "runs", "realised (lowest–highest run)", "labels on target clips (lowest–highest run)", "labels that are normal (lowest–highest run)",
+            ["point", "strategy", "b", "runs", "realised (lowest–highest run)", "labels on target clips (lowest–highest run)", "labels given that are normal (lowest–highest run)",
                 "labels the budget's floor forced (lowest–highest run)", "AUC − offline", "lowest … highest run", "pAUC − offline",
                 "runs below offline, AUC / pAUC", "runs whose paired CI is above / below 0 (AUC)"],
             []);
@@ -212,20 +212,20 @@ public static class PoolCommand
 
     private static string Csv(PoolReport report)
     {
-        var b = new StringBuilder("run,strategy,budget,gamma,alpha,window,v,scoring,budget_start,offline_auc,offline_pauc,auc_gain,auc_gain_ci95_low,auc_gain_ci95_high,pauc_gain,pauc_gain_ci95_low,pauc_gain_ci95_high,realised_budget,labels,target_labels,normal_labels,forced_labels,random_labels\n");
-        void Row(string run, SweepPoint p, QueryStrategyKind strategy, double budget, RunOffline? offline, MeanInterval auc, MeanInterval pauc, double realised, long labels, long target, long normal, long forced, long random)
+        var b = new StringBuilder("run,strategy,budget,gamma,alpha,window,v,scoring,budget_start,offline_auc,offline_pauc,auc_gain,auc_gain_ci95_low,auc_gain_ci95_high,pauc_gain,pauc_gain_ci95_low,pauc_gain_ci95_high,realised_budget,labels,target_labels,normal_labels,forced_labels,random_labels,declined\n");
+        void Row(string run, SweepPoint p, QueryStrategyKind strategy, double budget, RunOffline? offline, MeanInterval auc, MeanInterval pauc, double realised, long labels, long target, long normal, long forced, long random, long declined)
             => b.AppendJoin(',', run, strategy.ToName(), R(budget), R(p.Gamma), R(p.Alpha), p.Window, R(p.V), p.Scoring.ToName(), p.BudgetStart.ToName(),
                 offline is null ? "" : R(offline.Auc), offline is null ? "" : R(offline.PartialAuc),
-                R(auc.Mean), R(auc.Low), R(auc.High), R(pauc.Mean), R(pauc.Low), R(pauc.High), R(realised), labels, target, normal, forced, random).Append('\n');
+                R(auc.Mean), R(auc.Low), R(auc.High), R(pauc.Mean), R(pauc.Low), R(pauc.High), R(realised), labels, target, normal, forced, random, declined).Append('\n');
         foreach (var g in report.Gains)
         {
             var offline = report.Offline.First(o => o.Point == g.Point);
             foreach (var r in g.Runs)
-                Row(r.Run, g.Point, g.Strategy, g.Budget, offline.Runs.FirstOrDefault(o => o.Run == r.Run), r.AucGain, r.PartialAucGain, r.Realised, r.Labels, r.TargetLabels, r.NormalLabels, r.ForcedLabels, r.RandomLabels);
+                Row(r.Run, g.Point, g.Strategy, g.Budget, offline.Runs.FirstOrDefault(o => o.Run == r.Run), r.AucGain, r.PartialAucGain, r.Realised, r.Labels, r.TargetLabels, r.NormalLabels, r.ForcedLabels, r.RandomLabels, r.Declined);
             // The pooled row: its interval is over runs, not trials.
             Row("pooled", g.Point, g.Strategy, g.Budget, null, g.AucGain, g.PartialAucGain, g.Runs.Average(r => r.Realised), g.Labels,
                 ExperimentPool.KnownSum(g.Runs, r => r.TargetLabels), g.Runs.Sum(r => r.NormalLabels), ExperimentPool.KnownSum(g.Runs, r => r.ForcedLabels),
-                ExperimentPool.KnownSum(g.Runs, r => r.RandomLabels));
+                ExperimentPool.KnownSum(g.Runs, r => r.RandomLabels), g.Declined);
         }
         return b.ToString();
     }

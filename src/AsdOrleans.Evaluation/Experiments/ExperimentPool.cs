@@ -24,8 +24,11 @@ public sealed record RunOffline(string Run, SweepPoint Point, double Auc, double
 /// <summary>One run's strategy at one budget against its offline model, paired per trial (same stream order).</summary>
 public sealed record RunGain(string Run, SweepPoint Point, QueryStrategyKind Strategy, double Budget,
     MeanInterval AucGain, MeanInterval PartialAucGain, double Realised, double HighestMachineRealised,
-    long Labels, long TargetLabels, long NormalLabels, long ForcedLabels, long RandomLabels)
+    long Labels, long TargetLabels, long NormalLabels, long ForcedLabels, long RandomLabels, long Declined = 0)
 {
+    /// <summary>Requests answered with a label (<see cref="Labels"/> counts every request, declined ones too).</summary>
+    public long Answered => Labels - Declined;
+
     public bool Overspends => BudgetTolerance.Overspends(Budget, HighestMachineRealised);
 }
 
@@ -63,10 +66,19 @@ public sealed record PooledGain(SweepPoint Point, QueryStrategyKind Strategy, do
     public long Labels => Runs.Sum(r => r.Labels);
     /// <summary>Share of the labels asked on target-domain clips; null where a run's results.csv predates the count.</summary>
     public double? TargetShare => ShareOfLabels(r => r.TargetLabels);
-    public double? NormalShare => Labels == 0 ? null : (double)Runs.Sum(r => r.NormalLabels) / Labels;
+    /// <summary>Share of the labels given that are normal (a declined request gave none).</summary>
+    public double? NormalShare => Runs.Sum(r => r.Answered) is var answered and > 0 ? (double)Runs.Sum(r => r.NormalLabels) / answered : null;
     /// <summary>The lowest and highest run's share, over runs that asked for labels.</summary>
     public (double Low, double High)? TargetShareRange => TargetShare is null ? null : Range(r => r.TargetLabels);
-    public (double Low, double High)? NormalShareRange => NormalShare is null ? null : Range(r => r.NormalLabels);
+    public (double Low, double High)? NormalShareRange
+    {
+        get
+        {
+            var shares = Runs.Where(r => r.Answered > 0).Select(r => (double)r.NormalLabels / r.Answered).ToList();
+            return shares.Count == 0 ? null : (shares.Min(), shares.Max());
+        }
+    }
+    public long Declined => Runs.Sum(r => r.Declined);
     /// <summary>Share of the labels the paced budget's floor forced; null where a run's results.csv predates the count.</summary>
     public double? ForcedShare => ShareOfLabels(r => r.ForcedLabels);
     public (double Low, double High)? ForcedShareRange => ForcedShare is null ? null : Range(r => r.ForcedLabels);
@@ -191,7 +203,7 @@ public static class ExperimentPool
                 gains.Add(new RunGain(run.Name, point, group.Key.Strategy, group.Key.Budget, MeanInterval.Of(aucGains), MeanInterval.Of(paucGains),
                     realised.Average(), highestMachine, rowsOfGroup.Sum(r => r.Queries),
                     KnownSum(rowsOfGroup, r => r.TargetLabels), rowsOfGroup.Sum(r => r.NormalLabels), KnownSum(rowsOfGroup, r => r.ForcedLabels),
-                    KnownSum(rowsOfGroup, r => r.RandomLabels)));
+                    KnownSum(rowsOfGroup, r => r.RandomLabels), rowsOfGroup.Sum(r => r.Declined)));
             }
         }
         return (offline, gains);
