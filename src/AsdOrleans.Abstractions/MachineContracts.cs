@@ -3,9 +3,11 @@ namespace AsdOrleans.Abstractions;
 /// <summary>
 /// A machine's method settings (docs/design.md §1). Every field may be null, and null keeps the default of <see cref="Method"/>
 /// (Core's <c>MachineConfig.Default</c> or <c>MachineConfig.Paper</c>, the one record of the method's defaults), so a
-/// settings document names only what it changes.
+/// settings document names only what it changes. An unknown field is refused, not dropped: a misspelt setting would
+/// otherwise leave the machine on its default without a word.
 /// </summary>
 [GenerateSerializer, Immutable]
+[System.Text.Json.Serialization.JsonUnmappedMemberHandling(System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow)]
 public sealed record MachineSettings
 {
     /// <summary>none, random, variable-uncertainty, hybrid, hybrid-printed or qbc (default hybrid).</summary>

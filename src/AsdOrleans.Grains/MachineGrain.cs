@@ -266,6 +266,11 @@ public sealed class MachineGrain(
         if (request.Standardize && request.Whiten)
             throw new ArgumentException($"machine {MachineId}: enrollment can standardise or whiten its features, not both");
         var embedder = EmbedderNames.FromFeatureTransform(request.Standardize, request.Whiten);
+        // Raw training-free features enrolled without their transform would enroll the machine on the model embedder,
+        // and every clip after that would be refused (or embedded by another embedder than the references).
+        if (EmbedderNames.TrainingFreeOf(request.ModelVersion) is { } named && named != embedder)
+            throw new ArgumentException($"machine {MachineId}: model version '{request.ModelVersion}' names {named.ToName()} features, which enroll with "
+                + (named == EmbedderKind.Spectral ? "whiten: true" : "standardize: true") + (embedder == EmbedderKind.Model ? "" : $", not as {embedder.ToName()} ones"));
         if (state.State.Settings.Embedder is { } setting && EmbedderNames.Parse(setting) is var set && set != embedder)
             throw new ArgumentException($"machine {MachineId} is set to the {set.ToName()} embedder, but these are {embedder.ToName()} embeddings"
                 + (embedder == EmbedderKind.Model ? "" : $" ({(request.Whiten ? "to whiten" : "to standardise")})"));

@@ -15,7 +15,7 @@ namespace AsdOrleans.Silo;
 /// cluster or storage fault is ours, logged with its cause and answered 503 with Retry-After (the request changed
 /// nothing acknowledged, so retrying it is safe); anything else stays a logged 500.
 /// </summary>
-internal sealed class ApiExceptionHandler(IProblemDetailsService problems, ILogger<ApiExceptionHandler> logger) : IExceptionHandler
+internal sealed partial class ApiExceptionHandler(IProblemDetailsService problems, ILogger<ApiExceptionHandler> logger) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken cancellation)
     {
@@ -45,10 +45,15 @@ internal sealed class ApiExceptionHandler(IProblemDetailsService problems, ILogg
         });
     }
 
+    [System.Text.RegularExpressions.GeneratedRegex(@"The JSON property '(?<name>[^']*)' could not be mapped")]
+    private static partial System.Text.RegularExpressions.Regex UnknownMember();
+
     /// <summary>What was wrong with the request, in a client's terms: the framework's messages name .NET types and
     /// parameters, which a labelling service calling the API cannot act on.</summary>
     private static string BindingDetail(BadHttpRequestException e) => e switch
     {
+        { InnerException: System.Text.Json.JsonException json } when UnknownMember().Match(json.Message) is { Success: true } unknown =>
+            $"unknown field '{unknown.Groups["name"].Value}' (the fields this endpoint takes are in {SiloWebSurface.OpenApiPath})",
         { InnerException: System.Text.Json.JsonException json } =>
             $"the body is not the JSON this endpoint takes ({(json.Path is { Length: > 0 } path ? $"at {path}" : "as a whole")}; its shape is in {SiloWebSurface.OpenApiPath})",
         _ when e.Message.StartsWith("Implicit body inferred", StringComparison.Ordinal) || e.Message.StartsWith("Required parameter", StringComparison.Ordinal) && e.Message.Contains("body", StringComparison.Ordinal) =>

@@ -24,9 +24,10 @@ public static class MachineApi
 
         public override void Write(System.Text.Json.Utf8JsonWriter writer, string? value, System.Text.Json.JsonSerializerOptions options) => writer.WriteStringValue(value);
     }
-    /// <summary>The answer to one clip: docs/design.md §2's {clipId, score, anomalous, labelRequested}, and why the label was
-    /// asked for (<see cref="ClipVerdict.QueryReason"/>; null when it was not).</summary>
-    public sealed record ClipResponse(string ClipId, double Score, bool Anomalous, bool LabelRequested, string? QueryReason);
+    /// <summary>The answer to one clip: docs/design.md §2's {clipId, score, anomalous, labelRequested}, why the label was
+    /// asked for (<see cref="ClipVerdict.QueryReason"/>; null when it was not), and whether the machine had this clip id
+    /// already (<see cref="Repeated"/>: a retry gets the first verdict; the audio sent now was not scored).</summary>
+    public sealed record ClipResponse(string ClipId, double Score, bool Anomalous, bool LabelRequested, string? QueryReason, bool Repeated);
 
     /// <summary>A pending label request as a labeller over HTTP sees it. <see cref="AudioUrl"/> is where this API serves
     /// the clip's audio when the silo stored it (clips pushed over HTTP); <see cref="AudioReference"/> is the reference a
@@ -144,6 +145,9 @@ public static class MachineApi
         {
             return TypedResults.Problem($"the multipart body is malformed: {e.Message}", statusCode: StatusCodes.Status400BadRequest);
         }
+        // A part without a file name arrives as a form field, not a file: it would be dropped without a word.
+        if (form.Keys.FirstOrDefault() is { } field)
+            throw new ArgumentException($"part '{field}' is a form field, not a file: send each clip as a file part (curl -F {field}=@clip.wav)");
         if (form.Files.Count == 0)
             throw new ArgumentException("no training clips in the request");
         var clips = new List<TrainingClip>(form.Files.Count);
@@ -173,7 +177,7 @@ public static class MachineApi
         if (wav is null)
             return TypedResults.Problem($"the clip is larger than {options.Value.MaxClipBytes} bytes", statusCode: StatusCodes.Status413PayloadTooLarge);
         var verdict = await machines.IngestClip(id, clipId, wav, audio, cancellation: cancellation);
-        return TypedResults.Ok(new ClipResponse(verdict.ClipId, verdict.Score, verdict.Anomalous, verdict.LabelRequested, verdict.QueryReason));
+        return TypedResults.Ok(new ClipResponse(verdict.ClipId, verdict.Score, verdict.Anomalous, verdict.LabelRequested, verdict.QueryReason, verdict.Repeated));
     });
 
     private static async Task<IResult> ListLabelRequests(string? machine, int? limit, MachineUseCases machines, ClipAudioStore audio)

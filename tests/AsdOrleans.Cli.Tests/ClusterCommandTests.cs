@@ -269,6 +269,32 @@ public sealed class ClusterCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Push_says_when_the_machine_had_the_clip_ids_already()
+    {
+        await EnrollAskingForEveryClip(_url, "cli.twice-02");
+        var (code, output, error) = await CliHarness.Run("push", "--url", _url, "--key", "dev", "--machine", "cli.twice-02", "--data", Path.Combine(_dir, "test"));
+        Assert.True(code == 0, error);
+        Assert.DoesNotContain("had already", output);
+        (code, output, error) = await CliHarness.Run("push", "--url", _url, "--key", "dev", "--machine", "cli.twice-02", "--data", Path.Combine(_dir, "test"));
+        Assert.True(code == 0, error);
+        Assert.Contains("16 of the 16 clip ids the machine had already: they got their first verdicts and were not scored again", output);
+        Assert.Equal(16, (await CliStatus("cli.twice-02")).GetProperty("clipsSeen").GetInt64());
+
+        // Once people have answered, a re-enrollment (which discards their labels) has to be asked for by name.
+        (code, _, error) = await CliHarness.Run("label", "submit", "--url", _url, "--key", "lab", "--machine", "cli.twice-02",
+            "--clip", Path.GetFileNameWithoutExtension(Directory.GetFiles(Path.Combine(_dir, "test")).Order(StringComparer.Ordinal).First()), "--label", "normal");
+        Assert.True(code == 0, error);
+        (code, _, error) = await CliHarness.Run("enroll", "--url", _url, "--key", "op", "--machine", "cli.twice-02", "--data", Path.Combine(_dir, "train"));
+        Assert.Equal(2, code);
+        Assert.Contains("cli.twice-02 has 1 human label(s)", error);
+        Assert.Equal(1, (await CliStatus("cli.twice-02")).GetProperty("normalLabels").GetInt64());
+        (code, output, error) = await CliHarness.Run("enroll", "--url", _url, "--key", "op", "--machine", "cli.twice-02", "--data", Path.Combine(_dir, "train"), "--replace");
+        Assert.True(code == 0, error);
+        Assert.Contains("replaced: the 1 label(s) of the earlier enrollment no longer count", output);
+        Assert.Equal(0, (await CliStatus("cli.twice-02")).GetProperty("normalLabels").GetInt64());
+    }
+
+    [Fact]
     public async Task Push_with_retries_says_why_it_waits_instead_of_falling_silent()
     {
         // A silo that is not there (yet): every try fails to connect, and each retry is announced on stderr.

@@ -84,6 +84,48 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
     }
 
     [Fact]
+    public async Task What_a_plant_sends_wrongly_is_refused_or_flagged_not_dropped()
+    {
+        const string machine = "plant.intake-02";
+        await Enroll(machine, new MachineSettings { Strategy = "random", Budget = 0.5, Seed = 7 });
+        var before = await Status(machine);
+
+        // A clip id the machine scored already: the first verdict, flagged as a repeat; the new audio is not scored.
+        var first = await silo.Push(machine, "same-id", 0);
+        Assert.False(first.GetProperty("repeated").GetBoolean());
+        var again = await silo.Push(machine, "same-id", 1);
+        Assert.True(again.GetProperty("repeated").GetBoolean());
+        Assert.Equal(first.GetProperty("score").GetDouble(), again.GetProperty("score").GetDouble());
+        Assert.Equal(before.GetProperty("clipsSeen").GetInt64() + 1, (await Status(machine)).GetProperty("clipsSeen").GetInt64());
+
+        // A misspelt setting is refused, and the settings stay as they were.
+        var misspelt = await Send(HttpMethod.Put, $"/api/machines/{machine}", SiloFixture.OperatorKey,
+            new StringContent("""{"strategy":"random","budget":0.5,"window":50}""", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, misspelt.StatusCode);
+        Assert.Contains("unknown field 'window'", await misspelt.Content.ReadAsStringAsync());
+        Assert.Equal(0.5, (await Status(machine)).GetProperty("settings").GetProperty("budget").GetDouble());
+
+        // A training clip sent as a form field (curl -F 'target=<file' instead of @file) is refused, not dropped.
+        var form = new MultipartFormDataContent
+        {
+            { new ByteArrayContent(SiloFixture.TestWav(0)), "source", "a.wav" },
+            { new StringContent("RIFF…"), "target" },
+        };
+        var dropped = await Send(HttpMethod.Post, "/api/machines/plant.intake-03/enrollment/audio", SiloFixture.OperatorKey, form);
+        Assert.Equal(HttpStatusCode.BadRequest, dropped.StatusCode);
+        Assert.Contains("part 'target' is a form field, not a file", await dropped.Content.ReadAsStringAsync());
+        Assert.False((await Status("plant.intake-03")).GetProperty("enrolled").GetBoolean());
+
+        // Raw spectral features enrolled without `whiten` would put the machine on the model embedder.
+        string spectral = new SpectralStatisticsEmbedder(SpectralStatisticsSettings.Spectral).Id;
+        var raw = new EnrollmentRequest([new([1f, 2f, 3f], false), new([2f, 1f, 3f], false), new([3f, 1f, 2f], true)], spectral);
+        var unwhitened = await Send(HttpMethod.Post, "/api/machines/plant.intake-04/enrollment", SiloFixture.OperatorKey, JsonContent.Create(raw));
+        Assert.Equal(HttpStatusCode.BadRequest, unwhitened.StatusCode);
+        Assert.Contains("names spectral features, which enroll with whiten: true", await unwhitened.Content.ReadAsStringAsync());
+        Assert.False((await Status("plant.intake-04")).GetProperty("enrolled").GetBoolean());
+    }
+
+    [Fact]
     public async Task Health_and_roles()
     {
         Assert.Equal(HttpStatusCode.OK, (await silo.Http.GetAsync("/healthz")).StatusCode);

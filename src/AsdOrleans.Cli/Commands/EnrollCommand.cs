@@ -9,7 +9,8 @@ public static class EnrollCommand
         var (url, key) = ClusterHttp.Options("operator");
         var machine = new Option<string>("--machine") { Description = "machine id", Required = true };
         var data = new Option<string>("--data") { Description = "folder of training WAVs (DCASE names give the domain; others count as source)", Required = true };
-        var command = new Command("enroll", "enroll a machine from its training clips through a silo's HTTP API") { url, key, machine, data };
+        var replace = new Option<bool>("--replace") { Description = "re-enroll a machine that has human labels, which a new enrollment discards (its sets, labels and counters start again)" };
+        var command = new Command("enroll", "enroll a machine from its training clips through a silo's HTTP API (a machine with labels needs --replace)") { url, key, machine, data, replace };
         command.SetAction(async (parse, cancellation) =>
         {
             string folder = parse.GetValue(data)!;
@@ -20,7 +21,15 @@ public static class EnrollCommand
             foreach (var file in files) InputChecks.ExistingFile("--data", file);
             using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
             string id = parse.GetValue(machine)!;
+            // A new enrollment starts the machine again: the people's answers so far would go without a word.
+            var before = await http.SendAsync(HttpMethod.Get, $"/api/machines/{Uri.EscapeDataString(id)}", null, cancellation);
+            long labels = before.GetProperty("normalLabels").GetInt64() + before.GetProperty("anomalousLabels").GetInt64();
+            if (labels > 0 && !parse.GetValue(replace))
+                throw new UsageException($"{id} has {labels} human label(s) (|A| = {before.GetProperty("anomalySetSize").GetInt32()}) that a new enrollment discards; "
+                    + "pass --replace to re-enroll it anyway");
             var status = await SiloFeed.EnrollAsync(http, id, files, cancellation);
+            if (labels > 0)
+                parse.InvocationConfiguration.Output.WriteLine($"replaced: the {labels} label(s) of the earlier enrollment no longer count");
             parse.InvocationConfiguration.Output.WriteLine(
                 $"enrolled {id} from {files.Count} clips: |N| = {status.GetProperty("referenceSetSize").GetInt32()}, model {status.GetProperty("modelVersion").GetString()}");
             return 0;

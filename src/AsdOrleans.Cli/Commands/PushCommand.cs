@@ -99,11 +99,14 @@ public static class PushCommand
             }, linesWhenRedirected: false);
             var scores = results.Select(r => r.Score).ToList();
             int requested = results.Count(r => r.LabelRequested), labelled = results.Count(r => r.Labelled), alerts = results.Count(r => r.Anomalous);
-            int refused = results.Count(r => r.LabelRefused);
+            int refused = results.Count(r => r.LabelRefused), repeats = results.Count(r => r.Repeated);
             output.WriteLine($"pushed {files.Count} clips in {watch.Elapsed.TotalSeconds:F1} s ({files.Count / watch.Elapsed.TotalSeconds:F2} clips/s); " +
                              $"{alerts} alerts ({(double)alerts / files.Count:P1}); " +
                              $"{requested} label requests ({(double)requested / files.Count:P1}{(requested > 0 ? "; " + SiloFeed.ByReason(results.Select(r => r.QueryReason)) : "")}), {labelled} answered" +
                              (refused > 0 ? $", {refused} no longer open when the oracle answered (expired, withdrawn beyond the machine's limit of open requests, or lost with a silo): not applied" : ""));
+            if (repeats > 0)
+                output.WriteLine($"{repeats} of the {files.Count} clip ids the machine had already: they got their first verdicts and were not scored again "
+                    + "(a retry is safe; new audio needs a new clip id)");
             output.WriteLine(await MachineBudget(http, id, labeller, cancellation));
             if (csv is not null)
             {

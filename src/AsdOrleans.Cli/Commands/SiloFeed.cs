@@ -10,7 +10,8 @@ namespace AsdOrleans.Cli.Commands;
 /// open requests, or was lost with a silo before it was written), so the label was not applied. <c>QueryReason</c>: why
 /// the machine asked (uncertain, random, committee, budget-floor), null when it did not.
 /// </summary>
-public sealed record PushedClip(string ClipId, double Score, bool Anomalous, bool LabelRequested, bool Labelled, bool LabelRefused, string? QueryReason = null);
+public sealed record PushedClip(string ClipId, double Score, bool Anomalous, bool LabelRequested, bool Labelled, bool LabelRefused, string? QueryReason = null,
+    bool Repeated = false);
 
 /// <summary>
 /// The two calls a plant makes into a silo's HTTP API — enroll a machine from training WAVs, push a clip (and, as an
@@ -56,7 +57,8 @@ public static class SiloFeed
             }
         }
         return new PushedClip(clipId, verdict.GetProperty("score").GetDouble(), verdict.GetProperty("anomalous").GetBoolean(), requested, labelled, refused,
-            requested ? ClusterHttp.QueryReason(verdict) : null);
+            requested ? ClusterHttp.QueryReason(verdict) : null,
+            verdict.TryGetProperty("repeated", out var repeated) && repeated.ValueKind == System.Text.Json.JsonValueKind.True);
     }
 
     /// <summary>"101 uncertain, 25 random": label requests counted by why they were asked, most first.</summary>

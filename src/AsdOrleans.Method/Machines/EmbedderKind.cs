@@ -22,6 +22,15 @@ public static class EmbedderNames
 
     public static EmbedderKind Parse(string name) => Names.Parse(name);
 
+    /// <summary>
+    /// The training-free embedder whose version ids start <paramref name="modelVersion"/> ("spectral-logmel-stats-…",
+    /// "baseline-logmel-stats-…", as <c>SpectralStatisticsSettings.Id</c> writes them), or null for a trained model's.
+    /// </summary>
+    public static EmbedderKind? TrainingFreeOf(string modelVersion)
+        => modelVersion.StartsWith("spectral-logmel-stats-", StringComparison.Ordinal) ? EmbedderKind.Spectral
+            : modelVersion.StartsWith("baseline-logmel-stats-", StringComparison.Ordinal) ? EmbedderKind.Baseline
+            : null;
+
     /// <summary>The embedder whose features an enrollment's flags describe (standardised: baseline; whitened: spectral).</summary>
     public static EmbedderKind FromFeatureTransform(bool standardize, bool whiten)
         => whiten ? EmbedderKind.Spectral : standardize ? EmbedderKind.Baseline : EmbedderKind.Model;
