@@ -160,7 +160,7 @@ public sealed class SiloWebSurfaceTests(WebSurfaceFixture silo) : IClassFixture<
         var verdict = clips.GetProperty("200").GetProperty("content").GetProperty("application/json").GetProperty("schema");
         string verdictSchema = verdict.GetProperty("$ref").GetString()!.Split('/')[^1];
         var verdictFields = document.GetProperty("components").GetProperty("schemas").GetProperty(verdictSchema).GetProperty("properties");
-        Assert.Equal(["clipId", "score", "anomalous", "labelRequested", "queryReason"], verdictFields.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(["clipId", "score", "anomalous", "labelRequested", "queryReason", "repeated"], verdictFields.EnumerateObject().Select(p => p.Name));
         var requestSchema = paths.GetProperty("/api/label-requests").GetProperty("get").GetProperty("responses").GetProperty("200")
             .GetProperty("content").GetProperty("application/json").GetProperty("schema").GetProperty("items").GetProperty("$ref").GetString()!.Split('/')[^1];
         Assert.Equal(["machineId", "clipId", "score", "requestedAt", "queryReason", "audioUrl", "audioReference", "claimedBy", "claimedUntil", "decisionThreshold"],
