@@ -5,7 +5,8 @@ namespace AsdOrleans.Audio;
 /// <summary>
 /// Passes samples through and refuses NaN or infinite ones with an <see cref="AudioFormatException"/> that
 /// names the source, the sample frame, the channel and the time. Placed right after the decoder, before the
-/// downmix and the resampler would smear one bad value over its neighbours.
+/// downmix and the resampler would smear one bad value over its neighbours. Finite samples can still overflow in
+/// those stages (two ±3e38 channels sum past float's range); <see cref="WavDecoder"/> checks the chain's output too.
 /// </summary>
 public sealed class FiniteSampleGuard : ISampleProvider
 {
@@ -22,6 +23,9 @@ public sealed class FiniteSampleGuard : ISampleProvider
 
     public WaveFormat WaveFormat => source.WaveFormat;
 
+    /// <summary>The largest magnitude among the samples passed so far (to say why a later stage overflowed).</summary>
+    public float MaxMagnitude { get; private set; }
+
     public int Read(float[] buffer, int offset, int count)
     {
         int read = source.Read(buffer, offset, count);
@@ -29,7 +33,10 @@ public sealed class FiniteSampleGuard : ISampleProvider
         {
             float value = buffer[offset + i];
             if (float.IsFinite(value))
+            {
+                MaxMagnitude = Math.Max(MaxMagnitude, Math.Abs(value));
                 continue;
+            }
             int channels = WaveFormat.Channels;
             long index = samplesRead + i;
             long frame = index / channels;

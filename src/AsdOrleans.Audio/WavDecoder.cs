@@ -9,7 +9,8 @@ namespace AsdOrleans.Audio;
 /// <summary>
 /// Reads a WAV file into a mono clip at the target rate through a chain of NAudio sample providers:
 /// <c>WaveFileReader → PCM/float converter → <see cref="FiniteSampleGuard"/> → <see cref="DownmixSampleProvider"/>
-/// → <see cref="SincResamplingSampleProvider"/></c>; the last two only where needed.
+/// → <see cref="SincResamplingSampleProvider"/></c>; the last two only where needed. The output is checked to be
+/// finite as well, since huge float samples can overflow in the downmix or the resampler.
 /// <para>
 /// Read: PCM 8 (unsigned), 16, 24 and 32 bit and IEEE float 32 and 64 bit, plain or WAVE_FORMAT_EXTENSIBLE,
 /// RIFF or RF64, 1 to <see cref="AudioLoadOptions.MaxChannels"/> channels, <see cref="MinSampleRate"/> to
@@ -96,8 +97,9 @@ public static class WavDecoder
                 $"too short: {Seconds(frames, layout.SampleRate)} ({frames} samples at {layout.SampleRate} Hz), less than the {Number(options.MinSeconds)} s needed");
 
         ISampleProvider chain = Converter(reader, layout);
+        FiniteSampleGuard? guard = null;
         if (layout.IsFloat)
-            chain = new FiniteSampleGuard(chain, source);
+            chain = guard = new FiniteSampleGuard(chain, source);
         if (layout.Channels > 1)
             chain = new DownmixSampleProvider(chain);
         if (layout.SampleRate != options.TargetSampleRate)
@@ -117,6 +119,7 @@ public static class WavDecoder
             throw new AudioFormatException(source, $"truncated: read {samples.Length} of the {frames} samples the header promises");
         if (samples.Length == 0)
             throw new AudioFormatException(source, "contains no audio samples");
+        CheckFiniteAfterChain(samples, source, layout, options, guard);
         return new AudioClip(samples, options.TargetSampleRate, source, layout.SampleRate, layout.Channels);
     }
 
@@ -197,6 +200,25 @@ public static class WavDecoder
             (true, 64) => new WaveToSampleProvider64(wave),
             _ => throw new InvalidOperationException($"no converter for {layout}"), // SampleLayout.Of refuses these
         };
+    }
+
+    /// <summary>
+    /// The guard sees the file's own samples; finite but huge float samples (near ±3.4e38) can still overflow when
+    /// channels are summed or the resampler's filter adds them up. Such a clip would reach the features as NaN/∞ and
+    /// be blamed on the model or the learning rate, so it is refused here, naming the file.
+    /// </summary>
+    private static void CheckFiniteAfterChain(float[] samples, string source, SampleLayout layout, AudioLoadOptions options, FiniteSampleGuard? guard)
+    {
+        int bad = Array.FindIndex(samples, v => !float.IsFinite(v));
+        if (bad < 0)
+            return;
+        var stages = new List<string>(2);
+        if (layout.Channels > 1) stages.Add($"mixed down from {layout.Channels} channels to mono");
+        if (layout.SampleRate != options.TargetSampleRate) stages.Add($"resampled from {layout.SampleRate} to {options.TargetSampleRate} Hz");
+        string largest = guard is null ? "" : $" (the largest is {guard.MaxMagnitude.ToString("G3", CultureInfo.InvariantCulture)})";
+        throw new AudioFormatException(source,
+            $"its float samples are too large{largest}: they overflow to ±infinity when {(stages.Count == 0 ? "decoded" : string.Join(" and ", stages))} " +
+            $"(output sample {bad}, at {Number((double)bad / options.TargetSampleRate)} s); float WAV samples normally lie within ±1");
     }
 
     // ------------------------------------------------------------------ reading

@@ -168,7 +168,7 @@ public sealed class EncoderModel : IDisposable
         writer.Write(WeightBytes(Encoder));
     });
 
-    /// <summary>Reads only the metadata of a model file (no Torch needed).</summary>
+    /// <summary>Reads only the metadata of a model file (no Torch needed); the weights are not checked (<see cref="Load"/> does).</summary>
     public static EncoderModelInfo ReadInfo(string path)
     {
         using var stream = OpenModel(path);
@@ -231,6 +231,9 @@ public sealed class EncoderModel : IDisposable
                 throw new InvalidDataException($"{path}: the model file is truncated");
             var info = JsonSerializer.Deserialize<EncoderModelInfo>(json, Json)
                 ?? throw new InvalidDataException($"{path}: empty model metadata");
+            // The metadata repeats the format; a file whose two disagree was edited or damaged.
+            if (info.FormatVersion != version)
+                throw new InvalidDataException($"{path}: the metadata says model format {info.FormatVersion} but the file is format {version}; the file is damaged or was edited");
             info.Architecture.Validate();
             info.FrontEnd.Validate();
             return info;

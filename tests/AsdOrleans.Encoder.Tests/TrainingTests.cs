@@ -80,6 +80,32 @@ public class TrainingTests
     }
 
     [Fact]
+    public void A_truncated_checkpoint_is_named_as_damaged_with_the_way_on()
+    {
+        var clips = Clips(4, 200);
+        string checkpoint = Path.Combine(Path.GetTempPath(), $"asd-ckpt-{Guid.NewGuid():N}");
+        try
+        {
+            using var stop = new CancellationTokenSource();
+            var options = Options with { Epochs = 3, CheckpointPath = checkpoint };
+            Assert.ThrowsAny<OperationCanceledException>(() => EncoderTrainer.Train(TestAudio.Tiny, LogStftSettings.Paper, Classes, clips, options,
+                onEpoch: r => { if (r.Epoch == 1) stop.Cancel(); }, cancellation: stop.Token));
+            // Cut inside the weights, as a crash mid-copy leaves it: the reader used to say only "read past the end of the stream".
+            var whole = File.ReadAllBytes(checkpoint);
+            File.WriteAllBytes(checkpoint, whole[..(whole.Length / 2)]);
+            var e = Assert.Throws<InvalidDataException>(() => EncoderTrainer.Train(TestAudio.Tiny, LogStftSettings.Paper, Classes, clips, options,
+                cancellation: TestContext.Current.CancellationToken));
+            Assert.StartsWith(checkpoint + ": the training checkpoint is damaged", e.Message, StringComparison.Ordinal);
+            Assert.Contains("delete it to restart training from scratch", e.Message, StringComparison.Ordinal);
+            Assert.Equal(whole.Length / 2, new FileInfo(checkpoint).Length); // left as found
+        }
+        finally
+        {
+            File.Delete(checkpoint);
+        }
+    }
+
+    [Fact]
     public void Margin_warms_up_from_zero_to_its_final_value()
     {
         var o = new TrainingOptions { MarginWarmupStart = 0.1, MarginWarmupEnd = 0.4 };

@@ -19,7 +19,8 @@ public static class EmbedCommand
         var groundTruth = new Option<string?>("--ground-truth") { Description = "official ground truth, for evaluation test clips" };
         var batch = new Option<int>("--batch-size") { Description = "clips per forward pass", DefaultValueFactory = _ => 8 };
         var device = new Option<string>("--device") { Description = "auto (CUDA if available), cpu, cuda, cuda:N", DefaultValueFactory = _ => "auto" };
-        var precision = new Option<string>("--precision") { Description = "encoder number format: fp32 (the reference), fp32-folded, bf16, or auto (bf16 on a CPU with native bf16)", DefaultValueFactory = _ => "fp32" };
+        var precision = new Option<string>("--precision") { Description = "encoder number format: fp32 (the reference, bit-repeatable), fp32-folded, bf16, or auto (bf16 on a CPU with native bf16). " +
+            "bf16 is not bit-repeatable: its multi-threaded kernels give values up to about 0.01 apart from run to run (OMP_NUM_THREADS=1 repeats them)", DefaultValueFactory = _ => "fp32" };
         var command = new Command("embed", "embed all clips (train and test) with a trained model or a training-free embedder: machine,split,domain,label,file,e0,… (spectral adds held_out_distance after file: each training clip's held-out distance)") { model, embedderName, raw, data, output, groundTruth, batch, device, precision };
         command.SetAction(parse =>
         {

@@ -5,20 +5,27 @@ using AsdOrleans.Encoder.Model;
 
 namespace AsdOrleans.Cli.Commands;
 
-/// <summary>`asd model-info`: what a model file says about itself (no Torch needed).</summary>
+/// <summary>
+/// `asd model-info`: what a model file says about itself, after checking the whole file as `embed` loads it (header,
+/// format, weights, version id), so a file it describes is one `embed` accepts.
+/// </summary>
 public static class ModelInfoCommand
 {
     public static Command Create()
     {
         var model = new Argument<string>("MODEL") { Description = "model file" };
         var json = new Option<bool>("--json") { Description = "print the metadata as JSON" };
-        var command = new Command("model-info", "print a model file's architecture, front end, classes, version and exact parameter count") { model, json };
+        var command = new Command("model-info", "check a model file as embed loads it (weights and version included), then print its architecture, front end, classes, version and exact parameter count") { model, json };
         command.SetAction(parse =>
         {
             var w = parse.InvocationConfiguration.Output;
             string path = parse.GetValue(model)!;
             InputChecks.ModelVersion("MODEL", path);
-            var info = EncoderModel.ReadInfo(path);
+            // The header alone reads fine from a truncated or edited file; loading the weights (on the CPU) checks the rest.
+            TorchRuntime.EnsureAvailable();
+            EncoderModelInfo info;
+            using (var loaded = EncoderModel.Load(path, "cpu"))
+                info = loaded.Info;
             if (parse.GetValue(json))
             {
                 w.WriteLine(JsonSerializer.Serialize(info, new JsonSerializerOptions { WriteIndented = true }));

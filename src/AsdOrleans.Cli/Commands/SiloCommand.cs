@@ -44,7 +44,8 @@ public static class SiloCommand
         var precision = new Option<string>("--encoder-precision")
         {
             Description = "encoder number format: fp32 (the default; the embeddings asd embed and experiments compute), fp32-folded, bf16, "
-                + "or auto (bf16 on a CPU with AVX512_BF16 or AMX, else fp32)",
+                + "or auto (bf16 on a CPU with AVX512_BF16 or AMX, else fp32); bf16 is not bit-repeatable: its multi-threaded kernels "
+                + "give values up to about 0.01 apart from run to run (OMP_NUM_THREADS=1 repeats them)",
             DefaultValueFactory = _ => "fp32",
         };
         var command = new Command("silo", "run a silo host: machine grains, encoder workers and the HTTP API (API keys from Asd:ApiKeys or Asd__ApiKeys__Device__0 …)")

@@ -20,7 +20,7 @@ public static class TrainCommand
         var epochs = new Option<int?>("--epochs") { Description = "passes over the training clips (default: the recipe's)" };
         var batch = new Option<int?>("--batch-size") { Description = "clips per step (default: the recipe's)" };
         var width = new Option<int?>("--width") { Description = "channels of the ResNet's first stage (the paper: 32; default: the recipe's)" };
-        var dim = new Option<int>("--embedding-dim") { Description = "embedding size (the paper: 128)", DefaultValueFactory = _ => 128 };
+        var dim = new Option<int>("--embedding-dim") { Description = "embedding size, at least 2 (the paper: 128)", DefaultValueFactory = _ => 128 };
         var seconds = new Option<double?>("--seconds") { Description = "length of the random training crops (default: the recipe's)" };
         var lr = new Option<double?>("--lr") { Description = "AdamW (peak) learning rate (default: the recipe's)" };
         var mixup = new Option<double?>("--mixup") { Description = "share of steps trained on mixed clips, λ uniform (default: the recipe's)" };
@@ -39,6 +39,8 @@ public static class TrainCommand
             InputChecks.ExistingFolder("--data", parse.GetValue(data)!);
             OutputPaths.CheckFile("--out", modelPath);
             InputChecks.Device("--device", parse.GetValue(device)!);
+            if (parse.GetValue(dim) is var d and < 2)
+                throw new UsageException($"--embedding-dim must be at least 2, got {d}: in one dimension every cosine is ±1 and the ArcFace margin has no finite gradient, so training could not take a step");
             EncoderArchitecture architecture;
             TrainingOptions options;
             try

@@ -58,7 +58,9 @@ public sealed record EncoderArchitecture
         if (Width < 1) throw new ArgumentException($"width must be positive, got {Width}");
         if (!Enum.IsDefined(Branches)) throw new ArgumentException($"unknown branches {Branches}");
         if (Branches == EncoderBranches.Both && EmbeddingDimension < 2) throw new ArgumentException("two branches need an embedding dimension of at least 2");
-        if (EmbeddingDimension < 1) throw new ArgumentException($"embedding dimension must be positive, got {EmbeddingDimension}");
+        // One dimension cannot train: a unit vector in 1-d is ±1, so every cosine is ±1 and ArcFace's sin θ = √(1 − cos²θ)
+        // has an infinite gradient at step 1 (it looked like a learning rate too high).
+        if (EmbeddingDimension < 2) throw new ArgumentException($"embedding dimension must be at least 2, got {EmbeddingDimension}: in one dimension every cosine is ±1 and the ArcFace margin has no finite gradient");
         if (BlocksPerStage.Length == 0 || BlocksPerStage.Length != StageStrides.Length)
             throw new ArgumentException("blocks per stage and stage strides must have the same, non-zero length");
         if (BlocksPerStage.Any(b => b < 1) || StageStrides.Any(s => s is < 1 or > 2))

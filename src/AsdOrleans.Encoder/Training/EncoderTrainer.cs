@@ -244,14 +244,27 @@ public static class EncoderTrainer
         using var stream = File.OpenRead(path);
         using var reader = new BinaryReader(stream);
         if (!reader.ReadBytes(CheckpointMagic.Length).AsSpan().SequenceEqual(CheckpointMagic))
-            throw new InvalidDataException($"{path}: not a training checkpoint");
-        var header = JsonSerializer.Deserialize<CheckpointHeader>(reader.ReadBytes(reader.ReadInt32()))
-            ?? throw new InvalidDataException($"{path}: empty checkpoint header");
-        if (header.Fingerprint != fingerprint)
-            throw new InvalidDataException($"{path}: the checkpoint belongs to a different training run (settings, classes or data differ); delete it or choose another output");
-        encoder.load(reader, strict: true);
-        head.load(reader, strict: true);
-        optimizer.load_state_dict(reader);
-        return header;
+            throw new InvalidDataException($"{path}: not a training checkpoint; delete it to start training from scratch, or choose another --out");
+        try
+        {
+            var header = JsonSerializer.Deserialize<CheckpointHeader>(reader.ReadBytes(reader.ReadInt32()))
+                ?? throw new InvalidDataException("empty checkpoint header");
+            if (header.Fingerprint != fingerprint)
+                throw new InvalidDataException($"{path}: the checkpoint belongs to a different training run (settings, classes or data differ); delete it or choose another output");
+            encoder.load(reader, strict: true);
+            head.load(reader, strict: true);
+            optimizer.load_state_dict(reader);
+            if (stream.Position != stream.Length)
+                throw new InvalidDataException($"{stream.Length - stream.Position} bytes follow the optimizer state");
+            return header;
+        }
+        catch (Exception e) when (e is not (OutOfMemoryException or OperationCanceledException or UnauthorizedAccessException)
+                                  && !(e is InvalidDataException && e.Message.StartsWith(path, StringComparison.Ordinal)))
+        {
+            // A cut or corrupted file (a crash mid-copy, a full disk) fails deep in the reader with a message such as
+            // "Attempted to read past the end of the stream" that names no file: say which file and how to go on.
+            throw new InvalidDataException(
+                $"{path}: the training checkpoint is damaged ({e.Message.TrimEnd('.')}); delete it to restart training from scratch", e);
+        }
     }
 }

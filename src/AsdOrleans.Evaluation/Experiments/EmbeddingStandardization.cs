@@ -29,6 +29,22 @@ public static class EmbeddingStandardization
             return new MachineFit(whitener, clips);
         });
 
+    /// <summary>
+    /// Training clips whose features are all the same (copies of one recording) leave nothing to standardise or whiten on:
+    /// standardising makes every one all zeros (no cosine direction) and whitening fails deep inside with no machine named.
+    /// Refused up front, naming the machine, as bad input.
+    /// </summary>
+    private static void RefuseIdenticalTraining(string machine, List<EmbeddingRecord> training, string what)
+    {
+        if (training.Count < 2) return; // too few is the fit's own, clearer, message
+        var first = training[0].Embedding;
+        if (training.Skip(1).Any(r => !r.Embedding.AsSpan().SequenceEqual(first)))
+            return;
+        throw new InvalidDataException(
+            $"machine '{machine}': its {training.Count} training clips do not vary (identical features: the same audio, e.g. " +
+            $"copies of '{training[0].File}'), so no features can be {what} on them; give it distinct training recordings");
+    }
+
     /// <summary>A machine's fitted transform and, where the fit made them, its training records as transformed clips (in
     /// training-record order, with their held-out distances).</summary>
     private sealed record MachineFit(IFeatureTransform Transform, IReadOnlyList<EnrollmentClip>? TrainingClips);
@@ -42,6 +58,7 @@ public static class EmbeddingStandardization
         foreach (var machine in table.Records.GroupBy(r => r.Machine, StringComparer.Ordinal))
         {
             var training = machine.Where(r => !r.IsTest).ToList();
+            RefuseIdenticalTraining(machine.Key, training, what);
             var (transform, clips) = fit(machine.Key, training);
             transforms[machine.Key] = transform;
             for (int i = 0; clips is not null && i < training.Count; i++) fitted[training[i]] = clips[i];

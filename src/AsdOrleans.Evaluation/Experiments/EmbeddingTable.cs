@@ -96,7 +96,11 @@ public sealed class EmbeddingTable
         return new EmbeddingTable(records, dimension, path);
     }
 
-    /// <summary>Writes the table atomically (temp file, then rename) so a failure leaves no half-written file.</summary>
+    /// <summary>
+    /// Writes the table atomically (temp file, then rename) so a failure leaves no half-written file. A NaN or infinite
+    /// value is refused with a <see cref="NotFiniteNumberException"/> naming the clip, an all-zero embedding (no direction)
+    /// with an <see cref="InvalidDataException"/>.
+    /// </summary>
     public void Save(string path)
     {
         // The column only where some clip has a held-out distance, so other tables keep the format older readers know.
@@ -108,6 +112,15 @@ public sealed class EmbeddingTable
         builder.Append('\n');
         foreach (var r in Records)
         {
+            // A NaN/∞ written here would only surface later, in another command, far from its cause: stop now, naming the clip.
+            int bad = Array.FindIndex(r.Embedding, v => !float.IsFinite(v));
+            if (bad >= 0)
+                throw new NotFiniteNumberException(
+                    $"the embedding of {r.Machine} {(r.IsTest ? "test" : "train")} clip '{r.File}' has a non-finite value ({r.Embedding[bad]} in e{bad}); nothing was written to {path}");
+            // All zeros has no cosine direction; Load refuses such a row, so writing one would only defer the error.
+            if (r.Embedding.All(v => v == 0))
+                throw new InvalidDataException(
+                    $"the embedding of {r.Machine} {(r.IsTest ? "test" : "train")} clip '{r.File}' is all zeros and has no direction; nothing was written to {path}");
             builder.Append(r.Machine).Append(',').Append(r.IsTest ? "test" : "train").Append(',')
                 .Append(ClipWords.Domain(r.IsTarget)).Append(',').Append(ClipWords.Label(r.IsAnomaly)).Append(',').Append(r.File);
             if (hasHeldOut) builder.Append(',').Append(r.HeldOutDistance?.ToString("R", CultureInfo.InvariantCulture));

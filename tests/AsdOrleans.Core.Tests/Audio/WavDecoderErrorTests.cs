@@ -86,6 +86,41 @@ public sealed class WavDecoderErrorTests : IDisposable
         Refused("inf.wav", WavBytes.Float64(samples, channels: 2), "sample 100, channel 1 (at 0.006 s) is -infinity");
     }
 
+    /// <summary>A 32-bit IEEE float WAV written by NAudio's own writer: the file a float-audio tool would produce.</summary>
+    private string FloatWav(string name, int rate, int channels, Func<int, float> sample, int frames)
+    {
+        string path = dir.File(name);
+        using (var writer = new NAudio.Wave.WaveFileWriter(path, NAudio.Wave.WaveFormat.CreateIeeeFloatWaveFormat(rate, channels)))
+            for (int i = 0; i < frames * channels; i++)
+                writer.WriteSample(sample(i));
+        return path;
+    }
+
+    private static void AssertRefusedAsOverflow(string path, string stage)
+    {
+        var e = Assert.Throws<AudioFormatException>(() => WavDecoder.Read(path));
+        Assert.StartsWith(path + ": ", e.Message, StringComparison.Ordinal);
+        Assert.Contains("too large", e.Problem, StringComparison.Ordinal);
+        Assert.Contains(stage, e.Problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void HugeStereoFloatSamplesThatOverflowInTheDownmixAreRefused() =>
+        // Each sample is finite; the two channels' sum (6e38) is not.
+        AssertRefusedAsOverflow(FloatWav("stereo-huge.wav", 16_000, 2, i => (i / 2) % 2 == 0 ? 3e38f : -3e38f, 16_000), "mixed down from 2 channels");
+
+    [Fact]
+    public void HugeFloatSamplesThatOverflowInTheResamplerAreRefused() =>
+        AssertRefusedAsOverflow(FloatWav("huge-8k.wav", 8_000, 1, _ => 3e38f, 8_000), "resampled from 8000 to 16000 Hz");
+
+    [Fact]
+    public void HugeFloatSamplesThatNeedNoMixingOrResamplingStillDecode()
+    {
+        // At the target rate in mono nothing adds samples up, so they come through exactly (features take them from there).
+        var clip = WavDecoder.Read(FloatWav("huge-16k.wav", 16_000, 1, i => i % 2 == 0 ? 3e38f : -3e38f, 16_000));
+        Assert.All(clip.Samples, v => Assert.Equal(3e38f, Math.Abs(v)));
+    }
+
     [Fact]
     public void ATooLongFileIsRefused()
     {
