@@ -198,7 +198,8 @@ public sealed class PhoneRestartKeyboardConsoleBrowserTests(ConsoleFixture silo)
         await Until(driver, () => js.ExecuteScript($"const a = document.querySelector(\"{Cards(machine)} audio\"); return !!a && a.src.startsWith('blob:') && a.readyState >= 2;") as bool?, "the audio");
         await Click(driver, By.CssSelector("#queue-list li.request h3"), "the first card");
         string failing = driver.FindElement(By.CssSelector("#queue-list li.request.current")).GetAttribute("data-clip")!;
-        js.ExecuteScript("window.__faults.push({ match: '/label$', method: 'POST', times: 1, status: 0 }, { match: '/audio$', times: 1, status: 503 });");
+        // The audio fails for as long as this lasts: the card must come back with the audio it had, not fetch it again.
+        js.ExecuteScript("window.__faults.push({ match: '/label$', method: 'POST', times: 1, status: 0 }, { match: '/audio$', times: 1000, status: 503 });");
         new Actions(driver).SendKeys("n").Perform();
         string Toast() => js.ExecuteScript("return document.getElementById('toast').textContent") as string ?? "";
         await Until(driver, () => Toast().StartsWith($"could not label {failing}", StringComparison.Ordinal), "the failed answer said");
