@@ -12,15 +12,18 @@ namespace AsdOrleans.Silo.Tests;
 /// installs both). Without them the test is skipped — except in CI (CI=true), where it fails.
 /// Set ASD_CONSOLE_SCREENSHOTS=DIR to save a screenshot of each page there (docs/figures/console-*.png).
 /// </summary>
+[Collection(Name)] // one browser and silo at a time: the timing checks are not shared with another class's browser
 public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<ConsoleFixture>
 {
+    /// <summary>The collection of the console's browser test classes.</summary>
+    public const string Name = "console browser";
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
 
     private static string? OnPath(params string[] names) => names
         .SelectMany(name => (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Select(dir => Path.Combine(dir, name)))
         .FirstOrDefault(File.Exists);
 
-    private static ChromeDriver StartBrowser(string profile)
+    internal static ChromeDriver StartBrowser(string profile)
     {
         string? chromium = OnPath("chromium", "chromium-browser", "google-chrome");
         string? driver = OnPath("chromedriver");
@@ -41,12 +44,12 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
     }
 
     // The console re-renders its tables on live events: an element found a moment ago may be gone, so find it again.
-    private static Task<bool> Click(IWebDriver driver, By element, string what)
+    internal static Task<bool> Click(IWebDriver driver, By element, string what)
         => Until(driver, () => { driver.FindElement(element).Click(); return true; }, $"clicking {what}");
 
-    private static Task<string> TextOf(IWebDriver driver, By element) => Until(driver, () => driver.FindElement(element).Text, $"the text of {element}");
+    internal static Task<string> TextOf(IWebDriver driver, By element) => Until(driver, () => driver.FindElement(element).Text, $"the text of {element}");
 
-    private static async Task<T> Until<T>(IWebDriver driver, Func<T?> probe, string what)
+    internal static async Task<T> Until<T>(IWebDriver driver, Func<T?> probe, string what)
     {
         var deadline = DateTime.UtcNow + Wait;
         Exception? last = null;
@@ -65,7 +68,7 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
         }
     }
 
-    private static int QueueSize(IWebDriver driver) => driver.FindElements(By.CssSelector("#queue-list li.request")).Count;
+    internal static int QueueSize(IWebDriver driver) => driver.FindElements(By.CssSelector("#queue-list li.request")).Count;
 
     [Fact]
     public async Task A_labeller_signs_in_plays_a_clip_answers_with_the_keyboard_and_sees_counts_and_chart_change()

@@ -60,7 +60,7 @@ public sealed class SiloRobustnessTests(SiloFixture silo) : IClassFixture<SiloFi
 
         var retry = await silo.Send(HttpMethod.Post, "/api/machines/d1.m/clips?clipId=P", SiloFixture.DeviceKey, SiloFixture.WavContent(other));
         Assert.Equal(HttpStatusCode.OK, retry.StatusCode);
-        Assert.Equal(verdict, await retry.Content.ReadAsStringAsync());
+        Assert.Equal(verdict.Replace("\"repeated\":false", "\"repeated\":true"), await retry.Content.ReadAsStringAsync()); // the first verdict, flagged
         Assert.Equal(original, await File.ReadAllBytesAsync(AudioPath("d1.m", "P")));
     }
 

@@ -9,6 +9,7 @@
   const state = {
     key: sessionStorage.getItem(KEY),
     labeller: localStorage.getItem(LABELLER) || null, // sent as X-Labeller with each answer
+    typed: localStorage.getItem(LABELLER) || null,    // the name the person typed: a named key's name replaces it only while signed in
     machines: new Map(),     // id → status
     requests: [],            // pending label requests (queue order)
     current: 0,              // index into the visible queue
@@ -24,9 +25,13 @@
   class ApiError extends Error { constructor(status, detail) { super(detail || `HTTP ${status}`); this.status = status; } }
 
   async function api(path, options = {}) {
-    const headers = Object.assign({ 'X-Api-Key': state.key }, options.headers || {});
+    // Work still running after sign-out (a held answer's follow-up, a timer) must neither call without a key nor sign
+    // out again: a 401 signs out only the key that got it, while it is still the one signed in.
+    const key = state.key;
+    if (!key) throw new ApiError(0, 'signed out');
+    const headers = Object.assign({ 'X-Api-Key': key }, options.headers || {});
     const response = await fetch(path, Object.assign({}, options, { headers }));
-    if (response.status === 401) { signOut('the key was not accepted'); throw new ApiError(401); }
+    if (response.status === 401) { if (state.key === key) signOut('the key was not accepted'); throw new ApiError(401); }
     if (!response.ok) {
       let detail = '';
       try { const problem = await response.json(); detail = problem.detail || problem.title || ''; } catch { /* not JSON */ }
@@ -53,7 +58,7 @@
     const node = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs)) {
       if (k === 'class') node.className = v; else if (k === 'text') node.textContent = v;
-      else if (k.startsWith('data-')) node.setAttribute(k, v); else node[k] = v;
+      else if (k.startsWith('data-') || k.startsWith('aria-')) node.setAttribute(k, v); else node[k] = v;
     }
     for (const child of children) if (child != null) node.append(child);
     return node;
@@ -66,36 +71,80 @@
 
   // ---- sign-in -----------------------------------------------------------------------------------------------
   async function signIn(key, labeller) {
-    state.key = key;
-    state.labeller = labeller || null;
+    state.labeller = state.typed = labeller || null;
     if (labeller) localStorage.setItem(LABELLER, labeller); else localStorage.removeItem(LABELLER);
     // The label queue needs the labeller role (operators pass too): check the key with it.
     const response = await fetch('/api/label-requests?limit=1', { headers: { 'X-Api-Key': key } });
-    if (response.status === 401 || response.status === 403) {
-      state.key = null;
+    if (response.status === 401 || response.status === 403)
       throw new Error(response.status === 403 ? 'this key has neither the labeller nor the operator role' : 'unknown key');
+    // A typed name the silo refuses (a shared key with the name of someone who has a key of their own) would have every
+    // answer refused 403: say so here. A person's own key answers in its own name whatever is typed, so it is not asked.
+    if (labeller) {
+      const who = await fetch('/api/whoami', { headers: { 'X-Api-Key': key } });
+      const own = who.ok ? (await who.json()).labeller : null;
+      if (who.ok && !own) {
+        const named = await fetch('/api/whoami', { headers: { 'X-Api-Key': key, 'X-Labeller': labeller } });
+        if (named.status === 403) {
+          let detail = '';
+          try { detail = (await named.json()).detail || ''; } catch { /* not JSON */ }
+          throw new Error(`the name "${labeller}" is refused: ${detail || 'it is reserved'}`);
+        }
+      }
     }
+    state.key = key;
     sessionStorage.setItem(KEY, key);
-    await start();
+    await boot();
   }
 
   function signOut(reason) {
     if (state.key) { sendHeld(); release(); } // with the key they were given under
     sessionStorage.removeItem(KEY);
     state.key = null;
+    clearTimeout(retryTimer);
     if (state.events) state.events.abort();
     for (const owner of [...state.blobs.keys()]) releaseBlobs(owner);
+    // Nothing of this session stays for the next one: its queue, alerts and counts (the badges showed them).
+    cards.clear(); state.requests = []; state.alerts = []; state.current = 0;
+    $('queue-list').replaceChildren(); $('alerts-list').replaceChildren();
+    $('queue-count').textContent = $('alert-count').textContent = '0';
+    $('load-error').hidden = true;
     $('nav').hidden = $('live').hidden = $('signout').hidden = $('who').hidden = true;
     $('signin-error').textContent = reason || '';
-    $('labeller').value = state.labeller || '';
+    // The name the person typed, not the one a named key supplied: the next key may be a shared one.
+    state.labeller = state.typed;
+    $('labeller').value = state.typed || '';
     show('signin');
+  }
+
+  // Loads the pages for the signed-in key. Only a refused key signs out (401, or 403: the wrong role); anything else
+  // (no network, a 503 while the silo restarts) keeps the key, says what failed, and tries again until it loads.
+  const RETRY_MS = 3000;
+  let retryTimer;
+  async function boot() {
+    clearTimeout(retryTimer);
+    const key = state.key;
+    try {
+      await start();
+      if (state.key === key) $('load-error').hidden = true;
+    } catch (e) {
+      if (!state.key || state.key !== key) return; // signed out meanwhile
+      if (e.status === 401 || e.status === 403) {
+        signOut(e.status === 403 ? 'this key has neither the labeller nor the operator role' : 'the key was not accepted');
+        return;
+      }
+      $('load-error').textContent = `could not load the console (${e.message}); trying again in ${RETRY_MS / 1000} s`;
+      $('load-error').hidden = false;
+      retryTimer = setTimeout(boot, RETRY_MS);
+    }
   }
 
   async function start() {
     $('nav').hidden = $('live').hidden = $('signout').hidden = false;
     // A person's own key names who answers (the silo records that name whatever is typed): the console uses it.
     let own = null;
-    try { own = (await json('/api/whoami')).labeller; } catch { /* a silo from before /api/whoami: the typed name */ }
+    try { own = (await json('/api/whoami')).labeller; } catch (e) {
+      if (e.status !== 404) throw e; // a silo from before /api/whoami answers 404: the typed name; anything else is retried
+    }
     if (own) state.labeller = own;
     $('who').textContent = state.labeller ? `answering as ${state.labeller}${own ? " (this key's name)" : ''}` : '';
     $('who').hidden = !state.labeller;
@@ -134,9 +183,12 @@
 
   function renderMachines() {
     const body = $('machines-list');
+    const focused = body.contains(document.activeElement) ? document.activeElement.dataset.machine : null;
     body.replaceChildren(...[...state.machines.values()].map((m) => {
       const s = m.settings || {};
-      const row = el('tr', { 'data-machine': m.machineId, class: m.machineId === state.chartMachine ? 'selected' : '' },
+      // A row opens its score history by mouse or keyboard (Tab to it, Enter or Space).
+      const row = el('tr', { 'data-machine': m.machineId, class: m.machineId === state.chartMachine ? 'selected' : '', tabIndex: 0,
+        'aria-label': `${m.machineId}: open its score history`, 'aria-current': m.machineId === state.chartMachine ? 'true' : 'false' },
         el('td', { text: m.machineId }),
         el('td', {}, el('span', { class: `pill ${m.enrolled ? 'ok' : 'off'}`, text: m.enrolled ? 'enrolled' : 'not enrolled' })),
         el('td', { text: s.strategy || '' }),
@@ -155,9 +207,13 @@
           title: m.decisionThresholdTarget != null ? 'φ of the source / the target domain: a clip is compared with the φ of its nearest reference\'s domain' : '' }),
         el('td', { class: 'scoring', text: m.scoring || '' }),
         el('td', { class: 'embedder', text: m.embedder || '–', title: m.modelVersion || '' }));
-      row.addEventListener('click', () => { state.chartMachine = m.machineId; renderMachines(); drawChart(); });
+      const open = () => { state.chartMachine = m.machineId; renderMachines(); drawChart(); };
+      row.addEventListener('click', open);
+      row.addEventListener('keydown', (event) => { if (event.key === 'Enter' || event.key === ' ') { event.preventDefault(); open(); } });
       return row;
     }));
+    // The rows are rebuilt on every refresh: a keyboard user keeps their place.
+    if (focused) body.querySelector(`tr[data-machine="${CSS.escape(focused)}"]`)?.focus();
   }
 
   function renderFilters() {
@@ -191,12 +247,13 @@
       only((p) => p.label === 'Normal' || p.label === 0), only((p) => p.label === 'Anomalous' || p.label === 1)];
     const dots = (stroke, size) => ({ stroke, fill: stroke, paths: () => null, points: { show: true, size, stroke, fill: stroke } });
     const options = {
-      width: Math.max(320, box.clientWidth || 900), height: 300,
+      width: Math.max(240, box.clientWidth || 900), height: 300,
       scales: { x: { time: false } },
       axes: [{ label: `last ${points.length} clips, oldest → newest` }, { label: 'score' }],
       series: [{ label: 'clip' },
         { label: 'score', stroke: '#2f6fde', width: 1, points: { show: false } },
-        { label: 'φ', stroke: '#1d2330', width: 2, dash: [6, 4], points: { show: false } },
+        // φ changes from one clip to the next (the domain of its nearest reference): a step, not a slope between them.
+        { label: 'φ', stroke: '#1d2330', width: 2, dash: [6, 4], points: { show: false }, paths: uPlot.paths.stepped({ align: 1 }) },
         Object.assign({ label: 'alert' }, dots('#d92d20', 7)),
         Object.assign({ label: 'requested' }, dots('#f79009', 9)),
         Object.assign({ label: 'unanswered' }, dots('#98a2b3', 9)),
@@ -271,7 +328,8 @@
       onclick: async (event) => {
         const button = event.currentTarget;
         try {
-          button.replaceWith(el('audio', { controls: true, autoplay: true, class: 'normal-audio', src: await blobUrl(example.audioUrl, `${r.machineId}/${r.clipId}`) }));
+          button.replaceWith(el('audio', { controls: true, autoplay: true, class: 'normal-audio', src: await blobUrl(example.audioUrl, `${r.machineId}/${r.clipId}`),
+            'aria-label': `normal clip ${example.clipId} of ${r.machineId}` }));
         } catch (e) { toast(`normal clip: ${e.message}`); }
       } }));
   }
@@ -298,13 +356,12 @@
       audio = el('p', { class: 'gateway-audio' }, 'audio ', atGateway(r.audioReference));
       image.alt = 'no spectrogram: the silo holds no audio for this clip';
     } else {
-      audio = el('audio', { controls: true, preload: 'auto' });
+      audio = el('audio', { controls: true, preload: 'auto', 'aria-label': `clip ${r.clipId} of ${r.machineId}` });
       audio.addEventListener('play', () => claim(r));
-      blobUrl(r.audioUrl ?? `${base}/audio`, owner).then((u) => { audio.src = u; }).catch((e) => toast(`audio: ${e.message}`));
-      blobUrl(`${base}/spectrogram.png`, owner).then((u) => { image.src = u; }).catch(() => { image.alt = 'no spectrogram'; });
+      loadMedia(r, owner, base, audio, image);
     }
     const button = (cls, text, label) => el('button', { type: 'button', class: cls, text, onclick: () => answer(r, label) });
-    const li = el('li', { class: 'request', 'data-machine': r.machineId, 'data-clip': r.clipId },
+    const li = el('li', { class: 'request', 'data-machine': r.machineId, 'data-clip': r.clipId, 'aria-label': `${r.machineId} · ${r.clipId}` },
       el('h3', { text: `${r.machineId} · ${r.clipId}` }),
       image,
       el('div', { class: 'meta' }, reasonTag(r.queryReason),
@@ -312,16 +369,39 @@
         el('span', { class: 'claim' })),
       threshold != null ? scoreBar(r.score, threshold) : null,
       audio,
+      el('p', { class: 'audio-status error', hidden: true }),
       el('div', { class: 'normal-example' }),
       el('div', { class: 'actions' },
         button('normal', 'Normal (n)', 'normal'), button('anomalous', 'Anomalous (a)', 'anomalous'),
         el('button', { type: 'button', class: 'decline skip', text: "Can't tell (d)", title: 'close the request without a label: better than a guess, which puts the clip in the wrong set', onclick: () => decline(r) }),
         el('button', { type: 'button', class: 'skip', text: 'Skip (s)', onclick: () => skip(r) })));
     li.addEventListener('click', () => { state.current = visible().indexOf(r); markCurrent(); });
+    // Focus inside a card (Tab to its buttons or player) makes it the current one: the keys answer the card in focus.
+    li.addEventListener('focusin', () => { const i = visible().indexOf(r); if (i >= 0 && i !== state.current) { state.current = i; markCurrent(); } });
     cards.set(owner, li);
     showClaim(r, li);
     offerNormalExample(r, li.querySelector('.normal-example'));
     return li;
+  }
+
+  // A card's audio and spectrogram. A failed fetch (the silo restarting) is tried again while the card is shown, and
+  // said on the card rather than in the toast, which keeps what the labeller needs to read (say, an answer not sent).
+  function loadMedia(r, owner, base, audio, image, attempt = 0) {
+    const status = () => cards.get(owner)?.querySelector('.audio-status');
+    const again = (what, e) => {
+      const slot = status();
+      if (!slot || !state.key) return; // the card is gone, or signed out
+      const gone = e.status === 404 || e.status === 410; // the silo no longer holds it: asking again will not help
+      slot.textContent = `${what} did not load (${e.message})${gone ? '' : '; trying again…'}`; slot.hidden = false;
+      if (gone) return;
+      setTimeout(() => loadMedia(r, owner, base, audio, image, attempt + 1), Math.min(2000 * 2 ** attempt, 15000));
+    };
+    const pending = [];
+    if (!audio.src) pending.push(blobUrl(r.audioUrl ?? `${base}/audio`, owner).then((u) => { audio.src = u; }));
+    if (!image.src) pending.push(blobUrl(`${base}/spectrogram.png`, owner).then((u) => { image.src = u; }).catch((e) => {
+      if (e.status === 404) { image.alt = 'no spectrogram'; return; } throw e; }));
+    Promise.all(pending).then(() => { const slot = status(); if (slot) slot.hidden = true; })
+      .catch((e) => again(audio.src ? 'the spectrogram' : 'the audio', e));
   }
 
   // ---- who is listening: playing a card's clip claims it (POST …/claim) so other labellers pick another ----------
@@ -373,7 +453,8 @@
   function renderQueue() {
     const list = visible();
     for (const [owner, li] of cards) {
-      if (!state.requests.some((r) => `${r.machineId}/${r.clipId}` === owner)) { releaseBlobs(owner); cards.delete(owner); li.remove(); }
+      // A card whose answer is held or on its way keeps its audio: it comes back as it was on Undo or a failed send.
+      if (!state.requests.some((r) => `${r.machineId}/${r.clipId}` === owner) && !answering.has(owner)) { releaseBlobs(owner); cards.delete(owner); li.remove(); }
     }
     $('queue-list').replaceChildren(...list.map(card));
     for (const r of list) showClaim(r); // claims refreshed by a listing, and those that lapsed
@@ -383,9 +464,16 @@
     markCurrent();
   }
 
-  function markCurrent() {
+  // scroll: a move by the labeller (a key, Label it, an answer) brings the card into view; a refresh does not move the page.
+  function markCurrent(scroll = false) {
     const list = visible();
-    list.forEach((r, i) => card(r).classList.toggle('current', i === state.current));
+    list.forEach((r, i) => {
+      const li = card(r), on = i === state.current;
+      li.classList.toggle('current', on);
+      if (on) li.setAttribute('aria-current', 'true'); else li.removeAttribute('aria-current');
+    });
+    const now = list[state.current];
+    if (scroll && now && document.body.dataset.page === 'queue') card(now).scrollIntoView({ block: 'nearest' });
   }
 
   // The queued request of one clip, if any.
@@ -402,8 +490,16 @@
   const UNDO_MS = 5000;
   let held = null; // { r, send(keepalive), timer, closedAs: set when the request closed elsewhere meanwhile }
   const heldKey = () => (held ? `${held.r.machineId}/${held.r.clipId}` : null);
+  const answering = new Set(); // "machine/clip" of answers held or sent and not yet confirmed: their cards are kept
+  // The answer is confirmed (or the request is gone for good): its card and audio go, unless it is queued again.
+  function answered(r) {
+    const owner = `${r.machineId}/${r.clipId}`;
+    answering.delete(owner);
+    if (!requestOf(r.machineId, r.clipId)) { releaseBlobs(owner); cards.get(owner)?.remove(); cards.delete(owner); }
+  }
   function hold(r, text, send) {
     sendHeld();
+    answering.add(`${r.machineId}/${r.clipId}`);
     removeRequest(r); // leaves the queue at once; comes back on Undo, or if the server refuses
     passClaimed();
     held = { r, send, timer: setTimeout(() => sendHeld(), UNDO_MS) };
@@ -420,10 +516,12 @@
     if (!held) return;
     const { r, timer, closedAs } = held;
     clearTimeout(timer); held = null; $('undo').hidden = true;
-    if (closedAs) { toast(`${r.clipId}: nothing was sent; the request closed elsewhere meanwhile (${closedAs})`); return; }
+    if (closedAs) { answered(r); toast(`${r.clipId}: nothing was sent; the request closed elsewhere meanwhile (${closedAs})`); return; }
+    answering.delete(`${r.machineId}/${r.clipId}`);
     state.requests.unshift(r);
     state.current = visible().indexOf(r);
     renderQueue();
+    markCurrent(true);
     toast(`${r.clipId}: undone, nothing was sent`);
   }
   $('undo-button').addEventListener('click', undo);
@@ -438,6 +536,7 @@
     try {
       const receipt = await json(`/api/machines/${enc(r.machineId)}/clips/${enc(r.clipId)}/label`,
         { method: 'POST', keepalive, headers: Object.assign({ 'Content-Type': 'application/json' }, byLabeller()), body: JSON.stringify({ label }) });
+      answered(r);
       toast(`${r.clipId}: ${label}${receipt.alreadyApplied ? ' (already applied)' : ''}`);
       closeAlerts(r.machineId, r.clipId, label, state.labeller);
       if (label === 'normal') normalLabelled(r.machineId);
@@ -445,8 +544,10 @@
       if (r.machineId === state.chartMachine && document.body.dataset.page === 'machines') drawChart();
     } catch (e) {
       // Expired or withdrawn (410), labelled otherwise by someone else (409), unknown (400): the request is gone for good.
-      if (e.status === 410 || e.status === 409 || e.status === 400) { toast(`${r.clipId}: ${e.message}`); return; }
-      state.requests.unshift(r); renderQueue(); toast(`could not label ${r.clipId}: ${e.message}`);
+      if (e.status === 410 || e.status === 409 || e.status === 400) { answered(r); toast(`${r.clipId}: ${e.message}`); return; }
+      answering.delete(`${r.machineId}/${r.clipId}`);
+      if (state.key) { state.requests.unshift(r); renderQueue(); } // back in the queue, with the audio it had
+      toast(`could not label ${r.clipId}: ${e.message}`);
     }
   }
 
@@ -454,12 +555,15 @@
   async function sendDecline(r, keepalive) {
     try {
       const receipt = await json(`/api/machines/${enc(r.machineId)}/clips/${enc(r.clipId)}/decline`, { method: 'POST', keepalive, headers: byLabeller() });
+      answered(r);
       toast(`${r.clipId}: declined${receipt.alreadyClosed ? ' (already closed)' : ''}`);
       if (!receipt.alreadyClosed) closeAlerts(r.machineId, r.clipId, 'declined', state.labeller);
       await refreshMachine(r.machineId);
     } catch (e) {
-      if (e.status === 409 || e.status === 400) { toast(`${r.clipId}: ${e.message}`); return; } // labelled meanwhile, or gone
-      state.requests.unshift(r); renderQueue(); toast(`could not decline ${r.clipId}: ${e.message}`);
+      if (e.status === 409 || e.status === 400) { answered(r); toast(`${r.clipId}: ${e.message}`); return; } // labelled meanwhile, or gone
+      answering.delete(`${r.machineId}/${r.clipId}`);
+      if (state.key) { state.requests.unshift(r); renderQueue(); }
+      toast(`could not decline ${r.clipId}: ${e.message}`);
     }
   }
 
@@ -475,7 +579,8 @@
   function passClaimed() {
     const list = visible();
     const free = list.findIndex((r, i) => i >= state.current && !othersClaim(r));
-    if (free > state.current) { state.current = free; markCurrent(); }
+    if (free > state.current) state.current = free;
+    markCurrent(true);
   }
 
   document.addEventListener('keydown', (event) => {
@@ -491,8 +596,8 @@
       case 'z': undo(); break;
       case 'r': { const b = r && card(r).querySelector('button.hear-normal'); if (b) b.click(); } break;
       case 'p': { const a = r && card(r).querySelector('audio'); if (a) a.paused ? a.play() : a.pause(); } break;
-      case 'ArrowDown': state.current = Math.min(list.length - 1, state.current + 1); markCurrent(); break;
-      case 'ArrowUp': state.current = Math.max(0, state.current - 1); markCurrent(); break;
+      case 'ArrowDown': state.current = Math.min(list.length - 1, state.current + 1); markCurrent(true); break;
+      case 'ArrowUp': state.current = Math.max(0, state.current - 1); markCurrent(true); break;
       default: return;
     }
     event.preventDefault();
@@ -532,7 +637,7 @@
     if (listening) releaseBlobs(listening);
     listening = `alert:${a.machineId}/${a.clipId}`;
     try {
-      const player = el('audio', { controls: true, autoplay: true, src: await blobUrl(a.audioUrl, listening) });
+      const player = el('audio', { controls: true, autoplay: true, src: await blobUrl(a.audioUrl, listening), 'aria-label': `alert clip ${a.clipId} of ${a.machineId}` });
       button.replaceWith(player);
     } catch (e) { toast(`${a.clipId}: ${e.message}`); }
   }
@@ -542,9 +647,10 @@
     if (!r) { toast(`${a.clipId}: no longer waiting for a label (answered or expired)`); return; }
     if (!visible().includes(r)) { $('filter-machine').value = ''; $('filter-type').value = ''; renderQueue(); }
     state.current = visible().indexOf(r);
+    // The queue page is shown first: a hidden page cannot scroll to the card (the hash changes route() later).
+    show('queue');
     location.hash = '#queue';
-    markCurrent();
-    card(r).scrollIntoView({ block: 'nearest' });
+    markCurrent(true);
   }
   // A request closed here or elsewhere shows on its alert at once (the list itself reloads only on a machine filter or
   // a reset): its label, or declined / expired / withdrawn.
@@ -669,5 +775,5 @@
   window.addEventListener('resize', () => { if (document.body.dataset.page === 'machines') scheduleChart(); });
 
   $('labeller').value = state.labeller || '';
-  if (state.key) start().catch((e) => signOut(e.message)); else show('signin');
+  if (state.key) boot(); else show('signin');
 })();
