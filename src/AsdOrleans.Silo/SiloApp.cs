@@ -97,6 +97,7 @@ public static class SiloApp
     {
         var builder = WebApplication.CreateBuilder(args);
         configure?.Invoke(builder);
+        SiloStartupChecks.RequireFreeHttpPorts(builder.WebHost.GetSetting(Microsoft.AspNetCore.Hosting.WebHostDefaults.ServerUrlsKey));
         // Every setting checked at start-up, not at the first request, clip or alert that needs it.
         var options = SiloStartupChecks.Bind<SiloOptions>(builder.Configuration, SiloOptions.Section);
         if (options.ApiKeys.Problem() is { } keyProblem)

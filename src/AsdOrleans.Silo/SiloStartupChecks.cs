@@ -55,6 +55,29 @@ public static partial class SiloStartupChecks
     }
 
     /// <summary>
+    /// Refuses an HTTP address of <paramref name="urls"/> (Kestrel's "urls": ';'-separated) that another process listens
+    /// on, with one line: Kestrel's own refusal comes after the host has logged its failure with a stack trace. Host
+    /// names other than localhost and port 0 are left to Kestrel.
+    /// </summary>
+    public static void RequireFreeHttpPorts(string? urls)
+    {
+        foreach (var url in (urls ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var match = UrlHostAndPort().Match(url);
+            if (!match.Success || !int.TryParse(match.Groups["port"].Value, out int port) || port is <= 0 or > 65535) continue;
+            string host = match.Groups["host"].Value.Trim('[', ']');
+            IPAddress? address = host is "*" or "+" or "0.0.0.0" ? IPAddress.Any
+                : host == "localhost" ? IPAddress.Loopback
+                : IPAddress.TryParse(host, out var parsed) ? parsed : null;
+            if (address is not null)
+                RequireFreePorts(address, ("--urls", port));
+        }
+    }
+
+    [GeneratedRegex(@"^https?://(?<host>\[[^\]]+\]|[^:/]+):(?<port>\d+)")]
+    private static partial Regex UrlHostAndPort();
+
+    /// <summary>
     /// Refuses a silo or gateway port another process listens on. Orleans listens with address reuse, so a second silo
     /// given a running one's port would share it, and the running silo, told by the membership table that its address
     /// belongs to a newer silo, would stop. The probe reuses only TIME_WAIT addresses (SO_REUSEADDR), so a silo restarted
@@ -76,7 +99,8 @@ public static partial class SiloStartupChecks
             catch (SocketException e) when (e.SocketErrorCode is SocketError.AddressAlreadyInUse or SocketError.AccessDenied)
             {
                 throw new SiloConfigurationException(
-                    $"{setting} {port}: {listenAddress}:{port} is {(e.SocketErrorCode == SocketError.AccessDenied ? "not ours to listen on" : "in use (another silo on this host?)")}; give this silo other ports (--silo-port, --gateway-port)", e);
+                    $"{setting} {port}: {listenAddress}:{port} is {(e.SocketErrorCode == SocketError.AccessDenied ? "not ours to listen on" : "in use (another silo on this host?)")}; "
+                    + (setting == "--urls" ? "give this silo another HTTP address (--urls)" : "give this silo other ports (--silo-port, --gateway-port)"), e);
             }
         }
     }

@@ -89,6 +89,26 @@ public sealed class SiloCommandTests
     }
 
     [Fact]
+    public async Task An_http_address_in_use_is_refused_with_one_line_before_the_host_starts()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        int port = ((IPEndPoint)taken.LocalEndpoint).Port;
+        var data = Directory.CreateTempSubdirectory("asd-cli-silo-http-").FullName;
+        try
+        {
+            var (code, _, error) = await CliHarness.Run("silo", "--urls", $"http://127.0.0.1:{port}", "--data-dir", data,
+                "--silo-port", SiloApp.FreeLoopbackPort().ToString(), "--gateway-port", SiloApp.FreeLoopbackPort().ToString());
+            Assert.Equal(2, code);
+            Assert.Contains($"--urls {port}: 127.0.0.1:{port} is in use (another silo on this host?); give this silo another HTTP address (--urls)", error);
+        }
+        finally
+        {
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task A_silo_with_the_encoder_role_and_no_model_file_embeds_with_the_spectral_embedder()
     {
         // What a fresh deployment (compose, Helm, `asd silo` alone) runs: the default recipe, no trained encoder needed.
