@@ -7,6 +7,16 @@ namespace AsdOrleans.Core.Tests.Features;
 public class SpectralStatisticsEmbedderTests
 {
     [Fact]
+    public void Each_training_free_settings_id_names_its_embedder_for_the_enrollment_check()
+    {
+        // A machine refuses raw features enrolled without their transform by this prefix (EmbedderNames.TrainingFreeOf).
+        Assert.Equal(AsdOrleans.Method.Machines.EmbedderKind.Spectral, AsdOrleans.Method.Machines.EmbedderNames.TrainingFreeOf(SpectralStatisticsSettings.Spectral.Id));
+        Assert.Equal(AsdOrleans.Method.Machines.EmbedderKind.Spectral, AsdOrleans.Method.Machines.EmbedderNames.TrainingFreeOf(SpectralStatisticsSettings.SpectralWithoutModulation.Id));
+        Assert.Equal(AsdOrleans.Method.Machines.EmbedderKind.Baseline, AsdOrleans.Method.Machines.EmbedderNames.TrainingFreeOf(SpectralStatisticsSettings.Default.Id));
+        Assert.Null(AsdOrleans.Method.Machines.EmbedderNames.TrainingFreeOf("3f9a0c1e"));
+    }
+
+    [Fact]
     public void SlaneyMelScaleIsLinearBelow1kHzAndLogarithmicAbove()
     {
         // librosa.hz_to_mel(htk=False): 500 Hz → 7.5, 1000 Hz → 15, 6400 Hz → 15 + 27 = 42.
