@@ -11,7 +11,7 @@ public static class ReminderWiring
 {
     /// <summary>
     /// Adds the reminder service (a SQLite table next to grains.db when embedded; Orleans' Redis reminders in a cluster),
-    /// binds and validates <c>Asd:LabelRequestTtl</c> and <c>Asd:MaxPendingLabelRequests</c>, and lets machine grains remove an expired request's audio.
+    /// binds <c>Asd:LabelRequestTtl</c> and <c>Asd:MaxPendingLabelRequests</c> (SiloApp.Build has checked them), and lets machine grains remove an expired request's audio.
     /// </summary>
     public static ISiloBuilder AddAsdRemindersAndExpiry(this ISiloBuilder silo, SiloOptions options, IConfiguration configuration)
     {
@@ -20,14 +20,12 @@ public static class ReminderWiring
         else
             silo.UseRedisReminderService(o => o.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(options.Redis));
 
-        silo.Services.AddOptions<LabelRequestExpiryOptions>()
-            .Bind(configuration.GetSection(SiloOptions.Section))
-            .Validate(o => o.Problem() is null, "Asd:LabelRequestTtl must be between 00:00:01 and 365.00:00:00 (d.hh:mm:ss), and Asd:MaxPendingLabelRequests between 1 and 100000")
-            .ValidateOnStart();
+        // Checked once, at start-up, with the other settings (SiloApp.Build refuses a bad TTL or limit before this runs).
+        silo.Services.AddOptions<LabelRequestExpiryOptions>().Bind(configuration.GetSection(SiloOptions.Section));
         // A tiny TTL (tests, demos) needs checks more often than Orleans' one-minute floor for reminder periods.
         silo.Services.AddOptions<ReminderOptions>().Configure<IOptions<LabelRequestExpiryOptions>>((reminders, expiry) =>
         {
-            if (expiry.Value.Problem() is null && expiry.Value.CheckPeriod < reminders.MinimumReminderPeriod)
+            if (expiry.Value.CheckPeriod < reminders.MinimumReminderPeriod)
                 reminders.MinimumReminderPeriod = expiry.Value.CheckPeriod;
         });
         silo.Services.AddSingleton<IClipAudioRemover, StoredClipAudioRemover>();
