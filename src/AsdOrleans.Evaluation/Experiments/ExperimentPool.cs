@@ -70,14 +70,7 @@ public sealed record PooledGain(SweepPoint Point, QueryStrategyKind Strategy, do
     public double? NormalShare => Runs.Sum(r => r.Answered) is var answered and > 0 ? (double)Runs.Sum(r => r.NormalLabels) / answered : null;
     /// <summary>The lowest and highest run's share, over runs that asked for labels.</summary>
     public (double Low, double High)? TargetShareRange => TargetShare is null ? null : Range(r => r.TargetLabels);
-    public (double Low, double High)? NormalShareRange
-    {
-        get
-        {
-            var shares = Runs.Where(r => r.Answered > 0).Select(r => (double)r.NormalLabels / r.Answered).ToList();
-            return shares.Count == 0 ? null : (shares.Min(), shares.Max());
-        }
-    }
+    public (double Low, double High)? NormalShareRange => NormalShare is null ? null : Range(r => r.NormalLabels, of: r => r.Answered);
     public long Declined => Runs.Sum(r => r.Declined);
     /// <summary>Share of the labels the paced budget's floor forced; null where a run's results.csv predates the count.</summary>
     public double? ForcedShare => ShareOfLabels(r => r.ForcedLabels);
@@ -87,9 +80,12 @@ public sealed record PooledGain(SweepPoint Point, QueryStrategyKind Strategy, do
     private double? ShareOfLabels(Func<RunGain, long> count)
         => ExperimentPool.KnownSum(Runs, count) is var known and >= 0 && Labels > 0 ? (double)known / Labels : null;
 
-    private (double, double) Range(Func<RunGain, long> count)
+    /// <summary>The lowest and highest run's share of <paramref name="count"/> in <paramref name="of"/> (default: the
+    /// requests), over runs where that is not 0.</summary>
+    private (double, double) Range(Func<RunGain, long> count, Func<RunGain, long>? of = null)
     {
-        var shares = Runs.Where(r => r.Labels > 0).Select(r => (double)count(r) / r.Labels).ToList();
+        of ??= r => r.Labels;
+        var shares = Runs.Where(r => of(r) > 0).Select(r => (double)count(r) / of(r)).ToList();
         return (shares.Min(), shares.Max());
     }
 }
