@@ -491,6 +491,13 @@
   let held = null; // { r, send(keepalive), timer, closedAs: set when the request closed elsewhere meanwhile }
   const heldKey = () => (held ? `${held.r.machineId}/${held.r.clipId}` : null);
   const answering = new Set(); // "machine/clip" of answers held or sent and not yet confirmed: their cards are kept
+  // The answer did not get through (the silo away): the request goes back in the queue, with the audio it had.
+  function putBack(r, verb, e) {
+    answering.delete(`${r.machineId}/${r.clipId}`);
+    if (state.key) { state.requests.unshift(r); renderQueue(); }
+    toast(`could not ${verb} ${r.clipId}: ${e.message}`);
+  }
+
   // The answer is confirmed (or the request is gone for good): its card and audio go, unless it is queued again.
   function answered(r) {
     const owner = `${r.machineId}/${r.clipId}`;
@@ -545,9 +552,7 @@
     } catch (e) {
       // Expired or withdrawn (410), labelled otherwise by someone else (409), unknown (400): the request is gone for good.
       if (e.status === 410 || e.status === 409 || e.status === 400) { answered(r); toast(`${r.clipId}: ${e.message}`); return; }
-      answering.delete(`${r.machineId}/${r.clipId}`);
-      if (state.key) { state.requests.unshift(r); renderQueue(); } // back in the queue, with the audio it had
-      toast(`could not label ${r.clipId}: ${e.message}`);
+      putBack(r, 'label', e);
     }
   }
 
@@ -561,9 +566,7 @@
       await refreshMachine(r.machineId);
     } catch (e) {
       if (e.status === 409 || e.status === 400) { answered(r); toast(`${r.clipId}: ${e.message}`); return; } // labelled meanwhile, or gone
-      answering.delete(`${r.machineId}/${r.clipId}`);
-      if (state.key) { state.requests.unshift(r); renderQueue(); }
-      toast(`could not decline ${r.clipId}: ${e.message}`);
+      putBack(r, 'decline', e);
     }
   }
 
