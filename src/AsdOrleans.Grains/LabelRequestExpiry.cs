@@ -83,6 +83,6 @@ public static class LabelRequestExpiry
     {
         if (clipId is not null && state.ExpiredClips.TryGet(clipId, out var ticks) && new DateTimeOffset(ticks, TimeSpan.Zero) is var when)
             throw new LabelRequestExpiredException(
-                $"machine {machineId}: the label request for clip '{clipId}' expired at {when:u} unanswered (its time-to-live passed, newer requests went beyond the machine's limit of open ones, or a labeller declined it); its audio was removed and the label is not applied");
+                $"machine {machineId}: the label request for clip '{clipId}' expired at {when:u} unanswered (its time-to-live passed, newer requests went beyond the machine's limit of open ones, a labeller declined it, or the machine was re-enrolled); its audio was removed and the label is not applied");
     }
 }

@@ -258,8 +258,8 @@ public sealed class MachineGrain(
     {
         RequireValidId();
         ArgumentNullException.ThrowIfNull(request);
-        if (request.Clips is null || request.Clips.Count == 0)
-            throw new ArgumentException($"machine {MachineId}: enrollment needs at least one training clip");
+        if (request.Clips is null || request.Clips.Count < AsdOrleans.Method.Enrollment.MachineEnrollment.MinimumClips)
+            throw new ArgumentException($"machine {MachineId}: enrollment needs at least {AsdOrleans.Method.Enrollment.MachineEnrollment.MinimumClips} training clips (got {request.Clips?.Count ?? 0}): the decision threshold comes from how they score against each other");
         if (string.IsNullOrWhiteSpace(request.ModelVersion))
             throw new ArgumentException($"machine {MachineId}: enrollment needs the encoder model version of its embeddings");
         var clips = request.Clips.Select(c => new CoreEnrollmentClip(c.Embedding ?? throw new ArgumentException("an enrollment clip has no embedding"), c.IsTargetDomain)).ToList();
@@ -280,10 +280,13 @@ public sealed class MachineGrain(
             (featureTransform, clips) = FitFeatureTransform(clips, request.Whiten);
         var model = MachineModel.Enroll(state.State.Settings.ToConfig(MachineId), clips, request.ModelVersion);
         var dropped = state.State.Pending.Keys.ToList();
+        var enrolledAt = DateTimeOffset.UtcNow;
         await Persist(s =>
         {
             s.Standardizer = featureTransform?.ToBytes();
             s.ForgetHistory();
+            // A labeller still answering a withdrawn request hears 410 (closed), not 400 (never asked).
+            foreach (var clipId in dropped) s.ExpiredClips.Remember(clipId, enrolledAt.UtcTicks);
         }, model);
         Closed(dropped, LabelRequestOutcome.Withdrawn);
         await Expiry.SyncReminder();
@@ -461,6 +464,7 @@ public sealed class MachineGrain(
         RequireValidId();
         RequireClaimant(labeller);
         RequireValidClipId(clipId);
+        RequireEnrolled(); // a machine that does not exist has no claim to give up: 409, as its other calls answer
         var (claim, changed) = _claims.Release(MachineId, clipId, labeller, DateTimeOffset.UtcNow);
         if (changed) Events.PublishClaim(claim);
         return Task.FromResult(claim);

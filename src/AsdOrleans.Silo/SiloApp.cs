@@ -86,11 +86,11 @@ public static class SiloApp
         try { found = System.Net.Dns.GetHostAddresses(address); }
         catch (System.Net.Sockets.SocketException e)
         {
-            throw new InvalidOperationException($"Asd:AdvertisedAddress '{address}' does not resolve: {e.Message}", e);
+            throw new SiloConfigurationException($"Asd:AdvertisedAddress '{address}' does not resolve: {e.Message}", e);
         }
         return found.FirstOrDefault(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork)
             ?? found.FirstOrDefault()
-            ?? throw new InvalidOperationException($"Asd:AdvertisedAddress '{address}' resolves to no address");
+            ?? throw new SiloConfigurationException($"Asd:AdvertisedAddress '{address}' resolves to no address");
     }
 
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
@@ -101,7 +101,7 @@ public static class SiloApp
         // Every setting checked at start-up, not at the first request, clip or alert that needs it.
         var options = SiloStartupChecks.Bind<SiloOptions>(builder.Configuration, SiloOptions.Section);
         if (options.ApiKeys.Problem() is { } keyProblem)
-            throw new InvalidOperationException(keyProblem);
+            throw new SiloConfigurationException(keyProblem);
         if (SiloStartupChecks.Problem(options) is { } optionsProblem)
             throw new SiloConfigurationException(optionsProblem);
         if (SiloStartupChecks.Bind<LabelRequestExpiryOptions>(builder.Configuration, SiloOptions.Section).Problem() is { } expiryProblem)

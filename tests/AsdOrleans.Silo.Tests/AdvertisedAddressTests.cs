@@ -18,7 +18,7 @@ public sealed class AdvertisedAddressTests
         Assert.Equal(IPAddress.Loopback, SiloApp.ResolveAdvertisedAddress(""));
         Assert.Equal(IPAddress.Parse("10.1.2.3"), SiloApp.ResolveAdvertisedAddress("10.1.2.3"));
         Assert.True(IPAddress.IsLoopback(SiloApp.ResolveAdvertisedAddress("localhost")));
-        var error = Assert.Throws<InvalidOperationException>(() => SiloApp.ResolveAdvertisedAddress("no-such-host.invalid"));
+        var error = Assert.Throws<SiloConfigurationException>(() => SiloApp.ResolveAdvertisedAddress("no-such-host.invalid"));
         Assert.Contains("no-such-host.invalid", error.Message);
     }
 

@@ -335,6 +335,13 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         Assert.Equal(HttpStatusCode.Conflict, (await AsLabeller(HttpMethod.Post, claim, "bob")).StatusCode);
         Assert.True((await AsLabeller(HttpMethod.Delete, claim, "bob")).IsSuccessStatusCode, "releasing a closed request's claim is harmless");
         Assert.Equal(HttpStatusCode.BadRequest, (await AsLabeller(HttpMethod.Post, $"/api/machines/{machine}/clips/never-asked/claim", "bob")).StatusCode);
+        // A machine that does not exist has nothing to claim or release: 409 "not enrolled", as its other calls answer.
+        foreach (var method in new[] { HttpMethod.Post, HttpMethod.Delete })
+        {
+            var none = await AsLabeller(method, "/api/machines/claim.no-such-machine/clips/c-0/claim", "bob");
+            Assert.Equal(HttpStatusCode.Conflict, none.StatusCode);
+            Assert.Contains("not enrolled", await none.Content.ReadAsStringAsync());
+        }
 
         // A claim lapses at its time: 5 s, then anyone may take it.
         Assert.True((await AsLabeller(HttpMethod.Post, $"/api/machines/{machine}/clips/c-1/claim?seconds=5", "ann")).IsSuccessStatusCode);
@@ -411,9 +418,13 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         Assert.Contains("also another key", new ApiKeyOptions { Labellers = { ["ana"] = "k", ["bo"] = "k" } }.Problem());
         Assert.Contains("also another key", new ApiKeyOptions { Operator = ["k"], Labellers = { ["ana"] = "k" } }.Problem());
         Assert.Contains("Asd:ApiKeys:Device:1 is empty", new ApiKeyOptions { Device = ["d", " "] }.Problem());
-        var refused = Assert.Throws<InvalidOperationException>(() => SiloApp.Build([], builder => builder.Configuration.AddInMemoryCollection(
+        // A configuration error (exit 2 with the message), not a fault of ours.
+        var refused = Assert.Throws<SiloConfigurationException>(() => SiloApp.Build([], builder => builder.Configuration.AddInMemoryCollection(
             new Dictionary<string, string?> { ["Asd:ApiKeys:Labellers:ana/x"] = "k" })));
         Assert.Contains("not a valid name", refused.Message);
+        var empty = Assert.Throws<SiloConfigurationException>(() => SiloApp.Build([], builder => builder.Configuration.AddInMemoryCollection(
+            new Dictionary<string, string?> { ["Asd:ApiKeys:Operator:0"] = "" })));
+        Assert.Contains("Asd:ApiKeys:Operator:0 is empty", empty.Message);
     }
 
     [Fact]

@@ -48,6 +48,10 @@ public sealed class MachineEnrollment
 
     public static MachineEnrollment Build(IReadOnlyList<EnrollmentClip> clips, int sourceClusters, ulong seed, string modelVersion = "")
     {
+        // φ and the scales come from how the training clips score against each other: one clip scores 0 against
+        // itself, which would put φ at 0 and raise an alert on every clip.
+        if (clips.Count < MinimumClips)
+            throw new ArgumentException($"enrollment needs at least {MinimumClips} training clips (got {clips.Count}): the decision threshold comes from how they score against each other");
         var referenceSet = ReferenceSetBuilder.Build(clips, sourceClusters, seed);
         var trainingNormals = new EmbeddingSet(referenceSet.Dimension, clips.Count);
         var scores = new double[clips.Count];
@@ -64,6 +68,9 @@ public sealed class MachineEnrollment
         return new MachineEnrollment(referenceSet, scores, trainingNormals, modelVersion, clips.Select(c => c.IsTargetDomain).ToArray(),
             Math.Min(sourceClusters, sourceClips), sourceClips <= sourceClusters, heldOut);
     }
+
+    /// <summary>The fewest training clips an enrollment takes.</summary>
+    public const int MinimumClips = 2;
 
     /// <summary>Whether the clips came with held-out distances (<see cref="HeldOutWhitening"/>): then, under the
     /// <see cref="ScoringKind.Domain"/> scoring, each domain's scale and the enrollment scores M come from them rather than

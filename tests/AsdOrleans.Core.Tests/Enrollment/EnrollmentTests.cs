@@ -26,6 +26,16 @@ public class EnrollmentTests
     }
 
     [Fact]
+    public void An_enrollment_of_one_clip_is_refused_because_its_threshold_would_be_zero()
+    {
+        var (train, _) = TestData.Machine(sourceTrain: 10);
+        var error = Assert.Throws<ArgumentException>(() => AsdOrleans.Method.Machines.MachineModel.Enroll(AsdOrleans.Method.Machines.MachineConfig.Default, [train[0]]));
+        Assert.Contains("at least 2 training clips (got 1)", error.Message);
+        var two = AsdOrleans.Method.Machines.MachineModel.Enroll(AsdOrleans.Method.Machines.MachineConfig.Default, [train[0], train[1]]);
+        Assert.True(two.DecisionThreshold > 0, $"φ = {two.DecisionThreshold}");
+    }
+
+    [Fact]
     public void Reference_set_is_32_centres_plus_10_target_clips_normalised()
     {
         var (train, _) = TestData.Machine(sourceTrain: 990);

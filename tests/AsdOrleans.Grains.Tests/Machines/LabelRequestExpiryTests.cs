@@ -261,6 +261,10 @@ public sealed class LabelRequestExpiryTests : IDisposable
             Assert.False(File.Exists(audio.PathOf(machine, "c-1")), "a re-enrollment removes the audio of the requests it drops");
             Assert.Equal(0, ReminderRows(machine));
             Assert.Empty(await grain.GetPendingLabelRequests(10));
+            // A labeller still answering the withdrawn request is told it closed (410), not that it was never asked.
+            var late = await Assert.ThrowsAsync<LabelRequestExpiredException>(() => grain.SubmitLabel("c-1", ClipLabelValue.Anomalous));
+            Assert.Contains("re-enrolled", late.Message);
+            Assert.Equal(0, (await grain.GetStatus()).AnomalousLabels);
         }
         finally
         {
