@@ -29,6 +29,7 @@ export DOTNET_NOLOGO="${DOTNET_NOLOGO:-1}"
 export DOTNET_CLI_TELEMETRY_OPTOUT="${DOTNET_CLI_TELEMETRY_OPTOUT:-1}"
 
 die() { printf 'asd: %s\n' "$*" >&2; exit 1; }
+usage_error() { printf 'asd: %s\n' "$*" >&2; exit 2; }  # bad usage exits 2, as the CLI's does
 
 # ---------------------------------------------------------------------------
 # Checks. Each check sets CHECK_INFO (what was found) and CHECK_FIX (how to
@@ -192,7 +193,7 @@ cmd_doctor() {
     case "${1:-}" in
         -h|--help) echo "usage: ./asd doctor    report each host requirement as ok/MISSING (exit 1 if any is missing)"; return 0 ;;
         "") ;;
-        *) die "doctor takes no arguments" ;;
+        *) usage_error "doctor takes no arguments (try ./asd doctor --help)" ;;
     esac
     local check failed=0
     check_cpu
@@ -393,7 +394,7 @@ usage: ./asd setup
 EOF
             return 0 ;;
         "") ;;
-        *) die "setup takes no arguments (try ./asd setup --help)" ;;
+        *) usage_error "setup takes no arguments (try ./asd setup --help)" ;;
     esac
     if ! check_dotnet_sdk; then
         printf 'asd: .NET SDK: %s\n' "$CHECK_INFO" >&2
@@ -470,8 +471,9 @@ EOF
 cli_is_stale() {
     [[ -f "$CLI_DLL" && -f "$CLI_STAMP" ]] || return 0
     local newer
+    # Files only: a build makes obj/ in each project folder, which makes the folder itself newer than the stamp.
     newer="$(cd "$ROOT" && find src Directory.Build.props Directory.Packages.props global.json \
-        \( -type d \( -name bin -o -name obj \) -prune \) -o -newer "$CLI_STAMP" -print -quit 2>/dev/null)"
+        \( -type d \( -name bin -o -name obj \) -prune \) -o -type f -newer "$CLI_STAMP" -print -quit 2>/dev/null)"
     [[ -n "$newer" ]]
 }
 
