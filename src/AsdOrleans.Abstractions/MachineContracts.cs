@@ -47,6 +47,7 @@ public sealed record MachineSettings
 
 /// <summary>One training clip's embedding for enrollment.</summary>
 [GenerateSerializer, Immutable]
+[System.Text.Json.Serialization.JsonUnmappedMemberHandling(System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow)]
 public sealed record EnrollmentClip([property: Id(0)] float[] Embedding, [property: Id(1)] bool IsTargetDomain);
 
 /// <summary>Enrollment from training clips, all embedded by one encoder model version.</summary>
@@ -57,6 +58,7 @@ public sealed record EnrollmentClip([property: Id(0)] float[] Embedding, [proper
 /// transform on these clips and their domains (AsdOrleans.Method.Enrollment.FeatureWhitener), enrolls the whitened
 /// clips, and whitens every later clip the same way. At most one of Standardize and Whiten.</param>
 [GenerateSerializer, Immutable]
+[System.Text.Json.Serialization.JsonUnmappedMemberHandling(System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow)]
 public sealed record EnrollmentRequest([property: Id(0)] IReadOnlyList<EnrollmentClip> Clips, [property: Id(1)] string ModelVersion,
     [property: Id(2)] bool Standardize = false, [property: Id(3)] bool Whiten = false);
 

@@ -86,8 +86,10 @@ public sealed class MachineUseCases(IGrainFactory grains)
         // Other failures leave the file: a timed-out write may have landed after all; if not, the machine's orphan sweep removes it.
         if (stored && verdict.Anomalous && !verdict.Repeated)
             audio.KeepAsAlert(machineId, clipId, move: !verdict.LabelRequested); // a request's file stays where the machine owns it
-        if (stored && (!verdict.LabelRequested || verdict.Repeated))
-            audio.TryDelete(machineId, clipId); // not asked for, or a retry: the original clip's audio (if any) is the one kept
+        // A retry's verdict is the original's. If that asked for a label, this file is the one its request plays: the call
+        // the machine took first need not be the one that wrote it. A file no request needs is swept as an orphan.
+        if (stored && !verdict.LabelRequested)
+            audio.TryDelete(machineId, clipId);
         return verdict;
     }
 

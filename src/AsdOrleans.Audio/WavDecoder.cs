@@ -283,7 +283,9 @@ public static class WavDecoder
                 encoding = SubFormat(format, source);
                 extensible = " (WAVE_FORMAT_EXTENSIBLE)";
             }
-            int channels = format.Channels, rate = format.SampleRate, bits = format.BitsPerSample;
+            // The header's fields are unsigned (NAudio reads them signed): 0xFFFF channels is 65535, not -1.
+            int channels = (ushort)format.Channels, bits = (ushort)format.BitsPerSample;
+            long rate = (uint)format.SampleRate;
             bool isFloat;
             if (encoding == WaveFormatEncoding.Pcm)
             {
@@ -310,10 +312,10 @@ public static class WavDecoder
             if (rate < MinSampleRate || rate > MaxSampleRate)
                 throw new AudioFormatException(source, $"unsupported sample rate {rate} Hz; {MinSampleRate} to {MaxSampleRate} Hz are read");
             int blockAlign = channels * (bits / 8);
-            if (format.BlockAlign != blockAlign)
+            if ((ushort)format.BlockAlign != blockAlign)
                 throw new AudioFormatException(source,
-                    $"inconsistent header: block align {format.BlockAlign} bytes, but {channels} channel(s) of {bits}-bit samples take {blockAlign}");
-            return new SampleLayout(isFloat, bits, channels, rate, blockAlign);
+                    $"inconsistent header: block align {(ushort)format.BlockAlign} bytes, but {channels} channel(s) of {bits}-bit samples take {blockAlign}");
+            return new SampleLayout(isFloat, bits, channels, (int)rate, blockAlign);
         }
 
         /// <summary>The same samples described without the EXTENSIBLE wrapper, as NAudio's converters expect.</summary>

@@ -57,6 +57,41 @@ public static class CliRunner
         };
     }
 
+    private static bool IsUnknownCommand(System.CommandLine.Parsing.ParseError error)
+        => error.Message.StartsWith("Unrecognized command or argument", StringComparison.Ordinal);
+
+    /// <summary>The parser's errors in the user's terms: a value that is not a number says so instead of naming a .NET
+    /// type, and "Required command was not provided" is left out when the command given was not recognised.</summary>
+    internal static IEnumerable<string> ParseErrorMessages(IReadOnlyList<System.CommandLine.Parsing.ParseError> errors)
+    {
+        bool unknownCommand = errors.Any(IsUnknownCommand);
+        foreach (var error in errors)
+        {
+            if (unknownCommand && error.Message.StartsWith("Required command was not provided", StringComparison.Ordinal))
+                continue;
+            yield return InUserTerms(error.Message);
+        }
+    }
+
+    private static readonly System.Text.RegularExpressions.Regex CannotParse = new(
+        @"^Cannot parse argument '(?<value>.*)' for (?<what>option|command) '(?<name>[^']*)' as expected type '(?<type>[^']*)'\.?$",
+        System.Text.RegularExpressions.RegexOptions.Singleline);
+
+    internal static string InUserTerms(string message)
+    {
+        var match = CannotParse.Match(message);
+        if (!match.Success) return message;
+        string type = match.Groups["type"].Value;
+        string kind = type.Contains("Int32", StringComparison.Ordinal) || type.Contains("Int64", StringComparison.Ordinal) ? "a whole number"
+            : type.Contains("Double", StringComparison.Ordinal) || type.Contains("Single", StringComparison.Ordinal) || type.Contains("Decimal", StringComparison.Ordinal) ? "a number"
+            : type.Contains("TimeSpan", StringComparison.Ordinal) ? "a duration (e.g. 00:05:00)"
+            : type.Contains("Boolean", StringComparison.Ordinal) ? "true or false"
+            : type.Contains("Uri", StringComparison.Ordinal) ? "a URL"
+            : "a value of another form";
+        string where = match.Groups["what"].Value == "option" ? match.Groups["name"].Value : $"the argument of '{match.Groups["name"].Value}'";
+        return $"{where} needs {kind}, got '{match.Groups["value"].Value}'";
+    }
+
     private static bool IsHelpRequest(string[] args) => args.Any(a => a is "-h" or "--help" or "-?");
 
     private static bool WantsStackTrace(string[] args) =>
@@ -74,10 +109,10 @@ public static class CliRunner
         try
         {
             var parse = root.Parse(args);
-            if (parse.Errors.Count > 0 && !IsHelpRequest(args))
+            if (parse.Errors.Count > 0 && (!IsHelpRequest(args) || parse.Errors.Any(IsUnknownCommand)))
             {
-                foreach (var parseError in parse.Errors)
-                    await err.WriteLineAsync($"error: {parseError.Message}");
+                foreach (var message in ParseErrorMessages(parse.Errors))
+                    await err.WriteLineAsync($"error: {message}");
                 await err.WriteLineAsync("(see --help)");
                 return BadInput;
             }

@@ -23,7 +23,7 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
         string title, detail;
         if (exception is BadHttpRequestException bad)
         {
-            (status, title, detail) = (bad.StatusCode, "Bad request", BindingDetail(bad));
+            (status, title, detail) = (bad.StatusCode, Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(bad.StatusCode), BindingDetail(bad)); // 400 "Bad Request", 413 "Payload Too Large": as the app's own
             logger.LogDebug(exception, "refused {Method} {Path}: {Status}", http.Request.Method, http.Request.Path, status);
         }
         else if (ApiFaults.Classify(exception) is { } fault)
@@ -48,6 +48,19 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
     [System.Text.RegularExpressions.GeneratedRegex(@"The JSON property '(?<name>[^']*)' could not be mapped")]
     private static partial System.Text.RegularExpressions.Regex UnknownMember();
 
+    [System.Text.RegularExpressions.GeneratedRegex("^Failed to bind parameter \"(?<type>.*) (?<name>[^ \"]+)\" from \"(?<value>.*)\"\\.?$", System.Text.RegularExpressions.RegexOptions.Singleline)]
+    private static partial System.Text.RegularExpressions.Regex UnboundParameter();
+
+    /// <summary>What a parameter's value must look like, from the C# type the framework names.</summary>
+    private static string ValueForm(string type) => type.Replace("Nullable<", "", StringComparison.Ordinal).TrimEnd('>') switch
+    {
+        "int" or "long" or "Int32" or "Int64" => "a whole number",
+        "double" or "float" or "decimal" or "Double" or "Single" => "a number",
+        "DateTimeOffset" or "DateTime" => "a date and time (ISO 8601, e.g. 2026-12-06T08:00:00Z)",
+        "bool" or "Boolean" => "true or false",
+        _ => "a value of another form (see " + SiloWebSurface.OpenApiPath + ")",
+    };
+
     /// <summary>What was wrong with the request, in a client's terms: the framework's messages name .NET types and
     /// parameters, which a labelling service calling the API cannot act on.</summary>
     private static string BindingDetail(BadHttpRequestException e) => e switch
@@ -58,6 +71,8 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
             $"the body is not the JSON this endpoint takes ({(json.Path is { Length: > 0 } path ? $"at {path}" : "as a whole")}; its shape is in {SiloWebSurface.OpenApiPath})",
         _ when e.Message.StartsWith("Implicit body inferred", StringComparison.Ordinal) || e.Message.StartsWith("Required parameter", StringComparison.Ordinal) && e.Message.Contains("body", StringComparison.Ordinal) =>
             $"this request needs a JSON body (its shape is in {SiloWebSurface.OpenApiPath})",
+        _ when UnboundParameter().Match(e.Message) is { Success: true } unbound =>
+            $"parameter '{unbound.Groups["name"].Value}' must be {ValueForm(unbound.Groups["type"].Value)}, got '{unbound.Groups["value"].Value}'",
         { InnerException: { } inner } => $"{e.Message} {inner.Message}",
         _ => e.Message,
     };

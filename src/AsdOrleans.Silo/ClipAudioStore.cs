@@ -158,7 +158,8 @@ public sealed class ClipAudioStore(IOptions<SiloOptions> options, ILogger<ClipAu
         var cutoff = DateTime.UtcNow - olderThan;
         foreach (var file in folder.EnumerateFiles())
         {
-            bool temporary = file.Name.Contains(TempMarker, StringComparison.Ordinal);
+            // A temporary file ends in the marker and a GUID; a clip's always ends in .wav, whatever its id holds.
+            bool temporary = file.Extension != ".wav" && file.Name.Contains(".wav" + TempMarker, StringComparison.Ordinal);
             bool orphan = temporary || (file.Extension == ".wav" && !pendingClipIds.Contains(Path.GetFileNameWithoutExtension(file.Name)));
             if (orphan && file.LastWriteTimeUtc < cutoff)
             {

@@ -47,6 +47,8 @@ public static class ConsoleUi
             .ExcludeFromDescription();
         app.MapGet(Path + "/{**file}", (string? file, HttpContext http) => Serve(string.IsNullOrEmpty(file) ? "index.html" : file, http))
             .ExcludeFromDescription();
+        // The address the silo prints leads somewhere: the console.
+        app.MapGet("/", () => Results.Redirect(Path + "/")).ExcludeFromDescription();
     }
 
     private static IResult Serve(string file, HttpContext http)

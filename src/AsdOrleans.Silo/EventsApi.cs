@@ -198,6 +198,8 @@ public static class EventsApi
                 .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
             if (kinds.Count == 0 || kinds.Any(k => !ConsoleEventHub.Kinds.Contains(k)))
                 return Results.Problem($"types must list some of {string.Join(", ", ConsoleEventHub.Kinds)}", statusCode: StatusCodes.Status400BadRequest);
+            if (lastEventId < 0)
+                return Results.Problem("lastEventId must be an event id this API sent (0 or more)", statusCode: StatusCodes.Status400BadRequest);
             string? header = http.Request.Headers["Last-Event-ID"];
             long? after = lastEventId;
             if (!string.IsNullOrEmpty(header))

@@ -8,7 +8,11 @@ namespace AsdOrleans.Silo;
 /// <summary>The HTTP API of docs/design.md §2: machines (operator), clips (device), label requests and labels (labeller).</summary>
 public static class MachineApi
 {
+    /// <summary>The most parts (training clips) a multipart enrollment may have.</summary>
+    public const int MaxTrainingParts = 100_000;
+
     /// <summary>The label as a word or a number: <c>"normal"</c>, <c>"anomalous"</c> (or <c>"anomaly"</c>), <c>0</c> or <c>1</c>.</summary>
+    [System.Text.Json.Serialization.JsonUnmappedMemberHandling(System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow)]
     public sealed record LabelBody([property: System.Text.Json.Serialization.JsonConverter(typeof(LabelWordConverter))] string? Label);
 
     /// <summary>Reads a label given as a JSON string or number into its word, so <c>{"label": 1}</c> means what <c>"1"</c> does.</summary>
@@ -83,6 +87,8 @@ public static class MachineApi
 
         api.MapPost("/machines/{id}/enrollment/audio", EnrollFromAudio).RequireRole(ApiRole.Operator).LimitBody(limits.MaxEnrollmentAudioBytes)
             .DisableAntiforgery().Produces<MachineStatus>().WithMetadata(RawRequestBody.TrainingWavs)
+            // ASP.NET's default of 1,024 parts would cap a training set (DCASE's has 1,000 clips); the byte limit binds first.
+            .WithFormOptions(valueCountLimit: MaxTrainingParts)
             .ProducesProblem(400).ProducesProblem(409).ProducesProblem(415).ProducesProblem(503);
 
         api.MapPost("/machines/{id}/clips", IngestClip).RequireRole(ApiRole.Device).LimitBody(limits.MaxClipBytes).Produces<ClipResponse>().WithMetadata(RawRequestBody.Wav)
@@ -102,7 +108,7 @@ public static class MachineApi
         api.MapPost("/machines/{id}/clips/{clipId}/claim", ClaimLabelRequest).RequireRole(ApiRole.Labeller).LimitBody(RequestGate.DefaultBodyLimit).Produces<ClaimResponse>()
             .ProducesProblem(400).ProducesProblem(409).ProducesProblem(410).ProducesProblem(503);
         api.MapDelete("/machines/{id}/clips/{clipId}/claim", ReleaseLabelRequest).RequireRole(ApiRole.Labeller).Produces<ClaimResponse>()
-            .ProducesProblem(400).ProducesProblem(503);
+            .ProducesProblem(400).ProducesProblem(409).ProducesProblem(503);
     }
 
     // The handlers parse HTTP and map outcomes to status codes; what happens to the machine is MachineUseCases'.

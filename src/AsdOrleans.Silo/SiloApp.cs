@@ -118,6 +118,8 @@ public static class SiloApp
         builder.Services.AddSingleton<ApiKeys>();
         builder.Services.AddSingleton<ClipAudioStore>();
         builder.Services.AddSingleton<AsdOrleans.Application.MachineUseCases>(); // over the silo's IGrainFactory
+        // {"label":"anomaly","Label":"normal"} is a client's mistake, not "the last one wins".
+        builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.AllowDuplicateProperties = false);
         builder.Services.AddProblemDetails();
         builder.Services.AddSingleton<IProblemDetailsWriter, AnyClientProblemWriter>(); // after the JSON one: the fallback
         builder.Services.AddExceptionHandler<ApiExceptionHandler>();

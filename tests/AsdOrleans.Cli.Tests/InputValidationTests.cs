@@ -48,6 +48,11 @@ public sealed class InputValidationTests : IDisposable
         { "metrics", ["metrics", "{dir}/missing.csv"], "missing.csv" },
         { "bench", ["bench", "scoring", "--seconds", "0"], "--seconds" },
         { "bench encoder", ["bench", "encoder", "--batch-sizes", "1.5"], "--batch-sizes" },
+        // Values of the wrong form, in the user's terms rather than .NET type names.
+        { "synth --train abc", ["synth", "--out", "{out}", "--train", "abc"], "--train needs a whole number, got 'abc'" },
+        { "machines configure --budget abc", ["machines", "configure", "--url", "http://127.0.0.1:1", "--key", "k", "--machine", "m1", "--budget", "abc"], "--budget needs a number, got 'abc'" },
+        { "an unknown command", ["frobnicate"], "Unrecognized command or argument 'frobnicate'" },
+        { "help for an unknown command", ["frobnicate", "--help"], "Unrecognized command or argument 'frobnicate'" },
     };
 
     [Theory]
@@ -66,6 +71,8 @@ public sealed class InputValidationTests : IDisposable
         Assert.Contains(problem, error);
         Assert.DoesNotContain("   at ", error);      // no stack trace
         Assert.DoesNotContain("Exception", error);
+        Assert.DoesNotContain("System.", error);                           // no .NET type names
+        Assert.DoesNotContain("Required command was not provided", error); // beside an unknown command, it only confuses
         Assert.DoesNotContain("error", output);
         Assert.False(Directory.Exists(outDir), $"{command} created {outDir}");
         Assert.Equal(before.Keys.Order(), Snapshot(_dir).Keys.Order());

@@ -218,6 +218,7 @@ public sealed class ConsoleApiTests(ConsoleFixture silo) : IClassFixture<Console
         await using (var stale = await SseReader.Open(silo.Http, ConsoleFixture.LabellerKey, "1"))
             Assert.Equal("reset", (await stale.Next(EventWait)).Type);
         Assert.Equal(HttpStatusCode.BadRequest, (await silo.Send(HttpMethod.Get, "/api/events?lastEventId=x", ConsoleFixture.LabellerKey)).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await silo.Send(HttpMethod.Get, "/api/events?lastEventId=-1", ConsoleFixture.LabellerKey)).StatusCode); // as the header refuses it
     }
 
     [Fact]

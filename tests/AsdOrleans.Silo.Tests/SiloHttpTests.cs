@@ -84,6 +84,37 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
     }
 
     [Fact]
+    public async Task A_clip_sent_many_times_at_once_keeps_the_audio_its_label_request_plays()
+    {
+        // The call that wrote the file need not be the one the machine took first; none of the retries may delete it.
+        const string machine = "http.same-clip-burst";
+        await Enroll(machine, new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 12 });
+        var wav = SiloFixture.TestWav(0);
+        for (int round = 0; round < 12; round++)
+        {
+            string clip = $"burst-{round}";
+            var answers = await Task.WhenAll(Enumerable.Range(0, 12).Select(_ =>
+                Send(HttpMethod.Post, $"/api/machines/{machine}/clips?clipId={clip}", SiloFixture.DeviceKey, WavContent(wav))));
+            Assert.All(answers, a => Assert.True(a.IsSuccessStatusCode));
+            var verdicts = await Task.WhenAll(answers.Select(async a => JsonDocument.Parse(await a.Content.ReadAsStringAsync()).RootElement));
+            Assert.Single(verdicts, v => !v.GetProperty("repeated").GetBoolean());
+            Assert.True(verdicts[0].GetProperty("labelRequested").GetBoolean());
+            var audio = await Send(HttpMethod.Get, $"/api/machines/{machine}/clips/{clip}/audio", SiloFixture.LabellerKey);
+            Assert.True(audio.StatusCode == HttpStatusCode.OK, $"round {round}: the pending request's audio answered {(int)audio.StatusCode}");
+            Assert.Equal(wav, await audio.Content.ReadAsByteArrayAsync());
+        }
+    }
+
+    [Fact]
+    public async Task The_address_the_silo_prints_leads_to_the_console()
+    {
+        var root = await Send(HttpMethod.Get, "/", null);
+        Assert.Equal(HttpStatusCode.OK, root.StatusCode);
+        Assert.Equal("/ui/", root.RequestMessage!.RequestUri!.AbsolutePath); // followed the redirect
+        Assert.Contains("<html", await root.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
     public async Task What_a_plant_sends_wrongly_is_refused_or_flagged_not_dropped()
     {
         const string machine = "plant.intake-02";
@@ -104,6 +135,21 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         Assert.Equal(HttpStatusCode.BadRequest, misspelt.StatusCode);
         Assert.Contains("unknown field 'window'", await misspelt.Content.ReadAsStringAsync());
         Assert.Equal(0.5, (await Status(machine)).GetProperty("settings").GetProperty("budget").GetDouble());
+
+        // A query value of the wrong form is named in the client's terms, not as a .NET type.
+        foreach (var (path, expected) in new[]
+        {
+            ("/api/alerts?limit=abc", "parameter 'limit' must be a whole number, got 'abc'"),
+            ($"/api/machines/{machine}/scores?since=yesterday", "parameter 'since' must be a date and time (ISO 8601"),
+        })
+        {
+            var wrongForm = await Send(HttpMethod.Get, path, SiloFixture.OperatorKey);
+            Assert.Equal(HttpStatusCode.BadRequest, wrongForm.StatusCode);
+            var problem = JsonDocument.Parse(await wrongForm.Content.ReadAsStringAsync()).RootElement;
+            Assert.Contains(expected, problem.GetProperty("detail").GetString());
+            Assert.DoesNotContain("Nullable", problem.GetProperty("detail").GetString());
+            Assert.Equal("Bad Request", problem.GetProperty("title").GetString());
+        }
 
         // A training clip sent as a form field (curl -F 'target=<file' instead of @file) is refused, not dropped.
         var form = new MultipartFormDataContent

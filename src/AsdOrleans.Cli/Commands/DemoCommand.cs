@@ -5,7 +5,7 @@ using AsdOrleans.Encoder;
 namespace AsdOrleans.Cli.Commands;
 
 /// <summary>
-/// `asd demo`: the product on one machine — a synthetic plant, a small encoder, an embedded silo, enrollment and
+/// `asd demo`: the product on one machine — a synthetic plant, the training-free spectral embedder, an embedded silo, enrollment and
 /// streaming with an oracle annotator, then AUC/pAUC without and with active learning (see <see cref="DemoRun"/>).
 /// </summary>
 public static class DemoCommand
@@ -28,7 +28,7 @@ public static class DemoCommand
         var strategy = new Option<string>("--strategy") { Description = "query strategy of the active-learning machines", DefaultValueFactory = _ => d.Strategy };
         var budget = new Option<double>("--budget") { Description = "labelling budget b", DefaultValueFactory = _ => d.Budget };
         var seed = new Option<ulong>("--seed") { Description = "seed of the plant, the encoder and the streams", DefaultValueFactory = _ => d.Seed };
-        var command = new Command("demo", "run the product on this machine: synthetic plant, small encoder, embedded silo, streaming with an oracle annotator, AUC/pAUC without and with active learning")
+        var command = new Command("demo", "run the product on this machine: synthetic plant, spectral embedder (no training; --embedder model trains a small encoder), embedded silo, streaming with an oracle annotator, AUC/pAUC without and with active learning")
         {
             outDir, keepRunning, machineTypes, perType, train, targetTrain, test, seconds, embedder, recipe, width, epochs, strategy, budget, seed,
         };

@@ -35,7 +35,7 @@ public static class EmbedCommand
             string kind = Embedders.Parse(parse.GetValue(embedderName));
             string? modelPath = parse.GetValue(model);
             if (kind == Embedders.Model && modelPath is null)
-                throw new UsageException("--model is required (or --embedder baseline, which needs no model)");
+                throw new UsageException("--model is required with --embedder model (or use --embedder spectral or baseline, which need no model)");
             if (Embedders.IsTrainingFree(kind) && modelPath is not null)
                 throw new UsageException($"--model goes with --embedder model; {kind} is training-free");
             if (kind == Embedders.Model) InputChecks.ModelVersion("--model", modelPath!);

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.CommandLine;
 namespace AsdOrleans.Cli.Commands;
 
@@ -22,7 +23,16 @@ public static class EnrollCommand
             using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
             string id = parse.GetValue(machine)!;
             // A new enrollment starts the machine again: the people's answers so far would go without a word.
-            var before = await http.SendAsync(HttpMethod.Get, $"/api/machines/{Uri.EscapeDataString(id)}", null, cancellation);
+            JsonElement before;
+            try
+            {
+                before = await http.SendAsync(HttpMethod.Get, $"/api/machines/{Uri.EscapeDataString(id)}", null, cancellation);
+            }
+            catch (SiloRefusedException e) when (e.Status == 403)
+            {
+                // The look at the labels is a labeller's call; the key the command needs is an operator's.
+                throw new UsageException($"enrolling needs an operator key; the silo refused this one ({e.Detail})");
+            }
             long labels = before.GetProperty("normalLabels").GetInt64() + before.GetProperty("anomalousLabels").GetInt64();
             if (labels > 0 && !parse.GetValue(replace))
                 throw new UsageException($"{id} has {labels} human label(s) (|A| = {before.GetProperty("anomalySetSize").GetInt32()}) that a new enrollment discards; "

@@ -15,7 +15,7 @@ public static class LabelCommand
 {
     public static Command Create()
     {
-        var command = new Command("label", "answer label requests through a silo's HTTP API: list, audio, submit");
+        var command = new Command("label", "answer label requests through a silo's HTTP API: list, audio, submit, decline, next (one after another, with sound)");
         command.Subcommands.Add(List());
         command.Subcommands.Add(Audio());
         command.Subcommands.Add(Submit());

@@ -150,7 +150,7 @@ public static class DemoRun
             aucs[0].Add(b.Auc); aucs[1].Add(m0.Auc); aucs[2].Add(m1.Auc);
             paucs[0].Add(b.PartialAuc); paucs[1].Add(m0.PartialAuc); paucs[2].Add(m1.PartialAuc);
             table.AddRow(group.Key, clips.Count.ToString(CultureInfo.InvariantCulture), $"{active.Queries} ({(double)active.Queries / clips.Count:P0})"
-                + (BudgetTolerance.Overspends(settings.Budget, (double)active.Queries / clips.Count) ? " [red]overspent[/]" : ""),
+                + (BudgetTolerance.HasOverspent(settings.Budget, (double)active.Queries / clips.Count, clips.Count) ? " [red]overspent[/]" : ""), // judged from 100 clips, as a machine is
                 F(b.Auc), F(m0.Auc), F(m1.Auc), F(b.PartialAuc), F(m0.PartialAuc), F(m1.PartialAuc));
             csv.Append(string.Create(CultureInfo.InvariantCulture,
                 $"{group.Key},{BaselineMode},{clips.Count},0,0,{b.Auc:R},{b.PartialAuc:R},{b.AucSource:R},{b.AucTarget:R},,,\n"));

@@ -62,6 +62,8 @@ public sealed class MachineEnrollment
             trainingNormals.AddNormalized(normalised);
             scores[i] = AnomalyScore.DistanceToReference(referenceSet, normalised);
         }
+        if (Enumerable.Range(1, trainingNormals.Count - 1).All(i => trainingNormals.Row(i).SequenceEqual(trainingNormals.Row(0))))
+            throw new ArgumentException($"the {clips.Count} training clips all have the same embedding direction: they are one clip, and the decision threshold would be 0");
         int sourceClips = clips.Count(c => !c.IsTargetDomain);
         // Held-out distances count only when every clip has one (HeldOutWhitening gives them to all clips it can).
         var heldOut = clips.All(c => c.HeldOutDistance is not null) ? clips.Select(c => c.HeldOutDistance!.Value).ToArray() : null;

@@ -16,8 +16,16 @@ public static class EmbeddingMath
         double sum = TensorPrimitives.SumOfSquares(source);
         if (!double.IsFinite(sum) || sum == 0)
             sum = CheckedSumOfSquares(source);
-        float inverse = (float)(1.0 / Math.Sqrt(sum));
-        TensorPrimitives.Multiply(source, inverse, destination);
+        double norm = Math.Sqrt(sum);
+        float inverse = (float)(1.0 / norm);
+        if (float.IsFinite(inverse))
+        {
+            TensorPrimitives.Multiply(source, inverse, destination);
+            return;
+        }
+        // A vector shorter than about 3e-39 still has a direction, but 1/length overflows a float: divide in double.
+        for (int i = 0; i < source.Length; i++)
+            destination[i] = (float)(source[i] / norm);
     }
 
     private static double CheckedSumOfSquares(ReadOnlySpan<float> source)

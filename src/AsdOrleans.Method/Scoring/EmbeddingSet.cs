@@ -77,6 +77,7 @@ public sealed class EmbeddingSet
     public void AddNormalized(ReadOnlySpan<float> embedding)
     {
         CheckLength(embedding, "embedding");
+        RequireFinite(embedding);
         if (Count + 1 > CapacityRows)
         {
             int rows = Math.Max(Count + 1, Math.Max(4, CapacityRows * 2));
@@ -96,6 +97,7 @@ public sealed class EmbeddingSet
     {
         CheckIndex(index);
         CheckLength(normalizedEmbedding, "embedding");
+        RequireFinite(normalizedEmbedding);
         Span<float> row = Dimension > StackRowLimit ? new float[Dimension] : stackalloc float[Dimension];
         CopyRow(index, row);
         TensorPrimitives.Multiply(row, weight, row);
@@ -113,6 +115,7 @@ public sealed class EmbeddingSet
     {
         CheckIndex(index);
         CheckLength(normalizedEmbedding, "embedding");
+        RequireFinite(normalizedEmbedding);
         Store(index, normalizedEmbedding);
     }
 
@@ -175,6 +178,14 @@ public sealed class EmbeddingSet
 
     private static int RowsOf(int values, int dimension) =>
         values % dimension == 0 ? values / dimension : throw new ArgumentException("values are not a whole number of rows");
+
+    /// <summary>Unit-length values sum to a finite number unless one is NaN or infinite. A set never takes what its
+    /// reader would refuse: a machine whose stored state cannot be read could not be activated again.</summary>
+    private static void RequireFinite(ReadOnlySpan<float> normalizedEmbedding)
+    {
+        if (!float.IsFinite(TensorPrimitives.Sum(normalizedEmbedding)))
+            throw new ArgumentException("an embedding holds a value that is not a finite number");
+    }
 
     private void Store(int index, ReadOnlySpan<float> normalizedEmbedding)
     {

@@ -214,6 +214,9 @@ public sealed class WavDecoderErrorTests : IDisposable
     {
         Refused("0hz.wav", WavBytes.Build(WavBytes.Pcm, 1, 0, 16, new byte[2 * N]), "unsupported sample rate 0 Hz");
         Refused("8hz.wav", WavBytes.Build(WavBytes.Pcm, 1, 8, 16, new byte[2 * N]), "unsupported sample rate 8 Hz");
+        // The header's fields are unsigned: said as written, not as negative numbers.
+        Refused("4ghz.wav", WavBytes.Build(WavBytes.Pcm, 1, unchecked((int)4_000_000_000u), 16, new byte[2 * N]), "unsupported sample rate 4000000000 Hz");
+        Refused("65535ch.wav", WavBytes.Build(WavBytes.Pcm, 65_535, 16_000, 16, new byte[2 * N], blockAlign: 2), "65535 channels; at most 32 are supported");
     }
 
     [Fact]

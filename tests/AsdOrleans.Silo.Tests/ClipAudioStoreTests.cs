@@ -1,0 +1,34 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace AsdOrleans.Silo.Tests;
+
+/// <summary>The clip audio folder's orphan sweep, on real files.</summary>
+public sealed class ClipAudioStoreTests : IDisposable
+{
+    private readonly string _data = Directory.CreateTempSubdirectory("asd-clip-audio-").FullName;
+
+    public void Dispose() => Directory.Delete(_data, recursive: true);
+
+    [Fact]
+    public async Task The_orphan_sweep_removes_old_temporary_and_unrequested_files_but_never_a_pending_clips_audio_whatever_its_id()
+    {
+        var store = new ClipAudioStore(Options.Create(new SiloOptions { DataDirectory = _data }), NullLogger<ClipAudioStore>.Instance);
+        const string machine = "sweep.m1";
+        // A clip id may hold ".tmp-" (letters, digits, '.', '_', '-'): its file is a clip's, not a temporary one.
+        foreach (var clip in new[] { "a.tmp-1", "plain", "gone" })
+            Assert.True(await store.SaveIfAbsentAsync(machine, clip, [1, 2, 3], TestContext.Current.CancellationToken));
+        string folder = Path.GetDirectoryName(store.PathOf(machine, "plain"))!;
+        string temporary = store.PathOf(machine, "half-written") + ".tmp-" + Guid.NewGuid().ToString("N");
+        await File.WriteAllBytesAsync(temporary, [1], TestContext.Current.CancellationToken);
+        foreach (var file in Directory.EnumerateFiles(folder))
+            File.SetLastWriteTimeUtc(file, DateTime.UtcNow.AddHours(-2));
+
+        store.RemoveOrphans(machine, new HashSet<string> { "a.tmp-1", "plain" }, TimeSpan.FromHours(1));
+
+        Assert.True(File.Exists(store.PathOf(machine, "a.tmp-1")), "a pending clip whose id holds .tmp- lost its audio");
+        Assert.True(File.Exists(store.PathOf(machine, "plain")));
+        Assert.False(File.Exists(store.PathOf(machine, "gone")), "audio no request needs is an orphan");
+        Assert.False(File.Exists(temporary), "an old temporary file is an orphan");
+    }
+}
