@@ -12,6 +12,29 @@ public class ScoringTests
         return dot / Math.Sqrt(na * nb);
     }
 
+    [Fact]
+    public void A_vector_shorter_than_a_float_can_invert_still_normalises_to_unit_length()
+    {
+        // 1/|v| overflows a float below about 3e-39; such a vector still has a direction.
+        var tiny = EmbeddingMath.Normalized([1e-45f, 0f]);
+        Assert.Equal([1f, 0f], tiny);
+        var diagonal = EmbeddingMath.Normalized([2e-39f, 2e-39f]);
+        Assert.All(diagonal, v => Assert.Equal(Math.Sqrt(0.5), v, 1e-6));
+    }
+
+    [Fact]
+    public void A_set_refuses_a_row_that_is_not_finite_and_stays_as_it_was()
+    {
+        var set = new EmbeddingSet(2);
+        set.AddNormalized([1f, 0f]);
+        Assert.Throws<ArgumentException>(() => set.AddNormalized([float.PositiveInfinity, 0f]));
+        Assert.Throws<ArgumentException>(() => set.AddNormalized([float.NaN, 1f]));
+        Assert.Throws<ArgumentException>(() => set.Replace(0, [float.NaN, 0f]));
+        Assert.Throws<ArgumentException>(() => set.Merge(0, [float.NegativeInfinity, 0f], weight: 1));
+        Assert.Equal(1, set.Count);
+        Assert.Equal([1f, 0f], set.Row(0).ToArray());
+    }
+
     private static EmbeddingSet SetOf(IEnumerable<float[]> rows, int dimension)
     {
         var set = new EmbeddingSet(dimension);
