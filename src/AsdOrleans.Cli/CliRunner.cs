@@ -109,6 +109,14 @@ public static class CliRunner
         try
         {
             var parse = root.Parse(args);
+            // With --help the parser reports nothing, so `asd frobnicate --help` would print the main help and exit 0.
+            if (IsHelpRequest(args) && parse.Errors.Count == 0 && parse.UnmatchedTokens.Count > 0)
+            {
+                foreach (var token in parse.UnmatchedTokens)
+                    await err.WriteLineAsync($"error: Unrecognized command or argument '{token}'.");
+                await err.WriteLineAsync("(see --help)");
+                return BadInput;
+            }
             if (parse.Errors.Count > 0 && (!IsHelpRequest(args) || parse.Errors.Any(IsUnknownCommand)))
             {
                 foreach (var message in ParseErrorMessages(parse.Errors))
