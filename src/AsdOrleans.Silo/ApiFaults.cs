@@ -28,7 +28,9 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
         }
         else if (ApiFaults.Classify(exception) is { } fault)
         {
-            (status, title, detail) = (StatusCodes.Status503ServiceUnavailable, fault.Title, fault.Cause.Message);
+            // The client gets the fault in its terms; the cause (Redis diagnostics, storage keys, Orleans stack frames
+            // inside messages) goes to the silo's log only.
+            (status, title, detail) = (StatusCodes.Status503ServiceUnavailable, fault.Title, fault.Detail);
             http.Response.Headers.RetryAfter = fault.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
             logger.LogWarning(exception, "{Method} {Path} answered 503 ({Title})", http.Request.Method, http.Request.Path, fault.Title);
         }
@@ -78,11 +80,18 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
     };
 }
 
-/// <summary>A fault of ours that a retry may get past, and how long to wait before it.</summary>
-public sealed record TransientFault(string Title, Exception Cause, int RetryAfterSeconds);
+/// <summary>A fault of ours that a retry may get past: <paramref name="Detail"/> says so in an API client's terms (never
+/// the cause's message), and how long to wait before the retry.</summary>
+public sealed record TransientFault(string Title, string Detail, Exception Cause, int RetryAfterSeconds);
 
 public static class ApiFaults
 {
+    public const string RedisUnreachable = "the cluster's store (Redis) is unreachable; retry";
+    public const string SiloUnreachable = "a silo is unreachable; retry";
+    public const string ClusterTimeout = "the cluster did not answer in time; retry";
+    public const string WriteConflict = "the machine's state changed on another silo meanwhile; retry";
+    public const string StorageUnavailable = "the silo's storage cannot be read or written now; retry";
+
     /// <summary>
     /// Cluster faults (a silo not yet declared dead, rejected or timed-out messages, Redis unreachable) and storage
     /// faults (disk full or read-only, SQLite busy, full or read-only); null for anything else. Exceptions of types a
@@ -94,16 +103,25 @@ public static class ApiFaults
         {
             switch (e)
             {
-                case NoSiloWithRoleException:
-                    return new("No silo with the needed role", e, 30);
-                case SiloUnavailableException or OrleansMessageRejectionException or ConnectionFailedException
-                    or RedisConnectionException or TimeoutException or InconsistentStateException or MachineStateUnavailableException:
-                    return new("The cluster is unavailable", e, 5);
-                case SqliteException or IOException or UnauthorizedAccessException
-                    or Orleans.Persistence.Redis.RedisStorageException or AsdOrleans.Storage.Sqlite.SqliteGrainStorageException:
-                    return new("Storage is unavailable", e, 30);
-                case UnavailableExceptionFallbackException fallback when FallbackTypes.Any(t => fallback.ExceptionType?.EndsWith(t, StringComparison.Ordinal) == true):
-                    return new("The cluster or its storage is unavailable", e, 5);
+                case NoSiloWithRoleException: // our own message, in an operator's terms
+                    return new("No silo with the needed role", e.Message, e, 30);
+                case MachineStateUnavailableException:
+                    return new("The cluster is unavailable", e.Message, e, 5);
+                case RedisConnectionException or RedisTimeoutException:
+                    return new("The cluster is unavailable", RedisUnreachable, e, 5);
+                case SiloUnavailableException or OrleansMessageRejectionException or ConnectionFailedException:
+                    return new("The cluster is unavailable", SiloUnreachable, e, 5);
+                case TimeoutException:
+                    return new("The cluster is unavailable", ClusterTimeout, e, 5);
+                case InconsistentStateException:
+                    return new("The cluster is unavailable", WriteConflict, e, 5);
+                case Orleans.Persistence.Redis.RedisStorageException:
+                    return new("Storage is unavailable", RedisUnreachable, e, 30);
+                case SqliteException or IOException or UnauthorizedAccessException or AsdOrleans.Storage.Sqlite.SqliteGrainStorageException:
+                    return new("Storage is unavailable", StorageUnavailable, e, 30);
+                case UnavailableExceptionFallbackException fallback when FallbackTypes.FirstOrDefault(t => fallback.ExceptionType?.EndsWith(t, StringComparison.Ordinal) == true) is { } type:
+                    return new("The cluster or its storage is unavailable", type.StartsWith("Redis", StringComparison.Ordinal) ? RedisUnreachable
+                        : type == "TimeoutException" ? ClusterTimeout : StorageUnavailable, e, 5);
             }
         }
         return null;

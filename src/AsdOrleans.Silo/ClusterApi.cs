@@ -13,8 +13,9 @@ namespace AsdOrleans.Silo;
 public sealed record SiloView(string Address, string Status, int MachineGrains, int EncoderWorkers, string? Roles = null, string? NotAnswering = null);
 
 /// <summary>Where the grain directory places one machine: the silo of its activation (null when none is active) and that
-/// silo's membership status.</summary>
-public sealed record MachinePlacement(string Machine, string? Silo, string? SiloStatus);
+/// silo's membership status.
+/// <paramref name="NotAnswering"/>: why that silo, listed Active, did not answer (as in <see cref="SiloView"/>); else null.</summary>
+public sealed record MachinePlacement(string Machine, string? Silo, string? SiloStatus, string? NotAnswering = null);
 
 /// <summary>
 /// `GET /api/cluster` (operator): the silos of the cluster and how many machine grains and encoder workers each
@@ -33,20 +34,7 @@ public static class ClusterApi
             var hosts = await management.GetHosts(onlyActive: false);
             // Each active silo asked on its own: one that is gone but not yet declared dead (probes take seconds) must
             // not take the whole answer with it, which is exactly when an operator looks.
-            var answers = await Task.WhenAll(hosts.Where(h => h.Value == SiloStatus.Active).Select(async h =>
-            {
-                try
-                {
-                    return (Silo: h.Key, Activations: await management.GetSimpleGrainStatistics([h.Key]).WaitAsync(StatisticsTimeout), NotAnswering: (string?)null);
-                }
-                catch (Exception e) when (e is TimeoutException || ApiFaults.Classify(e) is not null)
-                {
-                    // Orleans puts the inner exception's stack into its message: the first line says what happened.
-                    string why = e is TimeoutException ? $"no answer in {StatisticsTimeout.TotalSeconds:0} s"
-                        : e.GetBaseException().Message.Split('\n')[0].Replace("Exception while sending message: ", "").Trim();
-                    return (Silo: h.Key, Activations: Array.Empty<SimpleGrainStatistic>(), NotAnswering: why);
-                }
-            }));
+            var answers = await Task.WhenAll(hosts.Where(h => h.Value == SiloStatus.Active).Select(h => Ask(management, h.Key)));
             var bySilo = answers.ToDictionary(a => a.Silo);
             int Count(SiloAddress silo, string grainClass) => bySilo.TryGetValue(silo, out var answer)
                 ? answer.Activations.Where(a => a.GrainType.Contains(grainClass, StringComparison.Ordinal)).Sum(a => a.ActivationCount)
@@ -72,10 +60,32 @@ public static class ClusterApi
                 return rejected;
             var management = client.GetGrain<IManagementGrain>(0);
             var silo = await management.GetActivationAddress(client.GetGrain<IMachineGrain>(id));
-            string? status = null;
+            string? status = null, notAnswering = null;
             if (silo is not null)
-                status = (await management.GetHosts(onlyActive: false)).TryGetValue(silo, out var known) ? known.ToString() : "Unknown";
-            return Results.Ok(new MachinePlacement(id, silo?.ToString(), status));
+            {
+                var known = (await management.GetHosts(onlyActive: false)).TryGetValue(silo, out var s) ? s : (SiloStatus?)null;
+                status = known?.ToString() ?? "Unknown";
+                // As GET /api/cluster asks: a silo just killed stays Active until the cluster declares it dead.
+                if (known == SiloStatus.Active)
+                    notAnswering = (await Ask(management, silo)).NotAnswering;
+            }
+            return Results.Ok(new MachinePlacement(id, silo?.ToString(), status, notAnswering));
         }).RequireRole(ApiRole.Operator).Produces<MachinePlacement>();
+    }
+
+    /// <summary>Asks one active silo for its activation counts; <c>NotAnswering</c> says why it did not answer, else null.</summary>
+    private static async Task<(SiloAddress Silo, SimpleGrainStatistic[] Activations, string? NotAnswering)> Ask(IManagementGrain management, SiloAddress silo)
+    {
+        try
+        {
+            return (silo, await management.GetSimpleGrainStatistics([silo]).WaitAsync(StatisticsTimeout), null);
+        }
+        catch (Exception e) when (e is TimeoutException || ApiFaults.Classify(e) is not null)
+        {
+            // Orleans puts the inner exception's stack into its message: the first line says what happened.
+            string why = e is TimeoutException ? $"no answer in {StatisticsTimeout.TotalSeconds:0} s"
+                : e.GetBaseException().Message.Split('\n')[0].Replace("Exception while sending message: ", "").Trim();
+            return (silo, [], why);
+        }
     }
 }

@@ -146,8 +146,13 @@ public static class SiloApp
         });
         builder.AddAsdWebSurface();
         builder.AddAsdConsole(); // console, events, metrics, API docs (ConsoleRegistration)
-        if (!string.IsNullOrWhiteSpace(options.Redis) && options.RequireDurableRedis)
-            RedisDurability.Require(options.Redis);
+        // Bound here too, so that a setting that does not convert is one line, and the Redis check below judges a silo
+        // stale as Orleans does (its internal AllowedIAmAliveMissPeriod).
+        var membership = SiloStartupChecks.Bind<Orleans.Configuration.ClusterMembershipOptions>(builder.Configuration, "Asd:Membership");
+        if (!string.IsNullOrWhiteSpace(options.Redis)
+            && RedisStartupChecks.Check(options.Redis, options.RequireDurableRedis, options.ClusterId, options.ServiceId,
+                membership.IAmAliveTablePublishTimeout * membership.NumMissedTableIAmAliveLimit) is { } redisWarning)
+            Console.Error.WriteLine(redisWarning);
         builder.UseOrleans(silo =>
         {
             if (string.IsNullOrWhiteSpace(options.Redis))

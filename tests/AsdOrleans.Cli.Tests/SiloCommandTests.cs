@@ -64,6 +64,40 @@ public sealed class SiloCommandTests
         }
     }
 
+    [Theory]
+    [InlineData("true")]
+    [InlineData("false")] // the durability check skipped, the reachability check not
+    public async Task An_unreachable_redis_stops_a_cluster_silo_with_one_line_and_exit_2(string requireDurable)
+    {
+        var data = Directory.CreateTempSubdirectory("asd-cli-silo-redis-").FullName;
+        string redis = $"127.0.0.1:{SiloApp.FreeLoopbackPort()}";
+        var start = new ProcessStartInfo("dotnet",
+        [
+            Path.Combine(AppContext.BaseDirectory, "asd.dll"), "silo", "--cluster", redis, "--urls", $"http://127.0.0.1:{SiloApp.FreeLoopbackPort()}", "--data-dir", data,
+            "--silo-port", SiloApp.FreeLoopbackPort().ToString(), "--gateway-port", SiloApp.FreeLoopbackPort().ToString(),
+        ])
+        { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.Environment["Asd__RequireDurableRedis"] = requireDurable;
+        try
+        {
+            using var silo = Process.Start(start)!;
+            var stdout = silo.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+            string error = await silo.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+            await silo.WaitForExitAsync(TestContext.Current.CancellationToken);
+            string all = await stdout + error;
+            Assert.True(silo.ExitCode == 2, $"exit {silo.ExitCode}: {all}");
+            Assert.Contains($"error: cannot reach Redis at '{redis}'", error);
+            Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries)); // one line
+            Assert.DoesNotContain("   at ", all);
+            Assert.DoesNotContain("abortConnect", all);
+            Assert.DoesNotContain("this is a bug", all);
+        }
+        finally
+        {
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
     [Fact]
     public async Task A_silo_port_that_a_running_silo_listens_on_is_refused_and_the_running_one_is_left_alone()
     {

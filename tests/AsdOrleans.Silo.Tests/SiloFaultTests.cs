@@ -68,6 +68,8 @@ public sealed class SiloFaultTests : IAsyncLifetime
         Assert.True(settings.StatusCode == HttpStatusCode.ServiceUnavailable, body);
         Assert.NotNull(settings.Headers.RetryAfter);
         Assert.Equal(503, JsonDocument.Parse(body).RootElement.GetProperty("status").GetInt32());
+        // In the client's terms: StackExchange.Redis's diagnostics and storage keys stay in the silo's log.
+        Assert.Equal(ApiFaults.RedisUnreachable, JsonDocument.Parse(body).RootElement.GetProperty("detail").GetString());
 
         // This silo has no encoder: the embedded clip goes in as the ingest endpoint would send it.
         var grain = _app.Services.GetRequiredService<IClusterClient>().GetGrain<IMachineGrain>(machine);

@@ -43,7 +43,7 @@ public static class ClusterCommand
             int machines = silos.Sum(s => s.MachineGrains);
             var table = new Table().Border(TableBorder.Simple).AddColumns("silo", "status", "roles", "machine grains", "share", "encoder workers (active)");
             foreach (var s in silos)
-                table.AddRow(new Text(s.Address), new Text(s.NotAnswering is null ? s.Status : $"{s.Status}, not answering"), new Text(s.Roles ?? "–"),
+                table.AddRow(new Text(s.Address), new Text(StatusText(s.Status, s.NotAnswering)), new Text(s.Roles ?? "–"),
                     new Text(s.NotAnswering is null ? N(s.MachineGrains) : "?"),
                     new Text(machines == 0 || s.NotAnswering is not null ? "–" : ((double)s.MachineGrains / machines).ToString("0%", CultureInfo.InvariantCulture)),
                     new Text(s.NotAnswering is null ? N(s.EncoderWorkers) : "?"));
@@ -53,8 +53,7 @@ public static class ClusterCommand
             output.WriteLine($"{N(active)} of {N(silos.Count)} silos active; {N(machines)} machine grains, {N(silos.Sum(s => s.EncoderWorkers))} encoder workers active"
                 + (silos.Sum(s => s.EncoderWorkers) == 0 ? " (a silo with the encoder role starts its workers with the first clip or enrollment it embeds)" : ""));
             foreach (var s in silos.Where(s => s.NotAnswering is not null))
-                output.WriteLine($"warning: silo {s.Address} is listed {s.Status} but did not answer ({s.NotAnswering}): killed or stuck; "
-                    + "the cluster declares a silo dead after it misses its probes, and its machines then move to the others");
+                output.WriteLine(NotAnsweringWarning(s.Address, s.Status, s.NotAnswering!));
             foreach (var (role, without) in RoleGaps)
                 if (!silos.Any(s => s.Status == "Active" && SiloRoles.Includes(s.Roles, role)))
                     output.WriteLine($"warning: no active silo has the {role} role: {without}; start one (asd silo --roles {role})");
@@ -89,7 +88,7 @@ public static class ClusterCommand
     {
         var (url, key) = Connection();
         var machine = new Option<string>("--machine") { Description = "machine id", Required = true };
-        var json = new Option<bool>("--json") { Description = "print {machine, silo, siloStatus} (silo null when the machine is not active)" };
+        var json = new Option<bool>("--json") { Description = "print {machine, silo, siloStatus, notAnswering} (silo null when the machine is not active; notAnswering says why an Active silo did not answer)" };
         var command = new Command("where", "which silo holds a machine now (asks the grain directory, not the machine: it answers for a stuck one too)") { url, key, machine, json };
         command.SetAction(async (parse, cancellation) =>
         {
@@ -103,13 +102,24 @@ public static class ClusterCommand
                 output.WriteLine(JsonSerializer.Serialize(placement, new JsonSerializerOptions { WriteIndented = true }));
                 return 0;
             }
-            output.WriteLine(ClusterHttp.OptionalString(placement, "silo") is { } silo
-                ? $"{id}: on silo {silo} ({ClusterHttp.OptionalString(placement, "siloStatus") ?? "Unknown"})"
+            string? silo = ClusterHttp.OptionalString(placement, "silo"), siloStatus = ClusterHttp.OptionalString(placement, "siloStatus") ?? "Unknown";
+            string? notAnswering = ClusterHttp.OptionalString(placement, "notAnswering");
+            output.WriteLine(silo is not null
+                ? $"{id}: on silo {silo} ({StatusText(siloStatus, notAnswering)})"
                 : $"{id}: not active on any silo (its next call activates it where the cluster places it)");
+            if (silo is not null && notAnswering is not null)
+                output.WriteLine(NotAnsweringWarning(silo, siloStatus, notAnswering));
             return 0;
         });
         return command;
     }
+
+    /// <summary>A silo's status as `status` and `where` show it: an Active silo that did not answer says so.</summary>
+    private static string StatusText(string status, string? notAnswering) => notAnswering is null ? status : $"{status}, not answering";
+
+    private static string NotAnsweringWarning(string silo, string status, string notAnswering)
+        => $"warning: silo {silo} is listed {status} but did not answer ({notAnswering}): killed or stuck; "
+            + "the cluster declares a silo dead after it misses its probes, and its machines then move to the others";
 
     /// <summary>Each role, and what the cluster cannot do while no active silo has it (the API answers 503).</summary>
     private static readonly (string Role, string Without)[] RoleGaps =

@@ -131,6 +131,11 @@ public static class SiloCommand
                 // (37 such lines when a second silo joined); the queue's new owner reads on. Shown from --log-level error down.
                 if (level == "warning" && configuration["Logging:LogLevel:Orleans.Providers.MemoryAdapterReceiver"] is null)
                     overrides["Logging:LogLevel:Orleans.Providers.MemoryAdapterReceiver"] = "Critical";
+                // Likewise its pulling agent ("Orleans.Streams.asd-events", 103312): a read retried while the agent stops
+                // for a hand-over (every silo of a full restart) ends in OperationCanceledException, logged with its stack.
+                string pullingAgent = $"Logging:LogLevel:Orleans.Streams.{AsdOrleans.Abstractions.MachineEventStreams.ProviderName}";
+                if (level == "warning" && configuration[pullingAgent] is null)
+                    overrides[pullingAgent] = "Critical";
                 // Without configured keys nothing could call the API; generate one per role for this run instead of opening it.
                 var keys = configuration.GetSection("Asd:ApiKeys");
                 foreach (var role in new[] { "Device", "Labeller", "Operator" })
