@@ -38,30 +38,11 @@ public sealed class SiloCommandTests
     [InlineData("Asd__MaxPendingLabelRequests", "0", "Asd:MaxPendingLabelRequests must be between 1 and 100000, got 0")]
     public async Task A_setting_the_silo_cannot_use_stops_it_at_start_with_one_line(string variable, string value, string message)
     {
-        var data = Directory.CreateTempSubdirectory("asd-cli-silo-bad-").FullName;
-        var start = new ProcessStartInfo("dotnet",
-        [
-            Path.Combine(AppContext.BaseDirectory, "asd.dll"), "silo", "--urls", $"http://127.0.0.1:{SiloApp.FreeLoopbackPort()}", "--data-dir", data,
-            "--silo-port", SiloApp.FreeLoopbackPort().ToString(), "--gateway-port", SiloApp.FreeLoopbackPort().ToString(),
-        ])
-        { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.Environment[variable] = value;
-        try
-        {
-            using var silo = Process.Start(start)!;
-            var stdout = silo.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
-            string error = await silo.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
-            await silo.WaitForExitAsync(TestContext.Current.CancellationToken);
-            string all = await stdout + error;
-            Assert.True(silo.ExitCode == 2, $"exit {silo.ExitCode}: {all}");
-            Assert.Contains($"error: {message}", error);
-            Assert.DoesNotContain("   at ", all); // no stack trace
-            Assert.DoesNotContain("silo up", all);
-        }
-        finally
-        {
-            Directory.Delete(data, recursive: true);
-        }
+        var (code, error, all) = await RunRefusedSilo([], new() { [variable] = value });
+        Assert.True(code == 2, $"exit {code}: {all}");
+        Assert.Contains($"error: {message}", error);
+        Assert.DoesNotContain("   at ", all); // no stack trace
+        Assert.DoesNotContain("silo up", all);
     }
 
     [Theory]
@@ -69,28 +50,35 @@ public sealed class SiloCommandTests
     [InlineData("false")] // the durability check skipped, the reachability check not
     public async Task An_unreachable_redis_stops_a_cluster_silo_with_one_line_and_exit_2(string requireDurable)
     {
-        var data = Directory.CreateTempSubdirectory("asd-cli-silo-redis-").FullName;
         string redis = $"127.0.0.1:{SiloApp.FreeLoopbackPort()}";
+        var (code, error, all) = await RunRefusedSilo(["--cluster", redis], new() { ["Asd__RequireDurableRedis"] = requireDurable });
+        Assert.True(code == 2, $"exit {code}: {all}");
+        Assert.Contains($"error: cannot reach Redis at '{redis}'", error);
+        Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries)); // one line
+        Assert.DoesNotContain("   at ", all);
+        Assert.DoesNotContain("abortConnect", all);
+        Assert.DoesNotContain("this is a bug", all);
+    }
+
+    /// <summary>Runs `asd silo` (free ports, its own data folder, <paramref name="environment"/> set) until it exits:
+    /// its exit code, stderr, and stdout and stderr together.</summary>
+    private static async Task<(int Code, string Error, string All)> RunRefusedSilo(string[] arguments, Dictionary<string, string> environment)
+    {
+        var data = Directory.CreateTempSubdirectory("asd-cli-silo-refused-").FullName;
         var start = new ProcessStartInfo("dotnet",
         [
-            Path.Combine(AppContext.BaseDirectory, "asd.dll"), "silo", "--cluster", redis, "--urls", $"http://127.0.0.1:{SiloApp.FreeLoopbackPort()}", "--data-dir", data,
+            Path.Combine(AppContext.BaseDirectory, "asd.dll"), "silo", .. arguments, "--urls", $"http://127.0.0.1:{SiloApp.FreeLoopbackPort()}", "--data-dir", data,
             "--silo-port", SiloApp.FreeLoopbackPort().ToString(), "--gateway-port", SiloApp.FreeLoopbackPort().ToString(),
         ])
         { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.Environment["Asd__RequireDurableRedis"] = requireDurable;
+        foreach (var (name, value) in environment) start.Environment[name] = value;
         try
         {
             using var silo = Process.Start(start)!;
             var stdout = silo.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
             string error = await silo.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
             await silo.WaitForExitAsync(TestContext.Current.CancellationToken);
-            string all = await stdout + error;
-            Assert.True(silo.ExitCode == 2, $"exit {silo.ExitCode}: {all}");
-            Assert.Contains($"error: cannot reach Redis at '{redis}'", error);
-            Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries)); // one line
-            Assert.DoesNotContain("   at ", all);
-            Assert.DoesNotContain("abortConnect", all);
-            Assert.DoesNotContain("this is a bug", all);
+            return (silo.ExitCode, error, await stdout + error);
         }
         finally
         {

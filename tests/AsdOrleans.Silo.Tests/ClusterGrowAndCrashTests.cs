@@ -293,25 +293,12 @@ public sealed class ClusterGrowAndCrashTests : IAsyncLifetime
             ["Logging:LogLevel:Default"] = "Warning",
         };
         foreach (var (key, value) in extra ?? new Dictionary<string, string?>()) settings[key] = value;
-        var info = ChildTestProcess.StartInfo(typeof(SiloChildHost), nameof(SiloChildHost.Run),
-            new Dictionary<string, string> { [SiloChildHost.SettingsVariable] = JsonSerializer.Serialize(settings) });
-        var process = Process.Start(info) ?? throw new InvalidOperationException("could not start a silo process");
-        var log = new ConcurrentQueue<string>();
-        var ready = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
-        process.OutputDataReceived += (_, e) =>
-        {
-            if (e.Data is null) return;
-            log.Enqueue(e.Data);
-            if (e.Data.StartsWith("READY ", StringComparison.Ordinal)) ready.TrySetResult(new Uri(e.Data[6..]));
-        };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) log.Enqueue(e.Data); };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        var (process, log, ready) = SiloChildHost.Launch(settings);
         var silo = new ChildSilo(name, process, siloPort, log);
         lock (_silos) _silos.Add(silo);
-        var started = await Task.WhenAny(ready.Task, Task.Delay(TimeSpan.FromSeconds(90)));
-        Assert.True(started == ready.Task, $"silo {name} did not start: {string.Join('\n', log)}");
-        silo.Address = ready.Task.Result;
+        var started = await Task.WhenAny(ready, Task.Delay(TimeSpan.FromSeconds(90)));
+        Assert.True(started == ready, $"silo {name} did not start: {string.Join('\n', log)}");
+        silo.Address = ready.Result;
         return silo;
     }
 

@@ -202,27 +202,14 @@ public sealed class RedisClusterIdentityTests : IAsyncLifetime
             int siloPort = SiloApp.FreeLoopbackPort();
             settings["Asd:SiloPort"] = siloPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
             settings["Logging:LogLevel:Default"] = "Warning";
-            var info = ChildTestProcess.StartInfo(typeof(SiloChildHost), nameof(SiloChildHost.Run),
-                new Dictionary<string, string> { [SiloChildHost.SettingsVariable] = JsonSerializer.Serialize(settings) });
-            var process = Process.Start(info) ?? throw new InvalidOperationException("could not start a silo process");
-            var log = new ConcurrentQueue<string>();
-            var ready = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
-            process.OutputDataReceived += (_, e) =>
-            {
-                if (e.Data is null) return;
-                log.Enqueue(e.Data);
-                if (e.Data.StartsWith("READY ", StringComparison.Ordinal)) ready.TrySetResult(new Uri(e.Data[6..]));
-            };
-            process.ErrorDataReceived += (_, e) => { if (e.Data is not null) log.Enqueue(e.Data); };
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
+            var (process, log, ready) = SiloChildHost.Launch(settings);
             var silo = new ChildSilo(process, siloPort, log);
-            if (await Task.WhenAny(ready.Task, Task.Delay(TimeSpan.FromSeconds(90))) != ready.Task)
+            if (await Task.WhenAny(ready, Task.Delay(TimeSpan.FromSeconds(90))) != ready)
             {
                 silo.Dispose();
                 Assert.Fail($"the child silo did not start: {string.Join('\n', log)}");
             }
-            silo.Address = ready.Task.Result;
+            silo.Address = ready.Result;
             return silo;
         }
 
