@@ -57,6 +57,16 @@ public static class CliRunner
         };
     }
 
+    /// <summary>Why the command line is refused (nothing: it runs, or its help is printed). A help request is refused only
+    /// for an unknown command: with --help the parser reports no error at all, so `asd frobnicate --help` would print
+    /// the main help and exit 0.</summary>
+    private static IEnumerable<string> ParseRefusals(ParseResult parse, bool help)
+    {
+        if (!help) return ParseErrorMessages(parse.Errors);
+        if (parse.Errors.Count == 0) return parse.UnmatchedTokens.Select(token => $"Unrecognized command or argument '{token}'.");
+        return parse.Errors.Any(IsUnknownCommand) ? ParseErrorMessages(parse.Errors) : [];
+    }
+
     private static bool IsUnknownCommand(System.CommandLine.Parsing.ParseError error)
         => error.Message.StartsWith("Unrecognized command or argument", StringComparison.Ordinal);
 
@@ -81,13 +91,7 @@ public static class CliRunner
     {
         var match = CannotParse.Match(message);
         if (!match.Success) return message;
-        string type = match.Groups["type"].Value;
-        string kind = type.Contains("Int32", StringComparison.Ordinal) || type.Contains("Int64", StringComparison.Ordinal) ? "a whole number"
-            : type.Contains("Double", StringComparison.Ordinal) || type.Contains("Single", StringComparison.Ordinal) || type.Contains("Decimal", StringComparison.Ordinal) ? "a number"
-            : type.Contains("TimeSpan", StringComparison.Ordinal) ? "a duration (e.g. 00:05:00)"
-            : type.Contains("Boolean", StringComparison.Ordinal) ? "true or false"
-            : type.Contains("Uri", StringComparison.Ordinal) ? "a URL"
-            : "a value of another form";
+        string kind = AsdOrleans.Silo.ValueForms.InWords(match.Groups["type"].Value) ?? "a value of another form";
         string where = match.Groups["what"].Value == "option" ? match.Groups["name"].Value : $"the argument of '{match.Groups["name"].Value}'";
         return $"{where} needs {kind}, got '{match.Groups["value"].Value}'";
     }
@@ -109,17 +113,10 @@ public static class CliRunner
         try
         {
             var parse = root.Parse(args);
-            // With --help the parser reports nothing, so `asd frobnicate --help` would print the main help and exit 0.
-            if (IsHelpRequest(args) && parse.Errors.Count == 0 && parse.UnmatchedTokens.Count > 0)
+            var refusals = ParseRefusals(parse, IsHelpRequest(args)).ToList();
+            if (refusals.Count > 0)
             {
-                foreach (var token in parse.UnmatchedTokens)
-                    await err.WriteLineAsync($"error: Unrecognized command or argument '{token}'.");
-                await err.WriteLineAsync("(see --help)");
-                return BadInput;
-            }
-            if (parse.Errors.Count > 0 && (!IsHelpRequest(args) || parse.Errors.Any(IsUnknownCommand)))
-            {
-                foreach (var message in ParseErrorMessages(parse.Errors))
+                foreach (var message in refusals)
                     await err.WriteLineAsync($"error: {message}");
                 await err.WriteLineAsync("(see --help)");
                 return BadInput;

@@ -54,14 +54,7 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
     private static partial System.Text.RegularExpressions.Regex UnboundParameter();
 
     /// <summary>What a parameter's value must look like, from the C# type the framework names.</summary>
-    private static string ValueForm(string type) => type.Replace("Nullable<", "", StringComparison.Ordinal).TrimEnd('>') switch
-    {
-        "int" or "long" or "Int32" or "Int64" => "a whole number",
-        "double" or "float" or "decimal" or "Double" or "Single" => "a number",
-        "DateTimeOffset" or "DateTime" => "a date and time (ISO 8601, e.g. 2026-12-06T08:00:00Z)",
-        "bool" or "Boolean" => "true or false",
-        _ => "a value of another form (see " + SiloWebSurface.OpenApiPath + ")",
-    };
+    private static string ValueForm(string type) => ValueForms.InWords(type) ?? "a value of another form (see " + SiloWebSurface.OpenApiPath + ")";
 
     /// <summary>What was wrong with the request, in a client's terms: the framework's messages name .NET types and
     /// parameters, which a labelling service calling the API cannot act on.</summary>

@@ -30,14 +30,7 @@ public static partial class SiloStartupChecks
     [GeneratedRegex(@"configuration value (?:'.*' )?at '(?<key>[^']+)' to type '(?<type>[^']+)'")]
     private static partial Regex ConversionFailure();
 
-    private static string TypeInWords(string type) => type switch
-    {
-        "System.Int32" or "System.Int64" => "a whole number",
-        "System.Double" => "a number",
-        "System.Boolean" => "true or false",
-        "System.TimeSpan" => "a duration (d.hh:mm:ss, e.g. 00:00:10)",
-        _ => $"a {type}",
-    };
+    private static string TypeInWords(string type) => ValueForms.InWords(type) ?? $"a {type}";
 
     /// <summary>The first setting of <paramref name="options"/> the silo cannot use, or null.</summary>
     public static string? Problem(SiloOptions options)
