@@ -258,8 +258,10 @@ public sealed class MachineGrain(
     {
         RequireValidId();
         ArgumentNullException.ThrowIfNull(request);
-        if (request.Clips is null || request.Clips.Count < AsdOrleans.Method.Enrollment.MachineEnrollment.MinimumClips)
-            throw new ArgumentException($"machine {MachineId}: enrollment needs at least {AsdOrleans.Method.Enrollment.MachineEnrollment.MinimumClips} training clips (got {request.Clips?.Count ?? 0}): the decision threshold comes from how they score against each other");
+        // Before the feature transform is fitted on the clips, and with the machine named.
+        string? tooFew = AsdOrleans.Method.Enrollment.MachineEnrollment.TooFewClips(request.Clips?.Count ?? 0);
+        if (tooFew is not null || request.Clips is null) // no clips are too few
+            throw new ArgumentException($"machine {MachineId}: {tooFew}");
         if (string.IsNullOrWhiteSpace(request.ModelVersion))
             throw new ArgumentException($"machine {MachineId}: enrollment needs the encoder model version of its embeddings");
         var clips = request.Clips.Select(c => new CoreEnrollmentClip(c.Embedding ?? throw new ArgumentException("an enrollment clip has no embedding"), c.IsTargetDomain)).ToList();

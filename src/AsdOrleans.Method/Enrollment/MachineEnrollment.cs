@@ -48,10 +48,8 @@ public sealed class MachineEnrollment
 
     public static MachineEnrollment Build(IReadOnlyList<EnrollmentClip> clips, int sourceClusters, ulong seed, string modelVersion = "")
     {
-        // φ and the scales come from how the training clips score against each other: one clip scores 0 against
-        // itself, which would put φ at 0 and raise an alert on every clip.
-        if (clips.Count < MinimumClips)
-            throw new ArgumentException($"enrollment needs at least {MinimumClips} training clips (got {clips.Count}): the decision threshold comes from how they score against each other");
+        if (TooFewClips(clips.Count) is { } tooFew)
+            throw new ArgumentException(tooFew);
         var referenceSet = ReferenceSetBuilder.Build(clips, sourceClusters, seed);
         var trainingNormals = new EmbeddingSet(referenceSet.Dimension, clips.Count);
         var scores = new double[clips.Count];
@@ -73,6 +71,12 @@ public sealed class MachineEnrollment
 
     /// <summary>The fewest training clips an enrollment takes.</summary>
     public const int MinimumClips = 2;
+
+    /// <summary>Why <paramref name="count"/> training clips cannot enroll a machine, or null. φ and the scales come from
+    /// how the clips score against each other: one clip scores 0 against itself, which would put φ at 0 and raise an
+    /// alert on every clip.</summary>
+    public static string? TooFewClips(int count) => count >= MinimumClips ? null
+        : $"enrollment needs at least {MinimumClips} training clips (got {count}): the decision threshold comes from how they score against each other";
 
     /// <summary>Whether the clips came with held-out distances (<see cref="HeldOutWhitening"/>): then, under the
     /// <see cref="ScoringKind.Domain"/> scoring, each domain's scale and the enrollment scores M come from them rather than
