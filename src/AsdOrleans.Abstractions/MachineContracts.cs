@@ -196,4 +196,10 @@ public sealed record MachineStatus
     /// <summary>The decision-threshold setting in force (per-domain or single); <see cref="DecisionThresholdTarget"/> is
     /// null where it is single, and also where a per-domain machine has no second domain to fit.</summary>
     [Id(26)] public string? DecisionThresholds { get; init; }
+    /// <summary>Why the machine cannot be read now (its stored state could not be loaded, or it failed to start), in a
+    /// listing, where it stands in for the machine's status: every other field but <see cref="MachineId"/> is then a
+    /// default that says nothing. Null, and left out of JSON, for a machine that answered.</summary>
+    [Id(27)]
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? Unreadable { get; init; }
 }

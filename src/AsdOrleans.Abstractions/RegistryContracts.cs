@@ -16,6 +16,11 @@ public interface IMachineRegistryGrain : IGrainWithIntegerKey
     Task<IReadOnlyList<string>> ListPage(string? after, int limit);
     /// <summary>How many machines are listed (cheap: no ids cross the wire).</summary>
     Task<int> Count();
+    /// <summary>Whether <paramref name="machineId"/> is listed (configured or enrolled), asked of its shard alone: a read
+    /// of a machine checks this before it wakes the machine.</summary>
+    /// <remarks>Interleaves: it only forwards to the shard.</remarks>
+    [AlwaysInterleave]
+    Task<bool> Contains(string machineId);
 
     /// <summary>A machine says whether it holds pending label requests (idempotent); returns once a write that holds it has completed.</summary>
     /// <remarks>Interleaves, like <see cref="Register"/>; a listing waiting on that machine must not deadlock.</remarks>
@@ -40,6 +45,7 @@ public interface IMachineRegistryShardGrain : IGrainWithIntegerKey
     Task<IReadOnlyList<string>> List();
     Task<IReadOnlyList<string>> ListPage(string? after, int limit);
     Task<int> Count();
+    Task<bool> Contains(string machineId);
 
     /// <summary>Machines say whether they hold pending label requests (idempotent); returns once a write that holds it has completed.</summary>
     [AlwaysInterleave]

@@ -1,14 +1,17 @@
 using AsdOrleans.Abstractions;
+using Microsoft.Extensions.Logging;
 
 namespace AsdOrleans.Application;
 
 /// <summary>
 /// What operators, devices and labellers do with machines, written once: the silo's HTTP handlers and
 /// <c>AsdClusterClient</c> both call this, so their behaviour (checks, order of steps, sort orders) cannot drift apart.
-/// Bad input is an <see cref="ArgumentException"/>, a machine not enrolled yet an <see cref="InvalidOperationException"/>;
-/// both change nothing.
+/// Bad input is an <see cref="ArgumentException"/>, a machine not enrolled yet an <see cref="InvalidOperationException"/>,
+/// a read of a machine nobody configured or enrolled a <see cref="MachineNotFoundException"/>; all change nothing.
+/// <paramref name="faults"/> (the silo's) lets a page of machines list the others when one cannot be read; without it,
+/// any failure fails the page.
 /// </summary>
-public sealed class MachineUseCases(IGrainFactory grains)
+public sealed class MachineUseCases(IGrainFactory grains, ITransientFaults? faults = null, ILogger<MachineUseCases>? logger = null)
 {
     /// <summary>The most label requests one listing returns.</summary>
     public const int MaxLabelRequests = 10_000;
@@ -120,11 +123,53 @@ public sealed class MachineUseCases(IGrainFactory grains)
         if (limit is < 1 or > MaxMachinesPerPage)
             throw new ArgumentException($"limit must be in 1..{MaxMachinesPerPage}, got {limit}");
         var ids = await Registry.ListPage(after, limit);
-        return await Task.WhenAll(ids.Select(id => Machine(id).GetStatus()));
+        return await Task.WhenAll(ids.Select(async id =>
+        {
+            try
+            {
+                return await ReadStatus(id);
+            }
+            catch (MachineUnreadableException e)
+            {
+                return new MachineStatus { MachineId = id, Enrolled = false, Settings = new MachineSettings(), Unreadable = e.Reason };
+            }
+        }));
     }
 
-    /// <summary>One machine's settings, set sizes, counters and budget.</summary>
-    public Task<MachineStatus> GetStatus(string machineId) => Machine(machineId).GetStatus();
+    /// <summary>What a listing says of a machine that cannot be read; the cause is in the silo's log, not for API clients.</summary>
+    public const string UnreadableReason = "its stored state could not be loaded, or it failed to start (the silo's log has the cause)";
+
+    /// <summary>A machine's status, or <see cref="MachineUnreadableException"/> (logged once, with the machine id) when it
+    /// fails for a reason a retry does not get past; a transient fault propagates as it is.</summary>
+    private async Task<MachineStatus> ReadStatus(string machineId)
+    {
+        try
+        {
+            return await Machine(machineId).GetStatus();
+        }
+        catch (Exception e) when (faults is not null && !faults.IsTransient(e))
+        {
+            logger?.LogWarning(e, "machine {Machine} cannot be read: {Reason}", machineId, UnreadableReason);
+            throw new MachineUnreadableException(machineId, UnreadableReason, e);
+        }
+    }
+
+    /// <summary>Whether <paramref name="machineId"/> is configured or enrolled, from the registry: the machine is not woken.</summary>
+    public Task<bool> IsListed(string machineId)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(machineId);
+        return Registry.Contains(machineId);
+    }
+
+    /// <summary>One machine's settings, set sizes, counters and budget; <see cref="MachineNotFoundException"/> for a machine
+    /// nobody configured or enrolled (no grain is activated for it), <see cref="MachineUnreadableException"/> for one that
+    /// cannot be read.</summary>
+    public async Task<MachineStatus> GetStatus(string machineId)
+    {
+        if (!await IsListed(machineId))
+            throw new MachineNotFoundException(machineId);
+        return await ReadStatus(machineId);
+    }
 
     /// <summary>Pending label requests, oldest first (ties by machine id): of one machine, or of every machine in the
     /// registry (which asks them in parallel).</summary>

@@ -47,6 +47,9 @@ internal sealed class GroupCommittedIds(Func<SortedSet<string>> persisted, Func<
         }
     }
 
+    /// <summary>Whether <see cref="Current"/> holds <paramref name="id"/>, without copying the set.</summary>
+    public bool Contains(string id) => _unwritten.TryGetValue(id, out bool member) ? member : persisted().Contains(id);
+
     /// <summary>The set as the callers so far asked for it: the persisted ids with the changes not yet written.</summary>
     public List<string> Current()
     {

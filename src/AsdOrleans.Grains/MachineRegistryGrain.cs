@@ -2,6 +2,8 @@ using System.IO.Hashing;
 using System.Runtime.InteropServices;
 using AsdOrleans.Abstractions;
 using AsdOrleans.Grains.Placement;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace AsdOrleans.Grains;
 
@@ -71,6 +73,8 @@ public sealed class MachineRegistryGrain(
 
     public async Task<int> Count() => (await Task.WhenAll(MachineRegistryShards.All(GrainFactory).Select(s => s.Count()))).Sum();
 
+    public Task<bool> Contains(string machineId) => MachineRegistryShards.For(GrainFactory, machineId).Contains(machineId);
+
     public async Task<IReadOnlyList<LabelRequest>> GetPendingLabelRequests(int limit)
     {
         if (limit < 1) throw new ArgumentException($"limit must be at least 1, got {limit}");
@@ -91,10 +95,14 @@ public sealed class MachineRegistryShardGrain : Grain, IMachineRegistryShardGrai
     private readonly IPersistentState<MachineRegistryState> _pending;
     private readonly GroupCommittedIds _machines, _withRequests;
 
+    private readonly ILogger _logger;
+
     public MachineRegistryShardGrain(
         [PersistentState("registry", MachineGrain.StorageName)] IPersistentState<MachineRegistryState> state,
-        [PersistentState("pending-machines", MachineGrain.StorageName)] IPersistentState<MachineRegistryState> pending)
+        [PersistentState("pending-machines", MachineGrain.StorageName)] IPersistentState<MachineRegistryState> pending,
+        ILogger<MachineRegistryShardGrain> logger)
     {
+        _logger = logger;
         _pending = pending;
         _machines = new GroupCommittedIds(() => state.State.Machines, () => state.WriteStateAsync());
         _withRequests = new GroupCommittedIds(() => pending.State.Machines, () => pending.WriteStateAsync());
@@ -107,6 +115,8 @@ public sealed class MachineRegistryShardGrain : Grain, IMachineRegistryShardGrai
     public Task<IReadOnlyList<string>> List() => Task.FromResult<IReadOnlyList<string>>(_machines.Current());
 
     public Task<int> Count() => Task.FromResult(_machines.Count);
+
+    public Task<bool> Contains(string machineId) => Task.FromResult(_machines.Contains(machineId));
 
     public Task<IReadOnlyList<string>> ListPage(string? after, int limit)
     {
@@ -122,10 +132,27 @@ public sealed class MachineRegistryShardGrain : Grain, IMachineRegistryShardGrai
         // A shard written before the pending index existed: ask every machine once and index what they hold.
         bool indexed = _pending.RecordExists;
         var ids = indexed ? _withRequests.Current() : _machines.Current(); // copied before the first await: calls interleave
-        var lists = await Task.WhenAll(ids.Select(id => GrainFactory.GetGrain<IMachineGrain>(id).GetPendingLabelRequests(limit)));
+        var faults = ServiceProvider.GetService<ITransientFaults>();
+        var lists = await Task.WhenAll(ids.Select(id => PendingOf(id, limit, faults)));
         if (!indexed)
             await _withRequests.Set([.. lists.Where(l => l.Count > 0).Select(l => l[0].MachineId)], member: true, writeAnyway: true);
         return LabelRequestOrder.Oldest(lists.SelectMany(l => l), limit);
+    }
+
+    /// <summary>A machine's pending requests; none from a machine that cannot be read (the listing names the others'), so
+    /// one damaged machine does not hide a plant's queue. A fault a retry may get past fails the listing, as does any
+    /// failure where the silo names no <see cref="ITransientFaults"/>.</summary>
+    private async Task<IReadOnlyList<LabelRequest>> PendingOf(string machineId, int limit, ITransientFaults? faults)
+    {
+        try
+        {
+            return await GrainFactory.GetGrain<IMachineGrain>(machineId).GetPendingLabelRequests(limit);
+        }
+        catch (Exception e) when (faults is not null && !faults.IsTransient(e))
+        {
+            _logger.LogWarning(e, "machine {Machine} cannot be read; the label-request listing goes on without it", machineId);
+            return [];
+        }
     }
 }
 

@@ -77,6 +77,12 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
 /// the cause's message), and how long to wait before the retry.</summary>
 public sealed record TransientFault(string Title, string Detail, Exception Cause, int RetryAfterSeconds);
 
+/// <summary>The silo's <see cref="AsdOrleans.Abstractions.ITransientFaults"/>: the faults its HTTP API answers 503 for.</summary>
+internal sealed class ApiTransientFaults : AsdOrleans.Abstractions.ITransientFaults
+{
+    public bool IsTransient(Exception exception) => ApiFaults.Classify(exception) is not null;
+}
+
 public static class ApiFaults
 {
     public const string RedisUnreachable = "the cluster's store (Redis) is unreachable; retry";
@@ -96,6 +102,8 @@ public static class ApiFaults
         {
             switch (e)
             {
+                case AsdOrleans.Storage.Sqlite.SqliteGrainStateUndecodableException:
+                    return null; // a damaged row: no retry gets past it (its cause may be an IOException, EndOfStream)
                 case NoSiloWithRoleException: // our own message, in an operator's terms
                     return new("No silo with the needed role", e.Message, e, 30);
                 case MachineStateUnavailableException:

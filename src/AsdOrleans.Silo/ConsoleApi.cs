@@ -1,4 +1,5 @@
 using AsdOrleans.Abstractions;
+using AsdOrleans.Application;
 using AsdOrleans.Audio;
 using AsdOrleans.Method.Vocabulary;
 using AsdOrleans.Audio.Features;
@@ -68,9 +69,9 @@ public static class ConsoleApi
             .WithDescription($"With machine: from its score history (its last {MachineScoreHistory.Capacity} clips). Without: from the plant-wide alert index (the newest {AlertIndexGrain.Capacity} alerts of each of its {MachineRegistryShards.Count} shards). Filters: machine, since (ISO 8601), limit (default 100).")
             .Produces<List<AlertView>>().ProducesProblem(400).ProducesProblem(503);
 
-        api.MapGet("/machines/{id}/scores", async (string id, DateTimeOffset? since, int? limit, IClusterClient client, ClipAudioStore audio) =>
+        api.MapGet("/machines/{id}/scores", async (string id, DateTimeOffset? since, int? limit, IClusterClient client, ClipAudioStore audio, MachineUseCases machines) =>
         {
-            if (MachineApi.RejectInvalidMachineId(id) is { } rejected)
+            if (await MachineApi.RejectUnlistedMachine(id, machines) is { } rejected)
                 return rejected;
             int take = limit ?? MachineScoreHistory.Capacity;
             if (take is < 1 or > MachineScoreHistory.Capacity)
@@ -81,17 +82,17 @@ public static class ConsoleApi
         }).RequireRole(ApiRole.Labeller).WithName("GetMachineScores")
             .WithSummary("A machine's score history: its last clips' time, score, threshold, alert, query and label")
             .WithDescription($"The last {MachineScoreHistory.Capacity} clips, oldest first; since (ISO 8601) and limit narrow it. Persisted (written behind every {MachineScoreHistory.FlushInterval.TotalSeconds:F0} s).")
-            .Produces<List<ScorePoint>>().ProducesProblem(400).ProducesProblem(503);
+            .Produces<List<ScorePoint>>().ProducesProblem(400).ProducesProblem(404).ProducesProblem(503);
 
-        api.MapGet("/machines/{id}/normal-examples", (string id, ClipAudioStore audio) =>
+        api.MapGet("/machines/{id}/normal-examples", async (string id, ClipAudioStore audio, MachineUseCases machines) =>
         {
-            if (MachineApi.RejectInvalidMachineId(id) is { } rejected)
+            if (await MachineApi.RejectUnlistedMachine(id, machines) is { } rejected)
                 return rejected;
             return Results.Ok(audio.NormalExamplesOf(id).Select(e => new NormalExample(e.ClipId, e.LabelledAt, MachineApi.AudioUrlOf(id, e.ClipId))).ToList());
         }).RequireRole(ApiRole.Labeller).WithName("ListNormalExamples")
             .WithSummary("A machine's newest clips labelled normal, kept so a labeller can hear how it sounds when it is fine")
             .WithDescription("Newest first; at most Asd:NormalExamplesPerMachine (default 3). Kept on the silo that stored the clip; a clip that came from a gateway is not kept.")
-            .Produces<List<NormalExample>>().ProducesProblem(400);
+            .Produces<List<NormalExample>>().ProducesProblem(400).ProducesProblem(404).ProducesProblem(503);
 
         api.MapGet("/machines/{id}/clips/{clipId}/spectrogram.png", (string id, string clipId, int? width, ClipAudioStore audio, HttpContext http) =>
         {

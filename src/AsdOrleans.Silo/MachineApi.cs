@@ -80,7 +80,7 @@ public static class MachineApi
         api.MapGet("/machines", ListMachines).RequireRole(ApiRole.Labeller).Produces<MachineStatus[]>().ProducesProblem(400).ProducesProblem(503);
 
         api.MapGet("/machines/{id}", GetMachine).RequireRole(ApiRole.Labeller).Produces<MachineStatus>()
-            .ProducesProblem(400).ProducesProblem(409).ProducesProblem(503);
+            .ProducesProblem(400).ProducesProblem(404).ProducesProblem(500).ProducesProblem(503);
 
         api.MapPost("/machines/{id}/enrollment", Enroll).RequireRole(ApiRole.Operator).LimitBody(limits.MaxEnrollmentJsonBytes).Produces<MachineStatus>()
             .ProducesProblem(400).ProducesProblem(409).ProducesProblem(503);
@@ -264,13 +264,24 @@ public static class MachineApi
         return TypedResults.Ok(ClaimResponse.Of(await machines.ReleaseLabelRequest(id, clipId, labeller ?? "")));
     });
 
+    /// <summary>404 for a machine nobody configured or enrolled, with what makes one.</summary>
+    internal static IResult UnknownMachine(string machineId) => TypedResults.Problem(
+        $"no machine '{machineId}' is configured or enrolled: PUT /api/machines/{machineId} configures it, POST /api/machines/{machineId}/enrollment enrolls it",
+        statusCode: StatusCodes.Status404NotFound);
+
+    /// <summary>400 for an invalid machine id, 404 for one the registry does not list (the machine is not woken); null
+    /// for a listed machine (the per-machine reads that do not go through <see cref="MachineUseCases.GetStatus"/>).</summary>
+    internal static async Task<IResult?> RejectUnlistedMachine(string machineId, MachineUseCases machines)
+        => RejectInvalidMachineId(machineId) ?? (await machines.IsListed(machineId) ? null : UnknownMachine(machineId));
+
     /// <summary>400 with the id rule for a machine id in a route that breaks it; null for a valid one (every API's routes).</summary>
     internal static IResult? RejectInvalidMachineId(string machineId)
         => Identifiers.IsValidMachineId(machineId) ? null : TypedResults.Problem(Identifiers.InvalidMachineId(machineId), statusCode: StatusCodes.Status400BadRequest);
 
     /// <summary>
-    /// Bad input → 400, a label for an expired request → 410, a conflicting label or an unenrolled machine → 409, as
-    /// problem details; the grain changed nothing. Faults of ours go on to <see cref="ApiExceptionHandler"/> (503/500).
+    /// Bad input → 400, a machine nobody configured or enrolled → 404, a label for an expired request → 410, a conflicting
+    /// label or an unenrolled machine → 409, as problem details; the grain changed nothing. A machine that cannot be read
+    /// → 500 saying so; other faults of ours go on to <see cref="ApiExceptionHandler"/> (503/500).
     /// </summary>
     private static async Task<IResult> Guarded(string machineId, Func<Task<IResult>> action)
     {
@@ -279,6 +290,14 @@ public static class MachineApi
         try
         {
             return await action();
+        }
+        catch (MachineNotFoundException)
+        {
+            return UnknownMachine(machineId);
+        }
+        catch (MachineUnreadableException e)
+        {
+            return TypedResults.Problem(e.Message, statusCode: StatusCodes.Status500InternalServerError); // logged where it was found
         }
         catch (LabelRequestExpiredException e)
         {

@@ -418,7 +418,7 @@ public sealed partial class SqliteGrainStorage : IGrainStorage, ILifecyclePartic
         }
         catch (Exception ex)
         {
-            throw new SqliteGrainStorageException(
+            throw new SqliteGrainStateUndecodableException(
                 $"SQLite grain storage '{_name}': state '{stateName}' of {grainId} in '{DatabasePath}' could not be decoded as {typeof(T)}: {ex.Message}", ex);
         }
     }

@@ -174,7 +174,7 @@
     state.machines = new Map(list.map((m) => [m.machineId, m]));
     renderMachines();
     renderFilters();
-    if (!state.chartMachine && list.length) state.chartMachine = list[0].machineId;
+    if (!state.chartMachine && list.length) state.chartMachine = (list.find((m) => !m.unreadable) || list[0]).machineId;
     if (document.body.dataset.page === 'machines') drawChart();
   }
   async function refreshMachine(id) {
@@ -185,6 +185,12 @@
     const body = $('machines-list');
     const focused = body.contains(document.activeElement) ? document.activeElement.dataset.machine : null;
     body.replaceChildren(...[...state.machines.values()].map((m) => {
+      // A machine that cannot be read is shown as such, with why; its other fields say nothing.
+      if (m.unreadable) {
+        return el('tr', { 'data-machine': m.machineId, class: 'unreadable' }, el('td', { text: m.machineId }),
+          el('td', {}, el('span', { class: 'pill off', text: 'unreadable', title: m.unreadable })),
+          el('td', { colSpan: 12, class: 'unreadable-reason', text: `cannot be read: ${m.unreadable}` }));
+      }
       const s = m.settings || {};
       // A row opens its score history by mouse or keyboard (Tab to it, Enter or Space).
       const row = el('tr', { 'data-machine': m.machineId, class: m.machineId === state.chartMachine ? 'selected' : '', tabIndex: 0,
