@@ -123,6 +123,9 @@ public sealed class AsdClusterClientTests(EmbeddedSiloFixture silo) : IClassFixt
         Assert.Contains("clip id", reused.Message);
         var notEnrolled = await Assert.ThrowsAsync<InvalidOperationException>(() => Client.PushClipAsync("client.never-enrolled", "c-1", TestClips.Test[0]));
         Assert.Contains("not enrolled", notEnrolled.Message);
+        // A machine nobody configured or enrolled has no status to read; the refused push above created none.
+        var unknownMachine = await Assert.ThrowsAsync<MachineNotFoundException>(() => Client.GetStatusAsync("client.never-enrolled"));
+        Assert.Equal("no machine 'client.never-enrolled' is configured or enrolled; configure or enroll it first", unknownMachine.Message);
         await Assert.ThrowsAsync<ArgumentException>(() => Client.GetPendingLabelRequestsAsync(machine, limit: 0));
         Assert.Equal(before, await Client.GetStatusAsync(machine) with { Settings = before.Settings });
 

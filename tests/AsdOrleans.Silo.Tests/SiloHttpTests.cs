@@ -160,7 +160,7 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         var dropped = await Send(HttpMethod.Post, "/api/machines/plant.intake-03/enrollment/audio", SiloFixture.OperatorKey, form);
         Assert.Equal(HttpStatusCode.BadRequest, dropped.StatusCode);
         Assert.Contains("part 'target' is a form field, not a file", await dropped.Content.ReadAsStringAsync());
-        Assert.False((await Status("plant.intake-03")).GetProperty("enrolled").GetBoolean());
+        Assert.Equal(HttpStatusCode.NotFound, (await Send(HttpMethod.Get, "/api/machines/plant.intake-03", SiloFixture.LabellerKey)).StatusCode); // nothing was created
 
         // Raw spectral features enrolled without `whiten` would put the machine on the model embedder.
         string spectral = new SpectralStatisticsEmbedder(SpectralStatisticsSettings.Spectral).Id;
@@ -168,7 +168,7 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         var unwhitened = await Send(HttpMethod.Post, "/api/machines/plant.intake-04/enrollment", SiloFixture.OperatorKey, JsonContent.Create(raw));
         Assert.Equal(HttpStatusCode.BadRequest, unwhitened.StatusCode);
         Assert.Contains("names spectral features, which enroll with whiten: true", await unwhitened.Content.ReadAsStringAsync());
-        Assert.False((await Status("plant.intake-04")).GetProperty("enrolled").GetBoolean());
+        Assert.Equal(HttpStatusCode.NotFound, (await Send(HttpMethod.Get, "/api/machines/plant.intake-04", SiloFixture.LabellerKey)).StatusCode); // nothing was created
     }
 
     [Fact]

@@ -5,6 +5,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using AsdOrleans.Abstractions;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace AsdOrleans.Silo.Tests;
 
@@ -121,6 +122,25 @@ public sealed class SiloRobustnessTests(SiloFixture silo) : IClassFixture<SiloFi
             Directory.Move(ClipsFolder + ".away", ClipsFolder);
         }
         Assert.Equal(HttpStatusCode.OK, (await silo.Http.GetAsync("/readyz")).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_machine_nobody_configured_or_enrolled_is_404_and_reading_it_wakes_no_grain()
+    {
+        const string ghost = "ghost.never-01";
+        foreach (var path in new[] { $"/api/machines/{ghost}", $"/api/machines/{ghost}/scores", $"/api/machines/{ghost}/normal-examples" })
+        {
+            var problem = await ExpectProblem(await silo.Send(HttpMethod.Get, path, SiloFixture.LabellerKey), HttpStatusCode.NotFound);
+            Assert.Equal($"no machine '{ghost}' is configured or enrolled: PUT /api/machines/{ghost} configures it, POST /api/machines/{ghost}/enrollment enrolls it",
+                problem.GetProperty("detail").GetString());
+        }
+        var grains = silo.App.Services.GetRequiredService<IGrainFactory>();
+        Assert.Null(await grains.GetGrain<IManagementGrain>(0).GetActivationAddress(grains.GetGrain<IMachineGrain>(ghost)));
+
+        // Configured, it is there (not enrolled yet).
+        Assert.True((await silo.Send(HttpMethod.Put, $"/api/machines/{ghost}", SiloFixture.OperatorKey, JsonContent.Create(new MachineSettings()))).IsSuccessStatusCode);
+        Assert.False((await silo.Get($"/api/machines/{ghost}")).GetProperty("enrolled").GetBoolean());
+        Assert.Equal(0, (await silo.Get($"/api/machines/{ghost}/scores")).GetArrayLength());
     }
 
     [Fact]

@@ -23,19 +23,23 @@ public static class EnrollCommand
             using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
             string id = parse.GetValue(machine)!;
             // A new enrollment starts the machine again: the people's answers so far would go without a word.
-            JsonElement before;
+            JsonElement? before;
             try
             {
                 before = await http.SendAsync(HttpMethod.Get, $"/api/machines/{Uri.EscapeDataString(id)}", null, cancellation);
+            }
+            catch (SiloRefusedException e) when (e.Status == 404)
+            {
+                before = null; // a new machine: no labels to lose
             }
             catch (SiloRefusedException e) when (e.Status == 403)
             {
                 // The look at the labels is a labeller's call; the key the command needs is an operator's.
                 throw new UsageException($"enrolling needs an operator key; the silo refused this one ({e.Detail})");
             }
-            long labels = before.GetProperty("normalLabels").GetInt64() + before.GetProperty("anomalousLabels").GetInt64();
+            long labels = before is { } known ? known.GetProperty("normalLabels").GetInt64() + known.GetProperty("anomalousLabels").GetInt64() : 0;
             if (labels > 0 && !parse.GetValue(replace))
-                throw new UsageException($"{id} has {labels} human label(s) (|A| = {before.GetProperty("anomalySetSize").GetInt32()}) that a new enrollment discards; "
+                throw new UsageException($"{id} has {labels} human label(s) (|A| = {before!.Value.GetProperty("anomalySetSize").GetInt32()}) that a new enrollment discards; "
                     + "pass --replace to re-enroll it anyway");
             var status = await SiloFeed.EnrollAsync(http, id, files, cancellation);
             if (labels > 0)
