@@ -166,8 +166,16 @@ public static class MachinesCommand
         {
             using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
             string id = Uri.EscapeDataString(parse.GetValue(machine)!);
-            // Start from the machine's current settings (a new machine: the defaults), then apply what was given.
-            var settings = JsonNode.Parse((await http.SendAsync(HttpMethod.Get, $"/api/machines/{id}", null, cancellation)).GetProperty("settings").GetRawText())!.AsObject();
+            // Start from the machine's current settings (a new machine, 404: none, so the method's defaults), then apply what was given.
+            JsonObject settings;
+            try
+            {
+                settings = JsonNode.Parse((await http.SendAsync(HttpMethod.Get, $"/api/machines/{id}", null, cancellation)).GetProperty("settings").GetRawText())!.AsObject();
+            }
+            catch (SiloRefusedException e) when (e.Status == 404)
+            {
+                settings = [];
+            }
             if (parse.GetResult(method) is { Implicit: false })
             {
                 // The current settings are explicit values (the old method's among them); keep only what is not the method's.
