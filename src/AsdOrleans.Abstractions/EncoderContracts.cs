@@ -9,6 +9,10 @@ namespace AsdOrleans.Abstractions;
 public sealed record ClipEmbedding([property: Id(0)] float[] Embedding, [property: Id(1)] string ModelVersion, [property: Id(2)] double Seconds,
     [property: Id(3)] bool Standardize = false, [property: Id(4)] bool Whiten = false);
 
+/// <summary>What an embedder makes: the version id its embeddings carry and their dimension.</summary>
+[GenerateSerializer, Immutable]
+public sealed record EmbedderOutput([property: Id(0)] string ModelVersion, [property: Id(1)] int Dimension);
+
 /// <summary>
 /// Stateless encoder worker: turns audio into embeddings through the silo's one batching engine, so clips from
 /// all streams that arrive together share forward passes. Bad audio is refused with an ArgumentException.
@@ -20,6 +24,11 @@ public interface IEncoderWorkerGrain : IGrainWithIntegerKey
 
     /// <summary>Embeds with the named embedder (model, baseline or spectral); null: the silo's.</summary>
     Task<ClipEmbedding> EmbedWith(byte[] wav, string sourceName, string? embedder);
+
+    /// <summary>What the embedder whose features an enrollment's flags describe (<see cref="EnrollmentRequest.Standardize"/>:
+    /// baseline; <see cref="EnrollmentRequest.Whiten"/>: spectral; neither: the model) makes, known without embedding
+    /// anything; null where the silo has no model file for the model embedder.</summary>
+    Task<EmbedderOutput?> OutputForEnrollment(bool standardize, bool whiten);
 
     /// <summary>Embeds with the embedder machine <paramref name="machineId"/> is enrolled with (the silo's before enrollment).
     /// Workers remember each enrolled machine's embedder, so this costs no call to the machine after the first.</summary>

@@ -31,8 +31,34 @@ public sealed class MachineUseCases(IGrainFactory grains, ITransientFaults? faul
         return Machine(machineId).Configure(settings);
     }
 
-    /// <summary>Enrolls a machine from embeddings made by the cluster's encoder model version.</summary>
-    public Task<MachineStatus> Enroll(string machineId, EnrollmentRequest request) => Machine(machineId).Enroll(request);
+    /// <summary>Enrolls a machine from embeddings made by the cluster's encoder model version. Embeddings that carry the
+    /// version of the cluster's encoder (the one their flags name: model, or the baseline's and the spectral embedder's raw
+    /// features) but not its dimension are refused: every clip streamed to the machine would be.</summary>
+    public async Task<MachineStatus> Enroll(string machineId, EnrollmentRequest request)
+    {
+        var machine = Machine(machineId);
+        ArgumentNullException.ThrowIfNull(request);
+        if (await EncoderOutput(request) is { } made && request.ModelVersion == made.ModelVersion
+            && request.Clips?.FirstOrDefault(c => c?.Embedding is { } e && e.Length != made.Dimension) is { } wrong)
+            throw new ArgumentException($"machine {machineId}: the embeddings have {wrong.Embedding!.Length} dimensions; this cluster's encoder "
+                + $"{made.ModelVersion} makes {made.Dimension}: embed the training clips with it, or enroll from audio");
+        return await machine.Enroll(request);
+    }
+
+    /// <summary>What the cluster's encoder makes with the embedder an enrollment's flags name; null where no encoder silo
+    /// can say (none has started yet, or none has the model): then there is nothing to compare with.</summary>
+    private async Task<EmbedderOutput?> EncoderOutput(EnrollmentRequest request)
+    {
+        if (request.Standardize && request.Whiten) return null; // the machine refuses the pair
+        try
+        {
+            return await grains.GetGrain<IEncoderWorkerGrain>(0).OutputForEnrollment(request.Standardize, request.Whiten);
+        }
+        catch (OrleansException)
+        {
+            return null; // no encoder silo to ask: enrolling from embeddings needs none
+        }
+    }
 
     /// <summary>Enrolls a machine from training WAVs, embedded in parallel by the cluster's encoder workers with the
     /// machine's embedder setting (the silo's if it names none); the machine's model version is theirs, and so is whether
@@ -49,7 +75,7 @@ public sealed class MachineUseCases(IGrainFactory grains, ITransientFaults? faul
             throw new InvalidOperationException($"the cluster's encoder workers embed with different models ({embedded[0].ModelVersion}, {other.ModelVersion}); enroll when they agree");
         var request = new EnrollmentRequest(embedded.Select((e, i) => new EnrollmentClip(e.Embedding, clips[i].IsTargetDomain)).ToList(),
             embedded[0].ModelVersion, embedded[0].Standardize, embedded[0].Whiten);
-        return await Enroll(machineId, request);
+        return await Machine(machineId).Enroll(request); // the encoder's own embeddings: nothing to compare
     }
 
     /// <summary>

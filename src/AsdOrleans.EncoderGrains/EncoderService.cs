@@ -1,3 +1,4 @@
+using AsdOrleans.Abstractions;
 using AsdOrleans.Audio;
 using AsdOrleans.Audio.Features;
 using AsdOrleans.Encoder;
@@ -84,6 +85,12 @@ public sealed class EncoderService(EncoderServiceOptions options) : IAsyncDispos
     public EncoderServiceOptions Options => options;
     /// <summary>The version id of an embedder's embeddings: the trained model's version id, or the training-free settings id.</summary>
     public string ModelVersionOf(EmbedderKind embedder) => TrainingFree(embedder)?.Id ?? _engine.Value.Model.VersionId;
+    /// <summary>An embedder's version id and dimension: from its settings (training-free), or the model's (loaded, as the first
+    /// clip would load it); null for the model on a silo with no model file.</summary>
+    public EmbedderOutput? OutputOf(EmbedderKind embedder)
+        => TrainingFree(embedder) is { } statistics ? new EmbedderOutput(statistics.Id, statistics.Dimension)
+            : string.IsNullOrWhiteSpace(options.ModelPath) ? null
+            : new EmbedderOutput(_engine.Value.Model.VersionId, _engine.Value.Model.EmbeddingDimension);
     public InferencePrecision Precision => _engine.Value.Model.Precision;
     /// <summary>Whether this silo has loaded its model (silos without the encoder role never do; baseline silos neither).</summary>
     public bool IsLoaded => _engine.IsValueCreated;

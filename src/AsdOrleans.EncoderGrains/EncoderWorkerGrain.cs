@@ -16,6 +16,9 @@ public sealed class EncoderWorkerGrain(EncoderService encoder) : Grain, IEncoder
 {
     public Task<ClipEmbedding> Embed(byte[] wav, string sourceName) => EmbedWith(wav, sourceName, null);
 
+    public Task<EmbedderOutput?> OutputForEnrollment(bool standardize, bool whiten)
+        => Task.FromResult(encoder.OutputOf(EmbedderNames.FromFeatureTransform(standardize, whiten)));
+
     public Task<ClipEmbedding> EmbedWith(byte[] wav, string sourceName, string? embedder) => EmbedAs(wav, sourceName, encoder.Resolve(embedder));
 
     private async Task<ClipEmbedding> EmbedAs(byte[] wav, string sourceName, EmbedderKind embedder)

@@ -278,9 +278,17 @@ public sealed class MachineGrain(
                 + (embedder == EmbedderKind.Model ? "" : $" ({(request.Whiten ? "to whiten" : "to standardise")})"));
         // Raw features: the transform is fitted on these clips, as the harness fits it on a machine's training clips.
         IFeatureTransform? featureTransform = null;
-        if (request.Standardize || request.Whiten)
-            (featureTransform, clips) = FitFeatureTransform(clips, request.Whiten);
-        var model = MachineModel.Enroll(state.State.Settings.ToConfig(MachineId), clips, request.ModelVersion);
+        MachineModel model;
+        try
+        {
+            if (request.Standardize || request.Whiten)
+                (featureTransform, clips) = FitFeatureTransform(clips, request.Whiten);
+            model = MachineModel.Enroll(state.State.Settings.ToConfig(MachineId), clips, request.ModelVersion);
+        }
+        catch (UnvaryingTrainingException e)
+        {
+            throw new ArgumentException($"machine {MachineId}: {e.Message}");
+        }
         var dropped = state.State.Pending.Keys.ToList();
         var enrolledAt = DateTimeOffset.UtcNow;
         await Persist(s =>
@@ -656,8 +664,6 @@ public sealed class MachineGrain(
             throw new ArgumentException($"machine {MachineId}: enrollment clips differ in dimension");
         if (clips.Any(c => !c.Embedding.All(float.IsFinite)))
             throw new ArgumentException($"machine {MachineId}: an enrollment clip has a value that is not a finite number");
-        if (whiten && clips.Count < 2)
-            throw new ArgumentException($"machine {MachineId}: whitening needs at least two enrollment clips, got {clips.Count}");
         if (whiten)
             return HeldOutWhitening.Fit(clips);
         var standardizer = FeatureStandardizer.Fit(clips.Select(c => c.Embedding).ToList());

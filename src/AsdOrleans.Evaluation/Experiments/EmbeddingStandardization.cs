@@ -10,9 +10,7 @@ namespace AsdOrleans.Evaluation.Experiments;
 public static class EmbeddingStandardization
 {
     public static EmbeddingTable PerMachine(EmbeddingTable table) =>
-        Transformed(table, "standardised", (machine, training) => training.Count == 0
-            ? throw new InvalidOperationException($"machine '{machine}' has no training clips to standardise on")
-            : new MachineFit(FeatureStandardizer.Fit(training.Select(r => r.Embedding).ToList()), null));
+        Transformed(table, "standardised", training => new MachineFit(FeatureStandardizer.Fit(training.Select(r => r.Embedding).ToList()), null));
 
     /// <summary>
     /// The <c>spectral</c> embedder's per-machine transform, fitted as a machine grain fits it
@@ -21,29 +19,11 @@ public static class EmbeddingStandardization
     /// enter the fit.
     /// </summary>
     public static EmbeddingTable WhitenedPerMachine(EmbeddingTable table) =>
-        Transformed(table, "whitened", (machine, training) =>
+        Transformed(table, "whitened", training =>
         {
-            if (training.Count < 2)
-                throw new InvalidOperationException($"machine '{machine}' has {training.Count} training clips; whitening needs at least two");
             var (whitener, clips) = HeldOutWhitening.Fit(training.Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList());
             return new MachineFit(whitener, clips);
         });
-
-    /// <summary>
-    /// Training clips whose features are all the same (copies of one recording) leave nothing to standardise or whiten on:
-    /// standardising makes every one all zeros (no cosine direction) and whitening fails deep inside with no machine named.
-    /// Refused up front, naming the machine, as bad input.
-    /// </summary>
-    private static void RefuseIdenticalTraining(string machine, List<EmbeddingRecord> training, string what)
-    {
-        if (training.Count < 2) return; // too few is the fit's own, clearer, message
-        var first = training[0].Embedding;
-        if (training.Skip(1).Any(r => !r.Embedding.AsSpan().SequenceEqual(first)))
-            return;
-        throw new InvalidDataException(
-            $"machine '{machine}': its {training.Count} training clips do not vary (identical features: the same audio, e.g. " +
-            $"copies of '{training[0].File}'), so no features can be {what} on them; give it distinct training recordings");
-    }
 
     /// <summary>A machine's fitted transform and, where the fit made them, its training records as transformed clips (in
     /// training-record order, with their held-out distances).</summary>
@@ -51,15 +31,27 @@ public static class EmbeddingStandardization
 
     /// <summary>Each machine's records through a transform fitted on that machine's training records only; training records
     /// the fit already transformed keep that result and its held-out distance.</summary>
-    private static EmbeddingTable Transformed(EmbeddingTable table, string what, Func<string, List<EmbeddingRecord>, MachineFit> fit)
+    /// <remarks>Too few training clips, and clips that do not vary (<see cref="UnvaryingTrainingException"/>, refused by the
+    /// fit), are bad input named by machine, as the machine grain names them.</remarks>
+    private static EmbeddingTable Transformed(EmbeddingTable table, string what, Func<List<EmbeddingRecord>, MachineFit> fit)
     {
         var transforms = new Dictionary<string, IFeatureTransform>(StringComparer.Ordinal);
         var fitted = new Dictionary<EmbeddingRecord, EnrollmentClip>(ReferenceEqualityComparer.Instance);
         foreach (var machine in table.Records.GroupBy(r => r.Machine, StringComparer.Ordinal))
         {
             var training = machine.Where(r => !r.IsTest).ToList();
-            RefuseIdenticalTraining(machine.Key, training, what);
-            var (transform, clips) = fit(machine.Key, training);
+            if (MachineEnrollment.TooFewClips(training.Count) is { } tooFew)
+                throw new InvalidDataException($"machine '{machine.Key}': {tooFew}");
+            MachineFit machineFit;
+            try
+            {
+                machineFit = fit(training);
+            }
+            catch (UnvaryingTrainingException e)
+            {
+                throw new InvalidDataException($"machine '{machine.Key}': {e.Message}");
+            }
+            var (transform, clips) = machineFit;
             transforms[machine.Key] = transform;
             for (int i = 0; clips is not null && i < training.Count; i++) fitted[training[i]] = clips[i];
         }

@@ -71,7 +71,20 @@ public sealed class PreparedMachine
     public MachineEnrollment EnrollmentFor(MachineConfig config)
     {
         var key = (MachineModel.EnrollmentSeed(config), config.SourceClustersFor(Training.Count(c => c.IsTargetDomain)));
-        return _enrollments.GetOrAdd(key, k => new Lazy<MachineEnrollment>(() => MachineEnrollment.Build(Training, k.Clusters, k.Seed))).Value;
+        return _enrollments.GetOrAdd(key, k => new Lazy<MachineEnrollment>(() => Build(k.Clusters, k.Seed))).Value;
+    }
+
+    /// <summary>The enrollment, or training clips that do not vary refused as bad input naming the machine (as the grain names it).</summary>
+    private MachineEnrollment Build(int clusters, ulong seed)
+    {
+        try
+        {
+            return MachineEnrollment.Build(Training, clusters, seed);
+        }
+        catch (UnvaryingTrainingException e)
+        {
+            throw new InvalidDataException($"machine '{Name}': {e.Message}");
+        }
     }
 }
 

@@ -3,7 +3,9 @@ namespace AsdOrleans.Method.Enrollment;
 /// <summary>
 /// Per-dimension standardisation z = (x − μ) / σ, with μ and σ (population, ddof = 0) fitted on one machine's training
 /// clips. A dimension without spread (σ below <see cref="MinimumScale"/>) is only centred (σ taken as 1), so a constant
-/// feature neither divides by zero nor dominates the cosine. Immutable and thread-safe once fitted.
+/// feature neither divides by zero nor dominates the cosine. Clips with no spread in any dimension are refused
+/// (<see cref="UnvaryingTrainingException"/>): every one would standardise to all zeros, with no direction to compare.
+/// Immutable and thread-safe once fitted.
 /// </summary>
 public sealed class FeatureStandardizer : IFeatureTransform
 {
@@ -28,10 +30,11 @@ public sealed class FeatureStandardizer : IFeatureTransform
     /// <summary>σ per dimension (1 where the training clips had no spread).</summary>
     public IReadOnlyList<double> Scale => _scale;
 
-    /// <summary>Fits μ and σ per dimension on <paramref name="training"/> (at least one row, all of one dimension).</summary>
+    /// <summary>Fits μ and σ per dimension on <paramref name="training"/> (at least two rows, all of one dimension, varying in
+    /// at least one).</summary>
     public static FeatureStandardizer Fit(IReadOnlyList<float[]> training)
     {
-        if (training.Count == 0) throw new ArgumentException("standardisation needs at least one training clip", nameof(training));
+        if (training.Count < 2) throw new ArgumentException($"standardisation needs at least two training clips, got {training.Count}", nameof(training));
         int d = training[0].Length;
         var mean = new double[d];
         foreach (var row in training)
@@ -47,11 +50,16 @@ public sealed class FeatureStandardizer : IFeatureTransform
                 double diff = row[j] - mean[j];
                 scale[j] += diff * diff;
             }
+        bool varies = false;
         for (int j = 0; j < d; j++)
         {
             double sigma = Math.Sqrt(scale[j] / training.Count);
+            varies |= sigma >= MinimumScale;
             scale[j] = sigma >= MinimumScale ? sigma : 1;
         }
+        if (!varies)
+            throw new UnvaryingTrainingException($"{UnvaryingTrainingException.Clips(training.Count)} do not vary (each value is the same in all of them: "
+                + "copies of one recording), so there is nothing to standardise them on");
         return new FeatureStandardizer(mean, scale);
     }
 

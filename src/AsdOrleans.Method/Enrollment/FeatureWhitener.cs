@@ -46,8 +46,25 @@ public sealed class FeatureWhitener : IFeatureTransform
     public double Shrinkage { get; }
     public IReadOnlyList<double> Centre => _centre;
 
-    /// <summary>Fits the whitener on training rows (at least two, all of one dimension) and their domains.</summary>
+    /// <summary>Fits the whitener on training rows (at least two, all of one dimension) and their domains. Rows that do not
+    /// vary within their domain (copies of one recording per domain) are refused (<see cref="UnvaryingTrainingException"/>):
+    /// the covariance is zero, so there is no direction to whiten by; a constant dimension beside varying ones is fine
+    /// (the shrinkage gives it the isotropic gain).</summary>
     public static FeatureWhitener Fit(IReadOnlyList<float[]> training, IReadOnlyList<bool> isTargetDomain)
+        => FitIfVarying(training, isTargetDomain, out var counts) ?? throw new UnvaryingTrainingException(counts switch
+        {
+            (_, 0) or (0, _) => $"{UnvaryingTrainingException.Clips(training.Count, counts.Source == 0 ? "target" : "source")} do not vary "
+                + "(copies of one recording), so there is nothing to whiten them on",
+            var (source, target) => $"{UnvaryingTrainingException.Clips(training.Count)} do not vary within their domain (the {source} source-domain "
+                + $"and the {target} target-domain ones are each copies of one recording), so there is nothing to whiten them on",
+        });
+
+    /// <summary><see cref="Fit"/>, or null where the rows do not vary within their domain (a fold of
+    /// <see cref="HeldOutWhitening"/> may not, where the whole training set does).</summary>
+    public static FeatureWhitener? FitIfVarying(IReadOnlyList<float[]> training, IReadOnlyList<bool> isTargetDomain)
+        => FitIfVarying(training, isTargetDomain, out _);
+
+    private static FeatureWhitener? FitIfVarying(IReadOnlyList<float[]> training, IReadOnlyList<bool> isTargetDomain, out (int Source, int Target) domainCounts)
     {
         if (training.Count < 2) throw new ArgumentException("whitening needs at least two training clips", nameof(training));
         if (isTargetDomain.Count != training.Count) throw new ArgumentException("one domain flag per training clip is needed", nameof(isTargetDomain));
@@ -66,6 +83,17 @@ public sealed class FeatureWhitener : IFeatureTransform
                 means[k][j] += row[j];
             }
         }
+        domainCounts = (counts[0], counts[1]);
+        // Exact copies, not a zero eigenvalue: a mean of equal floats taken in double can leave residuals of rounding size.
+        var firstOfDomain = new float[]?[2];
+        bool varies = false;
+        for (int i = 0; i < n && !varies; i++)
+        {
+            ref var first = ref firstOfDomain[isTargetDomain[i] ? 1 : 0];
+            first ??= training[i];
+            varies = !training[i].AsSpan().SequenceEqual(first);
+        }
+        if (!varies) return null;
         for (int k = 0; k < 2; k++)
             for (int j = 0; j < d; j++) means[k][j] /= Math.Max(1, counts[k]);
         var centre = new double[d];
@@ -85,10 +113,10 @@ public sealed class FeatureWhitener : IFeatureTransform
         double mu = small.Trace() / d;
         var evd = small.Evd(Symmetricity.Symmetric);
         double largest = Math.Max(0, evd.EigenValues.Max(v => v.Real));
-        // No spread at all (identical clips): every direction alike. A tiny floor keeps every gain finite.
-        double floor = largest > 0 ? largest * 1e-9 : 1;
+        // A tiny floor keeps every gain finite.
+        double floor = largest * 1e-9;
         double isotropicVariance = Math.Max(shrinkage * mu, floor);
-        var kept = Enumerable.Range(0, small.RowCount).Where(k => evd.EigenValues[k].Real > largest * 1e-9 && largest > 0).ToList();
+        var kept = Enumerable.Range(0, small.RowCount).Where(k => evd.EigenValues[k].Real > floor).ToList();
         int r = kept.Count;
         var basis = new float[d * r];
         var gains = new double[r];

@@ -31,7 +31,8 @@ public static class HeldOutWhitening
     /// <summary>
     /// Per clip, the cosine distance to its nearest clip of the other folds, both whitened by a whitener fitted on the other
     /// folds. Folds deal each domain's clips in turn, so every fold holds both domains where they have clips enough. A fold
-    /// whose complement has fewer than two clips (too few to fit) leaves its clips' distances as null.
+    /// whose complement has fewer than two clips, or clips that do not vary within their domain (nothing to fit on), leaves
+    /// its clips' distances as null.
     /// </summary>
     public static double?[] Distances(IReadOnlyList<float[]> training, IReadOnlyList<bool> isTargetDomain)
     {
@@ -45,7 +46,8 @@ public static class HeldOutWhitening
             var fit = Enumerable.Range(0, n).Where(i => fold[i] != f).ToList();
             var held = Enumerable.Range(0, n).Where(i => fold[i] == f).ToList();
             if (held.Count == 0 || fit.Count < 2) continue;
-            var whitener = FeatureWhitener.Fit(fit.Select(i => training[i]).ToList(), fit.Select(i => isTargetDomain[i]).ToList());
+            var whitener = FeatureWhitener.FitIfVarying(fit.Select(i => training[i]).ToList(), fit.Select(i => isTargetDomain[i]).ToList());
+            if (whitener is null) continue;
             var rows = new EmbeddingSet(training[0].Length, fit.Count);
             foreach (int i in fit) rows.AddNormalized(EmbeddingMath.Normalized(whitener.Transform(training[i])));
             foreach (int i in held)

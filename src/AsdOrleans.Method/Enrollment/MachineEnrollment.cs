@@ -52,16 +52,19 @@ public sealed class MachineEnrollment
             throw new ArgumentException(tooFew);
         var referenceSet = ReferenceSetBuilder.Build(clips, sourceClusters, seed);
         var trainingNormals = new EmbeddingSet(referenceSet.Dimension, clips.Count);
-        var scores = new double[clips.Count];
         var normalised = new float[referenceSet.Dimension];
-        for (int i = 0; i < clips.Count; i++)
+        foreach (var clip in clips)
         {
-            EmbeddingMath.Normalize(clips[i].Embedding, normalised);
+            EmbeddingMath.Normalize(clip.Embedding, normalised);
             trainingNormals.AddNormalized(normalised);
-            scores[i] = AnomalyScore.DistanceToReference(referenceSet, normalised);
         }
+        // Where no feature transform was fitted (the model's embeddings), copies of one clip reach this far.
         if (Enumerable.Range(1, trainingNormals.Count - 1).All(i => trainingNormals.Row(i).SequenceEqual(trainingNormals.Row(0))))
-            throw new ArgumentException($"the {clips.Count} training clips all have the same embedding direction: they are one clip, and the decision threshold would be 0");
+            throw new UnvaryingTrainingException($"{UnvaryingTrainingException.Clips(clips.Count)} do not vary in direction (copies of one recording): "
+                + "they count as one clip, and the decision threshold would be 0");
+        var scores = new double[clips.Count];
+        for (int i = 0; i < clips.Count; i++)
+            scores[i] = AnomalyScore.DistanceToReference(referenceSet, trainingNormals.Row(i));
         int sourceClips = clips.Count(c => !c.IsTargetDomain);
         // Held-out distances count only when every clip has one (HeldOutWhitening gives them to all clips it can).
         var heldOut = clips.All(c => c.HeldOutDistance is not null) ? clips.Select(c => c.HeldOutDistance!.Value).ToArray() : null;

@@ -34,9 +34,9 @@ public class EnrollmentTests
         var two = AsdOrleans.Method.Machines.MachineModel.Enroll(AsdOrleans.Method.Machines.MachineConfig.Default, [train[0], train[1]]);
         Assert.True(two.DecisionThreshold > 0, $"φ = {two.DecisionThreshold}");
         // Copies of one clip (or of one direction) are one clip, whatever their number.
-        var same = Assert.Throws<ArgumentException>(() => AsdOrleans.Method.Machines.MachineModel.Enroll(AsdOrleans.Method.Machines.MachineConfig.Default,
+        var same = Assert.Throws<UnvaryingTrainingException>(() => AsdOrleans.Method.Machines.MachineModel.Enroll(AsdOrleans.Method.Machines.MachineConfig.Default,
             [train[0], train[0] with { }, new(train[0].Embedding.Select(v => 2 * v).ToArray(), train[0].IsTargetDomain)]));
-        Assert.Contains("same embedding direction", same.Message);
+        Assert.Contains("do not vary in direction", same.Message);
     }
 
     [Fact]

@@ -104,10 +104,11 @@ public class FeatureWhitenerTests
         Assert.Throws<ArgumentException>(() => FeatureWhitener.Fit([[1f, 2f], [1f]], [false, false]));
         Assert.Throws<ArgumentException>(() => FeatureWhitener.Fit([[1f, 2f], [1f, float.NaN]], [false, false]));
         Assert.Throws<ArgumentException>(() => FeatureWhitener.Fit([[1f, 2f], [3f, 4f]], [false]));
-        // Identical clips: no spread at all, still finite.
-        var flat = FeatureWhitener.Fit([[1f, 2f], [1f, 2f], [1f, 2f]], [false, false, true]);
-        Assert.All(flat.Transform([3f, -1f]), v => Assert.True(float.IsFinite(v)));
-        Assert.Throws<ArgumentException>(() => flat.Transform([1f]));
+        // Identical clips: no spread to whiten by (UnvaryingTrainingTests has the message).
+        Assert.Throws<UnvaryingTrainingException>(() => FeatureWhitener.Fit([[1f, 2f], [1f, 2f], [1f, 2f]], [false, false, true]));
+        var whitener = FeatureWhitener.Fit([[1f, 2f], [1f, 3f], [1f, 2f]], [false, false, true]);
+        Assert.All(whitener.Transform([3f, -1f]), v => Assert.True(float.IsFinite(v)));
+        Assert.Throws<ArgumentException>(() => whitener.Transform([1f]));
     }
 
     [Theory]
