@@ -105,8 +105,11 @@ public sealed class MachineGrain(
         await Expiry.ExpireDue();
         await Expiry.SyncReminder();
         Expiry.RemoveOrphanedAudio();
+        // Repairs listings lost between our write and the registry's: reads of a machine ask the registry whether it exists.
+        if (state.RecordExists || _model is not null)
+            await MachineRegistryShards.For(GrainFactory, MachineId).Register([MachineId]);
         if (state.State.Pending.Count > 0)
-            await SyncPendingListing(); // repairs a listing lost between our write and the registry's
+            await SyncPendingListing();
         UpdateGauges();
     }
 

@@ -99,4 +99,29 @@ public sealed class UnreadableMachineTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.InternalServerError, one);
         Assert.Contains("machine 'reads.b' cannot be read", problem.GetProperty("detail").GetString());
     }
+    [Fact]
+    public async Task A_machine_missing_from_the_registry_lists_itself_again_when_it_next_wakes()
+    {
+        // The machine's write landed and the registry's did not (a fault between the two): reads would call it unknown.
+        var grains = _app.Services.GetRequiredService<IGrainFactory>();
+        var random = new Random(5);
+        float[] Vector() => Enumerable.Range(0, 16).Select(_ => (float)random.NextDouble() - 0.5f).ToArray();
+        await Machines.Enroll("reads.lost", new EnrollmentRequest(Enumerable.Range(0, 20).Select(i => new EnrollmentClip(Vector(), i % 10 == 0)).ToList(), "enc-reads"));
+        await grains.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+        using (var connection = new SqliteConnection($"Data Source={Path.Combine(_dir, "data", "grains.db")}"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "DELETE FROM grain_state WHERE state_name = 'registry'";
+            Assert.True(command.ExecuteNonQuery() >= 1);
+        }
+        Assert.Equal(HttpStatusCode.NotFound, (await Get("/api/machines/reads.lost")).Status);
+
+        // The device's next clip wakes it; from then on it is found and listed.
+        await grains.GetGrain<IMachineGrain>("reads.lost").ProcessClip(new ClipSubmission("clip-1", Vector(), "enc-reads"));
+        var (status, machine) = await Get("/api/machines/reads.lost");
+        Assert.True(status == HttpStatusCode.OK, machine.ToString());
+        Assert.True(machine.GetProperty("enrolled").GetBoolean());
+        Assert.Equal(["reads.lost"], (await Get("/api/machines")).Body.EnumerateArray().Select(m => m.GetProperty("machineId").GetString()!).ToArray());
+    }
 }
