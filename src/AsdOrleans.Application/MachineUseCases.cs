@@ -203,8 +203,11 @@ public sealed class MachineUseCases(IGrainFactory grains, ITransientFaults? faul
     {
         if (limit is < 1 or > MaxLabelRequests)
             throw new ArgumentException($"limit must be in 1..{MaxLabelRequests}, got {limit}");
-        return machineId is null
-            ? await Registry.GetPendingLabelRequests(limit)
-            : await Machine(machineId).GetPendingLabelRequests(limit); // one machine's list is already oldest first
+        if (machineId is null)
+            return await Registry.GetPendingLabelRequests(limit);
+        // A mistyped id is said to be unknown, not answered with an empty queue (and its grain is not woken).
+        if (!await IsListed(machineId))
+            throw new MachineNotFoundException(machineId);
+        return await Machine(machineId).GetPendingLabelRequests(limit); // one machine's list is already oldest first
     }
 }

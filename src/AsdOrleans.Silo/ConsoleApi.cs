@@ -56,18 +56,20 @@ public static class ConsoleApi
     {
         var api = app.MapGroup("/api");
 
-        api.MapGet("/alerts", async (string? machine, DateTimeOffset? since, int? limit, IClusterClient client, ClipAudioStore audio) =>
+        api.MapGet("/alerts", async (string? machine, DateTimeOffset? since, int? limit, IClusterClient client, ClipAudioStore audio, MachineUseCases machines) =>
         {
             int take = limit ?? 100;
             if (take is < 1 or > MaxLimit)
                 return Results.Problem($"limit must be in 1..{MaxLimit}", statusCode: StatusCodes.Status400BadRequest);
             if (machine is not null && !Identifiers.IsValidMachineId(machine))
                 return Results.Problem($"'{machine}' is not a valid machine id", statusCode: StatusCodes.Status400BadRequest);
+            if (machine is not null && await MachineApi.RejectUnlistedMachine(machine, machines) is { } unknown)
+                return unknown;
             return Results.Ok(machine is not null ? await MachineAlerts(client, machine, since, take, audio) : await PlantAlerts(client, since, take, audio));
         }).RequireRole(ApiRole.Labeller).WithName("ListAlerts")
             .WithSummary("Alerts (clips scored above their machine's threshold), newest first")
             .WithDescription($"With machine: from its score history (its last {MachineScoreHistory.Capacity} clips). Without: from the plant-wide alert index (the newest {AlertIndexGrain.Capacity} alerts of each of its {MachineRegistryShards.Count} shards). Filters: machine, since (ISO 8601), limit (default 100).")
-            .Produces<List<AlertView>>().ProducesProblem(400).ProducesProblem(503);
+            .Produces<List<AlertView>>().ProducesProblem(400).ProducesProblem(404).ProducesProblem(503);
 
         api.MapGet("/machines/{id}/scores", async (string id, DateTimeOffset? since, int? limit, IClusterClient client, ClipAudioStore audio, MachineUseCases machines) =>
         {

@@ -94,7 +94,7 @@ public static class MachineApi
         api.MapPost("/machines/{id}/clips", IngestClip).RequireRole(ApiRole.Device).LimitBody(limits.MaxClipBytes).Produces<ClipResponse>().WithMetadata(RawRequestBody.Wav)
             .ProducesProblem(400).ProducesProblem(409).ProducesProblem(415).ProducesProblem(503);
 
-        api.MapGet("/label-requests", ListLabelRequests).RequireRole(ApiRole.Labeller).Produces<LabelRequestResponse[]>().ProducesProblem(400).ProducesProblem(503);
+        api.MapGet("/label-requests", ListLabelRequests).RequireRole(ApiRole.Labeller).Produces<LabelRequestResponse[]>().ProducesProblem(400).ProducesProblem(404).ProducesProblem(503);
 
         api.MapGet("/machines/{id}/clips/{clipId}/audio", GetClipAudio).RequireRole(ApiRole.Labeller).Produces(200, contentType: "audio/wav")
             .ProducesProblem(400).ProducesProblem(404);
@@ -193,7 +193,14 @@ public static class MachineApi
             return TypedResults.Problem($"limit must be in 1..{MachineUseCases.MaxLabelRequests}", statusCode: StatusCodes.Status400BadRequest);
         if (machine is not null && !Identifiers.IsValidMachineId(machine))
             return TypedResults.Problem($"'{machine}' is not a valid machine id", statusCode: StatusCodes.Status400BadRequest);
-        return TypedResults.Ok((await machines.PendingLabelRequests(machine, take)).Select(r => LabelRequestResponse.Of(r, audio)).ToArray());
+        try
+        {
+            return TypedResults.Ok((await machines.PendingLabelRequests(machine, take)).Select(r => LabelRequestResponse.Of(r, audio)).ToArray());
+        }
+        catch (MachineNotFoundException)
+        {
+            return UnknownMachine(machine!);
+        }
     }
 
     private static Task<IResult> GetClipAudio(string id, string clipId, ClipAudioStore audio) => Guarded(id, () =>

@@ -128,7 +128,8 @@ public sealed class SiloRobustnessTests(SiloFixture silo) : IClassFixture<SiloFi
     public async Task A_machine_nobody_configured_or_enrolled_is_404_and_reading_it_wakes_no_grain()
     {
         const string ghost = "ghost.never-01";
-        foreach (var path in new[] { $"/api/machines/{ghost}", $"/api/machines/{ghost}/scores", $"/api/machines/{ghost}/normal-examples" })
+        foreach (var path in new[] { $"/api/machines/{ghost}", $"/api/machines/{ghost}/scores", $"/api/machines/{ghost}/normal-examples",
+                     $"/api/label-requests?machine={ghost}", $"/api/alerts?machine={ghost}" })
         {
             var problem = await ExpectProblem(await silo.Send(HttpMethod.Get, path, SiloFixture.LabellerKey), HttpStatusCode.NotFound);
             Assert.Equal($"no machine '{ghost}' is configured or enrolled: PUT /api/machines/{ghost} configures it, POST /api/machines/{ghost}/enrollment enrolls it",
@@ -141,6 +142,8 @@ public sealed class SiloRobustnessTests(SiloFixture silo) : IClassFixture<SiloFi
         Assert.True((await silo.Send(HttpMethod.Put, $"/api/machines/{ghost}", SiloFixture.OperatorKey, JsonContent.Create(new MachineSettings()))).IsSuccessStatusCode);
         Assert.False((await silo.Get($"/api/machines/{ghost}")).GetProperty("enrolled").GetBoolean());
         Assert.Equal(0, (await silo.Get($"/api/machines/{ghost}/scores")).GetArrayLength());
+        Assert.Equal(0, (await silo.Get($"/api/label-requests?machine={ghost}")).GetArrayLength());
+        Assert.Equal(0, (await silo.Get($"/api/alerts?machine={ghost}")).GetArrayLength());
     }
 
     [Fact]
