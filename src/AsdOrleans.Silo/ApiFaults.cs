@@ -31,8 +31,15 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
             // The client gets the fault in its terms; the cause (Redis diagnostics, storage keys, Orleans stack frames
             // inside messages) goes to the silo's log only.
             (status, title, detail) = (StatusCodes.Status503ServiceUnavailable, fault.Title, fault.Detail);
-            http.Response.Headers.RetryAfter = fault.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            logger.LogWarning(exception, "{Method} {Path} answered 503 ({Title})", http.Request.Method, http.Request.Path, fault.Title);
+            if (fault.RetryAfterSeconds is { } retryAfter)
+            {
+                http.Response.Headers.RetryAfter = retryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                logger.LogWarning(exception, "{Method} {Path} answered 503 ({Title})", http.Request.Method, http.Request.Path, fault.Title);
+            }
+            else if (fault.OperatorMustAct is { } refusal && FirstInAWhile(refusal))
+                logger.LogError(exception, "{Method} {Path} answered 503: Redis {Problem}", http.Request.Method, http.Request.Path, refusal.Problem);
+            else
+                logger.LogDebug(exception, "{Method} {Path} answered 503 ({Title})", http.Request.Method, http.Request.Path, fault.Title);
         }
         else
         {
@@ -46,6 +53,19 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
             ProblemDetails = { Status = status, Title = title, Detail = detail },
         });
     }
+
+    /// <summary>An operator's fault fails every request that writes (or reads) until it is fixed: its error is logged once
+    /// per kind every <see cref="OperatorFaultLogInterval"/>, not once per request.</summary>
+    private bool FirstInAWhile(RedisRefusal refusal)
+    {
+        long now = Environment.TickCount64;
+        long last = _operatorFaultLogged.GetOrAdd(refusal.Kind, long.MinValue);
+        return (last == long.MinValue || now - last >= (long)OperatorFaultLogInterval.TotalMilliseconds)
+            && _operatorFaultLogged.TryUpdate(refusal.Kind, now, last);
+    }
+
+    internal static readonly TimeSpan OperatorFaultLogInterval = TimeSpan.FromMinutes(10);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _operatorFaultLogged = new();
 
     [System.Text.RegularExpressions.GeneratedRegex(@"The JSON property '(?<name>[^']*)' could not be mapped")]
     private static partial System.Text.RegularExpressions.Regex UnknownMember();
@@ -73,9 +93,10 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
     };
 }
 
-/// <summary>A fault of ours that a retry may get past: <paramref name="Detail"/> says so in an API client's terms (never
-/// the cause's message), and how long to wait before the retry.</summary>
-public sealed record TransientFault(string Title, string Detail, Exception Cause, int RetryAfterSeconds);
+/// <summary>A fault of ours, not the client's: <paramref name="Detail"/> says so in an API client's terms (never the cause's
+/// message). <paramref name="RetryAfterSeconds"/> is how long to wait before a retry; null when no retry gets past the
+/// fault until an operator acts on <paramref name="OperatorMustAct"/> (the request changed nothing, so it may be sent again then).</summary>
+public sealed record ServiceFault(string Title, string Detail, Exception Cause, int? RetryAfterSeconds, RedisRefusal? OperatorMustAct = null);
 
 /// <summary>The silo's <see cref="AsdOrleans.Abstractions.ITransientFaults"/>: the faults its HTTP API answers 503 for.</summary>
 internal sealed class ApiTransientFaults : AsdOrleans.Abstractions.ITransientFaults
@@ -93,13 +114,16 @@ public static class ApiFaults
 
     /// <summary>
     /// Cluster faults (a silo not yet declared dead, rejected or timed-out messages, Redis unreachable) and storage
-    /// faults (disk full or read-only, SQLite busy, full or read-only); null for anything else. Exceptions of types a
-    /// silo could not load arrive as Orleans' fallback exception and are matched by type name.
+    /// faults (disk full or read-only, SQLite busy, full or read-only; Redis refusing the silo: <see cref="RedisRefusals"/>);
+    /// null for anything else. Exceptions of types a silo could not load arrive as Orleans' fallback exception and are
+    /// matched by type name.
     /// </summary>
-    public static TransientFault? Classify(Exception exception)
+    public static ServiceFault? Classify(Exception exception)
     {
         foreach (var e in Chain(exception))
         {
+            if (RedisRefusals.Of(e) is { } refusal) // before the cases below: a RedisStorageException may carry one
+                return new("The cluster's store needs an operator", refusal.ClientDetail, e, RetryAfterSeconds: null, refusal);
             switch (e)
             {
                 case AsdOrleans.Storage.Sqlite.SqliteGrainStateUndecodableException:

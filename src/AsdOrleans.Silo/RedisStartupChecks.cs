@@ -10,7 +10,8 @@ public sealed class SiloConfigurationException(string message, Exception? inner 
 /// <summary>
 /// What a cluster silo checks in Redis before it starts, over one connection:
 /// <list type="bullet">
-/// <item>Redis answers (always: also with Asd:RequireDurableRedis = false, else Orleans fails later with stack traces);</item>
+/// <item>Redis answers and takes a write (always: also with Asd:RequireDurableRedis = false, else Orleans fails later with
+/// stack traces): not a read-only replica, not full, the credentials accepted (<see cref="RedisRefusals"/> names each);</item>
 /// <item>durability: cluster silos acknowledge a label once Redis has it, which survives a Redis crash only with the
 /// append-only file fsynced on every write (docs/design.md §2), unless told that is the Redis provider's business
 /// (Asd:RequireDurableRedis = false);</item>
@@ -40,11 +41,16 @@ public static partial class RedisStartupChecks
         try
         {
             using var redis = ConnectionMultiplexer.Connect(options);
-            var server = redis.GetServers()[0];
+            var server = Primary(redis, endpoint);
+            RequireWritable(redis.GetDatabase(), serviceId);
             if (requireDurable)
                 RequireDurable(server, endpoint);
             RequireNoLiveSiloOfAnotherCluster(redis, server, endpoint, clusterId, serviceId, staleAfter);
             return OtherServicesOnly(server, endpoint, serviceId);
+        }
+        catch (RedisException e) when (RedisRefusals.Of(e) is { } refusal)
+        {
+            throw new SiloConfigurationException($"Redis at '{endpoint}' {refusal.Problem}", e);
         }
         catch (RedisConnectionException e)
         {
@@ -62,6 +68,26 @@ public static partial class RedisStartupChecks
 
     [GeneratedRegex(@"\s*To allow this multiplexer to continue retrying[^.]*\.(\s*in your code\.)?|\s*[^.]*abortConnect=false[^.]*\.", RegexOptions.IgnoreCase)]
     private static partial Regex AbortConnectAdvice();
+
+    /// <summary>The server the silo writes to; a configuration of read-only replicas only is refused (Orleans would fail
+    /// its first membership write with stack traces).</summary>
+    private static IServer Primary(ConnectionMultiplexer redis, string endpoint)
+    {
+        var servers = redis.GetServers();
+        if (servers.FirstOrDefault(s => !s.IsReplica) is { } primary)
+            return primary;
+        string primaryAddress = servers[0].Role() is Role.Replica replica ? $"; its primary is {replica.MasterIp}:{replica.MasterPort}" : "";
+        throw new SiloConfigurationException($"Redis at '{endpoint}' {RedisRefusals.ReadOnlyReplica.Problem}{primaryAddress}");
+    }
+
+    /// <summary>Writes and deletes a key of the service's: a Redis that is full (noeviction at maxmemory) or refuses the
+    /// silo's commands for another reason is named now, not in Orleans' first failed membership write.</summary>
+    private static void RequireWritable(IDatabase db, string serviceId)
+    {
+        RedisKey probe = $"{serviceId}/startup-probe/{Guid.NewGuid():N}";
+        db.StringSet(probe, "1", TimeSpan.FromMinutes(1));
+        db.KeyDelete(probe);
+    }
 
     private static void RequireDurable(IServer server, string endpoint)
     {

@@ -27,7 +27,8 @@ public static class SiloWebSurface
                     + $"{ApiKeys.Header} header holding a key of the role its description names (device, labeller, operator; "
                     + "operator keys also pass labeller checks; a missing or unknown key is 401, a key without the role 403). Keys and "
                     + "body limits (413) are checked before a body is read. Errors are RFC 9457 problem details; 503 with Retry-After "
-                    + "means a cluster or storage fault of the silo: retry the same request.";
+                    + "means a cluster or storage fault of the silo: retry the same request. 503 without Retry-After means the "
+                    + "cluster's store refuses the silo (its detail says why) until an operator acts; the request changed nothing.";
                 document.Components ??= new OpenApiComponents();
                 document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
                 document.Components.SecuritySchemes[ApiKeyScheme] = new OpenApiSecurityScheme

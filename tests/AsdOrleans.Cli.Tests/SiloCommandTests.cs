@@ -154,13 +154,20 @@ public sealed class SiloCommandTests
         }
     }
 
-    /// <summary>Starts a silo process, waits for its "silo up" line, runs <paramref name="whileUp"/>, stops it; its output.</summary>
-    private static async Task<List<string>> UntilUp(ProcessStartInfo start, Func<System.Collections.Concurrent.ConcurrentQueue<string>, Task> whileUp)
+    /// <summary>Starts a silo process, waits for its "silo up" line, runs <paramref name="whileUp"/>, stops it; its output
+    /// (stdout and stderr together), and its stderr alone in <paramref name="errors"/> when given.</summary>
+    private static async Task<List<string>> UntilUp(ProcessStartInfo start, Func<System.Collections.Concurrent.ConcurrentQueue<string>, Task> whileUp,
+        System.Collections.Concurrent.ConcurrentQueue<string>? errors = null)
     {
         using var silo = Process.Start(start)!;
         var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
         silo.OutputDataReceived += (_, e) => { if (e.Data is not null) output.Enqueue(e.Data); };
-        silo.ErrorDataReceived += (_, e) => { if (e.Data is not null) output.Enqueue(e.Data); };
+        silo.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            output.Enqueue(e.Data);
+            errors?.Enqueue(e.Data);
+        };
         silo.BeginOutputReadLine();
         silo.BeginErrorReadLine();
         try
@@ -178,6 +185,50 @@ public sealed class SiloCommandTests
             await silo.WaitForExitAsync();
         }
         return output.ToList();
+    }
+
+    [Fact]
+    public async Task A_cluster_silo_whose_service_id_has_no_data_beside_another_services_warns_on_stderr_and_starts()
+    {
+        var folder = Directory.CreateTempSubdirectory("asd-cli-silo-service-").FullName;
+        var redis = await AsdOrleans.Tests.RedisServer.StartAsync(Directory.CreateDirectory(Path.Combine(folder, "redis")).FullName);
+        try
+        {
+            // Stderr of a cluster silo of service serviceId, up until whileUp is done.
+            int silos = 0;
+            async Task<List<string>> Errors(string serviceId, Func<Task>? whileUp = null)
+            {
+                var start = new ProcessStartInfo("dotnet",
+                [
+                    Path.Combine(AppContext.BaseDirectory, "asd.dll"), "silo", "--cluster", redis.Connection, "--urls", $"http://127.0.0.1:{SiloApp.FreeLoopbackPort()}",
+                    "--data-dir", Path.Combine(folder, $"silo-{silos++}"), "--silo-port", SiloApp.FreeLoopbackPort().ToString(), "--gateway-port", SiloApp.FreeLoopbackPort().ToString(),
+                ])
+                { RedirectStandardOutput = true, RedirectStandardError = true };
+                start.Environment["Asd__ServiceId"] = serviceId;
+                var errors = new System.Collections.Concurrent.ConcurrentQueue<string>();
+                await UntilUp(start, _ => whileUp?.Invoke() ?? Task.CompletedTask, errors);
+                return errors.ToList();
+            }
+
+            List<string> typo = [], sameService = [];
+            // The first silo of a fresh Redis starts a new service; it stays up (a killed silo would hold up the next
+            // silo of its cluster while Orleans tries to reach it), and the others start beside it.
+            var first = await Errors("plant-a", async () =>
+            {
+                typo = await Errors("plant-a-typo");
+                sameService = await Errors("plant-a");
+            });
+            Assert.DoesNotContain(first, l => l.StartsWith("warning:", StringComparison.Ordinal));
+            Assert.Contains($"warning: Redis at '127.0.0.1:{redis.Port}' holds the data of service(s) 'plant-a' and none of this silo's service id 'plant-a-typo' "
+                + "(Asd:ServiceId, Asd__ServiceId): this silo starts a new, empty service, whose machines must be enrolled again. "
+                + "If it should join 'plant-a', stop it and give it that service id", typo);
+            Assert.DoesNotContain(sameService, l => l.StartsWith("warning:", StringComparison.Ordinal)); // its service's data is there
+        }
+        finally
+        {
+            await redis.DisposeAsync();
+            Directory.Delete(folder, recursive: true);
+        }
     }
 
     [Fact]

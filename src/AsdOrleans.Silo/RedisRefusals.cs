@@ -1,0 +1,70 @@
+using System.Text.RegularExpressions;
+using StackExchange.Redis;
+
+namespace AsdOrleans.Silo;
+
+/// <summary>
+/// Redis answering, but refusing the silo's commands for a reason a retry does not get past: an operator must act.
+/// <paramref name="ClientDetail"/> is in an API client's terms; <paramref name="Problem"/> tells an operator what is wrong
+/// and what to do, after "Redis" or "Redis at 'host:port'" (it never holds the connection string, so never the password).
+/// </summary>
+public sealed record RedisRefusal(string Kind, string ClientDetail, string Problem);
+
+/// <summary>
+/// Recognises a <see cref="RedisRefusal"/> by Redis's error code (the first word of its error reply), wherever the reply
+/// arrives: a StackExchange.Redis exception, or the message of Orleans' Redis storage and clustering exceptions, which
+/// keep only the inner exception's type name and message ("… StackExchange.Redis.RedisServerException: OOM command …").
+/// </summary>
+public static partial class RedisRefusals
+{
+    /// <summary>Named by the start-up check. A password changed under a running silo is not: StackExchange.Redis reports
+    /// its failed reconnections as no connection available, so the API says unreachable until the silo restarts.</summary>
+    public static readonly RedisRefusal CredentialsRefused = new("credentials refused",
+        "the cluster's store (Redis) refuses the silo's credentials; an operator must correct the silo's Redis password",
+        "refuses the silo's credentials (NOAUTH or WRONGPASS): check the password in Asd:Redis (password=…, with user=… " +
+        "for an ACL user) against Redis's requirepass or ACL user");
+
+    public static readonly RedisRefusal OutOfMemory = new("out of memory",
+        "the cluster's store (Redis) is full and refuses writes; an operator must give it more memory",
+        "is full (OOM: its used memory is over maxmemory) and refuses writes: raise maxmemory (CONFIG SET maxmemory, and in " +
+        "redis.conf) or give Redis more memory, and keep maxmemory-policy noeviction (an evicting policy would drop stored machine state)");
+
+    public static readonly RedisRefusal ReadOnlyReplica = new("read-only replica",
+        "the cluster's store (Redis) is a read-only replica; an operator must point the cluster at the primary",
+        "is a read-only replica (READONLY) and refuses writes: point Asd:Redis at the primary (after a failover, " +
+        "the promoted replica), or run REPLICAOF NO ONE on this Redis if it is meant to be the primary");
+
+    public static readonly RedisRefusal WrongType = new("wrong key type",
+        "a key in the cluster's store (Redis) holds data of another kind; an operator must give the cluster a Redis database of its own",
+        "holds a value of another type in a key the cluster uses (WRONGTYPE): something other than this cluster writes under its " +
+        "service id; give the cluster a Redis (or database: defaultDatabase=N in Asd:Redis) of its own, and remove the foreign key");
+
+    private static readonly Dictionary<string, RedisRefusal> ByErrorCode = new(StringComparer.Ordinal)
+    {
+        ["NOAUTH"] = CredentialsRefused,
+        ["WRONGPASS"] = CredentialsRefused,
+        ["OOM"] = OutOfMemory,
+        ["READONLY"] = ReadOnlyReplica,
+        ["WRONGTYPE"] = WrongType,
+    };
+
+    /// <summary>The refusal in <paramref name="exception"/> itself (not its inner exceptions), or null.</summary>
+    public static RedisRefusal? Of(Exception exception) => exception switch
+    {
+        RedisConnectionException { FailureType: ConnectionFailureType.AuthenticationFailure } => CredentialsRefused,
+        RedisServerException server => FromReply(server.Message),
+        // Orleans' exceptions, and any exception type a silo could not load (Orleans' fallback keeps its message),
+        // carry the StackExchange.Redis exception as text after its type name: what precedes it (grain ids, keys) is not read.
+        _ when ReplyInText().Match(exception.Message) is { Success: true } inText => FromReply(inText.Groups["reply"].Value),
+        _ => null,
+    };
+
+    private static RedisRefusal? FromReply(string reply)
+    {
+        int end = reply.IndexOf(' ', StringComparison.Ordinal);
+        return ByErrorCode.GetValueOrDefault(end < 0 ? reply : reply[..end]);
+    }
+
+    [GeneratedRegex(@"StackExchange\.Redis\.RedisServerException: (?<reply>.*)", RegexOptions.Singleline)]
+    private static partial Regex ReplyInText();
+}

@@ -1,0 +1,211 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using AsdOrleans.Abstractions;
+using AsdOrleans.Tests;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+
+namespace AsdOrleans.Silo.Tests;
+
+/// <summary>
+/// A real redis-server that answers but refuses the silo (full, a read-only replica, a foreign key of another type,
+/// credentials refused): a starting silo names the refusal in one line; a running one answers API clients 503 with a
+/// detail naming it and no Retry-After (no retry helps until an operator acts), and logs it at error level once, not
+/// once per request.
+/// </summary>
+public sealed class RedisRefusalTests : IAsyncLifetime
+{
+    private const string Key = "refusal-operator";
+    private readonly string _dir = Directory.CreateTempSubdirectory("asd-refusal-").FullName;
+    private readonly List<RedisServer> _servers = [];
+    private readonly List<WebApplication> _silos = [];
+    private RedisServer _redis = null!;
+
+    public async ValueTask InitializeAsync() => _redis = await StartRedis();
+
+    public async ValueTask DisposeAsync()
+    {
+        // A silo stops in seconds on a Redis that takes writes again, in a minute on one that refuses them.
+        foreach (var server in _servers)
+        {
+            try
+            {
+                using var admin = await Admin(server);
+                await admin.GetServers()[0].ExecuteAsync("REPLICAOF", "NO", "ONE");
+                await admin.GetServers()[0].ExecuteAsync("CONFIG", "SET", "maxmemory", "0");
+            }
+            catch (RedisException) { } // a Redis with a password: no silo ran on it
+        }
+        foreach (var silo in _silos)
+        {
+            await silo.StopAsync();
+            await silo.DisposeAsync();
+        }
+        foreach (var server in _servers) await server.DisposeAsync();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    private async Task<RedisServer> StartRedis()
+    {
+        var server = await RedisServer.StartAsync(Directory.CreateDirectory(Path.Combine(_dir, "redis-" + _servers.Count)).FullName);
+        _servers.Add(server);
+        return server;
+    }
+
+    private Dictionary<string, string?> Settings(string connection) => new()
+    {
+        ["Asd:Redis"] = connection,
+        ["Asd:ClusterId"] = "refusal",
+        ["Asd:DataDirectory"] = Path.Combine(_dir, "data"),
+        ["Asd:ApiKeys:Operator:0"] = Key,
+    };
+
+    /// <summary>A silo on <see cref="_redis"/>, its log at warning and above, and a client with the operator key.</summary>
+    private async Task<(HttpClient Http, ConcurrentQueue<(LogLevel Level, string Message)> Log)> StartSilo()
+    {
+        var (app, address) = await SiloApp.StartOnLoopbackAsync(Settings(_redis.Connection));
+        _silos.Add(app);
+        var log = new ConcurrentQueue<(LogLevel, string)>();
+        app.Services.GetRequiredService<ILoggerFactory>().AddProvider(new QueueLoggerProvider(log));
+        var http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(60) };
+        http.DefaultRequestHeaders.Add("X-Api-Key", Key);
+        return (http, log);
+    }
+
+    private static async Task<ConnectionMultiplexer> Admin(RedisServer server)
+        => await ConnectionMultiplexer.ConnectAsync(server.Connection + ",allowAdmin=true");
+
+    private static Task<HttpResponseMessage> Configure(HttpClient http, string machine, double budget)
+        => http.PutAsJsonAsync($"/api/machines/{machine}", new MachineSettings { Strategy = "random", Budget = budget, Seed = 1 });
+
+    /// <summary>A 503 whose detail is <paramref name="detail"/>, without Retry-After, and with nothing of the cause in it.</summary>
+    private static async Task ExpectRefused(HttpResponseMessage response, string detail)
+    {
+        string body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.ServiceUnavailable, $"{(int)response.StatusCode}: {body}");
+        Assert.Equal(detail, JsonDocument.Parse(body).RootElement.GetProperty("detail").GetString());
+        Assert.Null(response.Headers.RetryAfter);
+        Assert.DoesNotContain("127.0.0.1", body);
+        Assert.DoesNotContain("   at ", body);
+    }
+
+    private static void ExpectLoggedOnce(ConcurrentQueue<(LogLevel Level, string Message)> log, RedisRefusal refusal)
+    {
+        var errors = log.Where(e => e.Level >= LogLevel.Error && e.Message.Contains(refusal.Problem, StringComparison.Ordinal)).ToList();
+        Assert.True(errors.Count == 1, $"{errors.Count} error(s) naming '{refusal.Kind}':\n" + string.Join('\n', log.Select(e => $"{e.Level}: {e.Message}")));
+    }
+
+    [Fact]
+    public async Task A_full_redis_answers_503_saying_so_and_changes_nothing()
+    {
+        var (http, log) = await StartSilo();
+        Assert.Equal(HttpStatusCode.OK, (await Configure(http, "full.m1", 0.5)).StatusCode);
+        using var admin = await Admin(_redis);
+        var server = admin.GetServers()[0];
+        await admin.GetDatabase().StringSetAsync("filler", new string('x', 2 << 20)); // over the maxmemory set next
+        await server.ExecuteAsync("CONFIG", "SET", "maxmemory-policy", "noeviction");
+        await server.ExecuteAsync("CONFIG", "SET", "maxmemory", "1mb");
+
+        for (int i = 0; i < 3; i++) // the first write fails; the next calls meet the activation reloading or a new one failing
+        {
+            var refused = await Configure(http, "full.m1", 0.1);
+            if (i > 0 && refused.StatusCode == HttpStatusCode.ServiceUnavailable && refused.Headers.RetryAfter is not null)
+                continue; // "reloading its state after a failed write; retry"
+            await ExpectRefused(refused, RedisRefusals.OutOfMemory.ClientDetail);
+        }
+        ExpectLoggedOnce(log, RedisRefusals.OutOfMemory);
+        var status = await http.GetFromJsonAsync<JsonElement>("/api/machines/full.m1"); // reads still work
+        Assert.Equal(0.5, status.GetProperty("settings").GetProperty("budget").GetDouble());
+
+        await server.ExecuteAsync("CONFIG", "SET", "maxmemory", "0");
+        Assert.Equal(HttpStatusCode.OK, (await Configure(http, "full.m1", 0.1)).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_redis_demoted_to_a_replica_by_a_failover_answers_503_saying_so()
+    {
+        var (http, log) = await StartSilo();
+        Assert.Equal(HttpStatusCode.OK, (await Configure(http, "failover.m1", 0.5)).StatusCode);
+        // A failover: a replica of the silo's Redis takes over, and the silo's Redis becomes its replica.
+        var promoted = await StartRedis();
+        using var oldPrimary = await Admin(_redis);
+        using var newPrimary = await Admin(promoted);
+        await newPrimary.GetServers()[0].ExecuteAsync("REPLICAOF", "127.0.0.1", _redis.Port.ToString());
+        await Waiting.Until(async () => (await newPrimary.GetServers()[0].InfoRawAsync("replication"))!.Contains("master_link_status:up"), "the replica has synced");
+        await newPrimary.GetServers()[0].ExecuteAsync("REPLICAOF", "NO", "ONE");
+        await oldPrimary.GetServers()[0].ExecuteAsync("REPLICAOF", "127.0.0.1", promoted.Port.ToString());
+
+        var refused = await Configure(http, "failover.m1", 0.1);
+        await ExpectRefused(refused, RedisRefusals.ReadOnlyReplica.ClientDetail);
+        await ExpectRefused(await Configure(http, "failover.m2", 0.1), RedisRefusals.ReadOnlyReplica.ClientDetail);
+        ExpectLoggedOnce(log, RedisRefusals.ReadOnlyReplica);
+    }
+
+    [Fact]
+    public async Task A_foreign_key_of_another_type_where_a_machine_is_stored_answers_503_saying_so()
+    {
+        var (http, log) = await StartSilo();
+        Assert.Equal(HttpStatusCode.OK, (await Configure(http, "foreign.m1", 0.5)).StatusCode);
+        using var admin = await Admin(_redis);
+        var stored = admin.GetServers()[0].Keys(pattern: "*foreign.m1*").Single();
+        await admin.GetDatabase().KeyDeleteAsync(stored);
+        await admin.GetDatabase().StringSetAsync(stored, "another application's value");
+
+        await ExpectRefused(await Configure(http, "foreign.m1", 0.1), RedisRefusals.WrongType.ClientDetail);
+        // The discarded activation reloads: the read meets the foreign value too.
+        await Waiting.Until(async () => (await http.GetAsync("/api/machines/foreign.m1")).Headers.RetryAfter is null, "the activation has reloaded");
+        await ExpectRefused(await http.GetAsync("/api/machines/foreign.m1"), RedisRefusals.WrongType.ClientDetail);
+        ExpectLoggedOnce(log, RedisRefusals.WrongType);
+    }
+
+    [Fact]
+    public async Task A_starting_silo_names_refused_credentials_without_echoing_the_password()
+    {
+        using (var admin = await Admin(_redis))
+            await admin.GetServers()[0].ExecuteAsync("CONFIG", "SET", "requirepass", "the-real-secret");
+        foreach (var connection in new[] { _redis.Connection, _redis.Connection + ",password=a-wrong-secret" })
+        {
+            var refused = await Assert.ThrowsAsync<SiloConfigurationException>(() => SiloApp.StartOnLoopbackAsync(Settings(connection)));
+            Assert.Equal($"Redis at '127.0.0.1:{_redis.Port}' {RedisRefusals.CredentialsRefused.Problem}", refused.Message);
+            Assert.DoesNotContain("secret", refused.Message);
+        }
+    }
+
+    [Fact]
+    public async Task A_starting_silo_names_a_replica_and_a_full_redis()
+    {
+        var replica = await StartRedis();
+        using (var admin = await Admin(replica))
+            await admin.GetServers()[0].ExecuteAsync("REPLICAOF", "127.0.0.1", _redis.Port.ToString());
+        var refused = await Assert.ThrowsAsync<SiloConfigurationException>(() => SiloApp.StartOnLoopbackAsync(Settings(replica.Connection)));
+        Assert.Equal($"Redis at '127.0.0.1:{replica.Port}' {RedisRefusals.ReadOnlyReplica.Problem}; its primary is 127.0.0.1:{_redis.Port}", refused.Message);
+
+        using (var admin = await Admin(_redis))
+        {
+            await admin.GetDatabase().StringSetAsync("filler", new string('x', 2 << 20));
+            await admin.GetServers()[0].ExecuteAsync("CONFIG", "SET", "maxmemory", "1mb");
+        }
+        refused = await Assert.ThrowsAsync<SiloConfigurationException>(() => SiloApp.StartOnLoopbackAsync(Settings(_redis.Connection)));
+        Assert.Equal($"Redis at '127.0.0.1:{_redis.Port}' {RedisRefusals.OutOfMemory.Problem}", refused.Message);
+    }
+
+    private sealed class QueueLoggerProvider(ConcurrentQueue<(LogLevel, string)> log) : ILoggerProvider
+    {
+        public ILogger CreateLogger(string categoryName) => new QueueLogger(log);
+        public void Dispose() { }
+
+        private sealed class QueueLogger(ConcurrentQueue<(LogLevel, string)> log) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+            public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                if (IsEnabled(logLevel)) log.Enqueue((logLevel, formatter(state, exception)));
+            }
+        }
+    }
+}
