@@ -43,11 +43,12 @@ public sealed class MachineUnreadableException : Exception
 }
 
 /// <summary>
-/// Tells a fault that a retry may get past (a silo down or not answering, a timeout, a store unreachable) from any other
-/// failure. Listings over many machines use it to tell "the cluster is unavailable: retry the listing" from "this one
-/// machine cannot be read: list the others". The silo's is the classification its HTTP API answers 503 for.
+/// Tells a fault of the cluster or its store (a silo down or not answering, a timeout, a store unreachable, full or
+/// refusing our credentials: a retry or an operator gets past it) from a failure of one machine. Listings over many
+/// machines use it to tell "the cluster is unavailable: fail the listing" from "this one machine cannot be read: list the
+/// others". The silo's is the classification its HTTP API answers 503 for.
 /// </summary>
-public interface ITransientFaults
+public interface IClusterFaults
 {
-    bool IsTransient(Exception exception);
+    bool IsClusterFault(Exception exception);
 }

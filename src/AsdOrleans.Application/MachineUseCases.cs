@@ -11,7 +11,7 @@ namespace AsdOrleans.Application;
 /// <paramref name="faults"/> (the silo's) lets a page of machines list the others when one cannot be read; without it,
 /// any failure fails the page.
 /// </summary>
-public sealed class MachineUseCases(IGrainFactory grains, ITransientFaults? faults = null, ILogger<MachineUseCases>? logger = null)
+public sealed class MachineUseCases(IGrainFactory grains, IClusterFaults? faults = null, ILogger<MachineUseCases>? logger = null)
 {
     /// <summary>The most label requests one listing returns.</summary>
     public const int MaxLabelRequests = 10_000;
@@ -166,14 +166,14 @@ public sealed class MachineUseCases(IGrainFactory grains, ITransientFaults? faul
     public const string UnreadableReason = "its stored state could not be loaded, or it failed to start (the silo's log has the cause)";
 
     /// <summary>A machine's status, or <see cref="MachineUnreadableException"/> (logged once, with the machine id) when it
-    /// fails for a reason a retry does not get past; a transient fault propagates as it is.</summary>
+    /// fails for a reason of its own; a fault of the cluster or its store (503 over HTTP) propagates as it is.</summary>
     private async Task<MachineStatus> ReadStatus(string machineId)
     {
         try
         {
             return await Machine(machineId).GetStatus();
         }
-        catch (Exception e) when (faults is not null && !faults.IsTransient(e))
+        catch (Exception e) when (faults is not null && !faults.IsClusterFault(e))
         {
             logger?.LogWarning(e, "machine {Machine} cannot be read: {Reason}", machineId, UnreadableReason);
             throw new MachineUnreadableException(machineId, UnreadableReason, e);

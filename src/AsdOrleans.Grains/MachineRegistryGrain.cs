@@ -132,7 +132,7 @@ public sealed class MachineRegistryShardGrain : Grain, IMachineRegistryShardGrai
         // A shard written before the pending index existed: ask every machine once and index what they hold.
         bool indexed = _pending.RecordExists;
         var ids = indexed ? _withRequests.Current() : _machines.Current(); // copied before the first await: calls interleave
-        var faults = ServiceProvider.GetService<ITransientFaults>();
+        var faults = ServiceProvider.GetService<IClusterFaults>();
         var lists = await Task.WhenAll(ids.Select(id => PendingOf(id, limit, faults)));
         if (!indexed)
             await _withRequests.Set([.. lists.Where(l => l.Count > 0).Select(l => l[0].MachineId)], member: true, writeAnyway: true);
@@ -141,14 +141,14 @@ public sealed class MachineRegistryShardGrain : Grain, IMachineRegistryShardGrai
 
     /// <summary>A machine's pending requests; none from a machine that cannot be read (the listing names the others'), so
     /// one damaged machine does not hide a plant's queue. A fault a retry may get past fails the listing, as does any
-    /// failure where the silo names no <see cref="ITransientFaults"/>.</summary>
-    private async Task<IReadOnlyList<LabelRequest>> PendingOf(string machineId, int limit, ITransientFaults? faults)
+    /// failure where the silo names no <see cref="IClusterFaults"/>.</summary>
+    private async Task<IReadOnlyList<LabelRequest>> PendingOf(string machineId, int limit, IClusterFaults? faults)
     {
         try
         {
             return await GrainFactory.GetGrain<IMachineGrain>(machineId).GetPendingLabelRequests(limit);
         }
-        catch (Exception e) when (faults is not null && !faults.IsTransient(e))
+        catch (Exception e) when (faults is not null && !faults.IsClusterFault(e))
         {
             _logger.LogWarning(e, "machine {Machine} cannot be read; the label-request listing goes on without it", machineId);
             return [];

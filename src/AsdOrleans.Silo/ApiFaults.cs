@@ -98,10 +98,10 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
 /// fault until an operator acts on <paramref name="OperatorMustAct"/> (the request changed nothing, so it may be sent again then).</summary>
 public sealed record ServiceFault(string Title, string Detail, Exception Cause, int? RetryAfterSeconds, RedisRefusal? OperatorMustAct = null);
 
-/// <summary>The silo's <see cref="AsdOrleans.Abstractions.ITransientFaults"/>: the faults its HTTP API answers 503 for.</summary>
-internal sealed class ApiTransientFaults : AsdOrleans.Abstractions.ITransientFaults
+/// <summary>The silo's <see cref="AsdOrleans.Abstractions.IClusterFaults"/>: the faults its HTTP API answers 503 for.</summary>
+internal sealed class ApiClusterFaults : AsdOrleans.Abstractions.IClusterFaults
 {
-    public bool IsTransient(Exception exception) => ApiFaults.Classify(exception) is not null;
+    public bool IsClusterFault(Exception exception) => ApiFaults.Classify(exception) is not null;
 }
 
 public static class ApiFaults

@@ -118,7 +118,7 @@ public static class SiloApp
         builder.Services.AddSingleton<ApiKeys>();
         builder.Services.AddSingleton<ClipAudioStore>();
         // Listings over many machines (machines, label requests) list the others when one cannot be read: what is not 503 is that machine's.
-        builder.Services.AddSingleton<AsdOrleans.Abstractions.ITransientFaults, ApiTransientFaults>();
+        builder.Services.AddSingleton<AsdOrleans.Abstractions.IClusterFaults, ApiClusterFaults>();
         builder.Services.AddSingleton<AsdOrleans.Application.MachineUseCases>(); // over the silo's IGrainFactory
         // {"label":"anomaly","Label":"normal"} is a client's mistake, not "the last one wins".
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.AllowDuplicateProperties = false);
