@@ -108,6 +108,8 @@
     $('queue-list').replaceChildren(); $('alerts-list').replaceChildren();
     $('queue-count').textContent = $('alert-count').textContent = '0';
     $('load-error').hidden = true;
+    machinesStatus('');
+    alertMachine = null; $('alert-machine').value = ''; $('alert-machine-error').textContent = '';
     $('nav').hidden = $('live').hidden = $('signout').hidden = $('who').hidden = true;
     $('signin-error').textContent = reason || '';
     // The name the person typed, not the one a named key supplied: the next key may be a shared one.
@@ -165,26 +167,113 @@
     if (!state.key) { show('signin'); return; }
     const page = (location.hash || '#queue').slice(1);
     show(['queue', 'machines', 'alerts'].includes(page) ? page : 'queue');
-    if (page === 'machines') { drawChart(); loadMachines().catch(() => {}); }
+    if (page === 'machines') { renderMachines(); drawChart(); refreshMachines(); }
   }
 
   // ---- machines ----------------------------------------------------------------------------------------------
-  async function loadMachines() {
-    const list = await json('/api/machines');
-    state.machines = new Map(list.map((m) => [m.machineId, m]));
+  // A plant has thousands: GET /api/machines answers a page at a time (Link: rel="next"), and the table renders the
+  // first MACHINE_ROWS of those that match the filter, so neither the load nor the page grows past what a browser keeps
+  // up with.
+  const MACHINES_PER_PAGE = 1000;
+  const MACHINE_ROWS = 200;
+  const nextPage = (link) => /<([^>]+)>\s*;\s*rel="next"/.exec(link || '')?.[1] ?? null;
+  let machinesLoading = null; // the load under way: a refresh or an event joins it rather than starting another
+  let machinesLoadedAt = 0;
+  function loadMachines() {
+    if (!machinesLoading) machinesLoading = loadAllMachines().finally(() => { machinesLoading = null; });
+    return machinesLoading;
+  }
+  // A refresh that fails keeps the machines loaded before, and says so.
+  const refreshMachines = () => loadMachines().catch((e) => {
+    if (state.key && e.status !== 401 && e.status !== 403)
+      machinesStatus(`could not load the machines (${e.message})${state.machines.size ? '; showing those loaded before' : ''}`, true);
+  });
+  function machinesStatus(text, partial = false) {
+    const s = $('machines-status');
+    s.textContent = text || ''; s.hidden = !text; s.classList.toggle('partial', partial);
+  }
+  async function loadAllMachines() {
+    const key = state.key;
+    const loaded = new Map();
+    let path = `/api/machines?limit=${MACHINES_PER_PAGE}`, failure = null;
+    while (path) {
+      if (loaded.size) machinesStatus(`loading machines… ${loaded.size.toLocaleString()} so far`);
+      let response;
+      try { response = await api(path); } catch (e) {
+        // Nothing loaded, or a refused key: the caller says what failed (boot tries again). Part-way: keep what came.
+        if (!loaded.size || e.status === 401 || e.status === 403) { machinesStatus(''); throw e; }
+        failure = e; break;
+      }
+      for (const m of await response.json()) loaded.set(m.machineId, m);
+      path = nextPage(response.headers.get('Link'));
+    }
+    if (state.key !== key) return; // signed out meanwhile
+    if (failure) {
+      // The machines after the last page that came keep what an earlier load said of them, rather than vanish.
+      const last = [...loaded.keys()].pop();
+      for (const [id, m] of state.machines) if (id > last) loaded.set(id, m);
+      machinesStatus(`loaded ${loaded.size.toLocaleString()} machines (ids up to ${last}); the next page failed (${failure.message}): `
+        + `${state.machines.size > loaded.size ? 'the rest are as last loaded; ' : ''}trying again in ${RETRY_MS / 1000} s`, true);
+      setTimeout(() => { if (state.key === key) refreshMachines(); }, RETRY_MS);
+    } else machinesStatus('');
+    machinesLoadedAt = Date.now();
+    state.machines = new Map([...loaded].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
     renderMachines();
     renderFilters();
-    if (!state.chartMachine && list.length) state.chartMachine = (list.find((m) => !m.unreadable) || list[0]).machineId;
+    if (!state.chartMachine && loaded.size) {
+      const all = [...state.machines.values()];
+      state.chartMachine = (all.find((m) => !m.unreadable) || all[0]).machineId;
+    }
     if (document.body.dataset.page === 'machines') drawChart();
+  }
+
+  // Rows follow their machines' events. Many events at once (a plant of thousands) are gathered for a second and
+  // fetched together — or, past a few dozen machines, by one load of the list — and only while the page is shown: the
+  // page loads the list again when it is opened.
+  const changed = new Set();
+  let changedTimer;
+  function machineChanged(id) {
+    if (document.body.dataset.page !== 'machines') return;
+    changed.add(id);
+    if (!changedTimer) changedTimer = setTimeout(refreshChanged, 1000);
+  }
+  async function refreshChanged() {
+    changedTimer = null;
+    const ids = [...changed]; changed.clear();
+    if (!state.key || document.body.dataset.page !== 'machines') return;
+    if (ids.length > 40) { refreshMachines(); return; }
+    await Promise.all(ids.map((id) => json(`/api/machines/${enc(id)}`).then((m) => state.machines.set(id, m), () => { /* shown on the next load */ })));
+    renderMachines();
   }
   async function refreshMachine(id) {
     try { state.machines.set(id, await json(`/api/machines/${enc(id)}`)); renderMachines(); } catch { /* shown on next load */ }
   }
 
+  // The machines the filter and type let through, in the chosen order.
+  function shownMachines() {
+    const text = $('machines-filter').value.trim().toLowerCase(), type = $('machines-type').value;
+    const all = [...state.machines.values()].filter((m) => (!text || m.machineId.toLowerCase().includes(text))
+      && (!type || machineType(m.machineId) === type));
+    const byId = (a, b) => (a.machineId < b.machineId ? -1 : a.machineId > b.machineId ? 1 : 0);
+    const sort = $('machines-sort').value;
+    // What an operator looks at first: machines that cannot be read, then those spending past their budget, then those not enrolled.
+    const attention = (m) => (m.unreadable ? 0 : m.overspent ? 1 : !m.enrolled ? 2 : 3);
+    if (sort === 'pending') all.sort((a, b) => (b.pendingLabelRequests || 0) - (a.pendingLabelRequests || 0) || byId(a, b));
+    else if (sort === 'attention') all.sort((a, b) => attention(a) - attention(b) || byId(a, b));
+    return all; // state.machines is kept in id order
+  }
+
   function renderMachines() {
     const body = $('machines-list');
     const focused = body.contains(document.activeElement) ? document.activeElement.dataset.machine : null;
-    body.replaceChildren(...[...state.machines.values()].map((m) => {
+    const matching = shownMachines();
+    const rows = matching.slice(0, MACHINE_ROWS);
+    const total = state.machines.size, n = (x) => x.toLocaleString();
+    const filtered = matching.length < total;
+    $('machines-shown').textContent = rows.length < matching.length
+      ? `showing ${n(rows.length)} of ${n(matching.length)}${filtered ? ` matching (${n(total)} machines)` : ''} — narrow with the filter`
+      : filtered ? `${n(matching.length)} of ${n(total)} machines match` : `${n(total)} machines`;
+    body.replaceChildren(...rows.map((m) => {
       // A machine that cannot be read is shown as such, with why; its other fields say nothing.
       if (m.unreadable) {
         return el('tr', { 'data-machine': m.machineId, class: 'unreadable' }, el('td', { text: m.machineId }),
@@ -222,17 +311,25 @@
     if (focused) body.querySelector(`tr[data-machine="${CSS.escape(focused)}"]`)?.focus();
   }
 
+  // The machine filters are typed, with the ids offered as the browser's suggestions (one <datalist> shared by the
+  // pages): a <select> of thousands of options is neither quick to build nor to use. Rebuilt only when the ids change.
+  let listedIds = '';
   function renderFilters() {
-    const fill = (select, values) => {
+    const ids = [...state.machines.keys()];
+    const signature = ids.join('\n');
+    if (signature !== listedIds) {
+      listedIds = signature;
+      $('machine-ids').replaceChildren(...ids.map((id) => el('option', { value: id })));
+    }
+    const types = [...new Set(ids.map(machineType))].sort();
+    for (const select of [$('filter-type'), $('machines-type')]) {
       const keep = select.value;
-      select.replaceChildren(el('option', { value: '', text: 'all' }), ...values.map((v) => el('option', { value: v, text: v })));
-      select.value = values.includes(keep) ? keep : '';
-    };
-    const ids = [...state.machines.keys()].sort();
-    fill($('filter-machine'), ids);
-    fill($('alert-machine'), ids);
-    fill($('filter-type'), [...new Set(ids.map(machineType))].sort());
+      select.replaceChildren(el('option', { value: '', text: 'all' }), ...types.map((v) => el('option', { value: v, text: v })));
+      select.value = types.includes(keep) ? keep : '';
+    }
   }
+  for (const control of ['machines-filter', 'machines-type', 'machines-sort'])
+    $(control).addEventListener(control === 'machines-filter' ? 'input' : 'change', () => renderMachines());
 
   // ---- score chart (uPlot) -----------------------------------------------------------------------------------
   async function drawChart() {
@@ -291,9 +388,18 @@
   const thresholdOf = (r) => r.decisionThreshold ?? state.machines.get(r.machineId)?.decisionThreshold;
   // Above that threshold: the machine raised an alert for the clip.
   const isAlert = (r) => { const phi = thresholdOf(r); return phi != null && r.score > phi; };
+  // The typed machine filter: a whole machine id shows that machine only (fan-1 not fan-10); part of one, every machine
+  // whose id contains it.
+  function machineMatch(text) {
+    const m = text.trim();
+    if (!m) return () => true;
+    if (state.machines.has(m)) return (id) => id === m;
+    const part = m.toLowerCase();
+    return (id) => id.toLowerCase().includes(part);
+  }
   function visible() {
-    const m = $('filter-machine').value, t = $('filter-type').value;
-    const shown = state.requests.filter((r) => (!m || r.machineId === m) && (!t || machineType(r.machineId) === t));
+    const m = machineMatch($('filter-machine').value), t = $('filter-type').value;
+    const shown = state.requests.filter((r) => m(r.machineId) && (!t || machineType(r.machineId) === t));
     // Alerts first keeps the queue's order within each group, so a skipped alert goes behind the other alerts.
     return $('queue-order').value === 'alerts' ? [...shown.filter(isAlert), ...shown.filter((r) => !isAlert(r))] : shown;
   }
@@ -342,7 +448,7 @@
   // A new normal label on a machine: its cards that offered nothing yet may offer it now.
   function normalLabelled(machineId) {
     normalExamples.delete(machineId);
-    for (const r of state.requests) if (r.machineId === machineId && cards.has(`${r.machineId}/${r.clipId}`))
+    for (const r of state.requests) if (r.machineId === machineId && cards.get(`${r.machineId}/${r.clipId}`)?.mediaFetched)
       offerNormalExample(r, cards.get(`${r.machineId}/${r.clipId}`).querySelector('.normal-example'));
   }
 
@@ -357,14 +463,14 @@
     const threshold = thresholdOf(r);
     const image = el('img', { class: 'spectrogram', alt: `spectrogram of ${r.clipId}` });
     const base = `/api/machines/${enc(r.machineId)}/clips/${enc(r.clipId)}`;
-    let audio;
+    let audio, media = () => {};
     if (r.audioReference && !r.audioUrl) {
       audio = el('p', { class: 'gateway-audio' }, 'audio ', atGateway(r.audioReference));
       image.alt = 'no spectrogram: the silo holds no audio for this clip';
     } else {
       audio = el('audio', { controls: true, preload: 'auto', 'aria-label': `clip ${r.clipId} of ${r.machineId}` });
       audio.addEventListener('play', () => claim(r));
-      loadMedia(r, owner, base, audio, image);
+      media = () => loadMedia(r, owner, base, audio, image);
     }
     const button = (cls, text, label) => el('button', { type: 'button', class: cls, text, onclick: () => answer(r, label) });
     const li = el('li', { class: 'request', 'data-machine': r.machineId, 'data-clip': r.clipId, 'aria-label': `${r.machineId} · ${r.clipId}` },
@@ -386,9 +492,21 @@
     li.addEventListener('focusin', () => { const i = visible().indexOf(r); if (i >= 0 && i !== state.current) { state.current = i; markCurrent(); } });
     cards.set(owner, li);
     showClaim(r, li);
-    offerNormalExample(r, li.querySelector('.normal-example'));
+    li.fetchMedia = () => {
+      if (li.mediaFetched) return;
+      li.mediaFetched = true;
+      nearScreen.unobserve(li);
+      media();
+      offerNormalExample(r, li.querySelector('.normal-example'));
+    };
+    nearScreen.observe(li);
     return li;
   }
+  // A card fetches its audio, spectrogram and normal example when it comes near the screen (or is selected): a queue of
+  // hundreds of requests from as many machines does not ask for them all at once, ahead of the card being listened to.
+  const nearScreen = new IntersectionObserver((entries) => {
+    for (const entry of entries) if (entry.isIntersecting) entry.target.fetchMedia();
+  }, { rootMargin: '1500px 0px' });
 
   // A card's audio and spectrogram. A failed fetch (the silo restarting) is tried again while the card is shown, and
   // said on the card rather than in the toast, which keeps what the labeller needs to read (say, an answer not sent).
@@ -460,7 +578,7 @@
     const list = visible();
     for (const [owner, li] of cards) {
       // A card whose answer is held or on its way keeps its audio: it comes back as it was on Undo or a failed send.
-      if (!state.requests.some((r) => `${r.machineId}/${r.clipId}` === owner) && !answering.has(owner)) { releaseBlobs(owner); cards.delete(owner); li.remove(); }
+      if (!state.requests.some((r) => `${r.machineId}/${r.clipId}` === owner) && !answering.has(owner)) { releaseBlobs(owner); cards.delete(owner); nearScreen.unobserve(li); li.remove(); }
     }
     $('queue-list').replaceChildren(...list.map(card));
     for (const r of list) showClaim(r); // claims refreshed by a listing, and those that lapsed
@@ -479,6 +597,7 @@
       if (on) li.setAttribute('aria-current', 'true'); else li.removeAttribute('aria-current');
     });
     const now = list[state.current];
+    if (now) card(now).fetchMedia();
     if (scroll && now && document.body.dataset.page === 'queue') card(now).scrollIntoView({ block: 'nearest' });
   }
 
@@ -508,7 +627,7 @@
   function answered(r) {
     const owner = `${r.machineId}/${r.clipId}`;
     answering.delete(owner);
-    if (!requestOf(r.machineId, r.clipId)) { releaseBlobs(owner); cards.get(owner)?.remove(); cards.delete(owner); }
+    if (!requestOf(r.machineId, r.clipId)) { releaseBlobs(owner); if (cards.has(owner)) nearScreen.unobserve(cards.get(owner)); cards.get(owner)?.remove(); cards.delete(owner); }
   }
   function hold(r, text, send) {
     sendHeld();
@@ -611,16 +730,20 @@
     }
     event.preventDefault();
   });
-  $('filter-machine').addEventListener('change', () => { state.current = 0; renderQueue(); });
+  for (const event of ['input', 'change']) $('filter-machine').addEventListener(event, () => { state.current = 0; renderQueue(); });
   $('filter-type').addEventListener('change', () => { state.current = 0; renderQueue(); });
   const ORDER = 'asd.queueOrder';
   $('queue-order').value = localStorage.getItem(ORDER) === 'alerts' ? 'alerts' : 'oldest';
   $('queue-order').addEventListener('change', () => { localStorage.setItem(ORDER, $('queue-order').value); state.current = 0; renderQueue(); });
 
   // ---- alerts ------------------------------------------------------------------------------------------------
-  async function loadAlerts() {
-    const m = $('alert-machine').value;
-    state.alerts = await json(`/api/alerts?limit=500${m ? `&machine=${enc(m)}` : ''}`);
+  // The machine whose alerts are listed (null: the plant's). It changes only when the silo answers for the typed id:
+  // an id it does not know is said beside the box and leaves the list as it was.
+  let alertMachine = null;
+  async function loadAlerts(machine = alertMachine) {
+    state.alerts = await json(`/api/alerts?limit=500${machine ? `&machine=${enc(machine)}` : ''}`);
+    alertMachine = machine;
+    $('alert-machine-error').textContent = '';
     renderAlerts();
   }
   function alertRow(a, fresh) {
@@ -675,12 +798,28 @@
     }
     if (changed) renderAlerts();
   }
-  function renderAlerts(freshCount = 0) {
-    $('alerts-list').replaceChildren(...state.alerts.map((a, i) => alertRow(a, i < freshCount)));
+  const ALERTS_KEPT = 500;
+  function renderAlerts() {
+    $('alerts-list').replaceChildren(...state.alerts.map((a) => alertRow(a, false)));
     $('alerts-empty').hidden = state.alerts.length > 0;
     $('alert-count').textContent = String(state.alerts.length);
   }
-  $('alert-machine').addEventListener('change', () => loadAlerts().catch((e) => toast(e.message)));
+  // A live alert adds its row on top (and drops the oldest past ALERTS_KEPT): a busy plant's alerts do not rebuild the list.
+  function addAlert(a) {
+    const list = $('alerts-list');
+    state.alerts.unshift(a);
+    list.prepend(alertRow(a, true));
+    while (state.alerts.length > ALERTS_KEPT) { state.alerts.pop(); list.lastElementChild?.remove(); }
+    $('alerts-empty').hidden = true;
+    $('alert-count').textContent = String(state.alerts.length);
+  }
+  $('alert-machine').addEventListener('change', () => {
+    const typed = $('alert-machine').value.trim();
+    loadAlerts(typed || null).catch((e) => {
+      const showing = alertMachine ? `${alertMachine}'s alerts` : "the plant's alerts";
+      $('alert-machine-error').textContent = `${e.status === 404 || e.status === 400 ? e.message : `could not load ${typed}'s alerts (${e.message})`}; showing ${showing}`;
+    });
+  });
 
   // ---- live events (SSE over fetch, resumable with Last-Event-ID) --------------------------------------------
   function setLive(on) { const l = $('live'); l.textContent = on ? '● live' : 'reconnecting…'; l.classList.toggle('on', on); }
@@ -733,15 +872,10 @@
           audioUrl: data.audioUrl, audioReference: data.audioReference, decisionThreshold: data.decisionThreshold });
         renderQueue();
       }
-      refreshMachine(data.machineId);
+      machineChanged(data.machineId);
     } else if (type === 'alert') {
-      const m = $('alert-machine').value;
-      if (!m || m === data.machineId) {
-        state.alerts.unshift(Object.assign({ at: data.detectedAt }, data));
-        state.alerts.length = Math.min(state.alerts.length, 500);
-        renderAlerts(1);
-      }
-      refreshMachine(data.machineId);
+      if (!alertMachine || alertMachine === data.machineId) addAlert(Object.assign({ at: data.detectedAt }, data));
+      machineChanged(data.machineId);
     } else if (type === 'label-request-closed') {
       // Answered, declined or dropped elsewhere: leaves this queue now, not at the next refresh.
       const closed = requestOf(data.machineId, data.clipId);
@@ -753,7 +887,7 @@
       const r = requestOf(data.machineId, data.clipId);
       if (r) { r.claimedBy = data.claimedBy; r.claimedUntil = data.claimedUntil; showClaim(r); }
     } else if (type === 'reset') {
-      loadQueue(); loadAlerts(); loadMachines();
+      loadQueue(); loadAlerts(); refreshMachines();
     }
     if (document.body.dataset.page === 'machines' && data.machineId === state.chartMachine) scheduleChart();
   }
@@ -761,14 +895,17 @@
   function scheduleChart() { clearTimeout(chartTimer); chartTimer = setTimeout(drawChart, 1000); }
 
   // Requests answered elsewhere (another labeller, the CLI) leave the queue on their closed event, or at the latest at
-  // the next refresh. The whole machine list
-  // asks every machine (it would keep every idle machine of a large plant awake), so it refreshes only while shown;
-  // elsewhere each machine's row follows its own events.
+  // the next refresh. The whole machine list asks every machine (it would keep every idle machine of a large plant
+  // awake), so it refreshes only while shown, and less often the larger the plant (15 s a thousand machines); between
+  // loads each row follows its machine's events.
+  const REFRESH_MS = 15000;
   setInterval(() => {
     if (!state.key) return;
     loadQueue().catch(() => {});
-    if (document.body.dataset.page === 'machines') loadMachines().catch(() => {});
-  }, 15000);
+    const every = REFRESH_MS * Math.max(1, state.machines.size / 1000);
+    if (document.body.dataset.page === 'machines' && Date.now() - machinesLoadedAt >= every - 1000)
+      refreshMachines();
+  }, REFRESH_MS);
 
   // ---- wiring ------------------------------------------------------------------------------------------------
   $('signin-form').addEventListener('submit', async (event) => {
