@@ -196,8 +196,10 @@
     const key = state.key;
     const loaded = new Map();
     let path = `/api/machines?limit=${MACHINES_PER_PAGE}`, failure = null;
+    // The first load says how far it got; a refresh keeps the table it has meanwhile, without a word.
+    const first = state.machines.size === 0;
     while (path) {
-      if (loaded.size) machinesStatus(`loading machines… ${loaded.size.toLocaleString()} so far`);
+      if (first) machinesStatus(`loading machines… ${loaded.size ? `${loaded.size.toLocaleString()} so far` : ''}`);
       let response;
       try { response = await api(path); } catch (e) {
         // Nothing loaded, or a refused key: the caller says what failed (boot tries again). Part-way: keep what came.
