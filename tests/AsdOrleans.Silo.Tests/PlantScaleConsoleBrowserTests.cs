@@ -130,6 +130,14 @@ public sealed class PlantScaleConsoleBrowserTests(PlantConsoleFixture silo) : IC
             Assert.Equal(1L, js.ExecuteScript($"return document.querySelectorAll('#machine-ids option[value=\"{near}\"]').length"));
             await Until(driver, () => !driver.FindElement(By.Id("machines-status")).Displayed
                 && driver.FindElement(By.Id("machines-shown")).Text.Contains($"of {total}"), "every machine loaded on the next try");
+            // A refresh that fails part-way keeps the machines after the last page that came, as last loaded.
+            js.ExecuteScript("window.__faults.push({ match: '^/api/machines[?]after=', times: 1, status: 503 }); location.hash = '#alerts';");
+            await Until(driver, () => js.ExecuteScript("return document.body.dataset.page") as string == "alerts", "the alerts page");
+            js.ExecuteScript("location.hash = '#machines';");
+            partial = await Until(driver, () => driver.FindElement(By.Id("machines-status")) is { Displayed: true } s && s.Text.Contains("failed") ? s.Text : null, "the failed refresh said");
+            Assert.Equal($"loaded 1,000 machines (ids up to {Id(1000)}); the next page failed (the silo is restarting): the {count - 1000:N0} after them are as last loaded; trying again in 3 s", partial);
+            Assert.Contains($"of {total}", driver.FindElement(By.Id("machines-shown")).Text);
+            await Until(driver, () => !driver.FindElement(By.Id("machines-status")).Displayed, "the next try loading them all");
         }
         finally
         {

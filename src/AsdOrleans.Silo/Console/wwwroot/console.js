@@ -212,10 +212,11 @@
     if (state.key !== key) return; // signed out meanwhile
     if (failure) {
       // The machines after the last page that came keep what an earlier load said of them, rather than vanish.
-      const last = [...loaded.keys()].pop();
+      const last = [...loaded.keys()].pop(), fresh = loaded.size;
       for (const [id, m] of state.machines) if (id > last) loaded.set(id, m);
-      machinesStatus(`loaded ${loaded.size.toLocaleString()} machines (ids up to ${last}); the next page failed (${failure.message}): `
-        + `${state.machines.size > loaded.size ? 'the rest are as last loaded; ' : ''}trying again in ${RETRY_MS / 1000} s`, true);
+      const kept = loaded.size - fresh;
+      machinesStatus(`loaded ${fresh.toLocaleString()} machines (ids up to ${last}); the next page failed (${failure.message}): `
+        + `${kept ? `the ${kept.toLocaleString()} after them are as last loaded; ` : ''}trying again in ${RETRY_MS / 1000} s`, true);
       setTimeout(() => { if (state.key === key) refreshMachines(); }, RETRY_MS);
     } else machinesStatus('');
     machinesLoadedAt = Date.now();
