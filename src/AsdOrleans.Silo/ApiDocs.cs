@@ -16,7 +16,7 @@ public static class ApiDocs
     public static readonly IReadOnlyDictionary<string, (string Id, string Summary)> Operations = new Dictionary<string, (string, string)>(StringComparer.Ordinal)
     {
         ["GET /healthz"] = ("Health", "Liveness: the process answers"),
-        ["GET /readyz"] = ("Ready", "Readiness: the cluster answers grain calls"),
+        ["GET /readyz"] = ("Ready", "Readiness: the cluster answers grain calls and its store takes a write"),
         ["PUT /api/machines/{id}"] = ("ConfigureMachine", "Create a machine or change its settings (strategy, budget, γ, …)"),
         ["GET /api/machines"] = ("ListMachines", "Configured machines' statuses in id order, a page at a time (after, limit: default 1,000, at most 10,000; a full page links the next)"),
         ["GET /api/machines/{id}"] = ("GetMachine", "One machine's status: sets, counters, budget, thresholds"),

@@ -37,7 +37,7 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
                 logger.LogWarning(exception, "{Method} {Path} answered 503 ({Title})", http.Request.Method, http.Request.Path, fault.Title);
             }
             else if (fault.OperatorMustAct is { } refusal && FirstInAWhile(refusal))
-                logger.LogError(exception, "{Method} {Path} answered 503: Redis {Problem}", http.Request.Method, http.Request.Path, refusal.Problem);
+                logger.LogError(exception, "{Method} {Path} answered 503: Redis {Problem}", http.Request.Method, http.Request.Path, RedisRefusals.ProblemIn(refusal, fault.Cause));
             else
                 logger.LogDebug(exception, "{Method} {Path} answered 503 ({Title})", http.Request.Method, http.Request.Path, fault.Title);
         }

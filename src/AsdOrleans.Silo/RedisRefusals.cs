@@ -39,6 +39,19 @@ public static partial class RedisRefusals
         "holds a value of another type in a key the cluster uses (WRONGTYPE): something other than this cluster writes under its " +
         "service id; give the cluster a Redis (or database: defaultDatabase=N in Asd:Redis) of its own, and remove the foreign key");
 
+    /// <summary>What the silo's Redis ACL user needs, after its keys (<c>~&lt;service id&gt;/*</c>): the commands of Orleans'
+    /// membership, grain state and reminders providers (hashes, sorted sets, Lua scripts), of StackExchange.Redis's
+    /// handshake (CLIENT SETNAME, INFO), and CONFIG GET for the start-up durability check. Found by trial with an ACL
+    /// user (RedisRefusalTests runs a silo as one); StackExchange.Redis goes on without its optional CLUSTER NODES,
+    /// tie-break key and SUBSCRIBE.</summary>
+    public const string SiloAclCommands = "+@read +@write +@scripting +@connection -@dangerous +info +config|get";
+
+    public static readonly RedisRefusal NoPermission = new("permission refused",
+        "the cluster's store (Redis) refuses the silo's user a command or key; an operator must grant the silo's Redis user the rights it needs",
+        "refuses the silo's ACL user a command or key (NOPERM): grant it the service's keys and the commands the silo runs, " +
+        $"ACL SETUSER <user> ~<service id>/* {SiloAclCommands} (Asd:ServiceId, default asd-orleans; +config|get is for " +
+        "Asd:RequireDurableRedis=true); Redis's ACL LOG names what it refused");
+
     private static readonly Dictionary<string, RedisRefusal> ByErrorCode = new(StringComparer.Ordinal)
     {
         ["NOAUTH"] = CredentialsRefused,
@@ -46,24 +59,39 @@ public static partial class RedisRefusals
         ["OOM"] = OutOfMemory,
         ["READONLY"] = ReadOnlyReplica,
         ["WRONGTYPE"] = WrongType,
+        ["NOPERM"] = NoPermission,
     };
 
     /// <summary>The refusal in <paramref name="exception"/> itself (not its inner exceptions), or null.</summary>
-    public static RedisRefusal? Of(Exception exception) => exception switch
+    public static RedisRefusal? Of(Exception exception) => exception is RedisConnectionException { FailureType: ConnectionFailureType.AuthenticationFailure }
+        ? CredentialsRefused
+        : ReplyOf(exception) is { } reply ? FromReply(reply) : null;
+
+    /// <summary><paramref name="refusal"/>'s <see cref="RedisRefusal.Problem"/>, and for NOPERM Redis's reply, which names
+    /// the refused command ("… to run the 'set' command"); the other replies say no more than the problem does.</summary>
+    public static string ProblemIn(RedisRefusal refusal, Exception exception)
+        => refusal == NoPermission && ReplyOf(exception) is { } reply ? $"{refusal.Problem} (Redis: {reply.Split('\n')[0].Trim()})" : refusal.Problem;
+
+    /// <summary>Redis's error reply carried by <paramref name="exception"/> itself, or null.</summary>
+    private static string? ReplyOf(Exception exception) => exception switch
     {
-        RedisConnectionException { FailureType: ConnectionFailureType.AuthenticationFailure } => CredentialsRefused,
-        RedisServerException server => FromReply(server.Message),
+        RedisServerException server => server.Message,
         // Orleans' exceptions, and any exception type a silo could not load (Orleans' fallback keeps its message),
         // carry the StackExchange.Redis exception as text after its type name: what precedes it (grain ids, keys) is not read.
-        _ when ReplyInText().Match(exception.Message) is { Success: true } inText => FromReply(inText.Groups["reply"].Value),
+        _ when ReplyInText().Match(exception.Message) is { Success: true } inText => inText.Groups["reply"].Value,
         _ => null,
     };
 
     private static RedisRefusal? FromReply(string reply)
     {
         int end = reply.IndexOf(' ', StringComparison.Ordinal);
-        return ByErrorCode.GetValueOrDefault(end < 0 ? reply : reply[..end]);
+        return ByErrorCode.GetValueOrDefault(end < 0 ? reply : reply[..end])
+            ?? (ScriptAclDenials.Any(denial => reply.StartsWith(denial, StringComparison.Ordinal)) ? NoPermission : null);
     }
+
+    /// <summary>Inside a Lua script (Orleans' grain state, membership and reminder writes) Redis reports an ACL refusal as
+    /// ERR, not NOPERM: 7.0 with these words, 7.2 on with "ACL failure in script: … no permissions …".</summary>
+    private static readonly string[] ScriptAclDenials = ["ERR The user executing the script can't ", "ERR ACL failure in script: "];
 
     [GeneratedRegex(@"StackExchange\.Redis\.RedisServerException: (?<reply>.*)", RegexOptions.Singleline)]
     private static partial Regex ReplyInText();

@@ -11,7 +11,8 @@ public sealed class SiloConfigurationException(string message, Exception? inner 
 /// What a cluster silo checks in Redis before it starts, over one connection:
 /// <list type="bullet">
 /// <item>Redis answers and takes a write (always: also with Asd:RequireDurableRedis = false, else Orleans fails later with
-/// stack traces): not a read-only replica, not full, the credentials accepted (<see cref="RedisRefusals"/> names each);</item>
+/// stack traces): not a read-only replica, not full, the credentials accepted, an ACL user's rights enough
+/// (<see cref="RedisWriteProbe"/>; <see cref="RedisRefusals"/> names each);</item>
 /// <item>durability: cluster silos acknowledge a label once Redis has it, which survives a Redis crash only with the
 /// append-only file fsynced on every write (docs/design.md §2), unless told that is the Redis provider's business
 /// (Asd:RequireDurableRedis = false);</item>
@@ -42,7 +43,8 @@ public static partial class RedisStartupChecks
         {
             using var redis = ConnectionMultiplexer.Connect(options);
             var server = Primary(redis, endpoint);
-            RequireWritable(redis.GetDatabase(), serviceId);
+            // A full Redis, or one refusing the silo's user, is named now, not in Orleans' first failed membership write.
+            RedisWriteProbe.ProveAsync(redis.GetDatabase(), serviceId, "startup").GetAwaiter().GetResult();
             if (requireDurable)
                 RequireDurable(server, endpoint);
             RequireNoLiveSiloOfAnotherCluster(redis, server, endpoint, clusterId, serviceId, staleAfter);
@@ -50,7 +52,7 @@ public static partial class RedisStartupChecks
         }
         catch (RedisException e) when (RedisRefusals.Of(e) is { } refusal)
         {
-            throw new SiloConfigurationException($"Redis at '{endpoint}' {refusal.Problem}", e);
+            throw new SiloConfigurationException($"Redis at '{endpoint}' {RedisRefusals.ProblemIn(refusal, e)}", e);
         }
         catch (RedisConnectionException e)
         {
@@ -80,15 +82,6 @@ public static partial class RedisStartupChecks
         throw new SiloConfigurationException($"Redis at '{endpoint}' {RedisRefusals.ReadOnlyReplica.Problem}{primaryAddress}");
     }
 
-    /// <summary>Writes and deletes a key of the service's: a Redis that is full (noeviction at maxmemory) or refuses the
-    /// silo's commands for another reason is named now, not in Orleans' first failed membership write.</summary>
-    private static void RequireWritable(IDatabase db, string serviceId)
-    {
-        RedisKey probe = $"{serviceId}/startup-probe/{Guid.NewGuid():N}";
-        db.StringSet(probe, "1", TimeSpan.FromMinutes(1));
-        db.KeyDelete(probe);
-    }
-
     private static void RequireDurable(IServer server, string endpoint)
     {
         string appendOnly, appendFsync;
@@ -100,8 +93,9 @@ public static partial class RedisStartupChecks
         }
         catch (RedisServerException e)
         {
+            string grant = RedisRefusals.Of(e) == RedisRefusals.NoPermission ? "grant the silo's ACL user +config|get, or, " : "";
             throw new SiloConfigurationException(
-                $"cannot read Redis's durability settings (CONFIG GET: {e.Message}); if the Redis service itself guarantees that acknowledged " +
+                $"cannot read Redis's durability settings (CONFIG GET: {e.Message}); {grant}if the Redis service itself guarantees that acknowledged " +
                 "writes survive a crash (append-only file fsynced on every write), start the silo with Asd:RequireDurableRedis=false", e);
         }
         if (appendOnly != "yes" || appendFsync != "always")

@@ -11,11 +11,18 @@ namespace AsdOrleans.Silo;
 /// <summary>
 /// /healthz: the process answers (liveness, no checks). /readyz: this silo can take work, so 503 while the data
 /// directory cannot be written, its grain state store (SQLite embedded, Redis in a cluster) cannot take a write,
-/// or the cluster does not answer.
+/// or the cluster does not answer. Every silo of a cluster shares the Redis, so a Redis refusing writes makes all of
+/// them not ready together: intended (docs/deploy.md, Readiness).
 /// </summary>
 public static class SiloHealthChecks
 {
     private static readonly TimeSpan CheckTimeout = TimeSpan.FromSeconds(5);
+    /// <summary>A write and a delete take milliseconds; under the chart's 5 s probe timeout, so that a Redis that hangs
+    /// is named in the answer rather than the probe timing out.</summary>
+    private static readonly TimeSpan RedisCheckTimeout = TimeSpan.FromSeconds(3);
+
+    /// <summary>How long a write Redis took stands for readiness: a refusal shows within this (plus the probe's period).</summary>
+    internal static readonly TimeSpan RedisWriteProofLifetime = TimeSpan.FromSeconds(5);
 
     public static void AddSiloHealthChecks(this IServiceCollection services, SiloOptions options)
     {
@@ -27,7 +34,7 @@ public static class SiloHealthChecks
         else
         {
             services.AddSingleton<RedisCheck>();
-            checks.AddCheck<RedisCheck>("redis", timeout: CheckTimeout);
+            checks.AddCheck<RedisCheck>("redis", timeout: RedisCheckTimeout);
         }
     }
 
@@ -94,27 +101,80 @@ public static class SiloHealthChecks
         }
     }
 
-    /// <summary>PINGs Redis over one connection kept for the checks.</summary>
-    private sealed class RedisCheck(IOptions<SiloOptions> options) : IHealthCheck, IDisposable
+    /// <summary>
+    /// Redis takes a write of the service's (<see cref="RedisWriteProbe"/>), over one connection kept for the checks: a
+    /// Redis that answers PING but is full, a read-only replica (a failover demoted it) or refuses the silo's ACL user would
+    /// fail every write, every label included, so the silo is not ready, and the result names the refusal as
+    /// <see cref="RedisRefusals"/> does. A write is proven at most every <see cref="RedisWriteProofLifetime"/>, so that a probe
+    /// every second does not write every second; between proofs a PING still tells at once that Redis stopped answering.
+    /// With no API traffic reaching a not-ready silo, its log says why: a refusal is logged when it starts and ends.
+    /// </summary>
+    private sealed class RedisCheck(IOptions<SiloOptions> options, ILoggerFactory loggers) : IHealthCheck, IDisposable
     {
+        private readonly ILogger _logger = loggers.CreateLogger("AsdOrleans.Silo.Readiness");
         private readonly Lazy<Task<ConnectionMultiplexer>> _redis = new(() =>
         {
             var configuration = ConfigurationOptions.Parse(options.Value.Redis!);
             configuration.AbortOnConnectFail = false;
             return ConnectionMultiplexer.ConnectAsync(configuration);
         });
+        private readonly Lock _gate = new();
+        private Task<string?>? _proof; // the refusal's line for an operator, null once the write was taken
+        private long _proofStarted;
+        private string? _reported;
 
         public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellation)
         {
             try
             {
-                await (await _redis.Value).GetDatabase().PingAsync();
+                var db = (await _redis.Value.WaitAsync(cancellation)).GetDatabase();
+                var (proof, earlier) = WriteProof(db);
+                if (await proof.WaitAsync(cancellation) is { } refused)
+                    return HealthCheckResult.Unhealthy($"Redis {refused}");
+                if (earlier)
+                    await db.PingAsync().WaitAsync(cancellation);
                 return HealthCheckResult.Healthy();
             }
             catch (Exception e) when (e is RedisException or TimeoutException)
             {
                 return HealthCheckResult.Unhealthy($"Redis does not answer: {e.Message}", e);
             }
+        }
+
+        /// <summary>The proof under way or younger than <see cref="RedisWriteProofLifetime"/> (<c>Earlier</c>), else a new one;
+        /// a proof that failed without Redis's refusal (unreachable, timed out) is not kept.</summary>
+        private (Task<string?> Proof, bool Earlier) WriteProof(IDatabase db)
+        {
+            lock (_gate)
+            {
+                if (_proof is { IsFaulted: false, IsCanceled: false } kept && Environment.TickCount64 - _proofStarted < RedisWriteProofLifetime.TotalMilliseconds)
+                    return (kept, true);
+                _proofStarted = Environment.TickCount64;
+                return (_proof = Prove(db), false);
+            }
+        }
+
+        private async Task<string?> Prove(IDatabase db)
+        {
+            string? refused = null;
+            try
+            {
+                await RedisWriteProbe.ProveAsync(db, options.Value.ServiceId, "ready");
+            }
+            catch (RedisException e) when (RedisRefusals.Of(e) is { } refusal)
+            {
+                refused = RedisRefusals.ProblemIn(refusal, e);
+            }
+            lock (_gate)
+            {
+                if (refused == _reported) return refused;
+                _reported = refused;
+            }
+            if (refused is not null)
+                _logger.LogError("not ready: Redis {Problem}", refused);
+            else
+                _logger.LogInformation("ready again: Redis takes writes");
+            return refused;
         }
 
         public void Dispose()

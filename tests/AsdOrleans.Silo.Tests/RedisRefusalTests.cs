@@ -13,13 +13,16 @@ namespace AsdOrleans.Silo.Tests;
 
 /// <summary>
 /// A real redis-server that answers but refuses the silo (full, a read-only replica, a foreign key of another type,
-/// credentials refused): a starting silo names the refusal in one line; a running one answers API clients 503 with a
-/// detail naming it and no Retry-After (no retry helps until an operator acts), and logs it at error level once, not
-/// once per request.
+/// credentials refused, an ACL user without the rights): a starting silo names the refusal in one line; a running one
+/// answers API clients 503 with a detail naming it and no Retry-After (no retry helps until an operator acts), and logs it
+/// at error level once, not once per request; /readyz, which proves a write, is 503 naming it until it is fixed.
 /// </summary>
 public sealed class RedisRefusalTests : IAsyncLifetime
 {
     private const string Key = "refusal-operator";
+    private const string LabellerKey = "refusal-labeller";
+    /// <summary>The password of the ACL user "asd" the tests below create.</summary>
+    private const string AclPassword = "acl-secret";
     private readonly string _dir = Directory.CreateTempSubdirectory("asd-refusal-").FullName;
     private readonly List<RedisServer> _servers = [];
     private readonly List<WebApplication> _silos = [];
@@ -62,12 +65,21 @@ public sealed class RedisRefusalTests : IAsyncLifetime
         ["Asd:ClusterId"] = "refusal",
         ["Asd:DataDirectory"] = Path.Combine(_dir, "data"),
         ["Asd:ApiKeys:Operator:0"] = Key,
+        ["Asd:ApiKeys:Labeller:0"] = LabellerKey,
     };
 
-    /// <summary>A silo on <see cref="_redis"/>, its log at warning and above, and a client with the operator key.</summary>
-    private async Task<(HttpClient Http, ConcurrentQueue<(LogLevel Level, string Message)> Log)> StartSilo()
+    /// <summary>Creates (or changes) the ACL user "asd" on <see cref="_redis"/> with <paramref name="rules"/>; its connection string.</summary>
+    private async Task<string> AclUser(string rules)
     {
-        var (app, address) = await SiloApp.StartOnLoopbackAsync(Settings(_redis.Connection));
+        using var admin = await Admin(_redis);
+        await admin.GetServers()[0].ExecuteAsync("ACL", ["SETUSER", "asd", "reset", "on", ">" + AclPassword, .. rules.Split(' ')]);
+        return _redis.Connection + $",user=asd,password={AclPassword}";
+    }
+
+    /// <summary>A silo on <see cref="_redis"/>, its log at warning and above, and a client with the operator key.</summary>
+    private async Task<(HttpClient Http, ConcurrentQueue<(LogLevel Level, string Message)> Log)> StartSilo(string? connection = null)
+    {
+        var (app, address) = await SiloApp.StartOnLoopbackAsync(Settings(connection ?? _redis.Connection));
         _silos.Add(app);
         var log = new ConcurrentQueue<(LogLevel, string)>();
         app.Services.GetRequiredService<ILoggerFactory>().AddProvider(new QueueLoggerProvider(log));
@@ -91,6 +103,25 @@ public sealed class RedisRefusalTests : IAsyncLifetime
         Assert.Null(response.Headers.RetryAfter);
         Assert.DoesNotContain("127.0.0.1", body);
         Assert.DoesNotContain("   at ", body);
+    }
+
+    /// <summary>/readyz's status code and the description of its Redis check.</summary>
+    private static async Task<(HttpStatusCode Status, string? Redis)> Readiness(HttpClient http)
+    {
+        var response = await http.GetAsync("/readyz");
+        var redis = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("checks").GetProperty("redis");
+        return (response.StatusCode, redis.GetProperty("description").GetString());
+    }
+
+    /// <summary>Waits until /readyz is 503 with a Redis check naming <paramref name="refusal"/>, then until it is 200
+    /// once <paramref name="fix"/> has run.</summary>
+    private static async Task ExpectNotReadyUntilFixed(HttpClient http, RedisRefusal refusal, Func<Task> fix)
+    {
+        string expected = "Redis " + refusal.Problem;
+        await Waiting.Until(async () => await Readiness(http) is (HttpStatusCode.ServiceUnavailable, { } said) && said.StartsWith(expected, StringComparison.Ordinal),
+            $"/readyz is 503 saying '{expected}' (last: {await Readiness(http)})");
+        await fix();
+        await Waiting.Until(async () => (await Readiness(http)).Status == HttpStatusCode.OK, "/readyz is 200 again");
     }
 
     private static void ExpectLoggedOnce(ConcurrentQueue<(LogLevel Level, string Message)> log, RedisRefusal refusal)
@@ -191,6 +222,123 @@ public sealed class RedisRefusalTests : IAsyncLifetime
         }
         refused = await Assert.ThrowsAsync<SiloConfigurationException>(() => SiloApp.StartOnLoopbackAsync(Settings(_redis.Connection)));
         Assert.Equal($"Redis at '127.0.0.1:{_redis.Port}' {RedisRefusals.OutOfMemory.Problem}", refused.Message);
+    }
+
+    [Fact]
+    public async Task Readyz_is_503_naming_a_full_redis_and_200_once_it_has_room()
+    {
+        var (http, _) = await StartSilo();
+        Assert.Equal(HttpStatusCode.OK, (await Readiness(http)).Status);
+        using var admin = await Admin(_redis);
+        var server = admin.GetServers()[0];
+        await admin.GetDatabase().StringSetAsync("filler", new string('x', 2 << 20));
+        await server.ExecuteAsync("CONFIG", "SET", "maxmemory-policy", "noeviction");
+        await server.ExecuteAsync("CONFIG", "SET", "maxmemory", "1mb");
+
+        await ExpectNotReadyUntilFixed(http, RedisRefusals.OutOfMemory, () => server.ExecuteAsync("CONFIG", "SET", "maxmemory", "0"));
+    }
+
+    [Fact]
+    public async Task Readyz_is_503_naming_a_redis_demoted_by_a_failover_and_200_once_it_is_primary_again()
+    {
+        var (http, _) = await StartSilo();
+        Assert.Equal(HttpStatusCode.OK, (await Readiness(http)).Status);
+        var promoted = await StartRedis();
+        using var oldPrimary = await Admin(_redis);
+        using var newPrimary = await Admin(promoted);
+        await newPrimary.GetServers()[0].ExecuteAsync("REPLICAOF", "127.0.0.1", _redis.Port.ToString());
+        await Waiting.Until(async () => (await newPrimary.GetServers()[0].InfoRawAsync("replication"))!.Contains("master_link_status:up"), "the replica has synced");
+        await newPrimary.GetServers()[0].ExecuteAsync("REPLICAOF", "NO", "ONE");
+        await oldPrimary.GetServers()[0].ExecuteAsync("REPLICAOF", "127.0.0.1", promoted.Port.ToString());
+
+        await ExpectNotReadyUntilFixed(http, RedisRefusals.ReadOnlyReplica, () => oldPrimary.GetServers()[0].ExecuteAsync("REPLICAOF", "NO", "ONE"));
+    }
+
+    [Fact]
+    public async Task Readyz_proves_a_write_at_most_once_in_a_few_seconds_however_often_it_is_asked()
+    {
+        var (http, _) = await StartSilo();
+        using var admin = await Admin(_redis);
+        async Task<long> Writes() => RedisCommandCalls(await admin.GetServers()[0].InfoRawAsync("commandstats"), "set", "setex");
+        long before = await Writes();
+        var asking = System.Diagnostics.Stopwatch.StartNew();
+        for (int i = 0; i < 20; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await Readiness(http)).Status);
+            await Task.Delay(100);
+        }
+        long proofs = await Writes() - before;
+        long allowed = 1 + (long)(asking.Elapsed / SiloHealthChecks.RedisWriteProofLifetime);
+        Assert.True(proofs >= 1 && proofs <= allowed, $"{proofs} probe write(s) for 20 readiness checks in {asking.Elapsed.TotalSeconds:0.0} s; at most {allowed}");
+    }
+
+    /// <summary>The calls of <paramref name="commands"/> in Redis's INFO commandstats ("cmdstat_set:calls=3,…").</summary>
+    private static long RedisCommandCalls(string? commandStats, params string[] commands) => (commandStats ?? "").Split('\n')
+        .Select(line => System.Text.RegularExpressions.Regex.Match(line, @"^cmdstat_(?<command>[a-z|]+):calls=(?<calls>\d+)"))
+        .Where(m => m.Success && commands.Contains(m.Groups["command"].Value))
+        .Sum(m => long.Parse(m.Groups["calls"].Value));
+
+    [Fact]
+    public async Task A_starting_silo_names_an_acl_user_without_the_rights_it_needs()
+    {
+        string endpoint = $"127.0.0.1:{_redis.Port}";
+        foreach (string rules in new[] { "~* +@all -@write", "~another-service/* +@all" }) // no writes; none of the service's keys
+        {
+            string connection = await AclUser(rules);
+            var refused = await Assert.ThrowsAsync<SiloConfigurationException>(() => SiloApp.StartOnLoopbackAsync(Settings(connection)));
+            Assert.StartsWith($"Redis at '{endpoint}' {RedisRefusals.NoPermission.Problem} (Redis: NOPERM ", refused.Message);
+            Assert.DoesNotContain(AclPassword, refused.Message);
+        }
+        // The documented rights without CONFIG GET: only the durability check needs it.
+        string withoutConfigGet = await AclUser($"~asd-orleans/* {RedisRefusals.SiloAclCommands.Replace(" +config|get", "")}");
+        var durability = await Assert.ThrowsAsync<SiloConfigurationException>(() => SiloApp.StartOnLoopbackAsync(Settings(withoutConfigGet)));
+        Assert.Contains("grant the silo's ACL user +config|get", durability.Message);
+    }
+
+    [Fact]
+    public async Task A_silo_runs_as_an_acl_user_with_the_documented_rights()
+    {
+        var (http, log) = await StartSilo(await AclUser($"~asd-orleans/* {RedisRefusals.SiloAclCommands}"));
+        const string machine = "acl.m1";
+        var random = new Random(3);
+        float[] Vector() => Enumerable.Range(0, 16).Select(_ => (float)random.NextDouble() - 0.5f).ToArray();
+        Assert.Equal(HttpStatusCode.OK, (await Configure(http, machine, 1.0)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await http.PostAsJsonAsync($"/api/machines/{machine}/enrollment",
+            new EnrollmentRequest(Enumerable.Range(0, 30).Select(i => new EnrollmentClip(Vector(), i % 10 == 0)).ToList(), "enc-acl"))).StatusCode);
+        // This silo has no encoder: the embedded clip goes in as the ingest endpoint would send it.
+        var grain = _silos[0].Services.GetRequiredService<IClusterClient>().GetGrain<IMachineGrain>(machine);
+        for (int i = 0; i < 5; i++) await grain.ProcessClip(new ClipSubmission($"clip-{i}", Vector(), "enc-acl"));
+        var pending = await grain.GetPendingLabelRequests(10);
+        Assert.NotEmpty(pending); // each has a reminder (expiry) in Redis
+        using var labeller = new HttpClient { BaseAddress = http.BaseAddress };
+        labeller.DefaultRequestHeaders.Add("X-Api-Key", LabellerKey);
+        var labelled = await labeller.PostAsJsonAsync($"/api/machines/{machine}/clips/{pending[0].ClipId}/label", new { label = "normal" });
+        Assert.True(labelled.StatusCode == HttpStatusCode.OK, await labelled.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.OK, (await Readiness(http)).Status);
+        using (var admin = await Admin(_redis))
+        {
+            var denied = (RedisResult[])(await admin.GetServers()[0].ExecuteAsync("ACL", "LOG"))!;
+            // StackExchange.Redis's optional handshake (CLUSTER NODES, its tie-break key, SUBSCRIBE) may be denied; nothing else.
+            var others = denied.Select(entry => ((RedisResult[])entry!).Select(x => x.ToString()).ToList())
+                .Select(fields => fields[fields.IndexOf("object") + 1])
+                .Where(what => what is not ("cluster|nodes" or "__Booksleeve_TieBreak" or "subscribe")).ToList();
+            Assert.True(others.Count == 0, "refused the documented user: " + string.Join(", ", others));
+        }
+        Assert.DoesNotContain(log, e => e.Level >= LogLevel.Error);
+    }
+
+    [Fact]
+    public async Task A_running_silo_whose_acl_user_loses_write_rights_answers_503_and_is_not_ready_saying_so()
+    {
+        string rights = $"~asd-orleans/* {RedisRefusals.SiloAclCommands}";
+        var (http, log) = await StartSilo(await AclUser(rights));
+        Assert.Equal(HttpStatusCode.OK, (await Configure(http, "perm.m1", 0.5)).StatusCode);
+        await AclUser(rights + " -@write"); // ACL changes apply to the silo's open connections
+
+        await ExpectRefused(await Configure(http, "perm.m2", 0.1), RedisRefusals.NoPermission.ClientDetail);
+        ExpectLoggedOnce(log, RedisRefusals.NoPermission);
+        await ExpectNotReadyUntilFixed(http, RedisRefusals.NoPermission, () => AclUser(rights));
+        Assert.Equal(HttpStatusCode.OK, (await Configure(http, "perm.m2", 0.1)).StatusCode);
     }
 
     private sealed class QueueLoggerProvider(ConcurrentQueue<(LogLevel, string)> log) : ILoggerProvider
