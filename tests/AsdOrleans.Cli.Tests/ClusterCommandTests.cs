@@ -68,6 +68,25 @@ public sealed class ClusterCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Machines_list_names_a_machine_that_cannot_be_read_and_lists_the_others()
+    {
+        foreach (var machine in new[] { "cli.ok-1", "cli.bad-1" })
+        {
+            var (configured, _, configureError) = await CliHarness.Run("machines", "configure", "--url", _url, "--key", "op", "--machine", machine, "--budget", "0.2");
+            Assert.True(configured == 0, configureError);
+        }
+        await _app.Services.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+        Assert.Equal(1, StoredGrainState.MakeUnreadable(Path.Combine(_dir, "data"), "machine", "cli.bad-1"));
+
+        var (code, output, error) = await CliHarness.Run("machines", "list", "--url", _url, "--key", "lab");
+        Assert.True(code == 0, error + output);
+        Assert.Contains("unreadable", output.Split('\n').Single(line => line.Contains("cli.bad-1") && !line.Contains("cannot be read")));
+        Assert.Contains("0.20", output.Split('\n').Single(line => line.Contains("cli.ok-1")));
+        Assert.Contains("cli.bad-1 cannot be read: its stored state could not be loaded", output);
+        Assert.Contains("2 machines, 1 unreadable", output);
+    }
+
+    [Fact]
     public async Task Enroll_then_push_with_the_oracle_labels_what_it_is_asked_and_reports_auc()
     {
         var (code, output, error) = await CliHarness.Run("enroll", "--url", _url, "--key", "op", "--machine", "cli.m1", "--data", Path.Combine(_dir, "train"));

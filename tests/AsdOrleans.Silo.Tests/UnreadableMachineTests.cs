@@ -3,7 +3,6 @@ using System.Text.Json;
 using AsdOrleans.Abstractions;
 using AsdOrleans.Application;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace AsdOrleans.Silo.Tests;
@@ -46,13 +45,7 @@ public sealed class UnreadableMachineTests : IAsyncLifetime
     private async Task MakeUnreadable(string machine)
     {
         await _app.Services.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
-        using var connection = new SqliteConnection($"Data Source={Path.Combine(_dir, "data", "grains.db")}");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "UPDATE grain_state SET payload = $garbage WHERE state_name = 'machine' AND grain_id LIKE $grain";
-        command.Parameters.AddWithValue("$garbage", Enumerable.Repeat((byte)0xEE, 64).ToArray());
-        command.Parameters.AddWithValue("$grain", "%/" + machine);
-        Assert.Equal(1, command.ExecuteNonQuery());
+        Assert.Equal(1, StoredGrainState.MakeUnreadable(Path.Combine(_dir, "data"), "machine", machine));
     }
 
     private async Task<(HttpStatusCode Status, JsonElement Body)> Get(string path)
@@ -108,13 +101,7 @@ public sealed class UnreadableMachineTests : IAsyncLifetime
         float[] Vector() => Enumerable.Range(0, 16).Select(_ => (float)random.NextDouble() - 0.5f).ToArray();
         await Machines.Enroll("reads.lost", new EnrollmentRequest(Enumerable.Range(0, 20).Select(i => new EnrollmentClip(Vector(), i % 10 == 0)).ToList(), "enc-reads"));
         await grains.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
-        using (var connection = new SqliteConnection($"Data Source={Path.Combine(_dir, "data", "grains.db")}"))
-        {
-            connection.Open();
-            using var command = connection.CreateCommand();
-            command.CommandText = "DELETE FROM grain_state WHERE state_name = 'registry'";
-            Assert.True(command.ExecuteNonQuery() >= 1);
-        }
+        Assert.True(StoredGrainState.Delete(Path.Combine(_dir, "data"), "registry") >= 1);
         Assert.Equal(HttpStatusCode.NotFound, (await Get("/api/machines/reads.lost")).Status);
 
         // The device's next clip wakes it; from then on it is found and listed.

@@ -45,8 +45,16 @@ public static class MachinesCommand
             }
             var table = new Table().Border(TableBorder.Simple)
                 .AddColumns("machine", "enrolled", "strategy", "budget", "realised", "clips", "queries", "|N|", "|A|", "pending", "scoring", "embedder");
+            var unreadable = new List<(string Machine, string Why)>();
             foreach (var m in machines)
             {
+                // A machine the silo cannot read carries only its id and why; its other fields say nothing.
+                if (m.TryGetProperty("unreadable", out var why) && why.ValueKind == JsonValueKind.String)
+                {
+                    unreadable.Add((m.GetProperty("machineId").GetString()!, why.GetString()!));
+                    table.AddRow([Markup.Escape(m.GetProperty("machineId").GetString()!), "[red]unreadable[/]", .. Enumerable.Repeat("–", 10)]);
+                    continue;
+                }
                 var settings = m.GetProperty("settings");
                 table.AddRow(m.GetProperty("machineId").GetString()!, m.GetProperty("enrolled").GetBoolean() ? "yes" : "no",
                     settings.GetProperty("strategy").GetString()!, F(settings.GetProperty("budget").GetDouble(), "0.00"),
@@ -59,7 +67,9 @@ public static class MachinesCommand
                     Markup.Escape(Text(m, "scoring")), Markup.Escape(EmbedderCell(m)));
             }
             Terminal.For(output).Write(table);
-            output.WriteLine($"{machines.Count} machines");
+            foreach (var (machine, why) in unreadable)
+                output.WriteLine($"{machine} cannot be read: {why}");
+            output.WriteLine($"{machines.Count} machines" + (unreadable.Count > 0 ? $", {unreadable.Count} unreadable" : ""));
             return 0;
         });
         return command;

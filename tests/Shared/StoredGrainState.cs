@@ -1,0 +1,30 @@
+using Microsoft.Data.Sqlite;
+
+namespace AsdOrleans.Tests;
+
+/// <summary>
+/// Damage done to a silo's own SQLite grain storage (<c>grains.db</c> in its data directory), as a damaged disk or a fault
+/// between two writes would leave it. Deactivate the grains first (their state is written on the way out).
+/// </summary>
+public static class StoredGrainState
+{
+    /// <summary>Overwrites the stored state <paramref name="stateName"/> of the grain whose id ends with
+    /// <paramref name="grainKey"/> with bytes no serializer reads; returns the rows changed.</summary>
+    public static int MakeUnreadable(string dataDirectory, string stateName, string grainKey)
+        => Execute(dataDirectory, "UPDATE grain_state SET payload = $garbage WHERE state_name = $state AND grain_id LIKE $grain",
+            ("$garbage", Enumerable.Repeat((byte)0xEE, 64).ToArray()), ("$state", stateName), ("$grain", "%/" + grainKey));
+
+    /// <summary>Deletes every stored state named <paramref name="stateName"/>; returns the rows deleted.</summary>
+    public static int Delete(string dataDirectory, string stateName)
+        => Execute(dataDirectory, "DELETE FROM grain_state WHERE state_name = $state", ("$state", stateName));
+
+    private static int Execute(string dataDirectory, string sql, params (string Name, object Value)[] parameters)
+    {
+        using var connection = new SqliteConnection($"Data Source={Path.Combine(dataDirectory, "grains.db")};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters) command.Parameters.AddWithValue(name, value);
+        return command.ExecuteNonQuery();
+    }
+}
