@@ -105,11 +105,10 @@ public sealed class MachineGrain(
         await Expiry.ExpireDue();
         await Expiry.SyncReminder();
         Expiry.RemoveOrphanedAudio();
-        // Repairs listings lost between our write and the registry's: reads of a machine ask the registry whether it exists.
         if (state.RecordExists || _model is not null)
-            await MachineRegistryShards.For(GrainFactory, MachineId).Register([MachineId]);
+            RepairRegistryListing();
         if (state.State.Pending.Count > 0)
-            await SyncPendingListing();
+            await SyncPendingListing(); // repairs a listing lost between our write and the registry's
         UpdateGauges();
     }
 
@@ -151,6 +150,38 @@ public sealed class MachineGrain(
     /// listing asks only machines that have some. A failure is logged, not thrown (the caller's change is persisted);
     /// the next call tries again, and every activation with pending requests tells it anew.
     /// </summary>
+    /// <summary>Whether the registry is known to list this machine. Reads of a machine ask the registry whether it exists,
+    /// so a fault between the machine's write and the registry's would leave a stored machine "unknown".</summary>
+    private bool _listedInRegistry;
+    private Task? _registryListing;
+
+    private async Task ListInRegistry()
+    {
+        await MachineRegistryShards.For(GrainFactory, MachineId).Register([MachineId]); // no write when already listed
+        _listedInRegistry = true;
+    }
+
+    /// <summary>Lists the machine in the registry in the background unless it is known to be listed: on activation and on
+    /// each clip until it succeeds. Neither waits for the registry, whose outage must not stop scoring.</summary>
+    private void RepairRegistryListing()
+    {
+        if (_listedInRegistry || _registryListing is { IsCompleted: false })
+            return;
+        _registryListing = TryListInRegistry();
+    }
+
+    private async Task TryListInRegistry()
+    {
+        try
+        {
+            await ListInRegistry();
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning(e, "machine {Machine}: could not list itself in the registry; reads call it unknown until it does (retried with its next clip)", MachineId);
+        }
+    }
+
     private async Task SyncPendingListing()
     {
         bool has = state.State.Pending.Count > 0;
@@ -250,7 +281,7 @@ public sealed class MachineGrain(
         var reconfigured = _model?.WithConfig(config);
         await Persist(s => s.Settings = settings, reconfigured);
         _model = reconfigured ?? _model;
-        await MachineRegistryShards.For(GrainFactory, MachineId).Register([MachineId]); // after the write: listed only once it exists
+        await ListInRegistry(); // after the write: listed only once it exists
         return Status();
     }
 
@@ -306,7 +337,7 @@ public sealed class MachineGrain(
         _model = model;
         _featureTransform = featureTransform;
         UpdateGauges(); // a new model: nothing pending, nothing spent
-        await MachineRegistryShards.For(GrainFactory, MachineId).Register([MachineId]);
+        await ListInRegistry();
         await SyncPendingListing(); // a re-enrollment dropped every request
         logger.LogInformation("machine {Machine} enrolled from {Clips} clips, model {Version}", MachineId, clips.Count, request.ModelVersion);
         return Status();
@@ -318,6 +349,7 @@ public sealed class MachineGrain(
         ArgumentNullException.ThrowIfNull(clip);
         var model = RequireEnrolled();
         RequireValidClipId(clip.ClipId);
+        RepairRegistryListing();
         if (state.State.RecentClips.TryGet(clip.ClipId, out var earlier)) // a retry of a recent clip: same answer, counted once
             return earlier.Repeated(clip.ClipId);
         if (state.State.Pending.ContainsKey(clip.ClipId) || state.State.AnsweredClips.Contains(clip.ClipId) || state.State.ExpiredClips.Contains(clip.ClipId))

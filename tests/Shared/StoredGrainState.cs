@@ -14,6 +14,12 @@ public static class StoredGrainState
         => Execute(dataDirectory, "UPDATE grain_state SET payload = $garbage WHERE state_name = $state AND grain_id LIKE $grain",
             ("$garbage", Enumerable.Repeat((byte)0xEE, 64).ToArray()), ("$state", stateName), ("$grain", "%/" + grainKey));
 
+    /// <summary>Overwrites every stored state named <paramref name="stateName"/> (of all grains) with bytes no serializer
+    /// reads; returns the rows changed.</summary>
+    public static int MakeAllUnreadable(string dataDirectory, string stateName)
+        => Execute(dataDirectory, "UPDATE grain_state SET payload = $garbage WHERE state_name = $state",
+            ("$garbage", Enumerable.Repeat((byte)0xEE, 64).ToArray()), ("$state", stateName));
+
     /// <summary>Deletes every stored state named <paramref name="stateName"/>; returns the rows deleted.</summary>
     public static int Delete(string dataDirectory, string stateName)
         => Execute(dataDirectory, "DELETE FROM grain_state WHERE state_name = $state", ("$state", stateName));
