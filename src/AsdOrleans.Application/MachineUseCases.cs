@@ -45,18 +45,24 @@ public sealed class MachineUseCases(IGrainFactory grains, IClusterFaults? faults
         return await machine.Enroll(request);
     }
 
-    /// <summary>What the cluster's encoder makes with the embedder an enrollment's flags name; null where no encoder silo
-    /// can say (none has started yet, or none has the model): then there is nothing to compare with.</summary>
+    /// <summary>How long an enrollment from embeddings waits for the encoder to say what it makes (the first call may load
+    /// the model); past it the check is skipped.</summary>
+    public static readonly TimeSpan EncoderOutputWait = TimeSpan.FromSeconds(10);
+
+    /// <summary>What the cluster's encoder makes with the embedder an enrollment's flags name; null where no encoder can say
+    /// in time (none has started, none has the model, its model does not load, the call fails): then there is nothing
+    /// to compare with, and an enrollment from embeddings, which needs no encoder, goes on as before the check.</summary>
     private async Task<EmbedderOutput?> EncoderOutput(EnrollmentRequest request)
     {
         if (request.Standardize && request.Whiten) return null; // the machine refuses the pair
         try
         {
-            return await grains.GetGrain<IEncoderWorkerGrain>(0).OutputForEnrollment(request.Standardize, request.Whiten);
+            return await grains.GetGrain<IEncoderWorkerGrain>(0).OutputForEnrollment(request.Standardize, request.Whiten).WaitAsync(EncoderOutputWait);
         }
-        catch (OrleansException)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
-            return null; // no encoder silo to ask: enrolling from embeddings needs none
+            logger?.LogInformation(e, "the embeddings' dimension was not checked against the encoder's: it did not say what it makes");
+            return null;
         }
     }
 

@@ -101,10 +101,11 @@ public sealed record ServiceFault(string Title, string Detail, Exception Cause, 
 /// <summary>The silo's <see cref="AsdOrleans.Abstractions.IClusterFaults"/>: the faults its HTTP API answers 503 for.</summary>
 internal sealed class ApiClusterFaults : AsdOrleans.Abstractions.IClusterFaults
 {
-    public bool IsClusterFault(Exception exception) => ApiFaults.Classify(exception) is not null;
+    // A key of another type is one key's problem (one machine's state, when a listing meets it), not the cluster's.
+    public bool IsClusterFault(Exception exception) => ApiFaults.Classify(exception) is { } fault && fault.OperatorMustAct != RedisRefusals.WrongType;
 }
 
-public static class ApiFaults
+public static partial class ApiFaults
 {
     public const string RedisUnreachable = "the cluster's store (Redis) is unreachable; retry";
     public const string SiloUnreachable = "a silo is unreachable; retry";
@@ -140,6 +141,8 @@ public static class ApiFaults
                     return new("The cluster is unavailable", ClusterTimeout, e, 5);
                 case InconsistentStateException:
                     return new("The cluster is unavailable", WriteConflict, e, 5);
+                case Orleans.Persistence.Redis.RedisStorageException when IsUndecodableRedisState(e.Message):
+                    return null; // one machine's damaged state, as a damaged SQLite row: no retry gets past it
                 case Orleans.Persistence.Redis.RedisStorageException:
                     return new("Storage is unavailable", RedisUnreachable, e, 30);
                 case SqliteException or IOException or UnauthorizedAccessException or AsdOrleans.Storage.Sqlite.SqliteGrainStorageException:
@@ -151,6 +154,17 @@ public static class ApiFaults
         }
         return null;
     }
+
+    /// <summary>Orleans' Redis storage reports a read that failed as text only ("Failed to read grain state for … and storage
+    /// key K. Type: message"): a stored value the deserializer refuses names a type outside StackExchange.Redis and is
+    /// not a timeout or cancellation.</summary>
+    internal static bool IsUndecodableRedisState(string message)
+        => FailedRead().Match(message) is { Success: true } read && read.Groups["type"].Value is var type
+            && !type.StartsWith("StackExchange.Redis.", StringComparison.Ordinal)
+            && type is not ("System.TimeoutException" or "System.OperationCanceledException" or "System.Threading.Tasks.TaskCanceledException" or "System.ObjectDisposedException");
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^Failed to read grain state for .* and storage key \S+\. (?<type>[A-Za-z_][\w.`+]*): ", System.Text.RegularExpressions.RegexOptions.Singleline)]
+    private static partial System.Text.RegularExpressions.Regex FailedRead();
 
     private static readonly string[] FallbackTypes = ["RedisConnectionException", "RedisTimeoutException", "RedisStorageException", "SqliteException", "SqliteGrainStorageException", "IOException", "TimeoutException"];
 

@@ -302,7 +302,7 @@ public static class MachineApi
         {
             return UnknownMachine(machineId);
         }
-        catch (MachineUnreadableException e)
+        catch (MachineUnreadableException e) when (ApiFaults.Classify(e) is null) // one key of another type stays Redis's 503
         {
             return TypedResults.Problem(e.Message, statusCode: StatusCodes.Status500InternalServerError); // logged where it was found
         }

@@ -24,6 +24,13 @@ public static partial class RedisRefusals
         "refuses the silo's credentials (NOAUTH or WRONGPASS): check the password in Asd:Redis (password=…, with user=… " +
         "for an ACL user) against Redis's requirepass or ACL user");
 
+    /// <summary>StackExchange.Redis reports a failed TLS handshake with the failure type of refused credentials; the
+    /// handshake's own exception inside tells them apart.</summary>
+    public static readonly RedisRefusal TlsRefused = new("TLS handshake failed",
+        "the silo's TLS connection to the cluster's store (Redis) fails; an operator must correct the silo's or Redis's TLS settings",
+        "fails the TLS handshake (a certificate not trusted or for another name, or TLS on one side only): check ssl=true and " +
+        "sslHost=… in Asd:Redis against Redis's tls-port and certificate, and that this host trusts the certificate's issuer");
+
     public static readonly RedisRefusal OutOfMemory = new("out of memory",
         "the cluster's store (Redis) is full and refuses writes; an operator must give it more memory",
         "is full (OOM: its used memory is over maxmemory) and refuses writes: raise maxmemory (CONFIG SET maxmemory, and in " +
@@ -63,9 +70,12 @@ public static partial class RedisRefusals
     };
 
     /// <summary>The refusal in <paramref name="exception"/> itself (not its inner exceptions), or null.</summary>
-    public static RedisRefusal? Of(Exception exception) => exception is RedisConnectionException { FailureType: ConnectionFailureType.AuthenticationFailure }
-        ? CredentialsRefused
-        : ReplyOf(exception) is { } reply ? FromReply(reply) : null;
+    public static RedisRefusal? Of(Exception exception) => exception switch
+    {
+        RedisConnectionException { FailureType: ConnectionFailureType.AuthenticationFailure } failed
+            => failed.InnerException is System.Security.Authentication.AuthenticationException ? TlsRefused : CredentialsRefused,
+        _ => ReplyOf(exception) is { } reply ? FromReply(reply) : null,
+    };
 
     /// <summary><paramref name="refusal"/>'s <see cref="RedisRefusal.Problem"/>, and for NOPERM Redis's reply, which names
     /// the refused command ("… to run the 'set' command"); the other replies say no more than the problem does.</summary>

@@ -181,6 +181,7 @@ public sealed class RedisRefusalTests : IAsyncLifetime
     {
         var (http, log) = await StartSilo();
         Assert.Equal(HttpStatusCode.OK, (await Configure(http, "foreign.m1", 0.5)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Configure(http, "foreign.ok", 0.5)).StatusCode);
         using var admin = await Admin(_redis);
         var stored = admin.GetServers()[0].Keys(pattern: "*foreign.m1*").Single();
         await admin.GetDatabase().KeyDeleteAsync(stored);
@@ -191,6 +192,40 @@ public sealed class RedisRefusalTests : IAsyncLifetime
         await Waiting.Until(async () => (await http.GetAsync("/api/machines/foreign.m1")).Headers.RetryAfter is null, "the activation has reloaded");
         await ExpectRefused(await http.GetAsync("/api/machines/foreign.m1"), RedisRefusals.WrongType.ClientDetail);
         ExpectLoggedOnce(log, RedisRefusals.WrongType);
+        // One key's problem: a page of machines names that machine and lists the others.
+        using var page = await http.GetAsync("/api/machines");
+        string body = await page.Content.ReadAsStringAsync();
+        Assert.True(page.StatusCode == HttpStatusCode.OK, body);
+        var listed = JsonDocument.Parse(body).RootElement;
+        Assert.Equal(["foreign.m1", "foreign.ok"], listed.EnumerateArray().Select(m => m.GetProperty("machineId").GetString()!).ToArray());
+        Assert.True(listed[0].TryGetProperty("unreadable", out _), body);
+        Assert.False(listed[1].TryGetProperty("unreadable", out _), body);
+    }
+
+    [Fact]
+    public async Task A_machine_whose_stored_state_does_not_decode_is_listed_as_unreadable_and_the_others_are_listed()
+    {
+        var (http, _) = await StartSilo();
+        foreach (var machine in new[] { "damaged.a", "damaged.b", "damaged.c" })
+            Assert.Equal(HttpStatusCode.OK, (await Configure(http, machine, 0.5)).StatusCode);
+        await _silos[^1].Services.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+        using (var admin = await Admin(_redis))
+        {
+            var stored = admin.GetServers()[0].Keys(pattern: "*damaged.b*").Single();
+            await admin.GetDatabase().HashSetAsync(stored, "data", Enumerable.Repeat((byte)0xEE, 64).ToArray());
+        }
+
+        // A value the deserializer refuses is that machine's problem, not Redis's: the page lists all three.
+        using var page = await http.GetAsync("/api/machines");
+        string body = await page.Content.ReadAsStringAsync();
+        Assert.True(page.StatusCode == HttpStatusCode.OK, body);
+        var listed = JsonDocument.Parse(body).RootElement;
+        Assert.Equal(["damaged.a", "damaged.b", "damaged.c"], listed.EnumerateArray().Select(m => m.GetProperty("machineId").GetString()!).ToArray());
+        Assert.Equal(AsdOrleans.Application.MachineUseCases.UnreadableReason, listed[1].GetProperty("unreadable").GetString());
+        Assert.False(listed[0].TryGetProperty("unreadable", out _));
+        using var one = await http.GetAsync("/api/machines/damaged.b");
+        Assert.Equal(HttpStatusCode.InternalServerError, one.StatusCode);
+        Assert.Contains("machine 'damaged.b' cannot be read", await one.Content.ReadAsStringAsync());
     }
 
     [Fact]
