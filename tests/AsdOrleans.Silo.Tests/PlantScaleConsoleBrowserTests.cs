@@ -138,6 +138,68 @@ public sealed class PlantScaleConsoleBrowserTests(PlantConsoleFixture silo) : IC
             Assert.Equal($"loaded 1,000 machines (ids up to {Id(1000)}); the next page failed (the silo is restarting): the {count - 1000:N0} after them are as last loaded; trying again in 3 s", partial);
             Assert.Contains($"of {total}", driver.FindElement(By.Id("machines-shown")).Text);
             await Until(driver, () => !driver.FindElement(By.Id("machines-status")).Displayed, "the next try loading them all");
+
+            // Every listing the page asks for from here on (logged above the faults: a refused one counts too).
+            js.ExecuteScript("window.__requests = []; const f = window.fetch; window.fetch = (i, o) => { window.__requests.push(typeof i === 'string' ? i : i.url); return f(i, o); };");
+            List<string> Listings() => ((IReadOnlyCollection<object>)js.ExecuteScript("return window.__requests.filter((u) => /^\\/api\\/machines\\?/.test(u))")!).Cast<string>().ToList();
+            string resumed = $"/api/machines?after={Id(1000)}&limit=1000";
+
+            // Failing again and again: tried again only while the Machines page is shown, backing off (3 s, then 6 s),
+            // and from after the last page that came, not from the first page.
+            js.ExecuteScript("window.__faults.push({ match: '^/api/machines[?]after=', times: 2, status: 503 }); location.hash = '#alerts';");
+            await Until(driver, () => js.ExecuteScript("return document.body.dataset.page") as string == "alerts", "the alerts page");
+            js.ExecuteScript("location.hash = '#machines';");
+            partial = await Until(driver, () => driver.FindElement(By.Id("machines-status")) is { Displayed: true } s && s.Text.Contains("failed") ? s.Text : null, "the failed refresh said");
+            Assert.EndsWith("trying again in 3 s", partial);
+            js.ExecuteScript("window.__requests.length = 0; location.hash = '#alerts';");
+            await Until(driver, () => js.ExecuteScript("return document.body.dataset.page") as string == "alerts", "the alerts page");
+            await Task.Delay(TimeSpan.FromSeconds(4.5), cancellation);
+            Assert.Empty(Listings()); // not tried again while the page is not shown
+            js.ExecuteScript("location.hash = '#machines';");
+            partial = await Until(driver, () => driver.FindElement(By.Id("machines-status")) is { Displayed: true } s && s.Text.EndsWith("6 s") ? s.Text : null, "the second failure said");
+            Assert.Equal($"loaded 1,000 machines (ids up to {Id(1000)}); the next page failed (the silo is restarting): the {count - 1000:N0} after them are as last loaded; trying again in 6 s", partial);
+            Assert.Equal(new[] { resumed }, Listings());
+            await Until(driver, () => !driver.FindElement(By.Id("machines-status")).Displayed
+                && driver.FindElement(By.Id("machines-shown")).Text.Contains($"of {total}"), "the third try loading the rest");
+            Assert.Equal(new[] { resumed, resumed, $"/api/machines?after={Id(2000)}&limit=1000" }, Listings());
+
+            // Events of 60 machines within a second mark the list stale: it is loaded again when its interval allows
+            // (37.5 s at 2,500 machines), not at once — and not machine by machine either.
+            var hub = silo.App.Services.GetRequiredService<ConsoleEventHub>();
+            object Alert(string machine, string clip) => new { machineId = machine, clipId = clip, clipIndex = 0, score = 2.0, decisionThreshold = 1.0,
+                labelRequested = false, detectedAt = DateTimeOffset.UtcNow, audioUrl = (string?)null, audioReference = (string?)null };
+            js.ExecuteScript("window.__requests.length = 0;");
+            foreach (int i in Enumerable.Range(1, 60)) hub.Publish(ConsoleEventHub.AlertEvent, Id(i), Alert(Id(i), $"burst-{i}"));
+            hub.Publish(ConsoleEventHub.AlertEvent, far, Alert(far, "burst-far")); // the alerts page shows far's: its row says the burst came
+            await Until(driver, () => driver.FindElements(By.CssSelector("#alerts-list tr[data-clip='burst-far']")).Count == 1, "the burst received");
+            await Task.Delay(TimeSpan.FromSeconds(2.5), cancellation);
+            Assert.Empty(Listings());
+            Assert.DoesNotContain((IReadOnlyCollection<object>)js.ExecuteScript("return window.__requests")!, u => (string)u == $"/api/machines/{Id(1)}");
+
+            // A machine the list does not have yet (configured since it loaded) takes its place in id order on its event.
+            string newest = Id(0);
+            await machines.Configure(newest, new MachineSettings { Strategy = "random", Budget = 0.1, Seed = 1 });
+            js.ExecuteScript("const s = document.getElementById('machines-sort'); s.value = 'id'; s.dispatchEvent(new Event('change'));");
+            hub.Publish(ConsoleEventHub.AlertEvent, newest, Alert(newest, "newest-1"));
+            string plus = (count + 1).ToString("N0", System.Globalization.CultureInfo.InvariantCulture);
+            await Until(driver, () => driver.FindElement(By.Id("machines-shown")).Text.Contains($"of {plus}"), "the new machine counted");
+            Assert.Equal(newest, driver.FindElement(By.CssSelector("#machines-list tr")).GetAttribute("data-machine"));
+            Assert.Equal(1L, js.ExecuteScript($"return document.querySelectorAll('#machine-ids option[value=\"{newest}\"]').length"));
+
+            // Signing out forgets the machines; another key signed in while the last key's load is still under way
+            // (each listing held 1.5 s here) loads them for itself.
+            js.ExecuteScript("const f = window.fetch; window.fetch = (i, o) => /^\\/api\\/machines\\?/.test(typeof i === 'string' ? i : i.url) ? new Promise((r) => setTimeout(r, 1500)).then(() => f(i, o)) : f(i, o); location.hash = '#alerts';");
+            await Until(driver, () => js.ExecuteScript("return document.body.dataset.page") as string == "alerts", "the alerts page");
+            js.ExecuteScript("location.hash = '#machines';");
+            await Until(driver, () => js.ExecuteScript("return document.body.dataset.page") as string == "machines", "the machines page, loading");
+            driver.FindElement(By.Id("signout")).Click();
+            await Until(driver, () => driver.FindElement(By.Id("key")).Displayed, "the sign-in form");
+            Assert.Equal(0L, js.ExecuteScript("return document.querySelectorAll('#machine-ids option').length"));
+            Assert.Equal(0L, js.ExecuteScript("return document.querySelectorAll('#machines-list tr').length"));
+            driver.FindElement(By.Id("key")).SendKeys(ConsoleFixture.OperatorKey);
+            driver.FindElement(By.Id("signin-button")).Click();
+            await Until(driver, () => driver.FindElement(By.Id("machines-shown")).Text.Contains($"of {plus}"), "the machines, for the new key");
+            Assert.Equal(count + 1, Convert.ToInt32(js.ExecuteScript("return document.querySelectorAll('#machine-ids option').length")));
         }
         finally
         {

@@ -110,6 +110,7 @@
     $('load-error').hidden = true;
     machinesStatus('');
     alertMachine = null; $('alert-machine').value = ''; $('alert-machine-error').textContent = '';
+    forgetMachines();
     $('nav').hidden = $('live').hidden = $('signout').hidden = $('who').hidden = true;
     $('signin-error').textContent = reason || '';
     // The name the person typed, not the one a named key supplied: the next key may be a shared one.
@@ -176,12 +177,43 @@
   // up with.
   const MACHINES_PER_PAGE = 1000;
   const MACHINE_ROWS = 200;
+  // The list is loaded again (it asks every machine) at most every 15 s per 1,000 machines.
+  const REFRESH_MS = 15000;
+  const machinesEvery = (size = state.machines.size) => REFRESH_MS * Math.max(1, size / 1000);
   const nextPage = (link) => /<([^>]+)>\s*;\s*rel="next"/.exec(link || '')?.[1] ?? null;
+  const byId = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
   let machinesLoading = null; // the load under way: a refresh or an event joins it rather than starting another
   let machinesLoadedAt = 0;
+  let machinesSession = 0;    // one more at each sign-out: a load or fetch begun before it neither goes on nor lands
+  let machinesComplete = false; // some load got every page: a later one that fails part-way keeps the rest as it was
+  let machinesStale = false;  // more machines changed than are asked one by one: the next load that is due brings them
+  let machinesBackoff = 0;    // after loads that failed part-way: the wait before the next try (3 s, doubling)
+  let machinesResume = null;  // { after, at }: the last id a load that failed part-way got, and when
+  let machinesRetryTimer, staleTimer;
   function loadMachines() {
-    if (!machinesLoading) machinesLoading = loadAllMachines().finally(() => { machinesLoading = null; });
+    if (!machinesLoading) {
+      const loading = loadAllMachines().finally(() => { if (machinesLoading === loading) machinesLoading = null; });
+      machinesLoading = loading;
+    }
     return machinesLoading;
+  }
+  // Sign-out: the next key starts from nothing, with a load of its own (one still running for the last key is dropped).
+  function forgetMachines() {
+    machinesSession++;
+    machinesLoading = null; machinesLoadedAt = 0; machinesComplete = machinesStale = false;
+    machinesBackoff = 0; machinesResume = null;
+    clearTimeout(machinesRetryTimer); clearTimeout(staleTimer); clearTimeout(changedTimer); changedTimer = null; changed.clear();
+    state.machines = new Map(); state.chartMachine = null;
+    if (state.chart) { state.chart.destroy(); state.chart = null; }
+    $('score-chart').replaceChildren(); $('chart-machine').textContent = '';
+    listedIds = ''; $('machine-ids').replaceChildren();
+    renderFilters(); renderMachines();
+  }
+  // A machine fetched on its own: one the list did not have yet goes in its place, keeping the Map in id order.
+  function putMachine(id, m) {
+    if (state.machines.has(id)) { state.machines.set(id, m); return; }
+    state.machines = new Map([...state.machines, [id, m]].sort(([a], [b]) => byId(a, b)));
+    renderFilters();
   }
   // A refresh that fails keeps the machines loaded before, and says so.
   const refreshMachines = () => loadMachines().catch((e) => {
@@ -193,34 +225,55 @@
     s.textContent = text || ''; s.hidden = !text; s.classList.toggle('partial', partial);
   }
   async function loadAllMachines() {
-    const key = state.key;
+    const session = machinesSession;
+    clearTimeout(machinesRetryTimer);
+    machinesStale = false; // this load brings the changes so far
     const loaded = new Map();
     let path = `/api/machines?limit=${MACHINES_PER_PAGE}`, failure = null;
+    // Soon after a load that failed part-way (within the list's interval), the next one goes on after the last page
+    // that came rather than asking every machine before it again.
+    const resume = machinesResume && Date.now() - machinesResume.at < machinesEvery() ? machinesResume.after : null;
+    if (resume != null) {
+      for (const [id, m] of state.machines) if (id <= resume) loaded.set(id, m);
+      path = `/api/machines?after=${enc(resume)}&limit=${MACHINES_PER_PAGE}`;
+    }
     // The first load says how far it got; a refresh keeps the table it has meanwhile, without a word.
     const first = state.machines.size === 0;
     while (path) {
       if (first) machinesStatus(`loading machines… ${loaded.size ? `${loaded.size.toLocaleString()} so far` : ''}`);
-      let response;
-      try { response = await api(path); } catch (e) {
+      let response, page;
+      try { response = await api(path); page = await response.json(); } catch (e) {
+        if (session !== machinesSession) return; // signed out meanwhile
         // Nothing loaded, or a refused key: the caller says what failed (boot tries again). Part-way: keep what came.
         if (!loaded.size || e.status === 401 || e.status === 403) { machinesStatus(''); throw e; }
         failure = e; break;
       }
-      for (const m of await response.json()) loaded.set(m.machineId, m);
+      if (session !== machinesSession) return; // signed out meanwhile: neither its next page nor what it got
+      for (const m of page) loaded.set(m.machineId, m);
       path = nextPage(response.headers.get('Link'));
     }
-    if (state.key !== key) return; // signed out meanwhile
     if (failure) {
       // The machines after the last page that came keep what an earlier load said of them, rather than vanish.
       const last = [...loaded.keys()].pop(), fresh = loaded.size;
       for (const [id, m] of state.machines) if (id > last) loaded.set(id, m);
       const kept = loaded.size - fresh;
+      // Tried again after 3 s, doubling up to the list's own interval; only while the Machines page is shown, unless
+      // no load has got every machine yet (the queue's filter and thresholds want them too). A fault of the cluster
+      // does not have every open console ask every machine every 3 s.
+      machinesBackoff = Math.min(machinesBackoff ? machinesBackoff * 2 : RETRY_MS, machinesEvery(loaded.size));
+      machinesResume = { after: last, at: Date.now() };
       machinesStatus(`loaded ${fresh.toLocaleString()} machines (ids up to ${last}); the next page failed (${failure.message}): `
-        + `${kept ? `the ${kept.toLocaleString()} after them are as last loaded; ` : ''}trying again in ${RETRY_MS / 1000} s`, true);
-      setTimeout(() => { if (state.key === key) refreshMachines(); }, RETRY_MS);
-    } else machinesStatus('');
+        + `${kept ? `the ${kept.toLocaleString()} after them are as last loaded; ` : ''}trying again in ${Math.round(machinesBackoff / 1000)} s`, true);
+      clearTimeout(machinesRetryTimer);
+      machinesRetryTimer = setTimeout(() => {
+        if (session === machinesSession && (document.body.dataset.page === 'machines' || !machinesComplete)) refreshMachines();
+      }, machinesBackoff);
+    } else {
+      machinesStatus('');
+      machinesComplete = true; machinesBackoff = 0; machinesResume = null;
+    }
     machinesLoadedAt = Date.now();
-    state.machines = new Map([...loaded].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    state.machines = new Map([...loaded].sort(([a], [b]) => byId(a, b)));
     renderMachines();
     renderFilters();
     if (!state.chartMachine && loaded.size) {
@@ -244,12 +297,27 @@
     changedTimer = null;
     const ids = [...changed]; changed.clear();
     if (!state.key || document.body.dataset.page !== 'machines') return;
-    if (ids.length > 40) { refreshMachines(); return; }
-    await Promise.all(ids.map((id) => json(`/api/machines/${enc(id)}`).then((m) => state.machines.set(id, m), () => { /* shown on the next load */ })));
+    // Past 40, the list is marked stale and loaded when its interval allows (at once if it is already due), not at
+    // once: at 10,000 machines and 100 label requests a second every open console would reload it back to back.
+    if (ids.length > 40) { machinesStale = true; reloadWhenDue(); return; }
+    const session = machinesSession;
+    const got = await Promise.all(ids.map((id) => json(`/api/machines/${enc(id)}`).then((m) => [id, m], () => null /* shown on the next load */)));
+    if (session !== machinesSession) return;
+    for (const [id, m] of got.filter(Boolean)) putMachine(id, m);
     renderMachines();
   }
+  function reloadWhenDue() {
+    clearTimeout(staleTimer);
+    staleTimer = setTimeout(() => {
+      if (machinesStale && state.key && document.body.dataset.page === 'machines') refreshMachines();
+    }, Math.max(0, machinesLoadedAt + machinesEvery() - Date.now()));
+  }
   async function refreshMachine(id) {
-    try { state.machines.set(id, await json(`/api/machines/${enc(id)}`)); renderMachines(); } catch { /* shown on next load */ }
+    const session = machinesSession;
+    try {
+      const m = await json(`/api/machines/${enc(id)}`);
+      if (session === machinesSession) { putMachine(id, m); renderMachines(); }
+    } catch { /* shown on next load */ }
   }
 
   // The machines the filter and type let through, in the chosen order.
@@ -257,13 +325,13 @@
     const text = $('machines-filter').value.trim().toLowerCase(), type = $('machines-type').value;
     const all = [...state.machines.values()].filter((m) => (!text || m.machineId.toLowerCase().includes(text))
       && (!type || machineType(m.machineId) === type));
-    const byId = (a, b) => (a.machineId < b.machineId ? -1 : a.machineId > b.machineId ? 1 : 0);
+    const byMachine = (a, b) => byId(a.machineId, b.machineId);
     const sort = $('machines-sort').value;
     // What an operator looks at first: machines that cannot be read, then those spending past their budget, then those not enrolled.
     const attention = (m) => (m.unreadable ? 0 : m.overspent ? 1 : !m.enrolled ? 2 : 3);
-    if (sort === 'pending') all.sort((a, b) => (b.pendingLabelRequests || 0) - (a.pendingLabelRequests || 0) || byId(a, b));
-    else if (sort === 'attention') all.sort((a, b) => attention(a) - attention(b) || byId(a, b));
-    return all; // state.machines is kept in id order
+    if (sort === 'pending') all.sort((a, b) => (b.pendingLabelRequests || 0) - (a.pendingLabelRequests || 0) || byMachine(a, b));
+    else if (sort === 'attention') all.sort((a, b) => attention(a) - attention(b) || byMachine(a, b));
+    return all; // state.machines is kept in id order (a full load sorts it, putMachine() inserts in place)
   }
 
   function renderMachines() {
@@ -901,12 +969,10 @@
   // the next refresh. The whole machine list asks every machine (it would keep every idle machine of a large plant
   // awake), so it refreshes only while shown, and less often the larger the plant (15 s a thousand machines); between
   // loads each row follows its machine's events.
-  const REFRESH_MS = 15000;
   setInterval(() => {
     if (!state.key) return;
     loadQueue().catch(() => {});
-    const every = REFRESH_MS * Math.max(1, state.machines.size / 1000);
-    if (document.body.dataset.page === 'machines' && Date.now() - machinesLoadedAt >= every - 1000)
+    if (document.body.dataset.page === 'machines' && Date.now() - machinesLoadedAt >= machinesEvery() - 1000)
       refreshMachines();
   }, REFRESH_MS);
 
