@@ -88,6 +88,20 @@ public sealed class RedisRefusalTests : IAsyncLifetime
         return (http, log);
     }
 
+    /// <summary>A failover: a replica of the silo's Redis syncs and takes over, and the silo's Redis becomes its replica;
+    /// returns an admin connection to the silo's (now read-only) Redis.</summary>
+    private async Task<ConnectionMultiplexer> FailOver()
+    {
+        var promoted = await StartRedis();
+        var oldPrimary = await Admin(_redis);
+        using var newPrimary = await Admin(promoted);
+        await newPrimary.GetServers()[0].ExecuteAsync("REPLICAOF", "127.0.0.1", _redis.Port.ToString());
+        await Waiting.Until(async () => (await newPrimary.GetServers()[0].InfoRawAsync("replication"))!.Contains("master_link_status:up"), "the replica has synced");
+        await newPrimary.GetServers()[0].ExecuteAsync("REPLICAOF", "NO", "ONE");
+        await oldPrimary.GetServers()[0].ExecuteAsync("REPLICAOF", "127.0.0.1", promoted.Port.ToString());
+        return oldPrimary;
+    }
+
     private static async Task<ConnectionMultiplexer> Admin(RedisServer server)
         => await ConnectionMultiplexer.ConnectAsync(server.Connection + ",allowAdmin=true");
 
@@ -162,13 +176,7 @@ public sealed class RedisRefusalTests : IAsyncLifetime
         var (http, log) = await StartSilo();
         Assert.Equal(HttpStatusCode.OK, (await Configure(http, "failover.m1", 0.5)).StatusCode);
         // A failover: a replica of the silo's Redis takes over, and the silo's Redis becomes its replica.
-        var promoted = await StartRedis();
-        using var oldPrimary = await Admin(_redis);
-        using var newPrimary = await Admin(promoted);
-        await newPrimary.GetServers()[0].ExecuteAsync("REPLICAOF", "127.0.0.1", _redis.Port.ToString());
-        await Waiting.Until(async () => (await newPrimary.GetServers()[0].InfoRawAsync("replication"))!.Contains("master_link_status:up"), "the replica has synced");
-        await newPrimary.GetServers()[0].ExecuteAsync("REPLICAOF", "NO", "ONE");
-        await oldPrimary.GetServers()[0].ExecuteAsync("REPLICAOF", "127.0.0.1", promoted.Port.ToString());
+        using var oldPrimary = await FailOver();
 
         var refused = await Configure(http, "failover.m1", 0.1);
         await ExpectRefused(refused, RedisRefusals.ReadOnlyReplica.ClientDetail);
@@ -278,13 +286,7 @@ public sealed class RedisRefusalTests : IAsyncLifetime
     {
         var (http, _) = await StartSilo();
         Assert.Equal(HttpStatusCode.OK, (await Readiness(http)).Status);
-        var promoted = await StartRedis();
-        using var oldPrimary = await Admin(_redis);
-        using var newPrimary = await Admin(promoted);
-        await newPrimary.GetServers()[0].ExecuteAsync("REPLICAOF", "127.0.0.1", _redis.Port.ToString());
-        await Waiting.Until(async () => (await newPrimary.GetServers()[0].InfoRawAsync("replication"))!.Contains("master_link_status:up"), "the replica has synced");
-        await newPrimary.GetServers()[0].ExecuteAsync("REPLICAOF", "NO", "ONE");
-        await oldPrimary.GetServers()[0].ExecuteAsync("REPLICAOF", "127.0.0.1", promoted.Port.ToString());
+        using var oldPrimary = await FailOver();
 
         await ExpectNotReadyUntilFixed(http, RedisRefusals.ReadOnlyReplica, () => oldPrimary.GetServers()[0].ExecuteAsync("REPLICAOF", "NO", "ONE"));
     }
