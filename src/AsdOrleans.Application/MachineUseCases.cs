@@ -198,9 +198,15 @@ public sealed class MachineUseCases(IGrainFactory grains, IClusterFaults? faults
     /// cannot be read.</summary>
     public async Task<MachineStatus> GetStatus(string machineId)
     {
+        await RequireListed(machineId);
+        return await ReadStatus(machineId);
+    }
+
+    /// <summary><see cref="MachineNotFoundException"/> for a machine the registry does not list, before its grain is woken.</summary>
+    private async Task RequireListed(string machineId)
+    {
         if (!await IsListed(machineId))
             throw new MachineNotFoundException(machineId);
-        return await ReadStatus(machineId);
     }
 
     /// <summary>Pending label requests, oldest first (ties by machine id): of one machine, or of every machine in the
@@ -211,9 +217,7 @@ public sealed class MachineUseCases(IGrainFactory grains, IClusterFaults? faults
             throw new ArgumentException($"limit must be in 1..{MaxLabelRequests}, got {limit}");
         if (machineId is null)
             return await Registry.GetPendingLabelRequests(limit);
-        // A mistyped id is said to be unknown, not answered with an empty queue (and its grain is not woken).
-        if (!await IsListed(machineId))
-            throw new MachineNotFoundException(machineId);
+        await RequireListed(machineId); // a mistyped id is said to be unknown, not answered with an empty queue
         return await Machine(machineId).GetPendingLabelRequests(limit); // one machine's list is already oldest first
     }
 }

@@ -145,11 +145,6 @@ public sealed class MachineGrain(
         await SyncPendingListing();
     }
 
-    /// <summary>
-    /// Tells the registry whether this machine holds pending label requests when that changed since it last told it, so a
-    /// listing asks only machines that have some. A failure is logged, not thrown (the caller's change is persisted);
-    /// the next call tries again, and every activation with pending requests tells it anew.
-    /// </summary>
     /// <summary>Whether the registry is known to list this machine. Reads of a machine ask the registry whether it exists,
     /// so a fault between the machine's write and the registry's would leave a stored machine "unknown".</summary>
     private bool _listedInRegistry;
@@ -182,6 +177,11 @@ public sealed class MachineGrain(
         }
     }
 
+    /// <summary>
+    /// Tells the registry whether this machine holds pending label requests when that changed since it last told it, so a
+    /// listing asks only machines that have some. A failure is logged, not thrown (the caller's change is persisted);
+    /// the next call tries again, and every activation with pending requests tells it anew.
+    /// </summary>
     private async Task SyncPendingListing()
     {
         bool has = state.State.Pending.Count > 0;
