@@ -808,11 +808,12 @@
   $('queue-order').addEventListener('change', () => { localStorage.setItem(ORDER, $('queue-order').value); state.current = 0; renderQueue(); });
 
   // ---- alerts ------------------------------------------------------------------------------------------------
+  const ALERTS_KEPT = 500; // loaded, and kept as live alerts arrive
   // The machine whose alerts are listed (null: the plant's). It changes only when the silo answers for the typed id:
   // an id it does not know is said beside the box and leaves the list as it was.
   let alertMachine = null;
   async function loadAlerts(machine = alertMachine) {
-    state.alerts = await json(`/api/alerts?limit=500${machine ? `&machine=${enc(machine)}` : ''}`);
+    state.alerts = await json(`/api/alerts?limit=${ALERTS_KEPT}${machine ? `&machine=${enc(machine)}` : ''}`);
     alertMachine = machine;
     $('alert-machine-error').textContent = '';
     renderAlerts();
@@ -869,7 +870,6 @@
     }
     if (changed) renderAlerts();
   }
-  const ALERTS_KEPT = 500;
   function renderAlerts() {
     $('alerts-list').replaceChildren(...state.alerts.map((a) => alertRow(a, false)));
     $('alerts-empty').hidden = state.alerts.length > 0;
