@@ -1,4 +1,5 @@
 using AsdOrleans.Abstractions;
+using AsdOrleans.Application;
 using AsdOrleans.EncoderGrains;
 using AsdOrleans.Grains;
 using AsdOrleans.Grains.Placement;
@@ -54,12 +55,15 @@ public static class ClusterApi
 
         // Asks the grain directory, never the machine: it answers for a machine that is stuck or unreachable, which is
         // when an operator needs it (a directory entry on a dead silo, an activation on a live one that does not answer).
-        app.MapGet("/api/cluster/machines/{id}", async (string id, IClusterClient client) =>
+        // An id the registry does not list is 404, as for the other machine reads.
+        app.MapGet("/api/cluster/machines/{id}", async (string id, IClusterClient client, MachineUseCases machines) =>
         {
             if (MachineApi.RejectInvalidMachineId(id) is { } rejected)
                 return rejected;
             var management = client.GetGrain<IManagementGrain>(0);
             var silo = await management.GetActivationAddress(client.GetGrain<IMachineGrain>(id));
+            if (!await IsListed(machines, id, placed: silo is not null))
+                return MachineApi.UnknownMachine(id);
             string? status = null, notAnswering = null;
             if (silo is not null)
             {
@@ -70,7 +74,24 @@ public static class ClusterApi
                     notAnswering = (await Ask(management, silo)).NotAnswering;
             }
             return Results.Ok(new MachinePlacement(id, silo?.ToString(), status, notAnswering));
-        }).RequireRole(ApiRole.Operator).Produces<MachinePlacement>();
+        }).RequireRole(ApiRole.Operator).Produces<MachinePlacement>().ProducesProblem(400).ProducesProblem(404).ProducesProblem(503);
+    }
+
+    /// <summary>Whether the registry lists <paramref name="machineId"/>. For a machine the directory places, a registry that
+    /// does not answer in <see cref="StatisticsTimeout"/> (its silo down, say) leaves the placement standing: that is when
+    /// an operator asks. For one it does not place, the registry's fault is the answer (503).</summary>
+    private static async Task<bool> IsListed(MachineUseCases machines, string machineId, bool placed)
+    {
+        if (!placed)
+            return await machines.IsListed(machineId);
+        try
+        {
+            return await machines.IsListed(machineId).WaitAsync(StatisticsTimeout);
+        }
+        catch (Exception e) when (e is TimeoutException || ApiFaults.Classify(e) is not null)
+        {
+            return true;
+        }
     }
 
     /// <summary>Asks one active silo for its activation counts; <c>NotAnswering</c> says why it did not answer, else null.</summary>

@@ -201,12 +201,22 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         Assert.Equal(onlySilo, placement.GetProperty("silo").GetString());
         Assert.Equal("Active", placement.GetProperty("siloStatus").GetString());
 
-        // A machine never called has no activation, and asking does not create one: the second answer is the same.
+        // A listed machine with no activation is "not active", and asking does not create one: the second answer is the same.
+        var grains = silo.App.Services.GetRequiredService<IGrainFactory>();
+        await grains.GetGrain<IMachineRegistryGrain>(0).Register("where.idle"); // listed, never woken
         for (int ask = 0; ask < 2; ask++)
         {
-            var never = JsonDocument.Parse(await (await Send(HttpMethod.Get, "/api/cluster/machines/where.never", SiloFixture.OperatorKey)).Content.ReadAsStringAsync(cancellation)).RootElement;
-            Assert.Equal(JsonValueKind.Null, never.GetProperty("silo").ValueKind);
+            var idle = await Send(HttpMethod.Get, "/api/cluster/machines/where.idle", SiloFixture.OperatorKey);
+            Assert.Equal(HttpStatusCode.OK, idle.StatusCode);
+            Assert.Equal(JsonValueKind.Null, JsonDocument.Parse(await idle.Content.ReadAsStringAsync(cancellation)).RootElement.GetProperty("silo").ValueKind);
         }
+        // An id nobody configured or enrolled is 404, as the other machine reads say it, and wakes no grain either.
+        var never = await Send(HttpMethod.Get, "/api/cluster/machines/where.never", SiloFixture.OperatorKey);
+        Assert.Equal(HttpStatusCode.NotFound, never.StatusCode);
+        Assert.Equal("no machine 'where.never' is configured or enrolled: PUT /api/machines/where.never configures it, POST /api/machines/where.never/enrollment enrolls it",
+            JsonDocument.Parse(await never.Content.ReadAsStringAsync(cancellation)).RootElement.GetProperty("detail").GetString());
+        foreach (var machine in new[] { "where.idle", "where.never" })
+            Assert.Null(await grains.GetGrain<IManagementGrain>(0).GetActivationAddress(grains.GetGrain<IMachineGrain>(machine)));
 
         Assert.Equal(HttpStatusCode.BadRequest, (await Send(HttpMethod.Get, "/api/cluster/machines/no%20spaces", SiloFixture.OperatorKey)).StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await Send(HttpMethod.Get, "/api/cluster/machines/where.m1", SiloFixture.LabellerKey)).StatusCode);

@@ -89,13 +89,21 @@ public static class ClusterCommand
         var (url, key) = Connection();
         var machine = new Option<string>("--machine") { Description = "machine id", Required = true };
         var json = new Option<bool>("--json") { Description = "print {machine, silo, siloStatus, notAnswering} (silo null when the machine is not active; notAnswering says why an Active silo did not answer)" };
-        var command = new Command("where", "which silo holds a machine now (asks the grain directory, not the machine: it answers for a stuck one too)") { url, key, machine, json };
+        var command = new Command("where", "which silo holds a machine now (asks the grain directory, not the machine: it answers for a stuck one too; a machine nobody configured or enrolled is an error)") { url, key, machine, json };
         command.SetAction(async (parse, cancellation) =>
         {
             string id = parse.GetValue(machine)!;
             InputChecks.MachineId("--machine", id);
             using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
-            var placement = await http.SendAsync(HttpMethod.Get, $"/api/cluster/machines/{Uri.EscapeDataString(id)}", null, cancellation);
+            JsonElement placement;
+            try
+            {
+                placement = await http.SendAsync(HttpMethod.Get, $"/api/cluster/machines/{Uri.EscapeDataString(id)}", null, cancellation);
+            }
+            catch (SiloRefusedException e) when (e.Status == 404)
+            {
+                throw new UsageException($"no machine '{id}': nobody configured or enrolled it (asd machines list shows the cluster's machines)");
+            }
             var output = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json))
             {
