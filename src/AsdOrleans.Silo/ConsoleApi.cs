@@ -63,8 +63,8 @@ public static class ConsoleApi
                 return Results.Problem($"limit must be in 1..{MaxLimit}", statusCode: StatusCodes.Status400BadRequest);
             if (machine is not null && !Identifiers.IsValidMachineId(machine))
                 return Results.Problem($"'{machine}' is not a valid machine id", statusCode: StatusCodes.Status400BadRequest);
-            if (machine is not null && await MachineApi.RejectUnlistedMachine(machine, machines) is { } unknown)
-                return unknown;
+            if (machine is not null && !await machines.IsListed(machine)) // valid: checked above
+                return MachineApi.UnknownMachine(machine);
             return Results.Ok(machine is not null ? await MachineAlerts(client, machine, since, take, audio) : await PlantAlerts(client, since, take, audio));
         }).RequireRole(ApiRole.Labeller).WithName("ListAlerts")
             .WithSummary("Alerts (clips scored above their machine's threshold), newest first")

@@ -137,6 +137,10 @@ public sealed class SiloRobustnessTests(SiloFixture silo) : IClassFixture<SiloFi
         }
         var grains = silo.App.Services.GetRequiredService<IGrainFactory>();
         Assert.Null(await grains.GetGrain<IManagementGrain>(0).GetActivationAddress(grains.GetGrain<IMachineGrain>(ghost)));
+        // An invalid id is 400, as the other ?machine= filters say it.
+        foreach (var path in new[] { "/api/alerts?machine=bad%20id", "/api/label-requests?machine=bad%20id" })
+            Assert.Equal("'bad id' is not a valid machine id",
+                (await ExpectProblem(await silo.Send(HttpMethod.Get, path, SiloFixture.LabellerKey), HttpStatusCode.BadRequest)).GetProperty("detail").GetString());
 
         // Configured, it is there (not enrolled yet).
         Assert.True((await silo.Send(HttpMethod.Put, $"/api/machines/{ghost}", SiloFixture.OperatorKey, JsonContent.Create(new MachineSettings()))).IsSuccessStatusCode);
