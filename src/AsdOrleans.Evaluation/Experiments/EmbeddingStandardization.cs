@@ -41,17 +41,8 @@ public static class EmbeddingStandardization
         {
             var training = machine.Where(r => !r.IsTest).ToList();
             if (MachineEnrollment.TooFewClips(training.Count) is { } tooFew)
-                throw new InvalidDataException($"machine '{machine.Key}': {tooFew}");
-            MachineFit machineFit;
-            try
-            {
-                machineFit = fit(training);
-            }
-            catch (UnvaryingTrainingException e)
-            {
-                throw new InvalidDataException($"machine '{machine.Key}': {e.Message}");
-            }
-            var (transform, clips) = machineFit;
+                throw MachineTrainingInput.Refused(machine.Key, tooFew);
+            var (transform, clips) = MachineTrainingInput.Fit(machine.Key, () => fit(training));
             transforms[machine.Key] = transform;
             for (int i = 0; clips is not null && i < training.Count; i++) fitted[training[i]] = clips[i];
         }

@@ -76,16 +76,7 @@ public sealed class PreparedMachine
 
     /// <summary>The enrollment, or training clips that do not vary refused as bad input naming the machine (as the grain names it).</summary>
     private MachineEnrollment Build(int clusters, ulong seed)
-    {
-        try
-        {
-            return MachineEnrollment.Build(Training, clusters, seed);
-        }
-        catch (UnvaryingTrainingException e)
-        {
-            throw new InvalidDataException($"machine '{Name}': {e.Message}");
-        }
-    }
+        => MachineTrainingInput.Fit(Name, () => MachineEnrollment.Build(Training, clusters, seed));
 }
 
 /// <summary>

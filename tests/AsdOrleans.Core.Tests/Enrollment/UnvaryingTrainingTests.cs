@@ -91,4 +91,13 @@ public class UnvaryingTrainingTests
         var single = Assert.Throws<InvalidDataException>(() => whiten ? EmbeddingStandardization.WhitenedPerMachine(tooFew) : EmbeddingStandardization.PerMachine(tooFew));
         Assert.Equal($"machine 'fan-01': {MachineEnrollment.TooFewClips(1)}", single.Message);
     }
+
+    [Fact]
+    public void The_harness_refuses_a_machine_whose_enrollment_has_one_direction_naming_it()
+    {
+        var machine = new PreparedMachine("valve-03", Copies(3).Select(c => new EnrollmentClip(c, false)).ToList(), []);
+        var error = Assert.Throws<InvalidDataException>(() => machine.EnrollmentFor(MachineConfig.Default));
+        Assert.StartsWith("machine 'valve-03': its 3 training clips do not vary in direction (copies of one recording)", error.Message);
+        Assert.EndsWith(UnvaryingTrainingException.Remedy, error.Message);
+    }
 }
