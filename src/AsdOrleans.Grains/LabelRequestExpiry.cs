@@ -42,6 +42,10 @@ public interface IClipAudioRemover
     /// <summary>Removes this machine's stored audio older than <paramref name="olderThan"/> that no pending request
     /// points at: audio whose removal failed, or whose clip's fate a failed write left unknown.</summary>
     void RemoveOrphans(string machineId, IReadOnlySet<string> pendingClipIds, TimeSpan olderThan) { }
+
+    /// <summary>The machine was enrolled again (changed or repaired): the clips kept as examples of its normal sound are
+    /// of the machine before it, and go.</summary>
+    void ForgetNormalExamples(string machineId) { }
 }
 
 /// <summary>The expiry rule over a machine's persisted state, in plain code (no Orleans calls).</summary>

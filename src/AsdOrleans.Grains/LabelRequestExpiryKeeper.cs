@@ -62,6 +62,19 @@ internal sealed class LabelRequestExpiryKeeper(
         }
     }
 
+    /// <summary>Removes the clips kept as examples of the machine's normal sound (after a re-enrollment); a failure is logged.</summary>
+    public void ForgetNormalExamples()
+    {
+        try
+        {
+            _audio?.ForgetNormalExamples(machineId);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            logger.LogWarning(e, "machine {Machine}: could not remove the normal examples kept from before its re-enrollment", machineId);
+        }
+    }
+
     /// <summary>Audio younger than this may belong to a clip still on its way to the grain (stored before the call).</summary>
     public static readonly TimeSpan OrphanedAudioAge = TimeSpan.FromHours(1);
 

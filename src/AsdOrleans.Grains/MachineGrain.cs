@@ -333,6 +333,7 @@ public sealed class MachineGrain(
             foreach (var clipId in dropped) s.ExpiredClips.Remember(clipId, enrolledAt.UtcTicks);
         }, model);
         Closed(dropped, LabelRequestOutcome.Withdrawn);
+        Expiry.ForgetNormalExamples(); // they are of the machine before it was changed or repaired
         await Expiry.SyncReminder();
         _model = model;
         _featureTransform = featureTransform;

@@ -57,6 +57,20 @@ public sealed class ClipAudioStore(IOptions<SiloOptions> options, ILogger<ClipAu
         }
     }
 
+    /// <summary>Removes a machine's kept normal clips and their folder (its re-enrollment: they are of the machine before
+    /// it). The data directory is shared by the silos, so the machine's silo reaches the files whichever silo kept them.</summary>
+    public void ForgetNormalExamples(string machineId)
+    {
+        try
+        {
+            Directory.Delete(Path.Combine(NormalRoot, machineId), recursive: true);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // none kept
+        }
+    }
+
     /// <summary>Moves or copies <paramref name="source"/> to <paramref name="target"/>, stamped now, and deletes all but
     /// the newest <paramref name="keep"/> files of the target's folder.</summary>
     private static void KeepNewest(string source, string target, bool move, int keep)

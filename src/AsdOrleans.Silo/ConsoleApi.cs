@@ -93,7 +93,7 @@ public static class ConsoleApi
             return Results.Ok(audio.NormalExamplesOf(id).Select(e => new NormalExample(e.ClipId, e.LabelledAt, MachineApi.AudioUrlOf(id, e.ClipId))).ToList());
         }).RequireRole(ApiRole.Labeller).WithName("ListNormalExamples")
             .WithSummary("A machine's newest clips labelled normal, kept so a labeller can hear how it sounds when it is fine")
-            .WithDescription("Newest first; at most Asd:NormalExamplesPerMachine (default 3). Kept on the silo that stored the clip; a clip that came from a gateway is not kept.")
+            .WithDescription("Newest first; at most Asd:NormalExamplesPerMachine (default 3). Kept in the data directory the silos share; a clip that came from a gateway is not kept. A re-enrollment forgets them.")
             .Produces<List<NormalExample>>().ProducesProblem(400).ProducesProblem(404).ProducesProblem(503);
 
         api.MapGet("/machines/{id}/clips/{clipId}/spectrogram.png", (string id, string clipId, int? width, ClipAudioStore audio, HttpContext http) =>

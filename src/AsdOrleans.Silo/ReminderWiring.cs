@@ -43,5 +43,7 @@ public static class ReminderWiring
         }
 
         public void RemoveOrphans(string machineId, IReadOnlySet<string> pendingClipIds, TimeSpan olderThan) => store.RemoveOrphans(machineId, pendingClipIds, olderThan);
+
+        public void ForgetNormalExamples(string machineId) => store.ForgetNormalExamples(machineId);
     }
 }

@@ -324,6 +324,30 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         Assert.Equal(HttpStatusCode.BadRequest, (await Send(HttpMethod.Get, "/api/machines/bad%20id/normal-examples", SiloFixture.LabellerKey)).StatusCode);
     }
 
+    [Fact]
+    public async Task A_re_enrollment_forgets_the_normal_examples_of_the_machine_before_it()
+    {
+        const string machine = "http.examples-reenrolled", other = "http.examples-kept";
+        foreach (var m in new[] { machine, other })
+        {
+            await EnrollAndAsk(m, 3, "r-0");
+            Assert.True((await Send(HttpMethod.Post, $"/api/machines/{m}/clips/r-0/label", SiloFixture.LabellerKey, JsonContent.Create(new { label = "normal" }))).IsSuccessStatusCode);
+            Assert.Single((await silo.Get($"/api/machines/{m}/normal-examples")).EnumerateArray());
+        }
+        string folder = Path.Combine(silo.DataDirectory, "normal-clips", machine);
+        Assert.True(File.Exists(Path.Combine(folder, "r-0.wav")));
+
+        await Enroll(machine, new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 3 });
+        Assert.Equal(0, (await silo.Get($"/api/machines/{machine}/normal-examples")).GetArrayLength());
+        Assert.Equal(HttpStatusCode.NotFound, (await Send(HttpMethod.Get, $"/api/machines/{machine}/clips/r-0/audio", SiloFixture.LabellerKey)).StatusCode);
+        Assert.False(Directory.Exists(folder));
+        // Another machine's examples stay, and the re-enrolled machine keeps new ones again.
+        Assert.Single((await silo.Get($"/api/machines/{other}/normal-examples")).EnumerateArray());
+        Assert.True((await Send(HttpMethod.Post, $"/api/machines/{machine}/clips?clipId=r-1", SiloFixture.DeviceKey, WavContent(SiloFixture.TestWav(1)))).IsSuccessStatusCode);
+        Assert.True((await Send(HttpMethod.Post, $"/api/machines/{machine}/clips/r-1/label", SiloFixture.LabellerKey, JsonContent.Create(new { label = "normal" }))).IsSuccessStatusCode);
+        Assert.Equal(["r-1"], (await silo.Get($"/api/machines/{machine}/normal-examples")).EnumerateArray().Select(e => e.GetProperty("clipId").GetString()));
+    }
+
     /// <summary>Enrolls a machine that asks for every clip's label (random, b = 1) and pushes the test clips 0, 1, … as <paramref name="clips"/>.</summary>
     private async Task EnrollAndAsk(string machine, ulong seed, params string[] clips)
     {

@@ -10,7 +10,7 @@ public static class EnrollCommand
         var (url, key) = ClusterHttp.Options("operator");
         var machine = new Option<string>("--machine") { Description = "machine id", Required = true };
         var data = new Option<string>("--data") { Description = "folder of training WAVs (DCASE names give the domain; others count as source)", Required = true };
-        var replace = new Option<bool>("--replace") { Description = "re-enroll a machine that has human labels, which a new enrollment discards (its sets, labels and counters start again)" };
+        var replace = new Option<bool>("--replace") { Description = "re-enroll a machine that has human labels, which a new enrollment discards (its sets, labels and counters start again; its kept normal clips go)" };
         var command = new Command("enroll", "enroll a machine from its training clips through a silo's HTTP API (a machine with labels needs --replace)") { url, key, machine, data, replace };
         command.SetAction(async (parse, cancellation) =>
         {
