@@ -86,6 +86,9 @@ public sealed class MachineEnrollment
     /// from distances in the space fitted on the clips.</summary>
     public bool HasHeldOutDistances => _heldOutDistances is not null;
 
+    /// <summary>Training clip <paramref name="trainingIndex"/>'s held-out distance (<see cref="HeldOutWhitening"/>); null without them.</summary>
+    public double? HeldOutDistance(int trainingIndex) => _heldOutDistances?[trainingIndex];
+
     /// <summary>Training clip <paramref name="trainingIndex"/>'s score as a new normal clip of its domain would get it: its
     /// held-out distance over its domain's scale; null without held-out distances or under another scoring than domain.</summary>
     public double? HeldOutScore(int trainingIndex, ScoringKind scoring)

@@ -141,9 +141,10 @@ public sealed partial class MachineModel
             : DecisionThreshold;
 
     /// <summary>
-    /// M under a non-paper scoring: each training normal's score against N without its own row (no anomalies yet). A clip
-    /// scored against itself would score 0, and with every clip in N (the default) M — and so h and φ — would be all
-    /// zeros: every clip an alert. The paper's scoring keeps Eq. 1 against all of N, as the paper's reproduction does.
+    /// M under a non-paper scoring: each training normal's score against N without its own row (no anomalies yet), or from
+    /// its held-out distance where the features were whitened on the clips. A clip scored against itself would score 0,
+    /// and with every clip in N (the default) M — and so h and φ — would be all zeros: every clip an alert. The paper's
+    /// scoring keeps Eq. 1 against all of N, as the paper's reproduction does.
     /// </summary>
     private static List<double> EnrollmentScores(EmbeddingSet reference, MachineEnrollment enrollment, List<float> scales, ScoringKind scoring)
     {
@@ -156,8 +157,13 @@ public sealed partial class MachineModel
                 scores.Add(heldOut);
                 continue;
             }
-            var (distance, _) = ScaledScore.Distance(reference, CollectionsMarshalSpan(scales), enrollment.TrainingNormals.Row(i),
+            var (distance, nearest) = ScaledScore.Distance(reference, CollectionsMarshalSpan(scales), enrollment.TrainingNormals.Row(i),
                 cosines, excluded: enrollment.OwnReference(i));
+            // Features whitened on these clips (margin, local): the clip's held-out distance, over the scale of the row it is
+            // nearest to. In the fitted space every clip sits closer to N than a new one will, so φ and h would sit below
+            // every new clip's score.
+            if (enrollment.HeldOutDistance(i) is { } heldOutDistance && nearest >= 0)
+                distance = scales.Count == 0 ? heldOutDistance : heldOutDistance / scales[nearest];
             scores.Add(double.IsPositiveInfinity(distance) ? 0 : distance); // a single reference: nothing else to compare with
         }
         return scores;

@@ -105,4 +105,26 @@ public class HeldOutWhiteningTests
         var expected = clips.Select(c => c.HeldOutDistance!.Value / (c.IsTargetDomain ? scales[^1] : scales[0])).ToList();
         Assert.Equal(ScoreQuantiles.EmpiricalQuantile(expected, config.LabellingQuantile), model.LabellingThreshold, 6);
     }
+
+    [Theory]
+    [InlineData(ScoringKind.Margin)]
+    [InlineData(ScoringKind.Local)]
+    public void MarginAndLocalTakeMFromHeldOutDistancesToo(ScoringKind scoring)
+    {
+        // In-sample distances in a space whitened on the clips put φ and h below every new clip's score on a plant's
+        // spectral features (every clip an alert); each clip's held-out distance, over its nearest row's scale, does not.
+        var (_, clips) = HeldOutWhitening.Fit(RawClips());
+        var config = MachineConfig.Default with { Scoring = scoring };
+        var model = MachineModel.Enroll(config, clips);
+        var enrollment = MachineEnrollment.Build(clips, config.SourceClustersFor(clips.Count(c => c.IsTargetDomain)), MachineModel.EnrollmentSeed(config));
+        var scales = enrollment.ReferenceScales(scoring);
+        var cosines = new float[enrollment.ReferenceSet.Count];
+        var expected = clips.Select((c, i) =>
+        {
+            var (_, nearest) = ScaledScore.Distance(enrollment.ReferenceSet, scales, enrollment.TrainingNormals.Row(i), cosines, excluded: enrollment.OwnReference(i));
+            return c.HeldOutDistance!.Value / (scales.Length == 0 ? 1 : scales[nearest]);
+        }).ToList();
+        Assert.Equal(ScoreQuantiles.EmpiricalQuantile(expected, config.LabellingQuantile), model.LabellingThreshold, 6);
+        Assert.Equal(ScoreQuantiles.GammaFitQuantile(expected, config.DecisionQuantile), model.DecisionThreshold, 6);
+    }
 }
