@@ -10,10 +10,16 @@ internal static class CliHarness
 {
     public static async Task<(int Code, string Output, string Error)> Run(params string[] args)
     {
+        using var output = new StringWriter(CultureInfo.InvariantCulture);
+        return await RunWriting(output, args);
+    }
+
+    /// <summary>As <see cref="Run"/>, with stdout going to <paramref name="output"/> (which may, say, interrupt the command).</summary>
+    public static async Task<(int Code, string Output, string Error)> RunWriting(StringWriter output, params string[] args)
+    {
         var root = new RootCommand("asd — test root");
         foreach (var command in CommandCatalog.All())
             root.Subcommands.Add(command);
-        using var output = new StringWriter(CultureInfo.InvariantCulture);
         using var error = new StringWriter(CultureInfo.InvariantCulture);
         int code = await CliRunner.RunAsync(root, args, output, error);
         return (code, output.ToString(), error.ToString());
