@@ -46,6 +46,21 @@ internal static class CliHarness
     public static List<string[]> ReadCsv(string path)
         => File.ReadAllLines(path).Where(l => l.Length > 0).Select(l => l.Split(',')).ToList();
 
+    /// <summary>
+    /// Every printed interval "[low, high]" lies within what it measures: [0, 1] for a bounded metric or share (printed
+    /// unsigned), [−1, 1] for a difference (printed with its sign, + or −).
+    /// </summary>
+    public static void AssertPrintedIntervalsInBounds(string text)
+    {
+        foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(text, @"\[([+−-]?\d+\.\d+), ([+−-]?\d+\.\d+)\]"))
+            foreach (var bound in new[] { m.Groups[1].Value, m.Groups[2].Value })
+            {
+                bool signed = bound[0] is '+' or '−';
+                double value = D(bound.Replace('−', '-'));
+                Assert.True(signed ? value is >= -1 and <= 1 : value is >= 0 and <= 1, m.Value);
+            }
+    }
+
     public static double D(string text) => double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
 
     /// <summary>Every file under a folder with its bytes, for "nothing changed" checks.</summary>
