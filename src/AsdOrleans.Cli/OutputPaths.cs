@@ -21,6 +21,13 @@ public static class OutputPaths
         CheckWritable(option, Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".");
     }
 
+    /// <summary>An existing file is replaced only with --force, as `synth`, `experiment` and `pool` replace their outputs.</summary>
+    public static void CheckReplace(string option, string path, bool force, string? note = null)
+    {
+        if (!force && File.Exists(path))
+            throw new UsageException($"{option}: '{path}' exists; pass --force to replace it{note}");
+    }
+
     /// <summary>
     /// The folder, or the nearest folder above it that exists, accepts a new file (tried with a temporary file, removed
     /// at once), so a run that would fail at its end for want of permission fails at its start.

@@ -58,6 +58,16 @@ public sealed class BaselineEmbedderTests : IAsyncLifetime
         var expected = new SpectralStatisticsEmbedder().Embed(AsdOrleans.Audio.WavDecoder.Read(path).Samples);
         Assert.Equal(expected, first.Embedding);
 
+        // An existing --out is replaced only with --force.
+        byte[] written = File.ReadAllBytes(csv);
+        (code, _, error) = await Run("embed", "--embedder", "baseline", "--raw", "--data", Plant, "--out", csv);
+        Assert.Equal(2, code);
+        Assert.Contains($"--out: '{csv}' exists; pass --force to replace it", error);
+        Assert.Equal(written, File.ReadAllBytes(csv));
+        (code, _, error) = await Run("embed", "--embedder", "baseline", "--raw", "--data", Plant, "--out", csv, "--force");
+        Assert.True(code == 0, error);
+        Assert.Equal(File.ReadAllBytes(rawCsv), File.ReadAllBytes(csv));
+
         (code, _, error) = await Run("embed", "--embedder", "baseline", "--model", "x.asdm", "--data", Plant, "--out", csv);
         Assert.Equal(2, code);
         Assert.Contains("training-free", error);

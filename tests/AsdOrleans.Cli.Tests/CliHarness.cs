@@ -10,10 +10,16 @@ internal static class CliHarness
 {
     public static async Task<(int Code, string Output, string Error)> Run(params string[] args)
     {
+        using var output = new StringWriter(CultureInfo.InvariantCulture);
+        return await RunWriting(output, args);
+    }
+
+    /// <summary>As <see cref="Run"/>, with stdout going to <paramref name="output"/> (which may, say, interrupt the command).</summary>
+    public static async Task<(int Code, string Output, string Error)> RunWriting(StringWriter output, params string[] args)
+    {
         var root = new RootCommand("asd — test root");
         foreach (var command in CommandCatalog.All())
             root.Subcommands.Add(command);
-        using var output = new StringWriter(CultureInfo.InvariantCulture);
         using var error = new StringWriter(CultureInfo.InvariantCulture);
         int code = await CliRunner.RunAsync(root, args, output, error);
         return (code, output.ToString(), error.ToString());
@@ -39,6 +45,21 @@ internal static class CliHarness
     /// <summary>A CSV file as rows of fields (no quoting, as the project's CSVs).</summary>
     public static List<string[]> ReadCsv(string path)
         => File.ReadAllLines(path).Where(l => l.Length > 0).Select(l => l.Split(',')).ToList();
+
+    /// <summary>
+    /// Every printed interval "[low, high]" lies within what it measures: [0, 1] for a bounded metric or share (printed
+    /// unsigned), [−1, 1] for a difference (printed with its sign, + or −).
+    /// </summary>
+    public static void AssertPrintedIntervalsInBounds(string text)
+    {
+        foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(text, @"\[([+−-]?\d+\.\d+), ([+−-]?\d+\.\d+)\]"))
+            foreach (var bound in new[] { m.Groups[1].Value, m.Groups[2].Value })
+            {
+                bool signed = bound[0] is '+' or '−';
+                double value = D(bound.Replace('−', '-'));
+                Assert.True(signed ? value is >= -1 and <= 1 : value is >= 0 and <= 1, m.Value);
+            }
+    }
 
     public static double D(string text) => double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
 

@@ -51,6 +51,48 @@ public sealed class EncoderCommandTests : IDisposable
         Assert.Contains("needs normal and anomalous test clips", error);
     }
 
+    /// <summary>Interrupts the command (as Ctrl-C does) once it prints a line containing <paramref name="marker"/>.</summary>
+    private sealed class InterruptAtLine(string marker) : StringWriter(System.Globalization.CultureInfo.InvariantCulture)
+    {
+        public override void WriteLine(string? value)
+        {
+            base.WriteLine(value);
+            if (value?.Contains(marker, StringComparison.Ordinal) == true)
+                throw new OperationCanceledException();
+        }
+    }
+
+    [Fact]
+    public async Task Train_refuses_an_existing_model_without_force_and_an_interrupted_training_still_resumes()
+    {
+        string model = Path.Combine(_dir, "resume.asdm");
+        string[] train = ["train", "--data", Mini, "--out", model, .. TinyTraining];
+        // Interrupted after epoch 1, whose checkpoint is written before its line is printed.
+        using (var interrupting = new InterruptAtLine("epoch 1/2:"))
+        {
+            var (stopped, _, stopError) = await CliHarness.RunWriting(interrupting, train);
+            Assert.True(stopped == CliRunner.Cancelled, $"exit {stopped}: {stopError}");
+        }
+        Assert.True(File.Exists(model + ".checkpoint"));
+        Assert.False(File.Exists(model));
+
+        // The checkpoint is not an existing --out: the same command resumes without --force.
+        var (code, output, error) = await CliHarness.Run(train);
+        Assert.True(code == 0, error);
+        Assert.Contains("resumed after epoch 1/2", output);
+        byte[] trained = File.ReadAllBytes(model);
+
+        // A finished model is not replaced without a word (it used to be).
+        (code, output, error) = await CliHarness.Run(train);
+        Assert.Equal(2, code);
+        Assert.Contains($"--out: '{model}' exists; pass --force to replace it", error);
+        Assert.DoesNotContain("epoch", output);
+        Assert.Equal(trained, File.ReadAllBytes(model));
+        (code, output, error) = await CliHarness.Run([.. train, "--force"]);
+        Assert.True(code == 0, error);
+        Assert.Contains("epoch 2/2", output);
+    }
+
     [Fact]
     public async Task Bad_inputs_are_clear_errors_and_write_nothing()
     {

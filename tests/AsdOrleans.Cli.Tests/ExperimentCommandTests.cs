@@ -8,7 +8,7 @@ namespace AsdOrleans.Cli.Tests;
 public sealed class ExperimentCommandTests : IDisposable
 {
     private const string ResultsHeader = "machine,strategy,budget,trial,auc,pauc,auc_source,auc_target,clips,queries,realised_budget,normal_labels,anomalous_labels,gamma,alpha,window,v,scoring,budget_start,target_labels,forced_labels,random_labels,declined";
-    private const string SummaryHeader = "machine,strategy,budget,metric,trials,mean,ci95_low,ci95_high,gamma,alpha,window,v,scoring,budget_start";
+    private const string SummaryHeader = "machine,strategy,budget,metric,trials,mean,ci95_low,ci95_high,gamma,alpha,window,v,scoring,budget_start,across_machines";
     private static readonly string[] Strategies = ["none", "random", "hybrid", "qbc"];
     private static readonly string[] Budgets = ["0", "0.25"];
     private static readonly string[] Machines = ["machine-00", "machine-01"];
@@ -158,7 +158,7 @@ public sealed class ExperimentCommandTests : IDisposable
             }
 
         // stdout: the summary table.
-        Assert.Contains($"Harmonic mean over {Machines.Length} machines", output);
+        Assert.Contains($"Harmonic mean over {Machines.Length} machine types, mean [95% CI] over {Trials} trials", output);
         Assert.Contains("Per machine", output);
         foreach (var name in Strategies.Concat(Machines))
             Assert.Contains(name, output);
@@ -244,6 +244,111 @@ public sealed class ExperimentCommandTests : IDisposable
         Assert.Contains("## Harmonic mean over machine types — g0.8_a0.01_w200_v0.6", report);
         Assert.True(File.Exists(Path.Combine(outDir, "figures", "auc_hmean_g0.2_a0.01_w200_v0.6.png")));
         Assert.True(Directory.Exists(Path.Combine(outDir, "evaluator", "g0.8_a0.01_w200_v0.1", "hybrid", "b0.25", "trial_01")));
+    }
+
+    [Fact]
+    public async Task A_swept_scoring_and_budget_start_name_their_paper_values_in_folders_figures_and_titles()
+    {
+        string outDir = Path.Combine(_dir, "named");
+        var (code, output, error) = await Experiment(_embeddings, outDir, "--scoring", "paper,domain", "--budget-start", "paced,paper",
+            "--strategies", "none,random", "--budgets", "0,0.25");
+        Assert.True(code == 0, error);
+
+        string[] names = ["g0.5_a0.01_w200_v0.1_paper_paced", "g0.5_a0.01_w200_v0.1_paper_paper", "g0.5_a0.01_w200_v0.1_domain_paced", "g0.5_a0.01_w200_v0.1_domain_paper"];
+        var folders = Directory.GetDirectories(Path.Combine(outDir, "evaluator")).Select(Path.GetFileName).Where(f => f != "ground_truth");
+        Assert.Equal(names.Order(StringComparer.Ordinal), folders.Order(StringComparer.Ordinal));
+        string report = File.ReadAllText(Path.Combine(outDir, "report.md"));
+        foreach (var name in names)
+        {
+            Assert.Contains($"## Harmonic mean over machine types — {name}\n", report);
+            Assert.Contains($"({name})", output);
+            Assert.True(File.Exists(Path.Combine(outDir, "figures", $"auc_hmean_{name}.png")), name);
+        }
+        // Used to be the paper/paper point's name, which read as the default method.
+        Assert.DoesNotContain("— g0.5_a0.01_w200_v0.1\n", report);
+    }
+
+    [Fact]
+    public async Task A_paper_scored_run_says_why_nearly_every_clip_raises_an_alert_and_the_default_does_not()
+    {
+        const string Why = "the `paper` scoring, M, h and φ come from the enrollment normals' in-sample scores";
+        string paper = Path.Combine(_dir, "paper-alerts"), defaults = Path.Combine(_dir, "default-alerts");
+        var (code, output, error) = await Experiment(_embeddings, paper, "--method", "paper", "--strategies", "none", "--budgets", "0");
+        Assert.True(code == 0, error);
+        string report = File.ReadAllText(Path.Combine(paper, "report.md"));
+        Assert.Contains(Why, report[report.IndexOf("## Alerts at φ", StringComparison.Ordinal)..]);
+        Assert.Contains("the default method's φ comes from held-out scores", report);
+        Assert.Contains($"alerts (alerts.csv, report.md): under {Why}", output);
+
+        (code, output, error) = await Experiment(_embeddings, defaults, "--strategies", "none", "--budgets", "0");
+        Assert.True(code == 0, error);
+        Assert.DoesNotContain(Why, File.ReadAllText(Path.Combine(defaults, "report.md")));
+        Assert.DoesNotContain(Why, output);
+    }
+
+    [Fact]
+    public async Task Overspent_runs_are_counted_in_runs_alike_in_the_report_the_console_and_the_tables()
+    {
+        // The paper's budget start bursts at the start of a stream, so short streams overspend.
+        string outDir = Path.Combine(_dir, "overspent");
+        var (code, output, error) = await Experiment(_embeddings, outDir, "--method", "paper", "--strategies", "none,random,hybrid", "--budgets", "0,0.05,0.1");
+        Assert.True(code == 0, error);
+        var results = ReadCsv(Path.Combine(outDir, "results.csv"));
+        int Col(string name) => Array.IndexOf(results[0], name);
+        var rows = results.Skip(1).ToList();
+        bool Overspends(string[] r) => AsdOrleans.Evaluation.Experiments.ExperimentSummary.Overspends(D(r[Col("budget")]), D(r[Col("realised_budget")]));
+        int overspent = rows.Count(Overspends);
+        Assert.True(overspent > 0, "the paper's start should overspend some of these 48-clip streams");
+        string report = File.ReadAllText(Path.Combine(outDir, "report.md"));
+        string counted = $"{overspent} of {rows.Count} runs (machine type × trial) overspent";
+        Assert.Contains($"**{counted}**", report);
+        Assert.Contains(counted, output);
+        foreach (var group in rows.GroupBy(r => (Strategy: r[Col("strategy")], Budget: r[Col("budget")])))
+        {
+            int n = group.Count(Overspends);
+            string flag = $"{n} of {group.Count()} runs overspent";
+            var tableRow = report.Split('\n').Single(l => l.StartsWith($"| {group.Key.Strategy} | {group.Key.Budget} | ", StringComparison.Ordinal));
+            Assert.True(n == 0 ? !tableRow.Contains("overspent") : tableRow.EndsWith($" **{flag}** |", StringComparison.Ordinal), tableRow);
+            if (n > 0)
+            {
+                Assert.Contains($"{group.Key.Strategy} at b = {group.Key.Budget} ({flag.Replace(" overspent", "")}, up to", report);
+                Assert.Contains($", {flag}", output);
+            }
+        }
+        Assert.DoesNotContain("machine × strategy × budget rows", output);
+    }
+
+    [Fact]
+    public async Task Printed_intervals_of_bounded_metrics_stay_in_0_1_and_differences_in_minus_1_1_while_the_csv_keeps_them()
+    {
+        string outDir = Path.Combine(_dir, "clipped");
+        var (code, output, error) = await Experiment(_embeddings, outDir);
+        Assert.True(code == 0, error);
+        var summary = ReadCsv(Path.Combine(outDir, "summary.csv")).Skip(1).ToList();
+        Assert.Contains(summary, r => D(r[6]) < 0 || D(r[7]) > 1); // two trials: some Student-t interval passes a bound
+        string report = File.ReadAllText(Path.Combine(outDir, "report.md"));
+        Assert.Contains("clipped to [0, 1]", report);
+        Assert.Contains("clipped to [0, 1]", output);
+        AssertPrintedIntervalsInBounds(report);
+        AssertPrintedIntervalsInBounds(output);
+    }
+
+    [Fact]
+    public async Task One_trial_on_one_machine_type_is_worded_as_such()
+    {
+        string single = Path.Combine(_dir, "single.csv");
+        File.WriteAllLines(single, File.ReadAllLines(_embeddings).Where((l, i) => i == 0 || l.StartsWith("machine-00,", StringComparison.Ordinal)));
+        string outDir = Path.Combine(_dir, "one");
+        var (code, output, error) = await Experiment(single, outDir, "--trials", "1");
+        Assert.True(code == 0, error);
+        Assert.Contains("Harmonic mean over 1 machine type, 1 trial, no CI", output);
+        Assert.DoesNotContain("1 machines", output);
+        Assert.Contains("One trial gives no confidence interval", output);
+        Assert.Contains("One trial gives no confidence interval", File.ReadAllText(Path.Combine(outDir, "report.md")));
+        // summary.csv keeps NaN for its readers (it always has); the note says why.
+        Assert.All(ReadCsv(Path.Combine(outDir, "summary.csv")).Skip(1), r => Assert.Equal(("NaN", "NaN"), (r[6], r[7])));
+        var hmeanRealised = ReadCsv(Path.Combine(outDir, "summary.csv")).Single(r => r[0] == "hmean" && r[1] == "random" && r[2] == "0.25" && r[3] == "realised_budget");
+        Assert.Equal("arithmetic", hmeanRealised[14]);
     }
 
     // ------------------------------------------------------------------ determinism

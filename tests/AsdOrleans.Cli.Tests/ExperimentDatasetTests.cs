@@ -198,6 +198,38 @@ public sealed class ExperimentDatasetTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_machine_type_copied_from_dev_data_into_eval_data_is_refused_by_every_command_that_reads_the_folder()
+    {
+        // Used to be merged: experiment streamed each clip twice with exit 0, while embed wrote a CSV experiment refused.
+        string dev = Directory.GetDirectories(Path.Combine(Plant, "dev_data", "raw")).Order(StringComparer.Ordinal).First();
+        string machine = Path.GetFileName(dev);
+        foreach (var file in Directory.EnumerateFiles(dev, "*.wav", SearchOption.AllDirectories))
+        {
+            string copy = Path.Combine(Plant, "eval_data", "raw", machine, Path.GetRelativePath(dev, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(copy)!);
+            File.Copy(file, copy);
+        }
+        string run = Path.Combine(_dir, "twice-run"), csv = Path.Combine(_dir, "twice.csv"), model = Path.Combine(_dir, "twice.asdm");
+        string[][] commands =
+        [
+            ["experiment", "--data", Plant, "--embedder", "spectral", "--cache", Cache, "--out", run, .. Small],
+            ["embed", "--embedder", "spectral", "--data", Plant, "--out", csv],
+            ["train", "--data", Plant, "--out", model, "--epochs", "1", "--width", "4", "--device", "cpu"],
+        ];
+        foreach (var command in commands)
+        {
+            var (code, _, error) = await Run(command);
+            Assert.True(code == 2, $"{command[0]}: exit {code}: {error}");
+            Assert.Contains($"appears twice for machine '{machine}' in split 'train'", error, StringComparison.Ordinal);
+            Assert.Contains(Path.Combine("dev_data", "raw", machine, "train"), error, StringComparison.Ordinal);
+            Assert.Contains(Path.Combine("eval_data", "raw", machine, "train"), error, StringComparison.Ordinal);
+        }
+        Assert.False(Directory.Exists(run));
+        Assert.False(File.Exists(csv));
+        Assert.False(File.Exists(model) || File.Exists(model + ".checkpoint"));
+    }
+
+    [Fact]
     public async Task The_spectral_embeddings_csv_scores_as_the_audio_does()
     {
         // asd embed --embedder spectral keeps the training clips' held-out distances, so an experiment on its CSV enrolls

@@ -315,6 +315,14 @@ public sealed class PoolCommandTests : IDisposable
         // One φ is fitted mostly on source scores, so the machines set to single differ in where their alerts fall.
         Assert.NotEqual(File.ReadAllText(Path.Combine(a3, "alerts.csv")), File.ReadAllText(Path.Combine(b3, "alerts.csv")));
         Assert.Contains("Alerts at φ against the --against runs", File.ReadAllText(Path.Combine(outDir, "pooled.md")));
+
+        // Over two runs a Student-t interval is wide: pooled_alerts.csv keeps it as computed, the tables clip it.
+        Assert.Contains(pooled.Skip(1).Where(r => r[4].Length > 0), r => D(r[4]) < -1 || D(r[5]) > 1 || (!r[2].EndsWith("_difference") && (D(r[4]) < 0 || D(r[5]) > 1)));
+        string md = File.ReadAllText(Path.Combine(outDir, "pooled.md"));
+        Assert.Contains("clipped to [0, 1]", md);
+        Assert.Contains("clipped to [0, 1]", output);
+        AssertPrintedIntervalsInBounds(md);
+        AssertPrintedIntervalsInBounds(output);
     }
 
     [Fact]

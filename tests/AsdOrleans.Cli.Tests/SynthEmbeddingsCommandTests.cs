@@ -92,6 +92,23 @@ public sealed class SynthEmbeddingsCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task AnExistingOutIsReplacedOnlyWithForce()
+    {
+        string path = Path.Combine(_dir, "emb.csv");
+        File.WriteAllText(path, "kept\n");
+
+        var (code, output, error) = await Synth(path, "5");
+
+        Assert.Equal(CliRunner.BadInput, code);
+        Assert.Equal("", output);
+        Assert.Contains($"--out: '{path}' exists; pass --force to replace it", error);
+        Assert.Equal("kept\n", File.ReadAllText(path));
+        (code, _, error) = await Synth(path, "5", "--force");
+        Assert.True(code == 0, error);
+        Assert.Equal(3, EmbeddingTable.Load(path).Machines.Count);
+    }
+
+    [Fact]
     public async Task OutPointingAtAFolderIsAUsageError()
     {
         string folder = Directory.CreateDirectory(Path.Combine(_dir, "folder")).FullName;

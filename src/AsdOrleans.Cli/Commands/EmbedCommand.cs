@@ -15,13 +15,14 @@ public static class EmbedCommand
         var embedderName = new Option<string>("--embedder") { Description = Embedders.Description, DefaultValueFactory = _ => Embedders.Model };
         var raw = new Option<bool>("--raw") { Description = "baseline or spectral: write the log-mel statistics as computed, not standardised or whitened per machine on its training clips" };
         var data = new Option<string>("--data") { Description = "data set root (DCASE layout)", Required = true };
-        var output = new Option<string>("--out") { Description = "embeddings CSV to write", Required = true };
+        var output = new Option<string>("--out") { Description = "embeddings CSV to write (an existing file needs --force)", Required = true };
+        var force = new Option<bool>("--force") { Description = "replace an existing --out" };
         var groundTruth = new Option<string?>("--ground-truth") { Description = "official ground truth, for evaluation test clips" };
         var batch = new Option<int>("--batch-size") { Description = "clips per forward pass", DefaultValueFactory = _ => 8 };
         var device = new Option<string>("--device") { Description = "auto (CUDA if available), cpu, cuda, cuda:N", DefaultValueFactory = _ => "auto" };
         var precision = new Option<string>("--precision") { Description = "encoder number format: fp32 (the reference, bit-repeatable), fp32-folded, bf16, or auto (bf16 on a CPU with native bf16). " +
             "bf16 is not bit-repeatable: its multi-threaded kernels give values up to about 0.01 apart from run to run (OMP_NUM_THREADS=1 repeats them)", DefaultValueFactory = _ => "fp32" };
-        var command = new Command("embed", "embed all clips (train and test) with a trained model or a training-free embedder: machine,split,domain,label,file,e0,… (spectral adds held_out_distance after file: each training clip's held-out distance)") { model, embedderName, raw, data, output, groundTruth, batch, device, precision };
+        var command = new Command("embed", "embed all clips (train and test) with a trained model or a training-free embedder: machine,split,domain,label,file,e0,… (spectral adds held_out_distance after file: each training clip's held-out distance)") { model, embedderName, raw, data, output, force, groundTruth, batch, device, precision };
         command.SetAction(parse =>
         {
             var writer = parse.InvocationConfiguration.Output;
@@ -44,6 +45,7 @@ public static class EmbedCommand
             string precisionName = parse.GetValue(precision)!;
             try { InferencePrecisions.CheckSetting(precisionName); }
             catch (ArgumentException e) { throw new UsageException($"--precision: {e.Message}"); }
+            OutputPaths.CheckReplace("--out", outPath, parse.GetValue(force));
             var clips = AudioData.Scan(parse.GetValue(data)!, parse.GetValue(groundTruth), _ => true);
             var unlabelled = clips.FirstOrDefault(c => c.IsAnomaly is null);
             if (unlabelled is not null)

@@ -334,7 +334,7 @@ public static class ExperimentCommand
         RemovePreviousRun(outputFolder);
         ExperimentSummary.WriteResults(Path.Combine(outputFolder, ExperimentRunFolder.ResultsFile), results);
         ExperimentSummary.WriteSummary(Path.Combine(outputFolder, "summary.csv"), summary);
-        EvaluatorFiles.Write(outputFolder, outcomes, settings.Points.Count > 1);
+        EvaluatorFiles.Write(outputFolder, outcomes, settings);
         inputs.Baseline?.Write(outputFolder);
         ExperimentReport.WriteHeadroomCsv(Path.Combine(outputFolder, ExperimentReport.HeadroomFile), headroom);
         var alerts = AlertRateAnalysis.Offline(outcomes, settings);
@@ -346,7 +346,9 @@ public static class ExperimentCommand
             Baseline = inputs.Baseline, Headroom = headroom, Alerts = alerts,
             SourceReferences = plan.Machines.Select(m => m.SourceReferencesFor(settings.Method)).ToList(),
         });
-        SummaryTable.Print(Terminal.For(output), summary, table, settings, inputs.Baseline);
+        SummaryTable.Print(Terminal.For(output), summary, results, table, settings, inputs.Baseline);
+        if (ExperimentReport.AlertNote(settings) is { } alertNote)
+            output.WriteLine($"alerts ({AlertRateAnalysis.FileName}, report.md): {alertNote}");
         output.WriteLine($"{results.Count} runs ({computedRuns} streams computed, {inputs.Mode}) in {loop.TotalSeconds:F1} s; "
             + $"results.csv, summary.csv, table1.csv, {(inputs.Baseline is null ? "" : BaselineRun.FileName + ", ")}{ExperimentReport.HeadroomFile}, {AlertRateAnalysis.FileName}, report.md, {EvaluatorFiles.Folder}/ and {ExperimentFigures.Folder}/ in {Path.GetFullPath(outputFolder)}");
         return summary;

@@ -67,6 +67,9 @@ public static class PoolCommand
             var figures = ExperimentFigures.WritePooled(folder, report);
             AtomicFile.WriteAllText(Path.Combine(folder, MarkdownFile), Markdown(report, loaded, commandLine, figures, comparison));
             Print(Terminal.For(parse.InvocationConfiguration.Output), Tables(report, comparison));
+            parse.InvocationConfiguration.Output.WriteLine(PrintedInterval.Note);
+            if (IntervalGaps(report, loaded) is { } gaps)
+                parse.InvocationConfiguration.Output.WriteLine(gaps);
             parse.InvocationConfiguration.Output.WriteLine($"wrote {Path.Combine(folder, MarkdownFile)}, {CsvFile}{(comparison is null ? "" : ", " + AgainstCsvFile)}{(report.Alerts is null ? "" : ", " + AlertsCsvFile)} and {figures.Count} figures in {ExperimentFigures.Folder}/");
             return 0;
         });
@@ -92,7 +95,7 @@ public static class PoolCommand
                 baseline = Cell(b.BaselineAuc, "0.000");
                 types = $"{b.TypesAtMargin} / {b.MachineTypes} ≥ {Signed(b.Margin, "0.00")}; smallest {Signed(b.SmallestLead, "0.000")} ({b.SmallestLeadAt})";
             }
-            offline.Rows.Add([o.Point.Label, o.Runs.Count.ToString(CultureInfo.InvariantCulture), Cell(o.Auc, "0.000"), Lowest(o.LowestAuc.Auc, o.LowestAuc.Run),
+            offline.Rows.Add([report.NameOf(o.Point), o.Runs.Count.ToString(CultureInfo.InvariantCulture), Cell(o.Auc, "0.000"), Lowest(o.LowestAuc.Auc, o.LowestAuc.Run),
                 Cell(o.PartialAuc, "0.000"), Lowest(o.LowestPartialAuc.PartialAuc, o.LowestPartialAuc.Run), Cell(o.AucSource, "0.000"), Cell(o.AucTarget, "0.000"),
                 Lowest(o.LowestAucTarget.AucTarget, o.LowestAucTarget.Run), baseline, types]);
         }
@@ -106,11 +109,11 @@ public static class PoolCommand
         foreach (var g in report.Gains)
         {
             string realised = $"{F(g.LowestRealised, "0.000")}–{F(g.HighestRealised, "0.000")}" + (g.OverspentRuns > 0 ? $" ({g.OverspentRuns} overspent)" : "");
-            gains.Rows.Add([g.Point.Label, g.Strategy.ToName(), F(g.Budget, "0.###"), g.Runs.Count.ToString(CultureInfo.InvariantCulture), realised,
+            gains.Rows.Add([report.NameOf(g.Point), g.Strategy.ToName(), F(g.Budget, "0.###"), g.Runs.Count.ToString(CultureInfo.InvariantCulture), realised,
                 Share(g.TargetShare, g.TargetShareRange), Share(g.NormalShare, g.NormalShareRange), Share(g.ForcedShare, g.ForcedShareRange),
-                Cell(g.AucGain, "+0.0000;−0.0000;0.0000"),
+                Gain(g.AucGain, "+0.0000;−0.0000;0.0000"),
                 $"{Signed(g.LowestAucGain.AucGain.Mean, "0.0000")} ({g.LowestAucGain.Run}) … {Signed(g.HighestAucGain.AucGain.Mean, "0.0000")} ({g.HighestAucGain.Run})",
-                Cell(g.PartialAucGain, "+0.0000;−0.0000;0.0000"), $"{g.RunsBelowOfflineAuc} / {g.RunsBelowOfflinePartialAuc}", $"{g.RunsResolvedAbove} / {g.RunsResolvedBelow}"]);
+                Gain(g.PartialAucGain, "+0.0000;−0.0000;0.0000"), $"{g.RunsBelowOfflineAuc} / {g.RunsBelowOfflinePartialAuc}", $"{g.RunsResolvedAbove} / {g.RunsResolvedBelow}"]);
         }
         yield return Trim(gains, manyPoints);
 
@@ -135,7 +138,7 @@ public static class PoolCommand
             ["strategy", "b", "plants", "AUC difference", "pAUC difference", "plants where these runs are lower, AUC / pAUC"], []);
         foreach (var d in comparison.Scores)
             against.Rows.Add([d.Strategy is { } strategy ? strategy.ToName() : "offline model", F(d.Budget, "0.###"), d.Plants.Count.ToString(CultureInfo.InvariantCulture),
-                Cell(d.Auc, "+0.0000;−0.0000;0.0000"), Cell(d.PartialAuc, "+0.0000;−0.0000;0.0000"), $"{d.PlantsWhereALosesAuc} / {d.PlantsWhereALosesPartialAuc}"]);
+                Gain(d.Auc, "+0.0000;−0.0000;0.0000"), Gain(d.PartialAuc, "+0.0000;−0.0000;0.0000"), $"{d.PlantsWhereALosesAuc} / {d.PlantsWhereALosesPartialAuc}"]);
         yield return against;
 
         if (comparison.Alerts.Count == 0) yield break;
@@ -143,7 +146,7 @@ public static class PoolCommand
             ["share", "plants", "these runs", "those runs", "difference", "plants where these runs are lower"], []);
         foreach (var d in comparison.Alerts)
             againstAlerts.Rows.Add([d.Label, d.Plants.Count.ToString(CultureInfo.InvariantCulture), F(d.MeanA, "0.000"), F(d.MeanB, "0.000"),
-                Cell(d.Difference, "+0.000;−0.000;0.000"), d.Plants.Count(p => p.A < p.B).ToString(CultureInfo.InvariantCulture)]);
+                Gain(d.Difference, "+0.000;−0.000;0.000"), d.Plants.Count(p => p.A < p.B).ToString(CultureInfo.InvariantCulture)]);
         yield return againstAlerts;
     }
 
@@ -162,11 +165,11 @@ public static class PoolCommand
                 string offlineCell = runOffline is null ? "—" : $"{F(runOffline.Auc, "0.000")} / {F(runOffline.PartialAuc, "0.000")}";
                 foreach (var strategy in report.Gains.Where(g => g.Point == offline.Point).Select(g => g.Strategy).Distinct())
                 {
-                    var cells = new List<string> { run, offline.Point.Label, strategy.ToName(), offlineCell };
+                    var cells = new List<string> { run, report.NameOf(offline.Point), strategy.ToName(), offlineCell };
                     foreach (var budget in budgets)
                     {
                         var gain = report.Gains.FirstOrDefault(g => g.Point == offline.Point && g.Strategy == strategy && g.Budget == budget)?.Runs.FirstOrDefault(r => r.Run == run);
-                        cells.Add(gain is null ? "—" : $"{Cell(gain.AucGain, "+0.000;−0.000;0.000")}, {F(gain.Realised, "0.000")}" + (gain.Overspends ? " overspent" : ""));
+                        cells.Add(gain is null ? "—" : $"{Gain(gain.AucGain, "+0.000;−0.000;0.000")}, {F(gain.Realised, "0.000")}" + (gain.Overspends ? " overspent" : ""));
                     }
                     table.Rows.Add(cells.ToArray());
                 }
@@ -187,7 +190,9 @@ public static class PoolCommand
         b.Append("Within a run, each strategy and budget is paired with the run's offline model trial by trial (same stream order), ")
             .Append("on harmonic means over machine types. Across runs the unit is the run (a plant): a mean with its Student-t 95% interval ")
             .Append("over runs says how the figure varies from plant to plant. A run is *below offline* when its mean paired gain is ")
-            .Append($"negative; *overspent* when a machine type's realised rate, averaged over trials, exceeds b + {F(BudgetTolerance.Overspend, "0.00")}.\n\n");
+            .Append($"negative; *overspent* when a machine type's realised rate, averaged over trials, exceeds b + {F(BudgetTolerance.Overspend, "0.00")}. ")
+            .Append(PrintedInterval.Note.Replace("the CSVs", "pooled.csv and the other CSVs", StringComparison.Ordinal)).Append(' ')
+            .Append(IntervalGaps(report, runs) is { } gaps ? gaps : "").Append("\n\n");
         b.Append("| run | folder | machine types | trials | result rows |\n|---|---|---|---|---|\n");
         foreach (var run in runs)
             b.Append($"| {run.Name} | {run.Folder} | {run.Results.Select(r => r.Machine).Distinct().Count()} | {run.Results.Select(r => r.Trial).Distinct().Count()} | {run.Results.Count} |\n");
@@ -208,6 +213,18 @@ public static class PoolCommand
                 b.Append($"![{Path.GetFileNameWithoutExtension(figure)}]({figure.Replace('\\', '/')})\n");
         }
         return b.ToString();
+    }
+
+    /// <summary>Where an interval needs two values and has one: a run of one trial, or a pool of one run; null where none.</summary>
+    private static string? IntervalGaps(PoolReport report, IReadOnlyList<ExperimentRunFolder> runs)
+    {
+        var oneTrial = runs.Where(r => r.Results.Select(x => x.Trial).Distinct().Count() == 1).Select(r => r.Name).ToList();
+        var gaps = new List<string>();
+        if (oneTrial.Count > 0)
+            gaps.Add($"{string.Join(", ", oneTrial)} had one trial, which gives no interval over trials: its per-run cells show the mean alone and its rows of pooled.csv hold NaN in the ci95 columns.");
+        if (report.Runs.Count == 1)
+            gaps.Add("One run gives no interval over runs: the pooled cells show the mean alone and the pooled rows of pooled.csv and pooled_alerts.csv hold NaN in the ci95 columns.");
+        return gaps.Count == 0 ? null : string.Join(' ', gaps);
     }
 
     private static string Csv(PoolReport report)
@@ -277,8 +294,14 @@ public static class PoolCommand
         }
     }
 
-    private static string Cell(MeanInterval value, string format)
-        => double.IsNaN(value.Low) ? F(value.Mean, format) : $"{F(value.Mean, format)} [{F(value.Low, format)}, {F(value.High, format)}]";
+    /// <summary>A bounded value (AUC, pAUC, a share of clips): its printed interval clipped to [0, 1] (<see cref="PrintedInterval"/>).</summary>
+    private static string Cell(MeanInterval value, string format) => Interval(value.Mean, PrintedInterval.Bounded(value.Low, value.High), format);
+
+    /// <summary>A difference of two bounded values: its printed interval clipped to [−1, 1].</summary>
+    private static string Gain(MeanInterval value, string format) => Interval(value.Mean, PrintedInterval.Difference(value.Low, value.High), format);
+
+    private static string Interval(double mean, (double Low, double High) interval, string format)
+        => double.IsNaN(interval.Low) ? F(mean, format) : $"{F(mean, format)} [{F(interval.Low, format)}, {F(interval.High, format)}]";
 
     private static string Lowest(double value, string run) => $"{F(value, "0.000")} ({run})";
 

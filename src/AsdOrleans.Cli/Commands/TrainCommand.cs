@@ -14,7 +14,8 @@ public static class TrainCommand
     public static Command Create()
     {
         var data = new Option<string>("--data") { Description = "data set root (DCASE layout: dev_data/raw/<machine>/train, …)", Required = true };
-        var output = new Option<string>("--out") { Description = "model file to write", Required = true };
+        var output = new Option<string>("--out") { Description = "model file to write (an existing file needs --force); an interrupted training resumes from MODEL.checkpoint", Required = true };
+        var force = new Option<bool>("--force") { Description = "replace an existing --out (a training so interrupted resumes when rerun with --force)" };
         var recipe = new Option<string>("--recipe") { Description = $"named recipe whose settings are the defaults of the options below: {string.Join(", ", TrainingRecipe.All.Select(r => r.Name))} (docs/decisions.md, issue 11)", DefaultValueFactory = _ => TrainingRecipe.Default.Name };
         var branches = new Option<string?>("--branches") { Description = "spectrogram (ResNet over log-STFT frames), spectrum (the clip's mean/std log spectrum, 1-D convs) or both (half each); default: the recipe's" };
         var epochs = new Option<int?>("--epochs") { Description = "passes over the training clips (default: the recipe's)" };
@@ -30,7 +31,7 @@ public static class TrainCommand
         var device = new Option<string>("--device") { Description = "auto (CUDA if available), cpu, cuda, cuda:N", DefaultValueFactory = _ => "auto" };
         var command = new Command("train", "train the encoder with sub-center ArcFace over machine type × section × attribute classes; resumes from MODEL.checkpoint")
         {
-            data, output, recipe, branches, epochs, batch, width, dim, seconds, lr, schedule, mixup, targets, seed, device,
+            data, output, force, recipe, branches, epochs, batch, width, dim, seconds, lr, schedule, mixup, targets, seed, device,
         };
         command.SetAction((parse, cancellation) =>
         {
@@ -41,6 +42,10 @@ public static class TrainCommand
             InputChecks.Device("--device", parse.GetValue(device)!);
             if (parse.GetValue(dim) is var d and < 2)
                 throw new UsageException($"--embedding-dim must be at least 2, got {d}: in one dimension every cosine is ±1 and the ArcFace margin has no finite gradient, so training could not take a step");
+            // The checkpoint is not --out: a training interrupted before it wrote the model resumes without --force.
+            string checkpointPath = modelPath + ".checkpoint";
+            OutputPaths.CheckReplace("--out", modelPath, parse.GetValue(force),
+                File.Exists(checkpointPath) ? $" (with --force, the checkpoint {checkpointPath} resumes the same training)" : null);
             EncoderArchitecture architecture;
             TrainingOptions options;
             try
@@ -56,7 +61,7 @@ public static class TrainCommand
                     Epochs = parse.GetValue(epochs) ?? r.Epochs, BatchSize = parse.GetValue(batch) ?? r.BatchSize, CropSeconds = parse.GetValue(seconds) ?? r.CropSeconds,
                     LearningRate = parse.GetValue(lr) ?? r.LearningRate, Schedule = parse.GetValue(schedule) ?? r.Schedule, MixupProbability = parse.GetValue(mixup) ?? r.Mixup,
                     Seed = parse.GetValue(seed), Device = parse.GetValue(device)!,
-                    CheckpointPath = modelPath + ".checkpoint",
+                    CheckpointPath = checkpointPath,
                 }.Validate();
                 writer.WriteLine($"recipe {r.Name}: {architecture.Branches.ToString().ToLowerInvariant()} branch(es), width {architecture.Width}, {options.Epochs} epochs, batch {options.BatchSize}, {options.CropSeconds:0.##} s crops, lr {options.LearningRate:0.####} {options.Schedule}, mixup {options.MixupProbability:0.##}");
             }

@@ -17,11 +17,14 @@ public static class EvaluatorFiles
     public const string Folder = "evaluator";
     public const string GroundTruthFolder = "ground_truth";
 
-    /// <summary>The folder of one row: evaluator/[point/]offline/trial_NN or evaluator/[point/]strategy/b_B/trial_NN.</summary>
-    public static string TrialFolder(string runFolder, TrialResult result, bool sweeping)
+    /// <summary>
+    /// The folder of one row: evaluator/[point/]offline/trial_NN or evaluator/[point/]strategy/b_B/trial_NN; the point's
+    /// folder (<paramref name="pointName"/>) only when the run has several.
+    /// </summary>
+    public static string TrialFolder(string runFolder, TrialResult result, Func<SweepPoint, string>? pointName)
     {
         var parts = new List<string> { runFolder, Folder };
-        if (sweeping) parts.Add(result.Point.Label);
+        if (pointName is not null) parts.Add(pointName(result.Point));
         if (result.Strategy == QueryStrategyKind.None || result.Budget == 0)
             parts.Add("offline");
         else
@@ -43,12 +46,12 @@ public static class EvaluatorFiles
     }
 
     /// <summary>Writes every trial's score and decision files (offline runs once) and the ground truth.</summary>
-    public static int Write(string runFolder, IReadOnlyList<TrialOutcome> outcomes, bool sweeping)
+    public static int Write(string runFolder, IReadOnlyList<TrialOutcome> outcomes, ExperimentSettings settings)
     {
         var written = new HashSet<string>(StringComparer.Ordinal);
         foreach (var outcome in outcomes)
         {
-            string folder = TrialFolder(runFolder, outcome.Result, sweeping);
+            string folder = TrialFolder(runFolder, outcome.Result, settings.Points.Count > 1 ? settings.NameOf : null);
             var (type, section) = SectionOf(outcome.Result.Machine);
             string scores = Path.Combine(folder, $"anomaly_score_{type}_section_{section}_test.csv");
             if (!written.Add(scores))

@@ -31,16 +31,16 @@ public static class ExperimentFigures
                 var panels = new List<string>();
                 foreach (var machine in machines)
                 {
-                    string name = $"{metric}_{machine}" + (sweeping ? "_" + point.Label : "") + ".png";
+                    string name = $"{metric}_{machine}" + (sweeping ? "_" + settings.NameOf(point) : "") + ".png";
                     string title = (machine == ExperimentSummary.HarmonicMeanMachine ? $"{label}, harmonic mean over {machines.Count - 1} machine types" : $"{label}, {machine}")
-                        + (sweeping ? $" ({point.Label})" : "");
+                        + (sweeping ? $" ({settings.NameOf(point)})" : "");
                     var lines = strategies.Select(s => new FigureLine(s.ToName(), budgets.Select(b => FigurePoint.Of(lookup[(point, machine, s, b, metric)])).ToList())).ToList();
                     Render(Path.Combine(runFolder, Folder, name), title, $"{label} (mean, 95% CI)", budgets, lines, unitInterval: true);
                     written.Add(Path.Combine(Folder, name));
                     panels.Add(Path.Combine(runFolder, Folder, name));
                 }
                 // The paper's Figures 3 and 4 put every machine type side by side: the same panels in one image.
-                string grid = $"{metric}_panels" + (sweeping ? "_" + point.Label : "") + ".png";
+                string grid = $"{metric}_panels" + (sweeping ? "_" + settings.NameOf(point) : "") + ".png";
                 Compose(Path.Combine(runFolder, Folder, grid), panels);
                 written.Add(Path.Combine(Folder, grid));
             }
@@ -66,8 +66,9 @@ public static class ExperimentFigures
                 var lines = gains.GroupBy(g => g.Strategy).OrderBy(g => g.Key).Select(g => new FigureLine(g.Key.ToName(),
                     g.OrderBy(x => x.Budget).Select(x => FigurePoint.Of(x.Budget, metric == "auc" ? x.AucGain : x.PartialAucGain))
                         .Prepend(new FigurePoint(0, 0, double.NaN, double.NaN)).ToList())).ToList();
-                string name = $"{metric}_gain" + (sweeping ? "_" + offline.Point.Label : "") + ".png";
-                string title = $"{label} − offline, mean over {offline.Runs.Count} runs" + (sweeping ? $" ({offline.Point.Label})" : "");
+                string pointName = report.NameOf(offline.Point);
+                string name = $"{metric}_gain" + (sweeping ? "_" + pointName : "") + ".png";
+                string title = $"{label} − offline, mean over {offline.Runs.Count} runs" + (sweeping ? $" ({pointName})" : "");
                 Render(Path.Combine(folder, Folder, name), title, $"{label} − offline (mean, 95% CI over runs)", budgets, lines, unitInterval: false);
                 written.Add(Path.Combine(Folder, name));
             }

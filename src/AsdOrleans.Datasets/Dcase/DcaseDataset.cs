@@ -29,7 +29,8 @@ public static class DcaseDataset
     /// </summary>
     /// <param name="groundTruthDir">The official ground truth, needed only when evaluation test clips are present.</param>
     /// <exception cref="InputDataException">Root missing, no clips, a name that is not a DCASE clip name, a name whose
-    /// split disagrees with its folder, or an evaluation test clip without a domain in the ground truth.</exception>
+    /// split disagrees with its folder, an evaluation test clip without a domain in the ground truth, or one clip (machine
+    /// type, split and file name) in two places, such as dev_data and eval_data.</exception>
     public static IReadOnlyList<DcaseClip> Scan(string root, string? groundTruthDir = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(root);
@@ -60,7 +61,24 @@ public static class DcaseDataset
             if (c == 0) c = string.CompareOrdinal(a.FileName, b.FileName);
             return c != 0 ? c : string.CompareOrdinal(a.Path, b.Path);
         });
+        RefuseDuplicates(root, clips);
         return clips;
+    }
+
+    /// <summary>
+    /// A clip found twice (say a machine type copied from dev_data into eval_data) would be streamed or enrolled twice;
+    /// refused as the embeddings CSV refuses it, naming both places. <paramref name="sorted"/> is in <see cref="Scan"/>'s order.
+    /// </summary>
+    private static void RefuseDuplicates(string root, List<DcaseClip> sorted)
+    {
+        for (int i = 1; i < sorted.Count; i++)
+        {
+            DcaseClip first = sorted[i - 1], second = sorted[i];
+            if (first.MachineType == second.MachineType && first.IsTest == second.IsTest && first.FileName == second.FileName)
+                throw new InputDataException(root, null,
+                    $"{DuplicateClip.Problem(second.FileName, second.MachineType, second.IsTest ? "test" : "train")}: "
+                    + $"{Path.GetRelativePath(root, first.Path)} and {Path.GetRelativePath(root, second.Path)}; a data set holds each clip once, so remove one");
+        }
     }
 
     private static readonly EnumerationOptions WavFiles = new()

@@ -68,7 +68,7 @@ public sealed class EmbeddingTable
             if (file.Length == 0)
                 throw new InputDataException(path, row.Line, "column 'file' is empty");
             if (!seen.Add((machine, isTest, file)))
-                throw new InputDataException(path, row.Line, $"clip '{file}' appears twice for machine '{machine}' in split '{f[1]}'");
+                throw new InputDataException(path, row.Line, DuplicateClip.Problem(file, machine, f[1]));
             double? heldOut = null;
             if (hasHeldOut && f[LeadingColumns.Length].Length > 0)
             {

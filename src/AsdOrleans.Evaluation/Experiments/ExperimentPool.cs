@@ -118,6 +118,9 @@ public sealed record PoolReport(IReadOnlyList<string> Runs, IReadOnlyList<Pooled
 {
     /// <summary>The offline model's alerts, over the runs that have alerts.csv; null where none has.</summary>
     public PooledAlerts? Alerts { get; init; }
+
+    /// <summary>A sweep point's name among the pooled points (<see cref="SweepPoint.NameAmong"/>).</summary>
+    public string NameOf(SweepPoint point) => point.NameAmong(Offline.Select(o => o.Point));
 }
 
 /// <summary>

@@ -12,11 +12,27 @@ public readonly record struct SweepPoint(double Gamma, double Alpha, int Window,
 {
     /// <summary>
     /// A folder- and id-safe name such as <c>g0.5_a0.01_w200_v0.1_domain_paced</c>; the scoring and budget start are
-    /// named only where they are not the paper's, so the paper method's names are those of earlier versions.
+    /// named only where they are not the paper's, so the paper method's names are those of earlier versions. An id only:
+    /// what a reader sees is <see cref="NameAmong"/>, which also names a swept paper value.
     /// </summary>
-    public string Label => string.Create(CultureInfo.InvariantCulture, $"g{Gamma:R}_a{Alpha:R}_w{Window}_v{V:R}")
-        + (Scoring == ScoringKind.Paper ? "" : "_" + Scoring.ToName())
-        + (BudgetStart == BudgetManagerKind.Paper ? "" : "_" + BudgetStart.ToName());
+    public string Label => Name(scoringSwept: false, budgetStartSwept: false);
+
+    /// <summary>
+    /// The point's name among the points of a run (or of pooled runs), for tables, figures and evaluator/ folders: as
+    /// <see cref="Label"/>, but a swept scoring or budget start is always named, so no point's name leaves out a value
+    /// that another point's states (g0_a0.01_w200_v0.1_paper_paper, not g0_a0.01_w200_v0.1, beside …_domain_paced).
+    /// A run that sweeps neither keeps <see cref="Label"/>.
+    /// </summary>
+    public string NameAmong(IEnumerable<SweepPoint> points)
+    {
+        var all = points.ToList();
+        return Name(all.Select(p => p.Scoring).Distinct().Count() > 1, all.Select(p => p.BudgetStart).Distinct().Count() > 1);
+    }
+
+    private string Name(bool scoringSwept, bool budgetStartSwept)
+        => string.Create(CultureInfo.InvariantCulture, $"g{Gamma:R}_a{Alpha:R}_w{Window}_v{V:R}")
+            + (scoringSwept || Scoring != ScoringKind.Paper ? "_" + Scoring.ToName() : "")
+            + (budgetStartSwept || BudgetStart != BudgetManagerKind.Paper ? "_" + BudgetStart.ToName() : "");
 
     public MachineConfig Apply(MachineConfig method)
         => method with { Gamma = Gamma, Alpha = Alpha, BudgetWindow = Window, RandomShare = V, Scoring = Scoring, BudgetManager = BudgetStart };
@@ -55,6 +71,9 @@ public sealed record ExperimentSettings
     public IReadOnlyList<SweepPoint> Points =>
         (from s in ScoringValues from g in GammaValues from a in AlphaValues from w in WindowValues from v in RandomShareValues from bs in BudgetStartValues
          select new SweepPoint(g, a, w, v, s, bs)).ToList();
+
+    /// <summary>A point's name in this run's tables, figures and evaluator/ folders (<see cref="SweepPoint.NameAmong"/>).</summary>
+    public string NameOf(SweepPoint point) => point.NameAmong(Points);
 
     /// <summary>Names of the parameters that take more than one value.</summary>
     public IReadOnlyList<string> SweptAxes

@@ -87,5 +87,5 @@ public static class MethodComparison
 
     private static PooledOffline SinglePoint(PoolReport report, string which)
         => report.Offline.Count == 1 ? report.Offline[0]
-            : throw new ArgumentException($"{which} hold {report.Offline.Count} method settings ({string.Join(", ", report.Offline.Select(o => o.Point.Label))}); a comparison takes one setting per set");
+            : throw new ArgumentException($"{which} hold {report.Offline.Count} method settings ({string.Join(", ", report.Offline.Select(o => report.NameOf(o.Point)))}); a comparison takes one setting per set");
 }

@@ -130,6 +130,31 @@ public sealed class DcaseDatasetTests : IDisposable
         Assert.Contains("the name says train but the clip is in a test folder", e.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("train", "section_00_source_train_normal_0001_m-n_X.wav")]
+    [InlineData("test", "section_00_target_test_anomaly_0003_m-n_X.wav")]
+    public void AClipInBothDevDataAndEvalDataIsRefusedNamingBothPlaces(string split, string clip)
+    {
+        Touch($"dev_data/raw/fan/{split}/{clip}");
+        Touch($"eval_data/raw/fan/{split}/{clip}");
+        Touch("eval_data/raw/fan/train/section_00_source_train_normal_0002_m-n_X.wav");
+
+        var e = Assert.Throws<InputDataException>(() => DcaseDataset.Scan(dir.Path));
+
+        Assert.Equal(dir.Path, e.File);
+        Assert.Contains($"clip '{clip}' appears twice for machine 'fan' in split '{split}'", e.Message, StringComparison.Ordinal);
+        Assert.Contains(Path.Combine("dev_data", "raw", "fan", split, clip), e.Message, StringComparison.Ordinal);
+        Assert.Contains(Path.Combine("eval_data", "raw", "fan", split, clip), e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TheSameFileNameInAnotherMachineTypeIsAnotherClip()
+    {
+        Touch("dev_data/raw/fan/train/section_00_source_train_normal_0001_m-n_X.wav");
+        Touch("eval_data/raw/pump/train/section_00_source_train_normal_0001_m-n_X.wav");
+        Assert.Equal(2, DcaseDataset.Scan(dir.Path).Count);
+    }
+
     [Fact]
     public void OtherFilesAreIgnored()
     {
