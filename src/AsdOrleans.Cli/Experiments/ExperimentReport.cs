@@ -208,7 +208,9 @@ public static class ExperimentReport
         var scoring = settings.Points[0].Scoring; // the alerts are the first sweep point's (AlertRateAnalysis.Offline)
         md.AppendLine((settings.Points.Count > 1 ? $"At the first sweep point ({settings.NameOf(settings.Points[0])}), the" : "The")
             + $" offline model's alerts (score above φ, the {F(settings.Method.DecisionQuantile)} quantile of a Gamma fit to the enrollment scores; "
-            + (settings.Method.DecisionThresholds == DecisionThresholdKind.PerDomain ? "under the `domain` scoring one φ per domain, the clip's nearest reference's" : "one φ for both domains (`--decision-thresholds single`)")
+            + (settings.Method.DecisionThresholds != DecisionThresholdKind.PerDomain ? "one φ for both domains (`--decision-thresholds single`)"
+                : scoring == AsdOrleans.Method.Scoring.ScoringKind.Domain ? "one φ per domain, the clip's nearest reference's"
+                : "one φ for both domains: only the `domain` scoring keeps one per domain")
             + "), mean over trials: the share of normal clips that raised one")
           .AppendLine($"(false alerts; {F(1 - settings.Method.DecisionQuantile)} is what φ intends), of anomalous clips that did (recall), and the official F1 at the test set's share of anomalies.").AppendLine();
         md.AppendLine("| machine type | false alerts, source | false alerts, target | recall, source | recall, target | F1, source | F1, target |")
@@ -230,8 +232,9 @@ public static class ExperimentReport
                 + "φ (and h) come from the enrollment clips' scores, and "
                 + (scoring == AsdOrleans.Method.Scoring.ScoringKind.Domain
                     ? "these scores sit lower than new clips' do."
-                    : $"under the `{scoring.ToName()}` scoring those are in-sample: with an embedder fitted on the same clips (the `spectral` "
-                      + "whitener) they sit far lower than any new clip's. The `domain` scoring takes them from held-out distances instead.")
+                    : $"under the `{scoring.ToName()}` scoring one φ serves both domains: target-domain normals, with fewer references in N, score higher "
+                      + $"than source ones (false alerts {Share(alerts.Average(a => a.FalseAlertsSource))} source, {Share(alerts.Average(a => a.FalseAlertsTarget))} target). "
+                      + "The `domain` scoring scales each domain's distances and keeps one φ per domain.")
                 + " AUC and pAUC do not depend on φ; alerts, and queries that compare a score with h, do.").AppendLine();
     }
 
