@@ -7,8 +7,17 @@ namespace AsdOrleans.Client;
 /// </summary>
 public sealed class AsdClientOptions
 {
-    /// <summary>Redis connection string of a cluster deployment; null or empty for the embedded silo on this host.</summary>
+    /// <summary>Redis connection string of a cluster deployment; null or empty for the embedded silo on this host.
+    /// An ACL user goes in it (<c>user=…,password=…</c>) and needs far less than the silos' (<see cref="RedisAclCommands"/>).</summary>
     public string? Redis { get; set; }
+
+    /// <summary>What a Redis ACL user of the client needs, after its keys (<c>~&lt;service id&gt;/members/*</c>, the
+    /// membership hash the gateways are listed in): HGETALL to read it, HSETNX because Orleans' gateway list provider
+    /// makes sure the hash has its version field, and StackExchange.Redis's handshake (ECHO, CLIENT SETNAME, INFO). Found by
+    /// trial (RedisClusterClientTests connects as such a user); without HSETNX or the key the client cannot connect.
+    /// StackExchange.Redis goes on without CONFIG GET, CLUSTER NODES, its tie-break GET and SUBSCRIBE, and of its
+    /// handshake needs only ECHO: <c>+echo +hgetall +hsetnx</c> is the least that works.</summary>
+    public const string RedisAclCommands = "+@connection +info +hgetall +hsetnx";
 
     /// <summary>Cluster id of a Redis deployment (silo setting <c>Asd:ClusterId</c>).</summary>
     public string ClusterId { get; set; } = "asd";

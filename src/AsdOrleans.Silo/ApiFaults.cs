@@ -15,7 +15,7 @@ namespace AsdOrleans.Silo;
 /// cluster or storage fault is ours, logged with its cause and answered 503 with Retry-After (the request changed
 /// nothing acknowledged, so retrying it is safe); anything else stays a logged 500.
 /// </summary>
-internal sealed partial class ApiExceptionHandler(IProblemDetailsService problems, ILogger<ApiExceptionHandler> logger) : IExceptionHandler
+internal sealed partial class ApiExceptionHandler(IProblemDetailsService problems, UnreachableRedisDiagnosis unreachableRedis, ILogger<ApiExceptionHandler> logger) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken cancellation)
     {
@@ -26,8 +26,11 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
             (status, title, detail) = (bad.StatusCode, Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(bad.StatusCode), BindingDetail(bad)); // 400 "Bad Request", 413 "Payload Too Large": as the app's own
             logger.LogDebug(exception, "refused {Method} {Path}: {Status}", http.Request.Method, http.Request.Path, status);
         }
-        else if (ApiFaults.Classify(exception) is { } fault)
+        else if (ApiFaults.Classify(exception) is { } classified)
         {
+            // "Unreachable" may be a Redis that refuses the silo's reconnections (a changed password): a fresh connection tells.
+            var fault = classified.RedisUnreachable && await unreachableRedis.RefusalAsync() is { } refusal
+                ? ApiFaults.Refused(refusal, classified.Cause) : classified;
             // The client gets the fault in its terms; the cause (Redis diagnostics, storage keys, Orleans stack frames
             // inside messages) goes to the silo's log only.
             (status, title, detail) = (StatusCodes.Status503ServiceUnavailable, fault.Title, fault.Detail);
@@ -36,8 +39,8 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
                 http.Response.Headers.RetryAfter = retryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 logger.LogWarning(exception, "{Method} {Path} answered 503 ({Title})", http.Request.Method, http.Request.Path, fault.Title);
             }
-            else if (fault.OperatorMustAct is { } refusal && FirstInAWhile(refusal))
-                logger.LogError(exception, "{Method} {Path} answered 503: Redis {Problem}", http.Request.Method, http.Request.Path, RedisRefusals.ProblemIn(refusal, fault.Cause));
+            else if (fault.OperatorMustAct is { } mustAct && FirstInAWhile(mustAct))
+                logger.LogError(exception, "{Method} {Path} answered 503: Redis {Problem}", http.Request.Method, http.Request.Path, RedisRefusals.ProblemIn(mustAct, fault.Cause));
             else
                 logger.LogDebug(exception, "{Method} {Path} answered 503 ({Title})", http.Request.Method, http.Request.Path, fault.Title);
         }
@@ -96,7 +99,11 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
 /// <summary>A fault of ours, not the client's: <paramref name="Detail"/> says so in an API client's terms (never the cause's
 /// message). <paramref name="RetryAfterSeconds"/> is how long to wait before a retry; null when no retry gets past the
 /// fault until an operator acts on <paramref name="OperatorMustAct"/> (the request changed nothing, so it may be sent again then).</summary>
-public sealed record ServiceFault(string Title, string Detail, Exception Cause, int? RetryAfterSeconds, RedisRefusal? OperatorMustAct = null);
+public sealed record ServiceFault(string Title, string Detail, Exception Cause, int? RetryAfterSeconds, RedisRefusal? OperatorMustAct = null)
+{
+    /// <summary>Redis did not answer or had no connection (<see cref="UnreachableRedisDiagnosis"/> tells whether it refuses the silo).</summary>
+    public bool RedisUnreachable => Detail == ApiFaults.RedisUnreachable;
+}
 
 /// <summary>The silo's <see cref="AsdOrleans.Abstractions.IClusterFaults"/>: the faults its HTTP API answers 503 for.</summary>
 internal sealed class ApiClusterFaults : AsdOrleans.Abstractions.IClusterFaults
@@ -105,7 +112,7 @@ internal sealed class ApiClusterFaults : AsdOrleans.Abstractions.IClusterFaults
     public bool IsClusterFault(Exception exception) => ApiFaults.Classify(exception) is { } fault && fault.OperatorMustAct != RedisRefusals.WrongType;
 }
 
-public static partial class ApiFaults
+public static class ApiFaults
 {
     public const string RedisUnreachable = "the cluster's store (Redis) is unreachable; retry";
     public const string SiloUnreachable = "a silo is unreachable; retry";
@@ -124,7 +131,7 @@ public static partial class ApiFaults
         foreach (var e in Chain(exception))
         {
             if (RedisRefusals.Of(e) is { } refusal) // before the cases below: a RedisStorageException may carry one
-                return new("The cluster's store needs an operator", refusal.ClientDetail, e, RetryAfterSeconds: null, refusal);
+                return Refused(refusal, e);
             switch (e)
             {
                 case AsdOrleans.Storage.Sqlite.SqliteGrainStateUndecodableException:
@@ -141,7 +148,7 @@ public static partial class ApiFaults
                     return new("The cluster is unavailable", ClusterTimeout, e, 5);
                 case InconsistentStateException:
                     return new("The cluster is unavailable", WriteConflict, e, 5);
-                case Orleans.Persistence.Redis.RedisStorageException when IsUndecodableRedisState(e.Message):
+                case Orleans.Persistence.Redis.RedisStorageException when OrleansRedisErrorText.IsUndecodableGrainState(e.Message):
                     return null; // one machine's damaged state, as a damaged SQLite row: no retry gets past it
                 case Orleans.Persistence.Redis.RedisStorageException:
                     return new("Storage is unavailable", RedisUnreachable, e, 30);
@@ -155,16 +162,9 @@ public static partial class ApiFaults
         return null;
     }
 
-    /// <summary>Orleans' Redis storage reports a read that failed as text only ("Failed to read grain state for … and storage
-    /// key K. Type: message"): a stored value the deserializer refuses names a type outside StackExchange.Redis and is
-    /// not a timeout or cancellation.</summary>
-    internal static bool IsUndecodableRedisState(string message)
-        => FailedRead().Match(message) is { Success: true } read && read.Groups["type"].Value is var type
-            && !type.StartsWith("StackExchange.Redis.", StringComparison.Ordinal)
-            && type is not ("System.TimeoutException" or "System.OperationCanceledException" or "System.Threading.Tasks.TaskCanceledException" or "System.ObjectDisposedException");
-
-    [System.Text.RegularExpressions.GeneratedRegex(@"^Failed to read grain state for .* and storage key \S+\. (?<type>[A-Za-z_][\w.`+]*): ", System.Text.RegularExpressions.RegexOptions.Singleline)]
-    private static partial System.Text.RegularExpressions.Regex FailedRead();
+    /// <summary>Redis refusing the silo: 503 naming the refusal, without Retry-After (no retry gets past it until an operator acts).</summary>
+    public static ServiceFault Refused(RedisRefusal refusal, Exception cause)
+        => new("The cluster's store needs an operator", refusal.ClientDetail, cause, RetryAfterSeconds: null, refusal);
 
     private static readonly string[] FallbackTypes = ["RedisConnectionException", "RedisTimeoutException", "RedisStorageException", "SqliteException", "SqliteGrainStorageException", "IOException", "TimeoutException"];
 

@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using StackExchange.Redis;
 
 namespace AsdOrleans.Silo;
@@ -13,12 +12,12 @@ public sealed record RedisRefusal(string Kind, string ClientDetail, string Probl
 /// <summary>
 /// Recognises a <see cref="RedisRefusal"/> by Redis's error code (the first word of its error reply), wherever the reply
 /// arrives: a StackExchange.Redis exception, or the message of Orleans' Redis storage and clustering exceptions, which
-/// keep only the inner exception's type name and message ("… StackExchange.Redis.RedisServerException: OOM command …").
+/// keep only the inner exception's type name and message (read by <see cref="OrleansRedisErrorText"/>).
 /// </summary>
-public static partial class RedisRefusals
+public static class RedisRefusals
 {
-    /// <summary>Named by the start-up check. A password changed under a running silo is not: StackExchange.Redis reports
-    /// its failed reconnections as no connection available, so the API says unreachable until the silo restarts.</summary>
+    /// <summary>Named by the start-up check; under a running silo, StackExchange.Redis reports its refused reconnections as
+    /// no connection available, and <see cref="UnreachableRedisDiagnosis"/> names them.</summary>
     public static readonly RedisRefusal CredentialsRefused = new("credentials refused",
         "the cluster's store (Redis) refuses the silo's credentials; an operator must correct the silo's Redis password",
         "refuses the silo's credentials (NOAUTH or WRONGPASS): check the password in Asd:Redis (password=…, with user=… " +
@@ -86,10 +85,7 @@ public static partial class RedisRefusals
     private static string? ReplyOf(Exception exception) => exception switch
     {
         RedisServerException server => server.Message,
-        // Orleans' exceptions, and any exception type a silo could not load (Orleans' fallback keeps its message),
-        // carry the StackExchange.Redis exception as text after its type name: what precedes it (grain ids, keys) is not read.
-        _ when ReplyInText().Match(exception.Message) is { Success: true } inText => inText.Groups["reply"].Value,
-        _ => null,
+        _ => OrleansRedisErrorText.ServerReply(exception.Message),
     };
 
     private static RedisRefusal? FromReply(string reply)
@@ -102,7 +98,4 @@ public static partial class RedisRefusals
     /// <summary>Inside a Lua script (Orleans' grain state, membership and reminder writes) Redis reports an ACL refusal as
     /// ERR, not NOPERM: 7.0 with these words, 7.2 on with "ACL failure in script: … no permissions …".</summary>
     private static readonly string[] ScriptAclDenials = ["ERR The user executing the script can't ", "ERR ACL failure in script: "];
-
-    [GeneratedRegex(@"StackExchange\.Redis\.RedisServerException: (?<reply>.*)", RegexOptions.Singleline)]
-    private static partial Regex ReplyInText();
 }

@@ -124,6 +124,7 @@ public static class SiloApp
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.AllowDuplicateProperties = false);
         builder.Services.AddProblemDetails();
         builder.Services.AddSingleton<IProblemDetailsWriter, AnyClientProblemWriter>(); // after the JSON one: the fallback
+        builder.Services.AddSingleton<UnreachableRedisDiagnosis>(); // for the API's faults and readiness
         builder.Services.AddExceptionHandler<ApiExceptionHandler>();
         // Binding failures throw BadHttpRequestException (the handler answers a problem document saying what was wrong).
         builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(r => r.ThrowOnBadRequest = true);

@@ -107,9 +107,11 @@ public static class SiloHealthChecks
     /// fail every write, every label included, so the silo is not ready, and the result names the refusal as
     /// <see cref="RedisRefusals"/> does. A write is proven at most every <see cref="RedisWriteProofLifetime"/>, so that a probe
     /// every second does not write every second; between proofs a PING still tells at once that Redis stopped answering.
+    /// Without a connection (Redis stopped, or refusing the reconnections: a changed password), a fresh one tells which
+    /// (<see cref="UnreachableRedisDiagnosis"/>).
     /// With no API traffic reaching a not-ready silo, its log says why: a refusal is logged when it starts and ends.
     /// </summary>
-    private sealed class RedisCheck(IOptions<SiloOptions> options, ILoggerFactory loggers) : IHealthCheck, IDisposable
+    private sealed class RedisCheck(IOptions<SiloOptions> options, UnreachableRedisDiagnosis unreachable, ILoggerFactory loggers) : IHealthCheck, IDisposable
     {
         private readonly ILogger _logger = loggers.CreateLogger("AsdOrleans.Silo.Readiness");
         private readonly Lazy<Task<ConnectionMultiplexer>> _redis = new(() =>
@@ -127,7 +129,10 @@ public static class SiloHealthChecks
         {
             try
             {
-                var db = (await _redis.Value.WaitAsync(cancellation)).GetDatabase();
+                var redis = await _redis.Value.WaitAsync(cancellation);
+                if (!redis.IsConnected) // a command would wait for a connection past this check's timeout
+                    return await Unreachable(null, cancellation);
+                var db = redis.GetDatabase();
                 var (proof, earlier) = WriteProof(db);
                 if (await proof.WaitAsync(cancellation) is { } refused)
                     return HealthCheckResult.Unhealthy($"Redis {refused}");
@@ -137,8 +142,19 @@ public static class SiloHealthChecks
             }
             catch (Exception e) when (e is RedisException or TimeoutException)
             {
-                return HealthCheckResult.Unhealthy($"Redis does not answer: {e.Message}", e);
+                return await Unreachable(e, cancellation);
             }
+        }
+
+        /// <summary>Not ready: the refusal a fresh connection meets, else Redis does not answer.</summary>
+        private async Task<HealthCheckResult> Unreachable(Exception? failure, CancellationToken cancellation)
+        {
+            if (await unreachable.RefusalAsync().WaitAsync(cancellation) is { } refusal)
+            {
+                Report(refusal.Problem);
+                return HealthCheckResult.Unhealthy($"Redis {refusal.Problem}", failure);
+            }
+            return HealthCheckResult.Unhealthy($"Redis does not answer: {failure?.Message ?? "the silo has no connection to it"}", failure);
         }
 
         /// <summary>The proof under way or younger than <see cref="RedisWriteProofLifetime"/> (<c>Earlier</c>), else a new one;
@@ -165,16 +181,22 @@ public static class SiloHealthChecks
             {
                 refused = RedisRefusals.ProblemIn(refusal, e);
             }
+            Report(refused);
+            return refused;
+        }
+
+        /// <summary>Logs a refusal when it starts (error) and when Redis takes writes again (information).</summary>
+        private void Report(string? refused)
+        {
             lock (_gate)
             {
-                if (refused == _reported) return refused;
+                if (refused == _reported) return;
                 _reported = refused;
             }
             if (refused is not null)
                 _logger.LogError("not ready: Redis {Problem}", refused);
             else
                 _logger.LogInformation("ready again: Redis takes writes");
-            return refused;
         }
 
         public void Dispose()

@@ -3,7 +3,7 @@ using StackExchange.Redis;
 
 namespace AsdOrleans.Silo.Tests;
 
-/// <summary>What <see cref="RedisRefusals"/> and <see cref="ApiFaults"/> make of exceptions whose Redis cannot be staged here.</summary>
+/// <summary>What <see cref="RedisRefusals"/> and <see cref="OrleansRedisErrorText"/> make of exceptions whose Redis cannot be staged here.</summary>
 public sealed class RedisRefusalRecognitionTests
 {
     [Fact]
@@ -26,6 +26,6 @@ public sealed class RedisRefusalRecognitionTests
     public void A_redis_read_that_failed_in_the_deserializer_is_one_machines_problem(string cause, bool undecodable)
     {
         string message = $"Failed to read grain state for machine with ID machine/plant.fan-01 and storage key svc/state/machine/plant.fan-01/machine. {cause}";
-        Assert.Equal(undecodable, ApiFaults.IsUndecodableRedisState(message));
+        Assert.Equal(undecodable, OrleansRedisErrorText.IsUndecodableGrainState(message));
     }
 }

@@ -13,7 +13,8 @@ namespace AsdOrleans.Silo.Tests;
 
 /// <summary>
 /// A real redis-server that answers but refuses the silo (full, a read-only replica, a foreign key of another type,
-/// credentials refused, an ACL user without the rights): a starting silo names the refusal in one line; a running one
+/// credentials refused, also a password changed under a running silo, an ACL user without the rights): a starting silo
+/// names the refusal in one line; a running one
 /// answers API clients 503 with a detail naming it and no Retry-After (no retry helps until an operator acts), and logs it
 /// at error level once, not once per request; /readyz, which proves a write, is 503 naming it until it is fixed.
 /// </summary>
@@ -135,7 +136,12 @@ public sealed class RedisRefusalTests : IAsyncLifetime
         await Waiting.Until(async () => await Readiness(http) is (HttpStatusCode.ServiceUnavailable, { } said) && said.StartsWith(expected, StringComparison.Ordinal),
             $"/readyz is 503 saying '{expected}' (last: {await Readiness(http)})");
         await fix();
-        await Waiting.Until(async () => (await Readiness(http)).Status == HttpStatusCode.OK, "/readyz is 200 again");
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        for (var response = await http.GetAsync("/readyz"); response.StatusCode != HttpStatusCode.OK; response = await http.GetAsync("/readyz"))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "/readyz is not 200 again: " + await response.Content.ReadAsStringAsync());
+            await Task.Delay(100);
+        }
     }
 
     private static void ExpectLoggedOnce(ConcurrentQueue<(LogLevel Level, string Message)> log, RedisRefusal refusal)
@@ -376,6 +382,43 @@ public sealed class RedisRefusalTests : IAsyncLifetime
         ExpectLoggedOnce(log, RedisRefusals.NoPermission);
         await ExpectNotReadyUntilFixed(http, RedisRefusals.NoPermission, () => AclUser(rights));
         Assert.Equal(HttpStatusCode.OK, (await Configure(http, "perm.m2", 0.1)).StatusCode);
+    }
+
+    /// <summary>A password changed under a running silo. Its open connections stay authenticated; the change shows when
+    /// they drop (a Redis restart, a network fault; here CLIENT KILL) and StackExchange.Redis reconnects with the old
+    /// password, which it reports as no connection available. The silo names the refusal, and takes writes again without
+    /// a restart once the password is restored.</summary>
+    [Theory]
+    [InlineData("requirepass")]
+    [InlineData("acl user")]
+    public async Task A_password_changed_under_a_running_silo_is_named_and_the_silo_recovers_once_it_is_restored(string whose)
+    {
+        const string first = "the-first-secret", changed = "the-changed-secret";
+        string connection = whose == "acl user" ? await AclUser($"~asd-orleans/* {RedisRefusals.SiloAclCommands}") : _redis.Connection + $",password={first}";
+        using var admin = await Admin(_redis); // stays authenticated as the default user through the changes below
+        var server = admin.GetServers()[0];
+        await server.ExecuteAsync("CONFIG", "SET", "requirepass", first); // an ACL user refused does not fall back to the default user
+        var (http, log) = await StartSilo(connection);
+        Assert.Equal(HttpStatusCode.OK, (await Configure(http, "creds.m1", 0.5)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Readiness(http)).Status);
+
+        Task ChangePassword(string password) => whose == "acl user"
+            ? server.ExecuteAsync("ACL", "SETUSER", "asd", "resetpass", ">" + password)
+            : server.ExecuteAsync("CONFIG", "SET", "requirepass", password);
+        await ChangePassword(changed);
+        await server.ExecuteAsync("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes");
+
+        await ExpectRefused(await Configure(http, "creds.m1", 0.1), RedisRefusals.CredentialsRefused.ClientDetail);
+        await ExpectRefused(await Configure(http, "creds.m2", 0.1), RedisRefusals.CredentialsRefused.ClientDetail);
+        ExpectLoggedOnce(log, RedisRefusals.CredentialsRefused);
+        var restored = System.Diagnostics.Stopwatch.StartNew();
+        await ExpectNotReadyUntilFixed(http, RedisRefusals.CredentialsRefused, async () => { await ChangePassword(whose == "acl user" ? AclPassword : first); restored.Restart(); });
+        // Orleans' own connections reconnect too: the refused change goes through once the activation has reloaded.
+        await Waiting.Until(async () => (await Configure(http, "creds.m1", 0.1)).StatusCode == HttpStatusCode.OK, "a settings change is taken again");
+        Assert.Equal(0.1, (await http.GetFromJsonAsync<JsonElement>("/api/machines/creds.m1")).GetProperty("settings").GetProperty("budget").GetDouble());
+        TestContext.Current.TestOutputHelper?.WriteLine($"{whose}: writes taken again {restored.Elapsed.TotalSeconds:0.0} s after the password was restored");
+        Assert.DoesNotContain(log, e => e.Message.Contains("secret", StringComparison.Ordinal));
+        await server.ExecuteAsync("CONFIG", "SET", "requirepass", ""); // the fixture's admin connections have no password
     }
 
     private sealed class QueueLoggerProvider(ConcurrentQueue<(LogLevel, string)> log) : ILoggerProvider
