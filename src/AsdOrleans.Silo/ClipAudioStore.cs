@@ -14,26 +14,32 @@ public sealed class ClipAudioStore(IOptions<SiloOptions> options, ILogger<ClipAu
 
     public string Root => Path.Combine(Path.GetFullPath(options.Value.DataDirectory), "clips");
 
-    /// <summary>Machine and clip ids are validated before they get here, so they are safe path segments.</summary>
-    public string PathOf(string machineId, string clipId) => Path.Combine(Root, machineId, clipId + ".wav");
+    /// <summary>Machine and clip ids are validated before they get here; <see cref="FolderOf"/> checks again, as a folder is
+    /// deleted by machine id.</summary>
+    public string PathOf(string machineId, string clipId) => Path.Combine(FolderOf(Root, machineId), clipId + ".wav");
 
-    public bool HasFolderFor(string machineId) => Directory.Exists(Path.Combine(Root, machineId));
+    public bool HasFolderFor(string machineId) => Directory.Exists(FolderOf(Root, machineId));
+
+    /// <summary>A machine's folder under <paramref name="root"/>: a valid machine id is one path segment, never "." or "..".</summary>
+    private static string FolderOf(string root, string machineId)
+        => AsdOrleans.Method.Vocabulary.Identifiers.IsValidMachineId(machineId) ? Path.Combine(root, machineId)
+            : throw new ArgumentException(AsdOrleans.Method.Vocabulary.Identifiers.InvalidMachineId(machineId));
 
     /// <summary>The newest alerts' audio (<see cref="SiloOptions.AlertAudioPerMachine"/> per machine), apart from queried clips'.</summary>
     public string AlertRoot => Path.Combine(Path.GetFullPath(options.Value.DataDirectory), "alert-clips");
 
-    public string AlertPathOf(string machineId, string clipId) => Path.Combine(AlertRoot, machineId, clipId + ".wav");
+    public string AlertPathOf(string machineId, string clipId) => Path.Combine(FolderOf(AlertRoot, machineId), clipId + ".wav");
 
     /// <summary>The newest clips labelled normal (<see cref="SiloOptions.NormalExamplesPerMachine"/> per machine): how the
     /// machine sounds when it is fine, for a labeller to compare with.</summary>
     public string NormalRoot => Path.Combine(Path.GetFullPath(options.Value.DataDirectory), "normal-clips");
 
-    public string NormalPathOf(string machineId, string clipId) => Path.Combine(NormalRoot, machineId, clipId + ".wav");
+    public string NormalPathOf(string machineId, string clipId) => Path.Combine(FolderOf(NormalRoot, machineId), clipId + ".wav");
 
     /// <summary>A machine's kept normal clips, newest first: clip id and when it was labelled (UTC).</summary>
     public IReadOnlyList<(string ClipId, DateTimeOffset LabelledAt)> NormalExamplesOf(string machineId)
     {
-        var folder = new DirectoryInfo(Path.Combine(NormalRoot, machineId));
+        var folder = new DirectoryInfo(FolderOf(NormalRoot, machineId));
         return !folder.Exists ? [] : folder.EnumerateFiles("*.wav").OrderByDescending(f => f.LastWriteTimeUtc).ThenByDescending(f => f.Name, StringComparer.Ordinal)
             .Select(f => (Path.GetFileNameWithoutExtension(f.Name), new DateTimeOffset(f.LastWriteTimeUtc, TimeSpan.Zero))).ToList();
     }
@@ -63,7 +69,7 @@ public sealed class ClipAudioStore(IOptions<SiloOptions> options, ILogger<ClipAu
     {
         try
         {
-            Directory.Delete(Path.Combine(NormalRoot, machineId), recursive: true);
+            Directory.Delete(FolderOf(NormalRoot, machineId), recursive: true);
         }
         catch (DirectoryNotFoundException)
         {
@@ -167,7 +173,7 @@ public sealed class ClipAudioStore(IOptions<SiloOptions> options, ILogger<ClipAu
     /// <summary>Removes the machine's audio files (and abandoned temporary files) older than <paramref name="olderThan"/> that no pending request points at.</summary>
     public void RemoveOrphans(string machineId, IReadOnlySet<string> pendingClipIds, TimeSpan olderThan)
     {
-        var folder = new DirectoryInfo(Path.Combine(Root, machineId));
+        var folder = new DirectoryInfo(FolderOf(Root, machineId));
         if (!folder.Exists) return;
         var cutoff = DateTime.UtcNow - olderThan;
         foreach (var file in folder.EnumerateFiles())

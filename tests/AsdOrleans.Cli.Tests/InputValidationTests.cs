@@ -231,6 +231,9 @@ public sealed class InputValidationTests : IDisposable
     [InlineData("plant-a.line-3.bandsaw-07", true)]
     [InlineData("has space", false)]
     [InlineData("a/b", false)]
+    [InlineData(".", false)] // a machine id names audio folders: ".." was the data directory
+    [InlineData("..", false)]
+    [InlineData("...", true)]
     [InlineData("", false)]
     public void Machine_ids_follow_one_rule(string id, bool valid)
     {

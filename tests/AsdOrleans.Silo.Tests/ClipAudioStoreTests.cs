@@ -31,4 +31,22 @@ public sealed class ClipAudioStoreTests : IDisposable
         Assert.False(File.Exists(store.PathOf(machine, "gone")), "audio no request needs is an orphan");
         Assert.False(File.Exists(temporary), "an old temporary file is an orphan");
     }
+
+    [Theory]
+    [InlineData("..")]
+    [InlineData(".")]
+    public void A_dot_path_is_no_machine_folder_so_forgetting_its_examples_deletes_nothing(string machineId)
+    {
+        // Re-enrolling a machine deletes its normal-examples folder: under "..", that was the whole data directory.
+        var store = new ClipAudioStore(Options.Create(new SiloOptions { DataDirectory = _data }), NullLogger<ClipAudioStore>.Instance);
+        string kept = store.NormalPathOf("other.m1", "n-1");
+        Directory.CreateDirectory(Path.GetDirectoryName(kept)!);
+        File.WriteAllBytes(kept, [1]);
+        File.WriteAllBytes(Path.Combine(_data, "grains.db"), [1]);
+
+        Assert.Throws<ArgumentException>(() => store.ForgetNormalExamples(machineId));
+        Assert.Throws<ArgumentException>(() => store.PathOf(machineId, "c1"));
+        Assert.True(File.Exists(kept), "another machine's example was deleted");
+        Assert.True(File.Exists(Path.Combine(_data, "grains.db")), "the data directory was deleted");
+    }
 }

@@ -15,7 +15,7 @@ public static class TrainCommand
     {
         var data = new Option<string>("--data") { Description = "data set root (DCASE layout: dev_data/raw/<machine>/train, …)", Required = true };
         var output = new Option<string>("--out") { Description = "model file to write (an existing file needs --force); an interrupted training resumes from MODEL.checkpoint", Required = true };
-        var force = new Option<bool>("--force") { Description = "replace an existing --out (a training so interrupted resumes when rerun with --force)" };
+        var force = new Option<bool>("--force") { Description = "replace an existing --out; a training interrupted while replacing one resumes when rerun with --force" };
         var recipe = new Option<string>("--recipe") { Description = $"named recipe whose settings are the defaults of the options below: {string.Join(", ", TrainingRecipe.All.Select(r => r.Name))} (docs/decisions.md, issue 11)", DefaultValueFactory = _ => TrainingRecipe.Default.Name };
         var branches = new Option<string?>("--branches") { Description = "spectrogram (ResNet over log-STFT frames), spectrum (the clip's mean/std log spectrum, 1-D convs) or both (half each); default: the recipe's" };
         var epochs = new Option<int?>("--epochs") { Description = "passes over the training clips (default: the recipe's)" };
@@ -45,7 +45,7 @@ public static class TrainCommand
             // The checkpoint is not --out: a training interrupted before it wrote the model resumes without --force.
             string checkpointPath = modelPath + ".checkpoint";
             OutputPaths.CheckReplace("--out", modelPath, parse.GetValue(force),
-                File.Exists(checkpointPath) ? $" (with --force, the checkpoint {checkpointPath} resumes the same training)" : null);
+                File.Exists(checkpointPath) ? $" ({checkpointPath} is there too: with --force, the training that wrote it resumes from it when the data and settings are the same; other settings are refused until it is deleted)" : null);
             EncoderArchitecture architecture;
             TrainingOptions options;
             try

@@ -167,10 +167,11 @@ public static class ExperimentPool
     {
         var offline = new List<RunOffline>();
         var gains = new List<RunGain>();
-        foreach (var point in run.Results.Select(r => r.Point).Distinct().OrderBy(PointOrder))
+        var points = run.Results.Select(r => r.Point).Distinct().OrderBy(PointOrder).ToList();
+        foreach (var point in points)
         {
             var atPoint = run.Results.Where(r => r.Point == point).ToList();
-            var reference = OfflineRows(run.Name, point, atPoint);
+            var reference = OfflineRows(run.Name, point.NameAmong(points), atPoint);
             var offlineByTrial = reference.GroupBy(r => r.Trial).ToDictionary(g => g.Key, g => g.ToList());
             var machines = reference.Select(r => r.Machine).Distinct().Order(StringComparer.Ordinal).ToList();
             offline.Add(new RunOffline(run.Name, point,
@@ -212,10 +213,10 @@ public static class ExperimentPool
     /// The offline model among a sweep point's rows, by the rule the run's own report applies
     /// (<see cref="ExperimentSettings.OfflineKeyOf"/>), with the strategies and budgets in the order results.csv lists them.
     /// </summary>
-    private static List<TrialResult> OfflineRows(string run, SweepPoint point, IReadOnlyList<TrialResult> atPoint)
+    private static List<TrialResult> OfflineRows(string run, string pointName, IReadOnlyList<TrialResult> atPoint)
     {
         var key = ExperimentSettings.OfflineKeyOf(atPoint.Select(r => r.Strategy).Distinct().ToList(), atPoint.Select(r => r.Budget).Distinct().ToList())
-            ?? throw new InvalidDataException($"run '{run}' has no offline model for {point.Label} (neither budget 0 nor strategy none was run): run the experiment with 0 among --budgets or none among --strategies");
+            ?? throw new InvalidDataException($"run '{run}' has no offline model for {pointName} (neither budget 0 nor strategy none was run): run the experiment with 0 among --budgets or none among --strategies");
         return atPoint.Where(r => r.Strategy == key.Strategy && r.Budget == key.Budget).ToList();
     }
 

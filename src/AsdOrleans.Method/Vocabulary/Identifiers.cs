@@ -3,22 +3,22 @@ namespace AsdOrleans.Method.Vocabulary;
 /// <summary>
 /// The rules for machine ids and clip ids, in one place. Both are 1–128 ASCII letters, digits, '.', '_' or '-'
 /// (e.g. <c>plant-a.line-3.bandsaw-07</c>): they are grain keys, URL path segments and file names of stored audio,
-/// so a clip id may not be "." or "..".
+/// so neither may be "." or ".." (a machine id names its audio folders: ".." would be the data directory).
 /// </summary>
 public static class Identifiers
 {
     public const int MaxLength = 128;
 
-    public const string Rule = "letters, digits, '.', '_', '-'; at most 128 characters";
+    public const string Rule = "letters, digits, '.', '_', '-'; at most 128 characters; not '.' or '..'";
 
     public static bool IsValidMachineId(string? id)
-        => id is { Length: > 0 and <= MaxLength } && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
+        => id is { Length: > 0 and <= MaxLength } and not ("." or "..") && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
 
-    public static bool IsValidClipId(string? id) => IsValidMachineId(id) && id is not ("." or "..");
+    public static bool IsValidClipId(string? id) => IsValidMachineId(id);
 
     public static string InvalidMachineId(string? id) => $"'{id}' is not a valid machine id ({Rule})";
 
-    public static string InvalidClipId(string? id) => $"clip id '{id}' is not valid ({Rule}; not '.' or '..')";
+    public static string InvalidClipId(string? id) => $"clip id '{id}' is not valid ({Rule})";
 
     /// <summary>A labeller's name as labels record it: an id's characters and '@' (a login or an e-mail address), at most 64.</summary>
     public static bool IsValidLabellerName(string? name)

@@ -182,6 +182,9 @@ public sealed class MachineGrainTests(MachineClusterFixture fixture) : IClassFix
         Assert.Equal(before, await grain.GetStatus());
 
         Assert.Contains("not a valid machine id", (await Assert.ThrowsAsync<ArgumentException>(() => Machine("bad id/../x").GetStatus())).Message);
+        // ".." names the data directory where a machine's audio folders are: it is no machine (stop 52's review).
+        foreach (var dotPath in new[] { ".", ".." })
+            Assert.Contains("not a valid machine id", (await Assert.ThrowsAsync<ArgumentException>(() => Machine(dotPath).Enroll(Enrollment()))).Message);
         Assert.Contains("not enrolled", (await Assert.ThrowsAsync<InvalidOperationException>(() => Machine("fresh.machine").ProcessClip(new ClipSubmission("a", Test[0].Embedding, Model)))).Message);
     }
 
