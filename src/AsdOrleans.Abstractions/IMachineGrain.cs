@@ -2,7 +2,7 @@ namespace AsdOrleans.Abstractions;
 
 /// <summary>
 /// One monitored machine (key: machine id such as <c>plant-a.line-3.bandsaw-07</c>: letters, digits, '.', '_',
-/// '-', at most 128 characters). Holds its normal and anomalous embedding sets and budget state; scores clips,
+/// '-', at most 128 characters; not "." or ".."). Holds its normal and anomalous embedding sets and budget state; scores clips,
 /// raises alerts, asks for labels within its budget, and learns from the labels. Bad input is refused with an
 /// ArgumentException and changes nothing.
 /// </summary>
