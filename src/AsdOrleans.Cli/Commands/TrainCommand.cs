@@ -83,7 +83,7 @@ public static class TrainCommand
             EncoderModel model;
             try
             {
-                model = TrainOn(clips, architecture, options, Path.GetFullPath(root), writer, cancellation, parse.GetValue(targets)!, header, provenance);
+                model = TrainOn(clips, architecture, options, Path.GetFullPath(root), writer, cancellation, parse.GetValue(targets)!, header, provenance, ShortestClipSeconds);
             }
             catch (OperationCanceledException)
             {
@@ -105,7 +105,7 @@ public static class TrainCommand
     /// </summary>
     public static EncoderModel TrainOn(IReadOnlyList<AsdOrleans.Datasets.Dcase.DcaseClip> clips, EncoderArchitecture architecture, TrainingOptions options,
         string dataIdentity, TextWriter writer, CancellationToken cancellation, string targets = "attributes",
-        Func<TrainingOptions, string>? header = null, TrainingProvenance? provenance = null)
+        Func<TrainingOptions, string>? header = null, TrainingProvenance? provenance = null, double shortestClipSeconds = 0)
     {
         Func<AsdOrleans.Datasets.Dcase.DcaseClip, string> classOf = targets switch
         {
@@ -122,7 +122,7 @@ public static class TrainCommand
         if (clips.Count < options.BatchSize)
             throw new UsageException($"training needs at least one full batch: {Count(clips.Count, "training clip")} < batch size {options.BatchSize}; give a smaller --batch-size (at least 2)");
         var samples = Terminal.WithProgress(writer, "reading audio", p => AudioData.Load(clips, p));
-        options = FitCropToClips(clips, samples, options, writer, out double? requestedCrop);
+        options = FitCropToClips(clips, samples, options, shortestClipSeconds, writer, out double? requestedCrop);
         if (header is not null)
             writer.WriteLine(header(options));
         var classIndex = classes.Select((c, i) => (c, i)).ToDictionary(x => x.c, x => x.i);
@@ -147,17 +147,20 @@ public static class TrainCommand
 
     /// <summary>
     /// One crop length for every clip (batches stay one tensor): the asked crop, or the shortest clip's length when that
-    /// is shorter, said on the output with the clip that shortened it. Clips under <see cref="ShortestClipSeconds"/> are refused.
+    /// is shorter, said on the output with the clip that shortened it. Clips under <paramref name="shortestClipSeconds"/>
+    /// (`asd train`: <see cref="ShortestClipSeconds"/>; the demo's synthetic clips are as short as asked) or without STFT frames are refused.
     /// </summary>
     private static TrainingOptions FitCropToClips(IReadOnlyList<AsdOrleans.Datasets.Dcase.DcaseClip> clips, float[][] samples, TrainingOptions options,
-        TextWriter writer, out double? requestedCrop)
+        double shortestClipSeconds, TextWriter writer, out double? requestedCrop)
     {
         requestedCrop = null;
         int sampleRate = LogStftSettings.Paper.SampleRate;
         int shortest = Enumerable.Range(0, clips.Count).MinBy(i => samples[i].Length);
         double seconds = (double)samples[shortest].Length / sampleRate;
-        if (seconds < ShortestClipSeconds)
-            throw new UsageException($"{clips[shortest].Path}: a training clip of {seconds:0.###} s is shorter than the {ShortestClipSeconds:0.#} s training needs; remove it or replace it with the whole recording");
+        if (seconds < shortestClipSeconds)
+            throw new UsageException($"{clips[shortest].Path}: a training clip of {seconds:0.###} s is shorter than the {shortestClipSeconds:0.#} s training needs; remove it or replace it with the whole recording");
+        if (samples[shortest].Length < LogStftSettings.Paper.MinimumSamples)
+            throw new UsageException($"{clips[shortest].Path}: a training clip of {samples[shortest].Length} samples gives no STFT frames (the front end needs {LogStftSettings.Paper.MinimumSamples})");
         if (seconds >= options.CropSeconds)
             return options;
         requestedCrop = options.CropSeconds;
