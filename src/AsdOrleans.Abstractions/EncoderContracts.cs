@@ -65,3 +65,17 @@ public static class EmbeddedClipSubmission
         }
     }
 }
+
+/// <summary>
+/// The silo's encoder model could not be loaded (a file damaged or replaced after the silo checked it at start, a device
+/// that fails): no retry gets past it until an operator replaces the model or restarts the silo (HTTP 503).
+/// </summary>
+[GenerateSerializer]
+public sealed class EncoderModelUnavailableException : Exception
+{
+    public EncoderModelUnavailableException() { }
+
+    public EncoderModelUnavailableException(string message) : base(message) { }
+
+    public EncoderModelUnavailableException(string message, Exception innerException) : base(message, innerException) { }
+}

@@ -81,7 +81,7 @@ public sealed class EncoderModel : IDisposable
     /// <summary>Wraps a freshly built or trained encoder; the version id is computed from its weights.</summary>
     public static EncoderModel FromEncoder(AsdEncoder encoder, EncoderModelInfo info, Device device)
     {
-        var complete = info with { ParameterCount = encoder.ParameterCount, VersionId = "" };
+        var complete = info with { ParameterCount = encoder.ParameterCount, VersionId = "", TrainingChecksum = info.Training is null ? null : TrainingChecksumOf(info.Training) };
         complete = complete with { VersionId = ComputeVersionId(complete, WeightBytes(encoder)) };
         return new EncoderModel(encoder, complete, device);
     }
@@ -176,6 +176,26 @@ public sealed class EncoderModel : IDisposable
         return ReadHeader(reader, path);
     }
 
+    /// <summary>
+    /// Checks a whole model file without Torch: the header reads and the bytes after it hash to the version id, so a
+    /// file that passes is one <see cref="Load"/> accepts (the same messages for the same damage). Returns its metadata.
+    /// </summary>
+    public static EncoderModelInfo Verify(string path)
+    {
+        using var stream = OpenModel(path);
+        using var reader = new BinaryReader(stream);
+        var info = ReadHeader(reader, path);
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        sha.AppendData(VersionedMetadata(info with { VersionId = "" }));
+        var buffer = new byte[1 << 16];
+        for (int read; (read = stream.Read(buffer)) > 0;)
+            sha.AppendData(buffer, 0, read);
+        string recomputed = VersionIdOf(sha);
+        if (recomputed != info.VersionId)
+            throw new InvalidDataException($"{path}: version id {info.VersionId} does not match the weights ({recomputed}); the file is damaged");
+        return info;
+    }
+
     public static EncoderModel Load(string path, string? device = "auto")
     {
         var selected = TorchRuntime.SelectDevice(device);
@@ -259,10 +279,24 @@ public sealed class EncoderModel : IDisposable
     private static string ComputeVersionId(EncoderModelInfo infoWithoutId, byte[] weights)
     {
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        sha.AppendData(JsonSerializer.SerializeToUtf8Bytes(infoWithoutId with { CreatedUtc = default, Training = null }, Json));
+        sha.AppendData(VersionedMetadata(infoWithoutId));
         sha.AppendData(weights);
-        return "enc-" + Convert.ToHexStringLower(sha.GetHashAndReset())[..12];
+        return VersionIdOf(sha);
     }
+
+    /// <summary>The metadata a version id covers: not the creation time nor the descriptive training block (and its checksum).</summary>
+    private static byte[] VersionedMetadata(EncoderModelInfo infoWithoutId)
+        => JsonSerializer.SerializeToUtf8Bytes(infoWithoutId with { CreatedUtc = default, Training = null, TrainingChecksum = null }, Json);
+
+    private static string VersionIdOf(IncrementalHash sha) => "enc-" + Convert.ToHexStringLower(sha.GetHashAndReset())[..12];
+
+    /// <summary>A checksum of the training block, so an edit of it (a seed, the data) is told apart from what training wrote.</summary>
+    public static string TrainingChecksumOf(TrainingSummary training)
+        => "sha256-" + Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(training, Json)))[..16];
+
+    /// <summary>Whether a model's training block is as training wrote it: true, false (edited since), or null (no checksum: older files).</summary>
+    public static bool? TrainingBlockIntact(EncoderModelInfo info)
+        => info.TrainingChecksum is null || info.Training is null ? null : TrainingChecksumOf(info.Training) == info.TrainingChecksum;
 
     public void Dispose()
     {

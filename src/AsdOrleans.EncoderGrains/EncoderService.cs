@@ -76,7 +76,16 @@ public sealed class EncoderService(EncoderServiceOptions options) : IAsyncDispos
     {
         if (string.IsNullOrWhiteSpace(options.ModelPath))
             throw new InvalidOperationException("this silo has no encoder model configured (EncoderServiceOptions.ModelPath)");
-        var model = EncoderModel.Load(options.ModelPath, options.Device);
+        EncoderModel model;
+        try
+        {
+            model = EncoderModel.Load(options.ModelPath, options.Device);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException or ArgumentException or TorchUnavailableException)
+        {
+            // Checked at start (asd silo), so the file changed since, or Torch or the device failed: name it, not a bare 500.
+            throw new EncoderModelUnavailableException($"this silo's encoder model cannot be loaded: {e.Message}", e);
+        }
         model.SetPrecision(InferencePrecisions.Resolve(options.Precision, model.Device));
         var batcher = new EmbeddingBatcher(model, new BatcherOptions { MaxBatchSize = options.MaxBatchSize, MaxDelay = options.MaxDelay });
         return (model, batcher);

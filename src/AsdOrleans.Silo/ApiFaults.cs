@@ -41,6 +41,8 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
             }
             else if (fault.OperatorMustAct is { } mustAct && FirstInAWhile(mustAct))
                 logger.LogError(exception, "{Method} {Path} answered 503: Redis {Problem}", http.Request.Method, http.Request.Path, RedisRefusals.ProblemIn(mustAct, fault.Cause));
+            else if (fault.Cause is EncoderModelUnavailableException)
+                logger.LogError(exception, "{Method} {Path} answered 503: {Detail}", http.Request.Method, http.Request.Path, fault.Detail);
             else
                 logger.LogDebug(exception, "{Method} {Path} answered 503 ({Title})", http.Request.Method, http.Request.Path, fault.Title);
         }
@@ -136,6 +138,8 @@ public static class ApiFaults
             {
                 case AsdOrleans.Storage.Sqlite.SqliteGrainStateUndecodableException:
                     return null; // a damaged row: no retry gets past it (its cause may be an IOException, EndOfStream)
+                case EncoderModelUnavailableException: // our own message; no retry helps until an operator replaces the model
+                    return new("The encoder model is unavailable", e.Message, e, null);
                 case NoSiloWithRoleException: // our own message, in an operator's terms
                     return new("No silo with the needed role", e.Message, e, 30);
                 case MachineStateUnavailableException:

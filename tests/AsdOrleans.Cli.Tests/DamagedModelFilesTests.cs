@@ -17,7 +17,7 @@ public sealed class DamagedModelFilesTests : IDisposable
     private static string Mini => SharedData.Dcase2023Mini;
 
     private static readonly string[] Tiny =
-        ["--epochs", "1", "--batch-size", "4", "--width", "4", "--embedding-dim", "8", "--seconds", "0.5", "--seed", "1", "--device", "cpu"];
+        ["--epochs", "1", "--batch-size", "4", "--embedding-dim", "8", "--seconds", "0.5", "--seed", "1", "--device", "cpu"];
 
     [Fact]
     public async Task A_one_dimensional_embedding_is_refused_up_front_naming_the_option()

@@ -13,7 +13,7 @@ public sealed class EncoderCommandTests : IDisposable
     private static string Mini => SharedData.Dcase2023Mini;
 
     private static readonly string[] TinyTraining =
-        ["--epochs", "2", "--batch-size", "4", "--width", "4", "--embedding-dim", "16", "--seconds", "0.5", "--seed", "1", "--device", "cpu"];
+        ["--epochs", "2", "--batch-size", "4", "--embedding-dim", "16", "--seconds", "0.5", "--seed", "1", "--device", "cpu"];
 
     [Fact]
     public async Task Train_then_model_info_then_embed_on_real_clips()
@@ -32,7 +32,18 @@ public sealed class EncoderCommandTests : IDisposable
         Assert.Contains("16-d", output);
         (code, output, _) = await CliHarness.Run("model-info", model, "--json");
         using var json = JsonDocument.Parse(output);
-        Assert.Equal(4, json.RootElement.GetProperty("Architecture").GetProperty("Width").GetInt32());
+        // The training block says how to train it again (it used to lack the recipe, schedule, mixup, weight decay, targets,
+        // command line, software and a hash of the data), and its checksum says nobody edited it.
+        var training = json.RootElement.GetProperty("Training");
+        Assert.Equal("spectrum", training.GetProperty("Recipe").GetString());
+        Assert.Equal("cosine", training.GetProperty("Schedule").GetString());
+        Assert.Equal(0, training.GetProperty("Mixup").GetDouble());
+        Assert.Equal(1e-4, training.GetProperty("WeightDecay").GetDouble());
+        Assert.Equal("attributes", training.GetProperty("Targets").GetString());
+        Assert.Equal($"asd train --data {Mini} --out {model} {string.Join(" ", TinyTraining)}", training.GetProperty("CommandLine").GetString());
+        Assert.False(string.IsNullOrEmpty(training.GetProperty("Software").GetString()));
+        Assert.Matches("^[0-9a-f]{64}$", training.GetProperty("DataSha256").GetString());
+        Assert.Equal("intact", json.RootElement.GetProperty("TrainingBlock").GetString());
         Assert.Equal(12, json.RootElement.GetProperty("Classes").GetArrayLength()); // 14 clips, two attribute strings repeat
 
         string embeddings = Path.Combine(_dir, "emb.csv");
@@ -72,6 +83,7 @@ public sealed class EncoderCommandTests : IDisposable
         {
             var (stopped, _, stopError) = await CliHarness.RunWriting(interrupting, train);
             Assert.True(stopped == CliRunner.Cancelled, $"exit {stopped}: {stopError}");
+            Assert.Contains($"interrupted; rerun the same command to resume from {model}.checkpoint", stopError); // it used to exit 130 without a word
         }
         Assert.True(File.Exists(model + ".checkpoint"));
         Assert.False(File.Exists(model));

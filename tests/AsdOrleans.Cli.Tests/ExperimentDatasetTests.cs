@@ -214,7 +214,7 @@ public sealed class ExperimentDatasetTests : IAsyncLifetime
         [
             ["experiment", "--data", Plant, "--embedder", "spectral", "--cache", Cache, "--out", run, .. Small],
             ["embed", "--embedder", "spectral", "--data", Plant, "--out", csv],
-            ["train", "--data", Plant, "--out", model, "--epochs", "1", "--width", "4", "--device", "cpu"],
+            ["train", "--data", Plant, "--out", model, "--epochs", "1", "--device", "cpu"],
         ];
         foreach (var command in commands)
         {

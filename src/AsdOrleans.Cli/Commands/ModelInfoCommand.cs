@@ -26,9 +26,13 @@ public static class ModelInfoCommand
             EncoderModelInfo info;
             using (var loaded = EncoderModel.Load(path, "cpu"))
                 info = loaded.Info;
+            bool? intact = EncoderModel.TrainingBlockIntact(info);
+            string blockState = intact switch { true => "intact", false => "edited", null => "unchecked" };
             if (parse.GetValue(json))
             {
-                w.WriteLine(JsonSerializer.Serialize(info, new JsonSerializerOptions { WriteIndented = true }));
+                var node = JsonSerializer.SerializeToNode(info)!.AsObject();
+                node["TrainingBlock"] = blockState; // intact, edited (metadata edited after training) or unchecked (no checksum: older files)
+                w.WriteLine(node.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
                 return 0;
             }
             var a = info.Architecture;
@@ -43,8 +47,25 @@ public static class ModelInfoCommand
             w.WriteLine($"front end    {f.SampleRate} Hz, log(|STFT| + {f.LogEpsilon:G}), window {f.WindowLength}, hop {f.Hop}, FFT {f.FftSize} ({f.Bins} bins)");
             w.WriteLine($"classes      {info.Classes.Count}: {string.Join(", ", info.Classes.Take(6))}{(info.Classes.Count > 6 ? ", …" : "")}");
             if (info.Training is { } t)
-                w.WriteLine($"training     {t.Epochs} epochs × {t.TrainingClips} clips, batch {t.BatchSize}, crops {t.CropSeconds:0.##} s, lr {t.LearningRate:G}, seed {t.Seed}; " +
+            {
+                string shortened = t.RequestedCropSeconds is { } asked ? $" (asked {asked:0.##} s; the shortest clip shortened it)" : "";
+                w.WriteLine($"training     {t.Epochs} epoch{(t.Epochs == 1 ? "" : "s")} × {t.TrainingClips} clips, batch {t.BatchSize}, crops {t.CropSeconds:0.###} s{shortened}, lr {t.LearningRate:G}, seed {t.Seed}; " +
                             $"final loss {t.FinalLoss:F4}, accuracy {t.FinalAccuracy:P1}; data {t.Data}");
+                if (t.Recipe is not null || t.Schedule is not null)
+                    w.WriteLine($"recipe       {t.Recipe ?? "(not recorded)"}, schedule {t.Schedule}, mixup {t.Mixup:0.##}, weight decay {t.WeightDecay:G}, targets {t.Targets ?? "(not recorded)"}");
+                if (t.DataSha256 is not null)
+                    w.WriteLine($"data sha256  {t.DataSha256} (training clips' relative paths, classes and samples)");
+                if (t.CommandLine is not null)
+                    w.WriteLine($"command      {t.CommandLine}");
+                if (t.Software is not null)
+                    w.WriteLine($"software     asd {t.Software}");
+                w.WriteLine(intact switch
+                {
+                    true => $"metadata     training block intact ({info.TrainingChecksum})",
+                    false => "metadata     edited: the training block does not match its checksum, so it may not say how these weights were trained (the weights and version id are intact)",
+                    null => "metadata     training block unchecked (written before training checksums)",
+                });
+            }
             w.WriteLine($"created      {info.CreatedUtc:u}");
             return 0;
         });

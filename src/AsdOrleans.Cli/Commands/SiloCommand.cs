@@ -104,6 +104,9 @@ public static class SiloCommand
                 if (modelPath is not null)
                 {
                     InputChecks.ModelVersion("--model", modelPath);
+                    // The weights load on the first clip: check them now (hashed, no Torch), or a damaged file would start a
+                    // healthy-looking silo whose every enrollment fails.
+                    AsdOrleans.Encoder.EncoderModel.Verify(modelPath);
                     modelFile = Path.GetFullPath(modelPath);
                 }
                 dataDirectory = Effective(dataDir, "Asd:DataDirectory")!;

@@ -24,7 +24,8 @@ public static class EncoderTrainer
 
     public static EncoderModel Train(EncoderArchitecture architecture, LogStftSettings frontEnd, IReadOnlyList<string> classes,
         IReadOnlyList<TrainingClip> clips, TrainingOptions options, string dataDescription = "",
-        Action<EpochReport>? onEpoch = null, Action<long, long, double>? onStep = null, CancellationToken cancellation = default)
+        Action<EpochReport>? onEpoch = null, Action<long, long, double>? onStep = null, CancellationToken cancellation = default,
+        TrainingProvenance? provenance = null)
     {
         options.Validate();
         architecture.Validate();
@@ -180,7 +181,12 @@ public static class EncoderTrainer
             FrontEnd = frontEnd,
             Classes = classes.ToList(),
             Training = new TrainingSummary(options.Epochs, options.BatchSize, (double)cropSamples / frontEnd.SampleRate, options.LearningRate,
-                options.Seed, clips.Count, loss, accuracy, dataDescription),
+                options.Seed, clips.Count, loss, accuracy, dataDescription)
+            {
+                Recipe = provenance?.Recipe, Schedule = options.Schedule, Mixup = options.MixupProbability, WeightDecay = options.WeightDecay,
+                Targets = provenance?.Targets, RequestedCropSeconds = provenance?.RequestedCropSeconds,
+                CommandLine = provenance?.CommandLine, Software = provenance?.Software, DataSha256 = provenance?.DataSha256,
+            },
             CreatedUtc = DateTimeOffset.UtcNow,
         };
         return EncoderModel.FromEncoder(encoder, info, device);

@@ -65,6 +65,10 @@ public sealed record TrainingOptions
     }
 }
 
+/// <summary>What the caller knows about a training run beyond its options, recorded in the model's training block.</summary>
+public sealed record TrainingProvenance(string? Recipe, string? Targets, string? CommandLine, string? Software, string? DataSha256,
+    double? RequestedCropSeconds = null);
+
 /// <summary>One training clip: 16 kHz mono samples and its class index.</summary>
 public sealed record TrainingClip(float[] Samples, int ClassIndex);
 
