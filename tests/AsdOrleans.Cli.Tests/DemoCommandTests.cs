@@ -7,7 +7,7 @@ namespace AsdOrleans.Cli.Tests;
 public sealed class DemoCommandTests : IDisposable
 {
     private static readonly string[] Tiny =
-        ["--train", "8", "--target-train", "2", "--test", "12", "--seconds", "0.5", "--width", "2", "--epochs", "1"];
+        ["--train", "8", "--target-train", "2", "--test", "12", "--seconds", "0.5", "--epochs", "1"];
     private readonly string _dir = Directory.CreateTempSubdirectory("asd-demo-tests-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
@@ -142,6 +142,17 @@ public sealed class DemoCommandTests : IDisposable
 
         Assert.Equal(CliRunner.BadInput, code);
         Assert.Contains(message, error);
+        Assert.False(Directory.Exists(outDir));
+    }
+
+    [Fact]
+    public async Task A_width_the_spectrum_recipe_has_no_ResNet_for_is_refused()
+    {
+        // It changed the encoder's version id (so the demo retrained) and nothing else, as asd train refuses it.
+        string outDir = Path.Combine(_dir, "demo");
+        var (code, _, error) = await Run("demo", "--out", outDir, "--embedder", "model", "--width", "4");
+        Assert.Equal(CliRunner.BadInput, code);
+        Assert.Contains("--width sets the ResNet's channels, and the spectrum recipe has no ResNet", error);
         Assert.False(Directory.Exists(outDir));
     }
 

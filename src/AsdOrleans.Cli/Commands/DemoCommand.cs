@@ -44,6 +44,10 @@ public static class DemoCommand
                     Seconds = parse.GetValue(seconds), Embedder = parse.GetValue(embedder)!, Recipe = parse.GetValue(recipe)!, Width = parse.GetValue(width), Epochs = parse.GetValue(epochs),
                     Strategy = parse.GetValue(strategy)!, Budget = parse.GetValue(budget), Seed = parse.GetValue(seed),
                 }.Validate();
+                // As asd train: a width the recipe has no ResNet for would change the encoder's version id, not the encoder.
+                if (parse.GetResult(width) is { Implicit: false } && settings.TrainsEncoder
+                    && AsdOrleans.Encoder.Training.TrainingRecipe.Named(settings.Recipe).Branches == AsdOrleans.Encoder.Model.EncoderBranches.Spectrum)
+                    throw new ArgumentException($"--width sets the ResNet's channels, and the {settings.Recipe} recipe has no ResNet: drop --width, or use --recipe {AsdOrleans.Encoder.Training.TrainingRecipe.ResNetIssue3.Name}");
             }
             catch (ArgumentException e)
             {
