@@ -178,7 +178,8 @@ public sealed class EncoderModel : IDisposable
 
     /// <summary>
     /// Checks a whole model file without Torch: the header reads and the bytes after it hash to the version id, so a
-    /// file that passes is one <see cref="Load"/> accepts (the same messages for the same damage). Returns its metadata.
+    /// file that passes is one <see cref="Load"/> accepts. Damage after the header is named as a version id that does not
+    /// match (where <see cref="Load"/> may say more precisely, e.g. trailing bytes). Returns its metadata.
     /// </summary>
     public static EncoderModelInfo Verify(string path)
     {

@@ -72,7 +72,23 @@ public sealed class EncoderService(EncoderServiceOptions options) : IAsyncDispos
         _ => null,
     };
 
-    private readonly Lazy<(EncoderModel Model, EmbeddingBatcher Batcher)> _engine = new(() =>
+    private sealed record EngineParts(EncoderModel Model, EmbeddingBatcher Batcher);
+    private EngineParts? _engineParts;
+    private readonly object _engineLock = new();
+
+    /// <summary>The model and its batcher, loaded by the first call that needs them. A failed load is not kept (as a
+    /// <see cref="Lazy{T}"/> would keep it): the next call tries again, so a replaced model file is read without a restart.</summary>
+    private EngineParts Engine
+    {
+        get
+        {
+            if (Volatile.Read(ref _engineParts) is { } ready) return ready;
+            lock (_engineLock)
+                return _engineParts ??= LoadEngine();
+        }
+    }
+
+    private EngineParts LoadEngine()
     {
         if (string.IsNullOrWhiteSpace(options.ModelPath))
             throw new InvalidOperationException("this silo has no encoder model configured (EncoderServiceOptions.ModelPath)");
@@ -88,35 +104,35 @@ public sealed class EncoderService(EncoderServiceOptions options) : IAsyncDispos
         }
         model.SetPrecision(InferencePrecisions.Resolve(options.Precision, model.Device));
         var batcher = new EmbeddingBatcher(model, new BatcherOptions { MaxBatchSize = options.MaxBatchSize, MaxDelay = options.MaxDelay });
-        return (model, batcher);
-    });
+        return new EngineParts(model, batcher);
+    }
 
     public EncoderServiceOptions Options => options;
     /// <summary>The version id of an embedder's embeddings: the trained model's version id, or the training-free settings id.</summary>
-    public string ModelVersionOf(EmbedderKind embedder) => TrainingFree(embedder)?.Id ?? _engine.Value.Model.VersionId;
+    public string ModelVersionOf(EmbedderKind embedder) => TrainingFree(embedder)?.Id ?? Engine.Model.VersionId;
     /// <summary>An embedder's version id and dimension: from its settings (training-free), or the model's (loaded, as the first
     /// clip would load it); null for the model on a silo with no model file.</summary>
     public EmbedderOutput? OutputOf(EmbedderKind embedder)
         => TrainingFree(embedder) is { } statistics ? new EmbedderOutput(statistics.Id, statistics.Dimension)
             : string.IsNullOrWhiteSpace(options.ModelPath) ? null
-            : new EmbedderOutput(_engine.Value.Model.VersionId, _engine.Value.Model.EmbeddingDimension);
-    public InferencePrecision Precision => _engine.Value.Model.Precision;
+            : new EmbedderOutput(Engine.Model.VersionId, Engine.Model.EmbeddingDimension);
+    public InferencePrecision Precision => Engine.Model.Precision;
     /// <summary>Whether this silo has loaded its model (silos without the encoder role never do; baseline silos neither).</summary>
-    public bool IsLoaded => _engine.IsValueCreated;
-    public BatcherStatistics Statistics => _engine.IsValueCreated ? _engine.Value.Batcher.Statistics : default;
+    public bool IsLoaded => _engineParts is not null;
+    public BatcherStatistics Statistics => _engineParts is { } engine ? engine.Batcher.Statistics : default;
 
     public Task<float[]> EmbedAsync(float[] samples, CancellationToken cancellation = default) => EmbedAsync(samples, _default, cancellation);
 
     /// <summary>Embeds with <paramref name="embedder"/>: training-free statistics on the thread pool, the model through the batcher.</summary>
     public Task<float[]> EmbedAsync(float[] samples, EmbedderKind embedder, CancellationToken cancellation = default)
-        => TrainingFree(embedder) is { } statistics ? Task.Run(() => statistics.Embed(samples), cancellation) : _engine.Value.Batcher.EmbedAsync(samples, cancellation);
+        => TrainingFree(embedder) is { } statistics ? Task.Run(() => statistics.Embed(samples), cancellation) : Engine.Batcher.EmbedAsync(samples, cancellation);
 
     public async ValueTask DisposeAsync()
     {
         _enrolledEmbedders.Dispose();
-        if (!_engine.IsValueCreated) return;
-        await _engine.Value.Batcher.DisposeAsync();
-        _engine.Value.Model.Dispose();
+        if (_engineParts is not { } engine) return;
+        await engine.Batcher.DisposeAsync();
+        engine.Model.Dispose();
     }
 }
 
