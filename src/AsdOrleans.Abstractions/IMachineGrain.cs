@@ -17,6 +17,13 @@ public interface IMachineGrain : IGrainWithStringKey
     /// <summary>Scores one clip, decides whether to ask for its label, and persists a new label request before returning.</summary>
     Task<ClipVerdict> ProcessClip(ClipSubmission clip);
 
+    /// <summary>What <see cref="ProcessClip"/> would answer a retry of <paramref name="clipId"/> without its audio: the
+    /// first verdict (<see cref="ClipVerdict.Repeated"/>) when the id is one of the machine's recent clips, else null.
+    /// Refuses as <see cref="ProcessClip"/> does a machine that is not enrolled and a malformed id, so an ingest asks this
+    /// before it decodes or embeds anything. Changes nothing: a null answer still goes through <see cref="ProcessClip"/>,
+    /// which decides a race between two new clips of one id.</summary>
+    Task<ClipVerdict?> EarlierVerdict(string clipId);
+
     /// <summary>Applies a label to a clip the machine asked about. Idempotent; an unknown clip is an error, and a clip
     /// whose request outlived its time-to-live gets <see cref="LabelRequestExpiredException"/>. <paramref name="labeller"/>
     /// (optional, <c>Identifiers.IsValidLabellerName</c>) is recorded with the answer in the score history and the closed event.</summary>

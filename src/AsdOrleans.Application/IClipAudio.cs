@@ -6,9 +6,6 @@ public interface IClipAudio
     /// <summary>The path a clip's audio has, or would have, once stored.</summary>
     string PathOf(string machineId, string clipId);
 
-    /// <summary>Whether audio was ever stored for the machine (its folder exists).</summary>
-    bool HasFolderFor(string machineId);
-
     /// <summary>Stores the clip unless a file for its id exists; returns whether it wrote.</summary>
     Task<bool> SaveIfAbsentAsync(string machineId, string clipId, byte[] wav, CancellationToken cancellation);
 

@@ -89,22 +89,26 @@ public sealed class MachineUseCases(IGrainFactory grains, IClusterFaults? faults
     /// machine sees it (so a label request never points at missing audio) and deleted again unless the machine asks
     /// for a label; an alert's is kept among the machine's newest alerts (<see cref="IClipAudio.KeepAsAlert"/>). Without it, the encoder worker embeds the clip and hands it on to the machine in one hop, and
     /// <paramref name="audioReference"/> travels with any label request. Retrying a recent clip id returns the original
-    /// verdict (<see cref="ClipVerdict.Repeated"/>).
+    /// verdict (<see cref="ClipVerdict.Repeated"/>) without decoding, embedding or storing the audio sent with it; a machine
+    /// that is not enrolled is refused before the audio is decoded.
     /// </summary>
     public async Task<ClipVerdict> IngestClip(string machineId, string clipId, byte[] wav, IClipAudio? audio = null,
         string? audioReference = null, CancellationToken cancellation = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(machineId);
         ArgumentNullException.ThrowIfNull(wav);
+        var machine = Machine(machineId);
+        // Before any decoding or embedding: a machine that is not enrolled is refused (409), and a retry of one of its
+        // recent clip ids gets the first verdict whatever its body (the audio sent with a repeat is not scored, nor
+        // stored). Two new clips of one id both pass here; the machine scores one and answers the other as a repeat.
+        if (await machine.EarlierVerdict(clipId) is { } earlier)
+            return earlier;
         if (audio is null)
             return await grains.GetGrain<IEncoderWorkerGrain>(0).Ingest(machineId, clipId, wav, audioReference);
-        // Bad audio is refused here, before anything is stored.
+        // Bad audio is refused here, before anything is stored. Audio folders exist for enrolled machines only (checked
+        // above): a device key cannot make folders for invented ids.
         var worker = grains.GetGrain<IEncoderWorkerGrain>(0);
         var embedded = await worker.EmbedFor(machineId, wav, $"{machineId}/{clipId}");
-        var machine = Machine(machineId);
-        // Audio folders exist for enrolled machines only: a device key cannot make folders for invented ids.
-        if (!audio.HasFolderFor(machineId) && !(await machine.GetStatus()).Enrolled)
-            throw new InvalidOperationException($"machine {machineId} is not enrolled yet: enroll it from training clips first");
         // Never over the audio of an earlier clip with this id.
         bool stored = await audio.SaveIfAbsentAsync(machineId, clipId, wav, cancellation);
         ClipVerdict verdict;

@@ -13,7 +13,8 @@ namespace AsdOrleans.Audio;
 /// finite as well, since huge float samples can overflow in the downmix or the resampler.
 /// <para>
 /// Read: PCM 8 (unsigned), 16, 24 and 32 bit and IEEE float 32 and 64 bit, plain or WAVE_FORMAT_EXTENSIBLE,
-/// RIFF or RF64, 1 to <see cref="AudioLoadOptions.MaxChannels"/> channels, <see cref="MinSampleRate"/> to
+/// RIFF or RF64 (also as written to a pipe, with sizes left at 0 or 0xFFFFFFFF: <see cref="StreamedWavHeader"/>),
+/// 1 to <see cref="AudioLoadOptions.MaxChannels"/> channels, <see cref="MinSampleRate"/> to
 /// <see cref="MaxSampleRate"/> Hz. PCM becomes value / 2^(bits−1) (8 bit: (byte − 128) / 128); float is kept.
 /// At the target rate there is no resampling, so a mono file's samples are exactly those values.
 /// </para>
@@ -70,6 +71,9 @@ public static class WavDecoder
         if (fileBytes > options.MaxBytes)
             throw new AudioFormatException(source, $"the file is {fileBytes} bytes, more than the {options.MaxBytes}-byte limit");
         CheckRiffSignature(input, source);
+        using var completed = StreamedWavHeader.Completed(input, fileBytes); // a WAV written to a pipe: sizes 0 or 0xFFFFFFFF
+        if (completed is not null)
+            (input, fileBytes) = (completed, completed.Length);
 
         using var reader = OpenReader(input, source);
         long dataStart = input.Position; // WaveFileReader leaves the stream at the start of the data chunk

@@ -344,6 +344,14 @@ public sealed class MachineGrain(
         return Status();
     }
 
+    public Task<ClipVerdict?> EarlierVerdict(string clipId)
+    {
+        RequireValidId();
+        RequireEnrolled();
+        RequireValidClipId(clipId);
+        return Task.FromResult(state.State.RecentClips.TryGet(clipId, out var earlier) ? earlier.Repeated(clipId) : null);
+    }
+
     public async Task<ClipVerdict> ProcessClip(ClipSubmission clip)
     {
         RequireValidId();

@@ -18,8 +18,6 @@ public sealed class ClipAudioStore(IOptions<SiloOptions> options, ILogger<ClipAu
     /// deleted by machine id.</summary>
     public string PathOf(string machineId, string clipId) => Path.Combine(FolderOf(Root, machineId), clipId + ".wav");
 
-    public bool HasFolderFor(string machineId) => Directory.Exists(FolderOf(Root, machineId));
-
     /// <summary>A machine's folder under <paramref name="root"/>: a valid machine id is one path segment, never "." or "..".</summary>
     private static string FolderOf(string root, string machineId)
         => AsdOrleans.Method.Vocabulary.Identifiers.IsValidMachineId(machineId) ? Path.Combine(root, machineId)

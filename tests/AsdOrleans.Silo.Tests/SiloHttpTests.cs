@@ -106,6 +106,41 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
     }
 
     [Fact]
+    public async Task A_retry_is_answered_without_decoding_and_a_machine_not_enrolled_is_refused_before_it()
+    {
+        // A gateway's retry must cost nothing: the first verdict comes back before the body is decoded or embedded, so
+        // even a body that is no WAV at all gets it (that audio is not scored, nor stored).
+        const string machine = "http.retry-free";
+        await Enroll(machine, new MachineSettings { Strategy = "random", Budget = 0.5, Seed = 9 });
+        var first = await silo.Push(machine, "r-1", 0);
+        long seen = (await Status(machine)).GetProperty("clipsSeen").GetInt64();
+        var retry = await Send(HttpMethod.Post, $"/api/machines/{machine}/clips?clipId=r-1", SiloFixture.DeviceKey, WavContent("not a wav"u8.ToArray()));
+        string body = await retry.Content.ReadAsStringAsync();
+        Assert.True(retry.StatusCode == HttpStatusCode.OK, body);
+        var again = JsonDocument.Parse(body).RootElement;
+        Assert.True(again.GetProperty("repeated").GetBoolean());
+        Assert.Equal((first.GetProperty("score").GetDouble(), first.GetProperty("labelRequested").GetBoolean()),
+            (again.GetProperty("score").GetDouble(), again.GetProperty("labelRequested").GetBoolean()));
+        // The gateway path of the .NET client (no audio stored by the silo) answers a repeat the same way.
+        var gateway = await silo.App.Services.GetRequiredService<AsdOrleans.Application.MachineUseCases>()
+            .IngestClip(machine, "r-1", "not a wav"u8.ToArray(), audio: null, audioReference: "s3://gw/r-1.wav");
+        Assert.True(gateway.Repeated);
+        Assert.Equal(first.GetProperty("score").GetDouble(), gateway.Score);
+        Assert.Equal(seen, (await Status(machine)).GetProperty("clipsSeen").GetInt64());
+        // A new id with that body is still bad audio.
+        var bad = await Send(HttpMethod.Post, $"/api/machines/{machine}/clips?clipId=r-2", SiloFixture.DeviceKey, WavContent("not a wav"u8.ToArray()));
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+
+        // A machine nobody enrolled is refused before its clip is decoded: 409 for a WAV and for a body that is none.
+        foreach (var wav in new[] { SiloFixture.TestWav(0), "not a wav"u8.ToArray() })
+        {
+            var refused = await Send(HttpMethod.Post, "/api/machines/http.never-enrolled/clips?clipId=x", SiloFixture.DeviceKey, WavContent(wav));
+            Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+            Assert.Contains("not enrolled", await refused.Content.ReadAsStringAsync());
+        }
+    }
+
+    [Fact]
     public async Task The_address_the_silo_prints_leads_to_the_console()
     {
         var root = await Send(HttpMethod.Get, "/", null);

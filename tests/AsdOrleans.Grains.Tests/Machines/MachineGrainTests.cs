@@ -162,6 +162,22 @@ public sealed class MachineGrainTests(MachineClusterFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task The_earlier_verdict_of_a_recent_clip_is_read_without_scoring_anything()
+    {
+        // What an ingest asks before decoding: a retry's first verdict, or null for a new id; refusals as ProcessClip's.
+        var missing = await Assert.ThrowsAsync<InvalidOperationException>(() => Machine("earlier.never-enrolled").EarlierVerdict("c-0"));
+        Assert.Contains("not enrolled", missing.Message);
+        var grain = await Enrolled("earlier.m", new MachineSettings { Strategy = "random", Budget = 0.5, Seed = 3 });
+        await Assert.ThrowsAsync<ArgumentException>(() => grain.EarlierVerdict("not a clip id!"));
+        Assert.Null(await grain.EarlierVerdict("c-0"));
+        var verdict = await grain.ProcessClip(new ClipSubmission("c-0", Test[0].Embedding, Model));
+        long seen = (await grain.GetStatus()).ClipsSeen;
+        Assert.Equal(verdict with { Repeated = true }, await grain.EarlierVerdict("c-0"));
+        Assert.Null(await grain.EarlierVerdict("c-1"));
+        Assert.Equal(seen, (await grain.GetStatus()).ClipsSeen);
+    }
+
+    [Fact]
     public async Task Bad_input_is_refused_and_changes_nothing()
     {
         var grain = await Enrolled("bad-input.machine", new MachineSettings { Seed = 2 });
