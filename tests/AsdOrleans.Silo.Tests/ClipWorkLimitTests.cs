@@ -35,6 +35,11 @@ public sealed class ClipWorkLimitTests(OneClipAtATimeSilo silo) : IClassFixture<
     private Task<HttpResponseMessage> PostClip(string machine, string clipId, HttpContent content)
         => silo.Send(HttpMethod.Post, $"/api/machines/{machine}/clips?clipId={clipId}", SiloFixture.DeviceKey, content);
 
+    /// <summary>Waits until a clip to a machine nobody enrolled is refused for that (409), not for a busy silo.</summary>
+    private Task SiloIsFree() => Waiting.Until(async () =>
+        (await PostClip("busy.unenrolled-probe", "probe", SiloFixture.WavContent(SiloFixture.TestWav(0)))).StatusCode != HttpStatusCode.ServiceUnavailable,
+        "the permit to be free", seconds: 10);
+
     private static async Task AssertBusy(HttpResponseMessage response)
     {
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
@@ -54,12 +59,24 @@ public sealed class ClipWorkLimitTests(OneClipAtATimeSilo silo) : IClassFixture<
         var wav = SiloFixture.TestWav(0);
 
         // One upload holds the only permit (its body is still coming): every other clip is refused at once, unread.
-        var held = new HeldWav(wav);
-        held.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("audio/wav");
-        var holding = PostClip(machine, "held", held);
-        await held.Started.Task.WaitAsync(TimeSpan.FromSeconds(30));
-        await Waiting.Until(async () => (await PostClip("busy.unenrolled-probe", "probe", SiloFixture.WavContent(wav))).StatusCode == HttpStatusCode.ServiceUnavailable,
-            "the held upload to take the permit", seconds: 10);
+        // A probe may reach the silo before the held upload's headers and take the permit itself, and the held upload is
+        // then refused: it is sent again until a probe finds the permit held.
+        HeldWav held = null!;
+        Task<HttpResponseMessage>? holding = null;
+        await Waiting.Until(async () =>
+        {
+            if (holding is null || holding.IsCompleted)
+            {
+                held?.Release();
+                held = new HeldWav(wav);
+                held.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("audio/wav");
+                holding = PostClip(machine, "held", held);
+                await held.Started.Task.WaitAsync(TimeSpan.FromSeconds(30));
+                await Task.Delay(100);
+            }
+            return (await PostClip("busy.unenrolled-probe", "probe", SiloFixture.WavContent(wav))).StatusCode == HttpStatusCode.ServiceUnavailable
+                && !holding.IsCompleted;
+        }, "the held upload to take the permit", seconds: 20);
         var refused = await Task.WhenAll(Enumerable.Range(0, 4).Select(i => PostClip(machine, $"refused-{i}", SiloFixture.WavContent(wav))));
         foreach (var response in refused) await AssertBusy(response);
         // An audio enrollment is clip work too; health, reads and labellers' endpoints are not limited.
@@ -70,10 +87,12 @@ public sealed class ClipWorkLimitTests(OneClipAtATimeSilo silo) : IClassFixture<
         Assert.Equal(0, await ClipsSeen(machine));
 
         held.Release();
-        var first = await holding;
+        var first = await holding!;
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
         Assert.Equal(1, await ClipsSeen(machine));
 
+        // The permit goes back as the request's pipeline ends, a moment after its client has the answer.
+        await SiloIsFree();
         // A burst: some scored, the rest refused whole; the machine saw exactly the clips answered 200.
         var burst = await Task.WhenAll(Enumerable.Range(0, 12).Select(i => PostClip(machine, $"burst-{i}", SiloFixture.WavContent(SiloFixture.TestWav(i % 8)))));
         int ok = burst.Count(r => r.StatusCode == HttpStatusCode.OK);
@@ -82,6 +101,7 @@ public sealed class ClipWorkLimitTests(OneClipAtATimeSilo silo) : IClassFixture<
         Assert.Equal(1 + ok, await ClipsSeen(machine));
 
         // A refused clip sent again with its id, once the silo is free, is scored once.
+        await SiloIsFree();
         var again = await PostClip(machine, "refused-0", SiloFixture.WavContent(wav));
         Assert.Equal(HttpStatusCode.OK, again.StatusCode);
         Assert.Equal(2 + ok, await ClipsSeen(machine));
