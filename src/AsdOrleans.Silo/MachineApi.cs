@@ -85,13 +85,13 @@ public static class MachineApi
         api.MapPost("/machines/{id}/enrollment", Enroll).RequireRole(ApiRole.Operator).LimitBody(limits.MaxEnrollmentJsonBytes).Produces<MachineStatus>()
             .ProducesProblem(400).ProducesProblem(409).ProducesProblem(503);
 
-        api.MapPost("/machines/{id}/enrollment/audio", EnrollFromAudio).RequireRole(ApiRole.Operator).LimitBody(limits.MaxEnrollmentAudioBytes)
+        api.MapPost("/machines/{id}/enrollment/audio", EnrollFromAudio).RequireRole(ApiRole.Operator).LimitBody(limits.MaxEnrollmentAudioBytes).LimitClipWork("enrollment_audio")
             .DisableAntiforgery().Produces<MachineStatus>().WithMetadata(RawRequestBody.TrainingWavs)
             // ASP.NET's default of 1,024 parts would cap a training set (DCASE's has 1,000 clips); the byte limit binds first.
             .WithFormOptions(valueCountLimit: MaxTrainingParts)
             .ProducesProblem(400).ProducesProblem(409).ProducesProblem(415).ProducesProblem(503);
 
-        api.MapPost("/machines/{id}/clips", IngestClip).RequireRole(ApiRole.Device).LimitBody(limits.MaxClipBytes).Produces<ClipResponse>().WithMetadata(RawRequestBody.Wav)
+        api.MapPost("/machines/{id}/clips", IngestClip).RequireRole(ApiRole.Device).LimitBody(limits.MaxClipBytes).LimitClipWork("clip").Produces<ClipResponse>().WithMetadata(RawRequestBody.Wav)
             .ProducesProblem(400).ProducesProblem(409).ProducesProblem(415).ProducesProblem(503);
 
         api.MapGet("/label-requests", ListLabelRequests).RequireRole(ApiRole.Labeller).Produces<LabelRequestResponse[]>().ProducesProblem(400).ProducesProblem(404).ProducesProblem(503);

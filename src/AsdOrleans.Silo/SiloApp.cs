@@ -129,6 +129,8 @@ public static class SiloApp
         // Binding failures throw BadHttpRequestException (the handler answers a problem document saying what was wrong).
         builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(r => r.ThrowOnBadRequest = true);
         builder.Services.AddSiloHealthChecks(options);
+        // Clip uploads and audio enrollments beyond Asd:MaxConcurrentClips + Asd:QueuedClips are refused 503 (ClipWorkLimit).
+        builder.Services.AddClipWorkLimit(options);
         // Body limits are per endpoint (RequestGate); Kestrel's default is the small one, so unknown routes read little.
         builder.Services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(f => f.MultipartBodyLengthLimit = options.MaxEnrollmentAudioBytes);
         builder.WebHost.ConfigureKestrel(k =>
@@ -235,6 +237,7 @@ public static class SiloApp
         app.UseStatusCodePages(); // a 4xx the framework answers with an empty body (404, 405, 415 …) gets a problem document
         app.UseRouting();
         app.UseRequestGate();
+        app.UseRateLimiter(); // after the gate: a request without a valid key is 401/403, not counted as clip work
         app.MapSiloHealthChecks();
         MachineApi.Map(app);
         ClusterApi.Map(app);

@@ -73,6 +73,15 @@ public sealed class SiloOptions
     public long MaxEnrollmentJsonBytes { get; set; } = 32L << 20;
     /// <summary>Largest multipart enrollment from training audio (a DCASE machine: 1,000 clips × 10 s ≈ 320 MB).</summary>
     public long MaxEnrollmentAudioBytes { get; set; } = 1L << 30;
+    /// <summary>
+    /// Clip uploads and audio enrollments this silo decodes and embeds at once (<see cref="ClipWorkLimit"/>); more wait in
+    /// a queue of <see cref="QueuedClips"/>, and beyond that are refused 503 with Retry-After before their body is read.
+    /// Default 4 per core, at least 8 (8 on 2 cores: the encoder's batches fill; more only slowed every clip together).
+    /// </summary>
+    public int MaxConcurrentClips { get; set; } = ClipWorkLimit.DefaultMaxConcurrent;
+    /// <summary>Requests that wait for <see cref="MaxConcurrentClips"/> (oldest first) before the silo refuses more; 0 refuses
+    /// at once. Default 8 per core, at least 16.</summary>
+    public int QueuedClips { get; set; } = ClipWorkLimit.DefaultQueued;
 }
 
 /// <summary>API keys per role; a key grants its role only (operators also pass labeller checks).</summary>

@@ -34,6 +34,8 @@ public sealed class SiloCommandTests
     [InlineData("Asd__MaxClipBytes", "-1", "Asd:MaxClipBytes (Asd__MaxClipBytes) must be at least 1 byte, got -1")]
     [InlineData("Asd__EncoderMaxBatchSize", "0", "Asd:EncoderMaxBatchSize (Asd__EncoderMaxBatchSize) must be at least 1 clip, got 0")]
     [InlineData("Asd__AlertAudioPerMachine", "-3", "Asd:AlertAudioPerMachine (Asd__AlertAudioPerMachine) must be 0 (keep none) or more, got -3")]
+    [InlineData("Asd__MaxConcurrentClips", "0", "Asd:MaxConcurrentClips (Asd__MaxConcurrentClips) must be at least 1 request, got 0")]
+    [InlineData("Asd__QueuedClips", "many", "Asd:QueuedClips (Asd__QueuedClips): 'many' is not a whole number")]
     [InlineData("Asd__LabelRequestTtl", "00:00:00", "Asd:LabelRequestTtl must be between 00:00:01 and 365.00:00:00")]
     [InlineData("Asd__MaxPendingLabelRequests", "0", "Asd:MaxPendingLabelRequests must be between 1 and 100000, got 0")]
     public async Task A_setting_the_silo_cannot_use_stops_it_at_start_with_one_line(string variable, string value, string message)

@@ -90,6 +90,8 @@ public static partial class ClusterBenchmark
             ["Asd:EncoderMaxBatchSize"] = maxBatch.ToString(CultureInfo.InvariantCulture),
             ["Asd:MaxClipBytes"] = (wavs.Max(w => w.Length) + 1024).ToString(CultureInfo.InvariantCulture),
             ["Asd:ApiKeys:Device:0"] = DeviceKey,
+            // The benchmark measures throughput at --concurrency devices: each waits its turn rather than being refused 503.
+            ["Asd:QueuedClips"] = Math.Max(AsdOrleans.Silo.ClipWorkLimit.DefaultQueued, settings.Devices).ToString(CultureInfo.InvariantCulture),
         }, folder);
     }
 

@@ -49,6 +49,9 @@ public static class DemoRun
             ["Logging:LogLevel:Orleans"] = "Error", // start-up advice (ServerGC, watchdog) is not for the demo's reader
         };
         foreach (var (role, key) in keys) siloSettings[$"Asd:ApiKeys:{role}:0"] = key;
+        // Every machine and its twin enroll and stream at once: the silo queues them all rather than refuse one (503),
+        // however many machines --machines-per-type asks for.
+        siloSettings["Asd:QueuedClips"] = Math.Max(AsdOrleans.Silo.ClipWorkLimit.DefaultQueued, 2 * machines.Count).ToString(System.Globalization.CultureInfo.InvariantCulture);
         var (app, address) = await SiloApp.StartOnLoopbackAsync(siloSettings);
         try
         {

@@ -22,6 +22,7 @@ public static class AsdTelemetry
         "Microsoft.AspNetCore.Server.Kestrel",
         "Microsoft.AspNetCore.Routing",
         "Microsoft.AspNetCore.Diagnostics",
+        "Microsoft.AspNetCore.RateLimiting", // leases held and queued under the clip-work limit (ClipWorkLimit)
         "System.Runtime",
     ];
 
