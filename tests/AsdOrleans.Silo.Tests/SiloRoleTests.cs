@@ -211,6 +211,18 @@ public sealed class MissingRoleTests
         try
         {
             using var http = new HttpClient { BaseAddress = address };
+            if (missing == SiloRoles.Encoder)
+            {
+                // Enrolled from JSON embeddings (no encoder needed): a clip for a machine not enrolled is refused (409)
+                // before it is embedded, so only an enrolled machine's clip needs the encoder role.
+                var random = new Random(5);
+                var enrollment = new EnrollmentRequest(Enumerable.Range(0, 12).Select(i => new EnrollmentClip(
+                    Enumerable.Range(0, 16).Select(_ => (float)random.NextDouble() - 0.5f).ToArray(), i % 6 == 0)).ToList(), "enc-lonely");
+                using var enroll = new HttpRequestMessage(HttpMethod.Post, "/api/machines/lonely.m1/enrollment") { Content = JsonContent.Create(enrollment) };
+                enroll.Headers.Add("X-Api-Key", "op");
+                var enrolled = await http.SendAsync(enroll);
+                Assert.True(enrolled.IsSuccessStatusCode, $"{enrolled.StatusCode}: {await enrolled.Content.ReadAsStringAsync()}");
+            }
             using var request = missing == SiloRoles.Encoder
                 ? new HttpRequestMessage(HttpMethod.Post, "/api/machines/lonely.m1/clips?clipId=c1")
                 {
