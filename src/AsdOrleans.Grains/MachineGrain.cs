@@ -349,8 +349,11 @@ public sealed class MachineGrain(
         RequireValidId();
         RequireEnrolled();
         RequireValidClipId(clipId);
-        return Task.FromResult(state.State.RecentClips.TryGet(clipId, out var earlier) ? earlier.Repeated(clipId) : null);
+        return Task.FromResult(RepeatOf(clipId));
     }
+
+    /// <summary>The first verdict of one of the machine's recent clips, answered to a retry of it; null for any other id.</summary>
+    private ClipVerdict? RepeatOf(string clipId) => state.State.RecentClips.TryGet(clipId, out var earlier) ? earlier.Repeated(clipId) : null;
 
     public async Task<ClipVerdict> ProcessClip(ClipSubmission clip)
     {
@@ -359,8 +362,8 @@ public sealed class MachineGrain(
         var model = RequireEnrolled();
         RequireValidClipId(clip.ClipId);
         RepairRegistryListing();
-        if (state.State.RecentClips.TryGet(clip.ClipId, out var earlier)) // a retry of a recent clip: same answer, counted once
-            return earlier.Repeated(clip.ClipId);
+        if (RepeatOf(clip.ClipId) is { } repeat) // a retry of a recent clip: same answer, counted once
+            return repeat;
         if (state.State.Pending.ContainsKey(clip.ClipId) || state.State.AnsweredClips.Contains(clip.ClipId) || state.State.ExpiredClips.Contains(clip.ClipId))
             throw new ArgumentException($"machine {MachineId}: clip id '{clip.ClipId}' was already used");
         if (clip.Embedding is null)

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 using AsdOrleans.Datasets.Synthesis;
 
@@ -75,16 +74,8 @@ public static partial class SynthCommand
             var writer = parse.InvocationConfiguration.Output;
             var plan = SynthPlan.Create(settings);
             var started = System.Diagnostics.Stopwatch.StartNew();
-            // System.CommandLine 2.0.0 leaves Ctrl+C/SIGTERM unhandled by default (dotnet/command-line-api#2739),
-            // which would kill the process before the staging folder is removed: stop cleanly instead.
-            using var interrupted = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-            void Interrupt(PosixSignalContext context)
-            {
-                context.Cancel = true;
-                interrupted.Cancel();
-            }
-            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Interrupt);
-            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Interrupt);
+            // Ctrl+C/SIGTERM would kill the process before the staging folder is removed: stop cleanly instead.
+            using var interrupted = new Interruption(cancellation);
             SynthWriteResult result;
             try
             {
@@ -98,7 +89,7 @@ public static partial class SynthCommand
                         Cancellation = interrupted.Token,
                     })), interrupted.Token);
             }
-            catch (OperationCanceledException) when (interrupted.IsCancellationRequested)
+            catch (OperationCanceledException) when (interrupted.Token.IsCancellationRequested)
             {
                 await parse.InvocationConfiguration.Error.WriteLineAsync("interrupted: no data set was written");
                 return 130;

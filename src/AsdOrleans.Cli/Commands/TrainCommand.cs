@@ -81,16 +81,7 @@ public static class TrainCommand
             string header(TrainingOptions o) => $"recipe {recipeName}: {architecture.Branches.ToString().ToLowerInvariant()} branch(es), width {architecture.Width}, {Count(o.Epochs, "epoch")}, batch {o.BatchSize}, {o.CropSeconds:0.##} s crops, lr {o.LearningRate:0.####} {o.Schedule}, mixup {o.MixupProbability:0.##}";
             var provenance = new TrainingProvenance(recipeName, parse.GetValue(targets)!, CommandLineOf(parse), SoftwareVersion, null);
             EncoderModel model;
-            // System.CommandLine leaves Ctrl+C and SIGTERM unhandled (as asd synth notes), which killed the process
-            // silently: stop between steps instead, and say how to resume.
-            using var interrupted = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-            void Interrupt(System.Runtime.InteropServices.PosixSignalContext context)
-            {
-                context.Cancel = true;
-                interrupted.Cancel();
-            }
-            using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, Interrupt);
-            using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, Interrupt);
+            using var interrupted = new Interruption(cancellation); // a signal stops between steps, and says how to resume
             try
             {
                 model = TrainOn(clips, architecture, options, Path.GetFullPath(root), writer, interrupted.Token, parse.GetValue(targets)!, header, provenance, ShortestClipSeconds);

@@ -187,16 +187,15 @@ public static class DemoRun
     /// <summary>Blocks until Ctrl+C or SIGTERM (System.CommandLine 2.0.0 leaves them to the default handler, which kills the process).</summary>
     private static async Task WaitForInterrupt(CancellationToken cancellation)
     {
-        var stopped = new TaskCompletionSource();
-        void Stop(System.Runtime.InteropServices.PosixSignalContext context)
+        using var interrupted = new Interruption(cancellation);
+        try
         {
-            context.Cancel = true;
-            stopped.TrySetResult();
+            await Task.Delay(Timeout.Infinite, interrupted.Token);
         }
-        using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, Stop);
-        using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, Stop);
-        using var registration = cancellation.Register(() => stopped.TrySetResult());
-        await stopped.Task;
+        catch (OperationCanceledException)
+        {
+            // Ctrl+C, SIGTERM or the command's cancellation: the demo stops its silo
+        }
     }
 
     private static string F(double value) => value.ToString("0.000", CultureInfo.InvariantCulture);
