@@ -25,7 +25,7 @@ public static class ApiDocs
         ["POST /api/machines/{id}/clips"] = ("SubmitClip", "Score one clip (WAV): alert, label request, verdict"),
         ["GET /api/whoami"] = ("WhoAmI", "The caller's key: its role, and the labeller it belongs to when it is one person's"),
         ["GET /api/label-requests"] = ("ListLabelRequests", "Pending label requests, oldest first"),
-        ["GET /api/machines/{id}/clips/{clipId}/audio"] = ("GetClipAudio", "A pending clip's audio (WAV)"),
+        ["GET /api/machines/{id}/clips/{clipId}/audio"] = ("GetClipAudio", "A clip's stored audio (WAV): a pending request's, a kept alert's, or a normal example's"),
         ["POST /api/machines/{id}/clips/{clipId}/label"] = ("SubmitLabel", "Answer a label request: normal or anomalous"),
         ["POST /api/machines/{id}/clips/{clipId}/decline"] = ("DeclineLabelRequest", "Close a label request without a label (the labeller cannot tell); the query stays spent"),
         ["POST /api/machines/{id}/clips/{clipId}/claim"] = ("ClaimLabelRequest", "Say who is listening to a pending clip (X-Labeller), so other labellers pick another; 409 names the labeller who holds it"),
