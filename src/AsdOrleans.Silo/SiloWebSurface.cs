@@ -66,7 +66,7 @@ public static class SiloWebSurface
             {
                 var http = context.HttpContext;
                 var keys = http.RequestServices.GetRequiredService<ApiKeys>();
-                return DashboardAccessRule.Decide(http.Connection.RemoteIpAddress, http.Request.Headers[ApiKeys.Header], keys) switch
+                return DashboardAccessRule.Decide(http.Connection.RemoteIpAddress, http.Request.Host, http.Request.Headers[ApiKeys.Header], keys) switch
                 {
                     DashboardAccess.Allowed => await next(context),
                     DashboardAccess.Unauthenticated => Results.Problem(
@@ -80,20 +80,33 @@ public static class SiloWebSurface
 }
 
 /// <summary>
-/// Who may see the dashboard: a client on this machine (an SSH tunnel, a local browser), or anyone presenting an
-/// operator key. The client address is the TCP peer's: behind a reverse proxy on the same host every request
-/// would look local, so such a proxy must require its own authentication (or inject the operator key).
+/// Who may see the dashboard: a client on this machine (an SSH tunnel, a local browser) that asked for a loopback host
+/// name, or anyone presenting an operator key. The client address is the TCP peer's: behind a reverse proxy on the same
+/// host every request would look local, so such a proxy must require its own authentication (or inject the operator
+/// key). The host name is checked too because a web page whose name was rebound to 127.0.0.1 reaches the silo from the
+/// operator's own browser, as a loopback peer, with its own name in Host.
 /// </summary>
 public enum DashboardAccess { Allowed, Unauthenticated, WrongRole }
 
 public static class DashboardAccessRule
 {
-    public static DashboardAccess Decide(IPAddress? client, string? key, ApiKeys keys)
+    public static DashboardAccess Decide(IPAddress? client, HostString host, string? key, ApiKeys keys)
     {
         var check = keys.Check(key, ApiRole.Operator);
         if (check == KeyCheck.Allowed) return DashboardAccess.Allowed;
-        if (client is not null && IPAddress.IsLoopback(client.IsIPv4MappedToIPv6 ? client.MapToIPv4() : client)) return DashboardAccess.Allowed;
+        if (client is not null && IPAddress.IsLoopback(client.IsIPv4MappedToIPv6 ? client.MapToIPv4() : client) && IsLoopbackName(host))
+            return DashboardAccess.Allowed;
         return check == KeyCheck.Unauthenticated ? DashboardAccess.Unauthenticated : DashboardAccess.WrongRole;
+    }
+
+    /// <summary>localhost (or a name under .localhost, RFC 6761), or a loopback address literal, with any port.</summary>
+    public static bool IsLoopbackName(HostString host)
+    {
+        if (!host.HasValue) return false;
+        string name = host.Host.Trim('[', ']').TrimEnd('.');
+        return name.Equals("localhost", StringComparison.OrdinalIgnoreCase)
+            || name.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase)
+            || (IPAddress.TryParse(name, out var address) && IPAddress.IsLoopback(address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address));
     }
 }
 

@@ -6,6 +6,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using AsdOrleans.Abstractions;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -91,6 +92,23 @@ public sealed class SiloWebSurfaceTests(WebSurfaceFixture silo) : IClassFixture<
     }
 
     [Fact]
+    public async Task A_loopback_request_for_another_host_name_needs_an_operator_key()
+    {
+        // What a page whose name was rebound to 127.0.0.1 sends from the operator's browser.
+        foreach (var path in new[] { "/dashboard/DashboardCounters", "/dashboard/" })
+        {
+            using var rebound = new HttpRequestMessage(HttpMethod.Get, path);
+            rebound.Headers.Host = "attacker.example";
+            var refused = await silo.Loopback.SendAsync(rebound);
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+            using var withKey = new HttpRequestMessage(HttpMethod.Get, path);
+            withKey.Headers.Host = "attacker.example";
+            withKey.Headers.Add("X-Api-Key", WebSurfaceFixture.OperatorKey);
+            Assert.Equal(HttpStatusCode.OK, (await silo.Loopback.SendAsync(withKey)).StatusCode);
+        }
+    }
+
+    [Fact]
     public async Task A_remote_client_needs_an_operator_key()
     {
         if (silo.Remote is null) Assert.Skip("this machine has no non-loopback IPv4 address to send a remote request from");
@@ -109,17 +127,27 @@ public sealed class SiloWebSurfaceTests(WebSurfaceFixture silo) : IClassFixture<
     public void The_access_rule_admits_loopback_and_operators_only()
     {
         var keys = silo.App.Services.GetRequiredService<ApiKeys>();
+        var localhost = new HostString("localhost", 5000);
         foreach (var local in new[] { "127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1" })
-            Assert.Equal(DashboardAccess.Allowed, DashboardAccessRule.Decide(IPAddress.Parse(local), null, keys));
+        {
+            foreach (var host in new[] { localhost, new HostString("LOCALHOST"), new HostString("127.0.0.1:8080"), new HostString("[::1]:5000"), new HostString("ui.localhost") })
+                Assert.Equal(DashboardAccess.Allowed, DashboardAccessRule.Decide(IPAddress.Parse(local), host, null, keys));
+            // A page whose name was rebound to 127.0.0.1 reaches the silo from a local browser with its own name.
+            foreach (var host in new[] { new HostString("attacker.example"), new HostString("localhost.attacker.example:5000"), new HostString("10.0.0.5"), default })
+            {
+                Assert.Equal(DashboardAccess.Unauthenticated, DashboardAccessRule.Decide(IPAddress.Parse(local), host, null, keys));
+                Assert.Equal(DashboardAccess.Allowed, DashboardAccessRule.Decide(IPAddress.Parse(local), host, WebSurfaceFixture.OperatorKey, keys));
+            }
+        }
         foreach (var remote in new[] { "192.0.2.7", "10.1.2.3", "2001:db8::5", "::ffff:192.0.2.7" })
         {
             var address = IPAddress.Parse(remote);
-            Assert.Equal(DashboardAccess.Unauthenticated, DashboardAccessRule.Decide(address, null, keys));
-            Assert.Equal(DashboardAccess.Unauthenticated, DashboardAccessRule.Decide(address, "", keys));
-            Assert.Equal(DashboardAccess.WrongRole, DashboardAccessRule.Decide(address, WebSurfaceFixture.DeviceKey, keys));
-            Assert.Equal(DashboardAccess.Allowed, DashboardAccessRule.Decide(address, WebSurfaceFixture.OperatorKey, keys));
+            Assert.Equal(DashboardAccess.Unauthenticated, DashboardAccessRule.Decide(address, localhost, null, keys));
+            Assert.Equal(DashboardAccess.Unauthenticated, DashboardAccessRule.Decide(address, localhost, "", keys));
+            Assert.Equal(DashboardAccess.WrongRole, DashboardAccessRule.Decide(address, localhost, WebSurfaceFixture.DeviceKey, keys));
+            Assert.Equal(DashboardAccess.Allowed, DashboardAccessRule.Decide(address, localhost, WebSurfaceFixture.OperatorKey, keys));
         }
-        Assert.Equal(DashboardAccess.Unauthenticated, DashboardAccessRule.Decide(null, null, keys));
+        Assert.Equal(DashboardAccess.Unauthenticated, DashboardAccessRule.Decide(null, localhost, null, keys));
     }
 
     [Fact]

@@ -129,11 +129,26 @@ public sealed class ClusterHttp : IDisposable
         return content;
     }
 
+    /// <summary>Where the key comes from when --key is not given: an argument is visible to every local user in the
+    /// process list and stays in shell history.</summary>
+    public const string KeyVariable = "ASD_KEY";
+
     /// <summary>The --url and --key options of every command that talks to a silo's HTTP API; <paramref name="role"/>
     /// names the key it needs in the help.</summary>
-    public static (Option<string> Url, Option<string> Key) Options(string role) =>
-        (new Option<string>("--url") { Description = "silo address (any silo of a cluster), e.g. http://127.0.0.1:5080", Required = true },
-         new Option<string>("--key") { Description = $"{role} API key", Required = true });
+    public static (Option<string> Url, Option<string> Key) Options(string role)
+    {
+        var key = new Option<string>("--key")
+        {
+            Description = $"{role} API key; default: ${KeyVariable} (preferred: a --key argument shows in the process list and the shell's history)",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable(KeyVariable) ?? "",
+        };
+        key.Validators.Add(result =>
+        {
+            if (string.IsNullOrEmpty(result.GetValueOrDefault<string>()))
+                result.AddError($"a {role} API key is needed: set {KeyVariable} (or pass --key)");
+        });
+        return (new Option<string>("--url") { Description = "silo address (any silo of a cluster), e.g. http://127.0.0.1:5080", Required = true }, key);
+    }
 
     /// <summary>Names the labeller on every request from here on (<c>X-Labeller</c>; the machine records it with each answer);
     /// null names nobody.</summary>
