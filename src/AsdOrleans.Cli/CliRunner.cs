@@ -52,6 +52,9 @@ public static class CliRunner
             InputDataException or UsageException or ArgumentException or AudioFormatException
                 or IOException or InvalidDataException or UnauthorizedAccessException
                 or AsdOrleans.Silo.SiloConfigurationException => (e.Message, BadInput, null),
+            AsdOrleans.Storage.Sqlite.SqliteGrainStorageException or AsdOrleans.Storage.Sqlite.SqliteReminderTableException
+                => (e.Message, BadInput, "the silo's SQLite database could not be opened or written: free disk space if it is full; a damaged "
+                    + "database is restored from a backup, grains.db and reminders.db with their -wal files together (docs/deploy.md, \"Backups\")"),
             OutOfMemoryException => ($"out of memory: {e.Message}", InternalError, "try smaller --batch-size or --threads"),
             _ => ($"{e.Message} ({e.GetType().Name})", InternalError, $"this is a bug; rerun with {VerboseOption} or {DebugVariable}=1 for the stack trace"),
         };

@@ -39,6 +39,8 @@ public sealed class AlertWebhookOptions
         if (!Enabled) return null;
         if (!IsHttpUrl(Url))
             return $"Asd:AlertWebhook:Url '{Url}' is not an absolute http or https URL";
+        if (ApiKeyOptions.IsPlaceholder(Secret))
+            return $"Asd:AlertWebhook:Secret is still the example's placeholder ('{Secret}'): replace it with a secret of your own";
         if (ApiUrl.Length > 0 && !IsHttpUrl(ApiUrl))
             return $"Asd:AlertWebhook:ApiUrl '{ApiUrl}' is not an absolute http or https URL";
         if (BatchSize is < 1 or > 1_000)

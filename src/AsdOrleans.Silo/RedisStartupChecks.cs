@@ -27,13 +27,22 @@ public static partial class RedisStartupChecks
     /// <summary>What the address must look like, for the messages that refuse one.</summary>
     public const string AddressForm = "Asd:Redis (--cluster, Asd__Redis) is host:port[,options], a StackExchange.Redis configuration string, not a redis:// URL";
 
+    /// <summary>A URL's user and password replaced by "…": the refusal is printed and logged.</summary>
+    public static string WithoutCredentials(string url)
+    {
+        int scheme = url.IndexOf("://", StringComparison.Ordinal);
+        int at = url.IndexOf('@', scheme + 3);
+        int path = url.IndexOf('/', scheme + 3);
+        return scheme < 0 || at < 0 || (path >= 0 && path < at) ? url : url[..(scheme + 3)] + "…" + url[at..];
+    }
+
     /// <summary>Throws <see cref="SiloConfigurationException"/> for a refusal; returns a warning for stderr, or null.</summary>
     /// <param name="staleAfter">How long an Active membership entry may go without an IAmAlive before it counts as a dead
     /// silo's (Orleans' ClusterMembershipOptions.AllowedIAmAliveMissPeriod).</param>
     public static string? Check(string connection, bool requireDurable, string clusterId, string serviceId, TimeSpan staleAfter)
     {
         if (connection.Contains("://", StringComparison.Ordinal))
-            throw new SiloConfigurationException($"Redis address '{connection}' is a URL: {AddressForm} (e.g. 127.0.0.1:6379 or redis:6379,password=…)");
+            throw new SiloConfigurationException($"Redis address '{WithoutCredentials(connection)}' is a URL: {AddressForm} (e.g. 127.0.0.1:6379 or redis:6379,password=…)");
         var options = ConfigurationOptions.Parse(connection);
         options.AllowAdmin = true; // CONFIG GET is an admin command
         options.AbortOnConnectFail = true; // fail here, once, rather than retry in the background

@@ -158,6 +158,8 @@ public static class SiloApp
             && RedisStartupChecks.Check(options.Redis, options.RequireDurableRedis, options.ClusterId, options.ServiceId,
                 membership.IAmAliveTablePublishTimeout * membership.NumMissedTableIAmAliveLimit) is { } redisWarning)
             Console.Error.WriteLine(redisWarning);
+        if (string.IsNullOrWhiteSpace(options.Redis)) // registered before Orleans: hosted services start in order
+            builder.Services.AddHostedService(_ => new DataDirectoryLock(options.DataDirectory));
         builder.UseOrleans(silo =>
         {
             if (string.IsNullOrWhiteSpace(options.Redis))
@@ -234,6 +236,13 @@ public static class SiloApp
         });
         var app = builder.Build();
         app.UseExceptionHandler();
+        // The API serves stored uploads (a WAV is whatever bytes a device sent): a browser must not guess them as HTML.
+        app.Use((http, next) =>
+        {
+            if (http.Request.Path.StartsWithSegments("/api"))
+                http.Response.Headers.XContentTypeOptions = "nosniff";
+            return next(http);
+        });
         app.UseStatusCodePages(); // a 4xx the framework answers with an empty body (404, 405, 415 …) gets a problem document
         app.UseRouting();
         app.UseRequestGate();

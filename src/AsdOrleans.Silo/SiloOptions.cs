@@ -99,8 +99,12 @@ public sealed class ApiKeyOptions
     public string? Problem()
     {
         foreach (var (role, keys) in new[] { ("Device", Device), ("Labeller", Labeller), ("Operator", Operator) })
+        {
             if (keys.FindIndex(string.IsNullOrWhiteSpace) is var empty and >= 0)
                 return $"Asd:ApiKeys:{role}:{empty} is empty (a key nobody can send: give it a value or leave it out)";
+            if (keys.FindIndex(IsPlaceholder) is var placeholder and >= 0)
+                return $"Asd:ApiKeys:{role}:{placeholder} is still the example's placeholder ('{keys[placeholder]}'): replace it with a secret of your own";
+        }
         var roleKeys = Device.Concat(Labeller).Concat(Operator).ToHashSet(StringComparer.Ordinal);
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (name, key) in Labellers)
@@ -109,9 +113,15 @@ public sealed class ApiKeyOptions
                 return $"Asd:ApiKeys:Labellers: {AsdOrleans.Method.Vocabulary.Identifiers.InvalidLabellerName(name)}";
             if (string.IsNullOrEmpty(key))
                 return $"Asd:ApiKeys:Labellers:{name} has an empty key";
+            if (IsPlaceholder(key))
+                return $"Asd:ApiKeys:Labellers:{name} is still the example's placeholder ('{key}'): replace it with a secret of your own";
             if (roleKeys.Contains(key) || !seen.Add(key))
                 return $"Asd:ApiKeys:Labellers:{name}: its key is also another key (each person's key must be theirs alone)";
         }
         return null;
     }
+
+    /// <summary>The values deploy/asd.env.example ships ("replace-with-…"): a copy started as it is would be open to
+    /// anyone who read the example.</summary>
+    public static bool IsPlaceholder(string key) => key.StartsWith("replace-with-", StringComparison.OrdinalIgnoreCase);
 }

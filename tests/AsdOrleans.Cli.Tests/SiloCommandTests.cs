@@ -113,6 +113,35 @@ public sealed class SiloCommandTests
     }
 
     [Fact]
+    public async Task A_second_silo_on_a_running_silos_data_directory_is_refused_and_the_running_one_is_left_alone()
+    {
+        var data = Directory.CreateTempSubdirectory("asd-cli-silo-lock-").FullName;
+        try
+        {
+            var (running, address) = await SiloApp.StartOnLoopbackAsync(new Dictionary<string, string?> { ["Asd:DataDirectory"] = data });
+            await using (running)
+            {
+                // Without the lock the second silo starts and runs: the wait fails the test instead of hanging it.
+                var (code, _, error) = await CliHarness.Run("silo", "--urls", $"http://127.0.0.1:{SiloApp.FreeLoopbackPort()}", "--data-dir", data,
+                    "--silo-port", SiloApp.FreeLoopbackPort().ToString(), "--gateway-port", SiloApp.FreeLoopbackPort().ToString()).WaitAsync(TimeSpan.FromSeconds(90), TestContext.Current.CancellationToken);
+                Assert.Equal(2, code);
+                Assert.Contains($"the data directory {data} is in use by another silo (it holds silo.lock)", error);
+                using var http = new HttpClient { BaseAddress = address };
+                Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/healthz", TestContext.Current.CancellationToken)).StatusCode);
+                await running.StopAsync(TestContext.Current.CancellationToken);
+            }
+            // Stopped, the directory is free again: a restart on it starts.
+            var (again, _) = await SiloApp.StartOnLoopbackAsync(new Dictionary<string, string?> { ["Asd:DataDirectory"] = data });
+            await again.StopAsync(TestContext.Current.CancellationToken);
+            await again.DisposeAsync();
+        }
+        finally
+        {
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task An_http_address_in_use_is_refused_with_one_line_before_the_host_starts()
     {
         using var taken = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);

@@ -46,6 +46,7 @@ public sealed class AlertAudioTests(AlertAudioFixture silo) : IClassFixture<Aler
                 Assert.Equal($"/api/machines/{machine}/clips/{clip}/audio", url.GetString());
                 Assert.Equal(HttpStatusCode.OK, direct.StatusCode);
                 Assert.Equal(Wav(index), await direct.Content.ReadAsByteArrayAsync()); // the clip as it was pushed
+                Assert.Equal("nosniff", direct.Headers.GetValues("X-Content-Type-Options").Single()); // a device's bytes, never sniffed as a page
                 Assert.Equal(HttpStatusCode.OK, (await GetAudio($"/api/machines/{machine}/clips/{clip}/spectrogram.png")).StatusCode);
             }
             else

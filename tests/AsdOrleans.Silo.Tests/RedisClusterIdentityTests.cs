@@ -127,6 +127,11 @@ public sealed class RedisClusterIdentityTests : IAsyncLifetime
         var refusedUrl = await Assert.ThrowsAsync<SiloConfigurationException>(() => SiloApp.StartOnLoopbackAsync(url));
         Assert.Contains("is a URL", refusedUrl.Message);
         Assert.Contains("not a redis:// URL", refusedUrl.Message);
+        // A URL's password is not repeated in the refusal, which is printed and logged.
+        url["Asd:Redis"] = $"redis://asd:s3cret-pw@127.0.0.1:{_redis.Port}/0";
+        var refusedSecret = await Assert.ThrowsAsync<SiloConfigurationException>(() => SiloApp.StartOnLoopbackAsync(url));
+        Assert.DoesNotContain("s3cret-pw", refusedSecret.Message);
+        Assert.Contains($"'redis://…@127.0.0.1:{_redis.Port}/0' is a URL", refusedSecret.Message);
     }
 
     [Fact]

@@ -533,6 +533,17 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         Assert.Contains("also another key", new ApiKeyOptions { Labellers = { ["ana"] = "k", ["bo"] = "k" } }.Problem());
         Assert.Contains("also another key", new ApiKeyOptions { Operator = ["k"], Labellers = { ["ana"] = "k" } }.Problem());
         Assert.Contains("Asd:ApiKeys:Device:1 is empty", new ApiKeyOptions { Device = ["d", " "] }.Problem());
+        // deploy/asd.env.example's values, copied as they are.
+        Assert.Contains("Asd:ApiKeys:Operator:0 is still the example's placeholder", new ApiKeyOptions { Operator = ["replace-with-an-operator-key"] }.Problem());
+        Assert.Contains("Asd:ApiKeys:Labellers:ana is still the example's placeholder", new ApiKeyOptions { Labellers = { ["ana"] = "replace-with-ana-s-key" } }.Problem());
+        Assert.Contains("Asd:AlertWebhook:Secret is still the example's placeholder",
+            new AlertWebhookOptions { Url = "http://127.0.0.1:9/", Secret = "replace-with-a-webhook-secret" }.Problem());
+        string root = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(root, "AsdOrleans.sln"))) root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("no repository root above the tests");
+        var secrets = File.ReadLines(Path.Combine(root, "deploy", "asd.env.example")).Select(l => l.TrimStart('#', ' '))
+            .Where(l => l.StartsWith("Asd__ApiKeys__", StringComparison.Ordinal) || l.StartsWith("Asd__AlertWebhook__Secret", StringComparison.Ordinal)).ToList();
+        Assert.Equal(4, secrets.Count);
+        Assert.All(secrets, line => Assert.True(ApiKeyOptions.IsPlaceholder(line.Split('=', 2)[1]), line));
         // A configuration error (exit 2 with the message), not a fault of ours.
         var refused = Assert.Throws<SiloConfigurationException>(() => SiloApp.Build([], builder => builder.Configuration.AddInMemoryCollection(
             new Dictionary<string, string?> { ["Asd:ApiKeys:Labellers:ana/x"] = "k" })));
