@@ -107,12 +107,17 @@ public static partial class RedisStartupChecks
                 $"cannot read Redis's durability settings (CONFIG GET: {e.Message}); {grant}if the Redis service itself guarantees that acknowledged " +
                 "writes survive a crash (append-only file fsynced on every write), start the silo with Asd:RequireDurableRedis=false", e);
         }
-        if (appendOnly != "yes" || appendFsync != "always")
-            throw new SiloConfigurationException(
-                $"Redis at '{endpoint}' has appendonly {appendOnly} and appendfsync {appendFsync}: a crash of Redis could lose " +
-                "acknowledged labels. Run it with 'appendonly yes' and 'appendfsync always' (redis.conf, or redis-cli CONFIG SET appendonly yes; " +
-                "CONFIG SET appendfsync always), or start the silo with Asd:RequireDurableRedis=false to accept that risk");
+        if (DurabilityProblem(endpoint, appendOnly, appendFsync) is { } problem)
+            throw new SiloConfigurationException(problem + ", or start the silo with Asd:RequireDurableRedis=false to accept that risk");
     }
+
+    /// <summary>Why Redis's append-only settings could lose acknowledged writes, or null; the start-up check and the running
+    /// silo's <see cref="RedisDurabilityWatch"/> say it in the same words.</summary>
+    public static string? DurabilityProblem(string endpoint, string appendOnly, string appendFsync)
+        => appendOnly == "yes" && appendFsync == "always" ? null
+            : $"Redis at '{endpoint}' has appendonly {appendOnly} and appendfsync {appendFsync}: a crash of Redis could lose " +
+              "acknowledged labels. Run it with 'appendonly yes' and 'appendfsync always' in redis.conf (redis-cli CONFIG SET appendonly yes; " +
+              "CONFIG SET appendfsync always; then CONFIG REWRITE, or a restart of Redis undoes them)";
 
     /// <summary>Orleans' Redis membership table: one hash per cluster, "{ServiceId}/members/{ClusterId}", a field
     /// "Version" and one field per silo address holding its MembershipEntry as JSON (Newtonsoft: Status a number).</summary>

@@ -7,8 +7,8 @@ public sealed record RequestBodyLimit(long Bytes);
 
 /// <summary>
 /// What every request passes before its endpoint runs, so that nothing reads, buffers or parses a body first: the
-/// request target's length (414), the API key (401/403) and the endpoint's body limit (413), each refused as a
-/// problem document. A person's own labeller key also names who answers: the gate sets <c>X-Labeller</c> to its name,
+/// request target's length (414), the API key (401/403), a write while Redis is not durable (503,
+/// <see cref="RedisDurabilityWatch"/>) and the endpoint's body limit (413), each refused as a problem document. A person's own labeller key also names who answers: the gate sets <c>X-Labeller</c> to its name,
 /// and refuses (403) a request that claims another.
 /// </summary>
 public static class RequestGate
@@ -61,6 +61,12 @@ public static class RequestGate
                 await Refuse(http, StatusCodes.Status403Forbidden, $"{named} has a labeller key of their own: answers in that name come with it, not with a shared key");
                 return;
             }
+        }
+        if (endpoint?.Metadata.GetMetadata<RequiredApiRole>() is not null && !HttpMethods.IsGet(request.Method) && !HttpMethods.IsHead(request.Method)
+            && http.RequestServices.GetService<RedisDurabilityWatch>()?.Problem is not null)
+        {
+            await Refuse(http, StatusCodes.Status503ServiceUnavailable, RedisDurabilityWatch.ClientDetail);
+            return;
         }
         long limit = endpoint?.Metadata.GetMetadata<RequestBodyLimit>()?.Bytes ?? DefaultBodyLimit;
         if (request.ContentLength > limit)

@@ -35,6 +35,12 @@ public static class SiloHealthChecks
         {
             services.AddSingleton<RedisCheck>();
             checks.AddCheck<RedisCheck>("redis", timeout: RedisCheckTimeout);
+            if (options.RequireDurableRedis)
+            {
+                services.AddSingleton<RedisDurabilityWatch>();
+                services.AddHostedService(provider => provider.GetRequiredService<RedisDurabilityWatch>());
+                checks.AddCheck<RedisDurabilityCheck>("redis-durability", timeout: CheckTimeout);
+            }
         }
     }
 
@@ -203,6 +209,13 @@ public static class SiloHealthChecks
         {
             if (_redis.IsValueCreated && _redis.Value.IsCompletedSuccessfully) _redis.Value.Result.Dispose();
         }
+    }
+
+    /// <summary>Redis's append-only file is fsynced on every write, as <see cref="RedisDurabilityWatch"/> last read it.</summary>
+    private sealed class RedisDurabilityCheck(RedisDurabilityWatch watch) : IHealthCheck
+    {
+        public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellation)
+            => Task.FromResult(watch.Problem is { } problem ? HealthCheckResult.Unhealthy(problem) : HealthCheckResult.Healthy());
     }
 
     /// <summary>The machine registry answers through Orleans (the cluster is up and this silo is part of it).</summary>

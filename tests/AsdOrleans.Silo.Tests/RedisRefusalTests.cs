@@ -151,6 +151,29 @@ public sealed class RedisRefusalTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_redis_made_not_durable_under_a_running_silo_stops_its_writes_until_it_is_durable_again()
+    {
+        var (http, log) = await StartSilo();
+        Assert.Equal(HttpStatusCode.OK, (await Configure(http, "durable.m1", 0.5)).StatusCode);
+        using var admin = await Admin(_redis);
+        var server = admin.GetServers()[0];
+        await server.ExecuteAsync("CONFIG", "SET", "appendonly", "no"); // an operator's change, or a restart from a redis.conf without it
+
+        await Waiting.Until(async () => (await http.GetAsync("/readyz")).StatusCode == HttpStatusCode.ServiceUnavailable, "/readyz is 503");
+        var ready = JsonDocument.Parse(await (await http.GetAsync("/readyz")).Content.ReadAsStringAsync()).RootElement;
+        Assert.StartsWith($"Redis at '127.0.0.1:{_redis.Port}' has appendonly no and appendfsync always",
+            ready.GetProperty("checks").GetProperty("redis-durability").GetProperty("description").GetString());
+        await ExpectRefused(await Configure(http, "durable.m1", 0.1), RedisDurabilityWatch.ClientDetail);
+        var status = await http.GetFromJsonAsync<JsonElement>("/api/machines/durable.m1"); // reads still work, and nothing changed
+        Assert.Equal(0.5, status.GetProperty("settings").GetProperty("budget").GetDouble());
+        Assert.Single(log, e => e.Level >= LogLevel.Error && e.Message.StartsWith("refusing writes: ", StringComparison.Ordinal)); // once, not per request
+
+        await server.ExecuteAsync("CONFIG", "SET", "appendonly", "yes");
+        await Waiting.Until(async () => (await Configure(http, "durable.m1", 0.1)).StatusCode == HttpStatusCode.OK, "writes are taken again");
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/readyz")).StatusCode);
+    }
+
+    [Fact]
     public async Task A_full_redis_answers_503_saying_so_and_changes_nothing()
     {
         var (http, log) = await StartSilo();
