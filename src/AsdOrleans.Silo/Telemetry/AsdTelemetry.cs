@@ -7,7 +7,8 @@ namespace AsdOrleans.Silo.Telemetry;
 /// <summary>
 /// OpenTelemetry metrics of the silo, exported at <see cref="MetricsPath"/> in Prometheus' text format: the project's
 /// meter "AsdOrleans" (<see cref="AsdMetrics"/>, the encoder's histograms), Orleans' meter and ASP.NET Core's.
-/// /metrics needs no key, like /healthz: it carries counts per machine type, never machine ids, clips or keys.
+/// /metrics needs no key, like /healthz: it carries counts per machine type, never machine ids, clips or keys; the only
+/// names in it are those the operator gave named labeller keys (asd_answers_total's labeller tag).
 /// </summary>
 public static class AsdTelemetry
 {
