@@ -109,6 +109,30 @@ public sealed class HelmChartTests
     }
 
     /// <summary>The rendered document whose metadata line is <paramref name="nameLine"/>.</summary>
+    [Fact]
+    public async Task Network_policies_keep_the_orleans_ports_and_redis_to_the_silos_and_named_clients()
+    {
+        var (code, manifest, error) = await Helm(["template", "asd", Chart, .. Keys, "--set", "networkPolicy.gatewayClients[0].matchLabels.app=labelling"]);
+        Assert.True(code == 0, error);
+        var policies = manifest.Split("\n---").Where(d => d.Contains("kind: NetworkPolicy", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, policies.Count);
+        string silos = Assert.Single(policies, p => p.Contains("name: asd-asd-orleans-silos", StringComparison.Ordinal));
+        string Normalised(string text) => string.Join('\n', text.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')));
+        // The API open; silo and gateway ports for the silos; the gateway alone for the named client.
+        Assert.Contains("ingress:\n- ports:\n- port: http\n- from:", Normalised(silos));
+        Assert.Contains("app.kubernetes.io/component: silo\nports:\n- port: silo\n- port: gateway\n- from:\n- podSelector:\nmatchLabels:\napp: labelling\nports:\n- port: gateway", Normalised(silos));
+        string redis = Normalised(Assert.Single(policies, p => p.Contains("name: asd-asd-orleans-redis", StringComparison.Ordinal)));
+        Assert.Contains("podSelector:\nmatchLabels:\napp.kubernetes.io/name: asd-orleans\napp.kubernetes.io/instance: asd\napp.kubernetes.io/component: redis\npolicyTypes", redis);
+        Assert.Contains("app.kubernetes.io/component: silo\n- podSelector:\nmatchLabels:\napp: labelling\nports:\n- port: redis", redis);
+
+        var (offCode, off, offError) = await Helm(["template", "asd", Chart, .. Keys, "--set", "networkPolicy.enabled=false"]);
+        Assert.True(offCode == 0, offError);
+        Assert.DoesNotContain("kind: NetworkPolicy", off);
+        var (externalCode, external, externalError) = await Helm(["template", "asd", Chart, .. Keys, "--set", "redis.deploy=false", "--set", "redis.connectionString=redis.example:6379"]);
+        Assert.True(externalCode == 0, externalError);
+        Assert.Single(external.Split("\n---"), d => d.Contains("kind: NetworkPolicy", StringComparison.Ordinal)); // a Redis of one's own is one's own to fence
+    }
+
     private static string Section(string manifest, string nameLine)
     {
         var documents = manifest.Split("\n---", StringSplitOptions.RemoveEmptyEntries);
