@@ -28,6 +28,10 @@ public interface IMachineGrain : IGrainWithStringKey
     /// two new clips of one id.</summary>
     Task<ClipVerdict?> EarlierVerdict(string clipId, uint audioFingerprint);
 
+    /// <summary>The call as silos before audio fingerprints (stop 53) make it: answered as an unknown fingerprint is (a
+    /// repeat whatever the audio), so their ingests still reach machines on upgraded silos during a rolling upgrade.</summary>
+    Task<ClipVerdict?> EarlierVerdict(string clipId);
+
     /// <summary>Applies a label to a clip the machine asked about. Idempotent; an unknown clip is an error, and a clip
     /// whose request outlived its time-to-live gets <see cref="LabelRequestExpiredException"/>. <paramref name="labeller"/>
     /// (optional, <c>Identifiers.IsValidLabellerName</c>) is recorded with the answer in the score history and the closed event.</summary>

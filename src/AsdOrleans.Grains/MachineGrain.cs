@@ -352,6 +352,8 @@ public sealed class MachineGrain(
         return Task.FromResult(RepeatOf(clipId, audioFingerprint));
     }
 
+    public Task<ClipVerdict?> EarlierVerdict(string clipId) => EarlierVerdict(clipId, ClipAudioFingerprint.Unknown);
+
     /// <summary>The first verdict of one of the machine's recent clips, answered to a retry of it; null for any other id;
     /// <see cref="ClipIdReusedException"/> when the recent clip's audio had another fingerprint (an unknown one on
     /// either side is taken as a retry, as before fingerprints).</summary>

@@ -175,6 +175,7 @@ public sealed class MachineGrainTests(MachineClusterFixture fixture) : IClassFix
         var before = await grain.GetStatus();
         Assert.Equal(verdict with { Repeated = true }, await grain.EarlierVerdict("c-0", audio));
         Assert.Equal(verdict with { Repeated = true }, await grain.EarlierVerdict("c-0", ClipAudioFingerprint.Unknown)); // no audio to compare
+        Assert.Equal(verdict with { Repeated = true }, await grain.EarlierVerdict("c-0")); // an older silo's call, which has none
         Assert.Null(await grain.EarlierVerdict("c-1", audio));
         Assert.Equal(before, await grain.GetStatus());
     }
