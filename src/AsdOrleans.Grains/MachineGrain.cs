@@ -19,7 +19,8 @@ namespace AsdOrleans.Grains;
 /// nothing is written at most <see cref="FlushInterval"/> later and on deactivation, so a crash can cost the last few
 /// seconds of clips (b̂/h/counter updates, and requests not yet written, which no labeller has seen), never an
 /// acknowledged label or a request a labeller was offered. Processing is
-/// idempotent per clip id over the last 1,000 clips: a device's retry returns the original verdict.
+/// idempotent per clip id over the last 1,000 clips: a device's retry (the same audio) returns the original verdict, and
+/// other audio under a recent id is refused (<see cref="ClipIdReusedException"/>).
 /// Clips, and labels that leave the model's length unchanged, are written as a small <see cref="MachineJournal"/> beside
 /// the full state (the base), which is rewritten only by enrollment, configuration, labels that grow a set, expiry and
 /// when the journal has grown (<see cref="JournalLimits"/>).
