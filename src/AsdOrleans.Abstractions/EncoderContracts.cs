@@ -51,17 +51,17 @@ public static class EmbeddedClipSubmission
     /// model version used) for a new embedding and submits that once: a machine enrolled again with another embedder since
     /// the worker last asked. Any other refusal is rethrown unchanged.</summary>
     public static async Task<ClipVerdict> SubmitEmbedded(this IMachineGrain machine, string clipId, ClipEmbedding embedded,
-        string? audioReference, Func<string, Task<ClipEmbedding?>> embedAgainIfMachineChanged)
+        string? audioReference, uint audioFingerprint, Func<string, Task<ClipEmbedding?>> embedAgainIfMachineChanged)
     {
         try
         {
-            return await machine.ProcessClip(new ClipSubmission(clipId, embedded.Embedding, embedded.ModelVersion, audioReference));
+            return await machine.ProcessClip(new ClipSubmission(clipId, embedded.Embedding, embedded.ModelVersion, audioReference, audioFingerprint));
         }
-        catch (ArgumentException)
+        catch (ArgumentException e) when (e is not ClipIdReusedException) // no other embedding changes a reused id
         {
             var fresh = await embedAgainIfMachineChanged(embedded.ModelVersion);
             if (fresh is null) throw;
-            return await machine.ProcessClip(new ClipSubmission(clipId, fresh.Embedding, fresh.ModelVersion, audioReference));
+            return await machine.ProcessClip(new ClipSubmission(clipId, fresh.Embedding, fresh.ModelVersion, audioReference, audioFingerprint));
         }
     }
 }

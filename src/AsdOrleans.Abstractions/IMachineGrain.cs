@@ -14,14 +14,22 @@ public interface IMachineGrain : IGrainWithStringKey
     /// <summary>Builds N, M, h and φ from training clips; replaces any earlier enrollment and pending requests.</summary>
     Task<MachineStatus> Enroll(EnrollmentRequest request);
 
-    /// <summary>Scores one clip, decides whether to ask for its label, and persists a new label request before returning.</summary>
+    /// <summary>Scores one clip, decides whether to ask for its label, and persists a new label request before returning.
+    /// A recent clip id is answered with its first verdict, or refused (<see cref="ClipIdReusedException"/>) when its
+    /// audio fingerprint differs from the one scored.</summary>
     Task<ClipVerdict> ProcessClip(ClipSubmission clip);
 
     /// <summary>What <see cref="ProcessClip"/> would answer a retry of <paramref name="clipId"/> without its audio: the
-    /// first verdict (<see cref="ClipVerdict.Repeated"/>) when the id is one of the machine's recent clips, else null.
-    /// Refuses as <see cref="ProcessClip"/> does a machine that is not enrolled and a malformed id, so an ingest asks this
-    /// before it decodes or embeds anything. Changes nothing: a null answer still goes through <see cref="ProcessClip"/>,
-    /// which decides a race between two new clips of one id.</summary>
+    /// first verdict (<see cref="ClipVerdict.Repeated"/>) when the id is one of the machine's recent clips, else null;
+    /// <see cref="ClipIdReusedException"/> when that clip was scored from audio of another
+    /// <paramref name="audioFingerprint"/> (<see cref="ClipAudioFingerprint"/>). Refuses as <see cref="ProcessClip"/>
+    /// does a machine that is not enrolled and a malformed id, so an ingest asks this before it decodes or embeds
+    /// anything. Changes nothing: a null answer still goes through <see cref="ProcessClip"/>, which decides a race between
+    /// two new clips of one id.</summary>
+    Task<ClipVerdict?> EarlierVerdict(string clipId, uint audioFingerprint);
+
+    /// <summary>The call as silos before audio fingerprints (stop 53) make it: answered as an unknown fingerprint is (a
+    /// repeat whatever the audio), so their ingests still reach machines on upgraded silos during a rolling upgrade.</summary>
     Task<ClipVerdict?> EarlierVerdict(string clipId);
 
     /// <summary>Applies a label to a clip the machine asked about. Idempotent; an unknown clip is an error, and a clip

@@ -65,12 +65,16 @@ public sealed record EnrollmentRequest([property: Id(0)] IReadOnlyList<Enrollmen
 /// <summary>One incoming clip, already embedded.</summary>
 /// <param name="ClipId">Unique per machine; used to answer the label request later.</param>
 /// <param name="AudioReference">Where the clip's audio is kept for a labeller (path or URI), if anywhere.</param>
+/// <param name="AudioFingerprint"><see cref="ClipAudioFingerprint.Of"/> of the audio the embedding was made from, so a
+/// reused id with other audio is refused instead of answered as a repeat; <see cref="ClipAudioFingerprint.Unknown"/>
+/// for an embedding submitted without its audio.</param>
 [GenerateSerializer, Immutable]
 public sealed record ClipSubmission(
     [property: Id(0)] string ClipId,
     [property: Id(1)] float[] Embedding,
     [property: Id(2)] string ModelVersion,
-    [property: Id(3)] string? AudioReference = null);
+    [property: Id(3)] string? AudioReference = null,
+    [property: Id(4)] uint AudioFingerprint = ClipAudioFingerprint.Unknown);
 
 /// <summary>The machine's answer for one clip (docs/design.md §2, Flow); <see cref="Repeated"/> when it answers a retry of a clip it already had.</summary>
 /// <param name="QueryReason">Why the label was asked for, when it was: <c>uncertain</c>, <c>random</c>, <c>committee</c> (the

@@ -88,8 +88,9 @@ public sealed class MachineUseCases(IGrainFactory grains, IClusterFaults? faults
     /// Scores one clip. With <paramref name="audio"/> (the silo's HTTP ingest) the WAV is embedded, stored before the
     /// machine sees it (so a label request never points at missing audio) and deleted again unless the machine asks
     /// for a label; an alert's is kept among the machine's newest alerts (<see cref="IClipAudio.KeepAsAlert"/>). Without it, the encoder worker embeds the clip and hands it on to the machine in one hop, and
-    /// <paramref name="audioReference"/> travels with any label request. Retrying a recent clip id returns the original
-    /// verdict (<see cref="ClipVerdict.Repeated"/>) without decoding, embedding or storing the audio sent with it; a machine
+    /// <paramref name="audioReference"/> travels with any label request. Retrying a recent clip id with the same bytes
+    /// returns the original verdict (<see cref="ClipVerdict.Repeated"/>) without decoding, embedding or storing the audio
+    /// sent with it; a recent clip id with other bytes is a <see cref="ClipIdReusedException"/> (nothing changes); a machine
     /// that is not enrolled is refused before the audio is decoded.
     /// </summary>
     public async Task<ClipVerdict> IngestClip(string machineId, string clipId, byte[] wav, IClipAudio? audio = null,
@@ -98,10 +99,12 @@ public sealed class MachineUseCases(IGrainFactory grains, IClusterFaults? faults
         ArgumentException.ThrowIfNullOrWhiteSpace(machineId);
         ArgumentNullException.ThrowIfNull(wav);
         var machine = Machine(machineId);
-        // Before any decoding or embedding: a machine that is not enrolled is refused (409), and a retry of one of its
-        // recent clip ids gets the first verdict whatever its body (the audio sent with a repeat is not scored, nor
-        // stored). Two new clips of one id both pass here; the machine scores one and answers the other as a repeat.
-        if (await machine.EarlierVerdict(clipId) is { } earlier)
+        uint fingerprint = ClipAudioFingerprint.Of(wav);
+        // Before any decoding or embedding: a machine that is not enrolled is refused (409), a retry of one of its
+        // recent clip ids with the same bytes gets the first verdict (its audio is not scored, nor stored), and one with
+        // other bytes is refused (ClipIdReusedException, 409). Two new clips of one id both pass here; the machine scores
+        // one and answers the other as a repeat, or refuses it if its audio differs.
+        if (await machine.EarlierVerdict(clipId, fingerprint) is { } earlier)
             return earlier;
         if (audio is null)
             return await grains.GetGrain<IEncoderWorkerGrain>(0).Ingest(machineId, clipId, wav, audioReference);
@@ -114,7 +117,7 @@ public sealed class MachineUseCases(IGrainFactory grains, IClusterFaults? faults
         ClipVerdict verdict;
         try
         {
-            verdict = await machine.SubmitEmbedded(clipId, embedded, audio.PathOf(machineId, clipId),
+            verdict = await machine.SubmitEmbedded(clipId, embedded, audio.PathOf(machineId, clipId), fingerprint,
                 usedModelVersion => worker.EmbedAgainIfMachineChanged(machineId, wav, $"{machineId}/{clipId}", usedModelVersion));
         }
         catch (Exception e) when (stored && e is ArgumentException or InvalidOperationException)

@@ -107,8 +107,8 @@ public sealed class AsdClusterClient : IAsyncDisposable
     /// <summary>
     /// Scores one clip: the encoder worker embeds the WAV and hands it to the machine (the HTTP API's ingest path).
     /// The silo keeps no audio for clips pushed this way: pass in <paramref name="audioReference"/> where your
-    /// labellers can fetch the clip, and it travels with any label request. Retrying a recent clip id returns the
-    /// original verdict.
+    /// labellers can fetch the clip, and it travels with any label request. Retrying a recent clip id with the same bytes
+    /// returns the original verdict; the id with other bytes is a <see cref="ClipIdReusedException"/> (nothing changes).
     /// </summary>
     public Task<ClipVerdict> PushClipAsync(string machineId, string clipId, byte[] wav, string? audioReference = null)
         => UseCases.IngestClip(machineId, clipId, wav, audio: null, audioReference);

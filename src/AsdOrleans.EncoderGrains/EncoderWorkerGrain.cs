@@ -55,7 +55,7 @@ public sealed class EncoderWorkerGrain(EncoderService encoder) : Grain, IEncoder
         var machine = GrainFactory.GetGrain<IMachineGrain>(machineId);
         string source = $"{machineId}/{clipId}";
         var embedded = await EmbedFor(machineId, wav, source);
-        return await machine.SubmitEmbedded(clipId, embedded, audioReference,
+        return await machine.SubmitEmbedded(clipId, embedded, audioReference, ClipAudioFingerprint.Of(wav),
             usedModelVersion => EmbedAgainIfMachineChanged(machineId, wav, source, usedModelVersion));
     }
 

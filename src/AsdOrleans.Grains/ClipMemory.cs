@@ -25,6 +25,10 @@ public sealed class ClipMemory<TValue> where TValue : unmanaged
     [Id(3)] private int _count;
     /// <summary>Where the next entry goes once the ring is full (its oldest entry).</summary>
     [Id(4)] private int _next;
+    /// <summary>An optional 32-bit tag per slot (the recent clips' audio fingerprints), a third ring beside the two:
+    /// null in memories that keep none and in states written before tags; a slot past its end, or 0, is untagged. A
+    /// separate field, not a wider value, so a silo that knows no tags still reads the values (and drops the tags).</summary>
+    [Id(5)] private byte[]? _tags;
 
     public ClipMemory(int capacity)
     {
@@ -39,16 +43,30 @@ public sealed class ClipMemory<TValue> where TValue : unmanaged
 
     public bool Contains(string clipId) => IndexOf(KeyOf(clipId)) >= 0;
 
-    public bool TryGet(string clipId, out TValue value)
+    public bool TryGet(string clipId, out TValue value) => TryGet(clipId, out value, out _);
+
+    /// <summary>As <see cref="TryGet(string, out TValue)"/>, with the entry's tag (0 when it has none).</summary>
+    public bool TryGet(string clipId, out TValue value, out uint tag)
     {
         int index = IndexOf(KeyOf(clipId));
         value = index >= 0 ? Values[index] : default;
+        tag = index >= 0 ? TagAt(index) : 0;
         return index >= 0;
     }
 
     /// <summary>Records <paramref name="clipId"/> as the newest entry, forgetting the oldest when full; a known clip's
-    /// value is replaced in place (it stays where it was in age).</summary>
-    public void Remember(string clipId, TValue value)
+    /// value is replaced in place (it stays where it was in age). <paramref name="tag"/> 0 leaves it untagged.</summary>
+    public void Remember(string clipId, TValue value, uint tag = 0)
+    {
+        int index = Place(clipId, value);
+        if (tag != 0 || index < TagSlots)
+        {
+            EnsureTagSlots(index + 1);
+            Tags[index] = tag;
+        }
+    }
+
+    private int Place(string clipId, TValue value)
     {
         ulong key = KeyOf(clipId);
         int index = IndexOf(key);
@@ -67,6 +85,7 @@ public sealed class ClipMemory<TValue> where TValue : unmanaged
             Keys[index] = key;
         }
         Values[index] = value;
+        return index;
     }
 
     /// <summary>
@@ -80,22 +99,26 @@ public sealed class ClipMemory<TValue> where TValue : unmanaged
         int kept = Math.Min(_count, capacity);
         var keys = new byte[kept * sizeof(ulong)];
         var values = new byte[kept * Unsafe.SizeOf<TValue>()];
+        var tags = _tags is null ? null : new byte[kept * sizeof(uint)];
         var newKeys = MemoryMarshal.Cast<byte, ulong>(keys.AsSpan());
         var newValues = MemoryMarshal.Cast<byte, TValue>(values.AsSpan());
+        var newTags = MemoryMarshal.Cast<byte, uint>(tags.AsSpan());
         int oldest = _count < _capacity ? 0 : _next; // the ring's age order starts here once it is full
         for (int i = 0; i < kept; i++)
         {
             int from = (oldest + _count - kept + i) % _count;
             newKeys[i] = Keys[from];
             newValues[i] = Values[from];
+            if (tags is not null) newTags[i] = TagAt(from);
         }
-        (_keys, _values, _count, _next, _capacity) = (keys, values, kept, 0, capacity);
+        (_keys, _values, _tags, _count, _next, _capacity) = (keys, values, tags, kept, 0, capacity);
     }
 
     public void Clear()
     {
         _keys = [];
         _values = [];
+        _tags = null;
         _count = 0;
         _next = 0;
     }
@@ -111,6 +134,18 @@ public sealed class ClipMemory<TValue> where TValue : unmanaged
     private Span<TValue> Values => MemoryMarshal.Cast<byte, TValue>(_values.AsSpan());
 
     private int IndexOf(ulong key) => Keys[.._count].IndexOf(key);
+
+    private Span<uint> Tags => MemoryMarshal.Cast<byte, uint>(_tags.AsSpan());
+    private int TagSlots => (_tags?.Length ?? 0) / sizeof(uint);
+    private uint TagAt(int index) => index < TagSlots ? Tags[index] : 0;
+
+    /// <summary>Grows the tags to the keys' slots (zeros: untagged), so entries remembered before any tag read as untagged.</summary>
+    private void EnsureTagSlots(int needed)
+    {
+        if (needed <= TagSlots) return;
+        int slots = Math.Max(needed, _keys.Length / sizeof(ulong));
+        Array.Resize(ref _tags, slots * sizeof(uint));
+    }
 
     /// <summary>Grows both rings by doubling up to the capacity, so a machine with few clips holds few slots.</summary>
     private void EnsureSlots(int needed)

@@ -19,7 +19,8 @@ namespace AsdOrleans.Grains;
 /// nothing is written at most <see cref="FlushInterval"/> later and on deactivation, so a crash can cost the last few
 /// seconds of clips (b̂/h/counter updates, and requests not yet written, which no labeller has seen), never an
 /// acknowledged label or a request a labeller was offered. Processing is
-/// idempotent per clip id over the last 1,000 clips: a device's retry returns the original verdict.
+/// idempotent per clip id over the last 1,000 clips: a device's retry (the same audio) returns the original verdict, and
+/// other audio under a recent id is refused (<see cref="ClipIdReusedException"/>).
 /// Clips, and labels that leave the model's length unchanged, are written as a small <see cref="MachineJournal"/> beside
 /// the full state (the base), which is rewritten only by enrollment, configuration, labels that grow a set, expiry and
 /// when the journal has grown (<see cref="JournalLimits"/>).
@@ -29,7 +30,7 @@ public sealed class MachineGrain(
     [PersistentState("machine", MachineGrain.StorageName)] IPersistentState<MachineGrainState> state,
     [PersistentState("journal", MachineGrain.StorageName)] IPersistentState<MachineJournal> journal,
     [PersistentState(MachineScoreHistory.HeadStateName, MachineGrain.StorageName)] IPersistentState<ScoreHistoryState> scoreHistoryHead,
-    ILogger<MachineGrain> logger) : Grain, IMachineGrain, IScoreHistoryGrain, IRemindable, IGrainMigrationParticipant
+    ILogger<MachineGrain> logger) : Grain, IMachineGrain, IScoreHistoryGrain, IRemindable, IGrainMigrationParticipant, IIncomingGrainCallFilter
 {
     public const string StorageName = "machines";
     public static readonly TimeSpan FlushInterval = TimeSpan.FromSeconds(5);
@@ -344,16 +345,27 @@ public sealed class MachineGrain(
         return Status();
     }
 
-    public Task<ClipVerdict?> EarlierVerdict(string clipId)
+    public Task<ClipVerdict?> EarlierVerdict(string clipId, uint audioFingerprint)
     {
         RequireValidId();
         RequireEnrolled();
         RequireValidClipId(clipId);
-        return Task.FromResult(RepeatOf(clipId));
+        return Task.FromResult(RepeatOf(clipId, audioFingerprint));
     }
 
-    /// <summary>The first verdict of one of the machine's recent clips, answered to a retry of it; null for any other id.</summary>
-    private ClipVerdict? RepeatOf(string clipId) => state.State.RecentClips.TryGet(clipId, out var earlier) ? earlier.Repeated(clipId) : null;
+    public Task<ClipVerdict?> EarlierVerdict(string clipId) => EarlierVerdict(clipId, ClipAudioFingerprint.Unknown);
+
+    /// <summary>The first verdict of one of the machine's recent clips, answered to a retry of it; null for any other id;
+    /// <see cref="ClipIdReusedException"/> when the recent clip's audio had another fingerprint (an unknown one on
+    /// either side is taken as a retry, as before fingerprints).</summary>
+    private ClipVerdict? RepeatOf(string clipId, uint audioFingerprint)
+    {
+        if (!state.State.RecentClips.TryGet(clipId, out var earlier, out uint scoredFingerprint))
+            return null;
+        if (ClipAudioFingerprint.Differ(scoredFingerprint, audioFingerprint))
+            throw ClipIdReusedException.For(MachineId, clipId, earlier.ClipIndex);
+        return earlier.Repeated(clipId);
+    }
 
     public async Task<ClipVerdict> ProcessClip(ClipSubmission clip)
     {
@@ -362,7 +374,7 @@ public sealed class MachineGrain(
         var model = RequireEnrolled();
         RequireValidClipId(clip.ClipId);
         RepairRegistryListing();
-        if (RepeatOf(clip.ClipId) is { } repeat) // a retry of a recent clip: same answer, counted once
+        if (RepeatOf(clip.ClipId, clip.AudioFingerprint) is { } repeat) // a retry of a recent clip: same answer, counted once
             return repeat;
         if (state.State.Pending.ContainsKey(clip.ClipId) || state.State.AnsweredClips.Contains(clip.ClipId) || state.State.ExpiredClips.Contains(clip.ClipId))
             throw new ArgumentException($"machine {MachineId}: clip id '{clip.ClipId}' was already used");
@@ -374,8 +386,8 @@ public sealed class MachineGrain(
         var outcome = model.Process(embedding); // validates the embedding before changing anything
         string? reason = outcome.QueryReason.NameIfAsked();
         var verdict = new ClipVerdict(clip.ClipId, outcome.Score, outcome.Anomalous, outcome.LabelRequested, outcome.ClipIndex, QueryReason: reason);
-        state.State.RecentClips.Remember(verdict.ClipId, new RecentVerdict(verdict.Score, verdict.ClipIndex, verdict.Anomalous, outcome.QueryReason));
-        journal.State.NewVerdicts.Add(verdict);
+        state.State.RecentClips.Remember(verdict.ClipId, new RecentVerdict(verdict.Score, verdict.ClipIndex, verdict.Anomalous, outcome.QueryReason), clip.AudioFingerprint);
+        journal.State.AddVerdict(verdict, clip.AudioFingerprint);
         _dirty = true;
         if (outcome.LabelRequested)
         {
@@ -440,8 +452,8 @@ public sealed class MachineGrain(
         if (_model is not null) AsdMetrics.Update(MachineId, state.State.Pending.Count, _model);
     }
 
-    private void Remember(ClipVerdict verdict)
-        => state.State.RecentClips.Remember(verdict.ClipId, RecentVerdict.Of(verdict));
+    private void Remember(ClipVerdict verdict, uint audioFingerprint)
+        => state.State.RecentClips.Remember(verdict.ClipId, RecentVerdict.Of(verdict), audioFingerprint);
 
     public async Task<LabelReceipt> SubmitLabel(string clipId, ClipLabelValue label, string? labeller = null)
     {
@@ -657,8 +669,8 @@ public sealed class MachineGrain(
             state.State.Pending.Remove(answered.ClipId);
             state.State.AnsweredClips.Remember(answered.ClipId, answered.Label);
         }
-        foreach (var verdict in entries.NewVerdicts)
-            Remember(verdict);
+        for (int i = 0; i < entries.NewVerdicts.Count; i++)
+            Remember(entries.NewVerdicts[i], entries.FingerprintOf(i));
         return BytePatches.Apply(@base, entries.ModelPatch);
     }
 
@@ -734,6 +746,50 @@ public sealed class MachineGrain(
         if (embedding.Length != _featureTransform.Dimension)
             throw new ArgumentException($"machine {MachineId}: the clip has {embedding.Length} values, the machine's embeddings {_featureTransform.Dimension}");
         return _featureTransform.Transform(embedding);
+    }
+
+    /// <summary>Neither configured nor enrolled: nothing is stored for this id (a made-up id, or a typo).</summary>
+    private bool IsUnknown => _model is null && !state.RecordExists;
+
+    /// <summary>How long an activation for an id nobody configured or enrolled stays after its last call.</summary>
+    public static readonly TimeSpan UnknownIdLinger = TimeSpan.FromSeconds(1);
+    private IGrainTimer? _leaveIfUnknown;
+
+    /// <summary>
+    /// A machine call for an id nobody configured or enrolled is refused (or, for a first Configure or Enroll, creates
+    /// it); if the id is still unknown when the call ends, the activation goes <see cref="UnknownIdLinger"/> after its
+    /// last call instead of after the idle age, so calls with made-up ids hold at most about a second's worth of grains
+    /// (docs/decisions.md, "unknown machine ids", stop 53). Not at once: calls queued behind this one would be forwarded
+    /// to a new activation that left at once too, and Orleans rejects a call forwarded twice. Nothing is written for the
+    /// id: its activation only read, and its deactivation has nothing to flush. Score-history calls (tools that fill a
+    /// history) are left as they were.
+    /// </summary>
+    async Task IIncomingGrainCallFilter.Invoke(IIncomingGrainCallContext context)
+    {
+        try
+        {
+            await context.Invoke();
+        }
+        finally
+        {
+            if (IsUnknown && context.Request.GetInterfaceType() == typeof(IMachineGrain))
+                LeaveSoonIfStillUnknown();
+        }
+    }
+
+    private void LeaveSoonIfStillUnknown()
+    {
+        if (_leaveIfUnknown is null)
+            _leaveIfUnknown = this.RegisterGrainTimer(LeaveIfUnknown, UnknownIdLinger, Timeout.InfiniteTimeSpan);
+        else
+            _leaveIfUnknown.Change(UnknownIdLinger, Timeout.InfiniteTimeSpan); // from the last call
+    }
+
+    private Task LeaveIfUnknown(CancellationToken cancellation)
+    {
+        if (IsUnknown)
+            DeactivateOnIdle();
+        return Task.CompletedTask;
     }
 
     private MachineModel RequireEnrolled()

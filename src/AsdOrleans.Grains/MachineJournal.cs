@@ -26,6 +26,21 @@ public sealed class MachineJournal
     [Id(5)] public List<WithdrawnRequest> Withdrawn { get; set; } = [];
     /// <summary>Requests answered since the base, in order (each leaves the open requests for the answered memory).</summary>
     [Id(6)] public List<AnsweredRequest> Answered { get; set; } = [];
+    /// <summary>The audio fingerprint of each of <see cref="NewVerdicts"/> (<see cref="ClipAudioFingerprint"/>), same
+    /// order; shorter (or empty) in a journal written by a silo that kept none: the rest are unknown.</summary>
+    [Id(7)] public List<uint> NewVerdictFingerprints { get; set; } = [];
+
+    /// <summary>Appends a verdict with its fingerprint, padding fingerprints a journal of an older silo lacked.</summary>
+    public void AddVerdict(ClipVerdict verdict, uint audioFingerprint)
+    {
+        while (NewVerdictFingerprints.Count < NewVerdicts.Count)
+            NewVerdictFingerprints.Add(ClipAudioFingerprint.Unknown);
+        NewVerdicts.Add(verdict);
+        NewVerdictFingerprints.Add(audioFingerprint);
+    }
+
+    /// <summary>The fingerprint of <see cref="NewVerdicts"/>[<paramref name="index"/>], unknown when not recorded.</summary>
+    public uint FingerprintOf(int index) => index < NewVerdictFingerprints.Count ? NewVerdictFingerprints[index] : ClipAudioFingerprint.Unknown;
 
     public bool IsEmpty => ModelPatch.Count == 0 && NewPending.Count == 0 && NewVerdicts.Count == 0 && Withdrawn.Count == 0 && Answered.Count == 0;
 
@@ -36,6 +51,7 @@ public sealed class MachineJournal
         ModelPatch.Clear();
         NewPending.Clear();
         NewVerdicts.Clear();
+        NewVerdictFingerprints.Clear();
         Withdrawn.Clear();
         Answered.Clear();
     }

@@ -287,8 +287,8 @@ public static class MachineApi
 
     /// <summary>
     /// Bad input → 400, a machine nobody configured or enrolled → 404, a label for an expired request → 410, a conflicting
-    /// label or an unenrolled machine → 409, as problem details; the grain changed nothing. A machine that cannot be read
-    /// → 500 saying so; other faults of ours go on to <see cref="ApiExceptionHandler"/> (503/500).
+    /// label, a reused clip id with other audio or an unenrolled machine → 409, as problem details; the grain changed
+    /// nothing. A machine that cannot be read → 500 saying so; other faults of ours go on to <see cref="ApiExceptionHandler"/> (503/500).
     /// </summary>
     private static async Task<IResult> Guarded(string machineId, Func<Task<IResult>> action)
     {
@@ -310,7 +310,7 @@ public static class MachineApi
         {
             return TypedResults.Problem(e.Message, statusCode: StatusCodes.Status410Gone);
         }
-        catch (LabelConflictException e)
+        catch (Exception e) when (e is LabelConflictException or ClipIdReusedException)
         {
             return TypedResults.Problem(e.Message, statusCode: StatusCodes.Status409Conflict);
         }

@@ -119,8 +119,12 @@ public sealed class AsdClusterClientTests(EmbeddedSiloFixture silo) : IClassFixt
         Assert.Contains("neither normal nor anomalous", badLabel.Message);
         var notWav = await Assert.ThrowsAsync<ArgumentException>(() => Client.PushClipAsync(machine, "x-1", "not a wav at all"u8.ToArray()));
         Assert.Contains("RIFF", notWav.Message);
-        var reused = await Assert.ThrowsAsync<ArgumentException>(() => Client.PushClipAsync(machine, "c 2", TestClips.Test[1]));
-        Assert.Contains("clip id", reused.Message);
+        var badId = await Assert.ThrowsAsync<ArgumentException>(() => Client.PushClipAsync(machine, "c 2", TestClips.Test[1]));
+        Assert.Contains("clip id", badId.Message);
+        // A recent clip id with other audio is refused (as over HTTP, 409); with the same audio it is a repeat.
+        var reused = await Assert.ThrowsAsync<ClipIdReusedException>(() => Client.PushClipAsync(machine, "c-1", TestClips.Test[1]));
+        Assert.Contains($"clip id 'c-1' of machine {machine} was scored with different audio", reused.Message);
+        Assert.True((await Client.PushClipAsync(machine, "c-1", TestClips.Test[0])).Repeated);
         var notEnrolled = await Assert.ThrowsAsync<InvalidOperationException>(() => Client.PushClipAsync("client.never-enrolled", "c-1", TestClips.Test[0]));
         Assert.Contains("not enrolled", notEnrolled.Message);
         // A machine nobody configured or enrolled has no status to read; the refused push above created none.

@@ -108,25 +108,37 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
     [Fact]
     public async Task A_retry_is_answered_without_decoding_and_a_machine_not_enrolled_is_refused_before_it()
     {
-        // A gateway's retry must cost nothing: the first verdict comes back before the body is decoded or embedded, so
-        // even a body that is no WAV at all gets it (that audio is not scored, nor stored).
+        // A gateway's retry (the same bytes) must cost nothing: the first verdict comes back before the body is decoded or
+        // embedded (that audio is not scored, nor stored). Other bytes under a recent id are refused, also undecoded
+        // (stop 53): a gateway that reset its clip counter must not get an old clip's verdict for a new clip.
         const string machine = "http.retry-free";
         await Enroll(machine, new MachineSettings { Strategy = "random", Budget = 0.5, Seed = 9 });
         var first = await silo.Push(machine, "r-1", 0);
-        long seen = (await Status(machine)).GetProperty("clipsSeen").GetInt64();
-        var retry = await Send(HttpMethod.Post, $"/api/machines/{machine}/clips?clipId=r-1", SiloFixture.DeviceKey, WavContent("not a wav"u8.ToArray()));
+        var before = await Status(machine);
+        var retry = await Send(HttpMethod.Post, $"/api/machines/{machine}/clips?clipId=r-1", SiloFixture.DeviceKey, WavContent(SiloFixture.TestWav(0)));
         string body = await retry.Content.ReadAsStringAsync();
         Assert.True(retry.StatusCode == HttpStatusCode.OK, body);
         var again = JsonDocument.Parse(body).RootElement;
         Assert.True(again.GetProperty("repeated").GetBoolean());
         Assert.Equal((first.GetProperty("score").GetDouble(), first.GetProperty("labelRequested").GetBoolean()),
             (again.GetProperty("score").GetDouble(), again.GetProperty("labelRequested").GetBoolean()));
-        // The gateway path of the .NET client (no audio stored by the silo) answers a repeat the same way.
-        var gateway = await silo.App.Services.GetRequiredService<AsdOrleans.Application.MachineUseCases>()
-            .IngestClip(machine, "r-1", "not a wav"u8.ToArray(), audio: null, audioReference: "s3://gw/r-1.wav");
+        foreach (var other in new[] { SiloFixture.TestWav(1), "not a wav"u8.ToArray() })
+        {
+            var reused = await Send(HttpMethod.Post, $"/api/machines/{machine}/clips?clipId=r-1", SiloFixture.DeviceKey, WavContent(other));
+            Assert.Equal(HttpStatusCode.Conflict, reused.StatusCode);
+            string detail = JsonDocument.Parse(await reused.Content.ReadAsStringAsync()).RootElement.GetProperty("detail").GetString()!;
+            Assert.StartsWith($"clip id 'r-1' of machine {machine} was scored with different audio (the machine's clip ", detail);
+            Assert.EndsWith("); a new clip needs a new id. Nothing changed.", detail);
+        }
+        // The gateway path of the .NET client (no audio stored by the silo) answers the same way.
+        var useCases = silo.App.Services.GetRequiredService<AsdOrleans.Application.MachineUseCases>();
+        var gateway = await useCases.IngestClip(machine, "r-1", SiloFixture.TestWav(0), audio: null, audioReference: "s3://gw/r-1.wav");
         Assert.True(gateway.Repeated);
         Assert.Equal(first.GetProperty("score").GetDouble(), gateway.Score);
-        Assert.Equal(seen, (await Status(machine)).GetProperty("clipsSeen").GetInt64());
+        await Assert.ThrowsAsync<ClipIdReusedException>(() => useCases.IngestClip(machine, "r-1", SiloFixture.TestWav(1), audio: null, audioReference: "s3://gw/r-1.wav"));
+        var after = await Status(machine);
+        foreach (var field in new[] { "clipsSeen", "queries", "realisedBudget", "pendingLabelRequests" })
+            Assert.Equal(before.GetProperty(field).ToString(), after.GetProperty(field).ToString());
         // A new id with that body is still bad audio.
         var bad = await Send(HttpMethod.Post, $"/api/machines/{machine}/clips?clipId=r-2", SiloFixture.DeviceKey, WavContent("not a wav"u8.ToArray()));
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
@@ -138,6 +150,30 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
             Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
             Assert.Contains("not enrolled", await refused.Content.ReadAsStringAsync());
         }
+    }
+
+    [Fact]
+    public async Task Requests_for_made_up_machine_ids_leave_no_grains_behind()
+    {
+        // A device or labeller key posting invented ids (stop 53): each request is refused, and its grain goes within a
+        // second or two instead of staying for the idle age, so such requests cannot fill the silo.
+        var grains = silo.App.Services.GetRequiredService<IGrainFactory>();
+        var ids = Enumerable.Range(0, 30).Select(i => $"made-up.http-{i}").ToList();
+        foreach (var id in ids) // one after another: the silo's clip limit would answer a burst 503
+        {
+            foreach (var answer in new[]
+            {
+                await Send(HttpMethod.Post, $"/api/machines/{id}/clips?clipId=c-1", SiloFixture.DeviceKey, WavContent(SiloFixture.TestWav(0))),
+                await Send(HttpMethod.Post, $"/api/machines/{id}/clips/c-1/label", SiloFixture.LabellerKey, JsonContent.Create(new { label = "anomalous" })),
+                await Send(HttpMethod.Post, $"/api/machines/{id}/clips/c-1/decline", SiloFixture.LabellerKey),
+                await Send(HttpMethod.Post, $"/api/machines/{id}/clips/c-1/claim", SiloFixture.NamedLabellerKey),
+                await Send(HttpMethod.Delete, $"/api/machines/{id}/clips/c-1/claim", SiloFixture.NamedLabellerKey),
+            })
+                Assert.True(answer.StatusCode == HttpStatusCode.Conflict, $"{answer.RequestMessage}: {await answer.Content.ReadAsStringAsync()}");
+        }
+        var management = grains.GetGrain<IManagementGrain>(0);
+        await Waiting.Until(async () => !(await management.GetDetailedGrainStatistics())
+            .Any(s => s.GrainId.ToString().Contains("made-up.http-", StringComparison.Ordinal)), "the made-up ids' grains to go", seconds: 10);
     }
 
     [Fact]
@@ -156,12 +192,14 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         await Enroll(machine, new MachineSettings { Strategy = "random", Budget = 0.5, Seed = 7 });
         var before = await Status(machine);
 
-        // A clip id the machine scored already: the first verdict, flagged as a repeat; the new audio is not scored.
+        // A clip the machine scored already: the first verdict, flagged as a repeat; other audio under its id is refused.
         var first = await silo.Push(machine, "same-id", 0);
         Assert.False(first.GetProperty("repeated").GetBoolean());
-        var again = await silo.Push(machine, "same-id", 1);
+        var again = await silo.Push(machine, "same-id", 0);
         Assert.True(again.GetProperty("repeated").GetBoolean());
         Assert.Equal(first.GetProperty("score").GetDouble(), again.GetProperty("score").GetDouble());
+        var reused = await Send(HttpMethod.Post, $"/api/machines/{machine}/clips?clipId=same-id", SiloFixture.DeviceKey, WavContent(SiloFixture.TestWav(1)));
+        Assert.Equal(HttpStatusCode.Conflict, reused.StatusCode);
         Assert.Equal(before.GetProperty("clipsSeen").GetInt64() + 1, (await Status(machine)).GetProperty("clipsSeen").GetInt64());
 
         // A misspelt setting is refused, and the settings stay as they were.

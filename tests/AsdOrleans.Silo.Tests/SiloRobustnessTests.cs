@@ -54,17 +54,20 @@ public sealed class SiloRobustnessTests(SiloFixture silo) : IClassFixture<SiloFi
         byte[] original = SiloFixture.TestWav(0), other = SiloFixture.TestWav(1);
         string verdict = await RequestedClip("d1.m", "P", original);
 
-        // A repeat is answered before its body is decoded (stop 52): the first verdict, whatever was sent.
-        var garbage = await silo.Send(HttpMethod.Post, "/api/machines/d1.m/clips?clipId=P", SiloFixture.DeviceKey, SiloFixture.WavContent("garbage"u8.ToArray()));
-        Assert.Equal(HttpStatusCode.OK, garbage.StatusCode);
-        Assert.Equal(verdict.Replace("\"repeated\":false", "\"repeated\":true"), await garbage.Content.ReadAsStringAsync());
+        // Other bytes under the id are refused before they are decoded (stop 53), garbage or a real WAV.
+        foreach (var sent in new[] { "garbage"u8.ToArray(), other })
+        {
+            var reused = await silo.Send(HttpMethod.Post, "/api/machines/d1.m/clips?clipId=P", SiloFixture.DeviceKey, SiloFixture.WavContent(sent));
+            Assert.Equal(HttpStatusCode.Conflict, reused.StatusCode);
+        }
         var audio = await silo.Send(HttpMethod.Get, "/api/machines/d1.m/clips/P/audio", SiloFixture.LabellerKey);
         Assert.Equal(HttpStatusCode.OK, audio.StatusCode);
         Assert.Equal(original, await audio.Content.ReadAsByteArrayAsync());
 
-        var retry = await silo.Send(HttpMethod.Post, "/api/machines/d1.m/clips?clipId=P", SiloFixture.DeviceKey, SiloFixture.WavContent(other));
+        // A retry (the same bytes) is answered before its body is decoded (stop 52): the first verdict, flagged.
+        var retry = await silo.Send(HttpMethod.Post, "/api/machines/d1.m/clips?clipId=P", SiloFixture.DeviceKey, SiloFixture.WavContent(original));
         Assert.Equal(HttpStatusCode.OK, retry.StatusCode);
-        Assert.Equal(verdict.Replace("\"repeated\":false", "\"repeated\":true"), await retry.Content.ReadAsStringAsync()); // the first verdict, flagged
+        Assert.Equal(verdict.Replace("\"repeated\":false", "\"repeated\":true"), await retry.Content.ReadAsStringAsync());
         Assert.Equal(original, await File.ReadAllBytesAsync(AudioPath("d1.m", "P")));
     }
 

@@ -165,16 +165,19 @@ public sealed class MachineGrainTests(MachineClusterFixture fixture) : IClassFix
     public async Task The_earlier_verdict_of_a_recent_clip_is_read_without_scoring_anything()
     {
         // What an ingest asks before decoding: a retry's first verdict, or null for a new id; refusals as ProcessClip's.
-        var missing = await Assert.ThrowsAsync<InvalidOperationException>(() => Machine("earlier.never-enrolled").EarlierVerdict("c-0"));
+        const uint audio = 0x5eed;
+        var missing = await Assert.ThrowsAsync<InvalidOperationException>(() => Machine("earlier.never-enrolled").EarlierVerdict("c-0", audio));
         Assert.Contains("not enrolled", missing.Message);
         var grain = await Enrolled("earlier.m", new MachineSettings { Strategy = "random", Budget = 0.5, Seed = 3 });
-        await Assert.ThrowsAsync<ArgumentException>(() => grain.EarlierVerdict("not a clip id!"));
-        Assert.Null(await grain.EarlierVerdict("c-0"));
-        var verdict = await grain.ProcessClip(new ClipSubmission("c-0", Test[0].Embedding, Model));
-        long seen = (await grain.GetStatus()).ClipsSeen;
-        Assert.Equal(verdict with { Repeated = true }, await grain.EarlierVerdict("c-0"));
-        Assert.Null(await grain.EarlierVerdict("c-1"));
-        Assert.Equal(seen, (await grain.GetStatus()).ClipsSeen);
+        await Assert.ThrowsAsync<ArgumentException>(() => grain.EarlierVerdict("not a clip id!", audio));
+        Assert.Null(await grain.EarlierVerdict("c-0", audio));
+        var verdict = await grain.ProcessClip(new ClipSubmission("c-0", Test[0].Embedding, Model, AudioFingerprint: audio));
+        var before = await grain.GetStatus();
+        Assert.Equal(verdict with { Repeated = true }, await grain.EarlierVerdict("c-0", audio));
+        Assert.Equal(verdict with { Repeated = true }, await grain.EarlierVerdict("c-0", ClipAudioFingerprint.Unknown)); // no audio to compare
+        Assert.Equal(verdict with { Repeated = true }, await grain.EarlierVerdict("c-0")); // an older silo's call, which has none
+        Assert.Null(await grain.EarlierVerdict("c-1", audio));
+        Assert.Equal(before, await grain.GetStatus());
     }
 
     [Fact]
