@@ -387,7 +387,8 @@ public sealed partial class SqliteGrainStorage : IGrainStorage, ILifecyclePartic
     }
 
     /// <summary>Applies a group of writes in one transaction, then completes each caller's task with its new version
-    /// (or its conflict). A failure of the transaction itself fails every write of the group; none of them is kept.</summary>
+    /// (or its conflict). A failure of the transaction itself fails every write of the group; none of them is kept. After
+    /// damage (SQLITE_CORRUPT/NOTADB) the group's writes are committed one by one instead, so only those that meet it fail.</summary>
     private void CommitGroup(Writer writer, List<PendingWrite> group)
     {
         var outcomes = new (long? Version, Exception? Error)[group.Count];
@@ -407,6 +408,14 @@ public sealed partial class SqliteGrainStorage : IGrainStorage, ILifecyclePartic
             LogWriteFailed(ex, _name, group.Count, DatabasePath);
             var corrupt = SqliteGrainStorageCorruptException.IsCorruption(ex);
             if (corrupt) NoteDamage(ex.Message);
+            if (corrupt && group.Count > 1)
+            {
+                // One write met a damaged page: the others, on sound pages, would commit alone; damage is no reason to
+                // fail them (their callers would be told the file is damaged where their state is not).
+                foreach (var write in group)
+                    CommitGroup(writer, [write]);
+                return;
+            }
             var error = corrupt
                 ? new SqliteGrainStorageCorruptException(
                     $"SQLite grain storage '{_name}' could not commit to '{DatabasePath}': the file is damaged ({ex.Message}); {SqliteGrainStorageCorruptException.Remedy}", ex)
