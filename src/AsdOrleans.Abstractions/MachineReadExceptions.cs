@@ -51,4 +51,8 @@ public sealed class MachineUnreadableException : Exception
 public interface IClusterFaults
 {
     bool IsClusterFault(Exception exception);
+
+    /// <summary>Why one machine cannot be read, in an API client's terms, where the silo can say more than that its state
+    /// could not be loaded (a damaged database file: what an operator does); null for the general reason.</summary>
+    string? UnreadableReason(Exception exception) => null;
 }

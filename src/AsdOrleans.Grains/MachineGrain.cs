@@ -584,13 +584,22 @@ public sealed class MachineGrain(
     }
 
     /// <summary>
-    /// Applies <paramref name="change"/> and writes the full state (a new base: the journal's changes are in it, and
-    /// the journal on storage becomes void by generation). <paramref name="model"/> is the model to store, by default
-    /// the current one. If the write fails, this activation is discarded: it writes nothing more (not even its
+    /// Applies <paramref name="change"/> and writes the full state (a new base: the journal's changes are in it), then
+    /// the journal, emptied, with the new generation. <paramref name="model"/> is the model to store, by default the
+    /// current one. If the base's write fails, this activation is discarded: it writes nothing more (not even its
     /// deactivation flush) and deactivates, so the next call reloads what storage holds (which, after a timed-out
     /// write that landed after all, includes the change) instead of running on, or later persisting, in-memory
     /// changes nobody acknowledged.
     /// </summary>
+    /// <remarks>
+    /// The journal is rewritten so that its ETag moves: a stale activation of this machine elsewhere (a duplicate
+    /// activation, two silos on one SQLite file) still holds the old one, and its next journal write must fail instead
+    /// of being acknowledged and then dropped at load as a journal of an older generation. Base first: the other order
+    /// would lose the journal's acknowledged entries if the base's write then failed. When only the journal's write
+    /// fails, the base holds the change, so the call succeeds; the activation is discarded all the same (its journal
+    /// ETag is unknown), and the stored journal, of the older generation, is dropped at the next load (its entries are in
+    /// the base, unless a stale activation wrote it in between: a window of one write, logged there and here).
+    /// </remarks>
     private async Task Persist(Action<MachineGrainState> change, MachineModel? model = null)
     {
         RequireNotDiscarded();
@@ -602,6 +611,18 @@ public sealed class MachineGrain(
         journal.State.Clear(state.State.Generation);
         ForgetBaseBytes();
         _dirty = false;
+        try
+        {
+            await journal.WriteStateAsync();
+        }
+        catch (Exception e)
+        {
+            _discarded = true;
+            logger.LogWarning(e, "machine {Machine}: its state (generation {Generation}) was written, but emptying its journal failed " +
+                "(if another activation wrote the journal meanwhile, what it wrote is lost); the activation is discarded and reloads from storage",
+                MachineId, state.State.Generation);
+            DeactivateOnIdle();
+        }
     }
 
     /// <summary>Keeps only the digest of the base's model bytes: every full write serialises the model afresh.</summary>
@@ -654,6 +675,10 @@ public sealed class MachineGrain(
         var entries = journal.State;
         if (entries.Generation != state.State.Generation || entries.IsEmpty)
         {
+            if (!entries.IsEmpty) // since the base's write empties the journal, only after a failed second write or a stale activation's
+                logger.LogWarning("machine {Machine}: dropping a journal of generation {JournalGeneration} ({Requests} requests, {Answered} labels, " +
+                    "{Verdicts} verdicts) that does not apply to the stored state's generation {Generation}", MachineId, entries.Generation,
+                    entries.NewPending.Count, entries.Answered.Count, entries.NewVerdicts.Count, state.State.Generation);
             entries.Clear(state.State.Generation);
             return @base;
         }

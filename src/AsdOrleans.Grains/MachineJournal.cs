@@ -9,7 +9,8 @@ namespace AsdOrleans.Grains;
 /// alone for clips, and for labels that leave the model's length as it was (a capped set merges the label in place),
 /// so each costs a write proportional to what it changed, not to the machine's sets (docs/decisions.md, issue 13 —
 /// persistence proportional to what changed). It applies only to the base of the same <see cref="Generation"/>; a
-/// full write starts a new generation, which makes any older journal void without touching it.
+/// full write starts a new generation and then rewrites the journal empty, so a stale activation's journal write fails
+/// on its ETag instead of landing in a journal the next load drops (docs/decisions.md, stop 53).
 /// </summary>
 [GenerateSerializer]
 public sealed class MachineJournal

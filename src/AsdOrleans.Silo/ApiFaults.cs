@@ -26,6 +26,13 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
             (status, title, detail) = (bad.StatusCode, Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(bad.StatusCode), BindingDetail(bad)); // 400 "Bad Request", 413 "Payload Too Large": as the app's own
             logger.LogDebug(exception, "refused {Method} {Path}: {Status}", http.Request.Method, http.Request.Path, status);
         }
+        else if (ApiFaults.Classify(exception) is null && ApiFaults.IsStorageDamage(exception))
+        {
+            // Not an outage (no 503, no Retry-After): a damaged file stays damaged until an operator restores it.
+            (status, title, detail) = (StatusCodes.Status500InternalServerError, "The silo's storage is damaged", ApiFaults.StorageDamaged);
+            if (FirstInAWhile(DamageLogKey))
+                logger.LogError(exception, "{Method} {Path} answered 500: {Detail}", http.Request.Method, http.Request.Path, ApiFaults.StorageDamaged);
+        }
         else if (ApiFaults.Classify(exception) is { } classified)
         {
             // "Unreachable" may be a Redis that refuses the silo's reconnections (a changed password): a fresh connection tells.
@@ -61,13 +68,17 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
 
     /// <summary>An operator's fault fails every request that writes (or reads) until it is fixed: its error is logged once
     /// per kind every <see cref="OperatorFaultLogInterval"/>, not once per request.</summary>
-    private bool FirstInAWhile(RedisRefusal refusal)
+    private bool FirstInAWhile(RedisRefusal refusal) => FirstInAWhile(refusal.Kind);
+
+    private bool FirstInAWhile(string kind)
     {
         long now = Environment.TickCount64;
-        long last = _operatorFaultLogged.GetOrAdd(refusal.Kind, long.MinValue);
+        long last = _operatorFaultLogged.GetOrAdd(kind, long.MinValue);
         return (last == long.MinValue || now - last >= (long)OperatorFaultLogInterval.TotalMilliseconds)
-            && _operatorFaultLogged.TryUpdate(refusal.Kind, now, last);
+            && _operatorFaultLogged.TryUpdate(kind, now, last);
     }
+
+    private const string DamageLogKey = "sqlite-damaged";
 
     internal static readonly TimeSpan OperatorFaultLogInterval = TimeSpan.FromMinutes(10);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _operatorFaultLogged = new();
@@ -112,6 +123,9 @@ internal sealed class ApiClusterFaults : AsdOrleans.Abstractions.IClusterFaults
 {
     // A key of another type is one key's problem (one machine's state, when a listing meets it), not the cluster's.
     public bool IsClusterFault(Exception exception) => ApiFaults.Classify(exception) is { } fault && fault.OperatorMustAct != RedisRefusals.WrongType;
+
+    // A damaged SQLite page is one machine's problem too; its reason says what an operator does.
+    public string? UnreadableReason(Exception exception) => ApiFaults.IsStorageDamage(exception) ? ApiFaults.StorageDamaged : null;
 }
 
 public static class ApiFaults
@@ -121,6 +135,12 @@ public static class ApiFaults
     public const string ClusterTimeout = "the cluster did not answer in time; retry";
     public const string WriteConflict = "the machine's state changed on another silo meanwhile; retry";
     public const string StorageUnavailable = "the silo's storage cannot be read or written now; retry";
+    public const string StorageDamaged = "the silo's database file (grains.db) is damaged where this is stored; a retry does not help: "
+        + "an operator must " + AsdOrleans.Storage.Sqlite.SqliteGrainStorageCorruptException.Remedy;
+
+    /// <summary>Whether SQLite found its file damaged on the way to <paramref name="exception"/>: permanent, unlike the
+    /// storage faults <see cref="Classify"/> answers 503 for.</summary>
+    public static bool IsStorageDamage(Exception exception) => Chain(exception).Any(AsdOrleans.Storage.Sqlite.SqliteGrainStorageCorruptException.IsCorruption);
 
     /// <summary>
     /// Cluster faults (a silo not yet declared dead, rejected or timed-out messages, Redis unreachable) and storage
@@ -138,6 +158,8 @@ public static class ApiFaults
             {
                 case AsdOrleans.Storage.Sqlite.SqliteGrainStateUndecodableException:
                     return null; // a damaged row: no retry gets past it (its cause may be an IOException, EndOfStream)
+                case AsdOrleans.Storage.Sqlite.SqliteGrainStorageCorruptException or SqliteException { SqliteErrorCode: 11 or 26 }:
+                    return null; // a damaged file (SQLITE_CORRUPT, SQLITE_NOTADB): an operator restores it; answered by StorageDamage
                 case EncoderModelUnavailableException: // our own message; no retry helps until an operator replaces the model
                     return new("The encoder model is unavailable", e.Message, e, null);
                 case NoSiloWithRoleException: // our own message, in an operator's terms

@@ -93,6 +93,13 @@ public sealed partial class SqliteGrainStorage : IGrainStorage, ILifecyclePartic
     /// <summary>Full path of the database file.</summary>
     public string DatabasePath { get; }
 
+    /// <summary>What SQLite said of the file when it found it damaged (the check after opening, or a read or write that met
+    /// SQLITE_CORRUPT/NOTADB); null while it has not. The damage is permanent until an operator restores the file.</summary>
+    public string? Damage => Volatile.Read(ref _damage);
+    private string? _damage;
+    /// <summary>States whose damage was logged: once each, not on every read a listing makes.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _damageLogged = new();
+
     /// <summary>Creates the provider named <paramref name="name"/> from its named options (used by the registration).</summary>
     public static SqliteGrainStorage Create(IServiceProvider services, string name)
     {
@@ -161,6 +168,14 @@ public sealed partial class SqliteGrainStorage : IGrainStorage, ILifecyclePartic
             }
             grainState.ETag = version is { } v ? FormatETag(v) : null;
             return Task.CompletedTask;
+        }
+        catch (Exception ex) when (ex is not SqliteGrainStorageException and not ObjectDisposedException && SqliteGrainStorageCorruptException.IsCorruption(ex))
+        {
+            NoteDamage(ex.Message);
+            if (_damageLogged.TryAdd(stateName + "\n" + grainId, 0))
+                LogReadDamaged(ex, _name, stateName, grainId, DatabasePath);
+            return Task.FromException(new SqliteGrainStorageCorruptException(
+                $"SQLite grain storage '{_name}' could not read state '{stateName}' of {grainId}: the database file '{DatabasePath}' is damaged ({ex.Message}); {SqliteGrainStorageCorruptException.Remedy}", ex));
         }
         catch (Exception ex) when (ex is not SqliteGrainStorageException and not ObjectDisposedException)
         {
@@ -308,6 +323,7 @@ public sealed partial class SqliteGrainStorage : IGrainStorage, ILifecyclePartic
             var writer = new Writer(connection);
             connection = null;
             writer.Loop = Task.Run(() => WriteLoopAsync(writer));
+            _ = Task.Run(CheckForDamage); // ≈ 1 s per 200 MB (docs/decisions.md, stop 53): in the background, not delaying the start
             return writer;
         }
         catch (Exception ex) when (ex is not SqliteGrainStorageException)
@@ -320,6 +336,41 @@ public sealed partial class SqliteGrainStorage : IGrainStorage, ILifecyclePartic
         {
             connection?.Dispose();
         }
+    }
+
+    /// <summary>SQLite's <c>PRAGMA quick_check</c> over the whole file, once after opening, on a connection of its own: a
+    /// damaged page is found before a grain on it is read, and <see cref="Damage"/> tells the readiness check.</summary>
+    private void CheckForDamage()
+    {
+        try
+        {
+            using var connection = new SqliteConnection(_readConnectionString);
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "PRAGMA quick_check(5);";
+            using var reader = command.ExecuteReader();
+            var problems = new List<string>();
+            while (reader.Read())
+                problems.Add(reader.GetString(0));
+            if (problems is ["ok"])
+                return;
+            NoteDamage(string.Join("; ", problems));
+        }
+        catch (Exception ex) when (SqliteGrainStorageCorruptException.IsCorruption(ex))
+        {
+            NoteDamage(ex.Message);
+        }
+        catch (Exception ex)
+        {
+            LogDamageCheckFailed(ex, _name, DatabasePath); // not a verdict on the file (locked, closed meanwhile)
+        }
+    }
+
+    /// <summary>Keeps the first damage found, and logs it once with what to do.</summary>
+    private void NoteDamage(string what)
+    {
+        if (Interlocked.CompareExchange(ref _damage, what, null) is null)
+            LogDamaged(_name, DatabasePath, what, SqliteGrainStorageCorruptException.Remedy);
     }
 
     private async Task WriteLoopAsync(Writer writer)
@@ -336,7 +387,8 @@ public sealed partial class SqliteGrainStorage : IGrainStorage, ILifecyclePartic
     }
 
     /// <summary>Applies a group of writes in one transaction, then completes each caller's task with its new version
-    /// (or its conflict). A failure of the transaction itself fails every write of the group; none of them is kept.</summary>
+    /// (or its conflict). A failure of the transaction itself fails every write of the group; none of them is kept. After
+    /// damage (SQLITE_CORRUPT/NOTADB) the group's writes are committed one by one instead, so only those that meet it fail.</summary>
     private void CommitGroup(Writer writer, List<PendingWrite> group)
     {
         var outcomes = new (long? Version, Exception? Error)[group.Count];
@@ -354,8 +406,21 @@ public sealed partial class SqliteGrainStorage : IGrainStorage, ILifecyclePartic
         catch (Exception ex)
         {
             LogWriteFailed(ex, _name, group.Count, DatabasePath);
-            var error = new SqliteGrainStorageException(
-                $"SQLite grain storage '{_name}' could not commit to '{DatabasePath}': {ex.Message}", ex);
+            var corrupt = SqliteGrainStorageCorruptException.IsCorruption(ex);
+            if (corrupt) NoteDamage(ex.Message);
+            if (corrupt && group.Count > 1)
+            {
+                // One write met a damaged page: the others, on sound pages, would commit alone; damage is no reason to
+                // fail them (their callers would be told the file is damaged where their state is not).
+                foreach (var write in group)
+                    CommitGroup(writer, [write]);
+                return;
+            }
+            var error = corrupt
+                ? new SqliteGrainStorageCorruptException(
+                    $"SQLite grain storage '{_name}' could not commit to '{DatabasePath}': the file is damaged ({ex.Message}); {SqliteGrainStorageCorruptException.Remedy}", ex)
+                : new SqliteGrainStorageException(
+                    $"SQLite grain storage '{_name}' could not commit to '{DatabasePath}': {ex.Message}", ex);
             foreach (var write in group)
                 write.Completion.TrySetException(error);
             return;
@@ -499,6 +564,15 @@ public sealed partial class SqliteGrainStorage : IGrainStorage, ILifecyclePartic
 
     [LoggerMessage(Level = LogLevel.Error, Message = "SQLite grain storage {Name} could not read state {StateName} of {GrainId} from {Path}")]
     private partial void LogReadFailed(Exception exception, string name, string stateName, GrainId grainId, string path);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "SQLite grain storage {Name}: the database file {Path} is damaged ({Damage}); {Remedy}")]
+    private partial void LogDamaged(string name, string path, string damage, string remedy);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "SQLite grain storage {Name} could not read state {StateName} of {GrainId}: {Path} is damaged there")]
+    private partial void LogReadDamaged(Exception exception, string name, string stateName, GrainId grainId, string path);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "SQLite grain storage {Name} could not check {Path} for damage")]
+    private partial void LogDamageCheckFailed(Exception exception, string name, string path);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "SQLite grain storage {Name} could not commit {Count} writes to {Path}")]
     private partial void LogWriteFailed(Exception exception, string name, int count, string path);

@@ -23,3 +23,27 @@ public sealed class SqliteGrainStateUndecodableException : SqliteGrainStorageExc
 
     public SqliteGrainStateUndecodableException(string message, Exception innerException) : base(message, innerException) { }
 }
+
+/// <summary>SQLite reports the database file damaged (SQLITE_CORRUPT, SQLITE_NOTADB): no retry gets past it; an operator
+/// restores the file (with its -wal) from a backup. The message says so and names the file.</summary>
+[GenerateSerializer]
+public sealed class SqliteGrainStorageCorruptException : SqliteGrainStorageException
+{
+    public SqliteGrainStorageCorruptException() { }
+
+    public SqliteGrainStorageCorruptException(string message) : base(message) { }
+
+    public SqliteGrainStorageCorruptException(string message, Exception innerException) : base(message, innerException) { }
+
+    /// <summary>What an operator does about a damaged file.</summary>
+    public const string Remedy = "restore it, with its -wal file, from a backup (PRAGMA integrity_check lists the damage)";
+
+    /// <summary>Whether <paramref name="exception"/> or an inner one is SQLite's report of a damaged file (codes 11 and 26).</summary>
+    public static bool IsCorruption(Exception? exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+            if (e is SqliteGrainStorageCorruptException or Microsoft.Data.Sqlite.SqliteException { SqliteErrorCode: 11 or 26 })
+                return true;
+        return false;
+    }
+}

@@ -1,0 +1,116 @@
+using AsdOrleans.Abstractions;
+using AsdOrleans.Evaluation.Experiments;
+using AsdOrleans.Grains.Tests.Storage;
+using Orleans.Storage;
+using Orleans.TestingHost;
+
+namespace AsdOrleans.Grains.Tests.Machines;
+
+/// <summary>
+/// Two activations of one machine on one store (a duplicate activation in a Redis cluster, two silos on one SQLite
+/// directory): after one of them writes the full state, the other's journal write (a label that merges into a capped
+/// set) must fail rather than be acknowledged, since the next load drops a journal of an older generation. Here two
+/// clusters share one SQLite file, each with its own activation of the machine.
+/// </summary>
+public sealed class StaleActivationJournalTests : IDisposable
+{
+    private const string Model = "enc-stale1";
+    private const string Id = "stale.m1";
+    private static readonly EmbeddingTable Plant = SyntheticEmbeddings.Generate(new SyntheticEmbeddingSettings { Machines = 1, Seed = 11, SourceTrain = 120 });
+    private static readonly List<EmbeddingRecord> Train = Plant.Records.Where(r => !r.IsTest).ToList();
+    private static readonly List<EmbeddingRecord> Test = Plant.Records.Where(r => r.IsTest).ToList();
+    // Caps below what enrollment fills: a normal label merges in place (the model keeps its length), a journal write.
+    private static readonly MachineSettings Settings = new() { Strategy = "random", Budget = 0.5, Seed = 9, ReferenceCap = 40, AnomalyCap = 1, ScoreCap = 40, EmbeddingPrecision = "fp32" };
+
+    private readonly TempFolder _folder = new();
+
+    public void Dispose() => _folder.Dispose();
+
+    private Task<InProcessTestCluster> Start() => SqliteMachineCluster.StartAsync(_folder.File("grains.db"));
+
+    private static async Task Stop(InProcessTestCluster cluster)
+    {
+        await cluster.StopAllSilosAsync();
+        await cluster.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task A_stale_activations_label_after_another_full_write_is_refused_and_every_acknowledged_label_survives()
+    {
+        var a = await Start();
+        var machineA = a.Client.GetGrain<IMachineGrain>(Id);
+        await machineA.Configure(Settings);
+        await machineA.Enroll(new EnrollmentRequest(Train.Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model));
+        var pending = new List<string>();
+        for (int clip = 0; pending.Count < 3; clip++)
+        {
+            var verdict = await machineA.ProcessClip(new ClipSubmission($"c{clip}", Test[clip % Test.Count].Embedding, Model));
+            if (verdict.LabelRequested) pending.Add(verdict.ClipId);
+        }
+        // One anomalous label fills A's cap (a full write): later labels merge in place.
+        await machineA.SubmitLabel(pending[0], ClipLabelValue.Anomalous);
+        await a.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero); // flushed, deactivated
+
+        // B loads the machine as stored; A then changes its settings, a full write B knows nothing of.
+        var b = await Start();
+        var machineB = b.Client.GetGrain<IMachineGrain>(Id);
+        Assert.Equal(2, (await machineB.GetPendingLabelRequests(10)).Count);
+        await machineA.Configure(Settings with { Budget = 0.4 });
+
+        var acknowledged = new List<string>();
+        try
+        {
+            await machineB.SubmitLabel(pending[1], ClipLabelValue.Normal);
+            acknowledged.Add(pending[1]);
+        }
+        catch (Exception e) when (Chain(e).Any(x => x is InconsistentStateException))
+        {
+            // refused: the caller is told the state changed on another silo, and retries
+        }
+        Assert.Empty(acknowledged); // B's ETag is stale: its journal write must not be acknowledged
+
+        // B's retry reloads what storage holds (A's settings) and is acknowledged.
+        var receipt = await Retried(() => machineB.SubmitLabel(pending[1], ClipLabelValue.Normal));
+        Assert.False(receipt.AlreadyApplied);
+        acknowledged.Add(pending[1]);
+        await Stop(a);
+        await Stop(b);
+
+        // Every acknowledged label survives a restart, and A's settings too.
+        var c = await Start();
+        try
+        {
+            var machine = c.Client.GetGrain<IMachineGrain>(Id);
+            Assert.Equal(0.4, (await machine.GetStatus()).Settings.Budget);
+            var stillPending = (await machine.GetPendingLabelRequests(10)).Select(r => r.ClipId).ToList();
+            Assert.Equal([pending[2]], stillPending);
+            foreach (var clipId in acknowledged)
+                Assert.True((await machine.SubmitLabel(clipId, ClipLabelValue.Normal)).AlreadyApplied);
+        }
+        finally
+        {
+            await Stop(c);
+        }
+    }
+
+    /// <summary>The call, again while it fails for a conflict or a discarded activation (what a 503 tells a client).</summary>
+    private static async Task<T> Retried<T>(Func<Task<T>> call)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await call();
+            }
+            catch (Exception e) when (attempt < 10 && Chain(e).Any(x => x is InconsistentStateException or MachineStateUnavailableException))
+            {
+                await Task.Delay(100);
+            }
+        }
+    }
+
+    private static IEnumerable<Exception> Chain(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException) yield return e;
+    }
+}
