@@ -13,6 +13,9 @@ namespace AsdOrleans.Application;
 /// </summary>
 public sealed class MachineUseCases(IGrainFactory grains, IClusterFaults? faults = null, ILogger<MachineUseCases>? logger = null)
 {
+    /// <summary>The longest audio reference a gateway may attach to a clip (a URL or a path of its own).</summary>
+    public const int MaxAudioReferenceLength = 2048;
+
     /// <summary>The most label requests one listing returns.</summary>
     public const int MaxLabelRequests = 10_000;
 
@@ -98,6 +101,8 @@ public sealed class MachineUseCases(IGrainFactory grains, IClusterFaults? faults
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(machineId);
         ArgumentNullException.ThrowIfNull(wav);
+        if (audioReference is { Length: > MaxAudioReferenceLength })
+            throw new ArgumentException($"the audio reference is {audioReference.Length} characters long; at most {MaxAudioReferenceLength} (it travels with every listing and event of the clip)", nameof(audioReference));
         var machine = Machine(machineId);
         uint fingerprint = ClipAudioFingerprint.Of(wav);
         // Before any decoding or embedding: a machine that is not enrolled is refused (409), a retry of one of its

@@ -57,7 +57,7 @@ internal sealed class LabelRequestExpiryKeeper(
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                logger.LogWarning(e, "machine {Machine}: could not remove the audio of dropped clip {Clip}", machineId, clipId);
+                logger.LogWarning(e, "machine {Machine}: could not remove the audio of clip {Clip} ({Outcome})", machineId, clipId, outcome);
             }
         }
     }

@@ -105,7 +105,8 @@ public sealed class MachineGrain(
             _featureTransform = FeatureTransforms.FromBytes(standardizer);
         await Expiry.ExpireDue();
         await Expiry.SyncReminder();
-        Expiry.RemoveOrphanedAudio();
+        if (AsdOrleans.Method.Vocabulary.Identifiers.IsValidMachineId(MachineId)) // an invalid id's calls are refused (RequireValidId); it has no folder
+            Expiry.RemoveOrphanedAudio();
         if (state.RecordExists || _model is not null)
             RepairRegistryListing();
         if (state.State.Pending.Count > 0)
@@ -818,7 +819,9 @@ public sealed class MachineGrain(
     }
 
     private MachineModel RequireEnrolled()
-        => _model ?? throw new InvalidOperationException($"machine {MachineId} is not enrolled yet: enroll it from training clips first");
+        => _model ?? throw new InvalidOperationException(IsUnknown
+            ? $"machine {MachineId} is not enrolled: nobody configured or enrolled a machine of this id (check it), or enroll it from training clips first"
+            : $"machine {MachineId} is not enrolled yet: enroll it from training clips first");
 
     private void RequireValidId()
     {

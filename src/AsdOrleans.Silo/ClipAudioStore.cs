@@ -153,7 +153,19 @@ public sealed class ClipAudioStore(IOptions<SiloOptions> options, ILogger<ClipAu
         }
     }
 
-    public void Delete(string machineId, string clipId) => File.Delete(PathOf(machineId, clipId));
+    /// <summary>Deletes a clip's stored audio; nothing to do when none was stored (a gateway's clip, whose audio the gateway
+    /// keeps, leaves no folder: File.Delete throws for a missing folder, not for a missing file).</summary>
+    public void Delete(string machineId, string clipId)
+    {
+        try
+        {
+            File.Delete(PathOf(machineId, clipId));
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // nothing stored
+        }
+    }
 
     /// <summary>Best-effort removal: a failure is logged with its cause, and the machine's orphan sweep retries it.</summary>
     public void TryDelete(string machineId, string clipId)

@@ -32,6 +32,26 @@ public sealed class ClipAudioStoreTests : IDisposable
         Assert.False(File.Exists(temporary), "an old temporary file is an orphan");
     }
 
+    [Fact]
+    public void Closing_a_request_whose_audio_the_silo_never_stored_removes_nothing_and_says_nothing()
+    {
+        // A gateway's clip (the .NET client's PushClipAsync with an audio reference) leaves no folder for its machine.
+        var log = new ListLogger();
+        var store = new ClipAudioStore(Options.Create(new SiloOptions { DataDirectory = _data }), log);
+        store.Delete("gateway.m1", "c-1");
+        store.TryDelete("gateway.m1", "c-2");
+        Assert.Empty(log.Messages);
+    }
+
+    private sealed class ListLogger : Microsoft.Extensions.Logging.ILogger<ClipAudioStore>
+    {
+        public List<string> Messages { get; } = [];
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            => Messages.Add(formatter(state, exception));
+    }
+
     [Theory]
     [InlineData("..")]
     [InlineData(".")]

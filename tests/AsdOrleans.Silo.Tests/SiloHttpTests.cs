@@ -136,6 +136,10 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         Assert.True(gateway.Repeated);
         Assert.Equal(first.GetProperty("score").GetDouble(), gateway.Score);
         await Assert.ThrowsAsync<ClipIdReusedException>(() => useCases.IngestClip(machine, "r-1", SiloFixture.TestWav(1), audio: null, audioReference: "s3://gw/r-1.wav"));
+        // A gateway's audio reference travels with every listing and event of the clip: a bounded length.
+        var overlong = await Assert.ThrowsAsync<ArgumentException>(() => useCases.IngestClip(machine, "r-9", SiloFixture.TestWav(2), audio: null,
+            audioReference: "s3://gw/" + new string('x', AsdOrleans.Application.MachineUseCases.MaxAudioReferenceLength)));
+        Assert.StartsWith("the audio reference is 2056 characters long; at most 2048", overlong.Message);
         var after = await Status(machine);
         foreach (var field in new[] { "clipsSeen", "queries", "realisedBudget", "pendingLabelRequests" })
             Assert.Equal(before.GetProperty(field).ToString(), after.GetProperty(field).ToString());
