@@ -24,16 +24,17 @@ public sealed class AsdClusterClient : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly int _subscriptionBuffer;
     private readonly ConcurrentDictionary<object, Func<ValueTask>> _subscriptions = new();
+    private readonly ConnectionStatus _status;
     private int _disposed;
 
     /// <summary>Wraps an Orleans client the caller hosts (configured with <see cref="AsdClientBuilderExtensions.ConfigureAsdClient"/>);
     /// disposing this object then leaves that client running.</summary>
     public AsdClusterClient(IClusterClient orleans, ILogger<AsdClusterClient>? logger = null, int subscriptionBuffer = 10_000)
-        : this(orleans, host: null, logger ?? NullLogger<AsdClusterClient>.Instance, subscriptionBuffer)
+        : this(orleans, host: null, logger ?? NullLogger<AsdClusterClient>.Instance, subscriptionBuffer, new ConnectionStatus())
     {
     }
 
-    private AsdClusterClient(IClusterClient orleans, IHost? host, ILogger logger, int subscriptionBuffer)
+    private AsdClusterClient(IClusterClient orleans, IHost? host, ILogger logger, int subscriptionBuffer, ConnectionStatus status)
     {
         ArgumentNullException.ThrowIfNull(orleans);
         ArgumentOutOfRangeException.ThrowIfLessThan(subscriptionBuffer, 1);
@@ -41,11 +42,33 @@ public sealed class AsdClusterClient : IAsyncDisposable
         _host = host;
         _logger = logger;
         _subscriptionBuffer = subscriptionBuffer;
+        _status = status;
+        status.Logger = logger;
+        status.Owner = this;
         _streams = orleans.GetStreamProvider(MachineEventStreams.ProviderName);
     }
 
     /// <summary>The underlying Orleans client, for grain calls this class does not wrap.</summary>
     public IClusterClient Orleans { get; }
+
+    /// <summary>The number of gateways this client is connected to changed (Orleans' event: <c>NumberOfConnectedGateways</c>
+    /// 0 is no connection, <c>ConnectionRecovered</c> when one is back: then re-list pending requests, as events
+    /// published meanwhile are lost). Raised on an Orleans thread: return quickly. Only for a client made by
+    /// <see cref="ConnectAsync"/>; one that wraps the caller's Orleans client raises nothing (use Orleans'
+    /// <c>AddGatewayCountChangedHandler</c> there).</summary>
+    public event EventHandler<GatewayCountChangedEventArgs>? GatewayCountChanged
+    {
+        add => _status.GatewayCountChanged += value;
+        remove => _status.GatewayCountChanged -= value;
+    }
+
+    /// <summary>The client lost its last gateway (Orleans' cluster-connection-lost notice). It keeps trying to
+    /// reconnect; calls fail meanwhile. Same conditions as <see cref="GatewayCountChanged"/>.</summary>
+    public event EventHandler? ConnectionLost
+    {
+        add => _status.ConnectionLost += value;
+        remove => _status.ConnectionLost -= value;
+    }
 
     /// <summary>Connects to the cluster's gateway and returns once connected.</summary>
     /// <exception cref="ArgumentException">An option is out of range; checked before anything connects.</exception>
@@ -62,7 +85,11 @@ public sealed class AsdClusterClient : IAsyncDisposable
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
         bool infinite = options.ConnectTimeout == Timeout.InfiniteTimeSpan;
         var deadline = infinite ? DateTime.MaxValue : DateTime.UtcNow + options.ConnectTimeout;
-        builder.UseOrleansClient(client => client.ConfigureAsdClient(options).UseConnectionRetryFilter(async (_, cancellation) =>
+        var status = new ConnectionStatus();
+        builder.UseOrleansClient(client => client.ConfigureAsdClient(options)
+            .AddGatewayCountChangedHandler((_, e) => status.OnGatewayCountChanged(e))
+            .AddClusterConnectionLostHandler((_, _) => status.OnConnectionLost())
+            .UseConnectionRetryFilter(async (_, cancellation) =>
         {
             if (DateTime.UtcNow + RetryDelay >= deadline)
                 return false;
@@ -89,7 +116,7 @@ public sealed class AsdClusterClient : IAsyncDisposable
                 throw new InvalidOperationException($"cannot connect to {where}: {why}", e);
             }
             var client = new AsdClusterClient(host.Services.GetRequiredService<IClusterClient>(), host,
-                host.Services.GetRequiredService<ILoggerFactory>().CreateLogger<AsdClusterClient>(), options.SubscriptionBuffer);
+                host.Services.GetRequiredService<ILoggerFactory>().CreateLogger<AsdClusterClient>(), options.SubscriptionBuffer, status);
             connected = true;
             return client;
         }
@@ -303,6 +330,32 @@ public sealed class AsdClusterClient : IAsyncDisposable
         {
             await _host.StopAsync();
             _host.Dispose();
+        }
+    }
+
+    /// <summary>Relays Orleans' connection notices, which are wired up before this object exists.</summary>
+    private sealed class ConnectionStatus
+    {
+        public ILogger Logger { get; set; } = NullLogger.Instance;
+        public object? Owner { get; set; }
+        public event EventHandler<GatewayCountChangedEventArgs>? GatewayCountChanged;
+        public event EventHandler? ConnectionLost;
+
+        public void OnGatewayCountChanged(GatewayCountChangedEventArgs e) => Raise(() => GatewayCountChanged?.Invoke(Owner ?? this, e), nameof(GatewayCountChanged));
+
+        public void OnConnectionLost() => Raise(() => ConnectionLost?.Invoke(Owner ?? this, EventArgs.Empty), nameof(ConnectionLost));
+
+        // A throwing handler must not break Orleans' gateway bookkeeping.
+        private void Raise(Action raise, string name)
+        {
+            try
+            {
+                raise();
+            }
+            catch (Exception e)
+            {
+                Logger.LogError(e, "a {Event} handler failed", name);
+            }
         }
     }
 }

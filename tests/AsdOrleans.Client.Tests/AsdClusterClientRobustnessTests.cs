@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using AsdOrleans.Abstractions;
+using Microsoft.Extensions.Logging;
 
 namespace AsdOrleans.Client.Tests;
 
@@ -129,5 +131,53 @@ public sealed class AsdClusterClientRobustnessTests(EmbeddedSiloFixture silo) : 
         var callback = await Assert.ThrowsAsync<ObjectDisposedException>(() => client.OnAlertAsync(_ => Task.CompletedTask));
         Assert.Equal(nameof(AsdClusterClient), callback.ObjectName);
         await client.DisposeAsync(); // twice is harmless
+    }
+
+    [Fact]
+    public async Task The_client_logs_to_the_given_logger_factory()
+    {
+        const string machine = "robust.logged-1";
+        var provider = new CollectingLoggerProvider();
+        using var loggerFactory = LoggerFactory.Create(b => b.AddProvider(provider));
+        await using var client = await AsdClusterClient.ConnectAsync(new AsdClientOptions { GatewayPort = silo.GatewayPort, LoggerFactory = loggerFactory });
+        await EnrollAskingForEveryLabel(client, machine);
+        await using var failing = await client.OnLabelRequestAsync(_ => throw new InvalidOperationException("labeller broke"), machine);
+        await client.PushClipAsync(machine, "l-0", TestClips.Test[0]);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!provider.Messages.Any(m => m.Contains("handler failed") && m.Contains("labeller broke")) && clock.Elapsed < EventWait)
+            await Task.Delay(100);
+        Assert.Contains(provider.Messages, m => m.Contains("LabelRequestEvent handler failed for machine robust.logged-1"));
+    }
+
+    [Fact]
+    public async Task Losing_the_gateway_is_announced()
+    {
+        var other = new EmbeddedSiloFixture();
+        await other.InitializeAsync();
+        await using var client = await AsdClusterClient.ConnectAsync(new AsdClientOptions { GatewayPort = other.GatewayPort });
+        var lost = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var counts = new ConcurrentQueue<int>();
+        object? sentBy = null;
+        client.GatewayCountChanged += (_, e) => counts.Enqueue(e.NumberOfConnectedGateways);
+        client.ConnectionLost += (sender, _) => { sentBy = sender; lost.TrySetResult(); };
+        await other.DisposeAsync(); // stops that silo
+        await lost.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Same(client, sentBy);
+        Assert.Contains(0, counts);
+    }
+
+    private sealed class CollectingLoggerProvider : ILoggerProvider
+    {
+        public ConcurrentQueue<string> Messages { get; } = new();
+        public ILogger CreateLogger(string categoryName) => new Collector(this);
+        public void Dispose() { }
+
+        private sealed class Collector(CollectingLoggerProvider owner) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+            public bool IsEnabled(LogLevel logLevel) => true;
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+                => owner.Messages.Enqueue($"{formatter(state, exception)} {exception?.Message}");
+        }
     }
 }
