@@ -13,16 +13,11 @@ public static class AsdClientBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
         if (string.IsNullOrWhiteSpace(options.Redis))
-        {
-            if (options.GatewayPort is < 1 or > 65535)
-                throw new ArgumentException($"gateway port must be in 1..65535, got {options.GatewayPort}");
             client.UseLocalhostClustering(options.GatewayPort);
-        }
         else
         {
-            if (string.IsNullOrWhiteSpace(options.ClusterId) || string.IsNullOrWhiteSpace(options.ServiceId))
-                throw new ArgumentException("a Redis cluster needs its ClusterId and ServiceId (the silos' Asd:ClusterId and Asd:ServiceId)");
             client.Configure<ClusterOptions>(c => { c.ClusterId = options.ClusterId; c.ServiceId = options.ServiceId; });
             client.UseRedisClustering(options.Redis);
         }

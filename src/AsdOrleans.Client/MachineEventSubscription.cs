@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using AsdOrleans.Abstractions;
+using Microsoft.Extensions.Logging;
 using Orleans.Streams;
 
 namespace AsdOrleans.Client;
@@ -10,33 +11,74 @@ namespace AsdOrleans.Client;
 /// dispose it to unsubscribe. Events published while nobody was subscribed are not replayed — list pending label
 /// requests with <see cref="AsdClusterClient.GetPendingLabelRequestsAsync"/> after subscribing to catch up.
 /// </summary>
-/// <typeparam name="T"><see cref="AnomalyAlert"/> or <see cref="LabelRequestEvent"/>.</typeparam>
+/// <remarks>A reader that falls more than <see cref="AsdClientOptions.SubscriptionBuffer"/> events behind ends its
+/// subscription: after the buffered events, reading throws <see cref="SubscriptionOverflowException"/> (delivery never
+/// waits for a reader, so one slow reader cannot hold up the client's other subscriptions).</remarks>
+/// <typeparam name="T"><see cref="AnomalyAlert"/>, <see cref="LabelRequestEvent"/>, <see cref="LabelRequestClosed"/> or
+/// <see cref="LabelRequestClaim"/>.</typeparam>
 public sealed class MachineEventSubscription<T> : IAsyncEnumerable<T>, IAsyncDisposable where T : IMachineEvent
 {
     private readonly Channel<T> _buffer;
     private readonly Func<MachineEventSubscription<T>, ValueTask> _onDisposed;
+    private readonly int _capacity;
+    private readonly ILogger _logger;
     private StreamSubscriptionHandle<T>? _handle;
     private int _disposed;
+    private int _overflowed;
 
-    private MachineEventSubscription(int capacity, Func<MachineEventSubscription<T>, ValueTask> onDisposed)
+    private MachineEventSubscription(int capacity, Func<MachineEventSubscription<T>, ValueTask> onDisposed, ILogger logger)
     {
         _buffer = Channel.CreateBounded<T>(new BoundedChannelOptions(capacity) { FullMode = BoundedChannelFullMode.Wait, SingleWriter = true });
+        _capacity = capacity;
         _onDisposed = onDisposed;
+        _logger = logger;
     }
 
     internal static async Task<MachineEventSubscription<T>> StartAsync(IAsyncStream<T> stream, string? machineId, int capacity,
-        Func<MachineEventSubscription<T>, ValueTask> onDisposed)
+        Func<MachineEventSubscription<T>, ValueTask> onDisposed, ILogger logger, CancellationToken cancellationToken)
     {
-        var subscription = new MachineEventSubscription<T>(capacity, onDisposed);
-        subscription._handle = await stream.SubscribeAsync(new FilteringObserver<T>(machineId, (item, token) => subscription._buffer.Writer.WriteAsync(item, token),
-            error => subscription._buffer.Writer.TryComplete(error), () => subscription._buffer.Writer.TryComplete()));
+        var subscription = new MachineEventSubscription<T>(capacity, onDisposed, logger);
+        subscription._handle = await stream.SubscribeAsync(new FilteringObserver<T>(machineId, subscription.Offer,
+            error => subscription._buffer.Writer.TryComplete(error), () => subscription._buffer.Writer.TryComplete())).WaitAsync(cancellationToken);
         return subscription;
     }
 
-    /// <summary>The next event; waits for one. Throws <see cref="ChannelClosedException"/> once the subscription is disposed.</summary>
-    public ValueTask<T> ReadAsync(CancellationToken cancellationToken = default) => _buffer.Reader.ReadAsync(cancellationToken);
+    // Runs inside the client's stream delivery, which serves every subscription in turn: never wait here.
+    private void Offer(T item)
+    {
+        if (_buffer.Writer.TryWrite(item) || Volatile.Read(ref _disposed) == 1 || Interlocked.Exchange(ref _overflowed, 1) == 1)
+            return;
+        _buffer.Writer.TryComplete(new SubscriptionOverflowException(_capacity));
+        _logger.LogWarning("a {Event} subscription fell more than {Capacity} events behind and was ended", typeof(T).Name, _capacity);
+        // Unsubscribe off the delivery path; the reader still gets the buffered events, then the exception.
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await DisposeAsync();
+            }
+            catch (Exception e)
+            {
+                _logger.LogWarning(e, "could not unsubscribe an overflowed {Event} subscription", typeof(T).Name);
+            }
+        });
+    }
 
-    /// <summary>Events as they arrive, until the subscription is disposed or <paramref name="cancellationToken"/> fires.</summary>
+    /// <summary>The next event; waits for one. Throws <see cref="ChannelClosedException"/> once the subscription is
+    /// disposed, and <see cref="SubscriptionOverflowException"/> once it was ended for falling behind.</summary>
+    public async ValueTask<T> ReadAsync(CancellationToken cancellationToken = default)
+    {
+        // WaitToReadAsync throws the completion's own exception (ReadAsync would wrap it in a ChannelClosedException).
+        while (await _buffer.Reader.WaitToReadAsync(cancellationToken))
+        {
+            if (_buffer.Reader.TryRead(out var item))
+                return item;
+        }
+        throw new ChannelClosedException();
+    }
+
+    /// <summary>Events as they arrive, until the subscription is disposed or <paramref name="cancellationToken"/> fires;
+    /// throws <see cref="SubscriptionOverflowException"/> after the buffered events if it was ended for falling behind.</summary>
     public IAsyncEnumerator<T> GetAsyncEnumerator(CancellationToken cancellationToken = default)
         => _buffer.Reader.ReadAllAsync(cancellationToken).GetAsyncEnumerator(cancellationToken);
 
@@ -45,7 +87,6 @@ public sealed class MachineEventSubscription<T> : IAsyncEnumerable<T>, IAsyncDis
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1)
             return;
-        // Complete first: a delivery waiting for room in a full buffer fails at once instead of holding up the unsubscribe.
         _buffer.Writer.TryComplete();
         try
         {
@@ -60,13 +101,14 @@ public sealed class MachineEventSubscription<T> : IAsyncEnumerable<T>, IAsyncDis
 }
 
 /// <summary>Passes on the events of one machine (or all, when <c>machineId</c> is null).</summary>
-internal sealed class FilteringObserver<T>(string? machineId, Func<T, CancellationToken, ValueTask> onNext, Action<Exception> onError, Action onCompleted)
+internal sealed class FilteringObserver<T>(string? machineId, Action<T> onNext, Action<Exception> onError, Action onCompleted)
     : IAsyncObserver<T> where T : IMachineEvent
 {
-    public async Task OnNextAsync(T item, StreamSequenceToken? token = null)
+    public Task OnNextAsync(T item, StreamSequenceToken? token = null)
     {
         if (machineId is null || string.Equals(item.MachineId, machineId, StringComparison.Ordinal))
-            await onNext(item, CancellationToken.None);
+            onNext(item);
+        return Task.CompletedTask;
     }
 
     public Task OnErrorAsync(Exception ex)
