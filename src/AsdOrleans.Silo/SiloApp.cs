@@ -72,10 +72,22 @@ public static class SiloApp
     /// <summary>A TCP port nothing listens on right now, on 127.0.0.1.</summary>
     public static int FreeLoopbackPort()
     {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        // A port just handed out is free again until its silo binds it, and the kernel may offer it again: callers that
+        // ask for a silo and a gateway port in one breath got the same one ("must differ"). Not one of the last 64.
+        lock (RecentPorts)
+            while (true)
+            {
+                using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+                listener.Start();
+                int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+                if (RecentPorts.Contains(port)) continue;
+                RecentPorts.Enqueue(port);
+                if (RecentPorts.Count > 64) RecentPorts.Dequeue();
+                return port;
+            }
     }
+
+    private static readonly Queue<int> RecentPorts = new();
 
     /// <summary>The address a cluster silo advertises: 127.0.0.1 when empty, else the IP given or the host name's first IPv4 address.</summary>
     public static System.Net.IPAddress ResolveAdvertisedAddress(string? address)
