@@ -1,3 +1,5 @@
+using AsdOrleans.Abstractions;
+
 namespace AsdOrleans.Application;
 
 /// <summary>Where a silo keeps the audio of clips a labeller may need to hear (the silo's clip folder).</summary>
@@ -8,6 +10,10 @@ public interface IClipAudio
 
     /// <summary>Stores the clip unless a file for its id exists; returns whether it wrote.</summary>
     Task<bool> SaveIfAbsentAsync(string machineId, string clipId, byte[] wav, CancellationToken cancellation);
+
+    /// <summary>Whether the clip's stored file holds audio of this fingerprint (<see cref="ClipAudioFingerprint"/>); false
+    /// when there is no file.</summary>
+    bool Holds(string machineId, string clipId, uint fingerprint);
 
     /// <summary>Deletes a clip's audio; a failure is logged, not thrown.</summary>
     void TryDelete(string machineId, string clipId);

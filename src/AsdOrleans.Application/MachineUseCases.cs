@@ -119,15 +119,21 @@ public sealed class MachineUseCases(IGrainFactory grains, IClusterFaults? faults
         var embedded = await worker.EmbedFor(machineId, wav, $"{machineId}/{clipId}");
         // Never over the audio of an earlier clip with this id.
         bool stored = await audio.SaveIfAbsentAsync(machineId, clipId, wav, cancellation);
+        // A file already there with other audio is another clip's of this id, in flight beside this one: its request
+        // would play that file, so this one is refused rather than scored against it.
+        if (!stored && !audio.Holds(machineId, clipId, fingerprint))
+            throw new ClipIdReusedException($"clip id '{clipId}' of machine {machineId} is being scored with different audio; a new clip needs a new id. Nothing changed.");
         ClipVerdict verdict;
         try
         {
             verdict = await machine.SubmitEmbedded(clipId, embedded, audio.PathOf(machineId, clipId), fingerprint,
                 usedModelVersion => worker.EmbedAgainIfMachineChanged(machineId, wav, $"{machineId}/{clipId}", usedModelVersion));
         }
-        catch (Exception e) when (stored && e is ArgumentException or InvalidOperationException)
+        catch (Exception e) when (stored && e is (ArgumentException and not ClipIdReusedException) or InvalidOperationException)
         {
-            audio.TryDelete(machineId, clipId); // refused: the machine changed nothing, so nothing points at this file
+            // Refused: the machine changed nothing, so nothing points at this file. Not for a reused id: the clip the
+            // machine scored under it may be another request in flight whose label request points at this path.
+            audio.TryDelete(machineId, clipId);
             throw;
         }
         // Other failures leave the file: a timed-out write may have landed after all; if not, the machine's orphan sweep removes it.

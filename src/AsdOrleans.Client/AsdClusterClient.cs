@@ -229,14 +229,16 @@ public sealed class AsdClusterClient : IAsyncDisposable
     /// <summary>Calls <paramref name="onAlert"/> for each anomaly alert (of one machine, or all) until the returned
     /// handle is disposed. A callback that throws is logged and the event skipped. Callbacks run one at a time on the
     /// subscription's own loop: a slow one delays only this subscription, which ends (logged) once it falls
-    /// <see cref="AsdClientOptions.SubscriptionBuffer"/> events behind.</summary>
-    public Task<IAsyncDisposable> OnAlertAsync(Func<AnomalyAlert, Task> onAlert, string? machineId = null, CancellationToken cancellationToken = default)
+    /// <see cref="AsdClientOptions.SubscriptionBuffer"/> events behind: the handle's <see cref="CallbackSubscription.Completion"/>
+    /// then faults with <see cref="SubscriptionOverflowException"/> (or the stream's error), so the service can
+    /// re-list and subscribe again.</summary>
+    public Task<CallbackSubscription> OnAlertAsync(Func<AnomalyAlert, Task> onAlert, string? machineId = null, CancellationToken cancellationToken = default)
         => Subscribe(MachineEventStreams.AlertNamespace, machineId, onAlert, cancellationToken);
 
     /// <summary>Calls <paramref name="onRequest"/> for each new label request (of one machine, or all) until the
     /// returned handle is disposed. A callback that throws is logged and the event skipped; a slow one delays only this
     /// subscription, as for <see cref="OnAlertAsync"/>.</summary>
-    public Task<IAsyncDisposable> OnLabelRequestAsync(Func<LabelRequestEvent, Task> onRequest, string? machineId = null, CancellationToken cancellationToken = default)
+    public Task<CallbackSubscription> OnLabelRequestAsync(Func<LabelRequestEvent, Task> onRequest, string? machineId = null, CancellationToken cancellationToken = default)
         => Subscribe(MachineEventStreams.LabelRequestNamespace, machineId, onRequest, cancellationToken);
 
     private Task<T> Call<T>(Func<MachineUseCases, Task<T>> call, CancellationToken cancellationToken)
@@ -269,13 +271,14 @@ public sealed class AsdClusterClient : IAsyncDisposable
         return subscription;
     }
 
-    private async Task<IAsyncDisposable> Subscribe<T>(string streamNamespace, string? machineId, Func<T, Task> callback, CancellationToken cancellationToken)
+    private async Task<CallbackSubscription> Subscribe<T>(string streamNamespace, string? machineId, Func<T, Task> callback, CancellationToken cancellationToken)
         where T : IMachineEvent
     {
         ArgumentNullException.ThrowIfNull(callback);
         var subscription = await Subscribe<T>(streamNamespace, machineId, cancellationToken);
-        // Its own loop, off the client's stream delivery: a slow callback holds up no other subscription.
-        _ = Task.Run(async () =>
+        // Its own loop, off the client's stream delivery: a slow callback holds up no other subscription. How it ends
+        // is the handle's Completion: a log line alone reaches nobody when the client was given no logger.
+        var loop = Task.Run(async () =>
         {
             try
             {
@@ -294,13 +297,15 @@ public sealed class AsdClusterClient : IAsyncDisposable
             catch (SubscriptionOverflowException e)
             {
                 _logger.LogError(e, "{Event} callback subscription ended: its handler fell behind", typeof(T).Name);
+                throw;
             }
             catch (Exception e)
             {
                 _logger.LogWarning(e, "{Event} stream reported an error", typeof(T).Name);
+                throw;
             }
         }, CancellationToken.None);
-        return subscription;
+        return new CallbackSubscription(subscription, loop);
     }
 
     private void ThrowIfDisposed()

@@ -38,8 +38,29 @@ public sealed class MachineEventSubscription<T> : IAsyncEnumerable<T>, IAsyncDis
         Func<MachineEventSubscription<T>, ValueTask> onDisposed, ILogger logger, CancellationToken cancellationToken)
     {
         var subscription = new MachineEventSubscription<T>(capacity, onDisposed, logger);
-        subscription._handle = await stream.SubscribeAsync(new FilteringObserver<T>(machineId, subscription.Offer,
-            error => subscription._buffer.Writer.TryComplete(error), () => subscription._buffer.Writer.TryComplete())).WaitAsync(cancellationToken);
+        var subscribing = stream.SubscribeAsync(new FilteringObserver<T>(machineId, subscription.Offer,
+            error => subscription._buffer.Writer.TryComplete(error), () => subscription._buffer.Writer.TryComplete()));
+        try
+        {
+            subscription._handle = await subscribing.WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            // The cluster may still make the subscription: undo it when it comes, or the client would receive (and
+            // buffer) its events for the rest of its life with no handle to end it.
+            Volatile.Write(ref subscription._disposed, 1);
+            subscription._buffer.Writer.TryComplete();
+            _ = subscribing.ContinueWith(async made =>
+            {
+                if (made.IsCompletedSuccessfully)
+                    try { await made.Result.UnsubscribeAsync(); }
+                    catch (Exception e) { logger.LogWarning(e, "could not undo a {Event} subscription whose caller cancelled", typeof(T).Name); }
+            }, TaskScheduler.Default).Unwrap();
+            throw;
+        }
+        // Ended (overflowed) before its handle came: DisposeAsync had nothing to unsubscribe.
+        if (Volatile.Read(ref subscription._disposed) == 1)
+            await subscription._handle.UnsubscribeAsync();
         return subscription;
     }
 

@@ -153,6 +153,18 @@ public sealed class ClipAudioStore(IOptions<SiloOptions> options, ILogger<ClipAu
         }
     }
 
+    public bool Holds(string machineId, string clipId, uint fingerprint)
+    {
+        try
+        {
+            return ClipAudioFingerprint.Of(File.ReadAllBytes(PathOf(machineId, clipId))) == fingerprint;
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Deletes a clip's stored audio; nothing to do when none was stored (a gateway's clip, whose audio the gateway
     /// keeps, leaves no folder: File.Delete throws for a missing folder, not for a missing file).</summary>
     public void Delete(string machineId, string clipId)

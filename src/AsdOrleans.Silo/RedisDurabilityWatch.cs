@@ -28,7 +28,18 @@ public sealed class RedisDurabilityWatch(Microsoft.Extensions.Options.IOptions<S
         var configuration = ConfigurationOptions.Parse(options.Value.Redis!);
         configuration.AllowAdmin = true; // CONFIG GET is an admin command
         configuration.AbortOnConnectFail = false;
-        using var redis = await ConnectionMultiplexer.ConnectAsync(configuration);
+        ConnectionMultiplexer redis;
+        try
+        {
+            redis = await ConnectionMultiplexer.ConnectAsync(configuration);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // A failed watch must not stop the silo (a BackgroundService's failure does): the start-up check passed.
+            logger.LogError(e, "cannot watch Redis's durability settings; they were checked at start only");
+            return;
+        }
+        using var connection = redis;
         using var timer = new PeriodicTimer(Period);
         do
         {

@@ -30,10 +30,10 @@ public static partial class RedisStartupChecks
     /// <summary>A URL's user and password replaced by "…": the refusal is printed and logged.</summary>
     public static string WithoutCredentials(string url)
     {
+        // The last '@' ends the credentials: a password may hold '@' or '/' itself.
         int scheme = url.IndexOf("://", StringComparison.Ordinal);
-        int at = url.IndexOf('@', scheme + 3);
-        int path = url.IndexOf('/', scheme + 3);
-        return scheme < 0 || at < 0 || (path >= 0 && path < at) ? url : url[..(scheme + 3)] + "…" + url[at..];
+        int at = scheme < 0 ? -1 : url.LastIndexOf('@');
+        return at < scheme + 3 ? url : url[..(scheme + 3)] + "…" + url[at..];
     }
 
     /// <summary>Throws <see cref="SiloConfigurationException"/> for a refusal; returns a warning for stderr, or null.</summary>

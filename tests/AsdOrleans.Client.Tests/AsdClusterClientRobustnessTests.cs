@@ -65,7 +65,10 @@ public sealed class AsdClusterClientRobustnessTests(EmbeddedSiloFixture silo) : 
             Assert.Equal($"s-{i}", (await Next(requests)).Request.ClipId);
         }
         Assert.Equal(1, Volatile.Read(ref called)); // still in the first event; the others overflowed its buffer
+        Assert.False(slow.Completion.IsCompleted);
         gate.SetResult();
+        // The application is told the callbacks stopped, whether or not it gave the client a logger.
+        await Assert.ThrowsAsync<SubscriptionOverflowException>(() => slow.Completion.WaitAsync(EventWait, TestContext.Current.CancellationToken));
     }
 
     [Fact]

@@ -132,6 +132,9 @@ public sealed class RedisClusterIdentityTests : IAsyncLifetime
         var refusedSecret = await Assert.ThrowsAsync<SiloConfigurationException>(() => SiloApp.StartOnLoopbackAsync(url));
         Assert.DoesNotContain("s3cret-pw", refusedSecret.Message);
         Assert.Contains($"'redis://…@127.0.0.1:{_redis.Port}/0' is a URL", refusedSecret.Message);
+        // A password may hold '@' or '/' itself: everything before the last '@' goes.
+        foreach (var (url2, shown) in new[] { ("redis://:p@ss@h:1/0", "redis://…@h:1/0"), ("redis://:pa/ss@h:1", "redis://…@h:1"), ("redis://h:1/0", "redis://h:1/0") })
+            Assert.Equal(shown, RedisStartupChecks.WithoutCredentials(url2));
     }
 
     [Fact]

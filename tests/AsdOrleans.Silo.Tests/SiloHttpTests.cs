@@ -106,6 +106,28 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
     }
 
     [Fact]
+    public async Task A_new_clip_whose_id_another_clip_in_flight_stored_with_other_audio_is_refused_and_that_file_stays()
+    {
+        // Two new clips of one id in flight at once: the other's audio is already stored under the id, so this one's
+        // request would play it. Simulated by storing that file first.
+        const string machine = "http.in-flight-id";
+        await Enroll(machine, new MachineSettings { Strategy = "random", Budget = 1, Seed = 4 });
+        var store = silo.App.Services.GetRequiredService<ClipAudioStore>();
+        byte[] other = SiloFixture.TestWav(5);
+        Assert.True(await store.SaveIfAbsentAsync(machine, "f-1", other, TestContext.Current.CancellationToken));
+        var before = await Status(machine);
+
+        var refused = await Send(HttpMethod.Post, $"/api/machines/{machine}/clips?clipId=f-1", SiloFixture.DeviceKey, WavContent(SiloFixture.TestWav(6)));
+        Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+        Assert.Contains("is being scored with different audio", await refused.Content.ReadAsStringAsync());
+        Assert.Equal(other, await File.ReadAllBytesAsync(store.PathOf(machine, "f-1"), TestContext.Current.CancellationToken)); // the other clip's file, untouched
+        Assert.Equal(before.GetProperty("clipsSeen").GetInt64(), (await Status(machine)).GetProperty("clipsSeen").GetInt64());
+        // The same bytes as the stored file are that clip's own retry: scored (the file is its audio).
+        var same = await Send(HttpMethod.Post, $"/api/machines/{machine}/clips?clipId=f-1", SiloFixture.DeviceKey, WavContent(other));
+        Assert.Equal(HttpStatusCode.OK, same.StatusCode);
+    }
+
+    [Fact]
     public async Task A_retry_is_answered_without_decoding_and_a_machine_not_enrolled_is_refused_before_it()
     {
         // A gateway's retry (the same bytes) must cost nothing: the first verdict comes back before the body is decoded or
