@@ -200,7 +200,7 @@ public sealed class MachineUseCases(IGrainFactory grains, IClusterFaults? faults
         catch (Exception e) when (faults is not null && !faults.IsClusterFault(e))
         {
             var reason = faults.UnreadableReason(e) ?? UnreadableReason;
-            if (FirstInAWhile(machineId)) // a listing asks the machine again on every page: one warning per machine a while
+            if (_unreadableLogged.FirstInAWhile(machineId)) // a listing asks the machine again on every page: one warning per machine a while
                 logger?.LogWarning(e, "machine {Machine} cannot be read: {Reason}", machineId, reason);
             throw new MachineUnreadableException(machineId, reason, e);
         }
@@ -208,15 +208,7 @@ public sealed class MachineUseCases(IGrainFactory grains, IClusterFaults? faults
 
     /// <summary>How often the warning for one unreadable machine repeats.</summary>
     internal static readonly TimeSpan UnreadableLogInterval = TimeSpan.FromMinutes(10);
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _unreadableLogged = new();
-
-    private bool FirstInAWhile(string machineId)
-    {
-        long now = Environment.TickCount64;
-        long last = _unreadableLogged.GetOrAdd(machineId, long.MinValue);
-        return (last == long.MinValue || now - last >= (long)UnreadableLogInterval.TotalMilliseconds)
-            && _unreadableLogged.TryUpdate(machineId, now, last);
-    }
+    private readonly LogThrottle _unreadableLogged = new(UnreadableLogInterval);
 
     /// <summary>Whether <paramref name="machineId"/> is configured or enrolled, from the registry: the machine is not woken.</summary>
     public Task<bool> IsListed(string machineId)

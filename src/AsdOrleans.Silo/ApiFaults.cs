@@ -21,19 +21,20 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
     {
         int status;
         string title, detail;
+        var classified = exception is BadHttpRequestException ? null : ApiFaults.Classify(exception);
         if (exception is BadHttpRequestException bad)
         {
             (status, title, detail) = (bad.StatusCode, Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(bad.StatusCode), BindingDetail(bad)); // 400 "Bad Request", 413 "Payload Too Large": as the app's own
             logger.LogDebug(exception, "refused {Method} {Path}: {Status}", http.Request.Method, http.Request.Path, status);
         }
-        else if (ApiFaults.Classify(exception) is null && ApiFaults.IsStorageDamage(exception))
+        else if (classified is null && ApiFaults.IsStorageDamage(exception))
         {
             // Not an outage (no 503, no Retry-After): a damaged file stays damaged until an operator restores it.
             (status, title, detail) = (StatusCodes.Status500InternalServerError, "The silo's storage is damaged", ApiFaults.StorageDamaged);
             if (FirstInAWhile(DamageLogKey))
                 logger.LogError(exception, "{Method} {Path} answered 500: {Detail}", http.Request.Method, http.Request.Path, ApiFaults.StorageDamaged);
         }
-        else if (ApiFaults.Classify(exception) is { } classified)
+        else if (classified is not null)
         {
             // "Unreachable" may be a Redis that refuses the silo's reconnections (a changed password): a fresh connection tells.
             var fault = classified.RedisUnreachable && await unreachableRedis.RefusalAsync() is { } refusal
@@ -70,18 +71,12 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
     /// per kind every <see cref="OperatorFaultLogInterval"/>, not once per request.</summary>
     private bool FirstInAWhile(RedisRefusal refusal) => FirstInAWhile(refusal.Kind);
 
-    private bool FirstInAWhile(string kind)
-    {
-        long now = Environment.TickCount64;
-        long last = _operatorFaultLogged.GetOrAdd(kind, long.MinValue);
-        return (last == long.MinValue || now - last >= (long)OperatorFaultLogInterval.TotalMilliseconds)
-            && _operatorFaultLogged.TryUpdate(kind, now, last);
-    }
+    private bool FirstInAWhile(string kind) => _operatorFaultLogged.FirstInAWhile(kind);
 
     private const string DamageLogKey = "sqlite-damaged";
 
     internal static readonly TimeSpan OperatorFaultLogInterval = TimeSpan.FromMinutes(10);
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _operatorFaultLogged = new();
+    private readonly AsdOrleans.Application.LogThrottle _operatorFaultLogged = new(OperatorFaultLogInterval);
 
     [System.Text.RegularExpressions.GeneratedRegex(@"The JSON property '(?<name>[^']*)' could not be mapped")]
     private static partial System.Text.RegularExpressions.Regex UnknownMember();

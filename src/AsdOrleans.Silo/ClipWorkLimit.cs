@@ -35,7 +35,7 @@ public static class ClipWorkLimit
 
     public static IServiceCollection AddClipWorkLimit(this IServiceCollection services, SiloOptions options)
     {
-        long lastWarning = long.MinValue;
+        var warnings = new AsdOrleans.Application.LogThrottle(WarningInterval);
         return services.AddRateLimiter(r =>
         {
             r.RejectionStatusCode = StatusCodes.Status503ServiceUnavailable;
@@ -50,9 +50,7 @@ public static class ClipWorkLimit
                 var http = context.HttpContext;
                 string endpoint = http.GetEndpoint()?.Metadata.GetMetadata<ClipWork>()?.Endpoint ?? "other";
                 Refused.Add(1, new KeyValuePair<string, object?>("endpoint", endpoint));
-                long now = Environment.TickCount64, last = Interlocked.Read(ref lastWarning);
-                if ((last == long.MinValue || now - last >= (long)WarningInterval.TotalMilliseconds)
-                    && Interlocked.CompareExchange(ref lastWarning, now, last) == last)
+                if (warnings.FirstInAWhile("busy"))
                     http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(ClipWorkLimit))
                         .LogWarning("refusing clip work with 503: {Running} requests in progress and {Queued} queued (Asd:MaxConcurrentClips, Asd:QueuedClips); " +
                                     "asd_requests_refused_busy_total counts each refusal, this warning repeats at most once a minute", options.MaxConcurrentClips, options.QueuedClips);

@@ -47,9 +47,7 @@ public sealed class RedisDurabilityWatch(Microsoft.Extensions.Options.IOptions<S
             {
                 if (redis.GetServers().FirstOrDefault(s => s.IsConnected && !s.IsReplica) is { } server)
                 {
-                    var settings = (await server.ConfigGetAsync("append*")).ToDictionary(p => p.Key, p => p.Value, StringComparer.OrdinalIgnoreCase);
-                    Set(RedisStartupChecks.DurabilityProblem(server.EndPoint.ToString() ?? "?",
-                        settings.GetValueOrDefault("appendonly", "?"), settings.GetValueOrDefault("appendfsync", "?")));
+                    Set(RedisStartupChecks.DurabilityProblem(server.EndPoint.ToString() ?? "?", await server.ConfigGetAsync(RedisStartupChecks.DurabilitySettings)));
                 }
             }
             catch (Exception e) when (e is RedisException or TimeoutException)

@@ -93,12 +93,10 @@ public static partial class RedisStartupChecks
 
     private static void RequireDurable(IServer server, string endpoint)
     {
-        string appendOnly, appendFsync;
+        KeyValuePair<string, string>[] settings;
         try
         {
-            var settings = server.ConfigGet("append*").ToDictionary(p => p.Key, p => p.Value, StringComparer.OrdinalIgnoreCase);
-            appendOnly = settings.GetValueOrDefault("appendonly", "?");
-            appendFsync = settings.GetValueOrDefault("appendfsync", "?");
+            settings = server.ConfigGet(DurabilitySettings);
         }
         catch (RedisServerException e)
         {
@@ -107,13 +105,22 @@ public static partial class RedisStartupChecks
                 $"cannot read Redis's durability settings (CONFIG GET: {e.Message}); {grant}if the Redis service itself guarantees that acknowledged " +
                 "writes survive a crash (append-only file fsynced on every write), start the silo with Asd:RequireDurableRedis=false", e);
         }
-        if (DurabilityProblem(endpoint, appendOnly, appendFsync) is { } problem)
+        if (DurabilityProblem(endpoint, settings) is { } problem)
             throw new SiloConfigurationException(problem + ", or start the silo with Asd:RequireDurableRedis=false to accept that risk");
     }
 
     /// <summary>Why Redis's append-only settings could lose acknowledged writes, or null; the start-up check and the running
     /// silo's <see cref="RedisDurabilityWatch"/> say it in the same words.</summary>
-    public static string? DurabilityProblem(string endpoint, string appendOnly, string appendFsync)
+    public static string? DurabilityProblem(string endpoint, IEnumerable<KeyValuePair<string, string>> settings)
+    {
+        var read = settings.ToDictionary(p => p.Key, p => p.Value, StringComparer.OrdinalIgnoreCase);
+        return DurabilityProblem(endpoint, read.GetValueOrDefault("appendonly", "?"), read.GetValueOrDefault("appendfsync", "?"));
+    }
+
+    /// <summary>The CONFIG GET pattern that <see cref="DurabilityProblem(string, IEnumerable{KeyValuePair{string, string}})"/> reads.</summary>
+    public const string DurabilitySettings = "append*";
+
+    private static string? DurabilityProblem(string endpoint, string appendOnly, string appendFsync)
         => appendOnly == "yes" && appendFsync == "always" ? null
             : $"Redis at '{endpoint}' has appendonly {appendOnly} and appendfsync {appendFsync}: a crash of Redis could lose " +
               "acknowledged labels. Run it with 'appendonly yes' and 'appendfsync always' in redis.conf (redis-cli CONFIG SET appendonly yes; " +
