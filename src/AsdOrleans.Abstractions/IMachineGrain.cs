@@ -14,6 +14,12 @@ public interface IMachineGrain : IGrainWithStringKey
     /// <summary>Builds N, M, h and φ from training clips; replaces any earlier enrollment and pending requests.</summary>
     Task<MachineStatus> Enroll(EnrollmentRequest request);
 
+    /// <summary>Enrolls as <see cref="Enroll(EnrollmentRequest)"/> and then applies the carried labels, oldest first, as
+    /// labels are applied (each scored against the new sets before it joins them); the machine's kept labelled audio stays
+    /// for a later carry. Refused, with nothing changed, when the machine's label count is no longer
+    /// <see cref="LabelCarry.LabelsWhenRead"/>.</summary>
+    Task<MachineStatus> Enroll(EnrollmentRequest request, LabelCarry carry);
+
     /// <summary>Scores one clip, decides whether to ask for its label, and persists a new label request before returning.
     /// A recent clip id is answered with its first verdict, or refused (<see cref="ClipIdReusedException"/>) when its
     /// audio fingerprint differs from the one scored.</summary>

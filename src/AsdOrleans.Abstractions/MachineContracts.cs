@@ -57,10 +57,25 @@ public sealed record EnrollmentClip([property: Id(0)] float[] Embedding, [proper
 /// <param name="Whiten">The embeddings are raw features (the <c>spectral</c> embedder's): the machine fits a whitening
 /// transform on these clips and their domains (AsdOrleans.Method.Enrollment.FeatureWhitener), enrolls the whitened
 /// clips, and whitens every later clip the same way. At most one of Standardize and Whiten.</param>
+/// <param name="KeepLabels">Carry the machine's human labels into the new enrollment: the clips labelled since its
+/// earlier enrollments, whose audio the silo kept (Asd:LabelledAudioPerMachine), are embedded again with this enrollment's
+/// embedder and join the new sets as labelled. For a new encoder or embedder on the same machine; false (the default)
+/// for a machine that was changed or repaired, whose labels describe the machine before it.</param>
 [GenerateSerializer, Immutable]
 [System.Text.Json.Serialization.JsonUnmappedMemberHandling(System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow)]
 public sealed record EnrollmentRequest([property: Id(0)] IReadOnlyList<EnrollmentClip> Clips, [property: Id(1)] string ModelVersion,
-    [property: Id(2)] bool Standardize = false, [property: Id(3)] bool Whiten = false);
+    [property: Id(2)] bool Standardize = false, [property: Id(3)] bool Whiten = false, [property: Id(4)] bool KeepLabels = false);
+
+/// <summary>One labelled clip carried into a re-enrollment: its audio embedded again with the new enrollment's embedder
+/// (raw, as the enrollment clips are), and the label a person gave it.</summary>
+[GenerateSerializer, Immutable]
+public sealed record CarriedLabel([property: Id(0)] string ClipId, [property: Id(1)] float[] Embedding, [property: Id(2)] ClipLabelValue Label);
+
+/// <summary>The labels a re-enrollment carries, oldest first, and how many labels the machine held when their audio was
+/// read: a label given after that read would not be among them, so the machine refuses the enrollment (nothing changes)
+/// and the caller reads again.</summary>
+[GenerateSerializer, Immutable]
+public sealed record LabelCarry([property: Id(0)] IReadOnlyList<CarriedLabel> Labels, [property: Id(1)] long LabelsWhenRead);
 
 /// <summary>One incoming clip, already embedded.</summary>
 /// <param name="ClipId">Unique per machine; used to answer the label request later.</param>
@@ -206,4 +221,10 @@ public sealed record MachineStatus
     [Id(27)]
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public string? Unreadable { get; init; }
+    /// <summary>Labels the last enrollment carried from the machine's earlier ones (<see cref="EnrollmentRequest.KeepLabels"/>);
+    /// they are counted in <see cref="NormalLabels"/> and <see cref="AnomalousLabels"/>, not in <see cref="Queries"/>.</summary>
+    [Id(28)] public long CarriedLabels { get; init; }
+    /// <summary>Labels the machine held that the last enrollment could not carry: a gateway's clip (its audio is the
+    /// gateway's), a label beyond Asd:LabelledAudioPerMachine, audio that could not be kept or read.</summary>
+    [Id(29)] public long LabelsNotCarried { get; init; }
 }

@@ -21,4 +21,14 @@ public interface IClipAudio
     /// <summary>Keeps a stored clip's audio among the machine's newest alerts (moved there when nothing else needs the
     /// stored file, copied when a label request does); a failure is logged, not thrown.</summary>
     void KeepAsAlert(string machineId, string clipId, bool move);
+
+    /// <summary>The machine's clips whose audio was kept when a person labelled them (for a re-enrollment to carry the
+    /// labels), oldest labelled first.</summary>
+    IReadOnlyList<KeptLabelledClip> LabelledClipsOf(string machineId);
+
+    /// <summary>A kept labelled clip's audio; null when it can no longer be read (removed or unreadable: logged).</summary>
+    byte[]? ReadLabelled(string machineId, KeptLabelledClip clip);
 }
+
+/// <summary>A clip a person labelled whose audio the silo kept.</summary>
+public sealed record KeptLabelledClip(string ClipId, ClipLabelValue Label);

@@ -37,7 +37,10 @@ public sealed class MachineUseCases(IGrainFactory grains, IClusterFaults? faults
     /// <summary>Enrolls a machine from embeddings made by the cluster's encoder model version. Embeddings that carry the
     /// version of the cluster's encoder (the one their flags name: model, or the baseline's and the spectral embedder's raw
     /// features) but not its dimension are refused: every clip streamed to the machine would be.</summary>
-    public async Task<MachineStatus> Enroll(string machineId, EnrollmentRequest request)
+    /// <remarks>With <see cref="EnrollmentRequest.KeepLabels"/>, the machine's kept labelled clips
+    /// (<paramref name="audio"/>, the silo's store; a client without one is refused) are embedded by the cluster's
+    /// encoder with the embedder the request's flags name, which must make the request's model version.</remarks>
+    public async Task<MachineStatus> Enroll(string machineId, EnrollmentRequest request, IClipAudio? audio = null)
     {
         var machine = Machine(machineId);
         ArgumentNullException.ThrowIfNull(request);
@@ -45,7 +48,44 @@ public sealed class MachineUseCases(IGrainFactory grains, IClusterFaults? faults
             && request.Clips?.FirstOrDefault(c => c?.Embedding is { } e && e.Length != made.Dimension) is { } wrong)
             throw new ArgumentException($"machine {machineId}: the embeddings have {wrong.Embedding!.Length} dimensions; this cluster's encoder "
                 + $"{made.ModelVersion} makes {made.Dimension}: embed the training clips with it, or enroll from audio");
-        return await machine.Enroll(request);
+        if (!request.KeepLabels)
+            return await machine.Enroll(request);
+        var embedder = EmbedderNameOf(request.Standardize, request.Whiten);
+        return await machine.Enroll(request, await CarryLabels(machineId, embedder, request.ModelVersion, RequireLabelledAudio(audio)));
+    }
+
+    private static string EmbedderNameOf(bool standardize, bool whiten) => standardize ? "baseline" : whiten ? "spectral" : "model";
+
+    private static IClipAudio RequireLabelledAudio(IClipAudio? audio) => audio ?? throw new ArgumentException(
+        "keepLabels carries the labelled clips' audio that the silos keep in their data directory; enroll through a silo's HTTP API (asd enroll --keep-labels)");
+
+    /// <summary>The machine's kept labelled clips, embedded again by the cluster's encoder workers with
+    /// <paramref name="embedder"/>; a clip whose audio is gone or no longer decodes is left out (and counted by the
+    /// machine as not carried). The label count is read first, so a label given meanwhile makes the machine refuse.</summary>
+    private async Task<LabelCarry> CarryLabels(string machineId, string? embedder, string modelVersion, IClipAudio audio)
+    {
+        var status = await Machine(machineId).GetStatus();
+        long held = status.NormalLabels + status.AnomalousLabels;
+        var worker = grains.GetGrain<IEncoderWorkerGrain>(0);
+        var carried = await Task.WhenAll(audio.LabelledClipsOf(machineId).Select(async clip =>
+        {
+            if (audio.ReadLabelled(machineId, clip) is not { } wav) return null;
+            ClipEmbedding embedded;
+            try
+            {
+                embedded = await worker.EmbedWith(wav, $"{machineId}/{clip.ClipId}", embedder);
+            }
+            catch (ArgumentException e) // audio that no longer decodes
+            {
+                logger?.LogWarning("machine {Machine}: labelled clip {Clip} is not carried: {Problem}", machineId, clip.ClipId, e.Message);
+                return null;
+            }
+            if (embedded.ModelVersion != modelVersion)
+                throw new InvalidOperationException($"the enrollment's embeddings are of model {modelVersion}, but this cluster's encoder embeds the labelled clips with {embedded.ModelVersion}; "
+                    + "carry labels with the encoder the enrollment uses (enroll from audio), or enroll when the encoder workers agree");
+            return new CarriedLabel(clip.ClipId, embedded.Embedding, clip.Label);
+        }));
+        return new LabelCarry(carried.OfType<CarriedLabel>().ToList(), held);
     }
 
     /// <summary>How long an enrollment from embeddings waits for the encoder to say what it makes (the first call may load
@@ -72,11 +112,14 @@ public sealed class MachineUseCases(IGrainFactory grains, IClusterFaults? faults
     /// <summary>Enrolls a machine from training WAVs, embedded in parallel by the cluster's encoder workers with the
     /// machine's embedder setting (the silo's if it names none); the machine's model version is theirs, and so is whether
     /// it standardises or whitens (the training-free embedders' raw features).</summary>
-    public async Task<MachineStatus> EnrollFromAudio(string machineId, IReadOnlyList<TrainingClip> clips)
+    /// <remarks><paramref name="keepLabels"/>: as <see cref="EnrollmentRequest.KeepLabels"/>, with the same embedder as
+    /// the training clips.</remarks>
+    public async Task<MachineStatus> EnrollFromAudio(string machineId, IReadOnlyList<TrainingClip> clips, bool keepLabels = false, IClipAudio? audio = null)
     {
         ArgumentNullException.ThrowIfNull(clips);
         if (clips.Count == 0)
             throw new ArgumentException("no training clips");
+        if (keepLabels) RequireLabelledAudio(audio);
         string? embedder = (await Machine(machineId).GetStatus()).Settings.Embedder;
         var worker = grains.GetGrain<IEncoderWorkerGrain>(0);
         var embedded = await Task.WhenAll(clips.Select(c => worker.EmbedWith(c.Wav, c.Name, embedder)));
@@ -84,7 +127,10 @@ public sealed class MachineUseCases(IGrainFactory grains, IClusterFaults? faults
             throw new InvalidOperationException($"the cluster's encoder workers embed with different models ({embedded[0].ModelVersion}, {other.ModelVersion}); enroll when they agree");
         var request = new EnrollmentRequest(embedded.Select((e, i) => new EnrollmentClip(e.Embedding, clips[i].IsTargetDomain)).ToList(),
             embedded[0].ModelVersion, embedded[0].Standardize, embedded[0].Whiten);
-        return await Machine(machineId).Enroll(request); // the encoder's own embeddings: nothing to compare
+        if (!keepLabels)
+            return await Machine(machineId).Enroll(request); // the encoder's own embeddings: nothing to compare
+        var carry = await CarryLabels(machineId, EmbedderNameOf(request.Standardize, request.Whiten), request.ModelVersion, audio!);
+        return await Machine(machineId).Enroll(request with { KeepLabels = true }, carry);
     }
 
     /// <summary>

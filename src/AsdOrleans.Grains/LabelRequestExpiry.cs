@@ -46,6 +46,10 @@ public interface IClipAudioRemover
     /// <summary>The machine was enrolled again (changed or repaired): the clips kept as examples of its normal sound are
     /// of the machine before it, and go.</summary>
     void ForgetNormalExamples(string machineId) { }
+
+    /// <summary>The machine was enrolled again without carrying its labels: the audio kept of its labelled clips (for a
+    /// later carry) goes with them.</summary>
+    void ForgetLabelledClips(string machineId) { }
 }
 
 /// <summary>The expiry rule over a machine's persisted state, in plain code (no Orleans calls).</summary>

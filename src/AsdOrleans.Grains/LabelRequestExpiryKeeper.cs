@@ -62,16 +62,18 @@ internal sealed class LabelRequestExpiryKeeper(
         }
     }
 
-    /// <summary>Removes the clips kept as examples of the machine's normal sound (after a re-enrollment); a failure is logged.</summary>
-    public void ForgetNormalExamples()
+    /// <summary>Removes the clips kept as examples of the machine's normal sound and the audio kept of its labelled clips
+    /// (after a re-enrollment that carried no labels); a failure is logged.</summary>
+    public void ForgetKeptAudio()
     {
         try
         {
             _audio?.ForgetNormalExamples(machineId);
+            _audio?.ForgetLabelledClips(machineId);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            logger.LogWarning(e, "machine {Machine}: could not remove the normal examples kept from before its re-enrollment", machineId);
+            logger.LogWarning(e, "machine {Machine}: could not remove the audio kept from before its re-enrollment", machineId);
         }
     }
 

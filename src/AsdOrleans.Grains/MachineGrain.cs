@@ -290,10 +290,32 @@ public sealed class MachineGrain(
     public Task<string?> GetEnrolledEmbedder()
         => Task.FromResult(_model is null ? null : MachineStatusMapping.EnrolledEmbedder(state.State).ToName());
 
-    public async Task<MachineStatus> Enroll(EnrollmentRequest request)
+    public Task<MachineStatus> Enroll(EnrollmentRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.KeepLabels)
+            throw new ArgumentException($"machine {MachineId}: keepLabels carries the labelled clips' audio that the silos keep; enroll through a silo's HTTP API (the silo embeds them again)");
+        return EnrollCarrying(request, carry: null);
+    }
+
+    public Task<MachineStatus> Enroll(EnrollmentRequest request, LabelCarry carry)
+    {
+        ArgumentNullException.ThrowIfNull(carry);
+        return EnrollCarrying(request, carry);
+    }
+
+    private async Task<MachineStatus> EnrollCarrying(EnrollmentRequest request, LabelCarry? carry)
     {
         RequireValidId();
         ArgumentNullException.ThrowIfNull(request);
+        if (carry is not null)
+        {
+            if (carry.Labels is null || carry.Labels.Any(l => l?.Embedding is null || !Enum.IsDefined(l.Label)))
+                throw new ArgumentException($"machine {MachineId}: a carried label has no embedding or no label");
+            long held = _model is null ? 0 : _model.NormalLabels + _model.AnomalousLabels;
+            if (held != carry.LabelsWhenRead)
+                throw new InvalidOperationException($"machine {MachineId} holds {held} labels, {carry.LabelsWhenRead} when their audio was read: a label came meanwhile; enroll again (nothing changed)");
+        }
         // Before the feature transform is fitted on the clips, and with the machine named.
         string? tooFew = AsdOrleans.Method.Enrollment.MachineEnrollment.TooFewClips(request.Clips?.Count ?? 0);
         if (tooFew is not null || request.Clips is null) // no clips are too few
@@ -325,25 +347,52 @@ public sealed class MachineGrain(
         {
             throw new ArgumentException($"machine {MachineId}: {e.Message}");
         }
+        long carried = 0, notCarried = 0;
+        if (carry is not null)
+        {
+            ApplyCarriedLabels(model, featureTransform, carry.Labels);
+            carried = carry.Labels.Count;
+            notCarried = Math.Max(0, carry.LabelsWhenRead - carried);
+        }
         var dropped = state.State.Pending.Keys.ToList();
         var enrolledAt = DateTimeOffset.UtcNow;
         await Persist(s =>
         {
             s.Standardizer = featureTransform?.ToBytes();
             s.ForgetHistory();
+            s.CarriedLabels = carried;
+            s.LabelsNotCarried = notCarried;
             // A labeller still answering a withdrawn request hears 410 (closed), not 400 (never asked).
             foreach (var clipId in dropped) s.ExpiredClips.Remember(clipId, enrolledAt.UtcTicks);
         }, model);
         Closed(dropped, LabelRequestOutcome.Withdrawn);
-        Expiry.ForgetNormalExamples(); // they are of the machine before it was changed or repaired
+        // Without a carry the machine was changed or repaired: what was kept of its sound is of the machine before it.
+        // A carry (a new embedder on the same machine) keeps both, and the labelled audio serves the next carry too.
+        if (carry is null) Expiry.ForgetKeptAudio();
         await Expiry.SyncReminder();
         _model = model;
         _featureTransform = featureTransform;
         UpdateGauges(); // a new model: nothing pending, nothing spent
         await ListInRegistry();
         await SyncPendingListing(); // a re-enrollment dropped every request
-        logger.LogInformation("machine {Machine} enrolled from {Clips} clips, model {Version}", MachineId, clips.Count, request.ModelVersion);
+        logger.LogInformation("machine {Machine} enrolled from {Clips} clips, model {Version}; {Carried} labels carried, {NotCarried} not", MachineId, clips.Count, request.ModelVersion, carried, notCarried);
         return Status();
+    }
+
+    /// <summary>Applies carried labels to a new model as labels are applied, each scored against the sets as they stand
+    /// (the score a labelled normal brings to M); raw embeddings go through the enrollment's feature transform first.
+    /// Bad values throw before anything is stored.</summary>
+    private void ApplyCarriedLabels(MachineModel model, IFeatureTransform? featureTransform, IReadOnlyList<CarriedLabel> labels)
+    {
+        foreach (var label in labels)
+        {
+            if (!label.Embedding.All(float.IsFinite))
+                throw new ArgumentException($"machine {MachineId}: carried clip '{label.ClipId}' has a value that is not a finite number");
+            if (featureTransform is not null && label.Embedding.Length != featureTransform.Dimension)
+                throw new ArgumentException($"machine {MachineId}: carried clip '{label.ClipId}' has {label.Embedding.Length} values, the enrollment clips {featureTransform.Dimension}");
+            var embedding = featureTransform?.Transform(label.Embedding) ?? label.Embedding;
+            model.ApplyLabel(embedding, model.Score(embedding), label.Label == ClipLabelValue.Anomalous ? ClipLabel.Anomalous : ClipLabel.Normal);
+        }
     }
 
     public Task<ClipVerdict?> EarlierVerdict(string clipId, uint audioFingerprint)

@@ -56,6 +56,9 @@ public sealed class MachineGrainState
     /// <summary>Requests a labeller declined ("can't tell") since the last enrollment; states written before 2026-12-05
     /// counted them in <see cref="ExpiredCount"/>.</summary>
     [Id(15)] public long DeclinedCount { get; set; }
+    /// <summary>Labels the last enrollment carried from the earlier ones, and those it could not (no kept audio).</summary>
+    [Id(16)] public long CarriedLabels { get; set; }
+    [Id(17)] public long LabelsNotCarried { get; set; }
     /// <summary>
     /// <c>FeatureStandardizer.ToBytes()</c> or <c>FeatureWhitener.ToBytes()</c> fitted on the enrollment clips when the machine
     /// was enrolled with raw features (the training-free embedders); null otherwise, and in states written before it existed.

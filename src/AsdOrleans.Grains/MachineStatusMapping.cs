@@ -43,6 +43,8 @@ internal static class MachineStatusMapping
             StandardizesFeatures = embedder == EmbedderKind.Baseline,
             WhitensFeatures = embedder == EmbedderKind.Spectral,
             Embedder = model is null ? null : embedder.ToName(),
+            CarriedLabels = state.CarriedLabels,
+            LabelsNotCarried = state.LabelsNotCarried,
         };
     }
 

@@ -1,5 +1,6 @@
 using AsdOrleans.Abstractions;
 using Microsoft.Extensions.Options;
+using AsdOrleans.Application;
 
 namespace AsdOrleans.Silo;
 
@@ -76,8 +77,9 @@ public sealed class ClipAudioStore(IOptions<SiloOptions> options, ILogger<ClipAu
     }
 
     /// <summary>Moves or copies <paramref name="source"/> to <paramref name="target"/>, stamped now, and deletes all but
-    /// the newest <paramref name="keep"/> files of the target's folder.</summary>
-    private static void KeepNewest(string source, string target, bool move, int keep)
+    /// the newest <paramref name="keep"/> files of the target's folder (of <paramref name="pruned"/>, when given: a
+    /// folder above it).</summary>
+    private static void KeepNewest(string source, string target, bool move, int keep, string? pruned = null)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(target)!);
         // A machine scores a clip id once (a retry is not kept), so a file already there is from an earlier
@@ -86,9 +88,75 @@ public sealed class ClipAudioStore(IOptions<SiloOptions> options, ILogger<ClipAu
         else File.Copy(source, target, overwrite: true);
         File.SetLastWriteTimeUtc(target, DateTime.UtcNow); // the order kept, whatever the file's own history
         // Concurrent calls for one machine may both prune, so a file may already be gone.
-        foreach (var old in new DirectoryInfo(Path.GetDirectoryName(target)!).EnumerateFiles("*.wav")
+        foreach (var old in new DirectoryInfo(pruned ?? Path.GetDirectoryName(target)!).EnumerateFiles("*.wav", SearchOption.AllDirectories)
                      .OrderByDescending(f => f.LastWriteTimeUtc).ThenByDescending(f => f.Name, StringComparer.Ordinal).Skip(keep))
             old.Delete();
+    }
+
+    /// <summary>Labelled clips' audio (<see cref="SiloOptions.LabelledAudioPerMachine"/> per machine), for a re-enrollment
+    /// that keeps the labels: labelled-clips/&lt;machine&gt;/&lt;normal|anomalous&gt;/&lt;clip&gt;.wav.</summary>
+    public string LabelledRoot => Path.Combine(Path.GetFullPath(options.Value.DataDirectory), "labelled-clips");
+
+    private static string LabelFolder(ClipLabelValue label) => label == ClipLabelValue.Anomalous ? "anomalous" : "normal";
+
+    public string LabelledPathOf(string machineId, string clipId, ClipLabelValue label)
+        => Path.Combine(FolderOf(LabelledRoot, machineId), LabelFolder(label), clipId + ".wav");
+
+    /// <summary>Copies a labelled clip's stored audio into the machine's labelled clips, keeping the newest; nothing when
+    /// none are kept or the silo stored no audio (a gateway's clip). A failure is logged: the label stands, and a
+    /// re-enrollment counts it as not carried.</summary>
+    public void KeepLabelled(string machineId, string clipId, ClipLabelValue label)
+    {
+        int keep = options.Value.LabelledAudioPerMachine;
+        if (keep <= 0 || !File.Exists(PathOf(machineId, clipId))) return;
+        try
+        {
+            // An id labelled the other way before (an earlier enrollment's clip of this id) is replaced, not kept twice.
+            var other = label == ClipLabelValue.Anomalous ? ClipLabelValue.Normal : ClipLabelValue.Anomalous;
+            if (File.Exists(LabelledPathOf(machineId, clipId, other))) File.Delete(LabelledPathOf(machineId, clipId, other));
+            KeepNewest(PathOf(machineId, clipId), LabelledPathOf(machineId, clipId, label), move: false, keep, FolderOf(LabelledRoot, machineId));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            logger.LogWarning(e, "could not keep the audio of labelled clip {Clip} of machine {Machine}; a re-enrollment cannot carry its label", clipId, machineId);
+        }
+    }
+
+    public IReadOnlyList<KeptLabelledClip> LabelledClipsOf(string machineId)
+    {
+        var folder = new DirectoryInfo(FolderOf(LabelledRoot, machineId));
+        if (!folder.Exists) return [];
+        return [.. new[] { ClipLabelValue.Normal, ClipLabelValue.Anomalous }
+            .SelectMany(label => new DirectoryInfo(Path.Combine(folder.FullName, LabelFolder(label))) is { Exists: true } sub
+                ? sub.EnumerateFiles("*.wav").Select(f => (File: f, Label: label)) : [])
+            .OrderBy(f => f.File.LastWriteTimeUtc).ThenBy(f => f.File.Name, StringComparer.Ordinal)
+            .Select(f => new KeptLabelledClip(Path.GetFileNameWithoutExtension(f.File.Name), f.Label))];
+    }
+
+    public byte[]? ReadLabelled(string machineId, KeptLabelledClip clip)
+    {
+        try
+        {
+            return File.ReadAllBytes(LabelledPathOf(machineId, clip.ClipId, clip.Label));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            logger.LogWarning(e, "could not read the kept audio of labelled clip {Clip} of machine {Machine}; its label is not carried", clip.ClipId, machineId);
+            return null;
+        }
+    }
+
+    /// <summary>Removes a machine's kept labelled clips (a re-enrollment that does not carry its labels).</summary>
+    public void ForgetLabelledClips(string machineId)
+    {
+        try
+        {
+            Directory.Delete(FolderOf(LabelledRoot, machineId), recursive: true);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // none kept
+        }
     }
 
     /// <summary>Whether a clip's audio reference is this store's own file (a clip pushed over HTTP), not a gateway's.</summary>

@@ -133,12 +133,14 @@ public static class MachineApi
     private static Task<IResult> GetMachine(string id, MachineUseCases machines)
         => Guarded(id, async () => TypedResults.Ok(await machines.GetStatus(id)));
 
-    private static Task<IResult> Enroll(string id, EnrollmentRequest request, MachineUseCases machines)
-        => Guarded(id, async () => TypedResults.Ok(await machines.Enroll(id, request)));
+    private static Task<IResult> Enroll(string id, EnrollmentRequest request, MachineUseCases machines, ClipAudioStore audio)
+        => Guarded(id, async () => TypedResults.Ok(await machines.Enroll(id, request, audio)));
 
     /// <summary>Enrollment from training audio: multipart parts named "source" or "target", each a WAV; the silo's
-    /// encoder embeds them, so the machine's model version is the silo's.</summary>
-    private static Task<IResult> EnrollFromAudio(string id, HttpRequest request, MachineUseCases machines, CancellationToken cancellation) => Guarded(id, async () =>
+    /// encoder embeds them, so the machine's model version is the silo's. <paramref name="keepLabels"/>: the machine's
+    /// kept labelled clips are embedded the same way and keep their labels.</summary>
+    private static Task<IResult> EnrollFromAudio(string id, bool? keepLabels, HttpRequest request, MachineUseCases machines, ClipAudioStore audio,
+        CancellationToken cancellation) => Guarded(id, async () =>
     {
         if (!request.HasFormContentType)
             return TypedResults.Problem("send the training clips as multipart/form-data parts named source or target", statusCode: StatusCodes.Status415UnsupportedMediaType);
@@ -169,7 +171,7 @@ public static class MachineApi
             await file.CopyToAsync(buffer, cancellation);
             clips.Add(new TrainingClip(buffer.ToArray(), target, file.FileName));
         }
-        return TypedResults.Ok(await machines.EnrollFromAudio(id, clips));
+        return TypedResults.Ok(await machines.EnrollFromAudio(id, clips, keepLabels ?? false, audio));
     });
 
     private static Task<IResult> IngestClip(string id, string? clipId, HttpRequest request, MachineUseCases machines, ClipAudioStore audio,

@@ -38,6 +38,8 @@ public static class ReminderWiring
 
         public void Closed(string machineId, string clipId, LabelRequestOutcome outcome)
         {
+            if (outcome is LabelRequestOutcome.Normal or LabelRequestOutcome.Anomalous) // kept for a re-enrollment to carry
+                store.KeepLabelled(machineId, clipId, outcome == LabelRequestOutcome.Anomalous ? ClipLabelValue.Anomalous : ClipLabelValue.Normal);
             if (outcome == LabelRequestOutcome.Normal && store.KeepAsNormalExample(machineId, clipId)) return;
             store.Delete(machineId, clipId);
         }
@@ -45,5 +47,7 @@ public static class ReminderWiring
         public void RemoveOrphans(string machineId, IReadOnlySet<string> pendingClipIds, TimeSpan olderThan) => store.RemoveOrphans(machineId, pendingClipIds, olderThan);
 
         public void ForgetNormalExamples(string machineId) => store.ForgetNormalExamples(machineId);
+
+        public void ForgetLabelledClips(string machineId) => store.ForgetLabelledClips(machineId);
     }
 }

@@ -69,6 +69,13 @@ public sealed class SiloOptions
     /// compare a clip with (DataDirectory/normal-clips; `GET /api/machines/{id}/normal-examples`). 0 keeps none.
     /// </summary>
     public int NormalExamplesPerMachine { get; set; } = 3;
+    /// <summary>
+    /// The audio of each machine's newest N labelled clips is kept (DataDirectory/labelled-clips), so a re-enrollment
+    /// with a new encoder or embedder can embed them again and keep the labels (`keepLabels`). A label is a person's time:
+    /// N = 500 is at most 160 MB of 10 s clips per machine, and only for a machine with 500 answers. 0 keeps none (a
+    /// re-enrollment then carries no labels).
+    /// </summary>
+    public int LabelledAudioPerMachine { get; set; } = 500;
     /// <summary>Largest JSON enrollment (embeddings): 1,000 clips × 256 dimensions as JSON is about 3 MB.</summary>
     public long MaxEnrollmentJsonBytes { get; set; } = 32L << 20;
     /// <summary>Largest multipart enrollment from training audio (a DCASE machine: 1,000 clips × 10 s ≈ 320 MB).</summary>

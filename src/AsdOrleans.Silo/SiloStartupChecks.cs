@@ -45,6 +45,7 @@ public static partial class SiloStartupChecks
             ?? Below(nameof(options.EncoderMaxBatchSize), options.EncoderMaxBatchSize, 1, "at least 1 clip")
             ?? Below(nameof(options.AlertAudioPerMachine), options.AlertAudioPerMachine, 0, "0 (keep none) or more")
             ?? Below(nameof(options.NormalExamplesPerMachine), options.NormalExamplesPerMachine, 0, "0 (keep none) or more")
+            ?? Below(nameof(options.LabelledAudioPerMachine), options.LabelledAudioPerMachine, 0, "0 (keep none) or more")
             ?? Below(nameof(options.MaxConcurrentClips), options.MaxConcurrentClips, 1, "at least 1 request")
             ?? Below(nameof(options.QueuedClips), options.QueuedClips, 0, "0 (refuse at once) or more");
     }

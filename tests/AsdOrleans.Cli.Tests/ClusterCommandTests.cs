@@ -307,6 +307,15 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         Assert.Equal(2, code);
         Assert.Contains("cli.twice-02 has 1 human label(s)", error);
         Assert.Equal(1, (await CliStatus("cli.twice-02")).GetProperty("normalLabels").GetInt64());
+        Assert.Contains("pass --keep-labels to carry them", error);
+        (code, _, error) = await CliHarness.Run("enroll", "--url", _url, "--key", "op", "--machine", "cli.twice-02", "--data", Path.Combine(_dir, "train"), "--replace", "--keep-labels");
+        Assert.Equal(2, code);
+        Assert.Contains("pass one", error);
+        // A new encoder on the same machine keeps them: the silo embeds the labelled clip's kept audio again.
+        (code, output, error) = await CliHarness.Run("enroll", "--url", _url, "--key", "op", "--machine", "cli.twice-02", "--data", Path.Combine(_dir, "train"), "--keep-labels");
+        Assert.True(code == 0, error);
+        Assert.Contains("kept 1 of 1 label(s): 1 normal, 0 anomalous", output);
+        Assert.Equal(1, (await CliStatus("cli.twice-02")).GetProperty("normalLabels").GetInt64());
         (code, output, error) = await CliHarness.Run("enroll", "--url", _url, "--key", "op", "--machine", "cli.twice-02", "--data", Path.Combine(_dir, "train"), "--replace");
         Assert.True(code == 0, error);
         Assert.Contains("replaced: the 1 label(s) of the earlier enrollment no longer count", output);

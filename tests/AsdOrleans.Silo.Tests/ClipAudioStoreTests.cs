@@ -43,6 +43,30 @@ public sealed class ClipAudioStoreTests : IDisposable
         Assert.Empty(log.Messages);
     }
 
+    [Fact]
+    public async Task Labelled_clips_keep_the_newest_across_both_labels_and_an_id_labelled_again_is_kept_once()
+    {
+        var store = new ClipAudioStore(Options.Create(new SiloOptions { DataDirectory = _data, LabelledAudioPerMachine = 3 }), NullLogger<ClipAudioStore>.Instance);
+        const string machine = "labelled.m1";
+        var labels = new[] { ("a", AsdOrleans.Abstractions.ClipLabelValue.Normal), ("b", AsdOrleans.Abstractions.ClipLabelValue.Anomalous),
+            ("c", AsdOrleans.Abstractions.ClipLabelValue.Normal), ("d", AsdOrleans.Abstractions.ClipLabelValue.Anomalous) };
+        foreach (var (clip, label) in labels)
+        {
+            Assert.True(await store.SaveIfAbsentAsync(machine, clip, [(byte)clip[0]], TestContext.Current.CancellationToken));
+            store.KeepLabelled(machine, clip, label);
+            await Task.Delay(20, TestContext.Current.CancellationToken); // distinct file times
+        }
+        Assert.Equal(["b", "c", "d"], store.LabelledClipsOf(machine).Select(c => c.ClipId)); // oldest first, "a" pruned
+        Assert.Equal([(byte)'d'], store.ReadLabelled(machine, store.LabelledClipsOf(machine)[^1])!);
+        // The same id labelled the other way (a clip of a later stream reusing it) replaces the earlier file.
+        store.KeepLabelled(machine, "c", AsdOrleans.Abstractions.ClipLabelValue.Anomalous);
+        Assert.Equal([("b", AsdOrleans.Abstractions.ClipLabelValue.Anomalous), ("d", AsdOrleans.Abstractions.ClipLabelValue.Anomalous), ("c", AsdOrleans.Abstractions.ClipLabelValue.Anomalous)],
+            store.LabelledClipsOf(machine).Select(c => (c.ClipId, c.Label)));
+        Assert.Null(store.ReadLabelled(machine, new AsdOrleans.Application.KeptLabelledClip("gone", AsdOrleans.Abstractions.ClipLabelValue.Normal)));
+        store.ForgetLabelledClips(machine);
+        Assert.Empty(store.LabelledClipsOf(machine));
+    }
+
     private sealed class ListLogger : Microsoft.Extensions.Logging.ILogger<ClipAudioStore>
     {
         public List<string> Messages { get; } = [];

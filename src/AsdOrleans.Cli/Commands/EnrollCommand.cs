@@ -10,11 +10,15 @@ public static class EnrollCommand
         var (url, key) = ClusterHttp.Options("operator");
         var machine = new Option<string>("--machine") { Description = "machine id", Required = true };
         var data = new Option<string>("--data") { Description = "folder of training WAVs (DCASE names give the domain; others count as source)", Required = true };
-        var replace = new Option<bool>("--replace") { Description = "re-enroll a machine that has human labels, which a new enrollment discards (its sets, labels and counters start again; its kept normal clips go)" };
-        var command = new Command("enroll", "enroll a machine from its training clips through a silo's HTTP API (a machine with labels needs --replace)") { url, key, machine, data, replace };
+        var replace = new Option<bool>("--replace") { Description = "re-enroll a machine that has human labels and discard them (a changed or repaired machine: its sets, labels and counters start again; its kept normal clips and labelled audio go)" };
+        var keepLabels = new Option<bool>("--keep-labels") { Description = "re-enroll a machine that has human labels and keep them: the silo embeds the labelled clips whose audio it kept again with the new encoder (a new model or embedder on the same machine; not for a changed or repaired machine)" };
+        var command = new Command("enroll", "enroll a machine from its training clips through a silo's HTTP API (a machine with labels needs --keep-labels or --replace)") { url, key, machine, data, replace, keepLabels };
         command.SetAction(async (parse, cancellation) =>
         {
             string folder = parse.GetValue(data)!;
+            bool keep = parse.GetValue(keepLabels);
+            if (keep && parse.GetValue(replace))
+                throw new UsageException("--keep-labels keeps the machine's labels and --replace discards them: pass one");
             InputChecks.MachineId("--machine", parse.GetValue(machine)!);
             InputChecks.ExistingFolder("--data", folder);
             var files = Directory.EnumerateFiles(folder, "*.wav").Order(StringComparer.Ordinal).ToList();
@@ -38,11 +42,18 @@ public static class EnrollCommand
                 throw new UsageException($"enrolling needs an operator key; the silo refused this one ({e.Detail})");
             }
             long labels = before is { } known ? known.GetProperty("normalLabels").GetInt64() + known.GetProperty("anomalousLabels").GetInt64() : 0;
-            if (labels > 0 && !parse.GetValue(replace))
+            if (labels > 0 && !parse.GetValue(replace) && !keep)
                 throw new UsageException($"{id} has {labels} human label(s) (|A| = {before!.Value.GetProperty("anomalySetSize").GetInt32()}) that a new enrollment discards; "
-                    + "pass --replace to re-enroll it anyway");
-            var status = await SiloFeed.EnrollAsync(http, id, files, cancellation);
-            if (labels > 0)
+                    + "pass --keep-labels to carry them into the new enrollment (a new encoder on the same machine), or --replace to discard them (a changed or repaired machine)");
+            var status = await SiloFeed.EnrollAsync(http, id, files, cancellation, keep);
+            if (keep)
+            {
+                long carried = status.GetProperty("carriedLabels").GetInt64(), notCarried = status.GetProperty("labelsNotCarried").GetInt64();
+                parse.InvocationConfiguration.Output.WriteLine($"kept {carried} of {carried + notCarried} label(s): {status.GetProperty("normalLabels").GetInt64()} normal, "
+                    + $"{status.GetProperty("anomalousLabels").GetInt64()} anomalous, embedded again from their kept audio"
+                    + (notCarried == 0 ? "" : $"; {notCarried} not carried (a gateway's clip, whose audio the silo never held, a label beyond Asd:LabelledAudioPerMachine, or audio that could not be kept or read)"));
+            }
+            else if (labels > 0)
                 parse.InvocationConfiguration.Output.WriteLine($"replaced: the {labels} label(s) of the earlier enrollment no longer count");
             parse.InvocationConfiguration.Output.WriteLine(
                 $"enrolled {id} from {files.Count} clips: |N| = {status.GetProperty("referenceSetSize").GetInt32()}, model {status.GetProperty("modelVersion").GetString()}");

@@ -20,7 +20,8 @@ public sealed record PushedClip(string ClipId, double Score, bool Anomalous, boo
 public static class SiloFeed
 {
     /// <summary>Sends the training WAVs as one multipart upload (DCASE names give the domain; others count as source).</summary>
-    public static async Task<System.Text.Json.JsonElement> EnrollAsync(ClusterHttp http, string machineId, IReadOnlyList<string> files, CancellationToken cancellation)
+    public static async Task<System.Text.Json.JsonElement> EnrollAsync(ClusterHttp http, string machineId, IReadOnlyList<string> files, CancellationToken cancellation,
+        bool keepLabels = false)
     {
         using var form = new MultipartFormDataContent();
         foreach (var file in files)
@@ -28,7 +29,7 @@ public static class SiloFeed
             bool target = DcaseFileName.TryParse(Path.GetFileName(file), out var parts) && parts!.IsTarget == true;
             form.Add(ClusterHttp.Wav(await File.ReadAllBytesAsync(file, cancellation)), target ? "target" : "source", Path.GetFileName(file));
         }
-        return await http.SendAsync(HttpMethod.Post, $"/api/machines/{Uri.EscapeDataString(machineId)}/enrollment/audio", form, cancellation);
+        return await http.SendAsync(HttpMethod.Post, $"/api/machines/{Uri.EscapeDataString(machineId)}/enrollment/audio{(keepLabels ? "?keepLabels=true" : "")}", form, cancellation);
     }
 
     /// <summary>

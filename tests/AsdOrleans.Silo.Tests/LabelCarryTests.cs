@@ -1,0 +1,111 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using AsdOrleans.Abstractions;
+using AsdOrleans.Application;
+using AsdOrleans.Datasets.Synthesis;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace AsdOrleans.Silo.Tests;
+
+/// <summary>
+/// A re-enrollment that keeps the machine's labels (a new encoder or embedder on the same machine): the silo keeps the
+/// audio of every labelled clip it stored, embeds it again with the new enrollment's embedder, and the labels join the
+/// new sets. A plain re-enrollment (a changed or repaired machine) drops them and their audio.
+/// </summary>
+public sealed class LabelCarryTests(SiloFixture silo) : IClassFixture<SiloFixture>
+{
+    private static readonly List<ClipSpec> Training = SiloFixture.Plan.Clips.Where(c => c.Split == SynthSplit.Train).ToList();
+
+    private Task<JsonElement> Status(string machine) => silo.Get($"/api/machines/{machine}");
+
+    private string LabelledFolder(string machine) => Path.Combine(silo.DataDirectory, "labelled-clips", machine);
+
+    private static MultipartFormDataContent TrainingForm()
+    {
+        var form = new MultipartFormDataContent();
+        foreach (var clip in Training)
+            form.Add(LoopbackSilo.WavContent(SiloFixture.Wav(clip)), clip.Domain == SynthDomain.Target ? "target" : "source", clip.FileName);
+        return form;
+    }
+
+    private async Task Label(string machine, string clip, string label)
+    {
+        var response = await silo.Send(HttpMethod.Post, $"/api/machines/{machine}/clips/{clip}/label", SiloFixture.LabellerKey, JsonContent.Create(new { label }));
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        await Task.Delay(20); // distinct file times: the order kept is the order labelled
+    }
+
+    private static (long Normal, long Anomalous, int Anomalies, long Carried, long NotCarried, long Clips) Labels(JsonElement status)
+        => (status.GetProperty("normalLabels").GetInt64(), status.GetProperty("anomalousLabels").GetInt64(), status.GetProperty("anomalySetSize").GetInt32(),
+            status.GetProperty("carriedLabels").GetInt64(), status.GetProperty("labelsNotCarried").GetInt64(), status.GetProperty("clipsSeen").GetInt64());
+
+    [Fact]
+    public async Task A_re_enrollment_that_keeps_labels_embeds_their_audio_again_under_the_new_embedder()
+    {
+        const string machine = "carry.press-01";
+        await silo.Enroll(machine, new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 3 });
+        string[] clips = ["k-0", "k-1", "k-2", "k-3"];
+        for (int i = 0; i < clips.Length; i++)
+            Assert.True((await silo.Push(machine, clips[i], i)).GetProperty("labelRequested").GetBoolean());
+        await silo.PushFromGateway(machine, "g-0", 4, "s3://plant/g-0.wav"); // its audio is the gateway's
+        foreach (var (clip, label) in new[] { ("k-0", "normal"), ("k-1", "anomalous"), ("k-2", "anomalous"), ("k-3", "normal"), ("g-0", "anomalous") })
+            await Label(machine, clip, label);
+        var before = await Status(machine);
+        int referencesBefore = before.GetProperty("referenceSetSize").GetInt32();
+        Assert.Equal((2L, 3L, 3, 0L, 0L, 5L), Labels(before));
+        Assert.Equal(["k-0", "k-3"], Directory.GetFiles(Path.Combine(LabelledFolder(machine), "normal")).Select(Path.GetFileNameWithoutExtension).Order());
+        Assert.Equal(["k-1", "k-2"], Directory.GetFiles(Path.Combine(LabelledFolder(machine), "anomalous")).Select(Path.GetFileNameWithoutExtension).Order());
+
+        // The same encoder, from embeddings: the four stored clips come back with their labels; the gateway's cannot.
+        var keep = LoopbackSilo.EnrollmentOf(silo.Model, SiloFixture.Plan) with { KeepLabels = true };
+        var kept = await silo.Send(HttpMethod.Post, $"/api/machines/{machine}/enrollment", SiloFixture.OperatorKey, JsonContent.Create(keep));
+        Assert.True(kept.IsSuccessStatusCode, await kept.Content.ReadAsStringAsync());
+        var carried = await Status(machine);
+        Assert.Equal((2L, 2L, 2, 4L, 1L, 0L), Labels(carried)); // a new stream: nothing seen or queried yet
+        Assert.Equal(0, carried.GetProperty("queries").GetInt64());
+        // The labelled normals joined N again, as they had before (the same training clips, the same encoder).
+        Assert.Equal(referencesBefore, carried.GetProperty("referenceSetSize").GetInt32());
+        Assert.Single((await silo.Get($"/api/machines/{machine}/normal-examples")).EnumerateArray(), e => e.GetProperty("clipId").GetString() == "k-3");
+
+        // Another embedder (spectral, from audio): the kept audio is embedded again with it, so the labels follow.
+        Assert.Equal(HttpStatusCode.OK, (await silo.Send(HttpMethod.Put, $"/api/machines/{machine}", SiloFixture.OperatorKey,
+            JsonContent.Create(new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 3, Embedder = "spectral" }))).StatusCode);
+        var fromAudio = await silo.Send(HttpMethod.Post, $"/api/machines/{machine}/enrollment/audio?keepLabels=true", SiloFixture.OperatorKey, TrainingForm());
+        Assert.True(fromAudio.IsSuccessStatusCode, await fromAudio.Content.ReadAsStringAsync());
+        var spectral = await Status(machine);
+        Assert.Equal("spectral", spectral.GetProperty("embedder").GetString());
+        Assert.Equal((2L, 2L, 2, 4L, 0L, 0L), Labels(spectral));
+        // A clip scores on the new embedder's sets, labels included.
+        Assert.True((await silo.Push(machine, "k-9", 5)).GetProperty("labelRequested").GetBoolean());
+
+        // A plain re-enrollment (the machine was repaired) drops the labels and the audio kept for them.
+        Assert.True((await silo.Send(HttpMethod.Post, $"/api/machines/{machine}/enrollment/audio", SiloFixture.OperatorKey, TrainingForm())).IsSuccessStatusCode);
+        Assert.Equal((0L, 0L, 0, 0L, 0L, 0L), Labels(await Status(machine)));
+        Assert.False(Directory.Exists(LabelledFolder(machine)));
+    }
+
+    [Fact]
+    public async Task A_carry_is_refused_without_the_silos_audio_and_when_a_label_came_after_the_read()
+    {
+        const string machine = "carry.press-02";
+        await silo.Enroll(machine, new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 3 });
+        Assert.True((await silo.Push(machine, "r-0", 0)).GetProperty("labelRequested").GetBoolean());
+        await Label(machine, "r-0", "anomalous");
+        var before = (await Status(machine)).ToString();
+        var request = LoopbackSilo.EnrollmentOf(silo.Model, SiloFixture.Plan) with { KeepLabels = true };
+
+        // A .NET client has no silo's data directory to read the audio from.
+        var useCases = silo.App.Services.GetRequiredService<MachineUseCases>();
+        Assert.Contains("enroll through a silo's HTTP API", (await Assert.ThrowsAsync<ArgumentException>(() => useCases.Enroll(machine, request))).Message);
+        var grain = silo.App.Services.GetRequiredService<IGrainFactory>().GetGrain<IMachineGrain>(machine);
+        await Assert.ThrowsAsync<ArgumentException>(() => grain.Enroll(request));
+        // A label the read did not see: the machine holds 1, the carry was read at 0.
+        var late = await Assert.ThrowsAsync<InvalidOperationException>(() => grain.Enroll(request with { KeepLabels = true }, new LabelCarry([], LabelsWhenRead: 0)));
+        Assert.Contains("a label came meanwhile", late.Message);
+        // Bad carried values are refused before anything is stored.
+        await Assert.ThrowsAsync<ArgumentException>(() => grain.Enroll(request, new LabelCarry([new CarriedLabel("x", [float.NaN, 1f], ClipLabelValue.Normal)], LabelsWhenRead: 1)));
+        Assert.Equal(before, (await Status(machine)).ToString());
+        Assert.Single(Directory.GetFiles(Path.Combine(LabelledFolder(machine), "anomalous")));
+    }
+}
