@@ -54,6 +54,20 @@ public sealed class MachineUseCases(IGrainFactory grains, IClusterFaults? faults
         return await machine.Enroll(request, await CarryLabels(machineId, embedder, request.ModelVersion, RequireLabelledAudio(audio)));
     }
 
+    /// <summary>How many clips of one enrollment are at the encoder workers at once: enough to fill their batches, and
+    /// not a copy of every clip of a 1 GiB enrollment in flight at once.</summary>
+    public const int EnrollmentClipsInFlight = 64;
+
+    /// <summary>The results of <paramref name="work"/> on each item, in the items' order, at most
+    /// <see cref="EnrollmentClipsInFlight"/> at once.</summary>
+    private static async Task<TResult[]> InBoundedParallel<TItem, TResult>(IReadOnlyList<TItem> items, Func<TItem, Task<TResult>> work)
+    {
+        var results = new TResult[items.Count];
+        await Parallel.ForEachAsync(Enumerable.Range(0, items.Count), new ParallelOptions { MaxDegreeOfParallelism = EnrollmentClipsInFlight },
+            async (i, _) => results[i] = await work(items[i]));
+        return results;
+    }
+
     private static string EmbedderNameOf(bool standardize, bool whiten) => standardize ? "baseline" : whiten ? "spectral" : "model";
 
     private static IClipAudio RequireLabelledAudio(IClipAudio? audio) => audio ?? throw new ArgumentException(
@@ -67,7 +81,7 @@ public sealed class MachineUseCases(IGrainFactory grains, IClusterFaults? faults
         var status = await Machine(machineId).GetStatus();
         long held = status.NormalLabels + status.AnomalousLabels;
         var worker = grains.GetGrain<IEncoderWorkerGrain>(0);
-        var carried = await Task.WhenAll(audio.LabelledClipsOf(machineId).Select(async clip =>
+        var carried = await InBoundedParallel(audio.LabelledClipsOf(machineId), async clip =>
         {
             if (audio.ReadLabelled(machineId, clip) is not { } wav) return null;
             ClipEmbedding embedded;
@@ -84,7 +98,7 @@ public sealed class MachineUseCases(IGrainFactory grains, IClusterFaults? faults
                 throw new InvalidOperationException($"the enrollment's embeddings are of model {modelVersion}, but this cluster's encoder embeds the labelled clips with {embedded.ModelVersion}; "
                     + "carry labels with the encoder the enrollment uses (enroll from audio), or enroll when the encoder workers agree");
             return new CarriedLabel(clip.ClipId, embedded.Embedding, clip.Label);
-        }));
+        });
         return new LabelCarry(carried.OfType<CarriedLabel>().ToList(), held);
     }
 
@@ -122,7 +136,7 @@ public sealed class MachineUseCases(IGrainFactory grains, IClusterFaults? faults
         if (keepLabels) RequireLabelledAudio(audio);
         string? embedder = (await Machine(machineId).GetStatus()).Settings.Embedder;
         var worker = grains.GetGrain<IEncoderWorkerGrain>(0);
-        var embedded = await Task.WhenAll(clips.Select(c => worker.EmbedWith(c.Wav, c.Name, embedder)));
+        var embedded = await InBoundedParallel(clips, c => worker.EmbedWith(c.Wav, c.Name, embedder));
         if (embedded.FirstOrDefault(e => e.ModelVersion != embedded[0].ModelVersion || e.Standardize != embedded[0].Standardize || e.Whiten != embedded[0].Whiten) is { } other)
             throw new InvalidOperationException($"the cluster's encoder workers embed with different models ({embedded[0].ModelVersion}, {other.ModelVersion}); enroll when they agree");
         var request = new EnrollmentRequest(embedded.Select((e, i) => new EnrollmentClip(e.Embedding, clips[i].IsTargetDomain)).ToList(),

@@ -26,7 +26,7 @@ public static class ClipWorkLimit
     internal static readonly TimeSpan WarningInterval = TimeSpan.FromMinutes(1);
 
     private static readonly Counter<long> Refused = AsdMetrics.Meter.CreateCounter<long>("asd.requests.refused_busy", "{request}",
-        "Requests refused 503 because the silo had as many clips in progress and queued as it takes (tag endpoint: clip or enrollment_audio)");
+        "Requests refused 503 because the silo had as many clips in progress and queued as it takes (tag endpoint: clip, enrollment_audio, enrollment or spectrogram)");
 
     /// <summary>Default permits: enough to fill the encoder's batches on small hosts, scaled by the cores on bigger ones.</summary>
     public static int DefaultMaxConcurrent => Math.Max(8, 4 * Environment.ProcessorCount);

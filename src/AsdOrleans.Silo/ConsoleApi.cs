@@ -116,7 +116,7 @@ public static class ConsoleApi
             }
             http.Response.Headers.CacheControl = "private, max-age=3600";
             return Results.Bytes(Spectrogram.Png(clip.Samples, columns, rows: 256), "image/png");
-        }).RequireRole(ApiRole.Labeller).WithName("GetClipSpectrogram")
+        }).RequireRole(ApiRole.Labeller).LimitClipWork("spectrogram").WithName("GetClipSpectrogram") // decodes and transforms audio, as a clip does
             .WithSummary("A pending or recently alerting clip's log-STFT spectrogram as a PNG (time → right, frequency 0–8 kHz ↑)")
             .Produces(200, contentType: "image/png").ProducesProblem(400).ProducesProblem(404);
     }

@@ -82,7 +82,8 @@ public static class MachineApi
         api.MapGet("/machines/{id}", GetMachine).RequireRole(ApiRole.Labeller).Produces<MachineStatus>()
             .ProducesProblem(400).ProducesProblem(404).ProducesProblem(500).ProducesProblem(503);
 
-        api.MapPost("/machines/{id}/enrollment", Enroll).RequireRole(ApiRole.Operator).LimitBody(limits.MaxEnrollmentJsonBytes).Produces<MachineStatus>()
+        // Under the clip-work limit: keepLabels embeds the machine's kept labelled audio.
+        api.MapPost("/machines/{id}/enrollment", Enroll).RequireRole(ApiRole.Operator).LimitBody(limits.MaxEnrollmentJsonBytes).LimitClipWork("enrollment").Produces<MachineStatus>()
             .ProducesProblem(400).ProducesProblem(409).ProducesProblem(503);
 
         api.MapPost("/machines/{id}/enrollment/audio", EnrollFromAudio).RequireRole(ApiRole.Operator).LimitBody(limits.MaxEnrollmentAudioBytes).LimitClipWork("enrollment_audio")

@@ -79,9 +79,13 @@ public sealed class ClipWorkLimitTests(OneClipAtATimeSilo silo) : IClassFixture<
         }, "the held upload to take the permit", seconds: 20);
         var refused = await Task.WhenAll(Enumerable.Range(0, 4).Select(i => PostClip(machine, $"refused-{i}", SiloFixture.WavContent(wav))));
         foreach (var response in refused) await AssertBusy(response);
-        // An audio enrollment is clip work too; health, reads and labellers' endpoints are not limited.
+        // An audio enrollment is clip work too; health, reads and labellers' other endpoints are not limited.
         var enrollment = new MultipartFormDataContent { { SiloFixture.WavContent(wav), "clips", "a.wav" } };
         await AssertBusy(await silo.Send(HttpMethod.Post, $"/api/machines/{machine}/enrollment/audio", SiloFixture.OperatorKey, enrollment));
+        // So are a JSON enrollment (keepLabels embeds kept audio) and a spectrogram (it decodes and transforms a clip).
+        await AssertBusy(await silo.Send(HttpMethod.Post, $"/api/machines/{machine}/enrollment", SiloFixture.OperatorKey,
+            System.Net.Http.Json.JsonContent.Create(LoopbackSilo.EnrollmentOf(silo.Model, SiloFixture.Plan))));
+        await AssertBusy(await silo.Send(HttpMethod.Get, $"/api/machines/{machine}/clips/any/spectrogram.png", SiloFixture.LabellerKey));
         Assert.Equal(HttpStatusCode.OK, (await silo.Send(HttpMethod.Get, "/healthz", null)).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await silo.Send(HttpMethod.Get, "/api/label-requests", SiloFixture.LabellerKey)).StatusCode);
         Assert.Equal(0, await ClipsSeen(machine));
