@@ -88,6 +88,13 @@ public static partial class AsdMetrics
     /// fewer than <see cref="MaxMachineTypes"/> types (or that type already), else <see cref="OtherTypes"/>.</summary>
     public static string MachineTypeTag(string machineId) => TypeTag(MachineType(machineId), KnownTypes, MaxMachineTypes);
 
+    /// <summary>Forgets the types reported so far (tests that fill the bound leave the process as they found it).</summary>
+    internal static void ForgetTypes()
+    {
+        KnownTypes.Clear();
+        Interlocked.Exchange(ref _typesOverflowed, 0);
+    }
+
     /// <summary><see cref="MachineTypeTag"/> over a given set of known types and bound (tests use their own).</summary>
     internal static string TypeTag(string type, ConcurrentDictionary<string, bool> known, int max)
     {
