@@ -68,6 +68,47 @@ public static partial class AsdMetrics
     [GeneratedRegex(@"[-_]?\d+$")]
     private static partial Regex TrailingNumber();
 
+    /// <summary>Distinct <c>machine_type</c> values a silo reports; the machines of any type beyond them are reported as
+    /// <see cref="OtherTypes"/>. Machine ids whose last segment does not end in a number (serial numbers such as
+    /// <c>SN4471X</c>, GUIDs, <c>pump-07b</c>) give every machine a type of its own, and every type a dozen series:
+    /// without a bound a plant of 5,000 such machines would export some 60,000 series, and OpenTelemetry's own limit
+    /// (2,000 points per instrument) would then fold the rest into an overflow series without a word.</summary>
+    public const int MaxMachineTypes = 100;
+
+    /// <summary>The <c>machine_type</c> of the machines whose types came after the first <see cref="MaxMachineTypes"/>.</summary>
+    public const string OtherTypes = "other";
+
+    private static readonly ConcurrentDictionary<string, bool> KnownTypes = new(StringComparer.Ordinal);
+    private static int _typesOverflowed;
+
+    /// <summary>Called once, when the first machine type beyond <see cref="MaxMachineTypes"/> is reported as <see cref="OtherTypes"/> (the silo logs it).</summary>
+    public static Action<string>? TypesOverflowed { get; set; }
+
+    /// <summary>The <c>machine_type</c> tag of a machine: its <see cref="MachineType"/> while this process has reported
+    /// fewer than <see cref="MaxMachineTypes"/> types (or that type already), else <see cref="OtherTypes"/>.</summary>
+    public static string MachineTypeTag(string machineId) => TypeTag(MachineType(machineId), KnownTypes, MaxMachineTypes);
+
+    /// <summary>Forgets the types reported so far (tests that fill the bound leave the process as they found it).</summary>
+    internal static void ForgetTypes()
+    {
+        KnownTypes.Clear();
+        Interlocked.Exchange(ref _typesOverflowed, 0);
+    }
+
+    /// <summary><see cref="MachineTypeTag"/> over a given set of known types and bound (tests use their own).</summary>
+    internal static string TypeTag(string type, ConcurrentDictionary<string, bool> known, int max)
+    {
+        if (known.ContainsKey(type)) return type;
+        if (known.Count < max && known.TryAdd(type, true))
+        {
+            if (known.Count <= max) return type;
+            known.TryRemove(type, out _); // a race past the bound: give the place back
+        }
+        if (ReferenceEquals(known, KnownTypes) && Interlocked.Exchange(ref _typesOverflowed, 1) == 0)
+            TypesOverflowed?.Invoke(type);
+        return OtherTypes;
+    }
+
     /// <summary>
     /// Which decision threshold a clip was compared with, the <c>threshold</c> tag of clips and alerts: <c>source</c> or
     /// <c>target</c> (a machine that keeps φ per domain: its nearest reference's domain), <c>between</c> (a merged row's
@@ -111,7 +152,7 @@ public static partial class AsdMetrics
     /// <summary>A machine scored a clip (called by the machine grain after persisting what it must).</summary>
     public static void OnClip(string machineId, ClipVerdict verdict, double decisionThreshold, int pending, MachineModel model)
     {
-        var tag = new KeyValuePair<string, object?>("machine_type", MachineType(machineId));
+        var tag = new KeyValuePair<string, object?>("machine_type", MachineTypeTag(machineId));
         var threshold = new KeyValuePair<string, object?>("threshold", ThresholdOf(model, decisionThreshold));
         Clips.Add(1, tag, threshold);
         if (verdict.Anomalous) Alerts.Add(1, tag, threshold);
@@ -122,7 +163,7 @@ public static partial class AsdMetrics
     /// <summary>A label was applied.</summary>
     public static void OnLabel(string machineId, ClipLabelValue label, int pending, MachineModel model)
     {
-        Labels.Add(1, new KeyValuePair<string, object?>("machine_type", MachineType(machineId)),
+        Labels.Add(1, new KeyValuePair<string, object?>("machine_type", MachineTypeTag(machineId)),
             new KeyValuePair<string, object?>("label", label == ClipLabelValue.Anomalous ? "anomalous" : "normal"));
         Update(machineId, pending, model);
     }
@@ -130,20 +171,20 @@ public static partial class AsdMetrics
     /// <summary>A labeller declined a request: it closed without a label.</summary>
     public static void OnDecline(string machineId, int pending, MachineModel model)
     {
-        Declined.Add(1, new KeyValuePair<string, object?>("machine_type", MachineType(machineId)));
+        Declined.Add(1, new KeyValuePair<string, object?>("machine_type", MachineTypeTag(machineId)));
         Update(machineId, pending, model);
     }
 
     /// <summary>A labeller claimed a clip (<paramref name="taken"/>), or was refused because another held it: refusals
     /// against claims say how often a team's labellers reach for the same clip.</summary>
     public static void OnClaim(string machineId, bool taken)
-        => Claims.Add(1, new KeyValuePair<string, object?>("machine_type", MachineType(machineId)),
+        => Claims.Add(1, new KeyValuePair<string, object?>("machine_type", MachineTypeTag(machineId)),
             new KeyValuePair<string, object?>("outcome", taken ? "taken" : "refused"));
 
     /// <summary>The machine's gauges, as of now (activation, enrollment, requests closed by expiry or withdrawal): its model gives the realised budget and whether
     /// it has overspent.</summary>
     public static void Update(string machineId, int pending, MachineModel model)
-        => Active[machineId] = (MachineType(machineId), pending, model.RealisedBudget, MachineStatusMapping.HasOverspent(model));
+        => Active[machineId] = (MachineTypeTag(machineId), pending, model.RealisedBudget, MachineStatusMapping.HasOverspent(model));
 
     /// <summary>The machine's activation went away: its gauges leave this silo.</summary>
     public static void Forget(string machineId) => Active.TryRemove(machineId, out _);

@@ -38,6 +38,11 @@ public static class AsdTelemetry
     public static WebApplication MapAsdTelemetry(this WebApplication app)
     {
         app.MapPrometheusScrapingEndpoint(MetricsPath);
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(AsdTelemetry).FullName!);
+        AsdMetrics.TypesOverflowed = type => logger.LogWarning(
+            "more than {Max} machine types (the machine id's last '.'-segment without a trailing number, here {Type}): the metrics report " +
+            "the machines of further types as machine_type=\"{Other}\"; machine ids that end in a type and a number (line-3.pump-07) keep the series few",
+            AsdMetrics.MaxMachineTypes, type, AsdMetrics.OtherTypes);
         return app;
     }
 }
