@@ -20,6 +20,12 @@ public interface IMachineGrain : IGrainWithStringKey
     /// <see cref="LabelCarry.LabelsWhenRead"/>.</summary>
     Task<MachineStatus> Enroll(EnrollmentRequest request, LabelCarry carry);
 
+    /// <summary>Removes the machine for good (a machine taken out of the plant): its stored state, journal and score
+    /// history, its listing, its label requests (announced withdrawn) and every audio file kept for it. The id is then
+    /// unknown, as if never used; configuring it again starts a new machine. <see cref="MachineNotFoundException"/> for
+    /// an id nobody configured or enrolled.</summary>
+    Task<MachineRetirement> Retire();
+
     /// <summary>Scores one clip, decides whether to ask for its label, and persists a new label request before returning.
     /// A recent clip id is answered with its first verdict, or refused (<see cref="ClipIdReusedException"/>) when its
     /// audio fingerprint differs from the one scored.</summary>

@@ -66,6 +66,11 @@ public sealed record EnrollmentClip([property: Id(0)] float[] Embedding, [proper
 public sealed record EnrollmentRequest([property: Id(0)] IReadOnlyList<EnrollmentClip> Clips, [property: Id(1)] string ModelVersion,
     [property: Id(2)] bool Standardize = false, [property: Id(3)] bool Whiten = false, [property: Id(4)] bool KeepLabels = false);
 
+/// <summary>What a machine's retirement removed: its labels, its clips seen and the label requests it withdrew.</summary>
+[GenerateSerializer, Immutable]
+public sealed record MachineRetirement([property: Id(0)] string MachineId, [property: Id(1)] long NormalLabels, [property: Id(2)] long AnomalousLabels,
+    [property: Id(3)] long ClipsSeen, [property: Id(4)] int WithdrawnLabelRequests);
+
 /// <summary>One labelled clip carried into a re-enrollment: its audio embedded again with the new enrollment's embedder
 /// (raw, as the enrollment clips are), and the label a person gave it.</summary>
 [GenerateSerializer, Immutable]

@@ -51,6 +51,9 @@ public interface IMachineRegistryShardGrain : IGrainWithIntegerKey
     [AlwaysInterleave]
     Task SetPending(IReadOnlyList<string> machineIds, bool hasPendingRequests);
 
+    /// <summary>Removes retired machines from both sets (idempotent); returns once a write that holds it has completed.</summary>
+    Task Unregister(IReadOnlyList<string> machineIds);
+
     /// <summary>As <see cref="IMachineRegistryGrain.GetPendingLabelRequests"/>, over this shard's machines.</summary>
     [AlwaysInterleave]
     Task<IReadOnlyList<LabelRequest>> GetPendingLabelRequests(int limit);

@@ -277,6 +277,10 @@ public sealed class MachineUseCases(IGrainFactory grains, IClusterFaults? faults
         return Registry.Contains(machineId);
     }
 
+    /// <summary>Retires a machine for good (<see cref="IMachineGrain.Retire"/>): what it held is removed, and the id is
+    /// unknown afterwards. <see cref="MachineNotFoundException"/> for an id nobody configured or enrolled.</summary>
+    public Task<MachineRetirement> Retire(string machineId) => Machine(machineId).Retire();
+
     /// <summary>One machine's settings, set sizes, counters and budget; <see cref="MachineNotFoundException"/> for a machine
     /// nobody configured or enrolled (no grain is activated for it), <see cref="MachineUnreadableException"/> for one that
     /// cannot be read.</summary>

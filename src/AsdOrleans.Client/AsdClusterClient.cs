@@ -160,6 +160,11 @@ public sealed class AsdClusterClient : IAsyncDisposable
     public Task<MachineStatus> ConfigureAsync(string machineId, MachineSettings settings, CancellationToken cancellationToken = default)
         => Call(u => u.Configure(machineId, settings), cancellationToken);
 
+    /// <summary>Retires a machine for good: its state, labels, score history, label requests and kept audio go, and its id
+    /// is unknown afterwards. <see cref="MachineNotFoundException"/> for an id nobody configured or enrolled.</summary>
+    public Task<MachineRetirement> RetireAsync(string machineId, CancellationToken cancellationToken = default)
+        => Call(u => u.Retire(machineId), cancellationToken);
+
     /// <summary>Enrolls a machine from embeddings made by the cluster's encoder model version.</summary>
     public Task<MachineStatus> EnrollAsync(string machineId, EnrollmentRequest request, CancellationToken cancellationToken = default)
         => Call(u => u.Enroll(machineId, request), cancellationToken);

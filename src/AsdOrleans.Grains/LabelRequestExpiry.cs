@@ -50,6 +50,9 @@ public interface IClipAudioRemover
     /// <summary>The machine was enrolled again without carrying its labels: the audio kept of its labelled clips (for a
     /// later carry) goes with them.</summary>
     void ForgetLabelledClips(string machineId) { }
+
+    /// <summary>The machine was retired: every audio file kept for it goes (queried, alerts, normal examples, labelled).</summary>
+    void ForgetMachine(string machineId) { }
 }
 
 /// <summary>The expiry rule over a machine's persisted state, in plain code (no Orleans calls).</summary>

@@ -77,6 +77,9 @@ internal sealed class LabelRequestExpiryKeeper(
         }
     }
 
+    /// <summary>Removes every audio file kept for the machine (its retirement).</summary>
+    public void ForgetMachine() => _audio?.ForgetMachine(machineId);
+
     /// <summary>Audio younger than this may belong to a clip still on its way to the grain (stored before the call).</summary>
     public static readonly TimeSpan OrphanedAudioAge = TimeSpan.FromHours(1);
 

@@ -242,6 +242,7 @@ public sealed class MachineGrain(
 
     private async Task RunFollowUp(CancellationToken cancellation)
     {
+        if (_retired) return;
         await WriteOpenedRequests();
         if (!_followUpDue) return;
         _followUpDue = false;
@@ -394,6 +395,44 @@ public sealed class MachineGrain(
             model.ApplyLabel(embedding, model.Score(embedding), label.Label == ClipLabelValue.Anomalous ? ClipLabel.Anomalous : ClipLabel.Normal);
         }
     }
+
+    public async Task<MachineRetirement> Retire()
+    {
+        RequireValidId();
+        var shard = MachineRegistryShards.For(GrainFactory, MachineId);
+        // An id with nothing stored may still be listed (a retirement that stopped after the storage): finish that one.
+        if (IsUnknown && !await shard.Contains(MachineId))
+            throw new MachineNotFoundException(MachineId);
+        RequireNotDiscarded();
+        var retirement = new MachineRetirement(MachineId, _model?.NormalLabels ?? 0, _model?.AnomalousLabels ?? 0, _model?.ClipsSeen ?? 0, state.State.Pending.Count);
+        var withdrawn = state.State.Pending.Keys.ToList();
+        _retired = true; // nothing of this activation is written again: the next call reloads what storage holds (nothing)
+        // Unlisted first, so reads say 404 at once; its audio before its state, so a retirement that stops half-way leaves
+        // a stored machine to retire again, never a new machine of this id that finds the old one's kept labelled audio.
+        await shard.Unregister([MachineId]);
+        Expiry.ForgetMachine();
+        await _history.ClearAsync();
+        if (journal.RecordExists) await journal.ClearStateAsync();
+        state.State.Pending.Clear();
+        await Expiry.SyncReminder();
+        if (state.RecordExists) await state.ClearStateAsync();
+        _model = null;
+        _featureTransform = null;
+        _dirty = false;
+        _unwritten.Clear();
+        _listedInRegistry = false;
+        _listedAsPending = null;
+        AsdMetrics.Forget(MachineId);
+        _claims.Forget(withdrawn);
+        Events.PublishClosed(MachineId, withdrawn, LabelRequestOutcome.Withdrawn, null); // labellers' queues drop them
+        DeactivateOnIdle();
+        logger.LogInformation("machine {Machine} retired: {Normal} normal and {Anomalous} anomalous labels, {Clips} clips, {Withdrawn} open requests withdrawn",
+            MachineId, retirement.NormalLabels, retirement.AnomalousLabels, retirement.ClipsSeen, retirement.WithdrawnLabelRequests);
+        return retirement;
+    }
+
+    /// <summary>Set by <see cref="Retire"/>: this activation writes nothing more and refuses changes until it is gone.</summary>
+    private bool _retired;
 
     public Task<ClipVerdict?> EarlierVerdict(string clipId, uint audioFingerprint)
     {
@@ -766,6 +805,8 @@ public sealed class MachineGrain(
 
     private void RequireNotDiscarded()
     {
+        if (_retired)
+            throw new MachineStateUnavailableException($"machine {MachineId} was just retired; a retry finds it unknown");
         if (_discarded)
             throw new MachineStateUnavailableException($"machine {MachineId} is reloading its state after a failed write; retry");
     }
@@ -774,6 +815,7 @@ public sealed class MachineGrain(
     /// machine's write failed: its points are verdicts callers already have).</summary>
     private async Task FlushTick(CancellationToken cancellation)
     {
+        if (_retired) return;
         try
         {
             await FlushIfDirty(cancellation);

@@ -112,6 +112,12 @@ public sealed class MachineRegistryShardGrain : Grain, IMachineRegistryShardGrai
 
     public Task SetPending(IReadOnlyList<string> machineIds, bool hasPendingRequests) => _withRequests.Set(machineIds, hasPendingRequests);
 
+    public async Task Unregister(IReadOnlyList<string> machineIds)
+    {
+        await _withRequests.Set(machineIds, member: false);
+        await _machines.Set(machineIds, member: false);
+    }
+
     public Task<IReadOnlyList<string>> List() => Task.FromResult<IReadOnlyList<string>>(_machines.Current());
 
     public Task<int> Count() => Task.FromResult(_machines.Count);

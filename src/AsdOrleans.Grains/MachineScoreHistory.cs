@@ -273,6 +273,26 @@ public sealed class MachineScoreHistory
         }
     }
 
+    /// <summary>Removes every record of the history (the machine's retirement): its pages' slots, then its head. The
+    /// history holds nothing afterwards and must not be written again.</summary>
+    public async Task ClearAsync()
+    {
+        for (int index = 0; index < Slots; index++)
+        {
+            var slot = _slots[index] ?? new GrainState<ScoreHistoryPage>(new ScoreHistoryPage());
+            if (_slots[index] is null) await _storage.ReadStateAsync(SlotName(index), _owner, slot);
+            if (slot.RecordExists) await _storage.ClearStateAsync(SlotName(index), _owner, slot);
+            _slots[index] = null;
+        }
+        if (_head.RecordExists) await _head.ClearStateAsync();
+        _head.State = new ScoreHistoryState { Format = 1 };
+        _pages.Clear();
+        _unwritten.Clear();
+        _sealedMarks = null;
+        _headDirty = false;
+        _allSealedInMemory = false;
+    }
+
     /// <summary>Writes the sealed pages not yet written, then the head (which then names them as kept); drops the rest
     /// from memory. On failure the next tick tries again.</summary>
     public async Task Flush(CancellationToken cancellation)

@@ -18,6 +18,7 @@ public static class ApiDocs
         ["GET /healthz"] = ("Health", "Liveness: the process answers"),
         ["GET /readyz"] = ("Ready", "Readiness: the cluster answers grain calls and its store takes a write"),
         ["PUT /api/machines/{id}"] = ("ConfigureMachine", "Create a machine or change its settings (strategy, budget, γ, …)"),
+        ["DELETE /api/machines/{id}"] = ("RetireMachine", "Retire a machine for good: its state, labels, score history, requests and kept audio go"),
         ["GET /api/machines"] = ("ListMachines", "Configured machines' statuses in id order, a page at a time (after, limit: default 1,000, at most 10,000; a full page links the next)"),
         ["GET /api/machines/{id}"] = ("GetMachine", "One machine's status: sets, counters, budget, thresholds"),
         ["POST /api/machines/{id}/enrollment"] = ("EnrollMachine", "Enroll a machine from training embeddings (keepLabels: carry its labels, their kept audio embedded again)"),

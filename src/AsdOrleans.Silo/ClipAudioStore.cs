@@ -146,6 +146,22 @@ public sealed class ClipAudioStore(IOptions<SiloOptions> options, ILogger<ClipAu
         }
     }
 
+    /// <summary>Removes every folder of a retired machine: queried clips, alerts, normal examples, labelled clips.</summary>
+    public void ForgetMachine(string machineId)
+    {
+        foreach (var root in new[] { Root, AlertRoot, NormalRoot, LabelledRoot })
+        {
+            try
+            {
+                Directory.Delete(FolderOf(root, machineId), recursive: true);
+            }
+            catch (DirectoryNotFoundException)
+            {
+                // none kept there
+            }
+        }
+    }
+
     /// <summary>Removes a machine's kept labelled clips (a re-enrollment that does not carry its labels).</summary>
     public void ForgetLabelledClips(string machineId)
     {

@@ -71,6 +71,8 @@ public static class MachineApi
         var api = app.MapGroup("/api");
         api.MapPut("/machines/{id}", Configure).RequireRole(ApiRole.Operator).LimitBody(RequestGate.DefaultBodyLimit).Produces<MachineStatus>()
             .ProducesProblem(400).ProducesProblem(409).ProducesProblem(503);
+        api.MapDelete("/machines/{id}", Retire).RequireRole(ApiRole.Operator).Produces<MachineRetirement>()
+            .ProducesProblem(400).ProducesProblem(404).ProducesProblem(503);
 
         // What the caller's key is: its role, and the person it belongs to when it is one person's (the console signs in with it).
         api.MapGet("/whoami", (HttpRequest request, ApiKeys keys) => TypedResults.Ok(new KeyIdentity(
@@ -116,6 +118,9 @@ public static class MachineApi
 
     private static Task<IResult> Configure(string id, MachineSettings settings, MachineUseCases machines)
         => Guarded(id, async () => TypedResults.Ok(await machines.Configure(id, settings)));
+
+    private static Task<IResult> Retire(string id, MachineUseCases machines)
+        => Guarded(id, async () => TypedResults.Ok(await machines.Retire(id)));
 
     /// <summary>A page of machines in id order (<c>?after=&amp;limit=</c>); a full page carries a <c>Link: rel="next"</c> header.</summary>
     private static async Task<IResult> ListMachines(string? after, int? limit, HttpResponse response, MachineUseCases machines)

@@ -49,5 +49,7 @@ public static class ReminderWiring
         public void ForgetNormalExamples(string machineId) => store.ForgetNormalExamples(machineId);
 
         public void ForgetLabelledClips(string machineId) => store.ForgetLabelledClips(machineId);
+
+        public void ForgetMachine(string machineId) => store.ForgetMachine(machineId);
     }
 }

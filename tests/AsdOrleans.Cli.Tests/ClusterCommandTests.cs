@@ -323,6 +323,22 @@ public sealed class ClusterCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Machines_retire_asks_for_yes_and_then_removes_the_machine()
+    {
+        await EnrollAskingForEveryClip(_url, "cli.retired-01");
+        var (code, _, error) = await CliHarness.Run("machines", "retire", "--url", _url, "--key", "op", "--machine", "cli.retired-01");
+        Assert.Equal(2, code);
+        Assert.Contains("pass --yes", error);
+        Assert.False((await CliStatus("cli.retired-01")).GetProperty("clipsSeen").ValueKind == System.Text.Json.JsonValueKind.Undefined); // still there
+        (code, var output, error) = await CliHarness.Run("machines", "retire", "--url", _url, "--key", "op", "--machine", "cli.retired-01", "--yes");
+        Assert.True(code == 0, error);
+        Assert.Contains("retired cli.retired-01: 0 normal and 0 anomalous labels, 0 clips", output);
+        (code, _, error) = await CliHarness.Run("machines", "status", "--url", _url, "--key", "lab", "--machine", "cli.retired-01");
+        Assert.Equal(2, code);
+        Assert.Contains("no machine 'cli.retired-01'", error);
+    }
+
+    [Fact]
     public async Task Push_with_retries_says_why_it_waits_instead_of_falling_silent()
     {
         // A silo that is not there (yet): every try fails to connect, and each retry is announced on stderr.

@@ -7,15 +7,38 @@ using Spectre.Console;
 
 namespace AsdOrleans.Cli.Commands;
 
-/// <summary>`asd machines list|status|configure`: the machines of a silo through its HTTP API.</summary>
+/// <summary>`asd machines list|status|configure|retire`: the machines of a silo through its HTTP API.</summary>
 public static class MachinesCommand
 {
     public static Command Create()
     {
-        var command = new Command("machines", "the silo's machines: list, status, configure");
+        var command = new Command("machines", "the silo's machines: list, status, configure, retire");
         command.Subcommands.Add(List());
         command.Subcommands.Add(Status());
         command.Subcommands.Add(Configure());
+        command.Subcommands.Add(Retire());
+        return command;
+    }
+
+    private static Command Retire()
+    {
+        var (url, key) = Connection("operator");
+        var machine = new Option<string>("--machine") { Description = "machine id", Required = true };
+        var yes = new Option<bool>("--yes") { Description = "confirm: the machine's state, labels, score history, label requests and kept audio are deleted for good" };
+        var command = new Command("retire", "remove a machine taken out of the plant, for good (its id is then unknown; configuring it again starts a new machine)") { url, key, machine, yes };
+        command.SetAction(async (parse, cancellation) =>
+        {
+            string id = parse.GetValue(machine)!;
+            InputChecks.MachineId("--machine", id);
+            if (!parse.GetValue(yes))
+                throw new UsageException($"retiring {id} deletes its state, labels, score history, label requests and kept audio for good; pass --yes to do it");
+            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
+            var retired = await http.SendAsync(HttpMethod.Delete, $"/api/machines/{Uri.EscapeDataString(id)}", null, cancellation);
+            parse.InvocationConfiguration.Output.WriteLine($"retired {id}: {retired.GetProperty("normalLabels").GetInt64()} normal and "
+                + $"{retired.GetProperty("anomalousLabels").GetInt64()} anomalous labels, {retired.GetProperty("clipsSeen").GetInt64()} clips, "
+                + $"{retired.GetProperty("withdrawnLabelRequests").GetInt32()} open label requests withdrawn");
+            return 0;
+        });
         return command;
     }
 
