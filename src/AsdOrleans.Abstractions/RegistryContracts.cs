@@ -52,7 +52,13 @@ public interface IMachineRegistryShardGrain : IGrainWithIntegerKey
     Task SetPending(IReadOnlyList<string> machineIds, bool hasPendingRequests);
 
     /// <summary>Removes retired machines from both sets (idempotent); returns once a write that holds it has completed.</summary>
+    [AlwaysInterleave]
     Task Unregister(IReadOnlyList<string> machineIds);
+
+    /// <summary>The machines of this shard that hold pending label requests (its index, from memory); null for a shard
+    /// written before the index existed, which only <see cref="GetPendingLabelRequests"/> can list (and index).</summary>
+    [AlwaysInterleave]
+    Task<IReadOnlyList<string>?> PendingMachines();
 
     /// <summary>As <see cref="IMachineRegistryGrain.GetPendingLabelRequests"/>, over this shard's machines.</summary>
     [AlwaysInterleave]

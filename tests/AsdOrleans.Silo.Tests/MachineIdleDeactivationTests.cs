@@ -126,6 +126,49 @@ public sealed class MachineIdleDeactivationTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task A_label_request_listing_wakes_only_the_machines_holding_the_oldest_requests_it_returns()
+    {
+        // The soak of stop 54: with open requests on nearly every machine, each listing (a console's queue, every 15 s)
+        // woke every one of them. Once the registry knows each machine's oldest request, it asks in that order and stops.
+        var (app, grains, management, Vector, enrollment) = await StartIdleSilo(seed: 7);
+        try
+        {
+            var registry = grains.GetGrain<IMachineRegistryGrain>(0);
+            var machines = Enumerable.Range(0, 30).Select(i => grains.GetGrain<IMachineGrain>($"queue.m{i:00}")).ToList();
+            foreach (var machine in machines)
+            {
+                await machine.Configure(new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 3 });
+                await machine.Enroll(enrollment);
+                for (int i = 0; i < 2; i++)
+                    Assert.True((await machine.ProcessClip(new ClipSubmission($"c{i}", Vector(), "enc-idle"))).LabelRequested);
+            }
+            var all = await registry.GetPendingLabelRequests(1000); // asks every machine once, and learns their oldest requests
+            Assert.Equal(60, all.Count);
+
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            while (DateTime.UtcNow < deadline && await Resident(management) > 0)
+                await Task.Delay(500);
+            Assert.Equal(0, await Resident(management));
+            Assert.Equal(all.Take(4), await registry.GetPendingLabelRequests(4));
+            int woken = await Resident(management);
+            Assert.True(woken <= 8, $"a listing of 4 requests woke {woken} of the 30 idle machines holding requests");
+
+            // A machine whose requests all closed reports it, and one with a new request is asked anew: nothing is missed.
+            foreach (var request in all.Where(r => r.MachineId == "queue.m00"))
+                await machines[0].SubmitLabel(request.ClipId, ClipLabelValue.Normal);
+            Assert.True((await machines[29].ProcessClip(new ClipSubmission("c9", Vector(), "enc-idle"))).LabelRequested);
+            var expected = all.Where(r => r.MachineId != "queue.m00").Append((await machines[29].GetPendingLabelRequests(10)).Single(r => r.ClipId == "c9")).ToList();
+            Assert.Equal(expected.Take(5), await registry.GetPendingLabelRequests(5));
+            Assert.Equal(expected, await registry.GetPendingLabelRequests(1000));
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+    }
+
     [Theory]
     [InlineData("0")]
     [InlineData("-1")]
