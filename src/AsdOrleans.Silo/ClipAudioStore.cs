@@ -97,6 +97,9 @@ public sealed class ClipAudioStore(IOptions<SiloOptions> options, ILogger<ClipAu
     /// that keeps the labels: labelled-clips/&lt;machine&gt;/&lt;normal|anomalous&gt;/&lt;clip&gt;.wav.</summary>
     public string LabelledRoot => Path.Combine(Path.GetFullPath(options.Value.DataDirectory), "labelled-clips");
 
+    /// <summary>Between a reused clip id and the number of its later kept labelled copy (<see cref="KeepLabelled"/>).</summary>
+    public const char ReusedIdMarker = '~';
+
     private static string LabelFolder(ClipLabelValue label) => label == ClipLabelValue.Anomalous ? "anomalous" : "normal";
 
     public string LabelledPathOf(string machineId, string clipId, ClipLabelValue label)
@@ -111,10 +114,14 @@ public sealed class ClipAudioStore(IOptions<SiloOptions> options, ILogger<ClipAu
         if (keep <= 0 || !File.Exists(PathOf(machineId, clipId))) return;
         try
         {
-            // An id labelled the other way before (an earlier enrollment's clip of this id) is replaced, not kept twice.
-            var other = label == ClipLabelValue.Anomalous ? ClipLabelValue.Normal : ClipLabelValue.Anomalous;
-            if (File.Exists(LabelledPathOf(machineId, clipId, other))) File.Delete(LabelledPathOf(machineId, clipId, other));
-            KeepNewest(PathOf(machineId, clipId), LabelledPathOf(machineId, clipId, label), move: false, keep, FolderOf(LabelledRoot, machineId));
+            // A label is applied once per request, so a file already kept under this id is another label the machine
+            // holds: a clip of an earlier enrollment's stream whose label a carry brought over, or one that left the
+            // recent clips' window. Both are kept (the next carry brings both): this one as <clip>~2, ~3, …, a name no
+            // clip id has ('~' is not among an id's characters).
+            string kept = clipId;
+            for (int n = 2; File.Exists(LabelledPathOf(machineId, kept, ClipLabelValue.Normal)) || File.Exists(LabelledPathOf(machineId, kept, ClipLabelValue.Anomalous)); n++)
+                kept = $"{clipId}{ReusedIdMarker}{n}";
+            KeepNewest(PathOf(machineId, clipId), LabelledPathOf(machineId, kept, label), move: false, keep, FolderOf(LabelledRoot, machineId));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
