@@ -129,15 +129,19 @@ public sealed class ClipAudioStore(IOptions<SiloOptions> options, ILogger<ClipAu
         }
     }
 
+    /// <remarks>The newest <see cref="SiloOptions.LabelledAudioPerMachine"/> only, as the option says: files kept under a
+    /// larger cap (lowered since, or 0: keep none) are pruned only by the next label, and are not carried meanwhile.</remarks>
     public IReadOnlyList<KeptLabelledClip> LabelledClipsOf(string machineId)
     {
         var folder = new DirectoryInfo(FolderOf(LabelledRoot, machineId));
-        if (!folder.Exists) return [];
-        return [.. new[] { ClipLabelValue.Normal, ClipLabelValue.Anomalous }
+        int keep = options.Value.LabelledAudioPerMachine;
+        if (!folder.Exists || keep <= 0) return [];
+        var newest = new[] { ClipLabelValue.Normal, ClipLabelValue.Anomalous }
             .SelectMany(label => new DirectoryInfo(Path.Combine(folder.FullName, LabelFolder(label))) is { Exists: true } sub
                 ? sub.EnumerateFiles("*.wav").Select(f => (File: f, Label: label)) : [])
-            .OrderBy(f => f.File.LastWriteTimeUtc).ThenBy(f => f.File.Name, StringComparer.Ordinal)
-            .Select(f => new KeptLabelledClip(Path.GetFileNameWithoutExtension(f.File.Name), f.Label))];
+            .OrderByDescending(f => f.File.LastWriteTimeUtc).ThenByDescending(f => f.File.Name, StringComparer.Ordinal).Take(keep).ToList();
+        newest.Reverse(); // oldest labelled first
+        return [.. newest.Select(f => new KeptLabelledClip(Path.GetFileNameWithoutExtension(f.File.Name), f.Label))];
     }
 
     public byte[]? ReadLabelled(string machineId, KeptLabelledClip clip)

@@ -68,6 +68,11 @@ public sealed class ClipAudioStoreTests : IDisposable
         Assert.Equal([(byte)'c'], store.ReadLabelled(machine, store.LabelledClipsOf(machine)[0])!);
         Assert.Equal([(byte)'C'], store.ReadLabelled(machine, store.LabelledClipsOf(machine)[^1])!);
         Assert.Null(store.ReadLabelled(machine, new AsdOrleans.Application.KeptLabelledClip("gone", AsdOrleans.Abstractions.ClipLabelValue.Normal)));
+        // A cap lowered since (or 0: keep none) holds for a carry at once, before the next label prunes the files.
+        ClipAudioStore Capped(int cap) => new(Options.Create(new SiloOptions { DataDirectory = _data, LabelledAudioPerMachine = cap }), NullLogger<ClipAudioStore>.Instance);
+        Assert.Equal(["c~2"], Capped(1).LabelledClipsOf(machine).Select(c => c.ClipId));
+        Assert.Empty(Capped(0).LabelledClipsOf(machine));
+        Assert.Equal(3, store.LabelledClipsOf(machine).Count);
         store.ForgetLabelledClips(machine);
         Assert.Empty(store.LabelledClipsOf(machine));
     }
