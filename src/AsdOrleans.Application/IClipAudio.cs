@@ -23,7 +23,8 @@ public interface IClipAudio
     void KeepAsAlert(string machineId, string clipId, bool move);
 
     /// <summary>The machine's clips whose audio was kept when a person labelled them (for a re-enrollment to carry the
-    /// labels), oldest labelled first.</summary>
+    /// labels), the newest Asd:LabelledAudioPerMachine of them, oldest labelled first; a clip id labelled again is listed
+    /// once per label (the later ones as &lt;clip&gt;~2, ~3, …).</summary>
     IReadOnlyList<KeptLabelledClip> LabelledClipsOf(string machineId);
 
     /// <summary>A kept labelled clip's audio; null when it can no longer be read (removed or unreadable: logged).</summary>

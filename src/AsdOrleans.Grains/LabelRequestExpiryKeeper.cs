@@ -62,18 +62,32 @@ internal sealed class LabelRequestExpiryKeeper(
         }
     }
 
-    /// <summary>Removes the clips kept as examples of the machine's normal sound and the audio kept of its labelled clips
-    /// (after a re-enrollment that carried no labels); a failure is logged.</summary>
-    public void ForgetKeptAudio()
+    /// <summary>Removes the clips kept as examples of the machine's normal sound (after a re-enrollment that carried no
+    /// labels); a failure is logged.</summary>
+    public void ForgetNormalExamples()
     {
         try
         {
             _audio?.ForgetNormalExamples(machineId);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            logger.LogWarning(e, "machine {Machine}: could not remove the normal examples kept from before its re-enrollment", machineId);
+        }
+    }
+
+    /// <summary>Removes the audio kept of the machine's labelled clips (a re-enrollment that carries no labels: they are of
+    /// the machine before it was changed or repaired); a failure is logged. Apart from the normal examples, so that one
+    /// failing to go never leaves the other, which a later carry would take for the new machine's labels.</summary>
+    public void ForgetLabelledClips()
+    {
+        try
+        {
             _audio?.ForgetLabelledClips(machineId);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            logger.LogWarning(e, "machine {Machine}: could not remove the audio kept from before its re-enrollment", machineId);
+            logger.LogWarning(e, "machine {Machine}: could not remove the labelled audio kept from before its re-enrollment; a later keepLabels enrollment would carry it", machineId);
         }
     }
 

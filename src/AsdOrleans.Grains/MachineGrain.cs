@@ -357,6 +357,10 @@ public sealed class MachineGrain(
         }
         var dropped = state.State.Pending.Keys.ToList();
         var enrolledAt = DateTimeOffset.UtcNow;
+        // Without a carry the machine was changed or repaired and its labels are discarded: their kept audio goes before
+        // the write, so a crash between the two never leaves the old machine's labelled audio for a later carry to take as
+        // the new one's (a failed write costs only audio the operator was discarding).
+        if (carry is null) Expiry.ForgetLabelledClips();
         await Persist(s =>
         {
             s.Standardizer = featureTransform?.ToBytes();
@@ -367,9 +371,9 @@ public sealed class MachineGrain(
             foreach (var clipId in dropped) s.ExpiredClips.Remember(clipId, enrolledAt.UtcTicks);
         }, model);
         Closed(dropped, LabelRequestOutcome.Withdrawn);
-        // Without a carry the machine was changed or repaired: what was kept of its sound is of the machine before it.
-        // A carry (a new embedder on the same machine) keeps both, and the labelled audio serves the next carry too.
-        if (carry is null) Expiry.ForgetKeptAudio();
+        // Without a carry the machine was changed or repaired: its normal examples are of the machine before it.
+        // A carry (a new embedder on the same machine) keeps them and the labelled audio, which serves the next carry too.
+        if (carry is null) Expiry.ForgetNormalExamples();
         await Expiry.SyncReminder();
         _model = model;
         _featureTransform = featureTransform;

@@ -97,6 +97,9 @@ public sealed class ClipAudioStore(IOptions<SiloOptions> options, ILogger<ClipAu
     /// that keeps the labels: labelled-clips/&lt;machine&gt;/&lt;normal|anomalous&gt;/&lt;clip&gt;.wav.</summary>
     public string LabelledRoot => Path.Combine(Path.GetFullPath(options.Value.DataDirectory), "labelled-clips");
 
+    /// <summary>Between a reused clip id and the number of its later kept labelled copy (<see cref="KeepLabelled"/>).</summary>
+    public const char ReusedIdMarker = '~';
+
     private static string LabelFolder(ClipLabelValue label) => label == ClipLabelValue.Anomalous ? "anomalous" : "normal";
 
     public string LabelledPathOf(string machineId, string clipId, ClipLabelValue label)
@@ -111,10 +114,14 @@ public sealed class ClipAudioStore(IOptions<SiloOptions> options, ILogger<ClipAu
         if (keep <= 0 || !File.Exists(PathOf(machineId, clipId))) return;
         try
         {
-            // An id labelled the other way before (an earlier enrollment's clip of this id) is replaced, not kept twice.
-            var other = label == ClipLabelValue.Anomalous ? ClipLabelValue.Normal : ClipLabelValue.Anomalous;
-            if (File.Exists(LabelledPathOf(machineId, clipId, other))) File.Delete(LabelledPathOf(machineId, clipId, other));
-            KeepNewest(PathOf(machineId, clipId), LabelledPathOf(machineId, clipId, label), move: false, keep, FolderOf(LabelledRoot, machineId));
+            // A label is applied once per request, so a file already kept under this id is another label the machine
+            // holds: a clip of an earlier enrollment's stream whose label a carry brought over, or one that left the
+            // recent clips' window. Both are kept (the next carry brings both): this one as <clip>~2, ~3, …, a name no
+            // clip id has ('~' is not among an id's characters).
+            string kept = clipId;
+            for (int n = 2; File.Exists(LabelledPathOf(machineId, kept, ClipLabelValue.Normal)) || File.Exists(LabelledPathOf(machineId, kept, ClipLabelValue.Anomalous)); n++)
+                kept = $"{clipId}{ReusedIdMarker}{n}";
+            KeepNewest(PathOf(machineId, clipId), LabelledPathOf(machineId, kept, label), move: false, keep, FolderOf(LabelledRoot, machineId));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -122,15 +129,19 @@ public sealed class ClipAudioStore(IOptions<SiloOptions> options, ILogger<ClipAu
         }
     }
 
+    /// <remarks>The newest <see cref="SiloOptions.LabelledAudioPerMachine"/> only, as the option says: files kept under a
+    /// larger cap (lowered since, or 0: keep none) are pruned only by the next label, and are not carried meanwhile.</remarks>
     public IReadOnlyList<KeptLabelledClip> LabelledClipsOf(string machineId)
     {
         var folder = new DirectoryInfo(FolderOf(LabelledRoot, machineId));
-        if (!folder.Exists) return [];
-        return [.. new[] { ClipLabelValue.Normal, ClipLabelValue.Anomalous }
+        int keep = options.Value.LabelledAudioPerMachine;
+        if (!folder.Exists || keep <= 0) return [];
+        var newest = new[] { ClipLabelValue.Normal, ClipLabelValue.Anomalous }
             .SelectMany(label => new DirectoryInfo(Path.Combine(folder.FullName, LabelFolder(label))) is { Exists: true } sub
                 ? sub.EnumerateFiles("*.wav").Select(f => (File: f, Label: label)) : [])
-            .OrderBy(f => f.File.LastWriteTimeUtc).ThenBy(f => f.File.Name, StringComparer.Ordinal)
-            .Select(f => new KeptLabelledClip(Path.GetFileNameWithoutExtension(f.File.Name), f.Label))];
+            .OrderByDescending(f => f.File.LastWriteTimeUtc).ThenByDescending(f => f.File.Name, StringComparer.Ordinal).Take(keep).ToList();
+        newest.Reverse(); // oldest labelled first
+        return [.. newest.Select(f => new KeptLabelledClip(Path.GetFileNameWithoutExtension(f.File.Name), f.Label))];
     }
 
     public byte[]? ReadLabelled(string machineId, KeptLabelledClip clip)

@@ -44,7 +44,7 @@ public sealed class ClipAudioStoreTests : IDisposable
     }
 
     [Fact]
-    public async Task Labelled_clips_keep_the_newest_across_both_labels_and_an_id_labelled_again_is_kept_once()
+    public async Task Labelled_clips_keep_the_newest_across_both_labels_and_an_id_labelled_again_is_kept_beside_the_earlier()
     {
         var store = new ClipAudioStore(Options.Create(new SiloOptions { DataDirectory = _data, LabelledAudioPerMachine = 3 }), NullLogger<ClipAudioStore>.Instance);
         const string machine = "labelled.m1";
@@ -58,11 +58,21 @@ public sealed class ClipAudioStoreTests : IDisposable
         }
         Assert.Equal(["b", "c", "d"], store.LabelledClipsOf(machine).Select(c => c.ClipId)); // oldest first, "a" pruned
         Assert.Equal([(byte)'d'], store.ReadLabelled(machine, store.LabelledClipsOf(machine)[^1])!);
-        // The same id labelled the other way (a clip of a later stream reusing it) replaces the earlier file.
+        // The same id labelled again (a clip of a later stream reusing it, another label the machine holds) is kept
+        // beside the earlier one, not over it; the cap still holds.
+        store.Delete(machine, "c"); // its request closed
+        Assert.True(await store.SaveIfAbsentAsync(machine, "c", [(byte)'C'], TestContext.Current.CancellationToken));
         store.KeepLabelled(machine, "c", AsdOrleans.Abstractions.ClipLabelValue.Anomalous);
-        Assert.Equal([("b", AsdOrleans.Abstractions.ClipLabelValue.Anomalous), ("d", AsdOrleans.Abstractions.ClipLabelValue.Anomalous), ("c", AsdOrleans.Abstractions.ClipLabelValue.Anomalous)],
+        Assert.Equal([("c", AsdOrleans.Abstractions.ClipLabelValue.Normal), ("d", AsdOrleans.Abstractions.ClipLabelValue.Anomalous), ("c~2", AsdOrleans.Abstractions.ClipLabelValue.Anomalous)],
             store.LabelledClipsOf(machine).Select(c => (c.ClipId, c.Label)));
+        Assert.Equal([(byte)'c'], store.ReadLabelled(machine, store.LabelledClipsOf(machine)[0])!);
+        Assert.Equal([(byte)'C'], store.ReadLabelled(machine, store.LabelledClipsOf(machine)[^1])!);
         Assert.Null(store.ReadLabelled(machine, new AsdOrleans.Application.KeptLabelledClip("gone", AsdOrleans.Abstractions.ClipLabelValue.Normal)));
+        // A cap lowered since (or 0: keep none) holds for a carry at once, before the next label prunes the files.
+        ClipAudioStore Capped(int cap) => new(Options.Create(new SiloOptions { DataDirectory = _data, LabelledAudioPerMachine = cap }), NullLogger<ClipAudioStore>.Instance);
+        Assert.Equal(["c~2"], Capped(1).LabelledClipsOf(machine).Select(c => c.ClipId));
+        Assert.Empty(Capped(0).LabelledClipsOf(machine));
+        Assert.Equal(3, store.LabelledClipsOf(machine).Count);
         store.ForgetLabelledClips(machine);
         Assert.Empty(store.LabelledClipsOf(machine));
     }

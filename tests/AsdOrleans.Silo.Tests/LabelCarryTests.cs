@@ -108,4 +108,74 @@ public sealed class LabelCarryTests(SiloFixture silo) : IClassFixture<SiloFixtur
         Assert.Equal(before, (await Status(machine)).ToString());
         Assert.Single(Directory.GetFiles(Path.Combine(LabelledFolder(machine), "anomalous")));
     }
+    [Fact]
+    public async Task A_plain_re_enrollment_drops_the_labelled_audio_even_when_the_normal_examples_cannot_be_removed()
+    {
+        const string machine = "carry.press-03";
+        await silo.Enroll(machine, new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 3 });
+        Assert.True((await silo.Push(machine, "p-0", 0)).GetProperty("labelRequested").GetBoolean());
+        await Label(machine, "p-0", "anomalous");
+        Assert.Single(Directory.GetFiles(Path.Combine(LabelledFolder(machine), "anomalous")));
+        // The normal examples' folder cannot be removed (an immutable file in it; root ignores permissions): a logged failure.
+        string normal = Path.Combine(silo.DataDirectory, "normal-clips", machine);
+        Directory.CreateDirectory(normal);
+        string pinned = Path.Combine(normal, "pinned.wav");
+        await File.WriteAllBytesAsync(pinned, [1], TestContext.Current.CancellationToken);
+        if (!Chattr("+i", pinned))
+        {
+            File.Delete(pinned);
+            Assert.Skip("chattr +i is not available here (it needs Linux, root and a file system that supports it)");
+        }
+        try
+        {
+            Assert.True((await silo.Send(HttpMethod.Post, $"/api/machines/{machine}/enrollment/audio", SiloFixture.OperatorKey, TrainingForm())).IsSuccessStatusCode);
+            Assert.Equal((0L, 0L, 0, 0L, 0L, 0L), Labels(await Status(machine)));
+            Assert.True(File.Exists(pinned)); // the failure the test means
+            // The repaired machine's labelled audio went anyway: a later carry would take it for the new machine's labels.
+            Assert.False(Directory.Exists(LabelledFolder(machine)));
+        }
+        finally
+        {
+            Chattr("-i", pinned);
+            Directory.Delete(normal, recursive: true);
+        }
+    }
+
+    private static bool Chattr(string change, string path)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("chattr", [change, path])
+                { RedirectStandardError = true, RedirectStandardOutput = true })!;
+            process.WaitForExit();
+            return process.ExitCode == 0;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return false; // no chattr
+        }
+    }
+
+    [Fact]
+    public async Task A_clip_id_reused_after_a_carry_keeps_both_labels_audio()
+    {
+        const string machine = "carry.press-04";
+        await silo.Enroll(machine, new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 3 });
+        Assert.True((await silo.Push(machine, "u-0", 0)).GetProperty("labelRequested").GetBoolean());
+        await Label(machine, "u-0", "anomalous");
+        var keep = LoopbackSilo.EnrollmentOf(silo.Model, SiloFixture.Plan) with { KeepLabels = true };
+        var first = await silo.Send(HttpMethod.Post, $"/api/machines/{machine}/enrollment", SiloFixture.OperatorKey, JsonContent.Create(keep));
+        Assert.True(first.IsSuccessStatusCode, await first.Content.ReadAsStringAsync());
+        Assert.Equal((0L, 1L, 1, 1L, 0L, 0L), Labels(await Status(machine)));
+        // The new stream reuses the id (a gateway that numbers clips again) for another clip, labelled both ways.
+        Assert.True((await silo.Push(machine, "u-0", 1)).GetProperty("labelRequested").GetBoolean());
+        await Label(machine, "u-0", "normal");
+        Assert.True((await silo.Push(machine, "u-1", 2)).GetProperty("labelRequested").GetBoolean());
+        await Label(machine, "u-1", "anomalous");
+        Assert.Equal((1L, 2L, 2, 1L, 0L, 2L), Labels(await Status(machine)));
+        // The machine holds three labels, and the next carry brings all three: the earlier u-0's audio was not overwritten.
+        var second = await silo.Send(HttpMethod.Post, $"/api/machines/{machine}/enrollment", SiloFixture.OperatorKey, JsonContent.Create(keep));
+        Assert.True(second.IsSuccessStatusCode, await second.Content.ReadAsStringAsync());
+        Assert.Equal((1L, 2L, 2, 3L, 0L, 0L), Labels(await Status(machine)));
+    }
 }
