@@ -411,15 +411,23 @@ public sealed class MachineGrain(
         var retirement = new MachineRetirement(MachineId, _model?.NormalLabels ?? 0, _model?.AnomalousLabels ?? 0, _model?.ClipsSeen ?? 0, state.State.Pending.Count);
         var withdrawn = state.State.Pending.Keys.ToList();
         _retired = true; // nothing of this activation is written again: the next call reloads what storage holds (nothing)
-        // Unlisted first, so reads say 404 at once; its audio before its state, so a retirement that stops half-way leaves
-        // a stored machine to retire again, never a new machine of this id that finds the old one's kept labelled audio.
-        await shard.Unregister([MachineId]);
-        Expiry.ForgetMachine();
-        await _history.ClearAsync();
-        if (journal.RecordExists) await journal.ClearStateAsync();
-        state.State.Pending.Clear();
-        await Expiry.SyncReminder();
-        if (state.RecordExists) await state.ClearStateAsync();
+        try
+        {
+            // Unlisted first, so reads say 404 at once; its audio before its state, so a retirement that stops half-way
+            // leaves a stored machine to retire again, never a new machine of this id that finds the old one's labelled audio.
+            await shard.Unregister([MachineId]);
+            Expiry.ForgetMachine();
+            await _history.ClearAsync();
+            if (journal.RecordExists) await journal.ClearStateAsync();
+            state.State.Pending.Clear();
+            await Expiry.SyncReminder();
+            if (state.RecordExists) await state.ClearStateAsync();
+        }
+        catch
+        {
+            DeactivateOnIdle(); // half retired: the next call (a retry) reloads what storage still holds
+            throw;
+        }
         _model = null;
         _featureTransform = null;
         _dirty = false;
