@@ -67,9 +67,11 @@ public static class PushCommand
             if (string.IsNullOrWhiteSpace(labeller)) throw new UsageException("--labeller-key: an API key is required");
             var results = new PushedClip?[files.Count];
             // A clip the silo did not take through every retry (a silo restarting, stopped or killed) is counted and the
-            // stream goes on; a refusal (a key, the machine, the audio) stops it, since every clip would meet it.
+            // stream goes on; a refusal (a key, the machine, the audio) stops it, since every clip would meet it, and so
+            // does a silo that did not take the first clip (a wrong --url, or a silo not up yet).
             var notDelivered = new System.Collections.Concurrent.ConcurrentQueue<(int Index, string Why)>();
             Exception? refusal = null;
+            int delivering = 0; // 1 once a clip was delivered: a silo never reached is a wrong --url, not a restart
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
             int done = 0;
             var watch = Stopwatch.StartNew();
@@ -98,8 +100,9 @@ public static class PushCommand
                         try
                         {
                             results[index] = await SiloFeed.PushAsync(http, id, files[index], answer ? truth[index]!.IsAnomaly : null, labeller, cancellation);
+                            Volatile.Write(ref delivering, 1);
                         }
-                        catch (Exception e) when (SiloFeed.IsTransient(e, cancellation))
+                        catch (Exception e) when (SiloFeed.IsTransient(e, cancellation) && Volatile.Read(ref delivering) == 1)
                         {
                             notDelivered.Enqueue((index, e.Message));
                         }
