@@ -21,6 +21,9 @@ public static class CliRunner
     public const int MissingRequirement = 3;
     /// <summary>A computation produced a non-finite number (NaN or ±∞), e.g. while training or embedding.</summary>
     public const int NonFiniteNumber = 4;
+    /// <summary>Some of the work was not done: a silo could not be reached, or kept failing, through every retry (e.g.
+    /// clips `asd push` could not deliver); what was done is reported and written, and the error line says what was not.</summary>
+    public const int Incomplete = 5;
     /// <summary>Interrupted (Ctrl-C), as shells report SIGINT.</summary>
     public const int Cancelled = 130;
 
@@ -31,7 +34,8 @@ public static class CliRunner
     public const string ExitCodesHelp = """
         Exit codes: 0 ok; 1 unexpected error (a bug: rerun with --verbose or ASD_DEBUG=1 for the stack trace);
         2 bad input or usage (nothing was written); 3 a host requirement is missing (./asd setup);
-        4 a computation gave a non-finite number (NaN/∞) while training or embedding; 130 interrupted.
+        4 a computation gave a non-finite number (NaN/∞) while training or embedding; 5 incomplete (a silo did not take
+        some calls through every retry: what was done is reported, the error line says what was not); 130 interrupted.
         """;
 
     /// <summary>

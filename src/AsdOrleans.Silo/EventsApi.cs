@@ -52,8 +52,40 @@ public sealed partial class ConsoleEventHub(IClusterClient client, ClipAudioStor
         lifetime.ApplicationStarted.Register(() => _ = SubscribeAsync(_stopping.Token));
         // The web server stops before this service and waits for open requests: end the event streams first, or a
         // silo with a console open takes the whole shutdown timeout (30 s) to stop. Their clients reconnect elsewhere.
-        lifetime.ApplicationStopping.Register(EndStreams);
+        // Unsubscribe here too, while the silo still runs: hosted services stop in reverse order and Orleans' was added
+        // after this one, so StopAsync comes after the silo has stopped, too late to unsubscribe; the other silos' stream
+        // agents then delivered to this silo's gone client and logged each event as an error (stop 54's rolling restart).
+        lifetime.ApplicationStopping.Register(() =>
+        {
+            EndStreams();
+            try
+            {
+                UnsubscribeAllAsync().Wait(UnsubscribeTimeout);
+            }
+            catch (Exception e)
+            {
+                LogUnsubscribeFailed(logger, e);
+            }
+        });
         return Task.CompletedTask;
+    }
+
+    /// <summary>How long a stopping silo waits for its unsubscriptions.</summary>
+    public static readonly TimeSpan UnsubscribeTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>Ends this hub's stream subscriptions (each once, whichever of the stop's two paths comes first).</summary>
+    private async Task UnsubscribeAllAsync()
+    {
+        List<Func<Task>> pending;
+        lock (_gate)
+        {
+            pending = [.. _unsubscribe];
+            _unsubscribe.Clear();
+        }
+        foreach (var unsubscribe in pending)
+        {
+            try { await unsubscribe(); } catch (Exception e) { LogUnsubscribeFailed(logger, e); }
+        }
     }
 
     private void EndStreams()
@@ -69,10 +101,7 @@ public sealed partial class ConsoleEventHub(IClusterClient client, ClipAudioStor
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         await _stopping.CancelAsync();
-        foreach (var unsubscribe in _unsubscribe)
-        {
-            try { await unsubscribe(); } catch (Exception e) { LogUnsubscribeFailed(logger, e); }
-        }
+        await UnsubscribeAllAsync();
         EndStreams();
     }
 
@@ -93,7 +122,7 @@ public sealed partial class ConsoleEventHub(IClusterClient client, ClipAudioStor
                         Publish(type, machineId, data);
                         return Task.CompletedTask;
                     });
-                    _unsubscribe.Add(handle.UnsubscribeAsync);
+                    lock (_gate) _unsubscribe.Add(handle.UnsubscribeAsync);
                 }
                 // An alert's audio reference is the silo's own path for clips pushed over HTTP, which stays inside: the
                 // event carries the URL this API serves it at while the machine's newest alerts keep it, or a gateway's

@@ -39,7 +39,9 @@ public static partial class RedisStartupChecks
     /// <summary>Throws <see cref="SiloConfigurationException"/> for a refusal; returns a warning for stderr, or null.</summary>
     /// <param name="staleAfter">How long an Active membership entry may go without an IAmAlive before it counts as a dead
     /// silo's (Orleans' ClusterMembershipOptions.AllowedIAmAliveMissPeriod).</param>
-    public static string? Check(string connection, bool requireDurable, string clusterId, string serviceId, TimeSpan staleAfter)
+    /// <param name="dataDirectory">This silo's data directory, whose clip audio every silo of the cluster must share
+    /// (<see cref="SharedClipVolume"/>); null skips that check.</param>
+    public static string? Check(string connection, bool requireDurable, string clusterId, string serviceId, TimeSpan staleAfter, string? dataDirectory = null)
     {
         if (connection.Contains("://", StringComparison.Ordinal))
             throw new SiloConfigurationException($"Redis address '{WithoutCredentials(connection)}' is a URL: {AddressForm} (e.g. 127.0.0.1:6379 or redis:6379,password=…)");
@@ -57,7 +59,9 @@ public static partial class RedisStartupChecks
             if (requireDurable)
                 RequireDurable(server, endpoint);
             RequireNoLiveSiloOfAnotherCluster(redis, server, endpoint, clusterId, serviceId, staleAfter);
-            return OtherServicesOnly(server, endpoint, serviceId);
+            string? volume = dataDirectory is null ? null : SharedClipVolume(redis.GetDatabase(), serviceId, dataDirectory);
+            string? others = OtherServicesOnly(server, endpoint, serviceId);
+            return volume is null ? others : others is null ? volume : others + Environment.NewLine + volume;
         }
         catch (RedisException e) when (RedisRefusals.Of(e) is { } refusal)
         {
@@ -169,6 +173,69 @@ public static partial class RedisStartupChecks
             return alive >= notBefore ? alive : null;
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The file in a data directory that names the clip volume it is (a GUID), and the Redis key that names the
+    /// cluster's.</summary>
+    public const string VolumeFile = "clip-volume.id";
+    public static string VolumeKey(string serviceId) => $"{serviceId}/clip-volume";
+
+    /// <summary>
+    /// Whether this silo's data directory is the one the cluster's silos share. Queried clips' audio is stored by the silo
+    /// that took the upload, and a label request is played, moved and deleted by whichever silo serves the labeller or
+    /// holds the machine, so every silo must see one volume (docs/deploy.md). The first silo to find no volume named in
+    /// Redis names it: a GUID written to <see cref="VolumeFile"/> (created only if absent, so silos starting together on
+    /// one volume agree) and then set in Redis if absent. A silo whose directory holds another GUID, or none while Redis
+    /// names one, does not share it: a warning (not a refusal: a one-silo trial on an emptyDir is fine, and a wiped volume
+    /// says the same), since its labellers would get 404 for requests stored on the others, and the others 404 for its own.
+    /// </summary>
+    public static string? SharedClipVolume(IDatabase db, string serviceId, string dataDirectory)
+    {
+        string directory = Path.GetFullPath(dataDirectory);
+        string file = Path.Combine(directory, VolumeFile);
+        string? named = db.StringGet(VolumeKey(serviceId));
+        string? here = ReadVolumeFile(file);
+        if (named is null)
+        {
+            if (here is null)
+            {
+                try
+                {
+                    Directory.CreateDirectory(directory);
+                    using (var created = new FileStream(file, FileMode.CreateNew, FileAccess.Write))
+                    using (var writer = new StreamWriter(created))
+                        writer.Write(Guid.NewGuid().ToString("N"));
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    // Another silo on this volume named it first; or the directory cannot be written, which the silo's
+                    // data directory check reports on its own.
+                }
+                here = ReadVolumeFile(file);
+            }
+            if (here is null) return null; // unreadable: the data directory check reports the directory itself
+            db.StringSet(VolumeKey(serviceId), here, when: When.NotExists);
+            named = db.StringGet(VolumeKey(serviceId));
+        }
+        if (named == here) return null;
+        return $"warning: this silo's data directory '{directory}' is not the one the cluster's other silos use "
+            + (here is null ? $"(it has no {VolumeFile}, which the first silo wrote to the shared one)" : $"({VolumeFile} names another volume)")
+            + ": queried clips' audio is kept where the silo that took the upload stores it, so labellers asking this silo for a clip "
+            + "another silo stored (and the others for this one's) get 404, and requests of machines that move between silos lose their audio. "
+            + "Give every silo of a cluster the same shared volume as its data directory (docs/deploy.md, \"Volume\"); "
+            + $"if the shared volume itself was replaced, remove the Redis key '{VolumeKey(serviceId)}' and restart the silos";
+    }
+
+    private static string? ReadVolumeFile(string file)
+    {
+        try
+        {
+            return File.ReadAllText(file).Trim() is { Length: > 0 } text ? text : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return null;
         }

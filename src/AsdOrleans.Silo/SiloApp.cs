@@ -168,7 +168,7 @@ public static class SiloApp
         var membership = SiloStartupChecks.Bind<Orleans.Configuration.ClusterMembershipOptions>(builder.Configuration, "Asd:Membership");
         if (!string.IsNullOrWhiteSpace(options.Redis)
             && RedisStartupChecks.Check(options.Redis, options.RequireDurableRedis, options.ClusterId, options.ServiceId,
-                membership.IAmAliveTablePublishTimeout * membership.NumMissedTableIAmAliveLimit) is { } redisWarning)
+                membership.IAmAliveTablePublishTimeout * membership.NumMissedTableIAmAliveLimit, options.DataDirectory) is { } redisWarning)
             Console.Error.WriteLine(redisWarning);
         if (string.IsNullOrWhiteSpace(options.Redis)) // registered before Orleans: hosted services start in order
             builder.Services.AddHostedService(_ => new DataDirectoryLock(options.DataDirectory));

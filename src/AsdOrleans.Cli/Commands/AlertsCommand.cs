@@ -75,7 +75,7 @@ public static class AlertsCommand
     {
         var (url, key, machine, json) = Common("print each alert as one line of JSON {id, machineId, clipId, clipIndex, score, decisionThreshold, at, labelRequested, audioUrl, audioReference}");
         var count = new Option<int?>("--count") { Description = "stop after this many alerts (default: until interrupted)" };
-        var command = new Command("follow", "print each new alert as it is raised, until interrupted; a dropped connection is resumed where it left off")
+        var command = new Command("follow", "print each new alert as it is raised, until interrupted; a dropped connection is resumed where it left off, and after a silo restart the alerts raised meanwhile are printed from the list of alerts (their JSON id is null)")
             { url, key, machine, count, json };
         command.SetAction(async (parse, cancellation) =>
         {
@@ -91,6 +91,22 @@ public static class AlertsCommand
             string? lastEventId = null;
             bool connected = false;
             var delay = TimeSpan.FromSeconds(1);
+            // What was printed, to print each alert once: a reset's catch-up from the lists and the stream after it overlap.
+            var seen = new HashSet<(string, string)>();
+            var seenOrder = new Queue<(string, string)>();
+            DateTimeOffset following = DateTimeOffset.UtcNow, lastAt = following;
+            bool Print(Alert alert, string? eventId)
+            {
+                if (!seen.Add((alert.MachineId, alert.ClipId))) return false;
+                seenOrder.Enqueue((alert.MachineId, alert.ClipId));
+                if (seenOrder.Count > SeenKept) seen.Remove(seenOrder.Dequeue());
+                if (alert.At > lastAt) lastAt = alert.At;
+                output.WriteLine(parse.GetValue(json)
+                    ? JsonSerializer.Serialize(new { id = eventId, alert.MachineId, alert.ClipId, alert.ClipIndex, alert.Score, alert.DecisionThreshold, alert.At, alert.LabelRequested, alert.AudioUrl, alert.AudioReference }, Alert.Json)
+                    : $"{Time(alert.At)}  {alert.MachineId}  {alert.ClipId}  #{alert.ClipIndex}  score {F(alert.Score)} > φ {F(alert.DecisionThreshold)}{(alert.LabelRequested ? "  label asked" : "")}");
+                output.Flush();
+                return ++printed == stopAfter;
+            }
             while (true)
             {
                 try
@@ -102,19 +118,15 @@ public static class AlertsCommand
                     {
                         if (item.EventType == "reset")
                         {
-                            // The silo no longer holds what came after our last event (it restarted, or we were away long).
-                            error.WriteLine("asd: some alerts may have been missed while disconnected; `asd alerts list` shows the newest");
+                            // The silo no longer holds what came after our last event (it restarted, or we were away long):
+                            // the alerts raised meanwhile are in the lists, which the machines keep (docs/console.md).
+                            if (await CatchUp(http, only, Max(following, lastAt - CatchUpMargin), Print, error, cancellation)) return 0;
                             continue;
                         }
                         if (item.EventType != "alert") continue;
                         lastEventId = item.EventId ?? lastEventId;
                         using var data = JsonDocument.Parse(item.Data);
-                        var alert = Alert.FromEvent(data.RootElement);
-                        output.WriteLine(parse.GetValue(json)
-                            ? JsonSerializer.Serialize(new { id = item.EventId, alert.MachineId, alert.ClipId, alert.ClipIndex, alert.Score, alert.DecisionThreshold, alert.At, alert.LabelRequested, alert.AudioUrl, alert.AudioReference }, Alert.Json)
-                            : $"{Time(alert.At)}  {alert.MachineId}  {alert.ClipId}  #{alert.ClipIndex}  score {F(alert.Score)} > φ {F(alert.DecisionThreshold)}{(alert.LabelRequested ? "  label asked" : "")}");
-                        output.Flush();
-                        if (++printed == stopAfter) return 0;
+                        if (Print(Alert.FromEvent(data.RootElement), item.EventId)) return 0;
                     }
                     error.WriteLine($"asd: the silo closed the event stream; reconnecting in {delay.TotalSeconds:0} s");
                 }
@@ -130,6 +142,42 @@ public static class AlertsCommand
         });
         return command;
     }
+
+    /// <summary>Alerts a follower remembers having printed (a catch-up's window is minutes, far fewer).</summary>
+    private const int SeenKept = 20_000;
+    /// <summary>Most alerts one catch-up lists (the API's largest page).</summary>
+    private const int CatchUpLimit = 10_000;
+    /// <summary>How far before the last alert printed a catch-up looks (never before the follower started): the silos'
+    /// clocks may differ a little, and an alert printed twice is skipped anyway.</summary>
+    private static readonly TimeSpan CatchUpMargin = TimeSpan.FromSeconds(30);
+
+    /// <summary>After a reset, prints (oldest first) the alerts raised since <paramref name="since"/> that were not
+    /// printed, from <c>GET /api/alerts</c>; true when <c>--count</c> is reached. Said on stderr; a list that cannot be
+    /// read leaves the old warning.</summary>
+    private static async Task<bool> CatchUp(ClusterHttp http, string? only, DateTimeOffset since, Func<Alert, string?, bool> print,
+        TextWriter error, CancellationToken cancellation)
+    {
+        string query = $"/api/alerts?limit={CatchUpLimit}&since={Uri.EscapeDataString(since.ToString("O", CultureInfo.InvariantCulture))}"
+            + (only is not null ? $"&machine={Uri.EscapeDataString(only)}" : "");
+        List<Alert> listed;
+        try
+        {
+            listed = (await http.SendAsync(HttpMethod.Get, query, null, cancellation)).EnumerateArray().Select(Alert.FromList).ToList();
+        }
+        catch (Exception e) when (Transient(e, cancellation))
+        {
+            error.WriteLine($"asd: some alerts may have been missed while disconnected, and the list of alerts could not be read ({e.Message}); `asd alerts list` shows the newest");
+            return false;
+        }
+        error.WriteLine("asd: the silo no longer holds the events since the last one printed (it restarted, or this follower was away long); "
+            + $"the alerts raised meanwhile are printed from the list of alerts{(listed.Count == CatchUpLimit ? $", which holds more than {CatchUpLimit}: older ones may be missing (`asd alerts list --since`)" : "")}");
+        foreach (var alert in listed.OrderBy(a => a.At))
+            if (print(alert, null))
+                return true;
+        return false;
+    }
+
+    private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
 
     private static bool Transient(Exception e, CancellationToken cancellation) => e switch
     {

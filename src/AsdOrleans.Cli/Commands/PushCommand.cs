@@ -29,7 +29,7 @@ public static class PushCommand
         };
         var retries = new Option<int>("--retries")
         {
-            Description = "retries of a failed call (connection errors, 429, 5xx/503), with back-off; safe: a retried clip id returns its first verdict",
+            Description = "retries of a failed call (connection errors, 429, 5xx/503), with back-off; safe: a retried clip id returns its first verdict. A clip still not delivered is counted and the stream goes on (listed at the end, exit 5); a refusal (4xx) stops it",
             DefaultValueFactory = _ => 3,
         };
         var scoresOut = new Option<string?>("--scores-out") { Description = "CSV of every clip's verdict: file,clip_id,score,anomalous,label_requested,labelled,query_reason (`asd metrics` reads it for DCASE-named clips)" };
@@ -65,31 +65,55 @@ public static class PushCommand
             using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!, retryCount, parse.InvocationConfiguration.Error);
             string labeller = parse.GetValue(labellerKey) ?? parse.GetValue(key)!;
             if (string.IsNullOrWhiteSpace(labeller)) throw new UsageException("--labeller-key: an API key is required");
-            var results = new PushedClip[files.Count];
+            var results = new PushedClip?[files.Count];
+            // A clip the silo did not take through every retry (a silo restarting, stopped or killed) is counted and the
+            // stream goes on; a refusal (a key, the machine, the audio) stops it, since every clip would meet it, and so
+            // does a silo that did not take the first clip (a wrong --url, or a silo not up yet).
+            var notDelivered = new System.Collections.Concurrent.ConcurrentQueue<(int Index, string Why)>();
+            Exception? refusal = null;
+            int delivering = 0; // 1 once a clip was delivered: a silo never reached is a wrong --url, not a restart
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
             int done = 0;
             var watch = Stopwatch.StartNew();
             await Terminal.WithProgressAsync(output, $"pushing to {id}", async progress =>
             {
                 using var gate = new SemaphoreSlim(inFlight);
                 var tasks = new List<Task>(files.Count);
-                for (int i = 0; i < files.Count; i++)
+                for (int i = 0; i < files.Count && !stop.IsCancellationRequested; i++)
                 {
-                    if (perSecond > 0)
+                    try
                     {
-                        var due = TimeSpan.FromSeconds(i / perSecond) - watch.Elapsed;
-                        if (due > TimeSpan.Zero) await Task.Delay(due, cancellation);
+                        if (perSecond > 0)
+                        {
+                            var due = TimeSpan.FromSeconds(i / perSecond) - watch.Elapsed;
+                            if (due > TimeSpan.Zero) await Task.Delay(due, stop.Token);
+                        }
+                        await gate.WaitAsync(stop.Token);
                     }
-                    await gate.WaitAsync(cancellation);
+                    catch (OperationCanceledException) when (stop.IsCancellationRequested && !cancellation.IsCancellationRequested)
+                    {
+                        break; // a refusal stopped the stream
+                    }
                     int index = i;
                     tasks.Add(Task.Run(async () =>
                     {
                         try
                         {
                             results[index] = await SiloFeed.PushAsync(http, id, files[index], answer ? truth[index]!.IsAnomaly : null, labeller, cancellation);
-                            progress(Interlocked.Increment(ref done), files.Count);
+                            Volatile.Write(ref delivering, 1);
+                        }
+                        catch (Exception e) when (SiloFeed.IsTransient(e, cancellation) && Volatile.Read(ref delivering) == 1)
+                        {
+                            notDelivered.Enqueue((index, e.Message));
+                        }
+                        catch (Exception e) when (!cancellation.IsCancellationRequested)
+                        {
+                            Interlocked.CompareExchange(ref refusal, e, null);
+                            stop.Cancel();
                         }
                         finally
                         {
+                            progress(Interlocked.Increment(ref done), files.Count);
                             gate.Release();
                         }
                     }, cancellation));
@@ -97,38 +121,63 @@ public static class PushCommand
                 await Task.WhenAll(tasks);
                 return 0;
             }, linesWhenRedirected: false);
-            var scores = results.Select(r => r.Score).ToList();
-            int requested = results.Count(r => r.LabelRequested), labelled = results.Count(r => r.Labelled), alerts = results.Count(r => r.Anomalous);
-            int refused = results.Count(r => r.LabelRefused), repeats = results.Count(r => r.Repeated);
-            output.WriteLine($"pushed {files.Count} clips in {watch.Elapsed.TotalSeconds:F1} s ({files.Count / watch.Elapsed.TotalSeconds:F2} clips/s); " +
-                             $"{alerts} alerts ({(double)alerts / files.Count:P1}); " +
-                             $"{requested} label requests ({(double)requested / files.Count:P1}{(requested > 0 ? "; " + SiloFeed.ByReason(results.Select(r => r.QueryReason)) : "")}), {labelled} answered" +
-                             (refused > 0 ? $", {refused} no longer open when the oracle answered (expired, withdrawn beyond the machine's limit of open requests, or lost with a silo): not applied" : ""));
+            if (refusal is not null)
+                throw refusal; // as before: one line, exit 2; nothing written
+            var delivered = Enumerable.Range(0, files.Count).Where(i => results[i] is not null).ToList();
+            var pushed = delivered.Select(i => results[i]!).ToList();
+            int requested = pushed.Count(r => r.LabelRequested), labelled = pushed.Count(r => r.Labelled), alerts = pushed.Count(r => r.Anomalous);
+            int refused = pushed.Count(r => r.LabelRefused), repeats = pushed.Count(r => r.Repeated), notSent = pushed.Count(r => r.LabelNotSent);
+            int share = Math.Max(1, pushed.Count);
+            output.WriteLine($"pushed {pushed.Count} clips in {watch.Elapsed.TotalSeconds:F1} s ({pushed.Count / watch.Elapsed.TotalSeconds:F2} clips/s)"
+                             + (notDelivered.IsEmpty ? "" : $" ({notDelivered.Count} of the {files.Count} not delivered)") + "; " +
+                             $"{alerts} alerts ({(double)alerts / share:P1}); " +
+                             $"{requested} label requests ({(double)requested / share:P1}{(requested > 0 ? "; " + SiloFeed.ByReason(pushed.Select(r => r.QueryReason)) : "")}), {labelled} answered" +
+                             (refused > 0 ? $", {refused} no longer open when the oracle answered (expired, withdrawn beyond the machine's limit of open requests, or lost with a silo): not applied" : "") +
+                             (notSent > 0 ? $", {notSent} answers not delivered (the silo was not reached): those requests stay open for a labeller" : ""));
             if (repeats > 0)
-                output.WriteLine($"{repeats} of the {files.Count} clip ids the machine had already: they got their first verdicts and were not scored again "
+                output.WriteLine($"{repeats} of the {pushed.Count} clip ids the machine had already: they got their first verdicts and were not scored again "
                     + "(a retry is safe; new audio needs a new clip id)");
             output.WriteLine(await MachineBudget(http, id, labeller, cancellation));
             if (csv is not null)
             {
                 using var writer = new StreamWriter(csv);
                 await writer.WriteLineAsync(AsdOrleans.Evaluation.Dcase.DcaseEvaluator.PushScoresHeader); // `asd metrics` reads it back
-                for (int i = 0; i < files.Count; i++)
+                foreach (int i in delivered) // a clip not delivered has no verdict: its row is left out
                 {
-                    var r = results[i];
+                    var r = results[i]!;
                     await writer.WriteLineAsync(string.Join(',', Path.GetFileName(files[i]), r.ClipId,
                         r.Score.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
                         r.Anomalous ? "1" : "0", r.LabelRequested ? "1" : "0", r.Labelled ? "1" : "0", r.QueryReason ?? ""));
                 }
-                output.WriteLine($"wrote {csv}");
+                output.WriteLine($"wrote {csv}" + (notDelivered.IsEmpty ? "" : $" ({pushed.Count} rows: the clips delivered)"));
             }
-            if (truth.All(t => t?.IsAnomaly is not null && t.IsTarget is not null))
+            if (pushed.Count > 0 && delivered.All(i => truth[i]?.IsAnomaly is not null && truth[i]!.IsTarget is not null))
             {
-                var isAnomaly = truth.Select(t => t!.IsAnomaly!.Value).ToArray();
-                var isTarget = truth.Select(t => t!.IsTarget!.Value).ToArray();
-                var m = DetectionMetrics.EvaluateWhereDefined(scores.ToArray(), isAnomaly, isTarget);
+                var isAnomaly = delivered.Select(i => truth[i]!.IsAnomaly!.Value).ToArray();
+                var isTarget = delivered.Select(i => truth[i]!.IsTarget!.Value).ToArray();
+                var m = DetectionMetrics.EvaluateWhereDefined(pushed.Select(r => r.Score).ToArray(), isAnomaly, isTarget);
                 static string F(double? v) => v is { } x ? x.ToString("F4", System.Globalization.CultureInfo.InvariantCulture) : "undefined";
                 if (m.Auc is not null)
-                    output.WriteLine($"prequential AUC {F(m.Auc)}, pAUC {F(m.PartialAuc)}, AUC(source) {F(m.AucSource)}, AUC(target) {F(m.AucTarget)}");
+                    output.WriteLine($"prequential AUC {F(m.Auc)}, pAUC {F(m.PartialAuc)}, AUC(source) {F(m.AucSource)}, AUC(target) {F(m.AucTarget)}"
+                        + (notDelivered.IsEmpty ? "" : " (over the clips delivered)"));
+            }
+            if (notSent > 0 && notDelivered.IsEmpty)
+            {
+                parse.InvocationConfiguration.Error.WriteLine($"error: {notSent} answers of the oracle were not delivered after {retryCount} retries each; "
+                    + "their label requests stay open (asd label list)");
+                return CliRunner.Incomplete;
+            }
+            if (!notDelivered.IsEmpty)
+            {
+                var missed = notDelivered.OrderBy(n => n.Index).ToList();
+                var error = parse.InvocationConfiguration.Error;
+                error.WriteLine($"error: {missed.Count} of {files.Count} clips were not delivered after {retryCount} retries each "
+                    + $"(first: {Path.GetFileName(files[missed[0].Index])}: {missed[0].Why}); push them again: a clip the silo did score "
+                    + "is answered with its first verdict, not scored twice (--retries waits longer)");
+                foreach (var (index, _) in missed.Take(20))
+                    error.WriteLine($"  not delivered: {Path.GetFileName(files[index])}");
+                if (missed.Count > 20) error.WriteLine($"  … and {missed.Count - 20} more");
+                return CliRunner.Incomplete;
             }
             return 0;
         });

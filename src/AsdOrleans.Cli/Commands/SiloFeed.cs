@@ -10,8 +10,10 @@ namespace AsdOrleans.Cli.Commands;
 /// open requests, or was lost with a silo before it was written), so the label was not applied. <c>QueryReason</c>: why
 /// the machine asked (uncertain, random, committee, budget-floor), null when it did not.
 /// </summary>
+/// <c>LabelNotSent</c>: the answer could not be delivered (the silo was not reached, or kept failing, through every
+/// retry); the request stays open on the machine for a labeller.
 public sealed record PushedClip(string ClipId, double Score, bool Anomalous, bool LabelRequested, bool Labelled, bool LabelRefused, string? QueryReason = null,
-    bool Repeated = false);
+    bool Repeated = false, bool LabelNotSent = false);
 
 /// <summary>
 /// The two calls a plant makes into a silo's HTTP API — enroll a machine from training WAVs, push a clip (and, as an
@@ -43,7 +45,7 @@ public static class SiloFeed
         var verdict = await http.SendAsync(HttpMethod.Post, $"/api/machines/{id}/clips?clipId={Uri.EscapeDataString(clipId)}",
             ClusterHttp.Wav(await File.ReadAllBytesAsync(file, cancellation)), cancellation);
         bool requested = verdict.GetProperty("labelRequested").GetBoolean();
-        bool labelled = false, refused = false;
+        bool labelled = false, refused = false, notSent = false;
         if (requested && oracleLabel is bool anomalous)
         {
             try
@@ -56,11 +58,27 @@ public static class SiloFeed
             {
                 refused = true; // the oracle answers from the verdict, not from the offered queue, so it can be too late
             }
+            catch (Exception e) when (IsTransient(e, cancellation))
+            {
+                notSent = true; // the verdict is the silo's: keep it; the request stays open for a labeller
+            }
         }
         return new PushedClip(clipId, verdict.GetProperty("score").GetDouble(), verdict.GetProperty("anomalous").GetBoolean(), requested, labelled, refused,
             requested ? ClusterHttp.QueryReason(verdict) : null,
-            verdict.TryGetProperty("repeated", out var repeated) && repeated.ValueKind == System.Text.Json.JsonValueKind.True);
+            verdict.TryGetProperty("repeated", out var repeated) && repeated.ValueKind == System.Text.Json.JsonValueKind.True, notSent);
     }
+
+    /// <summary>A call that failed through every retry because the silo was not there or not well (no connection, a
+    /// timeout, 408, 429, 5xx), as against a refusal (another 4xx: a key, an id, the audio), which the same call would
+    /// meet again. A stream goes on past the first kind (a silo restarting) and stops at the second.</summary>
+    public static bool IsTransient(Exception e, CancellationToken cancellation) => e switch
+    {
+        SiloRefusedException refused => refused.Status is >= 500 or 408 or 429,
+        UsageException => true, // "cannot reach the silo" (ClusterHttp wraps the connection failure)
+        HttpRequestException or IOException => true,
+        OperationCanceledException => !cancellation.IsCancellationRequested, // a client timeout, not the user
+        _ => false,
+    };
 
     /// <summary>"101 uncertain, 25 random": label requests counted by why they were asked, most first.</summary>
     public static string ByReason(IEnumerable<string?> reasons)
