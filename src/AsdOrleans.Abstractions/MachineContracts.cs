@@ -76,11 +76,13 @@ public sealed record MachineRetirement([property: Id(0)] string MachineId, [prop
 [GenerateSerializer, Immutable]
 public sealed record CarriedLabel([property: Id(0)] string ClipId, [property: Id(1)] float[] Embedding, [property: Id(2)] ClipLabelValue Label);
 
-/// <summary>The labels a re-enrollment carries, oldest first, and how many labels the machine held when their audio was
-/// read: a label given after that read would not be among them, so the machine refuses the enrollment (nothing changes)
-/// and the caller reads again.</summary>
+/// <summary>The labels a re-enrollment carries, oldest first, and how many labels and enrollments the machine had when
+/// their audio was read: a label given after that read would not be among them, and another enrollment meanwhile (a
+/// --replace) would make them another machine's, so the machine refuses either (nothing changes) and the caller reads
+/// again.</summary>
 [GenerateSerializer, Immutable]
-public sealed record LabelCarry([property: Id(0)] IReadOnlyList<CarriedLabel> Labels, [property: Id(1)] long LabelsWhenRead);
+public sealed record LabelCarry([property: Id(0)] IReadOnlyList<CarriedLabel> Labels, [property: Id(1)] long LabelsWhenRead,
+    [property: Id(2)] long EnrollmentsWhenRead = 0);
 
 /// <summary>One incoming clip, already embedded.</summary>
 /// <param name="ClipId">Unique per machine; used to answer the label request later.</param>
@@ -232,4 +234,6 @@ public sealed record MachineStatus
     /// <summary>Labels the machine held that the last enrollment could not carry: a gateway's clip (its audio is the
     /// gateway's), a label beyond Asd:LabelledAudioPerMachine, audio that could not be kept or read.</summary>
     [Id(29)] public long LabelsNotCarried { get; init; }
+    /// <summary>How many times the machine has been enrolled (0: never, or before this count existed).</summary>
+    [Id(30)] public long Enrollments { get; init; }
 }

@@ -59,12 +59,20 @@ public sealed class MachineUseCases(IGrainFactory grains, IClusterFaults? faults
     public const int EnrollmentClipsInFlight = 64;
 
     /// <summary>The results of <paramref name="work"/> on each item, in the items' order, at most
-    /// <see cref="EnrollmentClipsInFlight"/> at once.</summary>
+    /// <see cref="EnrollmentClipsInFlight"/> at once; a failure is the first failing item's, in the items' order (as one
+    /// call per item awaited together reported it), whichever failed first in time.</summary>
     private static async Task<TResult[]> InBoundedParallel<TItem, TResult>(IReadOnlyList<TItem> items, Func<TItem, Task<TResult>> work)
     {
         var results = new TResult[items.Count];
+        var failures = new Exception?[items.Count];
         await Parallel.ForEachAsync(Enumerable.Range(0, items.Count), new ParallelOptions { MaxDegreeOfParallelism = EnrollmentClipsInFlight },
-            async (i, _) => results[i] = await work(items[i]));
+            async (i, _) =>
+            {
+                try { results[i] = await work(items[i]); }
+                catch (Exception e) { failures[i] = e; }
+            });
+        if (failures.FirstOrDefault(f => f is not null) is { } first)
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
         return results;
     }
 
@@ -99,7 +107,7 @@ public sealed class MachineUseCases(IGrainFactory grains, IClusterFaults? faults
                     + "carry labels with the encoder the enrollment uses (enroll from audio), or enroll when the encoder workers agree");
             return new CarriedLabel(clip.ClipId, embedded.Embedding, clip.Label);
         });
-        return new LabelCarry(carried.OfType<CarriedLabel>().ToList(), held);
+        return new LabelCarry(carried.OfType<CarriedLabel>().ToList(), held, status.Enrollments);
     }
 
     /// <summary>How long an enrollment from embeddings waits for the encoder to say what it makes (the first call may load

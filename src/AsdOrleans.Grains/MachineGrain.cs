@@ -316,6 +316,8 @@ public sealed class MachineGrain(
             long held = _model is null ? 0 : _model.NormalLabels + _model.AnomalousLabels;
             if (held != carry.LabelsWhenRead)
                 throw new InvalidOperationException($"machine {MachineId} holds {held} labels, {carry.LabelsWhenRead} when their audio was read: a label came meanwhile; enroll again (nothing changed)");
+            if (state.State.Enrollments != carry.EnrollmentsWhenRead)
+                throw new InvalidOperationException($"machine {MachineId} was enrolled again after its labels' audio was read; enroll again (nothing changed)");
         }
         // Before the feature transform is fitted on the clips, and with the machine named.
         string? tooFew = AsdOrleans.Method.Enrollment.MachineEnrollment.TooFewClips(request.Clips?.Count ?? 0);
@@ -367,6 +369,7 @@ public sealed class MachineGrain(
             s.ForgetHistory();
             s.CarriedLabels = carried;
             s.LabelsNotCarried = notCarried;
+            s.Enrollments++;
             // A labeller still answering a withdrawn request hears 410 (closed), not 400 (never asked).
             foreach (var clipId in dropped) s.ExpiredClips.Remember(clipId, enrolledAt.UtcTicks);
         }, model);

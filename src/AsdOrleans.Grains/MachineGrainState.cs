@@ -59,6 +59,8 @@ public sealed class MachineGrainState
     /// <summary>Labels the last enrollment carried from the earlier ones, and those it could not (no kept audio).</summary>
     [Id(16)] public long CarriedLabels { get; set; }
     [Id(17)] public long LabelsNotCarried { get; set; }
+    /// <summary>Enrollments so far (a carry read before another enrollment is refused).</summary>
+    [Id(18)] public long Enrollments { get; set; }
     /// <summary>
     /// <c>FeatureStandardizer.ToBytes()</c> or <c>FeatureWhitener.ToBytes()</c> fitted on the enrollment clips when the machine
     /// was enrolled with raw features (the training-free embedders); null otherwise, and in states written before it existed.

@@ -45,6 +45,7 @@ internal static class MachineStatusMapping
             Embedder = model is null ? null : embedder.ToName(),
             CarriedLabels = state.CarriedLabels,
             LabelsNotCarried = state.LabelsNotCarried,
+            Enrollments = state.Enrollments,
         };
     }
 

@@ -226,13 +226,13 @@ public sealed class SiloCommandTests
         try
         {
             // Stderr of a cluster silo of service serviceId, up until whileUp is done.
-            int silos = 0;
             async Task<List<string>> Errors(string serviceId, Func<Task>? whileUp = null)
             {
                 var start = new ProcessStartInfo("dotnet",
                 [
                     Path.Combine(AppContext.BaseDirectory, "asd.dll"), "silo", "--cluster", redis.Connection, "--urls", $"http://127.0.0.1:{SiloApp.FreeLoopbackPort()}",
-                    "--data-dir", Path.Combine(folder, $"silo-{silos++}"), "--silo-port", SiloApp.FreeLoopbackPort().ToString(), "--gateway-port", SiloApp.FreeLoopbackPort().ToString(),
+                    // One data directory per service: a cluster's silos share one (a silo on another warns, stop 54).
+                    "--data-dir", Path.Combine(folder, $"data-{serviceId}"), "--silo-port", SiloApp.FreeLoopbackPort().ToString(), "--gateway-port", SiloApp.FreeLoopbackPort().ToString(),
                 ])
                 { RedirectStandardOutput = true, RedirectStandardError = true };
                 start.Environment["Asd__ServiceId"] = serviceId;

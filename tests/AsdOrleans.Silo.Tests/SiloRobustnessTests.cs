@@ -239,7 +239,7 @@ public sealed class SiloRobustnessTests(SiloFixture silo) : IClassFixture<SiloFi
         { "%2E%2E machine id", "GET", "/api/machines/%2E%2E/clips", null, null, 404 },
         { "%2E%2E clip id (resolves to /api/machines/m)", "POST", "/api/machines/m/clips/%2E%2E", null, null, 405 },
         { "unknown route", "GET", "/api/nothing-here", null, null, 404 },
-        { "method not allowed", "DELETE", "/api/machines/m", null, null, 405 },
+        { "method not allowed", "PATCH", "/api/machines/m", null, null, 405 },
         { "request target of 10 KB", "GET", "/api/machines/" + new string('a', 10_000), null, null, 414 },
         { "settings over 64 KiB", "PUT", "/api/machines/m", "application/json", "{\"strategy\":\"" + new string('x', 70_000) + "\"}", 413 },
     };
