@@ -89,7 +89,11 @@ public sealed class MachineUseCases(IGrainFactory grains, IClusterFaults? faults
         var status = await Machine(machineId).GetStatus();
         long held = status.NormalLabels + status.AnomalousLabels;
         var worker = grains.GetGrain<IEncoderWorkerGrain>(0);
-        var carried = await InBoundedParallel(audio.LabelledClipsOf(machineId), async clip =>
+        // The newest as many as the machine holds labels: files beyond that (a plain re-enrollment whose deletion failed,
+        // or ran on a silo of a release that kept none) are another machine's, whatever the folder holds.
+        var kept = audio.LabelledClipsOf(machineId);
+        kept = kept.Skip((int)Math.Max(0, kept.Count - held)).ToList();
+        var carried = await InBoundedParallel(kept, async clip =>
         {
             if (audio.ReadLabelled(machineId, clip) is not { } wav) return null;
             ClipEmbedding embedded;

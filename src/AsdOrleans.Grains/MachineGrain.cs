@@ -413,12 +413,14 @@ public sealed class MachineGrain(
         RequireNotDiscarded();
         var retirement = new MachineRetirement(MachineId, _model?.NormalLabels ?? 0, _model?.AnomalousLabels ?? 0, _model?.ClipsSeen ?? 0, state.State.Pending.Count);
         var withdrawn = state.State.Pending.Keys.ToList();
+        if (_registryListing is { } listing)
+            await listing; // an activation's own listing, still on its way, must not land after the unlisting
+        // Unlisted first, so reads say 404 at once; its audio before its state, so a retirement that stops half-way leaves
+        // a stored machine to retire again, never a new machine of this id that finds the old one's labelled audio.
+        await shard.Unregister([MachineId]);
         _retired = true; // nothing of this activation is written again: the next call reloads what storage holds (nothing)
         try
         {
-            // Unlisted first, so reads say 404 at once; its audio before its state, so a retirement that stops half-way
-            // leaves a stored machine to retire again, never a new machine of this id that finds the old one's labelled audio.
-            await shard.Unregister([MachineId]);
             Expiry.ForgetMachine();
             await _history.ClearAsync();
             if (journal.RecordExists) await journal.ClearStateAsync();

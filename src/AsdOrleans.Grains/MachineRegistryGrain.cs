@@ -81,7 +81,9 @@ public sealed class MachineRegistryGrain(
     /// later than the truth, and a listing that asks machines in this order (time, then id), stopping once it holds
     /// <c>limit</c> requests that sort before the next machine's known time, misses nothing. Before, every listing woke
     /// every machine holding a request: in stop 54's soak a console's queue (every 15 s) kept ~1,300 idle machines of
-    /// 1,500 active. Unknown (not asked since this activation): asked first, all at once, as before.
+    /// 1,500 active. Unknown (not asked since this activation): asked first, all at once, as before. Two ways around the
+    /// rule, each listing a request late rather than never: a silo clock behind the one that stamped the remembered time,
+    /// and an acknowledged write lost by the store (a non-durable Redis failing over) that reopens an older request.
     /// </summary>
     private readonly Dictionary<string, DateTimeOffset> _oldestOpen = new(StringComparer.Ordinal);
 
@@ -92,7 +94,7 @@ public sealed class MachineRegistryGrain(
     {
         if (limit < 1) throw new ArgumentException($"limit must be at least 1, got {limit}");
         var shards = MachineRegistryShards.All(GrainFactory).ToList();
-        var indexes = await Task.WhenAll(shards.Select(s => s.PendingMachines()));
+        var indexes = await Task.WhenAll(shards.Select(IndexOf));
         var found = new List<LabelRequest>();
         // A shard from before the index lists (and indexes) its machines itself, asking every one.
         foreach (var listed in await Task.WhenAll(shards.Where((_, i) => indexes[i] is null).Select(s => s.GetPendingLabelRequests(limit))))
@@ -107,19 +109,36 @@ public sealed class MachineRegistryGrain(
         var logger = ServiceProvider.GetRequiredService<ILogger<MachineRegistryGrain>>();
         foreach (var list in await Task.WhenAll(holding.Where(id => !_oldestOpen.ContainsKey(id)).Select(id => PendingOf(GrainFactory, id, limit, faults, logger))))
             Learn(list, found);
-        for (int next = 0; next < known.Count; next += OrderedBatch)
+        for (int next = 0, batch; next < known.Count; next += batch)
         {
             if (found.Count >= limit && LabelRequestOrder.Oldest(found, limit)[^1] is var last
                 && (known[next].Oldest > last.RequestedAt || (known[next].Oldest == last.RequestedAt && string.CompareOrdinal(known[next].Id, last.MachineId) > 0)))
                 break; // every machine from here on holds only requests that sort after the listing's last
-            foreach (var list in await Task.WhenAll(known.Skip(next).Take(OrderedBatch).Select(m => PendingOf(GrainFactory, m.Id, limit, faults, logger))))
+            // Each known machine holds a request: as many as the listing still lacks go at once (at most `limit` more).
+            batch = Math.Max(OrderedBatch, limit - found.Count);
+            foreach (var list in await Task.WhenAll(known.Skip(next).Take(batch).Select(m => PendingOf(GrainFactory, m.Id, limit, faults, logger))))
                 Learn(list, found);
         }
         return LabelRequestOrder.Oldest(found, limit);
     }
 
+    /// <summary>A shard's index; null (list it the old way) for a shard from before the index, or one whose answer failed
+    /// (a silo of the release before this call existed, in a rolling upgrade): its own listing still answers.</summary>
+    private static async Task<IReadOnlyList<string>?> IndexOf(IMachineRegistryShardGrain shard)
+    {
+        try
+        {
+            return await shard.PendingMachines();
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return null; // the shard's own listing then answers, or fails the listing with the shard's real fault
+        }
+    }
+
     /// <summary>Keeps a machine's answer and learns its oldest open request; an empty answer (its report that it holds
-    /// none is on its way, or was lost) leaves it unknown, asked every time as before.</summary>
+    /// none is on its way, or was lost) teaches nothing: a machine never learned stays unknown, one learned keeps its
+    /// earlier time (still never later than the truth).</summary>
     private void Learn(IReadOnlyList<LabelRequest> requests, List<LabelRequest> found)
     {
         if (requests.Count == 0) return;

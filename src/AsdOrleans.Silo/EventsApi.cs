@@ -57,10 +57,11 @@ public sealed partial class ConsoleEventHub(IClusterClient client, ClipAudioStor
         // agents then delivered to this silo's gone client and logged each event as an error (stop 54's rolling restart).
         lifetime.ApplicationStopping.Register(() =>
         {
+            _stopping.Cancel(); // a subscription still being made adds no handle after the list is emptied
             EndStreams();
             try
             {
-                UnsubscribeAllAsync().Wait(UnsubscribeTimeout);
+                Task.Run(UnsubscribeAllAsync).Wait(UnsubscribeTimeout); // off whatever scheduler called StopApplication
             }
             catch (Exception e)
             {
@@ -122,7 +123,13 @@ public sealed partial class ConsoleEventHub(IClusterClient client, ClipAudioStor
                         Publish(type, machineId, data);
                         return Task.CompletedTask;
                     });
-                    lock (_gate) _unsubscribe.Add(handle.UnsubscribeAsync);
+                    bool kept;
+                    lock (_gate)
+                    {
+                        kept = !cancellation.IsCancellationRequested; // else the stop already took the list: undo it here
+                        if (kept) _unsubscribe.Add(handle.UnsubscribeAsync);
+                    }
+                    if (!kept) await handle.UnsubscribeAsync();
                 }
                 // An alert's audio reference is the silo's own path for clips pushed over HTTP, which stays inside: the
                 // event carries the URL this API serves it at while the machine's newest alerts keep it, or a gateway's

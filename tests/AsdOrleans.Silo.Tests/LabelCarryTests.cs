@@ -182,4 +182,23 @@ public sealed class LabelCarryTests(SiloFixture silo) : IClassFixture<SiloFixtur
         Assert.True(second.IsSuccessStatusCode, await second.Content.ReadAsStringAsync());
         Assert.Equal((1L, 2L, 2, 3L, 0L, 0L), Labels(await Status(machine)));
     }
+
+    [Fact]
+    public async Task A_carry_takes_no_more_kept_files_than_the_machine_holds_labels()
+    {
+        // Files the folder should not hold (a plain re-enrollment's deletion that failed, or ran on a silo of a release
+        // that kept none) are the machine's before it was changed: only the newest as many as it holds labels are carried.
+        const string machine = "carry.press-05";
+        await silo.Enroll(machine, new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 3 });
+        string stale = Path.Combine(LabelledFolder(machine), "anomalous");
+        Directory.CreateDirectory(stale);
+        await File.WriteAllBytesAsync(Path.Combine(stale, "before-repair.wav"), SiloFixture.TestWav(6), TestContext.Current.CancellationToken);
+        File.SetLastWriteTimeUtc(Path.Combine(stale, "before-repair.wav"), DateTime.UtcNow.AddDays(-1));
+        Assert.True((await silo.Push(machine, "n-0", 0)).GetProperty("labelRequested").GetBoolean());
+        await Label(machine, "n-0", "normal");
+
+        var keep = LoopbackSilo.EnrollmentOf(silo.Model, SiloFixture.Plan) with { KeepLabels = true };
+        Assert.True((await silo.Send(HttpMethod.Post, $"/api/machines/{machine}/enrollment", SiloFixture.OperatorKey, JsonContent.Create(keep))).IsSuccessStatusCode);
+        Assert.Equal((1L, 0L, 0, 1L, 0L, 0L), Labels(await Status(machine)));
+    }
 }
