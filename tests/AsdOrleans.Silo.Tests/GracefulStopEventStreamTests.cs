@@ -59,7 +59,7 @@ public sealed class GracefulStopEventStreamTests : IAsyncLifetime
             await leaving.Services.GetRequiredService<ConsoleEventHub>().Subscribed.WaitAsync(TimeSpan.FromSeconds(30));
             await staying.Services.GetRequiredService<ConsoleEventHub>().Subscribed.WaitAsync(TimeSpan.FromSeconds(30));
             var log = new ConcurrentQueue<(LogLevel Level, string Text)>();
-            staying.Services.GetRequiredService<ILoggerFactory>().AddProvider(new QueueLoggerProvider(log));
+            staying.Services.GetRequiredService<ILoggerFactory>().AddProvider(new WarningLogProvider(log, withExceptions: true));
 
             await leaving.StopAsync();
             await leaving.DisposeAsync();
@@ -98,22 +98,6 @@ public sealed class GracefulStopEventStreamTests : IAsyncLifetime
         {
             await staying.StopAsync();
             await staying.DisposeAsync();
-        }
-    }
-
-    private sealed class QueueLoggerProvider(ConcurrentQueue<(LogLevel, string)> log) : ILoggerProvider
-    {
-        public ILogger CreateLogger(string categoryName) => new QueueLogger(log);
-        public void Dispose() { }
-
-        private sealed class QueueLogger(ConcurrentQueue<(LogLevel, string)> log) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-            public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-            {
-                if (IsEnabled(logLevel)) log.Enqueue((logLevel, formatter(state, exception) + (exception is null ? "" : " " + exception)));
-            }
         }
     }
 }

@@ -83,7 +83,7 @@ public sealed class RedisRefusalTests : IAsyncLifetime
         var (app, address) = await SiloApp.StartOnLoopbackAsync(Settings(connection ?? _redis.Connection));
         _silos.Add(app);
         var log = new ConcurrentQueue<(LogLevel, string)>();
-        app.Services.GetRequiredService<ILoggerFactory>().AddProvider(new QueueLoggerProvider(log));
+        app.Services.GetRequiredService<ILoggerFactory>().AddProvider(new WarningLogProvider(log));
         var http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(60) };
         http.DefaultRequestHeaders.Add("X-Api-Key", Key);
         return (http, log);
@@ -442,21 +442,5 @@ public sealed class RedisRefusalTests : IAsyncLifetime
         TestContext.Current.TestOutputHelper?.WriteLine($"{whose}: writes taken again {restored.Elapsed.TotalSeconds:0.0} s after the password was restored");
         Assert.DoesNotContain(log, e => e.Message.Contains("secret", StringComparison.Ordinal));
         await server.ExecuteAsync("CONFIG", "SET", "requirepass", ""); // the fixture's admin connections have no password
-    }
-
-    private sealed class QueueLoggerProvider(ConcurrentQueue<(LogLevel, string)> log) : ILoggerProvider
-    {
-        public ILogger CreateLogger(string categoryName) => new QueueLogger(log);
-        public void Dispose() { }
-
-        private sealed class QueueLogger(ConcurrentQueue<(LogLevel, string)> log) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-            public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-            {
-                if (IsEnabled(logLevel)) log.Enqueue((logLevel, formatter(state, exception)));
-            }
-        }
     }
 }
