@@ -50,8 +50,9 @@ public sealed class MachineUseCases(IGrainFactory grains, IClusterFaults? faults
                 + $"{made.ModelVersion} makes {made.Dimension}: embed the training clips with it, or enroll from audio");
         if (!request.KeepLabels)
             return await machine.Enroll(request);
+        var carryFrom = RequireLabelledAudio(audio);
         var embedder = EmbedderNameOf(request.Standardize, request.Whiten);
-        return await machine.Enroll(request, await CarryLabels(machineId, embedder, request.ModelVersion, RequireLabelledAudio(audio)));
+        return await machine.Enroll(request, await CarryLabels(machineId, await machine.GetStatus(), embedder, request.ModelVersion, carryFrom));
     }
 
     /// <summary>How many clips of one enrollment are at the encoder workers at once: enough to fill their batches, and
@@ -76,6 +77,7 @@ public sealed class MachineUseCases(IGrainFactory grains, IClusterFaults? faults
         return results;
     }
 
+    /// <summary>The embedder an enrollment's flags name (AsdOrleans.Method's EmbedderNames, out of this layer's reach).</summary>
     private static string EmbedderNameOf(bool standardize, bool whiten) => standardize ? "baseline" : whiten ? "spectral" : "model";
 
     private static IClipAudio RequireLabelledAudio(IClipAudio? audio) => audio ?? throw new ArgumentException(
@@ -83,10 +85,10 @@ public sealed class MachineUseCases(IGrainFactory grains, IClusterFaults? faults
 
     /// <summary>The machine's kept labelled clips, embedded again by the cluster's encoder workers with
     /// <paramref name="embedder"/>; a clip whose audio is gone or no longer decodes is left out (and counted by the
-    /// machine as not carried). The label count is read first, so a label given meanwhile makes the machine refuse.</summary>
-    private async Task<LabelCarry> CarryLabels(string machineId, string? embedder, string modelVersion, IClipAudio audio)
+    /// machine as not carried). <paramref name="status"/> is read before the audio, so a label or an enrollment given
+    /// meanwhile makes the machine refuse.</summary>
+    private async Task<LabelCarry> CarryLabels(string machineId, MachineStatus status, string? embedder, string modelVersion, IClipAudio audio)
     {
-        var status = await Machine(machineId).GetStatus();
         long held = status.NormalLabels + status.AnomalousLabels;
         var worker = grains.GetGrain<IEncoderWorkerGrain>(0);
         // The newest as many as the machine holds labels: files beyond that (a plain re-enrollment whose deletion failed,
@@ -146,7 +148,8 @@ public sealed class MachineUseCases(IGrainFactory grains, IClusterFaults? faults
         if (clips.Count == 0)
             throw new ArgumentException("no training clips");
         if (keepLabels) RequireLabelledAudio(audio);
-        string? embedder = (await Machine(machineId).GetStatus()).Settings.Embedder;
+        var status = await Machine(machineId).GetStatus();
+        string? embedder = status.Settings.Embedder;
         var worker = grains.GetGrain<IEncoderWorkerGrain>(0);
         var embedded = await InBoundedParallel(clips, c => worker.EmbedWith(c.Wav, c.Name, embedder));
         if (embedded.FirstOrDefault(e => e.ModelVersion != embedded[0].ModelVersion || e.Standardize != embedded[0].Standardize || e.Whiten != embedded[0].Whiten) is { } other)
@@ -155,7 +158,8 @@ public sealed class MachineUseCases(IGrainFactory grains, IClusterFaults? faults
             embedded[0].ModelVersion, embedded[0].Standardize, embedded[0].Whiten);
         if (!keepLabels)
             return await Machine(machineId).Enroll(request); // the encoder's own embeddings: nothing to compare
-        var carry = await CarryLabels(machineId, EmbedderNameOf(request.Standardize, request.Whiten), request.ModelVersion, audio!);
+        // The training clips' own embedder, and the status read before them (earlier than the audio: still safe).
+        var carry = await CarryLabels(machineId, status, embedder, request.ModelVersion, audio!);
         return await Machine(machineId).Enroll(request with { KeepLabels = true }, carry);
     }
 

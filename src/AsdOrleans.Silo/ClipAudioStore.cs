@@ -64,11 +64,14 @@ public sealed class ClipAudioStore(IOptions<SiloOptions> options, ILogger<ClipAu
 
     /// <summary>Removes a machine's kept normal clips and their folder (its re-enrollment: they are of the machine before
     /// it). The data directory is shared by the silos, so the machine's silo reaches the files whichever silo kept them.</summary>
-    public void ForgetNormalExamples(string machineId)
+    public void ForgetNormalExamples(string machineId) => DeleteFolder(NormalRoot, machineId);
+
+    /// <summary>Deletes a machine's folder under <paramref name="root"/> with what it holds; nothing when there is none.</summary>
+    private static void DeleteFolder(string root, string machineId)
     {
         try
         {
-            Directory.Delete(FolderOf(NormalRoot, machineId), recursive: true);
+            Directory.Delete(FolderOf(root, machineId), recursive: true);
         }
         catch (DirectoryNotFoundException)
         {
@@ -161,30 +164,11 @@ public sealed class ClipAudioStore(IOptions<SiloOptions> options, ILogger<ClipAu
     public void ForgetMachine(string machineId)
     {
         foreach (var root in new[] { Root, AlertRoot, NormalRoot, LabelledRoot })
-        {
-            try
-            {
-                Directory.Delete(FolderOf(root, machineId), recursive: true);
-            }
-            catch (DirectoryNotFoundException)
-            {
-                // none kept there
-            }
-        }
+            DeleteFolder(root, machineId);
     }
 
     /// <summary>Removes a machine's kept labelled clips (a re-enrollment that does not carry its labels).</summary>
-    public void ForgetLabelledClips(string machineId)
-    {
-        try
-        {
-            Directory.Delete(FolderOf(LabelledRoot, machineId), recursive: true);
-        }
-        catch (DirectoryNotFoundException)
-        {
-            // none kept
-        }
-    }
+    public void ForgetLabelledClips(string machineId) => DeleteFolder(LabelledRoot, machineId);
 
     /// <summary>Whether a clip's audio reference is this store's own file (a clip pushed over HTTP), not a gateway's.</summary>
     public bool IsStoredHere(string machineId, string clipId, string? audioReference)
