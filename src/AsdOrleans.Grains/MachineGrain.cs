@@ -36,16 +36,12 @@ public sealed class MachineGrain(
     public static readonly TimeSpan FlushInterval = TimeSpan.FromSeconds(5);
     private const int MaxClipIdLength = 128;
 
-    /// <summary>When a journal write becomes a full write instead. A journal is rewritten whole, so its writes cost more
-    /// the longer it grows: a full write is due when the journal's writes since the base would add up to more bytes
-    /// than the base (the state's own size), which keeps the bytes written per clip near the least any fixed period
-    /// gives, for small and large machines alike (docs/decisions.md, stop 55). Also at <see cref="Verdicts"/> verdicts
-    /// or <see cref="Requests"/> requests (what an activation replays stays small), and when the model's patch passes
-    /// a quarter of the model.</summary>
+    /// <summary>When a journal write becomes a full write instead: verdicts or requests since the base, or a model
+    /// patch larger than a quarter of the model (a journal is rewritten whole, so it must stay small).</summary>
     public static class JournalLimits
     {
-        public const int Verdicts = 512;
-        public const int Requests = 128;
+        public const int Verdicts = 64;
+        public const int Requests = 16;
         public const int ModelFraction = 4;
     }
 
@@ -53,8 +49,6 @@ public sealed class MachineGrain(
     /// <summary>Digests of the base's model bytes (the last full write): journal writes patch the chunks that differ.
     /// The bytes themselves are dropped from memory after each write and on activation.</summary>
     private ChunkDigest? _baseDigest;
-    /// <summary>The base's size in bytes as the journal's limit counts it; measured when first needed after a full write.</summary>
-    private long? _baseBytes;
     /// <summary>Standardises or whitens each clip's raw features before the model sees them (training-free embedders only).</summary>
     private IFeatureTransform? _featureTransform;
     private bool _dirty;
@@ -722,7 +716,6 @@ public sealed class MachineGrain(
         await Write(state);
         journal.State.Clear(state.State.Generation);
         ForgetBaseBytes();
-        _baseBytes = null;
         _dirty = false;
         try
         {
@@ -758,32 +751,16 @@ public sealed class MachineGrain(
             && entries.Withdrawn.Count < JournalLimits.Requests && entries.Answered.Count < JournalLimits.Requests
             ? PatchOfBase(model)
             : (null, 0);
-        if (patch is not null)
+        if (patch is null)
         {
-            entries.Generation = state.State.Generation;
-            entries.ModelLength = modelLength;
-            entries.ModelPatch = patch;
-            long journalBytes = SerializedSize(entries);
-            if (entries.BytesWrittenSinceBase + journalBytes <= BaseBytes())
-            {
-                entries.BytesWrittenSinceBase += journalBytes;
-                await Write(journal);
-                _dirty = false;
-                return;
-            }
+            await Persist(_ => { }, model);
+            return;
         }
-        await Persist(_ => { }, model);
-    }
-
-    /// <summary>The base's size: the state without the model's bytes (dropped from memory after each write), plus
-    /// their length. Measured in memory, so it includes what the journal added since: a slight overestimate.</summary>
-    private long BaseBytes() => _baseBytes ??= SerializedSize(state.State) + (_baseDigest?.Length ?? 0);
-
-    private long SerializedSize<T>(T value)
-    {
-        var counter = new CountingBufferWriter();
-        ServiceProvider.GetRequiredService<Orleans.Serialization.Serializer>().Serialize(value, counter);
-        return counter.Written;
+        entries.Generation = state.State.Generation;
+        entries.ModelLength = modelLength;
+        entries.ModelPatch = patch;
+        await Write(journal);
+        _dirty = false;
     }
 
     /// <summary>The model's bytes as patches of the base's, with their length; no patch when the length changed or the

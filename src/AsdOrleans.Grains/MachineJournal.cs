@@ -30,9 +30,6 @@ public sealed class MachineJournal
     /// <summary>The audio fingerprint of each of <see cref="NewVerdicts"/> (<see cref="ClipAudioFingerprint"/>), same
     /// order; shorter (or empty) in a journal written by a silo that kept none: the rest are unknown.</summary>
     [Id(7)] public List<uint> NewVerdictFingerprints { get; set; } = [];
-    /// <summary>Bytes of every journal write since the base, this one included (0 in a journal of an older silo):
-    /// when they would pass the base's own size, a full write is due instead (MachineGrain.JournalLimits).</summary>
-    [Id(8)] public long BytesWrittenSinceBase { get; set; }
 
     /// <summary>Appends a verdict with its fingerprint, padding fingerprints a journal of an older silo lacked.</summary>
     public void AddVerdict(ClipVerdict verdict, uint audioFingerprint)
@@ -58,7 +55,6 @@ public sealed class MachineJournal
         NewVerdictFingerprints.Clear();
         Withdrawn.Clear();
         Answered.Clear();
-        BytesWrittenSinceBase = 0;
     }
 }
 

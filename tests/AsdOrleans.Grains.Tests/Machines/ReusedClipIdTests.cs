@@ -55,19 +55,12 @@ public sealed class ReusedClipIdTests : SqliteMachineClusterTest
         await Assert.ThrowsAsync<ClipIdReusedException>(() => grain.EarlierVerdict("c-0", OtherAudio));
         Assert.True((await grain.EarlierVerdict("c-0", Audio))!.Repeated);
 
-        // Clips until the journal's limit makes a full write, which then holds them all.
-        long fullWrites = StateRow("machine", "reused-id.reload").Version;
-        int last = 0;
-        while (StateRow("machine", "reused-id.reload").Version == fullWrites && last < Test.Count - 1)
-        {
-            last++;
-            await grain.ProcessClip(new ClipSubmission($"c-{last}", Test[last].Embedding, Model, AudioFingerprint: Audio + (uint)last));
-        }
-        Assert.True(StateRow("machine", "reused-id.reload").Version > fullWrites, $"no full write after {last} clips");
+        for (int i = 1; i <= MachineGrain.JournalLimits.Verdicts; i++) // past the journal's limit: a full write holds them all
+            await grain.ProcessClip(new ClipSubmission($"c-{i}", Test[i].Embedding, Model, AudioFingerprint: Audio + (uint)i));
         await Reload();
         await Assert.ThrowsAsync<ClipIdReusedException>(() => grain.EarlierVerdict("c-0", OtherAudio));
-        await Assert.ThrowsAsync<ClipIdReusedException>(() => grain.EarlierVerdict($"c-{last}", Audio));
+        await Assert.ThrowsAsync<ClipIdReusedException>(() => grain.EarlierVerdict($"c-{MachineGrain.JournalLimits.Verdicts}", Audio));
         Assert.True((await grain.EarlierVerdict("c-1", Audio + 1))!.Repeated);
-        Assert.Equal(last + 1, (await grain.GetStatus()).ClipsSeen);
+        Assert.Equal(MachineGrain.JournalLimits.Verdicts + 1, (await grain.GetStatus()).ClipsSeen);
     }
 }

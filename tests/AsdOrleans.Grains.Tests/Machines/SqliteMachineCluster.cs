@@ -48,18 +48,6 @@ public abstract class SqliteMachineClusterTest(Action<SqliteGrainStorageOptions>
         return connection;
     }
 
-    /// <summary>(writes so far, payload bytes) of one state row of the machine.</summary>
-    protected (long Version, long Bytes) StateRow(string stateName, string machineId)
-    {
-        using var connection = OpenDatabase();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT version, length(payload) FROM grain_state WHERE state_name = $state AND grain_id LIKE $grain";
-        command.Parameters.AddWithValue("$state", stateName);
-        command.Parameters.AddWithValue("$grain", $"%{machineId}%");
-        using var reader = command.ExecuteReader();
-        return reader.Read() ? (reader.GetInt64(0), reader.IsDBNull(1) ? 0 : reader.GetInt64(1)) : (0, 0);
-    }
-
     public async ValueTask InitializeAsync() => Cluster = await SqliteMachineCluster.StartAsync(DatabasePath, storage, silo, silos);
 
     public async ValueTask DisposeAsync()
