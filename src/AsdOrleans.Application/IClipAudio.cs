@@ -23,13 +23,14 @@ public interface IClipAudio
     void KeepAsAlert(string machineId, string clipId, bool move);
 
     /// <summary>The machine's clips whose audio was kept when a person labelled them (for a re-enrollment to carry the
-    /// labels), the newest Asd:LabelledAudioPerMachine of them, oldest labelled first; a clip id labelled again is listed
-    /// once per label (the later ones as &lt;clip&gt;~2, ~3, …).</summary>
+    /// labels), as many as Asd:LabelledAudioPerMachine keeps (anomalies first, up to half of it), oldest labelled first;
+    /// a clip id labelled again is listed once per label.</summary>
     IReadOnlyList<KeptLabelledClip> LabelledClipsOf(string machineId);
 
     /// <summary>A kept labelled clip's audio; null when it can no longer be read (removed or unreadable: logged).</summary>
     byte[]? ReadLabelled(string machineId, KeptLabelledClip clip);
 }
 
-/// <summary>A clip a person labelled whose audio the silo kept.</summary>
+/// <summary>A clip a person labelled whose audio the silo kept; <paramref name="ClipId"/> is the kept file's name (the
+/// clip id with its place in the order labelled, as &lt;sequence&gt;@&lt;clip&gt;).</summary>
 public sealed record KeptLabelledClip(string ClipId, ClipLabelValue Label);

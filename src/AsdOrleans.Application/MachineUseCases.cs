@@ -91,10 +91,10 @@ public sealed class MachineUseCases(IGrainFactory grains, IClusterFaults? faults
     {
         long held = status.NormalLabels + status.AnomalousLabels;
         var worker = grains.GetGrain<IEncoderWorkerGrain>(0);
-        // The newest as many as the machine holds labels: files beyond that (a plain re-enrollment whose deletion failed,
-        // or ran on a silo of a release that kept none) are another machine's, whatever the folder holds.
-        var kept = audio.LabelledClipsOf(machineId);
-        kept = kept.Skip((int)Math.Max(0, kept.Count - held)).ToList();
+        // Of each label, the newest as many as the machine holds: files beyond that (a plain re-enrollment whose deletion
+        // failed, or ran on a silo of a release that kept none) are another machine's, whatever the folder holds. Per
+        // label, as the folder is pruned: stale anomalies never stand in for normals the machine holds, nor the reverse.
+        var kept = NewestOfEachLabel(audio.LabelledClipsOf(machineId), status.NormalLabels, status.AnomalousLabels);
         var carried = await InBoundedParallel(kept, async clip =>
         {
             if (audio.ReadLabelled(machineId, clip) is not { } wav) return null;
@@ -114,6 +114,15 @@ public sealed class MachineUseCases(IGrainFactory grains, IClusterFaults? faults
             return new CarriedLabel(clip.ClipId, embedded.Embedding, clip.Label);
         });
         return new LabelCarry(carried.OfType<CarriedLabel>().ToList(), held, status.Enrollments);
+    }
+
+    /// <summary><paramref name="oldestFirst"/> less all but the newest <paramref name="normal"/> normal and
+    /// <paramref name="anomalous"/> anomalous ones, in their order.</summary>
+    public static List<KeptLabelledClip> NewestOfEachLabel(IReadOnlyList<KeptLabelledClip> oldestFirst, long normal, long anomalous)
+    {
+        long skipNormal = oldestFirst.Count(c => c.Label == ClipLabelValue.Normal) - normal;
+        long skipAnomalous = oldestFirst.Count(c => c.Label == ClipLabelValue.Anomalous) - anomalous;
+        return oldestFirst.Where(c => c.Label == ClipLabelValue.Anomalous ? skipAnomalous-- <= 0 : skipNormal-- <= 0).ToList();
     }
 
     /// <summary>How long an enrollment from embeddings waits for the encoder to say what it makes (the first call may load

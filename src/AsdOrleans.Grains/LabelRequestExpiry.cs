@@ -39,6 +39,11 @@ public interface IClipAudioRemover
     /// normal one as an example of the machine's normal sound; by default it is removed.</summary>
     void Closed(string machineId, string clipId, LabelRequestOutcome outcome) => Remove(machineId, clipId);
 
+    /// <summary>A request answered with a label (<paramref name="outcome"/> normal or anomalous). <paramref name="request"/>
+    /// says whose audio it is (its reference and fingerprint), so a host keeps only the clip's own audio, never a file
+    /// another clip left under the same id.</summary>
+    void Answered(string machineId, PendingLabel request, LabelRequestOutcome outcome) => Closed(machineId, request.ClipId, outcome);
+
     /// <summary>Removes this machine's stored audio older than <paramref name="olderThan"/> that no pending request
     /// points at: audio whose removal failed, or whose clip's fate a failed write left unknown.</summary>
     void RemoveOrphans(string machineId, IReadOnlySet<string> pendingClipIds, TimeSpan olderThan) { }

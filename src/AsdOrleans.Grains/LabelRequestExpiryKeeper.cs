@@ -62,6 +62,20 @@ internal sealed class LabelRequestExpiryKeeper(
         }
     }
 
+    /// <summary>Closes an answered request's audio: the host may keep it (for a carry, as a normal example) when the stored
+    /// file is the request's own; a failure is logged.</summary>
+    public void RemoveAnsweredAudio(PendingLabel request, LabelRequestOutcome outcome)
+    {
+        try
+        {
+            _audio?.Answered(machineId, request, outcome);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            logger.LogWarning(e, "machine {Machine}: could not remove the audio of clip {Clip} ({Outcome})", machineId, request.ClipId, outcome);
+        }
+    }
+
     /// <summary>Removes the clips kept as examples of the machine's normal sound (after a re-enrollment that carried no
     /// labels); a failure is logged.</summary>
     public void ForgetNormalExamples()

@@ -502,7 +502,7 @@ public sealed class MachineGrain(
             {
                 ClipId = clip.ClipId, Embedding = ReferenceEquals(embedding, clip.Embedding) ? (float[])embedding.Clone() : embedding, Score = outcome.Score,
                 RequestedAt = DateTimeOffset.UtcNow, AudioReference = clip.AudioReference, QueryReason = reason,
-                DecisionThreshold = outcome.DecisionThreshold,
+                DecisionThreshold = outcome.DecisionThreshold, AudioFingerprint = clip.AudioFingerprint,
             };
             state.State.Pending[clip.ClipId] = request;
             journal.State.NewPending.Add(request);
@@ -536,9 +536,11 @@ public sealed class MachineGrain(
 
     /// <summary>After the write that closed these requests: their stored audio goes, and labellers' queues are told.
     /// After, not before: a crash in between costs orphaned files, never a request without audio.</summary>
-    private void Closed(IReadOnlyCollection<string> clipIds, LabelRequestOutcome outcome, string? by = null)
+    private void Closed(IReadOnlyCollection<string> clipIds, LabelRequestOutcome outcome, string? by = null, PendingLabel? answered = null)
     {
-        Expiry.RemoveAudio(clipIds, outcome); // a normal one may stay as an example of the machine's sound
+        // An answered one's audio may stay (labelled, or a normal example) if the stored file is the request's own.
+        if (answered is not null) Expiry.RemoveAnsweredAudio(answered, outcome);
+        else Expiry.RemoveAudio(clipIds, outcome);
         Announce(clipIds, outcome, by);
     }
 
@@ -586,7 +588,7 @@ public sealed class MachineGrain(
         journal.State.Answered.Add(new AnsweredRequest(clipId, label));
         _dirty = true;
         await WriteChanges(model); // a journal when the label merged into a capped set; a full write when a set grew
-        Closed([clipId], ScorePoint.OutcomeOf(label), labeller); // the audio has served
+        Closed([clipId], ScorePoint.OutcomeOf(label), labeller, answered: pending); // the audio has served
         await Expiry.SyncReminder();
         await SyncPendingListing();
         AsdMetrics.OnLabel(MachineId, label, state.State.Pending.Count, model);

@@ -15,6 +15,10 @@ public sealed class PendingLabel
     [Id(5)] public string? QueryReason { get; init; }
     /// <summary>The φ the clip's score was compared with; null in requests stored before it was recorded.</summary>
     [Id(6)] public double? DecisionThreshold { get; init; }
+    /// <summary>The clip's <see cref="ClipAudioFingerprint"/>, so its label keeps this clip's audio and never another file
+    /// left under its id; <see cref="ClipAudioFingerprint.Unknown"/> for embeddings sent without audio and in requests
+    /// stored before it was recorded.</summary>
+    [Id(7)] public uint AudioFingerprint { get; init; }
 
     public LabelRequest ToRequest(string machineId) => new(machineId, ClipId, Score, RequestedAt, AudioReference, QueryReason,
         DecisionThreshold: DecisionThreshold);

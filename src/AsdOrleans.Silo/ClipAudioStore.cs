@@ -80,9 +80,8 @@ public sealed class ClipAudioStore(IOptions<SiloOptions> options, ILogger<ClipAu
     }
 
     /// <summary>Moves or copies <paramref name="source"/> to <paramref name="target"/>, stamped now, and deletes all but
-    /// the newest <paramref name="keep"/> files of the target's folder (of <paramref name="pruned"/>, when given: a
-    /// folder above it).</summary>
-    private static void KeepNewest(string source, string target, bool move, int keep, string? pruned = null)
+    /// the newest <paramref name="keep"/> files of the target's folder.</summary>
+    private static void KeepNewest(string source, string target, bool move, int keep)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(target)!);
         // A machine scores a clip id once (a retry is not kept), so a file already there is from an earlier
@@ -91,40 +90,119 @@ public sealed class ClipAudioStore(IOptions<SiloOptions> options, ILogger<ClipAu
         else File.Copy(source, target, overwrite: true);
         File.SetLastWriteTimeUtc(target, DateTime.UtcNow); // the order kept, whatever the file's own history
         // Concurrent calls for one machine may both prune, so a file may already be gone.
-        foreach (var old in new DirectoryInfo(pruned ?? Path.GetDirectoryName(target)!).EnumerateFiles("*.wav", SearchOption.AllDirectories)
+        foreach (var old in new DirectoryInfo(Path.GetDirectoryName(target)!).EnumerateFiles("*.wav")
                      .OrderByDescending(f => f.LastWriteTimeUtc).ThenByDescending(f => f.Name, StringComparer.Ordinal).Skip(keep))
             old.Delete();
     }
 
     /// <summary>Labelled clips' audio (<see cref="SiloOptions.LabelledAudioPerMachine"/> per machine), for a re-enrollment
-    /// that keeps the labels: labelled-clips/&lt;machine&gt;/&lt;normal|anomalous&gt;/&lt;clip&gt;.wav.</summary>
+    /// that keeps the labels: labelled-clips/&lt;machine&gt;/&lt;normal|anomalous&gt;/&lt;sequence&gt;@&lt;clip&gt;.wav.</summary>
     public string LabelledRoot => Path.Combine(Path.GetFullPath(options.Value.DataDirectory), "labelled-clips");
 
-    /// <summary>Between a reused clip id and the number of its later kept labelled copy (<see cref="KeepLabelled"/>).</summary>
+    /// <summary>Between a kept labelled file's sequence number and its clip id ('@' is not among an id's characters).</summary>
+    public const char SequenceMark = '@';
+
+    /// <summary>Between a reused clip id and the number of its later kept copy, in files kept by the release before
+    /// sequence numbers (read, never written).</summary>
     public const char ReusedIdMarker = '~';
 
     private static string LabelFolder(ClipLabelValue label) => label == ClipLabelValue.Anomalous ? "anomalous" : "normal";
 
-    public string LabelledPathOf(string machineId, string clipId, ClipLabelValue label)
-        => Path.Combine(FolderOf(LabelledRoot, machineId), LabelFolder(label), clipId + ".wav");
+    /// <summary>A kept labelled file's path; <paramref name="keptName"/> is its name without ".wav" (<see cref="KeptLabelledClip.ClipId"/>).</summary>
+    public string LabelledPathOf(string machineId, string keptName, ClipLabelValue label)
+        => Path.Combine(FolderOf(LabelledRoot, machineId), LabelFolder(label), keptName + ".wav");
 
-    /// <summary>Copies a labelled clip's stored audio into the machine's labelled clips, keeping the newest; nothing when
-    /// none are kept or the silo stored no audio (a gateway's clip). A failure is logged: the label stands, and a
-    /// re-enrollment counts it as not carried.</summary>
-    public void KeepLabelled(string machineId, string clipId, ClipLabelValue label)
+    /// <summary>The stored audio under a clip's id when it is that clip's own: its fingerprint matches the request's, or,
+    /// where the request has none (embeddings sent without audio; requests stored before it was recorded), the request
+    /// points at this store's file. Null otherwise: a gateway's clip, or a file another clip left under the id.</summary>
+    public byte[]? HoldsAudioOf(string machineId, string clipId, string? audioReference, uint audioFingerprint)
     {
-        int keep = options.Value.LabelledAudioPerMachine;
-        if (keep <= 0 || !File.Exists(PathOf(machineId, clipId))) return;
+        if (audioFingerprint == ClipAudioFingerprint.Unknown && !IsStoredHere(machineId, clipId, audioReference)) return null;
+        byte[] wav;
         try
         {
-            // A label is applied once per request, so a file already kept under this id is another label the machine
-            // holds: a clip of an earlier enrollment's stream whose label a carry brought over, or one that left the
-            // recent clips' window. Both are kept (the next carry brings both): this one as <clip>~2, ~3, …, a name no
-            // clip id has ('~' is not among an id's characters).
-            string kept = clipId;
-            for (int n = 2; File.Exists(LabelledPathOf(machineId, kept, ClipLabelValue.Normal)) || File.Exists(LabelledPathOf(machineId, kept, ClipLabelValue.Anomalous)); n++)
-                kept = $"{clipId}{ReusedIdMarker}{n}";
-            KeepNewest(PathOf(machineId, clipId), LabelledPathOf(machineId, kept, label), move: false, keep, FolderOf(LabelledRoot, machineId));
+            wav = File.ReadAllBytes(PathOf(machineId, clipId));
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+        return audioFingerprint == ClipAudioFingerprint.Unknown || ClipAudioFingerprint.Of(wav) == audioFingerprint ? wav : null;
+    }
+
+    /// <summary>A kept labelled file: its label, and its place in the order labelled (0: a name without a sequence number,
+    /// kept by the release before; those are older than any numbered one and ordered by file time among themselves).</summary>
+    private readonly record struct LabelledFile(FileInfo File, ClipLabelValue Label, long Sequence)
+    {
+        public string KeptName => Path.GetFileNameWithoutExtension(File.Name);
+    }
+
+    private static long SequenceOf(string fileName)
+    {
+        int mark = fileName.IndexOf(SequenceMark);
+        return mark > 0 && fileName.AsSpan(0, mark).IndexOfAnyExceptInRange('0', '9') < 0
+            && long.TryParse(fileName.AsSpan(0, mark), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long n) ? n : 0;
+    }
+
+    /// <summary>A machine's kept labelled files, oldest labelled first: by sequence number, which a copy of the folder keeps
+    /// (file times may not survive a backup restored without them), old names first by file time.</summary>
+    private List<LabelledFile> LabelledFilesOf(string machineId)
+    {
+        var folder = new DirectoryInfo(FolderOf(LabelledRoot, machineId));
+        if (!folder.Exists) return [];
+        return [.. new[] { ClipLabelValue.Normal, ClipLabelValue.Anomalous }
+            .SelectMany(label => new DirectoryInfo(Path.Combine(folder.FullName, LabelFolder(label))) is { Exists: true } sub
+                ? sub.EnumerateFiles("*.wav").Select(f => new LabelledFile(f, label, SequenceOf(f.Name))) : [])
+            .OrderBy(f => f.Sequence).ThenBy(f => f.Sequence == 0 ? f.File.LastWriteTimeUtc : default).ThenBy(f => f.File.Name, StringComparer.Ordinal)];
+    }
+
+    /// <summary>
+    /// The files the cap keeps, oldest first. Anomalous labels are scarce (a plant gets few) and cost the most to get again,
+    /// so the newest anomalies keep up to half the cap (rounded up) whatever the normals, and more while normals leave room;
+    /// normals fill the rest. Normals are thus pruned first, and many normal answers never push the few anomalies out.
+    /// </summary>
+    private static List<LabelledFile> KeptUnderCap(List<LabelledFile> oldestFirst, int cap)
+    {
+        if (cap <= 0) return [];
+        int anomalous = oldestFirst.Count(f => f.Label == ClipLabelValue.Anomalous), normal = oldestFirst.Count - anomalous;
+        int keepAnomalous = Math.Min(anomalous, Math.Max((cap + 1) / 2, cap - normal));
+        int keepNormal = Math.Min(normal, cap - keepAnomalous);
+        int skipAnomalous = anomalous - keepAnomalous, skipNormal = normal - keepNormal;
+        var kept = new List<LabelledFile>(keepAnomalous + keepNormal);
+        foreach (var file in oldestFirst)
+        {
+            if (file.Label == ClipLabelValue.Anomalous ? skipAnomalous-- > 0 : skipNormal-- > 0) continue;
+            kept.Add(file);
+        }
+        return kept;
+    }
+
+    /// <summary>Keeps a labelled clip's audio (<paramref name="wav"/>, the clip's own: <see cref="HoldsAudioOf"/>) among the
+    /// machine's labelled clips, numbered after the newest, and prunes to the cap (<see cref="KeptUnderCap"/>); nothing
+    /// when none are kept. A failure is logged: the label stands, and a re-enrollment counts it as not carried.</summary>
+    public void KeepLabelled(string machineId, string clipId, ClipLabelValue label, byte[] wav)
+    {
+        int keep = options.Value.LabelledAudioPerMachine;
+        if (keep <= 0) return;
+        try
+        {
+            // The number orders the files whatever their times, and makes a reused id (another label the machine holds)
+            // a file of its own. One machine's labels are kept on its grain's turn, so the numbers do not race.
+            var files = LabelledFilesOf(machineId);
+            long sequence = files.Count == 0 ? 1 : files[^1].Sequence + 1;
+            string target = LabelledPathOf(machineId, $"{sequence:D10}{SequenceMark}{clipId}", label);
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            // Written whole, then named: a crash never leaves a truncated file a carry would take for a label's audio.
+            string temp = target + TempMarker + Guid.NewGuid().ToString("N");
+            File.WriteAllBytes(temp, wav);
+            File.Move(temp, target, overwrite: true);
+            files = LabelledFilesOf(machineId);
+            var kept = KeptUnderCap(files, keep).Select(f => f.File.FullName).ToHashSet(StringComparer.Ordinal);
+            foreach (var old in files.Where(f => !kept.Contains(f.File.FullName)))
+                old.File.Delete();
+            // A temporary file a crash left (a clip's own name ends in .wav, whatever its id holds).
+            foreach (var stale in new DirectoryInfo(Path.GetDirectoryName(target)!).EnumerateFiles("*" + TempMarker + "*"))
+                if (stale.Extension != ".wav" && stale.LastWriteTimeUtc < DateTime.UtcNow.AddHours(-1)) stale.Delete();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -132,19 +210,22 @@ public sealed class ClipAudioStore(IOptions<SiloOptions> options, ILogger<ClipAu
         }
     }
 
-    /// <remarks>The newest <see cref="SiloOptions.LabelledAudioPerMachine"/> only, as the option says: files kept under a
-    /// larger cap (lowered since, or 0: keep none) are pruned only by the next label, and are not carried meanwhile.</remarks>
+    /// <remarks>What the cap keeps (<see cref="KeptUnderCap"/>) as the option says now: files kept under a larger cap
+    /// (lowered since, or 0: keep none) are pruned only by the next label, and are not carried meanwhile.</remarks>
     public IReadOnlyList<KeptLabelledClip> LabelledClipsOf(string machineId)
     {
-        var folder = new DirectoryInfo(FolderOf(LabelledRoot, machineId));
         int keep = options.Value.LabelledAudioPerMachine;
-        if (!folder.Exists || keep <= 0) return [];
-        var newest = new[] { ClipLabelValue.Normal, ClipLabelValue.Anomalous }
-            .SelectMany(label => new DirectoryInfo(Path.Combine(folder.FullName, LabelFolder(label))) is { Exists: true } sub
-                ? sub.EnumerateFiles("*.wav").Select(f => (File: f, Label: label)) : [])
-            .OrderByDescending(f => f.File.LastWriteTimeUtc).ThenByDescending(f => f.File.Name, StringComparer.Ordinal).Take(keep).ToList();
-        newest.Reverse(); // oldest labelled first
-        return [.. newest.Select(f => new KeptLabelledClip(Path.GetFileNameWithoutExtension(f.File.Name), f.Label))];
+        if (keep <= 0) return [];
+        return [.. KeptUnderCap(LabelledFilesOf(machineId), keep).Select(f => new KeptLabelledClip(f.KeptName, f.Label))];
+    }
+
+    /// <summary>The clip id a kept file's name holds (its sequence number, or an old name's reuse number, taken off).</summary>
+    public static string ClipIdOf(string keptName)
+    {
+        int mark = keptName.IndexOf(SequenceMark);
+        string id = mark > 0 && SequenceOf(keptName) > 0 ? keptName[(mark + 1)..] : keptName;
+        int reused = id.IndexOf(ReusedIdMarker);
+        return reused > 0 ? id[..reused] : id;
     }
 
     public byte[]? ReadLabelled(string machineId, KeptLabelledClip clip)

@@ -36,12 +36,20 @@ public static class ReminderWiring
     {
         public void Remove(string machineId, string clipId) => store.Delete(machineId, clipId);
 
-        public void Closed(string machineId, string clipId, LabelRequestOutcome outcome)
+        // Without the request there is no telling whose audio the file under its id is: none is kept.
+        public void Closed(string machineId, string clipId, LabelRequestOutcome outcome) => store.Delete(machineId, clipId);
+
+        public void Answered(string machineId, PendingLabel request, LabelRequestOutcome outcome)
         {
-            if (outcome is LabelRequestOutcome.Normal or LabelRequestOutcome.Anomalous) // kept for a re-enrollment to carry
-                store.KeepLabelled(machineId, clipId, outcome == LabelRequestOutcome.Anomalous ? ClipLabelValue.Anomalous : ClipLabelValue.Normal);
-            if (outcome == LabelRequestOutcome.Normal && store.KeepAsNormalExample(machineId, clipId)) return;
-            store.Delete(machineId, clipId);
+            // Only the clip's own audio is kept: a gateway's clip whose id names a file another clip left (an orphan not yet
+            // swept) would otherwise be carried, and shown as a normal example, with that file's sound.
+            if (outcome is LabelRequestOutcome.Normal or LabelRequestOutcome.Anomalous
+                && store.HoldsAudioOf(machineId, request.ClipId, request.AudioReference, request.AudioFingerprint) is { } wav)
+            {
+                store.KeepLabelled(machineId, request.ClipId, outcome == LabelRequestOutcome.Anomalous ? ClipLabelValue.Anomalous : ClipLabelValue.Normal, wav);
+                if (outcome == LabelRequestOutcome.Normal && store.KeepAsNormalExample(machineId, request.ClipId)) return;
+            }
+            store.Delete(machineId, request.ClipId);
         }
 
         public void RemoveOrphans(string machineId, IReadOnlySet<string> pendingClipIds, TimeSpan olderThan) => store.RemoveOrphans(machineId, pendingClipIds, olderThan);

@@ -72,7 +72,8 @@ public sealed class SiloOptions
     /// <summary>
     /// The audio of each machine's newest N labelled clips is kept (DataDirectory/labelled-clips), so a re-enrollment
     /// with a new encoder or embedder can embed them again and keep the labels (`keepLabels`). A label is a person's time:
-    /// N = 500 is at most 160 MB of 10 s clips per machine, and only for a machine with 500 answers. 0 keeps none (a
+    /// N = 500 is at most 160 MB of 10 s clips per machine, and only for a machine with 500 answers. Anomalous labels keep
+    /// up to half of N (rounded up) however many normals come, normals being pruned first. 0 keeps none (a
     /// re-enrollment then carries no labels).
     /// </summary>
     public int LabelledAudioPerMachine { get; set; } = 500;

@@ -1,3 +1,4 @@
+using AsdOrleans.Abstractions;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
@@ -43,38 +44,132 @@ public sealed class ClipAudioStoreTests : IDisposable
         Assert.Empty(log.Messages);
     }
 
-    [Fact]
-    public async Task Labelled_clips_keep_the_newest_across_both_labels_and_an_id_labelled_again_is_kept_beside_the_earlier()
+    private ClipAudioStore Store(int labelledCap) => new(Options.Create(new SiloOptions { DataDirectory = _data, LabelledAudioPerMachine = labelledCap }), NullLogger<ClipAudioStore>.Instance);
+
+    /// <summary>A clip stored, then labelled: its own audio kept as the silo's label path keeps it.</summary>
+    private static async Task Label(ClipAudioStore store, string machine, string clip, ClipLabelValue label, byte[]? audio = null)
     {
-        var store = new ClipAudioStore(Options.Create(new SiloOptions { DataDirectory = _data, LabelledAudioPerMachine = 3 }), NullLogger<ClipAudioStore>.Instance);
+        byte[] wav = audio ?? [(byte)clip[0]];
+        Assert.True(await store.SaveIfAbsentAsync(machine, clip, wav, TestContext.Current.CancellationToken));
+        store.KeepLabelled(machine, clip, label, store.HoldsAudioOf(machine, clip, store.PathOf(machine, clip), ClipAudioFingerprint.Of(wav))!);
+        store.Delete(machine, clip); // its request closed
+    }
+
+    private static List<(string Clip, ClipLabelValue Label)> Kept(ClipAudioStore store, string machine)
+        => [.. store.LabelledClipsOf(machine).Select(c => (ClipAudioStore.ClipIdOf(c.ClipId), c.Label))];
+
+    [Fact]
+    public async Task Labelled_clips_keep_the_newest_under_the_cap_and_an_id_labelled_again_is_kept_beside_the_earlier()
+    {
+        var store = Store(3);
         const string machine = "labelled.m1";
-        var labels = new[] { ("a", AsdOrleans.Abstractions.ClipLabelValue.Normal), ("b", AsdOrleans.Abstractions.ClipLabelValue.Anomalous),
-            ("c", AsdOrleans.Abstractions.ClipLabelValue.Normal), ("d", AsdOrleans.Abstractions.ClipLabelValue.Anomalous) };
-        foreach (var (clip, label) in labels)
-        {
-            Assert.True(await store.SaveIfAbsentAsync(machine, clip, [(byte)clip[0]], TestContext.Current.CancellationToken));
-            store.KeepLabelled(machine, clip, label);
-            await Task.Delay(20, TestContext.Current.CancellationToken); // distinct file times
-        }
-        Assert.Equal(["b", "c", "d"], store.LabelledClipsOf(machine).Select(c => c.ClipId)); // oldest first, "a" pruned
+        foreach (var (clip, label) in new[] { ("a", ClipLabelValue.Normal), ("b", ClipLabelValue.Anomalous), ("c", ClipLabelValue.Normal), ("d", ClipLabelValue.Anomalous) })
+            await Label(store, machine, clip, label);
+        Assert.Equal(["b", "c", "d"], Kept(store, machine).Select(c => c.Clip)); // oldest first, "a" pruned
         Assert.Equal([(byte)'d'], store.ReadLabelled(machine, store.LabelledClipsOf(machine)[^1])!);
         // The same id labelled again (a clip of a later stream reusing it, another label the machine holds) is kept
-        // beside the earlier one, not over it; the cap still holds.
-        store.Delete(machine, "c"); // its request closed
-        Assert.True(await store.SaveIfAbsentAsync(machine, "c", [(byte)'C'], TestContext.Current.CancellationToken));
-        store.KeepLabelled(machine, "c", AsdOrleans.Abstractions.ClipLabelValue.Anomalous);
-        Assert.Equal([("c", AsdOrleans.Abstractions.ClipLabelValue.Normal), ("d", AsdOrleans.Abstractions.ClipLabelValue.Anomalous), ("c~2", AsdOrleans.Abstractions.ClipLabelValue.Anomalous)],
-            store.LabelledClipsOf(machine).Select(c => (c.ClipId, c.Label)));
+        // beside the earlier one, not over it; the cap still holds (the normal "c" stays: anomalies are at their half).
+        await Label(store, machine, "c", ClipLabelValue.Anomalous, [(byte)'C']);
+        Assert.Equal([("c", ClipLabelValue.Normal), ("d", ClipLabelValue.Anomalous), ("c", ClipLabelValue.Anomalous)], Kept(store, machine));
         Assert.Equal([(byte)'c'], store.ReadLabelled(machine, store.LabelledClipsOf(machine)[0])!);
         Assert.Equal([(byte)'C'], store.ReadLabelled(machine, store.LabelledClipsOf(machine)[^1])!);
-        Assert.Null(store.ReadLabelled(machine, new AsdOrleans.Application.KeptLabelledClip("gone", AsdOrleans.Abstractions.ClipLabelValue.Normal)));
+        Assert.Null(store.ReadLabelled(machine, new AsdOrleans.Application.KeptLabelledClip("gone", ClipLabelValue.Normal)));
         // A cap lowered since (or 0: keep none) holds for a carry at once, before the next label prunes the files.
-        ClipAudioStore Capped(int cap) => new(Options.Create(new SiloOptions { DataDirectory = _data, LabelledAudioPerMachine = cap }), NullLogger<ClipAudioStore>.Instance);
-        Assert.Equal(["c~2"], Capped(1).LabelledClipsOf(machine).Select(c => c.ClipId));
-        Assert.Empty(Capped(0).LabelledClipsOf(machine));
+        Assert.Equal([("c", ClipLabelValue.Anomalous)], Kept(Store(1), machine));
+        Assert.Empty(Store(0).LabelledClipsOf(machine));
         Assert.Equal(3, store.LabelledClipsOf(machine).Count);
         store.ForgetLabelledClips(machine);
         Assert.Empty(store.LabelledClipsOf(machine));
+    }
+
+    [Fact]
+    public async Task The_order_labelled_survives_a_copy_that_loses_file_times_and_old_names_read_as_oldest()
+    {
+        var store = Store(4);
+        const string machine = "labelled.m2";
+        // Files of the release before (no number), oldest by their times: they come first, in that order.
+        string folder = Path.Combine(store.LabelledRoot, machine);
+        Directory.CreateDirectory(Path.Combine(folder, "normal"));
+        Directory.CreateDirectory(Path.Combine(folder, "anomalous"));
+        File.WriteAllBytes(Path.Combine(folder, "anomalous", "old-2~2.wav"), [2]);
+        File.WriteAllBytes(Path.Combine(folder, "normal", "old-1.wav"), [1]);
+        File.SetLastWriteTimeUtc(Path.Combine(folder, "normal", "old-1.wav"), DateTime.UtcNow.AddDays(-2));
+        File.SetLastWriteTimeUtc(Path.Combine(folder, "anomalous", "old-2~2.wav"), DateTime.UtcNow.AddDays(-1));
+        foreach (var (clip, label) in new[] { ("x", ClipLabelValue.Normal), ("y", ClipLabelValue.Anomalous) })
+            await Label(store, machine, clip, label);
+        List<(string, ClipLabelValue)> expected = [("old-1", ClipLabelValue.Normal), ("old-2", ClipLabelValue.Anomalous), ("x", ClipLabelValue.Normal), ("y", ClipLabelValue.Anomalous)];
+        Assert.Equal(expected, Kept(store, machine));
+
+        // A backup restored without times (cp -r without -p; some object-store syncs): the files' times now run the other
+        // way. The order is the numbers', and the next label prunes the oldest.
+        string restoredData = Directory.CreateTempSubdirectory("asd-restored-").FullName;
+        try
+        {
+            var restored = new ClipAudioStore(Options.Create(new SiloOptions { DataDirectory = restoredData, LabelledAudioPerMachine = 4 }), NullLogger<ClipAudioStore>.Instance);
+            var time = DateTime.UtcNow;
+            foreach (var file in new DirectoryInfo(folder).EnumerateFiles("*.wav", SearchOption.AllDirectories).OrderBy(f => f.Name, StringComparer.Ordinal).Reverse().ToList())
+            {
+                string copy = Path.Combine(restored.LabelledRoot, machine, file.Directory!.Name, file.Name);
+                Directory.CreateDirectory(Path.GetDirectoryName(copy)!);
+                file.CopyTo(copy);
+                File.SetLastWriteTimeUtc(copy, time = time.AddMinutes(1)); // each copied later than the one before it
+            }
+            // Old names are still the oldest, ordered among themselves by their times (set so here).
+            File.SetLastWriteTimeUtc(Path.Combine(restored.LabelledRoot, machine, "normal", "old-1.wav"), time.AddMinutes(-30));
+            Assert.Equal(expected, Kept(restored, machine));
+            await Label(restored, machine, "z", ClipLabelValue.Normal);
+            Assert.Equal([("old-2", ClipLabelValue.Anomalous), ("x", ClipLabelValue.Normal), ("y", ClipLabelValue.Anomalous), ("z", ClipLabelValue.Normal)], Kept(restored, machine));
+            Assert.StartsWith("0000000003@", restored.LabelledClipsOf(machine)[^1].ClipId); // numbered after the newest
+        }
+        finally
+        {
+            Directory.Delete(restoredData, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Anomalies_keep_half_the_cap_however_many_normals_come_and_more_while_normals_leave_room()
+    {
+        var store = Store(4);
+        const string machine = "labelled.m3";
+        await Label(store, machine, "a-0", ClipLabelValue.Anomalous);
+        for (int i = 0; i < 10; i++)
+            await Label(store, machine, $"n-{i}", ClipLabelValue.Normal);
+        // The one anomaly stays; the normals are pruned to the rest of the cap.
+        Assert.Equal(["a-0", "n-7", "n-8", "n-9"], Kept(store, machine).Select(c => c.Clip));
+        Assert.Equal(4, Directory.GetFiles(Path.Combine(store.LabelledRoot, machine), "*.wav", SearchOption.AllDirectories).Length);
+        for (int i = 1; i < 6; i++)
+            await Label(store, machine, $"a-{i}", ClipLabelValue.Anomalous);
+        // Many of both: half each, the newest.
+        Assert.Equal(["n-8", "n-9", "a-4", "a-5"], Kept(store, machine).Select(c => c.Clip));
+        // A lower cap: anomalies keep half of it rounded up (a cap of 1 is the anomaly's).
+        Assert.Equal([("n-9", ClipLabelValue.Normal), ("a-4", ClipLabelValue.Anomalous), ("a-5", ClipLabelValue.Anomalous)], Kept(Store(3), machine));
+        Assert.Equal([("a-5", ClipLabelValue.Anomalous)], Kept(Store(1), machine));
+        // Few normals: anomalies take the room they leave.
+        const string other = "labelled.m5";
+        await Label(store, other, "n-0", ClipLabelValue.Normal);
+        for (int i = 0; i < 5; i++)
+            await Label(store, other, $"a-{i}", ClipLabelValue.Anomalous);
+        Assert.Equal(["n-0", "a-2", "a-3", "a-4"], Kept(store, other).Select(c => c.Clip));
+    }
+
+    [Fact]
+    public async Task Only_a_clips_own_audio_is_kept_never_another_file_left_under_its_id()
+    {
+        var store = Store(10);
+        const string machine = "labelled.m4";
+        byte[] leftover = [9, 9, 9], own = [1, 2, 3];
+        Assert.True(await store.SaveIfAbsentAsync(machine, "g-1", leftover, TestContext.Current.CancellationToken));
+        // A gateway's clip of this id (its audio elsewhere): the file is not its own, whether the fingerprint or the
+        // reference says so.
+        Assert.Null(store.HoldsAudioOf(machine, "g-1", "s3://plant/g-1.wav", ClipAudioFingerprint.Of(own)));
+        Assert.Null(store.HoldsAudioOf(machine, "g-1", "s3://plant/g-1.wav", ClipAudioFingerprint.Unknown));
+        // Nor for a request pointing at this store's file with another fingerprint (a gateway that sent the silo's path).
+        Assert.Null(store.HoldsAudioOf(machine, "g-1", store.PathOf(machine, "g-1"), ClipAudioFingerprint.Of(own)));
+        // The clip's own audio, by its fingerprint whatever the reference; without one, by the reference.
+        Assert.Equal(leftover, store.HoldsAudioOf(machine, "g-1", "s3://plant/g-1.wav", ClipAudioFingerprint.Of(leftover)));
+        Assert.Equal(leftover, store.HoldsAudioOf(machine, "g-1", store.PathOf(machine, "g-1"), ClipAudioFingerprint.Unknown));
+        Assert.Null(store.HoldsAudioOf(machine, "none", store.PathOf(machine, "none"), ClipAudioFingerprint.Unknown));
     }
 
     private sealed class ListLogger : Microsoft.Extensions.Logging.ILogger<ClipAudioStore>

@@ -39,7 +39,7 @@ public sealed class MachineStateFormatTests
         var state = StorageSerializer().Deserialize<MachineGrainState>(BinaryData.FromBytes(Convert.FromBase64String(BeforeStandardizer)))!;
         var journal = new MachineJournal { Generation = 4, ModelLength = 600, ModelPatch = [new BytePatch(256, new byte[256])] };
         journal.NewVerdicts.Add(new ClipVerdict("c2", 0.31, false, true, 7));
-        journal.NewPending.Add(new PendingLabel { ClipId = "c2", Embedding = [1f, 2f, 3f], Score = 0.31, RequestedAt = DateTimeOffset.UnixEpoch });
+        journal.NewPending.Add(new PendingLabel { ClipId = "c2", Embedding = [1f, 2f, 3f], Score = 0.31, RequestedAt = DateTimeOffset.UnixEpoch, AudioFingerprint = 0xC0FFEE });
         var compact = new CompactOrleansStorageSerializer(OrleansSerializer());
 
         foreach (var (ours, theirs) in new[] { (compact.Serialize(state), StorageSerializer().Serialize(state)), (compact.Serialize(journal), StorageSerializer().Serialize(journal)) })
@@ -48,7 +48,8 @@ public sealed class MachineStateFormatTests
             Assert.True(System.Runtime.InteropServices.MemoryMarshal.TryGetArray(ours.ToMemory(), out var segment));
             Assert.Equal(segment.Array!.Length, segment.Count); // the store writes this array as it is, no copy
         }
-        Assert.Equal("c2", compact.Deserialize<MachineJournal>(compact.Serialize(journal))!.NewPending.Single().ClipId);
+        var pending = compact.Deserialize<MachineJournal>(compact.Serialize(journal))!.NewPending.Single();
+        Assert.Equal(("c2", 0xC0FFEEu), (pending.ClipId, pending.AudioFingerprint)); // whose audio a label may keep
     }
 
     [Fact]
