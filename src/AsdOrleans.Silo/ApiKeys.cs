@@ -22,12 +22,22 @@ public sealed class ApiKeys(IOptions<SiloOptions> options)
         var keys = options.Value.ApiKeys;
         IEnumerable<string> accepted = role switch
         {
-            ApiRole.Device => keys.Device,
+            ApiRole.Device => keys.Device.Concat(keys.Gateways.Values.Select(g => g.Key)),
             ApiRole.Labeller => keys.Labeller.Concat(keys.Labellers.Values).Concat(keys.Operator),
             _ => keys.Operator,
         };
         if (Matches(key, accepted)) return KeyCheck.Allowed;
-        return Matches(key, keys.Device.Concat(keys.Labeller).Concat(keys.Labellers.Values).Concat(keys.Operator)) ? KeyCheck.WrongRole : KeyCheck.Unauthenticated;
+        return Matches(key, keys.AllKeys) ? KeyCheck.WrongRole : KeyCheck.Unauthenticated;
+    }
+
+    /// <summary>The gateway a scoped device key belongs to (<see cref="ApiKeyOptions.Gateways"/>), or null for a plant-wide key.</summary>
+    public (string Name, GatewayKeyOptions Gateway)? GatewayOf(string? key)
+    {
+        if (string.IsNullOrEmpty(key)) return null;
+        (string, GatewayKeyOptions)? owner = null;
+        foreach (var (name, gateway) in options.Value.ApiKeys.Gateways) // every entry compared, as for labellers' keys
+            if (Matches(key, [gateway.Key])) owner = (name, gateway);
+        return owner;
     }
 
     /// <summary>The person a named labeller key belongs to (<see cref="ApiKeyOptions.Labellers"/>), or null for a role's shared key.</summary>

@@ -44,6 +44,15 @@ public static class RequestGate
                     : Refuse(http, StatusCodes.Status403Forbidden, $"this key does not have the {required.Role.ToString().ToLowerInvariant()} role"));
                 return;
             }
+            // A gateway's own key sends clips for its machines only; a machine id that is not valid is the endpoint's 400.
+            if (required.Role == ApiRole.Device && keys.GatewayOf(key) is ({ } gatewayName, { } gateway)
+                && http.GetRouteValue("id") is string machineId && AsdOrleans.Method.Vocabulary.Identifiers.IsValidMachineId(machineId)
+                && !gateway.Serves(machineId))
+            {
+                await Refuse(http, StatusCodes.Status403Forbidden,
+                    $"this key is gateway {gatewayName}'s: it sends clips for {string.Join(", ", gateway.Machines)} only, not for machine {machineId}");
+                return;
+            }
             // Only labeller routes can be reached with a person's key (it has no other role): clips and operators' calls skip the lookup.
             if (required.Role == ApiRole.Labeller && keys.LabellerNameOf(key) is { } owner)
             {

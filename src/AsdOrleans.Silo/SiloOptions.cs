@@ -102,6 +102,13 @@ public sealed class ApiKeyOptions
     /// <summary>Labeller keys of one person each, by name (<c>Asd__ApiKeys__Labellers__grace=KEY</c>): an answer made
     /// with one is recorded under that name, and the key cannot answer under another.</summary>
     public Dictionary<string, string> Labellers { get; set; } = new(StringComparer.Ordinal);
+    /// <summary>Device keys of one gateway each, by name, each for the machines it serves
+    /// (<c>Asd__ApiKeys__Gateways__line3__Key=KEY</c>, <c>Asd__ApiKeys__Gateways__line3__Machines__0=line3-*</c>): such a
+    /// key sends clips for those machines only, so a key taken from one gateway cannot feed the rest of the plant.</summary>
+    public Dictionary<string, GatewayKeyOptions> Gateways { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Every key configured, of any role.</summary>
+    public IEnumerable<string> AllKeys => Device.Concat(Labeller).Concat(Operator).Concat(Labellers.Values).Concat(Gateways.Values.Select(g => g.Key));
 
     /// <summary>What is wrong with the keys as configured, or null: a named key needs a valid name and a key of its own.</summary>
     public string? Problem()
@@ -126,10 +133,42 @@ public sealed class ApiKeyOptions
             if (roleKeys.Contains(key) || !seen.Add(key))
                 return $"Asd:ApiKeys:Labellers:{name}: its key is also another key (each person's key must be theirs alone)";
         }
+        foreach (var (name, gateway) in Gateways)
+        {
+            string at = $"Asd:ApiKeys:Gateways:{name}";
+            if (!AsdOrleans.Method.Vocabulary.Identifiers.IsValidLabellerName(name))
+                return $"{at}: '{name}' is not a valid gateway name (letters, digits, '.', '_', '-', '@'; at most 64 characters)";
+            if (string.IsNullOrWhiteSpace(gateway.Key))
+                return $"{at}:Key is empty (a gateway's key is its own secret)";
+            if (IsPlaceholder(gateway.Key))
+                return $"{at}:Key is still the example's placeholder ('{gateway.Key}'): replace it with a secret of your own";
+            if (roleKeys.Contains(gateway.Key) || !seen.Add(gateway.Key))
+                return $"{at}: its key is also another key (each gateway's key must be its own, or it could send for the other's machines)";
+            if (gateway.Machines.Count == 0)
+                return $"{at}:Machines lists no machines (a machine id, or a prefix ending in '*', such as line3-*)";
+            if (gateway.Machines.FirstOrDefault(p => !GatewayKeyOptions.IsValidPattern(p)) is { } bad)
+                return $"{at}:Machines: '{bad}' is neither a machine id nor a prefix of one ending in '*' (such as line3-*)";
+        }
         return null;
     }
 
     /// <summary>The values deploy/asd.env.example ships ("replace-with-…"): a copy started as it is would be open to
     /// anyone who read the example.</summary>
     public static bool IsPlaceholder(string key) => key.StartsWith("replace-with-", StringComparison.OrdinalIgnoreCase);
+}
+
+/// <summary>A gateway's device key and the machines it sends clips for: machine ids, or prefixes ending in '*'.</summary>
+public sealed class GatewayKeyOptions
+{
+    public string Key { get; set; } = "";
+    public List<string> Machines { get; set; } = [];
+
+    public bool Serves(string machineId)
+        => Machines.Any(p => p.EndsWith('*') ? machineId.StartsWith(p[..^1], StringComparison.Ordinal) : p == machineId);
+
+    public static bool IsValidPattern(string? pattern)
+        => pattern is { Length: > 0 } && (pattern.EndsWith('*')
+            ? pattern.Length <= AsdOrleans.Method.Vocabulary.Identifiers.MaxLength
+                && pattern[..^1].All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-')
+            : AsdOrleans.Method.Vocabulary.Identifiers.IsValidMachineId(pattern));
 }

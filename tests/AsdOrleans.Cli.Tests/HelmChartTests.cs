@@ -74,6 +74,19 @@ public sealed class HelmChartTests
         Assert.DoesNotContain("AlertWebhook", manifest); // none by default
     }
 
+    [Fact]
+    public async Task A_gateways_key_and_machines_go_into_the_secret_and_stand_for_the_device_keys()
+    {
+        var (code, manifest, error) = await Helm(["template", "asd", Chart, .. Keys, "--set", "apiKeys.device=null",
+            "--set", "apiKeys.gateways.line3.key=g1", "--set", "apiKeys.gateways.line3.machines={line3-*,press-07}"]);
+        Assert.True(code == 0, error);
+        string B64(string text) => Convert.ToBase64String(Encoding.UTF8.GetBytes(text));
+        Assert.Contains($"Asd__ApiKeys__Gateways__line3__Key: \"{B64("g1")}\"", manifest);
+        Assert.Contains($"Asd__ApiKeys__Gateways__line3__Machines__0: \"{B64("line3-*")}\"", manifest);
+        Assert.Contains($"Asd__ApiKeys__Gateways__line3__Machines__1: \"{B64("press-07")}\"", manifest);
+        Assert.DoesNotContain("Asd__ApiKeys__Device__", manifest);
+    }
+
     [Theory]
     [InlineData("--set alertWebhook.url=ftp://hooks.plant-a.example/asd", "alertWebhook.url: \"ftp://hooks.plant-a.example/asd\" is not an absolute http or https URL")]
     [InlineData("--set alertWebhook.secret=hook-key", "alertWebhook.secret is set but alertWebhook.url is empty")]
@@ -84,6 +97,7 @@ public sealed class HelmChartTests
     [InlineData("--set-string apiKeys.device[0]=", "apiKeys.device[0] is empty")]
     [InlineData("--set apiKeys.device=null", "apiKeys.device needs at least one key")]
     [InlineData("--set apiKeys.labellers.bad/name=k", "cannot name a key")]
+    [InlineData("--set apiKeys.gateways.line3.key=g1", "apiKeys.gateways.line3 needs a key and the machines it serves")]
     public async Task Values_a_silo_would_refuse_at_start_are_refused_when_rendering(string values, string message)
     {
         var (code, _, error) = await Helm(["template", "asd", Chart, .. Keys, .. values.Split(' ')]);

@@ -20,9 +20,16 @@ namespace AsdOrleans.Silo.Tests;
 
 /// <summary>A real silo host on 127.0.0.1 with a tiny encoder, driven over HTTP.</summary>
 public sealed class SiloFixture() : LoopbackSilo("asd-silo-", modelSeed: 7, Plan, DeviceKey, LabellerKey, OperatorKey,
-    new Dictionary<string, string?> { ["Asd:MaxClipBytes"] = (1 << 20).ToString(), [$"Asd:ApiKeys:Labellers:{NamedLabeller}"] = NamedLabellerKey })
+    new Dictionary<string, string?>
+    {
+        ["Asd:MaxClipBytes"] = (1 << 20).ToString(), [$"Asd:ApiKeys:Labellers:{NamedLabeller}"] = NamedLabellerKey,
+        [$"Asd:ApiKeys:Gateways:{Gateway}:Key"] = GatewayKey, [$"Asd:ApiKeys:Gateways:{Gateway}:Machines:0"] = "line7-*",
+        [$"Asd:ApiKeys:Gateways:{Gateway}:Machines:1"] = "http.press-07",
+    })
 {
     public const string DeviceKey = "device-key-1", LabellerKey = "labeller-key-1", OperatorKey = "operator-key-1";
+    /// <summary>One gateway's own device key (Asd:ApiKeys:Gateways:line7), for machines line7-* and http.press-07.</summary>
+    public const string Gateway = "line7", GatewayKey = "line7-key-1";
     /// <summary>One person's own labeller key (Asd:ApiKeys:Labellers:nina).</summary>
     public const string NamedLabeller = "nina", NamedLabellerKey = "nina-key-1";
     public static readonly SynthPlan Plan = SynthPlan.Create(new SynthSettings { MachineTypes = 1, SourceTrain = 12, TargetTrain = 2, Test = 8, Seconds = 1, Seed = 3 });
@@ -605,8 +612,9 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         string root = AppContext.BaseDirectory;
         while (!File.Exists(Path.Combine(root, "AsdOrleans.sln"))) root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("no repository root above the tests");
         var secrets = File.ReadLines(Path.Combine(root, "deploy", "asd.env.example")).Select(l => l.TrimStart('#', ' '))
-            .Where(l => l.StartsWith("Asd__ApiKeys__", StringComparison.Ordinal) || l.StartsWith("Asd__AlertWebhook__Secret", StringComparison.Ordinal)).ToList();
-        Assert.Equal(4, secrets.Count);
+            .Where(l => l.StartsWith("Asd__ApiKeys__", StringComparison.Ordinal) || l.StartsWith("Asd__AlertWebhook__Secret", StringComparison.Ordinal))
+            .Where(l => !l.Contains("__Machines__", StringComparison.Ordinal)).ToList(); // a gateway's machines are no secret
+        Assert.Equal(5, secrets.Count);
         Assert.All(secrets, line => Assert.True(ApiKeyOptions.IsPlaceholder(line.Split('=', 2)[1]), line));
         // A configuration error (exit 2 with the message), not a fault of ours.
         var refused = Assert.Throws<SiloConfigurationException>(() => SiloApp.Build([], builder => builder.Configuration.AddInMemoryCollection(
@@ -615,6 +623,46 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         var empty = Assert.Throws<SiloConfigurationException>(() => SiloApp.Build([], builder => builder.Configuration.AddInMemoryCollection(
             new Dictionary<string, string?> { ["Asd:ApiKeys:Operator:0"] = "" })));
         Assert.Contains("Asd:ApiKeys:Operator:0 is empty", empty.Message);
+    }
+
+    [Fact]
+    public async Task A_gateways_own_key_sends_clips_for_its_machines_only()
+    {
+        foreach (var machine in new[] { "line7-press-01", "http.press-07", "http.press-08" })
+            await Enroll(machine, new MachineSettings { Strategy = "random", Budget = 0.5, Seed = 3 });
+        var before = await Status("http.press-08");
+
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Post, "/api/machines/line7-press-01/clips?clipId=g-1", SiloFixture.GatewayKey, WavContent(SiloFixture.TestWav(0)))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Post, "/api/machines/http.press-07/clips?clipId=g-1", SiloFixture.GatewayKey, WavContent(SiloFixture.TestWav(0)))).StatusCode);
+        // Another machine: refused before the body is read, and the machine is as it was.
+        var refused = await Send(HttpMethod.Post, "/api/machines/http.press-08/clips?clipId=g-1", SiloFixture.GatewayKey, WavContent(SiloFixture.TestWav(0)));
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        Assert.Contains("this key is gateway line7's: it sends clips for line7-*, http.press-07 only, not for machine http.press-08",
+            await refused.Content.ReadAsStringAsync());
+        Assert.Equal(before.GetProperty("clipsSeen").GetInt64(), (await Status("http.press-08")).GetProperty("clipsSeen").GetInt64());
+        // The prefix is a prefix, not a pattern inside an id; and the key has no other role.
+        Assert.Equal(HttpStatusCode.Forbidden, (await Send(HttpMethod.Post, "/api/machines/xline7-a/clips?clipId=g-1", SiloFixture.GatewayKey, WavContent(SiloFixture.TestWav(0)))).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await Send(HttpMethod.Get, "/api/label-requests", SiloFixture.GatewayKey)).StatusCode);
+        // The plant-wide device key still sends for any machine.
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Post, "/api/machines/http.press-08/clips?clipId=g-2", SiloFixture.DeviceKey, WavContent(SiloFixture.TestWav(1)))).StatusCode);
+    }
+
+    [Fact]
+    public void A_gateway_key_without_machines_or_with_a_bad_pattern_stops_the_silo_at_start()
+    {
+        GatewayKeyOptions Line3(params string[] machines) => new() { Key = "g1", Machines = [.. machines] };
+        Assert.Null(new ApiKeyOptions { Gateways = { ["line3"] = Line3("line3-*", "press-07", "*") } }.Problem());
+        Assert.Contains("Machines lists no machines", new ApiKeyOptions { Gateways = { ["line3"] = Line3() } }.Problem());
+        Assert.Contains("'line*3' is neither a machine id nor a prefix", new ApiKeyOptions { Gateways = { ["line3"] = Line3("line*3") } }.Problem());
+        Assert.Contains("'a/b*' is neither", new ApiKeyOptions { Gateways = { ["line3"] = Line3("a/b*") } }.Problem());
+        Assert.Contains("Key is empty", new ApiKeyOptions { Gateways = { ["line3"] = new GatewayKeyOptions { Machines = ["a"] } } }.Problem());
+        Assert.Contains("also another key", new ApiKeyOptions { Device = ["g1"], Gateways = { ["line3"] = Line3("a") } }.Problem());
+        Assert.Contains("also another key", new ApiKeyOptions { Gateways = { ["line3"] = Line3("a"), ["line4"] = Line3("b") } }.Problem());
+        Assert.Contains("not a valid gateway name", new ApiKeyOptions { Gateways = { ["line 3"] = Line3("a") } }.Problem());
+        Assert.True(Line3("line3-*").Serves("line3-a") && !Line3("line3-*").Serves("line4-a") && Line3("press-07").Serves("press-07") && !Line3("press-07").Serves("press-070"));
+        var refused = Assert.Throws<SiloConfigurationException>(() => SiloApp.Build([], builder => builder.Configuration.AddInMemoryCollection(
+            new Dictionary<string, string?> { ["Asd:ApiKeys:Gateways:line3:Key"] = "g1" })));
+        Assert.Contains("Asd:ApiKeys:Gateways:line3:Machines lists no machines", refused.Message);
     }
 
     [Fact]

@@ -143,7 +143,9 @@ public static class SiloCommand
                 var keys = configuration.GetSection("Asd:ApiKeys");
                 foreach (var role in new[] { "Device", "Labeller", "Operator" })
                 {
-                    if (keys.GetSection(role).GetChildren().Any() || (role == "Labeller" && keys.GetSection("Labellers").GetChildren().Any())) continue;
+                    // Named keys count for their role: a person's for labellers, a gateway's for devices.
+                    if (keys.GetSection(role).GetChildren().Any() || (role == "Labeller" && keys.GetSection("Labellers").GetChildren().Any())
+                        || (role == "Device" && keys.GetSection("Gateways").GetChildren().Any())) continue;
                     string key = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
                     overrides[$"Asd:ApiKeys:{role}:0"] = key;
                     output.WriteLine($"generated {role.ToLowerInvariant()} API key for this run: {key}");
