@@ -159,7 +159,7 @@ public static class AlertsCommand
                         return CliRunner.Incomplete;
                     }
                     if (patience > TimeSpan.Zero && patience - failing < delay) delay = patience - failing; // the last try at the limit
-                    error.WriteLine($"asd: {e.Message}; reconnecting in {delay.TotalSeconds:0.#} s");
+                    error.WriteLine($"asd: {e.Message}; reconnecting in {delay.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture)} s");
                 }
                 await Task.Delay(delay, cancellation);
                 delay = TimeSpan.FromSeconds(Math.Min(30, delay.TotalSeconds * 2));

@@ -11,7 +11,7 @@ public static class EnrollCommand
         var machine = new Option<string>("--machine") { Description = "machine id", Required = true };
         var data = new Option<string>("--data") { Description = "folder of training WAVs (DCASE names give the domain; others count as source)", Required = true };
         var replace = new Option<bool>("--replace") { Description = "re-enroll a machine that has human labels and discard them (a changed or repaired machine: its sets, labels and counters start again; its kept normal clips and labelled audio go)" };
-        var keepLabels = new Option<bool>("--keep-labels") { Description = "re-enroll a machine that has human labels and keep them: the silo embeds the labelled clips whose audio it kept again with the new encoder (a new model or embedder on the same machine; not for a changed or repaired machine)" };
+        var keepLabels = new Option<bool>("--keep-labels") { Description = "re-enroll a machine that has human labels and keep them: the silo embeds the labelled clips whose audio it kept again with the new encoder (a new model or embedder on the same machine; not for a changed or repaired machine); refused because a label or enrollment came meanwhile, it is sent again (4 tries)" };
         var command = new Command("enroll", "enroll a machine from its training clips through a silo's HTTP API (a machine with labels needs --keep-labels or --replace)") { url, key, machine, data, replace, keepLabels };
         command.SetAction(async (parse, cancellation) =>
         {
@@ -81,7 +81,7 @@ public static class EnrollCommand
             }
             catch (SiloRefusedException e) when (keep && attempt < RacedCarryTries && e.Status == 409 && e.Code == AsdOrleans.Abstractions.LabelCarryRacedException.Code)
             {
-                error.WriteLine($"asd: {e.Detail}; enrolling again in {wait.TotalSeconds:0.#} s (try {attempt + 1} of {RacedCarryTries})");
+                error.WriteLine($"asd: {e.Detail}; enrolling again in {wait.TotalSeconds.ToString("0.#", System.Globalization.CultureInfo.InvariantCulture)} s (try {attempt + 1} of {RacedCarryTries})");
                 await Task.Delay(wait, cancellation);
                 wait *= 2;
             }
