@@ -818,7 +818,7 @@ public sealed class ClusterCommandTests : IAsyncLifetime
             // The client's clock is an hour ahead of the silo's: a catch-up "since" the client's start would list nothing.
             using var output = new SignalAtLine("\"live-0\"");
             AlertsCommand.Clock.Value = new AheadClock(TimeSpan.FromHours(1));
-            var follow = CliHarness.RunWriting(output, "alerts", "follow", "--url", url, "--key", "lab", "--machine", "cli.m7", "--count", "2", "--json", "--give-up-after", "20s");
+            var follow = CliHarness.RunWriting(output, "alerts", "follow", "--url", url, "--key", "lab", "--machine", "cli.m7", "--count", "2", "--json", "--give-up-after", "2m");
             AlertsCommand.Clock.Value = null;
             await gate.WaitForConnections(1);
             await RaiseAlertsUntil(follow, address, "cli.m7", alerting, "live", most: 1);
@@ -876,16 +876,17 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         var (app, address) = await SiloApp.StartOnLoopbackAsync(SiloSettings("gone-data"), gate.Install);
         string url = address.ToString();
         var follow = CliHarness.Run("alerts", "follow", "--url", url, "--key", "lab", "--give-up-after", "3s");
+        var away = new System.Diagnostics.Stopwatch();
         try
         {
             await gate.WaitForConnections(1);
         }
         finally
         {
+            away.Start(); // before the stop: the follower's failures begin while it runs
             await app.StopAsync();
             await app.DisposeAsync(); // removed for good: nothing answers at its address again
         }
-        var away = System.Diagnostics.Stopwatch.StartNew();
         Assert.Same(follow, await Task.WhenAny(follow, Task.Delay(TimeSpan.FromSeconds(60))));
         (code, _, error) = await follow;
         Assert.True(code == CliRunner.Incomplete, $"exit {code}: {error}");
