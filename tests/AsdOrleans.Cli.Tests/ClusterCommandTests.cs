@@ -749,15 +749,7 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         var (first, address) = await SiloApp.StartOnLoopbackAsync(settings);
         string url = address.ToString();
         // A probe machine finds a clip that alerts; the followed one, enrolled alike, takes only the clips raised below.
-        var (code, _, error) = await CliHarness.Run("enroll", "--url", url, "--key", "op", "--machine", "cli.m6-probe", "--data", Path.Combine(_dir, "train"));
-        Assert.True(code == 0, error);
-        (code, _, error) = await CliHarness.Run("push", "--url", url, "--key", "dev", "--machine", "cli.m6-probe", "--data", Path.Combine(_dir, "test"));
-        Assert.True(code == 0, error);
-        (code, var listed, error) = await CliHarness.Run("alerts", "list", "--url", url, "--key", "lab", "--machine", "cli.m6-probe", "--json");
-        Assert.True(code == 0, error);
-        (code, _, error) = await CliHarness.Run("enroll", "--url", url, "--key", "op", "--machine", "cli.m6", "--data", Path.Combine(_dir, "train"));
-        Assert.True(code == 0, error);
-        string alerting = System.Text.Json.JsonDocument.Parse(listed).RootElement[0].GetProperty("clipId").GetString()!;
+        string alerting = await ProbeAndEnroll(url, "cli.m6");
 
         var follow = CliHarness.Run("alerts", "follow", "--url", url, "--key", "lab", "--machine", "cli.m6", "--count", "2", "--json");
         await Task.WhenAny(follow, Task.Delay(1000));
@@ -776,8 +768,7 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         try
         {
             await RaiseAlertsUntil(follow, address, "cli.m6", alerting, "after-restart");
-            string output;
-            (code, output, error) = await follow;
+            var (code, output, error) = await follow;
             Assert.True(code == 0, error);
             Assert.Contains("reconnecting", error);
             var seen = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => System.Text.Json.JsonDocument.Parse(line).RootElement.GetProperty("clipId").GetString()).ToList();
