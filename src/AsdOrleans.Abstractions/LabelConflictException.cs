@@ -24,3 +24,21 @@ public sealed class MachineStateUnavailableException : Exception
 
     public MachineStateUnavailableException(string message, Exception innerException) : base(message, innerException) { }
 }
+
+/// <summary>
+/// A carrying enrollment refused because a label or another enrollment came between the carry's read and its write
+/// (HTTP 409, problem <c>code</c> <see cref="Code"/>): nothing changed, and the same enrollment sent again reads afresh.
+/// Still an <see cref="InvalidOperationException"/>, as it was before it had a type of its own.
+/// </summary>
+[GenerateSerializer]
+public sealed class LabelCarryRacedException : InvalidOperationException
+{
+    /// <summary>The problem's <c>code</c>, by which a client tells this refusal from other 409s and sends again.</summary>
+    public const string Code = "carry-raced";
+
+    public LabelCarryRacedException() { }
+
+    public LabelCarryRacedException(string message) : base(message) { }
+
+    public LabelCarryRacedException(string message, Exception innerException) : base(message, innerException) { }
+}

@@ -22,7 +22,8 @@ public static class CliRunner
     /// <summary>A computation produced a non-finite number (NaN or ±∞), e.g. while training or embedding.</summary>
     public const int NonFiniteNumber = 4;
     /// <summary>Some of the work was not done: a silo could not be reached, or kept failing, through every retry (e.g.
-    /// clips `asd push` could not deliver); what was done is reported and written, and the error line says what was not.</summary>
+    /// clips `asd push` could not deliver, or `asd alerts follow` gave up on a silo after --give-up-after); what was done
+    /// is reported and written, and the error line says what was not.</summary>
     public const int Incomplete = 5;
     /// <summary>Interrupted (Ctrl-C), as shells report SIGINT.</summary>
     public const int Cancelled = 130;
@@ -35,7 +36,8 @@ public static class CliRunner
         Exit codes: 0 ok; 1 unexpected error (a bug: rerun with --verbose or ASD_DEBUG=1 for the stack trace);
         2 bad input or usage (nothing was written); 3 a host requirement is missing (./asd setup);
         4 a computation gave a non-finite number (NaN/∞) while training or embedding; 5 incomplete (a silo did not take
-        some calls through every retry: what was done is reported, the error line says what was not); 130 interrupted.
+        some calls through every retry, or `alerts follow` gave up on one: what was done is reported, the error line says
+        what was not); 130 interrupted.
         """;
 
     /// <summary>

@@ -315,9 +315,9 @@ public sealed class MachineGrain(
                 throw new ArgumentException($"machine {MachineId}: a carried label has no embedding or no label");
             long held = _model is null ? 0 : _model.NormalLabels + _model.AnomalousLabels;
             if (held != carry.LabelsWhenRead)
-                throw new InvalidOperationException($"machine {MachineId} holds {held} labels, {carry.LabelsWhenRead} when their audio was read: a label came meanwhile; enroll again (nothing changed)");
+                throw new LabelCarryRacedException($"machine {MachineId} holds {held} labels, {carry.LabelsWhenRead} when their audio was read: a label came meanwhile; enroll again (nothing changed)");
             if (state.State.Enrollments != carry.EnrollmentsWhenRead)
-                throw new InvalidOperationException($"machine {MachineId} was enrolled again after its labels' audio was read; enroll again (nothing changed)");
+                throw new LabelCarryRacedException($"machine {MachineId} was enrolled again after its labels' audio was read; enroll again (nothing changed)");
         }
         // Before the feature transform is fitted on the clips, and with the machine named.
         string? tooFew = AsdOrleans.Method.Enrollment.MachineEnrollment.TooFewClips(request.Clips?.Count ?? 0);

@@ -326,6 +326,11 @@ public static class MachineApi
         {
             return TypedResults.Problem(e.Message, statusCode: StatusCodes.Status400BadRequest);
         }
+        catch (LabelCarryRacedException e) // named, so that a client sends again this 409 and no other
+        {
+            return TypedResults.Problem(e.Message, statusCode: StatusCodes.Status409Conflict,
+                extensions: new Dictionary<string, object?> { ["code"] = LabelCarryRacedException.Code });
+        }
         catch (InvalidOperationException e)
         {
             return TypedResults.Problem(e.Message, statusCode: StatusCodes.Status409Conflict);

@@ -17,8 +17,14 @@ public static class SiloApp
     public static Task<(WebApplication App, Uri Address)> StartOnLoopbackAsync(IReadOnlyDictionary<string, string?> settings)
         => StartOnLoopbackAsync(settings, FreeLoopbackPort);
 
+    /// <summary>As above, with <paramref name="configure"/> run on the builder first (a test adds services: a grain call
+    /// filter, a startup filter's middleware).</summary>
+    public static Task<(WebApplication App, Uri Address)> StartOnLoopbackAsync(IReadOnlyDictionary<string, string?> settings, Action<WebApplicationBuilder> configure)
+        => StartOnLoopbackAsync(settings, FreeLoopbackPort, configure);
+
     /// <summary>As above, with the ports chosen by <paramref name="choosePort"/> (a test makes it return a taken port).</summary>
-    internal static async Task<(WebApplication App, Uri Address)> StartOnLoopbackAsync(IReadOnlyDictionary<string, string?> settings, Func<int> choosePort)
+    internal static async Task<(WebApplication App, Uri Address)> StartOnLoopbackAsync(IReadOnlyDictionary<string, string?> settings, Func<int> choosePort,
+        Action<WebApplicationBuilder>? configure = null)
     {
         bool portsChosenHere = !settings.ContainsKey("Asd:SiloPort") && !settings.ContainsKey("Asd:GatewayPort");
         for (int attempt = 1; ; attempt++)
@@ -37,6 +43,7 @@ public static class SiloApp
                     };
                     foreach (var (key, value) in settings) values[key] = value;
                     builder.Configuration.AddInMemoryCollection(values);
+                    configure?.Invoke(builder);
                 });
             }
             catch (SiloConfigurationException e) when (portsChosenHere && attempt < 3 && IsAddressInUse(e))

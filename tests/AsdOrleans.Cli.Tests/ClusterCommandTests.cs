@@ -749,15 +749,7 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         var (first, address) = await SiloApp.StartOnLoopbackAsync(settings);
         string url = address.ToString();
         // A probe machine finds a clip that alerts; the followed one, enrolled alike, takes only the clips raised below.
-        var (code, _, error) = await CliHarness.Run("enroll", "--url", url, "--key", "op", "--machine", "cli.m6-probe", "--data", Path.Combine(_dir, "train"));
-        Assert.True(code == 0, error);
-        (code, _, error) = await CliHarness.Run("push", "--url", url, "--key", "dev", "--machine", "cli.m6-probe", "--data", Path.Combine(_dir, "test"));
-        Assert.True(code == 0, error);
-        (code, var listed, error) = await CliHarness.Run("alerts", "list", "--url", url, "--key", "lab", "--machine", "cli.m6-probe", "--json");
-        Assert.True(code == 0, error);
-        (code, _, error) = await CliHarness.Run("enroll", "--url", url, "--key", "op", "--machine", "cli.m6", "--data", Path.Combine(_dir, "train"));
-        Assert.True(code == 0, error);
-        string alerting = System.Text.Json.JsonDocument.Parse(listed).RootElement[0].GetProperty("clipId").GetString()!;
+        string alerting = await ProbeAndEnroll(url, "cli.m6");
 
         var follow = CliHarness.Run("alerts", "follow", "--url", url, "--key", "lab", "--machine", "cli.m6", "--count", "2", "--json");
         await Task.WhenAny(follow, Task.Delay(1000));
@@ -776,8 +768,7 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         try
         {
             await RaiseAlertsUntil(follow, address, "cli.m6", alerting, "after-restart");
-            string output;
-            (code, output, error) = await follow;
+            var (code, output, error) = await follow;
             Assert.True(code == 0, error);
             Assert.Contains("reconnecting", error);
             var seen = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => System.Text.Json.JsonDocument.Parse(line).RootElement.GetProperty("clipId").GetString()).ToList();
@@ -788,6 +779,158 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         {
             await second.StopAsync();
             await second.DisposeAsync();
+        }
+    }
+
+    /// <summary>A probe machine on the silo at <paramref name="url"/> finds a test clip that alerts; <paramref name="machine"/>,
+    /// enrolled alike, takes no clips yet. Returns the alerting clip's id.</summary>
+    private async Task<string> ProbeAndEnroll(string url, string machine)
+    {
+        var (code, _, error) = await CliHarness.Run("enroll", "--url", url, "--key", "op", "--machine", machine + "-probe", "--data", Path.Combine(_dir, "train"));
+        Assert.True(code == 0, error);
+        (code, _, error) = await CliHarness.Run("push", "--url", url, "--key", "dev", "--machine", machine + "-probe", "--data", Path.Combine(_dir, "test"));
+        Assert.True(code == 0, error);
+        (code, var listed, error) = await CliHarness.Run("alerts", "list", "--url", url, "--key", "lab", "--machine", machine + "-probe", "--json");
+        Assert.True(code == 0, error);
+        (code, _, error) = await CliHarness.Run("enroll", "--url", url, "--key", "op", "--machine", machine, "--data", Path.Combine(_dir, "train"));
+        Assert.True(code == 0, error);
+        return System.Text.Json.JsonDocument.Parse(listed).RootElement[0].GetProperty("clipId").GetString()!;
+    }
+
+    [Fact]
+    public async Task Following_alerts_catches_up_from_the_silos_clock_when_the_clients_runs_an_hour_ahead()
+    {
+        var gate = new EventsGate();
+        var (app, address) = await SiloApp.StartOnLoopbackAsync(SiloSettings("ahead-data"), gate.Install);
+        try
+        {
+            string url = address.ToString();
+            string alerting = await ProbeAndEnroll(url, "cli.m7");
+            // The client's clock is an hour ahead of the silo's: a catch-up "since" the client's start would list nothing.
+            using var output = new SignalAtLine("\"live-0\"");
+            AlertsCommand.Clock.Value = new AheadClock(TimeSpan.FromHours(1));
+            var follow = CliHarness.RunWriting(output, "alerts", "follow", "--url", url, "--key", "lab", "--machine", "cli.m7", "--count", "2", "--json", "--give-up-after", "2m");
+            AlertsCommand.Clock.Value = null;
+            await gate.WaitForConnections(1);
+            await RaiseAlertsUntil(follow, address, "cli.m7", alerting, "live", most: 1);
+            Assert.Same(output.Seen, await Task.WhenAny(output.Seen, follow, Task.Delay(TimeSpan.FromSeconds(60))));
+
+            // Away: the stream drops and the silo answers 503 while an alert is raised; the hub has it before the follower
+            // comes back to a silo that no longer knows its last event (a reset, as after a restart).
+            gate.Refuse = true;
+            gate.DropAll();
+            var hub = app.Services.GetRequiredService<ConsoleEventHub>();
+            var (_, _, live, leave) = hub.Listen(null);
+            try
+            {
+                await RaiseAlertsUntil(follow, address, "cli.m7", alerting, "away", most: 1);
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+                while (!(await live.ReadAsync(timeout.Token)).Json.Contains("\"away-0\"", StringComparison.Ordinal)) { }
+            }
+            finally
+            {
+                leave();
+            }
+            gate.UnknownLastEventId = true;
+            gate.Refuse = false;
+
+            Assert.Same(follow, await Task.WhenAny(follow, Task.Delay(TimeSpan.FromSeconds(60))));
+            var (code, printed, error) = await follow;
+            Assert.True(code == 0, error);
+            Assert.Contains("no longer holds the events", error);
+            var seen = printed.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => System.Text.Json.JsonDocument.Parse(line).RootElement).ToList();
+            // Each once: live-0 from the stream, away-0 from the catch-up's list (id null), although the list holds live-0 too.
+            Assert.Equal(["live-0", "away-0"], seen.Select(a => a.GetProperty("clipId").GetString()));
+            Assert.NotEqual(System.Text.Json.JsonValueKind.Null, seen[0].GetProperty("id").ValueKind);
+            Assert.Equal(System.Text.Json.JsonValueKind.Null, seen[1].GetProperty("id").ValueKind);
+            // The list was asked from a time of the silo's: its Date when the follower started, or 30 s before live-0 was
+            // raised by its clock, the later; never the client's (an hour ahead).
+            var since = DateTimeOffset.Parse(Assert.Single(gate.AlertListsSince), System.Globalization.CultureInfo.InvariantCulture);
+            var liveAt = seen[0].GetProperty("at").GetDateTimeOffset();
+            Assert.InRange(since, liveAt - TimeSpan.FromSeconds(30), liveAt);
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Following_alerts_gives_up_on_a_silo_that_stays_gone()
+    {
+        var (code, _, error) = await CliHarness.Run("alerts", "follow", "--url", _url, "--key", "lab", "--give-up-after", "soon");
+        Assert.Equal(2, code);
+        Assert.Contains("--give-up-after: 'soon' is not a duration", error);
+
+        var gate = new EventsGate();
+        var (app, address) = await SiloApp.StartOnLoopbackAsync(SiloSettings("gone-data"), gate.Install);
+        string url = address.ToString();
+        var follow = CliHarness.Run("alerts", "follow", "--url", url, "--key", "lab", "--give-up-after", "3s");
+        var away = new System.Diagnostics.Stopwatch();
+        try
+        {
+            await gate.WaitForConnections(1);
+        }
+        finally
+        {
+            away.Start(); // before the stop: the follower's failures begin while it runs
+            await app.StopAsync();
+            await app.DisposeAsync(); // removed for good: nothing answers at its address again
+        }
+        Assert.Same(follow, await Task.WhenAny(follow, Task.Delay(TimeSpan.FromSeconds(60))));
+        (code, _, error) = await follow;
+        Assert.True(code == CliRunner.Incomplete, $"exit {code}: {error}");
+        Assert.Contains($"error: gave up on the silo at {url}: reconnecting failed for ", error);
+        Assert.Contains("(--give-up-after 3s; 0 retries forever)", error);
+        Assert.True(away.Elapsed > TimeSpan.FromSeconds(2.5), $"gave up after {away.Elapsed.TotalSeconds:F1} s");
+    }
+
+    [Fact]
+    public async Task Enroll_keep_labels_sends_a_raced_carry_again_and_no_other_conflict()
+    {
+        var race = new CarryRace();
+        var (app, address) = await SiloApp.StartOnLoopbackAsync(SiloSettings("race-data"), race.Install);
+        try
+        {
+            string url = address.ToString();
+            await EnrollAskingForEveryClip(url, "cli.raced-01");
+            var (code, _, error) = await CliHarness.Run("push", "--url", url, "--key", "dev", "--machine", "cli.raced-01", "--data", Path.Combine(_dir, "test"));
+            Assert.True(code == 0, error);
+            (code, _, error) = await CliHarness.Run("label", "submit", "--url", url, "--key", "lab", "--machine", "cli.raced-01",
+                "--clip", Path.GetFileNameWithoutExtension(Directory.GetFiles(Path.Combine(_dir, "test")).Order(StringComparer.Ordinal).First()), "--label", "anomalous");
+            Assert.True(code == 0, error);
+            string[] keep = ["enroll", "--url", url, "--key", "op", "--machine", "cli.raced-01", "--data", Path.Combine(_dir, "train"), "--keep-labels"];
+
+            // Two carries meet a label that came between their read and their write: the third goes through.
+            race.Raced = 2;
+            (code, var output, error) = await CliHarness.Run(keep);
+            Assert.True(code == 0, error);
+            Assert.Equal(3, race.Carries);
+            Assert.Contains("a label came meanwhile; enroll again (nothing changed); enrolling again in 0.5 s (try 2 of 4)", error);
+            Assert.Contains("enrolling again in 1 s (try 3 of 4)", error);
+            Assert.Contains("kept 1 of 1 label(s): 0 normal, 1 anomalous", output);
+
+            // Raced every time: four tries, then the silo's refusal, as before.
+            race.Raced = int.MaxValue;
+            (code, _, error) = await CliHarness.Run(keep);
+            Assert.Equal(2, code);
+            Assert.Equal(7, race.Carries);
+            Assert.Contains("409", error);
+
+            // Another 409 is not sent again.
+            race.Refusal = "the cluster's encoder workers embed with different models (a, b); enroll when they agree";
+            (code, _, error) = await CliHarness.Run(keep);
+            Assert.Equal(2, code);
+            Assert.Equal(8, race.Carries);
+            Assert.Contains("enroll when they agree", error);
+            Assert.DoesNotContain("enrolling again", error);
+            Assert.Equal(1, (await CliStatus("cli.raced-01", url)).GetProperty("anomalousLabels").GetInt64());
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
         }
     }
 

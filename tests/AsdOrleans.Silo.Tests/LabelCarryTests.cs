@@ -106,11 +106,11 @@ public sealed class LabelCarryTests(SiloFixture silo) : IClassFixture<SiloFixtur
         var grain = silo.App.Services.GetRequiredService<IGrainFactory>().GetGrain<IMachineGrain>(machine);
         await Assert.ThrowsAsync<ArgumentException>(() => grain.Enroll(request));
         // A label the read did not see: the machine holds 1, the carry was read at 0.
-        var late = await Assert.ThrowsAsync<InvalidOperationException>(() => grain.Enroll(request with { KeepLabels = true }, new LabelCarry([], LabelsWhenRead: 0)));
+        var late = await Assert.ThrowsAsync<LabelCarryRacedException>(() => grain.Enroll(request with { KeepLabels = true }, new LabelCarry([], LabelsWhenRead: 0)));
         Assert.Contains("a label came meanwhile", late.Message);
         // Nor one read before another enrollment (a --replace meanwhile would make the labels another machine's).
         Assert.Equal(1, (await Status(machine)).GetProperty("enrollments").GetInt64());
-        var reenrolled = await Assert.ThrowsAsync<InvalidOperationException>(() => grain.Enroll(request, new LabelCarry([], LabelsWhenRead: 1, EnrollmentsWhenRead: 0)));
+        var reenrolled = await Assert.ThrowsAsync<LabelCarryRacedException>(() => grain.Enroll(request, new LabelCarry([], LabelsWhenRead: 1, EnrollmentsWhenRead: 0)));
         Assert.Contains("was enrolled again after its labels' audio was read", reenrolled.Message);
         // Bad carried values are refused before anything is stored.
         await Assert.ThrowsAsync<ArgumentException>(() => grain.Enroll(request, new LabelCarry([new CarriedLabel("x", [float.NaN, 1f], ClipLabelValue.Normal)], LabelsWhenRead: 1, EnrollmentsWhenRead: 1)));

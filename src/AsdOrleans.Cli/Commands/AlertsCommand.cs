@@ -75,14 +75,22 @@ public static class AlertsCommand
     {
         var (url, key, machine, json) = Common("print each alert as one line of JSON {id, machineId, clipId, clipIndex, score, decisionThreshold, at, labelRequested, audioUrl, audioReference}");
         var count = new Option<int?>("--count") { Description = "stop after this many alerts (default: until interrupted)" };
-        var command = new Command("follow", "print each new alert as it is raised, until interrupted; a dropped connection is resumed where it left off, and after a silo restart the alerts raised meanwhile are printed from the list of alerts (their JSON id is null)")
-            { url, key, machine, count, json };
+        var giveUp = new Option<string>("--give-up-after")
+        {
+            Description = "after a connection that worked drops, stop (exit 5) once reconnecting has failed for this long without a break, e.g. 90s, 10m, 1h (a silo removed for good); 0: retry forever",
+            DefaultValueFactory = _ => "10m",
+        };
+        var command = new Command("follow", "print each new alert as it is raised, until interrupted; a dropped connection is resumed where it left off, and after a silo restart the alerts raised meanwhile are printed from the list of alerts (their JSON id is null); exit 5 when the silo stays unreachable for --give-up-after")
+            { url, key, machine, count, giveUp, json };
         command.SetAction(async (parse, cancellation) =>
         {
             string? only = parse.GetValue(machine);
             if (only is not null) InputChecks.MachineId("--machine", only);
             int? stopAfter = parse.GetValue(count);
             if (stopAfter is < 1) throw new UsageException($"--count must be at least 1, got {stopAfter}");
+            string patienceText = parse.GetValue(giveUp)!;
+            var patience = OptionParsing.Duration("--give-up-after", patienceText);
+            var clock = Clock.Value ?? TimeProvider.System;
             using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
             var output = parse.InvocationConfiguration.Output;
             var error = parse.InvocationConfiguration.Error;
@@ -94,13 +102,16 @@ public static class AlertsCommand
             // What was printed, to print each alert once: a reset's catch-up from the lists and the stream after it overlap.
             var seen = new HashSet<(string, string)>();
             var seenOrder = new Queue<(string, string)>();
-            DateTimeOffset following = DateTimeOffset.UtcNow, lastAt = following;
+            // The catch-up's bounds are the silo's times, never this client's clock: a client clock ahead of the silos'
+            // would skip the alerts raised meanwhile. Start: the first answer's Date header; then the last alert printed.
+            DateTimeOffset? following = null, lastAt = null;
+            long? failingSince = null; // when reconnecting began to fail (a monotonic timestamp), null while connected
             bool Print(Alert alert, string? eventId)
             {
                 if (!seen.Add((alert.MachineId, alert.ClipId))) return false;
                 seenOrder.Enqueue((alert.MachineId, alert.ClipId));
                 if (seenOrder.Count > SeenKept) seen.Remove(seenOrder.Dequeue());
-                if (alert.At > lastAt) lastAt = alert.At;
+                if (lastAt is null || alert.At > lastAt) lastAt = alert.At;
                 output.WriteLine(parse.GetValue(json)
                     ? JsonSerializer.Serialize(new { id = eventId, alert.MachineId, alert.ClipId, alert.ClipIndex, alert.Score, alert.DecisionThreshold, alert.At, alert.LabelRequested, alert.AudioUrl, alert.AudioReference }, Alert.Json)
                     : $"{Time(alert.At)}  {alert.MachineId}  {alert.ClipId}  #{alert.ClipIndex}  score {F(alert.Score)} > φ {F(alert.DecisionThreshold)}{(alert.LabelRequested ? "  label asked" : "")}");
@@ -111,8 +122,11 @@ public static class AlertsCommand
             {
                 try
                 {
-                    await using var stream = await http.OpenEventStreamAsync(path, lastEventId, cancellation);
+                    var (body, serverTime) = await http.OpenEventStreamAsync(path, lastEventId, cancellation);
+                    await using var stream = body;
+                    following ??= serverTime ?? clock.GetUtcNow(); // no Date header (a proxy dropped it): the client's, the best left
                     connected = true;
+                    failingSince = null;
                     delay = TimeSpan.FromSeconds(1);
                     await foreach (var item in SseParser.Create(stream).EnumerateAsync(cancellation))
                     {
@@ -120,7 +134,8 @@ public static class AlertsCommand
                         {
                             // The silo no longer holds what came after our last event (it restarted, or we were away long):
                             // the alerts raised meanwhile are in the lists, which the machines keep (docs/console.md).
-                            if (await CatchUp(http, only, Max(following, lastAt - CatchUpMargin), Print, error, cancellation)) return 0;
+                            var since = lastAt is { } last ? Max(following.Value, last - CatchUpMargin) : following.Value;
+                            if (await CatchUp(http, only, since, Print, error, cancellation)) return 0;
                             continue;
                         }
                         if (item.EventType != "alert") continue;
@@ -134,7 +149,17 @@ public static class AlertsCommand
                 {
                     // Dropped after it worked (a silo restart, the network): retry with back-off, resuming after the last
                     // event seen. A first connection that fails, or a refusal (key, role, input), ends the command.
-                    error.WriteLine($"asd: {e.Message}; reconnecting in {delay.TotalSeconds:0} s");
+                    // A silo removed for good would be retried forever: past --give-up-after of failures, stop.
+                    failingSince ??= clock.GetTimestamp();
+                    var failing = clock.GetElapsedTime(failingSince.Value);
+                    if (patience > TimeSpan.Zero && failing >= patience)
+                    {
+                        error.WriteLine($"error: gave up on the silo at {parse.GetValue(url)}: reconnecting failed for {Span(failing)} without a break "
+                            + $"(--give-up-after {patienceText}; 0 retries forever); last: {e.Message}");
+                        return CliRunner.Incomplete;
+                    }
+                    if (patience > TimeSpan.Zero && patience - failing < delay) delay = patience - failing; // the last try at the limit
+                    error.WriteLine($"asd: {e.Message}; reconnecting in {delay.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture)} s");
                 }
                 await Task.Delay(delay, cancellation);
                 delay = TimeSpan.FromSeconds(Math.Min(30, delay.TotalSeconds * 2));
@@ -147,8 +172,8 @@ public static class AlertsCommand
     private const int SeenKept = 20_000;
     /// <summary>Most alerts one catch-up lists (the API's largest page).</summary>
     private const int CatchUpLimit = 10_000;
-    /// <summary>How far before the last alert printed a catch-up looks (never before the follower started): the silos'
-    /// clocks may differ a little, and an alert printed twice is skipped anyway.</summary>
+    /// <summary>How far before the last alert printed a catch-up looks (never before the follower started, by the silo's
+    /// Date): the silos' clocks may differ a little, and an alert printed twice is skipped anyway.</summary>
     private static readonly TimeSpan CatchUpMargin = TimeSpan.FromSeconds(30);
 
     /// <summary>After a reset, prints (oldest first) the alerts raised since <paramref name="since"/> that were not
@@ -178,6 +203,13 @@ public static class AlertsCommand
     }
 
     private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
+
+    /// <summary>The client's clock: how long reconnecting has failed, and the start where a silo sends no Date. A test sets
+    /// one ahead of the silo's, which the catch-up must not trust.</summary>
+    internal static readonly AsyncLocal<TimeProvider?> Clock = new();
+
+    private static string Span(TimeSpan t) => t.TotalMinutes >= 1
+        ? $"{(int)t.TotalMinutes} min {t.Seconds} s" : $"{t.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture)} s";
 
     private static bool Transient(Exception e, CancellationToken cancellation) => e switch
     {

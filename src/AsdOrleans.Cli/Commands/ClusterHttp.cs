@@ -84,9 +84,10 @@ public sealed class ClusterHttp : IDisposable
 
     /// <summary>
     /// A Server-Sent Events response body (<c>/api/events</c>), read as it arrives; <paramref name="lastEventId"/>
-    /// resumes after that event. Disposing the stream ends the request.
+    /// resumes after that event. Disposing the stream ends the request. <c>ServerTime</c>: the response's <c>Date</c>
+    /// header (the silo's clock, to the second), null where none came.
     /// </summary>
-    public async Task<Stream> OpenEventStreamAsync(string path, string? lastEventId, CancellationToken cancellation)
+    public async Task<(Stream Body, DateTimeOffset? ServerTime)> OpenEventStreamAsync(string path, string? lastEventId, CancellationToken cancellation)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, path);
         request.Headers.Accept.ParseAdd("text/event-stream");
@@ -101,7 +102,7 @@ public sealed class ClusterHttp : IDisposable
             throw new UsageException($"cannot reach the silo at {_http.BaseAddress}: {e.Message}");
         }
         if (response.IsSuccessStatusCode)
-            return await response.Content.ReadAsStreamAsync(cancellation);
+            return (await response.Content.ReadAsStreamAsync(cancellation), response.Headers.Date);
         using (response)
             throw Refused(HttpMethod.Get, path, response, await response.Content.ReadAsByteArrayAsync(cancellation));
     }
@@ -110,8 +111,15 @@ public sealed class ClusterHttp : IDisposable
     {
         string text = System.Text.Encoding.UTF8.GetString(body);
         string detail = text;
-        try { detail = JsonDocument.Parse(text).RootElement.GetProperty("detail").GetString() ?? text; } catch (JsonException) { } catch (KeyNotFoundException) { } catch (InvalidOperationException) { }
-        return new SiloRefusedException((int)response.StatusCode, detail, $"{method} {path}: {(int)response.StatusCode} {response.ReasonPhrase}: {detail}");
+        string? code = null;
+        try
+        {
+            var problem = JsonDocument.Parse(text).RootElement;
+            code = OptionalString(problem, "code");
+            detail = problem.GetProperty("detail").GetString() ?? text;
+        }
+        catch (JsonException) { } catch (KeyNotFoundException) { } catch (InvalidOperationException) { }
+        return new SiloRefusedException((int)response.StatusCode, detail, $"{method} {path}: {(int)response.StatusCode} {response.ReasonPhrase}: {detail}", code);
     }
 
     /// <summary>An answer's queryReason (a verdict's or a label request's): uncertain, random, committee, budget-floor;
@@ -165,8 +173,10 @@ public sealed class ClusterHttp : IDisposable
 }
 
 /// <summary>A non-2xx answer from the silo: its status and the problem's detail, for callers that expect some refusals.</summary>
-public sealed class SiloRefusedException(int status, string detail, string message) : UsageException(message)
+public sealed class SiloRefusedException(int status, string detail, string message, string? code = null) : UsageException(message)
 {
     public int Status { get; } = status;
     public string Detail { get; } = detail;
+    /// <summary>The problem's <c>code</c>, where the silo names the refusal (e.g. <c>carry-raced</c>); else null.</summary>
+    public string? Code { get; } = code;
 }

@@ -11,7 +11,7 @@ public static class EnrollCommand
         var machine = new Option<string>("--machine") { Description = "machine id", Required = true };
         var data = new Option<string>("--data") { Description = "folder of training WAVs (DCASE names give the domain; others count as source)", Required = true };
         var replace = new Option<bool>("--replace") { Description = "re-enroll a machine that has human labels and discard them (a changed or repaired machine: its sets, labels and counters start again; its kept normal clips and labelled audio go)" };
-        var keepLabels = new Option<bool>("--keep-labels") { Description = "re-enroll a machine that has human labels and keep them: the silo embeds the labelled clips whose audio it kept again with the new encoder (a new model or embedder on the same machine; not for a changed or repaired machine)" };
+        var keepLabels = new Option<bool>("--keep-labels") { Description = "re-enroll a machine that has human labels and keep them: the silo embeds the labelled clips whose audio it kept again with the new encoder (a new model or embedder on the same machine; not for a changed or repaired machine); refused because a label or enrollment came meanwhile, it is sent again (4 tries)" };
         var command = new Command("enroll", "enroll a machine from its training clips through a silo's HTTP API (a machine with labels needs --keep-labels or --replace)") { url, key, machine, data, replace, keepLabels };
         command.SetAction(async (parse, cancellation) =>
         {
@@ -45,7 +45,7 @@ public static class EnrollCommand
             if (labels > 0 && !parse.GetValue(replace) && !keep)
                 throw new UsageException($"{id} has {labels} human label(s) (|A| = {before!.Value.GetProperty("anomalySetSize").GetInt32()}) that a new enrollment discards; "
                     + "pass --keep-labels to carry them into the new enrollment (a new encoder on the same machine), or --replace to discard them (a changed or repaired machine)");
-            var status = await SiloFeed.EnrollAsync(http, id, files, cancellation, keep);
+            var status = await EnrollRetryingRacedCarry(http, id, files, keep, parse.InvocationConfiguration.Error, cancellation);
             if (keep)
             {
                 long carried = status.GetProperty("carriedLabels").GetInt64(), notCarried = status.GetProperty("labelsNotCarried").GetInt64();
@@ -60,5 +60,31 @@ public static class EnrollCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>Tries of a carrying enrollment that the silo refused because a label or an enrollment came between the
+    /// carry's read and its write; and the wait before the second (doubled before each next).</summary>
+    internal const int RacedCarryTries = 4;
+    internal static readonly TimeSpan RacedCarryBackoff = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>The enrollment, sent again when the silo refuses a carry as raced (409, code <c>carry-raced</c>): nothing
+    /// changed, and the next try reads the labels afresh. Any other refusal fails at once, as before.</summary>
+    private static async Task<JsonElement> EnrollRetryingRacedCarry(ClusterHttp http, string id, IReadOnlyList<string> files, bool keep,
+        TextWriter error, CancellationToken cancellation)
+    {
+        var wait = RacedCarryBackoff;
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await SiloFeed.EnrollAsync(http, id, files, cancellation, keep);
+            }
+            catch (SiloRefusedException e) when (keep && attempt < RacedCarryTries && e.Status == 409 && e.Code == AsdOrleans.Abstractions.LabelCarryRacedException.Code)
+            {
+                error.WriteLine($"asd: {e.Detail}; enrolling again in {wait.TotalSeconds.ToString("0.#", System.Globalization.CultureInfo.InvariantCulture)} s (try {attempt + 1} of {RacedCarryTries})");
+                await Task.Delay(wait, cancellation);
+                wait *= 2;
+            }
+        }
     }
 }

@@ -33,6 +33,21 @@ public static class OptionParsing
         return values;
     }
 
+    /// <summary>A duration such as 90s, 10m, 1h or 0 (a whole number and a unit: s, m or h; 0 needs none).</summary>
+    public static TimeSpan Duration(string option, string text)
+    {
+        string t = text.Trim();
+        if (t == "0") return TimeSpan.Zero;
+        if (t.Length >= 2 && long.TryParse(t[..^1], NumberStyles.None, CultureInfo.InvariantCulture, out long n) && n <= 1_000_000)
+            switch (t[^1])
+            {
+                case 's': return TimeSpan.FromSeconds(n);
+                case 'm': return TimeSpan.FromMinutes(n);
+                case 'h': return TimeSpan.FromHours(n);
+            }
+        throw new UsageException($"{option}: '{text}' is not a duration such as 90s, 10m or 1h (or 0)");
+    }
+
     public static IReadOnlyList<QueryStrategyKind> Strategies(string text)
     {
         try
