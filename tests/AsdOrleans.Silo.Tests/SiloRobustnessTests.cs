@@ -296,6 +296,46 @@ public sealed class SiloRobustnessTests(SiloFixture silo) : IClassFixture<SiloFi
         Assert.Contains("c0.wav", detail);
     }
 
+    /// <summary>An audio enrollment's refusals, read part by part: a form field anywhere before a misnamed part, a
+    /// misnamed part before any audio, the first bad WAV in the body's order; each a 400 that creates nothing.</summary>
+    [Fact]
+    public async Task D3_an_audio_enrollment_names_its_first_problem_and_changes_nothing()
+    {
+        byte[] wav = SiloFixture.TestWav(0);
+        async Task<string> Refused(HttpContent body)
+        {
+            var problem = await ExpectProblem(await silo.Send(HttpMethod.Post, "/api/machines/d3.refused/enrollment/audio", SiloFixture.OperatorKey, body), HttpStatusCode.BadRequest);
+            return problem.GetProperty("detail").GetString()!;
+        }
+        Assert.Equal("part 'target' is a form field, not a file: send each clip as a file part (curl -F target=@clip.wav)", await Refused(new MultipartFormDataContent
+        {
+            { new ByteArrayContent(wav), "clips", "a.wav" },
+            { new ByteArrayContent("not a wav"u8.ToArray()), "source", "b.wav" },
+            { new StringContent("RIFF"), "target" },
+        }));
+        Assert.Equal("part 'source' is a form field, not a file: send each clip as a file part (curl -F source=@clip.wav)",
+            await Refused(new FormUrlEncodedContent([new("source", "RIFF")])));
+        Assert.Equal("no training clips in the request", await Refused(new FormUrlEncodedContent([])));
+        // A multipart body of no parts has one part without headers, as ASP.NET's form reader says.
+        Assert.Equal("the multipart body is malformed: Form section has invalid Content-Disposition value: ", await Refused(new MultipartFormDataContent()));
+        Assert.Equal("part 'clips' (c.wav) must be named source or target", await Refused(new MultipartFormDataContent
+        {
+            { new ByteArrayContent("not a wav"u8.ToArray()), "source", "a.wav" },
+            { new ByteArrayContent(wav), "source", "b.wav" },
+            { new ByteArrayContent(wav), "clips", "c.wav" },
+        }));
+        string badWav = await Refused(new MultipartFormDataContent
+        {
+            { new ByteArrayContent(wav), "source", "a.wav" },
+            { new ByteArrayContent("not a wav"u8.ToArray()), "source", "b.wav" },
+            { new ByteArrayContent(wav), "target", "c.wav" },
+            { new ByteArrayContent("not a wav either"u8.ToArray()), "source", "d.wav" },
+        });
+        Assert.Contains("b.wav", badWav);
+        Assert.DoesNotContain("d.wav", badWav);
+        Assert.Equal(HttpStatusCode.NotFound, (await silo.Send(HttpMethod.Get, "/api/machines/d3.refused", SiloFixture.LabellerKey)).StatusCode);
+    }
+
     /// <summary>
     /// An audio enrollment holds a bounded part of its body, not all of it: its parts are spooled to the data
     /// directory and read back a batch at a time. Samples the live managed heap (after a full collection) while a
