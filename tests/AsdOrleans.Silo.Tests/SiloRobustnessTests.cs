@@ -336,6 +336,28 @@ public sealed class SiloRobustnessTests(SiloFixture silo) : IClassFixture<SiloFi
         Assert.Equal(HttpStatusCode.NotFound, (await silo.Send(HttpMethod.Get, "/api/machines/d3.refused", SiloFixture.LabellerKey)).StatusCode);
     }
 
+    /// <summary>A spool that cannot be written (its folder replaced by a file: every write fails, as on a full or
+    /// read-only disk) is the silo's fault, not the body's: 503 with Retry-After, and the machine is not created.</summary>
+    [Fact]
+    public async Task D4_an_audio_enrollment_whose_spool_cannot_be_written_is_a_503()
+    {
+        string spool = Path.Combine(silo.DataDirectory, "enrollment-spool");
+        if (Directory.Exists(spool)) Directory.Delete(spool); // empty: an enrollment's file is unlinked as it is opened
+        await File.WriteAllTextAsync(spool, "not a folder", TestContext.Current.CancellationToken);
+        try
+        {
+            var form = new MultipartFormDataContent { { new ByteArrayContent(SiloFixture.TestWav(0)), "source", "a.wav" } };
+            var response = await silo.Send(HttpMethod.Post, "/api/machines/d4.spool/enrollment/audio", SiloFixture.OperatorKey, form);
+            Assert.NotNull(response.Headers.RetryAfter);
+            await ExpectProblem(response, HttpStatusCode.ServiceUnavailable);
+            Assert.Equal(HttpStatusCode.NotFound, (await silo.Send(HttpMethod.Get, "/api/machines/d4.spool", SiloFixture.LabellerKey)).StatusCode);
+        }
+        finally
+        {
+            File.Delete(spool);
+        }
+    }
+
     /// <summary>
     /// An audio enrollment holds a bounded part of its body, not all of it: its parts are spooled to the data
     /// directory and read back a batch at a time. Samples the live managed heap (after a full collection) while a
