@@ -151,7 +151,15 @@ public sealed class MachineUseCases(IGrainFactory grains, IClusterFaults? faults
     /// it standardises or whitens (the training-free embedders' raw features).</summary>
     /// <remarks><paramref name="keepLabels"/>: as <see cref="EnrollmentRequest.KeepLabels"/>, with the same embedder as
     /// the training clips.</remarks>
-    public async Task<MachineStatus> EnrollFromAudio(string machineId, IReadOnlyList<TrainingClip> clips, bool keepLabels = false, IClipAudio? audio = null)
+    public Task<MachineStatus> EnrollFromAudio(string machineId, IReadOnlyList<TrainingClip> clips, bool keepLabels = false, IClipAudio? audio = null)
+    {
+        ArgumentNullException.ThrowIfNull(clips);
+        return EnrollFromAudio(machineId, clips.Select(c => new TrainingClipSource(() => Task.FromResult(c.Wav), c.IsTargetDomain, c.Name)).ToList(), keepLabels, audio);
+    }
+
+    /// <summary>As <see cref="EnrollFromAudio(string, IReadOnlyList{TrainingClip}, bool, IClipAudio?)"/>, each clip's bytes
+    /// read as its turn comes: at most <see cref="EnrollmentClipsInFlight"/> clips' bytes are held at once.</summary>
+    public async Task<MachineStatus> EnrollFromAudio(string machineId, IReadOnlyList<TrainingClipSource> clips, bool keepLabels = false, IClipAudio? audio = null)
     {
         ArgumentNullException.ThrowIfNull(clips);
         if (clips.Count == 0)
@@ -160,7 +168,7 @@ public sealed class MachineUseCases(IGrainFactory grains, IClusterFaults? faults
         var status = await Machine(machineId).GetStatus();
         string? embedder = status.Settings.Embedder;
         var worker = grains.GetGrain<IEncoderWorkerGrain>(0);
-        var embedded = await InBoundedParallel(clips, c => worker.EmbedWith(c.Wav, c.Name, embedder));
+        var embedded = await InBoundedParallel(clips, async c => await worker.EmbedWith(await c.ReadWav(), c.Name, embedder));
         if (embedded.FirstOrDefault(e => e.ModelVersion != embedded[0].ModelVersion || e.Standardize != embedded[0].Standardize || e.Whiten != embedded[0].Whiten) is { } other)
             throw new InvalidOperationException($"the cluster's encoder workers embed with different models ({embedded[0].ModelVersion}, {other.ModelVersion}); enroll when they agree");
         var request = new EnrollmentRequest(embedded.Select((e, i) => new EnrollmentClip(e.Embedding, clips[i].IsTargetDomain)).ToList(),

@@ -90,7 +90,8 @@ public static class MachineApi
 
         api.MapPost("/machines/{id}/enrollment/audio", EnrollFromAudio).RequireRole(ApiRole.Operator).LimitBody(limits.MaxEnrollmentAudioBytes).LimitClipWork("enrollment_audio")
             .DisableAntiforgery().Produces<MachineStatus>().WithMetadata(RawRequestBody.TrainingWavs)
-            // ASP.NET's default of 1,024 parts would cap a training set (DCASE's has 1,000 clips); the byte limit binds first.
+            // The parts are counted against MaxTrainingParts as they are read (TrainingUpload): ASP.NET's default of 1,024
+            // would cap a training set (DCASE's has 1,000 clips). Here for a urlencoded body, which the framework reads.
             .WithFormOptions(valueCountLimit: MaxTrainingParts)
             .ProducesProblem(400).ProducesProblem(409).ProducesProblem(415).ProducesProblem(503);
 
@@ -146,38 +147,40 @@ public static class MachineApi
     /// encoder embeds them, so the machine's model version is the silo's. <paramref name="keepLabels"/>: the machine's
     /// kept labelled clips are embedded the same way and keep their labels.</summary>
     private static Task<IResult> EnrollFromAudio(string id, bool? keepLabels, HttpRequest request, MachineUseCases machines, ClipAudioStore audio,
-        CancellationToken cancellation) => Guarded(id, async () =>
+        IOptions<SiloOptions> options, CancellationToken cancellation) => Guarded(id, async () =>
     {
         if (!request.HasFormContentType)
             return TypedResults.Problem("send the training clips as multipart/form-data parts named source or target", statusCode: StatusCodes.Status415UnsupportedMediaType);
-        IFormCollection form;
+        TrainingUpload upload;
         try
         {
-            form = await request.ReadFormAsync(cancellation);
+            // Spooled to the data directory, not held: a training set is hundreds of megabytes.
+            upload = await TrainingUpload.ReadAsync(request, options.Value.DataDirectory, MaxTrainingParts, cancellation);
         }
-        catch (Exception e) when (e is InvalidDataException || (e is IOException and not BadHttpRequestException))
+        catch (TrainingUpload.MalformedException e)
         {
             return TypedResults.Problem($"the multipart body is malformed: {e.Message}", statusCode: StatusCodes.Status400BadRequest);
         }
-        // A part without a file name arrives as a form field, not a file: it would be dropped without a word.
-        if (form.Keys.FirstOrDefault() is { } field)
-            throw new ArgumentException($"part '{field}' is a form field, not a file: send each clip as a file part (curl -F {field}=@clip.wav)");
-        if (form.Files.Count == 0)
-            throw new ArgumentException("no training clips in the request");
-        var clips = new List<TrainingClip>(form.Files.Count);
-        foreach (var file in form.Files)
+        using (upload)
         {
-            bool target = file.Name switch
+            // A part without a file name arrives as a form field, not a file: it would be dropped without a word.
+            if (upload.FirstField is { } field)
+                throw new ArgumentException($"part '{field}' is a form field, not a file: send each clip as a file part (curl -F {field}=@clip.wav)");
+            if (upload.Files.Count == 0)
+                throw new ArgumentException("no training clips in the request");
+            var clips = new List<TrainingClipSource>(upload.Files.Count);
+            foreach (var file in upload.Files)
             {
-                "target" => true,
-                "source" => false,
-                _ => throw new ArgumentException($"part '{file.Name}' ({file.FileName}) must be named source or target"),
-            };
-            using var buffer = new MemoryStream();
-            await file.CopyToAsync(buffer, cancellation);
-            clips.Add(new TrainingClip(buffer.ToArray(), target, file.FileName));
+                bool target = file.Name switch
+                {
+                    "target" => true,
+                    "source" => false,
+                    _ => throw new ArgumentException($"part '{file.Name}' ({file.FileName}) must be named source or target"),
+                };
+                clips.Add(new TrainingClipSource(() => upload.ReadAsync(file, cancellation), target, file.FileName));
+            }
+            return TypedResults.Ok(await machines.EnrollFromAudio(id, clips, keepLabels ?? false, audio));
         }
-        return TypedResults.Ok(await machines.EnrollFromAudio(id, clips, keepLabels ?? false, audio));
     });
 
     private static Task<IResult> IngestClip(string id, string? clipId, HttpRequest request, MachineUseCases machines, ClipAudioStore audio,

@@ -151,7 +151,6 @@ public static class SiloApp
         // Clip uploads and audio enrollments beyond Asd:MaxConcurrentClips + Asd:QueuedClips are refused 503 (ClipWorkLimit).
         builder.Services.AddClipWorkLimit(options);
         // Body limits are per endpoint (RequestGate); Kestrel's default is the small one, so unknown routes read little.
-        builder.Services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(f => f.MultipartBodyLengthLimit = options.MaxEnrollmentAudioBytes);
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Limits.MaxRequestBodySize = RequestGate.DefaultBodyLimit;
