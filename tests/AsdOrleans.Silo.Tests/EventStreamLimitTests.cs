@@ -157,3 +157,44 @@ public sealed class EventStreamLimitTests(ThreeEventStreamsSilo silo) : IClassFi
         Assert.Null(SiloStartupChecks.Problem(defaults));
     }
 }
+
+/// <summary>The console in a browser when its silo holds as many event streams as it takes.</summary>
+[Collection(ConsoleBrowserTests.Name)]
+public sealed class EventStreamLimitConsoleTests(ThreeEventStreamsSilo silo) : IClassFixture<ThreeEventStreamsSilo>
+{
+    [Fact]
+    public async Task A_console_refused_says_why_waits_as_asked_and_goes_live_once_a_place_is_free()
+    {
+        var held = new List<SseReader>();
+        for (int i = 0; i < 3; i++) held.Add(await SseReader.Open(silo.Http, SiloFixture.LabellerKey));
+        var profile = Directory.CreateTempSubdirectory("asd-selenium-").FullName;
+        try
+        {
+            using var driver = ConsoleBrowserTests.StartBrowser(profile);
+            driver.Navigate().GoToUrl(new Uri(silo.Http.BaseAddress!, "/ui/"));
+            await ConsoleBrowserTests.Until(driver, () => driver.FindElements(OpenQA.Selenium.By.Id("key")).Count == 1, "the sign-in form");
+            driver.FindElement(OpenQA.Selenium.By.Id("key")).SendKeys(SiloFixture.LabellerKey);
+            driver.FindElement(OpenQA.Selenium.By.Id("labeller")).SendKeys("grace");
+            driver.FindElement(OpenQA.Selenium.By.Id("signin-button")).Click();
+
+            // Signed in (the lists load: they are not limited), not live, and it says why.
+            var live = OpenQA.Selenium.By.Id("live");
+            await ConsoleBrowserTests.Until(driver, () => driver.FindElement(live).Text == "waiting for the silo…", "the console to say it waits");
+            string why = driver.FindElement(live).GetAttribute("title")!;
+            Assert.Contains("maximum of 3 event streams", why);
+            Assert.Contains("Asd:MaxEventStreams", why);
+            Assert.Equal(3, silo.Hub.OpenStreams);
+
+            // A place freed: the console takes it after Retry-After (15 s, with up to half again of jitter), not at once.
+            await held[0].DisposeAsync();
+            held.RemoveAt(0);
+            await Waiting.Until(() => driver.FindElement(live).Text == "● live", "the console to go live", seconds: 40);
+            Assert.Equal(3, silo.Hub.OpenStreams);
+        }
+        finally
+        {
+            foreach (var stream in held) await stream.DisposeAsync();
+            try { Directory.Delete(profile, recursive: true); } catch (IOException) { }
+        }
+    }
+}
