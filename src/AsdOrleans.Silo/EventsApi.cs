@@ -264,6 +264,8 @@ public sealed partial class ConsoleEventHub(IClusterClient client, ClipAudioStor
 /// released), optionally of one machine (<c>?machine=</c>) or kinds (<c>?types=alert</c>).
 /// Resumable: a reconnect with <c>Last-Event-ID</c> (or <c>?lastEventId=</c>) replays the events after it that this
 /// silo still holds; when it cannot (a gap), the stream starts with <c>event: reset</c>.
+/// Bounded (<see cref="EventStreamLimit"/>): past the silo's or a person's key's open streams, 503 or 429 with Retry-After;
+/// a client that takes nothing for <see cref="StuckAfter"/> is closed.
 /// </summary>
 public static class EventsApi
 {
