@@ -27,6 +27,13 @@ public static class EventStreamLimit
         "Event streams (GET /api/events) refused because this silo held its maximum (tag limit: silo, 503) or the person's own key did (limit: labeller, 429)");
     private static readonly AsdOrleans.Application.LogThrottle Warnings = new(ClipWorkLimit.WarningInterval);
 
+    /// <summary>Both series at 0 from the start, so that a dashboard's rate and an alert on them work before the first refusal.</summary>
+    internal static void NoneRefusedYet()
+    {
+        Refused.Add(0, new KeyValuePair<string, object?>("limit", "silo"));
+        Refused.Add(0, new KeyValuePair<string, object?>("limit", "labeller"));
+    }
+
     public static string SiloDetail(int max)
         => $"the silo holds its maximum of {max} event streams (Asd:MaxEventStreams, Asd__MaxEventStreams, raises it); retry after Retry-After seconds, or connect to another silo";
 

@@ -39,8 +39,11 @@ public sealed partial class ConsoleEventHub(IClusterClient client, ClipAudioStor
     private bool _ending; // the silo is stopping: no new listener stays open
     private int _open; // streams held, from admission to the request's end (a dropped listener's request still counts)
     private readonly Dictionary<string, int> _openOf = new(StringComparer.Ordinal); // by the owner of a person's own key
-    private static readonly System.Diagnostics.Metrics.UpDownCounter<long> OpenGauge = AsdOrleans.Grains.Telemetry.AsdMetrics.Meter
-        .CreateUpDownCounter<long>("asd.event_streams.open", "{stream}", "Event streams (GET /api/events) this silo holds open (Asd:MaxEventStreams bounds them)");
+    // Observed, not counted up and down: the series is there (0) before the first stream, for dashboards and alerts.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<ConsoleEventHub, byte> Running = new();
+    private static readonly System.Diagnostics.Metrics.ObservableUpDownCounter<long> OpenGauge = AsdOrleans.Grains.Telemetry.AsdMetrics.Meter
+        .CreateObservableUpDownCounter("asd.event_streams.open", () => Running.Keys.Sum(hub => (long)hub.OpenStreams), "{stream}",
+            "Event streams (GET /api/events) this silo holds open (Asd:MaxEventStreams bounds them)");
     private readonly List<Func<Task>> _unsubscribe = [];
     private readonly CancellationTokenSource _stopping = new();
     private readonly TaskCompletionSource _subscribed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -53,6 +56,8 @@ public sealed partial class ConsoleEventHub(IClusterClient client, ClipAudioStor
     public Task StartAsync(CancellationToken cancellationToken)
     {
         _last = _evicted = _base;
+        Running.TryAdd(this, 0);
+        EventStreamLimit.NoneRefusedYet();
         // The silo (another hosted service) must be up before streams can be subscribed to.
         lifetime.ApplicationStarted.Register(() => _ = SubscribeAsync(_stopping.Token));
         // The web server stops before this service and waits for open requests: end the event streams first, or a
@@ -106,6 +111,7 @@ public sealed partial class ConsoleEventHub(IClusterClient client, ClipAudioStor
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        Running.TryRemove(this, out _);
         await _stopping.CancelAsync();
         await UnsubscribeAllAsync();
         EndStreams();
@@ -219,7 +225,6 @@ public sealed partial class ConsoleEventHub(IClusterClient client, ClipAudioStor
             }
             _open++;
         }
-        OpenGauge.Add(1);
         int given = 0;
         return () =>
         {
@@ -229,7 +234,6 @@ public sealed partial class ConsoleEventHub(IClusterClient client, ClipAudioStor
                 _open--;
                 if (labeller is not null && --_openOf[labeller] == 0) _openOf.Remove(labeller);
             }
-            OpenGauge.Add(-1);
         };
     }
 
