@@ -914,8 +914,8 @@
           const seconds = Number(response.headers.get('Retry-After')) || 15;
           const problem = await response.json().catch(() => ({}));
           const why = `not live: ${problem.detail || `HTTP ${response.status}`}`;
+          if ($('live').title !== why) toast(why); // once, not at every try
           setLive(false, why);
-          toast(why);
           await new Promise((resolve) => setTimeout(resolve, 1000 * seconds * (1 + Math.random() / 2)));
           continue;
         }
