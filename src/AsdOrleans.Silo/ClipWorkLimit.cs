@@ -1,5 +1,4 @@
 using System.Diagnostics.Metrics;
-using System.Globalization;
 using System.Threading.RateLimiting;
 using AsdOrleans.Grains.Telemetry;
 using Microsoft.AspNetCore.RateLimiting;
@@ -54,16 +53,8 @@ public static class ClipWorkLimit
                     http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(ClipWorkLimit))
                         .LogWarning("refusing clip work with 503: {Running} requests in progress and {Queued} queued (Asd:MaxConcurrentClips, Asd:QueuedClips); " +
                                     "asd_requests_refused_busy_total counts each refusal, this warning repeats at most once a minute", options.MaxConcurrentClips, options.QueuedClips);
-                http.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-                http.Response.Headers.RetryAfter = RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
-                // The body is not read (that is the point): the connection closes after this answer, as RequestGate's refusals do.
-                if (http.Request.ContentLength > 0 || http.Request.Headers.TransferEncoding.Count > 0)
-                    http.Response.Headers.Connection = "close";
-                await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
-                {
-                    HttpContext = http,
-                    ProblemDetails = { Status = StatusCodes.Status503ServiceUnavailable, Title = Title, Detail = Detail },
-                });
+                // The body is not read (that is the point): the connection closes after this answer, as the gate's refusals do.
+                await RequestGate.Refuse(http, StatusCodes.Status503ServiceUnavailable, Detail, Title, RetryAfterSeconds);
             };
         });
     }

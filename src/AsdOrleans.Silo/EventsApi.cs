@@ -16,7 +16,8 @@ public sealed record ConsoleEvent(long Id, string Type, string MachineId, string
 /// silo and across its restarts (they start at the start time in microseconds since 1970); an id older than the replay
 /// buffer, or from before this silo started, is answered with a <c>reset</c> event: reload the lists, then go on.
 /// </summary>
-public sealed partial class ConsoleEventHub(IClusterClient client, ClipAudioStore audio, IHostApplicationLifetime lifetime, ILogger<ConsoleEventHub> logger) : IHostedService
+public sealed partial class ConsoleEventHub(IClusterClient client, ClipAudioStore audio, IHostApplicationLifetime lifetime, IOptions<SiloOptions> options,
+    ILogger<ConsoleEventHub> logger) : IHostedService
 {
     /// <summary>Alerts, requests and requests closing share the buffer (about the 1,000 of each it kept for one kind before;
     /// ≈ 0.3 KB an event, so about 1 MB a silo); claims are fewer (one per clip opened, and a renewal a minute).</summary>
@@ -36,6 +37,13 @@ public sealed partial class ConsoleEventHub(IClusterClient client, ClipAudioStor
     private readonly long _base = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000;
     private long _last, _evicted;
     private bool _ending; // the silo is stopping: no new listener stays open
+    private int _open; // streams held, from admission to the request's end (a dropped listener's request still counts)
+    private readonly Dictionary<string, int> _openOf = new(StringComparer.Ordinal); // by the owner of a person's own key
+    // Observed, not counted up and down: the series is there (0) before the first stream, for dashboards and alerts.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<ConsoleEventHub, byte> Running = new();
+    private static readonly System.Diagnostics.Metrics.ObservableUpDownCounter<long> OpenGauge = AsdOrleans.Grains.Telemetry.AsdMetrics.Meter
+        .CreateObservableUpDownCounter("asd.event_streams.open", () => Running.Keys.Sum(hub => (long)hub.OpenStreams), "{stream}",
+            "Event streams (GET /api/events) this silo holds open (Asd:MaxEventStreams bounds them)");
     private readonly List<Func<Task>> _unsubscribe = [];
     private readonly CancellationTokenSource _stopping = new();
     private readonly TaskCompletionSource _subscribed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -48,6 +56,8 @@ public sealed partial class ConsoleEventHub(IClusterClient client, ClipAudioStor
     public Task StartAsync(CancellationToken cancellationToken)
     {
         _last = _evicted = _base;
+        Running.TryAdd(this, 0);
+        EventStreamLimit.NoneRefusedYet();
         // The silo (another hosted service) must be up before streams can be subscribed to.
         lifetime.ApplicationStarted.Register(() => _ = SubscribeAsync(_stopping.Token));
         // The web server stops before this service and waits for open requests: end the event streams first, or a
@@ -101,6 +111,7 @@ public sealed partial class ConsoleEventHub(IClusterClient client, ClipAudioStor
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        Running.TryRemove(this, out _);
         await _stopping.CancelAsync();
         await UnsubscribeAllAsync();
         EndStreams();
@@ -188,6 +199,44 @@ public sealed partial class ConsoleEventHub(IClusterClient client, ClipAudioStor
         }
     }
 
+    /// <summary>Streams this silo holds open now.</summary>
+    public int OpenStreams { get { lock (_gate) return _open; } }
+
+    /// <summary>Streams <paramref name="labeller"/>'s own key holds open on this silo now.</summary>
+    public int OpenStreamsOf(string labeller) { lock (_gate) return _openOf.GetValueOrDefault(labeller); }
+
+    /// <summary>
+    /// Takes a stream's place under <see cref="SiloOptions.MaxEventStreams"/> (and, for a person's own key,
+    /// <see cref="SiloOptions.MaxEventStreamsPerLabeller"/>), or null with the limit reached. The action gives it back (once).
+    /// </summary>
+    public Action? TryOpen(string? labeller, out EventStreamLimit.Reached reached)
+    {
+        var limits = options.Value;
+        lock (_gate)
+        {
+            reached = EventStreamLimit.Reached.Silo;
+            if (_open >= limits.MaxEventStreams) return null;
+            if (labeller is not null)
+            {
+                int held = _openOf.GetValueOrDefault(labeller);
+                reached = EventStreamLimit.Reached.Labeller;
+                if (held >= limits.MaxEventStreamsPerLabeller) return null;
+                _openOf[labeller] = held + 1;
+            }
+            _open++;
+        }
+        int given = 0;
+        return () =>
+        {
+            if (Interlocked.Exchange(ref given, 1) != 0) return;
+            lock (_gate)
+            {
+                _open--;
+                if (labeller is not null && --_openOf[labeller] == 0) _openOf.Remove(labeller);
+            }
+        };
+    }
+
     /// <summary>
     /// Events after <paramref name="lastEventId"/> still in the buffer, and a reader of the ones to come (no event lost
     /// or repeated in between). <c>Gap</c>: events after that id were lost (evicted, or from an earlier run of the silo).
@@ -219,14 +268,18 @@ public sealed partial class ConsoleEventHub(IClusterClient client, ClipAudioStor
 /// released), optionally of one machine (<c>?machine=</c>) or kinds (<c>?types=alert</c>).
 /// Resumable: a reconnect with <c>Last-Event-ID</c> (or <c>?lastEventId=</c>) replays the events after it that this
 /// silo still holds; when it cannot (a gap), the stream starts with <c>event: reset</c>.
+/// Bounded (<see cref="EventStreamLimit"/>): past the silo's or a person's key's open streams, 503 or 429 with Retry-After;
+/// a client that takes nothing for <see cref="StuckAfter"/> is closed.
 /// </summary>
 public static class EventsApi
 {
     public static readonly TimeSpan Heartbeat = TimeSpan.FromSeconds(15);
+    /// <summary>How long a write to a client may wait before the client counts as stuck and its stream is closed.</summary>
+    public static readonly TimeSpan StuckAfter = TimeSpan.FromSeconds(30);
 
     public static void Map(WebApplication app)
     {
-        app.MapGet("/api/events", async (HttpContext http, string? machine, string? types, long? lastEventId, ConsoleEventHub hub) =>
+        app.MapGet("/api/events", async (HttpContext http, string? machine, string? types, long? lastEventId, ConsoleEventHub hub, ApiKeys keys, IOptions<SiloOptions> options) =>
         {
             if (machine is not null && !AsdOrleans.Method.Vocabulary.Identifiers.IsValidMachineId(machine))
                 return Results.Problem($"'{machine}' is not a valid machine id", statusCode: StatusCodes.Status400BadRequest);
@@ -245,22 +298,37 @@ public static class EventsApi
                 after = parsed;
             }
 
-            var (replay, gap, live, leave) = hub.Listen(after);
+            // A person's own key is one person's: its streams count apart too. A shared key is many people's.
+            string? person = keys.LabellerNameOf(http.Request.Headers[ApiKeys.Header]);
+            var release = hub.TryOpen(person, out var reached);
+            if (release is null)
+            {
+                await EventStreamLimit.Refuse(http, reached, person, options.Value);
+                return Results.Empty;
+            }
+            Action? leave = null;
+            // Writes that make no progress for StuckAfter: the client takes nothing (its buffers and Kestrel's are full).
+            // Kestrel's own minimum data rate gives a stream that much time per 240 bytes queued: hours, for a backlog.
+            using var writing = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
+            CancellationToken Deadline() { writing.CancelAfter(StuckAfter); return writing.Token; }
+            void Done() => writing.CancelAfter(Timeout.InfiniteTimeSpan);
             try
             {
+                (var replay, var gap, var live, leave) = hub.Listen(after);
                 var response = http.Response;
                 response.ContentType = "text/event-stream";
                 response.Headers.CacheControl = "no-cache";
                 response.Headers["X-Accel-Buffering"] = "no";
                 http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseBodyFeature>()?.DisableBuffering();
                 var cancellation = http.RequestAborted;
-                await response.WriteAsync("retry: 2000\n\n", cancellation);
+                await response.WriteAsync("retry: 2000\n\n", Deadline());
                 if (gap)
-                    await response.WriteAsync($"event: {ConsoleEventHub.ResetEvent}\ndata: {{\"reason\":\"events after {after} are no longer held; reload the lists\"}}\n\n", cancellation);
+                    await response.WriteAsync($"event: {ConsoleEventHub.ResetEvent}\ndata: {{\"reason\":\"events after {after} are no longer held; reload the lists\"}}\n\n", Deadline());
                 bool Wanted(ConsoleEvent e) => kinds.Contains(e.Type) && (machine is null || e.MachineId == machine);
                 foreach (var e in replay.Where(Wanted))
-                    await Write(response, e, cancellation);
-                await response.Body.FlushAsync(cancellation);
+                    await Write(response, e, Deadline());
+                await response.Body.FlushAsync(Deadline());
+                Done();
                 while (!cancellation.IsCancellationRequested)
                 {
                     using var beat = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
@@ -272,28 +340,36 @@ public static class EventsApi
                     }
                     catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
                     {
-                        await response.WriteAsync(": keep-alive\n\n", cancellation);
-                        await response.Body.FlushAsync(cancellation);
+                        await response.WriteAsync(": keep-alive\n\n", Deadline());
+                        await response.Body.FlushAsync(Deadline());
+                        Done();
                         continue;
                     }
                     while (live.TryRead(out var e))
-                        if (Wanted(e)) await Write(response, e, cancellation);
-                    await response.Body.FlushAsync(cancellation);
+                        if (Wanted(e)) await Write(response, e, Deadline());
+                    await response.Body.FlushAsync(Deadline());
+                    Done();
                 }
             }
             catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
             {
                 // the client went away
             }
+            catch (OperationCanceledException) when (writing.IsCancellationRequested)
+            {
+                // Stuck: closed, so that it holds no place, backlog or connection; it reconnects with Last-Event-ID.
+                http.Abort();
+            }
             finally
             {
-                leave();
+                leave?.Invoke();
+                release(); // only now: a listener dropped for falling behind holds its place until its request ends
             }
             return Results.Empty;
         }).RequireRole(ApiRole.Labeller)
             .WithName("StreamEvents")
             .WithSummary("Live alerts, label requests, closed requests and claims (Server-Sent Events, resumable with Last-Event-ID)")
-            .Produces(200, contentType: "text/event-stream").ProducesProblem(400);
+            .Produces(200, contentType: "text/event-stream").ProducesProblem(400).ProducesProblem(429).ProducesProblem(503);
     }
 
     private static Task Write(HttpResponse response, ConsoleEvent e, CancellationToken cancellation)

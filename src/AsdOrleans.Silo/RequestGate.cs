@@ -89,16 +89,22 @@ public static class RequestGate
         await next(http);
     });
 
-    private static async Task Refuse(HttpContext http, int status, string detail)
+    /// <summary>
+    /// Answers a refusal as a problem document; <paramref name="retryAfterSeconds"/> for a refusal that a later try may
+    /// pass (a silo at one of its limits: <see cref="ClipWorkLimit"/>, <see cref="EventsApi"/>).
+    /// </summary>
+    internal static async Task Refuse(HttpContext http, int status, string detail, string? title = null, int? retryAfterSeconds = null)
     {
         http.Response.StatusCode = status;
+        if (retryAfterSeconds is { } seconds)
+            http.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         // An unread body is not drained (that would read it after all): the connection closes after this answer.
         if (http.Request.ContentLength > 0 || http.Request.Headers.TransferEncoding.Count > 0)
             http.Response.Headers.Connection = "close";
         await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
         {
             HttpContext = http,
-            ProblemDetails = { Status = status, Detail = detail },
+            ProblemDetails = { Status = status, Title = title, Detail = detail },
         });
     }
 }

@@ -90,6 +90,16 @@ public sealed class SiloOptions
     /// <summary>Requests that wait for <see cref="MaxConcurrentClips"/> (oldest first) before the silo refuses more; 0 refuses
     /// at once. Default 8 per core, at least 16.</summary>
     public int QueuedClips { get; set; } = ClipWorkLimit.DefaultQueued;
+    /// <summary>
+    /// Event streams (<c>GET /api/events</c>: consoles, <c>asd alerts --follow</c>) this silo holds open at once
+    /// (<see cref="EventStreamLimit"/>); more are refused 503 with Retry-After, and the client tries again. Default 1,000:
+    /// a plant's tens to hundreds of labellers, each with a console or two, on one silo; each stream holds a connection
+    /// and at most <see cref="ConsoleEventHub.ListenerBacklog"/> queued events and Kestrel's 64 KB response buffer.
+    /// </summary>
+    public int MaxEventStreams { get; set; } = EventStreamLimit.DefaultMaxEventStreams;
+    /// <summary>Of those, the most one person's own labeller key (<see cref="ApiKeyOptions.Labellers"/>) holds open on
+    /// this silo; more are refused 429. Shared keys are many people's and have only the silo's limit. Default 10.</summary>
+    public int MaxEventStreamsPerLabeller { get; set; } = EventStreamLimit.DefaultMaxEventStreamsPerLabeller;
 }
 
 /// <summary>API keys per role; a key grants its role only (operators also pass labeller checks).</summary>

@@ -47,7 +47,9 @@ public static partial class SiloStartupChecks
             ?? Below(nameof(options.NormalExamplesPerMachine), options.NormalExamplesPerMachine, 0, "0 (keep none) or more")
             ?? Below(nameof(options.LabelledAudioPerMachine), options.LabelledAudioPerMachine, 0, "0 (keep none) or more")
             ?? Below(nameof(options.MaxConcurrentClips), options.MaxConcurrentClips, 1, "at least 1 request")
-            ?? Below(nameof(options.QueuedClips), options.QueuedClips, 0, "0 (refuse at once) or more");
+            ?? Below(nameof(options.QueuedClips), options.QueuedClips, 0, "0 (refuse at once) or more")
+            ?? Below(nameof(options.MaxEventStreams), options.MaxEventStreams, 1, "at least 1 stream")
+            ?? Below(nameof(options.MaxEventStreamsPerLabeller), options.MaxEventStreamsPerLabeller, 1, "at least 1 stream");
     }
 
     /// <summary>

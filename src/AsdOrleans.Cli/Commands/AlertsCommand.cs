@@ -213,7 +213,7 @@ public static class AlertsCommand
 
     private static bool Transient(Exception e, CancellationToken cancellation) => e switch
     {
-        SiloRefusedException refused => refused.Status >= 500,
+        SiloRefusedException refused => refused.Status >= 500 || refused.Status == 429, // 429: the key's event streams, for now
         UsageException => true, // cannot reach the silo
         HttpRequestException or IOException => true,
         OperationCanceledException => !cancellation.IsCancellationRequested, // a client timeout, not the user

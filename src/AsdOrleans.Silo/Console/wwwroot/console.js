@@ -893,7 +893,10 @@
   });
 
   // ---- live events (SSE over fetch, resumable with Last-Event-ID) --------------------------------------------
-  function setLive(on) { const l = $('live'); l.textContent = on ? '● live' : 'reconnecting…'; l.classList.toggle('on', on); }
+  function setLive(on, why) {
+    const l = $('live'); l.textContent = on ? '● live' : why ? 'waiting for the silo…' : 'reconnecting…'; l.classList.toggle('on', on);
+    l.title = why || 'live updates (Server-Sent Events)';
+  }
 
   async function connectEvents() {
     if (state.events) state.events.abort();
@@ -905,6 +908,17 @@
         if (state.lastEventId) headers['Last-Event-ID'] = state.lastEventId;
         const response = await fetch('/api/events', { headers, signal: controller.signal, cache: 'no-store' });
         if (response.status === 401 || response.status === 403) { signOut('the key was not accepted'); return; }
+        if (!response.ok && response.headers.get('Retry-After')) {
+          // Refused for now (the silo holds its most event streams, or this key does): say why, and wait as long as it
+          // asks, with jitter, so that consoles refused together do not all come back together.
+          const seconds = Number(response.headers.get('Retry-After')) || 15;
+          const problem = await response.json().catch(() => ({}));
+          const why = `not live: ${problem.detail || `HTTP ${response.status}`}`;
+          if ($('live').title !== why) toast(why); // once, not at every try
+          setLive(false, why);
+          await new Promise((resolve) => setTimeout(resolve, 1000 * seconds * (1 + Math.random() / 2)));
+          continue;
+        }
         if (!response.ok) throw new Error(`HTTP ${response.status}`);
         setLive(true);
         const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
