@@ -62,16 +62,16 @@ public sealed class RedisStoreWatch(IOptions<SiloOptions> options, ILogger<Redis
         {
             var redis = await ConnectionAsync().ConfigureAwait(false);
             if (redis.GetServers().FirstOrDefault(s => s.IsConnected && !s.IsReplica) is not { } server) return;
-            string? runId = RunId(await server.InfoRawAsync("server").ConfigureAwait(false));
+            string? runId = await RunIdAsync(server).ConfigureAwait(false);
             string? before = _runId;
-            _runId = runId;
+            _runId = runId ?? before;
             var verdict = await RedisStoreIdentity.JudgeAsync(redis.GetDatabase(), _endpoint, options.Value.ServiceId, options.Value.DataDirectory, _seen, mark: false)
                 .ConfigureAwait(false);
             if (verdict.Problem is null && verdict.Marker is not null)
                 _seen = verdict.Marker;
-            if (verdict.Problem is null && before is not null && runId != before)
+            if (verdict.Problem is null && before is not null && runId is not null && runId != before)
                 logger.LogInformation("Redis restarted or another server answers (run id {Before} → {After}); the cluster's store {Marker} is intact", before, runId, _seen);
-            Set(verdict.Problem, before is null ? null : runId != before ? "Redis restarted while this silo ran (its run id changed)"
+            Set(verdict.Problem, before is null || runId is null ? null : runId != before ? "Redis restarted while this silo ran (its run id changed)"
                 : "Redis did not restart (its run id is the same): its keys were flushed, deleted or replaced while this silo ran");
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
@@ -114,6 +114,20 @@ public sealed class RedisStoreWatch(IOptions<SiloOptions> options, ILogger<Redis
             return other;
         }
         return redis;
+    }
+
+    /// <summary>Redis's run id, new at every start of redis-server; null where INFO is refused (a managed Redis may), which
+    /// only takes the restart's mention from the log: the marker is what decides.</summary>
+    private static async Task<string?> RunIdAsync(IServer server)
+    {
+        try
+        {
+            return RunId(await server.InfoRawAsync("server").ConfigureAwait(false));
+        }
+        catch (RedisServerException)
+        {
+            return null;
+        }
     }
 
     internal static string? RunId(string? info)
