@@ -147,8 +147,7 @@ public sealed class RedisStoreWatch(IOptions<SiloOptions> options, ILogger<Redis
 
     public override void Dispose()
     {
-        _redis?.Dispose();
-        _gate.Dispose();
+        _redis?.Dispose(); // the gate is not disposed: a look that outlived the stop may still release it
         base.Dispose();
     }
 }
