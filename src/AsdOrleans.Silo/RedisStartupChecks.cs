@@ -19,7 +19,9 @@ public sealed class SiloConfigurationException(string message, Exception? inner 
 /// <item>no live silo of another cluster id of this service: grain state keys carry the service id only, so two cluster
 /// ids over one service would each activate the same machine and lose writes on version conflicts;</item>
 /// <item>a service id with no data where other services have some (a typo gives an empty cluster): a warning only,
-/// since a new service on a shared Redis is legitimate.</item>
+/// since a new service on a shared Redis is legitimate;</item>
+/// <item>Redis's store marker against the data directory's (<see cref="RedisStoreIdentity"/>): a Redis that lost its data
+/// is handed to <see cref="RedisStoreWatch"/>, which keeps the silo not ready and refusing writes.</item>
 /// </list>
 /// </summary>
 public static partial class RedisStartupChecks
@@ -67,7 +69,6 @@ public static partial class RedisStartupChecks
             if (requireDurable)
                 RequireDurable(server, endpoint);
             RequireNoLiveSiloOfAnotherCluster(redis, server, endpoint, clusterId, serviceId, staleAfter);
-            // Before the clip volume's check, which names the volume in Redis again when Redis has lost its data.
             if (dataDirectory is not null)
                 store = RedisStoreIdentity.JudgeAsync(redis.GetDatabase(), endpoint, serviceId, dataDirectory, seen: null, mark: true).GetAwaiter().GetResult();
             string? volume = dataDirectory is null ? null : SharedClipVolume(redis.GetDatabase(), serviceId, dataDirectory);
