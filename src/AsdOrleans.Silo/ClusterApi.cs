@@ -75,7 +75,24 @@ public static class ClusterApi
             }
             return Results.Ok(new MachinePlacement(id, silo?.ToString(), status, notAnswering));
         }).RequireRole(ApiRole.Operator).Produces<MachinePlacement>().ProducesProblem(400).ProducesProblem(404).ProducesProblem(503);
+
+        // An operator's answer to a Redis that lost the cluster's store (RedisStoreWatch): the lost marker is named, so
+        // that only the loss the operator read is accepted. Taken while writes are refused: it is what ends the refusal.
+        app.MapPost("/api/cluster/store/accept-loss", async (AcceptStoreLoss request, HttpContext http, IServiceProvider services) =>
+        {
+            if (string.IsNullOrWhiteSpace(request.Lost))
+                return Results.Problem("name the lost store: {\"lost\":\"<the marker /readyz names>\"}", statusCode: StatusCodes.Status400BadRequest);
+            if (services.GetService<RedisStoreWatch>() is not { } watch)
+                return Results.Problem("this silo keeps its state in SQLite, not in Redis: there is no Redis store to give up", statusCode: StatusCodes.Status409Conflict);
+            string by = $"{(string.IsNullOrWhiteSpace(request.By) ? "an operator" : request.By.Trim())} (from {http.Connection.RemoteIpAddress})";
+            var (accepted, refused) = await watch.AcceptAsync(request.Lost.Trim(), by);
+            return accepted is not null ? Results.Ok(accepted) : Results.Problem(refused, statusCode: StatusCodes.Status409Conflict);
+        }).RequireRole(ApiRole.Operator).WithMetadata(new RepairsRedisStore())
+            .Produces<RedisStoreIdentity.AcceptedLoss>().ProducesProblem(400).ProducesProblem(409);
     }
+
+    /// <summary>The body of `POST /api/cluster/store/accept-loss`: the marker of the store given up, and who gives it up (for the record).</summary>
+    public sealed record AcceptStoreLoss(string? Lost, string? By = null);
 
     /// <summary>Whether the registry lists <paramref name="machineId"/>. For a machine the directory places, a registry that
     /// does not answer in <see cref="StatisticsTimeout"/> (its silo down, say) leaves the placement standing: that is when

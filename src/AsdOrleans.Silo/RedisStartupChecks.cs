@@ -19,7 +19,9 @@ public sealed class SiloConfigurationException(string message, Exception? inner 
 /// <item>no live silo of another cluster id of this service: grain state keys carry the service id only, so two cluster
 /// ids over one service would each activate the same machine and lose writes on version conflicts;</item>
 /// <item>a service id with no data where other services have some (a typo gives an empty cluster): a warning only,
-/// since a new service on a shared Redis is legitimate.</item>
+/// since a new service on a shared Redis is legitimate;</item>
+/// <item>Redis's store marker against the data directory's (<see cref="RedisStoreIdentity"/>): a Redis that lost its data
+/// is handed to <see cref="RedisStoreWatch"/>, which keeps the silo not ready and refusing writes.</item>
 /// </list>
 /// </summary>
 public static partial class RedisStartupChecks
@@ -42,14 +44,22 @@ public static partial class RedisStartupChecks
     /// <param name="dataDirectory">This silo's data directory, whose clip audio every silo of the cluster must share
     /// (<see cref="SharedClipVolume"/>); null skips that check.</param>
     public static string? Check(string connection, bool requireDurable, string clusterId, string serviceId, TimeSpan staleAfter, string? dataDirectory = null)
+        => Check(connection, requireDurable, clusterId, serviceId, staleAfter, dataDirectory, out _);
+
+    /// <param name="store">With a data directory: Redis's store marker compared with the directory's, a fresh store marked
+    /// (<see cref="RedisStoreIdentity"/>); a lost store is not refused here but handed to <see cref="RedisStoreWatch"/>, so
+    /// that the silo runs, says it on /readyz and takes the operator's acceptance.</param>
+    public static string? Check(string connection, bool requireDurable, string clusterId, string serviceId, TimeSpan staleAfter, string? dataDirectory,
+        out RedisStoreIdentity.Verdict? store)
     {
+        store = null;
         if (connection.Contains("://", StringComparison.Ordinal))
             throw new SiloConfigurationException($"Redis address '{WithoutCredentials(connection)}' is a URL: {AddressForm} (e.g. 127.0.0.1:6379 or redis:6379,password=…)");
         var options = ConfigurationOptions.Parse(connection);
         options.AllowAdmin = true; // CONFIG GET is an admin command
         options.AbortOnConnectFail = true; // fail here, once, rather than retry in the background
         options.ConnectTimeout = 10_000;
-        string endpoint = options.EndPoints.FirstOrDefault()?.ToString() ?? connection;
+        string endpoint = EndpointOf(options, connection);
         try
         {
             using var redis = ConnectionMultiplexer.Connect(options);
@@ -59,6 +69,8 @@ public static partial class RedisStartupChecks
             if (requireDurable)
                 RequireDurable(server, endpoint);
             RequireNoLiveSiloOfAnotherCluster(redis, server, endpoint, clusterId, serviceId, staleAfter);
+            if (dataDirectory is not null)
+                store = RedisStoreIdentity.JudgeAsync(redis.GetDatabase(), endpoint, serviceId, dataDirectory, seen: null, mark: true).GetAwaiter().GetResult();
             string? volume = dataDirectory is null ? null : SharedClipVolume(redis.GetDatabase(), serviceId, dataDirectory);
             string? others = OtherServicesOnly(server, endpoint, serviceId);
             return volume is null ? others : others is null ? volume : others + Environment.NewLine + volume;
@@ -76,6 +88,11 @@ public static partial class RedisStartupChecks
             throw new SiloConfigurationException($"Redis at '{endpoint}' did not answer in time while the silo checked it: {WithoutAbortConnectAdvice(e.Message.Split(',')[0])}", e);
         }
     }
+
+    /// <summary>Redis's address as the checks name it (the first endpoint of the configuration).</summary>
+    public static string EndpointOf(string connection) => EndpointOf(ConfigurationOptions.Parse(connection), connection);
+
+    private static string EndpointOf(ConfigurationOptions options, string connection) => options.EndPoints.FirstOrDefault()?.ToString() ?? connection;
 
     /// <summary>StackExchange.Redis advises abortConnect=false on a failed connect; the silo sets it back (it must fail
     /// at start), so the advice would do nothing.</summary>

@@ -5,10 +5,13 @@ namespace AsdOrleans.Silo;
 /// <summary>Endpoint metadata: the largest request body the endpoint accepts (413 beyond it).</summary>
 public sealed record RequestBodyLimit(long Bytes);
 
+/// <summary>Endpoint metadata: a write taken while Redis's store is lost or not durable: it is the operator's answer to that.</summary>
+public sealed record RepairsRedisStore;
+
 /// <summary>
 /// What every request passes before its endpoint runs, so that nothing reads, buffers or parses a body first: the
-/// request target's length (414), the API key (401/403), a write while Redis is not durable (503,
-/// <see cref="RedisDurabilityWatch"/>) and the endpoint's body limit (413), each refused as a problem document. A person's own labeller key also names who answers: the gate sets <c>X-Labeller</c> to its name,
+/// request target's length (414), the API key (401/403), a write while Redis is not durable or has lost the cluster's store (503,
+/// <see cref="RedisDurabilityWatch"/>, <see cref="RedisStoreWatch"/>) and the endpoint's body limit (413), each refused as a problem document. A person's own labeller key also names who answers: the gate sets <c>X-Labeller</c> to its name,
 /// and refuses (403) a request that claims another.
 /// </summary>
 public static class RequestGate
@@ -72,10 +75,18 @@ public static class RequestGate
             }
         }
         if (endpoint?.Metadata.GetMetadata<RequiredApiRole>() is not null && !HttpMethods.IsGet(request.Method) && !HttpMethods.IsHead(request.Method)
-            && http.RequestServices.GetService<RedisDurabilityWatch>()?.Problem is not null)
+            && endpoint.Metadata.GetMetadata<RepairsRedisStore>() is null)
         {
-            await Refuse(http, StatusCodes.Status503ServiceUnavailable, RedisDurabilityWatch.ClientDetail);
-            return;
+            if (http.RequestServices.GetService<RedisDurabilityWatch>()?.Problem is not null)
+            {
+                await Refuse(http, StatusCodes.Status503ServiceUnavailable, RedisDurabilityWatch.ClientDetail);
+                return;
+            }
+            if (http.RequestServices.GetService<RedisStoreWatch>()?.Problem is not null)
+            {
+                await Refuse(http, StatusCodes.Status503ServiceUnavailable, RedisStoreWatch.ClientDetail);
+                return;
+            }
         }
         long limit = endpoint?.Metadata.GetMetadata<RequestBodyLimit>()?.Bytes ?? DefaultBodyLimit;
         if (request.ContentLength > limit)

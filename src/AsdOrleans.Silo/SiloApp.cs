@@ -172,10 +172,17 @@ public static class SiloApp
         // Bound here too, so that a setting that does not convert is one line, and the Redis check below judges a silo
         // stale as Orleans does (its internal AllowedIAmAliveMissPeriod).
         var membership = SiloStartupChecks.Bind<Orleans.Configuration.ClusterMembershipOptions>(builder.Configuration, "Asd:Membership");
-        if (!string.IsNullOrWhiteSpace(options.Redis)
-            && RedisStartupChecks.Check(options.Redis, options.RequireDurableRedis, options.ClusterId, options.ServiceId,
-                membership.IAmAliveTablePublishTimeout * membership.NumMissedTableIAmAliveLimit, options.DataDirectory) is { } redisWarning)
-            Console.Error.WriteLine(redisWarning);
+        if (!string.IsNullOrWhiteSpace(options.Redis))
+        {
+            if (RedisStartupChecks.Check(options.Redis, options.RequireDurableRedis, options.ClusterId, options.ServiceId,
+                    membership.IAmAliveTablePublishTimeout * membership.NumMissedTableIAmAliveLimit, options.DataDirectory, out var store) is { } redisWarning)
+                Console.Error.WriteLine(redisWarning);
+            // A lost store starts the silo not ready and refusing writes (RedisStoreWatch), so /readyz says it and the
+            // operator's acceptance can reach it; stderr says it at once too.
+            if (store?.Problem is { } lost)
+                Console.Error.WriteLine("error: " + lost);
+            builder.Services.AddSingleton(new RedisStoreWatch.AtStart(store));
+        }
         if (string.IsNullOrWhiteSpace(options.Redis)) // registered before Orleans: hosted services start in order
             builder.Services.AddHostedService(_ => new DataDirectoryLock(options.DataDirectory));
         builder.UseOrleans(silo =>

@@ -11,7 +11,7 @@ namespace AsdOrleans.Silo;
 /// <summary>
 /// /healthz: the process answers (liveness, no checks). /readyz: this silo can take work, so 503 while the data
 /// directory cannot be written, its grain state store (SQLite embedded, Redis in a cluster) cannot take a write,
-/// or the cluster does not answer. Every silo of a cluster shares the Redis, so a Redis refusing writes makes all of
+/// Redis has lost the cluster's store (<see cref="RedisStoreWatch"/>), or the cluster does not answer. Every silo of a cluster shares the Redis, so a Redis refusing writes makes all of
 /// them not ready together: intended (docs/deploy.md, Readiness).
 /// </summary>
 public static class SiloHealthChecks
@@ -35,6 +35,9 @@ public static class SiloHealthChecks
         {
             services.AddSingleton<RedisCheck>();
             checks.AddCheck<RedisCheck>("redis", timeout: RedisCheckTimeout);
+            services.AddSingleton<RedisStoreWatch>();
+            services.AddHostedService(provider => provider.GetRequiredService<RedisStoreWatch>());
+            checks.AddCheck<RedisStoreCheck>("redis-store", timeout: CheckTimeout);
             if (options.RequireDurableRedis)
             {
                 services.AddSingleton<RedisDurabilityWatch>();
@@ -217,6 +220,13 @@ public static class SiloHealthChecks
 
     /// <summary>Redis's append-only file is fsynced on every write, as <see cref="RedisDurabilityWatch"/> last read it.</summary>
     private sealed class RedisDurabilityCheck(RedisDurabilityWatch watch) : IHealthCheck
+    {
+        public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellation)
+            => Task.FromResult(watch.Problem is { } problem ? HealthCheckResult.Unhealthy(problem) : HealthCheckResult.Healthy());
+    }
+
+    /// <summary>Redis holds the cluster's store, as <see cref="RedisStoreWatch"/> last compared it with the data directory.</summary>
+    private sealed class RedisStoreCheck(RedisStoreWatch watch) : IHealthCheck
     {
         public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellation)
             => Task.FromResult(watch.Problem is { } problem ? HealthCheckResult.Unhealthy(problem) : HealthCheckResult.Healthy());

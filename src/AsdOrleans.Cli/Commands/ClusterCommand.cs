@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Net.Http.Json;
 using System.Text.Json;
 using AsdOrleans.Grains.Placement;
 using Spectre.Console;
@@ -9,15 +10,38 @@ namespace AsdOrleans.Cli.Commands;
 /// <summary>
 /// `asd cluster status|where`: what a cluster operator checks after adding, stopping or losing a silo — each silo's
 /// membership status and how many machine grains and encoder workers it holds, and which silo holds one machine —
-/// through any silo's HTTP API with an operator key.
+/// through any silo's HTTP API with an operator key; `asd cluster accept-store-loss`, the answer to a Redis that lost
+/// the cluster's data when there is no backup.
 /// </summary>
 public static class ClusterCommand
 {
     public static Command Create()
     {
-        var command = new Command("cluster", "the cluster's silos through a silo's HTTP API (operator key): status, where a machine is");
+        var command = new Command("cluster", "the cluster's silos through a silo's HTTP API (operator key): status, where a machine is, accepting a lost Redis store");
         command.Subcommands.Add(Status());
         command.Subcommands.Add(Where());
+        command.Subcommands.Add(AcceptStoreLoss());
+        return command;
+    }
+
+    /// <summary>The operator's acceptance that Redis lost the cluster's store (docs/deploy.md, "Redis lost its data"):
+    /// the marker the silos' /readyz names must be given, so that only the loss read is accepted.</summary>
+    private static Command AcceptStoreLoss()
+    {
+        var (url, key) = Connection();
+        var lost = new Option<string>("--lost") { Description = "the lost store's marker, as the silo's /readyz (check redis-store) and log name it", Required = true };
+        var by = new Option<string?>("--by") { Description = "who accepts it, for the record (default: an operator)" };
+        var command = new Command("accept-store-loss", "accept that the cluster's Redis lost its data (no backup to restore): marks the store anew, records the loss, and the silos take writes again; machines must be enrolled again") { url, key, lost, by };
+        command.SetAction(async (parse, cancellation) =>
+        {
+            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
+            var body = JsonContent.Create(new { lost = parse.GetValue(lost), by = parse.GetValue(by) });
+            var accepted = await http.SendAsync(HttpMethod.Post, "/api/cluster/store/accept-loss", body, cancellation);
+            parse.InvocationConfiguration.Output.WriteLine(
+                $"accepted: store {accepted.GetProperty("lost").GetString()} is recorded as lost (by {accepted.GetProperty("by").GetString()}); "
+                + $"Redis's store is now {accepted.GetProperty("store").GetString()}, and the silos take writes again within 5 s");
+            return 0;
+        });
         return command;
     }
 

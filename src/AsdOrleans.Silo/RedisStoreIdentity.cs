@@ -1,0 +1,159 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using StackExchange.Redis;
+
+namespace AsdOrleans.Silo;
+
+/// <summary>
+/// Tells a Redis that lost the cluster's data from a new one. A cluster's store is named by a GUID, the store marker, kept
+/// in Redis (<c>&lt;service id&gt;/store-id</c>) and in the data directory (<see cref="FileName"/>; the volume the cluster's
+/// silos share), which survives Redis. Redis without the marker while the data directory remembers one lost its data
+/// (restarted without its append-only file, flushed, or replaced by an empty Redis): machines would look new and every
+/// acknowledged label be gone without a word. Neither side marked is a fresh cluster (or one from before the marker):
+/// it is marked and starts. Redis marked and the directory not is a new or non-shared directory: it takes Redis's
+/// marker. A failover or restart that kept the data keeps the marker, so it is never taken for a loss.
+/// An operator who cannot restore Redis accepts the loss (<see cref="AcceptAsync"/>): the store is marked anew and the
+/// loss recorded in Redis (<c>&lt;service id&gt;/store-losses</c>) and in the data directory (<see cref="LossLog"/>);
+/// a silo remembering the lost marker follows the record rather than taking the new one for another cluster's.
+/// docs/decisions.md, "a Redis that lost its data is noticed".
+/// </summary>
+public static partial class RedisStoreIdentity
+{
+    public static RedisKey MarkerKey(string serviceId) => $"{serviceId}/store-id";
+    public static RedisKey LossesKey(string serviceId) => $"{serviceId}/store-losses";
+
+    /// <summary>One file per service id: a data directory shared by two services (or a service id changed) must not take
+    /// one's new store for the other's loss.</summary>
+    public static string FileName(string serviceId) => $"redis-store.{UnsafeFileCharacters().Replace(serviceId, "_")}.id";
+
+    /// <summary>The accepted losses, one line each, in the data directory: Redis's record goes when Redis loses its data again.</summary>
+    public const string LossLog = "redis-store-losses.log";
+
+    /// <summary>What a silo found: the marker it now knows (null when neither side has one and it was not to mark),
+    /// and the problem when Redis's does not follow from what the data directory or this silo remembers.</summary>
+    public sealed record Verdict(string? Marker, string? Problem, string? Remembered);
+
+    /// <summary>One accepted loss as recorded in Redis.</summary>
+    public sealed record AcceptedLoss(string Lost, string Store, DateTimeOffset At, string By, string Silo);
+
+    /// <summary>
+    /// Compares Redis's marker with the data directory's (or, without one, the marker this silo saw: <paramref name="seen"/>).
+    /// With <paramref name="mark"/> (the start-up check) a store with neither is marked.
+    /// </summary>
+    public static async Task<Verdict> JudgeAsync(IDatabase db, string endpoint, string serviceId, string dataDirectory, string? seen, bool mark)
+    {
+        string file = Path.Combine(Path.GetFullPath(dataDirectory), FileName(serviceId));
+        string? inRedis = await db.StringGetAsync(MarkerKey(serviceId)).ConfigureAwait(false);
+        string? remembered = ReadFile(file) ?? seen;
+        if (inRedis is null && remembered is null)
+        {
+            if (!mark) return new Verdict(null, null, null);
+            // Redis first: a marker in the directory only would read as a loss at the next start if this one stopped here.
+            await db.StringSetAsync(MarkerKey(serviceId), Guid.NewGuid().ToString("N"), when: When.NotExists).ConfigureAwait(false);
+            inRedis = await db.StringGetAsync(MarkerKey(serviceId)).ConfigureAwait(false); // a silo starting beside this one may have won
+        }
+        if (inRedis is not null && (remembered is null || remembered == inRedis || await AcceptedAsync(db, serviceId, remembered, inRedis).ConfigureAwait(false)))
+        {
+            if (ReadFile(file) != inRedis) WriteFile(file, inRedis);
+            return new Verdict(inRedis, null, remembered);
+        }
+        string where = ReadFile(file) is null ? "this silo saw" : $"the data directory remembers ({file})";
+        string choices = $"The silo takes no writes until an operator either restores Redis from its backup (the silos go on by "
+            + $"themselves once the marker is back) or accepts the loss: POST /api/cluster/store/accept-loss {{\"lost\":\"{remembered}\"}} "
+            + "with an operator key, which marks the store anew and records the loss (docs/deploy.md, \"Redis lost its data\")";
+        return new Verdict(remembered, inRedis is null
+            ? $"Redis at '{endpoint}' has lost the cluster's stored state: it has no store marker ('{MarkerKey(serviceId)}'), and {where} store "
+              + $"{remembered} of service '{serviceId}'. Redis restarted without its append-only file, was flushed, or is a new, empty Redis: "
+              + $"every machine's normal and anomalous sets, labels and budget stored before are gone from it, and machines look new. {choices}"
+            : $"Redis at '{endpoint}' holds store {inRedis}, and {where} store {remembered} of service '{serviceId}', with no accepted loss between them: "
+              + $"Redis is another cluster's (or was replaced and marked anew), or this data directory is another cluster's. Point Asd:Redis at the "
+              + $"cluster's own Redis, or: {choices}", remembered);
+    }
+
+    /// <summary>Whether a recorded accepted loss (or a chain of them) leads from <paramref name="remembered"/> to <paramref name="inRedis"/>.</summary>
+    private static async Task<bool> AcceptedAsync(IDatabase db, string serviceId, string remembered, string inRedis)
+    {
+        var next = (await RecordedLossesAsync(db, serviceId).ConfigureAwait(false)).GroupBy(l => l.Lost).ToDictionary(g => g.Key, g => g.Last().Store);
+        int steps = next.Count; // a cycle of records ends
+        for (string at = remembered; steps-- > 0 && next.TryGetValue(at, out var store); at = store)
+            if (store == inRedis) return true;
+        return false;
+    }
+
+    public static async Task<IReadOnlyList<AcceptedLoss>> RecordedLossesAsync(IDatabase db, string serviceId)
+    {
+        var list = new List<AcceptedLoss>();
+        foreach (var entry in await db.ListRangeAsync(LossesKey(serviceId)).ConfigureAwait(false))
+        {
+            try
+            {
+                if (JsonSerializer.Deserialize<AcceptedLoss>(entry.ToString(), Json) is { Lost: not null, Store: not null } loss) list.Add(loss);
+            }
+            catch (JsonException) { } // not ours: ignored, as an unreadable record cannot vouch for a store
+        }
+        return list;
+    }
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    /// <summary>
+    /// An operator accepts that the store <paramref name="lost"/> (the marker the problem names) is gone: Redis is marked
+    /// anew if it has no marker, the loss is recorded in Redis and in the data directory, and the data directory takes
+    /// Redis's marker. Returns the record, or why nothing was accepted (the silo remembers another store, or sees no loss).
+    /// </summary>
+    public static async Task<(AcceptedLoss? Accepted, string? Refused)> AcceptAsync(IDatabase db, string endpoint, string serviceId,
+        string dataDirectory, string? seen, string lost, string by)
+    {
+        var verdict = await JudgeAsync(db, endpoint, serviceId, dataDirectory, seen, mark: false).ConfigureAwait(false);
+        if (verdict.Problem is null)
+            return (null, verdict.Marker is null ? "this silo knows no store to give up" : $"nothing to accept: Redis holds store {verdict.Marker}, the one this silo knows");
+        if (verdict.Remembered != lost)
+            return (null, $"this silo remembers store {verdict.Remembered}, not {lost}: name the store the problem names");
+        await db.StringSetAsync(MarkerKey(serviceId), Guid.NewGuid().ToString("N"), when: When.NotExists).ConfigureAwait(false);
+        string store = (await db.StringGetAsync(MarkerKey(serviceId)).ConfigureAwait(false))!;
+        var accepted = new AcceptedLoss(lost, store, DateTimeOffset.UtcNow, by, Environment.MachineName);
+        await db.ListRightPushAsync(LossesKey(serviceId), JsonSerializer.Serialize(accepted, Json)).ConfigureAwait(false);
+        string directory = Path.GetFullPath(dataDirectory);
+        try
+        {
+            File.AppendAllText(Path.Combine(directory, LossLog),
+                $"{accepted.At:O} service '{serviceId}': store {lost} accepted as lost by {by} on {accepted.Silo}; Redis's store is now {store}{Environment.NewLine}");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // Redis's record and the silo's log stand
+        WriteFile(Path.Combine(directory, FileName(serviceId)), store);
+        return (accepted, null);
+    }
+
+    private static string? ReadFile(string file)
+    {
+        try
+        {
+            return File.ReadAllText(file).Trim() is { Length: > 0 } text ? text : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null; // absent, or unreadable: the data directory check reports the directory itself
+        }
+    }
+
+    /// <summary>Through a temporary file and a rename, so that a crash never leaves an empty or half marker.</summary>
+    private static void WriteFile(string file, string marker)
+    {
+        string temporary = $"{file}.{Guid.NewGuid():N}.tmp";
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+            File.WriteAllText(temporary, marker);
+            File.Move(temporary, file, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A directory that cannot be written: the data directory check reports it; this silo still remembers the
+            // marker while it runs.
+            try { File.Delete(temporary); } catch (Exception f) when (f is IOException or UnauthorizedAccessException) { }
+        }
+    }
+
+    [GeneratedRegex(@"[^A-Za-z0-9._-]")]
+    private static partial Regex UnsafeFileCharacters();
+}

@@ -1,0 +1,153 @@
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace AsdOrleans.Silo;
+
+/// <summary>
+/// Compares Redis's store marker with the one the data directory remembers every <see cref="Period"/> while a cluster silo
+/// runs (<see cref="RedisStoreIdentity"/>), as the start-up check did once: a Redis restarted without its data, flushed or
+/// replaced under running silos is noticed within seconds, not at the next restart. Redis's run id (INFO server) tells
+/// the log whether Redis restarted; a restart or failover that kept the marker is only logged, never a problem. While
+/// <see cref="Problem"/> is set, the API refuses writes (503, no Retry-After: an operator must act, and a write into the
+/// emptied store would be lost again by a restore from backup) and /readyz is 503 naming it. A Redis that cannot be
+/// asked is left to the readiness check's own probe.
+/// </summary>
+public sealed class RedisStoreWatch(IOptions<SiloOptions> options, ILogger<RedisStoreWatch> logger, RedisStoreWatch.AtStart start) : BackgroundService
+{
+    /// <summary>What the start-up check found (null when it did not run).</summary>
+    public sealed record AtStart(RedisStoreIdentity.Verdict? Verdict);
+
+    public static readonly TimeSpan Period = TimeSpan.FromSeconds(5);
+
+    /// <summary>What an API client is told (Redis's address and the markers are the operator's: /readyz and the log).</summary>
+    public const string ClientDetail = "the silo takes no writes now: the cluster's store (Redis) has lost its data or is not the cluster's; "
+        + "an operator must restore it from its backup or accept the loss (the silo's log and /readyz say what)";
+
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly string _endpoint = RedisStartupChecks.EndpointOf(options.Value.Redis!);
+    private ConnectionMultiplexer? _redis;
+    private string? _seen = start.Verdict?.Marker;
+    private string? _runId;
+    private string? _judged = start.Verdict?.Problem;
+    private volatile string? _problem = start.Verdict?.Problem;
+
+    /// <summary>What was lost and the operator's choices; null while Redis holds the store this silo knows.</summary>
+    public string? Problem => _problem;
+
+    protected override async Task ExecuteAsync(CancellationToken stopping)
+    {
+        if (_problem is { } atStart)
+            logger.LogError("refusing writes: {Problem}", atStart);
+        using var timer = new PeriodicTimer(Period);
+        do
+        {
+            try
+            {
+                await CheckAsync().ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // A failed watch must not stop the silo (a BackgroundService's failure does); the next tick tries again.
+                logger.LogWarning(e, "cannot compare Redis's store marker with the data directory's");
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false));
+    }
+
+    /// <summary>Judges Redis's marker now (the watch's tick, and after an accepted loss).</summary>
+    public async Task CheckAsync()
+    {
+        await _gate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            var redis = await ConnectionAsync().ConfigureAwait(false);
+            if (redis.GetServers().FirstOrDefault(s => s.IsConnected && !s.IsReplica) is not { } server) return;
+            string? runId = await RunIdAsync(server).ConfigureAwait(false);
+            string? before = _runId;
+            _runId = runId ?? before;
+            var verdict = await RedisStoreIdentity.JudgeAsync(redis.GetDatabase(), _endpoint, options.Value.ServiceId, options.Value.DataDirectory, _seen, mark: false)
+                .ConfigureAwait(false);
+            if (verdict.Problem is null && verdict.Marker is not null)
+                _seen = verdict.Marker;
+            if (verdict.Problem is null && before is not null && runId is not null && runId != before)
+                logger.LogInformation("Redis restarted or another server answers (run id {Before} → {After}); the cluster's store {Marker} is intact", before, runId, _seen);
+            Set(verdict.Problem, before is null || runId is null ? null : runId != before ? "Redis restarted while this silo ran (its run id changed)"
+                : "Redis did not restart (its run id is the same): its keys were flushed, deleted or replaced while this silo ran");
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            // unreachable or refusing: the readiness check's write probe names it; the last answer stands
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>An operator's acceptance of the loss of store <paramref name="lost"/> (<see cref="RedisStoreIdentity.AcceptAsync"/>);
+    /// writes are taken again at once.</summary>
+    public async Task<(RedisStoreIdentity.AcceptedLoss? Accepted, string? Refused)> AcceptAsync(string lost, string by)
+    {
+        var redis = await ConnectionAsync().ConfigureAwait(false);
+        var result = await RedisStoreIdentity.AcceptAsync(redis.GetDatabase(), _endpoint, options.Value.ServiceId, options.Value.DataDirectory, _seen, lost, by)
+            .ConfigureAwait(false);
+        if (result.Accepted is { } accepted)
+        {
+            logger.LogWarning("the loss of the cluster's store {Lost} was accepted by {By}: Redis's store is now {Store}; machines stored before are gone",
+                accepted.Lost, accepted.By, accepted.Store);
+            _seen = accepted.Store;
+            await CheckAsync().ConfigureAwait(false);
+        }
+        return result;
+    }
+
+    private async Task<ConnectionMultiplexer> ConnectionAsync()
+    {
+        if (_redis is { } connected) return connected;
+        var configuration = ConfigurationOptions.Parse(options.Value.Redis!);
+        configuration.AllowAdmin = true; // INFO is an admin command to StackExchange.Redis
+        configuration.AbortOnConnectFail = false;
+        var redis = await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false);
+        if (Interlocked.CompareExchange(ref _redis, redis, null) is { } other)
+        {
+            redis.Dispose();
+            return other;
+        }
+        return redis;
+    }
+
+    /// <summary>Redis's run id, new at every start of redis-server; null where INFO is refused (a managed Redis may), which
+    /// only takes the restart's mention from the log: the marker is what decides.</summary>
+    private static async Task<string?> RunIdAsync(IServer server)
+    {
+        try
+        {
+            return RunId(await server.InfoRawAsync("server").ConfigureAwait(false));
+        }
+        catch (RedisServerException)
+        {
+            return null;
+        }
+    }
+
+    internal static string? RunId(string? info)
+        => info?.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith("run_id:", StringComparison.Ordinal))?["run_id:".Length..];
+
+    /// <summary>Logs a problem when it starts (error, with <paramref name="seenWhileRunning"/>) and when it ends (information).</summary>
+    private void Set(string? problem, string? seenWhileRunning)
+    {
+        if (problem == _judged) return;
+        _judged = problem;
+        _problem = problem is null ? null : seenWhileRunning is null ? problem : $"{problem}. Seen while this silo ran: {seenWhileRunning}";
+        if (problem is not null)
+            logger.LogError("refusing writes: {Problem}", _problem);
+        else
+            logger.LogInformation("taking writes again: Redis holds the cluster's store {Marker}", _seen);
+    }
+
+    public override void Dispose()
+    {
+        _redis?.Dispose(); // the gate is not disposed: a look that outlived the stop may still release it
+        base.Dispose();
+    }
+}

@@ -1,0 +1,283 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using AsdOrleans.Abstractions;
+using AsdOrleans.Tests;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+
+namespace AsdOrleans.Silo.Tests;
+
+/// <summary>
+/// A Redis that restarted without its data, was flushed, or was replaced by an empty one made every machine look new and
+/// unenrolled without a word (before stop 55). Real redis-servers and silos: the loss is noticed by a silo that runs
+/// through it and by one that starts after it (/readyz 503 naming it, writes refused, an error logged once); a restore
+/// of Redis or the operator's acceptance ends it; a fresh cluster and a Redis restart that kept its data raise nothing.
+/// </summary>
+public sealed class RedisStoreLossTests : IAsyncLifetime
+{
+    private const string Key = "loss-operator";
+    private const string Service = "asd-orleans";
+    private readonly string _dir = Directory.CreateTempSubdirectory("asd-loss-").FullName;
+    private readonly List<WebApplication> _silos = [];
+    private readonly List<RedisServer> _servers = [];
+    private RedisServer _redis = null!;
+
+    public async ValueTask InitializeAsync() => _redis = await StartRedis("redis");
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var silo in _silos) await Stop(silo);
+        foreach (var server in _servers) await server.DisposeAsync();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    private string DataDirectory => Path.Combine(_dir, "data");
+    private string MarkerFile => Path.Combine(DataDirectory, RedisStoreIdentity.FileName(Service));
+
+    /// <summary>A redis-server in its own folder under the test's, on <paramref name="port"/> (a restart) or a free one.</summary>
+    private async Task<RedisServer> StartRedis(string folder, int? port = null)
+    {
+        var server = await RedisServer.StartAsync(Directory.CreateDirectory(Path.Combine(_dir, folder)).FullName, port: port);
+        _servers.Add(server);
+        return server;
+    }
+
+    /// <summary>A silo whose Redis lost the membership table stops in minutes gracefully; the tests need no graceful stop.</summary>
+    private static async Task Stop(WebApplication silo)
+    {
+        using var soon = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try { await silo.StopAsync(soon.Token); } catch (OperationCanceledException) { }
+        await silo.DisposeAsync();
+    }
+
+    private async Task<(HttpClient Http, ConcurrentQueue<(LogLevel Level, string Message)> Log, WebApplication App)> StartSilo()
+    {
+        var (app, address) = await SiloApp.StartOnLoopbackAsync(new Dictionary<string, string?>
+        {
+            ["Asd:Redis"] = _redis.Connection,
+            ["Asd:ClusterId"] = "loss",
+            ["Asd:DataDirectory"] = DataDirectory,
+            ["Asd:ApiKeys:Operator:0"] = Key,
+        });
+        _silos.Add(app);
+        var log = new ConcurrentQueue<(LogLevel, string)>();
+        app.Services.GetRequiredService<ILoggerFactory>().AddProvider(new WarningLogProvider(log));
+        var http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(60) };
+        http.DefaultRequestHeaders.Add("X-Api-Key", Key);
+        return (http, log, app);
+    }
+
+    private static Task<HttpResponseMessage> Configure(HttpClient http, string machine, double budget)
+        => http.PutAsJsonAsync($"/api/machines/{machine}", new MachineSettings { Strategy = "random", Budget = budget, Seed = 1 });
+
+    private static Task<HttpResponseMessage> Accept(HttpClient http, string lost)
+        => http.PostAsJsonAsync("/api/cluster/store/accept-loss", new { lost, by = "test operator" });
+
+    private static async Task<ConnectionMultiplexer> Admin(RedisServer server)
+        => await ConnectionMultiplexer.ConnectAsync(server.Connection + ",allowAdmin=true");
+
+    /// <summary>/readyz's status code and the description of its redis-store check.</summary>
+    private static async Task<(HttpStatusCode Status, string? Store)> Readiness(HttpClient http)
+    {
+        var response = await http.GetAsync("/readyz");
+        var checks = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("checks");
+        return (response.StatusCode, checks.GetProperty("redis-store").GetProperty("description").GetString());
+    }
+
+    private static async Task<string> ExpectLossReported(HttpClient http, string saying)
+    {
+        string? said = null;
+        await Waiting.Until(async () => await Readiness(http) is (HttpStatusCode.ServiceUnavailable, { } store) && (said = store).Contains(saying, StringComparison.Ordinal),
+            $"/readyz is 503 with a redis-store check saying '{saying}' (last: {said})");
+        return said!;
+    }
+
+    private static async Task ExpectWritesRefused(HttpClient http)
+    {
+        var response = await Configure(http, "loss.refused", 0.2);
+        string body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.ServiceUnavailable, $"{(int)response.StatusCode}: {body}");
+        Assert.Equal(RedisStoreWatch.ClientDetail, JsonDocument.Parse(body).RootElement.GetProperty("detail").GetString());
+        Assert.Null(response.Headers.RetryAfter);
+    }
+
+    private static async Task ExpectReady(HttpClient http)
+    {
+        await Waiting.Until(async () => (await http.GetAsync("/readyz")).StatusCode == HttpStatusCode.OK, "/readyz is 200");
+        Assert.Equal(HttpStatusCode.OK, (await Configure(http, "loss.after", 0.3)).StatusCode);
+    }
+
+    private static List<string> Errors(ConcurrentQueue<(LogLevel Level, string Message)> log)
+        => log.Where(e => e.Level >= LogLevel.Error && e.Message.StartsWith("refusing writes: ", StringComparison.Ordinal)).Select(e => e.Message).ToList();
+
+    [Fact]
+    public async Task A_fresh_cluster_starts_ready_and_marks_its_store_in_redis_and_the_data_directory()
+    {
+        Assert.False(File.Exists(MarkerFile));
+        var (http, log, _) = await StartSilo();
+        Assert.Equal((HttpStatusCode.OK, null), await Readiness(http));
+        using var admin = await Admin(_redis);
+        string? marker = await admin.GetDatabase().StringGetAsync(RedisStoreIdentity.MarkerKey(Service));
+        Assert.NotNull(marker);
+        Assert.Equal(marker, File.ReadAllText(MarkerFile));
+        Assert.Equal(HttpStatusCode.OK, (await Configure(http, "loss.m1", 0.5)).StatusCode);
+        await Task.Delay(RedisStoreWatch.Period * 2); // the watch has looked again
+        Assert.Equal((HttpStatusCode.OK, null), await Readiness(http));
+        Assert.Empty(Errors(log));
+    }
+
+    [Fact]
+    public async Task A_redis_restart_that_kept_its_data_raises_nothing_in_a_running_or_a_restarted_silo()
+    {
+        var (http, log, app) = await StartSilo();
+        Assert.Equal(HttpStatusCode.OK, (await Configure(http, "loss.m1", 0.5)).StatusCode);
+        int port = _redis.Port;
+        await _redis.DisposeAsync(); // a crash: the append-only file has every acknowledged write
+        _redis = await StartRedis("redis", port);
+        await Waiting.Until(async () => (await Configure(http, "loss.m1", 0.4)).StatusCode == HttpStatusCode.OK, "writes are taken after Redis's restart");
+        await Task.Delay(RedisStoreWatch.Period * 2);
+        Assert.Equal((HttpStatusCode.OK, null), await Readiness(http));
+        Assert.Empty(Errors(log));
+
+        await Stop(app);
+        _silos.Remove(app);
+        (http, log, _) = await StartSilo();
+        Assert.Equal((HttpStatusCode.OK, null), await Readiness(http));
+        var status = await http.GetFromJsonAsync<JsonElement>("/api/machines/loss.m1");
+        Assert.Equal(0.4, status.GetProperty("settings").GetProperty("budget").GetDouble());
+        Assert.Empty(Errors(log));
+    }
+
+    [Fact]
+    public async Task A_redis_flushed_under_a_running_silo_is_reported_and_accepting_the_loss_clears_it_and_is_recorded()
+    {
+        var (http, log, _) = await StartSilo();
+        Assert.Equal(HttpStatusCode.OK, (await Configure(http, "loss.m1", 0.5)).StatusCode);
+        string lost = File.ReadAllText(MarkerFile);
+        using var admin = await Admin(_redis);
+        await admin.GetServers()[0].FlushAllDatabasesAsync();
+
+        string said = await ExpectLossReported(http, "has lost the cluster's stored state");
+        Assert.Contains($"Redis at '127.0.0.1:{_redis.Port}'", said);
+        Assert.Contains($"store {lost} of service '{Service}'", said);
+        Assert.Contains("labels", said);
+        Assert.Contains("restores Redis from its backup", said);
+        Assert.Contains($"POST /api/cluster/store/accept-loss {{\"lost\":\"{lost}\"}}", said);
+        Assert.Contains("Redis did not restart", said); // flushed, not restarted
+        await ExpectWritesRefused(http);
+        Assert.Single(Errors(log)); // once, not per request or per look
+
+        // Accepting names the store the problem names: another id is refused, and a missing one.
+        var wrong = await Accept(http, "0123456789abcdef0123456789abcdef");
+        Assert.Equal(HttpStatusCode.Conflict, wrong.StatusCode);
+        Assert.Contains($"remembers store {lost}", await wrong.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.BadRequest, (await http.PostAsJsonAsync("/api/cluster/store/accept-loss", new { })).StatusCode);
+
+        var accepted = await Accept(http, lost);
+        Assert.Equal(HttpStatusCode.OK, accepted.StatusCode);
+        var record = await accepted.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(lost, record.GetProperty("lost").GetString());
+        string store = record.GetProperty("store").GetString()!;
+        Assert.NotEqual(lost, store);
+        Assert.StartsWith("test operator (from ", record.GetProperty("by").GetString());
+        await ExpectReady(http);
+        Assert.Equal(store, File.ReadAllText(MarkerFile));
+        Assert.Equal(store, (string?)await admin.GetDatabase().StringGetAsync(RedisStoreIdentity.MarkerKey(Service)));
+        var recorded = Assert.Single(await RedisStoreIdentity.RecordedLossesAsync(admin.GetDatabase(), Service));
+        Assert.Equal((lost, store), (recorded.Lost, recorded.Store));
+        Assert.Contains($"store {lost} accepted as lost by test operator", File.ReadAllText(Path.Combine(DataDirectory, RedisStoreIdentity.LossLog)));
+        Assert.Contains(log, e => e.Level == LogLevel.Warning && e.Message.Contains($"the loss of the cluster's store {lost} was accepted", StringComparison.Ordinal));
+
+        // Nothing left to accept.
+        Assert.Equal(HttpStatusCode.Conflict, (await Accept(http, lost)).StatusCode);
+
+        // A machine active through the loss holds the lost state in memory: Orleans' version check fails its first write
+        // into the new store (503, retry) and the retry finds it as the new store has it.
+        HttpResponseMessage put;
+        for (int attempt = 0; (put = await Configure(http, "loss.m1", 0.1)).StatusCode != HttpStatusCode.OK && attempt < 3; attempt++)
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, put.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_redis_restarted_empty_under_a_running_silo_is_reported_and_a_restore_of_its_data_clears_it()
+    {
+        var (http, log, _) = await StartSilo();
+        Assert.Equal(HttpStatusCode.OK, (await Configure(http, "loss.m1", 0.5)).StatusCode);
+        int port = _redis.Port;
+        var kept = _redis;
+        await kept.DisposeAsync();
+        var empty = await StartRedis("redis-empty", port); // restarted without its append-only file, or a new Redis
+
+        string said = await ExpectLossReported(http, "has lost the cluster's stored state");
+        Assert.Contains("Redis restarted while this silo ran (its run id changed)", said);
+        await ExpectWritesRefused(http);
+        Assert.Single(Errors(log));
+
+        // The operator restores Redis from its backup (here: its own folder again): the silo goes on by itself.
+        await empty.DisposeAsync();
+        _redis = await StartRedis("redis", port);
+        await ExpectReady(http);
+        var status = await http.GetFromJsonAsync<JsonElement>("/api/machines/loss.m1");
+        Assert.Equal(0.5, status.GetProperty("settings").GetProperty("budget").GetDouble());
+        Assert.Single(Errors(log));
+    }
+
+    [Fact]
+    public async Task A_silo_starting_on_a_redis_that_lost_its_data_is_not_ready_saying_so_until_the_loss_is_accepted()
+    {
+        var (http, _, app) = await StartSilo();
+        Assert.Equal(HttpStatusCode.OK, (await Configure(http, "loss.m1", 0.5)).StatusCode);
+        await Stop(app);
+        _silos.Remove(app);
+        string lost = File.ReadAllText(MarkerFile);
+        using (var admin = await Admin(_redis))
+            await admin.GetServers()[0].FlushAllDatabasesAsync();
+
+        (http, _, _) = await StartSilo();
+        string said = await ExpectLossReported(http, "has lost the cluster's stored state");
+        Assert.Contains($"the data directory remembers ({MarkerFile}) store {lost}", said);
+        Assert.DoesNotContain("Seen while this silo ran", said);
+        await ExpectWritesRefused(http);
+        Assert.Equal(HttpStatusCode.OK, (await Accept(http, lost)).StatusCode);
+        await ExpectReady(http);
+    }
+
+    [Fact]
+    public async Task Another_clusters_store_is_reported_and_an_accepted_loss_is_followed_by_silos_that_remember_the_lost_store()
+    {
+        using var redis = await ConnectionMultiplexer.ConnectAsync(_redis.Connection);
+        var db = redis.GetDatabase();
+        string shared = Path.Combine(_dir, "shared"), other = Path.Combine(_dir, "other"), own = Path.Combine(_dir, "own");
+        var first = await RedisStoreIdentity.JudgeAsync(db, "redis", Service, shared, seen: null, mark: true);
+        Assert.Null(first.Problem);
+        Assert.Equal(first, await RedisStoreIdentity.JudgeAsync(db, "redis", Service, shared, seen: null, mark: true) with { Remembered = null });
+        // A directory of its own takes Redis's marker (the clip volume check warns about it).
+        Assert.Null((await RedisStoreIdentity.JudgeAsync(db, "redis", Service, own, seen: null, mark: true)).Problem);
+        // Another service's directory, or this one's under another service id, is not this store.
+        Assert.Null((await RedisStoreIdentity.JudgeAsync(db, "redis", "another-service", shared, seen: null, mark: true)).Problem);
+
+        // A data directory of another cluster's store.
+        Directory.CreateDirectory(other);
+        File.WriteAllText(Path.Combine(other, RedisStoreIdentity.FileName(Service)), "feedfeedfeedfeedfeedfeedfeedfeed");
+        var foreign = await RedisStoreIdentity.JudgeAsync(db, "redis", Service, other, seen: null, mark: true);
+        Assert.StartsWith($"Redis at 'redis' holds store {first.Marker}, and the data directory remembers", foreign.Problem);
+        Assert.Contains("store feedfeedfeedfeedfeedfeedfeedfeed", foreign.Problem);
+
+        // Redis loses its data, a silo on the shared directory accepts the loss; a silo that remembers the lost store
+        // in a directory of its own follows the record instead of taking the new store for another cluster's.
+        await db.KeyDeleteAsync(RedisStoreIdentity.MarkerKey(Service));
+        Assert.Contains("has lost the cluster's stored state", (await RedisStoreIdentity.JudgeAsync(db, "redis", Service, own, seen: null, mark: true)).Problem);
+        var (accepted, refused) = await RedisStoreIdentity.AcceptAsync(db, "redis", Service, shared, seen: null, first.Marker!, "test");
+        Assert.Null(refused);
+        var followed = await RedisStoreIdentity.JudgeAsync(db, "redis", Service, own, seen: null, mark: false);
+        Assert.Equal((accepted!.Store, (string?)null), (followed.Marker, followed.Problem));
+        Assert.Equal(accepted.Store, File.ReadAllText(Path.Combine(own, RedisStoreIdentity.FileName(Service))));
+        // …and the foreign directory is still not this store's.
+        Assert.NotNull((await RedisStoreIdentity.JudgeAsync(db, "redis", Service, other, seen: null, mark: false)).Problem);
+    }
+}
