@@ -22,8 +22,18 @@ public sealed class ClipWorkLimitTests(OneClipAtATimeSilo silo) : IClassFixture<
             await stream.WriteAsync(wav.AsMemory(0, 64));
             await stream.FlushAsync();
             Started.TrySetResult();
+            // Trickled while held, above Kestrel's minimum body rate (240 B/s after a 5 s grace): a slow test run must not
+            // see the upload ended with 408, which would free the permit it holds. The last 64 bytes wait for the release.
+            int sent = 64;
+            while (!_release.Task.IsCompleted && sent + 512 <= wav.Length - 64)
+            {
+                if (await Task.WhenAny(_release.Task, Task.Delay(1000)) == _release.Task) break;
+                await stream.WriteAsync(wav.AsMemory(sent, 512));
+                await stream.FlushAsync();
+                sent += 512;
+            }
             await _release.Task;
-            await stream.WriteAsync(wav.AsMemory(64));
+            await stream.WriteAsync(wav.AsMemory(sent));
         }
 
         protected override bool TryComputeLength(out long length) { length = wav.Length; return true; }
