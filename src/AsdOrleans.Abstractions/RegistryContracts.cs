@@ -60,7 +60,22 @@ public interface IMachineRegistryShardGrain : IGrainWithIntegerKey
     [AlwaysInterleave]
     Task<IReadOnlyList<string>?> PendingMachines();
 
+    /// <summary>A machine lists itself as holding label requests, the oldest opened at <paramref name="oldestOpen"/>. The
+    /// shard keeps the time from when the machine was first listed: a machine's oldest open request only gets later, so
+    /// it stays a lower bound by which a listing orders machines without waking them, after a restart too.</summary>
+    [AlwaysInterleave]
+    Task SetHolding(string machineId, DateTimeOffset oldestOpen);
+
+    /// <summary>As <see cref="PendingMachines"/>, each with the lower bound of its oldest open request's time that
+    /// <see cref="SetHolding"/> kept (null: listed by a silo from before it was kept).</summary>
+    [AlwaysInterleave]
+    Task<IReadOnlyList<HoldingMachine>?> HoldingMachines();
+
     /// <summary>As <see cref="IMachineRegistryGrain.GetPendingLabelRequests"/>, over this shard's machines.</summary>
     [AlwaysInterleave]
     Task<IReadOnlyList<LabelRequest>> GetPendingLabelRequests(int limit);
 }
+
+/// <summary>A machine holding label requests, and a time its oldest open request is no earlier than (null: unknown).</summary>
+[GenerateSerializer]
+public sealed record HoldingMachine([property: Id(0)] string MachineId, [property: Id(1)] DateTimeOffset? OldestOpenAtLeast);

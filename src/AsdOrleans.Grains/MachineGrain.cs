@@ -191,7 +191,21 @@ public sealed class MachineGrain(
             return;
         try
         {
-            await MachineRegistryShards.For(GrainFactory, MachineId).SetPending([MachineId], has);
+            var shard = MachineRegistryShards.For(GrainFactory, MachineId);
+            if (!has)
+                await shard.SetPending([MachineId], false);
+            else
+            {
+                try
+                {
+                    // With its oldest request's time, by which a listing orders machines without waking them.
+                    await shard.SetHolding(MachineId, state.State.Pending.Values.Min(p => p.RequestedAt));
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    await shard.SetPending([MachineId], true); // a shard on a silo of the release before the call
+                }
+            }
             _listedAsPending = has;
         }
         catch (Exception e) when (e is not OperationCanceledException)

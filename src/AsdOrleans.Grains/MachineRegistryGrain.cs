@@ -12,6 +12,9 @@ namespace AsdOrleans.Grains;
 public sealed class MachineRegistryState
 {
     [Id(0)] public SortedSet<string> Machines { get; set; } = new(StringComparer.Ordinal);
+    /// <summary>"pending-machines" only: per listed machine, its oldest open request's time when it was listed (a lower
+    /// bound of it since; <see cref="IMachineRegistryShardGrain.SetHolding"/>). Empty in a state written before it.</summary>
+    [Id(1)] public Dictionary<string, DateTimeOffset> OldestOpen { get; set; } = [];
 }
 
 /// <summary>Which registry shard holds a machine: a stable hash of its id (XxHash3 of its UTF-16 code units), never
@@ -81,9 +84,11 @@ public sealed class MachineRegistryGrain(
     /// later than the truth, and a listing that asks machines in this order (time, then id), stopping once it holds
     /// <c>limit</c> requests that sort before the next machine's known time, misses nothing. Before, every listing woke
     /// every machine holding a request: in stop 54's soak a console's queue (every 15 s) kept ~1,300 idle machines of
-    /// 1,500 active. Unknown (not asked since this activation): asked first, all at once, as before. Two ways around the
-    /// rule, each listing a request late rather than never: a silo clock behind the one that stamped the remembered time,
-    /// and an acknowledged write lost by the store (a non-durable Redis failing over) that reopens an older request.
+    /// 1,500 active. Without a time here, the shard's kept one (<see cref="HoldingMachine.OldestOpenAtLeast"/>, persisted,
+    /// so a restarted silo knows the order too); the later of the two is used, both being lower bounds. Unknown (neither:
+    /// listed by a silo from before the shard kept times): asked first, all at once, as before. Two ways around the rule,
+    /// each listing a request late rather than never: a silo clock behind the one that stamped the remembered time, and
+    /// an acknowledged write lost by the store (a non-durable Redis failing over) that reopens an older request.
     /// </summary>
     private readonly Dictionary<string, DateTimeOffset> _oldestOpen = new(StringComparer.Ordinal);
 
@@ -99,15 +104,16 @@ public sealed class MachineRegistryGrain(
         // A shard from before the index lists (and indexes) its machines itself, asking every one.
         foreach (var listed in await Task.WhenAll(shards.Where((_, i) => indexes[i] is null).Select(s => s.GetPendingLabelRequests(limit))))
             found.AddRange(listed);
-        var holding = indexes.Where(ids => ids is not null).SelectMany(ids => ids!).ToHashSet(StringComparer.Ordinal);
-        foreach (var gone in _oldestOpen.Keys.Where(id => !holding.Contains(id)).ToList())
+        var holding = indexes.Where(ids => ids is not null).SelectMany(ids => ids!).ToDictionary(m => m.MachineId, m => m.OldestOpenAtLeast, StringComparer.Ordinal);
+        foreach (var gone in _oldestOpen.Keys.Where(id => !holding.ContainsKey(id)).ToList())
             _oldestOpen.Remove(gone); // holds none now: forgotten, so memory follows the machines that hold requests
         // Split before any await: calls interleave, and the unknown machines are asked once, all at once.
-        var known = holding.Where(_oldestOpen.ContainsKey).Select(id => (Id: id, Oldest: _oldestOpen[id]))
+        var bounds = holding.Select(m => (Id: m.Key, Oldest: Later(_oldestOpen.TryGetValue(m.Key, out var seen) ? seen : null, m.Value))).ToList();
+        var known = bounds.Where(m => m.Oldest is not null).Select(m => (m.Id, Oldest: m.Oldest!.Value))
             .OrderBy(m => m.Oldest).ThenBy(m => m.Id, StringComparer.Ordinal).ToList();
         var faults = ServiceProvider.GetService<IClusterFaults>();
         var logger = ServiceProvider.GetRequiredService<ILogger<MachineRegistryGrain>>();
-        foreach (var list in await Task.WhenAll(holding.Where(id => !_oldestOpen.ContainsKey(id)).Select(id => PendingOf(GrainFactory, id, limit, faults, logger))))
+        foreach (var list in await Task.WhenAll(bounds.Where(m => m.Oldest is null).Select(m => PendingOf(GrainFactory, m.Id, limit, faults, logger))))
             Learn(list, found);
         for (int next = 0, batch; next < known.Count; next += batch)
         {
@@ -122,13 +128,15 @@ public sealed class MachineRegistryGrain(
         return LabelRequestOrder.Oldest(found, limit);
     }
 
+    private static DateTimeOffset? Later(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null ? a : a > b ? a : b;
+
     /// <summary>A shard's index; null (list it the old way) for a shard from before the index, or one whose answer failed
-    /// (a silo of the release before this call existed, in a rolling upgrade): its own listing still answers.</summary>
-    private static async Task<IReadOnlyList<string>?> IndexOf(IMachineRegistryShardGrain shard)
+    /// (a silo of a release before this call existed, in a rolling upgrade): its own listing still answers.</summary>
+    private static async Task<IReadOnlyList<HoldingMachine>?> IndexOf(IMachineRegistryShardGrain shard)
     {
         try
         {
-            return await shard.PendingMachines();
+            return await shard.HoldingMachines();
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -185,7 +193,42 @@ public sealed class MachineRegistryShardGrain : Grain, IMachineRegistryShardGrai
         _logger = logger;
         _pending = pending;
         _machines = new GroupCommittedIds(() => state.State.Machines, () => state.WriteStateAsync());
-        _withRequests = new GroupCommittedIds(() => pending.State.Machines, () => pending.WriteStateAsync());
+        _withRequests = new GroupCommittedIds(() => pending.State.Machines, () =>
+        {
+            FoldOldestOpen(); // between writes, as the ids themselves
+            return pending.WriteStateAsync();
+        });
+    }
+
+    /// <summary>Times given to <see cref="SetHolding"/> and not yet in the state: they go with the next write of the ids.</summary>
+    private readonly Dictionary<string, DateTimeOffset> _unwrittenOldestOpen = new(StringComparer.Ordinal);
+
+    private void FoldOldestOpen()
+    {
+        var kept = _pending.State.OldestOpen;
+        foreach (var (id, at) in _unwrittenOldestOpen)
+            kept[id] = at;
+        _unwrittenOldestOpen.Clear();
+        foreach (var id in kept.Keys.Where(id => !_pending.State.Machines.Contains(id)).ToList())
+            kept.Remove(id); // no longer listed: its next listing brings its own time
+    }
+
+    public Task SetHolding(string machineId, DateTimeOffset oldestOpen)
+    {
+        // Listed with a time already: that one is earlier, and still a lower bound. Otherwise listed (or given a time,
+        // when a silo of the release before listed it) with this one.
+        if (_withRequests.Contains(machineId) && (_unwrittenOldestOpen.ContainsKey(machineId) || _pending.State.OldestOpen.ContainsKey(machineId)))
+            return Task.CompletedTask;
+        _unwrittenOldestOpen[machineId] = oldestOpen;
+        return _withRequests.Set([machineId], member: true, writeAnyway: true);
+    }
+
+    public Task<IReadOnlyList<HoldingMachine>?> HoldingMachines()
+    {
+        if (!_pending.RecordExists) return Task.FromResult<IReadOnlyList<HoldingMachine>?>(null);
+        var kept = _pending.State.OldestOpen;
+        return Task.FromResult<IReadOnlyList<HoldingMachine>?>([.. _withRequests.Current().Select(id => new HoldingMachine(id,
+            _unwrittenOldestOpen.TryGetValue(id, out var unwritten) ? unwritten : kept.TryGetValue(id, out var at) ? at : null))]);
     }
 
     public Task Register(IReadOnlyList<string> machineIds) => _machines.Set(machineIds, member: true);

@@ -127,6 +127,49 @@ public sealed class MachineIdleDeactivationTests : IDisposable
     }
 
     [Fact]
+    public async Task After_a_restart_a_label_request_listing_still_wakes_only_the_machines_holding_the_oldest_requests()
+    {
+        // Stop 55's soak: the registry knew each machine's oldest request from memory only, so the first listing after a
+        // restart woke all 1,500 machines. The shards now keep a lower bound of it with the listing itself.
+        var (app, grains, management, Vector, enrollment) = await StartIdleSilo(seed: 8);
+        var all = new List<LabelRequest>();
+        try
+        {
+            for (int m = 0; m < 30; m++)
+            {
+                var machine = grains.GetGrain<IMachineGrain>($"restart.m{m:00}");
+                await machine.Configure(new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 3 });
+                await machine.Enroll(enrollment);
+                for (int i = 0; i < 2; i++)
+                    Assert.True((await machine.ProcessClip(new ClipSubmission($"c{i}", Vector(), "enc-idle"))).LabelRequested);
+                all.AddRange(await machine.GetPendingLabelRequests(10)); // from the machines themselves: the registry learns nothing
+            }
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+        all = [.. all.OrderBy(r => r.RequestedAt).ThenBy(r => r.MachineId, StringComparer.Ordinal)]; // stable: each machine's own order
+
+        (app, grains, management, _, _) = await StartIdleSilo(seed: 8); // the same data directory
+        try
+        {
+            var registry = grains.GetGrain<IMachineRegistryGrain>(0);
+            Assert.Equal(0, await Resident(management));
+            Assert.Equal(all.Take(4), await registry.GetPendingLabelRequests(4));
+            int woken = await Resident(management);
+            Assert.True(woken <= 8, $"the first listing of 4 requests after a restart woke {woken} of the 30 machines holding requests");
+            Assert.Equal(all, await registry.GetPendingLabelRequests(1000));
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task A_label_request_listing_wakes_only_the_machines_holding_the_oldest_requests_it_returns()
     {
         // The soak of stop 54: with open requests on nearly every machine, each listing (a console's queue, every 15 s)
