@@ -23,7 +23,7 @@ public interface IClipAudio
     void KeepAsAlert(string machineId, string clipId, bool move);
 
     /// <summary>The machine's clips whose audio was kept when a person labelled them (for a re-enrollment to carry the
-    /// labels), as many as Asd:LabelledAudioPerMachine keeps (anomalies first, up to half of it), oldest labelled first;
+    /// labels), as many as Asd:LabelledAudioPerMachine keeps (normals pruned first: anomalies keep up to half of it whatever the normals, and more while normals leave room), oldest labelled first;
     /// a clip id labelled again is listed once per label.</summary>
     IReadOnlyList<KeptLabelledClip> LabelledClipsOf(string machineId);
 

@@ -175,8 +175,10 @@ public sealed class MachineUseCases(IGrainFactory grains, IClusterFaults? faults
             embedded[0].ModelVersion, embedded[0].Standardize, embedded[0].Whiten);
         if (!keepLabels)
             return await Machine(machineId).Enroll(request); // the encoder's own embeddings: nothing to compare
-        // The training clips' own embedder, and the status read before them (earlier than the audio: still safe).
-        var carry = await CarryLabels(machineId, status, embedder, request.ModelVersion, audio!);
+        // The training clips' own embedder; the labels as the machine holds them now, read just before their audio (as
+        // Enroll reads them): the status read before the training set would make any label given while it was embedded
+        // (minutes for a plant's set) a raced carry, refused, and the whole body sent and embedded again.
+        var carry = await CarryLabels(machineId, await Machine(machineId).GetStatus(), embedder, request.ModelVersion, audio!);
         return await Machine(machineId).Enroll(request with { KeepLabels = true }, carry);
     }
 

@@ -178,14 +178,19 @@ public sealed class ClipAudioStore(IOptions<SiloOptions> options, ILogger<ClipAu
     }
 
     /// <summary>Keeps a labelled clip's audio (<paramref name="wav"/>, the clip's own: <see cref="HoldsAudioOf"/>) among the
-    /// machine's labelled clips, numbered after the newest, and prunes to the cap (<see cref="KeptUnderCap"/>); nothing
-    /// when none are kept. A failure is logged: the label stands, and a re-enrollment counts it as not carried.</summary>
+    /// machine's labelled clips, numbered after the newest, and prunes to the cap (<see cref="KeptUnderCap"/>); when none
+    /// are kept (0), removes what a larger cap kept. A failure is logged: the label stands, and a re-enrollment counts it as not carried.</summary>
     public void KeepLabelled(string machineId, string clipId, ClipLabelValue label, byte[] wav)
     {
         int keep = options.Value.LabelledAudioPerMachine;
-        if (keep <= 0) return;
         try
         {
+            if (keep <= 0)
+            {
+                // None kept: what a larger cap kept goes with this label, as a lowered cap's surplus does below.
+                ForgetLabelledClips(machineId);
+                return;
+            }
             // The number orders the files whatever their times, and makes a reused id (another label the machine holds)
             // a file of its own. One machine's labels are kept on its grain's turn, so the numbers do not race.
             var files = LabelledFilesOf(machineId);

@@ -43,8 +43,10 @@ public static partial class RedisStoreIdentity
     public static async Task<Verdict> JudgeAsync(IDatabase db, string endpoint, string serviceId, string dataDirectory, string? seen, bool mark)
     {
         string file = Path.Combine(Path.GetFullPath(dataDirectory), FileName(serviceId));
-        string? inRedis = await db.StringGetAsync(MarkerKey(serviceId)).ConfigureAwait(false);
+        // The directory first: a marker reaches it only once Redis holds it, so one read there before Redis's is one Redis
+        // had. Read after, it could be another silo's, marking a fresh store between the two reads: a loss that is none.
         string? remembered = ReadFile(file) ?? seen;
+        string? inRedis = await db.StringGetAsync(MarkerKey(serviceId)).ConfigureAwait(false);
         if (inRedis is null && remembered is null)
         {
             if (!mark) return new Verdict(null, null, null);

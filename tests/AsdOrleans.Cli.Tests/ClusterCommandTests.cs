@@ -887,6 +887,34 @@ public sealed class ClusterCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Following_alerts_waits_the_retry_after_of_a_silo_at_its_event_stream_limit()
+    {
+        // A silo holding its most event streams answers 503 (429 for a person's key) with Retry-After: 15. The follower
+        // waits that long (the console does too), not its own 1, 2, 4 s, so refused followers do not press it.
+        var gate = new EventsGate();
+        var (app, address) = await SiloApp.StartOnLoopbackAsync(SiloSettings("busy-data"), gate.Install);
+        try
+        {
+            var follow = CliHarness.Run("alerts", "follow", "--url", address.ToString(), "--key", "lab", "--give-up-after", "6s");
+            await gate.WaitForStreaming();
+            gate.RetryAfterSeconds = 3;
+            gate.Refuse = true;
+            gate.DropAll();
+            Assert.Same(follow, await Task.WhenAny(follow, Task.Delay(TimeSpan.FromSeconds(60))));
+            var (code, _, error) = await follow;
+            Assert.True(code == CliRunner.Incomplete, $"exit {code}: {error}");
+            var refused = gate.RefusedAt.ToArray();
+            Assert.True(refused.Length >= 2, error);
+            Assert.True(refused[1] - refused[0] >= TimeSpan.FromSeconds(2.9), $"tried again {(refused[1] - refused[0]).TotalSeconds:F1} s after a Retry-After of 3 s: {error}");
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task Enroll_keep_labels_sends_a_raced_carry_again_and_no_other_conflict()
     {
         var race = new CarryRace();

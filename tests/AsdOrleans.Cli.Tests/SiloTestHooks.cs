@@ -18,6 +18,9 @@ internal sealed class EventsGate : IStartupFilter
     private readonly List<HttpContext> _open = [];
     private int _connections;
     public volatile bool Refuse;
+    /// <summary>With <see cref="Refuse"/>: the Retry-After of each refusal (0: none), and when each was answered.</summary>
+    public volatile int RetryAfterSeconds;
+    public ConcurrentQueue<DateTime> RefusedAt { get; } = new();
     public volatile bool UnknownLastEventId;
     public ConcurrentQueue<string> AlertListsSince { get; } = new();
 
@@ -40,7 +43,9 @@ internal sealed class EventsGate : IStartupFilter
         }
         if (Refuse)
         {
+            RefusedAt.Enqueue(DateTime.UtcNow);
             context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            if (RetryAfterSeconds > 0) context.Response.Headers.RetryAfter = RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
             return;
         }
         if (UnknownLastEventId && context.Request.Headers.ContainsKey("Last-Event-ID"))
@@ -66,6 +71,19 @@ internal sealed class EventsGate : IStartupFilter
         lock (_open)
             foreach (var context in _open)
                 context.Abort();
+    }
+
+    /// <summary>Until an open stream's response has started (its headers sent: the follower is connected), and a moment more
+    /// for them to arrive.</summary>
+    public async Task WaitForStreaming()
+    {
+        for (var waited = System.Diagnostics.Stopwatch.StartNew(); ; await Task.Delay(50))
+        {
+            lock (_open)
+                if (_open.Any(c => c.Response.HasStarted)) break;
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(60), "no event stream started");
+        }
+        await Task.Delay(500);
     }
 
     public async Task WaitForConnections(int count)

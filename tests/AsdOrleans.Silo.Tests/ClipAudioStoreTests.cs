@@ -83,6 +83,21 @@ public sealed class ClipAudioStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task A_cap_lowered_to_zero_prunes_the_kept_files_at_the_next_label_as_a_lowered_cap_does()
+    {
+        const string machine = "labelled.m0";
+        foreach (var (clip, label) in new[] { ("a", ClipLabelValue.Normal), ("b", ClipLabelValue.Anomalous), ("c", ClipLabelValue.Normal) })
+            await Label(Store(3), machine, clip, label);
+        await Label(Store(2), machine, "d", ClipLabelValue.Normal);
+        Assert.Equal(2, Directory.GetFiles(Path.Combine(Store(2).LabelledRoot, machine), "*.wav", SearchOption.AllDirectories).Length);
+        // Keep none: the files a larger cap kept go with the next label too, not stay on the volume for good.
+        await Label(Store(0), machine, "e", ClipLabelValue.Anomalous);
+        Assert.False(Directory.Exists(Path.Combine(Store(0).LabelledRoot, machine))
+            && Directory.GetFiles(Path.Combine(Store(0).LabelledRoot, machine), "*.wav", SearchOption.AllDirectories).Length > 0);
+        Assert.Empty(Store(3).LabelledClipsOf(machine));
+    }
+
+    [Fact]
     public async Task The_order_labelled_survives_a_copy_that_loses_file_times_and_old_names_read_as_oldest()
     {
         var store = Store(4);

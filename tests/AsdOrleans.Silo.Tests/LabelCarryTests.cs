@@ -252,4 +252,29 @@ public sealed class LabelCarryTests(SiloFixture silo) : IClassFixture<SiloFixtur
         Assert.True((await silo.Send(HttpMethod.Post, $"/api/machines/{machine}/enrollment", SiloFixture.OperatorKey, JsonContent.Create(keep))).IsSuccessStatusCode);
         Assert.Equal((0L, 1L, 1, 1L, 2L, 0L), Labels(await Status(machine)));
     }
+
+    [Fact]
+    public async Task An_audio_enrollment_carries_a_label_given_while_its_training_clips_were_embedded()
+    {
+        // An audio enrollment embeds its whole training set before it carries the labels (minutes for a plant's set): a
+        // label given meanwhile, before the carry reads the labels, is carried with them, not a race that refuses the
+        // enrollment (409 carry-raced) and has the whole body sent and embedded again.
+        const string machine = "carry.press-08";
+        await silo.Enroll(machine, new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 3 });
+        Assert.True((await silo.Push(machine, "t-0", 0)).GetProperty("labelRequested").GetBoolean());
+        Assert.True((await silo.Push(machine, "t-1", 1)).GetProperty("labelRequested").GetBoolean());
+        await Label(machine, "t-0", "normal");
+        int labelled = 0;
+        var clips = Training.Select(c => new TrainingClipSource(async () =>
+        {
+            if (Interlocked.Exchange(ref labelled, 1) == 0) await Label(machine, "t-1", "anomalous"); // while the set is embedded
+            return SiloFixture.Wav(c);
+        }, c.Domain == SynthDomain.Target, c.FileName)).ToList();
+
+        var status = await silo.App.Services.GetRequiredService<MachineUseCases>()
+            .EnrollFromAudio(machine, clips, keepLabels: true, silo.App.Services.GetRequiredService<ClipAudioStore>());
+
+        Assert.Equal(1, labelled);
+        Assert.Equal((1L, 1L, 2L, 0L), (status.NormalLabels, status.AnomalousLabels, status.CarriedLabels, status.LabelsNotCarried));
+    }
 }

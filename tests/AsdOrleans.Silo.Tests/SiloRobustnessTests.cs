@@ -334,6 +334,24 @@ public sealed class SiloRobustnessTests(SiloFixture silo) : IClassFixture<SiloFi
         Assert.Contains("b.wav", badWav);
         Assert.DoesNotContain("d.wav", badWav);
         Assert.Equal(HttpStatusCode.NotFound, (await silo.Send(HttpMethod.Get, "/api/machines/d3.refused", SiloFixture.LabellerKey)).StatusCode);
+        Assert.Empty(OpenSpoolFiles()); // every refused body's spool closed, not only out of the folder's listing
+    }
+
+    /// <summary>The enrollment spools this process holds open. A spool is unlinked as it is opened, so the folder's listing
+    /// says nothing of a handle left open (its disk stays taken); Linux lists them under /proc/self/fd.</summary>
+    private static string[] OpenSpoolFiles()
+    {
+        if (!OperatingSystem.IsLinux()) return [];
+        var open = new List<string>();
+        foreach (var fd in Directory.GetFiles("/proc/self/fd"))
+        {
+            try
+            {
+                if (new FileInfo(fd).LinkTarget is { } target && target.Contains("enrollment-spool", StringComparison.Ordinal)) open.Add(target);
+            }
+            catch (IOException) { } // closed meanwhile
+        }
+        return [.. open];
     }
 
     /// <summary>A spool that cannot be written (its folder replaced by a file: every write fails, as on a full or
@@ -380,7 +398,7 @@ public sealed class SiloRobustnessTests(SiloFixture silo) : IClassFixture<SiloFi
             return form;
         }
         string spool = Path.Combine(silo.DataDirectory, "enrollment-spool");
-        bool SpoolEmpty() => !Directory.Exists(spool) || !Directory.EnumerateFileSystemEntries(spool).Any();
+        bool SpoolEmpty() => (!Directory.Exists(spool) || !Directory.EnumerateFileSystemEntries(spool).Any()) && OpenSpoolFiles().Length == 0;
         // The baseline embedder (no model): the figures are the enrollment's holding, not an encoder's.
         Assert.True((await silo.Send(HttpMethod.Put, "/api/machines/d3.memory", SiloFixture.OperatorKey,
             JsonContent.Create(new MachineSettings { Embedder = "baseline" }))).IsSuccessStatusCode);

@@ -158,6 +158,10 @@ public static class AlertsCommand
                             + $"(--give-up-after {patienceText}; 0 retries forever); last: {e.Message}");
                         return CliRunner.Incomplete;
                     }
+                    // A silo at its event-stream limit says how long to wait (503/429 + Retry-After): at least that, with
+                    // jitter, so that followers refused together do not all come back together (as the console waits).
+                    if (e is SiloRefusedException { RetryAfter: { } asked } && asked >= delay)
+                        delay = asked * (1 + Random.Shared.NextDouble() / 2);
                     if (patience > TimeSpan.Zero && patience - failing < delay) delay = patience - failing; // the last try at the limit
                     error.WriteLine($"asd: {e.Message}; reconnecting in {delay.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture)} s");
                 }

@@ -119,7 +119,11 @@ public sealed class ClusterHttp : IDisposable
             detail = problem.GetProperty("detail").GetString() ?? text;
         }
         catch (JsonException) { } catch (KeyNotFoundException) { } catch (InvalidOperationException) { }
-        return new SiloRefusedException((int)response.StatusCode, detail, $"{method} {path}: {(int)response.StatusCode} {response.ReasonPhrase}: {detail}", code);
+        var retryAfter = response.Headers.RetryAfter is { } header ? header.Delta ?? header.Date - DateTimeOffset.UtcNow : null;
+        return new SiloRefusedException((int)response.StatusCode, detail, $"{method} {path}: {(int)response.StatusCode} {response.ReasonPhrase}: {detail}", code)
+        {
+            RetryAfter = retryAfter > TimeSpan.Zero ? retryAfter : null,
+        };
     }
 
     /// <summary>An answer's queryReason (a verdict's or a label request's): uncertain, random, committee, budget-floor;
@@ -179,4 +183,6 @@ public sealed class SiloRefusedException(int status, string detail, string messa
     public string Detail { get; } = detail;
     /// <summary>The problem's <c>code</c>, where the silo names the refusal (e.g. <c>carry-raced</c>); else null.</summary>
     public string? Code { get; } = code;
+    /// <summary>The answer's <c>Retry-After</c>, where the silo said how long to wait (a silo at one of its limits); else null.</summary>
+    public TimeSpan? RetryAfter { get; init; }
 }
