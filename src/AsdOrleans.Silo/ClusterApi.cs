@@ -82,6 +82,10 @@ public static class ClusterApi
         {
             if (string.IsNullOrWhiteSpace(request.Lost))
                 return Results.Problem("name the lost store: {\"lost\":\"<the marker /readyz names>\"}", statusCode: StatusCodes.Status400BadRequest);
+            // Both go into the loss log line by line: a newline or control character would forge a record.
+            if (request.Lost.Any(char.IsControl) || request.By is { } who && (who.Length > 100 || who.Any(char.IsControl)))
+                return Results.Problem("lost and by are one line each (no control characters; by at most 100 characters)",
+                    statusCode: StatusCodes.Status400BadRequest);
             if (services.GetService<RedisStoreWatch>() is not { } watch)
                 return Results.Problem("this silo keeps its state in SQLite, not in Redis: there is no Redis store to give up", statusCode: StatusCodes.Status409Conflict);
             string by = $"{(string.IsNullOrWhiteSpace(request.By) ? "an operator" : request.By.Trim())} (from {http.Connection.RemoteIpAddress})";

@@ -176,6 +176,9 @@ public sealed class RedisStoreLossTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Conflict, wrong.StatusCode);
         Assert.Contains($"remembers store {lost}", await wrong.Content.ReadAsStringAsync());
         Assert.Equal(HttpStatusCode.BadRequest, (await http.PostAsJsonAsync("/api/cluster/store/accept-loss", new { })).StatusCode);
+        // A name that would write a line of its own into the loss log is refused.
+        Assert.Equal(HttpStatusCode.BadRequest, (await http.PostAsJsonAsync("/api/cluster/store/accept-loss",
+            new { lost, by = "ops\n2026-12-06T00:00:00Z service 'x': store y accepted as lost by nobody" })).StatusCode);
 
         var accepted = await Accept(http, lost);
         Assert.Equal(HttpStatusCode.OK, accepted.StatusCode);
