@@ -35,14 +35,11 @@ public interface IClipAudioRemover
 {
     void Remove(string machineId, string clipId);
 
-    /// <summary>A request closed as <paramref name="outcome"/>: its audio is no longer the request's. A host may keep a
-    /// normal one as an example of the machine's normal sound; by default it is removed.</summary>
-    void Closed(string machineId, string clipId, LabelRequestOutcome outcome) => Remove(machineId, clipId);
-
-    /// <summary>A request answered with a label (<paramref name="outcome"/> normal or anomalous). <paramref name="request"/>
+    /// <summary>A request answered with a label (<paramref name="outcome"/> normal or anomalous). A host may keep its audio
+    /// (for a later carry, or as an example of the machine's normal sound); by default it is removed. <paramref name="request"/>
     /// says whose audio it is (its reference and fingerprint), so a host keeps only the clip's own audio, never a file
-    /// another clip left under the same id.</summary>
-    void Answered(string machineId, PendingLabel request, LabelRequestOutcome outcome) => Closed(machineId, request.ClipId, outcome);
+    /// another clip left under the same id. Requests closed otherwise (expired, declined, withdrawn) are removed.</summary>
+    void Answered(string machineId, PendingLabel request, LabelRequestOutcome outcome) => Remove(machineId, request.ClipId);
 
     /// <summary>Removes this machine's stored audio older than <paramref name="olderThan"/> that no pending request
     /// points at: audio whose removal failed, or whose clip's fate a failed write left unknown.</summary>

@@ -53,7 +53,7 @@ internal sealed class LabelRequestExpiryKeeper(
         {
             try
             {
-                _audio?.Closed(machineId, clipId, outcome);
+                _audio?.Remove(machineId, clipId);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

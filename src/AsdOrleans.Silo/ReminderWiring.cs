@@ -36,9 +36,6 @@ public static class ReminderWiring
     {
         public void Remove(string machineId, string clipId) => store.Delete(machineId, clipId);
 
-        // Without the request there is no telling whose audio the file under its id is: none is kept.
-        public void Closed(string machineId, string clipId, LabelRequestOutcome outcome) => store.Delete(machineId, clipId);
-
         public void Answered(string machineId, PendingLabel request, LabelRequestOutcome outcome)
         {
             // Only the clip's own audio is kept: a gateway's clip whose id names a file another clip left (an orphan not yet
