@@ -246,7 +246,9 @@ public static partial class RedisStartupChecks
             + $"if the shared volume itself was replaced, remove the Redis key '{VolumeKey(serviceId)}' and restart the silos";
     }
 
-    private static string? ReadVolumeFile(string file)
+    /// <summary>The id a marker file of the data directory holds (<see cref="VolumeFile"/>, <see cref="RedisStoreIdentity"/>'s);
+    /// null when it is absent, empty or unreadable (the data directory check reports the directory itself).</summary>
+    internal static string? ReadVolumeFile(string file)
     {
         try
         {

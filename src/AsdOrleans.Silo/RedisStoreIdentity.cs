@@ -45,7 +45,7 @@ public static partial class RedisStoreIdentity
         string file = Path.Combine(Path.GetFullPath(dataDirectory), FileName(serviceId));
         // The directory first: a marker reaches it only once Redis holds it, so one read there before Redis's is one Redis
         // had. Read after, it could be another silo's, marking a fresh store between the two reads: a loss that is none.
-        string? remembered = ReadFile(file) ?? seen;
+        string? remembered = RedisStartupChecks.ReadVolumeFile(file) ?? seen;
         string? inRedis = await db.StringGetAsync(MarkerKey(serviceId)).ConfigureAwait(false);
         if (inRedis is null && remembered is null)
         {
@@ -56,10 +56,10 @@ public static partial class RedisStoreIdentity
         }
         if (inRedis is not null && (remembered is null || remembered == inRedis || await AcceptedAsync(db, serviceId, remembered, inRedis).ConfigureAwait(false)))
         {
-            if (ReadFile(file) != inRedis) WriteFile(file, inRedis);
+            if (RedisStartupChecks.ReadVolumeFile(file) != inRedis) WriteFile(file, inRedis);
             return new Verdict(inRedis, null, remembered);
         }
-        string where = ReadFile(file) is null ? "this silo saw" : $"the data directory remembers ({file})";
+        string where = RedisStartupChecks.ReadVolumeFile(file) is null ? "this silo saw" : $"the data directory remembers ({file})";
         string choices = $"The silo takes no writes until an operator either restores Redis from its backup (the silos go on by "
             + $"themselves once the marker is back) or accepts the loss: POST /api/cluster/store/accept-loss {{\"lost\":\"{remembered}\"}} "
             + "with an operator key, which marks the store anew and records the loss (docs/deploy.md, \"Redis lost its data\")";
@@ -124,18 +124,6 @@ public static partial class RedisStoreIdentity
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // Redis's record and the silo's log stand
         WriteFile(Path.Combine(directory, FileName(serviceId)), store);
         return (accepted, null);
-    }
-
-    private static string? ReadFile(string file)
-    {
-        try
-        {
-            return File.ReadAllText(file).Trim() is { Length: > 0 } text ? text : null;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null; // absent, or unreadable: the data directory check reports the directory itself
-        }
     }
 
     /// <summary>Through a temporary file and a rename, so that a crash never leaves an empty or half marker.</summary>
