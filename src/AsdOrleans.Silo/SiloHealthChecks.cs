@@ -35,16 +35,21 @@ public static class SiloHealthChecks
         {
             services.AddSingleton<RedisCheck>();
             checks.AddCheck<RedisCheck>("redis", timeout: RedisCheckTimeout);
-            services.AddSingleton<RedisStoreWatch>();
-            services.AddHostedService(provider => provider.GetRequiredService<RedisStoreWatch>());
-            checks.AddCheck<RedisStoreCheck>("redis-store", timeout: CheckTimeout);
+            AddWatch<RedisStoreWatch>(services, checks, "redis-store", watch => watch.Problem);
             if (options.RequireDurableRedis)
-            {
-                services.AddSingleton<RedisDurabilityWatch>();
-                services.AddHostedService(provider => provider.GetRequiredService<RedisDurabilityWatch>());
-                checks.AddCheck<RedisDurabilityCheck>("redis-durability", timeout: CheckTimeout);
-            }
+                AddWatch<RedisDurabilityWatch>(services, checks, "redis-durability", watch => watch.Problem);
         }
+    }
+
+    /// <summary>A background watch of Redis (one instance: the request gate asks it too) and the readiness check that
+    /// reports its last finding: unhealthy with the watch's problem while it has one.</summary>
+    private static void AddWatch<TWatch>(IServiceCollection services, IHealthChecksBuilder checks, string name, Func<TWatch, string?> problem)
+        where TWatch : class, IHostedService
+    {
+        services.AddSingleton<TWatch>();
+        services.AddHostedService(provider => provider.GetRequiredService<TWatch>());
+        checks.Add(new HealthCheckRegistration(name, provider => new WatchCheck(() => problem(provider.GetRequiredService<TWatch>())),
+            failureStatus: null, tags: null, timeout: CheckTimeout));
     }
 
     public static void MapSiloHealthChecks(this WebApplication app)
@@ -218,18 +223,12 @@ public static class SiloHealthChecks
         }
     }
 
-    /// <summary>Redis's append-only file is fsynced on every write, as <see cref="RedisDurabilityWatch"/> last read it.</summary>
-    private sealed class RedisDurabilityCheck(RedisDurabilityWatch watch) : IHealthCheck
+    /// <summary>A watch's last finding (<see cref="RedisDurabilityWatch"/>: the append-only file fsynced on every write;
+    /// <see cref="RedisStoreWatch"/>: Redis holds the cluster's store).</summary>
+    private sealed class WatchCheck(Func<string?> problem) : IHealthCheck
     {
         public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellation)
-            => Task.FromResult(watch.Problem is { } problem ? HealthCheckResult.Unhealthy(problem) : HealthCheckResult.Healthy());
-    }
-
-    /// <summary>Redis holds the cluster's store, as <see cref="RedisStoreWatch"/> last compared it with the data directory.</summary>
-    private sealed class RedisStoreCheck(RedisStoreWatch watch) : IHealthCheck
-    {
-        public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellation)
-            => Task.FromResult(watch.Problem is { } problem ? HealthCheckResult.Unhealthy(problem) : HealthCheckResult.Healthy());
+            => Task.FromResult(problem() is { } found ? HealthCheckResult.Unhealthy(found) : HealthCheckResult.Healthy());
     }
 
     /// <summary>The machine registry answers through Orleans (the cluster is up and this silo is part of it).</summary>
