@@ -19,6 +19,14 @@ public sealed class LabelCarryTests(SiloFixture silo) : IClassFixture<SiloFixtur
 
     private Task<JsonElement> Status(string machine) => silo.Get($"/api/machines/{machine}");
 
+    /// <summary>Enrolls the machine again from the plant's embeddings with keepLabels, and requires the silo to take it.</summary>
+    private async Task EnrollKeepingLabels(string machine)
+    {
+        var keep = LoopbackSilo.EnrollmentOf(silo.Model, SiloFixture.Plan) with { KeepLabels = true };
+        var answer = await silo.Send(HttpMethod.Post, $"/api/machines/{machine}/enrollment", SiloFixture.OperatorKey, JsonContent.Create(keep));
+        Assert.True(answer.IsSuccessStatusCode, await answer.Content.ReadAsStringAsync());
+    }
+
     private string LabelledFolder(string machine) => Path.Combine(silo.DataDirectory, "labelled-clips", machine);
 
     /// <summary>The clip ids of a machine's kept labelled files of one label, in the order labelled.</summary>
@@ -63,9 +71,7 @@ public sealed class LabelCarryTests(SiloFixture silo) : IClassFixture<SiloFixtur
         Assert.Equal(["k-1", "k-2"], KeptClips(machine, "anomalous"));
 
         // The same encoder, from embeddings: the four stored clips come back with their labels; the gateway's cannot.
-        var keep = LoopbackSilo.EnrollmentOf(silo.Model, SiloFixture.Plan) with { KeepLabels = true };
-        var kept = await silo.Send(HttpMethod.Post, $"/api/machines/{machine}/enrollment", SiloFixture.OperatorKey, JsonContent.Create(keep));
-        Assert.True(kept.IsSuccessStatusCode, await kept.Content.ReadAsStringAsync());
+        await EnrollKeepingLabels(machine);
         var carried = await Status(machine);
         Assert.Equal((2L, 2L, 2, 4L, 1L, 0L), Labels(carried)); // a new stream: nothing seen or queried yet
         Assert.Equal(0, carried.GetProperty("queries").GetInt64());
@@ -172,9 +178,7 @@ public sealed class LabelCarryTests(SiloFixture silo) : IClassFixture<SiloFixtur
         await silo.Enroll(machine, new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 3 });
         Assert.True((await silo.Push(machine, "u-0", 0)).GetProperty("labelRequested").GetBoolean());
         await Label(machine, "u-0", "anomalous");
-        var keep = LoopbackSilo.EnrollmentOf(silo.Model, SiloFixture.Plan) with { KeepLabels = true };
-        var first = await silo.Send(HttpMethod.Post, $"/api/machines/{machine}/enrollment", SiloFixture.OperatorKey, JsonContent.Create(keep));
-        Assert.True(first.IsSuccessStatusCode, await first.Content.ReadAsStringAsync());
+        await EnrollKeepingLabels(machine);
         Assert.Equal((0L, 1L, 1, 1L, 0L, 0L), Labels(await Status(machine)));
         // The new stream reuses the id (a gateway that numbers clips again) for another clip, labelled both ways.
         Assert.True((await silo.Push(machine, "u-0", 1)).GetProperty("labelRequested").GetBoolean());
@@ -183,8 +187,7 @@ public sealed class LabelCarryTests(SiloFixture silo) : IClassFixture<SiloFixtur
         await Label(machine, "u-1", "anomalous");
         Assert.Equal((1L, 2L, 2, 1L, 0L, 2L), Labels(await Status(machine)));
         // The machine holds three labels, and the next carry brings all three: the earlier u-0's audio was not overwritten.
-        var second = await silo.Send(HttpMethod.Post, $"/api/machines/{machine}/enrollment", SiloFixture.OperatorKey, JsonContent.Create(keep));
-        Assert.True(second.IsSuccessStatusCode, await second.Content.ReadAsStringAsync());
+        await EnrollKeepingLabels(machine);
         Assert.Equal((1L, 2L, 2, 3L, 0L, 0L), Labels(await Status(machine)));
     }
 
@@ -202,8 +205,7 @@ public sealed class LabelCarryTests(SiloFixture silo) : IClassFixture<SiloFixtur
         Assert.True((await silo.Push(machine, "n-0", 0)).GetProperty("labelRequested").GetBoolean());
         await Label(machine, "n-0", "normal");
 
-        var keep = LoopbackSilo.EnrollmentOf(silo.Model, SiloFixture.Plan) with { KeepLabels = true };
-        Assert.True((await silo.Send(HttpMethod.Post, $"/api/machines/{machine}/enrollment", SiloFixture.OperatorKey, JsonContent.Create(keep))).IsSuccessStatusCode);
+        await EnrollKeepingLabels(machine);
         Assert.Equal((1L, 0L, 0, 1L, 0L, 0L), Labels(await Status(machine)));
     }
 
@@ -220,8 +222,7 @@ public sealed class LabelCarryTests(SiloFixture silo) : IClassFixture<SiloFixtur
         Directory.CreateDirectory(stale);
         await File.WriteAllBytesAsync(Path.Combine(stale, $"0000000002{ClipAudioStore.SequenceMark}stale.wav"), SiloFixture.TestWav(6), TestContext.Current.CancellationToken);
 
-        var keep = LoopbackSilo.EnrollmentOf(silo.Model, SiloFixture.Plan) with { KeepLabels = true };
-        Assert.True((await silo.Send(HttpMethod.Post, $"/api/machines/{machine}/enrollment", SiloFixture.OperatorKey, JsonContent.Create(keep))).IsSuccessStatusCode);
+        await EnrollKeepingLabels(machine);
         Assert.Equal((1L, 0L, 0, 1L, 0L, 0L), Labels(await Status(machine)));
     }
 
@@ -248,8 +249,7 @@ public sealed class LabelCarryTests(SiloFixture silo) : IClassFixture<SiloFixtur
         await Label(machine, "h-1", "anomalous");
         Assert.Equal(["h-1"], KeptClips(machine, "anomalous"));
 
-        var keep = LoopbackSilo.EnrollmentOf(silo.Model, SiloFixture.Plan) with { KeepLabels = true };
-        Assert.True((await silo.Send(HttpMethod.Post, $"/api/machines/{machine}/enrollment", SiloFixture.OperatorKey, JsonContent.Create(keep))).IsSuccessStatusCode);
+        await EnrollKeepingLabels(machine);
         Assert.Equal((0L, 1L, 1, 1L, 2L, 0L), Labels(await Status(machine)));
     }
 
