@@ -73,7 +73,8 @@ public sealed class SiloOptions
     /// The audio of each machine's newest N labelled clips is kept (DataDirectory/labelled-clips), so a re-enrollment
     /// with a new encoder or embedder can embed them again and keep the labels (`keepLabels`). A label is a person's time:
     /// N = 500 is at most 160 MB of 10 s clips per machine, and only for a machine with 500 answers. Anomalous labels keep
-    /// up to half of N (rounded up) however many normals come, normals being pruned first. 0 keeps none (a
+    /// at least half of N (rounded up, as many as there are) however many normals come, and more while normals leave
+    /// room; normals are pruned first. 0 keeps none (a
     /// re-enrollment then carries no labels).
     /// </summary>
     public int LabelledAudioPerMachine { get; set; } = 500;
@@ -179,6 +180,6 @@ public sealed class GatewayKeyOptions
     public static bool IsValidPattern(string? pattern)
         => pattern is { Length: > 0 } && (pattern.EndsWith('*')
             ? pattern.Length <= AsdOrleans.Method.Vocabulary.Identifiers.MaxLength
-                && pattern[..^1].All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-')
+                && pattern[..^1].All(AsdOrleans.Method.Vocabulary.Identifiers.IsIdCharacter)
             : AsdOrleans.Method.Vocabulary.Identifiers.IsValidMachineId(pattern));
 }

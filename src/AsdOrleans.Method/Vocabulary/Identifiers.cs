@@ -12,7 +12,10 @@ public static class Identifiers
     public const string Rule = "letters, digits, '.', '_', '-'; at most 128 characters; not '.' or '..'";
 
     public static bool IsValidMachineId(string? id)
-        => id is { Length: > 0 and <= MaxLength } and not ("." or "..") && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
+        => id is { Length: > 0 and <= MaxLength } and not ("." or "..") && id.All(IsIdCharacter);
+
+    /// <summary>A character a machine or clip id may hold (a prefix of ids too, such as a gateway key's <c>line3-*</c>).</summary>
+    public static bool IsIdCharacter(char c) => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-';
 
     public static bool IsValidClipId(string? id) => IsValidMachineId(id);
 
@@ -22,7 +25,7 @@ public static class Identifiers
 
     /// <summary>A labeller's name as labels record it: an id's characters and '@' (a login or an e-mail address), at most 64.</summary>
     public static bool IsValidLabellerName(string? name)
-        => name is { Length: > 0 and <= 64 } && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' or '@');
+        => name is { Length: > 0 and <= 64 } && name.All(c => IsIdCharacter(c) || c == '@');
 
     public static string InvalidLabellerName(string? name) => $"labeller '{name}' is not a valid name (letters, digits, '.', '_', '-', '@'; at most 64 characters)";
 
