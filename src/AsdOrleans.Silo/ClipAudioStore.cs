@@ -201,7 +201,9 @@ public sealed class ClipAudioStore(IOptions<SiloOptions> options, ILogger<ClipAu
             string temp = target + TempMarker + Guid.NewGuid().ToString("N");
             File.WriteAllBytes(temp, wav);
             File.Move(temp, target, overwrite: true);
-            files = LabelledFilesOf(machineId);
+            // The newest, numbered after every other: last in the order, without listing the folders again.
+            files.RemoveAll(f => f.File.FullName == target);
+            files.Add(new LabelledFile(new FileInfo(target), label, sequence));
             var kept = KeptUnderCap(files, keep).Select(f => f.File.FullName).ToHashSet(StringComparer.Ordinal);
             foreach (var old in files.Where(f => !kept.Contains(f.File.FullName)))
                 old.File.Delete();
