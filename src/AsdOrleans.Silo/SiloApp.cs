@@ -156,6 +156,8 @@ public static class SiloApp
             k.Limits.MaxRequestBodySize = RequestGate.DefaultBodyLimit;
             k.Limits.MaxRequestLineSize = RequestGate.KestrelRequestLineLimit;
         });
+        // A vanished client (no reset ever came) gives back its connection, and an event stream its place, in about a minute.
+        builder.WebHost.UseSockets(sockets => sockets.CreateBoundListenSocket = endpoint => DeadClientTimeout.CreateListenSocket(endpoint, options.DeadClientSeconds));
         // A machine's microphone sends mono (docs/design.md §2 lists stereo as bad input): more channels are refused, not
         // averaged. Other sample rates are resampled to 16 kHz.
         builder.Services.AddAsdEncoder(e =>

@@ -101,6 +101,10 @@ public sealed class SiloOptions
     /// <summary>Of those, the most one person's own labeller key (<see cref="ApiKeyOptions.Labellers"/>) holds open on
     /// this silo; more are refused 429. Shared keys are many people's and have only the silo's limit. Default 10.</summary>
     public int MaxEventStreamsPerLabeller { get; set; } = EventStreamLimit.DefaultMaxEventStreamsPerLabeller;
+    /// <summary>Seconds that data the silo sent over HTTP may go unacknowledged before the connection is closed
+    /// (<see cref="DeadClientTimeout"/>: a vanished client gives back its connection and event-stream place within this
+    /// and one keep-alive, instead of the kernel's ~15 minutes); 0 keeps the kernel's default. Linux only. Default 60.</summary>
+    public int DeadClientSeconds { get; set; } = DeadClientTimeout.DefaultSeconds;
 }
 
 /// <summary>API keys per role; a key grants its role only (operators also pass labeller checks).</summary>

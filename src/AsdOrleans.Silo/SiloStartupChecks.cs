@@ -49,7 +49,9 @@ public static partial class SiloStartupChecks
             ?? Below(nameof(options.MaxConcurrentClips), options.MaxConcurrentClips, 1, "at least 1 request")
             ?? Below(nameof(options.QueuedClips), options.QueuedClips, 0, "0 (refuse at once) or more")
             ?? Below(nameof(options.MaxEventStreams), options.MaxEventStreams, 1, "at least 1 stream")
-            ?? Below(nameof(options.MaxEventStreamsPerLabeller), options.MaxEventStreamsPerLabeller, 1, "at least 1 stream");
+            ?? Below(nameof(options.MaxEventStreamsPerLabeller), options.MaxEventStreamsPerLabeller, 1, "at least 1 stream")
+            ?? (options.DeadClientSeconds is >= 0 and <= 3600 ? null
+                : $"Asd:DeadClientSeconds (Asd__DeadClientSeconds) must be 0 (the kernel's default) to 3600 seconds, got {options.DeadClientSeconds}");
     }
 
     /// <summary>
