@@ -58,6 +58,7 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         ["Asd:ApiKeys:Labeller:0"] = "lab",
         ["Asd:ApiKeys:Labellers:ruth"] = "ruth-key", // one person's own key
         ["Asd:ApiKeys:Operator:0"] = "op",
+        ["Asd:ApiKeys:Gateways:line9:Key"] = "line9-key", ["Asd:ApiKeys:Gateways:line9:Machines:0"] = "cli.line9-*", // one gateway's own key
     };
 
     public async ValueTask DisposeAsync()
@@ -630,6 +631,33 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         Assert.Equal(0, code);
         Assert.Contains("15 pending", output);
         Assert.DoesNotContain(clip, output);
+    }
+
+    [Fact]
+    public async Task Cluster_status_shows_what_the_silo_received_from_each_gateway()
+    {
+        var (code, _, error) = await CliHarness.Run("enroll", "--url", _url, "--key", "op", "--machine", "cli.line9-01", "--data", Path.Combine(_dir, "train"));
+        Assert.True(code == 0, error);
+        (code, _, error) = await CliHarness.Run("push", "--url", _url, "--key", "line9-key", "--machine", "cli.line9-01", "--data", Path.Combine(_dir, "test"));
+        Assert.True(code == 0, error);
+        using (var http = new HttpClient { BaseAddress = new Uri(_url) })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/machines/cli.other-01/clips") { Content = new ByteArrayContent(new byte[44]) };
+            request.Headers.Add("X-Api-Key", "line9-key");
+            Assert.Equal(System.Net.HttpStatusCode.Forbidden, (await http.SendAsync(request, TestContext.Current.CancellationToken)).StatusCode); // not its machine
+        }
+        string output;
+        (code, output, error) = await CliHarness.Run("cluster", "status", "--url", _url, "--key", "op");
+        Assert.True(code == 0, error);
+        Assert.Contains("clips received by gateway on silo ", output);
+        Assert.Contains("sum by (gateway) (rate(asd_clips_received_total[5m]))", output);
+        Assert.Matches(@"  line9: 16 clip\(s\), last \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ; 1 refusal\(s\), last 403 at \d{4}-", output);
+        Assert.Contains("  (plant): 0 clip(s) (none since this silo started); 0 refusal(s)", output); // the plant-wide key sent none here
+
+        (code, output, error) = await CliHarness.Run("cluster", "status", "--url", _url, "--key", "op", "--json");
+        Assert.True(code == 0, error);
+        var gateway = System.Text.Json.JsonDocument.Parse(output).RootElement.EnumerateArray().Single().GetProperty("gateways").EnumerateArray().First();
+        Assert.Equal(("line9", 16, 1), (gateway.GetProperty("gateway").GetString(), gateway.GetProperty("clips").GetInt64(), gateway.GetProperty("refusals").GetInt64()));
     }
 
     [Fact]
