@@ -10,8 +10,12 @@ namespace AsdOrleans.Silo;
 /// <summary>One silo as an operator sees it: its membership status, what it hosts right now, and its roles as it
 /// published them ("encoder,machines"; null when this silo has not received them, e.g. for a silo long dead).
 /// <paramref name="NotAnswering"/>: why an active silo's counts are missing (it did not answer: killed, and not yet
-/// declared dead, or stuck); null when it answered.</summary>
-public sealed record SiloView(string Address, string Status, int MachineGrains, int EncoderWorkers, string? Roles = null, string? NotAnswering = null);
+/// declared dead, or stuck); null when it answered.
+/// <paramref name="Gateways"/>: on the row of the silo that answered the request only (null on the others), the clips and
+/// refusals it counted by gateway since it started (<see cref="GatewayTraffic"/>): a gateway may send through any silo, so
+/// these are one silo's; the cluster's sum is in the metrics (docs/deploy.md).</summary>
+public sealed record SiloView(string Address, string Status, int MachineGrains, int EncoderWorkers, string? Roles = null, string? NotAnswering = null,
+    List<GatewayView>? Gateways = null);
 
 /// <summary>Where the grain directory places one machine: the silo of its activation (null when none is active) and that
 /// silo's membership status.
@@ -20,7 +24,8 @@ public sealed record MachinePlacement(string Machine, string? Silo, string? Silo
 
 /// <summary>
 /// `GET /api/cluster` (operator): the silos of the cluster and how many machine grains and encoder workers each
-/// holds — what a cluster operator checks after adding or losing a silo (Orleans' management grain).
+/// holds — what a cluster operator checks after adding or losing a silo (Orleans' management grain) — and, on the
+/// answering silo's row, what it received from each gateway.
 /// </summary>
 public static class ClusterApi
 {
@@ -29,7 +34,7 @@ public static class ClusterApi
 
     public static void Map(WebApplication app)
     {
-        app.MapGet("/api/cluster", async (IClusterClient client, ISiloMetadataCache metadata) =>
+        app.MapGet("/api/cluster", async (IClusterClient client, ISiloMetadataCache metadata, ILocalSiloDetails local, GatewayTraffic traffic) =>
         {
             var management = client.GetGrain<IManagementGrain>(0);
             var hosts = await management.GetHosts(onlyActive: false);
@@ -44,7 +49,8 @@ public static class ClusterApi
                 .Select(h => new SiloView(h.Key.ToString(), h.Value.ToString(),
                     Count(h.Key, nameof(MachineGrain)), Count(h.Key, nameof(EncoderWorkerGrain)),
                     metadata.GetSiloMetadata(h.Key).Metadata.GetValueOrDefault(SiloRoles.MetadataKey),
-                    bySilo.TryGetValue(h.Key, out var answer) ? answer.NotAnswering : null))
+                    bySilo.TryGetValue(h.Key, out var answer) ? answer.NotAnswering : null,
+                    h.Key.Equals(local.SiloAddress) ? traffic.View() : null))
                 .ToList();
             return Results.Ok(silos);
         }).RequireRole(ApiRole.Operator).Produces<List<SiloView>>();

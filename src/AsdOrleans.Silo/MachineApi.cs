@@ -95,7 +95,7 @@ public static class MachineApi
             .WithFormOptions(valueCountLimit: MaxTrainingParts)
             .ProducesProblem(400).ProducesProblem(409).ProducesProblem(415).ProducesProblem(503);
 
-        api.MapPost("/machines/{id}/clips", IngestClip).RequireRole(ApiRole.Device).LimitBody(limits.MaxClipBytes).LimitClipWork("clip").Produces<ClipResponse>().WithMetadata(RawRequestBody.Wav)
+        api.MapPost("/machines/{id}/clips", IngestClip).RequireRole(ApiRole.Device).CountByGateway().LimitBody(limits.MaxClipBytes).LimitClipWork("clip").Produces<ClipResponse>().WithMetadata(RawRequestBody.Wav)
             .ProducesProblem(400).ProducesProblem(409).ProducesProblem(415).ProducesProblem(503);
 
         api.MapGet("/label-requests", ListLabelRequests).RequireRole(ApiRole.Labeller).Produces<LabelRequestResponse[]>().ProducesProblem(400).ProducesProblem(404).ProducesProblem(503);

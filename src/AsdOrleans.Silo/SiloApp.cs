@@ -135,6 +135,7 @@ public static class SiloApp
             builder.Services.AddSingleton<AsdOrleans.Grains.IAlertWebhookSender, HttpAlertWebhookSender>();
         }
         builder.Services.AddSingleton<ApiKeys>();
+        builder.Services.AddSingleton<GatewayTraffic>(); // clips and refusals by gateway, for /metrics and GET /api/cluster
         builder.Services.AddSingleton<ClipAudioStore>();
         // Listings over many machines (machines, label requests) list the others when one cannot be read: what is not 503 is that machine's.
         builder.Services.AddSingleton<AsdOrleans.Abstractions.IClusterFaults, ApiClusterFaults>();
@@ -272,6 +273,7 @@ public static class SiloApp
         });
         app.UseStatusCodePages(); // a 4xx the framework answers with an empty body (404, 405, 415 …) gets a problem document
         app.UseRouting();
+        app.UseGatewayTraffic(); // before the gate: its refusals of clips count by gateway too
         app.UseRequestGate();
         app.UseRateLimiter(); // after the gate: a request without a valid key is 401/403, not counted as clip work
         app.MapSiloHealthChecks();

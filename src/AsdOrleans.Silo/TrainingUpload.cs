@@ -40,7 +40,8 @@ internal sealed class TrainingUpload : IDisposable
     /// the endpoint's limit is Kestrel's BadHttpRequestException (413), a failing spool write an IOException (503).</summary>
     public static async Task<TrainingUpload> ReadAsync(HttpRequest request, string dataDirectory, int maxParts, CancellationToken cancellation)
     {
-        if (!MediaTypeHeaderValue.Parse(request.ContentType).MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase))
+        var contentType = MediaTypeHeaderValue.Parse(request.ContentType); // parsed once: its type here, its boundary for the parts
+        if (!contentType.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase))
         {
             // application/x-www-form-urlencoded holds fields only, never a clip: the framework reads it as before.
             var form = await Reading(() => request.ReadFormAsync(cancellation));
@@ -49,7 +50,7 @@ internal sealed class TrainingUpload : IDisposable
         var upload = new TrainingUpload(OpenSpool(dataDirectory));
         try
         {
-            await upload.ReadPartsAsync(request, maxParts, cancellation);
+            await upload.ReadPartsAsync(request, contentType, maxParts, cancellation);
             return upload;
         }
         catch
@@ -80,9 +81,9 @@ internal sealed class TrainingUpload : IDisposable
         }
     }
 
-    private async Task ReadPartsAsync(HttpRequest request, int maxParts, CancellationToken cancellation)
+    private async Task ReadPartsAsync(HttpRequest request, MediaTypeHeaderValue contentType, int maxParts, CancellationToken cancellation)
     {
-        var boundary = HeaderUtilities.RemoveQuotes(MediaTypeHeaderValue.Parse(request.ContentType).Boundary);
+        var boundary = HeaderUtilities.RemoveQuotes(contentType.Boundary);
         if (StringSegment.IsNullOrEmpty(boundary))
             throw new MalformedException("Missing content-type boundary.");
         if (boundary.Length > MaxBoundaryLength)

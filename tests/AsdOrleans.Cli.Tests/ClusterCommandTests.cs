@@ -58,6 +58,7 @@ public sealed class ClusterCommandTests : IAsyncLifetime
         ["Asd:ApiKeys:Labeller:0"] = "lab",
         ["Asd:ApiKeys:Labellers:ruth"] = "ruth-key", // one person's own key
         ["Asd:ApiKeys:Operator:0"] = "op",
+        ["Asd:ApiKeys:Gateways:line9:Key"] = "line9-key", ["Asd:ApiKeys:Gateways:line9:Machines:0"] = "cli.line9-*", // one gateway's own key
     };
 
     public async ValueTask DisposeAsync()
@@ -633,6 +634,33 @@ public sealed class ClusterCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Cluster_status_shows_what_the_silo_received_from_each_gateway()
+    {
+        var (code, _, error) = await CliHarness.Run("enroll", "--url", _url, "--key", "op", "--machine", "cli.line9-01", "--data", Path.Combine(_dir, "train"));
+        Assert.True(code == 0, error);
+        (code, _, error) = await CliHarness.Run("push", "--url", _url, "--key", "line9-key", "--machine", "cli.line9-01", "--data", Path.Combine(_dir, "test"));
+        Assert.True(code == 0, error);
+        using (var http = new HttpClient { BaseAddress = new Uri(_url) })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/machines/cli.other-01/clips") { Content = new ByteArrayContent(new byte[44]) };
+            request.Headers.Add("X-Api-Key", "line9-key");
+            Assert.Equal(System.Net.HttpStatusCode.Forbidden, (await http.SendAsync(request, TestContext.Current.CancellationToken)).StatusCode); // not its machine
+        }
+        string output;
+        (code, output, error) = await CliHarness.Run("cluster", "status", "--url", _url, "--key", "op");
+        Assert.True(code == 0, error);
+        Assert.Contains("clips received by gateway on silo ", output);
+        Assert.Contains("sum by (gateway) (rate(asd_clips_received_total[5m]))", output);
+        Assert.Matches(@"  line9: 16 clip\(s\), last \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ; 1 refusal\(s\), last 403 at \d{4}-", output);
+        Assert.Contains("  (plant): 0 clip(s) (none since this silo started); 0 refusal(s)", output); // the plant-wide key sent none here
+
+        (code, output, error) = await CliHarness.Run("cluster", "status", "--url", _url, "--key", "op", "--json");
+        Assert.True(code == 0, error);
+        var gateway = System.Text.Json.JsonDocument.Parse(output).RootElement.EnumerateArray().Single().GetProperty("gateways").EnumerateArray().First();
+        Assert.Equal(("line9", 16, 1), (gateway.GetProperty("gateway").GetString(), gateway.GetProperty("clips").GetInt64(), gateway.GetProperty("refusals").GetInt64()));
+    }
+
+    [Fact]
     public async Task Cluster_status_warns_while_the_alert_webhook_refuses_and_says_why()
     {
         var settings = SiloSettings("webhook-silo");
@@ -887,31 +915,47 @@ public sealed class ClusterCommandTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Following_alerts_waits_the_retry_after_of_a_silo_at_its_event_stream_limit()
+    public async Task Following_alerts_waits_the_retry_after_of_a_silo_at_its_event_stream_limit_and_does_not_give_up_on_it()
     {
         // A silo holding its most event streams answers 503 (429 for a person's key) with Retry-After: 15. The follower
-        // waits that long (the console does too), not its own 1, 2, 4 s, so refused followers do not press it.
+        // waits that long (the console does too), not its own 1, 2, 4 s, so refused followers do not press it; and the
+        // silo answered, so it is not gone: however long it stays full, that does not count toward --give-up-after.
         var gate = new EventsGate();
         var (app, address) = await SiloApp.StartOnLoopbackAsync(SiloSettings("busy-data"), gate.Install);
+        var follow = CliHarness.Run("alerts", "follow", "--url", address.ToString(), "--key", "lab", "--give-up-after", "3s");
+        var gone = new System.Diagnostics.Stopwatch();
         try
         {
-            var follow = CliHarness.Run("alerts", "follow", "--url", address.ToString(), "--key", "lab", "--give-up-after", "6s");
             await gate.WaitForStreaming();
-            gate.RetryAfterSeconds = 3;
+            gate.RetryAfterSeconds = 2;
             gate.Refuse = true;
             gate.DropAll();
-            Assert.Same(follow, await Task.WhenAny(follow, Task.Delay(TimeSpan.FromSeconds(60))));
-            var (code, _, error) = await follow;
-            Assert.True(code == CliRunner.Incomplete, $"exit {code}: {error}");
+            // Full for well past --give-up-after (3 s): still following.
+            for (var waited = System.Diagnostics.Stopwatch.StartNew(); gate.RefusedAt.Count < 4; await Task.Delay(100))
+                Assert.True(waited.Elapsed < TimeSpan.FromSeconds(60), $"{gate.RefusedAt.Count} refusal(s) in a minute");
+            Assert.False(follow.IsCompleted, follow.IsCompleted ? $"gave up on a silo that is full, not gone: {(await follow).Error}" : "");
             var refused = gate.RefusedAt.ToArray();
-            Assert.True(refused.Length >= 2, error);
-            Assert.True(refused[1] - refused[0] >= TimeSpan.FromSeconds(2.9), $"tried again {(refused[1] - refused[0]).TotalSeconds:F1} s after a Retry-After of 3 s: {error}");
+            Assert.True(refused[^1] - refused[0] > TimeSpan.FromSeconds(5), $"four refusals in {(refused[^1] - refused[0]).TotalSeconds:F1} s");
+            for (int i = 1; i < refused.Length; i++)
+                Assert.True(refused[i] - refused[i - 1] >= TimeSpan.FromSeconds(1.9), $"tried again {(refused[i] - refused[i - 1]).TotalSeconds:F1} s after a Retry-After of 2 s");
+            // A place frees up: it follows again.
+            gate.Refuse = false;
+            await gate.WaitForConnections(2);
+            await gate.WaitForStreaming();
         }
         finally
         {
+            gone.Start();
             await app.StopAsync();
-            await app.DisposeAsync();
+            await app.DisposeAsync(); // now gone for good: that is given up on, --give-up-after after the silo went
         }
+        Assert.Same(follow, await Task.WhenAny(follow, Task.Delay(TimeSpan.FromSeconds(60))));
+        var (code, _, error) = await follow;
+        Assert.True(code == CliRunner.Incomplete, $"exit {code}: {error}");
+        Assert.Contains("asd: the silo is up but holds its most event streams (", error);
+        Assert.Contains("as it asks (Retry-After); this is not counted toward --give-up-after", error);
+        Assert.Contains("error: gave up on the silo at ", error);
+        Assert.True(gone.Elapsed > TimeSpan.FromSeconds(2.5), $"gave up {gone.Elapsed.TotalSeconds:F1} s after the silo went");
     }
 
     [Fact]

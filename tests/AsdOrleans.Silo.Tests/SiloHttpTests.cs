@@ -25,6 +25,9 @@ public sealed class SiloFixture() : LoopbackSilo("asd-silo-", modelSeed: 7, Plan
         ["Asd:MaxClipBytes"] = (1 << 20).ToString(), [$"Asd:ApiKeys:Labellers:{NamedLabeller}"] = NamedLabellerKey,
         [$"Asd:ApiKeys:Gateways:{Gateway}:Key"] = GatewayKey, [$"Asd:ApiKeys:Gateways:{Gateway}:Machines:0"] = "line7-*",
         [$"Asd:ApiKeys:Gateways:{Gateway}:Machines:1"] = "http.press-07",
+        // Two gateways that only the per-gateway count test uses: the metrics are the process's, so no other test may send with them.
+        ["Asd:ApiKeys:Gateways:counted-a:Key"] = "counted-a-key", ["Asd:ApiKeys:Gateways:counted-a:Machines:0"] = "counted.a-*",
+        ["Asd:ApiKeys:Gateways:counted-b:Key"] = "counted-b-key", ["Asd:ApiKeys:Gateways:counted-b:Machines:0"] = "counted.b-*",
     })
 {
     public const string DeviceKey = "device-key-1", LabellerKey = "labeller-key-1", OperatorKey = "operator-key-1";
@@ -623,6 +626,43 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         var empty = Assert.Throws<SiloConfigurationException>(() => SiloApp.Build([], builder => builder.Configuration.AddInMemoryCollection(
             new Dictionary<string, string?> { ["Asd:ApiKeys:Operator:0"] = "" })));
         Assert.Contains("Asd:ApiKeys:Operator:0 is empty", empty.Message);
+    }
+
+    [Fact]
+    public async Task Clips_and_refusals_are_counted_by_gateway_in_the_metrics_and_the_cluster_view()
+    {
+        // Two gateways' keys, counted apart; a clip for a machine outside a gateway's list is that gateway's refusal.
+        foreach (var machine in new[] { "counted.a-01", "counted.b-01" })
+            await Enroll(machine, new MachineSettings { Strategy = "random", Budget = 0.5, Seed = 3 });
+        for (int i = 0; i < 3; i++)
+            Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Post, $"/api/machines/counted.a-01/clips?clipId=c-{i}", "counted-a-key", WavContent(SiloFixture.TestWav(i)))).StatusCode);
+        for (int i = 0; i < 2; i++)
+            Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Post, $"/api/machines/counted.b-01/clips?clipId=c-{i}", "counted-b-key", WavContent(SiloFixture.TestWav(i)))).StatusCode);
+        var before = DateTimeOffset.UtcNow;
+        Assert.Equal(HttpStatusCode.Forbidden, (await Send(HttpMethod.Post, "/api/machines/counted.b-01/clips?clipId=c-9", "counted-a-key", WavContent(SiloFixture.TestWav(0)))).StatusCode);
+
+        await UntilMetrics("clips by gateway",
+            @"asd_clips_received_total\{[^}]*gateway=""counted-a""[^}]*\} 3\b", @"asd_clips_received_total\{[^}]*gateway=""counted-b""[^}]*\} 2\b",
+            @"asd_clips_refused_total\{[^}]*gateway=""counted-a""[^}]*status=""403""[^}]*\} 1\b");
+        string metrics = await (await Send(HttpMethod.Get, "/metrics", null)).Content.ReadAsStringAsync();
+        Assert.DoesNotMatch(@"asd_clips_refused_total\{[^}]*gateway=""counted-b""", metrics);
+        // A configured gateway has its series (at 0 until its first clip) and plant-wide keys theirs: a silent gateway shows.
+        Assert.Matches(@"asd_clips_received_total\{[^}]*gateway=""line7""[^}]*\} \d+", metrics);
+        Assert.Matches(@"asd_clips_received_total\{[^}]*gateway=""\(plant\)""[^}]*\} \d+", metrics);
+
+        var silos = JsonDocument.Parse(await (await Send(HttpMethod.Get, "/api/cluster", SiloFixture.OperatorKey)).Content.ReadAsStringAsync()).RootElement;
+        var gateways = Assert.Single(silos.EnumerateArray(), s => s.TryGetProperty("gateways", out var g) && g.ValueKind == JsonValueKind.Array)
+            .GetProperty("gateways").EnumerateArray().ToDictionary(g => g.GetProperty("gateway").GetString()!);
+        Assert.Equal((3, 1), (gateways["counted-a"].GetProperty("clips").GetInt64(), gateways["counted-a"].GetProperty("refusals").GetInt64()));
+        Assert.Equal((2, 0), (gateways["counted-b"].GetProperty("clips").GetInt64(), gateways["counted-b"].GetProperty("refusals").GetInt64()));
+        Assert.Equal(403, gateways["counted-a"].GetProperty("lastRefusalStatus").GetInt32());
+        Assert.True(gateways["counted-a"].GetProperty("lastRefusal").GetDateTimeOffset() >= before.AddSeconds(-1));
+        var lastClip = gateways["counted-b"].GetProperty("lastClip").GetDateTimeOffset();
+        Assert.Equal(TimeSpan.Zero, lastClip.Offset);
+        Assert.InRange(lastClip, before.AddMinutes(-5), before.AddSeconds(1));
+        Assert.Equal(JsonValueKind.Null, gateways["counted-b"].GetProperty("lastRefusal").ValueKind);
+        Assert.Contains("(plant)", gateways.Keys); // the plant-wide device key's clips
+        Assert.Contains(SiloFixture.Gateway, gateways.Keys); // configured: listed before (or without) its first clip
     }
 
     [Fact]

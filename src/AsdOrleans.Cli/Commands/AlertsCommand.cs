@@ -77,10 +77,10 @@ public static class AlertsCommand
         var count = new Option<int?>("--count") { Description = "stop after this many alerts (default: until interrupted)" };
         var giveUp = new Option<string>("--give-up-after")
         {
-            Description = "after a connection that worked drops, stop (exit 5) once reconnecting has failed for this long without a break, e.g. 90s, 10m, 1h (a silo removed for good); 0: retry forever",
+            Description = "after a connection that worked drops, stop (exit 5) once reconnecting has failed for this long without a break, e.g. 90s, 10m, 1h (a silo removed for good; a silo that answers it is full is waited for, not counted); 0: retry forever",
             DefaultValueFactory = _ => "10m",
         };
-        var command = new Command("follow", "print each new alert as it is raised, until interrupted; a dropped connection is resumed where it left off, and after a silo restart the alerts raised meanwhile are printed from the list of alerts (their JSON id is null); exit 5 when the silo stays unreachable for --give-up-after")
+        var command = new Command("follow", "print each new alert as it is raised, until interrupted; a dropped connection is resumed where it left off, and after a silo restart the alerts raised meanwhile are printed from the list of alerts (their JSON id is null); exit 5 when the silo stays unreachable for --give-up-after; a silo at its event-stream limit (503/429 with Retry-After) is waited for as it asks, without giving up")
             { url, key, machine, count, giveUp, json };
         command.SetAction(async (parse, cancellation) =>
         {
@@ -145,6 +145,20 @@ public static class AlertsCommand
                     }
                     error.WriteLine($"asd: the silo closed the event stream; reconnecting in {delay.TotalSeconds:0} s");
                 }
+                catch (SiloRefusedException e) when (AliveButFull(e))
+                {
+                    // The silo answered: it is there, at its event-stream limit (Asd:MaxEventStreams 503, or this key's
+                    // Asd:MaxEventStreamsPerLabeller 429), and says when to come back. Not "gone": it neither counts toward
+                    // --give-up-after nor ends a first connection; wait what it asks, with jitter, so that followers
+                    // refused together do not all come back together (as the console waits).
+                    failingSince = null;
+                    delay = e.RetryAfter!.Value * (1 + Random.Shared.NextDouble() / 2);
+                    error.WriteLine($"asd: the silo is up but holds its most event streams ({e.Message}); trying again in "
+                        + $"{delay.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture)} s, as it asks (Retry-After); this is not counted toward --give-up-after");
+                    await Task.Delay(delay, cancellation);
+                    delay = TimeSpan.FromSeconds(1);
+                    continue;
+                }
                 catch (Exception e) when (connected && Transient(e, cancellation))
                 {
                     // Dropped after it worked (a silo restart, the network): retry with back-off, resuming after the last
@@ -158,10 +172,6 @@ public static class AlertsCommand
                             + $"(--give-up-after {patienceText}; 0 retries forever); last: {e.Message}");
                         return CliRunner.Incomplete;
                     }
-                    // A silo at its event-stream limit says how long to wait (503/429 + Retry-After): at least that, with
-                    // jitter, so that followers refused together do not all come back together (as the console waits).
-                    if (e is SiloRefusedException { RetryAfter: { } asked } && asked >= delay)
-                        delay = asked * (1 + Random.Shared.NextDouble() / 2);
                     if (patience > TimeSpan.Zero && patience - failing < delay) delay = patience - failing; // the last try at the limit
                     error.WriteLine($"asd: {e.Message}; reconnecting in {delay.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture)} s");
                 }
@@ -214,6 +224,10 @@ public static class AlertsCommand
 
     private static string Span(TimeSpan t) => t.TotalMinutes >= 1
         ? $"{(int)t.TotalMinutes} min {t.Seconds} s" : $"{t.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture)} s";
+
+    /// <summary>A silo that answered 503 or 429 with Retry-After: alive and at one of its limits (the event streams it holds,
+    /// EventStreamLimit), not gone. A 503 without Retry-After (a proxy before a silo that is down, Redis unwritable) is not.</summary>
+    private static bool AliveButFull(SiloRefusedException e) => e is { Status: 503 or 429, RetryAfter: not null };
 
     private static bool Transient(Exception e, CancellationToken cancellation) => e switch
     {

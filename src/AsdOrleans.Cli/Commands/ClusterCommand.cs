@@ -52,8 +52,8 @@ public static class ClusterCommand
     private static Command Status()
     {
         var (url, key) = Connection();
-        var json = new Option<bool>("--json") { Description = "print a JSON array of {address, status, roles, machineGrains, encoderWorkers, notAnswering} instead of a table" };
-        var command = new Command("status", "every silo the membership table knows: status, roles, machine grains and encoder workers it holds now; says when no active silo has a role") { url, key, json };
+        var json = new Option<bool>("--json") { Description = "print a JSON array of {address, status, roles, machineGrains, encoderWorkers, notAnswering, gateways} instead of a table (gateways: on the answering silo's row only)" };
+        var command = new Command("status", "every silo the membership table knows: status, roles, machine grains and encoder workers it holds now; says when no active silo has a role; the clips and refusals the answering silo counted by gateway") { url, key, json };
         command.SetAction(async (parse, cancellation) =>
         {
             using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
@@ -78,6 +78,8 @@ public static class ClusterCommand
                 + (silos.Sum(s => s.EncoderWorkers) == 0 ? " (a silo with the encoder role starts its workers with the first clip or enrollment it embeds)" : ""));
             foreach (var s in silos.Where(s => s.NotAnswering is not null))
                 output.WriteLine(NotAnsweringWarning(s.Address, s.Status, s.NotAnswering!));
+            foreach (var line in GatewayLines(silos))
+                output.WriteLine(line);
             foreach (var (role, without) in RoleGaps)
                 if (!silos.Any(s => s.Status == "Active" && SiloRoles.Includes(s.Roles, role)))
                     output.WriteLine($"warning: no active silo has the {role} role: {without}; start one (asd silo --roles {role})");
@@ -160,10 +162,42 @@ public static class ClusterCommand
         (SiloRoles.Machines, "no machine can be reached"),
     ];
 
-    private sealed record SiloRow(string Address, string Status, string? Roles, int MachineGrains, int EncoderWorkers, string? NotAnswering)
+    private sealed record SiloRow(string Address, string Status, string? Roles, int MachineGrains, int EncoderWorkers, string? NotAnswering,
+        List<GatewayRow>? Gateways = null)
     {
         public static SiloRow From(JsonElement s) => new(s.GetProperty("address").GetString()!, s.GetProperty("status").GetString()!,
             ClusterHttp.OptionalString(s, "roles"), s.GetProperty("machineGrains").GetInt32(), s.GetProperty("encoderWorkers").GetInt32(),
-            ClusterHttp.OptionalString(s, "notAnswering"));
+            ClusterHttp.OptionalString(s, "notAnswering"),
+            // Only the answering silo's row has them (a silo older than them: none).
+            s.TryGetProperty("gateways", out var g) && g.ValueKind == JsonValueKind.Array ? g.EnumerateArray().Select(GatewayRow.From).ToList() : null);
+    }
+
+    /// <summary>What the answering silo received from one gateway since it started (the silo's <c>GatewayView</c>).</summary>
+    private sealed record GatewayRow(string Gateway, long Clips, DateTimeOffset? LastClip, long Refusals, DateTimeOffset? LastRefusal, int? LastRefusalStatus)
+    {
+        public static GatewayRow From(JsonElement g) => new(g.GetProperty("gateway").GetString()!, g.GetProperty("clips").GetInt64(),
+            Time(g, "lastClip"), g.GetProperty("refusals").GetInt64(), Time(g, "lastRefusal"),
+            g.TryGetProperty("lastRefusalStatus", out var status) && status.ValueKind == JsonValueKind.Number ? status.GetInt32() : null);
+
+        private static DateTimeOffset? Time(JsonElement g, string name)
+            => g.TryGetProperty(name, out var t) && t.ValueKind == JsonValueKind.String ? t.GetDateTimeOffset() : null;
+
+        private static string Utc(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+
+        /// <summary>One line: <c>line7: 1,204 clips, last 2026-12-06 22:59:01Z; 3 refusals, last 403 at …</c>.</summary>
+        public string Line() => $"  {Gateway}: {Clips.ToString(CultureInfo.InvariantCulture)} clip(s)"
+            + (LastClip is { } last ? $", last {Utc(last)}" : " (none since this silo started)")
+            + $"; {Refusals.ToString(CultureInfo.InvariantCulture)} refusal(s)"
+            + (LastRefusal is { } refused ? $", last {(LastRefusalStatus is { } code ? N(code) + " " : "")}at {Utc(refused)}" : "");
+    }
+
+    /// <summary>The answering silo's lines by gateway, or nothing when it has none (no device keys, or a silo older than them).</summary>
+    private static IEnumerable<string> GatewayLines(IReadOnlyList<SiloRow> silos)
+    {
+        if (silos.FirstOrDefault(s => s.Gateways is { Count: > 0 }) is not { } here) yield break;
+        yield return $"clips received by gateway on silo {here.Address} since it started (this silo's only: a gateway's clips may reach any silo; "
+            + "sum by (gateway) (rate(asd_clips_received_total[5m])) is the cluster's):";
+        foreach (var gateway in here.Gateways!)
+            yield return gateway.Line();
     }
 }
