@@ -206,4 +206,42 @@ public sealed class SiloFailoverTests : IAsyncLifetime
             await Stop(second.App);
         }
     }
+
+    [Fact]
+    public async Task A_busy_silo_sends_the_retry_to_the_next_silo_of_the_list_and_the_notice_names_both()
+    {
+        // Two silos of their own (not one cluster: a machine enrolled on each), the first taking one clip at a time and
+        // queueing none, so that four clips in flight meet its 503 "busy" answer.
+        var busySettings = Settings("busy-a");
+        busySettings["Asd:MaxConcurrentClips"] = "1";
+        busySettings["Asd:QueuedClips"] = "0";
+        busySettings["Asd:ClusterId"] = "busy-a-" + Path.GetFileName(_dir);
+        var roomySettings = Settings("busy-b");
+        roomySettings["Asd:ClusterId"] = "busy-b-" + Path.GetFileName(_dir);
+        var busy = await SiloApp.StartOnLoopbackAsync(busySettings);
+        var roomy = await SiloApp.StartOnLoopbackAsync(roomySettings);
+        try
+        {
+            string busyUrl = busy.Address.GetLeftPart(UriPartial.Authority), roomyUrl = roomy.Address.GetLeftPart(UriPartial.Authority);
+            foreach (string url in new[] { busyUrl, roomyUrl })
+            {
+                var (enrolled, _, enrollError) = await CliHarness.Run("enroll", "--url", url, "--key", "op", "--machine", "ops.belt-01", "--data", Path.Combine(_dir, "train"));
+                Assert.True(enrolled == 0, enrollError);
+            }
+            var (code, output, error) = await CliHarness.Run("push", "--url", $"{busyUrl},{roomyUrl}", "--key", "dev", "--machine", "ops.belt-01",
+                "--data", Path.Combine(_dir, "test"), "--concurrency", "4", "--retries", "3");
+            Assert.True(code == 0, $"exit {code}\n{output}\n{error}");
+            Assert.Contains("pushed 16 clips", output);
+            Assert.Contains($"503 Service Unavailable (Retry-After 5 s) from {busyUrl}; try 2 of 4 in", error);
+            Assert.Contains($"s, at {roomyUrl}", error);
+            long seen = (await Status(busy.Address, "ops.belt-01")).GetProperty("clipsSeen").GetInt64()
+                        + (await Status(roomy.Address, "ops.belt-01")).GetProperty("clipsSeen").GetInt64();
+            Assert.Equal(16, seen);
+        }
+        finally
+        {
+            await Stop(busy.App);
+            await Stop(roomy.App);
+        }
+    }
 }

@@ -155,7 +155,7 @@ public static class AlertsCommand
                     var failing = clock.GetElapsedTime(failingSince.Value);
                     if (patience > TimeSpan.Zero && failing >= patience)
                     {
-                        error.WriteLine($"error: gave up on the silo at {parse.GetValue(url)}: reconnecting failed for {Span(failing)} without a break "
+                        error.WriteLine($"error: gave up on the silo{(parse.GetValue(url)!.Contains(',') ? "s" : "")} at {parse.GetValue(url)}: reconnecting failed for {Span(failing)} without a break "
                             + $"(--give-up-after {patienceText}; 0 retries forever); last: {e.Message}");
                         return CliRunner.Incomplete;
                     }
