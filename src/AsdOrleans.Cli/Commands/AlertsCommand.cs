@@ -91,12 +91,13 @@ public static class AlertsCommand
             string patienceText = parse.GetValue(giveUp)!;
             var patience = OptionParsing.Duration("--give-up-after", patienceText);
             var clock = Clock.Value ?? TimeProvider.System;
-            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
+            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!, retryNotices: parse.InvocationConfiguration.Error);
             var output = parse.InvocationConfiguration.Output;
             var error = parse.InvocationConfiguration.Error;
             string path = "/api/events?types=alert" + (only is not null ? $"&machine={Uri.EscapeDataString(only)}" : "");
             int printed = 0;
             string? lastEventId = null;
+            Uri? lastEventFrom = null; // the silo that numbered lastEventId (ids are per silo)
             bool connected = false;
             var delay = TimeSpan.FromSeconds(1);
             // What was printed, to print each alert once: a reset's catch-up from the lists and the stream after it overlap.
@@ -122,7 +123,7 @@ public static class AlertsCommand
             {
                 try
                 {
-                    var (body, serverTime) = await http.OpenEventStreamAsync(path, lastEventId, cancellation);
+                    var (body, serverTime, silo) = await http.OpenEventStreamAsync(path, lastEventId, cancellation, lastEventFrom);
                     await using var stream = body;
                     following ??= serverTime ?? clock.GetUtcNow(); // no Date header (a proxy dropped it): the client's, the best left
                     connected = true;
@@ -139,7 +140,7 @@ public static class AlertsCommand
                             continue;
                         }
                         if (item.EventType != "alert") continue;
-                        lastEventId = item.EventId ?? lastEventId;
+                        if (item.EventId is not null) (lastEventId, lastEventFrom) = (item.EventId, silo);
                         using var data = JsonDocument.Parse(item.Data);
                         if (Print(Alert.FromEvent(data.RootElement), item.EventId)) return 0;
                     }
@@ -168,7 +169,7 @@ public static class AlertsCommand
                     var failing = clock.GetElapsedTime(failingSince.Value);
                     if (patience > TimeSpan.Zero && failing >= patience)
                     {
-                        error.WriteLine($"error: gave up on the silo at {parse.GetValue(url)}: reconnecting failed for {Span(failing)} without a break "
+                        error.WriteLine($"error: gave up on the silo{(parse.GetValue(url)!.Contains(',') ? "s" : "")} at {parse.GetValue(url)}: reconnecting failed for {Span(failing)} without a break "
                             + $"(--give-up-after {patienceText}; 0 retries forever); last: {e.Message}");
                         return CliRunner.Incomplete;
                     }

@@ -12,20 +12,36 @@ namespace AsdOrleans.Cli.Commands;
 public sealed class ClusterHttp : IDisposable
 {
     private readonly HttpClient _http;
+    /// <summary>Where --url lists several silos: the handler that moves between them; null for one.</summary>
+    private readonly SiloFailover? _failover;
+    /// <summary>The silo that served the last event stream opened (a reconnect goes to the next one).</summary>
+    private Uri? _streamSilo;
 
+    /// <param name="url">A silo's address, or several separated by commas (any silos of one cluster): a call goes to
+    /// the current one and moves on to the next where a silo is not serving (<see cref="SiloFailover"/>).</param>
     /// <param name="retries">Retries of a failed call (connection errors, 408, 429, 5xx such as 503 + Retry-After),
-    /// with exponential back-off and jitter (Microsoft.Extensions.Http.Resilience); 0: none.</param>
+    /// with exponential back-off and jitter (Microsoft.Extensions.Http.Resilience); 0: none. A call that is not safe to
+    /// send twice (<see cref="SiloFailover.SafeToRepeat"/>: an enrollment, a decline, …) is retried only where it did
+    /// not reach a silo.</param>
     /// <param name="retryNotices">Where each retry is announced (why, and when the next try is), so a command that waits
-    /// for a cluster says so instead of falling silent; null: nowhere.</param>
+    /// for a cluster says so instead of falling silent; with several silos, also each move to the next; null: nowhere.</param>
     public ClusterHttp(string url, string key, int retries = 0, TextWriter? retryNotices = null)
     {
-        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
-            throw new UsageException($"--url: '{url}' is not an http(s) address");
+        var silos = Silos(url);
+        var uri = silos[0];
         if (string.IsNullOrWhiteSpace(key))
             throw new UsageException("--key: an API key is required");
         HttpMessageHandler handler = new SocketsHttpHandler();
+        if (silos.Count > 1)
+        {
+            // A silo that takes no connection is skipped after ConnectTimeout, not the operating system's 2 minutes.
+            _failover = new SiloFailover(silos, retryNotices) { InnerHandler = new SocketsHttpHandler { ConnectTimeout = SiloFailover.ConnectTimeout } };
+            handler = _failover;
+        }
         if (retries > 0)
         {
+            var failover = _failover;
+            var transient = new Microsoft.Extensions.Http.Resilience.HttpRetryStrategyOptions().ShouldHandle; // the library's own: connection errors, timeouts, 408, 429, 5xx
             var pipeline = new Polly.ResiliencePipelineBuilder<HttpResponseMessage>()
                 .AddRetry(new Microsoft.Extensions.Http.Resilience.HttpRetryStrategyOptions
                 {
@@ -33,12 +49,25 @@ public sealed class ClusterHttp : IDisposable
                     Delay = TimeSpan.FromMilliseconds(500),
                     BackoffType = Polly.DelayBackoffType.Exponential,
                     UseJitter = true,
+                    ShouldHandle = async args => await transient(args)
+                        && (args.Context.GetRequestMessage() is not { } sent || SiloFailover.SafeToRepeat(sent)
+                            || args.Outcome.Exception is { } e && SiloFailover.NotReached(e, args.Context.CancellationToken) is not null),
                     OnRetry = retry =>
                     {
                         string why = retry.Outcome.Result is { } answer
                             ? $"{(int)answer.StatusCode} {answer.ReasonPhrase}" + (answer.Headers.RetryAfter?.Delta is { } after ? $" (Retry-After {after.TotalSeconds:0} s)" : "")
                             : retry.Outcome.Exception?.GetBaseException().Message ?? "no answer";
-                        retryNotices?.WriteLine($"{retry.Outcome.Result?.RequestMessage?.RequestUri?.AbsolutePath ?? uri.ToString()}: {why}; try {retry.AttemptNumber + 2} of {retries + 1} in {retry.RetryDelay.TotalSeconds:0.#} s");
+                        var request = retry.Context.GetRequestMessage();
+                        string path = retry.Outcome.Result?.RequestMessage?.RequestUri?.AbsolutePath ?? (failover is null ? uri.ToString() : request?.RequestUri?.AbsolutePath ?? "");
+                        if (failover is null)
+                            retryNotices?.WriteLine($"{path}: {why}; try {retry.AttemptNumber + 2} of {retries + 1} in {retry.RetryDelay.TotalSeconds:0.#} s");
+                        else
+                        {
+                            // The silo that failed this try (a whole pass that reached none names them all in its message).
+                            string failed = retry.Outcome.Result?.RequestMessage?.RequestUri is { } answered ? SiloFailover.Name(answered)
+                                : request is not null && SiloFailover.FailuresOf(request) is { Count: > 0 } failures ? SiloFailover.Name(failures[^1].Silo) : "the silo";
+                            retryNotices?.WriteLine($"{path}: {why} from {failed}; try {retry.AttemptNumber + 2} of {retries + 1} in {retry.RetryDelay.TotalSeconds:0.#} s, at {SiloFailover.Name(failover.Current)}");
+                        }
                         return ValueTask.CompletedTask;
                     },
                 })
@@ -71,7 +100,7 @@ public sealed class ClusterHttp : IDisposable
         }
         catch (HttpRequestException e)
         {
-            throw new UsageException($"cannot reach the silo at {_http.BaseAddress}: {e.Message}");
+            throw Unreachable(request, e);
         }
         using (response)
         {
@@ -87,11 +116,25 @@ public sealed class ClusterHttp : IDisposable
     /// resumes after that event. Disposing the stream ends the request. <c>ServerTime</c>: the response's <c>Date</c>
     /// header (the silo's clock, to the second), null where none came.
     /// </summary>
-    public async Task<(Stream Body, DateTimeOffset? ServerTime)> OpenEventStreamAsync(string path, string? lastEventId, CancellationToken cancellation)
+    /// <remarks>With several silos, a stream opened after another goes to the silo after the one that served the last
+    /// (it dropped: that silo may be stopping), and <c>Silo</c> says which one answered. Event ids are numbered per silo:
+    /// <paramref name="lastEventFrom"/> names the silo that sent <paramref name="lastEventId"/>, and another silo is
+    /// asked from id 0, which it answers with a <c>reset</c> (the caller reads what it missed from the lists).</remarks>
+    public async Task<(Stream Body, DateTimeOffset? ServerTime, Uri Silo)> OpenEventStreamAsync(string path, string? lastEventId, CancellationToken cancellation,
+        Uri? lastEventFrom = null)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, path);
         request.Headers.Accept.ParseAdd("text/event-stream");
         if (lastEventId is not null) request.Headers.Add("Last-Event-ID", lastEventId);
+        if (_failover is not null)
+        {
+            if (_streamSilo is not null) _failover.MoveOnFrom(_streamSilo);
+            if (lastEventId is not null && lastEventFrom is not null)
+            {
+                request.Options.Set(SiloFailover.LastEventId, lastEventId);
+                request.Options.Set(SiloFailover.EventIdFrom, lastEventFrom);
+            }
+        }
         HttpResponseMessage response;
         try
         {
@@ -99,12 +142,53 @@ public sealed class ClusterHttp : IDisposable
         }
         catch (HttpRequestException e)
         {
-            throw new UsageException($"cannot reach the silo at {_http.BaseAddress}: {e.Message}");
+            throw Unreachable(request, e);
         }
         if (response.IsSuccessStatusCode)
-            return (await response.Content.ReadAsStreamAsync(cancellation), response.Headers.Date);
+        {
+            var silo = _failover is null ? _http.BaseAddress! : new Uri(SiloFailover.Name(response.RequestMessage?.RequestUri ?? _failover.Current));
+            if (_failover is not null) _streamSilo = silo;
+            return (await response.Content.ReadAsStreamAsync(cancellation), response.Headers.Date, silo);
+        }
         using (response)
             throw Refused(HttpMethod.Get, path, response, await response.Content.ReadAsByteArrayAsync(cancellation));
+    }
+
+    /// <summary>"cannot reach the silo at X" as before for one silo; with several, every silo this call tried.</summary>
+    private UsageException Unreachable(HttpRequestMessage request, HttpRequestException e)
+    {
+        if (_failover is null)
+            return new UsageException($"cannot reach the silo at {_http.BaseAddress}: {e.Message}");
+        var tried = SiloFailover.FailuresOf(request).Select(f => SiloFailover.Name(f.Silo)).Distinct().ToList();
+        if (tried.Count == 0) tried.Add(SiloFailover.Name(request.RequestUri ?? _failover.Current));
+        return new UsageException($"cannot reach the silo{(tried.Count > 1 ? "s" : "")} at {string.Join(", ", tried)} (of --url {string.Join(",", _failover.Silos.Select(SiloFailover.Name))}): {e.Message}");
+    }
+
+    /// <summary>
+    /// The silos of a --url: one address, or several separated by commas (any silos of one cluster). Each must be an
+    /// http(s) address; a silo listed twice is refused (a typo'd list is more likely than a wish to try one silo twice).
+    /// </summary>
+    public static IReadOnlyList<Uri> Silos(string url)
+    {
+        if (!url.Contains(','))
+        {
+            if (!Uri.TryCreate(url, UriKind.Absolute, out var single) || single.Scheme is not ("http" or "https"))
+                throw new UsageException($"--url: '{url}' is not an http(s) address");
+            return [single];
+        }
+        var silos = new List<Uri>();
+        foreach (string part in url.Split(','))
+        {
+            string address = part.Trim();
+            if (address.Length == 0)
+                throw new UsageException($"--url: '{url}' has an empty address in its list (addresses are separated by single commas)");
+            if (!Uri.TryCreate(address, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+                throw new UsageException($"--url: '{address}' (in the list '{url}') is not an http(s) address");
+            if (silos.FirstOrDefault(s => SiloFailover.SameSilo(s, uri)) is { } listed)
+                throw new UsageException($"--url: {SiloFailover.Name(listed)} is listed twice in '{url}'");
+            silos.Add(uri);
+        }
+        return silos;
     }
 
     private static SiloRefusedException Refused(HttpMethod method, string path, HttpResponseMessage response, byte[] body)
@@ -159,7 +243,12 @@ public sealed class ClusterHttp : IDisposable
             if (string.IsNullOrEmpty(result.GetValueOrDefault<string>()))
                 result.AddError($"a {role} API key is needed: set {KeyVariable} (or pass --key)");
         });
-        return (new Option<string>("--url") { Description = "silo address (any silo of a cluster), e.g. http://127.0.0.1:5080", Required = true }, key);
+        return (new Option<string>("--url")
+        {
+            Description = "silo address (any silo of a cluster), e.g. http://127.0.0.1:5080; or several, comma-separated "
+                + "(http://a:5080,http://b:5080): a silo that cannot be reached or is not serving (503) is skipped for the next",
+            Required = true,
+        }, key);
     }
 
     /// <summary>Names the labeller on every request from here on (<c>X-Labeller</c>; the machine records it with each answer);

@@ -29,7 +29,7 @@ public static class PushCommand
         };
         var retries = new Option<int>("--retries")
         {
-            Description = "retries of a failed call (connection errors, 429, 5xx/503), with back-off; safe: a retried clip id returns its first verdict. A clip still not delivered is counted and the stream goes on (listed at the end, exit 5); a refusal (4xx) stops it",
+            Description = "retries of a failed call (connection errors, 429, 5xx/503), with back-off; safe: a retried clip id returns its first verdict. With several --url silos a retry goes to the next silo, and a silo that takes no connection is skipped at once. A clip still not delivered is counted and the stream goes on (listed at the end, exit 5); a refusal (4xx) stops it",
             DefaultValueFactory = _ => 3,
         };
         var scoresOut = new Option<string?>("--scores-out") { Description = "CSV of every clip's verdict: file,clip_id,score,anomalous,label_requested,labelled,query_reason (`asd metrics` reads it for DCASE-named clips)" };
