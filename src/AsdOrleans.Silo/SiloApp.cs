@@ -210,6 +210,9 @@ public static class SiloApp
                 // Orleans' binary format for grain state, as in the embedded store (the silo-wide default is JSON).
                 silo.Services.AddOptions<Orleans.Persistence.RedisStorageOptions>(MachineGrain.StorageName)
                     .Configure<Orleans.Serialization.Serializer>((o, serializer) => o.GrainStorageSerializer = new AsdOrleans.Storage.Sqlite.CompactOrleansStorageSerializer(serializer));
+                // Writes from the .NET client (through the gateway, not the HTTP API's gate) are refused too while Redis
+                // has lost the cluster's store (RedisStoreWatch): before the grain method runs, so nothing changes.
+                silo.AddIncomingGrainCallFilter<StoreLossWriteFilter>();
             }
             silo.AddAsdRemindersAndExpiry(options, builder.Configuration);
             if (webhook.Enabled)
