@@ -40,7 +40,8 @@ public interface IEncoderWorkerGrain : IGrainWithIntegerKey
     Task<ClipEmbedding?> EmbedAgainIfMachineChanged(string machineId, byte[] wav, string sourceName, string usedModelVersion);
 
     /// <summary>Embeds a clip with its machine's embedder and hands it to the machine: the ingest path of docs/design.md §2
-    /// (clip → encoder → machine).</summary>
+    /// (clip → encoder → machine). A write: refused before anything is embedded while the cluster's store is lost.</summary>
+    [StoreWrite]
     Task<ClipVerdict> Ingest(string machineId, string clipId, byte[] wav, string? audioReference);
 }
 

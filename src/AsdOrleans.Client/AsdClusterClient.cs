@@ -15,7 +15,10 @@ namespace AsdOrleans.Client;
 /// directly through an Orleans gateway: machines, clips, label requests and labels, and live alert / label-request
 /// events. Devices and labellers outside the cluster network use the silo's HTTP API instead (see docs/client.md).
 /// Bad input is refused by the grains with an <see cref="ArgumentException"/> carrying their message, and changes
-/// nothing; a machine that is not enrolled yet gives an <see cref="InvalidOperationException"/>.
+/// nothing; a machine that is not enrolled yet gives an <see cref="InvalidOperationException"/>. While the cluster's Redis
+/// has lost its data (or is another cluster's), every write (configure, enroll, retire, clips, labels, declines, claims)
+/// is refused with a <see cref="ClusterStoreLostException"/> and changes nothing, as the HTTP API answers 503, until an
+/// operator restores Redis or accepts the loss (<c>asd cluster accept-store-loss</c>); reads are answered.
 /// </summary>
 public sealed class AsdClusterClient : IAsyncDisposable
 {

@@ -9,7 +9,7 @@ namespace AsdOrleans.Silo;
 /// lose. While <see cref="Problem"/> is set, the API refuses writes (503, no Retry-After: an operator must act) and
 /// /readyz is 503 naming it. A Redis that cannot be asked is left to the readiness check's own probe.
 /// </summary>
-public sealed class RedisDurabilityWatch(Microsoft.Extensions.Options.IOptions<SiloOptions> options, ILogger<RedisDurabilityWatch> logger)
+public sealed class RedisDurabilityWatch(SiloRedisConnection connection, ILogger<RedisDurabilityWatch> logger)
     : BackgroundService
 {
     public static readonly TimeSpan Period = TimeSpan.FromSeconds(5);
@@ -25,13 +25,10 @@ public sealed class RedisDurabilityWatch(Microsoft.Extensions.Options.IOptions<S
 
     protected override async Task ExecuteAsync(CancellationToken stopping)
     {
-        var configuration = ConfigurationOptions.Parse(options.Value.Redis!);
-        configuration.AllowAdmin = true; // CONFIG GET is an admin command
-        configuration.AbortOnConnectFail = false;
-        ConnectionMultiplexer redis;
+        ConnectionMultiplexer redis; // the silo's one connection (SiloRedisConnection: admin commands allowed for CONFIG GET)
         try
         {
-            redis = await ConnectionMultiplexer.ConnectAsync(configuration);
+            redis = await connection.ConnectAsync();
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -39,7 +36,6 @@ public sealed class RedisDurabilityWatch(Microsoft.Extensions.Options.IOptions<S
             logger.LogError(e, "cannot watch Redis's durability settings; they were checked at start only");
             return;
         }
-        using var connection = redis;
         using var timer = new PeriodicTimer(Period);
         do
         {

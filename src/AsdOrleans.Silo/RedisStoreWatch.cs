@@ -12,7 +12,7 @@ namespace AsdOrleans.Silo;
 /// emptied store would be lost again by a restore from backup) and /readyz is 503 naming it. A Redis that cannot be
 /// asked is left to the readiness check's own probe.
 /// </summary>
-public sealed class RedisStoreWatch(IOptions<SiloOptions> options, ILogger<RedisStoreWatch> logger, RedisStoreWatch.AtStart start) : BackgroundService
+public sealed class RedisStoreWatch(IOptions<SiloOptions> options, ILogger<RedisStoreWatch> logger, RedisStoreWatch.AtStart start, SiloRedisConnection connection) : BackgroundService
 {
     /// <summary>What the start-up check found (null when it did not run).</summary>
     public sealed record AtStart(RedisStoreIdentity.Verdict? Verdict);
@@ -25,7 +25,6 @@ public sealed class RedisStoreWatch(IOptions<SiloOptions> options, ILogger<Redis
 
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly string _endpoint = RedisStartupChecks.EndpointOf(options.Value.Redis!);
-    private ConnectionMultiplexer? _redis;
     private string? _seen = start.Verdict?.Marker;
     private string? _runId;
     private string? _judged = start.Verdict?.Problem;
@@ -101,20 +100,8 @@ public sealed class RedisStoreWatch(IOptions<SiloOptions> options, ILogger<Redis
         return result;
     }
 
-    private async Task<ConnectionMultiplexer> ConnectionAsync()
-    {
-        if (_redis is { } connected) return connected;
-        var configuration = ConfigurationOptions.Parse(options.Value.Redis!);
-        configuration.AllowAdmin = true; // INFO is an admin command to StackExchange.Redis
-        configuration.AbortOnConnectFail = false;
-        var redis = await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false);
-        if (Interlocked.CompareExchange(ref _redis, redis, null) is { } other)
-        {
-            redis.Dispose();
-            return other;
-        }
-        return redis;
-    }
+    /// <summary>The silo's one connection (<see cref="SiloRedisConnection"/>: admin commands allowed for INFO).</summary>
+    private Task<ConnectionMultiplexer> ConnectionAsync() => connection.ConnectAsync();
 
     /// <summary>Redis's run id, new at every start of redis-server; null where INFO is refused (a managed Redis may), which
     /// only takes the restart's mention from the log: the marker is what decides.</summary>
@@ -147,7 +134,8 @@ public sealed class RedisStoreWatch(IOptions<SiloOptions> options, ILogger<Redis
 
     public override void Dispose()
     {
-        _redis?.Dispose(); // the gate is not disposed: a look that outlived the stop may still release it
+        // The connection is the silo's (SiloRedisConnection), not this watch's; the gate is not disposed: a look that
+        // outlived the stop may still release it.
         base.Dispose();
     }
 }

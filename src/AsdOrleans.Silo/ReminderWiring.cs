@@ -18,7 +18,11 @@ public static class ReminderWiring
         if (string.IsNullOrWhiteSpace(options.Redis))
             silo.UseSqliteReminderService(o => o.DatabasePath = Path.Combine(Path.GetFullPath(options.DataDirectory), "reminders.db"));
         else
+        {
             silo.UseRedisReminderService(o => o.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(options.Redis));
+            silo.Services.AddOptions<Orleans.Configuration.RedisReminderTableOptions>()
+                .Configure<SiloRedisConnection>((o, redis) => o.CreateMultiplexer = redis.ForProvider); // the silo's one multiplexer (SiloApp.Build)
+        }
 
         // Checked once, at start-up, with the other settings (SiloApp.Build refuses a bad TTL or limit before this runs).
         silo.Services.AddOptions<LabelRequestExpiryOptions>().Bind(configuration.GetSection(SiloOptions.Section));

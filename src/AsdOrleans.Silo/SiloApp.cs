@@ -185,6 +185,8 @@ public static class SiloApp
             if (store?.Problem is { } lost)
                 Console.Error.WriteLine("error: " + lost);
             builder.Services.AddSingleton(new RedisStoreWatch.AtStart(store));
+            // One multiplexer for Orleans' providers, the watches and the readiness check (docs/decisions.md, stop 56).
+            builder.Services.AddSingleton<SiloRedisConnection>();
         }
         if (string.IsNullOrWhiteSpace(options.Redis)) // registered before Orleans: hosted services start in order
             builder.Services.AddHostedService(_ => new DataDirectoryLock(options.DataDirectory));
@@ -213,6 +215,15 @@ public static class SiloApp
                 // Orleans' binary format for grain state, as in the embedded store (the silo-wide default is JSON).
                 silo.Services.AddOptions<Orleans.Persistence.RedisStorageOptions>(MachineGrain.StorageName)
                     .Configure<Orleans.Serialization.Serializer>((o, serializer) => o.GrainStorageSerializer = new AsdOrleans.Storage.Sqlite.CompactOrleansStorageSerializer(serializer));
+                // Membership, grain storage and reminders (ReminderWiring) on the silo's one multiplexer, handed over as
+                // shared (IsShared: Orleans' providers do not dispose it); ConfigurationOptions stays set for their validators.
+                silo.Services.AddOptions<Orleans.Clustering.Redis.RedisClusteringOptions>()
+                    .Configure<SiloRedisConnection>((o, redis) => o.CreateMultiplexer = redis.ForProvider);
+                silo.Services.AddOptions<Orleans.Persistence.RedisStorageOptions>(MachineGrain.StorageName)
+                    .Configure<SiloRedisConnection>((o, redis) => o.CreateMultiplexer = redis.ForProvider);
+                // Writes from the .NET client (through the gateway, not the HTTP API's gate) are refused too while Redis
+                // has lost the cluster's store (RedisStoreWatch): before the grain method runs, so nothing changes.
+                silo.AddIncomingGrainCallFilter<StoreLossWriteFilter>();
             }
             silo.AddAsdRemindersAndExpiry(options, builder.Configuration);
             if (webhook.Enabled)

@@ -120,7 +120,7 @@ public static class SiloHealthChecks
     }
 
     /// <summary>
-    /// Redis takes a write of the service's (<see cref="RedisWriteProbe"/>), over one connection kept for the checks: a
+    /// Redis takes a write of the service's (<see cref="RedisWriteProbe"/>), over the silo's one connection (<see cref="SiloRedisConnection"/>, the providers' too): a
     /// Redis that answers PING but is full, a read-only replica (a failover demoted it) or refuses the silo's ACL user would
     /// fail every write, every label included, so the silo is not ready, and the result names the refusal as
     /// <see cref="RedisRefusals"/> does. A write is proven at most every <see cref="RedisWriteProofLifetime"/>, so that a probe
@@ -129,15 +129,9 @@ public static class SiloHealthChecks
     /// (<see cref="UnreachableRedisDiagnosis"/>).
     /// With no API traffic reaching a not-ready silo, its log says why: a refusal is logged when it starts and ends.
     /// </summary>
-    private sealed class RedisCheck(IOptions<SiloOptions> options, UnreachableRedisDiagnosis unreachable, ILoggerFactory loggers) : IHealthCheck, IDisposable
+    private sealed class RedisCheck(IOptions<SiloOptions> options, SiloRedisConnection connection, UnreachableRedisDiagnosis unreachable, ILoggerFactory loggers) : IHealthCheck
     {
         private readonly ILogger _logger = loggers.CreateLogger("AsdOrleans.Silo.Readiness");
-        private readonly Lazy<Task<ConnectionMultiplexer>> _redis = new(() =>
-        {
-            var configuration = ConfigurationOptions.Parse(options.Value.Redis!);
-            configuration.AbortOnConnectFail = false;
-            return ConnectionMultiplexer.ConnectAsync(configuration);
-        });
         private readonly Lock _gate = new();
         private Task<string?>? _proof; // the refusal's line for an operator, null once the write was taken
         private long _proofStarted;
@@ -147,7 +141,7 @@ public static class SiloHealthChecks
         {
             try
             {
-                var redis = await _redis.Value.WaitAsync(cancellation);
+                var redis = await connection.ConnectAsync().WaitAsync(cancellation); // the silo's one connection, the providers' too
                 if (!redis.IsConnected) // a command would wait for a connection past this check's timeout
                     return await Unreachable(null, cancellation);
                 var db = redis.GetDatabase();
@@ -215,11 +209,6 @@ public static class SiloHealthChecks
                 _logger.LogError("not ready: Redis {Problem}", refused);
             else
                 _logger.LogInformation("ready again: Redis takes writes");
-        }
-
-        public void Dispose()
-        {
-            if (_redis.IsValueCreated && _redis.Value.IsCompletedSuccessfully) _redis.Value.Result.Dispose();
         }
     }
 
