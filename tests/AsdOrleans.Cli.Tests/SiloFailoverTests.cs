@@ -3,6 +3,9 @@ using AsdOrleans.Cli.Commands;
 using AsdOrleans.Datasets.Synthesis;
 using AsdOrleans.Silo;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
 
 namespace AsdOrleans.Cli.Tests;
 
@@ -242,6 +245,68 @@ public sealed class SiloFailoverTests : IAsyncLifetime
         {
             await Stop(busy.App);
             await Stop(roomy.App);
+        }
+    }
+
+    /// <summary>A stand-in silo on 127.0.0.1 that answers <c>GET /api/events</c> only, as <paramref name="events"/> says.</summary>
+    private static async Task<(WebApplication App, string Url)> FakeSilo(RequestDelegate events)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        var app = builder.Build();
+        app.MapGet("/api/events", events);
+        await app.StartAsync();
+        return (app, app.Urls.Single());
+    }
+
+    [Fact]
+    public async Task After_a_dropped_stream_and_a_full_silo_the_next_stream_goes_back_to_the_silo_that_served()
+    {
+        // Two silos: A serves the stream, which drops (A restarting); the reconnect goes to B, which is full (503 +
+        // Retry-After, so the follower waits, and the cursor moves back to A). The try after that goes to A, which is
+        // up again: not to B once more, and so on for as long as B stays full (before the fix, the dropped stream moved
+        // the cursor past A at every try).
+        int servedByA = 0, refusedByB = 0;
+        var (a, aUrl) = await FakeSilo(async http =>
+        {
+            Interlocked.Increment(ref servedByA);
+            http.Response.ContentType = "text/event-stream";
+            await http.Response.WriteAsync("retry: 2000\n\n");
+        });
+        var (b, bUrl) = await FakeSilo(async http =>
+        {
+            Interlocked.Increment(ref refusedByB);
+            http.Response.StatusCode = 503;
+            http.Response.Headers.RetryAfter = "1";
+            await http.Response.WriteAsJsonAsync(new { status = 503, detail = "the silo holds its maximum of 1 event streams" });
+        });
+        try
+        {
+            using var http = new ClusterHttp($"{aUrl},{bUrl}", "lab");
+            var cancellation = TestContext.Current.CancellationToken;
+            var (body, _, silo) = await http.OpenEventStreamAsync("/api/events?types=alert", null, cancellation);
+            await body.DisposeAsync();
+            Assert.Equal(aUrl, SiloFailover.Name(silo));
+
+            var full = await Assert.ThrowsAsync<SiloRefusedException>(() => http.OpenEventStreamAsync("/api/events?types=alert", null, cancellation));
+            Assert.Equal((503, 1), (full.Status, refusedByB));
+
+            for (int i = 0; i < 3; i++)
+            {
+                (body, _, silo) = await http.OpenEventStreamAsync("/api/events?types=alert", null, cancellation);
+                await body.DisposeAsync();
+                Assert.Equal(aUrl, SiloFailover.Name(silo));
+                Assert.Equal(2 + i, servedByA);
+                // It dropped again: the next try is B's, once.
+                full = await Assert.ThrowsAsync<SiloRefusedException>(() => http.OpenEventStreamAsync("/api/events?types=alert", null, cancellation));
+                Assert.Equal(2 + i, refusedByB);
+            }
+        }
+        finally
+        {
+            await Stop(a);
+            await Stop(b);
         }
     }
 }

@@ -128,7 +128,11 @@ public sealed class ClusterHttp : IDisposable
         if (lastEventId is not null) request.Headers.Add("Last-Event-ID", lastEventId);
         if (_failover is not null)
         {
+            // Once, right after that stream: a later try starts where the cursor is (a silo that refused this one, or
+            // could not be reached, already moved it), or two silos would have the follower skip the one that is up
+            // each time, back to the one that keeps refusing.
             if (_streamSilo is not null) _failover.MoveOnFrom(_streamSilo);
+            _streamSilo = null;
             if (lastEventId is not null && lastEventFrom is not null)
             {
                 request.Options.Set(SiloFailover.LastEventId, lastEventId);
