@@ -112,6 +112,24 @@ public sealed class SiloFailoverTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Experiment_via_cluster_takes_a_list_of_silos_as_the_docs_say()
+    {
+        // docs/client.md lists experiment among the commands that take several silos: its --via-cluster is read as
+        // --url is (before, a list was "not an http(s) address"). The list passes, so the next check is the one met.
+        string outDir = Path.Combine(_dir, "experiment-out");
+        var (code, _, error) = await CliHarness.Run("experiment", "--data", _dir, "--embedder", "spectral", "--out", outDir,
+            "--via-cluster", "http://127.0.0.1:1,http://127.0.0.1:2", "--key", "op", "--clusters", "0");
+        Assert.Equal(2, code);
+        Assert.Contains("--clusters must be at least 1", error);
+        // A bad address in the list is named as --url's are, under the option's own name.
+        (code, _, error) = await CliHarness.Run("experiment", "--data", _dir, "--embedder", "spectral", "--out", outDir,
+            "--via-cluster", "http://127.0.0.1:1,ftp://x", "--key", "op");
+        Assert.Equal(2, code);
+        Assert.Contains("--via-cluster: 'ftp://x' (in the list 'http://127.0.0.1:1,ftp://x') is not an http(s) address", error);
+        Assert.False(Directory.Exists(outDir));
+    }
+
+    [Fact]
     public async Task A_push_to_a_two_silo_cluster_loses_no_clip_when_one_silo_stops()
     {
         await using var redis = await RedisServer.StartAsync(Directory.CreateDirectory(Path.Combine(_dir, "redis")).FullName);
