@@ -387,7 +387,13 @@ fetch_iptables() {
         say "no iptables (and not root with apt): the vanished-client test will be skipped"
         return 0
     fi
-    if ( apt_update_once && apt_run install --no-install-recommends iptables ) 2>/dev/null; then
+    # Never fail or hang `./asd test`: without a network apt-get waits on each source for minutes, so the steps that
+    # fetch are bounded by `timeout` (and do not retry); the install itself (dpkg, local) runs only once the package is
+    # downloaded, and is not cut off half-way, which would leave dpkg interrupted. apt_run is not used: it exits.
+    local apt=(env DEBIAN_FRONTEND=noninteractive apt-get -q -y -o Dpkg::Use-Pty=0 -o Acquire::Retries=0 -o Acquire::http::Timeout=20)
+    if { [[ "$APT_UPDATED" -eq 1 ]] || timeout 60 "${apt[@]}" update >>"$SETUP_LOG" 2>&1; } \
+        && timeout 90 "${apt[@]}" install --download-only --no-install-recommends iptables >>"$SETUP_LOG" 2>&1 \
+        && "${apt[@]}" install --no-download --no-install-recommends iptables >>"$SETUP_LOG" 2>&1; then
         hash -r
         say "installed iptables for the vanished-client test"
     else

@@ -107,6 +107,16 @@ public sealed class GatewayTraffic
 
 public static class GatewayTrafficExtensions
 {
+    /// <summary>The status the exception handler (<see cref="ApiExceptionHandler"/>, further out) answers for
+    /// <paramref name="exception"/>: a framework refusal's own (413 for a body cut off at the limit, 400), 503 for a
+    /// cluster or storage fault (<see cref="ApiFaults.Classify"/>: Redis away, a silo gone, the encoder missing), else 500.</summary>
+    internal static int AnsweredStatus(Exception exception) => exception switch
+    {
+        BadHttpRequestException bad => bad.StatusCode,
+        _ when ApiFaults.Classify(exception) is not null => StatusCodes.Status503ServiceUnavailable,
+        _ => StatusCodes.Status500InternalServerError,
+    };
+
     public static TBuilder CountByGateway<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder
         => builder.WithMetadata(new CountedByGateway());
 
@@ -130,8 +140,7 @@ public static class GatewayTrafficExtensions
             }
             catch (Exception e) when (!http.RequestAborted.IsCancellationRequested)
             {
-                // Answered further out (the exception handler): 413 for a body cut off at the limit, else 500.
-                traffic.Count(gateway, e is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError);
+                traffic.Count(gateway, AnsweredStatus(e));
                 throw;
             }
             if (!http.RequestAborted.IsCancellationRequested) // a gateway that hung up got no answer to count

@@ -1,8 +1,9 @@
-using AsdOrleans.Audio;
 using AsdOrleans.Cli.Commands;
-using AsdOrleans.Datasets.Synthesis;
 using AsdOrleans.Silo;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
 
 namespace AsdOrleans.Cli.Tests;
 
@@ -16,37 +17,15 @@ public sealed class SiloFailoverTests : IAsyncLifetime
 
     public ValueTask InitializeAsync()
     {
-        var plan = SynthPlan.Create(new SynthSettings { MachineTypes = 1, SourceTrain = 12, TargetTrain = 2, Test = 16, Seconds = 1, Seed = 7 });
-        foreach (var clip in plan.Clips)
-        {
-            string folder = Path.Combine(_dir, clip.Split == SynthSplit.Train ? "train" : "test");
-            Directory.CreateDirectory(folder);
-            WavEncoder.WriteMono16(Path.Combine(folder, clip.FileName), ClipSynthesizer.Render(clip), 16_000);
-        }
+        LoopbackSiloFiles.WriteClips(_dir, test: 16, seed: 7);
         return ValueTask.CompletedTask;
     }
 
-    public ValueTask DisposeAsync()
-    {
-        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
-        return ValueTask.CompletedTask;
-    }
+    public ValueTask DisposeAsync() => LoopbackSiloFiles.Delete(_dir);
 
-    private Dictionary<string, string?> Settings(string dataFolder) => new()
-    {
-        ["Asd:DataDirectory"] = Path.Combine(_dir, dataFolder),
-        ["Asd:Embedder"] = "spectral",
-        ["Asd:Device"] = "cpu",
-        ["Asd:ApiKeys:Device:0"] = "dev",
-        ["Asd:ApiKeys:Labeller:0"] = "lab",
-        ["Asd:ApiKeys:Operator:0"] = "op",
-    };
+    private Dictionary<string, string?> Settings(string dataFolder) => LoopbackSiloFiles.Settings(_dir, dataFolder);
 
-    private static async Task Stop(WebApplication app)
-    {
-        await app.StopAsync();
-        await app.DisposeAsync();
-    }
+    private static Task Stop(WebApplication app) => LoopbackSiloFiles.Stop(app);
 
     /// <summary>An address where nothing listens: a port the system handed out and that was closed again.</summary>
     private static string ClosedAddress()
@@ -106,6 +85,24 @@ public sealed class SiloFailoverTests : IAsyncLifetime
         Assert.Equal(2, code);
         Assert.Contains("--url:", error);
         Assert.Contains(expected, error);
+    }
+
+    [Fact]
+    public async Task Experiment_via_cluster_takes_a_list_of_silos_as_the_docs_say()
+    {
+        // docs/client.md lists experiment among the commands that take several silos: its --via-cluster is read as
+        // --url is (before, a list was "not an http(s) address"). The list passes, so the next check is the one met.
+        string outDir = Path.Combine(_dir, "experiment-out");
+        var (code, _, error) = await CliHarness.Run("experiment", "--data", _dir, "--embedder", "spectral", "--out", outDir,
+            "--via-cluster", "http://127.0.0.1:1,http://127.0.0.1:2", "--key", "op", "--clusters", "0");
+        Assert.Equal(2, code);
+        Assert.Contains("--clusters must be at least 1", error);
+        // A bad address in the list is named as --url's are, under the option's own name.
+        (code, _, error) = await CliHarness.Run("experiment", "--data", _dir, "--embedder", "spectral", "--out", outDir,
+            "--via-cluster", "http://127.0.0.1:1,ftp://x", "--key", "op");
+        Assert.Equal(2, code);
+        Assert.Contains("--via-cluster: 'ftp://x' (in the list 'http://127.0.0.1:1,ftp://x') is not an http(s) address", error);
+        Assert.False(Directory.Exists(outDir));
     }
 
     [Fact]
@@ -242,6 +239,68 @@ public sealed class SiloFailoverTests : IAsyncLifetime
         {
             await Stop(busy.App);
             await Stop(roomy.App);
+        }
+    }
+
+    /// <summary>A stand-in silo on 127.0.0.1 that answers <c>GET /api/events</c> only, as <paramref name="events"/> says.</summary>
+    private static async Task<(WebApplication App, string Url)> FakeSilo(RequestDelegate events)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        var app = builder.Build();
+        app.MapGet("/api/events", events);
+        await app.StartAsync();
+        return (app, app.Urls.Single());
+    }
+
+    [Fact]
+    public async Task After_a_dropped_stream_and_a_full_silo_the_next_stream_goes_back_to_the_silo_that_served()
+    {
+        // Two silos: A serves the stream, which drops (A restarting); the reconnect goes to B, which is full (503 +
+        // Retry-After, so the follower waits, and the cursor moves back to A). The try after that goes to A, which is
+        // up again: not to B once more, and so on for as long as B stays full (before the fix, the dropped stream moved
+        // the cursor past A at every try).
+        int servedByA = 0, refusedByB = 0;
+        var (a, aUrl) = await FakeSilo(async http =>
+        {
+            Interlocked.Increment(ref servedByA);
+            http.Response.ContentType = "text/event-stream";
+            await http.Response.WriteAsync("retry: 2000\n\n");
+        });
+        var (b, bUrl) = await FakeSilo(async http =>
+        {
+            Interlocked.Increment(ref refusedByB);
+            http.Response.StatusCode = 503;
+            http.Response.Headers.RetryAfter = "1";
+            await http.Response.WriteAsJsonAsync(new { status = 503, detail = "the silo holds its maximum of 1 event streams" });
+        });
+        try
+        {
+            using var http = new ClusterHttp($"{aUrl},{bUrl}", "lab");
+            var cancellation = TestContext.Current.CancellationToken;
+            var (body, _, silo) = await http.OpenEventStreamAsync("/api/events?types=alert", null, cancellation);
+            await body.DisposeAsync();
+            Assert.Equal(aUrl, SiloFailover.Name(silo));
+
+            var full = await Assert.ThrowsAsync<SiloRefusedException>(() => http.OpenEventStreamAsync("/api/events?types=alert", null, cancellation));
+            Assert.Equal((503, 1), (full.Status, refusedByB));
+
+            for (int i = 0; i < 3; i++)
+            {
+                (body, _, silo) = await http.OpenEventStreamAsync("/api/events?types=alert", null, cancellation);
+                await body.DisposeAsync();
+                Assert.Equal(aUrl, SiloFailover.Name(silo));
+                Assert.Equal(2 + i, servedByA);
+                // It dropped again: the next try is B's, once.
+                full = await Assert.ThrowsAsync<SiloRefusedException>(() => http.OpenEventStreamAsync("/api/events?types=alert", null, cancellation));
+                Assert.Equal(2 + i, refusedByB);
+            }
+        }
+        finally
+        {
+            await Stop(a);
+            await Stop(b);
         }
     }
 }

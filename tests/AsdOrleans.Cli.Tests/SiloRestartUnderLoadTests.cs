@@ -1,6 +1,4 @@
-using AsdOrleans.Audio;
 using AsdOrleans.Cli.Commands;
-using AsdOrleans.Datasets.Synthesis;
 using AsdOrleans.Silo;
 using Microsoft.AspNetCore.Builder;
 
@@ -18,37 +16,15 @@ public sealed class SiloRestartUnderLoadTests : IAsyncLifetime
 
     public ValueTask InitializeAsync()
     {
-        var plan = SynthPlan.Create(new SynthSettings { MachineTypes = 1, SourceTrain = 12, TargetTrain = 2, Test = 40, Seconds = 1, Seed = 5 });
-        foreach (var clip in plan.Clips)
-        {
-            string folder = Path.Combine(_dir, clip.Split == SynthSplit.Train ? "train" : "test");
-            Directory.CreateDirectory(folder);
-            WavEncoder.WriteMono16(Path.Combine(folder, clip.FileName), ClipSynthesizer.Render(clip), 16_000);
-        }
+        LoopbackSiloFiles.WriteClips(_dir, test: 40, seed: 5);
         return ValueTask.CompletedTask;
     }
 
-    public ValueTask DisposeAsync()
-    {
-        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
-        return ValueTask.CompletedTask;
-    }
+    public ValueTask DisposeAsync() => LoopbackSiloFiles.Delete(_dir);
 
-    private Dictionary<string, string?> Settings(string dataFolder) => new()
-    {
-        ["Asd:DataDirectory"] = Path.Combine(_dir, dataFolder),
-        ["Asd:Embedder"] = "spectral",
-        ["Asd:Device"] = "cpu",
-        ["Asd:ApiKeys:Device:0"] = "dev",
-        ["Asd:ApiKeys:Labeller:0"] = "lab",
-        ["Asd:ApiKeys:Operator:0"] = "op",
-    };
+    private Dictionary<string, string?> Settings(string dataFolder) => LoopbackSiloFiles.Settings(_dir, dataFolder);
 
-    private static async Task Stop(WebApplication app)
-    {
-        await app.StopAsync();
-        await app.DisposeAsync();
-    }
+    private static Task Stop(WebApplication app) => LoopbackSiloFiles.Stop(app);
 
     [Fact]
     public async Task A_push_through_a_silo_restart_counts_the_clips_it_could_not_deliver_and_keeps_the_rest()

@@ -128,7 +128,11 @@ public sealed class ClusterHttp : IDisposable
         if (lastEventId is not null) request.Headers.Add("Last-Event-ID", lastEventId);
         if (_failover is not null)
         {
+            // Once, right after that stream: a later try starts where the cursor is (a silo that refused this one, or
+            // could not be reached, already moved it), or two silos would have the follower skip the one that is up
+            // each time, back to the one that keeps refusing.
             if (_streamSilo is not null) _failover.MoveOnFrom(_streamSilo);
+            _streamSilo = null;
             if (lastEventId is not null && lastEventFrom is not null)
             {
                 request.Options.Set(SiloFailover.LastEventId, lastEventId);
@@ -168,12 +172,13 @@ public sealed class ClusterHttp : IDisposable
     /// The silos of a --url: one address, or several separated by commas (any silos of one cluster). Each must be an
     /// http(s) address; a silo listed twice is refused (a typo'd list is more likely than a wish to try one silo twice).
     /// </summary>
-    public static IReadOnlyList<Uri> Silos(string url)
+    /// <param name="option">The option that gave the list, as errors name it.</param>
+    public static IReadOnlyList<Uri> Silos(string url, string option = "--url")
     {
         if (!url.Contains(','))
         {
             if (!Uri.TryCreate(url, UriKind.Absolute, out var single) || single.Scheme is not ("http" or "https"))
-                throw new UsageException($"--url: '{url}' is not an http(s) address");
+                throw new UsageException($"{option}: '{url}' is not an http(s) address");
             return [single];
         }
         var silos = new List<Uri>();
@@ -181,11 +186,11 @@ public sealed class ClusterHttp : IDisposable
         {
             string address = part.Trim();
             if (address.Length == 0)
-                throw new UsageException($"--url: '{url}' has an empty address in its list (addresses are separated by single commas)");
+                throw new UsageException($"{option}: '{url}' has an empty address in its list (addresses are separated by single commas)");
             if (!Uri.TryCreate(address, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
-                throw new UsageException($"--url: '{address}' (in the list '{url}') is not an http(s) address");
+                throw new UsageException($"{option}: '{address}' (in the list '{url}') is not an http(s) address");
             if (silos.FirstOrDefault(s => SiloFailover.SameSilo(s, uri)) is { } listed)
-                throw new UsageException($"--url: {SiloFailover.Name(listed)} is listed twice in '{url}'");
+                throw new UsageException($"{option}: {SiloFailover.Name(listed)} is listed twice in '{url}'");
             silos.Add(uri);
         }
         return silos;

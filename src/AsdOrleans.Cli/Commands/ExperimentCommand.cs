@@ -115,7 +115,7 @@ public static class ExperimentCommand
         var cache = new Option<string?>("--cache") { Description = $"embedding cache folder, by model version and file content (default: {EmbeddingCache.DefaultFolder()})" };
         var device = new Option<string>("--device") { Description = "auto (CUDA if available), cpu, cuda, cuda:N", DefaultValueFactory = _ => "auto" };
         var batch = new Option<int>("--batch-size") { Description = "clips per forward pass when embedding", DefaultValueFactory = _ => 8 };
-        var viaCluster = new Option<string?>("--via-cluster") { Description = "run every stream through a live silo at this address (its HTTP API), one machine grain per run", HelpName = "URL" };
+        var viaCluster = new Option<string?>("--via-cluster") { Description = "run every stream through a live silo at this address (its HTTP API), one machine grain per run; or several silos of one cluster, comma-separated, as --url", HelpName = "URL" };
         var key = new Option<string?>("--key") { Description = "API key for --via-cluster with the operator role (configure, enroll, label)" };
         var deviceKey = new Option<string?>("--device-key") { Description = "API key with the device role for posting clips (default: --key)" };
         var outDir = new Option<string>("--out") { Description = "run folder for results.csv, summary.csv, table1.csv, report.md, evaluator/ and figures/ (an existing non-empty folder needs --force)", Required = true };
@@ -149,8 +149,8 @@ public static class ExperimentCommand
                 throw new UsageException("--key and --device-key go with --via-cluster");
             if (cluster is not null && string.IsNullOrWhiteSpace(parse.GetValue(key)))
                 throw new UsageException("--via-cluster needs --key (an operator key; --device-key for posting clips if it differs)");
-            if (cluster is not null && (!Uri.TryCreate(cluster, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")))
-                throw new UsageException($"--via-cluster: '{cluster}' is not an http(s) address");
+            if (cluster is not null)
+                ClusterHttp.Silos(cluster, "--via-cluster"); // one silo, or several comma-separated as --url (docs/client.md)
             var settings = root is null ? protocol.Read(parse) : protocol.Read(parse, DatasetStrategies, DatasetBudgets);
             if (parse.GetValue(clusters) is int k)
             {
