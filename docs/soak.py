@@ -4,7 +4,7 @@ oracle labelling (a share of requests left unanswered), probing list endpoints a
 import argparse, glob, http.client, json, os, random, re, subprocess, sys, threading, time, uuid
 
 ap = argparse.ArgumentParser()
-ap.add_argument('phase', choices=['enroll', 'stream', 'sample-once'])
+ap.add_argument('phase', choices=['enroll', 'stream', 'sample-once', 'verify'])
 ap.add_argument('--port', type=int, default=5090)
 ap.add_argument('--plant', default='/tmp/soak/plant/dev_data/raw')
 ap.add_argument('--machines', type=int, default=1500)
@@ -19,6 +19,11 @@ ap.add_argument('--data-dir', default='/tmp/soak/data')
 ap.add_argument('--log', default='/tmp/soak/silo.log')
 ap.add_argument('--out', default='/tmp/soak/samples.jsonl')
 ap.add_argument('--sample-every', type=float, default=60)
+ap.add_argument('--pidfile', help='read the silo pid from this file at each sample (follows a restarted silo; overrides --pid)')
+ap.add_argument('--tag', default='', help='prefix of the clip ids (two stream processes on the same machines need different ones)')
+ap.add_argument('--acks', help='stream: append each label answer (machine, clip, label, status) here as JSON lines; '
+                'verify: comma-separated such files, checked against each machine\'s normalLabels + anomalousLabels')
+ap.add_argument('--redis-port', type=int, help='also sample this redis-server (used_memory, AOF size, keys)')
 args = ap.parse_args()
 DEV, LAB, OP = os.environ['SOAK_DEV'], os.environ['SOAK_LAB'], os.environ['SOAK_OP']
 
@@ -106,8 +111,26 @@ def files(path):
     for _, _, fs in os.walk(path): n += len(fs)
     return n
 
+def redis_info(port):
+    r = {}
+    try:
+        out = subprocess.run(['redis-cli', '-p', str(port), 'INFO'], capture_output=True, text=True, timeout=10).stdout
+        kv = dict(l.split(':', 1) for l in out.splitlines() if ':' in l and not l.startswith('#'))
+        for k in ('used_memory', 'used_memory_rss', 'used_memory_peak', 'aof_current_size', 'aof_base_size', 'aof_rewrites',
+                  'instantaneous_ops_per_sec', 'connected_clients'):
+            if k in kv: r[k] = int(kv[k])
+        r['keys'] = int(re.search(r'keys=(\d+)', kv.get('db0', 'keys=0')).group(1))
+    except Exception as e:
+        r['error'] = str(e)
+    return r
+
 def sample(c, pid):
     s = {'t': time.time()}
+    if args.pidfile:
+        try: pid = int(open(args.pidfile).read().split()[0])
+        except Exception as e: s['pidfile_error'] = str(e)
+    s['pid'] = pid
+    if args.redis_port: s['redis'] = redis_info(args.redis_port)
     try:
         st = open(f'/proc/{pid}/status').read()
         s['rss_mb'] = int(re.search(r'VmRSS:\s+(\d+)', st).group(1)) // 1024
@@ -141,6 +164,7 @@ def sample(c, pid):
     return s
 
 def stream():
+    acks = open(args.acks, 'a') if args.acks else None
     deadline = time.time() + args.minutes * 60
     pid = args.pid
     seq = [0]; seqlock = threading.Lock()
@@ -153,7 +177,7 @@ def stream():
         while time.time() < deadline:
             i = pick(); path = rnd.choice(src(i)['test'])
             with seqlock: seq[0] += 1; n = seq[0]
-            clip = f'w{w}-{n}'
+            clip = f'{args.tag}w{w}-{n}'
             st, data, dt, h = c.req('POST', f'/api/machines/{mid(i)}/clips?clipId={clip}', wav(path), {'X-Api-Key': DEV, 'Content-Type': 'audio/wav'})
             if st == 503: count('busy'); time.sleep(float(h.get('Retry-After', '1')) * rnd.random()); continue
             if st != 200: count(f'clip_{st}'); print('clip', mid(i), st, data[:200], flush=True); continue
@@ -167,6 +191,12 @@ def stream():
                     st, data, dt, h = c.req('POST', f'/api/machines/{mid(i)}/clips/{clip}/label', json.dumps({'label': label}),
                                             {'X-Api-Key': LAB, 'Content-Type': 'application/json'})
                     note('label', dt); count(f'label_{st}')
+                    if acks:
+                        try: already = st == 200 and json.loads(data).get('alreadyApplied', False)
+                        except ValueError: already = None
+                        with latlock:
+                            acks.write(json.dumps({'t': round(time.time(), 3), 'm': mid(i), 'clip': clip, 'label': label, 'st': st,
+                                                   'already': already}) + '\n'); acks.flush()
     def prober():
         c = Conn(); rnd = random.Random(99)
         while time.time() < deadline:
@@ -190,8 +220,31 @@ def stream():
         s['minute'] = round((s['t'] - start) / 60, 1)
         out.write(json.dumps(s) + '\n'); out.flush()
         print(json.dumps({k: s.get(k) for k in ('minute', 'rss_mb', 'gc_heap_mb', 'threads', 'fds', 'grains.db', 'grains.db-wal', 'data_total', 'files_total', 'metrics_series')}),
-              {k: (v['n'], v['p50'], v['p99']) for k, v in s['lat'].items()}, s['counts'].get('clips'), flush=True)
+              {k: (v['n'], v['p50'], v['p99']) for k, v in s['lat'].items()}, s['counts'].get('clips'), s.get('redis'), flush=True)
+
+def verify():
+    """Every label a silo acknowledged (200, not already applied) must be held: normalLabels + anomalousLabels of the
+    machine at least the acknowledged count (an answer whose reply was lost, status 0, may be held too: counted apart)."""
+    acked, unknown = {}, {}
+    for f in args.acks.split(','):
+        for l in open(f):
+            a = json.loads(l)
+            if a['st'] == 200 and not a['already']: acked.setdefault(a['m'], set()).add(a['clip'])
+            elif a['st'] == 0 or a['st'] >= 500: unknown.setdefault(a['m'], set()).add(a['clip'])
+    c = Conn(); lost = []; held_total = 0; extra = 0; n = 0
+    for m in sorted(set(acked) | set(unknown)):
+        st, data, dt, h = c.req('GET', f'/api/machines/{m}', headers={'X-Api-Key': OP})
+        if st != 200: print('verify', m, st, data[:200], flush=True); lost.append((m, len(acked.get(m, ())), None)); continue
+        v = json.loads(data); held = v['normalLabels'] + v['anomalousLabels']; want = len(acked.get(m, ()))
+        n += 1; held_total += held
+        if held < want: lost.append((m, want, held))
+        elif held > want: extra += held - want
+    print(json.dumps({'machines': n, 'acknowledged': sum(len(v) for v in acked.values()),
+                      'unknown_outcome': sum(len(v) for v in unknown.values()), 'held': held_total,
+                      'held_beyond_acknowledged': extra, 'machines_short': len(lost),
+                      'short': [{'m': m, 'acknowledged': w, 'held': h} for m, w, h in lost[:50]]}, indent=1), flush=True)
 
 if args.phase == 'enroll': enroll()
 elif args.phase == 'stream': stream()
+elif args.phase == 'verify': verify()
 else: print(json.dumps(sample(Conn(), args.pid), indent=1))

@@ -99,8 +99,11 @@ public static partial class AsdMetrics
     internal static string TypeTag(string type, ConcurrentDictionary<string, bool> known, int max)
     {
         if (known.ContainsKey(type)) return type;
-        if (known.Count < max && known.TryAdd(type, true))
+        if (known.Count < max)
         {
+            // Another caller adding the same type meanwhile is no overflow: many machines of one type activate
+            // together when a silo takes over a dead one's (stop 56 found such losers answered "other", with the warning).
+            if (!known.TryAdd(type, true)) return type;
             if (known.Count <= max) return type;
             known.TryRemove(type, out _); // a race past the bound: give the place back
         }
