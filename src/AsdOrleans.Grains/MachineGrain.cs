@@ -218,7 +218,7 @@ public sealed class MachineGrain(
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            logger.LogInformation(e, "machine {Machine}: could not hand its registry shard its status as it went to sleep; a listing wakes it", MachineId);
+            logger.LogDebug(e, "machine {Machine}: could not hand its registry shard its status as it went to sleep; a listing wakes it", MachineId);
         }
     }
 
@@ -353,7 +353,10 @@ public sealed class MachineGrain(
         AsdMetrics.Forget(MachineId);
         if (_events is not null)
             await _events.DrainAsync();
-        await TellAsleep(); // after the write: a failed one threw above, and nothing is handed over
+        // After the write: a failed one threw above, and nothing is handed over. Not as the silo shuts down: its resident
+        // machines (up to 100,000) would each make a call in the shutdown's time, to shards that are often going too.
+        if (reason.ReasonCode != DeactivationReasonCode.ShuttingDown)
+            await TellAsleep();
     }
 
     public async Task<MachineStatus> Configure(MachineSettings settings)

@@ -201,7 +201,11 @@ public sealed class MachineRegistryGrain(
 /// machine is not woken to say it has nothing). Both sets are group-committed (<see cref="GroupCommittedIds"/>):
 /// enrolling thousands of machines costs a write per batch, not per machine, of a list a shard's size.
 /// </summary>
+/// <remarks>Collected after a day without calls rather than Orleans' default 15 minutes: the statuses it keeps of sleeping
+/// machines (<see cref="SleepingMachines"/>) live in its memory, and a plant nobody lists for a quarter of an hour (a quiet
+/// night) would otherwise lose them all, and its next listing wake every machine. 32 grains, each a shard's ids.</remarks>
 [RequiresSiloRole(SiloRoles.Machines)]
+[CollectionAgeLimit(Days = 1)]
 public sealed class MachineRegistryShardGrain : Grain, IMachineRegistryShardGrain
 {
     private readonly IPersistentState<MachineRegistryState> _pending;
