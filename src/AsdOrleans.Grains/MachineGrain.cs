@@ -205,7 +205,7 @@ public sealed class MachineGrain(
     /// memory is what storage holds: not after a failed write, nor for a retired or unknown machine, nor for an activation
     /// the shard never heard awake. With label requests, the status holds until the oldest expires (its counts change then).
     /// </summary>
-    private async Task TellAsleep()
+    private async Task TellAsleep(CancellationToken cancellation)
     {
         if (!_toldAwake || _retired || _discarded || _dirty || _unwritten.Count > 0 || IsUnknown)
             return;
@@ -214,9 +214,10 @@ public sealed class MachineGrain(
             return; // a request has expired already: the next read expires it
         try
         {
-            await MachineRegistryShards.For(GrainFactory, MachineId).Asleep(MachineId, _activation, Status(), validUntil);
+            // Not past the deactivation's time: a report that lands later is ignored if the machine has woken meanwhile.
+            await MachineRegistryShards.For(GrainFactory, MachineId).Asleep(MachineId, _activation, Status(), validUntil).WaitAsync(cancellation);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e) // a cancelled wait included: the machine is simply asked by the next listing
         {
             logger.LogDebug(e, "machine {Machine}: could not hand its registry shard its status as it went to sleep; a listing wakes it", MachineId);
         }
@@ -356,7 +357,7 @@ public sealed class MachineGrain(
         // After the write: a failed one threw above, and nothing is handed over. Not as the silo shuts down: its resident
         // machines (up to 100,000) would each make a call in the shutdown's time, to shards that are often going too.
         if (reason.ReasonCode != DeactivationReasonCode.ShuttingDown)
-            await TellAsleep();
+            await TellAsleep(cancellationToken);
     }
 
     public async Task<MachineStatus> Configure(MachineSettings settings)
