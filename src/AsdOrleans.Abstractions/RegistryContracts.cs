@@ -32,6 +32,14 @@ public interface IMachineRegistryGrain : IGrainWithIntegerKey
     /// <remarks>Interleaves: a machine that is registering itself while this waits on it must not deadlock.</remarks>
     [AlwaysInterleave]
     Task<IReadOnlyList<LabelRequest>> GetPendingLabelRequests(int limit);
+
+    /// <summary>For each of <paramref name="machineIds"/> (in that order), the status it handed its shard when it last went
+    /// to sleep, still true now (<see cref="IMachineRegistryShardGrain.Asleep"/>); null where none is kept (the machine is
+    /// awake, has not slept since its shard started, or its shard's silo is of a release before this call): ask the machine.
+    /// A listing of machines reads these instead of waking sleeping machines.</summary>
+    /// <remarks>Interleaves: it only forwards to the shards.</remarks>
+    [AlwaysInterleave]
+    Task<IReadOnlyList<MachineStatus?>> SleepingStatuses(IReadOnlyList<string> machineIds);
 }
 
 /// <summary>One shard of the machine registry (keys 0 to the shard count − 1; a machine's shard is fixed by a hash of
@@ -74,6 +82,23 @@ public interface IMachineRegistryShardGrain : IGrainWithIntegerKey
     /// <summary>As <see cref="IMachineRegistryGrain.GetPendingLabelRequests"/>, over this shard's machines.</summary>
     [AlwaysInterleave]
     Task<IReadOnlyList<LabelRequest>> GetPendingLabelRequests(int limit);
+
+    /// <summary>A machine's activation <paramref name="activation"/> has started (on activation, before it answers a call
+    /// that could change its status): any status kept of it is dropped, and only this activation may hand over the next
+    /// one. Memory only.</summary>
+    [AlwaysInterleave]
+    Task Awake(string machineId, Guid activation);
+
+    /// <summary>The machine's activation <paramref name="activation"/> is going to sleep (deactivating, its state written)
+    /// with <paramref name="status"/>, which stays its status until its next activation or, where it holds label requests,
+    /// until <paramref name="validUntil"/>, when the oldest expires. Kept only when <paramref name="activation"/> is the
+    /// one that last said it was <see cref="Awake"/>: a late report of an earlier activation is ignored. Memory only.</summary>
+    [AlwaysInterleave]
+    Task Asleep(string machineId, Guid activation, MachineStatus status, DateTimeOffset? validUntil);
+
+    /// <summary>As <see cref="IMachineRegistryGrain.SleepingStatuses"/>, for machines of this shard.</summary>
+    [AlwaysInterleave]
+    Task<IReadOnlyList<MachineStatus?>> SleepingStatuses(IReadOnlyList<string> machineIds);
 }
 
 /// <summary>A machine holding label requests, and a time its oldest open request is no earlier than (null: unknown).</summary>

@@ -262,14 +262,19 @@ public sealed class MachineUseCases(IGrainFactory grains, IClusterFaults? faults
     public const int MaxMachinesPerPage = 10_000;
 
     /// <summary>The status of up to <paramref name="limit"/> listed machines whose ids come after <paramref name="after"/>
-    /// (ordinal; null: from the first), in id order. Only those machines are asked: a page does not wake the plant.</summary>
+    /// (ordinal; null: from the first), in id order. A sleeping machine's is the status it handed its registry shard as
+    /// it went to sleep (<see cref="IMachineRegistryGrain.SleepingStatuses"/>), so listing it does not wake it; only the
+    /// page's other machines are asked (stop 56).</summary>
     public async Task<MachineStatus[]> ListMachines(string? after = null, int limit = DefaultMachinesPerPage)
     {
         if (limit is < 1 or > MaxMachinesPerPage)
             throw new ArgumentException($"limit must be in 1..{MaxMachinesPerPage}, got {limit}");
         var ids = await Registry.ListPage(after, limit);
-        return await Task.WhenAll(ids.Select(async id =>
+        var asleep = await SleepingStatuses(ids);
+        return await Task.WhenAll(ids.Select(async (id, i) =>
         {
+            if (asleep[i] is { } kept && kept.MachineId == id)
+                return kept;
             try
             {
                 return await ReadStatus(id);
@@ -279,6 +284,24 @@ public sealed class MachineUseCases(IGrainFactory grains, IClusterFaults? faults
                 return new MachineStatus { MachineId = id, Enrolled = false, Settings = new MachineSettings(), Unreadable = e.Reason };
             }
         }));
+    }
+
+    /// <summary>The kept statuses of sleeping machines among <paramref name="ids"/>, in their order; none (every machine is
+    /// asked, as before stop 56) where the registry cannot say: a registry grain on a silo of an older release, or one
+    /// that failed (a fault of the cluster then shows in the machines' own answers).</summary>
+    private async Task<IReadOnlyList<MachineStatus?>> SleepingStatuses(IReadOnlyList<string> ids)
+    {
+        if (ids.Count == 0) return [];
+        try
+        {
+            var kept = await Registry.SleepingStatuses(ids);
+            if (kept.Count == ids.Count) return kept;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger?.LogDebug(e, "the registry gave no sleeping machines' statuses; every machine of the page is asked");
+        }
+        return new MachineStatus?[ids.Count];
     }
 
     /// <summary>What a listing says of a machine that cannot be read; the cause is in the silo's log, not for API clients.</summary>

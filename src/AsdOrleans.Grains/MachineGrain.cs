@@ -94,6 +94,8 @@ public sealed class MachineGrain(
             await state.ReadStateAsync(cancellationToken);
             await journal.ReadStateAsync(cancellationToken);
         }
+        if (state.RecordExists)
+            await TellAwake(); // before anything that could change its status (expiry, below): the shard drops what it kept
         state.State.MoveLegacyMemories(); // before the journal, whose verdicts are newer
         state.State.ApplyMemoryCapacities();
         if (state.State.Model is { } bytes)
@@ -154,8 +156,71 @@ public sealed class MachineGrain(
 
     private async Task ListInRegistry()
     {
+        if (!_toldAwake)
+            await TellAwake(); // a machine configured or enrolled for the first time: its sleep may be kept from now on
         await MachineRegistryShards.For(GrainFactory, MachineId).Register([MachineId]); // no write when already listed
         _listedInRegistry = true;
+    }
+
+    /// <summary>This activation, to its registry shard (<see cref="IMachineRegistryShardGrain.Awake"/>): only the activation
+    /// that last said it was awake may hand over a status when it sleeps.</summary>
+    private readonly Guid _activation = Guid.NewGuid();
+    /// <summary>Whether the shard has heard <see cref="_activation"/> is awake: until then, a status it kept of an earlier
+    /// activation may still be listed, and this one hands over none when it sleeps.</summary>
+    private bool _toldAwake;
+    private Task? _tellingAwake;
+    private long _lastAwakeTry;
+    /// <summary>How often a call retries telling the shard that the machine is awake after that failed.</summary>
+    private static readonly TimeSpan AwakeRetryInterval = TimeSpan.FromSeconds(10);
+
+    /// <summary>Tells the shard this activation is awake, which drops the status it kept of the machine's last sleep (stop 56).
+    /// A failure is logged, not thrown (a registry outage must not stop scoring): calls retry it in the background, and
+    /// until one succeeds a listing may show the status the machine slept with.</summary>
+    private async Task TellAwake()
+    {
+        _lastAwakeTry = Environment.TickCount64;
+        try
+        {
+            await MachineRegistryShards.For(GrainFactory, MachineId).Awake(MachineId, _activation);
+            _toldAwake = true;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning(e, "machine {Machine}: could not tell its registry shard that it is awake; a listing may show the status it last slept with until a retry does", MachineId);
+        }
+    }
+
+    /// <summary>On a call: retries <see cref="TellAwake"/> in the background when it failed, at most every <see cref="AwakeRetryInterval"/>.</summary>
+    private void RetryTellAwake()
+    {
+        if (_toldAwake || _retired || IsUnknown || _tellingAwake is { IsCompleted: false }
+            || Environment.TickCount64 - _lastAwakeTry < (long)AwakeRetryInterval.TotalMilliseconds)
+            return;
+        _tellingAwake = TellAwake();
+    }
+
+    /// <summary>
+    /// Hands the shard the machine's status as it goes to sleep (<see cref="IMachineRegistryShardGrain.Asleep"/>), so a
+    /// listing answers for it without waking it. Only after its state is written (the deactivation's flush), and only when
+    /// memory is what storage holds: not after a failed write, nor for a retired or unknown machine, nor for an activation
+    /// the shard never heard awake. With label requests, the status holds until the oldest expires (its counts change then).
+    /// </summary>
+    private async Task TellAsleep(CancellationToken cancellation)
+    {
+        if (!_toldAwake || _retired || _discarded || _dirty || _unwritten.Count > 0 || IsUnknown)
+            return;
+        var validUntil = LabelRequestExpiry.NextExpiry(state.State, Expiry.Ttl);
+        if (validUntil <= DateTimeOffset.UtcNow)
+            return; // a request has expired already: the next read expires it
+        try
+        {
+            // Not past the deactivation's time: a report that lands later is ignored if the machine has woken meanwhile.
+            await MachineRegistryShards.For(GrainFactory, MachineId).Asleep(MachineId, _activation, Status(), validUntil).WaitAsync(cancellation);
+        }
+        catch (Exception e) // a cancelled wait included: the machine is simply asked by the next listing
+        {
+            logger.LogDebug(e, "machine {Machine}: could not hand its registry shard its status as it went to sleep; a listing wakes it", MachineId);
+        }
     }
 
     /// <summary>Lists the machine in the registry in the background unless it is known to be listed: on activation and on
@@ -289,6 +354,10 @@ public sealed class MachineGrain(
         AsdMetrics.Forget(MachineId);
         if (_events is not null)
             await _events.DrainAsync();
+        // After the write: a failed one threw above, and nothing is handed over. Not as the silo shuts down: its resident
+        // machines (up to 100,000) would each make a call in the shutdown's time, to shards that are often going too.
+        if (reason.ReasonCode != DeactivationReasonCode.ShuttingDown)
+            await TellAsleep(cancellationToken);
     }
 
     public async Task<MachineStatus> Configure(MachineSettings settings)
@@ -916,6 +985,8 @@ public sealed class MachineGrain(
     /// </summary>
     async Task IIncomingGrainCallFilter.Invoke(IIncomingGrainCallContext context)
     {
+        if (!_toldAwake && context.Request.GetInterfaceType() == typeof(IMachineGrain))
+            RetryTellAwake();
         try
         {
             await context.Invoke();

@@ -78,6 +78,30 @@ public sealed class MachineRegistryGrain(
 
     public Task<bool> Contains(string machineId) => MachineRegistryShards.For(GrainFactory, machineId).Contains(machineId);
 
+    public async Task<IReadOnlyList<MachineStatus?>> SleepingStatuses(IReadOnlyList<string> machineIds)
+    {
+        ArgumentNullException.ThrowIfNull(machineIds);
+        var found = new MachineStatus?[machineIds.Count];
+        var byShard = Enumerable.Range(0, machineIds.Count).GroupBy(i => MachineRegistryShards.Of(machineIds[i])).ToList();
+        await Task.WhenAll(byShard.Select(async shard =>
+        {
+            var ids = shard.Select(i => machineIds[i]).ToList();
+            IReadOnlyList<MachineStatus?> statuses;
+            try
+            {
+                statuses = await GrainFactory.GetGrain<IMachineRegistryShardGrain>(shard.Key).SleepingStatuses(ids);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                return; // a shard on a silo of a release before the call, or one that failed: its machines are asked
+            }
+            int next = 0;
+            foreach (var i in shard)
+                found[i] = next < statuses.Count ? statuses[next++] : null;
+        }));
+        return found;
+    }
+
     /// <summary>
     /// The time of each machine's oldest open request, as its last answer to a listing gave it (memory only). A machine's
     /// oldest open request only gets later: answers close requests, and new ones are made now. So a known time is never
@@ -177,7 +201,11 @@ public sealed class MachineRegistryGrain(
 /// machine is not woken to say it has nothing). Both sets are group-committed (<see cref="GroupCommittedIds"/>):
 /// enrolling thousands of machines costs a write per batch, not per machine, of a list a shard's size.
 /// </summary>
+/// <remarks>Collected after a day without calls rather than Orleans' default 15 minutes: the statuses it keeps of sleeping
+/// machines (<see cref="SleepingMachines"/>) live in its memory, and a plant nobody lists for a quarter of an hour (a quiet
+/// night) would otherwise lose them all, and its next listing wake every machine. 32 grains, each a shard's ids.</remarks>
 [RequiresSiloRole(SiloRoles.Machines)]
+[CollectionAgeLimit(Days = 1)]
 public sealed class MachineRegistryShardGrain : Grain, IMachineRegistryShardGrain
 {
     private readonly IPersistentState<MachineRegistryState> _pending;
@@ -231,6 +259,29 @@ public sealed class MachineRegistryShardGrain : Grain, IMachineRegistryShardGrai
             _unwrittenOldestOpen.TryGetValue(id, out var unwritten) ? unwritten : kept.TryGetValue(id, out var at) ? at : null))]);
     }
 
+    /// <summary>The last status of each sleeping machine of this shard (memory only; docs/decisions.md, stop 56).</summary>
+    private readonly SleepingMachines _sleeping = new();
+
+    public Task Awake(string machineId, Guid activation)
+    {
+        _sleeping.Awake(machineId, activation);
+        return Task.CompletedTask;
+    }
+
+    public Task Asleep(string machineId, Guid activation, MachineStatus status, DateTimeOffset? validUntil)
+    {
+        // Only a listed machine's: a report that lands after its retirement's unlisting is not kept.
+        if (_machines.Contains(machineId))
+            _sleeping.Asleep(machineId, activation, status, validUntil);
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<MachineStatus?>> SleepingStatuses(IReadOnlyList<string> machineIds)
+    {
+        var now = DateTimeOffset.UtcNow;
+        return Task.FromResult<IReadOnlyList<MachineStatus?>>([.. machineIds.Select(id => _sleeping.StatusOf(id, now))]);
+    }
+
     public Task Register(IReadOnlyList<string> machineIds) => _machines.Set(machineIds, member: true);
 
     public Task SetPending(IReadOnlyList<string> machineIds, bool hasPendingRequests) => _withRequests.Set(machineIds, hasPendingRequests);
@@ -239,6 +290,8 @@ public sealed class MachineRegistryShardGrain : Grain, IMachineRegistryShardGrai
 
     public async Task Unregister(IReadOnlyList<string> machineIds)
     {
+        foreach (var id in machineIds)
+            _sleeping.Forget(id); // before any await: a listing meanwhile asks the machine (which says it is unknown)
         await _withRequests.Set(machineIds, member: false);
         await _machines.Set(machineIds, member: false);
     }
@@ -276,4 +329,58 @@ internal static class LabelRequestOrder
     /// <summary>Oldest first, ties by machine id, then in the order given (each machine's own order); at most <paramref name="limit"/>.</summary>
     public static IReadOnlyList<LabelRequest> Oldest(IEnumerable<LabelRequest> requests, int limit)
         => requests.OrderBy(r => r.RequestedAt).ThenBy(r => r.MachineId, StringComparer.Ordinal).Take(limit).ToList();
+}
+
+/// <summary>
+/// A registry shard's memory of its machines' sleep (stop 56): the status each sleeping machine handed over when it
+/// deactivated, so that a listing of machines answers for it without waking it. A machine's activation says it is awake
+/// (with an id of its own) before it answers anything that could change its status, which drops the kept status; its
+/// deactivation hands over its status, kept only if that activation is the one that last said it was awake. So a report
+/// that arrives late (a deactivation whose call outlived its time-out, after the next activation began) is ignored
+/// whatever the order of arrival, and no status of an earlier activation survives a later one's start. Memory only: a
+/// restarted shard keeps nothing until its machines sleep again, and a machine awake across the restart is asked until
+/// its next activation (the shard then knows no activation of it, so its sleep is not kept).
+/// </summary>
+internal sealed class SleepingMachines
+{
+    /// <summary>Machines awake now (as far as told), with the activation that last said so.</summary>
+    private readonly Dictionary<string, Guid> _awake = new(StringComparer.Ordinal);
+    /// <summary>Sleeping machines' statuses, each true until the machine wakes or, with label requests, until the oldest expires.</summary>
+    private readonly Dictionary<string, (MachineStatus Status, DateTimeOffset? ValidUntil)> _asleep = new(StringComparer.Ordinal);
+
+    public void Awake(string machineId, Guid activation)
+    {
+        _asleep.Remove(machineId);
+        _awake[machineId] = activation;
+    }
+
+    /// <summary>Whether the status was kept: only from the activation that last said it was awake.</summary>
+    public bool Asleep(string machineId, Guid activation, MachineStatus status, DateTimeOffset? validUntil)
+    {
+        if (!_awake.TryGetValue(machineId, out var latest) || latest != activation)
+            return false;
+        _awake.Remove(machineId);
+        _asleep[machineId] = (status, validUntil);
+        return true;
+    }
+
+    /// <summary>The kept status, if true at <paramref name="now"/>; one whose label request has expired meanwhile is
+    /// dropped (the machine, asked, expires it: its counts change).</summary>
+    public MachineStatus? StatusOf(string machineId, DateTimeOffset now)
+    {
+        if (!_asleep.TryGetValue(machineId, out var kept))
+            return null;
+        if (kept.ValidUntil is { } until && now >= until)
+        {
+            _asleep.Remove(machineId);
+            return null;
+        }
+        return kept.Status;
+    }
+
+    public void Forget(string machineId)
+    {
+        _awake.Remove(machineId);
+        _asleep.Remove(machineId);
+    }
 }

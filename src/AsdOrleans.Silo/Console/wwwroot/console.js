@@ -177,7 +177,8 @@
   // up with.
   const MACHINES_PER_PAGE = 1000;
   const MACHINE_ROWS = 200;
-  // The list is loaded again (it asks every machine) at most every 15 s per 1,000 machines.
+  // The list is loaded again at most every 15 s per 1,000 machines (the silo asks every awake machine; sleeping ones
+  // answer from the registry since stop 56 and are not woken).
   const REFRESH_MS = 15000;
   const machinesEvery = (size = state.machines.size) => REFRESH_MS * Math.max(1, size / 1000);
   const nextPage = (link) => /<([^>]+)>\s*;\s*rel="next"/.exec(link || '')?.[1] ?? null;
@@ -980,9 +981,9 @@
   function scheduleChart() { clearTimeout(chartTimer); chartTimer = setTimeout(drawChart, 1000); }
 
   // Requests answered elsewhere (another labeller, the CLI) leave the queue on their closed event, or at the latest at
-  // the next refresh. The whole machine list asks every machine (it would keep every idle machine of a large plant
-  // awake), so it refreshes only while shown, and less often the larger the plant (15 s a thousand machines); between
-  // loads each row follows its machine's events.
+  // the next refresh. The whole machine list is a page of statuses per 1,000 machines (before stop 56 it also kept every
+  // idle machine of a large plant awake), so it refreshes only while shown, and less often the larger the plant (15 s a
+  // thousand machines); between loads each row follows its machine's events.
   setInterval(() => {
     if (!state.key) return;
     loadQueue().catch(() => {});
