@@ -95,7 +95,20 @@ public sealed class MachineGrain(
             await journal.ReadStateAsync(cancellationToken);
         }
         if (state.RecordExists)
-            await TellAwake(); // before anything that could change its status (expiry, below): the shard drops what it kept
+        {
+            // Before anything that could change its status (expiry, below): the shard drops what it kept. Waited for at most
+            // AwakeWait, so that a slow registry delays an activation (a clip's first call) by that and no more; the call
+            // goes on in the background, and until it lands a listing may show the status the machine slept with.
+            _tellingAwake = TellAwake();
+            try
+            {
+                await _tellingAwake.WaitAsync(AwakeWait, cancellationToken);
+            }
+            catch (TimeoutException)
+            {
+                logger.LogWarning("machine {Machine}: its registry shard did not answer within {Seconds} s that it is awake; going on", MachineId, AwakeWait.TotalSeconds);
+            }
+        }
         state.State.MoveLegacyMemories(); // before the journal, whose verdicts are newer
         state.State.ApplyMemoryCapacities();
         if (state.State.Model is { } bytes)
@@ -172,6 +185,8 @@ public sealed class MachineGrain(
     private long _lastAwakeTry;
     /// <summary>How often a call retries telling the shard that the machine is awake after that failed.</summary>
     private static readonly TimeSpan AwakeRetryInterval = TimeSpan.FromSeconds(10);
+    /// <summary>How long an activation waits for its shard to hear that it is awake before it goes on.</summary>
+    private static readonly TimeSpan AwakeWait = TimeSpan.FromSeconds(2);
 
     /// <summary>Tells the shard this activation is awake, which drops the status it kept of the machine's last sleep (stop 56).
     /// A failure is logged, not thrown (a registry outage must not stop scoring): calls retry it in the background, and
