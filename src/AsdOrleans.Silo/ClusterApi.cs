@@ -96,10 +96,23 @@ public static class ClusterApi
                 return Results.Problem("this silo keeps its state in SQLite, not in Redis: there is no Redis store to give up", statusCode: StatusCodes.Status409Conflict);
             string by = $"{(string.IsNullOrWhiteSpace(request.By) ? "an operator" : request.By.Trim())} (from {http.Connection.RemoteIpAddress})";
             var (accepted, refused) = await watch.AcceptAsync(request.Lost.Trim(), by);
-            return accepted is not null ? Results.Ok(accepted) : Results.Problem(refused, statusCode: StatusCodes.Status409Conflict);
+            if (accepted is null)
+                return Results.Problem(refused, statusCode: StatusCodes.Status409Conflict);
+            // Answered once this silo has dropped what lived through the loss (RedisStoreWatch, StoreLossActivations).
+            var (dropped, stillGoing) = watch.LastDrop ?? new RedisStoreWatch.Drop(0, 0);
+            return Results.Ok(new AcceptedStoreLoss(accepted.Lost, accepted.Store, accepted.At, accepted.By, accepted.Silo, dropped, stillGoing,
+                $"this silo dropped the {dropped} grain activations that lived through the loss{(stillGoing > 0 ? $" ({stillGoing} had not gone in time: see its log)" : "")} "
+                + $"and takes writes again; each grain reloads from the new store when next called. The other silos do the same within {RedisStoreWatch.Period.TotalSeconds:0} s "
+                + "of seeing the new store, refusing writes (and not ready) until they have"));
         }).RequireRole(ApiRole.Operator).WithMetadata(new RepairsRedisStore())
-            .Produces<RedisStoreIdentity.AcceptedLoss>().ProducesProblem(400).ProducesProblem(409);
+            .Produces<AcceptedStoreLoss>().ProducesProblem(400).ProducesProblem(409);
     }
+
+    /// <summary>The answer to `POST /api/cluster/store/accept-loss`: the loss as recorded, and what the answering silo did
+    /// before answering: the grain activations that lived through the loss dropped (<paramref name="StillGoing"/> of them
+    /// had not gone in time), so that grains reload from the new store.</summary>
+    public sealed record AcceptedStoreLoss(string Lost, string Store, DateTimeOffset At, string By, string Silo,
+        int DroppedActivations, int StillGoing, string Reloaded);
 
     /// <summary>The body of `POST /api/cluster/store/accept-loss`: the marker of the store given up, and who gives it up (for the record).</summary>
     public sealed record AcceptStoreLoss(string? Lost, string? By = null);

@@ -11,8 +11,13 @@ namespace AsdOrleans.Silo;
 /// <see cref="Problem"/> is set, the API refuses writes (503, no Retry-After: an operator must act, and a write into the
 /// emptied store would be lost again by a restore from backup) and /readyz is 503 naming it. A Redis that cannot be
 /// asked is left to the readiness check's own probe.
+/// When a loss ends (accepted on this silo or another, or Redis restored) the silo drops every grain activation that
+/// lived through it before it takes writes again (<see cref="StoreLossActivations"/>): they hold the lost state and its
+/// versions, and would fail or corrupt their next write. Until the drop is done <see cref="Problem"/> stays set (writes
+/// refused, not ready), also on a silo that missed the loss itself and sees only the store's new marker.
 /// </summary>
-public sealed class RedisStoreWatch(IOptions<SiloOptions> options, ILogger<RedisStoreWatch> logger, RedisStoreWatch.AtStart start, SiloRedisConnection connection) : BackgroundService
+public sealed class RedisStoreWatch(IOptions<SiloOptions> options, ILogger<RedisStoreWatch> logger, RedisStoreWatch.AtStart start, SiloRedisConnection connection,
+    StoreLossActivations activations) : BackgroundService
 {
     /// <summary>What the start-up check found (null when it did not run).</summary>
     public sealed record AtStart(RedisStoreIdentity.Verdict? Verdict);
@@ -66,6 +71,10 @@ public sealed class RedisStoreWatch(IOptions<SiloOptions> options, ILogger<Redis
             _runId = runId ?? before;
             var verdict = await RedisStoreIdentity.JudgeAsync(redis.GetDatabase(), _endpoint, options.Value.ServiceId, options.Value.DataDirectory, _seen, mark: false)
                 .ConfigureAwait(false);
+            // A loss that ends here (a restore, or an acceptance), or a store marked anew that this silo learns of only
+            // now (a loss accepted on another silo before this one looked): what lived through it goes first.
+            if (verdict.Problem is null && (_judged is not null || _seen is not null && verdict.Marker is not null && verdict.Marker != _seen))
+                await DropLivedThroughAsync(verdict.Marker).ConfigureAwait(false);
             if (verdict.Problem is null && verdict.Marker is not null)
                 _seen = verdict.Marker;
             if (verdict.Problem is null && before is not null && runId is not null && runId != before)
@@ -83,8 +92,42 @@ public sealed class RedisStoreWatch(IOptions<SiloOptions> options, ILogger<Redis
         }
     }
 
+    /// <summary>
+    /// Deactivates every grain activation of this silo (<see cref="StoreLossActivations"/>) while writes are still
+    /// refused: <see cref="Problem"/> is set for the drop even where this silo never saw the loss. <see cref="LastDrop"/> tells what it did.
+    /// </summary>
+    private async Task DropLivedThroughAsync(string? store)
+    {
+        bool sawLoss = _problem is not null;
+        if (!sawLoss)
+            _problem = $"the cluster's store changed from {_seen} to {store} (a loss accepted on another silo): this silo is dropping the grain activations "
+                + "that lived through it, and takes writes again once they have gone";
+        var (dropped, stillGoing) = await activations.DropAllAsync(
+            $"the cluster's store was lost and is now {store}: reload from it", StoreLossActivations.DropTimeout).ConfigureAwait(false);
+        if (stillGoing == 0)
+            logger.LogWarning("dropped the {Dropped} grain activations that lived through the loss of the cluster's store (now {Store}); each reloads from it when next called",
+                dropped, store);
+        else
+            logger.LogError("dropped {Dropped} grain activations that lived through the loss of the cluster's store (now {Store}), but {StillGoing} had not gone "
+                + "after {Timeout}: their next writes may fail with a version conflict (restart this silo if they do)", dropped, store, stillGoing, StoreLossActivations.DropTimeout);
+        _lastDrop = new Drop(dropped, stillGoing);
+        if (!sawLoss)
+        {
+            _problem = null;
+            logger.LogInformation("taking writes again: Redis holds the cluster's store {Marker}", store);
+        }
+    }
+
+    /// <summary>A drop's activations, and how many of them had not gone in <see cref="StoreLossActivations.DropTimeout"/>.</summary>
+    public sealed record Drop(int Dropped, int StillGoing);
+
+    private volatile Drop? _lastDrop;
+
+    /// <summary>What the last drop of activations did (<see cref="DropLivedThroughAsync"/>), for the accept endpoint's answer.</summary>
+    public Drop? LastDrop => _lastDrop;
+
     /// <summary>An operator's acceptance of the loss of store <paramref name="lost"/> (<see cref="RedisStoreIdentity.AcceptAsync"/>);
-    /// writes are taken again at once.</summary>
+    /// answered once this silo has dropped the grain activations that lived through the loss and takes writes again.</summary>
     public async Task<(RedisStoreIdentity.AcceptedLoss? Accepted, string? Refused)> AcceptAsync(string lost, string by)
     {
         var redis = await ConnectionAsync().ConfigureAwait(false);

@@ -224,6 +224,9 @@ public static class SiloApp
                 // Writes from the .NET client (through the gateway, not the HTTP API's gate) are refused too while Redis
                 // has lost the cluster's store (RedisStoreWatch): before the grain method runs, so nothing changes.
                 silo.AddIncomingGrainCallFilter<StoreLossWriteFilter>();
+                // Every activation, so that those that lived through a loss are dropped when it ends (RedisStoreWatch).
+                silo.Services.AddSingleton<StoreLossActivations>();
+                silo.Services.AddSingleton<IConfigureGrainContextProvider>(services => services.GetRequiredService<StoreLossActivations>());
             }
             silo.AddAsdRemindersAndExpiry(options, builder.Configuration);
             if (webhook.Enabled)

@@ -66,6 +66,7 @@ public sealed class ClusterStoreLossCommandTests : IAsyncLifetime
         (code, var output, error) = await CliHarness.Run("cluster", "accept-store-loss", "--url", _silos[0].Url, "--key", "op", "--lost", lost, "--by", "ops on call");
         Assert.True(code == 0, error);
         Assert.Contains($"accepted: store {lost} is recorded as lost (by ops on call (from ", output);
+        Assert.Matches(@"the silo asked dropped the \d+ grain activations that lived through the loss and takes writes again", output);
         foreach (var (_, url) in _silos)
             await Waiting.Until(async () => await Readiness(url) == HttpStatusCode.OK, $"{url} is ready again");
     }

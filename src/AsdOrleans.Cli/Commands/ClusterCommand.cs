@@ -37,9 +37,15 @@ public static class ClusterCommand
             using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
             var body = JsonContent.Create(new { lost = parse.GetValue(lost), by = parse.GetValue(by) });
             var accepted = await http.SendAsync(HttpMethod.Post, "/api/cluster/store/accept-loss", body, cancellation);
+            // droppedActivations: since stop 56 the silo asked answers once it has dropped what lived through the loss.
+            string dropped = accepted.TryGetProperty("droppedActivations", out var count)
+                ? $"the silo asked dropped the {count.GetInt32()} grain activations that lived through the loss"
+                  + (accepted.TryGetProperty("stillGoing", out var going) && going.GetInt32() > 0 ? $" ({going.GetInt32()} had not gone in time: see its log)" : "")
+                  + " and takes writes again (each grain reloads from the new store); the other silos do the same within 5 s"
+                : "the silos take writes again within 5 s";
             parse.InvocationConfiguration.Output.WriteLine(
                 $"accepted: store {accepted.GetProperty("lost").GetString()} is recorded as lost (by {accepted.GetProperty("by").GetString()}); "
-                + $"Redis's store is now {accepted.GetProperty("store").GetString()}, and the silos take writes again within 5 s");
+                + $"Redis's store is now {accepted.GetProperty("store").GetString()}; {dropped}");
             return 0;
         });
         return command;
