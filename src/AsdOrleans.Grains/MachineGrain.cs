@@ -217,12 +217,31 @@ public sealed class MachineGrain(
     /// <summary>
     /// Hands the shard the machine's status as it goes to sleep (<see cref="IMachineRegistryShardGrain.Asleep"/>), so a
     /// listing answers for it without waking it. Only after its state is written (the deactivation's flush), and only when
-    /// memory is what storage holds: not after a failed write, nor for a retired or unknown machine, nor for an activation
-    /// the shard never heard awake. With label requests, the status holds until the oldest expires (its counts change then).
+    /// memory is what storage holds: not after a failed write, nor for a retired or unknown machine. An activation the shard
+    /// never heard awake says so first (which drops the status kept of its last sleep), and hands over nothing if that fails
+    /// too. With label requests, the status holds until the oldest expires (its counts change then).
     /// </summary>
     private async Task TellAsleep(CancellationToken cancellation)
     {
-        if (!_toldAwake || _retired || _discarded || _dirty || _unwritten.Count > 0 || IsUnknown)
+        if (_retired || IsUnknown)
+            return;
+        if (!_toldAwake)
+        {
+            // Its word that it was awake never reached the shard (the call failed or outlived its wait, and calls retry it
+            // at most every AwakeRetryInterval): the status kept of its last sleep may be stale by now, and would stay
+            // listed until the machine next woke. Said now, that status goes, and this activation may hand over its own.
+            try
+            {
+                await TellAwake().WaitAsync(cancellation);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            if (!_toldAwake)
+                return;
+        }
+        if (_discarded || _dirty || _unwritten.Count > 0)
             return;
         var validUntil = LabelRequestExpiry.NextExpiry(state.State, Expiry.Ttl);
         if (validUntil <= DateTimeOffset.UtcNow)

@@ -40,8 +40,16 @@ public sealed class SleepyMachineClusterFixture : IAsyncLifetime
                 c.CollectionQuantum = TimeSpan.FromSeconds(1);
             });
             silo.Services.Configure<LabelRequestExpiryOptions>(o => o.LabelRequestTtl = LabelRequestTtl);
+            silo.AddIncomingGrainCallFilter(context =>
+                context.InterfaceMethod?.Name == nameof(IMachineRegistryShardGrain.Awake) && context.Grain is MachineRegistryShardGrain
+                && context.Request.GetArgument(0) is string id && FailAwake.ContainsKey(id)
+                    ? throw new InvalidOperationException($"test fault: the shard does not hear that {id} is awake")
+                    : context.Invoke());
         }
     }
+
+    /// <summary>Machines whose shard's <see cref="IMachineRegistryShardGrain.Awake"/> fails (a registry fault), while listed here.</summary>
+    public static readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> FailAwake = new(StringComparer.Ordinal);
 }
 
 /// <summary>
@@ -188,6 +196,34 @@ public sealed class SleepingMachineListingTests(SleepyMachineClusterFixture fixt
         Assert.Equal(0, listed[0].PendingLabelRequests); // no longer kept: the machine, asked, expired its request
         Assert.Equal(1, listed[0].ExpiredLabelRequests);
         Assert.Equal([$"{prefix}asking"], await Awake(prefix)); // the quiet one's kept status still holds
+    }
+
+    [Fact]
+    public async Task A_machine_whose_shard_did_not_hear_it_wake_does_not_leave_its_earlier_sleeps_status_listed()
+    {
+        // Review of stop 56: the activation's Awake failed, and its clip's call came within the retry interval, so nothing
+        // retried it; its sleep handed nothing over, and the status kept of its earlier sleep (no clip) stayed listed.
+        const string prefix = "sleep.f.";
+        var machines = await EnrollMachines(prefix, 1, new MachineSettings { Strategy = "none" });
+        await UntilAsleep(prefix);
+        var slept = (await List(prefix, 1))[0];
+
+        SleepyMachineClusterFixture.FailAwake[$"{prefix}m0"] = 0;
+        try
+        {
+            await machines[0].ProcessClip(new ClipSubmission("unheard", Vector(), "enc-sleep"));
+        }
+        finally
+        {
+            SleepyMachineClusterFixture.FailAwake.TryRemove($"{prefix}m0", out _);
+        }
+        var now = Json(await machines[0].GetStatus());
+        await UntilAsleep(prefix);
+
+        var listed = await List(prefix, 1);
+        Assert.Equal(slept.ClipsSeen + 1, listed[0].ClipsSeen);
+        Assert.Equal(now, Json(listed[0]));
+        Assert.Empty(await Awake(prefix)); // its sleep was kept after all: said awake, then asleep, as it went
     }
 
     [Fact]
