@@ -95,15 +95,21 @@ public static class ClusterApi
             if (services.GetService<RedisStoreWatch>() is not { } watch)
                 return Results.Problem("this silo keeps its state in SQLite, not in Redis: there is no Redis store to give up", statusCode: StatusCodes.Status409Conflict);
             string by = $"{(string.IsNullOrWhiteSpace(request.By) ? "an operator" : request.By.Trim())} (from {http.Connection.RemoteIpAddress})";
+            var earlier = watch.LastDrop;
             var (accepted, refused) = await watch.AcceptAsync(request.Lost.Trim(), by);
             if (accepted is null)
                 return Results.Problem(refused, statusCode: StatusCodes.Status409Conflict);
-            // Answered once this silo has dropped what lived through the loss (RedisStoreWatch, StoreLossActivations).
-            var (dropped, stillGoing) = watch.LastDrop ?? new RedisStoreWatch.Drop(0, 0);
+            // Answered once this silo has dropped what lived through the loss (RedisStoreWatch, StoreLossActivations); a
+            // drop of an earlier loss is not this one's (its look at Redis failed: the watch's next look drops them).
+            string others = $"The other silos do the same within {RedisStoreWatch.Period.TotalSeconds:0} s of seeing the new store, refusing writes (and not ready) until they have";
+            if (watch.LastDrop is not { } drop || ReferenceEquals(drop, earlier))
+                return Results.Ok(new AcceptedStoreLoss(accepted.Lost, accepted.Store, accepted.At, accepted.By, accepted.Silo, 0, 0,
+                    $"accepted; this silo has not yet dropped the grain activations that lived through the loss (it could not look at Redis again): "
+                    + $"it refuses writes until its store watch has, within {RedisStoreWatch.Period.TotalSeconds:0} s of reaching Redis. " + others));
+            var (dropped, stillGoing) = drop;
             return Results.Ok(new AcceptedStoreLoss(accepted.Lost, accepted.Store, accepted.At, accepted.By, accepted.Silo, dropped, stillGoing,
                 $"this silo dropped the {dropped} grain activations that lived through the loss{(stillGoing > 0 ? $" ({stillGoing} had not gone in time: see its log)" : "")} "
-                + $"and takes writes again; each grain reloads from the new store when next called. The other silos do the same within {RedisStoreWatch.Period.TotalSeconds:0} s "
-                + "of seeing the new store, refusing writes (and not ready) until they have"));
+                + "and takes writes again; each grain reloads from the new store when next called. " + others));
         }).RequireRole(ApiRole.Operator).WithMetadata(new RepairsRedisStore())
             .Produces<AcceptedStoreLoss>().ProducesProblem(400).ProducesProblem(409);
     }

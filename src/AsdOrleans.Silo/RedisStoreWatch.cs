@@ -73,7 +73,10 @@ public sealed class RedisStoreWatch(IOptions<SiloOptions> options, ILogger<Redis
                 .ConfigureAwait(false);
             // A loss that ends here (a restore, or an acceptance), or a store marked anew that this silo learns of only
             // now (a loss accepted on another silo before this one looked): what lived through it goes first.
-            if (verdict.Problem is null && (_judged is not null || _seen is not null && verdict.Marker is not null && verdict.Marker != _seen))
+            // A loss accepted here (AcceptAsync) is one too, also where this silo's watch had not judged it yet: the
+            // acceptance has already set _seen to the new store, so neither test above would see it.
+            if (verdict.Problem is null && (_judged is not null || _acceptedHere is not null
+                || _seen is not null && verdict.Marker is not null && verdict.Marker != _seen))
                 await DropLivedThroughAsync(verdict.Marker).ConfigureAwait(false);
             if (verdict.Problem is null && verdict.Marker is not null)
                 _seen = verdict.Marker;
@@ -98,10 +101,10 @@ public sealed class RedisStoreWatch(IOptions<SiloOptions> options, ILogger<Redis
     /// </summary>
     private async Task DropLivedThroughAsync(string? store)
     {
-        bool sawLoss = _problem is not null;
+        bool sawLoss = _judged is not null; // the loss this silo judged; else _problem is set here (or by AcceptAsync) for the drop only
         if (!sawLoss)
-            _problem = $"the cluster's store changed from {_seen} to {store} (a loss accepted on another silo): this silo is dropping the grain activations "
-                + "that lived through it, and takes writes again once they have gone";
+            _problem = $"the cluster's store changed from {_acceptedHere ?? _seen} to {store} ({(_acceptedHere is null ? "a loss accepted on another silo" : "a loss accepted here before this silo's watch saw it")}): "
+                + "this silo is dropping the grain activations that lived through it, and takes writes again once they have gone";
         var (dropped, stillGoing) = await activations.DropAllAsync(
             $"the cluster's store was lost and is now {store}: reload from it", StoreLossActivations.DropTimeout).ConfigureAwait(false);
         if (stillGoing == 0)
@@ -111,6 +114,7 @@ public sealed class RedisStoreWatch(IOptions<SiloOptions> options, ILogger<Redis
             logger.LogError("dropped {Dropped} grain activations that lived through the loss of the cluster's store (now {Store}), but {StillGoing} had not gone "
                 + "after {Timeout}: their next writes may fail with a version conflict (restart this silo if they do)", dropped, store, stillGoing, StoreLossActivations.DropTimeout);
         _lastDrop = new Drop(dropped, stillGoing);
+        _acceptedHere = null;
         if (!sawLoss)
         {
             _problem = null;
@@ -122,6 +126,9 @@ public sealed class RedisStoreWatch(IOptions<SiloOptions> options, ILogger<Redis
     public sealed record Drop(int Dropped, int StillGoing);
 
     private volatile Drop? _lastDrop;
+
+    /// <summary>The store whose loss was accepted on this silo, until its activations are dropped (<see cref="CheckAsync"/>).</summary>
+    private volatile string? _acceptedHere;
 
     /// <summary>What the last drop of activations did (<see cref="DropLivedThroughAsync"/>), for the accept endpoint's answer.</summary>
     public Drop? LastDrop => _lastDrop;
@@ -137,6 +144,10 @@ public sealed class RedisStoreWatch(IOptions<SiloOptions> options, ILogger<Redis
         {
             logger.LogWarning("the loss of the cluster's store {Lost} was accepted by {By}: Redis's store is now {Store}; machines stored before are gone",
                 accepted.Lost, accepted.By, accepted.Store);
+            // What lived through the loss is dropped (CheckAsync) even where this silo's watch had not judged the loss yet
+            // (an acceptance within its Period of the loss, or while its looks failed): writes wait for the drop.
+            _acceptedHere = accepted.Lost;
+            _problem ??= $"the loss of the cluster's store {accepted.Lost} was accepted here: this silo is dropping the grain activations that lived through it";
             _seen = accepted.Store;
             await CheckAsync().ConfigureAwait(false);
         }

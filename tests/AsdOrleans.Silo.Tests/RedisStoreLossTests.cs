@@ -286,6 +286,34 @@ public sealed class RedisStoreLossTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_loss_accepted_on_a_silo_whose_watch_had_not_judged_it_yet_still_drops_what_lived_through_it()
+    {
+        // Review of stop 56: the acceptance set the watch's known store to the new one before its look, so a watch that had
+        // not judged the loss itself (accepted within its 5 s period of the loss, or while its looks failed) saw neither a
+        // loss ending nor a store changed, dropped nothing, and the answer said it had dropped 0 and took writes again.
+        var (http, _, app) = await StartSilo();
+        Assert.Equal(HttpStatusCode.OK, (await Configure(http, "loss.unjudged", 0.5)).StatusCode);
+        string lost = File.ReadAllText(MarkerFile);
+        _silos.Remove(app);
+        await Stop(app);
+        using (var admin = await Admin(_redis))
+            await admin.GetServers()[0].FlushAllDatabasesAsync();
+
+        // A watch as a silo's, started on the intact store and not looking by itself (its ticks are not run).
+        var options = Microsoft.Extensions.Options.Options.Create(new SiloOptions { Redis = _redis.Connection, ServiceId = Service, DataDirectory = DataDirectory });
+        await using var connection = new SiloRedisConnection(options);
+        var watch = new RedisStoreWatch(options, Microsoft.Extensions.Logging.Abstractions.NullLogger<RedisStoreWatch>.Instance,
+            new RedisStoreWatch.AtStart(new RedisStoreIdentity.Verdict(lost, null, lost)), connection, new StoreLossActivations());
+        Assert.Null(watch.Problem);
+        Assert.Null(watch.LastDrop);
+
+        var (accepted, refused) = await watch.AcceptAsync(lost, "test operator");
+        Assert.True(accepted is not null, refused);
+        Assert.NotNull(watch.LastDrop); // dropped before answering
+        Assert.Null(watch.Problem); // and takes writes again
+    }
+
+    [Fact]
     public async Task After_a_loss_accepted_on_one_silo_the_other_drops_what_lived_through_it_too_and_both_take_writes_with_no_conflict()
     {
         var (a, logA, appA) = await StartSilo();
