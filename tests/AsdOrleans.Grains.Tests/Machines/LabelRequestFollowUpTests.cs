@@ -7,7 +7,7 @@ namespace AsdOrleans.Grains.Tests.Machines;
 
 /// <summary>
 /// Issue 13: a clip that opens a label request returns once the request is written; telling the registry that the
-/// machine now holds requests follows on a turn of its own. A filter holds every registry <c>SetPending(…, true)</c> call for
+/// machine now holds requests follows on a turn of its own. A filter holds every registry <c>SetHolding</c> and <c>SetPending(…, true)</c> call for
 /// <see cref="SlowListing.Delay"/>: the clip's call must not wait for it, and the listing must still follow.
 /// </summary>
 public sealed class LabelRequestFollowUpTests() : SqliteMachineClusterTest(silo: s => s.AddIncomingGrainCallFilter<LabelRequestFollowUpTests.SlowListing>())
@@ -21,8 +21,10 @@ public sealed class LabelRequestFollowUpTests() : SqliteMachineClusterTest(silo:
 
         public async Task Invoke(IIncomingGrainCallContext context)
         {
-            // Only "holds requests": a later "holds none" would overtake it unless the machine waits for the first.
-            if (context.InterfaceMethod?.Name == nameof(IMachineRegistryShardGrain.SetPending) && context.Request.GetArgument(1) is true)
+            // Only "holds requests" (SetHolding since stop 55, SetPending(…, true) for a shard of the release before): a
+            // later "holds none" would overtake it unless the machine waits for the first.
+            if (context.InterfaceMethod?.Name is nameof(IMachineRegistryShardGrain.SetHolding)
+                || (context.InterfaceMethod?.Name == nameof(IMachineRegistryShardGrain.SetPending) && context.Request.GetArgument(1) is true))
                 await Task.Delay(Delay);
             await context.Invoke();
         }
