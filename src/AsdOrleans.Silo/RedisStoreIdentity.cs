@@ -45,7 +45,8 @@ public static partial class RedisStoreIdentity
         string file = Path.Combine(Path.GetFullPath(dataDirectory), FileName(serviceId));
         // The directory first: a marker reaches it only once Redis holds it, so one read there before Redis's is one Redis
         // had. Read after, it could be another silo's, marking a fresh store between the two reads: a loss that is none.
-        string? remembered = RedisStartupChecks.ReadVolumeFile(file) ?? seen;
+        string? onVolume = RedisStartupChecks.ReadVolumeFile(file);
+        string? remembered = onVolume ?? seen;
         string? inRedis = await db.StringGetAsync(MarkerKey(serviceId)).ConfigureAwait(false);
         if (inRedis is null && remembered is null)
         {
@@ -56,10 +57,10 @@ public static partial class RedisStoreIdentity
         }
         if (inRedis is not null && (remembered is null || remembered == inRedis || await AcceptedAsync(db, serviceId, remembered, inRedis).ConfigureAwait(false)))
         {
-            if (RedisStartupChecks.ReadVolumeFile(file) != inRedis) WriteFile(file, inRedis);
+            if (onVolume != inRedis) WriteFile(file, inRedis); // another silo's write meanwhile is the same marker: rewritten alike
             return new Verdict(inRedis, null, remembered);
         }
-        string where = RedisStartupChecks.ReadVolumeFile(file) is null ? "this silo saw" : $"the data directory remembers ({file})";
+        string where = onVolume is null ? "this silo saw" : $"the data directory remembers ({file})";
         string choices = $"The silo takes no writes until an operator either restores Redis from its backup (the silos go on by "
             + $"themselves once the marker is back) or accepts the loss: POST /api/cluster/store/accept-loss {{\"lost\":\"{remembered}\"}} "
             + "with an operator key, which marks the store anew and records the loss (docs/deploy.md, \"Redis lost its data\")";
