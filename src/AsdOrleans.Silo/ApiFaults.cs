@@ -45,7 +45,12 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
             if (fault.RetryAfterSeconds is { } retryAfter)
             {
                 http.Response.Headers.RetryAfter = retryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                logger.LogWarning(exception, "{Method} {Path} answered 503 ({Title})", http.Request.Method, http.Request.Path, fault.Title);
+                // A silo's restart makes every caller's request meet it: one line each, the stack once in a while per kind.
+                if (_retryableStackLogged.FirstInAWhile(fault.Title))
+                    logger.LogWarning(exception, "{Method} {Path} answered 503 ({Title}); the same fault's later 503s are logged without the stack for {Minutes} min",
+                        http.Request.Method, http.Request.Path, fault.Title, RetryableStackInterval.TotalMinutes);
+                else
+                    logger.LogWarning("{Method} {Path} answered 503 ({Title}): {Cause}", http.Request.Method, http.Request.Path, fault.Title, OneLine(exception));
             }
             else if (fault.OperatorMustAct is { } mustAct && FirstInAWhile(mustAct))
                 logger.LogError(exception, "{Method} {Path} answered 503: Redis {Problem}", http.Request.Method, http.Request.Path, RedisRefusals.ProblemIn(mustAct, fault.Cause));
@@ -74,6 +79,18 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
     private bool FirstInAWhile(string kind) => _operatorFaultLogged.FirstInAWhile(kind);
 
     private const string DamageLogKey = "sqlite-damaged";
+    internal static readonly TimeSpan RetryableStackInterval = TimeSpan.FromMinutes(1);
+    private readonly AsdOrleans.Application.LogThrottle _retryableStackLogged = new(RetryableStackInterval);
+
+    /// <summary>The innermost exception's type and first line of its message: what a log line needs to tell faults apart.</summary>
+    internal static string OneLine(Exception exception)
+    {
+        var inner = exception;
+        while (inner.InnerException is { } next) inner = next;
+        string message = inner.Message;
+        int newline = message.IndexOfAny(['\r', '\n']);
+        return $"{inner.GetType().Name}: {(newline < 0 ? message : message[..newline])}";
+    }
 
     internal static readonly TimeSpan OperatorFaultLogInterval = TimeSpan.FromMinutes(10);
     private readonly AsdOrleans.Application.LogThrottle _operatorFaultLogged = new(OperatorFaultLogInterval);

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -5,6 +6,7 @@ using AsdOrleans.Abstractions;
 using AsdOrleans.Tests;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace AsdOrleans.Silo.Tests;
 
@@ -21,6 +23,7 @@ public sealed class SiloFaultTests : IAsyncLifetime
     private RedisServer _redis = null!;
     private WebApplication _app = null!;
     private HttpClient _http = null!;
+    private readonly ConcurrentQueue<(LogLevel Level, string Message)> _log = new();
 
     public async ValueTask InitializeAsync()
     {
@@ -34,6 +37,7 @@ public sealed class SiloFaultTests : IAsyncLifetime
             ["Asd:ApiKeys:Operator:0"] = Key,
             ["Asd:ApiKeys:Device:0"] = DeviceKey,
         });
+        _app.Services.GetRequiredService<ILoggerFactory>().AddProvider(new WarningLogProvider(_log, withExceptions: true));
         _http = new HttpClient { BaseAddress = address };
         _http.DefaultRequestHeaders.Add("X-Api-Key", Key);
     }
@@ -87,6 +91,15 @@ public sealed class SiloFaultTests : IAsyncLifetime
             var plant = Assert.Single(_app.Services.GetRequiredService<GatewayTraffic>().View(), g => g.Gateway == GatewayTraffic.Plant);
             Assert.Equal((0L, 1L, (int?)503), (plant.Clips, plant.Refusals, plant.LastRefusalStatus));
         }
+
+        // Each retryable 503 is a warning, but only the first of its kind in a while carries the stack: a silo's outage meets
+        // every caller's request (before stop 57, 17 lines each).
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await _http.PutAsJsonAsync($"/api/machines/{machine}", new MachineSettings { Strategy = "random", Budget = 0.4, Seed = 1 })).StatusCode);
+        var answered503 = _log.Where(e => e.Level == LogLevel.Warning && e.Message.Contains("answered 503 (", StringComparison.Ordinal)).Select(e => e.Message).ToList();
+        Assert.True(answered503.Count >= 3, string.Join("\n", answered503));
+        Assert.Contains("   at ", answered503[0]);
+        Assert.All(answered503.Skip(1), line => Assert.DoesNotContain('\n', line.TrimEnd()));
+        Assert.Matches(@"answered 503 \([^)]+\): \w*Exception: ", answered503[^1]); // the cause's type and message, on the line
 
         // This silo has no encoder: the embedded clip goes in as the ingest endpoint would send it.
         var grain = _app.Services.GetRequiredService<IClusterClient>().GetGrain<IMachineGrain>(machine);
