@@ -53,6 +53,13 @@ public sealed class SiloFailoverTests : IAsyncLifetime
             string live = address.GetLeftPart(UriPartial.Authority), down = ClosedAddress();
             var (code, _, error) = await CliHarness.Run("enroll", "--url", $"{down},{live}", "--key", "op", "--machine", "ops.fan-01", "--data", Path.Combine(_dir, "train"));
             Assert.True(code == 0, error);
+            // Every command says where it moved on from (before stop 57 only push and alerts follow did; the rest were silent).
+            string moved = $"the silo at {down} cannot be reached (connection refused); trying {live}";
+            Assert.Contains(moved, error);
+            (code, var listed, error) = await CliHarness.Run("cluster", "status", "--url", $"{down},{live}", "--key", "op");
+            Assert.True(code == 0, error);
+            Assert.Contains(moved, error);
+            Assert.DoesNotContain("cannot be reached", listed); // the notice is on stderr: stdout stays the command's answer
             // --retries 0: the list alone carries it (before, a comma in --url was "not an http(s) address", exit 2).
             (code, var output, error) = await CliHarness.Run("push", "--url", $"{down},{live}", "--key", "dev", "--labeller-key", "lab", "--machine", "ops.fan-01",
                 "--data", Path.Combine(_dir, "test"), "--oracle", "--retries", "0");

@@ -44,7 +44,7 @@ public static class AlertsCommand
             if (parse.GetValue(since) is { } text)
                 from = DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed)
                     ? parsed : throw new UsageException($"--since: '{text}' is not an ISO 8601 time");
-            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
+            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!, retryNotices: parse.InvocationConfiguration.Error);
             string query = $"/api/alerts?limit={take}"
                 + (only is not null ? $"&machine={Uri.EscapeDataString(only)}" : "")
                 + (from is { } f ? $"&since={Uri.EscapeDataString(f.ToString("O", CultureInfo.InvariantCulture))}" : "");

@@ -34,7 +34,7 @@ public static class ClusterCommand
         var command = new Command("accept-store-loss", "accept that the cluster's Redis lost its data (no backup to restore): marks the store anew, records the loss, and the silos take writes again; machines must be enrolled again") { url, key, lost, by };
         command.SetAction(async (parse, cancellation) =>
         {
-            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
+            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!, retryNotices: parse.InvocationConfiguration.Error);
             var body = JsonContent.Create(new { lost = parse.GetValue(lost), by = parse.GetValue(by) });
             var accepted = await http.SendAsync(HttpMethod.Post, "/api/cluster/store/accept-loss", body, cancellation);
             // droppedActivations: since stop 56 the silo asked answers once it has dropped what lived through the loss.
@@ -62,7 +62,7 @@ public static class ClusterCommand
         var command = new Command("status", "every silo the membership table knows: status, roles, machine grains and encoder workers it holds now; says when no active silo has a role; the clips and refusals the answering silo counted by gateway") { url, key, json };
         command.SetAction(async (parse, cancellation) =>
         {
-            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
+            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!, retryNotices: parse.InvocationConfiguration.Error);
             var silos = (await http.SendAsync(HttpMethod.Get, "/api/cluster", null, cancellation)).EnumerateArray().Select(SiloRow.From).ToList();
             var output = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json))
@@ -126,7 +126,7 @@ public static class ClusterCommand
         {
             string id = parse.GetValue(machine)!;
             InputChecks.MachineId("--machine", id);
-            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!);
+            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!, retryNotices: parse.InvocationConfiguration.Error);
             JsonElement placement;
             try
             {

@@ -261,8 +261,8 @@ public static class ExperimentCommand
             async Task RunOnSiloAsync(EmbeddingTable table, RunInputs runInputs, string modelVersion, bool standardize, bool whiten)
             {
                 var paths = clips.Where(c => c.IsTest).ToDictionary(c => (AudioData.MachineName(c), c.FileName), c => c.Path);
-                using var operatorApi = new ClusterHttp(cluster!, parse.GetValue(key)!);
-                using var deviceApi = new ClusterHttp(cluster!, parse.GetValue(deviceKey) ?? parse.GetValue(key)!);
+                using var operatorApi = new ClusterHttp(cluster!, parse.GetValue(key)!, retryNotices: parse.InvocationConfiguration.Error);
+                using var deviceApi = new ClusterHttp(cluster!, parse.GetValue(deviceKey) ?? parse.GetValue(key)!, retryNotices: parse.InvocationConfiguration.Error);
                 var runner = new ClusterExperiment(operatorApi, deviceApi, ClusterExperiment.NewRunId()) { StandardizeEnrollment = standardize, WhitenEnrollment = whiten };
                 await RunViaClusterAsync(table, settings, folder, output, runInputs with { Mode = $"through the silo at {cluster}" },
                     runner, modelVersion, (machine, file) => paths[(machine, file)], cancellation);

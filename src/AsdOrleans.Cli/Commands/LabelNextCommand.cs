@@ -33,7 +33,7 @@ public static class LabelNextCommand
         {
             var output = parse.InvocationConfiguration.Output;
             var input = Input();
-            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!).AsLabeller(parse.GetValue(labeller));
+            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!, retryNotices: parse.InvocationConfiguration.Error).AsLabeller(parse.GetValue(labeller));
             string? me = parse.GetValue(labeller);
             // A person's own key names who answers (the silo records that name): the loop claims clips under it.
             if (await KeyOwner(http, cancellation) is { } owner)
