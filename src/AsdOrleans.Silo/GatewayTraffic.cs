@@ -107,16 +107,6 @@ public sealed class GatewayTraffic
 
 public static class GatewayTrafficExtensions
 {
-    /// <summary>The status the exception handler (<see cref="ApiExceptionHandler"/>, further out) answers for
-    /// <paramref name="exception"/>: a framework refusal's own (413 for a body cut off at the limit, 400), 503 for a
-    /// cluster or storage fault (<see cref="ApiFaults.Classify"/>: Redis away, a silo gone, the encoder missing), else 500.</summary>
-    internal static int AnsweredStatus(Exception exception) => exception switch
-    {
-        BadHttpRequestException bad => bad.StatusCode,
-        _ when ApiFaults.Classify(exception) is not null => StatusCodes.Status503ServiceUnavailable,
-        _ => StatusCodes.Status500InternalServerError,
-    };
-
     public static TBuilder CountByGateway<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder
         => builder.WithMetadata(new CountedByGateway());
 
@@ -134,17 +124,16 @@ public static class GatewayTrafficExtensions
                 return;
             }
             string gateway = traffic.GatewayOf(http.Request.Headers[ApiKeys.Header]);
-            try
+            // Counted as the answer starts, with the status it goes out with: whatever set it (the endpoint, the gate, the
+            // rate limiter, or the exception handler further out for a fault), and before the gateway can read it, so a
+            // count is never behind an answer already received. A gateway that hung up gets no answer to count.
+            http.Response.OnStarting(() =>
             {
-                await next(http);
-            }
-            catch (Exception e) when (!http.RequestAborted.IsCancellationRequested)
-            {
-                traffic.Count(gateway, AnsweredStatus(e));
-                throw;
-            }
-            if (!http.RequestAborted.IsCancellationRequested) // a gateway that hung up got no answer to count
-                traffic.Count(gateway, http.Response.StatusCode);
+                if (!http.RequestAborted.IsCancellationRequested)
+                    traffic.Count(gateway, http.Response.StatusCode);
+                return Task.CompletedTask;
+            });
+            await next(http);
         });
     }
 }
