@@ -21,7 +21,7 @@ public sealed class StoreWriteAttribute : Attribute;
 public sealed class ClusterStoreLostException : Exception
 {
     /// <summary>What a caller is told (Redis's address and the store markers are the operator's: the silo's log and /readyz).</summary>
-    public const string DefaultMessage = "the cluster takes no writes now: its store (Redis) has lost its data or is not the cluster's, "
+    public const string DefaultMessage = "the cluster takes no writes now: its store (Redis) has lost its data (or went back to an older copy of it) or is not the cluster's, "
         + "and a write would land in a store that forgot the machines. Nothing changed. An operator must restore Redis from its backup "
         + "or accept the loss (asd cluster accept-store-loss, or POST /api/cluster/store/accept-loss; the silo's log and /readyz name the lost store); "
         + "send the write again after that. Reads are still answered.";

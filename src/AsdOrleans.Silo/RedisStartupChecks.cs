@@ -20,8 +20,8 @@ public sealed class SiloConfigurationException(string message, Exception? inner 
 /// ids over one service would each activate the same machine and lose writes on version conflicts;</item>
 /// <item>a service id with no data where other services have some (a typo gives an empty cluster): a warning only,
 /// since a new service on a shared Redis is legitimate;</item>
-/// <item>Redis's store marker against the data directory's (<see cref="RedisStoreIdentity"/>): a Redis that lost its data
-/// is handed to <see cref="RedisStoreWatch"/>, which keeps the silo not ready and refusing writes.</item>
+/// <item>Redis's store marker against the data directory's (<see cref="RedisStoreIdentity"/>), and its store clock
+/// (<see cref="RedisStoreClock"/>): a Redis that lost its data, or went back to an older copy of it, is handed to <see cref="RedisStoreWatch"/>, which keeps the silo not ready and refusing writes.</item>
 /// </list>
 /// </summary>
 public static partial class RedisStartupChecks
@@ -70,7 +70,8 @@ public static partial class RedisStartupChecks
                 RequireDurable(server, endpoint);
             RequireNoLiveSiloOfAnotherCluster(redis, server, endpoint, clusterId, serviceId, staleAfter);
             if (dataDirectory is not null)
-                store = RedisStoreIdentity.JudgeAsync(redis.GetDatabase(), endpoint, serviceId, dataDirectory, seen: null, mark: true).GetAwaiter().GetResult();
+                store = RedisStoreIdentity.JudgeAsync(redis.GetDatabase(), endpoint, serviceId, dataDirectory, seen: null, mark: true,
+                    new RedisStoreClock.Look(Seen: null, Advance: true)).GetAwaiter().GetResult();
             string? volume = dataDirectory is null ? null : SharedClipVolume(redis.GetDatabase(), serviceId, dataDirectory);
             string? others = OtherServicesOnly(server, endpoint, serviceId);
             return volume is null ? others : others is null ? volume : others + Environment.NewLine + volume;

@@ -6,7 +6,9 @@ namespace AsdOrleans.Silo;
 /// <summary>
 /// Compares Redis's store marker with the one the data directory remembers every <see cref="Period"/> while a cluster silo
 /// runs (<see cref="RedisStoreIdentity"/>), as the start-up check did once: a Redis restarted without its data, flushed or
-/// replaced under running silos is noticed within seconds, not at the next restart. Redis's run id (INFO server) tells
+/// replaced under running silos is noticed within seconds, not at the next restart. Each look also advances the store
+/// clock and compares it with the newest this silo and the data directory saw (<see cref="RedisStoreClock"/>): a Redis
+/// gone back to an older copy older than <see cref="Period"/> is reported and refused alike. Redis's run id (INFO server) tells
 /// the log whether Redis restarted; a restart or failover that kept the marker is only logged, never a problem. While
 /// <see cref="Problem"/> is set, the API refuses writes (503, no Retry-After: an operator must act, and a write into the
 /// emptied store would be lost again by a restore from backup) and /readyz is 503 naming it. A Redis that cannot be
@@ -25,12 +27,14 @@ public sealed class RedisStoreWatch(IOptions<SiloOptions> options, ILogger<Redis
     public static readonly TimeSpan Period = TimeSpan.FromSeconds(5);
 
     /// <summary>What an API client is told (Redis's address and the markers are the operator's: /readyz and the log).</summary>
-    public const string ClientDetail = "the silo takes no writes now: the cluster's store (Redis) has lost its data or is not the cluster's; "
+    public const string ClientDetail = "the silo takes no writes now: the cluster's store (Redis) has lost its data (or went back to an older copy of it) or is not the cluster's; "
         + "an operator must restore it from its backup or accept the loss (the silo's log and /readyz say what)";
 
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly string _endpoint = RedisStartupChecks.EndpointOf(options.Value.Redis!);
     private string? _seen = start.Verdict?.Marker;
+    /// <summary>The newest store clock this silo saw, of store <see cref="_seen"/> (kept through a problem: it is what Redis must reach again).</summary>
+    private RedisStoreClock.Reading? _clock = start.Verdict?.Clock;
     private string? _runId;
     private string? _judged = start.Verdict?.Problem;
     private volatile string? _problem = start.Verdict?.Problem;
@@ -69,8 +73,8 @@ public sealed class RedisStoreWatch(IOptions<SiloOptions> options, ILogger<Redis
             string? runId = await RunIdAsync(server).ConfigureAwait(false);
             string? before = _runId;
             _runId = runId ?? before;
-            var verdict = await RedisStoreIdentity.JudgeAsync(redis.GetDatabase(), _endpoint, options.Value.ServiceId, options.Value.DataDirectory, _seen, mark: false)
-                .ConfigureAwait(false);
+            var verdict = await RedisStoreIdentity.JudgeAsync(redis.GetDatabase(), _endpoint, options.Value.ServiceId, options.Value.DataDirectory, _seen, mark: false,
+                new RedisStoreClock.Look(_clock, Advance: true)).ConfigureAwait(false);
             // A loss that ends here (a restore, or an acceptance), or a store marked anew that this silo learns of only
             // now (a loss accepted on another silo before this one looked): what lived through it goes first.
             // A loss accepted here (AcceptAsync) is one too, also where this silo's watch had not judged it yet: the
@@ -79,11 +83,16 @@ public sealed class RedisStoreWatch(IOptions<SiloOptions> options, ILogger<Redis
                 || _seen is not null && verdict.Marker is not null && verdict.Marker != _seen))
                 await DropLivedThroughAsync(verdict.Marker).ConfigureAwait(false);
             if (verdict.Problem is null && verdict.Marker is not null)
+            {
+                if (verdict.Marker != _seen) _clock = null; // another store's clock
                 _seen = verdict.Marker;
+                _clock = verdict.Clock ?? _clock;
+            }
             if (verdict.Problem is null && before is not null && runId is not null && runId != before)
                 logger.LogInformation("Redis restarted or another server answers (run id {Before} → {After}); the cluster's store {Marker} is intact", before, runId, _seen);
             Set(verdict.Problem, before is null || runId is null ? null : runId != before ? "Redis restarted while this silo ran (its run id changed)"
-                : "Redis did not restart (its run id is the same): its keys were flushed, deleted or replaced while this silo ran");
+                : verdict.Rewound is null ? "Redis did not restart (its run id is the same): its keys were flushed, deleted or replaced while this silo ran"
+                : "Redis did not restart (its run id is the same): its keys were replaced by older ones while this silo ran");
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {
@@ -138,17 +147,22 @@ public sealed class RedisStoreWatch(IOptions<SiloOptions> options, ILogger<Redis
     public async Task<(RedisStoreIdentity.AcceptedLoss? Accepted, string? Refused)> AcceptAsync(string lost, string by)
     {
         var redis = await ConnectionAsync().ConfigureAwait(false);
-        var result = await RedisStoreIdentity.AcceptAsync(redis.GetDatabase(), _endpoint, options.Value.ServiceId, options.Value.DataDirectory, _seen, lost, by)
+        var result = await RedisStoreIdentity.AcceptAsync(redis.GetDatabase(), _endpoint, options.Value.ServiceId, options.Value.DataDirectory, _seen, lost, by, _clock)
             .ConfigureAwait(false);
         if (result.Accepted is { } accepted)
         {
-            logger.LogWarning("the loss of the cluster's store {Lost} was accepted by {By}: Redis's store is now {Store}; machines stored before are gone",
-                accepted.Lost, accepted.By, accepted.Store);
+            if (accepted.OlderCopy is null)
+                logger.LogWarning("the loss of the cluster's store {Lost} was accepted by {By}: Redis's store is now {Store}; machines stored before are gone",
+                    accepted.Lost, accepted.By, accepted.Store);
+            else
+                logger.LogWarning("the loss of what an older copy of the cluster's store {Lost} lacks was accepted by {By} ({OlderCopy}): Redis's store is now {Store}; "
+                    + "what was stored after the copy was taken is gone", accepted.Lost, accepted.By, accepted.OlderCopy, accepted.Store);
             // What lived through the loss is dropped (CheckAsync) even where this silo's watch had not judged the loss yet
             // (an acceptance within its Period of the loss, or while its looks failed): writes wait for the drop.
             _acceptedHere = accepted.Lost;
             _problem ??= $"the loss of the cluster's store {accepted.Lost} was accepted here: this silo is dropping the grain activations that lived through it";
             _seen = accepted.Store;
+            _clock = null; // the new store's clock is Redis's as it is: adopted at the next look
             await CheckAsync().ConfigureAwait(false);
         }
         return result;
