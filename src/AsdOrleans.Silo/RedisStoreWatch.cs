@@ -19,8 +19,12 @@ namespace AsdOrleans.Silo;
 /// refused, not ready), also on a silo that missed the loss itself and sees only the store's new marker.
 /// </summary>
 public sealed class RedisStoreWatch(IOptions<SiloOptions> options, ILogger<RedisStoreWatch> logger, RedisStoreWatch.AtStart start, SiloRedisConnection connection,
-    StoreLossActivations activations) : BackgroundService
+    StoreLossActivations activations, ILocalSiloDetails? silo = null) : BackgroundService
 {
+    /// <summary>This silo's membership row, written back when a loss ends (null outside a silo, as in tests of the watch alone).</summary>
+    private readonly RedisMembershipRow? _membership = silo is null ? null
+        : new RedisMembershipRow(options.Value.ServiceId, options.Value.ClusterId, silo.SiloAddress.ToString());
+
     /// <summary>What the start-up check found (null when it did not run).</summary>
     public sealed record AtStart(RedisStoreIdentity.Verdict? Verdict);
 
@@ -81,7 +85,7 @@ public sealed class RedisStoreWatch(IOptions<SiloOptions> options, ILogger<Redis
             // acceptance has already set _seen to the new store, so neither test above would see it.
             if (verdict.Problem is null && (_judged is not null || _acceptedHere is not null
                 || _seen is not null && verdict.Marker is not null && verdict.Marker != _seen))
-                await DropLivedThroughAsync(verdict.Marker).ConfigureAwait(false);
+                await DropLivedThroughAsync(redis.GetDatabase(), verdict.Marker).ConfigureAwait(false);
             if (verdict.Problem is null && verdict.Marker is not null)
             {
                 if (verdict.Marker != _seen) _clock = null; // another store's clock
@@ -93,6 +97,8 @@ public sealed class RedisStoreWatch(IOptions<SiloOptions> options, ILogger<Redis
             Set(verdict.Problem, before is null || runId is null ? null : runId != before ? "Redis restarted while this silo ran (its run id changed)"
                 : verdict.Rewound is null ? "Redis did not restart (its run id is the same): its keys were flushed, deleted or replaced while this silo ran"
                 : "Redis did not restart (its run id is the same): its keys were replaced by older ones while this silo ran");
+            if (_problem is null && _membership is not null)
+                await _membership.RememberAsync(redis.GetDatabase()).ConfigureAwait(false);
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {
@@ -108,7 +114,7 @@ public sealed class RedisStoreWatch(IOptions<SiloOptions> options, ILogger<Redis
     /// Deactivates every grain activation of this silo (<see cref="StoreLossActivations"/>) while writes are still
     /// refused: <see cref="Problem"/> is set for the drop even where this silo never saw the loss. <see cref="LastDrop"/> tells what it did.
     /// </summary>
-    private async Task DropLivedThroughAsync(string? store)
+    private async Task DropLivedThroughAsync(IDatabase redis, string? store)
     {
         bool sawLoss = _judged is not null; // the loss this silo judged; else _problem is set here (or by AcceptAsync) for the drop only
         if (!sawLoss)
@@ -123,11 +129,36 @@ public sealed class RedisStoreWatch(IOptions<SiloOptions> options, ILogger<Redis
             logger.LogError("dropped {Dropped} grain activations that lived through the loss of the cluster's store (now {Store}), but {StillGoing} had not gone "
                 + "after {Timeout}: their next writes may fail with a version conflict (restart this silo if they do)", dropped, store, stillGoing, StoreLossActivations.DropTimeout);
         _lastDrop = new Drop(dropped, stillGoing);
+        await RestoreMembershipRowAsync(redis).ConfigureAwait(false);
         _acceptedHere = null;
         if (!sawLoss)
         {
             _problem = null;
             logger.LogInformation("taking writes again: Redis holds the cluster's store {Marker}", store);
+        }
+    }
+
+    /// <summary>Writes this silo's membership row (and the table's version) back where the loss took them
+    /// (<see cref="RedisMembershipRow"/>). A failure is logged, not thrown: the store itself is sound again, and Orleans'
+    /// membership then stays as the loss left it (a restart of the silo re-creates its row).</summary>
+    private async Task RestoreMembershipRowAsync(IDatabase redis)
+    {
+        if (_membership is null) return;
+        if (!_membership.Known)
+        {
+            logger.LogWarning("this silo's row of the membership table was never read, so it cannot be written back after the loss: restart this silo to re-create it");
+            return;
+        }
+        try
+        {
+            var (row, version) = await _membership.RestoreAsync(redis).ConfigureAwait(false);
+            if (row || version)
+                logger.LogInformation("wrote back what the loss took from the membership table: {What}",
+                    string.Join(" and ", new[] { row ? "this silo's row" : null, version ? "the table's version" : null }.OfType<string>()));
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            logger.LogWarning(e, "could not write this silo's membership row back after the loss; restart this silo to re-create it");
         }
     }
 

@@ -155,10 +155,11 @@ public sealed class RedisStoreLossTests : IAsyncLifetime
     [Fact]
     public async Task A_redis_flushed_under_a_running_silo_is_reported_and_accepting_the_loss_clears_it_and_is_recorded()
     {
-        var (http, log, _) = await StartSilo();
+        var (http, log, app) = await StartSilo();
         Assert.Equal(HttpStatusCode.OK, (await Configure(http, "loss.m1", 0.5)).StatusCode);
         string lost = File.ReadAllText(MarkerFile);
         using var admin = await Admin(_redis);
+        await Task.Delay(RedisStoreWatch.Period * 2); // the watch has read the silo's membership row, written once it joined
         await admin.GetServers()[0].FlushAllDatabasesAsync();
 
         string said = await ExpectLossReported(http, "has lost the cluster's stored state");
@@ -202,7 +203,22 @@ public sealed class RedisStoreLossTests : IAsyncLifetime
         // new store is taken (before stop 56's fix, Orleans' version check failed it).
         Assert.True(record.GetProperty("droppedActivations").GetInt32() > 0);
         Assert.Equal(HttpStatusCode.OK, (await Configure(http, "loss.m1", 0.1)).StatusCode);
+
+        // The flush took Orleans' membership table too; the silo's own row and the table's version are written back, so
+        // its status changes work again: it stops in seconds (before stop 57, two minutes of failed version checks).
+        Assert.True(await admin.GetDatabase().HashExistsAsync(RedisMembershipRow.TableKey(Service, "loss"), SiloAddressOf(app)));
+        Assert.True((long?)await admin.GetDatabase().HashGetAsync(RedisMembershipRow.TableKey(Service, "loss"), RedisMembershipRow.VersionField) > 0);
+        var stopping = System.Diagnostics.Stopwatch.StartNew();
+        _silos.Remove(app);
+        await Stop(app);
+        Assert.True(stopping.Elapsed < StopAfterLoss, $"stopped in {stopping.Elapsed}");
     }
+
+    /// <summary>How long a silo may take to stop after an accepted loss (a stop's own work: seconds; Orleans gives up on
+    /// an unwritable membership table after a minute per step).</summary>
+    private static readonly TimeSpan StopAfterLoss = TimeSpan.FromSeconds(30);
+
+    private static string SiloAddressOf(WebApplication silo) => silo.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToString();
 
     private static readonly Random Vectors = new(5);
 
@@ -263,6 +279,7 @@ public sealed class RedisStoreLossTests : IAsyncLifetime
         Assert.Equal(machines, (await Listed(http)).Order(StringComparer.Ordinal));
 
         string lost = File.ReadAllText(MarkerFile);
+        await Task.Delay(RedisStoreWatch.Period * 2); // the watch has read the silo's membership row (written back after the loss)
         using (var admin = await Admin(_redis))
             await admin.GetServers()[0].FlushAllDatabasesAsync();
         await ExpectLossReported(http, "has lost the cluster's stored state");
@@ -325,6 +342,7 @@ public sealed class RedisStoreLossTests : IAsyncLifetime
         Assert.Equal(machines.Order(StringComparer.Ordinal), await Listed(b));
 
         string lost = File.ReadAllText(MarkerFile);
+        await Task.Delay(RedisStoreWatch.Period * 2); // both watches have read their silo's membership row
         using (var admin = await Admin(_redis))
             await admin.GetServers()[0].FlushAllDatabasesAsync();
         await ExpectLossReported(a, "has lost the cluster's stored state");
@@ -346,6 +364,19 @@ public sealed class RedisStoreLossTests : IAsyncLifetime
         await Task.Delay(RedisStoreWatch.Period * 2);
         Assert.Empty(Conflicts(logA.Skip(sinceA)));
         Assert.Empty(Conflicts(logB.Skip(sinceB)));
+
+        // Each silo wrote its own membership row back (the one that accepted, and the one that followed), so both stop in
+        // seconds; before stop 57 each waited two minutes on a membership table the flush had taken.
+        using (var admin = await Admin(_redis))
+            foreach (var app in new[] { appA, appB })
+                Assert.True(await admin.GetDatabase().HashExistsAsync(RedisMembershipRow.TableKey(Service, "loss"), SiloAddressOf(app)), SiloAddressOf(app));
+        foreach (var app in new[] { appB, appA })
+        {
+            var stopping = System.Diagnostics.Stopwatch.StartNew();
+            _silos.Remove(app);
+            await Stop(app);
+            Assert.True(stopping.Elapsed < StopAfterLoss, $"stopped in {stopping.Elapsed}");
+        }
     }
 
     [Fact]
