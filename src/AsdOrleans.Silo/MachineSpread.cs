@@ -241,8 +241,8 @@ public static class MachineSpread
         static void Add(Dictionary<SiloAddress, int> counts, SiloAddress silo, int n) => counts[silo] = counts.GetValueOrDefault(silo) + n;
         int planned = 0, stillGoing = 0, passes = 0;
         var after = before;
-        // Passes, each planned afresh from the counts: a machine that a call activated elsewhere meanwhile (or that
-        // came back to its old silo, below) is moved by the next pass, within the round's bound.
+        // Passes, each planned afresh from the counts: a machine that a call activated elsewhere between its two steps
+        // is moved by the next pass, within the round's bound.
         for (var current = machineSilos; passes < PassesPerRound && planned < max; passes++)
         {
             var moves = SpreadPlan.Of(current, max - planned);
