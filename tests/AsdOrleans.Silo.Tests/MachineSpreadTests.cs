@@ -196,9 +196,19 @@ public sealed class MachineSpreadTests : IAsyncLifetime
         await WaitForSilos(a, 2);
         string addressEncoder = (await Cluster(a)).Single(s => s.Roles == "encoder").Address;
 
+        // Alone with A, the encoder-only silo is no silo to spread onto: nothing moves.
         var round = await Spread(encoder);
         Assert.True(round.Moved == 0 && round.MachineSilos == 1, JsonSerializer.Serialize(round));
         Assert.Equal("nothing to spread: fewer than two machines-role silos answered", round.Summary);
+
+        // A machines-only silo joins: it receives half of A's machines, the encoder-only silo none.
+        var (b, _) = await StartSilo(roles: "machines");
+        await WaitForSilos(a, 3);
+        round = await Spread(b);
+        string answer = JsonSerializer.Serialize(round);
+        var rowEncoder = round.Silos.Single(s => s.Address == addressEncoder);
+        Assert.True(round.MachineSilos == 2 && round.Moved == Machines / 2, answer);
+        Assert.True(rowEncoder.ToReceive == 0 && rowEncoder.Arrived == 0 && rowEncoder.HeldAfter == 0, answer);
         for (int m = 0; m < Machines; m++)
             Assert.Equal(HttpStatusCode.OK, (await encoder.GetAsync($"/api/machines/{Machine(m)}", TestContext.Current.CancellationToken)).StatusCode);
         Assert.Equal(0, (await Cluster(a)).Single(s => s.Address == addressEncoder).MachineGrains);
