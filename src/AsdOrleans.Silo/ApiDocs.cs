@@ -34,6 +34,7 @@ public static class ApiDocs
         ["GET /api/cluster"] = ("GetCluster", "The cluster's silos: status, machine grains and encoder workers each"),
         ["GET /api/alert-webhook"] = ("GetAlertWebhook", "The alert webhook this silo sends to, and the written alerts each alert-index shard has yet to deliver"),
         ["POST /api/cluster/store/accept-loss"] = ("AcceptRedisStoreLoss", "Accept that Redis lost the cluster's store (the marker /readyz names): the store is marked anew, the loss recorded, and writes taken again; answered once this silo has dropped the grain activations that lived through the loss (each grain reloads from the new store), which the other silos do within 5 s"),
+        ["POST /api/cluster/spread"] = ("SpreadMachines", "One round of spreading machines onto silos below the mean (one that joined holds none): each machines-role silo above it by more than 10 % deactivates some and wakes each on a silo below, which reads it from the store; ?max= (default 300) and ?perSecond= (default 100, the cluster together) bound it; answered when it has ended, with each silo's counts before and after"),
         ["GET /api/cluster/machines/{id}"] = ("GetMachinePlacement", "Which silo the grain directory places a machine on, that silo's status, and whether an Active one answers (asks the directory, not the machine); 404 for a machine nobody configured or enrolled"),
     };
 

@@ -42,9 +42,7 @@ public static class ClusterApi
             // not take the whole answer with it, which is exactly when an operator looks.
             var answers = await Task.WhenAll(hosts.Where(h => h.Value == SiloStatus.Active).Select(h => Ask(management, h.Key)));
             var bySilo = answers.ToDictionary(a => a.Silo);
-            int Count(SiloAddress silo, string grainClass) => bySilo.TryGetValue(silo, out var answer)
-                ? answer.Activations.Where(a => a.GrainType.Contains(grainClass, StringComparison.Ordinal)).Sum(a => a.ActivationCount)
-                : 0;
+            int Count(SiloAddress silo, string grainClass) => bySilo.TryGetValue(silo, out var answer) ? Activations(answer.Activations, grainClass) : 0;
             var silos = hosts.OrderBy(h => h.Key.ToString(), StringComparer.Ordinal)
                 .Select(h => new SiloView(h.Key.ToString(), h.Value.ToString(),
                     Count(h.Key, nameof(MachineGrain)), Count(h.Key, nameof(EncoderWorkerGrain)),
@@ -54,6 +52,17 @@ public static class ClusterApi
                 .ToList();
             return Results.Ok(silos);
         }).RequireRole(ApiRole.Operator).Produces<List<SiloView>>();
+
+        // One round of spreading machines onto silos below the mean (a silo that joined holds none until then): the
+        // silos above it deactivate some and wake each on the silo it goes to, which reads it from the store
+        // (MachineSpreader; docs/decisions.md, stop 57). Answered when the round has ended.
+        app.MapPost("/api/cluster/spread", async (IClusterClient client, ISiloMetadataCache metadata, HttpContext http, int? max, int? perSecond) =>
+        {
+            int most = max ?? MachineSpread.DefaultMaxPerRound, pace = perSecond ?? MachineSpread.DefaultPerSecond;
+            if (MachineSpread.Problem(most, pace) is { } problem)
+                return Results.Problem(problem, statusCode: StatusCodes.Status400BadRequest);
+            return Results.Ok(await MachineSpread.RunAsync(client, metadata, most, pace, http.RequestAborted));
+        }).RequireRole(ApiRole.Operator).Produces<SpreadRound>().ProducesProblem(400).ProducesProblem(503);
 
         app.MapGet("/api/alert-webhook", async (IClusterClient client, IServiceProvider services) =>
                 Results.Ok(await AlertWebhookView.Of(client, services.GetService<AlertWebhookOptions>())))
@@ -140,8 +149,15 @@ public static class ClusterApi
         }
     }
 
+    /// <summary>How many activations of the grain class a silo's statistics count.</summary>
+    internal static int Activations(SimpleGrainStatistic[] statistics, string grainClass)
+        => statistics.Where(a => a.GrainType.Contains(grainClass, StringComparison.Ordinal)).Sum(a => a.ActivationCount);
+
+    /// <summary>How many machine grains a silo's statistics count.</summary>
+    internal static int MachineGrains(SimpleGrainStatistic[] statistics) => Activations(statistics, nameof(MachineGrain));
+
     /// <summary>Asks one active silo for its activation counts; <c>NotAnswering</c> says why it did not answer, else null.</summary>
-    private static async Task<(SiloAddress Silo, SimpleGrainStatistic[] Activations, string? NotAnswering)> Ask(IManagementGrain management, SiloAddress silo)
+    internal static async Task<(SiloAddress Silo, SimpleGrainStatistic[] Activations, string? NotAnswering)> Ask(IManagementGrain management, SiloAddress silo)
     {
         try
         {

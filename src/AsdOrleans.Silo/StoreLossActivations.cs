@@ -18,7 +18,8 @@ namespace AsdOrleans.Silo;
 /// (<see cref="IConfigureGrainContextProvider"/>, a public hook of the runtime), and each one's end (its
 /// <see cref="IGrainContext.Deactivated"/> task) removes it. Stateless workers (the encoder workers) are left alone: they
 /// hold no stored state, and their context's <c>Deactivated</c> is no lifetime. docs/decisions.md, "after an accepted loss,
-/// grains reload from the store".
+/// grains reload from the store". The same list serves spreading machines onto a silo that joined (<see cref="MachineSpreader"/>,
+/// <see cref="Take{TGrain}"/>): deactivated, each is woken on that silo and reads its state from the store.
 /// </summary>
 public sealed class StoreLossActivations : IConfigureGrainContextProvider, IConfigureGrainContext
 {
@@ -54,9 +55,23 @@ public sealed class StoreLossActivations : IConfigureGrainContextProvider, IConf
     /// Each finishes the call it runs first; calls that come meanwhile wait for it and then reach a new activation,
     /// which reads its state from the store. Returns how many were dropped and how many had not gone in time.
     /// </summary>
-    public async Task<(int Dropped, int StillGoing)> DropAllAsync(string why, TimeSpan timeout)
+    public Task<(int Dropped, int StillGoing)> DropAllAsync(string why, TimeSpan timeout)
+        => DeactivateAsync(_live.Keys.ToList(), why, timeout);
+
+    /// <summary>
+    /// Up to <paramref name="count"/> activations of grain class <typeparamref name="TGrain"/> alive now (activated: an
+    /// activation still starting has no instance yet), for <see cref="MachineSpreader"/> to move to another silo.
+    /// </summary>
+    public List<IGrainContext> Take<TGrain>(int count) where TGrain : class
+        => _live.Keys.Where(c => c.GrainInstance is TGrain && !c.Deactivated.IsCompleted).Take(Math.Max(0, count)).ToList();
+
+    /// <summary>
+    /// Deactivates <paramref name="contexts"/> (the ordinary path: each flushes in its OnDeactivateAsync and leaves the
+    /// grain directory) and waits until all have gone or <paramref name="timeout"/> passed; returns how many were asked
+    /// and how many had not gone in time.
+    /// </summary>
+    public static async Task<(int Dropped, int StillGoing)> DeactivateAsync(IReadOnlyList<IGrainContext> contexts, string why, TimeSpan timeout)
     {
-        var contexts = _live.Keys.ToList();
         var reason = new DeactivationReason(DeactivationReasonCode.ApplicationRequested, why);
         foreach (var context in contexts)
             context.Deactivate(reason, CancellationToken.None);

@@ -10,16 +10,18 @@ namespace AsdOrleans.Cli.Commands;
 /// <summary>
 /// `asd cluster status|where`: what a cluster operator checks after adding, stopping or losing a silo — each silo's
 /// membership status and how many machine grains and encoder workers it holds, and which silo holds one machine —
-/// through any silo's HTTP API with an operator key; `asd cluster accept-store-loss`, the answer to a Redis that lost
+/// through any silo's HTTP API with an operator key; `asd cluster spread`, one round of spreading machines onto silos
+/// below the mean (one that joined holds none); `asd cluster accept-store-loss`, the answer to a Redis that lost
 /// the cluster's data when there is no backup.
 /// </summary>
 public static class ClusterCommand
 {
     public static Command Create()
     {
-        var command = new Command("cluster", "the cluster's silos through a silo's HTTP API (operator key): status, where a machine is, accepting a lost Redis store");
+        var command = new Command("cluster", "the cluster's silos through a silo's HTTP API (operator key): status, where a machine is, spreading machines onto a silo that joined, accepting a lost Redis store");
         command.Subcommands.Add(Status());
         command.Subcommands.Add(Where());
+        command.Subcommands.Add(Spread());
         command.Subcommands.Add(AcceptStoreLoss());
         return command;
     }
@@ -46,6 +48,45 @@ public static class ClusterCommand
             parse.InvocationConfiguration.Output.WriteLine(
                 $"accepted: store {accepted.GetProperty("lost").GetString()} is recorded as lost (by {accepted.GetProperty("by").GetString()}); "
                 + $"Redis's store is now {accepted.GetProperty("store").GetString()}; {dropped}");
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>One round of spreading machines (docs/deploy.md, "Adding a silo"): what each silo held, let go and holds now.</summary>
+    private static Command Spread()
+    {
+        var (url, key) = Connection();
+        var max = new Option<int?>("--max") { Description = "the most machines this round moves (the silo's default: 300)" };
+        var perSecond = new Option<int?>("--per-second") { Description = "machines moved per second, the cluster together (the silo's default: 100): each reads its state from the store on its new silo" };
+        var json = new Option<bool>("--json") { Description = "print the silo's answer as JSON instead of a table" };
+        var command = new Command("spread", "one round of spreading machines onto silos below the mean (a silo that joined holds none): silos above it by more than 10 % deactivate some, each woken on a silo below, which reads it from the store; answers when the round has ended") { url, key, max, perSecond, json };
+        command.SetAction(async (parse, cancellation) =>
+        {
+            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!, retryNotices: parse.InvocationConfiguration.Error);
+            var query = new List<string>();
+            if (parse.GetValue(max) is { } most) query.Add($"max={N(most)}");
+            if (parse.GetValue(perSecond) is { } pace) query.Add($"perSecond={N(pace)}");
+            var round = await http.SendAsync(HttpMethod.Post, "/api/cluster/spread" + (query.Count > 0 ? "?" + string.Join("&", query) : ""), null, cancellation);
+            var output = parse.InvocationConfiguration.Output;
+            if (parse.GetValue(json))
+            {
+                output.WriteLine(JsonSerializer.Serialize(round, new JsonSerializerOptions { WriteIndented = true }));
+                return 0;
+            }
+            var table = new Table().Border(TableBorder.Simple).AddColumns("silo", "roles", "held before", "asked to leave", "left", "to receive", "arrived", "held after");
+            foreach (var s in round.GetProperty("silos").EnumerateArray())
+            {
+                string? notAnswering = ClusterHttp.OptionalString(s, "notAnswering");
+                string Count(string name) => notAnswering is null ? N(s.GetProperty(name).GetInt32()) : "?";
+                table.AddRow(new Text(s.GetProperty("address").GetString()!), new Text(ClusterHttp.OptionalString(s, "roles") ?? "–"),
+                    new Text(Count("heldBefore")), new Text(Count("askedToLeave")), new Text(Count("left")), new Text(Count("toReceive")), new Text(Count("arrived")), new Text(Count("heldAfter")));
+            }
+            Terminal.For(output).Write(table);
+            output.WriteLine($"{round.GetProperty("summary").GetString()} ({round.GetProperty("seconds").GetDouble().ToString("0.#", CultureInfo.InvariantCulture)} s)");
+            foreach (var s in round.GetProperty("silos").EnumerateArray())
+                if (ClusterHttp.OptionalString(s, "notAnswering") is { } why)
+                    output.WriteLine($"warning: silo {s.GetProperty("address").GetString()} did not answer ({why}): it took no part in this round");
             return 0;
         });
         return command;

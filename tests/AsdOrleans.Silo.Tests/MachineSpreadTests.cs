@@ -1,0 +1,276 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using AsdOrleans.Abstractions;
+using AsdOrleans.Tests;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace AsdOrleans.Silo.Tests;
+
+/// <summary>
+/// Stop 57: a silo that joins a running cluster took no machines. `POST /api/cluster/spread` moves machines onto it by
+/// deactivation (each flushes, and reads its state from the store on its new silo), not migration. Real silos on a real
+/// redis-server in this process: a joined silo gets its share, every machine keeps its settings, enrollment, labels and
+/// the clips its old activation had not yet written; an even cluster moves nothing; an encoder-only silo gets none.
+/// </summary>
+public sealed class MachineSpreadTests : IAsyncLifetime
+{
+    private const string Key = "spread-operator", LabellerKey = "spread-labeller";
+    private const int Machines = 40;
+    private readonly string _dir = Directory.CreateTempSubdirectory("asd-spread-").FullName;
+    private readonly List<WebApplication> _silos = [];
+    private readonly ConcurrentQueue<(LogLevel Level, string Message)> _log = new();
+    private RedisServer _redis = null!;
+
+    public async ValueTask InitializeAsync()
+        => _redis = await RedisServer.StartAsync(Directory.CreateDirectory(Path.Combine(_dir, "redis")).FullName);
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var silo in _silos)
+        {
+            using var soon = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            try { await silo.StopAsync(soon.Token); } catch (OperationCanceledException) { }
+            await silo.DisposeAsync();
+        }
+        await _redis.DisposeAsync();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    private async Task<(HttpClient Http, WebApplication App)> StartSilo(string roles = "encoder,machines")
+    {
+        var (app, address) = await SiloApp.StartOnLoopbackAsync(new Dictionary<string, string?>
+        {
+            ["Asd:Redis"] = _redis.Connection,
+            ["Asd:ClusterId"] = "spread",
+            ["Asd:DataDirectory"] = Path.Combine(_dir, "data"),
+            ["Asd:Roles"] = roles,
+            ["Asd:ApiKeys:Operator:0"] = Key,
+            ["Asd:ApiKeys:Labeller:0"] = LabellerKey,
+        });
+        _silos.Add(app);
+        app.Services.GetRequiredService<ILoggerFactory>().AddProvider(new WarningLogProvider(_log, withExceptions: true));
+        var http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(120) };
+        http.DefaultRequestHeaders.Add("X-Api-Key", Key);
+        return (http, app);
+    }
+
+    private static string Machine(int m) => $"spread.m{m:00}";
+
+    /// <summary>Configures and enrolls the machines through <paramref name="http"/> (from 16-dimensional embeddings: no
+    /// encoder needed); every fourth one scores two clips and gets one label, which its activation has not yet written
+    /// (the machine writes clips behind, within 5 s).</summary>
+    private static async Task EnrollMachines(HttpClient http, WebApplication silo)
+    {
+        var random = new Random(57);
+        float[] Vector() => Enumerable.Range(0, 16).Select(_ => (float)random.NextDouble() - 0.5f).ToArray();
+        var grains = silo.Services.GetRequiredService<IClusterClient>();
+        using var labeller = new HttpClient { BaseAddress = http.BaseAddress };
+        labeller.DefaultRequestHeaders.Add("X-Api-Key", LabellerKey);
+        for (int m = 0; m < Machines; m++)
+        {
+            var configured = await http.PutAsJsonAsync($"/api/machines/{Machine(m)}", new MachineSettings { Strategy = "random", Budget = 1.0, Seed = (ulong)m });
+            Assert.True(configured.IsSuccessStatusCode, await configured.Content.ReadAsStringAsync());
+            var enrolled = await http.PostAsJsonAsync($"/api/machines/{Machine(m)}/enrollment",
+                new EnrollmentRequest(Enumerable.Range(0, 30).Select(i => new EnrollmentClip(Vector(), i % 10 == 0)).ToList(), "enc-spread"));
+            Assert.True(enrolled.IsSuccessStatusCode, await enrolled.Content.ReadAsStringAsync());
+            if (m % 4 != 0) continue;
+            var grain = grains.GetGrain<IMachineGrain>(Machine(m));
+            for (int i = 0; i < 2; i++) await grain.ProcessClip(new ClipSubmission($"clip-{i}", Vector(), "enc-spread"));
+            var pending = await grain.GetPendingLabelRequests(10);
+            Assert.NotEmpty(pending);
+            var labelled = await labeller.PostAsJsonAsync($"/api/machines/{Machine(m)}/clips/{pending[0].ClipId}/label", new { label = m % 8 == 0 ? "normal" : "anomalous" });
+            Assert.True(labelled.IsSuccessStatusCode, await labelled.Content.ReadAsStringAsync());
+        }
+    }
+
+    /// <summary>What a machine must keep across a move: settings, enrollment, counters, labels, open requests.</summary>
+    private static async Task<string> Kept(HttpClient http, int m)
+    {
+        var status = await http.GetFromJsonAsync<JsonElement>($"/api/machines/{Machine(m)}", TestContext.Current.CancellationToken);
+        return string.Join(" ", new[] { "settings", "enrolled", "modelVersion", "referenceSetSize", "clipsSeen", "queries", "pendingLabelRequests",
+            "normalLabels", "anomalousLabels", "decisionThreshold" }.Select(p => $"{p}={status.GetProperty(p)}"));
+    }
+
+    private static async Task<List<SiloView>> Cluster(HttpClient http)
+        => (await http.GetFromJsonAsync<List<SiloView>>("/api/cluster", TestContext.Current.CancellationToken))!;
+
+    private static async Task<SpreadRound> Spread(HttpClient http, string query = "")
+    {
+        var response = await http.PostAsync("/api/cluster/spread" + query, null, TestContext.Current.CancellationToken);
+        string body = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"{(int)response.StatusCode}: {body}");
+        return JsonSerializer.Deserialize<SpreadRound>(body, JsonSerializerOptions.Web)!;
+    }
+
+    /// <summary>The silos the cluster lists active, each with its roles published (placement needs them).</summary>
+    private static Task WaitForSilos(HttpClient http, int count)
+        => Waiting.Until(async () => (await Cluster(http)) is var silos && silos.Count(s => s.Status == "Active" && s.Roles is not null) == count,
+            $"{count} active silos with their roles", seconds: 60);
+
+    /// <summary>Warnings or errors that say a write lost a version check, or state went missing.</summary>
+    private List<string> Conflicts() => _log.Select(e => e.Message)
+        .Where(m => m.Contains("Inconsistent", StringComparison.OrdinalIgnoreCase) || m.Contains("ETag", StringComparison.OrdinalIgnoreCase)
+            || m.Contains("version", StringComparison.OrdinalIgnoreCase) || m.Contains("discard", StringComparison.OrdinalIgnoreCase))
+        .ToList();
+
+    [Fact]
+    public async Task A_silo_that_joined_gets_its_share_and_every_machine_keeps_its_state_and_an_even_cluster_moves_nothing()
+    {
+        var (a, siloA) = await StartSilo();
+        await EnrollMachines(a, siloA);
+        var before = new Dictionary<int, string>();
+        var (b, _) = await StartSilo();
+        await WaitForSilos(a, 2);
+        var joined = await Cluster(a);
+        string addressB = joined.Single(s => s.MachineGrains == 0).Address;
+        Assert.Equal(Machines, joined.Sum(s => s.MachineGrains)); // the registry shards are no machine grains
+
+        // A non-operator key changes nothing; nor do bounds out of range.
+        using (var labeller = new HttpClient { BaseAddress = a.BaseAddress })
+        {
+            labeller.DefaultRequestHeaders.Add("X-Api-Key", LabellerKey);
+            Assert.Equal(HttpStatusCode.Forbidden, (await labeller.PostAsync("/api/cluster/spread", null, TestContext.Current.CancellationToken)).StatusCode);
+        }
+        var badMax = await a.PostAsync("/api/cluster/spread?max=0", null, TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.BadRequest, badMax.StatusCode);
+        Assert.Contains("max is the most machines one round moves", await badMax.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+        Assert.Equal(HttpStatusCode.BadRequest, (await a.PostAsync("/api/cluster/spread?max=10000&perSecond=1", null, TestContext.Current.CancellationToken)).StatusCode);
+        Assert.Equal(0, (await Cluster(a)).Single(s => s.Address == addressB).MachineGrains);
+
+        // A clip on every machine just before the move: written behind (within 5 s), so the deactivation's flush keeps it.
+        // Read through B: B caches where each lives (A), as any silo serving HTTP does; that address outlives the move.
+        var grainsA = siloA.Services.GetRequiredService<IClusterClient>();
+        for (int m = 0; m < Machines; m++)
+        {
+            await grainsA.GetGrain<IMachineGrain>(Machine(m)).ProcessClip(new ClipSubmission("before-move", Enumerable.Repeat(0.2f, 16).ToArray(), "enc-spread"));
+            before[m] = await Kept(b, m);
+        }
+        var clock = Stopwatch.StartNew();
+        var round = await Spread(b); // any silo answers for the cluster
+        double seconds = clock.Elapsed.TotalSeconds;
+        string answer = JsonSerializer.Serialize(round);
+        var rowA = round.Silos.Single(s => s.Address != addressB);
+        var rowB = round.Silos.Single(s => s.Address == addressB);
+        Assert.True(rowA.HeldBefore == Machines && rowB.HeldBefore == 0, answer);
+        // Half of them planned to move (more where a pass found some back on A), all of those left A, and B woke them.
+        Assert.True(rowA.AskedToLeave >= Machines / 2 && rowB.ToReceive == rowA.AskedToLeave && rowA.Left == rowA.AskedToLeave, answer);
+        Assert.True(round.Moved >= Machines / 4 && rowB.Arrived == round.Moved, answer);
+        Assert.True(rowB.HeldAfter >= Machines / 4, answer);
+
+        // Every machine answers as before the move, wherever it is now; B holds a fair share of them.
+        for (int m = 0; m < Machines; m++)
+            Assert.Equal(before[m], await Kept(m % 2 == 0 ? a : b, m));
+        var onB = new List<int>();
+        for (int m = 0; m < Machines; m++)
+        {
+            var placed = await a.GetFromJsonAsync<MachinePlacement>($"/api/cluster/machines/{Machine(m)}", TestContext.Current.CancellationToken);
+            if (placed!.Silo == addressB) onB.Add(m);
+        }
+        Assert.True(onB.Count >= Machines / 4, $"{onB.Count} of {Machines} machines on the silo that joined; {answer}");
+        // A clip after the move scores on the machine's new activation, from its stored state.
+        var grain = grainsA.GetGrain<IMachineGrain>(Machine(onB.FirstOrDefault(m => m % 4 == 0, onB[0])));
+        long seen = (await grain.GetStatus()).ClipsSeen;
+        await grain.ProcessClip(new ClipSubmission("after-move", Enumerable.Repeat(0.1f, 16).ToArray(), "enc-spread"));
+        Assert.Equal(seen + 1, (await grain.GetStatus()).ClipsSeen);
+
+        // Now even: another round moves nothing.
+        var again = await Spread(a);
+        Assert.True(again.Moved == 0 && again.Silos.All(s => s.AskedToLeave == 0), JsonSerializer.Serialize(again));
+        Assert.StartsWith("nothing to spread: no machines-role silo holds more than the mean", again.Summary);
+        Assert.Empty(Conflicts());
+        TestContext.Current.SendDiagnosticMessage($"spread round: {round.Moved} of {Machines} machines moved in {round.Seconds:0.00} s ({round.Summary}) " +
+            $"(HTTP answer {seconds:0.00} s); the joined silo holds {onB.Count} after every machine was called");
+    }
+
+    [Fact]
+    public async Task A_silo_without_the_machines_role_receives_none()
+    {
+        var (a, siloA) = await StartSilo();
+        await EnrollMachines(a, siloA);
+        var (encoder, _) = await StartSilo(roles: "encoder");
+        await WaitForSilos(a, 2);
+        string addressEncoder = (await Cluster(a)).Single(s => s.Roles == "encoder").Address;
+
+        // Alone with A, the encoder-only silo is no silo to spread onto: nothing moves.
+        var round = await Spread(encoder);
+        Assert.True(round.Moved == 0 && round.MachineSilos == 1, JsonSerializer.Serialize(round));
+        Assert.Equal("nothing to spread: fewer than two machines-role silos answered", round.Summary);
+
+        // A machines-only silo joins: it receives half of A's machines, the encoder-only silo none.
+        var (b, _) = await StartSilo(roles: "machines");
+        await WaitForSilos(a, 3);
+        round = await Spread(b);
+        string answer = JsonSerializer.Serialize(round);
+        var rowEncoder = round.Silos.Single(s => s.Address == addressEncoder);
+        Assert.True(round.MachineSilos == 2 && round.Moved == Machines / 2, answer);
+        Assert.True(rowEncoder.ToReceive == 0 && rowEncoder.Arrived == 0 && rowEncoder.HeldAfter == 0, answer);
+        for (int m = 0; m < Machines; m++)
+            Assert.Equal(HttpStatusCode.OK, (await encoder.GetAsync($"/api/machines/{Machine(m)}", TestContext.Current.CancellationToken)).StatusCode);
+        Assert.Equal(0, (await Cluster(a)).Single(s => s.Address == addressEncoder).MachineGrains);
+        Assert.Empty(Conflicts());
+    }
+
+    /// <summary>The figures in docs/benchmarks.md ("Spreading machines onto a silo that joined"): 2,000 configured machines
+    /// on one silo, a second joins, rounds at the defaults (300 a round, 100 a second) until it holds its share; then the
+    /// same with one round of ?max=1000&amp;perSecond=2000 (the pace out of the way: what a move itself costs).</summary>
+    [Theory(Explicit = true)]
+    [InlineData("")]
+    [InlineData("?max=1000&perSecond=2000")]
+    public async Task Measure_rounds_of_two_thousand_machines(string query)
+    {
+        const int count = 2_000;
+        var (a, siloA) = await StartSilo();
+        var grains = siloA.Services.GetRequiredService<IClusterClient>();
+        var configure = Stopwatch.StartNew();
+        foreach (var chunk in Enumerable.Range(0, count).Chunk(100))
+            await Task.WhenAll(chunk.Select(m => grains.GetGrain<IMachineGrain>($"bench.m{m:0000}").Configure(new MachineSettings { Strategy = "random", Budget = 0.1 })));
+        TestContext.Current.SendDiagnosticMessage($"{count} machines configured in {configure.Elapsed.TotalSeconds:0.0} s");
+        var (b, _) = await StartSilo();
+        await WaitForSilos(a, 2);
+        var all = Stopwatch.StartNew();
+        for (int r = 1; r <= 10; r++)
+        {
+            var round = await Spread(b, query);
+            TestContext.Current.SendDiagnosticMessage($"{query} round {r}: {round.Moved} moved in {round.Seconds:0.00} s; held after: "
+                + string.Join(", ", round.Silos.Select(s => s.HeldAfter)) + $"; {round.Summary}");
+            if (round.Moved == 0) break;
+        }
+        TestContext.Current.SendDiagnosticMessage($"until even: {all.Elapsed.TotalSeconds:0.0} s");
+        var latency = new List<double>();
+        for (int m = 0; m < count; m += 20)
+        {
+            var call = Stopwatch.StartNew();
+            await grains.GetGrain<IMachineGrain>($"bench.m{m:0000}").GetStatus();
+            latency.Add(call.Elapsed.TotalMilliseconds);
+        }
+        latency.Sort();
+        TestContext.Current.SendDiagnosticMessage($"a status call after: p50 {latency[latency.Count / 2]:0.0} ms, max {latency[^1]:0.0} ms");
+        Assert.Empty(Conflicts());
+    }
+
+    private static SiloAddress Silo(int port) => SiloAddress.New(new IPEndPoint(IPAddress.Loopback, port), 1);
+
+    [Fact]
+    public void A_plan_gives_each_silo_above_the_mean_its_excess_to_the_silos_below_within_the_round_s_bound()
+    {
+        var (s1, s2, s3, s4) = (Silo(1), Silo(2), Silo(3), Silo(4));
+        // Three silos of 900 and one that joined: each gives 225, the new one receives 675.
+        var plan = SpreadPlan.Of([new(s1, 900), new(s2, 900), new(s3, 900), new(s4, 0)], max: 10_000);
+        Assert.All(plan, m => Assert.Equal(s4, m.To));
+        Assert.Equal([225, 225, 225], plan.OrderBy(m => m.From.ToString()).Select(m => m.Count));
+        // Bounded: at most max in all.
+        Assert.Equal(300, SpreadPlan.Of([new(s1, 900), new(s2, 900), new(s3, 900), new(s4, 0)], max: 300).Sum(m => m.Count));
+        // Within the tolerance (10 % of the mean, at least 2): nothing.
+        Assert.Empty(SpreadPlan.Of([new(s1, 21), new(s2, 19)], max: 300));
+        Assert.Empty(SpreadPlan.Of([new(s1, 1050), new(s2, 950)], max: 300));
+        Assert.NotEmpty(SpreadPlan.Of([new(s1, 1150), new(s2, 850)], max: 300));
+        // One silo, or none: nothing.
+        Assert.Empty(SpreadPlan.Of([new(s1, 500)], max: 300));
+        Assert.Empty(SpreadPlan.Of([], max: 300));
+    }
+}
