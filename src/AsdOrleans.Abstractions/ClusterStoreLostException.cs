@@ -32,3 +32,23 @@ public sealed class ClusterStoreLostException : Exception
 
     public ClusterStoreLostException(string message, Exception innerException) : base(message, innerException) { }
 }
+
+/// <summary>
+/// A write (<see cref="StoreWriteAttribute"/>) refused because the cluster's Redis would not keep it through a crash of
+/// Redis now (its append-only file is off, or not synced on every write), so an acknowledged label could be lost. Nothing
+/// changed; the same call may be sent again once an operator has made Redis durable again (the silo's log and /readyz
+/// say what). Reads are still answered.
+/// </summary>
+[GenerateSerializer]
+public sealed class ClusterStoreNotDurableException : Exception
+{
+    public const string DefaultMessage = "the cluster takes no writes now: its store (Redis) would not keep them through a crash of Redis "
+        + "(its append-only settings changed). Nothing changed. An operator must make Redis durable again (the silo's log and /readyz say what); "
+        + "send the write again after that. Reads are still answered.";
+
+    public ClusterStoreNotDurableException() : base(DefaultMessage) { }
+
+    public ClusterStoreNotDurableException(string message) : base(message) { }
+
+    public ClusterStoreNotDurableException(string message, Exception innerException) : base(message, innerException) { }
+}

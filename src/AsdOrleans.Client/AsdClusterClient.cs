@@ -18,7 +18,9 @@ namespace AsdOrleans.Client;
 /// nothing; a machine that is not enrolled yet gives an <see cref="InvalidOperationException"/>. While the cluster's Redis
 /// has lost its data (or is another cluster's), every write (configure, enroll, retire, clips, labels, declines, claims)
 /// is refused with a <see cref="ClusterStoreLostException"/> and changes nothing, as the HTTP API answers 503, until an
-/// operator restores Redis or accepts the loss (<c>asd cluster accept-store-loss</c>); reads are answered.
+/// operator restores Redis or accepts the loss (<c>asd cluster accept-store-loss</c>); reads are answered. While Redis
+/// would not keep a write through its own crash (its append-only settings changed under a silo that requires them),
+/// writes are refused alike with a <see cref="ClusterStoreNotDurableException"/>.
 /// </summary>
 public sealed class AsdClusterClient : IAsyncDisposable
 {

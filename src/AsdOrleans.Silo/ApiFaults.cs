@@ -174,6 +174,8 @@ public static class ApiFaults
                     return null; // a damaged file (SQLITE_CORRUPT, SQLITE_NOTADB): an operator restores it; answered by StorageDamage
                 case ClusterStoreLostException: // a write that passed the gate just before the store watch saw the loss: as the gate answers
                     return new("The cluster's store needs an operator", RedisStoreWatch.ClientDetail, e, RetryAfterSeconds: null);
+                case ClusterStoreNotDurableException: // likewise, just before the durability watch saw Redis's settings change
+                    return new("The cluster's store needs an operator", RedisDurabilityWatch.ClientDetail, e, RetryAfterSeconds: null);
                 case EncoderModelUnavailableException: // our own message; no retry helps until an operator replaces the model
                     return new("The encoder model is unavailable", e.Message, e, null);
                 case NoSiloWithRoleException: // our own message, in an operator's terms

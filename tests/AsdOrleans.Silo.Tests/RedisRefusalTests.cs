@@ -167,6 +167,12 @@ public sealed class RedisRefusalTests : IAsyncLifetime
         var status = await http.GetFromJsonAsync<JsonElement>("/api/machines/durable.m1"); // reads still work, and nothing changed
         Assert.Equal(0.5, status.GetProperty("settings").GetProperty("budget").GetDouble());
         Assert.Single(log, e => e.Level >= LogLevel.Error && e.Message.StartsWith("refusing writes: ", StringComparison.Ordinal)); // once, not per request
+        // The .NET client's path (grain calls, which the HTTP gate never sees) is refused too, before the method runs
+        // (before stop 57 it took writes that a crash of Redis would lose); its reads are answered.
+        var grain = _silos[0].Services.GetRequiredService<IClusterClient>().GetGrain<IMachineGrain>("durable.m1");
+        var refused = await Assert.ThrowsAsync<ClusterStoreNotDurableException>(() => grain.Configure(new MachineSettings { Strategy = "random", Budget = 0.2, Seed = 1 }));
+        Assert.Contains("would not keep them through a crash of Redis", refused.Message);
+        Assert.Equal(0.5, (await grain.GetStatus()).Settings.Budget);
 
         await server.ExecuteAsync("CONFIG", "SET", "appendonly", "yes");
         await Waiting.Until(async () => (await Configure(http, "durable.m1", 0.1)).StatusCode == HttpStatusCode.OK, "writes are taken again");
