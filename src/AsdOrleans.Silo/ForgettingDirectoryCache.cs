@@ -18,7 +18,7 @@ namespace AsdOrleans.Silo;
 /// then cached no new grain at all (every call to one asked the directory), and its entries never expired
 /// (docs/decisions.md, "Review of stop 57's diff").
 /// </summary>
-public sealed class ForgettingDirectoryCache : IGrainDirectoryCache, IAsyncDisposable
+public sealed class ForgettingDirectoryCache : IGrainDirectoryCache, IAsyncDisposable, IDisposable
 {
     private readonly IGrainDirectoryCache _inner;
     private int _disposed;
@@ -44,6 +44,10 @@ public sealed class ForgettingDirectoryCache : IGrainDirectoryCache, IAsyncDispo
     public bool LookUp(GrainId key, out GrainAddress result, out int version) => _inner.LookUp(key, out result!, out version);
 
     public IEnumerable<(GrainAddress ActivationAddress, int Version)> KeyValues => _inner.KeyValues;
+
+    /// <summary>A container disposed synchronously refuses a service that is only <see cref="IAsyncDisposable"/>: stopping the
+    /// timer ends the LRU's expiry loop at once.</summary>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     /// <summary>Stops the LRU's expiry timer; DI may call it once per registration that hands out this instance.</summary>
     public async ValueTask DisposeAsync()

@@ -66,4 +66,15 @@ public sealed class ForgettingDirectoryCacheTests
         Assert.True(cache.Remove(new GrainAddress { GrainId = address.GrainId, SiloAddress = Silo, ActivationId = ActivationId.NewId() }));
         Assert.False(cache.LookUp(address.GrainId, out _, out _));
     }
+
+    [Fact]
+    public void A_container_disposed_synchronously_disposes_it()
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton(s => new ForgettingDirectoryCache(s, new GrainDirectoryOptions()));
+        services.AddSingleton<Orleans.Runtime.GrainDirectory.IGrainDirectoryCache>(s => s.GetRequiredService<ForgettingDirectoryCache>());
+        var provider = services.BuildServiceProvider();
+        provider.GetRequiredService<Orleans.Runtime.GrainDirectory.IGrainDirectoryCache>().AddOrUpdate(Address(1), 1);
+        provider.Dispose(); // an IAsyncDisposable-only service would throw here
+    }
 }
