@@ -1,4 +1,4 @@
-using System.Collections.Concurrent;
+using Orleans.Configuration;
 using Orleans.Runtime.GrainDirectory;
 
 namespace AsdOrleans.Silo;
@@ -11,38 +11,53 @@ namespace AsdOrleans.Silo;
 /// the test, where the new silo had cached them). Forgotten on the silo that wakes it, the wake call asks the directory,
 /// finds it in none, and is placed by the placement hint. Other silos' stale addresses are then harmless: a message
 /// they send to the old silo finds the machine registered on its new one and is forwarded there, and the sender's cache
-/// corrected (Orleans' own mechanism). Bounded like Orleans' own cache (GrainDirectoryOptions.CacheSize): when full,
-/// a new address is not kept, and a call asks the directory instead.
+/// corrected (Orleans' own mechanism).
+/// The cache itself is Orleans' own LRU (made by its public <see cref="GrainDirectoryCacheFactory"/> with the silo's
+/// <see cref="GrainDirectoryOptions.CacheSize"/> and <see cref="GrainDirectoryOptions.MaximumCacheTTL"/>), only
+/// wrapped so that the spreader can reach it: a cache of our own kept every address it ever saw until it was full and
+/// then cached no new grain at all (every call to one asked the directory), and its entries never expired
+/// (docs/decisions.md, "Review of stop 57's diff").
 /// </summary>
-public sealed class ForgettingDirectoryCache(int capacity) : IGrainDirectoryCache
+public sealed class ForgettingDirectoryCache : IGrainDirectoryCache, IAsyncDisposable, IDisposable
 {
-    private readonly ConcurrentDictionary<GrainId, (GrainAddress Address, int Version)> _entries = new();
+    private readonly IGrainDirectoryCache _inner;
+    private int _disposed;
 
-    public void AddOrUpdate(GrainAddress value, int version)
-    {
-        if (_entries.Count < capacity || _entries.ContainsKey(value.GrainId))
-            _entries[value.GrainId] = (value, version);
-    }
-
-    public bool Remove(GrainId key) => _entries.TryRemove(key, out _);
-
-    public bool Remove(GrainAddress key)
-        => _entries.TryGetValue(key.GrainId, out var entry) && entry.Address.Matches(key)
-           && _entries.TryRemove(new KeyValuePair<GrainId, (GrainAddress, int)>(key.GrainId, entry));
-
-    public void Clear() => _entries.Clear();
-
-    public bool LookUp(GrainId key, out GrainAddress result, out int version)
-    {
-        if (_entries.TryGetValue(key, out var entry))
+    /// <param name="services">For Orleans' directory clock and instruments, where registered (may be empty).</param>
+    /// <param name="options">The silo's directory options: the size and time to live of Orleans' LRU are taken from them.</param>
+    public ForgettingDirectoryCache(IServiceProvider services, GrainDirectoryOptions options)
+        => _inner = GrainDirectoryCacheFactory.CreateGrainDirectoryCache(services, new GrainDirectoryOptions
         {
-            (result, version) = entry;
-            return true;
-        }
-        result = default!;
-        version = default;
-        return false;
-    }
+            CachingStrategy = GrainDirectoryOptions.CachingStrategyType.LRU,
+            CacheSize = options.CacheSize,
+            MaximumCacheTTL = options.MaximumCacheTTL,
+        });
 
-    public IEnumerable<(GrainAddress ActivationAddress, int Version)> KeyValues => _entries.Values;
+    public void AddOrUpdate(GrainAddress value, int version) => _inner.AddOrUpdate(value, version);
+
+    public bool Remove(GrainId key) => _inner.Remove(key);
+
+    public bool Remove(GrainAddress key) => _inner.Remove(key);
+
+    public void Clear() => _inner.Clear();
+
+    public bool LookUp(GrainId key, out GrainAddress result, out int version) => _inner.LookUp(key, out result!, out version);
+
+    public IEnumerable<(GrainAddress ActivationAddress, int Version)> KeyValues => _inner.KeyValues;
+
+    /// <summary>A container disposed synchronously refuses a service that is only <see cref="IAsyncDisposable"/>: stopping the
+    /// timer ends the LRU's expiry loop at once.</summary>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+    /// <summary>Stops the LRU's expiry timer; DI may call it once per registration that hands out this instance.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        switch (_inner)
+        {
+            case IAsyncDisposable asyncDisposable: await asyncDisposable.DisposeAsync(); break;
+            case IDisposable disposable: disposable.Dispose(); break;
+        }
+    }
 }

@@ -230,8 +230,8 @@ public static class SiloApp
                 // Its part in spreading machines (POST /api/cluster/spread), reached through Orleans' control channel, and
                 // a directory cache it can make forget a machine it wakes (ForgettingDirectoryCache).
                 silo.Configure<Orleans.Configuration.GrainDirectoryOptions>(o => o.CachingStrategy = Orleans.Configuration.GrainDirectoryOptions.CachingStrategyType.Custom);
-                silo.Services.AddSingleton<ForgettingDirectoryCache>(services => new ForgettingDirectoryCache(
-                    services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Orleans.Configuration.GrainDirectoryOptions>>().Value.CacheSize));
+                silo.Services.AddSingleton<ForgettingDirectoryCache>(services => new ForgettingDirectoryCache(services,
+                    services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Orleans.Configuration.GrainDirectoryOptions>>().Value));
                 silo.Services.AddSingleton<Orleans.Runtime.GrainDirectory.IGrainDirectoryCache>(services => services.GetRequiredService<ForgettingDirectoryCache>());
                 silo.Services.AddSingleton<MachineSpreader>();
                 silo.Services.AddKeyedSingleton<Orleans.Providers.IControllable>(MachineSpreader.ProviderName,
