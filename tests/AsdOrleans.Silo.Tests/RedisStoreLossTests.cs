@@ -17,103 +17,8 @@ namespace AsdOrleans.Silo.Tests;
 /// through it and by one that starts after it (/readyz 503 naming it, writes refused, an error logged once); a restore
 /// of Redis or the operator's acceptance ends it; a fresh cluster and a Redis restart that kept its data raise nothing.
 /// </summary>
-public sealed class RedisStoreLossTests : IAsyncLifetime
+public sealed class RedisStoreLossTests() : RedisStoreSiloTests("loss")
 {
-    private const string Key = "loss-operator";
-    private const string Service = "asd-orleans";
-    private readonly string _dir = Directory.CreateTempSubdirectory("asd-loss-").FullName;
-    private readonly List<WebApplication> _silos = [];
-    private readonly List<RedisServer> _servers = [];
-    private RedisServer _redis = null!;
-
-    public async ValueTask InitializeAsync() => _redis = await StartRedis("redis");
-
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var silo in _silos) await Stop(silo);
-        foreach (var server in _servers) await server.DisposeAsync();
-        Directory.Delete(_dir, recursive: true);
-    }
-
-    private string DataDirectory => Path.Combine(_dir, "data");
-    private string MarkerFile => Path.Combine(DataDirectory, RedisStoreIdentity.FileName(Service));
-
-    /// <summary>A redis-server in its own folder under the test's, on <paramref name="port"/> (a restart) or a free one.</summary>
-    private async Task<RedisServer> StartRedis(string folder, int? port = null)
-    {
-        var server = await RedisServer.StartAsync(Directory.CreateDirectory(Path.Combine(_dir, folder)).FullName, port: port);
-        _servers.Add(server);
-        return server;
-    }
-
-    /// <summary>A silo whose Redis lost the membership table stops in minutes gracefully; the tests need no graceful stop.</summary>
-    private static async Task Stop(WebApplication silo)
-    {
-        using var soon = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        try { await silo.StopAsync(soon.Token); } catch (OperationCanceledException) { }
-        await silo.DisposeAsync();
-    }
-
-    private async Task<(HttpClient Http, ConcurrentQueue<(LogLevel Level, string Message)> Log, WebApplication App)> StartSilo()
-    {
-        var (app, address) = await SiloApp.StartOnLoopbackAsync(new Dictionary<string, string?>
-        {
-            ["Asd:Redis"] = _redis.Connection,
-            ["Asd:ClusterId"] = "loss",
-            ["Asd:DataDirectory"] = DataDirectory,
-            ["Asd:ApiKeys:Operator:0"] = Key,
-        });
-        _silos.Add(app);
-        var log = new ConcurrentQueue<(LogLevel, string)>();
-        app.Services.GetRequiredService<ILoggerFactory>().AddProvider(new WarningLogProvider(log, withExceptions: true));
-        var http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(60) };
-        http.DefaultRequestHeaders.Add("X-Api-Key", Key);
-        return (http, log, app);
-    }
-
-    private static Task<HttpResponseMessage> Configure(HttpClient http, string machine, double budget)
-        => http.PutAsJsonAsync($"/api/machines/{machine}", new MachineSettings { Strategy = "random", Budget = budget, Seed = 1 });
-
-    private static Task<HttpResponseMessage> Accept(HttpClient http, string lost)
-        => http.PostAsJsonAsync("/api/cluster/store/accept-loss", new { lost, by = "test operator" });
-
-    private static async Task<ConnectionMultiplexer> Admin(RedisServer server)
-        => await ConnectionMultiplexer.ConnectAsync(server.Connection + ",allowAdmin=true");
-
-    /// <summary>/readyz's status code and the description of its redis-store check.</summary>
-    private static async Task<(HttpStatusCode Status, string? Store)> Readiness(HttpClient http)
-    {
-        var response = await http.GetAsync("/readyz");
-        var checks = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("checks");
-        return (response.StatusCode, checks.GetProperty("redis-store").GetProperty("description").GetString());
-    }
-
-    private static async Task<string> ExpectLossReported(HttpClient http, string saying)
-    {
-        string? said = null;
-        await Waiting.Until(async () => await Readiness(http) is (HttpStatusCode.ServiceUnavailable, { } store) && (said = store).Contains(saying, StringComparison.Ordinal),
-            $"/readyz is 503 with a redis-store check saying '{saying}' (last: {said})");
-        return said!;
-    }
-
-    private static async Task ExpectWritesRefused(HttpClient http)
-    {
-        var response = await Configure(http, "loss.refused", 0.2);
-        string body = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == HttpStatusCode.ServiceUnavailable, $"{(int)response.StatusCode}: {body}");
-        Assert.Equal(RedisStoreWatch.ClientDetail, JsonDocument.Parse(body).RootElement.GetProperty("detail").GetString());
-        Assert.Null(response.Headers.RetryAfter);
-    }
-
-    private static async Task ExpectReady(HttpClient http)
-    {
-        await Waiting.Until(async () => (await http.GetAsync("/readyz")).StatusCode == HttpStatusCode.OK, "/readyz is 200");
-        Assert.Equal(HttpStatusCode.OK, (await Configure(http, "loss.after", 0.3)).StatusCode);
-    }
-
-    private static List<string> Errors(ConcurrentQueue<(LogLevel Level, string Message)> log)
-        => log.Where(e => e.Level >= LogLevel.Error && e.Message.StartsWith("refusing writes: ", StringComparison.Ordinal)).Select(e => e.Message).ToList();
-
     [Fact]
     public async Task A_fresh_cluster_starts_ready_and_marks_its_store_in_redis_and_the_data_directory()
     {
@@ -143,8 +48,7 @@ public sealed class RedisStoreLossTests : IAsyncLifetime
         Assert.Equal((HttpStatusCode.OK, null), await Readiness(http));
         Assert.Empty(Errors(log));
 
-        await Stop(app);
-        _silos.Remove(app);
+        await StopSilo(app);
         (http, log, _) = await StartSilo();
         Assert.Equal((HttpStatusCode.OK, null), await Readiness(http));
         var status = await http.GetFromJsonAsync<JsonElement>("/api/machines/loss.m1");
@@ -209,8 +113,7 @@ public sealed class RedisStoreLossTests : IAsyncLifetime
         Assert.True(await admin.GetDatabase().HashExistsAsync(RedisMembershipRow.TableKey(Service, "loss"), SiloAddressOf(app)));
         Assert.True((long?)await admin.GetDatabase().HashGetAsync(RedisMembershipRow.TableKey(Service, "loss"), RedisMembershipRow.VersionField) > 0);
         var stopping = System.Diagnostics.Stopwatch.StartNew();
-        _silos.Remove(app);
-        await Stop(app);
+        await StopSilo(app);
         Assert.True(stopping.Elapsed < StopAfterLoss, $"stopped in {stopping.Elapsed}");
     }
 
@@ -220,51 +123,8 @@ public sealed class RedisStoreLossTests : IAsyncLifetime
 
     private static string SiloAddressOf(WebApplication silo) => silo.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToString();
 
-    private static readonly Random Vectors = new(5);
-
-    private static float[] Vector()
-    {
-        lock (Vectors) return Enumerable.Range(0, 16).Select(_ => (float)Vectors.NextDouble() - 0.5f).ToArray();
-    }
-
-    private static EnrollmentRequest Enrollment()
-        => new(Enumerable.Range(0, 30).Select(i => new EnrollmentClip(Vector(), i % 10 == 0)).ToList(), "enc-loss");
-
-    /// <summary>Configures and enrolls <paramref name="machine"/> through <paramref name="http"/>, once, each write answered 200.</summary>
-    private static async Task ConfigureAndEnroll(HttpClient http, string machine)
-    {
-        var configured = await http.PutAsJsonAsync($"/api/machines/{machine}", new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 3 });
-        Assert.True(configured.StatusCode == HttpStatusCode.OK, $"configure {machine}: {(int)configured.StatusCode} {await configured.Content.ReadAsStringAsync()}");
-        var enrolled = await http.PostAsJsonAsync($"/api/machines/{machine}/enrollment", Enrollment());
-        Assert.True(enrolled.StatusCode == HttpStatusCode.OK, $"enroll {machine}: {(int)enrolled.StatusCode} {await enrolled.Content.ReadAsStringAsync()}");
-    }
-
     private static async Task<List<string>> Listed(HttpClient http)
         => (await http.GetFromJsonAsync<JsonElement>("/api/machines")).EnumerateArray().Select(m => m.GetProperty("machineId").GetString()!).ToList();
-
-    /// <summary>Log entries naming Orleans' version conflict (a write with a lost state's ETag), with their exceptions.</summary>
-    private static List<string> Conflicts(IEnumerable<(LogLevel Level, string Message)> log)
-        => log.Select(e => e.Message).Where(m => m.Contains("InconsistentState", StringComparison.Ordinal)).ToList();
-
-    /// <summary>A clip scored and its label request answered, through the grain (the path HTTP's clips and the .NET client take).</summary>
-    private static async Task ClipAndLabel(WebApplication silo, string machine, string clip)
-    {
-        var grain = silo.Services.GetRequiredService<IGrainFactory>().GetGrain<IMachineGrain>(machine);
-        var verdict = await grain.ProcessClip(new ClipSubmission(clip, Vector(), "enc-loss"));
-        Assert.True(verdict.LabelRequested, $"{machine}: {clip} asks for a label (budget 1)");
-        var receipt = await grain.SubmitLabel(clip, ClipLabelValue.Normal, "ann");
-        Assert.Equal((clip, ClipLabelValue.Normal, false), (receipt.ClipId, receipt.Label, receipt.AlreadyApplied));
-    }
-
-    /// <summary>Only the clips and labels given since the acceptance: none of the lost state is mixed in.</summary>
-    private static async Task ExpectOnlyNewState(HttpClient http, string machine, long clips, long normalLabels)
-    {
-        var status = await http.GetAsync($"/api/machines/{machine}");
-        string body = await status.Content.ReadAsStringAsync();
-        Assert.True(status.StatusCode == HttpStatusCode.OK, $"GET /api/machines/{machine}: {(int)status.StatusCode} {body}");
-        var json = JsonDocument.Parse(body).RootElement;
-        Assert.Equal((clips, normalLabels), (json.GetProperty("clipsSeen").GetInt64(), json.GetProperty("normalLabels").GetInt64()));
-    }
 
     [Fact]
     public async Task After_an_accepted_loss_machines_are_configured_enrolled_listed_and_labelled_again_at_once_with_no_version_conflict()
@@ -293,7 +153,7 @@ public sealed class RedisStoreLossTests : IAsyncLifetime
         foreach (var machine in machines.Take(3).Append("loss.new"))
         {
             await ClipAndLabel(app, machine, "after");
-            await ExpectOnlyNewState(http, machine, clips: 1, normalLabels: 1);
+            await ExpectState(http, machine, clips: 1, normalLabels: 1);
         }
         // Machines not configured again are gone with the store.
         Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/api/machines/loss.kept5")).StatusCode);
@@ -311,8 +171,7 @@ public sealed class RedisStoreLossTests : IAsyncLifetime
         var (http, _, app) = await StartSilo();
         Assert.Equal(HttpStatusCode.OK, (await Configure(http, "loss.unjudged", 0.5)).StatusCode);
         string lost = File.ReadAllText(MarkerFile);
-        _silos.Remove(app);
-        await Stop(app);
+        await StopSilo(app);
         using (var admin = await Admin(_redis))
             await admin.GetServers()[0].FlushAllDatabasesAsync();
 
@@ -359,7 +218,7 @@ public sealed class RedisStoreLossTests : IAsyncLifetime
         foreach (var (machine, i) in machines.Select((m, i) => (m, i)))
         {
             await ClipAndLabel(i % 2 == 0 ? appB : appA, machine, "after");
-            await ExpectOnlyNewState(i % 2 == 0 ? a : b, machine, clips: 1, normalLabels: 1);
+            await ExpectState(i % 2 == 0 ? a : b, machine, clips: 1, normalLabels: 1);
         }
         await Task.Delay(RedisStoreWatch.Period * 2);
         Assert.Empty(Conflicts(logA.Skip(sinceA)));
@@ -373,8 +232,7 @@ public sealed class RedisStoreLossTests : IAsyncLifetime
         foreach (var app in new[] { appB, appA })
         {
             var stopping = System.Diagnostics.Stopwatch.StartNew();
-            _silos.Remove(app);
-            await Stop(app);
+            await StopSilo(app);
             Assert.True(stopping.Elapsed < StopAfterLoss, $"stopped in {stopping.Elapsed}");
         }
     }
@@ -408,8 +266,7 @@ public sealed class RedisStoreLossTests : IAsyncLifetime
     {
         var (http, _, app) = await StartSilo();
         Assert.Equal(HttpStatusCode.OK, (await Configure(http, "loss.m1", 0.5)).StatusCode);
-        await Stop(app);
-        _silos.Remove(app);
+        await StopSilo(app);
         string lost = File.ReadAllText(MarkerFile);
         using (var admin = await Admin(_redis))
             await admin.GetServers()[0].FlushAllDatabasesAsync();

@@ -20,65 +20,10 @@ namespace AsdOrleans.Silo.Tests;
 /// the loss or restoring the newer data ends it; a Redis restart that kept its data, a restored (older) data directory
 /// and many silos advancing the clock together raise nothing.
 /// </summary>
-public sealed class RedisStoreRewindTests : IAsyncLifetime
+public sealed class RedisStoreRewindTests() : RedisStoreSiloTests("rewind")
 {
-    private const string Key = "rewind-operator";
-    private const string Service = "asd-orleans";
     private const string OlderCopy = "holds an older copy of the cluster's stored state";
-    private readonly string _dir = Directory.CreateTempSubdirectory("asd-rewind-").FullName;
-    private readonly List<WebApplication> _silos = [];
-    private readonly List<RedisServer> _servers = [];
-    private RedisServer _redis = null!;
-
-    public async ValueTask InitializeAsync() => _redis = await StartRedis("redis");
-
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var silo in _silos) await Stop(silo);
-        foreach (var server in _servers) await server.DisposeAsync();
-        Directory.Delete(_dir, recursive: true);
-    }
-
-    private string DataDirectory => Path.Combine(_dir, "data");
-    private string MarkerFile => Path.Combine(DataDirectory, RedisStoreIdentity.FileName(Service));
     private string ClockFile => Path.Combine(DataDirectory, RedisStoreClock.FileName(Service));
-
-    private async Task<RedisServer> StartRedis(string folder, int? port = null)
-    {
-        var server = await RedisServer.StartAsync(Directory.CreateDirectory(Path.Combine(_dir, folder)).FullName, port: port);
-        _servers.Add(server);
-        return server;
-    }
-
-    private static async Task Stop(WebApplication silo)
-    {
-        using var soon = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        try { await silo.StopAsync(soon.Token); } catch (OperationCanceledException) { }
-        await silo.DisposeAsync();
-    }
-
-    private async Task<(HttpClient Http, ConcurrentQueue<(LogLevel Level, string Message)> Log, WebApplication App)> StartSilo()
-    {
-        var (app, address) = await SiloApp.StartOnLoopbackAsync(new Dictionary<string, string?>
-        {
-            ["Asd:Redis"] = _redis.Connection,
-            ["Asd:ClusterId"] = "rewind",
-            ["Asd:DataDirectory"] = DataDirectory,
-            ["Asd:ApiKeys:Operator:0"] = Key,
-        });
-        _silos.Add(app);
-        var log = new ConcurrentQueue<(LogLevel, string)>();
-        app.Services.GetRequiredService<ILoggerFactory>().AddProvider(new WarningLogProvider(log, withExceptions: true));
-        var http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(60) };
-        http.DefaultRequestHeaders.Add("X-Api-Key", Key);
-        return (http, log, app);
-    }
-
-    private async Task StopSilo(WebApplication app)
-    {
-        _silos.Remove(app);
-        await Stop(app);
-    }
 
     /// <summary>
     /// The copy: Redis killed (a crash; its append-only file has every acknowledged write), its folder copied to
@@ -122,84 +67,7 @@ public sealed class RedisStoreRewindTests : IAsyncLifetime
         }
     }
 
-    private static async Task<ConnectionMultiplexer> Admin(RedisServer server)
-        => await ConnectionMultiplexer.ConnectAsync(server.Connection + ",allowAdmin=true");
-
-    private static Task<HttpResponseMessage> Configure(HttpClient http, string machine, double budget)
-        => http.PutAsJsonAsync($"/api/machines/{machine}", new MachineSettings { Strategy = "random", Budget = budget, Seed = 1 });
-
-    private static Task<HttpResponseMessage> Accept(HttpClient http, string lost)
-        => http.PostAsJsonAsync("/api/cluster/store/accept-loss", new { lost, by = "test operator" });
-
-    private static async Task<(HttpStatusCode Status, string? Store)> Readiness(HttpClient http)
-    {
-        var response = await http.GetAsync("/readyz");
-        var checks = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("checks");
-        return (response.StatusCode, checks.GetProperty("redis-store").GetProperty("description").GetString());
-    }
-
-    private static async Task<string> ExpectReported(HttpClient http)
-    {
-        string? said = null;
-        await Waiting.Until(async () => await Readiness(http) is (HttpStatusCode.ServiceUnavailable, { } store) && (said = store).Contains(OlderCopy, StringComparison.Ordinal),
-            $"/readyz is 503 with a redis-store check saying '{OlderCopy}' (last: {said})");
-        return said!;
-    }
-
-    private static async Task ExpectWritesRefused(HttpClient http)
-    {
-        var response = await Configure(http, "rewind.refused", 0.2);
-        string body = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == HttpStatusCode.ServiceUnavailable, $"{(int)response.StatusCode}: {body}");
-        Assert.Equal(RedisStoreWatch.ClientDetail, JsonDocument.Parse(body).RootElement.GetProperty("detail").GetString());
-    }
-
-    private static async Task ExpectReady(HttpClient http)
-    {
-        await Waiting.Until(async () => (await http.GetAsync("/readyz")).StatusCode == HttpStatusCode.OK, "/readyz is 200");
-        Assert.Equal(HttpStatusCode.OK, (await Configure(http, "rewind.after", 0.3)).StatusCode);
-    }
-
-    private static List<string> Errors(ConcurrentQueue<(LogLevel Level, string Message)> log)
-        => log.Where(e => e.Level >= LogLevel.Error && e.Message.StartsWith("refusing writes: ", StringComparison.Ordinal)).Select(e => e.Message).ToList();
-
-    private static List<string> Conflicts(IEnumerable<(LogLevel Level, string Message)> log)
-        => log.Select(e => e.Message).Where(m => m.Contains("InconsistentState", StringComparison.Ordinal)).ToList();
-
-    private static readonly Random Vectors = new(57);
-
-    private static float[] Vector()
-    {
-        lock (Vectors) return Enumerable.Range(0, 16).Select(_ => (float)Vectors.NextDouble() - 0.5f).ToArray();
-    }
-
-    private static async Task ConfigureAndEnroll(HttpClient http, string machine)
-    {
-        var configured = await http.PutAsJsonAsync($"/api/machines/{machine}", new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 3 });
-        Assert.True(configured.StatusCode == HttpStatusCode.OK, $"configure {machine}: {(int)configured.StatusCode} {await configured.Content.ReadAsStringAsync()}");
-        var enrollment = new EnrollmentRequest(Enumerable.Range(0, 30).Select(i => new EnrollmentClip(Vector(), i % 10 == 0)).ToList(), "enc-rewind");
-        var enrolled = await http.PostAsJsonAsync($"/api/machines/{machine}/enrollment", enrollment);
-        Assert.True(enrolled.StatusCode == HttpStatusCode.OK, $"enroll {machine}: {(int)enrolled.StatusCode} {await enrolled.Content.ReadAsStringAsync()}");
-    }
-
-    /// <summary>A clip scored and its label request answered (acknowledged), through the grain.</summary>
-    private static async Task ClipAndLabel(WebApplication silo, string machine, string clip)
-    {
-        var grain = silo.Services.GetRequiredService<IGrainFactory>().GetGrain<IMachineGrain>(machine);
-        var verdict = await grain.ProcessClip(new ClipSubmission(clip, Vector(), "enc-rewind"));
-        Assert.True(verdict.LabelRequested, $"{machine}: {clip} asks for a label (budget 1)");
-        var receipt = await grain.SubmitLabel(clip, ClipLabelValue.Normal, "ann");
-        Assert.Equal((clip, ClipLabelValue.Normal, false), (receipt.ClipId, receipt.Label, receipt.AlreadyApplied));
-    }
-
-    private static async Task ExpectState(HttpClient http, string machine, long clips, long normalLabels)
-    {
-        var status = await http.GetAsync($"/api/machines/{machine}");
-        string body = await status.Content.ReadAsStringAsync();
-        Assert.True(status.StatusCode == HttpStatusCode.OK, $"GET /api/machines/{machine}: {(int)status.StatusCode} {body}");
-        var json = JsonDocument.Parse(body).RootElement;
-        Assert.Equal((clips, normalLabels), (json.GetProperty("clipsSeen").GetInt64(), json.GetProperty("normalLabels").GetInt64()));
-    }
+    private static Task<string> ExpectReported(HttpClient http) => ExpectLossReported(http, OlderCopy);
 
     [Fact]
     public async Task A_redis_restored_from_an_older_copy_under_a_running_silo_is_reported_and_accepting_the_loss_clears_it_with_no_version_conflict()
