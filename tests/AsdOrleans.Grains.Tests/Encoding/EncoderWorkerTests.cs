@@ -12,28 +12,24 @@ using Orleans.TestingHost;
 namespace AsdOrleans.Grains.Tests.Encoding;
 
 /// <summary>A test cluster whose silo has a tiny encoder model and memory storage.</summary>
-public sealed class EncoderClusterFixture : IAsyncLifetime
+public sealed class EncoderClusterFixture : OneSiloClusterFixture<EncoderClusterFixture.SiloConfigurator>
 {
     public static readonly string ModelPath = Path.Combine(Path.GetTempPath(), $"asd-worker-model-{Guid.NewGuid():N}.asdm");
-    public TestCluster Cluster { get; private set; } = null!;
     public EncoderModel Model { get; private set; } = null!;
 
-    public async ValueTask InitializeAsync()
+    public override async ValueTask InitializeAsync()
     {
         var architecture = new EncoderArchitecture { Width = 4, EmbeddingDimension = 16 };
         Model = EncoderModel.Untrained(architecture, seed: 5, TorchSharp.torch.CPU);
         Model.Save(ModelPath);
-        var builder = new TestClusterBuilder(1);
-        builder.AddSiloBuilderConfigurator<SiloConfigurator>();
-        builder.AddClientBuilderConfigurator<ClientConfigurator>();
-        Cluster = builder.Build();
-        await Cluster.DeployAsync();
+        await base.InitializeAsync();
     }
 
-    public async ValueTask DisposeAsync()
+    protected override void Configure(TestClusterBuilder builder) => builder.AddClientBuilderConfigurator<ClientConfigurator>();
+
+    public override async ValueTask DisposeAsync()
     {
-        await Cluster.StopAllSilosAsync();
-        await Cluster.DisposeAsync();
+        await base.DisposeAsync();
         Model.Dispose();
         File.Delete(ModelPath);
     }
@@ -47,7 +43,7 @@ public sealed class EncoderClusterFixture : IAsyncLifetime
             client.Configure<Orleans.Configuration.ClientMessagingOptions>(o => o.ResponseTimeout = SlowMachineTimeout);
     }
 
-    private sealed class SiloConfigurator : ISiloConfigurator
+    public sealed class SiloConfigurator : ISiloConfigurator
     {
         public void Configure(ISiloBuilder silo)
         {

@@ -9,27 +9,11 @@ namespace AsdOrleans.Grains.Tests.Machines;
 
 /// <summary>A cluster whose machine grains go to sleep 2 s after their last call, whose label requests live 10 s, and
 /// which has no reminder service, so nothing but a call wakes a sleeping machine.</summary>
-public sealed class SleepyMachineClusterFixture : IAsyncLifetime
+public sealed class SleepyMachineClusterFixture : OneSiloClusterFixture<SleepyMachineClusterFixture.SiloConfigurator>
 {
     public static readonly TimeSpan LabelRequestTtl = TimeSpan.FromSeconds(10);
 
-    public TestCluster Cluster { get; private set; } = null!;
-
-    public async ValueTask InitializeAsync()
-    {
-        var builder = new TestClusterBuilder(1);
-        builder.AddSiloBuilderConfigurator<SiloConfigurator>();
-        Cluster = builder.Build();
-        await Cluster.DeployAsync();
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await Cluster.StopAllSilosAsync();
-        await Cluster.DisposeAsync();
-    }
-
-    private sealed class SiloConfigurator : ISiloConfigurator
+    public sealed class SiloConfigurator : ISiloConfigurator
     {
         public void Configure(ISiloBuilder silo)
         {
