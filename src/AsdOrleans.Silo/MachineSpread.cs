@@ -232,7 +232,7 @@ public static class MachineSpread
         var clock = Stopwatch.StartNew();
         var management = client.GetGrain<IManagementGrain>(0);
         var before = await Holdings(management, metadata);
-        var machineSilos = before.Where(s => s.IsMachines && s.NotAnswering is null).Select(s => new SiloHolding(s.Silo, s.Machines)).ToList();
+        var machineSilos = InRound(before);
         double mean = machineSilos.Count == 0 ? 0 : machineSilos.Average(s => (double)s.Machines);
         var asked = new Dictionary<SiloAddress, int>();
         var left = new Dictionary<SiloAddress, int>();
@@ -262,7 +262,7 @@ public static class MachineSpread
                     Add(arrived, arrival.Silo, arrival.Arrived);
             }
             after = await Holdings(management, metadata);
-            current = after.Where(s => s.IsMachines && s.NotAnswering is null).Select(s => new SiloHolding(s.Silo, s.Machines)).ToList();
+            current = InRound(after);
         }
         var afterBySilo = after.ToDictionary(s => s.Silo);
         var rows = before.Select(s => new SiloSpread(s.Silo.ToString(), s.Roles, s.Machines, asked.GetValueOrDefault(s.Silo), left.GetValueOrDefault(s.Silo),
@@ -282,6 +282,10 @@ public static class MachineSpread
     }
 
     private sealed record Holding(SiloAddress Silo, string? Roles, bool IsMachines, int Machines, string? NotAnswering);
+
+    /// <summary>The silos a round plans over: the machines-role silos that answered.</summary>
+    private static List<SiloHolding> InRound(List<Holding> holdings)
+        => holdings.Where(s => s.IsMachines && s.NotAnswering is null).Select(s => new SiloHolding(s.Silo, s.Machines)).ToList();
 
     /// <summary>Every active silo's machine grains, asked one by one as `GET /api/cluster` asks (a silo that does not
     /// answer is left out of the round, not the cause of its failure).</summary>
