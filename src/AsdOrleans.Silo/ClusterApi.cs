@@ -56,13 +56,19 @@ public static class ClusterApi
         // One round of spreading machines onto silos below the mean (a silo that joined holds none until then): the
         // silos above it deactivate some and wake each on the silo it goes to, which reads it from the store
         // (MachineSpreader; docs/decisions.md, stop 57). Answered when the round has ended.
-        app.MapPost("/api/cluster/spread", async (IClusterClient client, ISiloMetadataCache metadata, HttpContext http, int? max, int? perSecond) =>
+        // One round at a time in the cluster (ISpreadRoundGrain): another, an operator's or one a silo runs after a join
+        // (SpreadOnJoin), is 409 with what runs.
+        app.MapPost("/api/cluster/spread", async (IClusterClient client, ISiloMetadataCache metadata, ILocalSiloDetails local, HttpContext http, int? max, int? perSecond) =>
         {
             int most = max ?? MachineSpread.DefaultMaxPerRound, pace = perSecond ?? MachineSpread.DefaultPerSecond;
             if (MachineSpread.Problem(most, pace) is { } problem)
                 return Results.Problem(problem, statusCode: StatusCodes.Status400BadRequest);
-            return Results.Ok(await MachineSpread.RunAsync(client, metadata, most, pace, http.RequestAborted));
-        }).RequireRole(ApiRole.Operator).Produces<SpreadRound>().ProducesProblem(400).ProducesProblem(503);
+            var (round, running) = await MachineSpread.RunAloneAsync(client, metadata, $"an operator's round, asked of silo {local.SiloAddress}", most, pace,
+                http.RequestAborted);
+            return round is not null ? Results.Ok(round)
+                : Results.Problem($"another spreading round runs in the cluster ({running}); run this again when it has ended",
+                    statusCode: StatusCodes.Status409Conflict, title: "a spreading round is running");
+        }).RequireRole(ApiRole.Operator).Produces<SpreadRound>().ProducesProblem(400).ProducesProblem(409).ProducesProblem(503);
 
         app.MapGet("/api/alert-webhook", async (IClusterClient client, IServiceProvider services) =>
                 Results.Ok(await AlertWebhookView.Of(client, services.GetService<AlertWebhookOptions>())))

@@ -227,6 +227,30 @@ public static class MachineSpread
         return null;
     }
 
+    /// <summary>How long a round holds the cluster's one round (<see cref="ISpreadRoundGrain"/>) at most: the longest
+    /// round and some, so a round whose silo died blocks the next for no longer than this.</summary>
+    public static readonly TimeSpan RoundHold = LongestRound + TimeSpan.FromMinutes(2);
+
+    /// <summary>One round, unless another runs in the cluster now: then no round, and what runs, in words.
+    /// <paramref name="description"/> says who asked (an operator, or a silo after a join), for whoever is refused.</summary>
+    public static async Task<(SpreadRound? Round, string? Running)> RunAloneAsync(IClusterClient client, ISiloMetadataCache metadata, string description,
+        int max, int perSecond, CancellationToken cancellation)
+    {
+        var rounds = client.GetGrain<ISpreadRoundGrain>(0);
+        string id = Guid.NewGuid().ToString("N");
+        if (await rounds.TryBegin(id, description, RoundHold) is { } running)
+            return (null, running);
+        try
+        {
+            return (await RunAsync(client, metadata, max, perSecond, cancellation), null);
+        }
+        finally
+        {
+            try { await rounds.End(id); }
+            catch (Exception) { } // its hold ends by itself (RoundHold)
+        }
+    }
+
     public static async Task<SpreadRound> RunAsync(IClusterClient client, ISiloMetadataCache metadata, int max, int perSecond, CancellationToken cancellation)
     {
         var clock = Stopwatch.StartNew();

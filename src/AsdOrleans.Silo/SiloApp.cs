@@ -236,6 +236,9 @@ public static class SiloApp
                 silo.Services.AddSingleton<MachineSpreader>();
                 silo.Services.AddKeyedSingleton<Orleans.Providers.IControllable>(MachineSpreader.ProviderName,
                     (services, _) => services.GetRequiredService<MachineSpreader>());
+                // Machines spread onto a silo that joined, by the oldest silo, once the membership is quiet (SpreadOnJoin).
+                if (options.SpreadOnJoinSeconds > 0)
+                    silo.Services.AddHostedService<SpreadOnJoin>();
             }
             silo.AddAsdRemindersAndExpiry(options, builder.Configuration);
             if (webhook.Enabled)

@@ -50,6 +50,13 @@ public sealed class SiloOptions
     /// <summary>Machines the rebalancer may move per cycle unless Asd:Rebalancer:ActivationMigrationCountLimit says otherwise.</summary>
     public const int DefaultMigrationsPerRebalancerCycle = 300;
     /// <summary>
+    /// Redis clusters: seconds without a silo joining or leaving, after a machines-role silo joined, before the oldest
+    /// silo spreads machines onto it (rounds of `asd cluster spread` at its defaults until even; <see cref="SpreadOnJoin"/>).
+    /// 0 turns it off: a silo that joined then holds only machines activated after it joined, until an operator spreads.
+    /// </summary>
+    public double SpreadOnJoinSeconds { get; set; } = DefaultSpreadOnJoinSeconds;
+    public const double DefaultSpreadOnJoinSeconds = 60;
+    /// <summary>
     /// Minutes without a call after which a machine grain (and its score-history grain) is deactivated (its state is on storage; the next clip
     /// reactivates it). Resident memory is then bounded by the machines active in that window, not by every enrolled
     /// machine: a plant of 100,000 machines each sending a clip every 10 minutes keeps about a third of them resident

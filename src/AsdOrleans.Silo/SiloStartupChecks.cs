@@ -51,7 +51,9 @@ public static partial class SiloStartupChecks
             ?? Below(nameof(options.MaxEventStreams), options.MaxEventStreams, 1, "at least 1 stream")
             ?? Below(nameof(options.MaxEventStreamsPerLabeller), options.MaxEventStreamsPerLabeller, 1, "at least 1 stream")
             ?? (options.DeadClientSeconds is >= 0 and <= 3600 ? null
-                : $"Asd:DeadClientSeconds (Asd__DeadClientSeconds) must be 0 (the kernel's default) to 3600 seconds, got {options.DeadClientSeconds}");
+                : $"Asd:DeadClientSeconds (Asd__DeadClientSeconds) must be 0 (the kernel's default) to 3600 seconds, got {options.DeadClientSeconds}")
+            ?? (options.SpreadOnJoinSeconds is >= 0 and <= 3600 ? null
+                : $"Asd:SpreadOnJoinSeconds (Asd__SpreadOnJoinSeconds) must be 0 (off) to 3600 seconds, got {options.SpreadOnJoinSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
     }
 
     /// <summary>

@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using AsdOrleans.Abstractions;
+using AsdOrleans.Grains;
 using AsdOrleans.Tests;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -24,6 +25,8 @@ public sealed class MachineSpreadTests : IAsyncLifetime
     private readonly string _dir = Directory.CreateTempSubdirectory("asd-spread-").FullName;
     private readonly List<WebApplication> _silos = [];
     private readonly ConcurrentQueue<(LogLevel Level, string Message)> _log = new();
+    /// <summary>What the silos' automatic spreading said (<see cref="SpreadOnJoin"/>, information and up).</summary>
+    private readonly ConcurrentQueue<(LogLevel Level, string Message)> _spreadLog = new();
     private RedisServer _redis = null!;
 
     public async ValueTask InitializeAsync()
@@ -41,10 +44,11 @@ public sealed class MachineSpreadTests : IAsyncLifetime
         Directory.Delete(_dir, recursive: true);
     }
 
-    private async Task<(HttpClient Http, WebApplication App)> StartSilo(string roles = "encoder,machines")
+    private async Task<(HttpClient Http, WebApplication App)> StartSilo(string roles = "encoder,machines", double spreadOnJoinSeconds = 0)
     {
         var (app, address) = await SiloApp.StartOnLoopbackAsync(new Dictionary<string, string?>
         {
+            ["Asd:SpreadOnJoinSeconds"] = spreadOnJoinSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Asd:Redis"] = _redis.Connection,
             ["Asd:ClusterId"] = "spread",
             ["Asd:DataDirectory"] = Path.Combine(_dir, "data"),
@@ -54,6 +58,8 @@ public sealed class MachineSpreadTests : IAsyncLifetime
         });
         _silos.Add(app);
         app.Services.GetRequiredService<ILoggerFactory>().AddProvider(new WarningLogProvider(_log, withExceptions: true));
+        app.Services.GetRequiredService<ILoggerFactory>().AddProvider(new WarningLogProvider(_spreadLog, least: LogLevel.Information,
+            category: typeof(SpreadOnJoin).FullName));
         var http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(120) };
         http.DefaultRequestHeaders.Add("X-Api-Key", Key);
         return (http, app);
@@ -186,6 +192,84 @@ public sealed class MachineSpreadTests : IAsyncLifetime
         TestContext.Current.SendDiagnosticMessage($"spread round: {round.Moved} of {Machines} machines moved in {round.Seconds:0.00} s ({round.Summary}) " +
             $"(HTTP answer {seconds:0.00} s); the joined silo holds {onB.Count} after every machine was called");
     }
+
+    [Fact]
+    public async Task A_silo_that_joined_gets_its_share_by_itself_once_the_membership_is_quiet_and_one_round_runs_at_a_time()
+    {
+        var (a, siloA) = await StartSilo(spreadOnJoinSeconds: 2);
+        await EnrollMachines(a, siloA);
+        var grainsA = siloA.Services.GetRequiredService<IClusterClient>();
+
+        // While a round holds the cluster's one round, an operator's is refused with what runs; after it, it runs.
+        var rounds = grainsA.GetGrain<ISpreadRoundGrain>(0);
+        Assert.Null(await rounds.TryBegin("test-round", "a round this test holds", TimeSpan.FromMinutes(1)));
+        var refused = await a.PostAsync("/api/cluster/spread", null, TestContext.Current.CancellationToken);
+        string refusal = await refused.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+        Assert.True(refused.StatusCode == HttpStatusCode.Conflict, $"{(int)refused.StatusCode}: {refusal}");
+        Assert.Contains("another spreading round runs in the cluster (a round this test holds, running since", refusal);
+        await rounds.End("test-round");
+        Assert.Equal("nothing to spread: fewer than two machines-role silos answered", (await Spread(a)).Summary);
+
+        var before = new Dictionary<int, string>();
+        for (int m = 0; m < Machines; m++)
+            before[m] = await Kept(a, m);
+        var (b, _) = await StartSilo(spreadOnJoinSeconds: 2);
+        await WaitForSilos(a, 2);
+        string addressB = (await Cluster(a)).Single(s => s.MachineGrains == 0).Address;
+
+        // No operator: the oldest silo (A) spreads once nothing has joined or left for 2 s, until even.
+        int tolerance = SpreadPlan.Tolerance(Machines / 2.0);
+        await Waiting.Until(async () => (await Cluster(b)).Single(s => s.Address == addressB).MachineGrains >= Machines / 2 - tolerance,
+            "the silo that joined holding its share", seconds: 90);
+        await Waiting.Until(() => Task.FromResult(_spreadLog.Any(e => e.Message.Contains("machines spread in"))), "the spreading's log line", seconds: 30);
+        string spreadLine = _spreadLog.First(e => e.Message.Contains("machines spread in")).Message;
+        Assert.Contains($"{addressB} joined: ", spreadLine);
+        for (int m = 0; m < Machines; m++)
+            Assert.Equal(before[m], await Kept(m % 2 == 0 ? a : b, m));
+        // Even now: an operator's round moves nothing.
+        Assert.Equal(0, (await Spread(b)).Moved);
+        Assert.Empty(Conflicts());
+        TestContext.Current.SendDiagnosticMessage(spreadLine);
+    }
+
+    [Fact]
+    public void A_join_is_due_once_the_membership_has_been_quiet_and_the_oldest_silo_spreads()
+    {
+        var (self, s2, s3, s4) = (Silo(1), Silo(2), Silo(3), Silo(4));
+        var quiet = TimeSpan.FromSeconds(60);
+        var watch = new JoinWatch(self, quiet);
+        var t0 = DateTimeOffset.UnixEpoch;
+        // What a silo finds when it starts is no join, nor is itself.
+        watch.Saw([self, s2], t0);
+        Assert.Empty(watch.Due(t0 + TimeSpan.FromHours(1)));
+        // s3 joins; s4 joins 30 s later: one spreading onto both, 60 s after the last change.
+        watch.Saw([self, s2, s3], t0 + TimeSpan.FromSeconds(10));
+        watch.Saw([self, s2, s3, s4], t0 + TimeSpan.FromSeconds(40));
+        Assert.Empty(watch.Due(t0 + TimeSpan.FromSeconds(99)));
+        Assert.Equal([s3, s4], watch.Due(t0 + TimeSpan.FromSeconds(100)));
+        Assert.Empty(watch.Due(t0 + TimeSpan.FromSeconds(200))); // each join given once
+        // A silo that leaves also restarts the quiet time, and one that joined and left again is not given.
+        var restartedSelf = new JoinWatch(self, quiet);
+        restartedSelf.Saw([self], t0);
+        restartedSelf.Saw([self, s2], t0 + TimeSpan.FromSeconds(1));
+        restartedSelf.Saw([self, s2, s3], t0 + TimeSpan.FromSeconds(2));
+        restartedSelf.Saw([self, s2], t0 + TimeSpan.FromSeconds(30));
+        Assert.Empty(restartedSelf.Due(t0 + TimeSpan.FromSeconds(89)));
+        Assert.Equal([s2], restartedSelf.Due(t0 + TimeSpan.FromSeconds(90)));
+        // The oldest: the earliest generation, then the address.
+        var older = SiloAddress.New(new IPEndPoint(IPAddress.Loopback, 9), 0);
+        Assert.Equal(older, JoinWatch.Oldest([s2, older, self]));
+        Assert.Equal(self, JoinWatch.Oldest([s3, self, s2]));
+        Assert.Null(JoinWatch.Oldest([]));
+    }
+
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(3601)]
+    [InlineData(double.NaN)]
+    public void A_spread_delay_out_of_range_is_refused_at_start(double seconds)
+        => Assert.StartsWith("Asd:SpreadOnJoinSeconds (Asd__SpreadOnJoinSeconds) must be 0 (off) to 3600 seconds, got ",
+            SiloStartupChecks.Problem(new SiloOptions { SpreadOnJoinSeconds = seconds }));
 
     [Fact]
     public async Task A_silo_without_the_machines_role_receives_none()

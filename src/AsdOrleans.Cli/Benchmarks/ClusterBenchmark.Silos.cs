@@ -15,7 +15,7 @@ namespace AsdOrleans.Cli.Benchmarks;
 public static partial class ClusterBenchmark
 {
     /// <summary>Seconds after the extra silo is started at which machine grains per silo are counted (window ends).</summary>
-    internal static readonly double[] JoinCheckpoints = [5, 15, 30, 60, 120];
+    internal static readonly double[] JoinCheckpoints = [5, 15, 30, 60, 70, 80, 90, 120];
 
     private static async Task RunSiloProcessesAsync(TextWriter output, Settings settings, IReadOnlyList<EnrollmentClip> enrollmentClips, float[][] stream)
     {
@@ -25,7 +25,8 @@ public static partial class ClusterBenchmark
         output.WriteLine($"open-loop grain scoring on a Redis cluster of {silos} silo processes (asd silo --cluster, roles machines, loopback) through an Orleans client " +
                          $"in this process: IMachineGrain.ProcessClip at {rate:N0} clips/s spread evenly over the machines, {settings.Strategy}, default method (b = 0.1), " +
                          $"J = 42; each machine warmed with {settings.WarmupClips}–{settings.WarmupClips + 9} clips, then {settings.WarmupSeconds:0.#} s at the rate before " +
-                         $"{settings.Duration:0.#} s measured; activation rebalancer {(settings.Rebalancer ? "on (Orleans' ActivationRebalancer, experimental)" : "off (the silo default)")}");
+                         $"{settings.Duration:0.#} s measured; activation rebalancer {(settings.Rebalancer ? "on (Orleans' ActivationRebalancer, experimental), and the silos' spreading after a join off" : "off (the silo default)")}" +
+                         (settings.Rebalancer ? "" : $"; spreading onto a silo that joined after {SpreadOnJoinSeconds()} quiet seconds (Asd__SpreadOnJoinSeconds; the silo default 60)"));
         string folder = Directory.CreateTempSubdirectory("asd-bench-silos-").FullName;
         string clusterId = "bench-" + Guid.NewGuid().ToString("N")[..8];
         var processes = new List<SiloProcess>();
@@ -99,6 +100,10 @@ public static partial class ClusterBenchmark
             await StopRedisAndRemoveAsync(redis, folder);
         }
     }
+
+    /// <summary>What the silo processes take for Asd:SpreadOnJoinSeconds: this process's environment, else the silo default.</summary>
+    private static string SpreadOnJoinSeconds()
+        => Environment.GetEnvironmentVariable("Asd__SpreadOnJoinSeconds") ?? Silo.SiloOptions.DefaultSpreadOnJoinSeconds.ToString(CultureInfo.InvariantCulture);
 
     private static async Task JoinAsync(TextWriter output, Settings settings, List<SiloProcess> processes, IManagementGrain management,
         string connection, string clusterId, string folder, double rate, Func<string, Func<long, Task>> call)
@@ -203,6 +208,7 @@ public static partial class ClusterBenchmark
             if (rebalancer)
             {
                 start.Environment["Asd__ActivationRebalancer"] = "true";
+                start.Environment["Asd__SpreadOnJoinSeconds"] = "0"; // the rebalancer's own effect, not the silos' spreading
                 // Orleans' default waits 60 s before the first session; the join is followed for 120 s.
                 start.Environment["Asd__Rebalancer__RebalancerDueTime"] = "00:00:10";
             }

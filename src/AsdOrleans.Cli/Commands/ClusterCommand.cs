@@ -60,7 +60,7 @@ public static class ClusterCommand
         var max = new Option<int?>("--max") { Description = "the most machines this round moves (the silo's default: 300)" };
         var perSecond = new Option<int?>("--per-second") { Description = "machines moved per second, the cluster together (the silo's default: 100): each reads its state from the store on its new silo" };
         var json = new Option<bool>("--json") { Description = "print the silo's answer as JSON instead of a table" };
-        var command = new Command("spread", "one round of spreading machines onto silos below the mean (a silo that joined holds none): silos above it by more than 10 % deactivate some, each woken on a silo below, which reads it from the store; answers when the round has ended") { url, key, max, perSecond, json };
+        var command = new Command("spread", "one round of spreading machines onto silos below the mean (the cluster spreads onto a silo that joined by itself, 60 quiet seconds after the join, unless Asd__SpreadOnJoinSeconds=0): silos above it by more than 10 % deactivate some, each woken on a silo below, which reads it from the store; answers when the round has ended; refused while another round runs") { url, key, max, perSecond, json };
         command.SetAction(async (parse, cancellation) =>
         {
             using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!, retryNotices: parse.InvocationConfiguration.Error);

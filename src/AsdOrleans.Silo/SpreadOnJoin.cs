@@ -1,0 +1,157 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Options;
+using Orleans.Runtime.MembershipService.SiloMetadata;
+
+namespace AsdOrleans.Silo;
+
+/// <summary>
+/// Notices silos that join the cluster and says when the membership has been quiet long enough to spread machines onto
+/// them: a scale-out of several silos, or a rolling restart, is then one spreading, after the last change. Pure: the
+/// tests judge it without a cluster.
+/// </summary>
+public sealed class JoinWatch(SiloAddress self, TimeSpan quiet)
+{
+    private HashSet<SiloAddress>? _active;
+    private readonly List<SiloAddress> _joined = [];
+    private DateTimeOffset _changed;
+
+    /// <summary>One membership view: the silos active in it, seen at <paramref name="now"/>. The first view is what this
+    /// silo found, not a join; this silo itself never joins.</summary>
+    public void Saw(IReadOnlyCollection<SiloAddress> active, DateTimeOffset now)
+    {
+        if (_active is null)
+        {
+            _active = [.. active];
+            return;
+        }
+        if (_active.SetEquals(active))
+            return;
+        _changed = now;
+        foreach (var silo in active)
+            if (!_active.Contains(silo) && !silo.Equals(self) && !_joined.Contains(silo))
+                _joined.Add(silo);
+        _active = [.. active];
+    }
+
+    /// <summary>The silos that joined and are still active, once no silo has joined or left for the quiet time; each is
+    /// given once. Empty otherwise.</summary>
+    public List<SiloAddress> Due(DateTimeOffset now)
+    {
+        if (_joined.Count == 0 || now - _changed < quiet)
+            return [];
+        var due = _joined.Where(s => _active!.Contains(s)).ToList();
+        _joined.Clear();
+        return due;
+    }
+
+    /// <summary>The silo that spreads: the oldest active one (the earliest generation; ties by address), so that
+    /// every silo, looking at the same membership, agrees on one.</summary>
+    public static SiloAddress? Oldest(IEnumerable<SiloAddress> active)
+        => active.OrderBy(s => s.Generation).ThenBy(s => s.ToString(), StringComparer.Ordinal).FirstOrDefault();
+}
+
+/// <summary>
+/// Spreads machines onto silos that joined, without an operator: once no silo has joined or left for
+/// <see cref="SiloOptions.SpreadOnJoinSeconds"/>, the oldest active silo runs spreading rounds at the defaults
+/// (<see cref="MachineSpread"/>: at most 300 machines a round, 100 a second) until a round moves none. Each round takes
+/// the cluster's one round (<see cref="AsdOrleans.Grains.ISpreadRoundGrain"/>), so an operator's `asd cluster spread`
+/// meanwhile is told that one runs. Every silo watches; only the oldest acts, so a silo that joined and is itself the
+/// newest never starts one. Redis clusters only. docs/decisions.md, stop 58.
+/// </summary>
+public sealed class SpreadOnJoin(IClusterMembershipService membership, IClusterClient client, ISiloMetadataCache metadata, ILocalSiloDetails local,
+    IOptions<SiloOptions> options, ILogger<SpreadOnJoin> logger) : BackgroundService
+{
+    /// <summary>Rounds of one spreading at most: 300,000 machines at the defaults.</summary>
+    public const int MostRounds = 1_000;
+    /// <summary>How long a spreading waits for every active silo's roles (published metadata) before it plans.</summary>
+    private static readonly TimeSpan RolesWait = TimeSpan.FromSeconds(30);
+
+    private TimeSpan Quiet => TimeSpan.FromSeconds(options.Value.SpreadOnJoinSeconds);
+
+    protected override async Task ExecuteAsync(CancellationToken stopping)
+    {
+        var watch = new JoinWatch(local.SiloAddress, Quiet);
+        var look = TimeSpan.FromSeconds(Math.Clamp(Quiet.TotalSeconds / 4, 0.25, 5));
+        var reading = Task.Run(async () =>
+        {
+            await foreach (var snapshot in membership.MembershipUpdates.WithCancellation(stopping))
+                lock (watch)
+                    watch.Saw(Active(snapshot), DateTimeOffset.UtcNow);
+        }, stopping);
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(look, stopping);
+                if (reading.IsFaulted)
+                    await reading; // the membership's updates ended with a fault: stop, and say it
+                List<SiloAddress> joined;
+                lock (watch)
+                    joined = watch.Due(DateTimeOffset.UtcNow);
+                if (joined.Count == 0 || !local.SiloAddress.Equals(JoinWatch.Oldest(Active(membership.CurrentSnapshot))))
+                    continue;
+                try
+                {
+                    await SpreadOnto(joined, look, stopping);
+                }
+                catch (Exception e) when (!stopping.IsCancellationRequested)
+                {
+                    logger.LogWarning("spreading machines onto {Joined}, which joined, failed: {Why}; `asd cluster spread` runs a round by hand",
+                        string.Join(", ", joined), e.GetBaseException().Message.Split('\n')[0]);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+    }
+
+    private static List<SiloAddress> Active(ClusterMembershipSnapshot snapshot)
+        => snapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress).ToList();
+
+    private async Task SpreadOnto(List<SiloAddress> joined, TimeSpan look, CancellationToken stopping)
+    {
+        // A silo's roles come with its metadata, a little after it is active; a round plans only over silos whose roles
+        // say machines.
+        var waitingForRoles = Stopwatch.StartNew();
+        while (Active(membership.CurrentSnapshot).Any(s => metadata.GetSiloMetadata(s).Metadata.GetValueOrDefault(AsdOrleans.Grains.Placement.SiloRoles.MetadataKey) is null)
+               && waitingForRoles.Elapsed < RolesWait)
+            await Task.Delay(look, stopping);
+        string names = string.Join(", ", joined);
+        string description = $"the round silo {local.SiloAddress} runs after {names} joined";
+        var clock = Stopwatch.StartNew();
+        int rounds = 0, moved = 0;
+        SpreadRound? last = null;
+        var waited = Stopwatch.StartNew();
+        while (rounds < MostRounds)
+        {
+            var (round, running) = await MachineSpread.RunAloneAsync(client, metadata, description, MachineSpread.DefaultMaxPerRound,
+                MachineSpread.DefaultPerSecond, stopping);
+            if (round is null)
+            {
+                // An operator's round runs: wait for it, at most as long as a round may hold the cluster's one round.
+                if (waited.Elapsed > MachineSpread.RoundHold)
+                {
+                    logger.LogWarning("spreading machines onto {Joined}: gave up waiting for another round ({Running})", names, running);
+                    return;
+                }
+                await Task.Delay(look, stopping);
+                continue;
+            }
+            waited.Restart();
+            rounds++;
+            moved += round.Moved;
+            last = round;
+            if (round.Moved == 0)
+                break;
+        }
+        if (moved == 0)
+            logger.LogInformation("silo(s) {Joined} joined: nothing to spread ({Summary})", names, last?.Summary);
+        else
+            logger.LogInformation("silo(s) {Joined} joined: {Moved} machines spread in {Rounds} round(s), {Seconds:0.0} s; machines per machines-role silo now: {Held}",
+                names, moved, rounds, clock.Elapsed.TotalSeconds,
+                string.Join(", ", last!.Silos.Where(s => SiloRolesIncludeMachines(s.Roles)).Select(s => $"{s.Address} {s.HeldAfter}")));
+    }
+
+    private static bool SiloRolesIncludeMachines(string? roles) => AsdOrleans.Grains.Placement.SiloRoles.Includes(roles, AsdOrleans.Grains.Placement.SiloRoles.Machines);
+}
