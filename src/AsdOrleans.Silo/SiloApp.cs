@@ -236,8 +236,9 @@ public static class SiloApp
                 silo.Services.AddSingleton<MachineSpreader>();
                 silo.Services.AddKeyedSingleton<Orleans.Providers.IControllable>(MachineSpreader.ProviderName,
                     (services, _) => services.GetRequiredService<MachineSpreader>());
-                // Machines spread onto a silo that joined, by the oldest silo, once the membership is quiet (SpreadOnJoin).
-                if (options.SpreadOnJoinSeconds > 0)
+                // Machines spread onto a silo that joined, by the oldest silo, once the membership is quiet (SpreadOnJoin);
+                // not beside the rebalancer, which an operator who turns it on wants to do that.
+                if (options.SpreadOnJoinSeconds > 0 && !options.ActivationRebalancer)
                     silo.Services.AddHostedService<SpreadOnJoin>();
             }
             silo.AddAsdRemindersAndExpiry(options, builder.Configuration);

@@ -53,6 +53,7 @@ public sealed class SiloOptions
     /// Redis clusters: seconds without a silo joining or leaving, after a machines-role silo joined, before the oldest
     /// silo spreads machines onto it (rounds of `asd cluster spread` at its defaults until even; <see cref="SpreadOnJoin"/>).
     /// 0 turns it off: a silo that joined then holds only machines activated after it joined, until an operator spreads.
+    /// Off where <see cref="ActivationRebalancer"/> is on (that moves machines instead).
     /// </summary>
     public double SpreadOnJoinSeconds { get; set; } = DefaultSpreadOnJoinSeconds;
     public const double DefaultSpreadOnJoinSeconds = 60;
