@@ -241,9 +241,11 @@ public sealed class MachineSpreadTests : IAsyncLifetime
         var quiet = TimeSpan.FromSeconds(60);
         var watch = new JoinWatch(self, quiet);
         var t0 = DateTimeOffset.UnixEpoch;
-        // What a silo finds when it starts is no join, nor is itself.
+        // What a silo finds when it starts is no join of those silos; it itself joined them (given to it alone, which
+        // acts on it only where it is the oldest: started no later than they did).
         watch.Saw([self, s2], t0);
-        Assert.Empty(watch.Due(t0 + TimeSpan.FromHours(1)));
+        Assert.Equal([self], watch.Due(t0 + TimeSpan.FromHours(1)));
+        Assert.Empty(watch.Due(t0 + TimeSpan.FromHours(2)));
         // s3 joins; s4 joins 30 s later: one spreading onto both, 60 s after the last change.
         watch.Saw([self, s2, s3], t0 + TimeSpan.FromSeconds(10));
         watch.Saw([self, s2, s3, s4], t0 + TimeSpan.FromSeconds(40));
@@ -263,6 +265,14 @@ public sealed class MachineSpreadTests : IAsyncLifetime
         Assert.Equal(older, JoinWatch.Oldest([s2, older, self]));
         Assert.Equal(self, JoinWatch.Oldest([s3, self, s2]));
         Assert.Null(JoinWatch.Oldest([]));
+        // A generation is the silo's process start in seconds, not its join: a silo that started in the same second as
+        // the others (or before them) but joined after them can be the oldest. It spreads onto itself; nobody else would.
+        var lateJoiner = new JoinWatch(self, quiet);
+        lateJoiner.Saw([s2, s3], t0); // itself not yet active
+        lateJoiner.Saw([s2, s3, self], t0 + TimeSpan.FromSeconds(5));
+        Assert.Equal(self, JoinWatch.Oldest([s2, s3, self]));
+        Assert.Empty(lateJoiner.Due(t0 + TimeSpan.FromSeconds(64)));
+        Assert.Equal([self], lateJoiner.Due(t0 + TimeSpan.FromSeconds(65)));
     }
 
     [Theory]
