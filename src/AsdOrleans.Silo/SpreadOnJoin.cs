@@ -95,8 +95,14 @@ public sealed class SpreadOnJoin(IClusterMembershipService membership, IClusterC
             while (true)
             {
                 await Task.Delay(look, stopping);
-                if (reading.IsFaulted)
-                    await reading; // the membership's updates ended with a fault: stop, and say it
+                if (reading.IsFaulted && !stopping.IsCancellationRequested)
+                {
+                    // The membership's updates ended with a fault: stop watching, and say it. Not by throwing: a
+                    // BackgroundService that throws stops the host (HostOptions.BackgroundServiceExceptionBehavior), the silo.
+                    logger.LogError(reading.Exception.GetBaseException(),
+                        "watching the membership for silos that join stopped; until this silo restarts it spreads nothing by itself (`asd cluster spread` still does)");
+                    return;
+                }
                 List<SiloAddress> joined;
                 lock (watch)
                     joined = watch.Due(DateTimeOffset.UtcNow);
@@ -113,8 +119,9 @@ public sealed class SpreadOnJoin(IClusterMembershipService membership, IClusterC
                 }
             }
         }
-        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        catch (Exception) when (stopping.IsCancellationRequested)
         {
+            // The silo stops: a wait cancelled, or a round whose calls failed as the silo went, is no fault of the service.
         }
     }
 

@@ -276,6 +276,54 @@ public sealed class MachineSpreadTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Membership_updates_that_fail_stop_the_watch_not_the_silo()
+    {
+        // A BackgroundService whose ExecuteAsync throws stops the host (the default StopHost behaviour), so the watch must
+        // end without a fault.
+        var self = Silo(1);
+        var service = new SpreadOnJoin(new FailingMembership(self), null!, null!, new Local(self),
+            Microsoft.Extensions.Options.Options.Create(new SiloOptions { SpreadOnJoinSeconds = 1 }),
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<SpreadOnJoin>.Instance);
+        await service.StartAsync(TestContext.Current.CancellationToken);
+        try
+        {
+            await Waiting.Until(() => Task.FromResult(service.ExecuteTask!.IsCompleted), "the watch ending", seconds: 30);
+            Assert.Equal(TaskStatus.RanToCompletion, service.ExecuteTask!.Status);
+        }
+        finally
+        {
+            await service.StopAsync(CancellationToken.None);
+        }
+    }
+
+    private sealed class FailingMembership(SiloAddress self) : IClusterMembershipService
+    {
+        public ClusterMembershipSnapshot CurrentSnapshot { get; } = new(System.Collections.Immutable.ImmutableDictionary<SiloAddress, ClusterMember>.Empty
+            .Add(self, new ClusterMember(self, SiloStatus.Active, "self")), new MembershipVersion(1));
+
+        public IAsyncEnumerable<ClusterMembershipSnapshot> MembershipUpdates => Updates();
+
+        private async IAsyncEnumerable<ClusterMembershipSnapshot> Updates()
+        {
+            yield return CurrentSnapshot;
+            await Task.Yield();
+            throw new InvalidOperationException("the membership's updates failed");
+        }
+
+        public ValueTask Refresh(MembershipVersion minimumVersion = default, CancellationToken cancellationToken = default) => default;
+        public Task<bool> TryKill(SiloAddress siloAddress) => Task.FromResult(false);
+    }
+
+    private sealed class Local(SiloAddress self) : ILocalSiloDetails
+    {
+        public string Name => "self";
+        public string ClusterId => "spread";
+        public string DnsHostName => "localhost";
+        public SiloAddress SiloAddress => self;
+        public SiloAddress GatewayAddress => self;
+    }
+
+    [Fact]
     public void The_cluster_s_one_round_is_not_migrated_by_the_rebalancer()
         // The rebalancer (SiloControl.MigrateRandomActivations) skips only types that are not migratable; the round's
         // hold lives in the activation's memory, which a migration would drop.
