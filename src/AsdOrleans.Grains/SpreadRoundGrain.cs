@@ -16,6 +16,9 @@ public interface ISpreadRoundGrain : IGrainWithIntegerKey
     Task End(string round);
 }
 
+/// <summary>Immovable: Orleans' activation rebalancer (Asd:ActivationRebalancer) migrates random activations of any
+/// grain type not marked immovable, and a migrated activation of this one would start empty, giving up a round that still runs.</summary>
+[Orleans.Placement.Immovable]
 public sealed class SpreadRoundGrain : Grain, ISpreadRoundGrain
 {
     private string? _round, _description;

@@ -50,8 +50,8 @@ public sealed class SiloOptions
     /// <summary>Machines the rebalancer may move per cycle unless Asd:Rebalancer:ActivationMigrationCountLimit says otherwise.</summary>
     public const int DefaultMigrationsPerRebalancerCycle = 300;
     /// <summary>
-    /// Redis clusters: seconds without a silo joining or leaving, after a machines-role silo joined, before the oldest
-    /// silo spreads machines onto it (rounds of `asd cluster spread` at its defaults until even; <see cref="SpreadOnJoin"/>).
+    /// Redis clusters: seconds without a silo joining or leaving, after a silo joined (any roles: the rounds plan over the
+    /// machines-role silos only), before the oldest silo spreads machines onto it (rounds of `asd cluster spread` at its defaults until even; <see cref="SpreadOnJoin"/>).
     /// 0 turns it off: a silo that joined then holds only machines activated after it joined, until an operator spreads.
     /// Off where <see cref="ActivationRebalancer"/> is on (that moves machines instead).
     /// </summary>

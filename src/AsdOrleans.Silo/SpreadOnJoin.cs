@@ -14,11 +14,23 @@ public sealed class JoinWatch(SiloAddress self, TimeSpan quiet)
     private HashSet<SiloAddress>? _active;
     private readonly List<SiloAddress> _joined = [];
     private DateTimeOffset _changed;
+    private bool _selfSeen;
 
     /// <summary>One membership view: the silos active in it, seen at <paramref name="now"/>. The first view is what this
-    /// silo found, not a join; this silo itself never joins.</summary>
+    /// silo found, not a join of those silos. This silo itself joined when it first shows up active beside others: its
+    /// generation is its process's start (seconds), not its join, so a silo that started no later than the others but
+    /// joined after them can be the oldest, and then only it can spread onto itself.</summary>
     public void Saw(IReadOnlyCollection<SiloAddress> active, DateTimeOffset now)
     {
+        if (!_selfSeen && active.Contains(self))
+        {
+            _selfSeen = true;
+            if (active.Count > 1 && !_joined.Contains(self))
+            {
+                _joined.Add(self);
+                _changed = now;
+            }
+        }
         if (_active is null)
         {
             _active = [.. active];
@@ -55,8 +67,8 @@ public sealed class JoinWatch(SiloAddress self, TimeSpan quiet)
 /// <see cref="SiloOptions.SpreadOnJoinSeconds"/>, the oldest active silo runs spreading rounds at the defaults
 /// (<see cref="MachineSpread"/>: at most 300 machines a round, 100 a second) until a round moves none. Each round takes
 /// the cluster's one round (<see cref="AsdOrleans.Grains.ISpreadRoundGrain"/>), so an operator's `asd cluster spread`
-/// meanwhile is told that one runs. Every silo watches; only the oldest acts, so a silo that joined and is itself the
-/// newest never starts one. Redis clusters only. docs/decisions.md, stop 58.
+/// meanwhile is told that one runs. Every silo watches; only the oldest acts (a silo that joined acts only where it is the
+/// oldest, by its process's start: then onto itself, <see cref="JoinWatch.Saw"/>). Redis clusters only. docs/decisions.md, stop 58.
 /// </summary>
 public sealed class SpreadOnJoin(IClusterMembershipService membership, IClusterClient client, ISiloMetadataCache metadata, ILocalSiloDetails local,
     IOptions<SiloOptions> options, ILogger<SpreadOnJoin> logger) : BackgroundService
@@ -83,8 +95,14 @@ public sealed class SpreadOnJoin(IClusterMembershipService membership, IClusterC
             while (true)
             {
                 await Task.Delay(look, stopping);
-                if (reading.IsFaulted)
-                    await reading; // the membership's updates ended with a fault: stop, and say it
+                if (reading.IsFaulted && !stopping.IsCancellationRequested)
+                {
+                    // The membership's updates ended with a fault: stop watching, and say it. Not by throwing: a
+                    // BackgroundService that throws stops the host (HostOptions.BackgroundServiceExceptionBehavior), the silo.
+                    logger.LogError(reading.Exception.GetBaseException(),
+                        "watching the membership for silos that join stopped; until this silo restarts it spreads nothing by itself (`asd cluster spread` still does)");
+                    return;
+                }
                 List<SiloAddress> joined;
                 lock (watch)
                     joined = watch.Due(DateTimeOffset.UtcNow);
@@ -101,8 +119,9 @@ public sealed class SpreadOnJoin(IClusterMembershipService membership, IClusterC
                 }
             }
         }
-        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        catch (Exception) when (stopping.IsCancellationRequested)
         {
+            // The silo stops: a wait cancelled, or a round whose calls failed as the silo went, is no fault of the service.
         }
     }
 

@@ -213,9 +213,11 @@ public sealed class MachineSpreadTests : IAsyncLifetime
         var before = new Dictionary<int, string>();
         for (int m = 0; m < Machines; m++)
             before[m] = await Kept(a, m);
-        var (b, _) = await StartSilo(spreadOnJoinSeconds: 2);
+        var (b, siloB) = await StartSilo(spreadOnJoinSeconds: 2);
+        // B's address from B itself: by the time the test could count, the spreading (2 s after B is active) may have
+        // given B machines already.
+        string addressB = siloB.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToString();
         await WaitForSilos(a, 2);
-        string addressB = (await Cluster(a)).Single(s => s.MachineGrains == 0).Address;
 
         // No operator: the oldest silo (A) spreads once nothing has joined or left for 2 s, until even.
         int tolerance = SpreadPlan.Tolerance(Machines / 2.0);
@@ -239,9 +241,11 @@ public sealed class MachineSpreadTests : IAsyncLifetime
         var quiet = TimeSpan.FromSeconds(60);
         var watch = new JoinWatch(self, quiet);
         var t0 = DateTimeOffset.UnixEpoch;
-        // What a silo finds when it starts is no join, nor is itself.
+        // What a silo finds when it starts is no join of those silos; it itself joined them (given to it alone, which
+        // acts on it only where it is the oldest: started no later than they did).
         watch.Saw([self, s2], t0);
-        Assert.Empty(watch.Due(t0 + TimeSpan.FromHours(1)));
+        Assert.Equal([self], watch.Due(t0 + TimeSpan.FromHours(1)));
+        Assert.Empty(watch.Due(t0 + TimeSpan.FromHours(2)));
         // s3 joins; s4 joins 30 s later: one spreading onto both, 60 s after the last change.
         watch.Saw([self, s2, s3], t0 + TimeSpan.FromSeconds(10));
         watch.Saw([self, s2, s3, s4], t0 + TimeSpan.FromSeconds(40));
@@ -261,7 +265,69 @@ public sealed class MachineSpreadTests : IAsyncLifetime
         Assert.Equal(older, JoinWatch.Oldest([s2, older, self]));
         Assert.Equal(self, JoinWatch.Oldest([s3, self, s2]));
         Assert.Null(JoinWatch.Oldest([]));
+        // A generation is the silo's process start in seconds, not its join: a silo that started in the same second as
+        // the others (or before them) but joined after them can be the oldest. It spreads onto itself; nobody else would.
+        var lateJoiner = new JoinWatch(self, quiet);
+        lateJoiner.Saw([s2, s3], t0); // itself not yet active
+        lateJoiner.Saw([s2, s3, self], t0 + TimeSpan.FromSeconds(5));
+        Assert.Equal(self, JoinWatch.Oldest([s2, s3, self]));
+        Assert.Empty(lateJoiner.Due(t0 + TimeSpan.FromSeconds(64)));
+        Assert.Equal([self], lateJoiner.Due(t0 + TimeSpan.FromSeconds(65)));
     }
+
+    [Fact]
+    public async Task Membership_updates_that_fail_stop_the_watch_not_the_silo()
+    {
+        // A BackgroundService whose ExecuteAsync throws stops the host (the default StopHost behaviour), so the watch must
+        // end without a fault.
+        var self = Silo(1);
+        var service = new SpreadOnJoin(new FailingMembership(self), null!, null!, new Local(self),
+            Microsoft.Extensions.Options.Options.Create(new SiloOptions { SpreadOnJoinSeconds = 1 }),
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<SpreadOnJoin>.Instance);
+        await service.StartAsync(TestContext.Current.CancellationToken);
+        try
+        {
+            await Waiting.Until(() => Task.FromResult(service.ExecuteTask!.IsCompleted), "the watch ending", seconds: 30);
+            Assert.Equal(TaskStatus.RanToCompletion, service.ExecuteTask!.Status);
+        }
+        finally
+        {
+            await service.StopAsync(CancellationToken.None);
+        }
+    }
+
+    private sealed class FailingMembership(SiloAddress self) : IClusterMembershipService
+    {
+        public ClusterMembershipSnapshot CurrentSnapshot { get; } = new(System.Collections.Immutable.ImmutableDictionary<SiloAddress, ClusterMember>.Empty
+            .Add(self, new ClusterMember(self, SiloStatus.Active, "self")), new MembershipVersion(1));
+
+        public IAsyncEnumerable<ClusterMembershipSnapshot> MembershipUpdates => Updates();
+
+        private async IAsyncEnumerable<ClusterMembershipSnapshot> Updates()
+        {
+            yield return CurrentSnapshot;
+            await Task.Yield();
+            throw new InvalidOperationException("the membership's updates failed");
+        }
+
+        public ValueTask Refresh(MembershipVersion minimumVersion = default, CancellationToken cancellationToken = default) => default;
+        public Task<bool> TryKill(SiloAddress siloAddress) => Task.FromResult(false);
+    }
+
+    private sealed class Local(SiloAddress self) : ILocalSiloDetails
+    {
+        public string Name => "self";
+        public string ClusterId => "spread";
+        public string DnsHostName => "localhost";
+        public SiloAddress SiloAddress => self;
+        public SiloAddress GatewayAddress => self;
+    }
+
+    [Fact]
+    public void The_cluster_s_one_round_is_not_migrated_by_the_rebalancer()
+        // The rebalancer (SiloControl.MigrateRandomActivations) skips only types that are not migratable; the round's
+        // hold lives in the activation's memory, which a migration would drop.
+        => Assert.Single(typeof(SpreadRoundGrain).GetCustomAttributes(typeof(Orleans.Placement.ImmovableAttribute), inherit: false));
 
     [Theory]
     [InlineData(-1)]
