@@ -9,22 +9,44 @@ namespace AsdOrleans.Grains;
 public interface ISpreadRoundGrain : IGrainWithIntegerKey
 {
     /// <summary>Takes the cluster's round for <paramref name="round"/> (an id unique to it) for at most
-    /// <paramref name="hold"/>: null when taken; otherwise what holds it, in words.</summary>
-    Task<string?> TryBegin(string round, string description, TimeSpan hold);
+    /// <paramref name="hold"/>: null when taken; otherwise what holds it, in words. Consecutive rounds of one
+    /// <paramref name="spreading"/> (the rounds a silo runs after a join) are told as one in <see cref="Look"/>.</summary>
+    Task<string?> TryBegin(string round, string description, TimeSpan hold, string? spreading = null);
 
-    /// <summary>Gives the round back (nothing when <paramref name="round"/> does not hold it).</summary>
-    Task End(string round);
+    /// <summary>Gives the round back (nothing when <paramref name="round"/> does not hold it), with what it did when it ran
+    /// to its end (null: it failed).</summary>
+    Task End(string round, SpreadRoundEnd? ended = null);
+
+    /// <summary>The round that runs now, if any, and the last that ended, as long as this grain has lived.</summary>
+    Task<SpreadRounds> Look();
 }
+
+/// <summary>What a round did: machines moved, and its summary in words.</summary>
+[GenerateSerializer, Alias("AsdOrleans.SpreadRoundEnd")]
+public sealed record SpreadRoundEnd([property: Id(0)] int Moved, [property: Id(1)] string Summary);
+
+/// <summary>A round as <see cref="ISpreadRoundGrain.Look"/> tells it: who runs it, since when; once ended, when and what it did
+/// (<see cref="Summary"/> null where its last round failed). The rounds of one spreading are told as one: how many,
+/// the machines they moved in all, and the last one's summary.</summary>
+[GenerateSerializer, Alias("AsdOrleans.SpreadRoundView")]
+public sealed record SpreadRoundView([property: Id(0)] string Description, [property: Id(1)] DateTimeOffset Since, [property: Id(2)] DateTimeOffset? Ended = null,
+    [property: Id(3)] int Moved = 0, [property: Id(4)] string? Summary = null, [property: Id(5)] int Rounds = 1);
+
+/// <summary>The cluster's spreading rounds: the one running now (null: none) and the last that ended (null: none since
+/// the grain that keeps them was activated).</summary>
+[GenerateSerializer, Alias("AsdOrleans.SpreadRounds")]
+public sealed record SpreadRounds([property: Id(0)] SpreadRoundView? Running, [property: Id(1)] SpreadRoundView? Last);
 
 /// <summary>Immovable: Orleans' activation rebalancer (Asd:ActivationRebalancer) migrates random activations of any
 /// grain type not marked immovable, and a migrated activation of this one would start empty, giving up a round that still runs.</summary>
 [Orleans.Placement.Immovable]
 public sealed class SpreadRoundGrain : Grain, ISpreadRoundGrain
 {
-    private string? _round, _description;
+    private string? _round, _description, _spreading, _lastSpreading;
     private DateTimeOffset _since, _until;
+    private SpreadRoundView? _last;
 
-    public Task<string?> TryBegin(string round, string description, TimeSpan hold)
+    public Task<string?> TryBegin(string round, string description, TimeSpan hold, string? spreading = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(round);
         if (hold <= TimeSpan.Zero)
@@ -32,14 +54,22 @@ public sealed class SpreadRoundGrain : Grain, ISpreadRoundGrain
         var now = DateTimeOffset.UtcNow;
         if (_round is not null && _round != round && now < _until)
             return Task.FromResult<string?>($"{_description}, running since {_since:HH:mm:ss} UTC");
-        (_round, _description, _since, _until) = (round, description, now, now + hold);
+        (_round, _description, _spreading, _since, _until) = (round, description, spreading, now, now + hold);
         return Task.FromResult<string?>(null);
     }
 
-    public Task End(string round)
+    public Task End(string round, SpreadRoundEnd? ended = null)
     {
-        if (_round == round)
-            _round = _description = null;
+        if (_round != round)
+            return Task.CompletedTask;
+        var view = new SpreadRoundView(_description!, _since, DateTimeOffset.UtcNow, ended?.Moved ?? 0, ended?.Summary);
+        // The next round of the spreading that ended last: one spreading, from its first round's start.
+        if (_spreading is not null && _spreading == _lastSpreading && _last is not null)
+            view = view with { Since = _last.Since, Moved = _last.Moved + view.Moved, Rounds = _last.Rounds + 1 };
+        (_last, _lastSpreading, _round, _description, _spreading) = (view, _spreading, null, null, null);
         return Task.CompletedTask;
     }
+
+    public Task<SpreadRounds> Look()
+        => Task.FromResult(new SpreadRounds(_round is not null && DateTimeOffset.UtcNow < _until ? new SpreadRoundView(_description!, _since) : null, _last));
 }

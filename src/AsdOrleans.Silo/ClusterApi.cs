@@ -22,6 +22,11 @@ public sealed record SiloView(string Address, string Status, int MachineGrains, 
 /// <paramref name="NotAnswering"/>: why that silo, listed Active, did not answer (as in <see cref="SiloView"/>); else null.</summary>
 public sealed record MachinePlacement(string Machine, string? Silo, string? SiloStatus, string? NotAnswering = null);
 
+/// <summary>`GET /api/cluster/spread`: the spreading round running now (null: none), the last that ended (null: none
+/// known), and after how many quiet seconds the answering silo spreads onto a silo that joined (null: it does not:
+/// Asd:SpreadOnJoinSeconds 0, the rebalancer on, or no cluster).</summary>
+public sealed record SpreadingView(SpreadRoundView? Running, SpreadRoundView? Last, double? SpreadOnJoinSeconds);
+
 /// <summary>
 /// `GET /api/cluster` (operator): the silos of the cluster and how many machine grains and encoder workers each
 /// holds — what a cluster operator checks after adding or losing a silo (Orleans' management grain) — and, on the
@@ -69,6 +74,16 @@ public static class ClusterApi
                 : Results.Problem($"another spreading round runs in the cluster ({running}); run this again when it has ended",
                     statusCode: StatusCodes.Status409Conflict, title: "a spreading round is running");
         }).RequireRole(ApiRole.Operator).Produces<SpreadRound>().ProducesProblem(400).ProducesProblem(409).ProducesProblem(503);
+
+        // Where spreading stands: the round running now and the last that ended (ISpreadRoundGrain), and whether this silo
+        // spreads by itself after a join (SpreadOnJoin): what `asd cluster status` prints.
+        app.MapGet("/api/cluster/spread", async (IClusterClient client, Microsoft.Extensions.Options.IOptions<SiloOptions> options) =>
+        {
+            var rounds = await client.GetGrain<ISpreadRoundGrain>(0).Look();
+            var silo = options.Value;
+            bool onJoin = !string.IsNullOrWhiteSpace(silo.Redis) && silo.SpreadOnJoinSeconds > 0 && !silo.ActivationRebalancer;
+            return Results.Ok(new SpreadingView(rounds.Running, rounds.Last, onJoin ? silo.SpreadOnJoinSeconds : null));
+        }).RequireRole(ApiRole.Operator).Produces<SpreadingView>();
 
         app.MapGet("/api/alert-webhook", async (IClusterClient client, IServiceProvider services) =>
                 Results.Ok(await AlertWebhookView.Of(client, services.GetService<AlertWebhookOptions>())))

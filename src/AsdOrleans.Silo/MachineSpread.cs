@@ -232,21 +232,24 @@ public static class MachineSpread
     public static readonly TimeSpan RoundHold = LongestRound + TimeSpan.FromMinutes(2);
 
     /// <summary>One round, unless another runs in the cluster now: then no round, and what runs, in words.
-    /// <paramref name="description"/> says who asked (an operator, or a silo after a join), for whoever is refused.</summary>
+    /// <paramref name="description"/> says who asked (an operator, or a silo after a join), for whoever is refused;
+    /// <paramref name="spreading"/> ties the rounds of one spreading together (<see cref="ISpreadRoundGrain.Look"/>).</summary>
     public static async Task<(SpreadRound? Round, string? Running)> RunAloneAsync(IClusterClient client, ISiloMetadataCache metadata, string description,
-        int max, int perSecond, CancellationToken cancellation)
+        int max, int perSecond, CancellationToken cancellation, string? spreading = null)
     {
         var rounds = client.GetGrain<ISpreadRoundGrain>(0);
         string id = Guid.NewGuid().ToString("N");
-        if (await rounds.TryBegin(id, description, RoundHold) is { } running)
+        if (await rounds.TryBegin(id, description, RoundHold, spreading) is { } running)
             return (null, running);
+        SpreadRound? round = null;
         try
         {
-            return (await RunAsync(client, metadata, max, perSecond, cancellation), null);
+            round = await RunAsync(client, metadata, max, perSecond, cancellation);
+            return (round, null);
         }
         finally
         {
-            try { await rounds.End(id); }
+            try { await rounds.End(id, round is null ? null : new SpreadRoundEnd(round.Moved, round.Summary)); }
             catch (Exception) { } // its hold ends by itself (RoundHold)
         }
     }

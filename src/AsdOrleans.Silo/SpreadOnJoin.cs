@@ -137,7 +137,7 @@ public sealed class SpreadOnJoin(IClusterMembershipService membership, IClusterC
                && waitingForRoles.Elapsed < RolesWait)
             await Task.Delay(look, stopping);
         string names = string.Join(", ", joined);
-        string description = $"the round silo {local.SiloAddress} runs after {names} joined";
+        string description = $"the spreading silo {local.SiloAddress} runs after {names} joined", spreading = Guid.NewGuid().ToString("N");
         var clock = Stopwatch.StartNew();
         int rounds = 0, moved = 0;
         SpreadRound? last = null;
@@ -145,7 +145,7 @@ public sealed class SpreadOnJoin(IClusterMembershipService membership, IClusterC
         while (rounds < MostRounds)
         {
             var (round, running) = await MachineSpread.RunAloneAsync(client, metadata, description, MachineSpread.DefaultMaxPerRound,
-                MachineSpread.DefaultPerSecond, stopping);
+                MachineSpread.DefaultPerSecond, stopping, spreading);
             if (round is null)
             {
                 // An operator's round runs: wait for it, at most as long as a round may hold the cluster's one round.

@@ -64,6 +64,14 @@ public sealed class ClusterSpreadCommandTests : IAsyncLifetime
                 && s.TryGetProperty("roles", out var roles) && roles.ValueKind == JsonValueKind.String) == 2;
         }, "both silos active with their roles", seconds: 60);
 
+        // Before any round: status says the silos are uneven, and that this test's silos do not spread by themselves.
+        var (statusCode, status, statusError) = await CliHarness.Run("cluster", "status", "--url", a, "--key", "op");
+        Assert.True(statusCode == 0, statusError);
+        Assert.Contains($"note: the machines-role silos are uneven (mean {Machines / 2}; ", status);
+        Assert.Contains(" holds 0): asd cluster spread moves machines onto the silos below the mean", status);
+        Assert.Contains("spreading after a join: off on the answering silo (Asd__SpreadOnJoinSeconds=0, or the rebalancer on)", status);
+        Assert.DoesNotContain("spreading: the last ended", status);
+
         var (refused, _, error) = await CliHarness.Run("cluster", "spread", "--url", a, "--key", "lab");
         Assert.NotEqual(0, refused);
         Assert.Contains("403", error);
@@ -78,6 +86,14 @@ public sealed class ClusterSpreadCommandTests : IAsyncLifetime
         Assert.Contains("held before", table);
         Assert.Contains("arrived", table);
         Assert.Contains($"{Machines / 2} machines moved to the silos below the mean ({Machines / 2}) in 1 pass(es)", table);
+
+        // Status tells the round that ended, and the silos are even now.
+        (statusCode, status, statusError) = await CliHarness.Run("cluster", "status", "--url", b, "--key", "op");
+        Assert.True(statusCode == 0, statusError);
+        Assert.Contains("spreading: the last ended ", status);
+        Assert.Contains($"(an operator's round, asked of silo ", status);
+        Assert.Contains($"): {Machines / 2} machine(s) moved in 1 round(s); {Machines / 2} machines moved to the silos below the mean", status);
+        Assert.DoesNotContain("note: the machines-role silos are uneven", status);
 
         (exit, var json, failed) = await CliHarness.Run("cluster", "spread", "--url", b, "--key", "op", "--json");
         Assert.True(exit == 0, failed);

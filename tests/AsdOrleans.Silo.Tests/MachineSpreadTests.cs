@@ -207,6 +207,8 @@ public sealed class MachineSpreadTests : IAsyncLifetime
         string refusal = await refused.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
         Assert.True(refused.StatusCode == HttpStatusCode.Conflict, $"{(int)refused.StatusCode}: {refusal}");
         Assert.Contains("another spreading round runs in the cluster (a round this test holds, running since", refusal);
+        var held = await a.GetFromJsonAsync<SpreadingView>("/api/cluster/spread", TestContext.Current.CancellationToken);
+        Assert.True(held!.Running?.Description == "a round this test holds" && held.Last is null && held.SpreadOnJoinSeconds == 2, JsonSerializer.Serialize(held));
         await rounds.End("test-round");
         Assert.Equal("nothing to spread: fewer than two machines-role silos answered", (await Spread(a)).Summary);
 
@@ -228,6 +230,12 @@ public sealed class MachineSpreadTests : IAsyncLifetime
         Assert.Contains($"{addressB} joined: ", spreadLine);
         for (int m = 0; m < Machines; m++)
             Assert.Equal(before[m], await Kept(m % 2 == 0 ? a : b, m));
+        // Its rounds are told as one spreading: the silo that ran it, the silo that joined, the machines moved in all.
+        var told = (await b.GetFromJsonAsync<SpreadingView>("/api/cluster/spread", TestContext.Current.CancellationToken))!;
+        string tale = JsonSerializer.Serialize(told);
+        Assert.True(told.Running is null && told.Last is { Rounds: >= 2, Moved: >= Machines / 4 } last
+            && last.Description == $"the spreading silo {siloA.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress} runs after {addressB} joined"
+            && last.Summary!.StartsWith("nothing to spread", StringComparison.Ordinal), tale);
         // Even now: an operator's round moves nothing.
         Assert.Equal(0, (await Spread(b)).Moved);
         Assert.Empty(Conflicts());

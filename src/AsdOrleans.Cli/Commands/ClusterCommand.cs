@@ -130,10 +130,59 @@ public static class ClusterCommand
             foreach (var (role, without) in RoleGaps)
                 if (!silos.Any(s => s.Status == "Active" && SiloRoles.Includes(s.Roles, role)))
                     output.WriteLine($"warning: no active silo has the {role} role: {without}; start one (asd silo --roles {role})");
+            foreach (var line in await SpreadingLines(http, silos, cancellation))
+                output.WriteLine(line);
             if (await WebhookLine(http, cancellation) is { } webhook) output.WriteLine(webhook);
             return 0;
         });
         return command;
+    }
+
+    /// <summary>Where spreading stands (`GET /api/cluster/spread`): a round running, the last that ended, whether the
+    /// answering silo spreads by itself after a join; and a note where the machines-role silos are uneven enough for a
+    /// round to move machines. None from a silo older than stop 58.</summary>
+    private static async Task<List<string>> SpreadingLines(ClusterHttp http, List<SiloRow> silos, CancellationToken cancellation)
+    {
+        JsonElement spreading;
+        try
+        {
+            spreading = await http.SendAsync(HttpMethod.Get, "/api/cluster/spread", null, cancellation);
+        }
+        catch (SiloRefusedException e) when (e.Status is 404 or 405)
+        {
+            return [];
+        }
+        static string Time(JsonElement round, string name) => round.GetProperty(name).GetDateTimeOffset().UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) + " UTC";
+        var lines = new List<string>();
+        bool running = spreading.TryGetProperty("running", out var now) && now.ValueKind == JsonValueKind.Object;
+        if (running)
+            lines.Add($"spreading: {now.GetProperty("description").GetString()}, running since {Time(now, "since")}");
+        if (spreading.TryGetProperty("last", out var last) && last.ValueKind == JsonValueKind.Object)
+        {
+            int rounds = last.GetProperty("rounds").GetInt32();
+            string? summary = ClusterHttp.OptionalString(last, "summary");
+            lines.Add($"spreading: the last ended {Time(last, "ended")} ({last.GetProperty("description").GetString()}, from {Time(last, "since")}): "
+                + $"{N(last.GetProperty("moved").GetInt32())} machine(s) moved in {N(rounds)} round(s); "
+                + (summary is null ? "its last round failed (see the log of the silo that ran it)" : (rounds > 1 ? "the last round: " : "") + summary));
+        }
+        double? onJoin = spreading.TryGetProperty("spreadOnJoinSeconds", out var seconds) && seconds.ValueKind == JsonValueKind.Number ? seconds.GetDouble() : null;
+        if (onJoin is { } quiet)
+            lines.Add($"spreading after a join: by the oldest silo, {quiet.ToString("0.#", CultureInfo.InvariantCulture)} s after the last silo joined or left (the answering silo's Asd__SpreadOnJoinSeconds)");
+        else if (silos.Count > 1) // a lone (embedded) silo has nothing to spread onto
+            lines.Add("spreading after a join: off on the answering silo (Asd__SpreadOnJoinSeconds=0, or the rebalancer on): run asd cluster spread after adding a silo");
+        // Uneven as a round judges it: a machines-role silo above the mean by more than the tolerance.
+        var machineSilos = silos.Where(s => s.Status == "Active" && s.NotAnswering is null && SiloRoles.Includes(s.Roles, SiloRoles.Machines)).ToList();
+        if (!running && machineSilos.Count >= 2)
+        {
+            double mean = machineSilos.Average(s => (double)s.MachineGrains);
+            int tolerance = Silo.SpreadPlan.Tolerance(mean);
+            var below = machineSilos.Where(s => s.MachineGrains < mean).OrderBy(s => s.MachineGrains).ToList();
+            if (machineSilos.Any(s => s.MachineGrains - mean > tolerance) && below.Count > 0)
+                lines.Add($"note: the machines-role silos are uneven (mean {mean.ToString("0.#", CultureInfo.InvariantCulture)}; "
+                    + string.Join(", ", below.Select(s => $"{s.Address} holds {N(s.MachineGrains)}")) + "): asd cluster spread moves machines onto the silos below the mean"
+                    + (onJoin is not null ? " now; the cluster does so by itself after a silo joins" : ""));
+        }
+        return lines;
     }
 
     /// <summary>Where the alert webhook stands, as the answering silo sees it; null from a silo older than it.</summary>
