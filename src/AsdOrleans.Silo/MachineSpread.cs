@@ -25,10 +25,11 @@ public sealed record SpreadOrder([property: Id(0)] List<SpreadMove> Moves, [prop
 public sealed record SpreadLeft([property: Id(0)] SiloAddress To, [property: Id(1)] List<GrainId> Machines);
 
 /// <summary>What one silo did in the first step: how many machines it was asked to let go, which left (deactivated,
-/// by the silo they go to), and how many had not gone in time (they stay where they are).</summary>
+/// by the silo they go to), and how many had not gone in time (they stay where they are). <see cref="Refused"/>: why it
+/// let none go (its Redis store lost, an older copy, or not durable: a machine's flush on leaving would write there).</summary>
 [GenerateSerializer, Alias("AsdOrleans.SpreadShed")]
 public sealed record SpreadShed([property: Id(0)] SiloAddress Silo, [property: Id(1)] int Asked, [property: Id(2)] List<SpreadLeft> Left,
-    [property: Id(3)] int StillGoing);
+    [property: Id(3)] int StillGoing, [property: Id(4)] string? Refused = null);
 
 /// <summary>What every silo is told in a round's second step: the machines that left, each silo wakes those it receives.</summary>
 [GenerateSerializer, Alias("AsdOrleans.SpreadWake")]
@@ -90,8 +91,13 @@ public static class SpreadPlan
 /// lost, it just may not move. Paced: the round's machines per second are shared among the silos of each step.
 /// </summary>
 public sealed class MachineSpreader(StoreLossActivations activations, ForgettingDirectoryCache directoryCache, IGrainFactory grains, ILocalSiloDetails local,
-    ILogger<MachineSpreader> logger) : IControllable
+    IServiceProvider services, ILogger<MachineSpreader> logger) : IControllable
 {
+    /// <summary>Why this silo's store takes no writes now (<see cref="RedisStoreWatch"/>, <see cref="RedisDurabilityWatch"/>), or
+    /// null: a machine that leaves flushes what it had not written, so none leaves while the store refuses writes.</summary>
+    public static string? StoreRefusesWrites(IServiceProvider services)
+        => services.GetService<RedisStoreWatch>()?.Problem ?? services.GetService<RedisDurabilityWatch>()?.Problem;
+
     /// <summary>The name the spreader is registered under for Orleans' control channel.</summary>
     public const string ProviderName = "asd.machine-spread";
     public const int ShedCommand = 1, WakeCommand = 2;
@@ -107,6 +113,12 @@ public sealed class MachineSpreader(StoreLossActivations activations, Forgetting
                 var mine = order.Moves.Where(m => m.From.Equals(local.SiloAddress)).ToList();
                 if (mine.Count == 0)
                     return new SpreadShed(local.SiloAddress, 0, [], 0);
+                if (StoreRefusesWrites(services) is { } problem)
+                {
+                    logger.LogWarning("spreading machines: this silo lets none of the {Asked} asked go while its store takes no writes ({Problem})",
+                        mine.Sum(m => m.Count), problem.Split('\n')[0]);
+                    return new SpreadShed(local.SiloAddress, mine.Sum(m => m.Count), [], 0, "its Redis store takes no writes now (see its log or /readyz)");
+                }
                 return await Task.Run(() => ShedAsync(mine, Share(order.PerSecond, mine.Sum(m => m.Count), order.Moves.Sum(m => m.Count))));
             case (WakeCommand, SpreadWake wake):
                 var here = wake.Left.Where(l => l.To.Equals(local.SiloAddress)).SelectMany(l => l.Machines).ToList();
@@ -267,6 +279,7 @@ public static class MachineSpread
         var arrived = new Dictionary<SiloAddress, int>();
         static void Add(Dictionary<SiloAddress, int> counts, SiloAddress silo, int n) => counts[silo] = counts.GetValueOrDefault(silo) + n;
         int planned = 0, stillGoing = 0, passes = 0;
+        var refusals = new List<string>();
         var after = before;
         // Passes, each planned afresh from the counts: a machine that a call activated elsewhere between its two steps
         // is moved by the next pass, within the round's bound.
@@ -280,7 +293,12 @@ public static class MachineSpread
             foreach (var m in moves) { Add(asked, m.From, m.Count); Add(toReceive, m.To, m.Count); }
             var sheds = (await management.SendControlCommandToProvider<MachineSpreader>(MachineSpreader.ProviderName, MachineSpreader.ShedCommand,
                 new SpreadOrder(moves, perSecond))).OfType<SpreadShed>().ToList();
-            foreach (var shed in sheds) { Add(left, shed.Silo, shed.Left.Sum(l => l.Machines.Count)); stillGoing += shed.StillGoing; }
+            foreach (var shed in sheds)
+            {
+                Add(left, shed.Silo, shed.Left.Sum(l => l.Machines.Count));
+                stillGoing += shed.StillGoing;
+                if (shed.Refused is { } why) refusals.Add($"silo {shed.Silo} let none go: {why}");
+            }
             var gone = sheds.SelectMany(s => s.Left).Where(l => l.Machines.Count > 0).ToList();
             if (gone.Count > 0)
             {
@@ -290,6 +308,11 @@ public static class MachineSpread
             }
             after = await Holdings(management, metadata);
             current = InRound(after);
+            if (refusals.Count > 0)
+            {
+                passes++;
+                break; // a next pass would be refused alike
+            }
         }
         var afterBySilo = after.ToDictionary(s => s.Silo);
         var rows = before.Select(s => new SiloSpread(s.Silo.ToString(), s.Roles, s.Machines, asked.GetValueOrDefault(s.Silo), left.GetValueOrDefault(s.Silo),
@@ -303,6 +326,7 @@ public static class MachineSpread
             : $"{moved} machines moved to the silos below the mean ({mean:0.#}) in {passes} pass(es), each reading its state from the store there"
               + (leftInAll > moved ? $"; {leftInAll - moved} more left but are active elsewhere (called meanwhile, or reactivated where they were: the next pass or round moves them)" : "")
               + (stillGoing > 0 ? $"; {stillGoing} had not finished deactivating in time and stay (see the silos' logs)" : "")
+              + (refusals.Count > 0 ? "; " + string.Join("; ", refusals.Distinct()) : "")
               + (planned >= max ? $"; the round moved its most ({max}): run another to go on" : "");
         return new SpreadRound(machineSilos.Sum(s => s.Machines), machineSilos.Count, Math.Round(mean, 1), SpreadPlan.Tolerance(mean), moved,
             Math.Round(clock.Elapsed.TotalSeconds, 2), rows, summary);

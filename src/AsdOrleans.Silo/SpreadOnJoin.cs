@@ -71,7 +71,7 @@ public sealed class JoinWatch(SiloAddress self, TimeSpan quiet)
 /// oldest, by its process's start: then onto itself, <see cref="JoinWatch.Saw"/>). Redis clusters only. docs/decisions.md, stop 58.
 /// </summary>
 public sealed class SpreadOnJoin(IClusterMembershipService membership, IClusterClient client, ISiloMetadataCache metadata, ILocalSiloDetails local,
-    IOptions<SiloOptions> options, ILogger<SpreadOnJoin> logger) : BackgroundService
+    IOptions<SiloOptions> options, IServiceProvider services, ILogger<SpreadOnJoin> logger) : BackgroundService
 {
     /// <summary>Rounds of one spreading at most: 300,000 machines at the defaults.</summary>
     public const int MostRounds = 1_000;
@@ -103,6 +103,9 @@ public sealed class SpreadOnJoin(IClusterMembershipService membership, IClusterC
                         "watching the membership for silos that join stopped; until this silo restarts it spreads nothing by itself (`asd cluster spread` still does)");
                     return;
                 }
+                // While this silo's store takes no writes, the joins wait (the silos that give machines would refuse anyway).
+                if (MachineSpreader.StoreRefusesWrites(services) is not null)
+                    continue;
                 List<SiloAddress> joined;
                 lock (watch)
                     joined = watch.Due(DateTimeOffset.UtcNow);

@@ -290,7 +290,7 @@ public sealed class MachineSpreadTests : IAsyncLifetime
         // end without a fault.
         var self = Silo(1);
         var service = new SpreadOnJoin(new FailingMembership(self), null!, null!, new Local(self),
-            Microsoft.Extensions.Options.Options.Create(new SiloOptions { SpreadOnJoinSeconds = 1 }),
+            Microsoft.Extensions.Options.Options.Create(new SiloOptions { SpreadOnJoinSeconds = 1 }), new ServiceCollection().BuildServiceProvider(),
             Microsoft.Extensions.Logging.Abstractions.NullLogger<SpreadOnJoin>.Instance);
         await service.StartAsync(TestContext.Current.CancellationToken);
         try

@@ -173,6 +173,15 @@ public sealed class RedisRefusalTests : IAsyncLifetime
         var refused = await Assert.ThrowsAsync<ClusterStoreNotDurableException>(() => grain.Configure(new MachineSettings { Strategy = "random", Budget = 0.2, Seed = 1 }));
         Assert.Contains("would not keep them through a crash of Redis", refused.Message);
         Assert.Equal(0.5, (await grain.GetStatus()).Settings.Budget);
+        // A spreading round's first step lets no machine go: leaving, a machine flushes what it had not written, into a
+        // Redis that would not keep it (stop 58). An operator's round is refused at the gate like any write.
+        var silo = _silos[0].Services;
+        var shed = (await silo.GetRequiredService<IClusterClient>().GetGrain<IManagementGrain>(0).SendControlCommandToProvider<MachineSpreader>(
+                MachineSpreader.ProviderName, MachineSpreader.ShedCommand,
+                new SpreadOrder([new SpreadMove(silo.GetRequiredService<ILocalSiloDetails>().SiloAddress, SiloAddress.New(new IPEndPoint(IPAddress.Loopback, 1), 1), 1)], 100)))
+            .OfType<SpreadShed>().Single();
+        Assert.True(shed.Asked == 1 && shed.Left.Count == 0 && shed.Refused == "its Redis store takes no writes now (see its log or /readyz)", JsonSerializer.Serialize(shed));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await http.PostAsync("/api/cluster/spread", null)).StatusCode);
 
         await server.ExecuteAsync("CONFIG", "SET", "appendonly", "yes");
         await Waiting.Until(async () => (await Configure(http, "durable.m1", 0.1)).StatusCode == HttpStatusCode.OK, "writes are taken again");
