@@ -135,20 +135,21 @@ public static class ClusterApi
             if (watch.LastDrop is not { } drop || ReferenceEquals(drop, earlier))
                 return Results.Ok(new AcceptedStoreLoss(accepted.Lost, accepted.Store, accepted.At, accepted.By, accepted.Silo, 0, 0,
                     $"accepted; this silo has not yet dropped the grain activations that lived through the loss (it could not look at Redis again): "
-                    + $"it refuses writes until its store watch has, within {RedisStoreWatch.Period.TotalSeconds:0} s of reaching Redis. " + others));
+                    + $"it refuses writes until its store watch has, within {RedisStoreWatch.Period.TotalSeconds:0} s of reaching Redis. " + others, accepted.OlderCopy));
             var (dropped, stillGoing) = drop;
             return Results.Ok(new AcceptedStoreLoss(accepted.Lost, accepted.Store, accepted.At, accepted.By, accepted.Silo, dropped, stillGoing,
                 $"this silo dropped the {dropped} grain activations that lived through the loss{(stillGoing > 0 ? $" ({stillGoing} had not gone in time: see its log)" : "")} "
-                + "and takes writes again; each grain reloads from the new store when next called. " + others));
+                + "and takes writes again; each grain reloads from the new store when next called. " + others, accepted.OlderCopy));
         }).RequireRole(ApiRole.Operator).WithMetadata(new RepairsRedisStore())
             .Produces<AcceptedStoreLoss>().ProducesProblem(400).ProducesProblem(409);
     }
 
     /// <summary>The answer to `POST /api/cluster/store/accept-loss`: the loss as recorded, and what the answering silo did
     /// before answering: the grain activations that lived through the loss dropped (<paramref name="StillGoing"/> of them
-    /// had not gone in time), so that grains reload from the new store.</summary>
+    /// had not gone in time), so that grains reload from the new store. <paramref name="OlderCopy"/>: where Redis held an
+    /// older copy of the store (not an empty one), how far back it had gone, as recorded; null for a store lost whole.</summary>
     public sealed record AcceptedStoreLoss(string Lost, string Store, DateTimeOffset At, string By, string Silo,
-        int DroppedActivations, int StillGoing, string Reloaded);
+        int DroppedActivations, int StillGoing, string Reloaded, string? OlderCopy = null);
 
     /// <summary>The body of `POST /api/cluster/store/accept-loss`: the marker of the store given up, and who gives it up (for the record).</summary>
     public sealed record AcceptStoreLoss(string? Lost, string? By = null);

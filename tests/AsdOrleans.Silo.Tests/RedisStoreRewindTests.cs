@@ -108,6 +108,7 @@ public sealed class RedisStoreRewindTests() : RedisStoreSiloTests("rewind")
         string renewed = record.GetProperty("store").GetString()!;
         Assert.NotEqual(store, renewed);
         Assert.True(record.GetProperty("droppedActivations").GetInt32() > 0);
+        Assert.StartsWith("Redis held an older copy: its store clock read ", record.GetProperty("olderCopy").GetString()); // the answer says what was accepted
         int since = log.Count;
         await ExpectReady(http);
         Assert.Equal(renewed, File.ReadAllText(MarkerFile));

@@ -45,8 +45,11 @@ public static class ClusterCommand
                   + (accepted.TryGetProperty("stillGoing", out var going) && going.GetInt32() > 0 ? $" ({going.GetInt32()} had not gone in time: see its log)" : "")
                   + " and takes writes again (each grain reloads from the new store); the other silos do the same within 5 s"
                 : "the silos take writes again within 5 s";
+            string? olderCopy = ClusterHttp.OptionalString(accepted, "olderCopy");
             parse.InvocationConfiguration.Output.WriteLine(
-                $"accepted: store {accepted.GetProperty("lost").GetString()} is recorded as lost (by {accepted.GetProperty("by").GetString()}); "
+                (olderCopy is null ? $"accepted: store {accepted.GetProperty("lost").GetString()} is recorded as lost"
+                    : $"accepted: what the older copy of store {accepted.GetProperty("lost").GetString()} lacks is recorded as lost ({olderCopy})")
+                + $" (by {accepted.GetProperty("by").GetString()}); "
                 + $"Redis's store is now {accepted.GetProperty("store").GetString()}; {dropped}");
             return 0;
         });
