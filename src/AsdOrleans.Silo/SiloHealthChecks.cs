@@ -20,6 +20,9 @@ public static class SiloHealthChecks
     /// <summary>A write and a delete take milliseconds; under the chart's 5 s probe timeout, so that a Redis that hangs
     /// is named in the answer rather than the probe timing out.</summary>
     private static readonly TimeSpan RedisCheckTimeout = TimeSpan.FromSeconds(3);
+    /// <summary>Within the check's own timeout, how long Redis may take to answer before the check says it does not (the
+    /// framework's timeout would answer "A timeout occurred while running check.", naming nothing).</summary>
+    private static readonly TimeSpan RedisAnswerTimeout = TimeSpan.FromSeconds(2.5);
 
     /// <summary>How long a write Redis took stands for readiness: a refusal shows within this (plus the probe's period).</summary>
     internal static readonly TimeSpan RedisWriteProofLifetime = TimeSpan.FromSeconds(5);
@@ -139,22 +142,29 @@ public static class SiloHealthChecks
 
         public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellation)
         {
+            using var answer = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+            answer.CancelAfter(RedisAnswerTimeout);
             try
             {
-                var redis = await connection.ConnectAsync().WaitAsync(cancellation); // the silo's one connection, the providers' too
+                var redis = await connection.ConnectAsync().WaitAsync(answer.Token); // the silo's one connection, the providers' too
                 if (!redis.IsConnected) // a command would wait for a connection past this check's timeout
                     return await Unreachable(null, cancellation);
                 var db = redis.GetDatabase();
                 var (proof, earlier) = WriteProof(db);
-                if (await proof.WaitAsync(cancellation) is { } refused)
+                if (await proof.WaitAsync(answer.Token) is { } refused)
                     return HealthCheckResult.Unhealthy($"Redis {refused}");
                 if (earlier)
-                    await db.PingAsync().WaitAsync(cancellation);
+                    await db.PingAsync().WaitAsync(answer.Token);
                 return HealthCheckResult.Healthy();
             }
             catch (Exception e) when (e is RedisException or TimeoutException)
             {
                 return await Unreachable(e, cancellation);
+            }
+            catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
+            {
+                // Stopped just now, or hanging: the connection has not noticed yet, and a command waits.
+                return HealthCheckResult.Unhealthy($"Redis does not answer: no reply within {RedisAnswerTimeout.TotalSeconds:0.#} s");
             }
         }
 

@@ -52,6 +52,35 @@ public sealed class SiloFaultTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_redis_that_does_not_reply_is_named_in_readiness_rather_than_the_check_timing_out()
+    {
+        Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync("/readyz", TestContext.Current.CancellationToken)).StatusCode);
+        // A hung Redis: the process frozen, its connections open, so nothing tells the silo it is gone.
+        Signal(_redis.ProcessId, "STOP");
+        HttpResponseMessage ready;
+        try
+        {
+            ready = await _http.GetAsync("/readyz", TestContext.Current.CancellationToken);
+        }
+        finally
+        {
+            Signal(_redis.ProcessId, "CONT");
+        }
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        // Before stop 58 the answer was the health-check framework's own "A timeout occurred while running check.".
+        Assert.Equal("Redis does not answer: no reply within 2.5 s", JsonDocument.Parse(await ready.Content.ReadAsStringAsync(TestContext.Current.CancellationToken))
+            .RootElement.GetProperty("checks").GetProperty("redis").GetProperty("description").GetString());
+        await Waiting.Until(async () => (await _http.GetAsync("/readyz")).StatusCode == HttpStatusCode.OK, "ready once Redis replies again");
+    }
+
+    private static void Signal(int pid, string signal)
+    {
+        using var kill = System.Diagnostics.Process.Start("kill", [$"-{signal}", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+        kill.WaitForExit();
+        Assert.Equal(0, kill.ExitCode);
+    }
+
+    [Fact]
     public async Task D4_D5_while_redis_is_away_requests_get_503_and_a_failed_label_request_is_not_persisted_later()
     {
         const string machine = "fault.m1";

@@ -8,6 +8,8 @@ namespace AsdOrleans.Tests;
 public sealed class RedisServer : IAsyncDisposable
 {
     private readonly Process _process;
+    /// <summary>The redis-server process's id (a test freezes it with SIGSTOP: a Redis that hangs with its connections open).</summary>
+    public int ProcessId => _process.Id;
     public string Directory { get; }
     public int Port { get; }
     /// <summary>StackExchange.Redis connection string, as `asd silo --cluster` takes it.</summary>
