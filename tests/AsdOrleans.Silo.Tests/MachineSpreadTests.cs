@@ -346,6 +346,45 @@ public sealed class MachineSpreadTests : IAsyncLifetime
             SiloStartupChecks.Problem(new SiloOptions { SpreadOnJoinSeconds = seconds }));
 
     [Fact]
+    public async Task A_third_silo_that_cached_the_old_addresses_reaches_every_moved_machine_on_its_new_silo()
+    {
+        // A gives, B receives, C serves HTTP and calls every machine before the move, so its directory cache holds A's
+        // address for each; neither step of the round makes C forget them (only A and B forget). Orleans' own path is
+        // then: C's call reaches A, which no longer holds the machine, and is sent on to B with C's cache corrected.
+        var (a, siloA) = await StartSilo();
+        await EnrollMachines(a, siloA);
+        var (c, siloC) = await StartSilo(roles: "encoder");
+        var before = new Dictionary<int, string>();
+        for (int m = 0; m < Machines; m++)
+            before[m] = await Kept(c, m);
+        var (b, siloB) = await StartSilo(roles: "machines");
+        await WaitForSilos(a, 3);
+        string addressB = siloB.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToString();
+        var round = await Spread(a);
+        Assert.True(round.Moved >= Machines / 4, JsonSerializer.Serialize(round));
+        int heldByB = (await Cluster(a)).Single(s => s.Address == addressB).MachineGrains;
+
+        // Through C, every machine answers as before, and the calls do not pull the moved machines back onto A.
+        for (int m = 0; m < Machines; m++)
+            Assert.Equal(before[m], await Kept(c, m));
+        // A write too: a clip sent from C counts once, on the state the machine had.
+        var grainsC = siloC.Services.GetRequiredService<IClusterClient>();
+        for (int m = 0; m < Machines; m++)
+        {
+            var machine = grainsC.GetGrain<IMachineGrain>(Machine(m));
+            long seen = (await machine.GetStatus()).ClipsSeen;
+            await machine.ProcessClip(new ClipSubmission("after-move-via-c", Enumerable.Repeat(0.3f, 16).ToArray(), "enc-spread"));
+            Assert.Equal(seen + 1, (await machine.GetStatus()).ClipsSeen);
+        }
+        var cluster = await Cluster(c);
+        Assert.True(cluster.Single(s => s.Address == addressB).MachineGrains >= heldByB, $"B held {heldByB} after the round; now: "
+            + string.Join(", ", cluster.Select(s => $"{s.Address} {s.Roles} {s.MachineGrains}")));
+        Assert.Equal(0, cluster.Single(s => s.Roles == "encoder").MachineGrains);
+        Assert.Equal(Machines, cluster.Sum(s => s.MachineGrains));
+        Assert.Empty(Conflicts());
+    }
+
+    [Fact]
     public async Task A_silo_without_the_machines_role_receives_none()
     {
         var (a, siloA) = await StartSilo();
