@@ -42,9 +42,12 @@ public sealed record SpreadRounds([property: Id(0)] SpreadRoundView? Running, [p
 [Orleans.Placement.Immovable]
 public sealed class SpreadRoundGrain : Grain, ISpreadRoundGrain
 {
-    private string? _round, _description, _spreading, _lastSpreading;
+    private string? _round, _description, _spreading;
     private DateTimeOffset _since, _until;
     private SpreadRoundView? _last;
+    /// <summary>The latest spreading's rounds so far, told as one: kept apart from <see cref="_last"/>, which an
+    /// operator's round between two of its rounds replaces.</summary>
+    private (string Spreading, SpreadRoundView View)? _spreadingSoFar;
 
     public Task<string?> TryBegin(string round, string description, TimeSpan hold, string? spreading = null)
     {
@@ -63,10 +66,13 @@ public sealed class SpreadRoundGrain : Grain, ISpreadRoundGrain
         if (_round != round)
             return Task.CompletedTask;
         var view = new SpreadRoundView(_description!, _since, DateTimeOffset.UtcNow, ended?.Moved ?? 0, ended?.Summary);
-        // The next round of the spreading that ended last: one spreading, from its first round's start.
-        if (_spreading is not null && _spreading == _lastSpreading && _last is not null)
-            view = view with { Since = _last.Since, Moved = _last.Moved + view.Moved, Rounds = _last.Rounds + 1 };
-        (_last, _lastSpreading, _round, _description, _spreading) = (view, _spreading, null, null, null);
+        // The next round of the latest spreading (an operator's round may have ended between): one spreading, from its
+        // first round's start.
+        if (_spreading is not null && _spreadingSoFar is { } soFar && soFar.Spreading == _spreading)
+            view = view with { Since = soFar.View.Since, Moved = soFar.View.Moved + view.Moved, Rounds = soFar.View.Rounds + 1 };
+        if (_spreading is not null)
+            _spreadingSoFar = (_spreading, view);
+        (_last, _round, _description, _spreading) = (view, null, null, null);
         return Task.CompletedTask;
     }
 

@@ -346,6 +346,31 @@ public sealed class MachineSpreadTests : IAsyncLifetime
             SiloStartupChecks.Problem(new SiloOptions { SpreadOnJoinSeconds = seconds }));
 
     [Fact]
+    public async Task The_rounds_of_one_spreading_are_told_as_one_even_with_an_operators_round_between_them()
+    {
+        // An operator's round can take the cluster's round between two rounds of a spreading (the spreading then waits
+        // for it). The spreading that ends after it is still told from its first round, with the machines of all its rounds.
+        var (_, silo) = await StartSilo();
+        var rounds = silo.Services.GetRequiredService<IClusterClient>().GetGrain<ISpreadRoundGrain>(0);
+        var hold = TimeSpan.FromMinutes(1);
+        Assert.Null(await rounds.TryBegin("s1", "the spreading of this test", hold, "spreading-1"));
+        await rounds.End("s1", new SpreadRoundEnd(5, "first"));
+        Assert.Null(await rounds.TryBegin("o", "an operator's round", hold));
+        await rounds.End("o", new SpreadRoundEnd(1, "operator"));
+        Assert.True((await rounds.Look()).Last is { Description: "an operator's round", Rounds: 1, Moved: 1 });
+        Assert.Null(await rounds.TryBegin("s2", "the spreading of this test", hold, "spreading-1"));
+        await rounds.End("s2", new SpreadRoundEnd(3, "second"));
+        var last = (await rounds.Look()).Last;
+        Assert.True(last is { Description: "the spreading of this test", Rounds: 2, Moved: 8, Summary: "second" }, JsonSerializer.Serialize(last));
+        // A round that does not hold the cluster's round changes nothing, and a spreading's rounds after a failed one go on adding up.
+        await rounds.End("s2", new SpreadRoundEnd(100, "again"));
+        Assert.Equal(last, (await rounds.Look()).Last);
+        Assert.Null(await rounds.TryBegin("s3", "the spreading of this test", hold, "spreading-1"));
+        await rounds.End("s3");
+        Assert.True((await rounds.Look()).Last is { Rounds: 3, Moved: 8, Summary: null });
+    }
+
+    [Fact]
     public async Task A_third_silo_that_cached_the_old_addresses_reaches_every_moved_machine_on_its_new_silo()
     {
         // A gives, B receives, C serves HTTP and calls every machine before the move, so its directory cache holds A's
