@@ -208,8 +208,10 @@ public sealed record SiloSpread(string Address, string? Roles, int HeldBefore, i
     string? NotAnswering = null);
 
 /// <summary>The answer to `POST /api/cluster/spread`: the machine grains active on the machines-role silos, their mean,
-/// the tolerance a silo may hold above it, the machines moved, how long the round took, and each silo's part.</summary>
-public sealed record SpreadRound(int Machines, int MachineSilos, double Mean, int Tolerance, int Moved, double Seconds, List<SiloSpread> Silos, string Summary);
+/// the tolerance a silo may hold above it, the machines moved, how long the round took, and each silo's part;
+/// <paramref name="Refusals"/>: the silos that let no machine go because their store takes no writes, each with why (null: none).</summary>
+public sealed record SpreadRound(int Machines, int MachineSilos, double Mean, int Tolerance, int Moved, double Seconds, List<SiloSpread> Silos, string Summary,
+    List<string>? Refusals = null);
 
 /// <summary>One spreading round across the cluster, run by the silo that was asked (<see cref="ClusterApi"/>).</summary>
 public static class MachineSpread
@@ -329,7 +331,7 @@ public static class MachineSpread
               + (refusals.Count > 0 ? "; " + string.Join("; ", refusals.Distinct()) : "")
               + (planned >= max ? $"; the round moved its most ({max}): run another to go on" : "");
         return new SpreadRound(machineSilos.Sum(s => s.Machines), machineSilos.Count, Math.Round(mean, 1), SpreadPlan.Tolerance(mean), moved,
-            Math.Round(clock.Elapsed.TotalSeconds, 2), rows, summary);
+            Math.Round(clock.Elapsed.TotalSeconds, 2), rows, summary, refusals.Count > 0 ? refusals.Distinct().ToList() : null);
     }
 
     private sealed record Holding(SiloAddress Silo, string? Roles, bool IsMachines, int Machines, string? NotAnswering);

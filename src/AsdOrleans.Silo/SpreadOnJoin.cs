@@ -75,6 +75,8 @@ public sealed class SpreadOnJoin(IClusterMembershipService membership, IClusterC
 {
     /// <summary>Rounds of one spreading at most: 300,000 machines at the defaults.</summary>
     public const int MostRounds = 1_000;
+    /// <summary>How long a spreading goes on trying while giving silos refuse (their store takes no writes).</summary>
+    private static readonly TimeSpan RefusedWait = TimeSpan.FromHours(1);
     /// <summary>How long a spreading waits for every active silo's roles (published metadata) before it plans.</summary>
     private static readonly TimeSpan RolesWait = TimeSpan.FromSeconds(30);
 
@@ -145,6 +147,7 @@ public sealed class SpreadOnJoin(IClusterMembershipService membership, IClusterC
         int rounds = 0, moved = 0;
         SpreadRound? last = null;
         var waited = Stopwatch.StartNew();
+        Stopwatch? refused = null;
         while (rounds < MostRounds)
         {
             var (round, running) = await MachineSpread.RunAloneAsync(client, metadata, description, MachineSpread.DefaultMaxPerRound,
@@ -164,6 +167,21 @@ public sealed class SpreadOnJoin(IClusterMembershipService membership, IClusterC
             rounds++;
             moved += round.Moved;
             last = round;
+            if (round.Moved == 0 && round.Refusals is { Count: > 0 } refusals)
+            {
+                // A giving silo's store takes no writes (its watch may see it before this silo's does): try again after
+                // the quiet time, for as long as RefusedWait, rather than leave the joined silo empty.
+                refused ??= Stopwatch.StartNew();
+                if (refused.Elapsed > RefusedWait)
+                {
+                    logger.LogWarning("spreading machines onto {Joined}: gave up after {Minutes:0} min of silos refusing ({Refusals}); `asd cluster spread` runs a round by hand",
+                        names, RefusedWait.TotalMinutes, string.Join("; ", refusals));
+                    return;
+                }
+                logger.LogInformation("spreading machines onto {Joined} waits: {Refusals}", names, string.Join("; ", refusals));
+                await Task.Delay(Quiet, stopping);
+                continue;
+            }
             if (round.Moved == 0)
                 break;
         }
