@@ -44,11 +44,13 @@ public sealed class MachineSpreadTests : IAsyncLifetime
         Directory.Delete(_dir, recursive: true);
     }
 
-    private async Task<(HttpClient Http, WebApplication App)> StartSilo(string roles = "encoder,machines", double spreadOnJoinSeconds = 0)
+    private async Task<(HttpClient Http, WebApplication App)> StartSilo(string roles = "encoder,machines", double spreadOnJoinSeconds = 0,
+        bool requireDurableRedis = true)
     {
         var (app, address) = await SiloApp.StartOnLoopbackAsync(new Dictionary<string, string?>
         {
             ["Asd:SpreadOnJoinSeconds"] = spreadOnJoinSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Asd:RequireDurableRedis"] = requireDurableRedis ? "true" : "false",
             ["Asd:Redis"] = _redis.Connection,
             ["Asd:ClusterId"] = "spread",
             ["Asd:DataDirectory"] = Path.Combine(_dir, "data"),
@@ -240,6 +242,38 @@ public sealed class MachineSpreadTests : IAsyncLifetime
         Assert.Equal(0, (await Spread(b)).Moved);
         Assert.Empty(Conflicts());
         TestContext.Current.SendDiagnosticMessage(spreadLine);
+    }
+
+    [Fact]
+    public async Task A_spreading_that_a_giving_silo_refuses_waits_and_moves_the_machines_once_that_silo_takes_writes_again()
+    {
+        // A is the oldest, holds no machines (encoder role) and keeps no durability watch (Asd:RequireDurableRedis false),
+        // so only B, the giver, sees the Redis stop being durable: the spreading after C joins is refused by B, and must
+        // wait rather than end.
+        var (a, _) = await StartSilo(roles: "encoder", spreadOnJoinSeconds: 2, requireDurableRedis: false);
+        var (b, siloB) = await StartSilo(roles: "machines", spreadOnJoinSeconds: 2);
+        await WaitForSilos(a, 2);
+        string addressB = siloB.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToString();
+        await Waiting.Until(() => _spreadLog.Any(e => e.Message.Contains($"{addressB} joined: nothing to spread")), "the spreading after B joined, with nothing to move", seconds: 60);
+        await EnrollMachines(b, siloB); // on B, the only machines-role silo
+        Assert.Equal(Machines, (await Cluster(a)).Single(s => s.Address == addressB).MachineGrains);
+
+        using var admin = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(_redis.Connection);
+        var server = admin.GetServers()[0];
+        await server.ExecuteAsync("CONFIG", "SET", "appendonly", "no");
+        await Waiting.Until(async () => (await b.GetAsync("/readyz")).StatusCode == HttpStatusCode.ServiceUnavailable, "B refusing writes");
+        var (_, siloC) = await StartSilo(roles: "machines", spreadOnJoinSeconds: 2, requireDurableRedis: false);
+        await WaitForSilos(a, 3);
+        string addressC = siloC.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToString();
+        await Waiting.Until(() => _spreadLog.Any(e => e.Message.Contains("waits:") && e.Message.Contains($"silo {addressB} let none go: its Redis store takes no writes now")),
+            "the spreading waiting on B", seconds: 60);
+        Assert.Equal(Machines, (await Cluster(a)).Single(s => s.Address == addressB).MachineGrains);
+
+        await server.ExecuteAsync("CONFIG", "SET", "appendonly", "yes");
+        await Waiting.Until(async () => (await Cluster(a)).Single(s => s.Address == addressC).MachineGrains >= Machines / 4,
+            "C holding machines once B takes writes again", seconds: 90);
+        await Waiting.Until(() => _spreadLog.Any(e => e.Message.Contains($"{addressC} joined: ") && e.Message.Contains("machines spread in")), "the spreading's log line", seconds: 30);
+        Assert.Equal(Machines, (await Cluster(a)).Sum(s => s.MachineGrains));
     }
 
     [Fact]
