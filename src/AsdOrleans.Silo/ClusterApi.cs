@@ -51,7 +51,7 @@ public static class ClusterApi
             var silos = hosts.OrderBy(h => h.Key.ToString(), StringComparer.Ordinal)
                 .Select(h => new SiloView(h.Key.ToString(), h.Value.ToString(),
                     Count(h.Key, nameof(MachineGrain)), Count(h.Key, nameof(EncoderWorkerGrain)),
-                    metadata.GetSiloMetadata(h.Key).Metadata.GetValueOrDefault(SiloRoles.MetadataKey),
+                    SiloRoles.Of(metadata, h.Key),
                     bySilo.TryGetValue(h.Key, out var answer) ? answer.NotAnswering : null,
                     h.Key.Equals(local.SiloAddress) ? traffic.View() : null))
                 .ToList();

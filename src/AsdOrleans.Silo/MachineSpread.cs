@@ -348,7 +348,7 @@ public static class MachineSpread
         var answers = await Task.WhenAll(hosts.Keys.Select(silo => ClusterApi.Ask(management, silo)));
         return answers.OrderBy(a => a.Silo.ToString(), StringComparer.Ordinal).Select(a =>
         {
-            string? roles = metadata.GetSiloMetadata(a.Silo).Metadata.GetValueOrDefault(SiloRoles.MetadataKey);
+            string? roles = SiloRoles.Of(metadata, a.Silo);
             return new Holding(a.Silo, roles, SiloRoles.Includes(roles, SiloRoles.Machines), ClusterApi.MachineGrains(a.Activations), a.NotAnswering);
         }).ToList();
     }

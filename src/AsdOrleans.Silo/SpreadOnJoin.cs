@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using AsdOrleans.Grains.Placement;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime.MembershipService.SiloMetadata;
 
@@ -138,7 +139,7 @@ public sealed class SpreadOnJoin(IClusterMembershipService membership, IClusterC
         // A silo's roles come with its metadata, a little after it is active; a round plans only over silos whose roles
         // say machines.
         var waitingForRoles = Stopwatch.StartNew();
-        while (Active(membership.CurrentSnapshot).Any(s => metadata.GetSiloMetadata(s).Metadata.GetValueOrDefault(AsdOrleans.Grains.Placement.SiloRoles.MetadataKey) is null)
+        while (Active(membership.CurrentSnapshot).Any(s => SiloRoles.Of(metadata, s) is null)
                && waitingForRoles.Elapsed < RolesWait)
             await Task.Delay(look, stopping);
         string names = string.Join(", ", joined);
@@ -190,8 +191,6 @@ public sealed class SpreadOnJoin(IClusterMembershipService membership, IClusterC
         else
             logger.LogInformation("silo(s) {Joined} joined: {Moved} machines spread in {Rounds} round(s), {Seconds:0.0} s; machines per machines-role silo now: {Held}",
                 names, moved, rounds, clock.Elapsed.TotalSeconds,
-                string.Join(", ", last!.Silos.Where(s => SiloRolesIncludeMachines(s.Roles)).Select(s => $"{s.Address} {s.HeldAfter}")));
+                string.Join(", ", last!.Silos.Where(s => SiloRoles.Includes(s.Roles, SiloRoles.Machines)).Select(s => $"{s.Address} {s.HeldAfter}")));
     }
-
-    private static bool SiloRolesIncludeMachines(string? roles) => AsdOrleans.Grains.Placement.SiloRoles.Includes(roles, AsdOrleans.Grains.Placement.SiloRoles.Machines);
 }

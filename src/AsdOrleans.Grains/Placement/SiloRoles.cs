@@ -33,6 +33,10 @@ public static class SiloRoles
         return Known.Where(given.Contains).ToList();
     }
 
+    /// <summary>The roles <paramref name="silo"/> published, as this silo's metadata cache holds them (null: not received yet,
+    /// or a silo long dead).</summary>
+    public static string? Of(ISiloMetadataCache metadata, SiloAddress silo) => metadata.GetSiloMetadata(silo).Metadata.GetValueOrDefault(MetadataKey);
+
     /// <summary>True when a silo's published roles (the metadata value) include <paramref name="role"/>.</summary>
     public static bool Includes(string? published, string role)
         => published is not null && published.Split(',', StringSplitOptions.TrimEntries).Contains(role, StringComparer.Ordinal);
@@ -87,7 +91,7 @@ public sealed class SiloRoleFilterDirector(ISiloMetadataCache metadata) : IPlace
     public IEnumerable<SiloAddress> Filter(PlacementFilterStrategy filterStrategy, PlacementTarget target, IEnumerable<SiloAddress> silos)
     {
         string role = ((SiloRoleFilter)filterStrategy).Role;
-        var kept = silos.Where(silo => SiloRoles.Includes(metadata.GetSiloMetadata(silo).Metadata.GetValueOrDefault(SiloRoles.MetadataKey), role)).ToList();
+        var kept = silos.Where(silo => SiloRoles.Includes(SiloRoles.Of(metadata, silo), role)).ToList();
         return kept.Count > 0 ? kept : throw new NoSiloWithRoleException(role, target.GrainIdentity.Type.ToString());
     }
 }
