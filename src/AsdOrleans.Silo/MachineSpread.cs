@@ -51,14 +51,17 @@ public static class SpreadPlan
     /// is even but for rounding, or for a few machines activated since, moves nothing).</summary>
     public static int Tolerance(double mean) => Math.Max(2, (int)Math.Ceiling(mean * 0.10));
 
+    /// <summary>Whether a silo holding <paramref name="machines"/> sheds some in a round: above the mean by more than the tolerance.</summary>
+    public static bool Sheds(int machines, double mean) => machines - mean > Tolerance(mean);
+
     public static List<SpreadMove> Of(IReadOnlyList<SiloHolding> silos, int max)
     {
         var moves = new List<SpreadMove>();
         if (silos.Count < 2 || max <= 0)
             return moves;
         double mean = silos.Sum(s => (double)s.Machines) / silos.Count;
-        int level = (int)Math.Ceiling(mean), tolerance = Tolerance(mean);
-        var excess = silos.Where(s => s.Machines - mean > tolerance).ToDictionary(s => s.Silo, s => s.Machines - level);
+        int level = (int)Math.Ceiling(mean);
+        var excess = silos.Where(s => Sheds(s.Machines, mean)).ToDictionary(s => s.Silo, s => s.Machines - level);
         var room = silos.Where(s => s.Machines < level).ToDictionary(s => s.Silo, s => level - s.Machines);
         int left = max;
         while (left > 0 && excess.Values.Any(e => e > 0) && room.Values.Any(r => r > 0))

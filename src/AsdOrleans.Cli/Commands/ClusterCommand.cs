@@ -173,14 +173,13 @@ public static class ClusterCommand
             lines.Add($"spreading after a join: by the oldest silo, {quiet.ToString("0.#", CultureInfo.InvariantCulture)} s after the last silo joined or left (the answering silo's Asd__SpreadOnJoinSeconds)");
         else if (silos.Count > 1) // a lone (embedded) silo has nothing to spread onto
             lines.Add("spreading after a join: off on the answering silo (Asd__SpreadOnJoinSeconds=0, or the rebalancer on): run asd cluster spread after adding a silo");
-        // Uneven as a round judges it: a machines-role silo above the mean by more than the tolerance.
+        // Uneven as a round judges it (SpreadPlan.Sheds).
         var machineSilos = silos.Where(s => s.Status == "Active" && s.NotAnswering is null && SiloRoles.Includes(s.Roles, SiloRoles.Machines)).ToList();
         if (!running && machineSilos.Count >= 2)
         {
             double mean = machineSilos.Average(s => (double)s.MachineGrains);
-            int tolerance = Silo.SpreadPlan.Tolerance(mean);
             var below = machineSilos.Where(s => s.MachineGrains < mean).OrderBy(s => s.MachineGrains).ToList();
-            if (machineSilos.Any(s => s.MachineGrains - mean > tolerance) && below.Count > 0)
+            if (machineSilos.Any(s => Silo.SpreadPlan.Sheds(s.MachineGrains, mean)) && below.Count > 0)
                 lines.Add($"note: the machines-role silos are uneven (mean {mean.ToString("0.#", CultureInfo.InvariantCulture)}; "
                     + string.Join(", ", below.Select(s => $"{s.Address} holds {N(s.MachineGrains)}")) + "): asd cluster spread moves machines onto the silos below the mean"
                     + (onJoin is not null ? " now; the cluster does so by itself after a silo joins" : ""));
