@@ -81,8 +81,7 @@ public static class ClusterApi
         {
             var rounds = await client.GetGrain<ISpreadRoundGrain>(0).Look();
             var silo = options.Value;
-            bool onJoin = !string.IsNullOrWhiteSpace(silo.Redis) && silo.SpreadOnJoinSeconds > 0 && !silo.ActivationRebalancer;
-            return Results.Ok(new SpreadingView(rounds.Running, rounds.Last, onJoin ? silo.SpreadOnJoinSeconds : null));
+            return Results.Ok(new SpreadingView(rounds.Running, rounds.Last, silo.SpreadsOnJoin ? silo.SpreadOnJoinSeconds : null));
         }).RequireRole(ApiRole.Operator).Produces<SpreadingView>();
 
         app.MapGet("/api/alert-webhook", async (IClusterClient client, IServiceProvider services) =>

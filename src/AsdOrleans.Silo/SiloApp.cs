@@ -238,7 +238,7 @@ public static class SiloApp
                     (services, _) => services.GetRequiredService<MachineSpreader>());
                 // Machines spread onto a silo that joined, by the oldest silo, once the membership is quiet (SpreadOnJoin);
                 // not beside the rebalancer, which an operator who turns it on wants to do that.
-                if (options.SpreadOnJoinSeconds > 0 && !options.ActivationRebalancer)
+                if (options.SpreadsOnJoin)
                     silo.Services.AddHostedService<SpreadOnJoin>();
             }
             silo.AddAsdRemindersAndExpiry(options, builder.Configuration);

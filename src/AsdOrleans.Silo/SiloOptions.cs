@@ -57,6 +57,9 @@ public sealed class SiloOptions
     /// </summary>
     public double SpreadOnJoinSeconds { get; set; } = DefaultSpreadOnJoinSeconds;
     public const double DefaultSpreadOnJoinSeconds = 60;
+    /// <summary>Whether this silo spreads machines by itself after a join: in a Redis cluster, with
+    /// <see cref="SpreadOnJoinSeconds"/> above 0 and the rebalancer off.</summary>
+    public bool SpreadsOnJoin => !string.IsNullOrWhiteSpace(Redis) && SpreadOnJoinSeconds > 0 && !ActivationRebalancer;
     /// <summary>
     /// Minutes without a call after which a machine grain (and its score-history grain) is deactivated (its state is on storage; the next clip
     /// reactivates it). Resident memory is then bounded by the machines active in that window, not by every enrolled
