@@ -107,6 +107,11 @@ public sealed class MachineSpreadTests : IAsyncLifetime
     private static async Task<List<SiloView>> Cluster(HttpClient http)
         => (await http.GetFromJsonAsync<List<SiloView>>("/api/cluster", TestContext.Current.CancellationToken))!;
 
+    /// <summary>The machine grains <paramref name="silo"/> holds, as `GET /api/cluster` through <paramref name="http"/> lists them.</summary>
+    private static async Task<int> Held(HttpClient http, string silo) => (await Cluster(http)).Single(s => s.Address == silo).MachineGrains;
+
+    private static string AddressOf(WebApplication silo) => silo.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToString();
+
     private static async Task<SpreadRound> Spread(HttpClient http, string query = "")
     {
         var response = await http.PostAsync("/api/cluster/spread" + query, null, TestContext.Current.CancellationToken);
@@ -148,7 +153,7 @@ public sealed class MachineSpreadTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.BadRequest, badMax.StatusCode);
         Assert.Contains("max is the most machines one round moves", await badMax.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
         Assert.Equal(HttpStatusCode.BadRequest, (await a.PostAsync("/api/cluster/spread?max=10000&perSecond=1", null, TestContext.Current.CancellationToken)).StatusCode);
-        Assert.Equal(0, (await Cluster(a)).Single(s => s.Address == addressB).MachineGrains);
+        Assert.Equal(0, await Held(a, addressB));
 
         // A clip on every machine just before the move: written behind (within 5 s), so the deactivation's flush keeps it.
         // Read through B: B caches where each lives (A), as any silo serving HTTP does; that address outlives the move.
@@ -220,12 +225,12 @@ public sealed class MachineSpreadTests : IAsyncLifetime
         var (b, siloB) = await StartSilo(spreadOnJoinSeconds: 2);
         // B's address from B itself: by the time the test could count, the spreading (2 s after B is active) may have
         // given B machines already.
-        string addressB = siloB.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToString();
+        string addressB = AddressOf(siloB);
         await WaitForSilos(a, 2);
 
         // No operator: the oldest silo (A) spreads once nothing has joined or left for 2 s, until even.
         int tolerance = SpreadPlan.Tolerance(Machines / 2.0);
-        await Waiting.Until(async () => (await Cluster(b)).Single(s => s.Address == addressB).MachineGrains >= Machines / 2 - tolerance,
+        await Waiting.Until(async () => await Held(b, addressB) >= Machines / 2 - tolerance,
             "the silo that joined holding its share", seconds: 90);
         await Waiting.Until(() => Task.FromResult(_spreadLog.Any(e => e.Message.Contains("machines spread in"))), "the spreading's log line", seconds: 30);
         string spreadLine = _spreadLog.First(e => e.Message.Contains("machines spread in")).Message;
@@ -236,7 +241,7 @@ public sealed class MachineSpreadTests : IAsyncLifetime
         var told = (await b.GetFromJsonAsync<SpreadingView>("/api/cluster/spread", TestContext.Current.CancellationToken))!;
         string tale = JsonSerializer.Serialize(told);
         Assert.True(told.Running is null && told.Last is { Rounds: >= 2, Moved: >= Machines / 4 } last
-            && last.Description == $"the spreading silo {siloA.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress} runs after {addressB} joined"
+            && last.Description == $"the spreading silo {AddressOf(siloA)} runs after {addressB} joined"
             && last.Summary!.StartsWith("nothing to spread", StringComparison.Ordinal), tale);
         // Even now: an operator's round moves nothing.
         Assert.Equal(0, (await Spread(b)).Moved);
@@ -253,10 +258,10 @@ public sealed class MachineSpreadTests : IAsyncLifetime
         var (a, _) = await StartSilo(roles: "encoder", spreadOnJoinSeconds: 2, requireDurableRedis: false);
         var (b, siloB) = await StartSilo(roles: "machines", spreadOnJoinSeconds: 2);
         await WaitForSilos(a, 2);
-        string addressB = siloB.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToString();
+        string addressB = AddressOf(siloB);
         await Waiting.Until(() => _spreadLog.Any(e => e.Message.Contains($"{addressB} joined: nothing to spread")), "the spreading after B joined, with nothing to move", seconds: 60);
         await EnrollMachines(b, siloB); // on B, the only machines-role silo
-        Assert.Equal(Machines, (await Cluster(a)).Single(s => s.Address == addressB).MachineGrains);
+        Assert.Equal(Machines, await Held(a, addressB));
 
         using var admin = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(_redis.Connection);
         var server = admin.GetServers()[0];
@@ -264,13 +269,13 @@ public sealed class MachineSpreadTests : IAsyncLifetime
         await Waiting.Until(async () => (await b.GetAsync("/readyz")).StatusCode == HttpStatusCode.ServiceUnavailable, "B refusing writes");
         var (_, siloC) = await StartSilo(roles: "machines", spreadOnJoinSeconds: 2, requireDurableRedis: false);
         await WaitForSilos(a, 3);
-        string addressC = siloC.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToString();
+        string addressC = AddressOf(siloC);
         await Waiting.Until(() => _spreadLog.Any(e => e.Message.Contains("waits:") && e.Message.Contains($"silo {addressB} let none go: its Redis store takes no writes now")),
             "the spreading waiting on B", seconds: 60);
-        Assert.Equal(Machines, (await Cluster(a)).Single(s => s.Address == addressB).MachineGrains);
+        Assert.Equal(Machines, await Held(a, addressB));
 
         await server.ExecuteAsync("CONFIG", "SET", "appendonly", "yes");
-        await Waiting.Until(async () => (await Cluster(a)).Single(s => s.Address == addressC).MachineGrains >= Machines / 4,
+        await Waiting.Until(async () => await Held(a, addressC) >= Machines / 4,
             "C holding machines once B takes writes again", seconds: 90);
         await Waiting.Until(() => _spreadLog.Any(e => e.Message.Contains($"{addressC} joined: ") && e.Message.Contains("machines spread in")), "the spreading's log line", seconds: 30);
         Assert.Equal(Machines, (await Cluster(a)).Sum(s => s.MachineGrains));
@@ -418,10 +423,10 @@ public sealed class MachineSpreadTests : IAsyncLifetime
             before[m] = await Kept(c, m);
         var (b, siloB) = await StartSilo(roles: "machines");
         await WaitForSilos(a, 3);
-        string addressB = siloB.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToString();
+        string addressB = AddressOf(siloB);
         var round = await Spread(a);
         Assert.True(round.Moved >= Machines / 4, JsonSerializer.Serialize(round));
-        int heldByB = (await Cluster(a)).Single(s => s.Address == addressB).MachineGrains;
+        int heldByB = await Held(a, addressB);
 
         // Through C, every machine answers as before, and the calls do not pull the moved machines back onto A.
         for (int m = 0; m < Machines; m++)
@@ -467,7 +472,7 @@ public sealed class MachineSpreadTests : IAsyncLifetime
         Assert.True(rowEncoder.ToReceive == 0 && rowEncoder.Arrived == 0 && rowEncoder.HeldAfter == 0, answer);
         for (int m = 0; m < Machines; m++)
             Assert.Equal(HttpStatusCode.OK, (await encoder.GetAsync($"/api/machines/{Machine(m)}", TestContext.Current.CancellationToken)).StatusCode);
-        Assert.Equal(0, (await Cluster(a)).Single(s => s.Address == addressEncoder).MachineGrains);
+        Assert.Equal(0, await Held(a, addressEncoder));
         Assert.Empty(Conflicts());
     }
 
