@@ -236,11 +236,11 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
             Assert.Equal(anomalousNow, (await silo.Get($"/api/machines/{machine}")).GetProperty("anomalousLabels").GetInt64()); // refused: nothing applied
 
             // A machine on the paper's budget start (b̂ = 0) spends far past b over 100 clips; the page says so.
-            const string spender = "ui.valve-03";
+            const string spender = "ui.spender-03"; // a type of its own: the gauge counts every silo in the process
             await silo.Enroll(spender, new MachineSettings { Strategy = "hybrid", Budget = 0.1, BudgetStart = "paper", Seed = 2 });
             for (int i = 0; i < 100; i++) await silo.Push(spender, $"v-{i:D3}", i % 60);
             Assert.True((await silo.Get($"/api/machines/{spender}")).GetProperty("overspent").GetBoolean(), "the machine should have overspent");
-            Assert.Matches(@"asd_machines_overspent\{[^}]*machine_type=""valve""\} 1\b", await silo.Http.GetStringAsync("/metrics")); // operators can alert on it
+            Assert.Matches(@"asd_machines_overspent\{[^}]*machine_type=""spender""\} 1\b", await silo.Http.GetStringAsync("/metrics")); // operators can alert on it
 
             // The machines page: the machine's counts changed, and its score history is charted.
             driver.Navigate().GoToUrl(new Uri(silo.Http.BaseAddress!, "/ui/#machines"));

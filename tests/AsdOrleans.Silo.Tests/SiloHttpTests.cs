@@ -477,7 +477,7 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
     [Fact]
     public async Task A_labeller_claims_the_clip_they_listen_to_and_the_others_see_who_it_is()
     {
-        const string machine = "http.claims";
+        const string machine = "http.claimtally"; // a type of its own: the counters are process-wide, and other silos' tests claim too
         await EnrollAndAsk(machine, seed: 4, "c-0", "c-1", "c-2");
         string claim = $"/api/machines/{machine}/clips/c-0/claim";
         async Task<JsonElement> Listed(string clip) => JsonDocument.Parse(await (await Send(HttpMethod.Get, $"/api/label-requests?machine={machine}", SiloFixture.LabellerKey)).Content.ReadAsStringAsync())
@@ -542,8 +542,8 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         Assert.True((await AsLabeller(HttpMethod.Post, $"/api/machines/{machine}/clips/c-1/decline", "bob")).IsSuccessStatusCode);
         // Operators see how often labellers reach for the same clip: 4 claims taken (a renewal is not one), 2 refused.
         await UntilMetrics("the claims counted",
-            @"asd_label_requests_claims_total\{(?=[^}]*machine_type=""claims"")(?=[^}]*outcome=""taken"")[^}]*\} 4\b",
-            @"asd_label_requests_claims_total\{(?=[^}]*machine_type=""claims"")(?=[^}]*outcome=""refused"")[^}]*\} 2\b");
+            @"asd_label_requests_claims_total\{(?=[^}]*machine_type=""claimtally"")(?=[^}]*outcome=""taken"")[^}]*\} 4\b",
+            @"asd_label_requests_claims_total\{(?=[^}]*machine_type=""claimtally"")(?=[^}]*outcome=""refused"")[^}]*\} 2\b");
         Assert.Equal(["c-2"], JsonDocument.Parse(await (await Send(HttpMethod.Get, $"/api/label-requests?machine={machine}", SiloFixture.LabellerKey)).Content.ReadAsStringAsync())
             .RootElement.EnumerateArray().Select(r => r.GetProperty("clipId").GetString()));
     }
