@@ -5,15 +5,33 @@ using Orleans.Runtime.MembershipService.SiloMetadata;
 
 namespace AsdOrleans.Silo;
 
+/// <summary>Why a spreading is due: the silos that joined (still active), and the spreading silo that left, if this
+/// silo took its place as the oldest.</summary>
+public sealed record SpreadDue(IReadOnlyList<SiloAddress> Joined, SiloAddress? SpreaderLeft)
+{
+    public static readonly SpreadDue None = new([], null);
+    public bool IsNone => Joined.Count == 0 && SpreaderLeft is null;
+
+    /// <summary>What the spreading is run after, for its description and log lines.</summary>
+    public string Cause => string.Join(" and ", new[]
+    {
+        Joined.Count > 0 ? $"{string.Join(", ", Joined)} joined" : null,
+        SpreaderLeft is not null ? $"the spreading silo {SpreaderLeft} left" : null,
+    }.Where(c => c is not null));
+}
+
 /// <summary>
 /// Notices silos that join the cluster and says when the membership has been quiet long enough to spread machines onto
-/// them: a scale-out of several silos, or a rolling restart, is then one spreading, after the last change. Pure: the
-/// tests judge it without a cluster.
+/// them: a scale-out of several silos, or a rolling restart, is then one spreading, after the last change. It also says
+/// when the oldest silo, the one that spreads, left and this silo is the oldest now: the silos that joined may have been
+/// left half spread onto (only the oldest acts on a join), so the new oldest looks again. Pure: the tests judge it
+/// without a cluster.
 /// </summary>
 public sealed class JoinWatch(SiloAddress self, TimeSpan quiet)
 {
     private HashSet<SiloAddress>? _active;
     private readonly List<SiloAddress> _joined = [];
+    private SiloAddress? _spreaderLeft;
     private DateTimeOffset _changed;
     private bool _selfSeen;
 
@@ -40,20 +58,24 @@ public sealed class JoinWatch(SiloAddress self, TimeSpan quiet)
         if (_active.SetEquals(active))
             return;
         _changed = now;
+        if (Oldest(_active) is { } spreader && !active.Contains(spreader) && self.Equals(Oldest(active)))
+            _spreaderLeft = spreader;
         foreach (var silo in active)
             if (!_active.Contains(silo) && !silo.Equals(self) && !_joined.Contains(silo))
                 _joined.Add(silo);
         _active = [.. active];
     }
 
-    /// <summary>The silos that joined and are still active, once no silo has joined or left for the quiet time; each is
-    /// given once. Empty otherwise.</summary>
-    public List<SiloAddress> Due(DateTimeOffset now)
+    /// <summary>The silos that joined and are still active, and the spreading silo that left (where this silo took its
+    /// place), once no silo has joined or left for the quiet time; each is given once. <see cref="SpreadDue.None"/>
+    /// otherwise.</summary>
+    public SpreadDue Due(DateTimeOffset now)
     {
-        if (_joined.Count == 0 || now - _changed < quiet)
-            return [];
-        var due = _joined.Where(s => _active!.Contains(s)).ToList();
+        if ((_joined.Count == 0 && _spreaderLeft is null) || now - _changed < quiet)
+            return SpreadDue.None;
+        var due = new SpreadDue(_joined.Where(s => _active!.Contains(s)).ToList(), _spreaderLeft);
         _joined.Clear();
+        _spreaderLeft = null;
         return due;
     }
 
@@ -69,7 +91,8 @@ public sealed class JoinWatch(SiloAddress self, TimeSpan quiet)
 /// (<see cref="MachineSpread"/>: at most 300 machines a round, 100 a second) until a round moves none. Each round takes
 /// the cluster's one round (<see cref="AsdOrleans.Grains.ISpreadRoundGrain"/>), so an operator's `asd cluster spread`
 /// meanwhile is told that one runs. Every silo watches; only the oldest acts (a silo that joined acts only where it is the
-/// oldest, by its process's start: then onto itself, <see cref="JoinWatch.Saw"/>). Redis clusters only. docs/decisions.md, stop 58.
+/// oldest, by its process's start: then onto itself, <see cref="JoinWatch.Saw"/>); when the oldest leaves, the next oldest
+/// looks again, so a spreading the oldest left unfinished is finished. Redis clusters only. docs/decisions.md, stops 58–59.
 /// </summary>
 public sealed class SpreadOnJoin(IClusterMembershipService membership, IClusterClient client, ISiloMetadataCache metadata, ILocalSiloDetails local,
     IOptions<SiloOptions> options, IServiceProvider services, ILogger<SpreadOnJoin> logger) : BackgroundService
@@ -109,19 +132,19 @@ public sealed class SpreadOnJoin(IClusterMembershipService membership, IClusterC
                 // While this silo's store takes no writes, the joins wait (the silos that give machines would refuse anyway).
                 if (MachineSpreader.StoreRefusesWrites(services) is not null)
                     continue;
-                List<SiloAddress> joined;
+                SpreadDue due;
                 lock (watch)
-                    joined = watch.Due(DateTimeOffset.UtcNow);
-                if (joined.Count == 0 || !local.SiloAddress.Equals(JoinWatch.Oldest(Active(membership.CurrentSnapshot))))
+                    due = watch.Due(DateTimeOffset.UtcNow);
+                if (due.IsNone || !local.SiloAddress.Equals(JoinWatch.Oldest(Active(membership.CurrentSnapshot))))
                     continue;
                 try
                 {
-                    await SpreadOnto(joined, look, stopping);
+                    await Spread(due, look, stopping);
                 }
                 catch (Exception e) when (!stopping.IsCancellationRequested)
                 {
-                    logger.LogWarning("spreading machines onto {Joined}, which joined, failed: {Why}; `asd cluster spread` runs a round by hand",
-                        string.Join(", ", joined), e.GetBaseException().Message.Split('\n')[0]);
+                    logger.LogWarning("spreading machines after {Cause} failed: {Why}; `asd cluster spread` runs a round by hand",
+                        due.Cause, e.GetBaseException().Message.Split('\n')[0]);
                 }
             }
         }
@@ -134,7 +157,7 @@ public sealed class SpreadOnJoin(IClusterMembershipService membership, IClusterC
     private static List<SiloAddress> Active(ClusterMembershipSnapshot snapshot)
         => snapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress).ToList();
 
-    private async Task SpreadOnto(List<SiloAddress> joined, TimeSpan look, CancellationToken stopping)
+    private async Task Spread(SpreadDue due, TimeSpan look, CancellationToken stopping)
     {
         // A silo's roles come with its metadata, a little after it is active; a round plans only over silos whose roles
         // say machines.
@@ -142,8 +165,8 @@ public sealed class SpreadOnJoin(IClusterMembershipService membership, IClusterC
         while (Active(membership.CurrentSnapshot).Any(s => SiloRoles.Of(metadata, s) is null)
                && waitingForRoles.Elapsed < RolesWait)
             await Task.Delay(look, stopping);
-        string names = string.Join(", ", joined);
-        string description = $"the spreading silo {local.SiloAddress} runs after {names} joined", spreading = Guid.NewGuid().ToString("N");
+        string cause = due.Cause;
+        string description = $"the spreading silo {local.SiloAddress} runs after {cause}", spreading = Guid.NewGuid().ToString("N");
         var clock = Stopwatch.StartNew();
         int rounds = 0, moved = 0;
         SpreadRound? last = null;
@@ -158,7 +181,7 @@ public sealed class SpreadOnJoin(IClusterMembershipService membership, IClusterC
                 // An operator's round runs: wait for it, at most as long as a round may hold the cluster's one round.
                 if (waited.Elapsed > MachineSpread.RoundHold)
                 {
-                    logger.LogWarning("spreading machines onto {Joined}: gave up waiting for another round ({Running})", names, running);
+                    logger.LogWarning("spreading machines after {Cause}: gave up waiting for another round ({Running})", cause, running);
                     return;
                 }
                 await Task.Delay(look, stopping);
@@ -175,11 +198,11 @@ public sealed class SpreadOnJoin(IClusterMembershipService membership, IClusterC
                 refused ??= Stopwatch.StartNew();
                 if (refused.Elapsed > RefusedWait)
                 {
-                    logger.LogWarning("spreading machines onto {Joined}: gave up after {Minutes:0} min of silos refusing ({Refusals}); `asd cluster spread` runs a round by hand",
-                        names, RefusedWait.TotalMinutes, string.Join("; ", refusals));
+                    logger.LogWarning("spreading machines after {Cause}: gave up after {Minutes:0} min of silos refusing ({Refusals}); `asd cluster spread` runs a round by hand",
+                        cause, RefusedWait.TotalMinutes, string.Join("; ", refusals));
                     return;
                 }
-                logger.LogInformation("spreading machines onto {Joined} waits: {Refusals}", names, string.Join("; ", refusals));
+                logger.LogInformation("spreading machines after {Cause} waits: {Refusals}", cause, string.Join("; ", refusals));
                 await Task.Delay(Quiet, stopping);
                 continue;
             }
@@ -187,10 +210,10 @@ public sealed class SpreadOnJoin(IClusterMembershipService membership, IClusterC
                 break;
         }
         if (moved == 0)
-            logger.LogInformation("silo(s) {Joined} joined: nothing to spread ({Summary})", names, last?.Summary);
+            logger.LogInformation("after {Cause}: nothing to spread ({Summary})", cause, last?.Summary);
         else
-            logger.LogInformation("silo(s) {Joined} joined: {Moved} machines spread in {Rounds} round(s), {Seconds:0.0} s; machines per machines-role silo now: {Held}",
-                names, moved, rounds, clock.Elapsed.TotalSeconds,
+            logger.LogInformation("after {Cause}: {Moved} machines spread in {Rounds} round(s), {Seconds:0.0} s; machines per machines-role silo now: {Held}",
+                cause, moved, rounds, clock.Elapsed.TotalSeconds,
                 string.Join(", ", last!.Silos.Where(s => SiloRoles.Includes(s.Roles, SiloRoles.Machines)).Select(s => $"{s.Address} {s.HeldAfter}")));
     }
 }

@@ -282,6 +282,49 @@ public sealed class MachineSpreadTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_join_the_oldest_silo_left_unspread_is_spread_onto_by_the_silo_that_is_the_oldest_after_it()
+    {
+        // A is the oldest (an in-process silo's generation is later than every earlier one's), holds no machines and
+        // spreads; B holds them all. C joins while the test holds the cluster's one round, so A's spreading waits, and
+        // every other silo has let the join go (only the oldest acts on one). Then A stops: B, the oldest now, must look
+        // again, and once the round is given back C gets its share.
+        var (a, siloA) = await StartSilo(roles: "encoder", spreadOnJoinSeconds: 2);
+        var (b, siloB) = await StartSilo(roles: "machines", spreadOnJoinSeconds: 2);
+        await WaitForSilos(a, 2);
+        string addressA = AddressOf(siloA), addressB = AddressOf(siloB);
+        await Waiting.Until(() => _spreadLog.Any(e => e.Message.Contains($"{addressB} joined: nothing to spread")), "the spreading after B joined, with nothing to move", seconds: 60);
+        await EnrollMachines(b, siloB);
+        var rounds = siloB.Services.GetRequiredService<IClusterClient>().GetGrain<ISpreadRoundGrain>(0);
+        Assert.Null(await rounds.TryBegin("test-round", "a round this test holds", TimeSpan.FromMinutes(2)));
+        var (_, siloC) = await StartSilo(roles: "machines", spreadOnJoinSeconds: 2);
+        string addressC = AddressOf(siloC);
+        await WaitForSilos(b, 3);
+        Assert.Equal(addressA, JoinWatch.Oldest(new[] { siloA, siloB, siloC }.Select(s => s.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress))!.ToString());
+        await Task.Delay(TimeSpan.FromSeconds(8)); // the join due on every silo (2 s quiet, looked at every 0.5 s), A waiting for the round
+        Assert.Equal(0, await Held(b, addressC));
+
+        _silos.Remove(siloA);
+        using (var soon = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+            await siloA.StopAsync(soon.Token);
+        await siloA.DisposeAsync();
+        await WaitForSilos(b, 2);
+        // A's leaving ends the activations whose grain-directory entries it kept (they come back when called, from the
+        // store), so C's share is judged against the machines active now.
+        int activeAfterA = (await Cluster(b)).Sum(s => s.MachineGrains);
+        Assert.Equal(0, await Held(b, addressC));
+        await rounds.End("test-round");
+        int share = activeAfterA / 2 - SpreadPlan.Tolerance(activeAfterA / 2.0);
+        await Waiting.Until(async () => await Held(b, addressC) is var held && held > 0 && held >= share, $"C holding its share ({share} or more of {activeAfterA}) after A left", seconds: 90);
+        await Waiting.Until(() => Task.FromResult(_spreadLog.Any(e => e.Message.Contains($"after the spreading silo {addressA} left: ") && e.Message.Contains("machines spread in"))),
+            "the spreading's log line", seconds: 30);
+        var told = (await b.GetFromJsonAsync<SpreadingView>("/api/cluster/spread", TestContext.Current.CancellationToken))!;
+        Assert.True(told.Last?.Description == $"the spreading silo {addressB} runs after the spreading silo {addressA} left", JsonSerializer.Serialize(told));
+        Assert.Equal(activeAfterA, (await Cluster(b)).Sum(s => s.MachineGrains));
+        TestContext.Current.SendDiagnosticMessage($"{activeAfterA} of {Machines} machines active after A left; " + _spreadLog.Last(e => e.Message.Contains("machines spread in")).Message);
+        Assert.Empty(Conflicts());
+    }
+
+    [Fact]
     public void A_join_is_due_once_the_membership_has_been_quiet_and_the_oldest_silo_spreads()
     {
         var (self, s2, s3, s4) = (Silo(1), Silo(2), Silo(3), Silo(4));
@@ -291,22 +334,22 @@ public sealed class MachineSpreadTests : IAsyncLifetime
         // What a silo finds when it starts is no join of those silos; it itself joined them (given to it alone, which
         // acts on it only where it is the oldest: started no later than they did).
         watch.Saw([self, s2], t0);
-        Assert.Equal([self], watch.Due(t0 + TimeSpan.FromHours(1)));
-        Assert.Empty(watch.Due(t0 + TimeSpan.FromHours(2)));
+        Assert.Equal([self], watch.Due(t0 + TimeSpan.FromHours(1)).Joined);
+        Assert.True(watch.Due(t0 + TimeSpan.FromHours(2)).IsNone);
         // s3 joins; s4 joins 30 s later: one spreading onto both, 60 s after the last change.
         watch.Saw([self, s2, s3], t0 + TimeSpan.FromSeconds(10));
         watch.Saw([self, s2, s3, s4], t0 + TimeSpan.FromSeconds(40));
-        Assert.Empty(watch.Due(t0 + TimeSpan.FromSeconds(99)));
-        Assert.Equal([s3, s4], watch.Due(t0 + TimeSpan.FromSeconds(100)));
-        Assert.Empty(watch.Due(t0 + TimeSpan.FromSeconds(200))); // each join given once
+        Assert.True(watch.Due(t0 + TimeSpan.FromSeconds(99)).IsNone);
+        Assert.Equal(new SpreadDue([s3, s4], null), watch.Due(t0 + TimeSpan.FromSeconds(100)), SameDue);
+        Assert.True(watch.Due(t0 + TimeSpan.FromSeconds(200)).IsNone); // each join given once
         // A silo that leaves also restarts the quiet time, and one that joined and left again is not given.
         var restartedSelf = new JoinWatch(self, quiet);
         restartedSelf.Saw([self], t0);
         restartedSelf.Saw([self, s2], t0 + TimeSpan.FromSeconds(1));
         restartedSelf.Saw([self, s2, s3], t0 + TimeSpan.FromSeconds(2));
         restartedSelf.Saw([self, s2], t0 + TimeSpan.FromSeconds(30));
-        Assert.Empty(restartedSelf.Due(t0 + TimeSpan.FromSeconds(89)));
-        Assert.Equal([s2], restartedSelf.Due(t0 + TimeSpan.FromSeconds(90)));
+        Assert.True(restartedSelf.Due(t0 + TimeSpan.FromSeconds(89)).IsNone);
+        Assert.Equal([s2], restartedSelf.Due(t0 + TimeSpan.FromSeconds(90)).Joined);
         // The oldest: the earliest generation, then the address.
         var older = SiloAddress.New(new IPEndPoint(IPAddress.Loopback, 9), 0);
         Assert.Equal(older, JoinWatch.Oldest([s2, older, self]));
@@ -318,9 +361,48 @@ public sealed class MachineSpreadTests : IAsyncLifetime
         lateJoiner.Saw([s2, s3], t0); // itself not yet active
         lateJoiner.Saw([s2, s3, self], t0 + TimeSpan.FromSeconds(5));
         Assert.Equal(self, JoinWatch.Oldest([s2, s3, self]));
-        Assert.Empty(lateJoiner.Due(t0 + TimeSpan.FromSeconds(64)));
-        Assert.Equal([self], lateJoiner.Due(t0 + TimeSpan.FromSeconds(65)));
+        Assert.True(lateJoiner.Due(t0 + TimeSpan.FromSeconds(64)).IsNone);
+        Assert.Equal([self], lateJoiner.Due(t0 + TimeSpan.FromSeconds(65)).Joined);
+
+        // The oldest silo, the one that spreads, leaves: the silo that is the oldest now looks again, after the quiet
+        // time, with the joins it saw while another silo was the oldest (those may be half spread onto).
+        var heir = new JoinWatch(self, quiet);
+        heir.Saw([older, self, s2], t0);
+        heir.Saw([older, self, s2, s3], t0 + TimeSpan.FromSeconds(10));
+        Assert.Equal([self, s3], heir.Due(t0 + TimeSpan.FromSeconds(70)).Joined); // given to every silo; the oldest (not this one) acts
+        heir.Saw([self, s2, s3], t0 + TimeSpan.FromSeconds(80)); // the oldest leaves mid-spreading
+        Assert.True(heir.Due(t0 + TimeSpan.FromSeconds(139)).IsNone);
+        var due = heir.Due(t0 + TimeSpan.FromSeconds(140));
+        Assert.Equal(new SpreadDue([], older), due, SameDue);
+        Assert.Equal($"the spreading silo {older} left", due.Cause);
+        Assert.True(heir.Due(t0 + TimeSpan.FromSeconds(300)).IsNone); // given once
+        // A join and the oldest's leaving in one quiet time (a rolling restart of the oldest) are one spreading.
+        var restarted = SiloAddress.New(new IPEndPoint(IPAddress.Loopback, 9), 2);
+        var both = new JoinWatch(self, quiet);
+        both.Saw([older, self, s2], t0);
+        Assert.Equal([self], both.Due(t0 + TimeSpan.FromSeconds(60)).Joined); // its own join, as above
+        both.Saw([self, s2], t0 + TimeSpan.FromSeconds(65));
+        both.Saw([self, s2, restarted], t0 + TimeSpan.FromSeconds(80));
+        Assert.True(both.Due(t0 + TimeSpan.FromSeconds(139)).IsNone);
+        var rolled = both.Due(t0 + TimeSpan.FromSeconds(140));
+        Assert.Equal(new SpreadDue([restarted], older), rolled, SameDue);
+        Assert.Equal($"{restarted} joined and the spreading silo {older} left", rolled.Cause);
+        // Another silo leaving, or the oldest leaving while this one is not the next oldest, is nothing to this silo.
+        var bystander = new JoinWatch(s3, quiet);
+        bystander.Saw([older, self, s3], t0);
+        Assert.Equal([s3], bystander.Due(t0 + TimeSpan.FromSeconds(60)).Joined);
+        bystander.Saw([self, s3], t0 + TimeSpan.FromSeconds(65));
+        Assert.True(bystander.Due(t0 + TimeSpan.FromHours(1)).IsNone);
+        var oldest = new JoinWatch(self, quiet);
+        oldest.Saw([self, s2, s3], t0);
+        Assert.Equal([self], oldest.Due(t0 + TimeSpan.FromSeconds(60)).Joined);
+        oldest.Saw([self, s3], t0 + TimeSpan.FromSeconds(65));
+        Assert.True(oldest.Due(t0 + TimeSpan.FromHours(1)).IsNone);
     }
+
+    /// <summary>Two <see cref="SpreadDue"/> alike: the same joined silos in order, the same silo left.</summary>
+    private static readonly IEqualityComparer<SpreadDue> SameDue = EqualityComparer<SpreadDue>.Create(
+        (x, y) => x!.Joined.SequenceEqual(y!.Joined) && Equals(x.SpreaderLeft, y.SpreaderLeft), d => d.Joined.Count);
 
     [Fact]
     public async Task Membership_updates_that_fail_stop_the_watch_not_the_silo()
