@@ -3,15 +3,18 @@ namespace AsdOrleans.Grains;
 /// <summary>
 /// One round of spreading machines at a time in the whole cluster: an operator's (`POST /api/cluster/spread`) or one
 /// that a silo runs by itself after another joined. Two rounds at once would both plan from the same counts and move up
-/// to twice what either meant to. Key 0. Kept in memory only: if its silo goes, the next round simply starts (the hold
-/// ends by itself, so a round whose silo died does not block the next for longer than <c>hold</c>).
+/// to twice what either meant to. Key 0. Kept in memory only: if its silo goes, the next round simply starts. A round
+/// whose silo died holds no longer: at once where it said which silo runs it (the membership declares that silo dead),
+/// otherwise once its hold ends.
 /// </summary>
 public interface ISpreadRoundGrain : IGrainWithIntegerKey
 {
     /// <summary>Takes the cluster's round for <paramref name="round"/> (an id unique to it) for at most
     /// <paramref name="hold"/>: null when taken; otherwise what holds it, in words. Consecutive rounds of one
-    /// <paramref name="spreading"/> (the rounds a silo runs after a join) are told as one in <see cref="Look"/>.</summary>
-    Task<string?> TryBegin(string round, string description, TimeSpan hold, string? spreading = null);
+    /// <paramref name="spreading"/> (the rounds a silo runs after a join) are told as one in <see cref="Look"/>.
+    /// <paramref name="runner"/>, the silo that runs the round: once the membership declares it dead, the round holds no
+    /// longer (its silo cannot end it).</summary>
+    Task<string?> TryBegin(string round, string description, TimeSpan hold, string? spreading = null, SiloAddress? runner = null);
 
     /// <summary>Gives the round back (nothing when <paramref name="round"/> does not hold it), with what it did when it ran
     /// to its end (null: it failed).</summary>
@@ -40,26 +43,32 @@ public sealed record SpreadRounds([property: Id(0)] SpreadRoundView? Running, [p
 /// <summary>Immovable: Orleans' activation rebalancer (Asd:ActivationRebalancer) migrates random activations of any
 /// grain type not marked immovable, and a migrated activation of this one would start empty, giving up a round that still runs.</summary>
 [Orleans.Placement.Immovable]
-public sealed class SpreadRoundGrain : Grain, ISpreadRoundGrain
+public sealed class SpreadRoundGrain(IClusterMembershipService membership) : Grain, ISpreadRoundGrain
 {
     private string? _round, _description, _spreading;
+    private SiloAddress? _runner;
     private DateTimeOffset _since, _until;
     private SpreadRoundView? _last;
     /// <summary>The latest spreading's rounds so far, told as one: kept apart from <see cref="_last"/>, which an
     /// operator's round between two of its rounds replaces.</summary>
     private (string Spreading, SpreadRoundView View)? _spreadingSoFar;
 
-    public Task<string?> TryBegin(string round, string description, TimeSpan hold, string? spreading = null)
+    public Task<string?> TryBegin(string round, string description, TimeSpan hold, string? spreading = null, SiloAddress? runner = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(round);
         if (hold <= TimeSpan.Zero)
             throw new ArgumentOutOfRangeException(nameof(hold), hold, "a round holds for a positive time");
         var now = DateTimeOffset.UtcNow;
-        if (_round is not null && _round != round && now < _until)
+        if (_round != round && Holds(now))
             return Task.FromResult<string?>($"{_description}, running since {_since:HH:mm:ss} UTC");
-        (_round, _description, _spreading, _since, _until) = (round, description, spreading, now, now + hold);
+        (_round, _description, _spreading, _runner, _since, _until) = (round, description, spreading, runner, now, now + hold);
         return Task.FromResult<string?>(null);
     }
+
+    /// <summary>Whether a round holds the cluster's round: taken, within its hold, and its silo not declared dead. Only
+    /// dead: a silo shutting down may still have a pass under way on the giving silos.</summary>
+    private bool Holds(DateTimeOffset now)
+        => _round is not null && now < _until && (_runner is null || membership.CurrentSnapshot.GetSiloStatus(_runner) != SiloStatus.Dead);
 
     public Task End(string round, SpreadRoundEnd? ended = null)
     {
@@ -72,10 +81,10 @@ public sealed class SpreadRoundGrain : Grain, ISpreadRoundGrain
             view = view with { Since = soFar.View.Since, Moved = soFar.View.Moved + view.Moved, Rounds = soFar.View.Rounds + 1 };
         if (_spreading is not null)
             _spreadingSoFar = (_spreading, view);
-        (_last, _round, _description, _spreading) = (view, null, null, null);
+        (_last, _round, _description, _spreading, _runner) = (view, null, null, null, null);
         return Task.CompletedTask;
     }
 
     public Task<SpreadRounds> Look()
-        => Task.FromResult(new SpreadRounds(_round is not null && DateTimeOffset.UtcNow < _until ? new SpreadRoundView(_description!, _since) : null, _last));
+        => Task.FromResult(new SpreadRounds(Holds(DateTimeOffset.UtcNow) ? new SpreadRoundView(_description!, _since) : null, _last));
 }

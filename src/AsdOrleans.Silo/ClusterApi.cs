@@ -68,7 +68,7 @@ public static class ClusterApi
             int most = max ?? MachineSpread.DefaultMaxPerRound, pace = perSecond ?? MachineSpread.DefaultPerSecond;
             if (MachineSpread.Problem(most, pace) is { } problem)
                 return Results.Problem(problem, statusCode: StatusCodes.Status400BadRequest);
-            var (round, running) = await MachineSpread.RunAloneAsync(client, metadata, $"an operator's round, asked of silo {local.SiloAddress}", most, pace,
+            var (round, running) = await MachineSpread.RunAloneAsync(client, metadata, local.SiloAddress, $"an operator's round, asked of silo {local.SiloAddress}", most, pace,
                 http.RequestAborted);
             return round is not null ? Results.Ok(round)
                 : Results.Problem($"another spreading round runs in the cluster ({running}); run this again when it has ended",

@@ -245,18 +245,18 @@ public static class MachineSpread
     }
 
     /// <summary>How long a round holds the cluster's one round (<see cref="ISpreadRoundGrain"/>) at most: the longest
-    /// round and some, so a round whose silo died blocks the next for no longer than this.</summary>
+    /// round and some. A round whose silo died holds only until the membership declares that silo dead.</summary>
     public static readonly TimeSpan RoundHold = LongestRound + TimeSpan.FromMinutes(2);
 
     /// <summary>One round, unless another runs in the cluster now: then no round, and what runs, in words.
-    /// <paramref name="description"/> says who asked (an operator, or a silo after a join), for whoever is refused;
+    /// <paramref name="runner"/> is this silo (the hold ends if it dies); <paramref name="description"/> says who asked (an operator, or a silo after a join), for whoever is refused;
     /// <paramref name="spreading"/> ties the rounds of one spreading together (<see cref="ISpreadRoundGrain.Look"/>).</summary>
-    public static async Task<(SpreadRound? Round, string? Running)> RunAloneAsync(IClusterClient client, ISiloMetadataCache metadata, string description,
-        int max, int perSecond, CancellationToken cancellation, string? spreading = null)
+    public static async Task<(SpreadRound? Round, string? Running)> RunAloneAsync(IClusterClient client, ISiloMetadataCache metadata, SiloAddress runner,
+        string description, int max, int perSecond, CancellationToken cancellation, string? spreading = null)
     {
         var rounds = client.GetGrain<ISpreadRoundGrain>(0);
         string id = Guid.NewGuid().ToString("N");
-        if (await rounds.TryBegin(id, description, RoundHold, spreading) is { } running)
+        if (await rounds.TryBegin(id, description, RoundHold, spreading, runner) is { } running)
             return (null, running);
         SpreadRound? round = null;
         try

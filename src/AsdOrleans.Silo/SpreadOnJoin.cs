@@ -174,7 +174,7 @@ public sealed class SpreadOnJoin(IClusterMembershipService membership, IClusterC
         Stopwatch? refused = null;
         while (rounds < MostRounds)
         {
-            var (round, running) = await MachineSpread.RunAloneAsync(client, metadata, description, MachineSpread.DefaultMaxPerRound,
+            var (round, running) = await MachineSpread.RunAloneAsync(client, metadata, local.SiloAddress, description, MachineSpread.DefaultMaxPerRound,
                 MachineSpread.DefaultPerSecond, stopping, spreading);
             if (round is null)
             {
