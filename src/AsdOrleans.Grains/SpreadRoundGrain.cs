@@ -14,7 +14,12 @@ public interface ISpreadRoundGrain : IGrainWithIntegerKey
     /// <paramref name="spreading"/> (the rounds a silo runs after a join) are told as one in <see cref="Look"/>.
     /// <paramref name="runner"/>, the silo that runs the round: once the membership declares it dead, the round holds no
     /// longer (its silo cannot end it).</summary>
-    Task<string?> TryBegin(string round, string description, TimeSpan hold, string? spreading = null, SiloAddress? runner = null);
+    Task<string?> TryBegin(string round, string description, TimeSpan hold, string? spreading, SiloAddress runner);
+
+    /// <summary><see cref="TryBegin(string, string, TimeSpan, string?, SiloAddress)"/> without the runner: the call of
+    /// silos from before stop 59, kept so that their rounds still take the cluster's round from a silo of this version
+    /// during a rolling upgrade (a method's signature is its identity). Such a round holds until its hold ends.</summary>
+    Task<string?> TryBegin(string round, string description, TimeSpan hold, string? spreading = null);
 
     /// <summary>Gives the round back (nothing when <paramref name="round"/> does not hold it), with what it did when it ran
     /// to its end (null: it failed).</summary>
@@ -53,7 +58,13 @@ public sealed class SpreadRoundGrain(IClusterMembershipService membership) : Gra
     /// operator's round between two of its rounds replaces.</summary>
     private (string Spreading, SpreadRoundView View)? _spreadingSoFar;
 
-    public Task<string?> TryBegin(string round, string description, TimeSpan hold, string? spreading = null, SiloAddress? runner = null)
+    public Task<string?> TryBegin(string round, string description, TimeSpan hold, string? spreading = null)
+        => Begin(round, description, hold, spreading, runner: null);
+
+    public Task<string?> TryBegin(string round, string description, TimeSpan hold, string? spreading, SiloAddress runner)
+        => Begin(round, description, hold, spreading, runner ?? throw new ArgumentNullException(nameof(runner)));
+
+    private Task<string?> Begin(string round, string description, TimeSpan hold, string? spreading, SiloAddress? runner)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(round);
         if (hold <= TimeSpan.Zero)
@@ -65,8 +76,8 @@ public sealed class SpreadRoundGrain(IClusterMembershipService membership) : Gra
         return Task.FromResult<string?>(null);
     }
 
-    /// <summary>Whether a round holds the cluster's round: taken, within its hold, and its silo not declared dead. Only
-    /// dead: a silo shutting down may still have a pass under way on the giving silos.</summary>
+    /// <summary>Whether a round holds the cluster's round: taken, within its hold, and its silo not declared dead (a
+    /// silo shutting down still runs its round's passes to their end).</summary>
     private bool Holds(DateTimeOffset now)
         => _round is not null && now < _until && (_runner is null || membership.CurrentSnapshot.GetSiloStatus(_runner) != SiloStatus.Dead);
 
