@@ -111,7 +111,9 @@ public sealed class MachineSpreadTests : IAsyncLifetime
     /// <summary>The machine grains <paramref name="silo"/> holds, as `GET /api/cluster` through <paramref name="http"/> lists them.</summary>
     private static async Task<int> Held(HttpClient http, string silo) => (await Cluster(http)).Single(s => s.Address == silo).MachineGrains;
 
-    private static string AddressOf(WebApplication silo) => silo.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToString();
+    private static SiloAddress SiloAddressOf(WebApplication silo) => silo.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress;
+
+    private static string AddressOf(WebApplication silo) => SiloAddressOf(silo).ToString();
 
     private static async Task<SpreadRound> Spread(HttpClient http, string query = "")
     {
@@ -300,7 +302,7 @@ public sealed class MachineSpreadTests : IAsyncLifetime
         var (_, siloC) = await StartSilo(roles: "machines", spreadOnJoinSeconds: 2);
         string addressC = AddressOf(siloC);
         await WaitForSilos(b, 3);
-        Assert.Equal(addressA, JoinWatch.Oldest(new[] { siloA, siloB, siloC }.Select(s => s.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress))!.ToString());
+        Assert.Equal(addressA, JoinWatch.Oldest(new[] { siloA, siloB, siloC }.Select(SiloAddressOf))!.ToString());
         await Task.Delay(TimeSpan.FromSeconds(8)); // the join due on every silo (2 s quiet, looked at every 0.5 s), A waiting for the round
         Assert.Equal(0, await Held(b, addressC));
 
@@ -334,7 +336,7 @@ public sealed class MachineSpreadTests : IAsyncLifetime
     {
         var (http, silo) = await StartSilo();
         await WaitForSilos(http, 1);
-        var self = silo.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress;
+        var self = SiloAddressOf(silo);
         var rounds = silo.Services.GetRequiredService<IClusterClient>().GetGrain<ISpreadRoundGrain>(0);
         async Task<HttpStatusCode> OperatorsRound() => (await http.PostAsync("/api/cluster/spread", null, TestContext.Current.CancellationToken)).StatusCode;
 
