@@ -284,7 +284,7 @@ public static class MachineSpread
         var arrived = new Dictionary<SiloAddress, int>();
         static void Add(Dictionary<SiloAddress, int> counts, SiloAddress silo, int n) => counts[silo] = counts.GetValueOrDefault(silo) + n;
         int planned = 0, stillGoing = 0, passes = 0;
-        var refusals = new List<string>();
+        var refusals = new List<string>(); // one pass's at most: the round ends after a pass that met one
         var after = before;
         // Passes, each planned afresh from the counts: a machine that a call activated elsewhere between its two steps
         // is moved by the next pass, within the round's bound.
@@ -331,10 +331,10 @@ public static class MachineSpread
             : $"{moved} machines moved to the silos below the mean ({mean:0.#}) in {passes} pass(es), each reading its state from the store there"
               + (leftInAll > moved ? $"; {leftInAll - moved} more left but are active elsewhere (called meanwhile, or reactivated where they were: the next pass or round moves them)" : "")
               + (stillGoing > 0 ? $"; {stillGoing} had not finished deactivating in time and stay (see the silos' logs)" : "")
-              + (refusals.Count > 0 ? "; " + string.Join("; ", refusals.Distinct()) : "")
+              + (refusals.Count > 0 ? "; " + string.Join("; ", refusals) : "")
               + (planned >= max ? $"; the round moved its most ({max}): run another to go on" : "");
         return new SpreadRound(machineSilos.Sum(s => s.Machines), machineSilos.Count, Math.Round(mean, 1), SpreadPlan.Tolerance(mean), moved,
-            Math.Round(clock.Elapsed.TotalSeconds, 2), rows, summary, refusals.Count > 0 ? refusals.Distinct().ToList() : null);
+            Math.Round(clock.Elapsed.TotalSeconds, 2), rows, summary, refusals.Count > 0 ? refusals : null);
     }
 
     private sealed record Holding(SiloAddress Silo, string? Roles, bool IsMachines, int Machines, string? NotAnswering);
