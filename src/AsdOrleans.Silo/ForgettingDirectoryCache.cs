@@ -45,6 +45,18 @@ public sealed class ForgettingDirectoryCache : IGrainDirectoryCache, IAsyncDispo
 
     public IEnumerable<(GrainAddress ActivationAddress, int Version)> KeyValues => _inner.KeyValues;
 
+    /// <summary>Forgets every grain this silo has cached as living on <paramref name="silo"/> (one that is handing its
+    /// machines over before it stops: a message sent by such an address would activate the grain there again, unplaced);
+    /// how many were forgotten.</summary>
+    public int ForgetSilo(SiloAddress silo)
+    {
+        int forgotten = 0;
+        foreach (var (address, _) in _inner.KeyValues.ToList())
+            if (silo.Equals(address.SiloAddress) && _inner.Remove(address))
+                forgotten++;
+        return forgotten;
+    }
+
     /// <summary>A container disposed synchronously refuses a service that is only <see cref="IAsyncDisposable"/>: stopping the
     /// timer ends the LRU's expiry loop at once.</summary>
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();

@@ -236,6 +236,11 @@ public static class SiloApp
                 silo.Services.AddSingleton<MachineSpreader>();
                 silo.Services.AddKeyedSingleton<Orleans.Providers.IControllable>(MachineSpreader.ProviderName,
                     (services, _) => services.GetRequiredService<MachineSpreader>());
+                // A stopping silo hands its machines over while it is still active (MachineHandover); every silo hears of it.
+                silo.Services.AddSingleton<MachineHandover>();
+                silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(services => services.GetRequiredService<MachineHandover>());
+                silo.Services.AddKeyedSingleton<Orleans.Providers.IControllable>(MachineHandover.ProviderName,
+                    (services, _) => services.GetRequiredService<MachineHandover>());
                 // Machines spread onto a silo that joined, by the oldest silo, once the membership is quiet (SpreadOnJoin);
                 // not beside the rebalancer, which an operator who turns it on wants to do that.
                 if (options.SpreadsOnJoin)

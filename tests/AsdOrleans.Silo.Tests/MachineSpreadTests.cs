@@ -25,7 +25,8 @@ public sealed class MachineSpreadTests : IAsyncLifetime
     private readonly string _dir = Directory.CreateTempSubdirectory("asd-spread-").FullName;
     private readonly List<WebApplication> _silos = [];
     private readonly ConcurrentQueue<(LogLevel Level, string Message)> _log = new();
-    /// <summary>What the silos' automatic spreading said (<see cref="SpreadOnJoin"/>, information and up).</summary>
+    /// <summary>What the silos' automatic spreading and their handover on stopping said (<see cref="SpreadOnJoin"/>,
+    /// <see cref="MachineHandover"/>, information and up).</summary>
     private readonly ConcurrentQueue<(LogLevel Level, string Message)> _spreadLog = new();
     private RedisServer _redis = null!;
 
@@ -63,6 +64,8 @@ public sealed class MachineSpreadTests : IAsyncLifetime
         app.Services.GetRequiredService<ILoggerFactory>().AddProvider(new WarningLogProvider(_log, withExceptions: true));
         app.Services.GetRequiredService<ILoggerFactory>().AddProvider(new WarningLogProvider(_spreadLog, least: LogLevel.Information,
             category: typeof(SpreadOnJoin).FullName));
+        app.Services.GetRequiredService<ILoggerFactory>().AddProvider(new WarningLogProvider(_spreadLog, least: LogLevel.Information,
+            category: typeof(MachineHandover).FullName));
         var http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(120) };
         http.DefaultRequestHeaders.Add("X-Api-Key", Key);
         return (http, app);
@@ -329,6 +332,96 @@ public sealed class MachineSpreadTests : IAsyncLifetime
         Assert.True(told.Last?.Description == $"the spreading silo {addressB} runs after the spreading silo {addressA} left", JsonSerializer.Serialize(told));
         TestContext.Current.SendDiagnosticMessage($"{activeNow} of {Machines} machines active after A left; " + _spreadLog.Last(e => e.Message.Contains("machines spread in")).Message);
         Assert.Empty(Conflicts());
+    }
+
+    [Fact]
+    public async Task A_stopping_silo_hands_its_machines_over_while_still_active_and_every_clip_it_acknowledged_counts()
+    {
+        // A holds every machine (it was alone when they were enrolled); each has a clip that A's activation has not yet
+        // written. Clips keep coming through B while A stops. In a CI run before the handover, a machine activated again
+        // on B read the store before A's activation wrote its last clips, and 3 acknowledged clips of 16 were lost.
+        var (a, siloA) = await StartSilo();
+        await EnrollMachines(a, siloA);
+        var (b, siloB) = await StartSilo();
+        await WaitForSilos(a, 2);
+        string addressA = AddressOf(siloA);
+        Assert.Equal(Machines, await Held(b, addressA));
+        var grainsB = siloB.Services.GetRequiredService<IClusterClient>();
+        var counted = new long[Machines];
+        for (int m = 0; m < Machines; m++)
+        {
+            var grain = grainsB.GetGrain<IMachineGrain>(Machine(m));
+            await grain.ProcessClip(new ClipSubmission("before-stop", Enumerable.Repeat(0.2f, 16).ToArray(), "enc-spread"));
+            counted[m] = (await grain.GetStatus()).ClipsSeen;
+        }
+
+        // B notes when it first sees A leave the active members, and how many machines A held then.
+        using var stopWatching = new CancellationTokenSource();
+        int heldWhenSeenLeaving = -1;
+        var membershipB = siloB.Services.GetRequiredService<IClusterMembershipService>();
+        var activationsA = siloA.Services.GetRequiredService<StoreLossActivations>();
+        var watching = Task.Run(async () =>
+        {
+            await foreach (var snapshot in membershipB.MembershipUpdates.WithCancellation(stopWatching.Token))
+                if (snapshot.GetSiloStatus(SiloAddressOf(siloA)) is not SiloStatus.Active and not SiloStatus.None)
+                {
+                    heldWhenSeenLeaving = activationsA.Take<MachineGrain>(int.MaxValue).Count;
+                    _spreadLog.Enqueue((LogLevel.Information, $"test: B sees A {snapshot.GetSiloStatus(SiloAddressOf(siloA))}"));
+                    return;
+                }
+        });
+        // Every machine in turn, one clip at a time through B, until A has stopped; only acknowledged clips are counted.
+        var acknowledged = new long[Machines];
+        int failed = 0;
+        using var stopLoad = new CancellationTokenSource();
+        var load = Task.Run(async () =>
+        {
+            for (int i = 0; !stopLoad.IsCancellationRequested; i++)
+            {
+                int m = i % Machines;
+                try
+                {
+                    await grainsB.GetGrain<IMachineGrain>(Machine(m)).ProcessClip(new ClipSubmission($"during-stop-{i}", Enumerable.Repeat(0.3f, 16).ToArray(), "enc-spread"));
+                    acknowledged[m]++;
+                }
+                catch (Exception) { failed++; }
+            }
+        });
+        await Task.Delay(TimeSpan.FromMilliseconds(300));
+        _silos.Remove(siloA);
+        var stopping = Stopwatch.StartNew();
+        using (var soon = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+            await siloA.StopAsync(soon.Token);
+        double stopSeconds = stopping.Elapsed.TotalSeconds;
+        await Task.Delay(TimeSpan.FromMilliseconds(300));
+        stopLoad.Cancel();
+        await load;
+        await watching.WaitAsync(TimeSpan.FromSeconds(30));
+        await siloA.DisposeAsync();
+
+        // The machines left A while it was still active: when B saw it leave, it held none, and it had said so first.
+        var said = _spreadLog.Select(e => e.Message).ToList();
+        int handedAt = said.FindIndex(m => m.StartsWith($"stopping: handed {Machines} machines over to the other silos in "));
+        int seenAt = said.FindIndex(m => m.StartsWith("test: B sees A "));
+        Assert.True(handedAt >= 0 && seenAt > handedAt && heldWhenSeenLeaving == 0,
+            $"held {heldWhenSeenLeaving} when B saw A leave; said: {string.Join(" | ", said)}");
+        // Every clip acknowledged, before the stop and during it, counts on the machine, now on B.
+        for (int m = 0; m < Machines; m++)
+        {
+            var status = await grainsB.GetGrain<IMachineGrain>(Machine(m)).GetStatus();
+            Assert.True(counted[m] + acknowledged[m] == status.ClipsSeen,
+                $"{Machine(m)}: {counted[m]} + {acknowledged[m]} acknowledged, {status.ClipsSeen} counted; {failed} calls failed");
+        }
+        Assert.Equal(Machines, await Held(b, AddressOf(siloB)));
+        // B's own stop writes what its activations hold: a version conflict there would mean that one read the store
+        // before A's activation of the same machine wrote (seen without the handover, on the score history).
+        _silos.Remove(siloB);
+        using (var soon = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+            await siloB.StopAsync(soon.Token);
+        await siloB.DisposeAsync();
+        Assert.Empty(Conflicts());
+        TestContext.Current.SendDiagnosticMessage($"A stopped in {stopSeconds:0.0} s; {acknowledged.Sum()} clips acknowledged meanwhile, {failed} calls failed; " +
+            said[handedAt]);
     }
 
     [Fact]

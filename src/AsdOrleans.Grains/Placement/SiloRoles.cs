@@ -51,6 +51,7 @@ public static class SiloRoles
         silo.UseSiloMetadata(new Dictionary<string, string> { [MetadataKey] = string.Join(",", parsed) });
         // Transient: Orleans initialises one strategy instance per grain type from that type's manifest properties.
         silo.Services.AddPlacementFilter<SiloRoleFilter, SiloRoleFilterDirector>(ServiceLifetime.Transient);
+        silo.Services.AddSingleton<LeavingSilos>();
         return silo;
     }
 }
@@ -85,14 +86,15 @@ public sealed class SiloRoleFilter(string role) : PlacementFilterStrategy(order:
 /// <summary>
 /// Keeps the candidate silos that publish the role. A silo whose metadata has not reached this silo yet is not a
 /// candidate; when none is left, placement fails with <see cref="NoSiloWithRoleException"/> rather than ignore the role.
+/// Of those, a silo that is handing its machines over before it stops is left out while another remains (<see cref="LeavingSilos"/>).
 /// </summary>
-public sealed class SiloRoleFilterDirector(ISiloMetadataCache metadata) : IPlacementFilterDirector
+public sealed class SiloRoleFilterDirector(ISiloMetadataCache metadata, LeavingSilos leaving) : IPlacementFilterDirector
 {
     public IEnumerable<SiloAddress> Filter(PlacementFilterStrategy filterStrategy, PlacementTarget target, IEnumerable<SiloAddress> silos)
     {
         string role = ((SiloRoleFilter)filterStrategy).Role;
         var kept = silos.Where(silo => SiloRoles.Includes(SiloRoles.Of(metadata, silo), role)).ToList();
-        return kept.Count > 0 ? kept : throw new NoSiloWithRoleException(role, target.GrainIdentity.Type.ToString());
+        return kept.Count > 0 ? leaving.Staying(kept) : throw new NoSiloWithRoleException(role, target.GrainIdentity.Type.ToString());
     }
 }
 
