@@ -29,8 +29,9 @@ public sealed class MachineHandover(StoreLossActivations activations, Forgetting
     /// <summary>The name the handover is registered under for Orleans' control channel.</summary>
     public const string ProviderName = "asd.machine-handover";
     public const int LeavingCommand = 1;
-    /// <summary>The longest a stopping silo spends handing its machines over (Helm and compose allow a stop 60 s).</summary>
-    public static readonly TimeSpan Limit = TimeSpan.FromSeconds(30);
+    /// <summary>The longest a stopping silo spends handing its machines over: within the host's 30 s for a stop, leaving
+    /// Orleans time for the rest of it (Helm and compose allow a stop 60 s).</summary>
+    public static readonly TimeSpan Limit = TimeSpan.FromSeconds(20);
     /// <summary>How long the other silos may take to hear that this one leaves.</summary>
     private static readonly TimeSpan TellTimeout = TimeSpan.FromSeconds(5);
     /// <summary>How long this silo looks again, after a pass that left none, for a machine that a cached address activated here.</summary>
