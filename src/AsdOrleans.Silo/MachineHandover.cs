@@ -8,19 +8,23 @@ namespace AsdOrleans.Silo;
 
 /// <summary>
 /// A silo that stops hands its machines to the other silos while it is still an active member of the cluster, before
-/// Orleans marks it as shutting down. Without it, Orleans' graceful stop marks the silo as shutting down and deactivates
-/// its grains at the same time, and the other silos drop it from the grain directory's ring at once: a call for a
-/// machine whose directory entry the stopping silo kept found none and activated the machine again on another silo,
-/// which read the store before the old activation had written its last clips (written behind, within 5 s). Whichever
-/// of the two then wrote second failed on the version check, and the clips it had acknowledged were gone (3 of 16 in a
-/// CI run of `SiloFailoverTests`). Handed over first, each machine writes what it holds and leaves the directory while
-/// the membership, and so the directory, is unchanged; its next call activates it on another silo, which reads it all.
+/// Orleans marks it as shutting down. Orleans' graceful stop (10.4) first marks the silo as shutting down, and only then
+/// deactivates its grains; the other silos drop it from the grain directory's ring at the first step, and the entries
+/// its partition kept are not handed over on a leave. So a call through another silo, for a machine whose entry the
+/// stopping silo kept, found none and activated the machine a second time there, which read the store before the old
+/// activation had written its last clips (written behind, within 5 s). Whichever of the two then wrote second failed
+/// on the version check, and the clips it had acknowledged were gone (3 of 16 in a CI run of `SiloFailoverTests`).
+/// The alert index shards write behind the same way. Handed over first, each such grain writes what it holds and
+/// leaves the directory while the membership, and so the directory, is unchanged; its next call activates it on another
+/// silo, which reads it all. Handed over: every activation whose class needs the machines role (machines, their
+/// registry shards, alert index and webhook grains), which the placement filter keeps off the stopping silo.
 /// <para>The steps: every silo is told that this one leaves (Orleans' control channel): it places no new activation here
-/// while another silo with the role is active (<see cref="LeavingSilos"/>) and forgets the addresses it cached here
+/// while another silo with the role stays (<see cref="LeavingSilos"/>) and forgets the addresses it cached here
 /// (<see cref="ForgettingDirectoryCache.ForgetSilo"/>: a message sent by one would activate the machine here again,
-/// unplaced). Then this silo deactivates its machines, in passes until none is left, telling the others again after
-/// each (an address cached during a pass). Bounded by <see cref="Limit"/>; what is left then goes as Orleans stops the
-/// silo, as before.</para>
+/// unplaced). Then this silo deactivates those grains, in passes until two looks in a row find none, telling the others
+/// again after each pass (an address cached during a pass). All within <see cref="Limit"/>; what is left then goes as
+/// Orleans stops the silo, as before. Nothing is handed over when no other silo with the machines role stays (a single
+/// silo, or silos that all stop at once), nor while this silo's store refuses writes (each move writes).</para>
 /// </summary>
 public sealed class MachineHandover(StoreLossActivations activations, ForgettingDirectoryCache directoryCache, LeavingSilos leaving,
     IClusterMembershipService membership, ISiloMetadataCache metadata, IGrainFactory grains, ILocalSiloDetails local,
@@ -34,7 +38,7 @@ public sealed class MachineHandover(StoreLossActivations activations, Forgetting
     public static readonly TimeSpan Limit = TimeSpan.FromSeconds(20);
     /// <summary>How long the other silos may take to hear that this one leaves.</summary>
     private static readonly TimeSpan TellTimeout = TimeSpan.FromSeconds(5);
-    /// <summary>How long this silo looks again, after a pass that left none, for a machine that a cached address activated here.</summary>
+    /// <summary>How long this silo waits between looks, after a pass, for a machine that a cached address activated here again.</summary>
     private static readonly TimeSpan Settle = TimeSpan.FromMilliseconds(250);
 
     /// <summary>On stop, at the stage before Orleans' own (membership status, deactivation of every grain).</summary>
@@ -51,14 +55,12 @@ public sealed class MachineHandover(StoreLossActivations activations, Forgetting
 
     private async Task HandOverAsync(CancellationToken stopping)
     {
-        if (activations.Take<MachineGrain>(1).Count == 0)
+        if (stopping.IsCancellationRequested || activations.TakeOfRole(SiloRoles.Machines).Count == 0)
             return;
         var self = local.SiloAddress;
-        bool othersHoldMachines = membership.CurrentSnapshot.Members.Values.Any(m => m.Status == SiloStatus.Active && !m.SiloAddress.Equals(self)
-            && SiloRoles.Includes(SiloRoles.Of(metadata, m.SiloAddress), SiloRoles.Machines));
-        if (!othersHoldMachines)
+        if (!OtherSiloStays(self))
         {
-            logger.LogInformation("stopping: no other active silo holds machines, so this silo's machines stay until it stops");
+            logger.LogInformation("stopping: no other active silo with the machines role stays, so this silo's machines stay until it stops");
             return;
         }
         if (MachineSpreader.StoreRefusesWrites(services) is { } problem)
@@ -68,47 +70,66 @@ public sealed class MachineHandover(StoreLossActivations activations, Forgetting
             return;
         }
         var clock = Stopwatch.StartNew();
-        var handedOver = new HashSet<GrainId>();
-        int passes = 0, stillGoing = 0;
-        bool looked = false;
-        await TellLeaving(self);
-        while (!stopping.IsCancellationRequested && clock.Elapsed < Limit)
+        TimeSpan Left() => Limit - clock.Elapsed is { Ticks: > 0 } left ? left : TimeSpan.Zero;
+        HashSet<GrainId> machines = [], others = [];
+        int passes = 0, stillGoing = 0, emptyLooks = 0;
+        string? stoppedWhy = null;
+        await TellLeaving(self, Left(), stopping);
+        while (emptyLooks < 2)
         {
-            var here = activations.Take<MachineGrain>(int.MaxValue);
+            if (stopping.IsCancellationRequested || Left() == TimeSpan.Zero)
+            {
+                stoppedWhy = stopping.IsCancellationRequested ? "the stop was cut short" : $"the {Limit.TotalSeconds:0} s limit was reached";
+                break;
+            }
+            if (!OtherSiloStays(self))
+            {
+                stoppedWhy = "no other silo with the machines role stays";
+                break;
+            }
+            var here = activations.TakeOfRole(SiloRoles.Machines);
             if (here.Count == 0)
             {
-                if (looked) break;
-                looked = true;
-                await TellLeaving(self);
+                emptyLooks++;
                 try { await Task.Delay(Settle, stopping); }
-                catch (OperationCanceledException) { break; }
+                catch (OperationCanceledException) { }
                 continue;
             }
-            looked = false;
+            emptyLooks = 0;
             foreach (var context in here)
                 directoryCache.Remove(context.GrainId);
+            // As at shutdown: a machine that moves does not call its registry shard on the way (100,000 calls at once).
             (_, stillGoing) = await StoreLossActivations.DeactivateAsync(here, $"silo {self} is stopping: its machines move to the other silos",
-                Limit - clock.Elapsed is { Ticks: > 0 } left ? left : TimeSpan.Zero);
+                Left(), DeactivationReasonCode.ShuttingDown);
             passes++;
-            handedOver.UnionWith(here.Where(c => c.Deactivated.IsCompleted).Select(c => c.GrainId));
-            if (stillGoing > 0)
-                break;
+            foreach (var context in here.Where(c => c.Deactivated.IsCompleted))
+                (context.GrainInstance is MachineGrain ? machines : others).Add(context.GrainId);
+            await TellLeaving(self, Left(), stopping);
         }
-        int remaining = activations.Take<MachineGrain>(int.MaxValue).Count;
-        logger.LogInformation("stopping: handed {Machines} machines over to the other silos in {Seconds:0.0} s ({Passes}){Left}",
-            handedOver.Count, clock.Elapsed.TotalSeconds, passes == 1 ? "1 pass" : $"{passes} passes",
-            remaining > 0 ? $"; {remaining} still here go as the silo stops" + (stillGoing > 0 ? $" ({stillGoing} had not gone in time)" : "") : "");
+        int remaining = activations.TakeOfRole(SiloRoles.Machines).Count;
+        logger.LogInformation("stopping: handed {Machines} machines and {Others} registry, alert and webhook grains over to the other silos in {Seconds:0.0} s ({Passes}){Left}",
+            machines.Count, others.Count, clock.Elapsed.TotalSeconds, passes == 1 ? "1 pass" : $"{passes} passes",
+            remaining > 0 ? $"; {remaining} still here go as the silo stops ({stoppedWhy ?? "called meanwhile"}" + (stillGoing > 0 ? $"; {stillGoing} had not gone in time)" : ")") : "");
     }
 
-    /// <summary>Tells every active silo, this one included, that this one leaves; a silo that does not hear it may still
-    /// place a machine here, which the next pass moves on.</summary>
-    private async Task TellLeaving(SiloAddress self)
+    /// <summary>Whether another active silo with the machines role stays, one that has not said it leaves.</summary>
+    private bool OtherSiloStays(SiloAddress self)
+        => membership.CurrentSnapshot.Members.Values.Any(m => m.Status == SiloStatus.Active && !m.SiloAddress.Equals(self)
+            && !leaving.Contains(m.SiloAddress) && SiloRoles.Includes(SiloRoles.Of(metadata, m.SiloAddress), SiloRoles.Machines));
+
+    /// <summary>Tells every active silo, this one included, that this one leaves, waiting at most <paramref name="wait"/>
+    /// (a silo that does not answer holds up no more than that); a silo that does not hear it may still place a machine
+    /// here, which the next pass moves on.</summary>
+    private async Task TellLeaving(SiloAddress self, TimeSpan wait, CancellationToken stopping)
     {
         leaving.Add(self);
         directoryCache.ForgetSilo(self);
+        if (wait <= TimeSpan.Zero)
+            return;
         try
         {
-            await grains.GetGrain<IManagementGrain>(0).SendControlCommandToProvider<MachineHandover>(ProviderName, LeavingCommand, self).WaitAsync(TellTimeout);
+            await grains.GetGrain<IManagementGrain>(0).SendControlCommandToProvider<MachineHandover>(ProviderName, LeavingCommand, self)
+                .WaitAsync(wait < TellTimeout ? wait : TellTimeout, stopping);
         }
         catch (Exception e)
         {

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
+using System.Reflection;
+using AsdOrleans.Grains.Placement;
 using Orleans.Metadata;
 
 namespace AsdOrleans.Silo;
@@ -65,14 +67,26 @@ public sealed class StoreLossActivations : IConfigureGrainContextProvider, IConf
     public List<IGrainContext> Take<TGrain>(int count) where TGrain : class
         => _live.Keys.Where(c => c.GrainInstance is TGrain && !c.Deactivated.IsCompleted).Take(Math.Max(0, count)).ToList();
 
+    /// <summary>The activations alive now whose grain class may only live on a silo with <paramref name="role"/>
+    /// (<see cref="RequiresSiloRoleAttribute"/>): for the machines role, machines and their registry shards, alert index
+    /// and webhook grains.</summary>
+    public List<IGrainContext> TakeOfRole(string role)
+        => _live.Keys.Where(c => c.GrainInstance is { } grain && RoleOf(grain.GetType()) == role && !c.Deactivated.IsCompleted).ToList();
+
+    private static readonly ConcurrentDictionary<Type, string?> RolesByClass = new();
+
+    private static string? RoleOf(Type grainClass)
+        => RolesByClass.GetOrAdd(grainClass, static type => type.GetCustomAttribute<RequiresSiloRoleAttribute>()?.Role);
+
     /// <summary>
     /// Deactivates <paramref name="contexts"/> (the ordinary path: each flushes in its OnDeactivateAsync and leaves the
     /// grain directory) and waits until all have gone or <paramref name="timeout"/> passed; returns how many were asked
     /// and how many had not gone in time.
     /// </summary>
-    public static async Task<(int Dropped, int StillGoing)> DeactivateAsync(IReadOnlyList<IGrainContext> contexts, string why, TimeSpan timeout)
+    public static async Task<(int Dropped, int StillGoing)> DeactivateAsync(IReadOnlyList<IGrainContext> contexts, string why, TimeSpan timeout,
+        DeactivationReasonCode code = DeactivationReasonCode.ApplicationRequested)
     {
-        var reason = new DeactivationReason(DeactivationReasonCode.ApplicationRequested, why);
+        var reason = new DeactivationReason(code, why);
         foreach (var context in contexts)
             context.Deactivate(reason, CancellationToken.None);
         var all = Task.WhenAll(contexts.Select(c => c.Deactivated));

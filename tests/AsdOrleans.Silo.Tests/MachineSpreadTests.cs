@@ -401,7 +401,7 @@ public sealed class MachineSpreadTests : IAsyncLifetime
 
         // The machines left A while it was still active: when B saw it leave, it held none, and it had said so first.
         var said = _spreadLog.Select(e => e.Message).ToList();
-        int handedAt = said.FindIndex(m => m.StartsWith($"stopping: handed {Machines} machines over to the other silos in "));
+        int handedAt = said.FindIndex(m => m.StartsWith($"stopping: handed {Machines} machines and "));
         int seenAt = said.FindIndex(m => m.StartsWith("test: B sees A "));
         Assert.True(handedAt >= 0 && seenAt > handedAt && heldWhenSeenLeaving == 0,
             $"held {heldWhenSeenLeaving} when B saw A leave; said: {string.Join(" | ", said)}");
