@@ -190,6 +190,32 @@ public sealed class SiloRoleParsingTests
         Assert.False(SiloRoles.Includes("encoders", SiloRoles.Encoder));
         Assert.False(SiloRoles.Includes(null, SiloRoles.Encoder));
     }
+
+    [Fact]
+    public void A_leaving_silo_is_left_out_while_another_stays_and_forgotten_after_half_an_hour()
+    {
+        var clock = new SettableClock();
+        var leaving = new LeavingSilos(clock);
+        SiloAddress a = SiloAddress.New(new IPEndPoint(IPAddress.Loopback, 11111), 1), b = SiloAddress.New(new IPEndPoint(IPAddress.Loopback, 11112), 1);
+        Assert.Equal([a, b], leaving.Staying([a, b]));
+        leaving.Add(a);
+        Assert.Equal([b], leaving.Staying([a, b]));
+        // A later run of the same address is another silo.
+        Assert.False(leaving.Contains(SiloAddress.New(a.Endpoint, 2)));
+        // All leaving: placed on one of them all the same (the grain moves again as that silo stops) rather than failing.
+        leaving.Add(b);
+        Assert.Equal([a, b], leaving.Staying([a, b]));
+        clock.Now += LeavingSilos.KeptFor + TimeSpan.FromSeconds(1);
+        leaving.Add(b); // an entry is dropped when a later one is added after its time
+        Assert.False(leaving.Contains(a));
+        Assert.Equal([a], leaving.Staying([a, b]));
+    }
+
+    private sealed class SettableClock : TimeProvider
+    {
+        public DateTimeOffset Now { get; set; } = new(2026, 12, 7, 0, 0, 0, TimeSpan.Zero);
+        public override DateTimeOffset GetUtcNow() => Now;
+    }
 }
 
 /// <summary>A cluster that lacks a role answers the calls that need it with 503 and what to start, and stores nothing.</summary>
