@@ -21,8 +21,8 @@ namespace AsdOrleans.Silo;
 /// <para>The steps: every silo is told that this one leaves (Orleans' control channel): it places no new activation here
 /// while another silo with the role stays (<see cref="LeavingSilos"/>) and forgets the addresses it cached here
 /// (<see cref="ForgettingDirectoryCache.ForgetSilo"/>: a message sent by one would activate the machine here again,
-/// unplaced). Then this silo deactivates those grains, in passes until two looks in a row find none, telling the others
-/// again after each pass (an address cached during a pass). All within <see cref="Limit"/>; what is left then goes as
+/// unplaced). Then this silo deactivates those grains, in passes of at most a second until two looks in a row find none,
+/// telling the others again after each pass (an address cached during a pass). All within <see cref="Limit"/>; what is left then goes as
 /// Orleans stops the silo, as before. Nothing is handed over when no other silo with the machines role stays (a single
 /// silo, or silos that all stop at once), nor while this silo's store refuses writes (each move writes).</para>
 /// </summary>
@@ -38,6 +38,8 @@ public sealed class MachineHandover(StoreLossActivations activations, Forgetting
     public static readonly TimeSpan Limit = TimeSpan.FromSeconds(20);
     /// <summary>How long the other silos may take to hear that this one leaves.</summary>
     private static readonly TimeSpan TellTimeout = TimeSpan.FromSeconds(5);
+    /// <summary>How long one pass waits for its grains to go before this silo looks again.</summary>
+    private static readonly TimeSpan PassWait = TimeSpan.FromSeconds(1);
     /// <summary>How long this silo waits between looks, after a pass, for a machine that a cached address activated here again.</summary>
     private static readonly TimeSpan Settle = TimeSpan.FromMilliseconds(250);
 
@@ -55,9 +57,16 @@ public sealed class MachineHandover(StoreLossActivations activations, Forgetting
 
     private async Task HandOverAsync(CancellationToken stopping)
     {
-        if (stopping.IsCancellationRequested || activations.TakeOfRole(SiloRoles.Machines).Count == 0)
+        if (stopping.IsCancellationRequested)
             return;
         var self = local.SiloAddress;
+        if (activations.TakeOfRole(SiloRoles.Machines).Count == 0)
+        {
+            // Holding none now, it still says it leaves, so that no silo places one here before it is gone.
+            if (SiloRoles.Includes(SiloRoles.Of(metadata, self), SiloRoles.Machines) && OtherSiloStays(self))
+                await TellLeaving(self, TellTimeout, stopping);
+            return;
+        }
         if (!OtherSiloStays(self))
         {
             logger.LogInformation("stopping: no other active silo with the machines role stays, so this silo's machines stay until it stops");
@@ -75,7 +84,7 @@ public sealed class MachineHandover(StoreLossActivations activations, Forgetting
         int passes = 0, stillGoing = 0, emptyLooks = 0;
         string? stoppedWhy = null;
         await TellLeaving(self, Left(), stopping);
-        while (emptyLooks < 2)
+        while (true)
         {
             if (stopping.IsCancellationRequested || Left() == TimeSpan.Zero)
             {
@@ -90,7 +99,8 @@ public sealed class MachineHandover(StoreLossActivations activations, Forgetting
             var here = activations.TakeOfRole(SiloRoles.Machines);
             if (here.Count == 0)
             {
-                emptyLooks++;
+                if (++emptyLooks == 2)
+                    break;
                 try { await Task.Delay(Settle, stopping); }
                 catch (OperationCanceledException) { }
                 continue;
@@ -99,8 +109,10 @@ public sealed class MachineHandover(StoreLossActivations activations, Forgetting
             foreach (var context in here)
                 directoryCache.Remove(context.GrainId);
             // As at shutdown: a machine that moves does not call its registry shard on the way (100,000 calls at once).
+            // A pass waits at most a second: a grain still busy (a webhook delivery) is asked again by the next, while
+            // the others that a cached address brought back move meanwhile.
             (_, stillGoing) = await StoreLossActivations.DeactivateAsync(here, $"silo {self} is stopping: its machines move to the other silos",
-                Left(), DeactivationReasonCode.ShuttingDown);
+                Left() < PassWait ? Left() : PassWait, DeactivationReasonCode.ShuttingDown, stopping);
             passes++;
             foreach (var context in here.Where(c => c.Deactivated.IsCompleted))
                 (context.GrainInstance is MachineGrain ? machines : others).Add(context.GrainId);
@@ -109,7 +121,7 @@ public sealed class MachineHandover(StoreLossActivations activations, Forgetting
         int remaining = activations.TakeOfRole(SiloRoles.Machines).Count;
         logger.LogInformation("stopping: handed {Machines} machines and {Others} registry, alert and webhook grains over to the other silos in {Seconds:0.0} s ({Passes}){Left}",
             machines.Count, others.Count, clock.Elapsed.TotalSeconds, passes == 1 ? "1 pass" : $"{passes} passes",
-            remaining > 0 ? $"; {remaining} still here go as the silo stops ({stoppedWhy ?? "called meanwhile"}" + (stillGoing > 0 ? $"; {stillGoing} had not gone in time)" : ")") : "");
+            remaining > 0 ? $"; {remaining} still here go as the silo stops ({stoppedWhy ?? "called meanwhile"}" + (stillGoing > 0 ? $"; {stillGoing} still going after the last pass)" : ")") : "");
     }
 
     /// <summary>Whether another active silo with the machines role stays, one that has not said it leaves.</summary>

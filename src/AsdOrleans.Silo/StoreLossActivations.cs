@@ -84,7 +84,7 @@ public sealed class StoreLossActivations : IConfigureGrainContextProvider, IConf
     /// and how many had not gone in time.
     /// </summary>
     public static async Task<(int Dropped, int StillGoing)> DeactivateAsync(IReadOnlyList<IGrainContext> contexts, string why, TimeSpan timeout,
-        DeactivationReasonCode code = DeactivationReasonCode.ApplicationRequested)
+        DeactivationReasonCode code = DeactivationReasonCode.ApplicationRequested, CancellationToken cancellation = default)
     {
         var reason = new DeactivationReason(code, why);
         foreach (var context in contexts)
@@ -92,9 +92,9 @@ public sealed class StoreLossActivations : IConfigureGrainContextProvider, IConf
         var all = Task.WhenAll(contexts.Select(c => c.Deactivated));
         try
         {
-            await all.WaitAsync(timeout).ConfigureAwait(false);
+            await all.WaitAsync(timeout, cancellation).ConfigureAwait(false);
         }
-        catch (TimeoutException)
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
         {
         }
         return (contexts.Count, contexts.Count(c => !c.Deactivated.IsCompleted));

@@ -6,8 +6,8 @@ namespace AsdOrleans.Grains.Placement;
 /// Silos that said they are stopping (a silo hands its machines over before it leaves the membership): placement puts
 /// no new activation there while another candidate is left (<see cref="SiloRoleFilterDirector"/>). Each silo keeps its
 /// own list, told over Orleans' control channel; a silo address names one run of a silo (its generation), so a silo
-/// that restarts is a new address and is not on it. Entries are dropped after <see cref="KeptFor"/>, long after the
-/// silo has gone from the membership.
+/// that restarts is a new address and is not on it. An entry is dropped when another is added <see cref="KeptFor"/> or
+/// more after it (long after its silo has gone from the membership); until then it only costs its bytes.
 /// </summary>
 public sealed class LeavingSilos(TimeProvider? clock = null)
 {
