@@ -80,8 +80,8 @@ public sealed class StoreLossActivations : IConfigureGrainContextProvider, IConf
 
     /// <summary>
     /// Deactivates <paramref name="contexts"/> (the ordinary path: each flushes in its OnDeactivateAsync and leaves the
-    /// grain directory) and waits until all have gone or <paramref name="timeout"/> passed; returns how many were asked
-    /// and how many had not gone in time.
+    /// grain directory) for the reason <paramref name="code"/>, and waits until all have gone, <paramref name="timeout"/>
+    /// passed or <paramref name="cancellation"/> fired; returns how many were asked and how many had not gone by then.
     /// </summary>
     public static async Task<(int Dropped, int StillGoing)> DeactivateAsync(IReadOnlyList<IGrainContext> contexts, string why, TimeSpan timeout,
         DeactivationReasonCode code = DeactivationReasonCode.ApplicationRequested, CancellationToken cancellation = default)
