@@ -236,9 +236,16 @@ public static class SiloApp
                 silo.Services.AddSingleton<MachineSpreader>();
                 silo.Services.AddKeyedSingleton<Orleans.Providers.IControllable>(MachineSpreader.ProviderName,
                     (services, _) => services.GetRequiredService<MachineSpreader>());
+                if (options.GrainDirectory == "distributed")
+                {
+#pragma warning disable ORLEANSEXP003 // opt-in: experimental in Orleans 10.4 (docs/decisions.md, stop 60)
+                    silo.AddDistributedGrainDirectory();
+#pragma warning restore ORLEANSEXP003
+                }
                 // A stopping silo hands its machines over while it is still active (MachineHandover); every silo hears of it.
                 silo.Services.AddSingleton<MachineHandover>();
-                silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(services => services.GetRequiredService<MachineHandover>());
+                if (options.HandOverOnStop) // it hears the others' handovers either way
+                    silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(services => services.GetRequiredService<MachineHandover>());
                 silo.Services.AddKeyedSingleton<Orleans.Providers.IControllable>(MachineHandover.ProviderName,
                     (services, _) => services.GetRequiredService<MachineHandover>());
                 // Machines spread onto a silo that joined, by the oldest silo, once the membership is quiet (SpreadOnJoin);

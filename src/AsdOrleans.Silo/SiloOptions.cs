@@ -57,6 +57,19 @@ public sealed class SiloOptions
     /// </summary>
     public double SpreadOnJoinSeconds { get; set; } = DefaultSpreadOnJoinSeconds;
     public const double DefaultSpreadOnJoinSeconds = 60;
+    /// <summary>
+    /// Redis clusters: whether a stopping silo hands its machines over while it is still active (<see cref="MachineHandover"/>).
+    /// Off, a machine called through another silo during the stop may be activated there before its old activation wrote
+    /// its last clips, which are then lost: for measuring that (`asd bench cluster --stop-silo`), not for production.
+    /// </summary>
+    public bool HandOverOnStop { get; set; } = true;
+    /// <summary>
+    /// Redis clusters: Orleans' grain directory, <c>local</c> (its default, a hash ring over the active silos) or
+    /// <c>distributed</c> (Orleans' distributed directory, experimental in 10.4: it hands a leaving silo's entries over
+    /// instead of dropping them, so a silo that stops ends no machine on the others). Every silo of a cluster must use the
+    /// same one: switching takes a stop of the whole cluster.
+    /// </summary>
+    public string GrainDirectory { get; set; } = "local";
     /// <summary>Whether this silo spreads machines by itself after a join: in a Redis cluster, with
     /// <see cref="SpreadOnJoinSeconds"/> above 0 and the rebalancer off.</summary>
     public bool SpreadsOnJoin => !string.IsNullOrWhiteSpace(Redis) && SpreadOnJoinSeconds > 0 && !ActivationRebalancer;

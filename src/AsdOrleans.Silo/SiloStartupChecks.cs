@@ -53,7 +53,9 @@ public static partial class SiloStartupChecks
             ?? (options.DeadClientSeconds is >= 0 and <= 3600 ? null
                 : $"Asd:DeadClientSeconds (Asd__DeadClientSeconds) must be 0 (the kernel's default) to 3600 seconds, got {options.DeadClientSeconds}")
             ?? (options.SpreadOnJoinSeconds is >= 0 and <= 3600 ? null
-                : $"Asd:SpreadOnJoinSeconds (Asd__SpreadOnJoinSeconds) must be 0 (off) to 3600 seconds, got {options.SpreadOnJoinSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+                : $"Asd:SpreadOnJoinSeconds (Asd__SpreadOnJoinSeconds) must be 0 (off) to 3600 seconds, got {options.SpreadOnJoinSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}")
+            ?? (options.GrainDirectory is "local" or "distributed" ? null
+                : $"Asd:GrainDirectory (Asd__GrainDirectory) must be local (the default) or distributed, got '{options.GrainDirectory}'");
     }
 
     /// <summary>

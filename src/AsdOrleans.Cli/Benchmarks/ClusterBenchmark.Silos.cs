@@ -10,7 +10,9 @@ namespace AsdOrleans.Cli.Benchmarks;
 /// `--silos N` (issue 13): the open-loop load against a Redis cluster of N silo processes on loopback (`asd silo
 /// --cluster`, roles machines), through an Orleans client in this process. Per silo: RSS from /proc and machine grain
 /// activations from the management grain. `--join-silo`: one more silo starts after the measured window, and the
-/// load goes on while the machine grains per silo are sampled.
+/// load goes on while the machine grains per silo are sampled. `--stop-silo`: the silo holding the most machines is
+/// stopped (SIGTERM) after the measured window, under the load, and every machine's count is checked against the clips
+/// acknowledged.
 /// </summary>
 public static partial class ClusterBenchmark
 {
@@ -86,6 +88,8 @@ public static partial class ClusterBenchmark
 
             if (settings.JoinSilo)
                 await JoinAsync(output, settings, processes, management, connection, clusterId, folder, rate, Call);
+            if (settings.StopSilo)
+                await StopOneAsync(output, settings, processes, management, order, rate, Call);
             output.WriteLine("(latency from each clip's scheduled send time; RSS: VmRSS of the silo process from /proc/<pid>/status; machine grains: MachineGrain " +
                              "activations on that silo, IManagementGrain.GetSimpleGrainStatistics; resident: all silos' machine grains after the measured window)");
         }
@@ -131,6 +135,73 @@ public static partial class ClusterBenchmark
                 $"{load.Failed,6} {(joined ? "yes" : "no"),6}                  {perSilo}  {LoadAverage()}"));
             from = until;
         }
+        await PrintSilosAsync(output, management, processes);
+    }
+
+    /// <summary>Seconds after the SIGTERM at which machine grains per silo are counted (window ends).</summary>
+    internal static readonly double[] StopCheckpoints = [5, 15, 30];
+
+    private static async Task StopOneAsync(TextWriter output, Settings settings, List<SiloProcess> processes, IManagementGrain management,
+        IMachineGrain[] order, double rate, Func<string, Func<long, Task>> call)
+    {
+        // Every machine's count before the stop, and each clip acknowledged after it: afterwards each machine must count both.
+        var before = new long[order.Length];
+        await Parallel.ForEachAsync(Enumerable.Range(0, order.Length), new ParallelOptions { MaxDegreeOfParallelism = 64 },
+            async (k, _) => before[k] = (await order[k].GetStatus()).ClipsSeen);
+        var acknowledged = new long[order.Length];
+        Func<long, Task> Counted(string prefix)
+        {
+            var send = call(prefix);
+            return async i =>
+            {
+                await send(i);
+                Interlocked.Increment(ref acknowledged[i % order.Length]);
+            };
+        }
+        var counts = await MachineGrainsPerSiloAsync(management);
+        var stopping = processes.Where(p => !p.Process.HasExited).MaxBy(p => counts.GetValueOrDefault(p.SiloPort))!;
+        output.WriteLine();
+        output.WriteLine($"silo {stopping.Index} ({counts.GetValueOrDefault(stopping.SiloPort):N0} machine grains) is stopped (SIGTERM) under load, " +
+                         $"handing its machines over first: {Environment.GetEnvironmentVariable("Asd__HandOverOnStop") ?? "true (the silo default)"}, " +
+                         $"grain directory: {Environment.GetEnvironmentVariable("Asd__GrainDirectory") ?? "local (the silo default)"}; " +
+                         "windows are timed from the signal, machine grains per silo counted at each window's end:");
+        using (var kill = Process.Start("kill", ["-TERM", stopping.Process.Id.ToString(CultureInfo.InvariantCulture)])!)
+            await kill.WaitForExitAsync();
+        var signalled = Stopwatch.StartNew();
+        string header = string.Join(' ', processes.Select(p => $"{"silo " + p.Index,8}"));
+        output.WriteLine($"{"window s",9} {"clips",6} {"achieved/s",10} {"p50 ms",8} {"p99 ms",8} {"max ms",8} {"failed",6} {"exited",6}  machine grains: {header}  load");
+        double from = 0;
+        foreach (double until in StopCheckpoints)
+        {
+            var load = await OpenLoopLoad.RunAsync(rate, TimeSpan.FromSeconds(until - from), Counted($"s{until}"), settings.Generators[0]);
+            var remaining = TimeSpan.FromSeconds(until) - signalled.Elapsed;
+            if (remaining > TimeSpan.Zero) await Task.Delay(remaining);
+            var now = await MachineGrainsPerSiloAsync(management);
+            string perSilo = string.Join(' ', processes.Select(p => $"{now.GetValueOrDefault(p.SiloPort),8:N0}"));
+            string exited = stopping.Process.HasExited ? stopping.Process.ExitCode.ToString(CultureInfo.InvariantCulture) : "no";
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{$"{from:0}–{until:0}",9} {load.Calls,6} {load.AchievedPerSecond,10:F0} {load.Percentile(0.50),8:F2} {load.Percentile(0.99),8:F2} {load.SortedLatencies[^1],8:F1} " +
+                $"{load.Failed,6} {exited,6}                  {perSilo}  {LoadAverage()}"));
+            from = until;
+        }
+        var after = new long[order.Length];
+        await Parallel.ForEachAsync(Enumerable.Range(0, order.Length), new ParallelOptions { MaxDegreeOfParallelism = 64 },
+            async (k, _) => after[k] = (await order[k].GetStatus()).ClipsSeen);
+        long lost = 0, extra = 0;
+        int losing = 0;
+        for (int k = 0; k < order.Length; k++)
+        {
+            long missing = before[k] + acknowledged[k] - after[k];
+            if (missing > 0) { lost += missing; losing++; }
+            else extra -= missing;
+        }
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"clips acknowledged after the signal: {acknowledged.Sum():N0}; counted by no machine (lost): {lost:N0}, on {losing:N0} machines; " +
+            $"counted though the call failed: {extra:N0}"));
+        string? handover = null;
+        try { handover = File.ReadLines(stopping.LogPath).LastOrDefault(l => l.Contains("stopping: ", StringComparison.Ordinal) && l.Contains(" over to the other silos", StringComparison.Ordinal)); }
+        catch (IOException) { }
+        output.WriteLine($"silo {stopping.Index}'s log: {handover?.Trim() ?? "no handover line (Asd__HandOverOnStop=false, or a build before stop 60)"}");
         await PrintSilosAsync(output, management, processes);
     }
 
@@ -205,6 +276,8 @@ public static partial class ClusterBenchmark
             ])
             { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
             start.Environment["Asd__ClusterId"] = clusterId;
+            // The handover's one line at a stop (`asd silo` logs warnings and up by default), read by --stop-silo.
+            start.Environment["Logging__LogLevel__AsdOrleans.Silo.MachineHandover"] = "Information";
             if (rebalancer)
             {
                 start.Environment["Asd__ActivationRebalancer"] = "true";

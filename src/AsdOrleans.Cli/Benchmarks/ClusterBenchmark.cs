@@ -47,6 +47,9 @@ public static partial class ClusterBenchmark
         public int? Silos { get; init; }
         /// <summary>With <see cref="Silos"/>: start one more silo after the measured window and follow the load and placement.</summary>
         public bool JoinSilo { get; init; }
+        /// <summary>With <see cref="Silos"/>: stop (SIGTERM) the silo holding the most machines after the measured window,
+        /// follow the load, and count the acknowledged clips the machines no longer count.</summary>
+        public bool StopSilo { get; init; }
         /// <summary>With <see cref="Silos"/>: the silos run Orleans' activation rebalancer (experimental; off in the silo default).</summary>
         public bool Rebalancer { get; init; }
         /// <summary>Open loop, embedded silo: machine grains idle this long are deactivated (null: the silo's default).</summary>

@@ -121,6 +121,11 @@ public static class BenchCommand
         var warmupSeconds = new Option<double>("--warmup-seconds") { Description = "with --rate: seconds at the rate before measuring", DefaultValueFactory = _ => 5.0 };
         var silos = new Option<int?>("--silos") { Description = "with --rate and --storage redis: a cluster of this many `asd silo --cluster` processes on loopback instead of one embedded silo; prints RSS and machine grains per silo" };
         var joinSilo = new Option<bool>("--join-silo") { Description = "with --silos: after the measured window start one more silo and report machine grains per silo and latency at 5, 15, 30, 60 and 120 s after it started" };
+        var stopSilo = new Option<bool>("--stop-silo")
+        {
+            Description = "with --silos: after the measured window stop the silo holding the most machines (SIGTERM, a graceful stop) under the load, " +
+                          "report latency and machine grains per silo at 5, 15 and 30 s after, and count acknowledged clips that no machine counts",
+        };
         var machineIdle = new Option<double?>("--machine-idle-seconds") { Description = "with --rate: deactivate a machine grain after this many seconds without a call (the silo's Asd:MachineIdleMinutes; default the silo's 10 minutes)" };
         var generator = new Option<string>("--generator")
         {
@@ -142,7 +147,7 @@ public static class BenchCommand
         var command = new Command("cluster", "one embedded silo: grain scoring calls/s and p50/p99 with 1,000 and 10,000 machines, memory per grain, " +
                                              "HTTP ingest clips/s with the encoder, batching on vs max batch 1; --rate: open loop at a plant's rate")
         {
-            machines, callers, duration, width, seconds, concurrency, device, strategy, parts, rate, storage, warmupClips, warmupSeconds, silos, joinSilo, rebalancer,
+            machines, callers, duration, width, seconds, concurrency, device, strategy, parts, rate, storage, warmupClips, warmupSeconds, silos, joinSilo, stopSilo, rebalancer,
             machineIdle, generator, historyPoints, answerLabels,
         };
         command.SetAction(async parse =>
@@ -198,8 +203,12 @@ public static class BenchCommand
                 if (counts.Count != 1) throw new UsageException("--silos takes one --machines count (e.g. --machines 30000)");
                 if (generators.Count != 1) throw new UsageException("--silos takes one --generator");
             }
-            else if (parse.GetValue(joinSilo) || parse.GetValue(rebalancer))
-                throw new UsageException($"{(parse.GetValue(joinSilo) ? "--join-silo" : "--rebalancer")} goes with --silos");
+            else if (parse.GetValue(joinSilo) || parse.GetValue(stopSilo) || parse.GetValue(rebalancer))
+                throw new UsageException($"{(parse.GetValue(joinSilo) ? "--join-silo" : parse.GetValue(stopSilo) ? "--stop-silo" : "--rebalancer")} goes with --silos");
+            if (parse.GetValue(joinSilo) && parse.GetValue(stopSilo))
+                throw new UsageException("--join-silo and --stop-silo are measured in separate runs: give one");
+            if (parse.GetValue(stopSilo) && siloCount < 2)
+                throw new UsageException("--stop-silo needs --silos 2 or more: the machines of the silo that stops go to the others");
             bool ingest = partNames.Contains("ingest");
             if (ingest) Encoder.TorchRuntime.EnsureAvailable();
             await ClusterBenchmark.RunAsync(parse.InvocationConfiguration.Output, new ClusterBenchmark.Settings
@@ -208,7 +217,7 @@ public static class BenchCommand
                 Devices = parse.GetValue(concurrency), Device = parse.GetValue(device)!, Scoring = partNames.Contains("scoring"), Ingest = ingest, Alerts = partNames.Contains("alerts"),
                 Strategy = strategyName, Rate = parse.GetValue(rate), Storage = storageName,
                 WarmupClips = parse.GetValue(warmupClips), WarmupSeconds = parse.GetValue(warmupSeconds),
-                Silos = siloCount, JoinSilo = parse.GetValue(joinSilo), Rebalancer = parse.GetValue(rebalancer),
+                Silos = siloCount, JoinSilo = parse.GetValue(joinSilo), StopSilo = parse.GetValue(stopSilo), Rebalancer = parse.GetValue(rebalancer),
                 MachineIdleSeconds = parse.GetValue(machineIdle), Generators = generators,
                 HistoryPoints = parse.GetValue(historyPoints), AnswerLabelsAfterSeconds = parse.GetValue(answerLabels),
             });
