@@ -590,6 +590,24 @@ public sealed class MachineSpreadTests : IAsyncLifetime
         => Assert.StartsWith("Asd:SpreadOnJoinSeconds (Asd__SpreadOnJoinSeconds) must be 0 (off) to 3600 seconds, got ",
             SiloStartupChecks.Problem(new SiloOptions { SpreadOnJoinSeconds = seconds }));
 
+    [Theory]
+    [InlineData("dht")]
+    [InlineData("Distributed")]
+    [InlineData("")]
+    public void A_grain_directory_other_than_local_or_distributed_is_refused_at_start(string directory)
+        => Assert.Equal($"Asd:GrainDirectory (Asd__GrainDirectory) must be local (the default) or distributed, got '{directory}'",
+            SiloStartupChecks.Problem(new SiloOptions { GrainDirectory = directory }));
+
+    [Fact]
+    public void The_default_options_pass_the_start_checks_and_hand_over_on_stop_with_the_local_directory()
+    {
+        var defaults = new SiloOptions();
+        Assert.Null(SiloStartupChecks.Problem(defaults));
+        Assert.True(defaults.HandOverOnStop);
+        Assert.Equal("local", defaults.GrainDirectory);
+        Assert.Null(SiloStartupChecks.Problem(new SiloOptions { GrainDirectory = "distributed" }));
+    }
+
     [Fact]
     public async Task The_rounds_of_one_spreading_are_told_as_one_even_with_an_operators_round_between_them()
     {

@@ -146,8 +146,12 @@ public static partial class ClusterBenchmark
     {
         // Every machine's count before the stop, and each clip acknowledged after it: afterwards each machine must count both.
         var before = new long[order.Length];
-        await Parallel.ForEachAsync(Enumerable.Range(0, order.Length), new ParallelOptions { MaxDegreeOfParallelism = 64 },
-            async (k, _) => before[k] = (await order[k].GetStatus()).ClipsSeen);
+        var wasOn = new int?[order.Length]; // each machine's silo port before the stop
+        await Parallel.ForEachAsync(Enumerable.Range(0, order.Length), new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (k, _) =>
+        {
+            before[k] = (await order[k].GetStatus()).ClipsSeen;
+            wasOn[k] = (await management.GetActivationAddress(order[k]))?.Endpoint.Port;
+        });
         var acknowledged = new long[order.Length];
         Func<long, Task> Counted(string prefix)
         {
@@ -188,16 +192,21 @@ public static partial class ClusterBenchmark
         await Parallel.ForEachAsync(Enumerable.Range(0, order.Length), new ParallelOptions { MaxDegreeOfParallelism = 64 },
             async (k, _) => after[k] = (await order[k].GetStatus()).ClipsSeen);
         long lost = 0, extra = 0;
-        int losing = 0;
+        int losing = 0, losingOnStopped = 0;
         for (int k = 0; k < order.Length; k++)
         {
             long missing = before[k] + acknowledged[k] - after[k];
-            if (missing > 0) { lost += missing; losing++; }
+            if (missing > 0)
+            {
+                lost += missing;
+                losing++;
+                if (wasOn[k] == stopping.SiloPort) losingOnStopped++;
+            }
             else extra -= missing;
         }
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"clips acknowledged after the signal: {acknowledged.Sum():N0}; counted by no machine (lost): {lost:N0}, on {losing:N0} machines; " +
-            $"counted though the call failed: {extra:N0}"));
+            $"clips acknowledged after the signal: {acknowledged.Sum():N0}; counted by no machine (lost): {lost:N0}, on {losing:N0} machines " +
+            $"({losingOnStopped:N0} of them on the stopped silo before the signal, {losing - losingOnStopped:N0} on the others); counted though the call failed: {extra:N0}"));
         string? handover = null;
         try { handover = File.ReadLines(stopping.LogPath).LastOrDefault(l => l.Contains("stopping: ", StringComparison.Ordinal) && l.Contains(" over to the other silos", StringComparison.Ordinal)); }
         catch (IOException) { }
