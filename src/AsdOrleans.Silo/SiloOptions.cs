@@ -66,8 +66,8 @@ public sealed class SiloOptions
     /// <summary>
     /// Redis clusters: Orleans' grain directory, <c>local</c> (its default, a hash ring over the active silos) or
     /// <c>distributed</c> (Orleans' distributed directory, experimental in 10.4: it hands a leaving silo's entries over
-    /// instead of dropping them, so a silo that stops ends no machine on the others). Every silo of a cluster must use the
-    /// same one: switching takes a stop of the whole cluster.
+    /// instead of dropping them, so a silo that stops ends no machine on the others). Use the same one on every silo and
+    /// switch with a stop of the whole cluster (Orleans' compatibility for a mixed cluster was not tried here).
     /// </summary>
     public string GrainDirectory { get; set; } = "local";
     /// <summary>Whether this silo spreads machines by itself after a join: in a Redis cluster, with
