@@ -117,24 +117,8 @@ public static partial class ClusterBenchmark
         var joiner = SiloProcess.Start(processes.Count, connection, clusterId, folder, settings.Rebalancer);
         var launched = Stopwatch.StartNew();
         processes.Add(joiner);
-        string header = string.Join(' ', processes.Select(p => $"{"silo " + p.Index,8}"));
-        output.WriteLine($"{"window s",9} {"clips",6} {"achieved/s",10} {"p50 ms",8} {"p99 ms",8} {"max ms",8} {"failed",6} {"joined",6}  machine grains: {header}  load");
-        double from = 0;
-        foreach (double until in JoinCheckpoints)
-        {
-            var load = await OpenLoopLoad.RunAsync(rate, TimeSpan.FromSeconds(until - from), call($"j{until}"), settings.Generators[0]);
-            // The load drains its last calls after the window; wait for the checkpoint itself if it came early.
-            var remaining = TimeSpan.FromSeconds(until) - launched.Elapsed;
-            if (remaining > TimeSpan.Zero) await Task.Delay(remaining);
-            var counts = await MachineGrainsPerSiloAsync(management);
-            var hosts = await management.GetHosts(onlyActive: true);
-            bool joined = hosts.Keys.Any(h => h.Endpoint.Port == joiner.SiloPort);
-            string perSilo = string.Join(' ', processes.Select(p => $"{counts.GetValueOrDefault(p.SiloPort),8:N0}"));
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{$"{from:0}–{until:0}",9} {load.Calls,6} {load.AchievedPerSecond,10:F0} {load.Percentile(0.50),8:F2} {load.Percentile(0.99),8:F2} {load.SortedLatencies[^1],8:F1} " +
-                $"{load.Failed,6} {(joined ? "yes" : "no"),6}                  {perSilo}  {LoadAverage()}"));
-            from = until;
-        }
+        await RunWindowsAsync(output, settings, processes, management, JoinCheckpoints, launched, rate, call, "j", "joined", async () =>
+            (await management.GetHosts(onlyActive: true)).Keys.Any(h => h.Endpoint.Port == joiner.SiloPort) ? "yes" : "no");
         await PrintSilosAsync(output, management, processes);
     }
 
@@ -181,22 +165,8 @@ public static partial class ClusterBenchmark
         using (var kill = Process.Start("kill", ["-TERM", stopping.Process.Id.ToString(CultureInfo.InvariantCulture)])!)
             await kill.WaitForExitAsync();
         var signalled = Stopwatch.StartNew();
-        string header = string.Join(' ', processes.Select(p => $"{"silo " + p.Index,8}"));
-        output.WriteLine($"{"window s",9} {"clips",6} {"achieved/s",10} {"p50 ms",8} {"p99 ms",8} {"max ms",8} {"failed",6} {"exited",6}  machine grains: {header}  load");
-        double from = 0;
-        foreach (double until in StopCheckpoints)
-        {
-            var load = await OpenLoopLoad.RunAsync(rate, TimeSpan.FromSeconds(until - from), Counted($"s{until}"), settings.Generators[0]);
-            var remaining = TimeSpan.FromSeconds(until) - signalled.Elapsed;
-            if (remaining > TimeSpan.Zero) await Task.Delay(remaining);
-            var now = await MachineGrainsPerSiloAsync(management);
-            string perSilo = string.Join(' ', processes.Select(p => $"{now.GetValueOrDefault(p.SiloPort),8:N0}"));
-            string exited = stopping.Process.HasExited ? stopping.Process.ExitCode.ToString(CultureInfo.InvariantCulture) : "no";
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{$"{from:0}–{until:0}",9} {load.Calls,6} {load.AchievedPerSecond,10:F0} {load.Percentile(0.50),8:F2} {load.Percentile(0.99),8:F2} {load.SortedLatencies[^1],8:F1} " +
-                $"{load.Failed,6} {exited,6}                  {perSilo}  {LoadAverage()}"));
-            from = until;
-        }
+        await RunWindowsAsync(output, settings, processes, management, StopCheckpoints, signalled, rate, Counted, "s", "exited", () =>
+            Task.FromResult(stopping.Process.HasExited ? stopping.Process.ExitCode.ToString(CultureInfo.InvariantCulture) : "no"));
         // The counts as stored: past a flush period, every machine is deactivated (each writes what it holds), and the
         // reads below activate them from the store, so a write that failed after the windows is a loss too.
         await Task.Delay(MachineGrain.FlushInterval + TimeSpan.FromSeconds(1));
@@ -230,6 +200,31 @@ public static partial class ClusterBenchmark
         catch (IOException) { }
         output.WriteLine($"silo {stopping.Index}'s log: {handover?.Trim() ?? "no handover line (Asd__HandOverOnStop=false, or a build before stop 60)"}");
         await PrintSilosAsync(output, management, processes);
+    }
+
+    /// <summary>The load in windows ending <paramref name="checkpoints"/> seconds after <paramref name="since"/> started,
+    /// each window's calls named by <paramref name="prefix"/> and its end; a row per window with its latency, the machine
+    /// grains per silo at its end and <paramref name="state"/> (a column named <paramref name="stateName"/>).</summary>
+    private static async Task RunWindowsAsync(TextWriter output, Settings settings, IReadOnlyList<SiloProcess> processes, IManagementGrain management,
+        double[] checkpoints, Stopwatch since, double rate, Func<string, Func<long, Task>> call, string prefix, string stateName, Func<Task<string>> state)
+    {
+        string header = string.Join(' ', processes.Select(p => $"{"silo " + p.Index,8}"));
+        output.WriteLine($"{"window s",9} {"clips",6} {"achieved/s",10} {"p50 ms",8} {"p99 ms",8} {"max ms",8} {"failed",6} {stateName,6}  machine grains: {header}  load");
+        double from = 0;
+        foreach (double until in checkpoints)
+        {
+            var load = await OpenLoopLoad.RunAsync(rate, TimeSpan.FromSeconds(until - from), call($"{prefix}{until}"), settings.Generators[0]);
+            // The load drains its last calls after the window; wait for the checkpoint itself if it came early.
+            var remaining = TimeSpan.FromSeconds(until) - since.Elapsed;
+            if (remaining > TimeSpan.Zero) await Task.Delay(remaining);
+            var counts = await MachineGrainsPerSiloAsync(management);
+            string now = await state();
+            string perSilo = string.Join(' ', processes.Select(p => $"{counts.GetValueOrDefault(p.SiloPort),8:N0}"));
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{$"{from:0}–{until:0}",9} {load.Calls,6} {load.AchievedPerSecond,10:F0} {load.Percentile(0.50),8:F2} {load.Percentile(0.99),8:F2} {load.SortedLatencies[^1],8:F1} " +
+                $"{load.Failed,6} {now,6}                  {perSilo}  {LoadAverage()}"));
+            from = until;
+        }
     }
 
     private static async Task PrintSilosAsync(TextWriter output, IManagementGrain management, IReadOnlyList<SiloProcess> processes)
