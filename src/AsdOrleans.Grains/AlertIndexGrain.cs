@@ -29,7 +29,7 @@ public static class AlertIndexShards
 /// </summary>
 [RequiresSiloRole(SiloRoles.Machines)]
 public sealed class AlertIndexGrain(
-    [PersistentState("alerts", MachineGrain.StorageName)] IPersistentState<AlertIndexState> state, IServiceProvider services) : Grain, IAlertIndexGrain
+    [PersistentState("alerts", MachineGrain.StorageName)] IPersistentState<AlertIndexState> state, IServiceProvider services) : Grain, IAlertIndexGrain, IWritesBehind
 {
     public const int Capacity = 1_000;
     public static readonly TimeSpan FlushInterval = TimeSpan.FromSeconds(5);
@@ -38,6 +38,7 @@ public sealed class AlertIndexGrain(
     /// <summary>Alerts numbered below this are on storage.</summary>
     private long _written;
     private readonly bool _webhook = services.GetService(typeof(IAlertWebhookSender)) is not null;
+    private readonly WriteThroughWindow? _writeThrough = services.GetService(typeof(WriteThroughWindow)) as WriteThroughWindow;
 
     private List<IndexedAlert> Alerts => state.State.Alerts;
 
@@ -52,12 +53,17 @@ public sealed class AlertIndexGrain(
         return Task.CompletedTask;
     }
 
-    /// <summary>Written at the flush timer's next tick.</summary>
-    private void MarkDirty()
+    /// <summary>Written at the flush timer's next tick, or now while a silo leaves (<see cref="WriteThroughWindow"/>).</summary>
+    private Task MarkDirty()
     {
         _dirty = true;
+        if (_writeThrough?.IsOpen == true)
+            return Flush(CancellationToken.None);
         _flushTimer.Arm();
+        return Task.CompletedTask;
     }
+
+    public Task WriteNow() => Flush(CancellationToken.None);
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) => Flush(cancellationToken);
 
@@ -70,8 +76,7 @@ public sealed class AlertIndexGrain(
         // Trimmed in steps, so a full index does not shift its list on every alert.
         if (Alerts.Count >= Capacity + Capacity / 10)
             Alerts.RemoveRange(0, Alerts.Count - Capacity);
-        MarkDirty();
-        return Task.CompletedTask;
+        return MarkDirty();
     }
 
     public Task MarkClosed(string machineId, string clipId, LabelRequestOutcome outcome, string? by)
@@ -81,8 +86,7 @@ public sealed class AlertIndexGrain(
             var alert = Alerts[i];
             if (alert.Point.ClipId != clipId || alert.MachineId != machineId) continue;
             Alerts[i] = alert with { Point = alert.Point.Closed(outcome, by) };
-            MarkDirty();
-            break;
+            return MarkDirty();
         }
         return Task.CompletedTask;
     }
@@ -121,7 +125,8 @@ public sealed class AlertIndexGrain(
         }
         catch
         {
-            MarkDirty(); // the next tick retries
+            _dirty = true;
+            _flushTimer.Arm(); // the next tick retries
             throw;
         }
         if (added > _written)

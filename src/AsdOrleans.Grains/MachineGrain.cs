@@ -30,7 +30,7 @@ public sealed class MachineGrain(
     [PersistentState("machine", MachineGrain.StorageName)] IPersistentState<MachineGrainState> state,
     [PersistentState("journal", MachineGrain.StorageName)] IPersistentState<MachineJournal> journal,
     [PersistentState(MachineScoreHistory.HeadStateName, MachineGrain.StorageName)] IPersistentState<ScoreHistoryState> scoreHistoryHead,
-    ILogger<MachineGrain> logger) : Grain, IMachineGrain, IScoreHistoryGrain, IRemindable, IGrainMigrationParticipant, IIncomingGrainCallFilter
+    ILogger<MachineGrain> logger) : Grain, IMachineGrain, IScoreHistoryGrain, IRemindable, IGrainMigrationParticipant, IIncomingGrainCallFilter, IWritesBehind
 {
     public const string StorageName = "machines";
     public static readonly TimeSpan FlushInterval = TimeSpan.FromSeconds(5);
@@ -78,6 +78,7 @@ public sealed class MachineGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _flushTimer = new ArmedSteadyTimer(this, FlushTick, FlushInterval);
+        _writeThrough = ServiceProvider.GetService<WriteThroughWindow>();
         _history = await MachineScoreHistory.OpenAsync(scoreHistoryHead, ServiceProvider.GetRequiredKeyedService<IGrainStorage>(StorageName),
             this.GetGrainId(), _flushTimer.Arm, logger);
         if (_handedOver is { } handedOver)
@@ -633,7 +634,19 @@ public sealed class MachineGrain(
             Events.Publish(MachineId, verdict, outcome.DecisionThreshold, clip.AudioReference, null); // never waits or throws
         }
         MachineActivity.OnClip(_history, GrainFactory, MachineId, verdict, outcome.DecisionThreshold, state.State.Pending.Count, model, clip.AudioReference); // metrics, score history, alert index
+        if (_writeThrough?.IsOpen == true)
+            await WriteNow(); // a silo leaves: a second activation elsewhere must not cost an acknowledged clip
         return verdict;
+    }
+
+    /// <summary>Open while a silo leaves the cluster: each clip is written before its verdict is answered.</summary>
+    private WriteThroughWindow? _writeThrough;
+
+    /// <summary>Writes what this activation holds unwritten: the requests it opened, its changes, its score history.</summary>
+    public async Task WriteNow()
+    {
+        await WriteOpenedRequests();
+        await FlushTick(CancellationToken.None);
     }
 
     /// <summary>Drops the oldest open requests beyond the limit (as expired), journaled; their clip ids.</summary>

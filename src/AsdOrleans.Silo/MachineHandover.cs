@@ -27,7 +27,7 @@ namespace AsdOrleans.Silo;
 /// silo, or silos that all stop at once), nor while this silo's store refuses writes (each move writes).</para>
 /// </summary>
 public sealed class MachineHandover(StoreLossActivations activations, ForgettingDirectoryCache directoryCache, LeavingSilos leaving,
-    IClusterMembershipService membership, ISiloMetadataCache metadata, IGrainFactory grains, ILocalSiloDetails local,
+    WriteThroughOnLeave writeThrough, IClusterMembershipService membership, ISiloMetadataCache metadata, IGrainFactory grains, ILocalSiloDetails local,
     IServiceProvider services, ILogger<MachineHandover> logger) : ILifecycleParticipant<ISiloLifecycle>, IControllable
 {
     /// <summary>The name the handover is registered under for Orleans' control channel.</summary>
@@ -47,12 +47,15 @@ public sealed class MachineHandover(StoreLossActivations activations, Forgetting
     public void Participate(ISiloLifecycle lifecycle)
         => lifecycle.Subscribe(nameof(MachineHandover), ServiceLifecycleStage.Active, _ => Task.CompletedTask, HandOverAsync);
 
-    public Task<object?> ExecuteCommand(int command, object? arg)
+    public async Task<object?> ExecuteCommand(int command, object? arg)
     {
         if (command != LeavingCommand || arg is not SiloAddress silo)
             throw new ArgumentException($"the machine handover knows command {LeavingCommand} (a silo that leaves), not {command} with {arg?.GetType().Name ?? "nothing"}");
         leaving.Add(silo);
-        return Task.FromResult<object?>(directoryCache.ForgetSilo(silo));
+        int forgotten = directoryCache.ForgetSilo(silo);
+        // Before answering: the leaving silo goes on to leave the directory once every silo has answered (or 5 s passed).
+        await writeThrough.OpenAsync($"silo {silo} said it leaves");
+        return forgotten;
     }
 
     private async Task HandOverAsync(CancellationToken stopping)

@@ -242,6 +242,10 @@ public static class SiloApp
                     silo.AddDistributedGrainDirectory();
 #pragma warning restore ORLEANSEXP003
                 }
+                // While a silo leaves, machines and alert shards write before answering (WriteThroughOnLeave).
+                silo.Services.AddSingleton<WriteThroughOnLeave>();
+                if (options.WriteThroughOnLeave) // else OpenAsync does nothing either
+                    silo.Services.AddHostedService(services => services.GetRequiredService<WriteThroughOnLeave>());
                 // A stopping silo hands its machines over while it is still active (MachineHandover); every silo hears of it.
                 silo.Services.AddSingleton<MachineHandover>();
                 if (options.HandOverOnStop) // it hears the others' handovers either way

@@ -1,3 +1,4 @@
+using AsdOrleans.Grains;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
@@ -209,6 +210,23 @@ public sealed class SiloRoleParsingTests
         leaving.Add(b); // an entry is dropped when a later one is added after its time
         Assert.False(leaving.Contains(a));
         Assert.Equal([a], leaving.Staying([a, b]));
+    }
+
+    [Fact]
+    public void The_write_through_window_opens_on_a_leave_stays_open_a_minute_after_the_last_and_then_closes()
+    {
+        var clock = new SettableClock();
+        var window = new WriteThroughWindow(clock);
+        Assert.False(window.IsOpen);
+        Assert.True(window.Open()); // was closed: the silo has its grains write what they hold
+        Assert.True(window.IsOpen);
+        clock.Now += TimeSpan.FromSeconds(30);
+        Assert.False(window.Open()); // open already: nothing to write at once, only longer
+        clock.Now += WriteThroughWindow.Length - TimeSpan.FromSeconds(1);
+        Assert.True(window.IsOpen);
+        clock.Now += TimeSpan.FromSeconds(1);
+        Assert.False(window.IsOpen);
+        Assert.True(window.Open());
     }
 
     private sealed class SettableClock : TimeProvider

@@ -160,6 +160,7 @@ public static partial class ClusterBenchmark
         output.WriteLine();
         output.WriteLine($"silo {stopping.Index} ({counts.GetValueOrDefault(stopping.SiloPort):N0} machine grains) is stopped (SIGTERM) under load, " +
                          $"handing its machines over first: {Environment.GetEnvironmentVariable("Asd__HandOverOnStop") ?? "true (the silo default)"}, " +
+                         $"writing through while it leaves: {Environment.GetEnvironmentVariable("Asd__WriteThroughOnLeave") ?? "true (the silo default)"}, " +
                          $"grain directory: {Environment.GetEnvironmentVariable("Asd__GrainDirectory") ?? "local (the silo default)"}; " +
                          "windows are timed from the signal, machine grains per silo counted at each window's end:");
         using (var kill = Process.Start("kill", ["-TERM", stopping.Process.Id.ToString(CultureInfo.InvariantCulture)])!)
@@ -199,6 +200,21 @@ public static partial class ClusterBenchmark
         try { handover = File.ReadLines(stopping.LogPath).LastOrDefault(l => l.Contains("stopping: ", StringComparison.Ordinal) && l.Contains(" over to the other silos", StringComparison.Ordinal)); }
         catch (IOException) { }
         output.WriteLine($"silo {stopping.Index}'s log: {handover?.Trim() ?? "no handover line (Asd__HandOverOnStop=false, or a build before stop 60)"}");
+        // A second activation of a machine shows as a failed write of one of the two (the machine's warning).
+        int conflicts = processes.Sum(p =>
+        {
+            try { return File.ReadLines(p.LogPath).Count(l => l.Contains("writing its state failed", StringComparison.Ordinal)); }
+            catch (IOException) { return 0; }
+        });
+        output.WriteLine($"machine writes that failed (a second activation, or the store), all silos' logs: {conflicts:N0}");
+        foreach (var other in processes.Where(p => p != stopping))
+        {
+            // Each other silo's first word of the leave: the write-through window opened (stop 61).
+            string? opened = null;
+            try { opened = File.ReadLines(other.LogPath).FirstOrDefault(l => l.Contains("what they held", StringComparison.Ordinal)); }
+            catch (IOException) { }
+            output.WriteLine($"silo {other.Index}'s log: {opened?.Trim() ?? "no write-through line (Asd__WriteThroughOnLeave=false, or a build before stop 61)"}");
+        }
         await PrintSilosAsync(output, management, processes);
     }
 
@@ -300,6 +316,7 @@ public static partial class ClusterBenchmark
             start.Environment["Asd__ClusterId"] = clusterId;
             // The handover's one line at a stop (`asd silo` logs warnings and up by default), read by --stop-silo.
             start.Environment["Logging__LogLevel__AsdOrleans.Silo.MachineHandover"] = "Information";
+            start.Environment["Logging__LogLevel__AsdOrleans.Silo.WriteThroughOnLeave"] = "Information";
             if (rebalancer)
             {
                 start.Environment["Asd__ActivationRebalancer"] = "true";

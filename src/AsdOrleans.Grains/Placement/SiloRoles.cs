@@ -52,6 +52,7 @@ public static class SiloRoles
         // Transient: Orleans initialises one strategy instance per grain type from that type's manifest properties.
         silo.Services.AddPlacementFilter<SiloRoleFilter, SiloRoleFilterDirector>(ServiceLifetime.Transient);
         silo.Services.AddSingleton<LeavingSilos>();
+        silo.Services.AddSingleton<WriteThroughWindow>();
         return silo;
     }
 }
