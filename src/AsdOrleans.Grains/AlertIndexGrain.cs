@@ -1,5 +1,6 @@
 using AsdOrleans.Abstractions;
 using AsdOrleans.Grains.Placement;
+using Orleans.Storage;
 
 namespace AsdOrleans.Grains;
 
@@ -25,7 +26,8 @@ public static class AlertIndexShards
 /// <summary>
 /// One shard of the plant-wide alert index (<see cref="IAlertIndexGrain"/>): the newest <see cref="Capacity"/> alerts of
 /// its machines, in arrival order. Written behind at most every <see cref="FlushInterval"/> and on deactivation, like a
-/// score history: a crash loses at most the last interval's alerts here, never in the machine's own history.
+/// score history: a crash loses at most the last interval's alerts here, never in the machine's own history. While a
+/// silo leaves (<see cref="WriteThroughWindow"/>) each alert is written as it comes.
 /// </summary>
 [RequiresSiloRole(SiloRoles.Machines)]
 public sealed class AlertIndexGrain(
@@ -123,8 +125,13 @@ public sealed class AlertIndexGrain(
         {
             await state.WriteStateAsync(cancellation);
         }
-        catch
+        catch (Exception e)
         {
+            if (e is InconsistentStateException)
+            {
+                DeactivateOnIdle(); // another activation wrote the shard (a silo left): the next call reads it again
+                throw;
+            }
             _dirty = true;
             _flushTimer.Arm(); // the next tick retries
             throw;

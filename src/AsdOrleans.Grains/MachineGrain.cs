@@ -23,7 +23,9 @@ namespace AsdOrleans.Grains;
 /// other audio under a recent id is refused (<see cref="ClipIdReusedException"/>).
 /// Clips, and labels that leave the model's length unchanged, are written as a small <see cref="MachineJournal"/> beside
 /// the full state (the base), which is rewritten only by enrollment, configuration, labels that grow a set, expiry and
-/// when the journal has grown (<see cref="JournalLimits"/>).
+/// when the journal has grown (<see cref="JournalLimits"/>). While a silo leaves the cluster (<see cref="WriteThroughWindow"/>)
+/// each clip is written before its verdict is answered, and a new activation first fences off an earlier one that may
+/// still live on another silo (<see cref="FenceEarlierActivation"/>).
 /// </summary>
 [RequiresSiloRole(SiloRoles.Machines)]
 public sealed class MachineGrain(
@@ -63,6 +65,8 @@ public sealed class MachineGrain(
     private MachineEventPublisher? _events;
     /// <summary>Who listens to which pending clip (memory only: advice to labellers, not state).</summary>
     private readonly LabelRequestClaims _claims = new();
+    /// <summary>Open while a silo leaves the cluster: each clip is written before its verdict is answered.</summary>
+    private WriteThroughWindow? _writeThrough;
 
     /// <summary>Label requests expire after a TTL (<see cref="LabelRequestExpiryKeeper"/>).</summary>
     private LabelRequestExpiryKeeper Expiry => _expiry ??= new(this, ServiceProvider, MachineId, () => state.State, change => Persist(change), logger)
@@ -79,6 +83,9 @@ public sealed class MachineGrain(
     {
         _flushTimer = new ArmedSteadyTimer(this, FlushTick, FlushInterval);
         _writeThrough = ServiceProvider.GetService<WriteThroughWindow>();
+        // Records as read (a migration hands over state without the model bytes: never a second activation).
+        if (_writeThrough?.IsOpen == true && _handedOver is null && state.RecordExists && state.State.Model is not null)
+            await FenceEarlierActivation();
         _history = await MachineScoreHistory.OpenAsync(scoreHistoryHead, ServiceProvider.GetRequiredKeyedService<IGrainStorage>(StorageName),
             this.GetGrainId(), _flushTimer.Arm, logger);
         if (_handedOver is { } handedOver)
@@ -613,6 +620,7 @@ public sealed class MachineGrain(
         state.State.RecentClips.Remember(verdict.ClipId, new RecentVerdict(verdict.Score, verdict.ClipIndex, verdict.Anomalous, outcome.QueryReason), clip.AudioFingerprint);
         journal.State.AddVerdict(verdict, clip.AudioFingerprint);
         _dirty = true;
+        bool writeThrough = _writeThrough?.IsOpen == true; // a silo leaves: a second activation must not cost an acknowledged clip
         if (outcome.LabelRequested)
         {
             RequireNotDiscarded(); // a request from an activation whose write failed would never be written
@@ -627,26 +635,52 @@ public sealed class MachineGrain(
             var withdrawn = WithdrawBeyondLimit(request.RequestedAt);
             _unwritten.Add(new UnwrittenRequest(verdict, request, withdrawn));
             ScheduleFollowUp(); // written on a turn of its own right after this call, then offered to labellers
+            if (writeThrough)
+                await WriteOpenedRequests(); // here instead, then offered; the follow-up keeps the listing and reminder
         }
         else
         {
-            _flushTimer.Arm(); // written within a flush period; a request's follow-up writes at once
+            if (writeThrough)
+                await FlushIfDirty(CancellationToken.None); // before anything is told of the verdict
+            else
+                _flushTimer.Arm(); // written within a flush period; a request's follow-up writes at once
             Events.Publish(MachineId, verdict, outcome.DecisionThreshold, clip.AudioReference, null); // never waits or throws
         }
         MachineActivity.OnClip(_history, GrainFactory, MachineId, verdict, outcome.DecisionThreshold, state.State.Pending.Count, model, clip.AudioReference); // metrics, score history, alert index
-        if (_writeThrough?.IsOpen == true)
-            await WriteNow(); // a silo leaves: a second activation elsewhere must not cost an acknowledged clip
+        if (writeThrough)
+            await _history.Flush(CancellationToken.None);
         return verdict;
     }
-
-    /// <summary>Open while a silo leaves the cluster: each clip is written before its verdict is answered.</summary>
-    private WriteThroughWindow? _writeThrough;
 
     /// <summary>Writes what this activation holds unwritten: the requests it opened, its changes, its score history.</summary>
     public async Task WriteNow()
     {
         await WriteOpenedRequests();
         await FlushTick(CancellationToken.None);
+    }
+
+    /// <summary>
+    /// While a silo leaves, this activation may be a second one of the machine, its first still live on another silo
+    /// (<see cref="WriteThroughWindow"/>). Rewriting the machine's records as read moves their versions, so every later
+    /// write of the first fails its version check, on a call that then fails and is retried. Without it, a first write
+    /// here of the full state (expiry, a full journal) would succeed, and clips the first activation then wrote to the
+    /// journal, acknowledged, would be dropped at the next load as a journal of an older generation. A failed rewrite
+    /// fails this activation: the first one wrote since the read, and the next call reads again.
+    /// </summary>
+    private async Task FenceEarlierActivation()
+    {
+        try
+        {
+            await state.WriteStateAsync();
+            await journal.WriteStateAsync();
+            if (scoreHistoryHead.RecordExists)
+                await scoreHistoryHead.WriteStateAsync();
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning(e, "machine {Machine}: another activation wrote its state while this one started (a silo leaves); this one reads again", MachineId);
+            throw;
+        }
     }
 
     /// <summary>Drops the oldest open requests beyond the limit (as expired), journaled; their clip ids.</summary>

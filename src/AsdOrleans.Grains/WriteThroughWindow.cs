@@ -2,11 +2,12 @@ namespace AsdOrleans.Grains;
 
 /// <summary>
 /// While a silo leaves the cluster, the grains that write behind (machines with their score histories, alert index
-/// shards) write what a call changed before they answer it. Orleans' default grain directory loses the entries that a
+/// shards) write what a call changed before they answer it (an alert shard's calls are one-way: as each comes). Orleans' default grain directory loses the entries that a
 /// leaving silo's partition kept, and until every silo has seen the leave, a call through another silo may activate such
 /// a grain a second time while the first still lives (on a cluster of three silos or more: docs/decisions.md, stop 61).
 /// Of two copies, the one that writes second fails its version check. Written behind, that drops clips both had
-/// acknowledged; written through, it fails the call that brought them, which the caller retries. Each silo opens the
+/// acknowledged; written through, it fails the call that brought them, which the caller retries (and a machine's new
+/// activation fences off an earlier one first: <c>MachineGrain.FenceEarlierActivation</c>). Each silo opens the
 /// window when it hears that a silo leaves (<c>MachineHandover</c>'s telling, or a silo that the membership no longer
 /// shows active) and keeps it open <see cref="Length"/> after the last such event.
 /// </summary>

@@ -54,7 +54,8 @@ public sealed class MachineHandover(StoreLossActivations activations, Forgetting
         leaving.Add(silo);
         int forgotten = directoryCache.ForgetSilo(silo);
         // Before answering: the leaving silo goes on to leave the directory once every silo has answered (or 5 s passed).
-        await writeThrough.OpenAsync($"silo {silo} said it leaves");
+        // The leaving silo's own grains write as they are handed over.
+        await writeThrough.OpenAsync($"silo {silo} said it leaves", writeHeld: !silo.Equals(local.SiloAddress));
         return forgotten;
     }
 
@@ -148,7 +149,8 @@ public sealed class MachineHandover(StoreLossActivations activations, Forgetting
         }
         catch (Exception e)
         {
-            logger.LogWarning("stopping: not every silo heard that this one leaves ({Error}); one that did not may place a machine here meanwhile",
+            logger.LogWarning("stopping: not every silo answered that this one leaves ({Error}); one that did not hear it may place a machine here " +
+                "meanwhile, and one still writing what its machines hold goes on writing",
                 e.Message.Split('\n')[0]);
         }
     }

@@ -5,76 +5,92 @@ using Microsoft.Extensions.Options;
 namespace AsdOrleans.Silo;
 
 /// <summary>
-/// Opens this silo's <see cref="WriteThroughWindow"/> when a silo leaves the cluster, and has every grain here that
-/// writes behind (machines, alert index shards) write what it holds at once. Told first by the leaving silo itself,
-/// while it is still active (<see cref="MachineHandover"/>: the telling waits for these writes, up to
-/// <see cref="WriteWait"/>), so that nothing is held unwritten here when the other silos drop it from the grain directory
-/// and a grain whose entry it kept may be activated a second time; then again by the membership, for a silo that shows
-/// active no more (a crash, or a silo that stopped without telling). Off with <see cref="SiloOptions.WriteThroughOnLeave"/>
+/// Opens this silo's <see cref="WriteThroughWindow"/> when a silo leaves the cluster. Told first by the leaving silo
+/// itself, while it is still active and the grain directory still whole (<see cref="MachineHandover"/>), every grain here
+/// that writes behind (machines, alert index shards) writes what it holds at once, and the telling is answered after
+/// those writes (up to <see cref="WriteWait"/>): nothing is held unwritten here by the time the other silos drop the
+/// leaving one from the directory. Then the membership, for a silo that shows active no more without having told (a
+/// crash, or a stop with the handover off): that only opens the window. The directory has already lost that silo's
+/// entries, and a call to write would activate a grain whose entry was lost a second time; Orleans ends those grains
+/// itself, each writing as it goes. So a crash is narrowed, not closed. Off with <see cref="SiloOptions.WriteThroughOnLeave"/>
 /// (for measuring). docs/decisions.md, stop 61.
 /// </summary>
 public sealed class WriteThroughOnLeave(WriteThroughWindow window, StoreLossActivations activations, IGrainFactory grains,
     IClusterMembershipService membership, ILocalSiloDetails local, IOptions<SiloOptions> options, ILogger<WriteThroughOnLeave> logger) : BackgroundService
 {
-    /// <summary>How long a telling waits for this silo's grains to write what they hold (the leaving silo's telling
-    /// gives up after 5 s); what is still writing then goes on.</summary>
+    /// <summary>How long a telling waits for this silo's grains to write what they hold (the leaving silo waits 5 s for
+    /// the answers); no further write is started after it, and those under way go on.</summary>
     public static readonly TimeSpan WriteWait = TimeSpan.FromSeconds(4);
     private const int WritesAtOnce = 64;
 
-    /// <summary>Opens the window (or keeps it open); when it was closed, has the grains here write what they hold.</summary>
-    public async Task OpenAsync(string why)
+    /// <summary>Opens the window (or keeps it open); when it was closed and <paramref name="writeHeld"/>, has the grains
+    /// here write what they hold.</summary>
+    public async Task OpenAsync(string why, bool writeHeld)
     {
         if (!options.Value.WriteThroughOnLeave || !window.Open())
             return;
+        if (!writeHeld)
+        {
+            logger.LogInformation("{Why}: for {Window:0} s after the last such event, machines and alert shards here write before they answer",
+                why, WriteThroughWindow.Length.TotalSeconds);
+            return;
+        }
         var clock = Stopwatch.StartNew();
         var writing = activations.TakeWritingBehind();
         int failed = 0;
-        var all = Parallel.ForEachAsync(writing, new ParallelOptions { MaxDegreeOfParallelism = WritesAtOnce }, async (context, _) =>
-        {
-            try
-            {
-                await grains.GetGrain<IWritesBehind>(context.GrainId).WriteNow();
-            }
-            catch (Exception)
-            {
-                Interlocked.Increment(ref failed); // its own log says why; its next call reloads it
-            }
-        });
         bool done = true;
+        using var enough = new CancellationTokenSource(WriteWait);
         try
         {
-            await all.WaitAsync(WriteWait);
+            await Parallel.ForEachAsync(writing, new ParallelOptions { MaxDegreeOfParallelism = WritesAtOnce, CancellationToken = enough.Token }, async (context, _) =>
+            {
+                try
+                {
+                    // Routed as any call: while the leaving silo is still active, the directory names this activation.
+                    await grains.GetGrain<IWritesBehind>(context.GrainId).WriteNow();
+                }
+                catch (Exception)
+                {
+                    Interlocked.Increment(ref failed); // its own log says why; its next call reloads it
+                }
+            });
         }
-        catch (TimeoutException)
+        catch (OperationCanceledException)
         {
             done = false;
         }
         logger.LogInformation("{Why}: {Grains} machines and alert shards here {Wrote} what they held in {Seconds:0.00} s{Failed}; " +
-            "for {Window:0} s after the last such event, each writes before it answers", why, writing.Count, done ? "wrote" : "are still writing",
+            "for {Window:0} s after the last such event, each writes before it answers", why, writing.Count, done ? "wrote" : "had not all written",
             clock.Elapsed.TotalSeconds, failed > 0 ? $" ({failed} failed)" : "", WriteThroughWindow.Length.TotalSeconds);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stopping)
     {
         HashSet<SiloAddress>? active = null;
-        try
+        while (!stopping.IsCancellationRequested)
         {
-            await foreach (var snapshot in membership.MembershipUpdates.WithCancellation(stopping))
+            try
             {
-                var now = snapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress).ToHashSet();
-                var gone = active?.Where(s => !now.Contains(s) && !s.Equals(local.SiloAddress)).ToList() ?? [];
-                active = now;
-                if (gone.Count > 0)
-                    await OpenAsync($"silo {string.Join(", ", gone)} shows active no more");
+                await foreach (var snapshot in membership.MembershipUpdates.WithCancellation(stopping))
+                {
+                    var now = snapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress).ToHashSet();
+                    var gone = active?.Where(s => !now.Contains(s) && !s.Equals(local.SiloAddress)).ToList() ?? [];
+                    active = now;
+                    if (gone.Count > 0)
+                        await OpenAsync($"silo {string.Join(", ", gone)} shows active no more", writeHeld: false);
+                }
             }
-        }
-        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-        {
-        }
-        catch (Exception e)
-        {
-            // Not thrown: a BackgroundService that throws stops the host. The tellings of leaving silos still open the window.
-            logger.LogError(e, "watching the membership for silos that leave stopped; a silo that crashes no longer opens the write-through window here");
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                // Not thrown: a BackgroundService that throws stops the host. The tellings of leaving silos still open the window.
+                logger.LogError(e, "watching the membership for silos that leave failed; watching again in 5 s");
+                try { await Task.Delay(TimeSpan.FromSeconds(5), stopping); }
+                catch (OperationCanceledException) { return; }
+            }
         }
     }
 }

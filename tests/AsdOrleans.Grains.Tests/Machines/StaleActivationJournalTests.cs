@@ -1,6 +1,7 @@
 using AsdOrleans.Abstractions;
 using AsdOrleans.Evaluation.Experiments;
 using AsdOrleans.Grains.Tests.Storage;
+using Microsoft.Extensions.DependencyInjection;
 using Orleans.Storage;
 using Orleans.TestingHost;
 
@@ -90,6 +91,70 @@ public sealed class StaleActivationJournalTests : IDisposable
         finally
         {
             await Stop(c);
+        }
+    }
+
+    [Fact]
+    public async Task While_a_silo_leaves_a_second_activation_fences_off_the_first_and_no_clip_either_acknowledged_is_dropped()
+    {
+        // Two clusters on one file stand for the second activation that Orleans' default directory can make while a silo
+        // leaves: B starts while A still lives. Without the fence, A's next clip went to the journal and was acknowledged,
+        // B's full write (here a settings change) then raised the generation, and the next load dropped A's journal.
+        var quiet = Settings with { Strategy = "none" }; // no label requests: clips are journal writes
+        var a = await Start();
+        var b = await Start();
+        bool stopped = false;
+        try
+        {
+            foreach (var cluster in new[] { a, b })
+                cluster.Silos[0].ServiceProvider.GetRequiredService<WriteThroughWindow>().Open();
+            var machineA = a.Client.GetGrain<IMachineGrain>(Id);
+            await machineA.Configure(quiet);
+            await machineA.Enroll(new EnrollmentRequest(Train.Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model));
+            var acknowledged = new List<string>();
+            for (int clip = 0; clip < 3; clip++)
+            {
+                await machineA.ProcessClip(new ClipSubmission($"a{clip}", Test[clip].Embedding, Model));
+                acknowledged.Add($"a{clip}");
+            }
+            var machineB = b.Client.GetGrain<IMachineGrain>(Id);
+            Assert.Equal(3, (await machineB.GetStatus()).ClipsSeen); // B reads what A wrote: each clip before its verdict
+            try
+            {
+                await machineA.ProcessClip(new ClipSubmission("a3", Test[3].Embedding, Model));
+                acknowledged.Add("a3");
+            }
+            catch (Exception e) when (Chain(e).Any(x => x is InconsistentStateException))
+            {
+                // refused: B fenced A off, and the caller retries, to B
+            }
+            Assert.DoesNotContain("a3", acknowledged);
+            await machineB.Configure(quiet with { Budget = 0.4 }); // a full write: the generation moves on
+            await machineB.ProcessClip(new ClipSubmission("a3", Test[3].Embedding, Model)); // the retry
+            acknowledged.Add("a3");
+            stopped = true;
+            await Stop(a);
+            await Stop(b);
+
+            var c = await Start();
+            try
+            {
+                var status = await c.Client.GetGrain<IMachineGrain>(Id).GetStatus();
+                Assert.Equal(acknowledged.Count, status.ClipsSeen);
+                Assert.Equal(0.4, status.Settings.Budget);
+            }
+            finally
+            {
+                await Stop(c);
+            }
+        }
+        finally
+        {
+            if (!stopped)
+            {
+                await Stop(a);
+                await Stop(b);
+            }
         }
     }
 
