@@ -31,7 +31,7 @@ public static class AlertIndexShards
 /// </summary>
 [RequiresSiloRole(SiloRoles.Machines)]
 public sealed class AlertIndexGrain(
-    [PersistentState("alerts", MachineGrain.StorageName)] IPersistentState<AlertIndexState> state, IServiceProvider services) : Grain, IAlertIndexGrain, IWritesBehind
+    [PersistentState("alerts", MachineGrain.StorageName)] IPersistentState<AlertIndexState> state, IServiceProvider services) : Grain, IAlertIndexGrain, IWritesBehind, IWritesBehindSoon
 {
     public const int Capacity = 1_000;
     public static readonly TimeSpan FlushInterval = TimeSpan.FromSeconds(5);
@@ -66,6 +66,11 @@ public sealed class AlertIndexGrain(
     }
 
     public Task WriteNow() => Flush(CancellationToken.None);
+
+    public void WriteSoon()
+    {
+        if (_dirty) _flushTimer.FireNow();
+    }
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) => Flush(cancellationToken);
 

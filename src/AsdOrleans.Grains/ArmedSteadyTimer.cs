@@ -38,6 +38,23 @@ internal sealed class ArmedSteadyTimer(IGrainBase grain, Func<CancellationToken,
         }
     }
 
+    /// <summary>Sets a tick for now, armed or not (on the grain's own scheduler).</summary>
+    public void FireNow()
+    {
+        try
+        {
+            if (_timer is null)
+                _timer = grain.RegisterGrainTimer(Tick, TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+            else
+                _timer.Change(TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+            Armed = true;
+        }
+        catch (ObjectDisposedException)
+        {
+            // the activation is going away; its deactivation flushes
+        }
+    }
+
     /// <summary>The first point of the grid <paramref name="phase"/> + k·<paramref name="period"/> after
     /// <paramref name="now"/> (milliseconds): within one period of it.</summary>
     internal static long NextGridPoint(long phase, long period, long now)

@@ -32,7 +32,7 @@ public sealed class MachineGrain(
     [PersistentState("machine", MachineGrain.StorageName)] IPersistentState<MachineGrainState> state,
     [PersistentState("journal", MachineGrain.StorageName)] IPersistentState<MachineJournal> journal,
     [PersistentState(MachineScoreHistory.HeadStateName, MachineGrain.StorageName)] IPersistentState<ScoreHistoryState> scoreHistoryHead,
-    ILogger<MachineGrain> logger) : Grain, IMachineGrain, IScoreHistoryGrain, IRemindable, IGrainMigrationParticipant, IIncomingGrainCallFilter, IWritesBehind
+    ILogger<MachineGrain> logger) : Grain, IMachineGrain, IScoreHistoryGrain, IRemindable, IGrainMigrationParticipant, IIncomingGrainCallFilter, IWritesBehind, IWritesBehindSoon
 {
     public const string StorageName = "machines";
     public static readonly TimeSpan FlushInterval = TimeSpan.FromSeconds(5);
@@ -67,6 +67,21 @@ public sealed class MachineGrain(
     private readonly LabelRequestClaims _claims = new();
     /// <summary>Open while a silo leaves the cluster: each clip is written before its verdict is answered.</summary>
     private WriteThroughWindow? _writeThrough;
+    /// <summary>When this activation started, and the last window after which it wrote a clip through (window ticks).</summary>
+    private long _activatedAt, _checkedAfterWindow = long.MinValue;
+
+    /// <summary>While the window is open; and once after it, for an activation that lived while it was open: if another
+    /// activation fenced this one off meanwhile (<see cref="FenceEarlierActivation"/>), it learns it on a clip it has not
+    /// answered, instead of writing behind clips that a later write would fail to store.</summary>
+    private bool WriteThroughDue()
+    {
+        if (_writeThrough is not { } window) return false;
+        if (window.IsOpen) return true;
+        long until = window.OpenUntil;
+        if (until == long.MinValue || until == _checkedAfterWindow || _activatedAt >= until) return false;
+        _checkedAfterWindow = until;
+        return true;
+    }
 
     /// <summary>Label requests expire after a TTL (<see cref="LabelRequestExpiryKeeper"/>).</summary>
     private LabelRequestExpiryKeeper Expiry => _expiry ??= new(this, ServiceProvider, MachineId, () => state.State, change => Persist(change), logger)
@@ -83,8 +98,9 @@ public sealed class MachineGrain(
     {
         _flushTimer = new ArmedSteadyTimer(this, FlushTick, FlushInterval);
         _writeThrough = ServiceProvider.GetService<WriteThroughWindow>();
-        // Records as read (a migration hands over state without the model bytes: never a second activation).
-        if (_writeThrough?.IsOpen == true && _handedOver is null && state.RecordExists && state.State.Model is not null)
+        _activatedAt = _writeThrough?.Now ?? 0;
+        // Records as read (not after a migration: its state comes from memory, and it is never a second activation).
+        if (_writeThrough?.IsOpen == true && !_rehydrated && state.RecordExists && state.State.Model is not null)
             await FenceEarlierActivation();
         _history = await MachineScoreHistory.OpenAsync(scoreHistoryHead, ServiceProvider.GetRequiredKeyedService<IGrainStorage>(StorageName),
             this.GetGrainId(), _flushTimer.Arm, logger);
@@ -155,8 +171,12 @@ public sealed class MachineGrain(
         context.TryAddValue(HandedOverBaseDigest, _baseDigest.ToBytes());
     }
 
+    /// <summary>Set when a migration handed this activation its state from the old one's memory.</summary>
+    private bool _rehydrated;
+
     void IGrainMigrationParticipant.OnRehydrate(IRehydrationContext context)
     {
+        _rehydrated = true;
         if (context.TryGetValue<byte[]>(HandedOverModel, out var model) && model is not null
             && context.TryGetValue<byte[]>(HandedOverBaseDigest, out var digest) && digest is not null)
             _handedOver = (model, digest);
@@ -601,6 +621,7 @@ public sealed class MachineGrain(
     public async Task<ClipVerdict> ProcessClip(ClipSubmission clip)
     {
         RequireValidId();
+        RequireNotDiscarded(); // never written: Orleans reroutes calls queued here, this makes it certain
         ArgumentNullException.ThrowIfNull(clip);
         var model = RequireEnrolled();
         RequireValidClipId(clip.ClipId);
@@ -620,7 +641,7 @@ public sealed class MachineGrain(
         state.State.RecentClips.Remember(verdict.ClipId, new RecentVerdict(verdict.Score, verdict.ClipIndex, verdict.Anomalous, outcome.QueryReason), clip.AudioFingerprint);
         journal.State.AddVerdict(verdict, clip.AudioFingerprint);
         _dirty = true;
-        bool writeThrough = _writeThrough?.IsOpen == true; // a silo leaves: a second activation must not cost an acknowledged clip
+        bool writeThrough = WriteThroughDue(); // a silo leaves: a second activation must not cost an acknowledged clip
         if (outcome.LabelRequested)
         {
             RequireNotDiscarded(); // a request from an activation whose write failed would never be written
@@ -657,6 +678,12 @@ public sealed class MachineGrain(
     {
         await WriteOpenedRequests();
         await FlushTick(CancellationToken.None);
+    }
+
+    public void WriteSoon()
+    {
+        if (_dirty || _unwritten.Count > 0)
+            _flushTimer.FireNow();
     }
 
     /// <summary>

@@ -20,7 +20,13 @@ public sealed class WriteThroughWindow(TimeProvider? clock = null)
     private long _openUntil = long.MinValue; // UTC ticks
     private readonly Lock _gate = new();
 
-    public bool IsOpen => _clock.GetUtcNow().UtcTicks < Volatile.Read(ref _openUntil);
+    public bool IsOpen => Now < OpenUntil;
+
+    /// <summary>When the window closes, or last closed (UTC ticks; <see cref="long.MinValue"/> if it never opened).</summary>
+    public long OpenUntil => Volatile.Read(ref _openUntil);
+
+    /// <summary>This window's clock (UTC ticks).</summary>
+    public long Now => _clock.GetUtcNow().UtcTicks;
 
     /// <summary>Opens the window, or keeps it open for <see cref="Length"/> from now; true when it was closed (the
     /// caller then has what is held unwritten written at once).</summary>
@@ -40,4 +46,11 @@ public sealed class WriteThroughWindow(TimeProvider? clock = null)
 public interface IWritesBehind : IGrain
 {
     Task WriteNow();
+}
+
+/// <summary>The same grains, told by their own silo to write soon without a call: after a crash a call could activate
+/// a grain whose directory entry was lost a second time. Run on the grain's own scheduler.</summary>
+public interface IWritesBehindSoon
+{
+    void WriteSoon();
 }

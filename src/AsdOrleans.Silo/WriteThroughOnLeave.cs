@@ -10,54 +10,56 @@ namespace AsdOrleans.Silo;
 /// that writes behind (machines, alert index shards) writes what it holds at once, and the telling is answered after
 /// those writes (up to <see cref="WriteWait"/>): nothing is held unwritten here by the time the other silos drop the
 /// leaving one from the directory. Then the membership, for a silo that shows active no more without having told (a
-/// crash, or a stop with the handover off): that only opens the window. The directory has already lost that silo's
-/// entries, and a call to write would activate a grain whose entry was lost a second time; Orleans ends those grains
-/// itself, each writing as it goes. So a crash is narrowed, not closed. Off with <see cref="SiloOptions.WriteThroughOnLeave"/>
+/// crash, or a stop with the handover off): the grains here are told to write soon on their own schedulers, not called
+/// (the directory has already lost that silo's entries, and a call could activate a grain whose entry was lost a second
+/// time). A second activation may still come first there: a crash is narrowed, not closed. Off with <see cref="SiloOptions.WriteThroughOnLeave"/>
 /// (for measuring). docs/decisions.md, stop 61.
 /// </summary>
 public sealed class WriteThroughOnLeave(WriteThroughWindow window, StoreLossActivations activations, IGrainFactory grains,
     IClusterMembershipService membership, ILocalSiloDetails local, IOptions<SiloOptions> options, ILogger<WriteThroughOnLeave> logger) : BackgroundService
 {
     /// <summary>How long a telling waits for this silo's grains to write what they hold (the leaving silo waits 5 s for
-    /// the answers); no further write is started after it, and those under way go on.</summary>
+    /// the answers); then no further write is started, those under way finish unawaited, and the telling is answered.</summary>
     public static readonly TimeSpan WriteWait = TimeSpan.FromSeconds(4);
     private const int WritesAtOnce = 64;
 
-    /// <summary>Opens the window (or keeps it open); when it was closed and <paramref name="writeHeld"/>, has the grains
-    /// here write what they hold.</summary>
+    /// <summary>Opens the window (or keeps it open). When it was closed: with <paramref name="writeHeld"/> (the directory
+    /// still whole), the grains here write what they hold, and this returns once they have; otherwise each is told to
+    /// write soon on its own scheduler, with no call.</summary>
     public async Task OpenAsync(string why, bool writeHeld)
     {
         if (!options.Value.WriteThroughOnLeave || !window.Open())
             return;
+        var writing = activations.TakeWritingBehind();
         if (!writeHeld)
         {
-            logger.LogInformation("{Why}: for {Window:0} s after the last such event, machines and alert shards here write before they answer",
-                why, WriteThroughWindow.Length.TotalSeconds);
+            foreach (var context in writing)
+                if (context.GrainInstance is IWritesBehindSoon grain)
+                    context.Scheduler.QueueAction(grain.WriteSoon);
+            logger.LogInformation("{Why}: {Grains} machines and alert shards here were told to write what they hold; for {Window:0} s after the " +
+                "last such event, each writes before it answers", why, writing.Count, WriteThroughWindow.Length.TotalSeconds);
             return;
         }
         var clock = Stopwatch.StartNew();
-        var writing = activations.TakeWritingBehind();
         int failed = 0;
-        bool done = true;
-        using var enough = new CancellationTokenSource(WriteWait);
-        try
+        using var enough = new CancellationTokenSource();
+        var all = Parallel.ForEachAsync(writing, new ParallelOptions { MaxDegreeOfParallelism = WritesAtOnce, CancellationToken = enough.Token }, async (context, _) =>
         {
-            await Parallel.ForEachAsync(writing, new ParallelOptions { MaxDegreeOfParallelism = WritesAtOnce, CancellationToken = enough.Token }, async (context, _) =>
+            try
             {
-                try
-                {
-                    // Routed as any call: while the leaving silo is still active, the directory names this activation.
-                    await grains.GetGrain<IWritesBehind>(context.GrainId).WriteNow();
-                }
-                catch (Exception)
-                {
-                    Interlocked.Increment(ref failed); // its own log says why; its next call reloads it
-                }
-            });
-        }
-        catch (OperationCanceledException)
+                // Routed as any call: while the leaving silo is still active, the directory names this activation.
+                await grains.GetGrain<IWritesBehind>(context.GrainId).WriteNow();
+            }
+            catch (Exception)
+            {
+                Interlocked.Increment(ref failed); // its own log says why; its next call reloads it
+            }
+        });
+        bool done = await Task.WhenAny(all, Task.Delay(WriteWait)) == all;
+        if (!done)
         {
-            done = false;
+            enough.Cancel(); // no further write starts; the loop ends canceled once those under way are done
+            _ = all.ContinueWith(static t => _ = t.Exception, TaskScheduler.Default);
         }
         logger.LogInformation("{Why}: {Grains} machines and alert shards here {Wrote} what they held in {Seconds:0.00} s{Failed}; " +
             "for {Window:0} s after the last such event, each writes before it answers", why, writing.Count, done ? "wrote" : "had not all written",
@@ -79,6 +81,7 @@ public sealed class WriteThroughOnLeave(WriteThroughWindow window, StoreLossActi
                     if (gone.Count > 0)
                         await OpenAsync($"silo {string.Join(", ", gone)} shows active no more", writeHeld: false);
                 }
+                await Task.Delay(TimeSpan.FromSeconds(5), stopping); // the updates ended without a fault: look again
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
             {

@@ -103,7 +103,7 @@ public sealed class StaleActivationJournalTests : IDisposable
         var quiet = Settings with { Strategy = "none" }; // no label requests: clips are journal writes
         var a = await Start();
         var b = await Start();
-        bool stopped = false;
+        bool aStopped = false, bStopped = false;
         try
         {
             foreach (var cluster in new[] { a, b })
@@ -132,8 +132,9 @@ public sealed class StaleActivationJournalTests : IDisposable
             await machineB.Configure(quiet with { Budget = 0.4 }); // a full write: the generation moves on
             await machineB.ProcessClip(new ClipSubmission("a3", Test[3].Embedding, Model)); // the retry
             acknowledged.Add("a3");
-            stopped = true;
+            aStopped = true;
             await Stop(a);
+            bStopped = true;
             await Stop(b);
 
             var c = await Start();
@@ -150,12 +151,63 @@ public sealed class StaleActivationJournalTests : IDisposable
         }
         finally
         {
-            if (!stopped)
+            if (!aStopped) await Stop(a);
+            if (!bStopped) await Stop(b);
+        }
+    }
+
+    [Fact]
+    public async Task An_activation_fenced_off_while_the_window_was_open_refuses_its_first_clip_after_it_instead_of_writing_it_behind()
+    {
+        // A lives through the window without a clip while B fences it off; its first clip after the window must not be
+        // acknowledged and written behind (that write would fail, and the clip be lost).
+        var clock = new SettableClock();
+        var a = await SqliteMachineCluster.StartAsync(_folder.File("grains.db"), silo: s => s.Services.AddSingleton(new WriteThroughWindow(clock)));
+        var b = await Start();
+        bool aStopped = false, bStopped = false;
+        try
+        {
+            var quiet = Settings with { Strategy = "none" };
+            var machineA = a.Client.GetGrain<IMachineGrain>(Id);
+            await machineA.Configure(quiet);
+            await machineA.Enroll(new EnrollmentRequest(Train.Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model));
+            await machineA.ProcessClip(new ClipSubmission("a0", Test[0].Embedding, Model)); // written behind: the window is closed
+            await a.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero); // flushed, gone
+            Assert.Equal(1, (await machineA.GetStatus()).ClipsSeen); // A activated again, before any window
+            a.Silos[0].ServiceProvider.GetRequiredService<WriteThroughWindow>().Open();
+            b.Silos[0].ServiceProvider.GetRequiredService<WriteThroughWindow>().Open();
+            Assert.Equal(1, (await b.Client.GetGrain<IMachineGrain>(Id).GetStatus()).ClipsSeen); // B fences A off
+            clock.Now += WriteThroughWindow.Length + TimeSpan.FromSeconds(1); // A's window closes
+
+            var refused = await Assert.ThrowsAnyAsync<Exception>(() => machineA.ProcessClip(new ClipSubmission("a1", Test[1].Embedding, Model)));
+            Assert.Contains(Chain(refused), x => x is InconsistentStateException);
+            await b.Client.GetGrain<IMachineGrain>(Id).ProcessClip(new ClipSubmission("a1", Test[1].Embedding, Model)); // the retry
+            aStopped = true;
+            await Stop(a);
+            bStopped = true;
+            await Stop(b);
+
+            var c = await Start();
+            try
             {
-                await Stop(a);
-                await Stop(b);
+                Assert.Equal(2, (await c.Client.GetGrain<IMachineGrain>(Id).GetStatus()).ClipsSeen);
+            }
+            finally
+            {
+                await Stop(c);
             }
         }
+        finally
+        {
+            if (!aStopped) await Stop(a);
+            if (!bStopped) await Stop(b);
+        }
+    }
+
+    private sealed class SettableClock : TimeProvider
+    {
+        public DateTimeOffset Now { get; set; } = DateTimeOffset.UtcNow;
+        public override DateTimeOffset GetUtcNow() => Now;
     }
 
     /// <summary>The call, again while it fails for a conflict or a discarded activation (what a 503 tells a client).</summary>
