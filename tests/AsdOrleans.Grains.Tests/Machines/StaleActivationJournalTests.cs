@@ -103,15 +103,14 @@ public sealed class StaleActivationJournalTests : IDisposable
         var quiet = Settings with { Strategy = "none" }; // no label requests: clips are journal writes
         var a = await Start();
         var b = await Start();
-        bool aStopped = false, bStopped = false;
-        try
+        var acknowledged = new List<string>();
+        var status = await StoredAfter(a, b, async () =>
         {
             foreach (var cluster in new[] { a, b })
                 cluster.Silos[0].ServiceProvider.GetRequiredService<WriteThroughWindow>().Open();
             var machineA = a.Client.GetGrain<IMachineGrain>(Id);
             await machineA.Configure(quiet);
             await machineA.Enroll(new EnrollmentRequest(Train.Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model));
-            var acknowledged = new List<string>();
             for (int clip = 0; clip < 3; clip++)
             {
                 await machineA.ProcessClip(new ClipSubmission($"a{clip}", Test[clip].Embedding, Model));
@@ -132,28 +131,9 @@ public sealed class StaleActivationJournalTests : IDisposable
             await machineB.Configure(quiet with { Budget = 0.4 }); // a full write: the generation moves on
             await machineB.ProcessClip(new ClipSubmission("a3", Test[3].Embedding, Model)); // the retry
             acknowledged.Add("a3");
-            aStopped = true;
-            await Stop(a);
-            bStopped = true;
-            await Stop(b);
-
-            var c = await Start();
-            try
-            {
-                var status = await c.Client.GetGrain<IMachineGrain>(Id).GetStatus();
-                Assert.Equal(acknowledged.Count, status.ClipsSeen);
-                Assert.Equal(0.4, status.Settings.Budget);
-            }
-            finally
-            {
-                await Stop(c);
-            }
-        }
-        finally
-        {
-            if (!aStopped) await Stop(a);
-            if (!bStopped) await Stop(b);
-        }
+        });
+        Assert.Equal(acknowledged.Count, status.ClipsSeen);
+        Assert.Equal(0.4, status.Settings.Budget);
     }
 
     [Fact]
@@ -164,8 +144,7 @@ public sealed class StaleActivationJournalTests : IDisposable
         var clock = new SettableClock();
         var a = await SqliteMachineCluster.StartAsync(_folder.File("grains.db"), silo: s => s.Services.AddSingleton(new WriteThroughWindow(clock)));
         var b = await Start();
-        bool aStopped = false, bStopped = false;
-        try
+        var status = await StoredAfter(a, b, async () =>
         {
             var quiet = Settings with { Strategy = "none" };
             var machineA = a.Client.GetGrain<IMachineGrain>(Id);
@@ -182,25 +161,36 @@ public sealed class StaleActivationJournalTests : IDisposable
             var refused = await Assert.ThrowsAnyAsync<Exception>(() => machineA.ProcessClip(new ClipSubmission("a1", Test[1].Embedding, Model)));
             Assert.Contains(Chain(refused), x => x is InconsistentStateException);
             await b.Client.GetGrain<IMachineGrain>(Id).ProcessClip(new ClipSubmission("a1", Test[1].Embedding, Model)); // the retry
+        });
+        Assert.Equal(2, status.ClipsSeen);
+    }
+
+    /// <summary>Runs <paramref name="steps"/> on two clusters that share the file (two activations of the machine), stops
+    /// each once, and returns the machine's status as a third cluster reads it from the store.</summary>
+    private async Task<MachineStatus> StoredAfter(InProcessTestCluster a, InProcessTestCluster b, Func<Task> steps)
+    {
+        bool aStopped = false, bStopped = false;
+        try
+        {
+            await steps();
             aStopped = true;
             await Stop(a);
             bStopped = true;
             await Stop(b);
-
-            var c = await Start();
-            try
-            {
-                Assert.Equal(2, (await c.Client.GetGrain<IMachineGrain>(Id).GetStatus()).ClipsSeen);
-            }
-            finally
-            {
-                await Stop(c);
-            }
         }
         finally
         {
             if (!aStopped) await Stop(a);
             if (!bStopped) await Stop(b);
+        }
+        var c = await Start();
+        try
+        {
+            return await c.Client.GetGrain<IMachineGrain>(Id).GetStatus();
+        }
+        finally
+        {
+            await Stop(c);
         }
     }
 
