@@ -24,7 +24,9 @@ namespace AsdOrleans.Silo;
 /// unplaced). Then this silo deactivates those grains, in passes of at most a second until two looks in a row find none,
 /// telling the others again after each pass (an address cached during a pass). All within <see cref="Limit"/>; what is left then goes as
 /// Orleans stops the silo, as before. Nothing is handed over when no other silo with the machines role stays (a single
-/// silo, or silos that all stop at once), nor while this silo's store refuses writes (each move writes).</para>
+/// silo, or silos that all stop at once), nor while this silo's store refuses writes (each move writes). A silo that
+/// holds none (an encoder silo too: the grain directory keeps entries on every silo) still tells the others, which then
+/// write through while it leaves (<see cref="WriteThroughOnLeave"/>).</para>
 /// </summary>
 public sealed class MachineHandover(StoreLossActivations activations, ForgettingDirectoryCache directoryCache, LeavingSilos leaving,
     WriteThroughOnLeave writeThrough, IClusterMembershipService membership, ISiloMetadataCache metadata, IGrainFactory grains, ILocalSiloDetails local,
@@ -54,8 +56,9 @@ public sealed class MachineHandover(StoreLossActivations activations, Forgetting
         leaving.Add(silo);
         int forgotten = directoryCache.ForgetSilo(silo);
         // Before answering: the leaving silo goes on to leave the directory once every silo has answered (or 5 s passed).
-        // The leaving silo's own grains write as they are handed over.
-        await writeThrough.OpenAsync($"silo {silo} said it leaves", writeHeld: !silo.Equals(local.SiloAddress));
+        // Not on the leaving silo itself: its grains write as they are handed over, or as it stops.
+        if (!silo.Equals(local.SiloAddress))
+            await writeThrough.OpenAsync($"silo {silo} said it leaves", writeHeld: true);
         return forgotten;
     }
 
@@ -66,8 +69,9 @@ public sealed class MachineHandover(StoreLossActivations activations, Forgetting
         var self = local.SiloAddress;
         if (activations.TakeOfRole(SiloRoles.Machines).Count == 0)
         {
-            // Holding none now, it still says it leaves, so that no silo places one here before it is gone.
-            if (SiloRoles.Includes(SiloRoles.Of(metadata, self), SiloRoles.Machines) && OtherSiloStays(self))
+            // Holding none now, it still says it leaves: so that no silo places one here before it is gone, and so that
+            // the others write through before it leaves the directory, whose entries every silo keeps, whatever its roles.
+            if (OtherSiloStays(self))
                 await TellLeaving(self, TellTimeout, stopping);
             return;
         }
@@ -78,6 +82,7 @@ public sealed class MachineHandover(StoreLossActivations activations, Forgetting
         }
         if (MachineSpreader.StoreRefusesWrites(services) is { } problem)
         {
+            await TellLeaving(self, TellTimeout, stopping); // the others still write through (or are refused, as here)
             logger.LogWarning("stopping: this silo hands no machine over while its store takes no writes ({Problem}); they stay until it stops",
                 problem.Split('\n')[0]);
             return;

@@ -7,13 +7,13 @@ namespace AsdOrleans.Silo;
 /// <summary>
 /// Opens this silo's <see cref="WriteThroughWindow"/> when a silo leaves the cluster. Told first by the leaving silo
 /// itself, while it is still active and the grain directory still whole (<see cref="MachineHandover"/>), every grain here
-/// that writes behind (machines, alert index shards) writes what it holds at once, and the telling is answered after
-/// those writes (up to <see cref="WriteWait"/>): nothing is held unwritten here by the time the other silos drop the
-/// leaving one from the directory. Then the membership, for a silo that shows active no more without having told (a
-/// crash, or a stop with the handover off): the grains here are told to write soon on their own schedulers, not called
-/// (the directory has already lost that silo's entries, and a call could activate a grain whose entry was lost a second
-/// time). A second activation may still come first there: a crash is narrowed, not closed. Off with <see cref="SiloOptions.WriteThroughOnLeave"/>
-/// (for measuring). docs/decisions.md, stop 61.
+/// that writes behind (machines, alert index shards) writes what it holds at once, and the telling is answered once
+/// those writes are done or after <see cref="WriteWait"/>. A telling while the window is open writes nothing more: each
+/// grain has written through since it opened. Then the membership, for a silo that shows active no more without having
+/// told (a crash): the grains here are told to write soon on their own schedulers, not called (the directory has
+/// already lost that silo's entries, and a call could activate a grain whose entry was lost a second time). A second
+/// activation may still come first there: a crash is narrowed, not closed. Off with <see cref="SiloOptions.WriteThroughOnLeave"/>
+/// (for measuring; set it alike on every silo). docs/decisions.md, stop 61.
 /// </summary>
 public sealed class WriteThroughOnLeave(WriteThroughWindow window, StoreLossActivations activations, IGrainFactory grains,
     IClusterMembershipService membership, ILocalSiloDetails local, IOptions<SiloOptions> options, ILogger<WriteThroughOnLeave> logger) : BackgroundService

@@ -122,6 +122,11 @@ public static partial class ClusterBenchmark
         await PrintSilosAsync(output, management, processes);
     }
 
+    /// <summary>The machine's warnings of a failed write: its state or journal, emptying its journal, or the fence of a
+    /// second activation (MachineGrain).</summary>
+    private static readonly string[] MachineWriteFailures =
+        ["writing its state failed", "emptying its journal failed", "another activation wrote its state while this one started"];
+
     /// <summary>Seconds after the SIGTERM at which machine grains per silo are counted (window ends).</summary>
     internal static readonly double[] StopCheckpoints = [5, 15, 30];
 
@@ -203,7 +208,7 @@ public static partial class ClusterBenchmark
         // A second activation of a machine shows as a failed write of one of the two (the machine's warning).
         int conflicts = processes.Sum(p =>
         {
-            try { return File.ReadLines(p.LogPath).Count(l => l.Contains("writing its state failed", StringComparison.Ordinal)); }
+            try { return File.ReadLines(p.LogPath).Count(l => MachineWriteFailures.Any(w => l.Contains(w, StringComparison.Ordinal))); }
             catch (IOException) { return 0; }
         });
         output.WriteLine($"machine writes that failed (a second activation, or the store), all silos' logs: {conflicts:N0}");
