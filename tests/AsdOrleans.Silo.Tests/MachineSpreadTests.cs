@@ -388,6 +388,24 @@ public sealed class MachineSpreadTests : IAsyncLifetime
         Assert.Empty(Conflicts());
     }
 
+    [Fact]
+    public async Task A_stopping_encoder_silo_tells_the_machines_silos_so_that_they_write_through_while_it_leaves()
+    {
+        // Orleans' default directory keeps machines' entries on every silo, an encoder silo too: its stop must open the
+        // window on the others before it leaves the directory, not only once the membership shows it gone.
+        var (a, siloA) = await StartSilo(roles: "machines");
+        var (_, siloB) = await StartSilo(roles: "encoder");
+        await WaitForSilos(a, 2);
+        string leaving = AddressOf(siloB);
+        _silos.Remove(siloB);
+        using (var soon = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+            await siloB.StopAsync(soon.Token);
+        await siloB.DisposeAsync();
+        Assert.True(siloA.Services.GetRequiredService<WriteThroughWindow>().IsOpen);
+        var heard = _spreadLog.Select(e => e.Message).Where(m => m.Contains($"silo {leaving} ")).ToList();
+        Assert.True(heard.Exists(m => m.StartsWith($"silo {leaving} said it leaves: ")), string.Join(" | ", heard));
+    }
+
     /// <summary>Whether the store holds the machine's verdict for <paramref name="clipId"/>: in its state, or in the journal of that state's generation.</summary>
     private static async Task<bool> Stored(IGrainStorage storage, IGrainFactory grains, string machine, string clipId)
     {
