@@ -76,7 +76,7 @@ public sealed class ClusterCommandTests : IAsyncLifetime
             var (configured, _, configureError) = await CliHarness.Run("machines", "configure", "--url", _url, "--key", "op", "--machine", machine, "--budget", "0.2");
             Assert.True(configured == 0, configureError);
         }
-        await _app.Services.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+        await StoredGrainState.DeactivateMachines(_app.Services.GetRequiredService<IGrainFactory>());
         Assert.Equal(1, StoredGrainState.MakeUnreadable(Path.Combine(_dir, "data"), "machine", "cli.bad-1"));
 
         var (code, output, error) = await CliHarness.Run("machines", "list", "--url", _url, "--key", "lab");

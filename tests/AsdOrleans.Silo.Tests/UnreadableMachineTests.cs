@@ -44,7 +44,7 @@ public sealed class UnreadableMachineTests : IAsyncLifetime
     /// <paramref name="machine"/> with bytes no serializer reads, so its next activation fails.</summary>
     private async Task MakeUnreadable(string machine)
     {
-        await _app.Services.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+        await StoredGrainState.DeactivateMachines(_app.Services.GetRequiredService<IGrainFactory>());
         Assert.Equal(1, StoredGrainState.MakeUnreadable(Path.Combine(_dir, "data"), "machine", machine));
     }
 

@@ -1,3 +1,5 @@
+using Orleans;
+using Orleans.Runtime;
 using Microsoft.Data.Sqlite;
 
 namespace AsdOrleans.Tests;
@@ -19,6 +21,17 @@ public static class StoredGrainState
     public static int MakeAllUnreadable(string dataDirectory, string stateName)
         => Execute(dataDirectory, "UPDATE grain_state SET payload = $garbage WHERE state_name = $state",
             ("$garbage", Enumerable.Repeat((byte)0xEE, 64).ToArray()), ("$state", stateName));
+
+    /// <summary>Deactivates every idle grain (each writes its state on the way out) and waits until no machine is active:
+    /// Orleans' call answers before the activations have gone, and a machine still going could answer from memory, or
+    /// write over the damage done next.</summary>
+    public static async Task DeactivateMachines(IGrainFactory grains)
+    {
+        var management = grains.GetGrain<IManagementGrain>(0);
+        await management.ForceActivationCollection(TimeSpan.Zero);
+        await Waiting.Until(async () => !(await management.GetSimpleGrainStatistics())
+            .Any(s => s.GrainType.Contains("MachineGrain", StringComparison.Ordinal) && s.ActivationCount > 0), "every machine deactivated");
+    }
 
     /// <summary>Deletes every stored state named <paramref name="stateName"/>; returns the rows deleted.</summary>
     public static int Delete(string dataDirectory, string stateName)
