@@ -1,4 +1,3 @@
-using AsdOrleans.Grains;
 using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
@@ -73,10 +72,6 @@ public sealed class StoreLossActivations : IConfigureGrainContextProvider, IConf
     /// and webhook grains.</summary>
     public List<IGrainContext> TakeOfRole(string role)
         => _live.Keys.Where(c => c.GrainInstance is { } grain && RoleOf(grain.GetType()) == role && !c.Deactivated.IsCompleted).ToList();
-
-    /// <summary>The activations alive now that write behind (<see cref="IWritesBehind"/>: machines, alert index shards).</summary>
-    public List<IGrainContext> TakeWritingBehind()
-        => _live.Keys.Where(c => c.GrainInstance is IWritesBehind && !c.Deactivated.IsCompleted).ToList();
 
     private static readonly ConcurrentDictionary<Type, string?> RolesByClass = new();
 

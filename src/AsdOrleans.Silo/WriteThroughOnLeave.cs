@@ -30,7 +30,7 @@ public sealed class WriteThroughOnLeave(WriteThroughWindow window, StoreLossActi
     {
         if (!options.Value.WriteThroughOnLeave || !window.Open())
             return;
-        var writing = activations.TakeWritingBehind();
+        var writing = activations.Take<IWritesBehind>(int.MaxValue); // machines, alert index shards
         if (!writeHeld)
         {
             foreach (var context in writing)
