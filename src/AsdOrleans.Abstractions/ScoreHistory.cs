@@ -67,12 +67,19 @@ public sealed record IndexedAlert([property: Id(0)] string MachineId, [property:
 /// <summary>
 /// One shard of the plant-wide alert index (key: shard number, the machine registry's shard of the machine id): the
 /// newest alerts of its machines, so a plant-wide alert list asks the shards instead of every machine's history.
-/// Fed one-way by the machines; written behind, every few seconds (docs/decisions.md, "the alert index").
+/// Fed by the machines, each alert until the shard has written it; written behind, every few seconds (docs/decisions.md,
+/// "the alert index").
 /// </summary>
 public interface IAlertIndexGrain : IGrainWithIntegerKey
 {
     [Orleans.Concurrency.OneWay]
     Task Add(string machineId, ScorePoint point);
+
+    /// <summary>Adds a machine's alert unless the shard holds it already, and says whether it is on storage. Machines send
+    /// each alert again (with the receipt they were last given) until it is: an alert a shard lost before writing it (its
+    /// silo crashed, or a duplicate activation lost a write race) is indexed again, and an alert indexed twice is not
+    /// added twice. Answers without waiting for a write (docs/decisions.md, "alerts reach the index at least once").</summary>
+    Task<AlertIndexReceipt> Index(string machineId, ScorePoint point, AlertIndexReceipt? earlier);
 
     /// <summary>Marks an indexed alert with how its label request ended: its label, or declined, expired or withdrawn
     /// (one-way; a clip the shard does not hold is ignored).</summary>
@@ -87,6 +94,11 @@ public interface IAlertIndexGrain : IGrainWithIntegerKey
     /// delivers, so it never sends an alert that a crash could take back.</summary>
     Task<WrittenAlerts> Written(long from, int limit);
 }
+
+/// <summary>What a shard answers <see cref="IAlertIndexGrain.Index"/>: the activation that holds the alert, its number
+/// there, and whether that activation has written it to storage.</summary>
+[GenerateSerializer, Immutable]
+public sealed record AlertIndexReceipt([property: Id(0)] Guid Activation, [property: Id(1)] long Number, [property: Id(2)] bool Written);
 
 /// <summary>A run of a shard's written alerts (<see cref="IAlertIndexGrain.Written"/>).</summary>
 /// <param name="First">The number of <paramref name="Alerts"/>' first; above the number asked for when older alerts

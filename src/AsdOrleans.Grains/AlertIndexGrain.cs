@@ -26,8 +26,9 @@ public static class AlertIndexShards
 /// <summary>
 /// One shard of the plant-wide alert index (<see cref="IAlertIndexGrain"/>): the newest <see cref="Capacity"/> alerts of
 /// its machines, in arrival order. Written behind at most every <see cref="FlushInterval"/> and on deactivation, like a
-/// score history: a crash loses at most the last interval's alerts here, never in the machine's own history. While a
-/// silo leaves (<see cref="WriteThroughWindow"/>) each alert is written as it comes.
+/// score history. An alert lost here before its write (a crash, or a duplicate activation that lost a write race) comes
+/// again from its machine, which sends it until a receipt says it is written (<see cref="Index"/>,
+/// <c>Telemetry.AlertOutbox</c>). While a silo leaves (<see cref="WriteThroughWindow"/>) each alert is written as it comes.
 /// </summary>
 [RequiresSiloRole(SiloRoles.Machines)]
 public sealed class AlertIndexGrain(
@@ -41,6 +42,8 @@ public sealed class AlertIndexGrain(
     private long _written;
     private readonly bool _webhook = services.GetService(typeof(IAlertWebhookSender)) is not null;
     private readonly WriteThroughWindow? _writeThrough = services.GetService(typeof(WriteThroughWindow)) as WriteThroughWindow;
+    /// <summary>Names this activation in its receipts: a number another activation gave means nothing here.</summary>
+    private readonly Guid _activation = Guid.NewGuid();
 
     private List<IndexedAlert> Alerts => state.State.Alerts;
 
@@ -86,16 +89,45 @@ public sealed class AlertIndexGrain(
         return MarkDirty();
     }
 
-    public Task MarkClosed(string machineId, string clipId, LabelRequestOutcome outcome, string? by)
+    public async Task<AlertIndexReceipt> Index(string machineId, ScorePoint point, AlertIndexReceipt? earlier)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(machineId);
+        ArgumentNullException.ThrowIfNull(point);
+        long number;
+        if (earlier is { } receipt && receipt.Activation == _activation)
+            number = receipt.Number; // taken here: written once the written end passes it (trimmed since or not)
+        else if (IndexOf(machineId, point.ClipId) is int found)
+            number = FirstNumber + found;
+        else
+        {
+            await Add(machineId, point);
+            return new AlertIndexReceipt(_activation, state.State.Added - 1, state.State.Added - 1 < _written);
+        }
+        long held = number - FirstNumber;
+        if (point.RequestOutcome is not null && held >= 0 && held < Alerts.Count && Alerts[(int)held].Point.RequestOutcome is null)
+        {
+            // Its outcome came with the resend (the one-way MarkClosed went to an activation that lost it).
+            Alerts[(int)held] = Alerts[(int)held] with { Point = point };
+            await MarkDirty();
+        }
+        return new AlertIndexReceipt(_activation, number, number < _written);
+    }
+
+    /// <summary>Where the shard holds a machine's alert for a clip, newest first (a resend is of a recent alert).</summary>
+    private int? IndexOf(string machineId, string clipId)
     {
         for (int i = Alerts.Count - 1; i >= 0; i--)
-        {
-            var alert = Alerts[i];
-            if (alert.Point.ClipId != clipId || alert.MachineId != machineId) continue;
-            Alerts[i] = alert with { Point = alert.Point.Closed(outcome, by) };
-            return MarkDirty();
-        }
-        return Task.CompletedTask;
+            if (Alerts[i].Point.ClipId == clipId && Alerts[i].MachineId == machineId)
+                return i;
+        return null;
+    }
+
+    public Task MarkClosed(string machineId, string clipId, LabelRequestOutcome outcome, string? by)
+    {
+        if (IndexOf(machineId, clipId) is not int held)
+            return Task.CompletedTask;
+        Alerts[held] = Alerts[held] with { Point = Alerts[held].Point.Closed(outcome, by) };
+        return MarkDirty();
     }
 
     public Task<IReadOnlyList<IndexedAlert>> Newest(DateTimeOffset? since, int limit)

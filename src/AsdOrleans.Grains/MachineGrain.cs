@@ -57,6 +57,8 @@ public sealed class MachineGrain(
     /// <summary>Writes the machine's per-clip changes and its score history behind; ticks only after a change.</summary>
     private ArmedSteadyTimer _flushTimer = null!;
     private MachineScoreHistory _history = null!;
+    /// <summary>Alerts sent to the alert index and not yet confirmed written there; resent at each flush tick.</summary>
+    private AlertOutbox _alerts = null!;
     /// <summary>What this activation last told the registry about holding label requests (null: not yet, or that call failed).</summary>
     private bool? _listedAsPending;
     /// <summary>Set when a write failed: memory then holds changes nobody acknowledged, which must never be written.</summary>
@@ -97,6 +99,7 @@ public sealed class MachineGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _flushTimer = new ArmedSteadyTimer(this, FlushTick, FlushInterval);
+        _alerts = new AlertOutbox(GrainFactory, MachineId, _flushTimer.Arm, logger);
         _writeThrough = ServiceProvider.GetService<WriteThroughWindow>();
         _activatedAt = _writeThrough?.Now ?? 0;
         // Records as read (not after a migration: its state comes from memory, and it is never a second activation).
@@ -413,6 +416,7 @@ public sealed class MachineGrain(
     {
         await RunFollowUp(cancellationToken); // one still due when the machine goes idle
         await FlushTick(cancellationToken);
+        await _alerts.HandOffAsync(AlertHandOffWait); // the shard then holds them and writes them on its own
         AsdMetrics.Forget(MachineId);
         if (_events is not null)
             await _events.DrainAsync();
@@ -667,7 +671,7 @@ public sealed class MachineGrain(
                 _flushTimer.Arm(); // written within a flush period; a request's follow-up writes at once
             Events.Publish(MachineId, verdict, outcome.DecisionThreshold, clip.AudioReference, null); // never waits or throws
         }
-        MachineActivity.OnClip(_history, GrainFactory, MachineId, verdict, outcome.DecisionThreshold, state.State.Pending.Count, model, clip.AudioReference); // metrics, score history, alert index
+        MachineActivity.OnClip(_history, _alerts, MachineId, verdict, outcome.DecisionThreshold, state.State.Pending.Count, model, clip.AudioReference); // metrics, score history, alert index
         if (writeThrough)
             await _history.Flush(CancellationToken.None);
         return verdict;
@@ -741,7 +745,7 @@ public sealed class MachineGrain(
         _claims.Forget(clipIds);
         Events.PublishClosed(MachineId, clipIds, outcome, by);
         foreach (var clipId in clipIds)
-            MachineActivity.MarkClosed(_history, GrainFactory, MachineId, clipId, outcome, by);
+            MachineActivity.MarkClosed(_history, _alerts, GrainFactory, MachineId, clipId, outcome, by);
         UpdateGauges(); // expiry and withdrawal close requests outside a clip or a label
     }
 
@@ -850,13 +854,13 @@ public sealed class MachineGrain(
     public Task Record(ScorePoint point)
     {
         _history.Record(point);
-        MachineActivity.IndexAlert(GrainFactory, MachineId, point);
+        _alerts.Send(point);
         return Task.CompletedTask;
     }
 
     public Task RecordLabel(string clipId, ClipLabelValue label)
     {
-        MachineActivity.MarkClosed(_history, GrainFactory, MachineId, clipId, ScorePoint.OutcomeOf(label));
+        MachineActivity.MarkClosed(_history, _alerts, GrainFactory, MachineId, clipId, ScorePoint.OutcomeOf(label));
         return Task.CompletedTask;
     }
 
@@ -1022,7 +1026,8 @@ public sealed class MachineGrain(
     }
 
     /// <summary>The flush timer's tick: the machine's unwritten changes, then its score history (written even when the
-    /// machine's write failed: its points are verdicts callers already have).</summary>
+    /// machine's write failed: its points are verdicts callers already have), and a resend of alerts the index has not
+    /// confirmed.</summary>
     private async Task FlushTick(CancellationToken cancellation)
     {
         if (_retired) return;
@@ -1032,9 +1037,13 @@ public sealed class MachineGrain(
         }
         finally
         {
+            _alerts.Resend();
             await _history.Flush(cancellation);
         }
     }
+
+    /// <summary>How long a deactivating machine waits for its last resend of unconfirmed alerts.</summary>
+    private static readonly TimeSpan AlertHandOffWait = TimeSpan.FromSeconds(2);
 
     private async Task FlushIfDirty(CancellationToken cancellation)
     {

@@ -30,6 +30,8 @@ public static partial class AsdMetrics
         "Alerts the webhook receiver acknowledged (outcome delivered), or that left an alert-index shard undelivered (outcome dropped)");
     private static readonly Counter<long> WebhookFailures = Meter.CreateCounter<long>("asd.alert_webhook.failures", "{request}",
         "Webhook POSTs that failed (no answer in time, or not 2xx); each is retried");
+    private static readonly Counter<long> AlertsUnconfirmed = Meter.CreateCounter<long>("asd.alerts.unconfirmed", "{alert}",
+        "Alerts a machine stopped sending to the alert index before a shard confirmed them written (over 1,000 waited); they stay in the machine's score history");
     /// <summary>Alert-index shards whose webhook deliverer, active on this silo, is retrying a failed batch.</summary>
     private static readonly ConcurrentDictionary<long, bool> WebhookFailing = new();
 
@@ -153,6 +155,8 @@ public static partial class AsdMetrics
     public static void OnWebhookIdle(long shard) => WebhookFailing.TryRemove(shard, out _);
 
     /// <summary>A machine scored a clip (called by the machine grain after persisting what it must).</summary>
+    public static void OnAlertUnconfirmed() => AlertsUnconfirmed.Add(1);
+
     public static void OnClip(string machineId, ClipVerdict verdict, double decisionThreshold, int pending, MachineModel model)
     {
         var tag = new KeyValuePair<string, object?>("machine_type", MachineTypeTag(machineId));

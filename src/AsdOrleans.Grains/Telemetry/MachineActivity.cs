@@ -5,11 +5,11 @@ namespace AsdOrleans.Grains.Telemetry;
 
 /// <summary>
 /// What a machine grain reports besides its answer: metrics (<see cref="AsdMetrics"/>), its score history (in memory,
-/// written behind) and the plant-wide alert index (one-way). Nothing here waits or throws into the clip's path.
+/// written behind) and the plant-wide alert index (<see cref="AlertOutbox"/>; label outcomes one-way). Nothing here waits or throws into the clip's path.
 /// </summary>
 internal static class MachineActivity
 {
-    public static void OnClip(MachineScoreHistory history, IGrainFactory grains, string machineId, ClipVerdict verdict, double decisionThreshold, int pending, MachineModel model,
+    public static void OnClip(MachineScoreHistory history, AlertOutbox alerts, string machineId, ClipVerdict verdict, double decisionThreshold, int pending, MachineModel model,
         string? audioReference)
     {
         AsdMetrics.OnClip(machineId, verdict, decisionThreshold, pending, model);
@@ -17,19 +17,14 @@ internal static class MachineActivity
         var point = new ScorePoint(DateTimeOffset.UtcNow, verdict.ClipId, verdict.ClipIndex, verdict.Score, decisionThreshold,
             verdict.Anomalous, verdict.LabelRequested, AudioReference: verdict.Anomalous ? audioReference : null);
         history.Record(point);
-        IndexAlert(grains, machineId, point);
-    }
-
-    public static void IndexAlert(IGrainFactory grains, string machineId, ScorePoint point)
-    {
-        if (point.Anomalous)
-            Forget(AlertIndexShards.For(grains, machineId).Add(machineId, point));
+        alerts.Send(point);
     }
 
     /// <summary>How a clip's label request ended, in the score history and the alert index.</summary>
-    public static void MarkClosed(MachineScoreHistory history, IGrainFactory grains, string machineId, string clipId, LabelRequestOutcome outcome, string? by = null)
+    public static void MarkClosed(MachineScoreHistory history, AlertOutbox alerts, IGrainFactory grains, string machineId, string clipId, LabelRequestOutcome outcome, string? by = null)
     {
         history.RecordOutcome(clipId, outcome, by);
+        alerts.Closed(clipId, outcome, by);
         Forget(AlertIndexShards.For(grains, machineId).MarkClosed(machineId, clipId, outcome, by));
     }
 

@@ -1,0 +1,108 @@
+using AsdOrleans.Abstractions;
+using Microsoft.Extensions.Logging;
+
+namespace AsdOrleans.Grains.Telemetry;
+
+/// <summary>
+/// A machine's alerts on their way to the plant-wide alert index (<see cref="IAlertIndexGrain.Index"/>): each is sent
+/// when the clip is scored and again at the machine's flush ticks until its shard's receipt says it is on storage. A
+/// shard that loses alerts before its write (its silo crashed, or a duplicate activation lost a write race and
+/// reloaded) gets them again, so the index, and the webhook that delivers from it, miss no alert of a machine that
+/// lives on. Memory only: a machine that crashes loses its own unwritten clips too. Runs on the grain's scheduler.
+/// </summary>
+internal sealed class AlertOutbox(IGrainFactory grains, string machineId, Action armTick, ILogger logger)
+{
+    /// <summary>Alerts kept unconfirmed at most; past it the oldest is let go (the shards have not answered for a while).</summary>
+    public const int Capacity = 1_000;
+
+    private sealed class Entry(ScorePoint point)
+    {
+        public ScorePoint Point = point;
+        public AlertIndexReceipt? Receipt;
+        public Task? InFlight;
+    }
+
+    /// <summary>Unconfirmed alerts by clip id, oldest first.</summary>
+    private readonly OrderedDictionary<string, Entry> _unconfirmed = new(StringComparer.Ordinal);
+    private bool _warnedFull;
+
+    private IAlertIndexGrain Shard => AlertIndexShards.For(grains, machineId);
+
+    /// <summary>Alerts sent and not yet confirmed written.</summary>
+    public int Count => _unconfirmed.Count;
+
+    /// <summary>Sends an alert (points that are not alerts are ignored) and keeps it until its shard has written it.</summary>
+    public void Send(ScorePoint point)
+    {
+        if (!point.Anomalous) return;
+        if (_unconfirmed.TryGetValue(point.ClipId, out var known))
+        {
+            known.Point = point;
+            return;
+        }
+        while (_unconfirmed.Count >= Capacity)
+        {
+            _unconfirmed.RemoveAt(0);
+            AsdMetrics.OnAlertUnconfirmed();
+            if (!_warnedFull)
+            {
+                _warnedFull = true;
+                logger.LogWarning("machine {Machine}: {Count} alerts wait for the alert index to confirm them; the oldest are let go (they stay in the machine's score history)",
+                    machineId, Capacity);
+            }
+        }
+        var entry = new Entry(point);
+        _unconfirmed.Add(point.ClipId, entry);
+        entry.InFlight = Deliver(entry);
+        armTick();
+    }
+
+    /// <summary>A closed label request changes the alert a resend carries (the shard is told apart, one-way).</summary>
+    public void Closed(string clipId, LabelRequestOutcome outcome, string? by)
+    {
+        if (_unconfirmed.TryGetValue(clipId, out var entry))
+            entry.Point = entry.Point.Closed(outcome, by);
+    }
+
+    /// <summary>At a flush tick: asks again about every alert not confirmed and not in flight; arms the next tick while any is left.</summary>
+    public void Resend()
+    {
+        foreach (var entry in _unconfirmed.Values)
+            if (entry.InFlight is not { IsCompleted: false })
+                entry.InFlight = Deliver(entry);
+        if (_unconfirmed.Count > 0) armTick();
+    }
+
+    /// <summary>As the machine deactivates: one more send of what is unconfirmed, so the shard holds it (waited for at most
+    /// <paramref name="wait"/>); not whether it is written, which the shard does on its own.</summary>
+    public async Task HandOffAsync(TimeSpan wait)
+    {
+        if (_unconfirmed.Count == 0) return;
+        Resend();
+        var inFlight = _unconfirmed.Values.Select(e => e.InFlight).OfType<Task>().ToList(); // taken now: each clears its own
+        await Task.WhenAny(Task.WhenAll(inFlight), Task.Delay(wait));
+    }
+
+    private async Task Deliver(Entry entry)
+    {
+        try
+        {
+            var receipt = await Shard.Index(machineId, entry.Point, entry.Receipt);
+            entry.Receipt = receipt;
+            if (receipt.Written && _unconfirmed.TryGetValue(entry.Point.ClipId, out var current) && ReferenceEquals(current, entry))
+            {
+                _unconfirmed.Remove(entry.Point.ClipId);
+                _warnedFull = false;
+            }
+        }
+        catch (Exception e)
+        {
+            // The shard's activation went, or its write failed: the next tick asks again (and re-adds it where it was lost).
+            logger.LogDebug(e, "machine {Machine}: the alert index did not take clip {Clip}'s alert; sent again at the next tick", machineId, entry.Point.ClipId);
+        }
+        finally
+        {
+            entry.InFlight = null;
+        }
+    }
+}

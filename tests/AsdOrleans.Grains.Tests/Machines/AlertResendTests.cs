@@ -1,0 +1,82 @@
+using AsdOrleans.Abstractions;
+using AsdOrleans.Evaluation.Experiments;
+
+namespace AsdOrleans.Grains.Tests.Machines;
+
+/// <summary>
+/// Alerts reach the plant-wide index at least once and are kept there once: a machine sends each alert again until its
+/// shard's receipt says it is written, and the shard adds an alert it already holds no second time. The webhook delivers
+/// only what the index has written, so an alert lost from a shard before its write would otherwise reach no one.
+/// </summary>
+public sealed class AlertResendTests : AlertIndexClusterTest
+{
+    private const string Model = "enc-alerts1";
+    private static readonly EmbeddingTable Plant = SyntheticEmbeddings.Generate(new SyntheticEmbeddingSettings { Machines = 1, Seed = 12, SourceTrain = 120 });
+
+    private static async Task<List<IndexedAlert>> Held(IAlertIndexGrain index, string clipId)
+        => (await index.Newest(null, AlertIndexGrain.Capacity)).Where(a => a.Point.ClipId == clipId).ToList();
+
+    [Fact]
+    public async Task An_alert_a_shard_lost_before_writing_it_comes_again_from_its_machine_and_is_written_once()
+    {
+        const string id = "resend.m1";
+        var machine = Cluster.Client.GetGrain<IMachineGrain>(id);
+        await machine.Configure(new MachineSettings { Strategy = "random", Budget = 0.1, Seed = 3 });
+        await machine.Enroll(new EnrollmentRequest(Plant.Records.Where(r => !r.IsTest).Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model));
+
+        // The machine's shard has written a record, so a write from elsewhere leaves its activation with a stale ETag.
+        var index = AlertIndexShards.For(Cluster.Client, id);
+        await index.Add("other", Alert("seed"));
+        await Waiting.Until(async () => (await Stored(index)).State!.Alerts.Count == 1, "the shard's first write");
+
+        string? alertClip = null;
+        var test = Plant.Records.Where(r => r.IsTest && r.IsAnomaly).ToList();
+        for (int clip = 0; alertClip is null; clip++)
+        {
+            Assert.True(clip < test.Count, "no clip of the plant's anomalies raised an alert");
+            var verdict = await machine.ProcessClip(new ClipSubmission($"c{clip}", test[clip].Embedding, Model));
+            if (verdict.Anomalous) alertClip = verdict.ClipId;
+        }
+
+        // Another activation of the shard writes its record before this one writes the alert: this one's write fails and
+        // it reloads what storage holds, which has no such alert.
+        var theirs = await Stored(index);
+        theirs.State!.Alerts = [.. theirs.State.Alerts, new IndexedAlert("other", Alert("theirs"))];
+        await Storage.WriteStateAsync("alerts", index.GetGrainId(), theirs);
+
+        await Waiting.Until(async () => (await Stored(index)).State!.Alerts.Any(a => a.MachineId == id && a.Point.ClipId == alertClip),
+            "the machine's alert written to the shard's record after the shard lost it", seconds: 40);
+        var stored = (await Stored(index)).State!.Alerts;
+        Assert.Single(stored, a => a.Point.ClipId == alertClip);
+        Assert.Contains(stored, a => a.Point.ClipId == "theirs"); // the other writer's alert is kept
+
+        // Confirmed, the machine stops sending: two more flush periods add no copy.
+        await Task.Delay(2 * MachineGrain.FlushInterval + TimeSpan.FromSeconds(1));
+        Assert.Single(await Held(index, alertClip!));
+    }
+
+    [Fact]
+    public async Task The_shard_adds_an_alert_once_and_its_receipt_says_when_it_is_written_also_to_a_later_activation()
+    {
+        var index = Cluster.Client.GetGrain<IAlertIndexGrain>(9);
+        var first = await index.Index("m1", Alert("a"), null);
+        var again = await index.Index("m1", Alert("a"), null); // a resend without the receipt (the call's answer was lost)
+        Assert.Equal(first.Number, again.Number);
+        Assert.Single(await Held(index, "a"));
+
+        await Waiting.Until(async () => (await index.Index("m1", Alert("a"), first)).Written, "the receipt saying the alert is written");
+        Assert.Single((await Stored(index)).State!.Alerts, a => a.Point.ClipId == "a");
+
+        // A later activation knows nothing of the first one's numbers; it finds the alert in what it read.
+        await Cluster.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+        var later = await index.Index("m1", Alert("a"), first);
+        Assert.NotEqual(first.Activation, later.Activation);
+        Assert.True(later.Written);
+        Assert.Single(await Held(index, "a"));
+
+        // A resend that carries the request's outcome gives it to an alert the shard holds without one.
+        await index.Index("m1", Alert("a").Closed(LabelRequestOutcome.Anomalous, "ana"), later);
+        var marked = Assert.Single(await Held(index, "a"));
+        Assert.Equal(LabelRequestOutcome.Anomalous, marked.Point.RequestOutcome);
+    }
+}
