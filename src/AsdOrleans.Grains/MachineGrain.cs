@@ -99,7 +99,6 @@ public sealed class MachineGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _flushTimer = new ArmedSteadyTimer(this, FlushTick, FlushInterval);
-        _alerts = new AlertOutbox(GrainFactory, MachineId, _flushTimer.Arm, logger);
         _writeThrough = ServiceProvider.GetService<WriteThroughWindow>();
         _activatedAt = _writeThrough?.Now ?? 0;
         // Records as read (not after a migration: its state comes from memory, and it is never a second activation).
@@ -107,6 +106,7 @@ public sealed class MachineGrain(
             await FenceEarlierActivation();
         _history = await MachineScoreHistory.OpenAsync(scoreHistoryHead, ServiceProvider.GetRequiredKeyedService<IGrainStorage>(StorageName),
             this.GetGrainId(), _flushTimer.Arm, logger);
+        _alerts = new AlertOutbox(GrainFactory, MachineId, _flushTimer.Arm, _history, logger);
         if (_handedOver is { } handedOver)
         {
             _model = MachineModel.Deserialize(handedOver.Model);

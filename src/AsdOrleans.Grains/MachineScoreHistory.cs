@@ -17,6 +17,9 @@ public sealed class ScoreHistoryState
     [Id(1)] public long OpenPage { get; set; }
     /// <summary>0: every point in <see cref="Points"/> (written before paging); 1: paged.</summary>
     [Id(2)] public int Format { get; set; }
+    /// <summary>Alerts of this history that the alert index has not yet confirmed written (<c>Telemetry.AlertOutbox</c>),
+    /// oldest first: stored with their points, so a machine back from a crash sends them again.</summary>
+    [Id(3)] public List<ScorePoint> UnindexedAlerts { get; set; } = [];
 }
 
 /// <summary>A sealed page of <see cref="MachineScoreHistory.PageSize"/> points, stored once in its own record.</summary>
@@ -93,6 +96,17 @@ public sealed class MachineScoreHistory
         head.State.Format = 1;
         if (history._headDirty) arm();
         return history;
+    }
+
+    /// <summary>The alerts the alert index has not confirmed written, as last stored or set.</summary>
+    public IReadOnlyList<ScorePoint> UnindexedAlerts => _head.State.UnindexedAlerts;
+
+    /// <summary>Replaces <see cref="UnindexedAlerts"/>; written with the head at the next flush.</summary>
+    public void SetUnindexedAlerts(List<ScorePoint> alerts)
+    {
+        _head.State.UnindexedAlerts = alerts;
+        _headDirty = true;
+        _arm();
     }
 
     /// <summary>Appends a scored clip; written at the next flush.</summary>

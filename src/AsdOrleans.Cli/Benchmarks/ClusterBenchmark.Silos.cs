@@ -12,7 +12,7 @@ namespace AsdOrleans.Cli.Benchmarks;
 /// activations from the management grain. `--join-silo`: one more silo starts after the measured window, and the
 /// load goes on while the machine grains per silo are sampled. `--stop-silo`: the silo holding the most machines is
 /// stopped (SIGTERM) after the measured window, under the load, and every machine's count is checked against the clips
-/// acknowledged.
+/// acknowledged, and the alert index against the alerts acknowledged; `--kill-silo`: the same with SIGKILL (a crash).
 /// </summary>
 public static partial class ClusterBenchmark
 {
@@ -71,7 +71,7 @@ public static partial class ClusterBenchmark
 
             var order = machines.ToArray();
             new Random(count).Shuffle(order);
-            Func<long, Task> Call(string prefix) => i =>
+            Func<long, Task<ClipVerdict>> Call(string prefix) => i =>
                 order[i % order.Length].ProcessClip(new ClipSubmission($"{prefix}-{i}", stream[(int)(i % stream.Length)], SyntheticModelVersion));
             await OpenLoopLoad.RunAsync(rate, TimeSpan.FromSeconds(settings.WarmupSeconds), Call("w"), settings.Generators[0]);
             var load = await OpenLoopLoad.RunAsync(rate, TimeSpan.FromSeconds(settings.Duration), Call("m"), settings.Generators[0]);
@@ -89,7 +89,7 @@ public static partial class ClusterBenchmark
             if (settings.JoinSilo)
                 await JoinAsync(output, settings, processes, management, connection, clusterId, folder, rate, Call);
             if (settings.StopSilo)
-                await StopOneAsync(output, settings, processes, management, order, rate, Call);
+                await StopOneAsync(output, settings, processes, grains, management, order, rate, Call);
             output.WriteLine("(latency from each clip's scheduled send time; RSS: VmRSS of the silo process from /proc/<pid>/status; machine grains: MachineGrain " +
                              "activations on that silo, IManagementGrain.GetSimpleGrainStatistics; resident: all silos' machine grains after the measured window)");
         }
@@ -130,8 +130,8 @@ public static partial class ClusterBenchmark
     /// <summary>Seconds after the SIGTERM at which machine grains per silo are counted (window ends).</summary>
     internal static readonly double[] StopCheckpoints = [5, 15, 30];
 
-    private static async Task StopOneAsync(TextWriter output, Settings settings, List<SiloProcess> processes, IManagementGrain management,
-        IMachineGrain[] order, double rate, Func<string, Func<long, Task>> call)
+    private static async Task StopOneAsync(TextWriter output, Settings settings, List<SiloProcess> processes, IGrainFactory grains, IManagementGrain management,
+        IMachineGrain[] order, double rate, Func<string, Func<long, Task<ClipVerdict>>> call)
     {
         // Every machine's count before the stop, and each clip acknowledged after it: afterwards each machine must count both.
         var before = new long[order.Length];
@@ -143,14 +143,16 @@ public static partial class ClusterBenchmark
         });
         var acknowledged = new long[order.Length];
         var failed = new long[order.Length]; // a failed call may still have been counted: a loss beside it could hide
+        var alerts = new System.Collections.Concurrent.ConcurrentQueue<(int Machine, string ClipId)>(); // acknowledged alerts
         Func<long, Task> Counted(string prefix)
         {
             var send = call(prefix);
             return async i =>
             {
+                ClipVerdict verdict;
                 try
                 {
-                    await send(i);
+                    verdict = await send(i);
                 }
                 catch (Exception)
                 {
@@ -158,17 +160,24 @@ public static partial class ClusterBenchmark
                     throw;
                 }
                 Interlocked.Increment(ref acknowledged[i % order.Length]);
+                if (verdict.Anomalous) alerts.Enqueue(((int)(i % order.Length), verdict.ClipId));
             };
         }
         var counts = await MachineGrainsPerSiloAsync(management);
         var stopping = processes.Where(p => !p.Process.HasExited).MaxBy(p => counts.GetValueOrDefault(p.SiloPort))!;
+        // Alerts acknowledged in the seconds before the signal are the ones a shard may hold unwritten when it comes.
         output.WriteLine();
-        output.WriteLine($"silo {stopping.Index} ({counts.GetValueOrDefault(stopping.SiloPort):N0} machine grains) is stopped (SIGTERM) under load, " +
+        output.WriteLine($"{PreSignalSeconds:0} s of load before the signal, its clips and alerts counted:");
+        await RunWindowsAsync(output, settings, processes, management, [PreSignalSeconds], Stopwatch.StartNew(), rate, Counted, "p", "exited", () => Task.FromResult("no"));
+        string signal = settings.KillSilo ? "KILL" : "TERM";
+        output.WriteLine();
+        output.WriteLine($"silo {stopping.Index} ({counts.GetValueOrDefault(stopping.SiloPort):N0} machine grains) is " +
+                         (settings.KillSilo ? "killed (SIGKILL, a crash: nothing handed over or written) under load, " : "stopped (SIGTERM) under load, ") +
                          $"handing its machines over first: {Environment.GetEnvironmentVariable("Asd__HandOverOnStop") ?? "true (the silo default)"}, " +
                          $"writing through while it leaves: {Environment.GetEnvironmentVariable("Asd__WriteThroughOnLeave") ?? "true (the silo default)"}, " +
                          $"grain directory: {Environment.GetEnvironmentVariable("Asd__GrainDirectory") ?? "local (the silo default)"}; " +
                          "windows are timed from the signal, machine grains per silo counted at each window's end:");
-        using (var kill = Process.Start("kill", ["-TERM", stopping.Process.Id.ToString(CultureInfo.InvariantCulture)])!)
+        using (var kill = Process.Start("kill", [$"-{signal}", stopping.Process.Id.ToString(CultureInfo.InvariantCulture)])!)
             await kill.WaitForExitAsync();
         var signalled = Stopwatch.StartNew();
         await RunWindowsAsync(output, settings, processes, management, StopCheckpoints, signalled, rate, Counted, "s", "exited", () =>
@@ -199,7 +208,7 @@ public static partial class ClusterBenchmark
             ? string.Create(CultureInfo.InvariantCulture, $" to {lostAtMost:N0} (failed calls on the same machines may have been counted)")
             : "";
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"clips acknowledged after the signal: {acknowledged.Sum():N0}; counted by no machine (lost): {lost:N0}{upTo}, on {losing:N0} machines " +
+            $"clips acknowledged from {PreSignalSeconds:0} s before the signal: {acknowledged.Sum():N0}; counted by no machine (lost): {lost:N0}{upTo}, on {losing:N0} machines " +
             $"({losingOnStopped:N0} of them on the stopped silo before the signal, {losing - losingOnStopped:N0} on the others); counted though the call failed: {extra:N0}"));
         string? handover = null;
         try { handover = File.ReadLines(stopping.LogPath).LastOrDefault(l => l.Contains("stopping: ", StringComparison.Ordinal) && l.Contains(" over to the other silos", StringComparison.Ordinal)); }
@@ -216,11 +225,56 @@ public static partial class ClusterBenchmark
         {
             // Each other silo's first word of the leave: the write-through window opened (stop 61).
             string? opened = null;
-            try { opened = File.ReadLines(other.LogPath).FirstOrDefault(l => l.Contains("what they held", StringComparison.Ordinal)); }
+            try { opened = File.ReadLines(other.LogPath).FirstOrDefault(l => l.Contains("what they held", StringComparison.Ordinal) || l.Contains("what they hold", StringComparison.Ordinal)); }
             catch (IOException) { }
             output.WriteLine($"silo {other.Index}'s log: {opened?.Trim() ?? "no write-through line (Asd__WriteThroughOnLeave=false, or a build before stop 61)"}");
         }
+        await CountIndexedAlertsAsync(output, grains, order, alerts.ToList(), k => wasOn[k] == stopping.SiloPort);
         await PrintSilosAsync(output, management, processes);
+    }
+
+    /// <summary>Seconds of counted load before a silo is stopped or killed.</summary>
+    private const double PreSignalSeconds = 5;
+
+    /// <summary>Longest wait for acknowledged alerts to reach the alert index after the windows.</summary>
+    private static readonly TimeSpan AlertIndexWait = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// Acknowledged alerts against the plant-wide alert index (all shards, what the console and the webhook read): each
+    /// missing one is either a loss of the index (its machine's score history keeps the clip) or went with its machine's
+    /// own clips (a crash). Checked every 5 s until the index misses none its machines keep, or for a minute.
+    /// </summary>
+    private static async Task CountIndexedAlertsAsync(TextWriter output, IGrainFactory grains, IMachineGrain[] order, List<(int Machine, string ClipId)> alerts,
+        Func<int, bool> wasOnStopped)
+    {
+        var waited = Stopwatch.StartNew();
+        while (true)
+        {
+            var indexed = new HashSet<(string, string)>();
+            foreach (var shard in AlertIndexShards.All(grains))
+                foreach (var alert in await shard.Newest(null, AlertIndexGrain.Capacity))
+                    indexed.Add((alert.MachineId, alert.Point.ClipId));
+            var missing = alerts.Where(a => !indexed.Contains((order[a.Machine].GetPrimaryKeyString(), a.ClipId))).ToList();
+            int keptByMachine = 0, keptOnStopped = 0;
+            foreach (var machine in missing.GroupBy(a => a.Machine))
+            {
+                var history = (await grains.GetGrain<IScoreHistoryGrain>(order[machine.Key].GetPrimaryKeyString()).Get(null, MachineScoreHistory.Capacity))
+                    .Select(p => p.ClipId).ToHashSet(StringComparer.Ordinal);
+                int kept = machine.Count(a => history.Contains(a.ClipId));
+                keptByMachine += kept;
+                if (wasOnStopped(machine.Key)) keptOnStopped += kept;
+            }
+            if (keptByMachine == 0 || waited.Elapsed >= AlertIndexWait)
+            {
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"alerts acknowledged from {PreSignalSeconds:0} s before the signal: {alerts.Count:N0}; missing from the alert index {waited.Elapsed.TotalSeconds:F0} s after the windows: " +
+                    $"{missing.Count:N0}, of which {keptByMachine:N0} kept in their machine's score history (lost by the index; {keptOnStopped:N0} of machines on the stopped silo before the signal) " +
+                    $"and {missing.Count - keptByMachine:N0} " +
+                    $"lost with their machine's own clips"));
+                return;
+            }
+            await Task.Delay(TimeSpan.FromSeconds(5));
+        }
     }
 
     /// <summary>The load in windows ending <paramref name="checkpoints"/> seconds after <paramref name="since"/> started,

@@ -50,6 +50,8 @@ public static partial class ClusterBenchmark
         /// <summary>With <see cref="Silos"/>: stop (SIGTERM) the silo holding the most machines after the measured window,
         /// follow the load, and count the acknowledged clips the machines no longer count.</summary>
         public bool StopSilo { get; init; }
+        /// <summary>With <see cref="StopSilo"/>: kill the silo (SIGKILL, a crash) instead of stopping it.</summary>
+        public bool KillSilo { get; init; }
         /// <summary>With <see cref="Silos"/>: the silos run Orleans' activation rebalancer (experimental; off in the silo default).</summary>
         public bool Rebalancer { get; init; }
         /// <summary>Open loop, embedded silo: machine grains idle this long are deactivated (null: the silo's default).</summary>

@@ -126,6 +126,11 @@ public static class BenchCommand
             Description = "with --silos: after the measured window stop the silo holding the most machines (SIGTERM, a graceful stop) under the load, " +
                           "report latency and machine grains per silo at 5, 15 and 30 s after, and count acknowledged clips that no machine counts",
         };
+        var killSilo = new Option<bool>("--kill-silo")
+        {
+            Description = "with --silos: as --stop-silo, but the silo is killed (SIGKILL, a crash); both also count acknowledged alerts missing from the " +
+                          "plant-wide alert index while their machine keeps the clip",
+        };
         var machineIdle = new Option<double?>("--machine-idle-seconds") { Description = "with --rate: deactivate a machine grain after this many seconds without a call (the silo's Asd:MachineIdleMinutes; default the silo's 10 minutes)" };
         var generator = new Option<string>("--generator")
         {
@@ -147,7 +152,7 @@ public static class BenchCommand
         var command = new Command("cluster", "one embedded silo: grain scoring calls/s and p50/p99 with 1,000 and 10,000 machines, memory per grain, " +
                                              "HTTP ingest clips/s with the encoder, batching on vs max batch 1; --rate: open loop at a plant's rate")
         {
-            machines, callers, duration, width, seconds, concurrency, device, strategy, parts, rate, storage, warmupClips, warmupSeconds, silos, joinSilo, stopSilo, rebalancer,
+            machines, callers, duration, width, seconds, concurrency, device, strategy, parts, rate, storage, warmupClips, warmupSeconds, silos, joinSilo, stopSilo, killSilo, rebalancer,
             machineIdle, generator, historyPoints, answerLabels,
         };
         command.SetAction(async parse =>
@@ -194,6 +199,9 @@ public static class BenchCommand
             if (parse.GetValue(answerLabels) is double answer && (!(answer >= 0 && answer <= 3600) || parse.GetValue(rate) is null || parse.GetValue(silos) is not null))
                 throw new UsageException("--answer-labels must be in [0, 3600] seconds and goes with --rate on the embedded silo");
             int? siloCount = parse.GetValue(silos);
+            bool killing = parse.GetValue(killSilo), stopping = parse.GetValue(stopSilo) || killing;
+            if (killing && parse.GetValue(stopSilo))
+                throw new UsageException("--stop-silo stops a silo gracefully, --kill-silo kills it: give one");
             if (siloCount is not null)
             {
                 if (siloCount is < 1 or > 16) throw new UsageException("--silos must be in [1, 16]");
@@ -203,12 +211,12 @@ public static class BenchCommand
                 if (counts.Count != 1) throw new UsageException("--silos takes one --machines count (e.g. --machines 30000)");
                 if (generators.Count != 1) throw new UsageException("--silos takes one --generator");
             }
-            else if (parse.GetValue(joinSilo) || parse.GetValue(stopSilo) || parse.GetValue(rebalancer))
-                throw new UsageException($"{(parse.GetValue(joinSilo) ? "--join-silo" : parse.GetValue(stopSilo) ? "--stop-silo" : "--rebalancer")} goes with --silos");
-            if (parse.GetValue(joinSilo) && parse.GetValue(stopSilo))
-                throw new UsageException("--join-silo and --stop-silo are measured in separate runs: give one");
-            if (parse.GetValue(stopSilo) && siloCount < 2)
-                throw new UsageException("--stop-silo needs --silos 2 or more: the machines of the silo that stops go to the others");
+            else if (parse.GetValue(joinSilo) || stopping || parse.GetValue(rebalancer))
+                throw new UsageException($"{(parse.GetValue(joinSilo) ? "--join-silo" : killing ? "--kill-silo" : stopping ? "--stop-silo" : "--rebalancer")} goes with --silos");
+            if (parse.GetValue(joinSilo) && stopping)
+                throw new UsageException($"--join-silo and {(killing ? "--kill-silo" : "--stop-silo")} are measured in separate runs: give one");
+            if (stopping && siloCount < 2)
+                throw new UsageException($"{(killing ? "--kill-silo" : "--stop-silo")} needs --silos 2 or more: the machines of the silo that stops go to the others");
             bool ingest = partNames.Contains("ingest");
             if (ingest) Encoder.TorchRuntime.EnsureAvailable();
             await ClusterBenchmark.RunAsync(parse.InvocationConfiguration.Output, new ClusterBenchmark.Settings
@@ -217,7 +225,7 @@ public static class BenchCommand
                 Devices = parse.GetValue(concurrency), Device = parse.GetValue(device)!, Scoring = partNames.Contains("scoring"), Ingest = ingest, Alerts = partNames.Contains("alerts"),
                 Strategy = strategyName, Rate = parse.GetValue(rate), Storage = storageName,
                 WarmupClips = parse.GetValue(warmupClips), WarmupSeconds = parse.GetValue(warmupSeconds),
-                Silos = siloCount, JoinSilo = parse.GetValue(joinSilo), StopSilo = parse.GetValue(stopSilo), Rebalancer = parse.GetValue(rebalancer),
+                Silos = siloCount, JoinSilo = parse.GetValue(joinSilo), StopSilo = stopping, KillSilo = killing, Rebalancer = parse.GetValue(rebalancer),
                 MachineIdleSeconds = parse.GetValue(machineIdle), Generators = generators,
                 HistoryPoints = parse.GetValue(historyPoints), AnswerLabelsAfterSeconds = parse.GetValue(answerLabels),
             });

@@ -7,10 +7,11 @@ namespace AsdOrleans.Grains.Telemetry;
 /// A machine's alerts on their way to the plant-wide alert index (<see cref="IAlertIndexGrain.Index"/>): each is sent
 /// when the clip is scored and again at the machine's flush ticks until its shard's receipt says it is on storage. A
 /// shard that loses alerts before its write (its silo crashed, or a duplicate activation lost a write race and
-/// reloaded) gets them again, so the index, and the webhook that delivers from it, miss no alert of a machine that
-/// lives on. Memory only: a machine that crashes loses its own unwritten clips too. Runs on the grain's scheduler.
+/// reloaded) gets them again. The unconfirmed alerts are stored in the score history's head with the alerts' points
+/// (<see cref="MachineScoreHistory.UnindexedAlerts"/>), so a machine back from a crash sends what its history kept: an
+/// alert in a machine's history reaches the index, and the webhook that delivers from it. Runs on the grain's scheduler.
 /// </summary>
-internal sealed class AlertOutbox(IGrainFactory grains, string machineId, Action armTick, ILogger logger)
+internal sealed class AlertOutbox
 {
     /// <summary>Alerts kept unconfirmed at most; past it the oldest is let go (the shards have not answered for a while).</summary>
     public const int Capacity = 1_000;
@@ -26,6 +27,24 @@ internal sealed class AlertOutbox(IGrainFactory grains, string machineId, Action
     private readonly OrderedDictionary<string, Entry> _unconfirmed = new(StringComparer.Ordinal);
     private bool _warnedFull;
 
+    private readonly IGrainFactory grains;
+    private readonly string machineId;
+    private readonly Action armTick;
+    private readonly MachineScoreHistory history;
+    private readonly ILogger logger;
+
+    /// <summary>Takes over the alerts <paramref name="history"/> stored unconfirmed; they are sent at the first tick.</summary>
+    public AlertOutbox(IGrainFactory grains, string machineId, Action armTick, MachineScoreHistory history, ILogger logger)
+    {
+        (this.grains, this.machineId, this.armTick, this.history, this.logger) = (grains, machineId, armTick, history, logger);
+        foreach (var point in history.UnindexedAlerts)
+            _unconfirmed.TryAdd(point.ClipId, new Entry(point));
+        if (_unconfirmed.Count > 0) armTick();
+    }
+
+    /// <summary>Stores the unconfirmed alerts with the history's head (at its next write).</summary>
+    private void Store() => history.SetUnindexedAlerts([.. _unconfirmed.Values.Select(e => e.Point)]);
+
     private IAlertIndexGrain Shard => AlertIndexShards.For(grains, machineId);
 
     /// <summary>Alerts sent and not yet confirmed written.</summary>
@@ -38,6 +57,7 @@ internal sealed class AlertOutbox(IGrainFactory grains, string machineId, Action
         if (_unconfirmed.TryGetValue(point.ClipId, out var known))
         {
             known.Point = point;
+            Store();
             return;
         }
         while (_unconfirmed.Count >= Capacity)
@@ -53,6 +73,7 @@ internal sealed class AlertOutbox(IGrainFactory grains, string machineId, Action
         }
         var entry = new Entry(point);
         _unconfirmed.Add(point.ClipId, entry);
+        Store();
         entry.InFlight = Deliver(entry);
         armTick();
     }
@@ -61,7 +82,10 @@ internal sealed class AlertOutbox(IGrainFactory grains, string machineId, Action
     public void Closed(string clipId, LabelRequestOutcome outcome, string? by)
     {
         if (_unconfirmed.TryGetValue(clipId, out var entry))
+        {
             entry.Point = entry.Point.Closed(outcome, by);
+            Store();
+        }
     }
 
     /// <summary>At a flush tick: asks again about every alert not confirmed and not in flight; arms the next tick while any is left.</summary>
@@ -93,6 +117,7 @@ internal sealed class AlertOutbox(IGrainFactory grains, string machineId, Action
             {
                 _unconfirmed.Remove(entry.Point.ClipId);
                 _warnedFull = false;
+                Store(); // one head write at the next tick, so a later activation does not send it again
             }
         }
         catch (Exception e)

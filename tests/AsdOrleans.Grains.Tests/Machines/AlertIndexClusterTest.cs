@@ -11,6 +11,14 @@ public abstract class AlertIndexClusterTest : SqliteMachineClusterTest
 
     protected IGrainStorage Storage => Cluster.Silos[0].ServiceProvider.GetRequiredKeyedService<IGrainStorage>(MachineGrain.StorageName);
 
+    /// <summary>A grain's record <paramref name="name"/> as storage holds it.</summary>
+    protected async Task<GrainState<T>> Stored<T>(string name, IAddressable grain) where T : new()
+    {
+        var state = new GrainState<T>(new T());
+        await Storage.ReadStateAsync(name, grain.GetGrainId(), state);
+        return state;
+    }
+
     /// <summary>The shard's record as storage holds it.</summary>
     protected async Task<GrainState<AlertIndexState>> Stored(IAlertIndexGrain index)
     {

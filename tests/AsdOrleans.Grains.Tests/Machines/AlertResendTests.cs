@@ -56,6 +56,34 @@ public sealed class AlertResendTests : AlertIndexClusterTest
     }
 
     [Fact]
+    public async Task A_machine_back_from_a_crash_sends_the_alerts_its_history_stored_unconfirmed()
+    {
+        const string id = "resend.m2";
+        var machine = Cluster.Client.GetGrain<IMachineGrain>(id);
+        await machine.Configure(new MachineSettings { Strategy = "random", Budget = 0.1, Seed = 3 });
+        await machine.Enroll(new EnrollmentRequest(Plant.Records.Where(r => !r.IsTest).Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model));
+        await machine.ProcessClip(new ClipSubmission("c0", Plant.Records.First(r => r.IsTest).Embedding, Model));
+        await Cluster.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+        await Waiting.Until(async () => (await Stored<ScoreHistoryState>(MachineScoreHistory.HeadStateName, machine)).RecordExists, "the history written");
+
+        // What a machine leaves when it crashes after its history's write and before the index confirmed an alert:
+        // the point, and the alert among those unconfirmed.
+        var lost = Alert("crash-1");
+        var head = await Stored<ScoreHistoryState>(MachineScoreHistory.HeadStateName, machine);
+        head.State!.Points.Add(lost);
+        head.State.UnindexedAlerts = [lost];
+        await Storage.WriteStateAsync(MachineScoreHistory.HeadStateName, machine.GetGrainId(), head);
+
+        await machine.GetStatus(); // activates it
+        var index = AlertIndexShards.For(Cluster.Client, id);
+        await Waiting.Until(async () => (await Stored(index)).State!.Alerts.Any(a => a.MachineId == id && a.Point.ClipId == "crash-1"),
+            "the alert its history kept written to the index");
+        // Confirmed, it leaves the stored list at the machine's next write.
+        await Waiting.Until(async () => (await Stored<ScoreHistoryState>(MachineScoreHistory.HeadStateName, machine)).State!.UnindexedAlerts.Count == 0,
+            "the confirmed alert gone from the history's unconfirmed list");
+    }
+
+    [Fact]
     public async Task The_shard_adds_an_alert_once_and_its_receipt_says_when_it_is_written_also_to_a_later_activation()
     {
         var index = Cluster.Client.GetGrain<IAlertIndexGrain>(9);
