@@ -79,6 +79,7 @@ public interface IAlertIndexGrain : IGrainWithIntegerKey
     /// each alert again (with the receipt they were last given) until it is: an alert a shard lost before writing it (its
     /// silo crashed, or a duplicate activation lost a write race) is indexed again, and an alert indexed twice is not
     /// added twice. Answers without waiting for a write (docs/decisions.md, "alerts reach the index at least once").</summary>
+    [ResponseTimeout(CallTimeouts.Quick)]
     Task<AlertIndexReceipt> Index(string machineId, ScorePoint point, AlertIndexReceipt? earlier);
 
     /// <summary>Marks an indexed alert with how its label request ended: its label, or declined, expired or withdrawn

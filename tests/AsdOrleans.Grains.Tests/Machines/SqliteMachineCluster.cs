@@ -11,9 +11,12 @@ internal static class SqliteMachineCluster
 {
     /// <param name="storage">Further storage options (the database path is set).</param>
     /// <param name="silo">Further silo configuration, applied before the silo roles.</param>
-    public static async Task<InProcessTestCluster> StartAsync(string databasePath, Action<SqliteGrainStorageOptions>? storage = null, Action<ISiloBuilder>? silo = null, short silos = 1)
+    /// <param name="client">Further client configuration.</param>
+    public static async Task<InProcessTestCluster> StartAsync(string databasePath, Action<SqliteGrainStorageOptions>? storage = null, Action<ISiloBuilder>? silo = null, short silos = 1,
+        Action<IClientBuilder>? client = null)
     {
         var builder = new InProcessTestClusterBuilder(silos);
+        if (client is not null) builder.ConfigureClient(client);
         builder.ConfigureSilo((_, siloBuilder) =>
         {
             siloBuilder.AddSqliteGrainStorage(MachineGrain.StorageName, o =>
