@@ -44,6 +44,10 @@ public sealed class AlertIndexGrain(
     private readonly WriteThroughWindow? _writeThrough = services.GetService(typeof(WriteThroughWindow)) as WriteThroughWindow;
     /// <summary>Names this activation in its receipts: a number another activation gave means nothing here.</summary>
     private readonly Guid _activation = Guid.NewGuid();
+    /// <summary>Numbers of alerts trimmed before they were written (writes failing while alerts kept coming), newest
+    /// last: a receipt for one of them must not turn written when the written end passes it.</summary>
+    private readonly List<(long From, long To)> _trimmedUnwritten = [];
+    private const int TrimmedUnwrittenKept = 64;
 
     private List<IndexedAlert> Alerts => state.State.Alerts;
 
@@ -85,7 +89,16 @@ public sealed class AlertIndexGrain(
         state.State.Added++;
         // Trimmed in steps, so a full index does not shift its list on every alert.
         if (Alerts.Count >= Capacity + Capacity / 10)
-            Alerts.RemoveRange(0, Alerts.Count - Capacity);
+        {
+            int drop = Alerts.Count - Capacity;
+            long from = FirstNumber, to = from + drop;
+            if (to > _written)
+            {
+                _trimmedUnwritten.Add((Math.Max(from, _written), to));
+                if (_trimmedUnwritten.Count > TrimmedUnwrittenKept) _trimmedUnwritten.RemoveAt(0);
+            }
+            Alerts.RemoveRange(0, drop);
+        }
         return MarkDirty();
     }
 
@@ -94,9 +107,9 @@ public sealed class AlertIndexGrain(
         ArgumentException.ThrowIfNullOrWhiteSpace(machineId);
         ArgumentNullException.ThrowIfNull(point);
         long number;
-        if (earlier is { } receipt && receipt.Activation == _activation)
-            number = receipt.Number; // taken here: written once the written end passes it (trimmed since or not)
-        else if (IndexOf(machineId, point.ClipId) is int found)
+        if (earlier is { } receipt && receipt.Activation == _activation && !TrimmedUnwritten(receipt.Number))
+            number = receipt.Number; // taken here: written once the written end passes it (or trimmed after its write)
+        else if (IndexOf(machineId, point.ClipId, point.ClipIndex) is int found)
             number = FirstNumber + found;
         else
         {
@@ -113,11 +126,14 @@ public sealed class AlertIndexGrain(
         return new AlertIndexReceipt(_activation, number, number < _written);
     }
 
-    /// <summary>Where the shard holds a machine's alert for a clip, newest first (a resend is of a recent alert).</summary>
-    private int? IndexOf(string machineId, string clipId)
+    private bool TrimmedUnwritten(long number) => _trimmedUnwritten.Exists(range => number >= range.From && number < range.To);
+
+    /// <summary>Where the shard holds a machine's alert for a clip (at <paramref name="clipIndex"/> in its stream, when
+    /// given: a device may reuse a clip id long after), newest first (a resend is of a recent alert).</summary>
+    private int? IndexOf(string machineId, string clipId, long? clipIndex = null)
     {
         for (int i = Alerts.Count - 1; i >= 0; i--)
-            if (Alerts[i].Point.ClipId == clipId && Alerts[i].MachineId == machineId)
+            if (Alerts[i].Point.ClipId == clipId && Alerts[i].MachineId == machineId && (clipIndex is null || Alerts[i].Point.ClipIndex == clipIndex))
                 return i;
         return null;
     }

@@ -416,7 +416,13 @@ public sealed class MachineGrain(
     {
         await RunFollowUp(cancellationToken); // one still due when the machine goes idle
         await FlushTick(cancellationToken);
-        await _alerts.HandOffAsync(AlertHandOffWait); // the shard then holds them and writes them on its own
+        // Not as the silo shuts down (the shards are often going too; the stored list covers them): sent once more, so
+        // the shard holds them and writes them on its own; confirmations meanwhile leave the stored list.
+        if (reason.ReasonCode != DeactivationReasonCode.ShuttingDown && _alerts.Count > 0 && !_retired)
+        {
+            await _alerts.HandOffAsync(AlertHandOffWait);
+            await _history.Flush(cancellationToken);
+        }
         AsdMetrics.Forget(MachineId);
         if (_events is not null)
             await _events.DrainAsync();

@@ -316,10 +316,24 @@ public static partial class ClusterBenchmark
         }
     }
 
-    /// <summary>MachineGrain activations per silo, keyed by the silo's Orleans port.</summary>
+    /// <summary>MachineGrain activations per silo, keyed by the silo's Orleans port. Tried up to ten times a second apart:
+    /// right after a silo was killed the call may reach it before the cluster declares it dead.</summary>
     private static async Task<Dictionary<int, int>> MachineGrainsPerSiloAsync(IManagementGrain management)
     {
-        var statistics = await management.GetSimpleGrainStatistics();
+        SimpleGrainStatistic[] statistics;
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                statistics = await management.GetSimpleGrainStatistics();
+                break;
+            }
+            catch (Exception e) when (attempt < 10 && e is OrleansMessageRejectionException or SiloUnavailableException or TimeoutException
+                                          or Orleans.Runtime.Messaging.ConnectionFailedException)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1));
+            }
+        }
         return statistics.Where(s => s.GrainType.Contains(nameof(MachineGrain), StringComparison.Ordinal))
             .GroupBy(s => s.SiloAddress.Endpoint.Port)
             .ToDictionary(g => g.Key, g => g.Sum(s => s.ActivationCount));

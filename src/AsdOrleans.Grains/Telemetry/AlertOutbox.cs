@@ -13,8 +13,9 @@ namespace AsdOrleans.Grains.Telemetry;
 /// </summary>
 internal sealed class AlertOutbox
 {
-    /// <summary>Alerts kept unconfirmed at most; past it the oldest is let go (the shards have not answered for a while).</summary>
-    public const int Capacity = 1_000;
+    /// <summary>Alerts kept unconfirmed at most; past it the oldest is let go (the shards have not answered for a while).
+    /// They are stored in the history's head, so this also bounds that record (a page of points is 100).</summary>
+    public const int Capacity = 256;
 
     private sealed class Entry(ScorePoint point)
     {

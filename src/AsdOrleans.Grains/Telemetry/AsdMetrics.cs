@@ -31,7 +31,7 @@ public static partial class AsdMetrics
     private static readonly Counter<long> WebhookFailures = Meter.CreateCounter<long>("asd.alert_webhook.failures", "{request}",
         "Webhook POSTs that failed (no answer in time, or not 2xx); each is retried");
     private static readonly Counter<long> AlertsUnconfirmed = Meter.CreateCounter<long>("asd.alerts.unconfirmed", "{alert}",
-        "Alerts a machine stopped sending to the alert index before a shard confirmed them written (over 1,000 waited); they stay in the machine's score history");
+        "Alerts a machine stopped sending to the alert index before a shard confirmed them written (over 256 waited on one machine); they stay in the machine's score history");
     /// <summary>Alert-index shards whose webhook deliverer, active on this silo, is retrying a failed batch.</summary>
     private static readonly ConcurrentDictionary<long, bool> WebhookFailing = new();
 
@@ -154,9 +154,10 @@ public static partial class AsdMetrics
     /// <summary>A shard's webhook deliverer left this silo.</summary>
     public static void OnWebhookIdle(long shard) => WebhookFailing.TryRemove(shard, out _);
 
-    /// <summary>A machine scored a clip (called by the machine grain after persisting what it must).</summary>
+    /// <summary>A machine let an alert go that the alert index never confirmed (<see cref="AlertOutbox.Capacity"/>).</summary>
     public static void OnAlertUnconfirmed() => AlertsUnconfirmed.Add(1);
 
+    /// <summary>A machine scored a clip (called by the machine grain after persisting what it must).</summary>
     public static void OnClip(string machineId, ClipVerdict verdict, double decisionThreshold, int pending, MachineModel model)
     {
         var tag = new KeyValuePair<string, object?>("machine_type", MachineTypeTag(machineId));

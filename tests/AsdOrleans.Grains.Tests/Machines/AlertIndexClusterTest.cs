@@ -5,7 +5,7 @@ using Orleans.Storage;
 namespace AsdOrleans.Grains.Tests.Machines;
 
 /// <summary>A <see cref="SqliteMachineClusterTest"/> that reads alert-index shards' records straight from storage.</summary>
-public abstract class AlertIndexClusterTest : SqliteMachineClusterTest
+public abstract class AlertIndexClusterTest(Action<AsdOrleans.Storage.Sqlite.SqliteGrainStorageOptions>? storage = null) : SqliteMachineClusterTest(storage)
 {
     protected static ScorePoint Alert(string clipId) => new(DateTimeOffset.UtcNow, clipId, 1, 0.9, 0.5, true, false);
 

@@ -29,6 +29,12 @@ public sealed class AlertResendTests : AlertIndexClusterTest
         await index.Add("other", Alert("seed"));
         await Waiting.Until(async () => (await Stored(index)).State!.Alerts.Count == 1, "the shard's first write");
 
+        // Another activation of the shard writes its record: this one's next write (the alert's) fails, and it reloads
+        // what storage holds, which has no such alert.
+        var theirs = await Stored(index);
+        theirs.State!.Alerts = [.. theirs.State.Alerts, new IndexedAlert("other", Alert("theirs"))];
+        await Storage.WriteStateAsync("alerts", index.GetGrainId(), theirs);
+
         string? alertClip = null;
         var test = Plant.Records.Where(r => r.IsTest && r.IsAnomaly).ToList();
         for (int clip = 0; alertClip is null; clip++)
@@ -38,20 +44,15 @@ public sealed class AlertResendTests : AlertIndexClusterTest
             if (verdict.Anomalous) alertClip = verdict.ClipId;
         }
 
-        // Another activation of the shard writes its record before this one writes the alert: this one's write fails and
-        // it reloads what storage holds, which has no such alert.
-        var theirs = await Stored(index);
-        theirs.State!.Alerts = [.. theirs.State.Alerts, new IndexedAlert("other", Alert("theirs"))];
-        await Storage.WriteStateAsync("alerts", index.GetGrainId(), theirs);
-
         await Waiting.Until(async () => (await Stored(index)).State!.Alerts.Any(a => a.MachineId == id && a.Point.ClipId == alertClip),
             "the machine's alert written to the shard's record after the shard lost it", seconds: 40);
         var stored = (await Stored(index)).State!.Alerts;
         Assert.Single(stored, a => a.Point.ClipId == alertClip);
         Assert.Contains(stored, a => a.Point.ClipId == "theirs"); // the other writer's alert is kept
 
-        // Confirmed, the machine stops sending: two more flush periods add no copy.
-        await Task.Delay(2 * MachineGrain.FlushInterval + TimeSpan.FromSeconds(1));
+        // Confirmed, the machine stops sending: its stored list of unconfirmed alerts empties, and no copy is added.
+        await Waiting.Until(async () => (await Stored<ScoreHistoryState>(MachineScoreHistory.HeadStateName, machine)).State!.UnindexedAlerts.Count == 0,
+            "the confirmed alert gone from the machine's stored list");
         Assert.Single(await Held(index, alertClip!));
     }
 
