@@ -1,5 +1,4 @@
 using AsdOrleans.Abstractions;
-using Microsoft.Data.Sqlite;
 
 namespace AsdOrleans.Grains.Tests.Machines;
 
@@ -9,15 +8,6 @@ namespace AsdOrleans.Grains.Tests.Machines;
 /// </summary>
 public sealed class AlertIndexTrimTests() : AlertIndexClusterTest(storage: o => o.BusyTimeout = TimeSpan.FromSeconds(1))
 {
-    private SqliteConnection HoldWriteLock()
-    {
-        var connection = OpenDatabase();
-        using var begin = connection.CreateCommand();
-        begin.CommandText = "BEGIN EXCLUSIVE";
-        begin.ExecuteNonQuery();
-        return connection;
-    }
-
     [Fact]
     public async Task An_alert_trimmed_before_its_write_is_not_confirmed_and_a_resend_adds_it_again()
     {

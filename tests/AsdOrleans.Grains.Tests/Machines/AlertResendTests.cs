@@ -16,13 +16,19 @@ public sealed class AlertResendTests : AlertIndexClusterTest
     private static async Task<List<IndexedAlert>> Held(IAlertIndexGrain index, string clipId)
         => (await index.Newest(null, AlertIndexGrain.Capacity)).Where(a => a.Point.ClipId == clipId).ToList();
 
+    private async Task<IMachineGrain> Enrolled(string id)
+    {
+        var machine = Cluster.Client.GetGrain<IMachineGrain>(id);
+        await machine.Configure(new MachineSettings { Strategy = "random", Budget = 0.1, Seed = 3 });
+        await machine.Enroll(new EnrollmentRequest(Plant.Records.Where(r => !r.IsTest).Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model));
+        return machine;
+    }
+
     [Fact]
     public async Task An_alert_a_shard_lost_before_writing_it_comes_again_from_its_machine_and_is_written_once()
     {
         const string id = "resend.m1";
-        var machine = Cluster.Client.GetGrain<IMachineGrain>(id);
-        await machine.Configure(new MachineSettings { Strategy = "random", Budget = 0.1, Seed = 3 });
-        await machine.Enroll(new EnrollmentRequest(Plant.Records.Where(r => !r.IsTest).Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model));
+        var machine = await Enrolled(id);
 
         // The machine's shard has written a record, so a write from elsewhere leaves its activation with a stale ETag.
         var index = AlertIndexShards.For(Cluster.Client, id);
@@ -60,9 +66,7 @@ public sealed class AlertResendTests : AlertIndexClusterTest
     public async Task A_machine_back_from_a_crash_sends_the_alerts_its_history_stored_unconfirmed()
     {
         const string id = "resend.m2";
-        var machine = Cluster.Client.GetGrain<IMachineGrain>(id);
-        await machine.Configure(new MachineSettings { Strategy = "random", Budget = 0.1, Seed = 3 });
-        await machine.Enroll(new EnrollmentRequest(Plant.Records.Where(r => !r.IsTest).Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model));
+        var machine = await Enrolled(id);
         await machine.ProcessClip(new ClipSubmission("c0", Plant.Records.First(r => r.IsTest).Embedding, Model));
         await Cluster.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
         await Waiting.Until(async () => (await Stored<ScoreHistoryState>(MachineScoreHistory.HeadStateName, machine)).RecordExists, "the history written");

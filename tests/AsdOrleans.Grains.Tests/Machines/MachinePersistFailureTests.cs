@@ -1,6 +1,5 @@
 using AsdOrleans.Abstractions;
 using AsdOrleans.Evaluation.Experiments;
-using Microsoft.Data.Sqlite;
 
 namespace AsdOrleans.Grains.Tests.Machines;
 
@@ -13,15 +12,6 @@ public sealed class MachinePersistFailureTests() : SqliteMachineClusterTest(stor
 {
     private const string Model = "enc-persist1";
     private static readonly EmbeddingTable Plant = SyntheticEmbeddings.Generate(new SyntheticEmbeddingSettings { Machines = 1, Seed = 9, SourceTrain = 120 });
-
-    private SqliteConnection HoldWriteLock()
-    {
-        var connection = OpenDatabase();
-        using var begin = connection.CreateCommand();
-        begin.CommandText = "BEGIN EXCLUSIVE";
-        begin.ExecuteNonQuery();
-        return connection;
-    }
 
     [Fact]
     public async Task D5_a_label_request_whose_write_failed_is_never_persisted_later()

@@ -51,6 +51,16 @@ public abstract class SqliteMachineClusterTest(Action<SqliteGrainStorageOptions>
         return connection;
     }
 
+    /// <summary>Holds SQLite's write lock until disposed: the silo's writes then fail (busy), as in a storage outage.</summary>
+    protected SqliteConnection HoldWriteLock()
+    {
+        var connection = OpenDatabase();
+        using var begin = connection.CreateCommand();
+        begin.CommandText = "BEGIN EXCLUSIVE";
+        begin.ExecuteNonQuery();
+        return connection;
+    }
+
     public async ValueTask InitializeAsync() => Cluster = await SqliteMachineCluster.StartAsync(DatabasePath, storage, silo, silos);
 
     public async ValueTask DisposeAsync()
