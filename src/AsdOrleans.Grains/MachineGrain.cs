@@ -418,7 +418,7 @@ public sealed class MachineGrain(
         await FlushTick(cancellationToken);
         // Not as the silo shuts down (the shards are often going too; the stored list covers them): sent once more, so
         // the shard holds them and writes them on its own; confirmations meanwhile leave the stored list.
-        if (reason.ReasonCode != DeactivationReasonCode.ShuttingDown && _alerts.Count > 0 && !_retired)
+        if (reason.ReasonCode != DeactivationReasonCode.ShuttingDown && _alerts.Waiting && !_retired)
         {
             await _alerts.HandOffAsync(AlertHandOffWait);
             await _history.Flush(cancellationToken);
@@ -1043,7 +1043,7 @@ public sealed class MachineGrain(
         }
         finally
         {
-            _alerts.Resend();
+            await _alerts.ResendAsync();
             await _history.Flush(cancellation);
         }
     }

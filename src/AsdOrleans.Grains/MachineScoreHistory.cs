@@ -17,9 +17,10 @@ public sealed class ScoreHistoryState
     [Id(1)] public long OpenPage { get; set; }
     /// <summary>0: every point in <see cref="Points"/> (written before paging); 1: paged.</summary>
     [Id(2)] public int Format { get; set; }
-    /// <summary>Alerts of this history that the alert index has not yet confirmed written (<c>Telemetry.AlertOutbox</c>),
-    /// oldest first: stored with their points, so a machine back from a crash sends them again.</summary>
-    [Id(3)] public List<ScorePoint> UnindexedAlerts { get; set; } = [];
+    /// <summary>Clip ids of this history's alerts that the alert index has not yet confirmed written
+    /// (<c>Telemetry.AlertOutbox</c>), oldest first: stored with their points, so a machine back from a crash sends them
+    /// again. Ids only: the points are in the history (a head of the open page only stays small).</summary>
+    [Id(3)] public List<string> UnindexedAlerts { get; set; } = [];
 }
 
 /// <summary>A sealed page of <see cref="MachineScoreHistory.PageSize"/> points, stored once in its own record.</summary>
@@ -98,11 +99,11 @@ public sealed class MachineScoreHistory
         return history;
     }
 
-    /// <summary>The alerts the alert index has not confirmed written, as last stored or set.</summary>
-    public IReadOnlyList<ScorePoint> UnindexedAlerts => _head.State.UnindexedAlerts;
+    /// <summary>Clip ids of the alerts the alert index has not confirmed written, as last stored or set.</summary>
+    public IReadOnlyList<string> UnindexedAlerts => _head.State.UnindexedAlerts;
 
     /// <summary>Replaces <see cref="UnindexedAlerts"/>; written with the head at the next flush.</summary>
-    public void SetUnindexedAlerts(List<ScorePoint> alerts)
+    public void SetUnindexedAlerts(List<string> alerts)
     {
         _head.State.UnindexedAlerts = alerts;
         _headDirty = true;

@@ -24,14 +24,23 @@ public static class StoredGrainState
 
     /// <summary>Deactivates every idle grain (each writes its state on the way out) and waits until no machine is active:
     /// Orleans' call answers before the activations have gone, and a machine still going could answer from memory, or
-    /// write over the damage done next.</summary>
+    /// write over the damage done next. Then collects again until no registry shard is active either: a machine going
+    /// to sleep hands its shard its status, and a shard busy taking it is not idle, so it could outlive the first
+    /// collection and answer a listing with that status instead of letting the machine be read.</summary>
     public static async Task DeactivateMachines(IGrainFactory grains)
     {
         var management = grains.GetGrain<IManagementGrain>(0);
         await management.ForceActivationCollection(TimeSpan.Zero);
-        await Waiting.Until(async () => !(await management.GetSimpleGrainStatistics())
-            .Any(s => s.GrainType.Contains("MachineGrain", StringComparison.Ordinal) && s.ActivationCount > 0), "every machine deactivated");
+        await Waiting.Until(async () => !await AnyActive(management, "MachineGrain"), "every machine deactivated");
+        await Waiting.Until(async () =>
+        {
+            await management.ForceActivationCollection(TimeSpan.Zero);
+            return !await AnyActive(management, "MachineRegistryShardGrain");
+        }, "every machine registry shard deactivated, with the statuses it kept");
     }
+
+    private static async Task<bool> AnyActive(IManagementGrain management, string grainClass)
+        => (await management.GetSimpleGrainStatistics()).Any(s => s.GrainType.Contains(grainClass, StringComparison.Ordinal) && s.ActivationCount > 0);
 
     /// <summary>Deletes every stored state named <paramref name="stateName"/>; returns the rows deleted.</summary>
     public static int Delete(string dataDirectory, string stateName)

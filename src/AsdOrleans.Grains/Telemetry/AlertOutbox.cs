@@ -7,14 +7,14 @@ namespace AsdOrleans.Grains.Telemetry;
 /// A machine's alerts on their way to the plant-wide alert index (<see cref="IAlertIndexGrain.Index"/>): each is sent
 /// when the clip is scored and again at the machine's flush ticks until its shard's receipt says it is on storage. A
 /// shard that loses alerts before its write (its silo crashed, or a duplicate activation lost a write race and
-/// reloaded) gets them again. The unconfirmed alerts are stored in the score history's head with the alerts' points
-/// (<see cref="MachineScoreHistory.UnindexedAlerts"/>), so a machine back from a crash sends what its history kept: an
-/// alert in a machine's history reaches the index, and the webhook that delivers from it. Runs on the grain's scheduler.
+/// reloaded) gets them again. The unconfirmed alerts' clip ids are stored in the score history's head, with the alerts'
+/// points (<see cref="MachineScoreHistory.UnindexedAlerts"/>), so a machine back from a crash sends what its history
+/// kept: an alert in a machine's history reaches the index, and the webhook that delivers from it. Runs on the grain's
+/// scheduler.
 /// </summary>
 internal sealed class AlertOutbox
 {
-    /// <summary>Alerts kept unconfirmed at most; past it the oldest is let go (the shards have not answered for a while).
-    /// They are stored in the history's head, so this also bounds that record (a page of points is 100).</summary>
+    /// <summary>Alerts kept unconfirmed at most; past it the oldest is let go (the shards have not answered for a while).</summary>
     public const int Capacity = 256;
 
     private sealed class Entry(ScorePoint point)
@@ -34,22 +34,49 @@ internal sealed class AlertOutbox
     private readonly MachineScoreHistory history;
     private readonly ILogger logger;
 
+    /// <summary>Clip ids <paramref name="history"/> stored unconfirmed, looked up in it at the first tick.</summary>
+    private List<string>? _stored;
+
     /// <summary>Takes over the alerts <paramref name="history"/> stored unconfirmed; they are sent at the first tick.</summary>
     public AlertOutbox(IGrainFactory grains, string machineId, Action armTick, MachineScoreHistory history, ILogger logger)
     {
         (this.grains, this.machineId, this.armTick, this.history, this.logger) = (grains, machineId, armTick, history, logger);
-        foreach (var point in history.UnindexedAlerts)
-            _unconfirmed.TryAdd(point.ClipId, new Entry(point));
-        if (_unconfirmed.Count > 0) armTick();
+        if (history.UnindexedAlerts.Count == 0) return;
+        _stored = [.. history.UnindexedAlerts];
+        armTick();
     }
 
-    /// <summary>Stores the unconfirmed alerts with the history's head (at its next write).</summary>
-    private void Store() => history.SetUnindexedAlerts([.. _unconfirmed.Values.Select(e => e.Point)]);
+    /// <summary>Stores the unconfirmed alerts' clip ids with the history's head (at its next write).</summary>
+    private void Store() => history.SetUnindexedAlerts([.. _stored ?? [], .. _unconfirmed.Keys.Where(id => _stored?.Contains(id) != true)]);
+
+    /// <summary>The alerts a crashed activation left unconfirmed, from the history's points (read once; an id no longer
+    /// in the history went with it, or left it).</summary>
+    private async Task TakeOverStoredAsync()
+    {
+        if (_stored is not { } ids) return;
+        Dictionary<string, ScorePoint> points;
+        try
+        {
+            points = (await history.Get(null, MachineScoreHistory.Capacity)).Where(p => p.Anomalous).GroupBy(p => p.ClipId).ToDictionary(g => g.Key, g => g.First());
+        }
+        catch (Exception e)
+        {
+            // A sealed page could not be read: the ids stay stored, and the next tick tries again.
+            logger.LogWarning(e, "machine {Machine}: could not read its score history to resend {Count} alerts the index never confirmed; trying again at the next tick", machineId, ids.Count);
+            armTick();
+            return;
+        }
+        _stored = null;
+        foreach (var id in ids)
+            if (points.TryGetValue(id, out var point))
+                _unconfirmed.TryAdd(id, new Entry(point));
+        Store();
+    }
 
     private IAlertIndexGrain Shard => AlertIndexShards.For(grains, machineId);
 
-    /// <summary>Alerts sent and not yet confirmed written.</summary>
-    public int Count => _unconfirmed.Count;
+    /// <summary>Whether any alert waits to be confirmed (sent, or stored by an earlier activation and not yet looked up).</summary>
+    public bool Waiting => _unconfirmed.Count > 0 || _stored is not null;
 
     /// <summary>Sends an alert (points that are not alerts are ignored) and keeps it until its shard has written it.</summary>
     public void Send(ScorePoint point)
@@ -90,8 +117,9 @@ internal sealed class AlertOutbox
     }
 
     /// <summary>At a flush tick: asks again about every alert not confirmed and not in flight; arms the next tick while any is left.</summary>
-    public void Resend()
+    public async Task ResendAsync()
     {
+        await TakeOverStoredAsync();
         foreach (var entry in _unconfirmed.Values)
             if (entry.InFlight is not { IsCompleted: false })
                 entry.InFlight = Deliver(entry);
@@ -102,8 +130,8 @@ internal sealed class AlertOutbox
     /// <paramref name="wait"/>); not whether it is written, which the shard does on its own.</summary>
     public async Task HandOffAsync(TimeSpan wait)
     {
-        if (_unconfirmed.Count == 0) return;
-        Resend();
+        if (_unconfirmed.Count == 0 && _stored is null) return;
+        await ResendAsync();
         var inFlight = _unconfirmed.Values.Select(e => e.InFlight).OfType<Task>().ToList(); // taken now: each clears its own
         await Task.WhenAny(Task.WhenAll(inFlight), Task.Delay(wait));
     }

@@ -76,7 +76,7 @@ public sealed class AlertResendTests : AlertIndexClusterTest
         var lost = Alert("crash-1");
         var head = await Stored<ScoreHistoryState>(MachineScoreHistory.HeadStateName, machine);
         head.State!.Points.Add(lost);
-        head.State.UnindexedAlerts = [lost];
+        head.State.UnindexedAlerts = [lost.ClipId];
         await Storage.WriteStateAsync(MachineScoreHistory.HeadStateName, machine.GetGrainId(), head);
 
         await machine.GetStatus(); // activates it
