@@ -414,6 +414,8 @@ public sealed class MachineGrain(
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        if (reason.ReasonCode == DeactivationReasonCode.ShuttingDown)
+            _alerts.Quiet(); // the shards are going too; what waits is in the stored list
         await RunFollowUp(cancellationToken); // one still due when the machine goes idle
         await FlushTick(cancellationToken);
         // Not as the silo shuts down (the shards are often going too; the stored list covers them): sent once more, so

@@ -75,6 +75,11 @@ internal sealed class AlertOutbox
 
     private IAlertIndexGrain Shard => AlertIndexShards.For(grains, machineId);
 
+    private bool _quiet;
+
+    /// <summary>Sends nothing more (the silo shuts down: the shards are going too, and the stored list covers what waits).</summary>
+    public void Quiet() => _quiet = true;
+
     /// <summary>Whether any alert waits to be confirmed (sent, or stored by an earlier activation and not yet looked up).</summary>
     public bool Waiting => _unconfirmed.Count > 0 || _stored is not null;
 
@@ -102,6 +107,7 @@ internal sealed class AlertOutbox
         var entry = new Entry(point);
         _unconfirmed.Add(point.ClipId, entry);
         Store();
+        if (_quiet) return;
         entry.InFlight = Deliver(entry);
         armTick();
     }
@@ -119,6 +125,7 @@ internal sealed class AlertOutbox
     /// <summary>At a flush tick: asks again about every alert not confirmed and not in flight; arms the next tick while any is left.</summary>
     public async Task ResendAsync()
     {
+        if (_quiet) return;
         await TakeOverStoredAsync();
         foreach (var entry in _unconfirmed.Values)
             if (entry.InFlight is not { IsCompleted: false })
