@@ -418,13 +418,10 @@ public sealed class MachineGrain(
             _alerts.Quiet(); // the shards are going too; what waits is in the stored list
         await RunFollowUp(cancellationToken); // one still due when the machine goes idle
         await FlushTick(cancellationToken);
-        // Not as the silo shuts down (the shards are often going too; the stored list covers them): sent once more, so
-        // the shard holds them and writes them on its own; confirmations meanwhile leave the stored list.
-        if (reason.ReasonCode != DeactivationReasonCode.ShuttingDown && _alerts.Waiting && !_retired)
-        {
-            await _alerts.HandOffAsync(AlertHandOffWait);
+        // Unconfirmed alerts sent once more (not as the silo shuts down), so the shard holds them and writes them on its
+        // own; confirmations meanwhile leave the stored list.
+        if (!_retired && await _alerts.HandOffAsync(AlertHandOffWait))
             await _history.Flush(cancellationToken);
-        }
         AsdMetrics.Forget(MachineId);
         if (_events is not null)
             await _events.DrainAsync();
@@ -753,7 +750,7 @@ public sealed class MachineGrain(
         _claims.Forget(clipIds);
         Events.PublishClosed(MachineId, clipIds, outcome, by);
         foreach (var clipId in clipIds)
-            MachineActivity.MarkClosed(_history, _alerts, GrainFactory, MachineId, clipId, outcome, by);
+            MachineActivity.MarkClosed(_history, _alerts, clipId, outcome, by);
         UpdateGauges(); // expiry and withdrawal close requests outside a clip or a label
     }
 
@@ -868,7 +865,7 @@ public sealed class MachineGrain(
 
     public Task RecordLabel(string clipId, ClipLabelValue label)
     {
-        MachineActivity.MarkClosed(_history, _alerts, GrainFactory, MachineId, clipId, ScorePoint.OutcomeOf(label));
+        MachineActivity.MarkClosed(_history, _alerts, clipId, ScorePoint.OutcomeOf(label));
         return Task.CompletedTask;
     }
 

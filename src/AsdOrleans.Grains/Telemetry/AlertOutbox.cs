@@ -80,8 +80,6 @@ internal sealed class AlertOutbox
     /// <summary>Sends nothing more (the silo shuts down: the shards are going too, and the stored list covers what waits).</summary>
     public void Quiet() => _quiet = true;
 
-    /// <summary>Whether any alert waits to be confirmed (sent, or stored by an earlier activation and not yet looked up).</summary>
-    public bool Waiting => _unconfirmed.Count > 0 || _stored is not null;
 
     /// <summary>Sends an alert (points that are not alerts are ignored) and keeps it until its shard has written it.</summary>
     public void Send(ScorePoint point)
@@ -112,9 +110,10 @@ internal sealed class AlertOutbox
         armTick();
     }
 
-    /// <summary>A closed label request changes the alert a resend carries (the shard is told apart, one-way).</summary>
+    /// <summary>A closed label request: the shard is told one-way, and the alert a resend carries changes with it.</summary>
     public void Closed(string clipId, LabelRequestOutcome outcome, string? by)
     {
+        Shard.MarkClosed(machineId, clipId, outcome, by).ContinueWith(t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously);
         if (_unconfirmed.TryGetValue(clipId, out var entry))
         {
             entry.Point = entry.Point.Closed(outcome, by);
@@ -134,13 +133,15 @@ internal sealed class AlertOutbox
     }
 
     /// <summary>As the machine deactivates: one more send of what is unconfirmed, so the shard holds it (waited for at most
-    /// <paramref name="wait"/>); not whether it is written, which the shard does on its own.</summary>
-    public async Task HandOffAsync(TimeSpan wait)
+    /// <paramref name="wait"/>); not whether it is written, which the shard does on its own. False when nothing was sent
+    /// (nothing waits, or <see cref="Quiet"/>).</summary>
+    public async Task<bool> HandOffAsync(TimeSpan wait)
     {
-        if (_unconfirmed.Count == 0 && _stored is null) return;
+        if (_quiet || (_unconfirmed.Count == 0 && _stored is null)) return false;
         await ResendAsync();
         var inFlight = _unconfirmed.Values.Select(e => e.InFlight).OfType<Task>().ToList(); // taken now: each clears its own
         await Task.WhenAny(Task.WhenAll(inFlight), Task.Delay(wait));
+        return true;
     }
 
     private async Task Deliver(Entry entry)

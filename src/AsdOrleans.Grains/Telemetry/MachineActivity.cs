@@ -21,12 +21,9 @@ internal static class MachineActivity
     }
 
     /// <summary>How a clip's label request ended, in the score history and the alert index.</summary>
-    public static void MarkClosed(MachineScoreHistory history, AlertOutbox alerts, IGrainFactory grains, string machineId, string clipId, LabelRequestOutcome outcome, string? by = null)
+    public static void MarkClosed(MachineScoreHistory history, AlertOutbox alerts, string clipId, LabelRequestOutcome outcome, string? by = null)
     {
         history.RecordOutcome(clipId, outcome, by);
         alerts.Closed(clipId, outcome, by);
-        Forget(AlertIndexShards.For(grains, machineId).MarkClosed(machineId, clipId, outcome, by));
     }
-
-    private static void Forget(Task oneWay) => oneWay.ContinueWith(t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously);
 }
