@@ -83,9 +83,16 @@ public interface IAlertIndexGrain : IGrainWithIntegerKey
     Task<AlertIndexReceipt> Index(string machineId, ScorePoint point, AlertIndexReceipt? earlier);
 
     /// <summary>Marks an indexed alert with how its label request ended: its label, or declined, expired or withdrawn
-    /// (one-way; a clip the shard does not hold is ignored).</summary>
+    /// (one-way; a clip the shard does not hold is ignored). Sent by machines of builds before <see cref="Close"/>.</summary>
     [Orleans.Concurrency.OneWay]
     Task MarkClosed(string machineId, string clipId, LabelRequestOutcome outcome, string? by);
+
+    /// <summary>Marks an indexed alert with how its label request ended, as <see cref="MarkClosed"/>, and says whether that
+    /// is done: true once the shard has written the outcome, or when it holds no such alert (never indexed here, or
+    /// dropped from its newest alerts); false while the outcome waits for the shard's next write. Machines ask again
+    /// until true, so an outcome a shard lost before writing it is marked again. Never adds an alert.</summary>
+    [ResponseTimeout(CallTimeouts.Quick)]
+    Task<bool> Close(string machineId, string clipId, LabelRequestOutcome outcome, string? by);
 
     /// <summary>Alerts at or after <paramref name="since"/> (all kept when null), newest first, at most <paramref name="limit"/>.</summary>
     Task<IReadOnlyList<IndexedAlert>> Newest(DateTimeOffset? since, int limit);

@@ -48,6 +48,8 @@ public sealed class AlertIndexGrain(
     /// last: a receipt for one of them must not turn written when the written end passes it.</summary>
     private readonly List<(long From, long To)> _trimmedUnwritten = [];
     private const int TrimmedUnwrittenKept = 64;
+    /// <summary>Numbers of written alerts changed since (an outcome marked): not on storage as they are until the next write.</summary>
+    private readonly HashSet<long> _changedUnwritten = [];
 
     private List<IndexedAlert> Alerts => state.State.Alerts;
 
@@ -119,11 +121,21 @@ public sealed class AlertIndexGrain(
         long held = number - FirstNumber;
         if (point.RequestOutcome is not null && held >= 0 && held < Alerts.Count && Alerts[(int)held].Point.RequestOutcome is null)
         {
-            // Its outcome came with the resend (the one-way MarkClosed went to an activation that lost it).
+            // Its outcome came with the resend (closed while the alert was unconfirmed).
             Alerts[(int)held] = Alerts[(int)held] with { Point = point };
-            await MarkDirty();
+            await Changed(number);
         }
-        return new AlertIndexReceipt(_activation, number, number < _written);
+        return new AlertIndexReceipt(_activation, number, IsWritten(number));
+    }
+
+    /// <summary>Whether alert <paramref name="number"/> is on storage as the shard holds it.</summary>
+    private bool IsWritten(long number) => number < _written && !_changedUnwritten.Contains(number);
+
+    /// <summary>An alert held here changed: written at the next flush, and not written as it is until then.</summary>
+    private Task Changed(long number)
+    {
+        if (number < _written) _changedUnwritten.Add(number);
+        return MarkDirty();
     }
 
     private bool TrimmedUnwritten(long number) => _trimmedUnwritten.Exists(range => number >= range.From && number < range.To);
@@ -138,12 +150,22 @@ public sealed class AlertIndexGrain(
         return null;
     }
 
-    public Task MarkClosed(string machineId, string clipId, LabelRequestOutcome outcome, string? by)
+    public Task MarkClosed(string machineId, string clipId, LabelRequestOutcome outcome, string? by) => Close(machineId, clipId, outcome, by);
+
+    public async Task<bool> Close(string machineId, string clipId, LabelRequestOutcome outcome, string? by)
     {
+        ArgumentException.ThrowIfNullOrWhiteSpace(machineId);
+        ArgumentException.ThrowIfNullOrWhiteSpace(clipId);
         if (IndexOf(machineId, clipId) is not int held)
-            return Task.CompletedTask;
-        Alerts[held] = Alerts[held] with { Point = Alerts[held].Point.Closed(outcome, by) };
-        return MarkDirty();
+            return true; // nothing to mark here: an alert still on its way carries its outcome itself (AlertOutbox)
+        long number = FirstNumber + held;
+        var point = Alerts[held].Point;
+        if (point.RequestOutcome != outcome || point.ClosedBy != by)
+        {
+            Alerts[held] = Alerts[held] with { Point = point.Closed(outcome, by) };
+            await Changed(number);
+        }
+        return IsWritten(number);
     }
 
     public Task<IReadOnlyList<IndexedAlert>> Newest(DateTimeOffset? since, int limit)
@@ -174,6 +196,7 @@ public sealed class AlertIndexGrain(
         if (!_dirty) return;
         _dirty = false;
         long added = state.State.Added;
+        var changed = _changedUnwritten.Count > 0 ? _changedUnwritten.ToList() : null; // those changed before this write
         try
         {
             await state.WriteStateAsync(cancellation);
@@ -189,6 +212,7 @@ public sealed class AlertIndexGrain(
             _flushTimer.Arm(); // the next tick retries
             throw;
         }
+        if (changed is not null) _changedUnwritten.ExceptWith(changed);
         if (added > _written)
         {
             long from = _written;

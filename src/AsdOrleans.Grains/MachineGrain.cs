@@ -59,6 +59,7 @@ public sealed class MachineGrain(
     private MachineScoreHistory _history = null!;
     /// <summary>Alerts sent to the alert index and not yet confirmed written there; resent at each flush tick.</summary>
     private AlertOutbox _alerts = null!;
+    private AlertResendReminder _alertWake = null!;
     /// <summary>What this activation last told the registry about holding label requests (null: not yet, or that call failed).</summary>
     private bool? _listedAsPending;
     /// <summary>Set when a write failed: memory then holds changes nobody acknowledged, which must never be written.</summary>
@@ -107,6 +108,7 @@ public sealed class MachineGrain(
         _history = await MachineScoreHistory.OpenAsync(scoreHistoryHead, ServiceProvider.GetRequiredKeyedService<IGrainStorage>(StorageName),
             this.GetGrainId(), _flushTimer.Arm, logger);
         _alerts = new AlertOutbox(GrainFactory, MachineId, _flushTimer.Arm, _history, logger);
+        _alertWake = new AlertResendReminder(this, ServiceProvider, MachineId, logger);
         if (_handedOver is { } handedOver)
         {
             _model = MachineModel.Deserialize(handedOver.Model);
@@ -187,6 +189,14 @@ public sealed class MachineGrain(
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
+        if (reminderName == AlertResendReminder.Name)
+        {
+            if (_retired) return;
+            await _alerts.ResendAsync(); // the stored alerts, on a machine nobody calls; confirmed at the ticks that follow
+            await _history.Flush(CancellationToken.None);
+            await _alertWake.OnWake(_alerts.Waiting || _history.UnindexedAlerts.Count > 0, _alerts.AlertsSent);
+            return;
+        }
         if (reminderName != LabelRequestExpiry.ReminderName)
             return;
         await Expiry.OnReminder();
@@ -415,13 +425,20 @@ public sealed class MachineGrain(
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         if (reason.ReasonCode == DeactivationReasonCode.ShuttingDown)
+        {
             _alerts.Quiet(); // the shards are going too; what waits is in the stored list
+            _shuttingDown = true;
+        }
         await RunFollowUp(cancellationToken); // one still due when the machine goes idle
         await FlushTick(cancellationToken);
         // Unconfirmed alerts sent once more (not as the silo shuts down), so the shard holds them and writes them on its
         // own; confirmations meanwhile leave the stored list.
         if (!_retired && await _alerts.HandOffAsync(AlertHandOffWait))
             await _history.Flush(cancellationToken);
+        // Stored alerts still unconfirmed wake the machine later; none: the reminder goes. Not as the silo shuts down (a
+        // reminder write per resident machine in the shutdown's time); one left over removes itself at its next wake.
+        if (!_retired && reason.ReasonCode != DeactivationReasonCode.ShuttingDown)
+            await _alertWake.OnLeaving(_history.UnindexedAlerts.Count > 0);
         AsdMetrics.Forget(MachineId);
         if (_events is not null)
             await _events.DrainAsync();
@@ -577,6 +594,7 @@ public sealed class MachineGrain(
         {
             Expiry.ForgetMachine();
             await _history.ClearAsync();
+            await _alertWake.OnLeaving(storedWaiting: false);
             if (journal.RecordExists) await journal.ClearStateAsync();
             state.State.Pending.Clear();
             await Expiry.SyncReminder();
@@ -1044,8 +1062,13 @@ public sealed class MachineGrain(
         {
             await _alerts.ResendAsync();
             await _history.Flush(cancellation);
+            if (!_shuttingDown)
+                await _alertWake.AfterFlush(_history.UnindexedAlerts.Count > 0);
         }
     }
+
+    /// <summary>Set as the silo shuts down: no reminder writes then.</summary>
+    private bool _shuttingDown;
 
     /// <summary>How long a deactivating machine waits for its last resend of unconfirmed alerts.</summary>
     private static readonly TimeSpan AlertHandOffWait = TimeSpan.FromSeconds(2);

@@ -131,13 +131,16 @@ public sealed class MachineScoreHistory
     /// <summary>Marks a clip of the history with how its label request ended (its label, or declined, expired,
     /// withdrawn). A clip older than the open page is marked when its page is next read (a Get, or the next flush), so
     /// closing a request never waits for a page read.</summary>
-    public void RecordOutcome(string clipId, LabelRequestOutcome outcome, string? by = null)
+    /// <returns>The clip's point as marked, when it is on the open page; null when it is marked later.</returns>
+    public ScorePoint? RecordOutcome(string clipId, LabelRequestOutcome outcome, string? by = null)
     {
-        if (Mark(Open, clipId, outcome, by))
+        var marked = Mark(Open, clipId, outcome, by);
+        if (marked is not null)
             _headDirty = true;
         else
             (_sealedMarks ??= []).Add((clipId, outcome, by));
         _arm();
+        return marked;
     }
 
     /// <summary>Applies the labels waiting for their sealed page, once every kept page is in memory (a clip on none of
@@ -149,7 +152,7 @@ public sealed class MachineScoreHistory
         {
             foreach (var page in _pages.Values.Reverse())
             {
-                if (!Mark(page.Points, clipId, outcome, by)) continue;
+                if (Mark(page.Points, clipId, outcome, by) is null) continue;
                 _unwritten.Add(page.Sequence);
                 break;
             }
@@ -173,15 +176,14 @@ public sealed class MachineScoreHistory
         return list.Count > limit ? list.GetRange(list.Count - limit, limit) : list;
     }
 
-    private static bool Mark(List<ScorePoint> points, string clipId, LabelRequestOutcome outcome, string? by)
+    private static ScorePoint? Mark(List<ScorePoint> points, string clipId, LabelRequestOutcome outcome, string? by)
     {
         for (int i = points.Count - 1; i >= 0; i--)
         {
             if (points[i].ClipId != clipId) continue;
-            points[i] = points[i].Closed(outcome, by);
-            return true;
+            return points[i] = points[i].Closed(outcome, by);
         }
-        return false;
+        return null;
     }
 
     /// <summary>

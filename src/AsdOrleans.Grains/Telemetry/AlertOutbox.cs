@@ -28,6 +28,18 @@ internal sealed class AlertOutbox
     private readonly OrderedDictionary<string, Entry> _unconfirmed = new(StringComparer.Ordinal);
     private bool _warnedFull;
 
+    private sealed class Closure(LabelRequestOutcome outcome, string? by)
+    {
+        public LabelRequestOutcome Outcome = outcome;
+        public string? By = by;
+        public Task? InFlight;
+    }
+
+    /// <summary>Outcomes of label requests not yet confirmed written by the shard (<see cref="IAlertIndexGrain.Close"/>),
+    /// by clip id, oldest first; in memory only.</summary>
+    private readonly OrderedDictionary<string, Closure> _closures = new(StringComparer.Ordinal);
+    private bool _warnedClosuresFull;
+
     private readonly IGrainFactory grains;
     private readonly string machineId;
     private readonly Action armTick;
@@ -104,24 +116,49 @@ internal sealed class AlertOutbox
         }
         var entry = new Entry(point);
         _unconfirmed.Add(point.ClipId, entry);
+        AlertsSent++;
         Store();
         if (_quiet) return;
         entry.InFlight = Deliver(entry);
         armTick();
     }
 
-    /// <summary>A closed label request: the shard is told one-way, and the alert a resend carries changes with it.</summary>
-    public void Closed(string clipId, LabelRequestOutcome outcome, string? by)
+    /// <summary>A closed label request of clip <paramref name="clipId"/> (<paramref name="point"/>: its history point
+    /// when in memory, already marked). An alert still unconfirmed carries the outcome in its resends; otherwise the shard
+    /// is told (<see cref="IAlertIndexGrain.Close"/>), again at each tick until it has written it. Clips known not to be
+    /// alerts are not in the index.</summary>
+    public void Closed(string clipId, ScorePoint? point, LabelRequestOutcome outcome, string? by)
     {
-        Shard.MarkClosed(machineId, clipId, outcome, by).ContinueWith(t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously);
         if (_unconfirmed.TryGetValue(clipId, out var entry))
         {
             entry.Point = entry.Point.Closed(outcome, by);
             Store();
+            return;
         }
+        if (point is { Anomalous: false }) return;
+        if (_closures.TryGetValue(clipId, out var known))
+            (known.Outcome, known.By) = (outcome, by); // sent as it is now at the next tick (or when in flight ends)
+        else
+        {
+            while (_closures.Count >= Capacity)
+            {
+                _closures.RemoveAt(0);
+                if (!_warnedClosuresFull)
+                {
+                    _warnedClosuresFull = true;
+                    logger.LogWarning("machine {Machine}: {Count} label outcomes wait for the alert index to confirm them; the oldest are let go (the plant's alert list may show them open; the machine's history has them)",
+                        machineId, Capacity);
+                }
+            }
+            _closures.Add(clipId, known = new Closure(outcome, by));
+        }
+        if (_quiet) return;
+        if (known.InFlight is not { IsCompleted: false }) known.InFlight = DeliverClosure(clipId, known);
+        armTick();
     }
 
-    /// <summary>At a flush tick: asks again about every alert not confirmed and not in flight; arms the next tick while any is left.</summary>
+    /// <summary>At a flush tick: asks again about every alert and outcome not confirmed and not in flight; arms the next
+    /// tick while any is left.</summary>
     public async Task ResendAsync()
     {
         if (_quiet) return;
@@ -129,30 +166,63 @@ internal sealed class AlertOutbox
         foreach (var entry in _unconfirmed.Values)
             if (entry.InFlight is not { IsCompleted: false })
                 entry.InFlight = Deliver(entry);
-        if (_unconfirmed.Count > 0) armTick();
+        foreach (var (clipId, closure) in _closures)
+            if (closure.InFlight is not { IsCompleted: false })
+                closure.InFlight = DeliverClosure(clipId, closure);
+        if (Waiting) armTick();
     }
+
+    /// <summary>Alerts this activation has raised.</summary>
+    public long AlertsSent { get; private set; }
+
+    /// <summary>Whether alerts or outcomes wait for the index to confirm them (or stored ones to be looked up).</summary>
+    public bool Waiting => _unconfirmed.Count > 0 || _closures.Count > 0 || _stored is not null;
 
     /// <summary>As the machine deactivates: one more send of what is unconfirmed, so the shard holds it (waited for at most
     /// <paramref name="wait"/>); not whether it is written, which the shard does on its own. False when nothing was sent
     /// (nothing waits, or <see cref="Quiet"/>).</summary>
     public async Task<bool> HandOffAsync(TimeSpan wait)
     {
-        if (_quiet || (_unconfirmed.Count == 0 && _stored is null)) return false;
+        if (_quiet || !Waiting) return false;
         await ResendAsync();
-        var inFlight = _unconfirmed.Values.Select(e => e.InFlight).OfType<Task>().ToList(); // taken now: each clears its own
+        // Taken now: each clears its own.
+        var inFlight = _unconfirmed.Values.Select(e => e.InFlight).Concat(_closures.Values.Select(c => c.InFlight)).OfType<Task>().ToList();
         await Task.WhenAny(Task.WhenAll(inFlight), Task.Delay(wait));
         return true;
     }
 
-    private async Task Deliver(Entry entry)
+    private async Task DeliverClosure(string clipId, Closure closure)
     {
+        var (outcome, by) = (closure.Outcome, closure.By);
         try
         {
-            var receipt = await Shard.Index(machineId, entry.Point, entry.Receipt);
-            entry.Receipt = receipt;
-            if (receipt.Written && _unconfirmed.TryGetValue(entry.Point.ClipId, out var current) && ReferenceEquals(current, entry))
+            if (await Shard.Close(machineId, clipId, outcome, by) && closure.Outcome == outcome && closure.By == by
+                && _closures.TryGetValue(clipId, out var current) && ReferenceEquals(current, closure))
             {
-                _unconfirmed.Remove(entry.Point.ClipId);
+                _closures.Remove(clipId);
+                _warnedClosuresFull = false;
+            }
+        }
+        catch (Exception e)
+        {
+            logger.LogDebug(e, "machine {Machine}: the alert index did not take clip {Clip}'s label outcome; sent again at the next tick", machineId, clipId);
+        }
+        finally
+        {
+            closure.InFlight = null;
+        }
+    }
+
+    private async Task Deliver(Entry entry)
+    {
+        var sent = entry.Point; // a point closed meanwhile is sent again
+        try
+        {
+            var receipt = await Shard.Index(machineId, sent, entry.Receipt);
+            entry.Receipt = receipt;
+            if (receipt.Written && ReferenceEquals(entry.Point, sent) && _unconfirmed.TryGetValue(sent.ClipId, out var current) && ReferenceEquals(current, entry))
+            {
+                _unconfirmed.Remove(sent.ClipId);
                 _warnedFull = false;
                 Store(); // one head write at the next tick, so a later activation does not send it again
             }
@@ -160,7 +230,7 @@ internal sealed class AlertOutbox
         catch (Exception e)
         {
             // The shard's activation went, or its write failed: the next tick asks again (and re-adds it where it was lost).
-            logger.LogDebug(e, "machine {Machine}: the alert index did not take clip {Clip}'s alert; sent again at the next tick", machineId, entry.Point.ClipId);
+            logger.LogDebug(e, "machine {Machine}: the alert index did not take clip {Clip}'s alert; sent again at the next tick", machineId, sent.ClipId);
         }
         finally
         {

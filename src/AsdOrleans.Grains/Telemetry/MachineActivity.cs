@@ -5,7 +5,7 @@ namespace AsdOrleans.Grains.Telemetry;
 
 /// <summary>
 /// What a machine grain reports besides its answer: metrics (<see cref="AsdMetrics"/>), its score history (in memory,
-/// written behind) and the plant-wide alert index (<see cref="AlertOutbox"/>; label outcomes one-way). Nothing here waits or throws into the clip's path.
+/// written behind) and the plant-wide alert index (<see cref="AlertOutbox"/>: alerts and label outcomes, each until written). Nothing here waits or throws into the clip's path.
 /// </summary>
 internal static class MachineActivity
 {
@@ -23,7 +23,7 @@ internal static class MachineActivity
     /// <summary>How a clip's label request ended, in the score history and the alert index.</summary>
     public static void MarkClosed(MachineScoreHistory history, AlertOutbox alerts, string clipId, LabelRequestOutcome outcome, string? by = null)
     {
-        history.RecordOutcome(clipId, outcome, by);
-        alerts.Closed(clipId, outcome, by);
+        var point = history.RecordOutcome(clipId, outcome, by);
+        alerts.Closed(clipId, point, outcome, by);
     }
 }

@@ -107,9 +107,52 @@ public sealed class AlertResendTests : AlertIndexClusterTest
         Assert.True(later.Written);
         Assert.Single(await Held(index, "a"));
 
-        // A resend that carries the request's outcome gives it to an alert the shard holds without one.
-        await index.Index("m1", Alert("a").Closed(LabelRequestOutcome.Anomalous, "ana"), later);
+        // A resend that carries the request's outcome gives it to an alert the shard holds without one; its receipt says
+        // written only once the outcome is.
+        var closed = Alert("a").Closed(LabelRequestOutcome.Anomalous, "ana");
+        Assert.False((await index.Index("m1", closed, later)).Written);
         var marked = Assert.Single(await Held(index, "a"));
         Assert.Equal(LabelRequestOutcome.Anomalous, marked.Point.RequestOutcome);
+        await Waiting.Until(async () => (await index.Index("m1", closed, later)).Written, "the receipt saying the outcome is written");
+        Assert.Equal(LabelRequestOutcome.Anomalous, Assert.Single((await Stored(index)).State!.Alerts, a => a.Point.ClipId == "a").Point.RequestOutcome);
+
+        // Close: done for a clip the shard does not hold (it adds nothing), and for an outcome it has written; not done
+        // while a new outcome waits for the shard's write.
+        Assert.True(await index.Close("m1", "never-indexed", LabelRequestOutcome.Normal, null));
+        Assert.Empty(await Held(index, "never-indexed"));
+        Assert.True(await index.Close("m1", "a", LabelRequestOutcome.Anomalous, "ana"));
+        Assert.False(await index.Close("m1", "a", LabelRequestOutcome.Normal, "bob"));
+        await Waiting.Until(() => index.Close("m1", "a", LabelRequestOutcome.Normal, "bob"), "the new outcome written");
+        var rewritten = Assert.Single((await Stored(index)).State!.Alerts, a => a.Point.ClipId == "a").Point;
+        Assert.Equal((LabelRequestOutcome.Normal, "bob"), (rewritten.RequestOutcome!.Value, rewritten.ClosedBy));
+    }
+
+    [Fact]
+    public async Task A_label_outcome_a_shard_lost_before_writing_it_is_marked_again_by_its_machine()
+    {
+        const string id = "resend.m3";
+        var machine = Cluster.Client.GetGrain<IMachineGrain>(id);
+        await machine.Configure(new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 3 }); // every clip is asked about
+        await machine.Enroll(new EnrollmentRequest(Plant.Records.Where(r => !r.IsTest).Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model));
+        string? alertClip = null;
+        var test = Plant.Records.Where(r => r.IsTest && r.IsAnomaly).ToList();
+        for (int clip = 0; alertClip is null; clip++)
+        {
+            Assert.True(clip < test.Count, "no clip of the plant's anomalies raised an alert with a label request");
+            var verdict = await machine.ProcessClip(new ClipSubmission($"c{clip}", test[clip].Embedding, Model));
+            if (verdict is { Anomalous: true, LabelRequested: true }) alertClip = verdict.ClipId;
+        }
+        var index = AlertIndexShards.For(Cluster.Client, id);
+        await Waiting.Until(async () => (await Stored<ScoreHistoryState>(MachineScoreHistory.HeadStateName, machine)).State!.UnindexedAlerts.Count == 0
+            && (await Stored(index)).State!.Alerts.Any(a => a.Point.ClipId == alertClip), "the alert confirmed written", seconds: 40);
+
+        // Another activation of the shard writes its record (the alert still open): the shard's write of the outcome
+        // fails, and it reloads what storage holds, without the outcome.
+        await Storage.WriteStateAsync("alerts", index.GetGrainId(), await Stored(index));
+        await machine.SubmitLabel(alertClip!, ClipLabelValue.Anomalous, "ana");
+
+        await Waiting.Until(async () => (await Stored(index)).State!.Alerts.Single(a => a.MachineId == id && a.Point.ClipId == alertClip).Point.RequestOutcome == LabelRequestOutcome.Anomalous,
+            "the label's outcome written to the shard's record after the shard lost it", seconds: 40);
+        Assert.Equal("ana", (await Stored(index)).State!.Alerts.Single(a => a.Point.ClipId == alertClip).Point.ClosedBy);
     }
 }

@@ -1,0 +1,173 @@
+using AsdOrleans.Abstractions;
+using AsdOrleans.Evaluation.Experiments;
+using AsdOrleans.Grains.Telemetry;
+using AsdOrleans.Grains.Tests.Storage;
+using AsdOrleans.Storage.Sqlite;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Hosting;
+using Orleans.Storage;
+using Orleans.TestingHost;
+
+namespace AsdOrleans.Grains.Tests.Machines;
+
+/// <summary>
+/// A machine whose history stores alerts the alert index has not confirmed is woken by a reminder to send them, so they
+/// reach the index (and the webhook) although nobody calls the machine again: its silo crashed and its clips stopped.
+/// </summary>
+public sealed class AlertResendWakeTests : IDisposable
+{
+    private const string Model = "enc-wake1";
+    private static readonly EmbeddingTable Plant = SyntheticEmbeddings.Generate(new SyntheticEmbeddingSettings { Machines = 1, Seed = 12, SourceTrain = 120 });
+    private static readonly TimeSpan WakePeriod = TimeSpan.FromSeconds(2);
+    private readonly TempFolder _folder = new();
+
+    public void Dispose() => _folder.Dispose();
+
+    private Task<InProcessTestCluster> StartSilo()
+        => SqliteMachineCluster.StartAsync(_folder.File("grains.db"), silo: silo =>
+        {
+            silo.UseSqliteReminderService(o => o.DatabasePath = _folder.File("reminders.db"));
+            silo.Services.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
+            silo.Services.Configure<AlertResendOptions>(o => o.WakePeriod = WakePeriod);
+        });
+
+    private static async Task Stop(InProcessTestCluster cluster)
+    {
+        await cluster.StopAllSilosAsync();
+        await cluster.DisposeAsync();
+    }
+
+    private long WakeReminders(string machine)
+    {
+        using var connection = new SqliteConnection($"Data Source={_folder.File("reminders.db")};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM reminders WHERE grain_id LIKE $m AND reminder_name = $n";
+        command.Parameters.AddWithValue("$m", "%" + machine);
+        command.Parameters.AddWithValue("$n", AlertResendReminder.Name);
+        return (long)command.ExecuteScalar()!;
+    }
+
+    private static IGrainStorage StorageOf(InProcessTestCluster cluster) => cluster.Silos[0].ServiceProvider.GetRequiredKeyedService<IGrainStorage>(MachineGrain.StorageName);
+
+    private static async Task<GrainState<T>> Stored<T>(InProcessTestCluster cluster, string name, GrainId grain) where T : new()
+    {
+        var state = new GrainState<T>(new T());
+        await StorageOf(cluster).ReadStateAsync(name, grain, state);
+        return state;
+    }
+
+    private static async Task<IMachineGrain> Enrolled(InProcessTestCluster cluster, string id)
+    {
+        var machine = cluster.Client.GetGrain<IMachineGrain>(id);
+        await machine.Configure(new MachineSettings { Strategy = "random", Budget = 0.1, Seed = 3 });
+        await machine.Enroll(new EnrollmentRequest(Plant.Records.Where(r => !r.IsTest).Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model));
+        return machine;
+    }
+
+    [Fact]
+    public async Task A_machine_nobody_calls_after_a_crash_sends_the_alerts_its_history_stored_when_its_reminder_wakes_it()
+    {
+        const string id = "wake.m1";
+        var alert = new ScorePoint(DateTimeOffset.UtcNow, "crash-1", 1, 0.9, 0.5, true, false);
+        var first = await StartSilo();
+        GrainId grain;
+        try
+        {
+            var machine = await Enrolled(first, id);
+            grain = machine.GetGrainId();
+            await machine.ProcessClip(new ClipSubmission("c0", Plant.Records.First(r => r.IsTest).Embedding, Model));
+            await first.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+            await Waiting.Until(async () => (await Stored<ScoreHistoryState>(first, MachineScoreHistory.HeadStateName, grain)).RecordExists, "the history written");
+
+            // What an activation leaves when its silo crashes after its history's write and before the index confirmed
+            // an alert: the point, the alert among those unconfirmed, and the wake it registered at that write.
+            var head = await Stored<ScoreHistoryState>(first, MachineScoreHistory.HeadStateName, grain);
+            head.State!.Points.Add(alert);
+            head.State.UnindexedAlerts = [alert.ClipId];
+            await StorageOf(first).WriteStateAsync(MachineScoreHistory.HeadStateName, grain, head);
+            await first.Silos[0].ServiceProvider.GetRequiredService<IReminderTable>().UpsertRow(new ReminderEntry
+            {
+                GrainId = grain, ReminderName = AlertResendReminder.Name, StartAt = DateTime.UtcNow + WakePeriod, Period = WakePeriod,
+            });
+            Assert.Equal(1, WakeReminders(id));
+        }
+        finally
+        {
+            await Stop(first);
+        }
+
+        // The restarted silo's reminder service reads the table; no call reaches the machine.
+        var second = await StartSilo();
+        try
+        {
+            var shard = AlertIndexShards.For(second.Client, id);
+            await Waiting.Until(async () => (await Stored<AlertIndexState>(second, "alerts", shard.GetGrainId())).State!.Alerts.Any(a => a.MachineId == id && a.Point.ClipId == alert.ClipId),
+                "the stored alert written to the index after a wake", seconds: 40);
+            await Waiting.Until(async () => (await Stored<ScoreHistoryState>(second, MachineScoreHistory.HeadStateName, grain)).State!.UnindexedAlerts.Count == 0,
+                "the confirmed alert gone from the stored list");
+            await Waiting.Until(() => WakeReminders(id) == 0, "the wake removed once nothing waits", seconds: 40);
+        }
+        finally
+        {
+            await Stop(second);
+        }
+    }
+
+    [Fact]
+    public async Task A_machine_registers_its_wake_when_it_stores_an_unconfirmed_alert_and_drops_it_once_nothing_waits()
+    {
+        const string id = "wake.m2";
+        var cluster = await StartSilo();
+        try
+        {
+            var machine = await Enrolled(cluster, id);
+            Assert.Equal(0, WakeReminders(id));
+            var shard = AlertIndexShards.For(cluster.Client, id);
+            await shard.Add("other", new ScorePoint(DateTimeOffset.UtcNow, "seed", 1, 0.9, 0.5, true, false));
+            await Waiting.Until(async () => (await Stored<AlertIndexState>(cluster, "alerts", shard.GetGrainId())).RecordExists, "the shard's first write");
+
+            // Another writer keeps rewriting the shard's record, so each of the shard's writes fails (stale ETag) and the
+            // alert stays unconfirmed, as while a shard's silo is failing.
+            using var stopRewriting = new CancellationTokenSource();
+            var rewriting = Task.Run(async () =>
+            {
+                while (!stopRewriting.IsCancellationRequested)
+                {
+                    try
+                    {
+                        var theirs = await Stored<AlertIndexState>(cluster, "alerts", shard.GetGrainId());
+                        await StorageOf(cluster).WriteStateAsync("alerts", shard.GetGrainId(), theirs);
+                    }
+                    catch (InconsistentStateException)
+                    {
+                        // The shard wrote between the read and the write: read again.
+                    }
+                    await Task.Delay(200);
+                }
+            });
+            var anomalies = Plant.Records.Where(r => r.IsTest && r.IsAnomaly).ToList();
+            string? alertClip = null;
+            for (int clip = 0; alertClip is null; clip++)
+            {
+                Assert.True(clip < anomalies.Count, "no clip of the plant's anomalies raised an alert");
+                var verdict = await machine.ProcessClip(new ClipSubmission($"c{clip}", anomalies[clip].Embedding, Model));
+                if (verdict.Anomalous) alertClip = verdict.ClipId;
+            }
+            await Waiting.Until(() => WakeReminders(id) == 1, "the wake registered with the stored alert");
+            await stopRewriting.CancelAsync();
+            await rewriting;
+
+            await Waiting.Until(async () => (await Stored<ScoreHistoryState>(cluster, MachineScoreHistory.HeadStateName, machine.GetGrainId())).State!.UnindexedAlerts.Count == 0,
+                "the alert confirmed and gone from the stored list", seconds: 40);
+            Assert.Contains((await Stored<AlertIndexState>(cluster, "alerts", shard.GetGrainId())).State!.Alerts, a => a.MachineId == id && a.Point.ClipId == alertClip);
+            await cluster.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+            await Waiting.Until(() => WakeReminders(id) == 0, "the wake removed (at deactivation, or by a wake that found nothing)");
+        }
+        finally
+        {
+            await Stop(cluster);
+        }
+    }
+}
