@@ -1063,7 +1063,7 @@ public sealed class MachineGrain(
             await _alerts.ResendAsync();
             await _history.Flush(cancellation);
             if (!_shuttingDown)
-                await _alertWake.AfterFlush(_history.UnindexedAlerts.Count > 0);
+                await _alertWake.AfterFlush(_history.UnindexedAlerts.Count > 0 && _alerts.LongestWait >= AlertResendReminder.RegisterAfter);
         }
     }
 

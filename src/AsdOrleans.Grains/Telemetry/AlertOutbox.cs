@@ -17,9 +17,11 @@ internal sealed class AlertOutbox
     /// <summary>Alerts kept unconfirmed at most; past it the oldest is let go (the shards have not answered for a while).</summary>
     public const int Capacity = 256;
 
-    private sealed class Entry(ScorePoint point)
+    private sealed class Entry(ScorePoint point, long since)
     {
         public ScorePoint Point = point;
+        /// <summary>When it was first sent (<see cref="Environment.TickCount64"/>); 0: by an earlier activation.</summary>
+        public readonly long Since = since;
         public AlertIndexReceipt? Receipt;
         public Task? InFlight;
     }
@@ -81,7 +83,7 @@ internal sealed class AlertOutbox
         _stored = null;
         foreach (var id in ids)
             if (points.TryGetValue(id, out var point))
-                _unconfirmed.TryAdd(id, new Entry(point));
+                _unconfirmed.TryAdd(id, new Entry(point, since: 0));
         Store();
     }
 
@@ -114,7 +116,7 @@ internal sealed class AlertOutbox
                     machineId, Capacity);
             }
         }
-        var entry = new Entry(point);
+        var entry = new Entry(point, Environment.TickCount64);
         _unconfirmed.Add(point.ClipId, entry);
         AlertsSent++;
         Store();
@@ -170,6 +172,19 @@ internal sealed class AlertOutbox
             if (closure.InFlight is not { IsCompleted: false })
                 closure.InFlight = DeliverClosure(clipId, closure);
         if (Waiting) armTick();
+    }
+
+    /// <summary>How long the oldest unconfirmed alert has waited for its shard; stored ones (an earlier activation's) as
+    /// if forever; zero when none waits.</summary>
+    public TimeSpan LongestWait
+    {
+        get
+        {
+            if (_stored is not null) return TimeSpan.MaxValue;
+            if (_unconfirmed.Count == 0) return TimeSpan.Zero;
+            long since = _unconfirmed.Values.Min(e => e.Since);
+            return since == 0 ? TimeSpan.MaxValue : TimeSpan.FromMilliseconds(Environment.TickCount64 - since);
+        }
     }
 
     /// <summary>Alerts this activation has raised.</summary>

@@ -8,14 +8,18 @@ namespace AsdOrleans.Grains.Telemetry;
 /// <summary>
 /// An Orleans reminder that wakes a machine while its score history stores alerts the alert index has not confirmed
 /// (<see cref="AlertOutbox"/>), so that they reach the index although nobody calls the machine any more: its silo
-/// crashed and its clips stopped, or it went idle before its shard answered. Registered at the first flush that
-/// stores such an alert (one reminder write per activation, not per alert); removed by a wake that finds nothing
+/// crashed and its clips stopped, or it went idle before its shard answered. Registered at a flush that stores an
+/// alert unconfirmed for <see cref="RegisterAfter"/> or longer (shards confirm within a tick or two when well, so a
+/// well cluster writes no reminders), and at deactivation while any is stored; removed by a wake that finds nothing
 /// waiting and no alert raised since the last wake, and at deactivation when nothing is stored. A reminder this
 /// activation does not know of (left by a crashed one) removes itself at its next wake. Runs on the grain's turn.
 /// </summary>
 internal sealed class AlertResendReminder(Grain grain, IServiceProvider services, string machineId, ILogger logger)
 {
     public const string Name = "alert-resend";
+
+    /// <summary>How long an alert waits unconfirmed before its machine registers the reminder: three flush ticks.</summary>
+    public static readonly TimeSpan RegisterAfter = 3 * MachineGrain.FlushInterval;
 
     private readonly bool _available = services.GetService<IReminderTable>() is not null;
     private readonly TimeSpan _period = Max(services.GetService<IOptions<AlertResendOptions>>()?.Value.WakePeriod ?? AlertResendOptions.DefaultWakePeriod,
@@ -26,7 +30,8 @@ internal sealed class AlertResendReminder(Grain grain, IServiceProvider services
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
-    /// <summary>After a flush: registers the reminder when the stored list holds alerts and this activation has not.</summary>
+    /// <summary>After a flush: registers the reminder when <paramref name="storedWaiting"/> (the stored list holds alerts
+    /// that have waited long enough) and this activation has not.</summary>
     public async Task AfterFlush(bool storedWaiting)
     {
         if (!_available || !storedWaiting || _registered == true) return;
