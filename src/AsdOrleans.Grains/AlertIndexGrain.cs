@@ -119,9 +119,10 @@ public sealed class AlertIndexGrain(
             return new AlertIndexReceipt(_activation, state.State.Added - 1, state.State.Added - 1 < _written);
         }
         long held = number - FirstNumber;
-        if (point.RequestOutcome is not null && held >= 0 && held < Alerts.Count && Alerts[(int)held].Point.RequestOutcome is null)
+        if (point.RequestOutcome is not null && held >= 0 && held < Alerts.Count
+            && (Alerts[(int)held].Point.RequestOutcome != point.RequestOutcome || Alerts[(int)held].Point.ClosedBy != point.ClosedBy))
         {
-            // Its outcome came with the resend (closed while the alert was unconfirmed).
+            // Its outcome came with the resend (closed while the alert was unconfirmed), as Close would mark it.
             Alerts[(int)held] = Alerts[(int)held] with { Point = point };
             await Changed(number);
         }

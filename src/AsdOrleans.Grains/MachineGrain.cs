@@ -108,7 +108,7 @@ public sealed class MachineGrain(
         _history = await MachineScoreHistory.OpenAsync(scoreHistoryHead, ServiceProvider.GetRequiredKeyedService<IGrainStorage>(StorageName),
             this.GetGrainId(), _flushTimer.Arm, logger);
         _alerts = new AlertOutbox(GrainFactory, MachineId, _flushTimer.Arm, _history, logger);
-        _alertWake = new AlertResendReminder(this, ServiceProvider, MachineId, logger);
+        _alertWake = new AlertResendReminder(this, ServiceProvider, MachineId, logger, handedOver: _alertWakeHandedOver);
         if (_handedOver is { } handedOver)
         {
             _model = MachineModel.Deserialize(handedOver.Model);
@@ -158,7 +158,9 @@ public sealed class MachineGrain(
         UpdateGauges();
     }
 
-    private const string HandedOverModel = "asd.machine.model", HandedOverBaseDigest = "asd.machine.base-digest";
+    private const string HandedOverModel = "asd.machine.model", HandedOverBaseDigest = "asd.machine.base-digest", HandedOverAlertWake = "asd.machine.alert-wake";
+    /// <summary>Set when a migration said the old activation had the alert-resend reminder.</summary>
+    private bool _alertWakeHandedOver;
     /// <summary>What a migration handed this activation: the model's bytes and the digests of the stored base's.</summary>
     private (byte[] Model, byte[] BaseDigest)? _handedOver;
 
@@ -170,6 +172,8 @@ public sealed class MachineGrain(
     /// </summary>
     void IGrainMigrationParticipant.OnDehydrate(IDehydrationContext context)
     {
+        if (_alertWake?.MayExist == true)
+            context.TryAddValue(HandedOverAlertWake, true); // the new activation removes it once nothing waits
         if (_model is null || _baseDigest is null || _dirty || _discarded || _unwritten.Count > 0)
             return;
         context.TryAddValue(HandedOverModel, _model.Serialize());
@@ -182,6 +186,7 @@ public sealed class MachineGrain(
     void IGrainMigrationParticipant.OnRehydrate(IRehydrationContext context)
     {
         _rehydrated = true;
+        _alertWakeHandedOver = context.TryGetValue<bool>(HandedOverAlertWake, out var wake) && wake;
         if (context.TryGetValue<byte[]>(HandedOverModel, out var model) && model is not null
             && context.TryGetValue<byte[]>(HandedOverBaseDigest, out var digest) && digest is not null)
             _handedOver = (model, digest);
@@ -191,7 +196,11 @@ public sealed class MachineGrain(
     {
         if (reminderName == AlertResendReminder.Name)
         {
-            if (_retired) return;
+            if (_retired)
+            {
+                await _alertWake.Forget();
+                return;
+            }
             await _alerts.ResendAsync(); // the stored alerts, on a machine nobody calls; confirmed at the ticks that follow
             await _history.Flush(CancellationToken.None);
             await _alertWake.OnWake(_alerts.Waiting || _history.UnindexedAlerts.Count > 0, _alerts.AlertsSent);
@@ -594,7 +603,7 @@ public sealed class MachineGrain(
         {
             Expiry.ForgetMachine();
             await _history.ClearAsync();
-            await _alertWake.OnLeaving(storedWaiting: false);
+            await _alertWake.Forget();
             if (journal.RecordExists) await journal.ClearStateAsync();
             state.State.Pending.Clear();
             await Expiry.SyncReminder();
@@ -1063,7 +1072,7 @@ public sealed class MachineGrain(
             await _alerts.ResendAsync();
             await _history.Flush(cancellation);
             if (!_shuttingDown)
-                await _alertWake.AfterFlush(_history.UnindexedAlerts.Count > 0 && _alerts.LongestWait >= AlertResendReminder.RegisterAfter);
+                _alertWake.AfterFlush(_history.UnindexedAlerts.Count > 0 && _alerts.LongestWait >= AlertResendReminder.RegisterAfter);
         }
     }
 

@@ -20,7 +20,7 @@ internal sealed class AlertOutbox
     private sealed class Entry(ScorePoint point, long since)
     {
         public ScorePoint Point = point;
-        /// <summary>When it was first sent (<see cref="Environment.TickCount64"/>); 0: by an earlier activation.</summary>
+        /// <summary>When this activation first sent it (<see cref="Environment.TickCount64"/>).</summary>
         public readonly long Since = since;
         public AlertIndexReceipt? Receipt;
         public Task? InFlight;
@@ -35,6 +35,7 @@ internal sealed class AlertOutbox
         public LabelRequestOutcome Outcome = outcome;
         public string? By = by;
         public Task? InFlight;
+        public bool SentOneWay;
     }
 
     /// <summary>Outcomes of label requests not yet confirmed written by the shard (<see cref="IAlertIndexGrain.Close"/>),
@@ -83,7 +84,7 @@ internal sealed class AlertOutbox
         _stored = null;
         foreach (var id in ids)
             if (points.TryGetValue(id, out var point))
-                _unconfirmed.TryAdd(id, new Entry(point, since: 0));
+                _unconfirmed.TryAdd(id, new Entry(point, Environment.TickCount64)); // waited from now: a well shard confirms it at once
         Store();
     }
 
@@ -174,18 +175,10 @@ internal sealed class AlertOutbox
         if (Waiting) armTick();
     }
 
-    /// <summary>How long the oldest unconfirmed alert has waited for its shard; stored ones (an earlier activation's) as
-    /// if forever; zero when none waits.</summary>
-    public TimeSpan LongestWait
-    {
-        get
-        {
-            if (_stored is not null) return TimeSpan.MaxValue;
-            if (_unconfirmed.Count == 0) return TimeSpan.Zero;
-            long since = _unconfirmed.Values.Min(e => e.Since);
-            return since == 0 ? TimeSpan.MaxValue : TimeSpan.FromMilliseconds(Environment.TickCount64 - since);
-        }
-    }
+    /// <summary>How long the oldest unconfirmed alert has waited for its shard (stored ones since this activation took them
+    /// over); zero when none waits or stored ones are not yet taken over.</summary>
+    public TimeSpan LongestWait => _unconfirmed.Count == 0 ? TimeSpan.Zero
+        : TimeSpan.FromMilliseconds(Environment.TickCount64 - _unconfirmed.Values.Min(e => e.Since));
 
     /// <summary>Alerts this activation has raised.</summary>
     public long AlertsSent { get; private set; }
@@ -221,6 +214,12 @@ internal sealed class AlertOutbox
         catch (Exception e)
         {
             logger.LogDebug(e, "machine {Machine}: the alert index did not take clip {Clip}'s label outcome; sent again at the next tick", machineId, clipId);
+            if (!closure.SentOneWay)
+            {
+                // A shard of an older build (a rolling upgrade) knows only the one-way mark: it gets that much at once.
+                closure.SentOneWay = true;
+                _ = Shard.MarkClosed(machineId, clipId, outcome, by).ContinueWith(t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously);
+            }
         }
         finally
         {

@@ -164,7 +164,7 @@ public sealed class AlertResendWakeTests : IDisposable
             });
             var alertClip = await RaiseAlert();
             // Not at once: a well shard confirms within a tick or two, and then no reminder is written.
-            await Task.Delay(AlertResendReminder.RegisterAfter - TimeSpan.FromSeconds(3));
+            await Task.Delay(AlertResendReminder.RegisterAfter - TimeSpan.FromSeconds(7));
             Assert.Equal(0, WakeReminders(id));
             await Waiting.Until(() => WakeReminders(id) == 1, "the wake registered with the stored alert, unconfirmed for long", seconds: 40);
             await stopRewriting.CancelAsync();
@@ -175,6 +175,29 @@ public sealed class AlertResendWakeTests : IDisposable
             Assert.Contains((await Stored<AlertIndexState>(cluster, "alerts", shard.GetGrainId())).State!.Alerts, a => a.MachineId == id && a.Point.ClipId == alertClip);
             await cluster.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
             await Waiting.Until(() => WakeReminders(id) == 0, "the wake removed (at deactivation, or by a wake that found nothing)");
+        }
+        finally
+        {
+            await Stop(cluster);
+        }
+    }
+
+    [Fact]
+    public async Task Retiring_a_machine_removes_its_wake_whoever_registered_it()
+    {
+        const string id = "wake.m3";
+        var cluster = await StartSilo();
+        try
+        {
+            var machine = await Enrolled(cluster, id);
+            // A wake an earlier activation left (this one knows nothing of it).
+            await cluster.Silos[0].ServiceProvider.GetRequiredService<IReminderTable>().UpsertRow(new ReminderEntry
+            {
+                GrainId = machine.GetGrainId(), ReminderName = AlertResendReminder.Name, StartAt = DateTime.UtcNow + TimeSpan.FromHours(1), Period = TimeSpan.FromHours(1),
+            });
+            Assert.Equal(1, WakeReminders(id));
+            await machine.Retire();
+            Assert.Equal(0, WakeReminders(id));
         }
         finally
         {
