@@ -433,28 +433,38 @@ public sealed class MachineGrain(
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        _deactivating = true; // no reminder registration from its flush ticks: it is decided below, once
         if (reason.ReasonCode == DeactivationReasonCode.ShuttingDown)
-        {
             _alerts.Quiet(); // the shards are going too; what waits is in the stored list
-            _shuttingDown = true;
-        }
         await RunFollowUp(cancellationToken); // one still due when the machine goes idle
         await FlushTick(cancellationToken);
         // Unconfirmed alerts sent once more (not as the silo shuts down), so the shard holds them and writes them on its
         // own; confirmations meanwhile leave the stored list.
         if (!_retired && await _alerts.HandOffAsync(AlertHandOffWait))
             await _history.Flush(cancellationToken);
-        // Stored alerts still unconfirmed wake the machine later; none: the reminder goes. Not as the silo shuts down (a
-        // reminder write per resident machine in the shutdown's time); one left over removes itself at its next wake.
-        if (!_retired && reason.ReasonCode != DeactivationReasonCode.ShuttingDown)
-            await _alertWake.OnLeaving(_history.UnindexedAlerts.Count > 0);
         AsdMetrics.Forget(MachineId);
         if (_events is not null)
             await _events.DrainAsync();
         // After the write: a failed one threw above, and nothing is handed over. Not as the silo shuts down: its resident
         // machines (up to 100,000) would each make a call in the shutdown's time, to shards that are often going too.
         if (reason.ReasonCode != DeactivationReasonCode.ShuttingDown)
+        {
             await TellAsleep(cancellationToken);
+            // Stored alerts still unconfirmed wake the machine later; none: the reminder goes. Last, and bounded by the
+            // deactivation's time. Not as the silo shuts down (a reminder write per resident machine in the shutdown's
+            // time); one left over removes itself at a later wake.
+            if (!_retired)
+            {
+                try
+                {
+                    await _alertWake.OnLeaving(_history.UnindexedAlerts.Count > 0).WaitAsync(cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    logger.LogWarning("machine {Machine}: its alert-resend reminder was not settled within the deactivation's time; the stored alerts are sent at its next activation", MachineId);
+                }
+            }
+        }
     }
 
     public async Task<MachineStatus> Configure(MachineSettings settings)
@@ -1071,13 +1081,13 @@ public sealed class MachineGrain(
         {
             await _alerts.ResendAsync();
             await _history.Flush(cancellation);
-            if (!_shuttingDown)
+            if (!_deactivating)
                 _alertWake.AfterFlush(_history.UnindexedAlerts.Count > 0 && _alerts.LongestWait >= AlertResendReminder.RegisterAfter);
         }
     }
 
-    /// <summary>Set as the silo shuts down: no reminder writes then.</summary>
-    private bool _shuttingDown;
+    /// <summary>Set as the activation deactivates: its flush ticks register no reminder (OnDeactivateAsync decides).</summary>
+    private bool _deactivating;
 
     /// <summary>How long a deactivating machine waits for its last resend of unconfirmed alerts.</summary>
     private static readonly TimeSpan AlertHandOffWait = TimeSpan.FromSeconds(2);

@@ -83,8 +83,8 @@ internal sealed class AlertOutbox
         }
         _stored = null;
         foreach (var id in ids)
-            if (points.TryGetValue(id, out var point))
-                _unconfirmed.TryAdd(id, new Entry(point, Environment.TickCount64)); // waited from now: a well shard confirms it at once
+            if (points.TryGetValue(id, out var point) && _unconfirmed.TryAdd(id, new Entry(point, Environment.TickCount64))) // waited from now
+                _closures.Remove(id); // its point carries the outcome (the history was marked first)
         Store();
     }
 
@@ -135,12 +135,13 @@ internal sealed class AlertOutbox
         if (_unconfirmed.TryGetValue(clipId, out var entry))
         {
             entry.Point = entry.Point.Closed(outcome, by);
+            _closures.Remove(clipId); // one path per clip, or an older outcome would be sent beside the newer
             Store();
             return;
         }
         if (point is { Anomalous: false }) return;
         if (_closures.TryGetValue(clipId, out var known))
-            (known.Outcome, known.By) = (outcome, by); // sent as it is now at the next tick (or when in flight ends)
+            (known.Outcome, known.By, known.SentOneWay) = (outcome, by, false); // sent as it is now at the next tick (or when in flight ends)
         else
         {
             while (_closures.Count >= Capacity)

@@ -33,7 +33,11 @@ internal sealed class AlertResendReminder(Grain grain, IServiceProvider services
     private bool _woken = handedOver;
 
     /// <summary>Whether the reminder may exist as far as this activation knows (handed over by a migration).</summary>
-    public bool MayExist => _registered || _woken || _registering is not null;
+    public bool MayExist => _registered || _woken || _registering is { IsCompleted: false };
+
+    /// <summary>No registration is tried again before this (<see cref="Environment.TickCount64"/>) after one failed.</summary>
+    private long _retryAt;
+    private bool _warnedFailure;
     /// <summary>A registration under way, started by a flush tick and not awaited there (see <see cref="AfterFlush"/>).</summary>
     private Task? _registering;
     private long _sentAtLastWake = -1;
@@ -45,7 +49,8 @@ internal sealed class AlertResendReminder(Grain grain, IServiceProvider services
     /// a reminder write (an fsync in the SQLite table, queued behind every other machine's) must not hold its clips.</summary>
     public void AfterFlush(bool storedWaiting)
     {
-        if (!_available || !storedWaiting || _registered || _registering is { IsCompleted: false }) return;
+        // A wake means it exists (registering again would only put the next wake off by a period).
+        if (!_available || !storedWaiting || _registered || _woken || _registering is { IsCompleted: false } || Environment.TickCount64 < _retryAt) return;
         _registering = Register(leaving: false);
     }
 
@@ -56,11 +61,16 @@ internal sealed class AlertResendReminder(Grain grain, IServiceProvider services
             await grain.RegisterOrUpdateReminder(Name, _period, _period);
             _registered = true;
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e)
         {
+            // Not thrown: callers are a flush tick's follow-up and a deactivation, which must go on. Tried again after
+            // RegisterAfter (not at every tick), warned once per activation.
+            _retryAt = Environment.TickCount64 + (long)RegisterAfter.TotalMilliseconds;
+            if (_warnedFailure && !leaving) return;
+            _warnedFailure = true;
             logger.LogWarning(e, leaving
                 ? "machine {Machine}: could not register the reminder that resends its unconfirmed alerts; they are sent at its next activation"
-                : "machine {Machine}: could not register the reminder that resends its unconfirmed alerts if it goes idle; trying again at the next flush", machineId);
+                : "machine {Machine}: could not register the reminder that resends its unconfirmed alerts if it goes idle; trying again later", machineId);
         }
     }
 
@@ -105,7 +115,7 @@ internal sealed class AlertResendReminder(Grain grain, IServiceProvider services
                 await grain.UnregisterReminder(reminder);
             (_registered, _woken) = (false, false);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e)
         {
             logger.LogWarning(e, "machine {Machine}: could not remove its alert-resend reminder; it removes itself at a later wake", machineId);
         }
