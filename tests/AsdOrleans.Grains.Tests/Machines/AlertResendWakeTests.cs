@@ -49,17 +49,6 @@ public sealed class AlertResendWakeTests : IDisposable
         return (long)command.ExecuteScalar()!;
     }
 
-    /// <summary>Runs <paramref name="sql"/> on the silo's grain state database; returns the rows changed.</summary>
-    private int OnGrainStates(string sql, params (string Name, object Value)[] parameters)
-    {
-        using var connection = new SqliteConnection($"Data Source={_folder.File("grains.db")};Pooling=False");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        foreach (var (name, value) in parameters) command.Parameters.AddWithValue(name, value);
-        return command.ExecuteNonQuery();
-    }
-
     /// <summary>Deactivates idle grains until none of <paramref name="grainClasses"/> is active (one still going could
     /// write its state again).</summary>
     private static async Task Deactivate(InProcessTestCluster cluster, params string[] grainClasses)
@@ -169,13 +158,13 @@ public sealed class AlertResendWakeTests : IDisposable
             // The shard's record made unreadable: the shard cannot activate, and the next alert stays unconfirmed, as while
             // a shard's silo or store is failing.
             await Deactivate(cluster, "MachineGrain", "AlertIndexGrain");
-            Assert.Equal(1, OnGrainStates("UPDATE grain_state SET payload = $garbage WHERE state_name = 'alerts'", ("$garbage", Enumerable.Repeat((byte)0xEE, 64).ToArray())));
+            Assert.Equal(1, StoredGrainState.MakeAllUnreadable(_folder.Path, "alerts"));
             var alertClip = await RaiseAlert();
             // Not before RegisterAfter (a well shard would have confirmed it by then).
             await Task.Delay(AlertResendReminder.RegisterAfter - TimeSpan.FromSeconds(7));
             Assert.Equal(0, WakeReminders(id));
             await Waiting.Until(() => WakeReminders(id) == 1, "the wake registered with the stored alert, unconfirmed for long", seconds: 40);
-            Assert.Equal(1, OnGrainStates("DELETE FROM grain_state WHERE state_name = 'alerts'")); // the shard comes back, empty
+            Assert.Equal(1, StoredGrainState.Delete(_folder.Path, "alerts")); // the shard comes back, empty
 
             await Waiting.Until(async () => (await Stored<ScoreHistoryState>(cluster, MachineScoreHistory.HeadStateName, machine.GetGrainId())).State!.UnindexedAlerts.Count == 0,
                 "the alert confirmed and gone from the stored list", seconds: 40);
