@@ -9,8 +9,9 @@ namespace AsdOrleans.Grains.Telemetry;
 /// shard that loses alerts before its write (its silo crashed, or a duplicate activation lost a write race and
 /// reloaded) gets them again. The unconfirmed alerts' clip ids are stored in the score history's head, with the alerts'
 /// points (<see cref="MachineScoreHistory.UnindexedAlerts"/>), so a machine back from a crash sends what its history
-/// kept: an alert in a machine's history reaches the index, and the webhook that delivers from it. Runs on the grain's
-/// scheduler.
+/// kept: an alert in a machine's history reaches the index, and the webhook that delivers from it (a machine nobody
+/// calls is woken for it: <see cref="AlertResendReminder"/>). Label outcomes go the same way (<see
+/// cref="IAlertIndexGrain.Close"/>, asked until written; in memory only). Runs on the grain's scheduler.
 /// </summary>
 internal sealed class AlertOutbox
 {
