@@ -119,14 +119,19 @@ public sealed class AlertIndexGrain(
             return new AlertIndexReceipt(_activation, state.State.Added - 1, state.State.Added - 1 < _written);
         }
         long held = number - FirstNumber;
-        if (point.RequestOutcome is not null && held >= 0 && held < Alerts.Count
-            && (Alerts[(int)held].Point.RequestOutcome != point.RequestOutcome || Alerts[(int)held].Point.ClosedBy != point.ClosedBy))
-        {
-            // Its outcome came with the resend (closed while the alert was unconfirmed), as Close would mark it.
-            Alerts[(int)held] = Alerts[(int)held] with { Point = point };
-            await Changed(number);
-        }
+        if (point.RequestOutcome is { } outcome && held >= 0 && held < Alerts.Count)
+            await MarkOutcome((int)held, outcome, point.ClosedBy); // closed while the alert was unconfirmed
         return new AlertIndexReceipt(_activation, number, IsWritten(number));
+    }
+
+    /// <summary>Marks the alert at <paramref name="held"/> with its request's outcome, unless it has it already; a change
+    /// is unwritten until the next flush.</summary>
+    private Task MarkOutcome(int held, LabelRequestOutcome outcome, string? by)
+    {
+        var point = Alerts[held].Point;
+        if (point.RequestOutcome == outcome && point.ClosedBy == by) return Task.CompletedTask;
+        Alerts[held] = Alerts[held] with { Point = point.Closed(outcome, by) };
+        return Changed(FirstNumber + held);
     }
 
     /// <summary>Whether alert <paramref name="number"/> is on storage as the shard holds it.</summary>
@@ -159,14 +164,8 @@ public sealed class AlertIndexGrain(
         ArgumentException.ThrowIfNullOrWhiteSpace(clipId);
         if (IndexOf(machineId, clipId) is not int held)
             return true; // nothing to mark here: an alert still on its way carries its outcome itself (AlertOutbox)
-        long number = FirstNumber + held;
-        var point = Alerts[held].Point;
-        if (point.RequestOutcome != outcome || point.ClosedBy != by)
-        {
-            Alerts[held] = Alerts[held] with { Point = point.Closed(outcome, by) };
-            await Changed(number);
-        }
-        return IsWritten(number);
+        await MarkOutcome(held, outcome, by);
+        return IsWritten(FirstNumber + held);
     }
 
     public Task<IReadOnlyList<IndexedAlert>> Newest(DateTimeOffset? since, int limit)

@@ -220,7 +220,7 @@ internal sealed class AlertOutbox
             {
                 // A shard of an older build (a rolling upgrade) knows only the one-way mark: it gets that much at once.
                 closure.SentOneWay = true;
-                _ = Shard.MarkClosed(machineId, clipId, outcome, by).ContinueWith(t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously);
+                Shard.MarkClosed(machineId, clipId, outcome, by).Ignore();
             }
         }
         finally
