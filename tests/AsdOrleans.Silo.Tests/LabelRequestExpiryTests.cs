@@ -8,7 +8,6 @@ using AsdOrleans.Datasets.Synthesis;
 using AsdOrleans.Encoder;
 using AsdOrleans.Encoder.Model;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -78,15 +77,7 @@ public sealed class LabelRequestExpiryTests : IDisposable
         Assert.Equal(before, await http.GetStringAsync($"/api/machines/{machine}"));
     }
 
-    private long SqliteReminderRows(string machine)
-    {
-        using var connection = new SqliteConnection($"Data Source={Path.Combine(DataDirectory, "reminders.db")};Mode=ReadOnly;Pooling=False");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT count(*) FROM reminders WHERE grain_id LIKE $m";
-        command.Parameters.AddWithValue("$m", "%" + machine);
-        return (long)command.ExecuteScalar()!;
-    }
+    private long SqliteReminderRows(string machine) => StoredReminders.Count(DataDirectory, machine);
 
     [Fact]
     public async Task Embedded_silo_a_request_expires_by_its_reminder_with_its_audio_and_a_late_label_gets_410()

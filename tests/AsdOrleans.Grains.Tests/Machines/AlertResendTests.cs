@@ -10,15 +10,18 @@ namespace AsdOrleans.Grains.Tests.Machines;
 /// </summary>
 public sealed class AlertResendTests : AlertIndexClusterTest
 {
-    private const string Model = "enc-alerts1";
-    private static readonly EmbeddingTable Plant = SyntheticEmbeddings.Generate(new SyntheticEmbeddingSettings { Machines = 1, Seed = 12, SourceTrain = 120 });
+    internal const string Model = "enc-alerts1";
+    internal static readonly EmbeddingTable Plant = SyntheticEmbeddings.Generate(new SyntheticEmbeddingSettings { Machines = 1, Seed = 12, SourceTrain = 120 });
 
     private static async Task<List<IndexedAlert>> Held(IAlertIndexGrain index, string clipId)
         => (await index.Newest(null, AlertIndexGrain.Capacity)).Where(a => a.Point.ClipId == clipId).ToList();
 
-    private async Task<IMachineGrain> Enrolled(string id)
+    private Task<IMachineGrain> Enrolled(string id) => Enroll(Cluster.Client, id);
+
+    /// <summary>Machine <paramref name="id"/> configured (random, b = 0.1) and enrolled on <see cref="Plant"/>'s training clips.</summary>
+    internal static async Task<IMachineGrain> Enroll(IGrainFactory grains, string id)
     {
-        var machine = Cluster.Client.GetGrain<IMachineGrain>(id);
+        var machine = grains.GetGrain<IMachineGrain>(id);
         await machine.Configure(new MachineSettings { Strategy = "random", Budget = 0.1, Seed = 3 });
         await machine.Enroll(new EnrollmentRequest(Plant.Records.Where(r => !r.IsTest).Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model));
         return machine;

@@ -3,7 +3,6 @@ using AsdOrleans.Evaluation.Experiments;
 using AsdOrleans.Grains.Telemetry;
 using AsdOrleans.Grains.Tests.Storage;
 using AsdOrleans.Storage.Sqlite;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Hosting;
 using Orleans.Storage;
@@ -17,8 +16,8 @@ namespace AsdOrleans.Grains.Tests.Machines;
 /// </summary>
 public sealed class AlertResendWakeTests : IDisposable
 {
-    private const string Model = "enc-wake1";
-    private static readonly EmbeddingTable Plant = SyntheticEmbeddings.Generate(new SyntheticEmbeddingSettings { Machines = 1, Seed = 12, SourceTrain = 120 });
+    private const string Model = AlertResendTests.Model;
+    private static EmbeddingTable Plant => AlertResendTests.Plant;
     private static readonly TimeSpan WakePeriod = TimeSpan.FromSeconds(2);
     private readonly TempFolder _folder = new();
 
@@ -38,16 +37,7 @@ public sealed class AlertResendWakeTests : IDisposable
         await cluster.DisposeAsync();
     }
 
-    private long WakeReminders(string machine)
-    {
-        using var connection = new SqliteConnection($"Data Source={_folder.File("reminders.db")};Mode=ReadOnly;Pooling=False");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT count(*) FROM reminders WHERE grain_id LIKE $m AND reminder_name = $n";
-        command.Parameters.AddWithValue("$m", "%" + machine);
-        command.Parameters.AddWithValue("$n", AlertResendReminder.Name);
-        return (long)command.ExecuteScalar()!;
-    }
+    private long WakeReminders(string machine) => StoredReminders.Count(_folder.Path, machine, AlertResendReminder.Name);
 
     /// <summary>Deactivates idle grains until none of <paramref name="grainClasses"/> is active (one still going could
     /// write its state again).</summary>
@@ -70,13 +60,7 @@ public sealed class AlertResendWakeTests : IDisposable
         return state;
     }
 
-    private static async Task<IMachineGrain> Enrolled(InProcessTestCluster cluster, string id)
-    {
-        var machine = cluster.Client.GetGrain<IMachineGrain>(id);
-        await machine.Configure(new MachineSettings { Strategy = "random", Budget = 0.1, Seed = 3 });
-        await machine.Enroll(new EnrollmentRequest(Plant.Records.Where(r => !r.IsTest).Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model));
-        return machine;
-    }
+    private static Task<IMachineGrain> Enrolled(InProcessTestCluster cluster, string id) => AlertResendTests.Enroll(cluster.Client, id);
 
     [Fact]
     public async Task A_machine_nobody_calls_after_a_crash_sends_the_alerts_its_history_stored_when_its_reminder_wakes_it()

@@ -2,7 +2,6 @@ using AsdOrleans.Abstractions;
 using AsdOrleans.Evaluation.Experiments;
 using AsdOrleans.Storage.Sqlite;
 using AsdOrleans.Grains.Tests.Storage;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Hosting;
 using Orleans.TestingHost;
@@ -177,15 +176,7 @@ public sealed class LabelRequestExpiryTests : IDisposable
         await cluster.DisposeAsync();
     }
 
-    private long ReminderRows(string machine)
-    {
-        using var connection = new SqliteConnection($"Data Source={_folder.File("reminders.db")};Mode=ReadOnly;Pooling=False");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT count(*) FROM reminders WHERE grain_id LIKE $m";
-        command.Parameters.AddWithValue("$m", "%" + machine);
-        return (long)command.ExecuteScalar()!;
-    }
+    private long ReminderRows(string machine) => StoredReminders.Count(_folder.Path, machine);
 
     [Fact]
     public async Task A_pending_request_expires_through_its_reminder_after_a_silo_restart_without_any_call()
