@@ -78,15 +78,16 @@ public static class LabelRequestExpiry
             : state.Pending.Values.OrderBy(p => p.RequestedAt).ThenBy(p => p.ClipId, StringComparer.Ordinal).Take(state.Pending.Count - limit).ToList();
 
     /// <summary>Moves <paramref name="due"/> from the pending requests to the (bounded) memory of closed unanswered ones,
-    /// counted as expired, or as declined when a labeller closed them.</summary>
-    public static void CloseUnanswered(MachineGrainState state, IEnumerable<PendingLabel> due, DateTimeOffset now, bool declined = false)
+    /// with how they closed (<paramref name="outcome"/>: expired, withdrawn, or declined, which is counted apart).</summary>
+    public static void CloseUnanswered(MachineGrainState state, IEnumerable<PendingLabel> due, DateTimeOffset now,
+        LabelRequestOutcome outcome = LabelRequestOutcome.Expired)
     {
         foreach (var request in due)
         {
             if (!state.Pending.Remove(request.ClipId))
                 continue;
-            state.ExpiredClips.Remember(request.ClipId, now.UtcTicks);
-            if (declined) state.DeclinedCount++;
+            state.ClosedUnanswered(request.ClipId, now, outcome);
+            if (outcome == LabelRequestOutcome.Declined) state.DeclinedCount++;
             else state.ExpiredCount++;
         }
     }

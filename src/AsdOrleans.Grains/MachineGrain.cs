@@ -147,6 +147,7 @@ public sealed class MachineGrain(
         }
         if (state.State.Standardizer is { } standardizer)
             _featureTransform = FeatureTransforms.FromBytes(standardizer);
+        await RestoreLostOutcomes();
         await Expiry.ExpireDue();
         await Expiry.SyncReminder();
         if (AsdOrleans.Method.Vocabulary.Identifiers.IsValidMachineId(MachineId)) // an invalid id's calls are refused (RequireValidId); it has no folder
@@ -561,7 +562,7 @@ public sealed class MachineGrain(
             s.LabelsNotCarried = notCarried;
             s.Enrollments++;
             // A labeller still answering a withdrawn request hears 410 (closed), not 400 (never asked).
-            foreach (var clipId in dropped) s.ExpiredClips.Remember(clipId, enrolledAt.UtcTicks);
+            foreach (var clipId in dropped) s.ClosedUnanswered(clipId, enrolledAt, LabelRequestOutcome.Withdrawn);
         }, model);
         Closed(dropped, LabelRequestOutcome.Withdrawn);
         // Without a carry the machine was changed or repaired: its normal examples are of the machine before it.
@@ -767,7 +768,7 @@ public sealed class MachineGrain(
     /// <summary>Closes open requests unanswered (into the expired memory: a later label gets 410), journaled.</summary>
     private void Withdraw(IReadOnlyList<PendingLabel> requests, DateTimeOffset now, bool declined = false)
     {
-        LabelRequestExpiry.CloseUnanswered(state.State, requests, now, declined);
+        LabelRequestExpiry.CloseUnanswered(state.State, requests, now, declined ? LabelRequestOutcome.Declined : LabelRequestOutcome.Withdrawn);
         journal.State.Withdrawn.AddRange(requests.Select(p => new WithdrawnRequest(p.ClipId, now, declined)));
     }
 
@@ -789,6 +790,31 @@ public sealed class MachineGrain(
         foreach (var clipId in clipIds)
             MachineActivity.MarkClosed(_history, _alerts, clipId, outcome, by);
         UpdateGauges(); // expiry and withdrawal close requests outside a clip or a label
+    }
+
+    /// <summary>
+    /// Label outcomes are written to the state before they are acknowledged, and marked in the score history behind it
+    /// (at the next flush tick): a crash in between left requests closed in the state and open in the history, and in the
+    /// alert index. Marked now from the state, and sent to the index like any outcome. A failed history read is retried
+    /// at the next activation (the counts still differ).
+    /// </summary>
+    private async Task RestoreLostOutcomes()
+    {
+        if (!state.RecordExists) return;
+        IReadOnlyList<ScorePoint> restored;
+        try
+        {
+            restored = await _history.RestoreLostOutcomesAsync(state.State.RequestsClosed, state.State.OutcomeOf);
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning(e, "machine {Machine}: could not read its score history to restore label outcomes a crash may have lost; trying again at its next activation", MachineId);
+            return;
+        }
+        foreach (var point in restored)
+            _alerts.Closed(point.ClipId, point, point.RequestOutcome!.Value, by: null);
+        if (restored.Count > 0)
+            logger.LogInformation("machine {Machine}: restored the outcomes of {Count} label requests that its score history lost in a crash, from its state", MachineId, restored.Count);
     }
 
     /// <summary>This silo's gauges of the machine (pending requests, realised budget), as of its state now.</summary>
@@ -819,8 +845,7 @@ public sealed class MachineGrain(
 
         RequireNotDiscarded();
         model.ApplyLabel(pending.Embedding, pending.Score, label == ClipLabelValue.Anomalous ? ClipLabel.Anomalous : ClipLabel.Normal);
-        state.State.Pending.Remove(clipId);
-        state.State.AnsweredClips.Remember(clipId, label);
+        state.State.Answered(clipId, label);
         journal.State.NewPending.RemoveAll(p => p.ClipId == clipId); // opened since the base: the answer replaces it
         journal.State.Answered.Add(new AnsweredRequest(clipId, label));
         _dirty = true;
@@ -1033,12 +1058,9 @@ public sealed class MachineGrain(
             state.State.Pending[request.ClipId] = request;
         foreach (var withdrawn in entries.Withdrawn)
             if (state.State.Pending.TryGetValue(withdrawn.ClipId, out var request))
-                LabelRequestExpiry.CloseUnanswered(state.State, [request], withdrawn.At, withdrawn.Declined);
+                LabelRequestExpiry.CloseUnanswered(state.State, [request], withdrawn.At, withdrawn.Declined ? LabelRequestOutcome.Declined : LabelRequestOutcome.Withdrawn);
         foreach (var answered in entries.Answered)
-        {
-            state.State.Pending.Remove(answered.ClipId);
-            state.State.AnsweredClips.Remember(answered.ClipId, answered.Label);
-        }
+            state.State.Answered(answered.ClipId, answered.Label);
         for (int i = 0; i < entries.NewVerdicts.Count; i++)
             Remember(entries.NewVerdicts[i], entries.FingerprintOf(i));
         return BytePatches.Apply(@base, entries.ModelPatch);

@@ -72,6 +72,37 @@ public sealed class MachineGrainState
     [Id(10)] public byte[]? Standardizer { get; set; }
     /// <summary>Counts full writes; a <see cref="MachineJournal"/> applies only to the base of its generation.</summary>
     [Id(11)] public long Generation { get; set; }
+    /// <summary>Label requests closed so far (answered, declined, expired, withdrawn), never reset: the score history counts
+    /// the outcomes it has marked (<see cref="ScoreHistoryState.OutcomesRecorded"/>), so an activation can tell that a
+    /// crash lost marks written behind and restore them from this state (<see cref="OutcomeOf"/>).</summary>
+    [Id(19)] public long RequestsClosed { get; set; }
+
+    /// <summary>An open request labelled: it leaves the open requests for the answered memory.</summary>
+    public void Answered(string clipId, ClipLabelValue label)
+    {
+        Pending.Remove(clipId);
+        AnsweredClips.Remember(clipId, label);
+        RequestsClosed++;
+    }
+
+    /// <summary>A request closed unanswered at <paramref name="at"/>: remembered (a late label is told it closed) with
+    /// how it closed.</summary>
+    public void ClosedUnanswered(string clipId, DateTimeOffset at, LabelRequestOutcome outcome)
+    {
+        ExpiredClips.Remember(clipId, at.UtcTicks, tag: 1 + (uint)outcome);
+        RequestsClosed++;
+    }
+
+    /// <summary>How this machine's request for <paramref name="clipId"/> ended, as far as its memories still hold it; null
+    /// while it is open or when it is not remembered. A request closed unanswered before the outcome was kept with it
+    /// reads as expired, as a late label's answer calls every such request.</summary>
+    public LabelRequestOutcome? OutcomeOf(string clipId)
+    {
+        if (Pending.ContainsKey(clipId)) return null;
+        if (AnsweredClips.TryGet(clipId, out var label)) return ScorePoint.OutcomeOf(label);
+        if (!ExpiredClips.TryGet(clipId, out _, out uint tag)) return null;
+        return tag == 0 ? LabelRequestOutcome.Expired : (LabelRequestOutcome)(tag - 1);
+    }
 
     /// <summary>A new enrollment starts a new history: no pending, answered, recent or expired clips.</summary>
     public void ForgetHistory()

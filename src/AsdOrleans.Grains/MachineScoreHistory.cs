@@ -21,6 +21,9 @@ public sealed class ScoreHistoryState
     /// (<c>Telemetry.AlertOutbox</c>), oldest first: stored with their points, so a machine back from a crash sends them
     /// again. Ids only: the points are in the history (a head of the open page only stays small).</summary>
     [Id(3)] public List<string> UnindexedAlerts { get; set; } = [];
+    /// <summary>Label outcomes this history has marked (its machine's <c>MachineGrainState.RequestsClosed</c> when all are
+    /// here): marks are written behind, so one the machine's state counts and this does not was lost in a crash.</summary>
+    [Id(4)] public long OutcomesRecorded { get; set; }
 }
 
 /// <summary>A sealed page of <see cref="MachineScoreHistory.PageSize"/> points, stored once in its own record.</summary>
@@ -136,7 +139,10 @@ public sealed class MachineScoreHistory
     {
         var marked = Mark(Open, clipId, outcome, by);
         if (marked is not null)
+        {
+            _head.State.OutcomesRecorded++; // with its mark, in the head's next write
             _headDirty = true;
+        }
         else
             (_sealedMarks ??= []).Add((clipId, outcome, by));
         _arm();
@@ -157,7 +163,40 @@ public sealed class MachineScoreHistory
                 break;
             }
         }
+        // Counted once applied: the head is written after the pages (WritePagesAndHead), so it never counts a mark that is
+        // not on storage.
+        _head.State.OutcomesRecorded += _sealedMarks.Count;
+        _headDirty = true;
         _sealedMarks = null;
+    }
+
+    /// <summary>
+    /// Restores the label outcomes a crash lost (marks are written behind, the machine's state at once): when
+    /// <paramref name="requestsClosed"/>, the machine's count, differs from <see cref="ScoreHistoryState.OutcomesRecorded"/>,
+    /// every kept point that asked for a label and has no outcome is marked with <paramref name="outcomeOf"/>'s answer
+    /// (null: still open, or not known), and the count is taken over. Reads the sealed pages only then.
+    /// </summary>
+    /// <returns>The points marked.</returns>
+    public async Task<IReadOnlyList<ScorePoint>> RestoreLostOutcomesAsync(long requestsClosed, Func<string, LabelRequestOutcome?> outcomeOf)
+    {
+        if (_head.State.OutcomesRecorded == requestsClosed) return [];
+        await LoadSealedPages();
+        ApplySealedMarks();
+        var restored = new List<ScorePoint>();
+        foreach (var (points, sequence) in _pages.Values.Select(p => (p.Points, (long?)p.Sequence)).Append((Open, null)))
+        {
+            for (int i = 0; i < points.Count; i++)
+            {
+                if (points[i] is not { LabelRequested: true, RequestOutcome: null, Label: null } point || outcomeOf(point.ClipId) is not { } outcome)
+                    continue;
+                restored.Add(points[i] = point.Closed(outcome, null));
+                if (sequence is { } page) _unwritten.Add(page);
+            }
+        }
+        _head.State.OutcomesRecorded = requestsClosed;
+        _headDirty = true;
+        _arm();
+        return restored;
     }
 
     public async Task<IReadOnlyList<ScorePoint>> Get(DateTimeOffset? since, int limit)

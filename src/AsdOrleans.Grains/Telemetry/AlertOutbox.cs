@@ -11,7 +11,8 @@ namespace AsdOrleans.Grains.Telemetry;
 /// points (<see cref="MachineScoreHistory.UnindexedAlerts"/>), so a machine back from a crash sends what its history
 /// kept: an alert in a machine's history reaches the index, and the webhook that delivers from it (a machine nobody
 /// calls is woken for it: <see cref="AlertResendReminder"/>). Label outcomes go the same way (<see
-/// cref="IAlertIndexGrain.Close"/>, asked until written; in memory only). Runs on the grain's scheduler.
+/// cref="IAlertIndexGrain.Close"/>, asked until written), their clip ids stored in the same list: the history's point
+/// carries the outcome, so a later activation resends the point. Runs on the grain's scheduler.
 /// </summary>
 internal sealed class AlertOutbox
 {
@@ -31,16 +32,18 @@ internal sealed class AlertOutbox
     private readonly OrderedDictionary<string, Entry> _unconfirmed = new(StringComparer.Ordinal);
     private bool _warnedFull;
 
-    private sealed class Closure(LabelRequestOutcome outcome, string? by)
+    private sealed class Closure(LabelRequestOutcome outcome, string? by, long since)
     {
         public LabelRequestOutcome Outcome = outcome;
+        /// <summary>When this activation first sent it (<see cref="Environment.TickCount64"/>).</summary>
+        public readonly long Since = since;
         public string? By = by;
         public Task? InFlight;
         public bool SentOneWay;
     }
 
     /// <summary>Outcomes of label requests not yet confirmed written by the shard (<see cref="IAlertIndexGrain.Close"/>),
-    /// by clip id, oldest first; in memory only.</summary>
+    /// by clip id, oldest first; their ids are stored with the unconfirmed alerts'.</summary>
     private readonly OrderedDictionary<string, Closure> _closures = new(StringComparer.Ordinal);
     private bool _warnedClosuresFull;
 
@@ -62,8 +65,9 @@ internal sealed class AlertOutbox
         armTick();
     }
 
-    /// <summary>Stores the unconfirmed alerts' clip ids with the history's head (at its next write).</summary>
-    private void Store() => history.SetUnindexedAlerts([.. _stored ?? [], .. _unconfirmed.Keys.Where(id => _stored?.Contains(id) != true)]);
+    /// <summary>Stores the clip ids of the unconfirmed alerts and outcomes with the history's head (at its next write, which
+    /// also holds the outcomes' marks).</summary>
+    private void Store() => history.SetUnindexedAlerts([.. (_stored ?? []).Concat(_unconfirmed.Keys).Concat(_closures.Keys).Distinct(StringComparer.Ordinal)]);
 
     /// <summary>The alerts a crashed activation left unconfirmed, from the history's points (read once; an id no longer
     /// in the history went with it, or left it).</summary>
@@ -141,6 +145,7 @@ internal sealed class AlertOutbox
             return;
         }
         if (point is { Anomalous: false }) return;
+        if (_stored?.Contains(clipId) == true) return; // taken over at the first tick: the history's point carries the outcome
         if (_closures.TryGetValue(clipId, out var known))
             (known.Outcome, known.By, known.SentOneWay) = (outcome, by, false); // sent as it is now at the next tick (or when in flight ends)
         else
@@ -155,7 +160,8 @@ internal sealed class AlertOutbox
                         machineId, Capacity);
                 }
             }
-            _closures.Add(clipId, known = new Closure(outcome, by));
+            _closures.Add(clipId, known = new Closure(outcome, by, Environment.TickCount64));
+            Store();
         }
         if (_quiet) return;
         if (known.InFlight is not { IsCompleted: false }) known.InFlight = DeliverClosure(clipId, known);
@@ -177,10 +183,10 @@ internal sealed class AlertOutbox
         if (Waiting) armTick();
     }
 
-    /// <summary>How long the oldest unconfirmed alert has waited for its shard (stored ones since this activation took them
-    /// over); zero when none waits or stored ones are not yet taken over.</summary>
-    public TimeSpan LongestWait => _unconfirmed.Count == 0 ? TimeSpan.Zero
-        : TimeSpan.FromMilliseconds(Environment.TickCount64 - _unconfirmed.Values.Min(e => e.Since));
+    /// <summary>How long the oldest unconfirmed alert or outcome has waited for its shard (stored ones since this activation
+    /// took them over); zero when none waits or stored ones are not yet taken over.</summary>
+    public TimeSpan LongestWait => _unconfirmed.Count == 0 && _closures.Count == 0 ? TimeSpan.Zero
+        : TimeSpan.FromMilliseconds(Environment.TickCount64 - _unconfirmed.Values.Select(e => e.Since).Concat(_closures.Values.Select(c => c.Since)).Min());
 
     /// <summary>Alerts this activation has raised.</summary>
     public long AlertsSent { get; private set; }
@@ -211,6 +217,7 @@ internal sealed class AlertOutbox
             {
                 _closures.Remove(clipId);
                 _warnedClosuresFull = false;
+                Store();
             }
         }
         catch (Exception e)

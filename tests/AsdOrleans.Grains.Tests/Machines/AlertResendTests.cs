@@ -27,6 +27,31 @@ public sealed class AlertResendTests : AlertIndexClusterTest
         return machine;
     }
 
+    /// <summary>Machine <paramref name="id"/> asking about every clip (b = 1), enrolled on <see cref="Plant"/>'s training
+    /// clips, and the ids of its first <paramref name="count"/> alerts, each with an open label request.</summary>
+    internal static async Task<(IMachineGrain Machine, List<string> Alerts)> AlertsWithRequests(IGrainFactory grains, string id, int count)
+    {
+        var machine = grains.GetGrain<IMachineGrain>(id);
+        await machine.Configure(new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 3 }); // every clip is asked about
+        await machine.Enroll(new EnrollmentRequest(Plant.Records.Where(r => !r.IsTest).Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model));
+        return (machine, await RaiseAlertsWithRequests(machine, count, "c"));
+    }
+
+    /// <summary>Sends <paramref name="machine"/> the plant's anomalies (clip ids <paramref name="prefix"/> and a number)
+    /// until <paramref name="count"/> raised an alert with a label request; their ids.</summary>
+    internal static async Task<List<string>> RaiseAlertsWithRequests(IMachineGrain machine, int count, string prefix)
+    {
+        var alerts = new List<string>();
+        var test = Plant.Records.Where(r => r.IsTest && r.IsAnomaly).ToList();
+        for (int clip = 0; alerts.Count < count; clip++)
+        {
+            Assert.True(clip < test.Count, "too few clips of the plant's anomalies raised an alert with a label request");
+            var verdict = await machine.ProcessClip(new ClipSubmission($"{prefix}{clip}", test[clip].Embedding, Model));
+            if (verdict is { Anomalous: true, LabelRequested: true }) alerts.Add(verdict.ClipId);
+        }
+        return alerts;
+    }
+
     [Fact]
     public async Task An_alert_a_shard_lost_before_writing_it_comes_again_from_its_machine_and_is_written_once()
     {
@@ -134,17 +159,8 @@ public sealed class AlertResendTests : AlertIndexClusterTest
     public async Task A_label_outcome_a_shard_lost_before_writing_it_is_marked_again_by_its_machine()
     {
         const string id = "resend.m3";
-        var machine = Cluster.Client.GetGrain<IMachineGrain>(id);
-        await machine.Configure(new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 3 }); // every clip is asked about
-        await machine.Enroll(new EnrollmentRequest(Plant.Records.Where(r => !r.IsTest).Select(r => new EnrollmentClip(r.Embedding, r.IsTarget)).ToList(), Model));
-        string? alertClip = null;
-        var test = Plant.Records.Where(r => r.IsTest && r.IsAnomaly).ToList();
-        for (int clip = 0; alertClip is null; clip++)
-        {
-            Assert.True(clip < test.Count, "no clip of the plant's anomalies raised an alert with a label request");
-            var verdict = await machine.ProcessClip(new ClipSubmission($"c{clip}", test[clip].Embedding, Model));
-            if (verdict is { Anomalous: true, LabelRequested: true }) alertClip = verdict.ClipId;
-        }
+        var (machine, alerts) = await AlertsWithRequests(Cluster.Client, id, 1);
+        var alertClip = alerts[0];
         var index = AlertIndexShards.For(Cluster.Client, id);
         await Waiting.Until(async () => (await Stored<ScoreHistoryState>(MachineScoreHistory.HeadStateName, machine)).State!.UnindexedAlerts.Count == 0
             && (await Stored(index)).State!.Alerts.Any(a => a.Point.ClipId == alertClip), "the alert confirmed written", seconds: 40);
@@ -152,7 +168,7 @@ public sealed class AlertResendTests : AlertIndexClusterTest
         // Another activation of the shard writes its record (the alert still open): the shard's write of the outcome
         // fails, and it reloads what storage holds, without the outcome.
         await Storage.WriteStateAsync("alerts", index.GetGrainId(), await Stored(index));
-        await machine.SubmitLabel(alertClip!, ClipLabelValue.Anomalous, "ana");
+        await machine.SubmitLabel(alertClip, ClipLabelValue.Anomalous, "ana");
 
         await Waiting.Until(async () => (await Stored(index)).State!.Alerts.Single(a => a.MachineId == id && a.Point.ClipId == alertClip).Point.RequestOutcome == LabelRequestOutcome.Anomalous,
             "the label's outcome written to the shard's record after the shard lost it", seconds: 40);

@@ -13,6 +13,8 @@ namespace AsdOrleans.Grains.Tests.Machines;
 /// <summary>
 /// A machine whose history stores alerts the alert index has not confirmed is woken by a reminder to send them, so they
 /// reach the index (and the webhook) although nobody calls the machine again: its silo crashed and its clips stopped.
+/// Label outcomes the index has not confirmed are stored and sent the same way, and outcomes a crash kept from the
+/// history (marked behind the state's write) are restored from the state at the next activation.
 /// </summary>
 public sealed class AlertResendWakeTests : IDisposable
 {
@@ -58,6 +60,14 @@ public sealed class AlertResendWakeTests : IDisposable
         var state = new GrainState<T>(new T());
         await StorageOf(cluster).ReadStateAsync(name, grain, state);
         return state;
+    }
+
+    /// <summary>Writes <paramref name="state"/> over the stored record, as it was before later writes.</summary>
+    private static async Task Overwrite<T>(InProcessTestCluster cluster, string name, GrainId grain, T state) where T : new()
+    {
+        var stored = await Stored<T>(cluster, name, grain);
+        stored.State = state;
+        await StorageOf(cluster).WriteStateAsync(name, grain, stored);
     }
 
     private static Task<IMachineGrain> Enrolled(InProcessTestCluster cluster, string id) => AlertResendTests.Enroll(cluster.Client, id);
@@ -155,6 +165,105 @@ public sealed class AlertResendWakeTests : IDisposable
             Assert.Contains((await Stored<AlertIndexState>(cluster, "alerts", shard.GetGrainId())).State!.Alerts, a => a.MachineId == id && a.Point.ClipId == alertClip);
             await cluster.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
             await Waiting.Until(() => WakeReminders(id) == 0, "the wake removed (at deactivation, or by a wake that found nothing)");
+        }
+        finally
+        {
+            await Stop(cluster);
+        }
+    }
+
+    [Fact]
+    public async Task Label_outcomes_a_crash_kept_from_the_history_and_the_index_are_restored_from_the_machines_state()
+    {
+        const string id = "wake.m4";
+        var cluster = await StartSilo();
+        try
+        {
+            // Two alerts on a sealed page of the history (a hundred points after them), two on the open page.
+            var (machine, alerts) = await AlertResendTests.AlertsWithRequests(cluster.Client, id, 2);
+            for (int i = 0; i < MachineScoreHistory.PageSize; i++)
+                await machine.AsReference<IScoreHistoryGrain>().Record(new ScorePoint(DateTimeOffset.UtcNow, $"fill{i}", 1000 + i, 0.1, 0.5, false, false));
+            alerts.AddRange(await AlertResendTests.RaiseAlertsWithRequests(machine, 2, "d"));
+            var (answered, declined, answeredOpenPage, open) = (alerts[0], alerts[1], alerts[2], alerts[3]);
+            var grain = machine.GetGrainId();
+            var shard = AlertIndexShards.For(cluster.Client, id).GetGrainId();
+            await Waiting.Until(async () => (await Stored<ScoreHistoryState>(cluster, MachineScoreHistory.HeadStateName, grain)).State!.UnindexedAlerts.Count == 0
+                && (await Stored<AlertIndexState>(cluster, "alerts", shard)).State!.Alerts.Count(a => a.MachineId == id) == 4, "the alerts confirmed written");
+            await Deactivate(cluster, "MachineGrain", "AlertIndexGrain");
+            var headBefore = (await Stored<ScoreHistoryState>(cluster, MachineScoreHistory.HeadStateName, grain)).State!;
+            var shardBefore = (await Stored<AlertIndexState>(cluster, "alerts", shard)).State!;
+            var pageBefore = (await Stored<ScoreHistoryPage>(cluster, "scores-page-0", grain)).State!;
+            Assert.Contains(pageBefore.Points, p => p.ClipId == answered);
+
+            await machine.SubmitLabel(answered, ClipLabelValue.Anomalous, "ana");
+            await machine.DeclineLabelRequest(declined, "bob");
+            await machine.SubmitLabel(answeredOpenPage, ClipLabelValue.Normal, "ana");
+            await Deactivate(cluster, "MachineGrain", "AlertIndexGrain");
+            Assert.Equal(3, (await Stored<ScoreHistoryState>(cluster, MachineScoreHistory.HeadStateName, grain)).State!.OutcomesRecorded); // sealed and open
+            Assert.Equal(LabelRequestOutcome.Anomalous, (await Stored<ScoreHistoryPage>(cluster, "scores-page-0", grain)).State!.Points.Single(p => p.ClipId == answered).RequestOutcome);
+
+            // What a crash between the labels' writes and the next flush tick leaves: the machine's state has the outcomes;
+            // its history's records and the shard's, written behind, have none.
+            await Overwrite(cluster, MachineScoreHistory.HeadStateName, grain, headBefore);
+            await Overwrite(cluster, "scores-page-0", grain, pageBefore);
+            await Overwrite(cluster, "alerts", shard, shardBefore);
+
+            var points = await machine.AsReference<IScoreHistoryGrain>().Get(null, MachineScoreHistory.Capacity);
+            Assert.Equal((LabelRequestOutcome.Anomalous, ClipLabelValue.Anomalous), (points.Single(p => p.ClipId == answered).RequestOutcome, points.Single(p => p.ClipId == answered).Label));
+            Assert.Equal(LabelRequestOutcome.Declined, points.Single(p => p.ClipId == declined).RequestOutcome);
+            Assert.Equal(LabelRequestOutcome.Normal, points.Single(p => p.ClipId == answeredOpenPage).RequestOutcome);
+            Assert.Null(points.Single(p => p.ClipId == open).RequestOutcome); // still open
+            await Waiting.Until(async () =>
+            {
+                var held = (await Stored<AlertIndexState>(cluster, "alerts", shard)).State!.Alerts.Where(a => a.MachineId == id).ToDictionary(a => a.Point.ClipId, a => a.Point.RequestOutcome);
+                return held[answered] == LabelRequestOutcome.Anomalous && held[declined] == LabelRequestOutcome.Declined && held[answeredOpenPage] == LabelRequestOutcome.Normal
+                    && held[open] is null;
+            }, "the restored outcomes written to the alert index", seconds: 40);
+            await Waiting.Until(async () => (await Stored<ScoreHistoryState>(cluster, MachineScoreHistory.HeadStateName, grain)).State! is { UnindexedAlerts.Count: 0, OutcomesRecorded: 3 } head
+                && head.Points.Single(p => p.ClipId == answeredOpenPage).RequestOutcome == LabelRequestOutcome.Normal, "the restored outcomes written to the history's head");
+            Assert.Equal(LabelRequestOutcome.Declined, (await Stored<ScoreHistoryPage>(cluster, "scores-page-0", grain)).State!.Points.Single(p => p.ClipId == declined).RequestOutcome);
+
+            // Restored once: the next activation finds the counts equal and changes nothing.
+            await Deactivate(cluster, "MachineGrain");
+            Assert.Equal(points.Select(p => (p.ClipId, p.RequestOutcome)), (await machine.AsReference<IScoreHistoryGrain>().Get(null, MachineScoreHistory.Capacity)).Select(p => (p.ClipId, p.RequestOutcome)));
+        }
+        finally
+        {
+            await Stop(cluster);
+        }
+    }
+
+    [Fact]
+    public async Task A_label_outcome_the_index_could_not_take_is_stored_and_sent_by_the_machine_woken_for_it()
+    {
+        const string id = "wake.m5";
+        var cluster = await StartSilo();
+        try
+        {
+            var (machine, alerts) = await AlertResendTests.AlertsWithRequests(cluster.Client, id, 1);
+            var grain = machine.GetGrainId();
+            var shard = AlertIndexShards.For(cluster.Client, id).GetGrainId();
+            await Waiting.Until(async () => (await Stored<ScoreHistoryState>(cluster, MachineScoreHistory.HeadStateName, grain)).State!.UnindexedAlerts.Count == 0
+                && (await Stored<AlertIndexState>(cluster, "alerts", shard)).State!.Alerts.Any(a => a.Point.ClipId == alerts[0]), "the alert confirmed written");
+            await Deactivate(cluster, "MachineGrain", "AlertIndexGrain");
+            var shardBefore = (await Stored<AlertIndexState>(cluster, "alerts", shard)).State!;
+
+            // The shard's record unreadable (its store failing): the label's outcome cannot reach it. Then the machine
+            // goes (idle, or its silo), and nobody calls it again.
+            Assert.Equal(1, StoredGrainState.MakeAllUnreadable(_folder.Path, "alerts"));
+            await machine.SubmitLabel(alerts[0], ClipLabelValue.Normal, "ana");
+            await Deactivate(cluster, "MachineGrain");
+            Assert.Equal([alerts[0]], (await Stored<ScoreHistoryState>(cluster, MachineScoreHistory.HeadStateName, grain)).State!.UnindexedAlerts);
+            Assert.Equal(1, WakeReminders(id));
+
+            // The shard back as it was written, the alert open: the wake sends the history's point, which carries the outcome.
+            Assert.Equal(1, StoredGrainState.Delete(_folder.Path, "alerts"));
+            await StorageOf(cluster).WriteStateAsync("alerts", shard, new GrainState<AlertIndexState>(shardBefore));
+            await Waiting.Until(async () => (await Stored<AlertIndexState>(cluster, "alerts", shard)).State!.Alerts.Single(a => a.Point.ClipId == alerts[0]).Point
+                is { RequestOutcome: LabelRequestOutcome.Normal, ClosedBy: "ana" }, "the outcome written to the index after a wake", seconds: 40);
+            await Waiting.Until(async () => (await Stored<ScoreHistoryState>(cluster, MachineScoreHistory.HeadStateName, grain)).State!.UnindexedAlerts.Count == 0,
+                "the confirmed outcome gone from the stored list");
+            await Waiting.Until(() => WakeReminders(id) == 0, "the wake removed once nothing waits", seconds: 40);
         }
         finally
         {
