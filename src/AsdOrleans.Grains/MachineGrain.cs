@@ -107,7 +107,7 @@ public sealed class MachineGrain(
             await FenceEarlierActivation();
         _history = await MachineScoreHistory.OpenAsync(scoreHistoryHead, ServiceProvider.GetRequiredKeyedService<IGrainStorage>(StorageName),
             this.GetGrainId(), _flushTimer.Arm, logger);
-        _alerts = new AlertOutbox(GrainFactory, MachineId, _flushTimer.Arm, _history, logger);
+        _alerts = new AlertOutbox(GrainFactory, MachineId, _flushTimer.Arm, _history, clipId => state.State.OutcomeOf(clipId), logger);
         _alertWake = new AlertResendReminder(this, ServiceProvider, MachineId, logger, handedOver: _alertWakeHandedOver);
         if (_handedOver is { } handedOver)
         {
@@ -1101,7 +1101,16 @@ public sealed class MachineGrain(
         }
         finally
         {
-            await _alerts.ResendAsync();
+            try
+            {
+                await _alerts.ResendAsync();
+            }
+            catch (Exception e)
+            {
+                // Not the history's write (clips callers have verdicts for), nor a deactivation's steps after it.
+                logger.LogWarning(e, "machine {Machine}: resending alerts and label outcomes the alert index has not confirmed failed; the next tick tries again", MachineId);
+                _flushTimer.Arm();
+            }
             await _history.Flush(cancellation);
             if (!_deactivating)
                 _alertWake.AfterFlush(_history.UnindexedAlerts.Count > 0 && _alerts.LongestWait >= AlertResendReminder.RegisterAfter);

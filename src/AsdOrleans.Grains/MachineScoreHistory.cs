@@ -108,6 +108,7 @@ public sealed class MachineScoreHistory
     /// <summary>Replaces <see cref="UnindexedAlerts"/>; written with the head at the next flush.</summary>
     public void SetUnindexedAlerts(List<string> alerts)
     {
+        if (alerts.SequenceEqual(_head.State.UnindexedAlerts, StringComparer.Ordinal)) return; // no head write for nothing
         _head.State.UnindexedAlerts = alerts;
         _headDirty = true;
         _arm();
@@ -173,8 +174,9 @@ public sealed class MachineScoreHistory
     /// <summary>
     /// Restores the label outcomes a crash lost (marks are written behind, the machine's state at once): when
     /// <paramref name="requestsClosed"/>, the machine's count, differs from <see cref="ScoreHistoryState.OutcomesRecorded"/>,
-    /// every kept point that asked for a label and has no outcome is marked with <paramref name="outcomeOf"/>'s answer
-    /// (null: still open, or not known), and the count is taken over. Reads the sealed pages only then.
+    /// every kept point that asked for a label and has no outcome, the newest of its clip id, is marked with
+    /// <paramref name="outcomeOf"/>'s answer (null: still open, or not known), and the count is taken over. Reads the
+    /// sealed pages only then.
     /// </summary>
     /// <returns>The points marked.</returns>
     public async Task<IReadOnlyList<ScorePoint>> RestoreLostOutcomesAsync(long requestsClosed, Func<string, LabelRequestOutcome?> outcomeOf)
@@ -183,10 +185,14 @@ public sealed class MachineScoreHistory
         await LoadSealedPages();
         ApplySealedMarks();
         var restored = new List<ScorePoint>();
-        foreach (var (points, sequence) in _pages.Values.Select(p => (p.Points, (long?)p.Sequence)).Append((Open, null)))
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        // Newest first, and only a clip id's newest point: a device may reuse an id, and the state's memories answer for
+        // its latest request (as a label marks the newest point).
+        foreach (var (points, sequence) in _pages.Values.Reverse().Select(p => (p.Points, (long?)p.Sequence)).Prepend((Open, null)))
         {
-            for (int i = 0; i < points.Count; i++)
+            for (int i = points.Count - 1; i >= 0; i--)
             {
+                if (!seen.Add(points[i].ClipId)) continue;
                 if (points[i] is not { LabelRequested: true, RequestOutcome: null, Label: null } point || outcomeOf(point.ClipId) is not { } outcome)
                     continue;
                 restored.Add(points[i] = point.Closed(outcome, null));

@@ -42,17 +42,43 @@ public static class StoredGrainState
     private static async Task<bool> AnyActive(IManagementGrain management, string grainClass)
         => (await management.GetSimpleGrainStatistics()).Any(s => s.GrainType.Contains(grainClass, StringComparison.Ordinal) && s.ActivationCount > 0);
 
+    /// <summary>The stored payloads of every state named <paramref name="stateName"/>, by grain id, to be put back by
+    /// <see cref="RestorePayloads"/>.</summary>
+    public static Dictionary<string, byte[]> Payloads(string dataDirectory, string stateName)
+    {
+        using var connection = Open(dataDirectory);
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT grain_id, payload FROM grain_state WHERE state_name = $state";
+        command.Parameters.AddWithValue("$state", stateName);
+        using var reader = command.ExecuteReader();
+        var payloads = new Dictionary<string, byte[]>();
+        while (reader.Read()) payloads[reader.GetString(0)] = (byte[])reader.GetValue(1);
+        return payloads;
+    }
+
+    /// <summary>Puts back payloads <see cref="Payloads"/> read, in place (their versions unchanged, so a grain that
+    /// activates meanwhile reads either the damage or the restored record); returns the rows changed.</summary>
+    public static int RestorePayloads(string dataDirectory, string stateName, Dictionary<string, byte[]> payloads)
+        => payloads.Sum(p => Execute(dataDirectory, "UPDATE grain_state SET payload = $payload WHERE state_name = $state AND grain_id = $grain",
+            ("$payload", p.Value), ("$state", stateName), ("$grain", p.Key)));
+
     /// <summary>Deletes every stored state named <paramref name="stateName"/>; returns the rows deleted.</summary>
     public static int Delete(string dataDirectory, string stateName)
         => Execute(dataDirectory, "DELETE FROM grain_state WHERE state_name = $state", ("$state", stateName));
 
     private static int Execute(string dataDirectory, string sql, params (string Name, object Value)[] parameters)
     {
-        using var connection = new SqliteConnection($"Data Source={Path.Combine(dataDirectory, "grains.db")};Pooling=False");
-        connection.Open();
+        using var connection = Open(dataDirectory);
         using var command = connection.CreateCommand();
         command.CommandText = sql;
         foreach (var (name, value) in parameters) command.Parameters.AddWithValue(name, value);
         return command.ExecuteNonQuery();
+    }
+
+    private static SqliteConnection Open(string dataDirectory)
+    {
+        var connection = new SqliteConnection($"Data Source={Path.Combine(dataDirectory, "grains.db")};Pooling=False");
+        connection.Open();
+        return connection;
     }
 }

@@ -51,15 +51,18 @@ internal sealed class AlertOutbox
     private readonly string machineId;
     private readonly Action armTick;
     private readonly MachineScoreHistory history;
+    /// <summary>How the machine's request for a clip ended (its state), for stored ids whose point has left the history.</summary>
+    private readonly Func<string, LabelRequestOutcome?> outcomeOf;
     private readonly ILogger logger;
 
     /// <summary>Clip ids <paramref name="history"/> stored unconfirmed, looked up in it at the first tick.</summary>
     private List<string>? _stored;
 
     /// <summary>Takes over the alerts <paramref name="history"/> stored unconfirmed; they are sent at the first tick.</summary>
-    public AlertOutbox(IGrainFactory grains, string machineId, Action armTick, MachineScoreHistory history, ILogger logger)
+    public AlertOutbox(IGrainFactory grains, string machineId, Action armTick, MachineScoreHistory history, Func<string, LabelRequestOutcome?> outcomeOf,
+        ILogger logger)
     {
-        (this.grains, this.machineId, this.armTick, this.history, this.logger) = (grains, machineId, armTick, history, logger);
+        (this.grains, this.machineId, this.armTick, this.history, this.outcomeOf, this.logger) = (grains, machineId, armTick, history, outcomeOf, logger);
         if (history.UnindexedAlerts.Count == 0) return;
         _stored = [.. history.UnindexedAlerts];
         armTick();
@@ -69,15 +72,16 @@ internal sealed class AlertOutbox
     /// also holds the outcomes' marks).</summary>
     private void Store() => history.SetUnindexedAlerts([.. (_stored ?? []).Concat(_unconfirmed.Keys).Concat(_closures.Keys).Distinct(StringComparer.Ordinal)]);
 
-    /// <summary>The alerts a crashed activation left unconfirmed, from the history's points (read once; an id no longer
-    /// in the history went with it, or left it).</summary>
+    /// <summary>The alerts and outcomes a crashed activation left unconfirmed, from the history's points, newest of a clip
+    /// id (read once). An id whose point has left the history goes as an outcome when the machine's state knows how its
+    /// request ended; an alert whose point went with it, or left it, with its request open, is not sent.</summary>
     private async Task TakeOverStoredAsync()
     {
         if (_stored is not { } ids) return;
         Dictionary<string, ScorePoint> points;
         try
         {
-            points = (await history.Get(null, MachineScoreHistory.Capacity)).Where(p => p.Anomalous).GroupBy(p => p.ClipId).ToDictionary(g => g.Key, g => g.First());
+            points = (await history.Get(null, MachineScoreHistory.Capacity)).GroupBy(p => p.ClipId).ToDictionary(g => g.Key, g => g.Last());
         }
         catch (Exception e)
         {
@@ -87,9 +91,17 @@ internal sealed class AlertOutbox
             return;
         }
         _stored = null;
+        long now = Environment.TickCount64; // waited from now
         foreach (var id in ids)
-            if (points.TryGetValue(id, out var point) && _unconfirmed.TryAdd(id, new Entry(point, Environment.TickCount64))) // waited from now
+        {
+            if (!points.TryGetValue(id, out var point))
+            {
+                if (outcomeOf(id) is { } outcome && !_unconfirmed.ContainsKey(id))
+                    _closures.TryAdd(id, new Closure(outcome, null, now));
+            }
+            else if (point.Anomalous && _unconfirmed.TryAdd(id, new Entry(point, now)))
                 _closures.Remove(id); // its point carries the outcome (the history was marked first)
+        }
         Store();
     }
 
@@ -174,10 +186,12 @@ internal sealed class AlertOutbox
     {
         if (_quiet) return;
         await TakeOverStoredAsync();
-        foreach (var entry in _unconfirmed.Values)
+        // Copies: a shard that answers before the call is awaited (a fast shard, a busy caller) runs the delivery's end,
+        // which removes what it confirmed, within this loop.
+        foreach (var entry in _unconfirmed.Values.ToList())
             if (entry.InFlight is not { IsCompleted: false })
                 entry.InFlight = Deliver(entry);
-        foreach (var (clipId, closure) in _closures)
+        foreach (var (clipId, closure) in _closures.ToList())
             if (closure.InFlight is not { IsCompleted: false })
                 closure.InFlight = DeliverClosure(clipId, closure);
         if (Waiting) armTick();

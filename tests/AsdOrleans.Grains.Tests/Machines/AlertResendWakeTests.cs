@@ -90,7 +90,8 @@ public sealed class AlertResendWakeTests : IDisposable
             // What an activation leaves when its silo crashes after its history's write and before the index confirmed
             // an alert: the point, the alert among those unconfirmed, and the wake it registered at that write.
             var head = await Stored<ScoreHistoryState>(first, MachineScoreHistory.HeadStateName, grain);
-            head.State!.Points.Add(alert);
+            head.State!.Points.Add(alert with { ClipIndex = 0, Score = 0.8 }); // an older alert of the same clip id (a device reused it)
+            head.State.Points.Add(alert);
             head.State.UnindexedAlerts = [alert.ClipId];
             await StorageOf(first).WriteStateAsync(MachineScoreHistory.HeadStateName, grain, head);
             await first.Silos[0].ServiceProvider.GetRequiredService<IReminderTable>().UpsertRow(new ReminderEntry
@@ -111,6 +112,7 @@ public sealed class AlertResendWakeTests : IDisposable
             var shard = AlertIndexShards.For(second.Client, id);
             await Waiting.Until(async () => (await Stored<AlertIndexState>(second, "alerts", shard.GetGrainId())).State!.Alerts.Any(a => a.MachineId == id && a.Point.ClipId == alert.ClipId),
                 "the stored alert written to the index after a wake", seconds: 40);
+            Assert.Equal(alert.ClipIndex, (await Stored<AlertIndexState>(second, "alerts", shard.GetGrainId())).State!.Alerts.Single(a => a.Point.ClipId == alert.ClipId).Point.ClipIndex); // the newest
             await Waiting.Until(async () => (await Stored<ScoreHistoryState>(second, MachineScoreHistory.HeadStateName, grain)).State!.UnindexedAlerts.Count == 0,
                 "the confirmed alert gone from the stored list");
             await Waiting.Until(() => WakeReminders(id) == 0, "the wake removed once nothing waits", seconds: 40);
@@ -183,6 +185,8 @@ public sealed class AlertResendWakeTests : IDisposable
             var (machine, alerts) = await AlertResendTests.AlertsWithRequests(cluster.Client, id, 2);
             for (int i = 0; i < MachineScoreHistory.PageSize; i++)
                 await machine.AsReference<IScoreHistoryGrain>().Record(new ScorePoint(DateTimeOffset.UtcNow, $"fill{i}", 1000 + i, 0.1, 0.5, false, false));
+            await Waiting.Until(async () => (await machine.AsReference<IScoreHistoryGrain>().Get(null, MachineScoreHistory.Capacity)).Count(p => p.ClipId.StartsWith("fill", StringComparison.Ordinal))
+                == MachineScoreHistory.PageSize, "the points recorded (one-way calls)");
             alerts.AddRange(await AlertResendTests.RaiseAlertsWithRequests(machine, 2, "d"));
             var (answered, declined, answeredOpenPage, open) = (alerts[0], alerts[1], alerts[2], alerts[3]);
             var grain = machine.GetGrainId();
@@ -198,12 +202,18 @@ public sealed class AlertResendWakeTests : IDisposable
             await machine.SubmitLabel(answered, ClipLabelValue.Anomalous, "ana");
             await machine.DeclineLabelRequest(declined, "bob");
             await machine.SubmitLabel(answeredOpenPage, ClipLabelValue.Normal, "ana");
+            // Marked (sealed and open pages) and confirmed by the shard, so no wake is left to run during the damage below.
+            await Waiting.Until(async () => (await Stored<ScoreHistoryState>(cluster, MachineScoreHistory.HeadStateName, grain)).State! is { OutcomesRecorded: 3, UnindexedAlerts.Count: 0 },
+                "the outcomes marked and confirmed", seconds: 40);
             await Deactivate(cluster, "MachineGrain", "AlertIndexGrain");
-            Assert.Equal(3, (await Stored<ScoreHistoryState>(cluster, MachineScoreHistory.HeadStateName, grain)).State!.OutcomesRecorded); // sealed and open
+            Assert.Equal(0, WakeReminders(id));
             Assert.Equal(LabelRequestOutcome.Anomalous, (await Stored<ScoreHistoryPage>(cluster, "scores-page-0", grain)).State!.Points.Single(p => p.ClipId == answered).RequestOutcome);
 
             // What a crash between the labels' writes and the next flush tick leaves: the machine's state has the outcomes;
             // its history's records and the shard's, written behind, have none.
+            // And an older point of the open page's answered clip id (a device may reuse ids), its request never closed.
+            var reused = headBefore.Points.Single(p => p.ClipId == answeredOpenPage) with { ClipIndex = -1, Anomalous = false };
+            headBefore.Points.Insert(0, reused);
             await Overwrite(cluster, MachineScoreHistory.HeadStateName, grain, headBefore);
             await Overwrite(cluster, "scores-page-0", grain, pageBefore);
             await Overwrite(cluster, "alerts", shard, shardBefore);
@@ -211,7 +221,7 @@ public sealed class AlertResendWakeTests : IDisposable
             var points = await machine.AsReference<IScoreHistoryGrain>().Get(null, MachineScoreHistory.Capacity);
             Assert.Equal((LabelRequestOutcome.Anomalous, ClipLabelValue.Anomalous), (points.Single(p => p.ClipId == answered).RequestOutcome, points.Single(p => p.ClipId == answered).Label));
             Assert.Equal(LabelRequestOutcome.Declined, points.Single(p => p.ClipId == declined).RequestOutcome);
-            Assert.Equal(LabelRequestOutcome.Normal, points.Single(p => p.ClipId == answeredOpenPage).RequestOutcome);
+            Assert.Equal([null, LabelRequestOutcome.Normal], points.Where(p => p.ClipId == answeredOpenPage).Select(p => p.RequestOutcome)); // the newest only
             Assert.Null(points.Single(p => p.ClipId == open).RequestOutcome); // still open
             await Waiting.Until(async () =>
             {
@@ -220,7 +230,7 @@ public sealed class AlertResendWakeTests : IDisposable
                     && held[open] is null;
             }, "the restored outcomes written to the alert index", seconds: 40);
             await Waiting.Until(async () => (await Stored<ScoreHistoryState>(cluster, MachineScoreHistory.HeadStateName, grain)).State! is { UnindexedAlerts.Count: 0, OutcomesRecorded: 3 } head
-                && head.Points.Single(p => p.ClipId == answeredOpenPage).RequestOutcome == LabelRequestOutcome.Normal, "the restored outcomes written to the history's head");
+                && head.Points.Last(p => p.ClipId == answeredOpenPage).RequestOutcome == LabelRequestOutcome.Normal, "the restored outcomes written to the history's head");
             Assert.Equal(LabelRequestOutcome.Declined, (await Stored<ScoreHistoryPage>(cluster, "scores-page-0", grain)).State!.Points.Single(p => p.ClipId == declined).RequestOutcome);
 
             // Restored once: the next activation finds the counts equal and changes nothing.
@@ -246,7 +256,7 @@ public sealed class AlertResendWakeTests : IDisposable
             await Waiting.Until(async () => (await Stored<ScoreHistoryState>(cluster, MachineScoreHistory.HeadStateName, grain)).State!.UnindexedAlerts.Count == 0
                 && (await Stored<AlertIndexState>(cluster, "alerts", shard)).State!.Alerts.Any(a => a.Point.ClipId == alerts[0]), "the alert confirmed written");
             await Deactivate(cluster, "MachineGrain", "AlertIndexGrain");
-            var shardBefore = (await Stored<AlertIndexState>(cluster, "alerts", shard)).State!;
+            var shardBefore = StoredGrainState.Payloads(_folder.Path, "alerts");
 
             // The shard's record unreadable (its store failing): the label's outcome cannot reach it. Then the machine
             // goes (idle, or its silo), and nobody calls it again.
@@ -257,13 +267,51 @@ public sealed class AlertResendWakeTests : IDisposable
             Assert.Equal(1, WakeReminders(id));
 
             // The shard back as it was written, the alert open: the wake sends the history's point, which carries the outcome.
-            Assert.Equal(1, StoredGrainState.Delete(_folder.Path, "alerts"));
-            await StorageOf(cluster).WriteStateAsync("alerts", shard, new GrainState<AlertIndexState>(shardBefore));
+            Assert.Equal(1, StoredGrainState.RestorePayloads(_folder.Path, "alerts", shardBefore));
             await Waiting.Until(async () => (await Stored<AlertIndexState>(cluster, "alerts", shard)).State!.Alerts.Single(a => a.Point.ClipId == alerts[0]).Point
                 is { RequestOutcome: LabelRequestOutcome.Normal, ClosedBy: "ana" }, "the outcome written to the index after a wake", seconds: 40);
             await Waiting.Until(async () => (await Stored<ScoreHistoryState>(cluster, MachineScoreHistory.HeadStateName, grain)).State!.UnindexedAlerts.Count == 0,
                 "the confirmed outcome gone from the stored list");
             await Waiting.Until(() => WakeReminders(id) == 0, "the wake removed once nothing waits", seconds: 40);
+        }
+        finally
+        {
+            await Stop(cluster);
+        }
+    }
+
+    [Fact]
+    public async Task A_stored_outcome_whose_point_has_left_the_history_is_sent_as_the_machines_state_has_it()
+    {
+        const string id = "wake.m6";
+        var cluster = await StartSilo();
+        try
+        {
+            var (machine, alerts) = await AlertResendTests.AlertsWithRequests(cluster.Client, id, 1);
+            var grain = machine.GetGrainId();
+            var shard = AlertIndexShards.For(cluster.Client, id).GetGrainId();
+            await Waiting.Until(async () => (await Stored<ScoreHistoryState>(cluster, MachineScoreHistory.HeadStateName, grain)).State!.UnindexedAlerts.Count == 0
+                && (await Stored<AlertIndexState>(cluster, "alerts", shard)).State!.Alerts.Any(a => a.Point.ClipId == alerts[0]), "the alert confirmed written");
+            await Deactivate(cluster, "MachineGrain", "AlertIndexGrain");
+            var shardBefore = (await Stored<AlertIndexState>(cluster, "alerts", shard)).State!;
+            await machine.DeclineLabelRequest(alerts[0], "bob");
+            await Waiting.Until(async () => (await Stored<ScoreHistoryState>(cluster, MachineScoreHistory.HeadStateName, grain)).State! is { OutcomesRecorded: 1, UnindexedAlerts.Count: 0 },
+                "the outcome marked and confirmed", seconds: 40);
+            await Deactivate(cluster, "MachineGrain", "AlertIndexGrain");
+
+            // Stored unconfirmed when the machine crashed, its point since gone from the history (a thousand newer clips),
+            // and the shard lost the outcome.
+            var head = (await Stored<ScoreHistoryState>(cluster, MachineScoreHistory.HeadStateName, grain)).State!;
+            head.Points.RemoveAll(p => p.ClipId == alerts[0]);
+            head.UnindexedAlerts = [alerts[0]];
+            await Overwrite(cluster, MachineScoreHistory.HeadStateName, grain, head);
+            await Overwrite(cluster, "alerts", shard, shardBefore);
+
+            await machine.AsReference<IScoreHistoryGrain>().Get(null, 10); // any call activates it
+            await Waiting.Until(async () => (await Stored<AlertIndexState>(cluster, "alerts", shard)).State!.Alerts.Single(a => a.Point.ClipId == alerts[0]).Point.RequestOutcome
+                == LabelRequestOutcome.Declined, "the state's outcome written to the index", seconds: 40);
+            await Waiting.Until(async () => (await Stored<ScoreHistoryState>(cluster, MachineScoreHistory.HeadStateName, grain)).State!.UnindexedAlerts.Count == 0,
+                "the confirmed outcome gone from the stored list");
         }
         finally
         {
