@@ -129,7 +129,8 @@ public sealed class AlertIndexGrain(
     private Task MarkOutcome(int held, LabelRequestOutcome outcome, string? by)
     {
         var point = Alerts[held].Point;
-        if (point.RequestOutcome == outcome && point.ClosedBy == by) return Task.CompletedTask;
+        // No name (an outcome a machine restored from its state) keeps the one written with the same outcome.
+        if (point.RequestOutcome == outcome && (point.ClosedBy == by || by is null)) return Task.CompletedTask;
         Alerts[held] = Alerts[held] with { Point = point.Closed(outcome, by) };
         return Changed(FirstNumber + held);
     }

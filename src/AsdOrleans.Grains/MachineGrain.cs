@@ -1101,16 +1101,7 @@ public sealed class MachineGrain(
         }
         finally
         {
-            try
-            {
-                await _alerts.ResendAsync();
-            }
-            catch (Exception e)
-            {
-                // Not the history's write (clips callers have verdicts for), nor a deactivation's steps after it.
-                logger.LogWarning(e, "machine {Machine}: resending alerts and label outcomes the alert index has not confirmed failed; the next tick tries again", MachineId);
-                _flushTimer.Arm();
-            }
+            await _alerts.ResendAsync(); // never throws: the history's write below holds clips callers have verdicts for
             await _history.Flush(cancellation);
             if (!_deactivating)
                 _alertWake.AfterFlush(_history.UnindexedAlerts.Count > 0 && _alerts.LongestWait >= AlertResendReminder.RegisterAfter);

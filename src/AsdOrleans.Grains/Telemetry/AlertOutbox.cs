@@ -72,8 +72,8 @@ internal sealed class AlertOutbox
     /// also holds the outcomes' marks).</summary>
     private void Store() => history.SetUnindexedAlerts([.. (_stored ?? []).Concat(_unconfirmed.Keys).Concat(_closures.Keys).Distinct(StringComparer.Ordinal)]);
 
-    /// <summary>The alerts and outcomes a crashed activation left unconfirmed, from the history's points, newest of a clip
-    /// id (read once). An id whose point has left the history goes as an outcome when the machine's state knows how its
+    /// <summary>The alerts and outcomes a crashed activation left unconfirmed, from the history's points, a clip id's newest
+    /// alert (read once). An id whose point has left the history goes as an outcome when the machine's state knows how its
     /// request ended; an alert whose point went with it, or left it, with its request open, is not sent.</summary>
     private async Task TakeOverStoredAsync()
     {
@@ -81,7 +81,7 @@ internal sealed class AlertOutbox
         Dictionary<string, ScorePoint> points;
         try
         {
-            points = (await history.Get(null, MachineScoreHistory.Capacity)).GroupBy(p => p.ClipId).ToDictionary(g => g.Key, g => g.Last());
+            points = (await history.Get(null, MachineScoreHistory.Capacity)).GroupBy(p => p.ClipId).ToDictionary(g => g.Key, g => g.LastOrDefault(p => p.Anomalous) ?? g.Last());
         }
         catch (Exception e)
         {
@@ -185,15 +185,23 @@ internal sealed class AlertOutbox
     public async Task ResendAsync()
     {
         if (_quiet) return;
-        await TakeOverStoredAsync();
-        // Copies: a shard that answers before the call is awaited (a fast shard, a busy caller) runs the delivery's end,
-        // which removes what it confirmed, within this loop.
-        foreach (var entry in _unconfirmed.Values.ToList())
-            if (entry.InFlight is not { IsCompleted: false })
-                entry.InFlight = Deliver(entry);
-        foreach (var (clipId, closure) in _closures.ToList())
-            if (closure.InFlight is not { IsCompleted: false })
-                closure.InFlight = DeliverClosure(clipId, closure);
+        try
+        {
+            await TakeOverStoredAsync();
+            // Copies: a shard that answers before the call is awaited (a fast shard, a busy caller) runs the delivery's
+            // end, which removes what it confirmed, within this loop.
+            foreach (var entry in _unconfirmed.Values.ToList())
+                if (entry.InFlight is not { IsCompleted: false })
+                    entry.InFlight = Deliver(entry);
+            foreach (var (clipId, closure) in _closures.ToList())
+                if (closure.InFlight is not { IsCompleted: false })
+                    closure.InFlight = DeliverClosure(clipId, closure);
+        }
+        catch (Exception e)
+        {
+            // Never into the caller: a flush tick's history write, and a deactivation's steps, come after this.
+            logger.LogWarning(e, "machine {Machine}: resending alerts and label outcomes the alert index has not confirmed failed; the next tick tries again", machineId);
+        }
         if (Waiting) armTick();
     }
 

@@ -153,6 +153,9 @@ public sealed class AlertResendTests : AlertIndexClusterTest
         await Waiting.Until(() => index.Close("m1", "a", LabelRequestOutcome.Normal, "bob"), "the new outcome written");
         var rewritten = Assert.Single((await Stored(index)).State!.Alerts, a => a.Point.ClipId == "a").Point;
         Assert.Equal((LabelRequestOutcome.Normal, "bob"), (rewritten.RequestOutcome!.Value, rewritten.ClosedBy));
+        // The same outcome without a name (a machine restored it from its state, which keeps none) changes nothing.
+        Assert.True(await index.Close("m1", "a", LabelRequestOutcome.Normal, null));
+        Assert.Equal("bob", (await Held(index, "a")).Single().Point.ClosedBy);
     }
 
     [Fact]

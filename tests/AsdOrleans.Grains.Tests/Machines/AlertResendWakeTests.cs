@@ -298,6 +298,7 @@ public sealed class AlertResendWakeTests : IDisposable
             await Waiting.Until(async () => (await Stored<ScoreHistoryState>(cluster, MachineScoreHistory.HeadStateName, grain)).State! is { OutcomesRecorded: 1, UnindexedAlerts.Count: 0 },
                 "the outcome marked and confirmed", seconds: 40);
             await Deactivate(cluster, "MachineGrain", "AlertIndexGrain");
+            Assert.Equal(0, WakeReminders(id));
 
             // Stored unconfirmed when the machine crashed, its point since gone from the history (a thousand newer clips),
             // and the shard lost the outcome.
@@ -310,6 +311,7 @@ public sealed class AlertResendWakeTests : IDisposable
             await machine.AsReference<IScoreHistoryGrain>().Get(null, 10); // any call activates it
             await Waiting.Until(async () => (await Stored<AlertIndexState>(cluster, "alerts", shard)).State!.Alerts.Single(a => a.Point.ClipId == alerts[0]).Point.RequestOutcome
                 == LabelRequestOutcome.Declined, "the state's outcome written to the index", seconds: 40);
+            Assert.Null((await Stored<AlertIndexState>(cluster, "alerts", shard)).State!.Alerts.Single(a => a.Point.ClipId == alerts[0]).Point.ClosedBy); // the state keeps no name
             await Waiting.Until(async () => (await Stored<ScoreHistoryState>(cluster, MachineScoreHistory.HeadStateName, grain)).State!.UnindexedAlerts.Count == 0,
                 "the confirmed outcome gone from the stored list");
         }
