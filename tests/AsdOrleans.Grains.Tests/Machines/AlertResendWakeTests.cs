@@ -70,6 +70,19 @@ public sealed class AlertResendWakeTests : IDisposable
         await StorageOf(cluster).WriteStateAsync(name, grain, stored);
     }
 
+    /// <summary>Machine <paramref name="id"/> asking about every clip, with its first <paramref name="count"/> alerts (each
+    /// with an open request) written by the alert index and confirmed; then it and the shards are deactivated.</summary>
+    private static async Task<(IMachineGrain Machine, List<string> Alerts, GrainId Grain, GrainId Shard)> ConfirmedAlertsWithRequests(
+        InProcessTestCluster cluster, string id, int count)
+    {
+        var (machine, alerts) = await AlertResendTests.AlertsWithRequests(cluster.Client, id, count);
+        var (grain, shard) = (machine.GetGrainId(), AlertIndexShards.For(cluster.Client, id).GetGrainId());
+        await Waiting.Until(async () => (await Stored<ScoreHistoryState>(cluster, MachineScoreHistory.HeadStateName, grain)).State!.UnindexedAlerts.Count == 0
+            && (await Stored<AlertIndexState>(cluster, "alerts", shard)).State!.Alerts.Select(a => a.Point.ClipId).ToHashSet().IsSupersetOf(alerts), "the alerts confirmed written");
+        await Deactivate(cluster, "MachineGrain", "AlertIndexGrain");
+        return (machine, alerts, grain, shard);
+    }
+
     private static Task<IMachineGrain> Enrolled(InProcessTestCluster cluster, string id) => AlertResendTests.Enroll(cluster.Client, id);
 
     [Fact]
@@ -250,12 +263,7 @@ public sealed class AlertResendWakeTests : IDisposable
         var cluster = await StartSilo();
         try
         {
-            var (machine, alerts) = await AlertResendTests.AlertsWithRequests(cluster.Client, id, 1);
-            var grain = machine.GetGrainId();
-            var shard = AlertIndexShards.For(cluster.Client, id).GetGrainId();
-            await Waiting.Until(async () => (await Stored<ScoreHistoryState>(cluster, MachineScoreHistory.HeadStateName, grain)).State!.UnindexedAlerts.Count == 0
-                && (await Stored<AlertIndexState>(cluster, "alerts", shard)).State!.Alerts.Any(a => a.Point.ClipId == alerts[0]), "the alert confirmed written");
-            await Deactivate(cluster, "MachineGrain", "AlertIndexGrain");
+            var (machine, alerts, grain, shard) = await ConfirmedAlertsWithRequests(cluster, id, 1);
             var shardBefore = StoredGrainState.Payloads(_folder.Path, "alerts");
 
             // The shard's record unreadable (its store failing): the label's outcome cannot reach it. Then the machine
@@ -287,12 +295,7 @@ public sealed class AlertResendWakeTests : IDisposable
         var cluster = await StartSilo();
         try
         {
-            var (machine, alerts) = await AlertResendTests.AlertsWithRequests(cluster.Client, id, 1);
-            var grain = machine.GetGrainId();
-            var shard = AlertIndexShards.For(cluster.Client, id).GetGrainId();
-            await Waiting.Until(async () => (await Stored<ScoreHistoryState>(cluster, MachineScoreHistory.HeadStateName, grain)).State!.UnindexedAlerts.Count == 0
-                && (await Stored<AlertIndexState>(cluster, "alerts", shard)).State!.Alerts.Any(a => a.Point.ClipId == alerts[0]), "the alert confirmed written");
-            await Deactivate(cluster, "MachineGrain", "AlertIndexGrain");
+            var (machine, alerts, grain, shard) = await ConfirmedAlertsWithRequests(cluster, id, 1);
             var shardBefore = (await Stored<AlertIndexState>(cluster, "alerts", shard)).State!;
             await machine.DeclineLabelRequest(alerts[0], "bob");
             await Waiting.Until(async () => (await Stored<ScoreHistoryState>(cluster, MachineScoreHistory.HeadStateName, grain)).State! is { OutcomesRecorded: 1, UnindexedAlerts.Count: 0 },
