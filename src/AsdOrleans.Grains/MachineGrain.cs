@@ -768,7 +768,7 @@ public sealed class MachineGrain(
     /// <summary>Closes open requests unanswered (into the expired memory: a later label gets 410), journaled.</summary>
     private void Withdraw(IReadOnlyList<PendingLabel> requests, DateTimeOffset now, bool declined = false)
     {
-        LabelRequestExpiry.CloseUnanswered(state.State, requests, now, declined ? LabelRequestOutcome.Declined : LabelRequestOutcome.Withdrawn);
+        LabelRequestExpiry.CloseUnanswered(state.State, requests, now, WithdrawnRequest.OutcomeOf(declined));
         journal.State.Withdrawn.AddRange(requests.Select(p => new WithdrawnRequest(p.ClipId, now, declined)));
     }
 
@@ -1058,7 +1058,7 @@ public sealed class MachineGrain(
             state.State.Pending[request.ClipId] = request;
         foreach (var withdrawn in entries.Withdrawn)
             if (state.State.Pending.TryGetValue(withdrawn.ClipId, out var request))
-                LabelRequestExpiry.CloseUnanswered(state.State, [request], withdrawn.At, withdrawn.Declined ? LabelRequestOutcome.Declined : LabelRequestOutcome.Withdrawn);
+                LabelRequestExpiry.CloseUnanswered(state.State, [request], withdrawn.At, withdrawn.Outcome);
         foreach (var answered in entries.Answered)
             state.State.Answered(answered.ClipId, answered.Label);
         for (int i = 0; i < entries.NewVerdicts.Count; i++)

@@ -65,7 +65,13 @@ public sealed record AnsweredRequest([property: Id(0)] string ClipId, [property:
 /// <summary>A pending request dropped at <see cref="At"/> (it joins the expired ones), <see cref="Declined"/> when a
 /// labeller closed it.</summary>
 [GenerateSerializer]
-public sealed record WithdrawnRequest([property: Id(0)] string ClipId, [property: Id(1)] DateTimeOffset At, [property: Id(2)] bool Declined = false);
+public sealed record WithdrawnRequest([property: Id(0)] string ClipId, [property: Id(1)] DateTimeOffset At, [property: Id(2)] bool Declined = false)
+{
+    /// <summary>How the request closed: declined by a labeller, else withdrawn (beyond the open limit).</summary>
+    public LabelRequestOutcome Outcome => OutcomeOf(Declined);
+
+    public static LabelRequestOutcome OutcomeOf(bool declined) => declined ? LabelRequestOutcome.Declined : LabelRequestOutcome.Withdrawn;
+}
 
 /// <summary>Bytes that replace the base's at <see cref="Offset"/>.</summary>
 [GenerateSerializer]

@@ -102,8 +102,7 @@ internal sealed class AlertResendReminder(Grain grain, IServiceProvider services
     public async Task Forget()
     {
         if (!_available) return;
-        if (_registering is { } registering) await registering;
-        await Remove();
+        await Remove(); // after a registration under way
     }
 
     private async Task Remove()
