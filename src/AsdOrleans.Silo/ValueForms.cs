@@ -15,7 +15,8 @@ public static class ValueForms
         if (name.StartsWith("System.", StringComparison.Ordinal)) name = name["System.".Length..];
         return name switch
         {
-            "Int32" or "Int64" or "int" or "long" => "a whole number",
+            "Int32" or "Int64" or "Int16" or "int" or "long" or "short" => "a whole number",
+            "UInt64" or "UInt32" or "UInt16" or "Byte" or "ulong" or "uint" or "ushort" or "byte" => "a whole number, 0 or more",
             "Double" or "Single" or "Decimal" or "double" or "float" or "decimal" => "a number",
             "Boolean" or "bool" => "true or false",
             "TimeSpan" => "a duration (d.hh:mm:ss, e.g. 00:00:10)",

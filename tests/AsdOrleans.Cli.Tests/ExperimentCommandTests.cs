@@ -171,8 +171,11 @@ public sealed class ExperimentCommandTests : IDisposable
     public async Task Declined_requests_are_counted_apart_from_the_labels_given()
     {
         string outDir = Path.Combine(_dir, "declined");
-        var (code, _, error) = await Experiment(_embeddings, outDir, "--unsure", "1", "--unsure-answer", "decline");
+        var (code, output, error) = await Experiment(_embeddings, outDir, "--unsure", "1", "--unsure-answer", "decline");
         Assert.True(code == 0, $"exit code {code}, stderr: {error}");
+        // The rate column counts requests, declined ones too, and its heading says so (it said "labelled").
+        Assert.Contains("asked (mean rate)", output);
+        Assert.Contains("a declined request counted as spent", output);
 
         var results = ReadCsv(Path.Combine(outDir, "results.csv"));
         int Col(string name) => Array.IndexOf(results[0], name);

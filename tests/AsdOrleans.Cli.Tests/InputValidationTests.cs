@@ -50,6 +50,8 @@ public sealed class InputValidationTests : IDisposable
         { "bench encoder", ["bench", "encoder", "--batch-sizes", "1.5"], "--batch-sizes" },
         // Values of the wrong form, in the user's terms rather than .NET type names.
         { "synth --train abc", ["synth", "--out", "{out}", "--train", "abc"], "--train needs a whole number, got 'abc'" },
+        { "synth --seed -3", ["synth", "--out", "{out}", "--seed", "-3"], "--seed needs a whole number, 0 or more, got '-3'" },
+        { "experiment --seed 1.5", ["experiment", "--embeddings", "{dir}/missing.csv", "--out", "{out}", "--seed", "1.5"], "--seed needs a whole number, 0 or more, got '1.5'" },
         { "machines configure --budget abc", ["machines", "configure", "--url", "http://127.0.0.1:1", "--key", "k", "--machine", "m1", "--budget", "abc"], "--budget needs a number, got 'abc'" },
         { "an unknown command", ["frobnicate"], "Unrecognized command or argument 'frobnicate'" },
         { "help for an unknown command", ["frobnicate", "--help"], "Unrecognized command or argument 'frobnicate'" },

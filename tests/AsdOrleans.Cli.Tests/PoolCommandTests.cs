@@ -276,6 +276,31 @@ public sealed class PoolCommandTests : IDisposable
             Assert.True(D(pooled[6]) <= D(pooled[4]) && D(pooled[4]) <= D(pooled[7]));
         }
         Assert.Contains("plant3 with paper3, plant4 with paper4", File.ReadAllText(Path.Combine(outDir, "pooled.md")));
+        Assert.DoesNotContain("warning", output);
+    }
+
+    [Fact]
+    public async Task Runs_paired_with_runs_on_other_data_are_refused_when_the_order_is_wrong_and_warned_of_otherwise()
+    {
+        string a3 = await RunPlant(3), a4 = await RunPlant(4);
+        string b3 = await RunPlantAs(3, "paper3", "--method", "paper"), b4 = await RunPlantAs(4, "paper4", "--method", "paper");
+        string b5 = await RunPlantAs(5, "paper5", "--method", "paper");
+        string outDir = Path.Combine(_dir, "pooled");
+
+        // The same plants in the other order: each report.md names its data, so the pairing is a mistake.
+        var (code, _, error) = await Run("pool", a3, a4, "--against", b4, b3, "--out", outDir);
+        Assert.Equal(2, code);
+        Assert.Contains("--against pairs runs by position, and plant3 (", error);
+        Assert.Contains($"in the order {b3} {b4} each run is paired with a run on its own data", error);
+        Assert.False(Directory.Exists(outDir));
+
+        // A run on data no run of the other side read may be the same plant under another path: pooled, with a warning.
+        (code, var output, error) = await Run("pool", a3, a4, "--against", b3, b5, "--out", outDir);
+        Assert.True(code == 0, error);
+        string pair = $"plant4 ({Path.Combine(_dir, "embeddings4.csv")}) with paper5 ({Path.Combine(_dir, "embeddings5.csv")})";
+        Assert.Contains("warning: --against pairs runs by position, and 1 of the pairs read other data", output);
+        Assert.Contains(pair, output);
+        Assert.Contains(pair, File.ReadAllText(Path.Combine(outDir, "pooled.md")));
     }
 
     [Fact]

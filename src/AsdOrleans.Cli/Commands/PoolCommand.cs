@@ -53,8 +53,10 @@ public static class PoolCommand
             Comparison? comparison = null;
             if (otherFolders.Length > 0)
             {
-                var other = ExperimentPool.Pool(otherFolders.Select(f => ExperimentRunFolder.Load(f)).ToList(), lead);
-                comparison = new Comparison(MethodComparison.Compare(report, other), MethodComparison.CompareAlerts(report, other));
+                var otherLoaded = otherFolders.Select(f => ExperimentRunFolder.Load(f)).ToList();
+                var onOtherData = MethodComparison.PairsOnOtherData(loaded, otherLoaded);
+                var other = ExperimentPool.Pool(otherLoaded, lead);
+                comparison = new Comparison(MethodComparison.Compare(report, other), MethodComparison.CompareAlerts(report, other), onOtherData);
             }
             string commandLine = ExperimentCommand.CommandLine(parse);
 
@@ -70,6 +72,8 @@ public static class PoolCommand
             parse.InvocationConfiguration.Output.WriteLine(PrintedInterval.Note);
             if (IntervalGaps(report, loaded) is { } gaps)
                 parse.InvocationConfiguration.Output.WriteLine(gaps);
+            if (comparison?.Warning is { } warning)
+                parse.InvocationConfiguration.Output.WriteLine(warning);
             parse.InvocationConfiguration.Output.WriteLine($"wrote {Path.Combine(folder, MarkdownFile)}, {CsvFile}{(comparison is null ? "" : ", " + AgainstCsvFile)}{(report.Alerts is null ? "" : ", " + AlertsCsvFile)} and {figures.Count} figures in {ExperimentFigures.Folder}/");
             return 0;
         });
@@ -79,7 +83,12 @@ public static class PoolCommand
     private sealed record TextTable(string Title, string[] Header, List<string[]> Rows);
 
     /// <summary>These runs against the --against runs, plant by plant: the scores, and the alerts where both wrote alerts.csv.</summary>
-    private sealed record Comparison(IReadOnlyList<MethodDifference> Scores, IReadOnlyList<AlertDifference> Alerts);
+    private sealed record Comparison(IReadOnlyList<MethodDifference> Scores, IReadOnlyList<AlertDifference> Alerts, IReadOnlyList<string> PairsOnOtherData)
+    {
+        public string? Warning => PairsOnOtherData.Count == 0 ? null
+            : $"warning: --against pairs runs by position, and {PairsOnOtherData.Count} of the pairs read other data (the same plant under another path, "
+                + $"or another plant): {string.Join("; ", PairsOnOtherData)}";
+    }
 
     private static IEnumerable<TextTable> Tables(PoolReport report, Comparison? comparison)
     {
@@ -198,7 +207,8 @@ public static class PoolCommand
             b.Append($"| {run.Name} | {run.Folder} | {run.Results.Select(r => r.Machine).Distinct().Count()} | {run.Results.Select(r => r.Trial).Distinct().Count()} | {run.Results.Count} |\n");
         if (comparison is not null)
             b.Append("\nCompared plant by plant with the `--against` runs: ")
-                .AppendJoin(", ", comparison.Scores[0].Plants.Select(p => $"{p.Run} with {p.Against}")).Append(".\n");
+                .AppendJoin(", ", comparison.Scores[0].Plants.Select(p => $"{p.Run} with {p.Against}")).Append(".\n")
+                .Append(comparison.Warning is { } warning ? $"\n**{warning["warning: ".Length..]}**\n" : "");
         foreach (var table in Tables(report, comparison).Append(PerRun(report)))
         {
             b.Append("\n## ").Append(table.Title).Append("\n\n| ").AppendJoin(" | ", table.Header).Append(" |\n|")

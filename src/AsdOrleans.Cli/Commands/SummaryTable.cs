@@ -26,7 +26,7 @@ public static class SummaryTable
         console.WriteLine();
         string trials = settings.Trials == 1 ? "1 trial, no CI" : $"mean [95% CI] over {settings.Trials} trials";
         var hmean = new Table().Title(Markup.Escape($"Harmonic mean over {machines} machine type{(machines == 1 ? "" : "s")}, {trials}{suffix}")).Border(TableBorder.Simple);
-        hmean.AddColumns("strategy", "budget", "AUC", "pAUC", "AUC (source)", "AUC (target)", "official score", "labelled (mean rate)");
+        hmean.AddColumns("strategy", "budget", "AUC", "pAUC", "AUC (source)", "AUC (target)", "official score", "asked (mean rate)");
         foreach (var strategy in settings.Strategies)
             foreach (var budget in settings.Budgets)
             {
@@ -41,7 +41,7 @@ public static class SummaryTable
             AddRow(hmean, Embedders.BaselineLabel, "0", Cell("auc"), Cell("pauc"), Cell("auc_source"), Cell("auc_target"), Cell(ExperimentSummary.OfficialScore), "0.000");
         }
         console.Write(hmean);
-        console.WriteLine("labelled: the realised label rate, arithmetic mean over machine types and trials. " + Overspending.Unit);
+        console.WriteLine("asked: the realised label rate (requests per clip, a declined request counted as spent), arithmetic mean over machine types and trials. " + Overspending.Unit);
         console.WriteLine(Overspending.Sentence(results, markdown: false));
 
         var perMachine = new Table().Title(Markup.Escape($"Per machine: mean AUC / pAUC over trials{suffix}")).Border(TableBorder.Simple);

@@ -107,7 +107,7 @@ public static class ExperimentReport
         {
             string suffix = settings.Points.Count > 1 ? $" — {settings.NameOf(point)}" : "";
             md.AppendLine($"## Harmonic mean over machine types{suffix}").AppendLine();
-            md.AppendLine("| strategy | b | AUC | pAUC | AUC (source) | AUC (target) | official score | labelled (mean rate) |").AppendLine("|---|---|---|---|---|---|---|---|");
+            md.AppendLine("| strategy | b | AUC | pAUC | AUC (source) | AUC (target) | official score | asked (mean rate) |").AppendLine("|---|---|---|---|---|---|---|---|");
             foreach (var strategy in settings.Strategies)
                 foreach (var budget in settings.Budgets)
                 {
@@ -123,7 +123,7 @@ public static class ExperimentReport
                 md.AppendLine($"| {Embedders.BaselineLabel} | 0 | {Cell("auc")} | {Cell("pauc")} | {Cell("auc_source")} | {Cell("auc_target")} | {Cell(ExperimentSummary.OfficialScore)} | 0.000 |");
             }
             md.AppendLine();
-            md.AppendLine("*labelled* is the realised label rate, averaged arithmetically over machine types and trials (the harmonic mean is for the "
+            md.AppendLine("*asked* is the realised label rate: requests per clip, a request the labeller declined counted as spent, averaged arithmetically over machine types and trials (the harmonic mean is for the "
                 + "detection metrics; summary.csv's `hmean` row of `realised_budget` holds this arithmetic mean and says so in `across_machines`). "
                 + Overspending.Unit).AppendLine();
             md.AppendLine(Overspending.Sentence(results.Where(r => r.Point == point).ToList(), markdown: true));

@@ -16,6 +16,12 @@ public sealed record ExperimentRunFolder(string Name, string Folder, IReadOnlyLi
 
     /// <summary>The offline model's alerts per machine type (alerts.csv); null for a run from before the file.</summary>
     public IReadOnlyList<AlertRates>? Alerts { get; init; }
+    /// <summary>The data the run read, as its report.md's data row says (a full path, and how its clips were enrolled);
+    /// null where the folder has no report.md or the row.</summary>
+    public string? Data { get; init; }
+
+    private const string ReportFile = "report.md";
+    private const string DataRow = "| data | ";
     /// <summary>The header of table1.csv and baseline.csv: one row per machine (and hmean) × metric.</summary>
     public const string MachineMetricHeader = "machine,metric,trials,mean,ci95_low,ci95_high";
 
@@ -34,8 +40,14 @@ public sealed record ExperimentRunFolder(string Name, string Folder, IReadOnlyLi
             File.Exists(baseline) ? ReadBaselineAuc(baseline) : null)
         {
             Alerts = File.Exists(alerts) ? AlertRateAnalysis.ReadCsv(alerts) : null,
+            Data = ReadData(Path.Combine(folder, ReportFile)),
         };
     }
+
+    private static string? ReadData(string report)
+        => File.Exists(report)
+            && File.ReadLines(report).FirstOrDefault(l => l.StartsWith(DataRow, StringComparison.Ordinal) && l.EndsWith(" |", StringComparison.Ordinal)) is { } row
+            ? row[DataRow.Length..^2] : null;
 
     /// <summary>The folder's own name (a run folder is named for its plant, as tq-plant0).</summary>
     public static string RunName(string folder) => Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder)));

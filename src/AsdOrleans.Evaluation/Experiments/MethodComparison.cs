@@ -29,6 +29,29 @@ public sealed record AlertDifference(string Measure, string Label, IReadOnlyList
 public static class MethodComparison
 {
     /// <summary>
+    /// The pairs of <see cref="Compare"/> (by position) whose runs read other data, as their report.md says, described for a
+    /// warning: the same plant may sit under two paths. Where every run says its data and another order of
+    /// <paramref name="b"/> would pair each run with its own data, the order is a mistake: refused, naming that order.
+    /// </summary>
+    public static IReadOnlyList<string> PairsOnOtherData(IReadOnlyList<ExperimentRunFolder> a, IReadOnlyList<ExperimentRunFolder> b)
+    {
+        if (a.Count != b.Count) return []; // Compare refuses these
+        var other = a.Zip(b).Where(p => p.First.Data is not null && p.Second.Data is not null && p.First.Data != p.Second.Data)
+            .Select(p => $"{p.First.Name} ({p.First.Data}) with {p.Second.Name} ({p.Second.Data})").ToList();
+        if (other.Count == 0 || a.Concat(b).Any(r => r.Data is null)) return other;
+        var unused = b.ToList();
+        var order = new List<ExperimentRunFolder>();
+        foreach (var run in a)
+        {
+            if (unused.FirstOrDefault(u => u.Data == run.Data) is not { } same) return other;
+            unused.Remove(same);
+            order.Add(same);
+        }
+        throw new ArgumentException($"--against pairs runs by position, and {string.Join("; ", other)} read other data; in the order "
+            + $"{string.Join(" ", order.Select(r => r.Folder))} each run is paired with a run on its own data");
+    }
+
+    /// <summary>
     /// The offline model's alert shares, A − B per plant, over the plants whose runs both wrote alerts.csv; empty where no
     /// pair did. Pairs by position, as <see cref="Compare"/> does.
     /// </summary>

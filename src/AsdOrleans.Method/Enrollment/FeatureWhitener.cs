@@ -55,9 +55,14 @@ public sealed class FeatureWhitener : IFeatureTransform
         {
             (_, 0) or (0, _) => $"{UnvaryingTrainingException.Clips(training.Count, counts.Source == 0 ? "target" : "source")} do not vary "
                 + "(copies of one recording), so there is nothing to whiten them on",
-            var (source, target) => $"{UnvaryingTrainingException.Clips(training.Count)} do not vary within their domain (the {source} source-domain "
-                + $"and the {target} target-domain ones are each copies of one recording), so there is nothing to whiten them on",
+            var (source, target) => $"{UnvaryingTrainingException.Clips(training.Count)} do not vary within their domain ({WithinDomain(source, "source")} and "
+                + $"{WithinDomain(target, "target")}), so there is nothing to whiten them on"
+                + (source == 1 || target == 1 ? " (a domain needs two distinct clips for that)" : ""),
         });
+
+    /// <summary>A domain's clips in a refusal: a lone clip is not a copy of anything.</summary>
+    private static string WithinDomain(int count, string domain)
+        => count == 1 ? $"the {domain} domain has one clip" : $"the {count} {domain}-domain clips are copies of one recording";
 
     /// <summary><see cref="Fit"/>, or null where the rows do not vary within their domain (a fold of
     /// <see cref="HeldOutWhitening"/> may not, where the whole training set does).</summary>

@@ -27,8 +27,12 @@ public class UnvaryingTrainingTests
         // The whitener works within each domain: one copied recording per domain leaves it nothing either.
         var other = Clip.Select(v => v + 1).ToArray();
         var perDomain = Assert.Throws<UnvaryingTrainingException>(() => FeatureWhitener.Fit([.. Copies(3), other, other], [false, false, false, true, true]));
-        Assert.Contains("its 5 training clips do not vary within their domain (the 3 source-domain and the 2 target-domain ones are each copies of one recording)",
-            perDomain.Message);
+        Assert.Equal("its 5 training clips do not vary within their domain (the 3 source-domain clips are copies of one recording and the 2 "
+            + "target-domain clips are copies of one recording), so there is nothing to whiten them on; " + UnvaryingTrainingException.Remedy, perDomain.Message);
+        // One clip per domain is not a copy: the refusal says a domain needs two.
+        var lone = Assert.Throws<UnvaryingTrainingException>(() => FeatureWhitener.Fit([Clip, other], [false, true]));
+        Assert.Equal("its 2 training clips do not vary within their domain (the source domain has one clip and the target domain has one clip), so there is "
+            + "nothing to whiten them on (a domain needs two distinct clips for that); " + UnvaryingTrainingException.Remedy, lone.Message);
         Assert.Throws<UnvaryingTrainingException>(() => HeldOutWhitening.Fit(Copies(4).Select(c => new EnrollmentClip(c, false)).ToList()));
     }
 
