@@ -45,10 +45,12 @@ public sealed record MachineSettings
     [Id(17)] public string? DecisionThresholds { get; init; }
 }
 
-/// <summary>One training clip's embedding for enrollment.</summary>
+/// <summary>One training clip's embedding for enrollment. Both fields are required in JSON: a clip without its domain
+/// would otherwise enroll as a source-domain one without a word.</summary>
 [GenerateSerializer, Immutable]
 [System.Text.Json.Serialization.JsonUnmappedMemberHandling(System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow)]
-public sealed record EnrollmentClip([property: Id(0)] float[] Embedding, [property: Id(1)] bool IsTargetDomain);
+public sealed record EnrollmentClip([property: Id(0), System.Text.Json.Serialization.JsonRequired] float[] Embedding,
+    [property: Id(1), System.Text.Json.Serialization.JsonRequired] bool IsTargetDomain);
 
 /// <summary>Enrollment from training clips, all embedded by one encoder model version.</summary>
 /// <param name="Standardize">The embeddings are raw features (the training-free baseline's): the machine fits a

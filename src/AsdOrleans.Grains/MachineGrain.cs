@@ -516,7 +516,8 @@ public sealed class MachineGrain(
             throw new ArgumentException($"machine {MachineId}: {tooFew}");
         if (string.IsNullOrWhiteSpace(request.ModelVersion))
             throw new ArgumentException($"machine {MachineId}: enrollment needs the encoder model version of its embeddings");
-        var clips = request.Clips.Select(c => new CoreEnrollmentClip(c.Embedding ?? throw new ArgumentException("an enrollment clip has no embedding"), c.IsTargetDomain)).ToList();
+        var clips = request.Clips.Select((c, i) => c?.Embedding is { } embedding ? new CoreEnrollmentClip(embedding, c.IsTargetDomain)
+            : throw new ArgumentException($"machine {MachineId}: enrollment clip {i} {(c is null ? "is null" : "has no embedding")}")).ToList();
         if (request.Standardize && request.Whiten)
             throw new ArgumentException($"machine {MachineId}: enrollment can standardise or whiten its features, not both");
         var embedder = EmbedderNames.FromFeatureTransform(request.Standardize, request.Whiten);

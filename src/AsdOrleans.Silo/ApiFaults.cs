@@ -98,6 +98,9 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
     [System.Text.RegularExpressions.GeneratedRegex(@"The JSON property '(?<name>[^']*)' could not be mapped")]
     private static partial System.Text.RegularExpressions.Regex UnknownMember();
 
+    [System.Text.RegularExpressions.GeneratedRegex(@"missing required properties including: (?<names>.*?)\.?$")]
+    private static partial System.Text.RegularExpressions.Regex MissingMembers();
+
     [System.Text.RegularExpressions.GeneratedRegex("^Failed to bind parameter \"(?<type>.*) (?<name>[^ \"]+)\" from \"(?<value>.*)\"\\.?$", System.Text.RegularExpressions.RegexOptions.Singleline)]
     private static partial System.Text.RegularExpressions.Regex UnboundParameter();
 
@@ -110,6 +113,8 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
     {
         { InnerException: System.Text.Json.JsonException json } when UnknownMember().Match(json.Message) is { Success: true } unknown =>
             $"unknown field '{unknown.Groups["name"].Value}' (the fields this endpoint takes are in {SiloWebSurface.OpenApiPath})",
+        { InnerException: System.Text.Json.JsonException json } when MissingMembers().Match(json.Message) is { Success: true } missing =>
+            $"missing field {missing.Groups["names"].Value}{(json.Path is { Length: > 0 } at && at != "$" ? $" at {at}" : "")} (the fields this endpoint takes are in {SiloWebSurface.OpenApiPath})",
         { InnerException: System.Text.Json.JsonException json } =>
             $"the body is not the JSON this endpoint takes ({(json.Path is { Length: > 0 } path ? $"at {path}" : "as a whole")}; its shape is in {SiloWebSurface.OpenApiPath})",
         _ when e.Message.StartsWith("Implicit body inferred", StringComparison.Ordinal) || e.Message.StartsWith("Required parameter", StringComparison.Ordinal) && e.Message.Contains("body", StringComparison.Ordinal) =>

@@ -52,7 +52,7 @@ public static class SiloApp
             }
             try
             {
-                await app.StartAsync();
+                await StartAsync(app);
             }
             catch (Exception e) when (portsChosenHere && attempt < 3 && IsAddressInUse(e))
             {
@@ -65,6 +65,22 @@ public static class SiloApp
                 .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses;
             return (app, new Uri(addresses.First()));
         }
+    }
+
+    /// <summary>Starts a built silo. An embedded silo's data directory is locked first, outside the host's start: a refusal
+    /// there is one line of the caller's, where the host would log it with its stack.</summary>
+    public static async Task StartAsync(WebApplication app, CancellationToken cancellation = default)
+    {
+        try
+        {
+            app.Services.GetService<DataDirectoryLock>()?.Acquire();
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            throw;
+        }
+        await app.StartAsync(cancellation);
     }
 
     private static bool IsAddressInUse(Exception? e)
@@ -189,7 +205,10 @@ public static class SiloApp
             builder.Services.AddSingleton<SiloRedisConnection>();
         }
         if (string.IsNullOrWhiteSpace(options.Redis)) // registered before Orleans: hosted services start in order
-            builder.Services.AddHostedService(_ => new DataDirectoryLock(options.DataDirectory));
+        {
+            builder.Services.AddSingleton(new DataDirectoryLock(options.DataDirectory));
+            builder.Services.AddHostedService(services => services.GetRequiredService<DataDirectoryLock>());
+        }
         builder.UseOrleans(silo =>
         {
             if (string.IsNullOrWhiteSpace(options.Redis))

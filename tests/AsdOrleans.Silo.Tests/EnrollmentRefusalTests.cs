@@ -83,6 +83,27 @@ public sealed class EnrollmentRefusalTests(SiloFixture silo) : IClassFixture<Sil
     }
 
     [Fact]
+    public async Task A_null_clip_and_a_clip_without_its_domain_are_refused_and_the_machine_keeps_its_enrollment()
+    {
+        const string machine = "refusal.clip-fields";
+        string before = await EnrolledFromAudio(machine, null);
+        string vector = string.Join(',', Enumerable.Range(0, silo.Model.EmbeddingDimension).Select(i => ((i * 7 % 5) - 2).ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        StringContent Body(string clips) => new($$"""{"clips":[{{clips}}],"modelVersion":"{{silo.Model.VersionId}}"}""", System.Text.Encoding.UTF8, "application/json");
+
+        // A null entry was a NullReferenceException in the grain: a bare 500.
+        string detail = await Refused(await silo.Send(HttpMethod.Post, $"/api/machines/{machine}/enrollment", SiloFixture.OperatorKey,
+            Body($$"""{"embedding":[{{vector}}],"isTargetDomain":false},null,{"embedding":[{{vector}}],"isTargetDomain":true}""")));
+        Assert.Equal($"machine {machine}: enrollment clip 1 is null", detail);
+        Assert.Equal(before, Enrollment(await Status(machine)));
+
+        // Without isTargetDomain a clip enrolled as a source-domain one.
+        detail = await Refused(await silo.Send(HttpMethod.Post, $"/api/machines/{machine}/enrollment", SiloFixture.OperatorKey,
+            Body($$"""{"embedding":[{{vector}}],"isTargetDomain":false},{"embedding":[{{vector}}]}""")));
+        Assert.Equal("missing field 'isTargetDomain' at $.clips[1] (the fields this endpoint takes are in /openapi/v1.json)", detail);
+        Assert.Equal(before, Enrollment(await Status(machine)));
+    }
+
+    [Fact]
     public async Task Embeddings_of_another_dimension_than_the_clusters_encoder_makes_are_refused_at_enrollment()
     {
         const string machine = "refusal.dimension";

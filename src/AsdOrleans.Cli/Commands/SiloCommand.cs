@@ -152,7 +152,7 @@ public static class SiloCommand
                 }
                 configuration.AddInMemoryCollection(overrides.Where(o => !string.IsNullOrEmpty(o.Value)));
             });
-            await app.StartAsync(cancellation);
+            await SiloApp.StartAsync(app, cancellation);
             string embedding = siloRoles.Contains(SiloRoles.Encoder) ? $"embeds with the {embedderName} embedder{(embedderName == EncoderServiceOptions.ModelEmbedder ? $" ({modelFile})" : "")}; " : "";
             output.WriteLine($"silo up ({string.Join(",", siloRoles)}): {string.Join(", ", app.Urls)}; {embedding}data in {Path.GetFullPath(dataDirectory)}; "
                 + $"console at {ConsoleUi.Path}/, dashboard at {SiloWebSurface.DashboardPath}, API docs at {ApiDocs.DocsPath}, metrics at /metrics; Ctrl+C stops it");
