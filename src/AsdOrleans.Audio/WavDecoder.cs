@@ -145,6 +145,8 @@ public static class WavDecoder
             throw new AudioFormatException(source, $"not a WAV file: a RIFF file of type '{Printable(head[8..12])}', not 'WAVE'");
     }
 
+    private static bool IsUtf8(ReadOnlySpan<byte> bytes) => System.Text.Unicode.Utf8.IsValid(bytes);
+
     private static string DescribeForeignContent(ReadOnlySpan<byte> head)
     {
         if (head.StartsWith("ID3"u8) || (head.Length >= 2 && head[0] == 0xFF && (head[1] & 0xE0) == 0xE0))
@@ -158,6 +160,8 @@ public static class WavDecoder
         bool text = true;
         foreach (byte b in head)
             text &= b is (>= 0x20 and < 0x7F) or (byte)'\t' or (byte)'\r' or (byte)'\n' or >= 0x80;
+        // Bytes from 0x80 are text only as UTF-8 (the head may cut its last character): else most random data would read as text.
+        text &= IsUtf8(head) || (head.Length > 1 && IsUtf8(head[..^1])) || (head.Length > 2 && IsUtf8(head[..^2])) || (head.Length > 3 && IsUtf8(head[..^3]));
         return text ? $"it looks like text (starts with \"{Printable(head)}\")" : $"it starts with bytes {Convert.ToHexString(head)}";
     }
 

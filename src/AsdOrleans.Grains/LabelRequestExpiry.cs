@@ -95,8 +95,14 @@ public static class LabelRequestExpiry
     /// <summary>Throws <see cref="LabelRequestExpiredException"/> when <paramref name="clipId"/>'s request expired.</summary>
     public static void ThrowIfExpired(MachineGrainState state, string machineId, string? clipId)
     {
-        if (clipId is not null && state.ExpiredClips.TryGet(clipId, out var ticks) && new DateTimeOffset(ticks, TimeSpan.Zero) is var when)
-            throw new LabelRequestExpiredException(
-                $"machine {machineId}: the label request for clip '{clipId}' expired at {when:u} unanswered (its time-to-live passed, newer requests went beyond the machine's limit of open ones, a labeller declined it, or the machine was re-enrolled); its audio was removed and the label is not applied");
+        if (clipId is not null && state.ExpiredClips.TryGet(clipId, out var ticks, out uint tag) && new DateTimeOffset(ticks, TimeSpan.Zero) is var when)
+            throw new LabelRequestExpiredException($"machine {machineId}: the label request for clip '{clipId}' " + (tag == 0 ? (LabelRequestOutcome?)null : (LabelRequestOutcome)(tag - 1)) switch
+            {
+                LabelRequestOutcome.Declined => $"was declined at {when:u} (a labeller could not tell), which closed it without a label",
+                LabelRequestOutcome.Expired => $"expired at {when:u} unanswered (its time-to-live passed)",
+                LabelRequestOutcome.Withdrawn => $"was withdrawn at {when:u} unanswered (newer requests went beyond the machine's limit of open ones, or the machine was re-enrolled)",
+                // Closed by a build that did not record how.
+                _ => $"expired at {when:u} unanswered (its time-to-live passed, newer requests went beyond the machine's limit of open ones, a labeller declined it, or the machine was re-enrolled)",
+            } + "; its audio was removed and the label is not applied");
     }
 }

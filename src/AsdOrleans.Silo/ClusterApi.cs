@@ -140,7 +140,7 @@ public static class ClusterApi
                 $"this silo dropped the {dropped} grain activations that lived through the loss{(stillGoing > 0 ? $" ({stillGoing} had not gone in time: see its log)" : "")} "
                 + "and takes writes again; each grain reloads from the new store when next called. " + others, accepted.OlderCopy));
         }).RequireRole(ApiRole.Operator).WithMetadata(new RepairsRedisStore())
-            .Produces<AcceptedStoreLoss>().ProducesProblem(400).ProducesProblem(409);
+            .Produces<AcceptedStoreLoss>().ProducesProblem(400).ProducesProblem(409).ProducesProblem(415);
     }
 
     /// <summary>The answer to `POST /api/cluster/store/accept-loss`: the loss as recorded, and what the answering silo did

@@ -279,10 +279,14 @@ public static class EventsApi
 
     public static void Map(WebApplication app)
     {
-        app.MapGet("/api/events", async (HttpContext http, string? machine, string? types, long? lastEventId, ConsoleEventHub hub, ApiKeys keys, IOptions<SiloOptions> options) =>
+        app.MapGet("/api/events", async (HttpContext http, string? machine, string? types, long? lastEventId, ConsoleEventHub hub, ApiKeys keys, IOptions<SiloOptions> options,
+            AsdOrleans.Application.MachineUseCases machines) =>
         {
             if (machine is not null && !AsdOrleans.Method.Vocabulary.Identifiers.IsValidMachineId(machine))
                 return Results.Problem($"'{machine}' is not a valid machine id", statusCode: StatusCodes.Status400BadRequest);
+            // A mistyped id is said to be unknown, as the other ?machine= filters say it: its stream would carry nothing, ever.
+            if (machine is not null && await MachineApi.RejectUnlistedMachine(machine, machines) is { } unknown)
+                return unknown;
             var kinds = (types ?? string.Join(',', ConsoleEventHub.Kinds))
                 .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
             if (kinds.Count == 0 || kinds.Any(k => !ConsoleEventHub.Kinds.Contains(k)))

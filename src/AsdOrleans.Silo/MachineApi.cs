@@ -70,7 +70,7 @@ public static class MachineApi
         var limits = app.Services.GetRequiredService<IOptions<SiloOptions>>().Value;
         var api = app.MapGroup("/api");
         api.MapPut("/machines/{id}", Configure).RequireRole(ApiRole.Operator).LimitBody(RequestGate.DefaultBodyLimit).Produces<MachineStatus>()
-            .ProducesProblem(400).ProducesProblem(409).ProducesProblem(503);
+            .ProducesProblem(400).ProducesProblem(409).ProducesProblem(415).ProducesProblem(503);
         api.MapDelete("/machines/{id}", Retire).RequireRole(ApiRole.Operator).Produces<MachineRetirement>()
             .ProducesProblem(400).ProducesProblem(404).ProducesProblem(503);
 
@@ -86,7 +86,7 @@ public static class MachineApi
 
         // Under the clip-work limit: keepLabels embeds the machine's kept labelled audio.
         api.MapPost("/machines/{id}/enrollment", Enroll).RequireRole(ApiRole.Operator).LimitBody(limits.MaxEnrollmentJsonBytes).LimitClipWork("enrollment").Produces<MachineStatus>()
-            .ProducesProblem(400).ProducesProblem(409).ProducesProblem(503);
+            .ProducesProblem(400).ProducesProblem(409).ProducesProblem(415).ProducesProblem(503);
 
         api.MapPost("/machines/{id}/enrollment/audio", EnrollFromAudio).RequireRole(ApiRole.Operator).LimitBody(limits.MaxEnrollmentAudioBytes).LimitClipWork("enrollment_audio")
             .DisableAntiforgery().Produces<MachineStatus>().WithMetadata(RawRequestBody.TrainingWavs)
@@ -104,7 +104,7 @@ public static class MachineApi
             .ProducesProblem(400).ProducesProblem(404);
 
         api.MapPost("/machines/{id}/clips/{clipId}/label", SubmitLabel).RequireRole(ApiRole.Labeller).LimitBody(RequestGate.DefaultBodyLimit).Produces<LabelReceipt>()
-            .ProducesProblem(400).ProducesProblem(409).ProducesProblem(410).ProducesProblem(503);
+            .ProducesProblem(400).ProducesProblem(409).ProducesProblem(410).ProducesProblem(415).ProducesProblem(503);
         // A labeller who cannot tell closes the request rather than guess; no body.
         api.MapPost("/machines/{id}/clips/{clipId}/decline", DeclineLabelRequest).RequireRole(ApiRole.Labeller).LimitBody(RequestGate.DefaultBodyLimit).Produces<DeclineReceipt>()
             .ProducesProblem(400).ProducesProblem(409).ProducesProblem(503);
@@ -229,10 +229,10 @@ public static class MachineApi
     /// <summary>The <c>labeller</c> tag of an answer's metric: a named key's owner, else shared.</summary>
     private static string AnswerTag(ApiKeys keys, string? key) => keys.LabellerNameOf(key) ?? AsdOrleans.Grains.Telemetry.AsdMetrics.SharedKey;
 
-    private static Task<IResult> SubmitLabel(string id, string clipId, LabelBody body, MachineUseCases machines, ApiKeys keys,
-        [Microsoft.AspNetCore.Mvc.FromHeader(Name = LabellerHeader)] string? labeller,
-        [Microsoft.AspNetCore.Mvc.FromHeader(Name = ApiKeys.Header)] string? key) => Guarded(id, async () =>
+    private static Task<IResult> SubmitLabel(string id, string clipId, LabelBody body, MachineUseCases machines, ApiKeys keys, HttpRequest request,
+        [Microsoft.AspNetCore.Mvc.FromHeader(Name = LabellerHeader)] string? labeller) => Guarded(id, async () =>
     {
+        string? key = request.Headers[ApiKeys.Header]; // read here, not bound: a bound header is a parameter in the OpenAPI document
         RequireSafeId(clipId, "clip id");
         var label = AsdOrleans.Method.Vocabulary.ClipWords.TryParseLabel(body.Label) switch
         {
@@ -249,10 +249,10 @@ public static class MachineApi
         return TypedResults.Ok(receipt);
     });
 
-    private static Task<IResult> DeclineLabelRequest(string id, string clipId, MachineUseCases machines, ApiKeys keys,
-        [Microsoft.AspNetCore.Mvc.FromHeader(Name = LabellerHeader)] string? labeller,
-        [Microsoft.AspNetCore.Mvc.FromHeader(Name = ApiKeys.Header)] string? key) => Guarded(id, async () =>
+    private static Task<IResult> DeclineLabelRequest(string id, string clipId, MachineUseCases machines, ApiKeys keys, HttpRequest request,
+        [Microsoft.AspNetCore.Mvc.FromHeader(Name = LabellerHeader)] string? labeller) => Guarded(id, async () =>
     {
+        string? key = request.Headers[ApiKeys.Header]; // read here, not bound: a bound header is a parameter in the OpenAPI document
         RequireSafeId(clipId, "clip id");
         var receipt = await machines.DeclineLabelRequest(id, clipId, labeller);
         if (!receipt.AlreadyClosed) AsdOrleans.Grains.Telemetry.AsdMetrics.OnAnswer(AnswerTag(keys, key), "declined");

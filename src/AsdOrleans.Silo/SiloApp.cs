@@ -158,7 +158,13 @@ public static class SiloApp
         builder.Services.AddSingleton<AsdOrleans.Application.MachineUseCases>(); // over the silo's IGrainFactory
         // {"label":"anomaly","Label":"normal"} is a client's mistake, not "the last one wins".
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.AllowDuplicateProperties = false);
-        builder.Services.AddProblemDetails();
+        builder.Services.AddProblemDetails(problems => problems.CustomizeProblemDetails = context =>
+        {
+            // The framework's 415 for a JSON endpoint says nothing; the clip and audio-enrollment endpoints say their own.
+            if (context.ProblemDetails is { Status: StatusCodes.Status415UnsupportedMediaType, Detail: null })
+                context.ProblemDetails.Detail = $"send the body as JSON (Content-Type: application/json); got "
+                    + (context.HttpContext.Request.ContentType is { Length: > 0 } type ? $"'{type}'" : "no Content-Type");
+        });
         builder.Services.AddSingleton<IProblemDetailsWriter, AnyClientProblemWriter>(); // after the JSON one: the fallback
         builder.Services.AddSingleton<UnreachableRedisDiagnosis>(); // for the API's faults and readiness
         builder.Services.AddExceptionHandler<ApiExceptionHandler>();

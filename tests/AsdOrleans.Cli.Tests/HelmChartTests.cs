@@ -20,6 +20,14 @@ public sealed class HelmChartTests
     private static readonly string[] Keys = ["--set", "apiKeys.device={d}", "--set", "apiKeys.labeller={l}", "--set", "apiKeys.operator={o}"];
 
     [Fact]
+    public void The_charts_app_version_is_the_softwares()
+    {
+        // NOTES and the version label print it; it was left at 0.1.0 while the software moved on.
+        string version = System.Xml.Linq.XDocument.Load(Path.Combine(Root, "Directory.Build.props")).Descendants("Version").Single().Value;
+        Assert.Contains(File.ReadAllLines(Path.Combine(Chart, "Chart.yaml")), line => line == $"appVersion: \"{version}\"");
+    }
+
+    [Fact]
     public async Task A_default_install_embeds_with_spectral_and_sets_no_model_file()
     {
         var (code, manifest, error) = await Helm(["template", "asd", Chart, .. Keys]);

@@ -92,7 +92,7 @@ public sealed class ConsoleApiTests(ConsoleFixture silo) : IClassFixture<Console
     {
         await silo.Enroll("roles.fan-01", new MachineSettings { Strategy = "random", Budget = 1.0, Seed = 1 });
         await silo.Push("roles.fan-01", "r-1", 0);
-        foreach (var path in new[] { "/api/alerts", "/api/machines/roles.fan-01/scores", "/api/machines/roles.fan-01/clips/r-1/spectrogram.png", "/api/events" })
+        foreach (var path in new[] { "/api/alerts", "/api/machines/roles.fan-01/scores", "/api/machines/roles.fan-01/clips/r-1/spectrogram.png", "/api/events", "/api/events?machine=roles.fan-01" })
         {
             using var none = await silo.Send(HttpMethod.Get, path, null);
             Assert.Equal(HttpStatusCode.Unauthorized, none.StatusCode);
@@ -110,6 +110,10 @@ public sealed class ConsoleApiTests(ConsoleFixture silo) : IClassFixture<Console
         Assert.Equal(HttpStatusCode.BadRequest, (await silo.Send(HttpMethod.Get, "/api/machines/bad id/scores", ConsoleFixture.LabellerKey)).StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, (await silo.Send(HttpMethod.Get, "/api/alerts?limit=0", ConsoleFixture.LabellerKey)).StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, (await silo.Send(HttpMethod.Get, "/api/events?types=nonsense", ConsoleFixture.LabellerKey)).StatusCode);
+        // A mistyped machine is unknown, as the other ?machine= filters say (it was a stream that never carried anything).
+        using var unknown = await silo.Send(HttpMethod.Get, "/api/events?machine=roles.fan-10", ConsoleFixture.LabellerKey);
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        Assert.Contains("no machine 'roles.fan-10' is configured or enrolled", await unknown.Content.ReadAsStringAsync());
         Assert.Equal(HttpStatusCode.NotFound, (await silo.Send(HttpMethod.Get, "/api/machines/roles.fan-01/clips/nope/spectrogram.png", ConsoleFixture.LabellerKey)).StatusCode);
     }
 

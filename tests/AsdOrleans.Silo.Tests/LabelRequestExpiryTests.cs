@@ -70,7 +70,8 @@ public sealed class LabelRequestExpiryTests : IDisposable
         Assert.Equal(1, status.GetProperty("expiredLabelRequests").GetInt64());
 
         string late = await Expect(HttpStatusCode.Gone, await http.PostAsJsonAsync($"/api/machines/{machine}/clips/{clipId}/label", new { label = "anomalous" }));
-        Assert.Contains("expired", late);
+        Assert.Contains("expired at ", late);
+        Assert.Contains("unanswered (its time-to-live passed)", late); // how it closed, not a list of the ways one can
         string unknown = await Expect(HttpStatusCode.BadRequest, await http.PostAsJsonAsync($"/api/machines/{machine}/clips/never-asked/label", new { label = "anomalous" }));
         Assert.Contains("no label request", unknown);
         Assert.DoesNotContain("expired", unknown);

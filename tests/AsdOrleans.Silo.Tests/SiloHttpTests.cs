@@ -750,7 +750,8 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         Assert.True(JsonDocument.Parse(await again.Content.ReadAsStringAsync()).RootElement.GetProperty("alreadyClosed").GetBoolean());
         var late = await Send(HttpMethod.Post, $"/api/machines/{machine}/clips/d-1/label", SiloFixture.LabellerKey, JsonContent.Create(new { label = "normal" }));
         Assert.Equal(HttpStatusCode.Gone, late.StatusCode);
-        Assert.Contains("a labeller declined it", await late.Content.ReadAsStringAsync());
+        Assert.Contains($"machine {machine}: the label request for clip 'd-1' was declined at ", await late.Content.ReadAsStringAsync());
+        Assert.Contains("(a labeller could not tell), which closed it without a label", await late.Content.ReadAsStringAsync());
         Assert.Equal(HttpStatusCode.BadRequest, (await Send(HttpMethod.Post, $"/api/machines/{machine}/clips/never-asked/decline", SiloFixture.LabellerKey)).StatusCode);
         Assert.Equal(before.GetProperty("anomalySetSize").GetInt32(), (await Status(machine)).GetProperty("anomalySetSize").GetInt32());
     }

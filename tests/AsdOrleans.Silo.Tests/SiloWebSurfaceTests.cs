@@ -180,6 +180,12 @@ public sealed class SiloWebSurfaceTests(WebSurfaceFixture silo) : IClassFixture<
             foreach (var status in new[] { "401", "403" })
                 Assert.True(responses.GetProperty(status).GetProperty("content").TryGetProperty("application/problem+json", out _),
                     $"{method.ToUpperInvariant()} {path}: no {status} problem response");
+            // The key is the security scheme's, not also a header parameter (a generated client would take it twice).
+            if (operation.TryGetProperty("parameters", out var parameters))
+                Assert.DoesNotContain(parameters.EnumerateArray(), p => p.GetProperty("name").GetString() == "X-Api-Key");
+            // A JSON body of another Content-Type is the framework's 415.
+            if (operation.TryGetProperty("requestBody", out var body) && body.GetProperty("content").TryGetProperty("application/json", out _))
+                Assert.True(responses.TryGetProperty("415", out _), $"{method.ToUpperInvariant()} {path}: a JSON body and no 415 response");
         }
         // A route's own problems are described too, and the dashboard's endpoints are not part of the API.
         var clips = paths.GetProperty("/api/machines/{id}/clips").GetProperty("post").GetProperty("responses");

@@ -29,6 +29,9 @@ public sealed class WavDecoderErrorTests : IDisposable
     {
         var e = Refused("notes.wav", Encoding.UTF8.GetBytes("machine,section\nfan,00\n"), "not a WAV file");
         Assert.Contains("looks like text", e.Message, StringComparison.Ordinal);
+        Refused("utf8.wav", Encoding.UTF8.GetBytes("Prüfstand Lüfter 3\n"), "looks like text");
+        // Bytes from 0x80 that are no UTF-8 are data, not text (random bytes were called text a quarter of the time).
+        Refused("random.wav", [0x39, 0x9A, 0xB7, 0x35, 0x52, 0xC4, 0x77, 0x78, 0x2C, 0xE1, 0x41, 0xFE, 0x90, 0x88, 0x21, 0x60], "it starts with bytes 399AB7");
     }
 
     [Fact]
