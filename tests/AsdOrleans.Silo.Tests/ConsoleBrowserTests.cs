@@ -144,6 +144,33 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
             Assert.True(DateTime.UtcNow - answeredAt < TimeSpan.FromSeconds(10), "left on the closed event, not the periodic refresh");
             int normalsElsewhere = 1; // the machines page's label counts below include it
 
+            // The selection is the card, not a place in the list: a card before it leaving (another labeller declines it)
+            // leaves the same card selected; it used to pass to the next card, which the next key then answered unheard.
+            string Current() => driver.FindElements(By.CssSelector("#queue-list li.request.current")).Select(li => li.GetAttribute("data-clip")!).SingleOrDefault() ?? "none";
+            // textContent, not Text: the toast fades after 2.5 s, and a busy machine may look later than that.
+            string Toast() => js.ExecuteScript("return document.getElementById('toast').textContent") as string ?? "";
+            async Task DeclineElsewhere(string clipId) => Assert.True((await silo.Send(HttpMethod.Post, $"/api/machines/{machine}/clips/{clipId}/decline", ConsoleFixture.LabellerKey, null)).IsSuccessStatusCode);
+            await silo.Push(machine, "sel-a", 24);
+            await silo.Push(machine, "sel-b", 25);
+            await silo.Push(machine, "sel-c", 26);
+            await Until(driver, () => driver.FindElements(By.CssSelector("#queue-list li.request[data-clip='sel-c']")).Count == 1, "three more requests arriving");
+            await Click(driver, By.CssSelector("#queue-list li.request[data-clip='sel-b'] h3"), "the second of them");
+            Assert.Equal("sel-b", Current());
+            await DeclineElsewhere("sel-a");
+            await Until(driver, () => driver.FindElements(By.CssSelector("#queue-list li.request[data-clip='sel-a']")).Count == 0, "the card before it leaving");
+            Assert.Equal("sel-b", Current());
+            // The selected card itself leaving: none is selected, and a key answers nothing until the labeller picks one.
+            await DeclineElsewhere("sel-b");
+            await Until(driver, () => Current() == "none", "no card selected once the selected one left");
+            Assert.Contains("sel-b left the queue", Toast());
+            new Actions(driver).SendKeys("a").Perform();
+            await Until(driver, () => Toast().Contains("no card is selected"), "the key refused");
+            Assert.False(driver.FindElement(By.Id("undo")).Displayed, "nothing answered");
+            new Actions(driver).SendKeys(Keys.ArrowDown).Perform();
+            await Until(driver, () => Current() == "sel-c", "↓ selecting the card in its place");
+            await DeclineElsewhere("sel-c");
+            await Until(driver, () => driver.FindElements(By.CssSelector("#queue-list li.request[data-clip='sel-c']")).Count == 0, "the last of them leaving");
+
             // Another labeller opens a clip: this queue shows who listens to it, and stops showing it when they let it go.
             await silo.Push(machine, "clip-claimed", 27);
             string claimedCard = "#queue-list li.request[data-clip='clip-claimed']";
@@ -229,8 +256,6 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
                 "document.dispatchEvent(new KeyboardEvent('keydown', { key: 'a', bubbles: true })); return 'pressed';");
             Assert.Equal("pressed", pressed);
             normalsElsewhere++;
-            // textContent, not Text: the toast fades after 2.5 s, and a busy machine may look later than that.
-            string Toast() => js.ExecuteScript("return document.getElementById('toast').textContent") as string ?? "";
             await Until(driver, () => Toast().StartsWith($"{contested}: ", StringComparison.Ordinal) && Toast().Contains("already labelled normal"), "the refusal shown");
             Assert.Empty(driver.FindElements(By.CssSelector($"#queue-list li.request[data-clip='{contested}']")));
             Assert.Equal(anomalousNow, (await silo.Get($"/api/machines/{machine}")).GetProperty("anomalousLabels").GetInt64()); // refused: nothing applied

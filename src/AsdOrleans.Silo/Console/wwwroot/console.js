@@ -12,7 +12,8 @@
     typed: localStorage.getItem(LABELLER) || null,    // the name the person typed: a named key's name replaces it only while signed in
     machines: new Map(),     // id → status
     requests: [],            // pending label requests (queue order)
-    current: 0,              // index into the visible queue
+    current: 0,              // index into the visible queue of the selected card; -1: none (it left without the labeller)
+    selected: null,          // the selected request itself: the index follows it as other cards come and go
     alerts: [],
     chartMachine: null,
     chart: null,
@@ -104,7 +105,7 @@
     if (state.events) state.events.abort();
     for (const owner of [...state.blobs.keys()]) releaseBlobs(owner);
     // Nothing of this session stays for the next one: its queue, alerts and counts (the badges showed them).
-    cards.clear(); state.requests = []; state.alerts = []; state.current = 0;
+    cards.clear(); state.requests = []; state.alerts = []; state.current = 0; state.selected = null;
     $('queue-list').replaceChildren(); $('alerts-list').replaceChildren();
     $('queue-count').textContent = $('alert-count').textContent = '0';
     $('load-error').hidden = true;
@@ -559,9 +560,10 @@
         button('normal', 'Normal (n)', 'normal'), button('anomalous', 'Anomalous (a)', 'anomalous'),
         el('button', { type: 'button', class: 'decline skip', text: "Can't tell (d)", title: 'close the request without a label: better than a guess, which puts the clip in the wrong set', onclick: () => decline(r) }),
         el('button', { type: 'button', class: 'skip', text: 'Skip (s)', onclick: () => skip(r) })));
-    li.addEventListener('click', () => { state.current = visible().indexOf(r); markCurrent(); });
+    // Not after its own answer button took it out of the queue (the answer moved the selection on already).
+    li.addEventListener('click', () => { const i = visible().indexOf(r); if (i >= 0) { select(i); markCurrent(); } });
     // Focus inside a card (Tab to its buttons or player) makes it the current one: the keys answer the card in focus.
-    li.addEventListener('focusin', () => { const i = visible().indexOf(r); if (i >= 0 && i !== state.current) { state.current = i; markCurrent(); } });
+    li.addEventListener('focusin', () => { const i = visible().indexOf(r); if (i >= 0 && i !== state.current) { select(i); markCurrent(); } });
     cards.set(owner, li);
     showClaim(r, li);
     li.fetchMedia = () => {
@@ -656,8 +658,20 @@
     for (const r of list) showClaim(r); // claims refreshed by a listing, and those that lapsed
     $('queue-empty').hidden = list.length > 0;
     $('queue-count').textContent = String(state.requests.length);
-    state.current = Math.min(state.current, Math.max(0, list.length - 1));
+    if (state.selected && list.includes(state.selected)) state.current = list.indexOf(state.selected);
+    else if (state.selected) {
+      // The selected card went without the labeller (answered or closed elsewhere, or a refresh dropped it): nothing is
+      // selected until they choose, so a key pressed now answers no card they did not pick (the next one took its place).
+      toast(`${state.selected.clipId} left the queue (answered or closed elsewhere): no card is selected; ↓ selects the one in its place`);
+      state.gap = state.current; state.current = -1; state.selected = null;
+    } else if (state.current >= 0) select(Math.min(state.current, Math.max(0, list.length - 1)), list); // the labeller's own move, or none yet
     markCurrent();
+  }
+
+  // Selects the visible card at index i (the selection is the card; the index is where it is now).
+  function select(i, list = visible()) {
+    state.current = i;
+    state.selected = list[i] ?? null;
   }
 
   // scroll: a move by the labeller (a key, Label it, an answer) brings the card into view; a refresh does not move the page.
@@ -704,6 +718,7 @@
   function hold(r, text, send) {
     sendHeld();
     answering.add(`${r.machineId}/${r.clipId}`);
+    if (state.selected === r) state.selected = null; // the labeller's own move: the next card takes its place
     removeRequest(r); // leaves the queue at once; comes back on Undo, or if the server refuses
     passClaimed();
     held = { r, send, timer: setTimeout(() => sendHeld(), UNDO_MS) };
@@ -723,7 +738,7 @@
     if (closedAs) { answered(r); toast(`${r.clipId}: nothing was sent; the request closed elsewhere meanwhile (${closedAs})`); return; }
     answering.delete(`${r.machineId}/${r.clipId}`);
     state.requests.unshift(r);
-    state.current = visible().indexOf(r);
+    state.selected = r;
     renderQueue();
     markCurrent(true);
     toast(`${r.clipId}: undone, nothing was sent`);
@@ -769,6 +784,7 @@
 
   function skip(r) {
     if (mine?.r === r) release();
+    if (state.selected === r) state.selected = null; // the labeller's own move: the next card takes its place
     state.requests = state.requests.filter((x) => x !== r).concat([r]);
     renderQueue();
     passClaimed();
@@ -779,7 +795,7 @@
   function passClaimed() {
     const list = visible();
     const free = list.findIndex((r, i) => i >= state.current && !othersClaim(r));
-    if (free > state.current) state.current = free;
+    if (state.current >= 0 && free > state.current) select(free, list);
     markCurrent(true);
   }
 
@@ -788,6 +804,7 @@
     if (event.ctrlKey || event.metaKey || event.altKey || /^(INPUT|SELECT|TEXTAREA)$/.test(event.target.tagName)) return;
     const list = visible();
     const r = list[state.current];
+    if (!r && 'nadspr'.includes(event.key) && list.length > 0) { toast('no card is selected: ↓ or a click selects one'); event.preventDefault(); return; }
     switch (event.key) {
       case 'n': if (r) answer(r, 'normal'); break;
       case 'a': if (r) answer(r, 'anomalous'); break;
@@ -796,17 +813,18 @@
       case 'z': undo(); break;
       case 'r': { const b = r && card(r).querySelector('button.hear-normal'); if (b) b.click(); } break;
       case 'p': { const a = r && card(r).querySelector('audio'); if (a) a.paused ? a.play() : a.pause(); } break;
-      case 'ArrowDown': state.current = Math.min(list.length - 1, state.current + 1); markCurrent(true); break;
-      case 'ArrowUp': state.current = Math.max(0, state.current - 1); markCurrent(true); break;
+      // With none selected, ↓ selects the card that took the place of the one that left, ↑ the one before it.
+      case 'ArrowDown': select(Math.min(list.length - 1, state.current < 0 ? state.gap ?? 0 : state.current + 1), list); markCurrent(true); break;
+      case 'ArrowUp': select(Math.max(0, (state.current < 0 ? state.gap ?? 0 : state.current) - 1), list); markCurrent(true); break;
       default: return;
     }
     event.preventDefault();
   });
-  for (const event of ['input', 'change']) $('filter-machine').addEventListener(event, () => { state.current = 0; renderQueue(); });
-  $('filter-type').addEventListener('change', () => { state.current = 0; renderQueue(); });
+  for (const event of ['input', 'change']) $('filter-machine').addEventListener(event, () => { state.current = 0; state.selected = null; renderQueue(); });
+  $('filter-type').addEventListener('change', () => { state.current = 0; state.selected = null; renderQueue(); });
   const ORDER = 'asd.queueOrder';
   $('queue-order').value = localStorage.getItem(ORDER) === 'alerts' ? 'alerts' : 'oldest';
-  $('queue-order').addEventListener('change', () => { localStorage.setItem(ORDER, $('queue-order').value); state.current = 0; renderQueue(); });
+  $('queue-order').addEventListener('change', () => { localStorage.setItem(ORDER, $('queue-order').value); state.current = 0; state.selected = null; renderQueue(); });
 
   // ---- alerts ------------------------------------------------------------------------------------------------
   const ALERTS_KEPT = 500; // loaded, and kept as live alerts arrive
@@ -851,7 +869,7 @@
     const r = requestOf(a.machineId, a.clipId);
     if (!r) { toast(`${a.clipId}: no longer waiting for a label (answered or expired)`); return; }
     if (!visible().includes(r)) { $('filter-machine').value = ''; $('filter-type').value = ''; renderQueue(); }
-    state.current = visible().indexOf(r);
+    select(visible().indexOf(r));
     // The queue page is shown first: a hidden page cannot scroll to the card (the hash changes route() later).
     show('queue');
     location.hash = '#queue';
