@@ -487,6 +487,47 @@ public sealed class ClusterCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Label_next_does_not_count_an_answer_that_another_labeller_gave_first_the_same_way()
+    {
+        var (silo, url) = await StartSiloWithOneOpenRequest("data-same");
+        var before = LabelNextCommand.Input;
+        try
+        {
+            await EnrollAskingForEveryClip(url, "cli.same");
+            string[] clips = Directory.GetFiles(Path.Combine(_dir, "test"), "*.wav").Order(StringComparer.Ordinal).ToArray();
+            using var device = new ClusterHttp(url, "dev");
+            using var other = new ClusterHttp(url, "lab");
+            async Task Open(string clipId, string wav)
+                => await device.SendAsync(HttpMethod.Post, $"/api/machines/cli.same/clips?clipId={clipId}", ClusterHttp.Wav(await File.ReadAllBytesAsync(wav)), CancellationToken.None);
+
+            // While this labeller listens, another labels the clip normal; this labeller's "normal" is then a repeat.
+            await Open("same-1", clips[0]);
+            LabelNextCommand.Input = () => new ScriptedLabeller(["n"], () => other.SendAsync(HttpMethod.Post, "/api/machines/cli.same/clips/same-1/label",
+                System.Net.Http.Json.JsonContent.Create(new { label = "normal" }), CancellationToken.None));
+            var (code, output, error) = await CliHarness.Run("label", "next", "--url", url, "--key", "lab", "--machine", "cli.same");
+            Assert.True(code == 0, error);
+            Assert.Contains("not applied: already labelled normal meanwhile; nothing changed", output);
+            Assert.DoesNotContain("labelled normal;", output);
+            Assert.Contains("0 answered, 1 not applied", output);
+
+            // The same for a decline after another labeller's.
+            await Open("same-2", clips[1]);
+            LabelNextCommand.Input = () => new ScriptedLabeller(["d"], () => other.SendAsync(HttpMethod.Post, "/api/machines/cli.same/clips/same-2/decline", null, CancellationToken.None));
+            (code, output, error) = await CliHarness.Run("label", "next", "--url", url, "--key", "lab", "--machine", "cli.same");
+            Assert.True(code == 0, error);
+            Assert.Contains("not declined: the request was already closed meanwhile", output);
+            Assert.Contains("0 answered, 1 not applied", output);
+            Assert.DoesNotContain("declined: the request is closed without a label", output);
+        }
+        finally
+        {
+            LabelNextCommand.Input = before;
+            await silo.StopAsync();
+            await silo.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task Label_next_claims_what_it_plays_and_passes_by_what_another_labeller_is_hearing()
     {
         await EnrollAskingForEveryClip(_url, "cli.claim-08");

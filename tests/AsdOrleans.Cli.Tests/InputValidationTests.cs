@@ -180,6 +180,34 @@ public sealed class InputValidationTests : IDisposable
     }
 
     [Fact]
+    public async Task Help_does_not_print_the_api_key_from_the_environment_and_a_missing_key_is_said()
+    {
+        // A process of its own: $ASD_KEY set here would reach the other tests of this process.
+        async Task<(int Code, string Output)> Asd(string? key, params string[] args)
+        {
+            var start = new System.Diagnostics.ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "asd.dll"), .. args])
+                { RedirectStandardOutput = true, RedirectStandardError = true };
+            start.Environment.Remove("ASD_KEY");
+            if (key is not null) start.Environment["ASD_KEY"] = key;
+            using var process = System.Diagnostics.Process.Start(start)!;
+            var output = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+            string error = await process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+            await process.WaitForExitAsync(TestContext.Current.CancellationToken);
+            return (process.ExitCode, await output + error);
+        }
+        foreach (var command in new[] { new[] { "label", "list" }, ["alerts", "list"], ["machines", "status"], ["enroll"], ["push"], ["cluster", "status"] })
+        {
+            var (code, help) = await Asd("s3cret-key-0123", [.. command, "--help"]);
+            Assert.True(code == 0, help);
+            Assert.Contains("--key", help);
+            Assert.DoesNotContain("s3cret-key-0123", help); // help printed it as the option's default
+        }
+        var (missing, said) = await Asd(null, "label", "list", "--url", "http://127.0.0.1:1");
+        Assert.Equal(2, missing);
+        Assert.Contains("error: a labeller API key is needed: set ASD_KEY (or pass --key)", said);
+    }
+
+    [Fact]
     public async Task Help_documents_the_exit_codes()
     {
         Assert.Contains("4 a computation gave a non-finite number", CliRunner.ExitCodesHelp);

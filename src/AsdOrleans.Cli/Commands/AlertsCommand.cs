@@ -44,7 +44,7 @@ public static class AlertsCommand
             if (parse.GetValue(since) is { } text)
                 from = DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed)
                     ? parsed : throw new UsageException($"--since: '{text}' is not an ISO 8601 time");
-            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!, retryNotices: parse.InvocationConfiguration.Error);
+            using var http = new ClusterHttp(parse.GetValue(url)!, ClusterHttp.KeyOf(parse, key), retryNotices: parse.InvocationConfiguration.Error);
             string query = $"/api/alerts?limit={take}"
                 + (only is not null ? $"&machine={Uri.EscapeDataString(only)}" : "")
                 + (from is { } f ? $"&since={Uri.EscapeDataString(f.ToString("O", CultureInfo.InvariantCulture))}" : "");
@@ -91,7 +91,7 @@ public static class AlertsCommand
             string patienceText = parse.GetValue(giveUp)!;
             var patience = OptionParsing.Duration("--give-up-after", patienceText);
             var clock = Clock.Value ?? TimeProvider.System;
-            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!, retryNotices: parse.InvocationConfiguration.Error);
+            using var http = new ClusterHttp(parse.GetValue(url)!, ClusterHttp.KeyOf(parse, key), retryNotices: parse.InvocationConfiguration.Error);
             var output = parse.InvocationConfiguration.Output;
             var error = parse.InvocationConfiguration.Error;
             string path = "/api/events?types=alert" + (only is not null ? $"&machine={Uri.EscapeDataString(only)}" : "");

@@ -36,7 +36,7 @@ public static class ClusterCommand
         var command = new Command("accept-store-loss", "accept that the cluster's Redis lost its data (no backup to restore): marks the store anew, records the loss, and the silos take writes again; machines must be enrolled again") { url, key, lost, by };
         command.SetAction(async (parse, cancellation) =>
         {
-            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!, retryNotices: parse.InvocationConfiguration.Error);
+            using var http = new ClusterHttp(parse.GetValue(url)!, ClusterHttp.KeyOf(parse, key), retryNotices: parse.InvocationConfiguration.Error);
             var body = JsonContent.Create(new { lost = parse.GetValue(lost), by = parse.GetValue(by) });
             var accepted = await http.SendAsync(HttpMethod.Post, "/api/cluster/store/accept-loss", body, cancellation);
             // droppedActivations: since stop 56 the silo asked answers once it has dropped what lived through the loss.
@@ -66,7 +66,7 @@ public static class ClusterCommand
         var command = new Command("spread", "one round of spreading machines onto silos below the mean (the cluster spreads onto a silo that joined by itself, 60 quiet seconds after the join, unless Asd__SpreadOnJoinSeconds=0): silos above it by more than 10 % deactivate some, each woken on a silo below, which reads it from the store; answers when the round has ended; refused while another round runs") { url, key, max, perSecond, json };
         command.SetAction(async (parse, cancellation) =>
         {
-            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!, retryNotices: parse.InvocationConfiguration.Error);
+            using var http = new ClusterHttp(parse.GetValue(url)!, ClusterHttp.KeyOf(parse, key), retryNotices: parse.InvocationConfiguration.Error);
             var query = new List<string>();
             if (parse.GetValue(max) is { } most) query.Add($"max={N(most)}");
             if (parse.GetValue(perSecond) is { } pace) query.Add($"perSecond={N(pace)}");
@@ -106,7 +106,7 @@ public static class ClusterCommand
         var command = new Command("status", "every silo the membership table knows: status, roles, machine grains and encoder workers it holds now; says when no active silo has a role; the clips and refusals the answering silo counted by gateway") { url, key, json };
         command.SetAction(async (parse, cancellation) =>
         {
-            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!, retryNotices: parse.InvocationConfiguration.Error);
+            using var http = new ClusterHttp(parse.GetValue(url)!, ClusterHttp.KeyOf(parse, key), retryNotices: parse.InvocationConfiguration.Error);
             var silos = (await http.SendAsync(HttpMethod.Get, "/api/cluster", null, cancellation)).EnumerateArray().Select(SiloRow.From).ToList();
             var output = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json))
@@ -218,7 +218,7 @@ public static class ClusterCommand
         {
             string id = parse.GetValue(machine)!;
             InputChecks.MachineId("--machine", id);
-            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!, retryNotices: parse.InvocationConfiguration.Error);
+            using var http = new ClusterHttp(parse.GetValue(url)!, ClusterHttp.KeyOf(parse, key), retryNotices: parse.InvocationConfiguration.Error);
             JsonElement placement;
             try
             {

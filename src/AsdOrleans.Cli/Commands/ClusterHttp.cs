@@ -238,16 +238,17 @@ public sealed class ClusterHttp : IDisposable
     /// names the key it needs in the help.</summary>
     public static (Option<string> Url, Option<string> Key) Options(string role)
     {
+        // No default value: help prints an option's default, and $ASD_KEY's is a secret (KeyOf reads it instead).
         var key = new Option<string>("--key")
         {
             Description = $"{role} API key; default: ${KeyVariable} (preferred: a --key argument shows in the process list and the shell's history)",
-            DefaultValueFactory = _ => Environment.GetEnvironmentVariable(KeyVariable) ?? "",
         };
         key.Validators.Add(result =>
         {
             if (string.IsNullOrEmpty(result.GetValueOrDefault<string>()))
-                result.AddError($"a {role} API key is needed: set {KeyVariable} (or pass --key)");
+                result.AddError(KeyNeeded(role));
         });
+        KeyRoles.AddOrUpdate(key, role);
         return (new Option<string>("--url")
         {
             Description = "silo address (any silo of a cluster), e.g. http://127.0.0.1:5080; or several, comma-separated "
@@ -255,6 +256,16 @@ public sealed class ClusterHttp : IDisposable
             Required = true,
         }, key);
     }
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Option<string>, string> KeyRoles = [];
+
+    private static string KeyNeeded(string role) => $"a {role} API key is needed: set {KeyVariable} (or pass --key)";
+
+    /// <summary>The key of an <see cref="Options"/> pair: --key, else $ASD_KEY; neither is a usage error naming the role.</summary>
+    public static string KeyOf(ParseResult parse, Option<string> key)
+        => parse.GetValue(key) is { Length: > 0 } given ? given
+            : Environment.GetEnvironmentVariable(KeyVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment
+            : throw new UsageException(KeyNeeded(KeyRoles.TryGetValue(key, out var role) ? role : "silo"));
 
     /// <summary>Names the labeller on every request from here on (<c>X-Labeller</c>; the machine records it with each answer);
     /// null names nobody.</summary>

@@ -24,7 +24,7 @@ public static class EnrollCommand
             var files = Directory.EnumerateFiles(folder, "*.wav").Order(StringComparer.Ordinal).ToList();
             if (files.Count == 0) throw new UsageException($"--data: no .wav files in '{folder}'");
             foreach (var file in files) InputChecks.ExistingFile("--data", file);
-            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!, retryNotices: parse.InvocationConfiguration.Error);
+            using var http = new ClusterHttp(parse.GetValue(url)!, ClusterHttp.KeyOf(parse, key), retryNotices: parse.InvocationConfiguration.Error);
             string id = parse.GetValue(machine)!;
             // A new enrollment starts the machine again: the people's answers so far would go without a word.
             JsonElement? before;

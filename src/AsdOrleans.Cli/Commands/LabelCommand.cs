@@ -54,7 +54,7 @@ public static class LabelCommand
             int take = parse.GetValue(limit);
             if (take is < 1 or > 10_000) throw new UsageException($"--limit must be in 1..10000, got {take}");
             if (parse.GetValue(machine) is { } only) InputChecks.MachineId("--machine", only);
-            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!, retryNotices: parse.InvocationConfiguration.Error);
+            using var http = new ClusterHttp(parse.GetValue(url)!, ClusterHttp.KeyOf(parse, key), retryNotices: parse.InvocationConfiguration.Error);
             string query = $"/api/label-requests?limit={take}" + (parse.GetValue(machine) is { } m ? $"&machine={Uri.EscapeDataString(m)}" : "");
             var requests = await http.SendAsync(HttpMethod.Get, query, null, cancellation);
             var output = parse.InvocationConfiguration.Output;
@@ -107,7 +107,7 @@ public static class LabelCommand
             InputChecks.ClipId("--clip", parse.GetValue(clip)!);
             OutputPaths.CheckFile("--out", path);
             if (File.Exists(path)) throw new UsageException($"--out: '{path}' already exists");
-            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!, retryNotices: parse.InvocationConfiguration.Error);
+            using var http = new ClusterHttp(parse.GetValue(url)!, ClusterHttp.KeyOf(parse, key), retryNotices: parse.InvocationConfiguration.Error);
             var bytes = await http.SendForBytesAsync(HttpMethod.Get,
                 $"/api/machines/{Uri.EscapeDataString(parse.GetValue(machine)!)}/clips/{Uri.EscapeDataString(parse.GetValue(clip)!)}/audio", null, cancellation);
             await File.WriteAllBytesAsync(path, bytes, cancellation);
@@ -131,7 +131,7 @@ public static class LabelCommand
             InputChecks.ClipId("--clip", clipId);
             bool anomaly = ClipWords.TryParseLabel(parse.GetValue(label)) ?? throw new UsageException(ClipWords.NotALabel("--label", parse.GetValue(label)!));
             string word = ClipWords.Label(anomaly);
-            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!, retryNotices: parse.InvocationConfiguration.Error).AsLabeller(parse.GetValue(labeller));
+            using var http = new ClusterHttp(parse.GetValue(url)!, ClusterHttp.KeyOf(parse, key), retryNotices: parse.InvocationConfiguration.Error).AsLabeller(parse.GetValue(labeller));
             var receipt = await http.SendAsync(HttpMethod.Post, $"/api/machines/{Uri.EscapeDataString(id)}/clips/{Uri.EscapeDataString(clipId)}/label",
                 JsonContent.Create(new { label = word }), cancellation);
             parse.InvocationConfiguration.Output.WriteLine(receipt.GetProperty("alreadyApplied").GetBoolean()
@@ -156,7 +156,7 @@ public static class LabelCommand
             string id = parse.GetValue(machine)!, clipId = parse.GetValue(clip)!;
             InputChecks.MachineId("--machine", id);
             InputChecks.ClipId("--clip", clipId);
-            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!, retryNotices: parse.InvocationConfiguration.Error).AsLabeller(parse.GetValue(labeller));
+            using var http = new ClusterHttp(parse.GetValue(url)!, ClusterHttp.KeyOf(parse, key), retryNotices: parse.InvocationConfiguration.Error).AsLabeller(parse.GetValue(labeller));
             var receipt = await http.SendAsync(HttpMethod.Post, $"/api/machines/{Uri.EscapeDataString(id)}/clips/{Uri.EscapeDataString(clipId)}/decline", null, cancellation);
             parse.InvocationConfiguration.Output.WriteLine(receipt.GetProperty("alreadyClosed").GetBoolean()
                 ? $"{id} {clipId}: the request was already closed (declined or expired); nothing changed"

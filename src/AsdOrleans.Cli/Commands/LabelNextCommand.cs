@@ -33,7 +33,7 @@ public static class LabelNextCommand
         {
             var output = parse.InvocationConfiguration.Output;
             var input = Input();
-            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!, retryNotices: parse.InvocationConfiguration.Error).AsLabeller(parse.GetValue(labeller));
+            using var http = new ClusterHttp(parse.GetValue(url)!, ClusterHttp.KeyOf(parse, key), retryNotices: parse.InvocationConfiguration.Error).AsLabeller(parse.GetValue(labeller));
             string? me = parse.GetValue(labeller);
             // A person's own key names who answers (the silo records that name): the loop claims clips under it.
             if (await KeyOwner(http, cancellation) is { } owner)
@@ -172,6 +172,13 @@ public static class LabelNextCommand
                             try
                             {
                                 var receipt = await http.SendAsync(HttpMethod.Post, $"{path}/label", JsonContent.Create(new { label }), cancellation);
+                                if (receipt.GetProperty("alreadyApplied").GetBoolean())
+                                {
+                                    // Someone labelled it the same way meanwhile: this answer changed nothing, and is not this labeller's.
+                                    gone.Add(Key(request));
+                                    output.WriteLine($"not applied: already labelled {label} meanwhile; nothing changed");
+                                    break;
+                                }
                                 answered++;
                                 output.WriteLine($"labelled {label}; |N| = {receipt.GetProperty("referenceSetSize").GetInt32()}, |A| = {receipt.GetProperty("anomalySetSize").GetInt32()}");
                             }
@@ -185,7 +192,13 @@ public static class LabelNextCommand
                         case "d" or "decline":
                             try
                             {
-                                await http.SendAsync(HttpMethod.Post, $"{path}/decline", null, cancellation);
+                                var receipt = await http.SendAsync(HttpMethod.Post, $"{path}/decline", null, cancellation);
+                                if (receipt.GetProperty("alreadyClosed").GetBoolean())
+                                {
+                                    gone.Add(Key(request));
+                                    output.WriteLine("not declined: the request was already closed meanwhile (declined or expired); nothing changed");
+                                    break;
+                                }
                                 declined++;
                                 output.WriteLine("declined: the request is closed without a label");
                             }

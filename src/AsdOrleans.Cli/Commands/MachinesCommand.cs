@@ -32,7 +32,7 @@ public static class MachinesCommand
             InputChecks.MachineId("--machine", id);
             if (!parse.GetValue(yes))
                 throw new UsageException($"retiring {id} deletes its state, labels, score history, label requests and kept audio for good; pass --yes to do it");
-            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!, retryNotices: parse.InvocationConfiguration.Error);
+            using var http = new ClusterHttp(parse.GetValue(url)!, ClusterHttp.KeyOf(parse, key), retryNotices: parse.InvocationConfiguration.Error);
             var retired = await http.SendAsync(HttpMethod.Delete, $"/api/machines/{Uri.EscapeDataString(id)}", null, cancellation);
             parse.InvocationConfiguration.Output.WriteLine($"retired {id}: {retired.GetProperty("normalLabels").GetInt64()} normal and "
                 + $"{retired.GetProperty("anomalousLabels").GetInt64()} anomalous labels, {retired.GetProperty("clipsSeen").GetInt64()} clips, "
@@ -53,7 +53,7 @@ public static class MachinesCommand
         var command = new Command("list", "every machine: status, budget and realised rate, set sizes, scoring, embedder") { url, key, json };
         command.SetAction(async (parse, cancellation) =>
         {
-            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!, retryNotices: parse.InvocationConfiguration.Error);
+            using var http = new ClusterHttp(parse.GetValue(url)!, ClusterHttp.KeyOf(parse, key), retryNotices: parse.InvocationConfiguration.Error);
             var machines = await AllMachines(http, cancellation);
             var output = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json))
@@ -151,7 +151,7 @@ public static class MachinesCommand
         var command = new Command("status", "one machine's status (JSON)") { url, key, machine };
         command.SetAction(async (parse, cancellation) =>
         {
-            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!, retryNotices: parse.InvocationConfiguration.Error);
+            using var http = new ClusterHttp(parse.GetValue(url)!, ClusterHttp.KeyOf(parse, key), retryNotices: parse.InvocationConfiguration.Error);
             var status = await http.SendAsync(HttpMethod.Get, $"/api/machines/{Uri.EscapeDataString(parse.GetValue(machine)!)}", null, cancellation);
             parse.InvocationConfiguration.Output.WriteLine(JsonSerializer.Serialize(status, new JsonSerializerOptions { WriteIndented = true }));
             return 0;
@@ -197,7 +197,7 @@ public static class MachinesCommand
         foreach (var (option, _) in fields) command.Options.Add(option);
         command.SetAction(async (parse, cancellation) =>
         {
-            using var http = new ClusterHttp(parse.GetValue(url)!, parse.GetValue(key)!, retryNotices: parse.InvocationConfiguration.Error);
+            using var http = new ClusterHttp(parse.GetValue(url)!, ClusterHttp.KeyOf(parse, key), retryNotices: parse.InvocationConfiguration.Error);
             string id = Uri.EscapeDataString(parse.GetValue(machine)!);
             // Start from the machine's current settings (a new machine, 404: none, so the method's defaults), then apply what was given.
             JsonObject settings;
