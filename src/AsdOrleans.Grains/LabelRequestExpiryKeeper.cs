@@ -41,7 +41,8 @@ internal sealed class LabelRequestExpiryKeeper(
         if (due.Count == 0)
             return;
         RemoveAudio(due.Select(d => d.ClipId), LabelRequestOutcome.Expired);
-        await persist(s => LabelRequestExpiry.CloseUnanswered(s, due, now));
+        // Each closed at its own expiry, not at this sweep (a late label is told when its request expired).
+        await persist(s => { foreach (var request in due) LabelRequestExpiry.CloseUnanswered(s, [request], request.RequestedAt + _ttl); });
         OnExpired?.Invoke(due.Select(d => d.ClipId));
         logger.LogInformation("machine {Machine}: {Count} label request(s) expired unanswered after {Ttl}", machineId, due.Count, _ttl);
     }

@@ -279,7 +279,13 @@ public static class MachineApi
         [Microsoft.AspNetCore.Mvc.FromHeader(Name = LabellerHeader)] string? labeller) => Guarded(id, async () =>
     {
         RequireSafeId(clipId, "clip id");
-        return TypedResults.Ok(ClaimResponse.Of(await machines.ReleaseLabelRequest(id, clipId, labeller ?? "")));
+        var claim = await machines.ReleaseLabelRequest(id, clipId, labeller ?? "");
+        // Another labeller's live claim is not this caller's to let go: said, as a claim on it is (a 200 read as released).
+        if (claim.ClaimedBy is { } holder && !claim.IsHeldBy(labeller ?? ""))
+            return TypedResults.Problem($"{holder} is listening to clip '{clipId}' until {claim.ClaimedUntil:yyyy-MM-dd HH:mm:ss} UTC; only they can let it go",
+                statusCode: StatusCodes.Status409Conflict,
+                extensions: new Dictionary<string, object?> { ["claimedBy"] = holder, ["claimedUntil"] = claim.ClaimedUntil });
+        return TypedResults.Ok(ClaimResponse.Of(claim));
     });
 
     /// <summary>404 for a machine nobody configured or enrolled, with what makes one.</summary>

@@ -99,6 +99,7 @@ public sealed class LabelRequestExpiryTests : IDisposable
             await using var closed = await SseReader.Open(http, Key, query: $"?machine={machine}&types=label-request-closed");
             var verdict = JsonDocument.Parse(await Expect(HttpStatusCode.OK, await http.PostAsync($"/api/machines/{machine}/clips?clipId=c-1", wav))).RootElement;
             Assert.True(verdict.GetProperty("labelRequested").GetBoolean()); // budget 1
+            var requestedAt = JsonDocument.Parse(await http.GetStringAsync($"/api/label-requests?machine={machine}")).RootElement[0].GetProperty("requestedAt").GetDateTimeOffset();
             string audio = Path.Combine(DataDirectory, "clips", machine, "c-1.wav");
             Assert.True(File.Exists(audio));
             await Waiting.Until(() => SqliteReminderRows(machine) == 1, "the reminder registered, right after the clip's call (MachineGrain.RunFollowUp)");
@@ -107,6 +108,9 @@ public sealed class LabelRequestExpiryTests : IDisposable
             await Waiting.Until(() => !File.Exists(audio), "the reminder removed the expired clip's audio");
             await Waiting.Until(() => SqliteReminderRows(machine) == 0, "the machine dropped its reminder");
             await AssertExpiredOverHttp(http, machine, "c-1", audio);
+            // A late label is told when the request expired: its time-to-live's end, not when the reminder got to it.
+            string late = await Expect(HttpStatusCode.Gone, await http.PostAsJsonAsync($"/api/machines/{machine}/clips/c-1/label", new { label = "normal" }));
+            Assert.Contains($"expired at {requestedAt + Ttl:u} unanswered", late);
             // Labellers' queues were told: the request closed, expired.
             var announced = JsonDocument.Parse((await closed.Next(TimeSpan.FromSeconds(20))).Data).RootElement;
             Assert.Equal(("c-1", "expired"), (announced.GetProperty("clipId").GetString(), announced.GetProperty("outcome").GetString()));

@@ -510,9 +510,14 @@ public sealed class SiloHttpTests(SiloFixture silo) : IClassFixture<SiloFixture>
         Assert.Contains("ann is listening to clip 'c-0'", problem.GetProperty("detail").GetString());
         var renewed = JsonDocument.Parse(await (await AsLabeller(HttpMethod.Post, claim + "?seconds=300", "ann")).Content.ReadAsStringAsync()).RootElement;
         Assert.True(renewed.GetProperty("claimedUntil").GetDateTimeOffset() > until.AddSeconds(150), "a renewal extends the claim");
-        // Bob's release of Ann's claim changes nothing; hers ends it, and then Bob's claim is granted.
-        var notHis = JsonDocument.Parse(await (await AsLabeller(HttpMethod.Delete, claim, "bob")).Content.ReadAsStringAsync()).RootElement;
+        // Bob's release of Ann's claim is refused and changes nothing (it was a 200 that read as released); hers ends it,
+        // and then Bob's claim is granted.
+        var notHisResponse = await AsLabeller(HttpMethod.Delete, claim, "bob");
+        Assert.Equal(HttpStatusCode.Conflict, notHisResponse.StatusCode);
+        var notHis = JsonDocument.Parse(await notHisResponse.Content.ReadAsStringAsync()).RootElement;
         Assert.Equal("ann", notHis.GetProperty("claimedBy").GetString());
+        Assert.Contains("ann is listening to clip 'c-0'", notHis.GetProperty("detail").GetString());
+        Assert.Equal("ann", (await Listed("c-0")).GetProperty("claimedBy").GetString());
         var released = JsonDocument.Parse(await (await AsLabeller(HttpMethod.Delete, claim, "ann")).Content.ReadAsStringAsync()).RootElement;
         Assert.Equal(JsonValueKind.Null, released.GetProperty("claimedBy").ValueKind);
         Assert.Equal(JsonValueKind.Null, (await Listed("c-0")).GetProperty("claimedBy").ValueKind);
