@@ -107,7 +107,7 @@ public sealed class MachineGrain(
             await FenceEarlierActivation();
         _history = await MachineScoreHistory.OpenAsync(scoreHistoryHead, ServiceProvider.GetRequiredKeyedService<IGrainStorage>(StorageName),
             this.GetGrainId(), _flushTimer.Arm, logger);
-        _alerts = new AlertOutbox(GrainFactory, MachineId, _flushTimer.Arm, _history, clipId => state.State.OutcomeOf(clipId), logger);
+        _alerts = new AlertOutbox(GrainFactory, MachineId, _flushTimer.Arm, _history, clipId => state.State.OutcomeOf(clipId), clipId => state.State.CloserOf(clipId), logger);
         _alertWake = new AlertResendReminder(this, ServiceProvider, MachineId, logger, handedOver: _alertWakeHandedOver);
         if (_handedOver is { } handedOver)
         {
@@ -767,10 +767,11 @@ public sealed class MachineGrain(
     }
 
     /// <summary>Closes open requests unanswered (into the expired memory: a later label gets 410), journaled.</summary>
-    private void Withdraw(IReadOnlyList<PendingLabel> requests, DateTimeOffset now, bool declined = false)
+    private void Withdraw(IReadOnlyList<PendingLabel> requests, DateTimeOffset now, bool declined = false, string? labeller = null)
     {
         LabelRequestExpiry.CloseUnanswered(state.State, requests, now, WithdrawnRequest.OutcomeOf(declined));
-        journal.State.Withdrawn.AddRange(requests.Select(p => new WithdrawnRequest(p.ClipId, now, declined)));
+        foreach (var request in requests) state.State.RememberCloser(request.ClipId, labeller);
+        journal.State.Withdrawn.AddRange(requests.Select(p => new WithdrawnRequest(p.ClipId, now, declined, labeller)));
     }
 
     /// <summary>After the write that closed these requests: their stored audio goes, and labellers' queues are told.
@@ -805,7 +806,7 @@ public sealed class MachineGrain(
         IReadOnlyList<ScorePoint> restored;
         try
         {
-            restored = await _history.RestoreLostOutcomesAsync(state.State.RequestsClosed, state.State.OutcomeOf);
+            restored = await _history.RestoreLostOutcomesAsync(state.State.RequestsClosed, state.State.OutcomeOf, state.State.CloserOf);
         }
         catch (Exception e)
         {
@@ -813,7 +814,7 @@ public sealed class MachineGrain(
             return;
         }
         foreach (var point in restored)
-            _alerts.Closed(point.ClipId, point, point.RequestOutcome!.Value, by: null);
+            _alerts.Closed(point.ClipId, point, point.RequestOutcome!.Value, by: point.ClosedBy);
         if (restored.Count > 0)
             logger.LogInformation("machine {Machine}: restored the outcomes of {Count} label requests that its score history lost in a crash, from its state", MachineId, restored.Count);
     }
@@ -846,9 +847,9 @@ public sealed class MachineGrain(
 
         RequireNotDiscarded();
         model.ApplyLabel(pending.Embedding, pending.Score, label == ClipLabelValue.Anomalous ? ClipLabel.Anomalous : ClipLabel.Normal);
-        state.State.Answered(clipId, label);
+        state.State.Answered(clipId, label, labeller);
         journal.State.NewPending.RemoveAll(p => p.ClipId == clipId); // opened since the base: the answer replaces it
-        journal.State.Answered.Add(new AnsweredRequest(clipId, label));
+        journal.State.Answered.Add(new AnsweredRequest(clipId, label, labeller));
         _dirty = true;
         await WriteChanges(model); // a journal when the label merged into a capped set; a full write when a set grew
         Closed([clipId], ScorePoint.OutcomeOf(label), labeller, answered: pending); // the audio has served
@@ -872,7 +873,7 @@ public sealed class MachineGrain(
 
         RequireNotDiscarded();
         // Withdrawn as a request beyond the open limit is: journaled, then closed for every labeller with its audio.
-        Withdraw([pending], DateTimeOffset.UtcNow, declined: true);
+        Withdraw([pending], DateTimeOffset.UtcNow, declined: true, labeller);
         _dirty = true;
         await WriteChanges(_model!);
         Closed([clipId], LabelRequestOutcome.Declined, labeller);
@@ -1059,9 +1060,12 @@ public sealed class MachineGrain(
             state.State.Pending[request.ClipId] = request;
         foreach (var withdrawn in entries.Withdrawn)
             if (state.State.Pending.TryGetValue(withdrawn.ClipId, out var request))
+            {
                 LabelRequestExpiry.CloseUnanswered(state.State, [request], withdrawn.At, withdrawn.Outcome);
+                state.State.RememberCloser(withdrawn.ClipId, withdrawn.Labeller);
+            }
         foreach (var answered in entries.Answered)
-            state.State.Answered(answered.ClipId, answered.Label);
+            state.State.Answered(answered.ClipId, answered.Label, answered.Labeller);
         for (int i = 0; i < entries.NewVerdicts.Count; i++)
             Remember(entries.NewVerdicts[i], entries.FingerprintOf(i));
         return BytePatches.Apply(@base, entries.ModelPatch);

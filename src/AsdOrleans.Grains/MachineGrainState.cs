@@ -77,13 +77,35 @@ public sealed class MachineGrainState
     /// crash lost marks written behind and restore them from this state (<see cref="OutcomeOf"/>).</summary>
     [Id(19)] public long RequestsClosed { get; set; }
 
+    /// <summary>Who answered or declined the newest requests whose answer named someone, oldest first, at most
+    /// <see cref="ClosersKept"/>. The score history's marks carry the name too, but are written behind the answer's own
+    /// write: after a crash in between, the outcome is restored from this state (<see cref="OutcomeOf"/>) and the name from
+    /// here (<see cref="CloserOf"/>). Null in states stored before it was kept.</summary>
+    [Id(20)] public List<RequestCloser>? RecentClosers { get; set; }
+
+    /// <summary>Names kept: many times the answers a machine gets in the seconds a history mark waits to be written.</summary>
+    public const int ClosersKept = 64;
+
     /// <summary>An open request labelled: it leaves the open requests for the answered memory.</summary>
-    public void Answered(string clipId, ClipLabelValue label)
+    public void Answered(string clipId, ClipLabelValue label, string? labeller = null)
     {
         Pending.Remove(clipId);
         AnsweredClips.Remember(clipId, label);
         RequestsClosed++;
+        RememberCloser(clipId, labeller);
     }
+
+    /// <summary>Keeps who closed <paramref name="clipId"/>'s request, when someone was named.</summary>
+    public void RememberCloser(string clipId, string? labeller)
+    {
+        if (labeller is null) return;
+        var closers = RecentClosers ??= [];
+        closers.Add(new RequestCloser(clipId, labeller));
+        if (closers.Count > ClosersKept) closers.RemoveRange(0, closers.Count - ClosersKept);
+    }
+
+    /// <summary>Who closed <paramref name="clipId"/>'s newest request, while it is among the last <see cref="ClosersKept"/> named.</summary>
+    public string? CloserOf(string clipId) => RecentClosers?.FindLast(c => c.ClipId == clipId)?.Labeller;
 
     /// <summary>A request closed unanswered at <paramref name="at"/>: remembered (a late label is told it closed) with
     /// how it closed.</summary>
@@ -113,6 +135,7 @@ public sealed class MachineGrainState
         ExpiredClips.Clear();
         ExpiredCount = 0;
         DeclinedCount = 0;
+        RecentClosers = null;
     }
 
     /// <summary>Gives the clip memories the current capacities, keeping their newest entries (a state stored under older
@@ -148,3 +171,7 @@ public sealed class MachineGrainState
         return true;
     }
 }
+
+/// <summary>The labeller named with a request's answer or decline (<see cref="MachineGrainState.RecentClosers"/>).</summary>
+[GenerateSerializer]
+public sealed record RequestCloser([property: Id(0)] string ClipId, [property: Id(1)] string Labeller);

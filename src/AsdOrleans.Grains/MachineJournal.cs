@@ -60,12 +60,13 @@ public sealed class MachineJournal
 
 /// <summary>A pending request labelled <see cref="Label"/> (the model's patch holds what the label changed).</summary>
 [GenerateSerializer]
-public sealed record AnsweredRequest([property: Id(0)] string ClipId, [property: Id(1)] ClipLabelValue Label);
+public sealed record AnsweredRequest([property: Id(0)] string ClipId, [property: Id(1)] ClipLabelValue Label, [property: Id(2)] string? Labeller = null);
 
 /// <summary>A pending request dropped at <see cref="At"/> (it joins the expired ones), <see cref="Declined"/> when a
 /// labeller closed it.</summary>
 [GenerateSerializer]
-public sealed record WithdrawnRequest([property: Id(0)] string ClipId, [property: Id(1)] DateTimeOffset At, [property: Id(2)] bool Declined = false)
+public sealed record WithdrawnRequest([property: Id(0)] string ClipId, [property: Id(1)] DateTimeOffset At, [property: Id(2)] bool Declined = false,
+    [property: Id(3)] string? Labeller = null)
 {
     /// <summary>How the request closed: declined by a labeller, else withdrawn (beyond the open limit).</summary>
     public LabelRequestOutcome Outcome => OutcomeOf(Declined);

@@ -175,11 +175,12 @@ public sealed class MachineScoreHistory
     /// Restores the label outcomes a crash lost (marks are written behind, the machine's state at once): when
     /// <paramref name="requestsClosed"/>, the machine's count, differs from <see cref="ScoreHistoryState.OutcomesRecorded"/>,
     /// every kept point that asked for a label and has no outcome, the newest of its clip id, is marked with
-    /// <paramref name="outcomeOf"/>'s answer (null: still open, or not known), and the count is taken over. Reads the
-    /// sealed pages only then.
+    /// <paramref name="outcomeOf"/>'s answer (null: still open, or not known), with who closed it where
+    /// <paramref name="closerOf"/> knows, and the count is taken over. Reads the sealed pages only then.
     /// </summary>
     /// <returns>The points marked.</returns>
-    public async Task<IReadOnlyList<ScorePoint>> RestoreLostOutcomesAsync(long requestsClosed, Func<string, LabelRequestOutcome?> outcomeOf)
+    public async Task<IReadOnlyList<ScorePoint>> RestoreLostOutcomesAsync(long requestsClosed, Func<string, LabelRequestOutcome?> outcomeOf,
+        Func<string, string?>? closerOf = null)
     {
         if (_head.State.OutcomesRecorded == requestsClosed) return [];
         await LoadSealedPages();
@@ -195,7 +196,7 @@ public sealed class MachineScoreHistory
                 if (!seen.Add(points[i].ClipId)) continue;
                 if (points[i] is not { LabelRequested: true, RequestOutcome: null, Label: null } point || outcomeOf(point.ClipId) is not { } outcome)
                     continue;
-                restored.Add(points[i] = point.Closed(outcome, null));
+                restored.Add(points[i] = point.Closed(outcome, closerOf?.Invoke(point.ClipId)));
                 if (sequence is { } page) _unwritten.Add(page);
             }
         }

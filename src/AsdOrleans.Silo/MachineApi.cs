@@ -214,12 +214,14 @@ public static class MachineApi
         }
     }
 
-    private static Task<IResult> GetClipAudio(string id, string clipId, ClipAudioStore audio) => Guarded(id, () =>
+    private static Task<IResult> GetClipAudio(string id, string clipId, ClipAudioStore audio, MachineUseCases machines) => Guarded(id, async () =>
     {
         RequireSafeId(clipId, "clip id");
-        return Task.FromResult<IResult>(audio.StoredAudioOf(id, clipId) is { } path
-            ? TypedResults.PhysicalFile(path, "audio/wav")
-            : TypedResults.Problem(ClipAudioStore.NoStoredAudio(id, clipId), statusCode: StatusCodes.Status404NotFound));
+        if (audio.StoredAudioOf(id, clipId) is { } path)
+            return TypedResults.PhysicalFile(path, "audio/wav");
+        // Only when there is no file: a mistyped machine is said to be unknown, not a clip without audio.
+        return await RejectUnlistedMachine(id, machines)
+            ?? TypedResults.Problem(ClipAudioStore.NoStoredAudio(id, clipId), statusCode: StatusCodes.Status404NotFound);
     });
 
     /// <summary>Who answers, as the labeller names themselves (optional; recorded with the answer, not authenticated: the

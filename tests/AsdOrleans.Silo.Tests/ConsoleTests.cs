@@ -114,6 +114,10 @@ public sealed class ConsoleApiTests(ConsoleFixture silo) : IClassFixture<Console
         using var unknown = await silo.Send(HttpMethod.Get, "/api/events?machine=roles.fan-10", ConsoleFixture.LabellerKey);
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
         Assert.Contains("no machine 'roles.fan-10' is configured or enrolled", await unknown.Content.ReadAsStringAsync());
+        // So is its clip's audio (it said the clip had no stored audio).
+        using var noMachine = await silo.Send(HttpMethod.Get, "/api/machines/roles.fan-10/clips/r-1/audio", ConsoleFixture.LabellerKey);
+        Assert.Equal(HttpStatusCode.NotFound, noMachine.StatusCode);
+        Assert.Contains("no machine 'roles.fan-10' is configured or enrolled", await noMachine.Content.ReadAsStringAsync());
         Assert.Equal(HttpStatusCode.NotFound, (await silo.Send(HttpMethod.Get, "/api/machines/roles.fan-01/clips/nope/spectrogram.png", ConsoleFixture.LabellerKey)).StatusCode);
     }
 

@@ -234,6 +234,9 @@ public sealed class AlertResendWakeTests : IDisposable
             var points = await machine.AsReference<IScoreHistoryGrain>().Get(null, MachineScoreHistory.Capacity);
             Assert.Equal((LabelRequestOutcome.Anomalous, ClipLabelValue.Anomalous), (points.Single(p => p.ClipId == answered).RequestOutcome, points.Single(p => p.ClipId == answered).Label));
             Assert.Equal(LabelRequestOutcome.Declined, points.Single(p => p.ClipId == declined).RequestOutcome);
+            // With who answered: the state keeps the names of its newest answers (they were lost with the marks before stop 65).
+            Assert.Equal(("ana", "bob", "ana"), (points.Single(p => p.ClipId == answered).ClosedBy, points.Single(p => p.ClipId == declined).ClosedBy,
+                points.Last(p => p.ClipId == answeredOpenPage).ClosedBy));
             Assert.Equal([null, LabelRequestOutcome.Normal], points.Where(p => p.ClipId == answeredOpenPage).Select(p => p.RequestOutcome)); // the newest only
             Assert.Null(points.Single(p => p.ClipId == open).RequestOutcome); // still open
             await Waiting.Until(async () =>
@@ -242,6 +245,9 @@ public sealed class AlertResendWakeTests : IDisposable
                 return held[answered] == LabelRequestOutcome.Anomalous && held[declined] == LabelRequestOutcome.Declined && held[answeredOpenPage] == LabelRequestOutcome.Normal
                     && held[open] is null;
             }, "the restored outcomes written to the alert index", seconds: 40);
+            Assert.Equal(["ana", "bob", "ana"], (await Stored<AlertIndexState>(cluster, "alerts", shard)).State!.Alerts.Where(a => a.MachineId == id)
+                .Where(a => a.Point.ClipId == answered || a.Point.ClipId == declined || a.Point.ClipId == answeredOpenPage).OrderBy(a => a.Point.ClipId == answered ? 0 : a.Point.ClipId == declined ? 1 : 2)
+                .Select(a => a.Point.ClosedBy));
             await Waiting.Until(async () => (await Stored<ScoreHistoryState>(cluster, MachineScoreHistory.HeadStateName, grain)).State! is { UnindexedAlerts.Count: 0, OutcomesRecorded: 3 } head
                 && head.Points.Last(p => p.ClipId == answeredOpenPage).RequestOutcome == LabelRequestOutcome.Normal, "the restored outcomes written to the history's head");
             Assert.Equal(LabelRequestOutcome.Declined, (await Stored<ScoreHistoryPage>(cluster, "scores-page-0", grain)).State!.Points.Single(p => p.ClipId == declined).RequestOutcome);
@@ -314,7 +320,8 @@ public sealed class AlertResendWakeTests : IDisposable
             await machine.AsReference<IScoreHistoryGrain>().Get(null, 10); // any call activates it
             await Waiting.Until(async () => (await Stored<AlertIndexState>(cluster, "alerts", shard)).State!.Alerts.Single(a => a.Point.ClipId == alerts[0]).Point.RequestOutcome
                 == LabelRequestOutcome.Declined, "the state's outcome written to the index", seconds: 40);
-            Assert.Null((await Stored<AlertIndexState>(cluster, "alerts", shard)).State!.Alerts.Single(a => a.Point.ClipId == alerts[0]).Point.ClosedBy); // the state keeps no name
+            // The state keeps who declined it (stop 65; before, the name was lost with the mark).
+            Assert.Equal("bob", (await Stored<AlertIndexState>(cluster, "alerts", shard)).State!.Alerts.Single(a => a.Point.ClipId == alerts[0]).Point.ClosedBy);
             await Waiting.Until(async () => (await Stored<ScoreHistoryState>(cluster, MachineScoreHistory.HeadStateName, grain)).State!.UnindexedAlerts.Count == 0,
                 "the confirmed outcome gone from the stored list");
         }

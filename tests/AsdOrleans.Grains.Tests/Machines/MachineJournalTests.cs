@@ -29,6 +29,19 @@ public sealed class MachineJournalTests : SqliteMachineClusterTest
         return reader.Read() ? (reader.GetInt64(0), reader.IsDBNull(1) ? 0 : reader.GetInt64(1)) : (0, 0);
     }
 
+    /// <summary>The stored payload of one state row of the machine (empty when there is none).</summary>
+    private byte[] Payload(string stateName, string machineId)
+    {
+        using var connection = OpenDatabase();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT payload FROM grain_state WHERE state_name = $state AND grain_id LIKE $grain";
+        command.Parameters.AddWithValue("$state", stateName);
+        command.Parameters.AddWithValue("$grain", $"%{machineId}%");
+        return command.ExecuteScalar() as byte[] ?? [];
+    }
+
+    private static bool Holds(byte[] payload, string text) => payload.AsSpan().IndexOf(System.Text.Encoding.UTF8.GetBytes(text)) >= 0;
+
     /// <summary>Writes and rows of <paramref name="stateName"/> over every registry shard.</summary>
     private (long Writes, int Rows) ShardRows(string stateName)
     {
@@ -343,6 +356,8 @@ public sealed class MachineJournalTests : SqliteMachineClusterTest
         var receipt = await grain.DeclineLabelRequest(asked[0], "carol");
         Assert.Equal(new DeclineReceipt(asked[0], AlreadyClosed: false), receipt);
         Assert.True(Row("journal", id).Version > journalWrites, "the decline was not written");
+        Assert.True(Holds(Payload("journal", id), "carol"), "the journal's entry names who declined");
+        Assert.False(Holds(Payload("machine", id), "carol"));
         Assert.Equal(asked.Skip(1), (await grain.GetPendingLabelRequests(100)).Select(r => r.ClipId).Order());
         var after = await grain.GetStatus();
         Assert.Equal((before.ReferenceSetSize, before.AnomalySetSize, before.Queries), (after.ReferenceSetSize, after.AnomalySetSize, after.Queries));
@@ -356,9 +371,12 @@ public sealed class MachineJournalTests : SqliteMachineClusterTest
         // Declining again changes nothing; a label after it is refused; a labelled clip cannot be declined; an unknown clip is bad input.
         Assert.True((await grain.DeclineLabelRequest(asked[0])).AlreadyClosed);
         var late = await Assert.ThrowsAsync<LabelRequestExpiredException>(() => grain.SubmitLabel(asked[0], ClipLabelValue.Normal));
-        Assert.Contains("a labeller declined it", late.Message);
+        Assert.Contains("was declined at", late.Message);
         await Assert.ThrowsAsync<ArgumentException>(() => grain.SubmitLabel(asked[1], ClipLabelValue.Anomalous, new string('d', 65)));
         await grain.SubmitLabel(asked[1], ClipLabelValue.Anomalous, "dave@plant-a");
+        // A's first label is a full write: the state it writes names both, carol's from the journal the activation replayed
+        // (the names a crash would otherwise lose with the history's marks written behind).
+        Assert.True(Holds(Payload("machine", id), "carol") && Holds(Payload("machine", id), "dave@plant-a"), "the state keeps who closed its newest requests");
         var conflict = await Assert.ThrowsAsync<LabelConflictException>(() => grain.DeclineLabelRequest(asked[1]));
         Assert.Contains("cannot be declined", conflict.Message);
         await Assert.ThrowsAsync<ArgumentException>(() => grain.DeclineLabelRequest("never-asked"));
