@@ -104,8 +104,12 @@ public sealed class MachineGrainState
         if (closers.Count > ClosersKept) closers.RemoveRange(0, closers.Count - ClosersKept);
     }
 
-    /// <summary>Who closed <paramref name="clipId"/>'s newest request, while it is among the last <see cref="ClosersKept"/> named.</summary>
-    public string? CloserOf(string clipId) => RecentClosers?.FindLast(c => c.ClipId == clipId)?.Labeller;
+    /// <summary>Who answered or declined <paramref name="clipId"/>'s newest request, while it is among the last
+    /// <see cref="ClosersKept"/> named; null for a request that expired or was withdrawn (nobody did), whatever an
+    /// earlier request of a reused id was answered by.</summary>
+    public string? CloserOf(string clipId)
+        => OutcomeOf(clipId) is LabelRequestOutcome.Normal or LabelRequestOutcome.Anomalous or LabelRequestOutcome.Declined
+            ? RecentClosers?.FindLast(c => c.ClipId == clipId)?.Labeller : null;
 
     /// <summary>A request closed unanswered at <paramref name="at"/>: remembered (a late label is told it closed) with
     /// how it closed.</summary>

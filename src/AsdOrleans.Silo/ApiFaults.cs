@@ -114,7 +114,7 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
         { InnerException: System.Text.Json.JsonException json } when UnknownMember().Match(json.Message) is { Success: true } unknown =>
             $"unknown field '{unknown.Groups["name"].Value}' (the fields this endpoint takes are in {SiloWebSurface.OpenApiPath})",
         { InnerException: System.Text.Json.JsonException json } when MissingMembers().Match(json.Message) is { Success: true } missing =>
-            $"missing field {missing.Groups["names"].Value}{(json.Path is { Length: > 0 } at && at != "$" ? $" at {at}" : "")} (the fields this endpoint takes are in {SiloWebSurface.OpenApiPath})",
+            $"missing {(missing.Groups["names"].Value.Contains(',') ? "fields" : "field")} {missing.Groups["names"].Value}{(json.Path is { Length: > 0 } at && at != "$" ? $" at {at}" : "")} (the fields this endpoint takes are in {SiloWebSurface.OpenApiPath})",
         { InnerException: System.Text.Json.JsonException json } =>
             $"the body is not the JSON this endpoint takes ({(json.Path is { Length: > 0 } path ? $"at {path}" : "as a whole")}; its shape is in {SiloWebSurface.OpenApiPath})",
         _ when e.Message.StartsWith("Implicit body inferred", StringComparison.Ordinal) || e.Message.StartsWith("Required parameter", StringComparison.Ordinal) && e.Message.Contains("body", StringComparison.Ordinal) =>
@@ -233,6 +233,14 @@ public static class ApiFaults
 /// </summary>
 internal sealed class AnyClientProblemWriter : IProblemDetailsWriter
 {
+    /// <summary>The framework's 415 for a JSON endpoint says nothing; the clip and audio-enrollment endpoints say their own.</summary>
+    public static void DescribeUnsupportedMediaType(Microsoft.AspNetCore.Mvc.ProblemDetails problem, HttpContext http)
+    {
+        if (problem is { Status: StatusCodes.Status415UnsupportedMediaType, Detail: null })
+            problem.Detail = "send the body as JSON (Content-Type: application/json); got "
+                + (http.Request.ContentType is { Length: > 0 } type ? $"'{type}'" : "no Content-Type");
+    }
+
     public bool CanWrite(ProblemDetailsContext context) => true;
 
     public ValueTask WriteAsync(ProblemDetailsContext context)
@@ -240,6 +248,7 @@ internal sealed class AnyClientProblemWriter : IProblemDetailsWriter
         var problem = context.ProblemDetails;
         problem.Status ??= context.HttpContext.Response.StatusCode;
         problem.Title ??= Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(problem.Status.Value);
+        DescribeUnsupportedMediaType(problem, context.HttpContext); // the JSON writer's customisation does not reach this one
         return new(context.HttpContext.Response.WriteAsJsonAsync(problem, System.Text.Json.JsonSerializerOptions.Web, "application/problem+json"));
     }
 }

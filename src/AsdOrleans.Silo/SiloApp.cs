@@ -80,7 +80,17 @@ public static class SiloApp
             await app.DisposeAsync();
             throw;
         }
-        await app.StartAsync(cancellation);
+        try
+        {
+            await app.StartAsync(cancellation);
+        }
+        catch
+        {
+            // Before the hosted services were resolved the container does not own the lock: let it go here, so a retry in
+            // this process is not refused by its own lock.
+            app.Services.GetService<DataDirectoryLock>()?.Dispose();
+            throw;
+        }
     }
 
     private static bool IsAddressInUse(Exception? e)
@@ -159,12 +169,7 @@ public static class SiloApp
         // {"label":"anomaly","Label":"normal"} is a client's mistake, not "the last one wins".
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.AllowDuplicateProperties = false);
         builder.Services.AddProblemDetails(problems => problems.CustomizeProblemDetails = context =>
-        {
-            // The framework's 415 for a JSON endpoint says nothing; the clip and audio-enrollment endpoints say their own.
-            if (context.ProblemDetails is { Status: StatusCodes.Status415UnsupportedMediaType, Detail: null })
-                context.ProblemDetails.Detail = $"send the body as JSON (Content-Type: application/json); got "
-                    + (context.HttpContext.Request.ContentType is { Length: > 0 } type ? $"'{type}'" : "no Content-Type");
-        });
+            AnyClientProblemWriter.DescribeUnsupportedMediaType(context.ProblemDetails, context.HttpContext));
         builder.Services.AddSingleton<IProblemDetailsWriter, AnyClientProblemWriter>(); // after the JSON one: the fallback
         builder.Services.AddSingleton<UnreachableRedisDiagnosis>(); // for the API's faults and readiness
         builder.Services.AddExceptionHandler<ApiExceptionHandler>();

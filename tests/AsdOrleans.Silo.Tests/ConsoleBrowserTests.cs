@@ -159,17 +159,21 @@ public sealed class ConsoleBrowserTests(ConsoleFixture silo) : IClassFixture<Con
             await DeclineElsewhere("sel-a");
             await Until(driver, () => driver.FindElements(By.CssSelector("#queue-list li.request[data-clip='sel-a']")).Count == 0, "the card before it leaving");
             Assert.Equal("sel-b", Current());
+            // Skip with the mouse: the card goes to the back and the one after it is selected (the click also reached the
+            // card, which selected the skipped card again).
+            await Click(driver, By.CssSelector("#queue-list li.request[data-clip='sel-b'] .actions button.skip:not(.decline)"), "sel-b's Skip");
+            await Until(driver, () => Current() == "sel-c", "the card after the skipped one selected");
             // The selected card itself leaving: none is selected, and a key answers nothing until the labeller picks one.
-            await DeclineElsewhere("sel-b");
+            await DeclineElsewhere("sel-c");
             await Until(driver, () => Current() == "none", "no card selected once the selected one left");
-            Assert.Contains("sel-b left the queue", Toast());
+            Assert.Contains("sel-c left the queue", Toast());
             new Actions(driver).SendKeys("a").Perform();
             await Until(driver, () => Toast().Contains("no card is selected"), "the key refused");
             Assert.False(driver.FindElement(By.Id("undo")).Displayed, "nothing answered");
             new Actions(driver).SendKeys(Keys.ArrowDown).Perform();
-            await Until(driver, () => Current() == "sel-c", "↓ selecting the card in its place");
-            await DeclineElsewhere("sel-c");
-            await Until(driver, () => driver.FindElements(By.CssSelector("#queue-list li.request[data-clip='sel-c']")).Count == 0, "the last of them leaving");
+            await Until(driver, () => Current() == "sel-b", "↓ selecting the card in its place");
+            await DeclineElsewhere("sel-b");
+            await Until(driver, () => driver.FindElements(By.CssSelector("#queue-list li.request[data-clip='sel-b']")).Count == 0, "the last of them leaving");
 
             // Another labeller opens a clip: this queue shows who listens to it, and stops showing it when they let it go.
             await silo.Push(machine, "clip-claimed", 27);

@@ -186,7 +186,8 @@ public sealed class SiloRobustnessTests(SiloFixture silo) : IClassFixture<SiloFi
         await ExpectProblem(await Get("/api/events?types=alert", SiloFixture.DeviceKey, "text/event-stream"), HttpStatusCode.Forbidden, "labeller");
         await ExpectProblem(await Get("/api/events?types=nothing", SiloFixture.LabellerKey, "text/event-stream"), HttpStatusCode.BadRequest, "types");
         await ExpectProblem(await Get("/api/machines/acc.m/clips/c/audio", null, "audio/wav"), HttpStatusCode.Unauthorized);
-        await ExpectProblem(await Get("/api/machines/acc.m/clips/c/audio", SiloFixture.LabellerKey, "audio/wav"), HttpStatusCode.NotFound, "no stored audio");
+        // acc.m is nobody's machine: said so (stop 65; it was "no stored audio").
+        await ExpectProblem(await Get("/api/machines/acc.m/clips/c/audio", SiloFixture.LabellerKey, "audio/wav"), HttpStatusCode.NotFound, "is configured or enrolled: PUT /api/machines/acc.m configures it");
     }
 
     [Fact]

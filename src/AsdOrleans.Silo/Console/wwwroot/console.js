@@ -14,6 +14,7 @@
     requests: [],            // pending label requests (queue order)
     current: 0,              // index into the visible queue of the selected card; -1: none (it left without the labeller)
     selected: null,          // the selected request itself: the index follows it as other cards come and go
+    gap: 0,                  // where the selected card was when it left (↓ then selects the card in its place)
     alerts: [],
     chartMachine: null,
     chart: null,
@@ -105,7 +106,7 @@
     if (state.events) state.events.abort();
     for (const owner of [...state.blobs.keys()]) releaseBlobs(owner);
     // Nothing of this session stays for the next one: its queue, alerts and counts (the badges showed them).
-    cards.clear(); state.requests = []; state.alerts = []; state.current = 0; state.selected = null;
+    cards.clear(); state.requests = []; state.alerts = []; state.current = 0; state.selected = null; state.gap = 0;
     $('queue-list').replaceChildren(); $('alerts-list').replaceChildren();
     $('queue-count').textContent = $('alert-count').textContent = '0';
     $('load-error').hidden = true;
@@ -560,8 +561,12 @@
         button('normal', 'Normal (n)', 'normal'), button('anomalous', 'Anomalous (a)', 'anomalous'),
         el('button', { type: 'button', class: 'decline skip', text: "Can't tell (d)", title: 'close the request without a label: better than a guess, which puts the clip in the wrong set', onclick: () => decline(r) }),
         el('button', { type: 'button', class: 'skip', text: 'Skip (s)', onclick: () => skip(r) })));
-    // Not after its own answer button took it out of the queue (the answer moved the selection on already).
-    li.addEventListener('click', () => { const i = visible().indexOf(r); if (i >= 0) { select(i); markCurrent(); } });
+    // Not a click on its buttons: an answer or a skip has moved the selection on already (a skipped card is still in
+    // the queue, at its back, and would be selected again under the next key).
+    li.addEventListener('click', (event) => {
+      if (event.target.closest('button')) return;
+      const i = visible().indexOf(r); if (i >= 0) { select(i); markCurrent(); }
+    });
     // Focus inside a card (Tab to its buttons or player) makes it the current one: the keys answer the card in focus.
     li.addEventListener('focusin', () => { const i = visible().indexOf(r); if (i >= 0 && i !== state.current) { select(i); markCurrent(); } });
     cards.set(owner, li);
