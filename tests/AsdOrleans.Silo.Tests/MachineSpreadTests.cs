@@ -321,6 +321,18 @@ public sealed class MachineSpreadTests : IAsyncLifetime
         // entries it kept (they come back when called, from the store), and it may end the grain that keeps the test's
         // round too (then B need not wait for the round, and may have begun already).
         await rounds.End("test-round");
+        // A's leaving may end nearly every activation (37 of 40 in one CI run): then B, looking again, finds no silo above
+        // the mean by more than the tolerance and rightly moves nothing, and C's share cannot be judged. Only that reason
+        // is accepted for spreading nothing; the other runs judge C's share.
+        string leftLine = $"after the spreading silo {addressA} left: ";
+        await Waiting.Until(() => Task.FromResult(_spreadLog.Any(e => e.Message.Contains(leftLine))), "B's spreading after A left", seconds: 90);
+        if (_spreadLog.Last(e => e.Message.Contains(leftLine)).Message is var afterLeave && afterLeave.Contains("nothing to spread"))
+        {
+            Assert.Contains("no machines-role silo holds more than the mean", afterLeave);
+            TestContext.Current.SendDiagnosticMessage($"too few machines active after A left to spread any: {afterLeave}");
+            Assert.Empty(Conflicts());
+            return;
+        }
         int activeNow = 0, share = 0;
         await Waiting.Until(async () =>
         {
