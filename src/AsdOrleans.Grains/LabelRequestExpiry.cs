@@ -96,7 +96,7 @@ public static class LabelRequestExpiry
     public static void ThrowIfExpired(MachineGrainState state, string machineId, string? clipId)
     {
         if (clipId is not null && state.ExpiredClips.TryGet(clipId, out var ticks, out uint tag) && new DateTimeOffset(ticks, TimeSpan.Zero) is var when)
-            throw new LabelRequestExpiredException($"machine {machineId}: the label request for clip '{clipId}' " + (tag == 0 ? (LabelRequestOutcome?)null : (LabelRequestOutcome)(tag - 1)) switch
+            throw new LabelRequestExpiredException($"machine {machineId}: the label request for clip '{clipId}' " + MachineGrainState.OutcomeOfTag(tag) switch
             {
                 LabelRequestOutcome.Declined => $"was declined at {when:u} (a labeller could not tell), which closed it without a label",
                 LabelRequestOutcome.Expired => $"expired at {when:u} unanswered (its time-to-live passed)",

@@ -107,7 +107,7 @@ public sealed class MachineGrain(
             await FenceEarlierActivation();
         _history = await MachineScoreHistory.OpenAsync(scoreHistoryHead, ServiceProvider.GetRequiredKeyedService<IGrainStorage>(StorageName),
             this.GetGrainId(), _flushTimer.Arm, logger);
-        _alerts = new AlertOutbox(GrainFactory, MachineId, _flushTimer.Arm, _history, clipId => state.State.OutcomeOf(clipId), clipId => state.State.CloserOf(clipId), logger);
+        _alerts = new AlertOutbox(GrainFactory, MachineId, _flushTimer.Arm, _history, clipId => state.State.ClosureOf(clipId), logger);
         _alertWake = new AlertResendReminder(this, ServiceProvider, MachineId, logger, handedOver: _alertWakeHandedOver);
         if (_handedOver is { } handedOver)
         {
@@ -806,7 +806,7 @@ public sealed class MachineGrain(
         IReadOnlyList<ScorePoint> restored;
         try
         {
-            restored = await _history.RestoreLostOutcomesAsync(state.State.RequestsClosed, state.State.OutcomeOf, state.State.CloserOf);
+            restored = await _history.RestoreLostOutcomesAsync(state.State.RequestsClosed, state.State.ClosureOf);
         }
         catch (Exception e)
         {

@@ -104,18 +104,19 @@ public sealed class MachineGrainState
         if (closers.Count > ClosersKept) closers.RemoveRange(0, closers.Count - ClosersKept);
     }
 
-    /// <summary>Who answered or declined <paramref name="clipId"/>'s newest request, while it is among the last
-    /// <see cref="ClosersKept"/> named; null for a request that expired or was withdrawn (nobody did), whatever an
-    /// earlier request of a reused id was answered by.</summary>
-    public string? CloserOf(string clipId)
-        => OutcomeOf(clipId) is LabelRequestOutcome.Normal or LabelRequestOutcome.Anomalous or LabelRequestOutcome.Declined
-            ? RecentClosers?.FindLast(c => c.ClipId == clipId)?.Labeller : null;
+    /// <summary>How <paramref name="clipId"/>'s request ended (<see cref="OutcomeOf"/>; null while open or not remembered)
+    /// and who answered or declined it, while among the last <see cref="ClosersKept"/> named. An expired or withdrawn
+    /// request has nobody, whatever an earlier request of a reused id was answered by.</summary>
+    public RequestClosure? ClosureOf(string clipId)
+        => OutcomeOf(clipId) is not { } outcome ? null
+            : new RequestClosure(outcome, outcome is LabelRequestOutcome.Normal or LabelRequestOutcome.Anomalous or LabelRequestOutcome.Declined
+                ? RecentClosers?.FindLast(c => c.ClipId == clipId)?.Labeller : null);
 
     /// <summary>A request closed unanswered at <paramref name="at"/>: remembered (a late label is told it closed) with
     /// how it closed.</summary>
     public void ClosedUnanswered(string clipId, DateTimeOffset at, LabelRequestOutcome outcome)
     {
-        ExpiredClips.Remember(clipId, at.UtcTicks, tag: 1 + (uint)outcome);
+        ExpiredClips.Remember(clipId, at.UtcTicks, tag: TagOf(outcome));
         RequestsClosed++;
     }
 
@@ -127,8 +128,15 @@ public sealed class MachineGrainState
         if (Pending.ContainsKey(clipId)) return null;
         if (AnsweredClips.TryGet(clipId, out var label)) return ScorePoint.OutcomeOf(label);
         if (!ExpiredClips.TryGet(clipId, out _, out uint tag)) return null;
-        return tag == 0 ? LabelRequestOutcome.Expired : (LabelRequestOutcome)(tag - 1);
+        return OutcomeOfTag(tag) ?? LabelRequestOutcome.Expired;
     }
+
+    /// <summary>How an unanswered request closed, as the expired memory's tag keeps it (0: closed by a build that did not
+    /// keep it).</summary>
+    private static uint TagOf(LabelRequestOutcome outcome) => 1 + (uint)outcome;
+
+    /// <summary>The outcome a tag of <see cref="TagOf"/> names; null for the untagged entries of older builds.</summary>
+    public static LabelRequestOutcome? OutcomeOfTag(uint tag) => tag == 0 ? null : (LabelRequestOutcome)(tag - 1);
 
     /// <summary>A new enrollment starts a new history: no pending, answered, recent or expired clips.</summary>
     public void ForgetHistory()
@@ -179,3 +187,6 @@ public sealed class MachineGrainState
 /// <summary>The labeller named with a request's answer or decline (<see cref="MachineGrainState.RecentClosers"/>).</summary>
 [GenerateSerializer]
 public sealed record RequestCloser([property: Id(0)] string ClipId, [property: Id(1)] string Labeller);
+
+/// <summary>How a request ended, and who answered or declined it when that is known (<see cref="MachineGrainState.ClosureOf"/>).</summary>
+public readonly record struct RequestClosure(LabelRequestOutcome Outcome, string? By);

@@ -175,12 +175,11 @@ public sealed class MachineScoreHistory
     /// Restores the label outcomes a crash lost (marks are written behind, the machine's state at once): when
     /// <paramref name="requestsClosed"/>, the machine's count, differs from <see cref="ScoreHistoryState.OutcomesRecorded"/>,
     /// every kept point that asked for a label and has no outcome, the newest of its clip id, is marked with
-    /// <paramref name="outcomeOf"/>'s answer (null: still open, or not known), with who closed it where
-    /// <paramref name="closerOf"/> knows, and the count is taken over. Reads the sealed pages only then.
+    /// <paramref name="closureOf"/>'s answer (null: still open, or not known), with who closed it where that is known, and
+    /// the count is taken over. Reads the sealed pages only then.
     /// </summary>
     /// <returns>The points marked.</returns>
-    public async Task<IReadOnlyList<ScorePoint>> RestoreLostOutcomesAsync(long requestsClosed, Func<string, LabelRequestOutcome?> outcomeOf,
-        Func<string, string?>? closerOf = null)
+    public async Task<IReadOnlyList<ScorePoint>> RestoreLostOutcomesAsync(long requestsClosed, Func<string, RequestClosure?> closureOf)
     {
         if (_head.State.OutcomesRecorded == requestsClosed) return [];
         await LoadSealedPages();
@@ -194,9 +193,9 @@ public sealed class MachineScoreHistory
             for (int i = points.Count - 1; i >= 0; i--)
             {
                 if (!seen.Add(points[i].ClipId)) continue;
-                if (points[i] is not { LabelRequested: true, RequestOutcome: null, Label: null } point || outcomeOf(point.ClipId) is not { } outcome)
+                if (points[i] is not { LabelRequested: true, RequestOutcome: null, Label: null } point || closureOf(point.ClipId) is not { } closure)
                     continue;
-                restored.Add(points[i] = point.Closed(outcome, closerOf?.Invoke(point.ClipId)));
+                restored.Add(points[i] = point.Closed(closure.Outcome, closure.By));
                 if (sequence is { } page) _unwritten.Add(page);
             }
         }

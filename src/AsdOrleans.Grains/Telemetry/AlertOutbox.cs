@@ -51,19 +51,19 @@ internal sealed class AlertOutbox
     private readonly string machineId;
     private readonly Action armTick;
     private readonly MachineScoreHistory history;
-    /// <summary>How the machine's request for a clip ended (its state), for stored ids whose point has left the history.</summary>
-    private readonly Func<string, LabelRequestOutcome?> outcomeOf;
-    private readonly Func<string, string?> closerOf;
+    /// <summary>How the machine's request for a clip ended, and who closed it (its state), for stored ids whose point has
+    /// left the history.</summary>
+    private readonly Func<string, RequestClosure?> closureOf;
     private readonly ILogger logger;
 
     /// <summary>Clip ids <paramref name="history"/> stored unconfirmed, looked up in it at the first tick.</summary>
     private List<string>? _stored;
 
     /// <summary>Takes over the alerts <paramref name="history"/> stored unconfirmed; they are sent at the first tick.</summary>
-    public AlertOutbox(IGrainFactory grains, string machineId, Action armTick, MachineScoreHistory history, Func<string, LabelRequestOutcome?> outcomeOf,
-        Func<string, string?> closerOf, ILogger logger)
+    public AlertOutbox(IGrainFactory grains, string machineId, Action armTick, MachineScoreHistory history, Func<string, RequestClosure?> closureOf,
+        ILogger logger)
     {
-        (this.grains, this.machineId, this.armTick, this.history, this.outcomeOf, this.closerOf, this.logger) = (grains, machineId, armTick, history, outcomeOf, closerOf, logger);
+        (this.grains, this.machineId, this.armTick, this.history, this.closureOf, this.logger) = (grains, machineId, armTick, history, closureOf, logger);
         if (history.UnindexedAlerts.Count == 0) return;
         _stored = [.. history.UnindexedAlerts];
         armTick();
@@ -97,8 +97,8 @@ internal sealed class AlertOutbox
         {
             if (!points.TryGetValue(id, out var point))
             {
-                if (outcomeOf(id) is { } outcome && !_unconfirmed.ContainsKey(id))
-                    _closures.TryAdd(id, new Closure(outcome, closerOf(id), now));
+                if (closureOf(id) is { } closure && !_unconfirmed.ContainsKey(id))
+                    _closures.TryAdd(id, new Closure(closure.Outcome, closure.By, now));
             }
             else if (point.Anomalous && _unconfirmed.TryAdd(id, new Entry(point, now)))
                 _closures.Remove(id); // its point carries the outcome (the history was marked first)
