@@ -270,12 +270,14 @@ public static class MachineApi
         if (seconds is { } s && !(s >= LabelRequestClaim.MinLease.TotalSeconds && s <= LabelRequestClaim.MaxLease.TotalSeconds))
             throw new ArgumentException($"seconds (how long the claim lasts) must be in {LabelRequestClaim.MinLease.TotalSeconds:0}..{LabelRequestClaim.MaxLease.TotalSeconds:0}, got {s}");
         var claim = await machines.ClaimLabelRequest(id, clipId, labeller ?? "", seconds is { } length ? TimeSpan.FromSeconds(length) : null);
-        if (claim.IsHeldBy(labeller ?? ""))
-            return TypedResults.Ok(ClaimResponse.Of(claim));
-        return TypedResults.Problem($"{claim.ClaimedBy} is listening to clip '{clipId}' until {claim.ClaimedUntil:yyyy-MM-dd HH:mm:ss} UTC",
+        return claim.IsHeldBy(labeller ?? "") ? TypedResults.Ok(ClaimResponse.Of(claim)) : HeldByAnother(claim, clipId);
+    });
+
+    /// <summary>409 for a clip another labeller's live claim holds, naming them and until when (claiming it, or letting it go).</summary>
+    private static IResult HeldByAnother(LabelRequestClaim claim, string clipId, string? more = null)
+        => TypedResults.Problem($"{claim.ClaimedBy} is listening to clip '{clipId}' until {claim.ClaimedUntil:yyyy-MM-dd HH:mm:ss} UTC{more}",
             statusCode: StatusCodes.Status409Conflict,
             extensions: new Dictionary<string, object?> { ["claimedBy"] = claim.ClaimedBy, ["claimedUntil"] = claim.ClaimedUntil });
-    });
 
     private static Task<IResult> ReleaseLabelRequest(string id, string clipId, MachineUseCases machines,
         [Microsoft.AspNetCore.Mvc.FromHeader(Name = LabellerHeader)] string? labeller) => Guarded(id, async () =>
@@ -283,11 +285,8 @@ public static class MachineApi
         RequireSafeId(clipId, "clip id");
         var claim = await machines.ReleaseLabelRequest(id, clipId, labeller ?? "");
         // Another labeller's live claim is not this caller's to let go: said, as a claim on it is (a 200 read as released).
-        if (claim.ClaimedBy is { } holder && !claim.IsHeldBy(labeller ?? ""))
-            return TypedResults.Problem($"{holder} is listening to clip '{clipId}' until {claim.ClaimedUntil:yyyy-MM-dd HH:mm:ss} UTC; only they can let it go",
-                statusCode: StatusCodes.Status409Conflict,
-                extensions: new Dictionary<string, object?> { ["claimedBy"] = holder, ["claimedUntil"] = claim.ClaimedUntil });
-        return TypedResults.Ok(ClaimResponse.Of(claim));
+        return claim.ClaimedBy is not null && !claim.IsHeldBy(labeller ?? "") ? HeldByAnother(claim, clipId, "; only they can let it go")
+            : TypedResults.Ok(ClaimResponse.Of(claim));
     });
 
     /// <summary>404 for a machine nobody configured or enrolled, with what makes one.</summary>
