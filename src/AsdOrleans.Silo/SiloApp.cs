@@ -71,9 +71,10 @@ public static class SiloApp
     /// there is one line of the caller's, where the host would log it with its stack.</summary>
     public static async Task StartAsync(WebApplication app, CancellationToken cancellation = default)
     {
+        var dataDirectory = app.Services.GetService<DataDirectoryLock>();
         try
         {
-            app.Services.GetService<DataDirectoryLock>()?.Acquire();
+            dataDirectory?.Acquire();
         }
         catch
         {
@@ -88,7 +89,7 @@ public static class SiloApp
         {
             // Before the hosted services were resolved the container does not own the lock: let it go here, so a retry in
             // this process is not refused by its own lock.
-            app.Services.GetService<DataDirectoryLock>()?.Dispose();
+            dataDirectory?.Dispose();
             throw;
         }
     }

@@ -72,8 +72,8 @@ public static class PoolCommand
             parse.InvocationConfiguration.Output.WriteLine(PrintedInterval.Note);
             if (IntervalGaps(report, loaded) is { } gaps)
                 parse.InvocationConfiguration.Output.WriteLine(gaps);
-            if (comparison?.Warning is { } warning)
-                parse.InvocationConfiguration.Output.WriteLine(warning);
+            if (comparison?.OtherData is { } otherData)
+                parse.InvocationConfiguration.Output.WriteLine("warning: " + otherData);
             parse.InvocationConfiguration.Output.WriteLine($"wrote {Path.Combine(folder, MarkdownFile)}, {CsvFile}{(comparison is null ? "" : ", " + AgainstCsvFile)}{(report.Alerts is null ? "" : ", " + AlertsCsvFile)} and {figures.Count} figures in {ExperimentFigures.Folder}/");
             return 0;
         });
@@ -85,8 +85,9 @@ public static class PoolCommand
     /// <summary>These runs against the --against runs, plant by plant: the scores, and the alerts where both wrote alerts.csv.</summary>
     private sealed record Comparison(IReadOnlyList<MethodDifference> Scores, IReadOnlyList<AlertDifference> Alerts, IReadOnlyList<string> PairsOnOtherData)
     {
-        public string? Warning => PairsOnOtherData.Count == 0 ? null
-            : $"warning: --against pairs runs by position, and {PairsOnOtherData.Count} of the pairs read other data (the same plant under another path, "
+        /// <summary>What to warn of when pairs read other data; null when none does.</summary>
+        public string? OtherData => PairsOnOtherData.Count == 0 ? null
+            : $"--against pairs runs by position, and {PairsOnOtherData.Count} of the pairs read other data (the same plant under another path, "
                 + $"or another plant): {string.Join("; ", PairsOnOtherData)}";
     }
 
@@ -208,7 +209,7 @@ public static class PoolCommand
         if (comparison is not null)
             b.Append("\nCompared plant by plant with the `--against` runs: ")
                 .AppendJoin(", ", comparison.Scores[0].Plants.Select(p => $"{p.Run} with {p.Against}")).Append(".\n")
-                .Append(comparison.Warning is { } warning ? $"\n**{warning["warning: ".Length..]}**\n" : "");
+                .Append(comparison.OtherData is { } otherData ? $"\n**{otherData}**\n" : "");
         foreach (var table in Tables(report, comparison).Append(PerRun(report)))
         {
             b.Append("\n## ").Append(table.Title).Append("\n\n| ").AppendJoin(" | ", table.Header).Append(" |\n|")

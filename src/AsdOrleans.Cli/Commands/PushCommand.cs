@@ -62,8 +62,9 @@ public static class PushCommand
                 throw new UsageException("--oracle needs DCASE test file names (…_normal_… / …_anomaly_…) for every clip");
 
             string id = parse.GetValue(machine)!;
-            using var http = new ClusterHttp(parse.GetValue(url)!, ClusterHttp.KeyOf(parse, key), retryCount, parse.InvocationConfiguration.Error);
-            string labeller = parse.GetValue(labellerKey) ?? ClusterHttp.KeyOf(parse, key);
+            string deviceKey = ClusterHttp.KeyOf(parse, key);
+            using var http = new ClusterHttp(parse.GetValue(url)!, deviceKey, retryCount, parse.InvocationConfiguration.Error);
+            string labeller = parse.GetValue(labellerKey) ?? deviceKey;
             if (string.IsNullOrWhiteSpace(labeller)) throw new UsageException("--labeller-key: an API key is required");
             var results = new PushedClip?[files.Count];
             // A clip the silo did not take through every retry (a silo restarting, stopped or killed) is counted and the
